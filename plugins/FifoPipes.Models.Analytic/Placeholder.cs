@@ -1,0 +1,1 @@
+namespace FifoPipes.Models.Analytic; internal static class Placeholder { }

@@ -1,0 +1,1 @@
+namespace FifoPipes.Models.VideoCrafter; internal static class Placeholder { }

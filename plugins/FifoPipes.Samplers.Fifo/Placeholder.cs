@@ -1,0 +1,1 @@
+namespace FifoPipes.Samplers.Fifo; internal static class Placeholder { }

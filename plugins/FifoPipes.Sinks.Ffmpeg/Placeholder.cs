@@ -1,0 +1,1 @@
+namespace FifoPipes.Sinks.Ffmpeg; internal static class Placeholder { }

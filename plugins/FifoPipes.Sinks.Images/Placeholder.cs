@@ -1,0 +1,1 @@
+namespace FifoPipes.Sinks.Images; internal static class Placeholder { }

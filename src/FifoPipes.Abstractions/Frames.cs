@@ -1,0 +1,45 @@
+namespace FifoPipes.Abstractions;
+
+/// <summary>A decoded output frame: RGB24 pixels, row-major, 3 bytes per pixel.</summary>
+public sealed class VideoFrame
+{
+    public VideoFrame(long index, int width, int height, byte[] rgb, string prompt, double fps, Guid runId)
+    {
+        if (rgb.Length != checked(width * height * 3))
+            throw new ArgumentException($"Expected {width * height * 3} bytes for a {width}x{height} RGB frame, got {rgb.Length}.", nameof(rgb));
+        Index = index; Width = width; Height = height; Rgb = rgb; Prompt = prompt; Fps = fps; RunId = runId;
+    }
+
+    public long Index { get; }
+    public int Width { get; }
+    public int Height { get; }
+    public byte[] Rgb { get; }
+    public string Prompt { get; }
+    public double Fps { get; }
+    public Guid RunId { get; }
+    public TimeSpan Timestamp => TimeSpan.FromSeconds(Fps > 0 ? Index / Fps : 0);
+}
+
+/// <summary>A sink plugin: creates a sink that writes to one target.</summary>
+public interface ISinkFactory
+{
+    IFrameSink Create(object? options, SinkTarget target, PluginContext context);
+}
+
+/// <summary>Where and how a sink writes; common to every sink.</summary>
+/// <param name="Path">File (or, for image sequences, a file pattern or folder).</param>
+/// <param name="Fps">Playback rate of the video.</param>
+/// <param name="Overwrite">Replace existing files; without it a sink refuses to overwrite.</param>
+public sealed record SinkTarget(string Path, double Fps, bool Overwrite);
+
+/// <summary>
+/// A streaming output: opens on the first frame, writes each frame as it comes and holds no list of
+/// frames. <see cref="Complete"/> finalises a valid file holding every frame written so far; it is
+/// called at the end of a run and also when the run is cancelled or fails.
+/// </summary>
+public interface IFrameSink : IDisposable
+{
+    void Write(VideoFrame frame);
+    /// <summary>Finalises and returns the files written. Safe to call more than once.</summary>
+    IReadOnlyList<string> Complete();
+}

@@ -1,0 +1,97 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Abstractions;
+
+/// <summary>A model plugin: loads a video diffusion model from its options (paths, preset, device, dtype).</summary>
+public interface IModelAdapter
+{
+    IVideoModel Load(object? options, PluginContext context);
+}
+
+/// <summary>
+/// A loaded video diffusion model as samplers see it: an eps-prediction denoiser with one
+/// timestep per frame, a text encoder and a frame decoder. Implementations are not thread-safe;
+/// the run engine calls them from one worker thread.
+/// </summary>
+public interface IVideoModel : IDisposable
+{
+    ModelInfo Info { get; }
+
+    /// <summary>Embeds a prompt; "" gives the unconditional embedding used for guidance.</summary>
+    Conditioning Encode(string prompt);
+
+    /// <summary>
+    /// Predicts the noise in <paramref name="x"/> [B, C, T, h, w] given per-frame timestep indices
+    /// <paramref name="timesteps"/> [B, T] (int64, 0..TrainTimesteps-1) and one conditioning per batch row.
+    /// </summary>
+    Tensor PredictNoise(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning);
+
+    /// <summary>A streaming decoder: latents go in one at a time as the queue pops them.</summary>
+    IFrameDecoder CreateDecoder();
+
+    /// <summary>Encodes RGB frames [T, 3, H, W] in [0, 1] to latents [C, T', h, w] (start from an image or video).</summary>
+    Tensor EncodeFrames(Tensor rgb);
+}
+
+/// <summary>An embedded prompt. Models derive their own (tensors, parameters); samplers treat it as opaque.</summary>
+public abstract class Conditioning : IDisposable
+{
+    protected Conditioning(string prompt) => Prompt = prompt;
+    public string Prompt { get; }
+    public virtual void Dispose() { }
+}
+
+/// <summary>Turns popped latents into RGB frames, in order. May hold latents back (causal VAEs decode in chunks).</summary>
+public interface IFrameDecoder : IDisposable
+{
+    /// <summary>Pushes one latent frame [C, h, w]; returns the RGB frames [3, H, W] in [0, 1] now ready (possibly none).</summary>
+    IReadOnlyList<Tensor> Push(Tensor latent);
+
+    /// <summary>Returns the frames still held back at the end of the stream.</summary>
+    IReadOnlyList<Tensor> Flush();
+}
+
+/// <summary>Static facts a sampler needs about a model.</summary>
+public sealed record ModelInfo
+{
+    public required string Name { get; init; }
+    public required int LatentChannels { get; init; }
+    public required int LatentHeight { get; init; }
+    public required int LatentWidth { get; init; }
+    /// <summary>Frames per denoiser call the model was trained on (f).</summary>
+    public required int WindowFrames { get; init; }
+    /// <summary>Pixels per latent pixel (8 for the KL VAE).</summary>
+    public int SpatialScale { get; init; } = 8;
+    public required NoiseSchedule Schedule { get; init; }
+    public required SamplingDefaults Defaults { get; init; }
+    public Device Device { get; init; } = CPU;
+    public ScalarType DType { get; init; } = ScalarType.Float32;
+    public int PixelHeight => LatentHeight * SpatialScale;
+    public int PixelWidth => LatentWidth * SpatialScale;
+}
+
+public enum BetaSchedule
+{
+    /// <summary>linspace(start, end, T).</summary>
+    Linear,
+    /// <summary>linspace(sqrt(start), sqrt(end), T)^2 (LDM's "linear", diffusers' "scaled_linear").</summary>
+    ScaledLinear,
+}
+
+/// <summary>The training noise schedule of a model.</summary>
+public sealed record NoiseSchedule(BetaSchedule Betas, double BetaStart, double BetaEnd, int TrainTimesteps = 1000);
+
+public enum StepKind { Ddim, Ddpm }
+
+/// <summary>What the model's authors sample with; samplers use these unless the recipe says otherwise.</summary>
+public sealed record SamplingDefaults
+{
+    public double Guidance { get; init; } = 12.0;
+    public double Eta { get; init; } = 1.0;
+    public StepKind Step { get; init; } = StepKind.Ddim;
+    /// <summary>Clamp the predicted x0 to [-1, 1] (DDPM in Open-Sora Plan).</summary>
+    public bool ClipSample { get; init; }
+    public int Partitions { get; init; } = 4;
+    public double Fps { get; init; } = 8;
+}

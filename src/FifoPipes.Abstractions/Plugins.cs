@@ -1,0 +1,95 @@
+using System.Composition;
+
+namespace FifoPipes.Abstractions;
+
+/// <summary>The three things a recipe wires together.</summary>
+public enum PluginKind { Model, Sampler, Sink }
+
+/// <summary>
+/// Marks a MEF export as a FifoPipes plugin and carries its metadata. The options type is a plain
+/// class whose public settable properties are the options a recipe may set (see <see cref="OptionAttribute"/>);
+/// a fresh instance holds the defaults.
+/// </summary>
+[MetadataAttribute]
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = false)]
+public sealed class FifoPluginAttribute : ExportAttribute
+{
+    public FifoPluginAttribute(PluginKind kind, string name, Type contractType)
+        : base(contractType)
+    {
+        Kind = kind;
+        Name = name;
+    }
+
+    public PluginKind Kind { get; }
+    public string Name { get; }
+    public string Version { get; set; } = "1.0.0";
+    public string Description { get; set; } = "";
+    /// <summary>Options class; null when the plugin takes no options.</summary>
+    public Type? OptionsType { get; set; }
+    /// <summary>For sinks: file extensions (without dot) this sink writes, e.g. "mp4,webm".</summary>
+    public string Extensions { get; set; } = "";
+}
+
+/// <summary>MEF metadata view: System.Composition fills it from <see cref="FifoPluginAttribute"/>.</summary>
+public sealed class PluginMetadata
+{
+    public PluginKind Kind { get; set; }
+    public string Name { get; set; } = "";
+    public string Version { get; set; } = "";
+    public string Description { get; set; } = "";
+    public Type? OptionsType { get; set; }
+    public string Extensions { get; set; } = "";
+}
+
+/// <summary>Describes one option of a plugin's options class.</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class OptionAttribute : Attribute
+{
+    public OptionAttribute(string description) => Description = description;
+    public string Description { get; }
+    /// <summary>Inclusive bounds for numeric options (NaN = unbounded).</summary>
+    public double Min { get; set; } = double.NaN;
+    public double Max { get; set; } = double.NaN;
+    /// <summary>For string options with a closed set of values, e.g. "ddim,ddpm".</summary>
+    public string Choices { get; set; } = "";
+}
+
+/// <summary>Options classes may check relations between their values (called after binding).</summary>
+public interface IValidatableOptions
+{
+    /// <summary>Returns one message per problem, naming the option and the fix.</summary>
+    IEnumerable<OptionProblem> Validate();
+}
+
+/// <summary>A problem with an option value; <see cref="Option"/> is the YAML name (camelCase).</summary>
+public sealed record OptionProblem(string Option, string Message);
+
+/// <summary>What a plugin gets from the host when it is created.</summary>
+public sealed class PluginContext
+{
+    public PluginContext(IProgressSink? log = null, string? workingDirectory = null)
+    {
+        Log = log ?? NullProgressSink.Instance;
+        WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory;
+    }
+
+    public IProgressSink Log { get; }
+    /// <summary>Relative paths in options are resolved against this (the recipe's folder or the shell's location).</summary>
+    public string WorkingDirectory { get; }
+    public string ResolvePath(string path) => Path.GetFullPath(Path.Combine(WorkingDirectory, path));
+}
+
+/// <summary>Verbose and warning messages from plugins; the cmdlets forward them on the pipeline thread.</summary>
+public interface IProgressSink
+{
+    void Verbose(string message);
+    void Warning(string message);
+}
+
+public sealed class NullProgressSink : IProgressSink
+{
+    public static readonly NullProgressSink Instance = new();
+    public void Verbose(string message) { }
+    public void Warning(string message) { }
+}

@@ -1,0 +1,77 @@
+using static TorchSharp.torch;
+
+namespace FifoPipes.Abstractions;
+
+/// <summary>A sampler plugin: creates a sampler from its options.</summary>
+public interface ISamplerFactory
+{
+    ISampler Create(object? options, PluginContext context);
+}
+
+/// <summary>
+/// Produces latent frames in order, lazily: one is yielded as soon as it leaves the sampler, so a
+/// consumer can decode and write it while the next is computed. Stops within one model call of
+/// <paramref name="cancellation"/> being signalled.
+/// </summary>
+public interface ISampler
+{
+    IEnumerable<LatentFrame> Sample(SamplingJob job, CancellationToken cancellation);
+}
+
+/// <summary>One clean latent frame [C, h, w] and the prompt it was finished under.</summary>
+public sealed record LatentFrame(long Index, Tensor Latent, string Prompt);
+
+/// <summary>A prompt and how many output frames it covers.</summary>
+public sealed record PromptSpan(string Prompt, int Frames);
+
+/// <summary>Everything a sampler needs for one run.</summary>
+public sealed class SamplingJob
+{
+    public required IVideoModel Model { get; init; }
+    public required IReadOnlyList<PromptSpan> Prompts { get; init; }
+    /// <summary>Output frames wanted (the sum of the prompt spans).</summary>
+    public int Frames => Prompts.Sum(p => p.Frames);
+    public long Seed { get; init; }
+    /// <summary>Source of every random tensor, keyed so results do not depend on draw order.</summary>
+    public required INoiseSource Noise { get; init; }
+    /// <summary>Optional start frames as latents [C, T, h, w] (from an image or short video).</summary>
+    public Tensor? InitLatents { get; init; }
+    /// <summary>Where and how often to save sampler state; null for none.</summary>
+    public SnapshotPolicy? Snapshots { get; init; }
+    /// <summary>A snapshot file to continue from; null to start fresh.</summary>
+    public string? ResumeFrom { get; init; }
+    /// <summary>Hash of everything that determines the video (recipe, seed); a snapshot from another recipe is refused.</summary>
+    public string RunHash { get; init; } = "";
+    public IProgressSink Log { get; init; } = NullProgressSink.Instance;
+}
+
+/// <summary>Save the sampler state to <see cref="Path"/> every <see cref="EveryFrames"/> output frames.</summary>
+public sealed record SnapshotPolicy(string Path, int EveryFrames);
+
+/// <summary>Why a random tensor is drawn; part of its key.</summary>
+public enum NoisePurpose
+{
+    /// <summary>Start noise of the base clip.</summary>
+    BaseStart = 1,
+    /// <summary>Per-step noise of the base clip sampler (eta &gt; 0).</summary>
+    BaseStep = 2,
+    /// <summary>Noise used to forward-noise a frame into the initial queue.</summary>
+    QueueInit = 3,
+    /// <summary>Fresh noise pushed at the tail of the queue.</summary>
+    QueueTail = 4,
+    /// <summary>Per-frame DDIM/DDPM step noise.</summary>
+    Step = 5,
+    /// <summary>Anything else a sampler needs (baselines' own draws).</summary>
+    Other = 6,
+}
+
+/// <summary>
+/// Keyed noise: the tensor for (frame, purpose, step) is always the same for a given seed, whatever
+/// order or batch it is requested in. That is what makes batching, several devices and resume exact.
+/// </summary>
+public interface INoiseSource
+{
+    long Seed { get; }
+    /// <summary>N(0, I) of <paramref name="shape"/> for one frame id, purpose and step (float32, on CPU unless a device is given).</summary>
+    Tensor Normal(long[] shape, long frame, NoisePurpose purpose, int step, Device? device = null);
+}

@@ -1,0 +1,1 @@
+namespace FifoPipes.Hosting; internal static class Placeholder { }

@@ -1,0 +1,1 @@
+namespace FifoPipes.PowerShell; internal static class Placeholder { }

@@ -1,0 +1,73 @@
+using System.Text.Json;
+using FifoPipes.Torch.Checkpoints;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Tests.Parity;
+
+/// <summary>One folder of golden tensors under the parity root: case.json plus io.safetensors.</summary>
+public sealed class ParityCase
+{
+    ParityCase(string folder, JsonElement json)
+    {
+        Folder = folder;
+        Json = json;
+    }
+
+    public string Folder { get; }
+    public JsonElement Json { get; }
+    /// <summary>family/case, e.g. "fifo/ld_eta1_cfg12_f4_n2".</summary>
+    public string Name => $"{Path.GetFileName(Path.GetDirectoryName(Folder))}/{Path.GetFileName(Folder)}";
+    public string Component => Json.GetProperty("component").GetString()!;
+    public JsonElement Config => Json.GetProperty("config");
+    public double Atol => Json.TryGetProperty("atol", out var a) ? a.GetDouble() : 1e-5;
+    public double Rtol => Json.TryGetProperty("rtol", out var r) ? r.GetDouble() : 1e-5;
+    public IReadOnlyList<string> Inputs => Strings("inputs");
+    public IReadOnlyList<string> Outputs => Strings("outputs");
+
+    /// <summary>The weights file: case.json "weights" (relative to the case folder) or weights.safetensors.</summary>
+    public string WeightsPath => Path.GetFullPath(Path.Combine(Folder,
+        Json.TryGetProperty("weights", out var w) && w.ValueKind == JsonValueKind.String ? w.GetString()! : "weights.safetensors"));
+
+    public string File(string relative) => Path.GetFullPath(Path.Combine(Folder, relative));
+
+    Dictionary<string, Tensor>? io;
+    /// <summary>Named inputs and expected outputs (loaded once, kept for the case's lifetime).</summary>
+    public IReadOnlyDictionary<string, Tensor> Io => io ??= SafetensorsFile.Load(File("io.safetensors"));
+
+    public Tensor this[string name] => Io.TryGetValue(name, out var t) ? t
+        : throw new KeyNotFoundException($"{Name}: io.safetensors has no tensor '{name}'.");
+
+    IReadOnlyList<string> Strings(string property) =>
+        Json.TryGetProperty(property, out var a) && a.ValueKind == JsonValueKind.Array
+            ? a.EnumerateArray().Select(e => e.GetString()!).ToList()
+            : Array.Empty<string>();
+
+    public static string Root => Environment.GetEnvironmentVariable("FIFOPIPES_PARITY_DIR") is { Length: > 0 } dir
+        ? Path.GetFullPath(dir)
+        : Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "parity"));
+
+    /// <summary>The repository root: the first ancestor of the test binaries holding FifoPipes.sln.</summary>
+    public static string RepoRoot
+    {
+        get
+        {
+            for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+                if (System.IO.File.Exists(Path.Combine(d.FullName, "FifoPipes.sln"))) return d.FullName;
+            throw new DirectoryNotFoundException("FifoPipes.sln not found above " + AppContext.BaseDirectory);
+        }
+    }
+
+    public static IEnumerable<ParityCase> Discover()
+    {
+        if (!Directory.Exists(Root)) yield break;
+        foreach (var caseJson in Directory.EnumerateFiles(Root, "case.json", SearchOption.AllDirectories).OrderBy(p => p, StringComparer.Ordinal))
+        {
+            using var doc = JsonDocument.Parse(System.IO.File.ReadAllText(caseJson));
+            yield return new ParityCase(Path.GetDirectoryName(caseJson)!, doc.RootElement.Clone());
+        }
+    }
+
+    public static ParityCase Load(string name) =>
+        Discover().FirstOrDefault(c => c.Name == name) ?? throw new DirectoryNotFoundException($"Parity case {name} not found under {Root}.");
+}

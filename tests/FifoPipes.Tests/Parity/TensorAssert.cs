@@ -1,0 +1,28 @@
+using Xunit;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Tests.Parity;
+
+public static class TensorAssert
+{
+    /// <summary>allclose(actual, expected, atol, rtol) with a message that says where and by how much it fails.</summary>
+    public static void Close(Tensor expected, Tensor actual, double atol, double rtol, string what)
+    {
+        Assert.True(expected.shape.SequenceEqual(actual.shape),
+            $"{what}: shape [{string.Join(", ", actual.shape)}], expected [{string.Join(", ", expected.shape)}]");
+        using var scope = NewDisposeScope();
+        var e = expected.to(ScalarType.Float64).cpu();
+        var a = actual.to(ScalarType.Float64).cpu();
+        var diff = (a - e).abs();
+        var allowed = atol + rtol * e.abs();
+        var excess = diff - allowed;
+        double worst = excess.max().item<double>();
+        if (worst > 0)
+        {
+            long at = excess.argmax().item<long>();
+            Assert.Fail($"{what}: max |diff| {diff.max().item<double>():G4} exceeds atol {atol:G3} + rtol {rtol:G3}·|expected| " +
+                        $"(worst at flat index {at}: actual {a.flatten()[at].item<double>():G6}, expected {e.flatten()[at].item<double>():G6}; " +
+                        $"{(diff > allowed).sum().item<long>()} of {e.numel()} elements out of tolerance)");
+        }
+    }
+}
