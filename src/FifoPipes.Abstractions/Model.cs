@@ -80,7 +80,16 @@ public enum BetaSchedule
 }
 
 /// <summary>The training noise schedule of a model.</summary>
-public sealed record NoiseSchedule(BetaSchedule Betas, double BetaStart, double BetaEnd, int TrainTimesteps = 1000);
+public sealed record NoiseSchedule(BetaSchedule Betas, double BetaStart, double BetaEnd, int TrainTimesteps = 1000)
+{
+    /// <summary>
+    /// LDM's use_scale (VideoCrafter2: 0.7, VC1-1024: 0.3; 1 = off): x0 is scaled by
+    /// scale_arr = concat(linspace(1, X0ScaleEnd, X0ScaleSteps), full(X0ScaleEnd)) indexed by timestep.
+    /// Only the ordinary (base clip) DDIM sampler applies it; FIFO's per-frame step does not.
+    /// </summary>
+    public double X0ScaleEnd { get; init; } = 1.0;
+    public int X0ScaleSteps { get; init; } = 400;
+}
 
 public enum StepKind { Ddim, Ddpm }
 
