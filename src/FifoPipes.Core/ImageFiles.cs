@@ -1,0 +1,54 @@
+using FifoPipes.Abstractions;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Core;
+
+/// <summary>Reading and writing still images and animated GIFs as RGB tensors.</summary>
+public static class ImageFiles
+{
+    /// <summary>
+    /// Loads an image (every frame of an animated GIF or PNG) resized and centre-cropped to
+    /// <paramref name="width"/> x <paramref name="height"/>, as [T, 3, H, W] float32 in [0, 1].
+    /// </summary>
+    public static Tensor LoadFrames(string path, int width, int height, int maxFrames = 64)
+    {
+        if (!File.Exists(path))
+            throw new FifoInputException("InitImageNotFound", $"Start image '{path}' does not exist. Give the path of a PNG, JPEG or GIF file.");
+        Image<Rgb24> image;
+        try { image = Image.Load<Rgb24>(path); }
+        catch (Exception ex) when (ex is UnknownImageFormatException or InvalidImageContentException or NotSupportedException)
+        {
+            throw new FifoInputException("InitImageUnreadable", $"Start image '{path}' could not be read ({ex.Message}). Use a PNG, JPEG or GIF file.", ex);
+        }
+        using (image)
+        {
+            image.Mutate(x => x.Resize(new ResizeOptions { Size = new SixLabors.ImageSharp.Size(width, height), Mode = ResizeMode.Crop }));
+            int count = Math.Min(image.Frames.Count, maxFrames);
+            var frames = new List<Tensor>(count);
+            using var scope = NewDisposeScope();
+            for (int i = 0; i < count; i++)
+            {
+                using var frame = image.Frames.CloneFrame(i);
+                frames.Add(FrameConversion.FromRgb24(Pixels(frame), width, height));
+            }
+            return stack(frames).MoveToOuterDisposeScope();
+        }
+    }
+
+    /// <summary>Saves one frame as a PNG file.</summary>
+    public static void SavePng(VideoFrame frame, string path)
+    {
+        using var image = Image.LoadPixelData<Rgb24>(frame.Rgb, frame.Width, frame.Height);
+        image.SaveAsPng(path);
+    }
+
+    static byte[] Pixels(Image<Rgb24> image)
+    {
+        var bytes = new byte[image.Width * image.Height * 3];
+        image.CopyPixelDataTo(bytes);
+        return bytes;
+    }
+}

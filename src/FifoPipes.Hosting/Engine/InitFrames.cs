@@ -1,0 +1,15 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Core;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Hosting.Engine;
+
+/// <summary>Start images and short videos, encoded to the model's latents for the sampler's "latents" start.</summary>
+static class InitFrames
+{
+    public static Tensor Encode(IVideoModel model, string path)
+    {
+        using var rgb = ImageFiles.LoadFrames(path, model.Info.PixelWidth, model.Info.PixelHeight, maxFrames: model.Info.WindowFrames);
+        using (inference_mode()) return model.EncodeFrames(rgb);
+    }
+}

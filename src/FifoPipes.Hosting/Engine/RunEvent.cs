@@ -1,0 +1,20 @@
+using FifoPipes.Abstractions;
+
+namespace FifoPipes.Hosting.Engine;
+
+/// <summary>What a run reports to the thread that consumes it.</summary>
+public abstract record RunEvent;
+
+/// <summary>The model is loaded and sampling begins.</summary>
+public sealed record RunStarted(ModelInfo Model, int Frames, double Fps, Guid RunId) : RunEvent;
+
+/// <summary>A decoded frame, in order.</summary>
+public sealed record FrameProduced(VideoFrame Frame, RunTimings Timings) : RunEvent;
+
+public enum MessageLevel { Verbose, Warning }
+
+/// <summary>A message from the engine or a plugin.</summary>
+public sealed record RunMessage(MessageLevel Level, string Text) : RunEvent;
+
+/// <summary>Cumulative seconds spent in each stage of the worker so far.</summary>
+public sealed record RunTimings(double Sampling, double Decoding, double Total);

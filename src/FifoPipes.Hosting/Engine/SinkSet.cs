@@ -1,0 +1,88 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Hosting.Plugins;
+using FifoPipes.Hosting.Recipes;
+
+namespace FifoPipes.Hosting.Engine;
+
+/// <summary>
+/// Several sinks fed the same frames. Sinks open lazily on the first frame (so a run that fails
+/// before producing anything leaves no empty files) and are always completed, even when a run is
+/// cancelled or one sink fails: every file holds every frame written so far.
+/// </summary>
+public sealed class SinkSet : IDisposable
+{
+    readonly List<(SinkUse Use, IFrameSink? Sink)> sinks;
+    readonly PluginContext context;
+    readonly double fallbackFps;
+    readonly bool overwrite;
+    bool completed;
+
+    public SinkSet(IEnumerable<SinkUse> uses, bool overwrite, double fallbackFps, PluginContext context)
+    {
+        sinks = uses.Select(u => (u, (IFrameSink?)null)).ToList();
+        this.overwrite = overwrite;
+        this.fallbackFps = fallbackFps;
+        this.context = context;
+    }
+
+    public int Count => sinks.Count;
+
+    public void Write(VideoFrame frame)
+    {
+        for (int i = 0; i < sinks.Count; i++)
+        {
+            var (use, sink) = sinks[i];
+            if (sink is null)
+            {
+                var fps = frame.Fps > 0 ? frame.Fps : fallbackFps;
+                sink = use.Plugin.Create<ISinkFactory>().Create(use.Options, new SinkTarget(use.Path, fps, overwrite), context);
+                sinks[i] = (use, sink);
+            }
+            try { sink.Write(frame); }
+            catch (Exception ex) when (ex is not FifoInputException)
+            {
+                throw new SinkFailedException(use.Plugin.Name, use.Path, ex);
+            }
+        }
+    }
+
+    /// <summary>Completes every opened sink; returns the files written. Failures are collected, not allowed to skip other sinks.</summary>
+    public IReadOnlyList<string> Complete()
+    {
+        completed = true;
+        var files = new List<string>();
+        var failures = new List<Exception>();
+        foreach (var (use, sink) in sinks)
+        {
+            if (sink is null) continue;
+            try { files.AddRange(sink.Complete()); }
+            catch (Exception ex) { failures.Add(new SinkFailedException(use.Plugin.Name, use.Path, ex)); }
+        }
+        if (failures.Count == 1) throw failures[0];
+        if (failures.Count > 1) throw new AggregateException("Several sinks failed to finish their files.", failures);
+        return files;
+    }
+
+    public void Dispose()
+    {
+        if (!completed)
+        {
+            try { Complete(); } catch { /* the run's own error is the one to report */ }
+        }
+        foreach (var (_, sink) in sinks) sink?.Dispose();
+    }
+}
+
+/// <summary>A sink failed to write (disk full, encoder died); names the sink and the file.</summary>
+public sealed class SinkFailedException : Exception
+{
+    public SinkFailedException(string sink, string path, Exception inner)
+        : base($"The {sink} sink writing '{path}' failed: {inner.Message}", inner)
+    {
+        Sink = sink;
+        Path = path;
+    }
+
+    public string Sink { get; }
+    public string Path { get; }
+}

@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using FifoPipes.Abstractions;
+using FifoPipes.Core;
+using FifoPipes.Hosting.Recipes;
+
+namespace FifoPipes.Hosting.Engine;
+
+/// <summary>
+/// Runs model -> sampler -> decoder on a dedicated worker thread (TorchSharp dispose scopes are per
+/// thread) and hands decoded frames to the consuming thread through a small bounded channel, so memory
+/// stays constant and only the consumer (the PowerShell pipeline thread) writes output. Disposing the
+/// enumeration cancels the worker, which stops within one sampler iteration, and waits for it.
+/// </summary>
+public sealed class VideoRun
+{
+    const int ChannelCapacity = 4;
+
+    readonly Recipe recipe;
+    readonly string workingDirectory;
+
+    public VideoRun(Recipe recipe, string? workingDirectory = null)
+    {
+        this.recipe = recipe;
+        this.workingDirectory = workingDirectory ?? recipe.BaseDirectory;
+    }
+
+    public Guid RunId { get; } = Guid.NewGuid();
+
+    public IEnumerable<RunEvent> Events(CancellationToken cancellation = default)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        var channel = Channel.CreateBounded<RunEvent>(new BoundedChannelOptions(ChannelCapacity) { SingleReader = true, SingleWriter = true });
+        var worker = new Thread(() => Work(channel.Writer, stop.Token)) { IsBackground = true, Name = "FifoPipes worker" };
+        worker.Start();
+        try
+        {
+            var reader = channel.Reader;
+            while (reader.WaitToReadAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult())
+                while (reader.TryRead(out var item)) yield return item;
+        }
+        finally
+        {
+            stop.Cancel();
+            // Drain so a worker blocked on a full channel can see the cancellation and leave.
+            while (worker.IsAlive && !worker.Join(10)) channel.Reader.TryRead(out _);
+        }
+        // Surfaces the worker's failure (the channel completes with it); cancellation is not a failure.
+        channel.Reader.Completion.GetAwaiter().GetResult();
+    }
+
+    void Work(ChannelWriter<RunEvent> output, CancellationToken cancellation)
+    {
+        Exception? failure = null;
+        try
+        {
+            Produce(output, cancellation);
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested) { }
+        catch (Exception ex) { failure = ex; }
+        finally { output.TryComplete(failure); }
+    }
+
+    void Produce(ChannelWriter<RunEvent> output, CancellationToken cancellation)
+    {
+        var log = new ChannelLog(output, cancellation);
+        var context = new PluginContext(log, workingDirectory);
+        using var model = recipe.Model.Plugin.Create<IModelAdapter>().Load(recipe.Model.Options, context);
+        var sampler = recipe.Sampler.Plugin.Create<ISamplerFactory>().Create(recipe.Sampler.Options, context);
+        double fps = recipe.Fps ?? model.Info.Defaults.Fps;
+        Post(output, new RunStarted(model.Info, recipe.Frames, fps, RunId), cancellation);
+
+        using var initLatents = recipe.InitImage is null ? null : InitFrames.Encode(model, recipe.InitImage);
+        var job = new SamplingJob
+        {
+            Model = model,
+            Prompts = recipe.Prompts,
+            Seed = recipe.Seed,
+            Noise = new KeyedNoise(recipe.Seed),
+            InitLatents = initLatents,
+            Snapshots = recipe.Snapshot,
+            ResumeFrom = recipe.ResumeFrom,
+            RunHash = recipe.RunHash,
+            Log = log,
+        };
+
+        using var decoder = model.CreateDecoder();
+        var total = Stopwatch.StartNew();
+        var decoding = new Stopwatch();
+        long nextIndex = -1;
+        string prompt = recipe.Prompts[0].Prompt;
+
+        void Emit(IReadOnlyList<TorchSharp.torch.Tensor> rgbFrames)
+        {
+            foreach (var rgb in rgbFrames)
+            {
+                VideoFrame frame;
+                using (rgb) frame = FrameConversion.ToFrame(rgb, nextIndex++, prompt, fps, RunId);
+                var timings = new RunTimings(total.Elapsed.TotalSeconds - decoding.Elapsed.TotalSeconds, decoding.Elapsed.TotalSeconds, total.Elapsed.TotalSeconds);
+                Post(output, new FrameProduced(frame, timings), cancellation);
+            }
+        }
+
+        foreach (var latent in sampler.Sample(job, cancellation))
+        {
+            // Decoders that hold frames back (causal VAEs) emit them later, with the index they belong to.
+            if (nextIndex < 0) nextIndex = latent.Index;
+            prompt = latent.Prompt;
+            decoding.Start();
+            IReadOnlyList<TorchSharp.torch.Tensor> rgbFrames;
+            using (latent.Latent) rgbFrames = decoder.Push(latent.Latent);
+            decoding.Stop();
+            Emit(rgbFrames);
+        }
+        if (nextIndex < 0) nextIndex = 0;
+        Emit(decoder.Flush());
+    }
+
+    static void Post(ChannelWriter<RunEvent> output, RunEvent item, CancellationToken cancellation) =>
+        output.WriteAsync(item, cancellation).AsTask().GetAwaiter().GetResult();
+
+    /// <summary>Plugin messages travel to the consumer like frames do; a full channel never blocks a log call.</summary>
+    sealed class ChannelLog : IProgressSink
+    {
+        readonly ChannelWriter<RunEvent> output;
+        readonly CancellationToken cancellation;
+        public ChannelLog(ChannelWriter<RunEvent> output, CancellationToken cancellation) { this.output = output; this.cancellation = cancellation; }
+        public void Verbose(string message) => Send(new RunMessage(MessageLevel.Verbose, message));
+        public void Warning(string message) => Send(new RunMessage(MessageLevel.Warning, message));
+        void Send(RunMessage m)
+        {
+            try { Post(output, m, cancellation); } catch (OperationCanceledException) { } catch (ChannelClosedException) { }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+using System.Collections;
+using System.Globalization;
+using FifoPipes.Abstractions;
+
+namespace FifoPipes.Hosting.Options;
+
+/// <summary>A problem found while reading or binding input, with where it is and what would be valid.</summary>
+public sealed record Diagnostic(string Path, string Message, SourceLocation? Location, IReadOnlyList<string> ValidChoices)
+{
+    public string? File => Location?.File;
+    public int Line => Location?.Line ?? 0;
+    public int Column => Location?.Column ?? 0;
+
+    public override string ToString()
+    {
+        var where = Location is null ? "" : Location + ": ";
+        var choices = ValidChoices.Count == 0 ? "" : " Valid: " + string.Join(", ", ValidChoices) + ".";
+        return $"{where}{Path}: {Message}{choices}";
+    }
+}
+
+/// <summary>
+/// Binds named values onto a plugin's options class strictly: unknown names, wrong types, values
+/// out of range and the class's own <see cref="IValidatableOptions"/> checks all become diagnostics.
+/// </summary>
+public static class OptionBinder
+{
+    public static object? Bind(Type? optionsType, IReadOnlyDictionary<string, OptionValue> values, string path,
+        SourceLocation? blockLocation, List<Diagnostic> diagnostics, IReadOnlyDictionary<string, SourceLocation>? keyLocations = null)
+    {
+        var options = OptionDescriptor.For(optionsType);
+        if (optionsType is null)
+        {
+            foreach (var (key, value) in values)
+                diagnostics.Add(new Diagnostic($"{path}.{key}", "this plugin takes no options", KeyLocation(key, value), Array.Empty<string>()));
+            return null;
+        }
+        var instance = Activator.CreateInstance(optionsType)!;
+        foreach (var (key, value) in values)
+        {
+            var option = options.FirstOrDefault(o => string.Equals(o.Name, key, StringComparison.OrdinalIgnoreCase));
+            if (option is null)
+            {
+                var names = options.Select(o => o.Name).ToList();
+                var hint = Suggest(key, names) is { } near ? $" Did you mean '{near}'?" : "";
+                diagnostics.Add(new Diagnostic($"{path}.{key}", $"unknown option '{key}'.{hint}", KeyLocation(key, value), names));
+                continue;
+            }
+            if (!TryConvert(value, option.Type, out var converted, out var problem))
+            {
+                diagnostics.Add(new Diagnostic($"{path}.{option.Name}", problem, value.Location ?? blockLocation, option.Choices));
+                continue;
+            }
+            if (RangeProblem(option, converted) is { } rangeProblem)
+            {
+                diagnostics.Add(new Diagnostic($"{path}.{option.Name}", rangeProblem, value.Location ?? blockLocation, option.Choices));
+                continue;
+            }
+            option.Property.SetValue(instance, converted);
+        }
+        if (instance is IValidatableOptions validatable)
+        {
+            foreach (var p in validatable.Validate())
+            {
+                var location = values.FirstOrDefault(v => string.Equals(v.Key, p.Option, StringComparison.OrdinalIgnoreCase)).Value?.Location ?? blockLocation;
+                diagnostics.Add(new Diagnostic($"{path}.{p.Option}", p.Message, location, Array.Empty<string>()));
+            }
+        }
+        return instance;
+
+        SourceLocation? KeyLocation(string key, OptionValue value) =>
+            keyLocations is not null && keyLocations.TryGetValue(key, out var at) ? at : value.Location ?? blockLocation;
+    }
+
+    static string? RangeProblem(OptionDescriptor option, object? value)
+    {
+        if (value is null) return null;
+        if (option.Choices.Count > 0 && value is string s && !option.Choices.Contains(s, StringComparer.OrdinalIgnoreCase))
+            return $"'{s}' is not one of the allowed values";
+        if (value is IConvertible c && value is not string and not bool and not Enum)
+        {
+            double d = c.ToDouble(CultureInfo.InvariantCulture);
+            if (double.IsNaN(d) || double.IsInfinity(d)) return "must be a finite number";
+            if (option.Min is { } min && d < min) return $"{OptionDescriptor.Format(value)} is below the minimum {min.ToString(CultureInfo.InvariantCulture)}";
+            if (option.Max is { } max && d > max) return $"{OptionDescriptor.Format(value)} is above the maximum {max.ToString(CultureInfo.InvariantCulture)}";
+        }
+        return null;
+    }
+
+    /// <summary>Converts YAML text or a PowerShell object to <paramref name="type"/>; explains the failure otherwise.</summary>
+    public static bool TryConvert(OptionValue value, Type type, out object? result, out string problem)
+    {
+        result = null;
+        problem = "";
+        var target = Nullable.GetUnderlyingType(type) ?? type;
+        bool nullable = Nullable.GetUnderlyingType(type) is not null || !type.IsValueType;
+        object? raw = value.Value;
+
+        bool empty = raw is null || (value.IsText && raw is string t && (t is "" or "~" or "null"));
+        if (empty && target == typeof(string)) { result = raw is null ? null : ""; return true; }
+        if (empty)
+        {
+            if (nullable) return true;
+            problem = $"a value is required (expected {Expected(type)})";
+            return false;
+        }
+
+        if (target.IsArray)
+        {
+            var element = target.GetElementType()!;
+            IEnumerable<object?> items = raw switch
+            {
+                string single => new object?[] { single },
+                IEnumerable e => e.Cast<object?>(),
+                _ => new[] { raw },
+            };
+            var list = new List<object?>();
+            int i = 0;
+            foreach (var item in items)
+            {
+                if (!TryConvert(value with { Value = item }, element, out var converted, out var inner))
+                {
+                    problem = $"item {i}: {inner}";
+                    return false;
+                }
+                list.Add(converted);
+                i++;
+            }
+            var array = Array.CreateInstance(element, list.Count);
+            for (int k = 0; k < list.Count; k++) array.SetValue(list[k], k);
+            result = array;
+            return true;
+        }
+
+        if (!value.IsText && target.IsInstanceOfType(raw)) { result = raw; return true; }
+        string text = Convert.ToString(raw, CultureInfo.InvariantCulture) ?? "";
+        if (value.IsText && raw is not string)
+        {
+            problem = $"expected {Expected(type)}, got a list or mapping";
+            return false;
+        }
+
+        try
+        {
+            if (target == typeof(string)) result = text;
+            else if (target == typeof(bool))
+                result = text.ToLowerInvariant() switch
+                {
+                    "true" or "yes" or "on" => true,
+                    "false" or "no" or "off" => false,
+                    _ => throw new FormatException(),
+                };
+            else if (target.IsEnum)
+            {
+                var match = Enum.GetNames(target).FirstOrDefault(n => string.Equals(n, text.Replace("-", "").Replace("_", ""), StringComparison.OrdinalIgnoreCase))
+                            ?? throw new FormatException();
+                result = Enum.Parse(target, match);
+            }
+            else if (target == typeof(int)) result = int.Parse(text, NumberStyles.Integer, CultureInfo.InvariantCulture);
+            else if (target == typeof(long)) result = long.Parse(text, NumberStyles.Integer, CultureInfo.InvariantCulture);
+            else if (target == typeof(double)) result = double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+            else if (target == typeof(float)) result = float.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+            else { problem = $"options of type {target.Name} are not supported"; return false; }
+            return true;
+        }
+        catch (Exception ex) when (ex is FormatException or OverflowException)
+        {
+            problem = $"expected {Expected(type)}, got '{text}'";
+            return false;
+        }
+    }
+
+    static string Expected(Type type)
+    {
+        var target = Nullable.GetUnderlyingType(type) ?? type;
+        if (target.IsEnum) return "one of " + string.Join(", ", Enum.GetNames(target).Select(OptionDescriptor.CamelCase));
+        return Type.GetTypeCode(target) switch
+        {
+            TypeCode.Int32 => "an integer", TypeCode.Int64 => "an integer",
+            TypeCode.Double or TypeCode.Single => "a number", TypeCode.Boolean => "true or false",
+            TypeCode.String => "a string", _ => target.Name,
+        };
+    }
+
+    /// <summary>The closest name within a small edit distance, for "did you mean".</summary>
+    public static string? Suggest(string typed, IEnumerable<string> names)
+    {
+        string? best = null;
+        int bestDistance = int.MaxValue;
+        foreach (var name in names)
+        {
+            int d = Distance(typed.ToLowerInvariant(), name.ToLowerInvariant());
+            if (d < bestDistance) { bestDistance = d; best = name; }
+        }
+        return best is not null && bestDistance <= Math.Max(2, typed.Length / 3) ? best : null;
+    }
+
+    static int Distance(string a, string b)
+    {
+        var prev = new int[b.Length + 1];
+        var cur = new int[b.Length + 1];
+        for (int j = 0; j <= b.Length; j++) prev[j] = j;
+        for (int i = 1; i <= a.Length; i++)
+        {
+            cur[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+                cur[j] = Math.Min(Math.Min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            (prev, cur) = (cur, prev);
+        }
+        return prev[b.Length];
+    }
+}

@@ -1,1 +1,0 @@
-namespace FifoPipes.Hosting; internal static class Placeholder { }

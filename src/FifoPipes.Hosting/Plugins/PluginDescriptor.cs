@@ -1,0 +1,45 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Hosting.Options;
+
+namespace FifoPipes.Hosting.Plugins;
+
+/// <summary>A plugin as the host knows it: its metadata, options and where it came from.</summary>
+public sealed class PluginDescriptor
+{
+    internal PluginDescriptor(PluginMetadata metadata, string source, Func<object> create)
+    {
+        Kind = metadata.Kind;
+        Name = metadata.Name;
+        Version = metadata.Version;
+        Description = metadata.Description;
+        OptionsType = metadata.OptionsType;
+        Extensions = metadata.Extensions.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(e => e.TrimStart('.').ToLowerInvariant()).ToArray();
+        Options = OptionDescriptor.For(OptionsType);
+        Source = source;
+        this.create = create;
+    }
+
+    readonly Func<object> create;
+
+    public PluginKind Kind { get; }
+    public string Name { get; }
+    public string Version { get; }
+    public string Description { get; }
+    public Type? OptionsType { get; }
+    public IReadOnlyList<string> Extensions { get; }
+    public IReadOnlyList<OptionDescriptor> Options { get; }
+    /// <summary>The assembly file the plugin was loaded from.</summary>
+    public string Source { get; }
+
+    /// <summary>Creates the plugin's export (IModelAdapter, ISamplerFactory or ISinkFactory).</summary>
+    public T Create<T>() where T : class => (T)create();
+
+    public override string ToString() => $"{Kind} {Name} {Version}";
+}
+
+/// <summary>A plugin (or plugin assembly) that could not be loaded; the others still work.</summary>
+public sealed record PluginLoadError(string Source, string? Name, string Message)
+{
+    public override string ToString() => Name is null ? $"{Source}: {Message}" : $"{Name} ({Source}): {Message}";
+}

@@ -1,0 +1,168 @@
+using System.Composition;
+using System.Composition.Hosting;
+using System.Reflection;
+using System.Reflection.PortableExecutable;
+using System.Reflection.Metadata;
+using FifoPipes.Abstractions;
+
+namespace FifoPipes.Hosting.Plugins;
+
+/// <summary>
+/// Finds plugins in folders, loads each folder into its own <see cref="PluginLoadContext"/> and
+/// composes its MEF exports. A folder or export that fails (missing dependency, a constructor that
+/// throws, a duplicate name) is recorded in <see cref="Errors"/> and skipped; the rest still work.
+/// </summary>
+public sealed class PluginHost
+{
+    /// <summary>Extra plugin folders, separated like PATH.</summary>
+    public const string PluginPathVariable = "FIFOPIPES_PLUGIN_PATH";
+
+    readonly List<PluginDescriptor> plugins = new();
+    readonly List<PluginLoadError> errors = new();
+
+    PluginHost() { }
+
+    public IReadOnlyList<PluginDescriptor> Plugins => plugins;
+    public IReadOnlyList<PluginLoadError> Errors => errors;
+
+    /// <summary>Loads the plugins under <paramref name="pluginsRoot"/> (one subfolder each) and in FIFOPIPES_PLUGIN_PATH.</summary>
+    public static PluginHost Load(string pluginsRoot, IEnumerable<string>? extraFolders = null)
+    {
+        var folders = new List<string>();
+        if (Directory.Exists(pluginsRoot))
+            folders.AddRange(Directory.GetDirectories(pluginsRoot).OrderBy(f => f, StringComparer.Ordinal));
+        folders.AddRange(extraFolders ?? FoldersFromEnvironment());
+        return LoadFolders(folders);
+    }
+
+    public static IEnumerable<string> FoldersFromEnvironment() =>
+        (Environment.GetEnvironmentVariable(PluginPathVariable) ?? "")
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    public static PluginHost LoadFolders(IEnumerable<string> folders)
+    {
+        var host = new PluginHost();
+        var shared = new SharedAssemblies(typeof(IVideoModel).Assembly);
+        foreach (var folder in folders)
+        {
+            if (!Directory.Exists(folder))
+            {
+                host.errors.Add(new PluginLoadError(folder, null, $"plugin folder does not exist (check {PluginPathVariable})"));
+                continue;
+            }
+            host.LoadFolder(Path.GetFullPath(folder), shared);
+        }
+        return host;
+    }
+
+    void LoadFolder(string folder, SharedAssemblies shared)
+    {
+        // A plugin's own assemblies reference the contracts and are not part of the framework itself.
+        var candidates = Directory.GetFiles(folder, "*.dll")
+            .Where(p => !SharedAssemblies.IsFramework(p) && ReferencesContracts(p))
+            .OrderBy(p => p, StringComparer.Ordinal).ToList();
+        if (candidates.Count == 0) return;
+        var context = new PluginLoadContext(folder, candidates[0], shared);
+        foreach (var path in candidates)
+        {
+            Assembly assembly;
+            try { assembly = context.LoadFromAssemblyPath(path); }
+            catch (Exception ex) when (ex is BadImageFormatException or FileLoadException or FileNotFoundException)
+            {
+                errors.Add(new PluginLoadError(path, null, "not a loadable .NET assembly: " + ex.Message));
+                continue;
+            }
+            Compose(assembly, path);
+        }
+    }
+
+    /// <summary>Reads the assembly's references without loading it, so private dependencies are never loaded just to be looked at.</summary>
+    static bool ReferencesContracts(string path)
+    {
+        try
+        {
+            using var stream = File.OpenRead(path);
+            using var pe = new PEReader(stream);
+            if (!pe.HasMetadata) return false;
+            var metadata = pe.GetMetadataReader();
+            var contracts = typeof(IVideoModel).Assembly.GetName().Name;
+            return metadata.AssemblyReferences.Any(h => metadata.GetString(metadata.GetAssemblyReference(h).Name) == contracts);
+        }
+        catch (BadImageFormatException) { return false; }
+    }
+
+    void Compose(Assembly assembly, string path)
+    {
+        CompositionHost container;
+        try
+        {
+            container = new ContainerConfiguration().WithAssembly(assembly).CreateContainer();
+        }
+        catch (Exception ex)
+        {
+            errors.Add(new PluginLoadError(path, null, "composition failed: " + Describe(ex)));
+            return;
+        }
+        Add<IModelAdapter>(container, path);
+        Add<ISamplerFactory>(container, path);
+        Add<ISinkFactory>(container, path);
+    }
+
+    void Add<T>(CompositionHost container, string path) where T : class
+    {
+        IEnumerable<ExportFactory<T, PluginMetadata>> exports;
+        try { exports = container.GetExports<ExportFactory<T, PluginMetadata>>().ToList(); }
+        catch (Exception ex)
+        {
+            errors.Add(new PluginLoadError(path, null, $"its {typeof(T).Name} exports could not be read: {Describe(ex)}"));
+            return;
+        }
+        foreach (var export in exports)
+        {
+            var meta = export.Metadata;
+            if (plugins.FirstOrDefault(p => p.Kind == meta.Kind && string.Equals(p.Name, meta.Name, StringComparison.OrdinalIgnoreCase)) is { } existing)
+            {
+                errors.Add(new PluginLoadError(path, meta.Name,
+                    $"a {meta.Kind.ToString().ToLowerInvariant()} plugin named '{meta.Name}' is already loaded from {existing.Source}; this one is ignored (rename it or remove one copy)"));
+                continue;
+            }
+            try
+            {
+                // Construct once now, so a plugin whose constructor throws is reported at load, not mid-run.
+                using (var probe = export.CreateExport()) _ = probe.Value;
+                plugins.Add(new PluginDescriptor(meta, path, () => export.CreateExport().Value));
+            }
+            catch (Exception ex)
+            {
+                errors.Add(new PluginLoadError(path, meta.Name, "failed to start: " + Describe(ex)));
+            }
+        }
+    }
+
+    static string Describe(Exception ex)
+    {
+        while (ex is TargetInvocationException or CompositionFailedException && ex.InnerException is not null) ex = ex.InnerException;
+        return ex is FileNotFoundException fnf ? $"missing dependency {fnf.FileName}" : ex.Message;
+    }
+
+    public IEnumerable<PluginDescriptor> OfKind(PluginKind kind) => plugins.Where(p => p.Kind == kind);
+
+    public PluginDescriptor? Find(PluginKind kind, string name) =>
+        plugins.FirstOrDefault(p => p.Kind == kind && string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The sink that writes files with this extension (without dot), if any.</summary>
+    public PluginDescriptor? SinkForExtension(string extension) =>
+        OfKind(PluginKind.Sink).FirstOrDefault(p => p.Extensions.Contains(extension.TrimStart('.').ToLowerInvariant()));
+
+    /// <summary>Finds a plugin or throws an error naming the available ones.</summary>
+    public PluginDescriptor Require(PluginKind kind, string name)
+    {
+        if (Find(kind, name) is { } found) return found;
+        var available = OfKind(kind).Select(p => p.Name).OrderBy(n => n).ToList();
+        var failed = errors.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase));
+        var why = failed is null ? "" : $" It failed to load: {failed.Message}.";
+        throw new FifoInputException("UnknownPlugin",
+            $"No {kind.ToString().ToLowerInvariant()} plugin named '{name}'.{why} Available: {(available.Count == 0 ? "none" : string.Join(", ", available))}." +
+            $" Third-party plugins are found in folders listed in {PluginPathVariable}.");
+    }
+}

@@ -1,0 +1,76 @@
+using System.Reflection;
+using System.Runtime.Loader;
+
+namespace FifoPipes.Hosting.Plugins;
+
+/// <summary>
+/// One load context per plugin folder. Assemblies the host already ships (the contracts, Core,
+/// Torch, TorchSharp, System.Composition, ...) are taken from the host's context, so every plugin
+/// sees the same contract types and one libtorch; anything else the plugin brings loads privately
+/// from its folder, so two plugins may carry different versions of the same library.
+/// </summary>
+public sealed class PluginLoadContext : AssemblyLoadContext
+{
+    readonly string folder;
+    readonly AssemblyDependencyResolver? resolver;
+    readonly SharedAssemblies shared;
+
+    public PluginLoadContext(string folder, string mainAssemblyPath, SharedAssemblies shared)
+        : base($"FifoPipes plugin: {Path.GetFileName(folder.TrimEnd(Path.DirectorySeparatorChar))}", isCollectible: false)
+    {
+        this.folder = folder;
+        this.shared = shared;
+        // The resolver reads the plugin's .deps.json when there is one; a hand-copied folder has none.
+        if (File.Exists(Path.ChangeExtension(mainAssemblyPath, ".deps.json")))
+            resolver = new AssemblyDependencyResolver(mainAssemblyPath);
+    }
+
+    protected override Assembly? Load(AssemblyName name)
+    {
+        if (shared.TryLoad(name) is { } hostCopy) return hostCopy;
+        var path = resolver?.ResolveAssemblyToPath(name) ?? Probe(name);
+        return path is null ? null : LoadFromAssemblyPath(path);
+    }
+
+    protected override IntPtr LoadUnmanagedDll(string unmanagedDllName)
+    {
+        var path = resolver?.ResolveUnmanagedDllToPath(unmanagedDllName);
+        return path is null ? IntPtr.Zero : LoadUnmanagedDllFromPath(path);
+    }
+
+    string? Probe(AssemblyName name)
+    {
+        var candidate = Path.Combine(folder, name.Name + ".dll");
+        return File.Exists(candidate) ? candidate : null;
+    }
+}
+
+/// <summary>The assemblies the host shares with every plugin: those present in the host's own folder.</summary>
+public sealed class SharedAssemblies
+{
+    readonly AssemblyLoadContext hostContext;
+    readonly string hostFolder;
+
+    public SharedAssemblies(Assembly hostAssembly)
+    {
+        hostContext = AssemblyLoadContext.GetLoadContext(hostAssembly) ?? AssemblyLoadContext.Default;
+        hostFolder = Path.GetDirectoryName(hostAssembly.Location)!;
+    }
+
+    public Assembly? TryLoad(AssemblyName name)
+    {
+        foreach (var loaded in hostContext.Assemblies)
+            if (string.Equals(loaded.GetName().Name, name.Name, StringComparison.OrdinalIgnoreCase))
+                return loaded;
+        var path = Path.Combine(hostFolder, name.Name + ".dll");
+        return File.Exists(path) ? hostContext.LoadFromAssemblyName(name) : null;
+    }
+
+    /// <summary>FifoPipes' own framework assemblies: never plugins, always shared.</summary>
+    static readonly HashSet<string> Framework = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "FifoPipes.Abstractions", "FifoPipes.Core", "FifoPipes.Torch", "FifoPipes.Hosting", "FifoPipes.PowerShell",
+    };
+
+    public static bool IsFramework(string assemblyPath) => Framework.Contains(Path.GetFileNameWithoutExtension(assemblyPath));
+}

@@ -1,0 +1,43 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Hosting.Options;
+using FifoPipes.Hosting.Plugins;
+
+namespace FifoPipes.Hosting.Recipes;
+
+/// <summary>A plugin chosen by name with its bound options.</summary>
+public sealed record PluginUse(PluginDescriptor Plugin, object? Options);
+
+/// <summary>A sink with its target path (relative paths already resolved against the recipe's folder).</summary>
+public sealed record SinkUse(PluginDescriptor Plugin, object? Options, string Path);
+
+/// <summary>A validated recipe: everything that determines a video, so a recipe reproduces it exactly.</summary>
+public sealed class Recipe
+{
+    public const string CurrentApiVersion = "fifopipes/v1";
+
+    public required string ApiVersion { get; init; }
+    /// <summary>The recipe file, or null when built from parameters.</summary>
+    public string? File { get; init; }
+    /// <summary>Folder that relative paths in options are resolved against.</summary>
+    public required string BaseDirectory { get; init; }
+    public required PluginUse Model { get; init; }
+    public required PluginUse Sampler { get; init; }
+    public required IReadOnlyList<PromptSpan> Prompts { get; init; }
+    public IReadOnlyList<SinkUse> Sinks { get; init; } = Array.Empty<SinkUse>();
+    public long Seed { get; init; }
+    /// <summary>Playback rate; null = the model's default.</summary>
+    public double? Fps { get; init; }
+    public bool Overwrite { get; init; }
+    public SnapshotPolicy? Snapshot { get; init; }
+    public string? ResumeFrom { get; init; }
+    /// <summary>An image or video to start from (encoded, then noised into the queue).</summary>
+    public string? InitImage { get; init; }
+
+    public int Frames => Prompts.Sum(p => p.Frames);
+
+    /// <summary>
+    /// Hash of what determines the frames (model, sampler, options, prompts, seed, start image), not of where they go:
+    /// a snapshot taken under one recipe is refused by another.
+    /// </summary>
+    public string RunHash => RecipeHash.Of(this);
+}

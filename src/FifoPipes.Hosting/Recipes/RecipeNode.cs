@@ -1,0 +1,122 @@
+using System.Collections;
+using System.Globalization;
+using FifoPipes.Hosting.Options;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace FifoPipes.Hosting.Recipes;
+
+/// <summary>
+/// A recipe as a tree with locations, whether it came from YAML or from PowerShell parameters, so
+/// one reader validates both the same way.
+/// </summary>
+public abstract record RecipeNode(SourceLocation? Location)
+{
+    public abstract string Kind { get; }
+}
+
+public sealed record ScalarNode(object? Value, bool IsText, SourceLocation? Location) : RecipeNode(Location)
+{
+    public override string Kind => "a value";
+    public OptionValue ToOptionValue() => new(Value, Location, IsText);
+}
+
+public sealed record SequenceNode(IReadOnlyList<RecipeNode> Items, SourceLocation? Location) : RecipeNode(Location)
+{
+    public override string Kind => "a list";
+}
+
+public sealed record MapEntry(string Key, SourceLocation? KeyLocation, RecipeNode Value);
+
+public sealed record MapNode(IReadOnlyList<MapEntry> Entries, SourceLocation? Location) : RecipeNode(Location)
+{
+    public override string Kind => "a mapping";
+    public RecipeNode? this[string key] => Entries.FirstOrDefault(e => e.Key == key)?.Value;
+}
+
+public static class RecipeNodes
+{
+    /// <summary>Parses YAML text; a syntax error becomes a located diagnostic.</summary>
+    public static RecipeNode? FromYaml(string text, string file, List<Diagnostic> diagnostics)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (YamlException ex)
+        {
+            diagnostics.Add(new Diagnostic("(syntax)", "YAML syntax error: " + FirstLine(ex.InnerException?.Message ?? ex.Message),
+                new SourceLocation(file, (int)ex.Start.Line, (int)ex.Start.Column), Array.Empty<string>()));
+            return null;
+        }
+        if (stream.Documents.Count == 0)
+        {
+            diagnostics.Add(new Diagnostic("(document)", "the recipe is empty", new SourceLocation(file, 1, 1), Array.Empty<string>()));
+            return null;
+        }
+        if (stream.Documents.Count > 1)
+            diagnostics.Add(new Diagnostic("(document)", "a recipe file holds one YAML document; remove the extra '---' documents",
+                At(file, stream.Documents[1].RootNode.Start), Array.Empty<string>()));
+        return Convert(stream.Documents[0].RootNode, file, diagnostics);
+    }
+
+    static string FirstLine(string s) => s.Split('\n')[0].Trim();
+
+    static SourceLocation At(string file, Mark mark) => new(file, (int)mark.Line, (int)mark.Column);
+
+    static RecipeNode Convert(YamlNode node, string file, List<Diagnostic> diagnostics)
+    {
+        switch (node)
+        {
+            case YamlScalarNode scalar:
+                // A quoted "" is an empty string; a plain empty scalar is null.
+                bool plain = scalar.Style == ScalarStyle.Plain;
+                return new ScalarNode(plain && scalar.Value is "" or "~" or "null" ? null : scalar.Value, true, At(file, node.Start));
+            case YamlSequenceNode sequence:
+                return new SequenceNode(sequence.Children.Select(c => Convert(c, file, diagnostics)).ToList(), At(file, node.Start));
+            case YamlMappingNode mapping:
+                var entries = new List<MapEntry>();
+                foreach (var (key, value) in mapping.Children)
+                {
+                    var keyText = key is YamlScalarNode k ? k.Value ?? "" : key.ToString();
+                    if (entries.Any(e => e.Key == keyText))
+                    {
+                        diagnostics.Add(new Diagnostic(keyText, $"key '{keyText}' appears twice in this mapping; keep one", At(file, key.Start), Array.Empty<string>()));
+                        continue;
+                    }
+                    entries.Add(new MapEntry(keyText, At(file, key.Start), Convert(value, file, diagnostics)));
+                }
+                return new MapNode(entries, At(file, node.Start));
+            default:
+                return new ScalarNode(null, true, At(file, node.Start));
+        }
+    }
+
+    /// <summary>Builds a tree from PowerShell values: hashtables, arrays and scalars.</summary>
+    public static RecipeNode FromObject(object? value)
+    {
+        value = Unwrap(value);
+        switch (value)
+        {
+            case null: return new ScalarNode(null, false, null);
+            case string s: return new ScalarNode(s, false, null);
+            case IDictionary dictionary:
+                return new MapNode(dictionary.Keys.Cast<object>()
+                    .Select(k => new MapEntry(System.Convert.ToString(k, CultureInfo.InvariantCulture) ?? "", null, FromObject(dictionary[k])))
+                    .ToList(), null);
+            case IEnumerable items when value is not string:
+                return new SequenceNode(items.Cast<object?>().Select(FromObject).ToList(), null);
+            default:
+                return new ScalarNode(value, false, null);
+        }
+    }
+
+    /// <summary>PowerShell wraps values in PSObject; the real value is its BaseObject (read by reflection to stay host-neutral).</summary>
+    static object? Unwrap(object? value)
+    {
+        while (value is not null && value.GetType().FullName == "System.Management.Automation.PSObject")
+            value = value.GetType().GetProperty("BaseObject")?.GetValue(value);
+        return value;
+    }
+}

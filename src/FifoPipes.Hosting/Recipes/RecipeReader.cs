@@ -1,0 +1,312 @@
+using System.Globalization;
+using FifoPipes.Abstractions;
+using FifoPipes.Hosting.Options;
+using FifoPipes.Hosting.Plugins;
+
+namespace FifoPipes.Hosting.Recipes;
+
+/// <summary>
+/// Reads a recipe strictly, in three passes: syntax (YAML), schema (every key known, every value of
+/// the right type, plugins and their options exist) and meaning (frame counts, paths, sink formats).
+/// Every problem is collected with its location, so one run shows them all.
+/// </summary>
+public sealed class RecipeReader
+{
+    static readonly string[] TopKeys = { "apiVersion", "model", "sampler", "prompt", "frames", "prompts", "seed", "fps", "sinks", "overwrite", "snapshot", "resume", "init" };
+    static readonly string[] UseKeys = { "use", "with" };
+    static readonly string[] SinkKeys = { "use", "path", "with" };
+    static readonly string[] PromptKeys = { "prompt", "frames" };
+    static readonly string[] SnapshotKeys = { "path", "every" };
+
+    readonly PluginHost plugins;
+    readonly List<Diagnostic> diagnostics = new();
+    string baseDirectory = Environment.CurrentDirectory;
+
+    public RecipeReader(PluginHost plugins) => this.plugins = plugins;
+
+    public IReadOnlyList<Diagnostic> Diagnostics => diagnostics;
+
+    /// <summary>Reads a recipe file. Returns null (with diagnostics) when it is not valid.</summary>
+    public Recipe? ReadFile(string path)
+    {
+        var full = Path.GetFullPath(path);
+        if (!File.Exists(full))
+        {
+            diagnostics.Add(new Diagnostic("(file)", $"recipe file '{full}' does not exist", null, Array.Empty<string>()));
+            return null;
+        }
+        return ReadText(File.ReadAllText(full), full);
+    }
+
+    public Recipe? ReadText(string yaml, string file)
+    {
+        var root = RecipeNodes.FromYaml(yaml, file, diagnostics);
+        return root is null ? null : Read(root, file, Path.GetDirectoryName(Path.GetFullPath(file))!);
+    }
+
+    /// <summary>Reads a recipe tree (from YAML or from parameters). <paramref name="file"/> is null for parameters.</summary>
+    public Recipe? Read(RecipeNode root, string? file, string baseDirectory)
+    {
+        this.baseDirectory = baseDirectory;
+        if (root is not MapNode map)
+        {
+            Error("(document)", $"a recipe is a mapping of keys ({string.Join(", ", TopKeys)}), not {root.Kind}", root.Location, TopKeys);
+            return null;
+        }
+        int before = diagnostics.Count;
+        CheckKeys(map, "", TopKeys);
+
+        var apiVersion = ReadApiVersion(map);
+        var model = ReadUse(map, "model", PluginKind.Model, defaultName: "analytic");
+        var sampler = ReadUse(map, "sampler", PluginKind.Sampler, defaultName: "fifo");
+        var prompts = ReadPrompts(map);
+        long seed = ReadScalar<long?>(map, "seed", "seed") ?? 0;
+        double? fps = ReadScalar<double?>(map, "fps", "fps");
+        if (fps is <= 0 or > 240) Error("fps", $"fps must be between 0 and 240, got {fps}", map["fps"]?.Location);
+        bool overwrite = ReadScalar<bool?>(map, "overwrite", "overwrite") ?? false;
+        var sinks = ReadSinks(map);
+        var snapshot = ReadSnapshot(map);
+        var resume = ReadPath(map, "resume", mustExist: true);
+        var init = ReadPath(map, "init", mustExist: true);
+
+        if (diagnostics.Count > before || model is null || sampler is null || prompts is null) return null;
+        return new Recipe
+        {
+            ApiVersion = apiVersion ?? Recipe.CurrentApiVersion,
+            File = file,
+            BaseDirectory = baseDirectory,
+            Model = model,
+            Sampler = sampler,
+            Prompts = prompts,
+            Sinks = sinks,
+            Seed = seed,
+            Fps = fps,
+            Overwrite = overwrite,
+            Snapshot = snapshot,
+            ResumeFrom = resume,
+            InitImage = init,
+        };
+    }
+
+    string? ReadApiVersion(MapNode map)
+    {
+        if (map["apiVersion"] is not { } node)
+        {
+            Error("apiVersion", $"missing 'apiVersion: {Recipe.CurrentApiVersion}' (recipes are versioned so old ones keep working)", map.Location, new[] { Recipe.CurrentApiVersion });
+            return null;
+        }
+        var value = Text(node, "apiVersion");
+        if (value is not null && value != Recipe.CurrentApiVersion)
+            Error("apiVersion", $"unsupported apiVersion '{value}'", node.Location, new[] { Recipe.CurrentApiVersion });
+        return value;
+    }
+
+    PluginUse? ReadUse(MapNode map, string key, PluginKind kind, string defaultName)
+    {
+        var node = map[key];
+        string name = defaultName;
+        MapNode? with = null;
+        SourceLocation? at = node?.Location ?? map.Location;
+        switch (node)
+        {
+            case null: break;
+            case ScalarNode s when s.Value is not null:
+                name = Text(s, key) ?? defaultName;
+                break;
+            case MapNode m:
+                CheckKeys(m, key, UseKeys);
+                name = m["use"] is { } use ? Text(use, $"{key}.use") ?? defaultName : defaultName;
+                if (m["use"] is { } useNode) at = useNode.Location;
+                with = ReadMap(m["with"], $"{key}.with");
+                break;
+            default:
+                Error(key, $"expected a plugin name or a mapping with 'use' and 'with', got {node.Kind}", node.Location, UseKeys);
+                return null;
+        }
+        var plugin = plugins.Find(kind, name);
+        if (plugin is null)
+        {
+            var failed = plugins.Errors.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase));
+            var available = plugins.OfKind(kind).Select(p => p.Name).OrderBy(n => n).ToList();
+            var hint = OptionBinder.Suggest(name, available) is { } near ? $" Did you mean '{near}'?" : "";
+            Error($"{key}.use", $"unknown {kind.ToString().ToLowerInvariant()} plugin '{name}'.{hint}" + (failed is null ? "" : $" It failed to load: {failed.Message}"), at, available);
+            return null;
+        }
+        var options = BindOptions(plugin, with, $"{key}.with", at);
+        return new PluginUse(plugin, options);
+    }
+
+    object? BindOptions(PluginDescriptor plugin, MapNode? with, string path, SourceLocation? at)
+    {
+        var values = new Dictionary<string, OptionValue>(StringComparer.OrdinalIgnoreCase);
+        var keyLocations = new Dictionary<string, SourceLocation>(StringComparer.OrdinalIgnoreCase);
+        foreach (var entry in with?.Entries ?? Array.Empty<MapEntry>())
+        {
+            if (entry.KeyLocation is not null) keyLocations[entry.Key] = entry.KeyLocation;
+            values[entry.Key] = entry.Value switch
+            {
+                ScalarNode s => s.ToOptionValue(),
+                SequenceNode seq when seq.Items.All(i => i is ScalarNode) =>
+                    new OptionValue(seq.Items.Cast<ScalarNode>().Select(i => i.Value).ToList(), seq.Location, seq.Items.Cast<ScalarNode>().All(i => i.IsText)),
+                var other => new OptionValue(new object(), other.Location, true),
+            };
+        }
+        return OptionBinder.Bind(plugin.OptionsType, values, path, with?.Location ?? at, diagnostics, keyLocations);
+    }
+
+    IReadOnlyList<PromptSpan>? ReadPrompts(MapNode map)
+    {
+        var single = map["prompt"];
+        var list = map["prompts"];
+        if (single is not null && list is not null)
+        {
+            Error("prompts", "give either 'prompt' (with 'frames') or 'prompts' (a list of {prompt, frames}), not both", list.Location);
+            return null;
+        }
+        if (list is null)
+        {
+            if (single is null)
+            {
+                Error("prompt", "missing 'prompt' (and 'frames'), or 'prompts': a list of {prompt, frames}", map.Location, new[] { "prompt", "prompts" });
+                return null;
+            }
+            var prompt = Text(single, "prompt");
+            int? frames = ReadScalar<int?>(map, "frames", "frames");
+            if (frames is null) { Error("frames", "missing 'frames': how many frames to make", map.Location); return null; }
+            if (frames < 1) { Error("frames", $"frames must be at least 1, got {frames}", map["frames"]!.Location); return null; }
+            return prompt is null ? null : new[] { new PromptSpan(prompt, frames.Value) };
+        }
+        if (map["frames"] is { } stray)
+            Error("frames", "with 'prompts', give 'frames' per entry instead of at the top level", stray.Location);
+        if (list is not SequenceNode seq || seq.Items.Count == 0)
+        {
+            Error("prompts", $"expected a non-empty list of {{prompt, frames}}, got {list.Kind}", list.Location, PromptKeys);
+            return null;
+        }
+        var spans = new List<PromptSpan>();
+        for (int i = 0; i < seq.Items.Count; i++)
+        {
+            var path = $"prompts[{i}]";
+            if (seq.Items[i] is not MapNode item) { Error(path, $"expected {{prompt, frames}}, got {seq.Items[i].Kind}", seq.Items[i].Location, PromptKeys); continue; }
+            CheckKeys(item, path, PromptKeys);
+            var prompt = item["prompt"] is { } p ? Text(p, $"{path}.prompt") : null;
+            if (item["prompt"] is null) Error($"{path}.prompt", "missing 'prompt'", item.Location);
+            int? frames = ReadScalar<int?>(item, "frames", $"{path}.frames");
+            if (item["frames"] is null) Error($"{path}.frames", "missing 'frames'", item.Location);
+            else if (frames < 1) Error($"{path}.frames", $"frames must be at least 1, got {frames}", item["frames"]!.Location);
+            if (prompt is not null && frames is >= 1) spans.Add(new PromptSpan(prompt, frames.Value));
+        }
+        return spans.Count == seq.Items.Count ? spans : null;
+    }
+
+    IReadOnlyList<SinkUse> ReadSinks(MapNode map)
+    {
+        var sinks = new List<SinkUse>();
+        if (map["sinks"] is not { } node) return sinks;
+        if (node is not SequenceNode seq) { Error("sinks", $"expected a list of sinks ({{use, path, with}}), got {node.Kind}", node.Location, SinkKeys); return sinks; }
+        var paths = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < seq.Items.Count; i++)
+        {
+            var path = $"sinks[{i}]";
+            if (seq.Items[i] is not MapNode item) { Error(path, $"expected {{use, path, with}}, got {seq.Items[i].Kind}", seq.Items[i].Location, SinkKeys); continue; }
+            CheckKeys(item, path, SinkKeys);
+            var target = item["path"] is { } p ? Text(p, $"{path}.path") : null;
+            if (string.IsNullOrWhiteSpace(target)) { Error($"{path}.path", "missing 'path': where to write", item.Location); continue; }
+            string? name = item["use"] is { } use ? Text(use, $"{path}.use") : null;
+            PluginDescriptor? plugin;
+            var extension = Path.GetExtension(target).TrimStart('.');
+            if (name is null)
+            {
+                plugin = plugins.SinkForExtension(extension);
+                if (plugin is null)
+                {
+                    Error($"{path}.path", $"no sink writes '.{extension}' files; name one with 'use'", item["path"]!.Location, SinkExtensions());
+                    continue;
+                }
+            }
+            else
+            {
+                plugin = plugins.Find(PluginKind.Sink, name);
+                if (plugin is null)
+                {
+                    var available = plugins.OfKind(PluginKind.Sink).Select(s => s.Name).OrderBy(n => n).ToList();
+                    var hint = OptionBinder.Suggest(name, available) is { } near ? $" Did you mean '{near}'?" : "";
+                    Error($"{path}.use", $"unknown sink plugin '{name}'.{hint}", item["use"]!.Location, available);
+                    continue;
+                }
+            }
+            var full = Path.GetFullPath(Path.Combine(baseDirectory, target));
+            if (!paths.Add(full)) Error($"{path}.path", $"two sinks write to '{full}'", item["path"]!.Location);
+            var options = BindOptions(plugin, ReadMap(item["with"], $"{path}.with"), $"{path}.with", item.Location);
+            sinks.Add(new SinkUse(plugin, options, full));
+        }
+        return sinks;
+    }
+
+    IReadOnlyList<string> SinkExtensions() =>
+        plugins.OfKind(PluginKind.Sink).SelectMany(s => s.Extensions.Select(e => $".{e} ({s.Name})")).ToList();
+
+    SnapshotPolicy? ReadSnapshot(MapNode map)
+    {
+        if (map["snapshot"] is not { } node) return null;
+        if (node is not MapNode m) { Error("snapshot", $"expected {{path, every}}, got {node.Kind}", node.Location, SnapshotKeys); return null; }
+        CheckKeys(m, "snapshot", SnapshotKeys);
+        var path = m["path"] is { } p ? Text(p, "snapshot.path") : null;
+        if (path is null) Error("snapshot.path", "missing 'path': the snapshot file to write", m.Location);
+        int every = ReadScalar<int?>(m, "every", "snapshot.every") ?? 100;
+        if (every < 1) Error("snapshot.every", $"must be at least 1 frame, got {every}", m["every"]?.Location);
+        return path is null || every < 1 ? null : new SnapshotPolicy(Path.GetFullPath(Path.Combine(baseDirectory, path)), every);
+    }
+
+    string? ReadPath(MapNode map, string key, bool mustExist)
+    {
+        if (map[key] is not { } node) return null;
+        var text = Text(node, key);
+        if (text is null) return null;
+        var full = Path.GetFullPath(Path.Combine(baseDirectory, text));
+        if (mustExist && !File.Exists(full)) { Error(key, $"file '{full}' does not exist", node.Location); return null; }
+        return full;
+    }
+
+    MapNode? ReadMap(RecipeNode? node, string path)
+    {
+        switch (node)
+        {
+            case null: return null;
+            case MapNode m: return m;
+            case ScalarNode { Value: null }: return null;
+            default:
+                Error(path, $"expected a mapping of option names to values, got {node.Kind}", node.Location);
+                return null;
+        }
+    }
+
+    T? ReadScalar<T>(MapNode map, string key, string path)
+    {
+        if (map[key] is not { } node) return default;
+        if (node is not ScalarNode s) { Error(path, $"expected a single value, got {node.Kind}", node.Location); return default; }
+        if (!OptionBinder.TryConvert(s.ToOptionValue(), typeof(T), out var value, out var problem)) { Error(path, problem, node.Location); return default; }
+        return (T?)value;
+    }
+
+    string? Text(RecipeNode node, string path)
+    {
+        if (node is ScalarNode { Value: not null } s) return Convert.ToString(s.Value, CultureInfo.InvariantCulture);
+        Error(path, $"expected text, got {(node is ScalarNode ? "nothing" : node.Kind)}", node.Location);
+        return null;
+    }
+
+    void CheckKeys(MapNode map, string path, IReadOnlyList<string> allowed)
+    {
+        foreach (var entry in map.Entries)
+        {
+            if (allowed.Contains(entry.Key)) continue;
+            var hint = OptionBinder.Suggest(entry.Key, allowed) is { } near ? $" Did you mean '{near}'?" : "";
+            var where = path.Length == 0 ? "at the top level" : $"in '{path}'";
+            Error(path.Length == 0 ? entry.Key : $"{path}.{entry.Key}", $"unknown key '{entry.Key}' {where}.{hint}", entry.KeyLocation ?? map.Location, allowed);
+        }
+    }
+
+    void Error(string path, string message, SourceLocation? location, IReadOnlyList<string>? choices = null) =>
+        diagnostics.Add(new Diagnostic(path, message, location, choices ?? Array.Empty<string>()));
+}

@@ -1,0 +1,121 @@
+using System.Collections;
+using System.Management.Automation;
+using FifoPipes.Abstractions;
+using FifoPipes.Hosting.Engine;
+using FifoPipes.Hosting.Options;
+using FifoPipes.Hosting.Plugins;
+using FifoPipes.Hosting.Recipes;
+using FifoPipes.PowerShell.Engine;
+
+namespace FifoPipes.PowerShell.Commands;
+
+/// <summary>
+/// <para type="synopsis">Writes frames from the pipeline to video files (MP4, WebM, MKV), an animated GIF or a PNG sequence.</para>
+/// <para type="description">The format follows each path's extension, or -Format names a sink plugin. Frames are written as they arrive; when the pipeline is stopped (Ctrl+C) every file is still finalised with the frames received so far. Emits the written files at the end.</para>
+/// <example><code>New-FifoVideo 'aurora over snowy hills' -Frames 300 | Export-FifoFrames aurora.mp4, aurora.gif -Fps 12</code></example>
+/// <example><code>New-FifoVideo 'lava' -Frames 50 | Export-FifoFrames ./frames -Format png -Force</code></example>
+/// </summary>
+[Cmdlet(VerbsData.Export, "FifoFrames", SupportsShouldProcess = true)]
+[OutputType(typeof(FileInfo), typeof(DirectoryInfo))]
+public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
+{
+    SinkSet? sinks;
+    bool writing;
+
+    [Parameter(Mandatory = true, Position = 0)]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = Array.Empty<string>();
+
+    [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    public FifoFrame? InputObject { get; set; }
+
+    /// <summary><para type="description">Sink plugin name (png, gif, mp4, webm, mkv, or a third-party sink) instead of the extension.</para></summary>
+    [Parameter] public string? Format { get; set; }
+    /// <summary><para type="description">Playback rate; default: the rate the frames were made for.</para></summary>
+    [Parameter] [ValidateRange(0.1, 240.0)] public double? Fps { get; set; }
+    /// <summary><para type="description">Sink options, e.g. @{ crf = 18 } for MP4.</para></summary>
+    [Parameter] public Hashtable? Option { get; set; }
+    /// <summary><para type="description">Overwrite existing files.</para></summary>
+    [Parameter] public SwitchParameter Force { get; set; }
+
+    protected override void BeginProcessing()
+    {
+        try { OpenSinks(); }
+        catch (Exception ex) when (ex is FifoInputException or PSArgumentException)
+        {
+            ThrowTerminatingError(ex is FifoInputException ? Errors.From(ex) : new ErrorRecord(ex, "UnknownSinkFormat", ErrorCategory.InvalidArgument, Path));
+        }
+    }
+
+    void OpenSinks()
+    {
+        var uses = new List<SinkUse>();
+        foreach (var path in Path)
+        {
+            var full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+            var plugin = ResolveSink(full);
+            if (!Force && (File.Exists(full) || Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any()))
+                ThrowTerminatingError(new ErrorRecord(new FifoInputException("OutputExists", $"'{full}' already exists. Use -Force to overwrite it, or choose another path."),
+                    "OutputExists", ErrorCategory.ResourceExists, full));
+            if (!ShouldProcess(full, $"Write frames with the {plugin.Name} sink")) continue;
+            uses.Add(new SinkUse(plugin, BindOptions(plugin), full));
+        }
+        writing = uses.Count > 0;
+        sinks = new SinkSet(uses, Force, Fps ?? 8, new PluginContext(workingDirectory: SessionState.Path.CurrentFileSystemLocation.Path));
+    }
+
+    protected override void ProcessRecord()
+    {
+        if (!writing || InputObject is null) return;
+        var frame = InputObject.ToVideoFrame();
+        if (Fps is { } fps && Math.Abs(fps - frame.Fps) > 1e-9)
+            frame = new VideoFrame(frame.Index, frame.Width, frame.Height, frame.Rgb, frame.Prompt, fps, frame.RunId);
+        try { sinks!.Write(frame); }
+        catch (Exception ex) when (ex is not PipelineStoppedException)
+        {
+            FinishQuietly();
+            ThrowTerminatingError(Errors.From(ex, frame.Index));
+        }
+    }
+
+    protected override void EndProcessing()
+    {
+        IReadOnlyList<string> files;
+        try { files = sinks!.Complete(); }
+        catch (Exception ex) { ThrowTerminatingError(Errors.From(ex)); return; }
+        foreach (var file in files.Distinct())
+            WriteObject(Directory.Exists(file) ? new DirectoryInfo(file) : new FileInfo(file));
+    }
+
+    /// <summary>PowerShell disposes a stopped command without calling EndProcessing: finalise the files here.</summary>
+    public void Dispose() => FinishQuietly();
+
+    void FinishQuietly()
+    {
+        var s = sinks;
+        sinks = null;
+        writing = false;
+        s?.Dispose();
+    }
+
+    PluginDescriptor ResolveSink(string path)
+    {
+        var plugins = ModuleState.Plugins;
+        if (Format is not null) return plugins.Require(PluginKind.Sink, Format);
+        var extension = System.IO.Path.GetExtension(path).TrimStart('.');
+        if (extension.Length == 0 && plugins.Find(PluginKind.Sink, "png") is { } png) return png;
+        return plugins.SinkForExtension(extension) ?? throw new PSArgumentException(
+            $"No sink writes '.{extension}' files ('{path}'). Use one of: " +
+            string.Join(", ", plugins.OfKind(PluginKind.Sink).SelectMany(s => s.Extensions.Select(e => "." + e)).Distinct()) + ", or name a sink with -Format.");
+    }
+
+    object? BindOptions(PluginDescriptor plugin)
+    {
+        var values = (Option ?? new Hashtable()).Cast<DictionaryEntry>()
+            .ToDictionary(e => e.Key.ToString()!, e => OptionValue.FromObject(e.Value is PSObject p ? p.BaseObject : e.Value), StringComparer.OrdinalIgnoreCase);
+        var diagnostics = new List<Diagnostic>();
+        var options = OptionBinder.Bind(plugin.OptionsType, values, $"{plugin.Name} options", null, diagnostics);
+        if (diagnostics.Count > 0) ThrowTerminatingError(Errors.InvalidRecipe(diagnostics, null));
+        return options;
+    }
+}

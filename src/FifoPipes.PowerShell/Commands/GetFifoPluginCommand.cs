@@ -1,0 +1,91 @@
+using System.Management.Automation;
+using FifoPipes.Abstractions;
+using FifoPipes.Hosting.Options;
+using FifoPipes.Hosting.Plugins;
+using FifoPipes.PowerShell.Engine;
+
+namespace FifoPipes.PowerShell.Commands;
+
+/// <summary>
+/// <para type="synopsis">Lists the model, sampler and sink plugins, with their options, and reports plugins that failed to load.</para>
+/// <para type="description">Plugins come from the module's plugins folder and from the folders in FIFOPIPES_PLUGIN_PATH. A plugin that fails to load is reported as a non-terminating error naming it; the others still work.</para>
+/// <example><code>Get-FifoPlugin</code></example>
+/// <example><code>(Get-FifoPlugin fifo).Options | Format-Table Name, Type, Default, Description</code></example>
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "FifoPlugin")]
+[OutputType(typeof(FifoPluginInfo))]
+public sealed class GetFifoPluginCommand : PSCmdlet
+{
+    [Parameter(Position = 0)]
+    [SupportsWildcards]
+    public string[]? Name { get; set; }
+
+    // A string, not the engine's enum: PowerShell reads parameter types before the engine can be loaded.
+    [Parameter]
+    [ValidateSet("Model", "Sampler", "Sink", IgnoreCase = true)]
+    public string? Kind { get; set; }
+
+    protected override void EndProcessing()
+    {
+        var host = ModuleState.Plugins;
+        var patterns = (Name ?? new[] { "*" }).Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToList();
+        foreach (var plugin in host.Plugins.OrderBy(p => p.Kind).ThenBy(p => p.Name, StringComparer.OrdinalIgnoreCase))
+        {
+            if (Kind is not null && !string.Equals(plugin.Kind.ToString(), Kind, StringComparison.OrdinalIgnoreCase)) continue;
+            if (!patterns.Any(p => p.IsMatch(plugin.Name))) continue;
+            WriteObject(new FifoPluginInfo(plugin));
+        }
+        foreach (var error in host.Errors)
+        {
+            if (Name is not null && (error.Name is null || !patterns.Any(p => p.IsMatch(error.Name)))) continue;
+            WriteError(new ErrorRecord(new InvalidOperationException("Plugin failed to load: " + error), "PluginLoadFailed", ErrorCategory.ResourceUnavailable, error.Source));
+        }
+    }
+}
+
+/// <summary>A plugin's metadata as PowerShell shows it.</summary>
+public sealed class FifoPluginInfo
+{
+    internal FifoPluginInfo(PluginDescriptor d)
+    {
+        Kind = d.Kind.ToString();
+        Name = d.Name;
+        Version = d.Version;
+        Description = d.Description;
+        Extensions = d.Extensions.ToArray();
+        Source = d.Source;
+        Options = d.Options.Select(o => new FifoPluginOption(o)).ToArray();
+    }
+
+    public string Kind { get; }
+    public string Name { get; }
+    public string Version { get; }
+    public string Description { get; }
+    public string[] Extensions { get; }
+    public FifoPluginOption[] Options { get; }
+    public string Source { get; }
+    public override string ToString() => $"{Kind} {Name} {Version}";
+}
+
+public sealed class FifoPluginOption
+{
+    internal FifoPluginOption(OptionDescriptor o)
+    {
+        Name = o.Name;
+        Type = o.TypeName;
+        Default = OptionDescriptor.Format(o.Default);
+        Description = o.Description;
+        Choices = o.Choices.ToArray();
+        Min = o.Min;
+        Max = o.Max;
+    }
+
+    public string Name { get; }
+    public string Type { get; }
+    public string Default { get; }
+    public string Description { get; }
+    public string[] Choices { get; }
+    public double? Min { get; }
+    public double? Max { get; }
+    public override string ToString() => $"{Name} ({Type}, default {Default})";
+}

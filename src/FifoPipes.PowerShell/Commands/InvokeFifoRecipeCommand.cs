@@ -1,0 +1,73 @@
+using System.Management.Automation;
+using FifoPipes.Hosting.Engine;
+using FifoPipes.Abstractions;
+using FifoPipes.PowerShell.Engine;
+
+namespace FifoPipes.PowerShell.Commands;
+
+/// <summary>
+/// <para type="synopsis">Runs a YAML recipe: model, prompt schedule, sampler and sinks, and writes its files.</para>
+/// <para type="description">The recipe is validated strictly first (see Test-FifoRecipe). Frames go to the recipe's sinks as they are made; on Ctrl+C every file is finalised with the frames made so far. Emits the written files; with -PassThru also the frames.</para>
+/// <example><code>Invoke-FifoRecipe examples/recipes/analytic-demo.yaml -Force</code></example>
+/// <example><code>Invoke-FifoRecipe long.yaml -Resume long.snapshot -Force</code></example>
+/// </summary>
+[Cmdlet(VerbsLifecycle.Invoke, "FifoRecipe", SupportsShouldProcess = true)]
+[OutputType(typeof(FileInfo), typeof(FifoFrame))]
+public sealed class InvokeFifoRecipeCommand : PSCmdlet
+{
+    RunPump? pump;
+
+    [Parameter(Mandatory = true, Position = 0)]
+    [ValidateNotNullOrEmpty]
+    public string Path { get; set; } = "";
+
+    /// <summary><para type="description">Continue from a snapshot written by an interrupted run of the same recipe.</para></summary>
+    [Parameter] public string? Resume { get; set; }
+    /// <summary><para type="description">Overwrite existing output files.</para></summary>
+    [Parameter] public SwitchParameter Force { get; set; }
+    /// <summary><para type="description">Also write each frame to the pipeline.</para></summary>
+    [Parameter] public SwitchParameter PassThru { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var builder = new RecipeBuilder();
+        if (Resume is not null) builder.Set("resume", SessionState.Path.GetUnresolvedProviderPathFromPSPath(Resume));
+        if (Force) builder.Set("overwrite", true);
+        var (recipe, diagnostics) = builder.Build(Path, SessionState.Path.CurrentFileSystemLocation.Path);
+        if (recipe is null) ThrowTerminatingError(Errors.InvalidRecipe(diagnostics, Path));
+        if (recipe!.Sinks.Count == 0)
+            ThrowTerminatingError(new ErrorRecord(new FifoInputException("RecipeWithoutSinks",
+                $"The recipe '{recipe.File}' has no sinks, so nothing would be written. Add 'sinks:' (e.g. - path: out.mp4), or use New-FifoVideo -Recipe to get the frames."),
+                "RecipeWithoutSinks", ErrorCategory.InvalidArgument, recipe.File));
+        foreach (var sink in recipe.Sinks)
+        {
+            if (!recipe.Overwrite && File.Exists(sink.Path))
+                ThrowTerminatingError(new ErrorRecord(new FifoInputException("OutputExists", $"'{sink.Path}' already exists. Use -Force (or 'overwrite: true') to overwrite it."),
+                    "OutputExists", ErrorCategory.ResourceExists, sink.Path));
+        }
+        if (!ShouldProcess(string.Join(", ", recipe.Sinks.Select(s => s.Path)), $"Generate {recipe.Frames} frames")) return;
+
+        using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, recipe.Fps ?? 8, new FifoPipes.Abstractions.PluginContext(workingDirectory: recipe.BaseDirectory));
+        pump = new RunPump(this);
+        try
+        {
+            pump.Run(recipe, frame =>
+            {
+                sinks.Write(frame.ToVideoFrame());
+                if (PassThru) WriteObject(frame);
+            });
+        }
+        catch (Exception ex) when (ex is not PipelineStoppedException)
+        {
+            // The sinks are finalised by Dispose with what was written; the run's error is what the user needs.
+            ThrowTerminatingError(Errors.From(ex));
+        }
+        IReadOnlyList<string> files;
+        try { files = sinks.Complete(); }
+        catch (Exception ex) { ThrowTerminatingError(Errors.From(ex)); return; }
+        foreach (var file in files.Distinct())
+            WriteObject(Directory.Exists(file) ? new DirectoryInfo(file) : new FileInfo(file));
+    }
+
+    protected override void StopProcessing() => pump?.Stop();
+}

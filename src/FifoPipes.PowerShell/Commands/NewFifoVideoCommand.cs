@@ -1,0 +1,95 @@
+using System.Collections;
+using System.Management.Automation;
+using FifoPipes.PowerShell.Engine;
+
+namespace FifoPipes.PowerShell.Commands;
+
+/// <summary>
+/// <para type="synopsis">Generates a video of any length with FIFO-Diffusion and writes its frames to the pipeline as they are made.</para>
+/// <para type="description">Frames stream out one by one (FifoFrame objects), so memory stays constant however long the video is. Pipe them to Export-FifoFrames to write files. Every setting can also come from a YAML recipe (-Recipe); parameters override it.</para>
+/// <example><code>New-FifoVideo 'clouds drifting over a red sunset' -Frames 240 | Export-FifoFrames clouds.mp4</code></example>
+/// <example><code>New-FifoVideo 'calm ocean','fire at night' -Frames 120,120 -Seed 7 | Export-FifoFrames story.mp4, story.gif</code></example>
+/// </summary>
+[Cmdlet(VerbsCommon.New, "FifoVideo", DefaultParameterSetName = "Prompt")]
+[OutputType(typeof(FifoFrame))]
+public sealed class NewFifoVideoCommand : PSCmdlet
+{
+    RunPump? pump;
+
+    /// <summary><para type="description">One prompt, or several played one after another (a prompt schedule).</para></summary>
+    [Parameter(Position = 0, ParameterSetName = "Prompt", Mandatory = true)]
+    [Parameter(Position = 0, ParameterSetName = "Recipe")]
+    [ValidateNotNull]
+    public string[]? Prompt { get; set; }
+
+    /// <summary><para type="description">Frames per prompt: one number for all prompts, or one per prompt.</para></summary>
+    [Parameter(Position = 1)]
+    [ValidateRange(1, int.MaxValue)]
+    public int[]? Frames { get; set; }
+
+    /// <summary><para type="description">A YAML recipe to start from; other parameters override it.</para></summary>
+    [Parameter(ParameterSetName = "Recipe", Mandatory = true)]
+    public string? Recipe { get; set; }
+
+    [Parameter] public long? Seed { get; set; }
+    /// <summary><para type="description">Model plugin (default: analytic, built in, needs no download).</para></summary>
+    [Parameter] public string? Model { get; set; }
+    /// <summary><para type="description">Checkpoint file or model folder, for models that load weights.</para></summary>
+    [Parameter] public string? ModelPath { get; set; }
+    /// <summary><para type="description">cpu or cuda:N (several as cuda:0,cuda:1).</para></summary>
+    [Parameter] public string? Device { get; set; }
+    [Parameter] public Hashtable? ModelOption { get; set; }
+    /// <summary><para type="description">Sampler plugin (default: fifo).</para></summary>
+    [Parameter] public string? Sampler { get; set; }
+    [Parameter] public Hashtable? SamplerOption { get; set; }
+    [Parameter] public int? Partitions { get; set; }
+    [Parameter] public SwitchParameter NoLookahead { get; set; }
+    [Parameter] public double? Guidance { get; set; }
+    [Parameter] public double? Eta { get; set; }
+    [Parameter] public double? Fps { get; set; }
+    /// <summary><para type="description">An image or short GIF to start the video from.</para></summary>
+    [Parameter] public string? InitImage { get; set; }
+    /// <summary><para type="description">Save the sampler state to this file every -SnapshotEvery frames.</para></summary>
+    [Parameter] public string? SnapshotPath { get; set; }
+    [Parameter] [ValidateRange(1, int.MaxValue)] public int SnapshotEvery { get; set; } = 100;
+    /// <summary><para type="description">Continue an interrupted run from its snapshot file; the frames equal those of an uninterrupted run.</para></summary>
+    [Parameter] public string? Resume { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var builder = new RecipeBuilder();
+        if (Prompt is { Length: > 0 }) builder.Set("prompts", PromptSchedule.Build(Prompt, Frames));
+        else if (Frames is { Length: > 0 }) ThrowTerminatingError(new ErrorRecord(new PSArgumentException("-Frames needs -Prompt (a recipe's prompt list carries its own frame counts)."), "FramesWithoutPrompt", ErrorCategory.InvalidArgument, null));
+        if (Seed is { } seed) builder.Set("seed", seed);
+        if (Fps is { } fps) builder.Set("fps", fps);
+        if (InitImage is not null) builder.Set("init", ResolvePath(InitImage));
+        if (SnapshotPath is not null) builder.Set("snapshot", new Hashtable { ["path"] = ResolvePath(SnapshotPath), ["every"] = SnapshotEvery });
+        if (Resume is not null) builder.Set("resume", ResolvePath(Resume));
+        if (Model is not null) builder.Use("model", Model);
+        if (Sampler is not null) builder.Use("sampler", Sampler);
+        if (ModelPath is not null) builder.Option("model", "path", ResolvePath(ModelPath));
+        if (Device is not null) builder.Option("model", "device", Device);
+        foreach (DictionaryEntry e in ModelOption ?? new Hashtable()) builder.Option("model", e.Key.ToString()!, e.Value);
+        if (Partitions is { } n) builder.Option("sampler", "partitions", n);
+        if (NoLookahead) builder.Option("sampler", "lookahead", false);
+        if (Guidance is { } w) builder.Option("sampler", "guidance", w);
+        if (Eta is { } eta) builder.Option("sampler", "eta", eta);
+        foreach (DictionaryEntry e in SamplerOption ?? new Hashtable()) builder.Option("sampler", e.Key.ToString()!, e.Value);
+
+        var (recipe, diagnostics) = builder.Build(Recipe, SessionState.Path.CurrentFileSystemLocation.Path);
+        if (recipe is null) ThrowTerminatingError(Errors.InvalidRecipe(diagnostics, Recipe));
+        pump = new RunPump(this);
+        try
+        {
+            pump.Run(recipe!, WriteObject);
+        }
+        catch (Exception ex) when (ex is not PipelineStoppedException)
+        {
+            ThrowTerminatingError(Errors.From(ex));
+        }
+    }
+
+    protected override void StopProcessing() => pump?.Stop();
+
+    string ResolvePath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+}

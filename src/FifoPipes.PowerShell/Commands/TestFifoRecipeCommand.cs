@@ -1,0 +1,53 @@
+using System.Management.Automation;
+using FifoPipes.PowerShell.Engine;
+
+namespace FifoPipes.PowerShell.Commands;
+
+/// <summary>
+/// <para type="synopsis">Checks a YAML recipe without running it and returns every problem found, with file, line and column.</para>
+/// <para type="description">Checks syntax, every key, plugin and option (names, types, limits, with the valid choices) and meaning (frame counts, paths, sink formats). Returns nothing for a valid recipe; -Quiet returns $true or $false instead.</para>
+/// <example><code>Test-FifoRecipe my.yaml | Format-Table Line, Column, Path, Message</code></example>
+/// <example><code>if (Test-FifoRecipe my.yaml -Quiet) { Invoke-FifoRecipe my.yaml }</code></example>
+/// </summary>
+[Cmdlet(VerbsDiagnostic.Test, "FifoRecipe")]
+[OutputType(typeof(FifoRecipeDiagnostic), typeof(bool))]
+public sealed class TestFifoRecipeCommand : PSCmdlet
+{
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("FullName")]
+    [ValidateNotNullOrEmpty]
+    public string Path { get; set; } = "";
+
+    [Parameter] public SwitchParameter Quiet { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var (_, diagnostics) = new RecipeBuilder().Build(Path, SessionState.Path.CurrentFileSystemLocation.Path);
+        if (Quiet)
+        {
+            WriteObject(diagnostics.Count == 0);
+            return;
+        }
+        foreach (var d in diagnostics) WriteObject(new FifoRecipeDiagnostic(d));
+    }
+}
+
+/// <summary>One problem in a recipe.</summary>
+public sealed class FifoRecipeDiagnostic
+{
+    internal FifoRecipeDiagnostic(FifoPipes.Hosting.Options.Diagnostic d)
+    {
+        File = d.File; Line = d.Line; Column = d.Column; Path = d.Path; Message = d.Message; ValidChoices = d.ValidChoices.ToArray();
+        Text = d.ToString();
+    }
+
+    public string? File { get; }
+    public int Line { get; }
+    public int Column { get; }
+    /// <summary>Where in the recipe, e.g. sampler.with.partitions.</summary>
+    public string Path { get; }
+    public string Message { get; }
+    public string[] ValidChoices { get; }
+    public string Text { get; }
+    public override string ToString() => Text;
+}

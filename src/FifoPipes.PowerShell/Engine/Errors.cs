@@ -1,0 +1,34 @@
+using System.Management.Automation;
+using FifoPipes.Abstractions;
+using FifoPipes.Hosting.Engine;
+using FifoPipes.Hosting.Options;
+
+namespace FifoPipes.PowerShell.Engine;
+
+/// <summary>Turns engine exceptions and diagnostics into ErrorRecords with stable ids and real categories.</summary>
+static class Errors
+{
+    public static ErrorRecord From(Exception ex, object? target = null) => ex switch
+    {
+        FifoInputException input => new ErrorRecord(input, input.ErrorId, CategoryOf(input.ErrorId), target),
+        SinkFailedException sink => new ErrorRecord(sink, "SinkFailed", ErrorCategory.WriteError, sink.Path),
+        AggregateException { InnerExceptions.Count: 1 } one => From(one.InnerExceptions[0], target),
+        _ => new ErrorRecord(ex, "FifoRunFailed", ErrorCategory.NotSpecified, target),
+    };
+
+    static ErrorCategory CategoryOf(string errorId) => errorId switch
+    {
+        _ when errorId.EndsWith("NotFound", StringComparison.Ordinal) => ErrorCategory.ObjectNotFound,
+        _ when errorId.EndsWith("Exists", StringComparison.Ordinal) => ErrorCategory.ResourceExists,
+        _ when errorId.Contains("Corrupt", StringComparison.Ordinal) => ErrorCategory.InvalidData,
+        _ => ErrorCategory.InvalidArgument,
+    };
+
+    /// <summary>All recipe problems in one terminating error, one per line, each with its location.</summary>
+    public static ErrorRecord InvalidRecipe(IReadOnlyList<Diagnostic> diagnostics, string? file)
+    {
+        var text = $"The recipe{(file is null ? "" : $" '{file}'")} is not valid:{Environment.NewLine}" +
+                   string.Join(Environment.NewLine, diagnostics.Select(d => "  " + d));
+        return new ErrorRecord(new FifoInputException("InvalidRecipe", text), "InvalidRecipe", ErrorCategory.InvalidData, file);
+    }
+}

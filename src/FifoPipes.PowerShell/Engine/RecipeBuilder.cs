@@ -1,0 +1,93 @@
+using FifoPipes.Hosting.Options;
+using FifoPipes.Hosting.Recipes;
+
+namespace FifoPipes.PowerShell.Engine;
+
+/// <summary>
+/// Builds a recipe from a file and/or cmdlet parameters. Parameters become entries of the same tree a
+/// YAML file gives, overriding the file's, so both are validated by one strict reader.
+/// </summary>
+sealed class RecipeBuilder
+{
+    readonly Dictionary<string, object?> top = new(StringComparer.Ordinal);
+    readonly Dictionary<string, Dictionary<string, object?>> with = new(StringComparer.Ordinal);
+    readonly Dictionary<string, string> use = new(StringComparer.Ordinal);
+
+    public void Set(string key, object? value) => top[key] = value;
+    public void Use(string section, string name) => use[section] = name;
+
+    /// <summary>Sets a plugin option (section "model" or "sampler").</summary>
+    public void Option(string section, string name, object? value)
+    {
+        if (!with.TryGetValue(section, out var options)) with[section] = options = new(StringComparer.OrdinalIgnoreCase);
+        options[name] = value;
+    }
+
+    public (Recipe? Recipe, IReadOnlyList<Diagnostic> Diagnostics) Build(string? recipeFile, string workingDirectory)
+    {
+        var reader = new RecipeReader(ModuleState.Plugins);
+        var diagnostics = new List<Diagnostic>();
+        MapNode root;
+        string baseDirectory = workingDirectory;
+        if (recipeFile is not null)
+        {
+            var full = Path.GetFullPath(Path.Combine(workingDirectory, recipeFile));
+            if (!File.Exists(full))
+                return (null, new[] { new Diagnostic("(file)", $"recipe file '{full}' does not exist", null, Array.Empty<string>()) });
+            var parsed = RecipeNodes.FromYaml(File.ReadAllText(full), full, diagnostics);
+            if (parsed is not MapNode map) return (null, diagnostics.Count > 0 ? diagnostics : new[] { new Diagnostic("(document)", "a recipe is a mapping of keys", null, Array.Empty<string>()) });
+            root = map;
+            baseDirectory = Path.GetDirectoryName(full)!;
+        }
+        else
+        {
+            root = new MapNode(new[] { new MapEntry("apiVersion", null, new ScalarNode(Recipe.CurrentApiVersion, false, null)) }, null);
+        }
+        root = Apply(root);
+        var recipe = reader.Read(root, recipeFile is null ? null : Path.GetFullPath(Path.Combine(workingDirectory, recipeFile)), baseDirectory);
+        return (recipe, diagnostics.Concat(reader.Diagnostics).ToList());
+    }
+
+    MapNode Apply(MapNode root)
+    {
+        var entries = root.Entries.ToList();
+        // A prompt given as a parameter replaces the file's prompt or prompt list entirely.
+        if (top.ContainsKey("prompt") || top.ContainsKey("prompts"))
+            entries.RemoveAll(e => e.Key is "prompt" or "prompts" or "frames");
+        foreach (var (key, value) in top) Replace(entries, key, RecipeNodes.FromObject(value));
+        foreach (var section in use.Keys.Union(with.Keys))
+            Replace(entries, section, MergePlugin(root[section], section));
+        return new MapNode(entries, root.Location);
+    }
+
+    RecipeNode MergePlugin(RecipeNode? existing, string section)
+    {
+        var entries = existing switch
+        {
+            MapNode m => m.Entries.ToList(),
+            ScalarNode { Value: not null } s => new List<MapEntry> { new("use", s.Location, s) },
+            _ => new List<MapEntry>(),
+        };
+        if (use.TryGetValue(section, out var name))
+        {
+            // Another plugin's options do not carry over.
+            if (entries.FirstOrDefault(e => e.Key == "use")?.Value is ScalarNode { Value: var old } && !string.Equals(old as string, name, StringComparison.OrdinalIgnoreCase))
+                entries.RemoveAll(e => e.Key == "with");
+            Replace(entries, "use", new ScalarNode(name, false, null));
+        }
+        if (with.TryGetValue(section, out var options))
+        {
+            var withEntries = (entries.FirstOrDefault(e => e.Key == "with")?.Value as MapNode)?.Entries.ToList() ?? new List<MapEntry>();
+            foreach (var (key, value) in options) Replace(withEntries, key, RecipeNodes.FromObject(value));
+            Replace(entries, "with", new MapNode(withEntries, null));
+        }
+        return new MapNode(entries, existing?.Location);
+    }
+
+    static void Replace(List<MapEntry> entries, string key, RecipeNode value)
+    {
+        int i = entries.FindIndex(e => string.Equals(e.Key, key, StringComparison.OrdinalIgnoreCase));
+        if (i >= 0) entries[i] = new MapEntry(entries[i].Key, entries[i].KeyLocation, value);
+        else entries.Add(new MapEntry(key, null, value));
+    }
+}

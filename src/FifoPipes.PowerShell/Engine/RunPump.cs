@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using System.Management.Automation;
+using FifoPipes.Hosting.Engine;
+using FifoPipes.Hosting.Recipes;
+
+namespace FifoPipes.PowerShell.Engine;
+
+/// <summary>
+/// Drives a <see cref="VideoRun"/> from a cmdlet: the worker computes, this loop (on the pipeline
+/// thread, the only one allowed to write) forwards frames, progress and messages.
+/// </summary>
+sealed class RunPump
+{
+    static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(250);
+
+    readonly Cmdlet cmdlet;
+    readonly CancellationTokenSource stop = new();
+
+    public RunPump(Cmdlet cmdlet) => this.cmdlet = cmdlet;
+
+    /// <summary>Called from StopProcessing (Ctrl+C): the worker stops within one iteration.</summary>
+    public void Stop() => stop.Cancel();
+
+    public void Run(Recipe recipe, Action<FifoFrame> onFrame)
+    {
+        var run = new VideoRun(recipe);
+        var activity = $"FIFO video: {recipe.Frames} frames";
+        var progress = new ProgressRecord(1, activity, "loading the model");
+        var clock = Stopwatch.StartNew();
+        var lastProgress = TimeSpan.MinValue;
+        long done = 0;
+        try
+        {
+            foreach (var e in run.Events(stop.Token))
+            {
+                switch (e)
+                {
+                    case RunStarted started:
+                        cmdlet.WriteVerbose($"Model {started.Model.Name}: latents {started.Model.LatentChannels}x{started.Model.LatentHeight}x{started.Model.LatentWidth}, " +
+                                            $"window {started.Model.WindowFrames}, {started.Fps} fps, run {started.RunId}");
+                        clock.Restart();
+                        break;
+                    case FrameProduced produced:
+                        done++;
+                        onFrame(new FifoFrame(produced.Frame));
+                        if (clock.Elapsed - lastProgress >= ProgressInterval || done == recipe.Frames)
+                        {
+                            lastProgress = clock.Elapsed;
+                            double rate = done / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
+                            progress.StatusDescription = $"{done} of {recipe.Frames} frames, {rate:F2} frames/s";
+                            progress.PercentComplete = (int)Math.Min(100, 100 * done / Math.Max(1, recipe.Frames));
+                            progress.SecondsRemaining = (int)Math.Max(0, (recipe.Frames - done) / Math.Max(rate, 1e-9));
+                            cmdlet.WriteProgress(progress);
+                        }
+                        break;
+                    case RunMessage { Level: MessageLevel.Warning } warning:
+                        cmdlet.WriteWarning(warning.Text);
+                        break;
+                    case RunMessage verbose:
+                        cmdlet.WriteVerbose(verbose.Text);
+                        break;
+                }
+            }
+        }
+        finally
+        {
+            progress.RecordType = ProgressRecordType.Completed;
+            cmdlet.WriteProgress(progress);
+        }
+    }
+}

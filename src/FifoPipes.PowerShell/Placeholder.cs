@@ -1,1 +1,0 @@
-namespace FifoPipes.PowerShell; internal static class Placeholder { }
