@@ -48,9 +48,10 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
         var expected = new long[] { plan.Channels, plan.QueueLength, plan.Height, plan.Width };
         if (!queue.shape.SequenceEqual(expected))
         {
+            var actual = string.Join(", ", queue.shape);
             queue.Dispose();
             throw new FifoInputException("SnapshotMismatch",
-                $"Snapshot '{path}' holds a queue of shape [{string.Join(", ", queue.shape)}], but this run needs [{string.Join(", ", expected)}] " +
+                $"Snapshot '{path}' holds a queue of shape [{actual}], but this run needs [{string.Join(", ", expected)}] " +
                 "(channels, queue length, height, width). Resume with the same model, size, partitions and lookahead.");
         }
         return new FifoSnapshot(queue, Long(metadata, "iteration", path), Long(metadata, "emitted", path), seed, hash);
