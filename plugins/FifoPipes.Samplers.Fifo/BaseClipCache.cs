@@ -1,0 +1,50 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using FifoPipes.Torch.Checkpoints;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Samplers.Fifo;
+
+/// <summary>
+/// Base clips on disk, keyed by everything that determines them (model, prompt, seed, steps, guidance, eta, rule, shape),
+/// so a rerun or a longer video from the same settings skips the base sampling.
+/// </summary>
+public sealed class BaseClipCache
+{
+    readonly string folder;
+
+    public BaseClipCache(string folder) => this.folder = folder;
+
+    public string PathFor(string key) => Path.Combine(folder, $"base-{key}.safetensors");
+
+    public static string Key(string model, string prompt, long seed, FifoPlan plan)
+    {
+        var text = string.Join("\n", model, prompt, seed.ToString(CultureInfo.InvariantCulture), plan.Steps, plan.WindowFrames,
+            plan.Guidance.ToString("R", CultureInfo.InvariantCulture), plan.Eta.ToString("R", CultureInfo.InvariantCulture),
+            plan.Table.Kind, plan.Channels, plan.Height, plan.Width);
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..24].ToLowerInvariant();
+    }
+
+    /// <summary>The cached clip [C, f, h, w], or null when there is none (or it has the wrong shape).</summary>
+    public Tensor? TryLoad(string key, long[] expectedShape)
+    {
+        var path = PathFor(key);
+        if (!File.Exists(path)) return null;
+        var tensors = SafetensorsFile.Load(path);
+        if (tensors.TryGetValue("clip", out var clip) && clip.shape.SequenceEqual(expectedShape))
+        {
+            foreach (var other in tensors.Where(kv => kv.Key != "clip")) other.Value.Dispose();
+            return clip;
+        }
+        foreach (var t in tensors.Values) t.Dispose();
+        return null;
+    }
+
+    public void Save(string key, Tensor clip)
+    {
+        Directory.CreateDirectory(folder);
+        SafetensorsFile.Save(PathFor(key), new[] { KeyValuePair.Create("clip", clip) },
+            new Dictionary<string, string> { ["format"] = "fifopipes-base-clip/1", ["key"] = key });
+    }
+}

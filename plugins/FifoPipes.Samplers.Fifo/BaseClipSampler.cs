@@ -1,0 +1,39 @@
+using FifoPipes.Abstractions;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Samplers.Fifo;
+
+/// <summary>
+/// The base clip: an ordinary S-step sampler over one f-frame clip (every frame at the same k), with the model's x0
+/// scale applied as LDM's p_sample_ddim does. Frame m of the clip draws its noise under frame id m.
+/// </summary>
+public static class BaseClipSampler
+{
+    /// <summary>Returns the clean clip [C, f, h, w].</summary>
+    public static Tensor Sample(FifoPlan plan, GuidedDenoiser denoiser, Conditioning cond, Conditioning? uncond,
+        INoiseSource noise, Device device, CancellationToken cancellation)
+    {
+        int f = plan.WindowFrames;
+        var x = FrameNoise(plan, noise, NoisePurpose.BaseStart, 0, device);
+        for (int k = plan.Steps - 1; k >= 0; k--)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            var t = full(new long[] { 1, f }, plan.Table.Timesteps[k], ScalarType.Int64, device);
+            var eps = denoiser.PredictNoise(x, t, cond, uncond);
+            var z = plan.Table.UsesNoise(k) ? FrameNoise(plan, noise, NoisePurpose.BaseStep, k, device) : null;
+            var next = plan.Table.Step(x, eps, Enumerable.Repeat(k, f).ToArray(), z, applyX0Scale: true);
+            x.Dispose();
+            x = next.MoveToOuterDisposeScope();
+        }
+        using (x) return x.squeeze(0);
+    }
+
+    /// <summary>[1, C, f, h, w] noise, one keyed draw per clip frame.</summary>
+    static Tensor FrameNoise(FifoPlan plan, INoiseSource noise, NoisePurpose purpose, int step, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var frames = Enumerable.Range(0, plan.WindowFrames).Select(m => noise.Normal(plan.LatentShape, m, purpose, step, device)).ToList();
+        return stack(frames, 1).unsqueeze(0).MoveToOuterDisposeScope();
+    }
+}

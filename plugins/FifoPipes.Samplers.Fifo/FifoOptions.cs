@@ -1,0 +1,76 @@
+using FifoPipes.Abstractions;
+
+namespace FifoPipes.Samplers.Fifo;
+
+/// <summary>Options of the "fifo" sampler. A fresh instance holds the defaults; null means "the model's default".</summary>
+public sealed class FifoOptions : IValidatableOptions
+{
+    [Option("Partitions n of the queue; inference steps S = n x window frames. Default: the model's.", Min = 1, Max = 64)]
+    public int? Partitions { get; set; }
+
+    [Option("Lookahead denoising: 2n half-overlapping windows, each frame denoised while seeing f/2 cleaner frames ahead.")]
+    public bool Lookahead { get; set; } = true;
+
+    [Option("Classifier-free guidance scale w (1 = no unconditional pass). Default: the model's.", Min = 0, Max = 100)]
+    public double? Guidance { get; set; }
+
+    [Option("DDIM eta: 0 deterministic, 1 as VideoCrafter2's FIFO runs. Default: the model's.", Min = 0, Max = 1)]
+    public double? Eta { get; set; }
+
+    [Option("Per-frame update rule. Default: the model's.", Choices = "ddim,ddpm")]
+    public string? Step { get; set; }
+
+    [Option("Most windows evaluated in one model call (cond and uncond batched together); 0 = all windows of an iteration.", Min = 0)]
+    public int WindowBatch { get; set; }
+
+    [Option("How the queue starts: base (sample an f-frame clip first, as the paper), noise (pure noise and warm-up), " +
+            "latents (the run's start frames noised into the queue). Default: latents when start frames are given, else base.",
+        Choices = "base,noise,latents")]
+    public string? Start { get; set; }
+
+    [Option("For start: noise, iterations run and discarded before the first output frame. Default: S (every output frame then grew from tail noise).", Min = 0)]
+    public int? WarmupIterations { get; set; }
+
+    [Option("Folder that caches base clips by model, prompt, seed and settings, so reruns skip the base sampling. Optional.")]
+    public string? BaseClipCache { get; set; }
+
+    public IEnumerable<OptionProblem> Validate()
+    {
+        if (Partitions is < 1)
+            yield return new OptionProblem("partitions", $"partitions must be at least 1, got {Partitions}.");
+        if (Guidance is { } w && (double.IsNaN(w) || double.IsInfinity(w) || w < 0))
+            yield return new OptionProblem("guidance", $"guidance must be a finite number >= 0, got {w}.");
+        if (Eta is { } eta && !(eta >= 0 && eta <= 1))
+            yield return new OptionProblem("eta", $"eta must be within 0..1 (above 1 the DDIM direction term becomes imaginary), got {eta}.");
+        if (Step is { } step && ParseStep(step) is null)
+            yield return new OptionProblem("step", $"step '{step}' is unknown; use 'ddim' or 'ddpm'.");
+        if (WindowBatch < 0)
+            yield return new OptionProblem("windowBatch", $"windowBatch must be 0 (all windows) or a positive count, got {WindowBatch}.");
+        if (Start is { } start && ParseStart(start) is null)
+            yield return new OptionProblem("start", $"start '{start}' is unknown; use 'base', 'noise' or 'latents'.");
+        if (WarmupIterations is < 0)
+            yield return new OptionProblem("warmupIterations", $"warmupIterations must be >= 0, got {WarmupIterations}.");
+        if (WarmupIterations is not null && Start is { } s && ParseStart(s) is not null and not QueueStart.Noise)
+            yield return new OptionProblem("warmupIterations", "warmupIterations only applies to start: noise; remove it or set start: noise.");
+        if (BaseClipCache is not null && Start is { } s2 && ParseStart(s2) is not null and not QueueStart.Base)
+            yield return new OptionProblem("baseClipCache", "baseClipCache only applies to start: base; remove it or set start: base.");
+    }
+
+    internal static StepKind? ParseStep(string value) => value.Trim().ToLowerInvariant() switch
+    {
+        "ddim" => StepKind.Ddim,
+        "ddpm" => StepKind.Ddpm,
+        _ => null,
+    };
+
+    internal static QueueStart? ParseStart(string value) => value.Trim().ToLowerInvariant() switch
+    {
+        "base" => QueueStart.Base,
+        "noise" => QueueStart.Noise,
+        "latents" => QueueStart.Latents,
+        _ => null,
+    };
+}
+
+/// <summary>How the initial queue is filled.</summary>
+public enum QueueStart { Base, Noise, Latents }

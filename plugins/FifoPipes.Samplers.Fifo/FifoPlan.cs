@@ -1,0 +1,102 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Core.Diffusion;
+
+namespace FifoPipes.Samplers.Fifo;
+
+/// <summary>
+/// Everything fixed for a run, resolved from the options and the model: queue geometry, per-slot step indices,
+/// windows, the step table and how many pops are warm-up. Frame ids: at iteration i slot j holds frame i + j - Padding.
+/// </summary>
+public sealed class FifoPlan
+{
+    public required int WindowFrames { get; init; }
+    public required int Partitions { get; init; }
+    public required bool Lookahead { get; init; }
+    public required double Guidance { get; init; }
+    public required double Eta { get; init; }
+    public required FrameStepTable Table { get; init; }
+    public required QueueStart Start { get; init; }
+    /// <summary>Pops at the start that are not output (base clip: S - f; noise: the warm-up).</summary>
+    public required int Discarded { get; init; }
+    /// <summary>Windows per model call (cond and uncond count as one window).</summary>
+    public required int WindowBatch { get; init; }
+    public required int Channels { get; init; }
+    public required int Height { get; init; }
+    public required int Width { get; init; }
+
+    public int Steps => WindowFrames * Partitions;
+    public int Padding => WindowPlan.Padding(WindowFrames, Lookahead);
+    /// <summary>The slot popped after the windows: the first non-padding slot.</summary>
+    public int PopSlot => Padding;
+    public int QueueLength => Steps + Padding;
+    public IReadOnlyList<FifoWindow> Windows => windows ??= WindowPlan.Create(WindowFrames, Partitions, Lookahead);
+    IReadOnlyList<FifoWindow>? windows;
+
+    /// <summary>Step index k of each slot: [0] * Padding ++ [0 .. S-1].</summary>
+    public int SlotK(int slot) => Math.Max(0, slot - Padding);
+    public long SlotTimestep(int slot) => Table.Timesteps[SlotK(slot)];
+    /// <summary>Frame id held by <paramref name="slot"/> during <paramref name="iteration"/>.</summary>
+    public long FrameId(long iteration, int slot) => iteration + slot - Padding;
+    public long[] LatentShape => new long[] { Channels, Height, Width };
+
+    public static FifoPlan Resolve(FifoOptions options, ModelInfo model, SamplingJob job)
+    {
+        var defaults = model.Defaults;
+        int f = model.WindowFrames;
+        int n = options.Partitions ?? defaults.Partitions;
+        var kind = options.Step is { } s ? FifoOptions.ParseStep(s) ?? throw BadOption("step", $"'{s}' is unknown; use ddim or ddpm") : defaults.Step;
+        double eta = options.Eta ?? defaults.Eta;
+        double guidance = options.Guidance ?? defaults.Guidance;
+        if (f < 1) throw new FifoInputException("BadModelInfo", $"Model '{model.Name}' reports {f} window frames; it must be at least 1.");
+        if (options.Lookahead && f < 2)
+            throw BadOption("lookahead", $"lookahead needs a window of at least 2 frames, and model '{model.Name}' has {f}; set lookahead: false");
+        if (n < 1) throw BadOption("partitions", $"must be at least 1, got {n}");
+        int steps = n * f;
+        if (steps > model.Schedule.TrainTimesteps)
+            throw BadOption("partitions", $"{n} partitions x {f} frames = {steps} steps exceed the model's {model.Schedule.TrainTimesteps} training timesteps; use fewer partitions");
+
+        var start = options.Start is { } st ? FifoOptions.ParseStart(st) ?? throw BadOption("start", $"'{st}' is unknown; use base, noise or latents")
+            : job.InitLatents is null ? QueueStart.Base : QueueStart.Latents;
+        if (start == QueueStart.Latents && job.InitLatents is null)
+            throw BadOption("start", "start: latents needs start frames (an init image or video), and none were given");
+        if (start != QueueStart.Latents && job.InitLatents is not null)
+            throw BadOption("start", $"start frames were given, but start is '{start.ToString().ToLowerInvariant()}'; set start: latents to use them or drop them");
+
+        int startFrames = start switch
+        {
+            QueueStart.Base => f,
+            QueueStart.Latents => CheckInitLatents(job.InitLatents!, model),
+            _ => 0,
+        };
+        int discarded = start == QueueStart.Noise ? options.WarmupIterations ?? steps : Math.Max(0, steps - startFrames);
+
+        return new FifoPlan
+        {
+            WindowFrames = f,
+            Partitions = n,
+            Lookahead = options.Lookahead,
+            Guidance = guidance,
+            Eta = eta,
+            Table = FrameStepTable.ForModel(model.Schedule, kind, steps, eta, defaults.ClipSample),
+            Start = start,
+            Discarded = discarded,
+            WindowBatch = options.WindowBatch,
+            Channels = model.LatentChannels,
+            Height = model.LatentHeight,
+            Width = model.LatentWidth,
+        };
+    }
+
+    static int CheckInitLatents(TorchSharp.torch.Tensor latents, ModelInfo model)
+    {
+        var s = latents.shape;
+        if (s.Length != 4 || s[0] != model.LatentChannels || s[2] != model.LatentHeight || s[3] != model.LatentWidth || s[1] < 1)
+            throw new FifoInputException("BadStartLatents",
+                $"Start latents have shape [{string.Join(", ", s)}], but model '{model.Name}' needs [{model.LatentChannels}, T, {model.LatentHeight}, {model.LatentWidth}] " +
+                "with T >= 1; encode the start frames at the run's resolution.");
+        return (int)s[1];
+    }
+
+    static FifoInputException BadOption(string option, string message) =>
+        new("BadSamplerOption", $"fifo sampler option '{option}': {message}.");
+}

@@ -1,0 +1,45 @@
+using FifoPipes.Abstractions;
+
+namespace FifoPipes.Samplers.Fifo;
+
+/// <summary>The FIFO-Diffusion sampler: yields each output frame as soon as it leaves the queue.</summary>
+public sealed class FifoSampler : ISampler
+{
+    readonly FifoOptions options;
+    readonly PluginContext context;
+
+    public FifoSampler(FifoOptions options, PluginContext context)
+    {
+        this.options = options;
+        this.context = context;
+    }
+
+    public FifoOptions Options => options;
+
+    /// <summary>Checks the job at once (bad options, shapes, snapshot policy), then runs lazily.</summary>
+    public IEnumerable<LatentFrame> Sample(SamplingJob job, CancellationToken cancellation)
+    {
+        var plan = FifoPlan.Resolve(options, job.Model.Info, job);
+        _ = new FifoPipes.Core.PromptSchedule(job.Prompts);
+        if (job.Snapshots is { EveryFrames: < 1 } bad)
+            throw new FifoInputException("BadSnapshotPolicy", $"Snapshots every {bad.EveryFrames} frames is impossible; give a positive frame count.");
+        var cache = options.BaseClipCache is { } folder && plan.Start == QueueStart.Base ? new BaseClipCache(context.ResolvePath(folder)) : null;
+        return Run(job, plan, cache, cancellation);
+    }
+
+    static IEnumerable<LatentFrame> Run(SamplingJob job, FifoPlan plan, BaseClipCache? cache, CancellationToken cancellation)
+    {
+        using var run = FifoRun.Create(job, plan, cancellation, cache);
+        while (!run.Finished)
+        {
+            var frame = run.Advance(cancellation);
+            if (frame is null) continue;
+            yield return frame;
+            if (job.Snapshots is { } policy && run.Emitted % policy.EveryFrames == 0)
+            {
+                using var snapshot = run.Snapshot();
+                snapshot.Save(policy.Path);
+            }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+using FifoPipes.Abstractions;
+
+namespace FifoPipes.Samplers.Fifo;
+
+/// <summary>The "fifo" sampler plugin.</summary>
+[FifoPlugin(PluginKind.Sampler, "fifo", typeof(ISamplerFactory),
+    Description = "FIFO-Diffusion: diagonal denoising of a queue of frames at increasing noise levels, with partitions and lookahead; endless video from a fixed-length model.",
+    OptionsType = typeof(FifoOptions))]
+public sealed class FifoSamplerFactory : ISamplerFactory
+{
+    public ISampler Create(object? options, PluginContext context)
+    {
+        var fifoOptions = options switch
+        {
+            null => new FifoOptions(),
+            FifoOptions o => o,
+            _ => throw new ArgumentException($"The fifo sampler takes {nameof(FifoOptions)}, got {options.GetType().Name}.", nameof(options)),
+        };
+        var problem = fifoOptions.Validate().FirstOrDefault();
+        if (problem is not null) throw new FifoInputException("BadSamplerOption", $"fifo sampler option '{problem.Option}': {problem.Message}");
+        return new FifoSampler(fifoOptions, context);
+    }
+}

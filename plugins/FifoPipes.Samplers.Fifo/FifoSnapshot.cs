@@ -1,0 +1,65 @@
+using System.Globalization;
+using FifoPipes.Abstractions;
+using FifoPipes.Torch.Checkpoints;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Samplers.Fifo;
+
+/// <summary>
+/// The whole sampler state between two iterations: the queue, the next iteration, how many frames were output, the
+/// seed and the run hash. The rest (noise, prompts, windows) is a function of these, so a resumed run continues bit
+/// for bit.
+/// </summary>
+public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, long Seed, string RunHash) : IDisposable
+{
+    const string Format = "fifopipes-fifo-snapshot/1";
+
+    public void Save(string path)
+    {
+        var folder = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (!string.IsNullOrEmpty(folder)) Directory.CreateDirectory(folder);
+        SafetensorsFile.Save(path, new[] { KeyValuePair.Create("queue", Queue) }, new Dictionary<string, string>
+        {
+            ["format"] = Format,
+            ["iteration"] = Iteration.ToString(CultureInfo.InvariantCulture),
+            ["emitted"] = Emitted.ToString(CultureInfo.InvariantCulture),
+            ["seed"] = Seed.ToString(CultureInfo.InvariantCulture),
+            ["runHash"] = RunHash,
+        });
+    }
+
+    /// <summary>Loads a snapshot and checks it belongs to this run: same run hash, seed and queue shape.</summary>
+    public static FifoSnapshot Load(string path, SamplingJob job, FifoPlan plan)
+    {
+        var metadata = SafetensorsMetadata.Read(path);
+        if (!metadata.TryGetValue("format", out var format) || format != Format)
+            throw new FifoInputException("SnapshotInvalid", $"'{path}' is not a FIFO sampler snapshot (format '{format ?? "none"}'). Give a file written by this sampler's snapshots.");
+        string hash = metadata.GetValueOrDefault("runHash", "");
+        if (hash != job.RunHash)
+            throw new FifoInputException("SnapshotMismatch",
+                $"Snapshot '{path}' was written by run '{hash}', but this run is '{job.RunHash}'. Resume with the recipe and seed that wrote it, or start fresh.");
+        long seed = Long(metadata, "seed", path);
+        if (seed != job.Noise.Seed)
+            throw new FifoInputException("SnapshotMismatch", $"Snapshot '{path}' has seed {seed}, but this run has seed {job.Noise.Seed}. Resume with the same seed.");
+
+        var tensors = SafetensorsFile.Load(path);
+        if (!tensors.TryGetValue("queue", out var queue))
+            throw new FifoInputException("SnapshotInvalid", $"Snapshot '{path}' has no 'queue' tensor. The file is damaged; start fresh.");
+        var expected = new long[] { plan.Channels, plan.QueueLength, plan.Height, plan.Width };
+        if (!queue.shape.SequenceEqual(expected))
+        {
+            var actual = string.Join(", ", queue.shape);
+            queue.Dispose();
+            throw new FifoInputException("SnapshotMismatch",
+                $"Snapshot '{path}' holds a queue of shape [{actual}], but this run needs [{string.Join(", ", expected)}] " +
+                "(channels, queue length, height, width). Resume with the same model, size, partitions and lookahead.");
+        }
+        return new FifoSnapshot(queue, Long(metadata, "iteration", path), Long(metadata, "emitted", path), seed, hash);
+    }
+
+    static long Long(IReadOnlyDictionary<string, string> metadata, string key, string path) =>
+        metadata.TryGetValue(key, out var s) && long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= 0 ? v
+            : throw new FifoInputException("SnapshotInvalid", $"Snapshot '{path}' has no valid '{key}' entry. The file is damaged; start fresh.");
+
+    public void Dispose() => Queue.Dispose();
+}

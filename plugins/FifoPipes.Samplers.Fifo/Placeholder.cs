@@ -1,1 +1,0 @@
-namespace FifoPipes.Samplers.Fifo; internal static class Placeholder { }

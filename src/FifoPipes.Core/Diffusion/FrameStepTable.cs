@@ -1,0 +1,182 @@
+using FifoPipes.Abstractions;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Core.Diffusion;
+
+/// <summary>
+/// The S inference steps of a sampler as a table indexed by k (k = 0 cleanest, k = S - 1 noisiest), with one
+/// timestep per frame: every frame of a call may be at its own index k. This is all FIFO-Diffusion needs from a
+/// scheduler, and the ordinary (base clip) sampler is the special case where every frame has the same k.
+/// </summary>
+public sealed class FrameStepTable
+{
+    readonly Coefficients[] coefficients;
+
+    FrameStepTable(StepKind kind, long[] timesteps, float[] alphas, float[] alphasPrev, Coefficients[] coefficients, bool clipSample)
+    {
+        Kind = kind;
+        Timesteps = timesteps;
+        Alphas = alphas;
+        AlphasPrev = alphasPrev;
+        this.coefficients = coefficients;
+        ClipSample = clipSample;
+    }
+
+    public StepKind Kind { get; }
+    /// <summary>tau_k, ascending.</summary>
+    public IReadOnlyList<long> Timesteps { get; }
+    /// <summary>a_k = abar[tau_k].</summary>
+    public IReadOnlyList<float> Alphas { get; }
+    /// <summary>a'_k: abar[tau_{k-1}]; for k = 0, abar[0] (DDIM, FIFO's no-op first step) or 1 (DDPM, diffusers' final step).</summary>
+    public IReadOnlyList<float> AlphasPrev { get; }
+    public bool ClipSample { get; }
+    public int Steps => Timesteps.Count;
+
+    /// <summary>sigma_k of DDIM (0 for DDPM tables).</summary>
+    public float Sigma(int k) => coefficients[k].Sigma;
+    /// <summary>sqrt(1 - a_k) in float32.</summary>
+    public float SqrtOneMinusAlpha(int k) => coefficients[k].SqrtOneMinusAlpha;
+
+    /// <summary>Whether step k adds noise, i.e. whether a noise tensor must be drawn for it.</summary>
+    public bool UsesNoise(int k) => Kind == StepKind.Ddim ? coefficients[k].Sigma != 0 : coefficients[k].Std != 0;
+
+    /// <summary>
+    /// FIFO's table for a model: DDIM on round(linspace(0, T-1, S)) with LDM-precision alphas (float64 then float32),
+    /// or DDPM (Open-Sora Plan's diffusers DDPMScheduler) on the ascending "leading" grid with float32 alphas.
+    /// </summary>
+    public static FrameStepTable ForModel(NoiseSchedule schedule, StepKind kind, int steps, double eta, bool clipSample) => kind switch
+    {
+        StepKind.Ddim => Ddim(AlphaSchedules.LdmAlphasCumprod(schedule), TimestepGrids.FifoUniform(steps, schedule.TrainTimesteps), eta,
+            AlphaSchedules.X0Scale(schedule)),
+        StepKind.Ddpm => Ddpm(AlphaSchedules.DiffusersAlphasCumprod(schedule), TimestepGrids.LeadingAscending(steps, schedule.TrainTimesteps), clipSample),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+    };
+
+    /// <summary>
+    /// DDIM as LDM's make_ddim_sampling_parameters builds it: a'_0 = abar[0], and
+    /// sigma = eta sqrt(f32(1 / f32(1 - a)) (1 - a') (1 - a / a')) in float64, then float32 (so sigma_0 = 0 exactly).
+    /// </summary>
+    public static FrameStepTable Ddim(float[] alphasCumprod, long[] tau, double eta, float[]? x0ScaleByTimestep = null)
+    {
+        CheckGrid(alphasCumprod, tau);
+        int steps = tau.Length;
+        var a = new float[steps];
+        var ap = new float[steps];
+        var c = new Coefficients[steps];
+        for (int k = 0; k < steps; k++)
+        {
+            a[k] = alphasCumprod[tau[k]];
+            ap[k] = k == 0 ? alphasCumprod[0] : alphasCumprod[tau[k - 1]];
+            float reciprocal = 1f / (1f - a[k]);
+            float sigma = (float)(eta * Math.Sqrt(reciprocal * (1.0 - ap[k]) * (1.0 - (double)a[k] / ap[k])));
+            float scale = x0ScaleByTimestep is null ? 1f : x0ScaleByTimestep[tau[k]];
+            float scalePrev = x0ScaleByTimestep is null ? 1f : k == 0 ? x0ScaleByTimestep[0] : x0ScaleByTimestep[tau[k - 1]];
+            c[k] = new Coefficients
+            {
+                SqrtOneMinusAlpha = MathF.Sqrt(1f - a[k]),
+                SqrtAlpha = MathF.Sqrt(a[k]),
+                SqrtAlphaPrev = MathF.Sqrt(ap[k]),
+                Direction = MathF.Sqrt(1f - ap[k] - sigma * sigma),
+                Sigma = sigma,
+                X0Scale = scale,
+                X0ScalePrev = scalePrev,
+            };
+        }
+        return new FrameStepTable(StepKind.Ddim, tau, a, ap, c, clipSample: false);
+    }
+
+    /// <summary>diffusers DDPMScheduler (fixed_small variance) per frame: a'_0 = 1, and no noise where tau_k = 0.</summary>
+    public static FrameStepTable Ddpm(float[] alphasCumprod, long[] tau, bool clipSample)
+    {
+        CheckGrid(alphasCumprod, tau);
+        int steps = tau.Length;
+        var a = new float[steps];
+        var ap = new float[steps];
+        var c = new Coefficients[steps];
+        for (int k = 0; k < steps; k++)
+        {
+            a[k] = alphasCumprod[tau[k]];
+            ap[k] = k == 0 ? 1f : alphasCumprod[tau[k - 1]];
+            c[k] = DdpmCoefficients(a[k], ap[k], tau[k]);
+        }
+        return new FrameStepTable(StepKind.Ddpm, tau, a, ap, c, clipSample);
+    }
+
+    /// <summary>
+    /// One step for frames at their own indices. <paramref name="x"/> and <paramref name="eps"/> are [B, C, F, h, w],
+    /// <paramref name="k"/> holds B * F indices in (b, f) order, <paramref name="noise"/> is [B, C, F, h, w] or null when
+    /// no frame's step uses noise. <paramref name="applyX0Scale"/> is LDM's use_scale, which only the base-clip sampler applies.
+    /// </summary>
+    public Tensor Step(Tensor x, Tensor eps, IReadOnlyList<int> k, Tensor? noise, bool applyX0Scale = false)
+    {
+        if (x.dim() != 5) throw new ArgumentException($"Expected x [B, C, F, h, w], got [{string.Join(", ", x.shape)}].", nameof(x));
+        long batch = x.shape[0], frames = x.shape[2];
+        if (k.Count != batch * frames) throw new ArgumentException($"Expected {batch * frames} step indices, got {k.Count}.", nameof(k));
+        if (noise is null && k.Any(UsesNoise)) throw new ArgumentException("These steps add noise, but no noise tensor was given.", nameof(noise));
+
+        using var scope = NewDisposeScope();
+        Tensor PerFrame(Func<Coefficients, float> pick)
+        {
+            var values = new float[k.Count];
+            for (int i = 0; i < values.Length; i++) values[i] = pick(coefficients[k[i]]);
+            return tensor(values, new long[] { batch, 1, frames, 1, 1 }).to(x.device);
+        }
+
+        var x0 = StepMath.PredictX0(x, eps, PerFrame(c => c.SqrtOneMinusAlpha), PerFrame(c => c.SqrtAlpha));
+        if (ClipSample) x0 = x0.clamp(-1, 1);
+        Tensor result;
+        if (Kind == StepKind.Ddim)
+        {
+            Tensor x0Coefficient;
+            if (applyX0Scale)
+            {
+                x0 = x0.div(PerFrame(c => c.X0Scale));
+                x0Coefficient = PerFrame(c => c.SqrtAlphaPrev * c.X0ScalePrev);
+            }
+            else x0Coefficient = PerFrame(c => c.SqrtAlphaPrev);
+            result = StepMath.Ddim(x0, eps, x0Coefficient, PerFrame(c => c.Direction), noise is null ? null : PerFrame(c => c.Sigma), noise);
+        }
+        else
+        {
+            result = StepMath.Ddpm(x0, x, PerFrame(c => c.X0Coefficient), PerFrame(c => c.SampleCoefficient),
+                noise is null ? null : PerFrame(c => c.Std), noise);
+        }
+        return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>diffusers' DDPM coefficients for abar_t = a and abar_prev = ap, all in float32.</summary>
+    internal static Coefficients DdpmCoefficients(float a, float ap, long t)
+    {
+        float beta = 1f - a, betaPrev = 1f - ap;
+        float alphaT = a / ap, betaT = 1f - alphaT;
+        float variance = MathF.Max(betaPrev / beta * betaT, 1e-20f);
+        return new Coefficients
+        {
+            SqrtOneMinusAlpha = MathF.Sqrt(beta),
+            SqrtAlpha = MathF.Sqrt(a),
+            X0Coefficient = MathF.Sqrt(ap) * betaT / beta,
+            SampleCoefficient = MathF.Sqrt(alphaT) * betaPrev / beta,
+            Std = t > 0 ? MathF.Sqrt(variance) : 0f,
+        };
+    }
+
+    static void CheckGrid(float[] alphasCumprod, long[] tau)
+    {
+        if (tau.Length == 0) throw new ArgumentException("The timestep grid is empty.", nameof(tau));
+        for (int k = 0; k < tau.Length; k++)
+        {
+            if (tau[k] < 0 || tau[k] >= alphasCumprod.Length)
+                throw new ArgumentOutOfRangeException(nameof(tau), $"tau[{k}] = {tau[k]} is outside 0..{alphasCumprod.Length - 1}.");
+            if (k > 0 && tau[k] <= tau[k - 1]) throw new ArgumentException("The timestep grid must ascend strictly.", nameof(tau));
+        }
+    }
+
+    internal struct Coefficients
+    {
+        public float SqrtOneMinusAlpha, SqrtAlpha;
+        // DDIM
+        public float SqrtAlphaPrev, Direction, Sigma, X0Scale, X0ScalePrev;
+        // DDPM
+        public float X0Coefficient, SampleCoefficient, Std;
+    }
+}

@@ -1,0 +1,56 @@
+namespace FifoPipes.Core.Diffusion;
+
+/// <summary>How diffusers spreads inference timesteps over the training range.</summary>
+public enum TimestepSpacing { Leading, Trailing, Linspace }
+
+/// <summary>Inference timestep grids.</summary>
+public static class TimestepGrids
+{
+    /// <summary>
+    /// FIFO-Diffusion's DDIM grid, ascending: tau_k = round(linspace(0, T - 1, S)), numpy rounding (half to even),
+    /// no +1 offset, so tau_0 = 0 and tau_{S-1} = T - 1.
+    /// </summary>
+    public static long[] FifoUniform(int steps, int trainTimesteps)
+    {
+        if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), "At least one step is needed.");
+        var tau = new long[steps];
+        for (int k = 0; k < steps; k++)
+            tau[k] = (long)Math.Round(AlphaSchedules.NumpyLinspace(0, trainTimesteps - 1, steps, k), MidpointRounding.ToEven);
+        return tau;
+    }
+
+    /// <summary>diffusers' set_timesteps grid, descending (as scheduler.timesteps).</summary>
+    public static long[] Diffusers(int steps, int trainTimesteps, TimestepSpacing spacing, int stepsOffset)
+    {
+        if (steps < 1 || steps > trainTimesteps)
+            throw new ArgumentOutOfRangeException(nameof(steps), $"Inference steps must be within 1..{trainTimesteps}, got {steps}.");
+        var t = new long[steps];
+        switch (spacing)
+        {
+            case TimestepSpacing.Leading:
+                int ratio = trainTimesteps / steps;
+                for (int i = 0; i < steps; i++) t[i] = (long)(steps - 1 - i) * ratio + stepsOffset;
+                break;
+            case TimestepSpacing.Trailing:
+                double r = (double)trainTimesteps / steps;
+                // np.round(np.arange(T, 0, -r)) - 1
+                for (int i = 0; i < steps; i++) t[i] = (long)Math.Round(trainTimesteps - i * r, MidpointRounding.ToEven) - 1;
+                break;
+            case TimestepSpacing.Linspace:
+                for (int i = 0; i < steps; i++)
+                    t[i] = (long)Math.Round(AlphaSchedules.NumpyLinspace(0, trainTimesteps - 1, steps, steps - 1 - i), MidpointRounding.ToEven);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(spacing), spacing, null);
+        }
+        return t;
+    }
+
+    /// <summary>diffusers "leading" grid reversed to ascending order, the per-slot grid FIFO uses with a diffusers DDPM model.</summary>
+    public static long[] LeadingAscending(int steps, int trainTimesteps, int stepsOffset = 0)
+    {
+        var t = Diffusers(steps, trainTimesteps, TimestepSpacing.Leading, stepsOffset);
+        Array.Reverse(t);
+        return t;
+    }
+}

@@ -1,0 +1,45 @@
+using FifoPipes.Abstractions;
+
+namespace FifoPipes.Core;
+
+/// <summary>
+/// A multi-prompt schedule: consecutive spans of output frames, each under one prompt. Every span covers at least
+/// one frame and owns exactly its frames, so no prompt is ever skipped however short its span.
+/// </summary>
+public sealed class PromptSchedule
+{
+    readonly long[] starts;
+
+    public PromptSchedule(IReadOnlyList<PromptSpan> spans)
+    {
+        if (spans.Count == 0) throw new FifoInputException("NoPrompts", "The prompt schedule is empty; give at least one prompt with a frame count.");
+        starts = new long[spans.Count];
+        long total = 0;
+        for (int i = 0; i < spans.Count; i++)
+        {
+            if (spans[i].Frames < 1)
+                throw new FifoInputException("BadPromptSpan",
+                    $"Prompt {i + 1} ('{spans[i].Prompt}') covers {spans[i].Frames} frames; every prompt must cover at least 1 frame.");
+            starts[i] = total;
+            total += spans[i].Frames;
+        }
+        Spans = spans;
+        TotalFrames = total;
+    }
+
+    public IReadOnlyList<PromptSpan> Spans { get; }
+    public long TotalFrames { get; }
+
+    /// <summary>The first output frame of span <paramref name="span"/>.</summary>
+    public long StartOf(int span) => starts[span];
+
+    /// <summary>The span covering output frame <paramref name="frame"/>; frames before 0 belong to the first span, frames past the end to the last.</summary>
+    public int SpanIndexAt(long frame)
+    {
+        if (frame <= 0) return 0;
+        int i = Array.BinarySearch(starts, frame);
+        return i >= 0 ? i : ~i - 1;
+    }
+
+    public PromptSpan SpanAt(long frame) => Spans[SpanIndexAt(frame)];
+}

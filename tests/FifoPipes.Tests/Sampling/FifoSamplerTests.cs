@@ -1,0 +1,189 @@
+using System.Composition;
+using FifoPipes.Abstractions;
+using FifoPipes.Core;
+using FifoPipes.Samplers.Fifo;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Tests.Sampling;
+
+/// <summary>The sampler end to end on a deterministic linear test model.</summary>
+public sealed class FifoSamplerTests : IDisposable
+{
+    readonly string folder = Path.Combine(Path.GetTempPath(), "fifo-sampler-tests-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+    }
+
+    static SamplingJob Job(IVideoModel model, int frames = 10, SnapshotPolicy? snapshots = null, string? resumeFrom = null,
+        IReadOnlyList<PromptSpan>? prompts = null, string runHash = "run-a") => new()
+    {
+        Model = model,
+        Prompts = prompts ?? new[] { new PromptSpan("slow clouds", frames) },
+        Noise = new KeyedNoise(42),
+        Seed = 42,
+        Snapshots = snapshots,
+        ResumeFrom = resumeFrom,
+        RunHash = runHash,
+    };
+
+    static List<Tensor> Latents(ISampler sampler, SamplingJob job, int? take = null)
+    {
+        var frames = sampler.Sample(job, CancellationToken.None);
+        return (take is { } n ? frames.Take(n) : frames).Select(f => f.Latent).ToList();
+    }
+
+    static ISampler Sampler(FifoOptions options) => new FifoSamplerFactory().Create(options, new PluginContext());
+
+    static void AssertIdentical(IReadOnlyList<Tensor> expected, IReadOnlyList<Tensor> actual, string what)
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        for (int i = 0; i < expected.Count; i++)
+            Assert.True(expected[i].eq(actual[i]).all().item<bool>(), $"{what}: frame {i} differs (max |diff| {(expected[i] - actual[i]).abs().max().item<float>():G3})");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Window_batching_does_not_change_a_single_value(bool lookahead)
+    {
+        var model = DelegateVideoModel.Linear();
+        List<Tensor> Run(int batch) => Latents(Sampler(new FifoOptions { Lookahead = lookahead, WindowBatch = batch }), Job(model));
+        var all = Run(0);
+        Assert.Equal(10, all.Count);
+        Assert.All(all, t => Assert.True(t.isfinite().all().item<bool>()));
+        AssertIdentical(all, Run(1), "windowBatch 1");
+        AssertIdentical(all, Run(2), "windowBatch 2");
+    }
+
+    [Fact]
+    public void Window_batch_sets_the_model_batch_with_cond_and_uncond_together()
+    {
+        var model = DelegateVideoModel.Linear();
+        _ = Latents(Sampler(new FifoOptions { WindowBatch = 3, Start = "noise", WarmupIterations = 0 }), Job(model, frames: 1));
+        // 2n = 4 windows per iteration in batches of 3 and 1, each doubled for guidance.
+        Assert.Equal(new[] { 6, 2 }, model.Calls.Select(c => c.Batch));
+        Assert.Equal(new[] { "slow clouds", "slow clouds", "slow clouds", "", "", "" }, model.Calls[0].Prompts);
+    }
+
+    [Fact]
+    public void A_resumed_run_equals_the_uninterrupted_run()
+    {
+        var model = DelegateVideoModel.Linear();
+        var options = new FifoOptions { WindowBatch = 2 };
+        var uninterrupted = Latents(Sampler(options), Job(model));
+
+        var snapshot = Path.Combine(folder, "run.safetensors");
+        var firstPart = Latents(Sampler(options), Job(model, snapshots: new SnapshotPolicy(snapshot, 3)), take: 4);
+        Assert.True(File.Exists(snapshot));
+        AssertIdentical(uninterrupted.Take(4).ToList(), firstPart, "before the interruption");
+
+        var resumed = Sampler(options).Sample(Job(model, resumeFrom: snapshot), CancellationToken.None).ToList();
+        Assert.Equal(Enumerable.Range(3, 7).Select(i => (long)i), resumed.Select(f => f.Index));
+        AssertIdentical(uninterrupted.Skip(3).ToList(), resumed.Select(f => f.Latent).ToList(), "after resuming");
+    }
+
+    [Fact]
+    public void A_snapshot_of_another_run_is_refused_naming_both()
+    {
+        var model = DelegateVideoModel.Linear();
+        var snapshot = Path.Combine(folder, "other.safetensors");
+        _ = Latents(Sampler(new FifoOptions()), Job(model, snapshots: new SnapshotPolicy(snapshot, 2)), take: 3);
+
+        var ex = Assert.Throws<FifoInputException>(() => Sampler(new FifoOptions()).Sample(Job(model, resumeFrom: snapshot, runHash: "run-b"), CancellationToken.None).First());
+        Assert.Equal("SnapshotMismatch", ex.ErrorId);
+        Assert.Contains("run-a", ex.Message);
+        Assert.Contains("run-b", ex.Message);
+
+        var shape = Assert.Throws<FifoInputException>(() => Sampler(new FifoOptions { Partitions = 3 }).Sample(Job(model, resumeFrom: snapshot), CancellationToken.None).First());
+        Assert.Equal("SnapshotMismatch", shape.ErrorId);
+        Assert.Contains("[2, 10, 3, 4]", shape.Message);
+        Assert.Contains("[2, 14, 3, 4]", shape.Message);
+    }
+
+    [Fact]
+    public void Prompts_switch_at_their_frames_and_a_one_frame_span_is_kept()
+    {
+        var model = DelegateVideoModel.Linear();
+        var spans = new[] { new PromptSpan("red fire", 3), new PromptSpan("blue ocean", 1), new PromptSpan("green aurora", 4) };
+        const int warmup = 5;
+        var frames = Sampler(new FifoOptions { Start = "noise", WarmupIterations = warmup, WindowBatch = 1 })
+            .Sample(Job(model, prompts: spans), CancellationToken.None).ToList();
+
+        Assert.Equal(Enumerable.Range(0, 8).Select(i => (long)i), frames.Select(f => f.Index));
+        var expected = new[] { "red fire", "red fire", "red fire", "blue ocean", "green aurora", "green aurora", "green aurora", "green aurora" };
+        Assert.Equal(expected, frames.Select(f => f.Prompt));
+
+        // Every window of iteration i is conditioned on the prompt of output frame i - warmup (4 windows per iteration).
+        var condPrompts = model.Calls.Select(c => c.Prompts[0]).ToList();
+        Assert.Equal((warmup + 8) * 4, condPrompts.Count);
+        for (int i = 0; i < warmup + 8; i++)
+            Assert.All(condPrompts.Skip(4 * i).Take(4), p => Assert.Equal(expected[Math.Max(0, i - warmup)], p));
+    }
+
+    [Fact]
+    public void Cancellation_stops_before_the_next_model_call()
+    {
+        var model = DelegateVideoModel.Linear();
+        using var cts = new CancellationTokenSource();
+        const int cancelAt = 13;
+        model.BeforeCall = call => { if (call == cancelAt) cts.Cancel(); };
+        var sampler = Sampler(new FifoOptions { WindowBatch = 1, Start = "noise", WarmupIterations = 0 });
+        int yielded = 0;
+        Assert.ThrowsAny<OperationCanceledException>(() =>
+        {
+            foreach (var frame in sampler.Sample(Job(model, frames: 100), cts.Token)) yielded++;
+        });
+        Assert.Equal(cancelAt + 1, model.Calls.Count);
+        Assert.Equal(3, yielded); // 4 calls per iteration: iterations 0..2 finished, the cancel came during iteration 3
+    }
+
+    [Fact]
+    public void Base_clip_cache_reuses_the_clip()
+    {
+        var model = DelegateVideoModel.Linear();
+        var options = new FifoOptions { BaseClipCache = Path.Combine(folder, "cache") };
+        var first = Latents(Sampler(options), Job(model, frames: 3));
+        int callsFirst = model.Calls.Count;
+        Assert.Single(Directory.GetFiles(Path.Combine(folder, "cache")));
+        model.Calls.Clear();
+        var second = Latents(Sampler(options), Job(model, frames: 3));
+        Assert.Equal(callsFirst - 8, model.Calls.Count); // S = 8 base steps skipped
+        AssertIdentical(first, second, "cached base clip");
+    }
+
+    [Fact]
+    public void Start_latents_needs_matching_start_frames()
+    {
+        var model = DelegateVideoModel.Linear();
+        var job = new SamplingJob
+        {
+            Model = model, Prompts = new[] { new PromptSpan("x", 2) }, Noise = new KeyedNoise(1), InitLatents = zeros(2, 3, 5, 5),
+        };
+        var ex = Assert.Throws<FifoInputException>(() => Sampler(new FifoOptions()).Sample(job, CancellationToken.None));
+        Assert.Equal("BadStartLatents", ex.ErrorId);
+    }
+
+    [Fact]
+    public void Impossible_options_are_reported()
+    {
+        var problems = new FifoOptions { Partitions = 0, Eta = 1.5, Step = "euler", WindowBatch = -1, Start = "video", WarmupIterations = -2 }
+            .Validate().Select(p => p.Option).ToList();
+        Assert.Equal(new[] { "partitions", "eta", "step", "windowBatch", "start", "warmupIterations" }, problems);
+        Assert.Empty(new FifoOptions().Validate());
+        Assert.Throws<FifoInputException>(() => new FifoSamplerFactory().Create(new FifoOptions { Eta = -1 }, new PluginContext()));
+    }
+
+    [Fact]
+    public void The_factory_is_a_mef_export_with_metadata()
+    {
+        var attribute = typeof(FifoSamplerFactory).GetCustomAttributes(typeof(FifoPluginAttribute), false).Cast<FifoPluginAttribute>().Single();
+        Assert.Equal(PluginKind.Sampler, attribute.Kind);
+        Assert.Equal("fifo", attribute.Name);
+        Assert.Equal(typeof(ISamplerFactory), attribute.ContractType);
+        Assert.Equal(typeof(FifoOptions), attribute.OptionsType);
+        Assert.IsAssignableFrom<ExportAttribute>(attribute);
+    }
+}

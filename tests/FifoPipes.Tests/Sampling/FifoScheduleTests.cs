@@ -1,0 +1,144 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Core.Diffusion;
+using FifoPipes.Samplers.Fifo;
+using FifoPipes.Tests.Parity;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Tests.Sampling;
+
+/// <summary>Schedule, slots and windows against the recorded fifo cases, plus the iteration-0 replay.</summary>
+public sealed class FifoScheduleTests
+{
+    public static TheoryData<string> FifoCases()
+    {
+        var data = new TheoryData<string>();
+        foreach (var c in ParityCase.Discover().Where(c => c.Component == "fifo.trajectory")) data.Add(c.Name);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(FifoCases))]
+    public void Step_table_matches_the_recorded_schedule(string name)
+    {
+        var c = ParityCase.Load(name);
+        var replay = new FifoTrajectoryReplay(c);
+        int steps = c.Config.GetProperty("num_inference_steps").GetInt32();
+        var table = FrameStepTable.ForModel(replay.Info.Schedule, StepKind.Ddim, steps, replay.Eta, clipSample: false);
+
+        Assert.Equal(c["alphas_cumprod"].data<float>().ToArray(), AlphaSchedules.LdmAlphasCumprod(replay.Info.Schedule));
+        Assert.Equal(c["tau"].data<long>().ToArray(), table.Timesteps);
+        Assert.Equal(c["sched/ddim_alphas"].data<float>().ToArray(), table.Alphas);
+        Assert.Equal(c["sched/ddim_alphas_prev"].data<float>().ToArray(), table.AlphasPrev);
+        Assert.Equal(c["sched/ddim_sigmas"].data<float>().ToArray(), Enumerable.Range(0, steps).Select(table.Sigma));
+        Assert.Equal(c["sched/ddim_sqrt_one_minus_alphas"].data<float>().ToArray(), Enumerable.Range(0, steps).Select(table.SqrtOneMinusAlpha));
+        if (c.Io.TryGetValue("sched/ddim_scale_arr", out var scale))
+        {
+            var x0Scale = AlphaSchedules.X0Scale(replay.Info.Schedule);
+            Assert.Equal(scale.data<float>().ToArray(), table.Timesteps.Select(t => x0Scale[t]));
+            Assert.Equal(c["sched/ddim_scale_arr_prev"].data<float>().ToArray(),
+                Enumerable.Range(0, steps).Select(k => x0Scale[k == 0 ? 0 : table.Timesteps[k - 1]]));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(FifoCases))]
+    public void Slots_and_windows_match_the_recorded_run(string name)
+    {
+        var c = ParityCase.Load(name);
+        var replay = new FifoTrajectoryReplay(c);
+        using var model = new DelegateVideoModel(replay.Info, (x, t, cond) => throw new InvalidOperationException("not called"));
+        var (_, plan) = replay.CreateJob(model);
+        var derived = c.Config.GetProperty("derived");
+
+        Assert.Equal(derived.GetProperty("queue_length").GetInt32(), plan.QueueLength);
+        Assert.Equal(derived.GetProperty("pop_slot").GetInt32(), plan.PopSlot);
+        Assert.Equal(derived.GetProperty("windows_per_iteration").GetInt32(), plan.Windows.Count);
+        Assert.Equal(derived.GetProperty("num_iterations").GetInt32(), plan.Discarded + replay.NewFrames);
+        Assert.Equal(c["slot_k"].data<long>().ToArray(), Enumerable.Range(0, plan.QueueLength).Select(s => (long)plan.SlotK(s)));
+        Assert.Equal(c["slot_t"].data<long>().ToArray(), Enumerable.Range(0, plan.QueueLength).Select(plan.SlotTimestep));
+        int stride = derived.GetProperty("window_stride").GetInt32();
+        Assert.Equal(Enumerable.Range(0, plan.Windows.Count).Select(r => r * stride), plan.Windows.Select(w => w.Start));
+    }
+
+    [Theory]
+    [MemberData(nameof(FifoCases))]
+    public void Iteration_zero_replays_the_reference(string name)
+    {
+        var replay = new FifoTrajectoryReplay(ParityCase.Load(name));
+        replay.Replay(replay.Iteration0Lookup(), iterations: 1);
+    }
+
+    [Theory]
+    [InlineData(4, 2, true)]
+    [InlineData(4, 3, false)]
+    [InlineData(16, 4, true)]
+    [InlineData(17, 8, true)]
+    [InlineData(17, 2, false)]
+    [InlineData(5, 3, true)]
+    public void Every_slot_past_the_padding_is_written_exactly_once(int f, int n, bool lookahead)
+    {
+        var windows = WindowPlan.Create(f, n, lookahead);
+        int padding = WindowPlan.Padding(f, lookahead), length = n * f + padding;
+        var writes = new int[length];
+        foreach (var w in windows)
+        {
+            Assert.Equal(f, w.Frames);
+            Assert.InRange(w.Start, 0, length - f);
+            for (int s = w.WriteFrom; s < w.End; s++) writes[s]++;
+        }
+        Assert.All(writes.Take(padding), count => Assert.Equal(0, count));
+        Assert.All(writes.Skip(padding), count => Assert.Equal(1, count));
+        Assert.Equal(lookahead ? 2 * n : n, windows.Count);
+    }
+
+    [Fact]
+    public void Odd_windows_follow_open_sora_plan()
+    {
+        var windows = WindowPlan.Create(17, 2, lookahead: true);
+        Assert.Equal(new[] { (0, 8), (8, 17), (17, 25), (25, 34) }, windows.Select(w => (w.Start, w.WriteFrom)));
+    }
+
+    [Fact]
+    public void Fifo_grid_rounds_half_to_even_without_offset()
+    {
+        Assert.Equal(new long[] { 0, 143, 285, 428, 571, 714, 856, 999 }, TimestepGrids.FifoUniform(8, 1000));
+        var grid = TimestepGrids.FifoUniform(64, 1000);
+        Assert.Equal(0, grid[0]);
+        Assert.Equal(999, grid[^1]);
+    }
+
+    [Fact]
+    public void Ddim_index_zero_is_an_identity_step()
+    {
+        var table = FrameStepTable.ForModel(new NoiseSchedule(BetaSchedule.ScaledLinear, 0.00085, 0.012), StepKind.Ddim, 8, 1.0, false);
+        Assert.Equal(0f, table.Sigma(0));
+        Assert.False(table.UsesNoise(0));
+        Assert.True(table.UsesNoise(1));
+        using var x = randn(new long[] { 1, 2, 1, 3, 3 });
+        using var eps = randn(new long[] { 1, 2, 1, 3, 3 });
+        using var next = table.Step(x, eps, new[] { 0 }, null);
+        TensorAssert.Close(x, next, 1e-6, 1e-6, "k = 0 step");
+    }
+
+    [Fact]
+    public void Ddpm_per_frame_step_equals_the_diffusers_scheduler()
+    {
+        var schedule = new NoiseSchedule(BetaSchedule.Linear, 1e-4, 0.02);
+        var table = FrameStepTable.ForModel(schedule, StepKind.Ddpm, 16, 0, clipSample: true);
+        var scheduler = new DiffusersDdpmScheduler(new DiffusersSchedulerConfig());
+        scheduler.SetTimesteps(16);
+        Assert.Equal(scheduler.Timesteps.Reverse(), table.Timesteps);
+        using var x = randn(new long[] { 1, 2, 3, 4, 4 });
+        using var eps = randn(new long[] { 1, 2, 3, 4, 4 });
+        using var noise = randn(new long[] { 1, 2, 3, 4, 4 });
+        int[] k = { 0, 7, 15 };
+        using var perFrame = table.Step(x, eps, k, noise);
+        for (int i = 0; i < k.Length; i++)
+        {
+            long t = table.Timesteps[k[i]];
+            using var one = scheduler.Step(eps[.., .., i..(i + 1)], t, x[.., .., i..(i + 1)], noise[.., .., i..(i + 1)]);
+            Assert.True(one.PrevSample.eq(perFrame[.., .., i..(i + 1)]).all().item<bool>(), $"frame {i} (t = {t})");
+        }
+    }
+}

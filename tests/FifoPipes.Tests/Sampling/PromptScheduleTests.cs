@@ -1,0 +1,27 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Core;
+using Xunit;
+
+namespace FifoPipes.Tests.Sampling;
+
+public sealed class PromptScheduleTests
+{
+    [Fact]
+    public void Every_span_owns_exactly_its_frames()
+    {
+        var schedule = new PromptSchedule(new[] { new PromptSpan("a", 3), new PromptSpan("b", 1), new PromptSpan("c", 2) });
+        Assert.Equal(6, schedule.TotalFrames);
+        Assert.Equal(new[] { "a", "a", "a", "b", "c", "c" }, Enumerable.Range(0, 6).Select(j => schedule.SpanAt(j).Prompt));
+        Assert.Equal("a", schedule.SpanAt(-5).Prompt);
+        Assert.Equal("c", schedule.SpanAt(100).Prompt);
+        Assert.Equal(3, schedule.StartOf(1));
+    }
+
+    [Fact]
+    public void Empty_spans_are_refused()
+    {
+        var ex = Assert.Throws<FifoInputException>(() => new PromptSchedule(new[] { new PromptSpan("a", 2), new PromptSpan("b", 0) }));
+        Assert.Equal("BadPromptSpan", ex.ErrorId);
+        Assert.Contains("'b'", ex.Message);
+    }
+}
