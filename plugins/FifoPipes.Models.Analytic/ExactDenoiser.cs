@@ -44,14 +44,15 @@ public sealed class ExactDenoiser : IDisposable
         if (y.dim() != 4 || y.shape[0] != parameters.Channels || y.shape[1] != abar.Count || y.shape[2] != Height || y.shape[3] != Width)
             throw new ArgumentException($"Expected latents [{parameters.Channels}, {abar.Count}, {Height}, {Width}], got [{string.Join(", ", y.shape)}].", nameof(y));
         using var scope = NewDisposeScope();
-        var op = Operator(parameters, abar);                                  // [C, h, w', F, F] complex64
-        var bins = fft.rfft2(y.to(ScalarType.Float32).to(Device), norm: FFTNormType.Ortho)   // [C, F, h, w']
-            .permute(0, 2, 3, 1).unsqueeze(-1);                                               // [C, h, w', F, 1]
-        var eps = matmul(op, bins).squeeze(-1).permute(0, 3, 1, 2);
-        return fft.irfft2(eps, s: new long[] { Height, Width }, norm: FFTNormType.Ortho).contiguous().MoveToOuterDisposeScope();
+        var op = Operator(parameters, abar);                                          // [F, F, C, h, w'] complex64
+        // Frames lead so the per-bin matvec is a broadcast multiply-add over long contiguous bin rows
+        // (several times faster on the CPU than a batched matmul of 16 x 16 blocks).
+        var bins = fft.rfft2(y.to(ScalarType.Float32).to(Device).transpose(0, 1), norm: FFTNormType.Ortho);   // [F, C, h, w']
+        var eps = (op * bins.unsqueeze(0)).sum(1);
+        return fft.irfft2(eps, s: new long[] { Height, Width }, norm: FFTNormType.Ortho).transpose(0, 1).contiguous().MoveToOuterDisposeScope();
     }
 
-    /// <summary>The cached operator D^(1/2) (A K A + D)^(-1) per channel and bin, [C, h, w/2+1, F, F] complex64.</summary>
+    /// <summary>The cached operator D^(1/2) (A K A + D)^(-1) per channel and bin, laid out [F, F, C, h, w/2+1] (complex64).</summary>
     public Tensor Operator(PromptParameters parameters, IReadOnlyList<double> abar)
     {
         string key = parameters.Fingerprint + "|" + string.Join(",", abar.Select(a => BitConverter.DoubleToInt64Bits(a).ToString("x16")));
@@ -88,7 +89,7 @@ public sealed class ExactDenoiser : IDisposable
         var noise = 1.0 - alpha;
         var m = k * outer(scale, scale).to(ScalarType.ComplexFloat64) + diag(noise).to(ScalarType.ComplexFloat64);
         var op = noise.sqrt().to(ScalarType.ComplexFloat64).unsqueeze(-1) * linalg.inv(m);
-        return op.to(ScalarType.ComplexFloat32).to(Device).MoveToOuterDisposeScope();
+        return op.permute(3, 4, 0, 1, 2).to(ScalarType.ComplexFloat32).contiguous().to(Device).MoveToOuterDisposeScope();
     }
 
     public void Dispose()
