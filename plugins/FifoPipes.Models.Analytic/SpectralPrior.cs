@@ -65,7 +65,7 @@ public sealed class SpectralPrior
     }
 
     /// <summary>a(k) [h, w/2+1] complex128: rho(k) exp(-2 pi i (ky vy + kx vx)), rho = exp(-(1 + |k|/k0)/T0).</summary>
-    public Tensor ArCoefficient() => ArPowers(1).select(-1, 0).clone();
+    public Tensor ArCoefficient() => ArPowers(2).select(-1, 1).clone();
 
     /// <summary>a(k)^d for d = 0..count-1: [h, w/2+1, count] complex128 (exact powers, not repeated products).</summary>
     public Tensor ArPowers(int count)
