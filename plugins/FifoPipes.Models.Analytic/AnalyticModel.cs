@@ -1,0 +1,119 @@
+using FifoPipes.Abstractions;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Models.Analytic;
+
+/// <summary>A prompt's prior parameters, as the analytic model's conditioning.</summary>
+public sealed class AnalyticConditioning : Conditioning
+{
+    public AnalyticConditioning(string prompt, PromptParameters parameters) : base(prompt) => Parameters = parameters;
+    public PromptParameters Parameters { get; }
+}
+
+/// <summary>
+/// The built-in video model: a procedural Gaussian prior whose optimal denoiser is exact (see
+/// <see cref="ExactDenoiser"/>), a prompt-to-parameters "text encoder" and a palette decoder.
+/// </summary>
+public sealed class AnalyticModel : IVideoModel
+{
+    public static readonly NoiseSchedule VideoCrafterSchedule = new(BetaSchedule.ScaledLinear, 0.00085, 0.012);
+
+    readonly double[] alphasCumprod;
+    readonly ExactDenoiser denoiser;
+    readonly Dictionary<string, PromptParameters> looks = new(StringComparer.Ordinal);
+    PromptParameters? currentLook;
+    long cleanestSincePush = long.MaxValue;
+
+    public AnalyticModel(AnalyticOptions options)
+    {
+        var problems = options.Validate().ToList();
+        if (problems.Count > 0) throw new FifoInputException("AnalyticOptionInvalid", string.Join(" ", problems.Select(p => p.Message)));
+        Device device;
+        try { device = torch.device(options.Device); }
+        catch (Exception e) { throw new FifoInputException("AnalyticDeviceInvalid", $"device '{options.Device}' cannot be used: {e.Message} Use device: cpu.", e); }
+        Info = new ModelInfo
+        {
+            Name = "analytic",
+            LatentChannels = options.Channels,
+            LatentHeight = options.Height,
+            LatentWidth = options.Width,
+            WindowFrames = options.Frames,
+            SpatialScale = AnalyticPalette.Scale,
+            Schedule = VideoCrafterSchedule,
+            Defaults = new SamplingDefaults { Guidance = options.Guidance, Eta = options.Eta, Step = StepKind.Ddim, Partitions = options.Partitions, Fps = options.Fps },
+            Device = device,
+            DType = ScalarType.Float32,
+        };
+        alphasCumprod = DiffusionSchedule.AlphasCumprod(Info.Schedule);
+        denoiser = new ExactDenoiser(options.Height, options.Width, device, options.OperatorCache);
+    }
+
+    public ModelInfo Info { get; }
+    public ExactDenoiser Denoiser => denoiser;
+    public IReadOnlyList<double> AlphasCumprod => alphasCumprod;
+
+    /// <summary>The prior parameters of a prompt ("" gives the neutral, unconditional ones).</summary>
+    public PromptParameters Look(string prompt)
+    {
+        if (!looks.TryGetValue(prompt, out var look))
+            looks[prompt] = look = PromptMapping.FromPrompt(prompt, Info.LatentChannels);
+        return look;
+    }
+
+    public Conditioning Encode(string prompt)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        var look = Look(prompt);
+        if (prompt.Length > 0) currentLook ??= look;
+        return new AnalyticConditioning(prompt, look);
+    }
+
+    public Tensor PredictNoise(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning)
+    {
+        var info = Info;
+        if (x.dim() != 5 || x.shape[1] != info.LatentChannels || x.shape[3] != info.LatentHeight || x.shape[4] != info.LatentWidth)
+            throw new ArgumentException($"Expected latents [B, {info.LatentChannels}, T, {info.LatentHeight}, {info.LatentWidth}], got [{string.Join(", ", x.shape)}].", nameof(x));
+        long rows = x.shape[0], frames = x.shape[2];
+        if (timesteps.dim() != 2 || timesteps.shape[0] != rows || timesteps.shape[1] != frames)
+            throw new ArgumentException($"Expected timesteps [{rows}, {frames}], got [{string.Join(", ", timesteps.shape)}].", nameof(timesteps));
+        if (conditioning.Count != rows)
+            throw new ArgumentException($"Expected {rows} conditionings (one per batch row), got {conditioning.Count}.", nameof(conditioning));
+        var steps = timesteps.to(ScalarType.Int64).cpu().data<long>().ToArray();
+        using var scope = NewDisposeScope();
+        var eps = new List<Tensor>((int)rows);
+        for (int b = 0; b < rows; b++)
+        {
+            var parameters = conditioning[b] is AnalyticConditioning ac ? ac.Parameters
+                : throw new ArgumentException($"Conditioning of row {b} was not made by the analytic model's Encode.", nameof(conditioning));
+            var rowSteps = steps.Skip(b * (int)frames).Take((int)frames).ToArray();
+            var abar = rowSteps.Select(t => t >= 0 && t < alphasCumprod.Length ? alphasCumprod[t]
+                : throw new ArgumentOutOfRangeException(nameof(timesteps), $"Timestep {t} is outside 0..{alphasCumprod.Length - 1}.")).ToArray();
+            NoteLook(conditioning[b].Prompt, parameters, rowSteps.Min());
+            eps.Add(denoiser.PredictNoise(x[b], abar, parameters));
+        }
+        return stack(eps).MoveToOuterDisposeScope();
+    }
+
+    // The frame that pops next was last denoised in the cleanest conditional window; its prompt picks
+    // the palette for the next decoded frame (a real model carries colour in the latents instead).
+    void NoteLook(string prompt, PromptParameters parameters, long cleanestStep)
+    {
+        if (prompt.Length == 0 || cleanestStep > cleanestSincePush) return;
+        cleanestSincePush = cleanestStep;
+        currentLook = parameters;
+    }
+
+    PromptParameters LookForNextFrame()
+    {
+        cleanestSincePush = long.MaxValue;
+        return currentLook ?? Look("");
+    }
+
+    public IFrameDecoder CreateDecoder() => new AnalyticDecoder(LookForNextFrame, Look);
+
+    /// <summary>RGB [T, 3, H, W] to latents [C, T, H/8, W/8] with the current prompt's palette (the first prompt encoded, or neutral).</summary>
+    public Tensor EncodeFrames(Tensor rgb) => AnalyticPalette.Encode(rgb, currentLook ?? Look(""));
+
+    public void Dispose() => denoiser.Dispose();
+}

@@ -1,0 +1,22 @@
+using FifoPipes.Abstractions;
+
+namespace FifoPipes.Models.Analytic;
+
+[FifoPlugin(PluginKind.Model, "analytic", typeof(IModelAdapter),
+    Description = "Built-in procedural Gaussian video prior with an exact closed-form denoiser: drifting, morphing textures (clouds, fire, ocean, nebula...) on any CPU, and ground truth for measuring samplers.",
+    OptionsType = typeof(AnalyticOptions))]
+public sealed class AnalyticModelAdapter : IModelAdapter
+{
+    public IVideoModel Load(object? options, PluginContext context)
+    {
+        var analytic = options switch
+        {
+            null => new AnalyticOptions(),
+            AnalyticOptions o => o,
+            _ => throw new ArgumentException($"The analytic model takes {nameof(AnalyticOptions)}, got {options.GetType().Name}.", nameof(options)),
+        };
+        var model = new AnalyticModel(analytic);
+        context.Log.Verbose($"analytic model: {analytic.Channels} x {analytic.Height} x {analytic.Width} latents ({model.Info.PixelWidth}x{model.Info.PixelHeight} frames), window {analytic.Frames}, device {analytic.Device}.");
+        return model;
+    }
+}

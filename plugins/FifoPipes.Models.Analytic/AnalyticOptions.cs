@@ -1,0 +1,51 @@
+using FifoPipes.Abstractions;
+
+namespace FifoPipes.Models.Analytic;
+
+/// <summary>Options of the built-in analytic model; a fresh instance holds the defaults.</summary>
+public sealed class AnalyticOptions : IValidatableOptions
+{
+    [Option("Latent channels (each an independent random field).", Min = 1, Max = 64)]
+    public int Channels { get; set; } = 4;
+
+    [Option("Latent height; frames are 8x taller (40 gives 320 pixels).", Min = 1, Max = 512)]
+    public int Height { get; set; } = 40;
+
+    [Option("Latent width; frames are 8x wider (64 gives 512 pixels).", Min = 1, Max = 512)]
+    public int Width { get; set; } = 64;
+
+    [Option("Frames per denoiser window (the sampler's f).", Min = 1, Max = 128)]
+    public int Frames { get; set; } = 16;
+
+    [Option("Playback rate the model's motion is tuned for.", Min = 0.1, Max = 240)]
+    public double Fps { get; set; } = 8;
+
+    [Option("Default classifier-free guidance scale (1 samples the prompt's prior exactly).", Min = 0, Max = 30)]
+    public double Guidance { get; set; } = 1.5;
+
+    [Option("Default FIFO partitions n (steps = frames x partitions).", Min = 1, Max = 64)]
+    public int Partitions { get; set; } = 4;
+
+    [Option("Default DDIM eta (1 = stochastic, 0 = deterministic).", Min = 0, Max = 1)]
+    public double Eta { get; set; } = 1.0;
+
+    [Option("Torch device: cpu, cuda or cuda:N.")]
+    public string Device { get; set; } = "cpu";
+
+    [Option("Denoiser operators kept (one per prompt and window position; about 11 MB each at the default size).", Min = 1, Max = 1024)]
+    public int OperatorCache { get; set; } = 24;
+
+    public IEnumerable<OptionProblem> Validate()
+    {
+        if (Channels < 1) yield return new("channels", $"channels is {Channels}; use at least 1 (the default is 4).");
+        if (Height < 1 || Width < 1) yield return new(Height < 1 ? "height" : "width", $"The latent size {Height}x{Width} is empty; use positive sizes (default 40x64).");
+        if (Frames < 1) yield return new("frames", $"frames is {Frames}; a window needs at least 1 frame (default 16).");
+        if (!(Fps > 0) || double.IsInfinity(Fps)) yield return new("fps", $"fps is {Fps}; use a positive rate (default 8).");
+        if (!(Guidance >= 0) || double.IsInfinity(Guidance)) yield return new("guidance", $"guidance is {Guidance}; use a finite scale >= 0 (default 1.5).");
+        if (Partitions < 1) yield return new("partitions", $"partitions is {Partitions}; use at least 1 (default 4).");
+        if (!(Eta >= 0 && Eta <= 1)) yield return new("eta", $"eta is {Eta}; use a value in [0, 1].");
+        if (OperatorCache < 1) yield return new("operatorCache", $"operatorCache is {OperatorCache}; keep at least 1 operator.");
+        if (string.IsNullOrWhiteSpace(Device) || !(Device == "cpu" || Device == "cuda" || (Device.StartsWith("cuda:") && int.TryParse(Device[5..], out var n) && n >= 0)))
+            yield return new("device", $"device '{Device}' is not one of cpu, cuda, cuda:N.");
+    }
+}

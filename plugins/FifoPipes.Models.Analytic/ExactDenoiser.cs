@@ -1,0 +1,101 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Models.Analytic;
+
+/// <summary>
+/// The exact posterior-mean noise prediction of the analytic prior for a window whose frames carry
+/// different noise levels. Per rfft bin, with A = diag(sqrt(abar)), D = diag(1 - abar) and the window
+/// covariance K, the prediction is eps = D^(1/2) (A K A + D)^(-1) Y (the same as
+/// (y - A xhat0) / sqrt(1 - abar) with xhat0 = K A (A K A + D)^(-1) Y, without the cancellation).
+/// That F x F operator depends only on the prior and the abar vector, and FIFO shows every window
+/// position the same abar vector at every iteration, so operators are built once in float64, kept in
+/// a small LRU cache and applied as one batched complex64 matvec per call.
+/// </summary>
+public sealed class ExactDenoiser : IDisposable
+{
+    readonly int capacity;
+    readonly LinkedList<(string Key, Tensor Operator)> recent = new();
+    readonly Dictionary<string, LinkedListNode<(string Key, Tensor Operator)>> cache = new(StringComparer.Ordinal);
+
+    public ExactDenoiser(int height, int width, Device? device = null, int cacheCapacity = 24)
+    {
+        if (height < 1 || width < 1) throw new ArgumentOutOfRangeException(nameof(height), "The latent must be at least 1 x 1.");
+        if (cacheCapacity < 1) throw new ArgumentOutOfRangeException(nameof(cacheCapacity), "The operator cache holds at least one entry.");
+        Height = height;
+        Width = width;
+        Device = device ?? CPU;
+        capacity = cacheCapacity;
+    }
+
+    public int Height { get; }
+    public int Width { get; }
+    public Device Device { get; }
+    /// <summary>Operators built so far (cache misses); useful to check that FIFO reuses them.</summary>
+    public long OperatorsBuilt { get; private set; }
+    public int CachedOperators => cache.Count;
+
+    /// <summary>
+    /// eps [C, F, h, w] (float32) for noisy latents <paramref name="y"/> [C, F, h, w] whose frame t has
+    /// cumulative alpha <paramref name="abar"/>[t] (each strictly between 0 and 1).
+    /// </summary>
+    public Tensor PredictNoise(Tensor y, IReadOnlyList<double> abar, PromptParameters parameters)
+    {
+        if (y.dim() != 4 || y.shape[0] != parameters.Channels || y.shape[1] != abar.Count || y.shape[2] != Height || y.shape[3] != Width)
+            throw new ArgumentException($"Expected latents [{parameters.Channels}, {abar.Count}, {Height}, {Width}], got [{string.Join(", ", y.shape)}].", nameof(y));
+        using var scope = NewDisposeScope();
+        var op = Operator(parameters, abar);                                          // [F, F, C, h, w'] complex64
+        // Frames lead so the per-bin matvec is a broadcast multiply-add over long contiguous bin rows
+        // (several times faster on the CPU than a batched matmul of 16 x 16 blocks).
+        var bins = fft.rfft2(y.to(ScalarType.Float32).to(Device).transpose(0, 1), norm: FFTNormType.Ortho);   // [F, C, h, w']
+        var eps = (op * bins.unsqueeze(0)).sum(1);
+        return fft.irfft2(eps, s: new long[] { Height, Width }, norm: FFTNormType.Ortho).transpose(0, 1).contiguous().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The cached operator D^(1/2) (A K A + D)^(-1) per channel and bin, laid out [F, F, C, h, w/2+1] (complex64).</summary>
+    public Tensor Operator(PromptParameters parameters, IReadOnlyList<double> abar)
+    {
+        string key = parameters.Fingerprint + "|" + string.Join(",", abar.Select(a => BitConverter.DoubleToInt64Bits(a).ToString("x16")));
+        if (cache.TryGetValue(key, out var node))
+        {
+            recent.Remove(node);
+            recent.AddFirst(node);
+            return node.Value.Operator;
+        }
+        var op = BuildOperator(parameters, abar);
+        // Cached tensors outlive the caller's dispose scope; the cache disposes them on eviction.
+        op.DetachFromDisposeScope();
+        cache[key] = recent.AddFirst((key, op));
+        OperatorsBuilt++;
+        while (cache.Count > capacity)
+        {
+            var last = recent.Last!;
+            recent.RemoveLast();
+            cache.Remove(last.Value.Key);
+            last.Value.Operator.Dispose();
+        }
+        return op;
+    }
+
+    Tensor BuildOperator(PromptParameters parameters, IReadOnlyList<double> abar)
+    {
+        foreach (var a in abar)
+            if (!(a > 0 && a < 1)) throw new ArgumentOutOfRangeException(nameof(abar), $"Cumulative alphas must lie strictly between 0 and 1, got {a}.");
+        using var scope = NewDisposeScope();
+        int frames = abar.Count;
+        var k = new SpectralPrior(parameters, Height, Width).WindowCovariance(frames);          // [C, h, w', F, F]
+        var alpha = tensor(abar.ToArray(), ScalarType.Float64);
+        var scale = alpha.sqrt();
+        var noise = 1.0 - alpha;
+        var m = k * outer(scale, scale).to(ScalarType.ComplexFloat64) + diag(noise).to(ScalarType.ComplexFloat64);
+        var op = noise.sqrt().to(ScalarType.ComplexFloat64).unsqueeze(-1) * linalg.inv(m);
+        return op.permute(3, 4, 0, 1, 2).to(ScalarType.ComplexFloat32).contiguous().to(Device).MoveToOuterDisposeScope();
+    }
+
+    public void Dispose()
+    {
+        foreach (var (_, op) in recent) op.Dispose();
+        recent.Clear();
+        cache.Clear();
+    }
+}

@@ -1,1 +1,0 @@
-namespace FifoPipes.Models.Analytic; internal static class Placeholder { }
