@@ -1,0 +1,64 @@
+using FifoPipes.Core.Sinks;
+
+namespace FifoPipes.Sinks.Ffmpeg;
+
+/// <summary>The ffmpeg arguments for one output: raw RGB24 frames in on stdin, an encoded file out.</summary>
+public static class FfmpegCommand
+{
+    static readonly Dictionary<string, int> RecommendedCrf = new(StringComparer.Ordinal)
+    {
+        ["libx264"] = 18,
+        ["libx264rgb"] = 18,
+        ["libx265"] = 22,
+        ["libvpx-vp9"] = 31,
+        ["libaom-av1"] = 30,
+        ["libsvtav1"] = 30,
+    };
+
+    /// <summary>Encoders whose constant-quality mode needs the bitrate cap lifted, else -crf is only a floor.</summary>
+    static readonly HashSet<string> CrfNeedsZeroBitrate = new(StringComparer.Ordinal) { "libvpx-vp9", "libaom-av1" };
+
+    public static string CodecFor(FfmpegSinkOptions options, FfmpegContainer container) =>
+        options.Codec.Length > 0 ? options.Codec : container.DefaultCodec;
+
+    public static IReadOnlyList<string> Build(FfmpegSinkOptions options, FfmpegContainer container, FrameFormat format, string output, bool overwrite)
+    {
+        var codec = CodecFor(options, container);
+        var args = new List<string>
+        {
+            "-hide_banner", "-nostats", "-loglevel", "warning",
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", $"{format.Width}x{format.Height}", "-r", format.FpsText, "-i", "-",
+            "-an", "-c:v", codec,
+        };
+
+        int crf = options.Crf >= 0 ? options.Crf : RecommendedCrf.GetValueOrDefault(codec, -1);
+        if (crf >= 0)
+        {
+            args.AddRange(new[] { "-crf", crf.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+            if (CrfNeedsZeroBitrate.Contains(codec)) args.AddRange(new[] { "-b:v", "0" });
+        }
+        if (codec == "libvpx-vp9") args.AddRange(new[] { "-row-mt", "1" });
+        if (options.Preset.Length > 0)
+            args.AddRange(codec == "libvpx-vp9" ? new[] { "-deadline", options.Preset } : new[] { "-preset", options.Preset });
+
+        args.AddRange(new[] { "-pix_fmt", options.PixelFormat });
+        if (NeedsEvenSize(options.PixelFormat, format))
+            args.AddRange(new[] { "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2" });
+
+        if (container == FfmpegContainer.Mp4)
+            args.AddRange(options.Fragmented
+                ? new[] { "-movflags", "+frag_keyframe+empty_moov+default_base_moof", "-frag_duration", "1000000" }
+                : new[] { "-movflags", "+faststart" });
+        // Hand every packet to the file at once: what ffmpeg has encoded survives if it is killed.
+        args.AddRange(new[] { "-flush_packets", "1" });
+
+        args.AddRange(CommandLineWords.Split(options.ExtraArgs));
+        args.AddRange(new[] { "-f", container.Muxer, overwrite ? "-y" : "-n", output });
+        return args;
+    }
+
+    /// <summary>Chroma-subsampled formats cannot hold an odd width or height; such frames get one black row or column.</summary>
+    public static bool NeedsEvenSize(string pixelFormat, FrameFormat format) =>
+        (format.Width % 2 == 1 || format.Height % 2 == 1)
+        && (pixelFormat.Contains("420") || pixelFormat.Contains("422") || pixelFormat.StartsWith("nv", StringComparison.Ordinal));
+}

@@ -1,0 +1,170 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Core.Sinks;
+
+namespace FifoPipes.Sinks.Ffmpeg;
+
+/// <summary>Shared by the mp4, webm and mkv exports; they differ only in their container.</summary>
+public abstract class FfmpegSinkFactory : ISinkFactory
+{
+    public const string OptionInvalidErrorId = "SinkOptionInvalid";
+
+    protected abstract FfmpegContainer Container { get; }
+
+    public IFrameSink Create(object? options, SinkTarget target, PluginContext context)
+    {
+        var settings = Bind(options);
+        var path = context.ResolvePath(target.Path);
+        SinkFiles.EnsureWritable(path, target.Overwrite);
+        var ffmpeg = FfmpegLocator.Locate();
+        return new FfmpegSink(ffmpeg, path, target, Container, settings, context.Log);
+    }
+
+    FfmpegSinkOptions Bind(object? options)
+    {
+        var bound = options switch
+        {
+            null => new FfmpegSinkOptions(),
+            FfmpegSinkOptions typed => typed,
+            _ => throw new ArgumentException($"The {Container.Name} sink takes {nameof(FfmpegSinkOptions)}, got {options.GetType().Name}.", nameof(options)),
+        };
+        var problems = bound.Validate().ToList();
+        if (problems.Count > 0)
+            throw new FifoInputException(OptionInvalidErrorId,
+                $"The {Container.Name} sink options are invalid: " + string.Join(" ", problems.Select(p => p.Message)));
+        return bound;
+    }
+}
+
+[FifoPlugin(PluginKind.Sink, "mp4", typeof(ISinkFactory), Extensions = "mp4,m4v", OptionsType = typeof(FfmpegSinkOptions),
+    Description = "MP4 video through ffmpeg (H.264, yuv420p by default; fragmented, so an interrupted run keeps its frames).")]
+public sealed class Mp4SinkFactory : FfmpegSinkFactory
+{
+    protected override FfmpegContainer Container => FfmpegContainer.Mp4;
+}
+
+[FifoPlugin(PluginKind.Sink, "webm", typeof(ISinkFactory), Extensions = "webm", OptionsType = typeof(FfmpegSinkOptions),
+    Description = "WebM video through ffmpeg (VP9 by default).")]
+public sealed class WebmSinkFactory : FfmpegSinkFactory
+{
+    protected override FfmpegContainer Container => FfmpegContainer.WebM;
+}
+
+[FifoPlugin(PluginKind.Sink, "mkv", typeof(ISinkFactory), Extensions = "mkv", OptionsType = typeof(FfmpegSinkOptions),
+    Description = "Matroska video through ffmpeg (H.264 by default; any codec ffmpeg has).")]
+public sealed class MkvSinkFactory : FfmpegSinkFactory
+{
+    protected override FfmpegContainer Container => FfmpegContainer.Mkv;
+}
+
+/// <summary>
+/// Pipes raw RGB24 frames to ffmpeg as they come. ffmpeg starts on the first frame (it needs the
+/// size); <see cref="Complete"/> closes its stdin, which makes it finish a playable file with every
+/// frame written so far, whether the run ended or was cancelled.
+/// </summary>
+public sealed class FfmpegSink : IFrameSink
+{
+    public const string FailedErrorId = "FfmpegFailed";
+
+    /// <summary>How long a dying ffmpeg gets to exit and say why before it is killed.</summary>
+    static readonly TimeSpan DyingGrace = TimeSpan.FromSeconds(10);
+
+    readonly string ffmpeg;
+    readonly string path;
+    readonly SinkTarget target;
+    readonly FfmpegContainer container;
+    readonly FfmpegSinkOptions options;
+    readonly IProgressSink log;
+    FfmpegProcess? process;
+    FrameFormat? format;
+    long framesWritten;
+    FifoInputException? failure;
+    IReadOnlyList<string>? completed;
+
+    public FfmpegSink(string ffmpeg, string path, SinkTarget target, FfmpegContainer container, FfmpegSinkOptions options, IProgressSink log)
+    {
+        this.ffmpeg = ffmpeg;
+        this.path = path;
+        this.target = target;
+        this.container = container;
+        this.options = options;
+        this.log = log;
+    }
+
+    /// <summary>The ffmpeg process id once the first frame has started it (for diagnostics).</summary>
+    public int? ProcessId => process?.Id;
+
+    public void Write(VideoFrame frame)
+    {
+        if (completed is not null) throw new InvalidOperationException($"The {container.Name} sink for '{path}' was already completed.");
+        if (failure is not null) throw failure;
+        if (process is null) Start(frame); else format!.EnsureMatches(frame, path);
+        try
+        {
+            process!.Write(frame.Rgb);
+        }
+        catch (IOException ex)
+        {
+            int exitCode = process!.Finish(DyingGrace);
+            failure = Failure($"ffmpeg stopped reading frames while writing '{path}' after {framesWritten} frames", exitCode, ex);
+            throw failure;
+        }
+        framesWritten++;
+    }
+
+    void Start(VideoFrame first)
+    {
+        format = FrameFormat.Of(first, target);
+        var arguments = FfmpegCommand.Build(options, container, format, path, target.Overwrite);
+        if (FfmpegCommand.NeedsEvenSize(options.PixelFormat, format))
+            log.Verbose($"{container.Name}: {format.Width}x{format.Height} is padded to even sides with black; {options.PixelFormat} needs them.");
+        log.Verbose($"{container.Name}: {ffmpeg} {string.Join(' ', arguments.Select(Quote))}");
+        SinkFiles.CreateParentFolder(path);
+        process = FfmpegProcess.Start(ffmpeg, arguments);
+    }
+
+    public IReadOnlyList<string> Complete()
+    {
+        if (completed is not null) return completed;
+        if (process is null) return completed = Array.Empty<string>();
+        int exitCode = process.Finish();
+        completed = File.Exists(path) ? new[] { path } : Array.Empty<string>();
+        // A failure seen while writing was already reported; finishing what is left is all that remains.
+        if (failure is null && exitCode != 0)
+        {
+            failure = Failure($"ffmpeg could not finish '{path}' ({framesWritten} frames sent)", exitCode, null);
+            throw failure;
+        }
+        log.Verbose($"{container.Name}: wrote {framesWritten} frames to {path}");
+        return completed;
+    }
+
+    FifoInputException Failure(string what, int exitCode, Exception? inner)
+    {
+        var tail = process!.StderrTail();
+        var how = exitCode > 128 && exitCode < 160 ? $"killed by signal {exitCode - 128}" : $"exit code {exitCode}";
+        var said = tail.Count > 0
+            ? "Its last messages:" + Environment.NewLine + string.Join(Environment.NewLine, tail.Select(l => "  " + l))
+            : "It printed no error message.";
+        return new FifoInputException(FailedErrorId,
+            $"{what}: ffmpeg ended with {how}. {said}{Environment.NewLine}" +
+            $"What ffmpeg had already written to '{path}' is kept. Check free disk space, the codec options ({FfmpegCommand.CodecFor(options, container)}, " +
+            $"pixelFormat {options.PixelFormat}, extraArgs) and that ffmpeg runs on its own.",
+            inner);
+    }
+
+    static string Quote(string argument) =>
+        argument.Length > 0 && argument.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '/' or ':' or '+' or '=')
+            ? argument
+            : "'" + argument.Replace("'", "'\\''") + "'";
+
+    public void Dispose()
+    {
+        if (process is null) return;
+        if (completed is null)
+        {
+            try { Complete(); }
+            catch (FifoInputException) { } // disposal without Complete is cleanup; the failure had no one to go to
+        }
+        process.Dispose();
+    }
+}

@@ -1,0 +1,47 @@
+using System.Text.RegularExpressions;
+using FifoPipes.Abstractions;
+
+namespace FifoPipes.Sinks.Ffmpeg;
+
+public sealed partial class FfmpegSinkOptions : IValidatableOptions
+{
+    [Option("ffmpeg video encoder, e.g. libx264, libx265, libvpx-vp9, libsvtav1. Empty: libx264 for mp4 and mkv, libvpx-vp9 for webm.")]
+    public string Codec { get; set; } = "";
+
+    [Option("Constant quality (lower is better and bigger). -1 uses the codec's recommended value: 18 for libx264, 22 for libx265, 31 for libvpx-vp9, 30 for AV1.",
+        Min = -1, Max = 63)]
+    public int Crf { get; set; } = -1;
+
+    [Option("Encoder speed preset: -preset for libx264/libx265 (ultrafast ... veryslow) and libsvtav1 (0-13); -deadline for libvpx-vp9 (realtime, good, best). Empty leaves the encoder's default.")]
+    public string Preset { get; set; } = "";
+
+    [Option("Pixel format of the encoded video. yuv420p plays everywhere; yuv444p keeps full colour detail but many players refuse it.")]
+    public string PixelFormat { get; set; } = "yuv420p";
+
+    [Option("mp4 only: write a fragmented MP4 (a playable part every second), so a crash or killed ffmpeg keeps the frames already encoded. " +
+            "false writes a classic MP4 with its index at the front, which is lost entirely if ffmpeg does not finish.")]
+    public bool Fragmented { get; set; } = true;
+
+    [Option("More ffmpeg output options, added just before the output file, e.g. \"-tune animation -g 48\". Quote arguments that contain spaces.")]
+    public string ExtraArgs { get; set; } = "";
+
+    public IEnumerable<OptionProblem> Validate()
+    {
+        if (Codec.Length > 0 && !Name().IsMatch(Codec))
+            yield return new OptionProblem("codec", $"codec '{Codec}' is not an encoder name; use one from `ffmpeg -encoders`, e.g. libx264.");
+        if (Crf is < -1 or > 63)
+            yield return new OptionProblem("crf", $"crf is {Crf}; use -1 (codec default) or 0 to 51 (x264/x265), 0 to 63 (vp9, av1).");
+        if (Preset.Length > 0 && !Name().IsMatch(Preset))
+            yield return new OptionProblem("preset", $"preset '{Preset}' is not a preset name such as medium, slow or good.");
+        if (!Name().IsMatch(PixelFormat))
+            yield return new OptionProblem("pixelFormat", $"pixelFormat '{PixelFormat}' is not a pixel format name; use one from `ffmpeg -pix_fmts`, e.g. yuv420p.");
+        string? extraProblem = null;
+        try { CommandLineWords.Split(ExtraArgs); }
+        catch (FormatException ex) { extraProblem = ex.Message; }
+        if (extraProblem is not null)
+            yield return new OptionProblem("extraArgs", $"extraArgs cannot be read: {extraProblem}");
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9_][A-Za-z0-9_.-]*$")]
+    private static partial Regex Name();
+}

@@ -1,1 +1,0 @@
-namespace FifoPipes.Sinks.Ffmpeg; internal static class Placeholder { }

@@ -1,0 +1,82 @@
+using System.Globalization;
+using System.Text;
+using FifoPipes.Abstractions;
+
+namespace FifoPipes.Sinks.Images;
+
+/// <summary>
+/// A file name with one printf-style frame number field, as ffmpeg writes them: <c>frame_%06d.png</c>.
+/// Only <c>%d</c> and <c>%0Nd</c> are accepted (and <c>%%</c> for a literal percent sign), so the
+/// names sort the same way the frames play.
+/// </summary>
+public sealed class FramePattern
+{
+    public const string InvalidErrorId = "SinkPatternInvalid";
+    public const string DefaultFileName = "frame_%06d.png";
+
+    FramePattern(string folder, string prefix, int digits, string suffix)
+    {
+        Folder = folder; Prefix = prefix; Digits = digits; Suffix = suffix;
+    }
+
+    public string Folder { get; }
+    public string Prefix { get; }
+    /// <summary>Zero-padded width of the number; 0 for no padding.</summary>
+    public int Digits { get; }
+    public string Suffix { get; }
+
+    public string PathFor(long number) =>
+        Path.Combine(Folder, Prefix + number.ToString(CultureInfo.InvariantCulture).PadLeft(Digits, '0') + Suffix);
+
+    /// <summary>True for a file name this pattern could have produced.</summary>
+    public bool Matches(string fileName) =>
+        fileName.Length > Prefix.Length + Suffix.Length
+        && fileName.StartsWith(Prefix, StringComparison.Ordinal)
+        && fileName.EndsWith(Suffix, StringComparison.Ordinal)
+        && fileName.AsSpan(Prefix.Length, fileName.Length - Prefix.Length - Suffix.Length).IndexOfAnyExceptInRange('0', '9') < 0;
+
+    /// <summary>
+    /// Reads a sink path: a pattern (<c>out/f_%05d.png</c>), a single file name that becomes a
+    /// stem (<c>out/clip.png</c> writes <c>out/clip_000000.png</c>, ...), or a folder that gets
+    /// <see cref="DefaultFileName"/>.
+    /// </summary>
+    public static FramePattern FromTargetPath(string fullPath)
+    {
+        var folder = Path.GetDirectoryName(fullPath) ?? "";
+        var name = Path.GetFileName(fullPath);
+        if (folder.Contains('%'))
+            throw Invalid(fullPath, "only the file name may hold the frame number field, not the folder");
+        if (name.Contains('%')) return Parse(folder, name, fullPath);
+        if (name.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
+            return new FramePattern(folder, Path.GetFileNameWithoutExtension(name) + "_", 6, Path.GetExtension(name));
+        return Parse(fullPath, DefaultFileName, fullPath);
+    }
+
+    static FramePattern Parse(string folder, string name, string shownPath)
+    {
+        var prefix = new StringBuilder();
+        var suffix = new StringBuilder();
+        int? digits = null;
+        for (int i = 0; i < name.Length; i++)
+        {
+            var text = digits is null ? prefix : suffix;
+            if (name[i] != '%') { text.Append(name[i]); continue; }
+            if (i + 1 < name.Length && name[i + 1] == '%') { text.Append('%'); i++; continue; }
+            int end = i + 1;
+            while (end < name.Length && char.IsAsciiDigit(name[end])) end++;
+            var width = name[(i + 1)..end];
+            if (end >= name.Length || name[end] != 'd' || (width.Length > 0 && width[0] != '0' ))
+                throw Invalid(shownPath, $"'{name[i..Math.Min(end + 1, name.Length)]}' is not a frame number field; use %d or %0Nd such as %06d");
+            if (digits is not null)
+                throw Invalid(shownPath, "it has more than one frame number field");
+            digits = width.Length == 0 ? 0 : int.Parse(width, CultureInfo.InvariantCulture);
+            if (digits > 18) throw Invalid(shownPath, "a frame number needs at most 18 digits");
+            i = end;
+        }
+        if (digits is null) throw Invalid(shownPath, "it has no frame number field such as %06d");
+        return new FramePattern(folder, prefix.ToString(), digits.Value, suffix.ToString());
+    }
+
+    static FifoInputException Invalid(string path, string why) =>
+        new(InvalidErrorId, $"The image sequence path '{path}' is not usable: {why}. Example: frames/frame_%06d.png, or just a folder.");
+}

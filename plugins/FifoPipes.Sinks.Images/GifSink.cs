@@ -1,0 +1,159 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Core.Sinks;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats;
+using SixLabors.ImageSharp.Formats.Gif;
+using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing.Processors.Dithering;
+using SixLabors.ImageSharp.Processing.Processors.Quantization;
+
+namespace FifoPipes.Sinks.Images;
+
+public sealed class GifSinkOptions : IValidatableOptions
+{
+    [Option("How often the animation plays: 0 loops forever, 1 plays once, N plays N times.", Min = 0, Max = 65536)]
+    public int Loop { get; set; } = 0;
+
+    [Option("How each frame's palette is chosen: wu and hexadecatree adapt it to the frame; websafe and werner use a fixed palette.",
+        Choices = "wu,hexadecatree,websafe,werner")]
+    public string Quantizer { get; set; } = "wu";
+
+    [Option("Most colours per frame (GIF allows 256). Fewer colours make smaller files.", Min = 2, Max = 256)]
+    public int Colors { get; set; } = 256;
+
+    [Option("How the lost colours are approximated: floyd-steinberg (error diffusion), bayer4/bayer8 (ordered, flickers less between frames) or none.",
+        Choices = "floyd-steinberg,bayer4,bayer8,none")]
+    public string Dither { get; set; } = "floyd-steinberg";
+
+    static readonly string[] Quantizers = { "wu", "hexadecatree", "websafe", "werner" };
+    static readonly string[] Ditherings = { "floyd-steinberg", "bayer4", "bayer8", "none" };
+
+    public IEnumerable<OptionProblem> Validate()
+    {
+        if (Loop is < 0 or > 65536)
+            yield return new OptionProblem("loop", $"loop is {Loop}; use 0 (forever), 1 (once) or a play count up to 65536.");
+        if (!Quantizers.Contains(Quantizer))
+            yield return new OptionProblem("quantizer", $"quantizer '{Quantizer}' is unknown; use one of {string.Join(", ", Quantizers)}.");
+        if (Colors is < 2 or > 256)
+            yield return new OptionProblem("colors", $"colors is {Colors}; a GIF frame holds 2 to 256 colours.");
+        if (!Ditherings.Contains(Dither))
+            yield return new OptionProblem("dither", $"dither '{Dither}' is unknown; use one of {string.Join(", ", Ditherings)}.");
+    }
+
+    internal IQuantizer CreateQuantizer()
+    {
+        var options = new QuantizerOptions
+        {
+            MaxColors = Colors,
+            Dither = Dither switch
+            {
+                "floyd-steinberg" => ErrorDither.FloydSteinberg,
+                "bayer4" => OrderedDither.Bayer4x4,
+                "bayer8" => OrderedDither.Bayer8x8,
+                _ => null,
+            },
+        };
+        return Quantizer switch
+        {
+            "hexadecatree" => new HexadecatreeQuantizer(options),
+            "websafe" => new WebSafePaletteQuantizer(options),
+            "werner" => new WernerPaletteQuantizer(options),
+            _ => new WuQuantizer(options),
+        };
+    }
+}
+
+[FifoPlugin(PluginKind.Sink, "gif", typeof(ISinkFactory), Extensions = "gif", OptionsType = typeof(GifSinkOptions),
+    Description = "Animated GIF written frame by frame (a palette per frame); playable after every frame, so a cancelled run keeps what it made.")]
+public sealed class GifSinkFactory : ISinkFactory
+{
+    public IFrameSink Create(object? options, SinkTarget target, PluginContext context)
+    {
+        var settings = SinkOptions.Bind<GifSinkOptions>(options, "gif");
+        var path = context.ResolvePath(target.Path);
+        SinkFiles.EnsureWritable(path, target.Overwrite);
+        return new GifSink(path, target, settings, context.Log);
+    }
+}
+
+/// <summary>
+/// Quantises and LZW-encodes each frame with ImageSharp's GIF encoder as a one-frame GIF, then
+/// appends that frame's blocks to the file (<see cref="GifFileWriter"/>). Only the current frame
+/// and one reusable encode buffer are in memory.
+/// </summary>
+public sealed class GifSink : IFrameSink
+{
+    /// <summary>Browsers stretch delays under 2/100 s to 1/10 s, so faster animations play slower than asked.</summary>
+    const int SmallestHonouredDelay = 2;
+
+    readonly string path;
+    readonly SinkTarget target;
+    readonly GifSinkOptions options;
+    readonly IProgressSink log;
+    readonly GifEncoder encoder;
+    readonly MemoryStream encoded = new();
+    GifFileWriter? writer;
+    FrameFormat? format;
+    long framesWritten;
+    bool completed;
+
+    public GifSink(string path, SinkTarget target, GifSinkOptions options, IProgressSink log)
+    {
+        this.path = path;
+        this.target = target;
+        this.options = options;
+        this.log = log;
+        encoder = new GifEncoder
+        {
+            Quantizer = options.CreateQuantizer(),
+            ColorTableMode = FrameColorTableMode.Local,
+            SkipMetadata = true,
+        };
+    }
+
+    public void Write(VideoFrame frame)
+    {
+        if (completed) throw new InvalidOperationException("The GIF sink was already completed.");
+        if (writer is null) Open(frame); else format!.EnsureMatches(frame, path);
+
+        encoded.SetLength(0);
+        using (var image = Image.LoadPixelData<Rgb24>(frame.Rgb, frame.Width, frame.Height))
+            image.SaveAsGif(encoded, encoder);
+        writer!.AppendFrame(encoded.GetBuffer().AsSpan(0, (int)encoded.Length), DelayOf(framesWritten));
+        framesWritten++;
+    }
+
+    void Open(VideoFrame first)
+    {
+        format = FrameFormat.Of(first, target);
+        if (100 / format.Fps < SmallestHonouredDelay)
+            log.Warning($"gif: {format.FpsText} fps needs frame delays under 2/100 s, which browsers play at 10 fps; use an mp4 or webm sink for fast video.");
+        log.Verbose($"gif: writing {format.Width}x{format.Height} at {format.FpsText} fps to {path}");
+        writer = new GifFileWriter(SinkFiles.OpenForWriting(path, target.Overwrite), format.Width, format.Height, options.Loop);
+    }
+
+    /// <summary>
+    /// GIF delays are whole hundredths of a second; rounding the running end time instead of each
+    /// delay keeps the total duration exact (8 fps alternates 12 and 13).
+    /// </summary>
+    int DelayOf(long frameNumber)
+    {
+        double fps = format!.Fps;
+        return (int)(Math.Round((frameNumber + 1) * 100 / fps) - Math.Round(frameNumber * 100 / fps));
+    }
+
+    public IReadOnlyList<string> Complete()
+    {
+        completed = true;
+        if (writer is null) return Array.Empty<string>();
+        writer.Dispose();
+        return new[] { path };
+    }
+
+    public void Dispose()
+    {
+        completed = true;
+        writer?.Dispose();
+        encoded.Dispose();
+    }
+}

@@ -1,1 +1,0 @@
-namespace FifoPipes.Sinks.Images; internal static class Placeholder { }

@@ -1,0 +1,102 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Core.Sinks;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace FifoPipes.Sinks.Images;
+
+public sealed class PngSinkOptions : IValidatableOptions
+{
+    [Option("zlib compression level: 0 stores the pixels uncompressed, 9 makes the smallest files. Pixels are lossless at every level.", Min = 0, Max = 9)]
+    public int CompressionLevel { get; set; } = 6;
+
+    public IEnumerable<OptionProblem> Validate()
+    {
+        if (CompressionLevel is < 0 or > 9)
+            yield return new OptionProblem("compressionLevel", $"compressionLevel is {CompressionLevel}; use a whole number from 0 to 9.");
+    }
+}
+
+[FifoPlugin(PluginKind.Sink, "png", typeof(ISinkFactory), Extensions = "png", OptionsType = typeof(PngSinkOptions),
+    Description = "One lossless PNG file per frame. Path: a folder (frame_%06d.png inside it), a pattern such as frames/f_%05d.png, or clip.png (clip_000000.png, ...).")]
+public sealed class PngSequenceSinkFactory : ISinkFactory
+{
+    public IFrameSink Create(object? options, SinkTarget target, PluginContext context)
+    {
+        var settings = SinkOptions.Bind<PngSinkOptions>(options, "png");
+        var pattern = FramePattern.FromTargetPath(context.ResolvePath(target.Path));
+        if (!target.Overwrite) RefuseExistingSequence(pattern);
+        return new PngSequenceSink(pattern, target.Overwrite, settings, context.Log);
+    }
+
+    /// <summary>
+    /// Any file the pattern could produce counts, not just frame 0: mixing two runs' frames in one
+    /// folder makes a sequence that silently belongs to neither.
+    /// </summary>
+    static void RefuseExistingSequence(FramePattern pattern)
+    {
+        if (!Directory.Exists(pattern.Folder)) return;
+        var existing = Directory.EnumerateFiles(pattern.Folder).Where(f => pattern.Matches(Path.GetFileName(f))).Take(1).ToList();
+        if (existing.Count > 0)
+            throw SinkFiles.OutputExists(existing[0], " (frames of an earlier run match the pattern " + Path.Combine(pattern.Folder, pattern.Prefix + "N" + pattern.Suffix) + ")");
+    }
+}
+
+/// <summary>
+/// Writes frame N to the pattern's file N (the frame's own index, so a resumed run continues the
+/// numbering). Each file is written under a temporary name and renamed, so a cancelled or crashed run
+/// never leaves a half-written PNG.
+/// </summary>
+public sealed class PngSequenceSink : IFrameSink
+{
+    readonly FramePattern pattern;
+    readonly bool overwrite;
+    readonly PngEncoder encoder;
+    readonly IProgressSink log;
+    readonly List<string> written = new();
+    bool completed;
+
+    public PngSequenceSink(FramePattern pattern, bool overwrite, PngSinkOptions options, IProgressSink log)
+    {
+        this.pattern = pattern;
+        this.overwrite = overwrite;
+        this.log = log;
+        encoder = new PngEncoder
+        {
+            ColorType = PngColorType.Rgb,
+            BitDepth = PngBitDepth.Bit8,
+            CompressionLevel = (PngCompressionLevel)options.CompressionLevel,
+            SkipMetadata = true,
+        };
+    }
+
+    public void Write(VideoFrame frame)
+    {
+        if (completed) throw new InvalidOperationException("The PNG sequence sink was already completed.");
+        var path = pattern.PathFor(frame.Index);
+        if (written.Count == 0) log.Verbose($"png: writing frames to {Path.Combine(pattern.Folder, pattern.Prefix + "N" + pattern.Suffix)}");
+        var partial = path + ".partial";
+        using (var image = Image.LoadPixelData<Rgb24>(frame.Rgb, frame.Width, frame.Height))
+        using (var file = SinkFiles.OpenForWriting(partial, overwrite: true))
+            image.Save(file, encoder);
+        try
+        {
+            File.Move(partial, path, overwrite);
+        }
+        catch (IOException) when (!overwrite && File.Exists(path))
+        {
+            File.Delete(partial);
+            throw SinkFiles.OutputExists(path);
+        }
+        written.Add(path);
+    }
+
+    public IReadOnlyList<string> Complete()
+    {
+        completed = true;
+        return written;
+    }
+
+    public void Dispose() => completed = true;
+}

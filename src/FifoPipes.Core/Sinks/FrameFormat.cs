@@ -1,0 +1,34 @@
+using System.Globalization;
+using FifoPipes.Abstractions;
+
+namespace FifoPipes.Core.Sinks;
+
+/// <summary>
+/// Size and playback rate of a stream, fixed by its first frame: containers and GIF screens cannot
+/// change size mid-stream, so a later frame of another size is refused instead of silently scaled.
+/// </summary>
+public sealed record FrameFormat(int Width, int Height, double Fps)
+{
+    public const string SizeChangedErrorId = "SinkFrameSizeChanged";
+    public const string FpsInvalidErrorId = "SinkFpsInvalid";
+
+    /// <summary>The target's rate wins; the frame's rate is the fallback when the target leaves it unset (0).</summary>
+    public static FrameFormat Of(VideoFrame first, SinkTarget target)
+    {
+        double fps = target.Fps > 0 ? target.Fps : first.Fps;
+        if (!(fps > 0) || double.IsInfinity(fps))
+            throw new FifoInputException(FpsInvalidErrorId,
+                $"The sink for '{target.Path}' got no usable frame rate (target {target.Fps}, frame {first.Fps}). Set fps to a positive number in the recipe or with -Fps.");
+        return new FrameFormat(first.Width, first.Height, fps);
+    }
+
+    public void EnsureMatches(VideoFrame frame, string output)
+    {
+        if (frame.Width != Width || frame.Height != Height)
+            throw new FifoInputException(SizeChangedErrorId,
+                $"Frame {frame.Index} is {frame.Width}x{frame.Height} but '{output}' was started at {Width}x{Height}. " +
+                "A video keeps one size: write differently sized frames to separate outputs.");
+    }
+
+    public string FpsText => Fps.ToString("0.######", CultureInfo.InvariantCulture);
+}
