@@ -28,9 +28,9 @@ public sealed class BasicTransformerBlock : Module<Tensor, Tensor?, Tensor>
         attn1 = Make(null);
         ff = new GegluFeedForward(dim, 4, device, dtype);
         attn2 = Make(contextDim);
-        norm1 = LayerNorm(dim, 1e-5, device: device, dtype: dtype);
-        norm2 = LayerNorm(dim, 1e-5, device: device, dtype: dtype);
-        norm3 = LayerNorm(dim, 1e-5, device: device, dtype: dtype);
+        norm1 = Norms.LayerNorm(dim, 1e-5, device, dtype);
+        norm2 = Norms.LayerNorm(dim, 1e-5, device, dtype);
+        norm3 = Norms.LayerNorm(dim, 1e-5, device, dtype);
         register_module("attn1", attn1);
         register_module("ff", ff);
         register_module("attn2", attn2);

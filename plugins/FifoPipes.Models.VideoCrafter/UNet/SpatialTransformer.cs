@@ -22,7 +22,7 @@ public sealed class SpatialTransformer : Module<Tensor, FrameConditioning, Tenso
         : base(nameof(SpatialTransformer))
     {
         int inner = heads * headDim;
-        norm = GroupNorm(32, channels, 1e-6, device: device, dtype: dtype);
+        norm = Norms.GroupNorm(32, channels, 1e-6, device, dtype);
         proj_in = useLinear ? Linear(channels, inner, device: device, dtype: dtype) : new PointwiseConv(channels, inner, 2, device, dtype);
         transformer_blocks = new ModuleList<BasicTransformerBlock>(Enumerable.Range(0, depth)
             .Select(_ => new BasicTransformerBlock(inner, heads, headDim, contextDim, null, device, dtype)).ToArray());
