@@ -1,1 +1,0 @@
-namespace FifoPipes.Models.VideoCrafter; internal static class Placeholder { }

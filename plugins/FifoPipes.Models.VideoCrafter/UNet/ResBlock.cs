@@ -1,0 +1,100 @@
+using FifoPipes.Torch.Nn;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace FifoPipes.Models.VideoCrafter.UNet;
+
+/// <summary>
+/// The reference ResBlock: <c>in_layers</c> [GN32 (fp32), SiLU, conv3×3], + <c>emb_layers</c> [SiLU, Linear]
+/// per channel, <c>out_layers</c> [GN32 (fp32), SiLU, (dropout), conv3×3], plus the (1×1 conv) skip; then,
+/// with temporal convs, <c>temopral_conv</c> (sic, the checkpoint's spelling) over the frames.
+/// </summary>
+public sealed class ResBlock : Module<Tensor, FrameConditioning, Tensor>, IFrameLayer
+{
+    readonly Sequential in_layers;
+    readonly Sequential emb_layers;
+    readonly Sequential out_layers;
+    readonly Module<Tensor, Tensor>? skip_connection;
+    readonly TemporalConvBlock? temopral_conv;
+
+    public ResBlock(int channels, int embChannels, int outChannels, bool temporalConv, bool tempspatialAware,
+        Device? device = null, ScalarType? dtype = null)
+        : base(nameof(ResBlock))
+    {
+        in_layers = Sequential(
+            ("0", new Fp32GroupNorm(32, channels, 1e-5, device, dtype)),
+            ("1", SiLU()),
+            ("2", Conv2d(channels, outChannels, 3, padding: 1, device: device, dtype: dtype)));
+        emb_layers = Sequential(
+            ("0", SiLU()),
+            ("1", Linear(embChannels, outChannels, device: device, dtype: dtype)));
+        out_layers = Sequential(
+            ("0", new Fp32GroupNorm(32, outChannels, 1e-5, device, dtype)),
+            ("1", SiLU()),
+            ("3", Conv2d(outChannels, outChannels, 3, padding: 1, device: device, dtype: dtype)));
+        register_module("in_layers", in_layers);
+        register_module("emb_layers", emb_layers);
+        register_module("out_layers", out_layers);
+        if (outChannels != channels)
+        {
+            skip_connection = Conv2d(channels, outChannels, 1, device: device, dtype: dtype);
+            register_module("skip_connection", skip_connection);
+        }
+        if (temporalConv)
+        {
+            temopral_conv = new TemporalConvBlock(outChannels, tempspatialAware, device, dtype);
+            register_module("temopral_conv", temopral_conv);
+        }
+    }
+
+    public Tensor Forward(Tensor h, FrameConditioning cond) => forward(h, cond);
+
+    public override Tensor forward(Tensor x, FrameConditioning cond)
+    {
+        using var scope = NewDisposeScope();
+        var h = in_layers.forward(x);
+        h = h + emb_layers.forward(cond.Emb).to(h.dtype).unsqueeze(-1).unsqueeze(-1);
+        h = out_layers.forward(h);
+        h = (skip_connection is null ? x : skip_connection.forward(x)) + h;
+        if (temopral_conv is not null)
+            h = FrameLayout.ToFrames(temopral_conv.forward(FrameLayout.ToVideo(h, cond.Batch, cond.Frames)));
+        return h.MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// ModelScope's temporal conv stack on video features [b, C, t, H, W]: four [GN32, SiLU, (dropout),
+/// Conv3d k(3,1,1)] stages and a residual; keys <c>conv1.0/.2</c>, <c>conv{2,3,4}.0/.3</c>.
+/// GroupNorm statistics span all frames of a sample.
+/// </summary>
+public sealed class TemporalConvBlock : Module<Tensor, Tensor>
+{
+    readonly Sequential conv1, conv2, conv3, conv4;
+
+    public TemporalConvBlock(int channels, bool spatialAware, Device? device = null, ScalarType? dtype = null)
+        : base(nameof(TemporalConvBlock))
+    {
+        var wide = spatialAware ? (3L, 3L, 3L) : (3L, 1L, 1L);
+        var widePad = spatialAware ? (1L, 1L, 1L) : (1L, 0L, 0L);
+        Conv3d Conv((long, long, long) k, (long, long, long) p) =>
+            Conv3d(channels, channels, k, padding: p, device: device, dtype: dtype);
+        GroupNorm Norm() => Norms.GroupNorm(32, channels, 1e-5, device, dtype);
+        conv1 = Sequential(("0", Norm()), ("1", SiLU()), ("2", Conv(wide, widePad)));
+        conv2 = Sequential(("0", Norm()), ("1", SiLU()), ("3", Conv(wide, widePad)));
+        conv3 = Sequential(("0", Norm()), ("1", SiLU()), ("3", Conv((3, 1, 1), (1, 0, 0))));
+        conv4 = Sequential(("0", Norm()), ("1", SiLU()), ("3", Conv((3, 1, 1), (1, 0, 0))));
+        register_module("conv1", conv1);
+        register_module("conv2", conv2);
+        register_module("conv3", conv3);
+        register_module("conv4", conv4);
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var h = conv4.forward(conv3.forward(conv2.forward(conv1.forward(x))));
+        return (h + x).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,53 @@
+using FifoPipes.Torch.Nn;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace FifoPipes.Models.VideoCrafter.UNet;
+
+/// <summary>
+/// Temporal transformer: GN(32, eps 1e-6) over the video [b, C, t, H, W] (statistics span all frames
+/// of a sample) → one token sequence per pixel [(b H W), t, C] → proj_in → blocks (both attentions
+/// are self-attention over frames; optionally with relative positions) → proj_out → + input.
+/// proj_in/proj_out are Linear or, for init_attn, 1×1 Conv1d weights.
+/// </summary>
+public sealed class TemporalTransformer : Module<Tensor, FrameConditioning, Tensor>, IFrameLayer
+{
+    readonly GroupNorm norm;
+    readonly Module<Tensor, Tensor> proj_in;
+    readonly ModuleList<BasicTransformerBlock> transformer_blocks;
+    readonly Module<Tensor, Tensor> proj_out;
+
+    /// <param name="relativePositionLength">Clamp distance of relative-position attention; null for plain attention.</param>
+    public TemporalTransformer(int channels, int heads, int headDim, int depth, bool useLinear, int? relativePositionLength,
+        Device? device = null, ScalarType? dtype = null)
+        : base(nameof(TemporalTransformer))
+    {
+        int inner = heads * headDim;
+        norm = Norms.GroupNorm(32, channels, 1e-6, device, dtype);
+        proj_in = useLinear ? Linear(channels, inner, device: device, dtype: dtype) : new PointwiseConv(channels, inner, 1, device, dtype);
+        transformer_blocks = new ModuleList<BasicTransformerBlock>(Enumerable.Range(0, depth)
+            .Select(_ => new BasicTransformerBlock(inner, heads, headDim, null, relativePositionLength, device, dtype)).ToArray());
+        proj_out = useLinear ? Linear(inner, channels, device: device, dtype: dtype) : new PointwiseConv(inner, channels, 1, device, dtype);
+        register_module("norm", norm);
+        register_module("proj_in", proj_in);
+        register_module("transformer_blocks", transformer_blocks);
+        register_module("proj_out", proj_out);
+    }
+
+    public Tensor Forward(Tensor h, FrameConditioning cond) => forward(h, cond);
+
+    /// <param name="x">Per-frame features [(b t), C, H, W].</param>
+    public override Tensor forward(Tensor x, FrameConditioning cond)
+    {
+        using var scope = NewDisposeScope();
+        long b = cond.Batch, t = cond.Frames, c = x.shape[1], height = x.shape[2], width = x.shape[3];
+        var video = x.view(b, t, c, height, width).permute(0, 2, 1, 3, 4);
+        var tokens = norm.forward(video).permute(0, 3, 4, 2, 1).reshape(b * height * width, t, c);
+        tokens = proj_in.forward(tokens);
+        foreach (var block in transformer_blocks) tokens = block.forward(tokens, null);
+        var y = proj_out.forward(tokens).view(b, height, width, t, c).permute(0, 3, 4, 1, 2).reshape(b * t, c, height, width);
+        return (x + y).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,131 @@
+using System.Text.Json;
+using FifoPipes.Abstractions;
+
+namespace FifoPipes.Models.VideoCrafter.UNet;
+
+/// <summary>
+/// The constructor arguments of lvdm's <c>UNetModel</c> (openaimodel3d.py), with the reference names in
+/// <see cref="FromReferenceArguments"/>. Options the released models never use (scale-shift norm,
+/// ResBlock up/down sampling, causal or cross-attending temporal layers, image cross-attention) are rejected by <see cref="Validate"/>.
+/// </summary>
+public sealed record UNet3DConfig
+{
+    public int InChannels { get; init; } = 4;
+    public int OutChannels { get; init; } = 4;
+    public int ModelChannels { get; init; } = 320;
+    public IReadOnlyList<int> ChannelMult { get; init; } = new[] { 1, 2, 4, 4 };
+    public int NumResBlocks { get; init; } = 2;
+    /// <summary>Downsample factors (1, 2, 4, ...) whose levels get a spatial + temporal transformer.</summary>
+    public IReadOnlyList<int> AttentionResolutions { get; init; } = new[] { 4, 2, 1 };
+    /// <summary>Channels per head; -1 to use <see cref="NumHeads"/> instead.</summary>
+    public int NumHeadChannels { get; init; } = 64;
+    /// <summary>Heads per transformer when <see cref="NumHeadChannels"/> is -1.</summary>
+    public int NumHeads { get; init; } = -1;
+    public int TransformerDepth { get; init; } = 1;
+    public int TemporalTransformerDepth { get; init; } = 1;
+    public int ContextDim { get; init; } = 1024;
+    /// <summary>Linear (not 1×1 conv) proj_in/proj_out in the block transformers.</summary>
+    public bool UseLinear { get; init; } = true;
+    /// <summary>A TemporalConvBlock (<c>temopral_conv</c>) after every ResBlock (VideoCrafter2, zeroscope).</summary>
+    public bool TemporalConv { get; init; }
+    /// <summary>3×3×3 instead of 3×1×1 kernels in the first two temporal convs.</summary>
+    public bool TempspatialAware { get; init; }
+    public bool TemporalAttention { get; init; } = true;
+    public bool TemporalSelfAttOnly { get; init; } = true;
+    /// <summary>Relative-position temporal attention (VideoCrafter1).</summary>
+    public bool UseRelativePosition { get; init; }
+    public bool UseCausalAttention { get; init; }
+    /// <summary>Frames seen in training; the relative-position clamp distance.</summary>
+    public int TemporalLength { get; init; } = 16;
+    /// <summary>The <c>init_attn</c> temporal transformer after conv_in.</summary>
+    public bool AdditionAttention { get; init; } = true;
+    /// <summary>An fps embedding added to the time embedding (VideoCrafter2, VideoCrafter1-1024).</summary>
+    public bool FpsCond { get; init; }
+    public bool ConvResample { get; init; } = true;
+    public bool UseScaleShiftNorm { get; init; }
+    public bool ResblockUpdown { get; init; }
+    public bool UseImageAttention { get; init; }
+    public int Dims { get; init; } = 2;
+
+    public int TimeEmbedDim => ModelChannels * 4;
+
+    /// <summary>VideoCrafter2 (<c>t2v_512_v2.0</c>): temporal convs, fps conditioning, no relative position.</summary>
+    public static UNet3DConfig VideoCrafter2() => new() { TemporalConv = true, UseRelativePosition = false, FpsCond = true };
+
+    /// <summary>VideoCrafter1 320×512 (<c>t2v_512_v1.0</c>): relative-position temporal attention, no fps.</summary>
+    public static UNet3DConfig VideoCrafter1_512() => new() { TemporalConv = false, UseRelativePosition = true, FpsCond = false };
+
+    /// <summary>VideoCrafter1 576×1024 (<c>t2v_1024_v1.0</c>): relative position and fps conditioning.</summary>
+    public static UNet3DConfig VideoCrafter1_1024() => new() { TemporalConv = false, UseRelativePosition = true, FpsCond = true };
+
+    /// <summary>Reads the reference constructor arguments (snake_case, as in the yaml or a fixture's config); absent ones keep the reference defaults of the released models above.</summary>
+    public static UNet3DConfig FromReferenceArguments(JsonElement args)
+    {
+        int Int(string name, int fallback) => args.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32() : fallback;
+        bool Bool(string name, bool fallback) => args.TryGetProperty(name, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : fallback;
+        IReadOnlyList<int> Ints(string name, IReadOnlyList<int> fallback) =>
+            args.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Array ? v.EnumerateArray().Select(e => e.GetInt32()).ToArray() : fallback;
+
+        var d = new UNet3DConfig();
+        var config = new UNet3DConfig
+        {
+            InChannels = Int("in_channels", d.InChannels),
+            OutChannels = Int("out_channels", d.OutChannels),
+            ModelChannels = Int("model_channels", d.ModelChannels),
+            ChannelMult = Ints("channel_mult", d.ChannelMult),
+            NumResBlocks = Int("num_res_blocks", d.NumResBlocks),
+            AttentionResolutions = Ints("attention_resolutions", d.AttentionResolutions),
+            NumHeadChannels = Int("num_head_channels", d.NumHeadChannels),
+            NumHeads = Int("num_heads", d.NumHeads),
+            TransformerDepth = Int("transformer_depth", d.TransformerDepth),
+            TemporalTransformerDepth = Int("temporal_transformer_depth", d.TemporalTransformerDepth),
+            ContextDim = Int("context_dim", d.ContextDim),
+            UseLinear = Bool("use_linear", d.UseLinear),
+            TemporalConv = Bool("temporal_conv", d.TemporalConv),
+            TempspatialAware = Bool("tempspatial_aware", d.TempspatialAware),
+            TemporalAttention = Bool("temporal_attention", d.TemporalAttention),
+            TemporalSelfAttOnly = Bool("temporal_selfatt_only", d.TemporalSelfAttOnly),
+            UseRelativePosition = Bool("use_relative_position", d.UseRelativePosition),
+            UseCausalAttention = Bool("use_causal_attention", d.UseCausalAttention),
+            TemporalLength = Int("temporal_length", d.TemporalLength),
+            AdditionAttention = Bool("addition_attention", d.AdditionAttention),
+            FpsCond = Bool("fps_cond", d.FpsCond),
+            ConvResample = Bool("conv_resample", d.ConvResample),
+            UseScaleShiftNorm = Bool("use_scale_shift_norm", d.UseScaleShiftNorm),
+            ResblockUpdown = Bool("resblock_updown", d.ResblockUpdown),
+            UseImageAttention = Bool("use_image_attention", d.UseImageAttention),
+            Dims = Int("dims", d.Dims),
+        };
+        config.Validate();
+        return config;
+    }
+
+    /// <summary>Throws <see cref="FifoInputException"/> "UNetConfigInvalid" for values this port cannot build.</summary>
+    public void Validate()
+    {
+        var problems = new List<string>();
+        if (InChannels < 1 || OutChannels < 1 || ModelChannels < 1) problems.Add("in_channels, out_channels and model_channels must be positive");
+        if (ChannelMult.Count == 0 || ChannelMult.Any(m => m < 1)) problems.Add("channel_mult must be a non-empty list of positive integers");
+        if (NumResBlocks < 1) problems.Add("num_res_blocks must be at least 1");
+        if (ChannelMult.Any(m => m * ModelChannels % 32 != 0)) problems.Add("every level's channel count must be a multiple of 32 (GroupNorm with 32 groups)");
+        if (NumHeadChannels == -1 && NumHeads < 1) problems.Add("set num_head_channels or num_heads");
+        if (NumHeadChannels != -1 && NumHeadChannels < 1) problems.Add("num_head_channels must be positive or -1");
+        if (NumHeadChannels != -1 && ChannelMult.Any(m => m * ModelChannels % NumHeadChannels != 0)) problems.Add("every level's channel count must be a multiple of num_head_channels");
+        if (AdditionAttention && NumHeadChannels < 1) problems.Add("addition_attention (init_attn, 8 heads of num_head_channels) needs num_head_channels");
+        if (TransformerDepth < 1 || TemporalTransformerDepth < 1) problems.Add("transformer depths must be at least 1");
+        if ((UseRelativePosition || UseCausalAttention) && TemporalLength < 1) problems.Add("temporal_length must be positive with relative position or causal attention");
+        if (Dims != 2) problems.Add($"dims {Dims} is not supported (only 2: per-frame 2D convolutions)");
+        if (UseScaleShiftNorm) problems.Add("use_scale_shift_norm is not supported (no released VideoCrafter model uses it)");
+        if (ResblockUpdown) problems.Add("resblock_updown is not supported (no released VideoCrafter model uses it)");
+        if (!ConvResample) problems.Add("conv_resample false is not supported");
+        if (UseCausalAttention) problems.Add("use_causal_attention is not supported");
+        if (!TemporalSelfAttOnly) problems.Add("temporal_selfatt_only false (text cross-attention in temporal layers) is not supported");
+        if (UseImageAttention) problems.Add("use_image_attention is not supported");
+        if (problems.Count > 0)
+            throw new FifoInputException("UNetConfigInvalid", "Invalid VideoCrafter UNet configuration: " + string.Join("; ", problems) + ".");
+    }
+
+    /// <summary>(heads, head width) of a block transformer at <paramref name="channels"/>, as the reference derives them.</summary>
+    public (int Heads, int HeadDim) HeadsAt(int channels) =>
+        NumHeadChannels == -1 ? (NumHeads, channels / NumHeads) : (channels / NumHeadChannels, NumHeadChannels);
+}

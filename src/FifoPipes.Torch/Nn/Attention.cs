@@ -1,0 +1,70 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace FifoPipes.Torch.Nn;
+
+/// <summary>
+/// Multi-head attention with the LDM / diffusers layout: <c>to_q</c>, <c>to_k</c>, <c>to_v</c> (no bias) and
+/// <c>to_out.0</c> (with bias). Self-attention when no context is given. The attention itself is
+/// scaled_dot_product_attention (memory-efficient kernels on GPU); TorchSharp's SDPA has no scale
+/// argument, so a non-default scale is folded into q.
+/// </summary>
+public class Attention : Module<Tensor, Tensor?, Tensor>
+{
+    readonly Linear to_q;
+    readonly Linear to_k;
+    readonly Linear to_v;
+    readonly Sequential to_out;
+    readonly double queryFactor;
+
+    /// <param name="contextDim">Width of the context for cross-attention; null for self-attention.</param>
+    /// <param name="scale">Logit scale; null for the usual headDim^-0.5.</param>
+    public Attention(long queryDim, long? contextDim, int heads, int headDim, double? scale = null,
+        Device? device = null, ScalarType? dtype = null)
+        : base(nameof(Attention))
+    {
+        Heads = heads;
+        HeadDim = headDim;
+        Scale = scale ?? 1.0 / Math.Sqrt(headDim);
+        queryFactor = Scale * Math.Sqrt(headDim);
+        long inner = (long)heads * headDim;
+        long kvDim = contextDim ?? queryDim;
+        to_q = Linear(queryDim, inner, hasBias: false, device: device, dtype: dtype);
+        to_k = Linear(kvDim, inner, hasBias: false, device: device, dtype: dtype);
+        to_v = Linear(kvDim, inner, hasBias: false, device: device, dtype: dtype);
+        to_out = Sequential(("0", Linear(inner, queryDim, hasBias: true, device: device, dtype: dtype)));
+        register_module("to_q", to_q);
+        register_module("to_k", to_k);
+        register_module("to_v", to_v);
+        register_module("to_out", to_out);
+    }
+
+    public int Heads { get; }
+    public int HeadDim { get; }
+    public double Scale { get; }
+
+    /// <param name="x">Queries [N, Lq, queryDim].</param>
+    /// <param name="context">Keys/values source [N, Lk, contextDim]; null for self-attention.</param>
+    public override Tensor forward(Tensor x, Tensor? context)
+    {
+        using var scope = NewDisposeScope();
+        var source = context ?? x;
+        var mixed = Attend(to_q.forward(x), to_k.forward(source), to_v.forward(source));
+        return to_out.forward(mixed).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Attention over projected q, k, v [N, L, heads·headDim]; returns [N, Lq, heads·headDim].</summary>
+    protected virtual Tensor Attend(Tensor q, Tensor k, Tensor v)
+    {
+        long n = q.shape[0], lq = q.shape[1];
+        var qh = SplitHeads(q);
+        if (queryFactor != 1.0) qh = qh * queryFactor;
+        var o = functional.scaled_dot_product_attention(qh, SplitHeads(k), SplitHeads(v));
+        return o.transpose(1, 2).reshape(n, lq, (long)Heads * HeadDim);
+    }
+
+    /// <summary>[N, L, h·d] to [N, h, L, d].</summary>
+    protected Tensor SplitHeads(Tensor t) => t.view(t.shape[0], t.shape[1], Heads, HeadDim).transpose(1, 2);
+}

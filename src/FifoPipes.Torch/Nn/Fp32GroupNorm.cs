@@ -1,0 +1,42 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+using TorchSharp.Modules;
+
+namespace FifoPipes.Torch.Nn;
+
+/// <summary>
+/// GroupNorm whose statistics are computed in float32 and whose result is cast back to the input
+/// dtype (LDM's GroupNorm32): in bf16/fp16 the variance of a large group loses too many bits.
+/// Parameters are named <c>weight</c> and <c>bias</c> like torch.nn.GroupNorm.
+/// </summary>
+public sealed class Fp32GroupNorm : Module<Tensor, Tensor>
+{
+    readonly Parameter weight;
+    readonly Parameter bias;
+
+    public Fp32GroupNorm(long groups, long channels, double eps = 1e-5, Device? device = null, ScalarType? dtype = null)
+        : base(nameof(Fp32GroupNorm))
+    {
+        if (channels % groups != 0)
+            throw new ArgumentException($"GroupNorm: {channels} channels do not split into {groups} groups.");
+        Groups = groups;
+        Eps = eps;
+        weight = new Parameter(ones(new[] { channels }, dtype: dtype, device: device));
+        bias = new Parameter(zeros(new[] { channels }, dtype: dtype, device: device));
+        register_parameter("weight", weight);
+        register_parameter("bias", bias);
+    }
+
+    public long Groups { get; }
+    public double Eps { get; }
+
+    public override Tensor forward(Tensor x)
+    {
+        if (x.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32)
+            return functional.group_norm(x, Groups, weight, bias, Eps);
+        using var scope = NewDisposeScope();
+        var y = functional.group_norm(x.to(ScalarType.Float32), Groups, weight.to(ScalarType.Float32), bias.to(ScalarType.Float32), Eps);
+        return y.to(x.dtype).MoveToOuterDisposeScope();
+    }
+}

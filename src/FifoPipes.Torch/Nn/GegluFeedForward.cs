@@ -1,0 +1,45 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace FifoPipes.Torch.Nn;
+
+/// <summary>GEGLU: <c>proj</c> to 2·inner, then value · gelu(gate) with the exact erf GELU (value is the first half).</summary>
+public sealed class Geglu : Module<Tensor, Tensor>
+{
+    readonly Linear proj;
+
+    public Geglu(long dimIn, long dimOut, Device? device = null, ScalarType? dtype = null) : base(nameof(Geglu))
+    {
+        proj = Linear(dimIn, dimOut * 2, hasBias: true, device: device, dtype: dtype);
+        register_module("proj", proj);
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var halves = proj.forward(x).chunk(2, -1);
+        return (halves[0] * functional.gelu(halves[1])).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// The LDM / diffusers gated feed-forward: <c>net.0</c> = GEGLU(dim → mult·dim), <c>net.2</c> = Linear(mult·dim → dim).
+/// Index 1 is a parameterless dropout in the reference and is absent here.
+/// </summary>
+public sealed class GegluFeedForward : Module<Tensor, Tensor>
+{
+    readonly Sequential net;
+
+    public GegluFeedForward(long dim, int mult = 4, Device? device = null, ScalarType? dtype = null) : base(nameof(GegluFeedForward))
+    {
+        long inner = dim * mult;
+        net = Sequential(
+            ("0", new Geglu(dim, inner, device, dtype)),
+            ("2", Linear(inner, dim, hasBias: true, device: device, dtype: dtype)));
+        register_module("net", net);
+    }
+
+    public override Tensor forward(Tensor x) => net.forward(x);
+}

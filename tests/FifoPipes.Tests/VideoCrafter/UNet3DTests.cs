@@ -1,0 +1,117 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Models.VideoCrafter.UNet;
+using FifoPipes.Tests.Parity;
+using FifoPipes.Torch.Checkpoints;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Tests.VideoCrafter;
+
+public sealed class UNet3DTests
+{
+    /// <summary>A small VC2-style UNet (64-channel level so t and fps survive the GroupNorms).</summary>
+    static UNet3DConfig Tiny => UNet3DConfig.VideoCrafter2() with
+    {
+        ModelChannels = 32, ChannelMult = new[] { 1, 2 }, NumResBlocks = 1, AttentionResolutions = new[] { 1, 2 },
+        NumHeadChannels = 8, ContextDim = 16, TemporalLength = 4,
+    };
+
+    static Tensor Randn(params long[] shape) => randn(shape);
+
+    static Dictionary<string, Tensor> StateOf(UNet3D unet) =>
+        unet.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+
+    [Fact]
+    public void A_freshly_built_model_has_finite_parameters()
+    {
+        // TorchSharp's GroupNorm leaves its affine parameters uninitialised; the model must not.
+        using var unet = new UNet3D(Tiny);
+        foreach (var (key, value) in unet.state_dict())
+            Assert.True(value.isfinite().all().item<bool>(), key);
+    }
+
+    [Fact]
+    public void Strict_load_names_missing_unexpected_and_misshapen_keys()
+    {
+        using var unet = new UNet3D(Tiny);
+        var state = StateOf(unet);
+        state.Remove("out.2.bias");
+        state["input_blocks.1.0.temporal_conv.conv1.2.weight"] = zeros(1);
+        state["time_embed.0.weight"] = zeros(3, 3);
+
+        var error = Assert.Throws<FifoInputException>(() => unet.LoadStrict(state, "tiny.safetensors"));
+        Assert.Equal("CheckpointKeysMismatch", error.ErrorId);
+        Assert.Contains("tiny.safetensors", error.Message);
+        Assert.Contains("out.2.bias", error.Message);
+        Assert.Contains("input_blocks.1.0.temporal_conv.conv1.2.weight", error.Message);
+        Assert.Contains("time_embed.0.weight: checkpoint [3, 3], model [128, 32]", error.Message);
+    }
+
+    [Fact]
+    public void Strict_load_copies_every_tensor()
+    {
+        using var source = new UNet3D(Tiny);
+        using var target = new UNet3D(Tiny);
+        target.LoadStrict(StateOf(source), "source");
+        foreach (var (key, value) in source.state_dict())
+            Assert.True(value.equal(target.state_dict()[key]).all().item<bool>(), key);
+    }
+
+    [Fact]
+    public void Per_frame_timesteps_that_are_all_equal_give_the_per_sample_result()
+    {
+        using var unet = new UNet3D(Tiny);
+        using var scope = NewDisposeScope();
+        var x = Randn(2, 4, 3, 4, 4);
+        var context = Randn(2, 5, 16);
+        var fps = tensor(new long[] { 8, 24 });
+        var perSample = unet.forward(x, tensor(new long[] { 100, 700 }), context, fps);
+        var perFrame = unet.forward(x, tensor(new long[] { 100, 100, 100, 700, 700, 700 }).reshape(2, 3), context, fps);
+        TensorAssert.Close(perSample, perFrame, 1e-5, 1e-5, "per-frame vs per-sample");
+
+        // Distinct per-frame timesteps must matter (the embedding is not collapsed to one per sample).
+        var mixed = unet.forward(x, tensor(new long[] { 100, 400, 900, 700, 50, 700 }).reshape(2, 3), context, fps);
+        float change = (mixed - perFrame).abs().max().item<float>();
+        Assert.True(change > 1e-3, $"changing per-frame timesteps moved eps by only {change}");
+    }
+
+    [Fact]
+    public void Bad_input_shapes_are_input_errors()
+    {
+        using var unet = new UNet3D(Tiny);
+        using var scope = NewDisposeScope();
+        var x = Randn(1, 4, 3, 4, 4);
+        var t = tensor(new long[] { 5 });
+        var context = Randn(1, 5, 16);
+        var fps = tensor(new long[] { 8 });
+        void Expect(Action call) => Assert.Equal("UNetInputShape", Assert.Throws<FifoInputException>(call).ErrorId);
+        Expect(() => unet.forward(Randn(1, 3, 3, 4, 4), t, context, fps));
+        Expect(() => unet.forward(Randn(1, 4, 3, 5, 4), t, context, fps));
+        Expect(() => unet.forward(x, tensor(new long[] { 5, 5 }), context, fps));
+        Expect(() => unet.forward(x, t.to(ScalarType.Float32), context, fps));
+        Expect(() => unet.forward(x, t, Randn(1, 5, 8), fps));
+        Expect(() => unet.forward(x, t, context, null));
+    }
+
+    [Fact]
+    public void Unsupported_reference_options_are_rejected_by_name()
+    {
+        var error = Assert.Throws<FifoInputException>(() => new UNet3D(Tiny with { UseCausalAttention = true, UseScaleShiftNorm = true }));
+        Assert.Equal("UNetConfigInvalid", error.ErrorId);
+        Assert.Contains("use_causal_attention", error.Message);
+        Assert.Contains("use_scale_shift_norm", error.Message);
+    }
+
+    [Fact]
+    public void Reference_arguments_of_a_fixture_round_trip_into_the_config()
+    {
+        var config = UNet3DConfig.FromReferenceArguments(ParityCase.Load("videocrafter/vc1_unet_tiny").Config);
+        Assert.Equal(32, config.ModelChannels);
+        Assert.Equal(new[] { 1, 2 }, config.ChannelMult);
+        Assert.True(config.UseRelativePosition);
+        Assert.False(config.TemporalConv);
+        Assert.False(config.FpsCond);
+        Assert.Equal(6, config.TemporalLength);
+        Assert.Equal(32, config.ContextDim);
+    }
+}
