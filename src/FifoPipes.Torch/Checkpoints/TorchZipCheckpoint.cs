@@ -212,6 +212,7 @@ public sealed class TorchZipCheckpoint : IDisposable
     /// <summary>Turns a premature end of a record (a damaged archive) into an error instead of silently short data.</summary>
     sealed class ExactLengthStream(Stream inner, long length) : Stream
     {
+        readonly long total = length;
         long remaining = length;
         public override int Read(byte[] buffer, int offset, int count)
         {
@@ -230,8 +231,8 @@ public sealed class TorchZipCheckpoint : IDisposable
         public override bool CanRead => true;
         public override bool CanSeek => false;
         public override bool CanWrite => false;
-        public override long Length => length;
-        public override long Position { get => length - remaining; set => throw new NotSupportedException(); }
+        public override long Length => total;
+        public override long Position { get => total - remaining; set => throw new NotSupportedException(); }
         public override void Flush() { }
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();
