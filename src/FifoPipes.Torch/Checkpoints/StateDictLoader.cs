@@ -44,6 +44,7 @@ public static class StateDictLoader
         var loaded = new HashSet<string>(StringComparer.Ordinal);
         var unexpected = new List<string>();
         var wrongShape = new List<string>();
+        var misshapen = new HashSet<string>(StringComparer.Ordinal);
         using (no_grad())
         {
             foreach (var (key, tensor) in source)
@@ -58,6 +59,7 @@ public static class StateDictLoader
                 }
                 if (!target.shape.SequenceEqual(tensor.shape))
                 {
+                    misshapen.Add(name);
                     wrongShape.Add($"{key}: checkpoint [{string.Join(", ", tensor.shape)}], model [{string.Join(", ", target.shape)}]");
                     continue;
                 }
@@ -65,7 +67,7 @@ public static class StateDictLoader
                 loaded.Add(name);
             }
         }
-        var missing = targets.Keys.Where(k => !loaded.Contains(k) && !mapping.Ignored.Contains(k)).Select(k => mapping.Prefix + k).ToList();
+        var missing = targets.Keys.Where(k => !loaded.Contains(k) && !misshapen.Contains(k) && !mapping.Ignored.Contains(k)).Select(k => mapping.Prefix + k).ToList();
         if (wrongShape.Count > 0 || (mapping.Strict && (missing.Count > 0 || unexpected.Count > 0)))
             throw new FifoInputException("CheckpointMismatch", Describe(sourceName, mapping.Prefix, missing, unexpected, wrongShape));
         return loaded;
