@@ -1,0 +1,54 @@
+using FifoPipes.Torch.Checkpoints;
+using FifoPipes.Torch.Text;
+using FifoPipes.Torch.Vae;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Models.VideoCrafter;
+
+/// <summary>
+/// Where the parts of a VideoCrafter (LatentDiffusion) state dict live, and loaders for the text
+/// tower and the VAE from an open Lightning model.ckpt. Each part streams only its own keys, cast
+/// as it is read, so one part can be loaded, used and freed before the next.
+/// </summary>
+public static class VideoCrafterCheckpoint
+{
+    public const string UNetPrefix = "model.diffusion_model.";
+    public const string VaePrefix = "first_stage_model.";
+    public const string TextPrefix = "cond_stage_model.model.";
+    /// <summary>Lightning nests the weights here; DeepSpeed saves use "module".</summary>
+    public static readonly string[] StateDictKeys = { "state_dict", "module" };
+
+    /// <summary>The 12 DDPM schedule buffers every checkpoint holds, plus scale_arr when use_scale.</summary>
+    public static readonly IReadOnlyList<string> ScheduleBuffers = new[]
+    {
+        "betas", "alphas_cumprod", "alphas_cumprod_prev", "sqrt_alphas_cumprod", "sqrt_one_minus_alphas_cumprod",
+        "log_one_minus_alphas_cumprod", "sqrt_recip_alphas_cumprod", "sqrt_recipm1_alphas_cumprod", "posterior_variance",
+        "posterior_log_variance_clipped", "posterior_mean_coef1", "posterior_mean_coef2",
+    };
+
+    public static StateDictMapping TextMapping { get; } = new() { Prefix = TextPrefix };
+    public static StateDictMapping VaeMapping { get; } = new() { Prefix = VaePrefix };
+
+    public static OpenClipTextTransformer LoadTextEncoder(TorchZipCheckpoint checkpoint, OpenClipTextConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null)
+    {
+        var model = new OpenClipTextTransformer(config, device, dtype);
+        Load(model, checkpoint, TextMapping, dtype);
+        return model;
+    }
+
+    public static AutoencoderKL LoadVae(TorchZipCheckpoint checkpoint, AutoencoderKLConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null)
+    {
+        var model = new AutoencoderKL(config, device, dtype);
+        Load(model, checkpoint, VaeMapping, dtype);
+        return model;
+    }
+
+    /// <summary>Streams the keys under <paramref name="mapping"/>'s prefix into <paramref name="module"/> (strict).</summary>
+    public static void Load(nn.Module module, TorchZipCheckpoint checkpoint, StateDictMapping mapping, ScalarType dtype)
+    {
+        var source = checkpoint.Stream(dtype, name => name.StartsWith(mapping.Prefix, StringComparison.Ordinal), StateDictKeys);
+        StateDictLoader.Load(module, source, mapping, checkpoint.Path);
+        module.eval();
+    }
+}

@@ -1,0 +1,266 @@
+using System.IO.Compression;
+using FifoPipes.Abstractions;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Torch.Checkpoints;
+
+/// <summary>Where one tensor of a torch zip checkpoint lives: a storage record plus the view on it.</summary>
+public sealed record TorchTensorRef(string StorageKey, ScalarType DType, long StorageNumel, long StorageOffset, long[] Shape, long[] Stride)
+{
+    public long Numel => Shape.Aggregate(1L, (a, b) => a * b);
+}
+
+/// <summary>
+/// Reads torch.save's zip format (what Lightning writes as model.ckpt): <c>&lt;prefix&gt;/data.pkl</c> is
+/// unpickled with <see cref="RestrictedUnpickler"/> into plain data where every tensor is a
+/// <see cref="TorchTensorRef"/>; tensor bytes are read only when asked for, one storage at a time.
+/// </summary>
+public sealed class TorchZipCheckpoint : IDisposable
+{
+    /// <summary>Everything a weights-only checkpoint (plain or Lightning) needs; anything else is refused.</summary>
+    public static readonly IReadOnlySet<string> AllowedGlobals = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "collections.OrderedDict",
+        "torch._utils._rebuild_tensor_v2",
+        "torch._utils._rebuild_parameter",
+        "torch.FloatStorage", "torch.HalfStorage", "torch.BFloat16Storage", "torch.DoubleStorage",
+        "torch.LongStorage", "torch.IntStorage", "torch.ShortStorage", "torch.CharStorage",
+        "torch.ByteStorage", "torch.BoolStorage",
+    };
+
+    /// <summary>data.pkl holds structure only; anything this large is not a weights checkpoint.</summary>
+    const long MaxPickleBytes = 512L * 1024 * 1024;
+
+    readonly ZipArchive zip;
+    readonly Dictionary<string, ZipArchiveEntry> entries;
+
+    TorchZipCheckpoint(string path, ZipArchive zip, string prefix, object? root, IReadOnlyCollection<string> globals)
+    {
+        Path = path;
+        this.zip = zip;
+        RecordPrefix = prefix;
+        Root = root;
+        Globals = globals;
+        entries = zip.Entries.ToDictionary(e => e.FullName, StringComparer.Ordinal);
+    }
+
+    public string Path { get; }
+    /// <summary>The folder every record sits in ("archive/", or the file stem for older torch).</summary>
+    public string RecordPrefix { get; }
+    /// <summary>The unpickled object: <see cref="PickleDict"/>, lists, tuples, scalars and <see cref="TorchTensorRef"/>.</summary>
+    public object? Root { get; }
+    /// <summary>The globals the pickle referenced (all on <see cref="AllowedGlobals"/>).</summary>
+    public IReadOnlyCollection<string> Globals { get; }
+    public int EntryCount => entries.Count;
+
+    public static TorchZipCheckpoint Open(string path)
+    {
+        if (!File.Exists(path))
+            throw new FifoInputException("CheckpointNotFound", $"Checkpoint file '{path}' does not exist. Check the path, or download the model first.");
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        try
+        {
+            if (stream.Length >= 2 && stream.ReadByte() == 0x80) // a bare pickle: torch.save's pre-1.6 format
+                throw Corrupt(path, "it is a legacy (non-zip) torch pickle, which is not supported. Re-save it with a current torch (torch.save uses the zip format since 1.6) or convert it to safetensors");
+            stream.Position = 0;
+            ZipArchive zip;
+            try { zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: false); }
+            catch (InvalidDataException ex) { throw Corrupt(path, $"it is not a torch zip archive ({ex.Message}); the file may be truncated or not a checkpoint at all"); }
+            try { return Read(path, zip); }
+            catch { zip.Dispose(); throw; }
+        }
+        catch { stream.Dispose(); throw; }
+    }
+
+    static TorchZipCheckpoint Read(string path, ZipArchive zip)
+    {
+        var pkl = zip.Entries.FirstOrDefault(e => e.FullName.EndsWith("/data.pkl", StringComparison.Ordinal) && e.FullName.Count(c => c == '/') == 1)
+            ?? throw Corrupt(path, "the archive has no <name>/data.pkl record, so it was not written by torch.save");
+        string prefix = pkl.FullName[..^"data.pkl".Length];
+        if (pkl.Length > MaxPickleBytes) throw Corrupt(path, $"its data.pkl is {pkl.Length} bytes, far more than a weights checkpoint holds");
+        var bytes = new byte[pkl.Length];
+        try
+        {
+            using var s = pkl.Open();
+            s.ReadExactly(bytes);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or IOException)
+        {
+            throw Corrupt(path, $"its data.pkl cannot be read ({ex.Message}); the file is probably truncated");
+        }
+
+        var unpickler = new RestrictedUnpickler(bytes, path, g => AllowedGlobals.Contains(g.ToString()), Reduce, PersistentLoad);
+        object? root;
+        try { root = unpickler.Load(); }
+        catch (UnsafePickleException ex)
+        {
+            throw new FifoInputException("CheckpointUnsafe", ex.Message + " Only plain weight checkpoints (tensors in dicts) are loaded; convert this one to safetensors in a trusted Python environment.", ex);
+        }
+        catch (InvalidDataException ex) { throw Corrupt(path, ex.Message); }
+        return new TorchZipCheckpoint(path, zip, prefix, root, unpickler.GlobalsSeen.ToArray());
+    }
+
+    sealed record StorageRef(string Key, ScalarType DType, long Numel);
+
+    static object? PersistentLoad(object? id)
+    {
+        // ('storage', torch.FloatStorage, key, location, numel)
+        if (id is PickleTuple { Items: [string kind, PickleGlobal type, var key, _, long numel] } && kind == "storage")
+            return new StorageRef(key?.ToString() ?? throw new InvalidDataException("storage without a key"), StorageType(type.Name), numel);
+        throw new InvalidDataException($"unsupported persistent id {Describe(id)}");
+    }
+
+    static object? Reduce(PickleGlobal callable, IReadOnlyList<object?> args)
+    {
+        switch (callable.ToString())
+        {
+            case "collections.OrderedDict":
+                return new PickleDict();
+            case "torch._utils._rebuild_tensor_v2":
+                if (args.Count >= 4 && args[0] is StorageRef s && args[1] is long offset && args[2] is PickleTuple size && args[3] is PickleTuple stride)
+                    return new TorchTensorRef(s.Key, s.DType, s.Numel, offset, Longs(size), Longs(stride));
+                throw new InvalidDataException("_rebuild_tensor_v2 with unexpected arguments");
+            case "torch._utils._rebuild_parameter":
+                return args.Count >= 1 && args[0] is TorchTensorRef t ? t : throw new InvalidDataException("_rebuild_parameter without a tensor");
+            default:
+                throw new InvalidDataException($"'{callable}' cannot be called (it is a type, not a constructor)");
+        }
+    }
+
+    static long[] Longs(PickleTuple t) => t.Items.Select(i => i is long l ? l : throw new InvalidDataException("a tensor size is not an integer")).ToArray();
+
+    static ScalarType StorageType(string name) => name switch
+    {
+        "FloatStorage" => ScalarType.Float32, "HalfStorage" => ScalarType.Float16, "BFloat16Storage" => ScalarType.BFloat16,
+        "DoubleStorage" => ScalarType.Float64, "LongStorage" => ScalarType.Int64, "IntStorage" => ScalarType.Int32,
+        "ShortStorage" => ScalarType.Int16, "CharStorage" => ScalarType.Int8, "ByteStorage" => ScalarType.Byte,
+        "BoolStorage" => ScalarType.Bool,
+        _ => throw new InvalidDataException($"unsupported storage type {name}"),
+    };
+
+    static string Describe(object? o) => o switch { null => "None", PickleTuple t => "(" + string.Join(", ", t.Items.Select(Describe)) + ")", _ => o.ToString() ?? "?" };
+
+    /// <summary>
+    /// The flat name-to-tensor dictionary: the root itself, or the first of <paramref name="nestedKeys"/>
+    /// that holds one (Lightning: "state_dict"; DeepSpeed: "module").
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<string, TorchTensorRef>> StateDict(params string[] nestedKeys)
+    {
+        if (Root is not PickleDict top)
+            throw Corrupt(Path, "its top-level object is not a dict");
+        var dict = top;
+        foreach (var key in nestedKeys)
+        {
+            if (top.TryGet(key, out var nested) && nested is PickleDict d) { dict = d; break; }
+        }
+        var result = new List<KeyValuePair<string, TorchTensorRef>>(dict.Count);
+        foreach (var (k, v) in dict.Items)
+        {
+            if (k is string name && v is TorchTensorRef t) result.Add(new(name, t));
+        }
+        if (result.Count == 0)
+            throw Corrupt(Path, $"it holds no tensors at the top level{(nestedKeys.Length > 0 ? " or under '" + string.Join("' / '", nestedKeys) + "'" : "")}");
+        return result;
+    }
+
+    /// <summary>Reads one tensor into CPU memory, cast to <paramref name="dtype"/> when given (floating tensors only).</summary>
+    public Tensor Read(TorchTensorRef t, ScalarType? dtype = null)
+    {
+        if (!entries.TryGetValue(RecordPrefix + "data/" + t.StorageKey, out var entry))
+            throw Corrupt(Path, $"storage record '{RecordPrefix}data/{t.StorageKey}' is missing (truncated file?)");
+        long elementSize = ElementSize(t.DType);
+        if (entry.Length != t.StorageNumel * elementSize)
+            throw Corrupt(Path, $"storage '{t.StorageKey}' has {entry.Length} bytes, the pickle says {t.StorageNumel} x {elementSize}");
+        long maxIndex = t.StorageOffset;
+        for (int i = 0; i < t.Shape.Length; i++) maxIndex += t.Shape[i] == 0 ? 0 : (t.Shape[i] - 1) * t.Stride[i];
+        if (t.StorageOffset < 0 || t.Stride.Any(s => s < 0) || (t.Numel > 0 && maxIndex >= t.StorageNumel))
+            throw Corrupt(Path, $"a tensor view [{string.Join(", ", t.Shape)}] at offset {t.StorageOffset} runs past its storage '{t.StorageKey}' of {t.StorageNumel} elements");
+
+        bool isWholeStorage = t.StorageOffset == 0 && t.Numel == t.StorageNumel && IsContiguous(t.Shape, t.Stride);
+        Tensor stored = empty(new[] { t.StorageNumel }, t.DType);
+        try
+        {
+            using (var s = new ExactLengthStream(entry.Open(), entry.Length)) stored.ReadBytesFromStream(s);
+            Tensor view = isWholeStorage ? stored.view(t.Shape) : stored.as_strided(t.Shape, t.Stride, t.StorageOffset).contiguous();
+            if (!ReferenceEquals(view, stored)) stored.Dispose();
+            stored = view;
+            if (dtype is { } d && stored.dtype != d && stored.is_floating_point())
+            {
+                var cast = stored.to(d);
+                stored.Dispose();
+                stored = cast;
+            }
+            return stored;
+        }
+        catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or IOException)
+        {
+            stored.Dispose();
+            throw Corrupt(Path, $"storage '{t.StorageKey}' cannot be read ({ex.Message}); the file is probably truncated");
+        }
+    }
+
+    /// <summary>Yields the state dict's tensors one at a time (read, cast, next), so peak memory stays near one tensor plus the model.</summary>
+    public IEnumerable<(string Name, Tensor Tensor)> Stream(ScalarType? dtype = null, Func<string, bool>? select = null, params string[] nestedKeys)
+    {
+        foreach (var (name, t) in StateDict(nestedKeys))
+        {
+            if (select is not null && !select(name)) continue;
+            yield return (name, Read(t, dtype));
+        }
+    }
+
+    /// <summary>Turns a premature end of a record (a damaged archive) into an error instead of silently short data.</summary>
+    sealed class ExactLengthStream(Stream inner, long length) : Stream
+    {
+        readonly long total = length;
+        long remaining = length;
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            int n = inner.Read(buffer, offset, (int)Math.Min(count, remaining));
+            if (n == 0 && count > 0 && remaining > 0) throw new EndOfStreamException($"{remaining} bytes missing");
+            remaining -= n;
+            return n;
+        }
+        public override int Read(Span<byte> buffer)
+        {
+            int n = inner.Read(buffer[..(int)Math.Min(buffer.Length, remaining)]);
+            if (n == 0 && buffer.Length > 0 && remaining > 0) throw new EndOfStreamException($"{remaining} bytes missing");
+            remaining -= n;
+            return n;
+        }
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => total;
+        public override long Position { get => total - remaining; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        protected override void Dispose(bool disposing) { if (disposing) inner.Dispose(); base.Dispose(disposing); }
+    }
+
+    static bool IsContiguous(long[] shape, long[] stride)
+    {
+        long expected = 1;
+        for (int i = shape.Length - 1; i >= 0; i--)
+        {
+            if (shape[i] != 1 && stride[i] != expected) return false;
+            expected *= shape[i];
+        }
+        return true;
+    }
+
+    static long ElementSize(ScalarType t) => t switch
+    {
+        ScalarType.Float64 or ScalarType.Int64 => 8,
+        ScalarType.Float32 or ScalarType.Int32 => 4,
+        ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Int16 => 2,
+        _ => 1,
+    };
+
+    static FifoInputException Corrupt(string path, string why) =>
+        new("CheckpointCorrupt", $"'{path}' cannot be loaded as a torch checkpoint: {why}.");
+
+    public void Dispose() => zip.Dispose();
+}
