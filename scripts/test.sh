@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test: xunit (engine, parity, hosting, in-process cmdlets) and Pester (the module through the real pwsh).
+# Ends with one line: "N passed, N failed, N skipped".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+
+log=$(mktemp)
+dotnet test tests/FifoPipes.Tests --no-build -nologo -v q 2>&1 | tee "$log"
+xunit_rc=${PIPESTATUS[0]}
+summary=$(grep -E '^(Passed|Failed)!' "$log" | tail -n 1)
+num() { echo "$summary" | sed -nE "s/.*$1: +([0-9]+).*/\1/p"; }
+xp=$(num Passed); xf=$(num Failed); xs=$(num Skipped)
+xp=${xp:-0}; xf=${xf:-0}; xs=${xs:-0}
+if [ "$xunit_rc" -ne 0 ] && [ "$xf" -eq 0 ]; then xf=1; fi   # a crash before the summary still counts as a failure
+
+pester_out=$(mktemp)
+dotnet pwsh -NoProfile -NonInteractive -File tests/pester/Invoke-Pester.ps1 -ResultFile "$pester_out"
+pester_rc=$?
+read -r pp pf ps < "$pester_out" 2>/dev/null || { pp=0; pf=1; ps=0; }
+if [ "$pester_rc" -ne 0 ] && [ "${pf:-0}" -eq 0 ]; then pf=1; fi
+
+echo "xunit: $xp passed, $xf failed, $xs skipped; pester: $pp passed, $pf failed, $ps skipped"
+echo "$((xp + pp)) passed, $((xf + pf)) failed, $((xs + ps)) skipped"
+[ "$((xf + pf))" -eq 0 ]
