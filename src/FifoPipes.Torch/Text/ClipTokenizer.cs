@@ -21,7 +21,7 @@ public sealed partial class ClipTokenizer
 
     readonly Dictionary<string, int> encoder;
     readonly Dictionary<(string, string), int> ranks;
-    readonly Dictionary<string, int[]> cache = new(StringComparer.Ordinal);
+    readonly System.Collections.Concurrent.ConcurrentDictionary<string, int[]> cache = new(StringComparer.Ordinal);
     static readonly string[] ByteToUnicode = BuildByteToUnicode();
     // open_clip lists the printable bytes first, then the remapped ones (the order of its bytes_to_unicode dict).
     static readonly string[] ByteSymbolsInVocabOrder = ByteToUnicode.OrderBy(s => s[0]).ToArray();

@@ -2,6 +2,7 @@ using FifoPipes.Abstractions;
 using FifoPipes.Models.VideoCrafter.UNet;
 using FifoPipes.Tests.Parity;
 using FifoPipes.Torch.Checkpoints;
+using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -73,6 +74,28 @@ public sealed class UNet3DTests
         var mixed = unet.forward(x, tensor(new long[] { 100, 400, 900, 700, 50, 700 }).reshape(2, 3), context, fps);
         float change = (mixed - perFrame).abs().max().item<float>();
         Assert.True(change > 1e-3, $"changing per-frame timesteps moved eps by only {change}");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_bfloat16_model_takes_float32_latents_and_stays_near_the_float32_result(bool relativePosition)
+    {
+        var config = Tiny with { UseRelativePosition = relativePosition, TemporalConv = !relativePosition };
+        using var unet = new UNet3D(config);
+        using var scope = NewDisposeScope();
+        var x = Randn(1, 4, 3, 4, 4);
+        var t = tensor(new long[] { 10, 500, 990 }).reshape(1, 3);
+        var context = Randn(1, 5, 16);
+        var fps = tensor(new long[] { 8 });
+        var reference = unet.forward(x, t, context, fps);
+
+        unet.to(ScalarType.BFloat16);
+        Assert.All(unet.parameters(), p => Assert.Equal(ScalarType.BFloat16, p.dtype));
+        var eps = unet.forward(x, t, context, fps);
+        Assert.Equal(ScalarType.Float32, eps.dtype);
+        double scale = reference.abs().max().item<float>();
+        TensorAssert.Close(reference, eps, 0.1 * scale, 0.05, "bf16 vs fp32");
     }
 
     [Fact]
