@@ -141,14 +141,14 @@ public sealed class FfmpegSink : IFrameSink
     FifoInputException Failure(string what, int exitCode, Exception? inner)
     {
         var tail = process!.StderrTail();
-        var how = exitCode > 128 && exitCode < 160 ? $"killed by signal {exitCode - 128}" : $"exit code {exitCode}";
+        var how = exitCode > 128 && exitCode < 160 ? $"ffmpeg was killed by signal {exitCode - 128}" : $"ffmpeg exited with code {exitCode}";
         var said = tail.Count > 0
             ? "Its last messages:" + Environment.NewLine + string.Join(Environment.NewLine, tail.Select(l => "  " + l))
             : "It printed no error message.";
         return new FifoInputException(FailedErrorId,
-            $"{what}: ffmpeg ended with {how}. {said}{Environment.NewLine}" +
-            $"What ffmpeg had already written to '{path}' is kept. Check free disk space, the codec options ({FfmpegCommand.CodecFor(options, container)}, " +
-            $"pixelFormat {options.PixelFormat}, extraArgs) and that ffmpeg runs on its own.",
+            $"{what}: {how}. {said}{Environment.NewLine}" +
+            $"Anything ffmpeg had already written to '{path}' is left in place. Check free disk space, the codec options " +
+            $"(codec {FfmpegCommand.CodecFor(options, container)}, pixelFormat {options.PixelFormat}, extraArgs) and that `ffmpeg -version` runs.",
             inner);
     }
 

@@ -139,7 +139,7 @@ public sealed class GifSink : IFrameSink
     int DelayOf(long frameNumber)
     {
         double fps = format!.Fps;
-        return (int)(Math.Round((frameNumber + 1) * 100 / fps) - Math.Round(frameNumber * 100 / fps));
+        return (int)(Math.Round((frameNumber + 1) * 100 / fps, MidpointRounding.AwayFromZero) - Math.Round(frameNumber * 100 / fps, MidpointRounding.AwayFromZero));
     }
 
     public IReadOnlyList<string> Complete()

@@ -1,0 +1,231 @@
+using System.Diagnostics;
+using FifoPipes.Abstractions;
+using FifoPipes.Core.Sinks;
+using FifoPipes.Sinks.Ffmpeg;
+using Xunit;
+
+namespace FifoPipes.Tests.Sinks;
+
+/// <summary>
+/// Real ffmpeg runs, checked with ffprobe. Serial because some tests point FIFOPIPES_FFMPEG elsewhere,
+/// which every ffmpeg sink in the process would see.
+/// </summary>
+[Collection(SerialSinkTests.Name)]
+public sealed class FfmpegSinkTests : SinkTestBase
+{
+    static string Write(ISinkFactory factory, SinkTarget target, PluginContext context, IEnumerable<VideoFrame> frames, FfmpegSinkOptions? options = null)
+    {
+        using var sink = factory.Create(options, target, context);
+        foreach (var f in frames) sink.Write(f);
+        return Assert.Single(sink.Complete());
+    }
+
+    static IEnumerable<VideoFrame> Frames(int count, int width = 64, int height = 48) =>
+        Enumerable.Range(0, count).Select(i => Frame(i, width, height));
+
+    [SkippableFact]
+    public void Mp4_is_h264_yuv420p_with_every_frame_and_the_right_duration()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        var path = Write(new Mp4SinkFactory(), new SinkTarget("out/clip.mp4", 8, false), Context, Frames(10),
+            new FfmpegSinkOptions { Preset = "ultrafast" });
+        Assert.Equal(Path.Combine(Dir, "out", "clip.mp4"), path);
+        var probed = Ffprobe.Probe(path);
+        Assert.Equal(new ProbedVideo("h264", 64, 48, "yuv420p", 10, probed.Duration), probed);
+        Assert.Equal(1.25, probed.Duration, 2);
+    }
+
+    [SkippableFact]
+    public void A_classic_mp4_is_written_when_fragments_are_turned_off()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        var path = Write(new Mp4SinkFactory(), new SinkTarget("classic.mp4", 10, false), Context, Frames(5),
+            new FfmpegSinkOptions { Fragmented = false, Crf = 30, ExtraArgs = "-tune 'animation'" });
+        var probed = Ffprobe.Probe(path);
+        Assert.Equal((5, 0.5), (probed.Frames, Math.Round(probed.Duration, 2)));
+    }
+
+    [SkippableFact]
+    public void WebM_is_vp9_with_every_frame_and_the_right_duration()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        var path = Write(new WebmSinkFactory(), new SinkTarget("clip.webm", 8, false), Context, Frames(10),
+            new FfmpegSinkOptions { Preset = "realtime" });
+        var probed = Ffprobe.Probe(path);
+        Assert.Equal(("vp9", 64, 48, "yuv420p", 10), (probed.Codec, probed.Width, probed.Height, probed.PixelFormat, probed.Frames));
+        Assert.Equal(1.25, probed.Duration, 2);
+    }
+
+    [SkippableFact]
+    public void Mkv_takes_another_codec_and_odd_sizes_are_padded_for_yuv420p()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        var path = Write(new MkvSinkFactory(), new SinkTarget("odd.mkv", 8, false), Context, Frames(4, 33, 21),
+            new FfmpegSinkOptions { Codec = "mpeg4", Crf = -1 });
+        var probed = Ffprobe.Probe(path);
+        Assert.Equal(("mpeg4", 34, 22, 4), (probed.Codec, probed.Width, probed.Height, probed.Frames));
+    }
+
+    [SkippableFact]
+    public void Completing_after_3_of_10_frames_leaves_a_playable_3_frame_video()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        using var sink = new Mp4SinkFactory().Create(null, new SinkTarget("cut.mp4", 8, false), Context);
+        foreach (var f in Frames(10).Take(3)) sink.Write(f);
+        var path = Assert.Single(sink.Complete());
+        Assert.Equal(path, Assert.Single(sink.Complete()));
+
+        var probed = Ffprobe.Probe(path);
+        Assert.Equal(3, probed.Frames);
+        Assert.Equal(0.375, probed.Duration, 2);
+    }
+
+    [SkippableFact]
+    public void A_sink_that_never_got_a_frame_writes_nothing()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        using var sink = new WebmSinkFactory().Create(null, new SinkTarget("empty.webm", 8, false), Context);
+        Assert.Empty(sink.Complete());
+        Assert.False(File.Exists(Path.Combine(Dir, "empty.webm")));
+    }
+
+    [SkippableFact]
+    public void An_existing_file_is_refused_without_force_and_replaced_with_it()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        var path = Path.Combine(Dir, "taken.mp4");
+        File.WriteAllText(path, "keep me");
+        var ex = Assert.Throws<FifoInputException>(() => new Mp4SinkFactory().Create(null, new SinkTarget(path, 8, false), Context));
+        Assert.Equal(SinkFiles.OutputExistsErrorId, ex.ErrorId);
+        Assert.Contains(path, ex.Message);
+        Assert.Contains("-Force", ex.Message);
+        Assert.Equal("keep me", File.ReadAllText(path));
+
+        Write(new Mp4SinkFactory(), new SinkTarget(path, 8, true), Context, Frames(2));
+        Assert.Equal(2, Ffprobe.Probe(path).Frames);
+    }
+
+    [Fact]
+    public void Ffmpeg_missing_names_the_fix()
+    {
+        using var _ = new EnvironmentOverride(FfmpegLocator.EnvironmentVariable, Path.Combine(Dir, "no-such-ffmpeg"));
+        var ex = Assert.Throws<FifoInputException>(() => new Mp4SinkFactory().Create(null, new SinkTarget("x.mp4", 8, false), Context));
+        Assert.Equal(FfmpegLocator.NotFoundErrorId, ex.ErrorId);
+        Assert.Contains("no-such-ffmpeg", ex.Message);
+        Assert.Contains("apt-get install ffmpeg", ex.Message);
+        Assert.Contains("FIFOPIPES_FFMPEG", ex.Message);
+    }
+
+    [Fact]
+    public void Ffmpeg_not_on_path_names_the_fix()
+    {
+        using var noOverride = new EnvironmentOverride(FfmpegLocator.EnvironmentVariable, null);
+        using var emptyPath = new EnvironmentOverride("PATH", Dir);
+        var ex = Assert.Throws<FifoInputException>(() => new WebmSinkFactory().Create(null, new SinkTarget("x.webm", 8, false), Context));
+        Assert.Equal(FfmpegLocator.NotFoundErrorId, ex.ErrorId);
+        Assert.Contains("apt-get install ffmpeg", ex.Message);
+        Assert.Contains("FIFOPIPES_FFMPEG", ex.Message);
+    }
+
+    [SkippableFact]
+    public void Ffmpeg_killed_mid_run_is_a_clear_error()
+    {
+        Skip.IfNot(Ffprobe.Available && !OperatingSystem.IsWindows(), "needs ffmpeg and a POSIX shell");
+        var pidFile = Path.Combine(Dir, "ffmpeg.pid");
+        var wrapper = Path.Combine(Dir, "ffmpeg-wrapper.sh");
+        File.WriteAllText(wrapper, $"#!/bin/sh\necho $$ > '{pidFile}'\nexec '{FfmpegLocator.Locate()}' \"$@\"\n");
+        File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        using var _ = new EnvironmentOverride(FfmpegLocator.EnvironmentVariable, wrapper);
+
+        using var sink = new MkvSinkFactory().Create(null, new SinkTarget("killed.mkv", 8, false), Context);
+        var frames = Frames(10).ToList();
+        foreach (var f in frames.Take(3)) sink.Write(f);
+        using (var ffmpeg = Process.GetProcessById(WaitForPid(pidFile)))
+        {
+            ffmpeg.Kill();
+            ffmpeg.WaitForExit();
+        }
+
+        var ex = Assert.Throws<FifoInputException>(() =>
+        {
+            foreach (var f in frames.Skip(3)) sink.Write(f);
+            sink.Complete();
+        });
+        Assert.Equal(FfmpegSink.FailedErrorId, ex.ErrorId);
+        Assert.Contains("killed by signal 9", ex.Message);
+        Assert.Contains("killed.mkv", ex.Message);
+        Assert.Throws<FifoInputException>(() => sink.Write(frames[9]));
+        sink.Complete(); // the failure was reported once; completing again is quiet
+    }
+
+    [SkippableFact]
+    public void Ffmpeg_failing_reports_its_own_last_words()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        using var sink = new MkvSinkFactory().Create(new FfmpegSinkOptions { Codec = "no-such-encoder" }, new SinkTarget("bad.mkv", 8, false), Context);
+        var ex = Assert.Throws<FifoInputException>(() =>
+        {
+            foreach (var f in Frames(30)) sink.Write(f);
+            sink.Complete();
+        });
+        Assert.Equal(FfmpegSink.FailedErrorId, ex.ErrorId);
+        Assert.Contains("no-such-encoder", ex.Message);
+        Assert.Contains("exited with code 1", ex.Message);
+    }
+
+    [SkippableFact]
+    public void A_full_disk_is_reported_with_ffmpegs_message()
+    {
+        Skip.IfNot(Ffprobe.Available && File.Exists("/dev/full"), "needs ffmpeg and /dev/full");
+        using var sink = new MkvSinkFactory().Create(null, new SinkTarget("/dev/full", 8, true), Context);
+        var ex = Assert.Throws<FifoInputException>(() =>
+        {
+            foreach (var f in Frames(20)) sink.Write(f);
+            sink.Complete();
+        });
+        Assert.Equal(FfmpegSink.FailedErrorId, ex.ErrorId);
+        Assert.Contains("No space left on device", ex.Message);
+    }
+
+    [Fact]
+    public void Bad_options_are_input_errors_naming_the_option()
+    {
+        var problems = new FfmpegSinkOptions { Crf = 99, PixelFormat = "yuv 420", ExtraArgs = "-metadata \"title=open" }.Validate().ToList();
+        Assert.Equal(new[] { "crf", "pixelFormat", "extraArgs" }, problems.Select(p => p.Option));
+    }
+
+    [Fact]
+    public void Extra_arguments_split_like_a_shell()
+    {
+        Assert.Equal(new[] { "-metadata", "title=A B", "-x", "it's", "a\"b" },
+            CommandLineWords.Split("  -metadata \"title=A B\" -x 'it'\\''s' a\\\"b "));
+        Assert.Empty(CommandLineWords.Split("   "));
+    }
+
+    static int WaitForPid(string pidFile)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (File.Exists(pidFile) && int.TryParse(File.ReadAllText(pidFile).Trim(), out var pid)) return pid;
+            Thread.Sleep(20);
+        }
+        throw new TimeoutException("the ffmpeg wrapper never wrote its process id");
+    }
+}
+
+/// <summary>Sets an environment variable for the lifetime of a test and restores it.</summary>
+public sealed class EnvironmentOverride : IDisposable
+{
+    readonly string name;
+    readonly string? previous;
+
+    public EnvironmentOverride(string name, string? value)
+    {
+        this.name = name;
+        previous = Environment.GetEnvironmentVariable(name);
+        Environment.SetEnvironmentVariable(name, value);
+    }
+
+    public void Dispose() => Environment.SetEnvironmentVariable(name, previous);
+}

@@ -1,0 +1,45 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+
+namespace FifoPipes.Tests.Sinks;
+
+/// <summary>What ffprobe reads from a video, decoding every frame to count them.</summary>
+public sealed record ProbedVideo(string Codec, int Width, int Height, string PixelFormat, int Frames, double Duration);
+
+public static class Ffprobe
+{
+    public static bool Available => OnPath("ffprobe") && OnPath("ffmpeg");
+
+    public static bool OnPath(string tool) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Any(folder => File.Exists(Path.Combine(folder, tool)));
+
+    public static ProbedVideo Probe(string path)
+    {
+        var info = new ProcessStartInfo("ffprobe")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { "-v", "error", "-count_frames", "-select_streams", "v:0",
+                     "-show_entries", "stream=codec_name,width,height,pix_fmt,nb_read_frames:format=duration", "-of", "json", path })
+            info.ArgumentList.Add(a);
+        using var process = Process.Start(info)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var json = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0) throw new InvalidOperationException($"ffprobe could not read {path}: {stderr.Result}");
+        using var doc = JsonDocument.Parse(json);
+        var stream = doc.RootElement.GetProperty("streams")[0];
+        var format = doc.RootElement.GetProperty("format");
+        return new ProbedVideo(
+            stream.GetProperty("codec_name").GetString()!,
+            stream.GetProperty("width").GetInt32(),
+            stream.GetProperty("height").GetInt32(),
+            stream.TryGetProperty("pix_fmt", out var pf) ? pf.GetString()! : "",
+            int.Parse(stream.GetProperty("nb_read_frames").GetString()!, CultureInfo.InvariantCulture),
+            format.TryGetProperty("duration", out var d) ? double.Parse(d.GetString()!, CultureInfo.InvariantCulture) : double.NaN);
+    }
+}

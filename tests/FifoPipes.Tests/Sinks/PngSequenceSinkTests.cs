@@ -1,0 +1,102 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Core.Sinks;
+using FifoPipes.Sinks.Images;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using Xunit;
+
+namespace FifoPipes.Tests.Sinks;
+
+public sealed class PngSequenceSinkTests : SinkTestBase
+{
+    static readonly PngSequenceSinkFactory Factory = new();
+
+    static byte[] Pixels(string path)
+    {
+        using var image = Image.Load<Rgb24>(path);
+        var bytes = new byte[image.Width * image.Height * 3];
+        image.CopyPixelDataTo(bytes);
+        return bytes;
+    }
+
+    [Fact]
+    public void A_folder_gets_every_frame_pixel_exact_under_the_default_names()
+    {
+        var frames = Enumerable.Range(0, 5).Select(i => Frame(i, 13, 7)).ToList();
+        using var sink = Factory.Create(null, new SinkTarget("out", 8, false), Context);
+        foreach (var f in frames) sink.Write(f);
+        var files = sink.Complete();
+
+        var expected = Enumerable.Range(0, 5).Select(i => Path.Combine(Dir, "out", $"frame_{i:D6}.png")).ToList();
+        Assert.Equal(expected, files);
+        Assert.Equal(expected, Directory.GetFiles(Path.Combine(Dir, "out")).Order());
+        for (int i = 0; i < 5; i++) Assert.Equal(frames[i].Rgb, Pixels(files[i]));
+    }
+
+    [Theory]
+    [InlineData("seq/f_%05d.png", "seq/f_00003.png")]
+    [InlineData("seq/f%d.png", "seq/f3.png")]
+    [InlineData("seq/100%%_%03d.png", "seq/100%_003.png")]
+    [InlineData("seq/clip.png", "seq/clip_000003.png")]
+    public void Patterns_and_file_names_number_the_frames(string target, string expectedForFrame3)
+    {
+        using var sink = Factory.Create(new PngSinkOptions { CompressionLevel = 1 }, new SinkTarget(target, 8, false), Context);
+        var frame = Frame(3, 4, 4);
+        sink.Write(frame);
+        var file = Assert.Single(sink.Complete());
+        Assert.Equal(Path.Combine(Dir, expectedForFrame3), file);
+        Assert.Equal(frame.Rgb, Pixels(file));
+    }
+
+    [Theory]
+    [InlineData("seq/f_%5d.png")]
+    [InlineData("seq/f_%d_%d.png")]
+    [InlineData("seq/f_%s.png")]
+    [InlineData("se%03dq/f.png")]
+    public void Malformed_patterns_are_refused_with_an_example(string target)
+    {
+        var ex = Assert.Throws<FifoInputException>(() => Factory.Create(null, new SinkTarget(target, 8, false), Context));
+        Assert.Equal(FramePattern.InvalidErrorId, ex.ErrorId);
+        Assert.Contains("frame_%06d.png", ex.Message);
+    }
+
+    [Fact]
+    public void An_earlier_sequence_is_not_overwritten_without_force()
+    {
+        var folder = Path.Combine(Dir, "out");
+        Directory.CreateDirectory(folder);
+        var old = Path.Combine(folder, "frame_000007.png");
+        File.WriteAllText(old, "an earlier run");
+        File.WriteAllText(Path.Combine(folder, "notes.txt"), "unrelated files do not count");
+
+        var ex = Assert.Throws<FifoInputException>(() => Factory.Create(null, new SinkTarget("out", 8, false), Context));
+        Assert.Equal(SinkFiles.OutputExistsErrorId, ex.ErrorId);
+        Assert.Contains(old, ex.Message);
+        Assert.Contains("-Force", ex.Message);
+        Assert.Equal("an earlier run", File.ReadAllText(old));
+
+        using var sink = Factory.Create(null, new SinkTarget("out", 8, true), Context);
+        var frame = Frame(7, 5, 5);
+        sink.Write(frame);
+        sink.Complete();
+        Assert.Equal(frame.Rgb, Pixels(old));
+    }
+
+    [Fact]
+    public void Unrelated_files_in_the_folder_do_not_block_a_run()
+    {
+        Directory.CreateDirectory(Path.Combine(Dir, "out"));
+        File.WriteAllText(Path.Combine(Dir, "out", "frame_notes.png"), "not a frame number");
+        using var sink = Factory.Create(null, new SinkTarget("out", 8, false), Context);
+        sink.Write(Frame(0, 3, 3));
+        Assert.Single(sink.Complete());
+    }
+
+    [Fact]
+    public void A_bad_compression_level_is_an_input_error_naming_the_option()
+    {
+        var ex = Assert.Throws<FifoInputException>(() =>
+            Factory.Create(new PngSinkOptions { CompressionLevel = 12 }, new SinkTarget("out", 8, false), Context));
+        Assert.Contains("compressionLevel", ex.Message);
+    }
+}
