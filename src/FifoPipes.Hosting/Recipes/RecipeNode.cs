@@ -50,6 +50,13 @@ public static class RecipeNodes
                 new SourceLocation(file, (int)ex.Start.Line, (int)ex.Start.Column), Array.Empty<string>()));
             return null;
         }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or IndexOutOfRangeException)
+        {
+            // YamlDotNet's scanner fails this way on some malformed input; point at where parsing stopped.
+            diagnostics.Add(new Diagnostic("(syntax)", "YAML syntax error: the document could not be parsed past this point",
+                LastParsedPosition(text, file), Array.Empty<string>()));
+            return null;
+        }
         if (stream.Documents.Count == 0)
         {
             diagnostics.Add(new Diagnostic("(document)", "the recipe is empty", new SourceLocation(file, 1, 1), Array.Empty<string>()));
@@ -59,6 +66,18 @@ public static class RecipeNodes
             diagnostics.Add(new Diagnostic("(document)", "a recipe file holds one YAML document; remove the extra '---' documents",
                 At(file, stream.Documents[1].RootNode.Start), Array.Empty<string>()));
         return Convert(stream.Documents[0].RootNode, file, diagnostics);
+    }
+
+    static SourceLocation LastParsedPosition(string text, string file)
+    {
+        var last = new SourceLocation(file, 1, 1);
+        try
+        {
+            var parser = new Parser(new StringReader(text));
+            while (parser.MoveNext()) last = new SourceLocation(file, (int)parser.Current!.End.Line, (int)parser.Current.End.Column);
+        }
+        catch (Exception) { /* the failure is what we were looking for */ }
+        return last;
     }
 
     static string FirstLine(string s) => s.Split('\n')[0].Trim();

@@ -1,0 +1,138 @@
+using FifoPipes.Hosting.Recipes;
+using Xunit;
+
+namespace FifoPipes.Tests.Hosting;
+
+public sealed class RecipeReaderTests
+{
+    const string File = "/recipes/test.yaml";
+
+    static (Recipe? Recipe, IReadOnlyList<FifoPipes.Hosting.Options.Diagnostic> Diagnostics) Read(string yaml)
+    {
+        var reader = new RecipeReader(TestPlugins.Host);
+        var recipe = reader.ReadText(yaml.Replace("\r\n", "\n"), File);
+        return (recipe, reader.Diagnostics);
+    }
+
+    [Fact]
+    public void A_valid_recipe_binds_plugins_options_prompts_and_sinks()
+    {
+        var (recipe, diagnostics) = Read("""
+            apiVersion: fifopipes/v1
+            model: { use: analytic, with: { height: 8, width: 8, channels: 2 } }
+            prompts:
+              - prompt: calm ocean
+                frames: 5
+              - prompt: fire
+                frames: 3
+            seed: 9
+            fps: 12
+            sampler:
+              use: fifo
+              with: { partitions: 2, lookahead: false, windowBatch: 1 }
+            sinks:
+              - path: out/clip.mp4
+                with: { crf: 20 }
+              - path: out/clip.gif
+            snapshot: { path: run.snapshot, every: 4 }
+            """);
+        Assert.Empty(diagnostics);
+        Assert.NotNull(recipe);
+        Assert.Equal("analytic", recipe!.Model.Plugin.Name);
+        Assert.Equal(8, recipe.Frames);
+        Assert.Equal(9, recipe.Seed);
+        Assert.Equal(12, recipe.Fps);
+        Assert.Equal(new[] { "mp4", "gif" }, recipe.Sinks.Select(s => s.Plugin.Name));
+        Assert.Equal("/recipes/out/clip.mp4", recipe.Sinks[0].Path);
+        Assert.Equal(2, recipe.Sampler.Options!.GetType().GetProperty("Partitions")!.GetValue(recipe.Sampler.Options));
+        Assert.Equal(new FifoPipes.Abstractions.SnapshotPolicy("/recipes/run.snapshot", 4), recipe.Snapshot);
+    }
+
+    [Fact]
+    public void The_typo_from_the_issue_names_line_key_and_valid_keys()
+    {
+        var (recipe, diagnostics) = Read("""
+            apiVersion: fifopipes/v1
+            prompt: clouds
+            frames: 10
+            sampler: {use: fifo, with: {partitons: 4}}
+            """);
+        Assert.Null(recipe);
+        var d = Assert.Single(diagnostics);
+        Assert.Equal("sampler.with.partitons", d.Path);
+        Assert.Equal((4, 29), (d.Line, d.Column));
+        Assert.Contains("Did you mean 'partitions'", d.Message);
+        Assert.Contains("partitions", d.ValidChoices);
+        Assert.Contains("lookahead", d.ValidChoices);
+        Assert.StartsWith($"{File}:4:29: ", d.ToString());
+    }
+
+    // Each bad recipe: the YAML, the diagnostic path expected, its line, and a phrase of its message.
+    public static TheoryData<string, string, string, int, string> BadRecipes => new()
+    {
+        { "unknown top-level key", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsed: 4\n", "sed", 4, "Did you mean 'seed'" },
+        { "missing apiVersion", "prompt: a\nframes: 3\n", "apiVersion", 1, "missing 'apiVersion" },
+        { "unsupported apiVersion", "apiVersion: fifopipes/v9\nprompt: a\nframes: 3\n", "apiVersion", 1, "unsupported apiVersion" },
+        { "yaml syntax", "apiVersion: fifopipes/v1\nprompt: [a\nframes: 3\n", "(syntax)", 2, "YAML syntax error" },
+        { "yaml bad indentation", "apiVersion: fifopipes/v1\nprompt: a\n  frames: 3\n", "(syntax)", 3, "YAML syntax error" },
+        { "unknown model plugin", "apiVersion: fifopipes/v1\nmodel: analytik\nprompt: a\nframes: 3\n", "model.use", 2, "Did you mean 'analytic'" },
+        { "unknown sampler plugin", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fofo}\n", "sampler.use", 4, "unknown sampler plugin 'fofo'" },
+        { "wrong option type", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fifo, with: {partitions: four}}\n", "sampler.with.partitions", 4, "expected an integer, got 'four'" },
+        { "boolean expected", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fifo, with: {lookahead: maybe}}\n", "sampler.with.lookahead", 4, "expected true or false" },
+        { "impossible option value", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler:\n  use: fifo\n  with:\n    partitions: 0\n", "sampler.with.partitions", 7, "" },
+        { "unknown model option", "apiVersion: fifopipes/v1\nmodel: {use: analytic, with: {hieght: 8}}\nprompt: a\nframes: 3\n", "model.with.hieght", 2, "Did you mean 'height'" },
+        { "zero frames", "apiVersion: fifopipes/v1\nprompt: a\nframes: 0\n", "frames", 3, "at least 1" },
+        { "frames not a number", "apiVersion: fifopipes/v1\nprompt: a\nframes: many\n", "frames", 3, "expected an integer" },
+        { "missing prompt", "apiVersion: fifopipes/v1\nframes: 3\n", "prompt", 1, "missing 'prompt'" },
+        { "prompt and prompts", "apiVersion: fifopipes/v1\nprompt: a\nprompts:\n  - {prompt: b, frames: 2}\n", "prompts", 4, "not both" },
+        { "prompt entry without frames", "apiVersion: fifopipes/v1\nprompts:\n  - prompt: b\n", "prompts[0].frames", 3, "missing 'frames'" },
+        { "unknown key in a prompt entry", "apiVersion: fifopipes/v1\nprompts:\n  - {prompt: b, frames: 2, guidance: 3}\n", "prompts[0].guidance", 3, "unknown key 'guidance'" },
+        { "sink with unknown extension", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - path: out.avi\n", "sinks[0].path", 5, "no sink writes '.avi'" },
+        { "sink without path", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - use: gif\n", "sinks[0].path", 5, "missing 'path'" },
+        { "unknown sink", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - {use: gift, path: a.gif}\n", "sinks[0].use", 5, "Did you mean 'gif'" },
+        { "unknown sink option", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - path: a.mp4\n    with: {crff: 3}\n", "sinks[0].with.crff", 6, "Did you mean 'crf'" },
+        { "two sinks one file", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - path: a.mp4\n  - path: ./a.mp4\n", "sinks[1].path", 6, "two sinks write" },
+        { "sinks not a list", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks: a.mp4\n", "sinks", 4, "expected a list" },
+        { "snapshot every zero", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsnapshot: {path: s.snap, every: 0}\n", "snapshot.every", 4, "at least 1" },
+        { "resume file missing", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nresume: /nonexistent/run.snapshot\n", "resume", 4, "does not exist" },
+        { "fps out of range", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nfps: -2\n", "fps", 4, "between 0 and 240" },
+        { "duplicate key", "apiVersion: fifopipes/v1\nprompt: a\nprompt: b\nframes: 3\n", "(syntax)", 3, "Duplicate key" },
+        { "with is not a mapping", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fifo, with: [1, 2]}\n", "sampler.with", 4, "expected a mapping" },
+        { "document is a list", "- a\n- b\n", "(document)", 1, "is a mapping" },
+        { "choice option", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fifo, with: {step: euler}}\n", "sampler.with.step", 4, "" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadRecipes))]
+    public void Bad_recipes_fail_with_a_located_diagnostic(string name, string yaml, string path, int line, string phrase)
+    {
+        var (recipe, diagnostics) = Read(yaml);
+        Assert.Null(recipe);
+        var d = diagnostics.FirstOrDefault(x => x.Path == path);
+        Assert.True(d is not null, $"{name}: no diagnostic at '{path}'; got: {string.Join(" | ", diagnostics)}");
+        Assert.Equal(File, d!.File);
+        Assert.Equal(line, d.Line);
+        Assert.True(d.Column >= 1, $"{name}: column {d.Column}");
+        Assert.Contains(phrase, d.Message);
+    }
+
+    [Fact]
+    public void Every_problem_is_reported_in_one_pass()
+    {
+        var (_, diagnostics) = Read("apiVersion: fifopipes/v1\nprompt: a\nframes: 0\nsed: 1\nsampler: {use: fifo, with: {partitons: 2}}\n");
+        Assert.Equal(new[] { "sed", "frames", "sampler.with.partitons" }.OrderBy(x => x), diagnostics.Select(d => d.Path).OrderBy(x => x));
+    }
+
+    [Fact]
+    public void The_run_hash_follows_what_determines_the_frames_not_where_they_go()
+    {
+        const string head = "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\n";
+        var a = Read(head + "seed: 1\nsinks: [{path: a.mp4}]\n").Recipe!;
+        var b = Read(head + "seed: 1\nsinks: [{path: b.gif}]\n").Recipe!;
+        var c = Read(head + "seed: 2\n").Recipe!;
+        var d = Read(head + "seed: 1\nsampler: {use: fifo, with: {partitions: 3}}\n").Recipe!;
+        Assert.Equal(a.RunHash, b.RunHash);
+        Assert.NotEqual(a.RunHash, c.RunHash);
+        Assert.NotEqual(a.RunHash, d.RunHash);
+    }
+}
