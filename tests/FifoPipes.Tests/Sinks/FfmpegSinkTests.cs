@@ -134,7 +134,7 @@ public sealed class FfmpegSinkTests : SinkTestBase
         var pidFile = Path.Combine(Dir, "ffmpeg.pid");
         var wrapper = Path.Combine(Dir, "ffmpeg-wrapper.sh");
         File.WriteAllText(wrapper, $"#!/bin/sh\necho $$ > '{pidFile}'\nexec '{FfmpegLocator.Locate()}' \"$@\"\n");
-        File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         using var _ = new EnvironmentOverride(FfmpegLocator.EnvironmentVariable, wrapper);
 
         using var sink = new MkvSinkFactory().Create(null, new SinkTarget("killed.mkv", 8, false), Context);
