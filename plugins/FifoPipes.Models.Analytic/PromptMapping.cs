@@ -10,13 +10,21 @@ namespace FifoPipes.Models.Analytic;
 /// </summary>
 public static class PromptMapping
 {
-    /// <summary>The unconditional prior used for guidance: still, grey, mid-range spectrum.</summary>
+    /// <summary>
+    /// The unconditional prior used for guidance: still, grey, and broad (1.5x the channel sigmas, a
+    /// flatter spectrum, little temporal memory), so that eps_u + w (eps_c - eps_u) with w &gt; 1 narrows
+    /// toward the prompt's prior instead of extrapolating past it. Measured with 50-step DDIM on 16
+    /// frames: at w = 1.5 the output std stays within about 20% of sigma for fire, clouds, nebula and
+    /// ocean; at w = 3 persistent textures (clouds, nebula) already blow up (std 3x): keep w small.
+    /// </summary>
     public static PromptParameters Neutral(int channels)
     {
-        var sigma = BaseSigma(channels, null);
-        return new PromptParameters(sigma, beta: 3.0, k0: 0.06, t0: 12.0, velocityY: 0, velocityX: 0,
+        var sigma = BaseSigma(channels, null).Select(s => s * NeutralBreadth).ToArray();
+        return new PromptParameters(sigma, beta: 2.0, k0: 0.06, t0: 2.0, velocityY: 0, velocityX: 0,
             BuildPalette(new Rgb(0.3, 0.3, 0.3), new Rgb(0.8, 0.8, 0.8), sigma, null), Offset(new Rgb(0.3, 0.3, 0.3), new Rgb(0.8, 0.8, 0.8)));
     }
+
+    const double NeutralBreadth = 1.5;
 
     public static PromptParameters FromPrompt(string prompt, int channels)
     {
