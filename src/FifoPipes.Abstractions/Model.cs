@@ -48,6 +48,12 @@ public interface IFrameDecoder : IDisposable
     /// <summary>Pushes one latent frame [C, h, w]; returns the RGB frames [3, H, W] in [0, 1] now ready (possibly none).</summary>
     IReadOnlyList<Tensor> Push(Tensor latent);
 
+    /// <summary>
+    /// As <see cref="Push(Tensor)"/>, knowing the prompt the latent was finished under (decoders whose
+    /// look depends on the prompt, like the analytic model's palette, need it at prompt changes).
+    /// </summary>
+    IReadOnlyList<Tensor> Push(Tensor latent, string prompt) => Push(latent);
+
     /// <summary>Returns the frames still held back at the end of the stream.</summary>
     IReadOnlyList<Tensor> Flush();
 }

@@ -108,7 +108,7 @@ public sealed class VideoRun
             prompt = latent.Prompt;
             decoding.Start();
             IReadOnlyList<TorchSharp.torch.Tensor> rgbFrames;
-            using (latent.Latent) rgbFrames = decoder.Push(latent.Latent);
+            using (latent.Latent) rgbFrames = decoder.Push(latent.Latent, latent.Prompt);
             decoding.Stop();
             Emit(rgbFrames);
         }

@@ -27,7 +27,7 @@ sealed class RunPump
         var activity = $"FIFO video: {recipe.Frames} frames";
         var progress = new ProgressRecord(1, activity, "loading the model");
         var clock = Stopwatch.StartNew();
-        var lastProgress = TimeSpan.MinValue;
+        var lastProgress = -ProgressInterval;
         long done = 0;
         try
         {
@@ -49,7 +49,6 @@ sealed class RunPump
                             double rate = done / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
                             progress.StatusDescription = $"{done} of {recipe.Frames} frames, {rate:F2} frames/s";
                             progress.PercentComplete = (int)Math.Min(100, 100 * done / Math.Max(1, recipe.Frames));
-                            // Capped: PowerShell turns this into a TimeSpan, which a near-zero early rate would overflow.
                             progress.SecondsRemaining = (int)Math.Clamp((recipe.Frames - done) / Math.Max(rate, 1e-6), 0, 360_000);
                             cmdlet.WriteProgress(progress);
                         }
