@@ -1,0 +1,86 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Hosting.Plugins;
+using FifoPipes.Tests.Parity;
+using Xunit;
+
+namespace FifoPipes.Tests.Hosting;
+
+public sealed class PluginHostTests
+{
+    static string BuildOutput(string project) =>
+        Path.Combine(ParityCase.RepoRoot, project, "bin", "Debug", "net8.0");
+
+    [Fact]
+    public void The_built_in_plugins_load_with_their_metadata()
+    {
+        var host = TestPlugins.Host;
+        Assert.Empty(host.Errors);
+        Assert.Contains(host.Plugins, p => p is { Kind: PluginKind.Model, Name: "analytic" });
+        Assert.Contains(host.Plugins, p => p is { Kind: PluginKind.Sampler, Name: "fifo" });
+        foreach (var sink in new[] { "png", "gif", "mp4", "webm", "mkv" })
+            Assert.Contains(host.Plugins, p => p.Kind == PluginKind.Sink && p.Name == sink);
+        var fifo = host.Require(PluginKind.Sampler, "fifo");
+        Assert.False(string.IsNullOrWhiteSpace(fifo.Description));
+        Assert.Matches(@"^\d+\.\d+\.\d+", fifo.Version);
+        var lookahead = Assert.Single(fifo.Options, o => o.Name == "lookahead");
+        Assert.Equal(true, lookahead.Default);
+        Assert.Equal("boolean", lookahead.TypeName);
+        Assert.Equal("mp4", host.SinkForExtension(".MP4")!.Name);
+    }
+
+    [Fact]
+    public void Plugins_live_in_their_own_load_context_sharing_the_contracts()
+    {
+        var analytic = TestPlugins.Host.Require(PluginKind.Model, "analytic").Create<IModelAdapter>();
+        var context = System.Runtime.Loader.AssemblyLoadContext.GetLoadContext(analytic.GetType().Assembly);
+        Assert.IsType<PluginLoadContext>(context);
+        // The plugin's view of the contracts is the host's very assembly, or the cast above would have failed.
+        Assert.Same(typeof(IModelAdapter).Assembly, analytic.GetType().GetInterface(nameof(IModelAdapter))!.Assembly);
+    }
+
+    [Fact]
+    public void A_third_party_plugin_is_found_in_an_extra_folder()
+    {
+        var host = PluginHost.Load(TestPlugins.Folder, new[] { BuildOutput("examples/plugins/ContactSheetSink") });
+        Assert.Empty(host.Errors);
+        var sheet = host.Require(PluginKind.Sink, "contact-sheet");
+        Assert.EndsWith("ContactSheetSink.dll", sheet.Source);
+        Assert.Contains(sheet.Options, o => o.Name == "every");
+    }
+
+    [Fact]
+    public void Failing_plugins_are_reported_by_name_and_the_rest_still_work()
+    {
+        // The faulty plugins' build output, without Ghost.dll: the ghostly model's dependency is missing.
+        var folder = Directory.CreateTempSubdirectory("fifo-faulty-").FullName;
+        try
+        {
+            foreach (var file in Directory.GetFiles(BuildOutput("tests/TestPlugins/FaultyPlugins")).Where(f => !f.Contains("Ghost")))
+                File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+            var host = PluginHost.Load(TestPlugins.Folder, new[] { folder, "/nonexistent/plugins" });
+
+            Assert.NotNull(host.Find(PluginKind.Sink, "healthy-sink"));
+            Assert.NotNull(host.Find(PluginKind.Model, "analytic"));
+            Assert.Contains("FifoPipes.Sinks.Images", host.Require(PluginKind.Sink, "gif").Source);
+
+            Assert.Contains(host.Errors, e => e.Name == "throwing-sink" && e.Message.Contains("refuses to start"));
+            Assert.Contains(host.Errors, e => e.Name == "gif" && e.Message.Contains("already loaded"));
+            Assert.Contains(host.Errors, e => e.Name == "ghostly-model" && e.Message.Contains("Ghost"));
+            Assert.Contains(host.Errors, e => e.Source == "/nonexistent/plugins" && e.Message.Contains("does not exist"));
+
+            var ex = Assert.Throws<FifoInputException>(() => host.Require(PluginKind.Model, "ghostly-model"));
+            Assert.Contains("failed to load", ex.Message);
+            Assert.Contains("analytic", ex.Message);
+        }
+        finally { Directory.Delete(folder, recursive: true); }
+    }
+
+    [Fact]
+    public void An_unknown_plugin_names_the_available_ones()
+    {
+        var ex = Assert.Throws<FifoInputException>(() => TestPlugins.Host.Require(PluginKind.Sampler, "magic"));
+        Assert.Equal("UnknownPlugin", ex.ErrorId);
+        Assert.Contains("fifo", ex.Message);
+        Assert.Contains(PluginHost.PluginPathVariable, ex.Message);
+    }
+}

@@ -1,0 +1,200 @@
+using System.Diagnostics;
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+using FifoPipes.PowerShell;
+using FifoPipes.PowerShell.Commands;
+using Xunit;
+
+namespace FifoPipes.Tests.PowerShell;
+
+/// <summary>The cmdlets run in-process in a real PowerShell runspace, with the real plugins.</summary>
+[Collection("PowerShell")]
+public sealed class CmdletTests : IDisposable
+{
+    // A tiny analytic model so each run takes well under a second.
+    const string Tiny = "-ModelOption @{ height = 8; width = 8; channels = 2; frames = 4 } -Partitions 2 -Seed 3";
+
+    readonly string dir = Directory.CreateTempSubdirectory("fifo-ps-").FullName;
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    static System.Management.Automation.PowerShell NewShell(string workingDirectory)
+    {
+        var shell = System.Management.Automation.PowerShell.Create(InitialSessionState.CreateDefault2());
+        shell.AddCommand("Import-Module").AddParameter("Assembly", typeof(NewFifoVideoCommand).Assembly).Invoke();
+        shell.Commands.Clear();
+        // Set-Location lives in a module only pwsh ships; the session state API does the same.
+        shell.Runspace.SessionStateProxy.Path.SetLocation(workingDirectory);
+        return shell;
+    }
+
+    List<object> Run(string script)
+    {
+        using var shell = NewShell(dir);
+        shell.AddScript(script);
+        var output = shell.Invoke();
+        if (shell.HadErrors)
+            throw new Xunit.Sdk.XunitException("PowerShell errors: " + string.Join(" | ", shell.Streams.Error.Select(e => e.ToString())));
+        return output.Select(o => o.BaseObject).ToList();
+    }
+
+    ErrorRecord RunFailing(string script)
+    {
+        using var shell = NewShell(dir);
+        shell.AddScript(script);
+        try { shell.Invoke(); }
+        catch (RuntimeException ex) { return ex.ErrorRecord; }
+        Assert.True(shell.HadErrors, "expected the script to fail");
+        return shell.Streams.Error[0];
+    }
+
+    [Fact]
+    public void New_FifoVideo_streams_frames_in_order()
+    {
+        var frames = Run($"New-FifoVideo 'calm blue ocean' -Frames 5 {Tiny}").Cast<FifoFrame>().ToList();
+        Assert.Equal(new long[] { 0, 1, 2, 3, 4 }, frames.Select(f => f.Index));
+        Assert.All(frames, f => Assert.Equal((64, 64, 64 * 64 * 3), (f.Width, f.Height, f.Pixels.Length)));
+        Assert.All(frames, f => Assert.Equal("calm blue ocean", f.Prompt));
+        Assert.Equal(TimeSpan.FromSeconds(4 / 8.0), frames[4].Timestamp);
+    }
+
+    [Fact]
+    public void A_prompt_schedule_switches_at_the_stated_frames()
+    {
+        var frames = Run($"New-FifoVideo 'fire','ocean','smoke' -Frames 3,1,2 {Tiny}").Cast<FifoFrame>().ToList();
+        Assert.Equal(new[] { "fire", "fire", "fire", "ocean", "smoke", "smoke" }, frames.Select(f => f.Prompt));
+    }
+
+    [Fact]
+    public void The_same_seed_gives_the_same_frames()
+    {
+        var a = Run($"New-FifoVideo 'lava' -Frames 3 {Tiny}").Cast<FifoFrame>().ToList();
+        var b = Run($"New-FifoVideo 'lava' -Frames 3 {Tiny}").Cast<FifoFrame>().ToList();
+        Assert.Equal(a.Select(f => f.Pixels), b.Select(f => f.Pixels));
+    }
+
+    [Fact]
+    public void Export_FifoFrames_writes_every_format_and_emits_the_files()
+    {
+        var files = Run($"New-FifoVideo 'aurora' -Frames 6 {Tiny} | Export-FifoFrames out.mp4, out.gif, out.webm").Cast<FileInfo>().ToList();
+        Assert.Equal(new[] { "out.mp4", "out.gif", "out.webm" }, files.Select(f => f.Name));
+        foreach (var file in files) Assert.Equal(6, Media.FrameCount(file.FullName));
+        var pngs = Run($"New-FifoVideo 'aurora' -Frames 2 {Tiny} | Export-FifoFrames frames -Format png");
+        Assert.Equal(2, Directory.GetFiles(Path.Combine(dir, "frames"), "*.png").Length);
+        Assert.NotEmpty(pngs);
+    }
+
+    [Fact]
+    public void Export_FifoFrames_refuses_to_overwrite_without_Force_and_honours_WhatIf()
+    {
+        File.WriteAllText(Path.Combine(dir, "taken.gif"), "keep me");
+        var error = RunFailing($"New-FifoVideo 'aurora' -Frames 2 {Tiny} | Export-FifoFrames taken.gif");
+        Assert.Equal("OutputExists", error.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Contains("-Force", error.Exception.Message);
+        Assert.Equal("keep me", File.ReadAllText(Path.Combine(dir, "taken.gif")));
+
+        Assert.Empty(Run($"New-FifoVideo 'aurora' -Frames 2 {Tiny} | Export-FifoFrames new.gif -WhatIf"));
+        Assert.False(File.Exists(Path.Combine(dir, "new.gif")));
+
+        Run($"New-FifoVideo 'aurora' -Frames 2 {Tiny} | Export-FifoFrames taken.gif -Force");
+        Assert.Equal(2, Media.FrameCount(Path.Combine(dir, "taken.gif")));
+    }
+
+    [Fact]
+    public void Stopping_the_pipeline_leaves_playable_files_with_the_frames_made_so_far()
+    {
+        using var shell = NewShell(dir);
+        shell.AddScript($"New-FifoVideo 'smoke drifting left' -Frames 100000 {Tiny} | Export-FifoFrames stopped.gif, stopped.mp4");
+        var running = shell.BeginInvoke();
+        var gif = Path.Combine(dir, "stopped.gif");
+        var clock = Stopwatch.StartNew();
+        // Wait until a handful of frames went out (each 64x64 GIF frame adds well over 500 bytes).
+        while (!(File.Exists(gif) && new FileInfo(gif).Length > 8_000) && clock.Elapsed < TimeSpan.FromMinutes(2) && !running.IsCompleted)
+            Thread.Sleep(50);
+        shell.Stop();
+        Assert.Equal(PSInvocationState.Stopped, shell.InvocationStateInfo.State);
+
+        int gifFrames = Media.FrameCount(gif);
+        int mp4Frames = Media.FrameCount(Path.Combine(dir, "stopped.mp4"));
+        Assert.InRange(gifFrames, 3, 99_999);
+        Assert.Equal(gifFrames, mp4Frames);
+    }
+
+    [Fact]
+    public void Invoke_FifoRecipe_runs_a_recipe_into_its_sinks()
+    {
+        File.WriteAllText(Path.Combine(dir, "r.yaml"), """
+            apiVersion: fifopipes/v1
+            model: { use: analytic, with: { height: 8, width: 8, channels: 2, frames: 4 } }
+            prompts:
+              - { prompt: fire, frames: 2 }
+              - { prompt: ocean, frames: 2 }
+            sampler: { use: fifo, with: { partitions: 2 } }
+            sinks:
+              - path: out/r.gif
+              - path: out/frames
+                use: png
+            """);
+        var output = Run("Invoke-FifoRecipe r.yaml");
+        Assert.Contains(output, o => o is FileInfo { Name: "r.gif" });
+        Assert.Equal(4, Media.FrameCount(Path.Combine(dir, "out", "r.gif")));
+        Assert.Equal(4, Directory.GetFiles(Path.Combine(dir, "out", "frames")).Length);
+
+        var again = RunFailing("Invoke-FifoRecipe r.yaml");
+        Assert.Equal("OutputExists", again.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Contains(Run("Invoke-FifoRecipe r.yaml -Force -PassThru"), o => o is FifoFrame);
+    }
+
+    [Fact]
+    public void A_bad_recipe_is_one_error_listing_every_problem_with_locations()
+    {
+        File.WriteAllText(Path.Combine(dir, "bad.yaml"), "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fifo, with: {partitons: 4}}\n");
+        var diagnostics = Run("Test-FifoRecipe bad.yaml").Cast<FifoRecipeDiagnostic>().ToList();
+        var d = Assert.Single(diagnostics);
+        Assert.Equal((4, "sampler.with.partitons"), (d.Line, d.Path));
+        Assert.Contains("partitions", d.ValidChoices);
+        Assert.Equal(new object[] { false }, Run("Test-FifoRecipe bad.yaml -Quiet"));
+
+        var error = RunFailing("Invoke-FifoRecipe bad.yaml");
+        Assert.Equal("InvalidRecipe", error.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Contains("bad.yaml:4:29", error.Exception.Message);
+    }
+
+    [Fact]
+    public void Get_FifoPlugin_lists_plugins_with_options()
+    {
+        var plugins = Run("Get-FifoPlugin").Cast<FifoPluginInfo>().ToList();
+        Assert.Contains(plugins, p => p.Name == "analytic" && p.Kind == "Model");
+        var fifo = Assert.Single(Run("Get-FifoPlugin fi* -Kind Sampler").Cast<FifoPluginInfo>());
+        Assert.Contains(fifo.Options, o => o.Name == "partitions" && o.Type == "integer?");
+    }
+
+    [Fact]
+    public void Parameter_mistakes_are_errors_that_name_the_fix()
+    {
+        var unknownOption = RunFailing("New-FifoVideo 'a' -Frames 2 -SamplerOption @{ partitons = 2 }");
+        Assert.Contains("Did you mean 'partitions'", unknownOption.Exception.Message);
+        var unknownModel = RunFailing("New-FifoVideo 'a' -Frames 2 -Model nonesuch");
+        Assert.Contains("unknown model plugin 'nonesuch'", unknownModel.Exception.Message);
+        var mismatched = RunFailing("New-FifoVideo 'a','b','c' -Frames 2,3");
+        Assert.Contains("one per prompt", mismatched.Exception.Message);
+    }
+}
+
+[CollectionDefinition("PowerShell", DisableParallelization = true)]
+public sealed class PowerShellCollection { }
+
+/// <summary>Frame counts read back with ffprobe, the way a user's player would see the file.</summary>
+static class Media
+{
+    public static int FrameCount(string path)
+    {
+        var info = new ProcessStartInfo("ffprobe", $"-v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 \"{path}\"")
+        { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEnd().Trim();
+        var errors = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0 && int.TryParse(output.Split('\n')[0].Trim().TrimEnd(','), out _), $"ffprobe could not read {path}: {errors}");
+        return int.Parse(output.Split('\n')[0].Trim().TrimEnd(','));
+    }
+}

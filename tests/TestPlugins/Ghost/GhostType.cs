@@ -1,0 +1,6 @@
+namespace Ghost;
+
+public static class GhostType
+{
+    public static string Name => "ghost";
+}
