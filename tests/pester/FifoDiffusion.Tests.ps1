@@ -1,0 +1,137 @@
+# The module through the real pwsh: manifest, formats, help, plugins, the cmdlets end to end.
+BeforeAll {
+    $script:Root = (Resolve-Path "$PSScriptRoot/../..").Path
+    Import-Module "$Root/FifoDiffusion.psd1" -Force
+    $script:Work = Join-Path ([IO.Path]::GetTempPath()) ("fifo-pester-" + [guid]::NewGuid())
+    New-Item -ItemType Directory $Work | Out-Null
+    $script:Tiny = @{ ModelOption = @{ height = 8; width = 8; channels = 2; frames = 4 }; Partitions = 2; Seed = 5 }
+    # The running pwsh, whether installed or run as a local dotnet tool ("dotnet pwsh.dll").
+    $script:Pwsh = [Environment]::ProcessPath
+    $script:PwshArgs = @()
+    if ([IO.Path]::GetFileNameWithoutExtension($Pwsh) -eq 'dotnet') { $script:PwshArgs = @([Reflection.Assembly]::GetEntryAssembly().Location) }
+    function script:FrameCount([string]$Path) {
+        [int](& ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 $Path)
+    }
+}
+
+AfterAll {
+    Remove-Item -Recurse -Force $Work -ErrorAction SilentlyContinue
+}
+
+Describe 'The FifoDiffusion module' {
+    It 'exports its five cmdlets from the manifest' {
+        $commands = (Get-Module FifoDiffusion).ExportedCmdlets.Keys | Sort-Object
+        $commands | Should -Be @('Export-FifoFrames', 'Get-FifoPlugin', 'Invoke-FifoRecipe', 'New-FifoVideo', 'Test-FifoRecipe')
+    }
+
+    It 'has help with examples for every cmdlet' -ForEach @(
+        @{ Name = 'New-FifoVideo' }, @{ Name = 'Export-FifoFrames' }, @{ Name = 'Invoke-FifoRecipe' },
+        @{ Name = 'Test-FifoRecipe' }, @{ Name = 'Get-FifoPlugin' }) {
+        $help = Get-Help $Name -Full
+        $help.Synopsis | Should -Not -BeNullOrEmpty
+        $help.Synopsis | Should -Not -Match '^\s*New-|^\s*Export-|^\s*Invoke-|^\s*Test-|^\s*Get-'
+        @($help.Examples.Example).Count | Should -BeGreaterOrEqual 2
+    }
+
+    It 'keeps its dependencies out of the default load context' {
+        Get-FifoPlugin | Out-Null
+        $default = [System.Runtime.Loader.AssemblyLoadContext]::Default.Assemblies.GetName().Name
+        $default | Should -Not -Contain 'YamlDotNet'
+        $default | Should -Not -Contain 'TorchSharp'
+        $default | Should -Not -Contain 'FifoPipes.Hosting'
+        [System.Runtime.Loader.AssemblyLoadContext]::All.Name | Should -Contain 'FifoDiffusion dependencies'
+    }
+}
+
+Describe 'Get-FifoPlugin' {
+    It 'lists the built-in plugins with metadata and options' {
+        $plugins = Get-FifoPlugin
+        $plugins.Name | Should -Contain 'analytic'
+        $plugins.Name | Should -Contain 'fifo'
+        foreach ($sink in 'png', 'gif', 'mp4', 'webm') { $plugins.Name | Should -Contain $sink }
+        $fifo = Get-FifoPlugin fifo
+        $fifo.Kind | Should -Be 'Sampler'
+        $fifo.Version | Should -Match '^\d+\.\d+\.\d+'
+        ($fifo.Options | Where-Object Name -eq 'lookahead').Default | Should -Be 'true'
+    }
+
+    It 'finds a third-party plugin through FIFOPIPES_PLUGIN_PATH' {
+        $plugin = "$Root/examples/plugins/ContactSheetSink/bin/Debug/net8.0"
+        Test-Path "$plugin/ContactSheetSink.dll" | Should -BeTrue
+        $env:FIFOPIPES_PLUGIN_PATH = $plugin
+        try {
+            # A fresh process: plugins are loaded once per process.
+            $out = & $Pwsh @PwshArgs -NoProfile -Command "Import-Module '$Root/FifoDiffusion.psd1'; Get-FifoPlugin contact-sheet | ForEach-Object { `$_.Name + '|' + `$_.Source }"
+        } finally { Remove-Item Env:FIFOPIPES_PLUGIN_PATH }
+        $out | Should -Match '^contact-sheet\|.*ContactSheetSink\.dll$'
+    }
+}
+
+Describe 'Recipes' {
+    It 'reports a typo with its line, the key and the valid keys' {
+        $recipe = Join-Path $Work 'typo.yaml'
+        "apiVersion: fifopipes/v1`nprompt: clouds`nframes: 10`nsampler: {use: fifo, with: {partitons: 4}}" | Set-Content $recipe
+        $d = Test-FifoRecipe $recipe
+        $d.Line | Should -Be 4
+        $d.Path | Should -Be 'sampler.with.partitons'
+        $d.ValidChoices | Should -Contain 'partitions'
+        $d.Message | Should -Match "Did you mean 'partitions'"
+        Test-FifoRecipe $recipe -Quiet | Should -BeFalse
+        { Invoke-FifoRecipe $recipe } | Should -Throw -ErrorId 'InvalidRecipe*'
+    }
+
+    It 'validates every example recipe' -ForEach (Get-ChildItem "$PSScriptRoot/../../examples/recipes/*.yaml" | ForEach-Object { @{ File = $_.FullName } }) {
+        # Recipes for models whose weights are not here still must be valid up to their files.
+        $problems = Test-FifoRecipe $File | Where-Object { $_.Message -notmatch 'does not exist' }
+        $problems | Should -BeNullOrEmpty
+    }
+
+    It 'runs a recipe into its sinks' {
+        $recipe = Join-Path $Work 'run.yaml'
+        @"
+apiVersion: fifopipes/v1
+model: { use: analytic, with: { height: 8, width: 8, channels: 2, frames: 4 } }
+prompt: green aurora
+frames: 6
+sampler: { use: fifo, with: { partitions: 2 } }
+sinks:
+  - path: run.mp4
+  - path: run.gif
+"@ | Set-Content $recipe
+        $files = Invoke-FifoRecipe $recipe
+        $files.Name | Should -Be @('run.mp4', 'run.gif')
+        FrameCount (Join-Path $Work 'run.mp4') | Should -Be 6
+        FrameCount (Join-Path $Work 'run.gif') | Should -Be 6
+    }
+}
+
+Describe 'New-FifoVideo | Export-FifoFrames' {
+    It 'streams frames that format as one table row each' {
+        $frames = New-FifoVideo 'slow purple nebula' -Frames 3 @Tiny
+        $frames.Count | Should -Be 3
+        $frames[2].Index | Should -Be 2
+        $table = $frames | Out-String
+        $table | Should -Match 'Index\s+Time\s+Size\s+Prompt'
+        $table | Should -Match '\b2\s+00:00\.25\s+64x64\s+slow purple nebula'
+    }
+
+    It 'writes MP4 and GIF files with every frame' {
+        $mp4 = Join-Path $Work 'out.mp4'; $gif = Join-Path $Work 'out.gif'
+        $written = New-FifoVideo 'fire rising up' -Frames 7 @Tiny | Export-FifoFrames $mp4, $gif
+        $written.FullName | Should -Be @($mp4, $gif)
+        FrameCount $mp4 | Should -Be 7
+        FrameCount $gif | Should -Be 7
+    }
+
+    It 'keeps every frame made so far when the pipeline is stopped early' {
+        $gif = Join-Path $Work 'first.gif'
+        # Select-Object -First stops New-FifoVideo upstream of the sink, as Ctrl+C would stop the run.
+        New-FifoVideo 'ocean' -Frames 100000 @Tiny | Select-Object -First 4 | Export-FifoFrames $gif | Out-Null
+        FrameCount $gif | Should -Be 4
+    }
+
+    It 'saves a frame as PNG' {
+        $png = Join-Path $Work 'one.png'
+        (New-FifoVideo 'marble' -Frames 1 @Tiny).Save($png).Length | Should -BeGreaterThan 100
+    }
+}
