@@ -365,3 +365,21 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
         Assert.All(typeof(VideoCrafterOptions).GetProperties(), p => Assert.NotNull(p.GetCustomAttribute<OptionAttribute>()));
     }
 }
+
+public sealed class VideoCrafterRecipeTests
+{
+    [Fact]
+    public void The_example_recipe_binds_to_the_videocrafter_plugin()
+    {
+        Assert.NotNull(FifoPipes.Tests.Hosting.TestPlugins.Host.Find(PluginKind.Model, "videocrafter"));
+        var reader = new FifoPipes.Hosting.Recipes.RecipeReader(FifoPipes.Tests.Hosting.TestPlugins.Host);
+        var recipe = reader.ReadFile(Path.Combine(ParityCase.RepoRoot, "examples", "recipes", "videocrafter2.yaml"));
+        Assert.True(reader.Diagnostics.Count == 0, string.Join(Environment.NewLine, reader.Diagnostics.Select(d => $"{d.Path}: {d.Message}")));
+        var options = recipe!.Model.Options!;
+        // The plugin lives in its own load context, so its options type is read by name.
+        object? Get(string name) => options.GetType().GetProperty(name)!.GetValue(options);
+        Assert.Equal("VideoCrafterOptions", options.GetType().Name);
+        Assert.Equal(("videocrafter2", "models/vc2/model.ckpt", "cpu", "float32", true),
+            ((string)Get("Preset")!, (string)Get("Path")!, (string)Get("Device")!, (string)Get("DType")!, (bool)Get("FreeTextEncoder")!));
+    }
+}
