@@ -88,6 +88,8 @@ public sealed class VideoCrafterModel : IVideoModel
         OpenClipTextTransformer? text = null;
         try
         {
+            // TorchSharp 0.107 cannot materialise meta modules (no Module.to_empty), so the networks are built
+            // directly on the target device in the target dtype; streaming then keeps peak memory near their size.
             var dtype = settings.DType;
             settings.Log.Verbose($"videocrafter: loading the {preset.Name} UNet from '{weights.Path}' ({dtype}, {settings.Device}).");
             unet = new UNet3D(preset.UNet, settings.Device, dtype);
