@@ -59,14 +59,27 @@ public sealed record UNet3DConfig
     public static UNet3DConfig VideoCrafter1_1024() => new() { TemporalConv = false, UseRelativePosition = true, FpsCond = true };
 
     /// <summary>Reads the reference constructor arguments (snake_case, as in the yaml or a fixture's config); absent ones keep the reference defaults of the released models above.</summary>
-    public static UNet3DConfig FromReferenceArguments(JsonElement args)
+    public static UNet3DConfig FromReferenceArguments(JsonElement args) => new UNet3DConfig().WithReferenceArguments(args);
+
+    /// <summary>The reference argument names <see cref="WithReferenceArguments"/> understands.</summary>
+    public static IReadOnlyList<string> ReferenceArgumentNames { get; } = new[]
+    {
+        "in_channels", "out_channels", "model_channels", "channel_mult", "num_res_blocks", "attention_resolutions",
+        "num_head_channels", "num_heads", "transformer_depth", "temporal_transformer_depth", "context_dim", "use_linear",
+        "temporal_conv", "tempspatial_aware", "temporal_attention", "temporal_selfatt_only", "use_relative_position",
+        "use_causal_attention", "temporal_length", "addition_attention", "fps_cond", "conv_resample", "use_scale_shift_norm",
+        "resblock_updown", "use_image_attention", "dims",
+    };
+
+    /// <summary>This configuration with the reference arguments present in <paramref name="args"/> replacing its values (validated).</summary>
+    public UNet3DConfig WithReferenceArguments(JsonElement args)
     {
         int Int(string name, int fallback) => args.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32() : fallback;
         bool Bool(string name, bool fallback) => args.TryGetProperty(name, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : fallback;
         IReadOnlyList<int> Ints(string name, IReadOnlyList<int> fallback) =>
             args.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Array ? v.EnumerateArray().Select(e => e.GetInt32()).ToArray() : fallback;
 
-        var d = new UNet3DConfig();
+        var d = this;
         var config = new UNet3DConfig
         {
             InChannels = Int("in_channels", d.InChannels),

@@ -34,13 +34,17 @@ public static class SafetensorsFile
         return result;
     }
 
-    /// <summary>Yields tensors one by one, so a caller can cast or place each before the next is read.</summary>
-    public static IEnumerable<(string Name, Tensor Tensor)> Stream(string path, ScalarType? dtype = null)
+    /// <summary>
+    /// Yields tensors one by one, so a caller can cast or place each before the next is read;
+    /// <paramref name="select"/> skips the others without reading their bytes.
+    /// </summary>
+    public static IEnumerable<(string Name, Tensor Tensor)> Stream(string path, ScalarType? dtype = null, Func<string, bool>? select = null)
     {
         using var stream = OpenOrExplain(path);
         var entries = ReadHeader(stream, path, out long dataStart);
         foreach (var e in entries)
         {
+            if (select is not null && !select(e.Name)) continue;
             var bytes = new byte[e.End - e.Begin];
             stream.Seek(dataStart + e.Begin, SeekOrigin.Begin);
             stream.ReadExactly(bytes);

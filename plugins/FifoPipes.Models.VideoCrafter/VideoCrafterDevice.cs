@@ -1,0 +1,48 @@
+using FifoPipes.Abstractions;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Models.VideoCrafter;
+
+/// <summary>Parses and checks the device and dtype options.</summary>
+public static class VideoCrafterDevice
+{
+    /// <summary>cpu, cuda or cuda:N; null for anything else.</summary>
+    public static Device? ParseDevice(string? text)
+    {
+        var t = text?.Trim().ToLowerInvariant();
+        if (t == "cpu") return CPU;
+        if (t == "cuda") return new Device(DeviceType.CUDA, 0);
+        if (t is not null && t.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(t[5..], out var n) && n >= 0)
+            return new Device(DeviceType.CUDA, n);
+        return null;
+    }
+
+    public static ScalarType? ParseDType(string? text) => text?.Trim().ToLowerInvariant() switch
+    {
+        "float32" => ScalarType.Float32,
+        "bfloat16" => ScalarType.BFloat16,
+        "float16" => ScalarType.Float16,
+        _ => null,
+    };
+
+    /// <summary>The device, after checking that this build and machine can use it.</summary>
+    public static Device Resolve(string text, ScalarType dtype)
+    {
+        var device = ParseDevice(text)
+            ?? throw new FifoInputException("VideoCrafterDeviceInvalid", $"device '{text}' is not one of cpu, cuda, cuda:N.");
+        if (device.type == DeviceType.CUDA)
+        {
+            if (!cuda.is_available())
+                throw new FifoInputException("VideoCrafterDeviceUnavailable",
+                    $"device '{text}' was asked for but CUDA is not available: either this machine has no usable NVIDIA GPU or FifoPipes was built " +
+                    "with the CPU backend (rebuild with: dotnet build -p:TorchBackend=cuda). Use device: cpu to run on the CPU.");
+            int count = cuda.device_count();
+            if (device.index >= count)
+                throw new FifoInputException("VideoCrafterDeviceUnavailable", $"device '{text}' does not exist: this machine has {count} CUDA device(s) (cuda:0..cuda:{count - 1}).");
+        }
+        else if (dtype == ScalarType.Float16)
+            throw new FifoInputException("VideoCrafterDTypeInvalid", "dType float16 is not supported on the CPU (too slow and numerically unsafe there); use bfloat16 or float32, or device: cuda.");
+        return device;
+    }
+}

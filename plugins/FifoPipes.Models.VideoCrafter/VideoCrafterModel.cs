@@ -1,0 +1,277 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Models.VideoCrafter.UNet;
+using FifoPipes.Torch.Checkpoints;
+using FifoPipes.Torch.Nn;
+using FifoPipes.Torch.Text;
+using FifoPipes.Torch.Vae;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Models.VideoCrafter;
+
+/// <summary>A prompt's text embedding [1, 77, context_dim] (model dtype and device). The model owns the tensor and caches it per prompt.</summary>
+public sealed class VideoCrafterConditioning : Conditioning
+{
+    internal VideoCrafterConditioning(string prompt, Tensor context) : base(prompt) => Context = context;
+    public Tensor Context { get; }
+}
+
+/// <summary>How to build a <see cref="VideoCrafterModel"/>: everything already resolved and checked by the adapter.</summary>
+public sealed record VideoCrafterModelSettings
+{
+    public required VideoCrafterPreset Preset { get; init; }
+    public required string CheckpointPath { get; init; }
+    public required ClipTokenizer Tokenizer { get; init; }
+    public Device Device { get; init; } = CPU;
+    public ScalarType DType { get; init; } = ScalarType.Float32;
+    public bool FreeTextEncoder { get; init; }
+    public IProgressSink Log { get; init; } = NullProgressSink.Instance;
+}
+
+/// <summary>
+/// VideoCrafter 1/2 as an <see cref="IVideoModel"/>: the 3D UNet as the eps denoiser (one timestep per frame), the
+/// OpenCLIP-H text tower (penultimate layer, "" = the unconditional embedding) and the KL VAE, decoded frame by frame.
+/// All three load from one checkpoint, tensor by tensor, cast to the chosen dtype as they are read.
+/// </summary>
+public sealed class VideoCrafterModel : IVideoModel
+{
+    readonly VideoCrafterModelSettings settings;
+    readonly VideoCrafterPreset preset;
+    readonly UNet3D unet;
+    readonly AutoencoderKL vae;
+    OpenClipTextTransformer? text;
+    readonly Dictionary<string, Tensor> contexts = new(StringComparer.Ordinal);
+
+    VideoCrafterModel(VideoCrafterModelSettings settings, UNet3D unet, AutoencoderKL vae, OpenClipTextTransformer text)
+    {
+        this.settings = settings;
+        preset = settings.Preset;
+        this.unet = unet;
+        this.vae = vae;
+        this.text = text;
+        Info = new ModelInfo
+        {
+            Name = preset.Name,
+            LatentChannels = preset.UNet.InChannels,
+            LatentHeight = preset.Height / preset.SpatialScale,
+            LatentWidth = preset.Width / preset.SpatialScale,
+            WindowFrames = preset.WindowFrames,
+            SpatialScale = preset.SpatialScale,
+            Schedule = preset.Schedule,
+            Defaults = preset.Defaults,
+            Device = settings.Device,
+            DType = settings.DType,
+        };
+    }
+
+    public ModelInfo Info { get; }
+    public VideoCrafterPreset Preset => preset;
+    /// <summary>Whether the text tower is in memory now (false after it was freed).</summary>
+    public bool TextEncoderLoaded => text is not null;
+    /// <summary>How many times the text tower was read from the checkpoint (1 unless it was freed and needed again).</summary>
+    public int TextEncoderLoads { get; private set; }
+
+    /// <summary>Checks the checkpoint's keys against all three networks, then builds and loads them.</summary>
+    public static VideoCrafterModel Load(VideoCrafterModelSettings settings)
+    {
+        var preset = settings.Preset;
+        preset.Validate();
+        if (settings.Tokenizer.VocabSize > preset.Text.VocabSize)
+            throw new FifoInputException("TokenizerMismatch",
+                $"The tokenizer has {settings.Tokenizer.VocabSize} tokens but the text encoder only {preset.Text.VocabSize}; use open_clip's bpe_simple_vocab_16e6.txt.gz. {ClipTokenizer.VocabHelp}");
+
+        using var weights = VideoCrafterWeights.Open(settings.CheckpointPath);
+        CheckKeys(weights, preset);
+
+        UNet3D? unet = null;
+        AutoencoderKL? vae = null;
+        OpenClipTextTransformer? text = null;
+        try
+        {
+            // TorchSharp 0.107 cannot materialise meta modules (no Module.to_empty), so the networks are built
+            // directly on the target device in the target dtype; streaming then keeps peak memory near their size.
+            var dtype = settings.DType;
+            settings.Log.Verbose($"videocrafter: loading the {preset.Name} UNet from '{weights.Path}' ({dtype}, {settings.Device}).");
+            unet = new UNet3D(preset.UNet, settings.Device, dtype);
+            weights.Load(unet, new StateDictMapping { Prefix = VideoCrafterCheckpoint.UNetPrefix }, dtype);
+            settings.Log.Verbose("videocrafter: loading the VAE.");
+            vae = new AutoencoderKL(preset.Vae, settings.Device, dtype);
+            weights.Load(vae, VideoCrafterCheckpoint.VaeMapping, dtype);
+            settings.Log.Verbose("videocrafter: loading the text encoder.");
+            text = LoadText(weights, settings);
+            var model = new VideoCrafterModel(settings, unet, vae, text) { TextEncoderLoads = 1 };
+            return model;
+        }
+        catch
+        {
+            unet?.Dispose();
+            vae?.Dispose();
+            text?.Dispose();
+            throw;
+        }
+    }
+
+    static OpenClipTextTransformer LoadText(VideoCrafterWeights weights, VideoCrafterModelSettings settings)
+    {
+        var text = new OpenClipTextTransformer(settings.Preset.Text, settings.Device, settings.DType);
+        try
+        {
+            weights.Load(text, VideoCrafterCheckpoint.TextMapping, settings.DType);
+            return text;
+        }
+        catch
+        {
+            text.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Compares the checkpoint's names and shapes with the three networks built on the meta device (no memory),
+    /// so every missing, unexpected or misshapen key is reported in one error before anything is allocated.
+    /// </summary>
+    static void CheckKeys(VideoCrafterWeights weights, VideoCrafterPreset preset)
+    {
+        var meta = new Device(DeviceType.META);
+        var parts = new (string Prefix, Func<nn.Module> Build)[]
+        {
+            (VideoCrafterCheckpoint.UNetPrefix, () => new UNet3D(preset.UNet, meta)),
+            (VideoCrafterCheckpoint.VaePrefix, () => new AutoencoderKL(preset.Vae, meta)),
+            (VideoCrafterCheckpoint.TextPrefix, () => new OpenClipTextTransformer(preset.Text, meta)),
+        };
+        var report = new List<string>();
+        foreach (var (prefix, build) in parts)
+        {
+            var shapes = weights.Shapes.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value, StringComparer.Ordinal);
+            using var module = build();
+            var mismatch = StrictStateDict.Compare(module, shapes);
+            if (mismatch.IsEmpty) continue;
+            var prefixed = new StateDictMismatch(
+                mismatch.Missing.Select(k => prefix + k).ToList(),
+                mismatch.Unexpected.Select(k => prefix + k).ToList(),
+                mismatch.WrongShape.Select(w => (prefix + w.Key, w.Expected, w.Actual)).ToList());
+            report.Add(shapes.Count == 0 ? $"no '{prefix}*' keys at all" : prefixed.Describe());
+        }
+        if (report.Count == 0) return;
+        throw new FifoInputException("CheckpointMismatch",
+            $"'{weights.Path}' does not match the {preset.Name} model:{Environment.NewLine}{string.Join(Environment.NewLine, report)}{Environment.NewLine}" +
+            PresetHint(weights, preset));
+    }
+
+    /// <summary>Names the preset the checkpoint's keys point to, when that is not the one chosen.</summary>
+    static string PresetHint(VideoCrafterWeights weights, VideoCrafterPreset preset)
+    {
+        var keys = weights.Shapes.Keys;
+        bool temporalConv = keys.Any(k => k.Contains(".temopral_conv.", StringComparison.Ordinal));
+        bool relative = keys.Any(k => k.Contains(".relative_position_k.", StringComparison.Ordinal));
+        bool fps = keys.Any(k => k.StartsWith(VideoCrafterCheckpoint.UNetPrefix + "fps_embedding.", StringComparison.Ordinal));
+        bool any = keys.Any(k => k.StartsWith(VideoCrafterCheckpoint.UNetPrefix, StringComparison.Ordinal));
+        string? guess = !any ? null
+            : temporalConv && !relative && fps ? VideoCrafterPreset.VideoCrafter2Name
+            : relative && !temporalConv && fps ? VideoCrafterPreset.VideoCrafter1_1024Name
+            : relative && !temporalConv && !fps ? VideoCrafterPreset.VideoCrafter1_512Name
+            : null;
+        if (!any)
+            return "It holds no model.diffusion_model.* keys, so it is not a VideoCrafter (LatentDiffusion) checkpoint. " + VideoCrafterWeights.DownloadHelp;
+        if (guess is not null && guess != preset.Name)
+            return $"Its keys look like {guess}: set preset: {guess}.";
+        return "Check that the checkpoint, the preset and any configOverrides belong together; a damaged download can also cause this.";
+    }
+
+    public Conditioning Encode(string prompt)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        if (!contexts.ContainsKey(prompt))
+        {
+            // The unconditional embedding comes along with the first prompt, so a freed text tower is not reloaded for it.
+            var batch = new List<string> { prompt };
+            if (prompt.Length > 0 && !contexts.ContainsKey("")) batch.Add("");
+            EmbedAndCache(batch);
+        }
+        return new VideoCrafterConditioning(prompt, contexts[prompt]);
+    }
+
+    void EmbedAndCache(IReadOnlyList<string> prompts)
+    {
+        var encoder = text ?? ReloadText();
+        using (var scope = NewDisposeScope())
+        using (inference_mode())
+        {
+            var tokens = settings.Tokenizer.TokenizeBatch(prompts, preset.Text.ContextLength).to(settings.Device);
+            var embedded = encoder.forward(tokens).to(settings.DType);
+            for (int i = 0; i < prompts.Count; i++)
+                contexts[prompts[i]] = embedded.narrow(0, i, 1).contiguous().MoveToOuterDisposeScope();
+        }
+        if (settings.FreeTextEncoder)
+        {
+            text?.Dispose();
+            text = null;
+        }
+    }
+
+    OpenClipTextTransformer ReloadText()
+    {
+        settings.Log.Verbose($"videocrafter: a new prompt after the text encoder was freed; reloading it from '{settings.CheckpointPath}'.");
+        using var weights = VideoCrafterWeights.Open(settings.CheckpointPath);
+        text = LoadText(weights, settings);
+        TextEncoderLoads++;
+        return text;
+    }
+
+    public Tensor PredictNoise(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning)
+    {
+        CheckInputs(x, timesteps, conditioning);
+        long rows = x.shape[0];
+        using var scope = NewDisposeScope();
+        using var _ = inference_mode();
+        var context = cat(conditioning.Select(c => ((VideoCrafterConditioning)c).Context).ToList(), 0);
+        var fps = preset.UNet.FpsCond ? full(new[] { rows }, (long)preset.FpsConditioning, ScalarType.Int64, settings.Device) : null;
+        var eps = unet.forward(x.to(settings.DType, settings.Device), timesteps.to(ScalarType.Int64, settings.Device), context, fps);
+        return eps.to(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
+
+    void CheckInputs(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning)
+    {
+        static string Shape(Tensor t) => "[" + string.Join(", ", t.shape) + "]";
+        if (x.dim() != 5 || x.shape[1] != Info.LatentChannels || x.shape[3] != Info.LatentHeight || x.shape[4] != Info.LatentWidth)
+            throw new ArgumentException($"Expected latents [B, {Info.LatentChannels}, T, {Info.LatentHeight}, {Info.LatentWidth}], got {Shape(x)}.", nameof(x));
+        if (timesteps.dim() != 2 || timesteps.shape[0] != x.shape[0] || timesteps.shape[1] != x.shape[2])
+            throw new ArgumentException($"Expected timesteps [{x.shape[0]}, {x.shape[2]}], got {Shape(timesteps)}.", nameof(timesteps));
+        if (conditioning.Count != x.shape[0])
+            throw new ArgumentException($"Expected {x.shape[0]} conditionings (one per batch row), got {conditioning.Count}.", nameof(conditioning));
+        for (int i = 0; i < conditioning.Count; i++)
+            if (conditioning[i] is not VideoCrafterConditioning)
+                throw new ArgumentException($"Conditioning of row {i} was not made by this model's Encode.", nameof(conditioning));
+    }
+
+    public IFrameDecoder CreateDecoder() => new VideoCrafterFrameDecoder(vae, preset.ScaleFactor);
+
+    /// <summary>RGB frames [T, 3, H, W] in [0, 1] at the model's frame size → latents [C, T, h, w] (posterior mean × scale factor), float32.</summary>
+    public Tensor EncodeFrames(Tensor rgb)
+    {
+        if (rgb.dim() != 4 || rgb.shape[1] != 3 || rgb.shape[2] != Info.PixelHeight || rgb.shape[3] != Info.PixelWidth)
+            throw new FifoInputException("StartFramesShape",
+                $"Start frames must be RGB [T, 3, {Info.PixelHeight}, {Info.PixelWidth}] for this model (its frame size); got [{string.Join(", ", rgb.shape)}]. Resize the images to {Info.PixelWidth}x{Info.PixelHeight}.");
+        using var scope = NewDisposeScope();
+        using var _ = inference_mode();
+        var latents = new List<Tensor>();
+        for (long i = 0; i < rgb.shape[0]; i++)
+        {
+            var image = (rgb[i].unsqueeze(0).to(settings.DType, settings.Device) * 2.0) - 1.0;
+            using var posterior = vae.Encode(image);
+            latents.Add((posterior.Mean.to(ScalarType.Float32) * preset.ScaleFactor)[0]);
+        }
+        return stack(latents, 1).MoveToOuterDisposeScope();
+    }
+
+    public void Dispose()
+    {
+        foreach (var c in contexts.Values) c.Dispose();
+        contexts.Clear();
+        unet.Dispose();
+        vae.Dispose();
+        text?.Dispose();
+        text = null;
+    }
+}

@@ -1,0 +1,87 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Torch.Text;
+
+namespace FifoPipes.Models.VideoCrafter;
+
+[FifoPlugin(PluginKind.Model, "videocrafter", typeof(IModelAdapter),
+    Description = "VideoCrafter2 and VideoCrafter1 (320x512, 576x1024) text-to-video models from their model.ckpt, as FIFO-Diffusion uses them.",
+    OptionsType = typeof(VideoCrafterOptions))]
+public sealed class VideoCrafterModelAdapter : IModelAdapter
+{
+    public IVideoModel Load(object? options, PluginContext context)
+    {
+        var o = options switch
+        {
+            null => new VideoCrafterOptions(),
+            VideoCrafterOptions v => v,
+            _ => throw new ArgumentException($"The videocrafter model takes {nameof(VideoCrafterOptions)}, got {options.GetType().Name}.", nameof(options)),
+        };
+        var settings = Resolve(o, context);
+        context.Log.Verbose($"videocrafter: {settings.Preset.Name} at {settings.Preset.Width}x{settings.Preset.Height}, window {settings.Preset.WindowFrames}, " +
+                            $"{settings.DType} on {settings.Device}, checkpoint '{settings.CheckpointPath}'.");
+        return VideoCrafterModel.Load(settings);
+    }
+
+    /// <summary>Turns the options into load settings: preset with its overrides, files found, device and dtype checked.</summary>
+    public static VideoCrafterModelSettings Resolve(VideoCrafterOptions o, PluginContext context)
+    {
+        var problems = o.Validate().ToList();
+        if (problems.Count > 0)
+            throw new FifoInputException("VideoCrafterOptionInvalid", string.Join(" ", problems.Select(p => $"{p.Option}: {p.Message}")));
+
+        var preset = VideoCrafterPreset.Find(o.Preset)!;
+        preset = VideoCrafterConfigOverrides.Apply(preset, o.ConfigOverrides ?? Array.Empty<string>());
+        preset = preset with
+        {
+            Height = o.Height ?? preset.Height,
+            Width = o.Width ?? preset.Width,
+            WindowFrames = o.WindowFrames ?? preset.WindowFrames,
+            FpsConditioning = o.FpsConditioning ?? preset.FpsConditioning,
+        };
+        preset.Validate();
+
+        var dtype = VideoCrafterDevice.ParseDType(o.DType)!.Value;
+        var device = VideoCrafterDevice.Resolve(o.Device, dtype);
+        var checkpoint = VideoCrafterWeights.ResolvePath(o.Path is null ? null : context.ResolvePath(o.Path));
+        var tokenizer = LoadTokenizer(o.Tokenizer is null ? null : context.ResolvePath(o.Tokenizer), checkpoint);
+        return new VideoCrafterModelSettings
+        {
+            Preset = preset,
+            CheckpointPath = checkpoint,
+            Tokenizer = tokenizer,
+            Device = device,
+            DType = dtype,
+            FreeTextEncoder = o.FreeTextEncoder,
+            Log = context.Log,
+        };
+    }
+
+    /// <summary>
+    /// The tokenizer option, or else the first of: bpe_simple_vocab_16e6.txt.gz, vocab.json + merges.txt, or a
+    /// tokenizer/ folder, beside the checkpoint.
+    /// </summary>
+    public static ClipTokenizer LoadTokenizer(string? option, string checkpointPath)
+    {
+        if (option is not null)
+        {
+            if (!File.Exists(option) && !Directory.Exists(option))
+                throw new FifoInputException("TokenizerNotFound", $"The tokenizer '{option}' does not exist. {Help}");
+            return ClipTokenizer.Load(option);
+        }
+        var folder = Path.GetDirectoryName(Path.GetFullPath(checkpointPath))!;
+        var gz = Path.Combine(folder, "bpe_simple_vocab_16e6.txt.gz");
+        if (File.Exists(gz)) return ClipTokenizer.FromOpenClipVocab(gz);
+        foreach (var candidate in new[] { folder, Path.Combine(folder, "tokenizer") })
+        {
+            var vocab = Path.Combine(candidate, "vocab.json");
+            if (File.Exists(vocab) && File.Exists(Path.Combine(candidate, "merges.txt"))) return ClipTokenizer.FromHuggingFace(vocab, Path.Combine(candidate, "merges.txt"));
+        }
+        throw new FifoInputException("TokenizerNotFound",
+            $"No CLIP tokenizer was found beside the checkpoint: looked for '{gz}', vocab.json + merges.txt in '{folder}', and '{Path.Combine(folder, "tokenizer")}'. {Help}");
+    }
+
+    const string Help =
+        "Get bpe_simple_vocab_16e6.txt.gz from the open_clip repository (github.com/mlfoundations/open_clip, file src/open_clip/bpe_simple_vocab_16e6.txt.gz), " +
+        "or the tokenizer/ folder (vocab.json, merges.txt) of any Stable Diffusion 2 diffusers repository (e.g. stabilityai/stable-diffusion-2-1), " +
+        "and put it beside model.ckpt or give its path as the model's tokenizer option.";
+}

@@ -1,0 +1,91 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Torch.Checkpoints;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Models.VideoCrafter;
+
+/// <summary>
+/// The weights file of a VideoCrafter model: a Lightning model.ckpt (torch zip) or a safetensors file
+/// with the same keys. Reads the key list and shapes without touching tensor data, and streams the
+/// tensors under one prefix, cast as they are read.
+/// </summary>
+public sealed class VideoCrafterWeights : IDisposable
+{
+    public const string DownloadHelp =
+        "Download model.ckpt from Hugging Face (VideoCrafter/VideoCrafter2 for videocrafter2, VideoCrafter/Text2Video-512 or " +
+        "VideoCrafter/Text2Video-1024 for VideoCrafter1) and give its path as the model's path option (-ModelPath).";
+
+    readonly TorchZipCheckpoint? zip;
+
+    VideoCrafterWeights(string path, TorchZipCheckpoint? zip, IReadOnlyDictionary<string, long[]> shapes)
+    {
+        Path = path;
+        this.zip = zip;
+        Shapes = shapes;
+    }
+
+    public string Path { get; }
+    /// <summary>Every tensor's name and shape, as stored.</summary>
+    public IReadOnlyDictionary<string, long[]> Shapes { get; }
+    public bool IsSafetensors => zip is null;
+
+    /// <summary>
+    /// The weights file for a path option: the file itself, or model.ckpt / model.safetensors inside a folder.
+    /// Throws <see cref="FifoInputException"/> "CheckpointNotFound" naming what was looked for.
+    /// </summary>
+    public static string ResolvePath(string? path)
+    {
+        if (string.IsNullOrWhiteSpace(path))
+            throw new FifoInputException("CheckpointNotFound", "The videocrafter model needs its checkpoint: set the model's path option. " + DownloadHelp);
+        if (Directory.Exists(path))
+        {
+            foreach (var name in new[] { "model.ckpt", "model.safetensors" })
+            {
+                var candidate = System.IO.Path.Combine(path, name);
+                if (File.Exists(candidate)) return candidate;
+            }
+            throw new FifoInputException("CheckpointNotFound", $"The folder '{path}' holds neither model.ckpt nor model.safetensors. " + DownloadHelp);
+        }
+        if (!File.Exists(path))
+            throw new FifoInputException("CheckpointNotFound", $"The checkpoint '{path}' does not exist. " + DownloadHelp);
+        return path;
+    }
+
+    public static VideoCrafterWeights Open(string path)
+    {
+        if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+        {
+            var header = SafetensorsFile.ReadHeader(path);
+            return new VideoCrafterWeights(path, null, header.ToDictionary(e => e.Name, e => e.Shape, StringComparer.Ordinal));
+        }
+        var zip = TorchZipCheckpoint.Open(path);
+        try
+        {
+            var shapes = zip.StateDict(VideoCrafterCheckpoint.StateDictKeys).ToDictionary(kv => kv.Key, kv => kv.Value.Shape, StringComparer.Ordinal);
+            return new VideoCrafterWeights(path, zip, shapes);
+        }
+        catch
+        {
+            zip.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The tensors whose names start with <paramref name="prefix"/>, one at a time, cast to <paramref name="dtype"/>.</summary>
+    public IEnumerable<(string Name, Tensor Tensor)> Stream(string prefix, ScalarType dtype)
+    {
+        bool Selected(string name) => name.StartsWith(prefix, StringComparison.Ordinal);
+        return zip is not null
+            ? zip.Stream(dtype, Selected, VideoCrafterCheckpoint.StateDictKeys)
+            : SafetensorsFile.Stream(Path, dtype, Selected);
+    }
+
+    /// <summary>Streams the tensors under <paramref name="mapping"/>'s prefix into <paramref name="module"/> (strict) and puts it in eval mode.</summary>
+    public void Load(TorchSharp.torch.nn.Module module, StateDictMapping mapping, ScalarType dtype)
+    {
+        StateDictLoader.Load(module, Stream(mapping.Prefix, dtype), mapping, Path);
+        module.eval();
+    }
+
+    public void Dispose() => zip?.Dispose();
+}

@@ -1,0 +1,385 @@
+using System.Reflection;
+using FifoPipes.Abstractions;
+using FifoPipes.Core;
+using FifoPipes.Models.VideoCrafter;
+using FifoPipes.Models.VideoCrafter.UNet;
+using FifoPipes.Samplers.Fifo;
+using FifoPipes.Tests.Parity;
+using FifoPipes.Torch.Checkpoints;
+using FifoPipes.Torch.Text;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Tests.VideoCrafter;
+
+/// <summary>
+/// A tiny VideoCrafter2-shaped LatentDiffusion checkpoint, written once per test class: the UNet of the
+/// vc2_unet_tiny fixture, the VAE of vae_decode_tiny and a seeded random 2-layer text tower of width 32
+/// (the fixture's own text tower is 24 wide, which does not fit the tiny UNet's context_dim 32), plus
+/// the schedule buffers a real checkpoint carries. Both as model.ckpt (torch zip) and as safetensors.
+/// </summary>
+public sealed class TinyVideoCrafterCheckpoint : IDisposable
+{
+    public static string Fixtures => Path.Combine(ParityCase.Root, "videocrafter");
+    public static string Vocab => Path.GetFullPath(Path.Combine(ParityCase.Root, "..", "vocab", "bpe_simple_vocab_16e6.txt.gz"));
+    public static string UNetWeights => Path.Combine(Fixtures, "vc2_unet_tiny", "weights.safetensors");
+
+    /// <summary>The tiny networks' configuration as recipe overrides of the videocrafter2 preset.</summary>
+    public static readonly string[] Overrides =
+    {
+        "unet.model_channels=32", "unet.channel_mult=[1,2]", "unet.num_res_blocks=1", "unet.attention_resolutions=[1,2]",
+        "unet.num_head_channels=8", "unet.context_dim=32", "unet.temporal_length=8",
+        "vae.ch=32", "vae.ch_mult=1,2", "vae.num_res_blocks=1", "vae.resolution=64",
+        "text.width=32", "text.layers=2", "text.heads=4", "text.embed_dim=16",
+    };
+
+    public TinyVideoCrafterCheckpoint()
+    {
+        Folder = Directory.CreateTempSubdirectory("fifo-vc-adapter-").FullName;
+        var tensors = new List<(string, Tensor)>();
+        foreach (var (name, t) in SafetensorsFile.Stream(UNetWeights)) tensors.Add((VideoCrafterCheckpoint.UNetPrefix + name, t));
+        foreach (var (name, t) in SafetensorsFile.Stream(Path.Combine(Fixtures, "vae_decode_tiny", "weights.safetensors")))
+            tensors.Add((VideoCrafterCheckpoint.VaePrefix + name, t));
+        foreach (var (name, t) in RandomTextTower()) tensors.Add((VideoCrafterCheckpoint.TextPrefix + name, t));
+        tensors.Add(("betas", linspace(Math.Sqrt(0.00085), Math.Sqrt(0.012), 1000).square()));
+        tensors.Add(("scale_arr", cat(new[] { linspace(1.0, 0.7, 400), full(1000, 0.7) })));
+        Checkpoint = Path.Combine(Folder, "model.ckpt");
+        LightningCheckpointWriter.Write(Checkpoint, tensors);
+        Safetensors = Path.Combine(Folder, "tiny.safetensors");
+        SafetensorsFile.Save(Safetensors, tensors.Select(t => new KeyValuePair<string, Tensor>(t.Item1, t.Item2)));
+        foreach (var (_, t) in tensors) t.Dispose();
+    }
+
+    public string Folder { get; }
+    public string Checkpoint { get; }
+    public string Safetensors { get; }
+
+    static IEnumerable<(string, Tensor)> RandomTextTower()
+    {
+        var generator = new Generator(7);
+        using var tower = new OpenClipTextTransformer(new OpenClipTextConfig { Width = 32, Layers = 2, Heads = 4, EmbedDim = 16 });
+        foreach (var (name, p) in tower.state_dict())
+        {
+            var values = randn(p.shape, generator: generator) * 0.1;
+            yield return (name, name.Contains("ln_") ? values + 1.0 : values);
+        }
+    }
+
+    /// <summary>Options that load the tiny model: 16x24 frames (8x12 latents), windows of 4 frames.</summary>
+    public VideoCrafterOptions Options(string? path = null, string dtype = "float32") => new()
+    {
+        Path = path ?? Checkpoint,
+        Tokenizer = Vocab,
+        ConfigOverrides = Overrides,
+        Height = 16,
+        Width = 24,
+        WindowFrames = 4,
+        DType = dtype,
+    };
+
+    public VideoCrafterModel Load(VideoCrafterOptions options) =>
+        (VideoCrafterModel)new VideoCrafterModelAdapter().Load(options, new PluginContext());
+
+    public void Dispose() => Directory.Delete(Folder, recursive: true);
+}
+
+public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterCheckpoint>
+{
+    readonly TinyVideoCrafterCheckpoint tiny;
+    public VideoCrafterAdapterTests(TinyVideoCrafterCheckpoint tiny) => this.tiny = tiny;
+
+    static bool AllFinite(Tensor t) => t.isfinite().all().item<bool>();
+
+    static Tensor RandomLatents(long batch, long frames, ModelInfo info, int seed) =>
+        randn(new[] { batch, info.LatentChannels, frames, info.LatentHeight, info.LatentWidth }, generator: new Generator((ulong)seed));
+
+    [Fact]
+    public void The_tiny_lightning_checkpoint_runs_fifo_end_to_end_and_decodes_frames()
+    {
+        using var model = tiny.Load(tiny.Options());
+        Assert.Equal(new[] { 4, 8, 12, 4, 2 }, new[] { model.Info.LatentChannels, model.Info.LatentHeight, model.Info.LatentWidth, model.Info.WindowFrames, model.Info.SpatialScale });
+        Assert.Equal(0.7, model.Info.Schedule.X0ScaleEnd);
+
+        var sampler = new FifoSamplerFactory().Create(new FifoOptions { Partitions = 2 }, new PluginContext());
+        var job = new SamplingJob
+        {
+            Model = model,
+            Prompts = new[] { new PromptSpan("a red panda in the snow", 2), new PromptSpan("a fox", 1) },
+            Noise = new KeyedNoise(3),
+            Seed = 3,
+        };
+        using var decoder = model.CreateDecoder();
+        var frames = new List<Tensor>();
+        foreach (var latent in sampler.Sample(job, CancellationToken.None))
+        {
+            Assert.Equal(new long[] { 4, 8, 12 }, latent.Latent.shape);
+            Assert.True(AllFinite(latent.Latent), $"latent {latent.Index} is not finite");
+            frames.AddRange(decoder.Push(latent.Latent));
+        }
+        frames.AddRange(decoder.Flush());
+        Assert.Equal(3, frames.Count);
+        foreach (var frame in frames)
+        {
+            Assert.Equal(new long[] { 3, 16, 24 }, frame.shape);
+            Assert.True(AllFinite(frame));
+            Assert.True(frame.min().item<float>() >= 0 && frame.max().item<float>() <= 1);
+        }
+        Assert.False(frames[0].equal(frames[2]).all().item<bool>(), "different frames decoded to the same image");
+    }
+
+    [Fact]
+    public void PredictNoise_is_the_fixture_unet_with_the_encoded_context_and_fps_8()
+    {
+        using var model = tiny.Load(tiny.Options());
+        var cond = (VideoCrafterConditioning)model.Encode("a red panda");
+        var uncond = (VideoCrafterConditioning)model.Encode("");
+        Assert.Equal(new long[] { 1, 77, 32 }, cond.Context.shape);
+        Assert.False(cond.Context.equal(uncond.Context).all().item<bool>());
+
+        var x = RandomLatents(2, 4, model.Info, 11);
+        var t = tensor(new long[] { 999, 700, 400, 100, 950, 650, 350, 50 }).view(2, 4);
+        using var eps = model.PredictNoise(x, t, new Conditioning[] { cond, uncond });
+        Assert.Equal(ScalarType.Float32, eps.dtype);
+
+        using var reference = new UNet3D(model.Preset.UNet);
+        StateDictLoader.Load(reference, SafetensorsFile.Stream(TinyVideoCrafterCheckpoint.UNetWeights), new StateDictMapping(), "fixture");
+        reference.eval();
+        using var expected = reference.forward(x, t, cat(new[] { cond.Context, uncond.Context }), tensor(new long[] { 8, 8 }));
+        TensorAssert.Close(expected, eps, 1e-5, 1e-5, "eps through the adapter vs the fixture UNet");
+    }
+
+    [Fact]
+    public void A_safetensors_file_with_the_same_keys_gives_the_same_model()
+    {
+        using var fromZip = tiny.Load(tiny.Options());
+        using var fromSafetensors = tiny.Load(tiny.Options(tiny.Safetensors));
+        var x = RandomLatents(1, 4, fromZip.Info, 5);
+        var t = tensor(new long[] { 10, 300, 600, 900 }).view(1, 4);
+        using var a = fromZip.PredictNoise(x, t, new[] { fromZip.Encode("waves") });
+        using var b = fromSafetensors.PredictNoise(x, t, new[] { fromSafetensors.Encode("waves") });
+        Assert.True(a.equal(b).all().item<bool>());
+    }
+
+    [Fact]
+    public void Bfloat16_runs_on_the_cpu_and_stays_close_to_float32()
+    {
+        using var full = tiny.Load(tiny.Options());
+        using var half = tiny.Load(tiny.Options(dtype: "bfloat16"));
+        Assert.Equal(ScalarType.BFloat16, half.Info.DType);
+        var x = RandomLatents(1, 4, full.Info, 9);
+        var t = tensor(new long[] { 100, 400, 700, 990 }).view(1, 4);
+        using var a = full.PredictNoise(x, t, new[] { full.Encode("a cat") });
+        using var b = half.PredictNoise(x, t, new[] { half.Encode("a cat") });
+        Assert.Equal(ScalarType.Float32, b.dtype);
+        Assert.True(AllFinite(b));
+        double relative = (a - b).norm().item<float>() / a.norm().item<float>();
+        Assert.True(relative < 0.1, $"bfloat16 eps differs from float32 by {relative:P1}");
+
+        using var decoder = half.CreateDecoder();
+        var frame = Assert.Single(decoder.Push(x[0, .., 0]));
+        Assert.Equal(new long[] { 3, 16, 24 }, frame.shape);
+        Assert.True(AllFinite(frame));
+    }
+
+    [Fact]
+    public void EncodeFrames_gives_scaled_posterior_means_that_decode_back_to_the_frame_size()
+    {
+        using var model = tiny.Load(tiny.Options());
+        var rgb = rand(new long[] { 2, 3, 16, 24 }, generator: new Generator(1));
+        using var latents = model.EncodeFrames(rgb);
+        Assert.Equal(new long[] { 4, 2, 8, 12 }, latents.shape);
+        Assert.True(AllFinite(latents));
+        using var decoder = model.CreateDecoder();
+        Assert.Equal(new long[] { 3, 16, 24 }, Assert.Single(decoder.Push(latents[.., 1])).shape);
+
+        var ex = Assert.Throws<FifoInputException>(() => model.EncodeFrames(rand(1, 3, 32, 32)));
+        Assert.Equal("StartFramesShape", ex.ErrorId);
+        Assert.Contains("24x16", ex.Message);
+    }
+
+    [Fact]
+    public void A_freed_text_encoder_is_reloaded_only_for_a_new_prompt()
+    {
+        var options = tiny.Options();
+        using var keeping = tiny.Load(options);
+        options.FreeTextEncoder = true;
+        using var freeing = tiny.Load(options);
+
+        var first = (VideoCrafterConditioning)freeing.Encode("a red panda");
+        Assert.False(freeing.TextEncoderLoaded);
+        freeing.Encode("");
+        freeing.Encode("a red panda");
+        Assert.Equal(1, freeing.TextEncoderLoads);
+        var second = (VideoCrafterConditioning)freeing.Encode("a fox");
+        Assert.Equal(2, freeing.TextEncoderLoads);
+        Assert.False(freeing.TextEncoderLoaded);
+
+        Assert.True(first.Context.equal(((VideoCrafterConditioning)keeping.Encode("a red panda")).Context).all().item<bool>());
+        Assert.True(second.Context.equal(((VideoCrafterConditioning)keeping.Encode("a fox")).Context).all().item<bool>());
+        Assert.True(keeping.TextEncoderLoaded);
+    }
+
+    [Fact]
+    public void The_tokenizer_and_checkpoint_are_found_in_the_checkpoint_folder()
+    {
+        var folder = Directory.CreateTempSubdirectory("fifo-vc-folder-").FullName;
+        try
+        {
+            File.Copy(tiny.Checkpoint, Path.Combine(folder, "model.ckpt"));
+            var options = tiny.Options(folder);
+            options.Tokenizer = null;
+            var ex = Assert.Throws<FifoInputException>(() => tiny.Load(options));
+            Assert.Equal("TokenizerNotFound", ex.ErrorId);
+            Assert.Contains("bpe_simple_vocab_16e6.txt.gz", ex.Message);
+            Assert.Contains("open_clip", ex.Message);
+            Assert.Contains("tokenizer/", ex.Message);
+
+            File.Copy(TinyVideoCrafterCheckpoint.Vocab, Path.Combine(folder, "bpe_simple_vocab_16e6.txt.gz"));
+            using var model = tiny.Load(options);
+            Assert.Equal(new long[] { 1, 77, 32 }, ((VideoCrafterConditioning)model.Encode("snow")).Context.shape);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Missing_or_corrupt_checkpoints_are_explained()
+    {
+        var missing = Assert.Throws<FifoInputException>(() => tiny.Load(tiny.Options(Path.Combine(tiny.Folder, "nope.ckpt"))));
+        Assert.Equal("CheckpointNotFound", missing.ErrorId);
+        Assert.Contains("nope.ckpt", missing.Message);
+        Assert.Contains("VideoCrafter/VideoCrafter2", missing.Message);
+
+        var noPath = tiny.Options();
+        noPath.Path = null;
+        Assert.Equal("CheckpointNotFound", Assert.Throws<FifoInputException>(() => tiny.Load(noPath)).ErrorId);
+
+        var emptyFolder = Directory.CreateDirectory(Path.Combine(tiny.Folder, "empty")).FullName;
+        var inFolder = Assert.Throws<FifoInputException>(() => tiny.Load(tiny.Options(emptyFolder)));
+        Assert.Equal("CheckpointNotFound", inFolder.ErrorId);
+        Assert.Contains("model.ckpt", inFolder.Message);
+
+        var truncated = Path.Combine(tiny.Folder, "truncated.ckpt");
+        var bytes = File.ReadAllBytes(tiny.Checkpoint);
+        File.WriteAllBytes(truncated, bytes[..(bytes.Length * 2 / 3)]);
+        var corrupt = Assert.Throws<FifoInputException>(() => tiny.Load(tiny.Options(truncated)));
+        Assert.Equal("CheckpointCorrupt", corrupt.ErrorId);
+        Assert.Contains("truncated.ckpt", corrupt.Message);
+    }
+
+    [Fact]
+    public void A_checkpoint_for_another_configuration_lists_every_difference_and_names_the_preset()
+    {
+        var options = tiny.Options();
+        options.Preset = "videocrafter1-512";
+        var ex = Assert.Throws<FifoInputException>(() => tiny.Load(options));
+        Assert.Equal("CheckpointMismatch", ex.ErrorId);
+        Assert.Contains("missing keys", ex.Message);
+        Assert.Contains("relative_position_k", ex.Message);
+        Assert.Contains("unexpected keys", ex.Message);
+        Assert.Contains("temopral_conv", ex.Message);
+        Assert.Contains("preset: videocrafter2", ex.Message);
+
+        var wider = tiny.Options();
+        wider.ConfigOverrides = wider.ConfigOverrides.Append("vae.ch=64").ToArray();
+        var shapes = Assert.Throws<FifoInputException>(() => tiny.Load(wider));
+        Assert.Equal("CheckpointMismatch", shapes.ErrorId);
+        Assert.Contains("wrong shapes", shapes.Message);
+        Assert.Contains("first_stage_model.encoder.conv_in.weight", shapes.Message);
+    }
+
+    [Fact]
+    public void Impossible_options_are_refused_before_anything_loads()
+    {
+        static IEnumerable<string> Problems(Action<VideoCrafterOptions> change)
+        {
+            var o = new VideoCrafterOptions();
+            change(o);
+            return o.Validate().Select(p => p.Option);
+        }
+        Assert.Empty(Problems(_ => { }));
+        Assert.Equal(new[] { "preset" }, Problems(o => o.Preset = "videocrafter3"));
+        Assert.Equal(new[] { "dType" }, Problems(o => o.DType = "float16"));
+        Assert.Empty(Problems(o => { o.DType = "float16"; o.Device = "cuda"; }));
+        Assert.Equal(new[] { "device" }, Problems(o => o.Device = "gpu"));
+        Assert.Equal(new[] { "height", "width" }, Problems(o => { o.Height = 300; o.Width = 4; }));
+        Assert.Equal(new[] { "configOverrides", "configOverrides", "configOverrides" },
+            Problems(o => o.ConfigOverrides = new[] { "unet.channels=3", "decoder.ch=3", "unet.model_channels" }));
+
+        var sized = tiny.Options();
+        sized.ConfigOverrides = Array.Empty<string>();
+        sized.Height = 328;
+        sized.Width = 512;
+        var ex = Assert.Throws<FifoInputException>(() => tiny.Load(sized));
+        Assert.Equal("VideoCrafterConfigInvalid", ex.ErrorId);
+        Assert.Contains("multiple of 64", ex.Message);
+
+        var mismatch = tiny.Options();
+        mismatch.ConfigOverrides = mismatch.ConfigOverrides.Append("text.width=24").ToArray();
+        Assert.Contains("context_dim", Assert.Throws<FifoInputException>(() => tiny.Load(mismatch)).Message);
+
+        if (!cuda.is_available())
+        {
+            var gpu = tiny.Options();
+            gpu.Device = "cuda";
+            var noCuda = Assert.Throws<FifoInputException>(() => tiny.Load(gpu));
+            Assert.Equal("VideoCrafterDeviceUnavailable", noCuda.ErrorId);
+            Assert.Contains("TorchBackend=cuda", noCuda.Message);
+        }
+    }
+
+    [Fact]
+    public void Presets_carry_each_models_published_settings()
+    {
+        var vc2 = VideoCrafterPreset.Find("videocrafter2")!;
+        Assert.Equal((320, 512, 16, 8, 0.7), (vc2.Height, vc2.Width, vc2.WindowFrames, vc2.FpsConditioning, vc2.Schedule.X0ScaleEnd));
+        Assert.True(vc2.UNet.TemporalConv && vc2.UNet.FpsCond && !vc2.UNet.UseRelativePosition);
+        var vc1 = VideoCrafterPreset.Find("VideoCrafter1-512")!;
+        Assert.Equal((320, 512, 1.0), (vc1.Height, vc1.Width, vc1.Schedule.X0ScaleEnd));
+        Assert.True(!vc1.UNet.TemporalConv && !vc1.UNet.FpsCond && vc1.UNet.UseRelativePosition);
+        var vc1Large = VideoCrafterPreset.Find("videocrafter1-1024")!;
+        Assert.Equal((576, 1024, 0.3, 400), (vc1Large.Height, vc1Large.Width, vc1Large.Schedule.X0ScaleEnd, vc1Large.Schedule.X0ScaleSteps));
+        foreach (var p in new[] { vc2, vc1, vc1Large })
+        {
+            p.Validate();
+            Assert.Equal(new NoiseSchedule(BetaSchedule.ScaledLinear, 0.00085, 0.012) { X0ScaleEnd = p.Schedule.X0ScaleEnd }, p.Schedule);
+            Assert.Equal((12.0, 1.0, StepKind.Ddim, 4, 8.0), (p.Defaults.Guidance, p.Defaults.Eta, p.Defaults.Step, p.Defaults.Partitions, p.Defaults.Fps));
+            Assert.Equal(8, p.SpatialScale);
+            Assert.Equal(1024, p.Text.Width);
+        }
+
+        var changed = VideoCrafterConfigOverrides.Apply(vc2, new[] { "model.scale_b=0.5", "model.scale_factor=0.2", "unet.temporal_length=24", "text.layers=12" });
+        Assert.Equal((0.5, 0.2, 24, 12, true), (changed.Schedule.X0ScaleEnd, changed.ScaleFactor, changed.UNet.TemporalLength, changed.Text.Layers, changed.UNet.TemporalConv));
+        Assert.Equal(1.0, VideoCrafterConfigOverrides.Apply(vc2, new[] { "model.use_scale=false" }).Schedule.X0ScaleEnd);
+    }
+
+    [Fact]
+    public void The_adapter_is_exported_as_the_videocrafter_model_plugin()
+    {
+        var attribute = typeof(VideoCrafterModelAdapter).GetCustomAttribute<FifoPluginAttribute>()!;
+        Assert.Equal((PluginKind.Model, "videocrafter", typeof(VideoCrafterOptions)), (attribute.Kind, attribute.Name, attribute.OptionsType));
+        Assert.Equal(typeof(IModelAdapter), attribute.ContractType);
+        Assert.NotEmpty(attribute.Description);
+        Assert.All(typeof(VideoCrafterOptions).GetProperties(), p => Assert.NotNull(p.GetCustomAttribute<OptionAttribute>()));
+    }
+}
+
+public sealed class VideoCrafterRecipeTests
+{
+    [Fact]
+    public void The_example_recipe_binds_to_the_videocrafter_plugin()
+    {
+        Assert.NotNull(FifoPipes.Tests.Hosting.TestPlugins.Host.Find(PluginKind.Model, "videocrafter"));
+        var reader = new FifoPipes.Hosting.Recipes.RecipeReader(FifoPipes.Tests.Hosting.TestPlugins.Host);
+        var recipe = reader.ReadFile(Path.Combine(ParityCase.RepoRoot, "examples", "recipes", "videocrafter2.yaml"));
+        Assert.True(reader.Diagnostics.Count == 0, string.Join(Environment.NewLine, reader.Diagnostics.Select(d => $"{d.Path}: {d.Message}")));
+        var options = recipe!.Model.Options!;
+        // The plugin lives in its own load context, so its options type is read by name.
+        object? Get(string name) => options.GetType().GetProperty(name)!.GetValue(options);
+        Assert.Equal("VideoCrafterOptions", options.GetType().Name);
+        Assert.Equal(("videocrafter2", "models/vc2/model.ckpt", "cpu", "float32", true),
+            ((string)Get("Preset")!, (string)Get("Path")!, (string)Get("Device")!, (string)Get("DType")!, (bool)Get("FreeTextEncoder")!));
+    }
+}
