@@ -25,14 +25,20 @@ public sealed class ZeroscopeModelAdapter : IModelAdapter
 
         var pipeline = ZeroscopePipeline.Load(context.ResolvePath(o.Path), dtype, device, o.Variant, context.Log);
         int width = o.Width ?? preset.Width, height = o.Height ?? preset.Height;
+        int scale = pipeline.Vae.Config.DownscaleFactor;
+        if (width % scale != 0 || height % scale != 0)
+        {
+            pipeline.Dispose();
+            throw new FifoInputException("BadModelOption", $"zeroscope model: the frame size {width}x{height} must be a multiple of the VAE's scale {scale}; change width/height.");
+        }
         var info = new ModelInfo
         {
             Name = preset.Name,
             LatentChannels = pipeline.UNet.Config.InChannels,
-            LatentHeight = height / 8,
-            LatentWidth = width / 8,
+            LatentHeight = height / scale,
+            LatentWidth = width / scale,
             WindowFrames = o.Frames ?? preset.Frames,
-            SpatialScale = 8,
+            SpatialScale = scale,
             Schedule = pipeline.Scheduler.Schedule,
             // The pipeline samples with DDIM, eta 0; the model has no fps input (Fps only labels the output).
             Defaults = new SamplingDefaults { Guidance = o.Guidance, Eta = 0.0, Step = StepKind.Ddim, Fps = 8 },

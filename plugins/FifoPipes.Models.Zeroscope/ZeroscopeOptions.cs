@@ -33,10 +33,10 @@ public sealed class ZeroscopeOptions : IValidatableOptions
     [Option("Default classifier-free guidance scale (the pipeline's default is 9).", Min = 0, Max = 50)]
     public double Guidance { get; set; } = 9.0;
 
-    [Option("Frame width in pixels (multiple of 8); empty for the preset's.", Min = 8, Max = 4096)]
+    [Option("Frame width in pixels (multiple of 8); empty for the preset's.", Min = 1, Max = 4096)]
     public int? Width { get; set; }
 
-    [Option("Frame height in pixels (multiple of 8); empty for the preset's.", Min = 8, Max = 4096)]
+    [Option("Frame height in pixels (multiple of 8); empty for the preset's.", Min = 1, Max = 4096)]
     public int? Height { get; set; }
 
     [Option("Frames per denoiser window (the sampler's f); empty for the preset's 24-frame training clips.", Min = 1, Max = 128)]
@@ -56,8 +56,9 @@ public sealed class ZeroscopeOptions : IValidatableOptions
             yield return new("dtype", "float16 is not supported on the CPU (too slow and inaccurate there); use float32 or bfloat16, or device cuda.");
         if (!(Guidance >= 0) || double.IsInfinity(Guidance))
             yield return new("guidance", $"guidance is {Guidance}; use a finite scale >= 0 (default 9).");
-        if (Width is { } w && (w < 8 || w % 8 != 0)) yield return new("width", $"width {w} must be a positive multiple of 8 (the VAE's scale).");
-        if (Height is { } h && (h < 8 || h % 8 != 0)) yield return new("height", $"height {h} must be a positive multiple of 8 (the VAE's scale).");
+        // The exact multiple is the VAE's scale (8 for zeroscope); the adapter checks it once the folder is read.
+        if (Width is < 1) yield return new("width", $"width {Width} must be a positive number of pixels (a multiple of 8).");
+        if (Height is < 1) yield return new("height", $"height {Height} must be a positive number of pixels (a multiple of 8).");
         if (Frames is < 1) yield return new("frames", $"frames is {Frames}; a window needs at least 1 frame.");
     }
 }
