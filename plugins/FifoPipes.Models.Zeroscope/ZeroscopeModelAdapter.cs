@@ -20,8 +20,8 @@ public sealed class ZeroscopeModelAdapter : IModelAdapter
         var problem = o.Validate().FirstOrDefault();
         if (problem is not null) throw new FifoInputException("BadModelOption", $"zeroscope model option '{problem.Option}': {problem.Message}");
         var preset = ZeroscopePreset.Find(o.Preset)!;
-        var device = ParseDevice(o.Device);
-        var dtype = o.DType switch { "bfloat16" => ScalarType.BFloat16, "float16" => ScalarType.Float16, _ => ScalarType.Float32 };
+        var device = ParseDevice(o.DeviceName);
+        var dtype = o.DTypeName switch { "bfloat16" => ScalarType.BFloat16, "float16" => ScalarType.Float16, _ => ScalarType.Float32 };
 
         var pipeline = ZeroscopePipeline.Load(context.ResolvePath(o.Path), dtype, device, o.Variant, context.Log);
         int width = o.Width ?? preset.Width, height = o.Height ?? preset.Height;
@@ -45,7 +45,7 @@ public sealed class ZeroscopeModelAdapter : IModelAdapter
             Device = device,
             DType = dtype,
         };
-        context.Log.Verbose($"zeroscope: {info.Name}, {width}x{height} frames, window {info.WindowFrames}, {o.DType} on {o.Device}.");
+        context.Log.Verbose($"zeroscope: {info.Name}, {width}x{height} frames, window {info.WindowFrames}, {o.DTypeName} on {o.DeviceName}.");
         return new ZeroscopeModel(pipeline, info);
     }
 

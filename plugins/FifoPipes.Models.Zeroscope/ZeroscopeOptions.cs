@@ -42,8 +42,13 @@ public sealed class ZeroscopeOptions : IValidatableOptions
     [Option("Frames per denoiser window (the sampler's f); empty for the preset's 24-frame training clips.", Min = 1, Max = 128)]
     public int? Frames { get; set; }
 
+    /// <summary>Choices are matched case-insensitively, as the recipe binder does.</summary>
+    internal string DeviceName => Device.Trim().ToLowerInvariant();
+    internal string DTypeName => DType.Trim().ToLowerInvariant();
+
     public IEnumerable<OptionProblem> Validate()
     {
+        string Device = DeviceName, DType = DTypeName;
         if (ZeroscopePreset.Find(Preset) is null)
             yield return new("preset", $"preset '{Preset}' is unknown; use one of {string.Join(", ", ZeroscopePreset.All.Select(p => p.Name))}.");
         if (string.IsNullOrWhiteSpace(Path))
