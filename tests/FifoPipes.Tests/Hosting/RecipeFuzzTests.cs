@@ -73,7 +73,7 @@ public sealed class RecipeFuzzTests
             foreach (var d in reader.Diagnostics)
                 Assert.True(d.Location is { Line: >= 1, Column: >= 1 } && d.File == "/fuzz/case.yaml",
                     $"case {i}: diagnostic without a location: {d}\n--- recipe ---\n{yaml}");
-            Assert.True(recipe is null == reader.Diagnostics.Count > 0, $"case {i}: a recipe and diagnostics disagree");
+            Assert.True(recipe is null == reader.Diagnostics.Count > 0, $"case {i}: a recipe and diagnostics disagree: {string.Join(" | ", reader.Diagnostics)}\n--- recipe ---\n{yaml}");
             if (recipe is null) rejected++;
         }
         // Most mutations break something; a fuzzer that never produces errors tests nothing.
