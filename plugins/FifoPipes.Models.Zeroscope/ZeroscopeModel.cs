@@ -1,3 +1,4 @@
+using FifoPipes.Torch.Vae;
 using FifoPipes.Abstractions;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -39,7 +40,7 @@ public sealed class ZeroscopeModel : IVideoModel
         return pipeline.PredictNoise(x, timesteps, context).to(x.device).MoveToOuterDisposeScope();
     }
 
-    public IFrameDecoder CreateDecoder() => new ZeroscopeFrameDecoder(pipeline.Vae, pipeline.VaeScalingFactor);
+    public IFrameDecoder CreateDecoder() => new VaeFrameDecoder(pipeline.Vae, pipeline.VaeScalingFactor);
 
     /// <summary>RGB [T, 3, H, W] in [0, 1] → latents [4, T, H/8, W/8]: the posterior mean times the scaling factor.</summary>
     public Tensor EncodeFrames(Tensor rgb)
