@@ -74,7 +74,7 @@ public sealed record QualityCandidate(string Name, ISampler Sampler)
 /// The statistics of one sampler over output frames [Position, Position + Frames), pooled over all streams.
 /// Frechet: relative analytic Frechet distance of the F-frame windows starting there (0 = the true window distribution).
 /// PowerRatio: mean over bins of empirical power / S(k) (1 ideal). PowerError: mean over bins of |power / S - 1|.
-/// LagOneError: mean over bins of |E[Z_t conj Z_t-1] / S - a(k)| over consecutive pairs; LagOneSeamError the same over
+/// LagOneError: mean over bins of |corr_t,t-1 - a(k)| over consecutive pairs (corr normalised by the empirical power); LagOneSeamError the same over
 /// the pairs (t - 1, t) with t a multiple of the window f (chunk seams of the chunked sampler), LagOneInteriorError over
 /// the others. SecondsPerFrame: wall time the sampler took to hand over these frames, per frame.
 /// </summary>

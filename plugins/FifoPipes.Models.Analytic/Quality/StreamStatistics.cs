@@ -42,16 +42,20 @@ public sealed class StreamStatistics : IDisposable
     }
 
     /// <summary>
-    /// Mean over powered bins of |E[Z_t conj Z_t-1] / S - a| over the pairs (later[i], earlier[i]) of [M, S, h, w'] bins,
-    /// pooled over pairs and streams; NaN when there are no pairs.
+    /// Mean over powered bins of |corr - a(k)| with corr = E[Z_t conj Z_t-1] / sqrt(E|Z_t|^2 E|Z_t-1|^2), the pairs being
+    /// (later[i], earlier[i]) of [M, S, h, w'] bins pooled over pairs and streams; NaN when there are no pairs.
+    /// Normalising by the empirical power (not S) keeps a sampler's variance loss, which <see cref="Power"/> reports,
+    /// out of this number: it measures the temporal structure alone, as ../parity/analytic/README.md defines it.
     /// </summary>
     public double LagOneError(Tensor later, Tensor earlier)
     {
         if (later.shape[0] == 0) return double.NaN;
         using var scope = NewDisposeScope();
-        var lag = (later * earlier.conj()).mean(new long[] { 0, 1 });
-        var normalised = lag.masked_select(mask) / spectrum.masked_select(mask).to(ScalarType.ComplexFloat64);
-        return (normalised - a.masked_select(mask)).abs().mean().item<double>();
+        var dims = new long[] { 0, 1 };
+        var lag = (later * earlier.conj()).mean(dims);
+        var power = (later.abs().square().mean(dims) * earlier.abs().square().mean(dims)).sqrt();
+        var corr = lag.masked_select(mask) / power.masked_select(mask).to(ScalarType.ComplexFloat64);
+        return (corr - a.masked_select(mask)).abs().mean().item<double>();
     }
 
     public void Dispose()
