@@ -244,3 +244,20 @@ public sealed class BaselineSamplerTests
         Assert.Equal(0.0, new FreeNoiseOptions().Eta);
     }
 }
+
+/// <summary>The baselines as the host sees them: loaded from the plugins folder through MEF.</summary>
+public sealed class BaselinePluginHostTests
+{
+    [Theory]
+    [InlineData("chunked", "clipBatch")]
+    [InlineData("gen-l-video", "stride")]
+    [InlineData("freenoise", "weighting")]
+    public void Host_finds_the_sampler_with_its_options(string name, string option)
+    {
+        var host = FifoPipes.Tests.Hosting.TestPlugins.Host;
+        var plugin = host.Require(PluginKind.Sampler, name);
+        Assert.Contains(plugin.Options, o => o.Name == option);
+        Assert.Contains(plugin.Options, o => o.Name == "steps");
+        Assert.IsAssignableFrom<ISamplerFactory>(plugin.Create<ISamplerFactory>());
+    }
+}
