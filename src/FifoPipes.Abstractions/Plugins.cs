@@ -2,8 +2,8 @@ using System.Composition;
 
 namespace FifoPipes.Abstractions;
 
-/// <summary>The three things a recipe wires together.</summary>
-public enum PluginKind { Model, Sampler, Sink }
+/// <summary>What a plugin is: the three things a recipe wires together, and quality studies.</summary>
+public enum PluginKind { Model, Sampler, Sink, Study }
 
 /// <summary>
 /// Marks a MEF export as a FifoPipes plugin and carries its metadata. The options type is a plain

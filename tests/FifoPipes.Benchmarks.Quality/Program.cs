@@ -66,14 +66,7 @@ catch (FifoInputException e)
     return 2;
 }
 
-File.WriteAllText(Path.Combine(outDir, "quality.csv"), QualityReport.Csv(points));
-var tables = $"## Summary\n\n{QualityReport.SummaryMarkdown(points)}\n## Frechet distance by position\n\n{QualityReport.PositionMarkdown(points, p => p.Frechet)}\n" +
-             $"## Lag-1 correlation error by position\n\n{QualityReport.PositionMarkdown(points, p => p.LagOneError)}\n" +
-             $"## Power ratio by position\n\n{QualityReport.PositionMarkdown(points, p => p.PowerRatio)}";
-File.WriteAllText(Path.Combine(outDir, "quality-tables.md"), tables);
-QualityPlot.Write(points, p => p.Frechet, "ANALYTIC FRECHET DISTANCE OF 8-FRAME WINDOWS (LOG)".Replace("8", options.MeasureFrames.ToString(CultureInfo.InvariantCulture)),
-    Path.Combine(outDir, "frechet.png"));
-QualityPlot.Write(points, p => p.LagOneError, "LAG-1 CORRELATION ERROR (LOG)", Path.Combine(outDir, "lag1.png"));
+QualityReport.WriteAll(points, outDir);
 Console.WriteLine($"Wrote quality.csv, quality-tables.md, frechet.png and lag1.png to {outDir} in {watch.Elapsed.TotalSeconds:0} s.");
 return 0;
 

@@ -13,7 +13,7 @@ public static class StudySamplers
     public static readonly IReadOnlyDictionary<string, (string Description, Func<QualityStudyOptions, QualityCandidate> Create)> All =
         new Dictionary<string, (string, Func<QualityStudyOptions, QualityCandidate>)>(StringComparer.OrdinalIgnoreCase)
         {
-            ["exact"] = ("exact samples of the prior (the finite-sample floor)", _ => QualityCandidate.ExactPrior("exact")),
+            ["exact"] = ("exact samples of the prior (the finite-sample floor)", _ => QualityCandidates.ExactPrior("exact")),
             ["fifo"] = ("fifo: lookahead, start: base, tail: noise (the paper's setting)",
                 _ => Fifo("fifo", new FifoOptions())),
             ["fifo-nolookahead"] = ("fifo: lookahead off", _ => Fifo("fifo-nolookahead", new FifoOptions { Lookahead = false })),

@@ -1,3 +1,4 @@
+using FifoPipes.Abstractions;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 

@@ -1,3 +1,4 @@
+using FifoPipes.Abstractions;
 using System.Globalization;
 using System.Text;
 
@@ -68,4 +69,18 @@ public static class QualityReport
     static string F(double v) => double.IsFinite(v) ? v.ToString(Math.Abs(v) >= 0.01 ? "0.000" : "0.0000", Invariant) : "n/a";
     static string R(double v) => v.ToString("R", Invariant);
     static string Quote(string s) => s.Contains(',') || s.Contains('"') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+
+    /// <summary>The study's whole report in one folder: quality.csv, quality-tables.md, frechet.png and lag1.png.</summary>
+    public static IReadOnlyList<string> WriteAll(IReadOnlyList<QualityPoint> points, string folder)
+    {
+        Directory.CreateDirectory(folder);
+        var files = new[] { "quality.csv", "quality-tables.md", "frechet.png", "lag1.png" }.Select(f => Path.Combine(folder, f)).ToArray();
+        File.WriteAllText(files[0], Csv(points));
+        File.WriteAllText(files[1], $"## Summary\n\n{SummaryMarkdown(points)}\n## Frechet distance by position\n\n{PositionMarkdown(points, p => p.Frechet)}\n" +
+                                    $"## Lag-1 correlation error by position\n\n{PositionMarkdown(points, p => p.LagOneError)}\n" +
+                                    $"## Power ratio by position\n\n{PositionMarkdown(points, p => p.PowerRatio)}");
+        QualityPlot.Write(points, p => p.Frechet, "ANALYTIC FRECHET DISTANCE OF WINDOWS (LOG)", files[2]);
+        QualityPlot.Write(points, p => p.LagOneError, "LAG-1 CORRELATION ERROR (LOG)", files[3]);
+        return files;
+    }
 }

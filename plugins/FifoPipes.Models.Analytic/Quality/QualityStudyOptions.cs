@@ -7,7 +7,7 @@ namespace FifoPipes.Models.Analytic.Quality;
 /// the same prior (all channels get the same sigma), so <see cref="Streams"/> channels measure that many
 /// independent videos for nearly the price of one.
 /// </summary>
-public sealed class QualityStudyOptions
+public sealed class QualityStudyOptions : IValidatableOptions
 {
     /// <summary>Latent height and width.</summary>
     public int Height { get; set; } = 8;
@@ -42,6 +42,17 @@ public sealed class QualityStudyOptions
     public PromptParameters Prior() =>
         new(Enumerable.Repeat(1.0, Streams).ToArray(), Beta, K0, T0, VelocityY, VelocityX);
 
+    /// <summary>Measure exact samples of the prior too: the finite-sample floor every sampler is compared with.</summary>
+    [Option("Also measure exact samples of the prior, the finite-sample floor.")]
+    public bool IncludeExactPrior { get; set; } = true;
+
+    IEnumerable<OptionProblem> IValidatableOptions.Validate()
+    {
+        try { Check(); }
+        catch (FifoInputException ex) { return new[] { new OptionProblem("study", ex.Message) }; }
+        return Array.Empty<OptionProblem>();
+    }
+
     /// <summary>Throws <see cref="FifoInputException"/> naming the first bad setting.</summary>
     public void Check()
     {
@@ -63,30 +74,8 @@ public sealed class QualityStudyOptions
     }
 }
 
-/// <summary>A sampler to measure and the name it is reported under.</summary>
-public sealed record QualityCandidate(string Name, ISampler Sampler)
+public static class QualityCandidates
 {
     /// <summary>Exact samples of the prior: the finite-sample floor of every statistic.</summary>
     public static QualityCandidate ExactPrior(string name = "exact prior") => new(name, new ExactPriorSampler());
 }
-
-/// <summary>
-/// The statistics of one sampler over output frames [Position, Position + Frames), pooled over all streams.
-/// Frechet: relative analytic Frechet distance of the F-frame windows starting there (0 = the true window distribution).
-/// PowerRatio: mean over bins of empirical power / S(k) (1 ideal). PowerError: mean over bins of |power / S - 1|.
-/// LagOneError: mean over bins of |corr_t,t-1 - a(k)| over consecutive pairs (corr normalised by the empirical power); LagOneSeamError the same over
-/// the pairs (t - 1, t) with t a multiple of the window f (chunk seams of the chunked sampler), LagOneInteriorError over
-/// the others. SecondsPerFrame: wall time the sampler took to hand over these frames, per frame.
-/// </summary>
-public sealed record QualityPoint(
-    string Sampler,
-    long Position,
-    int Frames,
-    int Windows,
-    double Frechet,
-    double PowerRatio,
-    double PowerError,
-    double LagOneError,
-    double LagOneSeamError,
-    double LagOneInteriorError,
-    double SecondsPerFrame);

@@ -106,6 +106,7 @@ public sealed class PluginHost
         Add<IModelAdapter>(container, path);
         Add<ISamplerFactory>(container, path);
         Add<ISinkFactory>(container, path);
+        Add<IQualityStudy>(container, path);
     }
 
     void Add<T>(CompositionHost container, string path) where T : class

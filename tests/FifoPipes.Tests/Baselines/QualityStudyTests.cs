@@ -19,7 +19,7 @@ public sealed class QualityStudyTests
         var options = Small();
         var points = QualityStudy.Run(options, new[]
         {
-            QualityCandidate.ExactPrior(),
+            QualityCandidates.ExactPrior(),
             Candidate("chunked", new ChunkedSamplerFactory(), null),
             Candidate("fifo", new FifoSamplerFactory(), new FifoOptions()),
         }).ToList();
@@ -44,7 +44,7 @@ public sealed class QualityStudyTests
         var options = Small();
         options.Frames = 64;
         options.Every = 32;
-        var points = QualityStudy.Run(options, new[] { QualityCandidate.ExactPrior("exact") }).ToList();
+        var points = QualityStudy.Run(options, new[] { QualityCandidates.ExactPrior("exact") }).ToList();
         string folder = Path.Combine(Path.GetTempPath(), "quality-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
         try

@@ -159,6 +159,32 @@ public sealed class CmdletTests : IDisposable
         Assert.Contains("bad.yaml:4:29", error.Exception.Message);
     }
 
+    [Theory]
+    [InlineData("fifo")]
+    [InlineData("chunked")]
+    [InlineData("gen-l-video")]
+    [InlineData("freenoise")]
+    public void Every_sampler_runs_end_to_end_through_the_cmdlets(string sampler)
+    {
+        var frames = Run($"New-FifoVideo 'drifting smoke' -Frames 6 -Sampler {sampler} -ModelOption @{{ height = 8; width = 8; channels = 2; frames = 4 }} -Seed 2")
+            .Cast<FifoFrame>().ToList();
+        Assert.Equal(Enumerable.Range(0, 6).Select(i => (long)i), frames.Select(f => f.Index));
+    }
+
+    [Fact]
+    public void Measure_FifoQuality_reports_every_sampler_and_writes_the_report()
+    {
+        var points = Run("Measure-FifoQuality -Sampler fifo,chunked -Frames 64 -Every 32 -Option @{ streams = 2; height = 4; width = 4; windowFrames = 4; partitions = 2 } -OutputFolder report")
+            .Cast<FifoPipes.Abstractions.QualityPoint>().ToList();
+        Assert.Equal(new[] { "exact prior", "fifo", "chunked" }, points.Select(p => p.Sampler).Distinct());
+        Assert.Equal(new long[] { 0, 32 }, points.Where(p => p.Sampler == "fifo").Select(p => p.Position));
+        // Independent chunks break the correlation at their seams; FIFO does not.
+        Assert.True(points.Where(p => p.Sampler == "chunked").Average(p => p.LagOneSeamError) >
+                    points.Where(p => p.Sampler == "fifo").Average(p => p.LagOneSeamError) + 0.2);
+        foreach (var file in new[] { "frechet.png", "lag1.png", "quality-tables.md", "quality.csv" })
+            Assert.True(File.Exists(Path.Combine(dir, "report", file)), file);
+    }
+
     [Fact]
     public void Get_FifoPlugin_lists_plugins_with_options()
     {
