@@ -48,7 +48,14 @@ sealed class FileDownload
             ReleaseLock(held, deleteFile: true);
             return new DownloadResult(destination, file, Downloaded: false, 0);
         }
-        long transferred = await FetchAsync(cancel).ConfigureAwait(false);
+        long transferred;
+        try { transferred = await FetchAsync(cancel).ConfigureAwait(false); }
+        catch (FifoInputException)
+        {
+            // An error before any byte arrived (401, 404) leaves no empty partial file behind; the lock file stays (see ReleaseLock).
+            if (File.Exists(partial) && new FileInfo(partial).Length == 0) File.Delete(partial);
+            throw;
+        }
         await VerifyPartialAsync(cancel).ConfigureAwait(false);
         File.Move(partial, destination, overwrite: true);
         ReleaseLock(held, deleteFile: true);
