@@ -21,9 +21,16 @@ public sealed class HubClientTests : IDisposable
 
     static async Task<T> Fails<T>(Func<Task> action) where T : Exception => await Assert.ThrowsAsync<T>(action);
 
-    /// <summary>No file may look complete except the verified one: no .partial or .lock left either way.</summary>
+    /// <summary>After success, nothing but the verified files: no .partial or .lock left.</summary>
     void AssertNoLeftovers() =>
         Assert.Empty(Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Where(f => f.EndsWith(".partial") || f.EndsWith(".lock")));
+
+    /// <summary>
+    /// After a failure, no partial data. The (empty) lock file stays on purpose: deleting it while another download
+    /// waits on it could let two downloads hold "the" lock at once.
+    /// </summary>
+    void AssertNoPartialData() =>
+        Assert.Empty(Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Where(f => !f.EndsWith(".lock") || new FileInfo(f).Length > 0));
 
     [Fact]
     public async Task Lists_sizes_and_sha256_then_downloads_a_verified_file()
@@ -162,7 +169,7 @@ public sealed class HubClientTests : IDisposable
         Assert.Contains("sha256", corrupt.Message);
         Assert.Contains("removed", corrupt.Message);
         Assert.False(File.Exists(target));
-        AssertNoLeftovers();
+        AssertNoPartialData();
     }
 
     [Fact]
