@@ -61,6 +61,18 @@ public sealed class AnalyticModel : IVideoModel
         return look;
     }
 
+    /// <summary>
+    /// Pins the prior of <paramref name="prompt"/> to <paramref name="parameters"/> instead of the prompt mapping's
+    /// (quality studies choose exact parameters). Call it before the prompt is first encoded.
+    /// </summary>
+    public void UsePrior(string prompt, PromptParameters parameters)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        if (parameters.Channels != Info.LatentChannels)
+            throw new ArgumentException($"The prior has {parameters.Channels} channels, the model {Info.LatentChannels}.", nameof(parameters));
+        looks[prompt] = parameters;
+    }
+
     public Conditioning Encode(string prompt)
     {
         ArgumentNullException.ThrowIfNull(prompt);

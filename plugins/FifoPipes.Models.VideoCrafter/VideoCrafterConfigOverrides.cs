@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FifoPipes.Abstractions;
-using FifoPipes.Models.VideoCrafter.UNet;
+using FifoPipes.Torch.UNets;
 using FifoPipes.Torch.Text;
 using FifoPipes.Torch.Vae;
 

@@ -1,5 +1,5 @@
 using FifoPipes.Abstractions;
-using FifoPipes.Models.VideoCrafter.UNet;
+using FifoPipes.Torch.UNets;
 using FifoPipes.Torch.Checkpoints;
 using FifoPipes.Torch.Nn;
 using FifoPipes.Torch.Text;
@@ -245,7 +245,7 @@ public sealed class VideoCrafterModel : IVideoModel
                 throw new ArgumentException($"Conditioning of row {i} was not made by this model's Encode.", nameof(conditioning));
     }
 
-    public IFrameDecoder CreateDecoder() => new VideoCrafterFrameDecoder(vae, preset.ScaleFactor);
+    public IFrameDecoder CreateDecoder() => new VaeFrameDecoder(vae, preset.ScaleFactor);
 
     /// <summary>RGB frames [T, 3, H, W] in [0, 1] at the model's frame size → latents [C, T, h, w] (posterior mean × scale factor), float32.</summary>
     public Tensor EncodeFrames(Tensor rgb)

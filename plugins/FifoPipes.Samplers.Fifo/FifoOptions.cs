@@ -31,6 +31,14 @@ public sealed class FifoOptions : IValidatableOptions
     [Option("For start: noise, iterations run and discarded before the first output frame. Default: S (every output frame then grew from tail noise).", Min = 0)]
     public int? WarmupIterations { get; set; }
 
+    [Option("How each new tail frame starts: noise (fresh N(0, I)), or lowfreq (Ouroboros-Diffusion: the low spatial frequencies of the " +
+            "previous tail latent plus the high frequencies of fresh noise, so the tail is coherent with the queue).", Choices = "noise,lowfreq")]
+    public string? Tail { get; set; }
+
+    [Option("For tail: lowfreq, the width of the Gaussian low-pass in normalised frequency (1 = Nyquist): the previous tail keeps exp(-r^2 / 2c^2) of each frequency r.",
+        Min = 0.01, Max = 4)]
+    public double TailCutoff { get; set; } = 0.25;
+
     [Option("Folder that caches base clips by model, prompt, seed and settings, so reruns skip the base sampling. Optional.")]
     public string? BaseClipCache { get; set; }
 
@@ -52,6 +60,10 @@ public sealed class FifoOptions : IValidatableOptions
             yield return new OptionProblem("warmupIterations", $"warmupIterations must be >= 0, got {WarmupIterations}.");
         if (WarmupIterations is not null && Start is { } s && ParseStart(s) is not null and not QueueStart.Noise)
             yield return new OptionProblem("warmupIterations", "warmupIterations only applies to start: noise; remove it or set start: noise.");
+        if (Tail is { } tail && ParseTail(tail) is null)
+            yield return new OptionProblem("tail", $"tail '{tail}' is unknown; use 'noise' or 'lowfreq'.");
+        if (!(TailCutoff >= 0.01 && TailCutoff <= 4))
+            yield return new OptionProblem("tailCutoff", $"tailCutoff must be within 0.01..4, got {TailCutoff}.");
         if (BaseClipCache is not null && Start is { } s2 && ParseStart(s2) is not null and not QueueStart.Base)
             yield return new OptionProblem("baseClipCache", "baseClipCache only applies to start: base; remove it or set start: base.");
     }
@@ -60,6 +72,13 @@ public sealed class FifoOptions : IValidatableOptions
     {
         "ddim" => StepKind.Ddim,
         "ddpm" => StepKind.Ddpm,
+        _ => null,
+    };
+
+    internal static TailInit? ParseTail(string value) => value.Trim().ToLowerInvariant() switch
+    {
+        "noise" => TailInit.Noise,
+        "lowfreq" => TailInit.LowFrequency,
         _ => null,
     };
 
@@ -74,3 +93,6 @@ public sealed class FifoOptions : IValidatableOptions
 
 /// <summary>How the initial queue is filled.</summary>
 public enum QueueStart { Base, Noise, Latents }
+
+/// <summary>How a new tail frame is initialised.</summary>
+public enum TailInit { Noise, LowFrequency }

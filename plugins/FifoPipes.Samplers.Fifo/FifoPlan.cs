@@ -20,6 +20,10 @@ public sealed class FifoPlan
     public required int Discarded { get; init; }
     /// <summary>Windows per model call (cond and uncond count as one window).</summary>
     public required int WindowBatch { get; init; }
+    /// <summary>How new tail frames start (fresh noise unless the options say lowfreq).</summary>
+    public TailInit Tail { get; init; } = TailInit.Noise;
+    /// <summary>Gaussian low-pass width for <see cref="TailInit.LowFrequency"/>, in normalised frequency (1 = Nyquist).</summary>
+    public double TailCutoff { get; init; } = 0.25;
     public required int Channels { get; init; }
     public required int Height { get; init; }
     public required int Width { get; init; }
@@ -62,6 +66,8 @@ public sealed class FifoPlan
         if (start != QueueStart.Latents && job.InitLatents is not null)
             throw BadOption("start", $"start frames were given, but start is '{start.ToString().ToLowerInvariant()}'; set start: latents to use them or drop them");
 
+        var tail = options.Tail is { } tl ? FifoOptions.ParseTail(tl) ?? throw BadOption("tail", $"'{tl}' is unknown; use noise or lowfreq") : TailInit.Noise;
+
         int startFrames = start switch
         {
             QueueStart.Base => f,
@@ -81,6 +87,8 @@ public sealed class FifoPlan
             Start = start,
             Discarded = discarded,
             WindowBatch = options.WindowBatch,
+            Tail = tail,
+            TailCutoff = options.TailCutoff,
             Channels = model.LatentChannels,
             Height = model.LatentHeight,
             Width = model.LatentWidth,

@@ -128,12 +128,18 @@ public sealed class FifoRun : IDisposable
         return stack(frames, 1).unsqueeze(0);
     }
 
-    /// <summary>Pops the head frame (a copy), shifts the queue and pushes keyed N(0, I) tail noise; advances the iteration.</summary>
+    /// <summary>Pops the head frame (a copy), shifts the queue and pushes the new tail (keyed noise, or see <see cref="TailInit"/>); advances the iteration.</summary>
     public Tensor PopShiftPush()
     {
         var popped = queue.Copy(Plan.PopSlot).DetachFromDisposeScope();
         long tailFrame = Plan.FrameId(Iteration + 1, Plan.QueueLength - 1);
-        queue.ShiftAndPush(job.Noise.Normal(Plan.LatentShape, tailFrame, NoisePurpose.QueueTail, 0, device));
+        var tail = job.Noise.Normal(Plan.LatentShape, tailFrame, NoisePurpose.QueueTail, 0, device);
+        if (Plan.Tail == TailInit.LowFrequency)
+        {
+            using var fresh = tail;
+            tail = TailInitialiser.LowFrequency(queue[Plan.QueueLength - 1], fresh, Plan.TailCutoff).DetachFromDisposeScope();
+        }
+        queue.ShiftAndPush(tail);
         Iteration++;
         return popped;
     }

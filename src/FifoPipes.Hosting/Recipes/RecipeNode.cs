@@ -65,7 +65,24 @@ public static class RecipeNodes
         if (stream.Documents.Count > 1)
             diagnostics.Add(new Diagnostic("(document)", "a recipe file holds one YAML document; remove the extra '---' documents",
                 At(file, stream.Documents[1].RootNode.Start), Array.Empty<string>()));
-        return Convert(stream.Documents[0].RootNode, file, diagnostics);
+        var budget = new NodeBudget();
+        var root = Convert(stream.Documents[0].RootNode, file, diagnostics, budget);
+        if (budget.Exceeded)
+        {
+            diagnostics.Add(new Diagnostic("(document)", $"the recipe expands to more than {NodeBudget.Limit} values (aliases that repeat aliases?); write it out plainly",
+                At(file, stream.Documents[0].RootNode.Start), Array.Empty<string>()));
+            return null;
+        }
+        return root;
+    }
+
+    /// <summary>YAML aliases share nodes, so a small file can expand exponentially; recipes are small, so cap the walk.</summary>
+    sealed class NodeBudget
+    {
+        public const int Limit = 100_000;
+        int used;
+        public bool Exceeded => used > Limit;
+        public bool Take() => ++used <= Limit;
     }
 
     static SourceLocation LastParsedPosition(string text, string file)
@@ -84,8 +101,9 @@ public static class RecipeNodes
 
     static SourceLocation At(string file, Mark mark) => new(file, (int)mark.Line, (int)mark.Column);
 
-    static RecipeNode Convert(YamlNode node, string file, List<Diagnostic> diagnostics)
+    static RecipeNode Convert(YamlNode node, string file, List<Diagnostic> diagnostics, NodeBudget budget)
     {
+        if (!budget.Take()) return new ScalarNode(null, true, At(file, node.Start));
         switch (node)
         {
             case YamlScalarNode scalar:
@@ -93,7 +111,7 @@ public static class RecipeNodes
                 bool plain = scalar.Style == ScalarStyle.Plain;
                 return new ScalarNode(plain && scalar.Value is "" or "~" or "null" ? null : scalar.Value, true, At(file, node.Start));
             case YamlSequenceNode sequence:
-                return new SequenceNode(sequence.Children.Select(c => Convert(c, file, diagnostics)).ToList(), At(file, node.Start));
+                return new SequenceNode(sequence.Children.Select(c => Convert(c, file, diagnostics, budget)).ToList(), At(file, node.Start));
             case YamlMappingNode mapping:
                 var entries = new List<MapEntry>();
                 foreach (var (key, value) in mapping.Children)
@@ -104,7 +122,7 @@ public static class RecipeNodes
                         diagnostics.Add(new Diagnostic(keyText, $"key '{keyText}' appears twice in this mapping; keep one", At(file, key.Start), Array.Empty<string>()));
                         continue;
                     }
-                    entries.Add(new MapEntry(keyText, At(file, key.Start), Convert(value, file, diagnostics)));
+                    entries.Add(new MapEntry(keyText, At(file, key.Start), Convert(value, file, diagnostics, budget)));
                 }
                 return new MapNode(entries, At(file, node.Start));
             default:

@@ -44,8 +44,11 @@ public sealed class RecipeReader
 
     public Recipe? ReadText(string yaml, string file)
     {
+        int before = diagnostics.Count;
         var root = RecipeNodes.FromYaml(yaml, file, diagnostics);
-        return root is null ? null : Read(root, file, Path.GetDirectoryName(Path.GetFullPath(file))!);
+        var recipe = root is null ? null : Read(root, file, Path.GetDirectoryName(Path.GetFullPath(file))!);
+        // Problems found while parsing (an extra document, say) make the recipe invalid even if the rest binds.
+        return diagnostics.Count > before ? null : recipe;
     }
 
     /// <summary>Reads a recipe tree (from YAML or from parameters). <paramref name="file"/> is null for parameters.</summary>
@@ -225,7 +228,7 @@ public sealed class RecipeReader
             var prompt = item["prompt"] is { } p ? Text(p, $"{path}.prompt") : null;
             if (item["prompt"] is null) Error($"{path}.prompt", "missing 'prompt'", item.Location);
             int? frames = ReadScalar<int?>(item, "frames", $"{path}.frames");
-            if (item["frames"] is null) Error($"{path}.frames", "missing 'frames'", item.Location);
+            if (frames is null && item["frames"] is not ScalarNode { Value: not null }) Error($"{path}.frames", "missing 'frames'", item["frames"]?.Location ?? item.Location);
             else if (frames < 1) Error($"{path}.frames", $"frames must be at least 1, got {frames}", item["frames"]!.Location);
             if (prompt is not null && frames is >= 1) spans.Add(new PromptSpan(prompt, frames.Value));
         }

@@ -45,7 +45,8 @@ sealed class RecipeBuilder
         }
         root = Apply(root);
         var recipe = reader.Read(root, recipeFile is null ? null : Path.GetFullPath(Path.Combine(workingDirectory, recipeFile)), baseDirectory);
-        return (recipe, diagnostics.Concat(reader.Diagnostics).ToList());
+        var all = diagnostics.Concat(reader.Diagnostics).ToList();
+        return (all.Count > 0 ? null : recipe, all);
     }
 
     MapNode Apply(MapNode root)

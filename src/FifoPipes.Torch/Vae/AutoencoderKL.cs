@@ -19,6 +19,8 @@ public sealed record AutoencoderKLConfig
     public int Resolution { get; init; } = 256;
     public int[] AttnResolutions { get; init; } = Array.Empty<int>();
     public int EmbedDim { get; init; } = 4;
+    /// <summary>Groups of every GroupNorm (32 in SD's VAE; diffusers' norm_num_groups).</summary>
+    public int NormGroups { get; init; } = 32;
 
     public static AutoencoderKLConfig StableDiffusion { get; } = new();
     /// <summary>Pixels per latent pixel.</summary>
@@ -117,7 +119,7 @@ public sealed class Fp32GroupNorm : Module<Tensor, Tensor>
 static class VaeLayers
 {
     public const double GroupNormEps = 1e-6;
-    public static Fp32GroupNorm Norm(int channels, Device? device, ScalarType? dtype) => new(32, channels, GroupNormEps, device, dtype);
+    public static Fp32GroupNorm Norm(int channels, Device? device, ScalarType? dtype, int groups = 32) => new(groups, channels, GroupNormEps, device, dtype);
     public static Tensor Swish(Tensor x) => functional.silu(x);
 }
 
@@ -129,11 +131,11 @@ public sealed class VaeResnetBlock : Module<Tensor, Tensor>
     readonly Conv2d conv2;
     readonly Conv2d? nin_shortcut;
 
-    public VaeResnetBlock(int inChannels, int outChannels, Device? device, ScalarType? dtype) : base(nameof(VaeResnetBlock))
+    public VaeResnetBlock(int inChannels, int outChannels, Device? device, ScalarType? dtype, int normGroups = 32) : base(nameof(VaeResnetBlock))
     {
-        norm1 = VaeLayers.Norm(inChannels, device, dtype);
+        norm1 = VaeLayers.Norm(inChannels, device, dtype, normGroups);
         conv1 = Conv2d(inChannels, outChannels, 3, padding: 1, device: device, dtype: dtype);
-        norm2 = VaeLayers.Norm(outChannels, device, dtype);
+        norm2 = VaeLayers.Norm(outChannels, device, dtype, normGroups);
         conv2 = Conv2d(outChannels, outChannels, 3, padding: 1, device: device, dtype: dtype);
         if (inChannels != outChannels) nin_shortcut = Conv2d(inChannels, outChannels, 1, device: device, dtype: dtype);
         RegisterComponents();
@@ -155,9 +157,9 @@ public sealed class VaeAttnBlock : Module<Tensor, Tensor>
     readonly Fp32GroupNorm norm;
     readonly Conv2d q, k, v, proj_out;
 
-    public VaeAttnBlock(int channels, Device? device, ScalarType? dtype) : base(nameof(VaeAttnBlock))
+    public VaeAttnBlock(int channels, Device? device, ScalarType? dtype, int normGroups = 32) : base(nameof(VaeAttnBlock))
     {
-        norm = VaeLayers.Norm(channels, device, dtype);
+        norm = VaeLayers.Norm(channels, device, dtype, normGroups);
         q = Conv2d(channels, channels, 1, device: device, dtype: dtype);
         k = Conv2d(channels, channels, 1, device: device, dtype: dtype);
         v = Conv2d(channels, channels, 1, device: device, dtype: dtype);
@@ -222,10 +224,10 @@ public sealed class VaeLevel : Module<Tensor, Tensor>
     readonly Module<Tensor, Tensor>? resample;
 
     public VaeLevel(IReadOnlyList<(int In, int Out)> blocks, bool withAttention, string? resampleName, Func<Module<Tensor, Tensor>>? makeResample,
-        Device? device, ScalarType? dtype) : base(nameof(VaeLevel))
+        Device? device, ScalarType? dtype, int normGroups = 32) : base(nameof(VaeLevel))
     {
-        block = new ModuleList<VaeResnetBlock>(blocks.Select(b => new VaeResnetBlock(b.In, b.Out, device, dtype)).ToArray());
-        attn = new ModuleList<VaeAttnBlock>(withAttention ? blocks.Select(b => new VaeAttnBlock(b.Out, device, dtype)).ToArray() : Array.Empty<VaeAttnBlock>());
+        block = new ModuleList<VaeResnetBlock>(blocks.Select(b => new VaeResnetBlock(b.In, b.Out, device, dtype, normGroups)).ToArray());
+        attn = new ModuleList<VaeAttnBlock>(withAttention ? blocks.Select(b => new VaeAttnBlock(b.Out, device, dtype, normGroups)).ToArray() : Array.Empty<VaeAttnBlock>());
         RegisterComponents();
         if (resampleName is not null && makeResample is not null)
         {
@@ -253,11 +255,11 @@ public sealed class VaeMidBlock : Module<Tensor, Tensor>
     readonly VaeAttnBlock attn_1;
     readonly VaeResnetBlock block_2;
 
-    public VaeMidBlock(int channels, Device? device, ScalarType? dtype) : base(nameof(VaeMidBlock))
+    public VaeMidBlock(int channels, Device? device, ScalarType? dtype, int normGroups = 32) : base(nameof(VaeMidBlock))
     {
-        block_1 = new VaeResnetBlock(channels, channels, device, dtype);
-        attn_1 = new VaeAttnBlock(channels, device, dtype);
-        block_2 = new VaeResnetBlock(channels, channels, device, dtype);
+        block_1 = new VaeResnetBlock(channels, channels, device, dtype, normGroups);
+        attn_1 = new VaeAttnBlock(channels, device, dtype, normGroups);
+        block_2 = new VaeResnetBlock(channels, channels, device, dtype, normGroups);
         RegisterComponents();
     }
 
@@ -287,13 +289,13 @@ public sealed class LdmEncoder : Module<Tensor, Tensor>
             var blocks = Enumerable.Range(0, c.NumResBlocks).Select(j => (j == 0 ? channels : outChannels, outChannels)).ToList();
             bool last = i == c.ChMult.Length - 1;
             levels.Add(new VaeLevel(blocks, c.AttnResolutions.Contains(resolution), last ? null : "downsample",
-                () => new VaeDownsample(outChannels, device, dtype), device, dtype));
+                () => new VaeDownsample(outChannels, device, dtype), device, dtype, c.NormGroups));
             channels = outChannels;
             if (!last) resolution /= 2;
         }
         down = new ModuleList<VaeLevel>(levels.ToArray());
-        mid = new VaeMidBlock(channels, device, dtype);
-        norm_out = VaeLayers.Norm(channels, device, dtype);
+        mid = new VaeMidBlock(channels, device, dtype, c.NormGroups);
+        norm_out = VaeLayers.Norm(channels, device, dtype, c.NormGroups);
         conv_out = Conv2d(channels, (c.DoubleZ ? 2 : 1) * c.ZChannels, 3, padding: 1, device: device, dtype: dtype);
         RegisterComponents();
     }
@@ -323,19 +325,19 @@ public sealed class LdmDecoder : Module<Tensor, Tensor>
         int channels = c.Ch * c.ChMult[^1];
         int resolution = c.Resolution >> (levelsCount - 1);
         conv_in = Conv2d(c.ZChannels, channels, 3, padding: 1, device: device, dtype: dtype);
-        mid = new VaeMidBlock(channels, device, dtype);
+        mid = new VaeMidBlock(channels, device, dtype, c.NormGroups);
         var levels = new VaeLevel[levelsCount];
         for (int i = levelsCount - 1; i >= 0; i--)
         {
             int outChannels = c.Ch * c.ChMult[i];
             var blocks = Enumerable.Range(0, c.NumResBlocks + 1).Select(j => (j == 0 ? channels : outChannels, outChannels)).ToList();
             levels[i] = new VaeLevel(blocks, c.AttnResolutions.Contains(resolution), i == 0 ? null : "upsample",
-                () => new VaeUpsample(outChannels, device, dtype), device, dtype);
+                () => new VaeUpsample(outChannels, device, dtype), device, dtype, c.NormGroups);
             channels = outChannels;
             if (i != 0) resolution *= 2;
         }
         up = new ModuleList<VaeLevel>(levels);
-        norm_out = VaeLayers.Norm(channels, device, dtype);
+        norm_out = VaeLayers.Norm(channels, device, dtype, c.NormGroups);
         conv_out = Conv2d(channels, c.OutCh, 3, padding: 1, device: device, dtype: dtype);
         RegisterComponents();
     }

@@ -15,9 +15,9 @@ public sealed class FrameDecoderTests
         var c = ParityCase.Load("videocrafter/vae_decode_tiny");
         using var vae = new AutoencoderKL(VcParityConfig.Vae(c.Config.GetProperty("ddconfig"), 4));
         VcParityConfig.LoadStrict(vae, c.WeightsPath);
-        using var decoder = new VideoCrafterFrameDecoder(vae);
+        using var decoder = new VaeFrameDecoder(vae, VideoCrafterPreset.VideoCrafter2().ScaleFactor);
         var z = c["z"][0];
-        var frames = decoder.Push(z * VideoCrafterFrameDecoder.ScaleFactor);
+        var frames = decoder.Push(z * VideoCrafterPreset.VideoCrafter2().ScaleFactor);
         var frame = Assert.Single(frames);
         using var expected = ((c["image"][0].clamp(-1.0, 1.0) + 1.0) / 2.0);
         TensorAssert.Close(expected, frame, 2 * c.Atol, c.Rtol, "decoded frame");

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using FifoPipes.Models.VideoCrafter.UNet;
+using FifoPipes.Torch.UNets;
 using FifoPipes.Tests.Parity;
 using FifoPipes.Torch.Checkpoints;
 using static TorchSharp.torch;

@@ -1,5 +1,5 @@
 using System.Globalization;
-using FifoPipes.Models.VideoCrafter.UNet;
+using FifoPipes.Torch.UNets;
 using FifoPipes.Tests.Parity;
 using FifoPipes.Torch.Nn;
 using TorchSharp;

@@ -1,5 +1,5 @@
 using FifoPipes.Abstractions;
-using FifoPipes.Models.VideoCrafter.UNet;
+using FifoPipes.Torch.UNets;
 using FifoPipes.Tests.Parity;
 using FifoPipes.Torch.Checkpoints;
 using TorchSharp;

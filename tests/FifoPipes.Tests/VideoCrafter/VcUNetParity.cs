@@ -1,4 +1,4 @@
-using FifoPipes.Models.VideoCrafter.UNet;
+using FifoPipes.Torch.UNets;
 using FifoPipes.Tests.Parity;
 using FifoPipes.Torch.Checkpoints;
 using System.Text.Json;

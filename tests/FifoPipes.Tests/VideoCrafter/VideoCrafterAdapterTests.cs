@@ -2,7 +2,7 @@ using System.Reflection;
 using FifoPipes.Abstractions;
 using FifoPipes.Core;
 using FifoPipes.Models.VideoCrafter;
-using FifoPipes.Models.VideoCrafter.UNet;
+using FifoPipes.Torch.UNets;
 using FifoPipes.Samplers.Fifo;
 using FifoPipes.Tests.Parity;
 using FifoPipes.Torch.Checkpoints;

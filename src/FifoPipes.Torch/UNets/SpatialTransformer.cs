@@ -4,7 +4,7 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace FifoPipes.Models.VideoCrafter.UNet;
+namespace FifoPipes.Torch.UNets;
 
 /// <summary>
 /// Per-frame spatial transformer: GN(32, eps 1e-6) → tokens [(b t), H·W, C] → proj_in → blocks
@@ -18,11 +18,11 @@ public sealed class SpatialTransformer : Module<Tensor, FrameConditioning, Tenso
     readonly Module<Tensor, Tensor> proj_out;
 
     public SpatialTransformer(int channels, int heads, int headDim, int depth, int contextDim, bool useLinear,
-        Device? device = null, ScalarType? dtype = null)
+        Device? device = null, ScalarType? dtype = null, int normGroups = 32)
         : base(nameof(SpatialTransformer))
     {
         int inner = heads * headDim;
-        norm = Norms.GroupNorm(32, channels, 1e-6, device, dtype);
+        norm = Norms.GroupNorm(normGroups, channels, 1e-6, device, dtype);
         proj_in = useLinear ? Linear(channels, inner, device: device, dtype: dtype) : new PointwiseConv(channels, inner, 2, device, dtype);
         transformer_blocks = new ModuleList<BasicTransformerBlock>(Enumerable.Range(0, depth)
             .Select(_ => new BasicTransformerBlock(inner, heads, headDim, contextDim, null, device, dtype)).ToArray());

@@ -4,7 +4,7 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace FifoPipes.Models.VideoCrafter.UNet;
+namespace FifoPipes.Torch.UNets;
 
 /// <summary>
 /// Learned relative-position embeddings (Shaw et al.): <c>embeddings_table</c> [2L+1, d], row

@@ -5,7 +5,7 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace FifoPipes.Models.VideoCrafter.UNet;
+namespace FifoPipes.Torch.UNets;
 
 /// <summary>
 /// lvdm's 3D UNet (VideoCrafter 1/2; zeroscope after a key rename), with submodules registered under
@@ -38,13 +38,13 @@ public sealed class UNet3D : Module<Tensor, Tensor, Tensor, Tensor?, Tensor>
             ("0", Linear(mc, embDim, device: device, dtype: dtype)),
             ("1", SiLU()),
             ("2", Linear(embDim, embDim, device: device, dtype: dtype)));
-        ResBlock Res(int from, int to) => new(from, embDim, to, config.TemporalConv, config.TempspatialAware, device, dtype);
+        ResBlock Res(int from, int to) => new(from, embDim, to, config.TemporalConv, config.TempspatialAware, device, dtype, config.NormGroups);
         IEnumerable<Module> Transformers(int channels)
         {
             var (heads, headDim) = config.HeadsAt(channels);
-            yield return new SpatialTransformer(channels, heads, headDim, config.TransformerDepth, config.ContextDim, config.UseLinear, device, dtype);
+            yield return new SpatialTransformer(channels, heads, headDim, config.TransformerDepth, config.ContextDim, config.UseLinear, device, dtype, config.NormGroups);
             if (config.TemporalAttention)
-                yield return new TemporalTransformer(channels, heads, headDim, config.TemporalTransformerDepth, config.UseLinear, relative, device, dtype);
+                yield return new TemporalTransformer(channels, heads, headDim, config.TemporalTransformerDepth, config.UseLinear, relative, device, dtype, config.NormGroups);
         }
 
         time_embed = EmbeddingMlp();
@@ -53,22 +53,22 @@ public sealed class UNet3D : Module<Tensor, Tensor, Tensor, Tensor?, Tensor>
         var inputs = new List<FrameBlock> { new(Conv2d(config.InChannels, mc, 3, padding: 1, device: device, dtype: dtype)) };
         if (config.AdditionAttention)
             // init_attn: 8 heads of num_head_channels and 1×1 Conv1d projections, whatever use_linear says.
-            init_attn = new FrameBlock(new TemporalTransformer(mc, 8, config.NumHeadChannels, config.TransformerDepth, false, relative, device, dtype));
+            init_attn = new FrameBlock(new TemporalTransformer(mc, 8, config.NumHeadChannels, config.TransformerDepth, false, relative, device, dtype, config.NormGroups));
         var skipChannels = new Stack<int>();
         skipChannels.Push(mc);
         int ch = mc, ds = 1;
-        for (int level = 0; level < config.ChannelMult.Count; level++)
+        for (int level = 0; level < config.Levels; level++)
         {
             for (int r = 0; r < config.NumResBlocks; r++)
             {
-                int outCh = config.ChannelMult[level] * mc;
+                int outCh = config.ChannelsAt(level);
                 var layers = new List<Module> { Res(ch, outCh) };
                 ch = outCh;
                 if (config.AttentionResolutions.Contains(ds)) layers.AddRange(Transformers(ch));
                 inputs.Add(new FrameBlock(layers.ToArray()));
                 skipChannels.Push(ch);
             }
-            if (level != config.ChannelMult.Count - 1)
+            if (level != config.Levels - 1)
             {
                 inputs.Add(new FrameBlock(new Downsample(ch, device, dtype)));
                 skipChannels.Push(ch);
@@ -81,11 +81,11 @@ public sealed class UNet3D : Module<Tensor, Tensor, Tensor, Tensor?, Tensor>
         middle.Add(Res(ch, ch));
 
         var outputs = new List<FrameBlock>();
-        for (int level = config.ChannelMult.Count - 1; level >= 0; level--)
+        for (int level = config.Levels - 1; level >= 0; level--)
         {
             for (int i = 0; i <= config.NumResBlocks; i++)
             {
-                int outCh = config.ChannelMult[level] * mc;
+                int outCh = config.ChannelsAt(level);
                 var layers = new List<Module> { Res(ch + skipChannels.Pop(), outCh) };
                 ch = outCh;
                 if (config.AttentionResolutions.Contains(ds)) layers.AddRange(Transformers(ch));
@@ -102,7 +102,7 @@ public sealed class UNet3D : Module<Tensor, Tensor, Tensor, Tensor?, Tensor>
         middle_block = new FrameBlock(middle.ToArray());
         output_blocks = new ModuleList<FrameBlock>(outputs.ToArray());
         @out = Sequential(
-            ("0", new Fp32GroupNorm(32, ch, 1e-5, device, dtype)),
+            ("0", new Fp32GroupNorm(config.NormGroups, ch, 1e-5, device, dtype)),
             ("1", SiLU()),
             ("2", Conv2d(mc, config.OutChannels, 3, padding: 1, device: device, dtype: dtype)));
 
@@ -153,7 +153,9 @@ public sealed class UNet3D : Module<Tensor, Tensor, Tensor, Tensor?, Tensor>
             var joined = cat(new[] { h, skip }, 1);
             h.Dispose();
             skip.Dispose();
-            h = block.forward(joined, cond);
+            // An upsampler grows to the size of the skip it meets next (only differs from ×2 for odd sizes).
+            var blockCond = Config.UpsampleToSkipSize && skips.Count > 0 ? cond with { UpsampleSize = (skips.Peek().shape[2], skips.Peek().shape[3]) } : cond;
+            h = block.forward(joined, blockCond);
             joined.Dispose();
         }
         var eps = @out.forward(h);
@@ -184,8 +186,8 @@ public sealed class UNet3D : Module<Tensor, Tensor, Tensor, Tensor?, Tensor>
         if (x.dim() != 5 || x.shape[1] != Config.InChannels)
             throw new FifoInputException("UNetInputShape", $"UNet input x must be [B, {Config.InChannels}, T, H, W]; got {Shape(x)}.");
         long b = x.shape[0], t = x.shape[2];
-        int factor = 1 << (Config.ChannelMult.Count - 1);
-        if (x.shape[3] % factor != 0 || x.shape[4] % factor != 0)
+        int factor = 1 << (Config.Levels - 1);
+        if (!Config.UpsampleToSkipSize && (x.shape[3] % factor != 0 || x.shape[4] % factor != 0))
             throw new FifoInputException("UNetInputShape", $"UNet latent height and width must be multiples of {factor}; got {x.shape[3]}×{x.shape[4]}.");
         bool timestepsOk = timesteps.dim() switch
         {

@@ -4,7 +4,7 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace FifoPipes.Models.VideoCrafter.UNet;
+namespace FifoPipes.Torch.UNets;
 
 /// <summary>
 /// The reference ResBlock: <c>in_layers</c> [GN32 (fp32), SiLU, conv3×3], + <c>emb_layers</c> [SiLU, Linear]
@@ -20,18 +20,18 @@ public sealed class ResBlock : Module<Tensor, FrameConditioning, Tensor>, IFrame
     readonly TemporalConvBlock? temopral_conv;
 
     public ResBlock(int channels, int embChannels, int outChannels, bool temporalConv, bool tempspatialAware,
-        Device? device = null, ScalarType? dtype = null)
+        Device? device = null, ScalarType? dtype = null, int normGroups = 32)
         : base(nameof(ResBlock))
     {
         in_layers = Sequential(
-            ("0", new Fp32GroupNorm(32, channels, 1e-5, device, dtype)),
+            ("0", new Fp32GroupNorm(normGroups, channels, 1e-5, device, dtype)),
             ("1", SiLU()),
             ("2", Conv2d(channels, outChannels, 3, padding: 1, device: device, dtype: dtype)));
         emb_layers = Sequential(
             ("0", SiLU()),
             ("1", Linear(embChannels, outChannels, device: device, dtype: dtype)));
         out_layers = Sequential(
-            ("0", new Fp32GroupNorm(32, outChannels, 1e-5, device, dtype)),
+            ("0", new Fp32GroupNorm(normGroups, outChannels, 1e-5, device, dtype)),
             ("1", SiLU()),
             ("3", Conv2d(outChannels, outChannels, 3, padding: 1, device: device, dtype: dtype)));
         register_module("in_layers", in_layers);
@@ -44,7 +44,7 @@ public sealed class ResBlock : Module<Tensor, FrameConditioning, Tensor>, IFrame
         }
         if (temporalConv)
         {
-            temopral_conv = new TemporalConvBlock(outChannels, tempspatialAware, device, dtype);
+            temopral_conv = new TemporalConvBlock(outChannels, tempspatialAware, device, dtype, normGroups);
             register_module("temopral_conv", temopral_conv);
         }
     }
@@ -73,14 +73,14 @@ public sealed class TemporalConvBlock : Module<Tensor, Tensor>
 {
     readonly Sequential conv1, conv2, conv3, conv4;
 
-    public TemporalConvBlock(int channels, bool spatialAware, Device? device = null, ScalarType? dtype = null)
+    public TemporalConvBlock(int channels, bool spatialAware, Device? device = null, ScalarType? dtype = null, int normGroups = 32)
         : base(nameof(TemporalConvBlock))
     {
         var wide = spatialAware ? (3L, 3L, 3L) : (3L, 1L, 1L);
         var widePad = spatialAware ? (1L, 1L, 1L) : (1L, 0L, 0L);
         Conv3d Conv((long, long, long) k, (long, long, long) p) =>
             Conv3d(channels, channels, k, padding: p, device: device, dtype: dtype);
-        GroupNorm Norm() => Norms.GroupNorm(32, channels, 1e-5, device, dtype);
+        GroupNorm Norm() => Norms.GroupNorm(normGroups, channels, 1e-5, device, dtype);
         conv1 = Sequential(("0", Norm()), ("1", SiLU()), ("2", Conv(wide, widePad)));
         conv2 = Sequential(("0", Norm()), ("1", SiLU()), ("3", Conv(wide, widePad)));
         conv3 = Sequential(("0", Norm()), ("1", SiLU()), ("3", Conv((3, 1, 1), (1, 0, 0))));

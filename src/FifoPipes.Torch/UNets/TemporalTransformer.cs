@@ -4,7 +4,7 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace FifoPipes.Models.VideoCrafter.UNet;
+namespace FifoPipes.Torch.UNets;
 
 /// <summary>
 /// Temporal transformer: GN(32, eps 1e-6) over the video [b, C, t, H, W] (statistics span all frames
@@ -21,11 +21,11 @@ public sealed class TemporalTransformer : Module<Tensor, FrameConditioning, Tens
 
     /// <param name="relativePositionLength">Clamp distance of relative-position attention; null for plain attention.</param>
     public TemporalTransformer(int channels, int heads, int headDim, int depth, bool useLinear, int? relativePositionLength,
-        Device? device = null, ScalarType? dtype = null)
+        Device? device = null, ScalarType? dtype = null, int normGroups = 32)
         : base(nameof(TemporalTransformer))
     {
         int inner = heads * headDim;
-        norm = Norms.GroupNorm(32, channels, 1e-6, device, dtype);
+        norm = Norms.GroupNorm(normGroups, channels, 1e-6, device, dtype);
         proj_in = useLinear ? Linear(channels, inner, device: device, dtype: dtype) : new PointwiseConv(channels, inner, 1, device, dtype);
         transformer_blocks = new ModuleList<BasicTransformerBlock>(Enumerable.Range(0, depth)
             .Select(_ => new BasicTransformerBlock(inner, heads, headDim, null, relativePositionLength, device, dtype)).ToArray());

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using FifoPipes.Abstractions;
 
-namespace FifoPipes.Models.VideoCrafter.UNet;
+namespace FifoPipes.Torch.UNets;
 
 /// <summary>
 /// The constructor arguments of lvdm's <c>UNetModel</c> (openaimodel3d.py), with the reference names in
@@ -46,8 +46,23 @@ public sealed record UNet3DConfig
     public bool ResblockUpdown { get; init; }
     public bool UseImageAttention { get; init; }
     public int Dims { get; init; } = 2;
+    /// <summary>Groups of every GroupNorm (32 in all released models; diffusers' norm_num_groups).</summary>
+    public int NormGroups { get; init; } = 32;
+    /// <summary>
+    /// Explicit channels per level (diffusers' block_out_channels); null = ChannelMult × ModelChannels.
+    /// Needed when a level's width is not an integer multiple of the first (e.g. [16, 24]).
+    /// </summary>
+    public IReadOnlyList<int>? BlockChannels { get; init; }
+    /// <summary>
+    /// Latent sizes that are not multiples of 2^(levels-1) are allowed: every upsampler resizes (nearest) to the
+    /// size of the skip it meets next (diffusers' forward_upsample_size). lvdm has no such path, so VideoCrafter rejects those sizes.
+    /// </summary>
+    public bool UpsampleToSkipSize { get; init; }
 
     public int TimeEmbedDim => ModelChannels * 4;
+    public int Levels => BlockChannels?.Count ?? ChannelMult.Count;
+    /// <summary>Feature channels of resolution level <paramref name="level"/> (0 = full resolution).</summary>
+    public int ChannelsAt(int level) => BlockChannels is { } explicitChannels ? explicitChannels[level] : ChannelMult[level] * ModelChannels;
 
     /// <summary>VideoCrafter2 (<c>t2v_512_v2.0</c>): temporal convs, fps conditioning, no relative position.</summary>
     public static UNet3DConfig VideoCrafter2() => new() { TemporalConv = true, UseRelativePosition = false, FpsCond = true };
@@ -120,10 +135,14 @@ public sealed record UNet3DConfig
         if (InChannels < 1 || OutChannels < 1 || ModelChannels < 1) problems.Add("in_channels, out_channels and model_channels must be positive");
         if (ChannelMult.Count == 0 || ChannelMult.Any(m => m < 1)) problems.Add("channel_mult must be a non-empty list of positive integers");
         if (NumResBlocks < 1) problems.Add("num_res_blocks must be at least 1");
-        if (ChannelMult.Any(m => m * ModelChannels % 32 != 0)) problems.Add("every level's channel count must be a multiple of 32 (GroupNorm with 32 groups)");
+        if (BlockChannels is { } bc && (bc.Count == 0 || bc.Any(c => c < 1) || bc[0] != ModelChannels))
+            problems.Add("block channels must be a non-empty list of positive integers starting with model_channels");
+        var levelChannels = Enumerable.Range(0, Levels).Select(ChannelsAt).ToList();
+        if (NormGroups < 1) problems.Add("norm groups must be positive");
+        else if (levelChannels.Prepend(ModelChannels).Any(c => c % NormGroups != 0)) problems.Add($"every level's channel count must be a multiple of {NormGroups} (the GroupNorm groups)");
         if (NumHeadChannels == -1 && NumHeads < 1) problems.Add("set num_head_channels or num_heads");
         if (NumHeadChannels != -1 && NumHeadChannels < 1) problems.Add("num_head_channels must be positive or -1");
-        if (NumHeadChannels != -1 && ChannelMult.Any(m => m * ModelChannels % NumHeadChannels != 0)) problems.Add("every level's channel count must be a multiple of num_head_channels");
+        if (NumHeadChannels > 0 && levelChannels.Any(c => c % NumHeadChannels != 0)) problems.Add("every level's channel count must be a multiple of num_head_channels");
         if (AdditionAttention && NumHeadChannels < 1) problems.Add("addition_attention (init_attn, 8 heads of num_head_channels) needs num_head_channels");
         if (TransformerDepth < 1 || TemporalTransformerDepth < 1) problems.Add("transformer depths must be at least 1");
         if ((UseRelativePosition || UseCausalAttention) && TemporalLength < 1) problems.Add("temporal_length must be positive with relative position or causal attention");

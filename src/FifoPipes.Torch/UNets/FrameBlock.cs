@@ -2,14 +2,18 @@ using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace FifoPipes.Models.VideoCrafter.UNet;
+namespace FifoPipes.Torch.UNets;
 
 /// <summary>
 /// What every layer of a UNet call sees besides the features: the per-frame time embedding
 /// <see cref="Emb"/> [B·T, E], the per-frame text context <see cref="Context"/> [B·T, L, D] and the
 /// (batch, frames) split of the leading (b t) axis, frame index fastest.
 /// </summary>
-public sealed record FrameConditioning(Tensor Emb, Tensor Context, long Batch, long Frames);
+public sealed record FrameConditioning(Tensor Emb, Tensor Context, long Batch, long Frames)
+{
+    /// <summary>Output size (H, W) for an upsampler in this block; null = exactly ×2.</summary>
+    public (long Height, long Width)? UpsampleSize { get; init; }
+}
 
 /// <summary>A layer that works on per-frame features [(b t), C, H, W] and may use the conditioning.</summary>
 public interface IFrameLayer

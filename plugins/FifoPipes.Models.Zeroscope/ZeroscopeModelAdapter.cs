@@ -1,0 +1,58 @@
+using FifoPipes.Abstractions;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Models.Zeroscope;
+
+[FifoPlugin(PluginKind.Model, "zeroscope", typeof(IModelAdapter),
+    Description = "zeroscope_v2 (576w, XL): the diffusers TextToVideoSDPipeline text-to-video model (UNet3D, OpenCLIP-H text, SD VAE) loaded from its diffusers folder.",
+    OptionsType = typeof(ZeroscopeOptions))]
+public sealed class ZeroscopeModelAdapter : IModelAdapter
+{
+    public IVideoModel Load(object? options, PluginContext context)
+    {
+        var o = options switch
+        {
+            null => new ZeroscopeOptions(),
+            ZeroscopeOptions z => z,
+            _ => throw new ArgumentException($"The zeroscope model takes {nameof(ZeroscopeOptions)}, got {options.GetType().Name}.", nameof(options)),
+        };
+        var problem = o.Validate().FirstOrDefault();
+        if (problem is not null) throw new FifoInputException("BadModelOption", $"zeroscope model option '{problem.Option}': {problem.Message}");
+        var preset = ZeroscopePreset.Find(o.Preset)!;
+        var device = ParseDevice(o.DeviceName);
+        var dtype = o.DTypeName switch { "bfloat16" => ScalarType.BFloat16, "float16" => ScalarType.Float16, _ => ScalarType.Float32 };
+
+        var pipeline = ZeroscopePipeline.Load(context.ResolvePath(o.Path), dtype, device, o.Variant, context.Log);
+        int width = o.Width ?? preset.Width, height = o.Height ?? preset.Height;
+        int scale = pipeline.Vae.Config.DownscaleFactor;
+        if (width % scale != 0 || height % scale != 0)
+        {
+            pipeline.Dispose();
+            throw new FifoInputException("BadModelOption", $"zeroscope model: the frame size {width}x{height} must be a multiple of the VAE's scale {scale}; change width/height.");
+        }
+        var info = new ModelInfo
+        {
+            Name = preset.Name,
+            LatentChannels = pipeline.UNet.Config.InChannels,
+            LatentHeight = height / scale,
+            LatentWidth = width / scale,
+            WindowFrames = o.Frames ?? preset.Frames,
+            SpatialScale = scale,
+            Schedule = pipeline.Scheduler.Schedule,
+            // The pipeline samples with DDIM, eta 0; the model has no fps input (Fps only labels the output).
+            Defaults = new SamplingDefaults { Guidance = o.Guidance, Eta = 0.0, Step = StepKind.Ddim, Fps = 8 },
+            Device = device,
+            DType = dtype,
+        };
+        context.Log.Verbose($"zeroscope: {info.Name}, {width}x{height} frames, window {info.WindowFrames}, {o.DTypeName} on {o.DeviceName}.");
+        return new ZeroscopeModel(pipeline, info);
+    }
+
+    static Device ParseDevice(string name)
+    {
+        if (name.StartsWith("cuda", StringComparison.Ordinal) && !cuda.is_available())
+            throw new FifoInputException("DeviceUnavailable", $"device '{name}' was requested but CUDA is not available here; use device cpu or install the CUDA build of TorchSharp.");
+        return torch.device(name);
+    }
+}

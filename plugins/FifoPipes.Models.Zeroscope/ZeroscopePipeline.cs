@@ -1,0 +1,136 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Core.Diffusion;
+using FifoPipes.Torch.Diffusers;
+using FifoPipes.Torch.Text;
+using FifoPipes.Torch.UNets;
+using FifoPipes.Torch.Vae;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Models.Zeroscope;
+
+/// <summary>
+/// The parts of a diffusers <c>TextToVideoSDPipeline</c> folder (zeroscope_v2 576w / XL, ModelScope t2v):
+/// UNet3DConditionModel, AutoencoderKL, CLIPTextModel + CLIPTokenizer and the scheduler config, loaded
+/// onto our modules, with the pipeline's own steps (prompt encoding, UNet call, decode_latents).
+/// </summary>
+public sealed class ZeroscopePipeline : IDisposable
+{
+    public const string PipelineClass = "TextToVideoSDPipeline";
+
+    ZeroscopePipeline(UNet3D unet, AutoencoderKL vae, double vaeScalingFactor, OpenClipTextTransformer textEncoder, HfClipTokenizer tokenizer, DiffusersSchedulerConfig scheduler)
+    {
+        UNet = unet;
+        Vae = vae;
+        VaeScalingFactor = vaeScalingFactor;
+        TextEncoder = textEncoder;
+        Tokenizer = tokenizer;
+        Scheduler = scheduler;
+    }
+
+    public UNet3D UNet { get; }
+    public AutoencoderKL Vae { get; }
+    /// <summary>Latents are the VAE's mean times this (0.18215 for the SD VAE).</summary>
+    public double VaeScalingFactor { get; }
+    public OpenClipTextTransformer TextEncoder { get; }
+    public HfClipTokenizer Tokenizer { get; }
+    public DiffusersSchedulerConfig Scheduler { get; }
+
+    /// <summary>
+    /// Loads every component of the folder, weights cast to <paramref name="dtype"/> on <paramref name="device"/>.
+    /// <paramref name="unetVariant"/> picks e.g. the fp16 UNet file (<c>diffusion_pytorch_model.fp16.safetensors</c>).
+    /// Config keys this port does not know are passed to <paramref name="log"/> as warnings.
+    /// </summary>
+    public static ZeroscopePipeline Load(string folderPath, ScalarType dtype = ScalarType.Float32, Device? device = null, string? unetVariant = null, IProgressSink? log = null)
+    {
+        log ??= NullProgressSink.Instance;
+        var folder = DiffusersFolder.Open(folderPath);
+        if (folder.PipelineClass != PipelineClass)
+            log.Warning($"{Path.Combine(folder.Root, DiffusersFolder.ModelIndexFile)} names pipeline '{folder.PipelineClass}', not {PipelineClass}; loading its components anyway.");
+        folder.RequireComponent("unet", "UNet3DConditionModel");
+        folder.RequireComponent("vae", "AutoencoderKL");
+        folder.RequireComponent("text_encoder", "CLIPTextModel");
+        folder.RequireComponent("tokenizer", "CLIPTokenizer");
+        folder.RequireComponent("scheduler", folder.Component("scheduler")?.Class ?? "DDIMScheduler");
+
+        void Warn(IReadOnlyList<string> warnings)
+        {
+            foreach (var w in warnings) log.Warning(w);
+        }
+        var schedulerConfig = ZeroscopeScheduler.ConfigFrom(folder.Config("scheduler", "scheduler_config.json"), out var w1);
+        var unetConfig = DiffusersUNet3D.ConfigFrom(folder.Config("unet"), out var w2);
+        var vaeSpec = DiffusersAutoencoderKL.ConfigFrom(folder.Config("vae"), out var w3);
+        var textConfig = HfClipTextModel.ConfigFrom(folder.Config("text_encoder"), out var w4);
+        Warn(w1); Warn(w2); Warn(w3); Warn(w4);
+        var tokenizer = HfClipTokenizer.Load(Path.Combine(folder.Root, "tokenizer"));
+        if (tokenizer.MaxLength != textConfig.ContextLength)
+            throw new FifoInputException("DiffusersConfigUnsupported",
+                $"The tokenizer pads to {tokenizer.MaxLength} tokens but the text encoder has {textConfig.ContextLength} positions; the folder's tokenizer/ and text_encoder/ do not belong together.");
+
+        var unetWeights = folder.Weights("unet", unetVariant);
+        var vaeWeights = folder.Weights("vae");
+        var textWeights = folder.Weights("text_encoder");
+        log.Verbose($"zeroscope: loading {unetWeights.Describe()}, {vaeWeights.Describe()}, {textWeights.Describe()} as {dtype} on {device ?? CPU}.");
+
+        UNet3D? unet = null;
+        AutoencoderKL? vae = null;
+        try
+        {
+            unet = DiffusersUNet3D.Load(unetWeights, unetConfig, dtype, device);
+            vae = DiffusersAutoencoderKL.Load(vaeWeights, vaeSpec.Config, dtype, device);
+            var text = HfClipTextModel.Load(textWeights, textConfig, dtype, device);
+            return new ZeroscopePipeline(unet, vae, vaeSpec.ScalingFactor, text, tokenizer, schedulerConfig);
+        }
+        catch
+        {
+            unet?.Dispose();
+            vae?.Dispose();
+            throw;
+        }
+    }
+
+    Device Device => UNet.parameters().First().device;
+
+    /// <summary>Prompts → token ids [N, 77] (int64, on the CPU), as the pipeline's tokenizer call gives them.</summary>
+    public Tensor Tokenize(IReadOnlyList<string> prompts) => Tokenizer.TokenizeBatch(prompts);
+
+    /// <summary>Prompts → the text encoder's last_hidden_state [N, 77, D] (no attention mask), float32 on the model's device.</summary>
+    public Tensor EncodePrompts(IReadOnlyList<string> prompts)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = inference_mode();
+        var ids = Tokenize(prompts).to(Device);
+        return TextEncoder.forward(ids).to(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// eps for latents [B, 4, F, h, w]: <paramref name="timesteps"/> (int64) is 0-d (one t for all), [B] or [B, F]
+    /// (per frame, FIFO); <paramref name="context"/> [B, L, D]. Returns float32 on the input's device.
+    /// </summary>
+    public Tensor PredictNoise(Tensor latents, Tensor timesteps, Tensor context)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = inference_mode();
+        var t = timesteps.dim() == 0 ? timesteps.reshape(1).expand(latents.shape[0]) : timesteps;
+        return UNet.forward(latents, t, context, null).to(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The pipeline's decode_latents: latents [B, 4, F, h, w] / scaling → per-frame VAE decode → video [B, 3, F, H, W] in about [-1, 1] (no clamp).</summary>
+    public Tensor DecodeLatents(Tensor latents)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = inference_mode();
+        long b = latents.shape[0], c = latents.shape[1], f = latents.shape[2], h = latents.shape[3], w = latents.shape[4];
+        var weights = Vae.parameters().First();
+        var frames = (latents.to(weights.dtype, weights.device) / VaeScalingFactor).permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w);
+        var images = Vae.Decode(frames).to(ScalarType.Float32);
+        return images.view(b, f, images.shape[1], images.shape[2], images.shape[3]).permute(0, 2, 1, 3, 4).contiguous().MoveToOuterDisposeScope();
+    }
+
+    public void Dispose()
+    {
+        UNet.Dispose();
+        Vae.Dispose();
+        TextEncoder.Dispose();
+    }
+}

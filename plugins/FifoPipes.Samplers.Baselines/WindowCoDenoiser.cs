@@ -1,0 +1,86 @@
+using FifoPipes.Abstractions;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Samplers.Baselines;
+
+/// <summary>
+/// Temporal co-denoising of a whole video at one noise level (Gen-L-Video): at every step each overlapping f-frame
+/// window is denoised on its own and every frame takes the weighted mean of the noise predicted for it by the
+/// windows that contain it, then the ordinary update runs once per frame. The update is linear in eps for a fixed
+/// x and step, so averaging eps is averaging the windows' updates, with the step noise drawn once per frame
+/// (keyed by frame id) instead of once per window.
+/// </summary>
+public static class WindowCoDenoiser
+{
+    /// <summary>Window starts covering [0, frames): every <paramref name="stride"/>, the last one flush with the end.</summary>
+    public static IReadOnlyList<int> WindowStarts(int frames, int window, int stride)
+    {
+        if (frames < window) throw new ArgumentOutOfRangeException(nameof(frames), $"The video ({frames} frames) is shorter than one window ({window}).");
+        var starts = new List<int>();
+        for (int s = 0; s + window <= frames; s += stride) starts.Add(s);
+        if (starts[^1] + window < frames) starts.Add(frames - window);
+        return starts;
+    }
+
+    /// <summary>Weight of each window position m = 0..f-1.</summary>
+    public static float[] PositionWeights(int window, WindowWeighting weighting) =>
+        Enumerable.Range(0, window).Select(m => weighting == WindowWeighting.Uniform ? 1f : 1f + Math.Min(m, window - 1 - m)).ToArray();
+
+    /// <summary>
+    /// Denoises <paramref name="start"/> [1, C, V, h, w] (pure noise at the table's noisiest level) to a clean video.
+    /// Windows are evaluated <paramref name="windowBatch"/> per model call (0 = all of a step); each window takes the
+    /// prompt of its middle frame.
+    /// </summary>
+    public static Tensor Denoise(Tensor start, ClipPlan plan, GuidedModel model, INoiseSource noise, int stride, WindowWeighting weighting,
+        int windowBatch, CancellationToken cancellation)
+    {
+        int f = plan.WindowFrames;
+        int frames = (int)start.shape[2];
+        var device = start.device;
+        var starts = WindowStarts(frames, f, stride);
+        var weights = PositionWeights(f, weighting);
+        int batchSize = windowBatch == 0 ? starts.Count : windowBatch;
+        using var weightSum = CoverWeights(frames, starts, weights).to(device).DetachFromDisposeScope();
+        using var positionWeight = tensor(weights, new long[] { 1, 1, f, 1, 1 }).to(device).DetachFromDisposeScope();
+
+        var x = start.clone().DetachFromDisposeScope();
+        var ks = new int[frames];
+        for (int k = plan.Steps - 1; k >= 0; k--)
+        {
+            using var scope = NewDisposeScope();
+            var eps = zeros_like(x);
+            foreach (var batch in starts.Chunk(batchSize))
+            {
+                cancellation.ThrowIfCancellationRequested();
+                var windows = cat(batch.Select(s => x.narrow(2, s, f)).ToList(), 0);
+                var predicted = model.PredictNoise(windows, plan.Table.Timesteps[k], batch.Select(s => (long)(s + f / 2)).ToList());
+                for (int b = 0; b < batch.Length; b++)
+                    eps.narrow(2, batch[b], f).add_(predicted.narrow(0, b, 1).mul(positionWeight));
+            }
+            eps.div_(weightSum);
+            Array.Fill(ks, k);
+            var z = plan.Table.UsesNoise(k) ? FrameNoise(plan, noise, frames, NoisePurpose.BaseStep, k, t => t, device) : null;
+            var next = plan.Table.Step(x, eps, ks, z, applyX0Scale: true);
+            x.Dispose();
+            x = next.DetachFromDisposeScope();
+        }
+        return x;
+    }
+
+    /// <summary>[1, C, V, h, w] keyed noise; frame t draws the noise of frame id <paramref name="source"/>(t).</summary>
+    public static Tensor FrameNoise(ClipPlan plan, INoiseSource noise, int frames, NoisePurpose purpose, int step, Func<int, long> source, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var list = Enumerable.Range(0, frames).Select(t => noise.Normal(plan.LatentShape, source(t), purpose, step, device)).ToList();
+        return stack(list, 1).unsqueeze(0).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>[1, 1, V, 1, 1]: the total weight each frame receives from the windows covering it.</summary>
+    static Tensor CoverWeights(int frames, IReadOnlyList<int> starts, float[] weights)
+    {
+        var sum = new float[frames];
+        foreach (var s in starts)
+            for (int m = 0; m < weights.Length; m++) sum[s + m] += weights[m];
+        return tensor(sum, new long[] { 1, 1, frames, 1, 1 });
+    }
+}

@@ -1,0 +1,145 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Core;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Samplers.Baselines;
+
+/// <summary>
+/// The shared run of the window co-denoising samplers: the whole video is denoised together, so frames come out
+/// only after the last step (these samplers cannot stream, and hold every latent of the video in memory).
+/// </summary>
+public abstract class WindowedSampler : ISampler
+{
+    readonly WindowedOptions options;
+    readonly string name;
+
+    protected WindowedSampler(WindowedOptions options, string name)
+    {
+        this.options = options;
+        this.name = name;
+    }
+
+    /// <summary>The stride when the options leave it unset, for window size <paramref name="window"/>.</summary>
+    protected abstract int DefaultStride(int window);
+
+    /// <summary>The frame id whose keyed start noise video frame <paramref name="frame"/> begins from.</summary>
+    protected abstract Func<int, long> StartNoiseSource(SamplingJob job, int window, int stride);
+
+    public IEnumerable<LatentFrame> Sample(SamplingJob job, CancellationToken cancellation)
+    {
+        var plan = ClipPlan.Resolve(options, job.Model.Info, name);
+        var schedule = new PromptSchedule(job.Prompts);
+        int stride = options.Stride ?? DefaultStride(plan.WindowFrames);
+        if (stride < 1 || stride > plan.WindowFrames)
+            throw ClipPlan.BadOption(name, "stride", $"{stride} is outside 1..{plan.WindowFrames} (the model's window frames); windows must overlap or touch");
+        if (job.InitLatents is not null)
+            throw new FifoInputException("BadSamplerOption", $"The {name} sampler cannot start from given frames; drop the start frames or use the fifo sampler (start: latents).");
+        var weighting = WindowedOptions.ParseWeighting(options.Weighting)!.Value;
+        return Run(job, plan, schedule, stride, weighting, cancellation);
+    }
+
+    IEnumerable<LatentFrame> Run(SamplingJob job, ClipPlan plan, PromptSchedule schedule, int stride, WindowWeighting weighting, CancellationToken cancellation)
+    {
+        int total = checked((int)schedule.TotalFrames);
+        // A video shorter than one window is sampled as one window and cut.
+        int frames = Math.Max(total, plan.WindowFrames);
+        Tensor video;
+        using (var prompts = new PromptCache(job.Model, schedule))
+        {
+            var model = new GuidedModel(job.Model, prompts, plan.Guidance);
+            var source = StartNoiseSource(job, plan.WindowFrames, stride);
+            using var start = WindowCoDenoiser.FrameNoise(plan, job.Noise, frames, NoisePurpose.BaseStart, 0, source, job.Model.Info.Device);
+            video = WindowCoDenoiser.Denoise(start, plan, model, job.Noise, stride, weighting, options.WindowBatch, cancellation);
+        }
+        using (video)
+            for (int t = 0; t < total; t++)
+                yield return new LatentFrame(t, video[0, .., t].clone().DetachFromDisposeScope(), schedule.SpanAt(t).Prompt);
+    }
+}
+
+/// <summary>Gen-L-Video style temporal co-denoising: overlapping windows at one noise level, predictions averaged.</summary>
+public sealed class GenLVideoSampler : WindowedSampler
+{
+    public GenLVideoSampler(GenLVideoOptions options) : base(options, "gen-l-video") { }
+
+    protected override int DefaultStride(int window) => Math.Max(1, window / 2);
+
+    protected override Func<int, long> StartNoiseSource(SamplingJob job, int window, int stride) => t => t;
+}
+
+/// <summary>
+/// FreeNoise's noise rescheduling: the first window's start noise repeats along the video, locally shuffled, so
+/// every window begins from a permutation of the same noise frames; then the same window co-denoising as Gen-L-Video.
+/// </summary>
+public sealed class FreeNoiseSampler : WindowedSampler
+{
+    public FreeNoiseSampler(FreeNoiseOptions options) : base(options, "freenoise") { }
+
+    protected override int DefaultStride(int window) => Math.Max(1, window / 4);
+
+    protected override Func<int, long> StartNoiseSource(SamplingJob job, int window, int stride)
+    {
+        var sources = new Dictionary<int, long>();
+        return t => NoiseRescheduling.Source(t, window, stride, job.Noise.Seed, sources);
+    }
+}
+
+/// <summary>
+/// Which of the first f frames' start noise frame t reuses: frames [i, i + stride) for i = f, f + stride, ... take
+/// the sources of frames [i - f, i - f + stride) in a shuffled order. The shuffle is keyed by (seed, i), so it is the
+/// same whatever order frames are asked for.
+/// </summary>
+public static class NoiseRescheduling
+{
+    public static long Source(int frame, int window, int stride, long seed, Dictionary<int, long>? memo = null)
+    {
+        if (stride < 1 || stride > window) throw new ArgumentOutOfRangeException(nameof(stride), $"The stride must be within 1..{window}, got {stride}.");
+        if (frame < window) return frame;
+        if (memo is not null && memo.TryGetValue(frame, out var known)) return known;
+        int offset = (frame - window) % stride;
+        int chunk = frame - offset;                       // first frame of this chunk
+        var order = Permutation(stride, KeyedNoise.Key(seed, chunk, NoisePurpose.Other, 0));
+        long source = Source(chunk - window + order[offset], window, stride, seed, memo);
+        if (memo is not null) memo[frame] = source;
+        return source;
+    }
+
+    /// <summary>A Fisher-Yates permutation of 0..n-1 driven by SplitMix64 from <paramref name="key"/>.</summary>
+    public static int[] Permutation(int n, long key)
+    {
+        var order = Enumerable.Range(0, n).ToArray();
+        ulong state = unchecked((ulong)key);
+        for (int i = n - 1; i > 0; i--)
+        {
+            state += 0x9E3779B97F4A7C15UL;
+            ulong z = state;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            z ^= z >> 31;
+            int j = (int)(z % (ulong)(i + 1));
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+        return order;
+    }
+}
+
+/// <summary>The "gen-l-video" sampler plugin.</summary>
+[FifoPlugin(PluginKind.Sampler, "gen-l-video", typeof(ISamplerFactory),
+    Description = "Baseline: Gen-L-Video temporal co-denoising; overlapping f-frame windows of the whole video at one noise level, each frame's predictions averaged with weights. Not streaming: frames come out after the last step.",
+    OptionsType = typeof(GenLVideoOptions))]
+public sealed class GenLVideoSamplerFactory : ISamplerFactory
+{
+    public ISampler Create(object? options, PluginContext context) =>
+        new GenLVideoSampler(BaselineOptions.Check<GenLVideoOptions>(options, "gen-l-video"));
+}
+
+/// <summary>The "freenoise" sampler plugin.</summary>
+[FifoPlugin(PluginKind.Sampler, "freenoise", typeof(ISamplerFactory),
+    Description = "Baseline: FreeNoise noise rescheduling alone (the first window's start noise repeated along the video, locally shuffled; eta 0), " +
+                  "denoised by Gen-L-Video style window co-denoising. FreeNoise's window-fused temporal attention inside the UNet is not implemented.",
+    OptionsType = typeof(FreeNoiseOptions))]
+public sealed class FreeNoiseSamplerFactory : ISamplerFactory
+{
+    public ISampler Create(object? options, PluginContext context) =>
+        new FreeNoiseSampler(BaselineOptions.Check<FreeNoiseOptions>(options, "freenoise"));
+}

@@ -1,0 +1,137 @@
+using System.Text.RegularExpressions;
+using FifoPipes.Torch.Checkpoints;
+using FifoPipes.Torch.Text;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Torch.Diffusers;
+
+/// <summary>
+/// transformers' <c>CLIPTextModel</c> (its <c>last_hidden_state</c>) on our open_clip-named
+/// <see cref="OpenClipTextTransformer"/>: run all num_hidden_layers blocks, then the final LayerNorm.
+/// Keys are renamed and the separate q/k/v projections concatenated into open_clip's packed in_proj.
+/// </summary>
+public static partial class HfClipTextModel
+{
+    /// <summary>open_clip parameters with no CLIPTextModel counterpart (the contrastive head); never used for conditioning.</summary>
+    public static readonly IReadOnlySet<string> UnusedOpenClipParameters = new HashSet<string>(StringComparer.Ordinal) { "text_projection", "logit_scale" };
+
+    public static OpenClipTextConfig ConfigFrom(DiffusersConfig c, out IReadOnlyList<string> warnings)
+    {
+        c.Ignore("_name_or_path", "architectures", "model_type", "torch_dtype", "transformers_version",
+            // training-only or used by other heads / the tokenizer, not by last_hidden_state
+            "attention_dropout", "dropout", "initializer_factor", "initializer_range", "projection_dim",
+            "bos_token_id", "eos_token_id", "pad_token_id");
+        int width = c.Int("hidden_size", 512);
+        int intermediate = c.Int("intermediate_size", 2048);
+        int heads = c.Int("num_attention_heads", 8);
+        int layers = c.Int("num_hidden_layers", 12);
+        int vocab = c.Int("vocab_size", 49408);
+        int positions = c.Int("max_position_embeddings", 77);
+        c.Expect("hidden_act", "gelu");
+        c.Expect("layer_norm_eps", 1e-5);
+        if (width < 1 || heads < 1 || width % heads != 0) c.Problem($"hidden_size {width} must split into num_attention_heads {heads} equal heads");
+        if (width < 1 || intermediate % width != 0) c.Problem($"intermediate_size {intermediate} must be a multiple of hidden_size {width}");
+        warnings = c.Finish("CLIPTextModel");
+        return new OpenClipTextConfig
+        {
+            Width = width,
+            Layers = layers,
+            Heads = heads,
+            VocabSize = vocab,
+            ContextLength = positions,
+            MlpRatio = intermediate / width,
+            EmbedDim = width,
+            SkipLastLayers = 0,
+        };
+    }
+
+    /// <summary>The open_clip key for a CLIPTextModel key; null drops it (the position_ids buffer of older saves).</summary>
+    public static MappedKey? MapKey(string key)
+    {
+        if (key == "text_model.embeddings.position_ids") return null;
+        foreach (var (from, to) in Renames)
+            if (key.StartsWith(from, StringComparison.Ordinal)) return new MappedKey(to + key[from.Length..]);
+        var m = LayerKey().Match(key);
+        if (m.Success)
+        {
+            var rest = m.Groups[2].Value;
+            foreach (var (from, to) in LayerRenames)
+                if (rest.StartsWith(from, StringComparison.Ordinal))
+                    return new MappedKey($"transformer.resblocks.{m.Groups[1].Value}.{to}{rest[from.Length..]}");
+        }
+        return new MappedKey(key);
+    }
+
+    static readonly (string From, string To)[] Renames =
+    {
+        ("text_model.embeddings.token_embedding.", "token_embedding."),
+        ("text_model.embeddings.position_embedding.weight", "positional_embedding"),
+        ("text_model.final_layer_norm.", "ln_final."),
+    };
+
+    static readonly (string From, string To)[] LayerRenames =
+    {
+        ("self_attn.out_proj.", "attn.out_proj."),
+        ("layer_norm1.", "ln_1."),
+        ("layer_norm2.", "ln_2."),
+        ("mlp.fc1.", "mlp.c_fc."),
+        ("mlp.fc2.", "mlp.c_proj."),
+    };
+
+    /// <summary>
+    /// Renames a CLIPTextModel state dict to open_clip's, packing each layer's q/k/v projections into
+    /// <c>attn.in_proj_weight</c> / <c>in_proj_bias</c> ([3D, D] = cat(q, k, v), torch's MultiheadAttention layout).
+    /// A layer missing one of the three keeps its HF names, so strict loading reports it.
+    /// </summary>
+    public static IEnumerable<(string Name, Tensor Tensor)> ToOpenClip(IEnumerable<(string Name, Tensor Tensor)> source)
+    {
+        var pending = new Dictionary<(string Layer, string Kind), Dictionary<string, (string Key, Tensor Tensor)>>();
+        foreach (var (name, tensor) in source)
+        {
+            var m = QkvKey().Match(name);
+            if (!m.Success)
+            {
+                var mapped = MapKey(name);
+                if (mapped is null) { tensor.Dispose(); continue; }
+                yield return (mapped.Key, tensor);
+                continue;
+            }
+            var slot = (m.Groups[1].Value, m.Groups[3].Value);
+            if (!pending.TryGetValue(slot, out var parts)) pending[slot] = parts = new Dictionary<string, (string, Tensor)>(StringComparer.Ordinal);
+            parts[m.Groups[2].Value] = (name, tensor);
+            if (parts.Count < 3) continue;
+            pending.Remove(slot);
+            var packed = cat(new[] { parts["q"].Tensor, parts["k"].Tensor, parts["v"].Tensor }, 0);
+            foreach (var p in parts.Values) p.Tensor.Dispose();
+            yield return ($"transformer.resblocks.{slot.Item1}.attn.in_proj_{slot.Item2}", packed);
+        }
+        foreach (var parts in pending.Values)
+            foreach (var (key, tensor) in parts.Values) yield return (key, tensor);
+    }
+
+    [GeneratedRegex(@"^text_model\.encoder\.layers\.(\d+)\.(.+)$")]
+    private static partial Regex LayerKey();
+    [GeneratedRegex(@"^text_model\.encoder\.layers\.(\d+)\.self_attn\.(q|k|v)_proj\.(weight|bias)$")]
+    private static partial Regex QkvKey();
+
+    public static OpenClipTextTransformer Load(DiffusersWeights weights, OpenClipTextConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null) =>
+        Load(weights.Stream(dtype), weights.Describe(), config, dtype, device);
+
+    /// <summary>Builds the text tower and streams CLIPTextModel-named tensors into it (strict except the unused contrastive head).</summary>
+    public static OpenClipTextTransformer Load(IEnumerable<(string Name, Tensor Tensor)> tensors, string source, OpenClipTextConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null)
+    {
+        var model = new OpenClipTextTransformer(config, device, dtype);
+        try
+        {
+            StateDictLoader.Load(model, ToOpenClip(tensors), new StateDictMapping { Ignored = UnusedOpenClipParameters }, source);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        model.eval();
+        return model;
+    }
+
+}

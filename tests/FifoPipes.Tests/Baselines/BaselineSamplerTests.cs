@@ -1,0 +1,263 @@
+using System.Reflection;
+using FifoPipes.Abstractions;
+using FifoPipes.Core;
+using FifoPipes.Models.Analytic;
+using FifoPipes.Samplers.Baselines;
+using FifoPipes.Samplers.Fifo;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Tests.Baselines;
+
+/// <summary>The baseline samplers end to end on a tiny analytic model (4 x 4 latents, f = 4, S = 8).</summary>
+public sealed class BaselineSamplerTests
+{
+    static AnalyticModel Model(double guidance = 1.5) =>
+        new(new AnalyticOptions { Channels = 2, Height = 4, Width = 4, Frames = 4, Partitions = 2, Guidance = guidance });
+
+    static SamplingJob Job(IVideoModel model, int frames, long seed = 7, IReadOnlyList<PromptSpan>? prompts = null) => new()
+    {
+        Model = model,
+        Prompts = prompts ?? new[] { new PromptSpan("slow clouds", frames) },
+        Noise = new KeyedNoise(seed),
+        Seed = seed,
+    };
+
+    static List<LatentFrame> Frames(ISampler sampler, SamplingJob job) => sampler.Sample(job, CancellationToken.None).ToList();
+
+    static List<Tensor> Latents(ISampler sampler, SamplingJob job) => Frames(sampler, job).Select(f => f.Latent).ToList();
+
+    static ISampler Create(ISamplerFactory factory, object? options) => factory.Create(options, new PluginContext());
+
+    public static IEnumerable<object[]> Samplers() => new[]
+    {
+        new object[] { "chunked", new ChunkedOptions() },
+        new object[] { "gen-l-video", new GenLVideoOptions() },
+        new object[] { "freenoise", new FreeNoiseOptions() },
+        new object[] { "gen-l-video triangle stride 1", new GenLVideoOptions { Stride = 1, Weighting = "triangle" } },
+    };
+
+    static ISamplerFactory FactoryFor(object options) => options switch
+    {
+        ChunkedOptions => new ChunkedSamplerFactory(),
+        GenLVideoOptions => new GenLVideoSamplerFactory(),
+        FreeNoiseOptions => new FreeNoiseSamplerFactory(),
+        _ => throw new ArgumentException(options.GetType().Name),
+    };
+
+    static void AssertIdentical(IReadOnlyList<Tensor> expected, IReadOnlyList<Tensor> actual, string what)
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        for (int i = 0; i < expected.Count; i++)
+            Assert.True(expected[i].eq(actual[i]).all().item<bool>(), $"{what}: frame {i} differs (max |diff| {(expected[i] - actual[i]).abs().max().item<float>():G3})");
+    }
+
+    [Theory]
+    [MemberData(nameof(Samplers))]
+    public void Yields_every_frame_in_order_with_its_prompt(string name, object options)
+    {
+        using var model = Model();
+        var prompts = new[] { new PromptSpan("slow clouds", 6), new PromptSpan("red fire", 5) };
+        var frames = Frames(Create(FactoryFor(options), options), Job(model, 11, prompts: prompts));
+        Assert.Equal(Enumerable.Range(0, 11).Select(i => (long)i), frames.Select(f => f.Index));
+        Assert.All(frames, f => Assert.Equal(new long[] { 2, 4, 4 }, f.Latent.shape));
+        Assert.All(frames, f => Assert.True(f.Latent.isfinite().all().item<bool>(), $"{name}: frame {f.Index} is not finite"));
+        Assert.Equal(Enumerable.Repeat("slow clouds", 6).Concat(Enumerable.Repeat("red fire", 5)), frames.Select(f => f.Prompt));
+    }
+
+    [Theory]
+    [MemberData(nameof(Samplers))]
+    public void Same_seed_same_video_other_seed_other_video(string name, object options)
+    {
+        using var model = Model();
+        var sampler = Create(FactoryFor(options), options);
+        var first = Latents(sampler, Job(model, 9));
+        AssertIdentical(first, Latents(sampler, Job(model, 9)), name + " rerun");
+        var other = Latents(sampler, Job(model, 9, seed: 8));
+        Assert.False(first[0].eq(other[0]).all().item<bool>(), $"{name}: another seed gave the same first frame");
+    }
+
+    [Fact]
+    public void A_video_shorter_than_one_window_is_cut_from_one_window()
+    {
+        using var model = Model();
+        Assert.Equal(3, Frames(Create(new GenLVideoSamplerFactory(), null), Job(model, 3)).Count);
+        Assert.Equal(3, Frames(Create(new ChunkedSamplerFactory(), null), Job(model, 3)).Count);
+    }
+
+    [Fact]
+    public void Chunked_clip_batching_does_not_change_a_single_value()
+    {
+        using var model = Model();
+        List<Tensor> Run(int batch) => Latents(Create(new ChunkedSamplerFactory(), new ChunkedOptions { ClipBatch = batch }), Job(model, 11));
+        var one = Run(1);
+        AssertIdentical(one, Run(2), "clipBatch 2");
+        AssertIdentical(one, Run(5), "clipBatch 5");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Window_batching_does_not_change_a_single_value(bool freeNoise)
+    {
+        using var model = Model();
+        List<Tensor> Run(int batch) => freeNoise
+            ? Latents(Create(new FreeNoiseSamplerFactory(), new FreeNoiseOptions { WindowBatch = batch }), Job(model, 11))
+            : Latents(Create(new GenLVideoSamplerFactory(), new GenLVideoOptions { WindowBatch = batch }), Job(model, 11));
+        var all = Run(0);
+        AssertIdentical(all, Run(1), "windowBatch 1");
+        AssertIdentical(all, Run(3), "windowBatch 3");
+    }
+
+    [Fact]
+    public void The_first_chunk_is_the_fifo_base_clip()
+    {
+        // Same table, same keyed noise (frame m, BaseStart / BaseStep), same x0 scale: chunked's first clip and FIFO's base clip agree.
+        using var model = Model();
+        var job = Job(model, 4);
+        var chunk = Latents(Create(new ChunkedSamplerFactory(), null), job);
+        var plan = FifoPlan.Resolve(new FifoOptions(), model.Info, job);
+        using var cond = model.Encode("slow clouds");
+        using var uncond = model.Encode("");
+        using var clip = BaseClipSampler.Sample(plan, new GuidedDenoiser(model, plan.Guidance), cond, uncond, job.Noise, CPU, CancellationToken.None);
+        for (int m = 0; m < 4; m++)
+            Assert.True(clip[.., m].allclose(chunk[m], rtol: 1e-5, atol: 1e-6), $"frame {m} differs from the base clip");
+    }
+
+    [Fact]
+    public void Co_denoising_with_disjoint_windows_is_chunked_sampling()
+    {
+        // Stride f: windows do not overlap, each frame has one prediction, and the noise keys are the chunked ones.
+        using var model = Model();
+        var chunked = Latents(Create(new ChunkedSamplerFactory(), null), Job(model, 12));
+        var windows = Latents(Create(new GenLVideoSamplerFactory(), new GenLVideoOptions { Stride = 4 }), Job(model, 12));
+        for (int t = 0; t < 12; t++)
+            Assert.True(chunked[t].allclose(windows[t], rtol: 1e-5, atol: 1e-6), $"frame {t} differs");
+    }
+
+    [Fact]
+    public void Overlapping_windows_tie_neighbouring_chunks_together()
+    {
+        using var model = Model();
+        var chunked = Latents(Create(new ChunkedSamplerFactory(), null), Job(model, 12));
+        var overlapped = Latents(Create(new GenLVideoSamplerFactory(), new GenLVideoOptions { Stride = 2 }), Job(model, 12));
+        Assert.False(chunked[5].allclose(overlapped[5], rtol: 1e-3, atol: 1e-4), "overlapping windows changed nothing");
+    }
+
+    [Fact]
+    public void Window_starts_cover_the_video_with_the_last_window_flush()
+    {
+        Assert.Equal(new[] { 0, 2, 4, 6 }, WindowCoDenoiser.WindowStarts(10, 4, 2));
+        Assert.Equal(new[] { 0, 2, 4, 6, 7 }, WindowCoDenoiser.WindowStarts(11, 4, 2));
+        Assert.Equal(new[] { 0, 4, 8, 9 }, WindowCoDenoiser.WindowStarts(13, 4, 4));
+        Assert.Equal(new[] { 0 }, WindowCoDenoiser.WindowStarts(4, 4, 3));
+        Assert.Equal(new float[] { 1, 2, 2, 1 }, WindowCoDenoiser.PositionWeights(4, WindowWeighting.Triangle));
+    }
+
+    [Theory]
+    [InlineData(8, 2)]
+    [InlineData(8, 8)]
+    [InlineData(16, 4)]
+    [InlineData(6, 4)]
+    public void Rescheduled_noise_repeats_the_first_window_locally_shuffled(int window, int stride)
+    {
+        var memo = new Dictionary<int, long>();
+        var sources = Enumerable.Range(0, 10 * window).Select(t => NoiseRescheduling.Source(t, window, stride, 11, memo)).ToArray();
+        Assert.Equal(Enumerable.Range(0, window).Select(i => (long)i), sources.Take(window));
+        Assert.All(sources, s => Assert.InRange(s, 0, window - 1));
+        for (int chunk = window; chunk < sources.Length; chunk += stride)
+        {
+            int length = Math.Min(stride, sources.Length - chunk);
+            var here = sources.Skip(chunk).Take(length).OrderBy(s => s);
+            var before = sources.Skip(chunk - window).Take(stride).OrderBy(s => s).Take(length);
+            if (length == stride) Assert.Equal(before, here);
+        }
+        // Asked in another order, without a memo, the answer is the same.
+        for (int t = sources.Length - 1; t >= 0; t -= 3) Assert.Equal(sources[t], NoiseRescheduling.Source(t, window, stride, 11));
+        if (stride > 1) Assert.NotEqual(sources.Skip(window).Take(window * 4), Enumerable.Range(0, 4).SelectMany(_ => Enumerable.Range(0, window)).Select(i => (long)i));
+    }
+
+    [Fact]
+    public void Freenoise_starts_every_window_from_the_first_windows_noise()
+    {
+        // Frame t of the start noise is exactly the keyed noise of its rescheduled source frame.
+        using var model = Model();
+        var options = new FreeNoiseOptions { Stride = 2 };
+        var plan = ClipPlan.Resolve(options, model.Info, "freenoise");
+        var noise = new KeyedNoise(7);
+        var memo = new Dictionary<int, long>();
+        using var start = WindowCoDenoiser.FrameNoise(plan, noise, 12, NoisePurpose.BaseStart, 0, t => NoiseRescheduling.Source(t, 4, 2, 7, memo), CPU);
+        for (int t = 4; t < 12; t++)
+        {
+            long source = NoiseRescheduling.Source(t, 4, 2, 7);
+            using var expected = noise.Normal(plan.LatentShape, source, NoisePurpose.BaseStart, 0);
+            Assert.True(start[0, .., t].eq(expected).all().item<bool>(), $"frame {t} does not start from frame {source}'s noise");
+        }
+    }
+
+    [Theory]
+    [InlineData("stride", 5)]
+    [InlineData("weighting", 0)]
+    [InlineData("steps", 0)]
+    public void Bad_options_are_refused_with_the_option_named(string option, int value)
+    {
+        using var model = Model();
+        var options = new GenLVideoOptions();
+        switch (option)
+        {
+            case "stride": options.Stride = value; break;
+            case "weighting": options.Weighting = "gaussian"; break;
+            case "steps": options.Steps = value; break;
+        }
+        var e = Assert.Throws<FifoInputException>(() => Create(new GenLVideoSamplerFactory(), options).Sample(Job(model, 8), CancellationToken.None));
+        Assert.Contains($"'{option}'", e.Message);
+    }
+
+    [Fact]
+    public void Start_frames_are_refused()
+    {
+        using var model = Model();
+        var job = new SamplingJob { Model = model, Prompts = new[] { new PromptSpan("clouds", 8) }, Noise = new KeyedNoise(1), InitLatents = zeros(2, 1, 4, 4) };
+        Assert.Throws<FifoInputException>(() => Create(new ChunkedSamplerFactory(), null).Sample(job, CancellationToken.None));
+        Assert.Throws<FifoInputException>(() => Create(new FreeNoiseSamplerFactory(), null).Sample(job, CancellationToken.None));
+    }
+
+    [Theory]
+    [InlineData(typeof(ChunkedSamplerFactory), "chunked", typeof(ChunkedOptions))]
+    [InlineData(typeof(GenLVideoSamplerFactory), "gen-l-video", typeof(GenLVideoOptions))]
+    [InlineData(typeof(FreeNoiseSamplerFactory), "freenoise", typeof(FreeNoiseOptions))]
+    public void Factories_are_exported_as_sampler_plugins(Type factory, string name, Type optionsType)
+    {
+        var attribute = factory.GetCustomAttribute<FifoPluginAttribute>()!;
+        Assert.Equal(PluginKind.Sampler, attribute.Kind);
+        Assert.Equal(name, attribute.Name);
+        Assert.Equal(optionsType, attribute.OptionsType);
+        Assert.False(string.IsNullOrWhiteSpace(attribute.Description));
+        Assert.True(typeof(ISamplerFactory).IsAssignableFrom(factory));
+    }
+
+    [Fact]
+    public void Freenoise_says_it_is_the_rescheduling_alone_and_defaults_to_eta_0()
+    {
+        var attribute = typeof(FreeNoiseSamplerFactory).GetCustomAttribute<FifoPluginAttribute>()!;
+        Assert.Contains("rescheduling alone", attribute.Description);
+        Assert.Equal(0.0, new FreeNoiseOptions().Eta);
+    }
+}
+
+/// <summary>The baselines as the host sees them: loaded from the plugins folder through MEF.</summary>
+public sealed class BaselinePluginHostTests
+{
+    [Theory]
+    [InlineData("chunked", "clipBatch")]
+    [InlineData("gen-l-video", "stride")]
+    [InlineData("freenoise", "weighting")]
+    public void Host_finds_the_sampler_with_its_options(string name, string option)
+    {
+        var host = FifoPipes.Tests.Hosting.TestPlugins.Host;
+        var plugin = host.Require(PluginKind.Sampler, name);
+        Assert.Contains(plugin.Options, o => o.Name == option);
+        Assert.Contains(plugin.Options, o => o.Name == "steps");
+        Assert.IsAssignableFrom<ISamplerFactory>(plugin.Create<ISamplerFactory>());
+    }
+}
