@@ -58,6 +58,22 @@ public sealed class ModelStoreTests : IDisposable
     }
 
     [Fact]
+    public void Every_preset_of_a_loaded_plugin_sets_only_options_that_plugin_has()
+    {
+        var checkedPlugins = 0;
+        foreach (var preset in ModelCatalog.BuiltIn.Presets)
+        {
+            if (TestPlugins.Host.Find(FifoPipes.Abstractions.PluginKind.Model, preset.Plugin) is not { } plugin) continue; // opensora: not built yet
+            checkedPlugins++;
+            var names = plugin.Options.Select(o => o.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+            Assert.All(preset.Options.Keys, key => Assert.Contains(key, names));
+            var choices = plugin.Options.First(o => string.Equals(o.Name, "preset", StringComparison.OrdinalIgnoreCase)).Choices;
+            Assert.Contains(preset.Options["preset"], choices);
+        }
+        Assert.True(checkedPlugins >= 5, "videocrafter and zeroscope presets were checked");
+    }
+
+    [Fact]
     public void A_catalog_file_adds_presets_and_bad_ones_are_refused()
     {
         var file = Path.Combine(dir, "catalog.json");
