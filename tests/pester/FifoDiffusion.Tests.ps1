@@ -19,17 +19,18 @@ AfterAll {
 }
 
 Describe 'The FifoDiffusion module' {
-    It 'exports its five cmdlets from the manifest' {
+    It 'exports its cmdlets from the manifest' {
         $commands = (Get-Module FifoDiffusion).ExportedCmdlets.Keys | Sort-Object
-        $commands | Should -Be @('Export-FifoFrames', 'Get-FifoPlugin', 'Invoke-FifoRecipe', 'Measure-FifoQuality', 'New-FifoVideo', 'Test-FifoRecipe')
+        $commands | Should -Be @('ConvertTo-FifoCheckpoint', 'Export-FifoFrames', 'Get-FifoModel', 'Get-FifoPlugin', 'Invoke-FifoRecipe', 'Measure-FifoQuality', 'New-FifoVideo', 'Save-FifoModel', 'Test-FifoRecipe')
     }
 
     It 'has help with examples for every cmdlet' -ForEach @(
         @{ Name = 'New-FifoVideo' }, @{ Name = 'Export-FifoFrames' }, @{ Name = 'Invoke-FifoRecipe' },
-        @{ Name = 'Test-FifoRecipe' }, @{ Name = 'Get-FifoPlugin' }, @{ Name = 'Measure-FifoQuality' }) {
+        @{ Name = 'Test-FifoRecipe' }, @{ Name = 'Get-FifoPlugin' }, @{ Name = 'Save-FifoModel' }, @{ Name = 'Get-FifoModel' },
+        @{ Name = 'ConvertTo-FifoCheckpoint' }, @{ Name = 'Measure-FifoQuality' }) {
         $help = Get-Help $Name -Full
         $help.Synopsis | Should -Not -BeNullOrEmpty
-        $help.Synopsis | Should -Not -Match '^\s*New-|^\s*Export-|^\s*Invoke-|^\s*Test-|^\s*Get-'
+        $help.Synopsis | Should -Not -Match '^\s*New-|^\s*Export-|^\s*Invoke-|^\s*Test-|^\s*Get-|^\s*Save-|^\s*ConvertTo-'
         @($help.Examples.Example).Count | Should -BeGreaterOrEqual 2
     }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using FifoPipes.Abstractions;
+using FifoPipes.Hosting.Models;
 using FifoPipes.Hosting.Options;
 using FifoPipes.Hosting.Plugins;
 
@@ -25,6 +26,9 @@ public sealed class RecipeReader
     public RecipeReader(PluginHost plugins) => this.plugins = plugins;
 
     public IReadOnlyList<Diagnostic> Diagnostics => diagnostics;
+
+    /// <summary>Where "model: &lt;preset&gt;" finds stored models; default: FIFOPIPES_MODEL_STORE / FIFOPIPES_MODEL_CATALOG.</summary>
+    public StoredModelResolver? Models { get; init; }
 
     /// <summary>Reads a recipe file. Returns null (with diagnostics) when it is not valid.</summary>
     public Recipe? ReadFile(string path)
@@ -127,6 +131,12 @@ public sealed class RecipeReader
                 return null;
         }
         var plugin = plugins.Find(kind, name);
+        if (plugin is null && kind == PluginKind.Model && ResolvePreset(name, ref with, at) is { } presetPlugin)
+        {
+            if (presetPlugin.Length == 0) return null;
+            name = presetPlugin;
+            plugin = plugins.Find(kind, name);
+        }
         if (plugin is null)
         {
             var failed = plugins.Errors.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase));
@@ -137,6 +147,29 @@ public sealed class RecipeReader
         }
         var options = BindOptions(plugin, with, $"{key}.with", at);
         return new PluginUse(plugin, options);
+    }
+
+    /// <summary>
+    /// A model name that is no plugin but a catalog preset (e.g. videocrafter2) means that preset's plugin with
+    /// the stored files as options; options given in the recipe win. Returns the plugin name, "" after an
+    /// error, or null when <paramref name="name"/> is no preset.
+    /// </summary>
+    string? ResolvePreset(string name, ref MapNode? with, SourceLocation? at)
+    {
+        IReadOnlyDictionary<string, string>? options;
+        string? plugin;
+        try { (plugin, options) = (Models ?? StoredModelResolver.FromEnvironment()).Resolve(name, userGivesPath: with?["path"] is ScalarNode { Value: not null }); }
+        catch (FifoInputException ex)
+        {
+            Error("model.use", ex.Message, at);
+            return "";
+        }
+        if (plugin is null || options is null) return null;
+        var entries = with?.Entries.ToList() ?? new List<MapEntry>();
+        foreach (var (key, value) in options)
+            if (!entries.Any(e => string.Equals(e.Key, key, StringComparison.OrdinalIgnoreCase))) entries.Add(new MapEntry(key, null, new ScalarNode(value, true, at)));
+        with = new MapNode(entries, with?.Location ?? at);
+        return plugin;
     }
 
     object? BindOptions(PluginDescriptor plugin, MapNode? with, string path, SourceLocation? at)

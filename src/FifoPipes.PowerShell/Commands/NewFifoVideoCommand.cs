@@ -32,7 +32,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     public string? Recipe { get; set; }
 
     [Parameter] public long? Seed { get; set; }
-    /// <summary><para type="description">Model plugin (default: analytic, built in, needs no download).</para></summary>
+    /// <summary><para type="description">Model plugin (default: analytic, built in, needs no download), or a preset saved with Save-FifoModel (e.g. videocrafter2), which finds its files in the model store.</para></summary>
     [Parameter] public string? Model { get; set; }
     /// <summary><para type="description">Checkpoint file or model folder, for models that load weights.</para></summary>
     [Parameter] public string? ModelPath { get; set; }

@@ -21,6 +21,9 @@ static class Errors
         _ when errorId.EndsWith("NotFound", StringComparison.Ordinal) => ErrorCategory.ObjectNotFound,
         _ when errorId.EndsWith("Exists", StringComparison.Ordinal) => ErrorCategory.ResourceExists,
         _ when errorId.Contains("Corrupt", StringComparison.Ordinal) => ErrorCategory.InvalidData,
+        _ when errorId.EndsWith("AccessDenied", StringComparison.Ordinal) => ErrorCategory.PermissionDenied,
+        "ModelNotDownloaded" => ErrorCategory.ObjectNotFound,
+        "ModelDownloadFailed" => ErrorCategory.ConnectionError,
         _ => ErrorCategory.InvalidArgument,
     };
 

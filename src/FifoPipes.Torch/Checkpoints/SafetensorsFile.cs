@@ -134,7 +134,7 @@ public static class SafetensorsFile
         _ => null,
     };
 
-    static ScalarType ScalarTypeOf(string dtype) => dtype switch
+    internal static ScalarType ScalarTypeOf(string dtype) => dtype switch
     {
         "F64" => ScalarType.Float64, "F32" => ScalarType.Float32, "F16" => ScalarType.Float16,
         "BF16" => ScalarType.BFloat16, "I64" => ScalarType.Int64, "I32" => ScalarType.Int32,
@@ -169,7 +169,7 @@ public static class SafetensorsFile
         return f32.to(stored);
     }
 
-    static byte[] ToBytes(Tensor t) => t.dtype switch
+    internal static byte[] ToBytes(Tensor t) => t.dtype switch
     {
         ScalarType.Float64 => MemoryMarshal.AsBytes(t.data<double>().ToArray().AsSpan()).ToArray(),
         ScalarType.Float32 => MemoryMarshal.AsBytes(t.data<float>().ToArray().AsSpan()).ToArray(),
@@ -198,35 +198,19 @@ public static class SafetensorsFile
     public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var items = tensors.Select(kv => (kv.Key, Tensor: kv.Value.detach().cpu().contiguous())).ToList();
-        var header = new Dictionary<string, object>(StringComparer.Ordinal);
-        if (metadata is { Count: > 0 }) header["__metadata__"] = metadata;
-        long offset = 0;
-        foreach (var (name, t) in items)
+        try
         {
-            long size = t.numel() * t.ElementSize;
-            header[name] = new { dtype = DTypeName(t.dtype), shape = t.shape, data_offsets = new[] { offset, offset + size } };
-            offset += size;
+            using var writer = SafetensorsWriter.Create(path, items.Select(i => new SafetensorsSlot(i.Key, i.Tensor.dtype, i.Tensor.shape)).ToList(), metadata);
+            foreach (var (name, t) in items) writer.Write(name, t);
+            writer.Commit();
         }
-        var json = JsonSerializer.SerializeToUtf8Bytes(header);
-        int pad = (8 - json.Length % 8) % 8;
-        var tmp = path + ".partial";
-        using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write))
+        finally
         {
-            Span<byte> len = stackalloc byte[8];
-            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)(json.Length + pad));
-            fs.Write(len);
-            fs.Write(json);
-            for (int i = 0; i < pad; i++) fs.WriteByte((byte)' ');
-            foreach (var (_, t) in items)
-            {
-                fs.Write(ToBytes(t));
-            }
+            foreach (var (_, t) in items) t.Dispose();
         }
-        File.Move(tmp, path, overwrite: true);
-        foreach (var (_, t) in items) t.Dispose();
     }
 
-    static string DTypeName(ScalarType t) => t switch
+    internal static string DTypeName(ScalarType t) => t switch
     {
         ScalarType.Float64 => "F64", ScalarType.Float32 => "F32", ScalarType.Float16 => "F16",
         ScalarType.BFloat16 => "BF16", ScalarType.Int64 => "I64", ScalarType.Int32 => "I32",

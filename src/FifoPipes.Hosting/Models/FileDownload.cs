@@ -1,0 +1,234 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using FifoPipes.Abstractions;
+
+namespace FifoPipes.Hosting.Models;
+
+/// <summary>
+/// One file's download, made safe to interrupt and to run twice at once:
+/// <list type="bullet">
+/// <item>bytes go to <c>&lt;file&gt;.partial</c>, renamed to the file only after verification, so a file under its
+/// real name is always complete;</item>
+/// <item>a dropped connection resumes with an HTTP Range request from the partial file's length;</item>
+/// <item><c>&lt;file&gt;.lock</c>, held open exclusively, makes a second download of the same file (another
+/// thread or process) wait, then find the finished file.</item>
+/// </list>
+/// </summary>
+sealed class FileDownload
+{
+    const int BufferSize = 1 << 20;
+    static readonly TimeSpan LockPoll = TimeSpan.FromMilliseconds(200);
+
+    readonly HubClient hub;
+    readonly string repository, revision, destination, partial, lockPath;
+    readonly HubFile file;
+    readonly IProgress<DownloadProgress>? progress;
+
+    public FileDownload(HubClient hub, string repository, string revision, HubFile file, string destination, IProgress<DownloadProgress>? progress)
+    {
+        this.hub = hub;
+        this.repository = HubNames.CheckRepository(repository);
+        this.revision = HubNames.CheckRevision(revision);
+        this.file = file;
+        this.destination = Path.GetFullPath(destination);
+        partial = this.destination + ".partial";
+        lockPath = this.destination + ".lock";
+        this.progress = progress;
+    }
+
+    public async Task<DownloadResult> RunAsync(CancellationToken cancel)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+        using var held = await AcquireLockAsync(cancel).ConfigureAwait(false);
+        // Whoever held the lock before may have finished this very file.
+        if (await IsInPlaceAsync(cancel).ConfigureAwait(false))
+        {
+            progress?.Report(new DownloadProgress(file.Path, file.Size, file.Size));
+            ReleaseLock(held, deleteFile: true);
+            return new DownloadResult(destination, file, Downloaded: false, 0);
+        }
+        long transferred;
+        try { transferred = await FetchAsync(cancel).ConfigureAwait(false); }
+        catch (FifoInputException)
+        {
+            // An error before any byte arrived (401, 404) leaves no empty partial file behind; the lock file stays (see ReleaseLock).
+            if (File.Exists(partial) && new FileInfo(partial).Length == 0) File.Delete(partial);
+            throw;
+        }
+        await VerifyPartialAsync(cancel).ConfigureAwait(false);
+        File.Move(partial, destination, overwrite: true);
+        ReleaseLock(held, deleteFile: true);
+        return new DownloadResult(destination, file, Downloaded: true, transferred);
+    }
+
+    /// <summary>True when the file is already there, complete and (for LFS files) with the right sha256.</summary>
+    async Task<bool> IsInPlaceAsync(CancellationToken cancel)
+    {
+        var info = new FileInfo(destination);
+        if (!info.Exists || info.Length != file.Size) return false;
+        return file.Sha256 is null || await Sha256Async(destination, cancel).ConfigureAwait(false) == file.Sha256;
+    }
+
+    async Task<FileStream> AcquireLockAsync(CancellationToken cancel)
+    {
+        var deadline = DateTime.UtcNow + hub.LockTimeout;
+        bool reported = false;
+        while (true)
+        {
+            try
+            {
+                return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1);
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                if (!reported) progress?.Report(new DownloadProgress(file.Path, 0, file.Size, Waiting: true));
+                reported = true;
+                await Task.Delay(LockPoll, cancel).ConfigureAwait(false);
+            }
+            catch (IOException ex)
+            {
+                throw new FifoInputException("ModelFileLocked",
+                    $"Another download of '{destination}' has held '{lockPath}' for more than {hub.LockTimeout}. If no other download is running, delete the .lock file and try again.", ex);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The lock file is removed only after success: a waiter that opened it before then finds the finished
+    /// file, and one that opens a new lock file finds it too, so two holders never both write.
+    /// </summary>
+    void ReleaseLock(FileStream held, bool deleteFile)
+    {
+        if (deleteFile) { try { File.Delete(lockPath); } catch (IOException) { } catch (UnauthorizedAccessException) { } }
+        held.Dispose();
+    }
+
+    /// <summary>Fills the partial file to the expected size, resuming after each dropped connection.</summary>
+    async Task<long> FetchAsync(CancellationToken cancel)
+    {
+        var uri = hub.FileUri(repository, revision, file.Path);
+        long transferred = 0;
+        int failuresInARow = 0;
+        await using var output = new FileStream(partial, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, BufferSize, FileOptions.Asynchronous);
+        if (output.Length > file.Size) output.SetLength(0);
+        if (file.Size == 0)
+        {
+            await ConfirmExistsAsync(uri, cancel).ConfigureAwait(false);
+            return 0;
+        }
+        while (output.Length < file.Size)
+        {
+            long before = output.Length;
+            try
+            {
+                transferred += await FetchOnceAsync(uri, output, cancel).ConfigureAwait(false);
+            }
+            catch (HubTransientException ex)
+            {
+                bool progressed = output.Length > before;
+                failuresInARow = progressed ? 1 : failuresInARow + 1;
+                if (failuresInARow >= hub.MaxAttempts)
+                    throw new FifoInputException("ModelDownloadFailed",
+                        $"Downloading '{file.Path}' from '{repository}' failed {failuresInARow} times in a row without progress: {ex.Message} " +
+                        $"The {output.Length} bytes received so far are kept in '{partial}'; run the command again to resume.", ex);
+                await Task.Delay(hub.RetryDelay * (1 << Math.Min(failuresInARow - 1, 6)), cancel).ConfigureAwait(false);
+                continue;
+            }
+            failuresInARow = 0;
+        }
+        return transferred;
+    }
+
+    /// <summary>An empty file still has to exist on the hub: one request confirms it.</summary>
+    async Task ConfirmExistsAsync(Uri uri, CancellationToken cancel)
+    {
+        using var response = await hub.SendAsync(HttpMethod.Get, uri, null, cancel).ConfigureAwait(false);
+        await hub.ThrowForStatusAsync(response, repository, revision, file.Path).ConfigureAwait(false);
+    }
+
+    /// <summary>One request: from the partial file's end (Range) to the end of the file or until the connection drops.</summary>
+    async Task<long> FetchOnceAsync(Uri uri, FileStream output, CancellationToken cancel)
+    {
+        long offset = output.Length;
+        var range = offset > 0 ? new RangeHeaderValue(offset, null) : null;
+        using var response = await hub.SendAsync(HttpMethod.Get, uri, range, cancel).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
+        {
+            // The partial file is as long as the server's: verification decides whether it is right.
+            if (offset == file.Size) return 0;
+            output.SetLength(0);
+            throw new HubTransientException($"the server refused to resume at byte {offset}; starting over");
+        }
+        await hub.ThrowForStatusAsync(response, repository, revision, file.Path).ConfigureAwait(false);
+        if (offset > 0 && response.StatusCode != HttpStatusCode.PartialContent)
+        {
+            offset = 0; // The server ignored the Range header and sends the whole file.
+            output.SetLength(0);
+        }
+        else if (offset > 0 && response.Content.Headers.ContentRange is { From: { } from } && from != offset)
+        {
+            output.SetLength(0);
+            throw new HubTransientException($"the server resumed at byte {from} instead of {offset}; starting over");
+        }
+        if (response.Content.Headers.ContentLength is { } length && offset + length != file.Size)
+            throw new FifoInputException("ModelFileChanged",
+                $"'{file.Path}' in '{repository}' at '{revision}' is {offset + length} bytes on the hub, but the listing said {file.Size}; the revision probably moved while downloading. Run the command again.");
+
+        output.Position = offset;
+        long received = 0;
+        var buffer = new byte[BufferSize];
+        try
+        {
+            await using var body = await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false);
+            while (true)
+            {
+                using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+                stall.CancelAfter(hub.StallTimeout);
+                int n;
+                try { n = await body.ReadAsync(buffer, stall.Token).ConfigureAwait(false); }
+                catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+                {
+                    throw new HubTransientException($"no data for {hub.StallTimeout.TotalSeconds:F0} s");
+                }
+                if (n == 0) break;
+                if (output.Position + n > file.Size)
+                    throw new FifoInputException("ModelFileChanged", $"'{file.Path}' in '{repository}' is longer on the hub than the {file.Size} bytes its listing said. Run the command again.");
+                await output.WriteAsync(buffer.AsMemory(0, n), cancel).ConfigureAwait(false);
+                received += n;
+                progress?.Report(new DownloadProgress(file.Path, output.Position, file.Size));
+            }
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException)
+        {
+            throw new HubTransientException($"the connection dropped after {output.Position} of {file.Size} bytes ({ex.Message})", ex);
+        }
+        finally
+        {
+            await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        if (output.Length < file.Size)
+            throw new HubTransientException($"the response ended after {output.Length} of {file.Size} bytes");
+        return received;
+    }
+
+    async Task VerifyPartialAsync(CancellationToken cancel)
+    {
+        long length = new FileInfo(partial).Length;
+        string? problem = null;
+        if (length != file.Size) problem = $"it is {length} bytes, the hub lists {file.Size}";
+        else if (file.Sha256 is { } expected && await Sha256Async(partial, cancel).ConfigureAwait(false) is var actual && actual != expected)
+            problem = $"its sha256 is {actual}, the hub lists {expected}";
+        if (problem is null) return;
+        File.Delete(partial);
+        throw new FifoInputException("ModelFileCorrupt",
+            $"The download of '{file.Path}' from '{repository}' at '{revision}' is corrupt: {problem}. The downloaded data was removed; run the command again to download it anew.");
+    }
+
+    internal static async Task<string> Sha256Async(string path, CancellationToken cancel)
+    {
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        var hash = await SHA256.HashDataAsync(stream, cancel).ConfigureAwait(false);
+        return Convert.ToHexString(hash).ToLowerInvariant();
+    }
+}

@@ -1,0 +1,234 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using FifoPipes.Abstractions;
+
+namespace FifoPipes.Hosting.Models;
+
+/// <summary>
+/// A client for a Hugging Face compatible model hub: lists a repository's files with their sizes and
+/// sha256 (GET /api/models/{repo}/revision/{rev}?blobs=true, or the tree API) and downloads files from
+/// /{repo}/resolve/{rev}/{path} with <see cref="FileDownload"/> (resumable, verified, atomic).
+/// The endpoint comes from HF_ENDPOINT and the token from HF_TOKEN, as the hub's own tools do.
+/// </summary>
+public sealed class HubClient : IDisposable
+{
+    public const string EndpointVariable = "HF_ENDPOINT";
+    public const string TokenVariable = "HF_TOKEN";
+    public const string DefaultEndpoint = "https://huggingface.co";
+
+    /// <summary>The tree API pages its answer; a real repository has far fewer pages than this.</summary>
+    const int MaxTreePages = 1000;
+
+    readonly HttpClient http;
+    readonly string? token;
+
+    public HubClient(string? endpoint = null, string? token = null, HttpMessageHandler? handler = null)
+    {
+        var text = string.IsNullOrWhiteSpace(endpoint) ? DefaultEndpoint : endpoint.Trim();
+        if (!Uri.TryCreate(text.TrimEnd('/') + "/", UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            throw new FifoInputException("InvalidHubEndpoint", $"The hub endpoint '{text}' (from {EndpointVariable}) is not an http(s) URL, e.g. {DefaultEndpoint}.");
+        Endpoint = uri;
+        this.token = string.IsNullOrWhiteSpace(token) ? null : token.Trim();
+        // The hub redirects LFS files to signed storage URLs; the handler drops the token on such redirects.
+        http = new HttpClient(handler ?? new SocketsHttpHandler
+        {
+            AllowAutoRedirect = true,
+            MaxAutomaticRedirections = 10,
+            AutomaticDecompression = DecompressionMethods.None,
+            ConnectTimeout = TimeSpan.FromSeconds(30),
+        })
+        { Timeout = Timeout.InfiniteTimeSpan };
+        http.DefaultRequestHeaders.UserAgent.ParseAdd("FifoPipes/0.1");
+    }
+
+    /// <summary>A client for HF_ENDPOINT (default huggingface.co) with the token in HF_TOKEN, if any.</summary>
+    public static HubClient FromEnvironment() =>
+        new(Environment.GetEnvironmentVariable(EndpointVariable), Environment.GetEnvironmentVariable(TokenVariable));
+
+    /// <summary>The hub's base address, ending in '/'.</summary>
+    public Uri Endpoint { get; }
+    public bool HasToken => token is not null;
+    /// <summary>How long a response may stall (no bytes at all) before the attempt is dropped and resumed.</summary>
+    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>Attempts per file in a row that make no progress before the download gives up.</summary>
+    public int MaxAttempts { get; init; } = 5;
+    /// <summary>Pause before resuming a dropped download; doubles each attempt without progress.</summary>
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>How long to wait while another process downloads the same file.</summary>
+    public TimeSpan LockTimeout { get; init; } = TimeSpan.FromHours(12);
+
+    string EndpointText => Endpoint.ToString().TrimEnd('/');
+
+    public Uri FileUri(string repository, string revision, string path) =>
+        new(Endpoint, $"{HubNames.CheckRepository(repository)}/resolve/{Uri.EscapeDataString(HubNames.CheckRevision(revision))}/{HubNames.EscapePath(HubNames.CheckFilePath(path))}");
+
+    /// <summary>Every file of <paramref name="repository"/> at <paramref name="revision"/>, with sizes and LFS sha256.</summary>
+    public async Task<HubListing> ListAsync(string repository, string revision, CancellationToken cancel = default)
+    {
+        HubNames.CheckRepository(repository);
+        HubNames.CheckRevision(revision);
+        var info = new Uri(Endpoint, $"api/models/{repository}/revision/{Uri.EscapeDataString(revision)}?blobs=true");
+        using var doc = await GetJsonAsync(info, repository, revision, null, cancel).ConfigureAwait(false);
+        var root = doc.RootElement;
+        string? commit = root.TryGetProperty("sha", out var sha) && sha.ValueKind == JsonValueKind.String ? sha.GetString() : null;
+        var files = new List<HubFile>();
+        bool sizesKnown = true;
+        if (root.TryGetProperty("siblings", out var siblings) && siblings.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var s in siblings.EnumerateArray())
+            {
+                var path = s.TryGetProperty("rfilename", out var name) ? name.GetString() : null;
+                if (path is null) continue;
+                var file = ReadFile(path, s);
+                if (file is null) sizesKnown = false;
+                else files.Add(file);
+            }
+        }
+        // A hub that does not give sizes with the model info gives them in its tree listing.
+        if (!sizesKnown || files.Count == 0)
+            files = await ListTreeAsync(repository, commit ?? revision, cancel).ConfigureAwait(false);
+        return new HubListing(EndpointText, repository, revision, commit, files);
+    }
+
+    async Task<List<HubFile>> ListTreeAsync(string repository, string revision, CancellationToken cancel)
+    {
+        var files = new List<HubFile>();
+        Uri? next = new(Endpoint, $"api/models/{repository}/tree/{Uri.EscapeDataString(revision)}?recursive=true");
+        for (int page = 0; next is not null && page < MaxTreePages; page++)
+        {
+            using var response = await SendAsync(HttpMethod.Get, next, null, cancel).ConfigureAwait(false);
+            await ThrowForStatusAsync(response, repository, revision, null).ConfigureAwait(false);
+            using (var doc = await ReadJsonAsync(response, next, cancel).ConfigureAwait(false))
+            {
+                if (doc.RootElement.ValueKind != JsonValueKind.Array) throw NotAHub(next, "the tree listing is not a JSON array");
+                foreach (var item in doc.RootElement.EnumerateArray())
+                {
+                    if (item.TryGetProperty("type", out var type) && type.GetString() != "file") continue;
+                    if (item.TryGetProperty("path", out var p) && p.GetString() is { } path && ReadFile(path, item) is { } file) files.Add(file);
+                }
+            }
+            next = NextPage(response);
+        }
+        return files;
+    }
+
+    /// <summary>A sibling (model info) or tree item: size, and the LFS sha256 under "sha256" or "oid".</summary>
+    static HubFile? ReadFile(string path, JsonElement e)
+    {
+        string? sha256 = null;
+        long? size = null;
+        if (e.TryGetProperty("lfs", out var lfs) && lfs.ValueKind == JsonValueKind.Object)
+        {
+            if (lfs.TryGetProperty("sha256", out var s) || lfs.TryGetProperty("oid", out s)) sha256 = s.GetString()?.ToLowerInvariant();
+            if (lfs.TryGetProperty("size", out var ls) && ls.TryGetInt64(out var lsize)) size = lsize;
+        }
+        if (size is null && e.TryGetProperty("size", out var sz) && sz.TryGetInt64(out var fsize)) size = fsize;
+        return size is { } known and >= 0 ? new HubFile(path, known, sha256 is { Length: 64 } ? sha256 : null) : null;
+    }
+
+    static Uri? NextPage(HttpResponseMessage response)
+    {
+        if (!response.Headers.TryGetValues("Link", out var links)) return null;
+        foreach (var part in links.SelectMany(l => l.Split(',')))
+        {
+            if (!part.Contains("rel=\"next\"", StringComparison.Ordinal)) continue;
+            int open = part.IndexOf('<'), close = part.IndexOf('>');
+            if (open >= 0 && close > open && Uri.TryCreate(part[(open + 1)..close], UriKind.Absolute, out var uri)) return uri;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Downloads one listed file to <paramref name="destination"/>: resumed from a partial download, verified
+    /// (sha256 for LFS files, size otherwise), renamed into place only when complete.
+    /// </summary>
+    public Task<DownloadResult> DownloadAsync(string repository, string revision, HubFile file, string destination,
+        IProgress<DownloadProgress>? progress = null, CancellationToken cancel = default) =>
+        new FileDownload(this, repository, revision, file, destination, progress).RunAsync(cancel);
+
+    internal async Task<HttpResponseMessage> SendAsync(HttpMethod method, Uri uri, RangeHeaderValue? range, CancellationToken cancel)
+    {
+        using var request = new HttpRequestMessage(method, uri);
+        if (token is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        if (range is not null) request.Headers.Range = range;
+        try
+        {
+            return await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel).ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new HubTransientException($"cannot reach {uri.GetLeftPart(UriPartial.Authority)}: {ex.Message}", ex);
+        }
+    }
+
+    async Task<JsonDocument> GetJsonAsync(Uri uri, string repository, string revision, string? path, CancellationToken cancel)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                using var response = await SendAsync(HttpMethod.Get, uri, null, cancel).ConfigureAwait(false);
+                await ThrowForStatusAsync(response, repository, revision, path).ConfigureAwait(false);
+                return await ReadJsonAsync(response, uri, cancel).ConfigureAwait(false);
+            }
+            catch (HubTransientException) when (attempt < MaxAttempts)
+            {
+                await Task.Delay(RetryDelay * attempt, cancel).ConfigureAwait(false);
+            }
+            catch (HubTransientException ex)
+            {
+                throw new FifoInputException("ModelDownloadFailed", $"Listing '{repository}' at '{revision}' failed after {attempt} attempts: {ex.Message}", ex);
+            }
+        }
+    }
+
+    static async Task<JsonDocument> ReadJsonAsync(HttpResponseMessage response, Uri uri, CancellationToken cancel)
+    {
+        try
+        {
+            await using var stream = await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false);
+            return await JsonDocument.ParseAsync(stream, default, cancel).ConfigureAwait(false);
+        }
+        catch (JsonException ex) { throw NotAHub(uri, "the answer is not JSON (" + ex.Message + ")"); }
+        catch (IOException ex) { throw new HubTransientException($"the answer from {uri} broke off: {ex.Message}", ex); }
+    }
+
+    static FifoInputException NotAHub(Uri uri, string why) =>
+        new("InvalidHubEndpoint", $"{uri} did not answer like a model hub: {why}. Check {EndpointVariable}.");
+
+    /// <summary>Turns 401/403/404 into errors that say what to do; 5xx and 429 are transient (retried).</summary>
+    internal async Task ThrowForStatusAsync(HttpResponseMessage response, string repository, string revision, string? path)
+    {
+        if (response.IsSuccessStatusCode) return;
+        int code = (int)response.StatusCode;
+        string detail = "";
+        try { detail = (await response.Content.ReadAsStringAsync().ConfigureAwait(false)).Trim(); }
+        catch (Exception ex) when (ex is IOException or HttpRequestException) { }
+        if (detail.Length > 300) detail = detail[..300] + "...";
+        detail = detail.Length > 0 ? $" The hub said: {detail}" : "";
+        string what = path is null ? $"the repository '{repository}' at revision '{revision}'" : $"'{path}' in '{repository}' at revision '{revision}'";
+        switch (code)
+        {
+            case 401 or 403:
+                throw new FifoInputException("ModelAccessDenied",
+                    $"{EndpointText} refused access to {what} (HTTP {code}). " +
+                    (HasToken
+                        ? $"The token in {TokenVariable} was sent but does not grant access: "
+                        : $"No token was sent: set {TokenVariable} to an access token from {EndpointText}/settings/tokens, and ") +
+                    $"accept the model's licence on {EndpointText}/{repository} with that account. (The hub also answers 401 for a repository that does not exist: check the name.){detail}");
+            case 404:
+                throw new FifoInputException("ModelFileNotFound",
+                    $"{EndpointText} has no {what} (HTTP 404): check the repository id, the revision and the file path.{detail}");
+            case 408 or 429 or >= 500:
+                throw new HubTransientException($"{EndpointText} answered HTTP {code} for {what}.{detail}");
+            default:
+                throw new FifoInputException("ModelDownloadFailed", $"{EndpointText} answered HTTP {code} for {what}.{detail}");
+        }
+    }
+
+    public void Dispose() => http.Dispose();
+}
+
+/// <summary>A failure worth retrying: a dropped connection, a stalled or cut body, a 5xx answer.</summary>
+sealed class HubTransientException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,0 +1,73 @@
+using System.Management.Automation;
+using FifoPipes.Abstractions;
+using FifoPipes.PowerShell.Engine;
+using FifoPipes.Torch.Checkpoints;
+
+namespace FifoPipes.PowerShell.Commands;
+
+/// <summary>
+/// <para type="synopsis">Converts a checkpoint (Lightning model.ckpt, pytorch_model.bin, .pt, or safetensors) to a safetensors file, optionally in another precision.</para>
+/// <para type="description">Tensors are read, cast and written one at a time, so memory stays near the largest tensor even for a 7 GB checkpoint. Keys are kept (a Lightning checkpoint's are those under state_dict), so the model plugins load the result like the original, faster and without unpickling. Only floating tensors are cast. The file appears under its name only when complete.</para>
+/// <example><code>ConvertTo-FifoCheckpoint -Path model.ckpt -Destination model.safetensors -DType bfloat16</code></example>
+/// <example><code>Get-FifoModel videocrafter2 | ForEach-Object { ConvertTo-FifoCheckpoint (Join-Path $_.Path model.ckpt) }</code></example>
+/// </summary>
+[Cmdlet(VerbsData.ConvertTo, "FifoCheckpoint", SupportsShouldProcess = true)]
+[OutputType(typeof(FileInfo))]
+public sealed class ConvertToFifoCheckpointCommand : PSCmdlet
+{
+    volatile bool stopping;
+
+    /// <summary><para type="description">The checkpoint to convert.</para></summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("FullName")]
+    [ValidateNotNullOrEmpty]
+    public string Path { get; set; } = "";
+
+    /// <summary><para type="description">The safetensors file to write; default: the source with the extension .safetensors.</para></summary>
+    [Parameter(Position = 1)]
+    public string? Destination { get; set; }
+
+    /// <summary><para type="description">Cast floating tensors to float32, bfloat16 or float16; default: keep each tensor's type.</para></summary>
+    [Parameter]
+    [ValidateSet("float32", "bfloat16", "float16", IgnoreCase = true)]
+    public string? DType { get; set; }
+
+    /// <summary><para type="description">Overwrite an existing destination.</para></summary>
+    [Parameter] public SwitchParameter Force { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var source = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
+        var destination = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Destination ?? System.IO.Path.ChangeExtension(Path, ".safetensors"));
+        if (!Force && System.IO.File.Exists(destination))
+            ThrowTerminatingError(new ErrorRecord(new FifoInputException("OutputExists", $"'{destination}' already exists. Use -Force to overwrite it, or choose another -Destination."),
+                "OutputExists", ErrorCategory.ResourceExists, destination));
+        if (!ShouldProcess(destination, $"Convert '{source}' to safetensors{(DType is null ? "" : " in " + DType)}")) return;
+
+        var progress = new ProgressRecord(3, $"ConvertTo-FifoCheckpoint {System.IO.Path.GetFileName(source)}", "reading the checkpoint");
+        try
+        {
+            var result = CheckpointConverter.ToSafetensors(source, destination, CheckpointConverter.ParseDType(DType), (done, total, name) =>
+            {
+                // Stopping here unwinds the writer, which deletes its partial file.
+                if (stopping) throw new PipelineStoppedException();
+                progress.StatusDescription = $"{done} of {total} tensors: {name}";
+                progress.PercentComplete = (int)(100L * done / Math.Max(1, total));
+                WriteProgress(progress);
+            });
+            WriteVerbose($"Wrote {result.Tensors} tensors ({result.Bytes / 1e9:F2} GB) to {result.Destination}.");
+            WriteObject(new FileInfo(result.Destination));
+        }
+        catch (Exception ex) when (ex is not PipelineStoppedException)
+        {
+            ThrowTerminatingError(Errors.From(ex, source));
+        }
+        finally
+        {
+            progress.RecordType = ProgressRecordType.Completed;
+            WriteProgress(progress);
+        }
+    }
+
+    protected override void StopProcessing() => stopping = true;
+}

@@ -1,0 +1,34 @@
+using System.Management.Automation;
+using FifoPipes.Abstractions;
+using FifoPipes.Hosting.Models;
+using FifoPipes.PowerShell.Engine;
+
+namespace FifoPipes.PowerShell.Commands;
+
+/// <summary>
+/// <para type="synopsis">Lists the models in the local model store: name, preset, plugin, files, size and whether every file is there.</para>
+/// <para type="description">Shows the presets saved with Save-FifoModel and files saved by hand (named owner/name@revision). -ListAvailable adds the catalog's presets that are not downloaded yet. The store is FIFOPIPES_MODEL_STORE, else $XDG_CACHE_HOME/fifopipes/models, else ~/.cache/fifopipes/models.</para>
+/// <example><code>Get-FifoModel</code></example>
+/// <example><code>Get-FifoModel -ListAvailable | Format-Table Name, Plugin, Complete, Size, Description</code></example>
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "FifoModel")]
+[OutputType(typeof(FifoModelInfo))]
+public sealed class GetFifoModelCommand : PSCmdlet
+{
+    [Parameter(Position = 0)]
+    [SupportsWildcards]
+    public string[]? Name { get; set; }
+
+    /// <summary><para type="description">Also list the catalog's presets that are not (completely) downloaded.</para></summary>
+    [Parameter] public SwitchParameter ListAvailable { get; set; }
+
+    protected override void EndProcessing()
+    {
+        IReadOnlyList<StoredModel> models;
+        try { models = ModelStore.FromEnvironment().List(ListAvailable ? ModelCatalog.FromEnvironment() : null); }
+        catch (FifoInputException ex) { ThrowTerminatingError(Errors.From(ex)); return; }
+        var patterns = (Name ?? new[] { "*" }).Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToList();
+        foreach (var model in models.Where(m => patterns.Any(p => p.IsMatch(m.Name))))
+            WriteObject(new FifoModelInfo(model));
+    }
+}

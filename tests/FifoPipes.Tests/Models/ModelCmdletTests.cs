@@ -1,0 +1,159 @@
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+using FifoPipes.Hosting.Models;
+using FifoPipes.PowerShell;
+using FifoPipes.PowerShell.Commands;
+using FifoPipes.Tests.Parity;
+using FifoPipes.Torch.Checkpoints;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Tests.Models;
+
+/// <summary>Save-FifoModel, Get-FifoModel and ConvertTo-FifoCheckpoint in an in-process runspace.</summary>
+[Collection("PowerShell")]
+public sealed class ModelCmdletTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("fifo-models-ps-").FullName;
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    static string LightningCheckpoint => Path.Combine(ParityCase.Root, "videocrafter", "lightning_ckpt", "model.ckpt");
+
+    (List<object> Output, List<ErrorRecord> Errors) Run(string script)
+    {
+        using var shell = System.Management.Automation.PowerShell.Create(InitialSessionState.CreateDefault2());
+        shell.AddCommand("Import-Module").AddParameter("Assembly", typeof(SaveFifoModelCommand).Assembly).Invoke();
+        shell.Commands.Clear();
+        shell.Runspace.SessionStateProxy.Path.SetLocation(dir);
+        shell.AddScript(script);
+        var errors = new List<ErrorRecord>();
+        List<object> output = new();
+        try { output = shell.Invoke().Select(o => o.BaseObject).ToList(); }
+        catch (RuntimeException ex) { errors.Add(ex.ErrorRecord); }
+        errors.AddRange(shell.Streams.Error);
+        return (output, errors);
+    }
+
+    [Fact]
+    public void Save_FifoModel_downloads_a_preset_and_files_by_hand_from_HF_ENDPOINT()
+    {
+        using var hub = new FakeHub();
+        var weights = FakeHub.RandomBytes(200_000, 21);
+        hub.AddFile("fifotest/tiny-vc", "main", "model.ckpt", weights);
+        hub.AddFile("fifotest/tiny-vc", "main", "extra/notes.txt", "hello"u8.ToArray(), lfs: false);
+        var preset = new ModelPreset("fifotest-cmdlet", "videocrafter", "test", new[] { new ModelPart("checkpoint", "fifotest/tiny-vc", "main", new[] { "model.ckpt" }) },
+            new Dictionary<string, string> { ["path"] = "{checkpoint}/model.ckpt" });
+        var catalog = Path.Combine(dir, "catalog.json");
+        File.WriteAllText(catalog, ModelCatalog.ToJson(new[] { preset }));
+        var store = Path.Combine(dir, "store");
+        // The variables are process-wide: set them for the script only and restore them in the same invocation.
+        string Scoped(string body) => $$"""
+            $saved = $env:HF_ENDPOINT, $env:FIFOPIPES_MODEL_STORE, $env:FIFOPIPES_MODEL_CATALOG
+            $env:HF_ENDPOINT = '{{hub.Endpoint}}'; $env:FIFOPIPES_MODEL_STORE = '{{store}}'; $env:FIFOPIPES_MODEL_CATALOG = '{{catalog}}'
+            try { {{body}} } finally { $env:HF_ENDPOINT, $env:FIFOPIPES_MODEL_STORE, $env:FIFOPIPES_MODEL_CATALOG = $saved }
+            """;
+
+        var (saved, errors) = Run(Scoped("Save-FifoModel -Name fifotest-cmdlet"));
+        Assert.Empty(errors);
+        var model = Assert.IsType<FifoModelInfo>(Assert.Single(saved));
+        Assert.True(model.Complete);
+        Assert.Equal("fifotest-cmdlet", model.Preset);
+        Assert.Equal(weights.Length, model.Size);
+        Assert.Equal(weights, File.ReadAllBytes(Assert.Single(model.Files).LocalPath));
+        Assert.StartsWith(store, model.Files[0].LocalPath);
+
+        var (byHand, handErrors) = Run(Scoped("Save-FifoModel -Repository fifotest/tiny-vc -Revision main -File extra/notes.txt"));
+        Assert.Empty(handErrors);
+        Assert.Equal("fifotest/tiny-vc@main", Assert.IsType<FifoModelInfo>(Assert.Single(byHand)).Name);
+        Assert.Equal("hello", File.ReadAllText(Path.Combine(store, "fifotest", "tiny-vc", "main", "extra", "notes.txt")));
+
+        var (listed, _) = Run(Scoped("Get-FifoModel"));
+        Assert.Equal(new[] { "fifotest-cmdlet", "fifotest/tiny-vc@main" }, listed.Cast<FifoModelInfo>().Select(m => m.Name));
+        Assert.All(listed.Cast<FifoModelInfo>(), m => Assert.True(m.Complete));
+        var (available, _) = Run(Scoped("Get-FifoModel -ListAvailable -Name videocrafter*"));
+        Assert.Equal(3, available.Count);
+        Assert.All(available.Cast<FifoModelInfo>(), m => Assert.False(m.Complete));
+
+        var (_, missing) = Run(Scoped("Save-FifoModel -Repository fifotest/tiny-vc -File nope.bin"));
+        Assert.Equal("ModelFileNotFound", Assert.Single(missing).FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Contains("nope.bin", missing[0].Exception.Message);
+        var (_, unknown) = Run(Scoped("Save-FifoModel -Name videocraftr2"));
+        Assert.Contains("videocrafter2", Assert.Single(unknown).Exception.Message);
+
+        // The preset name works as -Model: New-FifoVideo binds it to the stored checkpoint (then fails loading the fake bytes).
+        var (_, loadErrors) = Run(Scoped("New-FifoVideo 'x' -Frames 1 -Model fifotest-cmdlet"));
+        var loadError = Assert.Single(loadErrors);
+        Assert.DoesNotContain("unknown model plugin", loadError.Exception.Message);
+        Assert.Contains(Path.Combine(store, "fifotest", "tiny-vc", "main"), loadError.Exception.Message);
+    }
+
+    [SkippableFact]
+    public void ConvertTo_FifoCheckpoint_writes_the_same_tensors_as_safetensors_and_casts_to_bfloat16()
+    {
+        Skip.IfNot(File.Exists(LightningCheckpoint), $"no parity data at {LightningCheckpoint}");
+        var (output, errors) = Run($"ConvertTo-FifoCheckpoint -Path '{LightningCheckpoint}' -Destination model.safetensors; " +
+                                   $"ConvertTo-FifoCheckpoint '{LightningCheckpoint}' model-bf16.safetensors -DType bfloat16");
+        Assert.Empty(errors);
+        Assert.Equal(new[] { "model.safetensors", "model-bf16.safetensors" }, output.Cast<FileInfo>().Select(f => f.Name));
+
+        using var source = TorchZipCheckpoint.Open(LightningCheckpoint);
+        var refs = source.StateDict("state_dict");
+        var converted = SafetensorsFile.Load(Path.Combine(dir, "model.safetensors"));
+        var bf16 = SafetensorsFile.Load(Path.Combine(dir, "model-bf16.safetensors"));
+        try
+        {
+            Assert.Equal(refs.Select(r => r.Key), SafetensorsFile.ReadHeader(Path.Combine(dir, "model.safetensors")).Select(e => e.Name));
+            foreach (var (name, r) in refs)
+            {
+                using var expected = source.Read(r);
+                Assert.Equal(expected.dtype, converted[name].dtype);
+                Assert.Equal(expected.shape, converted[name].shape);
+                Assert.True(expected.eq(converted[name]).all().item<bool>(), $"{name} differs");
+                if (expected.is_floating_point())
+                {
+                    Assert.Equal(ScalarType.BFloat16, bf16[name].dtype);
+                    using var cast = expected.to(ScalarType.BFloat16);
+                    Assert.True(cast.eq(bf16[name]).all().item<bool>(), $"{name} bf16 differs");
+                }
+                else Assert.Equal(expected.dtype, bf16[name].dtype);
+            }
+        }
+        finally
+        {
+            foreach (var t in converted.Values.Concat(bf16.Values)) t.Dispose();
+        }
+        Assert.Empty(Directory.GetFiles(dir, "*.partial"));
+
+        var (_, exists) = Run($"ConvertTo-FifoCheckpoint '{LightningCheckpoint}' model.safetensors");
+        Assert.Equal("OutputExists", Assert.Single(exists).FullyQualifiedErrorId.Split(',')[0]);
+    }
+
+    [Fact]
+    public void The_streaming_writer_checks_the_layout_and_leaves_nothing_when_not_committed()
+    {
+        var path = Path.Combine(dir, "w.safetensors");
+        var layout = new[] { new SafetensorsSlot("a", ScalarType.Float32, new long[] { 2, 3 }), new SafetensorsSlot("b", ScalarType.Int64, new long[] { 4 }) };
+        using (var writer = SafetensorsWriter.Create(path, layout))
+        {
+            using var wrong = zeros(3, 2);
+            Assert.Throws<InvalidOperationException>(() => writer.Write("a", wrong));
+            using var a = arange(6, dtype: ScalarType.Float32).reshape(2, 3);
+            writer.Write("a", a);
+            Assert.Throws<InvalidOperationException>(() => writer.Commit());
+        }
+        Assert.Empty(Directory.GetFiles(dir));
+
+        using (var writer = SafetensorsWriter.Create(path, layout, new Dictionary<string, string> { ["format"] = "pt" }))
+        {
+            using var a = arange(6, dtype: ScalarType.Float32).reshape(2, 3);
+            using var b = arange(4, dtype: ScalarType.Int64);
+            writer.Write("a", a);
+            writer.Write("b", b);
+            writer.Commit();
+        }
+        var loaded = SafetensorsFile.Load(path);
+        Assert.Equal(new float[] { 0, 1, 2, 3, 4, 5 }, loaded["a"].data<float>().ToArray());
+        Assert.Equal(new long[] { 0, 1, 2, 3 }, loaded["b"].data<long>().ToArray());
+        foreach (var t in loaded.Values) t.Dispose();
+    }
+}

@@ -1,0 +1,181 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Hosting.Models;
+using FifoPipes.Hosting.Recipes;
+using FifoPipes.Models.VideoCrafter;
+using FifoPipes.Tests.Hosting;
+using Xunit;
+
+namespace FifoPipes.Tests.Models;
+
+/// <summary>The catalog, the store's layout and manifests, and "model: &lt;preset&gt;" in recipes.</summary>
+public sealed class ModelStoreTests : IDisposable
+{
+    readonly FakeHub hub = new();
+    readonly string dir = Directory.CreateTempSubdirectory("fifo-store-").FullName;
+    readonly byte[] checkpoint = FakeHub.RandomBytes(120_000, 11);
+
+    /// <summary>A VideoCrafter-like preset: a checkpoint and a tokenizer from another repository.</summary>
+    static readonly ModelPreset Tiny = new("fifotest-tiny", "videocrafter", "test model",
+        new[]
+        {
+            new ModelPart("checkpoint", "fifotest/tiny-vc", "main", new[] { "model.ckpt" }),
+            new ModelPart("tokenizer", "fifotest/tiny-clip", "v1", new[] { "vocab.json", "merges.txt" }),
+        },
+        new Dictionary<string, string> { ["preset"] = "videocrafter2", ["path"] = "{checkpoint}/model.ckpt", ["tokenizer"] = "{tokenizer}" });
+
+    public ModelStoreTests()
+    {
+        hub.AddFile("fifotest/tiny-vc", "main", "model.ckpt", checkpoint);
+        hub.AddFile("fifotest/tiny-vc", "main", "README.md", "not needed"u8.ToArray(), lfs: false);
+        hub.AddFile("fifotest/tiny-clip", "v1", "vocab.json", "{}"u8.ToArray(), lfs: false);
+        hub.AddFile("fifotest/tiny-clip", "v1", "merges.txt", "#version: 0.2\n"u8.ToArray(), lfs: false);
+    }
+
+    public void Dispose()
+    {
+        hub.Dispose();
+        Directory.Delete(dir, recursive: true);
+    }
+
+    HubClient Client() => new(hub.Endpoint) { RetryDelay = TimeSpan.FromMilliseconds(20) };
+
+    [Fact]
+    public void The_catalog_names_every_preset_with_its_files_and_plugin()
+    {
+        var catalog = ModelCatalog.BuiltIn;
+        Assert.Equal(new[] { "videocrafter2", "videocrafter1-512", "videocrafter1-1024", "zeroscope-576w", "zeroscope-xl", "opensora-v1.1-65", "opensora-v1.1-221" },
+            catalog.Presets.Select(p => p.Name));
+        var vc2 = catalog.Find("VideoCrafter2")!;
+        Assert.Equal("videocrafter", vc2.Plugin);
+        Assert.Equal(new[] { "model.ckpt" }, vc2.Part("checkpoint")!.Files);
+        Assert.Equal("VideoCrafter/VideoCrafter2", vc2.Part("checkpoint")!.Repository);
+        Assert.Equal(new[] { "vocab.json", "merges.txt" }, vc2.Part("tokenizer")!.Files);
+        Assert.Contains("unet/diffusion_pytorch_model.bin", catalog.Find("zeroscope-xl")!.Part("model")!.Files);
+        Assert.Contains("221x512x512/diffusion_pytorch_model.safetensors", catalog.Find("opensora-v1.1-221")!.Part("model")!.Files);
+        Assert.Contains("spiece.model", catalog.Find("opensora-v1.1-65")!.Part("textEncoder")!.Files);
+        // Every preset's option values are VideoCrafter/zeroscope option names the plugins know.
+        Assert.All(catalog.Presets.Where(p => p.Plugin == "videocrafter"), p => Assert.NotNull(VideoCrafterPreset.Find(p.Options["preset"])));
+    }
+
+    [Fact]
+    public void Every_preset_of_a_loaded_plugin_sets_only_options_that_plugin_has()
+    {
+        var checkedPlugins = 0;
+        foreach (var preset in ModelCatalog.BuiltIn.Presets)
+        {
+            if (TestPlugins.Host.Find(FifoPipes.Abstractions.PluginKind.Model, preset.Plugin) is not { } plugin) continue; // opensora: not built yet
+            checkedPlugins++;
+            var names = plugin.Options.Select(o => o.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+            Assert.All(preset.Options.Keys, key => Assert.Contains(key, names));
+            var choices = plugin.Options.First(o => string.Equals(o.Name, "preset", StringComparison.OrdinalIgnoreCase)).Choices;
+            Assert.Contains(preset.Options["preset"], choices);
+        }
+        Assert.True(checkedPlugins >= 5, "videocrafter and zeroscope presets were checked");
+    }
+
+    [Fact]
+    public void A_catalog_file_adds_presets_and_bad_ones_are_refused()
+    {
+        var file = Path.Combine(dir, "catalog.json");
+        File.WriteAllText(file, ModelCatalog.ToJson(new[] { Tiny }));
+        var read = Assert.Single(ModelCatalog.ReadFile(file));
+        Assert.Equal(Tiny.Parts[1].Files, read.Parts[1].Files);
+        Assert.Equal("{checkpoint}/model.ckpt", read.Options["path"]);
+
+        File.WriteAllText(file, """{"presets": [{"name": "x", "plugin": "p", "parts": [{"role": "m", "repository": "a/b", "revision": "main", "files": ["../escape"]}]}]}""");
+        Assert.Equal("InvalidModelFile", Assert.Throws<FifoInputException>(() => ModelCatalog.ReadFile(file)).ErrorId);
+        File.WriteAllText(file, """{"presets": [{"name": "x", "plugin": "p", "parts": [{"role": "m", "repository": "a/b", "revision": "main", "files": ["f"]}], "options": {"path": "{other}"}}]}""");
+        Assert.Contains("{other}", Assert.Throws<FifoInputException>(() => ModelCatalog.ReadFile(file)).Message);
+    }
+
+    [Fact]
+    public async Task Saving_a_preset_stores_its_files_per_repository_and_revision_with_manifests()
+    {
+        var store = new ModelStore(Path.Combine(dir, "store"));
+        using var client = Client();
+        var reports = new List<ModelSaveProgress>();
+
+        var saved = await store.SaveAsync(client, Tiny, new ActionProgress<ModelSaveProgress>(reports.Add));
+
+        Assert.True(saved.Complete);
+        Assert.Equal(checkpoint.Length + 2 + 14, saved.Size);
+        Assert.Equal(checkpoint, File.ReadAllBytes(Path.Combine(store.Root, "fifotest", "tiny-vc", "main", "model.ckpt")));
+        Assert.True(File.Exists(Path.Combine(store.Root, "fifotest", "tiny-clip", "v1", "merges.txt")));
+        Assert.False(File.Exists(Path.Combine(store.Root, "fifotest", "tiny-vc", "main", "README.md")), "only the preset's files");
+        var manifest = store.ReadManifest("fifotest/tiny-vc", "main")!;
+        Assert.Equal(FakeHub.Sha256(checkpoint), Assert.Single(manifest.Files).Sha256);
+        Assert.Equal(hub.Endpoint, manifest.Endpoint);
+        Assert.Equal(saved.Size, reports[^1].AllDone);
+        Assert.Equal(saved.Size, reports[^1].AllTotal);
+
+        var options = store.ResolveOptions(Tiny);
+        Assert.Equal(Path.Combine(store.Root, "fifotest", "tiny-vc", "main", "model.ckpt"), options["path"]);
+        Assert.Equal(Path.Combine(store.Root, "fifotest", "tiny-clip", "v1"), options["tokenizer"]);
+        Assert.Equal("videocrafter2", options["preset"]);
+        Assert.Equal("fifotest-tiny", Assert.Single(store.List()).Name);
+
+        // Saving again lists the repositories but downloads nothing.
+        int downloads = hub.Downloads.Count;
+        Assert.True((await store.SaveAsync(client, Tiny)).Complete);
+        Assert.Equal(downloads, hub.Downloads.Count);
+    }
+
+    [Fact]
+    public async Task Files_saved_by_hand_are_listed_by_repository_and_a_missing_model_says_how_to_get_it()
+    {
+        var store = new ModelStore(Path.Combine(dir, "store"));
+        using var client = Client();
+        var notYet = Assert.Throws<FifoInputException>(() => store.ResolveOptions(Tiny));
+        Assert.Equal("ModelNotDownloaded", notYet.ErrorId);
+        Assert.Contains("Save-FifoModel -Name fifotest-tiny", notYet.Message);
+
+        var byHand = await store.SaveFilesAsync(client, "fifotest/tiny-clip", "v1", new[] { "vocab.json" });
+        Assert.Equal("fifotest/tiny-clip@v1", byHand.Name);
+        Assert.True(byHand.Complete);
+        var listed = store.List(ModelCatalog.BuiltIn);
+        Assert.Contains(listed, m => m.Name == "fifotest/tiny-clip@v1" && m.Complete);
+        Assert.Contains(listed, m => m.Name == "videocrafter2" && !m.Complete);
+        Assert.Equal(new[] { "model.ckpt", "merges.txt" }, store.Status(Tiny).Files.Where(f => !f.Present).Select(f => f.Path));
+        Assert.Contains("not completely downloaded", Assert.Throws<FifoInputException>(() => store.ResolveOptions(Tiny)).Message);
+    }
+
+    [Fact]
+    public async Task A_recipe_naming_a_stored_preset_gets_its_plugin_and_stored_files()
+    {
+        var store = new ModelStore(Path.Combine(dir, "store"));
+        var resolver = new StoredModelResolver(new ModelCatalog(ModelCatalog.BuiltInPresets.Append(Tiny)), store);
+        const string Yaml = """
+            apiVersion: fifopipes/v1
+            model: { use: fifotest-tiny, with: { dType: bfloat16 } }
+            prompt: a red panda
+            frames: 4
+            """;
+
+        var before = new RecipeReader(TestPlugins.Host) { Models = resolver };
+        Assert.Null(before.ReadText(Yaml, "/recipes/tiny.yaml"));
+        var diagnostic = Assert.Single(before.Diagnostics);
+        Assert.Equal("model.use", diagnostic.Path);
+        Assert.Contains("Save-FifoModel -Name fifotest-tiny", diagnostic.Message);
+        Assert.Equal(2, diagnostic.Line);
+
+        using (var client = Client()) await store.SaveAsync(client, Tiny);
+        var reader = new RecipeReader(TestPlugins.Host) { Models = resolver };
+        var recipe = reader.ReadText(Yaml, "/recipes/tiny.yaml");
+        Assert.Empty(reader.Diagnostics);
+        Assert.Equal("videocrafter", recipe!.Model.Plugin.Name);
+        // The options object comes from the plugin's own load context: read it by name.
+        var options = recipe.Model.Options!;
+        Assert.Equal(nameof(VideoCrafterOptions), options.GetType().Name);
+        Assert.Equal(Path.Combine(store.Root, "fifotest", "tiny-vc", "main", "model.ckpt"), Option(options, "Path"));
+        Assert.Equal(Path.Combine(store.Root, "fifotest", "tiny-clip", "v1"), Option(options, "Tokenizer"));
+        Assert.Equal("videocrafter2", Option(options, "Preset"));
+        Assert.Equal("bfloat16", Option(options, "DType"));
+
+        // A path given in the recipe wins over the store.
+        var own = new RecipeReader(TestPlugins.Host) { Models = resolver }.ReadText(
+            Yaml.Replace("dType: bfloat16", "path: /models/mine.ckpt"), "/recipes/tiny.yaml");
+        Assert.Equal("/models/mine.ckpt", Option(own!.Model.Options!, "Path"));
+    }
+
+    static object? Option(object options, string name) => options.GetType().GetProperty(name)!.GetValue(options);
+}
