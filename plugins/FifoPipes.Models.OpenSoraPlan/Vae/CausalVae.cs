@@ -245,7 +245,7 @@ public sealed class CausalVae : Module
         for (int i = 0; i < chunks.Count; i++)
         {
             var (start, end) = chunks[i];
-            var decoded = DecodeSpatialTiles(z.narrow(2, start, end - start), tiling);
+            var decoded = DecodeTiles(z.narrow(2, start, end - start), tiling);
             pieces.Add(i == 0 ? decoded : decoded.narrow(2, 1, decoded.shape[2] - 1));
         }
         return cat(pieces, 2).MoveToOuterDisposeScope();
@@ -265,7 +265,11 @@ public sealed class CausalVae : Module
         return chunks;
     }
 
-    Tensor DecodeSpatialTiles(Tensor z, CausalVaeTiling tiling)
+    /// <summary>
+    /// One time chunk decoded in spatial tiles, as the release's tiled_decode2d (which it runs on every chunk,
+    /// whatever its size): tiles every LatentSize·(1 − overlap) latents, blended, cropped and joined.
+    /// </summary>
+    public Tensor DecodeTiles(Tensor z, CausalVaeTiling tiling)
     {
         using var scope = NewDisposeScope();
         int step = (int)(tiling.LatentSize * (1 - tiling.Overlap));
