@@ -213,3 +213,16 @@ public sealed class OpenSoraModelTests : IDisposable
         Assert.Equal("OpenSoraWeightsNotFound", noVae.ErrorId);
     }
 }
+
+/// <summary>The plugin as the host discovers it from the laid-out plugins folder beside the tests.</summary>
+public sealed class OpenSoraPluginDiscoveryTests
+{
+    [Fact]
+    public void Host_finds_opensora_with_its_yaml_option_names()
+    {
+        var host = FifoPipes.Hosting.Plugins.PluginHost.Load(Path.Combine(AppContext.BaseDirectory, "plugins"));
+        var plugin = host.Require(PluginKind.Model, "opensora");
+        Assert.Equal(new[] { "path", "textEncoderPath", "preset", "device", "dtype" }, plugin.Options.Select(o => o.Name));
+        Assert.IsAssignableFrom<IModelAdapter>(plugin.Create<object>());
+    }
+}
