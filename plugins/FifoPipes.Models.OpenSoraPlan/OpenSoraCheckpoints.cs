@@ -1,0 +1,127 @@
+using System.Text.Json;
+using FifoPipes.Abstractions;
+using FifoPipes.Models.OpenSoraPlan.Latte;
+using FifoPipes.Models.OpenSoraPlan.Vae;
+using FifoPipes.Torch.Checkpoints;
+using FifoPipes.Torch.Text;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Models.OpenSoraPlan;
+
+/// <summary>
+/// Loads the released layouts: the transformer's and the VAE's diffusers folders (config.json plus
+/// diffusion_pytorch_model.safetensors or .bin) and HF's T5 folder with sharded .bin or .safetensors weights.
+/// Every file is streamed tensor by tensor and cast as it is read.
+/// </summary>
+public static class OpenSoraCheckpoints
+{
+    public const string WeightsName = "diffusion_pytorch_model";
+
+    public static LatteT2V LoadTransformer(string folder, LatteConfig fallback, Device device, ScalarType dtype)
+    {
+        var config = ReadConfig(folder, LatteConfig.FromReferenceArguments) ?? fallback;
+        var model = new LatteT2V(config, device, dtype);
+        LoadDiffusersWeights(model, folder, dtype, new StateDictMapping());
+        return model;
+    }
+
+    public static CausalVae LoadVae(string folder, Device device, ScalarType dtype)
+    {
+        var config = ReadConfig(folder, CausalVaeConfig.FromReferenceArguments) ?? CausalVaeConfig.OpenSoraPlanV1_1;
+        var model = new CausalVae(config, device, dtype);
+        LoadDiffusersWeights(model, folder, dtype, new StateDictMapping());
+        return model;
+    }
+
+    /// <summary>
+    /// The encoder half of a T5 checkpoint (a T5EncoderModel or a whole T5, whose decoder keys are skipped).
+    /// HF may store the tied embedding once, as shared.weight or as encoder.embed_tokens.weight; both load it.
+    /// </summary>
+    public static T5EncoderModel LoadTextEncoder(string folder, Device device, ScalarType dtype)
+    {
+        var config = ReadConfig(folder, T5EncoderConfig.FromHuggingFace) ?? T5EncoderConfig.V1_1Xxl;
+        var model = new T5EncoderModel(config, device, dtype);
+        var mapping = new StateDictMapping
+        {
+            Renames = new[] { ("encoder.embed_tokens.", "shared.") },
+            Ignored = new HashSet<string>(StringComparer.Ordinal) { "encoder.embed_tokens.weight" },
+        };
+        static bool IsEncoderKey(string name) => name == "shared.weight" || name.StartsWith("encoder.", StringComparison.Ordinal);
+        var shards = T5Shards(folder);
+        StateDictLoader.Load(model, shards.SelectMany(s => ReadWeights(s, dtype, IsEncoderKey)), mapping, folder);
+        model.eval();
+        return model;
+    }
+
+    public static T5Tokenizer LoadTokenizer(string folder) => T5Tokenizer.Load(System.IO.Path.Combine(folder, "spiece.model"));
+
+    static void LoadDiffusersWeights(nn.Module model, string folder, ScalarType dtype, StateDictMapping mapping)
+    {
+        var file = FirstExisting(folder, WeightsName + ".safetensors", WeightsName + ".bin")
+            ?? throw new FifoInputException("OpenSoraWeightsNotFound",
+                $"'{folder}' holds no {WeightsName}.safetensors or .bin. Download the folder from LanguageBind/Open-Sora-Plan-v1.1.0 (see docs/models/opensora.md).");
+        StateDictLoader.Load(model, ReadWeights(file, dtype, _ => true), mapping, file);
+        model.eval();
+    }
+
+    /// <summary>The weight files of an HF folder: the shards named by its index, or the single file.</summary>
+    public static IReadOnlyList<string> T5Shards(string folder)
+    {
+        if (!Directory.Exists(folder))
+            throw new FifoInputException("OpenSoraTextEncoderNotFound",
+                $"Text encoder folder '{folder}' does not exist. Download DeepFloyd/t5-v1_1-xxl and set textEncoderPath to it.");
+        foreach (var index in new[] { "model.safetensors.index.json", "pytorch_model.bin.index.json" })
+        {
+            var indexPath = System.IO.Path.Combine(folder, index);
+            if (!File.Exists(indexPath)) continue;
+            using var doc = JsonDocument.Parse(File.ReadAllText(indexPath));
+            if (!doc.RootElement.TryGetProperty("weight_map", out var map))
+                throw new FifoInputException("OpenSoraTextEncoderCorrupt", $"'{indexPath}' has no weight_map. Download the index file again.");
+            var shards = map.EnumerateObject().Select(p => p.Value.GetString()!).Distinct().Select(s => System.IO.Path.Combine(folder, s)).ToList();
+            var missing = shards.FirstOrDefault(s => !File.Exists(s));
+            if (missing is not null)
+                throw new FifoInputException("OpenSoraTextEncoderIncomplete", $"'{indexPath}' names the shard '{missing}', which is missing. Finish the download.");
+            return shards;
+        }
+        var single = FirstExisting(folder, "model.safetensors", "pytorch_model.bin")
+            ?? throw new FifoInputException("OpenSoraTextEncoderNotFound",
+                $"'{folder}' holds no T5 weights (model.safetensors[.index.json] or pytorch_model.bin[.index.json]).");
+        return new[] { single };
+    }
+
+    static IEnumerable<(string Name, Tensor Tensor)> ReadWeights(string file, ScalarType dtype, Func<string, bool> select)
+    {
+        if (file.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+        {
+            foreach (var (name, tensor) in SafetensorsFile.Stream(file, dtype))
+            {
+                if (select(name)) yield return (name, tensor);
+                else tensor.Dispose();
+            }
+            yield break;
+        }
+        using var checkpoint = TorchZipCheckpoint.Open(file);
+        foreach (var item in checkpoint.Stream(dtype, select, "state_dict", "module")) yield return item;
+    }
+
+    static T? ReadConfig<T>(string folder, Func<JsonElement, T> parse) where T : class
+    {
+        if (!Directory.Exists(folder))
+            throw new FifoInputException("OpenSoraFolderNotFound", $"Model folder '{folder}' does not exist. Check the path option (see docs/models/opensora.md).");
+        var path = System.IO.Path.Combine(folder, "config.json");
+        if (!File.Exists(path)) return null;
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            return parse(doc.RootElement);
+        }
+        catch (Exception ex) when (ex is JsonException or NotSupportedException or InvalidOperationException or FormatException)
+        {
+            throw new FifoInputException("OpenSoraConfigInvalid", $"'{path}' cannot be used: {ex.Message}", ex);
+        }
+    }
+
+    static string? FirstExisting(string folder, params string[] names) =>
+        names.Select(n => System.IO.Path.Combine(folder, n)).FirstOrDefault(File.Exists);
+}

@@ -1,0 +1,37 @@
+using FifoPipes.Abstractions;
+
+namespace FifoPipes.Models.OpenSoraPlan;
+
+/// <summary>Options of the "opensora" model plugin; a fresh instance holds the defaults.</summary>
+public sealed class OpenSoraOptions : IValidatableOptions
+{
+    [Option("Folder of LanguageBind/Open-Sora-Plan-v1.1.0 (holds 65x512x512/, 221x512x512/ and vae/).")]
+    public string Path { get; set; } = "";
+
+    [Option("Folder of DeepFloyd/t5-v1_1-xxl (config.json, spiece.model, sharded weights); empty = <path>/t5-v1_1-xxl.")]
+    public string TextEncoderPath { get; set; } = "";
+
+    [Option("Which released transformer: opensora-v1.1-65 (window 17, n 8) or opensora-v1.1-221 (window 56, n 4).",
+        Choices = OpenSoraPreset.Choices)]
+    public string Preset { get; set; } = OpenSoraPreset.V65.Name;
+
+    [Option("Torch device: cpu, cuda or cuda:N.")]
+    public string Device { get; set; } = "cpu";
+
+    [Option("Weights and activations: float32, bfloat16 or float16 (float16 on GPUs only).", Choices = "float32,bfloat16,float16")]
+    public string Dtype { get; set; } = "float32";
+
+    public IEnumerable<OptionProblem> Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Path))
+            yield return new("path", "path is empty; set it to the Open-Sora-Plan-v1.1.0 folder (see docs/models/opensora.md).");
+        if (OpenSoraPreset.Find(Preset) is null)
+            yield return new("preset", $"preset '{Preset}' is not one of {OpenSoraPreset.Choices}.");
+        if (!(Device == "cpu" || Device == "cuda" || (Device.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(Device[5..], out var n) && n >= 0)))
+            yield return new("device", $"device '{Device}' is not one of cpu, cuda, cuda:N.");
+        if (OpenSoraPreset.ParseDType(Dtype) is null)
+            yield return new("dtype", $"dtype '{Dtype}' is not one of float32, bfloat16, float16.");
+        else if (Dtype == "float16" && Device == "cpu")
+            yield return new("dtype", "float16 is far too slow on the CPU; use bfloat16 or float32 there.");
+    }
+}

@@ -1,0 +1,228 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FifoPipes.Abstractions;
+using FifoPipes.Core;
+using FifoPipes.Models.OpenSoraPlan;
+using FifoPipes.Models.OpenSoraPlan.Latte;
+using FifoPipes.Models.OpenSoraPlan.Vae;
+using FifoPipes.Samplers.Fifo;
+using FifoPipes.Tests.Parity;
+using FifoPipes.Torch.Checkpoints;
+using FifoPipes.Torch.Nn;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Tests.OpenSora;
+
+/// <summary>
+/// The "opensora" adapter on a tiny model folder laid out like the release (transformer, vae/, t5-v1_1-xxl/),
+/// built from the parity fixtures: loading, text conditioning as the pipeline cuts it, ε from the first 4
+/// channels, the streaming chunked decoder, and a short FIFO run end to end.
+/// </summary>
+public sealed class OpenSoraModelTests : IDisposable
+{
+    readonly string root = Path.Combine(Path.GetTempPath(), "opensora-tests-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+    }
+
+    static ParityCase Case(string name) => ParityCase.Load("opensora/" + name);
+
+    static CausalVae TinyVae(out ParityCase vaeCase)
+    {
+        vaeCase = Case("causalvae_decode_encode_2lvl_gn");
+        var vae = new CausalVae(CausalVaeConfig.FromReferenceArguments(vaeCase.Config));
+        var weights = SafetensorsFile.Load(vaeCase.WeightsPath);
+        try { StrictStateDict.Load(vae, weights, vaeCase.WeightsPath); }
+        finally { foreach (var w in weights.Values) w.Dispose(); }
+        vae.eval();
+        return vae;
+    }
+
+    /// <summary>A release-shaped folder: 65x512x512/ (a random tiny Latte whose captions are the tiny T5's width), vae/, t5-v1_1-xxl/.</summary>
+    string WriteTinyRelease()
+    {
+        var t5Case = Case("t5_encoder_tiny");
+        var vaeCase = Case("causalvae_decode_encode_2lvl_gn");
+        var transformer = Directory.CreateDirectory(Path.Combine(root, "65x512x512")).FullName;
+        var latteConfig = new JsonObject
+        {
+            ["num_attention_heads"] = 2, ["attention_head_dim"] = 8, ["in_channels"] = 4, ["out_channels"] = 8, ["num_layers"] = 1,
+            ["sample_size"] = new JsonArray(4, 4), ["patch_size"] = 2, ["caption_channels"] = t5Case.Config.GetProperty("d_model").GetInt32(),
+            ["video_length"] = 5, ["norm_type"] = "ada_norm_single", ["activation_fn"] = "gelu-approximate", ["norm_eps"] = 1e-6,
+        };
+        File.WriteAllText(Path.Combine(transformer, "config.json"), latteConfig.ToJsonString());
+        using (var config = JsonDocument.Parse(latteConfig.ToJsonString()))
+        using (var latte = new LatteT2V(LatteConfig.FromReferenceArguments(config.RootElement)))
+            SafetensorsFile.Save(Path.Combine(transformer, "diffusion_pytorch_model.safetensors"), latte.state_dict());
+
+        var vae = Directory.CreateDirectory(Path.Combine(root, "vae")).FullName;
+        File.WriteAllText(Path.Combine(vae, "config.json"), vaeCase.Config.GetRawText());
+        File.Copy(vaeCase.WeightsPath, Path.Combine(vae, "diffusion_pytorch_model.safetensors"));
+
+        var t5 = Directory.CreateDirectory(Path.Combine(root, "t5-v1_1-xxl")).FullName;
+        File.WriteAllText(Path.Combine(t5, "config.json"), t5Case.Config.GetRawText());
+        File.Copy(t5Case.WeightsPath, Path.Combine(t5, "model.safetensors"));
+        File.Copy(Case("spm_tokenize").File("spiece.model"), Path.Combine(t5, "spiece.model"));
+        return root;
+    }
+
+    IVideoModel LoadTiny(string preset = "opensora-v1.1-65") =>
+        new OpenSoraModelAdapter().Load(new OpenSoraOptions { Path = WriteTinyRelease(), Preset = preset }, new PluginContext(workingDirectory: root));
+
+    [Fact]
+    public void Loads_the_release_layout_and_reports_fifo_settings()
+    {
+        using var model = LoadTiny();
+        var info = model.Info;
+        Assert.Equal("opensora-v1.1-65", info.Name);
+        Assert.Equal((4, 4, 4, 5, 2), (info.LatentChannels, info.LatentHeight, info.LatentWidth, info.WindowFrames, info.SpatialScale));
+        Assert.Equal(new NoiseSchedule(BetaSchedule.Linear, 1e-4, 0.02), info.Schedule);
+        Assert.Equal(StepKind.Ddpm, info.Defaults.Step);
+        Assert.True(info.Defaults.ClipSample);
+        Assert.Equal((7.5, 8, 24.0), (info.Defaults.Guidance, info.Defaults.Partitions, info.Defaults.Fps));
+    }
+
+    [Fact]
+    public void Presets_carry_window_and_partitions()
+    {
+        Assert.Equal((17, 8), (OpenSoraPreset.V65.Transformer.VideoLength, OpenSoraPreset.V65.Defaults.Partitions));
+        Assert.Equal((56, 4), (OpenSoraPreset.V221.Transformer.VideoLength, OpenSoraPreset.V221.Defaults.Partitions));
+        var attribute = typeof(OpenSoraModelAdapter).GetCustomAttributes(typeof(FifoPluginAttribute), false).Cast<FifoPluginAttribute>().Single();
+        Assert.Equal(("opensora", PluginKind.Model, typeof(OpenSoraOptions)), (attribute.Name, attribute.Kind, attribute.OptionsType));
+    }
+
+    [Fact]
+    public void Encode_keeps_all_300_positions_and_counts_the_valid_tokens()
+    {
+        using var model = LoadTiny();
+        using var cond = (T5Conditioning)model.Encode("  A Corgi vlogging itself in tropical Maui. ");
+        using var uncond = (T5Conditioning)model.Encode("");
+        Assert.Equal(new long[] { 300, 64 }, cond.Embedding.shape);
+        // The tokenizer fixture: the lower-cased prompt is 20 pieces, plus </s>.
+        Assert.Equal(21, cond.ValidTokens);
+        Assert.Equal(1, uncond.ValidTokens);
+    }
+
+    [Fact]
+    public void Caption_batch_cuts_the_unconditional_row_to_the_prompt_length_and_masks_shorter_prompts()
+    {
+        using var scope = NewDisposeScope();
+        var emb = arange(300 * 2, dtype: ScalarType.Float32).view(300, 2);
+        using var uncond = new T5Conditioning("", emb.clone(), 1);
+        using var longer = new T5Conditioning("a", emb.clone(), 7);
+        using var shorter = new T5Conditioning("b", emb.clone(), 4);
+
+        var (caption, mask) = CaptionBatch.Build(new Conditioning[] { longer, uncond });
+        Assert.Equal(new long[] { 2, 1, 7, 2 }, caption.shape);
+        Assert.Null(mask);
+        Assert.True(caption[1, 0].equal(emb.narrow(0, 0, 7)).all().item<bool>(), "the uncond row keeps T5's pad-position outputs");
+
+        var (_, mixedMask) = CaptionBatch.Build(new Conditioning[] { longer, shorter, uncond });
+        Assert.NotNull(mixedMask);
+        Assert.Equal(new long[] { 7, 4, 7 }, mixedMask!.sum(1).data<long>().ToArray());
+    }
+
+    [Fact]
+    public void PredictNoise_is_the_first_four_latte_channels_with_the_pipeline_caption()
+    {
+        var latteCase = Case("latte_fifo_cfg");
+        using var latte = new LatteT2V(LatteConfig.FromReferenceArguments(latteCase.Config));
+        var weights = SafetensorsFile.Load(latteCase.WeightsPath);
+        try { StrictStateDict.Load(latte, weights, latteCase.WeightsPath); }
+        finally { foreach (var w in weights.Values) w.Dispose(); }
+        latte.eval();
+        using var vae = TinyVae(out _);
+        using var model = new OpenSoraModel(OpenSoraPreset.V65, latte, vae, () => throw new InvalidOperationException("no text encoder needed"), CPU, ScalarType.Float32);
+
+        var text = latteCase["encoder_hidden_states"]; // [2, 1, L, C]: row 0 uncond, row 1 cond, already cut to L
+        long length = text.shape[2];
+        var padded = nn.functional.pad(text, new long[] { 0, 0, 0, 300 - length });
+        using var uncond = new T5Conditioning("", padded[0, 0].clone(), 1);
+        using var cond = new T5Conditioning("a prompt", padded[1, 0].clone(), (int)length);
+        using var eps = model.PredictNoise(latteCase["hidden_states"], latteCase["timestep"], new Conditioning[] { uncond, cond });
+        TensorAssert.Close(latteCase["output"].narrow(1, 0, 4), eps, latteCase.Atol, latteCase.Rtol, "eps");
+    }
+
+    [Fact]
+    public void Chunked_decoder_streams_exactly_the_tiled_decode_of_the_whole_sequence()
+    {
+        using var vae = TinyVae(out var vaeCase);
+        var tiling = new CausalVaeTiling { SampleSize = 8, LatentSize = 4, LatentFrames = 3 };
+        using var scope = NewDisposeScope();
+        using var _ = inference_mode();
+        var z = vaeCase["z_tiled"][0]; // [4, 5, 8, 8]
+        for (int frames = 1; frames <= 5; frames++)
+        {
+            var latents = z.narrow(1, 0, frames);
+            var expected = ((vae.DecodeTiled(latents.unsqueeze(0) / OpenSoraPreset.LatentScale, tiling)[0].clamp(-1, 1) + 1) / 2).transpose(0, 1);
+            using var decoder = new ChunkedFrameDecoder(vae, tiling);
+            var got = new List<Tensor>();
+            for (int t = 0; t < frames; t++)
+            {
+                got.AddRange(decoder.Push(latents.select(1, t)));
+                Assert.InRange(decoder.Pending, 0, tiling.LatentFrames);
+            }
+            got.AddRange(decoder.Flush());
+            Assert.Equal(vae.Config.DecodedFrames(frames), got.Count);
+            TensorAssert.Close(expected, stack(got, 0), 1e-5, 1e-5, $"{frames} latent frames");
+        }
+    }
+
+    [Fact]
+    public void A_short_fifo_run_with_odd_window_and_ddpm_decodes_to_frames()
+    {
+        using var model = LoadTiny();
+        var job = new SamplingJob
+        {
+            Model = model,
+            Prompts = new[] { new PromptSpan("a corgi on a beach", 3) },
+            Noise = new KeyedNoise(7),
+            Seed = 7,
+        };
+        var sampler = new FifoSamplerFactory().Create(new FifoOptions { Partitions = 2 }, new PluginContext());
+        using var decoder = model.CreateDecoder();
+        var frames = new List<Tensor>();
+        foreach (var latent in sampler.Sample(job, CancellationToken.None))
+        {
+            Assert.Equal(new long[] { 4, 4, 4 }, latent.Latent.shape);
+            Assert.True(latent.Latent.isfinite().all().item<bool>());
+            frames.AddRange(decoder.Push(latent.Latent));
+        }
+        frames.AddRange(decoder.Flush());
+        Assert.Equal(1 + 2 * (3 - 1), frames.Count);
+        Assert.All(frames, f => Assert.Equal(new long[] { 3, 8, 8 }, f.shape));
+        Assert.All(frames, f => Assert.True(f.min().item<float>() >= 0 && f.max().item<float>() <= 1));
+    }
+
+    [Fact]
+    public void Missing_folders_and_bad_options_are_input_errors()
+    {
+        var adapter = new OpenSoraModelAdapter();
+        var missing = Assert.Throws<FifoInputException>(() => adapter.Load(new OpenSoraOptions { Path = Path.Combine(root, "nowhere") }, new PluginContext()));
+        Assert.Equal("OpenSoraTextEncoderNotFound", missing.ErrorId);
+        var problems = new OpenSoraOptions { Path = "", Preset = "opensora-v2", Device = "gpu", Dtype = "float64" }.Validate().Select(p => p.Option).ToList();
+        Assert.Equal(new[] { "path", "preset", "device", "dtype" }, problems);
+        Assert.Equal("dtype", new OpenSoraOptions { Path = "x", Dtype = "float16" }.Validate().Single().Option);
+
+        WriteTinyRelease();
+        File.Delete(Path.Combine(root, "vae", "diffusion_pytorch_model.safetensors"));
+        var noVae = Assert.Throws<FifoInputException>(() => adapter.Load(new OpenSoraOptions { Path = root }, new PluginContext()));
+        Assert.Equal("OpenSoraWeightsNotFound", noVae.ErrorId);
+    }
+}
+
+/// <summary>The plugin as the host discovers it from the laid-out plugins folder beside the tests.</summary>
+public sealed class OpenSoraPluginDiscoveryTests
+{
+    [Fact]
+    public void Host_finds_opensora_with_its_yaml_option_names()
+    {
+        var host = FifoPipes.Hosting.Plugins.PluginHost.Load(Path.Combine(AppContext.BaseDirectory, "plugins"));
+        var plugin = host.Require(PluginKind.Model, "opensora");
+        Assert.Equal(new[] { "path", "textEncoderPath", "preset", "device", "dtype" }, plugin.Options.Select(o => o.Name));
+        Assert.IsAssignableFrom<IModelAdapter>(plugin.Create<object>());
+    }
+}
