@@ -136,7 +136,7 @@ public sealed class ModelCatalog
             }),
             T5Xxl,
         },
-        new Dictionary<string, string> { ["preset"] = name, ["path"] = "{model}", ["textEncoder"] = "{textEncoder}" });
+        new Dictionary<string, string> { ["preset"] = name, ["path"] = "{model}", ["textEncoderPath"] = "{textEncoder}" });
 
     public static IReadOnlyList<ModelPreset> BuiltInPresets { get; } = new[]
     {

@@ -46,7 +46,7 @@ public static class OptionBinder
                 diagnostics.Add(new Diagnostic($"{path}.{key}", $"unknown option '{key}'.{hint}", KeyLocation(key, value), names));
                 continue;
             }
-            if (!TryConvert(value, option.Type, out var converted, out var problem))
+            if (!TryConvert(value, option.Type, out var converted, out var problem) || converted is null && !option.AcceptsNull && Fail("a value is required", out problem))
             {
                 diagnostics.Add(new Diagnostic($"{path}.{option.Name}", problem, value.Location ?? blockLocation, option.Choices));
                 continue;
@@ -60,7 +60,11 @@ public static class OptionBinder
         }
         if (instance is IValidatableOptions validatable)
         {
-            foreach (var p in validatable.Validate())
+            IReadOnlyList<OptionProblem> problems;
+            // A plugin's own check is third-party code: whatever it throws is a problem with these options, not a crash.
+            try { problems = validatable.Validate().ToList(); }
+            catch (Exception ex) { problems = new[] { new OptionProblem("(options)", $"the plugin's option check failed: {ex.Message}") }; }
+            foreach (var p in problems)
             {
                 var location = values.FirstOrDefault(v => string.Equals(v.Key, p.Option, StringComparison.OrdinalIgnoreCase)).Value?.Location ?? blockLocation;
                 diagnostics.Add(new Diagnostic($"{path}.{p.Option}", p.Message, location, Array.Empty<string>()));
@@ -70,6 +74,12 @@ public static class OptionBinder
 
         SourceLocation? KeyLocation(string key, OptionValue value) =>
             keyLocations is not null && keyLocations.TryGetValue(key, out var at) ? at : value.Location ?? blockLocation;
+    }
+
+    static bool Fail(string message, out string problem)
+    {
+        problem = message;
+        return true;
     }
 
     static string? RangeProblem(OptionDescriptor option, object? value)

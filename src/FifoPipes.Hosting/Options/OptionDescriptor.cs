@@ -12,6 +12,9 @@ public sealed class OptionDescriptor
         Name = CamelCase(property.Name);
         Type = property.PropertyType;
         Default = defaultValue;
+        AcceptsNull = !Type.IsValueType
+            ? new NullabilityInfoContext().Create(property).WriteState != NullabilityState.NotNull
+            : Nullable.GetUnderlyingType(Type) is not null;
         var attribute = property.GetCustomAttribute<OptionAttribute>();
         Description = attribute?.Description ?? "";
         Min = attribute is null || double.IsNaN(attribute.Min) ? null : attribute.Min;
@@ -28,6 +31,8 @@ public sealed class OptionDescriptor
     /// <summary>Type as a user reads it: integer, number, boolean, string, list of ..., with '?' when it may be left unset.</summary>
     public string TypeName => Describe(Type);
     public object? Default { get; }
+    /// <summary>Whether the option may be left empty (a nullable type); the plugin's own annotations decide.</summary>
+    public bool AcceptsNull { get; }
     public string Description { get; }
     public double? Min { get; }
     public double? Max { get; }

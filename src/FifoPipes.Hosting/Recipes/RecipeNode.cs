@@ -69,20 +69,25 @@ public static class RecipeNodes
         var root = Convert(stream.Documents[0].RootNode, file, diagnostics, budget);
         if (budget.Exceeded)
         {
-            diagnostics.Add(new Diagnostic("(document)", $"the recipe expands to more than {NodeBudget.Limit} values (aliases that repeat aliases?); write it out plainly",
+            diagnostics.Add(new Diagnostic("(document)", $"the recipe expands to more than {NodeBudget.Limit} values or nests deeper than {NodeBudget.MaxDepth} levels (aliases that repeat aliases?); write it out plainly",
                 At(file, stream.Documents[0].RootNode.Start), Array.Empty<string>()));
             return null;
         }
         return root;
     }
 
-    /// <summary>YAML aliases share nodes, so a small file can expand exponentially; recipes are small, so cap the walk.</summary>
+    /// <summary>
+    /// YAML aliases share nodes, so a small file can expand exponentially or even refer to itself; recipes are
+    /// small and shallow, so cap both the number of values and the nesting depth of the walk.
+    /// </summary>
     sealed class NodeBudget
     {
         public const int Limit = 100_000;
+        public const int MaxDepth = 64;
         int used;
         public bool Exceeded => used > Limit;
         public bool Take() => ++used <= Limit;
+        public void Exhaust() => used = Limit + 1;
     }
 
     static SourceLocation LastParsedPosition(string text, string file)
@@ -101,8 +106,9 @@ public static class RecipeNodes
 
     static SourceLocation At(string file, Mark mark) => new(file, (int)mark.Line, (int)mark.Column);
 
-    static RecipeNode Convert(YamlNode node, string file, List<Diagnostic> diagnostics, NodeBudget budget)
+    static RecipeNode Convert(YamlNode node, string file, List<Diagnostic> diagnostics, NodeBudget budget, int depth = 0)
     {
+        if (depth > NodeBudget.MaxDepth) budget.Exhaust();
         if (!budget.Take()) return new ScalarNode(null, true, At(file, node.Start));
         switch (node)
         {
@@ -111,7 +117,7 @@ public static class RecipeNodes
                 bool plain = scalar.Style == ScalarStyle.Plain;
                 return new ScalarNode(plain && scalar.Value is "" or "~" or "null" ? null : scalar.Value, true, At(file, node.Start));
             case YamlSequenceNode sequence:
-                return new SequenceNode(sequence.Children.Select(c => Convert(c, file, diagnostics, budget)).ToList(), At(file, node.Start));
+                return new SequenceNode(sequence.Children.Select(c => Convert(c, file, diagnostics, budget, depth + 1)).ToList(), At(file, node.Start));
             case YamlMappingNode mapping:
                 var entries = new List<MapEntry>();
                 foreach (var (key, value) in mapping.Children)
@@ -122,7 +128,7 @@ public static class RecipeNodes
                         diagnostics.Add(new Diagnostic(keyText, $"key '{keyText}' appears twice in this mapping; keep one", At(file, key.Start), Array.Empty<string>()));
                         continue;
                     }
-                    entries.Add(new MapEntry(keyText, At(file, key.Start), Convert(value, file, diagnostics, budget)));
+                    entries.Add(new MapEntry(keyText, At(file, key.Start), Convert(value, file, diagnostics, budget, depth + 1)));
                 }
                 return new MapNode(entries, At(file, node.Start));
             default:

@@ -81,6 +81,17 @@ public sealed class RecipeFuzzTests
     }
 
     [Fact]
+    public void A_self_referencing_alias_or_deep_nesting_is_refused_without_overflowing_the_stack()
+    {
+        foreach (var yaml in new[] { "a: &x [1, *x]\n", new string('[', 5000) + new string(']', 5000) + "\n" })
+        {
+            var reader = new RecipeReader(TestPlugins.Host);
+            Assert.Null(reader.ReadText(yaml, "/fuzz/deep.yaml"));
+            Assert.NotEmpty(reader.Diagnostics);
+        }
+    }
+
+    [Fact]
     public void An_alias_bomb_is_refused_quickly()
     {
         var reader = new RecipeReader(TestPlugins.Host);
