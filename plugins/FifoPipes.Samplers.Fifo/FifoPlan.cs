@@ -18,8 +18,10 @@ public sealed class FifoPlan
     public required QueueStart Start { get; init; }
     /// <summary>Pops at the start that are not output (base clip: S - f; noise: the warm-up).</summary>
     public required int Discarded { get; init; }
-    /// <summary>Windows per model call (cond and uncond count as one window).</summary>
+    /// <summary>Windows per model call (cond and uncond count as one window); 0 = all windows of an iteration.</summary>
     public required int WindowBatch { get; init; }
+    /// <summary>windowBatch: auto — when a model call runs out of device memory, halve the windows per call and retry.</summary>
+    public bool ShrinkBatchOnOutOfMemory { get; init; }
     public required int Channels { get; init; }
     public required int Height { get; init; }
     public required int Width { get; init; }
@@ -62,6 +64,9 @@ public sealed class FifoPlan
         if (start != QueueStart.Latents && job.InitLatents is not null)
             throw BadOption("start", $"start frames were given, but start is '{start.ToString().ToLowerInvariant()}'; set start: latents to use them or drop them");
 
+        var windowBatch = FifoOptions.ParseWindowBatch(options.WindowBatch)
+            ?? throw BadOption("windowBatch", $"'{options.WindowBatch}' is neither auto nor a window count >= 0");
+
         int startFrames = start switch
         {
             QueueStart.Base => f,
@@ -80,7 +85,8 @@ public sealed class FifoPlan
             Table = FrameStepTable.ForModel(model.Schedule, kind, steps, eta, defaults.ClipSample),
             Start = start,
             Discarded = discarded,
-            WindowBatch = options.WindowBatch,
+            WindowBatch = windowBatch.Windows,
+            ShrinkBatchOnOutOfMemory = windowBatch.Auto,
             Channels = model.LatentChannels,
             Height = model.LatentHeight,
             Width = model.LatentWidth,
