@@ -5,6 +5,11 @@ using FifoPipes.Benchmarks.Speed;
 
 // Each measured case runs in a child process of its own, so its peak memory (process RSS, or GPU memory including
 // the caching allocator's reserve, which TorchSharp cannot release) is its own; the parent prints them side by side.
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine(BenchOptions.Usage);
+    return 0;
+}
 try
 {
     var options = BenchOptions.Parse(args);
