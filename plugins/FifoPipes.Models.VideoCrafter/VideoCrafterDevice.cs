@@ -18,6 +18,30 @@ public static class VideoCrafterDevice
         return null;
     }
 
+    /// <summary>
+    /// A comma-separated device list ("cuda:0,cuda:1"; one model replica per entry, the first is the primary);
+    /// null when it is empty or any entry is not cpu, cuda or cuda:N.
+    /// </summary>
+    public static IReadOnlyList<Device>? ParseDevices(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return null;
+        var devices = new List<Device>();
+        foreach (var entry in text.Split(','))
+        {
+            if (ParseDevice(entry) is not { } device) return null;
+            devices.Add(device);
+        }
+        return devices;
+    }
+
+    /// <summary>Every device of a comma-separated list, each checked as <see cref="Resolve"/> does.</summary>
+    public static IReadOnlyList<Device> ResolveAll(string text, ScalarType dtype)
+    {
+        if (ParseDevices(text) is null)
+            throw new FifoInputException("VideoCrafterDeviceInvalid", $"device '{text}' is not one of cpu, cuda, cuda:N, or a comma-separated list of them (cuda:0,cuda:1).");
+        return text.Split(',').Select(entry => Resolve(entry, dtype)).ToList();
+    }
+
     public static ScalarType? ParseDType(string? text) => text?.Trim().ToLowerInvariant() switch
     {
         "float32" => ScalarType.Float32,

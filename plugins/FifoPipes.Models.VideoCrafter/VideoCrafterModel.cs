@@ -23,6 +23,9 @@ public sealed record VideoCrafterModelSettings
     public required string CheckpointPath { get; init; }
     public required ClipTokenizer Tokenizer { get; init; }
     public Device Device { get; init; } = CPU;
+    /// <summary>Devices to replicate the model on (the adapter's comma-separated device option); default: just <see cref="Device"/>.</summary>
+    public IReadOnlyList<Device> Devices { get => devices ?? new[] { Device }; init => devices = value; }
+    IReadOnlyList<Device>? devices;
     public ScalarType DType { get; init; } = ScalarType.Float32;
     public bool FreeTextEncoder { get; init; }
     public IProgressSink Log { get; init; } = NullProgressSink.Instance;

@@ -1,4 +1,5 @@
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Devices;
 using FifoPipes.Torch.Text;
 
 namespace FifoPipes.Models.VideoCrafter;
@@ -18,8 +19,9 @@ public sealed class VideoCrafterModelAdapter : IModelAdapter
         };
         var settings = Resolve(o, context);
         context.Log.Verbose($"videocrafter: {settings.Preset.Name} at {settings.Preset.Width}x{settings.Preset.Height}, window {settings.Preset.WindowFrames}, " +
-                            $"{settings.DType} on {settings.Device}, checkpoint '{settings.CheckpointPath}'.");
-        return VideoCrafterModel.Load(settings);
+                            $"{settings.DType} on {string.Join(", ", settings.Devices)}, checkpoint '{settings.CheckpointPath}'.");
+        // Several devices: one replica each, every model call's rows split across them (ReplicatedModel).
+        return ReplicatedModel.Create(settings.Devices, device => VideoCrafterModel.Load(settings with { Device = device, Devices = new[] { device } }));
     }
 
     /// <summary>Turns the options into load settings: preset with its overrides, files found, device and dtype checked.</summary>
@@ -41,7 +43,7 @@ public sealed class VideoCrafterModelAdapter : IModelAdapter
         preset.Validate();
 
         var dtype = VideoCrafterDevice.ParseDType(o.DType)!.Value;
-        var device = VideoCrafterDevice.Resolve(o.Device, dtype);
+        var devices = VideoCrafterDevice.ResolveAll(o.Device, dtype);
         var checkpoint = VideoCrafterWeights.ResolvePath(o.Path is null ? null : context.ResolvePath(o.Path));
         var tokenizer = LoadTokenizer(o.Tokenizer is null ? null : context.ResolvePath(o.Tokenizer), checkpoint);
         return new VideoCrafterModelSettings
@@ -49,7 +51,8 @@ public sealed class VideoCrafterModelAdapter : IModelAdapter
             Preset = preset,
             CheckpointPath = checkpoint,
             Tokenizer = tokenizer,
-            Device = device,
+            Device = devices[0],
+            Devices = devices,
             DType = dtype,
             FreeTextEncoder = o.FreeTextEncoder,
             Log = context.Log,

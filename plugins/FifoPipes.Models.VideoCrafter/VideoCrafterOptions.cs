@@ -15,7 +15,8 @@ public sealed class VideoCrafterOptions : IValidatableOptions
     [Option("CLIP tokenizer: bpe_simple_vocab_16e6.txt.gz, or a folder with vocab.json + merges.txt. Default: looked for beside the checkpoint.")]
     public string? Tokenizer { get; set; }
 
-    [Option("Torch device: cpu, cuda or cuda:N (cuda needs the CUDA build: -p:TorchBackend=cuda).")]
+    [Option("Torch device: cpu, cuda or cuda:N (cuda needs the CUDA build: -p:TorchBackend=cuda), or a comma-separated list " +
+            "such as cuda:0,cuda:1: one model replica per device, each model call's batch split across them.")]
     public string Device { get; set; } = "cpu";
 
     [Option("Weight and compute dtype. float16 needs a GPU; bfloat16 halves memory on the CPU too.", Choices = "float32,bfloat16,float16")]
@@ -48,12 +49,13 @@ public sealed class VideoCrafterOptions : IValidatableOptions
             yield return new("path", "path is empty; give the model.ckpt file (or its folder).");
         if (Tokenizer is not null && string.IsNullOrWhiteSpace(Tokenizer))
             yield return new("tokenizer", "tokenizer is empty; give bpe_simple_vocab_16e6.txt.gz or a folder with vocab.json + merges.txt, or leave it out.");
-        if (VideoCrafterDevice.ParseDevice(Device) is null)
-            yield return new("device", $"device '{Device}' is not one of cpu, cuda, cuda:N.");
+        var devices = VideoCrafterDevice.ParseDevices(Device);
+        if (devices is null)
+            yield return new("device", $"device '{Device}' is not one of cpu, cuda, cuda:N, or a comma-separated list of them (cuda:0,cuda:1).");
         var dtype = VideoCrafterDevice.ParseDType(DType);
         if (dtype is null)
             yield return new("dType", $"dType '{DType}' is not one of float32, bfloat16, float16.");
-        else if (dtype == TorchSharp.torch.ScalarType.Float16 && VideoCrafterDevice.ParseDevice(Device) is { } d && d.type == TorchSharp.DeviceType.CPU)
+        else if (dtype == TorchSharp.torch.ScalarType.Float16 && devices is not null && devices.Any(d => d.type == TorchSharp.DeviceType.CPU))
             yield return new("dType", "float16 is not supported on the CPU (too slow and numerically unsafe there); use bfloat16 or float32, or device: cuda.");
         if (FpsConditioning is < 1)
             yield return new("fpsConditioning", $"fpsConditioning is {FpsConditioning}; use a positive frame rate (FIFO uses 8).");

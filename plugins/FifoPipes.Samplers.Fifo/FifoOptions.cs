@@ -20,8 +20,9 @@ public sealed class FifoOptions : IValidatableOptions
     [Option("Per-frame update rule. Default: the model's.", Choices = "ddim,ddpm")]
     public string? Step { get; set; }
 
-    [Option("Most windows evaluated in one model call (cond and uncond batched together); 0 = all windows of an iteration.", Min = 0)]
-    public int WindowBatch { get; set; }
+    [Option("Windows evaluated in one model call (cond and uncond batched together): auto (all windows, halved and retried " +
+            "whenever the device runs out of memory), 0 = all windows of an iteration, or a positive count.")]
+    public string WindowBatch { get; set; } = "auto";
 
     [Option("How the queue starts: base (sample an f-frame clip first, as the paper), noise (pure noise and warm-up), " +
             "latents (the run's start frames noised into the queue). Default: latents when start frames are given, else base.",
@@ -52,8 +53,8 @@ public sealed class FifoOptions : IValidatableOptions
             yield return new OptionProblem("eta", $"eta must be within 0..1 (above 1 the DDIM direction term becomes imaginary), got {eta}.");
         if (Step is { } step && ParseStep(step) is null)
             yield return new OptionProblem("step", $"step '{step}' is unknown; use 'ddim' or 'ddpm'.");
-        if (WindowBatch < 0)
-            yield return new OptionProblem("windowBatch", $"windowBatch must be 0 (all windows) or a positive count, got {WindowBatch}.");
+        if (ParseWindowBatch(WindowBatch) is null)
+            yield return new OptionProblem("windowBatch", $"windowBatch must be auto, 0 (all windows) or a positive count, got '{WindowBatch}'.");
         if (Start is { } start && ParseStart(start) is null)
             yield return new OptionProblem("start", $"start '{start}' is unknown; use 'base', 'noise' or 'latents'.");
         if (WarmupIterations is < 0)
@@ -81,6 +82,16 @@ public sealed class FifoOptions : IValidatableOptions
         "lowfreq" => TailInit.LowFrequency,
         _ => null,
     };
+
+    /// <summary>(windows per call, 0 = all; shrink on out-of-memory) or null when the text is neither auto nor a count >= 0.</summary>
+    public static (int Windows, bool Auto)? ParseWindowBatch(string? value)
+    {
+        var text = (value ?? "auto").Trim().ToLowerInvariant();
+        if (text is "auto" or "") return (0, true);
+        if (text == "all") return (0, false);
+        return int.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= 0
+            ? (n, false) : null;
+    }
 
     internal static QueueStart? ParseStart(string value) => value.Trim().ToLowerInvariant() switch
     {

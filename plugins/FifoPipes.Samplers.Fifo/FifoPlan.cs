@@ -18,12 +18,14 @@ public sealed class FifoPlan
     public required QueueStart Start { get; init; }
     /// <summary>Pops at the start that are not output (base clip: S - f; noise: the warm-up).</summary>
     public required int Discarded { get; init; }
-    /// <summary>Windows per model call (cond and uncond count as one window).</summary>
+    /// <summary>Windows per model call (cond and uncond count as one window); 0 = all windows of an iteration.</summary>
     public required int WindowBatch { get; init; }
     /// <summary>How new tail frames start (fresh noise unless the options say lowfreq).</summary>
     public TailInit Tail { get; init; } = TailInit.Noise;
     /// <summary>Gaussian low-pass width for <see cref="TailInit.LowFrequency"/>, in normalised frequency (1 = Nyquist).</summary>
     public double TailCutoff { get; init; } = 0.25;
+    /// <summary>windowBatch: auto — when a model call runs out of device memory, halve the windows per call and retry.</summary>
+    public bool ShrinkBatchOnOutOfMemory { get; init; }
     public required int Channels { get; init; }
     public required int Height { get; init; }
     public required int Width { get; init; }
@@ -67,6 +69,8 @@ public sealed class FifoPlan
             throw BadOption("start", $"start frames were given, but start is '{start.ToString().ToLowerInvariant()}'; set start: latents to use them or drop them");
 
         var tail = options.Tail is { } tl ? FifoOptions.ParseTail(tl) ?? throw BadOption("tail", $"'{tl}' is unknown; use noise or lowfreq") : TailInit.Noise;
+        var windowBatch = FifoOptions.ParseWindowBatch(options.WindowBatch)
+            ?? throw BadOption("windowBatch", $"'{options.WindowBatch}' is neither auto nor a window count >= 0");
 
         int startFrames = start switch
         {
@@ -86,7 +90,8 @@ public sealed class FifoPlan
             Table = FrameStepTable.ForModel(model.Schedule, kind, steps, eta, defaults.ClipSample),
             Start = start,
             Discarded = discarded,
-            WindowBatch = options.WindowBatch,
+            WindowBatch = windowBatch.Windows,
+            ShrinkBatchOnOutOfMemory = windowBatch.Auto,
             Tail = tail,
             TailCutoff = options.TailCutoff,
             Channels = model.LatentChannels,

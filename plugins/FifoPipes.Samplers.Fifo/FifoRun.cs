@@ -1,5 +1,6 @@
 using FifoPipes.Abstractions;
 using FifoPipes.Core;
+using FifoPipes.Core.Devices;
 using static TorchSharp.torch;
 
 namespace FifoPipes.Samplers.Fifo;
@@ -15,7 +16,14 @@ public sealed class FifoRun : IDisposable
     readonly GuidedDenoiser denoiser;
     readonly PromptConditioning prompts;
     readonly Device device;
+    readonly bool stepsUseNoise;
+    readonly Dictionary<int, PreparedWindowBatch[]> preparedBatches = new();
     SlotQueue queue = new(Array.Empty<Tensor>());
+    int windowBatch;
+    bool warnedAboutMemory;
+    Tensor? stepNoise;
+    Tensor? prefetchedTail;
+    long prefetchedFor = -1;
 
     FifoRun(SamplingJob job, FifoPlan plan)
     {
@@ -24,6 +32,8 @@ public sealed class FifoRun : IDisposable
         device = job.Model.Info.Device;
         denoiser = new GuidedDenoiser(job.Model, plan.Guidance);
         prompts = new PromptConditioning(job.Model, new PromptSchedule(job.Prompts));
+        windowBatch = plan.WindowBatch == 0 ? plan.Windows.Count : Math.Min(plan.WindowBatch, plan.Windows.Count);
+        stepsUseNoise = Enumerable.Range(0, plan.Steps).Any(plan.Table.UsesNoise);
     }
 
     public FifoPlan Plan { get; }
@@ -68,18 +78,44 @@ public sealed class FifoRun : IDisposable
 
     /// <summary>
     /// Denoises every window of the current iteration, WindowBatch windows per model call. All windows read the queue
-    /// as it was when the iteration began; the results are written back together at the end.
+    /// as it was when the iteration began; the results are written back together at the end. With windowBatch: auto a
+    /// call that runs out of device memory halves the windows per call and the iteration is redone from the start
+    /// (windows are independent and noise is keyed, so the result is the same); the smaller size is kept.
     /// </summary>
     public void DenoiseWindows(CancellationToken cancellation)
     {
         var cond = prompts.ForFrame(Iteration - Plan.Discarded);
         var uncond = denoiser.UsesUnconditional ? prompts.Unconditional : null;
-        var windows = Plan.Windows;
-        int batchSize = Plan.WindowBatch == 0 ? windows.Count : Plan.WindowBatch;
+        PrefetchNoise();
+        while (true)
+        {
+            try
+            {
+                DenoiseBatches(Batches(windowBatch), cond, uncond, cancellation);
+                return;
+            }
+            catch (Exception e) when (Plan.ShrinkBatchOnOutOfMemory && windowBatch > 1 && DeviceMemory.IsOutOfMemory(e))
+            {
+                int smaller = windowBatch / 2;
+                string message = $"fifo: the device ran out of memory with {windowBatch} windows per model call; retrying iteration {Iteration} with {smaller} " +
+                                 $"(windowBatch: auto; set windowBatch: {smaller} to start there). {FirstLine(e.Message)}";
+                if (warnedAboutMemory) job.Log.Verbose(message);
+                else job.Log.Warning(message);
+                warnedAboutMemory = true;
+                windowBatch = smaller;
+            }
+        }
+    }
+
+    /// <summary>Windows per model call now (auto may have lowered it after an out-of-memory error).</summary>
+    public int WindowBatch => windowBatch;
+
+    void DenoiseBatches(IReadOnlyList<PreparedWindowBatch> batches, Conditioning cond, Conditioning? uncond, CancellationToken cancellation)
+    {
         var updates = new List<(int Slot, Tensor Latent)>();
         try
         {
-            foreach (var batch in windows.Chunk(batchSize))
+            foreach (var batch in batches)
             {
                 cancellation.ThrowIfCancellationRequested();
                 updates.AddRange(DenoiseBatch(batch, cond, uncond));
@@ -93,47 +129,71 @@ public sealed class FifoRun : IDisposable
         foreach (var (slot, latent) in updates) queue.Replace(slot, latent);
     }
 
-    List<(int Slot, Tensor Latent)> DenoiseBatch(FifoWindow[] batch, Conditioning cond, Conditioning? uncond)
+    IReadOnlyList<PreparedWindowBatch> Batches(int size)
+    {
+        if (!preparedBatches.TryGetValue(size, out var batches))
+            preparedBatches[size] = batches = Plan.Windows.Chunk(size).Select(w => PreparedWindowBatch.Create(Plan, w, device)).ToArray();
+        return batches;
+    }
+
+    List<(int Slot, Tensor Latent)> DenoiseBatch(PreparedWindowBatch batch, Conditioning cond, Conditioning? uncond)
     {
         using var scope = NewDisposeScope();
-        int f = Plan.WindowFrames;
-        var x = stack(batch.Select(w => queue.Window(w.Start, w.End)).ToList(), 0);
-        var timesteps = batch.SelectMany(w => Enumerable.Range(w.Start, f).Select(Plan.SlotTimestep)).ToArray();
-        var t = tensor(timesteps, new long[] { batch.Length, f }).to(device);
-        var eps = denoiser.PredictNoise(x, t, cond, uncond);
+        var x = stack(batch.Windows.Select(w => queue.Window(w.Start, w.End)).ToList(), 0);
+        var eps = denoiser.PredictNoise(x, batch.Timesteps, cond, uncond);
+        var noise = batch.Coefficients.UsesNoise ? stepNoise!.index_select(1, batch.WrittenSlotIndex).unsqueeze(0) : null;
+        var next = Plan.Table.Step(batch.Written(x), batch.Written(eps), batch.Coefficients, noise);
 
-        // Only the written part of each window is stepped; the lookahead context half is thrown away anyway.
-        var written = batch.SelectMany((w, b) => Enumerable.Range(w.WriteOffset, f - w.WriteOffset).Select(m => (Row: b, Frame: m, Slot: w.Start + m))).ToList();
-        var xs = stack(written.Select(p => x[p.Row, .., p.Frame]).ToList(), 1).unsqueeze(0);
-        var es = stack(written.Select(p => eps[p.Row, .., p.Frame]).ToList(), 1).unsqueeze(0);
-        var k = written.Select(p => Plan.SlotK(p.Slot)).ToArray();
-        var next = Plan.Table.Step(xs, es, k, StepNoise(written.Select(p => p.Slot).ToList()));
-
-        var result = new List<(int, Tensor)>(written.Count);
-        for (int i = 0; i < written.Count; i++) result.Add((written[i].Slot, next[0, .., i].clone().MoveToOuterDisposeScope()));
+        var slots = batch.WrittenSlots;
+        var result = new List<(int, Tensor)>(slots.Count);
+        for (int i = 0; i < slots.Count; i++) result.Add((slots[i], next[0, .., i].clone().MoveToOuterDisposeScope()));
         return result;
     }
 
-    /// <summary>[1, C, M, h, w] step noise for the given slots keyed by (frame id, Step, k), or null when no step uses noise.</summary>
-    Tensor? StepNoise(IReadOnlyList<int> slots)
+    /// <summary>
+    /// Draws this iteration's keyed noise on the host — the step noise of every slot (zeros where the step adds none)
+    /// and the next tail frame — and moves it to the device in one copy, before any model call is queued: a
+    /// host-to-device copy waits for the device, and here it has nothing to wait for.
+    /// </summary>
+    void PrefetchNoise()
     {
-        if (!slots.Any(s => Plan.Table.UsesNoise(Plan.SlotK(s)))) return null;
-        var frames = slots.Select(s =>
-        {
-            int k = Plan.SlotK(s);
-            return Plan.Table.UsesNoise(k)
-                ? job.Noise.Normal(Plan.LatentShape, Plan.FrameId(Iteration, s), NoisePurpose.Step, k, device)
-                : zeros(Plan.LatentShape, ScalarType.Float32, device);
-        }).ToList();
-        return stack(frames, 1).unsqueeze(0);
+        stepNoise?.Dispose();
+        stepNoise = null;
+        prefetchedTail?.Dispose();
+        prefetchedTail = null;
+        using var scope = NewDisposeScope();
+        var frames = new List<Tensor>();
+        if (stepsUseNoise)
+            for (int slot = 0; slot < Plan.QueueLength; slot++)
+            {
+                int k = Plan.SlotK(slot);
+                frames.Add(slot >= Plan.Padding && Plan.Table.UsesNoise(k)
+                    ? job.Noise.Normal(Plan.LatentShape, Plan.FrameId(Iteration, slot), NoisePurpose.Step, k)
+                    : zeros(Plan.LatentShape, ScalarType.Float32));
+            }
+        frames.Add(TailNoise(null));
+        var all = stack(frames, 1).to(device);
+        if (stepsUseNoise) stepNoise = all.narrow(1, 0, Plan.QueueLength).DetachFromDisposeScope();
+        prefetchedTail = all.select(1, frames.Count - 1).clone().DetachFromDisposeScope();
+        prefetchedFor = Iteration;
     }
+
+    Tensor TailNoise(Device? on) =>
+        job.Noise.Normal(Plan.LatentShape, Plan.FrameId(Iteration + 1, Plan.QueueLength - 1), NoisePurpose.QueueTail, 0, on);
+
+    static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
 
     /// <summary>Pops the head frame (a copy), shifts the queue and pushes the new tail (keyed noise, or see <see cref="TailInit"/>); advances the iteration.</summary>
     public Tensor PopShiftPush()
     {
         var popped = queue.Copy(Plan.PopSlot).DetachFromDisposeScope();
-        long tailFrame = Plan.FrameId(Iteration + 1, Plan.QueueLength - 1);
-        var tail = job.Noise.Normal(Plan.LatentShape, tailFrame, NoisePurpose.QueueTail, 0, device);
+        Tensor tail;
+        if (prefetchedTail is not null && prefetchedFor == Iteration)
+        {
+            tail = prefetchedTail;
+            prefetchedTail = null;
+        }
+        else tail = TailNoise(device);
         if (Plan.Tail == TailInit.LowFrequency)
         {
             using var fresh = tail;
@@ -190,6 +250,10 @@ public sealed class FifoRun : IDisposable
 
     public void Dispose()
     {
+        foreach (var batch in preparedBatches.Values.SelectMany(b => b)) batch.Dispose();
+        preparedBatches.Clear();
+        stepNoise?.Dispose();
+        prefetchedTail?.Dispose();
         queue.Dispose();
         prompts.Dispose();
     }

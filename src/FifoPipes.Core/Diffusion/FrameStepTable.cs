@@ -110,37 +110,56 @@ public sealed class FrameStepTable
     public Tensor Step(Tensor x, Tensor eps, IReadOnlyList<int> k, Tensor? noise, bool applyX0Scale = false)
     {
         if (x.dim() != 5) throw new ArgumentException($"Expected x [B, C, F, h, w], got [{string.Join(", ", x.shape)}].", nameof(x));
-        long batch = x.shape[0], frames = x.shape[2];
-        if (k.Count != batch * frames) throw new ArgumentException($"Expected {batch * frames} step indices, got {k.Count}.", nameof(k));
-        if (noise is null && k.Any(UsesNoise)) throw new ArgumentException("These steps add noise, but no noise tensor was given.", nameof(noise));
+        using var coefficients = Prepare(k, x.shape[0], x.shape[2], x.device, applyX0Scale);
+        return Step(x, eps, coefficients, noise);
+    }
 
+    /// <summary>
+    /// The per-frame coefficients of <paramref name="k"/> (B * F indices in (b, f) order) as [B, 1, F, 1, 1] tensors on
+    /// <paramref name="device"/>. A sampler whose frames keep their indices from call to call (FIFO's slots) prepares
+    /// them once, so a step copies nothing from the host.
+    /// </summary>
+    public StepCoefficients Prepare(IReadOnlyList<int> k, long batch, long frames, Device device, bool applyX0Scale = false)
+    {
+        if (k.Count != batch * frames) throw new ArgumentException($"Expected {batch * frames} step indices, got {k.Count}.", nameof(k));
         using var scope = NewDisposeScope();
         Tensor PerFrame(Func<Coefficients, float> pick)
         {
             var values = new float[k.Count];
             for (int i = 0; i < values.Length; i++) values[i] = pick(coefficients[k[i]]);
-            return tensor(values, new long[] { batch, 1, frames, 1, 1 }).to(x.device);
+            return tensor(values, new long[] { batch, 1, frames, 1, 1 }).to(device).MoveToOuterDisposeScope();
         }
 
-        var x0 = StepMath.PredictX0(x, eps, PerFrame(c => c.SqrtOneMinusAlpha), PerFrame(c => c.SqrtAlpha));
+        bool noisy = k.Any(UsesNoise);
+        if (Kind == StepKind.Ddim)
+            return new StepCoefficients(batch, frames, noisy, applyX0Scale,
+                PerFrame(c => c.SqrtOneMinusAlpha), PerFrame(c => c.SqrtAlpha),
+                applyX0Scale ? PerFrame(c => c.SqrtAlphaPrev * c.X0ScalePrev) : PerFrame(c => c.SqrtAlphaPrev),
+                PerFrame(c => c.Direction), PerFrame(c => c.Sigma),
+                applyX0Scale ? PerFrame(c => c.X0Scale) : null);
+        return new StepCoefficients(batch, frames, noisy, false,
+            PerFrame(c => c.SqrtOneMinusAlpha), PerFrame(c => c.SqrtAlpha),
+            PerFrame(c => c.X0Coefficient), PerFrame(c => c.SampleCoefficient), PerFrame(c => c.Std), null);
+    }
+
+    /// <summary>One step with coefficients from <see cref="Prepare"/>; shapes as in the other overload.</summary>
+    public Tensor Step(Tensor x, Tensor eps, StepCoefficients c, Tensor? noise)
+    {
+        if (x.dim() != 5) throw new ArgumentException($"Expected x [B, C, F, h, w], got [{string.Join(", ", x.shape)}].", nameof(x));
+        if (x.shape[0] != c.Batch || x.shape[2] != c.Frames)
+            throw new ArgumentException($"Coefficients for [{c.Batch}, *, {c.Frames}] do not fit x [{string.Join(", ", x.shape)}].", nameof(c));
+        if (noise is null && c.UsesNoise) throw new ArgumentException("These steps add noise, but no noise tensor was given.", nameof(noise));
+
+        using var scope = NewDisposeScope();
+        var x0 = StepMath.PredictX0(x, eps, c.SqrtOneMinusAlpha, c.SqrtAlpha);
         if (ClipSample) x0 = x0.clamp(-1, 1);
         Tensor result;
         if (Kind == StepKind.Ddim)
         {
-            Tensor x0Coefficient;
-            if (applyX0Scale)
-            {
-                x0 = x0.div(PerFrame(c => c.X0Scale));
-                x0Coefficient = PerFrame(c => c.SqrtAlphaPrev * c.X0ScalePrev);
-            }
-            else x0Coefficient = PerFrame(c => c.SqrtAlphaPrev);
-            result = StepMath.Ddim(x0, eps, x0Coefficient, PerFrame(c => c.Direction), noise is null ? null : PerFrame(c => c.Sigma), noise);
+            if (c.X0Scale is { } scale) x0 = x0.div(scale);
+            result = StepMath.Ddim(x0, eps, c.X0Coefficient, c.Second, noise is null ? null : c.NoiseScale, noise);
         }
-        else
-        {
-            result = StepMath.Ddpm(x0, x, PerFrame(c => c.X0Coefficient), PerFrame(c => c.SampleCoefficient),
-                noise is null ? null : PerFrame(c => c.Std), noise);
-        }
+        else result = StepMath.Ddpm(x0, x, c.X0Coefficient, c.Second, noise is null ? null : c.NoiseScale, noise);
         return result.MoveToOuterDisposeScope();
     }
 
@@ -178,5 +197,50 @@ public sealed class FrameStepTable
         public float SqrtAlphaPrev, Direction, Sigma, X0Scale, X0ScalePrev;
         // DDPM
         public float X0Coefficient, SampleCoefficient, Std;
+    }
+}
+
+/// <summary>
+/// Per-frame step coefficients on a device, [B, 1, F, 1, 1] each (see <see cref="FrameStepTable.Prepare"/>).
+/// DDIM: <see cref="X0Coefficient"/> = sqrt(a') (times the x0 scale with use_scale), <see cref="Second"/> = the
+/// direction coefficient, <see cref="NoiseScale"/> = sigma. DDPM: the posterior mean's x0 and sample coefficients and std.
+/// </summary>
+public sealed class StepCoefficients : IDisposable
+{
+    internal StepCoefficients(long batch, long frames, bool usesNoise, bool x0Scaled, Tensor sqrtOneMinusAlpha, Tensor sqrtAlpha,
+        Tensor x0Coefficient, Tensor second, Tensor noiseScale, Tensor? x0Scale)
+    {
+        Batch = batch;
+        Frames = frames;
+        UsesNoise = usesNoise;
+        X0Scaled = x0Scaled;
+        SqrtOneMinusAlpha = sqrtOneMinusAlpha.DetachFromDisposeScope();
+        SqrtAlpha = sqrtAlpha.DetachFromDisposeScope();
+        X0Coefficient = x0Coefficient.DetachFromDisposeScope();
+        Second = second.DetachFromDisposeScope();
+        NoiseScale = noiseScale.DetachFromDisposeScope();
+        X0Scale = x0Scale?.DetachFromDisposeScope();
+    }
+
+    public long Batch { get; }
+    public long Frames { get; }
+    /// <summary>Whether any frame's step adds noise (a noise tensor must then be passed).</summary>
+    public bool UsesNoise { get; }
+    public bool X0Scaled { get; }
+    public Tensor SqrtOneMinusAlpha { get; }
+    public Tensor SqrtAlpha { get; }
+    public Tensor X0Coefficient { get; }
+    public Tensor Second { get; }
+    public Tensor NoiseScale { get; }
+    public Tensor? X0Scale { get; }
+
+    public void Dispose()
+    {
+        SqrtOneMinusAlpha.Dispose();
+        SqrtAlpha.Dispose();
+        X0Coefficient.Dispose();
+        Second.Dispose();
+        NoiseScale.Dispose();
+        X0Scale?.Dispose();
     }
 }

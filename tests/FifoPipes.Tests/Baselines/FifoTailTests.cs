@@ -28,7 +28,7 @@ public sealed class FifoTailTests
     {
         using var model = Model();
         var low = Run(model, new FifoOptions { Tail = "lowfreq" });
-        var again = Run(model, new FifoOptions { Tail = "lowfreq", WindowBatch = 1 });
+        var again = Run(model, new FifoOptions { Tail = "lowfreq", WindowBatch = "1" });
         var noise = Run(model, new FifoOptions { Tail = "noise" });
         Assert.Equal(10, low.Count);
         for (int i = 0; i < low.Count; i++) Assert.True(low[i].eq(again[i]).all().item<bool>(), $"frame {i} differs between runs");

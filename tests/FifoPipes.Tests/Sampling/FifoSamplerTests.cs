@@ -50,7 +50,7 @@ public sealed class FifoSamplerTests : IDisposable
     public void Window_batching_does_not_change_a_single_value(bool lookahead)
     {
         var model = DelegateVideoModel.Linear();
-        List<Tensor> Run(int batch) => Latents(Sampler(new FifoOptions { Lookahead = lookahead, WindowBatch = batch }), Job(model));
+        List<Tensor> Run(int batch) => Latents(Sampler(new FifoOptions { Lookahead = lookahead, WindowBatch = batch.ToString() }), Job(model));
         var all = Run(0);
         Assert.Equal(10, all.Count);
         Assert.All(all, t => Assert.True(t.isfinite().all().item<bool>()));
@@ -62,7 +62,7 @@ public sealed class FifoSamplerTests : IDisposable
     public void Window_batch_sets_the_model_batch_with_cond_and_uncond_together()
     {
         var model = DelegateVideoModel.Linear();
-        _ = Latents(Sampler(new FifoOptions { WindowBatch = 3, Start = "noise", WarmupIterations = 0 }), Job(model, frames: 1));
+        _ = Latents(Sampler(new FifoOptions { WindowBatch = "3", Start = "noise", WarmupIterations = 0 }), Job(model, frames: 1));
         // 2n = 4 windows per iteration in batches of 3 and 1, each doubled for guidance.
         Assert.Equal(new[] { 6, 2 }, model.Calls.Select(c => c.Batch));
         Assert.Equal(new[] { "slow clouds", "slow clouds", "slow clouds", "", "", "" }, model.Calls[0].Prompts);
@@ -72,7 +72,7 @@ public sealed class FifoSamplerTests : IDisposable
     public void A_resumed_run_equals_the_uninterrupted_run()
     {
         var model = DelegateVideoModel.Linear();
-        var options = new FifoOptions { WindowBatch = 2 };
+        var options = new FifoOptions { WindowBatch = "2" };
         var uninterrupted = Latents(Sampler(options), Job(model));
 
         var snapshot = Path.Combine(folder, "run.safetensors");
@@ -109,7 +109,7 @@ public sealed class FifoSamplerTests : IDisposable
         var model = DelegateVideoModel.Linear();
         var spans = new[] { new PromptSpan("red fire", 3), new PromptSpan("blue ocean", 1), new PromptSpan("green aurora", 4) };
         const int warmup = 5;
-        var frames = Sampler(new FifoOptions { Start = "noise", WarmupIterations = warmup, WindowBatch = 1 })
+        var frames = Sampler(new FifoOptions { Start = "noise", WarmupIterations = warmup, WindowBatch = "1" })
             .Sample(Job(model, prompts: spans), CancellationToken.None).ToList();
 
         Assert.Equal(Enumerable.Range(0, 8).Select(i => (long)i), frames.Select(f => f.Index));
@@ -130,7 +130,7 @@ public sealed class FifoSamplerTests : IDisposable
         using var cts = new CancellationTokenSource();
         const int cancelAt = 13;
         model.BeforeCall = call => { if (call == cancelAt) cts.Cancel(); };
-        var sampler = Sampler(new FifoOptions { WindowBatch = 1, Start = "noise", WarmupIterations = 0 });
+        var sampler = Sampler(new FifoOptions { WindowBatch = "1", Start = "noise", WarmupIterations = 0 });
         int yielded = 0;
         Assert.ThrowsAny<OperationCanceledException>(() =>
         {
@@ -169,7 +169,7 @@ public sealed class FifoSamplerTests : IDisposable
     [Fact]
     public void Impossible_options_are_reported()
     {
-        var problems = new FifoOptions { Partitions = 0, Eta = 1.5, Step = "euler", WindowBatch = -1, Start = "video", WarmupIterations = -2 }
+        var problems = new FifoOptions { Partitions = 0, Eta = 1.5, Step = "euler", WindowBatch = "-1", Start = "video", WarmupIterations = -2 }
             .Validate().Select(p => p.Option).ToList();
         Assert.Equal(new[] { "partitions", "eta", "step", "windowBatch", "start", "warmupIterations" }, problems);
         Assert.Empty(new FifoOptions().Validate());

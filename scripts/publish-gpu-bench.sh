@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Publishes the speed benchmark for a GPU box that has a CUDA libtorch (e.g. a PyTorch venv) but no .NET and no NuGet:
+# linux-x64, self-contained, WITHOUT any libtorch package (two different libtorch_cpu.so in one process is trouble),
+# plus the launcher and the symbol check, packed as artifacts/gpu-bench/fifopipes-speed-bench.tar.xz (ignored folder;
+# name artifacts/gpu-bench in the device tool's carry). There:
+#   tar xf fifopipes-speed-bench.tar.xz && cd fifopipes-speed-bench && ./run-speed-bench.sh --check
+#   ./run-speed-bench.sh --device cuda --preset videocrafter2 --dtype bfloat16 --partitions 4
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out="$root/artifacts/gpu-bench"
+name=fifopipes-speed-bench
+rm -rf "$out/$name" "$out/$name.tar.xz"
+mkdir -p "$out"
+# TorchBackend=external: neither libtorch-cpu nor TorchSharp-cuda is referenced (build/TorchNatives.targets),
+# only the managed TorchSharp package with its libLibTorchSharp.so. Debug: Release builds want an ImageSharp licence key.
+dotnet publish "$root/tests/FifoPipes.Benchmarks.Speed" -c Debug -r linux-x64 --self-contained \
+  -p:InvariantGlobalization=true -p:TorchBackend=external -o "$out/$name"
+if ls "$out/$name" | grep -q '^libtorch'; then echo "libtorch natives ended up in the publish output" >&2; exit 1; fi
+cp "$root/tests/FifoPipes.Benchmarks.Speed/tools/run-speed-bench.sh" "$out/$name/"
+mkdir -p "$out/$name/tools"
+cp "$root/tests/FifoPipes.Benchmarks.Speed/tools/check-libtorch-symbols.sh" "$out/$name/tools/"
+tar -C "$out" -cJf "$out/$name.tar.xz" "$name"
+du -sh "$out/$name" "$out/$name.tar.xz"

@@ -1,0 +1,23 @@
+namespace FifoPipes.Core.Devices;
+
+/// <summary>Recognises allocation failures of libtorch, which TorchSharp surfaces as plain exceptions carrying libtorch's message.</summary>
+public static class DeviceMemory
+{
+    static readonly string[] Markers =
+    {
+        "out of memory",                       // "CUDA out of memory. Tried to allocate ..." (and HIP / MPS wording)
+        "DefaultCPUAllocator: can't allocate", // CPU allocation failures
+        "DefaultCPUAllocator: not enough memory",
+    };
+
+    /// <summary>Whether <paramref name="error"/> (or an exception inside it) is a device or host allocation failure.</summary>
+    public static bool IsOutOfMemory(Exception? error)
+    {
+        for (var e = error; e is not null; e = e.InnerException)
+        {
+            if (Markers.Any(m => e.Message.Contains(m, StringComparison.OrdinalIgnoreCase))) return true;
+            if (e is AggregateException aggregate && aggregate.InnerExceptions.Any(IsOutOfMemory)) return true;
+        }
+        return false;
+    }
+}

@@ -1,0 +1,208 @@
+using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
+using FifoPipes.Abstractions;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Core.Devices;
+
+/// <summary>A prompt embedded by every replica of a <see cref="ReplicatedModel"/>: replica i uses <see cref="For"/>(i).</summary>
+public sealed class ReplicatedConditioning : Conditioning
+{
+    readonly Conditioning[] perReplica;
+
+    internal ReplicatedConditioning(string prompt, Conditioning[] perReplica) : base(prompt) => this.perReplica = perReplica;
+
+    public Conditioning For(int replica) => perReplica[replica];
+
+    public override void Dispose()
+    {
+        foreach (var c in perReplica) c.Dispose();
+    }
+}
+
+/// <summary>
+/// One model on several devices: a replica per device, each holding its own weights. <see cref="PredictNoise"/> splits
+/// the batch rows into contiguous, nearly equal parts, runs part i on replica i — replica 0 on the calling thread,
+/// the others each on a dedicated thread of their own (TorchSharp's dispose scopes and grad mode are per thread) —
+/// and gathers eps on the primary device (replica 0's), in row order. Windows and guidance branches are independent
+/// rows, so the result equals one device's whenever the model computes each row on its own.
+/// Text encoding, decoding and encoding frames stay with the primary.
+/// </summary>
+public sealed class ReplicatedModel : IVideoModel
+{
+    readonly IVideoModel[] replicas;
+    readonly ReplicaThread?[] threads;
+
+    /// <param name="replicas">The same model loaded once per device; the first is the primary. The replicated model owns them.</param>
+    public ReplicatedModel(IReadOnlyList<IVideoModel> replicas)
+    {
+        if (replicas.Count == 0) throw new ArgumentException("At least one replica is needed.", nameof(replicas));
+        var info = replicas[0].Info;
+        for (int i = 1; i < replicas.Count; i++)
+        {
+            var other = replicas[i].Info;
+            if (other.LatentChannels != info.LatentChannels || other.LatentHeight != info.LatentHeight || other.LatentWidth != info.LatentWidth ||
+                other.WindowFrames != info.WindowFrames || other.Name != info.Name)
+                throw new ArgumentException($"Replica {i} ({other.Name}) does not match the primary ({info.Name}): every replica must be the same model.", nameof(replicas));
+        }
+        this.replicas = replicas.ToArray();
+        threads = this.replicas.Select((r, i) => i == 0 ? null : new ReplicaThread($"fifo-replica-{i} ({r.Info.Device})")).ToArray();
+    }
+
+    /// <summary>Loads one replica per device with <paramref name="load"/>; a single device gives that model itself, unwrapped.</summary>
+    public static IVideoModel Create(IReadOnlyList<Device> devices, Func<Device, IVideoModel> load)
+    {
+        if (devices.Count == 0) throw new ArgumentException("No devices were given.", nameof(devices));
+        if (devices.Count == 1) return load(devices[0]);
+        var loaded = new List<IVideoModel>();
+        try
+        {
+            foreach (var device in devices) loaded.Add(load(device));
+            return new ReplicatedModel(loaded);
+        }
+        catch
+        {
+            foreach (var model in loaded) model.Dispose();
+            throw;
+        }
+    }
+
+    public ModelInfo Info => replicas[0].Info;
+    public IReadOnlyList<IVideoModel> Replicas => replicas;
+    /// <summary>Rows each replica received in the last <see cref="PredictNoise"/> call (tests, benchmarks).</summary>
+    public IReadOnlyList<long> LastSplit { get; private set; } = Array.Empty<long>();
+
+    public Conditioning Encode(string prompt)
+    {
+        var perReplica = new Conditioning[replicas.Length];
+        try
+        {
+            for (int i = 0; i < replicas.Length; i++) perReplica[i] = replicas[i].Encode(prompt);
+        }
+        catch
+        {
+            foreach (var c in perReplica) c?.Dispose();
+            throw;
+        }
+        return new ReplicatedConditioning(prompt, perReplica);
+    }
+
+    public Tensor PredictNoise(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning)
+    {
+        long rows = x.shape[0];
+        if (timesteps.shape[0] != rows || conditioning.Count != rows)
+            throw new ArgumentException($"x has {rows} rows but timesteps {timesteps.shape[0]} and conditioning {conditioning.Count}; give one of each per row.");
+        for (int i = 0; i < conditioning.Count; i++)
+            if (conditioning[i] is not ReplicatedConditioning)
+                throw new ArgumentException($"Conditioning of row {i} was not made by this replicated model's Encode.", nameof(conditioning));
+
+        var split = Split(rows, replicas.Length);
+        LastSplit = split;
+        var pending = new Task<Tensor>?[replicas.Length];
+        long start = split[0];
+        for (int r = 1; r < replicas.Length; r++)
+        {
+            if (split[r] == 0) continue;
+            pending[r] = threads[r]!.Run(RowsOn(r, x, timesteps, conditioning, start, split[r]));
+            start += split[r];
+        }
+
+        var parts = new List<Tensor>();
+        Exception? failure = null;
+        try
+        {
+            // The primary's rows run here, in the caller's dispose scope, while the other replicas work.
+            parts.Add(replicas[0].PredictNoise(x.narrow(0, 0, split[0]), timesteps.narrow(0, 0, split[0]), Own(0, conditioning, 0, split[0])));
+        }
+        catch (Exception e) { failure = e; }
+        // Every replica finishes before anything is rethrown or freed: their inputs are views of the caller's x.
+        for (int r = 1; r < replicas.Length; r++)
+        {
+            if (pending[r] is not { } task) continue;
+            try { parts.Add(task.GetAwaiter().GetResult()); }
+            catch (Exception e) { failure ??= e; }
+        }
+        if (failure is not null)
+        {
+            foreach (var part in parts) part.Dispose();
+            ExceptionDispatchInfo.Capture(failure).Throw();
+        }
+        if (parts.Count == 1) return parts[0];
+        var eps = cat(parts, 0);
+        foreach (var part in parts) part.Dispose();
+        return eps;
+    }
+
+    Func<Tensor> RowsOn(int replica, Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning, long start, long count)
+    {
+        var model = replicas[replica];
+        var primary = Info.Device;
+        var own = Own(replica, conditioning, start, count);
+        return () =>
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var device = model.Info.Device;
+            var eps = model.PredictNoise(x.narrow(0, start, count).to(device), timesteps.narrow(0, start, count).to(device), own);
+            return eps.to(primary).DetachFromDisposeScope();
+        };
+    }
+
+    static IReadOnlyList<Conditioning> Own(int replica, IReadOnlyList<Conditioning> conditioning, long start, long count) =>
+        Enumerable.Range((int)start, (int)count).Select(i => ((ReplicatedConditioning)conditioning[i]).For(replica)).ToList();
+
+    /// <summary>Rows per replica: <paramref name="rows"/> split into contiguous parts, the first ones one larger when it does not divide.</summary>
+    public static long[] Split(long rows, int replicas)
+    {
+        var parts = new long[replicas];
+        for (int r = 0; r < replicas; r++) parts[r] = rows / replicas + (r < rows % replicas ? 1 : 0);
+        return parts;
+    }
+
+    public IFrameDecoder CreateDecoder() => replicas[0].CreateDecoder();
+
+    public Tensor EncodeFrames(Tensor rgb) => replicas[0].EncodeFrames(rgb);
+
+    public void Dispose()
+    {
+        foreach (var thread in threads) thread?.Dispose();
+        foreach (var replica in replicas) replica.Dispose();
+    }
+
+    /// <summary>A dedicated thread that runs one piece of model work at a time.</summary>
+    sealed class ReplicaThread : IDisposable
+    {
+        readonly BlockingCollection<Action> work = new();
+        readonly Thread thread;
+
+        public ReplicaThread(string name)
+        {
+            thread = new Thread(Loop) { IsBackground = true, Name = name };
+            thread.Start();
+        }
+
+        public Task<Tensor> Run(Func<Tensor> job)
+        {
+            var done = new TaskCompletionSource<Tensor>(TaskCreationOptions.RunContinuationsAsynchronously);
+            work.Add(() =>
+            {
+                try { done.SetResult(job()); }
+                catch (Exception e) { done.SetException(e); }
+            });
+            return done.Task;
+        }
+
+        void Loop()
+        {
+            foreach (var item in work.GetConsumingEnumerable()) item();
+        }
+
+        public void Dispose()
+        {
+            work.CompleteAdding();
+            thread.Join();
+            work.Dispose();
+        }
+    }
+}

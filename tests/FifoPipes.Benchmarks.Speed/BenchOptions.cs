@@ -1,0 +1,105 @@
+using System.Globalization;
+using FifoPipes.Models.VideoCrafter;
+using FifoPipes.Torch.UNets;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Benchmarks.Speed;
+
+/// <summary>The command line: what to measure and how often.</summary>
+public sealed record BenchOptions
+{
+    public string Device { get; init; } = "cpu";
+    public string Preset { get; init; } = "tiny";
+    public string DType { get; init; } = "float32";
+    public int? Partitions { get; init; }
+    public int Frames { get; init; } = 4;
+    public int Warmup { get; init; } = 1;
+    public int Repeats { get; init; } = 3;
+    public IReadOnlyList<bool> Lookahead { get; init; } = new[] { true };
+    public IReadOnlyList<bool> Guidance { get; init; } = new[] { true };
+    public string WindowBatch { get; init; } = "auto";
+    public bool Reference { get; init; } = true;
+    public double? PeakTflops { get; init; }
+    public string? TorchLib { get; init; }
+    /// <summary>Internal: the one case a child process measures ("schedule/lookahead/guidance").</summary>
+    public string? Case { get; init; }
+
+    public const string Usage = """
+        FifoPipes speed benchmark: FIFO-Diffusion iterations through a randomly initialised UNet3D.
+          --device cpu | cuda | cuda:N | cuda:0,cuda:1,...   (several: one replica per device, rows split)
+          --preset tiny | videocrafter2 | videocrafter1-512 | videocrafter1-1024
+          --dtype float32 | bfloat16 | float16                (batched schedule; the reference-style one is always float32)
+          --partitions N        FIFO partitions n (default: the preset's, 4)
+          --frames N            output frames (FIFO iterations) timed per repeat (default 4)
+          --warmup N            untimed iterations first (default 1)
+          --repeats N           timed repeats; the median is reported (default 3)
+          --lookahead on,off    lookahead settings to measure (default on)
+          --guidance on,off     classifier-free guidance settings (default on)
+          --window-batch auto|0|N   windows per call of the batched schedule (default auto)
+          --no-reference        skip the reference-style schedule (one window, one branch per call, float32)
+          --peak-tflops X       the device's peak for the dtype (default: looked up from the GPU name)
+          --torch-lib DIR       preload libtorch from DIR (a PyTorch install's torch/lib) before first use
+        """;
+
+    public static BenchOptions Parse(string[] args)
+    {
+        var o = new BenchOptions();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+            int Int() => int.Parse(Value(), CultureInfo.InvariantCulture);
+            o = args[i] switch
+            {
+                "--device" => o with { Device = Value() },
+                "--preset" => o with { Preset = Value().ToLowerInvariant() },
+                "--dtype" => o with { DType = Value().ToLowerInvariant() },
+                "--partitions" => o with { Partitions = Int() },
+                "--frames" => o with { Frames = Int() },
+                "--warmup" => o with { Warmup = Int() },
+                "--repeats" => o with { Repeats = Int() },
+                "--lookahead" => o with { Lookahead = OnOff(Value()) },
+                "--guidance" => o with { Guidance = OnOff(Value()) },
+                "--window-batch" => o with { WindowBatch = Value() },
+                "--no-reference" => o with { Reference = false },
+                "--peak-tflops" => o with { PeakTflops = double.Parse(Value(), CultureInfo.InvariantCulture) },
+                "--torch-lib" => o with { TorchLib = Value() },
+                "--case" => o with { Case = Value() },
+                _ => throw new ArgumentException($"Unknown argument '{args[i]}'."),
+            };
+        }
+        if (o.Frames < 1 || o.Repeats < 1 || o.Warmup < 0) throw new ArgumentException("--frames and --repeats must be >= 1, --warmup >= 0.");
+        return o;
+    }
+
+    static IReadOnlyList<bool> OnOff(string text) => text.Split(',').Select(t => t.Trim().ToLowerInvariant() switch
+    {
+        "on" or "true" => true,
+        "off" or "false" => false,
+        _ => throw new ArgumentException($"'{t}' is neither on nor off."),
+    }).Distinct().ToList();
+
+    public IReadOnlyList<Device> Devices => VideoCrafterDevice.ParseDevices(Device) ?? throw new ArgumentException($"--device '{Device}' is not cpu, cuda, cuda:N or a list of them.");
+
+    public ScalarType ScalarType => VideoCrafterDevice.ParseDType(DType) ?? throw new ArgumentException($"--dtype '{DType}' is not float32, bfloat16 or float16.");
+
+    /// <summary>The preset: a released model's, or "tiny" (the test suite's tiny VideoCrafter2-shaped UNet at 64×96, 8-frame windows, 2 partitions).</summary>
+    public VideoCrafterPreset ResolvePreset()
+    {
+        if (Preset == "tiny")
+            return VideoCrafterPreset.VideoCrafter2() with
+            {
+                Name = "tiny",
+                UNet = UNet3DConfig.VideoCrafter2() with
+                {
+                    ModelChannels = 32, ChannelMult = new[] { 1, 2 }, NumResBlocks = 1, AttentionResolutions = new[] { 1, 2 },
+                    NumHeadChannels = 8, ContextDim = 32, TemporalLength = 8,
+                },
+                Height = 64,
+                Width = 96,
+                WindowFrames = 8,
+                Defaults = VideoCrafterPreset.VideoCrafter2().Defaults with { Partitions = 2 },
+            };
+        return VideoCrafterPreset.Find(Preset) ?? throw new ArgumentException($"--preset '{Preset}' is unknown: tiny, {string.Join(", ", VideoCrafterPreset.Names)}.");
+    }
+}

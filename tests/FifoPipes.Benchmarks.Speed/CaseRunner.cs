@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using FifoPipes.Abstractions;
+using FifoPipes.Core;
+using FifoPipes.Core.Devices;
+using FifoPipes.Samplers.Fifo;
+using FifoPipes.Torch.UNets;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Benchmarks.Speed;
+
+/// <summary>One measured configuration.</summary>
+public sealed record CaseResult
+{
+    public required string Schedule { get; init; }
+    public required string Lookahead { get; init; }
+    public required string Guidance { get; init; }
+    public required string DType { get; init; }
+    public required string Devices { get; init; }
+    public required int WindowsPerCall { get; init; }
+    public required int CallsPerFrame { get; init; }
+    public required double SecondsPerFrame { get; init; }
+    public required double MinSeconds { get; init; }
+    public required double MaxSeconds { get; init; }
+    public required double FlopsPerFrame { get; init; }
+    public double AchievedTflops => FlopsPerFrame / SecondsPerFrame / 1e12;
+    public double? PeakTflops { get; init; }
+    public required long PeakMemoryMiB { get; init; }
+    public required bool PeakIsGpu { get; init; }
+}
+
+/// <summary>Builds the model for one case and times FIFO iterations (one output frame each) with the devices synchronised.</summary>
+public static class CaseRunner
+{
+    public static CaseResult Run(BenchOptions options, string oneCase)
+    {
+        if (options.TorchLib is { } lib) NativeTorch.Preload(lib);
+        var parts = oneCase.Split('/');
+        bool reference = parts[0] == "reference", lookahead = parts[1] == "on", guidance = parts[2] == "on";
+        var preset = options.ResolvePreset();
+        var devices = reference ? options.Devices.Take(1).ToList() : options.Devices.ToList();
+        var dtype = reference ? ScalarType.Float32 : options.ScalarType;
+        using var memory = new MemoryProbe(devices);
+
+        var build = Stopwatch.StartNew();
+        IVideoModel model = BuildModel(preset, devices, dtype);
+        if (reference) model = new OneRowPerCallModel(model);
+        DeviceSync.All(devices);
+        Console.WriteLine($"built {preset.Name} UNet with random weights on {string.Join(",", devices)} in {dtype}: {build.Elapsed.TotalSeconds:F1} s");
+
+        using var owned = model;
+        var fifo = new FifoOptions
+        {
+            Partitions = options.Partitions,
+            Lookahead = lookahead,
+            Guidance = guidance ? null : 1.0,
+            WindowBatch = reference ? "1" : options.WindowBatch,
+            Start = "noise",
+            WarmupIterations = 0,
+        };
+        int total = options.Warmup + options.Repeats * options.Frames;
+        var job = new SamplingJob
+        {
+            Model = model,
+            Prompts = new[] { new PromptSpan("a timelapse of clouds over mountains", total) },
+            Noise = new KeyedNoise(0),
+            Log = new ConsoleLog(),
+        };
+        var plan = FifoPlan.Resolve(fifo, model.Info, job);
+        using var run = FifoRun.Create(job, plan, CancellationToken.None);
+
+        void Iterate()
+        {
+            var frame = run.Advance(CancellationToken.None)!;
+            using var latent = frame.Latent;
+            using var host = latent.cpu(); // the emitted frame leaves the device, as it does for a sink
+        }
+
+        for (int i = 0; i < options.Warmup; i++) Iterate();
+        var perFrame = new List<double>();
+        for (int r = 0; r < options.Repeats; r++)
+        {
+            DeviceSync.All(devices);
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < options.Frames; i++) Iterate();
+            DeviceSync.All(devices);
+            perFrame.Add(clock.Elapsed.TotalSeconds / options.Frames);
+            Console.WriteLine($"repeat {r + 1}: {perFrame[^1]:G4} s/frame");
+        }
+
+        int windows = plan.Windows.Count, branches = guidance ? 2 : 1;
+        var perCall = UNet3DFlops.Count(preset.UNet, 1, plan.WindowFrames, plan.Height, plan.Width, RandomUNetModel.ContextLength);
+        int windowsPerCall = reference ? 1 : run.WindowBatch;
+        int calls = reference ? windows * branches : (windows + windowsPerCall - 1) / windowsPerCall;
+        var gpu = devices.FirstOrDefault(d => d.type == DeviceType.CUDA);
+        double? peak = options.PeakTflops ?? (gpu is null ? null : PeakTable.Lookup(PeakTable.GpuName((int)gpu.index), dtype) * devices.Count);
+        var peakGpu = memory.PeakGpuMiB;
+        perFrame.Sort();
+        return new CaseResult
+        {
+            Schedule = reference ? "reference" : "batched",
+            Lookahead = parts[1],
+            Guidance = parts[2],
+            DType = dtype.ToString().ToLowerInvariant(),
+            Devices = string.Join(",", devices),
+            WindowsPerCall = windowsPerCall,
+            CallsPerFrame = calls,
+            SecondsPerFrame = perFrame[perFrame.Count / 2],
+            MinSeconds = perFrame[0],
+            MaxSeconds = perFrame[^1],
+            FlopsPerFrame = perCall.Total * windows * branches,
+            PeakTflops = peak,
+            PeakMemoryMiB = peakGpu ?? MemoryProbe.PeakRssMiB(),
+            PeakIsGpu = peakGpu is not null,
+        };
+    }
+
+    static IVideoModel BuildModel(FifoPipes.Models.VideoCrafter.VideoCrafterPreset preset, IReadOnlyList<Device> devices, ScalarType dtype)
+    {
+        RandomUNetModel? primary = null;
+        return ReplicatedModel.Create(devices, device =>
+        {
+            var replica = new RandomUNetModel(preset, device, dtype, primary);
+            primary ??= replica;
+            return replica;
+        });
+    }
+
+    sealed class ConsoleLog : IProgressSink
+    {
+        public void Verbose(string message) { }
+        public void Warning(string message) => Console.WriteLine("warning: " + message);
+    }
+}

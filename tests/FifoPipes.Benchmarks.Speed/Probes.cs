@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Benchmarks.Speed;
+
+/// <summary>libtorch from a PyTorch install (the GPU box's venv), loaded before TorchSharp first needs it.</summary>
+public static class NativeTorch
+{
+    static readonly string[] Order = { "libc10.so", "libc10_cuda.so", "libtorch_cpu.so", "libtorch_cuda.so", "libtorch.so" };
+
+    public static void Preload(string folder)
+    {
+        foreach (var name in Order)
+        {
+            var path = Path.Combine(folder, name);
+            if (File.Exists(path)) NativeLibrary.Load(path);
+            else Console.Error.WriteLine($"note: {path} not found; relying on the loader path for it.");
+        }
+    }
+}
+
+/// <summary>Device synchronisation around timed regions.</summary>
+public static class DeviceSync
+{
+    public static void All(IEnumerable<Device> devices)
+    {
+        foreach (var device in devices.Where(d => d.type == DeviceType.CUDA).DistinctBy(d => d.index))
+            cuda.synchronize(device);
+    }
+}
+
+/// <summary>
+/// Peak memory of this process's work. CPU: peak resident set (VmHWM). CUDA: TorchSharp 0.107 exposes no allocator
+/// statistics, so nvidia-smi is polled every 50 ms in the background and the largest memory.used of the benchmark's
+/// GPUs (summed) is kept; that includes the caching allocator's reserve, which is what the device must hold.
+/// </summary>
+public sealed class MemoryProbe : IDisposable
+{
+    readonly Process? smi;
+    readonly int[] gpus;
+    readonly Dictionary<int, long> latest = new();
+    long peakGpuMiB;
+
+    public MemoryProbe(IReadOnlyList<Device> devices)
+    {
+        gpus = devices.Where(d => d.type == DeviceType.CUDA).Select(d => (int)d.index).Distinct().ToArray();
+        if (gpus.Length == 0) return;
+        try
+        {
+            smi = Process.Start(new ProcessStartInfo("nvidia-smi", "--query-gpu=index,memory.used --format=csv,noheader,nounits -lms 50")
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            });
+            if (smi is null) return;
+            smi.OutputDataReceived += (_, e) => Record(e.Data);
+            smi.BeginOutputReadLine();
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"note: nvidia-smi is not usable ({e.Message}); no GPU memory figures.");
+            smi = null;
+        }
+    }
+
+    void Record(string? line)
+    {
+        if (line is null) return;
+        var parts = line.Split(',', StringSplitOptions.TrimEntries);
+        if (parts.Length != 2 || !int.TryParse(parts[0], out var index) || !long.TryParse(parts[1], out var mib) || !gpus.Contains(index)) return;
+        lock (latest)
+        {
+            latest[index] = mib;
+            peakGpuMiB = Math.Max(peakGpuMiB, latest.Values.Sum());
+        }
+    }
+
+    /// <summary>Peak GPU memory in MiB (null without CUDA devices or nvidia-smi).</summary>
+    public long? PeakGpuMiB
+    {
+        get
+        {
+            if (smi is null) return null;
+            Thread.Sleep(150); // one more sample after the last synchronised step
+            lock (latest) return peakGpuMiB;
+        }
+    }
+
+    /// <summary>The process's peak resident set in MiB.</summary>
+    public static long PeakRssMiB()
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
+        return -1;
+    }
+
+    public void Dispose()
+    {
+        if (smi is null) return;
+        try { if (!smi.HasExited) smi.Kill(); } catch (InvalidOperationException) { }
+        smi.Dispose();
+    }
+}
+
+/// <summary>Dense peak TFLOP/s of known GPUs by dtype (vendor datasheets), for the "% of peak" column.</summary>
+public static class PeakTable
+{
+    public static string? GpuName(int index)
+    {
+        try
+        {
+            using var p = Process.Start(new ProcessStartInfo("nvidia-smi", $"--query-gpu=name --format=csv,noheader -i {index}") { RedirectStandardOutput = true, UseShellExecute = false });
+            var name = p!.StandardOutput.ReadToEnd().Trim();
+            p.WaitForExit();
+            return name.Length > 0 ? name : null;
+        }
+        catch (Exception) { return null; }
+    }
+
+    public static double? Lookup(string? gpuName, ScalarType dtype)
+    {
+        if (gpuName is null) return null;
+        bool tensorCores = dtype is ScalarType.BFloat16 or ScalarType.Float16;
+        string n = gpuName.ToUpperInvariant();
+        if (n.Contains("H200") || (n.Contains("H100") && (n.Contains("SXM") || n.Contains("HBM3")))) return tensorCores ? 989 : 67;
+        if (n.Contains("H100") && n.Contains("NVL")) return tensorCores ? 835 : 60;
+        if (n.Contains("H100")) return tensorCores ? 756 : 51; // PCIe
+        if (n.Contains("A100")) return tensorCores ? 312 : 19.5;
+        return null;
+    }
+}

@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using FifoPipes.Benchmarks.Speed;
+
+// Each measured case runs in a child process of its own, so its peak memory (process RSS, or GPU memory including
+// the caching allocator's reserve, which TorchSharp cannot release) is its own; the parent prints them side by side.
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine(BenchOptions.Usage);
+    return 0;
+}
+try
+{
+    var options = BenchOptions.Parse(args);
+    if (options.Case is { } oneCase)
+    {
+        var result = CaseRunner.Run(options, oneCase);
+        Console.WriteLine("RESULT " + JsonSerializer.Serialize(result));
+        return 0;
+    }
+    return Parent.Run(options, args);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine(e.Message);
+    Console.Error.WriteLine(BenchOptions.Usage);
+    return 2;
+}
+
+static class Parent
+{
+    public static int Run(BenchOptions options, string[] args)
+    {
+        var preset = options.ResolvePreset();
+        var cases = (from lookahead in options.Lookahead
+                     from guidance in options.Guidance
+                     from schedule in options.Reference ? new[] { "batched", "reference" } : new[] { "batched" }
+                     select $"{schedule}/{(lookahead ? "on" : "off")}/{(guidance ? "on" : "off")}").ToList();
+        Console.WriteLine($"FIFO speed: preset {preset.Name} ({preset.Width}x{preset.Height}, {preset.WindowFrames}-frame windows), device {options.Device}, " +
+                          $"dtype {options.DType}, partitions {options.Partitions ?? preset.Defaults.Partitions}, {options.Frames} frames x {options.Repeats} repeats after {options.Warmup} warm-up");
+        Console.WriteLine("batched = all windows and both guidance branches in as few calls as possible (--window-batch), in --dtype, on every --device;");
+        Console.WriteLine("reference = one window and one guidance branch per call, float32, first device (the reference implementation's pattern).");
+        var results = new List<CaseResult>();
+        foreach (var c in cases)
+        {
+            var result = RunChild(args, c);
+            if (result is null) return 1;
+            results.Add(result);
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"{"schedule",-10} {"look",-4} {"cfg",-4} {"dtype",-9} {"win/call",8} {"calls/fr",8} {"s/frame",10} {"(min..max)",-21} {"TFLOP/fr",9} {"TFLOP/s",8} {"%peak",6} {"peak MiB",9}");
+        foreach (var r in results)
+            Console.WriteLine($"{r.Schedule,-10} {r.Lookahead,-4} {r.Guidance,-4} {r.DType,-9} {r.WindowsPerCall,8} {r.CallsPerFrame,8} {r.SecondsPerFrame,10:G4} " +
+                              $"{$"({r.MinSeconds:G4}..{r.MaxSeconds:G4})",-21} {r.FlopsPerFrame / 1e12,9:G4} {r.AchievedTflops,8:G4} " +
+                              $"{(r.PeakTflops is { } p ? (100 * r.AchievedTflops / p).ToString("F1", CultureInfo.InvariantCulture) : "-"),6} {r.PeakMemoryMiB,9}");
+        foreach (var group in results.GroupBy(r => (r.Lookahead, r.Guidance)))
+        {
+            var batched = group.FirstOrDefault(r => r.Schedule == "batched");
+            var reference = group.FirstOrDefault(r => r.Schedule == "reference");
+            if (batched is not null && reference is not null)
+                Console.WriteLine($"speed-up lookahead {group.Key.Lookahead}, guidance {group.Key.Guidance}: reference / batched = {reference.SecondsPerFrame / batched.SecondsPerFrame:F2}x");
+        }
+        Console.WriteLine("peak MiB: " + (results.Any(r => r.PeakIsGpu) ? "GPU memory.used from nvidia-smi (summed over the devices)" : "process peak RSS (VmHWM) of the case's own process"));
+        return 0;
+    }
+
+    static CaseResult? RunChild(string[] args, string oneCase)
+    {
+        var self = Environment.ProcessPath!;
+        var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(Environment.GetCommandLineArgs()[0]);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        start.ArgumentList.Add("--case");
+        start.ArgumentList.Add(oneCase);
+        Console.Error.WriteLine($"running {oneCase} ...");
+        using var child = Process.Start(start)!;
+        CaseResult? result = null;
+        string? line;
+        while ((line = child.StandardOutput.ReadLine()) is not null)
+        {
+            if (line.StartsWith("RESULT ", StringComparison.Ordinal)) result = JsonSerializer.Deserialize<CaseResult>(line[7..]);
+            else Console.Error.WriteLine("  " + line);
+        }
+        child.WaitForExit();
+        if (child.ExitCode != 0 || result is null)
+        {
+            Console.Error.WriteLine($"case {oneCase} failed (exit code {child.ExitCode}).");
+            return null;
+        }
+        return result;
+    }
+}

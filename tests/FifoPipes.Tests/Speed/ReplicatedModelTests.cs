@@ -1,0 +1,218 @@
+using System.Runtime.InteropServices;
+using FifoPipes.Abstractions;
+using FifoPipes.Core;
+using FifoPipes.Core.Devices;
+using FifoPipes.Models.Analytic;
+using FifoPipes.Models.VideoCrafter;
+using FifoPipes.Samplers.Fifo;
+using FifoPipes.Tests.Sampling;
+using FifoPipes.Tests.VideoCrafter;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Tests.Speed;
+
+/// <summary>Several replicas ("cpu,cpu" stands in for several GPUs) give the frames of one, and their rows really run apart.</summary>
+public sealed class ReplicatedModelTests : IClassFixture<TinyVideoCrafterCheckpoint>
+{
+    readonly TinyVideoCrafterCheckpoint tiny;
+    public ReplicatedModelTests(TinyVideoCrafterCheckpoint tiny) => this.tiny = tiny;
+
+    static List<Tensor> Sample(IVideoModel model, FifoOptions options, int frames) =>
+        new FifoSamplerFactory().Create(options, new PluginContext())
+            .Sample(new SamplingJob { Model = model, Prompts = new[] { new PromptSpan("a lighthouse at dusk", frames) }, Noise = new KeyedNoise(5), Seed = 5 },
+                CancellationToken.None)
+            .Select(f => f.Latent).ToList();
+
+    static void AssertBitIdentical(IReadOnlyList<Tensor> expected, IReadOnlyList<Tensor> actual, string what)
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        for (int i = 0; i < expected.Count; i++)
+            Assert.True(expected[i].equal(actual[i]).all().item<bool>(),
+                $"{what}: frame {i} differs (max |diff| {(expected[i] - actual[i]).abs().max().item<float>():G3})");
+    }
+
+    [Theory]
+    [InlineData(16, 2, new long[] { 8, 8 })]
+    [InlineData(7, 3, new long[] { 3, 2, 2 })]
+    [InlineData(1, 2, new long[] { 1, 0 })]
+    public void Rows_split_into_contiguous_nearly_equal_parts(long rows, int replicas, long[] expected) =>
+        Assert.Equal(expected, ReplicatedModel.Split(rows, replicas));
+
+    [Fact]
+    public void Two_cpu_replicas_of_the_analytic_model_give_the_frames_of_one()
+    {
+        static AnalyticModel Analytic() => new(new AnalyticOptions { Height = 8, Width = 8, Frames = 4, Partitions = 2 });
+        var options = new FifoOptions { Start = "noise", WarmupIterations = 2 };
+        using var single = Analytic();
+        var expected = Sample(single, options, 4);
+        using var replicated = new ReplicatedModel(new IVideoModel[] { Analytic(), Analytic() });
+        var actual = Sample(replicated, options, 4);
+        AssertBitIdentical(expected, actual, "analytic on cpu,cpu");
+        // 2n = 4 windows, doubled for guidance: 8 rows, 4 per replica.
+        Assert.Equal(new long[] { 4, 4 }, replicated.LastSplit);
+    }
+
+    [Fact]
+    public void The_tiny_videocrafter_on_cpu_cpu_gives_the_frames_of_one_cpu()
+    {
+        using var single = tiny.Load(tiny.Options());
+        var options = new FifoOptions { Partitions = 2, Start = "noise", WarmupIterations = 1 };
+        var expected = Sample(single, options, 3);
+
+        var twoCpus = tiny.Options();
+        twoCpus.Device = "cpu,cpu";
+        using var model = new VideoCrafterModelAdapter().Load(twoCpus, new PluginContext());
+        var replicated = Assert.IsType<ReplicatedModel>(model);
+        Assert.Equal(2, replicated.Replicas.Count);
+        Assert.All(replicated.Replicas, r => Assert.IsType<VideoCrafterModel>(r));
+        var actual = Sample(model, options, 3);
+        Assert.Equal(new long[] { 4, 4 }, replicated.LastSplit);
+        AssertBitIdentical(expected, actual, "tiny VideoCrafter on cpu,cpu");
+    }
+
+    [Fact]
+    public void Each_replica_runs_its_rows_on_its_own_thread_and_sees_its_own_conditioning()
+    {
+        var models = Enumerable.Range(0, 3).Select(_ => new ThreadRecordingModel()).ToArray();
+        using var replicated = new ReplicatedModel(models);
+        var cond = replicated.Encode("waves");
+        var x = arange(5 * 2 * 3 * 2 * 2, dtype: ScalarType.Float32).view(5, 2, 3, 2, 2);
+        var t = zeros(new long[] { 5, 3 }, ScalarType.Int64);
+        using var eps = replicated.PredictNoise(x, t, Enumerable.Repeat(cond, 5).ToList());
+        Assert.True(eps.equal(x * 2).all().item<bool>(), "rows came back out of order or altered");
+        Assert.Equal(new long[] { 2, 2, 1 }, models.Select(m => m.Rows).ToArray());
+        Assert.Equal(Environment.CurrentManagedThreadId, models[0].ThreadId);
+        Assert.Equal(3, models.Select(m => m.ThreadId).Distinct().Count());
+        Assert.All(models, m => Assert.Same(m, m.ConditioningOwner));
+    }
+
+    [Fact]
+    public void A_failing_replica_fails_the_call_after_the_others_finished()
+    {
+        var models = new[] { new ThreadRecordingModel(), new ThreadRecordingModel { Fail = true } };
+        using var replicated = new ReplicatedModel(models);
+        var cond = replicated.Encode("");
+        var ex = Assert.Throws<InvalidOperationException>(() =>
+            replicated.PredictNoise(zeros(new long[] { 4, 2, 3, 2, 2 }), zeros(new long[] { 4, 3 }, ScalarType.Int64), Enumerable.Repeat(cond, 4).ToList()));
+        Assert.Contains("replica failed", ex.Message);
+        Assert.Equal(2, models[0].Rows);
+    }
+
+    [Fact]
+    public void Device_lists_parse_and_bad_entries_are_reported()
+    {
+        Assert.Equal(new[] { "cuda:0", "cuda:1" }, VideoCrafterDevice.ParseDevices("cuda:0, cuda:1")!.Select(d => d.ToString()));
+        Assert.Equal(2, VideoCrafterDevice.ParseDevices("cpu,cpu")!.Count);
+        Assert.Null(VideoCrafterDevice.ParseDevices("cuda:0,,cuda:1"));
+        Assert.Null(VideoCrafterDevice.ParseDevices("cuda:0,tpu"));
+        var problem = Assert.Single(new VideoCrafterOptions { Device = "cpu,gpu" }.Validate());
+        Assert.Equal("device", problem.Option);
+        Assert.Contains("comma-separated", problem.Message);
+    }
+
+    /// <summary>eps = 2x; records the rows it got, the thread it ran on and whose conditioning it was handed.</summary>
+    sealed class ThreadRecordingModel : IVideoModel
+    {
+        public long Rows;
+        public int ThreadId;
+        public object? ConditioningOwner;
+        public bool Fail;
+
+        public ModelInfo Info { get; } = DelegateVideoModel.Linear().Info;
+        public Conditioning Encode(string prompt) => new OwnedConditioning(prompt, this);
+
+        public Tensor PredictNoise(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning)
+        {
+            if (Fail) throw new InvalidOperationException("replica failed");
+            Thread.Sleep(20);
+            Rows = x.shape[0];
+            ThreadId = Environment.CurrentManagedThreadId;
+            ConditioningOwner = ((OwnedConditioning)conditioning[0]).Owner;
+            return x * 2;
+        }
+
+        public IFrameDecoder CreateDecoder() => throw new NotSupportedException();
+        public Tensor EncodeFrames(Tensor rgb) => throw new NotSupportedException();
+        public void Dispose() { }
+    }
+
+    sealed class OwnedConditioning : Conditioning
+    {
+        public OwnedConditioning(string prompt, object owner) : base(prompt) => Owner = owner;
+        public object Owner { get; }
+    }
+}
+
+/// <summary>windowBatch: auto halves the windows per call when the device runs out of memory, with unchanged results.</summary>
+public sealed class AutoWindowBatchTests
+{
+    sealed class RecordingLog : IProgressSink
+    {
+        public List<string> Warnings { get; } = new();
+        public List<string> Verbose { get; } = new();
+        void IProgressSink.Verbose(string message) => Verbose.Add(message);
+        public void Warning(string message) => Warnings.Add(message);
+    }
+
+    /// <summary>The linear test model behind a device that holds at most <paramref name="maxRows"/> rows per call.</summary>
+    static DelegateVideoModel SmallDevice(int maxRows)
+    {
+        var linear = DelegateVideoModel.Linear();
+        return new DelegateVideoModel(linear.Info, (x, t, c) =>
+        {
+            if (x.shape[0] > maxRows) throw new ExternalException("CUDA out of memory. Tried to allocate 20.00 GiB (GPU 0; 79.11 GiB total capacity)");
+            return linear.PredictNoise(x, t, c);
+        });
+    }
+
+    static (List<Tensor> Frames, int FinalBatch) Run(IVideoModel model, string windowBatch, IProgressSink log)
+    {
+        var job = new SamplingJob { Model = model, Prompts = new[] { new PromptSpan("rain", 3) }, Noise = new KeyedNoise(9), Seed = 9, Log = log };
+        var plan = FifoPlan.Resolve(new FifoOptions { WindowBatch = windowBatch, Start = "noise", WarmupIterations = 1 }, model.Info, job);
+        using var run = FifoRun.Create(job, plan, CancellationToken.None);
+        var frames = new List<Tensor>();
+        while (!run.Finished)
+            if (run.Advance(CancellationToken.None) is { } frame) frames.Add(frame.Latent);
+        return (frames, run.WindowBatch);
+    }
+
+    [Fact]
+    public void Out_of_memory_halves_the_batch_retries_the_iteration_and_changes_nothing()
+    {
+        var log = new RecordingLog();
+        var (auto, batch) = Run(SmallDevice(maxRows: 3), "auto", log);
+        // 4 windows (8 rows with guidance) -> 2 windows (4 rows) -> 1 window (2 rows), then kept.
+        Assert.Equal(1, batch);
+        var warning = Assert.Single(log.Warnings);
+        Assert.Contains("out of memory with 4 windows", warning);
+        Assert.Contains(log.Verbose, m => m.Contains("with 2 windows per model call"));
+
+        var (fixedOne, _) = Run(DelegateVideoModel.Linear(), "1", NullProgressSink.Instance);
+        Assert.Equal(fixedOne.Count, auto.Count);
+        for (int i = 0; i < auto.Count; i++) Assert.True(fixedOne[i].equal(auto[i]).all().item<bool>(), $"frame {i} changed");
+    }
+
+    [Fact]
+    public void A_fixed_batch_does_not_hide_an_out_of_memory_error()
+    {
+        var ex = Assert.Throws<ExternalException>(() => Run(SmallDevice(maxRows: 3), "0", NullProgressSink.Instance));
+        Assert.Contains("out of memory", ex.Message);
+    }
+
+    [Theory]
+    [InlineData("auto", 0, true)]
+    [InlineData("0", 0, false)]
+    [InlineData("all", 0, false)]
+    [InlineData(" 3 ", 3, false)]
+    public void Window_batch_option_values(string text, int windows, bool auto) =>
+        Assert.Equal((windows, auto), FifoOptions.ParseWindowBatch(text));
+
+    [Fact]
+    public void Bad_window_batch_values_are_reported()
+    {
+        Assert.Null(FifoOptions.ParseWindowBatch("-2"));
+        Assert.Null(FifoOptions.ParseWindowBatch("half"));
+        Assert.Contains(new FifoOptions { WindowBatch = "half" }.Validate(), p => p.Option == "windowBatch");
+    }
+}
