@@ -95,28 +95,34 @@ public sealed class AnalyticThroughput : IBenchmark
         var timings = new List<FrameTiming>(frames);
         var memory = new List<ProcessMemory> { ProcessMemory.Now(0) };
         using var decoder = model.CreateDecoder();
+        using var process = Process.GetCurrentProcess();
         var clock = Stopwatch.StartNew();
         using (var latents = sampler.Sample(job, CancellationToken.None).GetEnumerator())
         {
             for (int i = 0; i < frames; i++)
             {
                 var modelBefore = model.PredictNoiseTime;
+                var cpuStart = process.TotalProcessorTime;
                 long start = clock.ElapsedTicks;
                 if (!latents.MoveNext()) throw new InvalidOperationException($"The sampler stopped after {i} of {frames} frames.");
                 long sampled = clock.ElapsedTicks;
+                var cpuSampled = process.TotalProcessorTime;
                 var latent = latents.Current;
                 var rgbFrames = new List<VideoFrame>();
                 using (latent.Latent)
                     foreach (var rgb in decoder.Push(latent.Latent, latent.Prompt))
                         using (rgb) rgbFrames.Add(FrameConversion.ToFrame(rgb, latent.Index, latent.Prompt, info.Defaults.Fps, Guid.Empty));
                 long decoded = clock.ElapsedTicks;
+                var cpuDecoded = process.TotalProcessorTime;
                 foreach (var frame in rgbFrames)
                     foreach (var sink in sinks) sink.Write(frame);
                 long written = clock.ElapsedTicks;
+                var cpuWritten = process.TotalProcessorTime;
 
                 double model_ = (model.PredictNoiseTime - modelBefore).TotalSeconds;
                 double sampling = Seconds(sampled - start);
-                timings.Add(new FrameTiming(model_, sampling - model_, Seconds(decoded - sampled), Seconds(written - decoded)));
+                timings.Add(new FrameTiming(model_, sampling - model_, Seconds(decoded - sampled), Seconds(written - decoded),
+                    (cpuSampled - cpuStart).TotalSeconds, (cpuDecoded - cpuSampled).TotalSeconds, (cpuWritten - cpuDecoded).TotalSeconds));
                 int done = i + 1;
                 if (done == 100 || done % 500 == 0 || done == frames) memory.Add(ProcessMemory.Now(done));
             }
@@ -156,6 +162,11 @@ public sealed class AnalyticThroughput : IBenchmark
         Stage("decode", t => t.Decode);
         Stage("sinks", t => t.Sinks);
         Stage("total", t => t.Total);
+        // Wall time includes waiting for the CPU when other processes share it; CPU time does not (ffmpeg's encoding,
+        // a separate process, is in neither).
+        double cpu = steady.Sum(t => t.TotalCpu);
+        Console.WriteLine($"process CPU per frame (all threads): sampling {1000 * steady.Average(t => t.SamplingCpu):F1} ms, decode {1000 * steady.Average(t => t.DecodeCpu):F1} ms, " +
+                          $"sinks {1000 * steady.Average(t => t.SinksCpu):F1} ms; CPU/wall {cpu / total:F2} on {Environment.ProcessorCount} processors{LoadAverage()}");
         Console.WriteLine($"sinks completing their files: {completing:F2} s ({string.Join(", ", files.Select(f => $"{Path.GetFileName(f)} {new FileInfo(f).Length / 1024.0:F0} KiB"))})");
 
         Console.WriteLine();
@@ -171,10 +182,15 @@ public sealed class AnalyticThroughput : IBenchmark
     static double Seconds(long ticks) => ticks / (double)Stopwatch.Frequency;
     static double Median(IReadOnlyList<double> sorted) =>
         sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? $" (load average {string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3))})" : "";
+
     static string RuntimeVersion() => System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription;
 
-    sealed record FrameTiming(double Model, double Sampler, double Decode, double Sinks)
+    /// <summary>Wall seconds per stage, and CPU seconds of the whole process (all threads) while sampling, decoding and writing.</summary>
+    sealed record FrameTiming(double Model, double Sampler, double Decode, double Sinks, double SamplingCpu, double DecodeCpu, double SinksCpu)
     {
         public double Total => Model + Sampler + Decode + Sinks;
+        public double TotalCpu => SamplingCpu + DecodeCpu + SinksCpu;
     }
 }
