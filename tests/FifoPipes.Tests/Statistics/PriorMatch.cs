@@ -28,12 +28,13 @@ public sealed record StreamLimits(double SegmentCorrelation, double PhaseCorrela
     /// - FIFO n = 4 with and without lookahead, seeds 1-3: per third 0.035-0.048, per phase 0.04-0.06;
     /// - independent chunks: inside chunks 0.05-0.06, but 0.66-0.67 at the seams (phase 0).
     /// Limits are 3x the exact floor (0.09 per third, 0.15 per phase): FIFO passes with room, a seam fails 4x over.
-    /// Power (mean over bins of E|Z|^2 / S): standard DDIM in 32 steps keeps 0.805-0.818, FIFO 0.711-0.723
-    /// (0.87-0.90 of the baseline; FIFO loses more than plain DDIM at the same step count, as the calibration
-    /// says), a timestep off by one step 0.612 (0.75 of the baseline). The band 0.825-0.945 is the FIFO ratio
-    /// +- 0.06, about 6 standard deviations of the seed-to-seed spread.
+    /// Power (mean over bins of E|Z|^2 / S): standard DDIM in 32 steps keeps 0.79-0.82, FIFO 0.711-0.723, so FIFO
+    /// keeps 0.87-0.925 of the baseline (it loses more than plain DDIM at the same step count, as the calibration
+    /// says; per-third ratios included); a timestep off by one step keeps 0.612 (0.75-0.79 of the baseline) and
+    /// independent chunks 0.99-1.02. The 2,000-frame baseline itself spreads 0.79-0.82 over seeds, which moves every ratio;
+    /// the band 0.83-0.96 is the FIFO range widened by about 0.04 on either side.
     /// </summary>
-    public static readonly StreamLimits Calibrated = new(0.09, 0.15, 0.825, 0.945);
+    public static readonly StreamLimits Calibrated = new(0.09, 0.15, 0.83, 0.96);
 }
 
 /// <summary>What <see cref="PriorMatch.Check"/> measured and what it found wrong.</summary>
