@@ -124,7 +124,11 @@ public sealed class AnalyticThroughput : IBenchmark
                 timings.Add(new FrameTiming(model_, sampling - model_, Seconds(decoded - sampled), Seconds(written - decoded),
                     (cpuSampled - cpuStart).TotalSeconds, (cpuDecoded - cpuSampled).TotalSeconds, (cpuWritten - cpuDecoded).TotalSeconds));
                 int done = i + 1;
-                if (done == 100 || done % 500 == 0 || done == frames) memory.Add(ProcessMemory.Now(done));
+                if (done == 100 || done % 500 == 0 || done == frames)
+                {
+                    memory.Add(ProcessMemory.Now(done));
+                    Progress(timings, memory);
+                }
             }
         }
         var completeStart = clock.ElapsedTicks;
@@ -176,6 +180,18 @@ public sealed class AnalyticThroughput : IBenchmark
         if (at100 is not null && last.Frame > 100)
             Console.WriteLine($"growth from frame 100 to {last.Frame}: resident {Signed(last.Resident - at100.Resident)}, " +
                               $"peak resident {Signed(last.PeakResident - at100.PeakResident)}, managed heap {Signed(last.ManagedHeap - at100.ManagedHeap)}");
+    }
+
+    /// <summary>A line per memory checkpoint, as the run goes: long runs show their trend before they end.</summary>
+    static void Progress(IReadOnlyList<FrameTiming> timings, IReadOnlyList<ProcessMemory> memory)
+    {
+        long from = memory.Count > 2 ? memory[^2].Frame : 1;
+        var recent = timings.Skip((int)from).ToList();
+        if (recent.Count == 0) return;
+        double total = recent.Sum(t => t.Total);
+        string Share(Func<FrameTiming, double> pick) => $"{100 * recent.Sum(pick) / total:F0}%";
+        Console.WriteLine($"  frames {from + 1}-{memory[^1].Frame}: {recent.Count / total:F2} frames/s, model {Share(t => t.Model)}, sampler {Share(t => t.Sampler)}, " +
+                          $"decode {Share(t => t.Decode)}, sinks {Share(t => t.Sinks)}; {memory[^1]}");
     }
 
     static string Signed(long bytes) => (bytes >= 0 ? "+" : "-") + ProcessMemory.MiB(Math.Abs(bytes)).Trim();

@@ -32,27 +32,18 @@ public sealed class StreamSpectra : IDisposable
     public long Frames => Bins.shape[0];
 
     /// <summary>
-    /// Mean over bins of |E[Z_t conj Z_(t-1)] / S(k) - a(k)| over the pairs (t - 1, t) for the given t: the
-    /// normalised lag-1 correlation error. Normalising by the true S (not the empirical power) means lost
-    /// variance shows here too, scaled by |a(k)|.
+    /// The normalised lag-1 correlation error over the pairs (t - 1, t) for the given t: mean over bins of
+    /// |E[Z_t conj Z_(t-1)] / sqrt(E|Z_t|^2 E|Z_(t-1)|^2) - a(k)|. Normalised by the empirical power (not by S, as
+    /// <see cref="AnalyticStatistics.LagOneCorrelationError"/> is), so variance a sampler loses does not show here.
     /// </summary>
-    public double LagOneError(IReadOnlyList<long> laterFrames)
-    {
-        using var s = NewDisposeScope();
-        var later = tensor(laterFrames.ToArray());
-        var lag = (Bins.index_select(0, later) * Bins.index_select(0, later - 1).conj()).mean(new long[] { 0 });
-        return (lag / Power.to(ScalarType.ComplexFloat64) - Coefficient).abs().mean().item<double>();
-    }
-
-    /// <summary>As <see cref="LagOneError"/>, normalised by the empirical power of the frames involved instead of S.</summary>
     public double LagOneCorrelationError(IReadOnlyList<long> laterFrames)
     {
         using var s = NewDisposeScope();
         var later = tensor(laterFrames.ToArray());
-        var a = Bins.index_select(0, later);
-        var b = Bins.index_select(0, later - 1);
-        var lag = (a * b.conj()).mean(new long[] { 0 });
-        var power = (a.abs().square().mean(new long[] { 0 }) * b.abs().square().mean(new long[] { 0 })).sqrt();
+        var current = Bins.index_select(0, later);
+        var previous = Bins.index_select(0, later - 1);
+        var lag = (current * previous.conj()).mean(new long[] { 0 });
+        var power = (current.abs().square().mean(new long[] { 0 }) * previous.abs().square().mean(new long[] { 0 })).sqrt();
         return (lag / power.to(ScalarType.ComplexFloat64) - Coefficient).abs().mean().item<double>();
     }
 
