@@ -1,0 +1,18 @@
+using System.Diagnostics;
+
+namespace FifoPipes.Benchmarks;
+
+/// <summary>Resident and peak resident memory of this process, and the live managed heap (after a full collection), at one moment.</summary>
+public sealed record ProcessMemory(long Frame, long Resident, long PeakResident, long ManagedHeap)
+{
+    public static ProcessMemory Now(long frame)
+    {
+        using var process = Process.GetCurrentProcess();
+        process.Refresh();
+        return new ProcessMemory(frame, process.WorkingSet64, process.PeakWorkingSet64, GC.GetTotalMemory(forceFullCollection: true));
+    }
+
+    public static string MiB(long bytes) => $"{bytes / (1024.0 * 1024.0),8:F1} MiB";
+
+    public override string ToString() => $"after {Frame,5} frames: resident {MiB(Resident)}, peak resident {MiB(PeakResident)}, managed heap {MiB(ManagedHeap)}";
+}
