@@ -19,8 +19,7 @@ public sealed class ChunkedSampler : ISampler
     {
         var plan = ClipPlan.Resolve(options, job.Model.Info, "chunked");
         var schedule = new PromptSchedule(job.Prompts);
-        if (job.InitLatents is not null)
-            throw new FifoInputException("BadSamplerOption", "The chunked sampler cannot start from given frames; drop the start frames or use the fifo sampler (start: latents).");
+        ClipPlan.RefuseFifoOnlyInputs(job, "chunked");
         return Run(job, plan, schedule, cancellation);
     }
 

@@ -35,6 +35,15 @@ public sealed class ClipPlan
         };
     }
 
+    /// <summary>Baselines sample whole clips from noise: they take no start frames and keep no resumable state.</summary>
+    public static void RefuseFifoOnlyInputs(SamplingJob job, string sampler)
+    {
+        if (job.InitLatents is not null)
+            throw new FifoInputException("BadSamplerOption", $"The {sampler} sampler cannot start from given frames; drop the start frames or use the fifo sampler (start: latents).");
+        if (job.Snapshots is not null || job.ResumeFrom is not null)
+            throw new FifoInputException("BadSamplerOption", $"The {sampler} sampler keeps no resumable state, so it cannot write or resume snapshots; drop 'snapshot'/'resume' (-SnapshotPath/-Resume) or use the fifo sampler.");
+    }
+
     public static FifoInputException BadOption(string sampler, string option, string message) =>
         new("BadSamplerOption", $"{sampler} sampler option '{option}': {message}.");
 }

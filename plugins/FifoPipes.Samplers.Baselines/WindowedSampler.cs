@@ -32,8 +32,7 @@ public abstract class WindowedSampler : ISampler
         int stride = options.Stride ?? DefaultStride(plan.WindowFrames);
         if (stride < 1 || stride > plan.WindowFrames)
             throw ClipPlan.BadOption(name, "stride", $"{stride} is outside 1..{plan.WindowFrames} (the model's window frames); windows must overlap or touch");
-        if (job.InitLatents is not null)
-            throw new FifoInputException("BadSamplerOption", $"The {name} sampler cannot start from given frames; drop the start frames or use the fifo sampler (start: latents).");
+        ClipPlan.RefuseFifoOnlyInputs(job, name);
         var weighting = WindowedOptions.ParseWeighting(options.Weighting)!.Value;
         return Run(job, plan, schedule, stride, weighting, cancellation);
     }

@@ -29,17 +29,19 @@ public sealed class FifoSampler : ISampler
 
     static IEnumerable<LatentFrame> Run(SamplingJob job, FifoPlan plan, BaseClipCache? cache, CancellationToken cancellation)
     {
+        job.Snapshots?.DeleteLeftoverStages();
         using var run = FifoRun.Create(job, plan, cancellation, cache);
         while (!run.Finished)
         {
             var frame = run.Advance(cancellation);
             if (frame is null) continue;
-            yield return frame;
             if (job.Snapshots is { } policy && run.Emitted % policy.EveryFrames == 0)
             {
-                using var snapshot = run.Snapshot();
-                snapshot.Save(policy.Path);
+                var staged = policy.Stage(run.Emitted);
+                using (var snapshot = run.Snapshot()) snapshot.Save(staged.StagedPath);
+                frame = frame with { Snapshot = staged };
             }
+            yield return frame;
         }
     }
 }

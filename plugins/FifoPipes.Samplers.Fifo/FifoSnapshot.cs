@@ -31,7 +31,7 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
     /// <summary>Loads a snapshot and checks it belongs to this run: same run hash, seed and queue shape.</summary>
     public static FifoSnapshot Load(string path, SamplingJob job, FifoPlan plan)
     {
-        var metadata = SafetensorsMetadata.Read(path);
+        var metadata = ReadMetadata(path);
         if (!metadata.TryGetValue("format", out var format) || format != Format)
             throw new FifoInputException("SnapshotInvalid", $"'{path}' is not a FIFO sampler snapshot (format '{format ?? "none"}'). Give a file written by this sampler's snapshots.");
         string hash = metadata.GetValueOrDefault("runHash", "");
@@ -55,6 +55,17 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
                 "(channels, queue length, height, width). Resume with the same model, size, partitions and lookahead.");
         }
         return new FifoSnapshot(queue, Long(metadata, "iteration", path), Long(metadata, "emitted", path), seed, hash);
+    }
+
+    static IReadOnlyDictionary<string, string> ReadMetadata(string path)
+    {
+        if (!File.Exists(path))
+            throw new FifoInputException("SnapshotNotFound", $"Snapshot '{path}' does not exist. Check the path, or start fresh without resuming.");
+        try { return SafetensorsFile.ReadMetadata(path); }
+        catch (FifoInputException ex) when (ex.ErrorId == "CheckpointCorrupt")
+        {
+            throw new FifoInputException("SnapshotInvalid", $"'{path}' is not a valid safetensors snapshot ({ex.Message}). The file is damaged; start fresh.", ex);
+        }
     }
 
     static long Long(IReadOnlyDictionary<string, string> metadata, string key, string path) =>

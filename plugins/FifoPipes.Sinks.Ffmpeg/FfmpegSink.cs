@@ -69,7 +69,7 @@ public sealed class FfmpegSink : IFrameSink
     static readonly TimeSpan DyingGrace = TimeSpan.FromSeconds(10);
 
     readonly string ffmpeg;
-    readonly string path;
+    string path;
     readonly SinkTarget target;
     readonly FfmpegContainer container;
     readonly FfmpegSinkOptions options;
@@ -114,6 +114,12 @@ public sealed class FfmpegSink : IFrameSink
     void Start(VideoFrame first)
     {
         format = FrameFormat.Of(first, target);
+        var segment = SinkFiles.ContinuationPath(path, first.Index);
+        if (segment != path)
+        {
+            log.Warning($"{container.Name}: " + SinkFiles.ContinuationNotice(path, segment, first.Index));
+            path = segment;
+        }
         var arguments = FfmpegCommand.Build(options, container, format, path, target.Overwrite);
         if (FfmpegCommand.NeedsEvenSize(options.PixelFormat, format))
             log.Verbose($"{container.Name}: {format.Width}x{format.Height} is padded to even sides with black; {options.PixelFormat} needs them.");

@@ -19,7 +19,14 @@ public interface ISampler
 }
 
 /// <summary>One clean latent frame [C, h, w] and the prompt it was finished under.</summary>
-public sealed record LatentFrame(long Index, Tensor Latent, string Prompt);
+public sealed record LatentFrame(long Index, Tensor Latent, string Prompt)
+{
+    /// <summary>
+    /// The sampler's state right after this frame left it, saved under a temporary name. The engine makes it the
+    /// resume point only once this frame and every earlier one are written by the sinks; null when none was taken.
+    /// </summary>
+    public StagedSnapshot? Snapshot { get; init; }
+}
 
 /// <summary>A prompt and how many output frames it covers.</summary>
 public sealed record PromptSpan(string Prompt, int Frames);
@@ -46,7 +53,44 @@ public sealed class SamplingJob
 }
 
 /// <summary>Save the sampler state to <see cref="Path"/> every <see cref="EveryFrames"/> output frames.</summary>
-public sealed record SnapshotPolicy(string Path, int EveryFrames);
+public sealed record SnapshotPolicy(string Path, int EveryFrames)
+{
+    const string StagedSuffix = ".staged";
+
+    /// <summary>
+    /// Where the snapshot taken after <paramref name="framesBefore"/> output frames waits until those frames are
+    /// written. A sampler runs a few frames ahead of the sinks; committing its state earlier would let a crash skip
+    /// the frames still in flight.
+    /// </summary>
+    public StagedSnapshot Stage(long framesBefore) =>
+        new($"{Path}.{framesBefore.ToString(System.Globalization.CultureInfo.InvariantCulture)}{StagedSuffix}", Path, framesBefore);
+
+    /// <summary>Deletes staged snapshots a killed process left behind; they were never the resume point.</summary>
+    public void DeleteLeftoverStages()
+    {
+        var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path));
+        if (folder is null || !Directory.Exists(folder)) return;
+        var prefix = System.IO.Path.GetFileName(Path) + ".";
+        foreach (var file in Directory.EnumerateFiles(folder, prefix + "*" + StagedSuffix))
+        {
+            var middle = System.IO.Path.GetFileName(file)[prefix.Length..^StagedSuffix.Length];
+            if (middle.Length > 0 && middle.All(char.IsAsciiDigit)) File.Delete(file);
+        }
+    }
+}
+
+/// <summary>A snapshot saved at <see cref="StagedPath"/>, to become <see cref="Path"/> once <see cref="FramesBefore"/> frames are safe.</summary>
+public sealed record StagedSnapshot(string StagedPath, string Path, long FramesBefore)
+{
+    /// <summary>Makes the staged file the resume point in one atomic rename.</summary>
+    public void Commit() => File.Move(StagedPath, Path, overwrite: true);
+
+    /// <summary>Drops a snapshot whose frames never reached the sinks (a cancelled or failed run).</summary>
+    public void Discard()
+    {
+        try { File.Delete(StagedPath); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}
 
 /// <summary>Why a random tensor is drawn; part of its key.</summary>
 public enum NoisePurpose

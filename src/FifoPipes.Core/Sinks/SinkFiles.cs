@@ -25,6 +25,25 @@ public static class SinkFiles
         new(OutputExistsErrorId,
             $"The sink output '{path}' already exists{detail}. Use -Force (overwrite: true in a recipe) to replace it, or choose another path.");
 
+    /// <summary>
+    /// Where a file sink writes when its first frame is not frame 0, as in a resumed run: a new segment beside the
+    /// original (<c>story.mp4</c> → <c>story.from-000096.mp4</c>), so the part an interrupted run already wrote is
+    /// never replaced. A video cannot be appended to in place without re-encoding, and the interrupted file may run
+    /// past the resume point, so joining is left to the user (docs/reliability.md shows how).
+    /// </summary>
+    public static string ContinuationPath(string path, long firstFrame)
+    {
+        if (firstFrame <= 0) return path;
+        var folder = Path.GetDirectoryName(path) ?? "";
+        var number = firstFrame.ToString("D6", System.Globalization.CultureInfo.InvariantCulture);
+        return Path.Combine(folder, $"{Path.GetFileNameWithoutExtension(path)}.from-{number}{Path.GetExtension(path)}");
+    }
+
+    /// <summary>The warning a video sink gives when it starts a continuation segment.</summary>
+    public static string ContinuationNotice(string original, string segment, long firstFrame) =>
+        $"This run starts at frame {firstFrame}, so it writes a new segment '{segment}' and leaves '{original}' as it is. " +
+        $"To join them: ffmpeg -i \"{original}\" -i \"{segment}\" -filter_complex \"[0:v]trim=end_frame={firstFrame}[a];[a][1:v]concat=n=2\" joined{Path.GetExtension(original)}";
+
     public static void CreateParentFolder(string path)
     {
         var folder = Path.GetDirectoryName(path);

@@ -11,6 +11,13 @@ public sealed record RunStarted(ModelInfo Model, int Frames, double Fps, Guid Ru
 /// <summary>A decoded frame, in order.</summary>
 public sealed record FrameProduced(VideoFrame Frame, RunTimings Timings) : RunEvent;
 
+/// <summary>
+/// The sampler's state after <see cref="StagedSnapshot.FramesBefore"/> frames. <see cref="VideoRun.Events"/> makes it
+/// the resume point when the consumer asks for the event after the last of those frames, that is once it has written
+/// them, so a crash at any moment resumes without a gap.
+/// </summary>
+public sealed record SnapshotSaved(StagedSnapshot Snapshot) : RunEvent;
+
 public enum MessageLevel { Verbose, Warning }
 
 /// <summary>A message from the engine or a plugin.</summary>

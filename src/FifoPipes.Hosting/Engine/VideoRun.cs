@@ -37,16 +37,30 @@ public sealed class VideoRun
         {
             var reader = channel.Reader;
             while (reader.WaitToReadAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult())
-                while (reader.TryRead(out var item)) yield return item;
+                while (reader.TryRead(out var item))
+                {
+                    // The consumer is back for more, so every frame before this snapshot is written.
+                    if (item is SnapshotSaved saved) saved.Snapshot.Commit();
+                    yield return item;
+                }
         }
         finally
         {
             stop.Cancel();
             // Drain so a worker blocked on a full channel can see the cancellation and leave.
-            while (worker.IsAlive && !worker.Join(10)) channel.Reader.TryRead(out _);
+            while (worker.IsAlive && !worker.Join(10)) DiscardNext(channel.Reader);
+            while (DiscardNext(channel.Reader)) { }
         }
         // Surfaces the worker's failure (the channel completes with it); cancellation is not a failure.
         channel.Reader.Completion.GetAwaiter().GetResult();
+    }
+
+    /// <summary>Drops one unread event; a snapshot whose frames were never written must not become a resume point.</summary>
+    static bool DiscardNext(ChannelReader<RunEvent> reader)
+    {
+        if (!reader.TryRead(out var item)) return false;
+        if (item is SnapshotSaved unwritten) unwritten.Snapshot.Discard();
+        return true;
     }
 
     void Work(ChannelWriter<RunEvent> output, CancellationToken cancellation)
@@ -85,6 +99,7 @@ public sealed class VideoRun
         };
 
         using var decoder = model.CreateDecoder();
+        var staged = new Queue<StagedSnapshot>();
         var total = Stopwatch.StartNew();
         var decoding = new Stopwatch();
         long nextIndex = -1;
@@ -99,21 +114,35 @@ public sealed class VideoRun
                 var timings = new RunTimings(total.Elapsed.TotalSeconds - decoding.Elapsed.TotalSeconds, decoding.Elapsed.TotalSeconds, total.Elapsed.TotalSeconds);
                 Post(output, new FrameProduced(frame, timings), cancellation);
             }
+            // A decoder that holds frames back delays the snapshot until the frames it covers are out.
+            while (staged.Count > 0 && staged.Peek().FramesBefore <= nextIndex)
+            {
+                Post(output, new SnapshotSaved(staged.Peek()), cancellation);
+                staged.Dequeue();
+            }
         }
 
-        foreach (var latent in sampler.Sample(job, cancellation))
+        try
         {
-            // Decoders that hold frames back (causal VAEs) emit them later, with the index they belong to.
-            if (nextIndex < 0) nextIndex = latent.Index;
-            prompt = latent.Prompt;
-            decoding.Start();
-            IReadOnlyList<TorchSharp.torch.Tensor> rgbFrames;
-            using (latent.Latent) rgbFrames = decoder.Push(latent.Latent, latent.Prompt);
-            decoding.Stop();
-            Emit(rgbFrames);
+            foreach (var latent in sampler.Sample(job, cancellation))
+            {
+                // Decoders that hold frames back (causal VAEs) emit them later, with the index they belong to.
+                if (nextIndex < 0) nextIndex = latent.Index;
+                prompt = latent.Prompt;
+                if (latent.Snapshot is { } snapshot) staged.Enqueue(snapshot);
+                decoding.Start();
+                IReadOnlyList<TorchSharp.torch.Tensor> rgbFrames;
+                using (latent.Latent) rgbFrames = decoder.Push(latent.Latent, latent.Prompt);
+                decoding.Stop();
+                Emit(rgbFrames);
+            }
+            if (nextIndex < 0) nextIndex = 0;
+            Emit(decoder.Flush());
         }
-        if (nextIndex < 0) nextIndex = 0;
-        Emit(decoder.Flush());
+        finally
+        {
+            foreach (var unposted in staged) unposted.Discard();
+        }
     }
 
     static void Post(ChannelWriter<RunEvent> output, RunEvent item, CancellationToken cancellation) =>

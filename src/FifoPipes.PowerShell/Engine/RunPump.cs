@@ -53,6 +53,9 @@ sealed class RunPump
                             cmdlet.WriteProgress(progress);
                         }
                         break;
+                    case SnapshotSaved saved:
+                        cmdlet.WriteVerbose($"Snapshot after {saved.Snapshot.FramesBefore} frames: {saved.Snapshot.Path}");
+                        break;
                     case RunMessage { Level: MessageLevel.Warning } warning:
                         cmdlet.WriteWarning(warning.Text);
                         break;

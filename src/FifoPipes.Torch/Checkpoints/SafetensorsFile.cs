@@ -26,6 +26,15 @@ public static class SafetensorsFile
         return ReadHeader(stream, path, out _);
     }
 
+    /// <summary>The header's string-valued <c>__metadata__</c> entries, read without touching the tensor data.</summary>
+    public static IReadOnlyDictionary<string, string> ReadMetadata(string path)
+    {
+        using var stream = OpenOrExplain(path);
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        ReadHeader(stream, path, out _, metadata);
+        return metadata;
+    }
+
     /// <summary>Loads every tensor (as stored, or cast to <paramref name="dtype"/>) to the CPU.</summary>
     public static Dictionary<string, Tensor> Load(string path, ScalarType? dtype = null)
     {
@@ -66,7 +75,7 @@ public static class SafetensorsFile
         return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
     }
 
-    static IReadOnlyList<SafetensorsEntry> ReadHeader(FileStream stream, string path, out long dataStart)
+    static IReadOnlyList<SafetensorsEntry> ReadHeader(FileStream stream, string path, out long dataStart, Dictionary<string, string>? metadata = null)
     {
         long fileLength = stream.Length;
         Span<byte> lengthBytes = stackalloc byte[8];
@@ -89,7 +98,13 @@ public static class SafetensorsFile
             var entries = new List<SafetensorsEntry>();
             foreach (var p in doc.RootElement.EnumerateObject())
             {
-                if (p.Name == "__metadata__") continue;
+                if (p.Name == "__metadata__")
+                {
+                    if (metadata is not null && p.Value.ValueKind == JsonValueKind.Object)
+                        foreach (var m in p.Value.EnumerateObject())
+                            if (m.Value.ValueKind == JsonValueKind.String) metadata[m.Name] = m.Value.GetString()!;
+                    continue;
+                }
                 entries.Add(ParseEntry(p, path, dataLength));
             }
             return entries;

@@ -168,6 +168,9 @@ public sealed class TorchZipCheckpoint : IDisposable
     {
         if (!entries.TryGetValue(RecordPrefix + "data/" + t.StorageKey, out var entry))
             throw Corrupt(Path, $"storage record '{RecordPrefix}data/{t.StorageKey}' is missing (truncated file?)");
+        // Deflate cannot shrink data more than about 1032:1, so a larger claim is a lie meant to make us allocate.
+        if (entry.Length > Math.Max(entry.CompressedLength, 1) * 1032L)
+            throw Corrupt(Path, $"storage '{t.StorageKey}' claims {entry.Length} bytes from {entry.CompressedLength} stored ones");
         long elementSize = ElementSize(t.DType);
         if (entry.Length != t.StorageNumel * elementSize)
             throw Corrupt(Path, $"storage '{t.StorageKey}' has {entry.Length} bytes, the pickle says {t.StorageNumel} x {elementSize}");

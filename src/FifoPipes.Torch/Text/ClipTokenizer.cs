@@ -42,21 +42,22 @@ public sealed partial class ClipTokenizer
     public static ClipTokenizer FromOpenClipVocab(string bpeGzPath)
     {
         RequireFile(bpeGzPath);
-        string[] lines;
+        // open_clip keeps merges 1 .. 49152-256-2 (the first line is a version header).
+        const int mergeCount = 49152 - 256 - 2;
+        List<string> lines;
         try
         {
             using var gz = new GZipStream(File.OpenRead(bpeGzPath), CompressionMode.Decompress);
             using var reader = new StreamReader(gz, Encoding.UTF8);
-            lines = reader.ReadToEnd().Split('\n');
+            // Only the lines used are read, each of bounded length: a gzip bomb cannot make us inflate it all.
+            lines = ReadBoundedLines(reader, mergeCount + 1, bpeGzPath);
         }
         catch (InvalidDataException ex)
         {
             throw new FifoInputException("TokenizerCorrupt", $"'{bpeGzPath}' is not a gzip'd BPE merges file ({ex.Message}). {VocabHelp}", ex);
         }
-        // open_clip keeps merges 1 .. 49152-256-2 (the first line is a version header).
-        const int mergeCount = 49152 - 256 - 2;
-        if (lines.Length < mergeCount + 1)
-            throw new FifoInputException("TokenizerCorrupt", $"'{bpeGzPath}' has {lines.Length - 1} merges, open_clip's vocabulary has at least {mergeCount}. {VocabHelp}");
+        if (lines.Count < mergeCount + 1)
+            throw new FifoInputException("TokenizerCorrupt", $"'{bpeGzPath}' has {Math.Max(0, lines.Count - 1)} merges, open_clip's vocabulary has at least {mergeCount}. {VocabHelp}");
         var merges = lines.Skip(1).Take(mergeCount).Select(l => ParseMerge(l, bpeGzPath)).ToList();
 
         var vocab = new List<string>(ByteSymbolsInVocabOrder);
@@ -84,7 +85,11 @@ public sealed partial class ClipTokenizer
         {
             throw new FifoInputException("TokenizerCorrupt", $"'{vocabJsonPath}' is not a token-to-id JSON object ({ex.Message}). {VocabHelp}", ex);
         }
-        var merges = File.ReadLines(mergesPath)
+        if (new FileInfo(vocabJsonPath).Length > MaxTokenizerFileBytes)
+            throw new FifoInputException("TokenizerCorrupt", $"'{vocabJsonPath}' is {new FileInfo(vocabJsonPath).Length >> 20} MiB; a CLIP vocabulary is about 1 MiB. {VocabHelp}");
+        List<string> mergeLines;
+        using (var reader = new StreamReader(mergesPath, Encoding.UTF8)) mergeLines = ReadBoundedLines(reader, int.MaxValue, mergesPath);
+        var merges = mergeLines
             .Where(l => !l.StartsWith("#version", StringComparison.Ordinal) && l.Length > 0)
             .Select(l => ParseMerge(l, mergesPath)).ToList();
         int sot = encoder.TryGetValue("<|startoftext|>", out var s) ? s
@@ -112,6 +117,30 @@ public sealed partial class ClipTokenizer
         if (path.EndsWith("vocab.json", StringComparison.OrdinalIgnoreCase))
             return FromHuggingFace(path, Path.Combine(Path.GetDirectoryName(path) ?? ".", "merges.txt"));
         return FromOpenClipVocab(path);
+    }
+
+    /// <summary>Real vocabularies are about a megabyte; anything far larger is not one.</summary>
+    const long MaxTokenizerFileBytes = 64L << 20;
+    /// <summary>A merge line is two short symbols; a longer line means the file is something else.</summary>
+    const int MaxLineChars = 1024;
+
+    static List<string> ReadBoundedLines(TextReader reader, int maxLines, string path)
+    {
+        var lines = new List<string>();
+        var line = new StringBuilder();
+        long total = 0;
+        int c;
+        while (lines.Count < maxLines && (c = reader.Read()) >= 0)
+        {
+            if (++total > MaxTokenizerFileBytes)
+                throw new FifoInputException("TokenizerCorrupt", $"'{path}' holds more than {MaxTokenizerFileBytes >> 20} MiB of text; a BPE merges file is a few MiB. {VocabHelp}");
+            if (c == '\n') { lines.Add(line.ToString()); line.Clear(); continue; }
+            if (line.Length == MaxLineChars)
+                throw new FifoInputException("TokenizerCorrupt", $"'{path}' has a line {lines.Count + 1} longer than {MaxLineChars} characters, so it is not a BPE merges file. {VocabHelp}");
+            line.Append((char)c);
+        }
+        if (line.Length > 0 && lines.Count < maxLines) lines.Add(line.ToString());
+        return lines;
     }
 
     static void RequireFile(string path)

@@ -23,6 +23,9 @@ public sealed class T5Tokenizer
         if (!File.Exists(spieceModelPath))
             throw new FifoInputException("TokenizerNotFound",
                 $"SentencePiece model '{spieceModelPath}' does not exist. It ships with the text encoder (e.g. DeepFloyd/t5-v1_1-xxl/spiece.model).");
+        const long maxModelBytes = 64L << 20;
+        if (new FileInfo(spieceModelPath).Length > maxModelBytes)
+            throw new FifoInputException("TokenizerCorrupt", $"'{spieceModelPath}' is {new FileInfo(spieceModelPath).Length >> 20} MiB; a SentencePiece model is about 1 MiB. Download spiece.model again.");
         byte[] proto;
         try { proto = SentencePieceProto.WithUsableBeginningOfSentence(File.ReadAllBytes(spieceModelPath)); }
         catch (InvalidDataException ex)
@@ -30,8 +33,16 @@ public sealed class T5Tokenizer
             throw new FifoInputException("TokenizerCorrupt", $"'{spieceModelPath}' is not a SentencePiece model ({ex.Message}). Download spiece.model again.", ex);
         }
         using var stream = new MemoryStream(proto);
-        // </s> is appended here after truncation, as T5Tokenizer does, so the library adds neither marker.
-        return new T5Tokenizer(SentencePieceTokenizer.Create(stream, addBeginningOfSentence: false, addEndOfSentence: false));
+        try
+        {
+            // </s> is appended here after truncation, as T5Tokenizer does, so the library adds neither marker.
+            return new T5Tokenizer(SentencePieceTokenizer.Create(stream, addBeginningOfSentence: false, addEndOfSentence: false));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The protobuf reader and the tokenizer throw several unrelated types for a damaged model.
+            throw new FifoInputException("TokenizerCorrupt", $"'{spieceModelPath}' is not a usable SentencePiece model ({ex.GetType().Name}: {ex.Message}). Download spiece.model again.", ex);
+        }
     }
 
     /// <summary>The sentencepiece ids of <paramref name="text"/> (no &lt;/s&gt;, no truncation).</summary>

@@ -13,6 +13,10 @@ public static class TensorAssert
         using var scope = NewDisposeScope();
         var e = expected.to(ScalarType.Float64).cpu();
         var a = actual.to(ScalarType.Float64).cpu();
+        // NaN compares false with everything, so it must be caught before the tolerance check would wave it through.
+        var notFinite = a.isfinite().logical_not().logical_and(e.isfinite()).sum().item<long>();
+        Assert.True(notFinite == 0, $"{what}: {notFinite} of {e.numel()} elements are NaN or infinite where the expected values are finite");
+        Assert.True(a.isnan().eq(e.isnan()).all().item<bool>(), $"{what}: NaN where the expected tensor has a number, or the other way round");
         var diff = (a - e).abs();
         var allowed = atol + rtol * e.abs();
         var excess = diff - allowed;

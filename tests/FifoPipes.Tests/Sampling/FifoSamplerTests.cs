@@ -29,10 +29,11 @@ public sealed class FifoSamplerTests : IDisposable
         RunHash = runHash,
     };
 
+    /// <summary>Stands in for the engine: each staged snapshot is committed as soon as its frame is taken.</summary>
     static List<Tensor> Latents(ISampler sampler, SamplingJob job, int? take = null)
     {
         var frames = sampler.Sample(job, CancellationToken.None);
-        return (take is { } n ? frames.Take(n) : frames).Select(f => f.Latent).ToList();
+        return (take is { } n ? frames.Take(n) : frames).Select(f => { f.Snapshot?.Commit(); return f.Latent; }).ToList();
     }
 
     static ISampler Sampler(FifoOptions options) => new FifoSamplerFactory().Create(options, new PluginContext());
@@ -83,6 +84,26 @@ public sealed class FifoSamplerTests : IDisposable
         var resumed = Sampler(options).Sample(Job(model, resumeFrom: snapshot), CancellationToken.None).ToList();
         Assert.Equal(Enumerable.Range(3, 7).Select(i => (long)i), resumed.Select(f => f.Index));
         AssertIdentical(uninterrupted.Skip(3).ToList(), resumed.Select(f => f.Latent).ToList(), "after resuming");
+    }
+
+    [Fact]
+    public void Snapshots_are_staged_with_the_frame_they_follow_and_leftovers_are_cleared()
+    {
+        var model = DelegateVideoModel.Linear();
+        var snapshot = Path.Combine(folder, "staged.safetensors");
+        var leftover = snapshot + ".5.staged";
+        var unrelated = snapshot + ".notes.staged";
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(unrelated, "not ours");
+        File.WriteAllText(leftover, "from a killed process");
+
+        var frames = Sampler(new FifoOptions()).Sample(Job(model, frames: 6, snapshots: new SnapshotPolicy(snapshot, 2)), CancellationToken.None).ToList();
+
+        Assert.Equal(new long?[] { null, 2, null, 4, null, 6 }, frames.Select(f => f.Snapshot?.FramesBefore));
+        Assert.False(File.Exists(snapshot), "the sampler never commits a snapshot itself; the engine does once the frames are written");
+        Assert.All(frames.Where(f => f.Snapshot is not null), f => Assert.True(File.Exists(f.Snapshot!.StagedPath)));
+        Assert.False(File.Exists(leftover), "a stage left by a killed process is deleted when the next run starts");
+        Assert.True(File.Exists(unrelated));
     }
 
     [Fact]

@@ -1,0 +1,124 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Hosting.Engine;
+using FifoPipes.Hosting.Recipes;
+using FifoPipes.Tests.Hosting;
+using FifoPipes.Tests.Sinks;
+using FifoPipes.Torch.Checkpoints;
+using Xunit;
+
+namespace FifoPipes.Tests.Reliability;
+
+/// <summary>
+/// Snapshots through the real engine: a snapshot becomes the resume point only after every frame before it is
+/// written, a run that stops at any frame resumes without a gap, and video sinks continue in a new segment.
+/// </summary>
+public sealed class EngineResumeTests : IDisposable
+{
+    const int Frames = 40, Every = 8;
+
+    readonly string folder = Directory.CreateTempSubdirectory("fifo-engine-resume-").FullName;
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    string Recipe(string output, string? resume = null, bool snapshots = true) => $"""
+        apiVersion: fifopipes/v1
+        model: {"{"} use: analytic, with: {"{"} height: 4, width: 6 {"}"} {"}"}
+        prompt: blue waves rolling right
+        frames: {Frames}
+        seed: 3
+        sampler: {"{"} use: fifo, with: {"{"} partitions: 2, lookahead: true {"}"} {"}"}
+        overwrite: true
+        {(snapshots ? $"snapshot: {{ path: run.snapshot, every: {Every} }}" : "")}
+        {(resume is null ? "" : $"resume: {resume}")}
+        sinks:
+          - {"{"} path: {output}, use: png {"}"}
+          - path: {output}.gif
+        """;
+
+    Recipe Read(string yaml)
+    {
+        var reader = new RecipeReader(TestPlugins.Host);
+        var recipe = reader.ReadText(yaml, Path.Combine(folder, "run.yaml"));
+        Assert.True(recipe is not null, string.Join(Environment.NewLine, reader.Diagnostics.Select(d => $"{d.Path}: {d.Message}")));
+        return recipe!;
+    }
+
+    /// <summary>Runs a recipe into its sinks; <paramref name="stopAfter"/> frames then stops consuming, as a crash would.</summary>
+    List<long> Run(Recipe recipe, int? stopAfter = null, Action<long>? afterEachFrame = null)
+    {
+        var written = new List<long>();
+        using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, 8, new PluginContext(workingDirectory: folder));
+        foreach (var e in new VideoRun(recipe).Events())
+        {
+            if (e is not FrameProduced produced) continue;
+            sinks.Write(produced.Frame);
+            written.Add(produced.Frame.Index);
+            afterEachFrame?.Invoke(produced.Frame.Index);
+            if (written.Count == stopAfter) break;
+        }
+        sinks.Complete();
+        return written;
+    }
+
+    long? CommittedSnapshot()
+    {
+        var path = Path.Combine(folder, "run.snapshot");
+        return File.Exists(path) ? long.Parse(SafetensorsFile.ReadMetadata(path)["emitted"]) : null;
+    }
+
+    [Fact]
+    public void The_resume_point_never_runs_ahead_of_the_written_frames()
+    {
+        var seen = new List<long?>();
+        Run(Read(Recipe("frames")), afterEachFrame: index =>
+        {
+            var committed = CommittedSnapshot();
+            seen.Add(committed);
+            // While frame `index` is being handled, only frames 0..index-1 are certainly on disk.
+            Assert.True(committed is null || committed <= index, $"at frame {index} the snapshot already covers {committed} frames");
+        });
+        Assert.Equal(Enumerable.Range(0, Frames).Select(i => i < Every ? (long?)null : i / Every * Every), seen);
+        Assert.Equal(Frames, CommittedSnapshot());
+        Assert.Empty(Directory.EnumerateFiles(folder, "*.staged"));
+    }
+
+    [Theory]
+    [InlineData(21)]
+    [InlineData(24)]
+    [InlineData(1)]
+    public void A_run_stopped_at_any_frame_resumes_to_the_same_frames(int stopAfter)
+    {
+        Run(Read(Recipe("whole", snapshots: false)));
+        var first = Run(Read(Recipe("parts")), stopAfter: stopAfter);
+        Assert.Equal(stopAfter, first.Count);
+        Assert.Empty(Directory.EnumerateFiles(folder, "*.staged"));
+
+        long? resumeAt = CommittedSnapshot();
+        var resumed = Run(Read(Recipe("parts", resume: resumeAt is null ? null : "run.snapshot")));
+        long start = resumeAt ?? 0;
+        Assert.Equal(Enumerable.Range((int)start, Frames - (int)start).Select(i => (long)i), resumed);
+
+        var whole = Directory.GetFiles(Path.Combine(folder, "whole")).Select(Path.GetFileName).Order().ToList();
+        var parts = Directory.GetFiles(Path.Combine(folder, "parts")).Select(Path.GetFileName).Order().ToList();
+        Assert.Equal(Frames, whole.Count);
+        Assert.Equal(whole, parts);
+        foreach (var name in whole)
+            Assert.True(File.ReadAllBytes(Path.Combine(folder, "whole", name!)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(folder, "parts", name!))), $"{name} differs");
+
+        // The GIF of the stopped run is left whole; the resumed run continues in a segment named by its first frame.
+        var segment = Path.Combine(folder, $"parts.from-{start:D6}.gif");
+        Assert.Equal(start > 0, File.Exists(segment));
+        if (start > 0 && Ffprobe.Available)
+        {
+            Assert.Equal(stopAfter, Ffprobe.Probe(Path.Combine(folder, "parts.gif")).Frames);
+            Assert.Equal(Frames - start, Ffprobe.Probe(segment).Frames);
+        }
+    }
+
+    [Fact]
+    public void Baseline_samplers_refuse_snapshots_instead_of_ignoring_them()
+    {
+        var yaml = Recipe("chunked").Replace("use: fifo, with: { partitions: 2, lookahead: true }", "use: chunked");
+        var ex = Assert.Throws<FifoInputException>(() => Run(Read(yaml)));
+        Assert.Contains("snapshot", ex.Message);
+    }
+}
