@@ -4,6 +4,7 @@ using FifoPipes.Benchmarks;
 var benchmarks = new IBenchmark[]
 {
     new AnalyticThroughput(),
+    new Soak(),
 };
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")

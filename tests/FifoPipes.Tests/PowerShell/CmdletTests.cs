@@ -17,35 +17,9 @@ public sealed class CmdletTests : IDisposable
     readonly string dir = Directory.CreateTempSubdirectory("fifo-ps-").FullName;
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
-    static System.Management.Automation.PowerShell NewShell(string workingDirectory)
-    {
-        var shell = System.Management.Automation.PowerShell.Create(InitialSessionState.CreateDefault2());
-        shell.AddCommand("Import-Module").AddParameter("Assembly", typeof(NewFifoVideoCommand).Assembly).Invoke();
-        shell.Commands.Clear();
-        // Set-Location lives in a module only pwsh ships; the session state API does the same.
-        shell.Runspace.SessionStateProxy.Path.SetLocation(workingDirectory);
-        return shell;
-    }
+    List<object> Run(string script) => InProcessShell.Run(dir, script);
 
-    List<object> Run(string script)
-    {
-        using var shell = NewShell(dir);
-        shell.AddScript(script);
-        var output = shell.Invoke();
-        if (shell.HadErrors)
-            throw new Xunit.Sdk.XunitException("PowerShell errors: " + string.Join(" | ", shell.Streams.Error.Select(e => e.ToString())));
-        return output.Select(o => o.BaseObject).ToList();
-    }
-
-    ErrorRecord RunFailing(string script)
-    {
-        using var shell = NewShell(dir);
-        shell.AddScript(script);
-        try { shell.Invoke(); }
-        catch (RuntimeException ex) { return ex.ErrorRecord; }
-        Assert.True(shell.HadErrors, "expected the script to fail");
-        return shell.Streams.Error[0];
-    }
+    ErrorRecord RunFailing(string script) => InProcessShell.RunFailing(dir, script);
 
     [Fact]
     public void New_FifoVideo_streams_frames_in_order()
@@ -102,7 +76,7 @@ public sealed class CmdletTests : IDisposable
     [Fact]
     public void Stopping_the_pipeline_leaves_playable_files_with_the_frames_made_so_far()
     {
-        using var shell = NewShell(dir);
+        using var shell = InProcessShell.New(dir);
         shell.AddScript($"New-FifoVideo 'smoke drifting left' -Frames 100000 {Tiny} | Export-FifoFrames stopped.gif, stopped.mp4");
         var running = shell.BeginInvoke();
         var gif = Path.Combine(dir, "stopped.gif");

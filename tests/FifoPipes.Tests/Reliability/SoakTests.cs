@@ -1,0 +1,43 @@
+using System.Diagnostics;
+using System.Reflection;
+using FifoPipes.Tests.Sinks;
+using Xunit;
+using FifoPipes.Tests.Hosting;
+using Xunit.Abstractions;
+
+namespace FifoPipes.Tests.Reliability;
+
+/// <summary>
+/// The soak benchmark at a reduced size, in its own process so the memory it samples is the run's alone (the full
+/// 10,000 frames: <c>dotnet run --project tests/FifoPipes.Benchmarks -- soak</c>).
+/// </summary>
+public sealed class SoakTests(ITestOutputHelper output)
+{
+    const int Frames = 1200;
+
+    static string BenchmarksAssembly =>
+        typeof(SoakTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "BenchmarksAssembly").Value!;
+
+    [SkippableFact]
+    public void A_reduced_soak_loses_no_frame_and_keeps_memory_flat()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg and ffprobe are needed for the mp4 sink and for counting its frames");
+        Assert.True(File.Exists(BenchmarksAssembly), $"{BenchmarksAssembly} is missing; build FifoPipes.sln");
+
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { BenchmarksAssembly, "soak", "--frames", Frames.ToString(), "--plugins", TestPlugins.Folder })
+            start.ArgumentList.Add(a);
+        using var soak = Process.Start(start)!;
+        var errors = soak.StandardError.ReadToEndAsync();
+        var report = soak.StandardOutput.ReadToEnd();
+        Assert.True(soak.WaitForExit(TimeSpan.FromMinutes(5)), "the soak did not finish in 5 minutes");
+        output.WriteLine(report);
+        output.WriteLine(errors.Result);
+
+        Assert.Contains($"frames produced        {Frames} of {Frames}", report);
+        Assert.Contains($"PNG files              {Frames} (0 missing)", report);
+        Assert.Contains($"MP4 frames (ffprobe)   {Frames}", report);
+        Assert.Contains("frames lost            0", report);
+        Assert.Equal(0, soak.ExitCode);
+    }
+}
