@@ -5,19 +5,12 @@ using static TorchSharp.torch;
 namespace FifoPipes.Torch.Nn;
 
 /// <summary>
-/// TorchSharp's GroupNorm/LayerNorm with torch's initial values. TorchSharp 0.107 allocates the
-/// affine parameters of GroupNorm with <c>empty</c> and never fills them, so a freshly built model
-/// holds garbage (NaN included) until a checkpoint is loaded; these factories set weight = 1, bias = 0.
+/// TorchSharp's LayerNorm with torch's initial values (weight = 1, bias = 0). TorchSharp 0.107 allocates
+/// norm affine parameters with <c>empty</c> and never fills them, so a freshly built model would hold
+/// garbage (NaN included) until a checkpoint is loaded. GroupNorms are <see cref="Fp32GroupNorm"/>.
 /// </summary>
 public static class Norms
 {
-    public static GroupNorm GroupNorm(long groups, long channels, double eps, Device? device = null, ScalarType? dtype = null)
-    {
-        var norm = nn.GroupNorm(groups, channels, eps, affine: true, device: device, dtype: dtype);
-        ResetAffine(norm.weight, norm.bias);
-        return norm;
-    }
-
     public static LayerNorm LayerNorm(long dim, double eps, Device? device = null, ScalarType? dtype = null)
     {
         var norm = nn.LayerNorm(dim, eps, elementwise_affine: true, device: device, dtype: dtype);

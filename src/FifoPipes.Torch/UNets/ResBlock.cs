@@ -80,7 +80,7 @@ public sealed class TemporalConvBlock : Module<Tensor, Tensor>
         var widePad = spatialAware ? (1L, 1L, 1L) : (1L, 0L, 0L);
         Conv3d Conv((long, long, long) k, (long, long, long) p) =>
             Conv3d(channels, channels, k, padding: p, device: device, dtype: dtype);
-        GroupNorm Norm() => Norms.GroupNorm(normGroups, channels, 1e-5, device, dtype);
+        Fp32GroupNorm Norm() => new(normGroups, channels, 1e-5, device, dtype);
         conv1 = Sequential(("0", Norm()), ("1", SiLU()), ("2", Conv(wide, widePad)));
         conv2 = Sequential(("0", Norm()), ("1", SiLU()), ("3", Conv(wide, widePad)));
         conv3 = Sequential(("0", Norm()), ("1", SiLU()), ("3", Conv((3, 1, 1), (1, 0, 0))));

@@ -14,7 +14,7 @@ namespace FifoPipes.Torch.UNets;
 /// </summary>
 public sealed class TemporalTransformer : Module<Tensor, FrameConditioning, Tensor>, IFrameLayer
 {
-    readonly GroupNorm norm;
+    readonly Fp32GroupNorm norm;
     readonly Module<Tensor, Tensor> proj_in;
     readonly ModuleList<BasicTransformerBlock> transformer_blocks;
     readonly Module<Tensor, Tensor> proj_out;
@@ -25,7 +25,8 @@ public sealed class TemporalTransformer : Module<Tensor, FrameConditioning, Tens
         : base(nameof(TemporalTransformer))
     {
         int inner = heads * headDim;
-        norm = Norms.GroupNorm(normGroups, channels, 1e-6, device, dtype);
+        // Statistics in float32, as torch autocast runs group_norm whatever the weights' dtype.
+        norm = new Fp32GroupNorm(normGroups, channels, 1e-6, device, dtype);
         proj_in = useLinear ? Linear(channels, inner, device: device, dtype: dtype) : new PointwiseConv(channels, inner, 1, device, dtype);
         transformer_blocks = new ModuleList<BasicTransformerBlock>(Enumerable.Range(0, depth)
             .Select(_ => new BasicTransformerBlock(inner, heads, headDim, null, relativePositionLength, device, dtype)).ToArray());
