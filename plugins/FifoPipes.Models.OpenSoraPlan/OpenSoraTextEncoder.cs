@@ -50,7 +50,8 @@ public sealed class OpenSoraTextEncoder : IDisposable
         var (ids, mask) = tokenizer.TokenizeBatch(new[] { Preprocess(prompt) }, maxLength);
         var hidden = encoder.forward(ids.to(device), mask.to(device))[0];
         int valid = (int)mask.sum().item<long>();
-        return new T5Conditioning(prompt, hidden.MoveToOuterDisposeScope(), valid);
+        // The conditioning owns its tensor: detached, so a caller's dispose scope cannot free it first.
+        return new T5Conditioning(prompt, hidden.DetachFromDisposeScope(), valid);
     }
 
     public void Dispose() => encoder.Dispose();

@@ -36,7 +36,7 @@ public sealed record VideoCrafterModelSettings
 /// OpenCLIP-H text tower (penultimate layer, "" = the unconditional embedding) and the KL VAE, decoded frame by frame.
 /// All three load from one checkpoint, tensor by tensor, cast to the chosen dtype as they are read.
 /// </summary>
-public sealed class VideoCrafterModel : IVideoModel
+public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention
 {
     readonly VideoCrafterModelSettings settings;
     readonly VideoCrafterPreset preset;
@@ -204,7 +204,8 @@ public sealed class VideoCrafterModel : IVideoModel
             var tokens = settings.Tokenizer.TokenizeBatch(prompts, preset.Text.ContextLength).to(settings.Device);
             var embedded = encoder.forward(tokens).to(settings.DType);
             for (int i = 0; i < prompts.Count; i++)
-                contexts[prompts[i]] = embedded.narrow(0, i, 1).contiguous().MoveToOuterDisposeScope();
+                // The model owns its cache: detached, so no dispose scope of a caller that happened to encode can free it.
+                contexts[prompts[i]] = embedded.narrow(0, i, 1).contiguous().DetachFromDisposeScope();
         }
         if (settings.FreeTextEncoder)
         {
@@ -222,7 +223,13 @@ public sealed class VideoCrafterModel : IVideoModel
         return text;
     }
 
-    public Tensor PredictNoise(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning)
+    public Tensor PredictNoise(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning) =>
+        Predict(x, timesteps, conditioning, null);
+
+    public Tensor PredictNoiseFused(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning, int stride) =>
+        Predict(x, timesteps, conditioning, new TemporalWindows(Info.WindowFrames, stride));
+
+    Tensor Predict(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning, TemporalWindows? windows)
     {
         CheckInputs(x, timesteps, conditioning);
         long rows = x.shape[0];
@@ -230,7 +237,7 @@ public sealed class VideoCrafterModel : IVideoModel
         using var _ = inference_mode();
         var context = cat(conditioning.Select(c => ((VideoCrafterConditioning)c).Context).ToList(), 0);
         var fps = preset.UNet.FpsCond ? full(new[] { rows }, (long)preset.FpsConditioning, ScalarType.Int64, settings.Device) : null;
-        var eps = unet.forward(x.to(settings.DType, settings.Device), timesteps.to(ScalarType.Int64, settings.Device), context, fps);
+        var eps = unet.Forward(x.to(settings.DType, settings.Device), timesteps.to(ScalarType.Int64, settings.Device), context, fps, windows);
         return eps.to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 

@@ -1,5 +1,6 @@
 using FifoPipes.Torch.Vae;
 using FifoPipes.Abstractions;
+using FifoPipes.Torch.UNets;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -14,7 +15,7 @@ public sealed class ZeroscopeConditioning : Conditioning
 }
 
 /// <summary>zeroscope_v2 as a FIFO video model: eps prediction with one timestep per frame, CLIP text context, SD VAE frames.</summary>
-public sealed class ZeroscopeModel : IVideoModel
+public sealed class ZeroscopeModel : IVideoModel, IFusedTemporalAttention
 {
     readonly ZeroscopePipeline pipeline;
 
@@ -27,9 +28,16 @@ public sealed class ZeroscopeModel : IVideoModel
     public ModelInfo Info { get; }
     public ZeroscopePipeline Pipeline => pipeline;
 
-    public Conditioning Encode(string prompt) => new ZeroscopeConditioning(prompt, pipeline.EncodePrompts(new[] { prompt }));
+    // The conditioning owns its tensor (it disposes it): detached, so a caller's dispose scope cannot free it first.
+    public Conditioning Encode(string prompt) => new ZeroscopeConditioning(prompt, pipeline.EncodePrompts(new[] { prompt }).DetachFromDisposeScope());
 
-    public Tensor PredictNoise(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning)
+    public Tensor PredictNoise(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning) =>
+        Predict(x, timesteps, conditioning, null);
+
+    public Tensor PredictNoiseFused(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning, int stride) =>
+        Predict(x, timesteps, conditioning, new TemporalWindows(Info.WindowFrames, stride));
+
+    Tensor Predict(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning, TemporalWindows? windows)
     {
         if (conditioning.Count != x.shape[0])
             throw new ArgumentException($"One conditioning per batch row is needed: x has {x.shape[0]} rows, got {conditioning.Count}.", nameof(conditioning));
@@ -37,7 +45,7 @@ public sealed class ZeroscopeModel : IVideoModel
         var contexts = conditioning.Select(c => c is ZeroscopeConditioning z ? z.Context
             : throw new ArgumentException($"zeroscope cannot use a {c.GetType().Name}; encode prompts with this model.", nameof(conditioning))).ToArray();
         var context = contexts.Length == 1 ? contexts[0] : cat(contexts, 0);
-        return pipeline.PredictNoise(x, timesteps, context).to(x.device).MoveToOuterDisposeScope();
+        return pipeline.PredictNoise(x, timesteps, context, windows).to(x.device).MoveToOuterDisposeScope();
     }
 
     public IFrameDecoder CreateDecoder() => new VaeFrameDecoder(pipeline.Vae, pipeline.VaeScalingFactor);

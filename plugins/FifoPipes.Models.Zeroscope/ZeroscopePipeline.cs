@@ -107,12 +107,12 @@ public sealed class ZeroscopePipeline : IDisposable
     /// eps for latents [B, 4, F, h, w]: <paramref name="timesteps"/> (int64) is 0-d (one t for all), [B] or [B, F]
     /// (per frame, FIFO); <paramref name="context"/> [B, L, D]. Returns float32 on the input's device.
     /// </summary>
-    public Tensor PredictNoise(Tensor latents, Tensor timesteps, Tensor context)
+    public Tensor PredictNoise(Tensor latents, Tensor timesteps, Tensor context, TemporalWindows? windows = null)
     {
         using var scope = NewDisposeScope();
         using var _ = inference_mode();
         var t = timesteps.dim() == 0 ? timesteps.reshape(1).expand(latents.shape[0]) : timesteps;
-        return UNet.forward(latents, t, context, null).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        return UNet.Forward(latents, t, context, null, windows).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
     /// <summary>The pipeline's decode_latents: latents [B, 4, F, h, w] / scaling → per-frame VAE decode → video [B, 3, F, H, W] in about [-1, 1] (no clamp).</summary>

@@ -94,6 +94,28 @@ public sealed class GenLVideoOptions : WindowedOptions
 public sealed class FreeNoiseOptions : WindowedOptions
 {
     public FreeNoiseOptions() => Eta = 0.0;
+
+    [Option("Where overlapping windows meet: attention (FreeNoise's window-fused temporal attention inside the UNet, one call on the whole video), " +
+            "predictions (each window denoised alone, predictions averaged), or auto (attention where the model supports it and the video has one prompt).",
+        Choices = "auto,attention,predictions")]
+    public string Fusion { get; set; } = "auto";
+
+    public override IEnumerable<OptionProblem> Validate()
+    {
+        foreach (var problem in base.Validate()) yield return problem;
+        if (ParseFusion(Fusion) is null)
+            yield return new OptionProblem("fusion", $"fusion '{Fusion}' is unknown; use auto, attention or predictions.");
+    }
+
+    internal static WindowFusion? ParseFusion(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        "auto" => WindowFusion.Auto,
+        "attention" => WindowFusion.Attention,
+        "predictions" => WindowFusion.Predictions,
+        _ => null,
+    };
 }
+
+public enum WindowFusion { Auto, Attention, Predictions }
 
 public enum WindowWeighting { Uniform, Triangle }

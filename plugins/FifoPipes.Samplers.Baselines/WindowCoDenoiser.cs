@@ -29,10 +29,11 @@ public static class WindowCoDenoiser
     /// <summary>
     /// Denoises <paramref name="start"/> [1, C, V, h, w] (pure noise at the table's noisiest level) to a clean video.
     /// Windows are evaluated <paramref name="windowBatch"/> per model call (0 = all of a step); each window takes the
-    /// prompt of its middle frame.
+    /// prompt of its middle frame. With <paramref name="fuseInAttention"/> the windows meet inside the model's temporal
+    /// attention instead (one call on the whole video per step, under the prompt of frame 0).
     /// </summary>
     public static Tensor Denoise(Tensor start, ClipPlan plan, GuidedModel model, INoiseSource noise, int stride, WindowWeighting weighting,
-        int windowBatch, CancellationToken cancellation)
+        int windowBatch, CancellationToken cancellation, bool fuseInAttention = false)
     {
         int f = plan.WindowFrames;
         int frames = (int)start.shape[2];
@@ -43,21 +44,28 @@ public static class WindowCoDenoiser
         using var weightSum = CoverWeights(frames, starts, weights).to(device).DetachFromDisposeScope();
         using var positionWeight = tensor(weights, new long[] { 1, 1, f, 1, 1 }).to(device).DetachFromDisposeScope();
 
-        var x = start.clone().DetachFromDisposeScope();
-        var ks = new int[frames];
-        for (int k = plan.Steps - 1; k >= 0; k--)
+        Tensor AveragedWindows(Tensor x, long timestep)
         {
-            using var scope = NewDisposeScope();
             var eps = zeros_like(x);
             foreach (var batch in starts.Chunk(batchSize))
             {
                 cancellation.ThrowIfCancellationRequested();
                 var windows = cat(batch.Select(s => x.narrow(2, s, f)).ToList(), 0);
-                var predicted = model.PredictNoise(windows, plan.Table.Timesteps[k], batch.Select(s => (long)(s + f / 2)).ToList());
+                var predicted = model.PredictNoise(windows, timestep, batch.Select(s => (long)(s + f / 2)).ToList());
                 for (int b = 0; b < batch.Length; b++)
                     eps.narrow(2, batch[b], f).add_(predicted.narrow(0, b, 1).mul(positionWeight));
             }
-            eps.div_(weightSum);
+            return eps.div_(weightSum);
+        }
+
+        var x = start.clone().DetachFromDisposeScope();
+        var ks = new int[frames];
+        for (int k = plan.Steps - 1; k >= 0; k--)
+        {
+            using var scope = NewDisposeScope();
+            cancellation.ThrowIfCancellationRequested();
+            long timestep = plan.Table.Timesteps[k];
+            var eps = fuseInAttention ? model.PredictNoiseFused(x, timestep, promptFrame: 0, stride) : AveragedWindows(x, timestep);
             Array.Fill(ks, k);
             var z = plan.Table.UsesNoise(k) ? FrameNoise(plan, noise, frames, NoisePurpose.BaseStep, k, t => t, device) : null;
             var next = plan.Table.Step(x, eps, ks, z, applyX0Scale: true);

@@ -25,6 +25,9 @@ public abstract class WindowedSampler : ISampler
     /// <summary>The frame id whose keyed start noise video frame <paramref name="frame"/> begins from.</summary>
     protected abstract Func<int, long> StartNoiseSource(SamplingJob job, int window, int stride);
 
+    /// <summary>Whether the windows meet inside the model's temporal attention rather than in averaged predictions.</summary>
+    protected virtual bool FusesInAttention(SamplingJob job, GuidedModel model, PromptSchedule schedule) => false;
+
     public IEnumerable<LatentFrame> Sample(SamplingJob job, CancellationToken cancellation)
     {
         var plan = ClipPlan.Resolve(options, job.Model.Info, name);
@@ -46,9 +49,10 @@ public abstract class WindowedSampler : ISampler
         using (var prompts = new PromptCache(job.Model, schedule))
         {
             var model = new GuidedModel(job.Model, prompts, plan.Guidance);
+            bool fuse = FusesInAttention(job, model, schedule);
             var source = StartNoiseSource(job, plan.WindowFrames, stride);
             using var start = WindowCoDenoiser.FrameNoise(plan, job.Noise, frames, NoisePurpose.BaseStart, 0, source, job.Model.Info.Device);
-            video = WindowCoDenoiser.Denoise(start, plan, model, job.Noise, stride, weighting, options.WindowBatch, cancellation);
+            video = WindowCoDenoiser.Denoise(start, plan, model, job.Noise, stride, weighting, options.WindowBatch, cancellation, fuse);
         }
         using (video)
             for (int t = 0; t < total; t++)
@@ -72,7 +76,36 @@ public sealed class GenLVideoSampler : WindowedSampler
 /// </summary>
 public sealed class FreeNoiseSampler : WindowedSampler
 {
-    public FreeNoiseSampler(FreeNoiseOptions options) : base(options, "freenoise") { }
+    readonly WindowFusion fusion;
+
+    public FreeNoiseSampler(FreeNoiseOptions options) : base(options, "freenoise") =>
+        fusion = FreeNoiseOptions.ParseFusion(options.Fusion)!.Value;
+
+    /// <summary>
+    /// FreeNoise proper fuses windows in the temporal attention of a UNet, which runs the whole video under one
+    /// prompt; models without such attention, and prompt schedules, get the rescheduling with averaged predictions.
+    /// </summary>
+    protected override bool FusesInAttention(SamplingJob job, GuidedModel model, PromptSchedule schedule)
+    {
+        bool onePrompt = job.Prompts.Select(p => p.Prompt).Distinct().Count() == 1;
+        switch (fusion)
+        {
+            case WindowFusion.Predictions:
+                return false;
+            case WindowFusion.Attention when !model.CanFuseInAttention:
+                throw ClipPlan.BadOption("freenoise", "fusion", $"'attention' needs a model with window-fused temporal attention (videocrafter, zeroscope); '{job.Model.Info.Name}' has none. Use fusion: predictions");
+            case WindowFusion.Attention when !onePrompt:
+                throw ClipPlan.BadOption("freenoise", "fusion", "'attention' runs the whole video in one call under one prompt, and this video has a prompt schedule. Use fusion: predictions");
+            case WindowFusion.Attention:
+                return true;
+            default:
+                bool fuse = model.CanFuseInAttention && onePrompt;
+                job.Log.Verbose(fuse
+                    ? $"freenoise: windows fused in the temporal attention of '{job.Model.Info.Name}'"
+                    : $"freenoise: noise rescheduling with averaged window predictions ({(onePrompt ? $"'{job.Model.Info.Name}' has no window-fused temporal attention" : "a prompt schedule needs one call per window")})");
+                return fuse;
+        }
+    }
 
     protected override int DefaultStride(int window) => Math.Max(1, window / 4);
 
@@ -134,8 +167,9 @@ public sealed class GenLVideoSamplerFactory : ISamplerFactory
 
 /// <summary>The "freenoise" sampler plugin.</summary>
 [FifoPlugin(PluginKind.Sampler, "freenoise", typeof(ISamplerFactory),
-    Description = "Baseline: FreeNoise noise rescheduling alone (the first window's start noise repeated along the video, locally shuffled; eta 0), " +
-                  "denoised by Gen-L-Video style window co-denoising. FreeNoise's window-fused temporal attention inside the UNet is not implemented.",
+    Description = "Baseline: FreeNoise: noise rescheduling (the first window's start noise repeated along the video, locally shuffled; eta 0) and " +
+                  "window-fused temporal attention inside the UNet (videocrafter, zeroscope: one call on the whole video per step). On other models, " +
+                  "and for prompt schedules, the rescheduling alone with Gen-L-Video style averaged window predictions (option fusion). Not streaming.",
     OptionsType = typeof(FreeNoiseOptions))]
 public sealed class FreeNoiseSamplerFactory : ISamplerFactory
 {

@@ -34,6 +34,20 @@ public interface IVideoModel : IDisposable
     Tensor EncodeFrames(Tensor rgb);
 }
 
+/// <summary>
+/// A model whose temporal attention can run in overlapping windows of its training length, fused by weight
+/// (FreeNoise's window-based attention fusion), so one call denoises a clip longer than <see cref="ModelInfo.WindowFrames"/>
+/// while every attention still sees the number of frames it was trained on.
+/// </summary>
+public interface IFusedTemporalAttention
+{
+    /// <summary>
+    /// As <see cref="IVideoModel.PredictNoise"/> on x [B, C, L, h, w] with any L, temporal attention in windows of
+    /// <see cref="ModelInfo.WindowFrames"/> frames every <paramref name="stride"/> frames.
+    /// </summary>
+    Tensor PredictNoiseFused(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning, int stride);
+}
+
 /// <summary>An embedded prompt. Models derive their own (tensors, parameters); samplers treat it as opaque.</summary>
 public abstract class Conditioning : IDisposable
 {

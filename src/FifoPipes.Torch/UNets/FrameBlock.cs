@@ -13,6 +13,9 @@ public sealed record FrameConditioning(Tensor Emb, Tensor Context, long Batch, l
 {
     /// <summary>Output size (H, W) for an upsampler in this block; null = exactly ×2.</summary>
     public (long Height, long Width)? UpsampleSize { get; init; }
+
+    /// <summary>Temporal layers attend within these fused windows (FreeNoise); null = over all frames at once.</summary>
+    public TemporalWindows? Windows { get; init; }
 }
 
 /// <summary>A layer that works on per-frame features [(b t), C, H, W] and may use the conditioning.</summary>

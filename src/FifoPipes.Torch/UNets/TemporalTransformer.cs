@@ -45,10 +45,33 @@ public sealed class TemporalTransformer : Module<Tensor, FrameConditioning, Tens
         using var scope = NewDisposeScope();
         long b = cond.Batch, t = cond.Frames, c = x.shape[1], height = x.shape[2], width = x.shape[3];
         var video = x.view(b, t, c, height, width).permute(0, 2, 1, 3, 4);
+        var y = cond.Windows is { } windows && t > windows.Length ? FusedWindows(video, windows) : Residual(video);
+        return (x + y.permute(0, 2, 1, 3, 4).reshape(b * t, c, height, width)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The block's residual branch on a video [b, C, t, H, W], the same shape back.</summary>
+    Tensor Residual(Tensor video)
+    {
+        long b = video.shape[0], c = video.shape[1], t = video.shape[2], height = video.shape[3], width = video.shape[4];
         var tokens = norm.forward(video).permute(0, 3, 4, 2, 1).reshape(b * height * width, t, c);
         tokens = proj_in.forward(tokens);
         foreach (var block in transformer_blocks) tokens = block.forward(tokens, null);
-        var y = proj_out.forward(tokens).view(b, height, width, t, c).permute(0, 3, 4, 1, 2).reshape(b * t, c, height, width);
-        return (x + y).MoveToOuterDisposeScope();
+        return proj_out.forward(tokens).view(b, height, width, t, c).permute(0, 4, 3, 1, 2);
+    }
+
+    /// <summary>The residual branch run on each window (its own norm statistics, positions 0..f-1), fused by weight.</summary>
+    Tensor FusedWindows(Tensor video, TemporalWindows windows)
+    {
+        long t = video.shape[2];
+        var weights = tensor(windows.Weights(), new long[] { 1, 1, windows.Length, 1, 1 }).to(video.dtype, video.device);
+        var sum = zeros_like(video);
+        var total = zeros(new long[] { 1, 1, t, 1, 1 }, video.dtype, video.device);
+        foreach (int start in windows.Starts((int)t))
+        {
+            using var step = NewDisposeScope();
+            sum.narrow(2, start, windows.Length).add_(Residual(video.narrow(2, start, windows.Length)).mul(weights));
+            total.narrow(2, start, windows.Length).add_(weights);
+        }
+        return sum.div_(total);
     }
 }

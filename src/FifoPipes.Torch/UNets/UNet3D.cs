@@ -124,7 +124,13 @@ public sealed class UNet3D : Module<Tensor, Tensor, Tensor, Tensor?, Tensor>
     /// embedding [B, L, context_dim]; <paramref name="fps"/> [B] (int64) is required with fps conditioning
     /// and ignored without. Inputs are moved to the parameters' device and dtype; eps comes back in x's dtype.
     /// </summary>
-    public override Tensor forward(Tensor x, Tensor timesteps, Tensor context, Tensor? fps)
+    public override Tensor forward(Tensor x, Tensor timesteps, Tensor context, Tensor? fps) => Forward(x, timesteps, context, fps, null);
+
+    /// <summary>
+    /// As <see cref="forward"/>, with every temporal transformer attending within fused <paramref name="windows"/>
+    /// (FreeNoise), so a video longer than the training clip goes through in one call.
+    /// </summary>
+    public Tensor Forward(Tensor x, Tensor timesteps, Tensor context, Tensor? fps, TemporalWindows? windows)
     {
         CheckInputs(x, timesteps, context, fps);
         using var noGrad = no_grad();
@@ -136,7 +142,7 @@ public sealed class UNet3D : Module<Tensor, Tensor, Tensor, Tensor?, Tensor>
         var emb = FrameEmbedding(timesteps.to(device), fps?.to(device), b, t, dtype);
         var text = context.to(dtype, device);
         text = text.unsqueeze(1).expand(b, t, text.shape[1], text.shape[2]).reshape(b * t, text.shape[1], text.shape[2]);
-        var cond = new FrameConditioning(emb, text, b, t);
+        var cond = new FrameConditioning(emb, text, b, t) { Windows = windows };
 
         var h = x.to(dtype, device).permute(0, 2, 1, 3, 4).reshape(b * t, c, height, width);
         var skips = new Stack<Tensor>();

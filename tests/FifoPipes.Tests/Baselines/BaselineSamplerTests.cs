@@ -237,9 +237,10 @@ public sealed class BaselineSamplerTests
     }
 
     [Fact]
-    public void Freenoise_says_it_is_the_rescheduling_alone_and_defaults_to_eta_0()
+    public void Freenoise_names_where_it_fuses_attention_and_where_it_reschedules_alone_and_defaults_to_eta_0()
     {
         var attribute = typeof(FreeNoiseSamplerFactory).GetCustomAttribute<FifoPluginAttribute>()!;
+        Assert.Contains("window-fused temporal attention", attribute.Description);
         Assert.Contains("rescheduling alone", attribute.Description);
         Assert.Equal(0.0, new FreeNoiseOptions().Eta);
     }

@@ -128,6 +128,20 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
     }
 
     [Fact]
+    public void A_prompt_first_encoded_inside_a_callers_dispose_scope_outlives_that_scope()
+    {
+        using var model = tiny.Load(tiny.Options());
+        Conditioning fox, unconditional;
+        using (NewDisposeScope())
+        {
+            fox = model.Encode("a fox");
+            unconditional = model.Encode("");
+        }
+        using var eps = model.PredictNoise(RandomLatents(2, 4, model.Info, 1), full(new long[] { 2, 4 }, 500L, ScalarType.Int64), new[] { fox, unconditional });
+        Assert.True(AllFinite(eps));
+    }
+
+    [Fact]
     public void PredictNoise_is_the_fixture_unet_with_the_encoded_context_and_fps_8()
     {
         using var model = tiny.Load(tiny.Options());
