@@ -25,7 +25,7 @@ public sealed class ChunkedSampler : ISampler
 
     IEnumerable<LatentFrame> Run(SamplingJob job, ClipPlan plan, PromptSchedule schedule, CancellationToken cancellation)
     {
-        using var prompts = new PromptCache(job.Model, schedule);
+        using var prompts = new PromptEmbeddings(job.Model, schedule);
         var model = new GuidedModel(job.Model, prompts, plan.Guidance);
         int f = plan.WindowFrames;
         long total = schedule.TotalFrames;

@@ -1,4 +1,5 @@
 using FifoPipes.Abstractions;
+using FifoPipes.Core;
 using static TorchSharp.torch;
 
 namespace FifoPipes.Samplers.Baselines;
@@ -11,9 +12,9 @@ namespace FifoPipes.Samplers.Baselines;
 public sealed class GuidedModel
 {
     readonly IVideoModel model;
-    readonly PromptCache prompts;
+    readonly PromptEmbeddings prompts;
 
-    public GuidedModel(IVideoModel model, PromptCache prompts, double guidance)
+    public GuidedModel(IVideoModel model, PromptEmbeddings prompts, double guidance)
     {
         this.model = model;
         this.prompts = prompts;

@@ -46,7 +46,7 @@ public abstract class WindowedSampler : ISampler
         // A video shorter than one window is sampled as one window and cut.
         int frames = Math.Max(total, plan.WindowFrames);
         Tensor video;
-        using (var prompts = new PromptCache(job.Model, schedule))
+        using (var prompts = new PromptEmbeddings(job.Model, schedule))
         {
             var model = new GuidedModel(job.Model, prompts, plan.Guidance);
             bool fuse = FusesInAttention(job, model, schedule);

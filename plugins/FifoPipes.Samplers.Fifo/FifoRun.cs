@@ -14,7 +14,7 @@ public sealed class FifoRun : IDisposable
 {
     readonly SamplingJob job;
     readonly GuidedDenoiser denoiser;
-    readonly PromptConditioning prompts;
+    readonly PromptEmbeddings prompts;
     readonly Device device;
     readonly bool stepsUseNoise;
     readonly Dictionary<int, PreparedWindowBatch[]> preparedBatches = new();
@@ -31,7 +31,7 @@ public sealed class FifoRun : IDisposable
         Plan = plan;
         device = job.Model.Info.Device;
         denoiser = new GuidedDenoiser(job.Model, plan.Guidance);
-        prompts = new PromptConditioning(job.Model, new PromptSchedule(job.Prompts));
+        prompts = new PromptEmbeddings(job.Model, new PromptSchedule(job.Prompts));
         windowBatch = plan.WindowBatch == 0 ? plan.Windows.Count : Math.Min(plan.WindowBatch, plan.Windows.Count);
         stepsUseNoise = Enumerable.Range(0, plan.Steps).Any(plan.Table.UsesNoise);
     }

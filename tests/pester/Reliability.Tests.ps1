@@ -50,7 +50,7 @@ Describe 'A run killed with SIGKILL' {
         $child = [Diagnostics.Process]::Start($start)
         $deadline = [DateTime]::UtcNow.AddSeconds(60)
         while (-not $child.HasExited -and [DateTime]::UtcNow -lt $deadline -and
-               -not ((Test-Path "$crash/run.snapshot") -and @(Get-ChildItem "$crash/frames" -Filter *.png -ErrorAction SilentlyContinue).Count -ge 45)) {
+               -not ((Test-Path "$crash/run.snapshot") -and @(Get-ChildItem "$crash/frames" -Filter *.png -ErrorAction SilentlyContinue).Count -ge 50)) {
             Start-Sleep -Milliseconds 10
         }
         $child.HasExited | Should -BeFalse -Because 'the run must still be going when it is killed'

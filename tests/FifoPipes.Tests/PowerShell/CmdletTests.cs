@@ -145,6 +145,69 @@ public sealed class CmdletTests : IDisposable
         Assert.Equal(Enumerable.Range(0, 6).Select(i => (long)i), frames.Select(f => f.Index));
     }
 
+    [Theory]
+    [InlineData("chunked", "{ steps: 6 }")]
+    [InlineData("gen-l-video", "{ stride: 2, weighting: triangle }")]
+    [InlineData("freenoise", "{ stride: 1, fusion: auto }")]
+    public void Every_baseline_runs_from_a_recipe_with_its_options_into_a_sink(string sampler, string with)
+    {
+        File.WriteAllText(Path.Combine(dir, $"{sampler}.yaml"), $$"""
+            apiVersion: fifopipes/v1
+            model: { use: analytic, with: { height: 8, width: 8, channels: 2, frames: 4 } }
+            prompts:
+              - { prompt: drifting smoke, frames: 5 }
+              - { prompt: red fire rising, frames: 4 }
+            sampler: { use: {{sampler}}, with: {{with}} }
+            sinks:
+              - path: {{sampler}}.gif
+            """);
+        var output = Run($"Invoke-FifoRecipe {sampler}.yaml -PassThru");
+        Assert.Equal(Enumerable.Range(0, 9).Select(i => (long)i), output.OfType<FifoFrame>().Select(f => f.Index));
+        Assert.Equal(new[] { "drifting smoke", "red fire rising" }, output.OfType<FifoFrame>().Select(f => f.Prompt).Distinct());
+        Assert.Equal(9, Media.FrameCount(Path.Combine(dir, $"{sampler}.gif")));
+    }
+
+    [Fact]
+    public void Fps_sets_the_frame_times_and_Export_can_override_it_for_the_video()
+    {
+        Run($"New-FifoVideo 'slow clouds' -Frames 6 -Fps 12 {Tiny} | Export-FifoFrames at12.mp4");
+        Run($"New-FifoVideo 'slow clouds' -Frames 6 -Fps 12 {Tiny} | Export-FifoFrames at3.mp4 -Fps 3");
+        var frames = Run($"New-FifoVideo 'slow clouds' -Frames 6 -Fps 12 {Tiny}").Cast<FifoFrame>().ToList();
+        Assert.Equal(TimeSpan.FromSeconds(5 / 12.0), frames[5].Timestamp);
+        Assert.Equal(0.5, FifoPipes.Tests.Sinks.Ffprobe.Probe(Path.Combine(dir, "at12.mp4")).Duration, 2);
+        Assert.Equal(2.0, FifoPipes.Tests.Sinks.Ffprobe.Probe(Path.Combine(dir, "at3.mp4")).Duration, 2);
+    }
+
+    [Fact]
+    public void Long_runs_report_progress_with_the_frame_rate_and_complete_it()
+    {
+        using var shell = InProcessShell.New(dir);
+        shell.AddScript($"New-FifoVideo 'slow clouds' -Frames 40 {Tiny} | Out-Null");
+        shell.Invoke();
+        var records = shell.Streams.Progress.ToList();
+        Assert.Contains(records, r => r.StatusDescription.Contains("frames/s") && r.StatusDescription.Contains("of 40 frames"));
+        Assert.Equal(ProgressRecordType.Completed, records[^1].RecordType);
+        Assert.Contains(records, r => r.PercentComplete == 100);
+    }
+
+    [Fact]
+    public void A_start_image_pulls_the_first_frames_towards_it()
+    {
+        var red = Path.Combine(dir, "red.png");
+        using (var image = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>(64, 64, new SixLabors.ImageSharp.PixelFormats.Rgb24(230, 20, 20)))
+            SixLabors.ImageSharp.ImageExtensions.SaveAsPng(image, red);
+        double Redness(FifoFrame frame)
+        {
+            double r = 0, gb = 0;
+            for (int i = 0; i < frame.Pixels.Length; i += 3) { r += frame.Pixels[i]; gb += frame.Pixels[i + 1] + frame.Pixels[i + 2]; }
+            return (r - gb / 2) / (frame.Pixels.Length / 3);
+        }
+        var plain = Run($"New-FifoVideo 'calm blue ocean' -Frames 2 {Tiny}").Cast<FifoFrame>().ToList();
+        var started = Run($"New-FifoVideo 'calm blue ocean' -Frames 2 -InitImage red.png {Tiny}").Cast<FifoFrame>().ToList();
+        Assert.Equal(2, started.Count);
+        Assert.True(Redness(started[0]) > Redness(plain[0]) + 20, $"redness {Redness(started[0]):F1} with the red start image, {Redness(plain[0]):F1} without");
+    }
+
     [Fact]
     public void Measure_FifoQuality_reports_every_sampler_and_writes_the_report()
     {

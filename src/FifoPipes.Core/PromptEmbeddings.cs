@@ -1,16 +1,17 @@
 using FifoPipes.Abstractions;
-using FifoPipes.Core;
 
-namespace FifoPipes.Samplers.Fifo;
+namespace FifoPipes.Core;
 
-/// <summary>Embeds each prompt of the schedule once, on first use, plus the "" prompt for guidance.</summary>
-public sealed class PromptConditioning : IDisposable
+/// <summary>
+/// Embeds each prompt of the schedule once, on first use, plus the "" prompt for guidance; every sampler shares it.
+/// </summary>
+public sealed class PromptEmbeddings : IDisposable
 {
     readonly IVideoModel model;
     readonly Conditioning?[] spans;
     Conditioning? unconditional;
 
-    public PromptConditioning(IVideoModel model, PromptSchedule schedule)
+    public PromptEmbeddings(IVideoModel model, PromptSchedule schedule)
     {
         this.model = model;
         Schedule = schedule;
