@@ -136,3 +136,45 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
         (New-FifoVideo 'marble' -Frames 1 @Tiny).Save($png).Length | Should -BeGreaterThan 100
     }
 }
+
+Describe 'The module beside other versions of its dependencies' {
+    It 'works in a session that already loaded another YamlDotNet and ImageSharp' {
+        # Stand-ins with the real assembly names (version 0.0.0.0), loaded into the default context first, as another
+        # module shipping its own YamlDotNet would. The module must use its private copies, not these.
+        $fake = New-Item -ItemType Directory (Join-Path $Work 'other-module')
+        Add-Type -TypeDefinition 'public static class RoslynLoaded { }'   # brings pwsh's own C# compiler in
+        foreach ($name in 'YamlDotNet', 'SixLabors.ImageSharp') {
+            $tree = [Microsoft.CodeAnalysis.CSharp.CSharpSyntaxTree]::ParseText('[assembly: System.Reflection.AssemblyVersion("0.0.0.0")] namespace OtherModule { public static class Marker { } }')
+            $references = [Microsoft.CodeAnalysis.MetadataReference[]]@([Microsoft.CodeAnalysis.MetadataReference]::CreateFromFile([object].Assembly.Location))
+            $options = [Microsoft.CodeAnalysis.CSharp.CSharpCompilationOptions]::new([Microsoft.CodeAnalysis.OutputKind]::DynamicallyLinkedLibrary)
+            $file = [IO.File]::Create((Join-Path $fake "$name.dll"))
+            try { $emitted = [Microsoft.CodeAnalysis.CSharp.CSharpCompilation]::Create($name, [Microsoft.CodeAnalysis.SyntaxTree[]]@($tree), $references, $options).Emit($file) }
+            finally { $file.Dispose() }
+            $emitted.Success | Should -BeTrue
+        }
+        $recipe = Join-Path $Work 'coexist.yaml'
+        @"
+apiVersion: fifopipes/v1
+model: { use: analytic, with: { height: 8, width: 8, channels: 2, frames: 4 } }
+prompt: calm blue ocean
+frames: 3
+sampler: { use: fifo, with: { partitions: 2 } }
+sinks:
+  - path: coexist.gif
+"@ | Set-Content $recipe
+        $script = @"
+Add-Type -Path '$fake/YamlDotNet.dll'; Add-Type -Path '$fake/SixLabors.ImageSharp.dll'
+Import-Module '$Root/FifoDiffusion.psd1'
+`$null = Invoke-FifoRecipe '$recipe' -Force
+[AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { `$_.GetName().Name -in 'YamlDotNet', 'SixLabors.ImageSharp' } |
+    ForEach-Object { `$_.GetName().Name + ' ' + `$_.GetName().Version + ' ' + [Runtime.Loader.AssemblyLoadContext]::GetLoadContext(`$_).Name }
+"@
+        $out = & $Pwsh @PwshArgs -NoProfile -NonInteractive -Command $script 2>&1
+        $LASTEXITCODE | Should -Be 0 -Because ($out | Out-String)
+        FrameCount (Join-Path $Work 'coexist.gif') | Should -Be 3
+        # Both versions of each are loaded, each in its own context.
+        ($out | Where-Object { $_ -match '^YamlDotNet 0\.0\.0\.0 Default$' }) | Should -Not -BeNullOrEmpty
+        ($out | Where-Object { $_ -match '^YamlDotNet [1-9]' -and $_ -notmatch 'Default$' }) | Should -Not -BeNullOrEmpty
+        ($out | Where-Object { $_ -match '^SixLabors.ImageSharp [1-9]' -and $_ -notmatch 'Default$' }) | Should -Not -BeNullOrEmpty
+    }
+}
