@@ -73,6 +73,43 @@ public sealed class OpenSoraModelTests : IDisposable
         new OpenSoraModelAdapter().Load(new OpenSoraOptions { Path = WriteTinyRelease(), Preset = preset }, new PluginContext(workingDirectory: root));
 
     [Fact]
+    public void Sharded_pytorch_bin_text_encoder_loads_the_same_weights_as_one_safetensors_file()
+    {
+        var t5Case = Case("t5_encoder_tiny");
+        var single = Directory.CreateDirectory(Path.Combine(root, "t5-single")).FullName;
+        var sharded = Directory.CreateDirectory(Path.Combine(root, "t5-sharded")).FullName;
+        foreach (var folder in new[] { single, sharded })
+            File.WriteAllText(Path.Combine(folder, "config.json"), t5Case.Config.GetRawText());
+        File.Copy(t5Case.WeightsPath, Path.Combine(single, "model.safetensors"));
+
+        // DeepFloyd's layout: two torch zip shards named by pytorch_model.bin.index.json, decoder keys included.
+        var weights = SafetensorsFile.Load(t5Case.WeightsPath).OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList();
+        weights.Add(KeyValuePair.Create("decoder.final_layer_norm.weight", ones(4)));
+        var halves = weights.Chunk((weights.Count + 1) / 2).ToList();
+        var map = new JsonObject();
+        for (int i = 0; i < halves.Count; i++)
+        {
+            var name = $"pytorch_model-0000{i + 1}-of-0000{halves.Count}.bin";
+            FifoPipes.Tests.VideoCrafter.LightningCheckpointWriter.Write(Path.Combine(sharded, name), halves[i].Select(kv => (kv.Key, kv.Value)));
+            foreach (var kv in halves[i]) map[kv.Key] = name;
+        }
+        File.WriteAllText(Path.Combine(sharded, "pytorch_model.bin.index.json"), new JsonObject { ["weight_map"] = map }.ToJsonString());
+
+        Assert.Equal(2, OpenSoraCheckpoints.T5Shards(sharded).Count);
+        using var fromSafetensors = OpenSoraCheckpoints.LoadTextEncoder(single, CPU, ScalarType.Float32);
+        using var fromShards = OpenSoraCheckpoints.LoadTextEncoder(sharded, CPU, ScalarType.Float32);
+        var expected = fromSafetensors.state_dict();
+        var actual = fromShards.state_dict();
+        Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
+        foreach (var (key, value) in expected)
+            Assert.True(value.shape.SequenceEqual(actual[key].shape) && value.eq(actual[key]).all().item<bool>(), $"{key} differs between the shards and the single file");
+
+        File.Delete(Path.Combine(sharded, "pytorch_model-00002-of-00002.bin"));
+        var missing = Assert.Throws<FifoInputException>(() => OpenSoraCheckpoints.T5Shards(sharded));
+        Assert.Contains("pytorch_model-00002-of-00002.bin", missing.Message);
+    }
+
+    [Fact]
     public void Loads_the_release_layout_and_reports_fifo_settings()
     {
         using var model = LoadTiny();
