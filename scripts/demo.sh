@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 PROMPT="${1:-orange clouds drifting slowly to the left over a purple nebula}"
 FRAMES="${2:-240}"
+[[ "$FRAMES" =~ ^[0-9]+$ ]] || { echo "frames must be a whole number, got '$FRAMES'" >&2; exit 2; }
+PROMPT="${PROMPT//\'/\'\'}"   # the prompt sits in a single-quoted PowerShell string
 dotnet pwsh -NoProfile -Command "
   \$ErrorActionPreference = 'Stop'
   Import-Module ./FifoDiffusion.psd1

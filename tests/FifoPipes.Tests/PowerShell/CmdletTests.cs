@@ -77,7 +77,8 @@ public sealed class CmdletTests : IDisposable
     public void Stopping_the_pipeline_leaves_playable_files_with_the_frames_made_so_far()
     {
         using var shell = InProcessShell.New(dir);
-        shell.AddScript($"New-FifoVideo 'smoke drifting left' -Frames 100000 {Tiny} | Export-FifoFrames stopped.gif, stopped.mp4");
+        // The counter sees each frame just before the sink does: the files must hold all of them but possibly the last.
+        shell.AddScript($"$global:passed = 0; New-FifoVideo 'smoke drifting left' -Frames 100000 {Tiny} | ForEach-Object {{ $global:passed++; $_ }} | Export-FifoFrames stopped.gif, stopped.mp4");
         var running = shell.BeginInvoke();
         var gif = Path.Combine(dir, "stopped.gif");
         var clock = Stopwatch.StartNew();
@@ -89,7 +90,9 @@ public sealed class CmdletTests : IDisposable
 
         int gifFrames = Media.FrameCount(gif);
         int mp4Frames = Media.FrameCount(Path.Combine(dir, "stopped.mp4"));
+        int passed = Convert.ToInt32(shell.Runspace.SessionStateProxy.GetVariable("passed"));
         Assert.InRange(gifFrames, 3, 99_999);
+        Assert.InRange(gifFrames, passed - 1, passed);
         Assert.Equal(gifFrames, mp4Frames);
     }
 
