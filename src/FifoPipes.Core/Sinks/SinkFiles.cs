@@ -26,14 +26,15 @@ public static class SinkFiles
             $"The sink output '{path}' already exists{detail}. Use -Force (overwrite: true in a recipe) to replace it, or choose another path.");
 
     /// <summary>
-    /// Where a file sink writes when its first frame is not frame 0, as in a resumed run: a new segment beside the
-    /// original (<c>story.mp4</c> → <c>story.from-000096.mp4</c>), so the part an interrupted run already wrote is
-    /// never replaced. A video cannot be appended to in place without re-encoding, and the interrupted file may run
-    /// past the resume point, so joining is left to the user (docs/reliability.md shows how).
+    /// Where a file sink writes when its first frame is not frame 0, as in a resumed run, and its file already exists:
+    /// a new segment beside the original (<c>story.mp4</c> → <c>story.from-000096.mp4</c>), so the part an interrupted
+    /// run wrote is never replaced. A video cannot be appended to in place without re-encoding, and the interrupted file
+    /// may run past the resume point, so joining is left to the user (docs/reliability.md shows how). A new path, or a
+    /// run from frame 0, is written as given.
     /// </summary>
     public static string ContinuationPath(string path, long firstFrame)
     {
-        if (firstFrame <= 0) return path;
+        if (firstFrame <= 0 || !File.Exists(path)) return path;
         var folder = Path.GetDirectoryName(path) ?? "";
         var number = firstFrame.ToString("D6", System.Globalization.CultureInfo.InvariantCulture);
         return Path.Combine(folder, $"{Path.GetFileNameWithoutExtension(path)}.from-{number}{Path.GetExtension(path)}");

@@ -122,3 +122,20 @@ public sealed class EngineResumeTests : IDisposable
         Assert.Contains("snapshot", ex.Message);
     }
 }
+
+/// <summary>Where a resumed video continues: beside an existing file, never over it.</summary>
+public sealed class ContinuationPathTests : IDisposable
+{
+    readonly string folder = Directory.CreateTempSubdirectory("fifo-continuation-").FullName;
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    [Fact]
+    public void Only_a_later_start_into_an_existing_file_gets_a_segment_named_by_its_first_frame()
+    {
+        var video = Path.Combine(folder, "story.mp4");
+        Assert.Equal(video, FifoPipes.Core.Sinks.SinkFiles.ContinuationPath(video, 96));   // nothing there yet
+        File.WriteAllText(video, "frames 0..100 of the interrupted run");
+        Assert.Equal(video, FifoPipes.Core.Sinks.SinkFiles.ContinuationPath(video, 0));    // a fresh run replaces it (-Force)
+        Assert.Equal(Path.Combine(folder, "story.from-000096.mp4"), FifoPipes.Core.Sinks.SinkFiles.ContinuationPath(video, 96));
+    }
+}
