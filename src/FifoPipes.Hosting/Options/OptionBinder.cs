@@ -86,7 +86,7 @@ public static class OptionBinder
     {
         if (value is null) return null;
         if (option.Choices.Count > 0 && value is string s && !option.Choices.Contains(s, StringComparer.OrdinalIgnoreCase))
-            return $"'{s}' is not one of the allowed values";
+            return $"'{s}' is not one of the allowed values: {string.Join(", ", option.Choices)}";
         if (value is IConvertible c && value is not string and not bool and not Enum)
         {
             double d = c.ToDouble(CultureInfo.InvariantCulture);

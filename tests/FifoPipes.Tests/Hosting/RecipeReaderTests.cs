@@ -79,7 +79,7 @@ public sealed class RecipeReaderTests
         { "unknown sampler plugin", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fofo}\n", "sampler.use", 4, "unknown sampler plugin 'fofo'" },
         { "wrong option type", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fifo, with: {partitions: four}}\n", "sampler.with.partitions", 4, "expected an integer, got 'four'" },
         { "boolean expected", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fifo, with: {lookahead: maybe}}\n", "sampler.with.lookahead", 4, "expected true or false" },
-        { "impossible option value", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler:\n  use: fifo\n  with:\n    partitions: 0\n", "sampler.with.partitions", 7, "" },
+        { "impossible option value", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler:\n  use: fifo\n  with:\n    partitions: 0\n", "sampler.with.partitions", 7, "0 is below the minimum 1" },
         { "unknown model option", "apiVersion: fifopipes/v1\nmodel: {use: analytic, with: {hieght: 8}}\nprompt: a\nframes: 3\n", "model.with.hieght", 2, "Did you mean 'height'" },
         { "zero frames", "apiVersion: fifopipes/v1\nprompt: a\nframes: 0\n", "frames", 3, "at least 1" },
         { "frames not a number", "apiVersion: fifopipes/v1\nprompt: a\nframes: many\n", "frames", 3, "expected an integer" },
@@ -99,7 +99,7 @@ public sealed class RecipeReaderTests
         { "duplicate key", "apiVersion: fifopipes/v1\nprompt: a\nprompt: b\nframes: 3\n", "(syntax)", 3, "Duplicate key" },
         { "with is not a mapping", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fifo, with: [1, 2]}\n", "sampler.with", 4, "expected a mapping" },
         { "document is a list", "- a\n- b\n", "(document)", 1, "is a mapping" },
-        { "choice option", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fifo, with: {step: euler}}\n", "sampler.with.step", 4, "" },
+        { "choice option", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fifo, with: {step: euler}}\n", "sampler.with.step", 4, "'euler' is not one of the allowed values: ddim, ddpm" },
     };
 
     [Theory]
