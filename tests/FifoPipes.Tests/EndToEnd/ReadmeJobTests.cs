@@ -22,24 +22,24 @@ public sealed class ReadmeJobTests : IDisposable
 
     public void Dispose() => Directory.Delete(folder, recursive: true);
 
-    // The demo recipe with the latents shrunk from 40 x 64 and 24 of its 240 frames; everything else as the README has it.
-    static readonly string Recipe = $"""
-        apiVersion: fifopipes/v1
-        model:
-          use: analytic
-          with: {"{"} height: {LatentHeight}, width: {LatentWidth} {"}"}
-        prompt: orange clouds drifting slowly to the left over a purple nebula
-        frames: {Frames}
-        seed: 1
-        sampler:
-          use: fifo
-          with:
-            partitions: 4
-            lookahead: true
-        sinks:
-          - path: demo.mp4
-          - path: demo.gif
-        """;
+    /// <summary>
+    /// examples/recipes/analytic-demo.yaml itself with the latents shrunk from 40 x 64 and 24 of its 240 frames;
+    /// everything else as the README has it. A change to the example that these edits no longer fit fails here.
+    /// </summary>
+    static string Recipe
+    {
+        get
+        {
+            var demo = File.ReadAllText(Path.Combine(FifoPipes.Tests.Parity.ParityCase.RepoRoot, "examples", "recipes", "analytic-demo.yaml"));
+            string Edit(string text, string from, string to)
+            {
+                Assert.True(text.Contains(from), $"analytic-demo.yaml no longer holds '{from.Trim()}'; update this test with it");
+                return text.Replace(from, to);
+            }
+            demo = Edit(demo, "  use: analytic", $"  use: analytic\n  with: {{ height: {LatentHeight}, width: {LatentWidth} }}");
+            return Edit(demo, "frames: 240", $"frames: {Frames}");
+        }
+    }
 
     [SkippableFact]
     public void The_readme_job_writes_every_frame_to_mp4_and_gif()
