@@ -23,6 +23,8 @@ public sealed class Soak : IBenchmark
           --size HxW          latent size (default 4x6, frames 32x48)
           --every N           frames between memory samples (default frames/50)
           --max-slope KIB     largest resident-memory growth accepted, KiB per 1,000 frames (default 1024)
+          --gc-stress         collect garbage and run finalizers in a loop on another thread (exposes native handles
+                              that TorchSharp lets the GC finalize while libtorch still uses them)
           --plugins DIR       plugin folder (default: the module layout, artifacts/FifoDiffusion/plugins)
           --out DIR           keep the written files in DIR (default: a temporary folder, deleted)
         """;
@@ -36,6 +38,7 @@ public sealed class Soak : IBenchmark
         var (height, width) = arguments.Size("size", (4, 6));
         int every = arguments.Int("every", Math.Max(1, frames / 50));
         double maxSlope = arguments.Number("max-slope", 1024);
+        bool gcStress = arguments.Flag("gc-stress");
         string plugins = arguments.Text("plugins", ModuleLayout.PluginsFolder());
         string? keep = arguments.Has("out") ? arguments.Text("out", "") : null;
         arguments.RejectUnknown();
@@ -44,6 +47,7 @@ public sealed class Soak : IBenchmark
         Directory.CreateDirectory(folder);
         try
         {
+            using var stress = gcStress ? new GarbageCollectionStress() : null;
             return Measure(frames, height, width, every, maxSlope, plugins, folder);
         }
         finally
@@ -145,6 +149,33 @@ public sealed class Soak : IBenchmark
         var output = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
         return process.ExitCode == 0 && int.TryParse(output.Trim(), out var n) ? n : 0;
+    }
+}
+
+/// <summary>Full collections and finalizer runs back to back on a background thread, until disposed.</summary>
+sealed class GarbageCollectionStress : IDisposable
+{
+    readonly CancellationTokenSource stop = new();
+    readonly Thread thread;
+
+    public GarbageCollectionStress()
+    {
+        thread = new Thread(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                Thread.Sleep(1);
+            }
+        }) { IsBackground = true, Name = "gc stress" };
+        thread.Start();
+    }
+
+    public void Dispose()
+    {
+        stop.Cancel();
+        thread.Join();
     }
 }
 
