@@ -35,6 +35,45 @@ public sealed class ModelCmdletTests : IDisposable
     }
 
     [Fact]
+    public void A_saved_preset_with_its_tokenizer_from_another_repository_makes_frames_by_name()
+    {
+        using var tiny = new FifoPipes.Tests.VideoCrafter.TinyVideoCrafterCheckpoint();
+        using var hub = new FakeHub();
+        hub.AddFile("fifotest/tiny-videocrafter", "main", "model.ckpt", File.ReadAllBytes(tiny.Checkpoint));
+        hub.AddFile("fifotest/clip-tokenizer", "main", "bpe_simple_vocab_16e6.txt.gz", File.ReadAllBytes(FifoPipes.Tests.VideoCrafter.TinyVideoCrafterCheckpoint.Vocab));
+        var preset = new ModelPreset("fifotest-tiny", "videocrafter", "the tiny VideoCrafter2-shaped test model",
+            new[]
+            {
+                new ModelPart("checkpoint", "fifotest/tiny-videocrafter", "main", new[] { "model.ckpt" }),
+                new ModelPart("tokenizer", "fifotest/clip-tokenizer", "main", new[] { "bpe_simple_vocab_16e6.txt.gz" }),
+            },
+            new Dictionary<string, string> { ["path"] = "{checkpoint}/model.ckpt", ["tokenizer"] = "{tokenizer}/bpe_simple_vocab_16e6.txt.gz" });
+        var catalog = Path.Combine(dir, "catalog.json");
+        File.WriteAllText(catalog, ModelCatalog.ToJson(new[] { preset }));
+        var store = Path.Combine(dir, "store");
+        var overrides = string.Join(", ", FifoPipes.Tests.VideoCrafter.TinyVideoCrafterCheckpoint.Overrides.Select(o => $"'{o}'"));
+        string Scoped(string body) => $$"""
+            $saved = $env:HF_ENDPOINT, $env:FIFOPIPES_MODEL_STORE, $env:FIFOPIPES_MODEL_CATALOG
+            $env:HF_ENDPOINT = '{{hub.Endpoint}}'; $env:FIFOPIPES_MODEL_STORE = '{{store}}'; $env:FIFOPIPES_MODEL_CATALOG = '{{catalog}}'
+            try { {{body}} } finally { $env:HF_ENDPOINT, $env:FIFOPIPES_MODEL_STORE, $env:FIFOPIPES_MODEL_CATALOG = $saved }
+            """;
+
+        var (_, notYet) = Run(Scoped("New-FifoVideo 'a fox' -Frames 1 -Model fifotest-tiny"));
+        Assert.Contains("Save-FifoModel -Name fifotest-tiny", Assert.Single(notYet).Exception.Message);
+
+        var (saved, saveErrors) = Run(Scoped("Save-FifoModel -Name fifotest-tiny"));
+        Assert.Empty(saveErrors);
+        Assert.True(Assert.IsType<FifoModelInfo>(Assert.Single(saved)).Complete);
+
+        // The preset supplies both stored files; the tiny networks' shape comes in as ordinary model options.
+        var (written, errors) = Run(Scoped($"New-FifoVideo 'a red panda in the snow' -Frames 3 -Partitions 2 -Model fifotest-tiny " +
+            $"-ModelOption @{{ configOverrides = @({overrides}); height = 16; width = 24; windowFrames = 4 }} | Export-FifoFrames panda.gif"));
+        Assert.Empty(errors);
+        Assert.Equal("panda.gif", Assert.IsType<FileInfo>(Assert.Single(written)).Name);
+        Assert.Equal(3, FifoPipes.Tests.Sinks.Ffprobe.Probe(Path.Combine(dir, "panda.gif")).Frames);
+    }
+
+    [Fact]
     public void Save_FifoModel_downloads_a_preset_and_files_by_hand_from_HF_ENDPOINT()
     {
         using var hub = new FakeHub();
