@@ -21,7 +21,7 @@ public sealed class ZeroscopeOptions : IValidatableOptions
     [Option("The diffusers model folder (holds model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/), e.g. a download of cerspense/zeroscope_v2_576w.")]
     public string Path { get; set; } = "";
 
-    [Option("UNet weights variant, e.g. fp16 for diffusion_pytorch_model.fp16.safetensors; empty for the plain files.")]
+    [Option("Weights variant, e.g. fp16 for diffusion_pytorch_model.fp16.safetensors: required for the UNet, used by the VAE and text encoder where they have it; empty for the plain files.")]
     public string Variant { get; set; } = "";
 
     [Option("Torch device: cpu, cuda or cuda:N.")]

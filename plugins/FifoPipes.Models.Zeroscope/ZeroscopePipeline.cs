@@ -38,10 +38,11 @@ public sealed class ZeroscopePipeline : IDisposable
 
     /// <summary>
     /// Loads every component of the folder, weights cast to <paramref name="dtype"/> on <paramref name="device"/>.
-    /// <paramref name="unetVariant"/> picks e.g. the fp16 UNet file (<c>diffusion_pytorch_model.fp16.safetensors</c>).
+    /// <paramref name="variant"/> picks e.g. the fp16 files (<c>diffusion_pytorch_model.fp16.safetensors</c>) of every
+    /// component that has them; the others load their plain files.
     /// Config keys this port does not know are passed to <paramref name="log"/> as warnings.
     /// </summary>
-    public static ZeroscopePipeline Load(string folderPath, ScalarType dtype = ScalarType.Float32, Device? device = null, string? unetVariant = null, IProgressSink? log = null)
+    public static ZeroscopePipeline Load(string folderPath, ScalarType dtype = ScalarType.Float32, Device? device = null, string? variant = null, IProgressSink? log = null)
     {
         log ??= NullProgressSink.Instance;
         var folder = DiffusersFolder.Open(folderPath);
@@ -67,9 +68,10 @@ public sealed class ZeroscopePipeline : IDisposable
             throw new FifoInputException("DiffusersConfigUnsupported",
                 $"The tokenizer pads to {tokenizer.MaxLength} tokens but the text encoder has {textConfig.ContextLength} positions; the folder's tokenizer/ and text_encoder/ do not belong together.");
 
-        var unetWeights = folder.Weights("unet", unetVariant);
-        var vaeWeights = folder.Weights("vae");
-        var textWeights = folder.Weights("text_encoder");
+        // A requested variant must exist for the UNet (the bulk of the download); the small components may lack it.
+        var unetWeights = folder.Weights("unet", variant);
+        var vaeWeights = folder.WeightsPreferring("vae", variant);
+        var textWeights = folder.WeightsPreferring("text_encoder", variant);
         log.Verbose($"zeroscope: loading {unetWeights.Describe()}, {vaeWeights.Describe()}, {textWeights.Describe()} as {dtype} on {device ?? CPU}.");
 
         UNet3D? unet = null;

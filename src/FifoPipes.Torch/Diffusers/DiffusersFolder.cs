@@ -73,6 +73,13 @@ public sealed class DiffusersFolder
 
     /// <summary>Finds the weights of a component (see <see cref="DiffusersWeights.Find"/>).</summary>
     public DiffusersWeights Weights(string component, string? variant = null) => DiffusersWeights.Find(Path.Combine(Root, component), variant);
+
+    /// <summary>
+    /// As diffusers' <c>variant=</c>: the variant's files where the component has them, its plain files where it was
+    /// published without (zeroscope ships fp16 only for some components).
+    /// </summary>
+    public DiffusersWeights WeightsPreferring(string component, string? variant) =>
+        string.IsNullOrWhiteSpace(variant) ? Weights(component) : DiffusersWeights.TryVariant(Path.Combine(Root, component), variant.Trim()) ?? Weights(component);
 }
 
 /// <summary>
@@ -108,6 +115,9 @@ public sealed record DiffusersWeights(string Folder, IReadOnlyList<string> Files
             $"model.safetensors, pytorch_model.bin and their sharded index.json); it holds: {(present.Length == 0 ? "nothing" : present)}. " +
             "Download the weight files (git lfs pull, or huggingface-cli download) or pick the variant that is there.");
     }
+
+    /// <summary>The <paramref name="variant"/>'s files in <paramref name="folder"/>, or null when it has none.</summary>
+    public static DiffusersWeights? TryVariant(string folder, string variant) => Directory.Exists(folder) ? TryFind(folder, variant) : null;
 
     static DiffusersWeights? TryFind(string folder, string? variant)
     {

@@ -35,6 +35,38 @@ public sealed class DiffusersFolderTests : IDisposable
     }
 
     [Fact]
+    public void A_variant_applies_to_every_component_that_has_it_and_the_rest_keep_their_plain_files()
+    {
+        var folder = DiffusersFolder.Open(TinyFolder);
+        Assert.EndsWith("vae/diffusion_pytorch_model.bin", folder.WeightsPreferring("vae", "fp16").Files.Single());
+        Assert.EndsWith("unet/diffusion_pytorch_model.fp16.safetensors", folder.WeightsPreferring("unet", "fp16").Files.Single());
+        Assert.EndsWith("unet/diffusion_pytorch_model.safetensors", folder.WeightsPreferring("unet", " ").Files.Single());
+
+        // A copy whose VAE also comes as fp16, with every weight doubled (exact in fp16) so the files can be told apart.
+        var copy = Path.Combine(temp, "model");
+        foreach (var file in Directory.EnumerateFiles(TinyFolder, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(copy, Path.GetRelativePath(TinyFolder, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+        using (var vae = TorchZipCheckpoint.Open(Path.Combine(copy, "vae", "diffusion_pytorch_model.bin")))
+        {
+            var half = vae.Stream().Select(t => KeyValuePair.Create(t.Name, t.Tensor.mul(2).to(ScalarType.Float16))).ToList();
+            SafetensorsFile.Save(Path.Combine(copy, "vae", "diffusion_pytorch_model.fp16.safetensors"), half);
+        }
+        Assert.EndsWith("vae/diffusion_pytorch_model.fp16.safetensors", DiffusersFolder.Open(copy).WeightsPreferring("vae", "fp16").Files.Single());
+        using var plain = FifoPipes.Models.Zeroscope.ZeroscopePipeline.Load(copy);
+        using var fp16 = FifoPipes.Models.Zeroscope.ZeroscopePipeline.Load(copy, variant: "fp16");
+        foreach (var (name, weight) in fp16.Vae.state_dict())
+        {
+            var expected = plain.Vae.state_dict()[name].mul(2).to(ScalarType.Float16).to(ScalarType.Float32);
+            Assert.True(weight.eq(expected).all().item<bool>(), $"{name}: the fp16 VAE file was not the one loaded");
+        }
+        Assert.True(fp16.UNet.parameters().First().dtype == ScalarType.Float32);
+    }
+
+    [Fact]
     public void The_safetensors_and_the_pickle_hold_the_same_unet()
     {
         var folder = DiffusersFolder.Open(TinyFolder);

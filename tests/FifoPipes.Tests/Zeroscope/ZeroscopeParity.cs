@@ -149,7 +149,7 @@ public sealed class ZeroscopeFolderParity : IParityComponent
         using var step = scheduler.Step(noisePred, t, latents);
         Check("latents_next", step.PrevSample);
 
-        using (var fp16 = ZeroscopePipeline.Load(folder, unetVariant: "fp16"))
+        using (var fp16 = ZeroscopePipeline.Load(folder, variant: "fp16"))
         {
             var epsFp16 = fp16.PredictNoise(x, tensor(t), context).chunk(2, 0);
             Check("noise_pred_uncond_fp16_weights", epsFp16[0]);
