@@ -42,8 +42,8 @@ public sealed class VideoCrafterModelAdapter : IModelAdapter
         };
         preset.Validate();
 
-        var dtype = VideoCrafterDevice.ParseDType(o.DType)!.Value;
-        var devices = VideoCrafterDevice.ResolveAll(o.Device, dtype);
+        var dtype = ModelDevices.ParseDType(o.DType)!.Value;
+        var devices = ModelDevices.ResolveAll(o.Device, dtype);
         var checkpoint = VideoCrafterWeights.ResolvePath(o.Path is null ? null : context.ResolvePath(o.Path));
         var tokenizer = LoadTokenizer(o.Tokenizer is null ? null : context.ResolvePath(o.Tokenizer), checkpoint);
         return new VideoCrafterModelSettings

@@ -1,3 +1,4 @@
+using FifoPipes.Core.Devices;
 using FifoPipes.Abstractions;
 
 namespace FifoPipes.Models.VideoCrafter;
@@ -49,10 +50,10 @@ public sealed class VideoCrafterOptions : IValidatableOptions
             yield return new("path", "path is empty; give the model.ckpt file (or its folder).");
         if (Tokenizer is not null && string.IsNullOrWhiteSpace(Tokenizer))
             yield return new("tokenizer", "tokenizer is empty; give bpe_simple_vocab_16e6.txt.gz or a folder with vocab.json + merges.txt, or leave it out.");
-        var devices = VideoCrafterDevice.ParseDevices(Device);
+        var devices = ModelDevices.ParseDevices(Device);
         if (devices is null)
             yield return new("device", $"device '{Device}' is not one of cpu, cuda, cuda:N, or a comma-separated list of them (cuda:0,cuda:1).");
-        var dtype = VideoCrafterDevice.ParseDType(DType);
+        var dtype = ModelDevices.ParseDType(DType);
         if (dtype is null)
             yield return new("dType", $"dType '{DType}' is not one of float32, bfloat16, float16.");
         else if (dtype == TorchSharp.torch.ScalarType.Float16 && devices is not null && devices.Any(d => d.type == TorchSharp.DeviceType.CPU))

@@ -1,4 +1,5 @@
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Devices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -20,10 +21,16 @@ public sealed class ZeroscopeModelAdapter : IModelAdapter
         var problem = o.Validate().FirstOrDefault();
         if (problem is not null) throw new FifoInputException("BadModelOption", $"zeroscope model option '{problem.Option}': {problem.Message}");
         var preset = ZeroscopePreset.Find(o.Preset)!;
-        var device = ParseDevice(o.DeviceName);
-        var dtype = o.DTypeName switch { "bfloat16" => ScalarType.BFloat16, "float16" => ScalarType.Float16, _ => ScalarType.Float32 };
+        var dtype = ModelDevices.ParseDType(o.DTypeName)!.Value;
+        var devices = ModelDevices.ResolveAll(o.DeviceName, dtype);
+        string folder = context.ResolvePath(o.Path);
+        // Several devices: one replica each, every model call's rows split across them (ReplicatedModel).
+        return ReplicatedModel.Create(devices, device => LoadOn(device, folder, dtype, o, preset, context));
+    }
 
-        var pipeline = ZeroscopePipeline.Load(context.ResolvePath(o.Path), dtype, device, o.Variant, context.Log);
+    static IVideoModel LoadOn(Device device, string folder, ScalarType dtype, ZeroscopeOptions o, ZeroscopePreset preset, PluginContext context)
+    {
+        var pipeline = ZeroscopePipeline.Load(folder, dtype, device, o.Variant, context.Log);
         int width = o.Width ?? preset.Width, height = o.Height ?? preset.Height;
         int scale = pipeline.Vae.Config.DownscaleFactor;
         if (width % scale != 0 || height % scale != 0)
@@ -45,14 +52,7 @@ public sealed class ZeroscopeModelAdapter : IModelAdapter
             Device = device,
             DType = dtype,
         };
-        context.Log.Verbose($"zeroscope: {info.Name}, {width}x{height} frames, window {info.WindowFrames}, {o.DTypeName} on {o.DeviceName}.");
+        context.Log.Verbose($"zeroscope: {info.Name}, {width}x{height} frames, window {info.WindowFrames}, {o.DTypeName} on {device}.");
         return new ZeroscopeModel(pipeline, info);
-    }
-
-    static Device ParseDevice(string name)
-    {
-        if (name.StartsWith("cuda", StringComparison.Ordinal) && !cuda.is_available())
-            throw new FifoInputException("DeviceUnavailable", $"device '{name}' was requested but CUDA is not available here; use device cpu or install the CUDA build of TorchSharp.");
-        return torch.device(name);
     }
 }

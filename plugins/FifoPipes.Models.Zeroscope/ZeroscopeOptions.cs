@@ -24,7 +24,7 @@ public sealed class ZeroscopeOptions : IValidatableOptions
     [Option("Weights variant, e.g. fp16 for diffusion_pytorch_model.fp16.safetensors: required for the UNet, used by the VAE and text encoder where they have it; empty for the plain files.")]
     public string Variant { get; set; } = "";
 
-    [Option("Torch device: cpu, cuda or cuda:N.")]
+    [Option("Torch device: cpu, cuda or cuda:N, or a comma-separated list (cuda:0,cuda:1) to split every model call's windows across one replica per device.")]
     public string Device { get; set; } = "cpu";
 
     [Option("Weights and compute precision (float16 only on cuda).", Choices = "float32,bfloat16,float16")]
@@ -53,11 +53,12 @@ public sealed class ZeroscopeOptions : IValidatableOptions
             yield return new("preset", $"preset '{Preset}' is unknown; use one of {string.Join(", ", ZeroscopePreset.All.Select(p => p.Name))}.");
         if (string.IsNullOrWhiteSpace(Path))
             yield return new("path", "path is empty; set it to the downloaded diffusers folder (see docs/models/zeroscope.md).");
-        if (!(Device == "cpu" || Device == "cuda" || (Device.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(Device[5..], out var n) && n >= 0)))
-            yield return new("device", $"device '{Device}' is not one of cpu, cuda, cuda:N.");
+        var devices = FifoPipes.Core.Devices.ModelDevices.ParseDevices(Device);
+        if (devices is null)
+            yield return new("device", $"device '{Device}' is not one of cpu, cuda, cuda:N, or a comma-separated list of them (cuda:0,cuda:1).");
         if (DType is not ("float32" or "bfloat16" or "float16"))
             yield return new("dtype", $"dtype '{DType}' is not one of float32, bfloat16, float16.");
-        else if (DType == "float16" && Device == "cpu")
+        else if (DType == "float16" && devices is not null && devices.Any(d => d.type == TorchSharp.DeviceType.CPU))
             yield return new("dtype", "float16 is not supported on the CPU (too slow and inaccurate there); use float32 or bfloat16, or device cuda.");
         if (!(Guidance >= 0) || double.IsInfinity(Guidance))
             yield return new("guidance", $"guidance is {Guidance}; use a finite scale >= 0 (default 9).");

@@ -1,3 +1,4 @@
+using FifoPipes.Core.Devices;
 using System.Globalization;
 using FifoPipes.Models.VideoCrafter;
 using FifoPipes.Torch.UNets;
@@ -79,9 +80,9 @@ public sealed record BenchOptions
         _ => throw new ArgumentException($"'{t}' is neither on nor off."),
     }).Distinct().ToList();
 
-    public IReadOnlyList<Device> Devices => VideoCrafterDevice.ParseDevices(Device) ?? throw new ArgumentException($"--device '{Device}' is not cpu, cuda, cuda:N or a list of them.");
+    public IReadOnlyList<Device> Devices => ModelDevices.ParseDevices(Device) ?? throw new ArgumentException($"--device '{Device}' is not cpu, cuda, cuda:N or a list of them.");
 
-    public ScalarType ScalarType => VideoCrafterDevice.ParseDType(DType) ?? throw new ArgumentException($"--dtype '{DType}' is not float32, bfloat16 or float16.");
+    public ScalarType ScalarType => ModelDevices.ParseDType(DType) ?? throw new ArgumentException($"--dtype '{DType}' is not float32, bfloat16 or float16.");
 
     /// <summary>The preset: a released model's, or "tiny" (the test suite's tiny VideoCrafter2-shaped UNet at 64×96, 8-frame windows, 2 partitions).</summary>
     public VideoCrafterPreset ResolvePreset()

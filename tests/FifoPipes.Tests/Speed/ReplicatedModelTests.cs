@@ -102,10 +102,10 @@ public sealed class ReplicatedModelTests : IClassFixture<TinyVideoCrafterCheckpo
     [Fact]
     public void Device_lists_parse_and_bad_entries_are_reported()
     {
-        Assert.Equal(new[] { "cuda:0", "cuda:1" }, VideoCrafterDevice.ParseDevices("cuda:0, cuda:1")!.Select(d => d.ToString()));
-        Assert.Equal(2, VideoCrafterDevice.ParseDevices("cpu,cpu")!.Count);
-        Assert.Null(VideoCrafterDevice.ParseDevices("cuda:0,,cuda:1"));
-        Assert.Null(VideoCrafterDevice.ParseDevices("cuda:0,tpu"));
+        Assert.Equal(new[] { "cuda:0", "cuda:1" }, ModelDevices.ParseDevices("cuda:0, cuda:1")!.Select(d => d.ToString()));
+        Assert.Equal(2, ModelDevices.ParseDevices("cpu,cpu")!.Count);
+        Assert.Null(ModelDevices.ParseDevices("cuda:0,,cuda:1"));
+        Assert.Null(ModelDevices.ParseDevices("cuda:0,tpu"));
         var problem = Assert.Single(new VideoCrafterOptions { Device = "cpu,gpu" }.Validate());
         Assert.Equal("device", problem.Option);
         Assert.Contains("comma-separated", problem.Message);

@@ -339,7 +339,7 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
             var gpu = tiny.Options();
             gpu.Device = "cuda";
             var noCuda = Assert.Throws<FifoInputException>(() => tiny.Load(gpu));
-            Assert.Equal("VideoCrafterDeviceUnavailable", noCuda.ErrorId);
+            Assert.Equal("DeviceUnavailable", noCuda.ErrorId);
             Assert.Contains("TorchBackend=cuda", noCuda.Message);
         }
     }

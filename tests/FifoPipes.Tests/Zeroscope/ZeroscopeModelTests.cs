@@ -15,7 +15,7 @@ public sealed class ZeroscopeModelTests
     static ParityCase Fixture => ParityCase.Load("zeroscope/diffusers_folder");
 
     /// <summary>Loads the tiny folder through the plugin host, as a recipe would (options set by name).</summary>
-    static IVideoModel LoadThroughHost(RecordingSink log, int width = 16, int height = 16, int frames = 3)
+    static IVideoModel LoadThroughHost(RecordingSink log, int width = 16, int height = 16, int frames = 3, string device = "cpu")
     {
         var descriptor = TestPlugins.Host.Require(PluginKind.Model, "zeroscope");
         var options = Activator.CreateInstance(descriptor.OptionsType!)!;
@@ -24,6 +24,7 @@ public sealed class ZeroscopeModelTests
         Set("Width", width);
         Set("Height", height);
         Set("Frames", frames);
+        Set("Device", device);
         return descriptor.Create<IModelAdapter>().Load(options, new PluginContext(log));
     }
 
@@ -52,6 +53,26 @@ public sealed class ZeroscopeModelTests
         using var cond = model.Encode(fixture.Json.GetProperty("prompts")[fixture.Json.GetProperty("cond_prompt_index").GetInt32()].GetString()!);
         var eps = model.PredictNoise(latents, full(new long[] { 1, latents.shape[2] }, t, ScalarType.Int64), new[] { cond });
         TensorAssert.Close(fixture["noise_pred_text"], eps, fixture.Json.GetProperty("output_atol").GetProperty("noise_pred_text").GetDouble(), fixture.Rtol, "noise_pred_text");
+    }
+
+    [Fact]
+    public void A_device_list_replicates_the_model_and_gives_the_frames_of_one_device()
+    {
+        static List<Tensor> Sample(IVideoModel model) =>
+            new FifoSamplerFactory().Create(new FifoOptions { Partitions = 2, Start = "noise", WarmupIterations = 1 }, new PluginContext())
+                .Sample(new SamplingJob { Model = model, Prompts = new[] { new PromptSpan("an astronaut riding a horse", 3) }, Noise = new KeyedNoise(9) }, CancellationToken.None)
+                .Select(f => f.Latent).ToList();
+        using var single = LoadThroughHost(new RecordingSink());
+        var expected = Sample(single);
+        using var model = LoadThroughHost(new RecordingSink(), device: "cpu, cpu");
+        var replicated = Assert.IsType<FifoPipes.Core.Devices.ReplicatedModel>(model);
+        Assert.Equal(2, replicated.Replicas.Count);
+        var actual = Sample(model);
+        Assert.Equal(expected.Count, actual.Count);
+        for (int i = 0; i < expected.Count; i++)
+            Assert.True(expected[i].equal(actual[i]).all().item<bool>(), $"frame {i} differs between one cpu and cpu,cpu");
+        Assert.Contains(replicated.LastSplit, rows => rows > 0);
+        Assert.Equal(2, replicated.LastSplit.Count(rows => rows > 0));
     }
 
     [Fact]

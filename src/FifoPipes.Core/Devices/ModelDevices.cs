@@ -2,10 +2,10 @@ using FifoPipes.Abstractions;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace FifoPipes.Models.VideoCrafter;
+namespace FifoPipes.Core.Devices;
 
-/// <summary>Parses and checks the device and dtype options.</summary>
-public static class VideoCrafterDevice
+/// <summary>Parses and checks the device and dtype options every model plugin takes.</summary>
+public static class ModelDevices
 {
     /// <summary>cpu, cuda or cuda:N; null for anything else.</summary>
     public static Device? ParseDevice(string? text)
@@ -38,7 +38,7 @@ public static class VideoCrafterDevice
     public static IReadOnlyList<Device> ResolveAll(string text, ScalarType dtype)
     {
         if (ParseDevices(text) is null)
-            throw new FifoInputException("VideoCrafterDeviceInvalid", $"device '{text}' is not one of cpu, cuda, cuda:N, or a comma-separated list of them (cuda:0,cuda:1).");
+            throw new FifoInputException("DeviceInvalid", $"device '{text}' is not one of cpu, cuda, cuda:N, or a comma-separated list of them (cuda:0,cuda:1).");
         return text.Split(',').Select(entry => Resolve(entry, dtype)).ToList();
     }
 
@@ -54,19 +54,19 @@ public static class VideoCrafterDevice
     public static Device Resolve(string text, ScalarType dtype)
     {
         var device = ParseDevice(text)
-            ?? throw new FifoInputException("VideoCrafterDeviceInvalid", $"device '{text}' is not one of cpu, cuda, cuda:N.");
+            ?? throw new FifoInputException("DeviceInvalid", $"device '{text}' is not one of cpu, cuda, cuda:N.");
         if (device.type == DeviceType.CUDA)
         {
             if (!cuda.is_available())
-                throw new FifoInputException("VideoCrafterDeviceUnavailable",
+                throw new FifoInputException("DeviceUnavailable",
                     $"device '{text}' was asked for but CUDA is not available: either this machine has no usable NVIDIA GPU or FifoPipes was built " +
                     "with the CPU backend (rebuild with: dotnet build -p:TorchBackend=cuda). Use device: cpu to run on the CPU.");
             int count = cuda.device_count();
             if (device.index >= count)
-                throw new FifoInputException("VideoCrafterDeviceUnavailable", $"device '{text}' does not exist: this machine has {count} CUDA device(s) (cuda:0..cuda:{count - 1}).");
+                throw new FifoInputException("DeviceUnavailable", $"device '{text}' does not exist: this machine has {count} CUDA device(s) (cuda:0..cuda:{count - 1}).");
         }
         else if (dtype == ScalarType.Float16)
-            throw new FifoInputException("VideoCrafterDTypeInvalid", "dType float16 is not supported on the CPU (too slow and numerically unsafe there); use bfloat16 or float32, or device: cuda.");
+            throw new FifoInputException("DTypeInvalid", "dType float16 is not supported on the CPU (too slow and numerically unsafe there); use bfloat16 or float32, or device: cuda.");
         return device;
     }
 }
