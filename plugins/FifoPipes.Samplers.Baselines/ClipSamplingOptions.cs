@@ -95,7 +95,7 @@ public sealed class FreeNoiseOptions : WindowedOptions
 {
     public FreeNoiseOptions() => Eta = 0.0;
 
-    [Option("Where overlapping windows meet: attention (FreeNoise's window-fused temporal attention inside the UNet, one call on the whole video), " +
+    [Option("Where overlapping windows meet: attention (FreeNoise's window-fused temporal attention inside the UNet, one call on the whole video, so memory grows with its length), " +
             "predictions (each window denoised alone, predictions averaged), or auto (attention where the model supports it and the video has one prompt).",
         Choices = "auto,attention,predictions")]
     public string Fusion { get; set; } = "auto";
