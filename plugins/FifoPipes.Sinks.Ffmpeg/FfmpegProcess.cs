@@ -1,3 +1,4 @@
+using FifoPipes.Core.Media;
 using System.ComponentModel;
 using System.Diagnostics;
 

@@ -1,3 +1,4 @@
+using FifoPipes.Core.Media;
 using FifoPipes.Abstractions;
 using FifoPipes.Core.Sinks;
 

@@ -6,17 +6,18 @@ using static TorchSharp.torch;
 
 namespace FifoPipes.Core;
 
-/// <summary>Reading and writing still images and animated GIFs as RGB tensors.</summary>
+/// <summary>Reading and writing still images, animated GIFs and (through ffmpeg) video clips as RGB tensors.</summary>
 public static class ImageFiles
 {
     /// <summary>
-    /// Loads an image (every frame of an animated GIF or PNG) resized and centre-cropped to
-    /// <paramref name="width"/> x <paramref name="height"/>, as [T, 3, H, W] float32 in [0, 1].
+    /// Loads an image (every frame of an animated GIF or PNG) or the first frames of a video clip, resized and
+    /// centre-cropped to <paramref name="width"/> x <paramref name="height"/>, as [T, 3, H, W] float32 in [0, 1].
     /// </summary>
     public static Tensor LoadFrames(string path, int width, int height, int maxFrames = 64)
     {
         if (!File.Exists(path))
-            throw new FifoInputException("InitImageNotFound", $"Start image '{path}' does not exist. Give the path of a PNG, JPEG or GIF file.");
+            throw new FifoInputException("InitImageNotFound", $"Start image '{path}' does not exist. Give the path of a PNG, JPEG or GIF file, or a short video.");
+        if (Media.VideoClipReader.IsVideo(path)) return Media.VideoClipReader.Read(path, width, height, maxFrames);
         Image<Rgb24> image;
         try { image = Image.Load<Rgb24>(path); }
         catch (Exception ex) when (ex is UnknownImageFormatException or InvalidImageContentException or NotSupportedException)

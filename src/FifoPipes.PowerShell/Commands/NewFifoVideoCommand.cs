@@ -47,7 +47,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [Parameter] public double? Guidance { get; set; }
     [Parameter] public double? Eta { get; set; }
     [Parameter] public double? Fps { get; set; }
-    /// <summary><para type="description">An image or short GIF to start the video from.</para></summary>
+    /// <summary><para type="description">An image, animated GIF or short video (read with ffmpeg) to start the video from.</para></summary>
     [Parameter] public string? InitImage { get; set; }
     /// <summary><para type="description">Save the sampler state to this file every -SnapshotEvery frames.</para></summary>
     [Parameter] public string? SnapshotPath { get; set; }

@@ -1,3 +1,4 @@
+using FifoPipes.Core.Media;
 using System.Diagnostics;
 using FifoPipes.Abstractions;
 using FifoPipes.Core.Sinks;

@@ -1,6 +1,6 @@
 using FifoPipes.Abstractions;
 
-namespace FifoPipes.Sinks.Ffmpeg;
+namespace FifoPipes.Core.Media;
 
 /// <summary>Finds the ffmpeg executable: <see cref="EnvironmentVariable"/> first, then PATH.</summary>
 public static class FfmpegLocator
@@ -28,10 +28,10 @@ public static class FfmpegLocator
                 var candidate = Path.Combine(folder, name);
                 if (File.Exists(candidate)) return candidate;
             }
-        throw new FifoInputException(NotFoundErrorId, $"ffmpeg was not found on PATH; the video sinks (mp4, webm, mkv) need it. {Fix}");
+        throw new FifoInputException(NotFoundErrorId, $"ffmpeg was not found on PATH; the video sinks (mp4, webm, mkv) and video start clips need it. {Fix}");
     }
 
     /// <summary>For the case where the file exists but cannot be run (not executable, wrong architecture).</summary>
-    internal static FifoInputException NotStartable(string executable, Exception reason) =>
+    public static FifoInputException NotStartable(string executable, Exception reason) =>
         new(NotFoundErrorId, $"ffmpeg at '{executable}' could not be started ({reason.Message}). {Fix}", reason);
 }

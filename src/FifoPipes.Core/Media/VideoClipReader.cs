@@ -1,0 +1,54 @@
+using System.Diagnostics;
+using System.Globalization;
+using FifoPipes.Abstractions;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Core.Media;
+
+/// <summary>
+/// The first frames of a video file (MP4, WebM, MKV, MOV, AVI) as RGB tensors, decoded by ffmpeg: scaled to cover
+/// width x height and centre-cropped, as the still-image path does, and read from ffmpeg's stdout as raw RGB24.
+/// </summary>
+public static class VideoClipReader
+{
+    public const string UnreadableErrorId = "InitVideoUnreadable";
+    static readonly string[] Extensions = { ".mp4", ".m4v", ".webm", ".mkv", ".mov", ".avi" };
+
+    public static bool IsVideo(string path) => Extensions.Contains(Path.GetExtension(path), StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Up to <paramref name="maxFrames"/> frames as [T, 3, H, W] float32 in [0, 1].</summary>
+    public static Tensor Read(string path, int width, int height, int maxFrames)
+    {
+        var ffmpeg = FfmpegLocator.Locate();
+        var start = new ProcessStartInfo(ffmpeg) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var filter = string.Create(CultureInfo.InvariantCulture, $"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height}");
+        foreach (var a in new[] { "-v", "error", "-nostdin", "-i", path, "-an", "-vf", filter, "-frames:v", maxFrames.ToString(CultureInfo.InvariantCulture),
+                     "-f", "rawvideo", "-pix_fmt", "rgb24", "-" })
+            start.ArgumentList.Add(a);
+        Process process;
+        try { process = Process.Start(start)!; }
+        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException) { throw FfmpegLocator.NotStartable(ffmpeg, ex); }
+
+        using (process)
+        {
+            var errors = process.StandardError.ReadToEndAsync();
+            int frameBytes = checked(width * height * 3);
+            var frames = new List<byte[]>();
+            var stdout = process.StandardOutput.BaseStream;
+            while (frames.Count < maxFrames)
+            {
+                var frame = new byte[frameBytes];
+                int read = stdout.ReadAtLeast(frame, frameBytes, throwOnEndOfStream: false);
+                if (read < frameBytes) break;
+                frames.Add(frame);
+            }
+            process.WaitForExit();
+            if (process.ExitCode != 0 || frames.Count == 0)
+                throw new FifoInputException(UnreadableErrorId,
+                    $"Start video '{path}' could not be read by ffmpeg ({(frames.Count == 0 ? "no frames" : $"exit code {process.ExitCode}")}: {errors.Result.Trim()}). " +
+                    "Use a video ffmpeg can play, or a PNG, JPEG or GIF image.");
+            using var scope = NewDisposeScope();
+            return stack(frames.Select(f => FrameConversion.FromRgb24(f, width, height)).ToList()).MoveToOuterDisposeScope();
+        }
+    }
+}

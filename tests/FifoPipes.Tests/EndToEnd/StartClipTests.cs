@@ -1,0 +1,70 @@
+using System.Diagnostics;
+using FifoPipes.Abstractions;
+using FifoPipes.Core;
+using FifoPipes.Core.Media;
+using FifoPipes.PowerShell;
+using FifoPipes.Tests.PowerShell;
+using FifoPipes.Tests.Sinks;
+using Xunit;
+
+namespace FifoPipes.Tests.EndToEnd;
+
+/// <summary>A short video as the start of a FIFO run: decoded by ffmpeg, scaled and cropped like a still image.</summary>
+[Collection("PowerShell")]
+public sealed class StartClipTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("fifo-start-clip-").FullName;
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    /// <summary>A one-second 96x48 clip at 8 fps, red on the left half and blue on the right.</summary>
+    string RedBlueClip()
+    {
+        var clip = Path.Combine(dir, "redblue.mp4");
+        var start = new ProcessStartInfo("ffmpeg") { RedirectStandardError = true };
+        foreach (var a in new[] { "-v", "error", "-f", "lavfi", "-i", "color=c=red:s=48x48:r=8:d=1", "-f", "lavfi", "-i", "color=c=blue:s=48x48:r=8:d=1",
+                     "-filter_complex", "hstack", "-pix_fmt", "yuv420p", clip })
+            start.ArgumentList.Add(a);
+        using var ffmpeg = Process.Start(start)!;
+        var errors = ffmpeg.StandardError.ReadToEnd();
+        ffmpeg.WaitForExit();
+        Assert.True(ffmpeg.ExitCode == 0, errors);
+        return clip;
+    }
+
+    [SkippableFact]
+    public void A_clip_is_read_as_its_first_frames_cropped_to_the_model_size()
+    {
+        Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
+        using var frames = ImageFiles.LoadFrames(RedBlueClip(), 32, 32, maxFrames: 4);
+        Assert.Equal(new long[] { 4, 3, 32, 32 }, frames.shape);
+        // Scaled to cover 32x32 (64x32) and centre-cropped: the left half stays red, the right half blue.
+        Assert.InRange(frames[0, 0, .., ..8].mean().item<float>(), 0.8f, 1f);
+        Assert.InRange(frames[0, 2, .., ..8].mean().item<float>(), 0f, 0.2f);
+        Assert.InRange(frames[0, 2, .., 24..].mean().item<float>(), 0.8f, 1f);
+        using var all = ImageFiles.LoadFrames(Path.Combine(dir, "redblue.mp4"), 32, 32, maxFrames: 64);
+        Assert.Equal(8, all.shape[0]);
+    }
+
+    [SkippableFact]
+    public void A_file_that_is_no_video_is_refused_naming_it()
+    {
+        Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
+        var fake = Path.Combine(dir, "notes.mp4");
+        File.WriteAllText(fake, "not a video");
+        var ex = Assert.Throws<FifoInputException>(() => ImageFiles.LoadFrames(fake, 32, 32));
+        Assert.Equal(VideoClipReader.UnreadableErrorId, ex.ErrorId);
+        Assert.Contains("notes.mp4", ex.Message);
+    }
+
+    [SkippableFact]
+    public void New_FifoVideo_starts_from_a_clip()
+    {
+        Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
+        RedBlueClip();
+        const string Run = "New-FifoVideo 'calm green sea' -Frames 3 -ModelOption @{ height = 8; width = 8; channels = 2; frames = 4 } -Partitions 2 -Seed 3";
+        var frames = InProcessShell.Run(dir, Run + " -InitImage redblue.mp4").Cast<FifoFrame>().ToList();
+        var plain = InProcessShell.Run(dir, Run).Cast<FifoFrame>().ToList();
+        Assert.Equal(new long[] { 0, 1, 2 }, frames.Select(f => f.Index));
+        Assert.NotEqual(plain[0].Pixels, frames[0].Pixels);
+    }
+}
