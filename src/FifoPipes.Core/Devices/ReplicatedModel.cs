@@ -29,7 +29,7 @@ public sealed class ReplicatedConditioning : Conditioning
 /// rows, so the result equals one device's whenever the model computes each row on its own.
 /// Text encoding, decoding and encoding frames stay with the primary.
 /// </summary>
-public sealed class ReplicatedModel : IVideoModel
+public class ReplicatedModel : IVideoModel
 {
     readonly IVideoModel[] replicas;
     readonly ReplicaThread?[] threads;
@@ -59,7 +59,7 @@ public sealed class ReplicatedModel : IVideoModel
         try
         {
             foreach (var device in devices) loaded.Add(load(device));
-            return new ReplicatedModel(loaded);
+            return loaded.All(m => m is IFusedTemporalAttention) ? new FusedReplicatedModel(loaded) : new ReplicatedModel(loaded);
         }
         catch
         {
@@ -88,7 +88,12 @@ public sealed class ReplicatedModel : IVideoModel
         return new ReplicatedConditioning(prompt, perReplica);
     }
 
-    public Tensor PredictNoise(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning)
+    public Tensor PredictNoise(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning) =>
+        PredictSplit(x, timesteps, conditioning, (model, xs, ts, cs) => model.PredictNoise(xs, ts, cs));
+
+    /// <summary>Splits the rows of one model call across the replicas with <paramref name="predict"/> as the call.</summary>
+    protected Tensor PredictSplit(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning,
+        Func<IVideoModel, Tensor, Tensor, IReadOnlyList<Conditioning>, Tensor> predict)
     {
         long rows = x.shape[0];
         if (timesteps.shape[0] != rows || conditioning.Count != rows)
@@ -104,7 +109,7 @@ public sealed class ReplicatedModel : IVideoModel
         for (int r = 1; r < replicas.Length; r++)
         {
             if (split[r] == 0) continue;
-            pending[r] = threads[r]!.Run(RowsOn(r, x, timesteps, conditioning, start, split[r]));
+            pending[r] = threads[r]!.Run(RowsOn(r, x, timesteps, conditioning, start, split[r], predict));
             start += split[r];
         }
 
@@ -113,7 +118,7 @@ public sealed class ReplicatedModel : IVideoModel
         try
         {
             // The primary's rows run here, in the caller's dispose scope, while the other replicas work.
-            parts.Add(replicas[0].PredictNoise(x.narrow(0, 0, split[0]), timesteps.narrow(0, 0, split[0]), Own(0, conditioning, 0, split[0])));
+            parts.Add(predict(replicas[0], x.narrow(0, 0, split[0]), timesteps.narrow(0, 0, split[0]), Own(0, conditioning, 0, split[0])));
         }
         catch (Exception e) { failure = e; }
         // Every replica finishes before anything is rethrown or freed: their inputs are views of the caller's x.
@@ -134,7 +139,8 @@ public sealed class ReplicatedModel : IVideoModel
         return eps;
     }
 
-    Func<Tensor> RowsOn(int replica, Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning, long start, long count)
+    Func<Tensor> RowsOn(int replica, Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning, long start, long count,
+        Func<IVideoModel, Tensor, Tensor, IReadOnlyList<Conditioning>, Tensor> predict)
     {
         var model = replicas[replica];
         var primary = Info.Device;
@@ -144,7 +150,7 @@ public sealed class ReplicatedModel : IVideoModel
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             var device = model.Info.Device;
-            var eps = model.PredictNoise(x.narrow(0, start, count).to(device), timesteps.narrow(0, start, count).to(device), own);
+            var eps = predict(model, x.narrow(0, start, count).to(device), timesteps.narrow(0, start, count).to(device), own);
             return eps.to(primary).DetachFromDisposeScope();
         };
     }
@@ -205,4 +211,17 @@ public sealed class ReplicatedModel : IVideoModel
             work.Dispose();
         }
     }
+}
+
+/// <summary>Replicas that all offer window-fused temporal attention: its calls are split across them too.</summary>
+public sealed class FusedReplicatedModel : ReplicatedModel, IFusedTemporalAttention
+{
+    public FusedReplicatedModel(IReadOnlyList<IVideoModel> replicas) : base(replicas)
+    {
+        if (!replicas.All(r => r is IFusedTemporalAttention))
+            throw new ArgumentException("Every replica must offer window-fused temporal attention.", nameof(replicas));
+    }
+
+    public Tensor PredictNoiseFused(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning, int stride) =>
+        PredictSplit(x, timesteps, conditioning, (model, xs, ts, cs) => ((IFusedTemporalAttention)model).PredictNoiseFused(xs, ts, cs, stride));
 }

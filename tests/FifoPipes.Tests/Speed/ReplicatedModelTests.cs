@@ -63,7 +63,7 @@ public sealed class ReplicatedModelTests : IClassFixture<TinyVideoCrafterCheckpo
         var twoCpus = tiny.Options();
         twoCpus.Device = "cpu,cpu";
         using var model = new VideoCrafterModelAdapter().Load(twoCpus, new PluginContext());
-        var replicated = Assert.IsType<ReplicatedModel>(model);
+        var replicated = Assert.IsType<FusedReplicatedModel>(model);
         Assert.Equal(2, replicated.Replicas.Count);
         Assert.All(replicated.Replicas, r => Assert.IsType<VideoCrafterModel>(r));
         var actual = Sample(model, options, 3);
