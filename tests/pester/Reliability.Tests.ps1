@@ -60,9 +60,9 @@ Describe 'A run killed with SIGKILL' {
         $written = @(Get-ChildItem "$crash/frames" -Filter *.png).Count
         $written | Should -BeLessThan $frames
 
-        # ffmpeg outlives its parent, reads end-of-file on its stdin and closes the fragmented MP4 by itself.
-        $deadline = [DateTime]::UtcNow.AddSeconds(20)
-        while ([DateTime]::UtcNow -lt $deadline -and (FrameCount "$crash/video.mp4") -lt 1) { Start-Sleep -Milliseconds 100 }
+        # ffmpeg outlives its parent, reads end-of-file on its stdin, flushes its encoder and closes the fragmented MP4.
+        Get-Process ffmpeg -ErrorAction SilentlyContinue | Where-Object { $_.CommandLine -like "*$crash*" } |
+            ForEach-Object { $_.WaitForExit(20000) | Out-Null }
         $interrupted = FrameCount "$crash/video.mp4"
 
         $files = Invoke-FifoRecipe (Join-Path $crash 'run.yaml') -Resume "$crash/run.snapshot" -Force
