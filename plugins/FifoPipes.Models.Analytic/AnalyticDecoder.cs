@@ -79,5 +79,7 @@ public sealed class AnalyticDecoder : IFrameDecoder
 
     public IReadOnlyList<Tensor> Flush() => Array.Empty<Tensor>();
 
+    public bool Stateless => true;
+
     public void Dispose() { }
 }

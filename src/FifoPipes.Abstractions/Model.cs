@@ -70,6 +70,9 @@ public interface IFrameDecoder : IDisposable
 
     /// <summary>Returns the frames still held back at the end of the stream.</summary>
     IReadOnlyList<Tensor> Flush();
+
+    /// <summary>True when the decoder keeps nothing between frames, so a Push that failed may simply be repeated.</summary>
+    bool Stateless => false;
 }
 
 /// <summary>Static facts a sampler needs about a model.</summary>

@@ -82,8 +82,15 @@ public sealed record SnapshotPolicy(string Path, int EveryFrames)
 /// <summary>A snapshot saved at <see cref="StagedPath"/>, to become <see cref="Path"/> once <see cref="FramesBefore"/> frames are safe.</summary>
 public sealed record StagedSnapshot(string StagedPath, string Path, long FramesBefore)
 {
-    /// <summary>Makes the staged file the resume point in one atomic rename.</summary>
-    public void Commit() => File.Move(StagedPath, Path, overwrite: true);
+    /// <summary>
+    /// Makes the staged file the resume point in one atomic rename. A stage that is already gone (a restarted sampler
+    /// cleared it) leaves the previous resume point in place.
+    /// </summary>
+    public void Commit()
+    {
+        try { File.Move(StagedPath, Path, overwrite: true); }
+        catch (FileNotFoundException) { }
+    }
 
     /// <summary>Drops a snapshot whose frames never reached the sinks (a cancelled or failed run).</summary>
     public void Discard()

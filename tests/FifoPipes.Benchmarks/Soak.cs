@@ -78,10 +78,12 @@ public sealed class Soak : IBenchmark
         var samples = new List<ProcessMemory> { Sample(0) };
         var clock = Stopwatch.StartNew();
         long produced = 0;
+        int faultsRepeated = 0;
         using (var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, 8, new PluginContext(workingDirectory: folder)))
         {
             foreach (var e in new VideoRun(recipe).Events())
             {
+                if (e is RunMessage { Level: MessageLevel.Warning } warning && warning.Text.Contains("TorchSharp scalar fault", StringComparison.Ordinal)) faultsRepeated++;
                 if (e is not FrameProduced frame) continue;
                 sinks.Write(frame.Frame);
                 produced++;
@@ -112,6 +114,7 @@ public sealed class Soak : IBenchmark
         Console.WriteLine($"managed heap slope     {heapSlope:+0.0;-0.0} KiB per 1,000 frames");
         long lost = frames - Math.Min(produced, Math.Min(pngs.Count, videoFrames)) + missingPngs;
         Console.WriteLine($"frames lost            {lost}");
+        Console.WriteLine($"scalar faults repeated {faultsRepeated} (TorchSharp finalizer race, docs/reliability.md)");
 
         bool flat = residentSlope <= maxSlopeKiBPer1000;
         Console.WriteLine(lost == 0 && flat ? "soak: PASS" : $"soak: FAIL ({(lost > 0 ? "frames lost" : "")}{(lost > 0 && !flat ? ", " : "")}{(flat ? "" : "memory grows")})");

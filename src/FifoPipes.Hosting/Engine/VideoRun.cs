@@ -15,6 +15,8 @@ namespace FifoPipes.Hosting.Engine;
 public sealed class VideoRun
 {
     const int ChannelCapacity = 4;
+    /// <summary>TorchSharp scalar faults in a row, on one piece of work, before the run gives up (docs/reliability.md).</summary>
+    const int MaxFaultRepeats = 3;
 
     readonly Recipe recipe;
     readonly string workingDirectory;
@@ -80,7 +82,7 @@ public sealed class VideoRun
         var log = new ChannelLog(output, cancellation);
         var context = new PluginContext(log, workingDirectory);
         using var model = recipe.Model.Plugin.Create<IModelAdapter>().Load(recipe.Model.Options, context);
-        var sampler = recipe.Sampler.Plugin.Create<ISamplerFactory>().Create(recipe.Sampler.Options, context);
+        var sampler = new RestartingSampler(recipe.Sampler.Plugin.Create<ISamplerFactory>().Create(recipe.Sampler.Options, context), MaxFaultRepeats);
         double fps = recipe.Fps ?? model.Info.Defaults.Fps;
         Post(output, new RunStarted(model.Info, recipe.Frames, fps, RunId), cancellation);
 
@@ -110,7 +112,8 @@ public sealed class VideoRun
             foreach (var rgb in rgbFrames)
             {
                 VideoFrame frame;
-                using (rgb) frame = FrameConversion.ToFrame(rgb, nextIndex++, prompt, fps, RunId);
+                using (rgb) frame = Repeating(() => FrameConversion.ToFrame(rgb, nextIndex, prompt, fps, RunId), "frame conversion", pure: true);
+                nextIndex++;
                 var timings = new RunTimings(total.Elapsed.TotalSeconds - decoding.Elapsed.TotalSeconds, decoding.Elapsed.TotalSeconds, total.Elapsed.TotalSeconds);
                 Post(output, new FrameProduced(frame, timings), cancellation);
             }
@@ -119,6 +122,19 @@ public sealed class VideoRun
             {
                 Post(output, new SnapshotSaved(staged.Peek()), cancellation);
                 staged.Dequeue();
+            }
+        }
+
+        // A TorchSharp scalar fault says nothing about the work: repeat it where repeating cannot change the result.
+        T Repeating<T>(Func<T> work, string what, bool pure)
+        {
+            for (int attempt = 1; ; attempt++)
+            {
+                try { return work(); }
+                catch (Exception error) when (pure && TorchSharpFaults.IsScalarFinalizerRace(error) && attempt < MaxFaultRepeats)
+                {
+                    log.Warning($"Repeating {what} after a TorchSharp scalar fault (attempt {attempt + 1} of at most {MaxFaultRepeats}). {error.Message.Split('\n', 2)[0].Trim()}");
+                }
             }
         }
 
@@ -132,7 +148,7 @@ public sealed class VideoRun
                 if (latent.Snapshot is { } snapshot) staged.Enqueue(snapshot);
                 decoding.Start();
                 IReadOnlyList<TorchSharp.torch.Tensor> rgbFrames;
-                using (latent.Latent) rgbFrames = decoder.Push(latent.Latent, latent.Prompt);
+                using (latent.Latent) rgbFrames = Repeating(() => decoder.Push(latent.Latent, latent.Prompt), "decoding", decoder.Stateless);
                 decoding.Stop();
                 Emit(rgbFrames);
             }

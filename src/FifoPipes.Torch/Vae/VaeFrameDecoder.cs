@@ -34,5 +34,7 @@ public sealed class VaeFrameDecoder : IFrameDecoder
 
     public IReadOnlyList<Tensor> Flush() => Array.Empty<Tensor>();
 
+    public bool Stateless => true;
+
     public void Dispose() { }
 }

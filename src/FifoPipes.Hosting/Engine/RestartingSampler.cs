@@ -1,0 +1,88 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Core;
+
+namespace FifoPipes.Hosting.Engine;
+
+/// <summary>
+/// Runs a sampler and, when it fails with a fault that repeating the work cures (<see cref="TorchSharpFaults"/>),
+/// restarts it from the run's latest snapshot (or from where the run began) and skips the frames already yielded.
+/// Keyed noise makes the restarted frames bit for bit those of an uninterrupted run, so the consumer, its decoder
+/// included, sees one unbroken stream. An endless run may fault now and then, so restarts are unlimited as long as
+/// each one gets past the frame where the last one faulted; any other failure, or <see cref="maxStalls"/> faults in a
+/// row without a new frame, surfaces as it is.
+/// </summary>
+public sealed class RestartingSampler : ISampler
+{
+    readonly ISampler inner;
+    readonly int maxStalls;
+
+    public RestartingSampler(ISampler inner, int maxStalls)
+    {
+        this.inner = inner;
+        this.maxStalls = maxStalls;
+    }
+
+    /// <summary>Restarts made so far (all runs of this instance).</summary>
+    public int Restarts { get; private set; }
+
+    public IEnumerable<LatentFrame> Sample(SamplingJob job, CancellationToken cancellation)
+    {
+        long next = long.MinValue, nextAtLastFault = long.MinValue;
+        int stalls = 0;
+        var attempt = job;
+        while (true)
+        {
+            bool restart = false;
+            using (var frames = inner.Sample(attempt, cancellation).GetEnumerator())
+            {
+                while (true)
+                {
+                    LatentFrame frame;
+                    try
+                    {
+                        if (!frames.MoveNext()) yield break;
+                        frame = frames.Current;
+                    }
+                    catch (Exception error) when (TorchSharpFaults.IsScalarFinalizerRace(error) && !cancellation.IsCancellationRequested
+                                                  && (next > nextAtLastFault ? 1 : stalls + 1) <= maxStalls)
+                    {
+                        stalls = next > nextAtLastFault ? 1 : stalls + 1;
+                        nextAtLastFault = next;
+                        Restarts++;
+                        attempt = RestartOf(job);
+                        job.Log.Warning($"Restarting the sampler after a TorchSharp scalar fault (restart {Restarts}; {stalls} of at most {maxStalls} without a new frame) " +
+                                        $"{(attempt.ResumeFrom is { } from ? $"from '{from}'" : "from the start")}; frames already made are not repeated. " +
+                                        FirstLine(error.Message));
+                        restart = true;
+                        break;
+                    }
+                    if (frame.Index < next)
+                    {
+                        frame.Latent.Dispose();
+                        frame.Snapshot?.Discard();
+                        continue;
+                    }
+                    next = frame.Index + 1;
+                    yield return frame;
+                }
+            }
+            if (!restart) yield break;
+        }
+    }
+
+    /// <summary>The same job resumed from the newest committed snapshot, else from where it first began.</summary>
+    static SamplingJob RestartOf(SamplingJob job) => new()
+    {
+        Model = job.Model,
+        Prompts = job.Prompts,
+        Seed = job.Seed,
+        Noise = job.Noise,
+        InitLatents = job.InitLatents,
+        Snapshots = job.Snapshots,
+        ResumeFrom = job.Snapshots is { } policy && File.Exists(policy.Path) ? policy.Path : job.ResumeFrom,
+        RunHash = job.RunHash,
+        Log = job.Log,
+    };
+
+    static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
+}

@@ -1,0 +1,121 @@
+using System.Runtime.InteropServices;
+using FifoPipes.Abstractions;
+using FifoPipes.Core;
+using FifoPipes.Hosting.Engine;
+using FifoPipes.Samplers.Fifo;
+using FifoPipes.Tests.Sampling;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Tests.Reliability;
+
+/// <summary>
+/// A TorchSharp scalar fault (docs/reliability.md) injected at chosen model calls: the run restarts from its newest
+/// snapshot, or from the start, and its frames are bit for bit those of a run without faults.
+/// </summary>
+public sealed class RestartingSamplerTests : IDisposable
+{
+    const int Frames = 12;
+    readonly string folder = Directory.CreateTempSubdirectory("fifo-restarts-").FullName;
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    static ExternalException ScalarFault() => new("Expected false to be true, but got false.\nException raised from toDouble at /pytorch/c10/core/Scalar.h:140 (most recent call first):");
+
+    sealed class Log : IProgressSink
+    {
+        public List<string> Warnings { get; } = new();
+        public void Verbose(string message) { }
+        public void Warning(string message) => Warnings.Add(message);
+    }
+
+    static SamplingJob Job(IVideoModel model, Log log, SnapshotPolicy? snapshots = null) => new()
+    {
+        Model = model,
+        Prompts = new[] { new PromptSpan("slow clouds", Frames) },
+        Noise = new KeyedNoise(4),
+        Seed = 4,
+        Snapshots = snapshots,
+        RunHash = "restart-test",
+        Log = log,
+    };
+
+    /// <summary>Takes every frame as the engine would: a staged snapshot is committed once its frame is taken.</summary>
+    static List<LatentFrame> Take(ISampler sampler, SamplingJob job) =>
+        sampler.Sample(job, CancellationToken.None).Select(f => { f.Snapshot?.Commit(); return f; }).ToList();
+
+    static ISampler Fifo() => new FifoSamplerFactory().Create(new FifoOptions(), new PluginContext());
+
+    /// <summary>Faults on the given model calls, counted over every attempt (a faulted call counts too).</summary>
+    static DelegateVideoModel FaultingAt(params int[] calls)
+    {
+        var model = DelegateVideoModel.Linear();
+        int attempts = 0;
+        model.BeforeCall = _ => { if (calls.Contains(attempts++)) throw ScalarFault(); };
+        return model;
+    }
+
+    static void AssertSameFrames(IReadOnlyList<LatentFrame> expected, IReadOnlyList<LatentFrame> actual)
+    {
+        Assert.Equal(expected.Select(f => f.Index), actual.Select(f => f.Index));
+        for (int i = 0; i < expected.Count; i++)
+            Assert.True(expected[i].Latent.equal(actual[i].Latent).all().item<bool>(), $"frame {i} differs after the restarts");
+    }
+
+    [Fact]
+    public void Without_snapshots_it_restarts_from_the_start_and_skips_what_was_made()
+    {
+        var cleanModel = DelegateVideoModel.Linear();
+        var clean = Take(Fifo(), Job(cleanModel, new Log()));
+        int calls = cleanModel.Calls.Count;
+        var log = new Log();
+        var restarting = new RestartingSampler(Fifo(), maxStalls: 3);
+        // One fault while the base clip is sampled, one late in the run (call numbers count the repeated work too).
+        var frames = Take(restarting, Job(FaultingAt(3, 4 + 3 * calls / 4), log));
+        AssertSameFrames(clean, frames);
+        Assert.Equal(2, restarting.Restarts);
+        Assert.All(log.Warnings, w => Assert.Contains("from the start", w));
+    }
+
+    [Fact]
+    public void With_snapshots_it_restarts_from_the_newest_one()
+    {
+        var cleanModel = DelegateVideoModel.Linear();
+        var clean = Take(Fifo(), Job(cleanModel, new Log()));
+        int calls = cleanModel.Calls.Count;
+        var log = new Log();
+        var snapshot = Path.Combine(folder, "run.snapshot");
+        var restarting = new RestartingSampler(Fifo(), maxStalls: 3);
+        var frames = Take(restarting, Job(FaultingAt(calls - 3), log, new SnapshotPolicy(snapshot, 2)));
+        AssertSameFrames(clean, frames);
+        Assert.Equal(1, restarting.Restarts);
+        Assert.Contains($"from '{snapshot}'", Assert.Single(log.Warnings));
+    }
+
+    [Fact]
+    public void A_fault_that_keeps_coming_back_without_progress_surfaces()
+    {
+        var model = DelegateVideoModel.Linear();
+        model.BeforeCall = call => { if (call >= 5) throw ScalarFault(); };   // the failed call is not recorded: call 5 forever
+        var restarting = new RestartingSampler(Fifo(), maxStalls: 3);
+        Assert.Throws<ExternalException>(() => Take(restarting, Job(model, new Log())));
+        Assert.Equal(3, restarting.Restarts);
+    }
+
+    [Fact]
+    public void Any_other_failure_surfaces_at_once()
+    {
+        var model = DelegateVideoModel.Linear();
+        model.BeforeCall = call => { if (call == 5) throw new InvalidOperationException("a real bug"); };
+        var restarting = new RestartingSampler(Fifo(), maxStalls: 3);
+        Assert.Equal("a real bug", Assert.Throws<InvalidOperationException>(() => Take(restarting, Job(model, new Log()))).Message);
+        Assert.Equal(0, restarting.Restarts);
+    }
+
+    [Fact]
+    public void Only_libtorchs_scalar_complaint_counts_as_the_race()
+    {
+        Assert.True(TorchSharpFaults.IsScalarFinalizerRace(new InvalidOperationException("wrapped", ScalarFault())));
+        Assert.False(TorchSharpFaults.IsScalarFinalizerRace(new ExternalException("CUDA out of memory.")));
+        Assert.False(TorchSharpFaults.IsScalarFinalizerRace(new InvalidOperationException("c10/core/Scalar.h")));
+    }
+}
