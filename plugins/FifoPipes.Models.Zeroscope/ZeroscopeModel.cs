@@ -1,6 +1,5 @@
 using FifoPipes.Torch.Vae;
 using FifoPipes.Abstractions;
-using FifoPipes.Torch.UNets;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -16,15 +16,12 @@ public static class WindowCoDenoiser
     public static IReadOnlyList<int> WindowStarts(int frames, int window, int stride)
     {
         if (frames < window) throw new ArgumentOutOfRangeException(nameof(frames), $"The video ({frames} frames) is shorter than one window ({window}).");
-        var starts = new List<int>();
-        for (int s = 0; s + window <= frames; s += stride) starts.Add(s);
-        if (starts[^1] + window < frames) starts.Add(frames - window);
-        return starts;
+        return new TemporalWindows(window, stride).Starts(frames);
     }
 
     /// <summary>Weight of each window position m = 0..f-1.</summary>
     public static float[] PositionWeights(int window, WindowWeighting weighting) =>
-        Enumerable.Range(0, window).Select(m => weighting == WindowWeighting.Uniform ? 1f : 1f + Math.Min(m, window - 1 - m)).ToArray();
+        weighting == WindowWeighting.Uniform ? Enumerable.Repeat(1f, window).ToArray() : TemporalWindows.Triangle(window);
 
     /// <summary>
     /// Denoises <paramref name="start"/> [1, C, V, h, w] (pure noise at the table's noisiest level) to a clean video.
@@ -38,11 +35,13 @@ public static class WindowCoDenoiser
         int f = plan.WindowFrames;
         int frames = (int)start.shape[2];
         var device = start.device;
+        var layout = new TemporalWindows(f, stride);
         var starts = WindowStarts(frames, f, stride);
         var weights = PositionWeights(f, weighting);
         int batchSize = windowBatch == 0 ? starts.Count : windowBatch;
-        using var weightSum = CoverWeights(frames, starts, weights).to(device).DetachFromDisposeScope();
-        using var positionWeight = tensor(weights, new long[] { 1, 1, f, 1, 1 }).to(device).DetachFromDisposeScope();
+        // Only the averaged path needs the weights as tensors; fused attention weighs its windows inside the model.
+        using var weightSum = fuseInAttention ? null : tensor(layout.Cover(frames, weights), new long[] { 1, 1, frames, 1, 1 }).to(device).DetachFromDisposeScope();
+        using var positionWeight = fuseInAttention ? null : tensor(weights, new long[] { 1, 1, f, 1, 1 }).to(device).DetachFromDisposeScope();
 
         Tensor AveragedWindows(Tensor x, long timestep)
         {
@@ -53,9 +52,9 @@ public static class WindowCoDenoiser
                 var windows = cat(batch.Select(s => x.narrow(2, s, f)).ToList(), 0);
                 var predicted = model.PredictNoise(windows, timestep, batch.Select(s => (long)(s + f / 2)).ToList());
                 for (int b = 0; b < batch.Length; b++)
-                    eps.narrow(2, batch[b], f).add_(predicted.narrow(0, b, 1).mul(positionWeight));
+                    eps.narrow(2, batch[b], f).add_(predicted.narrow(0, b, 1).mul(positionWeight!));
             }
-            return eps.div_(weightSum);
+            return eps.div_(weightSum!);
         }
 
         var x = start.clone().DetachFromDisposeScope();
@@ -81,14 +80,5 @@ public static class WindowCoDenoiser
         using var scope = NewDisposeScope();
         var list = Enumerable.Range(0, frames).Select(t => noise.Normal(plan.LatentShape, source(t), purpose, step, device)).ToList();
         return stack(list, 1).unsqueeze(0).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>[1, 1, V, 1, 1]: the total weight each frame receives from the windows covering it.</summary>
-    static Tensor CoverWeights(int frames, IReadOnlyList<int> starts, float[] weights)
-    {
-        var sum = new float[frames];
-        foreach (var s in starts)
-            for (int m = 0; m < weights.Length; m++) sum[s + m] += weights[m];
-        return tensor(sum, new long[] { 1, 1, frames, 1, 1 });
     }
 }

@@ -1,3 +1,4 @@
+using FifoPipes.Abstractions;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;

@@ -1,3 +1,4 @@
+using FifoPipes.Abstractions;
 using FifoPipes.Torch.Nn;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -62,15 +63,15 @@ public sealed class TemporalTransformer : Module<Tensor, FrameConditioning, Tens
     /// <summary>The residual branch run on each window (its own norm statistics, positions 0..f-1), fused by weight.</summary>
     Tensor FusedWindows(Tensor video, TemporalWindows windows)
     {
-        long t = video.shape[2];
-        var weights = tensor(windows.Weights(), new long[] { 1, 1, windows.Length, 1, 1 }).to(video.dtype, video.device);
+        int t = (int)video.shape[2];
+        var weights = windows.Weights();
+        var weight = tensor(weights, new long[] { 1, 1, windows.Length, 1, 1 }).to(video.dtype, video.device);
+        var total = tensor(windows.Cover(t, weights), new long[] { 1, 1, t, 1, 1 }).to(video.dtype, video.device);
         var sum = zeros_like(video);
-        var total = zeros(new long[] { 1, 1, t, 1, 1 }, video.dtype, video.device);
-        foreach (int start in windows.Starts((int)t))
+        foreach (int start in windows.Starts(t))
         {
             using var step = NewDisposeScope();
-            sum.narrow(2, start, windows.Length).add_(Residual(video.narrow(2, start, windows.Length)).mul(weights));
-            total.narrow(2, start, windows.Length).add_(weights);
+            sum.narrow(2, start, windows.Length).add_(Residual(video.narrow(2, start, windows.Length)).mul(weight));
         }
         return sum.div_(total);
     }
