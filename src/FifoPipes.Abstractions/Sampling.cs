@@ -31,8 +31,8 @@ public sealed record LatentFrame(long Index, Tensor Latent, string Prompt)
 /// <summary>A prompt and how many output frames it covers.</summary>
 public sealed record PromptSpan(string Prompt, int Frames);
 
-/// <summary>Everything a sampler needs for one run.</summary>
-public sealed class SamplingJob
+/// <summary>Everything a sampler needs for one run; a restart is the same job <c>with</c> another resume point.</summary>
+public sealed record SamplingJob
 {
     public required IVideoModel Model { get; init; }
     public required IReadOnlyList<PromptSpan> Prompts { get; init; }

@@ -71,18 +71,8 @@ public sealed class RestartingSampler : ISampler
     }
 
     /// <summary>The same job resumed from the newest committed snapshot, else from where it first began.</summary>
-    static SamplingJob RestartOf(SamplingJob job) => new()
-    {
-        Model = job.Model,
-        Prompts = job.Prompts,
-        Seed = job.Seed,
-        Noise = job.Noise,
-        InitLatents = job.InitLatents,
-        Snapshots = job.Snapshots,
-        ResumeFrom = job.Snapshots is { } policy && File.Exists(policy.Path) ? policy.Path : job.ResumeFrom,
-        RunHash = job.RunHash,
-        Log = job.Log,
-    };
+    static SamplingJob RestartOf(SamplingJob job) =>
+        job with { ResumeFrom = job.Snapshots is { } policy && File.Exists(policy.Path) ? policy.Path : job.ResumeFrom };
 
     static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
 }
