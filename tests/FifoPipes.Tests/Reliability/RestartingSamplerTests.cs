@@ -43,6 +43,13 @@ public sealed class RestartingSamplerTests : IDisposable
     static List<LatentFrame> Take(ISampler sampler, SamplingJob job) =>
         sampler.Sample(job, CancellationToken.None).Select(f => { f.Snapshot?.Commit(); return f; }).ToList();
 
+    /// <summary>The frames of a run without faults, and how many model calls it made.</summary>
+    static (List<LatentFrame> Frames, int Calls) CleanRun()
+    {
+        var model = DelegateVideoModel.Linear();
+        return (Take(Fifo(), Job(model, new Log())), model.Calls.Count);
+    }
+
     static ISampler Fifo() => new FifoSamplerFactory().Create(new FifoOptions(), new PluginContext());
 
     /// <summary>Faults on the given model calls, counted over every attempt (a faulted call counts too).</summary>
@@ -64,9 +71,7 @@ public sealed class RestartingSamplerTests : IDisposable
     [Fact]
     public void Without_snapshots_it_restarts_from_the_start_and_skips_what_was_made()
     {
-        var cleanModel = DelegateVideoModel.Linear();
-        var clean = Take(Fifo(), Job(cleanModel, new Log()));
-        int calls = cleanModel.Calls.Count;
+        var (clean, calls) = CleanRun();
         var log = new Log();
         var restarting = new RestartingSampler(Fifo(), maxStalls: 3);
         // One fault while the base clip is sampled, one late in the run (call numbers count the repeated work too).
@@ -79,9 +84,7 @@ public sealed class RestartingSamplerTests : IDisposable
     [Fact]
     public void With_snapshots_it_restarts_from_the_newest_one()
     {
-        var cleanModel = DelegateVideoModel.Linear();
-        var clean = Take(Fifo(), Job(cleanModel, new Log()));
-        int calls = cleanModel.Calls.Count;
+        var (clean, calls) = CleanRun();
         var log = new Log();
         var snapshot = Path.Combine(folder, "run.snapshot");
         var restarting = new RestartingSampler(Fifo(), maxStalls: 3);
