@@ -75,6 +75,7 @@ public sealed partial class ClipTokenizer
     {
         RequireFile(vocabJsonPath);
         RequireFile(mergesPath);
+        TokenizerFiles.RefuseHuge(vocabJsonPath, "a CLIP vocabulary", VocabHelp);
         Dictionary<string, int> encoder;
         try
         {
@@ -85,8 +86,6 @@ public sealed partial class ClipTokenizer
         {
             throw new FifoInputException("TokenizerCorrupt", $"'{vocabJsonPath}' is not a token-to-id JSON object ({ex.Message}). {VocabHelp}", ex);
         }
-        if (new FileInfo(vocabJsonPath).Length > MaxTokenizerFileBytes)
-            throw new FifoInputException("TokenizerCorrupt", $"'{vocabJsonPath}' is {new FileInfo(vocabJsonPath).Length >> 20} MiB; a CLIP vocabulary is about 1 MiB. {VocabHelp}");
         List<string> mergeLines;
         using (var reader = new StreamReader(mergesPath, Encoding.UTF8)) mergeLines = ReadBoundedLines(reader, int.MaxValue, mergesPath);
         var merges = mergeLines
@@ -119,8 +118,6 @@ public sealed partial class ClipTokenizer
         return FromOpenClipVocab(path);
     }
 
-    /// <summary>Real vocabularies are about a megabyte; anything far larger is not one.</summary>
-    const long MaxTokenizerFileBytes = 64L << 20;
     /// <summary>A merge line is two short symbols; a longer line means the file is something else.</summary>
     const int MaxLineChars = 1024;
 
@@ -132,8 +129,8 @@ public sealed partial class ClipTokenizer
         int c;
         while (lines.Count < maxLines && (c = reader.Read()) >= 0)
         {
-            if (++total > MaxTokenizerFileBytes)
-                throw new FifoInputException("TokenizerCorrupt", $"'{path}' holds more than {MaxTokenizerFileBytes >> 20} MiB of text; a BPE merges file is a few MiB. {VocabHelp}");
+            if (++total > TokenizerFiles.MaxBytes)
+                throw new FifoInputException("TokenizerCorrupt", $"'{path}' holds more than {TokenizerFiles.MaxBytes >> 20} MiB of text; a BPE merges file is a few MiB. {VocabHelp}");
             if (c == '\n') { lines.Add(line.ToString()); line.Clear(); continue; }
             if (line.Length == MaxLineChars)
                 throw new FifoInputException("TokenizerCorrupt", $"'{path}' has a line {lines.Count + 1} longer than {MaxLineChars} characters, so it is not a BPE merges file. {VocabHelp}");

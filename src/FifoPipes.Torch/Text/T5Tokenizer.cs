@@ -23,9 +23,7 @@ public sealed class T5Tokenizer
         if (!File.Exists(spieceModelPath))
             throw new FifoInputException("TokenizerNotFound",
                 $"SentencePiece model '{spieceModelPath}' does not exist. It ships with the text encoder (e.g. DeepFloyd/t5-v1_1-xxl/spiece.model).");
-        const long maxModelBytes = 64L << 20;
-        if (new FileInfo(spieceModelPath).Length > maxModelBytes)
-            throw new FifoInputException("TokenizerCorrupt", $"'{spieceModelPath}' is {new FileInfo(spieceModelPath).Length >> 20} MiB; a SentencePiece model is about 1 MiB. Download spiece.model again.");
+        TokenizerFiles.RefuseHuge(spieceModelPath, "a SentencePiece model", "Download spiece.model again.");
         byte[] proto;
         try { proto = SentencePieceProto.WithUsableBeginningOfSentence(File.ReadAllBytes(spieceModelPath)); }
         catch (InvalidDataException ex)

@@ -97,6 +97,23 @@ public sealed class BadFileTests : IDisposable
         Assert.Contains("merges.txt", Assert.Throws<FifoInputException>(() => ClipTokenizer.FromHuggingFace(vocab, merges)).Message);
     }
 
+    [Fact]
+    public void An_oversized_vocabulary_is_refused_before_it_is_read()
+    {
+        var vocab = Path.Combine(dir, "vocab.json");
+        var merges = Path.Combine(dir, "merges.txt");
+        using (var file = File.Create(vocab)) file.SetLength(TokenizerFiles_MaxBytes + 1);   // sparse: no disk, no time
+        File.WriteAllText(merges, "#version: 0.2\na b\n");
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var ex = Assert.Throws<FifoInputException>(() => ClipTokenizer.FromHuggingFace(vocab, merges));
+        Assert.Contains("vocab.json", ex.Message);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < AllocationBudget, "the whole file was read before it was refused");
+    }
+
+    /// <summary>The tokenizers' size limit (64 MiB), as the product states it.</summary>
+    const long TokenizerFiles_MaxBytes = 64L << 20;
+
     static string TinyCheckpoint => Path.Combine(ParityCase.Root, "videocrafter", "lightning_ckpt", "model.ckpt");
 
     static void ResumeFrom(string snapshot)
