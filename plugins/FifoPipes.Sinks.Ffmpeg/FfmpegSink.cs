@@ -115,12 +115,7 @@ public sealed class FfmpegSink : IFrameSink
     void Start(VideoFrame first)
     {
         format = FrameFormat.Of(first, target);
-        var segment = SinkFiles.ContinuationPath(path, first.Index);
-        if (segment != path)
-        {
-            log.Warning($"{container.Name}: " + SinkFiles.ContinuationNotice(path, segment, first.Index));
-            path = segment;
-        }
+        path = SinkFiles.OpenPath(path, first.Index, container.Name, log);
         var arguments = FfmpegCommand.Build(options, container, format, path, target.Overwrite);
         if (FfmpegCommand.NeedsEvenSize(options.PixelFormat, format))
             log.Verbose($"{container.Name}: {format.Width}x{format.Height} is padded to even sides with black; {options.PixelFormat} needs them.");

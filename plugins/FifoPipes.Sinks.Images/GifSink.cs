@@ -126,12 +126,7 @@ public sealed class GifSink : IFrameSink
     void Open(VideoFrame first)
     {
         format = FrameFormat.Of(first, target);
-        var segment = SinkFiles.ContinuationPath(path, first.Index);
-        if (segment != path)
-        {
-            log.Warning("gif: " + SinkFiles.ContinuationNotice(path, segment, first.Index));
-            path = segment;
-        }
+        path = SinkFiles.OpenPath(path, first.Index, "gif", log);
         if (100 / format.Fps < SmallestHonouredDelay)
             log.Warning($"gif: {format.FpsText} fps needs frame delays under 2/100 s, which browsers play at 10 fps; use an mp4 or webm sink for fast video.");
         log.Verbose($"gif: writing {format.Width}x{format.Height} at {format.FpsText} fps to {path}");

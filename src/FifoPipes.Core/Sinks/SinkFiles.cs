@@ -40,10 +40,18 @@ public static class SinkFiles
         return Path.Combine(folder, $"{Path.GetFileNameWithoutExtension(path)}.from-{number}{Path.GetExtension(path)}");
     }
 
-    /// <summary>The warning a video sink gives when it starts a continuation segment.</summary>
-    public static string ContinuationNotice(string original, string segment, long firstFrame) =>
-        $"This run starts at frame {firstFrame}, so it writes a new segment '{segment}' and leaves '{original}' as it is. " +
-        $"To join them: ffmpeg -i \"{original}\" -i \"{segment}\" -filter_complex \"[0:v]trim=end_frame={firstFrame}[a];[a][1:v]concat=n=2\" joined{Path.GetExtension(original)}";
+    /// <summary>
+    /// The file a video sink opens for its first frame: <see cref="ContinuationPath"/>, with a warning naming the new
+    /// segment and the command that joins it to the original when the two differ.
+    /// </summary>
+    public static string OpenPath(string path, long firstFrame, string sink, IProgressSink log)
+    {
+        var segment = ContinuationPath(path, firstFrame);
+        if (segment != path)
+            log.Warning($"{sink}: this run starts at frame {firstFrame}, so it writes a new segment '{segment}' and leaves '{path}' as it is. " +
+                        $"To join them: ffmpeg -i \"{path}\" -i \"{segment}\" -filter_complex \"[0:v]trim=end_frame={firstFrame}[a];[a][1:v]concat=n=2\" joined{Path.GetExtension(path)}");
+        return segment;
+    }
 
     public static void CreateParentFolder(string path)
     {
