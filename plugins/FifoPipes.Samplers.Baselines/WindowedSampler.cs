@@ -26,7 +26,7 @@ public abstract class WindowedSampler : ISampler
     protected abstract Func<int, long> StartNoiseSource(SamplingJob job, int window, int stride);
 
     /// <summary>Whether the windows meet inside the model's temporal attention rather than in averaged predictions.</summary>
-    protected virtual bool FusesInAttention(SamplingJob job, GuidedModel model, PromptSchedule schedule) => false;
+    protected virtual bool FusesInAttention(SamplingJob job, GuidedModel model) => false;
 
     public IEnumerable<LatentFrame> Sample(SamplingJob job, CancellationToken cancellation)
     {
@@ -49,7 +49,7 @@ public abstract class WindowedSampler : ISampler
         using (var prompts = new PromptEmbeddings(job.Model, schedule))
         {
             var model = new GuidedModel(job.Model, prompts, plan.Guidance);
-            bool fuse = FusesInAttention(job, model, schedule);
+            bool fuse = FusesInAttention(job, model);
             var source = StartNoiseSource(job, plan.WindowFrames, stride);
             using var start = WindowCoDenoiser.FrameNoise(plan, job.Noise, frames, NoisePurpose.BaseStart, 0, source, job.Model.Info.Device);
             video = WindowCoDenoiser.Denoise(start, plan, model, job.Noise, stride, weighting, options.WindowBatch, cancellation, fuse);
@@ -85,7 +85,7 @@ public sealed class FreeNoiseSampler : WindowedSampler
     /// FreeNoise proper fuses windows in the temporal attention of a UNet, which runs the whole video under one
     /// prompt; models without such attention, and prompt schedules, get the rescheduling with averaged predictions.
     /// </summary>
-    protected override bool FusesInAttention(SamplingJob job, GuidedModel model, PromptSchedule schedule)
+    protected override bool FusesInAttention(SamplingJob job, GuidedModel model)
     {
         bool onePrompt = job.Prompts.Select(p => p.Prompt).Distinct().Count() == 1;
         switch (fusion)
