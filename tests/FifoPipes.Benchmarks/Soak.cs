@@ -75,7 +75,7 @@ public sealed class Soak : IBenchmark
             ?? throw new InvalidOperationException(string.Join(Environment.NewLine, reader.Diagnostics.Select(d => $"{d.Path}: {d.Message}")));
 
         Console.WriteLine($"soak: {frames} frames, latents {height}x{width} ({width * 8}x{height * 8} pixels), fifo n = 4 with lookahead, sinks png + mp4, memory every {every} frames");
-        var samples = new List<ProcessMemory> { Sample(0) };
+        var samples = new List<ProcessMemory> { ProcessMemory.Now(0, collect: false) };
         var clock = Stopwatch.StartNew();
         long produced = 0;
         int faultsRepeated = 0;
@@ -89,7 +89,7 @@ public sealed class Soak : IBenchmark
                 produced++;
                 if (produced % every == 0 || produced == frames)
                 {
-                    samples.Add(Sample(produced));
+                    samples.Add(ProcessMemory.Now(produced, collect: false));   // the worker is in libtorch: see ProcessMemory
                     if (samples.Count % 10 == 0) Console.WriteLine($"  {samples[^1]}, {produced / clock.Elapsed.TotalSeconds:F1} frames/s");
                 }
             }
@@ -119,18 +119,6 @@ public sealed class Soak : IBenchmark
         bool flat = residentSlope <= maxSlopeKiBPer1000;
         Console.WriteLine(lost == 0 && flat ? "soak: PASS" : $"soak: FAIL ({(lost > 0 ? "frames lost" : "")}{(lost > 0 && !flat ? ", " : "")}{(flat ? "" : "memory grows")})");
         return lost == 0 && flat ? 0 : 1;
-    }
-
-    /// <summary>
-    /// Memory as the run leaves it, without forcing a collection: a GC forced from this thread while the worker is
-    /// inside libtorch can finalize a TorchSharp Scalar still in use (see docs/reliability.md), and a soak should see
-    /// the process as users run it.
-    /// </summary>
-    static ProcessMemory Sample(long frame)
-    {
-        using var process = Process.GetCurrentProcess();
-        process.Refresh();
-        return new ProcessMemory(frame, process.WorkingSet64, process.PeakWorkingSet64, GC.GetTotalMemory(forceFullCollection: false));
     }
 
     /// <summary>Least-squares slope of a quantity against the frame number, in bytes per frame.</summary>
