@@ -3,7 +3,7 @@ using FifoPipes.Abstractions;
 namespace FifoPipes.Torch.Text;
 
 /// <summary>Checks a tokenizer file is of a plausible size before anything reads it whole.</summary>
-static class TokenizerFiles
+public static class TokenizerFiles
 {
     /// <summary>Real vocabularies and SentencePiece models are about a megabyte; anything far larger is not one.</summary>
     public const long MaxBytes = 64L << 20;

@@ -102,7 +102,7 @@ public sealed class BadFileTests : IDisposable
     {
         var vocab = Path.Combine(dir, "vocab.json");
         var merges = Path.Combine(dir, "merges.txt");
-        using (var file = File.Create(vocab)) file.SetLength(TokenizerFiles_MaxBytes + 1);   // sparse: no disk, no time
+        using (var file = File.Create(vocab)) file.SetLength(TokenizerFiles.MaxBytes + 1);   // sparse: no disk, no time
         File.WriteAllText(merges, "#version: 0.2\na b\n");
 
         long before = GC.GetAllocatedBytesForCurrentThread();
@@ -110,9 +110,6 @@ public sealed class BadFileTests : IDisposable
         Assert.Contains("vocab.json", ex.Message);
         Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < AllocationBudget, "the whole file was read before it was refused");
     }
-
-    /// <summary>The tokenizers' size limit (64 MiB), as the product states it.</summary>
-    const long TokenizerFiles_MaxBytes = 64L << 20;
 
     static string TinyCheckpoint => Path.Combine(ParityCase.Root, "videocrafter", "lightning_ckpt", "model.ckpt");
 
