@@ -1,17 +1,7 @@
 # The module through the real pwsh: manifest, formats, help, plugins, the cmdlets end to end.
 BeforeAll {
-    $script:Root = (Resolve-Path "$PSScriptRoot/../..").Path
-    Import-Module "$Root/FifoDiffusion.psd1" -Force
-    $script:Work = Join-Path ([IO.Path]::GetTempPath()) ("fifo-pester-" + [guid]::NewGuid())
-    New-Item -ItemType Directory $Work | Out-Null
+    . "$PSScriptRoot/Shared.ps1" -WorkPrefix 'fifo-pester-'
     $script:Tiny = @{ ModelOption = @{ height = 8; width = 8; channels = 2; frames = 4 }; Partitions = 2; Seed = 5 }
-    # The running pwsh, whether installed or run as a local dotnet tool ("dotnet pwsh.dll").
-    $script:Pwsh = [Environment]::ProcessPath
-    $script:PwshArgs = @()
-    if ([IO.Path]::GetFileNameWithoutExtension($Pwsh) -eq 'dotnet') { $script:PwshArgs = @([Reflection.Assembly]::GetEntryAssembly().Location) }
-    function script:FrameCount([string]$Path) {
-        [int](& ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 $Path)
-    }
 }
 
 AfterAll {

@@ -1,17 +1,7 @@
 # Reliability through the real pwsh: a run killed with SIGKILL resumes to the same frames, and runs in parallel
 # runspaces give the frames they give one by one.
 BeforeAll {
-    $script:Root = (Resolve-Path "$PSScriptRoot/../..").Path
-    Import-Module "$Root/FifoDiffusion.psd1" -Force
-    $script:Work = Join-Path ([IO.Path]::GetTempPath()) ("fifo-reliability-" + [guid]::NewGuid())
-    New-Item -ItemType Directory $Work | Out-Null
-    # The running pwsh, whether installed or run as a local dotnet tool ("dotnet pwsh.dll").
-    $script:Pwsh = [Environment]::ProcessPath
-    $script:PwshArgs = @()
-    if ([IO.Path]::GetFileNameWithoutExtension($Pwsh) -eq 'dotnet') { $script:PwshArgs = @([Reflection.Assembly]::GetEntryAssembly().Location) }
-    function script:FrameCount([string]$Path) {
-        [int](& ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 $Path)
-    }
+    . "$PSScriptRoot/Shared.ps1" -WorkPrefix 'fifo-reliability-'
     function script:NewRecipeFolder([string]$Name, [int]$Frames) {
         $folder = New-Item -ItemType Directory (Join-Path $Work $Name)
         @"
