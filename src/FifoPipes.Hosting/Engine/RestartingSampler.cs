@@ -8,20 +8,11 @@ namespace FifoPipes.Hosting.Engine;
 /// restarts it from the run's latest snapshot (or from where the run began) and skips the frames already yielded.
 /// Keyed noise makes the restarted frames bit for bit those of an uninterrupted run, so the consumer, its decoder
 /// included, sees one unbroken stream. An endless run may fault now and then, so restarts are unlimited as long as
-/// each one gets past the frame where the last one faulted; any other failure, or <see cref="maxStalls"/> faults in a
+/// each one gets past the frame where the last one faulted; any other failure, or <paramref name="maxStalls"/> faults in a
 /// row without a new frame, surfaces as it is.
 /// </summary>
-public sealed class RestartingSampler : ISampler
+public sealed class RestartingSampler(ISampler inner, int maxStalls) : ISampler
 {
-    readonly ISampler inner;
-    readonly int maxStalls;
-
-    public RestartingSampler(ISampler inner, int maxStalls)
-    {
-        this.inner = inner;
-        this.maxStalls = maxStalls;
-    }
-
     /// <summary>Restarts made so far (all runs of this instance).</summary>
     public int Restarts { get; private set; }
 
