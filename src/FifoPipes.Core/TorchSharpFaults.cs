@@ -7,10 +7,17 @@ namespace FifoPipes.Core;
 /// </summary>
 public static class TorchSharpFaults
 {
+    /// <summary>
+    /// What libtorch says when it reads a freed Scalar: a failed tag check in c10/core/Scalar.h, or, when the freed
+    /// bytes hold no valid tag at all, "Unknown scalar type" (FifoPipes passes only fixed, valid dtypes, so that
+    /// message has no other cause here).
+    /// </summary>
+    static readonly string[] Signatures = { "c10/core/Scalar.h", "Unknown scalar type" };
+
     public static bool IsScalarFinalizerRace(Exception? error)
     {
         for (var e = error; e is not null; e = e.InnerException)
-            if (e is System.Runtime.InteropServices.ExternalException && e.Message.Contains("c10/core/Scalar.h", StringComparison.Ordinal))
+            if (e is System.Runtime.InteropServices.ExternalException && Signatures.Any(s => e.Message.Contains(s, StringComparison.Ordinal)))
                 return true;
         return false;
     }

@@ -118,6 +118,7 @@ public sealed class RestartingSamplerTests : IDisposable
     public void Only_libtorchs_scalar_complaint_counts_as_the_race()
     {
         Assert.True(TorchSharpFaults.IsScalarFinalizerRace(new InvalidOperationException("wrapped", ScalarFault())));
+        Assert.True(TorchSharpFaults.IsScalarFinalizerRace(new ExternalException("Unknown scalar type.")));
         Assert.False(TorchSharpFaults.IsScalarFinalizerRace(new ExternalException("CUDA out of memory.")));
         Assert.False(TorchSharpFaults.IsScalarFinalizerRace(new InvalidOperationException("c10/core/Scalar.h")));
     }
