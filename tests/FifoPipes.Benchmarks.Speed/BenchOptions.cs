@@ -23,6 +23,10 @@ public sealed record BenchOptions
     public bool Reference { get; init; } = true;
     public double? PeakTflops { get; init; }
     public string? TorchLib { get; init; }
+    /// <summary>Also time frames decoded through the preset's VAE (random weights), for seconds per frame end to end.</summary>
+    public bool Decode { get; init; } = true;
+    /// <summary>Folder of parity cases to check the device against before timing anything (<see cref="DeviceSmoke"/>).</summary>
+    public string? Smoke { get; init; }
     /// <summary>Internal: the one case a child process measures ("schedule/lookahead/guidance").</summary>
     public string? Case { get; init; }
 
@@ -40,6 +44,8 @@ public sealed record BenchOptions
           --window-batch auto|0|N   windows per call of the batched schedule (default auto)
           --no-reference        skip the reference-style schedule (one window, one branch per call, float32)
           --peak-tflops X       the device's peak for the dtype (default: looked up from the GPU name)
+          --no-decode           skip the end-to-end block (each frame also decoded by the preset's VAE and copied to the host)
+          --smoke DIR           check the device against the vc.unet parity cases under DIR (float32 and --dtype), then exit
           --torch-lib DIR       preload libtorch from DIR (a PyTorch install's torch/lib) before first use
         """;
 
@@ -65,6 +71,8 @@ public sealed record BenchOptions
                 "--no-reference" => o with { Reference = false },
                 "--peak-tflops" => o with { PeakTflops = double.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--torch-lib" => o with { TorchLib = Value() },
+                "--no-decode" => o with { Decode = false },
+                "--smoke" => o with { Smoke = Value() },
                 "--case" => o with { Case = Value() },
                 _ => throw new ArgumentException($"Unknown argument '{args[i]}'."),
             };

@@ -26,6 +26,14 @@ public sealed record CaseResult
     public double AchievedTflops => FlopsPerFrame / SecondsPerFrame / 1e12;
     public double? PeakTflops { get; init; }
     public required long PeakMemoryMiB { get; init; }
+    /// <summary>Peak memory after the first timed repeat: equal to <see cref="PeakMemoryMiB"/> when memory does not grow with video length.</summary>
+    public required long PeakMemoryFirstRepeatMiB { get; init; }
+    /// <summary>Peak memory once the decoding block ran too (VAE weights and activations added).</summary>
+    public long? PeakEndToEndMiB { get; init; }
+    /// <summary>Seconds per frame with every frame also decoded by the VAE and copied to the host (null with --no-decode).</summary>
+    public double? EndToEndSecondsPerFrame { get; init; }
+    /// <summary>What an 8192³ matrix product reached in this dtype on this device, in the same process (CUDA only).</summary>
+    public double? MatmulTflops { get; init; }
     public required bool PeakIsGpu { get; init; }
 }
 
@@ -58,7 +66,7 @@ public static class CaseRunner
             Start = "noise",
             WarmupIterations = 0,
         };
-        int total = options.Warmup + options.Repeats * options.Frames;
+        int total = options.Warmup + (options.Repeats + (options.Decode ? 1 : 0)) * options.Frames;
         var job = new SamplingJob
         {
             Model = model,
@@ -69,24 +77,38 @@ public static class CaseRunner
         var plan = FifoPlan.Resolve(fifo, model.Info, job);
         using var run = FifoRun.Create(job, plan, CancellationToken.None);
 
-        void Iterate()
+        using var decoder = options.Decode ? RandomVae.CreateDecoder(preset, devices[0], dtype) : null;
+        void Iterate(bool decode = false)
         {
             var frame = run.Advance(CancellationToken.None)!;
             using var latent = frame.Latent;
-            using var host = latent.cpu(); // the emitted frame leaves the device, as it does for a sink
+            if (decode) foreach (var rgb in decoder!.Push(latent)) rgb.Dispose(); // decoded frames arrive on the host
+            else latent.cpu().Dispose(); // the emitted frame leaves the device, as it does for a sink
+        }
+
+        double TimePerFrame(bool decode)
+        {
+            DeviceSync.All(devices);
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < options.Frames; i++) Iterate(decode);
+            DeviceSync.All(devices);
+            return clock.Elapsed.TotalSeconds / options.Frames;
         }
 
         for (int i = 0; i < options.Warmup; i++) Iterate();
         var perFrame = new List<double>();
+        long? peakAfterFirst = null;
         for (int r = 0; r < options.Repeats; r++)
         {
-            DeviceSync.All(devices);
-            var clock = Stopwatch.StartNew();
-            for (int i = 0; i < options.Frames; i++) Iterate();
-            DeviceSync.All(devices);
-            perFrame.Add(clock.Elapsed.TotalSeconds / options.Frames);
+            perFrame.Add(TimePerFrame(decode: false));
+            peakAfterFirst ??= memory.PeakGpuMiB ?? MemoryProbe.PeakRssMiB();
             Console.WriteLine($"repeat {r + 1}: {perFrame[^1]:G4} s/frame");
         }
+        long peakDenoiser = memory.PeakGpuMiB ?? MemoryProbe.PeakRssMiB();
+        double? endToEnd = decoder is null ? null : TimePerFrame(decode: true);
+        if (endToEnd is not null) Console.WriteLine($"with decoding: {endToEnd:G4} s/frame");
+        long? peakEndToEnd = decoder is null ? null : memory.PeakGpuMiB ?? MemoryProbe.PeakRssMiB();
+        var matmul = MatmulProbe.MeasureTflops(devices[0], dtype);
 
         int windows = plan.Windows.Count, branches = guidance ? 2 : 1;
         var perCall = UNet3DFlops.Count(preset.UNet, 1, plan.WindowFrames, plan.Height, plan.Width, RandomUNetModel.ContextLength);
@@ -94,7 +116,7 @@ public static class CaseRunner
         int calls = reference ? windows * branches : (windows + windowsPerCall - 1) / windowsPerCall;
         var gpu = devices.FirstOrDefault(d => d.type == DeviceType.CUDA);
         double? peak = options.PeakTflops ?? (gpu is null ? null : PeakTable.Lookup(PeakTable.GpuName((int)gpu.index), dtype) * devices.Count);
-        var peakGpu = memory.PeakGpuMiB;
+        bool gpuMemory = memory.PeakGpuMiB is not null;
         perFrame.Sort();
         return new CaseResult
         {
@@ -110,8 +132,12 @@ public static class CaseRunner
             MaxSeconds = perFrame[^1],
             FlopsPerFrame = perCall.Total * windows * branches,
             PeakTflops = peak,
-            PeakMemoryMiB = peakGpu ?? MemoryProbe.PeakRssMiB(),
-            PeakIsGpu = peakGpu is not null,
+            PeakMemoryMiB = peakDenoiser,
+            PeakMemoryFirstRepeatMiB = peakAfterFirst!.Value,
+            PeakEndToEndMiB = peakEndToEnd,
+            EndToEndSecondsPerFrame = endToEnd,
+            MatmulTflops = matmul,
+            PeakIsGpu = gpuMemory,
         };
     }
 

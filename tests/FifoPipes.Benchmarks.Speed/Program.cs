@@ -13,6 +13,7 @@ if (args.Contains("--help") || args.Contains("-h"))
 try
 {
     var options = BenchOptions.Parse(args);
+    if (options.Smoke is { } smokeFolder) return DeviceSmoke.Run(options, smokeFolder);
     if (options.Case is { } oneCase)
     {
         var result = CaseRunner.Run(options, oneCase);
@@ -50,21 +51,32 @@ static class Parent
         }
 
         Console.WriteLine();
-        Console.WriteLine($"{"schedule",-10} {"look",-4} {"cfg",-4} {"dtype",-9} {"win/call",8} {"calls/fr",8} {"s/frame",10} {"(min..max)",-21} {"TFLOP/fr",9} {"TFLOP/s",8} {"%peak",6} {"peak MiB",9}");
+        Console.WriteLine($"{"schedule",-10} {"look",-4} {"cfg",-4} {"dtype",-9} {"win/call",8} {"calls/fr",8} {"s/frame",9} {"(min..max)",-19} {"+decode",8} " +
+                          $"{"TFLOP/fr",9} {"TFLOP/s",8} {"%peak",6} {"mm TF/s",8} {"%mm",5} {"peak MiB",9} {"1st rep",8} {"+decode",8}");
         foreach (var r in results)
-            Console.WriteLine($"{r.Schedule,-10} {r.Lookahead,-4} {r.Guidance,-4} {r.DType,-9} {r.WindowsPerCall,8} {r.CallsPerFrame,8} {r.SecondsPerFrame,10:G4} " +
-                              $"{$"({r.MinSeconds:G4}..{r.MaxSeconds:G4})",-21} {r.FlopsPerFrame / 1e12,9:G4} {r.AchievedTflops,8:G4} " +
-                              $"{(r.PeakTflops is { } p ? (100 * r.AchievedTflops / p).ToString("F1", CultureInfo.InvariantCulture) : "-"),6} {r.PeakMemoryMiB,9}");
+            Console.WriteLine($"{r.Schedule,-10} {r.Lookahead,-4} {r.Guidance,-4} {r.DType,-9} {r.WindowsPerCall,8} {r.CallsPerFrame,8} {r.SecondsPerFrame,9:G4} " +
+                              $"{$"({r.MinSeconds:G4}..{r.MaxSeconds:G4})",-19} {Optional(r.EndToEndSecondsPerFrame, "G4"),8} {r.FlopsPerFrame / 1e12,9:G4} {r.AchievedTflops,8:G4} " +
+                              $"{Percent(r.AchievedTflops, r.PeakTflops),6} {Optional(r.MatmulTflops, "F0"),8} {Percent(r.AchievedTflops, r.MatmulTflops),5} " +
+                              $"{r.PeakMemoryMiB,9} {r.PeakMemoryFirstRepeatMiB,8} {Optional(r.PeakEndToEndMiB, "D"),8}");
+        Console.WriteLine("s/frame: denoiser loop (sampler + UNet, emitted latent copied to the host); +decode: each frame also VAE-decoded to host RGB.");
+        Console.WriteLine("%peak: of the datasheet dense peak (--peak-tflops); mm TF/s, %mm: an 8192^3 matrix product in the same dtype and process, and the share of it.");
         foreach (var group in results.GroupBy(r => (r.Lookahead, r.Guidance)))
         {
             var batched = group.FirstOrDefault(r => r.Schedule == "batched");
             var reference = group.FirstOrDefault(r => r.Schedule == "reference");
             if (batched is not null && reference is not null)
-                Console.WriteLine($"speed-up lookahead {group.Key.Lookahead}, guidance {group.Key.Guidance}: reference / batched = {reference.SecondsPerFrame / batched.SecondsPerFrame:F2}x");
+                Console.WriteLine($"speed-up lookahead {group.Key.Lookahead}, guidance {group.Key.Guidance}: reference / batched = {reference.SecondsPerFrame / batched.SecondsPerFrame:F2}x" +
+                                  (reference.EndToEndSecondsPerFrame / batched.EndToEndSecondsPerFrame is { } e2e ? $" (with decoding {e2e:F2}x)" : ""));
         }
-        Console.WriteLine("peak MiB: " + (results.Any(r => r.PeakIsGpu) ? "GPU memory.used from nvidia-smi (summed over the devices)" : "process peak RSS (VmHWM) of the case's own process"));
+        Console.WriteLine("peak MiB (after all repeats; '1st rep' after the first; '+decode' after the decoding block): " + (results.Any(r => r.PeakIsGpu) ? "GPU memory.used from nvidia-smi (summed over the devices)" : "process peak RSS (VmHWM) of the case's own process"));
         return 0;
     }
+
+    static string Optional<T>(T? value, string format) where T : struct, IFormattable =>
+        value is { } v ? v.ToString(format, CultureInfo.InvariantCulture) : "-";
+
+    static string Percent(double achieved, double? peak) =>
+        peak is { } p ? (100 * achieved / p).ToString("F1", CultureInfo.InvariantCulture) : "-";
 
     static CaseResult? RunChild(string[] args, string oneCase)
     {

@@ -1,6 +1,7 @@
 using FifoPipes.Abstractions;
 using FifoPipes.Models.VideoCrafter;
 using FifoPipes.Torch.UNets;
+using FifoPipes.Torch.Vae;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -112,4 +113,30 @@ public sealed class OneRowPerCallModel : IVideoModel
     public IFrameDecoder CreateDecoder() => inner.CreateDecoder();
     public Tensor EncodeFrames(Tensor rgb) => inner.EncodeFrames(rgb);
     public void Dispose() => inner.Dispose();
+}
+
+/// <summary>The preset's KL VAE with random weights, built on the device in the dtype, as the per-frame decoder a run uses.</summary>
+public static class RandomVae
+{
+    public static IFrameDecoder CreateDecoder(VideoCrafterPreset preset, Device device, ScalarType dtype)
+    {
+        manual_seed(4321);
+        var vae = new AutoencoderKL(preset.Vae, device, dtype);
+        vae.eval();
+        return new OwningDecoder(new VaeFrameDecoder(vae, preset.ScaleFactor), vae);
+    }
+
+    /// <summary>Disposes the VAE with the decoder (VaeFrameDecoder borrows the model's VAE and leaves it alone).</summary>
+    sealed class OwningDecoder(IFrameDecoder inner, AutoencoderKL vae) : IFrameDecoder
+    {
+        public IReadOnlyList<Tensor> Push(Tensor latent) => inner.Push(latent);
+        public IReadOnlyList<Tensor> Flush() => inner.Flush();
+        public bool Stateless => inner.Stateless;
+
+        public void Dispose()
+        {
+            inner.Dispose();
+            vae.Dispose();
+        }
+    }
 }

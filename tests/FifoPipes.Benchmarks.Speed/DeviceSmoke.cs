@@ -1,0 +1,113 @@
+using System.Globalization;
+using System.Text.Json;
+using FifoPipes.Torch.Checkpoints;
+using FifoPipes.Torch.UNets;
+using FifoPipes.Torch.Vae;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Benchmarks.Speed;
+
+/// <summary>
+/// The numerical check before any timing is trusted on a new box (--smoke DIR): every "vc.unet" parity case under DIR
+/// (golden outputs of the reference PyTorch code, ../shared/parity/videocrafter) runs on the device in float32 against
+/// its own tolerance, and again in the benchmark's dtype against a loose relative bound, since bf16 keeps 8 bits of
+/// mantissa. A random VAE decode on the device is compared with the same weights on the CPU. Exit code 1 on a failure.
+/// </summary>
+public static class DeviceSmoke
+{
+    /// <summary>Largest |error| / max |golden| accepted in a half-precision dtype.</summary>
+    const double HalfPrecisionBound = 0.05;
+
+    public static int Run(BenchOptions options, string folder)
+    {
+        if (options.TorchLib is { } lib) NativeTorch.Preload(lib);
+        var device = options.Devices[0];
+        var cases = Directory.EnumerateFiles(folder, "case.json", SearchOption.AllDirectories)
+            .Select(path => (Folder: Path.GetDirectoryName(path)!, Json: JsonDocument.Parse(File.ReadAllText(path)).RootElement))
+            .Where(c => c.Json.GetProperty("component").GetString() == "vc.unet")
+            .OrderBy(c => c.Folder, StringComparer.Ordinal)
+            .ToList();
+        if (cases.Count == 0)
+        {
+            Console.Error.WriteLine($"No vc.unet parity case under '{folder}'. Copy ../shared/parity/videocrafter/vc*_unet_tiny there.");
+            return 2;
+        }
+        // The goldens' tolerances are float32's; cuDNN's default TF32 convolutions round to 10 bits.
+        bool tf32 = backends.cudnn.allow_tf32;
+        backends.cudnn.allow_tf32 = false;
+        bool ok = true;
+        foreach (var (caseFolder, json) in cases)
+            foreach (var dtype in new[] { ScalarType.Float32, options.ScalarType }.Distinct())
+                ok &= CheckUNet(caseFolder, json, device, dtype);
+        ok &= CheckVaeAgainstCpu(device, options.ScalarType);
+        backends.cudnn.allow_tf32 = tf32;
+        Console.WriteLine(ok ? "smoke: PASS" : "smoke: FAIL");
+        return ok ? 0 : 1;
+    }
+
+    static bool CheckUNet(string folder, JsonElement json, Device device, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        using var unet = new UNet3D(UNet3DConfig.FromReferenceArguments(json.GetProperty("config")), device, dtype);
+        var weightsPath = Path.Combine(folder, "weights.safetensors");
+        var weights = SafetensorsFile.Load(weightsPath);
+        unet.LoadStrict(weights, weightsPath);
+        unet.eval();
+        var io = SafetensorsFile.Load(Path.Combine(folder, "io.safetensors"));
+        using var mode = inference_mode();
+        bool ok = true;
+        foreach (var call in json.GetProperty("calls").EnumerateArray())
+        {
+            string name = call.GetProperty("name").GetString()!;
+            var x = io[$"{name}.x"];
+            var timesteps = io[$"{name}.timesteps"];
+            if (call.GetProperty("timestep_mode").GetString() == "per_frame") timesteps = timesteps.reshape(x.shape[0], x.shape[2]);
+            var fps = io.TryGetValue($"{name}.fps", out var f) ? f.to(device) : null;
+            var eps = unet.forward(x.to(dtype, device), timesteps.to(device), io[$"{name}.context"].to(dtype, device), fps).to(ScalarType.Float32).cpu();
+            var golden = io[$"{name}.out"];
+            double maxError = (eps - golden).abs().max().item<float>();
+            double scale = golden.abs().max().item<float>();
+            bool finite = eps.isfinite().all().item<bool>();
+            bool pass;
+            string bound;
+            if (dtype == ScalarType.Float32)
+            {
+                double atol = call.GetProperty("atol").GetDouble(), rtol = call.GetProperty("rtol").GetDouble();
+                pass = finite && eps.allclose(golden, rtol, atol);
+                bound = $"atol {atol:G3} + rtol {rtol:G3}";
+            }
+            else
+            {
+                pass = finite && maxError / scale <= HalfPrecisionBound;
+                bound = $"relative {HalfPrecisionBound:G3}";
+            }
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"smoke {Path.GetFileName(folder)}/{name} on {device} in {dtype}: max |error| {maxError:G3} (max |golden| {scale:G3}, {bound}) {(pass ? "ok" : "FAIL")}"));
+            ok &= pass;
+        }
+        return ok;
+    }
+
+    /// <summary>Same random weights and latent through the VAE decoder on the CPU (float32) and on the device.</summary>
+    static bool CheckVaeAgainstCpu(Device device, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        using var mode = inference_mode();
+        var config = AutoencoderKLConfig.StableDiffusion with { Ch = 32, ChMult = new[] { 1, 2 }, NumResBlocks = 1 };
+        manual_seed(7);
+        using var cpuVae = new AutoencoderKL(config);
+        using var deviceVae = new AutoencoderKL(config, device, dtype);
+        var source = cpuVae.state_dict();
+        foreach (var (name, target) in deviceVae.state_dict()) target.copy_(source[name]);
+        var z = randn(2, 4, 16, 24);
+        var expected = cpuVae.Decode(z);
+        var actual = deviceVae.Decode(z.to(dtype, device)).to(ScalarType.Float32).cpu();
+        double maxError = (actual - expected).abs().max().item<float>(), scale = expected.abs().max().item<float>();
+        double bound = dtype == ScalarType.Float32 ? 1e-3 : HalfPrecisionBound;
+        bool pass = actual.isfinite().all().item<bool>() && maxError / scale <= bound;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"smoke vae decode on {device} in {dtype} vs cpu float32: max |error| {maxError:G3} (max |cpu| {scale:G3}, relative {bound:G3}) {(pass ? "ok" : "FAIL")}"));
+        return pass;
+    }
+}
