@@ -27,6 +27,11 @@ public sealed record BenchOptions
     public bool Decode { get; init; } = true;
     /// <summary>Folder of parity cases to check the device against before timing anything (<see cref="DeviceSmoke"/>).</summary>
     public string? Smoke { get; init; }
+    /// <summary>--profile: time the layers of one batched UNet call; --ops: time the heaviest operations and their alternatives.</summary>
+    public bool Profile { get; init; }
+    public bool Ops { get; init; }
+    /// <summary>Rows (windows x guidance branches) of the call --profile and --ops measure; 16 = n 4 with lookahead and guidance.</summary>
+    public int ProfileRows { get; init; } = 16;
     /// <summary>Internal: the one case a child process measures ("schedule/lookahead/guidance").</summary>
     public string? Case { get; init; }
 
@@ -46,6 +51,9 @@ public sealed record BenchOptions
           --peak-tflops X       the device's peak for the dtype (default: looked up from the GPU name)
           --no-decode           skip the end-to-end block (each frame also decoded by the preset's VAE and copied to the host)
           --smoke DIR           check the device against the vc.unet parity cases under DIR (float32 and --dtype), then exit
+          --profile             time every layer of one batched UNet call (--rows rows), then exit
+          --ops                 time the heaviest UNet operations and their alternatives at the first level, then exit
+          --rows N              rows of the call --profile and --ops measure (default 16)
           --torch-lib DIR       preload libtorch from DIR (a PyTorch install's torch/lib) before first use
         """;
 
@@ -73,6 +81,9 @@ public sealed record BenchOptions
                 "--torch-lib" => o with { TorchLib = Value() },
                 "--no-decode" => o with { Decode = false },
                 "--smoke" => o with { Smoke = Value() },
+                "--profile" => o with { Profile = true },
+                "--ops" => o with { Ops = true },
+                "--rows" => o with { ProfileRows = Int() },
                 "--case" => o with { Case = Value() },
                 _ => throw new ArgumentException($"Unknown argument '{args[i]}'."),
             };

@@ -14,6 +14,8 @@ try
 {
     var options = BenchOptions.Parse(args);
     if (options.Smoke is { } smokeFolder) return DeviceSmoke.Run(options, smokeFolder);
+    if (options.Profile) return LayerProfile.Run(options);
+    if (options.Ops) return OpVariants.Run(options);
     if (options.Case is { } oneCase)
     {
         var result = CaseRunner.Run(options, oneCase);

@@ -51,7 +51,8 @@ public sealed class FrameBlock : Module<Tensor, FrameConditioning, Tensor>
         foreach (var layer in layers)
         {
             using var scope = NewDisposeScope();
-            var next = layer is IFrameLayer frameLayer ? frameLayer.Forward(current, cond) : ((Module<Tensor, Tensor>)layer).forward(current);
+            var input = current;
+            var next = LayerTiming.Run(layer, input, () => layer is IFrameLayer frameLayer ? frameLayer.Forward(input, cond) : ((Module<Tensor, Tensor>)layer).forward(input));
             next.MoveToOuterDisposeScope();
             scope.Dispose();
             if (!ReferenceEquals(current, h)) current.Dispose();

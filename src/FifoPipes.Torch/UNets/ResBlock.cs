@@ -59,7 +59,10 @@ public sealed class ResBlock : Module<Tensor, FrameConditioning, Tensor>, IFrame
         h = out_layers.forward(h);
         h = (skip_connection is null ? x : skip_connection.forward(x)) + h;
         if (temopral_conv is not null)
-            h = FrameLayout.ToFrames(temopral_conv.forward(FrameLayout.ToVideo(h, cond.Batch, cond.Frames)));
+        {
+            var video = FrameLayout.ToVideo(h, cond.Batch, cond.Frames);
+            h = FrameLayout.ToFrames(LayerTiming.Run(temopral_conv, video, () => temopral_conv.forward(video)));
+        }
         return h.MoveToOuterDisposeScope();
     }
 }
