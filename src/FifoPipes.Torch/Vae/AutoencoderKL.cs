@@ -1,3 +1,4 @@
+using FifoPipes.Torch.Nn;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -87,32 +88,6 @@ public sealed class AutoencoderKL : Module
         var mean = halves[0].contiguous();
         var logvar = halves[1].clamp(-30.0, 20.0);
         return new DiagonalGaussian(moments.MoveToOuterDisposeScope(), mean.MoveToOuterDisposeScope(), logvar.MoveToOuterDisposeScope());
-    }
-}
-
-/// <summary>GroupNorm(32) that normalises in float32 whatever the weights' dtype (same result in fp32; stable in bf16).</summary>
-public sealed class Fp32GroupNorm : Module<Tensor, Tensor>
-{
-    readonly Parameter weight;
-    readonly Parameter bias;
-    readonly int groups;
-    readonly double eps;
-
-    public Fp32GroupNorm(int groups, int channels, double eps, Device? device, ScalarType? dtype) : base(nameof(Fp32GroupNorm))
-    {
-        this.groups = groups;
-        this.eps = eps;
-        weight = new Parameter(ones(new long[] { channels }, dtype, device), requires_grad: false);
-        bias = new Parameter(zeros(new long[] { channels }, dtype, device), requires_grad: false);
-        RegisterComponents();
-    }
-
-    public override Tensor forward(Tensor x)
-    {
-        if (x.dtype == ScalarType.Float32) return functional.group_norm(x, groups, weight, bias, eps);
-        using var scope = NewDisposeScope();
-        var y = functional.group_norm(x.to(ScalarType.Float32), groups, weight.to(ScalarType.Float32), bias.to(ScalarType.Float32), eps);
-        return y.to(x.dtype).MoveToOuterDisposeScope();
     }
 }
 
