@@ -19,8 +19,13 @@ public sealed class Geglu : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var halves = proj.forward(x).chunk(2, -1);
-        return (halves[0] * functional.gelu(halves[1])).MoveToOuterDisposeScope();
+        // Value and gate as two products over the halves of proj (contiguous row blocks of the weight), so the
+        // gating reads two contiguous tensors rather than strided halves of one twice as wide: measured on an H100
+        // for [655360, 320] bf16 tokens (docs/gpu.md).
+        long inner = proj.weight!.shape[0] / 2;
+        var value = functional.linear(x, proj.weight.narrow(0, 0, inner), proj.bias?.narrow(0, 0, inner));
+        var gate = functional.linear(x, proj.weight.narrow(0, inner, inner), proj.bias?.narrow(0, inner, inner));
+        return functional.gelu(gate).mul_(value).MoveToOuterDisposeScope();
     }
 }
 

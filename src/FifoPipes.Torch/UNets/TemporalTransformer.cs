@@ -47,7 +47,8 @@ public sealed class TemporalTransformer : Module<Tensor, FrameConditioning, Tens
         long b = cond.Batch, t = cond.Frames, c = x.shape[1], height = x.shape[2], width = x.shape[3];
         var video = x.view(b, t, c, height, width).permute(0, 2, 1, 3, 4);
         var y = cond.Windows is { } windows && t > windows.Length ? FusedWindows(video, windows) : Residual(video);
-        return (x + y.permute(0, 2, 1, 3, 4).reshape(b * t, c, height, width)).MoveToOuterDisposeScope();
+        // The add reads y in its token layout and writes x's, which saves a transposing copy of y.
+        return (x.view(b, t, c, height, width) + y.permute(0, 2, 1, 3, 4)).reshape(b * t, c, height, width).MoveToOuterDisposeScope();
     }
 
     /// <summary>The block's residual branch on a video [b, C, t, H, W], the same shape back.</summary>
