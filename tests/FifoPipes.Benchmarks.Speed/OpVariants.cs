@@ -29,6 +29,7 @@ public static class OpVariants
         var gnWeight = randn(c, dtype: dtype, device: device);
         var gnBias = randn(c, dtype: dtype, device: device);
         Compare("group_norm 32 (frames)",
+            ("float32 throughout (unrounded)", () => F.group_norm(x.to(ScalarType.Float32), 32, gnWeight.to(ScalarType.Float32), gnBias.to(ScalarType.Float32), 1e-5)),
             ("float32 statistics by casting", () => F.group_norm(x.to(ScalarType.Float32), 32, gnWeight.to(ScalarType.Float32), gnBias.to(ScalarType.Float32), 1e-5).to(dtype)),
             ("native in the dtype", () => F.group_norm(x, 32, gnWeight, gnBias, 1e-5)));
 
@@ -50,20 +51,71 @@ public static class OpVariants
 
         var q = randn(new[] { n, heads, h * w, d }, dtype, device);
         Report("sdpa spatial self-attention", 4.0 * n * heads * (h * w) * (h * w) * d, () => F.scaled_dot_product_attention(q, q, q));
-        var qt = randn(new[] { rows * h * w, heads, t, d }, dtype, device);
-        Report("sdpa temporal self-attention", 4.0 * rows * h * w * heads * t * t * d, () => F.scaled_dot_product_attention(qt, qt, qt));
+        // The temporal layers' layout: heads split off the channels of [(b h w), t, heads*d] tokens, a strided view.
+        var temporalTokens = randn(new[] { rows * h * w, t, heads, d }, dtype, device);
+        var qt = temporalTokens.transpose(1, 2);
+        Compare("temporal self-attention (16 keys)",
+            ("sdpa", () => F.scaled_dot_product_attention(qt, qt, qt)),
+            ("explicit scores, float32 softmax", () => ExplicitAttention(qt, qt, qt, d)),
+            ("packed rows, block-diagonal mask", () => PackedAttention(temporalTokens)));
+        Compare("layout video -> temporal tokens",
+            ("permute(0,3,4,2,1) copy", () => video.permute(0, 3, 4, 2, 1).reshape(rows * h * w, t, c)));
+        var temporalOut = randn(new[] { rows, h, w, t, c }, dtype, device);
+        Compare("temporal residual x + y[b,h,w,t,c]",
+            ("copy to frames, then add", () => x + temporalOut.permute(0, 3, 4, 1, 2).reshape(n, c, h, w)),
+            ("add reading y strided", () => (x.view(rows, t, c, h, w) + temporalOut.permute(0, 3, 4, 1, 2)).view(n, c, h, w)));
+        Compare("layout frames -> spatial tokens",
+            ("permute(0,2,3,1) copy", () => x.permute(0, 2, 3, 1).reshape(n, h * w, c)));
 
         var tokens = randn(new[] { n * h * w, c }, dtype, device);
         var projWeight = randn(new[] { 8 * c, c }, dtype, device) * 0.02;
         var projBias = zeros(8 * c, dtype: dtype, device: device);
         var outWeight = randn(new[] { c, 4 * c }, dtype, device) * 0.02;
         Report("linear c -> 8c (GEGLU proj)", 2.0 * n * h * w * c * 8 * c, () => F.linear(tokens, projWeight, projBias));
-        var projected = F.linear(tokens, projWeight, projBias);
-        Report("GEGLU gate (chunk, gelu, mul)", 0, () => { var halves = projected.chunk(2, -1); return halves[0] * F.gelu(halves[1]); });
-        var gated = projected.narrow(-1, 0, 4 * c).contiguous();
+        Compare("GEGLU proj and gate",
+            ("one product, chunk, gelu, mul", () =>
+            {
+                using var step = NewDisposeScope();
+                var halves = F.linear(tokens, projWeight, projBias).chunk(2, -1);
+                return (halves[0] * F.gelu(halves[1])).MoveToOuterDisposeScope();
+            }),
+            ("value and gate products, gelu, mul_", () =>
+            {
+                using var step = NewDisposeScope();
+                var value = F.linear(tokens, projWeight.narrow(0, 0, 4 * c), projBias.narrow(0, 0, 4 * c));
+                var gate = F.linear(tokens, projWeight.narrow(0, 4 * c, 4 * c), projBias.narrow(0, 4 * c, 4 * c));
+                return F.gelu(gate).mul_(value).MoveToOuterDisposeScope();
+            }));
+        var gated = randn(new[] { n * h * w, 4 * c }, dtype, device);
         Report("linear 4c -> c", 2.0 * n * h * w * 4 * c * c, () => F.linear(gated, outWeight));
         Report("layer_norm", 0, () => F.layer_norm(tokens, new[] { c }, gnWeight, gnBias, 1e-5));
         return 0;
+    }
+
+    /// <summary>softmax(q kᵀ / √d) v with batched matrix products: measured against the fused kernels for short sequences.</summary>
+    static Tensor ExplicitAttention(Tensor q, Tensor k, Tensor v, long headDim)
+    {
+        using var scope = NewDisposeScope();
+        var probabilities = q.matmul(k.transpose(-2, -1)).mul_(1.0 / Math.Sqrt(headDim)).softmax(-1, ScalarType.Float32).to(v.dtype);
+        return probabilities.matmul(v).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// A candidate not yet measured on a GPU: self-attention over [N, L, heads, d] tokens with as many sequences per
+    /// row of at most 128 (a view, since consecutive sequences are adjacent) under a block-diagonal mask, so the fused
+    /// kernels' long-sequence tiles are filled. Same shape and values as sdpa over one sequence per row.
+    /// </summary>
+    static Tensor PackedAttention(Tensor tokens)
+    {
+        using var scope = NewDisposeScope();
+        long n = tokens.shape[0], length = tokens.shape[1], heads = tokens.shape[2], d = tokens.shape[3], pack = 1;
+        for (long candidate = 128 / length; candidate >= 2 && pack == 1; candidate--)
+            if (n % candidate == 0) pack = candidate;
+        var packed = tokens.reshape(n / pack, pack * length, heads, d).transpose(1, 2);
+        var sequence = arange(pack * length, ScalarType.Int64, tokens.device).floor_divide(length);
+        var mask = sequence.unsqueeze(1).eq(sequence.unsqueeze(0));
+        var o = F.scaled_dot_product_attention(packed, packed, packed, attn_mask: mask);
+        return o.transpose(1, 2).reshape(n, length, heads, d).transpose(1, 2).MoveToOuterDisposeScope();
     }
 
     /// <summary>The same values with channels-last (NHWC) strides, which cuDNN's tensor-core convolutions prefer.</summary>
