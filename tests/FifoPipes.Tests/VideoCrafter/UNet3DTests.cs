@@ -49,6 +49,38 @@ public sealed class UNet3DTests
     }
 
     [Fact]
+    public void The_layer_timing_seam_sees_every_layer_and_changes_nothing()
+    {
+        using var unet = new UNet3D(Tiny);
+        unet.eval();
+        manual_seed(3);
+        using var x = Randn(2, 4, 4, 8, 12);
+        using var timesteps = tensor(new long[] { 10, 500 });
+        using var context = Randn(2, 77, 16);
+        using var fps = tensor(new long[] { 8, 8 });
+        using var plain = unet.forward(x, timesteps, context, fps);
+
+        var seen = new List<string>();
+        LayerTiming.Observer = (layer, input, call) =>
+        {
+            seen.Add(layer.GetType().Name);
+            return call();
+        };
+        Tensor observed;
+        try { observed = unet.forward(x, timesteps, context, fps); }
+        finally { LayerTiming.Observer = null; }
+
+        using (observed) Assert.True(observed.equal(plain).all().item<bool>());
+        Assert.Contains("Conv2d", seen);
+        Assert.Contains("Downsample", seen);
+        Assert.Contains("Upsample", seen);
+        Assert.Equal(seen.Count(n => n == "ResBlock"), seen.Count(n => n == "TemporalConvBlock"));
+        // Every spatial transformer has its temporal partner, and VideoCrafter2's init_attn is one temporal more.
+        Assert.Equal(seen.Count(n => n == "SpatialTransformer") + 1, seen.Count(n => n == "TemporalTransformer"));
+        Assert.True(seen.Count(n => n == "ResBlock") >= 6, string.Join(", ", seen));
+    }
+
+    [Fact]
     public void Strict_load_copies_every_tensor()
     {
         using var source = new UNet3D(Tiny);
