@@ -54,7 +54,7 @@ public static class OpVariants
         // The temporal layers' layout: heads split off the channels of [(b h w), t, heads*d] tokens, a strided view.
         var temporalTokens = randn(new[] { rows * h * w, t, heads, d }, dtype, device);
         var qt = temporalTokens.transpose(1, 2);
-        Compare("temporal self-attention (16 keys)",
+        Compare($"temporal self-attention ({t} keys)",
             ("sdpa", () => F.scaled_dot_product_attention(qt, qt, qt)),
             ("explicit scores, float32 softmax", () => ExplicitAttention(qt, qt, qt, d)),
             ("packed rows, block-diagonal mask", () => PackedAttention(temporalTokens)));

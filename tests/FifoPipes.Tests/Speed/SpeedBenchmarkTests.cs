@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using System.Reflection;
+using FifoPipes.Tests.Parity;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace FifoPipes.Tests.Speed;
+
+/// <summary>
+/// The speed benchmark (docs/gpu.md) run as a user runs it, at the tiny preset on the CPU: its figures mean nothing
+/// here, but every mode must run end to end and print what it promises, so it works when a GPU session comes.
+/// </summary>
+public sealed class SpeedBenchmarkTests(ITestOutputHelper output)
+{
+    static string Benchmark =>
+        typeof(SpeedBenchmarkTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "SpeedBenchmarkAssembly").Value!;
+
+    (int ExitCode, string Output) Run(params string[] arguments)
+    {
+        Assert.True(File.Exists(Benchmark), $"{Benchmark} is missing; build FifoPipes.sln");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Benchmark);
+        foreach (var a in arguments) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var errors = process.StandardError.ReadToEndAsync();
+        var text = process.StandardOutput.ReadToEnd();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(3)), "the benchmark did not finish in 3 minutes");
+        output.WriteLine(text);
+        output.WriteLine(errors.Result);
+        return (process.ExitCode, text + errors.Result);
+    }
+
+    [Fact]
+    public void Both_schedules_run_and_their_ratio_is_printed()
+    {
+        var (exitCode, text) = Run("--device", "cpu", "--preset", "tiny", "--frames", "1", "--repeats", "1", "--warmup", "0");
+
+        Assert.Equal(0, exitCode);
+        Assert.Matches(@"batched\s+on\s+on\s+float32\s+4\s+1\s", text);     // 2n = 4 windows in one call
+        Assert.Matches(@"reference\s+on\s+on\s+float32\s+1\s+8\s", text);   // 4 windows x 2 branches, one call each
+        Assert.Matches(@"speed-up lookahead on, guidance on: reference / batched = \d+\.\d\dx \(with decoding \d+\.\d\dx\)", text);
+    }
+
+    [Fact]
+    public void The_smoke_passes_against_the_unet_goldens_on_the_cpu()
+    {
+        var cases = Path.Combine(ParityCase.Root, "videocrafter");
+        var (exitCode, text) = Run("--smoke", cases, "--device", "cpu", "--dtype", "bfloat16");
+
+        Assert.Equal(0, exitCode);
+        Assert.Matches(@"smoke vc2_unet_tiny/fifo_b2 on cpu in Float32: .* ok", text);
+        Assert.Matches(@"smoke vc1_unet_tiny/plain_b1 on cpu in BFloat16: .* ok", text);
+        Assert.Contains("smoke: PASS", text);
+    }
+
+    [Fact]
+    public void Profile_and_operation_variants_run()
+    {
+        var (profileExit, profile) = Run("--profile", "--preset", "tiny", "--rows", "2");
+        Assert.Equal(0, profileExit);
+        Assert.Matches(@"kind TemporalTransformer\s+\d+\.\d ms", profile);
+        Assert.Matches(@"kind TemporalConvBlock\s+\d+\.\d ms", profile);
+
+        var (opsExit, ops) = Run("--ops", "--preset", "tiny", "--rows", "2");
+        Assert.Equal(0, opsExit);
+        Assert.Matches(@"group_norm 32 \(frames\)\s+native in the dtype\s+\d+\.\d\d ms\s+max \|diff\| vs first", ops);
+        Assert.Matches(@"temporal self-attention \(\d+ keys\)\s+packed rows, block-diagonal mask\s+\d+\.\d\d ms\s+max \|diff\| vs first", ops);
+    }
+}
