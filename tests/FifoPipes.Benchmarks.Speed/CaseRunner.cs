@@ -42,7 +42,6 @@ public static class CaseRunner
 {
     public static CaseResult Run(BenchOptions options, string oneCase)
     {
-        if (options.TorchLib is { } lib) NativeTorch.Preload(lib);
         var parts = oneCase.Split('/');
         bool reference = parts[0] == "reference", lookahead = parts[1] == "on", guidance = parts[2] == "on";
         var preset = options.ResolvePreset();

@@ -21,7 +21,6 @@ public static class DeviceSmoke
 
     public static int Run(BenchOptions options, string folder)
     {
-        if (options.TorchLib is { } lib) NativeTorch.Preload(lib);
         var device = options.Devices[0];
         var cases = Directory.EnumerateFiles(folder, "case.json", SearchOption.AllDirectories)
             .Select(path => (Folder: Path.GetDirectoryName(path)!, Json: JsonDocument.Parse(File.ReadAllText(path)).RootElement))

@@ -16,7 +16,6 @@ public static class LayerProfile
 {
     public static int Run(BenchOptions options)
     {
-        if (options.TorchLib is { } lib) NativeTorch.Preload(lib);
         var preset = options.ResolvePreset();
         var device = options.Devices[0];
         var dtype = options.ScalarType;

@@ -15,7 +15,6 @@ public static class OpVariants
 {
     public static int Run(BenchOptions options)
     {
-        if (options.TorchLib is { } lib) NativeTorch.Preload(lib);
         var preset = options.ResolvePreset();
         var device = options.Devices[0];
         var dtype = options.ScalarType;

@@ -13,6 +13,8 @@ if (args.Contains("--help") || args.Contains("-h"))
 try
 {
     var options = BenchOptions.Parse(args);
+    // The box's own libtorch must be loaded before TorchSharp's first use, in the parent and in every case process.
+    if (options.TorchLib is { } torchLib) NativeTorch.Preload(torchLib);
     if (options.Smoke is { } smokeFolder) return DeviceSmoke.Run(options, smokeFolder);
     if (options.Profile) return LayerProfile.Run(options);
     if (options.Ops) return OpVariants.Run(options);

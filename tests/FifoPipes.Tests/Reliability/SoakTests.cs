@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Reflection;
 using FifoPipes.Tests.Sinks;
 using Xunit;
@@ -28,17 +27,10 @@ public sealed class SoakTests(ITestOutputHelper output)
     public void A_reduced_soak_loses_no_frame_and_keeps_memory_flat()
     {
         Skip.IfNot(Ffprobe.Available, "ffmpeg and ffprobe are needed for the mp4 sink and for counting its frames");
-        Assert.True(File.Exists(BenchmarksAssembly), $"{BenchmarksAssembly} is missing; build FifoPipes.sln");
-
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { BenchmarksAssembly, "soak", "--frames", Frames.ToString(), "--max-slope", MaxSlopeKiBPer1000Frames.ToString(), "--plugins", TestPlugins.Folder })
-            start.ArgumentList.Add(a);
-        using var soak = Process.Start(start)!;
-        var errors = soak.StandardError.ReadToEndAsync();
-        var report = soak.StandardOutput.ReadToEnd();
-        Assert.True(soak.WaitForExit(TimeSpan.FromMinutes(5)), "the soak did not finish in 5 minutes");
-        output.WriteLine(report);
-        output.WriteLine(errors.Result);
+        var soak = DotnetChild.Run(BenchmarksAssembly,
+            new[] { "soak", "--frames", Frames.ToString(), "--max-slope", MaxSlopeKiBPer1000Frames.ToString(), "--plugins", TestPlugins.Folder },
+            TimeSpan.FromMinutes(5), output);
+        var report = soak.Output;
 
         Assert.Contains($"frames produced        {Frames} of {Frames}", report);
         Assert.Contains($"PNG files              {Frames} (0 missing)", report);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Reflection;
 using FifoPipes.Tests.Parity;
 using Xunit;
@@ -17,17 +16,8 @@ public sealed class SpeedBenchmarkTests(ITestOutputHelper output)
 
     (int ExitCode, string Output) Run(params string[] arguments)
     {
-        Assert.True(File.Exists(Benchmark), $"{Benchmark} is missing; build FifoPipes.sln");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Benchmark);
-        foreach (var a in arguments) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var errors = process.StandardError.ReadToEndAsync();
-        var text = process.StandardOutput.ReadToEnd();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(3)), "the benchmark did not finish in 3 minutes");
-        output.WriteLine(text);
-        output.WriteLine(errors.Result);
-        return (process.ExitCode, text + errors.Result);
+        var result = DotnetChild.Run(Benchmark, arguments, TimeSpan.FromMinutes(3), output);
+        return (result.ExitCode, result.Output + result.Errors);
     }
 
     [Fact]

@@ -1,0 +1,26 @@
+using System.Diagnostics;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace FifoPipes.Tests;
+
+/// <summary>Runs a built .NET program in a child process of its own (so its memory and native state are its own) and collects what it printed.</summary>
+public static class DotnetChild
+{
+    public sealed record Result(int ExitCode, string Output, string Errors);
+
+    public static Result Run(string assembly, IEnumerable<string> arguments, TimeSpan timeout, ITestOutputHelper output)
+    {
+        Assert.True(File.Exists(assembly), $"{assembly} is missing; build FifoPipes.sln");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(assembly);
+        foreach (var a in arguments) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var errors = process.StandardError.ReadToEndAsync();
+        var text = process.StandardOutput.ReadToEnd();
+        Assert.True(process.WaitForExit(timeout), $"{Path.GetFileName(assembly)} did not finish in {timeout.TotalMinutes:F0} minutes");
+        output.WriteLine(text);
+        output.WriteLine(errors.Result);
+        return new Result(process.ExitCode, text, errors.Result);
+    }
+}
