@@ -7,11 +7,18 @@ namespace FifoPipes.Torch.UNets;
 /// A diagnostic seam for profilers: when <see cref="Observer"/> is set, every UNet layer call (each layer of a
 /// <see cref="FrameBlock"/>, and the temporal conv stack inside a ResBlock) goes through it, so a profiler can
 /// synchronise the device around it and time it. Null in normal runs, where it costs one null check per layer.
+/// Per thread: it sees the calls made on the thread that set it, so a profiled run leaves concurrent runs alone.
 /// TorchSharp's module hooks only fire through <c>call()</c>, which these layers do not use.
 /// </summary>
 public static class LayerTiming
 {
-    public static Func<nn.Module, Tensor, Func<Tensor>, Tensor>? Observer { get; set; }
+    [ThreadStatic] static Func<nn.Module, Tensor, Func<Tensor>, Tensor>? observer;
+
+    public static Func<nn.Module, Tensor, Func<Tensor>, Tensor>? Observer
+    {
+        get => observer;
+        set => observer = value;
+    }
 
     internal static Tensor Run(nn.Module layer, Tensor input, Func<Tensor> call) =>
         Observer is { } observer ? observer(layer, input, call) : call();

@@ -78,6 +78,22 @@ public sealed class UNet3DTests
         // Every spatial transformer has its temporal partner, and VideoCrafter2's init_attn is one temporal more.
         Assert.Equal(seen.Count(n => n == "SpatialTransformer") + 1, seen.Count(n => n == "TemporalTransformer"));
         Assert.True(seen.Count(n => n == "ResBlock") >= 6, string.Join(", ", seen));
+
+        // Another thread's calls are not observed.
+        int before = seen.Count;
+        LayerTiming.Observer = (layer, input, call) =>
+        {
+            seen.Add(layer.GetType().Name);
+            return call();
+        };
+        var other = new Thread(() => unet.forward(x, timesteps, context, fps).Dispose());
+        try
+        {
+            other.Start();
+            other.Join();
+        }
+        finally { LayerTiming.Observer = null; }
+        Assert.Equal(before, seen.Count);
     }
 
     [Fact]
