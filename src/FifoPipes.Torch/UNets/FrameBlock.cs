@@ -51,8 +51,8 @@ public sealed class FrameBlock : Module<Tensor, FrameConditioning, Tensor>
         foreach (var layer in layers)
         {
             using var scope = NewDisposeScope();
-            var input = current;
-            var next = LayerTiming.Run(layer, input, () => layer is IFrameLayer frameLayer ? frameLayer.Forward(input, cond) : ((Module<Tensor, Tensor>)layer).forward(input));
+            var next = LayerTiming.Run(layer, current, (layer, cond), static (input, s) =>
+                s.layer is IFrameLayer frameLayer ? frameLayer.Forward(input, s.cond) : ((Module<Tensor, Tensor>)s.layer).forward(input));
             next.MoveToOuterDisposeScope();
             scope.Dispose();
             if (!ReferenceEquals(current, h)) current.Dispose();

@@ -20,6 +20,7 @@ public static class LayerTiming
         set => observer = value;
     }
 
-    internal static Tensor Run(nn.Module layer, Tensor input, Func<Tensor> call) =>
-        Observer is { } observer ? observer(layer, input, call) : call();
+    /// <summary>call(input, state), through the observer when one is set; without one, nothing is allocated.</summary>
+    internal static Tensor Run<TState>(nn.Module layer, Tensor input, TState state, Func<Tensor, TState, Tensor> call) =>
+        observer is { } watching ? watching(layer, input, () => call(input, state)) : call(input, state);
 }

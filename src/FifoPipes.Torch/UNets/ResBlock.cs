@@ -61,7 +61,7 @@ public sealed class ResBlock : Module<Tensor, FrameConditioning, Tensor>, IFrame
         if (temopral_conv is not null)
         {
             var video = FrameLayout.ToVideo(h, cond.Batch, cond.Frames);
-            h = FrameLayout.ToFrames(LayerTiming.Run(temopral_conv, video, () => temopral_conv.forward(video)));
+            h = FrameLayout.ToFrames(LayerTiming.Run(temopral_conv, video, temopral_conv, static (v, conv) => conv.forward(v)));
         }
         return h.MoveToOuterDisposeScope();
     }
