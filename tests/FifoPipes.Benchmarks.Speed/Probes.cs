@@ -88,6 +88,12 @@ public sealed class MemoryProbe : IDisposable
         }
     }
 
+    /// <summary>Whether <see cref="PeakMiB"/> reports GPU memory (nvidia-smi is polling) rather than the process's resident set.</summary>
+    public bool IsGpu => smi is not null;
+
+    /// <summary>The peak so far in MiB: GPU memory when <see cref="IsGpu"/>, else the process's peak resident set.</summary>
+    public long PeakMiB() => PeakGpuMiB ?? PeakRssMiB();
+
     /// <summary>The process's peak resident set in MiB.</summary>
     public static long PeakRssMiB()
     {
