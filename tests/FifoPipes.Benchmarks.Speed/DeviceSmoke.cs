@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using FifoPipes.Torch.Checkpoints;
+using FifoPipes.Torch.Nn;
 using FifoPipes.Torch.UNets;
 using FifoPipes.Torch.Vae;
 using TorchSharp;
@@ -97,8 +98,7 @@ public static class DeviceSmoke
         manual_seed(7);
         using var cpuVae = new AutoencoderKL(config);
         using var deviceVae = new AutoencoderKL(config, device, dtype);
-        var source = cpuVae.state_dict();
-        foreach (var (name, target) in deviceVae.state_dict()) target.copy_(source[name]);
+        StrictStateDict.Load(deviceVae, cpuVae.state_dict(), "the CPU VAE");
         var z = randn(2, 4, 16, 24);
         var expected = cpuVae.Decode(z);
         var actual = deviceVae.Decode(z.to(dtype, device)).to(ScalarType.Float32).cpu();

@@ -16,13 +16,10 @@ public static class LayerProfile
 {
     public static int Run(BenchOptions options)
     {
-        var preset = options.ResolvePreset();
-        var device = options.Devices[0];
-        var dtype = options.ScalarType;
+        var target = BatchedCall.From(options);
+        var (preset, device, dtype, rows, frames, h, w) = target;
         using var model = new RandomUNetModel(preset, device, dtype);
         var unet = model.UNet;
-        long rows = options.ProfileRows, frames = preset.WindowFrames;
-        long h = preset.Height / preset.SpatialScale, w = preset.Width / preset.SpatialScale;
         using var scope = NewDisposeScope();
         var x = randn(new[] { rows, preset.UNet.InChannels, frames, h, w }, dtype, device);
         var timesteps = randint(0, 1000, new[] { rows, frames }, ScalarType.Int64, device);
@@ -30,10 +27,10 @@ public static class LayerProfile
         var fps = full(new[] { rows }, 8L, ScalarType.Int64, device);
         double Call()
         {
-            DeviceSync.All(new[] { device });
+            target.Sync();
             var clock = Stopwatch.StartNew();
             using (inference_mode()) unet.forward(x, timesteps, context, fps).Dispose();
-            DeviceSync.All(new[] { device });
+            target.Sync();
             return clock.Elapsed.TotalSeconds;
         }
 
@@ -47,11 +44,11 @@ public static class LayerProfile
         var childSeconds = new Stack<double>();
         LayerTiming.Observer = (layer, input, call) =>
         {
-            DeviceSync.All(new[] { device });
+            target.Sync();
             childSeconds.Push(0);
             var clock = Stopwatch.StartNew();
             var output = call();
-            DeviceSync.All(new[] { device });
+            target.Sync();
             double elapsed = clock.Elapsed.TotalSeconds, own = elapsed - childSeconds.Pop();
             if (childSeconds.Count > 0) childSeconds.Push(childSeconds.Pop() + elapsed);
             string key = $"{layer.GetType().Name} c{input.shape[1]} {input.shape[^2]}x{input.shape[^1]}";

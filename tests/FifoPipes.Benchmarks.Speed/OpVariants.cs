@@ -11,15 +11,14 @@ namespace FifoPipes.Benchmarks.Speed;
 /// (--rows x window frames), each timed alone, with the alternatives that compute the same thing beside them
 /// and their largest difference, to decide which formulation the UNet should use on this device.
 /// </summary>
-public static class OpVariants
+public sealed class OpVariants(BatchedCall target)
 {
-    public static int Run(BenchOptions options)
+    public static int Run(BenchOptions options) => new OpVariants(BatchedCall.From(options)).Run();
+
+    int Run()
     {
-        var preset = options.ResolvePreset();
-        var device = options.Devices[0];
-        var dtype = options.ScalarType;
-        long rows = options.ProfileRows, t = preset.WindowFrames, n = rows * t, c = preset.UNet.ModelChannels;
-        long h = preset.Height / preset.SpatialScale, w = preset.Width / preset.SpatialScale, heads = c / preset.UNet.NumHeadChannels, d = preset.UNet.NumHeadChannels;
+        var (preset, device, dtype, rows, t, h, w) = target;
+        long n = rows * t, c = preset.UNet.ModelChannels, d = preset.UNet.NumHeadChannels, heads = c / d;
         using var mode = inference_mode();
         using var scope = NewDisposeScope();
         Console.WriteLine($"ops: {n} frames x {c} channels x {h}x{w}, {heads} heads of {d}, {dtype} on {device}");
@@ -120,7 +119,7 @@ public static class OpVariants
     /// <summary>The same values with channels-last (NHWC) strides, which cuDNN's tensor-core convolutions prefer.</summary>
     static Tensor ChannelsLast(Tensor nchw) => nchw.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
 
-    static void Compare(string what, params (string Name, Func<Tensor> Op)[] variants)
+    void Compare(string what, params (string Name, Func<Tensor> Op)[] variants)
     {
         Tensor? first = null;
         foreach (var (name, op) in variants)
@@ -135,25 +134,20 @@ public static class OpVariants
         first?.Dispose();
     }
 
-    static void Report(string what, double flops, Func<Tensor> op)
+    void Report(string what, double flops, Func<Tensor> op)
     {
         double ms = TimeMs(op);
         string rate = flops > 0 ? string.Create(CultureInfo.InvariantCulture, $"  {flops / ms / 1e9:F0} TFLOP/s") : "";
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {what,-69} {ms,9:F2} ms{rate}"));
     }
 
-    static double TimeMs(Func<Tensor> op, int warmup = 2, int timed = 5)
+    double TimeMs(Func<Tensor> op, int warmup = 2, int timed = 5)
     {
         for (int i = 0; i < warmup; i++) op().Dispose();
-        Sync();
+        target.Sync();
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < timed; i++) op().Dispose();
-        Sync();
+        target.Sync();
         return clock.Elapsed.TotalMilliseconds / timed;
-    }
-
-    static void Sync()
-    {
-        if (cuda.is_available()) cuda.synchronize();
     }
 }

@@ -29,9 +29,7 @@ public sealed class RandomUNetModel : IVideoModel
         if (copyWeightsFrom is not null)
         {
             // Replicas hold the same weights, as a loaded checkpoint would give them.
-            using var noGrad = no_grad();
-            var source = copyWeightsFrom.unet.state_dict();
-            foreach (var (name, target) in unet.state_dict()) target.copy_(source[name]);
+            unet.LoadStrict(copyWeightsFrom.unet.state_dict(), "the primary replica");
         }
         Info = new ModelInfo
         {
