@@ -20,8 +20,9 @@ public sealed class FifoOptions : IValidatableOptions
     [Option("Per-frame update rule. Default: the model's.", Choices = "ddim,ddpm")]
     public string? Step { get; set; }
 
-    [Option("Windows evaluated in one model call (cond and uncond batched together): auto (all windows, halved and retried " +
-            "whenever the device runs out of memory), 0 = all windows of an iteration, or a positive count.")]
+    [Option("Windows evaluated in one model call (cond and uncond batched together): auto (as many as fit in 80% of the " +
+            "device's free memory, measured on the first window; halved and retried if it still runs out), 0 = all windows " +
+            "of an iteration, or a positive count.")]
     public string WindowBatch { get; set; } = "auto";
 
     [Option("How the queue starts: base (sample an f-frame clip first, as the paper), noise (pure noise and warm-up), " +

@@ -24,7 +24,7 @@ public sealed class FifoPlan
     public TailInit Tail { get; init; } = TailInit.Noise;
     /// <summary>Gaussian low-pass width for <see cref="TailInit.LowFrequency"/>, in normalised frequency (1 = Nyquist).</summary>
     public double TailCutoff { get; init; } = 0.25;
-    /// <summary>windowBatch: auto — when a model call runs out of device memory, halve the windows per call and retry.</summary>
+    /// <summary>windowBatch: auto — size the batch from free memory, and when a model call runs out of device memory anyway, halve it and retry.</summary>
     public bool ShrinkBatchOnOutOfMemory { get; init; }
     public required int Channels { get; init; }
     public required int Height { get; init; }

@@ -18,14 +18,17 @@ public sealed class FifoRun : IDisposable
     readonly Device device;
     readonly bool stepsUseNoise;
     readonly Dictionary<int, PreparedWindowBatch[]> preparedBatches = new();
+    readonly MemoryGauge? memoryGauge;
     SlotQueue queue = new(Array.Empty<Tensor>());
     int windowBatch;
+    readonly int measuredWindows;
+    bool sizeBatchFromMemory;
     bool warnedAboutMemory;
     Tensor? stepNoise;
     Tensor? prefetchedTail;
     long prefetchedFor = -1;
 
-    FifoRun(SamplingJob job, FifoPlan plan)
+    FifoRun(SamplingJob job, FifoPlan plan, MemoryGauge? memoryGauge)
     {
         this.job = job;
         Plan = plan;
@@ -33,6 +36,10 @@ public sealed class FifoRun : IDisposable
         denoiser = new GuidedDenoiser(job.Model, plan.Guidance);
         prompts = new PromptEmbeddings(job.Model, new PromptSchedule(job.Prompts));
         windowBatch = plan.WindowBatch == 0 ? plan.Windows.Count : Math.Min(plan.WindowBatch, plan.Windows.Count);
+        this.memoryGauge = memoryGauge ?? MemoryGauge.For(device);
+        // One window per device, so each replica gets a window's rows and the cost read is each device's per window.
+        measuredWindows = job.Model is ReplicatedModel replicated ? replicated.Replicas.Count : 1;
+        sizeBatchFromMemory = plan.ShrinkBatchOnOutOfMemory && windowBatch > measuredWindows && this.memoryGauge is not null;
         stepsUseNoise = Enumerable.Range(0, plan.Steps).Any(plan.Table.UsesNoise);
     }
 
@@ -45,9 +52,11 @@ public sealed class FifoRun : IDisposable
     public bool Finished => Emitted >= OutputFrames;
 
     /// <summary>Starts a run: resumes from job.ResumeFrom, or fills the queue as the plan says.</summary>
-    public static FifoRun Create(SamplingJob job, FifoPlan plan, CancellationToken cancellation, BaseClipCache? baseClipCache = null)
+    /// <param name="memoryGauge">What sizes windowBatch: auto; null for the model device's own (<see cref="MemoryGauge.For"/>).</param>
+    public static FifoRun Create(SamplingJob job, FifoPlan plan, CancellationToken cancellation, BaseClipCache? baseClipCache = null,
+        MemoryGauge? memoryGauge = null)
     {
-        var run = new FifoRun(job, plan);
+        var run = new FifoRun(job, plan, memoryGauge);
         try
         {
             if (job.ResumeFrom is { } path) run.Restore(path);
@@ -78,8 +87,9 @@ public sealed class FifoRun : IDisposable
 
     /// <summary>
     /// Denoises every window of the current iteration, WindowBatch windows per model call. All windows read the queue
-    /// as it was when the iteration began; the results are written back together at the end. With windowBatch: auto a
-    /// call that runs out of device memory halves the windows per call and the iteration is redone from the start
+    /// as it was when the iteration began; the results are written back together at the end. With windowBatch: auto
+    /// the first iteration sizes the batch from free memory (<see cref="SizeBatchFromMemory"/>), and a call that
+    /// still runs out of device memory halves the windows per call and the iteration is redone from the start
     /// (windows are independent and noise is keyed, so the result is the same); the smaller size is kept.
     /// </summary>
     public void DenoiseWindows(CancellationToken cancellation)
@@ -91,6 +101,7 @@ public sealed class FifoRun : IDisposable
         {
             try
             {
+                if (sizeBatchFromMemory) SizeBatchFromMemory(cond, uncond);
                 DenoiseBatches(Batches(windowBatch), cond, uncond, cancellation);
                 return;
             }
@@ -107,8 +118,32 @@ public sealed class FifoRun : IDisposable
         }
     }
 
-    /// <summary>Windows per model call now (auto may have lowered it after an out-of-memory error).</summary>
+    /// <summary>Windows per model call now (auto sizes it from free memory and lowers it after an out-of-memory error).</summary>
     public int WindowBatch => windowBatch;
+
+    /// <summary>
+    /// Runs the first window (one per device) under the memory gauge and keeps windowBatch at as many windows as fit in
+    /// 80% of what the device had available (at most all of them). The measured call's result is thrown away, so every
+    /// frame still comes from calls of the chosen size, as with that size set by hand. Once per run: every iteration
+    /// has the same windows and shapes.
+    /// </summary>
+    void SizeBatchFromMemory(Conditioning cond, Conditioning? uncond)
+    {
+        sizeBatchFromMemory = false;
+        MemoryCost cost;
+        using (var measured = PreparedWindowBatch.Create(Plan, Plan.Windows.Take(measuredWindows).ToArray(), device))
+            cost = memoryGauge!.Measure(() =>
+            {
+                foreach (var (_, latent) in DenoiseBatch(measured, cond, uncond)) latent.Dispose();
+            });
+        int all = windowBatch;
+        windowBatch = Math.Min(all, measuredWindows * MemoryGauge.UnitsThatFit(cost, (all + measuredWindows - 1) / measuredWindows));
+        job.Log.Verbose($"fifo: a call of {measuredWindows} window{(measuredWindows > 1 ? "s" : "")} took {Mib(cost.PeakBytes)} MiB at its peak " +
+                        $"with {Mib(cost.AvailableBeforeBytes)} MiB available on {memoryGauge.DeviceName}: {windowBatch} of {all} windows per model call " +
+                        "(windowBatch: auto)");
+    }
+
+    static long Mib(long bytes) => bytes >> 20;
 
     void DenoiseBatches(IReadOnlyList<PreparedWindowBatch> batches, Conditioning cond, Conditioning? uncond, CancellationToken cancellation)
     {

@@ -158,7 +158,7 @@ public static class CaseRunner
 
     sealed class ConsoleLog : IProgressSink
     {
-        public void Verbose(string message) { }
+        public void Verbose(string message) => Console.WriteLine(message);
         public void Warning(string message) => Console.WriteLine("warning: " + message);
     }
 }

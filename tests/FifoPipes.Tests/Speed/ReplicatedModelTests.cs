@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using FifoPipes.Abstractions;
 using FifoPipes.Core;
 using FifoPipes.Core.Devices;
@@ -141,78 +140,5 @@ public sealed class ReplicatedModelTests : IClassFixture<TinyVideoCrafterCheckpo
     {
         public OwnedConditioning(string prompt, object owner) : base(prompt) => Owner = owner;
         public object Owner { get; }
-    }
-}
-
-/// <summary>windowBatch: auto halves the windows per call when the device runs out of memory, with unchanged results.</summary>
-public sealed class AutoWindowBatchTests
-{
-    sealed class RecordingLog : IProgressSink
-    {
-        public List<string> Warnings { get; } = new();
-        public List<string> Verbose { get; } = new();
-        void IProgressSink.Verbose(string message) => Verbose.Add(message);
-        public void Warning(string message) => Warnings.Add(message);
-    }
-
-    /// <summary>The linear test model behind a device that holds at most <paramref name="maxRows"/> rows per call.</summary>
-    static DelegateVideoModel SmallDevice(int maxRows)
-    {
-        var linear = DelegateVideoModel.Linear();
-        return new DelegateVideoModel(linear.Info, (x, t, c) =>
-        {
-            if (x.shape[0] > maxRows) throw new ExternalException("CUDA out of memory. Tried to allocate 20.00 GiB (GPU 0; 79.11 GiB total capacity)");
-            return linear.PredictNoise(x, t, c);
-        });
-    }
-
-    static (List<Tensor> Frames, int FinalBatch) Run(IVideoModel model, string windowBatch, IProgressSink log)
-    {
-        var job = new SamplingJob { Model = model, Prompts = new[] { new PromptSpan("rain", 3) }, Noise = new KeyedNoise(9), Seed = 9, Log = log };
-        var plan = FifoPlan.Resolve(new FifoOptions { WindowBatch = windowBatch, Start = "noise", WarmupIterations = 1 }, model.Info, job);
-        using var run = FifoRun.Create(job, plan, CancellationToken.None);
-        var frames = new List<Tensor>();
-        while (!run.Finished)
-            if (run.Advance(CancellationToken.None) is { } frame) frames.Add(frame.Latent);
-        return (frames, run.WindowBatch);
-    }
-
-    [Fact]
-    public void Out_of_memory_halves_the_batch_retries_the_iteration_and_changes_nothing()
-    {
-        var log = new RecordingLog();
-        var (auto, batch) = Run(SmallDevice(maxRows: 3), "auto", log);
-        // 4 windows (8 rows with guidance) -> 2 windows (4 rows) -> 1 window (2 rows), then kept.
-        Assert.Equal(1, batch);
-        var warning = Assert.Single(log.Warnings);
-        Assert.Contains("out of memory with 4 windows", warning);
-        Assert.Contains(log.Verbose, m => m.Contains("with 2 windows per model call"));
-
-        var (fixedOne, _) = Run(DelegateVideoModel.Linear(), "1", NullProgressSink.Instance);
-        Assert.Equal(fixedOne.Count, auto.Count);
-        for (int i = 0; i < auto.Count; i++) Assert.True(fixedOne[i].equal(auto[i]).all().item<bool>(), $"frame {i} changed");
-    }
-
-    [Fact]
-    public void A_fixed_batch_does_not_hide_an_out_of_memory_error()
-    {
-        var ex = Assert.Throws<ExternalException>(() => Run(SmallDevice(maxRows: 3), "0", NullProgressSink.Instance));
-        Assert.Contains("out of memory", ex.Message);
-    }
-
-    [Theory]
-    [InlineData("auto", 0, true)]
-    [InlineData("0", 0, false)]
-    [InlineData("all", 0, false)]
-    [InlineData(" 3 ", 3, false)]
-    public void Window_batch_option_values(string text, int windows, bool auto) =>
-        Assert.Equal((windows, auto), FifoOptions.ParseWindowBatch(text));
-
-    [Fact]
-    public void Bad_window_batch_values_are_reported()
-    {
-        Assert.Null(FifoOptions.ParseWindowBatch("-2"));
-        Assert.Null(FifoOptions.ParseWindowBatch("half"));
-        Assert.Contains(new FifoOptions { WindowBatch = "half" }.Validate(), p => p.Option == "windowBatch");
     }
 }

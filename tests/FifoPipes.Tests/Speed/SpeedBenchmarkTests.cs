@@ -26,6 +26,8 @@ public sealed class SpeedBenchmarkTests(ITestOutputHelper output)
         var (exitCode, text) = Run("--device", "cpu", "--preset", "tiny", "--frames", "1", "--repeats", "1", "--warmup", "0");
 
         Assert.Equal(0, exitCode);
+        // windowBatch: auto sized from the host's free memory: the tiny UNet's four windows fit in one call.
+        Assert.Matches(@"fifo: a call of 1 window took \d+ MiB at its peak with \d+ MiB available on cpu: 4 of 4 windows per model call", text);
         Assert.Matches(@"batched\s+on\s+on\s+float32\s+4\s+1\s", text);     // 2n = 4 windows in one call
         Assert.Matches(@"reference\s+on\s+on\s+float32\s+1\s+8\s", text);   // 4 windows x 2 branches, one call each
         Assert.Matches(@"speed-up lookahead on, guidance on: reference / batched = \d+\.\d\dx \(with decoding \d+\.\d\dx\)", text);

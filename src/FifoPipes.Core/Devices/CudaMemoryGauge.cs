@@ -1,0 +1,104 @@
+using System.Runtime.InteropServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Core.Devices;
+
+/// <summary>
+/// GPU memory through the CUDA runtime that libtorch already loaded (found in /proc/self/maps, so no second copy and
+/// no guessing at its versioned name): cudaMemGetInfo's free bytes, read with the device synchronised before and after
+/// the work. The peak is how far free memory fell, which is the growth of libtorch's caching allocator: a lower bound
+/// when the cache already held free blocks the work could reuse. Callers keep a fallback for running out anyway.
+/// </summary>
+public sealed class CudaMemoryGauge : MemoryGauge
+{
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    delegate int MemGetInfo(out nuint free, out nuint total);
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    delegate int GetDevice(out int device);
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    delegate int SetDevice(int device);
+
+    readonly Device device;
+    readonly MemGetInfo memGetInfo;
+    readonly GetDevice getDevice;
+    readonly SetDevice setDevice;
+
+    CudaMemoryGauge(Device device, IntPtr runtime)
+    {
+        this.device = device;
+        memGetInfo = Export<MemGetInfo>(runtime, "cudaMemGetInfo");
+        getDevice = Export<GetDevice>(runtime, "cudaGetDevice");
+        setDevice = Export<SetDevice>(runtime, "cudaSetDevice");
+    }
+
+    /// <summary>The gauge for a CUDA device, or null when no CUDA runtime is loaded in this process (a CPU-only build or machine).</summary>
+    public static CudaMemoryGauge? TryCreate(Device device)
+    {
+        if (device.type != DeviceType.CUDA || LoadedRuntimePath() is not { } path || !NativeLibrary.TryLoad(path, out var runtime)) return null;
+        try
+        {
+            var gauge = new CudaMemoryGauge(device, runtime);
+            gauge.AvailableBytes();
+            return gauge;
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    public override string DeviceName => $"cuda:{Index}";
+
+    int Index => device.index < 0 ? 0 : (int)device.index;
+
+    public override long AvailableBytes()
+    {
+        // cudaMemGetInfo answers for the calling thread's current device; put it back afterwards for libtorch.
+        Check(getDevice(out int previous), "cudaGetDevice");
+        try
+        {
+            Check(setDevice(Index), "cudaSetDevice");
+            Check(memGetInfo(out var free, out _), "cudaMemGetInfo");
+            return (long)free;
+        }
+        finally
+        {
+            setDevice(previous);
+        }
+    }
+
+    public override MemoryCost Measure(Action work)
+    {
+        cuda.synchronize(device);
+        long before = AvailableBytes();
+        work();
+        cuda.synchronize(device);
+        return new MemoryCost(Math.Max(0, before - AvailableBytes()), before);
+    }
+
+    static void Check(int status, string call)
+    {
+        if (status != 0) throw new InvalidOperationException($"{call} returned CUDA error {status}.");
+    }
+
+    static T Export<T>(IntPtr library, string name) where T : Delegate =>
+        Marshal.GetDelegateForFunctionPointer<T>(NativeLibrary.GetExport(library, name));
+
+    /// <summary>The CUDA runtime library this process has mapped (libcudart.so.12, or a wheel's hashed libcudart-1a2b3c4d.so.12).</summary>
+    static string? LoadedRuntimePath()
+    {
+        const string maps = "/proc/self/maps";
+        if (!File.Exists(maps)) return null;
+        foreach (var line in File.ReadLines(maps))
+        {
+            int slash = line.IndexOf('/');
+            if (slash < 0) continue;
+            var path = line[slash..];
+            if (Path.GetFileName(path).StartsWith("libcudart", StringComparison.Ordinal)) return path;
+        }
+        return null;
+    }
+}
