@@ -52,10 +52,17 @@ public sealed class OpVariants(BatchedCall target)
         // The temporal layers' layout: heads split off the channels of [(b h w), t, heads*d] tokens, a strided view.
         var temporalTokens = randn(new[] { rows * h * w, t, heads, d }, dtype, device);
         var qt = temporalTokens.transpose(1, 2);
+        // The same tokens in the per-frame layout [rows, t, h*w, heads*d], and as a strided view of it with the frames as
+        // the sequence: attention there would spare the temporal layers both layout copies.
+        var frameTokens = temporalTokens.view(rows, h * w, t, c).transpose(1, 2).contiguous();
+        var qf = frameTokens.view(rows, t, h * w * heads, d).transpose(1, 2);
+        Tensor AsTemporalTokens(Tensor o) => o.reshape(rows, h * w, heads, t, d).reshape(rows * h * w, heads, t, d);
         Compare($"temporal self-attention ({t} keys)",
-            ("sdpa", () => F.scaled_dot_product_attention(qt, qt, qt)),
-            ("explicit scores, float32 softmax", () => ExplicitAttention(qt, qt, qt, d)),
-            ("packed rows, block-diagonal mask", () => PackedAttention(temporalTokens)));
+            ("sdpa", () => F.scaled_dot_product_attention(qt, qt, qt), null),
+            ("sdpa, flash kernel off", () => WithoutFlashKernel(() => F.scaled_dot_product_attention(qt, qt, qt)), null),
+            ("sdpa on a frame-layout view", () => F.scaled_dot_product_attention(qf, qf, qf), AsTemporalTokens),
+            ("explicit scores, float32 softmax", () => ExplicitAttention(qt, qt, qt, d), null),
+            ("packed rows, block-diagonal mask", () => PackedAttention(temporalTokens), null));
         Compare("layout video -> temporal tokens",
             ("permute(0,3,4,2,1) copy", () => video.permute(0, 3, 4, 2, 1).reshape(rows * h * w, t, c)));
         var temporalOut = randn(new[] { rows, h, w, t, c }, dtype, device);
@@ -116,16 +123,39 @@ public sealed class OpVariants(BatchedCall target)
         return o.transpose(1, 2).reshape(n, length, heads, d).transpose(1, 2).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Runs <paramref name="op"/> with PyTorch's flash kernel disabled, so scaled_dot_product_attention takes the
+    /// memory-efficient kernel on CUDA, whose smaller query tiles may suit 16-frame sequences better (no effect on the CPU).
+    /// </summary>
+    static Tensor WithoutFlashKernel(Func<Tensor> op)
+    {
+        bool enabled = backends.cuda.flash_sdp_enabled();
+        backends.cuda.enable_flash_sdp(false);
+        try
+        {
+            return op();
+        }
+        finally
+        {
+            backends.cuda.enable_flash_sdp(enabled);
+        }
+    }
+
     /// <summary>The same values with channels-last (NHWC) strides, which cuDNN's tensor-core convolutions prefer.</summary>
     static Tensor ChannelsLast(Tensor nchw) => nchw.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
 
-    void Compare(string what, params (string Name, Func<Tensor> Op)[] variants)
+    void Compare(string what, params (string Name, Func<Tensor> Op)[] variants) =>
+        Compare(what, variants.Select(v => (v.Name, v.Op, (Func<Tensor, Tensor>?)null)).ToArray());
+
+    /// <param name="variants">Each with the map (untimed) that puts its result in the first variant's layout, or null.</param>
+    void Compare(string what, params (string Name, Func<Tensor> Op, Func<Tensor, Tensor>? AsFirst)[] variants)
     {
         Tensor? first = null;
-        foreach (var (name, op) in variants)
+        foreach (var (name, op, asFirst) in variants)
         {
             double ms = TimeMs(op);
-            using var result = op();
+            using var raw = op();
+            using var result = asFirst is null ? raw.alias() : asFirst(raw);
             string difference = "";
             if (first is null) first = result.to(ScalarType.Float32).DetachFromDisposeScope();
             else difference = string.Create(CultureInfo.InvariantCulture, $"  max |diff| vs first {(result.to(ScalarType.Float32) - first).abs().max().item<float>():G3}");
