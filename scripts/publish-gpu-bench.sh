@@ -5,6 +5,7 @@
 # name artifacts/gpu-bench in the device tool's carry). There:
 #   tar xf fifopipes-speed-bench.tar.xz && cd fifopipes-speed-bench && ./run-speed-bench.sh --check
 #   ./run-speed-bench.sh --device cuda --preset videocrafter2 --dtype bfloat16 --partitions 4
+#   ./gpu-session.sh OUT [SMOKE_DIR]      (every measurement of a device session in one call)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out="$root/artifacts/gpu-bench"
@@ -16,7 +17,7 @@ mkdir -p "$out"
 dotnet publish "$root/tests/FifoPipes.Benchmarks.Speed" -c Debug -r linux-x64 --self-contained \
   -p:InvariantGlobalization=true -p:TorchBackend=external -o "$out/$name"
 if ls "$out/$name" | grep -q '^libtorch'; then echo "libtorch natives ended up in the publish output" >&2; exit 1; fi
-cp "$root/tests/FifoPipes.Benchmarks.Speed/tools/run-speed-bench.sh" "$out/$name/"
+cp "$root/tests/FifoPipes.Benchmarks.Speed/tools/run-speed-bench.sh" "$root/tests/FifoPipes.Benchmarks.Speed/tools/gpu-session.sh" "$out/$name/"
 mkdir -p "$out/$name/tools"
 cp "$root/tests/FifoPipes.Benchmarks.Speed/tools/check-libtorch-symbols.sh" "$out/$name/tools/"
 tar -C "$out" -cJf "$out/$name.tar.xz" "$name"
