@@ -63,6 +63,17 @@ public sealed class OpVariants(BatchedCall target)
             ("sdpa on a frame-layout view", () => F.scaled_dot_product_attention(qf, qf, qf), AsTemporalTokens),
             ("explicit scores, float32 softmax", () => ExplicitAttention(qt, qt, qt, d), null),
             ("packed rows, block-diagonal mask", () => PackedAttention(temporalTokens), null));
+        var projIn = randn(new[] { c, c }, dtype, device) * 0.05;
+        var projInBias = randn(c, dtype: dtype, device: device) * 0.1;
+        Compare("temporal entry: norm, tokens, proj_in",
+            ("group_norm, token copy, linear", () =>
+            {
+                using var step = NewDisposeScope();
+                var normed = F.group_norm(x.view(rows, t, c, h, w).permute(0, 2, 1, 3, 4), 32, gnWeight, gnBias, 1e-6);
+                return F.linear(normed.permute(0, 3, 4, 2, 1).reshape(rows * h * w, t, c), projIn, projInBias).MoveToOuterDisposeScope();
+            }, null),
+            ("statistics, norm folded into proj_in", () => FoldedTemporalEntry(x, rows, 32, gnWeight, gnBias, 1e-6, projIn, projInBias),
+                tokens => tokens.permute(0, 2, 1, 3).reshape(rows * h * w, t, c)));
         Compare("layout video -> temporal tokens",
             ("permute(0,3,4,2,1) copy", () => video.permute(0, 3, 4, 2, 1).reshape(rows * h * w, t, c)));
         var temporalOut = randn(new[] { rows, h, w, t, c }, dtype, device);
@@ -121,6 +132,27 @@ public sealed class OpVariants(BatchedCall target)
         var mask = sequence.unsqueeze(1).eq(sequence.unsqueeze(0));
         var o = F.scaled_dot_product_attention(packed, packed, packed, attn_mask: mask);
         return o.transpose(1, 2).reshape(n, length, heads, d).transpose(1, 2).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// A candidate for the temporal layers' entry: GroupNorm over each video (statistics across its frames) and proj_in
+    /// in one batched product, straight from the per-frame layout [(b t), c, h, w] to per-frame tokens [b, t, h·w, c].
+    /// The norm is per sample an affine map of each channel, so it folds into a per-sample proj_in weight and bias; this
+    /// spares the norm's output pass and the transposing copy to per-pixel tokens.
+    /// </summary>
+    static Tensor FoldedTemporalEntry(Tensor x, long videos, long groups, Tensor normWeight, Tensor normBias, double eps, Tensor weight, Tensor bias)
+    {
+        using var scope = NewDisposeScope();
+        long frames = x.shape[0] / videos, c = x.shape[1], hw = x.shape[2] * x.shape[3];
+        var (variance, mean) = x.view(videos, frames, groups, c / groups * hw).var_mean(new long[] { 1, 3 }, false, false, null);
+        var f32 = ScalarType.Float32;
+        var scale = variance.to(f32).add_(eps).rsqrt_().repeat_interleave(c / groups, 1) * normWeight.to(f32);    // [b, c]
+        var shift = normBias.to(f32) - mean.to(f32).repeat_interleave(c / groups, 1) * scale;                        // [b, c]
+        var w32 = weight.to(f32);
+        var perVideoWeight = (w32.unsqueeze(0) * scale.unsqueeze(1)).transpose(1, 2).to(x.dtype);                    // [b, c, out]
+        var perVideoBias = (shift.matmul(w32.t()) + bias.to(f32)).to(x.dtype);                                       // [b, out]
+        var tokens = x.view(videos, frames, c, hw).transpose(2, 3).matmul(perVideoWeight.unsqueeze(1));              // [b, t, hw, out]
+        return tokens.add_(perVideoBias.view(videos, 1, 1, -1)).MoveToOuterDisposeScope();
     }
 
     /// <summary>
