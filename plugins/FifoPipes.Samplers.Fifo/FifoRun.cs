@@ -19,9 +19,9 @@ public sealed class FifoRun : IDisposable
     readonly bool stepsUseNoise;
     readonly Dictionary<int, PreparedWindowBatch[]> preparedBatches = new();
     readonly MemoryGauge? memoryGauge;
+    readonly int measuredWindows;
     SlotQueue queue = new(Array.Empty<Tensor>());
     int windowBatch;
-    readonly int measuredWindows;
     bool sizeBatchFromMemory;
     bool warnedAboutMemory;
     Tensor? stepNoise;

@@ -138,7 +138,9 @@ public sealed class OpVariants(BatchedCall target)
     /// A candidate for the temporal layers' entry: GroupNorm over each video (statistics across its frames) and proj_in
     /// in one batched product, straight from the per-frame layout [(b t), c, h, w] to per-frame tokens [b, t, h·w, c].
     /// The norm is per sample an affine map of each channel, so it folds into a per-sample proj_in weight and bias; this
-    /// spares the norm's output pass and the transposing copy to per-pixel tokens.
+    /// spares the norm's output pass and the transposing copy to per-pixel tokens. The per-video weight is repeated for
+    /// every frame of the batched product (c·c per frame against the activations' h·w·c), so this can only pay at the
+    /// first level, where h·w is 8x the channels.
     /// </summary>
     static Tensor FoldedTemporalEntry(Tensor x, long videos, long groups, Tensor normWeight, Tensor normBias, double eps, Tensor weight, Tensor bias)
     {

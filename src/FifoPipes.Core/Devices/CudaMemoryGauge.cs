@@ -7,8 +7,9 @@ namespace FifoPipes.Core.Devices;
 /// <summary>
 /// GPU memory through the CUDA runtime that libtorch already loaded (found in /proc/self/maps, so no second copy and
 /// no guessing at its versioned name): cudaMemGetInfo's free bytes, read with the device synchronised before and after
-/// the work. The peak is how far free memory fell, which is the growth of libtorch's caching allocator: a lower bound
-/// when the cache already held free blocks the work could reuse. Callers keep a fallback for running out anyway.
+/// the work. The peak is how far free memory fell, which is the growth of libtorch's caching allocator; the cache is
+/// emptied first (<see cref="ReleaseCachedBlocks"/>), or a call of the same shape run before (FIFO's base clip) would
+/// have left blocks the work reuses and the growth would read as nothing. Callers keep a fallback for running out anyway.
 /// </summary>
 public sealed class CudaMemoryGauge : MemoryGauge
 {
@@ -54,15 +55,17 @@ public sealed class CudaMemoryGauge : MemoryGauge
 
     int Index => device.index < 0 ? 0 : (int)device.index;
 
-    public override long AvailableBytes()
+    public override long AvailableBytes() => Read().Free;
+
+    /// <summary>cudaMemGetInfo for this gauge's device (it answers for the calling thread's current device, which is put back for libtorch).</summary>
+    (long Free, long Total) Read()
     {
-        // cudaMemGetInfo answers for the calling thread's current device; put it back afterwards for libtorch.
         Check(getDevice(out int previous), "cudaGetDevice");
         try
         {
             Check(setDevice(Index), "cudaSetDevice");
-            Check(memGetInfo(out var free, out _), "cudaMemGetInfo");
-            return (long)free;
+            Check(memGetInfo(out var free, out var total), "cudaMemGetInfo");
+            return ((long)free, (long)total);
         }
         finally
         {
@@ -70,9 +73,26 @@ public sealed class CudaMemoryGauge : MemoryGauge
         }
     }
 
+    /// <summary>
+    /// Empties libtorch's cache of unused blocks on the device. TorchSharp 0.107 has no torch.cuda.empty_cache, but the
+    /// caching allocator releases every unused cached block before it gives up on an allocation, so asking for more
+    /// than the whole device does the same; the refusal is expected and dropped.
+    /// </summary>
+    void ReleaseCachedBlocks()
+    {
+        try
+        {
+            empty(Read().Total + 1, ScalarType.Byte, device).Dispose();
+        }
+        catch (ExternalException e) when (DeviceMemory.IsOutOfMemory(e))
+        {
+        }
+    }
+
     public override MemoryCost Measure(Action work)
     {
         cuda.synchronize(device);
+        ReleaseCachedBlocks();
         long before = AvailableBytes();
         work();
         cuda.synchronize(device);
