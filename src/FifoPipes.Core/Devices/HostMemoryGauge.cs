@@ -3,25 +3,36 @@ using System.Globalization;
 namespace FifoPipes.Core.Devices;
 
 /// <summary>
-/// Host memory on Linux. Available: the kernel's MemAvailable, or less when the process's cgroup (v2 or v1) is
-/// limited. Peak: the process's resident high-water mark (VmHWM), reset to the current resident set before the work
-/// through /proc/self/clear_refs. On the CPU the gauge matters more than on a GPU: an over-committed allocation there
-/// does not fail, the kernel's OOM killer ends the process.
+/// Host memory on Linux. Available: the kernel's MemAvailable, or less when the process's memory cgroup (v2 or v1)
+/// is limited: its limit minus its working set (usage without the inactive file cache, which the kernel reclaims
+/// before it kills, as container runtimes count it). Peak: the process's resident high-water mark (VmHWM), reset to
+/// the current resident set before the work through clear_refs. On the CPU the gauge matters more than on a GPU: an
+/// over-committed allocation there does not fail, the kernel's OOM killer ends the process.
 /// </summary>
 public sealed class HostMemoryGauge : MemoryGauge
 {
-    const string Status = "/proc/self/status";
+    readonly string proc;
+    readonly string cgroupMount;
 
-    HostMemoryGauge() { }
+    /// <param name="procRoot">Where procfs is mounted.</param>
+    /// <param name="cgroupRoot">Where the cgroup hierarchies are mounted (v2 unified, or v1 with a memory/ folder).</param>
+    public HostMemoryGauge(string procRoot = "/proc", string cgroupRoot = "/sys/fs/cgroup")
+    {
+        proc = procRoot;
+        cgroupMount = cgroupRoot;
+    }
 
     /// <summary>The gauge, or null where /proc is not there to read (not Linux).</summary>
-    public static HostMemoryGauge? TryCreate() => File.Exists(Status) && File.Exists("/proc/meminfo") ? new HostMemoryGauge() : null;
+    public static HostMemoryGauge? TryCreate() =>
+        File.Exists("/proc/self/status") && File.Exists("/proc/meminfo") ? new HostMemoryGauge() : null;
 
     public override string DeviceName => "cpu";
 
+    string Status => Path.Combine(proc, "self", "status");
+
     public override long AvailableBytes()
     {
-        long available = ProcKiB("/proc/meminfo", "MemAvailable:") * 1024;
+        long available = ProcKiB(Path.Combine(proc, "meminfo"), "MemAvailable:") * 1024;
         return CgroupHeadroom() is { } limited ? Math.Min(available, limited) : available;
     }
 
@@ -36,11 +47,11 @@ public sealed class HostMemoryGauge : MemoryGauge
         return new MemoryCost(Math.Max(0, peak - floor) * 1024, available);
     }
 
-    static bool TryResetPeak()
+    bool TryResetPeak()
     {
         try
         {
-            File.WriteAllText("/proc/self/clear_refs", "5");
+            File.WriteAllText(Path.Combine(proc, "self", "clear_refs"), "5");
             return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -58,27 +69,30 @@ public sealed class HostMemoryGauge : MemoryGauge
         throw new InvalidOperationException($"{file} has no {name} line.");
     }
 
-    /// <summary>limit - usage of the process's memory cgroup, or null when it has no limit (or none can be read).</summary>
-    static long? CgroupHeadroom()
+    /// <summary>Limit minus working set of this process's memory cgroup, or null when it has no limit (or none can be read).</summary>
+    long? CgroupHeadroom()
     {
-        foreach (var (limitFile, usageFile) in CgroupFiles())
+        foreach (var group in CgroupFolders())
         {
-            if (!File.Exists(limitFile) || !File.Exists(usageFile)) continue;
-            var limitText = File.ReadAllText(limitFile).Trim();
-            if (limitText == "max" || !long.TryParse(limitText, NumberStyles.Integer, CultureInfo.InvariantCulture, out var limit)) return null;
-            // cgroup v1 writes "no limit" as a page-rounded long.MaxValue.
-            if (limit >= long.MaxValue / 2) return null;
-            return long.TryParse(File.ReadAllText(usageFile).Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var usage)
-                ? Math.Max(0, limit - usage) : null;
+            var files = group.Version2
+                ? (Limit: "memory.max", Usage: "memory.current", InactiveFile: "inactive_file")
+                : (Limit: "memory.limit_in_bytes", Usage: "memory.usage_in_bytes", InactiveFile: "total_inactive_file");
+            var limitFile = Path.Combine(group.Folder, files.Limit);
+            if (!File.Exists(limitFile)) continue;
+            // "max" (v2) or a page-rounded long.MaxValue (v1) mean no limit.
+            if (ReadLong(limitFile) is not { } limit || limit >= long.MaxValue / 2) return null;
+            if (ReadLong(Path.Combine(group.Folder, files.Usage)) is not { } usage) return null;
+            long inactiveFile = StatValue(Path.Combine(group.Folder, "memory.stat"), files.InactiveFile) ?? 0;
+            return Math.Max(0, limit - Math.Max(0, usage - inactiveFile));
         }
         return null;
     }
 
-    /// <summary>Where the limit and usage of this process's memory cgroup are, most specific first.</summary>
-    static IEnumerable<(string Limit, string Usage)> CgroupFiles()
+    /// <summary>The memory cgroup folders of this process, most specific first: its own path, then the mount's root (a container's own group).</summary>
+    IEnumerable<(string Folder, bool Version2)> CgroupFolders()
     {
         string[] lines;
-        try { lines = File.ReadAllLines("/proc/self/cgroup"); }
+        try { lines = File.ReadAllLines(Path.Combine(proc, "self", "cgroup")); }
         catch (IOException) { yield break; }
         foreach (var line in lines)
         {
@@ -87,14 +101,30 @@ public sealed class HostMemoryGauge : MemoryGauge
             var path = parts[2].TrimStart('/');
             if (parts[0] == "0" && parts[1].Length == 0)
             {
-                yield return (Path.Combine("/sys/fs/cgroup", path, "memory.max"), Path.Combine("/sys/fs/cgroup", path, "memory.current"));
-                yield return ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current");
+                yield return (Path.Combine(cgroupMount, path), true);
+                yield return (cgroupMount, true);
             }
             else if (parts[1].Split(',').Contains("memory"))
             {
-                yield return (Path.Combine("/sys/fs/cgroup/memory", path, "memory.limit_in_bytes"), Path.Combine("/sys/fs/cgroup/memory", path, "memory.usage_in_bytes"));
-                yield return ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes");
+                yield return (Path.Combine(cgroupMount, "memory", path), false);
+                yield return (Path.Combine(cgroupMount, "memory"), false);
             }
         }
+    }
+
+    static long? ReadLong(string file) =>
+        File.Exists(file) && long.TryParse(File.ReadAllText(file).Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : null;
+
+    /// <summary>A "name value" line of a memory.stat file.</summary>
+    static long? StatValue(string file, string name)
+    {
+        if (!File.Exists(file)) return null;
+        foreach (var line in File.ReadLines(file))
+        {
+            var parts = line.Split(' ', 2);
+            if (parts.Length == 2 && parts[0] == name && long.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var value))
+                return value;
+        }
+        return null;
     }
 }

@@ -36,6 +36,62 @@ public sealed class MemoryGaugeTests
         Assert.InRange(cost.AvailableBeforeBytes, 64 * MiB, total);
     }
 
+    /// <summary>A /proc and a cgroup mount with just the files the host gauge reads.</summary>
+    sealed class FakeHost : IDisposable
+    {
+        public string Root { get; } = Directory.CreateTempSubdirectory("fifopipes-host-").FullName;
+        public string Proc => Path.Combine(Root, "proc");
+        public string Cgroup => Path.Combine(Root, "cgroup");
+
+        public FakeHost(long memAvailableMiB, string cgroupLine)
+        {
+            Write("proc/meminfo", $"MemTotal:       99999999 kB\nMemAvailable:   {memAvailableMiB * 1024} kB\n");
+            Write("proc/self/cgroup", cgroupLine + "\n");
+        }
+
+        public void Write(string relative, string text)
+        {
+            var path = Path.Combine(Root, relative);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllText(path, text);
+        }
+
+        public HostMemoryGauge Gauge() => new(Proc, Cgroup);
+        public void Dispose() => Directory.Delete(Root, true);
+    }
+
+    [Fact]
+    public void A_cgroup_v1_limit_counts_its_working_set_not_its_file_cache()
+    {
+        using var host = new FakeHost(memAvailableMiB: 8192, "4:memory:/jobs/render");
+        host.Write("cgroup/memory/jobs/render/memory.limit_in_bytes", $"{1024 * MiB}\n");
+        host.Write("cgroup/memory/jobs/render/memory.usage_in_bytes", $"{700 * MiB}\n");
+        host.Write("cgroup/memory/jobs/render/memory.stat", $"cache {300 * MiB}\ntotal_inactive_file {200 * MiB}\n");
+        Assert.Equal(524 * MiB, host.Gauge().AvailableBytes());   // 1024 - (700 - 200)
+    }
+
+    [Fact]
+    public void A_cgroup_v2_limit_applies_only_when_it_is_the_smaller()
+    {
+        using var host = new FakeHost(memAvailableMiB: 512, "0::/user.slice/render");
+        host.Write("cgroup/user.slice/render/memory.max", $"{2048 * MiB}\n");
+        host.Write("cgroup/user.slice/render/memory.current", $"{1024 * MiB}\n");
+        Assert.Equal(512 * MiB, host.Gauge().AvailableBytes());
+
+        host.Write("cgroup/user.slice/render/memory.current", $"{1800 * MiB}\n");
+        host.Write("cgroup/user.slice/render/memory.stat", $"anon {1700 * MiB}\ninactive_file {100 * MiB}\n");
+        Assert.Equal(348 * MiB, host.Gauge().AvailableBytes());   // 2048 - (1800 - 100)
+    }
+
+    [Fact]
+    public void No_cgroup_limit_leaves_mem_available()
+    {
+        using var host = new FakeHost(memAvailableMiB: 3000, "0::/");
+        host.Write("cgroup/memory.max", "max\n");
+        host.Write("cgroup/memory.current", $"{100 * MiB}\n");
+        Assert.Equal(3000 * MiB, host.Gauge().AvailableBytes());
+    }
+
     [Fact]
     public void No_cuda_gauge_without_a_cuda_runtime_in_the_process()
     {
