@@ -32,6 +32,9 @@ public sealed record BenchOptions
     public bool Ops { get; init; }
     /// <summary>Rows (windows x guidance branches) of the call --profile and --ops measure; 16 = n 4 with lookahead and guidance.</summary>
     public int ProfileRows { get; init; } = 16;
+    /// <summary>Candidates for the whole call (docs/gpu.md): packed temporal attention in the batched schedule and --profile; no flash kernel anywhere.</summary>
+    public bool PackedTemporalAttention { get; init; }
+    public bool FlashAttention { get; init; } = true;
     /// <summary>Internal: the one case a child process measures ("schedule/lookahead/guidance").</summary>
     public string? Case { get; init; }
 
@@ -54,6 +57,9 @@ public sealed record BenchOptions
           --profile             time every layer of one batched UNet call (--rows rows), then exit
           --ops                 time the heaviest UNet operations and their alternatives at the first level, then exit
           --rows N              rows of the call --profile and --ops measure (default 16)
+          --packed-temporal-attention   batched schedule and --profile: temporal attention with short sequences packed
+                                into 128-token rows under a block-diagonal mask (a candidate; see docs/gpu.md)
+          --no-flash            PyTorch's flash attention kernel off, so sdpa takes the memory-efficient one (a candidate)
           --torch-lib DIR       preload libtorch from DIR (a PyTorch install's torch/lib) before first use
         """;
 
@@ -84,6 +90,8 @@ public sealed record BenchOptions
                 "--profile" => o with { Profile = true },
                 "--ops" => o with { Ops = true },
                 "--rows" => o with { ProfileRows = Int() },
+                "--packed-temporal-attention" => o with { PackedTemporalAttention = true },
+                "--no-flash" => o with { FlashAttention = false },
                 "--case" => o with { Case = Value() },
                 _ => throw new ArgumentException($"Unknown argument '{args[i]}'."),
             };

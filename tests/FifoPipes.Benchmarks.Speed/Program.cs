@@ -15,6 +15,7 @@ try
     var options = BenchOptions.Parse(args);
     // The box's own libtorch must be loaded before TorchSharp's first use, in the parent and in every case process.
     if (options.TorchLib is { } torchLib) NativeTorch.Preload(torchLib);
+    if (!options.FlashAttention) TorchSharp.torch.backends.cuda.enable_flash_sdp(false);
     if (options.Smoke is { } smokeFolder) return DeviceSmoke.Run(options, smokeFolder);
     if (options.Profile) return LayerProfile.Run(options);
     if (options.Ops) return OpVariants.Run(options);
@@ -43,7 +44,8 @@ static class Parent
                      from schedule in options.Reference ? new[] { "batched", "reference" } : new[] { "batched" }
                      select $"{schedule}/{(lookahead ? "on" : "off")}/{(guidance ? "on" : "off")}").ToList();
         Console.WriteLine($"FIFO speed: preset {preset.Name} ({preset.Width}x{preset.Height}, {preset.WindowFrames}-frame windows), device {options.Device}, " +
-                          $"dtype {options.DType}, partitions {options.Partitions ?? preset.Defaults.Partitions}, {options.Frames} frames x {options.Repeats} repeats after {options.Warmup} warm-up");
+                          $"dtype {options.DType}, partitions {options.Partitions ?? preset.Defaults.Partitions}, {options.Frames} frames x {options.Repeats} repeats after {options.Warmup} warm-up" +
+                          (options.PackedTemporalAttention ? ", packed temporal attention (batched)" : "") + (options.FlashAttention ? "" : ", flash kernel off"));
         Console.WriteLine("batched = all windows and both guidance branches in as few calls as possible (--window-batch), in --dtype, on every --device;");
         Console.WriteLine("reference = one window and one guidance branch per call, float32, first device (the reference implementation's pattern).");
         var results = new List<CaseResult>();

@@ -45,6 +45,14 @@ public class Attention : Module<Tensor, Tensor?, Tensor>
     public int HeadDim { get; }
     public double Scale { get; }
 
+    /// <summary>
+    /// Self-attention over short sequences (the temporal layers' 16 frames) with as many sequences packed into each
+    /// row of at most 128 tokens as divide the batch, under a block-diagonal mask, so that fused kernels whose tiles
+    /// are sized for long sequences fill them. The same result as one sequence per row. Off by default: a candidate
+    /// until a GPU has measured the whole call with it (docs/gpu.md); subclasses with their own attention ignore it.
+    /// </summary>
+    public bool PackShortSequences { get; set; }
+
     /// <param name="x">Queries [N, Lq, queryDim].</param>
     /// <param name="context">Keys/values source [N, Lk, contextDim]; null for self-attention.</param>
     public override Tensor forward(Tensor x, Tensor? context)
@@ -59,10 +67,32 @@ public class Attention : Module<Tensor, Tensor?, Tensor>
     protected virtual Tensor Attend(Tensor q, Tensor k, Tensor v)
     {
         long n = q.shape[0], lq = q.shape[1];
+        if (PackShortSequences && k.shape[1] == lq && SequencesPerRow(n, lq) is > 1 and var pack) return AttendPacked(q, k, v, pack);
         var qh = SplitHeads(q);
         if (queryFactor != 1.0) qh = qh * queryFactor;
         var o = functional.scaled_dot_product_attention(qh, SplitHeads(k), SplitHeads(v));
         return o.transpose(1, 2).reshape(n, lq, (long)Heads * HeadDim);
+    }
+
+    /// <summary><see cref="PackShortSequences"/>: [N, L, h·d] as [N / pack, h, pack·L, d] (a view), attention within each sequence only.</summary>
+    Tensor AttendPacked(Tensor q, Tensor k, Tensor v, long pack)
+    {
+        long n = q.shape[0], length = q.shape[1], rowLength = pack * length;
+        Tensor Packed(Tensor t) => t.reshape(n / pack, rowLength, Heads, HeadDim).transpose(1, 2);
+        var qh = Packed(q);
+        if (queryFactor != 1.0) qh = qh * queryFactor;
+        var sequence = arange(rowLength, ScalarType.Int64, q.device).floor_divide(length);
+        var sameSequence = sequence.unsqueeze(1).eq(sequence.unsqueeze(0));
+        var o = functional.scaled_dot_product_attention(qh, Packed(k), Packed(v), attn_mask: sameSequence);
+        return o.transpose(1, 2).reshape(n, length, (long)Heads * HeadDim);
+    }
+
+    /// <summary>The most sequences of <paramref name="length"/> that fit a 128-token row and divide <paramref name="sequences"/>; 1 when none do.</summary>
+    static long SequencesPerRow(long sequences, long length)
+    {
+        for (long pack = 128 / Math.Max(1, length); pack >= 2; pack--)
+            if (sequences % pack == 0) return pack;
+        return 1;
     }
 
     /// <summary>[N, L, h·d] to [N, h, L, d].</summary>

@@ -216,4 +216,11 @@ public sealed class UNet3D : Module<Tensor, Tensor, Tensor, Tensor?, Tensor>
     /// shape check; throws <see cref="FifoInputException"/> "CheckpointKeysMismatch" listing every difference.
     /// </summary>
     public void LoadStrict(IReadOnlyDictionary<string, Tensor> weights, string source) => StrictStateDict.Load(this, weights, source);
+
+    /// <summary>Packs the temporal layers' short sequences into long rows (<see cref="Attention.PackShortSequences"/>); off by default.</summary>
+    public void PackTemporalAttention(bool enabled)
+    {
+        foreach (var attention in modules().OfType<TemporalTransformer>().SelectMany(layer => layer.Attentions))
+            attention.PackShortSequences = enabled;
+    }
 }

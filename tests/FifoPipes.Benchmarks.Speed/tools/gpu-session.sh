@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A GPU session's measurements in one call, for device time that is short and billed from the start: versions, the
-# symbol check, the numerical smoke (when given the parity case folder), --ops, --profile, then both schedules with
-# lookahead on and off. Each step writes OUT/<step>.txt and a failing step does not stop the ones after it.
+# symbol check, the numerical smoke (when given the parity case folder), --ops, --profile (plain and with each
+# switchable candidate), then both schedules with lookahead on and off. Each step writes OUT/<step>.txt and a
+# failing step does not stop the ones after it.
 #   ./gpu-session.sh OUT [SMOKE_DIR]
 # PRESET (videocrafter2), DEVICE (cuda), DTYPE (bfloat16), ROWS (16), PARTITIONS (4) and FRAMES (2) override the
 # defaults; TORCH_LIB and PYTHON work as for run-speed-bench.sh.
@@ -37,6 +38,9 @@ step check 60 --check
 common=(--device "$device" --preset "$preset" --dtype "$dtype")
 step ops 180 --ops "${common[@]}" --rows "$rows"
 step profile 180 --profile "${common[@]}" --rows "$rows"
+# The whole call with each candidate of docs/gpu.md that can be switched on without a rebuild.
+step profile-packed 180 --profile "${common[@]}" --rows "$rows" --packed-temporal-attention
+step profile-no-flash 180 --profile "${common[@]}" --rows "$rows" --no-flash
 step bench 420 "${common[@]}" --partitions "$partitions" --lookahead on,off --frames "$frames" --repeats 3 --warmup 1
 echo "== $failed step(s) failed; outputs in $out"
 exit "$failed"

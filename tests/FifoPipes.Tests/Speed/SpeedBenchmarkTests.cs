@@ -53,6 +53,10 @@ public sealed class SpeedBenchmarkTests(ITestOutputHelper output)
         Assert.Matches(@"kind TemporalTransformer\s+\d+\.\d ms", profile);
         Assert.Matches(@"kind TemporalConvBlock\s+\d+\.\d ms", profile);
 
+        var (candidateExit, candidate) = Run("--profile", "--preset", "tiny", "--rows", "2", "--packed-temporal-attention", "--no-flash");
+        Assert.Equal(0, candidateExit);
+        Assert.Matches(@"profile: tiny UNet, 2 rows .*, packed temporal attention, flash kernel off: \d+\.\d ms per call", candidate);
+
         var (opsExit, ops) = Run("--ops", "--preset", "tiny", "--rows", "2");
         Assert.Equal(0, opsExit);
         Assert.Matches(@"group_norm 32 \(frames\)\s+native in the dtype\s+\d+\.\d\d ms\s+max \|diff\| vs first", ops);

@@ -97,6 +97,43 @@ public sealed class UNet3DTests
     }
 
     [Fact]
+    public void Packed_temporal_attention_gives_the_plain_result()
+    {
+        using var unet = new UNet3D(Tiny);
+        unet.eval();
+        manual_seed(5);
+        using var scope = NewDisposeScope();
+        // 2 videos of 4 frames at 8x12: 192 sequences of 4 frames at the first level (32 to a row), 48 at the second (24).
+        var x = Randn(2, 4, 4, 8, 12);
+        var timesteps = tensor(new long[] { 10, 500 });
+        var context = Randn(2, 77, 16);
+        var fps = tensor(new long[] { 8, 8 });
+        var plain = unet.forward(x, timesteps, context, fps);
+
+        unet.PackTemporalAttention(true);
+        var temporal = unet.modules().OfType<TemporalTransformer>().SelectMany(layer => layer.Attentions).ToList();
+        Assert.NotEmpty(temporal);
+        Assert.All(temporal, attention => Assert.True(attention.PackShortSequences));
+        var packed = unet.forward(x, timesteps, context, fps);
+        TensorAssert.Close(plain, packed, 1e-5, 1e-5, "packed temporal attention");
+    }
+
+    [Theory]
+    [InlineData(24, 16)]   // 8 sequences to a row
+    [InlineData(11, 16)]   // no count from 2 to 8 divides 11: one sequence per row, as without packing
+    [InlineData(6, 5)]     // 6 to a row of 30
+    public void Packed_short_sequences_attend_within_each_sequence_only(long sequences, long length)
+    {
+        using var attention = new FifoPipes.Torch.Nn.Attention(24, null, 3, 8, scale: 0.2);
+        manual_seed(6);
+        using var scope = NewDisposeScope();
+        var x = Randn(sequences, length, 24);
+        var plain = attention.forward(x, null);
+        attention.PackShortSequences = true;
+        TensorAssert.Close(plain, attention.forward(x, null), 1e-5, 1e-5, $"{sequences} sequences of {length}");
+    }
+
+    [Fact]
     public void Strict_load_copies_every_tensor()
     {
         using var source = new UNet3D(Tiny);
