@@ -32,7 +32,8 @@ public sealed class MemoryGaugeTests
             using var big = ones(64 * MiB, ScalarType.Float32);
             Assert.Equal(64 * MiB, big.sum().item<float>(), 0);
         });
-        Assert.InRange(cost.PeakBytes, 240 * MiB, 1024 * MiB);
+        // The peak is the process's: tests running beside this one may add to it, never take from it.
+        Assert.InRange(cost.PeakBytes, 240 * MiB, total);
         Assert.InRange(cost.AvailableBeforeBytes, 64 * MiB, total);
     }
 
