@@ -38,7 +38,9 @@ public sealed class CudaMemoryGauge : MemoryGauge
     /// <summary>The gauge for a CUDA device, or null when no CUDA runtime is loaded in this process (a CPU-only build or machine).</summary>
     public static CudaMemoryGauge? TryCreate(Device device)
     {
-        if (device.type != DeviceType.CUDA || LoadedRuntimePath() is not { } path || !NativeLibrary.TryLoad(path, out var runtime)) return null;
+        if (device.type != DeviceType.CUDA || !File.Exists("/proc/self/maps") || RuntimeIn(File.ReadLines("/proc/self/maps")) is not { } path ||
+            !NativeLibrary.TryLoad(path, out var runtime))
+            return null;
         try
         {
             var gauge = new CudaMemoryGauge(device, runtime);
@@ -108,12 +110,13 @@ public sealed class CudaMemoryGauge : MemoryGauge
     static T Export<T>(IntPtr library, string name) where T : Delegate =>
         Marshal.GetDelegateForFunctionPointer<T>(NativeLibrary.GetExport(library, name));
 
-    /// <summary>The CUDA runtime library this process has mapped (libcudart.so.12, or a wheel's hashed libcudart-1a2b3c4d.so.12).</summary>
-    static string? LoadedRuntimePath()
+    /// <summary>
+    /// The CUDA runtime library among a process's mappings (lines of /proc/PID/maps): libcudart.so.12, or a wheel's
+    /// hashed libcudart-1a2b3c4d.so.12; null when none is mapped.
+    /// </summary>
+    public static string? RuntimeIn(IEnumerable<string> mapsLines)
     {
-        const string maps = "/proc/self/maps";
-        if (!File.Exists(maps)) return null;
-        foreach (var line in File.ReadLines(maps))
+        foreach (var line in mapsLines)
         {
             int slash = line.IndexOf('/');
             if (slash < 0) continue;

@@ -94,6 +94,18 @@ public sealed class MemoryGaugeTests
     }
 
     [Fact]
+    public void The_cuda_runtime_is_found_among_the_mappings_under_any_versioned_name()
+    {
+        const string libtorch = "7f3a10000000-7f3a12000000 r-xp 00000000 08:01 131 /venv/lib/python3.12/site-packages/torch/lib/libtorch_cuda.so";
+        const string wheel = "7f3a20000000-7f3a20080000 r-xp 00000000 08:01 132 /venv/lib/python3.12/site-packages/nvidia/cuda_runtime/lib/libcudart.so.12";
+        const string hashed = "7f3a30000000-7f3a30080000 r-xp 00000000 08:01 133 /opt/torch/lib/libcudart-9335f6a2.so.12";
+        const string anonymous = "7ffd5a000000-7ffd5a021000 rw-p 00000000 00:00 0                          [stack]";
+        Assert.Equal("/venv/lib/python3.12/site-packages/nvidia/cuda_runtime/lib/libcudart.so.12", CudaMemoryGauge.RuntimeIn(new[] { anonymous, libtorch, wheel }));
+        Assert.Equal("/opt/torch/lib/libcudart-9335f6a2.so.12", CudaMemoryGauge.RuntimeIn(new[] { libtorch, hashed }));
+        Assert.Null(CudaMemoryGauge.RuntimeIn(new[] { anonymous, libtorch }));
+    }
+
+    [Fact]
     public void No_cuda_gauge_without_a_cuda_runtime_in_the_process()
     {
         if (cuda.is_available()) return; // a CUDA build on a GPU machine has one; the speed benchmark's batched cases read it there
