@@ -35,6 +35,8 @@ public sealed record BenchOptions
     /// <summary>Candidates for the whole call (docs/gpu.md): packed temporal attention in the batched schedule and --profile; no flash kernel anywhere.</summary>
     public bool PackedTemporalAttention { get; init; }
     public bool FlashAttention { get; init; } = true;
+    /// <summary>The candidates switched on, for headings (", packed temporal attention, flash kernel off"); empty for the UNet's defaults.</summary>
+    public string Candidates => (PackedTemporalAttention ? ", packed temporal attention" : "") + (FlashAttention ? "" : ", flash kernel off");
     /// <summary>Internal: the one case a child process measures ("schedule/lookahead/guidance").</summary>
     public string? Case { get; init; }
 

@@ -38,9 +38,8 @@ public static class LayerProfile
         Call();
         var plain = Enumerable.Range(0, 3).Select(_ => Call()).Order().ToList();
         double flops = UNet3DFlops.Count(preset.UNet, (int)rows, (int)frames, (int)h, (int)w, RandomUNetModel.ContextLength).Total;
-        string candidates = (options.PackedTemporalAttention ? ", packed temporal attention" : "") + (options.FlashAttention ? "" : ", flash kernel off");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"profile: {preset.Name} UNet, {rows} rows x {frames} frames x {h}x{w} latents, {dtype} on {device}{candidates}: {plain[1] * 1e3:F1} ms per call (median of 3), {flops / plain[1] / 1e12:F1} TFLOP/s"));
+            $"profile: {preset.Name} UNet, {rows} rows x {frames} frames x {h}x{w} latents, {dtype} on {device}{options.Candidates}: {plain[1] * 1e3:F1} ms per call (median of 3), {flops / plain[1] / 1e12:F1} TFLOP/s"));
 
         var exclusive = new Dictionary<string, (int Calls, double Seconds)>();
         var childSeconds = new Stack<double>();

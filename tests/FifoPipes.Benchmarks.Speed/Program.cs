@@ -44,8 +44,7 @@ static class Parent
                      from schedule in options.Reference ? new[] { "batched", "reference" } : new[] { "batched" }
                      select $"{schedule}/{(lookahead ? "on" : "off")}/{(guidance ? "on" : "off")}").ToList();
         Console.WriteLine($"FIFO speed: preset {preset.Name} ({preset.Width}x{preset.Height}, {preset.WindowFrames}-frame windows), device {options.Device}, " +
-                          $"dtype {options.DType}, partitions {options.Partitions ?? preset.Defaults.Partitions}, {options.Frames} frames x {options.Repeats} repeats after {options.Warmup} warm-up" +
-                          (options.PackedTemporalAttention ? ", packed temporal attention (batched)" : "") + (options.FlashAttention ? "" : ", flash kernel off"));
+                          $"dtype {options.DType}, partitions {options.Partitions ?? preset.Defaults.Partitions}, {options.Frames} frames x {options.Repeats} repeats after {options.Warmup} warm-up{options.Candidates}");
         Console.WriteLine("batched = all windows and both guidance branches in as few calls as possible (--window-batch), in --dtype, on every --device;");
         Console.WriteLine("reference = one window and one guidance branch per call, float32, first device (the reference implementation's pattern).");
         var results = new List<CaseResult>();
