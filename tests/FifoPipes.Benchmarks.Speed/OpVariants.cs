@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using FifoPipes.Torch.Nn;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -117,21 +118,15 @@ public sealed class OpVariants(BatchedCall target)
     }
 
     /// <summary>
-    /// A candidate not yet measured on a GPU: self-attention over [N, L, heads, d] tokens with as many sequences per
-    /// row of at most 128 (a view, since consecutive sequences are adjacent) under a block-diagonal mask, so the fused
-    /// kernels' long-sequence tiles are filled. Same shape and values as sdpa over one sequence per row.
+    /// The UNet's packed attention (<see cref="Attention.PackShortSequences"/>, a candidate off by default) over
+    /// [N, L, heads, d] tokens, in the layout of sdpa's output [N, heads, L, d].
     /// </summary>
     static Tensor PackedAttention(Tensor tokens)
     {
-        using var scope = NewDisposeScope();
-        long n = tokens.shape[0], length = tokens.shape[1], heads = tokens.shape[2], d = tokens.shape[3], pack = 1;
-        for (long candidate = 128 / length; candidate >= 2 && pack == 1; candidate--)
-            if (n % candidate == 0) pack = candidate;
-        var packed = tokens.reshape(n / pack, pack * length, heads, d).transpose(1, 2);
-        var sequence = arange(pack * length, ScalarType.Int64, tokens.device).floor_divide(length);
-        var mask = sequence.unsqueeze(1).eq(sequence.unsqueeze(0));
-        var o = F.scaled_dot_product_attention(packed, packed, packed, attn_mask: mask);
-        return o.transpose(1, 2).reshape(n, length, heads, d).transpose(1, 2).MoveToOuterDisposeScope();
+        long n = tokens.shape[0], length = tokens.shape[1], heads = tokens.shape[2], d = tokens.shape[3];
+        var flat = tokens.view(n, length, heads * d);
+        return Attention.PackedAttention(flat, flat, flat, (int)heads, Attention.SequencesPerRow(n, length))
+            .view(n, length, heads, d).transpose(1, 2);
     }
 
     /// <summary>

@@ -74,21 +74,25 @@ public class Attention : Module<Tensor, Tensor?, Tensor>
         return o.transpose(1, 2).reshape(n, lq, (long)Heads * HeadDim);
     }
 
-    /// <summary><see cref="PackShortSequences"/>: [N, L, h·d] as [N / pack, h, pack·L, d] (a view), attention within each sequence only.</summary>
-    Tensor AttendPacked(Tensor q, Tensor k, Tensor v, long pack)
+    Tensor AttendPacked(Tensor q, Tensor k, Tensor v, long pack) =>
+        PackedAttention(queryFactor != 1.0 ? q * queryFactor : q, k, v, Heads, pack);
+
+    /// <summary>
+    /// Attention of each of N sequences [N, L, heads·d] to itself, computed <paramref name="pack"/> sequences to a row:
+    /// as [N / pack, heads, pack·L, d] (a view) under a block-diagonal mask. Returns [N, L, heads·d].
+    /// </summary>
+    public static Tensor PackedAttention(Tensor q, Tensor k, Tensor v, int heads, long pack)
     {
-        long n = q.shape[0], length = q.shape[1], rowLength = pack * length;
-        Tensor Packed(Tensor t) => t.reshape(n / pack, rowLength, Heads, HeadDim).transpose(1, 2);
-        var qh = Packed(q);
-        if (queryFactor != 1.0) qh = qh * queryFactor;
+        long n = q.shape[0], length = q.shape[1], width = q.shape[2], rowLength = pack * length;
+        Tensor Packed(Tensor t) => t.reshape(n / pack, rowLength, heads, width / heads).transpose(1, 2);
         var sequence = arange(rowLength, ScalarType.Int64, q.device).floor_divide(length);
         var sameSequence = sequence.unsqueeze(1).eq(sequence.unsqueeze(0));
-        var o = functional.scaled_dot_product_attention(qh, Packed(k), Packed(v), attn_mask: sameSequence);
-        return o.transpose(1, 2).reshape(n, length, (long)Heads * HeadDim);
+        var o = functional.scaled_dot_product_attention(Packed(q), Packed(k), Packed(v), attn_mask: sameSequence);
+        return o.transpose(1, 2).reshape(n, length, width);
     }
 
     /// <summary>The most sequences of <paramref name="length"/> that fit a 128-token row and divide <paramref name="sequences"/>; 1 when none do.</summary>
-    static long SequencesPerRow(long sequences, long length)
+    public static long SequencesPerRow(long sequences, long length)
     {
         for (long pack = 128 / Math.Max(1, length); pack >= 2; pack--)
             if (sequences % pack == 0) return pack;
