@@ -6,6 +6,7 @@
 #   tar xf fifopipes-speed-bench.tar.xz && cd fifopipes-speed-bench && ./run-speed-bench.sh --check
 #   ./run-speed-bench.sh --device cuda --preset videocrafter2 --dtype bfloat16 --partitions 4
 #   ./gpu-session.sh OUT [SMOKE_DIR]      (every measurement of a device session in one call)
+# or, from a checkout on the GPU machine that has artifacts/gpu-bench: scripts/run-gpu-session.sh OUT
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out="$root/artifacts/gpu-bench"
@@ -21,4 +22,10 @@ cp "$root/tests/FifoPipes.Benchmarks.Speed/tools/run-speed-bench.sh" "$root/test
 mkdir -p "$out/$name/tools"
 cp "$root/tests/FifoPipes.Benchmarks.Speed/tools/check-libtorch-symbols.sh" "$out/$name/tools/"
 tar -C "$out" -cJf "$out/$name.tar.xz" "$name"
+# The smoke's parity cases (golden outputs of the reference UNets), where the shared folder is here to copy them from.
+rm -rf "$out/smoke"
+if compgen -G "$root/../shared/parity/videocrafter/vc*_unet_tiny" > /dev/null; then
+  mkdir -p "$out/smoke"
+  cp -r "$root"/../shared/parity/videocrafter/vc*_unet_tiny "$out/smoke/"
+fi
 du -sh "$out/$name" "$out/$name.tar.xz"
