@@ -121,6 +121,11 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
         FrameCount $gif | Should -Be 4
     }
 
+    It 'says with -Verbose how many windows it puts in each model call, measured from free memory' {
+        $records = New-FifoVideo 'calm sea' -Frames 2 @Tiny -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
+        ($records.Message -join "`n") | Should -Match 'fifo: a call of 1 window took \d+ MiB at its peak with \d+ MiB available on cpu: 4 of 4 windows per model call'
+    }
+
     It 'saves a frame as PNG' {
         $png = Join-Path $Work 'one.png'
         (New-FifoVideo 'marble' -Frames 1 @Tiny).Save($png).Length | Should -BeGreaterThan 100
