@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -94,13 +93,11 @@ public sealed class MemoryProbe : IDisposable
     /// <summary>The peak so far in MiB: GPU memory when <see cref="IsGpu"/>, else the process's peak resident set.</summary>
     public long PeakMiB() => PeakGpuMiB ?? PeakRssMiB();
 
-    /// <summary>The process's peak resident set in MiB.</summary>
+    /// <summary>The process's peak resident set (VmHWM on Linux) in MiB.</summary>
     public static long PeakRssMiB()
     {
-        foreach (var line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
-        return -1;
+        using var self = Process.GetCurrentProcess();
+        return self.PeakWorkingSet64 >> 20;
     }
 
     public void Dispose()

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 
 namespace FifoPipes.Core.Devices;
@@ -28,23 +29,23 @@ public sealed class HostMemoryGauge : MemoryGauge
 
     public override string DeviceName => "cpu";
 
-    string Status => Path.Combine(proc, "self", "status");
-
     public override long AvailableBytes()
     {
         long available = ProcKiB(Path.Combine(proc, "meminfo"), "MemAvailable:") * 1024;
         return CgroupHeadroom() is { } limited ? Math.Min(available, limited) : available;
     }
 
+    /// <summary>The work's peak from .NET's view of this process: WorkingSet64 and PeakWorkingSet64 are VmRSS and VmHWM on Linux.</summary>
     public override MemoryCost Measure(Action work)
     {
         long available = AvailableBytes();
-        long before = ProcKiB(Status, "VmRSS:");
+        using var self = Process.GetCurrentProcess();
+        long before = self.WorkingSet64;
         // Without the reset, VmHWM keeps an earlier peak (loading the checkpoint) and the work's own peak may hide under it.
-        long floor = TryResetPeak() ? before : Math.Max(before, ProcKiB(Status, "VmHWM:"));
+        long floor = TryResetPeak() ? before : Math.Max(before, self.PeakWorkingSet64);
         work();
-        long peak = ProcKiB(Status, "VmHWM:");
-        return new MemoryCost(Math.Max(0, peak - floor) * 1024, available);
+        self.Refresh();
+        return new MemoryCost(Math.Max(0, self.PeakWorkingSet64 - floor), available);
     }
 
     bool TryResetPeak()
