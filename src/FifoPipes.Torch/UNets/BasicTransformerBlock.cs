@@ -39,9 +39,6 @@ public sealed class BasicTransformerBlock : Module<Tensor, Tensor?, Tensor>
         register_module("norm3", norm3);
     }
 
-    /// <summary>Both attentions, for settings that apply to every attention of a layer kind.</summary>
-    public IEnumerable<Attention> Attentions => new[] { attn1, attn2 };
-
     /// <param name="context">Context for attn2 [N, L, D]; null makes attn2 self-attention.</param>
     public override Tensor forward(Tensor x, Tensor? context)
     {

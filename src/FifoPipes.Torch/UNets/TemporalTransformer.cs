@@ -40,8 +40,6 @@ public sealed class TemporalTransformer : Module<Tensor, FrameConditioning, Tens
 
     public Tensor Forward(Tensor h, FrameConditioning cond) => forward(h, cond);
 
-    /// <summary>The self-attentions over frames of every block (<see cref="Attention.PackShortSequences"/> applies to them).</summary>
-    public IEnumerable<Attention> Attentions => transformer_blocks.SelectMany(block => block.Attentions);
 
     /// <param name="x">Per-frame features [(b t), C, H, W].</param>
     public override Tensor forward(Tensor x, FrameConditioning cond)

@@ -220,7 +220,7 @@ public sealed class UNet3D : Module<Tensor, Tensor, Tensor, Tensor?, Tensor>
     /// <summary>Packs the temporal layers' short sequences into long rows (<see cref="Attention.PackShortSequences"/>); off by default.</summary>
     public void PackTemporalAttention(bool enabled)
     {
-        foreach (var attention in modules().OfType<TemporalTransformer>().SelectMany(layer => layer.Attentions))
+        foreach (var attention in modules().OfType<TemporalTransformer>().SelectMany(layer => layer.modules().OfType<Attention>()))
             attention.PackShortSequences = enabled;
     }
 }

@@ -111,7 +111,7 @@ public sealed class UNet3DTests
         var plain = unet.forward(x, timesteps, context, fps);
 
         unet.PackTemporalAttention(true);
-        var temporal = unet.modules().OfType<TemporalTransformer>().SelectMany(layer => layer.Attentions).ToList();
+        var temporal = unet.modules().OfType<TemporalTransformer>().SelectMany(layer => layer.modules().OfType<FifoPipes.Torch.Nn.Attention>()).ToList();
         Assert.NotEmpty(temporal);
         Assert.All(temporal, attention => Assert.True(attention.PackShortSequences));
         var packed = unet.forward(x, timesteps, context, fps);
