@@ -1,4 +1,5 @@
 using FifoPipes.Abstractions;
+using FifoPipes.Core;
 using static TorchSharp.torch;
 
 namespace FifoPipes.Samplers.Fifo;

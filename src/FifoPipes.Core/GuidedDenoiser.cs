@@ -1,0 +1,58 @@
+using FifoPipes.Abstractions;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Core;
+
+/// <summary>
+/// Classifier-free guidance around a model, eps = eps_u + w (eps_c - eps_u), with the conditional and unconditional
+/// halves in one batched model call; with w = 1 only the conditional pass runs, as in the reference. FIFO and the
+/// baseline samplers share it.
+/// </summary>
+public sealed class GuidedDenoiser
+{
+    /// <summary>A model's noise prediction for x [B, ...] at timesteps t [B, F], one conditioning per row.</summary>
+    public delegate Tensor NoisePredictor(Tensor x, Tensor t, IReadOnlyList<Conditioning> conditioning);
+
+    readonly IVideoModel model;
+
+    public GuidedDenoiser(IVideoModel model, double guidance)
+    {
+        this.model = model;
+        Guidance = guidance;
+    }
+
+    public double Guidance { get; }
+    public bool UsesUnconditional => Guidance != 1.0;
+
+    /// <summary>x [B, C, F, h, w] float32, t [B, F] int64, every row under <paramref name="cond"/>; returns eps [B, C, F, h, w] float32.</summary>
+    public Tensor PredictNoise(Tensor x, Tensor t, Conditioning cond, Conditioning? uncond) =>
+        PredictNoise(x, t, Enumerable.Repeat(cond, (int)x.shape[0]).ToList(), uncond);
+
+    /// <summary>
+    /// As above with one conditioning per row (windows of a long video may fall under different prompts);
+    /// <paramref name="predict"/> stands in for the model's own PredictNoise (a window-fused variant).
+    /// </summary>
+    public Tensor PredictNoise(Tensor x, Tensor t, IReadOnlyList<Conditioning> cond, Conditioning? uncond, NoisePredictor? predict = null)
+    {
+        predict ??= model.PredictNoise;
+        using var scope = NewDisposeScope();
+        int batch = (int)x.shape[0];
+        if (!UsesUnconditional) return Call(x, t, cond, predict).MoveToOuterDisposeScope();
+        if (uncond is null) throw new ArgumentNullException(nameof(uncond), "Guidance needs the unconditional embedding.");
+
+        var both = cond.Concat(Enumerable.Repeat(uncond, batch)).ToList();
+        var eps = Call(cat(new[] { x, x }, 0), cat(new[] { t, t }, 0), both, predict);
+        var epsCond = eps.narrow(0, 0, batch);
+        var epsUncond = eps.narrow(0, batch, batch);
+        return epsUncond.add(epsCond.sub(epsUncond).mul(Guidance)).MoveToOuterDisposeScope();
+    }
+
+    Tensor Call(Tensor x, Tensor t, IReadOnlyList<Conditioning> conditioning, NoisePredictor predict)
+    {
+        using var _ = no_grad();
+        var eps = predict(x.to(model.Info.DType), t, conditioning);
+        if (!eps.shape.SequenceEqual(x.shape))
+            throw new InvalidOperationException($"Model '{model.Info.Name}' returned eps of shape [{string.Join(", ", eps.shape)}] for x [{string.Join(", ", x.shape)}].");
+        return eps.to(ScalarType.Float32);
+    }
+}
