@@ -109,7 +109,7 @@ public sealed class FifoRun : IDisposable
             {
                 int smaller = windowBatch / 2;
                 string message = $"fifo: the device ran out of memory with {windowBatch} windows per model call; retrying iteration {Iteration} with {smaller} " +
-                                 $"(windowBatch: auto; set windowBatch: {smaller} to start there). {FirstLine(e.Message)}";
+                                 $"(windowBatch: auto; set windowBatch: {smaller} to start there). {ExceptionChain.FirstLine(e)}";
                 if (warnedAboutMemory) job.Log.Verbose(message);
                 else job.Log.Warning(message);
                 warnedAboutMemory = true;
@@ -216,7 +216,6 @@ public sealed class FifoRun : IDisposable
     Tensor TailNoise(Device? on) =>
         job.Noise.Normal(Plan.LatentShape, Plan.FrameId(Iteration + 1, Plan.QueueLength - 1), NoisePurpose.QueueTail, 0, on);
 
-    static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
 
     /// <summary>Pops the head frame (a copy), shifts the queue and pushes the new tail (keyed noise, or see <see cref="TailInit"/>); advances the iteration.</summary>
     public Tensor PopShiftPush()

@@ -14,11 +14,6 @@ public static class TorchSharpFaults
     /// </summary>
     static readonly string[] Signatures = { "c10/core/Scalar.h", "Unknown scalar type" };
 
-    public static bool IsScalarFinalizerRace(Exception? error)
-    {
-        for (var e = error; e is not null; e = e.InnerException)
-            if (e is System.Runtime.InteropServices.ExternalException && Signatures.Any(s => e.Message.Contains(s, StringComparison.Ordinal)))
-                return true;
-        return false;
-    }
+    public static bool IsScalarFinalizerRace(Exception? error) =>
+        ExceptionChain.Any(error, e => e is System.Runtime.InteropServices.ExternalException && Signatures.Any(s => e.Message.Contains(s, StringComparison.Ordinal)));
 }

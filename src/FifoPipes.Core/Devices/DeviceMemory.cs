@@ -11,13 +11,6 @@ public static class DeviceMemory
     };
 
     /// <summary>Whether <paramref name="error"/> (or an exception inside it) is a device or host allocation failure.</summary>
-    public static bool IsOutOfMemory(Exception? error)
-    {
-        for (var e = error; e is not null; e = e.InnerException)
-        {
-            if (Markers.Any(m => e.Message.Contains(m, StringComparison.OrdinalIgnoreCase))) return true;
-            if (e is AggregateException aggregate && aggregate.InnerExceptions.Any(IsOutOfMemory)) return true;
-        }
-        return false;
-    }
+    public static bool IsOutOfMemory(Exception? error) =>
+        ExceptionChain.Any(error, e => Markers.Any(m => e.Message.Contains(m, StringComparison.OrdinalIgnoreCase)));
 }

@@ -43,7 +43,7 @@ public sealed class RestartingSampler(ISampler inner, int maxStalls) : ISampler
                         attempt = RestartOf(job);
                         job.Log.Warning($"Restarting the sampler after a TorchSharp scalar fault (restart {Restarts}; {stalls} of at most {maxStalls} without a new frame) " +
                                         $"{(attempt.ResumeFrom is { } from ? $"from '{from}'" : "from the start")}; frames already made are not repeated. " +
-                                        FirstLine(error.Message));
+                                        ExceptionChain.FirstLine(error));
                         restart = true;
                         break;
                     }
@@ -64,6 +64,4 @@ public sealed class RestartingSampler(ISampler inner, int maxStalls) : ISampler
     /// <summary>The same job resumed from the newest committed snapshot, else from where it first began.</summary>
     static SamplingJob RestartOf(SamplingJob job) =>
         job with { ResumeFrom = job.Snapshots is { } policy && File.Exists(policy.Path) ? policy.Path : job.ResumeFrom };
-
-    static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
 }

@@ -133,7 +133,7 @@ public sealed class VideoRun
                 try { return work(); }
                 catch (Exception error) when (pure && TorchSharpFaults.IsScalarFinalizerRace(error) && attempt < MaxFaultRepeats)
                 {
-                    log.Warning($"Repeating {what} after a TorchSharp scalar fault (attempt {attempt + 1} of at most {MaxFaultRepeats}). {error.Message.Split('\n', 2)[0].Trim()}");
+                    log.Warning($"Repeating {what} after a TorchSharp scalar fault (attempt {attempt + 1} of at most {MaxFaultRepeats}). {ExceptionChain.FirstLine(error)}");
                 }
             }
         }
