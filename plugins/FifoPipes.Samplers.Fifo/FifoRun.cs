@@ -18,11 +18,11 @@ public sealed class FifoRun : IDisposable
     readonly Device device;
     readonly bool stepsUseNoise;
     readonly Dictionary<int, PreparedWindowBatch[]> preparedBatches = new();
-    readonly MemoryGauge? memoryGauge;
     readonly int measuredWindows;
     SlotQueue queue = new(Array.Empty<Tensor>());
     int windowBatch;
-    bool sizeBatchFromMemory;
+    /// <summary>Set until windowBatch: auto has been sized from free memory (<see cref="SizeBatchFromMemory"/>), then null.</summary>
+    MemoryGauge? pendingGauge;
     bool warnedAboutMemory;
     Tensor? stepNoise;
     Tensor? prefetchedTail;
@@ -36,10 +36,9 @@ public sealed class FifoRun : IDisposable
         denoiser = new GuidedDenoiser(job.Model, plan.Guidance);
         prompts = new PromptEmbeddings(job.Model, new PromptSchedule(job.Prompts));
         windowBatch = plan.WindowBatch == 0 ? plan.Windows.Count : Math.Min(plan.WindowBatch, plan.Windows.Count);
-        this.memoryGauge = memoryGauge ?? MemoryGauge.For(device);
         // One window per device, so each replica gets a window's rows and the cost read is each device's per window.
         measuredWindows = job.Model is ReplicatedModel replicated ? replicated.Replicas.Count : 1;
-        sizeBatchFromMemory = plan.ShrinkBatchOnOutOfMemory && windowBatch > measuredWindows && this.memoryGauge is not null;
+        if (plan.ShrinkBatchOnOutOfMemory && windowBatch > measuredWindows) pendingGauge = memoryGauge ?? MemoryGauge.For(device);
         stepsUseNoise = Enumerable.Range(0, plan.Steps).Any(plan.Table.UsesNoise);
     }
 
@@ -101,7 +100,7 @@ public sealed class FifoRun : IDisposable
         {
             try
             {
-                if (sizeBatchFromMemory) SizeBatchFromMemory(cond, uncond);
+                if (pendingGauge is { } gauge) SizeBatchFromMemory(gauge, cond, uncond);
                 DenoiseBatches(Batches(windowBatch), cond, uncond, cancellation);
                 return;
             }
@@ -127,19 +126,19 @@ public sealed class FifoRun : IDisposable
     /// frame still comes from calls of the chosen size, as with that size set by hand. Once per run: every iteration
     /// has the same windows and shapes.
     /// </summary>
-    void SizeBatchFromMemory(Conditioning cond, Conditioning? uncond)
+    void SizeBatchFromMemory(MemoryGauge gauge, Conditioning cond, Conditioning? uncond)
     {
-        sizeBatchFromMemory = false;
+        pendingGauge = null;
         MemoryCost cost;
         using (var measured = PreparedWindowBatch.Create(Plan, Plan.Windows.Take(measuredWindows).ToArray(), device))
-            cost = memoryGauge!.Measure(() =>
+            cost = gauge.Measure(() =>
             {
                 foreach (var (_, latent) in DenoiseBatch(measured, cond, uncond)) latent.Dispose();
             });
         int all = windowBatch;
         windowBatch = Math.Min(all, measuredWindows * MemoryGauge.UnitsThatFit(cost, (all + measuredWindows - 1) / measuredWindows));
         job.Log.Verbose($"fifo: a call of {measuredWindows} window{(measuredWindows > 1 ? "s" : "")} took {Mib(cost.PeakBytes)} MiB at its peak " +
-                        $"with {Mib(cost.AvailableBeforeBytes)} MiB available on {memoryGauge.DeviceName}: {windowBatch} of {all} windows per model call " +
+                        $"with {Mib(cost.AvailableBeforeBytes)} MiB available on {gauge.DeviceName}: {windowBatch} of {all} windows per model call " +
                         "(windowBatch: auto)");
     }
 
