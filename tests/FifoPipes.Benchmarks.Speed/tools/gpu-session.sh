@@ -33,7 +33,11 @@ step() {
 } > "$out/versions.txt"
 cat "$out/versions.txt"
 
+# Found once: every step would otherwise start Python to find torch/lib and rerun the symbol check.
+TORCH_LIB=${TORCH_LIB:-$("${PYTHON:-python3}" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')}
+export TORCH_LIB
 step check 60 --check
+[ "$failed" -eq 0 ] && export SYMBOLS_CHECKED=1
 [ -n "$smoke" ] && step smoke 180 --smoke "$smoke" --device "$device" --dtype "$dtype"
 common=(--device "$device" --preset "$preset" --dtype "$dtype")
 step ops 180 --ops "${common[@]}" --rows "$rows"

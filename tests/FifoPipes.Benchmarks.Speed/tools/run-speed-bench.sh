@@ -10,7 +10,8 @@ torch_lib=${TORCH_LIB:-$("${PYTHON:-python3}" -c 'import os, torch; print(os.pat
 export LD_LIBRARY_PATH="$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 echo "libtorch from $torch_lib"
 if [ "${1:-}" = "--check" ]; then exec "$here/tools/check-libtorch-symbols.sh" "$torch_lib" "$here/libLibTorchSharp.so"; fi
-if ! "$here/tools/check-libtorch-symbols.sh" "$torch_lib" "$here/libLibTorchSharp.so"; then
+# SYMBOLS_CHECKED=1: a caller (gpu-session.sh) already ran the check against this torch/lib.
+if [ "${SYMBOLS_CHECKED:-}" != 1 ] && ! "$here/tools/check-libtorch-symbols.sh" "$torch_lib" "$here/libLibTorchSharp.so"; then
   echo "libLibTorchSharp.so needs libtorch symbols this torch/lib lacks (listed above); report them before trusting any run." >&2
   exit 3
 fi
