@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Text.Json;
+using FifoPipes.Tests.Parity;
 using FifoPipes.Torch.Checkpoints;
 using FifoPipes.Torch.Nn;
 using FifoPipes.Torch.UNets;
@@ -23,11 +23,7 @@ public static class DeviceSmoke
     public static int Run(BenchOptions options, string folder)
     {
         var device = options.Devices[0];
-        var cases = Directory.EnumerateFiles(folder, "case.json", SearchOption.AllDirectories)
-            .Select(path => (Folder: Path.GetDirectoryName(path)!, Json: JsonDocument.Parse(File.ReadAllText(path)).RootElement))
-            .Where(c => c.Json.GetProperty("component").GetString() == "vc.unet")
-            .OrderBy(c => c.Folder, StringComparer.Ordinal)
-            .ToList();
+        var cases = ParityCase.Discover(folder).Where(c => c.Component == "vc.unet").ToList();
         if (cases.Count == 0)
         {
             Console.Error.WriteLine($"No vc.unet parity case under '{folder}'. Copy ../shared/parity/videocrafter/vc*_unet_tiny there.");
@@ -37,27 +33,30 @@ public static class DeviceSmoke
         bool tf32 = backends.cudnn.allow_tf32;
         backends.cudnn.allow_tf32 = false;
         bool ok = true;
-        foreach (var (caseFolder, json) in cases)
+        foreach (var parityCase in cases)
+        {
+            // Both files are read once per case, outside CheckUNet's dispose scope, and serve every dtype.
+            var weights = SafetensorsFile.Load(parityCase.WeightsPath);
+            _ = parityCase.Io;
             foreach (var dtype in new[] { ScalarType.Float32, options.ScalarType }.Distinct())
-                ok &= CheckUNet(caseFolder, json, device, dtype);
+                ok &= CheckUNet(parityCase, weights, device, dtype);
+        }
         ok &= CheckVaeAgainstCpu(device, options.ScalarType);
         backends.cudnn.allow_tf32 = tf32;
         Console.WriteLine(ok ? "smoke: PASS" : "smoke: FAIL");
         return ok ? 0 : 1;
     }
 
-    static bool CheckUNet(string folder, JsonElement json, Device device, ScalarType dtype)
+    static bool CheckUNet(ParityCase parityCase, IReadOnlyDictionary<string, Tensor> weights, Device device, ScalarType dtype)
     {
         using var scope = NewDisposeScope();
-        using var unet = new UNet3D(UNet3DConfig.FromReferenceArguments(json.GetProperty("config")), device, dtype);
-        var weightsPath = Path.Combine(folder, "weights.safetensors");
-        var weights = SafetensorsFile.Load(weightsPath);
-        unet.LoadStrict(weights, weightsPath);
+        using var unet = new UNet3D(UNet3DConfig.FromReferenceArguments(parityCase.Config), device, dtype);
+        unet.LoadStrict(weights, parityCase.WeightsPath);
         unet.eval();
-        var io = SafetensorsFile.Load(Path.Combine(folder, "io.safetensors"));
+        var io = parityCase.Io;
         using var mode = inference_mode();
         bool ok = true;
-        foreach (var call in json.GetProperty("calls").EnumerateArray())
+        foreach (var call in parityCase.Json.GetProperty("calls").EnumerateArray())
         {
             string name = call.GetProperty("name").GetString()!;
             var x = io[$"{name}.x"];
@@ -83,7 +82,7 @@ public static class DeviceSmoke
                 bound = $"relative {HalfPrecisionBound:G3}";
             }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"smoke {Path.GetFileName(folder)}/{name} on {device} in {dtype}: max |error| {maxError:G3} (max |golden| {scale:G3}, {bound}) {(pass ? "ok" : "FAIL")}"));
+                $"smoke {Path.GetFileName(parityCase.Folder)}/{name} on {device} in {dtype}: max |error| {maxError:G3} (max |golden| {scale:G3}, {bound}) {(pass ? "ok" : "FAIL")}"));
             ok &= pass;
         }
         return ok;

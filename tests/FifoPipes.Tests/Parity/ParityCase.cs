@@ -58,10 +58,13 @@ public sealed class ParityCase
         }
     }
 
-    public static IEnumerable<ParityCase> Discover()
+    public static IEnumerable<ParityCase> Discover() => Discover(Root);
+
+    /// <summary>Every case under <paramref name="root"/> (the speed benchmark's --smoke folder links this file too).</summary>
+    public static IEnumerable<ParityCase> Discover(string root)
     {
-        if (!Directory.Exists(Root)) yield break;
-        foreach (var caseJson in Directory.EnumerateFiles(Root, "case.json", SearchOption.AllDirectories).OrderBy(p => p, StringComparer.Ordinal))
+        if (!Directory.Exists(root)) yield break;
+        foreach (var caseJson in Directory.EnumerateFiles(root, "case.json", SearchOption.AllDirectories).OrderBy(p => p, StringComparer.Ordinal))
         {
             using var doc = JsonDocument.Parse(System.IO.File.ReadAllText(caseJson));
             yield return new ParityCase(Path.GetDirectoryName(caseJson)!, doc.RootElement.Clone());
