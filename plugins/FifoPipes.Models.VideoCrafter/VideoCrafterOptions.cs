@@ -50,14 +50,7 @@ public sealed class VideoCrafterOptions : IValidatableOptions
             yield return new("path", "path is empty; give the model.ckpt file (or its folder).");
         if (Tokenizer is not null && string.IsNullOrWhiteSpace(Tokenizer))
             yield return new("tokenizer", "tokenizer is empty; give bpe_simple_vocab_16e6.txt.gz or a folder with vocab.json + merges.txt, or leave it out.");
-        var devices = ModelDevices.ParseDevices(Device);
-        if (devices is null)
-            yield return new("device", $"device '{Device}' is not one of cpu, cuda, cuda:N, or a comma-separated list of them (cuda:0,cuda:1).");
-        var dtype = ModelDevices.ParseDType(DType);
-        if (dtype is null)
-            yield return new("dType", $"dType '{DType}' is not one of float32, bfloat16, float16.");
-        else if (dtype == TorchSharp.torch.ScalarType.Float16 && devices is not null && devices.Any(d => d.type == TorchSharp.DeviceType.CPU))
-            yield return new("dType", "float16 is not supported on the CPU (too slow and numerically unsafe there); use bfloat16 or float32, or device: cuda.");
+        foreach (var problem in ModelDevices.Problems(Device, DType, "dType")) yield return problem;
         if (FpsConditioning is < 1)
             yield return new("fpsConditioning", $"fpsConditioning is {FpsConditioning}; use a positive frame rate (FIFO uses 8).");
         if (Height is { } h && (h < 8 || h % 8 != 0))

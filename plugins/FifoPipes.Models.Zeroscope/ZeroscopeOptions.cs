@@ -54,14 +54,7 @@ public sealed class ZeroscopeOptions : IValidatableOptions
             yield return new("preset", $"preset '{Preset}' is unknown; use one of {string.Join(", ", ZeroscopePreset.All.Select(p => p.Name))}.");
         if (string.IsNullOrWhiteSpace(Path))
             yield return new("path", "path is empty; set it to the downloaded diffusers folder (see docs/models/zeroscope.md).");
-        var devices = ModelDevices.ParseDevices(Device);
-        if (devices is null)
-            yield return new("device", $"device '{Device}' is not one of cpu, cuda, cuda:N, or a comma-separated list of them (cuda:0,cuda:1).");
-        var dtype = ModelDevices.ParseDType(DType);
-        if (dtype is null)
-            yield return new("dtype", $"dtype '{DType}' is not one of float32, bfloat16, float16.");
-        else if (dtype == TorchSharp.torch.ScalarType.Float16 && devices is not null && devices.Any(d => d.type == TorchSharp.DeviceType.CPU))
-            yield return new("dtype", "float16 is not supported on the CPU (too slow and inaccurate there); use float32 or bfloat16, or device cuda.");
+        foreach (var problem in ModelDevices.Problems(Device, DType, "dtype")) yield return problem;
         if (!(Guidance >= 0) || double.IsInfinity(Guidance))
             yield return new("guidance", $"guidance is {Guidance}; use a finite scale >= 0 (default 9).");
         // The exact multiple is the VAE's scale (8 for zeroscope); the adapter checks it once the folder is read.

@@ -34,6 +34,22 @@ public static class ModelDevices
         return devices;
     }
 
+    /// <summary>
+    /// What is wrong with a model plugin's device (a comma-separated list) and dtype options, reported under the option
+    /// names the plugin uses (<paramref name="dtypeOption"/>: "dtype" or "dType").
+    /// </summary>
+    public static IEnumerable<OptionProblem> Problems(string deviceText, string dtypeText, string dtypeOption)
+    {
+        var devices = ParseDevices(deviceText);
+        if (devices is null)
+            yield return new("device", $"device '{deviceText}' is not one of cpu, cuda, cuda:N, or a comma-separated list of them (cuda:0,cuda:1).");
+        var dtype = ParseDType(dtypeText);
+        if (dtype is null)
+            yield return new(dtypeOption, $"{dtypeOption} '{dtypeText}' is not one of float32, bfloat16, float16.");
+        else if (dtype == ScalarType.Float16 && devices is not null && devices.Any(d => d.type == DeviceType.CPU))
+            yield return new(dtypeOption, "float16 is not supported on the CPU (too slow and numerically unsafe there); use bfloat16 or float32, or device cuda.");
+    }
+
     /// <summary>Every device of a comma-separated list, each checked as <see cref="Resolve"/> does.</summary>
     public static IReadOnlyList<Device> ResolveAll(string text, ScalarType dtype)
     {
