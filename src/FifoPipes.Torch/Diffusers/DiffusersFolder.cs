@@ -79,7 +79,7 @@ public sealed class DiffusersFolder
     /// published without (zeroscope ships fp16 only for some components).
     /// </summary>
     public DiffusersWeights WeightsPreferring(string component, string? variant) =>
-        string.IsNullOrWhiteSpace(variant) ? Weights(component) : DiffusersWeights.TryVariant(Path.Combine(Root, component), variant.Trim()) ?? Weights(component);
+        DiffusersWeights.Find(Path.Combine(Root, component), variant, plainWithoutVariant: true);
 }
 
 /// <summary>
@@ -93,16 +93,18 @@ public sealed record DiffusersWeights(string Folder, IReadOnlyList<string> Files
 
     /// <summary>
     /// Resolves the weights as diffusers does: safetensors before .bin, single file before shards, the
-    /// requested variant only. With no variant requested and no plain file present, a single variant
-    /// (e.g. only fp16 files downloaded) is taken; <see cref="Variant"/> says which.
+    /// requested variant only (or, with <paramref name="plainWithoutVariant"/>, the plain files where the variant has
+    /// none). With no variant requested and no plain file present, a single variant (e.g. only fp16 files downloaded) is
+    /// taken; <see cref="Variant"/> says which.
     /// </summary>
-    public static DiffusersWeights Find(string folder, string? variant = null)
+    public static DiffusersWeights Find(string folder, string? variant = null, bool plainWithoutVariant = false)
     {
         if (!Directory.Exists(folder))
             throw new FifoInputException("DiffusersComponentMissing", $"'{folder}' is missing; download the whole model folder.");
         variant = string.IsNullOrWhiteSpace(variant) ? null : variant.Trim();
         var found = TryFind(folder, variant);
         if (found is not null) return found;
+        if (variant is not null && plainWithoutVariant) return Find(folder);
         if (variant is null)
         {
             var variants = Directory.EnumerateFiles(folder)
@@ -115,9 +117,6 @@ public sealed record DiffusersWeights(string Folder, IReadOnlyList<string> Files
             $"model.safetensors, pytorch_model.bin and their sharded index.json); it holds: {(present.Length == 0 ? "nothing" : present)}. " +
             "Download the weight files (git lfs pull, or huggingface-cli download) or pick the variant that is there.");
     }
-
-    /// <summary>The <paramref name="variant"/>'s files in <paramref name="folder"/>, or null when it has none.</summary>
-    public static DiffusersWeights? TryVariant(string folder, string variant) => Directory.Exists(folder) ? TryFind(folder, variant) : null;
 
     static DiffusersWeights? TryFind(string folder, string? variant)
     {
