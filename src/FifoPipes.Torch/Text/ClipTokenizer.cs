@@ -76,6 +76,7 @@ public sealed partial class ClipTokenizer
         RequireFile(vocabJsonPath);
         RequireFile(mergesPath);
         TokenizerFiles.RefuseHuge(vocabJsonPath, "a CLIP vocabulary", VocabHelp);
+        TokenizerFiles.RefuseHuge(mergesPath, "a BPE merges file", VocabHelp);
         Dictionary<string, int> encoder;
         try
         {
@@ -121,16 +122,17 @@ public sealed partial class ClipTokenizer
     /// <summary>A merge line is two short symbols; a longer line means the file is something else.</summary>
     const int MaxLineChars = 1024;
 
+    /// <summary>
+    /// At most <paramref name="maxLines"/> lines of at most <see cref="MaxLineChars"/> characters, so what is read stays
+    /// bounded even when the stream is not (a gzip bomb); a plain file's total is bounded by its size check.
+    /// </summary>
     static List<string> ReadBoundedLines(TextReader reader, int maxLines, string path)
     {
         var lines = new List<string>();
         var line = new StringBuilder();
-        long total = 0;
         int c;
         while (lines.Count < maxLines && (c = reader.Read()) >= 0)
         {
-            if (++total > TokenizerFiles.MaxBytes)
-                throw new FifoInputException("TokenizerCorrupt", $"'{path}' holds more than {TokenizerFiles.MaxBytes >> 20} MiB of text; a BPE merges file is a few MiB. {VocabHelp}");
             if (c == '\n') { lines.Add(line.ToString()); line.Clear(); continue; }
             if (line.Length == MaxLineChars)
                 throw new FifoInputException("TokenizerCorrupt", $"'{path}' has a line {lines.Count + 1} longer than {MaxLineChars} characters, so it is not a BPE merges file. {VocabHelp}");
