@@ -4,6 +4,7 @@ using FifoPipes.Core;
 using FifoPipes.Models.Analytic;
 using FifoPipes.Samplers.Baselines;
 using FifoPipes.Samplers.Fifo;
+using FifoPipes.Tests.Parity;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -45,13 +46,6 @@ public sealed class BaselineSamplerTests
         _ => throw new ArgumentException(options.GetType().Name),
     };
 
-    static void AssertIdentical(IReadOnlyList<Tensor> expected, IReadOnlyList<Tensor> actual, string what)
-    {
-        Assert.Equal(expected.Count, actual.Count);
-        for (int i = 0; i < expected.Count; i++)
-            Assert.True(expected[i].eq(actual[i]).all().item<bool>(), $"{what}: frame {i} differs (max |diff| {(expected[i] - actual[i]).abs().max().item<float>():G3})");
-    }
-
     [Theory]
     [MemberData(nameof(Samplers))]
     public void Yields_every_frame_in_order_with_its_prompt(string name, object options)
@@ -72,7 +66,7 @@ public sealed class BaselineSamplerTests
         using var model = Model();
         var sampler = Create(FactoryFor(options), options);
         var first = Latents(sampler, Job(model, 9));
-        AssertIdentical(first, Latents(sampler, Job(model, 9)), name + " rerun");
+        TensorAssert.Identical(first, Latents(sampler, Job(model, 9)), name + " rerun");
         var other = Latents(sampler, Job(model, 9, seed: 8));
         Assert.False(first[0].eq(other[0]).all().item<bool>(), $"{name}: another seed gave the same first frame");
     }
@@ -91,8 +85,8 @@ public sealed class BaselineSamplerTests
         using var model = Model();
         List<Tensor> Run(int batch) => Latents(Create(new ChunkedSamplerFactory(), new ChunkedOptions { ClipBatch = batch }), Job(model, 11));
         var one = Run(1);
-        AssertIdentical(one, Run(2), "clipBatch 2");
-        AssertIdentical(one, Run(5), "clipBatch 5");
+        TensorAssert.Identical(one, Run(2), "clipBatch 2");
+        TensorAssert.Identical(one, Run(5), "clipBatch 5");
     }
 
     [Theory]
@@ -105,8 +99,8 @@ public sealed class BaselineSamplerTests
             ? Latents(Create(new FreeNoiseSamplerFactory(), new FreeNoiseOptions { WindowBatch = batch }), Job(model, 11))
             : Latents(Create(new GenLVideoSamplerFactory(), new GenLVideoOptions { WindowBatch = batch }), Job(model, 11));
         var all = Run(0);
-        AssertIdentical(all, Run(1), "windowBatch 1");
-        AssertIdentical(all, Run(3), "windowBatch 3");
+        TensorAssert.Identical(all, Run(1), "windowBatch 1");
+        TensorAssert.Identical(all, Run(3), "windowBatch 3");
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using FifoPipes.Samplers.Baselines;
 using FifoPipes.Tests.Sampling;
 using FifoPipes.Tests.VideoCrafter;
 using FifoPipes.Torch.UNets;
+using FifoPipes.Tests.Parity;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -31,15 +32,12 @@ public sealed class FreeNoiseFusionTests : IClassFixture<TinyVideoCrafterCheckpo
         return block.forward(frames, cond).view(1, t, 8, 2, 3).permute(0, 2, 1, 3, 4);
     }
 
-    static void AssertClose(Tensor expected, Tensor actual, string what) =>
-        Assert.True(expected.allclose(actual, rtol: 1e-5, atol: 1e-5), $"{what}: max |diff| {(expected - actual).abs().max().item<float>():G3}");
-
     [Fact]
     public void A_video_no_longer_than_a_window_is_attended_as_one()
     {
         using var block = Block();
         var video = randn(new long[] { 1, 8, F, 2, 3 });
-        AssertClose(Run(block, video, null), Run(block, video, new TemporalWindows(F, 1)), "f frames");
+        TensorAssert.Close(Run(block, video, null), Run(block, video, new TemporalWindows(F, 1)), 1e-5, 1e-5, "f frames");
     }
 
     [Fact]
@@ -49,7 +47,7 @@ public sealed class FreeNoiseFusionTests : IClassFixture<TinyVideoCrafterCheckpo
         var video = randn(new long[] { 1, 8, 2 * F, 2, 3 });
         var fused = Run(block, video, new TemporalWindows(F, F));
         var halves = cat(new[] { Run(block, video.narrow(2, 0, F), null), Run(block, video.narrow(2, F, F), null) }, 2);
-        AssertClose(halves, fused, "disjoint windows");
+        TensorAssert.Close(halves, fused, 1e-5, 1e-5, "disjoint windows");
         Assert.False(fused.allclose(Run(block, video, null), rtol: 1e-4, atol: 1e-4), "windows made no difference to attention over all frames");
     }
 
@@ -70,7 +68,7 @@ public sealed class FreeNoiseFusionTests : IClassFixture<TinyVideoCrafterCheckpo
             if (t >= 1) { mixed += second.narrow(2, t - 1, 1) * w[t - 1]; sum += w[t - 1]; }
             expected.narrow(2, t, 1).add_(mixed / sum);
         }
-        AssertClose(expected, Run(block, video, new TemporalWindows(F, 1)), "stride 1");
+        TensorAssert.Close(expected, Run(block, video, new TemporalWindows(F, 1)), 1e-5, 1e-5, "stride 1");
     }
 
     [Fact]

@@ -29,4 +29,13 @@ public static class TensorAssert
                         $"{(diff > allowed).sum().item<long>()} of {e.numel()} elements out of tolerance)");
         }
     }
+
+    /// <summary>The same number of frames, each bit for bit equal to its counterpart.</summary>
+    public static void Identical(IReadOnlyList<Tensor> expected, IReadOnlyList<Tensor> actual, string what)
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        for (int i = 0; i < expected.Count; i++)
+            Assert.True(expected[i].equal(actual[i]).all().item<bool>(),
+                $"{what}: frame {i} differs (max |diff| {(expected[i] - actual[i]).abs().max().item<float>():G3})");
+    }
 }

@@ -4,6 +4,7 @@ using FifoPipes.Core;
 using FifoPipes.Hosting.Engine;
 using FifoPipes.Samplers.Fifo;
 using FifoPipes.Tests.Sampling;
+using FifoPipes.Tests.Parity;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -64,8 +65,7 @@ public sealed class RestartingSamplerTests : IDisposable
     static void AssertSameFrames(IReadOnlyList<LatentFrame> expected, IReadOnlyList<LatentFrame> actual)
     {
         Assert.Equal(expected.Select(f => f.Index), actual.Select(f => f.Index));
-        for (int i = 0; i < expected.Count; i++)
-            Assert.True(expected[i].Latent.equal(actual[i].Latent).all().item<bool>(), $"frame {i} differs after the restarts");
+        TensorAssert.Identical(expected.Select(f => f.Latent).ToList(), actual.Select(f => f.Latent).ToList(), "after the restarts");
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Composition;
 using FifoPipes.Abstractions;
 using FifoPipes.Core;
 using FifoPipes.Samplers.Fifo;
+using FifoPipes.Tests.Parity;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -38,13 +39,6 @@ public sealed class FifoSamplerTests : IDisposable
 
     static ISampler Sampler(FifoOptions options) => new FifoSamplerFactory().Create(options, new PluginContext());
 
-    static void AssertIdentical(IReadOnlyList<Tensor> expected, IReadOnlyList<Tensor> actual, string what)
-    {
-        Assert.Equal(expected.Count, actual.Count);
-        for (int i = 0; i < expected.Count; i++)
-            Assert.True(expected[i].eq(actual[i]).all().item<bool>(), $"{what}: frame {i} differs (max |diff| {(expected[i] - actual[i]).abs().max().item<float>():G3})");
-    }
-
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
@@ -55,8 +49,8 @@ public sealed class FifoSamplerTests : IDisposable
         var all = Run(0);
         Assert.Equal(10, all.Count);
         Assert.All(all, t => Assert.True(t.isfinite().all().item<bool>()));
-        AssertIdentical(all, Run(1), "windowBatch 1");
-        AssertIdentical(all, Run(2), "windowBatch 2");
+        TensorAssert.Identical(all, Run(1), "windowBatch 1");
+        TensorAssert.Identical(all, Run(2), "windowBatch 2");
     }
 
     [Fact]
@@ -79,11 +73,11 @@ public sealed class FifoSamplerTests : IDisposable
         var snapshot = Path.Combine(folder, "run.safetensors");
         var firstPart = Latents(Sampler(options), Job(model, snapshots: new SnapshotPolicy(snapshot, 3)), take: 4);
         Assert.True(File.Exists(snapshot));
-        AssertIdentical(uninterrupted.Take(4).ToList(), firstPart, "before the interruption");
+        TensorAssert.Identical(uninterrupted.Take(4).ToList(), firstPart, "before the interruption");
 
         var resumed = Sampler(options).Sample(Job(model, resumeFrom: snapshot), CancellationToken.None).ToList();
         Assert.Equal(Enumerable.Range(3, 7).Select(i => (long)i), resumed.Select(f => f.Index));
-        AssertIdentical(uninterrupted.Skip(3).ToList(), resumed.Select(f => f.Latent).ToList(), "after resuming");
+        TensorAssert.Identical(uninterrupted.Skip(3).ToList(), resumed.Select(f => f.Latent).ToList(), "after resuming");
     }
 
     [Fact]
@@ -172,7 +166,7 @@ public sealed class FifoSamplerTests : IDisposable
         model.Calls.Clear();
         var second = Latents(Sampler(options), Job(model, frames: 3));
         Assert.Equal(callsFirst - 8, model.Calls.Count); // S = 8 base steps skipped
-        AssertIdentical(first, second, "cached base clip");
+        TensorAssert.Identical(first, second, "cached base clip");
     }
 
     [Fact]

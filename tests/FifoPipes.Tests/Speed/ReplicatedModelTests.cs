@@ -6,6 +6,7 @@ using FifoPipes.Models.VideoCrafter;
 using FifoPipes.Samplers.Fifo;
 using FifoPipes.Tests.Sampling;
 using FifoPipes.Tests.VideoCrafter;
+using FifoPipes.Tests.Parity;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -23,14 +24,6 @@ public sealed class ReplicatedModelTests : IClassFixture<TinyVideoCrafterCheckpo
                 CancellationToken.None)
             .Select(f => f.Latent).ToList();
 
-    static void AssertBitIdentical(IReadOnlyList<Tensor> expected, IReadOnlyList<Tensor> actual, string what)
-    {
-        Assert.Equal(expected.Count, actual.Count);
-        for (int i = 0; i < expected.Count; i++)
-            Assert.True(expected[i].equal(actual[i]).all().item<bool>(),
-                $"{what}: frame {i} differs (max |diff| {(expected[i] - actual[i]).abs().max().item<float>():G3})");
-    }
-
     [Theory]
     [InlineData(16, 2, new long[] { 8, 8 })]
     [InlineData(7, 3, new long[] { 3, 2, 2 })]
@@ -47,7 +40,7 @@ public sealed class ReplicatedModelTests : IClassFixture<TinyVideoCrafterCheckpo
         var expected = Sample(single, options, 4);
         using var replicated = new ReplicatedModel(new IVideoModel[] { Analytic(), Analytic() });
         var actual = Sample(replicated, options, 4);
-        AssertBitIdentical(expected, actual, "analytic on cpu,cpu");
+        TensorAssert.Identical(expected, actual, "analytic on cpu,cpu");
         // 2n = 4 windows, doubled for guidance: 8 rows, 4 per replica.
         Assert.Equal(new long[] { 4, 4 }, replicated.LastSplit);
     }
@@ -67,7 +60,7 @@ public sealed class ReplicatedModelTests : IClassFixture<TinyVideoCrafterCheckpo
         Assert.All(replicated.Replicas, r => Assert.IsType<VideoCrafterModel>(r));
         var actual = Sample(model, options, 3);
         Assert.Equal(new long[] { 4, 4 }, replicated.LastSplit);
-        AssertBitIdentical(expected, actual, "tiny VideoCrafter on cpu,cpu");
+        TensorAssert.Identical(expected, actual, "tiny VideoCrafter on cpu,cpu");
     }
 
     [Fact]

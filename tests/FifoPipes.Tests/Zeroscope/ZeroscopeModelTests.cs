@@ -68,9 +68,7 @@ public sealed class ZeroscopeModelTests
         var replicated = Assert.IsType<FifoPipes.Core.Devices.FusedReplicatedModel>(model);
         Assert.Equal(2, replicated.Replicas.Count);
         var actual = Sample(model);
-        Assert.Equal(expected.Count, actual.Count);
-        for (int i = 0; i < expected.Count; i++)
-            Assert.True(expected[i].equal(actual[i]).all().item<bool>(), $"frame {i} differs between one cpu and cpu,cpu");
+        TensorAssert.Identical(expected, actual, "one cpu against cpu,cpu");
         Assert.Equal(2, replicated.LastSplit.Count(rows => rows > 0));
 
         // FreeNoise's fused attention splits its cond and uncond rows across the replicas too. One row per replica runs
@@ -84,7 +82,7 @@ public sealed class ZeroscopeModelTests
         var fusedTwo = FreeNoise(model);
         Assert.Equal(new long[] { 1, 1 }, replicated.LastSplit);
         for (int i = 0; i < fusedOne.Count; i++)
-            Assert.True(fusedOne[i].allclose(fusedTwo[i], rtol: 0, atol: 1e-3), $"fused frame {i} differs between one cpu and cpu,cpu: max |diff| {(fusedOne[i] - fusedTwo[i]).abs().max().item<float>():G3}");
+            TensorAssert.Close(fusedOne[i], fusedTwo[i], 1e-3, 0, $"fused frame {i}, one cpu against cpu,cpu");
     }
 
     [Fact]
