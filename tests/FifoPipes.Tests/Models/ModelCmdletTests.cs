@@ -3,8 +3,8 @@ using System.Management.Automation.Runspaces;
 using FifoPipes.Hosting.Models;
 using FifoPipes.PowerShell;
 using FifoPipes.PowerShell.Commands;
-using FifoPipes.Tests.Parity;
 using FifoPipes.Torch.Checkpoints;
+using FifoPipes.Tests.VideoCrafter;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -17,7 +17,6 @@ public sealed class ModelCmdletTests : IDisposable
     readonly string dir = Directory.CreateTempSubdirectory("fifo-models-ps-").FullName;
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
-    static string LightningCheckpoint => Path.Combine(ParityCase.Root, "videocrafter", "lightning_ckpt", "model.ckpt");
 
     (List<object> Output, List<ErrorRecord> Errors) Run(string script)
     {
@@ -129,13 +128,13 @@ public sealed class ModelCmdletTests : IDisposable
     [SkippableFact]
     public void ConvertTo_FifoCheckpoint_writes_the_same_tensors_as_safetensors_and_casts_to_bfloat16()
     {
-        Skip.IfNot(File.Exists(LightningCheckpoint), $"no parity data at {LightningCheckpoint}");
-        var (output, errors) = Run($"ConvertTo-FifoCheckpoint -Path '{LightningCheckpoint}' -Destination model.safetensors; " +
-                                   $"ConvertTo-FifoCheckpoint '{LightningCheckpoint}' model-bf16.safetensors -DType bfloat16");
+        Skip.IfNot(File.Exists(LightningCheckpointWriter.TinyCheckpoint), $"no parity data at {LightningCheckpointWriter.TinyCheckpoint}");
+        var (output, errors) = Run($"ConvertTo-FifoCheckpoint -Path '{LightningCheckpointWriter.TinyCheckpoint}' -Destination model.safetensors; " +
+                                   $"ConvertTo-FifoCheckpoint '{LightningCheckpointWriter.TinyCheckpoint}' model-bf16.safetensors -DType bfloat16");
         Assert.Empty(errors);
         Assert.Equal(new[] { "model.safetensors", "model-bf16.safetensors" }, output.Cast<FileInfo>().Select(f => f.Name));
 
-        using var source = TorchZipCheckpoint.Open(LightningCheckpoint);
+        using var source = TorchZipCheckpoint.Open(LightningCheckpointWriter.TinyCheckpoint);
         var refs = source.StateDict("state_dict");
         var converted = SafetensorsFile.Load(Path.Combine(dir, "model.safetensors"));
         var bf16 = SafetensorsFile.Load(Path.Combine(dir, "model-bf16.safetensors"));
@@ -163,7 +162,7 @@ public sealed class ModelCmdletTests : IDisposable
         }
         Assert.Empty(Directory.GetFiles(dir, "*.partial"));
 
-        var (_, exists) = Run($"ConvertTo-FifoCheckpoint '{LightningCheckpoint}' model.safetensors");
+        var (_, exists) = Run($"ConvertTo-FifoCheckpoint '{LightningCheckpointWriter.TinyCheckpoint}' model.safetensors");
         Assert.Equal("OutputExists", Assert.Single(exists).FullyQualifiedErrorId.Split(',')[0]);
     }
 

@@ -2,10 +2,11 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
 using FifoPipes.Abstractions;
-using FifoPipes.Tests.Parity;
 using FifoPipes.Torch.Checkpoints;
 using FifoPipes.Torch.Diffusers;
 using FifoPipes.Torch.Text;
+using FifoPipes.Tests.VideoCrafter;
+using FifoPipes.Tests.Models;
 using Xunit;
 
 namespace FifoPipes.Tests.Reliability;
@@ -45,10 +46,10 @@ public sealed class BadFileTests : IDisposable
         new("safetensors: shape whose size overflows", "overflow.safetensors", _ => Header("""{"w": {"dtype": "F32", "shape": [4611686018427387904, 8], "data_offsets": [0, 4]}}""", data: 4), SafetensorsLoad),
         new("safetensors: offsets past the end", "past-end.safetensors", _ => Header("""{"w": {"dtype": "F32", "shape": [1073741824], "data_offsets": [0, 4294967296]}}""", data: 16), SafetensorsLoad),
         new("safetensors: shape and offsets disagree", "mismatch.safetensors", _ => Header("""{"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}""", data: 8), SafetensorsLoad),
-        new("safetensors: a torch zip under a safetensors name", "zip.safetensors", d => File.ReadAllBytes(TinyCheckpoint), SafetensorsLoad),
+        new("safetensors: a torch zip under a safetensors name", "zip.safetensors", d => File.ReadAllBytes(LightningCheckpointWriter.TinyCheckpoint), SafetensorsLoad),
         new("checkpoint: empty", "empty.ckpt", _ => Array.Empty<byte>(), CheckpointOpen),
         new("checkpoint: a safetensors file under a ckpt name", "st.ckpt", _ => Header("""{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}""", data: 4), CheckpointOpen),
-        new("checkpoint: truncated to a third", "third.ckpt", _ => File.ReadAllBytes(TinyCheckpoint)[..(int)(new FileInfo(TinyCheckpoint).Length / 3)], CheckpointOpen),
+        new("checkpoint: truncated to a third", "third.ckpt", _ => File.ReadAllBytes(LightningCheckpointWriter.TinyCheckpoint)[..(int)(new FileInfo(LightningCheckpointWriter.TinyCheckpoint).Length / 3)], CheckpointOpen),
         new("checkpoint: pickle string claiming 2 GiB", "long-string.ckpt", d => Zip(PickleString(int.MaxValue)), CheckpointOpen),
         new("checkpoint: pickle importing builtins.eval", "eval.ckpt", d => Zip(Global("builtins", "eval")), CheckpointOpen),
         new("checkpoint: pickle importing subprocess.Popen", "popen.ckpt", d => Zip(Global("subprocess", "Popen")), CheckpointOpen),
@@ -58,7 +59,7 @@ public sealed class BadFileTests : IDisposable
         new("open_clip vocab: gzip bomb of one endless line", "bomb_vocab.txt.gz", _ => GzipZeros(256L << 20), OpenClipVocab),
         new("spiece.model: empty", "empty-spiece.model", _ => Array.Empty<byte>(), SentencePiece),
         new("spiece.model: text", "text-spiece.model", _ => Encoding.UTF8.GetBytes("this is not a protobuf"), SentencePiece),
-        new("spiece.model: random bytes", "random-spiece.model", _ => RandomBytes(4096), SentencePiece),
+        new("spiece.model: random bytes", "random-spiece.model", _ => FakeHub.RandomBytes(4096, 7), SentencePiece),
         new("diffusers config.json: not JSON", "config.json", _ => Encoding.UTF8.GetBytes("{ \"_class_name\": "), p => DiffusersConfig.Load(p)),
         new("FIFO snapshot: JSON array header", "array.snapshot", _ => Header("[]"), p => ResumeFrom(p)),
         new("FIFO snapshot: not safetensors", "text.snapshot", _ => Encoding.UTF8.GetBytes("queue goes here"), p => ResumeFrom(p)),
@@ -93,7 +94,7 @@ public sealed class BadFileTests : IDisposable
         File.WriteAllText(merges, "#version: 0.2\nthree symbols here\n");
         Assert.Contains("merges.txt", Assert.Throws<FifoInputException>(() => ClipTokenizer.FromHuggingFace(vocab, merges)).Message);
 
-        File.WriteAllBytes(merges, RandomBytes(2048));
+        File.WriteAllBytes(merges, FakeHub.RandomBytes(2048, 7));
         Assert.Contains("merges.txt", Assert.Throws<FifoInputException>(() => ClipTokenizer.FromHuggingFace(vocab, merges)).Message);
     }
 
@@ -110,8 +111,6 @@ public sealed class BadFileTests : IDisposable
         Assert.Contains("vocab.json", ex.Message);
         Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < AllocationBudget, "the whole file was read before it was refused");
     }
-
-    static string TinyCheckpoint => Path.Combine(ParityCase.Root, "videocrafter", "lightning_ckpt", "model.ckpt");
 
     static void ResumeFrom(string snapshot)
     {
@@ -141,11 +140,7 @@ public sealed class BadFileTests : IDisposable
     static byte[] Zip(byte[] pickle)
     {
         using var memory = new MemoryStream();
-        using (var zip = new ZipArchive(memory, ZipArchiveMode.Create, leaveOpen: true))
-        {
-            using (var s = zip.CreateEntry("archive/data.pkl", CompressionLevel.NoCompression).Open()) s.Write(pickle);
-            using (var s = zip.CreateEntry("archive/version", CompressionLevel.NoCompression).Open()) s.Write("3\n"u8);
-        }
+        using (var zip = new ZipArchive(memory, ZipArchiveMode.Create, leaveOpen: true)) LightningCheckpointWriter.AddPickle(zip, pickle);
         return memory.ToArray();
     }
 
@@ -184,12 +179,5 @@ public sealed class BadFileTests : IDisposable
             for (long written = 0; written < inflated; written += block.Length) gz.Write(block);
         }
         return memory.ToArray();
-    }
-
-    static byte[] RandomBytes(int count)
-    {
-        var bytes = new byte[count];
-        new Random(7).NextBytes(bytes);
-        return bytes;
     }
 }

@@ -82,7 +82,16 @@ static class LightningCheckpointWriter
         Op((byte)'s');
         Op((byte)'.');
 
-        using (var s = zip.CreateEntry("archive/data.pkl", CompressionLevel.NoCompression).Open()) s.Write(pickle.ToArray());
+        AddPickle(zip, pickle.ToArray());
+    }
+
+    /// <summary>The entries every torch.save zip has: the pickle and the format version.</summary>
+    public static void AddPickle(ZipArchive zip, byte[] pickle)
+    {
+        using (var s = zip.CreateEntry("archive/data.pkl", CompressionLevel.NoCompression).Open()) s.Write(pickle);
         using (var s = zip.CreateEntry("archive/version", CompressionLevel.NoCompression).Open()) s.Write("3\n"u8);
     }
+
+    /// <summary>The parity fixtures' tiny VideoCrafter checkpoint in Lightning's layout.</summary>
+    public static string TinyCheckpoint => Path.Combine(FifoPipes.Tests.Parity.ParityCase.Root, "videocrafter", "lightning_ckpt", "model.ckpt");
 }

@@ -1,7 +1,6 @@
 using System.IO.Compression;
 using System.Text;
 using FifoPipes.Abstractions;
-using FifoPipes.Tests.Parity;
 using FifoPipes.Torch.Checkpoints;
 using Xunit;
 using static TorchSharp.torch;
@@ -13,7 +12,6 @@ public sealed class TorchZipCheckpointTests : IDisposable
     readonly string dir = Directory.CreateTempSubdirectory("fifo-ckpt-").FullName;
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
-    static string TinyCheckpoint => Path.Combine(ParityCase.Root, "videocrafter", "lightning_ckpt", "model.ckpt");
 
     string Write(string name, byte[] bytes)
     {
@@ -25,11 +23,7 @@ public sealed class TorchZipCheckpointTests : IDisposable
     string ZipWithPickle(byte[] pickle)
     {
         var path = Path.Combine(dir, "hostile.ckpt");
-        using (var zip = ZipFile.Open(path, ZipArchiveMode.Create))
-        {
-            using (var s = zip.CreateEntry("archive/data.pkl", CompressionLevel.NoCompression).Open()) s.Write(pickle);
-            using (var s = zip.CreateEntry("archive/version", CompressionLevel.NoCompression).Open()) s.Write("3\n"u8);
-        }
+        using (var zip = ZipFile.Open(path, ZipArchiveMode.Create)) LightningCheckpointWriter.AddPickle(zip, pickle);
         return path;
     }
 
@@ -70,7 +64,7 @@ public sealed class TorchZipCheckpointTests : IDisposable
     [Fact]
     public void A_truncated_checkpoint_is_refused()
     {
-        var bytes = File.ReadAllBytes(TinyCheckpoint);
+        var bytes = File.ReadAllBytes(LightningCheckpointWriter.TinyCheckpoint);
         var ex = Refused(Write("truncated.ckpt", bytes[..(bytes.Length / 2)]));
         Assert.Equal("CheckpointCorrupt", ex.ErrorId);
         Assert.Contains("truncated.ckpt", ex.Message);
@@ -128,7 +122,7 @@ public sealed class TorchZipCheckpointTests : IDisposable
     [Fact]
     public void Tensors_stream_cast_to_the_requested_dtype()
     {
-        using var ckpt = TorchZipCheckpoint.Open(TinyCheckpoint);
+        using var ckpt = TorchZipCheckpoint.Open(LightningCheckpointWriter.TinyCheckpoint);
         var (name, tensor) = ckpt.Stream(ScalarType.BFloat16, n => n == "betas", "state_dict").Single();
         using (tensor)
         {
