@@ -22,14 +22,7 @@ public sealed class RestartingSamplerTests : IDisposable
 
     static ExternalException ScalarFault() => new("Expected false to be true, but got false.\nException raised from toDouble at /pytorch/c10/core/Scalar.h:140 (most recent call first):");
 
-    sealed class Log : IProgressSink
-    {
-        public List<string> Warnings { get; } = new();
-        public void Verbose(string message) { }
-        public void Warning(string message) => Warnings.Add(message);
-    }
-
-    static SamplingJob Job(IVideoModel model, Log log, SnapshotPolicy? snapshots = null) => new()
+    static SamplingJob Job(IVideoModel model, RecordingSink log, SnapshotPolicy? snapshots = null) => new()
     {
         Model = model,
         Prompts = new[] { new PromptSpan("slow clouds", Frames) },
@@ -48,7 +41,7 @@ public sealed class RestartingSamplerTests : IDisposable
     static (List<LatentFrame> Frames, int Calls) CleanRun()
     {
         var model = DelegateVideoModel.Linear();
-        return (Take(Fifo(), Job(model, new Log())), model.Calls.Count);
+        return (Take(Fifo(), Job(model, new RecordingSink())), model.Calls.Count);
     }
 
     static ISampler Fifo() => new FifoSamplerFactory().Create(new FifoOptions(), new PluginContext());
@@ -72,7 +65,7 @@ public sealed class RestartingSamplerTests : IDisposable
     public void Without_snapshots_it_restarts_from_the_start_and_skips_what_was_made()
     {
         var (clean, calls) = CleanRun();
-        var log = new Log();
+        var log = new RecordingSink();
         var restarting = new RestartingSampler(Fifo(), maxStalls: 3);
         // One fault while the base clip is sampled, one late in the run (call numbers count the repeated work too).
         var frames = Take(restarting, Job(FaultingAt(3, 4 + 3 * calls / 4), log));
@@ -85,7 +78,7 @@ public sealed class RestartingSamplerTests : IDisposable
     public void With_snapshots_it_restarts_from_the_newest_one()
     {
         var (clean, calls) = CleanRun();
-        var log = new Log();
+        var log = new RecordingSink();
         var snapshot = Path.Combine(folder, "run.snapshot");
         var restarting = new RestartingSampler(Fifo(), maxStalls: 3);
         var frames = Take(restarting, Job(FaultingAt(calls - 3), log, new SnapshotPolicy(snapshot, 2)));
@@ -100,7 +93,7 @@ public sealed class RestartingSamplerTests : IDisposable
         var model = DelegateVideoModel.Linear();
         model.BeforeCall = call => { if (call >= 5) throw ScalarFault(); };   // the failed call is not recorded: call 5 forever
         var restarting = new RestartingSampler(Fifo(), maxStalls: 3);
-        Assert.Throws<ExternalException>(() => Take(restarting, Job(model, new Log())));
+        Assert.Throws<ExternalException>(() => Take(restarting, Job(model, new RecordingSink())));
         Assert.Equal(3, restarting.Restarts);
     }
 
@@ -110,7 +103,7 @@ public sealed class RestartingSamplerTests : IDisposable
         var model = DelegateVideoModel.Linear();
         model.BeforeCall = call => { if (call == 5) throw new InvalidOperationException("a real bug"); };
         var restarting = new RestartingSampler(Fifo(), maxStalls: 3);
-        Assert.Equal("a real bug", Assert.Throws<InvalidOperationException>(() => Take(restarting, Job(model, new Log()))).Message);
+        Assert.Equal("a real bug", Assert.Throws<InvalidOperationException>(() => Take(restarting, Job(model, new RecordingSink()))).Message);
         Assert.Equal(0, restarting.Restarts);
     }
 

@@ -70,3 +70,12 @@ public sealed class DelegateVideoModel : IVideoModel
 
     public static float PromptValue(string prompt) => prompt.Length == 0 ? 0f : (Math.Abs(prompt.GetHashCode(StringComparison.Ordinal)) % 97) / 97f - 0.5f;
 }
+
+/// <summary>Keeps what a run logs, to check its warnings and verbose messages.</summary>
+public sealed class RecordingSink : IProgressSink
+{
+    public List<string> Warnings { get; } = new();
+    public List<string> Messages { get; } = new();
+    public void Verbose(string message) => Messages.Add(message);
+    public void Warning(string message) => Warnings.Add(message);
+}

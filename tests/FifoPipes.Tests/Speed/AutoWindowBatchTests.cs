@@ -16,14 +16,6 @@ namespace FifoPipes.Tests.Speed;
 /// </summary>
 public sealed class AutoWindowBatchTests
 {
-    sealed class RecordingLog : IProgressSink
-    {
-        public List<string> Warnings { get; } = new();
-        public List<string> Verbose { get; } = new();
-        void IProgressSink.Verbose(string message) => Verbose.Add(message);
-        public void Warning(string message) => Warnings.Add(message);
-    }
-
     /// <summary>The linear test model behind a device that holds at most <paramref name="maxRows"/> rows per call.</summary>
     static DelegateVideoModel SmallDevice(int maxRows)
     {
@@ -69,13 +61,13 @@ public sealed class AutoWindowBatchTests
     [Fact]
     public void Out_of_memory_halves_the_batch_retries_the_iteration_and_changes_nothing()
     {
-        var log = new RecordingLog();
+        var log = new RecordingSink();
         var (auto, batch) = Run(SmallDevice(maxRows: 3), "auto", log);
         // 4 windows (8 rows with guidance) -> 2 windows (4 rows) -> 1 window (2 rows), then kept.
         Assert.Equal(1, batch);
         var warning = Assert.Single(log.Warnings);
         Assert.Contains("out of memory with 4 windows", warning);
-        Assert.Contains(log.Verbose, m => m.Contains("with 2 windows per model call"));
+        Assert.Contains(log.Messages, m => m.Contains("with 2 windows per model call"));
 
         var (fixedOne, _) = Run(DelegateVideoModel.Linear(), "1", NullProgressSink.Instance);
         TensorAssert.Identical(fixedOne, auto, "auto after halving against windowBatch 1");
@@ -84,7 +76,7 @@ public sealed class AutoWindowBatchTests
     [Fact]
     public void Auto_sizes_the_batch_from_free_memory_once_and_changes_nothing()
     {
-        var log = new RecordingLog();
+        var log = new RecordingSink();
         var model = DelegateVideoModel.Linear();
         var gauge = new FixedGauge(available: 10L << 30, perWindow: 3L << 30);
         var (sized, batch) = Run(model, "auto", log, gauge);
@@ -96,7 +88,7 @@ public sealed class AutoWindowBatchTests
         Assert.Equal(2, model.Calls[0].Batch);
         Assert.All(model.Calls.Skip(1), c => Assert.Equal(4, c.Batch));
         Assert.Equal(0, (model.Calls.Count - 1) % 2);
-        Assert.Contains(log.Verbose, m => m.Contains("a call of 1 window took 3072 MiB at its peak with 10240 MiB available on test:0: 2 of 4 windows"));
+        Assert.Contains(log.Messages, m => m.Contains("a call of 1 window took 3072 MiB at its peak with 10240 MiB available on test:0: 2 of 4 windows"));
         Assert.Empty(log.Warnings);
 
         var (all, _) = Run(DelegateVideoModel.Linear(), "all", NullProgressSink.Instance);
@@ -116,7 +108,7 @@ public sealed class AutoWindowBatchTests
     public void Sizing_from_memory_still_halves_when_the_device_runs_out()
     {
         // The gauge says all four windows fit, but the device takes 3 rows at most: the halving fallback takes over.
-        var (_, batch) = Run(SmallDevice(maxRows: 3), "auto", new RecordingLog(), new FixedGauge(available: 100L << 30, perWindow: 1L << 30));
+        var (_, batch) = Run(SmallDevice(maxRows: 3), "auto", new RecordingSink(), new FixedGauge(available: 100L << 30, perWindow: 1L << 30));
         Assert.Equal(1, batch);
     }
 

@@ -4,6 +4,7 @@ using FifoPipes.Models.Zeroscope;
 using FifoPipes.Samplers.Fifo;
 using FifoPipes.Tests.Hosting;
 using FifoPipes.Tests.Parity;
+using FifoPipes.Tests.Sampling;
 using Xunit;
 using static TorchSharp.torch;
 

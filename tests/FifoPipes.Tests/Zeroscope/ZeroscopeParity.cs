@@ -2,6 +2,7 @@ using System.Text.Json;
 using FifoPipes.Core.Diffusion;
 using FifoPipes.Models.Zeroscope;
 using FifoPipes.Tests.Parity;
+using FifoPipes.Tests.Sampling;
 using FifoPipes.Torch.Checkpoints;
 using FifoPipes.Torch.Diffusers;
 using FifoPipes.Torch.UNets;
@@ -169,13 +170,4 @@ public sealed class ZeroscopeFolderParity : IParityComponent
                 lines.Add($"  row {i}: expected [{string.Join(" ", expected[i].data<long>().ToArray())}]{Environment.NewLine}          actual [{string.Join(" ", actual[i].data<long>().ToArray())}]");
         return string.Join(Environment.NewLine, lines);
     }
-}
-
-/// <summary>Collects plugin messages so tests can assert on warnings.</summary>
-sealed class RecordingSink : FifoPipes.Abstractions.IProgressSink
-{
-    public List<string> Warnings { get; } = new();
-    public List<string> Messages { get; } = new();
-    public void Verbose(string message) => Messages.Add(message);
-    public void Warning(string message) => Warnings.Add(message);
 }
