@@ -61,7 +61,7 @@ public sealed class StartClipTests : IDisposable
     {
         Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
         RedBlueClip();
-        const string Run = "New-FifoVideo 'calm green sea' -Frames 3 -ModelOption @{ height = 8; width = 8; channels = 2; frames = 4 } -Partitions 2 -Seed 3";
+        const string Run = "New-FifoVideo 'calm green sea' -Frames 3 " + InProcessShell.Tiny;
         var frames = InProcessShell.Run(dir, Run + " -InitImage redblue.mp4").Cast<FifoFrame>().ToList();
         var plain = InProcessShell.Run(dir, Run).Cast<FifoFrame>().ToList();
         Assert.Equal(new long[] { 0, 1, 2 }, frames.Select(f => f.Index));

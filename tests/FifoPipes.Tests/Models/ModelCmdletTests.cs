@@ -1,10 +1,9 @@
 using System.Management.Automation;
-using System.Management.Automation.Runspaces;
 using FifoPipes.Hosting.Models;
 using FifoPipes.PowerShell;
-using FifoPipes.PowerShell.Commands;
 using FifoPipes.Torch.Checkpoints;
 using FifoPipes.Tests.VideoCrafter;
+using FifoPipes.Tests.PowerShell;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -20,10 +19,7 @@ public sealed class ModelCmdletTests : IDisposable
 
     (List<object> Output, List<ErrorRecord> Errors) Run(string script)
     {
-        using var shell = System.Management.Automation.PowerShell.Create(InitialSessionState.CreateDefault2());
-        shell.AddCommand("Import-Module").AddParameter("Assembly", typeof(SaveFifoModelCommand).Assembly).Invoke();
-        shell.Commands.Clear();
-        shell.Runspace.SessionStateProxy.Path.SetLocation(dir);
+        using var shell = InProcessShell.New(dir);
         shell.AddScript(script);
         var errors = new List<ErrorRecord>();
         List<object> output = new();

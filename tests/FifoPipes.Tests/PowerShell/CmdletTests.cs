@@ -12,7 +12,6 @@ namespace FifoPipes.Tests.PowerShell;
 public sealed class CmdletTests : IDisposable
 {
     // A tiny analytic model so each run takes well under a second.
-    const string Tiny = "-ModelOption @{ height = 8; width = 8; channels = 2; frames = 4 } -Partitions 2 -Seed 3";
 
     readonly string dir = Directory.CreateTempSubdirectory("fifo-ps-").FullName;
     public void Dispose() => Directory.Delete(dir, recursive: true);
@@ -24,7 +23,7 @@ public sealed class CmdletTests : IDisposable
     [Fact]
     public void New_FifoVideo_streams_frames_in_order()
     {
-        var frames = Run($"New-FifoVideo 'calm blue ocean' -Frames 5 {Tiny}").Cast<FifoFrame>().ToList();
+        var frames = Run($"New-FifoVideo 'calm blue ocean' -Frames 5 {InProcessShell.Tiny}").Cast<FifoFrame>().ToList();
         Assert.Equal(new long[] { 0, 1, 2, 3, 4 }, frames.Select(f => f.Index));
         Assert.All(frames, f => Assert.Equal((64, 64, 64 * 64 * 3), (f.Width, f.Height, f.Pixels.Length)));
         Assert.All(frames, f => Assert.Equal("calm blue ocean", f.Prompt));
@@ -34,25 +33,25 @@ public sealed class CmdletTests : IDisposable
     [Fact]
     public void A_prompt_schedule_switches_at_the_stated_frames()
     {
-        var frames = Run($"New-FifoVideo 'fire','ocean','smoke' -Frames 3,1,2 {Tiny}").Cast<FifoFrame>().ToList();
+        var frames = Run($"New-FifoVideo 'fire','ocean','smoke' -Frames 3,1,2 {InProcessShell.Tiny}").Cast<FifoFrame>().ToList();
         Assert.Equal(new[] { "fire", "fire", "fire", "ocean", "smoke", "smoke" }, frames.Select(f => f.Prompt));
     }
 
     [Fact]
     public void The_same_seed_gives_the_same_frames()
     {
-        var a = Run($"New-FifoVideo 'lava' -Frames 3 {Tiny}").Cast<FifoFrame>().ToList();
-        var b = Run($"New-FifoVideo 'lava' -Frames 3 {Tiny}").Cast<FifoFrame>().ToList();
+        var a = Run($"New-FifoVideo 'lava' -Frames 3 {InProcessShell.Tiny}").Cast<FifoFrame>().ToList();
+        var b = Run($"New-FifoVideo 'lava' -Frames 3 {InProcessShell.Tiny}").Cast<FifoFrame>().ToList();
         Assert.Equal(a.Select(f => f.Pixels), b.Select(f => f.Pixels));
     }
 
     [Fact]
     public void Export_FifoFrames_writes_every_format_and_emits_the_files()
     {
-        var files = Run($"New-FifoVideo 'aurora' -Frames 6 {Tiny} | Export-FifoFrames out.mp4, out.gif, out.webm").Cast<FileInfo>().ToList();
+        var files = Run($"New-FifoVideo 'aurora' -Frames 6 {InProcessShell.Tiny} | Export-FifoFrames out.mp4, out.gif, out.webm").Cast<FileInfo>().ToList();
         Assert.Equal(new[] { "out.mp4", "out.gif", "out.webm" }, files.Select(f => f.Name));
         foreach (var file in files) Assert.Equal(6, Media.FrameCount(file.FullName));
-        var pngs = Run($"New-FifoVideo 'aurora' -Frames 2 {Tiny} | Export-FifoFrames frames -Format png");
+        var pngs = Run($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames frames -Format png");
         Assert.Equal(2, Directory.GetFiles(Path.Combine(dir, "frames"), "*.png").Length);
         Assert.NotEmpty(pngs);
     }
@@ -61,15 +60,15 @@ public sealed class CmdletTests : IDisposable
     public void Export_FifoFrames_refuses_to_overwrite_without_Force_and_honours_WhatIf()
     {
         File.WriteAllText(Path.Combine(dir, "taken.gif"), "keep me");
-        var error = RunFailing($"New-FifoVideo 'aurora' -Frames 2 {Tiny} | Export-FifoFrames taken.gif");
+        var error = RunFailing($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames taken.gif");
         Assert.Equal("OutputExists", error.FullyQualifiedErrorId.Split(',')[0]);
         Assert.Contains("-Force", error.Exception.Message);
         Assert.Equal("keep me", File.ReadAllText(Path.Combine(dir, "taken.gif")));
 
-        Assert.Empty(Run($"New-FifoVideo 'aurora' -Frames 2 {Tiny} | Export-FifoFrames new.gif -WhatIf"));
+        Assert.Empty(Run($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames new.gif -WhatIf"));
         Assert.False(File.Exists(Path.Combine(dir, "new.gif")));
 
-        Run($"New-FifoVideo 'aurora' -Frames 2 {Tiny} | Export-FifoFrames taken.gif -Force");
+        Run($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames taken.gif -Force");
         Assert.Equal(2, Media.FrameCount(Path.Combine(dir, "taken.gif")));
     }
 
@@ -78,7 +77,7 @@ public sealed class CmdletTests : IDisposable
     {
         using var shell = InProcessShell.New(dir);
         // The counter sees each frame just before the sink does: the files must hold all of them but possibly the last.
-        shell.AddScript($"$global:passed = 0; New-FifoVideo 'smoke drifting left' -Frames 100000 {Tiny} | ForEach-Object {{ $global:passed++; $_ }} | Export-FifoFrames stopped.gif, stopped.mp4");
+        shell.AddScript($"$global:passed = 0; New-FifoVideo 'smoke drifting left' -Frames 100000 {InProcessShell.Tiny} | ForEach-Object {{ $global:passed++; $_ }} | Export-FifoFrames stopped.gif, stopped.mp4");
         var running = shell.BeginInvoke();
         var gif = Path.Combine(dir, "stopped.gif");
         var clock = Stopwatch.StartNew();
@@ -173,9 +172,9 @@ public sealed class CmdletTests : IDisposable
     [Fact]
     public void Fps_sets_the_frame_times_and_Export_can_override_it_for_the_video()
     {
-        Run($"New-FifoVideo 'slow clouds' -Frames 6 -Fps 12 {Tiny} | Export-FifoFrames at12.mp4");
-        Run($"New-FifoVideo 'slow clouds' -Frames 6 -Fps 12 {Tiny} | Export-FifoFrames at3.mp4 -Fps 3");
-        var frames = Run($"New-FifoVideo 'slow clouds' -Frames 6 -Fps 12 {Tiny}").Cast<FifoFrame>().ToList();
+        Run($"New-FifoVideo 'slow clouds' -Frames 6 -Fps 12 {InProcessShell.Tiny} | Export-FifoFrames at12.mp4");
+        Run($"New-FifoVideo 'slow clouds' -Frames 6 -Fps 12 {InProcessShell.Tiny} | Export-FifoFrames at3.mp4 -Fps 3");
+        var frames = Run($"New-FifoVideo 'slow clouds' -Frames 6 -Fps 12 {InProcessShell.Tiny}").Cast<FifoFrame>().ToList();
         Assert.Equal(TimeSpan.FromSeconds(5 / 12.0), frames[5].Timestamp);
         Assert.Equal(0.5, FifoPipes.Tests.Sinks.Ffprobe.Probe(Path.Combine(dir, "at12.mp4")).Duration, 2);
         Assert.Equal(2.0, FifoPipes.Tests.Sinks.Ffprobe.Probe(Path.Combine(dir, "at3.mp4")).Duration, 2);
@@ -185,7 +184,7 @@ public sealed class CmdletTests : IDisposable
     public void Long_runs_report_progress_with_the_frame_rate_and_complete_it()
     {
         using var shell = InProcessShell.New(dir);
-        shell.AddScript($"New-FifoVideo 'slow clouds' -Frames 40 {Tiny} | Out-Null");
+        shell.AddScript($"New-FifoVideo 'slow clouds' -Frames 40 {InProcessShell.Tiny} | Out-Null");
         shell.Invoke();
         var records = shell.Streams.Progress.ToList();
         Assert.Contains(records, r => r.StatusDescription.Contains("frames/s") && r.StatusDescription.Contains("of 40 frames"));
@@ -205,8 +204,8 @@ public sealed class CmdletTests : IDisposable
             for (int i = 0; i < frame.Pixels.Length; i += 3) { r += frame.Pixels[i]; gb += frame.Pixels[i + 1] + frame.Pixels[i + 2]; }
             return (r - gb / 2) / (frame.Pixels.Length / 3);
         }
-        var plain = Run($"New-FifoVideo 'calm blue ocean' -Frames 2 {Tiny}").Cast<FifoFrame>().ToList();
-        var started = Run($"New-FifoVideo 'calm blue ocean' -Frames 2 -InitImage red.png {Tiny}").Cast<FifoFrame>().ToList();
+        var plain = Run($"New-FifoVideo 'calm blue ocean' -Frames 2 {InProcessShell.Tiny}").Cast<FifoFrame>().ToList();
+        var started = Run($"New-FifoVideo 'calm blue ocean' -Frames 2 -InitImage red.png {InProcessShell.Tiny}").Cast<FifoFrame>().ToList();
         Assert.Equal(2, started.Count);
         Assert.True(Redness(started[0]) > Redness(plain[0]) + 20, $"redness {Redness(started[0]):F1} with the red start image, {Redness(plain[0]):F1} without");
     }

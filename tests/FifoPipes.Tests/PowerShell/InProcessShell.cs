@@ -8,6 +8,9 @@ namespace FifoPipes.Tests.PowerShell;
 /// <summary>A real PowerShell runspace in this process with the module's cmdlets imported.</summary>
 static class InProcessShell
 {
+    /// <summary>New-FifoVideo arguments for a tiny analytic video that takes milliseconds.</summary>
+    public const string Tiny = "-ModelOption @{ height = 8; width = 8; channels = 2; frames = 4 } -Partitions 2 -Seed 3";
+
     public static System.Management.Automation.PowerShell New(string workingDirectory)
     {
         var shell = System.Management.Automation.PowerShell.Create(InitialSessionState.CreateDefault2());
