@@ -172,9 +172,12 @@ public sealed class CmdletTests : IDisposable
     [Fact]
     public void Fps_sets_the_frame_times_and_Export_can_override_it_for_the_video()
     {
-        Run($"New-FifoVideo 'slow clouds' -Frames 6 -Fps 12 {InProcessShell.Tiny} | Export-FifoFrames at12.mp4");
-        Run($"New-FifoVideo 'slow clouds' -Frames 6 -Fps 12 {InProcessShell.Tiny} | Export-FifoFrames at3.mp4 -Fps 3");
-        var frames = Run($"New-FifoVideo 'slow clouds' -Frames 6 -Fps 12 {InProcessShell.Tiny}").Cast<FifoFrame>().ToList();
+        var frames = Run($$"""
+            $frames = New-FifoVideo 'slow clouds' -Frames 6 -Fps 12 {{InProcessShell.Tiny}}
+            $null = $frames | Export-FifoFrames at12.mp4
+            $null = $frames | Export-FifoFrames at3.mp4 -Fps 3
+            $frames
+            """).Cast<FifoFrame>().ToList();
         Assert.Equal(TimeSpan.FromSeconds(5 / 12.0), frames[5].Timestamp);
         Assert.Equal(0.5, FifoPipes.Tests.Sinks.Ffprobe.Probe(Path.Combine(dir, "at12.mp4")).Duration, 2);
         Assert.Equal(2.0, FifoPipes.Tests.Sinks.Ffprobe.Probe(Path.Combine(dir, "at3.mp4")).Duration, 2);
@@ -196,8 +199,7 @@ public sealed class CmdletTests : IDisposable
     public void A_start_image_pulls_the_first_frames_towards_it()
     {
         var red = Path.Combine(dir, "red.png");
-        using (var image = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>(64, 64, new SixLabors.ImageSharp.PixelFormats.Rgb24(230, 20, 20)))
-            SixLabors.ImageSharp.ImageExtensions.SaveAsPng(image, red);
+        FifoPipes.Core.ImageFiles.SavePng(FifoPipes.Tests.Sinks.SinkTestBase.Solid(0, 230, 20, 20, 64, 64), red);
         double Redness(FifoFrame frame)
         {
             double r = 0, gb = 0;
