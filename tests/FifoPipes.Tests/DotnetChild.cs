@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Reflection;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -8,6 +9,10 @@ namespace FifoPipes.Tests;
 public static class DotnetChild
 {
     public sealed record Result(int ExitCode, string Output, string Errors);
+
+    /// <summary>The path of a program the build recorded in this assembly's metadata under <paramref name="key"/> (see the .csproj).</summary>
+    public static string BuiltAssembly(string key) =>
+        typeof(DotnetChild).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == key).Value!;
 
     public static Result Run(string assembly, IEnumerable<string> arguments, TimeSpan timeout, ITestOutputHelper output)
     {

@@ -1,4 +1,3 @@
-using System.Reflection;
 using FifoPipes.Tests.Sinks;
 using Xunit;
 using FifoPipes.Tests.Hosting;
@@ -20,8 +19,7 @@ public sealed class SoakTests(ITestOutputHelper output)
     /// </summary>
     const int MaxSlopeKiBPer1000Frames = 4096;
 
-    static string BenchmarksAssembly =>
-        typeof(SoakTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "BenchmarksAssembly").Value!;
+    static string BenchmarksAssembly => DotnetChild.BuiltAssembly("BenchmarksAssembly");
 
     [SkippableFact]
     public void A_reduced_soak_loses_no_frame_and_keeps_memory_flat()

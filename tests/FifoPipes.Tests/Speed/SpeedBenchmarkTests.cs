@@ -1,4 +1,3 @@
-using System.Reflection;
 using FifoPipes.Tests.Parity;
 using Xunit;
 using Xunit.Abstractions;
@@ -11,8 +10,7 @@ namespace FifoPipes.Tests.Speed;
 /// </summary>
 public sealed class SpeedBenchmarkTests(ITestOutputHelper output)
 {
-    static string Benchmark =>
-        typeof(SpeedBenchmarkTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "SpeedBenchmarkAssembly").Value!;
+    static string Benchmark => DotnetChild.BuiltAssembly("SpeedBenchmarkAssembly");
 
     (int ExitCode, string Output) Run(params string[] arguments)
     {

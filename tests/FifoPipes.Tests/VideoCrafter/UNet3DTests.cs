@@ -61,7 +61,7 @@ public sealed class UNet3DTests
         using var plain = unet.forward(x, timesteps, context, fps);
 
         var seen = new List<string>();
-        LayerTiming.Observer = (layer, input, call) =>
+        var record = LayerTiming.Observer = (layer, input, call) =>
         {
             seen.Add(layer.GetType().Name);
             return call();
@@ -81,11 +81,7 @@ public sealed class UNet3DTests
 
         // Another thread's calls are not observed.
         int before = seen.Count;
-        LayerTiming.Observer = (layer, input, call) =>
-        {
-            seen.Add(layer.GetType().Name);
-            return call();
-        };
+        LayerTiming.Observer = record;
         var other = new Thread(() => unet.forward(x, timesteps, context, fps).Dispose());
         try
         {

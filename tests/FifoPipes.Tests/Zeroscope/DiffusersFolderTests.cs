@@ -58,9 +58,10 @@ public sealed class DiffusersFolderTests : IDisposable
         Assert.EndsWith("vae/diffusion_pytorch_model.fp16.safetensors", DiffusersFolder.Open(copy).WeightsPreferring("vae", "fp16").Files.Single());
         using var plain = FifoPipes.Models.Zeroscope.ZeroscopePipeline.Load(copy);
         using var fp16 = FifoPipes.Models.Zeroscope.ZeroscopePipeline.Load(copy, variant: "fp16");
+        var plainWeights = plain.Vae.state_dict();
         foreach (var (name, weight) in fp16.Vae.state_dict())
         {
-            var expected = plain.Vae.state_dict()[name].mul(2).to(ScalarType.Float16).to(ScalarType.Float32);
+            var expected = plainWeights[name].mul(2).to(ScalarType.Float16).to(ScalarType.Float32);
             Assert.True(weight.eq(expected).all().item<bool>(), $"{name}: the fp16 VAE file was not the one loaded");
         }
         Assert.True(fp16.UNet.parameters().First().dtype == ScalarType.Float32);
