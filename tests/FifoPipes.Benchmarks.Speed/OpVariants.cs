@@ -85,8 +85,10 @@ public sealed class OpVariants(BatchedCall target)
             ("permute(0,2,3,1) copy", () => x.permute(0, 2, 3, 1).reshape(n, h * w, c)));
 
         var tokens = randn(new[] { n * h * w, c }, dtype, device);
-        var projWeight = randn(new[] { 8 * c, c }, dtype, device) * 0.02;
-        var projBias = zeros(8 * c, dtype: dtype, device: device);
+        // The UNet's own GEGLU layer; the alternative below computes the same from its weights.
+        using var geglu = new Geglu(c, 4 * c, device, dtype);
+        var gegluWeights = geglu.state_dict();
+        Tensor projWeight = gegluWeights["proj.weight"], projBias = gegluWeights["proj.bias"];
         var outWeight = randn(new[] { c, 4 * c }, dtype, device) * 0.02;
         Report("linear c -> 8c (GEGLU proj)", 2.0 * n * h * w * c * 8 * c, () => F.linear(tokens, projWeight, projBias));
         Compare("GEGLU proj and gate",
@@ -96,13 +98,7 @@ public sealed class OpVariants(BatchedCall target)
                 var halves = F.linear(tokens, projWeight, projBias).chunk(2, -1);
                 return (halves[0] * F.gelu(halves[1])).MoveToOuterDisposeScope();
             }),
-            ("value and gate products, gelu, mul_", () =>
-            {
-                using var step = NewDisposeScope();
-                var value = F.linear(tokens, projWeight.narrow(0, 0, 4 * c), projBias.narrow(0, 0, 4 * c));
-                var gate = F.linear(tokens, projWeight.narrow(0, 4 * c, 4 * c), projBias.narrow(0, 4 * c, 4 * c));
-                return F.gelu(gate).mul_(value).MoveToOuterDisposeScope();
-            }));
+            ("value and gate products, gelu, mul_", () => geglu.forward(tokens)));
         var gated = randn(new[] { n * h * w, 4 * c }, dtype, device);
         Report("linear 4c -> c", 2.0 * n * h * w * 4 * c * c, () => F.linear(gated, outWeight));
         Report("layer_norm", 0, () => F.layer_norm(tokens, new[] { c }, gnWeight, gnBias, 1e-5));
