@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using FifoPipes.Torch.Nn;
 using TorchSharp;
@@ -196,13 +195,5 @@ public sealed class OpVariants(BatchedCall target)
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {what,-69} {ms,9:F2} ms{rate}"));
     }
 
-    double TimeMs(Func<Tensor> op, int warmup = 2, int timed = 5)
-    {
-        for (int i = 0; i < warmup; i++) op().Dispose();
-        target.Sync();
-        var clock = Stopwatch.StartNew();
-        for (int i = 0; i < timed; i++) op().Dispose();
-        target.Sync();
-        return clock.Elapsed.TotalMilliseconds / timed;
-    }
+    double TimeMs(Func<Tensor> op) => DeviceSync.TimeMs(target.Device, op, warmup: 2, timed: 5);
 }

@@ -29,6 +29,18 @@ public static class DeviceSync
         foreach (var device in devices.Where(d => d.type == DeviceType.CUDA).DistinctBy(d => d.index))
             cuda.synchronize(device);
     }
+
+    /// <summary>Mean milliseconds of <paramref name="op"/> after <paramref name="warmup"/> untimed runs, the device synchronised around the timed ones.</summary>
+    public static double TimeMs(Device device, Func<Tensor> op, int warmup, int timed)
+    {
+        var devices = new[] { device };
+        for (int i = 0; i < warmup; i++) op().Dispose();
+        All(devices);
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < timed; i++) op().Dispose();
+        All(devices);
+        return clock.Elapsed.TotalMilliseconds / timed;
+    }
 }
 
 /// <summary>
@@ -149,11 +161,7 @@ public static class MatmulProbe
         using var mode = inference_mode();
         var a = randn(new long[] { size, size }, dtype, device);
         var b = randn(new long[] { size, size }, dtype, device);
-        for (int i = 0; i < warmup; i++) a.mm(b).Dispose();
-        cuda.synchronize(device);
-        var clock = Stopwatch.StartNew();
-        for (int i = 0; i < timed; i++) a.mm(b).Dispose();
-        cuda.synchronize(device);
-        return 2.0 * size * size * (double)size * timed / clock.Elapsed.TotalSeconds / 1e12;
+        double ms = DeviceSync.TimeMs(device, () => a.mm(b), warmup, timed);
+        return 2.0 * size * size * (double)size / ms / 1e9;
     }
 }
