@@ -12,14 +12,25 @@ namespace FifoPipes.Tests.Reliability;
 /// Snapshots through the real engine: a snapshot becomes the resume point only after every frame before it is
 /// written, a run that stops at any frame resumes without a gap, and video sinks continue in a new segment.
 /// </summary>
-public sealed class EngineResumeTests : IDisposable
+public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeTests.UninterruptedRun>
 {
     const int Frames = 40, Every = 8;
 
+    /// <summary>The recipe's frames made in one go, once for every stop point the tests try.</summary>
+    public sealed class UninterruptedRun : IDisposable
+    {
+        public string Folder { get; } = Directory.CreateTempSubdirectory("fifo-engine-whole-").FullName;
+        public UninterruptedRun() => Run(Folder, Read(Folder, Recipe("whole", snapshots: false)));
+        public string Pngs => Path.Combine(Folder, "whole");
+        public void Dispose() => Directory.Delete(Folder, recursive: true);
+    }
+
     readonly string folder = Directory.CreateTempSubdirectory("fifo-engine-resume-").FullName;
+    readonly UninterruptedRun uninterrupted;
+    public EngineResumeTests(UninterruptedRun uninterrupted) => this.uninterrupted = uninterrupted;
     public void Dispose() => Directory.Delete(folder, recursive: true);
 
-    string Recipe(string output, string? resume = null, bool snapshots = true) => $"""
+    static string Recipe(string output, string? resume = null, bool snapshots = true) => $"""
         apiVersion: fifopipes/v1
         model: {"{"} use: analytic, with: {"{"} height: 4, width: 6 {"}"} {"}"}
         prompt: blue waves rolling right
@@ -34,7 +45,9 @@ public sealed class EngineResumeTests : IDisposable
           - path: {output}.gif
         """;
 
-    Recipe Read(string yaml)
+    Recipe Read(string yaml) => Read(folder, yaml);
+
+    static Recipe Read(string folder, string yaml)
     {
         var reader = new RecipeReader(TestPlugins.Host);
         var recipe = reader.ReadText(yaml, Path.Combine(folder, "run.yaml"));
@@ -43,7 +56,9 @@ public sealed class EngineResumeTests : IDisposable
     }
 
     /// <summary>Runs a recipe into its sinks; <paramref name="stopAfter"/> frames then stops consuming, as a crash would.</summary>
-    List<long> Run(Recipe recipe, int? stopAfter = null, Action<long>? afterEachFrame = null)
+    List<long> Run(Recipe recipe, int? stopAfter = null, Action<long>? afterEachFrame = null) => Run(folder, recipe, stopAfter, afterEachFrame);
+
+    static List<long> Run(string folder, Recipe recipe, int? stopAfter = null, Action<long>? afterEachFrame = null)
     {
         var written = new List<long>();
         using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, 8, new PluginContext(workingDirectory: folder));
@@ -87,7 +102,6 @@ public sealed class EngineResumeTests : IDisposable
     [InlineData(1)]
     public void A_run_stopped_at_any_frame_resumes_to_the_same_frames(int stopAfter)
     {
-        Run(Read(Recipe("whole", snapshots: false)));
         var first = Run(Read(Recipe("parts")), stopAfter: stopAfter);
         Assert.Equal(stopAfter, first.Count);
         Assert.Empty(Directory.EnumerateFiles(folder, "*.staged"));
@@ -97,12 +111,12 @@ public sealed class EngineResumeTests : IDisposable
         long start = resumeAt ?? 0;
         Assert.Equal(Enumerable.Range((int)start, Frames - (int)start).Select(i => (long)i), resumed);
 
-        var whole = Directory.GetFiles(Path.Combine(folder, "whole")).Select(Path.GetFileName).Order().ToList();
+        var whole = Directory.GetFiles(uninterrupted.Pngs).Select(Path.GetFileName).Order().ToList();
         var parts = Directory.GetFiles(Path.Combine(folder, "parts")).Select(Path.GetFileName).Order().ToList();
         Assert.Equal(Frames, whole.Count);
         Assert.Equal(whole, parts);
         foreach (var name in whole)
-            Assert.True(File.ReadAllBytes(Path.Combine(folder, "whole", name!)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(folder, "parts", name!))), $"{name} differs");
+            Assert.True(File.ReadAllBytes(Path.Combine(uninterrupted.Pngs, name!)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(folder, "parts", name!))), $"{name} differs");
 
         // The GIF of the stopped run is left whole; the resumed run continues in a segment named by its first frame.
         var segment = Path.Combine(folder, $"parts.from-{start:D6}.gif");
