@@ -11,8 +11,6 @@ namespace FifoPipes.Tests.PowerShell;
 [Collection("PowerShell")]
 public sealed class CmdletTests : IDisposable
 {
-    // A tiny analytic model so each run takes well under a second.
-
     readonly string dir = Directory.CreateTempSubdirectory("fifo-ps-").FullName;
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
