@@ -29,7 +29,6 @@ public sealed class FifoSampler : ISampler
 
     static IEnumerable<LatentFrame> Run(SamplingJob job, FifoPlan plan, BaseClipCache? cache, CancellationToken cancellation)
     {
-        job.Snapshots?.DeleteLeftoverStages();
         using var run = FifoRun.Create(job, plan, cancellation, cache);
         while (!run.Finished)
         {

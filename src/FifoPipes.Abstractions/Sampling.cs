@@ -60,22 +60,34 @@ public sealed record SnapshotPolicy(string Path, int EveryFrames)
     /// <summary>
     /// Where the snapshot taken after <paramref name="framesBefore"/> output frames waits until those frames are
     /// written. A sampler runs a few frames ahead of the sinks; committing its state earlier would let a crash skip
-    /// the frames still in flight.
+    /// the frames still in flight. Every stage gets a name of its own: a restarted sampler stages the frames it redoes
+    /// again, and must not touch the stages of the first attempt that the engine still holds.
     /// </summary>
-    public StagedSnapshot Stage(long framesBefore) =>
-        new($"{Path}.{framesBefore.ToString(System.Globalization.CultureInfo.InvariantCulture)}{StagedSuffix}", Path, framesBefore);
+    public StagedSnapshot Stage(long framesBefore)
+    {
+        var frames = framesBefore.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return new($"{Path}.{frames}.{Guid.NewGuid().ToString("N")[..8]}{StagedSuffix}", Path, framesBefore);
+    }
 
-    /// <summary>Deletes staged snapshots a killed process left behind; they were never the resume point.</summary>
+    /// <summary>
+    /// Deletes staged snapshots a killed process left behind; they were never the resume point. Only the engine may
+    /// call this, before its sampler starts: later, some stages are still waiting for their frames.
+    /// </summary>
     public void DeleteLeftoverStages()
     {
         var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path));
         if (folder is null || !Directory.Exists(folder)) return;
         var prefix = System.IO.Path.GetFileName(Path) + ".";
         foreach (var file in Directory.EnumerateFiles(folder, prefix + "*" + StagedSuffix))
-        {
-            var middle = System.IO.Path.GetFileName(file)[prefix.Length..^StagedSuffix.Length];
-            if (middle.Length > 0 && middle.All(char.IsAsciiDigit)) File.Delete(file);
-        }
+            if (IsStageName(System.IO.Path.GetFileName(file)[prefix.Length..^StagedSuffix.Length])) File.Delete(file);
+    }
+
+    /// <summary>"frames.token" as <see cref="Stage"/> writes it, or plain "frames" as versions before unique stages did.</summary>
+    static bool IsStageName(string middle)
+    {
+        var parts = middle.Split('.');
+        return parts.Length is 1 or 2 && parts[0].Length > 0 && parts[0].All(char.IsAsciiDigit)
+               && (parts.Length == 1 || (parts[1].Length > 0 && parts[1].All(char.IsAsciiHexDigit)));
     }
 }
 

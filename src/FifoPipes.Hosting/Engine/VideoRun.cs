@@ -100,6 +100,8 @@ public sealed class VideoRun
             Log = log,
         };
 
+        // Stages a killed process left behind; from here on every stage on disk belongs to this run.
+        recipe.Snapshot?.DeleteLeftoverStages();
         using var decoder = model.CreateDecoder();
         var staged = new Queue<StagedSnapshot>();
         var total = Stopwatch.StartNew();

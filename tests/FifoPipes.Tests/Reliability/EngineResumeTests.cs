@@ -83,6 +83,11 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
     [Fact]
     public void The_resume_point_never_runs_ahead_of_the_written_frames()
     {
+        // Stages a killed process left behind, in the old and the current naming, go when the next run starts.
+        var leftovers = new[] { "run.snapshot.5.staged", "run.snapshot.16.0a1b2c3d.staged" }.Select(name => Path.Combine(folder, name)).ToList();
+        var unrelated = Path.Combine(folder, "run.snapshot.notes.staged");
+        foreach (var file in leftovers.Append(unrelated)) File.WriteAllText(file, "from a killed process");
+
         var seen = new List<long?>();
         Run(Read(Recipe("frames")), afterEachFrame: index =>
         {
@@ -93,7 +98,7 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
         });
         Assert.Equal(Enumerable.Range(0, Frames).Select(i => i < Every ? (long?)null : i / Every * Every), seen);
         Assert.Equal(Frames, CommittedSnapshot());
-        Assert.Empty(Directory.EnumerateFiles(folder, "*.staged"));
+        Assert.Equal(unrelated, Assert.Single(Directory.EnumerateFiles(folder, "*.staged")));
     }
 
     [Theory]

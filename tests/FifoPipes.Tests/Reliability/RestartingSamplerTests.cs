@@ -5,6 +5,7 @@ using FifoPipes.Hosting.Engine;
 using FifoPipes.Samplers.Fifo;
 using FifoPipes.Tests.Sampling;
 using FifoPipes.Tests.Parity;
+using FifoPipes.Torch.Checkpoints;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -36,6 +37,30 @@ public sealed class RestartingSamplerTests : IDisposable
     /// <summary>Takes every frame as the engine would: a staged snapshot is committed once its frame is taken.</summary>
     static List<LatentFrame> Take(ISampler sampler, SamplingJob job) =>
         sampler.Sample(job, CancellationToken.None).Select(f => { f.Snapshot?.Commit(); return f; }).ToList();
+
+    /// <summary>
+    /// Takes frames as the engine does when the sinks run behind: each staged snapshot is committed
+    /// <paramref name="lag"/> frames after its frame was taken, and its file must still be there then.
+    /// </summary>
+    static List<LatentFrame> TakeCommittingLate(ISampler sampler, SamplingJob job, int lag)
+    {
+        var frames = new List<LatentFrame>();
+        var held = new Queue<(StagedSnapshot Stage, int TakenAt)>();
+        foreach (var frame in sampler.Sample(job, CancellationToken.None))
+        {
+            frames.Add(frame);
+            if (frame.Snapshot is { } stage) held.Enqueue((stage, frames.Count));
+            while (held.Count > 0 && held.Peek().TakenAt + lag <= frames.Count) CommitStillStaged(held.Dequeue().Stage);
+        }
+        while (held.Count > 0) CommitStillStaged(held.Dequeue().Stage);
+        return frames;
+    }
+
+    static void CommitStillStaged(StagedSnapshot stage)
+    {
+        Assert.True(File.Exists(stage.StagedPath), $"the snapshot staged after {stage.FramesBefore} frames was deleted before the engine could commit it");
+        stage.Commit();
+    }
 
     /// <summary>The frames of a run without faults, and how many model calls it made.</summary>
     static (List<LatentFrame> Frames, int Calls) CleanRun()
@@ -85,6 +110,22 @@ public sealed class RestartingSamplerTests : IDisposable
         AssertSameFrames(clean, frames);
         Assert.Equal(1, restarting.Restarts);
         Assert.Contains($"from '{snapshot}'", Assert.Single(log.Warnings));
+    }
+
+    [Fact]
+    public void Snapshots_the_engine_still_holds_survive_a_restart()
+    {
+        var (clean, calls) = CleanRun();
+        var log = new RecordingSink();
+        var snapshot = Path.Combine(folder, "held.snapshot");
+        var restarting = new RestartingSampler(Fifo(), maxStalls: 3);
+        // Committing three frames late, the stages of the last frames before the fault are still held when it comes;
+        // the restarted sampler redoes those frames and must neither delete nor replace the held stages.
+        var frames = TakeCommittingLate(restarting, Job(FaultingAt(calls - 3), log, new SnapshotPolicy(snapshot, 2)), lag: 3);
+        AssertSameFrames(clean, frames);
+        Assert.Equal(1, restarting.Restarts);
+        Assert.Equal(Frames.ToString(System.Globalization.CultureInfo.InvariantCulture), SafetensorsFile.ReadMetadata(snapshot)["emitted"]);
+        Assert.Empty(Directory.EnumerateFiles(folder, "*.staged"));
     }
 
     [Fact]
