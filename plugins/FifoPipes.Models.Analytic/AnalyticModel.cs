@@ -1,4 +1,5 @@
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Devices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -29,9 +30,7 @@ public sealed class AnalyticModel : IVideoModel
     {
         var problems = options.Validate().ToList();
         if (problems.Count > 0) throw new FifoInputException("AnalyticOptionInvalid", string.Join(" ", problems.Select(p => p.Message)));
-        Device device;
-        try { device = torch.device(options.Device); }
-        catch (Exception e) { throw new FifoInputException("AnalyticDeviceInvalid", $"device '{options.Device}' cannot be used: {e.Message} Use device: cpu.", e); }
+        var device = ModelDevices.Resolve(options.Device, ScalarType.Float32);
         Info = new ModelInfo
         {
             Name = "analytic",

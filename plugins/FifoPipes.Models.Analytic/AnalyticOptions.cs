@@ -1,4 +1,5 @@
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Devices;
 
 namespace FifoPipes.Models.Analytic;
 
@@ -45,7 +46,10 @@ public sealed class AnalyticOptions : IValidatableOptions
         if (Partitions < 1) yield return new("partitions", $"partitions is {Partitions}; use at least 1 (default 4).");
         if (!(Eta >= 0 && Eta <= 1)) yield return new("eta", $"eta is {Eta}; use a value in [0, 1].");
         if (OperatorCache < 1) yield return new("operatorCache", $"operatorCache is {OperatorCache}; keep at least 1 operator.");
-        if (string.IsNullOrWhiteSpace(Device) || !(Device == "cpu" || Device == "cuda" || (Device.StartsWith("cuda:") && int.TryParse(Device[5..], out var n) && n >= 0)))
-            yield return new("device", $"device '{Device}' is not one of cpu, cuda, cuda:N.");
+        if (ModelDevices.ParseDevice(Device) is null)
+            yield return new("device", ModelDevices.ParseDevices(Device) is { Count: > 1 }
+                // Its decoder follows the rows it denoised, so its work cannot be split across replicas.
+                ? $"device '{Device}' lists several devices, but the analytic model runs on one (it is cheap; several GPUs are for videocrafter, zeroscope and opensora); give cpu, cuda or cuda:N."
+                : $"device '{Device}' is not one of cpu, cuda, cuda:N.");
     }
 }

@@ -28,11 +28,14 @@ public static class OpenSoraCheckpoints
 
     public static CausalVae LoadVae(string folder, Device device, ScalarType dtype)
     {
-        var config = ReadConfig(folder, CausalVaeConfig.FromReferenceArguments) ?? CausalVaeConfig.OpenSoraPlanV1_1;
-        var model = new CausalVae(config, device, dtype);
+        var model = new CausalVae(VaeConfig(folder), device, dtype);
         LoadDiffusersWeights(model, folder, dtype, new StateDictMapping());
         return model;
     }
+
+    /// <summary>The VAE folder's config.json, or the released v1.1 VAE's when the folder has none.</summary>
+    public static CausalVaeConfig VaeConfig(string folder) =>
+        ReadConfig(folder, CausalVaeConfig.FromReferenceArguments) ?? CausalVaeConfig.OpenSoraPlanV1_1;
 
     /// <summary>
     /// The encoder half of a T5 checkpoint (a T5EncoderModel or a whole T5, whose decoder keys are skipped).

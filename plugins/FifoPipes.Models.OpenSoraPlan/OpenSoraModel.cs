@@ -9,21 +9,32 @@ namespace FifoPipes.Models.OpenSoraPlan;
 /// <summary>
 /// Open-Sora Plan v1.1 as samplers see it: LatteT2V predicts ε (the first 4 of its 8 output channels) with one
 /// timestep per frame, T5-XXL embeds prompts, and the CausalVAE decodes popped latents in overlapping chunks.
-/// The text encoder is loaded on first use.
+/// The text encoder is loaded on first use. A denoiser-only replica (another GPU's) holds the transformer alone.
 /// </summary>
-public sealed class OpenSoraModel : IVideoModel
+public sealed class OpenSoraModel : IVideoModel, IAdoptConditioning, IPairedUnconditional
 {
     readonly LatteT2V transformer;
-    readonly CausalVae vae;
-    readonly Func<OpenSoraTextEncoder> loadTextEncoder;
+    readonly CausalVae? vae;
+    readonly Func<OpenSoraTextEncoder>? loadTextEncoder;
     OpenSoraTextEncoder? textEncoder;
 
     public OpenSoraModel(OpenSoraPreset preset, LatteT2V transformer, CausalVae vae, Func<OpenSoraTextEncoder> loadTextEncoder, Device device, ScalarType dtype)
+        : this(preset, transformer, vae.Config, vae, loadTextEncoder, device, dtype) { }
+
+    /// <summary>
+    /// The transformer alone, for a replica on another device: prompts come embedded from the primary
+    /// (<see cref="Adopt"/>), frames are decoded there; <paramref name="vaeConfig"/> gives the latent geometry.
+    /// </summary>
+    public static OpenSoraModel DenoiserOnly(OpenSoraPreset preset, LatteT2V transformer, CausalVaeConfig vaeConfig, Device device, ScalarType dtype) =>
+        new(preset, transformer, vaeConfig, null, null, device, dtype);
+
+    OpenSoraModel(OpenSoraPreset preset, LatteT2V transformer, CausalVaeConfig vaeConfig, CausalVae? vae, Func<OpenSoraTextEncoder>? loadTextEncoder,
+        Device device, ScalarType dtype)
     {
         this.transformer = transformer;
         this.vae = vae;
         this.loadTextEncoder = loadTextEncoder;
-        Tiling = CausalVaeTiling.For(vae.Config);
+        Tiling = CausalVaeTiling.For(vaeConfig);
         Info = new ModelInfo
         {
             Name = preset.Name,
@@ -31,7 +42,7 @@ public sealed class OpenSoraModel : IVideoModel
             LatentHeight = transformer.Config.SampleHeight,
             LatentWidth = transformer.Config.SampleWidth,
             WindowFrames = transformer.Config.VideoLength,
-            SpatialScale = vae.Config.SpatialFactor,
+            SpatialScale = vaeConfig.SpatialFactor,
             Schedule = OpenSoraPreset.Schedule,
             Defaults = preset.Defaults,
             Device = device,
@@ -42,7 +53,35 @@ public sealed class OpenSoraModel : IVideoModel
     public ModelInfo Info { get; }
     public CausalVaeTiling Tiling { get; }
 
-    public Conditioning Encode(string prompt) => (textEncoder ??= loadTextEncoder()).Encode(prompt);
+    /// <summary>Whether T5 is in memory (it loads on the first prompt; never on a denoiser-only replica).</summary>
+    public bool TextEncoderLoaded => textEncoder is not null;
+    /// <summary>Whether the VAE is in memory (false for a denoiser-only replica).</summary>
+    public bool VaeLoaded => vae is not null;
+
+    public Conditioning Encode(string prompt)
+    {
+        var load = loadTextEncoder ?? throw new InvalidOperationException(
+            $"This {Info.Name} replica was loaded as a denoiser only and has no text encoder; prompts reach it from the primary through {nameof(Adopt)}.");
+        return (textEncoder ??= load()).Encode(prompt);
+    }
+
+    /// <summary>
+    /// The "" caption cut to <paramref name="conditional"/>'s length, as the pipeline pairs them in one guidance batch;
+    /// paired per prompt, a row's caption does not depend on the other rows of its call.
+    /// </summary>
+    public Conditioning UnconditionalFor(Conditioning conditional)
+    {
+        if (conditional is not T5Conditioning prompt)
+            throw new ArgumentException($"opensora cannot pair a {conditional.GetType().Name}; encode prompts with this model.", nameof(conditional));
+        var empty = (T5Conditioning)Encode("");
+        return new T5Conditioning("", empty.Embedding, empty.ValidTokens, pairedLength: prompt.ValidTokens);
+    }
+
+    /// <summary>The primary replica's T5 embedding of a prompt, copied to this replica's device.</summary>
+    public Conditioning Adopt(Conditioning fromAnotherReplica) => fromAnotherReplica is T5Conditioning other
+        ? new T5Conditioning(other.Prompt, other.Embedding.to(other.Embedding.dtype, Info.Device, copy: true).DetachFromDisposeScope(), other.ValidTokens,
+            other.PairedLength)
+        : throw new ArgumentException($"An opensora replica cannot adopt a {fromAnotherReplica.GetType().Name}; it takes what another opensora replica encoded.", nameof(fromAnotherReplica));
 
     public Tensor PredictNoise(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning)
     {
@@ -56,7 +95,10 @@ public sealed class OpenSoraModel : IVideoModel
         return output.narrow(1, 0, Info.LatentChannels).MoveToOuterDisposeScope();
     }
 
-    public IFrameDecoder CreateDecoder() => new ChunkedFrameDecoder(vae, Tiling);
+    public IFrameDecoder CreateDecoder() => new ChunkedFrameDecoder(Vae, Tiling);
+
+    CausalVae Vae => vae ?? throw new InvalidOperationException(
+        $"This {Info.Name} replica was loaded as a denoiser only and has no VAE; frames are decoded and encoded on the primary replica.");
 
     /// <summary>RGB [T, 3, H, W] in [0, 1] → scaled posterior means [4, 1 + ⌊(T − 1)/4⌋, H/8, W/8] (the mode, not a sample).</summary>
     public Tensor EncodeFrames(Tensor rgb)
@@ -66,14 +108,14 @@ public sealed class OpenSoraModel : IVideoModel
         using var scope = NewDisposeScope();
         using var _ = inference_mode();
         var video = (rgb.to(Info.DType, Info.Device) * 2 - 1).permute(1, 0, 2, 3).unsqueeze(0);
-        var (mean, _) = vae.Encode(video);
+        var (mean, _) = Vae.Encode(video);
         return (mean[0] * OpenSoraPreset.LatentScale).to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();
     }
 
     public void Dispose()
     {
         transformer.Dispose();
-        vae.Dispose();
+        vae?.Dispose();
         textEncoder?.Dispose();
     }
 }

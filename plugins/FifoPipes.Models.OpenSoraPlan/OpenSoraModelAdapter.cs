@@ -1,4 +1,6 @@
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Devices;
+using FifoPipes.Torch.Text;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -21,34 +23,46 @@ public sealed class OpenSoraModelAdapter : IModelAdapter
         if (problem is not null) throw new FifoInputException("OpenSoraOptionInvalid", $"{problem.Option}: {problem.Message}");
 
         var preset = OpenSoraPreset.Find(o.Preset)!;
-        var dtype = OpenSoraPreset.ParseDType(o.Dtype)!.Value;
-        Device device;
-        try { device = torch.device(o.Device); }
-        catch (Exception e) { throw new FifoInputException("OpenSoraDeviceInvalid", $"device '{o.Device}' cannot be used: {e.Message} Use device: cpu.", e); }
+        var dtype = ModelDevices.ParseDType(o.Dtype)!.Value;
+        var devices = ModelDevices.ResolveAll(o.Device, dtype);
 
         string root = context.ResolvePath(o.Path);
         string textFolder = o.TextEncoderPath.Length > 0 ? context.ResolvePath(o.TextEncoderPath) : Path.Combine(root, "t5-v1_1-xxl");
-        string transformerFolder = Path.Combine(root, preset.Folder);
-        context.Log.Verbose($"opensora: loading the transformer from {transformerFolder} ({o.Dtype} on {o.Device}).");
         // Checked first so a wrong folder fails before gigabytes load; the 4.7B-parameter T5 weights load on first use.
         OpenSoraCheckpoints.T5Shards(textFolder);
         var tokenizer = OpenSoraCheckpoints.LoadTokenizer(textFolder);
-        var transformer = OpenSoraCheckpoints.LoadTransformer(transformerFolder, preset.Transformer, device, dtype);
-        try
+        var release = new Release(preset, Path.Combine(root, preset.Folder), Path.Combine(root, "vae"), textFolder, tokenizer, dtype, context.Log);
+        // Several devices: one replica each, every model call's rows split across them (ReplicatedModel); only the
+        // primary holds T5 and the VAE.
+        return ReplicatedModel.Create(devices, release.Load);
+    }
+
+    /// <summary>Where the parts of one Open-Sora Plan release are, and how to load them onto a device.</summary>
+    sealed record Release(OpenSoraPreset Preset, string TransformerFolder, string VaeFolder, string TextFolder, T5Tokenizer Tokenizer,
+        ScalarType DType, IProgressSink Log)
+    {
+        public IVideoModel Load(Device device, ReplicaRole role)
         {
-            context.Log.Verbose($"opensora: loading the VAE from {Path.Combine(root, "vae")}.");
-            var vae = OpenSoraCheckpoints.LoadVae(Path.Combine(root, "vae"), device, dtype);
-            OpenSoraTextEncoder LoadText()
+            Log.Verbose($"opensora: loading the transformer from {TransformerFolder} ({DType} on {device}).");
+            var transformer = OpenSoraCheckpoints.LoadTransformer(TransformerFolder, Preset.Transformer, device, DType);
+            try
             {
-                context.Log.Verbose($"opensora: loading T5 from {textFolder}.");
-                return new OpenSoraTextEncoder(tokenizer, OpenSoraCheckpoints.LoadTextEncoder(textFolder, device, dtype));
+                if (role == ReplicaRole.Denoiser)
+                    return OpenSoraModel.DenoiserOnly(Preset, transformer, OpenSoraCheckpoints.VaeConfig(VaeFolder), device, DType);
+                Log.Verbose($"opensora: loading the VAE from {VaeFolder}.");
+                var vae = OpenSoraCheckpoints.LoadVae(VaeFolder, device, DType);
+                OpenSoraTextEncoder LoadText()
+                {
+                    Log.Verbose($"opensora: loading T5 from {TextFolder}.");
+                    return new OpenSoraTextEncoder(Tokenizer, OpenSoraCheckpoints.LoadTextEncoder(TextFolder, device, DType));
+                }
+                return new OpenSoraModel(Preset, transformer, vae, LoadText, device, DType);
             }
-            return new OpenSoraModel(preset, transformer, vae, LoadText, device, dtype);
-        }
-        catch
-        {
-            transformer.Dispose();
-            throw;
+            catch
+            {
+                transformer.Dispose();
+                throw;
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Devices;
 
 namespace FifoPipes.Models.OpenSoraPlan;
 
@@ -15,7 +16,7 @@ public sealed class OpenSoraOptions : IValidatableOptions
         Choices = OpenSoraPreset.Choices)]
     public string Preset { get; set; } = OpenSoraPreset.V65.Name;
 
-    [Option("Torch device: cpu, cuda or cuda:N.")]
+    [Option("Torch device: cpu, cuda, cuda:N, or a comma-separated list (cuda:0,cuda:1) to spread the windows over several GPUs.")]
     public string Device { get; set; } = "cpu";
 
     [Option("Weights and activations: float32, bfloat16 or float16 (float16 on GPUs only).", Choices = "float32,bfloat16,float16")]
@@ -27,11 +28,6 @@ public sealed class OpenSoraOptions : IValidatableOptions
             yield return new("path", "path is empty; set it to the Open-Sora-Plan-v1.1.0 folder (see docs/models/opensora.md).");
         if (OpenSoraPreset.Find(Preset) is null)
             yield return new("preset", $"preset '{Preset}' is not one of {OpenSoraPreset.Choices}.");
-        if (!(Device == "cpu" || Device == "cuda" || (Device.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(Device[5..], out var n) && n >= 0)))
-            yield return new("device", $"device '{Device}' is not one of cpu, cuda, cuda:N.");
-        if (OpenSoraPreset.ParseDType(Dtype) is null)
-            yield return new("dtype", $"dtype '{Dtype}' is not one of float32, bfloat16, float16.");
-        else if (Dtype == "float16" && Device == "cpu")
-            yield return new("dtype", "float16 is far too slow on the CPU; use bfloat16 or float32 there.");
+        foreach (var problem in ModelDevices.Problems(Device, Dtype, "dtype")) yield return problem;
     }
 }

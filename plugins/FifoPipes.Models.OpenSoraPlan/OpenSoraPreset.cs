@@ -32,11 +32,4 @@ public sealed record OpenSoraPreset(string Name, string Folder, LatteConfig Tran
         Fps = 24,
     };
 
-    public static ScalarType? ParseDType(string name) => name.ToLowerInvariant() switch
-    {
-        "float32" or "fp32" => ScalarType.Float32,
-        "bfloat16" or "bf16" => ScalarType.BFloat16,
-        "float16" or "fp16" => ScalarType.Float16,
-        _ => null,
-    };
 }

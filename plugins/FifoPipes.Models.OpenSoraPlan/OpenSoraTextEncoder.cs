@@ -11,16 +11,22 @@ namespace FifoPipes.Models.OpenSoraPlan;
 /// </summary>
 public sealed class T5Conditioning : Conditioning
 {
-    public T5Conditioning(string prompt, Tensor embedding, int validTokens) : base(prompt)
+    public T5Conditioning(string prompt, Tensor embedding, int validTokens, int? pairedLength = null) : base(prompt)
     {
         Embedding = embedding;
         ValidTokens = validTokens;
+        PairedLength = pairedLength;
     }
 
     /// <summary>[300, 4096] in the model's dtype and device.</summary>
     public Tensor Embedding { get; }
     public int ValidTokens { get; }
     public bool IsUnconditional => Prompt.Length == 0;
+    /// <summary>
+    /// For an unconditional row paired with a prompt (<see cref="OpenSoraModel.UnconditionalFor"/>): that prompt's
+    /// token count, the length its caption is cut to. Null: cut to the longest prompt in the same call.
+    /// </summary>
+    public int? PairedLength { get; }
 
     public override void Dispose() => Embedding.Dispose();
 }
@@ -60,8 +66,8 @@ public sealed class OpenSoraTextEncoder : IDisposable
 /// <summary>
 /// Builds the caption batch for one Latte call the way the OSP/FIFO pipeline does: every row is cut to the
 /// prompt's valid-token count (mask_feature), and the unconditional ("") rows are cut to that same length,
-/// so they keep T5's outputs at pad positions. Conditional rows of other, shorter prompts in the same batch
-/// are masked beyond their own length.
+/// so they keep T5's outputs at pad positions: an unconditional row paired with a prompt to that prompt's length, an
+/// unpaired one to the longest prompt in the call. Rows shorter than the longest are masked beyond their own length.
 /// </summary>
 public static class CaptionBatch
 {
@@ -70,18 +76,17 @@ public static class CaptionBatch
         var rows = conditioning.Select((c, i) => c as T5Conditioning
             ?? throw new ArgumentException($"Conditioning of row {i} was not made by the opensora model's Encode.", nameof(conditioning))).ToList();
         var conditional = rows.Where(r => !r.IsUnconditional).ToList();
-        int length = (conditional.Count > 0 ? conditional : rows).Max(r => r.ValidTokens);
+        int longestPrompt = (conditional.Count > 0 ? conditional : rows).Max(r => r.ValidTokens);
+        var lengths = rows.Select(r => r.IsUnconditional ? r.PairedLength ?? longestPrompt : r.ValidTokens).ToArray();
+        int length = lengths.Max();
         using var scope = NewDisposeScope();
         var caption = stack(rows.Select(r => r.Embedding.narrow(0, 0, length)).ToArray(), 0).unsqueeze(1);
         Tensor? mask = null;
-        if (conditional.Any(r => r.ValidTokens < length))
+        if (lengths.Any(l => l < length))
         {
             var values = new long[rows.Count * length];
             for (int b = 0; b < rows.Count; b++)
-            {
-                int keep = rows[b].IsUnconditional ? length : rows[b].ValidTokens;
-                for (int i = 0; i < keep; i++) values[b * length + i] = 1;
-            }
+                for (int i = 0; i < lengths[b]; i++) values[b * length + i] = 1;
             mask = tensor(values, new long[] { rows.Count, length }, device: caption.device).MoveToOuterDisposeScope();
         }
         return (caption.MoveToOuterDisposeScope(), mask);

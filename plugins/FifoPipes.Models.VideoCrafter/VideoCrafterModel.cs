@@ -28,24 +28,30 @@ public sealed record VideoCrafterModelSettings
     IReadOnlyList<Device>? devices;
     public ScalarType DType { get; init; } = ScalarType.Float32;
     public bool FreeTextEncoder { get; init; }
+    /// <summary>
+    /// Load the UNet alone (a replica on another device, <see cref="FifoPipes.Core.Devices.ReplicaRole.Denoiser"/>): prompts
+    /// come embedded from the primary through <see cref="VideoCrafterModel.Adopt"/>, frames are decoded there.
+    /// </summary>
+    public bool DenoiserOnly { get; init; }
     public IProgressSink Log { get; init; } = NullProgressSink.Instance;
 }
 
 /// <summary>
 /// VideoCrafter 1/2 as an <see cref="IVideoModel"/>: the 3D UNet as the eps denoiser (one timestep per frame), the
 /// OpenCLIP-H text tower (penultimate layer, "" = the unconditional embedding) and the KL VAE, decoded frame by frame.
-/// All three load from one checkpoint, tensor by tensor, cast to the chosen dtype as they are read.
+/// All three load from one checkpoint, tensor by tensor, cast to the chosen dtype as they are read; a denoiser-only
+/// replica loads the UNet alone.
 /// </summary>
-public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention
+public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention, IAdoptConditioning
 {
     readonly VideoCrafterModelSettings settings;
     readonly VideoCrafterPreset preset;
     readonly UNet3D unet;
-    readonly AutoencoderKL vae;
+    readonly AutoencoderKL? vae;
     OpenClipTextTransformer? text;
     readonly Dictionary<string, Tensor> contexts = new(StringComparer.Ordinal);
 
-    VideoCrafterModel(VideoCrafterModelSettings settings, UNet3D unet, AutoencoderKL vae, OpenClipTextTransformer text)
+    VideoCrafterModel(VideoCrafterModelSettings settings, UNet3D unet, AutoencoderKL? vae, OpenClipTextTransformer? text)
     {
         this.settings = settings;
         preset = settings.Preset;
@@ -74,7 +80,10 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention
     /// <summary>How many times the text tower was read from the checkpoint (1 unless it was freed and needed again).</summary>
     public int TextEncoderLoads { get; private set; }
 
-    /// <summary>Checks the checkpoint's keys against all three networks, then builds and loads them.</summary>
+    /// <summary>Whether the VAE is in memory (false for a denoiser-only replica).</summary>
+    public bool VaeLoaded => vae is not null;
+
+    /// <summary>Checks the checkpoint's keys against all three networks, then builds and loads them (the UNet alone for a denoiser-only replica).</summary>
     public static VideoCrafterModel Load(VideoCrafterModelSettings settings)
     {
         var preset = settings.Preset;
@@ -97,6 +106,7 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention
             settings.Log.Verbose($"videocrafter: loading the {preset.Name} UNet from '{weights.Path}' ({dtype}, {settings.Device}).");
             unet = new UNet3D(preset.UNet, settings.Device, dtype);
             weights.Load(unet, new StateDictMapping { Prefix = VideoCrafterCheckpoint.UNetPrefix }, dtype);
+            if (settings.DenoiserOnly) return new VideoCrafterModel(settings, unet, null, null);
             settings.Log.Verbose("videocrafter: loading the VAE.");
             vae = new AutoencoderKL(preset.Vae, settings.Device, dtype);
             weights.Load(vae, VideoCrafterCheckpoint.VaeMapping, dtype);
@@ -185,6 +195,8 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention
     public Conditioning Encode(string prompt)
     {
         ArgumentNullException.ThrowIfNull(prompt);
+        if (settings.DenoiserOnly && !contexts.ContainsKey(prompt))
+            throw new InvalidOperationException($"This {preset.Name} replica was loaded as a denoiser only and has no text encoder; prompts reach it from the primary through {nameof(Adopt)}.");
         if (!contexts.ContainsKey(prompt))
         {
             // The unconditional embedding comes along with the first prompt, so a freed text tower is not reloaded for it.
@@ -193,6 +205,16 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention
             EmbedAndCache(batch);
         }
         return new VideoCrafterConditioning(prompt, contexts[prompt]);
+    }
+
+    /// <summary>Takes the primary replica's embedding of a prompt: a copy on this replica's device, cached like an encoded one.</summary>
+    public Conditioning Adopt(Conditioning fromAnotherReplica)
+    {
+        if (fromAnotherReplica is not VideoCrafterConditioning other)
+            throw new ArgumentException($"A videocrafter replica cannot adopt a {fromAnotherReplica.GetType().Name}; it takes what another videocrafter replica encoded.", nameof(fromAnotherReplica));
+        if (!contexts.TryGetValue(other.Prompt, out var context))
+            contexts[other.Prompt] = context = other.Context.to(settings.DType, settings.Device, copy: true).DetachFromDisposeScope();
+        return new VideoCrafterConditioning(other.Prompt, context);
     }
 
     void EmbedAndCache(IReadOnlyList<string> prompts)
@@ -255,7 +277,10 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention
                 throw new ArgumentException($"Conditioning of row {i} was not made by this model's Encode.", nameof(conditioning));
     }
 
-    public IFrameDecoder CreateDecoder() => new VaeFrameDecoder(vae, preset.ScaleFactor);
+    public IFrameDecoder CreateDecoder() => new VaeFrameDecoder(Vae, preset.ScaleFactor);
+
+    AutoencoderKL Vae => vae ?? throw new InvalidOperationException(
+        $"This {preset.Name} replica was loaded as a denoiser only and has no VAE; frames are decoded and encoded on the primary replica.");
 
     /// <summary>RGB frames [T, 3, H, W] in [0, 1] at the model's frame size → latents [C, T, h, w] (posterior mean × scale factor), float32.</summary>
     public Tensor EncodeFrames(Tensor rgb)
@@ -269,7 +294,7 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention
         for (long i = 0; i < rgb.shape[0]; i++)
         {
             var image = (rgb[i].unsqueeze(0).to(settings.DType, settings.Device) * 2.0) - 1.0;
-            using var posterior = vae.Encode(image);
+            using var posterior = Vae.Encode(image);
             latents.Add((posterior.Mean.to(ScalarType.Float32) * preset.ScaleFactor)[0]);
         }
         return stack(latents, 1).MoveToOuterDisposeScope();
@@ -280,7 +305,7 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention
         foreach (var c in contexts.Values) c.Dispose();
         contexts.Clear();
         unet.Dispose();
-        vae.Dispose();
+        vae?.Dispose();
         text?.Dispose();
         text = null;
     }

@@ -20,8 +20,10 @@ public sealed class VideoCrafterModelAdapter : IModelAdapter
         var settings = Resolve(o, context);
         context.Log.Verbose($"videocrafter: {settings.Preset.Name} at {settings.Preset.Width}x{settings.Preset.Height}, window {settings.Preset.WindowFrames}, " +
                             $"{settings.DType} on {string.Join(", ", settings.Devices)}, checkpoint '{settings.CheckpointPath}'.");
-        // Several devices: one replica each, every model call's rows split across them (ReplicatedModel).
-        return ReplicatedModel.Create(settings.Devices, device => VideoCrafterModel.Load(settings with { Device = device, Devices = new[] { device } }));
+        // Several devices: one replica each, every model call's rows split across them (ReplicatedModel); only the
+        // primary loads the text encoder and the VAE.
+        return ReplicatedModel.Create(settings.Devices, (device, role) =>
+            VideoCrafterModel.Load(settings with { Device = device, Devices = new[] { device }, DenoiserOnly = role == ReplicaRole.Denoiser }));
     }
 
     /// <summary>Turns the options into load settings: preset with its overrides, files found, device and dtype checked.</summary>

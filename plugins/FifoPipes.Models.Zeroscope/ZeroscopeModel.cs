@@ -14,7 +14,7 @@ public sealed class ZeroscopeConditioning : Conditioning
 }
 
 /// <summary>zeroscope_v2 as a FIFO video model: eps prediction with one timestep per frame, CLIP text context, SD VAE frames.</summary>
-public sealed class ZeroscopeModel : IVideoModel, IFusedTemporalAttention
+public sealed class ZeroscopeModel : IVideoModel, IFusedTemporalAttention, IAdoptConditioning
 {
     readonly ZeroscopePipeline pipeline;
 
@@ -29,6 +29,11 @@ public sealed class ZeroscopeModel : IVideoModel, IFusedTemporalAttention
 
     // The conditioning owns its tensor (it disposes it): detached, so a caller's dispose scope cannot free it first.
     public Conditioning Encode(string prompt) => new ZeroscopeConditioning(prompt, pipeline.EncodePrompts(new[] { prompt }).DetachFromDisposeScope());
+
+    /// <summary>The primary replica's text embedding of a prompt, copied to this replica's device.</summary>
+    public Conditioning Adopt(Conditioning fromAnotherReplica) => fromAnotherReplica is ZeroscopeConditioning other
+        ? new ZeroscopeConditioning(other.Prompt, other.Context.to(other.Context.dtype, Info.Device, copy: true).DetachFromDisposeScope())
+        : throw new ArgumentException($"A zeroscope replica cannot adopt a {fromAnotherReplica.GetType().Name}; it takes what another zeroscope replica encoded.", nameof(fromAnotherReplica));
 
     public Tensor PredictNoise(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning) =>
         Predict(x, timesteps, conditioning, null);

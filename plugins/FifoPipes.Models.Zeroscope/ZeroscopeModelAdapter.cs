@@ -24,15 +24,16 @@ public sealed class ZeroscopeModelAdapter : IModelAdapter
         var dtype = ModelDevices.ParseDType(o.DTypeName)!.Value;
         var devices = ModelDevices.ResolveAll(o.DeviceName, dtype);
         string folder = context.ResolvePath(o.Path);
-        // Several devices: one replica each, every model call's rows split across them (ReplicatedModel).
-        return ReplicatedModel.Create(devices, device => LoadOn(device, folder, dtype, o, preset, context));
+        // Several devices: one replica each, every model call's rows split across them (ReplicatedModel); only the
+        // primary loads the text encoder and the VAE.
+        return ReplicatedModel.Create(devices, (device, role) => LoadOn(device, role, folder, dtype, o, preset, context));
     }
 
-    static IVideoModel LoadOn(Device device, string folder, ScalarType dtype, ZeroscopeOptions o, ZeroscopePreset preset, PluginContext context)
+    static IVideoModel LoadOn(Device device, ReplicaRole role, string folder, ScalarType dtype, ZeroscopeOptions o, ZeroscopePreset preset, PluginContext context)
     {
-        var pipeline = ZeroscopePipeline.Load(folder, dtype, device, o.Variant, context.Log);
+        var pipeline = ZeroscopePipeline.Load(folder, dtype, device, o.Variant, context.Log, denoiserOnly: role == ReplicaRole.Denoiser);
         int width = o.Width ?? preset.Width, height = o.Height ?? preset.Height;
-        int scale = pipeline.Vae.Config.DownscaleFactor;
+        int scale = pipeline.VaeConfig.DownscaleFactor;
         if (width % scale != 0 || height % scale != 0)
         {
             pipeline.Dispose();

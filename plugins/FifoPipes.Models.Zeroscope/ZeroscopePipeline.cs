@@ -18,21 +18,29 @@ public sealed class ZeroscopePipeline : IDisposable
 {
     public const string PipelineClass = "TextToVideoSDPipeline";
 
-    ZeroscopePipeline(UNet3D unet, AutoencoderKL vae, double vaeScalingFactor, OpenClipTextTransformer textEncoder, HfClipTokenizer tokenizer, DiffusersSchedulerConfig scheduler)
+    readonly AutoencoderKL? vae;
+    readonly OpenClipTextTransformer? textEncoder;
+
+    ZeroscopePipeline(UNet3D unet, AutoencoderKL? vae, AutoencoderKLConfig vaeConfig, double vaeScalingFactor, OpenClipTextTransformer? textEncoder,
+        HfClipTokenizer tokenizer, DiffusersSchedulerConfig scheduler)
     {
         UNet = unet;
-        Vae = vae;
+        this.vae = vae;
+        VaeConfig = vaeConfig;
         VaeScalingFactor = vaeScalingFactor;
-        TextEncoder = textEncoder;
+        this.textEncoder = textEncoder;
         Tokenizer = tokenizer;
         Scheduler = scheduler;
     }
 
     public UNet3D UNet { get; }
-    public AutoencoderKL Vae { get; }
+    public AutoencoderKL Vae => vae ?? throw DenoiserOnlyHas("no VAE; frames are decoded and encoded on the primary replica");
+    public AutoencoderKLConfig VaeConfig { get; }
     /// <summary>Latents are the VAE's mean times this (0.18215 for the SD VAE).</summary>
     public double VaeScalingFactor { get; }
-    public OpenClipTextTransformer TextEncoder { get; }
+    public OpenClipTextTransformer TextEncoder => textEncoder ?? throw DenoiserOnlyHas("no text encoder; prompts reach it embedded by the primary replica");
+    /// <summary>Loaded with the UNet alone (a replica on another device).</summary>
+    public bool DenoiserOnly => vae is null;
     public HfClipTokenizer Tokenizer { get; }
     public DiffusersSchedulerConfig Scheduler { get; }
 
@@ -40,9 +48,11 @@ public sealed class ZeroscopePipeline : IDisposable
     /// Loads every component of the folder, weights cast to <paramref name="dtype"/> on <paramref name="device"/>.
     /// <paramref name="variant"/> picks e.g. the fp16 files (<c>diffusion_pytorch_model.fp16.safetensors</c>) of every
     /// component that has them; the others load their plain files.
-    /// Config keys this port does not know are passed to <paramref name="log"/> as warnings.
+    /// Config keys this port does not know are passed to <paramref name="log"/> as warnings. <paramref name="denoiserOnly"/>
+    /// loads the UNet alone (a replica on another device); the other components are still checked.
     /// </summary>
-    public static ZeroscopePipeline Load(string folderPath, ScalarType dtype = ScalarType.Float32, Device? device = null, string? variant = null, IProgressSink? log = null)
+    public static ZeroscopePipeline Load(string folderPath, ScalarType dtype = ScalarType.Float32, Device? device = null, string? variant = null,
+        IProgressSink? log = null, bool denoiserOnly = false)
     {
         log ??= NullProgressSink.Instance;
         var folder = DiffusersFolder.Open(folderPath);
@@ -72,16 +82,18 @@ public sealed class ZeroscopePipeline : IDisposable
         var unetWeights = folder.Weights("unet", variant);
         var vaeWeights = folder.WeightsPreferring("vae", variant);
         var textWeights = folder.WeightsPreferring("text_encoder", variant);
-        log.Verbose($"zeroscope: loading {unetWeights.Describe()}, {vaeWeights.Describe()}, {textWeights.Describe()} as {dtype} on {device ?? CPU}.");
+        log.Verbose(denoiserOnly ? $"zeroscope: loading {unetWeights.Describe()} as {dtype} on {device ?? CPU}."
+            : $"zeroscope: loading {unetWeights.Describe()}, {vaeWeights.Describe()}, {textWeights.Describe()} as {dtype} on {device ?? CPU}.");
 
         UNet3D? unet = null;
         AutoencoderKL? vae = null;
         try
         {
             unet = DiffusersUNet3D.Load(unetWeights, unetConfig, dtype, device);
+            if (denoiserOnly) return new ZeroscopePipeline(unet, null, vaeSpec.Config, vaeSpec.ScalingFactor, null, tokenizer, schedulerConfig);
             vae = DiffusersAutoencoderKL.Load(vaeWeights, vaeSpec.Config, dtype, device);
             var text = HfClipTextModel.Load(textWeights, textConfig, dtype, device);
-            return new ZeroscopePipeline(unet, vae, vaeSpec.ScalingFactor, text, tokenizer, schedulerConfig);
+            return new ZeroscopePipeline(unet, vae, vaeSpec.Config, vaeSpec.ScalingFactor, text, tokenizer, schedulerConfig);
         }
         catch
         {
@@ -92,6 +104,8 @@ public sealed class ZeroscopePipeline : IDisposable
     }
 
     Device Device => UNet.parameters().First().device;
+
+    InvalidOperationException DenoiserOnlyHas(string what) => new($"This zeroscope pipeline was loaded as a denoiser only and has {what}.");
 
     /// <summary>Prompts → token ids [N, 77] (int64, on the CPU), as the pipeline's tokenizer call gives them.</summary>
     public Tensor Tokenize(IReadOnlyList<string> prompts) => Tokenizer.TokenizeBatch(prompts);
@@ -132,7 +146,7 @@ public sealed class ZeroscopePipeline : IDisposable
     public void Dispose()
     {
         UNet.Dispose();
-        Vae.Dispose();
-        TextEncoder.Dispose();
+        vae?.Dispose();
+        textEncoder?.Dispose();
     }
 }

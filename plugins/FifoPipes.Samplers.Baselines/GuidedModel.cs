@@ -27,7 +27,8 @@ public sealed class GuidedModel
     public Tensor PredictNoise(Tensor x, long timestep, IReadOnlyList<long> promptFrames)
     {
         using var t = Timesteps(x, timestep);
-        return guided.PredictNoise(x, t, promptFrames.Select(prompts.ForFrame).ToList(), Unconditional);
+        var cond = promptFrames.Select(prompts.ForFrame).ToList();
+        return guided.PredictNoise(x, t, cond, Unconditional(cond));
     }
 
     /// <summary>True when the model can fuse overlapping windows inside its temporal attention.</summary>
@@ -39,11 +40,13 @@ public sealed class GuidedModel
         var fused = model as IFusedTemporalAttention
             ?? throw new InvalidOperationException($"Model '{model.Info.Name}' has no window-fused temporal attention.");
         using var t = Timesteps(x, timestep);
-        return guided.PredictNoise(x, t, Enumerable.Repeat(prompts.ForFrame(promptFrame), (int)x.shape[0]).ToList(), Unconditional,
+        var cond = Enumerable.Repeat(prompts.ForFrame(promptFrame), (int)x.shape[0]).ToList();
+        return guided.PredictNoise(x, t, cond, Unconditional(cond),
             (input, steps, conditioning) => fused.PredictNoiseFused(input, steps, conditioning, stride));
     }
 
-    Conditioning? Unconditional => guided.UsesUnconditional ? prompts.Unconditional : null;
+    IReadOnlyList<Conditioning>? Unconditional(IReadOnlyList<Conditioning> cond) =>
+        guided.UsesUnconditional ? cond.Select(prompts.UnconditionalFor).ToList() : null;
 
     static Tensor Timesteps(Tensor x, long timestep) => full(new long[] { x.shape[0], x.shape[2] }, timestep, ScalarType.Int64, x.device);
 }

@@ -94,7 +94,7 @@ public sealed class FifoRun : IDisposable
     public void DenoiseWindows(CancellationToken cancellation)
     {
         var cond = prompts.ForFrame(Iteration - Plan.Discarded);
-        var uncond = denoiser.UsesUnconditional ? prompts.Unconditional : null;
+        var uncond = denoiser.UsesUnconditional ? prompts.UnconditionalFor(cond) : null;
         PrefetchNoise();
         while (true)
         {
@@ -267,7 +267,8 @@ public sealed class FifoRun : IDisposable
             return cached;
         }
         job.Log.Verbose($"fifo: sampling the {Plan.WindowFrames}-frame base clip in {Plan.Steps} steps");
-        var clip = BaseClipSampler.Sample(Plan, denoiser, prompts.ForFrame(0), denoiser.UsesUnconditional ? prompts.Unconditional : null,
+        var first = prompts.ForFrame(0);
+        var clip = BaseClipSampler.Sample(Plan, denoiser, first, denoiser.UsesUnconditional ? prompts.UnconditionalFor(first) : null,
             job.Noise, device, cancellation);
         cache?.Save(key!, clip);
         return clip;

@@ -48,6 +48,32 @@ public interface IFusedTemporalAttention
     Tensor PredictNoiseFused(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning, int stride);
 }
 
+/// <summary>
+/// A model that can take a prompt embedded by another copy of itself (a replica on another device) instead of running
+/// a text encoder of its own. A replicated model embeds every prompt once, on its primary, and hands the embedding to
+/// the other replicas through this, so those load only their denoiser.
+/// </summary>
+public interface IAdoptConditioning
+{
+    /// <summary>
+    /// This model's own conditioning for <paramref name="fromAnotherReplica"/>'s prompt, holding a copy of its tensors on
+    /// this model's device; <paramref name="fromAnotherReplica"/> stays its maker's.
+    /// </summary>
+    Conditioning Adopt(Conditioning fromAnotherReplica);
+}
+
+/// <summary>
+/// A model whose unconditional embedding depends on the prompt it is paired with in classifier-free guidance (Open-Sora
+/// Plan cuts the "" caption to its prompt's token count). Guidance asks for each prompt's own unconditional
+/// conditioning, so a row's result does not depend on which other rows share its model call, or on how a replicated
+/// model splits the call across devices.
+/// </summary>
+public interface IPairedUnconditional
+{
+    /// <summary>The "" conditioning to pair with <paramref name="conditional"/>; the caller owns (disposes) it.</summary>
+    Conditioning UnconditionalFor(Conditioning conditional);
+}
+
 /// <summary>An embedded prompt. Models derive their own (tensors, parameters); samplers treat it as opaque.</summary>
 public abstract class Conditioning : IDisposable
 {

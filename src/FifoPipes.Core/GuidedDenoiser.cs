@@ -25,22 +25,27 @@ public sealed class GuidedDenoiser
     public bool UsesUnconditional => Guidance != 1.0;
 
     /// <summary>x [B, C, F, h, w] float32, t [B, F] int64, every row under <paramref name="cond"/>; returns eps [B, C, F, h, w] float32.</summary>
-    public Tensor PredictNoise(Tensor x, Tensor t, Conditioning cond, Conditioning? uncond) =>
-        PredictNoise(x, t, Enumerable.Repeat(cond, (int)x.shape[0]).ToList(), uncond);
+    public Tensor PredictNoise(Tensor x, Tensor t, Conditioning cond, Conditioning? uncond)
+    {
+        var rows = (int)x.shape[0];
+        return PredictNoise(x, t, Enumerable.Repeat(cond, rows).ToList(), uncond is null ? null : Enumerable.Repeat(uncond, rows).ToList());
+    }
 
     /// <summary>
-    /// As above with one conditioning per row (windows of a long video may fall under different prompts);
-    /// <paramref name="predict"/> stands in for the model's own PredictNoise (a window-fused variant).
+    /// As above with one conditioning, and one unconditional one to pair with it, per row (windows of a long video may
+    /// fall under different prompts); <paramref name="predict"/> stands in for the model's own PredictNoise (a
+    /// window-fused variant).
     /// </summary>
-    public Tensor PredictNoise(Tensor x, Tensor t, IReadOnlyList<Conditioning> cond, Conditioning? uncond, NoisePredictor? predict = null)
+    public Tensor PredictNoise(Tensor x, Tensor t, IReadOnlyList<Conditioning> cond, IReadOnlyList<Conditioning>? uncond, NoisePredictor? predict = null)
     {
         predict ??= model.PredictNoise;
         using var scope = NewDisposeScope();
         int batch = (int)x.shape[0];
         if (!UsesUnconditional) return Call(x, t, cond, predict).MoveToOuterDisposeScope();
         if (uncond is null) throw new ArgumentNullException(nameof(uncond), "Guidance needs the unconditional embedding.");
+        if (uncond.Count != batch) throw new ArgumentException($"{uncond.Count} unconditional embeddings for {batch} rows; give one per row.", nameof(uncond));
 
-        var both = cond.Concat(Enumerable.Repeat(uncond, batch)).ToList();
+        var both = cond.Concat(uncond).ToList();
         var eps = Call(cat(new[] { x, x }, 0), cat(new[] { t, t }, 0), both, predict);
         var epsCond = eps.narrow(0, 0, batch);
         var epsUncond = eps.narrow(0, batch, batch);

@@ -3,13 +3,15 @@ using FifoPipes.Abstractions;
 namespace FifoPipes.Core;
 
 /// <summary>
-/// Embeds each prompt of the schedule once, on first use, plus the "" prompt for guidance; every sampler shares it.
+/// Embeds each prompt of the schedule once, on first use, plus the "" prompt for guidance (one per prompt for models
+/// that pair it, <see cref="IPairedUnconditional"/>); every sampler shares it.
 /// </summary>
 public sealed class PromptEmbeddings : IDisposable
 {
     readonly IVideoModel model;
     readonly Conditioning?[] spans;
     Conditioning? unconditional;
+    readonly Dictionary<Conditioning, Conditioning> paired = new(ReferenceEqualityComparer.Instance);
 
     public PromptEmbeddings(IVideoModel model, PromptSchedule schedule)
     {
@@ -27,11 +29,18 @@ public sealed class PromptEmbeddings : IDisposable
         return spans[span] ??= model.Encode(Schedule.Spans[span].Prompt);
     }
 
-    public Conditioning Unconditional => unconditional ??= model.Encode("");
+    /// <summary>The "" conditioning to guide <paramref name="conditional"/> (one of this schedule's) with.</summary>
+    public Conditioning UnconditionalFor(Conditioning conditional)
+    {
+        if (model is not IPairedUnconditional pairing) return unconditional ??= model.Encode("");
+        if (!paired.TryGetValue(conditional, out var own)) paired[conditional] = own = pairing.UnconditionalFor(conditional);
+        return own;
+    }
 
     public void Dispose()
     {
         foreach (var c in spans) c?.Dispose();
         unconditional?.Dispose();
+        foreach (var c in paired.Values) c.Dispose();
     }
 }

@@ -60,9 +60,9 @@ public static class ModelDevices
 
     public static ScalarType? ParseDType(string? text) => text?.Trim().ToLowerInvariant() switch
     {
-        "float32" => ScalarType.Float32,
-        "bfloat16" => ScalarType.BFloat16,
-        "float16" => ScalarType.Float16,
+        "float32" or "fp32" => ScalarType.Float32,
+        "bfloat16" or "bf16" => ScalarType.BFloat16,
+        "float16" or "fp16" => ScalarType.Float16,
         _ => null,
     };
 

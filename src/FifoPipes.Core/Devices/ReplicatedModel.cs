@@ -21,15 +21,28 @@ public sealed class ReplicatedConditioning : Conditioning
     }
 }
 
+/// <summary>What a replica of a <see cref="ReplicatedModel"/> is loaded for.</summary>
+public enum ReplicaRole
+{
+    /// <summary>Replica 0: the whole model (text encoder, denoiser, frame decoder and encoder).</summary>
+    Primary,
+    /// <summary>
+    /// The others: the denoiser alone. Prompts reach them from the primary (<see cref="IAdoptConditioning"/>, which a
+    /// model loaded this way must offer) and frames are decoded and encoded on the primary.
+    /// </summary>
+    Denoiser,
+}
+
 /// <summary>
 /// One model on several devices: a replica per device, each holding its own weights. <see cref="PredictNoise"/> splits
 /// the batch rows into contiguous, nearly equal parts, runs part i on replica i — replica 0 on the calling thread,
 /// the others each on a dedicated thread of their own (TorchSharp's dispose scopes and grad mode are per thread) —
 /// and gathers eps on the primary device (replica 0's), in row order. Windows and guidance branches are independent
 /// rows, so the result equals one device's whenever the model computes each row on its own.
-/// Text encoding, decoding and encoding frames stay with the primary.
+/// Text encoding, decoding and encoding frames stay with the primary; replicas that can adopt its embeddings
+/// (<see cref="IAdoptConditioning"/>) need no text encoder of their own.
 /// </summary>
-public class ReplicatedModel : IVideoModel
+public class ReplicatedModel : IVideoModel, IPairedUnconditional
 {
     readonly IVideoModel[] replicas;
     readonly ReplicaThread?[] threads;
@@ -50,15 +63,22 @@ public class ReplicatedModel : IVideoModel
         threads = this.replicas.Select((r, i) => i == 0 ? null : new ReplicaThread($"fifo-replica-{i} ({r.Info.Device})")).ToArray();
     }
 
-    /// <summary>Loads one replica per device with <paramref name="load"/>; a single device gives that model itself, unwrapped.</summary>
-    public static IVideoModel Create(IReadOnlyList<Device> devices, Func<Device, IVideoModel> load)
+    /// <summary>Loads the whole model once per device with <paramref name="load"/>; a single device gives that model itself, unwrapped.</summary>
+    public static IVideoModel Create(IReadOnlyList<Device> devices, Func<Device, IVideoModel> load) =>
+        Create(devices, (device, _) => load(device));
+
+    /// <summary>
+    /// Loads one replica per device with <paramref name="load"/>: the first device's as <see cref="ReplicaRole.Primary"/>,
+    /// the others' as <see cref="ReplicaRole.Denoiser"/>. A single device gives that model itself, unwrapped.
+    /// </summary>
+    public static IVideoModel Create(IReadOnlyList<Device> devices, Func<Device, ReplicaRole, IVideoModel> load)
     {
         if (devices.Count == 0) throw new ArgumentException("No devices were given.", nameof(devices));
-        if (devices.Count == 1) return load(devices[0]);
+        if (devices.Count == 1) return load(devices[0], ReplicaRole.Primary);
         var loaded = new List<IVideoModel>();
         try
         {
-            foreach (var device in devices) loaded.Add(load(device));
+            for (int i = 0; i < devices.Count; i++) loaded.Add(load(devices[i], i == 0 ? ReplicaRole.Primary : ReplicaRole.Denoiser));
             return loaded.All(m => m is IFusedTemporalAttention) ? new FusedReplicatedModel(loaded) : new ReplicatedModel(loaded);
         }
         catch
@@ -73,12 +93,30 @@ public class ReplicatedModel : IVideoModel
     /// <summary>Rows each replica received in the last <see cref="PredictNoise"/> call (tests, benchmarks).</summary>
     public IReadOnlyList<long> LastSplit { get; private set; } = Array.Empty<long>();
 
-    public Conditioning Encode(string prompt)
+    public Conditioning Encode(string prompt) => PerReplica(prompt, replica => replica.Encode(prompt));
+
+    /// <summary>The primary's pairing when its model pairs "" with each prompt; otherwise the one "" embedding.</summary>
+    public Conditioning UnconditionalFor(Conditioning conditional)
+    {
+        if (conditional is not ReplicatedConditioning own)
+            throw new ArgumentException("The conditioning was not made by this replicated model's Encode.", nameof(conditional));
+        return replicas[0] is IPairedUnconditional
+            ? PerReplica("", (replica, i) => ((IPairedUnconditional)replica).UnconditionalFor(own.For(i)))
+            : Encode("");
+    }
+
+    /// <summary>
+    /// A conditioning for every replica: the primary makes its own with <paramref name="make"/>, the others adopt a copy
+    /// of it when they can (so they need no text encoder), else make their own.
+    /// </summary>
+    ReplicatedConditioning PerReplica(string prompt, Func<IVideoModel, int, Conditioning> make)
     {
         var perReplica = new Conditioning[replicas.Length];
         try
         {
-            for (int i = 0; i < replicas.Length; i++) perReplica[i] = replicas[i].Encode(prompt);
+            perReplica[0] = make(replicas[0], 0);
+            for (int i = 1; i < replicas.Length; i++)
+                perReplica[i] = replicas[i] is IAdoptConditioning adopter ? adopter.Adopt(perReplica[0]) : make(replicas[i], i);
         }
         catch
         {
@@ -87,6 +125,8 @@ public class ReplicatedModel : IVideoModel
         }
         return new ReplicatedConditioning(prompt, perReplica);
     }
+
+    ReplicatedConditioning PerReplica(string prompt, Func<IVideoModel, Conditioning> make) => PerReplica(prompt, (replica, _) => make(replica));
 
     public Tensor PredictNoise(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning) =>
         PredictSplit(x, timesteps, conditioning, (model, xs, ts, cs) => model.PredictNoise(xs, ts, cs));

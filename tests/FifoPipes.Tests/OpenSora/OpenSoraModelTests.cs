@@ -69,8 +69,9 @@ public sealed class OpenSoraModelTests : IDisposable
         return root;
     }
 
-    IVideoModel LoadTiny(string preset = "opensora-v1.1-65") =>
-        new OpenSoraModelAdapter().Load(new OpenSoraOptions { Path = WriteTinyRelease(), Preset = preset }, new PluginContext(workingDirectory: root));
+    IVideoModel LoadTiny(string preset = "opensora-v1.1-65", string device = "cpu") =>
+        new OpenSoraModelAdapter().Load(new OpenSoraOptions { Path = Directory.Exists(root) ? root : WriteTinyRelease(), Preset = preset, Device = device },
+            new PluginContext(workingDirectory: root));
 
     [Fact]
     public void Sharded_pytorch_bin_text_encoder_loads_the_same_weights_as_one_safetensors_file()
@@ -160,6 +161,14 @@ public sealed class OpenSoraModelTests : IDisposable
         var (_, mixedMask) = CaptionBatch.Build(new Conditioning[] { longer, shorter, uncond });
         Assert.NotNull(mixedMask);
         Assert.Equal(new long[] { 7, 4, 7 }, mixedMask!.sum(1).data<long>().ToArray());
+
+        // Paired with a prompt, the unconditional row keeps that prompt's length whatever else shares the call.
+        using var pairedWithShorter = new T5Conditioning("", emb.clone(), 1, pairedLength: 4);
+        var (alone, noMask) = CaptionBatch.Build(new Conditioning[] { pairedWithShorter });
+        Assert.Equal(new long[] { 1, 1, 4, 2 }, alone.shape);
+        Assert.Null(noMask);
+        var (_, pairedMask) = CaptionBatch.Build(new Conditioning[] { longer, shorter, pairedWithShorter });
+        Assert.Equal(new long[] { 7, 4, 4 }, pairedMask!.sum(1).data<long>().ToArray());
     }
 
     [Fact]
@@ -232,6 +241,30 @@ public sealed class OpenSoraModelTests : IDisposable
         Assert.Equal(1 + 2 * (3 - 1), frames.Count);
         Assert.All(frames, f => Assert.Equal(new long[] { 3, 8, 8 }, f.shape));
         Assert.All(frames, f => Assert.True(f.min().item<float>() >= 0 && f.max().item<float>() <= 1));
+    }
+
+    [Fact]
+    public void A_device_list_gives_the_frames_of_one_device_and_only_the_primary_holds_t5_and_the_vae()
+    {
+        List<Tensor> Fifo(IVideoModel model) => new FifoSamplerFactory().Create(new FifoOptions { Partitions = 2 }, new PluginContext())
+            .Sample(new SamplingJob { Model = model, Prompts = new[] { new PromptSpan("a corgi on a beach", 3) }, Noise = new KeyedNoise(7), Seed = 7 },
+                CancellationToken.None)
+            .Select(f => f.Latent).ToList();
+        using var single = LoadTiny();
+        var expected = Fifo(single);
+
+        using var model = LoadTiny(device: "cpu,cpu");
+        var replicated = Assert.IsType<FifoPipes.Core.Devices.ReplicatedModel>(model);
+        var actual = Fifo(model);
+        // Guidance puts the conditional rows first and the unconditional ones after them, so here one replica gets
+        // only unconditional rows: each is paired with its prompt's length (unpaired, its caption was cut to one token
+        // and frame 0 moved by 0.158). What is left is libtorch rounding at batch 4 instead of 8 (1.4e-6).
+        Assert.Equal(new long[] { 4, 4 }, replicated.LastSplit);
+        for (int i = 0; i < expected.Count; i++)
+            TensorAssert.Close(expected[i], actual[i], 1e-4, 0, $"frame {i}, opensora on cpu against cpu,cpu");
+        var (primary, other) = ((OpenSoraModel)replicated.Replicas[0], (OpenSoraModel)replicated.Replicas[1]);
+        Assert.True(primary.TextEncoderLoaded && primary.VaeLoaded);
+        Assert.False(other.TextEncoderLoaded || other.VaeLoaded);
     }
 
     [Fact]

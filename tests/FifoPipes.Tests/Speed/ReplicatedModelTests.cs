@@ -57,10 +57,15 @@ public sealed class ReplicatedModelTests : IClassFixture<TinyVideoCrafterCheckpo
         using var model = new VideoCrafterModelAdapter().Load(twoCpus, new PluginContext());
         var replicated = Assert.IsType<FusedReplicatedModel>(model);
         Assert.Equal(2, replicated.Replicas.Count);
-        Assert.All(replicated.Replicas, r => Assert.IsType<VideoCrafterModel>(r));
+        var (primary, other) = (Assert.IsType<VideoCrafterModel>(replicated.Replicas[0]), Assert.IsType<VideoCrafterModel>(replicated.Replicas[1]));
         var actual = Sample(model, options, 3);
         Assert.Equal(new long[] { 4, 4 }, replicated.LastSplit);
         TensorAssert.Identical(expected, actual, "tiny VideoCrafter on cpu,cpu");
+        // Only the primary holds the text encoder and the VAE; the other replica denoises what it was handed.
+        Assert.True(primary.TextEncoderLoaded && primary.VaeLoaded);
+        Assert.False(other.TextEncoderLoaded || other.VaeLoaded);
+        Assert.Equal(0, other.TextEncoderLoads);
+        Assert.Throws<InvalidOperationException>(() => other.CreateDecoder());
     }
 
     [Fact]
@@ -77,6 +82,35 @@ public sealed class ReplicatedModelTests : IClassFixture<TinyVideoCrafterCheckpo
         Assert.Equal(Environment.CurrentManagedThreadId, models[0].ThreadId);
         Assert.Equal(3, models.Select(m => m.ThreadId).Distinct().Count());
         Assert.All(models, m => Assert.Same(m, m.ConditioningOwner));
+        Assert.All(models, m => Assert.Equal(1, m.Encodes));
+    }
+
+    [Fact]
+    public void Replicas_that_adopt_take_the_primarys_embedding_and_never_encode()
+    {
+        var models = Enumerable.Range(0, 3).Select(_ => new AdoptingModel()).ToArray();
+        using var replicated = new ReplicatedModel(models);
+        var cond = (ReplicatedConditioning)replicated.Encode("waves");
+        Assert.Equal(new[] { 1, 0, 0 }, models.Select(m => m.Encodes));
+        Assert.Equal(new[] { 0, 1, 1 }, models.Select(m => m.Adoptions));
+        Assert.All(Enumerable.Range(0, 3), i => Assert.Same(models[i], ((OwnedConditioning)cond.For(i)).Owner));
+        using var eps = replicated.PredictNoise(zeros(new long[] { 3, 2, 3, 2, 2 }), zeros(new long[] { 3, 3 }, ScalarType.Int64), Enumerable.Repeat<Conditioning>(cond, 3).ToList());
+        Assert.All(models, m => Assert.Same(m, m.ConditioningOwner));
+    }
+
+    [Fact]
+    public void Create_loads_the_first_device_as_the_primary_and_the_others_as_denoisers()
+    {
+        var roles = new List<(string Device, ReplicaRole Role)>();
+        using var model = ReplicatedModel.Create(ModelDevices.ParseDevices("cpu,cpu,cpu")!, (device, role) =>
+        {
+            roles.Add((device.ToString(), role));
+            return new ThreadRecordingModel();
+        });
+        Assert.Equal(new[] { ReplicaRole.Primary, ReplicaRole.Denoiser, ReplicaRole.Denoiser }, roles.Select(r => r.Role));
+        using var single = ReplicatedModel.Create(ModelDevices.ParseDevices("cpu")!, (_, role) =>
+            role == ReplicaRole.Primary ? new ThreadRecordingModel() : throw new InvalidOperationException("one device is the primary"));
+        Assert.IsType<ThreadRecordingModel>(single);
     }
 
     [Fact]
@@ -101,18 +135,28 @@ public sealed class ReplicatedModelTests : IClassFixture<TinyVideoCrafterCheckpo
         var problem = Assert.Single(new VideoCrafterOptions { Device = "cpu,gpu" }.Validate());
         Assert.Equal("device", problem.Option);
         Assert.Contains("comma-separated", problem.Message);
+        Assert.Contains("comma-separated", Assert.Single(new FifoPipes.Models.OpenSoraPlan.OpenSoraOptions { Path = "x", Device = "cpu,gpu" }.Validate()).Message);
+        // The analytic model's decoder follows the rows it denoised, so it stays on one device and says so.
+        var analytic = Assert.Single(new AnalyticOptions { Device = "cuda:0,cuda:1" }.Validate());
+        Assert.Equal("device", analytic.Option);
+        Assert.Contains("runs on one", analytic.Message);
     }
 
-    /// <summary>eps = 2x; records the rows it got, the thread it ran on and whose conditioning it was handed.</summary>
-    sealed class ThreadRecordingModel : IVideoModel
+    /// <summary>eps = 2x; records the rows it got, the thread it ran on, whose conditioning it was handed and how often it encoded.</summary>
+    class ThreadRecordingModel : IVideoModel
     {
         public long Rows;
         public int ThreadId;
         public object? ConditioningOwner;
         public bool Fail;
+        public int Encodes;
 
         public ModelInfo Info { get; } = DelegateVideoModel.Linear().Info;
-        public Conditioning Encode(string prompt) => new OwnedConditioning(prompt, this);
+        public Conditioning Encode(string prompt)
+        {
+            Encodes++;
+            return new OwnedConditioning(prompt, this);
+        }
 
         public Tensor PredictNoise(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning)
         {
@@ -127,6 +171,18 @@ public sealed class ReplicatedModelTests : IClassFixture<TinyVideoCrafterCheckpo
         public IFrameDecoder CreateDecoder() => throw new NotSupportedException();
         public Tensor EncodeFrames(Tensor rgb) => throw new NotSupportedException();
         public void Dispose() { }
+    }
+
+    /// <summary>Takes the primary's embeddings instead of encoding.</summary>
+    sealed class AdoptingModel : ThreadRecordingModel, IAdoptConditioning
+    {
+        public int Adoptions;
+
+        public Conditioning Adopt(Conditioning fromAnotherReplica)
+        {
+            Adoptions++;
+            return new OwnedConditioning(fromAnotherReplica.Prompt, this);
+        }
     }
 
     sealed class OwnedConditioning : Conditioning

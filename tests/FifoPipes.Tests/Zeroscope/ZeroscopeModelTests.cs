@@ -68,6 +68,9 @@ public sealed class ZeroscopeModelTests
         using var model = LoadThroughHost(new RecordingSink(), device: "cpu, cpu");
         var replicated = Assert.IsType<FifoPipes.Core.Devices.FusedReplicatedModel>(model);
         Assert.Equal(2, replicated.Replicas.Count);
+        // Only the primary holds the VAE (and the text encoder): the other replica cannot decode.
+        replicated.Replicas[0].CreateDecoder().Dispose();
+        Assert.Contains("denoiser only", Assert.Throws<InvalidOperationException>(() => replicated.Replicas[1].CreateDecoder()).Message);
         var actual = Sample(model);
         TensorAssert.Identical(expected, actual, "one cpu against cpu,cpu");
         Assert.Equal(2, replicated.LastSplit.Count(rows => rows > 0));
