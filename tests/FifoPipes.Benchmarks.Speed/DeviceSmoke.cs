@@ -1,4 +1,8 @@
 using System.Globalization;
+using FifoPipes.Abstractions;
+using FifoPipes.Core;
+using FifoPipes.Core.Devices;
+using FifoPipes.Samplers.Fifo;
 using FifoPipes.Tests.Parity;
 using FifoPipes.Torch.Checkpoints;
 using FifoPipes.Torch.Nn;
@@ -13,7 +17,9 @@ namespace FifoPipes.Benchmarks.Speed;
 /// The numerical check before any timing is trusted on a new box (--smoke DIR): every "vc.unet" parity case under DIR
 /// (golden outputs of the reference PyTorch code, ../shared/parity/videocrafter) runs on the device in float32 against
 /// its own tolerance, and again in the benchmark's dtype against a loose relative bound, since bf16 keeps 8 bits of
-/// mantissa. A random VAE decode on the device is compared with the same weights on the CPU. Exit code 1 on a failure.
+/// mantissa. A random VAE decode on the device is compared with the same weights on the CPU, and a short FIFO run of
+/// the tiny preset on two replicas of the device (the several-GPU path: replica threads, rows gathered on the primary)
+/// with the same run on one. Exit code 1 on a failure.
 /// </summary>
 public static class DeviceSmoke
 {
@@ -42,6 +48,7 @@ public static class DeviceSmoke
                 ok &= CheckUNet(parityCase, weights, device, dtype);
         }
         ok &= CheckVaeAgainstCpu(device, options.ScalarType);
+        ok &= CheckReplicas(device);
         backends.cudnn.allow_tf32 = tf32;
         Console.WriteLine(ok ? "smoke: PASS" : "smoke: FAIL");
         return ok ? 0 : 1;
@@ -86,6 +93,31 @@ public static class DeviceSmoke
             ok &= pass;
         }
         return ok;
+    }
+
+    /// <summary>
+    /// FIFO frames of the tiny preset (float32, random weights) on two replicas of <paramref name="device"/> against one:
+    /// each replica gets half of every call's rows on its own thread. Kernels may pick other algorithms at the smaller
+    /// batch, so the bound is relative, not bit for bit (on the CPU the frames are identical).
+    /// </summary>
+    static bool CheckReplicas(Device device)
+    {
+        const double bound = 1e-3;
+        var preset = new BenchOptions { Preset = "tiny" }.ResolvePreset();
+        List<Tensor> Frames(IVideoModel model) =>
+            new FifoSamplerFactory().Create(new FifoOptions { Start = "noise", WarmupIterations = 1 }, new PluginContext())
+                .Sample(new SamplingJob { Model = model, Prompts = new[] { new PromptSpan("smoke", 2) }, Noise = new KeyedNoise(3), Seed = 3 }, CancellationToken.None)
+                .Select(frame => frame.Latent.cpu()).ToList();
+        using var single = new RandomUNetModel(preset, device, ScalarType.Float32);
+        var expected = Frames(single);
+        using var replicated = new ReplicatedModel(new IVideoModel[] { new RandomUNetModel(preset, device, ScalarType.Float32, single), new RandomUNetModel(preset, device, ScalarType.Float32, single) });
+        var actual = Frames(replicated);
+        double maxError = expected.Zip(actual, (e, a) => (e - a).abs().max().item<float>()).Max();
+        double scale = expected.Max(e => e.abs().max().item<float>());
+        bool pass = actual.All(a => a.isfinite().all().item<bool>()) && maxError / scale <= bound;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"smoke fifo on {device},{device} (rows {string.Join("+", replicated.LastSplit)}) vs {device}: max |error| {maxError:G3} (max |frame| {scale:G3}, relative {bound:G3}) {(pass ? "ok" : "FAIL")}"));
+        return pass;
     }
 
     /// <summary>Same random weights and latent through the VAE decoder on the CPU (float32) and on the device.</summary>

@@ -40,6 +40,7 @@ public sealed class SpeedBenchmarkTests(ITestOutputHelper output)
         Assert.Equal(0, exitCode);
         Assert.Matches(@"smoke vc2_unet_tiny/fifo_b2 on cpu in Float32: .* ok", text);
         Assert.Matches(@"smoke vc1_unet_tiny/plain_b1 on cpu in BFloat16: .* ok", text);
+        Assert.Matches(@"smoke fifo on cpu,cpu \(rows 4\+4\) vs cpu: max \|error\| 0 .* ok", text);
         Assert.Contains("smoke: PASS", text);
     }
 
