@@ -12,7 +12,7 @@ namespace FifoPipes.Benchmarks.Speed;
 /// <see cref="IVideoModel"/> for the sampler: prompts become fixed random text embeddings [1, 77, context_dim].
 /// Random weights cost the same time as real ones, so no checkpoint is needed to measure speed. No VAE or text tower.
 /// </summary>
-public sealed class RandomUNetModel : IVideoModel
+public sealed class RandomUNetModel : IVideoModel, IAdoptConditioning
 {
     public const int ContextLength = 77;
 
@@ -64,6 +64,15 @@ public sealed class RandomUNetModel : IVideoModel
             contexts[prompt] = context = host.to(Info.DType, Info.Device).DetachFromDisposeScope();
         }
         return new RandomText(prompt, context);
+    }
+
+    /// <summary>As a loaded model's replicas do: the primary's embedding, copied to this replica's device.</summary>
+    public Conditioning Adopt(Conditioning fromAnotherReplica)
+    {
+        var other = (RandomText)fromAnotherReplica;
+        if (!contexts.TryGetValue(other.Prompt, out var context))
+            contexts[other.Prompt] = context = other.Context.to(Info.DType, Info.Device, copy: true).DetachFromDisposeScope();
+        return new RandomText(other.Prompt, context);
     }
 
     public Tensor PredictNoise(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning)
