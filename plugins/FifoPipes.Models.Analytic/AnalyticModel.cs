@@ -43,6 +43,7 @@ public sealed class AnalyticModel : IVideoModel
             Defaults = new SamplingDefaults { Guidance = options.Guidance, Eta = options.Eta, Step = StepKind.Ddim, Partitions = options.Partitions, Fps = options.Fps },
             Device = device,
             DType = ScalarType.Float32,
+            Fingerprint = FifoPipes.Core.ModelFingerprint.Of(options),
         };
         alphasCumprod = DiffusionSchedule.AlphasCumprod(Info.Schedule);
         denoiser = new ExactDenoiser(options.Height, options.Width, device, options.OperatorCache);

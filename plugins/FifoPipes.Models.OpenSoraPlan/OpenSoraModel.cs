@@ -50,7 +50,9 @@ public sealed class OpenSoraModel : IVideoModel, IAdoptConditioning, IPairedUnco
         };
     }
 
-    public ModelInfo Info { get; }
+    public ModelInfo Info { get; private init; }
+    /// <summary>The release's files and settings (<see cref="ModelInfo.Fingerprint"/>); the adapter sets it.</summary>
+    public string Fingerprint { get => Info.Fingerprint; init => Info = Info with { Fingerprint = value }; }
     public CausalVaeTiling Tiling { get; }
 
     /// <summary>Whether T5 is in memory (it loads on the first prompt; never on a denoiser-only replica).</summary>

@@ -1,4 +1,5 @@
 using FifoPipes.Abstractions;
+using FifoPipes.Core;
 using FifoPipes.Core.Devices;
 using FifoPipes.Torch.Text;
 using TorchSharp;
@@ -49,6 +50,7 @@ public sealed class OpenSoraModelAdapter : IModelAdapter
             {
                 if (role == ReplicaRole.Denoiser)
                     return OpenSoraModel.DenoiserOnly(Preset, transformer, OpenSoraCheckpoints.VaeConfig(VaeFolder), device, DType);
+                var fingerprint = ModelFingerprint.Of(ModelFingerprint.Folder(TransformerFolder), ModelFingerprint.Folder(TextFolder), DType);
                 Log.Verbose($"opensora: loading the VAE from {VaeFolder}.");
                 var vae = OpenSoraCheckpoints.LoadVae(VaeFolder, device, DType);
                 OpenSoraTextEncoder LoadText()
@@ -56,7 +58,7 @@ public sealed class OpenSoraModelAdapter : IModelAdapter
                     Log.Verbose($"opensora: loading T5 from {TextFolder}.");
                     return new OpenSoraTextEncoder(Tokenizer, OpenSoraCheckpoints.LoadTextEncoder(TextFolder, device, DType));
                 }
-                return new OpenSoraModel(Preset, transformer, vae, LoadText, device, DType);
+                return new OpenSoraModel(Preset, transformer, vae, LoadText, device, DType) { Fingerprint = fingerprint };
             }
             catch
             {

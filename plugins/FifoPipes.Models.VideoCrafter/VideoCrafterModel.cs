@@ -70,6 +70,8 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention, IA
             Defaults = preset.Defaults,
             Device = settings.Device,
             DType = settings.DType,
+            // The preset carries the configuration overrides, the frame size and the fps conditioning.
+            Fingerprint = FifoPipes.Core.ModelFingerprint.Of(FifoPipes.Core.ModelFingerprint.File(settings.CheckpointPath), settings.DType, preset),
         };
     }
 

@@ -52,6 +52,7 @@ public sealed class ZeroscopeModelAdapter : IModelAdapter
             Defaults = new SamplingDefaults { Guidance = o.Guidance, Eta = 0.0, Step = StepKind.Ddim, Fps = 8 },
             Device = device,
             DType = dtype,
+            Fingerprint = FifoPipes.Core.ModelFingerprint.Of(FifoPipes.Core.ModelFingerprint.Folder(folder), o.Variant, dtype),
         };
         context.Log.Verbose($"zeroscope: {info.Name}, {width}x{height} frames, window {info.WindowFrames}, {o.DTypeName} on {device}.");
         return new ZeroscopeModel(pipeline, info);

@@ -1,13 +1,15 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using FifoPipes.Abstractions;
 using FifoPipes.Torch.Checkpoints;
 using static TorchSharp.torch;
 
 namespace FifoPipes.Samplers.Fifo;
 
 /// <summary>
-/// Base clips on disk, keyed by everything that determines them (model, prompt, seed, steps, guidance, eta, rule, shape),
+/// Base clips on disk, keyed by everything that determines them (model and its fingerprint, prompt, seed, steps, guidance,
+/// eta, rule, shape),
 /// so a rerun or a longer video from the same settings skips the base sampling.
 /// </summary>
 public sealed class BaseClipCache
@@ -18,9 +20,9 @@ public sealed class BaseClipCache
 
     public string PathFor(string key) => Path.Combine(folder, $"base-{key}.safetensors");
 
-    public static string Key(string model, string prompt, long seed, FifoPlan plan)
+    public static string Key(ModelInfo model, string prompt, long seed, FifoPlan plan)
     {
-        var text = string.Join("\n", model, prompt, seed.ToString(CultureInfo.InvariantCulture), plan.Steps, plan.WindowFrames,
+        var text = string.Join("\n", model.Name, model.Fingerprint, prompt, seed.ToString(CultureInfo.InvariantCulture), plan.Steps, plan.WindowFrames,
             plan.Guidance.ToString("R", CultureInfo.InvariantCulture), plan.Eta.ToString("R", CultureInfo.InvariantCulture),
             plan.Table.Kind, plan.Channels, plan.Height, plan.Width);
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..24].ToLowerInvariant();

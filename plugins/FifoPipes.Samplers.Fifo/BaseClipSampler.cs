@@ -16,18 +16,26 @@ public static class BaseClipSampler
     {
         int f = plan.WindowFrames;
         var x = FrameNoise(plan, noise, NoisePurpose.BaseStart, 0, device);
-        for (int k = plan.Steps - 1; k >= 0; k--)
+        try
         {
-            cancellation.ThrowIfCancellationRequested();
-            using var scope = NewDisposeScope();
-            var t = full(new long[] { 1, f }, plan.Table.Timesteps[k], ScalarType.Int64, device);
-            var eps = denoiser.PredictNoise(x, t, cond, uncond);
-            var z = plan.Table.UsesNoise(k) ? FrameNoise(plan, noise, NoisePurpose.BaseStep, k, device) : null;
-            var next = plan.Table.Step(x, eps, Enumerable.Repeat(k, f).ToArray(), z, applyX0Scale: true);
-            x.Dispose();
-            x = next.MoveToOuterDisposeScope();
+            for (int k = plan.Steps - 1; k >= 0; k--)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                var t = full(new long[] { 1, f }, plan.Table.Timesteps[k], ScalarType.Int64, device);
+                var eps = denoiser.PredictNoise(x, t, cond, uncond);
+                var z = plan.Table.UsesNoise(k) ? FrameNoise(plan, noise, NoisePurpose.BaseStep, k, device) : null;
+                var next = plan.Table.Step(x, eps, Enumerable.Repeat(k, f).ToArray(), z, applyX0Scale: true);
+                x.Dispose();
+                x = next.MoveToOuterDisposeScope();
+            }
+            return x.squeeze(0);
         }
-        using (x) return x.squeeze(0);
+        finally
+        {
+            // Also when cancelled or out of memory half-way: the clip in progress is device memory.
+            x.Dispose();
+        }
     }
 
     /// <summary>[1, C, f, h, w] noise, one keyed draw per clip frame.</summary>

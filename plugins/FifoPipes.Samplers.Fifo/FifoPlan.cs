@@ -67,6 +67,11 @@ public sealed class FifoPlan
             throw BadOption("start", "start: latents needs start frames (an init image or video), and none were given");
         if (start != QueueStart.Latents && job.InitLatents is not null)
             throw BadOption("start", $"start frames were given, but start is '{start.ToString().ToLowerInvariant()}'; set start: latents to use them or drop them");
+        // Checked against the start the run really takes: left out, start follows the start frames.
+        if (options.WarmupIterations is not null && start != QueueStart.Noise)
+            throw BadOption("warmupIterations", $"only applies to start: noise, and this run starts from {StartName(start)}; remove it or set start: noise");
+        if (options.BaseClipCache is not null && start != QueueStart.Base)
+            throw BadOption("baseClipCache", $"only applies to start: base, and this run starts from {StartName(start)}; remove it or set start: base");
 
         var tail = options.Tail is { } tl ? FifoOptions.ParseTail(tl) ?? throw BadOption("tail", $"'{tl}' is unknown; use noise or lowfreq") : TailInit.Noise;
         var windowBatch = FifoOptions.ParseWindowBatch(options.WindowBatch)
@@ -109,6 +114,13 @@ public sealed class FifoPlan
                 "with T >= 1; encode the start frames at the run's resolution.");
         return (int)s[1];
     }
+
+    static string StartName(QueueStart start) => start switch
+    {
+        QueueStart.Base => "a base clip (start: base, the default)",
+        QueueStart.Latents => "the start frames (start: latents)",
+        _ => "noise",
+    };
 
     static FifoInputException BadOption(string option, string message) =>
         new("BadSamplerOption", $"fifo sampler option '{option}': {message}.");

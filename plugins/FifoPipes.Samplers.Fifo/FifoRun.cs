@@ -240,7 +240,13 @@ public sealed class FifoRun : IDisposable
     /// <summary>The queue as [C, L, h, w] (a new tensor).</summary>
     public Tensor QueueTensor() => queue.ToTensor();
 
-    public FifoSnapshot Snapshot() => new(QueueTensor().cpu(), Iteration, Emitted, job.Noise.Seed, job.RunHash);
+    /// <summary>The run's state on the host; the stacked device copy of the queue is freed at once, not left to the finalizer.</summary>
+    public FifoSnapshot Snapshot()
+    {
+        using var stacked = QueueTensor();
+        var host = stacked.device.type == TorchSharp.DeviceType.CPU ? stacked.clone() : stacked.cpu();
+        return new(host, Iteration, Emitted, job.Noise.Seed, job.RunHash);
+    }
 
     SlotQueue FillQueue(BaseClipCache? cache, CancellationToken cancellation)
     {
@@ -259,7 +265,7 @@ public sealed class FifoRun : IDisposable
     Tensor BaseClip(BaseClipCache? cache, CancellationToken cancellation)
     {
         string prompt = prompts.Schedule.Spans[0].Prompt;
-        string? key = cache is null ? null : BaseClipCache.Key(job.Model.Info.Name, prompt, job.Noise.Seed, Plan);
+        string? key = cache is null ? null : BaseClipCache.Key(job.Model.Info, prompt, job.Noise.Seed, Plan);
         var shape = new long[] { Plan.Channels, Plan.WindowFrames, Plan.Height, Plan.Width };
         if (cache is not null && cache.TryLoad(key!, shape) is { } cached)
         {
@@ -277,7 +283,10 @@ public sealed class FifoRun : IDisposable
     void Restore(string path)
     {
         using var snapshot = FifoSnapshot.Load(path, job, Plan);
-        queue = new SlotQueue(snapshot.Queue.to(device).unbind(1).Select(t => t.clone()));
+        using var scope = NewDisposeScope();
+        var frames = snapshot.Queue.to(device).unbind(1).Select(t => t.clone().DetachFromDisposeScope()).ToList();
+        queue.Dispose();
+        queue = new SlotQueue(frames);
         Iteration = snapshot.Iteration;
         job.Log.Verbose($"fifo: resumed from {path} at iteration {Iteration} ({Emitted} frames already output)");
     }

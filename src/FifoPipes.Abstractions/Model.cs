@@ -116,6 +116,12 @@ public sealed record ModelInfo
     public required SamplingDefaults Defaults { get; init; }
     public Device Device { get; init; } = CPU;
     public ScalarType DType { get; init; } = ScalarType.Float32;
+    /// <summary>
+    /// What else decides the model's outputs beyond the fields above: its weights' files and the options that change
+    /// the network (dtype, configuration overrides, conditioning). Results cached across runs (FIFO's base clips) are
+    /// keyed on it; "" for a model whose name says everything.
+    /// </summary>
+    public string Fingerprint { get; init; } = "";
     public int PixelHeight => LatentHeight * SpatialScale;
     public int PixelWidth => LatentWidth * SpatialScale;
 }

@@ -162,6 +162,12 @@ public sealed class FifoSamplerTests : IDisposable
         var second = Latents(Sampler(options), Job(model, frames: 3));
         Assert.Equal(callsFirst - 8, model.Calls.Count); // S = 8 base steps skipped
         TensorAssert.Identical(first, second, "cached base clip");
+
+        // The same name and shape with other weights or settings (a new fingerprint) samples its own base clip.
+        var retrained = new DelegateVideoModel(model.Info with { Fingerprint = "other weights" }, (x, t, c) => model.PredictNoise(x, t, c) * 0.5);
+        var third = Latents(Sampler(options), Job(retrained, frames: 3));
+        Assert.Equal(2, Directory.GetFiles(Path.Combine(folder, "cache")).Length);
+        Assert.False(third[0].equal(first[0]).all().item<bool>(), "a clip cached for other weights was reused");
     }
 
     [Fact]
@@ -184,6 +190,21 @@ public sealed class FifoSamplerTests : IDisposable
         Assert.Equal(new[] { "partitions", "eta", "step", "windowBatch", "start", "warmupIterations" }, problems);
         Assert.Empty(new FifoOptions().Validate());
         Assert.Throws<FifoInputException>(() => new FifoSamplerFactory().Create(new FifoOptions { Eta = -1 }, new PluginContext()));
+    }
+
+    [Fact]
+    public void Options_for_another_start_are_refused_against_the_start_the_run_takes()
+    {
+        // No start given: the run starts from a base clip (or from the start frames), where a warm-up means nothing.
+        var warmup = Assert.Throws<FifoInputException>(() => Sampler(new FifoOptions { WarmupIterations = 3 }).Sample(Job(DelegateVideoModel.Linear()), CancellationToken.None));
+        Assert.Contains("'warmupIterations'", warmup.Message);
+        Assert.Contains("base clip", warmup.Message);
+
+        var model = DelegateVideoModel.Linear();
+        var withFrames = Job(model) with { InitLatents = zeros(model.Info.LatentChannels, 2, model.Info.LatentHeight, model.Info.LatentWidth) };
+        var cache = Assert.Throws<FifoInputException>(() => Sampler(new FifoOptions { BaseClipCache = folder }).Sample(withFrames, CancellationToken.None));
+        Assert.Contains("'baseClipCache'", cache.Message);
+        Assert.Contains("start frames", cache.Message);
     }
 
     [Fact]
