@@ -94,13 +94,25 @@ public sealed record SnapshotPolicy(string Path, int EveryFrames)
 /// <summary>A snapshot saved at <see cref="StagedPath"/>, to become <see cref="Path"/> once <see cref="FramesBefore"/> frames are safe.</summary>
 public sealed record StagedSnapshot(string StagedPath, string Path, long FramesBefore)
 {
+    volatile bool committed;
+
     /// <summary>
-    /// Makes the staged file the resume point in one atomic rename. A stage that is already gone (a restarted sampler
-    /// cleared it) leaves the previous resume point in place.
+    /// True once <see cref="Commit"/> made this stage the resume point. Read from the sampler's thread while the
+    /// consumer's commits: from the first committed stage on, the file at <see cref="Path"/> is this run's own.
+    /// </summary>
+    public bool Committed => committed;
+
+    /// <summary>
+    /// Makes the staged file the resume point in one atomic rename. A stage that is already gone leaves the previous
+    /// resume point in place.
     /// </summary>
     public void Commit()
     {
-        try { File.Move(StagedPath, Path, overwrite: true); }
+        try
+        {
+            File.Move(StagedPath, Path, overwrite: true);
+            committed = true;
+        }
         catch (FileNotFoundException) { }
     }
 

@@ -5,7 +5,8 @@ namespace FifoPipes.Hosting.Engine;
 
 /// <summary>
 /// Runs a sampler and, when it fails with a fault that repeating the work cures (<see cref="TorchSharpFaults"/>),
-/// restarts it from the run's latest snapshot (or from where the run began) and skips the frames already yielded.
+/// restarts it from the newest snapshot this run committed (or from where the run began: a snapshot file left by an
+/// earlier run is never taken for this one's) and skips the frames already yielded.
 /// Keyed noise makes the restarted frames bit for bit those of an uninterrupted run, so the consumer, its decoder
 /// included, sees one unbroken stream. An endless run may fault now and then, so restarts are unlimited as long as
 /// each one gets past the frame where the last one faulted; any other failure, or <paramref name="maxStalls"/> faults in a
@@ -21,6 +22,15 @@ public sealed class RestartingSampler(ISampler inner, int maxStalls) : ISampler
         long next = long.MinValue, nextAtLastFault = long.MinValue;
         int stalls = 0;
         var attempt = job;
+        // This run's stages not yet seen committed, oldest first; once one is, the policy's file is this run's.
+        var uncommitted = new Queue<StagedSnapshot>();
+        bool committedByThisRun = false;
+        void NoteCommits()
+        {
+            if (committedByThisRun || !uncommitted.Any(stage => stage.Committed)) return;
+            committedByThisRun = true;
+            uncommitted.Clear();
+        }
         while (true)
         {
             bool restart = false;
@@ -40,7 +50,8 @@ public sealed class RestartingSampler(ISampler inner, int maxStalls) : ISampler
                         stalls = next > nextAtLastFault ? 1 : stalls + 1;
                         nextAtLastFault = next;
                         Restarts++;
-                        attempt = RestartOf(job);
+                        NoteCommits();
+                        attempt = RestartOf(job, committedByThisRun);
                         job.Log.Warning($"Restarting the sampler after a TorchSharp scalar fault (restart {Restarts}; {stalls} of at most {maxStalls} without a new frame) " +
                                         $"{(attempt.ResumeFrom is { } from ? $"from '{from}'" : "from the start")}; frames already made are not repeated. " +
                                         ExceptionChain.FirstLine(error));
@@ -54,6 +65,11 @@ public sealed class RestartingSampler(ISampler inner, int maxStalls) : ISampler
                         continue;
                     }
                     next = frame.Index + 1;
+                    if (!committedByThisRun && frame.Snapshot is { } stage)
+                    {
+                        NoteCommits();
+                        if (!committedByThisRun) uncommitted.Enqueue(stage);
+                    }
                     yield return frame;
                 }
             }
@@ -61,7 +77,7 @@ public sealed class RestartingSampler(ISampler inner, int maxStalls) : ISampler
         }
     }
 
-    /// <summary>The same job resumed from the newest committed snapshot, else from where it first began.</summary>
-    static SamplingJob RestartOf(SamplingJob job) =>
-        job with { ResumeFrom = job.Snapshots is { } policy && File.Exists(policy.Path) ? policy.Path : job.ResumeFrom };
+    /// <summary>The same job resumed from the newest snapshot this run committed, else from where it first began.</summary>
+    static SamplingJob RestartOf(SamplingJob job, bool committedByThisRun) =>
+        job with { ResumeFrom = committedByThisRun && job.Snapshots is { } policy && File.Exists(policy.Path) ? policy.Path : job.ResumeFrom };
 }

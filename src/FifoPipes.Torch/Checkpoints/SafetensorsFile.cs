@@ -44,6 +44,20 @@ public static class SafetensorsFile
     }
 
     /// <summary>
+    /// Every tensor (to the CPU) and the header's metadata, read through one open file: a file replaced meanwhile by an
+    /// atomic rename over it is still read whole, as it was when opened, never half old and half new.
+    /// </summary>
+    public static (Dictionary<string, Tensor> Tensors, IReadOnlyDictionary<string, string> Metadata) LoadWithMetadata(string path)
+    {
+        using var stream = OpenOrExplain(path);
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        var entries = ReadHeader(stream, path, out long dataStart, metadata);
+        var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, tensor) in ReadEntries(stream, entries, dataStart, null, null)) tensors[name] = tensor;
+        return (tensors, metadata);
+    }
+
+    /// <summary>
     /// Yields tensors one by one, so a caller can cast or place each before the next is read;
     /// <paramref name="select"/> skips the others without reading their bytes.
     /// </summary>
@@ -51,6 +65,12 @@ public static class SafetensorsFile
     {
         using var stream = OpenOrExplain(path);
         var entries = ReadHeader(stream, path, out long dataStart);
+        foreach (var item in ReadEntries(stream, entries, dataStart, dtype, select)) yield return item;
+    }
+
+    static IEnumerable<(string Name, Tensor Tensor)> ReadEntries(FileStream stream, IReadOnlyList<SafetensorsEntry> entries, long dataStart,
+        ScalarType? dtype, Func<string, bool>? select)
+    {
         foreach (var e in entries)
         {
             if (select is not null && !select(e.Name)) continue;
@@ -72,7 +92,8 @@ public static class SafetensorsFile
     {
         if (!File.Exists(path))
             throw new FifoInputException("CheckpointNotFound", $"Checkpoint file '{path}' does not exist. Check the path, or download the model first.");
-        return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+        // Delete shared too: a snapshot being read may be replaced by the next one's atomic rename (on Windows as well).
+        return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 20);
     }
 
     static IReadOnlyList<SafetensorsEntry> ReadHeader(FileStream stream, string path, out long dataStart, Dictionary<string, string>? metadata = null)

@@ -113,6 +113,24 @@ public sealed class RestartingSamplerTests : IDisposable
     }
 
     [Fact]
+    public void A_snapshot_left_by_an_earlier_run_is_never_taken_for_this_ones()
+    {
+        var (clean, _) = CleanRun();
+        var snapshot = Path.Combine(folder, "earlier.snapshot");
+        var policy = new SnapshotPolicy(snapshot, 2);
+        // An earlier run of the same recipe went all the way and left its final snapshot behind.
+        Take(Fifo(), Job(DelegateVideoModel.Linear(), new RecordingSink(), policy));
+        Assert.True(File.Exists(snapshot));
+
+        // This run faults while its base clip is sampled, before it has committed anything of its own.
+        var log = new RecordingSink();
+        var restarting = new RestartingSampler(Fifo(), maxStalls: 3);
+        var frames = Take(restarting, Job(FaultingAt(3), log, policy));
+        AssertSameFrames(clean, frames);
+        Assert.Contains("from the start", Assert.Single(log.Warnings));
+    }
+
+    [Fact]
     public void Snapshots_the_engine_still_holds_survive_a_restart()
     {
         var (clean, calls) = CleanRun();
