@@ -46,7 +46,7 @@ public sealed class PngSequenceSinkFactory : ISinkFactory
 /// <summary>
 /// Writes frame N to the pattern's file N (the frame's own index, so a resumed run continues the
 /// numbering). Each file is written under a temporary name and renamed, so a cancelled or crashed run
-/// never leaves a half-written PNG.
+/// never leaves a half-written PNG. It keeps a count, not a list of the files: an endless run writes millions.
 /// </summary>
 public sealed class PngSequenceSink : IFrameSink
 {
@@ -54,7 +54,7 @@ public sealed class PngSequenceSink : IFrameSink
     readonly bool overwrite;
     readonly PngEncoder encoder;
     readonly IProgressSink log;
-    readonly List<string> written = new();
+    long written;
     bool completed;
 
     public PngSequenceSink(FramePattern pattern, bool overwrite, PngSinkOptions options, IProgressSink log)
@@ -75,11 +75,20 @@ public sealed class PngSequenceSink : IFrameSink
     {
         if (completed) throw new InvalidOperationException("The PNG sequence sink was already completed.");
         var path = pattern.PathFor(frame.Index);
-        if (written.Count == 0) log.Verbose($"png: writing frames to {Path.Combine(pattern.Folder, pattern.Prefix + "N" + pattern.Suffix)}");
+        if (written == 0) log.Verbose($"png: writing frames to {Path.Combine(pattern.Folder, pattern.Prefix + "N" + pattern.Suffix)}");
         var partial = path + ".partial";
-        using (var image = Image.LoadPixelData<Rgb24>(frame.Rgb, frame.Width, frame.Height))
-        using (var file = SinkFiles.OpenForWriting(partial, overwrite: true))
+        try
+        {
+            using var image = Image.LoadPixelData<Rgb24>(frame.Rgb, frame.Width, frame.Height);
+            using var file = SinkFiles.OpenForWriting(partial, overwrite: true);
             image.Save(file, encoder);
+        }
+        catch
+        {
+            // A full disk must not leave a truncated file behind; the frames already renamed into place stay.
+            try { File.Delete(partial); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
         try
         {
             File.Move(partial, path, overwrite);
@@ -89,13 +98,14 @@ public sealed class PngSequenceSink : IFrameSink
             File.Delete(partial);
             throw SinkFiles.OutputExists(path);
         }
-        written.Add(path);
+        written++;
     }
 
+    /// <summary>The sequence's folder, once a frame was written (one output however long the video).</summary>
     public IReadOnlyList<string> Complete()
     {
         completed = true;
-        return written;
+        return written == 0 ? Array.Empty<string>() : new[] { Path.GetFullPath(pattern.Folder) };
     }
 
     public void Dispose() => completed = true;

@@ -40,6 +40,9 @@ public sealed record SinkTarget(string Path, double Fps, bool Overwrite);
 public interface IFrameSink : IDisposable
 {
     void Write(VideoFrame frame);
-    /// <summary>Finalises and returns the files written. Safe to call more than once.</summary>
+    /// <summary>
+    /// Finalises and returns what was written: the files, or the folder of an image sequence (its frames are not
+    /// listed one by one). Safe to call more than once.
+    /// </summary>
     IReadOnlyList<string> Complete();
 }

@@ -12,7 +12,7 @@ namespace FifoPipes.PowerShell.Commands;
 /// <example><code>Invoke-FifoRecipe long.yaml -Resume long.snapshot -Force</code></example>
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "FifoRecipe", SupportsShouldProcess = true)]
-[OutputType(typeof(FileInfo), typeof(FifoFrame))]
+[OutputType(typeof(FileInfo), typeof(DirectoryInfo), typeof(FifoFrame))]
 public sealed class InvokeFifoRecipeCommand : PSCmdlet
 {
     RunPump? pump;

@@ -25,12 +25,12 @@ public sealed class PngSequenceSinkTests : SinkTestBase
         var frames = Enumerable.Range(0, 5).Select(i => Frame(i, 13, 7)).ToList();
         using var sink = Factory.Create(null, new SinkTarget("out", 8, false), Context);
         foreach (var f in frames) sink.Write(f);
-        var files = sink.Complete();
+        // The sink reports its folder, not every frame: an endless run would hold millions of names.
+        Assert.Equal(new[] { Path.Combine(Dir, "out") }, sink.Complete());
 
         var expected = Enumerable.Range(0, 5).Select(i => Path.Combine(Dir, "out", $"frame_{i:D6}.png")).ToList();
-        Assert.Equal(expected, files);
         Assert.Equal(expected, Directory.GetFiles(Path.Combine(Dir, "out")).Order());
-        for (int i = 0; i < 5; i++) Assert.Equal(frames[i].Rgb, Pixels(files[i]));
+        for (int i = 0; i < 5; i++) Assert.Equal(frames[i].Rgb, Pixels(expected[i]));
     }
 
     [Theory]
@@ -43,9 +43,8 @@ public sealed class PngSequenceSinkTests : SinkTestBase
         using var sink = Factory.Create(new PngSinkOptions { CompressionLevel = 1 }, new SinkTarget(target, 8, false), Context);
         var frame = Frame(3, 4, 4);
         sink.Write(frame);
-        var file = Assert.Single(sink.Complete());
-        Assert.Equal(Path.Combine(Dir, expectedForFrame3), file);
-        Assert.Equal(frame.Rgb, Pixels(file));
+        Assert.Equal(Path.Combine(Dir, "seq"), Assert.Single(sink.Complete()));
+        Assert.Equal(frame.Rgb, Pixels(Path.Combine(Dir, expectedForFrame3)));
     }
 
     [Theory]
