@@ -57,8 +57,15 @@ public sealed class PluginHost
 
     void LoadFolder(string folder, SharedAssemblies shared)
     {
+        string[] files;
+        try { files = Directory.GetFiles(folder, "*.dll"); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            errors.Add(new PluginLoadError(folder, null, $"plugin folder cannot be read: {ex.Message} (check its permissions, or drop it from {PluginPathVariable})"));
+            return;
+        }
         // A plugin's own assemblies reference the contracts and are not part of the framework itself.
-        var candidates = Directory.GetFiles(folder, "*.dll")
+        var candidates = files
             .Where(p => !SharedAssemblies.IsFramework(p) && ReferencesContracts(p))
             .OrderBy(p => p, StringComparer.Ordinal).ToList();
         if (candidates.Count == 0) return;
@@ -76,8 +83,11 @@ public sealed class PluginHost
         }
     }
 
-    /// <summary>Reads the assembly's references without loading it, so private dependencies are never loaded just to be looked at.</summary>
-    static bool ReferencesContracts(string path)
+    /// <summary>
+    /// Reads the assembly's references without loading it, so private dependencies are never loaded just to be looked
+    /// at. A file that cannot be read (a dangling link, no permission) is recorded and skipped, as an unloadable one is.
+    /// </summary>
+    bool ReferencesContracts(string path)
     {
         try
         {
@@ -89,6 +99,11 @@ public sealed class PluginHost
             return metadata.AssemblyReferences.Any(h => metadata.GetString(metadata.GetAssemblyReference(h).Name) == contracts);
         }
         catch (BadImageFormatException) { return false; }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            errors.Add(new PluginLoadError(path, null, "cannot be read: " + ex.Message));
+            return false;
+        }
     }
 
     void Compose(Assembly assembly, string path)

@@ -57,6 +57,9 @@ public sealed class PluginHostTests
         {
             foreach (var file in Directory.GetFiles(BuildOutput("tests/TestPlugins/FaultyPlugins")).Where(f => !f.Contains("Ghost")))
                 File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+            // A dangling link that looks like a plugin cannot even be opened; it is recorded, not fatal.
+            var dangling = Path.Combine(folder, "Broken.dll");
+            File.CreateSymbolicLink(dangling, Path.Combine(folder, "gone", "Broken.dll"));
             var host = PluginHost.Load(TestPlugins.Folder, new[] { folder, "/nonexistent/plugins" });
 
             Assert.NotNull(host.Find(PluginKind.Sink, "healthy-sink"));
@@ -67,6 +70,7 @@ public sealed class PluginHostTests
             Assert.Contains(host.Errors, e => e.Name == "gif" && e.Message.Contains("already loaded"));
             Assert.Contains(host.Errors, e => e.Name == "ghostly-model" && e.Message.Contains("Ghost"));
             Assert.Contains(host.Errors, e => e.Source == "/nonexistent/plugins" && e.Message.Contains("does not exist"));
+            Assert.Contains(host.Errors, e => e.Source == dangling && e.Message.Contains("cannot be read"));
 
             var ex = Assert.Throws<FifoInputException>(() => host.Require(PluginKind.Model, "ghostly-model"));
             Assert.Contains("failed to load", ex.Message);
