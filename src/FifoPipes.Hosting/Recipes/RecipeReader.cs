@@ -69,7 +69,7 @@ public sealed class RecipeReader
         var prompts = ReadPrompts(map);
         long seed = ReadScalar<long?>(map, "seed", "seed") ?? 0;
         double? fps = ReadScalar<double?>(map, "fps", "fps");
-        if (fps is <= 0 or > 240) Error("fps", $"fps must be between 0 and 240, got {fps}", map["fps"]?.Location);
+        if (fps is { } rate && !(rate > 0 && rate <= 240)) Error("fps", $"fps must be between 0 and 240, got {rate}", map["fps"]?.Location);
         bool overwrite = ReadScalar<bool?>(map, "overwrite", "overwrite") ?? false;
         var sinks = ReadSinks(map);
         var snapshot = ReadSnapshot(map);
@@ -178,6 +178,14 @@ public sealed class RecipeReader
         var keyLocations = new Dictionary<string, SourceLocation>(StringComparer.OrdinalIgnoreCase);
         foreach (var entry in with?.Entries ?? Array.Empty<MapEntry>())
         {
+            // Option names ignore case, so "partitions" and "Partitions" are one option given twice.
+            if (values.ContainsKey(entry.Key))
+            {
+                var first = keyLocations.Keys.FirstOrDefault(k => string.Equals(k, entry.Key, StringComparison.OrdinalIgnoreCase)) ?? entry.Key;
+                Error($"{path}.{entry.Key}", $"option '{entry.Key}' is given twice (as '{first}' too; option names ignore case); keep one",
+                    entry.KeyLocation ?? entry.Value.Location ?? at);
+                continue;
+            }
             if (entry.KeyLocation is not null) keyLocations[entry.Key] = entry.KeyLocation;
             values[entry.Key] = entry.Value switch
             {

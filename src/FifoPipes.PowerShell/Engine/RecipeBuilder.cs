@@ -35,7 +35,13 @@ sealed class RecipeBuilder
             if (!File.Exists(full))
                 return (null, new[] { new Diagnostic("(file)", $"recipe file '{full}' does not exist", null, Array.Empty<string>()) });
             var parsed = RecipeNodes.FromYaml(File.ReadAllText(full), full, diagnostics);
-            if (parsed is not MapNode map) return (null, diagnostics.Count > 0 ? diagnostics : new[] { new Diagnostic("(document)", "a recipe is a mapping of keys", null, Array.Empty<string>()) });
+            if (parsed is not MapNode map)
+            {
+                // The reader's own complaint names the top-level keys and points at the document's first line.
+                if (diagnostics.Count == 0 && parsed is not null) reader.Read(parsed, full, Path.GetDirectoryName(full)!);
+                var problems = diagnostics.Concat(reader.Diagnostics).ToList();
+                return (null, problems.Count > 0 ? problems : new[] { new Diagnostic("(document)", $"recipe file '{full}' holds no recipe: it is empty", null, Array.Empty<string>()) });
+            }
             root = map;
             baseDirectory = Path.GetDirectoryName(full)!;
         }

@@ -131,6 +131,12 @@ public sealed class CmdletTests : IDisposable
         var error = RunFailing("Invoke-FifoRecipe bad.yaml");
         Assert.Equal("InvalidRecipe", error.FullyQualifiedErrorId.Split(',')[0]);
         Assert.Contains("bad.yaml:4:29", error.Exception.Message);
+
+        // A file that is a list, not a mapping, is located too and names the keys a recipe has.
+        File.WriteAllText(Path.Combine(dir, "list.yaml"), "- prompt: a\n- frames: 3\n");
+        var notAMap = Assert.Single(Run("Test-FifoRecipe list.yaml").Cast<FifoRecipeDiagnostic>());
+        Assert.Equal((Path.Combine(dir, "list.yaml"), 1), (notAMap.File, notAMap.Line));
+        Assert.Contains("apiVersion", notAMap.Message);
     }
 
     [Theory]
