@@ -70,26 +70,30 @@ public sealed class HostMemoryGauge : MemoryGauge
         throw new InvalidOperationException($"{file} has no {name} line.");
     }
 
-    /// <summary>Limit minus working set of this process's memory cgroup, or null when it has no limit (or none can be read).</summary>
+    /// <summary>
+    /// The least limit-minus-working-set over this process's memory cgroup and every group above it (the kernel
+    /// enforces all of them: an unlimited leaf inside a limited container is still held to the container's limit), or
+    /// null when none of them has a limit (or none can be read).
+    /// </summary>
     long? CgroupHeadroom()
     {
+        long? least = null;
         foreach (var group in CgroupFolders())
         {
             var files = group.Version2
                 ? (Limit: "memory.max", Usage: "memory.current", InactiveFile: "inactive_file")
                 : (Limit: "memory.limit_in_bytes", Usage: "memory.usage_in_bytes", InactiveFile: "total_inactive_file");
-            var limitFile = Path.Combine(group.Folder, files.Limit);
-            if (!File.Exists(limitFile)) continue;
-            // "max" (v2) or a page-rounded long.MaxValue (v1) mean no limit.
-            if (ReadLong(limitFile) is not { } limit || limit >= long.MaxValue / 2) return null;
-            if (ReadLong(Path.Combine(group.Folder, files.Usage)) is not { } usage) return null;
+            // "max" (v2) or a page-rounded long.MaxValue (v1) mean no limit at this level.
+            if (ReadLong(Path.Combine(group.Folder, files.Limit)) is not { } limit || limit >= long.MaxValue / 2) continue;
+            if (ReadLong(Path.Combine(group.Folder, files.Usage)) is not { } usage) continue;
             long inactiveFile = StatValue(Path.Combine(group.Folder, "memory.stat"), files.InactiveFile) ?? 0;
-            return Math.Max(0, limit - Math.Max(0, usage - inactiveFile));
+            long headroom = Math.Max(0, limit - Math.Max(0, usage - inactiveFile));
+            least = least is { } l ? Math.Min(l, headroom) : headroom;
         }
-        return null;
+        return least;
     }
 
-    /// <summary>The memory cgroup folders of this process, most specific first: its own path, then the mount's root (a container's own group).</summary>
+    /// <summary>The memory cgroup folders of this process: its own group, then every group above it up to the mount's root.</summary>
     IEnumerable<(string Folder, bool Version2)> CgroupFolders()
     {
         string[] lines;
@@ -99,18 +103,19 @@ public sealed class HostMemoryGauge : MemoryGauge
         {
             var parts = line.Split(':', 3);
             if (parts.Length != 3) continue;
-            var path = parts[2].TrimStart('/');
+            var path = parts[2].Trim('/');
             if (parts[0] == "0" && parts[1].Length == 0)
-            {
-                yield return (Path.Combine(cgroupMount, path), true);
-                yield return (cgroupMount, true);
-            }
+                foreach (var folder in SelfAndAncestors(cgroupMount, path)) yield return (folder, true);
             else if (parts[1].Split(',').Contains("memory"))
-            {
-                yield return (Path.Combine(cgroupMount, "memory", path), false);
-                yield return (Path.Combine(cgroupMount, "memory"), false);
-            }
+                foreach (var folder in SelfAndAncestors(Path.Combine(cgroupMount, "memory"), path)) yield return (folder, false);
         }
+    }
+
+    static IEnumerable<string> SelfAndAncestors(string root, string relative)
+    {
+        var names = relative.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        for (int depth = names.Length; depth >= 0; depth--)
+            yield return Path.Combine(new[] { root }.Concat(names.Take(depth)).ToArray());
     }
 
     static long? ReadLong(string file) =>

@@ -85,6 +85,23 @@ public sealed class MemoryGaugeTests
     }
 
     [Fact]
+    public void An_unlimited_group_inside_a_limited_one_is_held_to_the_outer_limit()
+    {
+        // A container limited to 2 GiB whose process sits in an unlimited sub-group: the kernel enforces the container's.
+        using var host = new FakeHost(memAvailableMiB: 62_500, "0::/user.slice/app.scope");
+        host.Write("cgroup/user.slice/app.scope/memory.max", "max\n");
+        host.Write("cgroup/user.slice/app.scope/memory.current", $"{600 * MiB}\n");
+        host.Write("cgroup/memory.max", $"{2048 * MiB}\n");
+        host.Write("cgroup/memory.current", $"{1024 * MiB}\n");
+        Assert.Equal(1024 * MiB, host.Gauge().AvailableBytes());
+
+        // A tighter limit in between wins over both.
+        host.Write("cgroup/user.slice/memory.max", $"{1536 * MiB}\n");
+        host.Write("cgroup/user.slice/memory.current", $"{1000 * MiB}\n");
+        Assert.Equal(536 * MiB, host.Gauge().AvailableBytes());
+    }
+
+    [Fact]
     public void No_cgroup_limit_leaves_mem_available()
     {
         using var host = new FakeHost(memAvailableMiB: 3000, "0::/");
