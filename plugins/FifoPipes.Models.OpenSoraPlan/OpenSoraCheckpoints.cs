@@ -21,16 +21,14 @@ public static class OpenSoraCheckpoints
     public static LatteT2V LoadTransformer(string folder, LatteConfig fallback, Device device, ScalarType dtype)
     {
         var config = ReadConfig(folder, LatteConfig.FromReferenceArguments) ?? fallback;
-        var model = new LatteT2V(config, device, dtype);
-        LoadDiffusersWeights(model, folder, dtype, new StateDictMapping());
-        return model;
+        return StateDictLoader.LoadedOrDisposed(new LatteT2V(config, device, dtype),
+            model => LoadDiffusersWeights(model, folder, dtype, new StateDictMapping()));
     }
 
     public static CausalVae LoadVae(string folder, Device device, ScalarType dtype)
     {
-        var model = new CausalVae(VaeConfig(folder), device, dtype);
-        LoadDiffusersWeights(model, folder, dtype, new StateDictMapping());
-        return model;
+        return StateDictLoader.LoadedOrDisposed(new CausalVae(VaeConfig(folder), device, dtype),
+            model => LoadDiffusersWeights(model, folder, dtype, new StateDictMapping()));
     }
 
     /// <summary>The VAE folder's config.json, or the released v1.1 VAE's when the folder has none.</summary>
@@ -44,7 +42,6 @@ public static class OpenSoraCheckpoints
     public static T5EncoderModel LoadTextEncoder(string folder, Device device, ScalarType dtype)
     {
         var config = ReadConfig(folder, T5EncoderConfig.FromHuggingFace) ?? T5EncoderConfig.V1_1Xxl;
-        var model = new T5EncoderModel(config, device, dtype);
         var mapping = new StateDictMapping
         {
             Renames = new[] { ("encoder.embed_tokens.", "shared.") },
@@ -52,9 +49,11 @@ public static class OpenSoraCheckpoints
         };
         static bool IsEncoderKey(string name) => name == "shared.weight" || name.StartsWith("encoder.", StringComparison.Ordinal);
         var shards = T5Shards(folder);
-        StateDictLoader.Load(model, shards.SelectMany(s => ReadWeights(s, dtype, IsEncoderKey)), mapping, folder);
-        model.eval();
-        return model;
+        return StateDictLoader.LoadedOrDisposed(new T5EncoderModel(config, device, dtype), model =>
+        {
+            StateDictLoader.Load(model, shards.SelectMany(s => ReadWeights(s, dtype, IsEncoderKey)), mapping, folder);
+            model.eval();
+        });
     }
 
     public static T5Tokenizer LoadTokenizer(string folder) => T5Tokenizer.Load(System.IO.Path.Combine(folder, "spiece.model"));

@@ -32,16 +32,12 @@ public static class VideoCrafterCheckpoint
 
     public static OpenClipTextTransformer LoadTextEncoder(TorchZipCheckpoint checkpoint, OpenClipTextConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
-        var model = new OpenClipTextTransformer(config, device, dtype);
-        Load(model, checkpoint, TextMapping, dtype);
-        return model;
+        return StateDictLoader.LoadedOrDisposed(new OpenClipTextTransformer(config, device, dtype), model => Load(model, checkpoint, TextMapping, dtype));
     }
 
     public static AutoencoderKL LoadVae(TorchZipCheckpoint checkpoint, AutoencoderKLConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
-        var model = new AutoencoderKL(config, device, dtype);
-        Load(model, checkpoint, VaeMapping, dtype);
-        return model;
+        return StateDictLoader.LoadedOrDisposed(new AutoencoderKL(config, device, dtype), model => Load(model, checkpoint, VaeMapping, dtype));
     }
 
     /// <summary>Streams the keys under <paramref name="mapping"/>'s prefix into <paramref name="module"/> (strict).</summary>

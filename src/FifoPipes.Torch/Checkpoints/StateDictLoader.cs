@@ -34,6 +34,24 @@ public sealed record StateDictMapping
 /// </summary>
 public static class StateDictLoader
 {
+    /// <summary>
+    /// <paramref name="module"/> after <paramref name="load"/> filled it, or disposed when loading failed: a network
+    /// built on a GPU for a checkpoint that turned out bad must not hold its memory until a finalizer runs.
+    /// </summary>
+    public static T LoadedOrDisposed<T>(T module, Action<T> load) where T : nn.Module
+    {
+        try
+        {
+            load(module);
+            return module;
+        }
+        catch
+        {
+            module.Dispose();
+            throw;
+        }
+    }
+
     /// <returns>The module names that were loaded.</returns>
     public static IReadOnlySet<string> Load(nn.Module module, IEnumerable<(string Name, Tensor Tensor)> source, StateDictMapping mapping, string sourceName)
     {

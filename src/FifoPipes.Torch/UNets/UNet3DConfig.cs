@@ -89,10 +89,17 @@ public sealed record UNet3DConfig
     /// <summary>This configuration with the reference arguments present in <paramref name="args"/> replacing its values (validated).</summary>
     public UNet3DConfig WithReferenceArguments(JsonElement args)
     {
-        int Int(string name, int fallback) => args.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32() : fallback;
-        bool Bool(string name, bool fallback) => args.TryGetProperty(name, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : fallback;
-        IReadOnlyList<int> Ints(string name, IReadOnlyList<int> fallback) =>
-            args.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Array ? v.EnumerateArray().Select(e => e.GetInt32()).ToArray() : fallback;
+        // Absent or null keeps the value; any other kind than the argument's is an error, never silently the default.
+        bool Given(string name, out JsonElement v) => args.TryGetProperty(name, out v) && v.ValueKind != JsonValueKind.Null;
+        InvalidOperationException WrongKind(string name, JsonElement v, string expected) =>
+            new($"UNet argument '{name}' must be {expected}, got {v.GetRawText()}.");
+        int Int(string name, int fallback) => !Given(name, out var v) ? fallback
+            : v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i : throw WrongKind(name, v, "an integer");
+        bool Bool(string name, bool fallback) => !Given(name, out var v) ? fallback
+            : v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : throw WrongKind(name, v, "true or false");
+        IReadOnlyList<int> Ints(string name, IReadOnlyList<int> fallback) => !Given(name, out var v) ? fallback
+            : v.ValueKind == JsonValueKind.Array && v.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out _))
+                ? v.EnumerateArray().Select(e => e.GetInt32()).ToArray() : throw WrongKind(name, v, "a list of integers");
 
         var d = this;
         var config = new UNet3DConfig

@@ -321,6 +321,13 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
         Assert.Equal(new[] { "height", "width" }, Problems(o => { o.Height = 300; o.Width = 4; }));
         Assert.Equal(new[] { "configOverrides", "configOverrides", "configOverrides" },
             Problems(o => o.ConfigOverrides = new[] { "unet.channels=3", "decoder.ch=3", "unet.model_channels" }));
+        // A value of the wrong kind is refused by name, never replaced by the preset's value without a word.
+        foreach (var wrong in new[] { "unet.fps_cond=0", "unet.temporal_length=sixteen", "unet.channel_mult=[1,\"two\"]" })
+        {
+            var refused = Assert.Throws<FifoInputException>(() => VideoCrafterConfigOverrides.Apply(VideoCrafterPreset.VideoCrafter2(), new[] { wrong }));
+            Assert.Contains("wrong type", refused.Message);
+            Assert.Contains(wrong[5..wrong.IndexOf('=')], refused.Message);
+        }
 
         var sized = tiny.Options();
         sized.ConfigOverrides = Array.Empty<string>();
