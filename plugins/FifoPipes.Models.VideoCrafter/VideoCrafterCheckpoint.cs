@@ -18,6 +18,16 @@ public static class VideoCrafterCheckpoint
     public const string TextPrefix = "cond_stage_model.model.";
     /// <summary>Lightning nests the weights here; DeepSpeed saves use "module".</summary>
     public static readonly string[] StateDictKeys = { "state_dict", "module" };
+    /// <summary>What a DeepSpeed save puts before every key under "module" (the reference loader cuts the 16 characters off).</summary>
+    public const string DeepSpeedPrefix = "_forward_module.";
+
+    /// <summary>A stored key as the model knows it: without DeepSpeed's <see cref="DeepSpeedPrefix"/>.</summary>
+    public static string CanonicalName(string stored) =>
+        stored.StartsWith(DeepSpeedPrefix, StringComparison.Ordinal) ? stored[DeepSpeedPrefix.Length..] : stored;
+
+    /// <summary>The state dict's tensors under their canonical names (<see cref="CanonicalName"/>) that <paramref name="select"/> keeps.</summary>
+    public static IEnumerable<(string Name, Tensor Tensor)> Stream(TorchZipCheckpoint checkpoint, ScalarType dtype, Func<string, bool> select) =>
+        checkpoint.Stream(dtype, stored => select(CanonicalName(stored)), StateDictKeys).Select(t => (CanonicalName(t.Name), t.Tensor));
 
     /// <summary>The 12 DDPM schedule buffers every checkpoint holds, plus scale_arr when use_scale.</summary>
     public static readonly IReadOnlyList<string> ScheduleBuffers = new[]
@@ -43,7 +53,7 @@ public static class VideoCrafterCheckpoint
     /// <summary>Streams the keys under <paramref name="mapping"/>'s prefix into <paramref name="module"/> (strict).</summary>
     public static void Load(nn.Module module, TorchZipCheckpoint checkpoint, StateDictMapping mapping, ScalarType dtype)
     {
-        var source = checkpoint.Stream(dtype, name => name.StartsWith(mapping.Prefix, StringComparison.Ordinal), StateDictKeys);
+        var source = Stream(checkpoint, dtype, name => name.StartsWith(mapping.Prefix, StringComparison.Ordinal));
         StateDictLoader.Load(module, source, mapping, checkpoint.Path);
         module.eval();
     }

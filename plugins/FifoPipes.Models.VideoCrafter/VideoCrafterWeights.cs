@@ -61,7 +61,8 @@ public sealed class VideoCrafterWeights : IDisposable
         var zip = TorchZipCheckpoint.Open(path);
         try
         {
-            var shapes = zip.StateDict(VideoCrafterCheckpoint.StateDictKeys).ToDictionary(kv => kv.Key, kv => kv.Value.Shape, StringComparer.Ordinal);
+            var shapes = zip.StateDict(VideoCrafterCheckpoint.StateDictKeys)
+                .ToDictionary(kv => VideoCrafterCheckpoint.CanonicalName(kv.Key), kv => kv.Value.Shape, StringComparer.Ordinal);
             return new VideoCrafterWeights(path, zip, shapes);
         }
         catch
@@ -76,7 +77,7 @@ public sealed class VideoCrafterWeights : IDisposable
     {
         bool Selected(string name) => name.StartsWith(prefix, StringComparison.Ordinal);
         return zip is not null
-            ? zip.Stream(dtype, Selected, VideoCrafterCheckpoint.StateDictKeys)
+            ? VideoCrafterCheckpoint.Stream(zip, dtype, Selected)
             : SafetensorsFile.Stream(Path, dtype, Selected);
     }
 

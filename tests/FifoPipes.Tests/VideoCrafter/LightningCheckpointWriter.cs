@@ -12,7 +12,8 @@ namespace FifoPipes.Tests.VideoCrafter;
 /// </summary>
 static class LightningCheckpointWriter
 {
-    public static void Write(string path, IEnumerable<(string Name, Tensor Tensor)> tensors)
+    /// <param name="stateDictKey">"state_dict" as Lightning saves; "module" as DeepSpeed does (whose keys then carry "_forward_module.").</param>
+    public static void Write(string path, IEnumerable<(string Name, Tensor Tensor)> tensors, string stateDictKey = "state_dict")
     {
         using var zip = ZipFile.Open(path, ZipArchiveMode.Create);
         var pickle = new MemoryStream();
@@ -45,7 +46,7 @@ static class LightningCheckpointWriter
 
         Op(0x80); Op(2);
         Op((byte)'}');
-        Str("state_dict");
+        Str(stateDictKey);
         EmptyOrderedDict();
         Op((byte)'(');
         int key = 0;

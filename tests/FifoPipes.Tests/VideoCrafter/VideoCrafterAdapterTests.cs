@@ -94,6 +94,24 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
         randn(new[] { batch, info.LatentChannels, frames, info.LatentHeight, info.LatentWidth }, generator: new Generator((ulong)seed));
 
     [Fact]
+    public void A_deepspeed_save_loads_as_the_reference_loader_reads_it()
+    {
+        // DeepSpeed nests the weights under "module" with "_forward_module." before every key; the reference cuts it off.
+        var deepspeed = Path.Combine(tiny.Folder, "deepspeed.ckpt");
+        var tensors = SafetensorsFile.Stream(tiny.Safetensors).Select(t => (VideoCrafterCheckpoint.DeepSpeedPrefix + t.Name, t.Tensor)).ToList();
+        LightningCheckpointWriter.Write(deepspeed, tensors, stateDictKey: "module");
+        foreach (var (_, tensor) in tensors) tensor.Dispose();
+
+        using var lightning = tiny.Load(tiny.Options());
+        using var fromDeepSpeed = tiny.Load(tiny.Options(path: deepspeed));
+        var x = RandomLatents(1, 4, lightning.Info, seed: 5);
+        var timesteps = full(new long[] { 1, 4 }, 500L);
+        using var expected = lightning.PredictNoise(x, timesteps, new[] { lightning.Encode("a fox") });
+        using var actual = fromDeepSpeed.PredictNoise(x, timesteps, new[] { fromDeepSpeed.Encode("a fox") });
+        Assert.True(expected.equal(actual).all().item<bool>(), "the DeepSpeed save gave other weights than the Lightning one");
+    }
+
+    [Fact]
     public void The_tiny_lightning_checkpoint_runs_fifo_end_to_end_and_decodes_frames()
     {
         using var model = tiny.Load(tiny.Options());
