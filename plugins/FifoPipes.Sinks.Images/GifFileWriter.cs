@@ -58,6 +58,34 @@ internal sealed class GifFileWriter : IDisposable
     public void AppendFrame(ReadOnlySpan<byte> singleFrameGif, int delayCentiseconds)
     {
         var frame = EncodedGifFrame.Parse(singleFrameGif);
+        try
+        {
+            WriteFrame(frame, delayCentiseconds);
+        }
+        catch (IOException)
+        {
+            RestoreEnd();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// After a failed append (a full disk): cut the partial frame off and put the trailer back, so the file still
+    /// plays every frame before it. Best effort: the disk that just failed may refuse this too.
+    /// </summary>
+    void RestoreEnd()
+    {
+        try
+        {
+            file.SetLength(trailerPosition);
+            file.Position = trailerPosition;
+            WriteTrailer();
+        }
+        catch (IOException) { }
+    }
+
+    void WriteFrame(EncodedGifFrame frame, int delayCentiseconds)
+    {
         file.Position = trailerPosition;
 
         Span<byte> control = stackalloc byte[8];
