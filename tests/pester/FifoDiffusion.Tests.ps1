@@ -132,6 +132,17 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
     }
 }
 
+Describe 'ConvertTo-FifoCheckpoint' {
+    It 'converts a checkpoint in the module layout, where its engine loads from Dependencies/' {
+        $source = Join-Path $Work 'tiny-vae.safetensors'
+        $parity = if ($env:FIFOPIPES_PARITY_DIR) { $env:FIFOPIPES_PARITY_DIR } else { "$PSScriptRoot/../../../shared/parity" }
+        Copy-Item (Join-Path $parity 'videocrafter/vae_decode_tiny/weights.safetensors') $source
+        $converted = ConvertTo-FifoCheckpoint $source -Destination (Join-Path $Work 'tiny-vae-bf16.safetensors') -DType bfloat16
+        $converted.Length | Should -BeGreaterThan 1000
+        $converted.Length | Should -BeLessThan (Get-Item $source).Length
+    }
+}
+
 Describe 'The module beside other versions of its dependencies' {
     It 'works in a session that already loaded another YamlDotNet and ImageSharp' {
         # Stand-ins with the real assembly names (version 0.0.0.0), loaded into the default context first, as another

@@ -47,7 +47,7 @@ public sealed class ConvertToFifoCheckpointCommand : PSCmdlet
         var progress = new ProgressRecord(3, $"ConvertTo-FifoCheckpoint {System.IO.Path.GetFileName(source)}", "reading the checkpoint");
         try
         {
-            var result = CheckpointConverter.ToSafetensors(source, destination, CheckpointConverter.ParseDType(DType), (done, total, name) =>
+            var result = CheckpointConverter.ToSafetensors(source, destination, DType, (done, total, name) =>
             {
                 // Stopping here unwinds the writer, which deletes its partial file.
                 if (stopping) throw new PipelineStoppedException();

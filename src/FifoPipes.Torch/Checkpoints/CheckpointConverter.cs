@@ -27,9 +27,12 @@ public static class CheckpointConverter
         _ => throw new FifoInputException("InvalidDType", $"dtype '{name}' is not one of float32, bfloat16, float16, float64."),
     };
 
+    /// <param name="dtypeName">float32, bfloat16, float16 or float64 (<see cref="ParseDType"/>); null keeps each tensor's type. A name,
+    /// not a <see cref="ScalarType"/>, so callers need no TorchSharp types: the module's cmdlets load without TorchSharp.</param>
     /// <param name="progress">Called after each tensor with (tensors done, tensor count, name).</param>
-    public static CheckpointConversion ToSafetensors(string source, string destination, ScalarType? dtype = null, Action<int, int, string>? progress = null)
+    public static CheckpointConversion ToSafetensors(string source, string destination, string? dtypeName = null, Action<int, int, string>? progress = null)
     {
+        var dtype = ParseDType(dtypeName);
         var src = Path.GetFullPath(source);
         var dst = Path.GetFullPath(destination);
         if (string.Equals(src, dst, StringComparison.Ordinal))
