@@ -7,8 +7,15 @@ namespace FifoPipes.PowerShell;
 public sealed class FifoFrame
 {
     readonly VideoFrame frame;
+    readonly string? location;
 
-    public FifoFrame(VideoFrame frame) => this.frame = frame;
+    /// <param name="location">The PowerShell location the frame was made in: <see cref="Save"/> resolves relative paths
+    /// against it, as cmdlets do, not against the process's working folder.</param>
+    public FifoFrame(VideoFrame frame, string? location = null)
+    {
+        this.frame = frame;
+        this.location = location;
+    }
 
     public long Index => frame.Index;
     public int Width => frame.Width;
@@ -20,10 +27,10 @@ public sealed class FifoFrame
     /// <summary>RGB24 pixels, row-major.</summary>
     public byte[] Pixels => frame.Rgb;
 
-    /// <summary>Writes the frame as a PNG file and returns it.</summary>
+    /// <summary>Writes the frame as a PNG file and returns it; a relative path is taken from the location the frame was made in.</summary>
     public FileInfo Save(string path)
     {
-        var full = Path.GetFullPath(path);
+        var full = location is null ? Path.GetFullPath(path) : Path.GetFullPath(path, location);
         ImageFiles.SavePng(frame, full);
         return new FileInfo(full);
     }

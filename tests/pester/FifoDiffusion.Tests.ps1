@@ -69,6 +69,10 @@ Describe 'Recipes' {
         $d.Message | Should -Match "Did you mean 'partitions'"
         Test-FifoRecipe $recipe -Quiet | Should -BeFalse
         { Invoke-FifoRecipe $recipe } | Should -Throw -ErrorId 'InvalidRecipe*'
+        # PowerShell paths (a drive of the session's own) resolve as for any other cmdlet.
+        New-PSDrive -Name fifotest -PSProvider FileSystem -Root $Work | Out-Null
+        try { (Test-FifoRecipe fifotest:/typo.yaml).Line | Should -Be 4 }
+        finally { Remove-PSDrive fifotest }
     }
 
     It 'validates every example recipe' -ForEach (Get-ChildItem "$PSScriptRoot/../../examples/recipes/*.yaml" | ForEach-Object { @{ File = $_.FullName } }) {
@@ -126,9 +130,14 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
         ($records.Message -join "`n") | Should -Match 'fifo: a call of 1 window took \d+ MiB at its peak with \d+ MiB available on cpu: 4 of 4 windows per model call'
     }
 
-    It 'saves a frame as PNG' {
+    It 'saves a frame as PNG, a relative path from the session''s location' {
         $png = Join-Path $Work 'one.png'
         (New-FifoVideo 'marble' -Frames 1 @Tiny).Save($png).Length | Should -BeGreaterThan 100
+        Push-Location $Work
+        try { $relative = (New-FifoVideo 'marble' -Frames 1 @Tiny).Save('relative.png') }
+        finally { Pop-Location }
+        $relative.FullName | Should -Be (Join-Path $Work 'relative.png')
+        Test-Path (Join-Path $Work 'relative.png') | Should -BeTrue
     }
 }
 

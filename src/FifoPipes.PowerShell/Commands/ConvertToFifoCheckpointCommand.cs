@@ -39,10 +39,10 @@ public sealed class ConvertToFifoCheckpointCommand : PSCmdlet
     {
         var source = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
         var destination = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Destination ?? System.IO.Path.ChangeExtension(Path, ".safetensors"));
+        if (!ShouldProcess(destination, $"Convert '{source}' to safetensors{(DType is null ? "" : " in " + DType)}")) return;
         if (!Force && System.IO.File.Exists(destination))
             ThrowTerminatingError(new ErrorRecord(new FifoInputException("OutputExists", $"'{destination}' already exists. Use -Force to overwrite it, or choose another -Destination."),
                 "OutputExists", ErrorCategory.ResourceExists, destination));
-        if (!ShouldProcess(destination, $"Convert '{source}' to safetensors{(DType is null ? "" : " in " + DType)}")) return;
 
         var progress = new ProgressRecord(3, $"ConvertTo-FifoCheckpoint {System.IO.Path.GetFileName(source)}", "reading the checkpoint");
         try

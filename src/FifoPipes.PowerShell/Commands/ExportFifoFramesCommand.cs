@@ -50,18 +50,23 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     void OpenSinks()
     {
         var uses = new List<SinkUse>();
+        var seen = new HashSet<string>(OperatingSystem.IsLinux() ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase);
         foreach (var path in Path)
         {
             var full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
             var plugin = ResolveSink(full);
+            if (!seen.Add(full))
+                ThrowTerminatingError(new ErrorRecord(new FifoInputException("DuplicateOutputPath", $"'{full}' is given twice; every output needs its own path."),
+                    "DuplicateOutputPath", ErrorCategory.InvalidArgument, full));
+            // -WhatIf says what would be written even where a file is in the way; the check is for real runs.
+            if (!ShouldProcess(full, $"Write frames with the {plugin.Name} sink")) continue;
             if (!Force && (File.Exists(full) || Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any()))
                 ThrowTerminatingError(new ErrorRecord(new FifoInputException("OutputExists", $"'{full}' already exists. Use -Force to overwrite it, or choose another path."),
                     "OutputExists", ErrorCategory.ResourceExists, full));
-            if (!ShouldProcess(full, $"Write frames with the {plugin.Name} sink")) continue;
             uses.Add(new SinkUse(plugin, BindOptions(plugin), full));
         }
         writing = uses.Count > 0;
-        sinks = new SinkSet(uses, Force, Fps ?? 8, new PluginContext(workingDirectory: SessionState.Path.CurrentFileSystemLocation.Path));
+        sinks = new SinkSet(uses, Force, Fps ?? 8, new PluginContext(workingDirectory: SessionState.Path.CurrentFileSystemLocation.ProviderPath));
     }
 
     protected override void ProcessRecord()

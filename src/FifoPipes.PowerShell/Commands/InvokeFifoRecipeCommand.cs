@@ -33,19 +33,20 @@ public sealed class InvokeFifoRecipeCommand : PSCmdlet
         var builder = new RecipeBuilder();
         if (Resume is not null) builder.Set("resume", SessionState.Path.GetUnresolvedProviderPathFromPSPath(Resume));
         if (Force) builder.Set("overwrite", true);
-        var (recipe, diagnostics) = builder.Build(Path, SessionState.Path.CurrentFileSystemLocation.Path);
+        var (recipe, diagnostics) = builder.Build(SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path), SessionState.Path.CurrentFileSystemLocation.ProviderPath);
         if (recipe is null) ThrowTerminatingError(Errors.InvalidRecipe(diagnostics, Path));
         if (recipe!.Sinks.Count == 0)
             ThrowTerminatingError(new ErrorRecord(new FifoInputException("RecipeWithoutSinks",
                 $"The recipe '{recipe.File}' has no sinks, so nothing would be written. Add 'sinks:' (e.g. - path: out.mp4), or use New-FifoVideo -Recipe to get the frames."),
                 "RecipeWithoutSinks", ErrorCategory.InvalidArgument, recipe.File));
+        // -WhatIf says what would be written even where a file is in the way; the check is for real runs.
+        if (!ShouldProcess(string.Join(", ", recipe.Sinks.Select(s => s.Path)), $"Generate {recipe.Frames} frames")) return;
         foreach (var sink in recipe.Sinks)
         {
             if (!recipe.Overwrite && File.Exists(sink.Path))
                 ThrowTerminatingError(new ErrorRecord(new FifoInputException("OutputExists", $"'{sink.Path}' already exists. Use -Force (or 'overwrite: true') to overwrite it."),
                     "OutputExists", ErrorCategory.ResourceExists, sink.Path));
         }
-        if (!ShouldProcess(string.Join(", ", recipe.Sinks.Select(s => s.Path)), $"Generate {recipe.Frames} frames")) return;
 
         using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, recipe.Fps ?? 8, new FifoPipes.Abstractions.PluginContext(workingDirectory: recipe.BaseDirectory));
         pump = new RunPump(this);

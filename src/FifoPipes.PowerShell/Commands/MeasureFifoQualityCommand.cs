@@ -52,7 +52,7 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
         var plugins = ModuleState.Plugins;
         var studyPlugin = plugins.Require(PluginKind.Study, Study);
         var studyOptions = Bind(studyPlugin, Option, extra: new Dictionary<string, object?> { ["frames"] = Frames, ["every"] = Every });
-        var context = new PluginContext(workingDirectory: SessionState.Path.CurrentFileSystemLocation.Path);
+        var context = new PluginContext(workingDirectory: SessionState.Path.CurrentFileSystemLocation.ProviderPath);
         var names = Sampler ?? plugins.OfKind(PluginKind.Sampler).Select(p => p.Name).ToArray();
         var candidates = names.Select(name =>
         {

@@ -76,7 +76,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         if (Eta is { } eta) builder.Option("sampler", "eta", eta);
         foreach (DictionaryEntry e in SamplerOption ?? new Hashtable()) builder.Option("sampler", e.Key.ToString()!, e.Value);
 
-        var (recipe, diagnostics) = builder.Build(Recipe, SessionState.Path.CurrentFileSystemLocation.Path);
+        var (recipe, diagnostics) = builder.Build(Recipe is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Recipe), SessionState.Path.CurrentFileSystemLocation.ProviderPath);
         if (recipe is null) ThrowTerminatingError(Errors.InvalidRecipe(diagnostics, Recipe));
         pump = new RunPump(this);
         try

@@ -22,7 +22,7 @@ public sealed class TestFifoRecipeCommand : PSCmdlet
 
     protected override void ProcessRecord()
     {
-        var (_, diagnostics) = new RecipeBuilder().Build(Path, SessionState.Path.CurrentFileSystemLocation.Path);
+        var (_, diagnostics) = new RecipeBuilder().Build(SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path), SessionState.Path.CurrentFileSystemLocation.ProviderPath);
         if (Quiet)
         {
             WriteObject(diagnostics.Count == 0);

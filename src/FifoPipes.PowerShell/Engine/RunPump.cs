@@ -27,6 +27,8 @@ sealed class RunPump
         var activity = $"FIFO video: {recipe.Frames} frames";
         var progress = new ProgressRecord(1, activity, "loading the model");
         var clock = Stopwatch.StartNew();
+        // Read here, on the pipeline thread: frames resolve their Save paths against the session's location.
+        var location = cmdlet is PSCmdlet ps ? ps.SessionState.Path.CurrentFileSystemLocation.ProviderPath : null;
         var lastProgress = -ProgressInterval;
         long done = 0;
         try
@@ -42,7 +44,7 @@ sealed class RunPump
                         break;
                     case FrameProduced produced:
                         done++;
-                        onFrame(new FifoFrame(produced.Frame));
+                        onFrame(new FifoFrame(produced.Frame, location));
                         if (clock.Elapsed - lastProgress >= ProgressInterval || done == recipe.Frames)
                         {
                             lastProgress = clock.Elapsed;

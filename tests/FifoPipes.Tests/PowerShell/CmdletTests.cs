@@ -65,6 +65,13 @@ public sealed class CmdletTests : IDisposable
 
         Assert.Empty(Run($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames new.gif -WhatIf"));
         Assert.False(File.Exists(Path.Combine(dir, "new.gif")));
+        // -WhatIf says what it would do even where a file is in the way, and touches nothing.
+        Assert.Empty(Run($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames taken.gif -WhatIf"));
+        Assert.Equal("keep me", File.ReadAllText(Path.Combine(dir, "taken.gif")));
+
+        var twice = RunFailing($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames same.mp4, ./same.mp4");
+        Assert.Equal("DuplicateOutputPath", twice.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.False(File.Exists(Path.Combine(dir, "same.mp4")));
 
         Run($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames taken.gif -Force");
         Assert.Equal(2, Media.FrameCount(Path.Combine(dir, "taken.gif")));
