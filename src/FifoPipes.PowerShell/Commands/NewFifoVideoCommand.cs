@@ -42,11 +42,12 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     /// <summary><para type="description">Sampler plugin (default: fifo).</para></summary>
     [Parameter] public string? Sampler { get; set; }
     [Parameter] public Hashtable? SamplerOption { get; set; }
-    [Parameter] public int? Partitions { get; set; }
+    // The ranges are the fifo sampler's own (and, for -Fps, the recipe's), checked here so an error names the parameter.
+    [Parameter] [ValidateRange(1, 64)] public int? Partitions { get; set; }
     [Parameter] public SwitchParameter NoLookahead { get; set; }
-    [Parameter] public double? Guidance { get; set; }
-    [Parameter] public double? Eta { get; set; }
-    [Parameter] public double? Fps { get; set; }
+    [Parameter] [ValidateRange(0.0, 100.0)] public double? Guidance { get; set; }
+    [Parameter] [ValidateRange(0.0, 1.0)] public double? Eta { get; set; }
+    [Parameter] [ValidateRange(0.01, 240.0)] public double? Fps { get; set; }
     /// <summary><para type="description">An image, animated GIF or short video (read with ffmpeg) to start the video from.</para></summary>
     [Parameter] public string? InitImage { get; set; }
     /// <summary><para type="description">Save the sampler state to this file every -SnapshotEvery frames.</para></summary>

@@ -255,6 +255,13 @@ public sealed class CmdletTests : IDisposable
         Assert.Contains("unknown model plugin 'nonesuch'", unknownModel.Exception.Message);
         var mismatched = RunFailing("New-FifoVideo 'a','b','c' -Frames 2,3");
         Assert.Contains("one per prompt", mismatched.Exception.Message);
+        // Out-of-range numbers are refused by the parameter binder, naming the parameter, before any work.
+        foreach (var (parameter, value) in new[] { ("Partitions", "0"), ("Fps", "0"), ("Eta", "2"), ("Guidance", "-1") })
+        {
+            var refused = RunFailing($"New-FifoVideo 'a' -Frames 2 -{parameter} {value}");
+            Assert.StartsWith("ParameterArgumentValidationError", refused.FullyQualifiedErrorId);
+            Assert.Contains(parameter, refused.Exception.Message);
+        }
     }
 }
 
