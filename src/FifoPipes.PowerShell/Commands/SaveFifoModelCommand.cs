@@ -44,17 +44,22 @@ public sealed class SaveFifoModelCommand : PSCmdlet
             if (ParameterSetName == "Repository")
             {
                 if (!ShouldProcess($"{Repository}@{Revision}", File is { Length: > 0 } ? $"Download {string.Join(", ", File)}" : "Download every file")) return;
-                Save($"{Repository}@{Revision}", (store, hub, progress, cancel) => store.SaveFilesAsync(hub, Repository, Revision, File, progress, cancel));
+                Save($"{Repository}@{Revision}", (store, hub, progress, cancel) => store.SaveFilesAsync(hub, Repository, Revision, File, progress, cancel), terminating: true);
                 return;
             }
             var catalog = ModelCatalog.FromEnvironment();
+            // One name's problem is that name's error; the other names are still saved.
             foreach (var name in Name)
             {
-                var preset = catalog.Find(name) ?? throw new FifoInputException("UnknownModelPreset",
-                    $"There is no model preset '{name}'. Presets: {string.Join(", ", catalog.Presets.Select(p => p.Name))}. " +
-                    "To download other files, use -Repository owner/name -File path1, path2.");
+                if (catalog.Find(name) is not { } preset)
+                {
+                    WriteError(Errors.From(new FifoInputException("UnknownModelPreset",
+                        $"There is no model preset '{name}'. Presets: {string.Join(", ", catalog.Presets.Select(p => p.Name))}. " +
+                        "To download other files, use -Repository owner/name -File path1, path2."), name));
+                    continue;
+                }
                 if (!ShouldProcess(preset.Name, $"Download {preset.Parts.Sum(p => p.Files.Count)} files from {string.Join(", ", preset.Parts.Select(p => p.Repository).Distinct())}")) continue;
-                Save(preset.Name, (store, hub, progress, cancel) => store.SaveAsync(hub, preset, progress, cancel));
+                Save(preset.Name, (store, hub, progress, cancel) => store.SaveAsync(hub, preset, progress, cancel), terminating: false);
             }
         }
         catch (FifoInputException ex)
@@ -63,7 +68,8 @@ public sealed class SaveFifoModelCommand : PSCmdlet
         }
     }
 
-    void Save(string what, Func<ModelStore, HubClient, IProgress<ModelSaveProgress>, CancellationToken, Task<StoredModel>> save)
+    /// <param name="terminating">Whether a failed download ends the command; with a list of presets it is that preset's error only.</param>
+    void Save(string what, Func<ModelStore, HubClient, IProgress<ModelSaveProgress>, CancellationToken, Task<StoredModel>> save, bool terminating)
     {
         var store = ModelStore.FromEnvironment();
         using var hub = HubClient.FromEnvironment();
@@ -77,7 +83,8 @@ public sealed class SaveFifoModelCommand : PSCmdlet
         }
         catch (Exception ex) when (ex is not PipelineStoppedException)
         {
-            ThrowTerminatingError(Errors.From(ex, what));
+            if (terminating) ThrowTerminatingError(Errors.From(ex, what));
+            else WriteError(Errors.From(ex, what));
             return;
         }
         WriteObject(new FifoModelInfo(model));

@@ -113,6 +113,10 @@ public sealed class ModelCmdletTests : IDisposable
         Assert.Contains("nope.bin", missing[0].Exception.Message);
         var (_, unknown) = Run(Scoped("Save-FifoModel -Name videocraftr2"));
         Assert.Contains("videocrafter2", Assert.Single(unknown).Exception.Message);
+        // A bad name in a list is that name's error; the names after it are still saved.
+        var (listSaved, listErrors) = Run(Scoped("Save-FifoModel -Name videocraftr2, fifotest-cmdlet"));
+        Assert.Equal("UnknownModelPreset", Assert.Single(listErrors).FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal("fifotest-cmdlet", Assert.IsType<FifoModelInfo>(Assert.Single(listSaved)).Preset);
 
         // The preset name works as -Model: New-FifoVideo binds it to the stored checkpoint (then fails loading the fake bytes).
         var (_, loadErrors) = Run(Scoped("New-FifoVideo 'x' -Frames 1 -Model fifotest-cmdlet"));
