@@ -22,18 +22,28 @@ public sealed class GetFifoPluginCommand : PSCmdlet
 
     // A string, not the engine's enum: PowerShell reads parameter types before the engine can be loaded.
     [Parameter]
-    [ValidateSet("Model", "Sampler", "Sink", IgnoreCase = true)]
+    [ValidateSet("Model", "Sampler", "Sink", "Study", IgnoreCase = true)]
     public string? Kind { get; set; }
 
     protected override void EndProcessing()
     {
         var host = ModuleState.Plugins;
         var patterns = (Name ?? new[] { "*" }).Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToList();
+        var found = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var plugin in host.Plugins.OrderBy(p => p.Kind).ThenBy(p => p.Name, StringComparer.OrdinalIgnoreCase))
         {
             if (Kind is not null && !string.Equals(plugin.Kind.ToString(), Kind, StringComparison.OrdinalIgnoreCase)) continue;
             if (!patterns.Any(p => p.IsMatch(plugin.Name))) continue;
+            found.Add(plugin.Name);
             WriteObject(new FifoPluginInfo(plugin));
+        }
+        // As Get-Command does: a name without wildcards that matches nothing is an error; a pattern may match nothing.
+        foreach (var name in (Name ?? Array.Empty<string>()).Where(n => !WildcardPattern.ContainsWildcardCharacters(n) && !found.Contains(n)))
+        {
+            if (host.Errors.Any(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase))) continue;   // reported below
+            var known = string.Join(", ", host.Plugins.Select(p => p.Name).Order(StringComparer.OrdinalIgnoreCase));
+            WriteError(new ErrorRecord(new ItemNotFoundException($"There is no {(Kind ?? "").ToLowerInvariant()}{(Kind is null ? "" : " ")}plugin '{name}'. Plugins: {known}."),
+                "PluginNotFound", ErrorCategory.ObjectNotFound, name));
         }
         foreach (var error in host.Errors)
         {

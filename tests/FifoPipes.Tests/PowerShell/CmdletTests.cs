@@ -244,6 +244,12 @@ public sealed class CmdletTests : IDisposable
         Assert.Contains(plugins, p => p.Name == "analytic" && p.Kind == "Model");
         var fifo = Assert.Single(Run("Get-FifoPlugin fi* -Kind Sampler").Cast<FifoPluginInfo>());
         Assert.Contains(fifo.Options, o => o.Name == "partitions" && o.Type == "integer?");
+        Assert.Equal("analytic-quality", Assert.Single(Run("Get-FifoPlugin -Kind Study").Cast<FifoPluginInfo>()).Name);
+        // A plain name that matches nothing is an error, as for Get-Command; a pattern may match nothing.
+        var missing = RunFailing("Get-FifoPlugin nonesuch");
+        Assert.Equal("PluginNotFound", missing.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Contains("analytic", missing.Exception.Message);
+        Assert.Empty(Run("Get-FifoPlugin nothing*"));
     }
 
     [Fact]
