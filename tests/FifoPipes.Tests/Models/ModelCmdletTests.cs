@@ -104,6 +104,8 @@ public sealed class ModelCmdletTests : IDisposable
         var (listed, _) = Run(Scoped("Get-FifoModel"));
         Assert.Equal(new[] { "fifotest-cmdlet", "fifotest/tiny-vc@main" }, listed.Cast<FifoModelInfo>().Select(m => m.Name));
         Assert.All(listed.Cast<FifoModelInfo>(), m => Assert.True(m.Complete));
+        var (_, notStored) = Run(Scoped("Get-FifoModel nonesuch"));
+        Assert.Equal("ModelNotFound", Assert.Single(notStored).FullyQualifiedErrorId.Split(',')[0]);
         var (available, _) = Run(Scoped("Get-FifoModel -ListAvailable -Name videocrafter*"));
         Assert.Equal(3, available.Count);
         Assert.All(available.Cast<FifoModelInfo>(), m => Assert.False(m.Complete));
