@@ -7,7 +7,8 @@ namespace FifoPipes.Samplers.Baselines;
 /// <summary>
 /// The naive long-video baseline: independent f-frame clips back to back, each sampled by the model's ordinary
 /// S-step sampler. Every clip is exact for its own f frames, and nothing ties one clip to the next, so every f-th
-/// frame is a seam. Frame m of the video draws its start and step noise under frame id m.
+/// frame is a seam. Frame m of the video draws its start and step noise under frame id m. Each clip is conditioned
+/// on the prompt that covers most of its frames, and all its frames carry that prompt.
 /// </summary>
 public sealed class ChunkedSampler : ISampler
 {
@@ -30,22 +31,23 @@ public sealed class ChunkedSampler : ISampler
         int f = plan.WindowFrames;
         long total = schedule.TotalFrames;
         long clips = (total + f - 1) / f;
+        ClipPrompts.WarnUnused(job.Log, schedule, Enumerable.Range(0, (int)clips).Select(c => ClipPrompts.MostOf(schedule, c * (long)f, f)),
+            "chunked", $"each {f}-frame clip takes the prompt covering most of its frames");
         for (long first = 0; first < clips; first += options.ClipBatch)
         {
             int count = (int)Math.Min(options.ClipBatch, clips - first);
             var starts = Enumerable.Range(0, count).Select(c => (first + c) * f).ToList();
-            using var video = SampleClips(job, plan, model, starts, cancellation);
+            var spans = starts.Select(s => ClipPrompts.MostOf(schedule, s, f)).ToList();
+            using var video = SampleClips(job, plan, model, starts, spans.Select(schedule.StartOf).ToList(), cancellation);
             for (int c = 0; c < count; c++)
                 for (int m = 0; m < f && starts[c] + m < total; m++)
-                {
-                    long index = starts[c] + m;
-                    yield return new LatentFrame(index, video[c, .., m].clone().DetachFromDisposeScope(), schedule.SpanAt(index).Prompt);
-                }
+                    yield return new LatentFrame(starts[c] + m, video[c, .., m].clone().DetachFromDisposeScope(), schedule.Spans[spans[c]].Prompt);
         }
     }
 
-    /// <summary>Clips starting at the given frames, sampled together: [B, C, f, h, w].</summary>
-    static Tensor SampleClips(SamplingJob job, ClipPlan plan, GuidedModel model, IReadOnlyList<long> starts, CancellationToken cancellation)
+    /// <summary>Clips starting at the given frames, sampled together, each under the prompt of a frame: [B, C, f, h, w].</summary>
+    static Tensor SampleClips(SamplingJob job, ClipPlan plan, GuidedModel model, IReadOnlyList<long> starts, IReadOnlyList<long> promptFrames,
+        CancellationToken cancellation)
     {
         int f = plan.WindowFrames;
         var device = job.Model.Info.Device;
@@ -62,7 +64,7 @@ public sealed class ChunkedSampler : ISampler
         {
             cancellation.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
-            var eps = model.PredictNoise(x, plan.Table.Timesteps[k], starts);
+            var eps = model.PredictNoise(x, plan.Table.Timesteps[k], promptFrames);
             var z = plan.Table.UsesNoise(k) ? ClipNoise(NoisePurpose.BaseStep, k) : null;
             Array.Fill(ks, k);
             var next = plan.Table.Step(x, eps, ks, z, applyX0Scale: true);

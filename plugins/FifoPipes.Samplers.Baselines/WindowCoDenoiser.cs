@@ -8,7 +8,8 @@ namespace FifoPipes.Samplers.Baselines;
 /// window is denoised on its own and every frame takes the weighted mean of the noise predicted for it by the
 /// windows that contain it, then the ordinary update runs once per frame. The update is linear in eps for a fixed
 /// x and step, so averaging eps is averaging the windows' updates, with the step noise drawn once per frame
-/// (keyed by frame id) instead of once per window.
+/// (keyed by frame id) instead of once per window. One exception: with clip_sample (Open-Sora Plan's DDPM) the update
+/// clamps x0, so where a window's x0 leaves [-1, 1] the averaged eps differs slightly from averaged updates.
 /// </summary>
 public static class WindowCoDenoiser
 {
@@ -49,6 +50,8 @@ public static class WindowCoDenoiser
             foreach (var batch in starts.Chunk(batchSize))
             {
                 cancellation.ThrowIfCancellationRequested();
+                // Each batch's windows and predictions go before the next batch: windowBatch bounds memory, eps is in place.
+                using var batchScope = NewDisposeScope();
                 var windows = cat(batch.Select(s => x.narrow(2, s, f)).ToList(), 0);
                 var predicted = model.PredictNoise(windows, timestep, batch.Select(s => (long)(s + f / 2)).ToList());
                 for (int b = 0; b < batch.Length; b++)

@@ -46,17 +46,40 @@ public abstract class WindowedSampler : ISampler
         // A video shorter than one window is sampled as one window and cut.
         int frames = Math.Max(total, plan.WindowFrames);
         Tensor video;
+        string[] labels;
         using (var prompts = new PromptEmbeddings(job.Model, schedule))
         {
             var model = new GuidedModel(job.Model, prompts, plan.Guidance);
             bool fuse = FusesInAttention(job, model);
+            labels = FrameLabels(job, schedule, total, WindowCoDenoiser.WindowStarts(frames, plan.WindowFrames, stride), plan.WindowFrames, fuse);
             var source = StartNoiseSource(job, plan.WindowFrames, stride);
             using var start = WindowCoDenoiser.FrameNoise(plan, job.Noise, frames, NoisePurpose.BaseStart, 0, source, job.Model.Info.Device);
             video = WindowCoDenoiser.Denoise(start, plan, model, job.Noise, stride, weighting, options.WindowBatch, cancellation, fuse);
         }
         using (video)
             for (int t = 0; t < total; t++)
-                yield return new LatentFrame(t, video[0, .., t].clone().DetachFromDisposeScope(), schedule.SpanAt(t).Prompt);
+                yield return new LatentFrame(t, video[0, .., t].clone().DetachFromDisposeScope(), labels[t]);
+    }
+
+    /// <summary>
+    /// The prompt each frame is made under, warning about spans no window uses. Averaged windows take their middle
+    /// frame's prompt, and a frame is labelled with that of the window centred nearest to it; fused attention
+    /// conditions the whole video on the first prompt.
+    /// </summary>
+    string[] FrameLabels(SamplingJob job, PromptSchedule schedule, int total, IReadOnlyList<int> starts, int window, bool fused)
+    {
+        int SpanOfWindow(int start) => schedule.SpanIndexAt(Math.Min(start + window / 2, total - 1));
+        if (fused)
+        {
+            ClipPrompts.WarnUnused(job.Log, schedule, new[] { schedule.SpanIndexAt(0) }, name, "fused attention denoises the whole video under its first prompt");
+            return Enumerable.Repeat(schedule.Spans[schedule.SpanIndexAt(0)].Prompt, total).ToArray();
+        }
+        ClipPrompts.WarnUnused(job.Log, schedule, starts.Select(SpanOfWindow), name, $"each {window}-frame window takes its middle frame's prompt");
+        return Enumerable.Range(0, total).Select(t =>
+        {
+            var nearest = starts.Where(s => s <= t && t < s + window).MinBy(s => Math.Abs(s + window / 2 - t));
+            return schedule.Spans[SpanOfWindow(nearest)].Prompt;
+        }).ToArray();
     }
 }
 

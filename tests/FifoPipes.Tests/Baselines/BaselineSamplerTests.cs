@@ -5,6 +5,7 @@ using FifoPipes.Models.Analytic;
 using FifoPipes.Samplers.Baselines;
 using FifoPipes.Samplers.Fifo;
 using FifoPipes.Tests.Parity;
+using FifoPipes.Tests.Sampling;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -56,7 +57,39 @@ public sealed class BaselineSamplerTests
         Assert.Equal(Enumerable.Range(0, 11).Select(i => (long)i), frames.Select(f => f.Index));
         Assert.All(frames, f => Assert.Equal(new long[] { 2, 4, 4 }, f.Latent.shape));
         Assert.All(frames, f => Assert.True(f.Latent.isfinite().all().item<bool>(), $"{name}: frame {f.Index} is not finite"));
-        Assert.Equal(Enumerable.Repeat("slow clouds", 6).Concat(Enumerable.Repeat("red fire", 5)), frames.Select(f => f.Prompt));
+        // Each frame carries the prompt it was made under: a chunked clip takes the prompt covering most of it (frames
+        // 4-7 split 2:2, the earlier wins), a window its middle frame's, and a frame that of the window centred nearest.
+        var expected = name == "chunked" ? (Clouds: 8, Fire: 3) : (Clouds: 6, Fire: 5);
+        Assert.Equal(Enumerable.Repeat("slow clouds", expected.Clouds).Concat(Enumerable.Repeat("red fire", expected.Fire)), frames.Select(f => f.Prompt));
+    }
+
+    [Fact]
+    public void A_chunked_clip_takes_the_prompt_covering_most_of_it_and_a_prompt_no_clip_takes_is_named()
+    {
+        var model = DelegateVideoModel.Linear(frames: 4);
+        var log = new RecordingSink();
+        var spans = new[] { new PromptSpan("slow clouds", 5), new PromptSpan("red fire", 2), new PromptSpan("ocean", 5) };
+        var frames = Frames(Create(new ChunkedSamplerFactory(), null), Job(model, 12, prompts: spans) with { Log = log });
+        Assert.Contains(model.Calls, c => c.Prompts.Contains("red fire"));
+        Assert.Equal(new[] { "slow clouds", "red fire", "ocean" }, frames.Chunk(4).Select(clip => Assert.Single(clip.Select(f => f.Prompt).Distinct())));
+        Assert.Empty(log.Warnings);
+
+        // One frame of fire among four: no clip is mostly fire, and the warning says so by name.
+        var shortSpan = new[] { new PromptSpan("slow clouds", 5), new PromptSpan("red fire", 1), new PromptSpan("ocean", 6) };
+        Frames(Create(new ChunkedSamplerFactory(), null), Job(DelegateVideoModel.Linear(frames: 4), 12, prompts: shortSpan) with { Log = log });
+        Assert.Contains("'red fire' (frames 5-5) conditions nothing", Assert.Single(log.Warnings));
+    }
+
+    [Fact]
+    public void Window_batching_bounds_the_tensors_alive_within_a_step()
+    {
+        var model = DelegateVideoModel.Linear(frames: 4);
+        var live = new List<long>();
+        model.BeforeCall = _ => live.Add(TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        var options = new GenLVideoOptions { Stride = 1, WindowBatch = 1, Steps = 2 };
+        Frames(Create(new GenLVideoSamplerFactory(), options), Job(model, 64));
+        // 61 windows a step, one per call: what a call leaves behind must go before the next, not pile up until the step ends.
+        Assert.True(live[60] - live[0] < 20, $"live tensors grew from {live[0]} to {live[60]} within one step");
     }
 
     [Theory]
