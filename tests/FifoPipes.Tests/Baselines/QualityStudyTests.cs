@@ -39,6 +39,18 @@ public sealed class QualityStudyTests
     }
 
     [Fact]
+    public void The_studys_model_builds_each_step_operator_of_a_long_clip_sampler_once()
+    {
+        // 16 f = 64 steps per clip, more than FIFO needs: an operator cache shorter than the cycle would rebuild every call.
+        var options = Small();
+        using var model = QualityStudy.CreateModel(options);
+        var chunked4x = new ChunkedSamplerFactory().Create(new ChunkedOptions { ClipBatch = 2, Steps = 16 * options.WindowFrames }, new PluginContext());
+        var job = new SamplingJob { Model = model, Prompts = new[] { new PromptSpan(options.Prompt, 16) }, Noise = new FifoPipes.Core.KeyedNoise(1), Seed = 1 };
+        foreach (var frame in chunked4x.Sample(job, CancellationToken.None)) frame.Latent.Dispose();
+        Assert.Equal(16 * options.WindowFrames, model.Denoiser.OperatorsBuilt);
+    }
+
+    [Fact]
     public void Reports_and_plot_are_written()
     {
         var options = Small();
