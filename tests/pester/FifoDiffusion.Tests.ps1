@@ -24,6 +24,34 @@ Describe 'The FifoDiffusion module' {
         @($help.Examples.Example).Count | Should -BeGreaterOrEqual 2
     }
 
+    It 'has help whose syntax and parameters match the cmdlets (scripts/update-help.ps1 rewrites them)' -ForEach @(
+        @{ Name = 'New-FifoVideo' }, @{ Name = 'Export-FifoFrames' }, @{ Name = 'Invoke-FifoRecipe' },
+        @{ Name = 'Test-FifoRecipe' }, @{ Name = 'Get-FifoPlugin' }, @{ Name = 'Save-FifoModel' }, @{ Name = 'Get-FifoModel' },
+        @{ Name = 'ConvertTo-FifoCheckpoint' }, @{ Name = 'Measure-FifoQuality' }) {
+        . "$PSScriptRoot/HelpMetadata.ps1"
+        $doc = [xml](Get-Content -Raw "$PSScriptRoot/../../en-US/FifoPipes.PowerShell.dll-Help.xml")
+        $ns = [System.Xml.XmlNamespaceManager]::new($doc.NameTable)
+        $ns.AddNamespace('maml', 'http://schemas.microsoft.com/maml/2004/10')
+        $ns.AddNamespace('command', 'http://schemas.microsoft.com/maml/dev/command/2004/10')
+        $entry = $doc.SelectSingleNode("//command:command[command:details/command:name='$Name']", $ns)
+        function Described($node) {
+            $value = $node.SelectSingleNode('command:parameterValue', $ns)
+            '{0} required={1} position={2} pipeline={3} type={4}' -f $node.SelectSingleNode('maml:name', $ns).InnerText, $node.required,
+                $node.position, $node.pipelineInput, $(if ($value) { $value.InnerText } else { 'SwitchParameter' })
+        }
+        function Expected($p) { '{0} required={1} position={2} pipeline={3} type={4}' -f $p.Name, $p.Required.ToString().ToLowerInvariant(), $p.Position, $p.PipelineInput, $p.Type }
+        $info = Get-Command $Name
+        @($entry.SelectNodes('command:parameters/command:parameter', $ns) | ForEach-Object { Described $_ }) |
+            Should -Be @(Get-HelpParameterMetadata $info | ForEach-Object { Expected $_ })
+        $syntax = @($entry.SelectNodes('command:syntax/command:syntaxItem', $ns) | ForEach-Object { (@($_.SelectNodes('command:parameter', $ns) | ForEach-Object { Described $_ })) -join '; ' })
+        $syntax | Should -Be @(Get-HelpSyntaxMetadata $info | ForEach-Object { (@($_ | ForEach-Object { Expected $_ })) -join '; ' })
+    }
+
+    It 'names every cmdlet in about_FifoDiffusion' {
+        $about = Get-Content -Raw "$PSScriptRoot/../../en-US/about_FifoDiffusion.help.txt"
+        foreach ($name in (Get-Module FifoDiffusion).ExportedCmdlets.Keys) { $about | Should -Match ([regex]::Escape($name)) }
+    }
+
     It 'keeps its dependencies out of the default load context' {
         Get-FifoPlugin | Out-Null
         $default = [System.Runtime.Loader.AssemblyLoadContext]::Default.Assemblies.GetName().Name

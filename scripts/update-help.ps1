@@ -1,0 +1,87 @@
+# Brings en-US/FifoPipes.PowerShell.dll-Help.xml in line with the cmdlets themselves: every parameter's required,
+# position, pipeline input and type, and a syntax block per parameter set, read from the loaded module's metadata.
+# The descriptions and examples stay as written by hand. Pester's 'help matches the cmdlets' test fails until this runs.
+#   dotnet pwsh -NoProfile -File scripts/update-help.ps1        (after scripts/setup.sh has built the module)
+param([string]$HelpFile = "$PSScriptRoot/../en-US/FifoPipes.PowerShell.dll-Help.xml")
+$ErrorActionPreference = 'Stop'
+Import-Module "$PSScriptRoot/../FifoDiffusion.psd1" -Force
+. "$PSScriptRoot/../tests/pester/HelpMetadata.ps1"
+
+$maml = 'http://schemas.microsoft.com/maml/2004/10'
+$command = 'http://schemas.microsoft.com/maml/dev/command/2004/10'
+$doc = [xml](Get-Content -Raw $HelpFile)
+$ns = [System.Xml.XmlNamespaceManager]::new($doc.NameTable)
+$ns.AddNamespace('maml', $maml)
+$ns.AddNamespace('command', $command)
+
+# The ShouldProcess parameters every cmdlet that writes files has, described once.
+$StandardDescriptions = @{
+    WhatIf  = 'Shows what would be written, and where, without writing anything.'
+    Confirm = 'Asks before each output is written.'
+}
+
+function New-Element([string]$prefix, [string]$name, [string]$text) {
+    $element = $doc.CreateElement($prefix, $name, $(if ($prefix -eq 'maml') { $maml } else { $command }))
+    if ($text) { $element.InnerText = $text }
+    $element
+}
+
+function Set-ParameterAttributes($element, $expected) {
+    $element.SetAttribute('required', $expected.Required.ToString().ToLowerInvariant())
+    $element.SetAttribute('position', $expected.Position)
+    $element.SetAttribute('pipelineInput', $expected.PipelineInput)
+    $element.SetAttribute('globbing', 'false')
+}
+
+foreach ($entry in $doc.SelectNodes('//command:command', $ns)) {
+    $name = $entry.SelectSingleNode('command:details/command:name', $ns).InnerText
+    $info = Get-Command $name
+    $parameters = $entry.SelectSingleNode('command:parameters', $ns)
+    foreach ($expected in Get-HelpParameterMetadata $info) {
+        $node = $parameters.SelectSingleNode("command:parameter[maml:name='$($expected.Name)']", $ns)
+        if (-not $node) {
+            $node = New-Element command parameter
+            $node.AppendChild((New-Element maml name $expected.Name)) | Out-Null
+            $description = New-Element maml description
+            $text = $expected.HelpMessage ?? $StandardDescriptions[$expected.Name] ?? ''
+            $description.AppendChild((New-Element maml para $text)) | Out-Null
+            $node.AppendChild($description) | Out-Null
+            $parameters.AppendChild($node) | Out-Null
+        }
+        Set-ParameterAttributes $node $expected
+        $value = $node.SelectSingleNode('command:parameterValue', $ns)
+        if ($expected.Type -eq 'SwitchParameter') { if ($value) { $node.RemoveChild($value) | Out-Null } }
+        else {
+            if (-not $value) { $value = $node.AppendChild((New-Element command parameterValue)) }
+            $value.SetAttribute('required', 'true')
+            $value.InnerText = $expected.Type
+        }
+    }
+
+    # One syntax item per parameter set, in the order PowerShell lists them.
+    $old = $entry.SelectSingleNode('command:syntax', $ns)
+    if ($old) { $entry.RemoveChild($old) | Out-Null }
+    $syntax = New-Element command syntax
+    foreach ($set in Get-HelpSyntaxMetadata $info) {
+        $item = New-Element command syntaxItem
+        $item.AppendChild((New-Element maml name $name)) | Out-Null
+        foreach ($expected in $set) {
+            $parameter = New-Element command parameter
+            Set-ParameterAttributes $parameter $expected
+            $parameter.AppendChild((New-Element maml name $expected.Name)) | Out-Null
+            if ($expected.Type -ne 'SwitchParameter') {
+                $value = New-Element command parameterValue $expected.Type
+                $value.SetAttribute('required', 'true')
+                $parameter.AppendChild($value) | Out-Null
+            }
+            $item.AppendChild($parameter) | Out-Null
+        }
+        $syntax.AppendChild($item) | Out-Null
+    }
+    $entry.InsertAfter($syntax, $entry.SelectSingleNode('maml:description', $ns)) | Out-Null
+}
+
+$settings = [System.Xml.XmlWriterSettings]@{ Indent = $true; IndentChars = '  '; Encoding = [System.Text.UTF8Encoding]::new($false) }
+$writer = [System.Xml.XmlWriter]::Create((Resolve-Path $HelpFile).Path, $settings)
+try { $doc.Save($writer) } finally { $writer.Dispose() }
+Write-Host "Updated $HelpFile"

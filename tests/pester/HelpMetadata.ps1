@@ -1,0 +1,57 @@
+# What a cmdlet's help must say about its parameters, read from the cmdlet itself. Shared by scripts/update-help.ps1
+# (which writes it into the help file) and the Pester test that checks the help file against it.
+
+$script:NotInHelp = [System.Management.Automation.PSCmdlet]::CommonParameters
+
+function Get-HelpTypeName([type]$type) {
+    if ($type.IsArray) { return (Get-HelpTypeName $type.GetElementType()) + '[]' }
+    $underlying = [Nullable]::GetUnderlyingType($type)
+    if ($underlying) { $type = $underlying }
+    switch ($type.FullName) {
+        'System.String' { 'string' } 'System.Int32' { 'int' } 'System.Int64' { 'long' } 'System.Double' { 'double' }
+        'System.Boolean' { 'bool' } 'System.Collections.Hashtable' { 'hashtable' }
+        'System.Management.Automation.SwitchParameter' { 'SwitchParameter' }
+        default { $type.Name }
+    }
+}
+
+function Get-HelpPipelineInput([bool]$byValue, [bool]$byName) {
+    if ($byValue -and $byName) { 'True (ByValue, ByPropertyName)' }
+    elseif ($byValue) { 'True (ByValue)' }
+    elseif ($byName) { 'True (ByPropertyName)' }
+    else { 'False' }
+}
+
+# One entry per parameter for the help's parameter list: required only where every parameter set requires it, the
+# lowest position any set gives it, pipeline input if any set takes it.
+function Get-HelpParameterMetadata($info) {
+    foreach ($parameter in $info.Parameters.Values) {
+        if ($parameter.Name -in $script:NotInHelp) { continue }
+        $sets = @($parameter.ParameterSets.Values)
+        $positions = @($sets.Position | Where-Object { $_ -ge 0 } | Sort-Object)
+        [pscustomobject]@{
+            Name = $parameter.Name
+            Required = [bool](@($sets | Where-Object { -not $_.IsMandatory }).Count -eq 0)
+            Position = if ($positions.Count -gt 0) { [string]$positions[0] } else { 'named' }
+            PipelineInput = Get-HelpPipelineInput ([bool]($sets.ValueFromPipeline -contains $true)) ([bool]($sets.ValueFromPipelineByPropertyName -contains $true))
+            Type = Get-HelpTypeName $parameter.ParameterType
+            HelpMessage = @($sets.HelpMessage | Where-Object { $_ })[0]
+        }
+    }
+}
+
+# The syntax: for each parameter set, its parameters as that set binds them.
+function Get-HelpSyntaxMetadata($info) {
+    foreach ($set in $info.ParameterSets) {
+        , @(foreach ($parameter in $set.Parameters) {
+            if ($parameter.Name -in $script:NotInHelp) { continue }
+            [pscustomobject]@{
+                Name = $parameter.Name
+                Required = [bool]$parameter.IsMandatory
+                Position = if ($parameter.Position -ge 0) { [string]$parameter.Position } else { 'named' }
+                PipelineInput = Get-HelpPipelineInput $parameter.ValueFromPipeline $parameter.ValueFromPipelineByPropertyName
+                Type = Get-HelpTypeName $parameter.ParameterType
+            }
+        })
+    }
+}
