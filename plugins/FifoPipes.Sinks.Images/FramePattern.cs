@@ -35,6 +35,11 @@ public sealed class FramePattern
         && fileName.EndsWith(Suffix, StringComparison.Ordinal)
         && fileName.AsSpan(Prefix.Length, fileName.Length - Prefix.Length - Suffix.Length).IndexOfAnyExceptInRange('0', '9') < 0;
 
+    /// <summary>The frame number in a file name this pattern produced; null for any other name.</summary>
+    public long? NumberOf(string fileName) =>
+        Matches(fileName) && long.TryParse(fileName.AsSpan(Prefix.Length, fileName.Length - Prefix.Length - Suffix.Length),
+            NumberStyles.None, CultureInfo.InvariantCulture, out var number) ? number : null;
+
     /// <summary>
     /// Reads a sink path: a pattern (<c>out/f_%05d.png</c>), a single file name that becomes a
     /// stem (<c>out/clip.png</c> writes <c>out/clip_000000.png</c>, ...), or a folder that gets

@@ -55,6 +55,7 @@ public sealed class PngSequenceSink : IFrameSink
     readonly PngEncoder encoder;
     readonly IProgressSink log;
     long written;
+    long first = -1, last = -1;
     bool completed;
 
     public PngSequenceSink(FramePattern pattern, bool overwrite, PngSinkOptions options, IProgressSink log)
@@ -99,13 +100,27 @@ public sealed class PngSequenceSink : IFrameSink
             throw SinkFiles.OutputExists(path);
         }
         written++;
+        if (first < 0) first = frame.Index;
+        last = Math.Max(last, frame.Index);
     }
 
     /// <summary>The sequence's folder, once a frame was written (one output however long the video).</summary>
     public IReadOnlyList<string> Complete()
     {
+        if (!completed) RemoveStaleFrames();
         completed = true;
         return written == 0 ? Array.Empty<string>() : new[] { Path.GetFullPath(pattern.Folder) };
+    }
+
+    /// <summary>
+    /// A fresh run that overwrote a longer sequence leaves none of its frames past the new last one, or the folder would
+    /// mix two videos. A resumed run (its first frame is not 0) continues a sequence in place and removes nothing.
+    /// </summary>
+    void RemoveStaleFrames()
+    {
+        if (!overwrite || first != 0 || !Directory.Exists(pattern.Folder)) return;
+        foreach (var file in Directory.EnumerateFiles(pattern.Folder))
+            if (pattern.NumberOf(Path.GetFileName(file)) is { } number && number > last) File.Delete(file);
     }
 
     public void Dispose() => completed = true;

@@ -82,6 +82,26 @@ public sealed class PngSequenceSinkTests : SinkTestBase
     }
 
     [Fact]
+    public void A_fresh_run_over_a_longer_sequence_leaves_none_of_its_frames_but_a_resumed_one_continues_it()
+    {
+        IReadOnlyList<string> Names() => Directory.GetFiles(Path.Combine(Dir, "out")).Select(Path.GetFileName).Order().ToList()!;
+        void WriteRun(IEnumerable<int> indices)
+        {
+            using var sink = Factory.Create(null, new SinkTarget("out", 8, true), Context);
+            foreach (var i in indices) sink.Write(Frame(i, 3, 3));
+            sink.Complete();
+        }
+        WriteRun(Enumerable.Range(0, 6));
+        File.WriteAllText(Path.Combine(Dir, "out", "notes.txt"), "not a frame");
+
+        WriteRun(new[] { 3, 4 });   // resumed at frame 3: frame 5 of the sequence it continues stays
+        Assert.Equal(new[] { "frame_000000.png", "frame_000001.png", "frame_000002.png", "frame_000003.png", "frame_000004.png", "frame_000005.png", "notes.txt" }, Names());
+
+        WriteRun(new[] { 0, 1 });   // a new, shorter video: the old frames 2-5 go
+        Assert.Equal(new[] { "frame_000000.png", "frame_000001.png", "notes.txt" }, Names());
+    }
+
+    [Fact]
     public void Unrelated_files_in_the_folder_do_not_block_a_run()
     {
         Directory.CreateDirectory(Path.Combine(Dir, "out"));
