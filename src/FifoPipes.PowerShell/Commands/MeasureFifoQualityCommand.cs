@@ -51,7 +51,12 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
     {
         var plugins = ModuleState.Plugins;
         var studyPlugin = plugins.Require(PluginKind.Study, Study);
-        var studyOptions = Bind(studyPlugin, Option, extra: new Dictionary<string, object?> { ["frames"] = Frames, ["every"] = Every });
+        // -Frames below the study's default stretch (256) measures the whole run as one stretch rather than failing on
+        // an -Every the user never set.
+        bool everyGiven = Every is not null || Option?.Keys.Cast<object>().Any(k => string.Equals(k?.ToString(), "every", StringComparison.OrdinalIgnoreCase)) == true;
+        var defaultEvery = studyPlugin.Options.FirstOrDefault(o => o.Name == "every")?.Default as int?;
+        int? every = Every ?? (!everyGiven && Frames is { } frames && frames < defaultEvery ? frames : null);
+        var studyOptions = Bind(studyPlugin, Option, extra: new Dictionary<string, object?> { ["frames"] = Frames, ["every"] = every });
         var context = new PluginContext(workingDirectory: SessionState.Path.CurrentFileSystemLocation.ProviderPath);
         var names = Sampler ?? plugins.OfKind(PluginKind.Sampler).Select(p => p.Name).ToArray();
         var candidates = names.Select(name =>

@@ -235,6 +235,11 @@ public sealed class CmdletTests : IDisposable
                     points.Where(p => p.Sampler == "fifo").Average(p => p.LagOneSeamError) + 0.2);
         foreach (var file in new[] { "frechet.png", "lag1.png", "quality-tables.md", "quality.csv" })
             Assert.True(File.Exists(Path.Combine(dir, "report", file)), file);
+
+        // Fewer frames than the default stretch (256) and no -Every: the run is measured as one stretch.
+        var oneStretch = Run("Measure-FifoQuality -Sampler fifo -Frames 32 -Option @{ streams = 2; height = 4; width = 4; windowFrames = 4; partitions = 2 }")
+            .Cast<FifoPipes.Abstractions.QualityPoint>().ToList();
+        Assert.Equal(new long[] { 0 }, oneStretch.Where(p => p.Sampler == "fifo").Select(p => p.Position));
     }
 
     [Fact]
