@@ -169,6 +169,18 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
     }
 }
 
+Describe 'Output formats' {
+    It 'shows quality points and stored models as one table row each' {
+        $points = Measure-FifoQuality -Sampler fifo -Frames 16 -Option @{ streams = 2; height = 4; width = 4; windowFrames = 4; partitions = 2 }
+        $table = $points | Out-String -Width 120
+        $table | Should -Match 'Sampler\s+Position\s+Frechet\s+Power\s+Lag1Err\s+SeamErr\s+ms/frame'
+        $table | Should -Match 'fifo\s+0\s+\d\.\d{4}\s+\d\.\d{3}'
+        $models = Get-FifoModel -ListAvailable -Name videocrafter2 | Out-String -Width 120
+        $models | Should -Match 'Name\s+Plugin\s+Complete\s+GB\s+Path'
+        $models | Should -Match 'videocrafter2\s+videocrafter\s+(True|False)'
+    }
+}
+
 Describe 'ConvertTo-FifoCheckpoint' {
     It 'converts a checkpoint in the module layout, where its engine loads from Dependencies/' {
         $source = Join-Path $Work 'tiny-vae.safetensors'
