@@ -120,7 +120,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
             .ToDictionary(e => e.Key.ToString()!, e => OptionValue.FromObject(e.Value is PSObject p ? p.BaseObject : e.Value), StringComparer.OrdinalIgnoreCase);
         var diagnostics = new List<Diagnostic>();
         var options = OptionBinder.Bind(plugin.OptionsType, values, $"{plugin.Name} options", null, diagnostics);
-        if (diagnostics.Count > 0) ThrowTerminatingError(Errors.InvalidRecipe(diagnostics, null));
+        if (diagnostics.Count > 0) ThrowTerminatingError(Errors.InvalidOptions(diagnostics, "-Option"));
         return options;
     }
 }

@@ -92,7 +92,7 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
             if (value is not null) bound[key] = OptionValue.FromObject(value);
         var diagnostics = new List<Diagnostic>();
         var options = OptionBinder.Bind(plugin.OptionsType, bound, $"{plugin.Name} options", null, diagnostics);
-        if (diagnostics.Count > 0) ThrowTerminatingError(Errors.InvalidRecipe(diagnostics, null));
+        if (diagnostics.Count > 0) ThrowTerminatingError(Errors.InvalidOptions(diagnostics, "-Option"));
         return options;
     }
 

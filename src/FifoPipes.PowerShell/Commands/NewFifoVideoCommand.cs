@@ -59,26 +59,26 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     protected override void ProcessRecord()
     {
         var builder = new RecipeBuilder();
-        if (Prompt is { Length: > 0 }) builder.Set("prompts", PromptSchedule.Build(Prompt, Frames));
+        if (Prompt is { Length: > 0 }) builder.Set("prompts", PromptSchedule.Build(Prompt, Frames), "-Prompt");
         else if (Frames is { Length: > 0 }) ThrowTerminatingError(new ErrorRecord(new PSArgumentException("-Frames needs -Prompt (a recipe's prompt list carries its own frame counts)."), "FramesWithoutPrompt", ErrorCategory.InvalidArgument, null));
-        if (Seed is { } seed) builder.Set("seed", seed);
-        if (Fps is { } fps) builder.Set("fps", fps);
-        if (InitImage is not null) builder.Set("init", ResolvePath(InitImage));
-        if (SnapshotPath is not null) builder.Set("snapshot", new Hashtable { ["path"] = ResolvePath(SnapshotPath), ["every"] = SnapshotEvery });
-        if (Resume is not null) builder.Set("resume", ResolvePath(Resume));
-        if (Model is not null) builder.Use("model", Model);
-        if (Sampler is not null) builder.Use("sampler", Sampler);
-        if (ModelPath is not null) builder.Option("model", "path", ResolvePath(ModelPath));
-        if (Device is not null) builder.Option("model", "device", Device);
-        foreach (DictionaryEntry e in ModelOption ?? new Hashtable()) builder.Option("model", e.Key.ToString()!, e.Value);
-        if (Partitions is { } n) builder.Option("sampler", "partitions", n);
-        if (NoLookahead) builder.Option("sampler", "lookahead", false);
-        if (Guidance is { } w) builder.Option("sampler", "guidance", w);
-        if (Eta is { } eta) builder.Option("sampler", "eta", eta);
-        foreach (DictionaryEntry e in SamplerOption ?? new Hashtable()) builder.Option("sampler", e.Key.ToString()!, e.Value);
+        if (Seed is { } seed) builder.Set("seed", seed, "-Seed");
+        if (Fps is { } fps) builder.Set("fps", fps, "-Fps");
+        if (InitImage is not null) builder.Set("init", ResolvePath(InitImage), "-InitImage");
+        if (SnapshotPath is not null) builder.Set("snapshot", new Hashtable { ["path"] = ResolvePath(SnapshotPath), ["every"] = SnapshotEvery }, "-SnapshotPath");
+        if (Resume is not null) builder.Set("resume", ResolvePath(Resume), "-Resume");
+        if (Model is not null) builder.Use("model", Model, "-Model");
+        if (Sampler is not null) builder.Use("sampler", Sampler, "-Sampler");
+        if (ModelPath is not null) builder.Option("model", "path", ResolvePath(ModelPath), "-ModelPath");
+        if (Device is not null) builder.Option("model", "device", Device, "-Device");
+        foreach (DictionaryEntry e in ModelOption ?? new Hashtable()) builder.Option("model", e.Key.ToString()!, e.Value, $"-ModelOption {e.Key}");
+        if (Partitions is { } n) builder.Option("sampler", "partitions", n, "-Partitions");
+        if (NoLookahead) builder.Option("sampler", "lookahead", false, "-NoLookahead");
+        if (Guidance is { } w) builder.Option("sampler", "guidance", w, "-Guidance");
+        if (Eta is { } eta) builder.Option("sampler", "eta", eta, "-Eta");
+        foreach (DictionaryEntry e in SamplerOption ?? new Hashtable()) builder.Option("sampler", e.Key.ToString()!, e.Value, $"-SamplerOption {e.Key}");
 
         var (recipe, diagnostics) = builder.Build(Recipe is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Recipe), SessionState.Path.CurrentFileSystemLocation.ProviderPath);
-        if (recipe is null) ThrowTerminatingError(Errors.InvalidRecipe(diagnostics, Recipe));
+        if (recipe is null) ThrowTerminatingError(Errors.InvalidRecipe(diagnostics, Recipe, builder.ParameterFor));
         pump = new RunPump(this);
         try
         {

@@ -12,16 +12,34 @@ sealed class RecipeBuilder
     readonly Dictionary<string, object?> top = new(StringComparer.Ordinal);
     readonly Dictionary<string, Dictionary<string, object?>> with = new(StringComparer.Ordinal);
     readonly Dictionary<string, string> use = new(StringComparer.Ordinal);
+    // Recipe path -> the cmdlet parameter that set it, so a problem can name the parameter instead of a recipe key.
+    readonly Dictionary<string, string> parameters = new(StringComparer.OrdinalIgnoreCase);
 
-    public void Set(string key, object? value) => top[key] = value;
-    public void Use(string section, string name) => use[section] = name;
+    public void Set(string key, object? value, string? parameter = null)
+    {
+        top[key] = value;
+        if (parameter is not null) parameters[key] = parameter;
+    }
+
+    public void Use(string section, string name, string? parameter = null)
+    {
+        use[section] = name;
+        if (parameter is not null) parameters[$"{section}.use"] = parameter;
+    }
 
     /// <summary>Sets a plugin option (section "model" or "sampler").</summary>
-    public void Option(string section, string name, object? value)
+    public void Option(string section, string name, object? value, string? parameter = null)
     {
         if (!with.TryGetValue(section, out var options)) with[section] = options = new(StringComparer.OrdinalIgnoreCase);
         options[name] = value;
+        if (parameter is not null) parameters[$"{section}.with.{name}"] = parameter;
     }
+
+    /// <summary>The parameter (e.g. "-InitImage") whose value a diagnostic is about; null when it came from the recipe file.</summary>
+    public string? ParameterFor(Diagnostic diagnostic) =>
+        parameters.TryGetValue(diagnostic.Path, out var parameter) ? parameter
+        : parameters.FirstOrDefault(kv => diagnostic.Path.StartsWith(kv.Key + ".", StringComparison.OrdinalIgnoreCase) ||
+                                          diagnostic.Path.StartsWith(kv.Key + "[", StringComparison.Ordinal)).Value;
 
     public (Recipe? Recipe, IReadOnlyList<Diagnostic> Diagnostics) Build(string? recipeFile, string workingDirectory)
     {

@@ -262,8 +262,17 @@ public sealed class CmdletTests : IDisposable
     {
         var unknownOption = RunFailing("New-FifoVideo 'a' -Frames 2 -SamplerOption @{ partitons = 2 }");
         Assert.Contains("Did you mean 'partitions'", unknownOption.Exception.Message);
+        Assert.Contains("-SamplerOption partitons", unknownOption.Exception.Message);
         var unknownModel = RunFailing("New-FifoVideo 'a' -Frames 2 -Model nonesuch");
         Assert.Contains("unknown model plugin 'nonesuch'", unknownModel.Exception.Message);
+        // A problem with what a parameter said is that parameter's invalid argument, not a recipe's.
+        var missingImage = RunFailing("New-FifoVideo 'a' -Frames 2 -InitImage nowhere.png");
+        Assert.Equal(("InvalidParameter", ErrorCategory.InvalidArgument), (missingImage.FullyQualifiedErrorId.Split(',')[0], missingImage.CategoryInfo.Category));
+        Assert.Contains("-InitImage:", missingImage.Exception.Message);
+        Assert.Contains("nowhere.png", missingImage.Exception.Message);
+        var badSinkOption = RunFailing($"New-FifoVideo 'a' -Frames 1 {InProcessShell.Tiny} | Export-FifoFrames o.mp4 -Option @{{ crff = 3 }}");
+        Assert.Equal("InvalidParameter", badSinkOption.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Contains("Did you mean 'crf'", badSinkOption.Exception.Message);
         var mismatched = RunFailing("New-FifoVideo 'a','b','c' -Frames 2,3");
         Assert.Contains("one per prompt", mismatched.Exception.Message);
         // Out-of-range numbers are refused by the parameter binder, naming the parameter, before any work.
