@@ -17,6 +17,9 @@ public sealed class PromptSchedule
         long total = 0;
         for (int i = 0; i < spans.Count; i++)
         {
+            // "" is the unconditional embedding guidance subtracts; as a prompt it would only undo guidance.
+            if (string.IsNullOrWhiteSpace(spans[i].Prompt))
+                throw new FifoInputException("EmptyPrompt", $"Prompt {i + 1} is empty; write what that part of the video should show.");
             if (spans[i].Frames < 1)
                 throw new FifoInputException("BadPromptSpan",
                     $"Prompt {i + 1} ('{spans[i].Prompt}') covers {spans[i].Frames} frames; every prompt must cover at least 1 frame.");

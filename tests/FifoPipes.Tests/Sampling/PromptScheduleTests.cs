@@ -23,5 +23,9 @@ public sealed class PromptScheduleTests
         var ex = Assert.Throws<FifoInputException>(() => new PromptSchedule(new[] { new PromptSpan("a", 2), new PromptSpan("b", 0) }));
         Assert.Equal("BadPromptSpan", ex.ErrorId);
         Assert.Contains("'b'", ex.Message);
+
+        var blank = Assert.Throws<FifoInputException>(() => new PromptSchedule(new[] { new PromptSpan("a", 2), new PromptSpan("   ", 3) }));
+        Assert.Equal("EmptyPrompt", blank.ErrorId);
+        Assert.Contains("Prompt 2", blank.Message);
     }
 }
