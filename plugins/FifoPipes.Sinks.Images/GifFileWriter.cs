@@ -54,25 +54,31 @@ internal sealed class GifFileWriter : IDisposable
         file.Write(block);
     }
 
-    /// <summary>Appends the image of <paramref name="singleFrameGif"/> (a whole GIF holding one frame) as the next frame.</summary>
+    /// <summary>
+    /// Appends the image of <paramref name="singleFrameGif"/> (a whole GIF holding one frame) as the next frame. The frame
+    /// and a new trailer go to the file in one write (the file should be unbuffered); if it fails (a full disk), the
+    /// partial frame is cut off and the old trailer put back, so the file still plays every frame before it.
+    /// </summary>
     public void AppendFrame(ReadOnlySpan<byte> singleFrameGif, int delayCentiseconds)
     {
         var frame = EncodedGifFrame.Parse(singleFrameGif);
+        var bytes = Encode(frame, delayCentiseconds);
         try
         {
-            WriteFrame(frame, delayCentiseconds);
+            file.Position = trailerPosition;
+            file.Write(bytes);
+            file.Flush();
         }
         catch (IOException)
         {
             RestoreEnd();
             throw;
         }
+        // Only now does the new frame count: the trailer is the last byte written.
+        trailerPosition += bytes.Length - 1;
     }
 
-    /// <summary>
-    /// After a failed append (a full disk): cut the partial frame off and put the trailer back, so the file still
-    /// plays every frame before it. Best effort: the disk that just failed may refuse this too.
-    /// </summary>
+    /// <summary>Best effort after a failed append: the disk that just failed may refuse this too.</summary>
     void RestoreEnd()
     {
         try
@@ -84,10 +90,10 @@ internal sealed class GifFileWriter : IDisposable
         catch (IOException) { }
     }
 
-    void WriteFrame(EncodedGifFrame frame, int delayCentiseconds)
+    /// <summary>Graphic control block, image descriptor, colour table, image data and the trailer.</summary>
+    static byte[] Encode(EncodedGifFrame frame, int delayCentiseconds)
     {
-        file.Position = trailerPosition;
-
+        using var bytes = new MemoryStream(18 + frame.ColorTable.Length + frame.ImageData.Length + 1);
         Span<byte> control = stackalloc byte[8];
         control[0] = ExtensionIntroducer;
         control[1] = GraphicControlLabel;
@@ -96,18 +102,17 @@ internal sealed class GifFileWriter : IDisposable
         BinaryPrimitives.WriteUInt16LittleEndian(control[4..], (ushort)Math.Clamp(delayCentiseconds, 0, ushort.MaxValue));
         control[6] = 0;
         control[7] = 0;
-        file.Write(control);
+        bytes.Write(control);
 
         Span<byte> descriptor = stackalloc byte[10];
         descriptor[0] = ImageSeparator;
         frame.Placement.CopyTo(descriptor[1..]);
         descriptor[9] = (byte)(0x80 | (frame.Interlaced ? 0x40 : 0) | frame.ColorTableSizeBits);
-        file.Write(descriptor);
-        file.Write(frame.ColorTable);
-        file.Write(frame.ImageData);
-
-        trailerPosition = file.Position;
-        WriteTrailer();
+        bytes.Write(descriptor);
+        bytes.Write(frame.ColorTable);
+        bytes.Write(frame.ImageData);
+        bytes.WriteByte(Trailer);
+        return bytes.ToArray();
     }
 
     void WriteTrailer()

@@ -63,12 +63,14 @@ public static class SinkFiles
     /// Opens <paramref name="path"/> for writing. Without <paramref name="overwrite"/> the open itself
     /// refuses an existing file, so one that appeared after <see cref="EnsureWritable"/> is not lost either.
     /// </summary>
-    public static FileStream OpenForWriting(string path, bool overwrite)
+    /// <param name="unbuffered">Write straight through: a writer that must undo a failed write (cut it off with
+    /// SetLength) cannot have the failed bytes waiting in a buffer, where every later call would try them again.</param>
+    public static FileStream OpenForWriting(string path, bool overwrite, bool unbuffered = false)
     {
         CreateParentFolder(path);
         try
         {
-            return new FileStream(path, overwrite ? FileMode.Create : FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read);
+            return new FileStream(path, overwrite ? FileMode.Create : FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, unbuffered ? 0 : 4096);
         }
         catch (IOException) when (!overwrite && File.Exists(path))
         {

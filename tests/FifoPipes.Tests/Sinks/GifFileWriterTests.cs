@@ -8,17 +8,18 @@ namespace FifoPipes.Tests.Sinks;
 /// <summary>A GIF that runs out of room in the middle of a frame still plays every frame before it.</summary>
 public sealed class GifFileWriterTests
 {
-    /// <summary>A stream that refuses any write past <see cref="Room"/> bytes, as a full disk does.</summary>
+    /// <summary>A stream that, like a full disk, writes what fits below <see cref="Room"/> bytes and then fails.</summary>
     sealed class FullDisk : MemoryStream
     {
         public long Room { get; set; } = long.MaxValue;
-        void Check(int count)
+        public override void Write(byte[] buffer, int offset, int count)
         {
-            if (Position + count > Room) throw new IOException("No space left on device");
+            int fits = (int)Math.Clamp(Room - Position, 0, count);
+            base.Write(buffer, offset, fits);
+            if (fits < count) throw new IOException("No space left on device");
         }
-        public override void Write(ReadOnlySpan<byte> buffer) { Check(buffer.Length); base.Write(buffer); }
-        public override void Write(byte[] buffer, int offset, int count) { Check(count); base.Write(buffer, offset, count); }
-        public override void WriteByte(byte value) { Check(1); base.WriteByte(value); }
+        public override void Write(ReadOnlySpan<byte> buffer) => Write(buffer.ToArray(), 0, buffer.Length);
+        public override void WriteByte(byte value) => Write(new[] { value }, 0, 1);
     }
 
     static byte[] OneFrameGif(byte shade)
@@ -40,7 +41,7 @@ public sealed class GifFileWriterTests
         using var disk = new FullDisk();
         using var failing = new GifFileWriter(disk, 6, 4, loop: 0);
         failing.AppendFrame(first, 12);
-        disk.Room = disk.Length + 20;   // the second frame's control block fits, its image data does not
+        disk.Room = disk.Length + 20;   // the second frame's first bytes reach the disk, the rest does not
         Assert.Throws<IOException>(() => failing.AppendFrame(second, 12));
 
         Assert.Equal(oneFrame, disk.ToArray());
