@@ -30,23 +30,37 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
 
     /// <summary>
     /// Loads a snapshot and checks it belongs to this run: same run hash, seed and queue shape. The file is read through
-    /// one open handle, so a newer snapshot committed over it meanwhile cannot mix into it.
+    /// one open handle, so a newer snapshot committed over it meanwhile cannot mix into it, and its metadata is checked
+    /// before any tensor is read, so a wrong file (a model's safetensors, another run's snapshot) is refused cheaply.
     /// </summary>
     public static FifoSnapshot Load(string path, SamplingJob job, FifoPlan plan)
     {
-        var (tensors, metadata) = ReadWhole(path);
-        try
+        if (!File.Exists(path))
+            throw new FifoInputException("SnapshotNotFound", $"Snapshot '{path}' does not exist. Check the path, or start fresh without resuming.");
+        Dictionary<string, Tensor> tensors;
+        IReadOnlyDictionary<string, string> metadata;
+        try { (tensors, metadata) = SafetensorsFile.LoadWithMetadata(path, found => CheckMetadata(path, job, found)); }
+        catch (FifoInputException ex) when (ex.ErrorId == "CheckpointCorrupt")
         {
-            return Check(path, job, plan, tensors, metadata);
+            throw new FifoInputException("SnapshotInvalid", $"'{path}' is not a valid safetensors snapshot ({ex.Message}). The file is damaged; start fresh.", ex);
         }
-        catch
+        foreach (var other in tensors.Where(kv => kv.Key != "queue")) other.Value.Dispose();
+        if (!tensors.TryGetValue("queue", out var queue))
+            throw new FifoInputException("SnapshotInvalid", $"Snapshot '{path}' has no 'queue' tensor. The file is damaged; start fresh.");
+        var expected = new long[] { plan.Channels, plan.QueueLength, plan.Height, plan.Width };
+        if (!queue.shape.SequenceEqual(expected))
         {
-            foreach (var t in tensors.Values) t.Dispose();
-            throw;
+            var actual = string.Join(", ", queue.shape);
+            queue.Dispose();
+            throw new FifoInputException("SnapshotMismatch",
+                $"Snapshot '{path}' holds a queue of shape [{actual}], but this run needs [{string.Join(", ", expected)}] " +
+                "(channels, queue length, height, width). Resume with the same model, size, partitions and lookahead.");
         }
+        return new FifoSnapshot(queue, Long(metadata, "iteration", path), Long(metadata, "emitted", path), Long(metadata, "seed", path), metadata.GetValueOrDefault("runHash", ""));
     }
 
-    static FifoSnapshot Check(string path, SamplingJob job, FifoPlan plan, Dictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string> metadata)
+    /// <summary>The snapshot's format, run hash and seed against this run's.</summary>
+    static void CheckMetadata(string path, SamplingJob job, IReadOnlyDictionary<string, string> metadata)
     {
         if (!metadata.TryGetValue("format", out var format) || format != Format)
             throw new FifoInputException("SnapshotInvalid", $"'{path}' is not a FIFO sampler snapshot (format '{format ?? "none"}'). Give a file written by this sampler's snapshots.");
@@ -57,30 +71,6 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
         long seed = Long(metadata, "seed", path);
         if (seed != job.Noise.Seed)
             throw new FifoInputException("SnapshotMismatch", $"Snapshot '{path}' has seed {seed}, but this run has seed {job.Noise.Seed}. Resume with the same seed.");
-
-        foreach (var other in tensors.Where(kv => kv.Key != "queue")) other.Value.Dispose();
-        if (!tensors.TryGetValue("queue", out var queue))
-            throw new FifoInputException("SnapshotInvalid", $"Snapshot '{path}' has no 'queue' tensor. The file is damaged; start fresh.");
-        var expected = new long[] { plan.Channels, plan.QueueLength, plan.Height, plan.Width };
-        if (!queue.shape.SequenceEqual(expected))
-        {
-            var actual = string.Join(", ", queue.shape);
-            throw new FifoInputException("SnapshotMismatch",
-                $"Snapshot '{path}' holds a queue of shape [{actual}], but this run needs [{string.Join(", ", expected)}] " +
-                "(channels, queue length, height, width). Resume with the same model, size, partitions and lookahead.");
-        }
-        return new FifoSnapshot(queue, Long(metadata, "iteration", path), Long(metadata, "emitted", path), seed, hash);
-    }
-
-    static (Dictionary<string, Tensor> Tensors, IReadOnlyDictionary<string, string> Metadata) ReadWhole(string path)
-    {
-        if (!File.Exists(path))
-            throw new FifoInputException("SnapshotNotFound", $"Snapshot '{path}' does not exist. Check the path, or start fresh without resuming.");
-        try { return SafetensorsFile.LoadWithMetadata(path); }
-        catch (FifoInputException ex) when (ex.ErrorId == "CheckpointCorrupt")
-        {
-            throw new FifoInputException("SnapshotInvalid", $"'{path}' is not a valid safetensors snapshot ({ex.Message}). The file is damaged; start fresh.", ex);
-        }
     }
 
     static long Long(IReadOnlyDictionary<string, string> metadata, string key, string path) =>

@@ -47,11 +47,14 @@ public static class SafetensorsFile
     /// Every tensor (to the CPU) and the header's metadata, read through one open file: a file replaced meanwhile by an
     /// atomic rename over it is still read whole, as it was when opened, never half old and half new.
     /// </summary>
-    public static (Dictionary<string, Tensor> Tensors, IReadOnlyDictionary<string, string> Metadata) LoadWithMetadata(string path)
+    /// <param name="checkMetadata">Runs on the metadata before any tensor is read; throw to refuse the file cheaply.</param>
+    public static (Dictionary<string, Tensor> Tensors, IReadOnlyDictionary<string, string> Metadata) LoadWithMetadata(string path,
+        Action<IReadOnlyDictionary<string, string>>? checkMetadata = null)
     {
         using var stream = OpenOrExplain(path);
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         var entries = ReadHeader(stream, path, out long dataStart, metadata);
+        checkMetadata?.Invoke(metadata);
         var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (name, tensor) in ReadEntries(stream, entries, dataStart, null, null)) tensors[name] = tensor;
         return (tensors, metadata);
