@@ -27,7 +27,10 @@ public sealed class PngSequenceSinkFactory : ISinkFactory
         var settings = SinkOptions.Bind<PngSinkOptions>(options, "png");
         var pattern = FramePattern.FromTargetPath(context.ResolvePath(target.Path));
         if (!target.Overwrite) RefuseExistingSequence(pattern);
-        return new PngSequenceSink(pattern, target.Overwrite, settings, context.Log);
+        var full = context.ResolvePath(target.Path);
+        // A folder target is reported as the folder; a pattern or file stem by its first frame, never the folder around it.
+        bool namesFolder = string.Equals(Path.TrimEndingDirectorySeparator(pattern.Folder), Path.TrimEndingDirectorySeparator(full), StringComparison.Ordinal);
+        return new PngSequenceSink(pattern, target.Overwrite, settings, context.Log, namesFolder);
     }
 
     /// <summary>
@@ -54,12 +57,14 @@ public sealed class PngSequenceSink : IFrameSink
     readonly bool overwrite;
     readonly PngEncoder encoder;
     readonly IProgressSink log;
+    readonly bool reportFolder;
     long written;
-    long first = -1, last = -1;
+    string? firstPath;
     bool completed;
 
-    public PngSequenceSink(FramePattern pattern, bool overwrite, PngSinkOptions options, IProgressSink log)
+    public PngSequenceSink(FramePattern pattern, bool overwrite, PngSinkOptions options, IProgressSink log, bool reportFolder = true)
     {
+        this.reportFolder = reportFolder;
         this.pattern = pattern;
         this.overwrite = overwrite;
         this.log = log;
@@ -76,6 +81,7 @@ public sealed class PngSequenceSink : IFrameSink
     {
         if (completed) throw new InvalidOperationException("The PNG sequence sink was already completed.");
         var path = pattern.PathFor(frame.Index);
+        if (written == 0) RemoveEarlierSequence(frame.Index);
         if (written == 0) log.Verbose($"png: writing frames to {Path.Combine(pattern.Folder, pattern.Prefix + "N" + pattern.Suffix)}");
         var partial = path + ".partial";
         try
@@ -100,27 +106,30 @@ public sealed class PngSequenceSink : IFrameSink
             throw SinkFiles.OutputExists(path);
         }
         written++;
-        if (first < 0) first = frame.Index;
-        last = Math.Max(last, frame.Index);
-    }
-
-    /// <summary>The sequence's folder, once a frame was written (one output however long the video).</summary>
-    public IReadOnlyList<string> Complete()
-    {
-        if (!completed) RemoveStaleFrames();
-        completed = true;
-        return written == 0 ? Array.Empty<string>() : new[] { Path.GetFullPath(pattern.Folder) };
+        firstPath ??= path;
     }
 
     /// <summary>
-    /// A fresh run that overwrote a longer sequence leaves none of its frames past the new last one, or the folder would
-    /// mix two videos. A resumed run (its first frame is not 0) continues a sequence in place and removes nothing.
+    /// One output however long the video: the folder when the target named one, else the sequence's first frame (the
+    /// folder around a pattern may hold anything; a caller piping it on must not get that).
     /// </summary>
-    void RemoveStaleFrames()
+    public IReadOnlyList<string> Complete()
     {
-        if (!overwrite || first != 0 || !Directory.Exists(pattern.Folder)) return;
+        completed = true;
+        if (written == 0) return Array.Empty<string>();
+        return new[] { reportFolder ? Path.GetFullPath(pattern.Folder) : firstPath! };
+    }
+
+    /// <summary>
+    /// A fresh run (from frame 0) written over an earlier sequence removes its frames before writing the first one, so
+    /// the folder never mixes two videos, even when this run is killed and resumed later. A resumed run (its first frame
+    /// is not 0) continues the sequence in place and removes nothing.
+    /// </summary>
+    void RemoveEarlierSequence(long firstIndex)
+    {
+        if (!overwrite || firstIndex != 0 || !Directory.Exists(pattern.Folder)) return;
         foreach (var file in Directory.EnumerateFiles(pattern.Folder))
-            if (pattern.NumberOf(Path.GetFileName(file)) is { } number && number > last) File.Delete(file);
+            if (pattern.NumberOf(Path.GetFileName(file)) is not null) File.Delete(file);
     }
 
     public void Dispose() => completed = true;

@@ -43,7 +43,8 @@ public sealed class PngSequenceSinkTests : SinkTestBase
         using var sink = Factory.Create(new PngSinkOptions { CompressionLevel = 1 }, new SinkTarget(target, 8, false), Context);
         var frame = Frame(3, 4, 4);
         sink.Write(frame);
-        Assert.Equal(Path.Combine(Dir, "seq"), Assert.Single(sink.Complete()));
+        // A pattern or stem is reported by its first frame, never by the folder around it (which may hold anything).
+        Assert.Equal(Path.Combine(Dir, expectedForFrame3), Assert.Single(sink.Complete()));
         Assert.Equal(frame.Rgb, Pixels(Path.Combine(Dir, expectedForFrame3)));
     }
 
@@ -99,6 +100,12 @@ public sealed class PngSequenceSinkTests : SinkTestBase
 
         WriteRun(new[] { 0, 1 });   // a new, shorter video: the old frames 2-5 go
         Assert.Equal(new[] { "frame_000000.png", "frame_000001.png", "notes.txt" }, Names());
+
+        // Killed before it completes, a fresh run has already cleared the earlier sequence: a resume continues a clean one.
+        WriteRun(Enumerable.Range(0, 6));
+        var killed = Factory.Create(null, new SinkTarget("out", 8, true), Context);
+        killed.Write(Frame(0, 3, 3));
+        Assert.Equal(new[] { "frame_000000.png", "notes.txt" }, Names());
     }
 
     [Fact]
