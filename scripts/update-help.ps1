@@ -36,9 +36,15 @@ function Set-ParameterAttributes($element, $expected) {
 foreach ($entry in $doc.SelectNodes('//command:command', $ns)) {
     $name = $entry.SelectSingleNode('command:details/command:name', $ns).InnerText
     $info = Get-Command $name
+    # Rebuilt in the cmdlet's own order: a parameter's hand-written description is carried over, a removed one's dropped.
     $parameters = $entry.SelectSingleNode('command:parameters', $ns)
+    $written = @{}
+    foreach ($node in @($parameters.SelectNodes('command:parameter', $ns))) {
+        $written[$node.SelectSingleNode('maml:name', $ns).InnerText] = $node
+        $parameters.RemoveChild($node) | Out-Null
+    }
     foreach ($expected in Get-HelpParameterMetadata $info) {
-        $node = $parameters.SelectSingleNode("command:parameter[maml:name='$($expected.Name)']", $ns)
+        $node = $written[$expected.Name]
         if (-not $node) {
             $node = New-Element command parameter
             $node.AppendChild((New-Element maml name $expected.Name)) | Out-Null
@@ -46,7 +52,6 @@ foreach ($entry in $doc.SelectNodes('//command:command', $ns)) {
             $text = $expected.HelpMessage ?? $StandardDescriptions[$expected.Name] ?? ''
             $description.AppendChild((New-Element maml para $text)) | Out-Null
             $node.AppendChild($description) | Out-Null
-            $parameters.AppendChild($node) | Out-Null
         }
         Set-ParameterAttributes $node $expected
         $value = $node.SelectSingleNode('command:parameterValue', $ns)
@@ -56,6 +61,7 @@ foreach ($entry in $doc.SelectNodes('//command:command', $ns)) {
             $value.SetAttribute('required', 'true')
             $value.InnerText = $expected.Type
         }
+        $parameters.AppendChild($node) | Out-Null
     }
 
     # One syntax item per parameter set, in the order PowerShell lists them.
