@@ -31,6 +31,11 @@ public sealed class GuidedDenoiser
         return PredictNoise(x, t, Enumerable.Repeat(cond, rows).ToList(), uncond is null ? null : Enumerable.Repeat(uncond, rows).ToList());
     }
 
+    /// <summary>As below with one "" conditioning for every row, for samplers written before prompts were paired.</summary>
+    [Obsolete("Pass one unconditional conditioning per row (PromptEmbeddings.UnconditionalFor each row's prompt).")]
+    public Tensor PredictNoise(Tensor x, Tensor t, IReadOnlyList<Conditioning> cond, Conditioning? uncond, NoisePredictor? predict = null) =>
+        PredictNoise(x, t, cond, uncond is null ? null : Enumerable.Repeat(uncond, cond.Count).ToList(), predict);
+
     /// <summary>
     /// As above with one conditioning, and one unconditional one to pair with it, per row (windows of a long video may
     /// fall under different prompts); <paramref name="predict"/> stands in for the model's own PredictNoise (a

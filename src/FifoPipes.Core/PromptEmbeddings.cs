@@ -29,6 +29,10 @@ public sealed class PromptEmbeddings : IDisposable
         return spans[span] ??= model.Encode(Schedule.Spans[span].Prompt);
     }
 
+    /// <summary>The one "" conditioning, for samplers written before prompts were paired; a pairing model gets it unpaired.</summary>
+    [Obsolete("Use UnconditionalFor(conditional): models that pair \"\" with each prompt (Open-Sora Plan) need to know the prompt.")]
+    public Conditioning Unconditional => unconditional ??= model.Encode("");
+
     /// <summary>The "" conditioning to guide <paramref name="conditional"/> (one of this schedule's) with.</summary>
     public Conditioning UnconditionalFor(Conditioning conditional)
     {

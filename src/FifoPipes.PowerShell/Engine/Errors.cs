@@ -27,15 +27,14 @@ static class Errors
         _ => ErrorCategory.InvalidArgument,
     };
 
-    /// <summary>All recipe problems in one terminating error, one per line, each with its location.</summary>
     /// <summary>
-    /// Problems with what cmdlet parameters said: each line names its parameter (<paramref name="parameterOf"/>), and
-    /// when every problem is a parameter's the error is one of invalid arguments, not of a recipe.
+    /// Problems with a recipe built from a file and/or cmdlet parameters: when every problem is a parameter's (found
+    /// by <paramref name="parameterOf"/>), the error is one of invalid arguments naming each parameter, not of a recipe.
     /// </summary>
     public static ErrorRecord InvalidRecipe(IReadOnlyList<Diagnostic> diagnostics, string? file, Func<Diagnostic, string?> parameterOf)
     {
         var named = diagnostics.Select(d => (Diagnostic: d, Parameter: parameterOf(d))).ToList();
-        if (file is not null || named.Any(n => n.Parameter is null)) return InvalidRecipe(diagnostics, file);
+        if (named.Any(n => n.Parameter is null)) return InvalidRecipe(diagnostics, file);
         var text = $"Invalid parameters:{Environment.NewLine}" + string.Join(Environment.NewLine, named.Select(n => $"  {n.Parameter}: {n.Diagnostic.Message}"));
         return new ErrorRecord(new FifoInputException("InvalidParameter", text), "InvalidParameter", ErrorCategory.InvalidArgument, named[0].Parameter);
     }
@@ -45,6 +44,7 @@ static class Errors
         new(new FifoInputException("InvalidParameter", $"Invalid {parameter}:{Environment.NewLine}" + string.Join(Environment.NewLine, diagnostics.Select(d => $"  {d.Message}"))),
             "InvalidParameter", ErrorCategory.InvalidArgument, parameter);
 
+    /// <summary>All recipe problems in one terminating error, one per line, each with its location.</summary>
     public static ErrorRecord InvalidRecipe(IReadOnlyList<Diagnostic> diagnostics, string? file)
     {
         var text = $"The recipe{(file is null ? "" : $" '{file}'")} is not valid:{Environment.NewLine}" +

@@ -270,6 +270,9 @@ public sealed class CmdletTests : IDisposable
         Assert.Equal(("InvalidParameter", ErrorCategory.InvalidArgument), (missingImage.FullyQualifiedErrorId.Split(',')[0], missingImage.CategoryInfo.Category));
         Assert.Contains("-InitImage:", missingImage.Exception.Message);
         Assert.Contains("nowhere.png", missingImage.Exception.Message);
+        File.WriteAllText(Path.Combine(dir, "fine.yaml"), "apiVersion: fifopipes/v1\nprompt: a\nframes: 2\n");
+        var withRecipe = RunFailing("New-FifoVideo -Recipe fine.yaml -InitImage nowhere.png");
+        Assert.Equal("InvalidParameter", withRecipe.FullyQualifiedErrorId.Split(',')[0]);
         var badSinkOption = RunFailing($"New-FifoVideo 'a' -Frames 1 {InProcessShell.Tiny} | Export-FifoFrames o.mp4 -Option @{{ crff = 3 }}");
         Assert.Equal("InvalidParameter", badSinkOption.FullyQualifiedErrorId.Split(',')[0]);
         Assert.Contains("Did you mean 'crf'", badSinkOption.Exception.Message);
