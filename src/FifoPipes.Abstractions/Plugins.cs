@@ -80,6 +80,31 @@ public sealed class PluginContext
     public string ResolvePath(string path) => Path.GetFullPath(Path.Combine(WorkingDirectory, path));
 }
 
+/// <summary>
+/// The stop of the run whose work this thread is doing, for the one long step that takes no token: loading a model
+/// (<see cref="IModelAdapter.Load"/>, a lazily loaded text encoder). The engine sets it for its worker thread; checkpoint
+/// loaders check it between tensors, so Ctrl+C during a multi-gigabyte load takes effect within one tensor.
+/// </summary>
+public static class LoadCancellation
+{
+    [ThreadStatic] static CancellationToken current;
+
+    public static CancellationToken Current => current;
+
+    /// <summary>Makes <paramref name="token"/> this thread's until the result is disposed.</summary>
+    public static IDisposable Use(CancellationToken token)
+    {
+        var previous = current;
+        current = token;
+        return new Restore(previous);
+    }
+
+    sealed class Restore(CancellationToken previous) : IDisposable
+    {
+        public void Dispose() => current = previous;
+    }
+}
+
 /// <summary>Verbose and warning messages from plugins; the cmdlets forward them on the pipeline thread.</summary>
 public interface IProgressSink
 {

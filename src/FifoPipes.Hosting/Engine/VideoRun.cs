@@ -79,6 +79,8 @@ public sealed class VideoRun
 
     void Produce(ChannelWriter<RunEvent> output, CancellationToken cancellation)
     {
+        // Model loads on this thread (the adapter's, a lazily loaded text encoder) stop between tensors when the run stops.
+        using var loads = LoadCancellation.Use(cancellation);
         var log = new ChannelLog(output, cancellation);
         var context = new PluginContext(log, workingDirectory);
         using var model = recipe.Model.Plugin.Create<IModelAdapter>().Load(recipe.Model.Options, context);

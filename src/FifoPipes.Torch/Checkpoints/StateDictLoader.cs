@@ -68,6 +68,7 @@ public static class StateDictLoader
             foreach (var (key, tensor) in source)
             {
                 using var owned = tensor;
+                LoadCancellation.Current.ThrowIfCancellationRequested();
                 var name = mapping.Map(key);
                 if (name is null) continue;
                 if (!targets.TryGetValue(name, out var target))
