@@ -23,14 +23,14 @@ public sealed class HubClientTests : IDisposable
 
     /// <summary>After success, nothing but the verified files: no .partial or .lock left.</summary>
     void AssertNoLeftovers() =>
-        Assert.Empty(Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Where(f => f.EndsWith(".partial") || f.EndsWith(".lock")));
+        Assert.DoesNotContain(Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories), f => f.EndsWith(".partial") || f.EndsWith(".lock"));
 
     /// <summary>
     /// After a failure, no partial data. The (empty) lock file stays on purpose: deleting it while another download
     /// waits on it could let two downloads hold "the" lock at once.
     /// </summary>
     void AssertNoPartialData() =>
-        Assert.Empty(Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Where(f => !f.EndsWith(".lock") || new FileInfo(f).Length > 0));
+        Assert.DoesNotContain(Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories), f => !f.EndsWith(".lock") || new FileInfo(f).Length > 0);
 
     [Fact]
     public async Task Lists_sizes_and_sha256_then_downloads_a_verified_file()
