@@ -240,12 +240,16 @@ public sealed class FifoRun : IDisposable
     /// <summary>The queue as [C, L, h, w] (a new tensor).</summary>
     public Tensor QueueTensor() => queue.ToTensor();
 
-    /// <summary>The run's state on the host; the stacked device copy of the queue is freed at once, not left to the finalizer.</summary>
+    /// <summary>
+    /// The run's state on the host. The stacked queue is already a new tensor: on the CPU it is the snapshot's; on a GPU
+    /// its device copy is freed at once, not left to the finalizer.
+    /// </summary>
     public FifoSnapshot Snapshot()
     {
-        using var stacked = QueueTensor();
-        var host = stacked.device.type == TorchSharp.DeviceType.CPU ? stacked.clone() : stacked.cpu();
-        return new(host, Iteration, Emitted, job.Noise.Seed, job.RunHash);
+        var queueNow = QueueTensor();
+        if (queueNow.device.type != TorchSharp.DeviceType.CPU)
+            using (var onDevice = queueNow) queueNow = onDevice.cpu();
+        return new(queueNow, Iteration, Emitted, job.Noise.Seed, job.RunHash);
     }
 
     SlotQueue FillQueue(BaseClipCache? cache, CancellationToken cancellation)
