@@ -14,10 +14,13 @@ public sealed class FramePattern
     public const string InvalidErrorId = "SinkPatternInvalid";
     public const string DefaultFileName = "frame_%06d.png";
 
-    FramePattern(string folder, string prefix, int digits, string suffix)
+    FramePattern(string folder, string prefix, int digits, string suffix, bool namesFolder = false)
     {
-        Folder = folder; Prefix = prefix; Digits = digits; Suffix = suffix;
+        Folder = folder; Prefix = prefix; Digits = digits; Suffix = suffix; NamesFolder = namesFolder;
     }
+
+    /// <summary>True when the target path was the folder itself (it got <see cref="DefaultFileName"/>), not a pattern or stem.</summary>
+    public bool NamesFolder { get; }
 
     public string Folder { get; }
     public string Prefix { get; }
@@ -35,10 +38,12 @@ public sealed class FramePattern
         && fileName.EndsWith(Suffix, StringComparison.Ordinal)
         && fileName.AsSpan(Prefix.Length, fileName.Length - Prefix.Length - Suffix.Length).IndexOfAnyExceptInRange('0', '9') < 0;
 
-    /// <summary>The frame number in a file name this pattern produced; null for any other name.</summary>
-    public long? NumberOf(string fileName) =>
-        Matches(fileName) && long.TryParse(fileName.AsSpan(Prefix.Length, fileName.Length - Prefix.Length - Suffix.Length),
-            NumberStyles.None, CultureInfo.InvariantCulture, out var number) ? number : null;
+    /// <summary>The files in the folder this pattern could have produced (none when the folder does not exist).</summary>
+    public IEnumerable<string> ExistingFrames() =>
+        Directory.Exists(Folder) ? Directory.EnumerateFiles(Folder).Where(f => Matches(Path.GetFileName(f))) : Enumerable.Empty<string>();
+
+    /// <summary>The pattern as a user reads it: <c>folder/frame_N.png</c>.</summary>
+    public override string ToString() => Path.Combine(Folder, Prefix + "N" + Suffix);
 
     /// <summary>
     /// Reads a sink path: a pattern (<c>out/f_%05d.png</c>), a single file name that becomes a
@@ -54,10 +59,10 @@ public sealed class FramePattern
         if (name.Contains('%')) return Parse(folder, name, fullPath);
         if (name.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
             return new FramePattern(folder, Path.GetFileNameWithoutExtension(name) + "_", 6, Path.GetExtension(name));
-        return Parse(fullPath, DefaultFileName, fullPath);
+        return Parse(fullPath, DefaultFileName, fullPath, namesFolder: true);
     }
 
-    static FramePattern Parse(string folder, string name, string shownPath)
+    static FramePattern Parse(string folder, string name, string shownPath, bool namesFolder = false)
     {
         var prefix = new StringBuilder();
         var suffix = new StringBuilder();
@@ -79,7 +84,7 @@ public sealed class FramePattern
             i = end;
         }
         if (digits is null) throw Invalid(shownPath, "it has no frame number field such as %06d");
-        return new FramePattern(folder, prefix.ToString(), digits.Value, suffix.ToString());
+        return new FramePattern(folder, prefix.ToString(), digits.Value, suffix.ToString(), namesFolder);
     }
 
     static FifoInputException Invalid(string path, string why) =>

@@ -27,10 +27,7 @@ public sealed class PngSequenceSinkFactory : ISinkFactory
         var settings = SinkOptions.Bind<PngSinkOptions>(options, "png");
         var pattern = FramePattern.FromTargetPath(context.ResolvePath(target.Path));
         if (!target.Overwrite) RefuseExistingSequence(pattern);
-        var full = context.ResolvePath(target.Path);
-        // A folder target is reported as the folder; a pattern or file stem by its first frame, never the folder around it.
-        bool namesFolder = string.Equals(Path.TrimEndingDirectorySeparator(pattern.Folder), Path.TrimEndingDirectorySeparator(full), StringComparison.Ordinal);
-        return new PngSequenceSink(pattern, target.Overwrite, settings, context.Log, namesFolder);
+        return new PngSequenceSink(pattern, target.Overwrite, settings, context.Log);
     }
 
     /// <summary>
@@ -39,10 +36,8 @@ public sealed class PngSequenceSinkFactory : ISinkFactory
     /// </summary>
     static void RefuseExistingSequence(FramePattern pattern)
     {
-        if (!Directory.Exists(pattern.Folder)) return;
-        var existing = Directory.EnumerateFiles(pattern.Folder).Where(f => pattern.Matches(Path.GetFileName(f))).Take(1).ToList();
-        if (existing.Count > 0)
-            throw SinkFiles.OutputExists(existing[0], " (frames of an earlier run match the pattern " + Path.Combine(pattern.Folder, pattern.Prefix + "N" + pattern.Suffix) + ")");
+        if (pattern.ExistingFrames().FirstOrDefault() is { } existing)
+            throw SinkFiles.OutputExists(existing, $" (frames of an earlier run match the pattern {pattern})");
     }
 }
 
@@ -57,14 +52,12 @@ public sealed class PngSequenceSink : IFrameSink
     readonly bool overwrite;
     readonly PngEncoder encoder;
     readonly IProgressSink log;
-    readonly bool reportFolder;
     long written;
     string? firstPath;
     bool completed;
 
-    public PngSequenceSink(FramePattern pattern, bool overwrite, PngSinkOptions options, IProgressSink log, bool reportFolder = true)
+    public PngSequenceSink(FramePattern pattern, bool overwrite, PngSinkOptions options, IProgressSink log)
     {
-        this.reportFolder = reportFolder;
         this.pattern = pattern;
         this.overwrite = overwrite;
         this.log = log;
@@ -81,8 +74,11 @@ public sealed class PngSequenceSink : IFrameSink
     {
         if (completed) throw new InvalidOperationException("The PNG sequence sink was already completed.");
         var path = pattern.PathFor(frame.Index);
-        if (written == 0) RemoveEarlierSequence(frame.Index);
-        if (written == 0) log.Verbose($"png: writing frames to {Path.Combine(pattern.Folder, pattern.Prefix + "N" + pattern.Suffix)}");
+        if (written == 0)
+        {
+            RemoveEarlierSequence(frame.Index);
+            log.Verbose($"png: writing frames to {pattern}");
+        }
         var partial = path + ".partial";
         try
         {
@@ -117,7 +113,7 @@ public sealed class PngSequenceSink : IFrameSink
     {
         completed = true;
         if (written == 0) return Array.Empty<string>();
-        return new[] { reportFolder ? Path.GetFullPath(pattern.Folder) : firstPath! };
+        return new[] { pattern.NamesFolder ? Path.GetFullPath(pattern.Folder) : firstPath! };
     }
 
     /// <summary>
@@ -127,9 +123,8 @@ public sealed class PngSequenceSink : IFrameSink
     /// </summary>
     void RemoveEarlierSequence(long firstIndex)
     {
-        if (!overwrite || firstIndex != 0 || !Directory.Exists(pattern.Folder)) return;
-        foreach (var file in Directory.EnumerateFiles(pattern.Folder))
-            if (pattern.NumberOf(Path.GetFileName(file)) is not null) File.Delete(file);
+        if (!overwrite || firstIndex != 0) return;
+        foreach (var file in pattern.ExistingFrames().ToList()) File.Delete(file);
     }
 
     public void Dispose() => completed = true;
