@@ -17,6 +17,8 @@ public sealed class OpenSoraModel : IVideoModel, IAdoptConditioning, IPairedUnco
     readonly CausalVae? vae;
     readonly Func<OpenSoraTextEncoder>? loadTextEncoder;
     OpenSoraTextEncoder? textEncoder;
+    // T5 of "", run once: each prompt's paired unconditional row is a copy of it with that prompt's length.
+    T5Conditioning? empty;
 
     public OpenSoraModel(OpenSoraPreset preset, LatteT2V transformer, CausalVae vae, Func<OpenSoraTextEncoder> loadTextEncoder, Device device, ScalarType dtype)
         : this(preset, transformer, vae.Config, vae, loadTextEncoder, device, dtype) { }
@@ -75,8 +77,8 @@ public sealed class OpenSoraModel : IVideoModel, IAdoptConditioning, IPairedUnco
     {
         if (conditional is not T5Conditioning prompt)
             throw new ArgumentException($"opensora cannot pair a {conditional.GetType().Name}; encode prompts with this model.", nameof(conditional));
-        var empty = (T5Conditioning)Encode("");
-        return new T5Conditioning("", empty.Embedding, empty.ValidTokens, pairedLength: prompt.ValidTokens);
+        empty ??= (T5Conditioning)Encode("");
+        return new T5Conditioning("", empty.Embedding.clone().DetachFromDisposeScope(), empty.ValidTokens, pairedLength: prompt.ValidTokens);
     }
 
     /// <summary>The primary replica's T5 embedding of a prompt, copied to this replica's device.</summary>
@@ -119,5 +121,6 @@ public sealed class OpenSoraModel : IVideoModel, IAdoptConditioning, IPairedUnco
         transformer.Dispose();
         vae?.Dispose();
         textEncoder?.Dispose();
+        empty?.Dispose();
     }
 }
