@@ -27,13 +27,10 @@ public sealed class GetFifoModelCommand : PSCmdlet
         IReadOnlyList<StoredModel> models;
         try { models = ModelStore.FromEnvironment().List(ListAvailable ? ModelCatalog.FromEnvironment() : null); }
         catch (FifoInputException ex) { ThrowTerminatingError(Errors.From(ex)); return; }
-        var patterns = (Name ?? new[] { "*" }).Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToList();
-        var shown = models.Where(m => patterns.Any(p => p.IsMatch(m.Name))).ToList();
-        foreach (var model in shown) WriteObject(new FifoModelInfo(model));
-        // As Get-Command does: a name without wildcards that matches nothing is an error; a pattern may match nothing.
-        foreach (var name in (Name ?? Array.Empty<string>()).Where(n => !WildcardPattern.ContainsWildcardCharacters(n)))
+        var names = new NameFilter(Name);
+        foreach (var model in models.Where(m => names.Matches(m.Name))) WriteObject(new FifoModelInfo(model));
+        foreach (var name in names.UnmatchedPlainNames())
         {
-            if (shown.Any(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase))) continue;
             var hint = ListAvailable ? "" : " Add -ListAvailable to see the presets that can be downloaded, or save it with Save-FifoModel.";
             WriteError(new ErrorRecord(new ItemNotFoundException($"There is no stored model '{name}'.{hint}"), "ModelNotFound", ErrorCategory.ObjectNotFound, name));
         }

@@ -28,27 +28,23 @@ public sealed class GetFifoPluginCommand : PSCmdlet
     protected override void EndProcessing()
     {
         var host = ModuleState.Plugins;
-        var patterns = (Name ?? new[] { "*" }).Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToList();
-        var found = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var names = new NameFilter(Name);
         foreach (var plugin in host.Plugins.OrderBy(p => p.Kind).ThenBy(p => p.Name, StringComparer.OrdinalIgnoreCase))
         {
             if (Kind is not null && !string.Equals(plugin.Kind.ToString(), Kind, StringComparison.OrdinalIgnoreCase)) continue;
-            if (!patterns.Any(p => p.IsMatch(plugin.Name))) continue;
-            found.Add(plugin.Name);
-            WriteObject(new FifoPluginInfo(plugin));
+            if (names.Matches(plugin.Name)) WriteObject(new FifoPluginInfo(plugin));
         }
-        // As Get-Command does: a name without wildcards that matches nothing is an error; a pattern may match nothing.
-        foreach (var name in (Name ?? Array.Empty<string>()).Where(n => !WildcardPattern.ContainsWildcardCharacters(n) && !found.Contains(n)))
+        // A plugin that failed to load is reported with why, and so is not also "not found".
+        foreach (var error in host.Errors)
         {
-            if (host.Errors.Any(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase))) continue;   // reported below
+            if (Name is not null && (error.Name is null || !names.Matches(error.Name))) continue;
+            WriteError(new ErrorRecord(new InvalidOperationException("Plugin failed to load: " + error), "PluginLoadFailed", ErrorCategory.ResourceUnavailable, error.Source));
+        }
+        foreach (var name in names.UnmatchedPlainNames())
+        {
             var known = string.Join(", ", host.Plugins.Select(p => p.Name).Order(StringComparer.OrdinalIgnoreCase));
             WriteError(new ErrorRecord(new ItemNotFoundException($"There is no {(Kind ?? "").ToLowerInvariant()}{(Kind is null ? "" : " ")}plugin '{name}'. Plugins: {known}."),
                 "PluginNotFound", ErrorCategory.ObjectNotFound, name));
-        }
-        foreach (var error in host.Errors)
-        {
-            if (Name is not null && (error.Name is null || !patterns.Any(p => p.IsMatch(error.Name)))) continue;
-            WriteError(new ErrorRecord(new InvalidOperationException("Plugin failed to load: " + error), "PluginLoadFailed", ErrorCategory.ResourceUnavailable, error.Source));
         }
     }
 }
