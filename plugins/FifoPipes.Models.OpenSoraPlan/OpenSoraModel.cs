@@ -64,8 +64,7 @@ public sealed class OpenSoraModel : IVideoModel, IAdoptConditioning, IPairedUnco
 
     public Conditioning Encode(string prompt)
     {
-        var load = loadTextEncoder ?? throw new InvalidOperationException(
-            $"This {Info.Name} replica was loaded as a denoiser only and has no text encoder; prompts reach it from the primary through {nameof(Adopt)}.");
+        var load = loadTextEncoder ?? throw FifoPipes.Core.Devices.DenoiserOnlyReplica.HasNoTextEncoder(Info.Name);
         return (textEncoder ??= load()).Encode(prompt);
     }
 
@@ -101,8 +100,7 @@ public sealed class OpenSoraModel : IVideoModel, IAdoptConditioning, IPairedUnco
 
     public IFrameDecoder CreateDecoder() => new ChunkedFrameDecoder(Vae, Tiling);
 
-    CausalVae Vae => vae ?? throw new InvalidOperationException(
-        $"This {Info.Name} replica was loaded as a denoiser only and has no VAE; frames are decoded and encoded on the primary replica.");
+    CausalVae Vae => vae ?? throw FifoPipes.Core.Devices.DenoiserOnlyReplica.HasNoVae(Info.Name);
 
     /// <summary>RGB [T, 3, H, W] in [0, 1] → scaled posterior means [4, 1 + ⌊(T − 1)/4⌋, H/8, W/8] (the mode, not a sample).</summary>
     public Tensor EncodeFrames(Tensor rgb)

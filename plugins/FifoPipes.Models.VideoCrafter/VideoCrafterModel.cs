@@ -198,7 +198,7 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention, IA
     {
         ArgumentNullException.ThrowIfNull(prompt);
         if (settings.DenoiserOnly && !contexts.ContainsKey(prompt))
-            throw new InvalidOperationException($"This {preset.Name} replica was loaded as a denoiser only and has no text encoder; prompts reach it from the primary through {nameof(Adopt)}.");
+            throw FifoPipes.Core.Devices.DenoiserOnlyReplica.HasNoTextEncoder(preset.Name);
         if (!contexts.ContainsKey(prompt))
         {
             // The unconditional embedding comes along with the first prompt, so a freed text tower is not reloaded for it.
@@ -281,8 +281,7 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention, IA
 
     public IFrameDecoder CreateDecoder() => new VaeFrameDecoder(Vae, preset.ScaleFactor);
 
-    AutoencoderKL Vae => vae ?? throw new InvalidOperationException(
-        $"This {preset.Name} replica was loaded as a denoiser only and has no VAE; frames are decoded and encoded on the primary replica.");
+    AutoencoderKL Vae => vae ?? throw FifoPipes.Core.Devices.DenoiserOnlyReplica.HasNoVae(preset.Name);
 
     /// <summary>RGB frames [T, 3, H, W] in [0, 1] at the model's frame size → latents [C, T, h, w] (posterior mean × scale factor), float32.</summary>
     public Tensor EncodeFrames(Tensor rgb)

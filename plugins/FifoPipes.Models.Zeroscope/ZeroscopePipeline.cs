@@ -34,11 +34,11 @@ public sealed class ZeroscopePipeline : IDisposable
     }
 
     public UNet3D UNet { get; }
-    public AutoencoderKL Vae => vae ?? throw DenoiserOnlyHas("no VAE; frames are decoded and encoded on the primary replica");
+    public AutoencoderKL Vae => vae ?? throw FifoPipes.Core.Devices.DenoiserOnlyReplica.HasNoVae("zeroscope");
     public AutoencoderKLConfig VaeConfig { get; }
     /// <summary>Latents are the VAE's mean times this (0.18215 for the SD VAE).</summary>
     public double VaeScalingFactor { get; }
-    public OpenClipTextTransformer TextEncoder => textEncoder ?? throw DenoiserOnlyHas("no text encoder; prompts reach it embedded by the primary replica");
+    public OpenClipTextTransformer TextEncoder => textEncoder ?? throw FifoPipes.Core.Devices.DenoiserOnlyReplica.HasNoTextEncoder("zeroscope");
     /// <summary>Loaded with the UNet alone (a replica on another device).</summary>
     public bool DenoiserOnly => vae is null;
     public HfClipTokenizer Tokenizer { get; }
@@ -104,8 +104,6 @@ public sealed class ZeroscopePipeline : IDisposable
     }
 
     Device Device => UNet.parameters().First().device;
-
-    InvalidOperationException DenoiserOnlyHas(string what) => new($"This zeroscope pipeline was loaded as a denoiser only and has {what}.");
 
     /// <summary>Prompts → token ids [N, 77] (int64, on the CPU), as the pipeline's tokenizer call gives them.</summary>
     public Tensor Tokenize(IReadOnlyList<string> prompts) => Tokenizer.TokenizeBatch(prompts);

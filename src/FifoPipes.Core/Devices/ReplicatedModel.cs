@@ -33,6 +33,16 @@ public enum ReplicaRole
     Denoiser,
 }
 
+/// <summary>What a denoiser-only replica (<see cref="ReplicaRole.Denoiser"/>) says when asked for a part it does not hold.</summary>
+public static class DenoiserOnlyReplica
+{
+    public static InvalidOperationException HasNoTextEncoder(string model) =>
+        new($"This {model} replica was loaded as a denoiser only and has no text encoder; prompts reach it from the primary through {nameof(IAdoptConditioning.Adopt)}.");
+
+    public static InvalidOperationException HasNoVae(string model) =>
+        new($"This {model} replica was loaded as a denoiser only and has no VAE; frames are decoded and encoded on the primary replica.");
+}
+
 /// <summary>
 /// One model on several devices: a replica per device, each holding its own weights. <see cref="PredictNoise"/> splits
 /// the batch rows into contiguous, nearly equal parts, runs part i on replica i — replica 0 on the calling thread,
