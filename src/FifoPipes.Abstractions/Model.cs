@@ -72,6 +72,9 @@ public interface IPairedUnconditional
 {
     /// <summary>The "" conditioning to pair with <paramref name="conditional"/>; the caller owns (disposes) it.</summary>
     Conditioning UnconditionalFor(Conditioning conditional);
+
+    /// <summary>False for a wrapper whose inner model does not pair (a replicated model of such replicas): one "" serves all.</summary>
+    bool PairsUnconditional => true;
 }
 
 /// <summary>An embedded prompt. Models derive their own (tensors, parameters); samplers treat it as opaque.</summary>

@@ -36,7 +36,7 @@ public sealed class PromptEmbeddings : IDisposable
     /// <summary>The "" conditioning to guide <paramref name="conditional"/> (one of this schedule's) with.</summary>
     public Conditioning UnconditionalFor(Conditioning conditional)
     {
-        if (model is not IPairedUnconditional pairing) return unconditional ??= model.Encode("");
+        if (model is not IPairedUnconditional { PairsUnconditional: true } pairing) return unconditional ??= model.Encode("");
         if (!paired.TryGetValue(conditional, out var own)) paired[conditional] = own = pairing.UnconditionalFor(conditional);
         return own;
     }

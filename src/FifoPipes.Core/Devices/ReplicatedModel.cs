@@ -105,12 +105,15 @@ public class ReplicatedModel : IVideoModel, IPairedUnconditional
 
     public Conditioning Encode(string prompt) => PerReplica(prompt, replica => replica.Encode(prompt));
 
-    /// <summary>The primary's pairing when its model pairs "" with each prompt; otherwise the one "" embedding.</summary>
+    /// <summary>Pairs as the replicas do: only when their model pairs "" with each prompt.</summary>
+    public bool PairsUnconditional => replicas[0] is IPairedUnconditional { PairsUnconditional: true };
+
+    /// <summary>Each replica's own pairing (adopted from the primary's where it can); for replicas that do not pair, the one "" embedding.</summary>
     public Conditioning UnconditionalFor(Conditioning conditional)
     {
         if (conditional is not ReplicatedConditioning own)
             throw new ArgumentException("The conditioning was not made by this replicated model's Encode.", nameof(conditional));
-        return replicas[0] is IPairedUnconditional
+        return PairsUnconditional
             ? PerReplica("", (replica, i) => ((IPairedUnconditional)replica).UnconditionalFor(own.For(i)))
             : Encode("");
     }

@@ -99,6 +99,17 @@ public sealed class ReplicatedModelTests : IClassFixture<TinyVideoCrafterCheckpo
     }
 
     [Fact]
+    public void Replicas_that_do_not_pair_the_unconditional_embedding_share_one_for_every_prompt()
+    {
+        var models = new[] { new ThreadRecordingModel(), new ThreadRecordingModel() };
+        using var replicated = new ReplicatedModel(models);
+        using var prompts = new PromptEmbeddings(replicated, new PromptSchedule(new[] { new PromptSpan("waves", 2), new PromptSpan("fire", 2) }));
+        Assert.False(replicated.PairsUnconditional);
+        Assert.Same(prompts.UnconditionalFor(prompts.ForFrame(0)), prompts.UnconditionalFor(prompts.ForFrame(3)));
+        Assert.All(models, m => Assert.Equal(3, m.Encodes));   // "waves", "fire" and "" once
+    }
+
+    [Fact]
     public void Create_loads_the_first_device_as_the_primary_and_the_others_as_denoisers()
     {
         var roles = new List<(string Device, ReplicaRole Role)>();
