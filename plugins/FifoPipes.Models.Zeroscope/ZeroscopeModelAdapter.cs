@@ -26,10 +26,13 @@ public sealed class ZeroscopeModelAdapter : IModelAdapter
         string folder = context.ResolvePath(o.Path);
         // Several devices: one replica each, every model call's rows split across them (ReplicatedModel); only the
         // primary loads the text encoder and the VAE.
-        return ReplicatedModel.Create(devices, (device, role) => LoadOn(device, role, folder, dtype, o, preset, context));
+        // Read once for all replicas: every file of the folder is looked at.
+        var fingerprint = FifoPipes.Core.ModelFingerprint.Of(FifoPipes.Core.ModelFingerprint.Folder(folder), o.Variant, dtype);
+        return ReplicatedModel.Create(devices, (device, role) => LoadOn(device, role, folder, dtype, o, preset, fingerprint, context));
     }
 
-    static IVideoModel LoadOn(Device device, ReplicaRole role, string folder, ScalarType dtype, ZeroscopeOptions o, ZeroscopePreset preset, PluginContext context)
+    static IVideoModel LoadOn(Device device, ReplicaRole role, string folder, ScalarType dtype, ZeroscopeOptions o, ZeroscopePreset preset, string fingerprint,
+        PluginContext context)
     {
         var pipeline = ZeroscopePipeline.Load(folder, dtype, device, o.Variant, context.Log, denoiserOnly: role == ReplicaRole.Denoiser);
         int width = o.Width ?? preset.Width, height = o.Height ?? preset.Height;
@@ -52,7 +55,7 @@ public sealed class ZeroscopeModelAdapter : IModelAdapter
             Defaults = new SamplingDefaults { Guidance = o.Guidance, Eta = 0.0, Step = StepKind.Ddim, Fps = 8 },
             Device = device,
             DType = dtype,
-            Fingerprint = FifoPipes.Core.ModelFingerprint.Of(FifoPipes.Core.ModelFingerprint.Folder(folder), o.Variant, dtype),
+            Fingerprint = fingerprint,
         };
         context.Log.Verbose($"zeroscope: {info.Name}, {width}x{height} frames, window {info.WindowFrames}, {o.DTypeName} on {device}.");
         return new ZeroscopeModel(pipeline, info);
