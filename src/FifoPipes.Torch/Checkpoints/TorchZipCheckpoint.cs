@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using System.IO.Hashing;
 using FifoPipes.Abstractions;
 using static TorchSharp.torch;
 
@@ -81,9 +82,11 @@ public sealed class TorchZipCheckpoint : IDisposable
         var bytes = new byte[pkl.Length];
         try
         {
-            using var s = pkl.Open();
+            using var s = new CheckedRecordStream(pkl);
             s.ReadExactly(bytes);
+            s.EnsureIntact();
         }
+        catch (RecordDamagedException ex) { throw Damaged(path, pkl.FullName, ex); }
         catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or IOException)
         {
             throw Corrupt(path, $"its data.pkl cannot be read ({ex.Message}); the file is probably truncated");
@@ -183,7 +186,11 @@ public sealed class TorchZipCheckpoint : IDisposable
         Tensor stored = empty(new[] { t.StorageNumel }, t.DType);
         try
         {
-            using (var s = new ExactLengthStream(entry.Open(), entry.Length)) stored.ReadBytesFromStream(s);
+            using (var s = new CheckedRecordStream(entry))
+            {
+                stored.ReadBytesFromStream(s);
+                s.EnsureIntact();
+            }
             Tensor view = isWholeStorage ? stored.view(t.Shape) : stored.as_strided(t.Shape, t.Stride, t.StorageOffset).contiguous();
             if (!ReferenceEquals(view, stored)) stored.Dispose();
             stored = view;
@@ -194,6 +201,11 @@ public sealed class TorchZipCheckpoint : IDisposable
                 stored = cast;
             }
             return stored;
+        }
+        catch (RecordDamagedException ex)
+        {
+            stored.Dispose();
+            throw Damaged(Path, entry.FullName, ex);
         }
         catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or IOException)
         {
@@ -212,25 +224,40 @@ public sealed class TorchZipCheckpoint : IDisposable
         }
     }
 
-    /// <summary>Turns a premature end of a record (a damaged archive) into an error instead of silently short data.</summary>
-    sealed class ExactLengthStream(Stream inner, long length) : Stream
+    /// <summary>
+    /// Reads one record to its recorded length and CRC-32, so a short record (a damaged archive) is an error instead of
+    /// silently short data, and a flipped bit in a multi-gigabyte download is caught at load instead of showing up as a
+    /// broken video. A recorded CRC of 0 is not checked: torch.save writes 0 when told not to compute checksums
+    /// (torch.serialization.set_crc32_options(False)).
+    /// </summary>
+    sealed class CheckedRecordStream(ZipArchiveEntry entry) : Stream
     {
-        readonly long total = length;
-        long remaining = length;
-        public override int Read(byte[] buffer, int offset, int count)
-        {
-            int n = inner.Read(buffer, offset, (int)Math.Min(count, remaining));
-            if (n == 0 && count > 0 && remaining > 0) throw new EndOfStreamException($"{remaining} bytes missing");
-            remaining -= n;
-            return n;
-        }
+        readonly Stream inner = entry.Open();
+        readonly Crc32 crc = new();
+        readonly uint recordedCrc = entry.Crc32;
+        readonly long total = entry.Length;
+        long remaining = entry.Length;
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
         public override int Read(Span<byte> buffer)
         {
-            int n = inner.Read(buffer[..(int)Math.Min(buffer.Length, remaining)]);
-            if (n == 0 && buffer.Length > 0 && remaining > 0) throw new EndOfStreamException($"{remaining} bytes missing");
+            var wanted = buffer[..(int)Math.Min(buffer.Length, remaining)];
+            int n = inner.Read(wanted);
+            if (n == 0 && wanted.Length > 0) throw new EndOfStreamException($"{remaining} bytes missing");
+            crc.Append(wanted[..n]);
             remaining -= n;
             return n;
         }
+
+        /// <summary>Call after reading the whole record: it must have been all there, and match its checksum.</summary>
+        public void EnsureIntact()
+        {
+            if (remaining > 0) throw new EndOfStreamException($"{remaining} bytes were not read");
+            uint actual = crc.GetCurrentHashAsUInt32();
+            if (recordedCrc != 0 && actual != recordedCrc) throw new RecordDamagedException(recordedCrc, actual);
+        }
+
         public override bool CanRead => true;
         public override bool CanSeek => false;
         public override bool CanWrite => false;
@@ -242,6 +269,9 @@ public sealed class TorchZipCheckpoint : IDisposable
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         protected override void Dispose(bool disposing) { if (disposing) inner.Dispose(); base.Dispose(disposing); }
     }
+
+    sealed class RecordDamagedException(uint recorded, uint actual) : Exception(
+        $"its bytes have CRC-32 {actual:x8}, the archive recorded {recorded:x8}");
 
     static bool IsContiguous(long[] shape, long[] stride)
     {
@@ -261,6 +291,9 @@ public sealed class TorchZipCheckpoint : IDisposable
         ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Int16 => 2,
         _ => 1,
     };
+
+    static FifoInputException Damaged(string path, string record, RecordDamagedException ex) =>
+        Corrupt(path, $"record '{record}' is damaged: {ex.Message}. The download or the disk changed the file; download the checkpoint again");
 
     static FifoInputException Corrupt(string path, string why) =>
         new("CheckpointCorrupt", $"'{path}' cannot be loaded as a torch checkpoint: {why}.");

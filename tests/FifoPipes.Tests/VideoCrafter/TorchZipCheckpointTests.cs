@@ -131,4 +131,82 @@ public sealed class TorchZipCheckpointTests : IDisposable
             Assert.Equal(new long[] { 1000 }, tensor.shape);
         }
     }
+
+    [Fact]
+    public void A_flipped_bit_in_a_tensor_record_is_caught_by_its_checksum()
+    {
+        var bytes = File.ReadAllBytes(LightningCheckpointWriter.TinyCheckpoint);
+        bytes[StoredZip.DataOffset(bytes, "model/data/101") + 100] ^= 0x10;
+        using var ckpt = TorchZipCheckpoint.Open(Write("flipped.ckpt", bytes));
+
+        var ex = Assert.Throws<FifoInputException>(() => ckpt.Stream(null, null, "state_dict").Select(p => p.Tensor).ToList().ForEach(t => t.Dispose()));
+
+        Assert.Equal("CheckpointCorrupt", ex.ErrorId);
+        Assert.Contains("flipped.ckpt", ex.Message);
+        Assert.Contains("'model/data/101' is damaged", ex.Message);
+        Assert.Contains("download the checkpoint again", ex.Message);
+    }
+
+    [Fact]
+    public void A_flipped_bit_in_the_pickle_is_caught_by_its_checksum()
+    {
+        var bytes = File.ReadAllBytes(LightningCheckpointWriter.TinyCheckpoint);
+        // The first letter of the first tensor name: the pickle would still parse, only the checksum can tell.
+        int at = StoredZip.DataOffset(bytes, "model/data.pkl");
+        at = Array.IndexOf(bytes, (byte)'b', at); // "betas"
+        bytes[at] = (byte)'B';
+
+        var ex = Refused(Write("pickle.ckpt", bytes));
+
+        Assert.Contains("'model/data.pkl' is damaged", ex.Message);
+    }
+
+    [Fact]
+    public void Records_saved_without_checksums_load()
+    {
+        // torch.serialization.set_crc32_options(False) makes torch.save record a CRC of 0.
+        var bytes = File.ReadAllBytes(LightningCheckpointWriter.TinyCheckpoint);
+        StoredZip.ClearCrc(bytes, "model/data/101");
+        using var ckpt = TorchZipCheckpoint.Open(Write("nocrc.ckpt", bytes));
+        using var expected = TorchZipCheckpoint.Open(LightningCheckpointWriter.TinyCheckpoint);
+        var name = expected.StateDict("state_dict").First(p => p.Value.StorageKey == "101").Key;
+
+        var (_, tensor) = ckpt.Stream(null, n => n == name, "state_dict").Single();
+        var (_, reference) = expected.Stream(null, n => n == name, "state_dict").Single();
+
+        using (tensor) using (reference) Assert.True(tensor.allclose(reference, rtol: 0, atol: 0));
+    }
+}
+
+/// <summary>Finds records inside a stored (uncompressed) zip so tests can damage exactly one of them.</summary>
+static class StoredZip
+{
+    const int LocalHeaderSize = 30, CentralHeaderSize = 46;
+
+    /// <summary>Where the bytes of <paramref name="name"/> start.</summary>
+    public static int DataOffset(byte[] zip, string name)
+    {
+        int header = Header(zip, name, 0x04034b50, LocalHeaderSize);
+        return header + LocalHeaderSize + BitConverter.ToUInt16(zip, header + 26) + BitConverter.ToUInt16(zip, header + 28);
+    }
+
+    /// <summary>Sets the CRC-32 of <paramref name="name"/> to 0 in its local and its central header.</summary>
+    public static void ClearCrc(byte[] zip, string name)
+    {
+        Array.Clear(zip, Header(zip, name, 0x04034b50, LocalHeaderSize) + 14, 4);
+        Array.Clear(zip, Header(zip, name, 0x02014b50, CentralHeaderSize) + 16, 4);
+    }
+
+    static int Header(byte[] zip, string name, uint signature, int nameOffset)
+    {
+        var wanted = Encoding.UTF8.GetBytes(name);
+        for (int i = 0; i + nameOffset + wanted.Length <= zip.Length; i++)
+        {
+            if (BitConverter.ToUInt32(zip, i) == signature
+                && BitConverter.ToUInt16(zip, i + nameOffset - (nameOffset == LocalHeaderSize ? 4 : 18)) == wanted.Length
+                && zip.AsSpan(i + nameOffset, wanted.Length).SequenceEqual(wanted))
+                return i;
+        }
+        throw new InvalidOperationException($"no header for '{name}'");
+    }
 }
