@@ -100,7 +100,11 @@ public interface IFrameDecoder : IDisposable
     /// <summary>Returns the frames still held back at the end of the stream.</summary>
     IReadOnlyList<Tensor> Flush();
 
-    /// <summary>True when the decoder keeps nothing between frames, so a Push that failed may simply be repeated.</summary>
+    /// <summary>
+    /// True when the decoder keeps nothing between frames: each latent becomes its own frame at once, so a Push that failed
+    /// may simply be repeated, and a snapshot's count of popped latents is the index of the next frame (snapshots and
+    /// resume need that).
+    /// </summary>
     bool Stateless => false;
 }
 

@@ -102,9 +102,10 @@ public sealed class VideoRun
             Log = log,
         };
 
+        using var decoder = model.CreateDecoder();
+        RefuseSnapshotsWithoutFramePerLatent(decoder, model.Info.Name);
         // Stages a killed process left behind; from here on every stage on disk belongs to this run.
         recipe.Snapshot?.DeleteLeftoverStages();
-        using var decoder = model.CreateDecoder();
         var staged = new Queue<StagedSnapshot>();
         var total = Stopwatch.StartNew();
         var decoding = new Stopwatch();
@@ -163,6 +164,20 @@ public sealed class VideoRun
         {
             foreach (var unposted in staged) unposted.Discard();
         }
+    }
+
+    /// <summary>
+    /// A snapshot counts queue pops and a resume numbers frames from it, which holds only when latent i becomes frame i
+    /// at once. A decoder that holds latents back and turns them into several frames each (a causal VAE's chunks) would
+    /// make a resume skip the held-back frames and renumber, and so overwrite, the written ones.
+    /// </summary>
+    void RefuseSnapshotsWithoutFramePerLatent(IFrameDecoder decoder, string modelName)
+    {
+        if (decoder.Stateless || (recipe.Snapshot is null && recipe.ResumeFrom is null)) return;
+        string asked = recipe.ResumeFrom is null ? "'snapshot' (-SnapshotPath)" : "'resume' (-Resume)";
+        throw new FifoInputException("SnapshotUnsupported",
+            $"Model '{modelName}' decodes latents in overlapping chunks, not one frame per latent, so a snapshot of its queue " +
+            $"cannot resume without skipping or renumbering frames. Remove {asked} for this model, or use a model with a per-frame decoder (videocrafter, zeroscope, analytic).");
     }
 
     static void Post(ChannelWriter<RunEvent> output, RunEvent item, CancellationToken cancellation) =>

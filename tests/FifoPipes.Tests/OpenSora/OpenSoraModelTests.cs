@@ -243,6 +243,32 @@ public sealed class OpenSoraModelTests : IDisposable
         Assert.All(frames, f => Assert.True(f.min().item<float>() >= 0 && f.max().item<float>() <= 1));
     }
 
+    [Theory]
+    [InlineData("snapshot: { path: run.snapshot, every: 2 }", "'snapshot' (-SnapshotPath)")]
+    [InlineData("resume: run.snapshot", "'resume' (-Resume)")]
+    public void Snapshots_are_refused_because_the_chunked_decoder_has_no_frame_per_latent(string option, string named)
+    {
+        WriteTinyRelease();
+        File.WriteAllText(Path.Combine(root, "run.snapshot"), "refused before it is read");
+        var reader = new FifoPipes.Hosting.Recipes.RecipeReader(FifoPipes.Tests.Hosting.TestPlugins.Host);
+        var recipe = reader.ReadText($"""
+            apiVersion: fifopipes/v1
+            model: {"{"} use: opensora, with: {"{"} path: {root} {"}"} {"}"}
+            prompt: a corgi on a beach
+            frames: 3
+            sampler: {"{"} use: fifo, with: {"{"} partitions: 2 {"}"} {"}"}
+            {option}
+            sinks: [ {"{"} path: frames, use: png {"}"} ]
+            """, Path.Combine(root, "run.yaml"));
+        Assert.True(recipe is not null, string.Join("; ", reader.Diagnostics.Select(d => d.Message)));
+
+        var ex = Assert.Throws<FifoInputException>(() => new FifoPipes.Hosting.Engine.VideoRun(recipe!).Events().ToList());
+
+        Assert.Equal("SnapshotUnsupported", ex.ErrorId);
+        Assert.Contains("opensora", ex.Message);
+        Assert.Contains(named, ex.Message);
+    }
+
     [Fact]
     public void A_device_list_gives_the_frames_of_one_device_and_only_the_primary_holds_t5_and_the_vae()
     {
