@@ -66,7 +66,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
             uses.Add(new SinkUse(plugin, BindOptions(plugin), full));
         }
         writing = uses.Count > 0;
-        sinks = new SinkSet(uses, Force, Fps ?? 8, new PluginContext(workingDirectory: SessionState.Path.CurrentFileSystemLocation.ProviderPath));
+        sinks = new SinkSet(uses, Force, Fps ?? 8, new PluginContext(new CmdletLog(this), SessionState.Path.CurrentFileSystemLocation.ProviderPath));
     }
 
     protected override void ProcessRecord()

@@ -48,7 +48,7 @@ public sealed class InvokeFifoRecipeCommand : PSCmdlet
                     "OutputExists", ErrorCategory.ResourceExists, sink.Path));
         }
 
-        using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, recipe.Fps ?? 8, new FifoPipes.Abstractions.PluginContext(workingDirectory: recipe.BaseDirectory));
+        using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, recipe.Fps ?? 8, new PluginContext(new CmdletLog(this), recipe.BaseDirectory));
         pump = new RunPump(this);
         try
         {

@@ -57,7 +57,8 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
         var defaultEvery = studyPlugin.Options.FirstOrDefault(o => o.Name == "every")?.Default as int?;
         int? every = Every ?? (!everyGiven && Frames is { } frames && frames < defaultEvery ? frames : null);
         var studyOptions = Bind(studyPlugin, Option, extra: new Dictionary<string, object?> { ["frames"] = Frames, ["every"] = every });
-        var context = new PluginContext(workingDirectory: SessionState.Path.CurrentFileSystemLocation.ProviderPath);
+        var log = new CmdletLog(this);
+        var context = new PluginContext(log, SessionState.Path.CurrentFileSystemLocation.ProviderPath);
         var names = Sampler ?? plugins.OfKind(PluginKind.Sampler).Select(p => p.Name).ToArray();
         var candidates = names.Select(name =>
         {
@@ -68,7 +69,7 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
 
         var points = new List<QualityPoint>();
         var progress = new ProgressRecord(2, "Measuring sampler quality on the analytic prior", "starting");
-        foreach (var point in studyPlugin.Create<IQualityStudy>().Run(studyOptions, candidates, stop.Token, NullProgressSink.Instance))
+        foreach (var point in studyPlugin.Create<IQualityStudy>().Run(studyOptions, candidates, stop.Token, log))
         {
             points.Add(point);
             progress.StatusDescription = $"{point.Sampler}: measured up to frame {point.Position + point.Frames}";

@@ -195,6 +195,18 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void Sink_messages_reach_the_warning_and_verbose_streams()
+    {
+        using var shell = InProcessShell.New(dir);
+        shell.AddScript($"New-FifoVideo 'fast sparks' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames fast.gif, fast.mp4 -Fps 60 -Verbose");
+        shell.Invoke();
+
+        Assert.False(shell.HadErrors, string.Join(" | ", shell.Streams.Error));
+        Assert.Contains(shell.Streams.Warning, w => w.Message.Contains("gif: 60 fps") && w.Message.Contains("use an mp4 or webm sink"));
+        Assert.Contains(shell.Streams.Verbose, v => v.Message.StartsWith("mp4: ") && v.Message.Contains("ffmpeg"));
+    }
+
+    [Fact]
     public void Long_runs_report_progress_with_the_frame_rate_and_complete_it()
     {
         using var shell = InProcessShell.New(dir);
