@@ -37,7 +37,7 @@ public sealed record SamplingJob
     public required IVideoModel Model { get; init; }
     public required IReadOnlyList<PromptSpan> Prompts { get; init; }
     /// <summary>Output frames wanted (the sum of the prompt spans).</summary>
-    public int Frames => Prompts.Sum(p => p.Frames);
+    public long Frames => Prompts.Sum(p => (long)p.Frames);
     public long Seed { get; init; }
     /// <summary>Source of every random tensor, keyed so results do not depend on draw order.</summary>
     public required INoiseSource Noise { get; init; }

@@ -15,9 +15,11 @@ public sealed class ExactPriorSampler : ISampler
     {
         if (job.Model is not AnalyticModel model)
             throw new FifoInputException("ExactPriorNeedsAnalytic", $"Exact prior samples need the analytic model, got '{job.Model.Info.Name}'.");
+        if (job.Frames > int.MaxValue)
+            throw new FifoInputException("ExactPriorTooLong", $"Exact prior samples draw the whole video at once, and {job.Frames} frames cannot be held. Ask for fewer frames.");
         string prompt = job.Prompts[0].Prompt;
         var prior = new SpectralPrior(model.Look(prompt), model.Info.LatentHeight, model.Info.LatentWidth);
-        return Run(prior, job.Frames, job.Seed, prompt, cancellation);
+        return Run(prior, (int)job.Frames, job.Seed, prompt, cancellation);
     }
 
     static IEnumerable<LatentFrame> Run(SpectralPrior prior, int frames, long seed, string prompt, CancellationToken cancellation)

@@ -6,7 +6,7 @@ namespace FifoPipes.Hosting.Engine;
 public abstract record RunEvent;
 
 /// <summary>The model is loaded and sampling begins.</summary>
-public sealed record RunStarted(ModelInfo Model, int Frames, double Fps, Guid RunId) : RunEvent;
+public sealed record RunStarted(ModelInfo Model, long Frames, double Fps, Guid RunId) : RunEvent;
 
 /// <summary>A decoded frame, in order.</summary>
 public sealed record FrameProduced(VideoFrame Frame, RunTimings Timings) : RunEvent;

@@ -33,7 +33,7 @@ public sealed class Recipe
     /// <summary>An image or video to start from (encoded, then noised into the queue).</summary>
     public string? InitImage { get; init; }
 
-    public int Frames => Prompts.Sum(p => p.Frames);
+    public long Frames => Prompts.Sum(p => (long)p.Frames);
 
     /// <summary>
     /// Hash of what determines the frames (model, sampler, options, prompts, seed, start image), not of where they go:

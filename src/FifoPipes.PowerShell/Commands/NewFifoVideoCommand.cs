@@ -52,6 +52,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [Parameter] public string? InitImage { get; set; }
     /// <summary><para type="description">Save the sampler state to this file every -SnapshotEvery frames.</para></summary>
     [Parameter] public string? SnapshotPath { get; set; }
+    /// <summary><para type="description">How often to snapshot, in output frames: 100, or the recipe's snapshot.every. Needs -SnapshotPath or a recipe with snapshot:.</para></summary>
     [Parameter] [ValidateRange(1, int.MaxValue)] public int SnapshotEvery { get; set; } = 100;
     /// <summary><para type="description">Continue an interrupted run from its snapshot file; the frames equal those of an uninterrupted run.</para></summary>
     [Parameter] public string? Resume { get; set; }
@@ -61,10 +62,14 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         var builder = new RecipeBuilder();
         if (Prompt is { Length: > 0 }) builder.Set("prompts", PromptSchedule.Build(Prompt, Frames), "-Prompt");
         else if (Frames is { Length: > 0 }) ThrowTerminatingError(new ErrorRecord(new PSArgumentException("-Frames needs -Prompt (a recipe's prompt list carries its own frame counts)."), "FramesWithoutPrompt", ErrorCategory.InvalidArgument, null));
+        if (MyInvocation.BoundParameters.ContainsKey(nameof(SnapshotEvery)) && SnapshotPath is null && Recipe is null)
+            ThrowTerminatingError(new ErrorRecord(new PSArgumentException("-SnapshotEvery needs -SnapshotPath: the file to write the snapshots to."), "SnapshotEveryWithoutPath", ErrorCategory.InvalidArgument, SnapshotEvery));
         if (Seed is { } seed) builder.Set("seed", seed, "-Seed");
         if (Fps is { } fps) builder.Set("fps", fps, "-Fps");
         if (InitImage is not null) builder.Set("init", ResolvePath(InitImage), "-InitImage");
-        if (SnapshotPath is not null) builder.Set("snapshot", new Hashtable { ["path"] = ResolvePath(SnapshotPath), ["every"] = SnapshotEvery }, "-SnapshotPath");
+        // Each sets only its own entry, so a recipe's snapshot interval survives -SnapshotPath and its path -SnapshotEvery.
+        if (SnapshotPath is not null) builder.SetEntry("snapshot", "path", ResolvePath(SnapshotPath), "-SnapshotPath");
+        if (MyInvocation.BoundParameters.ContainsKey(nameof(SnapshotEvery))) builder.SetEntry("snapshot", "every", SnapshotEvery, "-SnapshotEvery");
         if (Resume is not null) builder.Set("resume", ResolvePath(Resume), "-Resume");
         if (Model is not null) builder.Use("model", Model, "-Model");
         if (Sampler is not null) builder.Use("sampler", Sampler, "-Sampler");

@@ -12,6 +12,7 @@ sealed class RecipeBuilder
     readonly Dictionary<string, object?> top = new(StringComparer.Ordinal);
     readonly Dictionary<string, Dictionary<string, object?>> with = new(StringComparer.Ordinal);
     readonly Dictionary<string, string> use = new(StringComparer.Ordinal);
+    readonly Dictionary<string, Dictionary<string, object?>> entries = new(StringComparer.Ordinal);
     // Recipe path -> the cmdlet parameter that set it, so a problem can name the parameter instead of a recipe key.
     readonly Dictionary<string, string> parameters = new(StringComparer.OrdinalIgnoreCase);
 
@@ -25,6 +26,16 @@ sealed class RecipeBuilder
     {
         use[section] = name;
         if (parameter is not null) parameters[$"{section}.use"] = parameter;
+    }
+
+    /// <summary>Sets one entry of a top-level map (e.g. snapshot.every), keeping the file's other entries there.</summary>
+    public void SetEntry(string key, string entry, object? value, string parameter)
+    {
+        if (!entries.TryGetValue(key, out var values)) entries[key] = values = new(StringComparer.OrdinalIgnoreCase);
+        values[entry] = value;
+        parameters[$"{key}.{entry}"] = parameter;
+        // A problem with the map as a whole (an entry missing) names the first parameter that made it.
+        parameters.TryAdd(key, parameter);
     }
 
     /// <summary>Sets a plugin option (section "model" or "sampler").</summary>
@@ -80,6 +91,12 @@ sealed class RecipeBuilder
         if (top.ContainsKey("prompt") || top.ContainsKey("prompts"))
             entries.RemoveAll(e => e.Key is "prompt" or "prompts" or "frames");
         foreach (var (key, value) in top) Replace(entries, key, RecipeNodes.FromObject(value));
+        foreach (var (key, values) in this.entries)
+        {
+            var merged = (root[key] as MapNode)?.Entries.ToList() ?? new List<MapEntry>();
+            foreach (var (entry, value) in values) Replace(merged, entry, RecipeNodes.FromObject(value));
+            Replace(entries, key, new MapNode(merged, root[key]?.Location));
+        }
         foreach (var section in use.Keys.Union(with.Keys))
             Replace(entries, section, MergePlugin(root[section], section));
         return new MapNode(entries, root.Location);

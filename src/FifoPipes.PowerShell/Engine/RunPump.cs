@@ -30,7 +30,7 @@ sealed class RunPump
         // Read here, on the pipeline thread: frames resolve their Save paths against the session's location.
         var location = cmdlet is PSCmdlet ps ? ps.SessionState.Path.CurrentFileSystemLocation.ProviderPath : null;
         var lastProgress = -ProgressInterval;
-        long done = 0;
+        long made = 0;
         try
         {
             foreach (var e in run.Events(stop.Token))
@@ -43,12 +43,14 @@ sealed class RunPump
                         clock.Restart();
                         break;
                     case FrameProduced produced:
-                        done++;
+                        made++;
+                        // A resumed run starts at its snapshot's frame: progress is of the video, the rate of this run.
+                        long done = produced.Frame.Index + 1;
                         onFrame(new FifoFrame(produced.Frame, location));
                         if (clock.Elapsed - lastProgress >= ProgressInterval || done == recipe.Frames)
                         {
                             lastProgress = clock.Elapsed;
-                            double rate = done / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
+                            double rate = made / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
                             progress.StatusDescription = $"{done} of {recipe.Frames} frames, {rate:F2} frames/s";
                             progress.PercentComplete = (int)Math.Min(100, 100 * done / Math.Max(1, recipe.Frames));
                             progress.SecondsRemaining = (int)Math.Clamp((recipe.Frames - done) / Math.Max(rate, 1e-6), 0, 360_000);

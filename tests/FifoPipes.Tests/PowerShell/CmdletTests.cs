@@ -219,6 +219,47 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void A_resumed_run_reports_progress_of_the_whole_video()
+    {
+        // The whole run leaves its snapshot at frame 8 behind; resuming from it makes frames 8..11 again.
+        Run($"New-FifoVideo 'slow clouds' -Frames 12 {InProcessShell.Tiny} -SnapshotPath run.snapshot -SnapshotEvery 8 | Out-Null");
+        using var shell = InProcessShell.New(dir);
+        shell.AddScript($"New-FifoVideo 'slow clouds' -Frames 12 {InProcessShell.Tiny} -Resume run.snapshot | Out-Null");
+        shell.Invoke();
+
+        Assert.False(shell.HadErrors, string.Join(" | ", shell.Streams.Error));
+        // The cmdlet updates one progress record, so the stream holds its last state: 4 frames made, 12 of 12 done.
+        var last = shell.Streams.Progress[^1];
+        Assert.StartsWith("12 of 12 frames", last.StatusDescription);
+        Assert.Equal(100, last.PercentComplete);
+    }
+
+    [Fact]
+    public void Snapshot_parameters_override_only_their_own_entry_of_a_recipes_snapshot()
+    {
+        File.WriteAllText(Path.Combine(dir, "s.yaml"), """
+            apiVersion: fifopipes/v1
+            model: { use: analytic, with: { height: 8, width: 8, channels: 2, frames: 4 } }
+            prompt: fire
+            frames: 12
+            sampler: { use: fifo, with: { partitions: 2 } }
+            snapshot: { path: recipe.snapshot, every: 5 }
+            """);
+        long Emitted(string file) => long.Parse(FifoPipes.Torch.Checkpoints.SafetensorsFile.ReadMetadata(Path.Combine(dir, file))["emitted"]);
+
+        Run("New-FifoVideo -Recipe s.yaml -SnapshotPath moved.snapshot | Out-Null");
+        Assert.Equal(10, Emitted("moved.snapshot"));
+        Assert.False(File.Exists(Path.Combine(dir, "recipe.snapshot")));
+
+        Run("New-FifoVideo -Recipe s.yaml -SnapshotEvery 3 | Out-Null");
+        Assert.Equal(12, Emitted("recipe.snapshot"));
+
+        var error = RunFailing($"New-FifoVideo 'fire' -Frames 4 {InProcessShell.Tiny} -SnapshotEvery 3");
+        Assert.Equal("SnapshotEveryWithoutPath", error.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Contains("-SnapshotPath", error.Exception.Message);
+    }
+
+    [Fact]
     public void A_start_image_pulls_the_first_frames_towards_it()
     {
         var red = Path.Combine(dir, "red.png");
