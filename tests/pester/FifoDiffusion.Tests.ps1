@@ -190,6 +190,14 @@ Describe 'ConvertTo-FifoCheckpoint' {
         $converted.Length | Should -BeGreaterThan 1000
         $converted.Length | Should -BeLessThan (Get-Item $source).Length
     }
+
+    It 'names the copy of a safetensors source after its new precision, and asks for one when none is given' {
+        $source = Join-Path $Work 'tiny-vae-copy.safetensors'
+        $parity = if ($env:FIFOPIPES_PARITY_DIR) { $env:FIFOPIPES_PARITY_DIR } else { "$PSScriptRoot/../../../shared/parity" }
+        Copy-Item (Join-Path $parity 'videocrafter/vae_decode_tiny/weights.safetensors') $source
+        (ConvertTo-FifoCheckpoint $source -DType float16).Name | Should -Be 'tiny-vae-copy.float16.safetensors'
+        { ConvertTo-FifoCheckpoint $source } | Should -Throw -ErrorId 'ConversionInPlace,FifoPipes.PowerShell.Commands.ConvertToFifoCheckpointCommand'
+    }
 }
 
 Describe 'The module beside other versions of its dependencies' {

@@ -23,7 +23,7 @@ public sealed class ConvertToFifoCheckpointCommand : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = "";
 
-    /// <summary><para type="description">The safetensors file to write; default: the source with the extension .safetensors.</para></summary>
+    /// <summary><para type="description">The safetensors file to write; default: the source with the extension .safetensors, or for a safetensors source &lt;name&gt;.&lt;dtype&gt;.safetensors.</para></summary>
     [Parameter(Position = 1)]
     public string? Destination { get; set; }
 
@@ -38,7 +38,7 @@ public sealed class ConvertToFifoCheckpointCommand : PSCmdlet
     protected override void ProcessRecord()
     {
         var source = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
-        var destination = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Destination ?? System.IO.Path.ChangeExtension(Path, ".safetensors"));
+        var destination = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Destination ?? DefaultDestination(source));
         if (!ShouldProcess(destination, $"Convert '{source}' to safetensors{(DType is null ? "" : " in " + DType)}")) return;
         if (!Force && System.IO.File.Exists(destination))
             ThrowTerminatingError(new ErrorRecord(new FifoInputException("OutputExists", $"'{destination}' already exists. Use -Force to overwrite it, or choose another -Destination."),
@@ -67,6 +67,18 @@ public sealed class ConvertToFifoCheckpointCommand : PSCmdlet
             progress.RecordType = ProgressRecordType.Completed;
             WriteProgress(progress);
         }
+    }
+
+    /// <summary>The source renamed to .safetensors; a safetensors source gets its new precision in the name instead.</summary>
+    string DefaultDestination(string source)
+    {
+        if (!System.IO.Path.GetExtension(source).Equals(".safetensors", StringComparison.OrdinalIgnoreCase))
+            return System.IO.Path.ChangeExtension(source, ".safetensors");
+        if (DType is null)
+            ThrowTerminatingError(new ErrorRecord(new FifoInputException("ConversionInPlace",
+                $"'{source}' is already safetensors. Give -DType to write a copy in another precision (named {System.IO.Path.GetFileNameWithoutExtension(source)}.bfloat16.safetensors, say), or -Destination."),
+                "ConversionInPlace", ErrorCategory.InvalidArgument, source));
+        return System.IO.Path.ChangeExtension(source, $".{DType!.ToLowerInvariant()}.safetensors");
     }
 
     protected override void StopProcessing() => stopping = true;
