@@ -33,7 +33,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     [Parameter] public string? Format { get; set; }
     /// <summary><para type="description">Playback rate; default: the rate the frames were made for.</para></summary>
     [Parameter] [ValidateRange(0.1, 240.0)] public double? Fps { get; set; }
-    /// <summary><para type="description">Sink options, e.g. @{ crf = 18 } for MP4.</para></summary>
+    /// <summary><para type="description">Sink options, e.g. @{ crf = 18 } for MP4. With several paths each sink takes the keys it has.</para></summary>
     [Parameter] public Hashtable? Option { get; set; }
     /// <summary><para type="description">Overwrite existing files.</para></summary>
     [Parameter] public SwitchParameter Force { get; set; }
@@ -63,8 +63,10 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
             if (!Force && (File.Exists(full) || Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any()))
                 ThrowTerminatingError(new ErrorRecord(new FifoInputException("OutputExists", $"'{full}' already exists. Use -Force to overwrite it, or choose another path."),
                     "OutputExists", ErrorCategory.ResourceExists, full));
-            uses.Add(new SinkUse(plugin, BindOptions(plugin), full));
+            uses.Add(new SinkUse(plugin, null, full));
         }
+        var sinksOfPaths = uses.Select(u => u.Plugin).ToList();
+        uses = uses.Select(u => u with { Options = BindOptions(u.Plugin, sinksOfPaths) }).ToList();
         writing = uses.Count > 0;
         sinks = new SinkSet(uses, Force, Fps ?? 8, new PluginContext(new CmdletLog(this), SessionState.Path.CurrentFileSystemLocation.ProviderPath));
     }
@@ -114,9 +116,15 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
             string.Join(", ", plugins.OfKind(PluginKind.Sink).SelectMany(s => s.Extensions.Select(e => "." + e)).Distinct()) + ", or name a sink with -Format.");
     }
 
-    object? BindOptions(PluginDescriptor plugin)
+    /// <summary>
+    /// -Option goes to every path, so each sink takes the keys it has (a.mp4, a.gif -Option @{ crf = 18 } sets the MP4's crf);
+    /// a key no sink has goes to all of them, to be refused with their did-you-mean.
+    /// </summary>
+    object? BindOptions(PluginDescriptor plugin, IReadOnlyList<PluginDescriptor> allSinks)
     {
+        static bool Has(PluginDescriptor sink, string key) => sink.Options.Any(o => string.Equals(o.Name, key, StringComparison.OrdinalIgnoreCase));
         var values = (Option ?? new Hashtable()).Cast<DictionaryEntry>()
+            .Where(e => Has(plugin, e.Key.ToString()!) || !allSinks.Any(sink => Has(sink, e.Key.ToString()!)))
             .ToDictionary(e => e.Key.ToString()!, e => OptionValue.FromObject(e.Value is PSObject p ? p.BaseObject : e.Value), StringComparer.OrdinalIgnoreCase);
         var diagnostics = new List<Diagnostic>();
         var options = OptionBinder.Bind(plugin.OptionsType, values, $"{plugin.Name} options", null, diagnostics);

@@ -195,6 +195,17 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void Option_keys_go_to_the_sinks_that_have_them_and_a_key_none_has_is_refused()
+    {
+        var files = Run($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames both.mp4, both.gif -Option @{{ crf = 30; colors = 16 }}").Cast<FileInfo>();
+        Assert.Equal(new[] { "both.mp4", "both.gif" }, files.Select(f => f.Name));
+
+        var error = RunFailing($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames typo.mp4, typo.gif -Option @{{ crff = 30 }}");
+        Assert.Equal("InvalidParameter", error.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Contains("unknown option 'crff'. Did you mean 'crf'?", error.Exception.Message);
+    }
+
+    [Fact]
     public void Sink_messages_reach_the_warning_and_verbose_streams()
     {
         using var shell = InProcessShell.New(dir);
