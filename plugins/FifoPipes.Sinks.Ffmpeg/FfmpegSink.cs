@@ -13,11 +13,18 @@ public abstract class FfmpegSinkFactory : ISinkFactory
 
     public IFrameSink Create(object? options, SinkTarget target, PluginContext context)
     {
+        var (settings, path, ffmpeg) = Prepare(options, target, context);
+        return new FfmpegSink(ffmpeg, path, target, Container, settings, context.Log);
+    }
+
+    public void Check(object? options, SinkTarget target, PluginContext context) => Prepare(options, target, context);
+
+    (FfmpegSinkOptions Settings, string Path, string Ffmpeg) Prepare(object? options, SinkTarget target, PluginContext context)
+    {
         var settings = Bind(options);
         var path = context.ResolvePath(target.Path);
         SinkFiles.EnsureWritable(path, target.Overwrite);
-        var ffmpeg = FfmpegLocator.Locate();
-        return new FfmpegSink(ffmpeg, path, target, Container, settings, context.Log);
+        return (settings, path, FfmpegLocator.Locate());
     }
 
     FfmpegSinkOptions Bind(object? options)

@@ -69,10 +69,18 @@ public sealed class GifSinkFactory : ISinkFactory
 {
     public IFrameSink Create(object? options, SinkTarget target, PluginContext context)
     {
+        var (settings, path) = Prepare(options, target, context);
+        return new GifSink(path, target, settings, context.Log);
+    }
+
+    public void Check(object? options, SinkTarget target, PluginContext context) => Prepare(options, target, context);
+
+    static (GifSinkOptions Settings, string Path) Prepare(object? options, SinkTarget target, PluginContext context)
+    {
         var settings = SinkOptions.Bind<GifSinkOptions>(options, "gif");
         var path = context.ResolvePath(target.Path);
         SinkFiles.EnsureWritable(path, target.Overwrite);
-        return new GifSink(path, target, settings, context.Log);
+        return (settings, path);
     }
 }
 

@@ -24,10 +24,18 @@ public sealed class PngSequenceSinkFactory : ISinkFactory
 {
     public IFrameSink Create(object? options, SinkTarget target, PluginContext context)
     {
+        var (settings, pattern) = Prepare(options, target, context);
+        return new PngSequenceSink(pattern, target.Overwrite, settings, context.Log);
+    }
+
+    public void Check(object? options, SinkTarget target, PluginContext context) => Prepare(options, target, context);
+
+    static (PngSinkOptions Settings, FramePattern Pattern) Prepare(object? options, SinkTarget target, PluginContext context)
+    {
         var settings = SinkOptions.Bind<PngSinkOptions>(options, "png");
         var pattern = FramePattern.FromTargetPath(context.ResolvePath(target.Path));
         if (!target.Overwrite) RefuseExistingSequence(pattern);
-        return new PngSequenceSink(pattern, target.Overwrite, settings, context.Log);
+        return (settings, pattern);
     }
 
     /// <summary>

@@ -24,6 +24,13 @@ public sealed class VideoFrame
 public interface ISinkFactory
 {
     IFrameSink Create(object? options, SinkTarget target, PluginContext context);
+
+    /// <summary>
+    /// Refuses, before any frame is computed, what <see cref="Create"/> would refuse at the first frame: bad options, an
+    /// output in the way, a missing encoder. Touches nothing on disk. Sinks open lazily, so without it a run could spend
+    /// hours on its first frame and only then find ffmpeg missing.
+    /// </summary>
+    void Check(object? options, SinkTarget target, PluginContext context) { }
 }
 
 /// <summary>Where and how a sink writes; common to every sink.</summary>

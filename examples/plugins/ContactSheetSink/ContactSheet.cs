@@ -44,13 +44,22 @@ public sealed class ContactSheetSinkFactory : ISinkFactory
 {
     public IFrameSink Create(object? options, SinkTarget target, PluginContext context)
     {
+        var (settings, path) = Prepare(options, target, context);
+        return new ContactSheet(path, target.Overwrite, settings, context.Log);
+    }
+
+    // Called before the run computes anything, so bad options or a file in the way stop it at once.
+    public void Check(object? options, SinkTarget target, PluginContext context) => Prepare(options, target, context);
+
+    static (ContactSheetOptions Settings, string Path) Prepare(object? options, SinkTarget target, PluginContext context)
+    {
         var settings = options as ContactSheetOptions ?? new ContactSheetOptions();
         var problems = settings.Validate().ToList();
         if (problems.Count > 0)
             throw new FifoInputException("SinkOptionInvalid", "The contact-sheet options are invalid: " + string.Join(" ", problems.Select(p => p.Message)));
         var path = context.ResolvePath(target.Path);
         SinkFiles.EnsureWritable(path, target.Overwrite);
-        return new ContactSheet(path, target.Overwrite, settings, context.Log);
+        return (settings, path);
     }
 }
 

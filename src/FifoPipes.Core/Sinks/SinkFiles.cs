@@ -5,7 +5,7 @@ namespace FifoPipes.Core.Sinks;
 /// <summary>The file rules every sink shares: never replace a file without -Force, create folders on demand.</summary>
 public static class SinkFiles
 {
-    public const string OutputExistsErrorId = "SinkOutputExists";
+    public const string OutputExistsErrorId = "OutputExists";
     public const string OutputIsFolderErrorId = "SinkOutputIsFolder";
 
     /// <summary>

@@ -27,6 +27,13 @@ public sealed class SinkSet : IDisposable
 
     public int Count => sinks.Count;
 
+    /// <summary>Asks every sink whether it could write its target, before the run computes anything (see <see cref="ISinkFactory.Check"/>).</summary>
+    public void Check()
+    {
+        foreach (var (use, _) in sinks)
+            use.Plugin.Create<ISinkFactory>().Check(use.Options, new SinkTarget(use.Path, fallbackFps, overwrite), context);
+    }
+
     public void Write(VideoFrame frame)
     {
         for (int i = 0; i < sinks.Count; i++)

@@ -69,6 +69,8 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         uses = uses.Select(u => u with { Options = BindOptions(u.Plugin, sinksOfPaths) }).ToList();
         writing = uses.Count > 0;
         sinks = new SinkSet(uses, Force, Fps ?? 8, new PluginContext(new CmdletLog(this), SessionState.Path.CurrentFileSystemLocation.ProviderPath));
+        // Before the upstream command computes its first frame: a missing ffmpeg, bad options, a sequence in the way.
+        sinks.Check();
     }
 
     protected override void ProcessRecord()

@@ -41,14 +41,10 @@ public sealed class InvokeFifoRecipeCommand : PSCmdlet
                 "RecipeWithoutSinks", ErrorCategory.InvalidArgument, recipe.File));
         // -WhatIf says what would be written even where a file is in the way; the check is for real runs.
         if (!ShouldProcess(string.Join(", ", recipe.Sinks.Select(s => s.Path)), $"Generate {recipe.Frames} frames")) return;
-        foreach (var sink in recipe.Sinks)
-        {
-            if (!recipe.Overwrite && File.Exists(sink.Path))
-                ThrowTerminatingError(new ErrorRecord(new FifoInputException("OutputExists", $"'{sink.Path}' already exists. Use -Force (or 'overwrite: true') to overwrite it."),
-                    "OutputExists", ErrorCategory.ResourceExists, sink.Path));
-        }
-
         using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, recipe.Fps ?? 8, new PluginContext(new CmdletLog(this), recipe.BaseDirectory));
+        // An output in the way or a missing ffmpeg is found now, not after the model has loaded and made the first frame.
+        try { sinks.Check(); }
+        catch (FifoInputException ex) { ThrowTerminatingError(Errors.From(ex)); }
         pump = new RunPump(this);
         try
         {

@@ -206,6 +206,42 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void An_output_in_the_way_is_refused_before_the_first_frame_is_made()
+    {
+        File.WriteAllText(Path.Combine(dir, "clip_000000.png"), "an earlier run's frame");
+        var (exported, framesMade, _) = Refused($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | ForEach-Object {{ $global:made++; $_ }} | Export-FifoFrames clip.png");
+        Assert.Equal("OutputExists", exported.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Contains("clip_000000.png", exported.Exception.Message);
+        Assert.Equal(0, framesMade);
+
+        Directory.CreateDirectory(Path.Combine(dir, "out", "frames"));
+        File.WriteAllText(Path.Combine(dir, "out", "frames", "frame_000000.png"), "an earlier run's frame");
+        File.WriteAllText(Path.Combine(dir, "r.yaml"), """
+            apiVersion: fifopipes/v1
+            model: { use: analytic, with: { height: 8, width: 8, channels: 2, frames: 4 } }
+            prompt: fire
+            frames: 2
+            sinks: [ { path: out/frames, use: png } ]
+            """);
+        var (invoked, _, progress) = Refused("Invoke-FifoRecipe r.yaml");
+        Assert.Equal("OutputExists", invoked.FullyQualifiedErrorId.Split(',')[0]);
+        // The run never started: it reports progress from the model's loading on.
+        Assert.Equal(0, progress);
+    }
+
+    /// <summary>Runs a script that must stop with an error; counts what it put in $made and the progress it reported on the way.</summary>
+    (ErrorRecord Error, int Made, int Progress) Refused(string script)
+    {
+        using var shell = InProcessShell.New(dir);
+        shell.AddScript("$global:made = 0; " + script);
+        ErrorRecord? error = null;
+        try { shell.Invoke(); }
+        catch (RuntimeException ex) { error = ex.ErrorRecord; }
+        error ??= shell.Streams.Error.FirstOrDefault() ?? throw new Xunit.Sdk.XunitException("expected the script to fail");
+        return (error, Convert.ToInt32(shell.Runspace.SessionStateProxy.GetVariable("made")), shell.Streams.Progress.Count);
+    }
+
+    [Fact]
     public void Sink_messages_reach_the_warning_and_verbose_streams()
     {
         using var shell = InProcessShell.New(dir);
