@@ -30,10 +30,10 @@ public sealed class AnalyticOptions : IValidatableOptions
     [Option("Default DDIM eta (1 = stochastic, 0 = deterministic).", Min = 0, Max = 1)]
     public double Eta { get; set; } = 1.0;
 
-    [Option("Torch device: cpu, cuda or cuda:N.")]
+    [Option("Torch device: cpu, cuda or cuda:N.", ChangesFrames = false)]
     public string Device { get; set; } = "cpu";
 
-    [Option("Denoiser operators kept (one per prompt and window position; about 11 MB each at the default size).", Min = 1, Max = 1024)]
+    [Option("Denoiser operators kept (one per prompt and window position; about 11 MB each at the default size).", Min = 1, Max = 1024, ChangesFrames = false)]
     public int OperatorCache { get; set; } = 24;
 
     public IEnumerable<OptionProblem> Validate()

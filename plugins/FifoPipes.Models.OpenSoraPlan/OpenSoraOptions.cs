@@ -16,7 +16,7 @@ public sealed class OpenSoraOptions : IValidatableOptions
         Choices = OpenSoraPreset.Choices)]
     public string Preset { get; set; } = OpenSoraPreset.V65.Name;
 
-    [Option("Torch device: cpu, cuda, cuda:N, or a comma-separated list (cuda:0,cuda:1) to spread the windows over several GPUs.")]
+    [Option("Torch device: cpu, cuda, cuda:N, or a comma-separated list (cuda:0,cuda:1) to spread the windows over several GPUs.", ChangesFrames = false)]
     public string Device { get; set; } = "cpu";
 
     [Option("Weights and activations: float32, bfloat16 or float16 (float16 on GPUs only).", Choices = "float32,bfloat16,float16")]

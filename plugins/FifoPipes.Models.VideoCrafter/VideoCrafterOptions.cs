@@ -17,7 +17,7 @@ public sealed class VideoCrafterOptions : IValidatableOptions
     public string? Tokenizer { get; set; }
 
     [Option("Torch device: cpu, cuda or cuda:N (cuda needs the CUDA build: -p:TorchBackend=cuda), or a comma-separated list " +
-            "such as cuda:0,cuda:1: one model replica per device, each model call's batch split across them.")]
+            "such as cuda:0,cuda:1: one model replica per device, each model call's batch split across them.", ChangesFrames = false)]
     public string Device { get; set; } = "cpu";
 
     [Option("Weight and compute dtype. float16 needs a GPU; bfloat16 halves memory on the CPU too.", Choices = "float32,bfloat16,float16")]
@@ -35,7 +35,7 @@ public sealed class VideoCrafterOptions : IValidatableOptions
     [Option("Frames per denoiser call (FIFO's f). Default: 16, what the models were trained on.", Min = 1, Max = 128)]
     public int? WindowFrames { get; set; }
 
-    [Option("Free the text encoder after each new prompt is encoded (saves about 1.4 GB in float32); a later new prompt reloads it from the checkpoint.")]
+    [Option("Free the text encoder after each new prompt is encoded (saves about 1.4 GB in float32); a later new prompt reloads it from the checkpoint.", ChangesFrames = false)]
     public bool FreeTextEncoder { get; set; }
 
     [Option("Overrides of the preset's configuration as section.key=value with the reference (yaml) names, e.g. unet.temporal_length=16, " +

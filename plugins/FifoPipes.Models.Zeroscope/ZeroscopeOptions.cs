@@ -25,7 +25,7 @@ public sealed class ZeroscopeOptions : IValidatableOptions
     [Option("Weights variant, e.g. fp16 for diffusion_pytorch_model.fp16.safetensors: required for the UNet, used by the VAE and text encoder where they have it; empty for the plain files.")]
     public string Variant { get; set; } = "";
 
-    [Option("Torch device: cpu, cuda or cuda:N, or a comma-separated list (cuda:0,cuda:1) to split every model call's windows across one replica per device.")]
+    [Option("Torch device: cpu, cuda or cuda:N, or a comma-separated list (cuda:0,cuda:1) to split every model call's windows across one replica per device.", ChangesFrames = false)]
     public string Device { get; set; } = "cpu";
 
     [Option("Weights and compute precision (float16 only on cuda).", Choices = "float32,bfloat16,float16")]

@@ -44,7 +44,7 @@ public abstract class ClipSamplingOptions : IValidatableOptions
 /// <summary>Options of the "chunked" sampler.</summary>
 public sealed class ChunkedOptions : ClipSamplingOptions
 {
-    [Option("Clips denoised together in one model call.", Min = 1, Max = 1024)]
+    [Option("Clips denoised together in one model call.", Min = 1, Max = 1024, ChangesFrames = false)]
     public int ClipBatch { get; set; } = 1;
 
     public override IEnumerable<OptionProblem> Validate()
@@ -64,7 +64,7 @@ public abstract class WindowedOptions : ClipSamplingOptions
         Choices = "uniform,triangle")]
     public string Weighting { get; set; } = "uniform";
 
-    [Option("Most windows evaluated in one model call; 0 = all windows of a step.", Min = 0)]
+    [Option("Most windows evaluated in one model call; 0 = all windows of a step.", Min = 0, ChangesFrames = false)]
     public int WindowBatch { get; set; }
 
     public override IEnumerable<OptionProblem> Validate()

@@ -22,7 +22,7 @@ public sealed class FifoOptions : IValidatableOptions
 
     [Option("Windows evaluated in one model call (cond and uncond batched together): auto (as many as fit in 80% of the " +
             "device's free memory, measured on the first window; halved and retried if it still runs out), 0 = all windows " +
-            "of an iteration, or a positive count.")]
+            "of an iteration, or a positive count.", ChangesFrames = false)]
     public string WindowBatch { get; set; } = "auto";
 
     [Option("How the queue starts: base (sample an f-frame clip first, as the paper), noise (pure noise and warm-up), " +
@@ -41,7 +41,7 @@ public sealed class FifoOptions : IValidatableOptions
         Min = 0.01, Max = 4)]
     public double TailCutoff { get; set; } = 0.25;
 
-    [Option("Folder that caches base clips by model, prompt, seed and settings, so reruns skip the base sampling. Optional.")]
+    [Option("Folder that caches base clips by model, prompt, seed and settings, so reruns skip the base sampling. Optional.", ChangesFrames = false)]
     public string? BaseClipCache { get; set; }
 
     public IEnumerable<OptionProblem> Validate()

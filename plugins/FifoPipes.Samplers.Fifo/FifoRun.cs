@@ -249,7 +249,7 @@ public sealed class FifoRun : IDisposable
         var queueNow = QueueTensor();
         if (queueNow.device.type != TorchSharp.DeviceType.CPU)
             using (var onDevice = queueNow) queueNow = onDevice.cpu();
-        return new(queueNow, Iteration, Emitted, job.Noise.Seed, job.RunHash);
+        return new(queueNow, Iteration, Emitted, job.Noise.Seed, job.RunHash, job.RunSettings);
     }
 
     SlotQueue FillQueue(BaseClipCache? cache, CancellationToken cancellation)

@@ -10,7 +10,7 @@ namespace FifoPipes.Samplers.Fifo;
 /// seed and the run hash. The rest (noise, prompts, windows) is a function of these, so a resumed run continues bit
 /// for bit.
 /// </summary>
-public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, long Seed, string RunHash) : IDisposable
+public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, long Seed, string RunHash, string RunSettings = "") : IDisposable
 {
     const string Format = "fifopipes-fifo-snapshot/1";
 
@@ -25,6 +25,7 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
             ["emitted"] = Emitted.ToString(CultureInfo.InvariantCulture),
             ["seed"] = Seed.ToString(CultureInfo.InvariantCulture),
             ["runHash"] = RunHash,
+            ["runSettings"] = RunSettings,
         });
     }
 
@@ -56,7 +57,8 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
                 $"Snapshot '{path}' holds a queue of shape [{actual}], but this run needs [{string.Join(", ", expected)}] " +
                 "(channels, queue length, height, width). Resume with the same model, size, partitions and lookahead.");
         }
-        return new FifoSnapshot(queue, Long(metadata, "iteration", path), Long(metadata, "emitted", path), Long(metadata, "seed", path), metadata.GetValueOrDefault("runHash", ""));
+        return new FifoSnapshot(queue, Long(metadata, "iteration", path), Long(metadata, "emitted", path), Long(metadata, "seed", path),
+            metadata.GetValueOrDefault("runHash", ""), metadata.GetValueOrDefault("runSettings", ""));
     }
 
     /// <summary>The snapshot's format, run hash and seed against this run's.</summary>
@@ -67,10 +69,25 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
         string hash = metadata.GetValueOrDefault("runHash", "");
         if (hash != job.RunHash)
             throw new FifoInputException("SnapshotMismatch",
-                $"Snapshot '{path}' was written by run '{hash}', but this run is '{job.RunHash}'. Resume with the recipe and seed that wrote it, or start fresh.");
+                $"Snapshot '{path}' was written by run '{hash}', but this run is '{job.RunHash}'{Differences(metadata.GetValueOrDefault("runSettings", ""), job.RunSettings)}. " +
+                "Resume with the recipe and seed that wrote it, or start fresh.");
         long seed = Long(metadata, "seed", path);
         if (seed != job.Noise.Seed)
             throw new FifoInputException("SnapshotMismatch", $"Snapshot '{path}' has seed {seed}, but this run has seed {job.Noise.Seed}. Resume with the same seed.");
+    }
+
+    /// <summary>": model.height is 40 in the snapshot and 32 now", for the settings both sides recorded.</summary>
+    static string Differences(string snapshotSettings, string runSettings)
+    {
+        static Dictionary<string, string> Parse(string settings) => settings.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split('=', 2)).Where(kv => kv.Length == 2).ToDictionary(kv => kv[0], kv => kv[1], StringComparer.Ordinal);
+        if (snapshotSettings.Length == 0 || runSettings.Length == 0) return "";
+        var (then, now) = (Parse(snapshotSettings), Parse(runSettings));
+        var differences = then.Keys.Union(now.Keys)
+            .Where(key => then.GetValueOrDefault(key) != now.GetValueOrDefault(key))
+            .Select(key => $"{key} is {then.GetValueOrDefault(key) ?? "unset"} in the snapshot and {now.GetValueOrDefault(key) ?? "unset"} now")
+            .ToList();
+        return differences.Count == 0 ? "" : ": " + string.Join("; ", differences.Take(4)) + (differences.Count > 4 ? $"; and {differences.Count - 4} more" : "");
     }
 
     static long Long(IReadOnlyDictionary<string, string> metadata, string key, string path) =>

@@ -53,6 +53,11 @@ public sealed class OptionAttribute : Attribute
     public double Max { get; set; } = double.NaN;
     /// <summary>For string options with a closed set of values, e.g. "ddim,ddpm".</summary>
     public string Choices { get; set; } = "";
+    /// <summary>
+    /// False for an option that changes how the frames are computed but not which ones: the device, the batch size, a
+    /// cache. A snapshot resumes across a change to it (to rounding, where batch shapes or devices differ).
+    /// </summary>
+    public bool ChangesFrames { get; set; } = true;
 }
 
 /// <summary>Options classes may check relations between their values (called after binding).</summary>

@@ -49,6 +49,8 @@ public sealed record SamplingJob
     public string? ResumeFrom { get; init; }
     /// <summary>Hash of everything that determines the video (recipe, seed); a snapshot from another recipe is refused.</summary>
     public string RunHash { get; init; } = "";
+    /// <summary>The "key=value" lines <see cref="RunHash"/> is computed from, so a refused snapshot can name what differs.</summary>
+    public string RunSettings { get; init; } = "";
     public IProgressSink Log { get; init; } = NullProgressSink.Instance;
 }
 

@@ -99,6 +99,7 @@ public sealed class VideoRun
             Snapshots = recipe.Snapshot,
             ResumeFrom = recipe.ResumeFrom,
             RunHash = recipe.RunHash,
+            RunSettings = recipe.RunSettings,
             Log = log,
         };
 

@@ -17,6 +17,7 @@ public sealed class OptionDescriptor
             : Nullable.GetUnderlyingType(Type) is not null;
         var attribute = property.GetCustomAttribute<OptionAttribute>();
         Description = attribute?.Description ?? "";
+        ChangesFrames = attribute?.ChangesFrames ?? true;
         Min = attribute is null || double.IsNaN(attribute.Min) ? null : attribute.Min;
         Max = attribute is null || double.IsNaN(attribute.Max) ? null : attribute.Max;
         var underlying = Nullable.GetUnderlyingType(Type) ?? Type;
@@ -28,6 +29,8 @@ public sealed class OptionDescriptor
     internal PropertyInfo Property { get; }
     public string Name { get; }
     public Type Type { get; }
+    /// <summary>See <see cref="OptionAttribute.ChangesFrames"/>: only such options belong to a run's identity.</summary>
+    public bool ChangesFrames { get; }
     /// <summary>Type as a user reads it: integer, number, boolean, string, list of ..., with '?' when it may be left unset.</summary>
     public string TypeName => Describe(Type);
     public object? Default { get; }

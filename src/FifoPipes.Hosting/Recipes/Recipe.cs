@@ -36,8 +36,11 @@ public sealed class Recipe
     public long Frames => Prompts.Sum(p => (long)p.Frames);
 
     /// <summary>
-    /// Hash of what determines the frames (model, sampler, options, prompts, seed, start image), not of where they go:
-    /// a snapshot taken under one recipe is refused by another.
+    /// What determines the frames (model, sampler, the options that change frames, prompts, seed, start image), not where
+    /// they go or on which device: one "key=value" per line.
     /// </summary>
-    public string RunHash => RecipeHash.Of(this);
+    public string RunSettings => RecipeHash.Settings(this);
+
+    /// <summary>Hash of <see cref="RunSettings"/>: a snapshot taken under one recipe is refused by another.</summary>
+    public string RunHash => RecipeHash.Of(RunSettings);
 }

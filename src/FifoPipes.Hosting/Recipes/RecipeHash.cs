@@ -4,24 +4,33 @@ using FifoPipes.Hosting.Options;
 
 namespace FifoPipes.Hosting.Recipes;
 
+/// <summary>A run's identity: what decides its frames, as "key=value" lines, and their hash.</summary>
 static class RecipeHash
 {
-    public static string Of(Recipe recipe)
+    /// <summary>
+    /// Model, sampler, their options that change the frames (not the device, batch sizes or caches), prompts, seed and
+    /// start image; where the frames go is left out.
+    /// </summary>
+    public static string Settings(Recipe recipe)
     {
         var text = new StringBuilder();
         Append(text, "model", recipe.Model);
         Append(text, "sampler", recipe.Sampler);
-        foreach (var p in recipe.Prompts) text.Append("prompt=").Append(p.Prompt).Append('|').Append(p.Frames).Append('\n');
+        for (int i = 0; i < recipe.Prompts.Count; i++)
+            text.Append($"prompts[{i}]=").Append(recipe.Prompts[i].Prompt).Append('|').Append(recipe.Prompts[i].Frames).Append('\n');
         text.Append("seed=").Append(recipe.Seed).Append('\n');
         if (recipe.InitImage is not null) text.Append("init=").Append(Path.GetFullPath(recipe.InitImage)).Append('\n');
-        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())))[..16].ToLowerInvariant();
+        return text.ToString();
     }
+
+    public static string Of(string settings) =>
+        Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(settings)))[..16].ToLowerInvariant();
 
     static void Append(StringBuilder text, string role, PluginUse use)
     {
         text.Append(role).Append('=').Append(use.Plugin.Name).Append('\n');
         if (use.Options is null) return;
-        foreach (var option in use.Plugin.Options)
-            text.Append("  ").Append(option.Name).Append('=').Append(OptionDescriptor.Format(option.Property.GetValue(use.Options))).Append('\n');
+        foreach (var option in use.Plugin.Options.Where(o => o.ChangesFrames))
+            text.Append(role).Append('.').Append(option.Name).Append('=').Append(OptionDescriptor.Format(option.Property.GetValue(use.Options))).Append('\n');
     }
 }

@@ -134,6 +134,25 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
     }
 
     [Fact]
+    public void A_run_resumes_across_device_and_batch_settings_and_a_changed_setting_is_named()
+    {
+        Run(Read(Recipe("first")), stopAfter: 20);
+        Assert.Equal(16, CommittedSnapshot());
+
+        // How the frames are computed (batch size, operator cache) is not what they are: the resume goes on.
+        var rebatched = Recipe("rebatched", resume: "run.snapshot")
+            .Replace("partitions: 2, lookahead: true", "partitions: 2, lookahead: true, windowBatch: 1")
+            .Replace("height: 4, width: 6", "height: 4, width: 6, operatorCache: 2, device: cpu");
+        Assert.Equal(Enumerable.Range(16, Frames - 16).Select(i => (long)i), Run(Read(rebatched)));
+
+        // What they are is refused, naming the setting.
+        var retuned = Recipe("retuned", resume: "run.snapshot").Replace("lookahead: true", "lookahead: true, guidance: 3");
+        var ex = Assert.Throws<FifoInputException>(() => Run(Read(retuned)));
+        Assert.Equal("SnapshotMismatch", ex.ErrorId);
+        Assert.Contains("sampler.guidance is unset in the snapshot and 3 now", ex.Message);
+    }
+
+    [Fact]
     public void Baseline_samplers_refuse_snapshots_instead_of_ignoring_them()
     {
         var yaml = Recipe("chunked").Replace("use: fifo, with: { partitions: 2, lookahead: true }", "use: chunked");
