@@ -37,7 +37,8 @@ public sealed class ChunkedFrameDecoder : IFrameDecoder
     {
         if (latent.dim() != 3)
             throw new ArgumentException($"a latent frame is [C, h, w]; got [{string.Join(", ", latent.shape)}]", nameof(latent));
-        pending.Add(latent.detach().cpu().to(ScalarType.Float32).DetachFromDisposeScope());
+        // Held where it was made: a chunk is 17 small latents, and copying each to the host would wait for the device.
+        pending.Add(latent.detach().to(ScalarType.Float32).DetachFromDisposeScope());
         return pending.Count == tiling.LatentFrames ? DecodePending(keepLast: true) : Array.Empty<Tensor>();
     }
 
@@ -59,7 +60,7 @@ public sealed class ChunkedFrameDecoder : IFrameDecoder
         int skip = emittedFirstChunk ? 1 : 0;
         var frames = new List<Tensor>();
         for (long t = skip; t < video.shape[1]; t++)
-            frames.Add(((video.select(1, t) + 1.0) / 2.0).cpu().MoveToOuterDisposeScope());
+            frames.Add(((video.select(1, t) + 1.0) / 2.0).MoveToOuterDisposeScope());
         emittedFirstChunk = true;
 
         var last = pending[^1];

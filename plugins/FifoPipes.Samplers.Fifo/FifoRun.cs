@@ -27,6 +27,8 @@ public sealed class FifoRun : IDisposable
     Tensor? stepNoise;
     Tensor? prefetchedTail;
     long prefetchedFor = -1;
+    /// <summary>The lowfreq tail's filter, on the device once per run instead of built on the host every iteration.</summary>
+    readonly TailInitialiser? lowFrequencyTail;
 
     FifoRun(SamplingJob job, FifoPlan plan, MemoryGauge? memoryGauge)
     {
@@ -40,6 +42,7 @@ public sealed class FifoRun : IDisposable
         measuredWindows = job.Model is ReplicatedModel replicated ? replicated.Replicas.Count : 1;
         if (plan.ShrinkBatchOnOutOfMemory && windowBatch > measuredWindows) pendingGauge = memoryGauge ?? MemoryGauge.For(device);
         stepsUseNoise = Enumerable.Range(0, plan.Steps).Any(plan.Table.UsesNoise);
+        if (plan.Tail == TailInit.LowFrequency) lowFrequencyTail = new TailInitialiser(plan.Height, plan.Width, plan.TailCutoff, device);
     }
 
     public FifoPlan Plan { get; }
@@ -227,10 +230,10 @@ public sealed class FifoRun : IDisposable
             prefetchedTail = null;
         }
         else tail = TailNoise(device);
-        if (Plan.Tail == TailInit.LowFrequency)
+        if (lowFrequencyTail is not null)
         {
             using var fresh = tail;
-            tail = TailInitialiser.LowFrequency(queue[Plan.QueueLength - 1], fresh, Plan.TailCutoff).DetachFromDisposeScope();
+            tail = lowFrequencyTail.Mix(queue[Plan.QueueLength - 1], fresh).DetachFromDisposeScope();
         }
         queue.ShiftAndPush(tail);
         Iteration++;
@@ -301,6 +304,7 @@ public sealed class FifoRun : IDisposable
         preparedBatches.Clear();
         stepNoise?.Dispose();
         prefetchedTail?.Dispose();
+        lowFrequencyTail?.Dispose();
         queue.Dispose();
         prompts.Dispose();
     }

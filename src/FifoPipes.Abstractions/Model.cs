@@ -88,7 +88,10 @@ public abstract class Conditioning : IDisposable
 /// <summary>Turns popped latents into RGB frames, in order. May hold latents back (causal VAEs decode in chunks).</summary>
 public interface IFrameDecoder : IDisposable
 {
-    /// <summary>Pushes one latent frame [C, h, w]; returns the RGB frames [3, H, W] in [0, 1] now ready (possibly none).</summary>
+    /// <summary>
+    /// Pushes one latent frame [C, h, w]; returns the RGB frames [3, H, W] in [0, 1] now ready (possibly none), on any
+    /// device: the engine converts them to 8-bit pixels where they are and copies only those.
+    /// </summary>
     IReadOnlyList<Tensor> Push(Tensor latent);
 
     /// <summary>

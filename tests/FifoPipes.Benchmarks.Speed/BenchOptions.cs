@@ -54,7 +54,7 @@ public sealed record BenchOptions
           --window-batch auto|0|N   windows per call of the batched schedule (default auto)
           --no-reference        skip the reference-style schedule (one window, one branch per call, float32)
           --peak-tflops X       the device's peak for the dtype (default: looked up from the GPU name)
-          --no-decode           skip the end-to-end block (each frame also decoded by the preset's VAE and copied to the host)
+          --no-decode           skip the end-to-end block (each frame also decoded by the preset's VAE, made 8-bit RGB on the device and copied to the host)
           --smoke DIR           check the device against the vc.unet parity cases under DIR (float32 and --dtype), then exit
           --profile             time every layer of one batched UNet call (--rows rows), then exit
           --ops                 time the heaviest UNet operations and their alternatives at the first level, then exit

@@ -80,7 +80,8 @@ public static class CaseRunner
         {
             var frame = run.Advance(CancellationToken.None)!;
             using var latent = frame.Latent;
-            if (decoder is not null) foreach (var rgb in decoder.Push(latent)) rgb.Dispose(); // decoded frames arrive on the host
+            // As the engine does: each decoded frame becomes 8-bit pixels on the device, and those come to the host.
+            if (decoder is not null) foreach (var rgb in decoder.Push(latent)) using (rgb) FrameConversion.ToRgb24(rgb);
             else latent.cpu().Dispose(); // the emitted frame leaves the device, as it does for a sink
         }
 

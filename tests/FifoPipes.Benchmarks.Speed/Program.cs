@@ -63,7 +63,7 @@ static class Parent
                               $"{$"({r.MinSeconds:G4}..{r.MaxSeconds:G4})",-19} {Optional(r.EndToEndSecondsPerFrame, "G4"),8} {r.FlopsPerFrame / 1e12,9:G4} {r.AchievedTflops,8:G4} " +
                               $"{Percent(r.AchievedTflops, r.PeakTflops),6} {Optional(r.MatmulTflops, "F0"),8} {Percent(r.AchievedTflops, r.MatmulTflops),5} " +
                               $"{r.PeakMemoryMiB,9} {r.PeakMemoryFirstRepeatMiB,8} {Optional(r.PeakEndToEndMiB, "D"),8}");
-        Console.WriteLine("s/frame: denoiser loop (sampler + UNet, emitted latent copied to the host); +decode: each frame also VAE-decoded to host RGB.");
+        Console.WriteLine("s/frame: denoiser loop (sampler + UNet, emitted latent copied to the host); +decode: each frame also VAE-decoded and copied to the host as 8-bit RGB, as the engine does.");
         Console.WriteLine("%peak: of the datasheet dense peak (--peak-tflops); mm TF/s, %mm: an 8192^3 matrix product in the same dtype and process, and the share of it.");
         foreach (var group in results.GroupBy(r => (r.Lookahead, r.Guidance)))
         {
