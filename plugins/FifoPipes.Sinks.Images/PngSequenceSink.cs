@@ -63,6 +63,8 @@ public sealed class PngSequenceSink : IFrameSink
     long written;
     string? firstPath;
     bool completed;
+    Guid run;
+    long runOffset, nextNumber;
 
     public PngSequenceSink(FramePattern pattern, bool overwrite, PngSinkOptions options, IProgressSink log)
     {
@@ -81,7 +83,7 @@ public sealed class PngSequenceSink : IFrameSink
     public void Write(VideoFrame frame)
     {
         if (completed) throw new InvalidOperationException("The PNG sequence sink was already completed.");
-        var path = pattern.PathFor(frame.Index);
+        var path = pattern.PathFor(Number(frame));
         if (written == 0)
         {
             RemoveEarlierSequence(frame.Index);
@@ -111,6 +113,20 @@ public sealed class PngSequenceSink : IFrameSink
         }
         written++;
         firstPath ??= path;
+    }
+
+    /// <summary>
+    /// The frame's own index, so a resumed run continues the sequence in place; a later run piped into the same sink
+    /// (two New-FifoVideo calls into one Export-FifoFrames) follows the earlier one, as it does in a video file,
+    /// instead of writing over its frames.
+    /// </summary>
+    long Number(VideoFrame frame)
+    {
+        if (written > 0 && frame.RunId != run) runOffset = Math.Max(0, nextNumber - frame.Index);
+        run = frame.RunId;
+        long number = frame.Index + runOffset;
+        nextNumber = Math.Max(nextNumber, number + 1);
+        return number;
     }
 
     /// <summary>

@@ -33,6 +33,21 @@ public sealed class PngSequenceSinkTests : SinkTestBase
         for (int i = 0; i < 5; i++) Assert.Equal(frames[i].Rgb, Pixels(expected[i]));
     }
 
+    [Fact]
+    public void A_second_run_into_the_same_sink_follows_the_first_instead_of_overwriting_it()
+    {
+        static VideoFrame OfRun(long index, Guid run) { var f = Frame(index, 4, 4); return new VideoFrame(f.Index, f.Width, f.Height, f.Rgb, f.Prompt, f.Fps, run); }
+        var (first, second) = (Guid.NewGuid(), Guid.NewGuid());
+        var frames = new[] { OfRun(0, first), OfRun(1, first), OfRun(0, second), OfRun(1, second), OfRun(2, second) };
+        using var sink = Factory.Create(null, new SinkTarget("two", 8, false), Context);
+        foreach (var f in frames) sink.Write(f);
+        sink.Complete();
+
+        var written = Directory.GetFiles(Path.Combine(Dir, "two")).Order().ToList();
+        Assert.Equal(Enumerable.Range(0, 5).Select(i => Path.Combine(Dir, "two", $"frame_{i:D6}.png")), written);
+        for (int i = 0; i < 5; i++) Assert.Equal(frames[i].Rgb, Pixels(written[i]));
+    }
+
     [Theory]
     [InlineData("seq/f_%05d.png", "seq/f_00003.png")]
     [InlineData("seq/f%d.png", "seq/f3.png")]
