@@ -68,7 +68,14 @@ public sealed class DelegateVideoModel : IVideoModel
         });
     }
 
-    public static float PromptValue(string prompt) => prompt.Length == 0 ? 0f : (Math.Abs(prompt.GetHashCode(StringComparison.Ordinal)) % 97) / 97f - 0.5f;
+    /// <summary>A fixed value per prompt (FNV-1a, not string.GetHashCode, which changes from one process to the next).</summary>
+    public static float PromptValue(string prompt)
+    {
+        if (prompt.Length == 0) return 0f;
+        uint hash = 2166136261;
+        foreach (char c in prompt) hash = (hash ^ c) * 16777619;
+        return hash % 97 / 97f - 0.5f;
+    }
 }
 
 /// <summary>Keeps what a run logs, to check its warnings and verbose messages.</summary>
