@@ -80,7 +80,7 @@ public sealed class FifoPlan
         int startFrames = start switch
         {
             QueueStart.Base => f,
-            QueueStart.Latents => CheckInitLatents(job.InitLatents!, model),
+            QueueStart.Latents => CheckInitLatents(job.InitLatents!, model, steps),
             _ => 0,
         };
         int discarded = start == QueueStart.Noise ? options.WarmupIterations ?? steps : Math.Max(0, steps - startFrames);
@@ -105,13 +105,17 @@ public sealed class FifoPlan
         };
     }
 
-    static int CheckInitLatents(TorchSharp.torch.Tensor latents, ModelInfo model)
+    static int CheckInitLatents(TorchSharp.torch.Tensor latents, ModelInfo model, int steps)
     {
         var s = latents.shape;
         if (s.Length != 4 || s[0] != model.LatentChannels || s[2] != model.LatentHeight || s[3] != model.LatentWidth || s[1] < 1)
             throw new FifoInputException("BadStartLatents",
                 $"Start latents have shape [{string.Join(", ", s)}], but model '{model.Name}' needs [{model.LatentChannels}, T, {model.LatentHeight}, {model.LatentWidth}] " +
                 "with T >= 1; encode the start frames at the run's resolution.");
+        // The queue noises start frame k to step S - T + k, so frames beyond S would have nowhere to go.
+        if (s[1] > steps)
+            throw new FifoInputException("BadStartLatents",
+                $"Start latents hold {s[1]} frames, but the queue takes at most {steps} (one per denoising step); give the last {steps} of them.");
         return (int)s[1];
     }
 

@@ -180,6 +180,12 @@ public sealed class FifoSamplerTests : IDisposable
         };
         var ex = Assert.Throws<FifoInputException>(() => Sampler(new FifoOptions()).Sample(job, CancellationToken.None));
         Assert.Equal("BadStartLatents", ex.ErrorId);
+
+        // 2 partitions of 4 frames: 8 denoising steps, so the queue holds at most 8 start frames, not 9 with one dropped.
+        var tooMany = Assert.Throws<FifoInputException>(() => Sampler(new FifoOptions()).Sample(job with { InitLatents = zeros(2, 9, 3, 4) }, CancellationToken.None));
+        Assert.Equal("BadStartLatents", tooMany.ErrorId);
+        Assert.Contains("hold 9 frames, but the queue takes at most 8", tooMany.Message);
+        Assert.NotEmpty(Sampler(new FifoOptions()).Sample(job with { InitLatents = zeros(2, 8, 3, 4) }, CancellationToken.None).Take(1).ToList());
     }
 
     [Fact]
