@@ -36,7 +36,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [Parameter] public string? Model { get; set; }
     /// <summary><para type="description">Checkpoint file or model folder, for models that load weights.</para></summary>
     [Parameter] public string? ModelPath { get; set; }
-    /// <summary><para type="description">cpu or cuda:N (several as cuda:0,cuda:1).</para></summary>
+    /// <summary><para type="description">cpu, cuda or cuda:N, or several as cuda:0,cuda:1 (one model replica per device, each model call split across them; not for the analytic model).</para></summary>
     [Parameter] public string? Device { get; set; }
     [Parameter] public Hashtable? ModelOption { get; set; }
     /// <summary><para type="description">Sampler plugin (default: fifo).</para></summary>
