@@ -1,4 +1,6 @@
+using FifoPipes.Abstractions;
 using FifoPipes.Torch.Checkpoints;
+using FifoPipes.Torch.Nn;
 using FifoPipes.Torch.Text;
 using FifoPipes.Torch.Vae;
 using TorchSharp;
@@ -36,6 +38,22 @@ public static class VideoCrafterCheckpoint
         "log_one_minus_alphas_cumprod", "sqrt_recip_alphas_cumprod", "sqrt_recipm1_alphas_cumprod", "posterior_variance",
         "posterior_log_variance_clipped", "posterior_mean_coef1", "posterior_mean_coef2",
     };
+
+    /// <summary>
+    /// The keys beside the three networks against what LatentDiffusion registers: the 12 buffers, one value per training
+    /// step, and scale_arr with use_scale (whose length differs between releases: VC2 appends mid_step values).
+    /// </summary>
+    public static StateDictMismatch ScheduleKeyMismatch(IReadOnlyDictionary<string, long[]> shapes, NoiseSchedule schedule)
+    {
+        var networks = new[] { UNetPrefix, VaePrefix, TextPrefix };
+        var expected = ScheduleBuffers.Concat(schedule.X0ScaleEnd != 1.0 ? new[] { "scale_arr" } : Array.Empty<string>()).ToList();
+        var found = shapes.Where(kv => !networks.Any(kv.Key.StartsWith)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        var steps = new long[] { schedule.TrainTimesteps };
+        return new StateDictMismatch(
+            expected.Where(k => !found.ContainsKey(k)).ToList(),
+            found.Keys.Where(k => !expected.Contains(k)).Order(StringComparer.Ordinal).ToList(),
+            ScheduleBuffers.Where(found.ContainsKey).Where(k => !found[k].SequenceEqual(steps)).Select(k => (k, steps, found[k])).ToList());
+    }
 
     public static StateDictMapping TextMapping { get; } = new() { Prefix = TextPrefix };
     public static StateDictMapping VaeMapping { get; } = new() { Prefix = VaePrefix };

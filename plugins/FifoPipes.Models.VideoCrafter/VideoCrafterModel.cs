@@ -1,4 +1,5 @@
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Diffusion;
 using FifoPipes.Torch.UNets;
 using FifoPipes.Torch.Checkpoints;
 using FifoPipes.Torch.Nn;
@@ -168,10 +169,39 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention, IA
                 mismatch.WrongShape.Select(w => (prefix + w.Key, w.Expected, w.Actual)).ToList());
             report.Add(shapes.Count == 0 ? $"no '{prefix}*' keys at all" : prefixed.Describe());
         }
+        if (report.Count == 0 && ScheduleProblem(weights, preset) is { } schedule) report.Add(schedule);
         if (report.Count == 0) return;
         throw new FifoInputException("CheckpointMismatch",
             $"'{weights.Path}' does not match the {preset.Name} model:{Environment.NewLine}{string.Join(Environment.NewLine, report)}{Environment.NewLine}" +
             PresetHint(weights, preset));
+    }
+
+    /// <summary>
+    /// The DDPM buffers beside the three networks: exactly the 12, plus scale_arr with use_scale, one value per training
+    /// step, holding the preset's schedule. A checkpoint trained on another schedule (or a wrong linear_end override)
+    /// is refused here instead of sampled at the wrong noise levels; extra keys (model_ema.*) are refused as the
+    /// reference's strict load refuses them.
+    /// </summary>
+    static string? ScheduleProblem(VideoCrafterWeights weights, VideoCrafterPreset preset)
+    {
+        var schedule = preset.Schedule;
+        var mismatch = VideoCrafterCheckpoint.ScheduleKeyMismatch(weights.Shapes, schedule);
+        if (!mismatch.IsEmpty) return mismatch.Describe() + (schedule.X0ScaleEnd != 1.0 ? "" : " (this preset has use_scale off, so no scale_arr)");
+
+        var expectedAlphas = AlphaSchedules.LdmAlphasCumprod(schedule);
+        foreach (var (_, tensor) in weights.Stream("alphas_cumprod", ScalarType.Float32, name => name == "alphas_cumprod"))
+        {
+            using (tensor)
+            {
+                var stored = tensor.data<float>().ToArray();
+                int worst = Enumerable.Range(0, stored.Length).MaxBy(i => Math.Abs(stored[i] - expectedAlphas[i]));
+                if (Math.Abs(stored[worst] - expectedAlphas[worst]) > 1e-5)
+                    return $"its alphas_cumprod is not the {preset.Name} schedule (at step {worst}: {stored[worst]:G6} stored, {expectedAlphas[worst]:G6} " +
+                           $"from linear_start {schedule.BetaStart}, linear_end {schedule.BetaEnd}, {schedule.TrainTimesteps} steps); choose the preset it " +
+                           "was trained as, or set configOverrides for model.linear_start, model.linear_end or model.timesteps";
+            }
+        }
+        return null;
     }
 
     /// <summary>Names the preset the checkpoint's keys point to, when that is not the one chosen.</summary>

@@ -56,7 +56,8 @@ public sealed class VideoCrafterWeights : IDisposable
         if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
         {
             var header = SafetensorsFile.ReadHeader(path);
-            return new VideoCrafterWeights(path, null, header.ToDictionary(e => e.Name, e => e.Shape, StringComparer.Ordinal));
+            // A converted DeepSpeed save keeps its stored names, so they are made canonical here as for the .ckpt.
+            return new VideoCrafterWeights(path, null, header.ToDictionary(e => VideoCrafterCheckpoint.CanonicalName(e.Name), e => e.Shape, StringComparer.Ordinal));
         }
         var zip = TorchZipCheckpoint.Open(path);
         try
@@ -72,13 +73,14 @@ public sealed class VideoCrafterWeights : IDisposable
         }
     }
 
-    /// <summary>The tensors whose names start with <paramref name="prefix"/>, one at a time, cast to <paramref name="dtype"/>.</summary>
-    public IEnumerable<(string Name, Tensor Tensor)> Stream(string prefix, ScalarType dtype)
+    /// <summary>The tensors whose names start with <paramref name="prefix"/> (and pass <paramref name="select"/>), one at a time, cast to <paramref name="dtype"/>.</summary>
+    public IEnumerable<(string Name, Tensor Tensor)> Stream(string prefix, ScalarType dtype, Func<string, bool>? select = null)
     {
-        bool Selected(string name) => name.StartsWith(prefix, StringComparison.Ordinal);
+        bool Selected(string name) => name.StartsWith(prefix, StringComparison.Ordinal) && (select is null || select(name));
         return zip is not null
             ? VideoCrafterCheckpoint.Stream(zip, dtype, Selected)
-            : SafetensorsFile.Stream(Path, dtype, Selected);
+            : SafetensorsFile.Stream(Path, dtype, stored => Selected(VideoCrafterCheckpoint.CanonicalName(stored)))
+                .Select(t => (VideoCrafterCheckpoint.CanonicalName(t.Name), t.Tensor));
     }
 
     /// <summary>Streams the tensors under <paramref name="mapping"/>'s prefix into <paramref name="module"/> (strict) and puts it in eval mode.</summary>

@@ -48,4 +48,16 @@ public sealed class FullSizeKeyTests
         using var model = new AutoencoderKL(AutoencoderKLConfig.StableDiffusion, Meta);
         AssertSameKeys(Reference(VideoCrafterCheckpoint.VaePrefix), Keys(model));
     }
+
+    [Theory]
+    [InlineData("videocrafter2_model.tsv", "videocrafter2")]
+    [InlineData("videocrafter1_512_model.tsv", "videocrafter1-512")]
+    [InlineData("videocrafter1_1024_model.tsv", "videocrafter1-1024")]
+    public void The_schedule_buffers_beside_the_networks_are_the_checkpoints(string keys, string preset)
+    {
+        var shapes = File.ReadLines(Path.Combine(ParityCase.Root, "..", "reference", "keys", keys)).Select(l => l.Split('\t'))
+            .ToDictionary(f => f[0], f => f[1].Trim('[', ']').Split(',', StringSplitOptions.RemoveEmptyEntries).Select(long.Parse).ToArray());
+        var mismatch = VideoCrafterCheckpoint.ScheduleKeyMismatch(shapes, VideoCrafterPreset.Find(preset)!.Schedule);
+        Assert.True(mismatch.IsEmpty, mismatch.Describe());
+    }
 }

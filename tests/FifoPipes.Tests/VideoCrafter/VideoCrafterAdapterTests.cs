@@ -41,7 +41,7 @@ public sealed class TinyVideoCrafterCheckpoint : IDisposable
         foreach (var (name, t) in SafetensorsFile.Stream(Path.Combine(Fixtures, "vae_decode_tiny", "weights.safetensors")))
             tensors.Add((VideoCrafterCheckpoint.VaePrefix + name, t));
         foreach (var (name, t) in RandomTextTower()) tensors.Add((VideoCrafterCheckpoint.TextPrefix + name, t));
-        tensors.Add(("betas", linspace(Math.Sqrt(0.00085), Math.Sqrt(0.012), 1000).square()));
+        tensors.AddRange(LdmScheduleBuffers());
         tensors.Add(("scale_arr", cat(new[] { linspace(1.0, 0.7, 400), full(1000, 0.7) })));
         Checkpoint = Path.Combine(Folder, "model.ckpt");
         LightningCheckpointWriter.Write(Checkpoint, tensors);
@@ -53,6 +53,25 @@ public sealed class TinyVideoCrafterCheckpoint : IDisposable
     public string Folder { get; }
     public string Checkpoint { get; }
     public string Safetensors { get; }
+
+    /// <summary>LatentDiffusion.register_schedule's 12 buffers for VideoCrafter's schedule, computed in float64 as it does.</summary>
+    public static IEnumerable<(string, Tensor)> LdmScheduleBuffers(double linearStart = 0.00085, double linearEnd = 0.012)
+    {
+        var betas = linspace(Math.Sqrt(linearStart), Math.Sqrt(linearEnd), 1000, ScalarType.Float64).square();
+        var alphasCumprod = (1 - betas).cumprod(0);
+        var previous = cat(new[] { ones(1, ScalarType.Float64), alphasCumprod[..^1] });
+        var posteriorVariance = betas * (1 - previous) / (1 - alphasCumprod);
+        return new (string, Tensor)[]
+        {
+            ("betas", betas), ("alphas_cumprod", alphasCumprod), ("alphas_cumprod_prev", previous),
+            ("sqrt_alphas_cumprod", alphasCumprod.sqrt()), ("sqrt_one_minus_alphas_cumprod", (1 - alphasCumprod).sqrt()),
+            ("log_one_minus_alphas_cumprod", (1 - alphasCumprod).log()), ("sqrt_recip_alphas_cumprod", alphasCumprod.reciprocal().sqrt()),
+            ("sqrt_recipm1_alphas_cumprod", (alphasCumprod.reciprocal() - 1).sqrt()), ("posterior_variance", posteriorVariance),
+            ("posterior_log_variance_clipped", posteriorVariance.clamp_min(1e-20).log()),
+            ("posterior_mean_coef1", betas * previous.sqrt() / (1 - alphasCumprod)),
+            ("posterior_mean_coef2", (1 - previous) * (1 - betas).sqrt() / (1 - alphasCumprod)),
+        };
+    }
 
     static IEnumerable<(string, Tensor)> RandomTextTower()
     {
@@ -109,6 +128,12 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
         using var expected = lightning.PredictNoise(x, timesteps, new[] { lightning.Encode("a fox") });
         using var actual = fromDeepSpeed.PredictNoise(x, timesteps, new[] { fromDeepSpeed.Encode("a fox") });
         Assert.True(expected.equal(actual).all().item<bool>(), "the DeepSpeed save gave other weights than the Lightning one");
+
+        // Converted to safetensors, its keys keep the prefix as stored; they load all the same.
+        var converted = CheckpointConverter.ToSafetensors(deepspeed, Path.Combine(tiny.Folder, "deepspeed.safetensors"), null).Destination;
+        using var fromConverted = tiny.Load(tiny.Options(path: converted));
+        using var again = fromConverted.PredictNoise(x, timesteps, new[] { fromConverted.Encode("a fox") });
+        Assert.True(expected.equal(again).all().item<bool>(), "the converted DeepSpeed save gave other weights");
     }
 
     [Fact]
@@ -320,6 +345,34 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
         Assert.Equal("CheckpointMismatch", shapes.ErrorId);
         Assert.Contains("wrong shapes", shapes.Message);
         Assert.Contains("first_stage_model.encoder.conv_in.weight", shapes.Message);
+    }
+
+    [Fact]
+    public void The_schedule_buffers_must_be_the_presets_schedule_and_nothing_else_may_sit_beside_them()
+    {
+        // A wrong schedule override: the checkpoint's alphas_cumprod says linear_end 0.012.
+        var retimed = tiny.Options();
+        retimed.ConfigOverrides = retimed.ConfigOverrides.Append("model.linear_end=0.02").ToArray();
+        var schedule = Assert.Throws<FifoInputException>(() => tiny.Load(retimed));
+        Assert.Equal("CheckpointMismatch", schedule.ErrorId);
+        Assert.Contains("its alphas_cumprod is not the videocrafter2 schedule", schedule.Message);
+        Assert.Contains("linear_end 0.02", schedule.Message);
+
+        // EMA weights and a missing buffer, as a reference strict load would report them.
+        var tensors = SafetensorsFile.Load(tiny.Safetensors);
+        try
+        {
+            tensors.Remove("posterior_mean_coef2", out var removed);
+            removed!.Dispose();
+            tensors["model_ema.decay"] = tensor(0.999f);
+            var edited = Path.Combine(tiny.Folder, "ema.safetensors");
+            SafetensorsFile.Save(edited, tensors);
+            var extra = Assert.Throws<FifoInputException>(() => tiny.Load(tiny.Options(edited)));
+            Assert.Equal("CheckpointMismatch", extra.ErrorId);
+            Assert.Contains("posterior_mean_coef2", extra.Message);
+            Assert.Contains("model_ema.decay", extra.Message);
+        }
+        finally { foreach (var t in tensors.Values) t.Dispose(); }
     }
 
     [Fact]
