@@ -67,6 +67,20 @@ public static class OpenSoraCheckpoints
         model.eval();
     }
 
+    /// <summary>
+    /// The text encoder's width against the captions the transformer takes, from their config.json files: another T5
+    /// (flan-t5-xl, 2048 wide) would otherwise load and fail only at the first denoising step.
+    /// </summary>
+    public static void CheckTextEncoderFits(string textFolder, string transformerFolder, LatteConfig fallback)
+    {
+        var t5 = ReadConfig(textFolder, T5EncoderConfig.FromHuggingFace) ?? T5EncoderConfig.V1_1Xxl;
+        var latte = ReadConfig(transformerFolder, LatteConfig.FromReferenceArguments) ?? fallback;
+        if (t5.DModel != latte.CaptionChannels)
+            throw new FifoInputException("OpenSoraTextEncoderMismatch",
+                $"The text encoder in '{textFolder}' makes {t5.DModel}-wide embeddings, but the transformer in '{transformerFolder}' takes " +
+                $"{latte.CaptionChannels}-wide captions. Point textEncoderPath at DeepFloyd/t5-v1_1-xxl (d_model 4096).");
+    }
+
     /// <summary>The weight files of an HF folder: the shards named by its index, or the single file.</summary>
     public static IReadOnlyList<string> T5Shards(string folder)
     {
@@ -77,10 +91,7 @@ public static class OpenSoraCheckpoints
         {
             var indexPath = System.IO.Path.Combine(folder, index);
             if (!File.Exists(indexPath)) continue;
-            using var doc = JsonDocument.Parse(File.ReadAllText(indexPath));
-            if (!doc.RootElement.TryGetProperty("weight_map", out var map))
-                throw new FifoInputException("OpenSoraTextEncoderCorrupt", $"'{indexPath}' has no weight_map. Download the index file again.");
-            var shards = map.EnumerateObject().Select(p => p.Value.GetString()!).Distinct().Select(s => System.IO.Path.Combine(folder, s)).ToList();
+            var shards = ShardsNamedBy(indexPath).Select(s => System.IO.Path.Combine(folder, s)).ToList();
             var missing = shards.FirstOrDefault(s => !File.Exists(s));
             if (missing is not null)
                 throw new FifoInputException("OpenSoraTextEncoderIncomplete", $"'{indexPath}' names the shard '{missing}', which is missing. Finish the download.");
@@ -92,17 +103,31 @@ public static class OpenSoraCheckpoints
         return new[] { single };
     }
 
+    /// <summary>The shard files an HF index's weight_map names, each once.</summary>
+    static IReadOnlyList<string> ShardsNamedBy(string indexPath)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(indexPath));
+            if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
+                throw new FifoInputException("OpenSoraTextEncoderCorrupt", $"'{indexPath}' has no weight_map. Download the index file again.");
+            return map.EnumerateObject().Select(p => p.Value.GetString() ?? throw new InvalidOperationException($"'{p.Name}' maps to null")).Distinct().ToList();
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            throw new FifoInputException("OpenSoraTextEncoderCorrupt", $"'{indexPath}' is not a weight index ({ex.Message}). Download the index file again.", ex);
+        }
+    }
+
     static IEnumerable<(string Name, Tensor Tensor)> ReadWeights(string file, ScalarType dtype, Func<string, bool> select)
     {
-        if (file.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
-        {
-            foreach (var (name, tensor) in SafetensorsFile.Stream(file, dtype))
-            {
-                if (select(name)) yield return (name, tensor);
-                else tensor.Dispose();
-            }
-            yield break;
-        }
+        // Only the selected tensors are read and cast (T5's shards also hold its decoder, which is never used).
+        if (file.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) return SafetensorsFile.Stream(file, dtype, select);
+        return ReadTorchZip(file, dtype, select);
+    }
+
+    static IEnumerable<(string Name, Tensor Tensor)> ReadTorchZip(string file, ScalarType dtype, Func<string, bool> select)
+    {
         using var checkpoint = TorchZipCheckpoint.Open(file);
         foreach (var item in checkpoint.Stream(dtype, select, "state_dict", "module")) yield return item;
     }

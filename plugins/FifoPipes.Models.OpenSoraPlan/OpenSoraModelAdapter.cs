@@ -31,6 +31,7 @@ public sealed class OpenSoraModelAdapter : IModelAdapter
         string textFolder = o.TextEncoderPath.Length > 0 ? context.ResolvePath(o.TextEncoderPath) : Path.Combine(root, "t5-v1_1-xxl");
         // Checked first so a wrong folder fails before gigabytes load; the 4.7B-parameter T5 weights load on first use.
         OpenSoraCheckpoints.T5Shards(textFolder);
+        OpenSoraCheckpoints.CheckTextEncoderFits(textFolder, Path.Combine(root, preset.Folder), preset.Transformer);
         var tokenizer = OpenSoraCheckpoints.LoadTokenizer(textFolder);
         var release = new Release(preset, Path.Combine(root, preset.Folder), Path.Combine(root, "vae"), textFolder, tokenizer, dtype, context.Log);
         // Several devices: one replica each, every model call's rows split across them (ReplicatedModel); only the

@@ -41,11 +41,17 @@ public sealed record LatteConfig
         int sh = d.SampleHeight, sw = d.SampleWidth;
         if (config.TryGetProperty("sample_size", out var s))
         {
-            if (s.ValueKind == JsonValueKind.Array) { sh = s[0].GetInt32(); sw = s[1].GetInt32(); }
+            if (s.ValueKind == JsonValueKind.Array && s.GetArrayLength() == 2) { sh = s[0].GetInt32(); sw = s[1].GetInt32(); }
             else if (s.ValueKind == JsonValueKind.Number) sh = sw = s.GetInt32();
+            else throw new NotSupportedException($"LatteT2V: sample_size {s.GetRawText()} is neither [height, width] nor one number.");
         }
         RequireValue(config, "norm_type", "ada_norm_single");
         RequireValue(config, "activation_fn", "gelu-approximate");
+        // These change the computation without changing a weight's shape, so the strict load cannot catch them.
+        foreach (var (name, supported) in new[] { ("use_rope", "false"), ("only_cross_attention", "false"), ("double_self_attention", "false"), ("patch_size_t", "1") })
+            RequireJson(config, name, supported);
+        foreach (var name in new[] { "interpolation_scale_h", "interpolation_scale_w", "interpolation_scale_t" })
+            RequireJson(config, name, "null");
         return new LatteConfig
         {
             Heads = Int("num_attention_heads", d.Heads),
@@ -60,6 +66,13 @@ public sealed record LatteConfig
             VideoLength = Int("video_length", d.VideoLength),
             NormEps = config.TryGetProperty("norm_eps", out var e) ? e.GetDouble() : d.NormEps,
         };
+    }
+
+    /// <summary>A field that may be absent, or must hold exactly <paramref name="supported"/> (a JSON literal).</summary>
+    static void RequireJson(JsonElement config, string name, string supported)
+    {
+        if (config.TryGetProperty(name, out var v) && v.GetRawText() != supported)
+            throw new NotSupportedException($"LatteT2V: {name} {v.GetRawText()} is not supported (only {supported}, as Open-Sora Plan v1.1 uses).");
     }
 
     static void RequireValue(JsonElement config, string name, string supported)
