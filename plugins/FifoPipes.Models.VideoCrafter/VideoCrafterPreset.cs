@@ -69,11 +69,26 @@ public sealed record VideoCrafterPreset
     /// <summary>Latent height and width must divide by this: the VAE factor times the UNet's downsampling.</summary>
     public int SizeMultiple => SpatialScale * (1 << (UNet.ChannelMult.Count - 1));
 
+    IEnumerable<string> PartProblems()
+    {
+        if (Text.Width < 1 || Text.Layers < 1 || Text.Heads < 1 || Text.EmbedDim < 1)
+            yield return $"text.width, text.layers, text.heads and text.embed_dim must be at least 1 (got {Text.Width}, {Text.Layers}, {Text.Heads}, {Text.EmbedDim})";
+        if (Vae.ChMult.Length == 0 || Vae.ChMult.Any(m => m < 1))
+            yield return $"vae.ch_mult [{string.Join(", ", Vae.ChMult)}] needs at least one multiplier, each at least 1";
+        if (Vae.Ch < 1 || Vae.NumResBlocks < 1 || Vae.ZChannels < 1 || Vae.EmbedDim < 1)
+            yield return $"vae.ch, vae.num_res_blocks, vae.z_channels and vae.embed_dim must be at least 1 (got {Vae.Ch}, {Vae.NumResBlocks}, {Vae.ZChannels}, {Vae.EmbedDim})";
+        else if (Vae.NormGroups < 1 || Vae.ChMult.Any(m => Vae.Ch * m % Vae.NormGroups != 0))
+            yield return $"every VAE width vae.ch x vae.ch_mult ({Vae.Ch} x [{string.Join(", ", Vae.ChMult)}]) must divide into its {Vae.NormGroups} GroupNorm groups";
+    }
+
     /// <summary>Checks that the parts fit together and the frame size suits them; throws <see cref="FifoInputException"/> "VideoCrafterConfigInvalid".</summary>
     public void Validate()
     {
         UNet.Validate();
-        var problems = new List<string>();
+        // The parts' own sizes first: the checks below divide by them.
+        var problems = PartProblems().ToList();
+        if (problems.Count > 0)
+            throw new FifoInputException("VideoCrafterConfigInvalid", $"The {Name} configuration cannot be used: " + string.Join("; ", problems) + ".");
         if (Text.Width != UNet.ContextDim)
             problems.Add($"the text encoder's width ({Text.Width}) differs from the UNet's context_dim ({UNet.ContextDim}); set text.width or unet.context_dim so they match");
         if (Vae.EmbedDim != UNet.InChannels || UNet.OutChannels != UNet.InChannels)

@@ -412,6 +412,16 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
         mismatch.ConfigOverrides = mismatch.ConfigOverrides.Append("text.width=24").ToArray();
         Assert.Contains("context_dim", Assert.Throws<FifoInputException>(() => tiny.Load(mismatch)).Message);
 
+        // Sizes the checks themselves divide by: refused by name, not a DivideByZeroException.
+        foreach (var (wrong, named) in new[] { ("text.heads=0", "text.heads"), ("vae.ch_mult=[]", "vae.ch_mult"), ("vae.ch=20", "GroupNorm") })
+        {
+            var broken = tiny.Options();
+            broken.ConfigOverrides = broken.ConfigOverrides.Append(wrong).ToArray();
+            var refused = Assert.Throws<FifoInputException>(() => tiny.Load(broken));
+            Assert.Equal("VideoCrafterConfigInvalid", refused.ErrorId);
+            Assert.Contains(named, refused.Message);
+        }
+
         if (!cuda.is_available())
         {
             var gpu = tiny.Options();
