@@ -72,7 +72,8 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention, IA
             Device = settings.Device,
             DType = settings.DType,
             // The preset carries the configuration overrides, the frame size and the fps conditioning.
-            Fingerprint = FifoPipes.Core.ModelFingerprint.Of(FifoPipes.Core.ModelFingerprint.File(settings.CheckpointPath), settings.DType, preset),
+            Fingerprint = FifoPipes.Core.ModelFingerprint.Of(FifoPipes.Core.ModelFingerprint.File(settings.CheckpointPath), settings.DType, preset,
+                string.Join(",", settings.Tokenizer.Files.Select(FifoPipes.Core.ModelFingerprint.File))),
         };
     }
 

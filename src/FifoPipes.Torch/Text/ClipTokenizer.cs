@@ -26,13 +26,17 @@ public sealed partial class ClipTokenizer
     // open_clip lists the printable bytes first, then the remapped ones (the order of its bytes_to_unicode dict).
     static readonly string[] ByteSymbolsInVocabOrder = ByteToUnicode.OrderBy(s => s[0]).ToArray();
 
-    ClipTokenizer(Dictionary<string, int> encoder, Dictionary<(string, string), int> ranks, int sot, int eot)
+    ClipTokenizer(Dictionary<string, int> encoder, Dictionary<(string, string), int> ranks, int sot, int eot, params string[] files)
     {
         this.encoder = encoder;
         this.ranks = ranks;
         StartOfText = sot;
         EndOfText = eot;
+        Files = files.Select(Path.GetFullPath).ToArray();
     }
+
+    /// <summary>The files it was read from: another vocabulary gives other embeddings, so model fingerprints include them.</summary>
+    public IReadOnlyList<string> Files { get; }
 
     public int StartOfText { get; }
     public int EndOfText { get; }
@@ -67,7 +71,7 @@ public sealed partial class ClipTokenizer
         vocab.Add("<end_of_text>");
         var encoder = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < vocab.Count; i++) encoder[vocab[i]] = i;
-        return new ClipTokenizer(encoder, Ranks(merges), encoder["<start_of_text>"], encoder["<end_of_text>"]);
+        return new ClipTokenizer(encoder, Ranks(merges), encoder["<start_of_text>"], encoder["<end_of_text>"], bpeGzPath);
     }
 
     /// <summary>Hugging Face's layout (CLIPTokenizer): vocab.json and merges.txt in one folder.</summary>
@@ -96,7 +100,7 @@ public sealed partial class ClipTokenizer
             : throw new FifoInputException("TokenizerCorrupt", $"'{vocabJsonPath}' has no <|startoftext|> token, so it is not a CLIP vocabulary. {VocabHelp}");
         int eot = encoder.TryGetValue("<|endoftext|>", out var e) ? e
             : throw new FifoInputException("TokenizerCorrupt", $"'{vocabJsonPath}' has no <|endoftext|> token, so it is not a CLIP vocabulary. {VocabHelp}");
-        return new ClipTokenizer(new Dictionary<string, int>(encoder, StringComparer.Ordinal), Ranks(merges), sot, eot);
+        return new ClipTokenizer(new Dictionary<string, int>(encoder, StringComparer.Ordinal), Ranks(merges), sot, eot, vocabJsonPath, mergesPath);
     }
 
     /// <summary>

@@ -294,6 +294,10 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
             File.Copy(TinyVideoCrafterCheckpoint.Vocab, Path.Combine(folder, "bpe_simple_vocab_16e6.txt.gz"));
             using var model = tiny.Load(options);
             Assert.Equal(new long[] { 1, 77, 32 }, ((VideoCrafterConditioning)model.Encode("snow")).Context.shape);
+
+            // Another tokenizer file may give other embeddings, so cached base clips must not be shared across them.
+            using var sameCheckpointOtherTokenizer = tiny.Load(tiny.Options(Path.Combine(folder, "model.ckpt")));
+            Assert.NotEqual(model.Info.Fingerprint, sameCheckpointOtherTokenizer.Info.Fingerprint);
         }
         finally
         {
