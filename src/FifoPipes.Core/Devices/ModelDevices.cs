@@ -43,6 +43,9 @@ public static class ModelDevices
         var devices = ParseDevices(deviceText);
         if (devices is null)
             yield return new("device", $"device '{deviceText}' is not one of cpu, cuda, cuda:N, or a comma-separated list of them (cuda:0,cuda:1).");
+        // Two replicas on one GPU double its memory and run no faster; the CPU may repeat, to try replication without GPUs.
+        else if (devices.Where(d => d.type == DeviceType.CUDA).GroupBy(d => d.index).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            yield return new("device", $"device '{deviceText}' names cuda:{twice.Key} more than once (cuda is cuda:0); list each GPU once.");
         var dtype = ParseDType(dtypeText);
         if (dtype is null)
             yield return new(dtypeOption, $"{dtypeOption} '{dtypeText}' is not one of float32, bfloat16, float16.");

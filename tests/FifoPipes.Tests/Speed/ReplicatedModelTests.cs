@@ -147,6 +147,9 @@ public sealed class ReplicatedModelTests : IClassFixture<TinyVideoCrafterCheckpo
         Assert.Equal("device", problem.Option);
         Assert.Contains("comma-separated", problem.Message);
         Assert.Contains("comma-separated", Assert.Single(new FifoPipes.Models.OpenSoraPlan.OpenSoraOptions { Path = "x", Device = "cpu,gpu" }.Validate()).Message);
+        // One GPU twice is two replicas in its memory for no speed; the CPU may repeat (the stand-ins above).
+        Assert.Contains("names cuda:0 more than once", Assert.Single(new VideoCrafterOptions { Device = "cuda,cuda:0" }.Validate()).Message);
+        Assert.Empty(new VideoCrafterOptions { Device = "cpu,cpu" }.Validate());
         // The analytic model's decoder follows the rows it denoised, so it stays on one device and says so.
         var analytic = Assert.Single(new AnalyticOptions { Device = "cuda:0,cuda:1" }.Validate());
         Assert.Equal("device", analytic.Option);
