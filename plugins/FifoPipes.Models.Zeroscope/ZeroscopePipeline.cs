@@ -74,9 +74,19 @@ public sealed class ZeroscopePipeline : IDisposable
         var textConfig = HfClipTextModel.ConfigFrom(folder.Config("text_encoder"), out var w4);
         Warn(w1); Warn(w2); Warn(w3); Warn(w4);
         var tokenizer = HfClipTokenizer.Load(Path.Combine(folder.Root, "tokenizer"));
+        // The components of a folder assembled from several downloads must fit each other; found now, before any weights load.
+        var misfits = new List<string>();
         if (tokenizer.MaxLength != textConfig.ContextLength)
+            misfits.Add($"the tokenizer pads to {tokenizer.MaxLength} tokens but the text encoder has {textConfig.ContextLength} positions (tokenizer/, text_encoder/)");
+        if (tokenizer.VocabSize > textConfig.VocabSize)
+            misfits.Add($"the tokenizer has {tokenizer.VocabSize} tokens but the text encoder embeds only {textConfig.VocabSize} (tokenizer/, text_encoder/)");
+        if (textConfig.Width != unetConfig.ContextDim)
+            misfits.Add($"the text encoder's hidden_size {textConfig.Width} is not the UNet's cross_attention_dim {unetConfig.ContextDim} (text_encoder/, unet/)");
+        if (vaeSpec.Config.EmbedDim != unetConfig.InChannels || unetConfig.OutChannels != unetConfig.InChannels)
+            misfits.Add($"the VAE's latent_channels {vaeSpec.Config.EmbedDim} do not match the UNet's in/out channels {unetConfig.InChannels}/{unetConfig.OutChannels} (vae/, unet/)");
+        if (misfits.Count > 0)
             throw new FifoInputException("DiffusersConfigUnsupported",
-                $"The tokenizer pads to {tokenizer.MaxLength} tokens but the text encoder has {textConfig.ContextLength} positions; the folder's tokenizer/ and text_encoder/ do not belong together.");
+                $"The components of '{folder.Root}' do not belong together: {string.Join("; ", misfits)}. Download the whole model folder again from one repository.");
 
         // A requested variant must exist for the UNet (the bulk of the download); the small components may lack it.
         var unetWeights = folder.Weights("unet", variant);

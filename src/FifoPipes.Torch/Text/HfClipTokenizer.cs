@@ -34,6 +34,8 @@ public sealed class HfClipTokenizer
     public int EosId { get; }
     public int PadId { get; }
     public int MaxLength { get; }
+    /// <summary>Ids run from 0 to this minus one; the text encoder's embedding table must have a row for each.</summary>
+    public int VocabSize => bpe.VocabSize;
 
     /// <summary>
     /// A Hugging Face tokenizer folder: vocab.json, merges.txt, and special_tokens_map.json and/or

@@ -114,6 +114,32 @@ public sealed class ZeroscopeModelTests
     }
 
     [Fact]
+    public void A_folder_assembled_from_parts_that_do_not_fit_is_refused_before_its_weights_load()
+    {
+        var copy = Directory.CreateTempSubdirectory("fifo-zeroscope-misfit-").FullName;
+        try
+        {
+            foreach (var file in Directory.EnumerateFiles(Fixture.File("model"), "*", SearchOption.AllDirectories))
+            {
+                var target = Path.Combine(copy, Path.GetRelativePath(Fixture.File("model"), file));
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Copy(file, target);
+            }
+            var unetConfig = Path.Combine(copy, "unet", "config.json");
+            var unet = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(unetConfig))!.AsObject();
+            unet["cross_attention_dim"] = unet["cross_attention_dim"]!.GetValue<int>() * 2;
+            unet["in_channels"] = 5;
+            File.WriteAllText(unetConfig, unet.ToJsonString());
+
+            var error = Assert.Throws<FifoInputException>(() => ZeroscopePipeline.Load(copy));
+            Assert.Equal("DiffusersConfigUnsupported", error.ErrorId);
+            Assert.Contains("cross_attention_dim", error.Message);
+            Assert.Contains("latent_channels", error.Message);
+        }
+        finally { Directory.Delete(copy, recursive: true); }
+    }
+
+    [Fact]
     public void Bad_options_name_the_option()
     {
         var adapter = new ZeroscopeModelAdapter();
