@@ -84,17 +84,32 @@ public class ReplicatedModel : IVideoModel, IPairedUnconditional
     public static IVideoModel Create(IReadOnlyList<Device> devices, Func<Device, ReplicaRole, IVideoModel> load)
     {
         if (devices.Count == 0) throw new ArgumentException("No devices were given.", nameof(devices));
-        if (devices.Count == 1) return load(devices[0], ReplicaRole.Primary);
+        if (devices.Count == 1) return LoadOne(load, devices[0], ReplicaRole.Primary);
         var loaded = new List<IVideoModel>();
         try
         {
-            for (int i = 0; i < devices.Count; i++) loaded.Add(load(devices[i], i == 0 ? ReplicaRole.Primary : ReplicaRole.Denoiser));
+            for (int i = 0; i < devices.Count; i++) loaded.Add(LoadOne(load, devices[i], i == 0 ? ReplicaRole.Primary : ReplicaRole.Denoiser));
             return loaded.All(m => m is IFusedTemporalAttention) ? new FusedReplicatedModel(loaded) : new ReplicatedModel(loaded);
         }
         catch
         {
             foreach (var model in loaded) model.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>A model too big for its device is an input error that says what to change, not libtorch's allocator message.</summary>
+    static IVideoModel LoadOne(Func<Device, ReplicaRole, IVideoModel> load, Device device, ReplicaRole role)
+    {
+        try { return load(device, role); }
+        catch (Exception error) when (DeviceMemory.IsOutOfMemory(error))
+        {
+            // A network that failed inside its constructor is unreachable but still holds its tensors until finalized.
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            throw new FifoInputException("ModelDoesNotFit",
+                $"The model does not fit in the memory of {device} ({ExceptionChain.FirstLine(error)}). Load it in bfloat16 (dType: bfloat16, half the " +
+                "memory of float32), leave the device to this run alone, choose a smaller preset or frame size, or give a device list to spread the windows.", error);
         }
     }
 

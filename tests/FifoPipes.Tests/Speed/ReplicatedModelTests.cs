@@ -125,6 +125,18 @@ public sealed class ReplicatedModelTests : IClassFixture<TinyVideoCrafterCheckpo
     }
 
     [Fact]
+    public void A_model_too_big_for_a_device_says_what_to_change()
+    {
+        var first = new ThreadRecordingModel();
+        var ex = Assert.Throws<FifoInputException>(() => ReplicatedModel.Create(ModelDevices.ParseDevices("cpu,cpu")!, (device, role) =>
+            role == ReplicaRole.Primary ? first : throw new InvalidOperationException("CUDA out of memory. Tried to allocate 2.00 GiB")));
+        Assert.Equal("ModelDoesNotFit", ex.ErrorId);
+        Assert.Contains("does not fit in the memory of cpu", ex.Message);
+        Assert.Contains("bfloat16", ex.Message);
+        Assert.True(first.Disposed, "the replica loaded before the failing one was left in memory");
+    }
+
+    [Fact]
     public void A_failing_replica_fails_the_call_after_the_others_finished()
     {
         var models = new[] { new ThreadRecordingModel(), new ThreadRecordingModel { Fail = true } };
@@ -184,7 +196,8 @@ public sealed class ReplicatedModelTests : IClassFixture<TinyVideoCrafterCheckpo
 
         public IFrameDecoder CreateDecoder() => throw new NotSupportedException();
         public Tensor EncodeFrames(Tensor rgb) => throw new NotSupportedException();
-        public void Dispose() { }
+        public bool Disposed { get; private set; }
+        public void Dispose() => Disposed = true;
     }
 
     /// <summary>Takes the primary's embeddings instead of encoding.</summary>
