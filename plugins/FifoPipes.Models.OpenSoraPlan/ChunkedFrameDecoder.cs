@@ -38,7 +38,9 @@ public sealed class ChunkedFrameDecoder : IFrameDecoder
         if (latent.dim() != 3)
             throw new ArgumentException($"a latent frame is [C, h, w]; got [{string.Join(", ", latent.shape)}]", nameof(latent));
         // Held where it was made: a chunk is 17 small latents, and copying each to the host would wait for the device.
-        pending.Add(latent.detach().to(ScalarType.Float32).DetachFromDisposeScope());
+        // The scope takes the detached handle, so nothing but the kept copy outlives the call (this runs once per frame).
+        using (NewDisposeScope())
+            pending.Add(latent.detach().to(ScalarType.Float32, copy: true).DetachFromDisposeScope());
         return pending.Count == tiling.LatentFrames ? DecodePending(keepLast: true) : Array.Empty<Tensor>();
     }
 

@@ -41,7 +41,7 @@ public sealed class ChunkedSampler : ISampler
             using var video = SampleClips(job, plan, model, starts, spans.Select(schedule.StartOf).ToList(), cancellation);
             for (int c = 0; c < count; c++)
                 for (int m = 0; m < f && starts[c] + m < total; m++)
-                    yield return new LatentFrame(starts[c] + m, video[c, .., m].clone().DetachFromDisposeScope(), schedule.Spans[spans[c]].Prompt);
+                    yield return new LatentFrame(starts[c] + m, WindowCoDenoiser.FrameOf(video, c, m), schedule.Spans[spans[c]].Prompt);
         }
     }
 
@@ -60,18 +60,26 @@ public sealed class ChunkedSampler : ISampler
 
         var x = ClipNoise(NoisePurpose.BaseStart, 0);
         var ks = new int[starts.Count * f];
-        for (int k = plan.Steps - 1; k >= 0; k--)
+        try
         {
-            cancellation.ThrowIfCancellationRequested();
-            using var scope = NewDisposeScope();
-            var eps = model.PredictNoise(x, plan.Table.Timesteps[k], promptFrames);
-            var z = plan.Table.UsesNoise(k) ? ClipNoise(NoisePurpose.BaseStep, k) : null;
-            Array.Fill(ks, k);
-            var next = plan.Table.Step(x, eps, ks, z, applyX0Scale: true);
-            x.Dispose();
-            x = next.MoveToOuterDisposeScope();
+            for (int k = plan.Steps - 1; k >= 0; k--)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                var eps = model.PredictNoise(x, plan.Table.Timesteps[k], promptFrames);
+                var z = plan.Table.UsesNoise(k) ? ClipNoise(NoisePurpose.BaseStep, k) : null;
+                Array.Fill(ks, k);
+                var next = plan.Table.Step(x, eps, ks, z, applyX0Scale: true);
+                x.Dispose();
+                x = next.MoveToOuterDisposeScope();
+            }
+            return x;
         }
-        return x;
+        catch
+        {
+            x.Dispose();
+            throw;
+        }
     }
 }
 

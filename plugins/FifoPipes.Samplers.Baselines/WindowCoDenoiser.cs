@@ -62,19 +62,35 @@ public static class WindowCoDenoiser
 
         var x = start.clone().DetachFromDisposeScope();
         var ks = new int[frames];
-        for (int k = plan.Steps - 1; k >= 0; k--)
+        try
         {
-            using var scope = NewDisposeScope();
-            cancellation.ThrowIfCancellationRequested();
-            long timestep = plan.Table.Timesteps[k];
-            var eps = fuseInAttention ? model.PredictNoiseFused(x, timestep, promptFrame: 0, stride) : AveragedWindows(x, timestep);
-            Array.Fill(ks, k);
-            var z = plan.Table.UsesNoise(k) ? FrameNoise(plan, noise, frames, NoisePurpose.BaseStep, k, t => t, device) : null;
-            var next = plan.Table.Step(x, eps, ks, z, applyX0Scale: true);
-            x.Dispose();
-            x = next.DetachFromDisposeScope();
+            for (int k = plan.Steps - 1; k >= 0; k--)
+            {
+                using var scope = NewDisposeScope();
+                cancellation.ThrowIfCancellationRequested();
+                long timestep = plan.Table.Timesteps[k];
+                var eps = fuseInAttention ? model.PredictNoiseFused(x, timestep, promptFrame: 0, stride) : AveragedWindows(x, timestep);
+                Array.Fill(ks, k);
+                var z = plan.Table.UsesNoise(k) ? FrameNoise(plan, noise, frames, NoisePurpose.BaseStep, k, t => t, device) : null;
+                var next = plan.Table.Step(x, eps, ks, z, applyX0Scale: true);
+                x.Dispose();
+                x = next.DetachFromDisposeScope();
+            }
+            return x;
         }
-        return x;
+        catch
+        {
+            // Stopped or failed between steps: the whole video's latents must not wait for the finalizer.
+            x.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Frame <paramref name="t"/> of row <paramref name="row"/> of a [B, C, T, h, w] video, as its own tensor (the view is freed at once).</summary>
+    public static Tensor FrameOf(Tensor video, long row, long t)
+    {
+        using var view = video[row, .., t];
+        return view.clone().DetachFromDisposeScope();
     }
 
     /// <summary>[1, C, V, h, w] keyed noise; frame t draws the noise of frame id <paramref name="source"/>(t).</summary>

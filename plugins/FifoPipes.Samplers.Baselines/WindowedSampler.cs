@@ -58,7 +58,7 @@ public abstract class WindowedSampler : ISampler
         }
         using (video)
             for (int t = 0; t < total; t++)
-                yield return new LatentFrame(t, video[0, .., t].clone().DetachFromDisposeScope(), labels[t]);
+                yield return new LatentFrame(t, WindowCoDenoiser.FrameOf(video, 0, t), labels[t]);
     }
 
     /// <summary>

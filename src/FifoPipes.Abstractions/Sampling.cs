@@ -80,8 +80,23 @@ public sealed record SnapshotPolicy(string Path, int EveryFrames)
         var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path));
         if (folder is null || !Directory.Exists(folder)) return;
         var prefix = System.IO.Path.GetFileName(Path) + ".";
-        foreach (var file in Directory.EnumerateFiles(folder, prefix + "*" + StagedSuffix))
-            if (IsStageName(System.IO.Path.GetFileName(file)[prefix.Length..^StagedSuffix.Length])) File.Delete(file);
+        foreach (var file in Directory.EnumerateFiles(folder, prefix + "*"))
+        {
+            // The pattern also matches the snapshot itself ("name.*" takes "name"): only longer names can be stages.
+            var name = System.IO.Path.GetFileName(file);
+            if (name.Length > prefix.Length && name.StartsWith(prefix, StringComparison.Ordinal) && IsLeftover(name[prefix.Length..])) File.Delete(file);
+        }
+    }
+
+    /// <summary>A stage ("16.0a1b2c3d.staged"), or the writer's temporary file of one a kill interrupted ("&lt;stage&gt;.&lt;32 hex&gt;.partial").</summary>
+    static bool IsLeftover(string rest)
+    {
+        if (rest.EndsWith(StagedSuffix, StringComparison.Ordinal)) return IsStageName(rest[..^StagedSuffix.Length]);
+        const string PartialSuffix = ".partial";
+        int staged = rest.LastIndexOf(StagedSuffix + ".", StringComparison.Ordinal);
+        if (staged < 0 || !rest.EndsWith(PartialSuffix, StringComparison.Ordinal)) return false;
+        var token = rest[(staged + StagedSuffix.Length + 1)..^PartialSuffix.Length];
+        return token.Length == 32 && token.All(char.IsAsciiHexDigit) && IsStageName(rest[..staged]);
     }
 
     /// <summary>"frames.token" as <see cref="Stage"/> writes it, or plain "frames" as versions before unique stages did.</summary>

@@ -115,13 +115,23 @@ public sealed class VideoRun
 
         void Emit(IReadOnlyList<TorchSharp.torch.Tensor> rgbFrames)
         {
-            foreach (var rgb in rgbFrames)
+            int next = 0;
+            try
             {
-                VideoFrame frame;
-                using (rgb) frame = Repeating(() => FrameConversion.ToFrame(rgb, nextIndex, prompt, fps, RunId), "frame conversion", pure: true);
-                nextIndex++;
-                var timings = new RunTimings(total.Elapsed.TotalSeconds - decoding.Elapsed.TotalSeconds, decoding.Elapsed.TotalSeconds, total.Elapsed.TotalSeconds);
-                Post(output, new FrameProduced(frame, timings), cancellation);
+                for (; next < rgbFrames.Count; next++)
+                {
+                    var rgb = rgbFrames[next];
+                    VideoFrame frame;
+                    using (rgb) frame = Repeating(() => FrameConversion.ToFrame(rgb, nextIndex, prompt, fps, RunId), "frame conversion", pure: true);
+                    nextIndex++;
+                    var timings = new RunTimings(total.Elapsed.TotalSeconds - decoding.Elapsed.TotalSeconds, decoding.Elapsed.TotalSeconds, total.Elapsed.TotalSeconds);
+                    Post(output, new FrameProduced(frame, timings), cancellation);
+                }
+            }
+            finally
+            {
+                // Stopped partway (Ctrl+C while posting): a chunked decoder's remaining frames still hold device memory.
+                for (int i = next + 1; i < rgbFrames.Count; i++) rgbFrames[i].Dispose();
             }
             // A decoder that holds frames back delays the snapshot until the frames it covers are out.
             while (staged.Count > 0 && staged.Peek().FramesBefore <= nextIndex)

@@ -236,17 +236,12 @@ public static class SafetensorsFile
     /// <summary>Writes tensors (moved to CPU, made contiguous) as a safetensors file, atomically.</summary>
     public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
+        // Every intermediate handle (detach, cpu, contiguous) goes with the scope: snapshots are saved again and again.
+        using var scope = NewDisposeScope();
         var items = tensors.Select(kv => (kv.Key, Tensor: kv.Value.detach().cpu().contiguous())).ToList();
-        try
-        {
-            using var writer = SafetensorsWriter.Create(path, items.Select(i => new SafetensorsSlot(i.Key, i.Tensor.dtype, i.Tensor.shape)).ToList(), metadata);
-            foreach (var (name, t) in items) writer.Write(name, t);
-            writer.Commit();
-        }
-        finally
-        {
-            foreach (var (_, t) in items) t.Dispose();
-        }
+        using var writer = SafetensorsWriter.Create(path, items.Select(i => new SafetensorsSlot(i.Key, i.Tensor.dtype, i.Tensor.shape)).ToList(), metadata);
+        foreach (var (name, t) in items) writer.Write(name, t);
+        writer.Commit();
     }
 
     internal static string DTypeName(ScalarType t) => t switch

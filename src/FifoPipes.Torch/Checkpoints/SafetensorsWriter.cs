@@ -87,8 +87,8 @@ public sealed class SafetensorsWriter : IDisposable
         if (slot.Name != name || slot.DType != tensor.dtype || !slot.Shape.SequenceEqual(tensor.shape))
             throw new InvalidOperationException(
                 $"tensor {next} should be '{slot.Name}' {slot.DType} [{string.Join(", ", slot.Shape)}], got '{name}' {tensor.dtype} [{string.Join(", ", tensor.shape)}]");
-        using var cpu = tensor.detach().cpu().contiguous();
-        stream.Write(SafetensorsFile.ToBytes(cpu));
+        using var scope = NewDisposeScope();
+        stream.Write(SafetensorsFile.ToBytes(tensor.detach().cpu().contiguous()));
         next++;
     }
 

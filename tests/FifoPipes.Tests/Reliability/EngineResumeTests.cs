@@ -83,8 +83,9 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
     [Fact]
     public void The_resume_point_never_runs_ahead_of_the_written_frames()
     {
-        // Stages a killed process left behind, in the old and the current naming, go when the next run starts.
-        var leftovers = new[] { "run.snapshot.5.staged", "run.snapshot.16.0a1b2c3d.staged" }.Select(name => Path.Combine(folder, name)).ToList();
+        // Stages a killed process left behind (old and current naming, and one whose save a kill interrupted) go when the next run starts.
+        var leftovers = new[] { "run.snapshot.5.staged", "run.snapshot.16.0a1b2c3d.staged", "run.snapshot.24.0a1b2c3d.staged.0123456789abcdef0123456789abcdef.partial" }
+            .Select(name => Path.Combine(folder, name)).ToList();
         var unrelated = Path.Combine(folder, "run.snapshot.notes.staged");
         foreach (var file in leftovers.Append(unrelated)) File.WriteAllText(file, "from a killed process");
 
@@ -99,6 +100,7 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
         Assert.Equal(Enumerable.Range(0, Frames).Select(i => i < Every ? (long?)null : i / Every * Every), seen);
         Assert.Equal(Frames, CommittedSnapshot());
         Assert.Equal(unrelated, Assert.Single(Directory.EnumerateFiles(folder, "*.staged")));
+        Assert.Empty(Directory.EnumerateFiles(folder, "*.partial"));
     }
 
     [Theory]
