@@ -57,7 +57,7 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
                 $"Snapshot '{path}' holds a queue of shape [{actual}], but this run needs [{string.Join(", ", expected)}] " +
                 "(channels, queue length, height, width). Resume with the same model, size, partitions and lookahead.");
         }
-        return new FifoSnapshot(queue, Long(metadata, "iteration", path), Long(metadata, "emitted", path), Long(metadata, "seed", path),
+        return new FifoSnapshot(queue, Long(metadata, "iteration", path), Long(metadata, "emitted", path), Long(metadata, "seed", path, negativeAllowed: true),
             metadata.GetValueOrDefault("runHash", ""), metadata.GetValueOrDefault("runSettings", ""));
     }
 
@@ -71,7 +71,7 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
             throw new FifoInputException("SnapshotMismatch",
                 $"Snapshot '{path}' was written by run '{hash}', but this run is '{job.RunHash}'{Differences(metadata.GetValueOrDefault("runSettings", ""), job.RunSettings)}. " +
                 "Resume with the recipe and seed that wrote it, or start fresh.");
-        long seed = Long(metadata, "seed", path);
+        long seed = Long(metadata, "seed", path, negativeAllowed: true);
         if (seed != job.Noise.Seed)
             throw new FifoInputException("SnapshotMismatch", $"Snapshot '{path}' has seed {seed}, but this run has seed {job.Noise.Seed}. Resume with the same seed.");
     }
@@ -90,8 +90,8 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
         return differences.Count == 0 ? "" : ": " + string.Join("; ", differences.Take(4)) + (differences.Count > 4 ? $"; and {differences.Count - 4} more" : "");
     }
 
-    static long Long(IReadOnlyDictionary<string, string> metadata, string key, string path) =>
-        metadata.TryGetValue(key, out var s) && long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= 0 ? v
+    static long Long(IReadOnlyDictionary<string, string> metadata, string key, string path, bool negativeAllowed = false) =>
+        metadata.TryGetValue(key, out var s) && long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && (v >= 0 || negativeAllowed) ? v
             : throw new FifoInputException("SnapshotInvalid", $"Snapshot '{path}' has no valid '{key}' entry. The file is damaged; start fresh.");
 
     public void Dispose() => Queue.Dispose();

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using FifoPipes.Hosting.Options;
@@ -17,8 +18,9 @@ static class RecipeHash
         Append(text, "model", recipe.Model);
         Append(text, "sampler", recipe.Sampler);
         for (int i = 0; i < recipe.Prompts.Count; i++)
-            text.Append($"prompts[{i}]=").Append(recipe.Prompts[i].Prompt).Append('|').Append(recipe.Prompts[i].Frames).Append('\n');
-        text.Append("seed=").Append(recipe.Seed).Append('\n');
+            text.Append(CultureInfo.InvariantCulture, $"prompts[{i}]={recipe.Prompts[i].Prompt}|{recipe.Prompts[i].Frames}\n");
+        // Invariant: a culture's minus sign (U+2212 in sv-SE) must not change a negative seed's run.
+        text.Append(CultureInfo.InvariantCulture, $"seed={recipe.Seed}\n");
         if (recipe.InitImage is not null) text.Append("init=").Append(Path.GetFullPath(recipe.InitImage)).Append('\n');
         return text.ToString();
     }

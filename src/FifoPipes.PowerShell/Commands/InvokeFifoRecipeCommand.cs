@@ -15,7 +15,10 @@ namespace FifoPipes.PowerShell.Commands;
 [OutputType(typeof(FileInfo), typeof(DirectoryInfo), typeof(FifoFrame))]
 public sealed class InvokeFifoRecipeCommand : PSCmdlet
 {
-    RunPump? pump;
+    // Made with the command, so a Ctrl+C that comes while the recipe is still being read stops the run before it loads anything.
+    readonly RunPump pump;
+
+    public InvokeFifoRecipeCommand() => pump = new RunPump(this);
 
     [Parameter(Mandatory = true, Position = 0)]
     [ValidateNotNullOrEmpty]
@@ -45,7 +48,6 @@ public sealed class InvokeFifoRecipeCommand : PSCmdlet
         // An output in the way or a missing ffmpeg is found now, not after the model has loaded and made the first frame.
         try { sinks.Check(); }
         catch (FifoInputException ex) { ThrowTerminatingError(Errors.From(ex)); }
-        pump = new RunPump(this);
         try
         {
             pump.Run(recipe, frame =>
@@ -66,5 +68,5 @@ public sealed class InvokeFifoRecipeCommand : PSCmdlet
             WriteObject(Directory.Exists(file) ? new DirectoryInfo(file) : new FileInfo(file));
     }
 
-    protected override void StopProcessing() => pump?.Stop();
+    protected override void StopProcessing() => pump.Stop();
 }

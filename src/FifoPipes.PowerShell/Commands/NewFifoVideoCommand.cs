@@ -14,7 +14,10 @@ namespace FifoPipes.PowerShell.Commands;
 [OutputType(typeof(FifoFrame))]
 public sealed class NewFifoVideoCommand : PSCmdlet
 {
-    RunPump? pump;
+    // Made with the command, so a Ctrl+C that comes while the recipe is still being read stops the run before it loads anything.
+    readonly RunPump pump;
+
+    public NewFifoVideoCommand() => pump = new RunPump(this);
 
     /// <summary><para type="description">One prompt, or several played one after another (a prompt schedule).</para></summary>
     [Parameter(Position = 0, ParameterSetName = "Prompt", Mandatory = true)]
@@ -84,7 +87,6 @@ public sealed class NewFifoVideoCommand : PSCmdlet
 
         var (recipe, diagnostics) = builder.Build(Recipe is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Recipe), SessionState.Path.CurrentFileSystemLocation.ProviderPath);
         if (recipe is null) ThrowTerminatingError(Errors.InvalidRecipe(diagnostics, Recipe, builder.ParameterFor));
-        pump = new RunPump(this);
         try
         {
             pump.Run(recipe!, WriteObject);
@@ -95,7 +97,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         }
     }
 
-    protected override void StopProcessing() => pump?.Stop();
+    protected override void StopProcessing() => pump.Stop();
 
     string ResolvePath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
 }

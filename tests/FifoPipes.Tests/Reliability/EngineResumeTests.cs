@@ -155,6 +155,15 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
     }
 
     [Fact]
+    public void A_negative_seed_resumes_like_any_other()
+    {
+        Run(Read(Recipe("negative").Replace("seed: 3", "seed: -5")), stopAfter: 10);
+        Assert.Equal(8, CommittedSnapshot());
+        var resumed = Run(Read(Recipe("negative", resume: "run.snapshot").Replace("seed: 3", "seed: -5")));
+        Assert.Equal(Enumerable.Range(8, Frames - 8).Select(i => (long)i), resumed);
+    }
+
+    [Fact]
     public void Baseline_samplers_refuse_snapshots_instead_of_ignoring_them()
     {
         var yaml = Recipe("chunked").Replace("use: fifo, with: { partitions: 2, lookahead: true }", "use: chunked");
