@@ -56,7 +56,16 @@ public static class OptionBinder
                 diagnostics.Add(new Diagnostic($"{path}.{option.Name}", rangeProblem, value.Location ?? blockLocation, option.Choices));
                 continue;
             }
-            option.Property.SetValue(instance, converted);
+            // "DDPM" is the choice "ddpm": the plugin (and the run's hash) sees the declared spelling.
+            if (converted is string chosen && option.Choices.FirstOrDefault(c => string.Equals(c, chosen, StringComparison.OrdinalIgnoreCase)) is { } declared)
+                converted = declared;
+            // A setter is third-party code too: what it refuses is a problem with this value, located like the others.
+            try { option.Property.SetValue(instance, converted); }
+            catch (System.Reflection.TargetInvocationException ex) when (ex.InnerException is not null)
+            {
+                diagnostics.Add(new Diagnostic($"{path}.{option.Name}", $"the plugin refused {OptionDescriptor.Format(converted)}: {ex.InnerException.Message}",
+                    value.Location ?? blockLocation, option.Choices));
+            }
         }
         if (instance is IValidatableOptions validatable)
         {
@@ -106,7 +115,8 @@ public static class OptionBinder
         bool nullable = Nullable.GetUnderlyingType(type) is not null || !type.IsValueType;
         object? raw = value.Value;
 
-        bool empty = raw is null || (value.IsText && raw is string t && (t is "" or "~" or "null"));
+        // Only a real null is empty: the recipe reader already made plain ~, null and empty scalars null, so a quoted "null" is text.
+        bool empty = raw is null;
         if (empty && target == typeof(string)) { result = raw is null ? null : ""; return true; }
         if (empty)
         {
@@ -143,12 +153,13 @@ public static class OptionBinder
         }
 
         if (!value.IsText && target.IsInstanceOfType(raw)) { result = raw; return true; }
-        string text = Convert.ToString(raw, CultureInfo.InvariantCulture) ?? "";
-        if (value.IsText && raw is not string)
+        // A list for a single value (YAML [a, b], or PowerShell's 'a','b') is refused, not bound as its type's name.
+        if (raw is not string && (value.IsText || raw is IEnumerable))
         {
             problem = $"expected {Expected(type)}, got a list or mapping";
             return false;
         }
+        string text = Convert.ToString(raw, CultureInfo.InvariantCulture) ?? "";
 
         try
         {
