@@ -158,7 +158,7 @@ public sealed class RecipeReader
     {
         IReadOnlyDictionary<string, string>? options;
         string? plugin;
-        try { (plugin, options) = (Models ?? StoredModelResolver.FromEnvironment()).Resolve(name, userGivesPath: with?["path"] is ScalarNode { Value: not null }); }
+        try { (plugin, options) = (Models ?? StoredModelResolver.FromEnvironment()).Resolve(name, userGivesPath: with?.Entries.Any(e => string.Equals(e.Key, "path", StringComparison.OrdinalIgnoreCase) && e.Value is ScalarNode { Value: not null }) == true); }
         catch (FifoInputException ex)
         {
             Error("model.use", ex.Message, at);

@@ -41,7 +41,7 @@ static class Errors
 
     /// <summary>Problems with a cmdlet's option hashtable (-Option), named by the parameter.</summary>
     public static ErrorRecord InvalidOptions(IReadOnlyList<Diagnostic> diagnostics, string parameter) =>
-        new(new FifoInputException("InvalidParameter", $"Invalid {parameter}:{Environment.NewLine}" + string.Join(Environment.NewLine, diagnostics.Select(d => $"  {d.Message}"))),
+        new(new FifoInputException("InvalidParameter", $"Invalid {parameter}:{Environment.NewLine}" + string.Join(Environment.NewLine, diagnostics.Select(d => $"  {d.Path[(d.Path.LastIndexOf('.') + 1)..]}: {d.Message}"))),
             "InvalidParameter", ErrorCategory.InvalidArgument, parameter);
 
     /// <summary>All recipe problems in one terminating error, one per line, each with its location.</summary>

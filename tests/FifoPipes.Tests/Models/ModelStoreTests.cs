@@ -157,6 +157,9 @@ public sealed class ModelStoreTests : IDisposable
         Assert.Equal("model.use", diagnostic.Path);
         Assert.Contains("Save-FifoModel -Name fifotest-tiny", diagnostic.Message);
         Assert.Equal(2, diagnostic.Line);
+        // Given its own path (in any case, as every option name is), the preset needs no download.
+        var ownPath = new RecipeReader(TestPlugins.Host) { Models = resolver }.ReadText(Yaml.Replace("dType: bfloat16", "Path: /models/mine.ckpt"), "/recipes/tiny.yaml");
+        Assert.Equal("/models/mine.ckpt", Option(ownPath!.Model.Options!, "Path"));
 
         using (var client = Client()) await store.SaveAsync(client, Tiny);
         var reader = new RecipeReader(TestPlugins.Host) { Models = resolver };

@@ -203,6 +203,9 @@ public sealed class CmdletTests : IDisposable
         var error = RunFailing($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames typo.mp4, typo.gif -Option @{{ crff = 30 }}");
         Assert.Equal("InvalidParameter", error.FullyQualifiedErrorId.Split(',')[0]);
         Assert.Contains("unknown option 'crff'. Did you mean 'crf'?", error.Exception.Message);
+
+        var wrongType = RunFailing($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames typed.mp4 -Option @{{ crf = 'high' }}");
+        Assert.Contains("crf: expected an integer, got 'high'", wrongType.Exception.Message);
     }
 
     [Fact]
