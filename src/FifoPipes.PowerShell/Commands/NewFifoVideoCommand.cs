@@ -25,7 +25,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [ValidateNotNull]
     public string[]? Prompt { get; set; }
 
-    /// <summary><para type="description">Frames per prompt: one number for all prompts, or one per prompt.</para></summary>
+    /// <summary><para type="description">Frames per prompt: one number for all prompts, or one per prompt. Default 128; with -Recipe and one prompt, the recipe's frames.</para></summary>
     [Parameter(Position = 1)]
     [ValidateRange(1, int.MaxValue)]
     public int[]? Frames { get; set; }
@@ -63,7 +63,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     protected override void ProcessRecord()
     {
         var builder = new RecipeBuilder();
-        if (Prompt is { Length: > 0 }) builder.Set("prompts", PromptSchedule.Build(Prompt, Frames), "-Prompt");
+        if (Prompt is { Length: > 0 }) builder.SetPrompts(Prompt, Frames, "-Prompt");
         else if (Frames is { Length: > 0 }) ThrowTerminatingError(new ErrorRecord(new PSArgumentException("-Frames needs -Prompt (a recipe's prompt list carries its own frame counts)."), "FramesWithoutPrompt", ErrorCategory.InvalidArgument, null));
         if (MyInvocation.BoundParameters.ContainsKey(nameof(SnapshotEvery)) && SnapshotPath is null && Recipe is null)
             ThrowTerminatingError(new ErrorRecord(new PSArgumentException("-SnapshotEvery needs -SnapshotPath: the file to write the snapshots to."), "SnapshotEveryWithoutPath", ErrorCategory.InvalidArgument, SnapshotEvery));
@@ -87,6 +87,9 @@ public sealed class NewFifoVideoCommand : PSCmdlet
 
         var (recipe, diagnostics) = builder.Build(Recipe is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Recipe), SessionState.Path.CurrentFileSystemLocation.ProviderPath);
         if (recipe is null) ThrowTerminatingError(Errors.InvalidRecipe(diagnostics, Recipe, builder.ParameterFor));
+        if (recipe!.Sinks.Count > 0)
+            WriteWarning($"New-FifoVideo writes its frames to the pipeline, not to the recipe's sinks ({string.Join(", ", recipe.Sinks.Select(s => s.Path))}). " +
+                         "Pipe them to Export-FifoFrames, or run Invoke-FifoRecipe to write the sinks.");
         try
         {
             pump.Run(recipe!, WriteObject);

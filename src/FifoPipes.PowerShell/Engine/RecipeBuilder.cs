@@ -16,6 +16,19 @@ sealed class RecipeBuilder
     // Recipe path -> the cmdlet parameter that set it, so a problem can name the parameter instead of a recipe key.
     readonly Dictionary<string, string> parameters = new(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// The prompts of the video, with one frame count for all or one each; without counts, a single prompt keeps the
+    /// recipe file's 'frames' (so -Recipe long.yaml -Prompt 'rain' only changes the prompt), others get 128 frames each.
+    /// </summary>
+    public void SetPrompts(string[] prompts, int[]? frames, string parameter)
+    {
+        promptsWithoutFrames = frames is null && prompts.Length == 1 ? prompts[0] : null;
+        Set("prompts", PromptSchedule.Build(prompts, frames), parameter);
+        parameters["prompt"] = parameter;
+    }
+
+    string? promptsWithoutFrames;
+
     public void Set(string key, object? value, string? parameter = null)
     {
         top[key] = value;
@@ -88,9 +101,16 @@ sealed class RecipeBuilder
     {
         var entries = root.Entries.ToList();
         // A prompt given as a parameter replaces the file's prompt or prompt list entirely.
-        if (top.ContainsKey("prompt") || top.ContainsKey("prompts"))
+        var topValues = new Dictionary<string, object?>(top, StringComparer.Ordinal);
+        if (promptsWithoutFrames is not null && root["frames"] is ScalarNode { Value: not null })
+        {
+            topValues.Remove("prompts");
+            topValues["prompt"] = promptsWithoutFrames;
+            entries.RemoveAll(e => e.Key is "prompt" or "prompts");
+        }
+        else if (topValues.ContainsKey("prompt") || topValues.ContainsKey("prompts"))
             entries.RemoveAll(e => e.Key is "prompt" or "prompts" or "frames");
-        foreach (var (key, value) in top) Replace(entries, key, RecipeNodes.FromObject(value));
+        foreach (var (key, value) in topValues) Replace(entries, key, RecipeNodes.FromObject(value));
         foreach (var (key, values) in this.entries)
         {
             var merged = (root[key] as MapNode)?.Entries.ToList() ?? new List<MapEntry>();

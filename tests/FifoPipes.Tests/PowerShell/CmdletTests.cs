@@ -310,6 +310,27 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void A_prompt_over_a_recipe_keeps_its_frame_count_and_its_sinks_are_named_as_not_written()
+    {
+        File.WriteAllText(Path.Combine(dir, "long.yaml"), """
+            apiVersion: fifopipes/v1
+            model: { use: analytic, with: { height: 8, width: 8, channels: 2, frames: 4 } }
+            prompt: fire
+            frames: 6
+            sampler: { use: fifo, with: { partitions: 2 } }
+            sinks: [ { path: long.gif } ]
+            """);
+        using var shell = InProcessShell.New(dir);
+        shell.AddScript("New-FifoVideo -Recipe long.yaml -Prompt 'rain'");
+        var frames = shell.Invoke().Select(o => o.BaseObject).Cast<FifoFrame>().ToList();
+
+        Assert.Equal(6, frames.Count);
+        Assert.All(frames, f => Assert.Equal("rain", f.Prompt));
+        Assert.Contains(shell.Streams.Warning, w => w.Message.Contains("not to the recipe's sinks") && w.Message.Contains("long.gif"));
+        Assert.False(File.Exists(Path.Combine(dir, "long.gif")));
+    }
+
+    [Fact]
     public void A_start_image_pulls_the_first_frames_towards_it()
     {
         var red = Path.Combine(dir, "red.png");
