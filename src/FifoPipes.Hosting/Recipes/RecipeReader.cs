@@ -69,7 +69,8 @@ public sealed class RecipeReader
         var prompts = ReadPrompts(map);
         long seed = ReadScalar<long?>(map, "seed", "seed") ?? 0;
         double? fps = ReadScalar<double?>(map, "fps", "fps");
-        if (fps is { } rate && !(rate > 0 && rate <= 240)) Error("fps", $"fps must be between 0 and 240, got {rate}", map["fps"]?.Location);
+        // As New-FifoVideo -Fps: below 0.01 a frame would last minutes, and the sinks' frame rates print as 0.
+        if (fps is { } rate && !(rate >= 0.01 && rate <= 240)) Error("fps", $"fps must be between 0.01 and 240, got {rate}", map["fps"]?.Location);
         bool overwrite = ReadScalar<bool?>(map, "overwrite", "overwrite") ?? false;
         var sinks = ReadSinks(map);
         var snapshot = ReadSnapshot(map);
