@@ -47,7 +47,7 @@ public sealed class PluginHost
         {
             if (!Directory.Exists(folder))
             {
-                host.errors.Add(new PluginLoadError(folder, null, $"plugin folder does not exist (check {PluginPathVariable})"));
+                host.errors.Add(new PluginLoadError(Path.GetFullPath(folder), null, $"plugin folder does not exist (check {PluginPathVariable}; a relative entry is taken from the process's working folder)"));
                 continue;
             }
             host.LoadFolder(Path.GetFullPath(folder), shared);
@@ -68,7 +68,16 @@ public sealed class PluginHost
         var candidates = files
             .Where(p => !SharedAssemblies.IsFramework(p) && ReferencesContracts(p))
             .OrderBy(p => p, StringComparer.Ordinal).ToList();
-        if (candidates.Count == 0) return;
+        if (candidates.Count == 0)
+        {
+            // Usually the project folder instead of its build output: say where the assemblies probably are.
+            var built = Directory.Exists(Path.Combine(folder, "bin"))
+                ? Directory.EnumerateFiles(Path.Combine(folder, "bin"), "*.dll", SearchOption.AllDirectories).Where(ReferencesContracts).Select(Path.GetDirectoryName).FirstOrDefault()
+                : null;
+            errors.Add(new PluginLoadError(folder, null, "holds no plugin assembly (none references FifoPipes.Abstractions); " +
+                (built is null ? $"point {PluginPathVariable} at the folder a plugin's build writes its .dll to" : $"did you mean '{built}'?")));
+            return;
+        }
         var context = new PluginLoadContext(folder, candidates[0], shared);
         foreach (var path in candidates)
         {
@@ -133,9 +142,18 @@ public sealed class PluginHost
             errors.Add(new PluginLoadError(path, null, $"its {typeof(T).Name} exports could not be read: {Describe(ex)}"));
             return;
         }
+        var contractKind = typeof(T) == typeof(IModelAdapter) ? PluginKind.Model
+            : typeof(T) == typeof(ISamplerFactory) ? PluginKind.Sampler
+            : typeof(T) == typeof(ISinkFactory) ? PluginKind.Sink : PluginKind.Study;
         foreach (var export in exports)
         {
             var meta = export.Metadata;
+            if (meta.Kind != contractKind)
+            {
+                errors.Add(new PluginLoadError(path, meta.Name,
+                    $"is declared a {meta.Kind.ToString().ToLowerInvariant()} plugin but exports {typeof(T).Name}; declare it PluginKind.{contractKind} (or export the {meta.Kind.ToString().ToLowerInvariant()} contract)"));
+                continue;
+            }
             if (plugins.FirstOrDefault(p => p.Kind == meta.Kind && string.Equals(p.Name, meta.Name, StringComparison.OrdinalIgnoreCase)) is { } existing)
             {
                 errors.Add(new PluginLoadError(path, meta.Name,

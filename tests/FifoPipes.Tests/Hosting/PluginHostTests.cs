@@ -70,6 +70,8 @@ public sealed class PluginHostTests
             Assert.Contains(host.Errors, e => e.Name == "gif" && e.Message.Contains("already loaded"));
             Assert.Contains(host.Errors, e => e.Name == "ghostly-model" && e.Message.Contains("Ghost"));
             Assert.Contains(host.Errors, e => e.Source == "/nonexistent/plugins" && e.Message.Contains("does not exist"));
+            Assert.Contains(host.Errors, e => e.Name == "mislabelled-sink" && e.Message.Contains("declare it PluginKind.Sink"));
+            Assert.Null(host.Find(PluginKind.Sampler, "mislabelled-sink"));
             Assert.Contains(host.Errors, e => e.Source == dangling && e.Message.Contains("cannot be read"));
 
             var ex = Assert.Throws<FifoInputException>(() => host.Require(PluginKind.Model, "ghostly-model"));
@@ -77,6 +79,24 @@ public sealed class PluginHostTests
             Assert.Contains("analytic", ex.Message);
         }
         finally { Directory.Delete(folder, recursive: true); }
+    }
+
+    [Fact]
+    public void A_folder_without_plugin_assemblies_points_at_its_build_output()
+    {
+        // The project folder of a plugin instead of the folder its build writes to.
+        var project = Directory.CreateTempSubdirectory("fifo-project-").FullName;
+        try
+        {
+            var output = Directory.CreateDirectory(Path.Combine(project, "bin", "Debug", "net8.0")).FullName;
+            foreach (var file in Directory.GetFiles(BuildOutput("tests/TestPlugins/FaultyPlugins"), "FaultyPlugins.dll"))
+                File.Copy(file, Path.Combine(output, Path.GetFileName(file)));
+            var host = PluginHost.LoadFolders(new[] { project });
+            var error = Assert.Single(host.Errors);
+            Assert.Contains("holds no plugin assembly", error.Message);
+            Assert.Contains($"did you mean '{output}'", error.Message);
+        }
+        finally { Directory.Delete(project, recursive: true); }
     }
 
     [Fact]

@@ -35,3 +35,9 @@ public sealed class GhostlyModelAdapter : IModelAdapter
     public GhostlyModelAdapter() => name = Ghost.GhostType.Name;
     public IVideoModel Load(object? options, PluginContext context) => throw new NotSupportedException(name);
 }
+
+[FifoPlugin(PluginKind.Sampler, "mislabelled-sink", typeof(ISinkFactory), Description = "A sink declared as a sampler.")]
+public sealed class MislabelledSinkFactory : ISinkFactory
+{
+    public IFrameSink Create(object? options, SinkTarget target, PluginContext context) => throw new NotSupportedException();
+}
