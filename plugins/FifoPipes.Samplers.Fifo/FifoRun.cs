@@ -96,7 +96,9 @@ public sealed class FifoRun : IDisposable
     /// </summary>
     public void DenoiseWindows(CancellationToken cancellation)
     {
+        // Every window of an iteration takes the head frame's prompt, and the head only moves on.
         var cond = prompts.ForFrame(Iteration - Plan.Discarded);
+        prompts.ReleaseBefore(Iteration - Plan.Discarded);
         var uncond = denoiser.UsesUnconditional ? prompts.UnconditionalFor(cond) : null;
         PrefetchNoise();
         while (true)

@@ -3,8 +3,10 @@ using FifoPipes.Abstractions;
 namespace FifoPipes.Core;
 
 /// <summary>
-/// Embeds each prompt of the schedule once, on first use, plus the "" prompt for guidance (one per prompt for models
-/// that pair it, <see cref="IPairedUnconditional"/>); every sampler shares it.
+/// Embeds each prompt of the schedule on first use (spans in use at once with the same text share one embedding), plus
+/// the "" prompt for guidance (one per prompt for models that pair it, <see cref="IPairedUnconditional"/>); every
+/// sampler shares it. A sampler that moves forward through the video frees the spans behind it with
+/// <see cref="ReleaseBefore"/>, so a schedule of thousands of prompts holds only the few in use.
 /// </summary>
 public sealed class PromptEmbeddings : IDisposable
 {
@@ -26,8 +28,23 @@ public sealed class PromptEmbeddings : IDisposable
     public Conditioning ForFrame(long outputFrame)
     {
         int span = Schedule.SpanIndexAt(outputFrame);
-        return spans[span] ??= model.Encode(Schedule.Spans[span].Prompt);
+        return spans[span] ??= Held(Schedule.Spans[span].Prompt) ?? model.Encode(Schedule.Spans[span].Prompt);
     }
+
+    /// <summary>Frees the embeddings of the spans that end before <paramref name="outputFrame"/>: none of their frames is asked for again.</summary>
+    public void ReleaseBefore(long outputFrame)
+    {
+        for (int i = 0; i < spans.Length && Schedule.StartOf(i) + Schedule.Spans[i].Frames <= outputFrame; i++)
+        {
+            if (spans[i] is not { } released) continue;
+            spans[i] = null;
+            if (spans.Contains(released, ReferenceEqualityComparer.Instance)) continue;   // a later span with the same prompt
+            if (paired.Remove(released, out var own)) own.Dispose();
+            released.Dispose();
+        }
+    }
+
+    Conditioning? Held(string prompt) => spans.FirstOrDefault(c => c is not null && c.Prompt == prompt);
 
     /// <summary>The one "" conditioning, for samplers written before prompts were paired; a pairing model gets it unpaired.</summary>
     [Obsolete("Use UnconditionalFor(conditional): models that pair \"\" with each prompt (Open-Sora Plan) need to know the prompt.")]
@@ -43,7 +60,7 @@ public sealed class PromptEmbeddings : IDisposable
 
     public void Dispose()
     {
-        foreach (var c in spans) c?.Dispose();
+        foreach (var c in spans.OfType<Conditioning>().Distinct<Conditioning>(ReferenceEqualityComparer.Instance)) c.Dispose();
         unconditional?.Dispose();
         foreach (var c in paired.Values) c.Dispose();
     }
