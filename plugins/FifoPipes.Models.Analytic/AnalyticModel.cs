@@ -46,7 +46,7 @@ public sealed class AnalyticModel : IVideoModel
             Fingerprint = FifoPipes.Core.ModelFingerprint.Of(options),
         };
         alphasCumprod = DiffusionSchedule.AlphasCumprod(Info.Schedule);
-        denoiser = new ExactDenoiser(options.Height, options.Width, device, options.OperatorCache);
+        denoiser = new ExactDenoiser(options.Height, options.Width, device, options.OperatorCache ?? 24, grows: options.OperatorCache is null);
     }
 
     public ModelInfo Info { get; }

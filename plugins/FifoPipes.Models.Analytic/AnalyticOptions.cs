@@ -33,8 +33,9 @@ public sealed class AnalyticOptions : IValidatableOptions
     [Option("Torch device: cpu, cuda or cuda:N.", ChangesFrames = false)]
     public string Device { get; set; } = "cpu";
 
-    [Option("Denoiser operators kept (one per prompt and window position; about 11 MB each at the default size).", Min = 1, Max = 1024, ChangesFrames = false)]
-    public int OperatorCache { get; set; } = 24;
+    [Option("Denoiser operators kept (one per prompt and window position; about 11 MB each at the default size). Unset: 24, " +
+            "growing while a run keeps asking for operators it evicted, up to 1 GiB of them.", Min = 1, Max = 1024, ChangesFrames = false)]
+    public int? OperatorCache { get; set; }
 
     public IEnumerable<OptionProblem> Validate()
     {
@@ -45,7 +46,7 @@ public sealed class AnalyticOptions : IValidatableOptions
         if (!(Guidance >= 0) || double.IsInfinity(Guidance)) yield return new("guidance", $"guidance is {Guidance}; use a finite scale >= 0 (default 1.5).");
         if (Partitions < 1) yield return new("partitions", $"partitions is {Partitions}; use at least 1 (default 4).");
         if (!(Eta >= 0 && Eta <= 1)) yield return new("eta", $"eta is {Eta}; use a value in [0, 1].");
-        if (OperatorCache < 1) yield return new("operatorCache", $"operatorCache is {OperatorCache}; keep at least 1 operator.");
+        if (OperatorCache is < 1) yield return new("operatorCache", $"operatorCache is {OperatorCache}; keep at least 1 operator.");
         if (ModelDevices.ParseDevice(Device) is null)
             yield return new("device", ModelDevices.ParseDevices(Device) is { Count: > 1 }
                 // Its decoder follows the rows it denoised, so its work cannot be split across replicas.

@@ -14,11 +14,21 @@ namespace FifoPipes.Models.Analytic;
 /// </summary>
 public sealed class ExactDenoiser : IDisposable
 {
-    readonly int capacity;
+    /// <summary>How much a growing cache may hold: a few hundred operators at the default size.</summary>
+    public const long GrowthLimitBytes = 1L << 30;
+
+    int capacity;
+    readonly bool grows;
     readonly LinkedList<(string Key, Tensor Operator)> recent = new();
     readonly Dictionary<string, LinkedListNode<(string Key, Tensor Operator)>> cache = new(StringComparer.Ordinal);
+    // Keys evicted lately: asking for one again means the cache is smaller than the cycle of operators in use.
+    readonly HashSet<string> evicted = new(StringComparer.Ordinal);
 
-    public ExactDenoiser(int height, int width, Device? device = null, int cacheCapacity = 24)
+    /// <param name="grows">
+    /// Let the cache grow (to <see cref="GrowthLimitBytes"/>) while it evicts operators that are asked for again: FIFO
+    /// uses the same operators in the same order every iteration, so a cache one short of that cycle rebuilds them all.
+    /// </param>
+    public ExactDenoiser(int height, int width, Device? device = null, int cacheCapacity = 24, bool grows = false)
     {
         if (height < 1 || width < 1) throw new ArgumentOutOfRangeException(nameof(height), "The latent must be at least 1 x 1.");
         if (cacheCapacity < 1) throw new ArgumentOutOfRangeException(nameof(cacheCapacity), "The operator cache holds at least one entry.");
@@ -26,7 +36,11 @@ public sealed class ExactDenoiser : IDisposable
         Width = width;
         Device = device ?? CPU;
         capacity = cacheCapacity;
+        this.grows = grows;
     }
+
+    /// <summary>Operators the cache holds at most now.</summary>
+    public int Capacity => capacity;
 
     public int Height { get; }
     public int Width { get; }
@@ -67,12 +81,14 @@ public sealed class ExactDenoiser : IDisposable
         op.DetachFromDisposeScope();
         cache[key] = recent.AddFirst((key, op));
         OperatorsBuilt++;
+        if (grows && evicted.Remove(key) && (capacity + 1) * op.NumberOfElements * op.ElementSize <= GrowthLimitBytes) capacity++;
         while (cache.Count > capacity)
         {
             var last = recent.Last!;
             recent.RemoveLast();
             cache.Remove(last.Value.Key);
             last.Value.Operator.Dispose();
+            if (grows && evicted.Add(last.Value.Key) && evicted.Count > 4 * capacity) evicted.Clear();
         }
         return op;
     }

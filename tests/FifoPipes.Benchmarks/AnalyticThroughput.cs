@@ -26,6 +26,7 @@ public sealed class AnalyticThroughput : IBenchmark
           --channels C      latent channels (default 4)
           --window F        frames per denoiser window f (default 16)
           --partitions N    FIFO partitions n (default 4)
+          --operator-cache N  a fixed operator cache of N (default: unset, 24 growing as the run needs)
           --no-lookahead    plain FIFO windows instead of lookahead
           --guidance W      guidance scale (default: the model's, 1.5)
           --sinks LIST      mp4,gif (default), mp4, gif or none
@@ -41,6 +42,7 @@ public sealed class AnalyticThroughput : IBenchmark
         int channels = arguments.Int("channels", 4);
         int window = arguments.Int("window", 16, min: 2);
         int partitions = arguments.Int("partitions", 4);
+        int? operatorCache = arguments.Has("operator-cache") ? arguments.Int("operator-cache", 24) : null;
         bool lookahead = !arguments.Flag("no-lookahead");
         double? guidance = arguments.Has("guidance") ? arguments.Number("guidance", 1.5) : null;
         var sinkNames = arguments.Text("sinks", "mp4,gif").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -56,7 +58,7 @@ public sealed class AnalyticThroughput : IBenchmark
         Directory.CreateDirectory(folder);
         try
         {
-            return Measure(new AnalyticOptions { Channels = channels, Height = height, Width = width, Frames = window, Partitions = partitions },
+            return Measure(new AnalyticOptions { Channels = channels, Height = height, Width = width, Frames = window, Partitions = partitions, OperatorCache = operatorCache },
                 new FifoOptions { Lookahead = lookahead, Guidance = guidance }, frames, block, sinkNames, folder, prompt);
         }
         finally

@@ -59,6 +59,20 @@ public sealed class AnalyticModelTests
         Assert.Equal(1, denoiser.OperatorsBuilt);
     }
 
+    [Theory]
+    [InlineData(false, 18)]   // a fixed cache one too small for the cycle rebuilds every operator every time
+    [InlineData(true, 7)]     // a growing one rebuilds one evicted operator, then holds the cycle
+    public void A_growing_cache_stops_rebuilding_a_cycle_of_operators_larger_than_it(bool grows, long expectedBuilt)
+    {
+        var p = PromptMapping.FromPrompt("clouds", 2);
+        using var denoiser = new ExactDenoiser(4, 6, cacheCapacity: 5, grows: grows);
+        var cycle = Enumerable.Range(1, 6).Select(k => new[] { 0.9 / k, 0.5 / k }).ToList();
+        for (int round = 0; round < 3; round++)
+            foreach (var abar in cycle) denoiser.Operator(p, abar);
+        Assert.Equal(expectedBuilt, denoiser.OperatorsBuilt);
+        Assert.Equal(grows ? 6 : 5, denoiser.Capacity);
+    }
+
     [Fact]
     public void Pure_noise_is_predicted_as_itself()
     {
