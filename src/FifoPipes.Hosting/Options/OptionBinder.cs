@@ -94,6 +94,13 @@ public static class OptionBinder
     static string? RangeProblem(OptionDescriptor option, object? value)
     {
         if (value is null) return null;
+        // A list's items each keep the option's bounds and choices.
+        if (value is Array items && value is not string)
+        {
+            for (int i = 0; i < items.Length; i++)
+                if (RangeProblem(option, items.GetValue(i)) is { } itemProblem) return $"item {i}: {itemProblem}";
+            return null;
+        }
         if (option.Choices.Count > 0 && value is string s && !option.Choices.Contains(s, StringComparer.OrdinalIgnoreCase))
             return $"'{s}' is not one of the allowed values: {string.Join(", ", option.Choices)}";
         if (value is IConvertible c && value is not string and not bool and not Enum)
@@ -173,7 +180,8 @@ public static class OptionBinder
                 };
             else if (target.IsEnum)
             {
-                var match = Enum.GetNames(target).FirstOrDefault(n => string.Equals(n, text.Replace("-", "").Replace("_", ""), StringComparison.OrdinalIgnoreCase))
+                static string Plain(string name) => name.Replace("-", "").Replace("_", "");
+                var match = Enum.GetNames(target).FirstOrDefault(n => string.Equals(Plain(n), Plain(text), StringComparison.OrdinalIgnoreCase))
                             ?? throw new FormatException();
                 result = Enum.Parse(target, match);
             }

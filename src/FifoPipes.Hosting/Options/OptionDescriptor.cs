@@ -53,6 +53,18 @@ public sealed class OptionDescriptor
             .ToList();
     }
 
+    /// <summary>The first option of <paramref name="optionsType"/> whose type recipes and hashtables cannot set, if any.</summary>
+    public static OptionDescriptor? FirstUnsupported(Type? optionsType) => For(optionsType).FirstOrDefault(o => !Settable(o.Type));
+
+    /// <summary>What <see cref="OptionBinder.TryConvert"/> converts to: text, true/false, whole and real numbers, enums, arrays of them.</summary>
+    static bool Settable(Type type)
+    {
+        var target = Nullable.GetUnderlyingType(type) ?? type;
+        if (target.IsArray) return target.GetArrayRank() == 1 && !target.GetElementType()!.IsArray && Settable(target.GetElementType()!);
+        return target.IsEnum || target == typeof(string) || target == typeof(bool) || target == typeof(int) || target == typeof(long)
+               || target == typeof(double) || target == typeof(float);
+    }
+
     public static string CamelCase(string name) =>
         string.IsNullOrEmpty(name) || char.IsLower(name[0]) ? name : char.ToLowerInvariant(name[0]) + name[1..];
 
@@ -63,8 +75,8 @@ public sealed class OptionDescriptor
         if (type.IsEnum) return "one of " + string.Join("|", Enum.GetNames(type).Select(CamelCase));
         return Type.GetTypeCode(type) switch
         {
-            TypeCode.Int16 or TypeCode.Int32 or TypeCode.Int64 => "integer",
-            TypeCode.Single or TypeCode.Double or TypeCode.Decimal => "number",
+            TypeCode.Int32 or TypeCode.Int64 => "integer",
+            TypeCode.Single or TypeCode.Double => "number",
             TypeCode.Boolean => "boolean",
             TypeCode.String => "string",
             _ => type.Name,

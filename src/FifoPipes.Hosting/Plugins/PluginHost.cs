@@ -148,6 +148,12 @@ public sealed class PluginHost
         foreach (var export in exports)
         {
             var meta = export.Metadata;
+            if (FifoPipes.Hosting.Options.OptionDescriptor.FirstUnsupported(meta.OptionsType) is { } unsupported)
+            {
+                errors.Add(new PluginLoadError(path, meta.Name,
+                    $"its option '{unsupported.Name}' is a {unsupported.Type.Name}, which recipes cannot set; use string, bool, int, long, float, double, an enum, or an array of one"));
+                continue;
+            }
             if (meta.Kind != contractKind)
             {
                 errors.Add(new PluginLoadError(path, meta.Name,

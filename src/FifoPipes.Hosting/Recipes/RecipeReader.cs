@@ -249,7 +249,8 @@ public sealed class RecipeReader
         var sinks = new List<SinkUse>();
         if (map["sinks"] is not { } node) return sinks;
         if (node is not SequenceNode seq) { Error("sinks", $"expected a list of sinks ({{use, path, with}}), got {node.Kind}", node.Location, SinkKeys); return sinks; }
-        var paths = new HashSet<string>(StringComparer.Ordinal);
+        // As the file system compares names: out.mp4 and OUT.mp4 are one file on Windows and macOS.
+        var paths = new HashSet<string>(OperatingSystem.IsLinux() ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase);
         for (int i = 0; i < seq.Items.Count; i++)
         {
             var path = $"sinks[{i}]";
@@ -280,7 +281,7 @@ public sealed class RecipeReader
                     continue;
                 }
             }
-            var full = Path.GetFullPath(Path.Combine(baseDirectory, target));
+            if (FullPath(target, $"{path}.path", item["path"]!.Location) is not { } full) continue;
             if (!paths.Add(full)) Error($"{path}.path", $"two sinks write to '{full}'", item["path"]!.Location);
             var options = BindOptions(plugin, ReadMap(item["with"], $"{path}.with"), $"{path}.with", item.Location);
             sinks.Add(new SinkUse(plugin, options, full));
@@ -300,7 +301,19 @@ public sealed class RecipeReader
         if (path is null) Error("snapshot.path", "missing 'path': the snapshot file to write", m.Location);
         int every = ReadScalar<int?>(m, "every", "snapshot.every") ?? 100;
         if (every < 1) Error("snapshot.every", $"must be at least 1 frame, got {every}", m["every"]?.Location);
-        return path is null || every < 1 ? null : new SnapshotPolicy(Path.GetFullPath(Path.Combine(baseDirectory, path)), every);
+        var full = path is null ? null : FullPath(path, "snapshot.path", m["path"]!.Location);
+        return full is null || every < 1 ? null : new SnapshotPolicy(full, every);
+    }
+
+    /// <summary>A path from the recipe, relative to its folder; one the OS cannot take (a NUL character) is a located error.</summary>
+    string? FullPath(string text, string path, SourceLocation? at)
+    {
+        try { return Path.GetFullPath(Path.Combine(baseDirectory, text)); }
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            Error(path, $"'{text.Replace("\0", "\\0")}' is not a usable path: {ex.Message}", at);
+            return null;
+        }
     }
 
     string? ReadPath(MapNode map, string key, bool mustExist)
@@ -308,7 +321,7 @@ public sealed class RecipeReader
         if (map[key] is not { } node) return null;
         var text = Text(node, key);
         if (text is null) return null;
-        var full = Path.GetFullPath(Path.Combine(baseDirectory, text));
+        if (FullPath(text, key, node.Location) is not { } full) return null;
         if (mustExist && !File.Exists(full)) { Error(key, $"file '{full}' does not exist", node.Location); return null; }
         return full;
     }

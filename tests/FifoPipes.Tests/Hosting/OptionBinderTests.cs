@@ -16,13 +16,30 @@ public sealed class OptionBinderTests
         [Option("How hard; the setter itself refuses zero.")]
         public int Strength { get => strength; set => strength = value != 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), "zero does nothing"); }
         [Option("Steps; unset for the default.")] public int? Steps { get; set; }
+        [Option("Sizes, each at least 1.", Min = 1)] public int[] Sizes { get; set; } = { 1 };
+        [Option("How.")] public Mode Route { get; set; }
     }
+
+    public enum Mode { slow_path, fast_path }
 
     static (ThirdPartyOptions? Options, List<Diagnostic> Diagnostics) Bind(params (string Name, OptionValue Value)[] values)
     {
         var diagnostics = new List<Diagnostic>();
         var options = (ThirdPartyOptions?)OptionBinder.Bind(typeof(ThirdPartyOptions), values.ToDictionary(v => v.Name, v => v.Value), "sampler.with", null, diagnostics);
         return (options, diagnostics);
+    }
+
+    [Fact]
+    public void A_lists_items_keep_the_options_bounds_and_enum_names_may_be_written_with_or_without_separators()
+    {
+        var (_, diagnostics) = Bind(("sizes", OptionValue.FromTextList(new[] { "4", "-5" }, null)));
+        Assert.Contains("item 1: -5 is below the minimum 1", Assert.Single(diagnostics).Message);
+        foreach (var spelling in new[] { "fast_path", "fast-path", "fastPath" })
+        {
+            var (options, none) = Bind(("route", OptionValue.FromText(spelling, null)));
+            Assert.Empty(none);
+            Assert.Equal(Mode.fast_path, options!.Route);
+        }
     }
 
     [Fact]

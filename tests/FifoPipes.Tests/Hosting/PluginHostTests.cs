@@ -72,6 +72,7 @@ public sealed class PluginHostTests
             Assert.Contains(host.Errors, e => e.Source == "/nonexistent/plugins" && e.Message.Contains("does not exist"));
             Assert.Contains(host.Errors, e => e.Name == "mislabelled-sink" && e.Message.Contains("declare it PluginKind.Sink"));
             Assert.Null(host.Find(PluginKind.Sampler, "mislabelled-sink"));
+            Assert.Contains(host.Errors, e => e.Name == "timed-sink" && e.Message.Contains("option 'duration' is a TimeSpan"));
             Assert.Contains(host.Errors, e => e.Source == dangling && e.Message.Contains("cannot be read"));
 
             var ex = Assert.Throws<FifoInputException>(() => host.Require(PluginKind.Model, "ghostly-model"));

@@ -97,6 +97,7 @@ public sealed class RecipeReaderTests
         { "resume file missing", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nresume: /nonexistent/run.snapshot\n", "resume", 4, "does not exist" },
         { "fps out of range", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nfps: -2\n", "fps", 4, "between 0.01 and 240" },
         { "fps not a number", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nfps: NaN\n", "fps", 4, "between 0.01 and 240" },
+        { "sink path with a NUL", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks: [ { path: \"a\\0.mp4\" } ]\n", "sinks[0].path", 4, "not a usable path" },
         { "fps too small to play", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nfps: 1e-7\n", "fps", 4, "between 0.01 and 240" },
         { "option given twice in two cases", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler:\n  use: fifo\n  with:\n    partitions: 2\n    Partitions: 4\n",
             "sampler.with.Partitions", 8, "given twice" },

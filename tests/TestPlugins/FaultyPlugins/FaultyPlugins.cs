@@ -41,3 +41,14 @@ public sealed class MislabelledSinkFactory : ISinkFactory
 {
     public IFrameSink Create(object? options, SinkTarget target, PluginContext context) => throw new NotSupportedException();
 }
+
+[FifoPlugin(PluginKind.Sink, "timed-sink", typeof(ISinkFactory), Description = "An option no recipe can set.", OptionsType = typeof(TimedOptions))]
+public sealed class TimedSinkFactory : ISinkFactory
+{
+    public IFrameSink Create(object? options, SinkTarget target, PluginContext context) => throw new NotSupportedException();
+}
+
+public sealed class TimedOptions
+{
+    [Option("How long.")] public TimeSpan Duration { get; set; }
+}
