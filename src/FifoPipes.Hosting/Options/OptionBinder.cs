@@ -95,7 +95,7 @@ public static class OptionBinder
     {
         if (value is null) return null;
         // A list's items each keep the option's bounds and choices.
-        if (value is Array items && value is not string)
+        if (value is Array items)
         {
             for (int i = 0; i < items.Length; i++)
                 if (RangeProblem(option, items.GetValue(i)) is { } itemProblem) return $"item {i}: {itemProblem}";
