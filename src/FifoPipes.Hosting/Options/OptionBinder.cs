@@ -25,6 +25,10 @@ public sealed record Diagnostic(string Path, string Message, SourceLocation? Loc
 /// </summary>
 public static class OptionBinder
 {
+    /// <summary>YAML's merge key (&lt;&lt;: *defaults), which recipes do not expand: merged maps could grow past every size check.</summary>
+    public const string YamlMergeKey = "<<";
+    public const string YamlMergeHint = " YAML merge keys (<<: *anchor) are not supported in recipes; write the keys out, or reuse a whole value with *anchor.";
+
     public static object? Bind(Type? optionsType, IReadOnlyDictionary<string, OptionValue> values, string path,
         SourceLocation? blockLocation, List<Diagnostic> diagnostics, IReadOnlyDictionary<string, SourceLocation>? keyLocations = null)
     {
@@ -42,7 +46,7 @@ public static class OptionBinder
             if (option is null)
             {
                 var names = options.Select(o => o.Name).ToList();
-                var hint = Suggest(key, names) is { } near ? $" Did you mean '{near}'?" : "";
+                var hint = key == YamlMergeKey ? YamlMergeHint : Suggest(key, names) is { } near ? $" Did you mean '{near}'?" : "";
                 diagnostics.Add(new Diagnostic($"{path}.{key}", $"unknown option '{key}'.{hint}", KeyLocation(key, value), names));
                 continue;
             }

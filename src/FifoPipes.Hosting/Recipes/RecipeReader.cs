@@ -359,7 +359,8 @@ public sealed class RecipeReader
         foreach (var entry in map.Entries)
         {
             if (allowed.Contains(entry.Key)) continue;
-            var hint = OptionBinder.Suggest(entry.Key, allowed) is { } near ? $" Did you mean '{near}'?" : "";
+            var hint = entry.Key == OptionBinder.YamlMergeKey ? OptionBinder.YamlMergeHint
+                : OptionBinder.Suggest(entry.Key, allowed) is { } near ? $" Did you mean '{near}'?" : "";
             var where = path.Length == 0 ? "at the top level" : $"in '{path}'";
             Error(path.Length == 0 ? entry.Key : $"{path}.{entry.Key}", $"unknown key '{entry.Key}' {where}.{hint}", entry.KeyLocation ?? map.Location, allowed);
         }

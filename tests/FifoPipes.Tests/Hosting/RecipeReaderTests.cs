@@ -98,6 +98,7 @@ public sealed class RecipeReaderTests
         { "fps out of range", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nfps: -2\n", "fps", 4, "between 0.01 and 240" },
         { "fps not a number", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nfps: NaN\n", "fps", 4, "between 0.01 and 240" },
         { "sink path with a NUL", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks: [ { path: \"a\\0.mp4\" } ]\n", "sinks[0].path", 4, "not a usable path" },
+        { "YAML merge key", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: { use: fifo, with: { <<: { partitions: 2 } } }\n", "sampler.with.<<", 4, "merge keys" },
         { "fps too small to play", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nfps: 1e-7\n", "fps", 4, "between 0.01 and 240" },
         { "option given twice in two cases", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler:\n  use: fifo\n  with:\n    partitions: 2\n    Partitions: 4\n",
             "sampler.with.Partitions", 8, "given twice" },
