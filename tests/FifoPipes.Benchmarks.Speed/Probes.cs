@@ -140,8 +140,9 @@ public static class PeakTable
         if (gpuName is null) return null;
         bool tensorCores = dtype is ScalarType.BFloat16 or ScalarType.Float16;
         string n = gpuName.ToUpperInvariant();
+        // NVL parts first: "H200 NVL" and "H100 NVL" are the lower-power cards.
+        if ((n.Contains("H200") || n.Contains("H100")) && n.Contains("NVL")) return tensorCores ? 835 : 60;
         if (n.Contains("H200") || (n.Contains("H100") && (n.Contains("SXM") || n.Contains("HBM3")))) return tensorCores ? 989 : 67;
-        if (n.Contains("H100") && n.Contains("NVL")) return tensorCores ? 835 : 60;
         if (n.Contains("H100")) return tensorCores ? 756 : 51; // PCIe
         if (n.Contains("A100")) return tensorCores ? 312 : 19.5;
         return null;

@@ -1,25 +1,31 @@
 #!/usr/bin/env bash
-# A GPU session's measurements in one call, for device time that is short and billed from the start: versions, the
-# symbol check, the numerical smoke (when given the parity case folder), --ops, --profile (plain and with each
-# switchable candidate), then both schedules with lookahead on and off. Each step writes OUT/<step>.txt and a
-# failing step does not stop the ones after it.
+# A GPU session's measurements in one call, for device time that is short and billed from the start: versions (with the
+# commit the package was built from), the symbol check, then the issue's figures first (both schedules, lookahead on and
+# off), then the numerical smoke (when given the parity case folder), --profile (plain and with each switchable
+# candidate) and --ops. Each step writes OUT/<step>.txt, a failing step does not stop the ones after it, and every
+# step's limit is cut to what is left of BUDGET_S (540 s by default, under the device tool's 600 s per call), so a slow
+# step costs the steps after it, never the figures before it.
 #   ./gpu-session.sh OUT [SMOKE_DIR]
-# PRESET (videocrafter2), DEVICE (cuda), DTYPE (bfloat16), ROWS (16), PARTITIONS (4) and FRAMES (2) override the
-# defaults; TORCH_LIB and PYTHON work as for run-speed-bench.sh.
+# PRESET (videocrafter2), DEVICE (cuda), DTYPE (bfloat16), ROWS (16), PARTITIONS (4), FRAMES (2) and BUDGET_S override
+# the defaults; TORCH_LIB and PYTHON work as for run-speed-bench.sh.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:?usage: gpu-session.sh OUT [SMOKE_DIR]}
 smoke=${2:-}
 preset=${PRESET:-videocrafter2} device=${DEVICE:-cuda} dtype=${DTYPE:-bfloat16}
-rows=${ROWS:-16} partitions=${PARTITIONS:-4} frames=${FRAMES:-2}
+rows=${ROWS:-16} partitions=${PARTITIONS:-4} frames=${FRAMES:-2} budget=${BUDGET_S:-540}
 mkdir -p "$out"
 failed=0
 
 step() {
   local name=$1 limit=$2
   shift 2
-  echo "== $name: $*"
-  timeout "$limit" "$here/run-speed-bench.sh" "$@" > "$out/$name.txt" 2>&1
+  local left=$((budget - SECONDS - 5))
+  if [ "$left" -lt 20 ]; then echo "== $name: skipped, ${left}s of the budget left"; failed=$((failed + 1)); return; fi
+  [ "$limit" -le "$left" ] || limit=$left
+  echo "== $name (at most ${limit}s): $*"
+  # -k: a process stuck in a CUDA call may ignore SIGTERM.
+  timeout -k 10 "$limit" "$here/run-speed-bench.sh" "$@" > "$out/$name.txt" 2>&1
   local code=$?
   grep -v '^libtorch from' "$out/$name.txt" | tail -n 40
   echo "== $name: exit $code"
@@ -28,6 +34,7 @@ step() {
 
 {
   date -u
+  cat "$here/BUILD" 2>/dev/null || echo "build: unknown (no BUILD file in the package)"
   nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv 2>&1 || echo "no nvidia-smi"
   "${PYTHON:-python3}" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' 2>&1
 } > "$out/versions.txt"
@@ -38,13 +45,14 @@ TORCH_LIB=${TORCH_LIB:-$("${PYTHON:-python3}" -c 'import os, torch; print(os.pat
 export TORCH_LIB
 step check 60 --check
 [ "$failed" -eq 0 ] && export SYMBOLS_CHECKED=1
-[ -n "$smoke" ] && step smoke 180 --smoke "$smoke" --device "$device" --dtype "$dtype"
 common=(--device "$device" --preset "$preset" --dtype "$dtype")
-step ops 180 --ops "${common[@]}" --rows "$rows"
-step profile 180 --profile "${common[@]}" --rows "$rows"
+# The issue's figures first; the smoke after it still decides whether they count.
+step bench 300 "${common[@]}" --partitions "$partitions" --lookahead on,off --frames "$frames" --repeats 3 --warmup 1
+[ -n "$smoke" ] && step smoke 120 --smoke "$smoke" --device "$device" --dtype "$dtype"
+step profile 90 --profile "${common[@]}" --rows "$rows"
 # The whole call with each candidate of docs/gpu.md that can be switched on without a rebuild.
-step profile-packed 180 --profile "${common[@]}" --rows "$rows" --packed-temporal-attention
-step profile-no-flash 180 --profile "${common[@]}" --rows "$rows" --no-flash
-step bench 420 "${common[@]}" --partitions "$partitions" --lookahead on,off --frames "$frames" --repeats 3 --warmup 1
+step profile-packed 90 --profile "${common[@]}" --rows "$rows" --packed-temporal-attention
+step profile-no-flash 90 --profile "${common[@]}" --rows "$rows" --no-flash
+step ops 120 --ops "${common[@]}" --rows "$rows"
 echo "== $failed step(s) failed; outputs in $out"
 exit "$failed"
