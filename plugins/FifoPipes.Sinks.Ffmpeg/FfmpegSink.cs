@@ -76,6 +76,14 @@ public sealed class FfmpegSink : IFrameSink
     /// <summary>How long a dying ffmpeg gets to exit and say why before it is killed.</summary>
     static readonly TimeSpan DyingGrace = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a sink disposed without <see cref="Complete"/> (a stopped pipeline) waits for ffmpeg to finish its file
+    /// before killing it: an encoder flushing a long lookahead needs seconds, a hung one must not hold Ctrl+C forever.
+    /// </summary>
+    public static readonly TimeSpan DefaultCleanupGrace = TimeSpan.FromMinutes(2);
+
+    readonly TimeSpan cleanupGrace;
+
     readonly string ffmpeg;
     string path;
     readonly SinkTarget target;
@@ -88,8 +96,10 @@ public sealed class FfmpegSink : IFrameSink
     FifoInputException? failure;
     IReadOnlyList<string>? completed;
 
-    public FfmpegSink(string ffmpeg, string path, SinkTarget target, FfmpegContainer container, FfmpegSinkOptions options, IProgressSink log)
+    public FfmpegSink(string ffmpeg, string path, SinkTarget target, FfmpegContainer container, FfmpegSinkOptions options, IProgressSink log,
+        TimeSpan? cleanupGrace = null)
     {
+        this.cleanupGrace = cleanupGrace ?? DefaultCleanupGrace;
         this.ffmpeg = ffmpeg;
         this.path = path;
         this.target = target;
@@ -131,11 +141,13 @@ public sealed class FfmpegSink : IFrameSink
         process = FfmpegProcess.Start(ffmpeg, arguments);
     }
 
-    public IReadOnlyList<string> Complete()
+    public IReadOnlyList<string> Complete() => Finish(null);
+
+    IReadOnlyList<string> Finish(TimeSpan? limit)
     {
         if (completed is not null) return completed;
         if (process is null) return completed = Array.Empty<string>();
-        int exitCode = process.Finish();
+        int exitCode = process.Finish(limit);
         completed = File.Exists(path) ? new[] { path } : Array.Empty<string>();
         // A failure seen while writing was already reported; finishing what is left is all that remains.
         if (failure is null && exitCode != 0)
@@ -171,7 +183,7 @@ public sealed class FfmpegSink : IFrameSink
         if (process is null) return;
         if (completed is null)
         {
-            try { Complete(); }
+            try { Finish(cleanupGrace); }
             catch (FifoInputException) { } // disposal without Complete is cleanup; the failure had no one to go to
         }
         process.Dispose();

@@ -129,6 +129,26 @@ public sealed class FfmpegSinkTests : SinkTestBase
     }
 
     [SkippableFact]
+    public void A_hung_ffmpeg_is_killed_when_a_stopped_pipeline_disposes_the_sink()
+    {
+        Skip.If(OperatingSystem.IsWindows(), "needs a POSIX shell");
+        // Reads every frame, then never exits: what a wedged encoder looks like from here.
+        var hung = Path.Combine(Dir, "hung-ffmpeg.sh");
+        File.WriteAllText(hung, "#!/bin/sh\ncat > /dev/null\nexec sleep 300\n");
+        File.SetUnixFileMode(hung, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var sink = new FfmpegSink(hung, Path.Combine(Dir, "hung.mp4"), new SinkTarget("hung.mp4", 8, false), FfmpegContainer.Mp4,
+            new FfmpegSinkOptions(), NullProgressSink.Instance, cleanupGrace: TimeSpan.FromSeconds(1));
+        foreach (var f in Frames(2)) sink.Write(f);
+        int pid = sink.ProcessId!.Value;
+
+        var clock = Stopwatch.StartNew();
+        sink.Dispose();
+
+        Assert.InRange(clock.Elapsed.TotalSeconds, 0, 30);
+        Assert.Throws<ArgumentException>(() => Process.GetProcessById(pid));
+    }
+
+    [SkippableFact]
     public void Ffmpeg_killed_mid_run_is_a_clear_error()
     {
         Skip.IfNot(Ffprobe.Available && !OperatingSystem.IsWindows(), "needs ffmpeg and a POSIX shell");
