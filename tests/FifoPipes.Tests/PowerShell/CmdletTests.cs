@@ -284,17 +284,18 @@ public sealed class CmdletTests : IDisposable
         Assert.Equal(100, last.PercentComplete);
     }
 
+    /// <summary>A recipe for the tiny analytic model and FIFO with two partitions; <paramref name="rest"/> adds its own lines.</summary>
+    void WriteTinyRecipe(string file, string rest) => File.WriteAllText(Path.Combine(dir, file), """
+        apiVersion: fifopipes/v1
+        model: { use: analytic, with: { height: 8, width: 8, channels: 2, frames: 4 } }
+        sampler: { use: fifo, with: { partitions: 2 } }
+
+        """ + rest + "\n");
+
     [Fact]
     public void Snapshot_parameters_override_only_their_own_entry_of_a_recipes_snapshot()
     {
-        File.WriteAllText(Path.Combine(dir, "s.yaml"), """
-            apiVersion: fifopipes/v1
-            model: { use: analytic, with: { height: 8, width: 8, channels: 2, frames: 4 } }
-            prompt: fire
-            frames: 12
-            sampler: { use: fifo, with: { partitions: 2 } }
-            snapshot: { path: recipe.snapshot, every: 5 }
-            """);
+        WriteTinyRecipe("s.yaml", "prompt: fire\nframes: 12\nsnapshot: { path: recipe.snapshot, every: 5 }");
         long Emitted(string file) => long.Parse(FifoPipes.Torch.Checkpoints.SafetensorsFile.ReadMetadata(Path.Combine(dir, file))["emitted"]);
 
         Run("New-FifoVideo -Recipe s.yaml -SnapshotPath moved.snapshot | Out-Null");
@@ -312,14 +313,7 @@ public sealed class CmdletTests : IDisposable
     [Fact]
     public void A_prompt_over_a_recipe_keeps_its_frame_count_and_its_sinks_are_named_as_not_written()
     {
-        File.WriteAllText(Path.Combine(dir, "long.yaml"), """
-            apiVersion: fifopipes/v1
-            model: { use: analytic, with: { height: 8, width: 8, channels: 2, frames: 4 } }
-            prompt: fire
-            frames: 6
-            sampler: { use: fifo, with: { partitions: 2 } }
-            sinks: [ { path: long.gif } ]
-            """);
+        WriteTinyRecipe("long.yaml", "prompt: fire\nframes: 6\nsinks: [ { path: long.gif } ]");
         using var shell = InProcessShell.New(dir);
         shell.AddScript("New-FifoVideo -Recipe long.yaml -Prompt 'rain'");
         var frames = shell.Invoke().Select(o => o.BaseObject).Cast<FifoFrame>().ToList();
