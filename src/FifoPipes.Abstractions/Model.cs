@@ -104,6 +104,12 @@ public interface IFrameDecoder : IDisposable
     IReadOnlyList<Tensor> Flush();
 
     /// <summary>
+    /// Which pushed latent (counted from the first) the <paramref name="frame"/>-th decoded frame comes from, so the
+    /// frame carries that latent's prompt: itself for one frame per latent; a causal VAE's 2^k frames per latent map back.
+    /// </summary>
+    long LatentOf(long frame) => frame;
+
+    /// <summary>
     /// True when the decoder keeps nothing between frames: each latent becomes its own frame at once, so a Push that failed
     /// may simply be repeated, and a snapshot's count of popped latents is the index of the next frame (snapshots and
     /// resume need that).

@@ -108,6 +108,9 @@ public sealed class VideoRun
         // Stages a killed process left behind; from here on every stage on disk belongs to this run.
         recipe.Snapshot?.DeleteLeftoverStages();
         var staged = new Queue<StagedSnapshot>();
+        // The prompts of latents whose frames are not all out yet: a chunked decoder emits them later, several per latent.
+        var latentPrompts = new Queue<(long Index, string Prompt)>();
+        long firstIndex = -1;
         var total = Stopwatch.StartNew();
         var decoding = new Stopwatch();
         long nextIndex = -1;
@@ -121,6 +124,9 @@ public sealed class VideoRun
                 for (; next < rgbFrames.Count; next++)
                 {
                     var rgb = rgbFrames[next];
+                    long latent = firstIndex + decoder.LatentOf(nextIndex - firstIndex);
+                    while (latentPrompts.Count > 1 && latentPrompts.Peek().Index < latent) latentPrompts.Dequeue();
+                    prompt = latentPrompts.Count > 0 ? latentPrompts.Peek().Prompt : prompt;
                     VideoFrame frame;
                     using (rgb) frame = Repeating(() => FrameConversion.ToFrame(rgb, nextIndex, prompt, fps, RunId), "frame conversion", pure: true);
                     nextIndex++;
@@ -159,8 +165,8 @@ public sealed class VideoRun
             foreach (var latent in sampler.Sample(job, cancellation))
             {
                 // Decoders that hold frames back (causal VAEs) emit them later, with the index they belong to.
-                if (nextIndex < 0) nextIndex = latent.Index;
-                prompt = latent.Prompt;
+                if (nextIndex < 0) nextIndex = firstIndex = latent.Index;
+                latentPrompts.Enqueue((latent.Index, latent.Prompt));
                 if (latent.Snapshot is { } snapshot) staged.Enqueue(snapshot);
                 decoding.Start();
                 IReadOnlyList<TorchSharp.torch.Tensor> rgbFrames;
@@ -168,7 +174,7 @@ public sealed class VideoRun
                 decoding.Stop();
                 Emit(rgbFrames);
             }
-            if (nextIndex < 0) nextIndex = 0;
+            if (nextIndex < 0) nextIndex = firstIndex = 0;
             Emit(decoder.Flush());
         }
         finally

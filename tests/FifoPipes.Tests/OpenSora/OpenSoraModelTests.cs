@@ -270,6 +270,29 @@ public sealed class OpenSoraModelTests : IDisposable
     }
 
     [Fact]
+    public void Each_decoded_frame_carries_the_prompt_of_the_latent_it_comes_from()
+    {
+        WriteTinyRelease();
+        var reader = new FifoPipes.Hosting.Recipes.RecipeReader(FifoPipes.Tests.Hosting.TestPlugins.Host);
+        var recipe = reader.ReadText($"""
+            apiVersion: fifopipes/v1
+            model: {"{"} use: opensora, with: {"{"} path: {root} {"}"} {"}"}
+            prompts:
+              - {"{"} prompt: a corgi on a beach, frames: 2 {"}"}
+              - {"{"} prompt: a cat in the snow, frames: 1 {"}"}
+            sampler: {"{"} use: fifo, with: {"{"} partitions: 2 {"}"} {"}"}
+            """, Path.Combine(root, "run.yaml"));
+        Assert.True(recipe is not null, string.Join("; ", reader.Diagnostics.Select(d => d.Message)));
+
+        var frames = new FifoPipes.Hosting.Engine.VideoRun(recipe!).Events().OfType<FifoPipes.Hosting.Engine.FrameProduced>().Select(e => e.Frame).ToList();
+
+        // The tiny VAE decodes 3 latents to 1 + 2 x 2 frames: frame 0 is latent 0's, frames 1-2 latent 1's, 3-4 latent 2's.
+        Assert.Equal(new long[] { 0, 1, 2, 3, 4 }, frames.Select(f => f.Index));
+        Assert.Equal(new[] { "a corgi on a beach", "a corgi on a beach", "a corgi on a beach", "a cat in the snow", "a cat in the snow" },
+            frames.Select(f => f.Prompt));
+    }
+
+    [Fact]
     public void A_device_list_gives_the_frames_of_one_device_and_only_the_primary_holds_t5_and_the_vae()
     {
         List<Tensor> Fifo(IVideoModel model) => new FifoSamplerFactory().Create(new FifoOptions { Partitions = 2 }, new PluginContext())
