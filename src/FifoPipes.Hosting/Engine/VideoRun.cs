@@ -88,7 +88,7 @@ public sealed class VideoRun
         double fps = recipe.Fps ?? model.Info.Defaults.Fps;
         Post(output, new RunStarted(model.Info, recipe.Frames, fps, RunId), cancellation);
 
-        using var initLatents = recipe.InitImage is null ? null : InitFrames.Encode(model, recipe.InitImage);
+        using var initLatents = recipe.InitImage is null ? null : InitFrames.Encode(model, recipe.InitImage, recipe.Prompts[0].Prompt);
         var job = new SamplingJob
         {
             Model = model,

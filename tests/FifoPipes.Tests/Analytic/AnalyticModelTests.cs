@@ -74,6 +74,31 @@ public sealed class AnalyticModelTests
     }
 
     [Fact]
+    public void Start_frames_are_encoded_in_the_palette_of_the_first_prompt()
+    {
+        var folder = Directory.CreateTempSubdirectory("fifo-init-").FullName;
+        try
+        {
+            var red = Path.Combine(folder, "red.png");
+            FifoPipes.Core.ImageFiles.SavePng(FifoPipes.Tests.Sinks.SinkTestBase.Solid(0, 230, 20, 20, 96, 64), red);
+            const string Prompt = "orange clouds drifting slowly";   // "drifting" is unknown to the mapping: a random hue turn
+
+            using var model = new AnalyticModel(Small());
+            using var latents = FifoPipes.Hosting.Engine.InitFrames.Encode(model, red, Prompt);
+
+            using var rgb = FifoPipes.Core.ImageFiles.LoadFrames(red, model.Info.PixelWidth, model.Info.PixelHeight, maxFrames: 4);
+            using var prompted = new AnalyticModel(Small());
+            prompted.Encode(Prompt).Dispose();
+            using var expected = prompted.EncodeFrames(rgb);
+            using var unprompted = new AnalyticModel(Small());
+            using var neutral = unprompted.EncodeFrames(rgb);
+            Assert.True(latents.allclose(expected, rtol: 0, atol: 0), "the start frames were not encoded in the prompt's palette");
+            Assert.False(expected.allclose(neutral, rtol: 1e-3, atol: 1e-3), "the prompt's palette is the neutral one, so this test shows nothing");
+        }
+        finally { Directory.Delete(folder, recursive: true); }
+    }
+
+    [Fact]
     public void Pure_noise_is_predicted_as_itself()
     {
         using var scope = NewDisposeScope();
