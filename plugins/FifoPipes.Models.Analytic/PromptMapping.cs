@@ -31,6 +31,10 @@ public static class PromptMapping
         ArgumentNullException.ThrowIfNull(prompt);
         if (channels < 1) throw new ArgumentOutOfRangeException(nameof(channels), "At least one latent channel is needed.");
         var words = Words(prompt);
+        // A prompt of symbols alone ("🔥🌊") is still a prompt: it gets a look of its own, not the unconditional one.
+        // Punctuation and spaces alone say nothing, and stay neutral.
+        var symbols = new string(prompt.Where(c => !char.IsWhiteSpace(c) && !char.IsPunctuation(c)).ToArray());
+        if (words.Count == 0 && symbols.Length > 0) words = new[] { symbols };
         if (words.Count == 0) return Neutral(channels);
 
         var texture = words.Select(w => Textures.GetValueOrDefault(w)).FirstOrDefault(t => t is not null);
@@ -54,7 +58,8 @@ public static class PromptMapping
             if (dy != 0 || dx != 0) angle = Math.Atan2(dy, dx);
             if (look.Speed == 0) speed = 0.3;
         }
-        foreach (var w in words.Where(SpeedWords.ContainsKey))
+        // Each word once: "fast fast fast ..." must not push the speed or the persistence to infinity.
+        foreach (var w in words.Where(SpeedWords.ContainsKey).Distinct())
         {
             var (speedFactor, persistenceFactor) = SpeedWords[w];
             speed *= speedFactor;

@@ -46,6 +46,20 @@ public sealed class PromptMappingTests
         Assert.Equal(0.0, empty.VelocityX);
         Assert.Equal(0.0, empty.VelocityY);
         Assert.Equal(PromptMapping.Neutral(4).Fingerprint, PromptMapping.FromPrompt("  ,. ", 4).Fingerprint);
+        // Symbols are a prompt: each gets a look of its own.
+        var fire = PromptMapping.FromPrompt("🔥🔥", 4);
+        Assert.NotEqual(PromptMapping.Neutral(4).Fingerprint, fire.Fingerprint);
+        Assert.NotEqual(fire.Fingerprint, PromptMapping.FromPrompt("🌊", 4).Fingerprint);
+    }
+
+    [Fact]
+    public void A_repeated_speed_word_counts_once()
+    {
+        var once = PromptMapping.FromPrompt("fast fire", 4);
+        var many = PromptMapping.FromPrompt(string.Join(' ', Enumerable.Repeat("fast", 900)) + " fire", 4);
+        Assert.Equal(once.VelocityX, many.VelocityX, 12);
+        Assert.Equal(once.T0, many.T0, 12);
+        Assert.True(double.IsFinite(PromptMapping.FromPrompt(string.Join(' ', Enumerable.Repeat("frozen", 600)), 4).T0));
     }
 
     [Fact]
