@@ -37,6 +37,9 @@ public sealed class AnalyticOptions : IValidatableOptions
             "growing while a run keeps asking for operators it evicted, up to 1 GiB of them.", Min = 1, Max = 1024, ChangesFrames = false)]
     public int? OperatorCache { get; set; }
 
+    /// <summary>Per operator: FIFO holds about 4n of them, so this keeps a run to a few GiB.</summary>
+    public const long MaxOperatorBytes = 256L << 20;
+
     public IEnumerable<OptionProblem> Validate()
     {
         if (Channels < 1) yield return new("channels", $"channels is {Channels}; use at least 1 (the default is 4).");
@@ -47,6 +50,12 @@ public sealed class AnalyticOptions : IValidatableOptions
         if (Partitions < 1) yield return new("partitions", $"partitions is {Partitions}; use at least 1 (default 4).");
         if (!(Eta >= 0 && Eta <= 1)) yield return new("eta", $"eta is {Eta}; use a value in [0, 1].");
         if (OperatorCache is < 1) yield return new("operatorCache", $"operatorCache is {OperatorCache}; keep at least 1 operator.");
+        // Each denoiser operator is frames x frames complex64 per channel and rfft bin, and FIFO keeps a dozen or more.
+        long operatorBytes = (long)Math.Max(Frames, 1) * Math.Max(Frames, 1) * Math.Max(Channels, 1) * Math.Max(Height, 1) * (Math.Max(Width, 1) / 2 + 1) * 8;
+        if (operatorBytes > MaxOperatorBytes)
+            yield return new(Frames > 16 ? "frames" : "height",
+                $"frames {Frames} at {Height}x{Width}x{Channels} makes each denoiser operator {operatorBytes >> 20} MiB (at most {MaxOperatorBytes >> 20} MiB); " +
+                "use fewer frames per window or a smaller latent (the default, 16 frames at 40x64x4, takes 10 MiB).");
         if (ModelDevices.ParseDevice(Device) is null)
             yield return new("device", ModelDevices.ParseDevices(Device) is { Count: > 1 }
                 // Its decoder follows the rows it denoised, so its work cannot be split across replicas.

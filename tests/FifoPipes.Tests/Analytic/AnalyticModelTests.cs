@@ -218,6 +218,10 @@ public sealed class AnalyticModelTests
         Assert.Contains("frames", problems);
         Assert.Contains("device", problems);
         Assert.Empty(new AnalyticOptions().Validate());
+        // Within every option's range, but 128-frame windows make each cached operator 660 MiB.
+        var huge = Assert.Single(new AnalyticOptions { Frames = 128 }.Validate());
+        Assert.Equal("frames", huge.Option);
+        Assert.Contains("660 MiB", huge.Message);
         var error = Assert.Throws<FifoInputException>(() => new AnalyticModelAdapter().Load(bad, new PluginContext()));
         Assert.Equal("AnalyticOptionInvalid", error.ErrorId);
     }
