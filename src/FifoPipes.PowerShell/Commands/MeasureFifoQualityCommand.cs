@@ -53,17 +53,29 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
         var studyPlugin = plugins.Require(PluginKind.Study, Study);
         // -Frames below the study's default stretch (256) measures the whole run as one stretch rather than failing on
         // an -Every the user never set.
-        bool everyGiven = Every is not null || Option?.Keys.Cast<object>().Any(k => string.Equals(k?.ToString(), "every", StringComparison.OrdinalIgnoreCase)) == true;
+        object? OptionKey(string name) => Option?.Keys.Cast<object>().FirstOrDefault(k => string.Equals(k?.ToString(), name, StringComparison.OrdinalIgnoreCase));
+        bool everyGiven = Every is not null || OptionKey("every") is not null;
         var defaultEvery = studyPlugin.Options.FirstOrDefault(o => o.Name == "every")?.Default as int?;
-        int? every = Every ?? (!everyGiven && Frames is { } frames && frames < defaultEvery ? frames : null);
-        var studyOptions = Bind(studyPlugin, Option, extra: new Dictionary<string, object?> { ["frames"] = Frames, ["every"] = every });
+        // The frames may come from -Frames or from -Option @{ frames = ... }: either short run is one stretch.
+        int? frames = Frames ?? (OptionKey("frames") is { } key && LanguagePrimitives.TryConvertTo<int>(Option![key], out var fromOption) ? fromOption : null);
+        int? every = Every ?? (!everyGiven && frames < defaultEvery ? frames : null);
+        var studyOptions = Bind(studyPlugin, Option, "-Option", extra: new Dictionary<string, object?> { ["frames"] = Frames, ["every"] = every });
         var log = new CmdletLog(this);
         var context = new PluginContext(log, SessionState.Path.CurrentFileSystemLocation.ProviderPath);
         var names = Sampler ?? plugins.OfKind(PluginKind.Sampler).Select(p => p.Name).ToArray();
+        // -SamplerOption @{ fifo = @{ partitions = 8 } }: every key must name a sampler measured here.
+        var perSampler = (SamplerOption ?? new Hashtable()).Cast<DictionaryEntry>().ToDictionary(e => e.Key.ToString()!, e => e.Value is PSObject p ? p.BaseObject : e.Value, StringComparer.OrdinalIgnoreCase);
+        if (perSampler.Keys.FirstOrDefault(k => !names.Contains(k, StringComparer.OrdinalIgnoreCase)) is { } stray)
+            ThrowTerminatingError(new ErrorRecord(new FifoInputException("InvalidParameter",
+                $"-SamplerOption names '{stray}', which is not measured here ({string.Join(", ", names)}); name a sampler of -Sampler."), "InvalidParameter", ErrorCategory.InvalidArgument, "-SamplerOption"));
         var candidates = names.Select(name =>
         {
             var plugin = plugins.Require(PluginKind.Sampler, name);
-            var options = Bind(plugin, SamplerOption?[name] as Hashtable ?? (SamplerOption?[name] as PSObject)?.BaseObject as Hashtable);
+            var given = perSampler.GetValueOrDefault(name);
+            if (given is not (null or IDictionary))
+                ThrowTerminatingError(new ErrorRecord(new FifoInputException("InvalidParameter", $"-SamplerOption {name} must be a hashtable of that sampler's options, got {given.GetType().Name}."),
+                    "InvalidParameter", ErrorCategory.InvalidArgument, "-SamplerOption"));
+            var options = Bind(plugin, given as IDictionary, $"-SamplerOption {name}");
             return new QualityCandidate(plugin.Name, plugin.Create<ISamplerFactory>().Create(options, context));
         }).ToList();
 
@@ -85,7 +97,7 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
         }
     }
 
-    object? Bind(PluginDescriptor plugin, Hashtable? values, IReadOnlyDictionary<string, object?>? extra = null)
+    object? Bind(PluginDescriptor plugin, IDictionary? values, string parameter, IReadOnlyDictionary<string, object?>? extra = null)
     {
         var bound = (values ?? new Hashtable()).Cast<DictionaryEntry>()
             .ToDictionary(e => e.Key.ToString()!, e => OptionValue.FromObject(e.Value is PSObject p ? p.BaseObject : e.Value), StringComparer.OrdinalIgnoreCase);
@@ -93,7 +105,7 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
             if (value is not null) bound[key] = OptionValue.FromObject(value);
         var diagnostics = new List<Diagnostic>();
         var options = OptionBinder.Bind(plugin.OptionsType, bound, $"{plugin.Name} options", null, diagnostics);
-        if (diagnostics.Count > 0) ThrowTerminatingError(Errors.InvalidOptions(diagnostics, "-Option"));
+        if (diagnostics.Count > 0) ThrowTerminatingError(Errors.InvalidOptions(diagnostics, parameter));
         return options;
     }
 

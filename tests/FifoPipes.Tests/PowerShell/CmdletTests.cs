@@ -358,6 +358,16 @@ public sealed class CmdletTests : IDisposable
         var oneStretch = Run("Measure-FifoQuality -Sampler fifo -Frames 32 -Option @{ streams = 2; height = 4; width = 4; windowFrames = 4; partitions = 2 }")
             .Cast<FifoPipes.Abstractions.QualityPoint>().ToList();
         Assert.Equal(new long[] { 0 }, oneStretch.Where(p => p.Sampler == "fifo").Select(p => p.Position));
+        // The same with the frame count given in -Option, and per-sampler options in an ordered dictionary.
+        var viaOption = Run("Measure-FifoQuality -Sampler fifo -Option @{ frames = 32; streams = 2; height = 4; width = 4; windowFrames = 4; partitions = 2 } " +
+                            "-SamplerOption @{ fifo = [ordered]@{ lookahead = $false } }")
+            .Cast<FifoPipes.Abstractions.QualityPoint>().ToList();
+        Assert.Equal(new long[] { 0 }, viaOption.Where(p => p.Sampler == "fifo").Select(p => p.Position));
+
+        var stray = RunFailing("Measure-FifoQuality -Sampler fifo -Frames 32 -SamplerOption @{ chunked = @{ clipBatch = 2 } }");
+        Assert.Contains("-SamplerOption names 'chunked', which is not measured here", stray.Exception.Message);
+        var wrong = RunFailing("Measure-FifoQuality -Sampler fifo -Frames 32 -SamplerOption @{ fifo = @{ partitions = 'many' } }");
+        Assert.Contains("Invalid -SamplerOption fifo", wrong.Exception.Message);
     }
 
     [Fact]
