@@ -37,12 +37,13 @@ public static class QualityStudy
     /// Operators the study's model keeps. A clip sampler cycles through one per step (chunked-4x: 16 f of them), and an
     /// LRU cache shorter than that cycle never hits, so every call would rebuild its operator and the ms / frame column
     /// would time the cache, not the sampler. Each operator is F²·C·h·(w/2+1) complex numbers, small at the study's
-    /// sizes: keep as many as fit in 256 MiB, at least one per step and FIFO window, at most the model's 1,024.
+    /// sizes: keep as many as fit in 256 MiB, at least one per step of the longest clip sampler (chunked-4x takes four
+    /// times the n f steps of the others) and FIFO window, at most the model's 1,024.
     /// </summary>
     static int OperatorCache(QualityStudyOptions options)
     {
         long operatorBytes = 8L * options.WindowFrames * options.WindowFrames * options.Streams * options.Height * (options.Width / 2 + 1);
-        long needed = options.Partitions * options.WindowFrames + 4 * options.Partitions + 8;
+        long needed = 4 * options.Partitions * options.WindowFrames + 4 * options.Partitions + 8;
         return (int)Math.Min(1024, Math.Max(needed, (256L << 20) / operatorBytes));
     }
 
