@@ -98,14 +98,64 @@ public sealed class ExactDenoiser : IDisposable
         foreach (var a in abar)
             if (!(a > 0 && a < 1)) throw new ArgumentOutOfRangeException(nameof(abar), $"Cumulative alphas must lie strictly between 0 and 1, got {a}.");
         using var scope = NewDisposeScope();
-        int frames = abar.Count;
-        var k = new SpectralPrior(parameters, Height, Width).WindowCovariance(frames);          // [C, h, w', F, F]
-        var alpha = tensor(abar.ToArray(), ScalarType.Float64);
-        var scale = alpha.sqrt();
-        var noise = 1.0 - alpha;
-        var m = k * outer(scale, scale).to(ScalarType.ComplexFloat64) + diag(noise).to(ScalarType.ComplexFloat64);
-        var op = noise.sqrt().to(ScalarType.ComplexFloat64).unsqueeze(-1) * linalg.inv(m);
+        var prior = Prior(parameters, abar.Count);
+        Tensor op;
+        if (abar.All(a => a == abar[0]))
+        {
+            // One noise level for every frame (a base clip's steps): with K = V L V^H, (a K + (1 - a) I)^-1 is
+            // V diag(1 / (a l + 1 - a)) V^H, so each step is two products instead of an inversion.
+            double a = abar[0];
+            var (values, vectors) = prior.Eigen;
+            var gains = (Math.Sqrt(1 - a) / (a * values + (1 - a))).to(ScalarType.ComplexFloat64).unsqueeze(-2);
+            op = matmul(vectors * gains, vectors.conj().transpose(-1, -2));
+        }
+        else
+        {
+            var alpha = tensor(abar.ToArray(), ScalarType.Float64);
+            var scale = alpha.sqrt();
+            var noise = 1.0 - alpha;
+            var m = prior.Covariance * outer(scale, scale).to(ScalarType.ComplexFloat64) + diag(noise).to(ScalarType.ComplexFloat64);
+            op = noise.sqrt().to(ScalarType.ComplexFloat64).unsqueeze(-1) * linalg.inv(m);
+        }
         return op.permute(3, 4, 0, 1, 2).to(ScalarType.ComplexFloat32).contiguous().to(Device).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The window covariance K [C, h, w', F, F] of a prompt's prior, and its eigen-decomposition when asked for.</summary>
+    sealed class WindowPrior(Tensor covariance) : IDisposable
+    {
+        (Tensor Values, Tensor Vectors)? eigen;
+        public Tensor Covariance { get; } = covariance;
+        public (Tensor Values, Tensor Vectors) Eigen => eigen ??= Decompose(Covariance);
+
+        static (Tensor, Tensor) Decompose(Tensor k)
+        {
+            using var scope = NewDisposeScope();
+            var (values, vectors) = linalg.eigh(k);
+            return (values.DetachFromDisposeScope(), vectors.DetachFromDisposeScope());
+        }
+
+        public void Dispose()
+        {
+            Covariance.Dispose();
+            if (eigen is var (values, vectors)) { values.Dispose(); vectors.Dispose(); }
+        }
+    }
+
+    // K depends on the prompt and the window length only: computed once for every noise level it is asked at.
+    readonly Dictionary<string, WindowPrior> priors = new(StringComparer.Ordinal);
+
+    WindowPrior Prior(PromptParameters parameters, int frames)
+    {
+        string key = parameters.Fingerprint + "|" + frames.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (priors.TryGetValue(key, out var known)) return known;
+        // A handful of prompts at a time: a long schedule must not keep every prompt's covariance.
+        if (priors.Count >= 4)
+        {
+            foreach (var old in priors.Values) old.Dispose();
+            priors.Clear();
+        }
+        var k = new SpectralPrior(parameters, Height, Width).WindowCovariance(frames).DetachFromDisposeScope();   // [C, h, w', F, F]
+        return priors[key] = new WindowPrior(k);
     }
 
     public void Dispose()
@@ -113,5 +163,7 @@ public sealed class ExactDenoiser : IDisposable
         foreach (var (_, op) in recent) op.Dispose();
         recent.Clear();
         cache.Clear();
+        foreach (var prior in priors.Values) prior.Dispose();
+        priors.Clear();
     }
 }

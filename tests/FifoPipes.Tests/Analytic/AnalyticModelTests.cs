@@ -98,6 +98,20 @@ public sealed class AnalyticModelTests
         finally { Directory.Delete(folder, recursive: true); }
     }
 
+    [Theory]
+    [InlineData(0.9)]
+    [InlineData(0.3)]
+    [InlineData(0.005)]
+    public void One_noise_level_for_every_frame_gives_the_operator_of_the_general_inverse(double a)
+    {
+        var p = PromptMapping.FromPrompt("fire drifting right", 2);
+        using var denoiser = new ExactDenoiser(8, 12);
+        var equal = denoiser.Operator(p, new[] { a, a, a, a });              // eigen-decomposition path
+        var nearly = denoiser.Operator(p, new[] { a, a, a, a * (1 + 1e-12) });  // the general inverse
+        Assert.True(RelativeError(equal, nearly) < 1e-5, $"relative difference {RelativeError(equal, nearly):E2}");
+        Assert.Equal(2, denoiser.OperatorsBuilt);
+    }
+
     [Fact]
     public void Pure_noise_is_predicted_as_itself()
     {
