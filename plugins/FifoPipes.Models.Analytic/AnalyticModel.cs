@@ -127,5 +127,8 @@ public sealed class AnalyticModel : IVideoModel
     /// <summary>RGB [T, 3, H, W] to latents [C, T, H/8, W/8] with the current prompt's palette (the first prompt encoded, or neutral).</summary>
     public Tensor EncodeFrames(Tensor rgb) => AnalyticPalette.Encode(rgb, currentLook ?? Look(""));
 
+    /// <summary>Start frames in the palette of the prompt they start, which the decoder will show them in.</summary>
+    public Tensor EncodeFrames(Tensor rgb, string prompt) => AnalyticPalette.Encode(rgb, Look(prompt));
+
     public void Dispose() => denoiser.Dispose();
 }

@@ -32,6 +32,12 @@ public interface IVideoModel : IDisposable
 
     /// <summary>Encodes RGB frames [T, 3, H, W] in [0, 1] to latents [C, T', h, w] (start from an image or video).</summary>
     Tensor EncodeFrames(Tensor rgb);
+
+    /// <summary>
+    /// As <see cref="EncodeFrames(Tensor)"/>, for frames that start a video under <paramref name="prompt"/> (a model whose
+    /// latent space follows the prompt, like the analytic model's palette, encodes them in that prompt's look).
+    /// </summary>
+    Tensor EncodeFrames(Tensor rgb, string prompt) => EncodeFrames(rgb);
 }
 
 /// <summary>

@@ -238,6 +238,8 @@ public class ReplicatedModel : IVideoModel, IPairedUnconditional
 
     public Tensor EncodeFrames(Tensor rgb) => replicas[0].EncodeFrames(rgb);
 
+    public Tensor EncodeFrames(Tensor rgb, string prompt) => replicas[0].EncodeFrames(rgb, prompt);
+
     public void Dispose()
     {
         foreach (var thread in threads) thread?.Dispose();

@@ -7,14 +7,10 @@ namespace FifoPipes.Hosting.Engine;
 /// <summary>Start images and short videos, encoded to the model's latents for the sampler's "latents" start.</summary>
 public static class InitFrames
 {
-    /// <summary>
-    /// The start frames as latents of the video's first prompt: a model whose latent space follows the prompt (the
-    /// analytic model's palette) encodes them in the look they will be decoded in, so it sees that prompt first.
-    /// </summary>
+    /// <summary>The start frames as latents of the video's first prompt (<see cref="IVideoModel.EncodeFrames(Tensor, string)"/>).</summary>
     public static Tensor Encode(IVideoModel model, string path, string firstPrompt)
     {
         using var rgb = ImageFiles.LoadFrames(path, model.Info.PixelWidth, model.Info.PixelHeight, maxFrames: model.Info.WindowFrames);
-        model.Encode(firstPrompt).Dispose();
-        using (inference_mode()) return model.EncodeFrames(rgb);
+        using (inference_mode()) return model.EncodeFrames(rgb, firstPrompt);
     }
 }
