@@ -34,7 +34,8 @@ public sealed class PromptEmbeddings : IDisposable
     /// <summary>Frees the embeddings of the spans that end before <paramref name="outputFrame"/>: none of their frames is asked for again.</summary>
     public void ReleaseBefore(long outputFrame)
     {
-        for (int i = 0; i < spans.Length && Schedule.StartOf(i) + Schedule.Spans[i].Frames <= outputFrame; i++)
+        // Called every iteration: it goes on from the first span not yet released, not from span 0.
+        for (int i = released; i < spans.Length && Schedule.StartOf(i) + Schedule.Spans[i].Frames <= outputFrame; i = ++released)
         {
             if (spans[i] is not { } released) continue;
             spans[i] = null;
@@ -43,6 +44,8 @@ public sealed class PromptEmbeddings : IDisposable
             released.Dispose();
         }
     }
+
+    int released;
 
     Conditioning? Held(string prompt) => spans.FirstOrDefault(c => c is not null && c.Prompt == prompt);
 
