@@ -335,32 +335,39 @@ public sealed class OpenSoraModelTests : IDisposable
     [Fact]
     public void A_release_folder_that_cannot_work_is_refused_before_any_weights_load()
     {
-        FifoInputException Refused(Action<string> damage)
+        WriteTinyRelease();
+        // Each case damages one file of the release, written once, and puts it back afterwards.
+        FifoInputException Refused(string file, Func<string?, string> damage)
         {
-            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
-            WriteTinyRelease();
-            damage(root);
-            return Assert.Throws<FifoInputException>(() => new OpenSoraModelAdapter().Load(new OpenSoraOptions { Path = root }, new PluginContext()));
+            var path = Path.Combine(root, file);
+            var original = File.Exists(path) ? File.ReadAllText(path) : null;
+            File.WriteAllText(path, damage(original));
+            try { return Assert.Throws<FifoInputException>(() => new OpenSoraModelAdapter().Load(new OpenSoraOptions { Path = root }, new PluginContext())); }
+            finally
+            {
+                if (original is null) File.Delete(path);
+                else File.WriteAllText(path, original);
+            }
         }
-        void Edit(string file, Action<JsonObject> change)
+        static string Edit(string? json, Action<JsonObject> change)
         {
-            var json = JsonNode.Parse(File.ReadAllText(file))!.AsObject();
-            change(json);
-            File.WriteAllText(file, json.ToJsonString());
+            var config = JsonNode.Parse(json!)!.AsObject();
+            change(config);
+            return config.ToJsonString();
         }
 
         // Another T5: its embeddings are not as wide as the transformer's captions.
-        var wider = Refused(r => Edit(Path.Combine(r, "t5-v1_1-xxl", "config.json"), c => c["d_model"] = c["d_model"]!.GetValue<int>() * 2));
+        var wider = Refused(Path.Combine("t5-v1_1-xxl", "config.json"), json => Edit(json, c => c["d_model"] = c["d_model"]!.GetValue<int>() * 2));
         Assert.Equal("OpenSoraTextEncoderMismatch", wider.ErrorId);
         Assert.Contains("textEncoderPath", wider.Message);
 
         // A transformer variant the port does not implement, which the strict load could not tell (no weight changes shape).
-        var rope = Refused(r => Edit(Path.Combine(r, "65x512x512", "config.json"), c => c["use_rope"] = true));
+        var rope = Refused(Path.Combine("65x512x512", "config.json"), json => Edit(json, c => c["use_rope"] = true));
         Assert.Equal("OpenSoraConfigInvalid", rope.ErrorId);
         Assert.Contains("use_rope true", rope.Message);
 
         // A shard index that is an HTML error page.
-        var index = Refused(r => File.WriteAllText(Path.Combine(r, "t5-v1_1-xxl", "pytorch_model.bin.index.json"), "<html>rate limited</html>"));
+        var index = Refused(Path.Combine("t5-v1_1-xxl", "pytorch_model.bin.index.json"), _ => "<html>rate limited</html>");
         Assert.Equal("OpenSoraTextEncoderCorrupt", index.ErrorId);
         Assert.Contains("pytorch_model.bin.index.json", index.Message);
     }

@@ -330,6 +330,14 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
         Assert.Contains("truncated.ckpt", corrupt.Message);
     }
 
+    /// <summary>Loading the tiny model with these configuration overrides on top of its own must fail.</summary>
+    FifoInputException RefusedWith(params string[] extraOverrides)
+    {
+        var options = tiny.Options();
+        options.ConfigOverrides = options.ConfigOverrides.Concat(extraOverrides).ToArray();
+        return Assert.Throws<FifoInputException>(() => tiny.Load(options));
+    }
+
     [Fact]
     public void A_checkpoint_for_another_configuration_lists_every_difference_and_names_the_preset()
     {
@@ -343,9 +351,7 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
         Assert.Contains("temopral_conv", ex.Message);
         Assert.Contains("preset: videocrafter2", ex.Message);
 
-        var wider = tiny.Options();
-        wider.ConfigOverrides = wider.ConfigOverrides.Append("vae.ch=64").ToArray();
-        var shapes = Assert.Throws<FifoInputException>(() => tiny.Load(wider));
+        var shapes = RefusedWith("vae.ch=64");
         Assert.Equal("CheckpointMismatch", shapes.ErrorId);
         Assert.Contains("wrong shapes", shapes.Message);
         Assert.Contains("first_stage_model.encoder.conv_in.weight", shapes.Message);
@@ -355,9 +361,7 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
     public void The_schedule_buffers_must_be_the_presets_schedule_and_nothing_else_may_sit_beside_them()
     {
         // A wrong schedule override: the checkpoint's alphas_cumprod says linear_end 0.012.
-        var retimed = tiny.Options();
-        retimed.ConfigOverrides = retimed.ConfigOverrides.Append("model.linear_end=0.02").ToArray();
-        var schedule = Assert.Throws<FifoInputException>(() => tiny.Load(retimed));
+        var schedule = RefusedWith("model.linear_end=0.02");
         Assert.Equal("CheckpointMismatch", schedule.ErrorId);
         Assert.Contains("its alphas_cumprod is not the videocrafter2 schedule", schedule.Message);
         Assert.Contains("linear_end 0.02", schedule.Message);
@@ -412,16 +416,12 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
         Assert.Equal("VideoCrafterConfigInvalid", ex.ErrorId);
         Assert.Contains("multiple of 64", ex.Message);
 
-        var mismatch = tiny.Options();
-        mismatch.ConfigOverrides = mismatch.ConfigOverrides.Append("text.width=24").ToArray();
-        Assert.Contains("context_dim", Assert.Throws<FifoInputException>(() => tiny.Load(mismatch)).Message);
+        Assert.Contains("context_dim", RefusedWith("text.width=24").Message);
 
         // Sizes the checks themselves divide by: refused by name, not a DivideByZeroException.
         foreach (var (wrong, named) in new[] { ("text.heads=0", "text.heads"), ("vae.ch_mult=[]", "vae.ch_mult"), ("vae.ch=20", "GroupNorm") })
         {
-            var broken = tiny.Options();
-            broken.ConfigOverrides = broken.ConfigOverrides.Append(wrong).ToArray();
-            var refused = Assert.Throws<FifoInputException>(() => tiny.Load(broken));
+            var refused = RefusedWith(wrong);
             Assert.Equal("VideoCrafterConfigInvalid", refused.ErrorId);
             Assert.Contains(named, refused.Message);
         }
