@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using FifoPipes.Abstractions;
 
 namespace FifoPipes.Core;
 
@@ -9,7 +11,10 @@ namespace FifoPipes.Core;
 /// </summary>
 public static class ModelFingerprint
 {
-    /// <summary>The parts joined; configurations (records) as JSON, so every field of them counts.</summary>
+    /// <summary>
+    /// The parts joined; configurations (records, options) as JSON, so every field of them counts, except options marked
+    /// <see cref="OptionAttribute.ChangesFrames"/> false: a clip cached on the CPU serves the same model on a GPU.
+    /// </summary>
     public static string Of(params object?[] parts) => string.Join("|", parts.Select(Describe));
 
     /// <summary>
@@ -35,6 +40,18 @@ public static class ModelFingerprint
         null => "",
         string text => text,
         Enum or IFormattable => Convert.ToString(part, CultureInfo.InvariantCulture) ?? "",
-        _ => JsonSerializer.Serialize(part, part.GetType()),
+        _ => JsonSerializer.Serialize(part, part.GetType(), WhatChangesOutputs),
     };
+
+    static readonly JsonSerializerOptions WhatChangesOutputs = new()
+    {
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { LeaveOutHowItIsComputed } },
+    };
+
+    static void LeaveOutHowItIsComputed(JsonTypeInfo type)
+    {
+        foreach (var property in type.Properties)
+            if (property.AttributeProvider?.GetCustomAttributes(typeof(OptionAttribute), true).OfType<OptionAttribute>().Any(o => !o.ChangesFrames) == true)
+                property.ShouldSerialize = (_, _) => false;
+    }
 }
