@@ -34,20 +34,23 @@ public sealed class PromptEmbeddings : IDisposable
     /// <summary>Frees the embeddings of the spans that end before <paramref name="outputFrame"/>: none of their frames is asked for again.</summary>
     public void ReleaseBefore(long outputFrame)
     {
-        // Called every iteration: it goes on from the first span not yet released, not from span 0.
-        for (int i = released; i < spans.Length && Schedule.StartOf(i) + Schedule.Spans[i].Frames <= outputFrame; i = ++released)
+        // Called every iteration: it goes on from the first live span, not from span 0.
+        for (; firstLive < spans.Length && Schedule.StartOf(firstLive) + Schedule.Spans[firstLive].Frames <= outputFrame; firstLive++)
         {
-            if (spans[i] is not { } released) continue;
-            spans[i] = null;
-            if (spans.Contains(released, ReferenceEqualityComparer.Instance)) continue;   // a later span with the same prompt
-            if (paired.Remove(released, out var own)) own.Dispose();
-            released.Dispose();
+            if (spans[firstLive] is not { } gone) continue;
+            spans[firstLive] = null;
+            if (Live.Contains(gone, ReferenceEqualityComparer.Instance)) continue;   // a later span with the same prompt
+            if (paired.Remove(gone, out var own)) own.Dispose();
+            gone.Dispose();
         }
     }
 
-    int released;
+    int firstLive;
 
-    Conditioning? Held(string prompt) => spans.FirstOrDefault(c => c is not null && c.Prompt == prompt);
+    /// <summary>The spans not released yet; a new span may share an embedding only with one of these.</summary>
+    IEnumerable<Conditioning?> Live => spans.Skip(firstLive);
+
+    Conditioning? Held(string prompt) => Live.FirstOrDefault(c => c is not null && c.Prompt == prompt);
 
     /// <summary>The one "" conditioning, for samplers written before prompts were paired; a pairing model gets it unpaired.</summary>
     [Obsolete("Use UnconditionalFor(conditional): models that pair \"\" with each prompt (Open-Sora Plan) need to know the prompt.")]
