@@ -39,7 +39,8 @@ public sealed class Recipe
     /// What determines the frames (model, sampler, the options that change frames, prompts, seed, start image), not where
     /// they go or on which device: one "key=value" per line.
     /// </summary>
-    public string RunSettings => RecipeHash.Settings(this);
+    public string RunSettings => runSettings ??= RecipeHash.Settings(this);
+    string? runSettings;
 
     /// <summary>Hash of <see cref="RunSettings"/>: a snapshot taken under one recipe is refused by another.</summary>
     public string RunHash => RecipeHash.Of(RunSettings);
