@@ -53,14 +53,14 @@ public sealed class OptionDescriptor
             .ToList();
     }
 
-    /// <summary>The first option of <paramref name="optionsType"/> whose type recipes and hashtables cannot set, if any.</summary>
-    public static OptionDescriptor? FirstUnsupported(Type? optionsType) => For(optionsType).FirstOrDefault(o => !Settable(o.Type));
+    /// <summary>Whether recipes and hashtables can set it (<see cref="OptionBinder.TryConvert"/> converts to its type).</summary>
+    public bool Settable => IsSettable(Type);
 
     /// <summary>What <see cref="OptionBinder.TryConvert"/> converts to: text, true/false, whole and real numbers, enums, arrays of them.</summary>
-    static bool Settable(Type type)
+    static bool IsSettable(Type type)
     {
         var target = Nullable.GetUnderlyingType(type) ?? type;
-        if (target.IsArray) return target.GetArrayRank() == 1 && !target.GetElementType()!.IsArray && Settable(target.GetElementType()!);
+        if (target.IsArray) return target.GetArrayRank() == 1 && !target.GetElementType()!.IsArray && IsSettable(target.GetElementType()!);
         return target.IsEnum || target == typeof(string) || target == typeof(bool) || target == typeof(int) || target == typeof(long)
                || target == typeof(double) || target == typeof(float);
     }

@@ -127,13 +127,13 @@ public sealed class PluginHost
             errors.Add(new PluginLoadError(path, null, "composition failed: " + Describe(ex)));
             return;
         }
-        Add<IModelAdapter>(container, path);
-        Add<ISamplerFactory>(container, path);
-        Add<ISinkFactory>(container, path);
-        Add<IQualityStudy>(container, path);
+        Add<IModelAdapter>(container, path, PluginKind.Model);
+        Add<ISamplerFactory>(container, path, PluginKind.Sampler);
+        Add<ISinkFactory>(container, path, PluginKind.Sink);
+        Add<IQualityStudy>(container, path, PluginKind.Study);
     }
 
-    void Add<T>(CompositionHost container, string path) where T : class
+    void Add<T>(CompositionHost container, string path, PluginKind contractKind) where T : class
     {
         IEnumerable<ExportFactory<T, PluginMetadata>> exports;
         try { exports = container.GetExports<ExportFactory<T, PluginMetadata>>().ToList(); }
@@ -142,13 +142,18 @@ public sealed class PluginHost
             errors.Add(new PluginLoadError(path, null, $"its {typeof(T).Name} exports could not be read: {Describe(ex)}"));
             return;
         }
-        var contractKind = typeof(T) == typeof(IModelAdapter) ? PluginKind.Model
-            : typeof(T) == typeof(ISamplerFactory) ? PluginKind.Sampler
-            : typeof(T) == typeof(ISinkFactory) ? PluginKind.Sink : PluginKind.Study;
         foreach (var export in exports)
         {
             var meta = export.Metadata;
-            if (FifoPipes.Hosting.Options.OptionDescriptor.FirstUnsupported(meta.OptionsType) is { } unsupported)
+            PluginDescriptor descriptor;
+            // Its options class is third-party code too (a constructor that throws, no parameterless one).
+            try { descriptor = new PluginDescriptor(meta, path, () => export.CreateExport().Value); }
+            catch (Exception ex)
+            {
+                errors.Add(new PluginLoadError(path, meta.Name, "its options cannot be read: " + Describe(ex)));
+                continue;
+            }
+            if (descriptor.Options.FirstOrDefault(o => !o.Settable) is { } unsupported)
             {
                 errors.Add(new PluginLoadError(path, meta.Name,
                     $"its option '{unsupported.Name}' is a {unsupported.Type.Name}, which recipes cannot set; use string, bool, int, long, float, double, an enum, or an array of one"));
@@ -170,7 +175,7 @@ public sealed class PluginHost
             {
                 // Construct once now, so a plugin whose constructor throws is reported at load, not mid-run.
                 using (var probe = export.CreateExport()) _ = probe.Value;
-                plugins.Add(new PluginDescriptor(meta, path, () => export.CreateExport().Value));
+                plugins.Add(descriptor);
             }
             catch (Exception ex)
             {
