@@ -26,8 +26,8 @@ public sealed record Diagnostic(string Path, string Message, SourceLocation? Loc
 public static class OptionBinder
 {
     /// <summary>YAML's merge key (&lt;&lt;: *defaults), which recipes do not expand: merged maps could grow past every size check.</summary>
-    public const string YamlMergeKey = "<<";
-    public const string YamlMergeHint = " YAML merge keys (<<: *anchor) are not supported in recipes; write the keys out, or reuse a whole value with *anchor.";
+    const string YamlMergeKey = "<<";
+    const string YamlMergeHint = " YAML merge keys (<<: *anchor) are not supported in recipes; write the keys out, or reuse a whole value with *anchor.";
 
     public static object? Bind(Type? optionsType, IReadOnlyDictionary<string, OptionValue> values, string path,
         SourceLocation? blockLocation, List<Diagnostic> diagnostics, IReadOnlyDictionary<string, SourceLocation>? keyLocations = null)
@@ -46,7 +46,7 @@ public static class OptionBinder
             if (option is null)
             {
                 var names = options.Select(o => o.Name).ToList();
-                var hint = key == YamlMergeKey ? YamlMergeHint : Suggest(key, names) is { } near ? $" Did you mean '{near}'?" : "";
+                var hint = Hint(key, names);
                 diagnostics.Add(new Diagnostic($"{path}.{key}", $"unknown option '{key}'.{hint}", KeyLocation(key, value), names));
                 continue;
             }
@@ -214,6 +214,10 @@ public static class OptionBinder
             TypeCode.String => "a string", _ => target.Name,
         };
     }
+
+    /// <summary>What to say after "unknown ... 'key'.": the merge key's explanation, or the nearest name, or nothing.</summary>
+    public static string Hint(string key, IEnumerable<string> names) =>
+        key == YamlMergeKey ? YamlMergeHint : Suggest(key, names) is { } near ? $" Did you mean '{near}'?" : "";
 
     /// <summary>The closest name within a small edit distance, for "did you mean".</summary>
     public static string? Suggest(string typed, IEnumerable<string> names)

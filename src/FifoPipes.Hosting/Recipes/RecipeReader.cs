@@ -142,7 +142,7 @@ public sealed class RecipeReader
         {
             var failed = plugins.Errors.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase));
             var available = plugins.OfKind(kind).Select(p => p.Name).OrderBy(n => n).ToList();
-            var hint = OptionBinder.Suggest(name, available) is { } near ? $" Did you mean '{near}'?" : "";
+            var hint = OptionBinder.Hint(name, available);
             Error($"{key}.use", $"unknown {kind.ToString().ToLowerInvariant()} plugin '{name}'.{hint}" + (failed is null ? "" : $" It failed to load: {failed.Message}"), at, available);
             return null;
         }
@@ -276,7 +276,7 @@ public sealed class RecipeReader
                 if (plugin is null)
                 {
                     var available = plugins.OfKind(PluginKind.Sink).Select(s => s.Name).OrderBy(n => n).ToList();
-                    var hint = OptionBinder.Suggest(name, available) is { } near ? $" Did you mean '{near}'?" : "";
+                    var hint = OptionBinder.Hint(name, available);
                     Error($"{path}.use", $"unknown sink plugin '{name}'.{hint}", item["use"]!.Location, available);
                     continue;
                 }
@@ -359,8 +359,7 @@ public sealed class RecipeReader
         foreach (var entry in map.Entries)
         {
             if (allowed.Contains(entry.Key)) continue;
-            var hint = entry.Key == OptionBinder.YamlMergeKey ? OptionBinder.YamlMergeHint
-                : OptionBinder.Suggest(entry.Key, allowed) is { } near ? $" Did you mean '{near}'?" : "";
+            var hint = OptionBinder.Hint(entry.Key, allowed);
             var where = path.Length == 0 ? "at the top level" : $"in '{path}'";
             Error(path.Length == 0 ? entry.Key : $"{path}.{entry.Key}", $"unknown key '{entry.Key}' {where}.{hint}", entry.KeyLocation ?? map.Location, allowed);
         }
