@@ -41,8 +41,7 @@ public sealed class ConvertToFifoCheckpointCommand : PSCmdlet
         var destination = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Destination ?? DefaultDestination(source));
         if (!ShouldProcess(destination, $"Convert '{source}' to safetensors{(DType is null ? "" : " in " + DType)}")) return;
         if (!Force && System.IO.File.Exists(destination))
-            ThrowTerminatingError(new ErrorRecord(new FifoInputException("OutputExists", $"'{destination}' already exists. Use -Force to overwrite it, or choose another -Destination."),
-                "OutputExists", ErrorCategory.ResourceExists, destination));
+            ThrowTerminatingError(Errors.From(new FifoInputException("OutputExists", $"'{destination}' already exists. Use -Force to overwrite it, or choose another -Destination."), destination));
 
         var progress = new ProgressRecord(3, $"ConvertTo-FifoCheckpoint {System.IO.Path.GetFileName(source)}", "reading the checkpoint");
         try
@@ -75,9 +74,8 @@ public sealed class ConvertToFifoCheckpointCommand : PSCmdlet
         if (!System.IO.Path.GetExtension(source).Equals(".safetensors", StringComparison.OrdinalIgnoreCase))
             return System.IO.Path.ChangeExtension(source, ".safetensors");
         if (DType is null)
-            ThrowTerminatingError(new ErrorRecord(new FifoInputException("ConversionInPlace",
-                $"'{source}' is already safetensors. Give -DType to write a copy in another precision (named {System.IO.Path.GetFileNameWithoutExtension(source)}.bfloat16.safetensors, say), or -Destination."),
-                "ConversionInPlace", ErrorCategory.InvalidArgument, source));
+            ThrowTerminatingError(Errors.From(new FifoInputException("ConversionInPlace",
+                $"'{source}' is already safetensors. Give -DType to write a copy in another precision (named {System.IO.Path.GetFileNameWithoutExtension(source)}.bfloat16.safetensors, say), or -Destination."), source));
         return System.IO.Path.ChangeExtension(source, $".{DType!.ToLowerInvariant()}.safetensors");
     }
 

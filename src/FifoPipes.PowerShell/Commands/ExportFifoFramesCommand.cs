@@ -56,13 +56,9 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
             var full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
             var plugin = ResolveSink(full);
             if (!seen.Add(full))
-                ThrowTerminatingError(new ErrorRecord(new FifoInputException("DuplicateOutputPath", $"'{full}' is given twice; every output needs its own path."),
-                    "DuplicateOutputPath", ErrorCategory.InvalidArgument, full));
-            // -WhatIf says what would be written even where a file is in the way; the check is for real runs.
+                ThrowTerminatingError(Errors.From(new FifoInputException("DuplicateOutputPath", $"'{full}' is given twice; every output needs its own path."), full));
+            // -WhatIf says what would be written even where a file is in the way; the sinks' Check below is for real runs.
             if (!ShouldProcess(full, $"Write frames with the {plugin.Name} sink")) continue;
-            if (!Force && (File.Exists(full) || Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any()))
-                ThrowTerminatingError(new ErrorRecord(new FifoInputException("OutputExists", $"'{full}' already exists. Use -Force to overwrite it, or choose another path."),
-                    "OutputExists", ErrorCategory.ResourceExists, full));
             uses.Add(new SinkUse(plugin, null, full));
         }
         var sinksOfPaths = uses.Select(u => u.Plugin).ToList();

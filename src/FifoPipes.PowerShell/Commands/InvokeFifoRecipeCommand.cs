@@ -39,9 +39,8 @@ public sealed class InvokeFifoRecipeCommand : PSCmdlet
         var (recipe, diagnostics) = builder.Build(SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path), SessionState.Path.CurrentFileSystemLocation.ProviderPath);
         if (recipe is null) ThrowTerminatingError(Errors.InvalidRecipe(diagnostics, Path));
         if (recipe!.Sinks.Count == 0)
-            ThrowTerminatingError(new ErrorRecord(new FifoInputException("RecipeWithoutSinks",
-                $"The recipe '{recipe.File}' has no sinks, so nothing would be written. Add 'sinks:' (e.g. - path: out.mp4), or use New-FifoVideo -Recipe to get the frames."),
-                "RecipeWithoutSinks", ErrorCategory.InvalidArgument, recipe.File));
+            ThrowTerminatingError(Errors.From(new FifoInputException("RecipeWithoutSinks",
+                $"The recipe '{recipe.File}' has no sinks, so nothing would be written. Add 'sinks:' (e.g. - path: out.mp4), or use New-FifoVideo -Recipe to get the frames."), recipe.File));
         // -WhatIf says what would be written even where a file is in the way; the check is for real runs.
         if (!ShouldProcess(string.Join(", ", recipe.Sinks.Select(s => s.Path)), $"Generate {recipe.Frames} frames")) return;
         using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, recipe.Fps ?? 8, new PluginContext(new CmdletLog(this), recipe.BaseDirectory));

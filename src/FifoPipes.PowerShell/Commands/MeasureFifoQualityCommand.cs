@@ -66,15 +66,15 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
         // -SamplerOption @{ fifo = @{ partitions = 8 } }: every key must name a sampler measured here.
         var perSampler = (SamplerOption ?? new Hashtable()).Cast<DictionaryEntry>().ToDictionary(e => e.Key.ToString()!, e => e.Value is PSObject p ? p.BaseObject : e.Value, StringComparer.OrdinalIgnoreCase);
         if (perSampler.Keys.FirstOrDefault(k => !names.Contains(k, StringComparer.OrdinalIgnoreCase)) is { } stray)
-            ThrowTerminatingError(new ErrorRecord(new FifoInputException("InvalidParameter",
-                $"-SamplerOption names '{stray}', which is not measured here ({string.Join(", ", names)}); name a sampler of -Sampler."), "InvalidParameter", ErrorCategory.InvalidArgument, "-SamplerOption"));
+            ThrowTerminatingError(Errors.From(new FifoInputException("InvalidParameter",
+                $"-SamplerOption names '{stray}', which is not measured here ({string.Join(", ", names)}); name a sampler of -Sampler."), "-SamplerOption"));
         var candidates = names.Select(name =>
         {
             var plugin = plugins.Require(PluginKind.Sampler, name);
             var given = perSampler.GetValueOrDefault(name);
             if (given is not (null or IDictionary))
-                ThrowTerminatingError(new ErrorRecord(new FifoInputException("InvalidParameter", $"-SamplerOption {name} must be a hashtable of that sampler's options, got {given.GetType().Name}."),
-                    "InvalidParameter", ErrorCategory.InvalidArgument, "-SamplerOption"));
+                ThrowTerminatingError(Errors.From(new FifoInputException("InvalidParameter",
+                    $"-SamplerOption {name} must be a hashtable of that sampler's options, got {given.GetType().Name}."), "-SamplerOption"));
             var options = Bind(plugin, given as IDictionary, $"-SamplerOption {name}");
             return new QualityCandidate(plugin.Name, plugin.Create<ISamplerFactory>().Create(options, context));
         }).ToList();
