@@ -46,13 +46,10 @@ public static class VideoCrafterCheckpoint
     public static StateDictMismatch ScheduleKeyMismatch(IReadOnlyDictionary<string, long[]> shapes, NoiseSchedule schedule)
     {
         var networks = new[] { UNetPrefix, VaePrefix, TextPrefix };
-        var expected = ScheduleBuffers.Concat(schedule.X0ScaleEnd != 1.0 ? new[] { "scale_arr" } : Array.Empty<string>()).ToList();
         var found = shapes.Where(kv => !networks.Any(kv.Key.StartsWith)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
-        var steps = new long[] { schedule.TrainTimesteps };
-        return new StateDictMismatch(
-            expected.Where(k => !found.ContainsKey(k)).ToList(),
-            found.Keys.Where(k => !expected.Contains(k)).Order(StringComparer.Ordinal).ToList(),
-            ScheduleBuffers.Where(found.ContainsKey).Where(k => !found[k].SequenceEqual(steps)).Select(k => (k, steps, found[k])).ToList());
+        var expected = ScheduleBuffers.Select(k => (k, (long[]?)new long[] { schedule.TrainTimesteps })).ToList();
+        if (schedule.X0ScaleEnd != 1.0) expected.Add(("scale_arr", null));
+        return StrictStateDict.Compare(expected, found);
     }
 
     public static StateDictMapping TextMapping { get; } = new() { Prefix = TextPrefix };

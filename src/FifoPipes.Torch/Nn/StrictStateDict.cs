@@ -41,14 +41,17 @@ public static class StrictStateDict
     public static IReadOnlyList<(string Key, long[] Shape)> Shapes(nn.Module module) =>
         module.state_dict().Select(kv => (kv.Key, kv.Value.shape)).ToList();
 
-    public static StateDictMismatch Compare(nn.Module module, IReadOnlyDictionary<string, long[]> checkpointShapes)
+    public static StateDictMismatch Compare(nn.Module module, IReadOnlyDictionary<string, long[]> checkpointShapes) =>
+        Compare(Shapes(module).Select(o => (o.Key, (long[]?)o.Shape)).ToList(), checkpointShapes);
+
+    /// <summary>Expected keys and shapes against a checkpoint's; a null shape takes any (a buffer whose length varies).</summary>
+    public static StateDictMismatch Compare(IReadOnlyList<(string Key, long[]? Shape)> expected, IReadOnlyDictionary<string, long[]> checkpointShapes)
     {
-        var own = Shapes(module);
-        var ownKeys = own.Select(o => o.Key).ToHashSet(StringComparer.Ordinal);
-        var missing = own.Where(o => !checkpointShapes.ContainsKey(o.Key)).Select(o => o.Key).ToList();
-        var unexpected = checkpointShapes.Keys.Where(k => !ownKeys.Contains(k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
-        var wrong = own.Where(o => checkpointShapes.TryGetValue(o.Key, out var s) && !s.SequenceEqual(o.Shape))
-            .Select(o => (o.Key, o.Shape, checkpointShapes[o.Key])).ToList();
+        var expectedKeys = expected.Select(o => o.Key).ToHashSet(StringComparer.Ordinal);
+        var missing = expected.Where(o => !checkpointShapes.ContainsKey(o.Key)).Select(o => o.Key).ToList();
+        var unexpected = checkpointShapes.Keys.Where(k => !expectedKeys.Contains(k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
+        var wrong = expected.Where(o => o.Shape is not null && checkpointShapes.TryGetValue(o.Key, out var s) && !s.SequenceEqual(o.Shape))
+            .Select(o => (o.Key, o.Shape!, checkpointShapes[o.Key])).ToList();
         return new StateDictMismatch(missing, unexpected, wrong);
     }
 
