@@ -33,8 +33,7 @@ public sealed class ChunkedFrameDecoder : IFrameDecoder
     /// <summary>Latent frames held back now (at most one chunk).</summary>
     public int Pending => pending.Count;
 
-    /// <summary>Frame 0 is latent 0's; after it, each latent decodes to 2^k frames (k temporal upsamples).</summary>
-    public long LatentOf(long frame) => frame == 0 ? 0 : (frame - 1) / (1L << vae.Config.TemporalUpsamples) + 1;
+    public long LatentOf(long frame) => vae.Config.LatentOfFrame(frame);
 
     public IReadOnlyList<Tensor> Push(Tensor latent)
     {

@@ -41,6 +41,9 @@ public sealed record CausalVaeConfig
     /// <summary>Frames decoded from <paramref name="latentFrames"/> latents: 1 + 2^k (T − 1).</summary>
     public long DecodedFrames(long latentFrames) => 1 + (latentFrames - 1) * (1L << TemporalUpsamples);
 
+    /// <summary>The inverse: the latent a decoded frame comes from (frame 0 is latent 0's, then 2^k frames each).</summary>
+    public long LatentOfFrame(long frame) => frame == 0 ? 0 : (frame - 1) / (1L << TemporalUpsamples) + 1;
+
     public static CausalVaeConfig FromReferenceArguments(JsonElement c)
     {
         var d = new CausalVaeConfig();
