@@ -51,7 +51,7 @@ public sealed class AnalyticOptions : IValidatableOptions
         if (!(Eta >= 0 && Eta <= 1)) yield return new("eta", $"eta is {Eta}; use a value in [0, 1].");
         if (OperatorCache is < 1) yield return new("operatorCache", $"operatorCache is {OperatorCache}; keep at least 1 operator.");
         // Each denoiser operator is frames x frames complex64 per channel and rfft bin, and FIFO keeps a dozen or more.
-        long operatorBytes = (long)Math.Max(Frames, 1) * Math.Max(Frames, 1) * Math.Max(Channels, 1) * Math.Max(Height, 1) * (Math.Max(Width, 1) / 2 + 1) * 8;
+        long operatorBytes = ExactDenoiser.OperatorBytes(Math.Max(Frames, 1), Math.Max(Channels, 1), Math.Max(Height, 1), Math.Max(Width, 1));
         if (operatorBytes > MaxOperatorBytes)
             yield return new(Frames > 16 ? "frames" : "height",
                 $"frames {Frames} at {Height}x{Width}x{Channels} makes each denoiser operator {operatorBytes >> 20} MiB (at most {MaxOperatorBytes >> 20} MiB); " +

@@ -39,6 +39,9 @@ public sealed class ExactDenoiser : IDisposable
         this.grows = grows;
     }
 
+    /// <summary>Bytes of one operator: frames x frames complex64 per channel and rfft bin.</summary>
+    public static long OperatorBytes(int frames, int channels, int height, int width) => 8L * frames * frames * channels * height * (width / 2 + 1);
+
     /// <summary>Operators the cache holds at most now.</summary>
     public int Capacity => capacity;
 

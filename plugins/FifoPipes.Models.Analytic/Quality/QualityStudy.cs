@@ -42,7 +42,7 @@ public static class QualityStudy
     /// </summary>
     static int OperatorCache(QualityStudyOptions options)
     {
-        long operatorBytes = 8L * options.WindowFrames * options.WindowFrames * options.Streams * options.Height * (options.Width / 2 + 1);
+        long operatorBytes = ExactDenoiser.OperatorBytes(options.WindowFrames, options.Streams, options.Height, options.Width);
         long needed = 4 * options.Partitions * options.WindowFrames + 4 * options.Partitions + 8;
         return (int)Math.Min(1024, Math.Max(needed, (256L << 20) / operatorBytes));
     }
