@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
 
@@ -91,9 +92,11 @@ internal sealed class GifFileWriter : IDisposable
     }
 
     /// <summary>Graphic control block, image descriptor, colour table, image data and the trailer.</summary>
-    static byte[] Encode(EncodedGifFrame frame, int delayCentiseconds)
+    ReadOnlySpan<byte> Encode(EncodedGifFrame frame, int delayCentiseconds)
     {
-        using var bytes = new MemoryStream(18 + frame.ColorTable.Length + frame.ImageData.Length + 1);
+        // One buffer for every frame: an endless GIF must not allocate (and copy) each frame's bytes twice.
+        var bytes = frameBytes;
+        bytes.ResetWrittenCount();
         Span<byte> control = stackalloc byte[8];
         control[0] = ExtensionIntroducer;
         control[1] = GraphicControlLabel;
@@ -111,9 +114,12 @@ internal sealed class GifFileWriter : IDisposable
         bytes.Write(descriptor);
         bytes.Write(frame.ColorTable);
         bytes.Write(frame.ImageData);
-        bytes.WriteByte(Trailer);
-        return bytes.ToArray();
+        bytes.GetSpan(1)[0] = Trailer;
+        bytes.Advance(1);
+        return bytes.WrittenSpan;
     }
+
+    readonly ArrayBufferWriter<byte> frameBytes = new();
 
     void WriteTrailer()
     {
