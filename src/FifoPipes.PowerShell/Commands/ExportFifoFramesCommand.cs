@@ -121,12 +121,8 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     object? BindOptions(PluginDescriptor plugin, IReadOnlyList<PluginDescriptor> allSinks)
     {
         static bool Has(PluginDescriptor sink, string key) => sink.Options.Any(o => string.Equals(o.Name, key, StringComparison.OrdinalIgnoreCase));
-        var values = (Option ?? new Hashtable()).Cast<DictionaryEntry>()
-            .Where(e => Has(plugin, e.Key.ToString()!) || !allSinks.Any(sink => Has(sink, e.Key.ToString()!)))
-            .ToDictionary(e => e.Key.ToString()!, e => OptionValue.FromObject(e.Value is PSObject p ? p.BaseObject : e.Value), StringComparer.OrdinalIgnoreCase);
-        var diagnostics = new List<Diagnostic>();
-        var options = OptionBinder.Bind(plugin.OptionsType, values, $"{plugin.Name} options", null, diagnostics);
-        if (diagnostics.Count > 0) ThrowTerminatingError(Errors.InvalidOptions(diagnostics, "-Option"));
+        var (options, error) = OptionTable.Bind(plugin, Option, "-Option", key => Has(plugin, key) || !allSinks.Any(sink => Has(sink, key)));
+        if (error is not null) ThrowTerminatingError(error);
         return options;
     }
 }

@@ -99,13 +99,8 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
 
     object? Bind(PluginDescriptor plugin, IDictionary? values, string parameter, IReadOnlyDictionary<string, object?>? extra = null)
     {
-        var bound = (values ?? new Hashtable()).Cast<DictionaryEntry>()
-            .ToDictionary(e => e.Key.ToString()!, e => OptionValue.FromObject(e.Value is PSObject p ? p.BaseObject : e.Value), StringComparer.OrdinalIgnoreCase);
-        foreach (var (key, value) in extra ?? new Dictionary<string, object?>())
-            if (value is not null) bound[key] = OptionValue.FromObject(value);
-        var diagnostics = new List<Diagnostic>();
-        var options = OptionBinder.Bind(plugin.OptionsType, bound, $"{plugin.Name} options", null, diagnostics);
-        if (diagnostics.Count > 0) ThrowTerminatingError(Errors.InvalidOptions(diagnostics, parameter));
+        var (options, error) = OptionTable.Bind(plugin, values, parameter, extra: extra);
+        if (error is not null) ThrowTerminatingError(error);
         return options;
     }
 
