@@ -58,28 +58,9 @@ public sealed class ChunkedSampler : ISampler
                 .Select(m => job.Noise.Normal(plan.LatentShape, s + m, purpose, step, device)).ToList(), 1)).ToList()).MoveToOuterDisposeScope();
         }
 
-        var x = ClipNoise(NoisePurpose.BaseStart, 0);
-        var ks = new int[starts.Count * f];
-        try
-        {
-            for (int k = plan.Steps - 1; k >= 0; k--)
-            {
-                cancellation.ThrowIfCancellationRequested();
-                using var scope = NewDisposeScope();
-                var eps = model.PredictNoise(x, plan.Table.Timesteps[k], promptFrames);
-                var z = plan.Table.UsesNoise(k) ? ClipNoise(NoisePurpose.BaseStep, k) : null;
-                Array.Fill(ks, k);
-                var next = plan.Table.Step(x, eps, ks, z, applyX0Scale: true);
-                x.Dispose();
-                x = next.MoveToOuterDisposeScope();
-            }
-            return x;
-        }
-        catch
-        {
-            x.Dispose();
-            throw;
-        }
+        using var start = ClipNoise(NoisePurpose.BaseStart, 0);
+        return plan.Table.SampleInLockstep(start, (x, k) => model.PredictNoise(x, plan.Table.Timesteps[k], promptFrames),
+            k => ClipNoise(NoisePurpose.BaseStep, k), cancellation);
     }
 }
 

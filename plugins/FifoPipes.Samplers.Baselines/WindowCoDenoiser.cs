@@ -60,30 +60,9 @@ public static class WindowCoDenoiser
             return eps.div_(weightSum!);
         }
 
-        var x = start.clone().DetachFromDisposeScope();
-        var ks = new int[frames];
-        try
-        {
-            for (int k = plan.Steps - 1; k >= 0; k--)
-            {
-                using var scope = NewDisposeScope();
-                cancellation.ThrowIfCancellationRequested();
-                long timestep = plan.Table.Timesteps[k];
-                var eps = fuseInAttention ? model.PredictNoiseFused(x, timestep, promptFrame: 0, stride) : AveragedWindows(x, timestep);
-                Array.Fill(ks, k);
-                var z = plan.Table.UsesNoise(k) ? FrameNoise(plan, noise, frames, NoisePurpose.BaseStep, k, t => t, device) : null;
-                var next = plan.Table.Step(x, eps, ks, z, applyX0Scale: true);
-                x.Dispose();
-                x = next.DetachFromDisposeScope();
-            }
-            return x;
-        }
-        catch
-        {
-            // Stopped or failed between steps: the whole video's latents must not wait for the finalizer.
-            x.Dispose();
-            throw;
-        }
+        return plan.Table.SampleInLockstep(start,
+            (x, k) => fuseInAttention ? model.PredictNoiseFused(x, plan.Table.Timesteps[k], promptFrame: 0, stride) : AveragedWindows(x, plan.Table.Timesteps[k]),
+            k => FrameNoise(plan, noise, frames, NoisePurpose.BaseStep, k, t => t, device), cancellation);
     }
 
     /// <summary>Frame <paramref name="t"/> of row <paramref name="row"/> of a [B, C, T, h, w] video, as its own tensor (the view is freed at once).</summary>

@@ -15,27 +15,11 @@ public static class BaseClipSampler
         INoiseSource noise, Device device, CancellationToken cancellation)
     {
         int f = plan.WindowFrames;
-        var x = FrameNoise(plan, noise, NoisePurpose.BaseStart, 0, device);
-        try
-        {
-            for (int k = plan.Steps - 1; k >= 0; k--)
-            {
-                cancellation.ThrowIfCancellationRequested();
-                using var scope = NewDisposeScope();
-                var t = full(new long[] { 1, f }, plan.Table.Timesteps[k], ScalarType.Int64, device);
-                var eps = denoiser.PredictNoise(x, t, cond, uncond);
-                var z = plan.Table.UsesNoise(k) ? FrameNoise(plan, noise, NoisePurpose.BaseStep, k, device) : null;
-                var next = plan.Table.Step(x, eps, Enumerable.Repeat(k, f).ToArray(), z, applyX0Scale: true);
-                x.Dispose();
-                x = next.MoveToOuterDisposeScope();
-            }
-            return x.squeeze(0);
-        }
-        finally
-        {
-            // Also when cancelled or out of memory half-way: the clip in progress is device memory.
-            x.Dispose();
-        }
+        using var start = FrameNoise(plan, noise, NoisePurpose.BaseStart, 0, device);
+        using var clip = plan.Table.SampleInLockstep(start,
+            (x, k) => denoiser.PredictNoise(x, full(new long[] { 1, f }, plan.Table.Timesteps[k], ScalarType.Int64, device), cond, uncond),
+            k => FrameNoise(plan, noise, NoisePurpose.BaseStep, k, device), cancellation);
+        return clip.squeeze(0);
     }
 
     /// <summary>[1, C, f, h, w] noise, one keyed draw per clip frame.</summary>

@@ -163,6 +163,40 @@ public sealed class FrameStepTable
         return result.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// The model's ordinary sampler (LDM's p_sample_ddim loop, x0 scale applied): every frame of <paramref name="start"/>
+    /// [B, C, F, h, w] at the same index k, from the noisiest down to clean. <paramref name="predictNoise"/>(x, k) and
+    /// <paramref name="stepNoise"/>(k), asked only for steps that add noise, run inside the step's dispose scope.
+    /// Returns a new tensor owned by the caller; <paramref name="start"/> is left as it is.
+    /// </summary>
+    public Tensor SampleInLockstep(Tensor start, Func<Tensor, int, Tensor> predictNoise, Func<int, Tensor> stepNoise, CancellationToken cancellation)
+    {
+        var ks = new int[start.shape[0] * start.shape[2]];
+        Tensor? x = null;
+        try
+        {
+            for (int k = Steps - 1; k >= 0; k--)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                var current = x ?? start;
+                var eps = predictNoise(current, k);
+                var z = UsesNoise(k) ? stepNoise(k) : null;
+                Array.Fill(ks, k);
+                var next = Step(current, eps, ks, z, applyX0Scale: true).DetachFromDisposeScope();
+                x?.Dispose();
+                x = next;
+            }
+            return x!;
+        }
+        catch
+        {
+            // Stopped or out of memory half-way: the latents in progress are device memory.
+            x?.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>diffusers' DDPM coefficients for abar_t = a and abar_prev = ap, all in float32.</summary>
     internal static Coefficients DdpmCoefficients(float a, float ap, long t)
     {

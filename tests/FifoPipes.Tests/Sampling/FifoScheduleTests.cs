@@ -141,4 +141,48 @@ public sealed class FifoScheduleTests
             Assert.True(one.PrevSample.eq(perFrame[.., .., i..(i + 1)]).all().item<bool>(), $"frame {i} (t = {t})");
         }
     }
+
+    [Fact]
+    public void Lockstep_sampling_equals_the_diffusers_scheduler_loop()
+    {
+        var schedule = new NoiseSchedule(BetaSchedule.Linear, 1e-4, 0.02);
+        var table = FrameStepTable.ForModel(schedule, StepKind.Ddpm, 6, 0, clipSample: true);
+        var scheduler = new DiffusersDdpmScheduler(new DiffusersSchedulerConfig());
+        scheduler.SetTimesteps(6);
+        using var start = randn(new long[] { 2, 2, 3, 4, 4 });
+        Tensor Eps(Tensor x, long t) => x.mul(0.3).add(t / 1000.0);
+        Tensor StepNoise(int k) { using var g = new Generator((ulong)(100 + k)); return randn(new long[] { 2, 2, 3, 4, 4 }, generator: g); }
+        var asked = new List<int>();
+
+        using var sampled = table.SampleInLockstep(start, (x, k) => Eps(x, table.Timesteps[k]),
+            k => { asked.Add(k); return StepNoise(k); }, CancellationToken.None);
+
+        var expected = start.clone();
+        for (int k = table.Steps - 1; k >= 0; k--)
+        {
+            long t = table.Timesteps[k];
+            using var eps = Eps(expected, t);
+            using var noise = StepNoise(k);
+            var next = scheduler.Step(eps, t, expected, noise).PrevSample;
+            expected.Dispose();
+            expected = next;
+        }
+        using (expected) TensorAssert.Close(expected, sampled, 1e-6, 1e-5, "lockstep DDPM");
+        Assert.Equal(Enumerable.Range(1, table.Steps - 1).Reverse(), asked);
+        Assert.Equal(new long[] { 2, 2, 3, 4, 4 }, start.shape);
+    }
+
+    [Fact]
+    public void Lockstep_sampling_stops_between_steps_and_leaves_its_start()
+    {
+        var table = FrameStepTable.ForModel(new NoiseSchedule(BetaSchedule.ScaledLinear, 0.00085, 0.012), StepKind.Ddim, 5, 0, false);
+        using var start = randn(new long[] { 1, 2, 3, 2, 2 });
+        using var before = start.clone();
+        using var stop = new CancellationTokenSource();
+        int calls = 0;
+        Assert.Throws<OperationCanceledException>(() => table.SampleInLockstep(start,
+            (x, k) => { if (++calls == 2) stop.Cancel(); return zeros_like(x); }, _ => throw new InvalidOperationException("eta 0 adds no noise"), stop.Token));
+        Assert.Equal(2, calls);
+        Assert.True(start.eq(before).all().item<bool>(), "the start latents are the caller's and stay as they were");
+    }
 }
