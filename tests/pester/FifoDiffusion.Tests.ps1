@@ -109,6 +109,26 @@ Describe 'Recipes' {
         $problems | Should -BeNullOrEmpty
     }
 
+    It 'validates the recipe in <Source>' -ForEach (& {
+        # Whole recipes (those with apiVersion) in the README, docs/ and about_FifoDiffusion; fragments are not recipes.
+        $root = "$PSScriptRoot/../.."
+        foreach ($file in @(Get-Item "$root/README.md") + @(Get-ChildItem "$root/docs" -Recurse -Filter *.md)) {
+            $n = 0
+            foreach ($block in [regex]::Matches((Get-Content -Raw $file.FullName), '(?ms)^```yaml\r?\n(.*?)^```')) {
+                $n++
+                if ($block.Groups[1].Value -match '(?m)^apiVersion:') { @{ Source = "$($file.Name) yaml block $n"; Yaml = $block.Groups[1].Value } }
+            }
+        }
+        $about = Get-Content -Raw "$root/en-US/about_FifoDiffusion.help.txt"
+        if ($about -match '(?ms)^RECIPES\r?\n(.*?)^\S') { @{ Source = 'about_FifoDiffusion RECIPES'; Yaml = $Matches[1] -replace '(?m)^    ', '' } }
+    }) {
+        $path = Join-Path $Work "documented-$([guid]::NewGuid()).yaml"
+        Set-Content $path $Yaml
+        # Models whose weights are not here are valid up to their files.
+        $problems = Test-FifoRecipe $path | Where-Object { $_.Message -notmatch 'does not exist' }
+        $problems | Should -BeNullOrEmpty
+    }
+
     It 'runs a recipe into its sinks' {
         $recipe = Join-Path $Work 'run.yaml'
         @"

@@ -485,7 +485,7 @@ public sealed class VideoCrafterRecipeTests
         // The plugin lives in its own load context, so its options type is read by name.
         object? Get(string name) => options.GetType().GetProperty(name)!.GetValue(options);
         Assert.Equal("VideoCrafterOptions", options.GetType().Name);
-        Assert.Equal(("videocrafter2", "models/vc2/model.ckpt", "cpu", "float32", true),
+        Assert.Equal(("videocrafter2", "../../models/vc2/model.ckpt", "cpu", "float32", true),
             ((string)Get("Preset")!, (string)Get("Path")!, (string)Get("Device")!, (string)Get("DType")!, (bool)Get("FreeTextEncoder")!));
     }
 }
