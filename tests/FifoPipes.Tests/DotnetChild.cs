@@ -21,11 +21,17 @@ public static class DotnetChild
         start.ArgumentList.Add(assembly);
         foreach (var a in arguments) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;
+        // Both streams read in the background: a synchronous read would wait for the child's exit and never time out.
         var errors = process.StandardError.ReadToEndAsync();
-        var text = process.StandardOutput.ReadToEnd();
-        Assert.True(process.WaitForExit(timeout), $"{Path.GetFileName(assembly)} did not finish in {timeout.TotalMinutes:F0} minutes");
-        output.WriteLine(text);
+        var text = process.StandardOutput.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+            Assert.Fail($"{Path.GetFileName(assembly)} did not finish in {timeout.TotalMinutes:F0} minutes and was killed. It printed:\n{text.Result}\n{errors.Result}");
+        }
+        output.WriteLine(text.Result);
         output.WriteLine(errors.Result);
-        return new Result(process.ExitCode, text, errors.Result);
+        return new Result(process.ExitCode, text.Result, errors.Result);
     }
 }

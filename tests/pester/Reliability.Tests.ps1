@@ -38,7 +38,8 @@ Describe 'A run killed with SIGKILL' {
         foreach ($a in $PwshArgs + @('-NoProfile', '-NonInteractive', '-Command', "Import-Module '$Root/FifoDiffusion.psd1'; Invoke-FifoRecipe '$crash/run.yaml' | Out-Null")) { $start.ArgumentList.Add($a) }
         $start.RedirectStandardOutput = $true; $start.RedirectStandardError = $true
         $child = [Diagnostics.Process]::Start($start)
-        $deadline = [DateTime]::UtcNow.AddSeconds(60)
+        # A slow start (pwsh and libtorch on a busy machine) gets time; a kill before the first snapshot would test nothing.
+        $deadline = [DateTime]::UtcNow.AddSeconds(180)
         while (-not $child.HasExited -and [DateTime]::UtcNow -lt $deadline -and
                -not ((Test-Path "$crash/run.snapshot") -and @(Get-ChildItem "$crash/frames" -Filter *.png -ErrorAction SilentlyContinue).Count -ge 50)) {
             Start-Sleep -Milliseconds 10
@@ -47,6 +48,7 @@ Describe 'A run killed with SIGKILL' {
         $child.Kill()   # SIGKILL: no finally block, no flush, no cleanup runs in the child
         $child.WaitForExit()
         $child.ExitCode | Should -Be 137
+        "$crash/run.snapshot" | Should -Exist -Because 'the run is killed after its first snapshot, within 180 s'
         $written = @(Get-ChildItem "$crash/frames" -Filter *.png).Count
         $written | Should -BeLessThan $frames
 

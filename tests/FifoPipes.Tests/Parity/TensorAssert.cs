@@ -13,12 +13,14 @@ public static class TensorAssert
         using var scope = NewDisposeScope();
         var e = expected.to(ScalarType.Float64).cpu();
         var a = actual.to(ScalarType.Float64).cpu();
-        // NaN compares false with everything, so it must be caught before the tolerance check would wave it through.
-        var notFinite = a.isfinite().logical_not().logical_and(e.isfinite()).sum().item<long>();
-        Assert.True(notFinite == 0, $"{what}: {notFinite} of {e.numel()} elements are NaN or infinite where the expected values are finite");
-        Assert.True(a.isnan().eq(e.isnan()).all().item<bool>(), $"{what}: NaN where the expected tensor has a number, or the other way round");
-        var diff = (a - e).abs();
-        var allowed = atol + rtol * e.abs();
+        // NaN compares false with everything and inf - inf is NaN, so a tolerance would wave them through: where either
+        // side is not finite, both must hold the same infinity or both NaN.
+        var bothFinite = a.isfinite().logical_and(e.isfinite());
+        var sameNonFinite = a.eq(e).logical_or(a.isnan().logical_and(e.isnan()));
+        var notFinite = bothFinite.logical_not().logical_and(sameNonFinite.logical_not()).sum().item<long>();
+        Assert.True(notFinite == 0, $"{what}: {notFinite} of {e.numel()} elements are NaN or infinite on one side and not the same on the other");
+        var diff = where(bothFinite, (a - e).abs(), zeros_like(a));
+        var allowed = atol + rtol * where(bothFinite, e.abs(), zeros_like(e));
         var excess = diff - allowed;
         double worst = excess.max().item<double>();
         if (worst > 0)
@@ -35,7 +37,12 @@ public static class TensorAssert
     {
         Assert.Equal(expected.Count, actual.Count);
         for (int i = 0; i < expected.Count; i++)
+        {
+            // equal() broadcasts, so a [1] tensor would pass for any tensor of one repeated value.
+            Assert.True(expected[i].shape.SequenceEqual(actual[i].shape),
+                $"{what}: frame {i} has shape [{string.Join(", ", actual[i].shape)}], expected [{string.Join(", ", expected[i].shape)}]");
             Assert.True(expected[i].equal(actual[i]).all().item<bool>(),
                 $"{what}: frame {i} differs (max |diff| {(expected[i] - actual[i]).abs().max().item<float>():G3})");
+        }
     }
 }
