@@ -8,16 +8,17 @@ namespace FifoPipes.Tests.Parity;
 /// <summary>One folder of golden tensors under the parity root: case.json plus io.safetensors.</summary>
 public sealed class ParityCase
 {
-    ParityCase(string folder, JsonElement json)
+    ParityCase(string root, string folder, JsonElement json)
     {
         Folder = folder;
         Json = json;
+        Name = Path.GetRelativePath(root, folder).Replace(Path.DirectorySeparatorChar, '/');
     }
 
     public string Folder { get; }
     public JsonElement Json { get; }
-    /// <summary>family/case, e.g. "fifo/ld_eta1_cfg12_f4_n2".</summary>
-    public string Name => $"{Path.GetFileName(Path.GetDirectoryName(Folder))}/{Path.GetFileName(Folder)}";
+    /// <summary>The folder below the root, e.g. "fifo/ld_eta1_cfg12_f4_n2": unique however deep the cases are nested.</summary>
+    public string Name { get; }
     public string Component => Json.GetProperty("component").GetString()!;
     public JsonElement Config => Json.GetProperty("config");
     public double Atol => Json.TryGetProperty("atol", out var a) ? a.GetDouble() : 1e-5;
@@ -31,9 +32,12 @@ public sealed class ParityCase
 
     public string File(string relative) => Path.GetFullPath(Path.Combine(Folder, relative));
 
-    Dictionary<string, Tensor>? io;
-    /// <summary>Named inputs and expected outputs (loaded once, kept for the case's lifetime).</summary>
-    public IReadOnlyDictionary<string, Tensor> Io => io ??= SafetensorsFile.Load(File("io.safetensors"));
+    ReadRecordingDictionary? io;
+    /// <summary>Named inputs and expected outputs (loaded once, kept for the case's lifetime); what a runner reads is recorded.</summary>
+    public IReadOnlyDictionary<string, Tensor> Io => io ??= new ReadRecordingDictionary(SafetensorsFile.Load(File("io.safetensors")));
+
+    /// <summary>The declared outputs no runner has read: each one a comparison that never ran.</summary>
+    public IReadOnlyList<string> UnreadOutputs => Outputs.Where(o => io is null || !io.Read.Contains(o)).ToList();
 
     public Tensor this[string name] => Io.TryGetValue(name, out var t) ? t
         : throw new KeyNotFoundException($"{Name}: io.safetensors has no tensor '{name}'.");
@@ -67,10 +71,40 @@ public sealed class ParityCase
         foreach (var caseJson in Directory.EnumerateFiles(root, "case.json", SearchOption.AllDirectories).OrderBy(p => p, StringComparer.Ordinal))
         {
             using var doc = JsonDocument.Parse(System.IO.File.ReadAllText(caseJson));
-            yield return new ParityCase(Path.GetDirectoryName(caseJson)!, doc.RootElement.Clone());
+            yield return new ParityCase(root, Path.GetDirectoryName(caseJson)!, doc.RootElement.Clone());
         }
     }
 
     public static ParityCase Load(string name) =>
         Discover().FirstOrDefault(c => c.Name == name) ?? throw new DirectoryNotFoundException($"Parity case {name} not found under {Root}.");
+}
+
+/// <summary>The case's tensors, remembering which were looked up by name (or enumerated, which may compare them all).</summary>
+sealed class ReadRecordingDictionary(Dictionary<string, Tensor> inner) : IReadOnlyDictionary<string, Tensor>
+{
+    public HashSet<string> Read { get; } = new(StringComparer.Ordinal);
+
+    public Tensor this[string key]
+    {
+        get { Read.Add(key); return inner[key]; }
+    }
+
+    public bool TryGetValue(string key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out Tensor value)
+    {
+        Read.Add(key);
+        return inner.TryGetValue(key, out value);
+    }
+
+    public bool ContainsKey(string key) => inner.ContainsKey(key);
+    public IEnumerable<string> Keys => inner.Keys;
+    public IEnumerable<Tensor> Values { get { Read.UnionWith(inner.Keys); return inner.Values; } }
+    public int Count => inner.Count;
+
+    public IEnumerator<KeyValuePair<string, Tensor>> GetEnumerator()
+    {
+        Read.UnionWith(inner.Keys);
+        return inner.GetEnumerator();
+    }
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }

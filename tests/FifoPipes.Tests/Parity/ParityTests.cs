@@ -37,12 +37,17 @@ public sealed class ParityTests
         Skip.IfNot(Registry.Value.TryGetValue(parityCase.Component, out var runner),
             $"component '{parityCase.Component}' of {name} is not implemented yet");
         runner!.Run(parityCase);
+        Assert.True(parityCase.UnreadOutputs.Count == 0,
+            $"{name}: the runner for '{parityCase.Component}' never read the declared outputs {string.Join(", ", parityCase.UnreadOutputs)}");
     }
 
     [Fact]
     public void The_parity_root_holds_cases()
     {
         Assert.True(Directory.Exists(ParityCase.Root), $"Parity root {ParityCase.Root} is missing; set FIFOPIPES_PARITY_DIR.");
-        Assert.NotEmpty(ParityCase.Discover());
+        var names = ParityCase.Discover().Select(c => c.Name).ToList();
+        Assert.NotEmpty(names);
+        // xunit runs one test per distinct theory row: a name used twice would leave a case unrun.
+        Assert.Equal(names.Count, names.Distinct(StringComparer.Ordinal).Count());
     }
 }

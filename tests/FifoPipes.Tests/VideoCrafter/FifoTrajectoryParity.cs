@@ -6,8 +6,9 @@ namespace FifoPipes.Tests.VideoCrafter;
 
 /// <summary>
 /// "fifo.trajectory": whole FIFO-Diffusion runs of the official sampler, replayed through our FIFO
-/// sampler with the tiny VideoCrafter UNet and the recorded noise; every popped latent is compared.
-/// Cases with the official base clip also sample that clip themselves (base DDIM with the x0 scale).
+/// sampler with the tiny VideoCrafter UNet and the recorded noise; every popped latent is compared, after the
+/// schedule, the slots and the UNet's iteration-0 windows (<see cref="FifoCaseRecords"/>). Cases with the official
+/// base clip also sample that clip themselves (base DDIM with the x0 scale).
 /// </summary>
 public sealed class FifoTrajectoryParity : IParityComponent
 {
@@ -15,8 +16,11 @@ public sealed class FifoTrajectoryParity : IParityComponent
 
     public void Run(ParityCase parityCase)
     {
+        FifoCaseRecords.StepTableMatches(parityCase);
+        FifoCaseRecords.SlotsAndWindowsMatch(parityCase);
         var replay = new FifoTrajectoryReplay(parityCase);
         using var unet = TinyUNetDenoiser.ForCase(parityCase);
+        FifoCaseRecords.IterationZeroWindowsMatch(parityCase, unet);
         long fps = parityCase["fps"].data<long>()[0];
         var cond = parityCase["cond/context"];
         var uncond = parityCase["uncond/context"];
