@@ -11,6 +11,8 @@ namespace FifoPipes.Sinks.Ffmpeg;
 internal sealed class FfmpegProcess : IDisposable
 {
     const int KeptStderrLines = 15;
+    static readonly TimeSpan WorkPollInterval = TimeSpan.FromMilliseconds(250);
+    static readonly string? SessionLauncher = OperatingSystem.IsLinux() && File.Exists("/usr/bin/setsid") ? "/usr/bin/setsid" : null;
 
     readonly Process process;
     readonly Stream stdin;
@@ -23,9 +25,17 @@ internal sealed class FfmpegProcess : IDisposable
         stdin = process.StandardInput.BaseStream;
     }
 
+    /// <summary>
+    /// Starts ffmpeg, in a session of its own where setsid exists: a terminal's Ctrl+C goes to its whole foreground
+    /// process group, and ffmpeg would take it as its own order to stop, dropping frames still in the pipe that the run
+    /// already counts as written. Alone, it finishes when the sink closes its stdin, with every frame.
+    /// </summary>
     public static FfmpegProcess Start(string executable, IEnumerable<string> arguments)
     {
-        var info = new ProcessStartInfo(executable)
+        // setsid execs in place (our child is no group leader), so the process id stays ffmpeg's own.
+        if (SessionLauncher is not null && (File.GetUnixFileMode(executable) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) == 0)
+            throw FfmpegLocator.NotStartable(executable, new UnauthorizedAccessException("the file is not executable"));
+        var info = new ProcessStartInfo(SessionLauncher ?? executable)
         {
             RedirectStandardInput = true,
             RedirectStandardError = true,
@@ -33,6 +43,7 @@ internal sealed class FfmpegProcess : IDisposable
             UseShellExecute = false,
             CreateNoWindow = true,
         };
+        if (SessionLauncher is not null) info.ArgumentList.Add(executable);
         foreach (var argument in arguments) info.ArgumentList.Add(argument);
         var process = new Process { StartInfo = info };
         FfmpegProcess? started = null;
@@ -77,17 +88,43 @@ internal sealed class FfmpegProcess : IDisposable
         stdin.Flush();
     }
 
-    /// <summary>Closes stdin (ffmpeg's signal to finish the file) and waits until it has exited.</summary>
-    public int Finish(TimeSpan? timeout = null)
+    /// <summary>The idle limit after which <see cref="Finish"/> killed ffmpeg, if it did.</summary>
+    public TimeSpan? KilledIdleAfter { get; private set; }
+
+    /// <summary>
+    /// Closes stdin (ffmpeg's signal to finish the file) and waits until it has exited: as long as it works (its CPU
+    /// time grows: an encoder flushing a long lookahead at a slow preset), but no longer than
+    /// <paramref name="idleLimit"/> without work (wedged, or blocked on a stalled disk), when it is killed.
+    /// </summary>
+    public int Finish(TimeSpan idleLimit)
     {
         CloseStdin();
-        if (timeout is { } limit && !process.WaitForExit(limit))
+        var cpu = CpuTime();
+        var idle = Stopwatch.StartNew();
+        while (!process.WaitForExit(WorkPollInterval))
         {
-            process.Kill(entireProcessTree: true);
+            var now = CpuTime();
+            if (now > cpu) { cpu = now; idle.Restart(); }
+            else if (idle.Elapsed >= idleLimit)
+            {
+                KilledIdleAfter = idleLimit;
+                try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { } // exited meanwhile
+                break;
+            }
         }
         // The untimed wait also waits for the last stderr lines to be delivered.
         process.WaitForExit();
         return process.ExitCode;
+    }
+
+    TimeSpan CpuTime()
+    {
+        try
+        {
+            process.Refresh();
+            return process.TotalProcessorTime;
+        }
+        catch (InvalidOperationException) { return TimeSpan.MaxValue; } // exited: the next wait returns at once
     }
 
     void CloseStdin()

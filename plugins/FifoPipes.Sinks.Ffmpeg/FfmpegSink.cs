@@ -73,16 +73,16 @@ public sealed class FfmpegSink : IFrameSink
 {
     public const string FailedErrorId = "FfmpegFailed";
 
-    /// <summary>How long a dying ffmpeg gets to exit and say why before it is killed.</summary>
-    static readonly TimeSpan DyingGrace = TimeSpan.FromSeconds(10);
+    /// <summary>How long a dying ffmpeg may do nothing before it is killed: it only has to exit and say why.</summary>
+    static readonly TimeSpan DyingIdleLimit = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// How long a sink disposed without <see cref="Complete"/> (a stopped pipeline) waits for ffmpeg to finish its file
-    /// before killing it: an encoder flushing a long lookahead needs seconds, a hung one must not hold Ctrl+C forever.
+    /// How long ffmpeg may do no work, once its input has ended, before it is killed: an encoder finishing its file
+    /// works all the time, however long it takes; a wedged one must not hold the end of a run, or Ctrl+C, forever.
     /// </summary>
-    public static readonly TimeSpan DefaultCleanupGrace = TimeSpan.FromMinutes(2);
+    public static readonly TimeSpan DefaultIdleLimit = TimeSpan.FromMinutes(2);
 
-    readonly TimeSpan cleanupGrace;
+    readonly TimeSpan idleLimit;
 
     readonly string ffmpeg;
     string path;
@@ -97,9 +97,9 @@ public sealed class FfmpegSink : IFrameSink
     IReadOnlyList<string>? completed;
 
     public FfmpegSink(string ffmpeg, string path, SinkTarget target, FfmpegContainer container, FfmpegSinkOptions options, IProgressSink log,
-        TimeSpan? cleanupGrace = null)
+        TimeSpan? idleLimit = null)
     {
-        this.cleanupGrace = cleanupGrace ?? DefaultCleanupGrace;
+        this.idleLimit = idleLimit ?? DefaultIdleLimit;
         this.ffmpeg = ffmpeg;
         this.path = path;
         this.target = target;
@@ -122,7 +122,7 @@ public sealed class FfmpegSink : IFrameSink
         }
         catch (IOException ex)
         {
-            int exitCode = process!.Finish(DyingGrace);
+            int exitCode = process!.Finish(DyingIdleLimit);
             failure = Failure($"ffmpeg stopped reading frames while writing '{path}' after {framesWritten} frames", exitCode, ex);
             throw failure;
         }
@@ -141,13 +141,13 @@ public sealed class FfmpegSink : IFrameSink
         process = FfmpegProcess.Start(ffmpeg, arguments);
     }
 
-    public IReadOnlyList<string> Complete() => Finish(null);
+    public IReadOnlyList<string> Complete() => Finish();
 
-    IReadOnlyList<string> Finish(TimeSpan? limit)
+    IReadOnlyList<string> Finish()
     {
         if (completed is not null) return completed;
         if (process is null) return completed = Array.Empty<string>();
-        int exitCode = process.Finish(limit);
+        int exitCode = process.Finish(idleLimit);
         completed = File.Exists(path) ? new[] { path } : Array.Empty<string>();
         // A failure seen while writing was already reported; finishing what is left is all that remains.
         if (failure is null && exitCode != 0)
@@ -162,7 +162,9 @@ public sealed class FfmpegSink : IFrameSink
     FifoInputException Failure(string what, int exitCode, Exception? inner)
     {
         var tail = process!.StderrTail();
-        var how = exitCode > 128 && exitCode < 160 ? $"ffmpeg was killed by signal {exitCode - 128}" : $"ffmpeg exited with code {exitCode}";
+        var how = process.KilledIdleAfter is { } idle ? $"ffmpeg did no work for {idle.TotalSeconds:F0} s after its input ended and was killed"
+            : exitCode > 128 && exitCode < 160 ? $"ffmpeg was killed by signal {exitCode - 128}"
+            : $"ffmpeg exited with code {exitCode}";
         var said = tail.Count > 0
             ? "Its last messages:" + Environment.NewLine + string.Join(Environment.NewLine, tail.Select(l => "  " + l))
             : "It printed no error message.";
@@ -183,7 +185,7 @@ public sealed class FfmpegSink : IFrameSink
         if (process is null) return;
         if (completed is null)
         {
-            try { Finish(cleanupGrace); }
+            try { Finish(); }
             catch (FifoInputException) { } // disposal without Complete is cleanup; the failure had no one to go to
         }
         process.Dispose();

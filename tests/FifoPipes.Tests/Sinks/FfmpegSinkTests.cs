@@ -128,17 +128,24 @@ public sealed class FfmpegSinkTests : SinkTestBase
         Assert.Contains("FIFOPIPES_FFMPEG", ex.Message);
     }
 
+    /// <summary>A stand-in for ffmpeg: a shell script that reads every frame, then runs <paramref name="afterInput"/>.</summary>
+    FfmpegSink ScriptedFfmpeg(string name, string afterInput, TimeSpan idleLimit)
+    {
+        var script = Path.Combine(Dir, name + ".sh");
+        File.WriteAllText(script, $"#!/bin/bash\ncat > /dev/null\n{afterInput}\n");
+        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var sink = new FfmpegSink(script, Path.Combine(Dir, name + ".mp4"), new SinkTarget(name + ".mp4", 8, false), FfmpegContainer.Mp4,
+            new FfmpegSinkOptions(), NullProgressSink.Instance, idleLimit);
+        foreach (var f in Frames(2)) sink.Write(f);
+        return sink;
+    }
+
     [SkippableFact]
     public void A_hung_ffmpeg_is_killed_when_a_stopped_pipeline_disposes_the_sink()
     {
         Skip.If(OperatingSystem.IsWindows(), "needs a POSIX shell");
-        // Reads every frame, then never exits: what a wedged encoder looks like from here.
-        var hung = Path.Combine(Dir, "hung-ffmpeg.sh");
-        File.WriteAllText(hung, "#!/bin/sh\ncat > /dev/null\nexec sleep 300\n");
-        File.SetUnixFileMode(hung, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var sink = new FfmpegSink(hung, Path.Combine(Dir, "hung.mp4"), new SinkTarget("hung.mp4", 8, false), FfmpegContainer.Mp4,
-            new FfmpegSinkOptions(), NullProgressSink.Instance, cleanupGrace: TimeSpan.FromSeconds(1));
-        foreach (var f in Frames(2)) sink.Write(f);
+        // Never exits and does nothing: what a wedged encoder looks like from here.
+        var sink = ScriptedFfmpeg("hung", "exec sleep 300", TimeSpan.FromSeconds(1));
         int pid = sink.ProcessId!.Value;
 
         var clock = Stopwatch.StartNew();
@@ -146,6 +153,54 @@ public sealed class FfmpegSinkTests : SinkTestBase
 
         Assert.InRange(clock.Elapsed.TotalSeconds, 0, 30);
         Assert.Throws<ArgumentException>(() => Process.GetProcessById(pid));
+    }
+
+    [SkippableFact]
+    public void A_hung_ffmpeg_is_killed_at_the_end_of_a_run_with_an_error_that_says_so()
+    {
+        Skip.If(OperatingSystem.IsWindows(), "needs a POSIX shell");
+        using var sink = ScriptedFfmpeg("wedged", "exec sleep 300", TimeSpan.FromSeconds(1));
+
+        var ex = Assert.Throws<FifoInputException>(() => sink.Complete());
+
+        Assert.Equal(FfmpegSink.FailedErrorId, ex.ErrorId);
+        Assert.Contains("did no work for 1 s after its input ended and was killed", ex.Message);
+    }
+
+    [SkippableFact]
+    public void A_working_ffmpeg_gets_all_the_time_it_needs_to_finish()
+    {
+        Skip.If(OperatingSystem.IsWindows(), "needs a POSIX shell");
+        // Three seconds of work after the input ends, three times the idle limit: a slow encoder flushing its lookahead.
+        using var sink = ScriptedFfmpeg("slow", "while [ $SECONDS -lt 3 ]; do :; done; exit 0", TimeSpan.FromSeconds(1));
+        var clock = Stopwatch.StartNew();
+
+        sink.Complete();
+
+        Assert.InRange(clock.Elapsed.TotalSeconds, 2, 60);
+    }
+
+    [SkippableFact]
+    public void Ffmpeg_runs_in_a_session_of_its_own_so_the_terminals_ctrl_c_is_the_sinks_to_handle()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() && File.Exists("/usr/bin/setsid"), "sessions are started with Linux's setsid");
+        var ids = Path.Combine(Dir, "ids");
+        // Fields 5 and 6 of /proc/PID/stat (after "pid (comm) state ppid") are the process group and the session.
+        using var sink = ScriptedFfmpeg("session", $"stat=$(cat /proc/$$/stat); set -- ${{stat##*) }}; echo $$ $3 $4 > '{ids}'", TimeSpan.FromSeconds(30));
+        int pid = sink.ProcessId!.Value;
+        sink.Complete();
+
+        var (script, group, session) = File.ReadAllText(ids).Split(' ', StringSplitOptions.TrimEntries).Select(int.Parse).ToArray() switch
+        {
+            [var a, var b, var c] => (a, b, c),
+            var other => throw new InvalidDataException(string.Join(" ", other)),
+        };
+        var own = File.ReadAllText("/proc/self/stat");
+        int ownSession = int.Parse(own[(own.LastIndexOf(')') + 2)..].Split(' ')[3]);
+        Assert.Equal(pid, script);               // the sink's process id is ffmpeg's own, not a launcher's
+        Assert.Equal(pid, group);                // leads its own process group: a terminal's SIGINT goes elsewhere
+        Assert.Equal(pid, session);
+        Assert.NotEqual(ownSession, session);
     }
 
     [SkippableFact]
