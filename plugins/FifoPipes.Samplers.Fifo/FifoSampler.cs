@@ -37,7 +37,18 @@ public sealed class FifoSampler : ISampler
             if (job.Snapshots is { } policy && run.Emitted % policy.EveryFrames == 0)
             {
                 var staged = policy.Stage(run.Emitted);
-                using (var snapshot = run.Snapshot()) snapshot.Save(staged.StagedPath);
+                try
+                {
+                    using var snapshot = run.Snapshot();
+                    snapshot.Save(staged.StagedPath);
+                }
+                catch
+                {
+                    // A full disk or a restart after a fault: the popped latent is device memory no one else will free.
+                    frame.Latent.Dispose();
+                    staged.Discard();
+                    throw;
+                }
                 frame = frame with { Snapshot = staged };
             }
             yield return frame;
