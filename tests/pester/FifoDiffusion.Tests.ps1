@@ -62,6 +62,23 @@ Describe 'The FifoDiffusion module' {
     }
 }
 
+Describe 'Tab completion' {
+    It 'completes <Line> with <Expected>' -ForEach @(
+        @{ Line = 'New-FifoVideo x -Model ana'; Expected = @('analytic') }
+        @{ Line = 'New-FifoVideo x -Model videocrafter'; Expected = @('videocrafter', 'videocrafter1-1024', 'videocrafter1-512', 'videocrafter2') }
+        @{ Line = 'New-FifoVideo x -Sampler f'; Expected = @('fifo', 'freenoise') }
+        @{ Line = 'New-FifoVideo x -Device cu'; Expected = @('cuda', 'cuda:0', 'cuda:0,cuda:1', 'cuda:1') }
+        @{ Line = 'Export-FifoFrames x -Format m'; Expected = @('mkv', 'mp4') }
+        @{ Line = 'Get-FifoPlugin -Kind Sink -Name '; Expected = @('gif', 'mkv', 'mp4', 'png', 'webm') }
+        @{ Line = 'Save-FifoModel -Name zero'; Expected = @('zeroscope-576w', 'zeroscope-xl') }
+        @{ Line = 'Measure-FifoQuality -Study '; Expected = @('analytic-quality') }
+    ) {
+        $completions = (TabExpansion2 -inputScript $Line -cursorColumn $Line.Length).CompletionMatches
+        $completions.CompletionText | Should -Be $Expected
+        $completions | ForEach-Object { $_.ToolTip | Should -Not -BeNullOrEmpty }
+    }
+}
+
 Describe 'Get-FifoPlugin' {
     It 'lists the built-in plugins with metadata and options' {
         $plugins = Get-FifoPlugin

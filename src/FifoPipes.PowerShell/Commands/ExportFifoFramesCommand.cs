@@ -30,7 +30,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     public FifoFrame? InputObject { get; set; }
 
     /// <summary><para type="description">Sink plugin name (png, gif, mp4, webm, mkv, or a third-party sink) instead of the extension.</para></summary>
-    [Parameter] public string? Format { get; set; }
+    [Parameter] [ArgumentCompleter(typeof(SinkNameCompleter))] public string? Format { get; set; }
     /// <summary><para type="description">Playback rate; default: the rate the frames were made for.</para></summary>
     [Parameter] [ValidateRange(0.1, 240.0)] public double? Fps { get; set; }
     /// <summary><para type="description">Sink options, e.g. @{ crf = 18 } for MP4. With several paths each sink takes the keys it has.</para></summary>

@@ -17,6 +17,7 @@ public sealed class GetFifoModelCommand : PSCmdlet
 {
     [Parameter(Position = 0)]
     [SupportsWildcards]
+    [ArgumentCompleter(typeof(StoredModelNameCompleter))]
     public string[]? Name { get; set; }
 
     /// <summary><para type="description">Also list the catalog's presets that are not (completely) downloaded.</para></summary>

@@ -18,6 +18,7 @@ public sealed class GetFifoPluginCommand : PSCmdlet
 {
     [Parameter(Position = 0)]
     [SupportsWildcards]
+    [ArgumentCompleter(typeof(PluginNameCompleter))]
     public string[]? Name { get; set; }
 
     // A string, not the engine's enum: PowerShell reads parameter types before the engine can be loaded.

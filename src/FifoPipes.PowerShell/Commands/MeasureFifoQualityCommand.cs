@@ -21,6 +21,7 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
 
     /// <summary><para type="description">Sampler plugins to measure (default: every sampler).</para></summary>
     [Parameter(Position = 0)]
+    [ArgumentCompleter(typeof(SamplerNameCompleter))]
     public string[]? Sampler { get; set; }
 
     /// <summary><para type="description">Per-sampler options: @{ fifo = @{ lookahead = $false } }.</para></summary>
@@ -33,7 +34,7 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
     [Parameter] public Hashtable? Option { get; set; }
 
     /// <summary><para type="description">The study plugin (default analytic-quality).</para></summary>
-    [Parameter] public string Study { get; set; } = "analytic-quality";
+    [Parameter] [ArgumentCompleter(typeof(StudyNameCompleter))] public string Study { get; set; } = "analytic-quality";
 
     /// <summary><para type="description">Write plots (PNG), tables (markdown) and the points (CSV) here.</para></summary>
     [Parameter] public string? OutputFolder { get; set; }

@@ -36,14 +36,14 @@ public sealed class NewFifoVideoCommand : PSCmdlet
 
     [Parameter] public long? Seed { get; set; }
     /// <summary><para type="description">Model plugin (default: analytic, built in, needs no download), or a preset saved with Save-FifoModel (e.g. videocrafter2), which finds its files in the model store.</para></summary>
-    [Parameter] public string? Model { get; set; }
+    [Parameter] [ArgumentCompleter(typeof(ModelNameCompleter))] public string? Model { get; set; }
     /// <summary><para type="description">Checkpoint file or model folder, for models that load weights.</para></summary>
     [Parameter] public string? ModelPath { get; set; }
     /// <summary><para type="description">cpu, cuda or cuda:N, or several as cuda:0,cuda:1 (one model replica per device, each model call split across them; not for the analytic model).</para></summary>
-    [Parameter] public string? Device { get; set; }
+    [Parameter] [ArgumentCompleter(typeof(DeviceCompleter))] public string? Device { get; set; }
     [Parameter] public Hashtable? ModelOption { get; set; }
     /// <summary><para type="description">Sampler plugin (default: fifo).</para></summary>
-    [Parameter] public string? Sampler { get; set; }
+    [Parameter] [ArgumentCompleter(typeof(SamplerNameCompleter))] public string? Sampler { get; set; }
     [Parameter] public Hashtable? SamplerOption { get; set; }
     // The ranges are the fifo sampler's own (and, for -Fps, the recipe's), checked here so an error names the parameter.
     [Parameter] [ValidateRange(1, 64)] public int? Partitions { get; set; }

@@ -21,6 +21,7 @@ public sealed class SaveFifoModelCommand : PSCmdlet
     /// <summary><para type="description">Preset names (Get-FifoModel -ListAvailable lists them).</para></summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Name", ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(PresetNameCompleter))]
     public string[] Name { get; set; } = Array.Empty<string>();
 
     /// <summary><para type="description">A repository id, owner/name.</para></summary>
