@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 
 log=$(mktemp)
-dotnet test tests/FifoPipes.Tests --no-build -nologo -v q 2>&1 | tee "$log"
+# The minimal console logger prints each failed test with its message and stack, and nothing for the passing ones.
+dotnet test tests/FifoPipes.Tests --no-build -nologo -v q --logger "console;verbosity=minimal" 2>&1 | tee "$log"
 xunit_rc=${PIPESTATUS[0]}
 summary=$(grep -E '^(Passed|Failed)!' "$log" | tail -n 1)
 num() { echo "$summary" | sed -nE "s/.*$1: +([0-9]+).*/\1/p"; }

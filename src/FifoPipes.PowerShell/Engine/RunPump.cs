@@ -25,14 +25,23 @@ sealed class RunPump
     {
         var run = new VideoRun(recipe);
         var activity = $"FIFO video: {recipe.Frames} frames";
+        // A record per report, so what a host keeps of the stream is what was shown at the time.
         var progress = new ProgressRecord(1, activity, "loading the model");
-        var clock = Stopwatch.StartNew();
+        void Report(string status, int percent = -1, int secondsRemaining = -1)
+        {
+            progress = new ProgressRecord(1, activity, status) { PercentComplete = percent, SecondsRemaining = secondsRemaining };
+            cmdlet.WriteProgress(progress);
+        }
+        // The rate is timed from the first frame: before it lie the model's loading and the queue's first window.
+        var sinceFirstFrame = new Stopwatch();
         // Read here, on the pipeline thread: frames resolve their Save paths against the session's location.
         var location = cmdlet is PSCmdlet ps ? ps.SessionState.Path.CurrentFileSystemLocation.ProviderPath : null;
         var lastProgress = -ProgressInterval;
         long made = 0;
         try
         {
+            // Shown at once: a real model takes minutes to load before the worker reports anything.
+            cmdlet.WriteProgress(progress);
             foreach (var e in run.Events(stop.Token))
             {
                 switch (e)
@@ -40,21 +49,21 @@ sealed class RunPump
                     case RunStarted started:
                         cmdlet.WriteVerbose($"Model {started.Model.Name}: latents {started.Model.LatentChannels}x{started.Model.LatentHeight}x{started.Model.LatentWidth}, " +
                                             $"window {started.Model.WindowFrames}, {started.Fps} fps, run {started.RunId}");
-                        clock.Restart();
+                        Report($"{started.Model.Name}: filling the queue (the first frame comes after the first window is denoised)");
                         break;
                     case FrameProduced produced:
-                        made++;
+                        if (made++ == 0) sinceFirstFrame.Start();
                         // A resumed run starts at its snapshot's frame: progress is of the video, the rate of this run.
                         long done = produced.Frame.Index + 1;
                         onFrame(new FifoFrame(produced.Frame, location));
-                        if (clock.Elapsed - lastProgress >= ProgressInterval || done == recipe.Frames)
+                        var now = sinceFirstFrame.Elapsed;
+                        if (made == 1 || now - lastProgress >= ProgressInterval || done == recipe.Frames)
                         {
-                            lastProgress = clock.Elapsed;
-                            double rate = made / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
-                            progress.StatusDescription = $"{done} of {recipe.Frames} frames, {rate:F2} frames/s";
-                            progress.PercentComplete = (int)Math.Min(100, 100 * done / Math.Max(1, recipe.Frames));
-                            progress.SecondsRemaining = (int)Math.Clamp((recipe.Frames - done) / Math.Max(rate, 1e-6), 0, 360_000);
-                            cmdlet.WriteProgress(progress);
+                            lastProgress = now;
+                            double? rate = made > 1 ? (made - 1) / Math.Max(now.TotalSeconds, 1e-9) : null;
+                            Report($"{done} of {recipe.Frames} frames" + (rate is { } r ? $", {r:F2} frames/s" : ""),
+                                (int)Math.Min(100, 100 * done / Math.Max(1, recipe.Frames)),
+                                rate is { } known ? (int)Math.Clamp((recipe.Frames - done) / Math.Max(known, 1e-6), 0, 360_000) : -1);
                         }
                         break;
                     case SnapshotSaved saved:
@@ -71,8 +80,8 @@ sealed class RunPump
         }
         finally
         {
-            progress.RecordType = ProgressRecordType.Completed;
-            cmdlet.WriteProgress(progress);
+            cmdlet.WriteProgress(new ProgressRecord(1, activity, progress.StatusDescription)
+                { PercentComplete = progress.PercentComplete, RecordType = ProgressRecordType.Completed });
         }
     }
 }

@@ -266,6 +266,10 @@ public sealed class CmdletTests : IDisposable
         Assert.Contains(records, r => r.StatusDescription.Contains("frames/s") && r.StatusDescription.Contains("of 40 frames"));
         Assert.Equal(ProgressRecordType.Completed, records[^1].RecordType);
         Assert.Contains(records, r => r.PercentComplete == 100);
+        // Before the first frame: the model's loading, then the queue's first window, with no rate or time left to guess.
+        Assert.Equal("loading the model", records[0].StatusDescription);
+        Assert.StartsWith("analytic: filling the queue", records[1].StatusDescription);
+        Assert.Equal(("1 of 40 frames", -1), (records[2].StatusDescription, records[2].SecondsRemaining));
     }
 
     [Fact]
@@ -278,7 +282,7 @@ public sealed class CmdletTests : IDisposable
         shell.Invoke();
 
         Assert.False(shell.HadErrors, string.Join(" | ", shell.Streams.Error));
-        // The cmdlet updates one progress record, so the stream holds its last state: 4 frames made, 12 of 12 done.
+        // 4 frames made, 12 of 12 done.
         var last = shell.Streams.Progress[^1];
         Assert.StartsWith("12 of 12 frames", last.StatusDescription);
         Assert.Equal(100, last.PercentComplete);
