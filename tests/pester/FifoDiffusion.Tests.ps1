@@ -163,6 +163,16 @@ sinks:
         FrameCount (Join-Path $Work 'run.mp4') | Should -Be 6
         FrameCount (Join-Path $Work 'run.gif') | Should -Be 6
     }
+
+    It 'runs the recipes piped to it one after another' {
+        $folder = New-Item -ItemType Directory (Join-Path $Work 'piped')
+        foreach ($name in 'one', 'two') {
+            "apiVersion: fifopipes/v1`nmodel: { use: analytic, with: { height: 8, width: 8, channels: 2, frames: 4 } }`nprompt: $name`nframes: 3`nsampler: { use: fifo, with: { partitions: 2 } }`nsinks: [ { path: $name.gif } ]" |
+                Set-Content (Join-Path $folder "$name.yaml")
+        }
+        $files = Get-ChildItem $folder -Filter *.yaml | Invoke-FifoRecipe
+        $files.Name | Should -Be @('one.gif', 'two.gif')
+    }
 }
 
 Describe 'New-FifoVideo | Export-FifoFrames' {

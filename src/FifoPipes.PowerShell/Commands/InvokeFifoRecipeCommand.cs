@@ -10,6 +10,7 @@ namespace FifoPipes.PowerShell.Commands;
 /// <para type="description">The recipe is validated strictly first (see Test-FifoRecipe). Frames go to the recipe's sinks as they are made; on Ctrl+C every file is finalised with the frames made so far. Emits the written files; with -PassThru also the frames.</para>
 /// <example><code>Invoke-FifoRecipe examples/recipes/analytic-demo.yaml -Force</code></example>
 /// <example><code>Invoke-FifoRecipe long.yaml -Resume long.snapshot -Force</code></example>
+/// <example><code>Get-ChildItem recipes/*.yaml | Invoke-FifoRecipe</code></example>
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "FifoRecipe", SupportsShouldProcess = true)]
 [OutputType(typeof(FileInfo), typeof(DirectoryInfo), typeof(FifoFrame))]
@@ -20,7 +21,9 @@ public sealed class InvokeFifoRecipeCommand : PSCmdlet
 
     public InvokeFifoRecipeCommand() => pump = new RunPump(this);
 
-    [Parameter(Mandatory = true, Position = 0)]
+    /// <summary><para type="description">The recipe file; recipes piped in (Get-ChildItem *.yaml) run one after another.</para></summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("FullName")]
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = "";
 
