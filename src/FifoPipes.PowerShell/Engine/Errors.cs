@@ -16,16 +16,28 @@ static class Errors
         _ => new ErrorRecord(ex, "FifoRunFailed", ErrorCategory.NotSpecified, target),
     };
 
-    static ErrorCategory CategoryOf(string errorId) => errorId switch
+    /// <summary>
+    /// The category from the id's wording, which the plugins share (a third party's ids fit as long as they follow it):
+    /// missing things, damaged or mismatched files, busy or absent hardware, failed writes; the rest is a bad argument.
+    /// </summary>
+    internal static ErrorCategory CategoryOf(string errorId)
     {
-        _ when errorId.EndsWith("NotFound", StringComparison.Ordinal) => ErrorCategory.ObjectNotFound,
-        _ when errorId.EndsWith("Exists", StringComparison.Ordinal) => ErrorCategory.ResourceExists,
-        _ when errorId.Contains("Corrupt", StringComparison.Ordinal) => ErrorCategory.InvalidData,
-        _ when errorId.EndsWith("AccessDenied", StringComparison.Ordinal) => ErrorCategory.PermissionDenied,
-        "ModelNotDownloaded" => ErrorCategory.ObjectNotFound,
-        "ModelDownloadFailed" => ErrorCategory.ConnectionError,
-        _ => ErrorCategory.InvalidArgument,
-    };
+        bool Has(params string[] words) => words.Any(w => errorId.Contains(w, StringComparison.Ordinal));
+        return errorId switch
+        {
+            "ModelDownloadFailed" => ErrorCategory.ConnectionError,
+            "ModelFileLocked" => ErrorCategory.ResourceBusy,
+            "DeviceUnavailable" or "ModelDoesNotFit" => ErrorCategory.ResourceUnavailable,
+            "FfmpegFailed" => ErrorCategory.WriteError,
+            "SnapshotUnsupported" => ErrorCategory.InvalidOperation,
+            _ when Has("NotFound", "NotDownloaded", "Missing", "Incomplete") => ErrorCategory.ObjectNotFound,
+            _ when errorId.EndsWith("Exists", StringComparison.Ordinal) => ErrorCategory.ResourceExists,
+            _ when errorId.EndsWith("AccessDenied", StringComparison.Ordinal) => ErrorCategory.PermissionDenied,
+            _ when Has("Corrupt", "Mismatch", "Changed", "Unsafe", "Unreadable", "ConfigInvalid", "ConfigUnsupported", "SnapshotInvalid", "InvalidModel") => ErrorCategory.InvalidData,
+            _ when Has("Unsupported") => ErrorCategory.NotImplemented,
+            _ => ErrorCategory.InvalidArgument,
+        };
+    }
 
     /// <summary>
     /// Problems with a recipe built from a file and/or cmdlet parameters: when every problem is a parameter's (found
