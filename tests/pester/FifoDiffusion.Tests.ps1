@@ -226,6 +226,15 @@ Describe 'Output formats' {
         $models | Should -Match 'Name\s+Plugin\s+Complete\s+GB\s+Path'
         $models | Should -Match 'videocrafter2\s+videocrafter\s+(True|False)'
     }
+
+    It 'shows plugin options and model files as one table row each' {
+        $options = (Get-FifoPlugin fifo).Options | Out-String -Width 160
+        $options | Should -Match 'Name\s+Type\s+Default\s+Allowed\s+Description'
+        $options | Should -Match 'partitions\s+integer\?\s+unset\s+1\.\.64\s'
+        $files = (Get-FifoModel -ListAvailable -Name videocrafter2).Files | Out-String -Width 160
+        $files | Should -Match 'Present\s+MB\s+Repository\s+Name'
+        $files | Should -Match '(True|False)\s+\S+\s+VideoCrafter/VideoCrafter2@main\s+model\.ckpt'
+    }
 }
 
 Describe 'ConvertTo-FifoCheckpoint' {
