@@ -14,3 +14,4 @@ dotnet tool restore >/dev/null
 dotnet restore build/tools/Tools.csproj -v q >/dev/null
 dotnet build FifoPipes.sln -v q -nologo -clp:ErrorsOnly
 dotnet build examples/plugins/ContactSheetSink -v q -nologo -clp:ErrorsOnly
+dotnet build examples/plugins/GaussianModel -v q -nologo -clp:ErrorsOnly

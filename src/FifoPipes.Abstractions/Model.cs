@@ -11,19 +11,27 @@ public interface IModelAdapter
 
 /// <summary>
 /// A loaded video diffusion model as samplers see it: an eps-prediction denoiser with one
-/// timestep per frame, a text encoder and a frame decoder. Implementations are not thread-safe;
-/// the run engine calls them from one worker thread.
+/// timestep per frame, a text encoder and a frame decoder. Calls on one model never overlap, but they may come from
+/// another thread than the one that loaded it (a replica on a second GPU runs on a thread of its own), so keep no
+/// thread-bound state. A complete third-party example: examples/plugins/GaussianModel.
 /// </summary>
 public interface IVideoModel : IDisposable
 {
     ModelInfo Info { get; }
 
-    /// <summary>Embeds a prompt; "" gives the unconditional embedding used for guidance.</summary>
+    /// <summary>
+    /// Embeds a prompt; "" gives the unconditional embedding used for guidance. The caller owns and disposes the
+    /// conditioning, which is used long after this call: its tensors must be detached from any dispose scope.
+    /// </summary>
     Conditioning Encode(string prompt);
 
     /// <summary>
     /// Predicts the noise in <paramref name="x"/> [B, C, T, h, w] given per-frame timestep indices
-    /// <paramref name="timesteps"/> [B, T] (int64, 0..TrainTimesteps-1) and one conditioning per batch row.
+    /// <paramref name="timesteps"/> [B, T] (int64, 0..TrainTimesteps-1) and one conditioning per batch row. x comes in
+    /// <see cref="ModelInfo.DType"/> on <see cref="ModelInfo.Device"/>; eps goes back shaped like x on x's device, in any
+    /// floating dtype (the caller converts), and belongs to the caller, as the inputs stay its own. Each row depends on
+    /// its own inputs only: samplers put windows and guidance branches into one call, several GPUs split it by rows.
+    /// A model predicting v or a flow converts to eps.
     /// </summary>
     Tensor PredictNoise(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning);
 
@@ -96,7 +104,8 @@ public interface IFrameDecoder : IDisposable
 {
     /// <summary>
     /// Pushes one latent frame [C, h, w]; returns the RGB frames [3, H, W] in [0, 1] now ready (possibly none), on any
-    /// device: the engine converts them to 8-bit pixels where they are and copies only those.
+    /// device: the engine converts them to 8-bit pixels where they are and copies only those. The engine disposes the
+    /// latent after the call and the frames once converted, so a decoder copies what it keeps and returns no view of it.
     /// </summary>
     IReadOnlyList<Tensor> Push(Tensor latent);
 
