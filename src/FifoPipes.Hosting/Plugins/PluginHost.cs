@@ -65,19 +65,22 @@ public sealed class PluginHost
             return;
         }
         // A plugin's own assemblies reference the contracts and are not part of the framework itself.
+        int errorsBefore = errors.Count;
         var candidates = files
-            .Where(p => !SharedAssemblies.IsFramework(p) && ReferencesContracts(p))
+            .Where(p => !SharedAssemblies.IsFramework(p) && ContractsReferenced(p) is { } version && Compatible(p, version))
             .OrderBy(p => p, StringComparer.Ordinal).ToList();
-        if (candidates.Count == 0)
+        // A folder whose assemblies were refused (unreadable, built against other contracts) has said why already.
+        if (candidates.Count == 0 && errors.Count == errorsBefore)
         {
             // Usually the project folder instead of its build output: say where the assemblies probably are.
             var built = Directory.Exists(Path.Combine(folder, "bin"))
-                ? Directory.EnumerateFiles(Path.Combine(folder, "bin"), "*.dll", SearchOption.AllDirectories).Where(ReferencesContracts).Select(Path.GetDirectoryName).FirstOrDefault()
+                ? Directory.EnumerateFiles(Path.Combine(folder, "bin"), "*.dll", SearchOption.AllDirectories).Where(f => ContractsReferenced(f) is not null).Select(Path.GetDirectoryName).FirstOrDefault()
                 : null;
             errors.Add(new PluginLoadError(folder, null, "holds no plugin assembly (none references FifoPipes.Abstractions); " +
                 (built is null ? $"point {PluginPathVariable} at the folder a plugin's build writes its .dll to" : $"did you mean '{built}'?")));
             return;
         }
+        if (candidates.Count == 0) return;
         var context = new PluginLoadContext(folder, candidates[0], shared);
         foreach (var path in candidates)
         {
@@ -93,26 +96,46 @@ public sealed class PluginHost
     }
 
     /// <summary>
-    /// Reads the assembly's references without loading it, so private dependencies are never loaded just to be looked
-    /// at. A file that cannot be read (a dangling link, no permission) is recorded and skipped, as an unloadable one is.
+    /// The version of FifoPipes.Abstractions the assembly was built against, or null when it references none. Read
+    /// without loading it, so private dependencies are never loaded just to be looked at. A file that cannot be read
+    /// (a dangling link, no permission) is recorded and skipped, as an unloadable one is.
     /// </summary>
-    bool ReferencesContracts(string path)
+    Version? ContractsReferenced(string path)
     {
         try
         {
             using var stream = File.OpenRead(path);
             using var pe = new PEReader(stream);
-            if (!pe.HasMetadata) return false;
+            if (!pe.HasMetadata) return null;
             var metadata = pe.GetMetadataReader();
-            var contracts = typeof(IVideoModel).Assembly.GetName().Name;
-            return metadata.AssemblyReferences.Any(h => metadata.GetString(metadata.GetAssemblyReference(h).Name) == contracts);
+            var contracts = ContractsAssembly.Name;
+            return metadata.AssemblyReferences.Select(metadata.GetAssemblyReference)
+                .Where(r => metadata.GetString(r.Name) == contracts).Select(r => r.Version).FirstOrDefault();
         }
-        catch (BadImageFormatException) { return false; }
+        catch (BadImageFormatException) { return null; }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             errors.Add(new PluginLoadError(path, null, "cannot be read: " + ex.Message));
-            return false;
+            return null;
         }
+    }
+
+    static readonly AssemblyName ContractsAssembly = typeof(IVideoModel).Assembly.GetName();
+
+    /// <summary>
+    /// Contracts keep their major version while they only grow, so a plugin built against the host's major version and
+    /// no newer minor finds every type and member it uses. Any other would fail half-way through a run with a missing
+    /// method; it is refused at load, saying which versions meet.
+    /// </summary>
+    bool Compatible(string path, Version builtAgainst)
+    {
+        var host = ContractsAssembly.Version!;
+        if (ContractVersions.Compatible(host, builtAgainst)) return true;
+        errors.Add(new PluginLoadError(path, null,
+            $"was built against {ContractsAssembly.Name} {builtAgainst.ToString(2)}, and this FifoPipes has {host.ToString(2)}; " +
+            (builtAgainst > host ? "update FifoPipes, or build the plugin" : "build the plugin") +
+            $" against {ContractsAssembly.Name} {host.ToString(2)} (plugins need the host's major version and no newer minor)"));
+        return false;
     }
 
     void Compose(Assembly assembly, string path)
@@ -187,7 +210,14 @@ public sealed class PluginHost
     static string Describe(Exception ex)
     {
         while (ex is TargetInvocationException or CompositionFailedException && ex.InnerException is not null) ex = ex.InnerException;
-        return ex is FileNotFoundException fnf ? $"missing dependency {fnf.FileName}" : ex.Message;
+        return ex switch
+        {
+            FileNotFoundException fnf => $"missing dependency {fnf.FileName}",
+            // Its own message says only "Unable to load one or more of the requested types".
+            ReflectionTypeLoadException { LoaderExceptions: var inner } when inner.FirstOrDefault(e => e is not null) is { } first =>
+                $"a type it uses cannot be loaded ({first.Message}); was it built against another version of FifoPipes or of a dependency?",
+            _ => ex.Message,
+        };
     }
 
     public IEnumerable<PluginDescriptor> OfKind(PluginKind kind) => plugins.Where(p => p.Kind == kind);
@@ -210,4 +240,12 @@ public sealed class PluginHost
             $"No {kind.ToString().ToLowerInvariant()} plugin named '{name}'.{why} Available: {(available.Count == 0 ? "none" : string.Join(", ", available))}." +
             $" Third-party plugins are found in folders listed in {PluginPathVariable}.");
     }
+}
+
+/// <summary>Which builds of the contracts assembly a host accepts plugins against.</summary>
+public static class ContractVersions
+{
+    /// <summary>Same major version, and a minor no newer than the host's.</summary>
+    public static bool Compatible(Version host, Version builtAgainst) =>
+        builtAgainst.Major == host.Major && builtAgainst.Minor <= host.Minor;
 }

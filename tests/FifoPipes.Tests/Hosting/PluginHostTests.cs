@@ -109,3 +109,59 @@ public sealed class PluginHostTests
         Assert.Contains(PluginHost.PluginPathVariable, ex.Message);
     }
 }
+
+/// <summary>A plugin built against other contracts is refused at load, saying which versions meet, not mid-run.</summary>
+public sealed class PluginContractVersionTests : IDisposable
+{
+    readonly string folder = Directory.CreateTempSubdirectory("fifo-contract-version-").FullName;
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    /// <summary>A copy of the example sink whose reference to FifoPipes.Abstractions says <paramref name="major"/>.<paramref name="minor"/>.</summary>
+    string SinkBuiltAgainst(ushort major, ushort minor)
+    {
+        var source = Path.Combine(ParityCase.RepoRoot, "examples", "plugins", "ContactSheetSink", "bin", "Debug", "net8.0", "ContactSheetSink.dll");
+        var bytes = File.ReadAllBytes(source);
+        using (var pe = new System.Reflection.PortableExecutable.PEReader(new MemoryStream(bytes)))
+        {
+            var metadata = System.Reflection.Metadata.PEReaderExtensions.GetMetadataReader(pe);
+            var reference = metadata.AssemblyReferences.Single(h => metadata.GetString(metadata.GetAssemblyReference(h).Name) == "FifoPipes.Abstractions");
+            // An AssemblyRef row starts with its major and minor version, two little-endian ushorts each.
+            int row = System.Reflection.Metadata.Ecma335.MetadataTokens.GetRowNumber(reference);
+            int offset = pe.PEHeaders.MetadataStartOffset
+                         + System.Reflection.Metadata.Ecma335.MetadataReaderExtensions.GetTableMetadataOffset(metadata, System.Reflection.Metadata.Ecma335.TableIndex.AssemblyRef)
+                         + (row - 1) * System.Reflection.Metadata.Ecma335.MetadataReaderExtensions.GetTableRowSize(metadata, System.Reflection.Metadata.Ecma335.TableIndex.AssemblyRef);
+            BitConverter.TryWriteBytes(bytes.AsSpan(offset, 2), major);
+            BitConverter.TryWriteBytes(bytes.AsSpan(offset + 2, 2), minor);
+        }
+        var plugin = Directory.CreateDirectory(Path.Combine(folder, $"v{major}.{minor}")).FullName;
+        File.WriteAllBytes(Path.Combine(plugin, "ContactSheetSink.dll"), bytes);
+        return plugin;
+    }
+
+    [Theory]
+    [InlineData(1, 1, "update FifoPipes, or build the plugin against FifoPipes.Abstractions 1.0")]
+    [InlineData(2, 0, "update FifoPipes, or build the plugin against FifoPipes.Abstractions 1.0")]
+    [InlineData(0, 9, "build the plugin against FifoPipes.Abstractions 1.0")]
+    public void A_plugin_built_against_other_contracts_is_refused_naming_both_versions(ushort major, ushort minor, string fix)
+    {
+        var host = PluginHost.LoadFolders(new[] { SinkBuiltAgainst(major, minor) });
+        Assert.Null(host.Find(PluginKind.Sink, "contact-sheet"));
+        var error = Assert.Single(host.Errors);
+        Assert.Contains($"was built against FifoPipes.Abstractions {major}.{minor}, and this FifoPipes has 1.0", error.Message);
+        Assert.Contains(fix, error.Message);
+    }
+
+    [Fact]
+    public void A_plugin_built_against_the_hosts_contracts_loads() =>
+        Assert.NotNull(PluginHost.LoadFolders(new[] { SinkBuiltAgainst(1, 0) }).Find(PluginKind.Sink, "contact-sheet"));
+
+    [Theory]
+    [InlineData(1, 0, 1, 0, true)]
+    [InlineData(1, 3, 1, 2, true)]
+    [InlineData(1, 2, 1, 3, false)]
+    [InlineData(2, 0, 1, 0, false)]
+    [InlineData(1, 0, 2, 0, false)]
+    public void Contracts_keep_their_major_version_and_only_grow_within_it(int hostMajor, int hostMinor, int major, int minor, bool compatible) =>
+        Assert.Equal(compatible, ContractVersions.Compatible(new Version(hostMajor, hostMinor), new Version(major, minor)));
+}
