@@ -252,7 +252,7 @@ Describe 'ConvertTo-FifoCheckpoint' {
         $parity = if ($env:FIFOPIPES_PARITY_DIR) { $env:FIFOPIPES_PARITY_DIR } else { "$PSScriptRoot/../../../shared/parity" }
         Copy-Item (Join-Path $parity 'videocrafter/vae_decode_tiny/weights.safetensors') $source
         (ConvertTo-FifoCheckpoint $source -DType float16).Name | Should -Be 'tiny-vae-copy.float16.safetensors'
-        { ConvertTo-FifoCheckpoint $source } | Should -Throw -ErrorId 'ConversionInPlace,FifoPipes.PowerShell.Commands.ConvertToFifoCheckpointCommand'
+        { ConvertTo-FifoCheckpoint $source -ErrorAction Stop } | Should -Throw -ErrorId 'ConversionInPlace,FifoPipes.PowerShell.Commands.ConvertToFifoCheckpointCommand'
     }
 }
 

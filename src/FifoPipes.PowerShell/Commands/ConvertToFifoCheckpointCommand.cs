@@ -35,13 +35,18 @@ public sealed class ConvertToFifoCheckpointCommand : PSCmdlet
     /// <summary><para type="description">Overwrite an existing destination.</para></summary>
     [Parameter] public SwitchParameter Force { get; set; }
 
+    // Each checkpoint is its own piece of work: one that cannot be converted is reported and the next one still runs.
     protected override void ProcessRecord()
     {
         var source = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
-        var destination = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Destination ?? DefaultDestination(source));
+        if ((Destination ?? DefaultDestination(source)) is not { } named) return;
+        var destination = SessionState.Path.GetUnresolvedProviderPathFromPSPath(named);
         if (!ShouldProcess(destination, $"Convert '{source}' to safetensors{(DType is null ? "" : " in " + DType)}")) return;
         if (!Force && System.IO.File.Exists(destination))
-            ThrowTerminatingError(Errors.From(new FifoInputException("OutputExists", $"'{destination}' already exists. Use -Force to overwrite it, or choose another -Destination."), destination));
+        {
+            WriteError(Errors.From(new FifoInputException("OutputExists", $"'{destination}' already exists. Use -Force to overwrite it, or choose another -Destination."), destination));
+            return;
+        }
 
         var progress = new ProgressRecord(3, $"ConvertTo-FifoCheckpoint {System.IO.Path.GetFileName(source)}", "reading the checkpoint");
         try
@@ -59,7 +64,7 @@ public sealed class ConvertToFifoCheckpointCommand : PSCmdlet
         }
         catch (Exception ex) when (ex is not PipelineStoppedException)
         {
-            ThrowTerminatingError(Errors.From(ex, source));
+            WriteError(Errors.From(ex, source));
         }
         finally
         {
@@ -68,15 +73,18 @@ public sealed class ConvertToFifoCheckpointCommand : PSCmdlet
         }
     }
 
-    /// <summary>The source renamed to .safetensors; a safetensors source gets its new precision in the name instead.</summary>
-    string DefaultDestination(string source)
+    /// <summary>
+    /// The source renamed to .safetensors; a safetensors source gets its new precision in the name instead, and without
+    /// one there is nothing to convert (reported; null).
+    /// </summary>
+    string? DefaultDestination(string source)
     {
         if (!System.IO.Path.GetExtension(source).Equals(".safetensors", StringComparison.OrdinalIgnoreCase))
             return System.IO.Path.ChangeExtension(source, ".safetensors");
-        if (DType is null)
-            ThrowTerminatingError(Errors.From(new FifoInputException("ConversionInPlace",
-                $"'{source}' is already safetensors. Give -DType to write a copy in another precision (named {System.IO.Path.GetFileNameWithoutExtension(source)}.bfloat16.safetensors, say), or -Destination."), source));
-        return System.IO.Path.ChangeExtension(source, $".{DType!.ToLowerInvariant()}.safetensors");
+        if (DType is not null) return System.IO.Path.ChangeExtension(source, $".{DType.ToLowerInvariant()}.safetensors");
+        WriteError(Errors.From(new FifoInputException("ConversionInPlace",
+            $"'{source}' is already safetensors. Give -DType to write a copy in another precision (named {System.IO.Path.GetFileNameWithoutExtension(source)}.bfloat16.safetensors, say), or -Destination."), source));
+        return null;
     }
 
     protected override void StopProcessing() => stopping = true;

@@ -166,6 +166,15 @@ public sealed class ModelCmdletTests : IDisposable
 
         var (_, exists) = Run($"ConvertTo-FifoCheckpoint '{LightningCheckpointWriter.TinyCheckpoint}' model.safetensors");
         Assert.Equal("OutputExists", Assert.Single(exists).FullyQualifiedErrorId.Split(',')[0]);
+
+        // Piped checkpoints are converted one by one; one in the way is reported and the next still converted.
+        File.Copy(LightningCheckpointWriter.TinyCheckpoint, Path.Combine(dir, "a.ckpt"));
+        File.Copy(LightningCheckpointWriter.TinyCheckpoint, Path.Combine(dir, "b.ckpt"));
+        File.WriteAllText(Path.Combine(dir, "a.safetensors"), "in the way");
+        var (piped, pipedErrors) = Run($"[IO.FileInfo]'{Path.Combine(dir, "a.ckpt")}', [IO.FileInfo]'{Path.Combine(dir, "b.ckpt")}' | ConvertTo-FifoCheckpoint");
+        Assert.Equal("OutputExists", Assert.Single(pipedErrors).FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal("b.safetensors", Assert.IsType<FileInfo>(Assert.Single(piped)).Name);
+        Assert.Equal("in the way", File.ReadAllText(Path.Combine(dir, "a.safetensors")));
     }
 
     [Fact]
