@@ -9,6 +9,7 @@ Import-Module "$PSScriptRoot/../FifoDiffusion.psd1" -Force
 
 $maml = 'http://schemas.microsoft.com/maml/2004/10'
 $command = 'http://schemas.microsoft.com/maml/dev/command/2004/10'
+$dev = 'http://schemas.microsoft.com/maml/dev/2004/10'
 $doc = [xml](Get-Content -Raw $HelpFile)
 $ns = [System.Xml.XmlNamespaceManager]::new($doc.NameTable)
 $ns.AddNamespace('maml', $maml)
@@ -21,7 +22,7 @@ $StandardDescriptions = @{
 }
 
 function New-Element([string]$prefix, [string]$name, [string]$text) {
-    $element = $doc.CreateElement($prefix, $name, $(if ($prefix -eq 'maml') { $maml } else { $command }))
+    $element = $doc.CreateElement($prefix, $name, $(switch ($prefix) { 'maml' { $maml } 'dev' { $dev } default { $command } }))
     if ($text) { $element.InnerText = $text }
     $element
 }
@@ -30,7 +31,7 @@ function Set-ParameterAttributes($element, $expected) {
     $element.SetAttribute('required', $expected.Required.ToString().ToLowerInvariant())
     $element.SetAttribute('position', $expected.Position)
     $element.SetAttribute('pipelineInput', $expected.PipelineInput)
-    $element.SetAttribute('globbing', 'false')
+    $element.SetAttribute('globbing', $expected.Globbing)
 }
 
 foreach ($entry in $doc.SelectNodes('//command:command', $ns)) {
@@ -63,6 +64,29 @@ foreach ($entry in $doc.SelectNodes('//command:command', $ns)) {
         }
         $parameters.AppendChild($node) | Out-Null
     }
+
+    # INPUTS and OUTPUTS, after the parameters: what the pipeline binds, and the [OutputType]s.
+    foreach ($section in 'inputTypes', 'returnValues') {
+        $old = $entry.SelectSingleNode("command:$section", $ns)
+        if ($old) { $entry.RemoveChild($old) | Out-Null }
+    }
+    $inputs = New-Element command inputTypes
+    foreach ($type in Get-HelpInputTypes $info) {
+        $item = New-Element command inputType
+        $devType = $item.AppendChild((New-Element dev type))
+        $devType.AppendChild((New-Element maml name $type.Type)) | Out-Null
+        $description = $item.AppendChild((New-Element maml description))
+        $description.AppendChild((New-Element maml para $type.Description)) | Out-Null
+        $inputs.AppendChild($item) | Out-Null
+    }
+    $outputs = New-Element command returnValues
+    foreach ($type in Get-HelpReturnTypes $info) {
+        $item = New-Element command returnValue
+        $devType = $item.AppendChild((New-Element dev type))
+        $devType.AppendChild((New-Element maml name $type)) | Out-Null
+        $outputs.AppendChild($item) | Out-Null
+    }
+    $entry.InsertAfter($outputs, $entry.InsertAfter($inputs, $parameters)) | Out-Null
 
     # One syntax item per parameter set, in the order PowerShell lists them.
     $old = $entry.SelectSingleNode('command:syntax', $ns)

@@ -36,15 +36,19 @@ Describe 'The FifoDiffusion module' {
         $entry = $doc.SelectSingleNode("//command:command[command:details/command:name='$Name']", $ns)
         function Described($node) {
             $value = $node.SelectSingleNode('command:parameterValue', $ns)
-            '{0} required={1} position={2} pipeline={3} type={4}' -f $node.SelectSingleNode('maml:name', $ns).InnerText, $node.required,
-                $node.position, $node.pipelineInput, $(if ($value) { $value.InnerText } else { 'SwitchParameter' })
+            '{0} required={1} position={2} pipeline={3} globbing={4} type={5}' -f $node.SelectSingleNode('maml:name', $ns).InnerText, $node.required,
+                $node.position, $node.pipelineInput, $node.globbing, $(if ($value) { $value.InnerText } else { 'SwitchParameter' })
         }
-        function Expected($p) { '{0} required={1} position={2} pipeline={3} type={4}' -f $p.Name, $p.Required.ToString().ToLowerInvariant(), $p.Position, $p.PipelineInput, $p.Type }
+        function Expected($p) { '{0} required={1} position={2} pipeline={3} globbing={4} type={5}' -f $p.Name, $p.Required.ToString().ToLowerInvariant(), $p.Position, $p.PipelineInput, $p.Globbing, $p.Type }
         $info = Get-Command $Name
         @($entry.SelectNodes('command:parameters/command:parameter', $ns) | ForEach-Object { Described $_ }) |
             Should -Be @(Get-HelpParameterMetadata $info | ForEach-Object { Expected $_ })
         $syntax = @($entry.SelectNodes('command:syntax/command:syntaxItem', $ns) | ForEach-Object { (@($_.SelectNodes('command:parameter', $ns) | ForEach-Object { Described $_ })) -join '; ' })
         $syntax | Should -Be @(Get-HelpSyntaxMetadata $info | ForEach-Object { (@($_ | ForEach-Object { Expected $_ })) -join '; ' })
+        $ns.AddNamespace('dev', 'http://schemas.microsoft.com/maml/dev/2004/10')
+        @($entry.SelectNodes('command:inputTypes/command:inputType/dev:type/maml:name', $ns).InnerText) | Should -Be @((Get-HelpInputTypes $info).Type)
+        @($entry.SelectNodes('command:returnValues/command:returnValue/dev:type/maml:name', $ns).InnerText) | Should -Be @(Get-HelpReturnTypes $info)
+        @(Get-HelpReturnTypes $info) | Should -Not -Contain 'System.Object' -Because "OutputType names what comes out"
     }
 
     It 'names every cmdlet in about_FifoDiffusion' {

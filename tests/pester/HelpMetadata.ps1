@@ -34,6 +34,7 @@ function Get-HelpParameterMetadata($info) {
             Required = [bool](@($sets | Where-Object { -not $_.IsMandatory }).Count -eq 0)
             Position = if ($positions.Count -gt 0) { [string]$positions[0] } else { 'named' }
             PipelineInput = Get-HelpPipelineInput ([bool]($sets.ValueFromPipeline -contains $true)) ([bool]($sets.ValueFromPipelineByPropertyName -contains $true))
+            Globbing = Get-HelpGlobbing $parameter
             Type = Get-HelpTypeName $parameter.ParameterType
             HelpMessage = @($sets.HelpMessage | Where-Object { $_ })[0]
         }
@@ -50,8 +51,42 @@ function Get-HelpSyntaxMetadata($info) {
                 Required = [bool]$parameter.IsMandatory
                 Position = if ($parameter.Position -ge 0) { [string]$parameter.Position } else { 'named' }
                 PipelineInput = Get-HelpPipelineInput $parameter.ValueFromPipeline $parameter.ValueFromPipelineByPropertyName
+                Globbing = Get-HelpGlobbing $parameter
                 Type = Get-HelpTypeName $parameter.ParameterType
             }
         })
     }
+}
+
+# Parameters marked [SupportsWildcards] say so in the help (globbing).
+function Get-HelpGlobbing($parameter) {
+    ([bool]($parameter.Attributes | Where-Object { $_ -is [System.Management.Automation.SupportsWildcardsAttribute] })).ToString().ToLowerInvariant()
+}
+
+# INPUTS: what the pipeline can bind, one entry per type, naming the parameters that take it.
+function Get-HelpInputTypes($info) {
+    $inputs = [ordered]@{}
+    foreach ($parameter in $info.Parameters.Values) {
+        if ($parameter.Name -in $script:NotInHelp) { continue }
+        $sets = @($parameter.ParameterSets.Values)
+        $type = $parameter.ParameterType
+        if ($type.IsArray) { $type = $type.GetElementType() }
+        $underlying = [Nullable]::GetUnderlyingType($type)
+        if ($underlying) { $type = $underlying }
+        if ($sets.ValueFromPipeline -contains $true) {
+            $inputs[$type.FullName] = @($inputs[$type.FullName]) + "-$($parameter.Name)" | Where-Object { $_ }
+        }
+        if ($sets.ValueFromPipelineByPropertyName -contains $true) {
+            $names = @($parameter.Name) + @($parameter.Aliases)
+            $key = 'System.Management.Automation.PSObject'
+            $inputs[$key] = @($inputs[$key]) + "-$($parameter.Name) (from a property $($names -join ' or '))" | Where-Object { $_ }
+        }
+    }
+    foreach ($key in $inputs.Keys) { [pscustomobject]@{ Type = $key; Description = 'Binds ' + ($inputs[$key] -join ', ') + '.' } }
+    if ($inputs.Count -eq 0) { [pscustomobject]@{ Type = 'None'; Description = 'Nothing is taken from the pipeline.' } }
+}
+
+# OUTPUTS: the types the cmdlet declares with [OutputType].
+function Get-HelpReturnTypes($info) {
+    @($info.OutputType.Name | Select-Object -Unique)
 }

@@ -14,7 +14,7 @@ namespace FifoPipes.PowerShell.Commands;
 /// <example><code>Measure-FifoQuality -OutputFolder docs/quality -Option @{ streams = 32 }</code></example>
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Measure, "FifoQuality")]
-[OutputType(typeof(object))]
+[OutputType(typeof(FifoPipes.Abstractions.QualityPoint))]
 public sealed class MeasureFifoQualityCommand : PSCmdlet
 {
     readonly CancellationTokenSource stop = new();
