@@ -27,9 +27,14 @@ public sealed class FifoFrame
     /// <summary>RGB24 pixels, row-major.</summary>
     public byte[] Pixels => frame.Rgb;
 
-    /// <summary>Writes the frame as a PNG file and returns it; a relative path is taken from the location the frame was made in.</summary>
+    /// <summary>
+    /// Writes the frame as a PNG file and returns it; a relative path is taken from the location the frame was made in,
+    /// and a leading ~ is the home folder (PowerShell expands it for cmdlets, not for method arguments).
+    /// </summary>
     public FileInfo Save(string path)
     {
+        if (path == "~" || path.StartsWith("~/", StringComparison.Ordinal) || path.StartsWith("~" + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            path = Path.Join(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), path[1..]);
         var full = location is null ? Path.GetFullPath(path) : Path.GetFullPath(path, location);
         ImageFiles.SavePng(frame, full);
         return new FileInfo(full);

@@ -217,6 +217,11 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
         finally { Pop-Location }
         $relative.FullName | Should -Be (Join-Path $Work 'relative.png')
         Test-Path (Join-Path $Work 'relative.png') | Should -BeTrue
+        $savedHome = $env:HOME
+        $env:HOME = $Work
+        try { $tilde = (New-FifoVideo 'marble' -Frames 1 @Tiny).Save('~/tilde.png') }
+        finally { $env:HOME = $savedHome }
+        $tilde.FullName | Should -Be (Join-Path $Work 'tilde.png')
     }
 }
 

@@ -82,15 +82,22 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
 
         var points = new List<QualityPoint>();
         var progress = new ProgressRecord(2, "Measuring sampler quality on the analytic prior", "starting");
-        foreach (var point in studyPlugin.Create<IQualityStudy>().Run(studyOptions, candidates, stop.Token, log))
+        try
         {
-            points.Add(point);
-            progress.StatusDescription = $"{point.Sampler}: measured up to frame {point.Position + point.Frames}";
-            WriteProgress(progress);
-            WriteObject(point);
+            foreach (var point in studyPlugin.Create<IQualityStudy>().Run(studyOptions, candidates, stop.Token, log))
+            {
+                points.Add(point);
+                progress.StatusDescription = $"{point.Sampler}: measured up to frame {point.Position + point.Frames}";
+                WriteProgress(progress);
+                WriteObject(point);
+            }
         }
-        progress.RecordType = ProgressRecordType.Completed;
-        WriteProgress(progress);
+        finally
+        {
+            // Also when the study fails or is stopped: a bar left open would hang over the prompt.
+            progress.RecordType = ProgressRecordType.Completed;
+            WriteProgress(progress);
+        }
         if (OutputFolder is not null)
         {
             var folder = SessionState.Path.GetUnresolvedProviderPathFromPSPath(OutputFolder);
