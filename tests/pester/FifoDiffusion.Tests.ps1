@@ -168,6 +168,20 @@ sinks:
         FrameCount (Join-Path $Work 'run.gif') | Should -Be 6
     }
 
+    It 'checks every recipe a wildcard matches, and takes a literal path as written' {
+        $folder = New-Item -ItemType Directory (Join-Path $Work 'wild')
+        'apiVersion: fifopipes/v1' + "`nframes: 0" | Set-Content (Join-Path $folder 'a.yaml')
+        'apiVersion: fifopipes/v1' + "`nframes: 0" | Set-Content (Join-Path $folder 'b.yaml')
+        'apiVersion: fifopipes/v1' + "`nprompt: fine`nframes: 4" | Set-Content -LiteralPath (Join-Path $folder '[odd].yaml')
+        $results = Test-FifoRecipe (Join-Path $folder '*.yaml') -Quiet
+        $results.Count | Should -Be 3
+        @((Test-FifoRecipe (Join-Path $folder '?.yaml')).File | Select-Object -Unique | Split-Path -Leaf) | Should -Be @('a.yaml', 'b.yaml')
+        Test-FifoRecipe -LiteralPath (Join-Path $folder '[odd].yaml') -Quiet | Should -BeTrue
+        Get-Item -LiteralPath (Join-Path $folder '[odd].yaml') | Test-FifoRecipe -Quiet | Should -BeTrue
+        Test-FifoRecipe (Join-Path $folder 'none*.yaml') -ErrorAction SilentlyContinue -ErrorVariable missing | Should -BeNullOrEmpty
+        $missing[0].FullyQualifiedErrorId | Should -BeLike 'PathNotFound,*'
+    }
+
     It 'runs the recipes piped to it one after another' {
         $folder = New-Item -ItemType Directory (Join-Path $Work 'piped')
         foreach ($name in 'one', 'two') {

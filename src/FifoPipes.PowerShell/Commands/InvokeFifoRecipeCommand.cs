@@ -12,7 +12,7 @@ namespace FifoPipes.PowerShell.Commands;
 /// <example><code>Invoke-FifoRecipe long.yaml -Resume long.snapshot -Force</code></example>
 /// <example><code>Get-ChildItem recipes/*.yaml | Invoke-FifoRecipe</code></example>
 /// </summary>
-[Cmdlet(VerbsLifecycle.Invoke, "FifoRecipe", SupportsShouldProcess = true)]
+[Cmdlet(VerbsLifecycle.Invoke, "FifoRecipe", SupportsShouldProcess = true, DefaultParameterSetName = "Path")]
 [OutputType(typeof(FileInfo), typeof(DirectoryInfo), typeof(FifoFrame))]
 public sealed class InvokeFifoRecipeCommand : PSCmdlet
 {
@@ -21,11 +21,17 @@ public sealed class InvokeFifoRecipeCommand : PSCmdlet
 
     public InvokeFifoRecipeCommand() => pump = new RunPump(this);
 
-    /// <summary><para type="description">The recipe file; recipes piped in (Get-ChildItem *.yaml) run one after another.</para></summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [Alias("FullName")]
+    /// <summary><para type="description">The recipe file; wildcards run every matching recipe, one after another.</para></summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipeline = true)]
+    [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = "";
+
+    /// <summary><para type="description">The recipe file, taken exactly as written (no wildcards); files piped in (Get-ChildItem *.yaml) bind here and run one after another.</para></summary>
+    [Parameter(Mandatory = true, ParameterSetName = "LiteralPath", ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath", "FullName", "LP")]
+    [ValidateNotNullOrEmpty]
+    public string LiteralPath { get; set; } = "";
 
     /// <summary><para type="description">Continue from a snapshot written by an interrupted run of the same recipe.</para></summary>
     [Parameter] public string? Resume { get; set; }
@@ -36,11 +42,21 @@ public sealed class InvokeFifoRecipeCommand : PSCmdlet
 
     protected override void ProcessRecord()
     {
+        bool literal = ParameterSetName == "LiteralPath";
+        var files = PathArguments.Resolve(this, literal ? LiteralPath : Path, literal);
+        if (files.Count > 1 && Resume is not null)
+            ThrowTerminatingError(new ErrorRecord(new PSArgumentException($"-Resume continues one recipe, and '{Path}' matches {files.Count}; name the recipe the snapshot belongs to."),
+                "ResumeWithSeveralRecipes", ErrorCategory.InvalidArgument, Path));
+        foreach (var file in files) Run(file);
+    }
+
+    void Run(string recipeFile)
+    {
         var builder = new RecipeBuilder();
         if (Resume is not null) builder.Set("resume", SessionState.Path.GetUnresolvedProviderPathFromPSPath(Resume));
         if (Force) builder.Set("overwrite", true);
-        var (recipe, diagnostics) = builder.Build(SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path), SessionState.Path.CurrentFileSystemLocation.ProviderPath);
-        if (recipe is null) ThrowTerminatingError(Errors.InvalidRecipe(diagnostics, Path));
+        var (recipe, diagnostics) = builder.Build(recipeFile, SessionState.Path.CurrentFileSystemLocation.ProviderPath);
+        if (recipe is null) ThrowTerminatingError(Errors.InvalidRecipe(diagnostics, recipeFile));
         if (recipe!.Sinks.Count == 0)
             ThrowTerminatingError(Errors.From(new FifoInputException("RecipeWithoutSinks",
                 $"The recipe '{recipe.File}' has no sinks, so nothing would be written. Add 'sinks:' (e.g. - path: out.mp4), or use New-FifoVideo -Recipe to get the frames."), recipe.File));

@@ -9,26 +9,35 @@ namespace FifoPipes.PowerShell.Commands;
 /// <example><code>Test-FifoRecipe my.yaml | Format-Table Line, Column, Path, Message</code></example>
 /// <example><code>if (Test-FifoRecipe my.yaml -Quiet) { Invoke-FifoRecipe my.yaml }</code></example>
 /// </summary>
-[Cmdlet(VerbsDiagnostic.Test, "FifoRecipe")]
+/// <example><code>Test-FifoRecipe recipes/*.yaml | Format-Table File, Line, Message</code></example>
+[Cmdlet(VerbsDiagnostic.Test, "FifoRecipe", DefaultParameterSetName = "Path")]
 [OutputType(typeof(FifoRecipeDiagnostic), typeof(bool))]
 public sealed class TestFifoRecipeCommand : PSCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [Alias("FullName")]
+    /// <summary><para type="description">The recipe file; wildcards check every matching file.</para></summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipeline = true)]
+    [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = "";
 
+    /// <summary><para type="description">The recipe file, taken exactly as written (no wildcards); files piped in bind here.</para></summary>
+    [Parameter(Mandatory = true, ParameterSetName = "LiteralPath", ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath", "FullName", "LP")]
+    [ValidateNotNullOrEmpty]
+    public string LiteralPath { get; set; } = "";
+
+    /// <summary><para type="description">Return $true for a valid recipe, $false otherwise (one per file).</para></summary>
     [Parameter] public SwitchParameter Quiet { get; set; }
 
     protected override void ProcessRecord()
     {
-        var (_, diagnostics) = new RecipeBuilder().Build(SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path), SessionState.Path.CurrentFileSystemLocation.ProviderPath);
-        if (Quiet)
+        bool literal = ParameterSetName == "LiteralPath";
+        foreach (var file in PathArguments.Resolve(this, literal ? LiteralPath : Path, literal))
         {
-            WriteObject(diagnostics.Count == 0);
-            return;
+            var (_, diagnostics) = new RecipeBuilder().Build(file, SessionState.Path.CurrentFileSystemLocation.ProviderPath);
+            if (Quiet) WriteObject(diagnostics.Count == 0);
+            else foreach (var d in diagnostics) WriteObject(new FifoRecipeDiagnostic(d));
         }
-        foreach (var d in diagnostics) WriteObject(new FifoRecipeDiagnostic(d));
     }
 }
 
