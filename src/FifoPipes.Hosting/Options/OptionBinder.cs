@@ -25,10 +25,6 @@ public sealed record Diagnostic(string Path, string Message, SourceLocation? Loc
 /// </summary>
 public static class OptionBinder
 {
-    /// <summary>YAML's merge key (&lt;&lt;: *defaults), which recipes do not expand: merged maps could grow past every size check.</summary>
-    const string YamlMergeKey = "<<";
-    const string YamlMergeHint = " YAML merge keys (<<: *anchor) are not supported in recipes; write the keys out, or reuse a whole value with *anchor.";
-
     public static object? Bind(Type? optionsType, IReadOnlyDictionary<string, OptionValue> values, string path,
         SourceLocation? blockLocation, List<Diagnostic> diagnostics, IReadOnlyDictionary<string, SourceLocation>? keyLocations = null)
     {
@@ -215,9 +211,9 @@ public static class OptionBinder
         };
     }
 
-    /// <summary>What to say after "unknown ... 'key'.": the merge key's explanation, or the nearest name, or nothing.</summary>
+    /// <summary>What to say after "unknown ... 'key'.": the nearest name, or nothing.</summary>
     public static string Hint(string key, IEnumerable<string> names) =>
-        key == YamlMergeKey ? YamlMergeHint : Suggest(key, names) is { } near ? $" Did you mean '{near}'?" : "";
+        Suggest(key, names) is { } near ? $" Did you mean '{near}'?" : "";
 
     /// <summary>The closest name within a small edit distance, for "did you mean".</summary>
     public static string? Suggest(string typed, IEnumerable<string> names)

@@ -90,6 +90,25 @@ public static class RecipeNodes
         public void Exhaust() => used = Limit + 1;
     }
 
+    /// <summary>YAML's merge key: "&lt;&lt;: *defaults" copies the keys of the mapping (or list of mappings) it names.</summary>
+    const string MergeKey = "<<";
+
+    /// <summary>
+    /// The entries a merge key brings in, each keeping the location it was written at. Every merged copy is converted
+    /// again, so it counts against the node budget as often as it is used: merges cannot inflate a recipe unchecked.
+    /// </summary>
+    static IEnumerable<MapEntry> Merged(YamlNode value, string file, List<Diagnostic> diagnostics, NodeBudget budget, int depth)
+    {
+        var sources = value is YamlSequenceNode list ? list.Children.ToList() : new List<YamlNode> { value };
+        foreach (var source in sources)
+        {
+            if (Convert(source, file, diagnostics, budget, depth) is MapNode map)
+                foreach (var entry in map.Entries) yield return entry;
+            else
+                diagnostics.Add(new Diagnostic(MergeKey, "'<<' merges a mapping (<<: *defaults) or a list of them; this is neither", At(file, source.Start), Array.Empty<string>()));
+        }
+    }
+
     static SourceLocation LastParsedPosition(string text, string file)
     {
         var last = new SourceLocation(file, 1, 1);
@@ -120,9 +139,15 @@ public static class RecipeNodes
                 return new SequenceNode(sequence.Children.Select(c => Convert(c, file, diagnostics, budget, depth + 1)).ToList(), At(file, node.Start));
             case YamlMappingNode mapping:
                 var entries = new List<MapEntry>();
+                var merged = new List<MapEntry>();
                 foreach (var (key, value) in mapping.Children)
                 {
                     var keyText = key is YamlScalarNode k ? k.Value ?? "" : key.ToString();
+                    if (key is YamlScalarNode { Style: ScalarStyle.Plain, Value: MergeKey })
+                    {
+                        merged.AddRange(Merged(value, file, diagnostics, budget, depth + 1));
+                        continue;
+                    }
                     if (entries.Any(e => e.Key == keyText))
                     {
                         diagnostics.Add(new Diagnostic(keyText, $"key '{keyText}' appears twice in this mapping; keep one", At(file, key.Start), Array.Empty<string>()));
@@ -130,6 +155,9 @@ public static class RecipeNodes
                     }
                     entries.Add(new MapEntry(keyText, At(file, key.Start), Convert(value, file, diagnostics, budget, depth + 1)));
                 }
+                // YAML's merge: the mapping's own keys win, then the merged mappings' in the order given.
+                foreach (var entry in merged)
+                    if (!entries.Any(e => e.Key == entry.Key)) entries.Add(entry);
                 return new MapNode(entries, At(file, node.Start));
             default:
                 return new ScalarNode(null, true, At(file, node.Start));

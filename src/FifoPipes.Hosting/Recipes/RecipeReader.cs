@@ -354,11 +354,14 @@ public sealed class RecipeReader
         return null;
     }
 
+    /// <summary>Top-level keys the reader leaves alone (as docker compose does): a place for anchors that merge keys reuse.</summary>
+    const string ExtensionPrefix = "x-";
+
     void CheckKeys(MapNode map, string path, IReadOnlyList<string> allowed)
     {
         foreach (var entry in map.Entries)
         {
-            if (allowed.Contains(entry.Key)) continue;
+            if (allowed.Contains(entry.Key) || (path.Length == 0 && entry.Key.StartsWith(ExtensionPrefix, StringComparison.Ordinal))) continue;
             var hint = OptionBinder.Hint(entry.Key, allowed);
             var where = path.Length == 0 ? "at the top level" : $"in '{path}'";
             Error(path.Length == 0 ? entry.Key : $"{path}.{entry.Key}", $"unknown key '{entry.Key}' {where}.{hint}", entry.KeyLocation ?? map.Location, allowed);

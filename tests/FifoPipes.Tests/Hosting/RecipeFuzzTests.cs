@@ -92,6 +92,17 @@ public sealed class RecipeFuzzTests
     }
 
     [Fact]
+    public void A_merge_key_bomb_is_refused_quickly()
+    {
+        // Each level merges the one before twice: 2^40 copies if merges were expanded without counting.
+        var yaml = new System.Text.StringBuilder("apiVersion: fifopipes/v1\nx-0: &m0 { partitions: 2 }\n");
+        for (int level = 1; level <= 40; level++) yaml.Append($"x-{level}: &m{level} {{ <<: [ *m{level - 1}, *m{level - 1} ] }}\n");
+        var reader = new RecipeReader(TestPlugins.Host);
+        Assert.Null(reader.ReadText(yaml.ToString(), "/fuzz/merge-bomb.yaml"));
+        Assert.Contains(reader.Diagnostics, d => d.Message.Contains("expands to more than"));
+    }
+
+    [Fact]
     public void An_alias_bomb_is_refused_quickly()
     {
         var reader = new RecipeReader(TestPlugins.Host);

@@ -98,7 +98,8 @@ public sealed class RecipeReaderTests
         { "fps out of range", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nfps: -2\n", "fps", 4, "between 0.01 and 240" },
         { "fps not a number", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nfps: NaN\n", "fps", 4, "between 0.01 and 240" },
         { "sink path with a NUL", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks: [ { path: \"a\\0.mp4\" } ]\n", "sinks[0].path", 4, "not a usable path" },
-        { "YAML merge key", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: { use: fifo, with: { <<: { partitions: 2 } } }\n", "sampler.with.<<", 4, "merge keys" },
+        { "merge of a scalar", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: { use: fifo, with: { <<: 2 } }\n", "<<", 4, "merges a mapping" },
+        { "unknown key merged in", "apiVersion: fifopipes/v1\nx-base: &b { partitons: 2 }\nprompt: a\nframes: 3\nsampler: { use: fifo, with: { <<: *b } }\n", "sampler.with.partitons", 2, "Did you mean 'partitions'" },
         { "fps too small to play", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nfps: 1e-7\n", "fps", 4, "between 0.01 and 240" },
         { "option given twice in two cases", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler:\n  use: fifo\n  with:\n    partitions: 2\n    Partitions: 4\n",
             "sampler.with.Partitions", 8, "given twice" },
@@ -120,6 +121,27 @@ public sealed class RecipeReaderTests
         Assert.Equal(line, d.Line);
         Assert.True(d.Column >= 1, $"{name}: column {d.Column}");
         Assert.Contains(phrase, d.Message);
+    }
+
+    [Fact]
+    public void Merge_keys_copy_shared_settings_and_the_mappings_own_keys_win()
+    {
+        var (recipe, diagnostics) = Read("""
+            apiVersion: fifopipes/v1
+            x-tiny: &tiny { height: 8, width: 8, channels: 2, frames: 4 }
+            x-fast: &fast { partitions: 2, lookahead: false }
+            x-look: &look { lookahead: true, eta: 0.5 }
+            model: { use: analytic, with: { <<: *tiny, width: 16 } }
+            prompt: a
+            frames: 3
+            sampler: { use: fifo, with: { <<: [ *fast, *look ] } }
+            """);
+        Assert.True(recipe is not null, string.Join(" | ", diagnostics));
+        object? Get(object options, string name) => options.GetType().GetProperty(name)!.GetValue(options);
+        Assert.Equal((8, 16, 2, 4), ((int)Get(recipe!.Model.Options!, "Height")!, (int)Get(recipe.Model.Options!, "Width")!,
+            (int)Get(recipe.Model.Options!, "Channels")!, (int)Get(recipe.Model.Options!, "Frames")!));
+        // Of a list of merged mappings, the first to give a key wins.
+        Assert.Equal((2, false, 0.5), ((int?)Get(recipe.Sampler.Options!, "Partitions"), (bool)Get(recipe.Sampler.Options!, "Lookahead")!, (double?)Get(recipe.Sampler.Options!, "Eta")));
     }
 
     [Fact]
