@@ -1,6 +1,7 @@
 # Brings en-US/FifoPipes.PowerShell.dll-Help.xml in line with the cmdlets themselves: every parameter's required,
-# position, pipeline input and type, and a syntax block per parameter set, read from the loaded module's metadata.
-# The descriptions and examples stay as written by hand. Pester's 'help matches the cmdlets' test fails until this runs.
+# position, pipeline input, wildcard support and type, a syntax block per parameter set, and the INPUTS (what the
+# pipeline binds) and OUTPUTS ([OutputType]) sections, read from the loaded module's metadata. Parameter descriptions
+# and examples stay as written by hand. Pester's 'help matches the cmdlets' test fails until this runs.
 #   dotnet pwsh -NoProfile -File scripts/update-help.ps1        (after scripts/setup.sh has built the module)
 param([string]$HelpFile = "$PSScriptRoot/../en-US/FifoPipes.PowerShell.dll-Help.xml")
 $ErrorActionPreference = 'Stop'

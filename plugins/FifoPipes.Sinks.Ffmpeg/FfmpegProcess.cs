@@ -88,6 +88,15 @@ internal sealed class FfmpegProcess : IDisposable
         stdin.Flush();
     }
 
+    /// <summary>
+    /// The launcher's complaint when it could not run ffmpeg at all (a binary for another machine, a noexec mount, a
+    /// script whose interpreter is missing), which a direct start would have raised as an exception; null otherwise.
+    /// </summary>
+    public string? LaunchFailure =>
+        SessionLauncher is not null && process.HasExited && process.ExitCode is 126 or 127
+            ? StderrTail().FirstOrDefault(l => l.StartsWith("setsid: failed to execute", StringComparison.Ordinal))
+            : null;
+
     /// <summary>The idle limit after which <see cref="Finish"/> killed ffmpeg, if it did.</summary>
     public TimeSpan? KilledIdleAfter { get; private set; }
 
@@ -124,7 +133,8 @@ internal sealed class FfmpegProcess : IDisposable
             process.Refresh();
             return process.TotalProcessorTime;
         }
-        catch (InvalidOperationException) { return TimeSpan.MaxValue; } // exited: the next wait returns at once
+        // Exited (and possibly reaped, so /proc has nothing to read): the next wait returns at once.
+        catch (Exception ex) when (ex is InvalidOperationException or Win32Exception) { return TimeSpan.MaxValue; }
     }
 
     void CloseStdin()

@@ -161,6 +161,7 @@ public sealed class FfmpegSink : IFrameSink
 
     FifoInputException Failure(string what, int exitCode, Exception? inner)
     {
+        if (process!.LaunchFailure is { } launch) return FfmpegLocator.NotStartable(ffmpeg, new IOException(launch, inner));
         var tail = process!.StderrTail();
         var how = process.KilledIdleAfter is { } idle ? $"ffmpeg did no work for {idle.TotalSeconds:F0} s after its input ended and was killed"
             : exitCode > 128 && exitCode < 160 ? $"ffmpeg was killed by signal {exitCode - 128}"

@@ -99,8 +99,9 @@ public sealed class Soak : IBenchmark
 
         var steady = samples.Where(s => s.Frame >= WarmupShare * frames).ToList();
         double residentSlope = Slope(steady, s => s.Resident) * 1000 / 1024;   // KiB per 1,000 frames
+        // A quarter with fewer than two samples has no slope: the half's slope alone then decides.
         double[] quarterSlopes = steady.GroupBy(s => s.Frame >= (1 + WarmupShare) / 2 * frames)
-            .Select(half => Slope(half.ToList(), s => s.Resident) * 1000 / 1024).ToArray();
+            .Select(quarter => quarter.Count() >= 2 ? Slope(quarter.ToList(), s => s.Resident) * 1000 / 1024 : double.PositiveInfinity).ToArray();
         double heapSlope = Slope(steady, s => s.ManagedHeap) * 1000 / 1024;
         var pngs = Directory.EnumerateFiles(Path.Combine(folder, "frames"), "frame_*.png")
             .Select(f => long.Parse(Path.GetFileNameWithoutExtension(f)["frame_".Length..], CultureInfo.InvariantCulture)).ToHashSet();

@@ -71,7 +71,7 @@ Describe 'Tab completion' {
         @{ Line = 'New-FifoVideo x -Model ana'; Expected = @('analytic') }
         @{ Line = 'New-FifoVideo x -Model videocrafter'; Expected = @('videocrafter', 'videocrafter1-1024', 'videocrafter1-512', 'videocrafter2') }
         @{ Line = 'New-FifoVideo x -Sampler f'; Expected = @('fifo', 'freenoise') }
-        @{ Line = 'New-FifoVideo x -Device cu'; Expected = @('cuda', 'cuda:0', 'cuda:0,cuda:1', 'cuda:1') }
+        @{ Line = 'New-FifoVideo x -Device cu'; Expected = @('cuda', 'cuda:0', "'cuda:0,cuda:1'", 'cuda:1') }
         @{ Line = 'Export-FifoFrames x -Format m'; Expected = @('mkv', 'mp4') }
         @{ Line = 'Get-FifoPlugin -Kind Sink -Name '; Expected = @('gif', 'mkv', 'mp4', 'png', 'webm') }
         @{ Line = 'Save-FifoModel -Name zero'; Expected = @('zeroscope-576w', 'zeroscope-xl') }
@@ -190,6 +190,12 @@ sinks:
         }
         $files = Get-ChildItem $folder -Filter *.yaml | Invoke-FifoRecipe
         $files.Name | Should -Be @('one.gif', 'two.gif')
+
+        # A snapshot belongs to one recipe: the second piped recipe is refused, not resumed from it.
+        Add-Content (Join-Path $folder 'one.yaml') "snapshot: { path: one.snapshot, every: 2 }"
+        Invoke-FifoRecipe (Join-Path $folder 'one.yaml') -Force | Out-Null
+        { Get-ChildItem $folder -Filter *.yaml | Invoke-FifoRecipe -Resume (Join-Path $folder 'one.snapshot') -Force } |
+            Should -Throw -ErrorId 'ResumeWithSeveralRecipes,FifoPipes.PowerShell.Commands.InvokeFifoRecipeCommand'
     }
 }
 

@@ -28,8 +28,8 @@ public sealed class GaussianModelAdapter : IModelAdapter
 
 /// <summary>
 /// A video model whose data are known exactly: every latent pixel of every frame is drawn from N(mu, spread^2), mu the
-/// prompt's colour. Its eps-prediction is then the posterior mean in closed form, so FIFO-Diffusion samples it exactly:
-/// with x_t = sqrt(a) x0 + sqrt(1 - a) eps, E[eps | x_t] = sqrt(1 - a) (x_t - sqrt(a) mu) / (a spread^2 + 1 - a).
+/// prompt's colour. Its eps-prediction is then the posterior mean in closed form: with x_t = sqrt(a) x0 + sqrt(1 - a) eps,
+/// E[eps | x_t] = sqrt(1 - a) (x_t - sqrt(a) mu) / (a spread^2 + 1 - a).
 /// </summary>
 public sealed class GaussianVideoModel : IVideoModel
 {

@@ -40,14 +40,20 @@ public sealed class InvokeFifoRecipeCommand : PSCmdlet
     /// <summary><para type="description">Also write each frame to the pipeline.</para></summary>
     [Parameter] public SwitchParameter PassThru { get; set; }
 
+    // Recipes run so far by this command, over every pipeline input: -Resume belongs to exactly one.
+    int recipesRun;
+
     protected override void ProcessRecord()
     {
         bool literal = ParameterSetName == "LiteralPath";
-        var files = PathArguments.Resolve(this, literal ? LiteralPath : Path, literal);
-        if (files.Count > 1 && Resume is not null)
-            ThrowTerminatingError(new ErrorRecord(new PSArgumentException($"-Resume continues one recipe, and '{Path}' matches {files.Count}; name the recipe the snapshot belongs to."),
-                "ResumeWithSeveralRecipes", ErrorCategory.InvalidArgument, Path));
-        foreach (var file in files) Run(file);
+        foreach (var file in PathArguments.Resolve(this, literal ? LiteralPath : Path, literal))
+        {
+            if (Resume is not null && recipesRun > 0)
+                ThrowTerminatingError(new ErrorRecord(new PSArgumentException($"-Resume continues one recipe, and '{file}' would be the second; run the recipe the snapshot belongs to on its own."),
+                    "ResumeWithSeveralRecipes", ErrorCategory.InvalidArgument, file));
+            recipesRun++;
+            Run(file);
+        }
     }
 
     void Run(string recipeFile)

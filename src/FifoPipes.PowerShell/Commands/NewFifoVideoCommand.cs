@@ -39,7 +39,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [Parameter] [ArgumentCompleter(typeof(ModelNameCompleter))] public string? Model { get; set; }
     /// <summary><para type="description">Checkpoint file or model folder, for models that load weights.</para></summary>
     [Parameter] public string? ModelPath { get; set; }
-    /// <summary><para type="description">cpu, cuda or cuda:N, or several as cuda:0,cuda:1 (one model replica per device, each model call split across them; not for the analytic model).</para></summary>
+    /// <summary><para type="description">cpu, cuda or cuda:N, or several as 'cuda:0,cuda:1' (quoted: one string; one model replica per device, each model call split across them; not for the analytic model).</para></summary>
     [Parameter] [ArgumentCompleter(typeof(DeviceCompleter))] public string? Device { get; set; }
     [Parameter] public Hashtable? ModelOption { get; set; }
     /// <summary><para type="description">Sampler plugin (default: fifo).</para></summary>

@@ -8,8 +8,8 @@ namespace FifoPipes.PowerShell.Commands;
 /// <para type="description">Checks syntax, every key, plugin and option (names, types, limits, with the valid choices) and meaning (frame counts, paths, sink formats). Returns nothing for a valid recipe; -Quiet returns $true or $false instead.</para>
 /// <example><code>Test-FifoRecipe my.yaml | Format-Table Line, Column, Path, Message</code></example>
 /// <example><code>if (Test-FifoRecipe my.yaml -Quiet) { Invoke-FifoRecipe my.yaml }</code></example>
-/// </summary>
 /// <example><code>Test-FifoRecipe recipes/*.yaml | Format-Table File, Line, Message</code></example>
+/// </summary>
 [Cmdlet(VerbsDiagnostic.Test, "FifoRecipe", DefaultParameterSetName = "Path")]
 [OutputType(typeof(FifoRecipeDiagnostic), typeof(bool))]
 public sealed class TestFifoRecipeCommand : PSCmdlet
@@ -26,7 +26,7 @@ public sealed class TestFifoRecipeCommand : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string LiteralPath { get; set; } = "";
 
-    /// <summary><para type="description">Return $true for a valid recipe, $false otherwise (one per file).</para></summary>
+    /// <summary><para type="description">Return $true for a valid recipe, $false otherwise: one per file, so with a wildcard test them all (-notcontains $false).</para></summary>
     [Parameter] public SwitchParameter Quiet { get; set; }
 
     protected override void ProcessRecord()

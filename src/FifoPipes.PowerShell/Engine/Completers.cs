@@ -27,7 +27,8 @@ public abstract class NameCompleter : IArgumentCompleter
                      .DistinctBy(c => c.Name, StringComparer.OrdinalIgnoreCase)
                      .OrderBy(c => c.Name, StringComparer.OrdinalIgnoreCase))
         {
-            var text = name.All(ch => char.IsLetterOrDigit(ch) || ch is '-' or '_' or '.' or ':' or ',') ? name : $"'{name.Replace("'", "''")}'";
+            // A comma would make PowerShell read a device list as an array, which binds to a string joined by spaces.
+            var text = name.All(ch => char.IsLetterOrDigit(ch) || ch is '-' or '_' or '.' or ':') ? name : $"'{name.Replace("'", "''")}'";
             yield return new CompletionResult(text, name, CompletionResultType.ParameterValue, string.IsNullOrEmpty(tooltip) ? name : tooltip);
         }
     }

@@ -19,7 +19,7 @@ static class PathArguments
         Collection<string> matches;
         ProviderInfo provider;
         try { matches = paths.GetResolvedProviderPathFromPSPath(path, out provider); }
-        catch (ItemNotFoundException) { matches = new Collection<string>(); provider = null!; }
+        catch (Exception ex) when (ex is ItemNotFoundException or System.Management.Automation.DriveNotFoundException or ProviderNotFoundException) { matches = new Collection<string>(); provider = null!; }
         if (matches.Count > 0 && provider.Name != "FileSystem")
         {
             cmdlet.WriteError(new ErrorRecord(new PSArgumentException($"'{path}' is a {provider.Name} path; recipes are files."), "NotAFileSystemPath", ErrorCategory.InvalidArgument, path));
