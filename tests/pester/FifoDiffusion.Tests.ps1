@@ -224,6 +224,14 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
         FrameCount $gif | Should -Be 4
     }
 
+    It 'stops the frames coming under -WhatIf, which writes none' {
+        $script:made = 0
+        $written = New-FifoVideo 'ocean' -Frames 100000 @Tiny | ForEach-Object { $script:made++; $_ } | Export-FifoFrames (Join-Path $Work 'whatif.gif') -WhatIf
+        $written | Should -BeNullOrEmpty
+        $script:made | Should -Be 1
+        Join-Path $Work 'whatif.gif' | Should -Not -Exist
+    }
+
     It 'says with -Verbose how many windows it puts in each model call, measured from free memory' {
         $records = New-FifoVideo 'calm sea' -Frames 2 @Tiny -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
         ($records.Message -join "`n") | Should -Match 'fifo: a call of 1 window took \d+ MiB at its peak with \d+ MiB available on cpu: 4 of 4 windows per model call'

@@ -71,6 +71,8 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
 
     protected override void ProcessRecord()
     {
+        // -WhatIf (or No to every -Confirm) keeps no output: said so in BeginProcessing, so stop the frames coming.
+        if (!writing) UpstreamStop.Request(this);
         if (!writing || InputObject is null) return;
         var frame = InputObject.ToVideoFrame();
         if (Fps is { } fps && Math.Abs(fps - frame.Fps) > 1e-9)
