@@ -81,7 +81,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         catch (Exception ex) when (ex is not PipelineStoppedException)
         {
             FinishQuietly();
-            ThrowTerminatingError(Errors.From(ex, frame.Index));
+            ThrowTerminatingError(Errors.From(ex, InputObject));
         }
     }
 

@@ -71,7 +71,7 @@ public sealed class InvokeFifoRecipeCommand : PSCmdlet
         using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, recipe.Fps ?? 8, new PluginContext(new CmdletLog(this), recipe.BaseDirectory));
         // An output in the way or a missing ffmpeg is found now, not after the model has loaded and made the first frame.
         try { sinks.Check(); }
-        catch (FifoInputException ex) { ThrowTerminatingError(Errors.From(ex)); }
+        catch (FifoInputException ex) { ThrowTerminatingError(Errors.From(ex, recipeFile)); }
         try
         {
             pump.Run(recipe, frame =>
@@ -83,11 +83,11 @@ public sealed class InvokeFifoRecipeCommand : PSCmdlet
         catch (Exception ex) when (ex is not PipelineStoppedException)
         {
             // The sinks are finalised by Dispose with what was written; the run's error is what the user needs.
-            ThrowTerminatingError(Errors.From(ex));
+            ThrowTerminatingError(Errors.From(ex, recipeFile));
         }
         IReadOnlyList<string> files;
         try { files = sinks.Complete(); }
-        catch (Exception ex) { ThrowTerminatingError(Errors.From(ex)); return; }
+        catch (Exception ex) { ThrowTerminatingError(Errors.From(ex, recipeFile)); return; }
         foreach (var file in files.Distinct())
             WriteObject(Directory.Exists(file) ? new DirectoryInfo(file) : new FileInfo(file));
     }

@@ -96,7 +96,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         }
         catch (Exception ex) when (ex is not PipelineStoppedException)
         {
-            ThrowTerminatingError(Errors.From(ex));
+            ThrowTerminatingError(Errors.From(ex, recipe.File ?? (object?)Prompt));
         }
     }
 

@@ -228,6 +228,7 @@ public sealed class CmdletTests : IDisposable
             """);
         var (invoked, _, progress) = Refused("Invoke-FifoRecipe r.yaml");
         Assert.Equal("OutputExists", invoked.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal(Path.Combine(dir, "r.yaml"), invoked.TargetObject);   // which recipe, when several are piped in
         // The run never started: it reports progress from the model's loading on.
         Assert.Equal(0, progress);
     }
