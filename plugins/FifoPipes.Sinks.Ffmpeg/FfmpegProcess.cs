@@ -33,7 +33,7 @@ internal sealed class FfmpegProcess : IDisposable
     public static FfmpegProcess Start(string executable, IEnumerable<string> arguments)
     {
         // setsid execs in place (our child is no group leader), so the process id stays ffmpeg's own.
-        if (SessionLauncher is not null && (File.GetUnixFileMode(executable) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) == 0)
+        if (SessionLauncher is not null && OperatingSystem.IsLinux() && (File.GetUnixFileMode(executable) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) == 0)
             throw FfmpegLocator.NotStartable(executable, new UnauthorizedAccessException("the file is not executable"));
         var info = new ProcessStartInfo(SessionLauncher ?? executable)
         {

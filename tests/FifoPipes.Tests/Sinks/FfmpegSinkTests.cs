@@ -133,7 +133,7 @@ public sealed class FfmpegSinkTests : SinkTestBase
     {
         var script = Path.Combine(Dir, name + ".sh");
         File.WriteAllText(script, $"#!/bin/bash\ncat > /dev/null\n{afterInput}\n");
-        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var sink = new FfmpegSink(script, Path.Combine(Dir, name + ".mp4"), new SinkTarget(name + ".mp4", 8, false), FfmpegContainer.Mp4,
             new FfmpegSinkOptions(), NullProgressSink.Instance, idleLimit);
         foreach (var f in Frames(2)) sink.Write(f);
@@ -174,7 +174,7 @@ public sealed class FfmpegSinkTests : SinkTestBase
         // Executable by its mode, but its interpreter is missing: the exec itself fails, as for a binary of another machine.
         var broken = Path.Combine(Dir, "broken-ffmpeg");
         File.WriteAllText(broken, "#!/nonexistent/interpreter\n");
-        File.SetUnixFileMode(broken, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(broken, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var ex = Assert.Throws<FifoInputException>(() =>
         {
             using var sink = new FfmpegSink(broken, Path.Combine(Dir, "broken.mp4"), new SinkTarget("broken.mp4", 8, false), FfmpegContainer.Mp4,
