@@ -6,7 +6,12 @@ using FifoPipes.Abstractions;
 namespace FifoPipes.Hosting.Models;
 
 /// <summary>A file recorded in a snapshot manifest: what the hub listed when it was saved.</summary>
-public sealed record StoredFile(string Path, long Size, string? Sha256);
+/// <param name="Verified">
+/// Whether the file on disk was verified against this entry's size and sha256: false from when the hub lists a new
+/// version until that one is downloaded, so a save cut short never passes the old bytes off as the new ones; null in
+/// manifests written before it was recorded (judged by size, as then).
+/// </param>
+public sealed record StoredFile(string Path, long Size, string? Sha256, bool? Verified = null);
 
 /// <summary>What the store holds of one repository at one revision.</summary>
 public sealed record SnapshotManifest(string Endpoint, string Repository, string Revision, string? Commit, DateTimeOffset Updated, IReadOnlyList<StoredFile> Files);
@@ -81,14 +86,36 @@ public sealed partial class ModelStore
         }
     }
 
-    /// <summary>Adds or replaces <paramref name="files"/> in the manifest; files listed before and not named now are kept.</summary>
+    /// <summary>
+    /// Adds or replaces <paramref name="files"/> in the manifest as the hub lists them now, each unverified unless the
+    /// hub still lists what was verified before; files listed before and not named now are kept.
+    /// </summary>
     void MergeManifest(HubListing listing, IEnumerable<HubFile> files)
     {
         var old = ReadManifest(listing.Repository, listing.Revision);
         var merged = (old?.Files ?? Array.Empty<StoredFile>()).ToDictionary(f => f.Path, StringComparer.Ordinal);
-        foreach (var f in files) merged[f.Path] = new StoredFile(f.Path, f.Size, f.Sha256);
+        foreach (var f in files)
+        {
+            var previous = merged.GetValueOrDefault(f.Path);
+            bool? verified = previous is not null && previous.Size == f.Size && previous.Sha256 == f.Sha256 ? previous.Verified : false;
+            merged[f.Path] = new StoredFile(f.Path, f.Size, f.Sha256, verified);
+        }
+        WriteManifest(listing, old, merged.Values);
+    }
+
+    /// <summary>Records that <paramref name="file"/> is on disk as the hub listed it (downloaded and checked).</summary>
+    void MarkVerified(HubListing listing, HubFile file)
+    {
+        var old = ReadManifest(listing.Repository, listing.Revision);
+        var files = (old?.Files ?? Array.Empty<StoredFile>()).Where(f => f.Path != file.Path)
+            .Append(new StoredFile(file.Path, file.Size, file.Sha256, Verified: true));
+        WriteManifest(listing, old, files);
+    }
+
+    void WriteManifest(HubListing listing, SnapshotManifest? old, IEnumerable<StoredFile> merged)
+    {
         var manifest = new SnapshotManifest(listing.Endpoint, listing.Repository, listing.Revision, listing.Commit ?? old?.Commit, DateTimeOffset.UtcNow,
-            merged.Values.OrderBy(f => f.Path, StringComparer.Ordinal).ToList());
+            merged.OrderBy(f => f.Path, StringComparer.Ordinal).ToList());
         WriteAtomically(ManifestPath(listing.Repository, listing.Revision), JsonSerializer.Serialize(manifest, Json));
     }
 
@@ -145,6 +172,7 @@ public sealed partial class ModelStore
                         new ModelSaveProgress(listing.Repository, p.Path, p.BytesDone, p.BytesTotal, done + p.BytesDone, allTotal, p.Waiting)));
                     await hub.DownloadAsync(listing.Repository, listing.Revision, file, local, perFile, cancel).ConfigureAwait(false);
                 }
+                MarkVerified(listing, file);
                 finished += file.Size;
                 progress?.Report(new ModelSaveProgress(listing.Repository, file.Path, file.Size, file.Size, finished, allTotal, false));
             }
@@ -152,14 +180,14 @@ public sealed partial class ModelStore
     }
 
     /// <summary>
-    /// Files appear under their real name only after verification, so one recorded with the same size and
-    /// sha256 as the hub lists now needs no second download (or re-hash).
+    /// Files appear under their real name only after verification, so one verified with the same size and sha256 as
+    /// the hub lists now needs no second download (or re-hash).
     /// </summary>
     static bool IsVerifiedAlready(SnapshotManifest? before, HubFile file, string local)
     {
         var recorded = before?.Files.FirstOrDefault(f => f.Path == file.Path);
         var info = new FileInfo(local);
-        return recorded is not null && info.Exists && info.Length == file.Size && recorded.Size == file.Size && recorded.Sha256 == file.Sha256;
+        return recorded is { Verified: not false } && info.Exists && info.Length == file.Size && recorded.Size == file.Size && recorded.Sha256 == file.Sha256;
     }
 
     /// <summary>How much of <paramref name="preset"/> the store holds.</summary>
@@ -186,7 +214,7 @@ public sealed partial class ModelStore
         var recorded = manifest?.Files.FirstOrDefault(f => f.Path == path);
         var local = LocalPath(repository, revision, path);
         var info = new FileInfo(local);
-        bool present = recorded is not null && info.Exists && info.Length == recorded.Size;
+        bool present = recorded is { Verified: not false } && info.Exists && info.Length == recorded.Size;
         return new StoredFileStatus(repository, revision, path, local, recorded?.Size ?? -1, recorded?.Sha256, present);
     }
 

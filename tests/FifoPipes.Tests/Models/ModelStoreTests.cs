@@ -121,6 +121,29 @@ public sealed class ModelStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_file_the_hub_changed_counts_as_missing_until_its_new_version_is_in()
+    {
+        var store = new ModelStore(Path.Combine(dir, "store"));
+        using var client = Client();
+        Assert.True((await store.SaveAsync(client, Tiny)).Complete);
+
+        // Retrained weights of the same size: only the hub's sha256 tells them apart. The next save stops half-way.
+        var retrained = FakeHub.RandomBytes(checkpoint.Length, 12);
+        hub.AddFile("fifotest/tiny-vc", "main", "model.ckpt", retrained);
+        hub.ChunkDelay = TimeSpan.FromMilliseconds(20);
+        using var stop = new CancellationTokenSource();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.SaveAsync(client, Tiny,
+            new ActionProgress<ModelSaveProgress>(p => { if (p.File == "model.ckpt" && p.FileDone > 0) stop.Cancel(); }), stop.Token));
+
+        var status = store.Status(Tiny);
+        Assert.False(status.Complete, "the old bytes must not pass for the new version");
+        Assert.Equal(new[] { "model.ckpt" }, status.Files.Where(f => !f.Present).Select(f => f.Path));
+        hub.ChunkDelay = TimeSpan.Zero;
+        Assert.True((await store.SaveAsync(client, Tiny)).Complete);
+        Assert.Equal(retrained, File.ReadAllBytes(Path.Combine(store.Root, "fifotest", "tiny-vc", "main", "model.ckpt")));
+    }
+
+    [Fact]
     public async Task Files_saved_by_hand_are_listed_by_repository_and_a_missing_model_says_how_to_get_it()
     {
         var store = new ModelStore(Path.Combine(dir, "store"));
