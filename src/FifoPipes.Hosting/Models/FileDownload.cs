@@ -144,7 +144,7 @@ sealed class FileDownload
     async Task ConfirmExistsAsync(Uri uri, CancellationToken cancel)
     {
         using var response = await hub.SendAsync(HttpMethod.Get, uri, null, cancel).ConfigureAwait(false);
-        await hub.ThrowForStatusAsync(response, repository, revision, file.Path).ConfigureAwait(false);
+        await hub.ThrowForStatusAsync(response, repository, revision, file.Path, cancel).ConfigureAwait(false);
     }
 
     /// <summary>One request: from the partial file's end (Range) to the end of the file or until the connection drops.</summary>
@@ -160,7 +160,7 @@ sealed class FileDownload
             output.SetLength(0);
             throw new HubTransientException($"the server refused to resume at byte {offset}; starting over");
         }
-        await hub.ThrowForStatusAsync(response, repository, revision, file.Path).ConfigureAwait(false);
+        await hub.ThrowForStatusAsync(response, repository, revision, file.Path, cancel).ConfigureAwait(false);
         if (offset > 0 && response.StatusCode != HttpStatusCode.PartialContent)
         {
             offset = 0; // The server ignored the Range header and sends the whole file.

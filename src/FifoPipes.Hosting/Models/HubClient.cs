@@ -51,6 +51,12 @@ public sealed class HubClient : IDisposable
     public bool HasToken => token is not null;
     /// <summary>How long a response may stall (no bytes at all) before the attempt is dropped and resumed.</summary>
     public TimeSpan StallTimeout { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>
+    /// How long the hub may take to start answering a request, and to finish a listing or an error message: a proxy
+    /// that accepts the connection and never answers must not hang a save (the client has no overall timeout, as a
+    /// download of many gigabytes may take hours).
+    /// </summary>
+    public TimeSpan ResponseTimeout { get; init; } = TimeSpan.FromMinutes(2);
     /// <summary>Attempts per file in a row that make no progress before the download gives up.</summary>
     public int MaxAttempts { get; init; } = 5;
     /// <summary>Pause before resuming a dropped download; doubles each attempt without progress.</summary>
@@ -69,7 +75,7 @@ public sealed class HubClient : IDisposable
         HubNames.CheckRepository(repository);
         HubNames.CheckRevision(revision);
         var info = new Uri(Endpoint, $"api/models/{repository}/revision/{Uri.EscapeDataString(revision)}?blobs=true");
-        using var doc = await GetJsonAsync(info, repository, revision, null, cancel).ConfigureAwait(false);
+        using var doc = (await GetJsonAsync(info, repository, revision, null, cancel).ConfigureAwait(false)).Doc;
         var root = doc.RootElement;
         string? commit = root.TryGetProperty("sha", out var sha) && sha.ValueKind == JsonValueKind.String ? sha.GetString() : null;
         var files = new List<HubFile>();
@@ -97,9 +103,8 @@ public sealed class HubClient : IDisposable
         Uri? next = new(Endpoint, $"api/models/{repository}/tree/{Uri.EscapeDataString(revision)}?recursive=true");
         for (int page = 0; next is not null && page < MaxTreePages; page++)
         {
-            using var response = await SendAsync(HttpMethod.Get, next, null, cancel).ConfigureAwait(false);
-            await ThrowForStatusAsync(response, repository, revision, null).ConfigureAwait(false);
-            using (var doc = await ReadJsonAsync(response, next, cancel).ConfigureAwait(false))
+            var (doc, following) = await GetJsonAsync(next, repository, revision, null, cancel).ConfigureAwait(false);
+            using (doc)
             {
                 if (doc.RootElement.ValueKind != JsonValueKind.Array) throw NotAHub(next, "the tree listing is not a JSON array");
                 foreach (var item in doc.RootElement.EnumerateArray())
@@ -108,7 +113,7 @@ public sealed class HubClient : IDisposable
                     if (item.TryGetProperty("path", out var p) && p.GetString() is { } path && ReadFile(path, item) is { } file) files.Add(file);
                 }
             }
-            next = NextPage(response);
+            next = following;
         }
         return files;
     }
@@ -127,14 +132,18 @@ public sealed class HubClient : IDisposable
         return size is { } known and >= 0 ? new HubFile(path, known, sha256 is { Length: 64 } ? sha256 : null) : null;
     }
 
-    static Uri? NextPage(HttpResponseMessage response)
+    /// <summary>The Link header's next page, if it is on the hub itself: the token goes with every listing request.</summary>
+    Uri? NextPage(HttpResponseMessage response)
     {
         if (!response.Headers.TryGetValues("Link", out var links)) return null;
         foreach (var part in links.SelectMany(l => l.Split(',')))
         {
             if (!part.Contains("rel=\"next\"", StringComparison.Ordinal)) continue;
             int open = part.IndexOf('<'), close = part.IndexOf('>');
-            if (open >= 0 && close > open && Uri.TryCreate(part[(open + 1)..close], UriKind.Absolute, out var uri)) return uri;
+            if (open >= 0 && close > open && Uri.TryCreate(part[(open + 1)..close], UriKind.Absolute, out var uri))
+                return Uri.Compare(uri, Endpoint, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0
+                    ? uri
+                    : throw NotAHub(uri, $"its next listing page is on another host ({uri.GetLeftPart(UriPartial.Authority)})");
         }
         return null;
     }
@@ -152,25 +161,45 @@ public sealed class HubClient : IDisposable
         using var request = new HttpRequestMessage(method, uri);
         if (token is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         if (range is not null) request.Headers.Range = range;
+        using var answer = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        answer.CancelAfter(ResponseTimeout);
         try
         {
-            return await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel).ConfigureAwait(false);
+            return await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, answer.Token).ConfigureAwait(false);
         }
         catch (HttpRequestException ex)
         {
             throw new HubTransientException($"cannot reach {uri.GetLeftPart(UriPartial.Authority)}: {ex.Message}", ex);
         }
+        catch (OperationCanceledException ex) when (!cancel.IsCancellationRequested)
+        {
+            throw new HubTransientException($"{uri.GetLeftPart(UriPartial.Authority)} did not answer within {ResponseTimeout.TotalSeconds:0.###} s", ex);
+        }
     }
 
-    async Task<JsonDocument> GetJsonAsync(Uri uri, string repository, string revision, string? path, CancellationToken cancel)
+    /// <summary>Reads a short answer (a listing, an error message) within <see cref="ResponseTimeout"/>.</summary>
+    async Task<T> WithinResponseTimeout<T>(Uri uri, Func<CancellationToken, Task<T>> read, CancellationToken cancel)
+    {
+        using var answer = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        answer.CancelAfter(ResponseTimeout);
+        try { return await read(answer.Token).ConfigureAwait(false); }
+        catch (OperationCanceledException ex) when (!cancel.IsCancellationRequested)
+        {
+            throw new HubTransientException($"the answer from {uri.GetLeftPart(UriPartial.Authority)} stalled for {ResponseTimeout.TotalSeconds:0.###} s", ex);
+        }
+    }
+
+    /// <summary>A JSON answer and the Link header's next page, retried while the hub fails transiently.</summary>
+    async Task<(JsonDocument Doc, Uri? Next)> GetJsonAsync(Uri uri, string repository, string revision, string? path, CancellationToken cancel)
     {
         for (int attempt = 1; ; attempt++)
         {
             try
             {
                 using var response = await SendAsync(HttpMethod.Get, uri, null, cancel).ConfigureAwait(false);
-                await ThrowForStatusAsync(response, repository, revision, path).ConfigureAwait(false);
-                return await ReadJsonAsync(response, uri, cancel).ConfigureAwait(false);
+                await ThrowForStatusAsync(response, repository, revision, path, cancel).ConfigureAwait(false);
+                var next = NextPage(response);
+                return (await WithinResponseTimeout(uri, read => ReadJsonAsync(response, uri, read), cancel).ConfigureAwait(false), next);
             }
             catch (HubTransientException) when (attempt < MaxAttempts)
             {
@@ -198,13 +227,14 @@ public sealed class HubClient : IDisposable
         new("InvalidHubEndpoint", $"{uri} did not answer like a model hub: {why}. Check {EndpointVariable}.");
 
     /// <summary>Turns 401/403/404 into errors that say what to do; 5xx and 429 are transient (retried).</summary>
-    internal async Task ThrowForStatusAsync(HttpResponseMessage response, string repository, string revision, string? path)
+    internal async Task ThrowForStatusAsync(HttpResponseMessage response, string repository, string revision, string? path, CancellationToken cancel)
     {
         if (response.IsSuccessStatusCode) return;
         int code = (int)response.StatusCode;
         string detail = "";
-        try { detail = (await response.Content.ReadAsStringAsync().ConfigureAwait(false)).Trim(); }
-        catch (Exception ex) when (ex is IOException or HttpRequestException) { }
+        // Only for the message: an error page that never ends must not hold the error (or Ctrl+C) back.
+        try { detail = (await WithinResponseTimeout(response.RequestMessage?.RequestUri ?? Endpoint, read => response.Content.ReadAsStringAsync(read), cancel).ConfigureAwait(false)).Trim(); }
+        catch (Exception ex) when (ex is IOException or HttpRequestException or HubTransientException) { }
         if (detail.Length > 300) detail = detail[..300] + "...";
         detail = detail.Length > 0 ? $" The hub said: {detail}" : "";
         string what = path is null ? $"the repository '{repository}' at revision '{revision}'" : $"'{path}' in '{repository}' at revision '{revision}'";

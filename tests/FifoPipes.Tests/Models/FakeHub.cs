@@ -41,6 +41,8 @@ sealed class FakeHub : IDisposable
     public string? RequiredToken { get; set; }
     /// <summary>Pause between 16 KB chunks of a download, so downloads overlap in time.</summary>
     public TimeSpan ChunkDelay { get; set; }
+    /// <summary>How long the model-info API waits before it answers anything: a hub behind a proxy that hangs.</summary>
+    public TimeSpan InfoDelay { get; set; }
     public ConcurrentQueue<(string Path, string? Range, string? Authorization)> Downloads { get; } = new();
     public ConcurrentQueue<string> ApiCalls { get; } = new();
 
@@ -116,6 +118,7 @@ sealed class FakeHub : IDisposable
 
     async Task ServeInfo(HttpListenerResponse response, string repo, string revision)
     {
+        if (InfoDelay > TimeSpan.Zero) await Task.Delay(InfoDelay, closing.Token);
         var listed = files.Where(f => f.Key.Repo == repo && f.Key.Revision == revision).ToList();
         if (listed.Count == 0) { await WriteText(response, 404, $"Repository {repo} or revision {revision} not found"); return; }
         var info = new

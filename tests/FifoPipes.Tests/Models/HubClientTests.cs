@@ -33,6 +33,20 @@ public sealed class HubClientTests : IDisposable
         Assert.DoesNotContain(Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories), f => !f.EndsWith(".lock") || new FileInfo(f).Length > 0);
 
     [Fact]
+    public async Task A_hub_that_never_answers_fails_the_listing_after_its_attempts_instead_of_hanging()
+    {
+        hub.AddFile(Repo, "main", "config.json", "{}"u8.ToArray(), lfs: false);
+        hub.InfoDelay = TimeSpan.FromSeconds(60);
+        using var client = new HubClient(hub.Endpoint) { ResponseTimeout = TimeSpan.FromMilliseconds(200), RetryDelay = TimeSpan.FromMilliseconds(20), MaxAttempts = 2 };
+
+        var ex = await Fails<FifoInputException>(() => client.ListAsync(Repo, "main"));
+
+        Assert.Equal("ModelDownloadFailed", ex.ErrorId);
+        Assert.Contains("did not answer within 0.2 s", ex.Message);
+        Assert.Contains("after 2 attempts", ex.Message);
+    }
+
+    [Fact]
     public async Task Lists_sizes_and_sha256_then_downloads_a_verified_file()
     {
         var weights = FakeHub.RandomBytes(300_000, 1);
