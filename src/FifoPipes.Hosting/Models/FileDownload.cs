@@ -110,7 +110,9 @@ sealed class FileDownload
         var uri = hub.FileUri(repository, revision, file.Path);
         long transferred = 0;
         int failuresInARow = 0;
-        await using var output = new FileStream(partial, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, BufferSize, FileOptions.Asynchronous);
+        // Unbuffered: every write is a whole network buffer already, and a disk error surfaces at the write that met it
+        // rather than again when the stream is closed.
+        await using var output = new FileStream(partial, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, bufferSize: 0, FileOptions.Asynchronous);
         if (output.Length > file.Size) output.SetLength(0);
         if (file.Size == 0)
         {
@@ -178,6 +180,8 @@ sealed class FileDownload
         output.Position = offset;
         long received = 0;
         var buffer = new byte[BufferSize];
+        // The disk's errors are not the connection's: a full disk is not retried as if the hub had dropped out.
+        IOException? diskError = null;
         try
         {
             await using var body = await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false);
@@ -194,7 +198,8 @@ sealed class FileDownload
                 if (n == 0) break;
                 if (output.Position + n > file.Size)
                     throw new FifoInputException("ModelFileChanged", $"'{file.Path}' in '{repository}' is longer on the hub than the {file.Size} bytes its listing said. Run the command again.");
-                await output.WriteAsync(buffer.AsMemory(0, n), cancel).ConfigureAwait(false);
+                try { await output.WriteAsync(buffer.AsMemory(0, n), cancel).ConfigureAwait(false); }
+                catch (IOException ex) { diskError = ex; break; }
                 received += n;
                 progress?.Report(new DownloadProgress(file.Path, output.Position, file.Size));
             }
@@ -205,8 +210,13 @@ sealed class FileDownload
         }
         finally
         {
-            await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            try { await output.FlushAsync(CancellationToken.None).ConfigureAwait(false); }
+            catch (IOException ex) { diskError ??= ex; }
         }
+        if (diskError is not null)
+            throw new FifoInputException("ModelStoreWriteFailed",
+                $"Writing '{partial}' failed after {offset + received} of {file.Size} bytes: {diskError.Message}. Free some space (or point " +
+                $"FIFOPIPES_MODEL_STORE at a disk with {(file.Size - offset - received) / 1e9:F2} GB more) and run the command again; it resumes from what was written.", diskError);
         if (output.Length < file.Size)
             throw new HubTransientException($"the response ended after {output.Length} of {file.Size} bytes");
         return received;

@@ -28,7 +28,7 @@ static class Errors
             "ModelDownloadFailed" => ErrorCategory.ConnectionError,
             "ModelFileLocked" => ErrorCategory.ResourceBusy,
             "DeviceUnavailable" or "ModelDoesNotFit" => ErrorCategory.ResourceUnavailable,
-            "FfmpegFailed" => ErrorCategory.WriteError,
+            "FfmpegFailed" or "ModelStoreWriteFailed" => ErrorCategory.WriteError,
             "SnapshotUnsupported" => ErrorCategory.InvalidOperation,
             _ when Has("NotFound", "NotDownloaded", "Missing", "Incomplete") => ErrorCategory.ObjectNotFound,
             _ when errorId.EndsWith("Exists", StringComparison.Ordinal) => ErrorCategory.ResourceExists,

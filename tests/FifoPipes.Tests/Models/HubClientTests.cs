@@ -46,6 +46,24 @@ public sealed class HubClientTests : IDisposable
         Assert.Contains("after 2 attempts", ex.Message);
     }
 
+    [SkippableFact]
+    public async Task A_full_disk_is_reported_as_the_disks_and_not_retried_as_a_dropped_connection()
+    {
+        Skip.IfNot(File.Exists("/dev/full"), "needs /dev/full, where every write fails with ENOSPC");
+        var weights = FakeHub.RandomBytes(300_000, 3);
+        hub.AddFile(Repo, "main", "weights.bin", weights);
+        using var client = Client();
+        var listing = await client.ListAsync(Repo, "main");
+        var destination = Path.Combine(dir, "weights.bin");
+        File.CreateSymbolicLink(destination + ".partial", "/dev/full");
+
+        var ex = await Fails<FifoInputException>(() => client.DownloadAsync(Repo, "main", listing.Require("weights.bin"), destination));
+
+        Assert.Equal("ModelStoreWriteFailed", ex.ErrorId);
+        Assert.Contains("Free some space", ex.Message);
+        Assert.Single(hub.Downloads);   // one request: no retries of a connection that was fine
+    }
+
     [Fact]
     public async Task Lists_sizes_and_sha256_then_downloads_a_verified_file()
     {

@@ -27,6 +27,7 @@ public sealed class ErrorCategoryTests
     [InlineData("ModelFileLocked", ErrorCategory.ResourceBusy)]
     [InlineData("ModelDownloadFailed", ErrorCategory.ConnectionError)]
     [InlineData("FfmpegFailed", ErrorCategory.WriteError)]
+    [InlineData("ModelStoreWriteFailed", ErrorCategory.WriteError)]
     [InlineData("SnapshotUnsupported", ErrorCategory.InvalidOperation)]
     [InlineData("BadSamplerOption", ErrorCategory.InvalidArgument)]
     [InlineData("UnknownPlugin", ErrorCategory.InvalidArgument)]
