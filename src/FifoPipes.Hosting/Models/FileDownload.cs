@@ -134,7 +134,7 @@ sealed class FileDownload
                     throw new FifoInputException("ModelDownloadFailed",
                         $"Downloading '{file.Path}' from '{repository}' failed {failuresInARow} times in a row without progress: {ex.Message} " +
                         $"The {output.Length} bytes received so far are kept in '{partial}'; run the command again to resume.", ex);
-                await Task.Delay(hub.RetryDelay * (1 << Math.Min(failuresInARow - 1, 6)), cancel).ConfigureAwait(false);
+                await Task.Delay(ex.Pause(hub.RetryDelay * (1 << Math.Min(failuresInARow - 1, 6))), cancel).ConfigureAwait(false);
                 continue;
             }
             failuresInARow = 0;

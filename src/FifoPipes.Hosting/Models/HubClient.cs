@@ -201,9 +201,9 @@ public sealed class HubClient : IDisposable
                 var next = NextPage(response);
                 return (await WithinResponseTimeout(uri, read => ReadJsonAsync(response, uri, read), cancel).ConfigureAwait(false), next);
             }
-            catch (HubTransientException) when (attempt < MaxAttempts)
+            catch (HubTransientException ex) when (attempt < MaxAttempts)
             {
-                await Task.Delay(RetryDelay * attempt, cancel).ConfigureAwait(false);
+                await Task.Delay(ex.Pause(RetryDelay * attempt), cancel).ConfigureAwait(false);
             }
             catch (HubTransientException ex)
             {
@@ -251,7 +251,10 @@ public sealed class HubClient : IDisposable
                 throw new FifoInputException("ModelFileNotFound",
                     $"{EndpointText} has no {what} (HTTP 404): check the repository id, the revision and the file path.{detail}");
             case 408 or 429 or >= 500:
-                throw new HubTransientException($"{EndpointText} answered HTTP {code} for {what}.{detail}");
+                var retryAfter = response.Headers.RetryAfter is { } after
+                    ? after.Delta ?? (after.Date is { } at ? at - DateTimeOffset.UtcNow : null)
+                    : null;
+                throw new HubTransientException($"{EndpointText} answered HTTP {code} for {what}.{detail}", retryAfter: retryAfter);
             default:
                 throw new FifoInputException("ModelDownloadFailed", $"{EndpointText} answered HTTP {code} for {what}.{detail}");
         }
@@ -261,4 +264,11 @@ public sealed class HubClient : IDisposable
 }
 
 /// <summary>A failure worth retrying: a dropped connection, a stalled or cut body, a 5xx answer.</summary>
-sealed class HubTransientException(string message, Exception? inner = null) : Exception(message, inner);
+sealed class HubTransientException(string message, Exception? inner = null, TimeSpan? retryAfter = null) : Exception(message, inner)
+{
+    /// <summary>How long the hub asked to be left alone (Retry-After on 429 and 503), if it said.</summary>
+    public TimeSpan? RetryAfter { get; } = retryAfter;
+
+    /// <summary>The pause before the next attempt: the backoff, or longer where the hub asked for longer (up to 10 minutes).</summary>
+    public TimeSpan Pause(TimeSpan backoff) => RetryAfter is { } asked && asked > backoff ? TimeSpan.FromTicks(Math.Min(asked.Ticks, TimeSpan.FromMinutes(10).Ticks)) : backoff;
+}

@@ -52,6 +52,10 @@ sealed class FakeHub : IDisposable
     /// <summary>The next download of <paramref name="path"/> breaks off after this many body bytes.</summary>
     public void DropOnce(string path, int afterBytes) => dropAfter[path] = afterBytes;
 
+    readonly ConcurrentDictionary<string, int> rateLimited = new();
+    /// <summary>The next request for <paramref name="path"/> gets 429 Too Many Requests with Retry-After: <paramref name="seconds"/>.</summary>
+    public void RateLimitOnce(string path, int seconds) => rateLimited[path] = seconds;
+
     public static string Sha256(byte[] content) => Convert.ToHexString(SHA256.HashData(content)).ToLowerInvariant();
 
     public static byte[] RandomBytes(int length, int seed)
@@ -140,6 +144,12 @@ sealed class FakeHub : IDisposable
     async Task ServeFile(HttpListenerResponse response, string repo, string revision, string path, string? range, CancellationToken cancel)
     {
         if (!files.TryGetValue((repo, revision, path), out var file)) { await WriteText(response, 404, "Entry not found"); return; }
+        if (rateLimited.TryRemove(path, out var seconds))
+        {
+            response.AddHeader("Retry-After", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            await WriteText(response, 429, "Too Many Requests");
+            return;
+        }
         long start = 0;
         if (range is { } r && r.StartsWith("bytes=", StringComparison.Ordinal) && r.EndsWith('-') && long.TryParse(r[6..^1], out var from))
         {

@@ -46,6 +46,24 @@ public sealed class HubClientTests : IDisposable
         Assert.Contains("after 2 attempts", ex.Message);
     }
 
+    [Fact]
+    public async Task A_rate_limited_download_waits_as_long_as_the_hub_asks_then_resumes()
+    {
+        var weights = FakeHub.RandomBytes(50_000, 4);
+        hub.AddFile(Repo, "main", "weights.bin", weights);
+        using var client = Client();
+        var listing = await client.ListAsync(Repo, "main");
+        hub.RateLimitOnce("weights.bin", seconds: 1);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        await client.DownloadAsync(Repo, "main", listing.Require("weights.bin"), Path.Combine(dir, "weights.bin"));
+
+        Assert.Equal(weights, File.ReadAllBytes(Path.Combine(dir, "weights.bin")));
+        Assert.Equal(2, hub.Downloads.Count(d => d.Path == "weights.bin"));
+        // The client's own backoff here is 20 ms; the second request waited for the hub's second.
+        Assert.InRange(clock.Elapsed.TotalSeconds, 0.9, 60);
+    }
+
     [SkippableFact]
     public async Task A_full_disk_is_reported_as_the_disks_and_not_retried_as_a_dropped_connection()
     {
