@@ -26,14 +26,19 @@ public static class HubNames
         return revision;
     }
 
-    /// <summary>A relative path inside a repository, with forward slashes and no '..'.</summary>
+    /// <summary>
+    /// A relative path inside a repository, with forward slashes and no '..'. On Windows also none of the characters it
+    /// reserves: "C:evil.dll" would be a path on drive C, not in the store.
+    /// </summary>
     public static string CheckFilePath(string path)
     {
         if (string.IsNullOrWhiteSpace(path) || path.StartsWith('/') || path.Contains('\\') ||
-            path.Split('/').Any(p => p is "" or "." or ".." || p.Any(char.IsControl)))
+            path.Split('/').Any(p => p is "" or "." or ".." || p.Any(char.IsControl) || (OperatingSystem.IsWindows() && p.IndexOfAny(WindowsReserved) >= 0)))
             throw new FifoInputException("InvalidModelFile", $"'{path}' is not a file path inside a repository (relative, forward slashes, no '..'), e.g. unet/config.json.");
         return path;
     }
+
+    static readonly char[] WindowsReserved = { ':', '*', '?', '"', '<', '>', '|' };
 
     /// <summary>The store folder name of a revision: slashes (refs/pr/46) become "--".</summary>
     public static string RevisionFolder(string revision) => CheckRevision(revision).Replace("/", "--", StringComparison.Ordinal);

@@ -66,8 +66,15 @@ public sealed partial class ModelStore
     public string SnapshotFolder(string repository, string revision) =>
         Path.Combine(Root, HubNames.CheckRepository(repository).Replace('/', Path.DirectorySeparatorChar), HubNames.RevisionFolder(revision));
 
-    public string LocalPath(string repository, string revision, string file) =>
-        Path.Combine(SnapshotFolder(repository, revision), HubNames.CheckFilePath(file).Replace('/', Path.DirectorySeparatorChar));
+    public string LocalPath(string repository, string revision, string file)
+    {
+        var folder = Path.GetFullPath(SnapshotFolder(repository, revision));
+        var local = Path.GetFullPath(Path.Combine(folder, HubNames.CheckFilePath(file).Replace('/', Path.DirectorySeparatorChar)));
+        // The names are checked already; this holds whatever a platform makes of a name the checks did not foresee.
+        if (!local.StartsWith(folder + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            throw new FifoInputException("InvalidModelFile", $"'{file}' would be stored outside '{folder}'; it is not a file path inside the repository.");
+        return local;
+    }
 
     string ManifestPath(string repository, string revision) => SnapshotFolder(repository, revision) + ManifestSuffix;
     string PresetPath(string name) => Path.Combine(Root, PresetFolder, SafeFileName(name) + ".json");
