@@ -62,12 +62,13 @@ sealed class FileDownload
         return new DownloadResult(destination, file, Downloaded: true, transferred);
     }
 
-    /// <summary>True when the file is already there, complete and (for LFS files) with the right sha256.</summary>
+    /// <summary>True when the file is already there, complete and with the content listed (sha256 or git blob id).</summary>
     async Task<bool> IsInPlaceAsync(CancellationToken cancel)
     {
         var info = new FileInfo(destination);
         if (!info.Exists || info.Length != file.Size) return false;
-        return file.Sha256 is null || await Sha256Async(destination, cancel).ConfigureAwait(false) == file.Sha256;
+        if (file.Sha256 is { } sha256) return await Sha256Async(destination, cancel).ConfigureAwait(false) == sha256;
+        return file.GitBlob is not { } blob || await GitBlobAsync(destination, info.Length, cancel).ConfigureAwait(false) == blob;
     }
 
     async Task<FileStream> AcquireLockAsync(CancellationToken cancel)
@@ -229,10 +230,23 @@ sealed class FileDownload
         if (length != file.Size) problem = $"it is {length} bytes, the hub lists {file.Size}";
         else if (file.Sha256 is { } expected && await Sha256Async(partial, cancel).ConfigureAwait(false) is var actual && actual != expected)
             problem = $"its sha256 is {actual}, the hub lists {expected}";
+        else if (file.GitBlob is { } blob && await GitBlobAsync(partial, length, cancel).ConfigureAwait(false) is var actualBlob && actualBlob != blob)
+            problem = $"its git blob id is {actualBlob}, the hub lists {blob}";
         if (problem is null) return;
         File.Delete(partial);
         throw new FifoInputException("ModelFileCorrupt",
             $"The download of '{file.Path}' from '{repository}' at '{revision}' is corrupt: {problem}. The downloaded data was removed; run the command again to download it anew.");
+    }
+
+    /// <summary>Git's id of a file's content: sha1 of "blob &lt;size&gt;\0" followed by the bytes.</summary>
+    internal static async Task<string> GitBlobAsync(string path, long size, CancellationToken cancel)
+    {
+        using var sha1 = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
+        sha1.AppendData(System.Text.Encoding.ASCII.GetBytes($"blob {size}\0"));
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        var buffer = new byte[BufferSize];
+        for (int n; (n = await stream.ReadAsync(buffer, cancel).ConfigureAwait(false)) > 0;) sha1.AppendData(buffer, 0, n);
+        return Convert.ToHexString(sha1.GetHashAndReset()).ToLowerInvariant();
     }
 
     internal static async Task<string> Sha256Async(string path, CancellationToken cancel)

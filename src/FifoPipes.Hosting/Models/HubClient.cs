@@ -129,7 +129,13 @@ public sealed class HubClient : IDisposable
             if (lfs.TryGetProperty("size", out var ls) && ls.TryGetInt64(out var lsize)) size = lsize;
         }
         if (size is null && e.TryGetProperty("size", out var sz) && sz.TryGetInt64(out var fsize)) size = fsize;
-        return size is { } known and >= 0 ? new HubFile(path, known, sha256 is { Length: 64 } ? sha256 : null) : null;
+        // A file in git proper has only its blob id ("blobId" in model info, "oid" in the tree), which covers its content too.
+        string? blob = sha256 is null && (e.TryGetProperty("blobId", out var b) || e.TryGetProperty("oid", out b)) && b.ValueKind == JsonValueKind.String
+            ? b.GetString()?.ToLowerInvariant()
+            : null;
+        return size is { } known and >= 0
+            ? new HubFile(path, known, sha256 is { Length: 64 } ? sha256 : null, blob is { Length: 40 } && blob.All(char.IsAsciiHexDigit) ? blob : null)
+            : null;
     }
 
     /// <summary>The Link header's next page, if it is on the hub itself: the token goes with every listing request.</summary>

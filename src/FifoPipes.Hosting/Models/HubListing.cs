@@ -3,7 +3,9 @@ using FifoPipes.Abstractions;
 namespace FifoPipes.Hosting.Models;
 
 /// <summary>One file of a hub repository: its size, and its sha256 when it is stored with Git LFS.</summary>
-public sealed record HubFile(string Path, long Size, string? Sha256);
+/// <param name="Sha256">An LFS file's content hash.</param>
+/// <param name="GitBlob">A file kept in git itself (configs, tokenizers): its git blob id, sha1 of "blob &lt;size&gt;\0" and the content.</param>
+public sealed record HubFile(string Path, long Size, string? Sha256, string? GitBlob = null);
 
 /// <summary>The files of a repository at one revision, as the hub's API lists them.</summary>
 public sealed record HubListing(string Endpoint, string Repository, string Revision, string? Commit, IReadOnlyList<HubFile> Files)

@@ -11,7 +11,11 @@ namespace FifoPipes.Hosting.Models;
 /// version until that one is downloaded, so a save cut short never passes the old bytes off as the new ones; null in
 /// manifests written before it was recorded (judged by size, as then).
 /// </param>
-public sealed record StoredFile(string Path, long Size, string? Sha256, bool? Verified = null);
+public sealed record StoredFile(string Path, long Size, string? Sha256, bool? Verified = null, string? GitBlob = null)
+{
+    /// <summary>Whether the hub lists the very content this entry was recorded for.</summary>
+    public bool Describes(HubFile file) => Size == file.Size && Sha256 == file.Sha256 && GitBlob == file.GitBlob;
+}
 
 /// <summary>What the store holds of one repository at one revision.</summary>
 public sealed record SnapshotManifest(string Endpoint, string Repository, string Revision, string? Commit, DateTimeOffset Updated, IReadOnlyList<StoredFile> Files);
@@ -104,8 +108,8 @@ public sealed partial class ModelStore
         foreach (var f in files)
         {
             var previous = merged.GetValueOrDefault(f.Path);
-            bool? verified = previous is not null && previous.Size == f.Size && previous.Sha256 == f.Sha256 ? previous.Verified : false;
-            merged[f.Path] = new StoredFile(f.Path, f.Size, f.Sha256, verified);
+            bool? verified = previous is not null && previous.Describes(f) ? previous.Verified : false;
+            merged[f.Path] = new StoredFile(f.Path, f.Size, f.Sha256, verified, f.GitBlob);
         }
         WriteManifest(listing, old, merged.Values);
     }
@@ -115,7 +119,7 @@ public sealed partial class ModelStore
     {
         var old = ReadManifest(listing.Repository, listing.Revision);
         var files = (old?.Files ?? Array.Empty<StoredFile>()).Where(f => f.Path != file.Path)
-            .Append(new StoredFile(file.Path, file.Size, file.Sha256, Verified: true));
+            .Append(new StoredFile(file.Path, file.Size, file.Sha256, Verified: true, file.GitBlob));
         WriteManifest(listing, old, files);
     }
 
@@ -194,7 +198,7 @@ public sealed partial class ModelStore
     {
         var recorded = before?.Files.FirstOrDefault(f => f.Path == file.Path);
         var info = new FileInfo(local);
-        return recorded is { Verified: not false } && info.Exists && info.Length == file.Size && recorded.Size == file.Size && recorded.Sha256 == file.Sha256;
+        return recorded is { Verified: not false } && info.Exists && info.Length == file.Size && recorded.Describes(file);
     }
 
     /// <summary>How much of <paramref name="preset"/> the store holds.</summary>

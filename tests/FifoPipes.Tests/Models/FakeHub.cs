@@ -58,6 +58,10 @@ sealed class FakeHub : IDisposable
 
     public static string Sha256(byte[] content) => Convert.ToHexString(SHA256.HashData(content)).ToLowerInvariant();
 
+    /// <summary>Git's blob id, as the hub lists files kept in git: sha1("blob &lt;size&gt;\0" + content).</summary>
+    public static string GitBlob(byte[] content) =>
+        Convert.ToHexString(SHA1.HashData(Encoding.ASCII.GetBytes($"blob {content.Length}\0").Concat(content).ToArray())).ToLowerInvariant();
+
     public static byte[] RandomBytes(int length, int seed)
     {
         var bytes = new byte[length];
@@ -131,7 +135,7 @@ sealed class FakeHub : IDisposable
             sha = Convert.ToHexString(SHA1.HashData(Encoding.UTF8.GetBytes(repo + revision))).ToLowerInvariant(),
             siblings = listed.OrderBy(f => f.Key.Path, StringComparer.Ordinal).Select(f => f.Value.Lfs
                 ? (object)new { rfilename = f.Key.Path, size = f.Value.Content.Length, blobId = "0", lfs = new { sha256 = f.Value.Sha256, size = f.Value.Content.Length, pointerSize = 134 } }
-                : new { rfilename = f.Key.Path, size = f.Value.Content.Length, blobId = "0" }),
+                : new { rfilename = f.Key.Path, size = f.Value.Content.Length, blobId = GitBlob(f.Value.Content) }),
         };
         var json = JsonSerializer.SerializeToUtf8Bytes(info);
         response.StatusCode = 200;

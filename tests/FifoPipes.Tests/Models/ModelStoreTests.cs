@@ -144,6 +144,21 @@ public sealed class ModelStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_config_file_edited_to_the_same_length_is_downloaded_again()
+    {
+        var store = new ModelStore(Path.Combine(dir, "store"));
+        using var client = Client();
+        await store.SaveAsync(client, Tiny);
+        // Kept in git, not LFS: no sha256, only the git blob id tells the two apart.
+        hub.AddFile("fifotest/tiny-clip", "v1", "vocab.json", "[]"u8.ToArray(), lfs: false);
+
+        Assert.True((await store.SaveAsync(client, Tiny)).Complete);
+
+        Assert.Equal("[]", File.ReadAllText(Path.Combine(store.Root, "fifotest", "tiny-clip", "v1", "vocab.json")));
+        Assert.Equal(FakeHub.GitBlob("[]"u8.ToArray()), store.ReadManifest("fifotest/tiny-clip", "v1")!.Files.Single(f => f.Path == "vocab.json").GitBlob);
+    }
+
+    [Fact]
     public async Task Files_saved_by_hand_are_listed_by_repository_and_a_missing_model_says_how_to_get_it()
     {
         var store = new ModelStore(Path.Combine(dir, "store"));
