@@ -111,8 +111,8 @@ sealed class FileDownload
         var uri = hub.FileUri(repository, revision, file.Path);
         long transferred = 0;
         int failuresInARow = 0;
-        // Unbuffered: every write is a whole network buffer already, and a disk error surfaces at the write that met it
-        // rather than again when the stream is closed.
+        // Unbuffered: FetchOnceAsync gathers a whole buffer before each write, and a disk error surfaces at the write
+        // that met it rather than again when the stream is closed.
         await using var output = new FileStream(partial, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, bufferSize: 0, FileOptions.Asynchronous);
         if (output.Length > file.Size) output.SetLength(0);
         if (file.Size == 0)
@@ -135,6 +135,8 @@ sealed class FileDownload
                     throw new FifoInputException("ModelDownloadFailed",
                         $"Downloading '{file.Path}' from '{repository}' failed {failuresInARow} times in a row without progress: {ex.Message} " +
                         $"The {output.Length} bytes received so far are kept in '{partial}'; run the command again to resume.", ex);
+                // Said, so a long wait (a hub's Retry-After) does not look like a hang.
+                progress?.Report(new DownloadProgress(file.Path, output.Length, file.Size, Waiting: true));
                 await Task.Delay(ex.Pause(hub.RetryDelay * (1 << Math.Min(failuresInARow - 1, 6))), cancel).ConfigureAwait(false);
                 continue;
             }
@@ -183,36 +185,44 @@ sealed class FileDownload
         var buffer = new byte[BufferSize];
         // The disk's errors are not the connection's: a full disk is not retried as if the hub had dropped out.
         IOException? diskError = null;
+        int filled = 0;
+        async Task WriteFilledAsync()
+        {
+            if (filled == 0 || diskError is not null) return;
+            try { await output.WriteAsync(buffer.AsMemory(0, filled), CancellationToken.None).ConfigureAwait(false); }
+            catch (IOException ex) { diskError = ex; return; }
+            received += filled;
+            filled = 0;
+            progress?.Report(new DownloadProgress(file.Path, output.Position, file.Size));
+        }
         try
         {
             await using var body = await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false);
-            while (true)
+            while (diskError is null)
             {
                 using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancel);
                 stall.CancelAfter(hub.StallTimeout);
                 int n;
-                try { n = await body.ReadAsync(buffer, stall.Token).ConfigureAwait(false); }
+                try { n = await body.ReadAsync(buffer.AsMemory(filled), stall.Token).ConfigureAwait(false); }
                 catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
                 {
                     throw new HubTransientException($"no data for {hub.StallTimeout.TotalSeconds:F0} s");
                 }
                 if (n == 0) break;
-                if (output.Position + n > file.Size)
+                if (output.Position + filled + n > file.Size)
                     throw new FifoInputException("ModelFileChanged", $"'{file.Path}' in '{repository}' is longer on the hub than the {file.Size} bytes its listing said. Run the command again.");
-                try { await output.WriteAsync(buffer.AsMemory(0, n), cancel).ConfigureAwait(false); }
-                catch (IOException ex) { diskError = ex; break; }
-                received += n;
-                progress?.Report(new DownloadProgress(file.Path, output.Position, file.Size));
+                filled += n;
+                if (filled == buffer.Length) await WriteFilledAsync().ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is IOException or HttpRequestException)
         {
-            throw new HubTransientException($"the connection dropped after {output.Position} of {file.Size} bytes ({ex.Message})", ex);
+            throw new HubTransientException($"the connection dropped after {output.Position + filled} of {file.Size} bytes ({ex.Message})", ex);
         }
         finally
         {
-            try { await output.FlushAsync(CancellationToken.None).ConfigureAwait(false); }
-            catch (IOException ex) { diskError ??= ex; }
+            // Whatever arrived before a drop or a stop is kept, so the next attempt resumes after it.
+            await WriteFilledAsync().ConfigureAwait(false);
         }
         if (diskError is not null)
             throw new FifoInputException("ModelStoreWriteFailed",

@@ -123,14 +123,16 @@ public sealed class HubClient : IDisposable
     {
         string? sha256 = null;
         long? size = null;
-        if (e.TryGetProperty("lfs", out var lfs) && lfs.ValueKind == JsonValueKind.Object)
+        bool inLfs = e.TryGetProperty("lfs", out var lfs) && lfs.ValueKind == JsonValueKind.Object;
+        if (inLfs)
         {
             if (lfs.TryGetProperty("sha256", out var s) || lfs.TryGetProperty("oid", out s)) sha256 = s.GetString()?.ToLowerInvariant();
             if (lfs.TryGetProperty("size", out var ls) && ls.TryGetInt64(out var lsize)) size = lsize;
         }
         if (size is null && e.TryGetProperty("size", out var sz) && sz.TryGetInt64(out var fsize)) size = fsize;
-        // A file in git proper has only its blob id ("blobId" in model info, "oid" in the tree), which covers its content too.
-        string? blob = sha256 is null && (e.TryGetProperty("blobId", out var b) || e.TryGetProperty("oid", out b)) && b.ValueKind == JsonValueKind.String
+        // A file in git proper has only its blob id ("blobId" in model info, "oid" in the tree), which covers its content
+        // too; an LFS file's blob is its pointer, not its content.
+        string? blob = !inLfs && (e.TryGetProperty("blobId", out var b) || e.TryGetProperty("oid", out b)) && b.ValueKind == JsonValueKind.String
             ? b.GetString()?.ToLowerInvariant()
             : null;
         return size is { } known and >= 0
@@ -179,11 +181,13 @@ public sealed class HubClient : IDisposable
         }
         catch (OperationCanceledException ex) when (!cancel.IsCancellationRequested)
         {
-            throw new HubTransientException($"{uri.GetLeftPart(UriPartial.Authority)} did not answer within {ResponseTimeout.TotalSeconds:0.###} s", ex);
+            throw new HubTransientException($"{uri.GetLeftPart(UriPartial.Authority)} did not answer within {Seconds(ResponseTimeout)} s", ex);
         }
     }
 
-    /// <summary>Reads a short answer (a listing, an error message) within <see cref="ResponseTimeout"/>.</summary>
+    static string Seconds(TimeSpan span) => span.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>One read of an answer (a piece of a listing, an error message) within <see cref="ResponseTimeout"/>.</summary>
     async Task<T> WithinResponseTimeout<T>(Uri uri, Func<CancellationToken, Task<T>> read, CancellationToken cancel)
     {
         using var answer = CancellationTokenSource.CreateLinkedTokenSource(cancel);
@@ -191,7 +195,7 @@ public sealed class HubClient : IDisposable
         try { return await read(answer.Token).ConfigureAwait(false); }
         catch (OperationCanceledException ex) when (!cancel.IsCancellationRequested)
         {
-            throw new HubTransientException($"the answer from {uri.GetLeftPart(UriPartial.Authority)} stalled for {ResponseTimeout.TotalSeconds:0.###} s", ex);
+            throw new HubTransientException($"the answer from {uri.GetLeftPart(UriPartial.Authority)} stalled for {Seconds(ResponseTimeout)} s", ex);
         }
     }
 
@@ -205,7 +209,7 @@ public sealed class HubClient : IDisposable
                 using var response = await SendAsync(HttpMethod.Get, uri, null, cancel).ConfigureAwait(false);
                 await ThrowForStatusAsync(response, repository, revision, path, cancel).ConfigureAwait(false);
                 var next = NextPage(response);
-                return (await WithinResponseTimeout(uri, read => ReadJsonAsync(response, uri, read), cancel).ConfigureAwait(false), next);
+                return (await ReadJsonAsync(response, uri, cancel).ConfigureAwait(false), next);
             }
             catch (HubTransientException ex) when (attempt < MaxAttempts)
             {
@@ -218,12 +222,27 @@ public sealed class HubClient : IDisposable
         }
     }
 
-    static async Task<JsonDocument> ReadJsonAsync(HttpResponseMessage response, Uri uri, CancellationToken cancel)
+    /// <summary>Listings are at most this large: a hub's answer beyond it is not one.</summary>
+    const int MaxListingBytes = 64 << 20;
+
+    /// <summary>
+    /// A listing, read as long as it keeps coming: a big repository's listing on a slow link may take minutes, but
+    /// <see cref="ResponseTimeout"/> without a byte fails the attempt.
+    /// </summary>
+    async Task<JsonDocument> ReadJsonAsync(HttpResponseMessage response, Uri uri, CancellationToken cancel)
     {
         try
         {
             await using var stream = await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false);
-            return await JsonDocument.ParseAsync(stream, default, cancel).ConfigureAwait(false);
+            using var body = new MemoryStream();
+            var buffer = new byte[81920];
+            for (int n; (n = await WithinResponseTimeout(uri, read => stream.ReadAsync(buffer, read).AsTask(), cancel).ConfigureAwait(false)) > 0;)
+            {
+                if (body.Length + n > MaxListingBytes) throw NotAHub(uri, $"its listing is larger than {MaxListingBytes >> 20} MiB");
+                body.Write(buffer, 0, n);
+            }
+            body.Position = 0;
+            return JsonDocument.Parse(body);
         }
         catch (JsonException ex) { throw NotAHub(uri, "the answer is not JSON (" + ex.Message + ")"); }
         catch (IOException ex) { throw new HubTransientException($"the answer from {uri} broke off: {ex.Message}", ex); }

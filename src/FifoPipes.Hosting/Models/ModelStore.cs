@@ -198,7 +198,9 @@ public sealed partial class ModelStore
     {
         var recorded = before?.Files.FirstOrDefault(f => f.Path == file.Path);
         var info = new FileInfo(local);
-        return recorded is { Verified: not false } && info.Exists && info.Length == file.Size && recorded.Describes(file);
+        // A manifest from before verification was recorded (null) may hold the listing of a save that was cut short:
+        // such a file goes through the download, which re-hashes what is in place instead of fetching it again.
+        return recorded is { Verified: true } && info.Exists && info.Length == file.Size && recorded.Describes(file);
     }
 
     /// <summary>How much of <paramref name="preset"/> the store holds.</summary>

@@ -14,7 +14,10 @@ static class UpstreamStop
         .GetConstructors(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic)
         .FirstOrDefault(c => c.GetParameters() is [{ ParameterType: var type }] && type.IsAssignableFrom(typeof(Cmdlet)));
 
-    /// <summary>Throws the stop for <paramref name="requester"/>, which keeps running to its EndProcessing; returns where there is none.</summary>
+    /// <summary>
+    /// Throws the stop for <paramref name="requester"/>; returns where there is none. PowerShell then skips the
+    /// requester's own EndProcessing (it still disposes it), so only a command with nothing left to finish may ask.
+    /// </summary>
     public static void Request(Cmdlet requester)
     {
         if (Constructor?.Invoke(new object[] { requester }) is Exception stop) throw stop;

@@ -144,6 +144,30 @@ public sealed class ModelStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_manifest_from_before_verification_was_recorded_is_checked_against_the_files()
+    {
+        var store = new ModelStore(Path.Combine(dir, "store"));
+        using var client = Client();
+        await store.SaveAsync(client, Tiny);
+        // What an older FifoPipes left after a save of retrained weights was cut short: the new listing, no "verified",
+        // and the old bytes in place.
+        var retrained = FakeHub.RandomBytes(checkpoint.Length, 13);
+        hub.AddFile("fifotest/tiny-vc", "main", "model.ckpt", retrained);
+        var manifest = Directory.GetFiles(store.Root, "*.json", SearchOption.AllDirectories).Single(f => File.ReadAllText(f).Contains("model.ckpt") && !f.Contains("preset"));
+        var legacy = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(manifest))!;
+        foreach (var entry in legacy["files"]!.AsArray())
+        {
+            entry!.AsObject().Remove("verified");
+            if ((string?)entry["path"] == "model.ckpt") entry["sha256"] = FakeHub.Sha256(retrained);
+        }
+        File.WriteAllText(manifest, legacy.ToJsonString());
+
+        Assert.True((await store.SaveAsync(client, Tiny)).Complete);
+
+        Assert.Equal(retrained, File.ReadAllBytes(Path.Combine(store.Root, "fifotest", "tiny-vc", "main", "model.ckpt")));
+    }
+
+    [Fact]
     public async Task A_config_file_edited_to_the_same_length_is_downloaded_again()
     {
         var store = new ModelStore(Path.Combine(dir, "store"));
