@@ -30,11 +30,10 @@ public sealed class HubClient : IDisposable
             throw new FifoInputException("InvalidHubEndpoint", $"The hub endpoint '{text}' (from {EndpointVariable}) is not an http(s) URL, e.g. {DefaultEndpoint}.");
         Endpoint = uri;
         this.token = string.IsNullOrWhiteSpace(token) ? null : token.Trim();
-        // The hub redirects LFS files to signed storage URLs; the handler drops the token on such redirects.
+        // Redirects are followed by SendAsync, which decides where the token may go.
         http = new HttpClient(handler ?? new SocketsHttpHandler
         {
-            AllowAutoRedirect = true,
-            MaxAutomaticRedirections = 10,
+            AllowAutoRedirect = false,
             AutomaticDecompression = DecompressionMethods.None,
             ConnectTimeout = TimeSpan.FromSeconds(30),
         })
@@ -164,10 +163,36 @@ public sealed class HubClient : IDisposable
         IProgress<DownloadProgress>? progress = null, CancellationToken cancel = default) =>
         new FileDownload(this, repository, revision, file, destination, progress).RunAsync(cancel);
 
+    const int MaxRedirects = 10;
+
+    /// <summary>
+    /// Sends a request and follows its redirects. The token goes only where the hub itself answers: a move on the same
+    /// host (a renamed repository) keeps it, the storage a file is served from (another host) never sees it, and a
+    /// redirect from https to plain http is refused.
+    /// </summary>
     internal async Task<HttpResponseMessage> SendAsync(HttpMethod method, Uri uri, RangeHeaderValue? range, CancellationToken cancel)
     {
+        var target = uri;
+        bool withToken = token is not null;
+        for (int hop = 0; ; hop++)
+        {
+            var response = await SendOnceAsync(method, target, withToken, range, cancel).ConfigureAwait(false);
+            if ((int)response.StatusCode is not (301 or 302 or 303 or 307 or 308) || response.Headers.Location is not { } location) return response;
+            response.Dispose();
+            var next = location.IsAbsoluteUri ? location : new Uri(target, location);
+            if (hop == MaxRedirects)
+                throw new HubTransientException($"{uri.GetLeftPart(UriPartial.Authority)} redirected more than {MaxRedirects} times");
+            if (target.Scheme == Uri.UriSchemeHttps && next.Scheme != Uri.UriSchemeHttps)
+                throw new FifoInputException("ModelDownloadFailed", $"{target} redirected to {next.GetLeftPart(UriPartial.Authority)} without https; refused.");
+            withToken &= Uri.Compare(next, target, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0;
+            target = next;
+        }
+    }
+
+    async Task<HttpResponseMessage> SendOnceAsync(HttpMethod method, Uri uri, bool withToken, RangeHeaderValue? range, CancellationToken cancel)
+    {
         using var request = new HttpRequestMessage(method, uri);
-        if (token is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        if (withToken) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         if (range is not null) request.Headers.Range = range;
         using var answer = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         answer.CancelAfter(ResponseTimeout);

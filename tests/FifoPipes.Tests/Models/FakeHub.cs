@@ -41,6 +41,10 @@ sealed class FakeHub : IDisposable
     public string? RequiredToken { get; set; }
     /// <summary>Pause between 16 KB chunks of a download, so downloads overlap in time.</summary>
     public TimeSpan ChunkDelay { get; set; }
+
+    readonly ConcurrentDictionary<string, string> renamed = new();
+    /// <summary>Requests for <paramref name="oldName"/> are redirected (307, relative) to <paramref name="newName"/>, as the hub does after a rename.</summary>
+    public void Rename(string oldName, string newName) => renamed[oldName] = newName;
     /// <summary>How long the model-info API waits before it answers anything: a hub behind a proxy that hangs.</summary>
     public TimeSpan InfoDelay { get; set; }
     public ConcurrentQueue<(string Path, string? Range, string? Authorization)> Downloads { get; } = new();
@@ -102,6 +106,14 @@ sealed class FakeHub : IDisposable
             if (RequiredToken is not null && auth != $"Bearer {RequiredToken}")
             {
                 await WriteText(response, 401, "Access to this model is restricted. You must be authenticated.");
+                return;
+            }
+            var requested = context.Request.Url.AbsolutePath;
+            if (renamed.FirstOrDefault(r => requested.Contains($"/{r.Key}/", StringComparison.Ordinal)) is { Key: not null } move)
+            {
+                response.StatusCode = 307;
+                response.AddHeader("Location", requested.Replace($"/{move.Key}/", $"/{move.Value}/") + context.Request.Url.Query);
+                response.Close();
                 return;
             }
             if (segments.Length >= 6 && segments[0] == "api" && segments[1] == "models" && segments[4] == "revision")

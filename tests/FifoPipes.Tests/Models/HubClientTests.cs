@@ -47,6 +47,22 @@ public sealed class HubClientTests : IDisposable
     }
 
     [Fact]
+    public async Task A_renamed_gated_repository_is_followed_with_the_token()
+    {
+        var weights = FakeHub.RandomBytes(40_000, 5);
+        hub.AddFile("fifotest/new-name", "main", "weights.bin", weights);
+        hub.RequiredToken = "secret";
+        hub.Rename("fifotest/old-name", "fifotest/new-name");
+        using var client = Client("secret");
+
+        var listing = await client.ListAsync("fifotest/old-name", "main");
+        await client.DownloadAsync("fifotest/old-name", "main", listing.Require("weights.bin"), Path.Combine(dir, "weights.bin"));
+
+        Assert.Equal(weights, File.ReadAllBytes(Path.Combine(dir, "weights.bin")));
+        Assert.All(hub.Downloads, d => Assert.Equal("Bearer secret", d.Authorization));
+    }
+
+    [Fact]
     public async Task A_rate_limited_download_waits_as_long_as_the_hub_asks_then_resumes()
     {
         var weights = FakeHub.RandomBytes(50_000, 4);
