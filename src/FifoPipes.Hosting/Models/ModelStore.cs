@@ -181,7 +181,8 @@ public sealed partial class ModelStore
                     long done = finished;
                     var perFile = progress is null ? null : new ActionProgress<DownloadProgress>(p => progress.Report(
                         new ModelSaveProgress(listing.Repository, p.Path, p.BytesDone, p.BytesTotal, done + p.BytesDone, allTotal, p.Waiting)));
-                    await hub.DownloadAsync(listing.Repository, listing.Revision, file, local, perFile, cancel).ConfigureAwait(false);
+                    // From the commit the listing was made at: a branch that moves mid-save cannot mix two versions.
+                    await hub.DownloadAsync(listing.Repository, listing.Commit ?? listing.Revision, file, local, perFile, cancel).ConfigureAwait(false);
                 }
                 MarkVerified(listing, file);
                 finished += file.Size;

@@ -49,6 +49,8 @@ sealed class FakeHub : IDisposable
     public TimeSpan InfoDelay { get; set; }
     public ConcurrentQueue<(string Path, string? Range, string? Authorization)> Downloads { get; } = new();
     public ConcurrentQueue<string> ApiCalls { get; } = new();
+    /// <summary>The revision each download named: a branch, or the commit of a listing.</summary>
+    public ConcurrentQueue<string> DownloadRevisions { get; } = new();
 
     public void AddFile(string repo, string revision, string path, byte[] content, bool lfs = true, string? advertisedSha256 = null) =>
         files[(repo, revision, path)] = new FakeFile(content, lfs, advertisedSha256 ?? Sha256(content));
@@ -59,6 +61,9 @@ sealed class FakeHub : IDisposable
     readonly ConcurrentDictionary<string, int> rateLimited = new();
     /// <summary>The next request for <paramref name="path"/> gets 429 Too Many Requests with Retry-After: <paramref name="seconds"/>.</summary>
     public void RateLimitOnce(string path, int seconds) => rateLimited[path] = seconds;
+
+    /// <summary>The commit id the fake hub gives a revision.</summary>
+    public static string Commit(string repo, string revision) => Convert.ToHexString(SHA1.HashData(Encoding.UTF8.GetBytes(repo + revision))).ToLowerInvariant();
 
     public static string Sha256(byte[] content) => Convert.ToHexString(SHA256.HashData(content)).ToLowerInvariant();
 
@@ -126,6 +131,7 @@ sealed class FakeHub : IDisposable
                 var repo = $"{segments[0]}/{segments[1]}";
                 var path = string.Join('/', segments[4..]);
                 Downloads.Enqueue((path, context.Request.Headers["Range"], auth));
+                DownloadRevisions.Enqueue(segments[3]);
                 await ServeFile(response, repo, segments[3], path, context.Request.Headers["Range"], timeout.Token);
             }
             else await WriteText(response, 404, "Not found");
@@ -144,7 +150,7 @@ sealed class FakeHub : IDisposable
         var info = new
         {
             id = repo,
-            sha = Convert.ToHexString(SHA1.HashData(Encoding.UTF8.GetBytes(repo + revision))).ToLowerInvariant(),
+            sha = Commit(repo, revision),
             siblings = listed.OrderBy(f => f.Key.Path, StringComparer.Ordinal).Select(f => f.Value.Lfs
                 ? (object)new { rfilename = f.Key.Path, size = f.Value.Content.Length, blobId = "0", lfs = new { sha256 = f.Value.Sha256, size = f.Value.Content.Length, pointerSize = 134 } }
                 : new { rfilename = f.Key.Path, size = f.Value.Content.Length, blobId = GitBlob(f.Value.Content) }),
@@ -159,6 +165,9 @@ sealed class FakeHub : IDisposable
 
     async Task ServeFile(HttpListenerResponse response, string repo, string revision, string path, string? range, CancellationToken cancel)
     {
+        // A commit id names the revision it was listed at, as on the hub.
+        var atCommit = files.Keys.FirstOrDefault(k => k.Repo == repo && Commit(repo, k.Revision) == revision);
+        if (atCommit.Repo is not null) revision = atCommit.Revision;
         if (!files.TryGetValue((repo, revision, path), out var file)) { await WriteText(response, 404, "Entry not found"); return; }
         if (rateLimited.TryRemove(path, out var seconds))
         {

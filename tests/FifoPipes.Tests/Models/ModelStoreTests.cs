@@ -114,6 +114,8 @@ public sealed class ModelStoreTests : IDisposable
         Assert.Equal("videocrafter2", options["preset"]);
         Assert.Equal("fifotest-tiny", Assert.Single(store.List()).Name);
 
+        // Files come from the commit the listing named, not from the branch, which may move mid-save.
+        Assert.Equal(new[] { FakeHub.Commit("fifotest/tiny-vc", "main"), FakeHub.Commit("fifotest/tiny-clip", "v1") }, hub.DownloadRevisions.Distinct());
         // Saving again lists the repositories but downloads nothing.
         int downloads = hub.Downloads.Count;
         Assert.True((await store.SaveAsync(client, Tiny)).Complete);
