@@ -157,7 +157,7 @@ public sealed class HubClient : IDisposable
 
     /// <summary>
     /// Downloads one listed file to <paramref name="destination"/>: resumed from a partial download, verified
-    /// (sha256 for LFS files, size otherwise), renamed into place only when complete.
+    /// (sha256 for LFS files, the git blob id for the others), renamed into place only when complete.
     /// </summary>
     public Task<DownloadResult> DownloadAsync(string repository, string revision, HubFile file, string destination,
         IProgress<DownloadProgress>? progress = null, CancellationToken cancel = default) =>
