@@ -62,14 +62,9 @@ sealed class FileDownload
         return new DownloadResult(destination, file, Downloaded: true, transferred);
     }
 
-    /// <summary>True when the file is already there, complete and with the content listed (sha256 or git blob id).</summary>
-    async Task<bool> IsInPlaceAsync(CancellationToken cancel)
-    {
-        var info = new FileInfo(destination);
-        if (!info.Exists || info.Length != file.Size) return false;
-        if (file.Sha256 is { } sha256) return await Sha256Async(destination, cancel).ConfigureAwait(false) == sha256;
-        return file.GitBlob is not { } blob || await GitBlobAsync(destination, info.Length, cancel).ConfigureAwait(false) == blob;
-    }
+    /// <summary>True when the file is already there, complete and with the content listed.</summary>
+    async Task<bool> IsInPlaceAsync(CancellationToken cancel) =>
+        File.Exists(destination) && await ContentProblemAsync(destination, cancel).ConfigureAwait(false) is null;
 
     async Task<FileStream> AcquireLockAsync(CancellationToken cancel)
     {
@@ -235,34 +230,35 @@ sealed class FileDownload
 
     async Task VerifyPartialAsync(CancellationToken cancel)
     {
-        long length = new FileInfo(partial).Length;
-        string? problem = null;
-        if (length != file.Size) problem = $"it is {length} bytes, the hub lists {file.Size}";
-        else if (file.Sha256 is { } expected && await Sha256Async(partial, cancel).ConfigureAwait(false) is var actual && actual != expected)
-            problem = $"its sha256 is {actual}, the hub lists {expected}";
-        else if (file.GitBlob is { } blob && await GitBlobAsync(partial, length, cancel).ConfigureAwait(false) is var actualBlob && actualBlob != blob)
-            problem = $"its git blob id is {actualBlob}, the hub lists {blob}";
-        if (problem is null) return;
+        if (await ContentProblemAsync(partial, cancel).ConfigureAwait(false) is not { } problem) return;
         File.Delete(partial);
         throw new FifoInputException("ModelFileCorrupt",
             $"The download of '{file.Path}' from '{repository}' at '{revision}' is corrupt: {problem}. The downloaded data was removed; run the command again to download it anew.");
     }
 
-    /// <summary>Git's id of a file's content: sha1 of "blob &lt;size&gt;\0" followed by the bytes.</summary>
-    internal static async Task<string> GitBlobAsync(string path, long size, CancellationToken cancel)
+    /// <summary>
+    /// Why <paramref name="path"/> is not the file the hub listed, or null when it is: its size, then its content by the
+    /// id the hub gives (an LFS file's sha256, or a git file's blob id: sha1 of "blob &lt;size&gt;\0" and the bytes).
+    /// </summary>
+    async Task<string?> ContentProblemAsync(string path, CancellationToken cancel)
     {
-        using var sha1 = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
-        sha1.AppendData(System.Text.Encoding.ASCII.GetBytes($"blob {size}\0"));
-        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        var buffer = new byte[BufferSize];
-        for (int n; (n = await stream.ReadAsync(buffer, cancel).ConfigureAwait(false)) > 0;) sha1.AppendData(buffer, 0, n);
-        return Convert.ToHexString(sha1.GetHashAndReset()).ToLowerInvariant();
+        long length = new FileInfo(path).Length;
+        if (length != file.Size) return $"it is {length} bytes, the hub lists {file.Size}";
+        var (kind, expected, algorithm, prefix) = file.Sha256 is { } sha256 ? ("sha256", sha256, HashAlgorithmName.SHA256, "")
+            : file.GitBlob is { } blob ? ("git blob id", blob, HashAlgorithmName.SHA1, $"blob {length}\0")
+            : default;
+        if (expected is null) return null;
+        var actual = await HashAsync(path, algorithm, prefix, cancel).ConfigureAwait(false);
+        return actual == expected ? null : $"its {kind} is {actual}, the hub lists {expected}";
     }
 
-    internal static async Task<string> Sha256Async(string path, CancellationToken cancel)
+    static async Task<string> HashAsync(string path, HashAlgorithmName algorithm, string prefix, CancellationToken cancel)
     {
+        using var hash = IncrementalHash.CreateHash(algorithm);
+        hash.AppendData(System.Text.Encoding.ASCII.GetBytes(prefix));
         await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        var hash = await SHA256.HashDataAsync(stream, cancel).ConfigureAwait(false);
-        return Convert.ToHexString(hash).ToLowerInvariant();
+        var buffer = new byte[BufferSize];
+        for (int n; (n = await stream.ReadAsync(buffer, cancel).ConfigureAwait(false)) > 0;) hash.AppendData(buffer, 0, n);
+        return Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
     }
 }

@@ -194,35 +194,35 @@ public sealed class HubClient : IDisposable
         using var request = new HttpRequestMessage(method, uri);
         if (withToken) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         if (range is not null) request.Headers.Range = range;
-        using var answer = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        answer.CancelAfter(ResponseTimeout);
         try
         {
-            return await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, answer.Token).ConfigureAwait(false);
+            return await WithinResponseTimeout(answer => http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, answer),
+                () => $"{uri.GetLeftPart(UriPartial.Authority)} did not answer within", cancel).ConfigureAwait(false);
         }
         catch (HttpRequestException ex)
         {
             throw new HubTransientException($"cannot reach {uri.GetLeftPart(UriPartial.Authority)}: {ex.Message}", ex);
         }
-        catch (OperationCanceledException ex) when (!cancel.IsCancellationRequested)
-        {
-            throw new HubTransientException($"{uri.GetLeftPart(UriPartial.Authority)} did not answer within {Seconds(ResponseTimeout)} s", ex);
-        }
     }
 
     static string Seconds(TimeSpan span) => span.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>One read of an answer (a piece of a listing, an error message) within <see cref="ResponseTimeout"/>.</summary>
-    async Task<T> WithinResponseTimeout<T>(Uri uri, Func<CancellationToken, Task<T>> read, CancellationToken cancel)
+    /// <summary>
+    /// One wait on the hub (for its answer to start, or for the next piece of a listing or an error message) within
+    /// <see cref="ResponseTimeout"/>; a wait past it is transient, a cancellation by the caller stays one.
+    /// </summary>
+    async Task<T> WithinResponseTimeout<T>(Func<CancellationToken, Task<T>> wait, Func<string> late, CancellationToken cancel)
     {
         using var answer = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         answer.CancelAfter(ResponseTimeout);
-        try { return await read(answer.Token).ConfigureAwait(false); }
+        try { return await wait(answer.Token).ConfigureAwait(false); }
         catch (OperationCanceledException ex) when (!cancel.IsCancellationRequested)
         {
-            throw new HubTransientException($"the answer from {uri.GetLeftPart(UriPartial.Authority)} stalled for {Seconds(ResponseTimeout)} s", ex);
+            throw new HubTransientException($"{late()} {Seconds(ResponseTimeout)} s", ex);
         }
     }
+
+    static Func<string> Stalled(Uri uri) => () => $"the answer from {uri.GetLeftPart(UriPartial.Authority)} stalled for";
 
     /// <summary>A JSON answer and the Link header's next page, retried while the hub fails transiently.</summary>
     async Task<(JsonDocument Doc, Uri? Next)> GetJsonAsync(Uri uri, string repository, string revision, string? path, CancellationToken cancel)
@@ -261,7 +261,7 @@ public sealed class HubClient : IDisposable
             await using var stream = await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false);
             using var body = new MemoryStream();
             var buffer = new byte[81920];
-            for (int n; (n = await WithinResponseTimeout(uri, read => stream.ReadAsync(buffer, read).AsTask(), cancel).ConfigureAwait(false)) > 0;)
+            for (int n; (n = await WithinResponseTimeout(read => stream.ReadAsync(buffer, read).AsTask(), Stalled(uri), cancel).ConfigureAwait(false)) > 0;)
             {
                 if (body.Length + n > MaxListingBytes) throw NotAHub(uri, $"its listing is larger than {MaxListingBytes >> 20} MiB");
                 body.Write(buffer, 0, n);
@@ -283,7 +283,7 @@ public sealed class HubClient : IDisposable
         int code = (int)response.StatusCode;
         string detail = "";
         // Only for the message: an error page that never ends must not hold the error (or Ctrl+C) back.
-        try { detail = (await WithinResponseTimeout(response.RequestMessage?.RequestUri ?? Endpoint, read => response.Content.ReadAsStringAsync(read), cancel).ConfigureAwait(false)).Trim(); }
+        try { detail = (await WithinResponseTimeout(read => response.Content.ReadAsStringAsync(read), Stalled(response.RequestMessage?.RequestUri ?? Endpoint), cancel).ConfigureAwait(false)).Trim(); }
         catch (Exception ex) when (ex is IOException or HttpRequestException or HubTransientException) { }
         if (detail.Length > 300) detail = detail[..300] + "...";
         detail = detail.Length > 0 ? $" The hub said: {detail}" : "";
