@@ -15,11 +15,13 @@ public sealed class ExampleModelPluginTests
 {
     static readonly string Folder = Path.Combine(ParityCase.RepoRoot, "examples", "plugins", "GaussianModel", "bin", "Debug", "net8.0");
 
+    /// <summary>Loaded once: every load makes new load contexts for all the plugins, which are never unloaded.</summary>
+    static readonly Lazy<PluginHost> Host = new(() => PluginHost.Load(TestPlugins.Folder, new[] { Folder }));
+
     static List<VideoFrame> Run(string prompt, double spread, int frames = 12)
     {
-        var host = PluginHost.Load(TestPlugins.Folder, new[] { Folder });
-        Assert.Empty(host.Errors);
-        var reader = new RecipeReader(host);
+        Assert.Empty(Host.Value.Errors);
+        var reader = new RecipeReader(Host.Value);
         var recipe = reader.ReadText($$"""
             apiVersion: fifopipes/v1
             model: { use: example-gaussian, with: { height: 4, width: 6, frames: 4, spread: {{spread}} } }
@@ -38,9 +40,8 @@ public sealed class ExampleModelPluginTests
     [Fact]
     public void The_plugin_loads_from_its_own_build_with_its_options()
     {
-        var host = PluginHost.Load(TestPlugins.Folder, new[] { Folder });
-        Assert.Empty(host.Errors);
-        var model = host.Require(PluginKind.Model, "example-gaussian");
+        Assert.Empty(Host.Value.Errors);
+        var model = Host.Value.Require(PluginKind.Model, "example-gaussian");
         Assert.EndsWith("GaussianModel.dll", model.Source);
         Assert.Equal(new[] { "height", "width", "frames", "spread", "device" }, model.Options.Select(o => o.Name));
         Assert.Single(Directory.GetFiles(Folder, "*.dll"));   // the host's own assemblies are shared, not copied

@@ -122,6 +122,16 @@ public sealed class ModelStoreTests : IDisposable
         Assert.Equal(downloads, hub.Downloads.Count);
     }
 
+    /// <summary>Retrained weights of the same size as the stored ones: only the hub's sha256 tells them apart.</summary>
+    byte[] RetrainOnTheHub(int seed)
+    {
+        var retrained = FakeHub.RandomBytes(checkpoint.Length, seed);
+        hub.AddFile("fifotest/tiny-vc", "main", "model.ckpt", retrained);
+        return retrained;
+    }
+
+    static byte[] StoredCheckpoint(ModelStore store) => File.ReadAllBytes(Path.Combine(store.Root, "fifotest", "tiny-vc", "main", "model.ckpt"));
+
     [Fact]
     public async Task A_file_the_hub_changed_counts_as_missing_until_its_new_version_is_in()
     {
@@ -129,9 +139,8 @@ public sealed class ModelStoreTests : IDisposable
         using var client = Client();
         Assert.True((await store.SaveAsync(client, Tiny)).Complete);
 
-        // Retrained weights of the same size: only the hub's sha256 tells them apart. The next save stops half-way.
-        var retrained = FakeHub.RandomBytes(checkpoint.Length, 12);
-        hub.AddFile("fifotest/tiny-vc", "main", "model.ckpt", retrained);
+        // The next save stops half-way.
+        var retrained = RetrainOnTheHub(12);
         hub.ChunkDelay = TimeSpan.FromMilliseconds(20);
         using var stop = new CancellationTokenSource();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.SaveAsync(client, Tiny,
@@ -142,7 +151,7 @@ public sealed class ModelStoreTests : IDisposable
         Assert.Equal(new[] { "model.ckpt" }, status.Files.Where(f => !f.Present).Select(f => f.Path));
         hub.ChunkDelay = TimeSpan.Zero;
         Assert.True((await store.SaveAsync(client, Tiny)).Complete);
-        Assert.Equal(retrained, File.ReadAllBytes(Path.Combine(store.Root, "fifotest", "tiny-vc", "main", "model.ckpt")));
+        Assert.Equal(retrained, StoredCheckpoint(store));
     }
 
     [Fact]
@@ -153,8 +162,7 @@ public sealed class ModelStoreTests : IDisposable
         await store.SaveAsync(client, Tiny);
         // What an older FifoPipes left after a save of retrained weights was cut short: the new listing, no "verified",
         // and the old bytes in place.
-        var retrained = FakeHub.RandomBytes(checkpoint.Length, 13);
-        hub.AddFile("fifotest/tiny-vc", "main", "model.ckpt", retrained);
+        var retrained = RetrainOnTheHub(13);
         var manifest = Directory.GetFiles(store.Root, "*.json", SearchOption.AllDirectories).Single(f => File.ReadAllText(f).Contains("model.ckpt") && !f.Contains("preset"));
         var legacy = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(manifest))!;
         foreach (var entry in legacy["files"]!.AsArray())
@@ -166,7 +174,7 @@ public sealed class ModelStoreTests : IDisposable
 
         Assert.True((await store.SaveAsync(client, Tiny)).Complete);
 
-        Assert.Equal(retrained, File.ReadAllBytes(Path.Combine(store.Root, "fifotest", "tiny-vc", "main", "model.ckpt")));
+        Assert.Equal(retrained, StoredCheckpoint(store));
     }
 
     [Fact]

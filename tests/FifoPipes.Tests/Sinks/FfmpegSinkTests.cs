@@ -131,14 +131,31 @@ public sealed class FfmpegSinkTests : SinkTestBase
     /// <summary>A stand-in for ffmpeg: a shell script that reads every frame, then runs <paramref name="afterInput"/>.</summary>
     FfmpegSink ScriptedFfmpeg(string name, string afterInput, TimeSpan idleLimit)
     {
-        var script = Path.Combine(Dir, name + ".sh");
-        File.WriteAllText(script, $"#!/bin/bash\ncat > /dev/null\n{afterInput}\n");
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var sink = new FfmpegSink(script, Path.Combine(Dir, name + ".mp4"), new SinkTarget(name + ".mp4", 8, false), FfmpegContainer.Mp4,
-            new FfmpegSinkOptions(), NullProgressSink.Instance, idleLimit);
+        var sink = SinkOn(Executable(name + ".sh", $"#!/bin/bash\ncat > /dev/null\n{afterInput}\n"), name, idleLimit);
         foreach (var f in Frames(2)) sink.Write(f);
         return sink;
     }
+
+    /// <summary>A file in the test folder with <paramref name="content"/>, executable by its owner.</summary>
+    string Executable(string name, string content)
+    {
+        var path = Path.Combine(Dir, name);
+        File.WriteAllText(path, content);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return path;
+    }
+
+    FfmpegSink SinkOn(string ffmpeg, string name, TimeSpan idleLimit) =>
+        new(ffmpeg, Path.Combine(Dir, name + ".mp4"), new SinkTarget(name + ".mp4", 8, false), FfmpegContainer.Mp4,
+            new FfmpegSinkOptions(), NullProgressSink.Instance, idleLimit);
+
+    /// <summary>The error writing <paramref name="frames"/> and completing the file ends with.</summary>
+    static FifoInputException FailsToWrite(IFrameSink sink, IEnumerable<VideoFrame> frames) =>
+        Assert.Throws<FifoInputException>(() =>
+        {
+            foreach (var f in frames) sink.Write(f);
+            sink.Complete();
+        });
 
     [SkippableFact]
     public void A_hung_ffmpeg_is_killed_when_a_stopped_pipeline_disposes_the_sink()
@@ -172,16 +189,8 @@ public sealed class FfmpegSinkTests : SinkTestBase
     {
         Skip.If(OperatingSystem.IsWindows(), "needs POSIX file modes");
         // Executable by its mode, but its interpreter is missing: the exec itself fails, as for a binary of another machine.
-        var broken = Path.Combine(Dir, "broken-ffmpeg");
-        File.WriteAllText(broken, "#!/nonexistent/interpreter\n");
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(broken, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var ex = Assert.Throws<FifoInputException>(() =>
-        {
-            using var sink = new FfmpegSink(broken, Path.Combine(Dir, "broken.mp4"), new SinkTarget("broken.mp4", 8, false), FfmpegContainer.Mp4,
-                new FfmpegSinkOptions(), NullProgressSink.Instance, TimeSpan.FromSeconds(5));
-            foreach (var f in Frames(2)) sink.Write(f);
-            sink.Complete();
-        });
+        using var sink = SinkOn(Executable("broken-ffmpeg", "#!/nonexistent/interpreter\n"), "broken", TimeSpan.FromSeconds(5));
+        var ex = FailsToWrite(sink, Frames(2));
         Assert.Equal(FfmpegLocator.NotFoundErrorId, ex.ErrorId);
         Assert.Contains("could not be started", ex.Message);
     }
@@ -229,9 +238,7 @@ public sealed class FfmpegSinkTests : SinkTestBase
     {
         Skip.IfNot(Ffprobe.Available && !OperatingSystem.IsWindows(), "needs ffmpeg and a POSIX shell");
         var pidFile = Path.Combine(Dir, "ffmpeg.pid");
-        var wrapper = Path.Combine(Dir, "ffmpeg-wrapper.sh");
-        File.WriteAllText(wrapper, $"#!/bin/sh\necho $$ > '{pidFile}'\nexec '{FfmpegLocator.Locate()}' \"$@\"\n");
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var wrapper = Executable("ffmpeg-wrapper.sh", $"#!/bin/sh\necho $$ > '{pidFile}'\nexec '{FfmpegLocator.Locate()}' \"$@\"\n");
         using var _ = new EnvironmentOverride(FfmpegLocator.EnvironmentVariable, wrapper);
 
         using var sink = new MkvSinkFactory().Create(null, new SinkTarget("killed.mkv", 8, false), Context);
@@ -243,11 +250,7 @@ public sealed class FfmpegSinkTests : SinkTestBase
             ffmpeg.WaitForExit();
         }
 
-        var ex = Assert.Throws<FifoInputException>(() =>
-        {
-            foreach (var f in frames.Skip(3)) sink.Write(f);
-            sink.Complete();
-        });
+        var ex = FailsToWrite(sink, frames.Skip(3));
         Assert.Equal(FfmpegSink.FailedErrorId, ex.ErrorId);
         Assert.Contains("killed by signal 9", ex.Message);
         Assert.Contains("killed.mkv", ex.Message);
@@ -260,11 +263,7 @@ public sealed class FfmpegSinkTests : SinkTestBase
     {
         Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
         using var sink = new MkvSinkFactory().Create(new FfmpegSinkOptions { Codec = "no-such-encoder" }, new SinkTarget("bad.mkv", 8, false), Context);
-        var ex = Assert.Throws<FifoInputException>(() =>
-        {
-            foreach (var f in Frames(30)) sink.Write(f);
-            sink.Complete();
-        });
+        var ex = FailsToWrite(sink, Frames(30));
         Assert.Equal(FfmpegSink.FailedErrorId, ex.ErrorId);
         Assert.Contains("no-such-encoder", ex.Message);
         Assert.Contains("exited with code 1", ex.Message);
@@ -275,11 +274,7 @@ public sealed class FfmpegSinkTests : SinkTestBase
     {
         Skip.IfNot(Ffprobe.Available && File.Exists("/dev/full"), "needs ffmpeg and /dev/full");
         using var sink = new MkvSinkFactory().Create(null, new SinkTarget("/dev/full", 8, true), Context);
-        var ex = Assert.Throws<FifoInputException>(() =>
-        {
-            foreach (var f in Frames(20)) sink.Write(f);
-            sink.Complete();
-        });
+        var ex = FailsToWrite(sink, Frames(20));
         Assert.Equal(FfmpegSink.FailedErrorId, ex.ErrorId);
         Assert.Contains("No space left on device", ex.Message);
     }
