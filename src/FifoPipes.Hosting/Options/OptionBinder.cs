@@ -56,9 +56,7 @@ public static class OptionBinder
                 diagnostics.Add(new Diagnostic($"{path}.{option.Name}", rangeProblem, value.Location ?? blockLocation, option.Choices));
                 continue;
             }
-            // "DDPM" is the choice "ddpm": the plugin (and the run's hash) sees the declared spelling.
-            if (converted is string chosen && option.Choices.FirstOrDefault(c => string.Equals(c, chosen, StringComparison.OrdinalIgnoreCase)) is { } declared)
-                converted = declared;
+            converted = Canonical(option, converted);
             // A setter is third-party code too: what it refuses is a problem with this value, located like the others.
             try { option.Property.SetValue(instance, converted); }
             catch (System.Reflection.TargetInvocationException ex) when (ex.InnerException is not null)
@@ -89,6 +87,19 @@ public static class OptionBinder
     {
         problem = message;
         return true;
+    }
+
+    /// <summary>"DDPM" is the choice "ddpm": the plugin (and the run's hash) sees the declared spelling, in a list as alone.</summary>
+    static object? Canonical(OptionDescriptor option, object? value)
+    {
+        if (option.Choices.Count == 0) return value;
+        string Declared(string typed) => option.Choices.FirstOrDefault(c => string.Equals(c, typed, StringComparison.OrdinalIgnoreCase)) ?? typed;
+        return value switch
+        {
+            string one => Declared(one),
+            string[] many => many.Select(Declared).ToArray(),
+            _ => value,
+        };
     }
 
     static string? RangeProblem(OptionDescriptor option, object? value)
@@ -170,25 +181,14 @@ public static class OptionBinder
 
         try
         {
-            if (target == typeof(string)) result = text;
-            else if (target == typeof(bool))
-                result = text.ToLowerInvariant() switch
-                {
-                    "true" or "yes" or "on" => true,
-                    "false" or "no" or "off" => false,
-                    _ => throw new FormatException(),
-                };
-            else if (target.IsEnum)
+            if (target.IsEnum)
             {
                 static string Plain(string name) => name.Replace("-", "").Replace("_", "");
                 var match = Enum.GetNames(target).FirstOrDefault(n => string.Equals(Plain(n), Plain(text), StringComparison.OrdinalIgnoreCase))
                             ?? throw new FormatException();
                 result = Enum.Parse(target, match);
             }
-            else if (target == typeof(int)) result = int.Parse(text, NumberStyles.Integer, CultureInfo.InvariantCulture);
-            else if (target == typeof(long)) result = long.Parse(text, NumberStyles.Integer, CultureInfo.InvariantCulture);
-            else if (target == typeof(double)) result = double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
-            else if (target == typeof(float)) result = float.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+            else if (Parsers.TryGetValue(target, out var parse)) result = parse(text);
             else { problem = $"options of type {target.Name} are not supported"; return false; }
             return true;
         }
@@ -197,6 +197,30 @@ public static class OptionBinder
             problem = $"expected {Expected(type)}, got '{text}'";
             return false;
         }
+    }
+
+    /// <summary>The scalar types options may have besides enums, each with its parser: the one list of what binds.</summary>
+    static readonly Dictionary<Type, Func<string, object>> Parsers = new()
+    {
+        [typeof(string)] = text => text,
+        [typeof(bool)] = text => text.ToLowerInvariant() switch
+        {
+            "true" or "yes" or "on" => true,
+            "false" or "no" or "off" => false,
+            _ => throw new FormatException(),
+        },
+        [typeof(int)] = text => int.Parse(text, NumberStyles.Integer, CultureInfo.InvariantCulture),
+        [typeof(long)] = text => long.Parse(text, NumberStyles.Integer, CultureInfo.InvariantCulture),
+        [typeof(double)] = text => double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture),
+        [typeof(float)] = text => float.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture),
+    };
+
+    /// <summary>Whether <see cref="TryConvert"/> binds to <paramref name="type"/>: a scalar above, an enum, or a flat array of one.</summary>
+    public static bool Converts(Type type)
+    {
+        var target = Nullable.GetUnderlyingType(type) ?? type;
+        if (target.IsArray) return target.GetArrayRank() == 1 && !target.GetElementType()!.IsArray && Converts(target.GetElementType()!);
+        return target.IsEnum || Parsers.ContainsKey(target);
     }
 
     static string Expected(Type type)

@@ -53,17 +53,8 @@ public sealed class OptionDescriptor
             .ToList();
     }
 
-    /// <summary>Whether recipes and hashtables can set it (<see cref="OptionBinder.TryConvert"/> converts to its type).</summary>
-    public bool Settable => IsSettable(Type);
-
-    /// <summary>What <see cref="OptionBinder.TryConvert"/> converts to: text, true/false, whole and real numbers, enums, arrays of them.</summary>
-    static bool IsSettable(Type type)
-    {
-        var target = Nullable.GetUnderlyingType(type) ?? type;
-        if (target.IsArray) return target.GetArrayRank() == 1 && !target.GetElementType()!.IsArray && IsSettable(target.GetElementType()!);
-        return target.IsEnum || target == typeof(string) || target == typeof(bool) || target == typeof(int) || target == typeof(long)
-               || target == typeof(double) || target == typeof(float);
-    }
+    /// <summary>Whether recipes and hashtables can set it.</summary>
+    public bool Settable => OptionBinder.Converts(Type);
 
     public static string CamelCase(string name) =>
         string.IsNullOrEmpty(name) || char.IsLower(name[0]) ? name : char.ToLowerInvariant(name[0]) + name[1..];
