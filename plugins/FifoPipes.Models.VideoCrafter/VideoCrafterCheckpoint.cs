@@ -27,9 +27,13 @@ public static class VideoCrafterCheckpoint
     public static string CanonicalName(string stored) =>
         stored.StartsWith(DeepSpeedPrefix, StringComparison.Ordinal) ? stored[DeepSpeedPrefix.Length..] : stored;
 
-    /// <summary>The state dict's tensors under their canonical names (<see cref="CanonicalName"/>) that <paramref name="select"/> keeps.</summary>
-    public static IEnumerable<(string Name, Tensor Tensor)> Stream(TorchZipCheckpoint checkpoint, ScalarType dtype, Func<string, bool> select) =>
-        checkpoint.Stream(dtype, stored => select(CanonicalName(stored)), StateDictKeys).Select(t => (CanonicalName(t.Name), t.Tensor));
+    /// <summary>
+    /// A source's tensors under their canonical names (<see cref="CanonicalName"/>) that <paramref name="select"/> keeps:
+    /// <paramref name="stream"/> reads the stored names, whatever the file (a zip checkpoint, safetensors).
+    /// </summary>
+    public static IEnumerable<(string Name, Tensor Tensor)> Canonical(Func<Func<string, bool>, IEnumerable<(string Name, Tensor Tensor)>> stream,
+        Func<string, bool> select) =>
+        stream(stored => select(CanonicalName(stored))).Select(t => (CanonicalName(t.Name), t.Tensor));
 
     /// <summary>The 12 DDPM schedule buffers every checkpoint holds, plus scale_arr when use_scale.</summary>
     public static readonly IReadOnlyList<string> ScheduleBuffers = new[]
@@ -68,7 +72,7 @@ public static class VideoCrafterCheckpoint
     /// <summary>Streams the keys under <paramref name="mapping"/>'s prefix into <paramref name="module"/> (strict).</summary>
     public static void Load(nn.Module module, TorchZipCheckpoint checkpoint, StateDictMapping mapping, ScalarType dtype)
     {
-        var source = Stream(checkpoint, dtype, name => name.StartsWith(mapping.Prefix, StringComparison.Ordinal));
+        var source = Canonical(stored => checkpoint.Stream(dtype, stored, StateDictKeys), name => name.StartsWith(mapping.Prefix, StringComparison.Ordinal));
         StateDictLoader.Load(module, source, mapping, checkpoint.Path);
         module.eval();
     }

@@ -77,10 +77,9 @@ public sealed class VideoCrafterWeights : IDisposable
     public IEnumerable<(string Name, Tensor Tensor)> Stream(string prefix, ScalarType dtype, Func<string, bool>? select = null)
     {
         bool Selected(string name) => name.StartsWith(prefix, StringComparison.Ordinal) && (select is null || select(name));
-        return zip is not null
-            ? VideoCrafterCheckpoint.Stream(zip, dtype, Selected)
-            : SafetensorsFile.Stream(Path, dtype, stored => Selected(VideoCrafterCheckpoint.CanonicalName(stored)))
-                .Select(t => (VideoCrafterCheckpoint.CanonicalName(t.Name), t.Tensor));
+        return VideoCrafterCheckpoint.Canonical(zip is not null
+            ? stored => zip.Stream(dtype, stored, VideoCrafterCheckpoint.StateDictKeys)
+            : stored => SafetensorsFile.Stream(Path, dtype, stored), Selected);
     }
 
     /// <summary>Streams the tensors under <paramref name="mapping"/>'s prefix into <paramref name="module"/> (strict) and puts it in eval mode.</summary>
