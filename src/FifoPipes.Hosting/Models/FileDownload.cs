@@ -18,7 +18,6 @@ namespace FifoPipes.Hosting.Models;
 sealed class FileDownload
 {
     const int BufferSize = 1 << 20;
-    static readonly TimeSpan LockPoll = TimeSpan.FromMilliseconds(200);
 
     readonly HubClient hub;
     readonly string repository, revision, destination, partial, lockPath;
@@ -66,29 +65,11 @@ sealed class FileDownload
     async Task<bool> IsInPlaceAsync(CancellationToken cancel) =>
         File.Exists(destination) && await ContentProblemAsync(destination, cancel).ConfigureAwait(false) is null;
 
-    async Task<FileStream> AcquireLockAsync(CancellationToken cancel)
-    {
-        var deadline = DateTime.UtcNow + hub.LockTimeout;
-        bool reported = false;
-        while (true)
-        {
-            try
-            {
-                return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1);
-            }
-            catch (IOException) when (DateTime.UtcNow < deadline)
-            {
-                if (!reported) progress?.Report(new DownloadProgress(file.Path, 0, file.Size, Waiting: true));
-                reported = true;
-                await Task.Delay(LockPoll, cancel).ConfigureAwait(false);
-            }
-            catch (IOException ex)
-            {
-                throw new FifoInputException("ModelFileLocked",
-                    $"Another download of '{destination}' has held '{lockPath}' for more than {hub.LockTimeout}. If no other download is running, delete the .lock file and try again.", ex);
-            }
-        }
-    }
+    Task<FileStream> AcquireLockAsync(CancellationToken cancel) => ExclusiveFile.AcquireAsync(lockPath, hub.LockTimeout,
+        () => progress?.Report(new DownloadProgress(file.Path, 0, file.Size, Waiting: true)),
+        ex => new FifoInputException("ModelFileLocked",
+            $"Another download of '{destination}' has held '{lockPath}' for more than {hub.LockTimeout}. If no other download is running, delete the .lock file and try again.", ex),
+        cancel);
 
     /// <summary>
     /// The lock file is removed only after success: a waiter that opened it before then finds the finished

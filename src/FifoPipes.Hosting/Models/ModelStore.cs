@@ -43,6 +43,7 @@ public sealed partial class ModelStore
     public const string StoreVariable = "FIFOPIPES_MODEL_STORE";
     const string PresetFolder = ".presets";
     const string ManifestSuffix = ".manifest.json";
+    static readonly TimeSpan ManifestLockTimeout = TimeSpan.FromMinutes(2);
 
     static readonly JsonSerializerOptions Json = new()
     {
@@ -101,33 +102,43 @@ public sealed partial class ModelStore
     /// Adds or replaces <paramref name="files"/> in the manifest as the hub lists them now, each unverified unless the
     /// hub still lists what was verified before; files listed before and not named now are kept.
     /// </summary>
-    void MergeManifest(HubListing listing, IEnumerable<HubFile> files)
-    {
-        var old = ReadManifest(listing.Repository, listing.Revision);
-        var merged = (old?.Files ?? Array.Empty<StoredFile>()).ToDictionary(f => f.Path, StringComparer.Ordinal);
-        foreach (var f in files)
+    Task MergeManifestAsync(HubListing listing, IEnumerable<HubFile> files, CancellationToken cancel) =>
+        UpdateManifestAsync(listing, old =>
         {
-            var previous = merged.GetValueOrDefault(f.Path);
-            bool? verified = previous is not null && previous.Describes(f) ? previous.Verified : false;
-            merged[f.Path] = new StoredFile(f.Path, f.Size, f.Sha256, verified, f.GitBlob);
-        }
-        WriteManifest(listing, old, merged.Values);
-    }
+            var merged = (old?.Files ?? Array.Empty<StoredFile>()).ToDictionary(f => f.Path, StringComparer.Ordinal);
+            foreach (var f in files)
+            {
+                var previous = merged.GetValueOrDefault(f.Path);
+                bool? verified = previous is not null && previous.Describes(f) ? previous.Verified : false;
+                merged[f.Path] = new StoredFile(f.Path, f.Size, f.Sha256, verified, f.GitBlob);
+            }
+            return merged.Values;
+        }, cancel);
 
     /// <summary>Records that <paramref name="file"/> is on disk as the hub listed it (downloaded and checked).</summary>
-    void MarkVerified(HubListing listing, HubFile file)
-    {
-        var old = ReadManifest(listing.Repository, listing.Revision);
-        var files = (old?.Files ?? Array.Empty<StoredFile>()).Where(f => f.Path != file.Path)
-            .Append(new StoredFile(file.Path, file.Size, file.Sha256, Verified: true, file.GitBlob));
-        WriteManifest(listing, old, files);
-    }
+    Task MarkVerifiedAsync(HubListing listing, HubFile file, CancellationToken cancel) =>
+        UpdateManifestAsync(listing, old => (old?.Files ?? Array.Empty<StoredFile>()).Where(f => f.Path != file.Path)
+            .Append(new StoredFile(file.Path, file.Size, file.Sha256, Verified: true, file.GitBlob)), cancel);
 
-    void WriteManifest(HubListing listing, SnapshotManifest? old, IEnumerable<StoredFile> merged)
+    /// <summary>
+    /// Reads, changes and rewrites the manifest under its lock: two saves of one repository (other threads or other
+    /// processes, each downloading its own files) would otherwise each write back what it read, dropping the other's
+    /// entries. The lock file stays: deleting it could let a waiter lock the deleted file while a newcomer locks a new one.
+    /// </summary>
+    async Task UpdateManifestAsync(HubListing listing, Func<SnapshotManifest?, IEnumerable<StoredFile>> change, CancellationToken cancel)
     {
+        var path = ManifestPath(listing.Repository, listing.Revision);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var lockPath = path + ".lock";
+        using var held = await ExclusiveFile.AcquireAsync(lockPath, ManifestLockTimeout, waiting: null,
+            ex => new FifoInputException("ModelStoreLocked",
+                $"The manifest '{path}' has been locked by another save for more than {ManifestLockTimeout.TotalSeconds:0} s, though an update takes " +
+                $"milliseconds. If no other Save-FifoModel is running, delete '{lockPath}' and try again.", ex),
+            cancel).ConfigureAwait(false);
+        var old = ReadManifest(listing.Repository, listing.Revision);
         var manifest = new SnapshotManifest(listing.Endpoint, listing.Repository, listing.Revision, listing.Commit ?? old?.Commit, DateTimeOffset.UtcNow,
-            merged.OrderBy(f => f.Path, StringComparer.Ordinal).ToList());
-        WriteAtomically(ManifestPath(listing.Repository, listing.Revision), JsonSerializer.Serialize(manifest, Json));
+            change(old).OrderBy(f => f.Path, StringComparer.Ordinal).ToList());
+        WriteAtomically(path, JsonSerializer.Serialize(manifest, Json));
     }
 
     static void WriteAtomically(string path, string text)
@@ -172,7 +183,7 @@ public sealed partial class ModelStore
         {
             var before = ReadManifest(listing.Repository, listing.Revision);
             // Record the files first: an interrupted save then shows as incomplete instead of vanishing.
-            MergeManifest(listing, files);
+            await MergeManifestAsync(listing, files, cancel).ConfigureAwait(false);
             foreach (var file in files)
             {
                 var local = LocalPath(listing.Repository, listing.Revision, file.Path);
@@ -184,7 +195,7 @@ public sealed partial class ModelStore
                     // From the commit the listing was made at: a branch that moves mid-save cannot mix two versions.
                     await hub.DownloadAsync(listing.Repository, listing.Commit ?? listing.Revision, file, local, perFile, cancel).ConfigureAwait(false);
                 }
-                MarkVerified(listing, file);
+                await MarkVerifiedAsync(listing, file, cancel).ConfigureAwait(false);
                 finished += file.Size;
                 progress?.Report(new ModelSaveProgress(listing.Repository, file.Path, file.Size, file.Size, finished, allTotal, false));
             }

@@ -212,6 +212,27 @@ public sealed class ModelStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_save_waits_while_another_process_updates_the_manifest()
+    {
+        var store = new ModelStore(Path.Combine(dir, "store"));
+        using var client = Client();
+        var manifestLock = Path.Combine(store.Root, "fifotest", "tiny-clip", "v1.manifest.json.lock");
+        Directory.CreateDirectory(Path.GetDirectoryName(manifestLock)!);
+
+        Task<StoredModel> save;
+        // Held as another process mid-update holds it: read, change, write back.
+        using (new FileStream(manifestLock, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            save = Task.Run(() => store.SaveFilesAsync(client, "fifotest/tiny-clip", "v1", new[] { "vocab.json" }));
+            await Task.Delay(1_000);
+            Assert.False(save.IsCompleted, "the save wrote the manifest while another holder had it locked");
+            Assert.Null(store.ReadManifest("fifotest/tiny-clip", "v1"));
+        }
+        Assert.True((await save).Complete);
+        Assert.True(File.Exists(manifestLock), "the lock file must stay, or a waiter and a newcomer could both hold a lock");
+    }
+
+    [Fact]
     public async Task A_recipe_naming_a_stored_preset_gets_its_plugin_and_stored_files()
     {
         var store = new ModelStore(Path.Combine(dir, "store"));
