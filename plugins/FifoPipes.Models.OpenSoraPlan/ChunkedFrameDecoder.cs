@@ -11,9 +11,10 @@ namespace FifoPipes.Models.OpenSoraPlan;
 /// <see cref="CausalVaeTiling.LatentFrames"/> that overlap by one latent frame, and every chunk after the first
 /// drops its first decoded frame (the duplicate of the previous chunk's last). These are exactly the time
 /// chunks of the release's tiled decode of the whole sequence, so the result equals decoding everything at
-/// the end, while at most one chunk of latents is held.
+/// the end, while at most one chunk of latents is held. A resumed run gives a fresh decoder the latents held at the
+/// resume point again (<see cref="IResumableFrameDecoder"/>): chunks fall where they would have, so it still does.
 /// </summary>
-public sealed class ChunkedFrameDecoder : IFrameDecoder
+public sealed class ChunkedFrameDecoder : IResumableFrameDecoder
 {
     readonly CausalVae vae;
     readonly CausalVaeTiling tiling;
@@ -34,6 +35,32 @@ public sealed class ChunkedFrameDecoder : IFrameDecoder
     public int Pending => pending.Count;
 
     public long LatentOf(long frame) => vae.Config.LatentOfFrame(frame);
+
+    /// <summary>The last chunk's end holds one latent back for the next chunk's overlap, so at most a chunk less one.</summary>
+    public int MaxHeldLatents => tiling.LatentFrames - 1;
+
+    public long HeldFrom(long pushed) => DecodedThrough(pushed) is { } decoded ? decoded - 1 : 0;
+
+    public long FramesBefore(long pushed) => DecodedThrough(pushed) is { } decoded ? vae.Config.DecodedFrames(decoded) : 0;
+
+    /// <summary>
+    /// How many latents the chunks decoded after <paramref name="pushed"/> latents cover: the first chunk decodes at
+    /// LatentFrames, every later one LatentFrames − 1 latents on; null before the first.
+    /// </summary>
+    long? DecodedThrough(long pushed)
+    {
+        if (pushed < tiling.LatentFrames) return null;
+        long stride = tiling.LatentFrames - 1;
+        return tiling.LatentFrames + (pushed - tiling.LatentFrames) / stride * stride;
+    }
+
+    public void ResumeAt(long heldFrom)
+    {
+        if (pending.Count > 0 || emittedFirstChunk)
+            throw new InvalidOperationException("Only a fresh decoder can be resumed; this one has decoded or holds latents already.");
+        // Past the first chunk the held latents start with the overlap, whose frame was emitted with the chunk before.
+        emittedFirstChunk = heldFrom > 0;
+    }
 
     public IReadOnlyList<Tensor> Push(Tensor latent)
     {

@@ -29,6 +29,8 @@ public sealed class FifoRun : IDisposable
     long prefetchedFor = -1;
     /// <summary>The lowfreq tail's filter, on the device once per run instead of built on the host every iteration.</summary>
     readonly TailInitialiser? lowFrequencyTail;
+    /// <summary>The latest output latents a snapshot keeps for the decoder (<see cref="SamplingJob.KeepLatents"/>); null when none.</summary>
+    readonly RecentLatents? recent;
 
     FifoRun(SamplingJob job, FifoPlan plan, MemoryGauge? memoryGauge)
     {
@@ -43,6 +45,7 @@ public sealed class FifoRun : IDisposable
         if (plan.ShrinkBatchOnOutOfMemory && windowBatch > measuredWindows) pendingGauge = memoryGauge ?? MemoryGauge.For(device);
         stepsUseNoise = Enumerable.Range(0, plan.Steps).Any(plan.Table.UsesNoise);
         if (plan.Tail == TailInit.LowFrequency) lowFrequencyTail = new TailInitialiser(plan.Height, plan.Width, plan.TailCutoff, device);
+        if (job.KeepLatents > 0) recent = new RecentLatents(job.KeepLatents);
     }
 
     public FifoPlan Plan { get; }
@@ -84,8 +87,18 @@ public sealed class FifoRun : IDisposable
             popped.Dispose();
             return null;
         }
+        recent?.Add(output, popped);
         return new LatentFrame(output, popped, prompts.Schedule.SpanAt(output).Prompt);
     }
+
+    /// <summary>
+    /// Before the first <see cref="Advance"/> of a resumed run, the latents the snapshot kept (the last
+    /// <see cref="SamplingJob.KeepLatents"/> before it), marked <see cref="LatentFrame.Replayed"/>; none for a fresh
+    /// start. The caller owns the tensors.
+    /// </summary>
+    public IEnumerable<LatentFrame> ReplayedLatents() =>
+        (recent?.Copies() ?? Enumerable.Empty<(long, Tensor)>())
+        .Select(kept => new LatentFrame(kept.Index, kept.Latent, prompts.Schedule.SpanAt(kept.Index).Prompt) { Replayed = true });
 
     /// <summary>
     /// Denoises every window of the current iteration, WindowBatch windows per model call. All windows read the queue
@@ -254,7 +267,7 @@ public sealed class FifoRun : IDisposable
         var queueNow = QueueTensor();
         if (queueNow.device.type != TorchSharp.DeviceType.CPU)
             using (var onDevice = queueNow) queueNow = onDevice.cpu();
-        return new(queueNow, Iteration, Emitted, job.Noise.Seed, job.RunHash, job.RunSettings);
+        return new(queueNow, Iteration, Emitted, job.Noise.Seed, job.RunHash, job.RunSettings) { Recent = recent?.ToHost() };
     }
 
     SlotQueue FillQueue(BaseClipCache? cache, CancellationToken cancellation)
@@ -297,6 +310,7 @@ public sealed class FifoRun : IDisposable
         queue.Dispose();
         queue = new SlotQueue(frames);
         Iteration = snapshot.Iteration;
+        if (recent is not null && snapshot.Recent is { } kept) recent.Restore(kept, Emitted, device);
         job.Log.Verbose($"fifo: resumed from {path} at iteration {Iteration} ({Emitted} frames already output)");
     }
 
@@ -307,6 +321,7 @@ public sealed class FifoRun : IDisposable
         stepNoise?.Dispose();
         prefetchedTail?.Dispose();
         lowFrequencyTail?.Dispose();
+        recent?.Dispose();
         queue.Dispose();
         prompts.Dispose();
     }

@@ -30,6 +30,7 @@ public sealed class FifoSampler : ISampler
     static IEnumerable<LatentFrame> Run(SamplingJob job, FifoPlan plan, BaseClipCache? cache, CancellationToken cancellation)
     {
         using var run = FifoRun.Create(job, plan, cancellation, cache);
+        foreach (var kept in run.ReplayedLatents()) yield return kept;
         while (!run.Finished)
         {
             var frame = run.Advance(cancellation);

@@ -8,17 +8,22 @@ namespace FifoPipes.Samplers.Fifo;
 /// <summary>
 /// The whole sampler state between two iterations: the queue, the next iteration, how many frames were output, the
 /// seed and the run hash. The rest (noise, prompts, windows) is a function of these, so a resumed run continues bit
-/// for bit.
+/// for bit. <see cref="Recent"/> adds the latest output latents when the decoder holds some back.
 /// </summary>
 public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, long Seed, string RunHash, string RunSettings = "") : IDisposable
 {
     const string Format = "fifopipes-fifo-snapshot/1";
 
+    /// <summary>The last n output latents [C, n, h, w] (<see cref="SamplingJob.KeepLatents"/>), or null when none is kept.</summary>
+    public Tensor? Recent { get; init; }
+
     public void Save(string path)
     {
         var folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(folder)) Directory.CreateDirectory(folder);
-        SafetensorsFile.Save(path, new[] { KeyValuePair.Create("queue", Queue) }, new Dictionary<string, string>
+        var tensors = new List<KeyValuePair<string, Tensor>> { KeyValuePair.Create("queue", Queue) };
+        if (Recent is not null) tensors.Add(KeyValuePair.Create("recent", Recent));
+        SafetensorsFile.Save(path, tensors, new Dictionary<string, string>
         {
             ["format"] = Format,
             ["iteration"] = Iteration.ToString(CultureInfo.InvariantCulture),
@@ -45,20 +50,44 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
         {
             throw new FifoInputException("SnapshotInvalid", $"'{path}' is not a valid safetensors snapshot ({ex.Message}). The file is damaged; start fresh.", ex);
         }
-        foreach (var other in tensors.Where(kv => kv.Key != "queue")) other.Value.Dispose();
-        if (!tensors.TryGetValue("queue", out var queue))
-            throw new FifoInputException("SnapshotInvalid", $"Snapshot '{path}' has no 'queue' tensor. The file is damaged; start fresh.");
-        var expected = new long[] { plan.Channels, plan.QueueLength, plan.Height, plan.Width };
-        if (!queue.shape.SequenceEqual(expected))
+        foreach (var other in tensors.Where(kv => kv.Key is not ("queue" or "recent"))) other.Value.Dispose();
+        var queue = tensors.GetValueOrDefault("queue");
+        var recent = tensors.GetValueOrDefault("recent");
+        try
         {
-            var actual = string.Join(", ", queue.shape);
-            queue.Dispose();
-            throw new FifoInputException("SnapshotMismatch",
-                $"Snapshot '{path}' holds a queue of shape [{actual}], but this run needs [{string.Join(", ", expected)}] " +
-                "(channels, queue length, height, width). Resume with the same model, size, partitions and lookahead.");
+            if (queue is null)
+                throw new FifoInputException("SnapshotInvalid", $"Snapshot '{path}' has no 'queue' tensor. The file is damaged; start fresh.");
+            var expected = new long[] { plan.Channels, plan.QueueLength, plan.Height, plan.Width };
+            if (!queue.shape.SequenceEqual(expected))
+                throw new FifoInputException("SnapshotMismatch",
+                    $"Snapshot '{path}' holds a queue of shape [{string.Join(", ", queue.shape)}], but this run needs [{string.Join(", ", expected)}] " +
+                    "(channels, queue length, height, width). Resume with the same model, size, partitions and lookahead.");
+            long emitted = Long(metadata, "emitted", path);
+            CheckRecent(path, recent, emitted, Math.Min(job.KeepLatents, emitted), plan);
+            return new FifoSnapshot(queue, Long(metadata, "iteration", path), emitted, Long(metadata, "seed", path, negativeAllowed: true),
+                metadata.GetValueOrDefault("runHash", ""), metadata.GetValueOrDefault("runSettings", "")) { Recent = recent };
         }
-        return new FifoSnapshot(queue, Long(metadata, "iteration", path), Long(metadata, "emitted", path), Long(metadata, "seed", path, negativeAllowed: true),
-            metadata.GetValueOrDefault("runHash", ""), metadata.GetValueOrDefault("runSettings", ""));
+        catch
+        {
+            queue?.Dispose();
+            recent?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A decoder that holds latents back needs the last <paramref name="needed"/> output latents, and they must fit the model.</summary>
+    static void CheckRecent(string path, Tensor? recent, long emitted, long needed, FifoPlan plan)
+    {
+        long kept = recent?.shape[1] ?? 0;
+        if (kept > emitted)
+            throw new FifoInputException("SnapshotInvalid", $"Snapshot '{path}' keeps {kept} latents of only {emitted} output. The file is damaged; start fresh.");
+        if (kept < needed)
+            throw new FifoInputException("SnapshotMismatch",
+                $"Snapshot '{path}' keeps {kept} of the last output latents, but this model's decoder holds up to {needed} back and needs them to " +
+                "continue. Resume with the model (and snapshot settings) that wrote it, or start fresh.");
+        if (recent is not null && (recent.dim() != 4 || recent.shape[0] != plan.Channels || recent.shape[2] != plan.Height || recent.shape[3] != plan.Width))
+            throw new FifoInputException("SnapshotInvalid",
+                $"Snapshot '{path}' keeps latents of shape [{string.Join(", ", recent.shape)}], not [{plan.Channels}, n, {plan.Height}, {plan.Width}]. The file is damaged; start fresh.");
     }
 
     /// <summary>The snapshot's format, run hash and seed against this run's.</summary>
@@ -94,5 +123,9 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
         metadata.TryGetValue(key, out var s) && long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && (v >= 0 || negativeAllowed) ? v
             : throw new FifoInputException("SnapshotInvalid", $"Snapshot '{path}' has no valid '{key}' entry. The file is damaged; start fresh.");
 
-    public void Dispose() => Queue.Dispose();
+    public void Dispose()
+    {
+        Queue.Dispose();
+        Recent?.Dispose();
+    }
 }

@@ -119,17 +119,44 @@ public interface IFrameDecoder : IDisposable
     IReadOnlyList<Tensor> Flush();
 
     /// <summary>
-    /// Which pushed latent (counted from the first) the <paramref name="frame"/>-th decoded frame comes from, so the
-    /// frame carries that latent's prompt: itself for one frame per latent; a causal VAE's 2^k frames per latent map back.
+    /// Which latent the <paramref name="frame"/>-th decoded frame comes from, both counted from the stream's start (also
+    /// after a resume), so the frame carries that latent's prompt: itself for one frame per latent; a causal VAE's 2^k
+    /// frames per latent map back.
     /// </summary>
     long LatentOf(long frame) => frame;
 
     /// <summary>
     /// True when the decoder keeps nothing between frames: each latent becomes its own frame at once, so a Push that failed
-    /// may simply be repeated, and a snapshot's count of popped latents is the index of the next frame (snapshots and
-    /// resume need that).
+    /// may simply be repeated, and a snapshot's count of popped latents is the index of the next frame. Snapshots and
+    /// resume need this or <see cref="IResumableFrameDecoder"/>.
     /// </summary>
     bool Stateless => false;
+}
+
+/// <summary>
+/// A decoder that holds latents back (a causal VAE decoding overlapping chunks) and still continues a resumed run: a
+/// snapshot keeps the latents it held, a fresh decoder takes them again, and the frames after the resume point are
+/// those of an uninterrupted run. All counts are from the stream's start. A decoder that is neither this nor
+/// <see cref="IFrameDecoder.Stateless"/> makes snapshots and resume refused.
+/// </summary>
+public interface IResumableFrameDecoder : IFrameDecoder
+{
+    /// <summary>The most latents it holds back at any time, so the most a snapshot must keep.</summary>
+    int MaxHeldLatents { get; }
+
+    /// <summary>The first latent it still holds after <paramref name="pushed"/> latents; <paramref name="pushed"/> when it holds none.</summary>
+    long HeldFrom(long pushed);
+
+    /// <summary>How many frames it has returned after <paramref name="pushed"/> latents.</summary>
+    long FramesBefore(long pushed);
+
+    /// <summary>
+    /// Readies a fresh decoder for a stream resumed after some count of latents, k: the latents from
+    /// <paramref name="heldFrom"/> = <see cref="HeldFrom"/>(k) up to k are pushed next and return no frames (they were
+    /// held, not decoded), then the stream goes on with latent k, and the frames returned from then on are numbered
+    /// from <see cref="FramesBefore"/>(k).
+    /// </summary>
+    void ResumeAt(long heldFrom);
 }
 
 /// <summary>Static facts a sampler needs about a model.</summary>

@@ -26,6 +26,12 @@ public sealed record LatentFrame(long Index, Tensor Latent, string Prompt)
     /// resume point only once this frame and every earlier one are written by the sinks; null when none was taken.
     /// </summary>
     public StagedSnapshot? Snapshot { get; init; }
+
+    /// <summary>
+    /// True for a latent from before the resume point that a resumed sampler yields again, ahead of new ones
+    /// (<see cref="SamplingJob.KeepLatents"/>): its frames are written already; a decoder that held it takes it up again.
+    /// </summary>
+    public bool Replayed { get; init; }
 }
 
 /// <summary>A prompt and how many output frames it covers.</summary>
@@ -47,6 +53,12 @@ public sealed record SamplingJob
     public SnapshotPolicy? Snapshots { get; init; }
     /// <summary>A snapshot file to continue from; null to start fresh.</summary>
     public string? ResumeFrom { get; init; }
+    /// <summary>
+    /// How many of the latest output latents every snapshot also keeps, for a resumed run to yield again first (marked
+    /// <see cref="LatentFrame.Replayed"/>): a decoder that holds latents back (<see cref="IResumableFrameDecoder"/>) needs
+    /// them to continue. 0 when the decoder holds none. A sampler that snapshots must honour it.
+    /// </summary>
+    public int KeepLatents { get; init; }
     /// <summary>Hash of everything that determines the video (recipe, seed); a snapshot from another recipe is refused.</summary>
     public string RunHash { get; init; } = "";
     /// <summary>The "key=value" lines <see cref="RunHash"/> is computed from, so a refused snapshot can name what differs.</summary>
@@ -108,7 +120,10 @@ public sealed record SnapshotPolicy(string Path, int EveryFrames)
     }
 }
 
-/// <summary>A snapshot saved at <see cref="StagedPath"/>, to become <see cref="Path"/> once <see cref="FramesBefore"/> frames are safe.</summary>
+/// <summary>
+/// A snapshot saved at <see cref="StagedPath"/>, to become <see cref="Path"/> once the frames of the
+/// <see cref="FramesBefore"/> output latents before it are safe (one frame per latent, unless the decoder holds latents back).
+/// </summary>
 public sealed record StagedSnapshot(string StagedPath, string Path, long FramesBefore)
 {
     volatile bool committed;

@@ -12,11 +12,11 @@ public sealed record RunStarted(ModelInfo Model, long Frames, double Fps, Guid R
 public sealed record FrameProduced(VideoFrame Frame, RunTimings Timings) : RunEvent;
 
 /// <summary>
-/// The sampler's state after <see cref="StagedSnapshot.FramesBefore"/> frames. <see cref="VideoRun.Events"/> makes it
-/// the resume point when the consumer asks for the event after the last of those frames, that is once it has written
-/// them, so a crash at any moment resumes without a gap.
+/// The sampler's state after the first <paramref name="Frames"/> frames. <see cref="VideoRun.Events"/> makes it the
+/// resume point when the consumer asks for the event after the last of those frames, that is once it has written them,
+/// so a crash at any moment resumes without a gap.
 /// </summary>
-public sealed record SnapshotSaved(StagedSnapshot Snapshot) : RunEvent;
+public sealed record SnapshotSaved(StagedSnapshot Snapshot, long Frames) : RunEvent;
 
 public enum MessageLevel { Verbose, Warning }
 

@@ -89,6 +89,10 @@ public sealed class VideoRun
         Post(output, new RunStarted(model.Info, recipe.Frames, fps, RunId), cancellation);
 
         using var initLatents = recipe.InitImage is null ? null : InitFrames.Encode(model, recipe.InitImage, recipe.Prompts[0].Prompt);
+        using var decoder = model.CreateDecoder();
+        var position = DecoderPosition.Of(decoder);
+        RefuseSnapshotsUnlessResumable(position, model.Info.Name);
+        bool snapshots = recipe.Snapshot is not null || recipe.ResumeFrom is not null;
         var job = new SamplingJob
         {
             Model = model,
@@ -98,19 +102,19 @@ public sealed class VideoRun
             InitLatents = initLatents,
             Snapshots = recipe.Snapshot,
             ResumeFrom = recipe.ResumeFrom,
+            KeepLatents = snapshots ? position.MaxHeldLatents : 0,
             RunHash = recipe.RunHash,
             RunSettings = recipe.RunSettings,
             Log = log,
         };
 
-        using var decoder = model.CreateDecoder();
-        RefuseSnapshotsWithoutFramePerLatent(decoder, model.Info.Name);
         // Stages a killed process left behind; from here on every stage on disk belongs to this run.
         recipe.Snapshot?.DeleteLeftoverStages();
         var staged = new Queue<StagedSnapshot>();
         // The prompts of latents whose frames are not all out yet: a chunked decoder emits them later, several per latent.
         var latentPrompts = new Queue<(long Index, string Prompt)>();
-        long firstIndex = -1;
+        // A resumed run's latents from before the resume point, which a decoder that held them takes up again.
+        var replayed = new List<LatentFrame>();
         var total = Stopwatch.StartNew();
         var decoding = new Stopwatch();
         long nextIndex = -1;
@@ -124,7 +128,7 @@ public sealed class VideoRun
                 for (; next < rgbFrames.Count; next++)
                 {
                     var rgb = rgbFrames[next];
-                    long latent = firstIndex + decoder.LatentOf(nextIndex - firstIndex);
+                    long latent = decoder.LatentOf(nextIndex);
                     while (latentPrompts.Count > 1 && latentPrompts.Peek().Index < latent) latentPrompts.Dequeue();
                     prompt = latentPrompts.Count > 0 ? latentPrompts.Peek().Prompt : prompt;
                     VideoFrame frame;
@@ -140,11 +144,35 @@ public sealed class VideoRun
                 for (int i = next + 1; i < rgbFrames.Count; i++) rgbFrames[i].Dispose();
             }
             // A decoder that holds frames back delays the snapshot until the frames it covers are out.
-            while (staged.Count > 0 && staged.Peek().FramesBefore <= nextIndex)
+            while (staged.Count > 0 && position.FramesBefore(staged.Peek().FramesBefore) is var covered && covered <= nextIndex)
             {
-                Post(output, new SnapshotSaved(staged.Peek()), cancellation);
+                Post(output, new SnapshotSaved(staged.Peek(), covered), cancellation);
                 staged.Dequeue();
             }
+        }
+
+        // The stream goes on at output latent `resumed`: a fresh decoder takes the latents it held there again.
+        void Begin(long resumed)
+        {
+            long heldFrom = position.HeldFrom(resumed);
+            if (resumed > 0) position.ResumeAt(heldFrom);
+            long due = heldFrom;
+            foreach (var old in replayed.Where(r => r.Index >= heldFrom))
+            {
+                if (old.Index != due)
+                    throw new InvalidOperationException($"The sampler replayed latent {old.Index} where {due} was due; it must replay the latest latents in order.");
+                latentPrompts.Enqueue((old.Index, old.Prompt));
+                var early = decoder.Push(old.Latent, old.Prompt);
+                foreach (var frame in early) frame.Dispose();
+                if (early.Count > 0)
+                    throw new InvalidOperationException($"{decoder.GetType().Name} returned frames for latent {old.Index}, which it held at the resume point; held latents must return none.");
+                due++;
+            }
+            if (due < resumed)
+                throw new FifoInputException("SnapshotMismatch",
+                    $"At the resume point the decoder held latents {heldFrom} to {resumed - 1}, but the snapshot kept none from {due} on. " +
+                    "Resume with the model and snapshot settings that wrote it, or start fresh.");
+            nextIndex = position.FramesBefore(resumed);
         }
 
         // A TorchSharp scalar fault says nothing about the work: repeat it where repeating cannot change the result.
@@ -164,8 +192,13 @@ public sealed class VideoRun
         {
             foreach (var latent in sampler.Sample(job, cancellation))
             {
+                if (latent.Replayed)
+                {
+                    replayed.Add(latent);
+                    continue;
+                }
                 // Decoders that hold frames back (causal VAEs) emit them later, with the index they belong to.
-                if (nextIndex < 0) nextIndex = firstIndex = latent.Index;
+                if (nextIndex < 0) Begin(latent.Index);
                 latentPrompts.Enqueue((latent.Index, latent.Prompt));
                 if (latent.Snapshot is { } snapshot) staged.Enqueue(snapshot);
                 decoding.Start();
@@ -174,27 +207,29 @@ public sealed class VideoRun
                 decoding.Stop();
                 Emit(rgbFrames);
             }
-            if (nextIndex < 0) nextIndex = firstIndex = 0;
+            // Resumed at the very end, with nothing new to sample: the held latents still have frames to flush.
+            if (nextIndex < 0) Begin(replayed.Count > 0 ? replayed[^1].Index + 1 : 0);
             Emit(decoder.Flush());
         }
         finally
         {
             foreach (var unposted in staged) unposted.Discard();
+            foreach (var old in replayed) old.Latent.Dispose();
         }
     }
 
     /// <summary>
-    /// A snapshot counts queue pops and a resume numbers frames from it, which holds only when latent i becomes frame i
-    /// at once. A decoder that holds latents back and turns them into several frames each (a causal VAE's chunks) would
-    /// make a resume skip the held-back frames and renumber, and so overwrite, the written ones.
+    /// A snapshot counts queue pops and a resume numbers frames from it. A decoder that holds latents back and turns
+    /// them into several frames each (a causal VAE's chunks) must say where it stands (<see cref="IResumableFrameDecoder"/>),
+    /// or a resume would skip the held-back frames and renumber, and so overwrite, the written ones.
     /// </summary>
-    void RefuseSnapshotsWithoutFramePerLatent(IFrameDecoder decoder, string modelName)
+    void RefuseSnapshotsUnlessResumable(DecoderPosition position, string modelName)
     {
-        if (decoder.Stateless || (recipe.Snapshot is null && recipe.ResumeFrom is null)) return;
+        if (position.CanResume || (recipe.Snapshot is null && recipe.ResumeFrom is null)) return;
         string asked = recipe.ResumeFrom is null ? "'snapshot' (-SnapshotPath)" : "'resume' (-Resume)";
         throw new FifoInputException("SnapshotUnsupported",
-            $"Model '{modelName}' decodes latents in overlapping chunks, not one frame per latent, so a snapshot of its queue " +
-            $"cannot resume without skipping or renumbering frames. Remove {asked} for this model, or use a model with a per-frame decoder (videocrafter, zeroscope, analytic).");
+            $"Model '{modelName}' decodes latents in chunks and its decoder cannot say which it holds at a resume point, so a snapshot of " +
+            $"its queue cannot resume without skipping or renumbering frames. Remove {asked} for this model, or have its decoder implement IResumableFrameDecoder.");
     }
 
     static void Post(ChannelWriter<RunEvent> output, RunEvent item, CancellationToken cancellation) =>

@@ -67,7 +67,7 @@ sealed class RunPump
                         }
                         break;
                     case SnapshotSaved saved:
-                        cmdlet.WriteVerbose($"Snapshot after {saved.Snapshot.FramesBefore} frames: {saved.Snapshot.Path}");
+                        cmdlet.WriteVerbose($"Snapshot after {saved.Frames} frames: {saved.Snapshot.Path}");
                         break;
                     case RunMessage { Level: MessageLevel.Warning } warning:
                         cmdlet.WriteWarning(warning.Text);

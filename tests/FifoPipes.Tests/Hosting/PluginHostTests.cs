@@ -140,21 +140,23 @@ public sealed class PluginContractVersionTests : IDisposable
     }
 
     [Theory]
-    [InlineData(1, 1, "update FifoPipes, or build the plugin against FifoPipes.Abstractions 1.0")]
-    [InlineData(2, 0, "update FifoPipes, or build the plugin against FifoPipes.Abstractions 1.0")]
-    [InlineData(0, 9, "build the plugin against FifoPipes.Abstractions 1.0")]
+    [InlineData(1, 2, "update FifoPipes, or build the plugin against FifoPipes.Abstractions 1.1")]
+    [InlineData(2, 0, "update FifoPipes, or build the plugin against FifoPipes.Abstractions 1.1")]
+    [InlineData(0, 9, "build the plugin against FifoPipes.Abstractions 1.1")]
     public void A_plugin_built_against_other_contracts_is_refused_naming_both_versions(ushort major, ushort minor, string fix)
     {
         var host = PluginHost.LoadFolders(new[] { SinkBuiltAgainst(major, minor) });
         Assert.Null(host.Find(PluginKind.Sink, "contact-sheet"));
         var error = Assert.Single(host.Errors);
-        Assert.Contains($"was built against FifoPipes.Abstractions {major}.{minor}, and this FifoPipes has 1.0", error.Message);
+        Assert.Contains($"was built against FifoPipes.Abstractions {major}.{minor}, and this FifoPipes has 1.1", error.Message);
         Assert.Contains(fix, error.Message);
     }
 
-    [Fact]
-    public void A_plugin_built_against_the_hosts_contracts_loads() =>
-        Assert.NotNull(PluginHost.LoadFolders(new[] { SinkBuiltAgainst(1, 0) }).Find(PluginKind.Sink, "contact-sheet"));
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(1, 0)]
+    public void A_plugin_built_against_the_hosts_contracts_or_an_older_minor_loads(ushort major, ushort minor) =>
+        Assert.NotNull(PluginHost.LoadFolders(new[] { SinkBuiltAgainst(major, minor) }).Find(PluginKind.Sink, "contact-sheet"));
 
     [Theory]
     [InlineData(1, 0, 1, 0, true)]

@@ -218,6 +218,45 @@ public sealed class OpenSoraModelTests : IDisposable
     }
 
     [Fact]
+    public void A_fresh_decoder_given_the_held_latents_continues_as_if_never_stopped()
+    {
+        using var vae = TinyVae(out var vaeCase);
+        var tiling = new CausalVaeTiling { SampleSize = 8, LatentSize = 4, LatentFrames = 3 };
+        using var scope = NewDisposeScope();
+        using var _ = inference_mode();
+        var z = vaeCase["z_tiled"][0]; // [4, 5, 8, 8]
+        var latents = cat(new[] { z, z.flip(1).narrow(1, 0, 3) }, 1).unbind(1); // 8 latents: three chunks and a flushed rest
+        var whole = new List<Tensor>();
+        var returnedAfter = new List<long> { 0 };
+        using (var uninterrupted = new ChunkedFrameDecoder(vae, tiling))
+        {
+            foreach (var latent in latents)
+            {
+                whole.AddRange(uninterrupted.Push(latent));
+                returnedAfter.Add(whole.Count);
+            }
+            whole.AddRange(uninterrupted.Flush());
+        }
+
+        for (int resumedAt = 0; resumedAt <= latents.Length; resumedAt++)
+        {
+            using var resumed = new ChunkedFrameDecoder(vae, tiling);
+            long heldFrom = resumed.HeldFrom(resumedAt);
+            Assert.InRange(resumedAt - heldFrom, 0, resumed.MaxHeldLatents);
+            Assert.Equal(returnedAfter[resumedAt], resumed.FramesBefore(resumedAt));
+            if (resumedAt > 0) resumed.ResumeAt(heldFrom);
+            for (long i = heldFrom; i < resumedAt; i++) Assert.Empty(resumed.Push(latents[i]));
+            var rest = new List<Tensor>();
+            for (int i = resumedAt; i < latents.Length; i++) rest.AddRange(resumed.Push(latents[i]));
+            rest.AddRange(resumed.Flush());
+
+            var expected = whole.Skip((int)resumed.FramesBefore(resumedAt)).ToList();
+            Assert.True(expected.Count == rest.Count, $"resumed after {resumedAt} latents: {rest.Count} frames, not {expected.Count}");
+            if (rest.Count > 0) TensorAssert.Close(stack(expected, 0), stack(rest, 0), 0, 0, $"resumed after {resumedAt} latents");
+        }
+    }
+
+    [Fact]
     public void A_short_fifo_run_with_odd_window_and_ddpm_decodes_to_frames()
     {
         using var model = LoadTiny();
@@ -243,30 +282,58 @@ public sealed class OpenSoraModelTests : IDisposable
         Assert.All(frames, f => Assert.True(f.min().item<float>() >= 0 && f.max().item<float>() <= 1));
     }
 
-    [Theory]
-    [InlineData("snapshot: { path: run.snapshot, every: 2 }", "'snapshot' (-SnapshotPath)")]
-    [InlineData("resume: run.snapshot", "'resume' (-Resume)")]
-    public void Snapshots_are_refused_because_the_chunked_decoder_has_no_frame_per_latent(string option, string named)
+    /// <summary>
+    /// 40 latents: the tiny VAE decodes chunks of 33 latents (65 frames), then flushes the 7 after the overlap (14 frames).
+    /// A run stopped after 30 frames resumes from the snapshot after 32 latents, all still held; one stopped after 70
+    /// from the one after all 40, with 8 held and nothing left to sample.
+    /// </summary>
+    [Fact]
+    public void A_run_stopped_inside_or_after_a_chunk_resumes_to_the_same_frames()
     {
         WriteTinyRelease();
-        File.WriteAllText(Path.Combine(root, "run.snapshot"), "refused before it is read");
-        var reader = new FifoPipes.Hosting.Recipes.RecipeReader(FifoPipes.Tests.Hosting.TestPlugins.Host);
-        var recipe = reader.ReadText($"""
+        string Recipe(string output, bool resume) => $"""
             apiVersion: fifopipes/v1
             model: {"{"} use: opensora, with: {"{"} path: {root} {"}"} {"}"}
             prompt: a corgi on a beach
-            frames: 3
+            frames: 40
+            seed: 5
             sampler: {"{"} use: fifo, with: {"{"} partitions: 2 {"}"} {"}"}
-            {option}
-            sinks: [ {"{"} path: frames, use: png {"}"} ]
-            """, Path.Combine(root, "run.yaml"));
-        Assert.True(recipe is not null, string.Join("; ", reader.Diagnostics.Select(d => d.Message)));
+            overwrite: true
+            snapshot: {"{"} path: {output}.snapshot, every: 8 {"}"}
+            {(resume ? $"resume: {output}.snapshot" : "")}
+            sinks: [ {"{"} path: {output}, use: png {"}"} ]
+            """;
+        List<long> Run(string output, bool resume, int? stopAfter = null)
+        {
+            var reader = new FifoPipes.Hosting.Recipes.RecipeReader(FifoPipes.Tests.Hosting.TestPlugins.Host);
+            var recipe = reader.ReadText(Recipe(output, resume), Path.Combine(root, "run.yaml"));
+            Assert.True(recipe is not null, string.Join("; ", reader.Diagnostics.Select(d => d.Message)));
+            var written = new List<long>();
+            using var sinks = new FifoPipes.Hosting.Engine.SinkSet(recipe!.Sinks, recipe.Overwrite, 8, new PluginContext(workingDirectory: root));
+            foreach (var e in new FifoPipes.Hosting.Engine.VideoRun(recipe).Events())
+            {
+                if (e is not FifoPipes.Hosting.Engine.FrameProduced produced) continue;
+                sinks.Write(produced.Frame);
+                written.Add(produced.Frame.Index);
+                if (written.Count == stopAfter) break;
+            }
+            sinks.Complete();
+            return written;
+        }
+        byte[][] Pngs(string output) => Directory.GetFiles(Path.Combine(root, output)).Order().Select(File.ReadAllBytes).ToArray();
 
-        var ex = Assert.Throws<FifoInputException>(() => new FifoPipes.Hosting.Engine.VideoRun(recipe!).Events().ToList());
+        Assert.Equal(Enumerable.Range(0, 79).Select(i => (long)i), Run("whole", resume: false));
+        foreach (var (stopAfter, resumedAfterLatents, firstFrame) in new[] { (30, 32L, 0L), (70, 40L, 65L) })
+        {
+            string output = $"stopped-{stopAfter}";
+            Assert.Equal(stopAfter, Run(output, resume: false, stopAfter).Count);
+            Assert.Equal(resumedAfterLatents.ToString(), SafetensorsFile.ReadMetadata(Path.Combine(root, output + ".snapshot"))["emitted"]);
 
-        Assert.Equal("SnapshotUnsupported", ex.ErrorId);
-        Assert.Contains("opensora", ex.Message);
-        Assert.Contains(named, ex.Message);
+            Assert.Equal(Enumerable.Range((int)firstFrame, 79 - (int)firstFrame).Select(i => (long)i), Run(output, resume: true));
+            var (whole, parts) = (Pngs("whole"), Pngs(output));
+            Assert.Equal(whole.Length, parts.Length);
+            for (int i = 0; i < whole.Length; i++) Assert.True(whole[i].AsSpan().SequenceEqual(parts[i]), $"frame {i} differs after stopping at {stopAfter}");
+        }
     }
 
     [Fact]

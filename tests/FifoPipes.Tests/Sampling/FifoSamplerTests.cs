@@ -81,6 +81,26 @@ public sealed class FifoSamplerTests : IDisposable
     }
 
     [Fact]
+    public void A_resumed_run_first_replays_the_latents_its_snapshot_kept_for_the_decoder()
+    {
+        var model = DelegateVideoModel.Linear();
+        var uninterrupted = Latents(Sampler(new FifoOptions()), Job(model));
+        var snapshot = Path.Combine(folder, "kept.safetensors");
+        _ = Latents(Sampler(new FifoOptions()), Job(model, snapshots: new SnapshotPolicy(snapshot, 5)) with { KeepLatents = 3 }, take: 5);
+
+        var resumed = Sampler(new FifoOptions()).Sample(Job(model, resumeFrom: snapshot) with { KeepLatents = 3 }, CancellationToken.None).ToList();
+        Assert.Equal(new long[] { 2, 3, 4, 5, 6, 7, 8, 9 }, resumed.Select(f => f.Index));
+        Assert.Equal(new[] { true, true, true, false, false, false, false, false }, resumed.Select(f => f.Replayed));
+        TensorAssert.Identical(uninterrupted.Skip(2).ToList(), resumed.Select(f => f.Latent).ToList(), "replayed, then new");
+
+        // A decoder that holds more back than the snapshot kept cannot continue from it.
+        var short_ = Assert.Throws<FifoInputException>(() =>
+            Sampler(new FifoOptions()).Sample(Job(model, resumeFrom: snapshot) with { KeepLatents = 4 }, CancellationToken.None).First());
+        Assert.Equal("SnapshotMismatch", short_.ErrorId);
+        Assert.Contains("keeps 3 of the last output latents", short_.Message);
+    }
+
+    [Fact]
     public void Snapshots_are_staged_with_the_frame_they_follow_under_names_of_their_own()
     {
         var model = DelegateVideoModel.Linear();
