@@ -264,10 +264,11 @@ public sealed class FifoRun : IDisposable
     /// </summary>
     public FifoSnapshot Snapshot()
     {
+        var kept = recent?.ToHost();
         var queueNow = QueueTensor();
         if (queueNow.device.type != TorchSharp.DeviceType.CPU)
             using (var onDevice = queueNow) queueNow = onDevice.cpu();
-        return new(queueNow, Iteration, Emitted, job.Noise.Seed, job.RunHash, job.RunSettings) { Recent = recent?.ToHost() };
+        return new(queueNow, Iteration, Emitted, job.Noise.Seed, job.RunHash, job.RunSettings) { Recent = kept };
     }
 
     SlotQueue FillQueue(BaseClipCache? cache, CancellationToken cancellation)

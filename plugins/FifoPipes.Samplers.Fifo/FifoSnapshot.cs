@@ -78,6 +78,9 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
     /// <summary>A decoder that holds latents back needs the last <paramref name="needed"/> output latents, and they must fit the model.</summary>
     static void CheckRecent(string path, Tensor? recent, long emitted, long needed, FifoPlan plan)
     {
+        if (recent is not null && (recent.dim() != 4 || recent.shape[0] != plan.Channels || recent.shape[2] != plan.Height || recent.shape[3] != plan.Width))
+            throw new FifoInputException("SnapshotInvalid",
+                $"Snapshot '{path}' keeps latents of shape [{string.Join(", ", recent.shape)}], not [{plan.Channels}, n, {plan.Height}, {plan.Width}]. The file is damaged; start fresh.");
         long kept = recent?.shape[1] ?? 0;
         if (kept > emitted)
             throw new FifoInputException("SnapshotInvalid", $"Snapshot '{path}' keeps {kept} latents of only {emitted} output. The file is damaged; start fresh.");
@@ -85,9 +88,6 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
             throw new FifoInputException("SnapshotMismatch",
                 $"Snapshot '{path}' keeps {kept} of the last output latents, but this model's decoder holds up to {needed} back and needs them to " +
                 "continue. Resume with the model (and snapshot settings) that wrote it, or start fresh.");
-        if (recent is not null && (recent.dim() != 4 || recent.shape[0] != plan.Channels || recent.shape[2] != plan.Height || recent.shape[3] != plan.Width))
-            throw new FifoInputException("SnapshotInvalid",
-                $"Snapshot '{path}' keeps latents of shape [{string.Join(", ", recent.shape)}], not [{plan.Channels}, n, {plan.Height}, {plan.Width}]. The file is damaged; start fresh.");
     }
 
     /// <summary>The snapshot's format, run hash and seed against this run's.</summary>

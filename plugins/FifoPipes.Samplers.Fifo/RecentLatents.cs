@@ -22,7 +22,7 @@ sealed class RecentLatents : IDisposable
     public void Add(long index, Tensor latent)
     {
         if (latents.Count == 0) First = index;
-        latents.Enqueue(latent.detach().clone().DetachFromDisposeScope());
+        using (NewDisposeScope()) latents.Enqueue(latent.detach().clone().DetachFromDisposeScope());
         if (latents.Count > capacity)
         {
             latents.Dequeue().Dispose();

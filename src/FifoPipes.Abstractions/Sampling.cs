@@ -29,7 +29,8 @@ public sealed record LatentFrame(long Index, Tensor Latent, string Prompt)
 
     /// <summary>
     /// True for a latent from before the resume point that a resumed sampler yields again, ahead of new ones
-    /// (<see cref="SamplingJob.KeepLatents"/>): its frames are written already; a decoder that held it takes it up again.
+    /// (<see cref="SamplingJob.KeepLatents"/>): a decoder that held it at the resume point takes it up again; the engine
+    /// drops the others.
     /// </summary>
     public bool Replayed { get; init; }
 }
@@ -54,9 +55,10 @@ public sealed record SamplingJob
     /// <summary>A snapshot file to continue from; null to start fresh.</summary>
     public string? ResumeFrom { get; init; }
     /// <summary>
-    /// How many of the latest output latents every snapshot also keeps, for a resumed run to yield again first (marked
-    /// <see cref="LatentFrame.Replayed"/>): a decoder that holds latents back (<see cref="IResumableFrameDecoder"/>) needs
-    /// them to continue. 0 when the decoder holds none. A sampler that snapshots must honour it.
+    /// How many of the latest output latents every snapshot also keeps, for a resumed run to yield again first, in order
+    /// and ending with the one just before the resume point (marked <see cref="LatentFrame.Replayed"/>): a decoder that
+    /// holds latents back (<see cref="IResumableFrameDecoder"/>) needs them to continue. 0 when the decoder holds none.
+    /// A sampler that snapshots must honour it.
     /// </summary>
     public int KeepLatents { get; init; }
     /// <summary>Hash of everything that determines the video (recipe, seed); a snapshot from another recipe is refused.</summary>

@@ -143,7 +143,7 @@ public sealed class VideoRun
                 // Stopped partway (Ctrl+C while posting): a chunked decoder's remaining frames still hold device memory.
                 for (int i = next + 1; i < rgbFrames.Count; i++) rgbFrames[i].Dispose();
             }
-            // A decoder that holds frames back delays the snapshot until the frames it covers are out.
+            // A snapshot follows the frames it covers: for a decoder that holds latents back, those of the chunks before it.
             while (staged.Count > 0 && position.FramesBefore(staged.Peek().FramesBefore) is var covered && covered <= nextIndex)
             {
                 Post(output, new SnapshotSaved(staged.Peek(), covered), cancellation);
@@ -151,11 +151,11 @@ public sealed class VideoRun
             }
         }
 
-        // The stream goes on at output latent `resumed`: a fresh decoder takes the latents it held there again.
+        // The stream starts, or goes on at output latent `resumed`: a fresh decoder takes the latents it held there again.
         void Begin(long resumed)
         {
             long heldFrom = position.HeldFrom(resumed);
-            if (resumed > 0) position.ResumeAt(heldFrom);
+            if (recipe.ResumeFrom is not null && resumed > 0) position.ResumeAt(heldFrom);
             long due = heldFrom;
             foreach (var old in replayed.Where(r => r.Index >= heldFrom))
             {
@@ -173,6 +173,8 @@ public sealed class VideoRun
                     $"At the resume point the decoder held latents {heldFrom} to {resumed - 1}, but the snapshot kept none from {due} on. " +
                     "Resume with the model and snapshot settings that wrote it, or start fresh.");
             nextIndex = position.FramesBefore(resumed);
+            foreach (var old in replayed) old.Latent.Dispose();
+            replayed.Clear();
         }
 
         // A TorchSharp scalar fault says nothing about the work: repeat it where repeating cannot change the result.
@@ -195,16 +197,20 @@ public sealed class VideoRun
                 if (latent.Replayed)
                 {
                     replayed.Add(latent);
+                    if (nextIndex >= 0) throw new InvalidOperationException($"The sampler replayed latent {latent.Index} after new ones; replayed latents come first.");
                     continue;
                 }
-                // Decoders that hold frames back (causal VAEs) emit them later, with the index they belong to.
-                if (nextIndex < 0) Begin(latent.Index);
-                latentPrompts.Enqueue((latent.Index, latent.Prompt));
                 if (latent.Snapshot is { } snapshot) staged.Enqueue(snapshot);
-                decoding.Start();
                 IReadOnlyList<TorchSharp.torch.Tensor> rgbFrames;
-                using (latent.Latent) rgbFrames = Repeating(() => decoder.Push(latent.Latent, latent.Prompt), "decoding", decoder.Stateless);
-                decoding.Stop();
+                using (latent.Latent)
+                {
+                    // Decoders that hold frames back (causal VAEs) emit them later, with the index they belong to.
+                    if (nextIndex < 0) Begin(latent.Index);
+                    latentPrompts.Enqueue((latent.Index, latent.Prompt));
+                    decoding.Start();
+                    rgbFrames = Repeating(() => decoder.Push(latent.Latent, latent.Prompt), "decoding", decoder.Stateless);
+                    decoding.Stop();
+                }
                 Emit(rgbFrames);
             }
             // Resumed at the very end, with nothing new to sample: the held latents still have frames to flush.

@@ -1,3 +1,5 @@
+using FifoPipes.Abstractions;
+
 namespace FifoPipes.Hosting.Models;
 
 /// <summary>
@@ -33,6 +35,13 @@ static class ExclusiveFile
             catch (IOException ex)
             {
                 throw timedOut(ex);
+            }
+            catch (UnauthorizedAccessException ex)
+            {
+                // A store shared between users keeps lock files the next user may not write.
+                throw new FifoInputException("ModelStoreWriteFailed",
+                    $"Cannot open the lock file '{path}' ({ex.Message}). The model store must be writable by you: fix the folder's permissions, " +
+                    $"or point {ModelStore.StoreVariable} at a store of your own.", ex);
             }
         }
     }

@@ -91,7 +91,7 @@ public sealed partial class ModelStore
     {
         var path = ManifestPath(repository, revision);
         if (!File.Exists(path)) return null;
-        try { return JsonSerializer.Deserialize<SnapshotManifest>(File.ReadAllText(path), Json); }
+        try { return JsonSerializer.Deserialize<SnapshotManifest>(ReadSharingDelete(path), Json); }
         catch (JsonException ex)
         {
             throw new FifoInputException("ModelStoreCorrupt", $"The store manifest '{path}' is not valid ({ex.Message}); delete it and save the model again.");
@@ -139,6 +139,17 @@ public sealed partial class ModelStore
         var manifest = new SnapshotManifest(listing.Endpoint, listing.Repository, listing.Revision, listing.Commit ?? old?.Commit, DateTimeOffset.UtcNow,
             change(old).OrderBy(f => f.Path, StringComparer.Ordinal).ToList());
         WriteAtomically(path, JsonSerializer.Serialize(manifest, Json));
+    }
+
+    /// <summary>
+    /// Reads a file another save may replace meanwhile: on Windows a rename over a file fails while a reader has it
+    /// open without delete sharing (elsewhere this changes nothing).
+    /// </summary>
+    static string ReadSharingDelete(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
     }
 
     static void WriteAtomically(string path, string text)
@@ -288,7 +299,7 @@ public sealed partial class ModelStore
             foreach (var file in Directory.EnumerateFiles(repo, "*" + ManifestSuffix).OrderBy(f => f, StringComparer.Ordinal))
             {
                 SnapshotManifest? m = null;
-                try { m = JsonSerializer.Deserialize<SnapshotManifest>(File.ReadAllText(file), Json); }
+                try { m = JsonSerializer.Deserialize<SnapshotManifest>(ReadSharingDelete(file), Json); }
                 catch (JsonException) { }
                 if (m is not null) yield return m;
             }

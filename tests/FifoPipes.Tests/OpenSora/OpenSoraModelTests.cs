@@ -285,7 +285,7 @@ public sealed class OpenSoraModelTests : IDisposable
     /// <summary>
     /// 40 latents: the tiny VAE decodes chunks of 33 latents (65 frames), then flushes the 7 after the overlap (14 frames).
     /// A run stopped after 30 frames resumes from the snapshot after 32 latents, all still held; one stopped after 70
-    /// from the one after all 40, with 8 held and nothing left to sample.
+    /// from the one after all 40, with 8 held and nothing left to sample; a third is stopped twice.
     /// </summary>
     [Fact]
     public void A_run_stopped_inside_or_after_a_chunk_resumes_to_the_same_frames()
@@ -334,6 +334,13 @@ public sealed class OpenSoraModelTests : IDisposable
             Assert.Equal(whole.Length, parts.Length);
             for (int i = 0; i < whole.Length; i++) Assert.True(whole[i].AsSpan().SequenceEqual(parts[i]), $"frame {i} differs after stopping at {stopAfter}");
         }
+
+        // A resumed run's own snapshots keep what its decoder holds: stopped again, it resumes once more.
+        Assert.Equal(30, Run("twice", resume: false, stopAfter: 30).Count);
+        Assert.Equal(70, Run("twice", resume: true, stopAfter: 70).Count);
+        Assert.Equal("40", SafetensorsFile.ReadMetadata(Path.Combine(root, "twice.snapshot"))["emitted"]);
+        Assert.Equal(Enumerable.Range(65, 14).Select(i => (long)i), Run("twice", resume: true));
+        Assert.True(Pngs("whole").Zip(Pngs("twice")).All(pair => pair.First.AsSpan().SequenceEqual(pair.Second)), "a frame differs after two resumes");
     }
 
     [Fact]
