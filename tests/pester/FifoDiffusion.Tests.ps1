@@ -11,22 +11,22 @@ AfterAll {
 Describe 'The FifoDiffusion module' {
     It 'exports its cmdlets from the manifest' {
         $commands = (Get-Module FifoDiffusion).ExportedCmdlets.Keys | Sort-Object
-        $commands | Should -Be @('ConvertTo-FifoCheckpoint', 'Export-FifoFrames', 'Get-FifoModel', 'Get-FifoPlugin', 'Invoke-FifoRecipe', 'Measure-FifoQuality', 'New-FifoVideo', 'Save-FifoModel', 'Test-FifoRecipe')
+        $commands | Should -Be @('ConvertTo-FifoCheckpoint', 'Export-FifoFrames', 'Get-FifoModel', 'Get-FifoPlugin', 'Invoke-FifoRecipe', 'Measure-FifoQuality', 'New-FifoVideo', 'Remove-FifoModel', 'Save-FifoModel', 'Test-FifoRecipe')
     }
 
     It 'has help with examples for every cmdlet' -ForEach @(
         @{ Name = 'New-FifoVideo' }, @{ Name = 'Export-FifoFrames' }, @{ Name = 'Invoke-FifoRecipe' },
-        @{ Name = 'Test-FifoRecipe' }, @{ Name = 'Get-FifoPlugin' }, @{ Name = 'Save-FifoModel' }, @{ Name = 'Get-FifoModel' },
+        @{ Name = 'Test-FifoRecipe' }, @{ Name = 'Get-FifoPlugin' }, @{ Name = 'Save-FifoModel' }, @{ Name = 'Get-FifoModel' }, @{ Name = 'Remove-FifoModel' },
         @{ Name = 'ConvertTo-FifoCheckpoint' }, @{ Name = 'Measure-FifoQuality' }) {
         $help = Get-Help $Name -Full
         $help.Synopsis | Should -Not -BeNullOrEmpty
-        $help.Synopsis | Should -Not -Match '^\s*New-|^\s*Export-|^\s*Invoke-|^\s*Test-|^\s*Get-|^\s*Save-|^\s*ConvertTo-'
+        $help.Synopsis | Should -Not -Match '^\s*New-|^\s*Export-|^\s*Invoke-|^\s*Test-|^\s*Get-|^\s*Save-|^\s*Remove-|^\s*ConvertTo-'
         @($help.Examples.Example).Count | Should -BeGreaterOrEqual 2
     }
 
     It 'has help whose syntax and parameters match the cmdlets (scripts/update-help.ps1 rewrites them)' -ForEach @(
         @{ Name = 'New-FifoVideo' }, @{ Name = 'Export-FifoFrames' }, @{ Name = 'Invoke-FifoRecipe' },
-        @{ Name = 'Test-FifoRecipe' }, @{ Name = 'Get-FifoPlugin' }, @{ Name = 'Save-FifoModel' }, @{ Name = 'Get-FifoModel' },
+        @{ Name = 'Test-FifoRecipe' }, @{ Name = 'Get-FifoPlugin' }, @{ Name = 'Save-FifoModel' }, @{ Name = 'Get-FifoModel' }, @{ Name = 'Remove-FifoModel' },
         @{ Name = 'ConvertTo-FifoCheckpoint' }, @{ Name = 'Measure-FifoQuality' }) {
         . "$PSScriptRoot/HelpMetadata.ps1"
         $doc = [xml](Get-Content -Raw "$PSScriptRoot/../../en-US/FifoPipes.PowerShell.dll-Help.xml")

@@ -103,7 +103,7 @@ public sealed partial class ModelStore
     /// hub still lists what was verified before; files listed before and not named now are kept.
     /// </summary>
     Task MergeManifestAsync(HubListing listing, IEnumerable<HubFile> files, CancellationToken cancel) =>
-        UpdateManifestAsync(listing, old =>
+        UpdateManifestAsync(listing.Repository, listing.Revision, old =>
         {
             var merged = (old?.Files ?? Array.Empty<StoredFile>()).ToDictionary(f => f.Path, StringComparer.Ordinal);
             foreach (var f in files)
@@ -112,22 +112,28 @@ public sealed partial class ModelStore
                 bool? verified = previous is not null && previous.Describes(f) ? previous.Verified : false;
                 merged[f.Path] = new StoredFile(f.Path, f.Size, f.Sha256, verified, f.GitBlob);
             }
-            return merged.Values;
+            return Listed(listing, old, merged.Values);
         }, cancel);
 
     /// <summary>Records that <paramref name="file"/> is on disk as the hub listed it (downloaded and checked).</summary>
     Task MarkVerifiedAsync(HubListing listing, HubFile file, CancellationToken cancel) =>
-        UpdateManifestAsync(listing, old => (old?.Files ?? Array.Empty<StoredFile>()).Where(f => f.Path != file.Path)
-            .Append(new StoredFile(file.Path, file.Size, file.Sha256, Verified: true, file.GitBlob)), cancel);
+        UpdateManifestAsync(listing.Repository, listing.Revision, old => Listed(listing, old,
+            (old?.Files ?? Array.Empty<StoredFile>()).Where(f => f.Path != file.Path)
+            .Append(new StoredFile(file.Path, file.Size, file.Sha256, Verified: true, file.GitBlob))), cancel);
+
+    static SnapshotManifest Listed(HubListing listing, SnapshotManifest? old, IEnumerable<StoredFile> files) =>
+        new(listing.Endpoint, listing.Repository, listing.Revision, listing.Commit ?? old?.Commit, DateTimeOffset.UtcNow,
+            files.OrderBy(f => f.Path, StringComparer.Ordinal).ToList());
 
     /// <summary>
-    /// Reads, changes and rewrites the manifest under its lock: two saves of one repository (other threads or other
-    /// processes, each downloading its own files) would otherwise each write back what it read, dropping the other's
-    /// entries. The lock file stays: deleting it could let a waiter lock the deleted file while a newcomer locks a new one.
+    /// Reads, changes and rewrites the manifest under its lock (a change to null deletes it): two saves of one
+    /// repository (other threads or other processes, each downloading its own files) would otherwise each write back
+    /// what it read, dropping the other's entries. The lock file stays: deleting it could let a waiter lock the deleted
+    /// file while a newcomer locks a new one.
     /// </summary>
-    async Task UpdateManifestAsync(HubListing listing, Func<SnapshotManifest?, IEnumerable<StoredFile>> change, CancellationToken cancel)
+    async Task UpdateManifestAsync(string repository, string revision, Func<SnapshotManifest?, SnapshotManifest?> change, CancellationToken cancel)
     {
-        var path = ManifestPath(listing.Repository, listing.Revision);
+        var path = ManifestPath(repository, revision);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var lockPath = path + ".lock";
         using var held = await ExclusiveFile.AcquireAsync(lockPath, ManifestLockTimeout, waiting: null,
@@ -135,10 +141,8 @@ public sealed partial class ModelStore
                 $"The manifest '{path}' has been locked by another save for more than {ManifestLockTimeout.TotalSeconds:0} s, though an update takes " +
                 $"milliseconds. If no other Save-FifoModel is running, delete '{lockPath}' and try again.", ex),
             cancel).ConfigureAwait(false);
-        var old = ReadManifest(listing.Repository, listing.Revision);
-        var manifest = new SnapshotManifest(listing.Endpoint, listing.Repository, listing.Revision, listing.Commit ?? old?.Commit, DateTimeOffset.UtcNow,
-            change(old).OrderBy(f => f.Path, StringComparer.Ordinal).ToList());
-        WriteAtomically(path, JsonSerializer.Serialize(manifest, Json));
+        if (change(ReadManifest(repository, revision)) is { } manifest) WriteAtomically(path, JsonSerializer.Serialize(manifest, Json));
+        else File.Delete(path);
     }
 
     /// <summary>

@@ -26,7 +26,7 @@ static class Errors
         return errorId switch
         {
             "ModelDownloadFailed" => ErrorCategory.ConnectionError,
-            "ModelFileLocked" => ErrorCategory.ResourceBusy,
+            "ModelFileLocked" or "ModelStoreLocked" => ErrorCategory.ResourceBusy,
             "DeviceUnavailable" or "ModelDoesNotFit" => ErrorCategory.ResourceUnavailable,
             "FfmpegFailed" or "ModelStoreWriteFailed" => ErrorCategory.WriteError,
             "SnapshotUnsupported" => ErrorCategory.InvalidOperation,

@@ -125,6 +125,18 @@ public sealed class ModelCmdletTests : IDisposable
         var loadError = Assert.Single(loadErrors);
         Assert.DoesNotContain("unknown model plugin", loadError.Exception.Message);
         Assert.Contains(Path.Combine(store, "fifotest", "tiny-vc", "main"), loadError.Exception.Message);
+
+        // Remove-FifoModel: -WhatIf deletes nothing, a plain name the store lacks is an error, a pattern may match nothing.
+        var (_, whatIfErrors) = Run(Scoped("Remove-FifoModel fifotest-cmdlet -WhatIf"));
+        Assert.Empty(whatIfErrors);
+        Assert.True(File.Exists(model.Files[0].LocalPath));
+        var (_, removeErrors) = Run(Scoped("Remove-FifoModel nonesuch, nomatch*"));
+        Assert.Equal("ModelNotFound", Assert.Single(removeErrors).FullyQualifiedErrorId.Split(',')[0]);
+        var (removed, pipedErrors) = Run(Scoped("Get-FifoModel | Remove-FifoModel; Get-FifoModel"));
+        Assert.Empty(pipedErrors);
+        Assert.Empty(removed);
+        Assert.False(File.Exists(model.Files[0].LocalPath));
+        Assert.False(Directory.Exists(Path.Combine(store, "fifotest")));
     }
 
     [SkippableFact]

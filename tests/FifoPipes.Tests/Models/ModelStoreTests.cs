@@ -233,6 +233,61 @@ public sealed class ModelStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Removing_a_preset_deletes_its_files_and_records_but_keeps_what_another_preset_uses()
+    {
+        var store = new ModelStore(Path.Combine(dir, "store"));
+        using var client = Client();
+        hub.AddFile("fifotest/tiny-vc2", "main", "model.ckpt", FakeHub.RandomBytes(5_000, 12));
+        var sibling = Tiny with { Name = "fifotest-sibling", Parts = new[] { new ModelPart("checkpoint", "fifotest/tiny-vc2", "main", new[] { "model.ckpt" }), Tiny.Parts[1] } };
+        await store.SaveAsync(client, Tiny);
+        await store.SaveAsync(client, sibling);
+        var ownFolder = Path.Combine(store.Root, "fifotest", "tiny-vc");
+        File.WriteAllText(Path.Combine(ownFolder, "main", "notes.bin.partial"), "left by a cut-short download of a file the manifest does not name");
+        File.WriteAllText(Path.Combine(ownFolder, "main", "model.ckpt.partial"), "a newer version, cut short");
+
+        var removal = await store.RemoveAsync("FIFOTEST-TINY");
+
+        Assert.Equal("fifotest-tiny", removal.Name);
+        Assert.Equal("model.ckpt", Assert.Single(removal.Deleted).Path);
+        Assert.Equal(checkpoint.Length + "a newer version, cut short".Length, removal.FreedBytes);
+        Assert.Equal(new[] { "fifotest-sibling", "fifotest-sibling" }, removal.Kept.Select(k => k.UsedBy));
+        Assert.Equal(new[] { "merges.txt", "vocab.json" }, removal.Kept.Select(k => k.File.Path).Order());
+        Assert.False(File.Exists(Path.Combine(ownFolder, "main", "model.ckpt")));
+        Assert.False(File.Exists(Path.Combine(ownFolder, "main", "model.ckpt.partial")));
+        Assert.Null(store.ReadManifest("fifotest/tiny-vc", "main"));
+        // A file the store never recorded is not the removal's to delete, so its folder stays.
+        Assert.Equal(new[] { "notes.bin.partial" }, Directory.GetFiles(ownFolder, "*", SearchOption.AllDirectories).Select(Path.GetFileName));
+        Assert.Equal(new[] { "fifotest-sibling" }, store.List().Select(m => m.Name));
+        Assert.True(store.Status(sibling).Complete, "the sibling keeps the shared tokenizer");
+
+        await store.RemoveAsync("fifotest-sibling");
+        Assert.Empty(store.List());
+        Assert.Equal(new[] { "tiny-vc" }, Directory.GetDirectories(Path.Combine(store.Root, "fifotest")).Select(Path.GetFileName));
+        Assert.Equal("ModelNotFound", (await Assert.ThrowsAsync<FifoInputException>(() => store.RemoveAsync("fifotest-sibling"))).ErrorId);
+    }
+
+    [Fact]
+    public async Task Files_saved_by_hand_are_removed_by_repository_unless_a_download_holds_them()
+    {
+        var store = new ModelStore(Path.Combine(dir, "store"));
+        using var client = Client();
+        await store.SaveFilesAsync(client, "fifotest/tiny-clip", "v1", null);
+        var vocab = Path.Combine(store.Root, "fifotest", "tiny-clip", "v1", "vocab.json");
+
+        using (new FileStream(vocab + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            var busy = await Assert.ThrowsAsync<FifoInputException>(() => store.RemoveAsync("fifotest/tiny-clip@v1"));
+            Assert.Equal("ModelFileLocked", busy.ErrorId);
+            Assert.True(File.Exists(vocab));
+        }
+
+        var removal = await store.RemoveAsync("fifotest/tiny-clip@v1");
+        Assert.Equal(new[] { "merges.txt", "vocab.json" }, removal.Deleted.Select(f => f.Path).Order());
+        Assert.Empty(store.List());
+        Assert.False(Directory.Exists(Path.Combine(store.Root, "fifotest")), "the store's folders go with the last files");
+    }
+
+    [Fact]
     public async Task A_recipe_naming_a_stored_preset_gets_its_plugin_and_stored_files()
     {
         var store = new ModelStore(Path.Combine(dir, "store"));

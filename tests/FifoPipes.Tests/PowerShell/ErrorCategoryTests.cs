@@ -25,6 +25,7 @@ public sealed class ErrorCategoryTests
     [InlineData("DeviceUnavailable", ErrorCategory.ResourceUnavailable)]
     [InlineData("ModelDoesNotFit", ErrorCategory.ResourceUnavailable)]
     [InlineData("ModelFileLocked", ErrorCategory.ResourceBusy)]
+    [InlineData("ModelStoreLocked", ErrorCategory.ResourceBusy)]
     [InlineData("ModelDownloadFailed", ErrorCategory.ConnectionError)]
     [InlineData("FfmpegFailed", ErrorCategory.WriteError)]
     [InlineData("ModelStoreWriteFailed", ErrorCategory.WriteError)]

@@ -1,0 +1,129 @@
+using FifoPipes.Abstractions;
+
+namespace FifoPipes.Hosting.Models;
+
+/// <summary>A stored file kept by a removal because another saved preset uses it.</summary>
+public sealed record KeptFile(StoredFileStatus File, string UsedBy);
+
+/// <summary>What removing a stored model did: the files deleted, and those kept for other saved presets.</summary>
+public sealed record StoreRemoval(string Name, IReadOnlyList<StoredFileStatus> Deleted, IReadOnlyList<KeptFile> Kept)
+{
+    /// <summary>Bytes freed: the sizes of the deleted files that were on disk.</summary>
+    public long FreedBytes { get; init; }
+}
+
+public sealed partial class ModelStore
+{
+    static readonly TimeSpan DownloadLockWait = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Deletes a stored model as <see cref="List"/> names it (a saved preset, or "owner/name@revision" for files saved
+    /// by hand): its files, their download leftovers, their manifest entries and the preset's record. Files another saved
+    /// preset uses stay (a tokenizer shared by two presets). Throws "ModelNotFound" for a name the store does not hold,
+    /// "ModelFileLocked" for a file being downloaded now.
+    /// </summary>
+    public async Task<StoreRemoval> RemoveAsync(string name, CancellationToken cancel = default)
+    {
+        var saved = SavedPresets();
+        var model = List().FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase))
+                    ?? throw new FifoInputException("ModelNotFound",
+                        $"The model store '{Root}' holds no model '{name}'. Get-FifoModel lists what it holds (saved presets, and files saved by hand as owner/name@revision).");
+        var others = saved.Where(p => !string.Equals(p.Name, model.Name, StringComparison.OrdinalIgnoreCase)).ToList();
+        var deleted = new List<StoredFileStatus>();
+        var kept = new List<KeptFile>();
+        long freed = 0;
+        foreach (var file in model.Files)
+        {
+            if (others.FirstOrDefault(p => Uses(p, file)) is { } user)
+            {
+                kept.Add(new KeptFile(file, user.Name));
+                continue;
+            }
+            freed += await DeleteStoredFileAsync(file.LocalPath, cancel).ConfigureAwait(false);
+            deleted.Add(file);
+        }
+        foreach (var repository in deleted.GroupBy(f => (f.Repository, f.Revision)))
+        {
+            await ForgetAsync(repository.Key.Repository, repository.Key.Revision, repository.Select(f => f.Path).ToHashSet(StringComparer.Ordinal), cancel).ConfigureAwait(false);
+            DeleteOrphanManifestLocks(RepositoryFolder(repository.Key.Repository));
+        }
+        if (model.Preset is { } preset) File.Delete(PresetPath(preset.Name));
+        foreach (var file in deleted) RemoveEmptyFolders(file);
+        return new StoreRemoval(model.Name, deleted, kept) { FreedBytes = freed };
+    }
+
+    static bool Uses(ModelPreset preset, StoredFileStatus file) => preset.Parts.Any(part =>
+        part.Repository == file.Repository && HubNames.RevisionFolder(part.Revision) == HubNames.RevisionFolder(file.Revision) && part.Files.Contains(file.Path));
+
+    /// <summary>
+    /// Deletes a file and what a cut-short download left of it, holding its download lock so that no save is writing it
+    /// meanwhile; returns the bytes freed. The lock file goes too, as after a finished download: a save that waited for
+    /// it at this very moment is racing the removal of the same file, and verification still guards what it stores.
+    /// </summary>
+    async Task<long> DeleteStoredFileAsync(string local, CancellationToken cancel)
+    {
+        var lockPath = local + ".lock";
+        if (!Directory.Exists(Path.GetDirectoryName(local))) return 0;
+        using (await ExclusiveFile.AcquireAsync(lockPath, DownloadLockWait, waiting: null,
+                   ex => new FifoInputException("ModelFileLocked",
+                       $"'{local}' is being downloaded by another Save-FifoModel. Remove the model once that save ends, or stop it first.", ex),
+                   cancel).ConfigureAwait(false))
+        {
+            long freed = 0;
+            foreach (var path in new[] { local, local + ".partial" })
+            {
+                var info = new FileInfo(path);
+                if (!info.Exists) continue;
+                freed += info.Length;
+                try { info.Delete(); }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    throw new FifoInputException("ModelStoreWriteFailed", $"Cannot delete '{path}' ({ex.Message}). Close what uses it (a running video on Windows) and try again.", ex);
+                }
+            }
+            TryDelete(lockPath);
+            return freed;
+        }
+    }
+
+    /// <summary>
+    /// Drops <paramref name="paths"/> from the manifest; a manifest left with no file goes.
+    /// </summary>
+    Task ForgetAsync(string repository, string revision, IReadOnlySet<string> paths, CancellationToken cancel) =>
+        UpdateManifestAsync(repository, revision, old =>
+        {
+            var left = (old?.Files ?? Array.Empty<StoredFile>()).Where(f => !paths.Contains(f.Path)).ToList();
+            return old is null || left.Count == 0 ? null : old with { Files = left, Updated = DateTimeOffset.UtcNow };
+        }, cancel);
+
+    /// <summary>Removes the folders a deleted file leaves empty, up to its repository's folder.</summary>
+    void RemoveEmptyFolders(StoredFileStatus file)
+    {
+        var owner = Path.GetDirectoryName(RepositoryFolder(file.Repository))!;
+        for (var folder = Path.GetDirectoryName(file.LocalPath); folder is not null && folder.Length > Root.Length; folder = Path.GetDirectoryName(folder))
+        {
+            if (!Directory.Exists(folder)) continue;
+            if (Directory.EnumerateFileSystemEntries(folder).Any()) return;
+            Directory.Delete(folder);
+            if (folder == owner) return;
+        }
+    }
+
+    string RepositoryFolder(string repository) => Path.GetFullPath(Path.Combine(Root, repository.Replace('/', Path.DirectorySeparatorChar)));
+
+    /// <summary>
+    /// The lock files of manifests that are gone. A save waiting on one at this moment is racing the removal of the same
+    /// repository; the worst it can do is write a manifest another save then also writes.
+    /// </summary>
+    static void DeleteOrphanManifestLocks(string repositoryFolder)
+    {
+        if (!Directory.Exists(repositoryFolder)) return;
+        foreach (var lockFile in Directory.EnumerateFiles(repositoryFolder, "*" + ManifestSuffix + ".lock"))
+            if (!File.Exists(lockFile[..^".lock".Length])) TryDelete(lockFile);
+    }
+
+    static void TryDelete(string path)
+    {
+        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}
