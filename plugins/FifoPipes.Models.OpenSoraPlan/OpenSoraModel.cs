@@ -72,12 +72,19 @@ public sealed class OpenSoraModel : IVideoModel, IAdoptConditioning, IPairedUnco
     /// The "" caption cut to <paramref name="conditional"/>'s length, as the pipeline pairs them in one guidance batch;
     /// paired per prompt, a row's caption does not depend on the other rows of its call.
     /// </summary>
-    public Conditioning UnconditionalFor(Conditioning conditional)
+    public Conditioning UnconditionalFor(Conditioning conditional) => Pair(empty ??= (T5Conditioning)Encode(""), conditional);
+
+    /// <summary>
+    /// A negative prompt's caption cut to <paramref name="conditional"/>'s length, as the pipeline cuts both captions of
+    /// a guidance batch to the prompt's tokens (its mask_feature).
+    /// </summary>
+    public Conditioning Pair(Conditioning negative, Conditioning conditional)
     {
         if (conditional is not T5Conditioning prompt)
             throw new ArgumentException($"opensora cannot pair a {conditional.GetType().Name}; encode prompts with this model.", nameof(conditional));
-        empty ??= (T5Conditioning)Encode("");
-        return new T5Conditioning("", empty.Embedding.clone().DetachFromDisposeScope(), empty.ValidTokens, pairedLength: prompt.ValidTokens);
+        if (negative is not T5Conditioning caption)
+            throw new ArgumentException($"opensora cannot pair a {negative.GetType().Name} as the negative; encode it with this model.", nameof(negative));
+        return new T5Conditioning(caption.Prompt, caption.Embedding.clone().DetachFromDisposeScope(), caption.ValidTokens, pairedLength: prompt.ValidTokens);
     }
 
     /// <summary>The primary replica's T5 embedding of a prompt, copied to this replica's device.</summary>

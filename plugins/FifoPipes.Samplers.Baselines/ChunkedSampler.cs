@@ -26,8 +26,9 @@ public sealed class ChunkedSampler : ISampler
 
     IEnumerable<LatentFrame> Run(SamplingJob job, ClipPlan plan, PromptSchedule schedule, CancellationToken cancellation)
     {
-        using var prompts = new PromptEmbeddings(job.Model, schedule);
+        using var prompts = new PromptEmbeddings(job.Model, schedule, job.NegativePrompt);
         var model = new GuidedModel(job.Model, prompts, plan.Guidance);
+        GuidedDenoiser.WarnIfNegativePromptUnused(job, plan.Guidance);
         int f = plan.WindowFrames;
         long total = schedule.TotalFrames;
         long clips = (total + f - 1) / f;

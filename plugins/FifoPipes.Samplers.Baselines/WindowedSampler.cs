@@ -47,9 +47,10 @@ public abstract class WindowedSampler : ISampler
         int frames = Math.Max(total, plan.WindowFrames);
         Tensor video;
         string[] labels;
-        using (var prompts = new PromptEmbeddings(job.Model, schedule))
+        using (var prompts = new PromptEmbeddings(job.Model, schedule, job.NegativePrompt))
         {
             var model = new GuidedModel(job.Model, prompts, plan.Guidance);
+            GuidedDenoiser.WarnIfNegativePromptUnused(job, plan.Guidance);
             bool fuse = FusesInAttention(job, model);
             labels = FrameLabels(job, schedule, total, WindowCoDenoiser.WindowStarts(frames, plan.WindowFrames, stride), plan.WindowFrames, fuse);
             var source = StartNoiseSource(job, plan.WindowFrames, stride);

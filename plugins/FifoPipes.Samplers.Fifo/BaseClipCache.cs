@@ -20,11 +20,14 @@ public sealed class BaseClipCache
 
     public string PathFor(string key) => Path.Combine(folder, $"base-{key}.safetensors");
 
-    public static string Key(ModelInfo model, string prompt, long seed, FifoPlan plan)
+    public static string Key(ModelInfo model, string prompt, long seed, FifoPlan plan, string negativePrompt = "")
     {
-        var text = string.Join("\n", model.Name, model.Fingerprint, prompt, seed.ToString(CultureInfo.InvariantCulture), plan.Steps, plan.WindowFrames,
+        var parts = new List<object> { model.Name, model.Fingerprint, prompt, seed.ToString(CultureInfo.InvariantCulture), plan.Steps, plan.WindowFrames,
             plan.Guidance.ToString("R", CultureInfo.InvariantCulture), plan.Eta.ToString("R", CultureInfo.InvariantCulture),
-            plan.Table.Kind, plan.Channels, plan.Height, plan.Width);
+            plan.Table.Kind, plan.Channels, plan.Height, plan.Width };
+        // Only when given, so the clips cached before negative prompts keep their keys.
+        if (negativePrompt.Length > 0) parts.Add("negative=" + negativePrompt);
+        var text = string.Join("\n", parts);
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..24].ToLowerInvariant();
     }
 

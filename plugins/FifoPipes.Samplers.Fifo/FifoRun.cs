@@ -38,7 +38,8 @@ public sealed class FifoRun : IDisposable
         Plan = plan;
         device = job.Model.Info.Device;
         denoiser = new GuidedDenoiser(job.Model, plan.Guidance);
-        prompts = new PromptEmbeddings(job.Model, new PromptSchedule(job.Prompts));
+        GuidedDenoiser.WarnIfNegativePromptUnused(job, plan.Guidance);
+        prompts = new PromptEmbeddings(job.Model, new PromptSchedule(job.Prompts), job.NegativePrompt);
         windowBatch = plan.WindowBatch == 0 ? plan.Windows.Count : Math.Min(plan.WindowBatch, plan.Windows.Count);
         // One window per device, so each replica gets a window's rows and the cost read is each device's per window.
         measuredWindows = job.Model is ReplicatedModel replicated ? replicated.Replicas.Count : 1;
@@ -288,7 +289,7 @@ public sealed class FifoRun : IDisposable
     Tensor BaseClip(BaseClipCache? cache, CancellationToken cancellation)
     {
         string prompt = prompts.Schedule.Spans[0].Prompt;
-        string? key = cache is null ? null : BaseClipCache.Key(job.Model.Info, prompt, job.Noise.Seed, Plan);
+        string? key = cache is null ? null : BaseClipCache.Key(job.Model.Info, prompt, job.Noise.Seed, Plan, job.NegativePrompt);
         var shape = new long[] { Plan.Channels, Plan.WindowFrames, Plan.Height, Plan.Width };
         if (cache is not null && cache.TryLoad(key!, shape) is { } cached)
         {

@@ -87,6 +87,15 @@ public interface IPairedUnconditional
     /// <summary>The "" conditioning to pair with <paramref name="conditional"/>; the caller owns (disposes) it.</summary>
     Conditioning UnconditionalFor(Conditioning conditional);
 
+    /// <summary>
+    /// The negative prompt's conditioning (<paramref name="negative"/>, made by this model's Encode) paired with
+    /// <paramref name="conditional"/> as "" is in <see cref="UnconditionalFor"/>; the caller owns (disposes) it. A model
+    /// that pairs only "" throws <see cref="NotSupportedException"/>, which is what a plugin built before negative
+    /// prompts does.
+    /// </summary>
+    Conditioning Pair(Conditioning negative, Conditioning conditional) =>
+        throw new NotSupportedException($"{GetType().Name} pairs only the empty prompt with each prompt; it takes no negative prompt.");
+
     /// <summary>False for a wrapper whose inner model does not pair (a replicated model of such replicas): one "" serves all.</summary>
     bool PairsUnconditional => true;
 }

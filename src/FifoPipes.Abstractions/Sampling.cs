@@ -43,6 +43,8 @@ public sealed record SamplingJob
 {
     public required IVideoModel Model { get; init; }
     public required IReadOnlyList<PromptSpan> Prompts { get; init; }
+    /// <summary>What guidance steers away from: the unconditional branch's prompt, "" (the default) for none.</summary>
+    public string NegativePrompt { get; init; } = "";
     /// <summary>Output frames wanted (the sum of the prompt spans).</summary>
     public long Frames => Prompts.Sum(p => (long)p.Frames);
     public long Seed { get; init; }

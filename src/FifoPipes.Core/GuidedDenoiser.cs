@@ -24,6 +24,13 @@ public sealed class GuidedDenoiser
     public double Guidance { get; }
     public bool UsesUnconditional => Guidance != 1.0;
 
+    /// <summary>A negative prompt steers the unconditional branch, which guidance 1 never runs: says so rather than ignore it.</summary>
+    public static void WarnIfNegativePromptUnused(SamplingJob job, double guidance)
+    {
+        if (job.NegativePrompt.Length > 0 && guidance == 1.0)
+            job.Log.Warning($"The negative prompt '{job.NegativePrompt}' has no effect at guidance 1, where only the conditional branch runs; raise guidance to use it.");
+    }
+
     /// <summary>x [B, C, F, h, w] float32, t [B, F] int64, every row under <paramref name="cond"/>; returns eps [B, C, F, h, w] float32.</summary>
     public Tensor PredictNoise(Tensor x, Tensor t, Conditioning cond, Conditioning? uncond)
     {

@@ -4,8 +4,8 @@ namespace FifoPipes.Core;
 
 /// <summary>
 /// Embeds each prompt of the schedule on first use (spans in use at once with the same text share one embedding), plus
-/// the "" prompt for guidance (one per prompt for models that pair it, <see cref="IPairedUnconditional"/>); every
-/// sampler shares it. A sampler that moves forward through the video frees the spans behind it with
+/// the negative prompt ("" unless given) for guidance (one per prompt for models that pair it,
+/// <see cref="IPairedUnconditional"/>); every sampler shares it. A sampler that moves forward through the video frees the spans behind it with
 /// <see cref="ReleaseBefore"/>, so a schedule of thousands of prompts holds only the few in use.
 /// </summary>
 public sealed class PromptEmbeddings : IDisposable
@@ -15,14 +15,17 @@ public sealed class PromptEmbeddings : IDisposable
     Conditioning? unconditional;
     readonly Dictionary<Conditioning, Conditioning> paired = new(ReferenceEqualityComparer.Instance);
 
-    public PromptEmbeddings(IVideoModel model, PromptSchedule schedule)
+    /// <param name="negativePrompt">The unconditional branch's prompt; "" for the usual unconditional guidance.</param>
+    public PromptEmbeddings(IVideoModel model, PromptSchedule schedule, string negativePrompt = "")
     {
         this.model = model;
         Schedule = schedule;
+        NegativePrompt = negativePrompt;
         spans = new Conditioning?[schedule.Spans.Count];
     }
 
     public PromptSchedule Schedule { get; }
+    public string NegativePrompt { get; }
 
     /// <summary>The conditioning for output frame <paramref name="outputFrame"/> (clamped into the schedule).</summary>
     public Conditioning ForFrame(long outputFrame)
@@ -54,14 +57,27 @@ public sealed class PromptEmbeddings : IDisposable
 
     /// <summary>The one "" conditioning, for samplers written before prompts were paired; a pairing model gets it unpaired.</summary>
     [Obsolete("Use UnconditionalFor(conditional): models that pair \"\" with each prompt (Open-Sora Plan) need to know the prompt.")]
-    public Conditioning Unconditional => unconditional ??= model.Encode("");
+    public Conditioning Unconditional => unconditional ??= model.Encode(NegativePrompt);
 
-    /// <summary>The "" conditioning to guide <paramref name="conditional"/> (one of this schedule's) with.</summary>
+    /// <summary>The negative ("" unless given) conditioning to guide <paramref name="conditional"/> (one of this schedule's) with.</summary>
     public Conditioning UnconditionalFor(Conditioning conditional)
     {
-        if (model is not IPairedUnconditional { PairsUnconditional: true } pairing) return unconditional ??= model.Encode("");
-        if (!paired.TryGetValue(conditional, out var own)) paired[conditional] = own = pairing.UnconditionalFor(conditional);
+        if (model is not IPairedUnconditional { PairsUnconditional: true } pairing) return unconditional ??= model.Encode(NegativePrompt);
+        if (!paired.TryGetValue(conditional, out var own))
+            paired[conditional] = own = NegativePrompt.Length == 0 ? pairing.UnconditionalFor(conditional) : Paired(pairing, conditional);
         return own;
+    }
+
+    /// <summary>A pairing model's negative prompt is embedded once and paired with each prompt.</summary>
+    Conditioning Paired(IPairedUnconditional pairing, Conditioning conditional)
+    {
+        unconditional ??= model.Encode(NegativePrompt);
+        try { return pairing.Pair(unconditional, conditional); }
+        catch (NotSupportedException e)
+        {
+            throw new FifoInputException("NegativePromptUnsupported",
+                $"Model '{model.Info.Name}' cannot take a negative prompt ({e.Message}). Leave out negativePrompt (-NegativePrompt).", e);
+        }
     }
 
     public void Dispose()

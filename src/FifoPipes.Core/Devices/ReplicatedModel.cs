@@ -126,12 +126,23 @@ public class ReplicatedModel : IVideoModel, IPairedUnconditional
     /// <summary>Each replica's own pairing (adopted from the primary's where it can); for replicas that do not pair, the one "" embedding.</summary>
     public Conditioning UnconditionalFor(Conditioning conditional)
     {
-        if (conditional is not ReplicatedConditioning own)
-            throw new ArgumentException("The conditioning was not made by this replicated model's Encode.", nameof(conditional));
+        var own = Own(conditional, nameof(conditional));
         return PairsUnconditional
             ? PerReplica("", (replica, i) => ((IPairedUnconditional)replica).UnconditionalFor(own.For(i)))
             : Encode("");
     }
+
+    /// <summary>The negative paired as each replica pairs it (adopted from the primary's where it can); unpaired for replicas that do not pair.</summary>
+    public Conditioning Pair(Conditioning negative, Conditioning conditional)
+    {
+        var (ownNegative, own) = (Own(negative, nameof(negative)), Own(conditional, nameof(conditional)));
+        return PairsUnconditional
+            ? PerReplica(negative.Prompt, (replica, i) => ((IPairedUnconditional)replica).Pair(ownNegative.For(i), own.For(i)))
+            : Encode(negative.Prompt);
+    }
+
+    static ReplicatedConditioning Own(Conditioning conditioning, string name) => conditioning as ReplicatedConditioning
+        ?? throw new ArgumentException("The conditioning was not made by this replicated model's Encode.", name);
 
     /// <summary>
     /// A conditioning for every replica: the primary makes its own with <paramref name="make"/>, the others adopt a copy

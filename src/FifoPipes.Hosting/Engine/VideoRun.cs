@@ -97,6 +97,7 @@ public sealed class VideoRun
         {
             Model = model,
             Prompts = recipe.Prompts,
+            NegativePrompt = recipe.NegativePrompt,
             Seed = recipe.Seed,
             Noise = new KeyedNoise(recipe.Seed),
             InitLatents = initLatents,

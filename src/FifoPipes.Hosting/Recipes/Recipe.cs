@@ -23,6 +23,8 @@ public sealed class Recipe
     public required PluginUse Model { get; init; }
     public required PluginUse Sampler { get; init; }
     public required IReadOnlyList<PromptSpan> Prompts { get; init; }
+    /// <summary>The unconditional branch's prompt; "" for the usual unconditional guidance.</summary>
+    public string NegativePrompt { get; init; } = "";
     public IReadOnlyList<SinkUse> Sinks { get; init; } = Array.Empty<SinkUse>();
     public long Seed { get; init; }
     /// <summary>Playback rate; null = the model's default.</summary>

@@ -19,6 +19,8 @@ static class RecipeHash
         Append(text, "sampler", recipe.Sampler);
         for (int i = 0; i < recipe.Prompts.Count; i++)
             text.Append(CultureInfo.InvariantCulture, $"prompts[{i}]={recipe.Prompts[i].Prompt}|{recipe.Prompts[i].Frames}\n");
+        // Only when given: a run without one keeps the hash (and the snapshots) it had before negative prompts.
+        if (recipe.NegativePrompt.Length > 0) text.Append("negativePrompt=").Append(recipe.NegativePrompt).Append('\n');
         // Invariant: a culture's minus sign (U+2212 in sv-SE) must not change a negative seed's run.
         text.Append(CultureInfo.InvariantCulture, $"seed={recipe.Seed}\n");
         if (recipe.InitImage is not null) text.Append("init=").Append(Path.GetFullPath(recipe.InitImage)).Append('\n');

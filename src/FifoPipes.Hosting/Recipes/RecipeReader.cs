@@ -13,7 +13,7 @@ namespace FifoPipes.Hosting.Recipes;
 /// </summary>
 public sealed class RecipeReader
 {
-    static readonly string[] TopKeys = { "apiVersion", "model", "sampler", "prompt", "frames", "prompts", "seed", "fps", "sinks", "overwrite", "snapshot", "resume", "init" };
+    static readonly string[] TopKeys = { "apiVersion", "model", "sampler", "prompt", "frames", "prompts", "negativePrompt", "seed", "fps", "sinks", "overwrite", "snapshot", "resume", "init" };
     static readonly string[] UseKeys = { "use", "with" };
     static readonly string[] SinkKeys = { "use", "path", "with" };
     static readonly string[] PromptKeys = { "prompt", "frames" };
@@ -67,6 +67,7 @@ public sealed class RecipeReader
         var model = ReadUse(map, "model", PluginKind.Model, defaultName: "analytic");
         var sampler = ReadUse(map, "sampler", PluginKind.Sampler, defaultName: "fifo");
         var prompts = ReadPrompts(map);
+        string negativePrompt = ReadScalar<string>(map, "negativePrompt", "negativePrompt") ?? "";
         long seed = ReadScalar<long?>(map, "seed", "seed") ?? 0;
         double? fps = ReadScalar<double?>(map, "fps", "fps");
         // As New-FifoVideo -Fps: below 0.01 a frame would last minutes, and the sinks' frame rates print as 0.
@@ -86,6 +87,7 @@ public sealed class RecipeReader
             Model = model,
             Sampler = sampler,
             Prompts = prompts,
+            NegativePrompt = negativePrompt,
             Sinks = sinks,
             Seed = seed,
             Fps = fps,

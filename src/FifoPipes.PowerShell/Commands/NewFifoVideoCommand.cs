@@ -35,6 +35,8 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     public string? Recipe { get; set; }
 
     [Parameter] public long? Seed { get; set; }
+    /// <summary><para type="description">What guidance steers away from ('blurry, watermark, text'), in place of the empty prompt of the unconditional branch. Needs guidance above 1.</para></summary>
+    [Parameter] public string? NegativePrompt { get; set; }
     /// <summary><para type="description">Model plugin (default: analytic, built in, needs no download), or a preset saved with Save-FifoModel (e.g. videocrafter2), which finds its files in the model store.</para></summary>
     [Parameter] [ArgumentCompleter(typeof(ModelNameCompleter))] public string? Model { get; set; }
     /// <summary><para type="description">Checkpoint file or model folder, for models that load weights.</para></summary>
@@ -68,6 +70,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         if (MyInvocation.BoundParameters.ContainsKey(nameof(SnapshotEvery)) && SnapshotPath is null && Recipe is null)
             ThrowTerminatingError(new ErrorRecord(new PSArgumentException("-SnapshotEvery needs -SnapshotPath: the file to write the snapshots to."), "SnapshotEveryWithoutPath", ErrorCategory.InvalidArgument, SnapshotEvery));
         if (Seed is { } seed) builder.Set("seed", seed, "-Seed");
+        if (NegativePrompt is not null) builder.Set("negativePrompt", NegativePrompt, "-NegativePrompt");
         if (Fps is { } fps) builder.Set("fps", fps, "-Fps");
         if (InitImage is not null) builder.Set("init", ResolvePath(InitImage), "-InitImage");
         // Each sets only its own entry, so a recipe's snapshot interval survives -SnapshotPath and its path -SnapshotEvery.

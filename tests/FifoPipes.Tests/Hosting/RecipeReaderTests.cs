@@ -162,5 +162,13 @@ public sealed class RecipeReaderTests
         Assert.Equal(a.RunHash, b.RunHash);
         Assert.NotEqual(a.RunHash, c.RunHash);
         Assert.NotEqual(a.RunHash, d.RunHash);
+
+        var negative = Read(head + "seed: 1\nnegativePrompt: blurry, watermark\n").Recipe!;
+        Assert.Equal("blurry, watermark", negative.NegativePrompt);
+        Assert.NotEqual(a.RunHash, negative.RunHash);
+        // A run without one keeps the identity it had before negative prompts, so its snapshots still resume.
+        Assert.Equal("", a.NegativePrompt);
+        Assert.DoesNotContain("negativePrompt", a.RunSettings);
+        Assert.Equal(a.RunHash, Read(head + "seed: 1\nnegativePrompt: ''\n").Recipe!.RunHash);
     }
 }

@@ -172,6 +172,20 @@ public sealed class OpenSoraModelTests : IDisposable
     }
 
     [Fact]
+    public void A_negative_prompt_is_paired_as_the_empty_one_cut_to_the_prompts_length()
+    {
+        using var model = LoadTiny();
+        var pairing = (IPairedUnconditional)model;
+        using var prompt = (T5Conditioning)model.Encode("A Corgi vlogging itself in tropical Maui.");
+        using var negative = (T5Conditioning)model.Encode("blurry, low quality");
+        using var paired = (T5Conditioning)pairing.Pair(negative, prompt);
+        Assert.Equal(("blurry, low quality", prompt.ValidTokens, negative.ValidTokens), (paired.Prompt, paired.PairedLength, paired.ValidTokens));
+        Assert.True(paired.Embedding.equal(negative.Embedding).all().item<bool>());
+        using var empty = (T5Conditioning)pairing.UnconditionalFor(prompt);
+        Assert.Equal(("", prompt.ValidTokens), (empty.Prompt, empty.PairedLength));
+    }
+
+    [Fact]
     public void PredictNoise_is_the_first_four_latte_channels_with_the_pipeline_caption()
     {
         var latteCase = Case("latte_fifo_cfg");
@@ -366,11 +380,13 @@ public sealed class OpenSoraModelTests : IDisposable
             frames.Select(f => f.Prompt));
     }
 
-    [Fact]
-    public void A_device_list_gives_the_frames_of_one_device_and_only_the_primary_holds_t5_and_the_vae()
+    [Theory]
+    [InlineData("")]
+    [InlineData("blurry, low quality")]
+    public void A_device_list_gives_the_frames_of_one_device_and_only_the_primary_holds_t5_and_the_vae(string negativePrompt)
     {
         List<Tensor> Fifo(IVideoModel model) => new FifoSamplerFactory().Create(new FifoOptions { Partitions = 2 }, new PluginContext())
-            .Sample(new SamplingJob { Model = model, Prompts = new[] { new PromptSpan("a corgi on a beach", 3) }, Noise = new KeyedNoise(7), Seed = 7 },
+            .Sample(new SamplingJob { Model = model, Prompts = new[] { new PromptSpan("a corgi on a beach", 3) }, NegativePrompt = negativePrompt, Noise = new KeyedNoise(7), Seed = 7 },
                 CancellationToken.None)
             .Select(f => f.Latent).ToList();
         using var single = LoadTiny();

@@ -44,6 +44,19 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void A_negative_prompt_steers_guidance_and_is_named_when_guidance_cannot_use_it()
+    {
+        var plain = Run($"New-FifoVideo 'lava' -Frames 3 {InProcessShell.Tiny}").Cast<FifoFrame>().ToList();
+        var negative = Run($"New-FifoVideo 'lava' -Frames 3 -NegativePrompt 'calm blue ocean' {InProcessShell.Tiny}").Cast<FifoFrame>().ToList();
+        Assert.NotEqual(plain.Select(f => f.Pixels), negative.Select(f => f.Pixels));
+
+        var unguided = Run($"New-FifoVideo 'lava' -Frames 3 -Guidance 1 -NegativePrompt 'calm blue ocean' {InProcessShell.Tiny} 3>&1").ToList();
+        Assert.Contains(unguided.OfType<WarningRecord>(), w => w.Message.Contains("'calm blue ocean' has no effect at guidance 1"));
+        var unguidedPlain = Run($"New-FifoVideo 'lava' -Frames 3 -Guidance 1 {InProcessShell.Tiny}").Cast<FifoFrame>();
+        Assert.Equal(unguidedPlain.Select(f => f.Pixels), unguided.OfType<FifoFrame>().Select(f => f.Pixels));
+    }
+
+    [Fact]
     public void Export_FifoFrames_writes_every_format_and_emits_the_files()
     {
         var files = Run($"New-FifoVideo 'aurora' -Frames 6 {InProcessShell.Tiny} | Export-FifoFrames out.mp4, out.gif, out.webm").Cast<FileInfo>().ToList();

@@ -61,6 +61,10 @@ public sealed class FifoSamplerTests : IDisposable
         // 2n = 4 windows per iteration in batches of 3 and 1, each doubled for guidance.
         Assert.Equal(new[] { 6, 2 }, model.Calls.Select(c => c.Batch));
         Assert.Equal(new[] { "slow clouds", "slow clouds", "slow clouds", "", "", "" }, model.Calls[0].Prompts);
+
+        var negative = DelegateVideoModel.Linear();
+        _ = Latents(Sampler(new FifoOptions { WindowBatch = "3", Start = "noise", WarmupIterations = 0 }), Job(negative, frames: 1) with { NegativePrompt = "blurry" });
+        Assert.Equal(new[] { "slow clouds", "slow clouds", "slow clouds", "blurry", "blurry", "blurry" }, negative.Calls[0].Prompts);
     }
 
     [Fact]

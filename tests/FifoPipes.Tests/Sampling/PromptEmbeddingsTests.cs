@@ -46,6 +46,65 @@ public sealed class PromptEmbeddingsTests
         Assert.True(((Tracked)fire).Disposed);
     }
 
+    /// <summary>Pairs as Open-Sora does: a copy of the negative's embedding, told which prompt it goes with.</summary>
+    sealed class PairingModel : IVideoModel, IPairedUnconditional
+    {
+        public CountingModel Inner { get; } = new();
+        public List<(string Negative, string Prompt)> Pairs { get; } = new();
+        public ModelInfo Info => Inner.Info;
+        public Conditioning Encode(string prompt) => Inner.Encode(prompt);
+        public Conditioning UnconditionalFor(Conditioning conditional) => Pair(Inner.Encode(""), conditional);
+        public Conditioning Pair(Conditioning negative, Conditioning conditional)
+        {
+            Pairs.Add((negative.Prompt, conditional.Prompt));
+            return new Tracked(negative.Prompt);
+        }
+        public Tensor PredictNoise(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning) => throw new NotSupportedException();
+        public IFrameDecoder CreateDecoder() => throw new NotSupportedException();
+        public Tensor EncodeFrames(Tensor rgb) => throw new NotSupportedException();
+        public void Dispose() { }
+    }
+
+    /// <summary>A pairing model built before negative prompts: it pairs "" only.</summary>
+    sealed class EmptyOnlyPairingModel : IVideoModel, IPairedUnconditional
+    {
+        readonly CountingModel inner = new();
+        public ModelInfo Info => inner.Info;
+        public Conditioning Encode(string prompt) => inner.Encode(prompt);
+        public Conditioning UnconditionalFor(Conditioning conditional) => inner.Encode("");
+        public Tensor PredictNoise(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning) => throw new NotSupportedException();
+        public IFrameDecoder CreateDecoder() => throw new NotSupportedException();
+        public Tensor EncodeFrames(Tensor rgb) => throw new NotSupportedException();
+        public void Dispose() { }
+    }
+
+    [Fact]
+    public void A_negative_prompt_takes_the_place_of_the_empty_prompt_and_is_embedded_once()
+    {
+        var schedule = new PromptSchedule(new[] { new PromptSpan("fire", 2), new PromptSpan("ocean", 2) });
+        var plain = new CountingModel();
+        using (var prompts = new PromptEmbeddings(plain, schedule, "blurry"))
+        {
+            Assert.Equal("blurry", prompts.UnconditionalFor(prompts.ForFrame(0)).Prompt);
+            Assert.Same(prompts.UnconditionalFor(prompts.ForFrame(0)), prompts.UnconditionalFor(prompts.ForFrame(2)));
+        }
+        Assert.Single(plain.Encoded, c => c.Prompt == "blurry");
+
+        var pairing = new PairingModel();
+        using (var prompts = new PromptEmbeddings(pairing, schedule, "blurry"))
+        {
+            Assert.Equal("blurry", prompts.UnconditionalFor(prompts.ForFrame(0)).Prompt);
+            Assert.Equal("blurry", prompts.UnconditionalFor(prompts.ForFrame(2)).Prompt);
+        }
+        Assert.Equal(new[] { ("blurry", "fire"), ("blurry", "ocean") }, pairing.Pairs);
+        Assert.Single(pairing.Inner.Encoded, c => c.Prompt == "blurry");
+
+        using var old = new PromptEmbeddings(new EmptyOnlyPairingModel(), schedule, "blurry");
+        var refused = Assert.Throws<FifoInputException>(() => old.UnconditionalFor(old.ForFrame(0)));
+        Assert.Equal("NegativePromptUnsupported", refused.ErrorId);
+        Assert.Contains("negativePrompt", refused.Message);
+    }
+
     [Fact]
     public void A_fifo_run_holds_only_the_prompts_around_its_head()
     {
