@@ -101,7 +101,7 @@ public sealed class AnalyticModel : IVideoModel
             var rowSteps = steps.Skip(b * (int)frames).Take((int)frames).ToArray();
             var abar = rowSteps.Select(t => t >= 0 && t < alphasCumprod.Length ? alphasCumprod[t]
                 : throw new ArgumentOutOfRangeException(nameof(timesteps), $"Timestep {t} is outside 0..{alphasCumprod.Length - 1}.")).ToArray();
-            NoteLook(conditioning[b].Prompt, parameters, rowSteps.Min());
+            NoteLook(conditioning[b], parameters, rowSteps.Min());
             eps.Add(denoiser.PredictNoise(x[b], abar, parameters));
         }
         return stack(eps).MoveToOuterDisposeScope();
@@ -109,9 +109,9 @@ public sealed class AnalyticModel : IVideoModel
 
     // The frame that pops next was last denoised in the cleanest conditional window; its prompt picks
     // the palette for the next decoded frame (a real model carries colour in the latents instead).
-    void NoteLook(string prompt, PromptParameters parameters, long cleanestStep)
+    void NoteLook(Conditioning row, PromptParameters parameters, long cleanestStep)
     {
-        if (prompt.Length == 0 || cleanestStep > cleanestSincePush) return;
+        if (row.IsNegative || row.Prompt.Length == 0 || cleanestStep > cleanestSincePush) return;
         cleanestSincePush = cleanestStep;
         currentLook = parameters;
     }

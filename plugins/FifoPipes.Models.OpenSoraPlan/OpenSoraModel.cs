@@ -84,13 +84,16 @@ public sealed class OpenSoraModel : IVideoModel, IAdoptConditioning, IPairedUnco
             throw new ArgumentException($"opensora cannot pair a {conditional.GetType().Name}; encode prompts with this model.", nameof(conditional));
         if (negative is not T5Conditioning caption)
             throw new ArgumentException($"opensora cannot pair a {negative.GetType().Name} as the negative; encode it with this model.", nameof(negative));
-        return new T5Conditioning(caption.Prompt, caption.Embedding.clone().DetachFromDisposeScope(), caption.ValidTokens, pairedLength: prompt.ValidTokens);
+        return new T5Conditioning(caption.Prompt, caption.Embedding.clone().DetachFromDisposeScope(), caption.ValidTokens, pairedLength: prompt.ValidTokens)
+        {
+            IsNegative = true,
+        };
     }
 
     /// <summary>The primary replica's T5 embedding of a prompt, copied to this replica's device.</summary>
     public Conditioning Adopt(Conditioning fromAnotherReplica) => fromAnotherReplica is T5Conditioning other
         ? new T5Conditioning(other.Prompt, other.Embedding.to(other.Embedding.dtype, Info.Device, copy: true).DetachFromDisposeScope(), other.ValidTokens,
-            other.PairedLength)
+            other.PairedLength) { IsNegative = other.IsNegative }
         : throw new ArgumentException($"An opensora replica cannot adopt a {fromAnotherReplica.GetType().Name}; it takes what another opensora replica encoded.", nameof(fromAnotherReplica));
 
     public Tensor PredictNoise(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning)

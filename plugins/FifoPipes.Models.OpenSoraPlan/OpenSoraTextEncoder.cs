@@ -21,10 +21,11 @@ public sealed class T5Conditioning : Conditioning
     /// <summary>[300, 4096] in the model's dtype and device.</summary>
     public Tensor Embedding { get; }
     public int ValidTokens { get; }
-    public bool IsUnconditional => Prompt.Length == 0;
+    /// <summary>The guidance row ("" or a negative prompt), whose caption is cut to a prompt's length.</summary>
+    public bool IsUnconditional => IsNegative || Prompt.Length == 0;
     /// <summary>
-    /// For an unconditional row paired with a prompt (<see cref="OpenSoraModel.UnconditionalFor"/>): that prompt's
-    /// token count, the length its caption is cut to. Null: cut to the longest prompt in the same call.
+    /// For an unconditional row paired with a prompt (<see cref="OpenSoraModel.Pair"/>): that prompt's token count, the
+    /// length its caption is cut to. Null: cut to the longest prompt in the same call.
     /// </summary>
     public int? PairedLength { get; }
 

@@ -105,6 +105,13 @@ public abstract class Conditioning : IDisposable
 {
     protected Conditioning(string prompt) => Prompt = prompt;
     public string Prompt { get; }
+
+    /// <summary>
+    /// True for what guidance steers away from: the unconditional branch, with the negative prompt or "". Guidance
+    /// sets it; a model that treats that branch apart (a caption cut to its prompt's length, a look taken from
+    /// conditional rows only) reads it instead of testing for "", which a negative prompt is not.
+    /// </summary>
+    public virtual bool IsNegative { get; set; }
     public virtual void Dispose() { }
 }
 

@@ -57,21 +57,27 @@ public sealed class PromptEmbeddings : IDisposable
 
     /// <summary>The one "" conditioning, for samplers written before prompts were paired; a pairing model gets it unpaired.</summary>
     [Obsolete("Use UnconditionalFor(conditional): models that pair \"\" with each prompt (Open-Sora Plan) need to know the prompt.")]
-    public Conditioning Unconditional => unconditional ??= model.Encode(NegativePrompt);
+    public Conditioning Unconditional => unconditional ??= Negative(model.Encode(NegativePrompt));
 
     /// <summary>The negative ("" unless given) conditioning to guide <paramref name="conditional"/> (one of this schedule's) with.</summary>
     public Conditioning UnconditionalFor(Conditioning conditional)
     {
-        if (model is not IPairedUnconditional { PairsUnconditional: true } pairing) return unconditional ??= model.Encode(NegativePrompt);
+        if (model is not IPairedUnconditional { PairsUnconditional: true } pairing) return unconditional ??= Negative(model.Encode(NegativePrompt));
         if (!paired.TryGetValue(conditional, out var own))
-            paired[conditional] = own = NegativePrompt.Length == 0 ? pairing.UnconditionalFor(conditional) : Paired(pairing, conditional);
+            paired[conditional] = own = Negative(NegativePrompt.Length == 0 ? pairing.UnconditionalFor(conditional) : Paired(pairing, conditional));
         return own;
+    }
+
+    static Conditioning Negative(Conditioning conditioning)
+    {
+        conditioning.IsNegative = true;
+        return conditioning;
     }
 
     /// <summary>A pairing model's negative prompt is embedded once and paired with each prompt.</summary>
     Conditioning Paired(IPairedUnconditional pairing, Conditioning conditional)
     {
-        unconditional ??= model.Encode(NegativePrompt);
+        unconditional ??= Negative(model.Encode(NegativePrompt));
         try { return pairing.Pair(unconditional, conditional); }
         catch (NotSupportedException e)
         {

@@ -15,6 +15,17 @@ public sealed class ReplicatedConditioning : Conditioning
 
     public Conditioning For(int replica) => perReplica[replica];
 
+    /// <summary>The replicas see their own conditionings, so they are marked too.</summary>
+    public override bool IsNegative
+    {
+        get => base.IsNegative;
+        set
+        {
+            base.IsNegative = value;
+            foreach (var c in perReplica) c.IsNegative = value;
+        }
+    }
+
     public override void Dispose()
     {
         foreach (var c in perReplica) c.Dispose();

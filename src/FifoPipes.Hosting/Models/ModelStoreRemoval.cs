@@ -32,23 +32,30 @@ public sealed partial class ModelStore
         var deleted = new List<StoredFileStatus>();
         var kept = new List<KeptFile>();
         long freed = 0;
-        foreach (var file in model.Files)
+        try
         {
-            if (others.FirstOrDefault(p => Uses(p, file)) is { } user)
+            foreach (var file in model.Files)
             {
-                kept.Add(new KeptFile(file, user.Name));
-                continue;
+                if (others.FirstOrDefault(p => Uses(p, file)) is { } user)
+                {
+                    kept.Add(new KeptFile(file, user.Name));
+                    continue;
+                }
+                freed += await DeleteStoredFileAsync(file.LocalPath, cancel).ConfigureAwait(false);
+                deleted.Add(file);
             }
-            freed += await DeleteStoredFileAsync(file.LocalPath, cancel).ConfigureAwait(false);
-            deleted.Add(file);
+            if (model.Preset is { } preset) DeleteOrFail(PresetPath(preset.Name));
         }
-        foreach (var repository in deleted.GroupBy(f => (f.Repository, f.Revision)))
+        finally
         {
-            await ForgetAsync(repository.Key.Repository, repository.Key.Revision, repository.Select(f => f.Path).ToHashSet(StringComparer.Ordinal), cancel).ConfigureAwait(false);
-            DeleteOrphanManifestLocks(RepositoryFolder(repository.Key.Repository));
+            // Also after a failure partway (a file being downloaded): the manifests forget what is gone from the disk.
+            foreach (var repository in deleted.GroupBy(f => (f.Repository, f.Revision)))
+            {
+                await ForgetAsync(repository.Key.Repository, repository.Key.Revision, repository.Select(f => f.Path).ToHashSet(StringComparer.Ordinal), CancellationToken.None).ConfigureAwait(false);
+                DeleteOrphanManifestLocks(RepositoryFolder(repository.Key.Repository));
+            }
+            foreach (var file in deleted) RemoveEmptyFolders(file);
         }
-        if (model.Preset is { } preset) File.Delete(PresetPath(preset.Name));
-        foreach (var file in deleted) RemoveEmptyFolders(file);
         return new StoreRemoval(model.Name, deleted, kept) { FreedBytes = freed };
     }
 
@@ -64,25 +71,32 @@ public sealed partial class ModelStore
     {
         var lockPath = local + ".lock";
         if (!Directory.Exists(Path.GetDirectoryName(local))) return 0;
+        long freed = 0;
         using (await ExclusiveFile.AcquireAsync(lockPath, DownloadLockWait, waiting: null,
                    ex => new FifoInputException("ModelFileLocked",
                        $"'{local}' is being downloaded by another Save-FifoModel. Remove the model once that save ends, or stop it first.", ex),
                    cancel).ConfigureAwait(false))
         {
-            long freed = 0;
             foreach (var path in new[] { local, local + ".partial" })
             {
                 var info = new FileInfo(path);
                 if (!info.Exists) continue;
                 freed += info.Length;
-                try { info.Delete(); }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-                {
-                    throw new FifoInputException("ModelStoreWriteFailed", $"Cannot delete '{path}' ({ex.Message}). Close what uses it (a running video on Windows) and try again.", ex);
-                }
+                DeleteOrFail(path);
             }
             TryDelete(lockPath);
-            return freed;
+        }
+        // Windows refuses to delete a file its holder has open; by now it is closed.
+        TryDelete(lockPath);
+        return freed;
+    }
+
+    static void DeleteOrFail(string path)
+    {
+        try { File.Delete(path); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new FifoInputException("ModelStoreWriteFailed", $"Cannot delete '{path}' ({ex.Message}). Close what uses it (a running video on Windows) and try again.", ex);
         }
     }
 
@@ -104,7 +118,9 @@ public sealed partial class ModelStore
         {
             if (!Directory.Exists(folder)) continue;
             if (Directory.EnumerateFileSystemEntries(folder).Any()) return;
-            Directory.Delete(folder);
+            // A save writing into it meanwhile, or no permission: the folder stays, as a non-empty one does.
+            try { Directory.Delete(folder); }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return; }
             if (folder == owner) return;
         }
     }

@@ -67,7 +67,8 @@ public sealed class RecipeReader
         var model = ReadUse(map, "model", PluginKind.Model, defaultName: "analytic");
         var sampler = ReadUse(map, "sampler", PluginKind.Sampler, defaultName: "fifo");
         var prompts = ReadPrompts(map);
-        string negativePrompt = ReadScalar<string>(map, "negativePrompt", "negativePrompt") ?? "";
+        // Blank is none: the run keeps the identity (and the plain "" guidance) it has without one.
+        string negativePrompt = ReadScalar<string>(map, "negativePrompt", "negativePrompt") is { } given && given.Trim().Length > 0 ? given : "";
         long seed = ReadScalar<long?>(map, "seed", "seed") ?? 0;
         double? fps = ReadScalar<double?>(map, "fps", "fps");
         // As New-FifoVideo -Fps: below 0.01 a frame would last minutes, and the sinks' frame rates print as 0.

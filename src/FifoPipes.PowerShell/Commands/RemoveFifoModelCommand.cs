@@ -18,7 +18,7 @@ public sealed class RemoveFifoModelCommand : PSCmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     [SupportsWildcards]
-    [ArgumentCompleter(typeof(StoredModelNameCompleter))]
+    [ArgumentCompleter(typeof(SavedModelNameCompleter))]
     public string[] Name { get; set; } = Array.Empty<string>();
 
     protected override void ProcessRecord()
@@ -31,7 +31,7 @@ public sealed class RemoveFifoModelCommand : PSCmdlet
         // One model's problem is that model's error; the others are still removed.
         foreach (var model in stored.Where(m => names.Matches(m.Name)).ToList())
         {
-            if (!ShouldProcess(model.Name, $"Delete {model.Files.Count} files ({model.Size / 1e9:F2} GB as listed) from {store.Root}")) continue;
+            if (!ShouldProcess(model.Name, $"Delete its {model.Files.Count} files ({model.Size / 1e9:F2} GB as listed; any another saved preset uses stay) from {store.Root}")) continue;
             try
             {
                 var removal = store.RemoveAsync(model.Name).GetAwaiter().GetResult();

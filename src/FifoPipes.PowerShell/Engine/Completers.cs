@@ -84,6 +84,13 @@ public sealed class StoredModelNameCompleter : NameCompleter
         ModelStore.FromEnvironment().List(ModelCatalog.FromEnvironment()).Select(m => (m.Name, m.Complete ? "stored" : "not downloaded yet"));
 }
 
+/// <summary>Remove-FifoModel -Name: only what the store holds.</summary>
+public sealed class SavedModelNameCompleter : NameCompleter
+{
+    protected override IEnumerable<(string Name, string Tooltip)> Candidates(IDictionary bound) =>
+        ModelStore.FromEnvironment().List().Select(m => (m.Name, m.Complete ? "stored" : "partly downloaded"));
+}
+
 /// <summary>-Device: the usual spellings; a device list (cuda:0,cuda:1) is typed out.</summary>
 public sealed class DeviceCompleter : NameCompleter
 {

@@ -221,6 +221,13 @@ public sealed class AnalyticModelTests
         Assert.True(guessed[2].mean().item<float>() > guessed[0].mean().item<float>(), "the next frame was finished under 'ocean'");
         Assert.Equal(new long[] { 3, 64, 96 }, guessed.shape);
         Assert.Empty(decoder.Flush());
+
+        // A negative prompt's rows come after the conditional ones with the same steps; they guide, they set no look.
+        var negativeOcean = model.Encode("ocean");
+        negativeOcean.IsNegative = true;
+        model.PredictNoise(x, tensor(new long[] { 0, 20, 40, 60, 0, 20, 40, 60 }, new long[] { 2, 4 }), new[] { fire, negativeOcean });
+        var afterNegative = decoder.Push(latent)[0];
+        Assert.True(afterNegative[0].mean().item<float>() > afterNegative[2].mean().item<float>(), "the negative prompt 'ocean' set the next frame's look");
     }
 
     [Fact]

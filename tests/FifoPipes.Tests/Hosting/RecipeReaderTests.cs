@@ -169,6 +169,6 @@ public sealed class RecipeReaderTests
         // A run without one keeps the identity it had before negative prompts, so its snapshots still resume.
         Assert.Equal("", a.NegativePrompt);
         Assert.DoesNotContain("negativePrompt", a.RunSettings);
-        Assert.Equal(a.RunHash, Read(head + "seed: 1\nnegativePrompt: ''\n").Recipe!.RunHash);
+        Assert.Equal(a.RunHash, Read(head + "seed: 1\nnegativePrompt: '  '\n").Recipe!.RunHash);
     }
 }

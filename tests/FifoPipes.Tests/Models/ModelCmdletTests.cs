@@ -126,6 +126,12 @@ public sealed class ModelCmdletTests : IDisposable
         Assert.DoesNotContain("unknown model plugin", loadError.Exception.Message);
         Assert.Contains(Path.Combine(store, "fifotest", "tiny-vc", "main"), loadError.Exception.Message);
 
+        // Remove-FifoModel completes only what the store holds, not the catalog's other presets.
+        var (completions, _) = Run(Scoped("(TabExpansion2 -inputScript 'Remove-FifoModel ' -cursorColumn 17).CompletionMatches.CompletionText"));
+        Assert.Contains("fifotest-cmdlet", completions.Cast<string>());
+        Assert.DoesNotContain("videocrafter2", completions.Cast<string>());
+        Assert.Equal(2, completions.Count);
+
         // Remove-FifoModel: -WhatIf deletes nothing, a plain name the store lacks is an error, a pattern may match nothing.
         var (_, whatIfErrors) = Run(Scoped("Remove-FifoModel fifotest-cmdlet -WhatIf"));
         Assert.Empty(whatIfErrors);

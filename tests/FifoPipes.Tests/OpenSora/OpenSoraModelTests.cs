@@ -183,6 +183,14 @@ public sealed class OpenSoraModelTests : IDisposable
         Assert.True(paired.Embedding.equal(negative.Embedding).all().item<bool>());
         using var empty = (T5Conditioning)pairing.UnconditionalFor(prompt);
         Assert.Equal(("", prompt.ValidTokens), (empty.Prompt, empty.PairedLength));
+
+        // In a call the negative row is cut to its prompt's length, as "" is, however long the negative prompt is.
+        using var longNegative = (T5Conditioning)model.Encode("blurry, low quality, watermark, text, deformed hands, extra limbs, flicker, noise");
+        Assert.True(longNegative.ValidTokens > prompt.ValidTokens, "the negative must be the longer for this test to show anything");
+        using var pairedLong = (T5Conditioning)pairing.Pair(longNegative, prompt);
+        var (caption, mask) = CaptionBatch.Build(new Conditioning[] { prompt, pairedLong });
+        Assert.Equal(prompt.ValidTokens, caption.shape[2]);
+        Assert.Null(mask);
     }
 
     [Fact]
