@@ -21,7 +21,9 @@ public static class FfmpegCommand
     public static string CodecFor(FfmpegSinkOptions options, FfmpegContainer container) =>
         options.Codec.Length > 0 ? options.Codec : container.DefaultCodec;
 
-    public static IReadOnlyList<string> Build(FfmpegSinkOptions options, FfmpegContainer container, FrameFormat format, string output, bool overwrite)
+    /// <param name="comment">How the video was made, for the container's comment tag; null for none.</param>
+    public static IReadOnlyList<string> Build(FfmpegSinkOptions options, FfmpegContainer container, FrameFormat format, string output, bool overwrite,
+        string? comment = null)
     {
         var codec = CodecFor(options, container);
         var args = new List<string>
@@ -52,6 +54,7 @@ public static class FfmpegCommand
         // Hand every packet to the file at once: what ffmpeg has encoded survives if it is killed.
         args.AddRange(new[] { "-flush_packets", "1" });
 
+        if (comment is not null) args.AddRange(new[] { "-metadata", "comment=" + comment });
         args.AddRange(CommandLineWords.Split(options.ExtraArgs));
         args.AddRange(new[] { "-f", container.Muxer, overwrite ? "-y" : "-n", output });
         return args;

@@ -133,7 +133,7 @@ public sealed class FfmpegSink : IFrameSink
     {
         format = FrameFormat.Of(first, target);
         path = SinkFiles.OpenPath(path, first.Index, container.Name, log);
-        var arguments = FfmpegCommand.Build(options, container, format, path, target.Overwrite);
+        var arguments = FfmpegCommand.Build(options, container, format, path, target.Overwrite, first.Provenance);
         if (FfmpegCommand.NeedsEvenSize(options.PixelFormat, format))
             log.Verbose($"{container.Name}: {format.Width}x{format.Height} is padded to even sides with black; {options.PixelFormat} needs them.");
         log.Verbose($"{container.Name}: {ffmpeg} {string.Join(' ', arguments.Select(Quote))}");

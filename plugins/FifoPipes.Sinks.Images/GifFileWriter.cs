@@ -15,6 +15,7 @@ internal sealed class GifFileWriter : IDisposable
     const byte ExtensionIntroducer = 0x21;
     const byte GraphicControlLabel = 0xF9;
     const byte ApplicationLabel = 0xFF;
+    const byte CommentLabel = 0xFE;
     const byte ImageSeparator = 0x2C;
     const byte Trailer = 0x3B;
 
@@ -22,7 +23,8 @@ internal sealed class GifFileWriter : IDisposable
     long trailerPosition;
 
     /// <param name="loop">0 repeats forever, 1 plays once, N plays N times.</param>
-    public GifFileWriter(Stream file, int width, int height, int loop)
+    /// <param name="comment">Text for a comment extension (how the video was made), or null.</param>
+    public GifFileWriter(Stream file, int width, int height, int loop, string? comment = null)
     {
         if (width is < 1 or > ushort.MaxValue || height is < 1 or > ushort.MaxValue)
             throw new ArgumentOutOfRangeException(nameof(width), $"A GIF is at most 65535x65535 pixels, got {width}x{height}.");
@@ -36,6 +38,7 @@ internal sealed class GifFileWriter : IDisposable
         screen[12] = 0;    // square pixels
         file.Write(screen);
         if (loop != 1) WriteLoopExtension(loop == 0 ? 0 : loop - 1);
+        if (comment is not null) WriteComment(comment);
         trailerPosition = file.Position;
         WriteTrailer();
     }
@@ -53,6 +56,27 @@ internal sealed class GifFileWriter : IDisposable
         BinaryPrimitives.WriteUInt16LittleEndian(block[16..], (ushort)Math.Min(repetitions, ushort.MaxValue));
         block[18] = 0;
         file.Write(block);
+    }
+
+    /// <summary>
+    /// A comment extension: the text in data sub-blocks of at most 255 bytes, then the block terminator. The format asks
+    /// for 7-bit ASCII (readers decode it so), so other characters are written as \uXXXX escapes.
+    /// </summary>
+    void WriteComment(string comment)
+    {
+        var ascii = new StringBuilder(comment.Length);
+        foreach (char c in comment)
+            if (c < 0x80) ascii.Append(c);
+            else ascii.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\u{(int)c:x4}");
+        var text = Encoding.ASCII.GetBytes(ascii.ToString());
+        var block = new List<byte> { ExtensionIntroducer, CommentLabel };
+        foreach (var piece in text.Chunk(255))
+        {
+            block.Add((byte)piece.Length);
+            block.AddRange(piece);
+        }
+        block.Add(0);
+        file.Write(block.ToArray());
     }
 
     /// <summary>

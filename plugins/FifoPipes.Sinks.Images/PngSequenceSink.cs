@@ -1,4 +1,5 @@
 using FifoPipes.Abstractions;
+using FifoPipes.Core;
 using FifoPipes.Core.Sinks;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Png;
@@ -71,13 +72,7 @@ public sealed class PngSequenceSink : IFrameSink
         this.pattern = pattern;
         this.overwrite = overwrite;
         this.log = log;
-        encoder = new PngEncoder
-        {
-            ColorType = PngColorType.Rgb,
-            BitDepth = PngBitDepth.Bit8,
-            CompressionLevel = (PngCompressionLevel)options.CompressionLevel,
-            SkipMetadata = true,
-        };
+        encoder = ImageFiles.ProvenancePngEncoder((PngCompressionLevel)options.CompressionLevel);
     }
 
     public void Write(VideoFrame frame)
@@ -92,7 +87,7 @@ public sealed class PngSequenceSink : IFrameSink
         var partial = path + ".partial";
         try
         {
-            using var image = Image.LoadPixelData<Rgb24>(frame.Rgb, frame.Width, frame.Height);
+            using var image = ImageFiles.PngImage(frame);
             using var file = SinkFiles.OpenForWriting(partial, overwrite: true);
             image.Save(file, encoder);
         }

@@ -18,6 +18,12 @@ public sealed class VideoFrame
     public double Fps { get; }
     public Guid RunId { get; }
     public TimeSpan Timestamp => TimeSpan.FromSeconds(Fps > 0 ? Index / Fps : 0);
+
+    /// <summary>
+    /// How the run that made the frame was set ("key=value" lines: model, sampler, the options that change frames,
+    /// prompts, seed), for sinks to store in the files they write; null when unknown.
+    /// </summary>
+    public string? Provenance { get; init; }
 }
 
 /// <summary>A sink plugin: creates a sink that writes to one target.</summary>

@@ -25,9 +25,9 @@ public static class FrameConversion
         return t.MoveToOuterDisposeScope();
     }
 
-    public static VideoFrame ToFrame(Tensor rgb, long index, string prompt, double fps, Guid runId)
+    public static VideoFrame ToFrame(Tensor rgb, long index, string prompt, double fps, Guid runId, string? provenance = null)
     {
         int height = (int)rgb.shape[1], width = (int)rgb.shape[2];
-        return new VideoFrame(index, width, height, ToRgb24(rgb), prompt, fps, runId);
+        return new VideoFrame(index, width, height, ToRgb24(rgb), prompt, fps, runId) { Provenance = provenance };
     }
 }

@@ -1,5 +1,7 @@
 using FifoPipes.Abstractions;
 using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.Formats.Png.Chunks;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
 using static TorchSharp.torch;
@@ -39,12 +41,34 @@ public static class ImageFiles
         }
     }
 
-    /// <summary>Saves one frame as a PNG file.</summary>
+    /// <summary>Saves one frame as a PNG file, with its provenance.</summary>
     public static void SavePng(VideoFrame frame, string path)
     {
-        using var image = Image.LoadPixelData<Rgb24>(frame.Rgb, frame.Width, frame.Height);
-        image.SaveAsPng(path);
+        using var image = PngImage(frame);
+        image.SaveAsPng(path, ProvenancePngEncoder(PngCompressionLevel.DefaultCompression));
     }
+
+    /// <summary>The PNG text keyword under which frames record how they were made.</summary>
+    public const string ProvenanceKeyword = "FifoPipes";
+
+    /// <summary>The frame as an image whose PNG metadata holds its provenance (see <see cref="ProvenancePngEncoder"/>).</summary>
+    public static Image<Rgb24> PngImage(VideoFrame frame)
+    {
+        var image = Image.LoadPixelData<Rgb24>(frame.Rgb, frame.Width, frame.Height);
+        // iTXt (a translated keyword makes ImageSharp choose it): UTF-8, so prompts in any script survive.
+        if (frame.Provenance is { } provenance) image.Metadata.GetPngMetadata().TextData.Add(new PngTextData(ProvenanceKeyword, provenance, "", ProvenanceKeyword));
+        return image;
+    }
+
+    /// <summary>An 8-bit RGB PNG encoder that writes the text chunks and no other metadata (no resolution, gamma or EXIF).</summary>
+    public static PngEncoder ProvenancePngEncoder(PngCompressionLevel level) => new()
+    {
+        ColorType = PngColorType.Rgb,
+        BitDepth = PngBitDepth.Bit8,
+        CompressionLevel = level,
+        SkipMetadata = false,
+        ChunkFilter = PngChunkFilter.ExcludePhysicalChunk | PngChunkFilter.ExcludeGammaChunk | PngChunkFilter.ExcludeExifChunk,
+    };
 
     static byte[] Pixels(Image<Rgb24> image)
     {

@@ -24,6 +24,8 @@ public sealed class FifoFrame
     public TimeSpan Timestamp => frame.Timestamp;
     public double Fps => frame.Fps;
     public Guid RunId => frame.RunId;
+    /// <summary>How the run was set (model, sampler, options, prompts, seed, run hash), as the written files record it.</summary>
+    public string? Provenance => frame.Provenance;
     /// <summary>RGB24 pixels, row-major.</summary>
     public byte[] Pixels => frame.Rgb;
 

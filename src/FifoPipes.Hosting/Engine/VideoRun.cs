@@ -133,7 +133,7 @@ public sealed class VideoRun
                     while (latentPrompts.Count > 1 && latentPrompts.Peek().Index < latent) latentPrompts.Dequeue();
                     prompt = latentPrompts.Count > 0 ? latentPrompts.Peek().Prompt : prompt;
                     VideoFrame frame;
-                    using (rgb) frame = Repeating(() => FrameConversion.ToFrame(rgb, nextIndex, prompt, fps, RunId), "frame conversion", pure: true);
+                    using (rgb) frame = Repeating(() => FrameConversion.ToFrame(rgb, nextIndex, prompt, fps, RunId, recipe.Provenance), "frame conversion", pure: true);
                     nextIndex++;
                     var timings = new RunTimings(total.Elapsed.TotalSeconds - decoding.Elapsed.TotalSeconds, decoding.Elapsed.TotalSeconds, total.Elapsed.TotalSeconds);
                     Post(output, new FrameProduced(frame, timings), cancellation);

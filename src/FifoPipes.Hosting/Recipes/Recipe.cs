@@ -46,4 +46,8 @@ public sealed class Recipe
 
     /// <summary>Hash of <see cref="RunSettings"/>: a snapshot taken under one recipe is refused by another.</summary>
     public string RunHash => RecipeHash.Of(RunSettings);
+
+    /// <summary>What the frames' files record of how they were made: the tool, the run hash and the run settings.</summary>
+    public string Provenance => provenance ??= RecipeHash.Provenance(this);
+    string? provenance;
 }

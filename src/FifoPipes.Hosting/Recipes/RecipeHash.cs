@@ -27,6 +27,27 @@ static class RecipeHash
         return text.ToString();
     }
 
+    /// <summary>Prompt lines kept in <see cref="Provenance"/>; a schedule of thousands would repeat in every PNG frame.</summary>
+    const int ProvenancePrompts = 32;
+
+    /// <summary>
+    /// "FifoPipes &lt;version&gt; run &lt;hash&gt;" and the settings, with the prompt schedule cut to its first
+    /// <see cref="ProvenancePrompts"/> spans (the hash still names the whole run).
+    /// </summary>
+    public static string Provenance(Recipe recipe)
+    {
+        var version = typeof(RecipeHash).Assembly.GetName().Version?.ToString(3) ?? "?";
+        var lines = recipe.RunSettings.Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
+        int prompts = lines.Count(l => l.StartsWith("prompts[", StringComparison.Ordinal));
+        if (prompts > ProvenancePrompts)
+        {
+            int seen = 0;
+            lines = lines.Where(l => !l.StartsWith("prompts[", StringComparison.Ordinal) || ++seen <= ProvenancePrompts).ToList();
+            lines.Insert(lines.FindLastIndex(l => l.StartsWith("prompts[", StringComparison.Ordinal)) + 1, $"prompts: {prompts - ProvenancePrompts} more");
+        }
+        return $"FifoPipes {version} run {recipe.RunHash}\n" + string.Join("\n", lines);
+    }
+
     public static string Of(string settings) =>
         Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(settings)))[..16].ToLowerInvariant();
 

@@ -5,7 +5,8 @@ using System.Text.Json;
 namespace FifoPipes.Tests.Sinks;
 
 /// <summary>What ffprobe reads from a video, decoding every frame to count them.</summary>
-public sealed record ProbedVideo(string Codec, int Width, int Height, string PixelFormat, int Frames, double Duration);
+/// <param name="Comment">The container's comment tag, or null.</param>
+public sealed record ProbedVideo(string Codec, int Width, int Height, string PixelFormat, int Frames, double Duration, string? Comment = null);
 
 public static class Ffprobe
 {
@@ -24,7 +25,7 @@ public static class Ffprobe
             UseShellExecute = false,
         };
         foreach (var a in new[] { "-v", "error", "-count_frames", "-select_streams", "v:0",
-                     "-show_entries", "stream=codec_name,width,height,pix_fmt,nb_read_frames:format=duration", "-of", "json", path })
+                     "-show_entries", "stream=codec_name,width,height,pix_fmt,nb_read_frames:format=duration:format_tags", "-of", "json", path })
             info.ArgumentList.Add(a);
         using var process = Process.Start(info)!;
         var stderr = process.StandardError.ReadToEndAsync();
@@ -40,6 +41,9 @@ public static class Ffprobe
             stream.GetProperty("height").GetInt32(),
             stream.TryGetProperty("pix_fmt", out var pf) ? pf.GetString()! : "",
             int.Parse(stream.GetProperty("nb_read_frames").GetString()!, CultureInfo.InvariantCulture),
-            format.TryGetProperty("duration", out var d) ? double.Parse(d.GetString()!, CultureInfo.InvariantCulture) : double.NaN);
+            format.TryGetProperty("duration", out var d) ? double.Parse(d.GetString()!, CultureInfo.InvariantCulture) : double.NaN,
+            format.TryGetProperty("tags", out var tags)
+                ? tags.EnumerateObject().Where(t => t.Name.Equals("comment", StringComparison.OrdinalIgnoreCase)).Select(t => t.Value.GetString()).FirstOrDefault()
+                : null);
     }
 }
