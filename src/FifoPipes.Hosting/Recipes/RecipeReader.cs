@@ -74,10 +74,11 @@ public sealed class RecipeReader
         // As New-FifoVideo -Fps: below 0.01 a frame would last minutes, and the sinks' frame rates print as 0.
         if (fps is { } rate && !(rate >= 0.01 && rate <= 240)) Error("fps", $"fps must be between 0.01 and 240, got {rate}", map["fps"]?.Location);
         bool overwrite = ReadScalar<bool?>(map, "overwrite", "overwrite") ?? false;
+        var init = ReadPath(map, "init", mustExist: true);
+        outputNames = OutputNames(model, sampler, prompts, negativePrompt, seed, init);
         var sinks = ReadSinks(map);
         var snapshot = ReadSnapshot(map);
         var resume = ReadPath(map, "resume", mustExist: true);
-        var init = ReadPath(map, "init", mustExist: true);
 
         if (diagnostics.Count > before || model is null || sampler is null || prompts is null) return null;
         return new Recipe
@@ -97,6 +98,18 @@ public sealed class RecipeReader
             ResumeFrom = resume,
             InitImage = init,
         };
+    }
+
+    /// <summary>Fills "{seed}" and "{hash}" (the run hash) in the output paths of this recipe; no change while its run is unknown.</summary>
+    Func<string, string> outputNames = path => path;
+
+    static Func<string, string> OutputNames(PluginUse? model, PluginUse? sampler, IReadOnlyList<PromptSpan>? prompts, string negativePrompt, long seed, string? init)
+    {
+        if (model is null || sampler is null || prompts is null) return path => path;
+        var run = new Recipe { ApiVersion = Recipe.CurrentApiVersion, BaseDirectory = "", Model = model, Sampler = sampler, Prompts = prompts,
+                               NegativePrompt = negativePrompt, Seed = seed, InitImage = init };
+        string seedText = seed.ToString(System.Globalization.CultureInfo.InvariantCulture), hash = run.RunHash;
+        return path => path.Replace("{seed}", seedText, StringComparison.Ordinal).Replace("{hash}", hash, StringComparison.Ordinal);
     }
 
     string? ReadApiVersion(MapNode map)
@@ -259,7 +272,7 @@ public sealed class RecipeReader
             var path = $"sinks[{i}]";
             if (seq.Items[i] is not MapNode item) { Error(path, $"expected {{use, path, with}}, got {seq.Items[i].Kind}", seq.Items[i].Location, SinkKeys); continue; }
             CheckKeys(item, path, SinkKeys);
-            var target = item["path"] is { } p ? Text(p, $"{path}.path") : null;
+            var target = item["path"] is { } p ? Text(p, $"{path}.path") is { } text ? outputNames(text) : null : null;
             if (string.IsNullOrWhiteSpace(target)) { Error($"{path}.path", "missing 'path': where to write", item.Location); continue; }
             string? name = item["use"] is { } use ? Text(use, $"{path}.use") : null;
             PluginDescriptor? plugin;
@@ -300,7 +313,7 @@ public sealed class RecipeReader
         if (map["snapshot"] is not { } node) return null;
         if (node is not MapNode m) { Error("snapshot", $"expected {{path, every}}, got {node.Kind}", node.Location, SnapshotKeys); return null; }
         CheckKeys(m, "snapshot", SnapshotKeys);
-        var path = m["path"] is { } p ? Text(p, "snapshot.path") : null;
+        var path = m["path"] is { } p ? Text(p, "snapshot.path") is { } text ? outputNames(text) : null : null;
         if (path is null) Error("snapshot.path", "missing 'path': the snapshot file to write", m.Location);
         int every = ReadScalar<int?>(m, "every", "snapshot.every") ?? 100;
         if (every < 1) Error("snapshot.every", $"must be at least 1 frame, got {every}", m["every"]?.Location);

@@ -39,6 +39,8 @@ public sealed class InvokeFifoRecipeCommand : PSCmdlet
     [Parameter] public SwitchParameter Force { get; set; }
     /// <summary><para type="description">Also write each frame to the pipeline.</para></summary>
     [Parameter] public SwitchParameter PassThru { get; set; }
+    /// <summary><para type="description">Recipe settings to change for this run, by dotted key: @{ seed = 7; 'sampler.with.partitions' = 8; 'model.use' = 'videocrafter2'; 'snapshot.every' = 50 }. Checked as strictly as the file's own; sink paths can name the run with {seed} and {hash}.</para></summary>
+    [Parameter] public System.Collections.Hashtable? Override { get; set; }
 
     // Recipes run so far by this command, over every pipeline input: -Resume belongs to exactly one.
     int recipesRun;
@@ -61,8 +63,16 @@ public sealed class InvokeFifoRecipeCommand : PSCmdlet
         var builder = new RecipeBuilder();
         if (Resume is not null) builder.Set("resume", SessionState.Path.GetUnresolvedProviderPathFromPSPath(Resume));
         if (Force) builder.Set("overwrite", true);
+        foreach (System.Collections.DictionaryEntry e in Override ?? new System.Collections.Hashtable())
+        {
+            var key = e.Key.ToString() ?? "";
+            if (!builder.Override(key, e.Value, $"-Override {key}"))
+                ThrowTerminatingError(new ErrorRecord(new PSArgumentException(
+                    $"-Override key '{key}' is not a recipe key: give 'key' (seed), 'key.entry' (snapshot.every), 'model.use' or 'sampler.with.option'."),
+                    "InvalidOverrideKey", ErrorCategory.InvalidArgument, key));
+        }
         var (recipe, diagnostics) = builder.Build(recipeFile, SessionState.Path.CurrentFileSystemLocation.ProviderPath);
-        if (recipe is null) ThrowTerminatingError(Errors.InvalidRecipe(diagnostics, recipeFile));
+        if (recipe is null) ThrowTerminatingError(Errors.InvalidRecipe(diagnostics, recipeFile, builder.ParameterFor));
         if (recipe!.Sinks.Count == 0)
             ThrowTerminatingError(Errors.From(new FifoInputException("RecipeWithoutSinks",
                 $"The recipe '{recipe.File}' has no sinks, so nothing would be written. Add 'sinks:' (e.g. - path: out.mp4), or use New-FifoVideo -Recipe to get the frames."), recipe.File));

@@ -59,6 +59,33 @@ sealed class RecipeBuilder
         if (parameter is not null) parameters[$"{section}.with.{name}"] = parameter;
     }
 
+    /// <summary>
+    /// Sets a recipe entry by its dotted key, as -Override names it: "seed", "snapshot.every", "model.use",
+    /// "sampler.with.partitions". False for a key of another shape; the reader judges the names themselves.
+    /// </summary>
+    public bool Override(string key, object? value, string parameter)
+    {
+        var parts = key.Split('.');
+        bool plugin = parts[0] is "model" or "sampler";
+        switch (parts.Length)
+        {
+            case 1 when parts[0].Length > 0:
+                Set(key, value, parameter);
+                return true;
+            case 2 when plugin && parts[1] == "use":
+                Use(parts[0], value?.ToString() ?? "", parameter);
+                return true;
+            case 2 when !plugin && parts[0].Length > 0 && parts[1].Length > 0:
+                SetEntry(parts[0], parts[1], value, parameter);
+                return true;
+            case 3 when plugin && parts[1] == "with" && parts[2].Length > 0:
+                Option(parts[0], parts[2], value, parameter);
+                return true;
+            default:
+                return false;
+        }
+    }
+
     /// <summary>The parameter (e.g. "-InitImage") whose value a diagnostic is about; null when it came from the recipe file.</summary>
     public string? ParameterFor(Diagnostic diagnostic) =>
         parameters.TryGetValue(diagnostic.Path, out var parameter) ? parameter

@@ -139,6 +139,34 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void Invoke_FifoRecipe_overrides_settings_by_key_and_names_outputs_by_seed_and_run()
+    {
+        File.WriteAllText(Path.Combine(dir, "sweep.yaml"), """
+            apiVersion: fifopipes/v1
+            model: { use: analytic, with: { height: 8, width: 8, channels: 2, frames: 4 } }
+            prompt: fire
+            frames: 2
+            sampler: { use: fifo, with: { partitions: 3 } }
+            snapshot: { path: "runs/{hash}.snapshot", every: 1 }
+            sinks:
+              - path: "out/fire-{seed}.gif"
+            """);
+        var files = Run("1, 2 | ForEach-Object { Invoke-FifoRecipe sweep.yaml -Override @{ seed = $_; 'sampler.with.partitions' = 2; 'snapshot.every' = 2 } }")
+            .Cast<FileInfo>().Select(f => f.Name).ToList();
+        Assert.Equal(new[] { "fire-1.gif", "fire-2.gif" }, files);
+        // The run hash follows the overridden seed and partitions: two runs, two snapshots.
+        Assert.Equal(2, Directory.GetFiles(Path.Combine(dir, "runs"), "*.snapshot").Length);
+        Assert.All(Directory.GetFiles(Path.Combine(dir, "runs")), f => Assert.Matches("^[0-9a-f]{16}\\.snapshot$", Path.GetFileName(f)));
+
+        var typo = RunFailing("Invoke-FifoRecipe sweep.yaml -Override @{ 'sampler.with.partitons' = 2 }");
+        Assert.Equal("InvalidParameter", typo.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Contains("-Override sampler.with.partitons", typo.Exception.Message);
+        Assert.Contains("partitions", typo.Exception.Message);
+        var shape = RunFailing("Invoke-FifoRecipe sweep.yaml -Override @{ 'model.height.width' = 2 }");
+        Assert.Equal("InvalidOverrideKey", shape.FullyQualifiedErrorId.Split(',')[0]);
+    }
+
+    [Fact]
     public void A_bad_recipe_is_one_error_listing_every_problem_with_locations()
     {
         File.WriteAllText(Path.Combine(dir, "bad.yaml"), "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fifo, with: {partitons: 4}}\n");
