@@ -136,7 +136,8 @@ public sealed class FfmpegSink : IFrameSink
         var arguments = FfmpegCommand.Build(options, container, format, path, target.Overwrite, first.Provenance);
         if (FfmpegCommand.NeedsEvenSize(options.PixelFormat, format))
             log.Verbose($"{container.Name}: {format.Width}x{format.Height} is padded to even sides with black; {options.PixelFormat} needs them.");
-        log.Verbose($"{container.Name}: {ffmpeg} {string.Join(' ', arguments.Select(Quote))}");
+        // The provenance comment is many lines; the log line names it instead of repeating it.
+        log.Verbose($"{container.Name}: {ffmpeg} {string.Join(' ', arguments.Select(a => a.StartsWith("comment=", StringComparison.Ordinal) && first.Provenance is { } p ? $"'comment=<provenance, {p.Length} characters>'" : Quote(a)))}");
         SinkFiles.CreateParentFolder(path);
         process = FfmpegProcess.Start(ffmpeg, arguments);
     }

@@ -60,13 +60,14 @@ internal sealed class GifFileWriter : IDisposable
 
     /// <summary>
     /// A comment extension: the text in data sub-blocks of at most 255 bytes, then the block terminator. The format asks
-    /// for 7-bit ASCII (readers decode it so), so other characters are written as \uXXXX escapes.
+    /// for 7-bit ASCII (readers decode it so), so other characters are written as \uXXXX escapes, and \ as \\.
     /// </summary>
     void WriteComment(string comment)
     {
         var ascii = new StringBuilder(comment.Length);
         foreach (char c in comment)
-            if (c < 0x80) ascii.Append(c);
+            if (c == '\\') ascii.Append("\\\\");
+            else if (c < 0x80) ascii.Append(c);
             else ascii.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\u{(int)c:x4}");
         var text = Encoding.ASCII.GetBytes(ascii.ToString());
         var block = new List<byte> { ExtensionIntroducer, CommentLabel };

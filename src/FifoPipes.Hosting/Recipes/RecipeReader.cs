@@ -78,7 +78,7 @@ public sealed class RecipeReader
         outputNames = OutputNames(model, sampler, prompts, negativePrompt, seed, init);
         var sinks = ReadSinks(map);
         var snapshot = ReadSnapshot(map);
-        var resume = ReadPath(map, "resume", mustExist: true);
+        var resume = ReadPath(map, "resume", mustExist: true, runNamed: true);
 
         if (diagnostics.Count > before || model is null || sampler is null || prompts is null) return null;
         return new Recipe
@@ -332,11 +332,13 @@ public sealed class RecipeReader
         }
     }
 
-    string? ReadPath(MapNode map, string key, bool mustExist)
+    /// <param name="runNamed">Whether "{seed}" and "{hash}" name the run in it, as in sink and snapshot paths.</param>
+    string? ReadPath(MapNode map, string key, bool mustExist, bool runNamed = false)
     {
         if (map[key] is not { } node) return null;
         var text = Text(node, key);
         if (text is null) return null;
+        if (runNamed) text = outputNames(text);
         if (FullPath(text, key, node.Location) is not { } full) return null;
         if (mustExist && !File.Exists(full)) { Error(key, $"file '{full}' does not exist", node.Location); return null; }
         return full;

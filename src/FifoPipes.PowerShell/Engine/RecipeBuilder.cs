@@ -66,9 +66,19 @@ sealed class RecipeBuilder
     public bool Override(string key, object? value, string parameter)
     {
         var parts = key.Split('.');
+        // PowerShell users write keys in any case; the plugin sections and their "use"/"with" are known words.
+        if (parts[0].ToLowerInvariant() is "model" or "sampler" && parts.Length > 1)
+        {
+            parts[0] = parts[0].ToLowerInvariant();
+            parts[1] = parts[1].ToLowerInvariant() is "use" or "with" ? parts[1].ToLowerInvariant() : parts[1];
+        }
         bool plugin = parts[0] is "model" or "sampler";
         switch (parts.Length)
         {
+            // One prompt keeps the file's frame count, as New-FifoVideo -Recipe -Prompt does.
+            case 1 when parts[0].Equals("prompt", StringComparison.OrdinalIgnoreCase) && value is string prompt:
+                SetPrompts(new[] { prompt }, null, parameter);
+                return true;
             case 1 when parts[0].Length > 0:
                 Set(key, value, parameter);
                 return true;

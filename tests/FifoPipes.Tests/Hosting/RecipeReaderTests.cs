@@ -171,4 +171,35 @@ public sealed class RecipeReaderTests
         Assert.DoesNotContain("negativePrompt", a.RunSettings);
         Assert.Equal(a.RunHash, Read(head + "seed: 1\nnegativePrompt: '  '\n").Recipe!.RunHash);
     }
+
+    [Fact]
+    public void Output_paths_name_the_run_by_seed_and_hash_and_a_resume_finds_its_own_snapshot()
+    {
+        var folder = Directory.CreateTempSubdirectory("fifo-run-names-").FullName;
+        try
+        {
+            string Yaml(bool resume) => $"apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nseed: 4\nsnapshot: {{ path: 's-{{hash}}.snap' }}\n" +
+                                        $"sinks: [ {{ path: 'out-{{seed}}-{{hash}}.gif' }} ]\n{(resume ? "resume: 's-{hash}.snap'\n" : "")}";
+            var reader = new RecipeReader(TestPlugins.Host);
+            var recipe = reader.ReadText(Yaml(resume: false), Path.Combine(folder, "run.yaml"))!;
+            Assert.Equal(Path.Combine(folder, $"out-4-{recipe.RunHash}.gif"), Assert.Single(recipe.Sinks).Path);
+            Assert.Equal(Path.Combine(folder, $"s-{recipe.RunHash}.snap"), recipe.Snapshot!.Path);
+
+            System.IO.File.WriteAllText(recipe.Snapshot.Path, "");
+            var resumed = reader.ReadText(Yaml(resume: true), Path.Combine(folder, "run.yaml"))!;
+            Assert.Equal(recipe.Snapshot.Path, resumed.ResumeFrom);
+            Assert.Equal(recipe.RunHash, resumed.RunHash);
+        }
+        finally { Directory.Delete(folder, recursive: true); }
+    }
+
+    [Fact]
+    public void Provenance_keeps_each_setting_on_one_line()
+    {
+        var recipe = Read("apiVersion: fifopipes/v1\nprompt: \"two\\nlines \\\\ and a backslash\"\nframes: 3\n").Recipe!;
+        var lines = recipe.Provenance.Split('\n');
+        Assert.Equal($"FifoPipes run {recipe.RunHash}", lines[0]);
+        Assert.Contains("prompts[0]=two\\nlines \\\\ and a backslash|3", lines);
+        Assert.Contains("two\nlines", recipe.RunSettings);
+    }
 }

@@ -151,12 +151,16 @@ public sealed class CmdletTests : IDisposable
             sinks:
               - path: "out/fire-{seed}.gif"
             """);
-        var files = Run("1, 2 | ForEach-Object { Invoke-FifoRecipe sweep.yaml -Override @{ seed = $_; 'sampler.with.partitions' = 2; 'snapshot.every' = 2 } }")
+        var files = Run("1, 2 | ForEach-Object { Invoke-FifoRecipe sweep.yaml -Override @{ seed = $_; 'Sampler.With.partitions' = 2; 'snapshot.every' = 2 } }")
             .Cast<FileInfo>().Select(f => f.Name).ToList();
         Assert.Equal(new[] { "fire-1.gif", "fire-2.gif" }, files);
         // The run hash follows the overridden seed and partitions: two runs, two snapshots.
         Assert.Equal(2, Directory.GetFiles(Path.Combine(dir, "runs"), "*.snapshot").Length);
         Assert.All(Directory.GetFiles(Path.Combine(dir, "runs")), f => Assert.Matches("^[0-9a-f]{16}\\.snapshot$", Path.GetFileName(f)));
+
+        // A prompt alone keeps the file's frame count.
+        Assert.Equal(new[] { "fire-3.gif" }, Run("Invoke-FifoRecipe sweep.yaml -Override @{ prompt = 'ocean'; seed = 3 }").Cast<FileInfo>().Select(f => f.Name));
+        Assert.Equal(2, Media.FrameCount(Path.Combine(dir, "out", "fire-3.gif")));
 
         var typo = RunFailing("Invoke-FifoRecipe sweep.yaml -Override @{ 'sampler.with.partitons' = 2 }");
         Assert.Equal("InvalidParameter", typo.FullyQualifiedErrorId.Split(',')[0]);

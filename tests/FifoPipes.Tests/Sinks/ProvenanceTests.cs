@@ -52,8 +52,8 @@ public sealed class ProvenanceTests : IDisposable
             var text = Image.Identify(png).Metadata.GetPngMetadata().TextData;
             Assert.Equal(provenance, Assert.Single(text, t => t.Keyword == ImageFiles.ProvenanceKeyword).Value);
         }
-        // GIF comments are 7-bit ASCII: other characters come as \uXXXX.
-        var escaped = string.Concat(provenance.Select(c => c < 0x80 ? c.ToString() : $"\\u{(int)c:x4}"));
+        // GIF comments are 7-bit ASCII: other characters come as \uXXXX, and \ as \\.
+        var escaped = string.Concat(provenance.Select(c => c == '\\' ? "\\\\" : c < 0x80 ? c.ToString() : $"\\u{(int)c:x4}"));
         Assert.Contains("\\u6ce2", escaped);
         Assert.Equal(escaped, Assert.Single(Image.Identify(Path.Combine(folder, "clip.gif")).Metadata.GetGifMetadata().Comments));
         if (!Ffprobe.Available) return;
