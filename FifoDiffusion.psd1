@@ -9,7 +9,7 @@
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
     FormatsToProcess     = @('module/FifoDiffusion.Format.ps1xml')
-    CmdletsToExport      = @('New-FifoVideo', 'Export-FifoFrames', 'Invoke-FifoRecipe', 'Test-FifoRecipe', 'Get-FifoPlugin', 'Measure-FifoQuality', 'Save-FifoModel', 'Get-FifoModel', 'Remove-FifoModel', 'ConvertTo-FifoCheckpoint')
+    CmdletsToExport      = @('New-FifoVideo', 'Export-FifoFrames', 'Invoke-FifoRecipe', 'Test-FifoRecipe', 'Get-FifoPlugin', 'Measure-FifoQuality', 'Save-FifoModel', 'Get-FifoModel', 'Remove-FifoModel', 'ConvertTo-FifoCheckpoint', 'Get-FifoProvenance')
     FunctionsToExport    = @()
     AliasesToExport      = @()
     VariablesToExport    = @()

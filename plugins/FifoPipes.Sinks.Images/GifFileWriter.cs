@@ -59,17 +59,13 @@ internal sealed class GifFileWriter : IDisposable
     }
 
     /// <summary>
-    /// A comment extension: the text in data sub-blocks of at most 255 bytes, then the block terminator. The format asks
-    /// for 7-bit ASCII (readers decode it so), so other characters are written as \uXXXX escapes, and \ as \\.
+    /// A comment extension: the text, escaped to the 7-bit ASCII the format asks for
+    /// (<see cref="FifoPipes.Core.Media.ProvenanceReader.EscapeGifComment"/>), in data sub-blocks of at most 255 bytes,
+    /// then the block terminator.
     /// </summary>
     void WriteComment(string comment)
     {
-        var ascii = new StringBuilder(comment.Length);
-        foreach (char c in comment)
-            if (c == '\\') ascii.Append("\\\\");
-            else if (c < 0x80) ascii.Append(c);
-            else ascii.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\u{(int)c:x4}");
-        var text = Encoding.ASCII.GetBytes(ascii.ToString());
+        var text = Encoding.ASCII.GetBytes(FifoPipes.Core.Media.ProvenanceReader.EscapeGifComment(comment));
         var block = new List<byte> { ExtensionIntroducer, CommentLabel };
         foreach (var piece in text.Chunk(255))
         {

@@ -11,12 +11,12 @@ AfterAll {
 Describe 'The FifoDiffusion module' {
     It 'exports its cmdlets from the manifest' {
         $commands = (Get-Module FifoDiffusion).ExportedCmdlets.Keys | Sort-Object
-        $commands | Should -Be @('ConvertTo-FifoCheckpoint', 'Export-FifoFrames', 'Get-FifoModel', 'Get-FifoPlugin', 'Invoke-FifoRecipe', 'Measure-FifoQuality', 'New-FifoVideo', 'Remove-FifoModel', 'Save-FifoModel', 'Test-FifoRecipe')
+        $commands | Should -Be @('ConvertTo-FifoCheckpoint', 'Export-FifoFrames', 'Get-FifoModel', 'Get-FifoPlugin', 'Get-FifoProvenance', 'Invoke-FifoRecipe', 'Measure-FifoQuality', 'New-FifoVideo', 'Remove-FifoModel', 'Save-FifoModel', 'Test-FifoRecipe')
     }
 
     It 'has help with examples for every cmdlet' -ForEach @(
         @{ Name = 'New-FifoVideo' }, @{ Name = 'Export-FifoFrames' }, @{ Name = 'Invoke-FifoRecipe' },
-        @{ Name = 'Test-FifoRecipe' }, @{ Name = 'Get-FifoPlugin' }, @{ Name = 'Save-FifoModel' }, @{ Name = 'Get-FifoModel' }, @{ Name = 'Remove-FifoModel' },
+        @{ Name = 'Test-FifoRecipe' }, @{ Name = 'Get-FifoPlugin' }, @{ Name = 'Save-FifoModel' }, @{ Name = 'Get-FifoModel' }, @{ Name = 'Remove-FifoModel' }, @{ Name = 'Get-FifoProvenance' },
         @{ Name = 'ConvertTo-FifoCheckpoint' }, @{ Name = 'Measure-FifoQuality' }) {
         $help = Get-Help $Name -Full
         $help.Synopsis | Should -Not -BeNullOrEmpty
@@ -26,7 +26,7 @@ Describe 'The FifoDiffusion module' {
 
     It 'has help whose syntax and parameters match the cmdlets (scripts/update-help.ps1 rewrites them)' -ForEach @(
         @{ Name = 'New-FifoVideo' }, @{ Name = 'Export-FifoFrames' }, @{ Name = 'Invoke-FifoRecipe' },
-        @{ Name = 'Test-FifoRecipe' }, @{ Name = 'Get-FifoPlugin' }, @{ Name = 'Save-FifoModel' }, @{ Name = 'Get-FifoModel' }, @{ Name = 'Remove-FifoModel' },
+        @{ Name = 'Test-FifoRecipe' }, @{ Name = 'Get-FifoPlugin' }, @{ Name = 'Save-FifoModel' }, @{ Name = 'Get-FifoModel' }, @{ Name = 'Remove-FifoModel' }, @{ Name = 'Get-FifoProvenance' },
         @{ Name = 'ConvertTo-FifoCheckpoint' }, @{ Name = 'Measure-FifoQuality' }) {
         . "$PSScriptRoot/HelpMetadata.ps1"
         $doc = [xml](Get-Content -Raw "$PSScriptRoot/../../en-US/FifoPipes.PowerShell.dll-Help.xml")
@@ -215,6 +215,16 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
         $written.FullName | Should -Be @($mp4, $gif)
         FrameCount $mp4 | Should -Be 7
         FrameCount $gif | Should -Be 7
+    }
+
+    It 'records in every written file how it was made, and Get-FifoProvenance reads it back' {
+        $folder = Join-Path $Work 'provenance'
+        New-FifoVideo 'fire rising up' -Frames 2 @Tiny | Export-FifoFrames (Join-Path $folder 'p.webm'), (Join-Path $folder 'frames') | Out-Null
+        $records = Get-ChildItem $folder | Get-FifoProvenance
+        $records.Count | Should -Be 2
+        @($records.RunHash | Select-Object -Unique).Count | Should -Be 1
+        $records[0].Settings['prompts[0]'] | Should -Be 'fire rising up|2'
+        $records[0].Recipe | Should -Match "(?m)^seed: 5$"
     }
 
     It 'keeps every frame made so far when the pipeline is stopped early' {

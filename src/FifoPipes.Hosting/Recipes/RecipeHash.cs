@@ -33,7 +33,21 @@ static class RecipeHash
         return text[..cut] + "\n(cut; the run hash names the whole run)";
     }
 
-    static string OneLine(string value) => value.Replace("\\", "\\\\").Replace("\r", "\\r").Replace("\n", "\\n");
+    /// <summary>Line breaks as \n and \r, and so backslashes as \\: every setting of the provenance on one line.</summary>
+    internal static string OneLine(string value) => value.Replace("\\", "\\\\").Replace("\r", "\\r").Replace("\n", "\\n");
+
+    /// <summary>Undoes <see cref="OneLine"/>.</summary>
+    internal static string FromOneLine(string value)
+    {
+        var text = new StringBuilder(value.Length);
+        for (int i = 0; i < value.Length; i++)
+        {
+            if (value[i] != '\\' || i + 1 == value.Length) { text.Append(value[i]); continue; }
+            char next = value[++i];
+            text.Append(next switch { 'n' => '\n', 'r' => '\r', _ => next });
+        }
+        return text.ToString();
+    }
 
     static string Write(Recipe recipe, int promptLimit, Func<string, string> value)
     {

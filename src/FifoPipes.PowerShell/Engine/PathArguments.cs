@@ -22,7 +22,7 @@ static class PathArguments
         catch (Exception ex) when (ex is ItemNotFoundException or System.Management.Automation.DriveNotFoundException or ProviderNotFoundException) { matches = new Collection<string>(); provider = null!; }
         if (matches.Count > 0 && provider.Name != "FileSystem")
         {
-            cmdlet.WriteError(new ErrorRecord(new PSArgumentException($"'{path}' is a {provider.Name} path; recipes are files."), "NotAFileSystemPath", ErrorCategory.InvalidArgument, path));
+            cmdlet.WriteError(new ErrorRecord(new PSArgumentException($"'{path}' is a {provider.Name} path; give files."), "NotAFileSystemPath", ErrorCategory.InvalidArgument, path));
             return Array.Empty<string>();
         }
         if (matches.Count == 0)

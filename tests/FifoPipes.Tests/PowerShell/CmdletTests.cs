@@ -57,6 +57,27 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void Every_written_file_gives_back_the_recipe_that_makes_its_frames_again()
+    {
+        var original = Run($"$f = New-FifoVideo 'lava, \"slow\"' -Frames 3 -NegativePrompt 'it''s blurry' {InProcessShell.Tiny} -Guidance 2.5 -Eta 0.5; " +
+                           "$f | Export-FifoFrames out.mp4, out.gif, frames | Out-Null; $f").Cast<FifoFrame>().ToList();
+        var records = Run("'out.mp4', 'out.gif', 'frames' | Get-FifoProvenance").Cast<FifoProvenance>().ToList();
+        Assert.Equal(3, records.Count);
+        Assert.Single(records.Select(r => r.RunHash).Distinct());
+        Assert.All(records, r => Assert.True(r.Complete));
+        Assert.Equal("'it''s blurry'", records[0].Recipe.Split('\n').Single(l => l.StartsWith("negativePrompt:")).Split(": ", 2)[1]);
+        Assert.Equal("3", records[0].Settings["seed"]);
+
+        File.WriteAllText(Path.Combine(dir, "again.yaml"), records[1].Recipe);
+        var again = Run("New-FifoVideo -Recipe again.yaml").Cast<FifoFrame>().ToList();
+        Assert.Equal(original.Select(f => f.Pixels), again.Select(f => f.Pixels));
+        Assert.Equal($"FifoPipes run {records[0].RunHash}", again[0].Provenance!.Split('\n')[0]);
+
+        var none = RunFailing("Get-FifoProvenance again.yaml -ErrorAction Stop");
+        Assert.Equal("ProvenanceUnsupported", none.FullyQualifiedErrorId.Split(',')[0]);
+    }
+
+    [Fact]
     public void Export_FifoFrames_writes_every_format_and_emits_the_files()
     {
         var files = Run($"New-FifoVideo 'aurora' -Frames 6 {InProcessShell.Tiny} | Export-FifoFrames out.mp4, out.gif, out.webm").Cast<FileInfo>().ToList();

@@ -1,5 +1,6 @@
 using FifoPipes.Abstractions;
 using FifoPipes.Core;
+using FifoPipes.Core.Media;
 using FifoPipes.Hosting.Engine;
 using FifoPipes.Hosting.Recipes;
 using FifoPipes.Tests.Hosting;
@@ -72,5 +73,28 @@ public sealed class ProvenanceTests : IDisposable
         Assert.Contains("prompts: 8 more", lines);
         Assert.Equal(lines.ToList().IndexOf("prompts[31]=look 31|1") + 1, lines.ToList().IndexOf("prompts: 8 more"));
         Assert.Contains("seed=0", lines);
+
+        var read = RunProvenance.Parse(recipe.Provenance, "test");
+        Assert.Equal((recipe.RunHash, 8, false), (read.RunHash, read.MissingPrompts, read.Complete));
+        Assert.Contains("8 more are missing", read.ToRecipe());
+        Assert.Equal(32, read.ToRecipe().Split('\n').Count(l => l.StartsWith("  - { prompt: ", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Records_are_read_back_through_each_formats_escapes()
+    {
+        const string record = "FifoPipes run 0123456789abcdef\nprompts[0]=a \\\\ b\\nc 波|2\nseed=1";
+        Assert.Equal(record, ProvenanceReader.UnescapeGifComment(ProvenanceReader.EscapeGifComment(record)));
+        Assert.All(ProvenanceReader.EscapeGifComment(record), c => Assert.True(c < 0x80));
+
+        // ffmpeg's metadata dump: ; comments, \ before = ; # \ and line breaks, sections after the global tags.
+        var dump = ";FFMETADATA1\nmajor_brand=isom\ncomment=line one\\\nx\\=y \\\\ z\nencoder=Lavf\n[STREAM]\ncomment=not global\n";
+        Assert.Equal(new[] { ("major_brand", "isom"), ("comment", "line one\nx=y \\ z"), ("encoder", "Lavf") },
+            ProvenanceReader.GlobalTags(dump).Select(t => (t.Key, t.Value)));
+
+        var parsed = RunProvenance.Parse(record, "test");
+        Assert.Equal("a \\ b\nc 波|2", parsed.Settings[0].Value);
+        Assert.Contains("  - { prompt: \"a \\\\ b\\nc 波\", frames: 2 }", parsed.ToRecipe());
+        Assert.Equal("ProvenanceInvalid", Assert.Throws<FifoInputException>(() => RunProvenance.Parse("a PNG comment", "x.png")).ErrorId);
     }
 }

@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using System.Text;
+using FifoPipes.Abstractions;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats.Gif;
+using SixLabors.ImageSharp.Formats.Png;
+
+namespace FifoPipes.Core.Media;
+
+/// <summary>
+/// Reads back what the sinks stored of the run that made a file (<see cref="VideoFrame.Provenance"/>): a PNG's
+/// "FifoPipes" text chunk, a GIF's comment (undoing its ASCII escapes), a video's comment tag (through ffmpeg).
+/// </summary>
+public static class ProvenanceReader
+{
+    const string Mark = "FifoPipes run ";
+
+    /// <summary>The provenance text, or null when the file holds none; an unreadable or unknown file is an input error.</summary>
+    public static string? Read(string path)
+    {
+        if (!File.Exists(path))
+            throw new FifoInputException("ProvenanceFileNotFound", $"'{path}' does not exist. Give a PNG frame, GIF or video that FifoPipes wrote.");
+        var extension = Path.GetExtension(path).ToLowerInvariant();
+        try
+        {
+            return extension switch
+            {
+                ".png" => Image.Identify(path).Metadata.GetPngMetadata().TextData
+                    .Where(t => t.Keyword == ImageFiles.ProvenanceKeyword).Select(t => t.Value).FirstOrDefault(),
+                ".gif" => Image.Identify(path).Metadata.GetGifMetadata().Comments
+                    .Select(UnescapeGifComment).FirstOrDefault(c => c.StartsWith(Mark, StringComparison.Ordinal)),
+                _ when VideoClipReader.IsVideo(path) => VideoComment(path),
+                _ => throw new FifoInputException("ProvenanceUnsupported",
+                    $"'{path}' is not a file FifoPipes records runs in. Give a PNG frame, a GIF, or an MP4, WebM or MKV video."),
+            };
+        }
+        catch (Exception ex) when (ex is UnknownImageFormatException or InvalidImageContentException)
+        {
+            throw new FifoInputException("ProvenanceUnreadable", $"'{path}' could not be read as {extension.TrimStart('.')} ({ex.Message}).", ex);
+        }
+    }
+
+    /// <summary>
+    /// A GIF comment's text: the format asks for 7-bit ASCII (readers decode it so), so other characters become \uXXXX
+    /// escapes and a backslash \\.
+    /// </summary>
+    public static string EscapeGifComment(string comment)
+    {
+        var ascii = new StringBuilder(comment.Length);
+        foreach (char c in comment)
+            if (c == '\\') ascii.Append("\\\\");
+            else if (c < 0x80) ascii.Append(c);
+            else ascii.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\u{(int)c:x4}");
+        return ascii.ToString();
+    }
+
+    /// <summary>Undoes <see cref="EscapeGifComment"/>.</summary>
+    public static string UnescapeGifComment(string comment)
+    {
+        var text = new StringBuilder(comment.Length);
+        for (int i = 0; i < comment.Length; i++)
+        {
+            if (comment[i] == '\\' && i + 1 < comment.Length && comment[i + 1] == '\\') { text.Append('\\'); i++; }
+            else if (comment[i] == '\\' && i + 5 < comment.Length && comment[i + 1] == 'u' &&
+                     int.TryParse(comment.AsSpan(i + 2, 4), System.Globalization.NumberStyles.AllowHexSpecifier, null, out int code))
+            {
+                text.Append((char)code);
+                i += 5;
+            }
+            else text.Append(comment[i]);
+        }
+        return text.ToString();
+    }
+
+    /// <summary>The container's global comment tag, from ffmpeg's metadata dump.</summary>
+    static string? VideoComment(string path)
+    {
+        var ffmpeg = FfmpegLocator.Locate();
+        var start = new ProcessStartInfo(ffmpeg) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "-v", "error", "-nostdin", "-i", path, "-f", "ffmetadata", "-" }) start.ArgumentList.Add(a);
+        Process process;
+        try { process = Process.Start(start)!; }
+        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException) { throw FfmpegLocator.NotStartable(ffmpeg, ex); }
+        using (process)
+        {
+            var errors = process.StandardError.ReadToEndAsync();
+            var dump = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            if (process.ExitCode != 0)
+                throw new FifoInputException("ProvenanceUnreadable", $"ffmpeg could not read the metadata of '{path}': {errors.Result.Trim()}");
+            return GlobalTags(dump).Where(t => t.Key.Equals("comment", StringComparison.OrdinalIgnoreCase)).Select(t => t.Value).FirstOrDefault();
+        }
+    }
+
+    /// <summary>
+    /// The global key=value pairs of an ffmetadata dump: before the first [SECTION], comments (; #) skipped, and a
+    /// backslash taking the next character literally, line breaks included.
+    /// </summary>
+    public static IEnumerable<KeyValuePair<string, string>> GlobalTags(string dump)
+    {
+        var key = new StringBuilder();
+        var value = new StringBuilder();
+        bool inValue = false, lineStart = true;
+        for (int i = 0; i < dump.Length; i++)
+        {
+            char c = dump[i];
+            if (lineStart && !inValue && key.Length == 0 && c is ';' or '#')
+            {
+                while (i < dump.Length && dump[i] != '\n') i++;
+                continue;
+            }
+            if (lineStart && !inValue && key.Length == 0 && c == '[') yield break;
+            lineStart = false;
+            if (c == '\\' && i + 1 < dump.Length) { (inValue ? value : key).Append(dump[++i]); continue; }
+            if (c == '\n')
+            {
+                if (inValue) yield return KeyValuePair.Create(key.ToString(), value.ToString());
+                key.Clear();
+                value.Clear();
+                inValue = false;
+                lineStart = true;
+                continue;
+            }
+            if (c == '=' && !inValue) { inValue = true; continue; }
+            (inValue ? value : key).Append(c);
+        }
+        if (inValue) yield return KeyValuePair.Create(key.ToString(), value.ToString());
+    }
+}

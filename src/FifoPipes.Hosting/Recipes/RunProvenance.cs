@@ -1,0 +1,118 @@
+using System.Globalization;
+using System.Text;
+using FifoPipes.Abstractions;
+
+namespace FifoPipes.Hosting.Recipes;
+
+/// <summary>
+/// A run's provenance (<see cref="Recipe.Provenance"/>, as a file stores it) read back: the run hash, the settings in
+/// order, and the recipe that makes the same frames.
+/// </summary>
+public sealed class RunProvenance
+{
+    const string Mark = "FifoPipes run ";
+    const string CutMark = "(cut;";
+
+    RunProvenance(string runHash, IReadOnlyList<KeyValuePair<string, string>> settings, int missingPrompts, bool cut)
+    {
+        RunHash = runHash;
+        Settings = settings;
+        MissingPrompts = missingPrompts;
+        Cut = cut;
+    }
+
+    public string RunHash { get; }
+    /// <summary>"key=value" settings in the order the run lists them (model, sampler, prompts, negative prompt, seed, start image).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Settings { get; }
+    /// <summary>Prompt spans the record leaves out (it keeps a long schedule's first 32).</summary>
+    public int MissingPrompts { get; }
+    /// <summary>Whether the record was cut at its length limit.</summary>
+    public bool Cut { get; }
+    /// <summary>Whether <see cref="ToRecipe"/> holds every setting, so it makes the very frames of the run.</summary>
+    public bool Complete => MissingPrompts == 0 && !Cut;
+
+    /// <summary>Reads a provenance record; <paramref name="source"/> names where it came from in errors.</summary>
+    public static RunProvenance Parse(string text, string source)
+    {
+        var lines = text.Split('\n');
+        if (!lines[0].StartsWith(Mark, StringComparison.Ordinal))
+            throw new FifoInputException("ProvenanceInvalid", $"'{source}' holds no FifoPipes run record (it starts '{First(lines[0])}').");
+        var settings = new List<KeyValuePair<string, string>>();
+        int missing = 0;
+        bool cut = false;
+        foreach (var line in lines.Skip(1))
+        {
+            if (line.StartsWith(CutMark, StringComparison.Ordinal)) { cut = true; break; }
+            if (line.StartsWith("prompts: ", StringComparison.Ordinal) && line.EndsWith(" more", StringComparison.Ordinal)
+                && int.TryParse(line["prompts: ".Length..^" more".Length], NumberStyles.None, CultureInfo.InvariantCulture, out int more))
+            {
+                missing = more;
+                continue;
+            }
+            int equals = line.IndexOf('=');
+            if (equals <= 0) throw new FifoInputException("ProvenanceInvalid", $"'{source}' has a run record line that is not key=value: '{First(line)}'.");
+            settings.Add(KeyValuePair.Create(line[..equals], RecipeHash.FromOneLine(line[(equals + 1)..])));
+        }
+        return new RunProvenance(lines[0][Mark.Length..].Trim(), settings, missing, cut);
+    }
+
+    static string First(string text) => text.Length <= 60 ? text : text[..60] + "...";
+
+    /// <summary>The recipe of the run, as YAML, without sinks (New-FifoVideo -Recipe, or add 'sinks:' for Invoke-FifoRecipe).</summary>
+    public string ToRecipe()
+    {
+        var yaml = new StringBuilder();
+        yaml.Append("# The run ").Append(RunHash).Append(", read back from what its files record.\n");
+        if (MissingPrompts > 0) yaml.Append("# The record keeps the first prompt spans only: ").Append(MissingPrompts).Append(" more are missing, so this recipe makes another run.\n");
+        if (Cut) yaml.Append("# The record was cut at its length limit: settings after the cut are missing, so this recipe makes another run.\n");
+        yaml.Append("apiVersion: ").Append(Recipe.CurrentApiVersion).Append('\n');
+        foreach (var role in new[] { "model", "sampler" })
+        {
+            if (Value(role) is not { } plugin) continue;
+            yaml.Append(role).Append(":\n  use: ").Append(plugin).Append('\n');
+            var options = Settings.Where(s => s.Key.StartsWith(role + ".", StringComparison.Ordinal) && s.Value != "unset").ToList();
+            if (options.Count == 0) continue;
+            yaml.Append("  with:\n");
+            foreach (var (key, value) in options) yaml.Append("    ").Append(key[(role.Length + 1)..]).Append(": ").Append(OptionValue(value)).Append('\n');
+        }
+        var prompts = Settings.Where(s => s.Key.StartsWith("prompts[", StringComparison.Ordinal)).ToList();
+        if (prompts.Count > 0)
+        {
+            yaml.Append("prompts:\n");
+            foreach (var (_, span) in prompts)
+            {
+                int bar = span.LastIndexOf('|');
+                yaml.Append("  - { prompt: ").Append(Quoted(span[..bar])).Append(", frames: ").Append(span[(bar + 1)..]).Append(" }\n");
+            }
+        }
+        if (Value("negativePrompt") is { } negative) yaml.Append("negativePrompt: ").Append(Quoted(negative)).Append('\n');
+        if (Value("seed") is { } seed) yaml.Append("seed: ").Append(seed).Append('\n');
+        if (Value("init") is { } init) yaml.Append("init: ").Append(Quoted(init)).Append('\n');
+        return yaml.ToString();
+    }
+
+    string? Value(string key) => Settings.Where(s => s.Key == key).Select(s => s.Value).FirstOrDefault();
+
+    /// <summary>An option as the run listed it (OptionDescriptor.Format): a quoted string is quoted again for YAML, the rest is YAML already.</summary>
+    static string OptionValue(string formatted) =>
+        formatted.Length >= 2 && formatted[0] == '\'' && formatted[^1] == '\'' ? Quoted(formatted[1..^1]) : formatted;
+
+    /// <summary>A YAML scalar for any text: single-quoted, or double-quoted with escapes when it holds control characters.</summary>
+    static string Quoted(string text)
+    {
+        if (!text.Any(char.IsControl)) return "'" + text.Replace("'", "''") + "'";
+        var escaped = new StringBuilder("\"");
+        foreach (char c in text)
+            escaped.Append(c switch
+            {
+                '"' => "\\\"",
+                '\\' => "\\\\",
+                '\n' => "\\n",
+                '\r' => "\\r",
+                '\t' => "\\t",
+                _ when char.IsControl(c) => $"\\u{(int)c:x4}",
+                _ => c.ToString(),
+            });
+        return escaped.Append('"').ToString();
+    }
+}

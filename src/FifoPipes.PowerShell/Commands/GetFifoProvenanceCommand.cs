@@ -1,0 +1,50 @@
+using System.Management.Automation;
+using FifoPipes.Abstractions;
+using FifoPipes.Core.Media;
+using FifoPipes.Hosting.Recipes;
+using FifoPipes.PowerShell.Engine;
+
+namespace FifoPipes.PowerShell.Commands;
+
+/// <summary>
+/// <para type="synopsis">Reads how a video, GIF or PNG frame that FifoPipes wrote was made, as settings and as a recipe that makes it again.</para>
+/// <para type="description">Every file FifoPipes writes records its run: the run hash, the model and sampler with the options that change frames, the prompts, negative prompt and seed (PNG: a text chunk; GIF: a comment; MP4, WebM, MKV: the comment tag, read through ffmpeg). The Recipe property turns that back into YAML; New-FifoVideo -Recipe then makes the same frames on the same model files. A schedule of more than 32 prompts is recorded in part, and Complete says so. A file with no record is reported as an error and the other files are still read.</para>
+/// <example><code>Get-FifoProvenance story.mp4 | Format-List RunHash, Settings</code></example>
+/// <example><code>(Get-FifoProvenance frames/frame_000000.png).Recipe | Set-Content again.yaml; New-FifoVideo -Recipe again.yaml | Export-FifoFrames again.mp4</code></example>
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "FifoProvenance", DefaultParameterSetName = "Path")]
+[OutputType(typeof(FifoProvenance))]
+public sealed class GetFifoProvenanceCommand : PSCmdlet
+{
+    /// <summary><para type="description">Files FifoPipes wrote (a PNG sequence's folder reads its first frame); wildcards read every matching file.</para></summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipeline = true)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string Path { get; set; } = "";
+
+    /// <summary><para type="description">Files taken exactly as written (no wildcards); files piped in (Get-ChildItem, Export-FifoFrames) bind here.</para></summary>
+    [Parameter(Mandatory = true, ParameterSetName = "LiteralPath", ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath", "FullName", "LP")]
+    [ValidateNotNullOrEmpty]
+    public string LiteralPath { get; set; } = "";
+
+    protected override void ProcessRecord()
+    {
+        bool literal = ParameterSetName == "LiteralPath";
+        foreach (var path in PathArguments.Resolve(this, literal ? LiteralPath : Path, literal))
+        {
+            // A PNG sequence's folder (what Export-FifoFrames emits for it) records its run in every frame.
+            var file = Directory.Exists(path) ? Directory.EnumerateFiles(path, "*.png").Order(StringComparer.Ordinal).FirstOrDefault() ?? path : path;
+            try
+            {
+                var text = ProvenanceReader.Read(file)
+                           ?? throw new FifoInputException("ProvenanceMissing", $"'{file}' records no FifoPipes run: it was not written by FifoPipes, or by a version before runs were recorded.");
+                WriteObject(new FifoProvenance(file, RunProvenance.Parse(text, file)));
+            }
+            catch (FifoInputException ex)
+            {
+                WriteError(Errors.From(ex, file));
+            }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+using System.Collections.Specialized;
+using FifoPipes.Hosting.Recipes;
+
+namespace FifoPipes.PowerShell;
+
+/// <summary>What a file FifoPipes wrote records of the run that made it.</summary>
+public sealed class FifoProvenance
+{
+    internal FifoProvenance(string path, RunProvenance run)
+    {
+        Path = path;
+        RunHash = run.RunHash;
+        Complete = run.Complete;
+        Recipe = run.ToRecipe();
+        Settings = new OrderedDictionary(StringComparer.Ordinal);
+        foreach (var (key, value) in run.Settings) Settings[key] = value;
+    }
+
+    public string Path { get; }
+    /// <summary>The run hash: equal for files of one run, and for a run made again from <see cref="Recipe"/>.</summary>
+    public string RunHash { get; }
+    /// <summary>The settings as the run lists them: model.*, sampler.*, prompts[i], negativePrompt, seed, init.</summary>
+    public OrderedDictionary Settings { get; }
+    /// <summary>False when the record was cut (a schedule of more than 32 prompts): <see cref="Recipe"/> then makes another run.</summary>
+    public bool Complete { get; }
+    /// <summary>The run as a recipe (YAML, no sinks): New-FifoVideo -Recipe makes its frames again.</summary>
+    public string Recipe { get; }
+
+    public override string ToString() => $"{System.IO.Path.GetFileName(Path)}: run {RunHash}";
+}
