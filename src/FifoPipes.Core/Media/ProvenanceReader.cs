@@ -34,7 +34,7 @@ public static class ProvenanceReader
                     $"'{path}' is not a file FifoPipes records runs in. Give a PNG frame, a GIF, or an MP4, WebM or MKV video."),
             };
         }
-        catch (Exception ex) when (ex is UnknownImageFormatException or InvalidImageContentException)
+        catch (Exception ex) when (ex is ImageFormatException or IOException or UnauthorizedAccessException)
         {
             throw new FifoInputException("ProvenanceUnreadable", $"'{path}' could not be read as {extension.TrimStart('.')} ({ex.Message}).", ex);
         }
@@ -76,7 +76,12 @@ public static class ProvenanceReader
     static string? VideoComment(string path)
     {
         var ffmpeg = FfmpegLocator.Locate();
-        var start = new ProcessStartInfo(ffmpeg) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // ffmpeg writes UTF-8 whatever the console's code page.
+        var start = new ProcessStartInfo(ffmpeg)
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            StandardOutputEncoding = new UTF8Encoding(false), StandardErrorEncoding = new UTF8Encoding(false),
+        };
         foreach (var a in new[] { "-v", "error", "-nostdin", "-i", path, "-f", "ffmetadata", "-" }) start.ArgumentList.Add(a);
         Process process;
         try { process = Process.Start(start)!; }

@@ -39,10 +39,11 @@ public sealed class RunProvenance
             throw new FifoInputException("ProvenanceInvalid", $"'{source}' holds no FifoPipes run record (it starts '{First(lines[0])}').");
         var settings = new List<KeyValuePair<string, string>>();
         int missing = 0;
-        bool cut = false;
-        foreach (var line in lines.Skip(1))
+        int cutAt = Array.FindIndex(lines, l => l.StartsWith(CutMark, StringComparison.Ordinal));
+        bool cut = cutAt > 0;
+        // The line before the cut mark was cut mid-way: it is left out, not read as a setting.
+        foreach (var line in lines.Skip(1).Take(cut ? cutAt - 2 : lines.Length - 1))
         {
-            if (line.StartsWith(CutMark, StringComparison.Ordinal)) { cut = true; break; }
             if (line.StartsWith("prompts: ", StringComparison.Ordinal) && line.EndsWith(" more", StringComparison.Ordinal)
                 && int.TryParse(line["prompts: ".Length..^" more".Length], NumberStyles.None, CultureInfo.InvariantCulture, out int more))
             {
@@ -70,7 +71,7 @@ public sealed class RunProvenance
         {
             if (Value(role) is not { } plugin) continue;
             yaml.Append(role).Append(":\n  use: ").Append(plugin).Append('\n');
-            var options = Settings.Where(s => s.Key.StartsWith(role + ".", StringComparison.Ordinal) && s.Value != "unset").ToList();
+            var options = Settings.Where(s => s.Key.StartsWith(role + ".", StringComparison.Ordinal)).ToList();
             if (options.Count == 0) continue;
             yaml.Append("  with:\n");
             foreach (var (key, value) in options) yaml.Append("    ").Append(key[(role.Length + 1)..]).Append(": ").Append(OptionValue(value)).Append('\n');
@@ -79,9 +80,10 @@ public sealed class RunProvenance
         if (prompts.Count > 0)
         {
             yaml.Append("prompts:\n");
-            foreach (var (_, span) in prompts)
+            foreach (var (key, span) in prompts)
             {
                 int bar = span.LastIndexOf('|');
+                if (bar < 0) throw new FifoInputException("ProvenanceInvalid", $"The record's {key} is '{First(span)}', not prompt|frames.");
                 yaml.Append("  - { prompt: ").Append(Quoted(span[..bar])).Append(", frames: ").Append(span[(bar + 1)..]).Append(" }\n");
             }
         }
@@ -93,14 +95,31 @@ public sealed class RunProvenance
 
     string? Value(string key) => Settings.Where(s => s.Key == key).Select(s => s.Value).FirstOrDefault();
 
-    /// <summary>An option as the run listed it (OptionDescriptor.Format): a quoted string is quoted again for YAML, the rest is YAML already.</summary>
-    static string OptionValue(string formatted) =>
-        formatted.Length >= 2 && formatted[0] == '\'' && formatted[^1] == '\'' ? Quoted(formatted[1..^1]) : formatted;
+    /// <summary>
+    /// An option as the run listed it (OptionDescriptor.Format) in YAML: a quoted string quoted again, "unset" as null,
+    /// a list of strings item by item, numbers, booleans and choices as they are.
+    /// </summary>
+    static string OptionValue(string formatted)
+    {
+        if (formatted == "unset") return "~";
+        if (IsQuoted(formatted)) return Quoted(formatted[1..^1]);
+        // Format writes a list of strings as ['a', 'b'] without escaping the items; "', '" is taken as the separator.
+        if (formatted.Length > 2 && formatted[0] == '[' && formatted[^1] == ']' && IsQuoted(formatted[1..^1]))
+            return "[" + string.Join(", ", formatted[2..^2].Split("', '").Select(Quoted)) + "]";
+        if (formatted.Length >= 2 && formatted[0] == '[' && formatted[^1] == ']')
+            return "[" + string.Join(", ", formatted[1..^1].Split(", ", StringSplitOptions.RemoveEmptyEntries).Select(item => item == "unset" ? "~" : item)) + "]";
+        return formatted;
+    }
 
-    /// <summary>A YAML scalar for any text: single-quoted, or double-quoted with escapes when it holds control characters.</summary>
+    static bool IsQuoted(string text) => text.Length >= 2 && text[0] == '\'' && text[^1] == '\'';
+
+    /// <summary>
+    /// A YAML scalar for any text: single-quoted, or double-quoted with escapes when it holds what single quotes would
+    /// fold (control characters, Unicode line and paragraph separators).
+    /// </summary>
     static string Quoted(string text)
     {
-        if (!text.Any(char.IsControl)) return "'" + text.Replace("'", "''") + "'";
+        if (!text.Any(c => char.IsControl(c) || c is '\u2028' or '\u2029')) return "'" + text.Replace("'", "''") + "'";
         var escaped = new StringBuilder("\"");
         foreach (char c in text)
             escaped.Append(c switch
@@ -110,7 +129,7 @@ public sealed class RunProvenance
                 '\n' => "\\n",
                 '\r' => "\\r",
                 '\t' => "\\t",
-                _ when char.IsControl(c) => $"\\u{(int)c:x4}",
+                _ when char.IsControl(c) || c is '\u2028' or '\u2029' => $"\\u{(int)c:x4}",
                 _ => c.ToString(),
             });
         return escaped.Append('"').ToString();

@@ -33,18 +33,32 @@ public sealed class GetFifoProvenanceCommand : PSCmdlet
         bool literal = ParameterSetName == "LiteralPath";
         foreach (var path in PathArguments.Resolve(this, literal ? LiteralPath : Path, literal))
         {
-            // A PNG sequence's folder (what Export-FifoFrames emits for it) records its run in every frame.
-            var file = Directory.Exists(path) ? Directory.EnumerateFiles(path, "*.png").Order(StringComparer.Ordinal).FirstOrDefault() ?? path : path;
             try
             {
+                var file = FrameOrFile(path);
                 var text = ProvenanceReader.Read(file)
                            ?? throw new FifoInputException("ProvenanceMissing", $"'{file}' records no FifoPipes run: it was not written by FifoPipes, or by a version before runs were recorded.");
                 WriteObject(new FifoProvenance(file, RunProvenance.Parse(text, file)));
             }
             catch (FifoInputException ex)
             {
-                WriteError(Errors.From(ex, file));
+                WriteError(Errors.From(ex, path));
             }
+        }
+    }
+
+    /// <summary>A PNG sequence's folder (what Export-FifoFrames emits for it) records its run in every frame: its first.</summary>
+    static string FrameOrFile(string path)
+    {
+        if (!Directory.Exists(path)) return path;
+        try
+        {
+            return Directory.EnumerateFiles(path, "*.png").Order(StringComparer.Ordinal).FirstOrDefault()
+                   ?? throw new FifoInputException("ProvenanceMissing", $"The folder '{path}' holds no PNG frames. Give a PNG frame, GIF or video that FifoPipes wrote.");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new FifoInputException("ProvenanceUnreadable", $"The folder '{path}' could not be read ({ex.Message}).", ex);
         }
     }
 }

@@ -97,4 +97,28 @@ public sealed class ProvenanceTests : IDisposable
         Assert.Contains("  - { prompt: \"a \\\\ b\\nc 波\", frames: 2 }", parsed.ToRecipe());
         Assert.Equal("ProvenanceInvalid", Assert.Throws<FifoInputException>(() => RunProvenance.Parse("a PNG comment", "x.png")).ErrorId);
     }
+
+    [Fact]
+    public void Option_values_come_back_as_the_yaml_that_binds_them_again()
+    {
+        var options = RunProvenance.Parse("FifoPipes run 0123456789abcdef\nmodel=videocrafter\nmodel.configOverrides=['a=1', 'it's, so']\n" +
+                                          "model.path=unset\nmodel.sizes=[1, unset]\nprompts[0]=a\u2028b|2\nseed=1", "test").ToRecipe();
+        Assert.Contains("    configOverrides: ['a=1', 'it''s, so']\n", options);
+        Assert.Contains("    path: ~\n", options);
+        Assert.Contains("    sizes: [1, ~]\n", options);
+        Assert.Contains("  - { prompt: \"a\\u2028b\", frames: 2 }", options);
+    }
+
+    [Fact]
+    public void A_record_cut_at_its_length_limit_comes_back_marked_incomplete()
+    {
+        var prompts = string.Join("\n", Enumerable.Range(0, 20).Select(i => $"  - {{ prompt: '{new string('x', 2_000)} {i}', frames: 1 }}"));
+        var recipe = new RecipeReader(TestPlugins.Host).ReadText($"apiVersion: fifopipes/v1\nprompts:\n{prompts}\n", Path.Combine(folder, "run.yaml"))!;
+        Assert.True(recipe.Provenance.Length <= 32 * 1024);
+        var read = RunProvenance.Parse(recipe.Provenance, "test");
+        Assert.True(read.Cut);
+        Assert.False(read.Complete);
+        Assert.All(read.Settings.Where(s => s.Key.StartsWith("prompts[")), s => Assert.EndsWith("|1", s.Value));
+        Assert.Contains("was cut at its length limit", read.ToRecipe());
+    }
 }
