@@ -22,10 +22,16 @@ function Get-HelpPipelineInput([bool]$byValue, [bool]$byName) {
     else { 'False' }
 }
 
+# Positional parameters first, by position, then the named ones in the cmdlet's order, as Get-Command -Syntax lists
+# them (a parameter a base class declares would otherwise come last).
+function Get-HelpOrder($parameters) {
+    $parameters | Sort-Object -Stable { if ($_.Position -eq 'named') { [int]::MaxValue } else { [int]$_.Position } }
+}
+
 # One entry per parameter for the help's parameter list: required only where every parameter set requires it, the
 # lowest position any set gives it, pipeline input if any set takes it.
 function Get-HelpParameterMetadata($info) {
-    foreach ($parameter in $info.Parameters.Values) {
+    Get-HelpOrder @(foreach ($parameter in $info.Parameters.Values) {
         if ($parameter.Name -in $script:NotInHelp) { continue }
         $sets = @($parameter.ParameterSets.Values)
         $positions = @($sets.Position | Where-Object { $_ -ge 0 } | Sort-Object)
@@ -38,13 +44,13 @@ function Get-HelpParameterMetadata($info) {
             Type = Get-HelpTypeName $parameter.ParameterType
             HelpMessage = @($sets.HelpMessage | Where-Object { $_ })[0]
         }
-    }
+    })
 }
 
 # The syntax: for each parameter set, its parameters as that set binds them.
 function Get-HelpSyntaxMetadata($info) {
     foreach ($set in $info.ParameterSets) {
-        , @(foreach ($parameter in $set.Parameters) {
+        , @(Get-HelpOrder @(foreach ($parameter in $set.Parameters) {
             if ($parameter.Name -in $script:NotInHelp) { continue }
             [pscustomobject]@{
                 Name = $parameter.Name
@@ -54,7 +60,7 @@ function Get-HelpSyntaxMetadata($info) {
                 Globbing = Get-HelpGlobbing $parameter
                 Type = Get-HelpTypeName $parameter.ParameterType
             }
-        })
+        }))
     }
 }
 

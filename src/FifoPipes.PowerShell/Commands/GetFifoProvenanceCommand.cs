@@ -14,24 +14,11 @@ namespace FifoPipes.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "FifoProvenance", DefaultParameterSetName = "Path")]
 [OutputType(typeof(FifoProvenance))]
-public sealed class GetFifoProvenanceCommand : PSCmdlet
+public sealed class GetFifoProvenanceCommand : FileArgumentsCmdlet
 {
-    /// <summary><para type="description">Files FifoPipes wrote (a PNG sequence's folder reads its first frame); wildcards read every matching file.</para></summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipeline = true)]
-    [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
-    public string Path { get; set; } = "";
-
-    /// <summary><para type="description">Files taken exactly as written (no wildcards); files piped in (Get-ChildItem, Export-FifoFrames) bind here.</para></summary>
-    [Parameter(Mandatory = true, ParameterSetName = "LiteralPath", ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "FullName", "LP")]
-    [ValidateNotNullOrEmpty]
-    public string LiteralPath { get; set; } = "";
-
     protected override void ProcessRecord()
     {
-        bool literal = ParameterSetName == "LiteralPath";
-        foreach (var path in PathArguments.Resolve(this, literal ? LiteralPath : Path, literal))
+        foreach (var path in Files())
         {
             try
             {

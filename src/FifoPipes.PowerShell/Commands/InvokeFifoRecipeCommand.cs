@@ -14,24 +14,12 @@ namespace FifoPipes.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "FifoRecipe", SupportsShouldProcess = true, DefaultParameterSetName = "Path")]
 [OutputType(typeof(FileInfo), typeof(DirectoryInfo), typeof(FifoFrame))]
-public sealed class InvokeFifoRecipeCommand : PSCmdlet
+public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet
 {
     // Made with the command, so a Ctrl+C that comes while the recipe is still being read stops the run before it loads anything.
     readonly RunPump pump;
 
     public InvokeFifoRecipeCommand() => pump = new RunPump(this);
-
-    /// <summary><para type="description">The recipe file; wildcards run every matching recipe, one after another.</para></summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipeline = true)]
-    [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
-    public string Path { get; set; } = "";
-
-    /// <summary><para type="description">The recipe file, taken exactly as written (no wildcards); files piped in (Get-ChildItem *.yaml) bind here and run one after another.</para></summary>
-    [Parameter(Mandatory = true, ParameterSetName = "LiteralPath", ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "FullName", "LP")]
-    [ValidateNotNullOrEmpty]
-    public string LiteralPath { get; set; } = "";
 
     /// <summary><para type="description">Continue from a snapshot written by an interrupted run of the same recipe.</para></summary>
     [Parameter] public string? Resume { get; set; }
@@ -47,8 +35,7 @@ public sealed class InvokeFifoRecipeCommand : PSCmdlet
 
     protected override void ProcessRecord()
     {
-        bool literal = ParameterSetName == "LiteralPath";
-        foreach (var file in PathArguments.Resolve(this, literal ? LiteralPath : Path, literal))
+        foreach (var file in Files())
         {
             if (Resume is not null && recipesRun > 0)
                 ThrowTerminatingError(new ErrorRecord(new PSArgumentException($"-Resume continues one recipe, and '{file}' would be the second; run the recipe the snapshot belongs to on its own."),

@@ -12,27 +12,14 @@ namespace FifoPipes.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Test, "FifoRecipe", DefaultParameterSetName = "Path")]
 [OutputType(typeof(FifoRecipeDiagnostic), typeof(bool))]
-public sealed class TestFifoRecipeCommand : PSCmdlet
+public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
 {
-    /// <summary><para type="description">The recipe file; wildcards check every matching file.</para></summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipeline = true)]
-    [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
-    public string Path { get; set; } = "";
-
-    /// <summary><para type="description">The recipe file, taken exactly as written (no wildcards); files piped in bind here.</para></summary>
-    [Parameter(Mandatory = true, ParameterSetName = "LiteralPath", ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "FullName", "LP")]
-    [ValidateNotNullOrEmpty]
-    public string LiteralPath { get; set; } = "";
-
     /// <summary><para type="description">Return $true for a valid recipe, $false otherwise: one per file, so with a wildcard test them all (-notcontains $false).</para></summary>
     [Parameter] public SwitchParameter Quiet { get; set; }
 
     protected override void ProcessRecord()
     {
-        bool literal = ParameterSetName == "LiteralPath";
-        foreach (var file in PathArguments.Resolve(this, literal ? LiteralPath : Path, literal))
+        foreach (var file in Files())
         {
             var (_, diagnostics) = new RecipeBuilder().Build(file, SessionState.Path.CurrentFileSystemLocation.ProviderPath);
             if (Quiet) WriteObject(diagnostics.Count == 0);
