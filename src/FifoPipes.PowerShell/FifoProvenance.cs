@@ -6,12 +6,13 @@ namespace FifoPipes.PowerShell;
 /// <summary>What a file FifoPipes wrote records of the run that made it.</summary>
 public sealed class FifoProvenance
 {
-    internal FifoProvenance(string path, RunProvenance run)
+    /// <param name="snapshot">Whether <paramref name="path"/> is a snapshot, so the recipe resumes from it.</param>
+    internal FifoProvenance(string path, RunProvenance run, bool snapshot = false)
     {
         Path = path;
         RunHash = run.RunHash;
         Complete = run.Complete;
-        Recipe = run.ToRecipe();
+        Recipe = run.ToRecipe(snapshot ? path : null);
         Settings = new OrderedDictionary(StringComparer.Ordinal);
         foreach (var (key, value) in run.Settings) Settings[key] = value;
     }
@@ -23,7 +24,7 @@ public sealed class FifoProvenance
     public OrderedDictionary Settings { get; }
     /// <summary>False when the record was cut (a schedule of more than 32 prompts): <see cref="Recipe"/> then makes another run.</summary>
     public bool Complete { get; }
-    /// <summary>The run as a recipe (YAML, no sinks): New-FifoVideo -Recipe makes its frames again.</summary>
+    /// <summary>The run as a recipe (YAML, no sinks): New-FifoVideo -Recipe makes its frames again; from a snapshot, the frames after it.</summary>
     public string Recipe { get; }
 
     public override string ToString() => $"{System.IO.Path.GetFileName(Path)}: run {RunHash}";

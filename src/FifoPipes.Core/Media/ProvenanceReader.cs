@@ -15,6 +15,10 @@ public static class ProvenanceReader
 {
     const string Mark = "FifoPipes run ";
 
+    /// <summary>Whether <paramref name="path"/> is a kind of file the sinks record runs in (PNG, GIF, a video).</summary>
+    public static bool Records(string path) =>
+        Path.GetExtension(path).ToLowerInvariant() is ".png" or ".gif" || VideoClipReader.IsVideo(path);
+
     /// <summary>The provenance text, or null when the file holds none; an unreadable or unknown file is an input error.</summary>
     public static string? Read(string path)
     {

@@ -57,10 +57,34 @@ public sealed class RunProvenance
         return new RunProvenance(lines[0][Mark.Length..].Trim(), settings, missing, cut);
     }
 
+    /// <summary>
+    /// A run read from a snapshot's record of it (<see cref="Recipe.RunSettings"/>, unescaped: a prompt's line breaks
+    /// start lines that name no setting, which belong to the line before).
+    /// </summary>
+    public static RunProvenance FromRunSettings(string runHash, string runSettings, string source)
+    {
+        var lines = new List<string>();
+        foreach (var line in runSettings.TrimEnd('\n').Split('\n'))
+            if (lines.Count > 0 && !NamesSetting(line)) lines[^1] += "\n" + line;
+            else lines.Add(line);
+        var escaped = lines.Select(line => line.IndexOf('=') is var equals and > 0 ? line[..(equals + 1)] + RecipeHash.OneLine(line[(equals + 1)..]) : line);
+        return Parse(Mark + runHash + "\n" + string.Join("\n", escaped), source);
+    }
+
+    /// <summary>Whether a line starts as the settings do: model=, sampler.eta=, prompts[3]=, seed=...</summary>
+    static bool NamesSetting(string line)
+    {
+        int equals = line.IndexOf('=');
+        return equals > 0 && line[..equals].All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '[' or ']' or '_');
+    }
+
     static string First(string text) => text.Length <= 60 ? text : text[..60] + "...";
 
-    /// <summary>The recipe of the run, as YAML, without sinks (New-FifoVideo -Recipe, or add 'sinks:' for Invoke-FifoRecipe).</summary>
-    public string ToRecipe()
+    /// <summary>
+    /// The recipe of the run, as YAML, without sinks (New-FifoVideo -Recipe, or add 'sinks:' for Invoke-FifoRecipe);
+    /// with <paramref name="resumeFrom"/>, one that continues from that snapshot.
+    /// </summary>
+    public string ToRecipe(string? resumeFrom = null)
     {
         var yaml = new StringBuilder();
         yaml.Append("# The run ").Append(RunHash).Append(", read back from what its files record.\n");
@@ -90,6 +114,7 @@ public sealed class RunProvenance
         if (Value("negativePrompt") is { } negative) yaml.Append("negativePrompt: ").Append(Quoted(negative)).Append('\n');
         if (Value("seed") is { } seed) yaml.Append("seed: ").Append(seed).Append('\n');
         if (Value("init") is { } init) yaml.Append("init: ").Append(Quoted(init)).Append('\n');
+        if (resumeFrom is not null) yaml.Append("resume: ").Append(Quoted(resumeFrom)).Append('\n');
         return yaml.ToString();
     }
 

@@ -3,11 +3,12 @@ using FifoPipes.Abstractions;
 using FifoPipes.Core.Media;
 using FifoPipes.Hosting.Recipes;
 using FifoPipes.PowerShell.Engine;
+using FifoPipes.Torch.Checkpoints;
 
 namespace FifoPipes.PowerShell.Commands;
 
 /// <summary>
-/// <para type="synopsis">Reads how a video, GIF or PNG frame that FifoPipes wrote was made, as settings and as a recipe that makes it again.</para>
+/// <para type="synopsis">Reads how a video, GIF, PNG frame or snapshot that FifoPipes wrote was made, as settings and as a recipe that makes it again.</para>
 /// <para type="description">Every file FifoPipes writes records its run: the run hash, the model and sampler with the options that change frames, the prompts, negative prompt and seed (PNG: a text chunk; GIF: a comment; MP4, WebM, MKV: the comment tag, read through ffmpeg). The Recipe property turns that back into YAML; New-FifoVideo -Recipe then makes the same frames on the same model files. A schedule of more than 32 prompts is recorded in part, and Complete says so. A file with no record is reported as an error and the other files are still read.</para>
 /// <example><code>Get-FifoProvenance story.mp4 | Format-List RunHash, Settings</code></example>
 /// <example><code>(Get-FifoProvenance frames/frame_000000.png).Recipe | Set-Content again.yaml; New-FifoVideo -Recipe again.yaml | Export-FifoFrames again.mp4</code></example>
@@ -23,6 +24,11 @@ public sealed class GetFifoProvenanceCommand : FileArgumentsCmdlet
             try
             {
                 var file = FrameOrFile(path);
+                if (!ProvenanceReader.Records(file))
+                {
+                    WriteObject(new FifoProvenance(file, FromSnapshot(file), snapshot: true));
+                    continue;
+                }
                 var text = ProvenanceReader.Read(file)
                            ?? throw new FifoInputException("ProvenanceMissing", $"'{file}' records no FifoPipes run: it was not written by FifoPipes, or by a version before runs were recorded.");
                 WriteObject(new FifoProvenance(file, RunProvenance.Parse(text, file)));
@@ -32,6 +38,20 @@ public sealed class GetFifoProvenanceCommand : FileArgumentsCmdlet
                 WriteError(Errors.From(ex, path));
             }
         }
+    }
+
+    /// <summary>A snapshot (safetensors) records the run it belongs to in its metadata; anything else is not a file runs are recorded in.</summary>
+    static RunProvenance FromSnapshot(string file)
+    {
+        if (!File.Exists(file))
+            throw new FifoInputException("ProvenanceFileNotFound", $"'{file}' does not exist. Give a PNG frame, GIF, video or snapshot that FifoPipes wrote.");
+        IReadOnlyDictionary<string, string>? metadata = null;
+        try { metadata = SafetensorsFile.ReadMetadata(file); }
+        catch (FifoInputException) { }
+        if (metadata is null || !metadata.TryGetValue("runHash", out var hash) || !metadata.TryGetValue("runSettings", out var settings) || settings.Length == 0)
+            throw new FifoInputException("ProvenanceUnsupported",
+                $"'{file}' is not a file FifoPipes records runs in. Give a PNG frame, a GIF, an MP4, WebM or MKV video, or a snapshot.");
+        return RunProvenance.FromRunSettings(hash, settings, file);
     }
 
     /// <summary>A PNG sequence's folder (what Export-FifoFrames emits for it) records its run in every frame: its first.</summary>

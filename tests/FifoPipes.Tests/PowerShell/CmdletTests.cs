@@ -59,7 +59,7 @@ public sealed class CmdletTests : IDisposable
     [Fact]
     public void Every_written_file_gives_back_the_recipe_that_makes_its_frames_again()
     {
-        var original = Run($"$f = New-FifoVideo 'lava, \"slow\"' -Frames 3 -NegativePrompt 'it''s blurry' {InProcessShell.Tiny} -Guidance 2.5 -Eta 0.5; " +
+        var original = Run($"$f = New-FifoVideo 'lava, \"slow\"' -Frames 3 -NegativePrompt 'it''s blurry' {InProcessShell.Tiny} -Guidance 2.5 -Eta 0.5 -SnapshotPath s.snapshot -SnapshotEvery 2; " +
                            "$f | Export-FifoFrames out.mp4, out.gif, frames | Out-Null; $f").Cast<FifoFrame>().ToList();
         var records = Run("'out.mp4', 'out.gif', 'frames' | Get-FifoProvenance").Cast<FifoProvenance>().ToList();
         Assert.Equal(3, records.Count);
@@ -72,6 +72,15 @@ public sealed class CmdletTests : IDisposable
         var again = Run("New-FifoVideo -Recipe again.yaml").Cast<FifoFrame>().ToList();
         Assert.Equal(original.Select(f => f.Pixels), again.Select(f => f.Pixels));
         Assert.Equal($"FifoPipes run {records[0].RunHash}", again[0].Provenance!.Split('\n')[0]);
+
+        // A snapshot records its run too: its recipe resumes from it, making the frames after it.
+        var snapshot = Assert.IsType<FifoProvenance>(Assert.Single(Run("Get-FifoProvenance s.snapshot")));
+        Assert.Equal(records[0].RunHash, snapshot.RunHash);
+        Assert.Contains($"resume: '{Path.Combine(dir, "s.snapshot")}'", snapshot.Recipe);
+        File.WriteAllText(Path.Combine(dir, "resume.yaml"), snapshot.Recipe);
+        var rest = Run("New-FifoVideo -Recipe resume.yaml").Cast<FifoFrame>().ToList();
+        Assert.Equal(new long[] { 2 }, rest.Select(f => f.Index));
+        Assert.Equal(original[2].Pixels, rest[0].Pixels);
 
         var none = RunFailing("Get-FifoProvenance again.yaml -ErrorAction Stop");
         Assert.Equal("ProvenanceUnsupported", none.FullyQualifiedErrorId.Split(',')[0]);

@@ -110,6 +110,15 @@ public sealed class ProvenanceTests : IDisposable
     }
 
     [Fact]
+    public void A_snapshots_settings_keep_a_prompts_line_breaks()
+    {
+        var run = RunProvenance.FromRunSettings("0123456789abcdef", "model=analytic\nprompts[0]=first line\nsecond = line|2\nseed=1\n", "run.snapshot");
+        Assert.Equal(new[] { "model", "prompts[0]", "seed" }, run.Settings.Select(s => s.Key));
+        Assert.Equal("first line\nsecond = line|2", run.Settings[1].Value);
+        Assert.Contains("resume: 'run.snapshot'", run.ToRecipe("run.snapshot"));
+    }
+
+    [Fact]
     public void A_record_cut_at_its_length_limit_comes_back_marked_incomplete()
     {
         var prompts = string.Join("\n", Enumerable.Range(0, 20).Select(i => $"  - {{ prompt: '{new string('x', 2_000)} {i}', frames: 1 }}"));
