@@ -11,17 +11,17 @@ public abstract class FileArgumentsCmdlet : PSCmdlet
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipeline = true)]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
-    public string Path { get; set; } = "";
+    public string[] Path { get; set; } = Array.Empty<string>();
 
     [Parameter(Mandatory = true, ParameterSetName = "LiteralPath", ValueFromPipelineByPropertyName = true)]
     [Alias("PSPath", "FullName", "LP")]
     [ValidateNotNullOrEmpty]
-    public string LiteralPath { get; set; } = "";
+    public string[] LiteralPath { get; set; } = Array.Empty<string>();
 
-    /// <summary>The files this pipeline input names, in order (<see cref="PathArguments.Resolve"/>).</summary>
-    protected IReadOnlyList<string> Files()
+    /// <summary>The files this pipeline input names, in the order given, each pattern's matches in order (<see cref="PathArguments.Resolve"/>).</summary>
+    protected IEnumerable<string> Files()
     {
         bool literal = ParameterSetName == "LiteralPath";
-        return PathArguments.Resolve(this, literal ? LiteralPath : Path, literal);
+        return (literal ? LiteralPath : Path).SelectMany(path => PathArguments.Resolve(this, path, literal));
     }
 }

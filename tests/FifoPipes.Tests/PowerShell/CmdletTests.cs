@@ -64,6 +64,7 @@ public sealed class CmdletTests : IDisposable
         var records = Run("'out.mp4', 'out.gif', 'frames' | Get-FifoProvenance").Cast<FifoProvenance>().ToList();
         Assert.Equal(3, records.Count);
         Assert.Single(records.Select(r => r.RunHash).Distinct());
+        Assert.Equal(records.Take(2).Select(r => r.Path), Run("Get-FifoProvenance out.mp4, out.gif").Cast<FifoProvenance>().Select(r => r.Path));
         Assert.All(records, r => Assert.True(r.Complete));
         Assert.Equal("'it''s blurry'", records[0].Recipe.Split('\n').Single(l => l.StartsWith("negativePrompt:")).Split(": ", 2)[1]);
         Assert.Equal("3", records[0].Settings["seed"]);
@@ -209,6 +210,7 @@ public sealed class CmdletTests : IDisposable
         Assert.Equal((4, "sampler.with.partitons"), (d.Line, d.Path));
         Assert.Contains("partitions", d.ValidChoices);
         Assert.Equal(new object[] { false }, Run("Test-FifoRecipe bad.yaml -Quiet"));
+        Assert.Equal(new object[] { false, false }, Run("Test-FifoRecipe bad.yaml, ./bad.yaml -Quiet"));
 
         var error = RunFailing("Invoke-FifoRecipe bad.yaml");
         Assert.Equal("InvalidRecipe", error.FullyQualifiedErrorId.Split(',')[0]);
