@@ -225,6 +225,9 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
         @($records.RunHash | Select-Object -Unique).Count | Should -Be 1
         $records[0].Settings['prompts[0]'] | Should -Be 'fire rising up|2'
         $records[0].Recipe | Should -Match "(?m)^seed: 5$"
+        $table = $records | Out-String -Width 140
+        $table | Should -Match 'File\s+RunHash\s+Model\s+Seed\s+Complete\s+Prompt'
+        $table | Should -Match "p\.webm\s+$($records[0].RunHash)\s+analytic\s+5\s+True\s+fire rising up"
     }
 
     It 'keeps every frame made so far when the pipeline is stopped early' {
