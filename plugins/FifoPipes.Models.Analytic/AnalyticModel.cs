@@ -16,7 +16,7 @@ public sealed class AnalyticConditioning : Conditioning
 /// The built-in video model: a procedural Gaussian prior whose optimal denoiser is exact (see
 /// <see cref="ExactDenoiser"/>), a prompt-to-parameters "text encoder" and a palette decoder.
 /// </summary>
-public sealed class AnalyticModel : IVideoModel
+public sealed class AnalyticModel : IVideoModel, IReusableModel
 {
     public static readonly NoiseSchedule VideoCrafterSchedule = new(BetaSchedule.ScaledLinear, 0.00085, 0.012);
 
@@ -123,6 +123,13 @@ public sealed class AnalyticModel : IVideoModel
     }
 
     public IFrameDecoder CreateDecoder() => new AnalyticDecoder(LookForNextFrame, Look);
+
+    /// <summary>The look follows the run's own prompts: the last run's must not colour this one's start frames or first frame.</summary>
+    public void BeginRun()
+    {
+        currentLook = null;
+        cleanestSincePush = long.MaxValue;
+    }
 
     /// <summary>RGB [T, 3, H, W] to latents [C, T, H/8, W/8] with the current prompt's palette (the first prompt encoded, or neutral).</summary>
     public Tensor EncodeFrames(Tensor rgb) => AnalyticPalette.Encode(rgb, currentLook ?? Look(""));

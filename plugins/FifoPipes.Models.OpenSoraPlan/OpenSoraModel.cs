@@ -11,7 +11,7 @@ namespace FifoPipes.Models.OpenSoraPlan;
 /// timestep per frame, T5-XXL embeds prompts, and the CausalVAE decodes popped latents in overlapping chunks.
 /// The text encoder is loaded on first use. A denoiser-only replica (another GPU's) holds the transformer alone.
 /// </summary>
-public sealed class OpenSoraModel : IVideoModel, IAdoptConditioning, IPairedUnconditional
+public sealed class OpenSoraModel : IVideoModel, IAdoptConditioning, IPairedUnconditional, IReusableModel
 {
     readonly LatteT2V transformer;
     readonly CausalVae? vae;
@@ -61,6 +61,9 @@ public sealed class OpenSoraModel : IVideoModel, IAdoptConditioning, IPairedUnco
     public bool TextEncoderLoaded => textEncoder is not null;
     /// <summary>Whether the VAE is in memory (false for a denoiser-only replica).</summary>
     public bool VaeLoaded => vae is not null;
+
+    /// <summary>Nothing to drop: T5 embeds each prompt on its own, and the cached "" is the one a fresh model would make.</summary>
+    public void BeginRun() { }
 
     public Conditioning Encode(string prompt)
     {

@@ -43,7 +43,7 @@ public sealed record VideoCrafterModelSettings
 /// All three load from one checkpoint, tensor by tensor, cast to the chosen dtype as they are read; a denoiser-only
 /// replica loads the UNet alone.
 /// </summary>
-public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention, IAdoptConditioning
+public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention, IAdoptConditioning, IReusableModel
 {
     readonly VideoCrafterModelSettings settings;
     readonly VideoCrafterPreset preset;
@@ -223,6 +223,16 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention, IA
         if (guess is not null && guess != preset.Name)
             return $"Its keys look like {guess}: set preset: {guess}.";
         return "Check that the checkpoint, the preset and any configOverrides belong together; a damaged download can also cause this.";
+    }
+
+    /// <summary>
+    /// Forgets the cached prompt embeddings: a fresh model embeds a run's first prompt in one batch with "", and a prompt
+    /// embedded alone may differ in the last bits, so a cache kept from the last run could change this one's frames.
+    /// </summary>
+    public void BeginRun()
+    {
+        foreach (var context in contexts.Values) context.Dispose();
+        contexts.Clear();
     }
 
     public Conditioning Encode(string prompt)

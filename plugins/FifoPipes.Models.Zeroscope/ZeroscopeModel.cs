@@ -14,7 +14,7 @@ public sealed class ZeroscopeConditioning : Conditioning
 }
 
 /// <summary>zeroscope_v2 as a FIFO video model: eps prediction with one timestep per frame, CLIP text context, SD VAE frames.</summary>
-public sealed class ZeroscopeModel : IVideoModel, IFusedTemporalAttention, IAdoptConditioning
+public sealed class ZeroscopeModel : IVideoModel, IFusedTemporalAttention, IAdoptConditioning, IReusableModel
 {
     readonly ZeroscopePipeline pipeline;
 
@@ -28,6 +28,9 @@ public sealed class ZeroscopeModel : IVideoModel, IFusedTemporalAttention, IAdop
     public ZeroscopePipeline Pipeline => pipeline;
 
     // The conditioning owns its tensor (it disposes it): detached, so a caller's dispose scope cannot free it first.
+    /// <summary>Nothing to drop: every prompt is embedded on its own, whatever came before.</summary>
+    public void BeginRun() { }
+
     public Conditioning Encode(string prompt) => new ZeroscopeConditioning(prompt, pipeline.EncodePrompts(new[] { prompt }).DetachFromDisposeScope());
 
     /// <summary>The primary replica's text embedding of a prompt, copied to this replica's device.</summary>

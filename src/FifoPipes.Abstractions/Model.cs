@@ -63,6 +63,20 @@ public interface IFusedTemporalAttention
 }
 
 /// <summary>
+/// A model that can serve several runs one after another, so a sweep over seeds or prompts loads it once. Before each
+/// run after the first, the engine calls <see cref="BeginRun"/>: the model drops whatever the last run left that could
+/// change the next one's frames (a look, a prompt cache whose batches would differ), so every run's frames are those of
+/// a freshly loaded model. A model without it is loaded for every run.
+/// </summary>
+public interface IReusableModel
+{
+    void BeginRun();
+
+    /// <summary>False for a wrapper whose inner models cannot serve another run (a device list of such replicas).</summary>
+    bool CanServeAnotherRun => true;
+}
+
+/// <summary>
 /// A model that can take a prompt embedded by another copy of itself (a replica on another device) instead of running
 /// a text encoder of its own. A replicated model embeds every prompt once, on its primary, and hands the embedding to
 /// the other replicas through this, so those load only their denoiser.

@@ -63,7 +63,7 @@ public static class DenoiserOnlyReplica
 /// Text encoding, decoding and encoding frames stay with the primary; replicas that can adopt its embeddings
 /// (<see cref="IAdoptConditioning"/>) need no text encoder of their own.
 /// </summary>
-public class ReplicatedModel : IVideoModel, IPairedUnconditional
+public class ReplicatedModel : IVideoModel, IPairedUnconditional, IReusableModel
 {
     readonly IVideoModel[] replicas;
     readonly ReplicaThread?[] threads;
@@ -125,6 +125,13 @@ public class ReplicatedModel : IVideoModel, IPairedUnconditional
     }
 
     public ModelInfo Info => replicas[0].Info;
+
+    public bool CanServeAnotherRun => replicas.All(r => r is IReusableModel { CanServeAnotherRun: true });
+
+    public void BeginRun()
+    {
+        foreach (var replica in replicas) ((IReusableModel)replica).BeginRun();
+    }
     public IReadOnlyList<IVideoModel> Replicas => replicas;
     /// <summary>Rows each replica received in the last <see cref="PredictNoise"/> call (tests, benchmarks).</summary>
     public IReadOnlyList<long> LastSplit { get; private set; } = Array.Empty<long>();

@@ -20,11 +20,14 @@ public sealed class VideoRun
 
     readonly Recipe recipe;
     readonly string workingDirectory;
+    readonly LoadedModels? models;
 
-    public VideoRun(Recipe recipe, string? workingDirectory = null)
+    /// <param name="models">Where a command that runs several recipes keeps a model for the next run; null to load one for this run only.</param>
+    public VideoRun(Recipe recipe, string? workingDirectory = null, LoadedModels? models = null)
     {
         this.recipe = recipe;
         this.workingDirectory = workingDirectory ?? recipe.BaseDirectory;
+        this.models = models;
     }
 
     public Guid RunId { get; } = Guid.NewGuid();
@@ -83,7 +86,9 @@ public sealed class VideoRun
         using var loads = LoadCancellation.Use(cancellation);
         var log = new ChannelLog(output, cancellation);
         var context = new PluginContext(log, workingDirectory);
-        using var model = recipe.Model.Plugin.Create<IModelAdapter>().Load(recipe.Model.Options, context);
+        IVideoModel Load() => recipe.Model.Plugin.Create<IModelAdapter>().Load(recipe.Model.Options, context);
+        using var lease = models is null ? ModelLease.ForOneRun(Load()) : models.Lease(recipe.Model, workingDirectory, Load, log);
+        var model = lease.Model;
         var sampler = new RestartingSampler(recipe.Sampler.Plugin.Create<ISamplerFactory>().Create(recipe.Sampler.Options, context), MaxFaultRepeats);
         double fps = recipe.Fps ?? model.Info.Defaults.Fps;
         Post(output, new RunStarted(model.Info, recipe.Frames, fps, RunId), cancellation);

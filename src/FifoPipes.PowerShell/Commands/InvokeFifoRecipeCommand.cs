@@ -14,7 +14,7 @@ namespace FifoPipes.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "FifoRecipe", SupportsShouldProcess = true, DefaultParameterSetName = "Path")]
 [OutputType(typeof(FileInfo), typeof(DirectoryInfo), typeof(FifoFrame))]
-public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet
+public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
 {
     // Made with the command, so a Ctrl+C that comes while the recipe is still being read stops the run before it loads anything.
     readonly RunPump pump;
@@ -27,30 +27,38 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet
     [Parameter] public SwitchParameter Force { get; set; }
     /// <summary><para type="description">Also write each frame to the pipeline.</para></summary>
     [Parameter] public SwitchParameter PassThru { get; set; }
-    /// <summary><para type="description">Recipe settings to change for this run, by dotted key: @{ seed = 7; 'sampler.with.partitions' = 8; 'model.use' = 'videocrafter2'; 'snapshot.every' = 50 }. Checked as strictly as the file's own; sink paths can name the run with {seed} and {hash}.</para></summary>
-    [Parameter] public System.Collections.Hashtable? Override { get; set; }
+    /// <summary><para type="description">Recipe settings to change, by dotted key: @{ seed = 7; 'sampler.with.partitions' = 8; 'model.use' = 'videocrafter2'; 'snapshot.every' = 50 }. Checked as strictly as the file's own; sink paths can name the run with {seed} and {hash}. Several hashtables run the recipe once for each, keeping the model loaded between runs.</para></summary>
+    [Parameter] public System.Collections.Hashtable[]? Override { get; set; }
 
     // Recipes run so far by this command, over every pipeline input: -Resume belongs to exactly one.
     int recipesRun;
+    // A sweep (several -Override tables, several recipes) loads a model once when the runs share it.
+    readonly LoadedModels models = new();
 
     protected override void ProcessRecord()
     {
+        var overrides = Override is { Length: > 0 } ? Override : new System.Collections.Hashtable[] { new() };
         foreach (var file in Files())
-        {
-            if (Resume is not null && recipesRun > 0)
-                ThrowTerminatingError(new ErrorRecord(new PSArgumentException($"-Resume continues one recipe, and '{file}' would be the second; run the recipe the snapshot belongs to on its own."),
-                    "ResumeWithSeveralRecipes", ErrorCategory.InvalidArgument, file));
-            recipesRun++;
-            Run(file);
-        }
+            foreach (var settings in overrides)
+            {
+                if (Resume is not null && recipesRun > 0)
+                    ThrowTerminatingError(new ErrorRecord(new PSArgumentException($"-Resume continues one run, and '{file}' would make a second; run the recipe and settings the snapshot belongs to on their own."),
+                        "ResumeWithSeveralRecipes", ErrorCategory.InvalidArgument, file));
+                recipesRun++;
+                Run(file, settings);
+            }
     }
 
-    void Run(string recipeFile)
+    protected override void EndProcessing() => models.Dispose();
+
+    public void Dispose() => models.Dispose();
+
+    void Run(string recipeFile, System.Collections.Hashtable overrides)
     {
         var builder = new RecipeBuilder();
         if (Resume is not null) builder.Set("resume", SessionState.Path.GetUnresolvedProviderPathFromPSPath(Resume));
         if (Force) builder.Set("overwrite", true);
-        foreach (System.Collections.DictionaryEntry e in Override ?? new System.Collections.Hashtable())
+        foreach (System.Collections.DictionaryEntry e in overrides)
         {
             var key = e.Key.ToString() ?? "";
             if (!builder.Override(key, e.Value, $"-Override {key}"))
@@ -75,7 +83,7 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet
             {
                 sinks.Write(frame.ToVideoFrame());
                 if (PassThru) WriteObject(frame);
-            });
+            }, models);
         }
         catch (Exception ex) when (ex is not PipelineStoppedException)
         {

@@ -21,9 +21,10 @@ sealed class RunPump
     /// <summary>Called from StopProcessing (Ctrl+C): the worker stops within one iteration.</summary>
     public void Stop() => stop.Cancel();
 
-    public void Run(Recipe recipe, Action<FifoFrame> onFrame)
+    /// <param name="models">Where a command of several runs keeps a model for the next one; null to load one per run.</param>
+    public void Run(Recipe recipe, Action<FifoFrame> onFrame, LoadedModels? models = null)
     {
-        var run = new VideoRun(recipe);
+        var run = new VideoRun(recipe, models: models);
         var activity = $"FIFO video: {recipe.Frames} frames";
         // A record per report, so what a host keeps of the stream is what was shown at the time.
         var progress = new ProgressRecord(1, activity, "loading the model");

@@ -204,6 +204,20 @@ public sealed class AnalyticModelTests
     }
 
     [Fact]
+    public void A_model_begun_for_another_run_forgets_the_last_runs_look()
+    {
+        using var scope = NewDisposeScope();
+        var rgb = rand(new long[] { 2, 3, 64, 96 }, generator: new Generator(3));
+        using var fresh = new AnalyticModel(Small());
+        var expected = fresh.EncodeFrames(rgb);
+        using var reused = new AnalyticModel(Small());
+        reused.Encode("fire");                  // the first prompt a run encodes sets the start frames' palette
+        Assert.False(reused.EncodeFrames(rgb).allclose(expected), "the prompt's palette is the neutral one, so this test shows nothing");
+        ((IReusableModel)reused).BeginRun();
+        Assert.True(reused.EncodeFrames(rgb).equal(expected).all().item<bool>(), "the last run's look coloured the next run's start frames");
+    }
+
+    [Fact]
     public void The_decoder_uses_the_palette_of_the_frame_prompt()
     {
         using var scope = NewDisposeScope();

@@ -189,6 +189,13 @@ public sealed class CmdletTests : IDisposable
         Assert.Equal(2, Directory.GetFiles(Path.Combine(dir, "runs"), "*.snapshot").Length);
         Assert.All(Directory.GetFiles(Path.Combine(dir, "runs")), f => Assert.Matches("^[0-9a-f]{16}\\.snapshot$", Path.GetFileName(f)));
 
+        // Several tables in one command: one run each, the model loaded once, the frames those of separate commands.
+        var separate = new[] { "fire-1.gif", "fire-2.gif" }.Select(f => File.ReadAllBytes(Path.Combine(dir, "out", f))).ToList();
+        var swept = Run("Invoke-FifoRecipe sweep.yaml -Force -Override @{ seed = 1; 'Sampler.With.partitions' = 2; 'snapshot.every' = 2 }, @{ seed = 2; 'sampler.with.partitions' = 2; 'snapshot.every' = 2 } -Verbose 4>&1");
+        Assert.Equal(new[] { "fire-1.gif", "fire-2.gif" }, swept.OfType<FileInfo>().Select(f => f.Name));
+        Assert.Single(swept.OfType<VerboseRecord>(), v => v.Message.Contains("loaded for the previous run"));
+        Assert.Equal(separate, new[] { "fire-1.gif", "fire-2.gif" }.Select(f => File.ReadAllBytes(Path.Combine(dir, "out", f))));
+
         // A prompt alone keeps the file's frame count.
         Assert.Equal(new[] { "fire-3.gif" }, Run("Invoke-FifoRecipe sweep.yaml -Override @{ prompt = 'ocean'; seed = 3 }").Cast<FileInfo>().Select(f => f.Name));
         Assert.Equal(2, Media.FrameCount(Path.Combine(dir, "out", "fire-3.gif")));

@@ -171,6 +171,20 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
     }
 
     [Fact]
+    public void A_model_begun_for_another_run_embeds_as_a_freshly_loaded_one()
+    {
+        using var fresh = tiny.Load(tiny.Options());
+        var expected = ((VideoCrafterConditioning)fresh.Encode("a red panda")).Context;
+        using var reused = tiny.Load(tiny.Options());
+        // Embedded in one batch with "": kept, the panda would then be a batch of one, which a GPU may round differently.
+        var fox = (VideoCrafterConditioning)reused.Encode("a fox");
+        ((IReusableModel)reused).BeginRun();
+        Assert.True(fox.Context.IsInvalid, "the last run's prompt cache was kept");
+        var again = ((VideoCrafterConditioning)reused.Encode("a red panda")).Context;
+        Assert.True(expected.equal(again).all().item<bool>(), "the reused model's embedding differs from a fresh model's");
+    }
+
+    [Fact]
     public void A_prompt_first_encoded_inside_a_callers_dispose_scope_outlives_that_scope()
     {
         using var model = tiny.Load(tiny.Options());
