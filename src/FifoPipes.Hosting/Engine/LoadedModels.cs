@@ -13,20 +13,26 @@ public sealed class LoadedModels : IDisposable
 {
     string? key;
     IVideoModel? kept;
+    // Models keep the log they were loaded with; this one reaches whichever run uses the model now.
+    readonly CurrentRunLog log = new();
 
-    /// <summary>The model for <paramref name="use"/>: the kept one, begun anew, or a fresh one from <paramref name="load"/>.</summary>
-    public ModelLease Lease(PluginUse use, string workingDirectory, Func<IVideoModel> load, IProgressSink log)
+    /// <summary>
+    /// The model for <paramref name="use"/>: the kept one, begun anew, or a fresh one from <paramref name="load"/>, which
+    /// gets a log that always reaches the run using the model (<paramref name="runLog"/> for this one).
+    /// </summary>
+    public ModelLease Lease(PluginUse use, string workingDirectory, Func<IProgressSink, IVideoModel> load, IProgressSink runLog)
     {
+        log.Target = runLog;
         var wanted = Key(use, workingDirectory);
         if (kept is IReusableModel reusable && wanted == key)
         {
             reusable.BeginRun();
-            log.Verbose($"Using the '{use.Plugin.Name}' model loaded for the previous run of this command (same options).");
+            runLog.Verbose($"Using the '{use.Plugin.Name}' model loaded for the previous run of this command (same options).");
             return new ModelLease(kept, this);
         }
         kept?.Dispose();
         (kept, key) = (null, null);
-        var model = load();
+        var model = load(log);
         if (model is IReusableModel { CanServeAnotherRun: true }) (kept, key) = (model, wanted);
         return new ModelLease(model, this);
     }
@@ -42,6 +48,13 @@ public sealed class LoadedModels : IDisposable
     {
         kept?.Dispose();
         (kept, key) = (null, null);
+    }
+
+    sealed class CurrentRunLog : IProgressSink
+    {
+        public IProgressSink Target { get; set; } = NullProgressSink.Instance;
+        public void Verbose(string message) => Target.Verbose(message);
+        public void Warning(string message) => Target.Warning(message);
     }
 }
 

@@ -86,8 +86,8 @@ public sealed class VideoRun
         using var loads = LoadCancellation.Use(cancellation);
         var log = new ChannelLog(output, cancellation);
         var context = new PluginContext(log, workingDirectory);
-        IVideoModel Load() => recipe.Model.Plugin.Create<IModelAdapter>().Load(recipe.Model.Options, context);
-        using var lease = models is null ? ModelLease.ForOneRun(Load()) : models.Lease(recipe.Model, workingDirectory, Load, log);
+        IVideoModel Load(IProgressSink modelLog) => recipe.Model.Plugin.Create<IModelAdapter>().Load(recipe.Model.Options, new PluginContext(modelLog, workingDirectory));
+        using var lease = models is null ? ModelLease.ForOneRun(Load(log)) : models.Lease(recipe.Model, workingDirectory, Load, log);
         var model = lease.Model;
         var sampler = new RestartingSampler(recipe.Sampler.Plugin.Create<ISamplerFactory>().Create(recipe.Sampler.Options, context), MaxFaultRepeats);
         double fps = recipe.Fps ?? model.Info.Defaults.Fps;

@@ -28,24 +28,34 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
     /// <summary><para type="description">Also write each frame to the pipeline.</para></summary>
     [Parameter] public SwitchParameter PassThru { get; set; }
     /// <summary><para type="description">Recipe settings to change, by dotted key: @{ seed = 7; 'sampler.with.partitions' = 8; 'model.use' = 'videocrafter2'; 'snapshot.every' = 50 }. Checked as strictly as the file's own; sink paths can name the run with {seed} and {hash}. Several hashtables run the recipe once for each, keeping the model loaded between runs.</para></summary>
-    [Parameter] public System.Collections.Hashtable[]? Override { get; set; }
+    [Parameter] [ValidateNotNull] public System.Collections.Hashtable[]? Override { get; set; }
 
     // Recipes run so far by this command, over every pipeline input: -Resume belongs to exactly one.
     int recipesRun;
     // A sweep (several -Override tables, several recipes) loads a model once when the runs share it.
     readonly LoadedModels models = new();
 
+    protected override void BeginProcessing()
+    {
+        if (Resume is not null && Override is { Length: > 1 })
+            ThrowTerminatingError(new ErrorRecord(new PSArgumentException($"-Resume continues one run, and {Override.Length} -Override tables would make {Override.Length}; give the one table the snapshot's run was made with."),
+                "ResumeWithSeveralRecipes", ErrorCategory.InvalidArgument, Resume));
+    }
+
     protected override void ProcessRecord()
     {
         var overrides = Override is { Length: > 0 } ? Override : new System.Collections.Hashtable[] { new() };
-        foreach (var file in Files())
-            foreach (var settings in overrides)
+        var files = Files().ToList();
+        for (int f = 0; f < files.Count; f++)
+            for (int o = 0; o < overrides.Length; o++)
             {
                 if (Resume is not null && recipesRun > 0)
-                    ThrowTerminatingError(new ErrorRecord(new PSArgumentException($"-Resume continues one run, and '{file}' would make a second; run the recipe and settings the snapshot belongs to on their own."),
-                        "ResumeWithSeveralRecipes", ErrorCategory.InvalidArgument, file));
+                    ThrowTerminatingError(new ErrorRecord(new PSArgumentException($"-Resume continues one recipe, and '{files[f]}' would be the second; run the recipe the snapshot belongs to on its own."),
+                        "ResumeWithSeveralRecipes", ErrorCategory.InvalidArgument, files[f]));
                 recipesRun++;
-                Run(file, settings);
+                // With no run to follow, the model goes before the files are written out, not when commands downstream are done.
+                bool last = !MyInvocation.ExpectingInput && f == files.Count - 1 && o == overrides.Length - 1;
+                Run(files[f], overrides[o], last);
             }
     }
 
@@ -53,7 +63,7 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
 
     public void Dispose() => models.Dispose();
 
-    void Run(string recipeFile, System.Collections.Hashtable overrides)
+    void Run(string recipeFile, System.Collections.Hashtable overrides, bool lastRun)
     {
         var builder = new RecipeBuilder();
         if (Resume is not null) builder.Set("resume", SessionState.Path.GetUnresolvedProviderPathFromPSPath(Resume));
@@ -84,6 +94,7 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
                 sinks.Write(frame.ToVideoFrame());
                 if (PassThru) WriteObject(frame);
             }, models);
+            if (lastRun) models.Dispose();
         }
         catch (Exception ex) when (ex is not PipelineStoppedException)
         {
