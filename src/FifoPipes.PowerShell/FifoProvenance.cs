@@ -22,7 +22,7 @@ public sealed class FifoProvenance
     public string RunHash { get; }
     /// <summary>The settings as the run lists them: model.*, sampler.*, prompts[i], negativePrompt, seed, init.</summary>
     public OrderedDictionary Settings { get; }
-    /// <summary>False when the record was cut (a schedule of more than 32 prompts): <see cref="Recipe"/> then makes another run.</summary>
+    /// <summary>False when the record was cut (more than 32 prompt spans, or 32 KiB): <see cref="Recipe"/> then makes another run.</summary>
     public bool Complete { get; }
     /// <summary>The run as a recipe (YAML, no sinks): New-FifoVideo -Recipe makes its frames again; from a snapshot, the frames after it.</summary>
     public string Recipe { get; }
