@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Text;
 using FifoPipes.Abstractions;
 
 namespace FifoPipes.Core.Media;
@@ -29,6 +31,23 @@ public static class FfmpegLocator
                 if (File.Exists(candidate)) return candidate;
             }
         throw new FifoInputException(NotFoundErrorId, $"ffmpeg was not found on PATH; the video sinks (mp4, webm, mkv) and video start clips need it. {Fix}");
+    }
+
+    /// <summary>
+    /// Starts the located ffmpeg with <paramref name="arguments"/>, its stdout and stderr redirected (text read as UTF-8,
+    /// which ffmpeg writes whatever the console's code page); an ffmpeg that cannot be run is an input error saying so.
+    /// </summary>
+    public static Process StartReading(IEnumerable<string> arguments)
+    {
+        var ffmpeg = Locate();
+        var start = new ProcessStartInfo(ffmpeg)
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            StandardOutputEncoding = new UTF8Encoding(false), StandardErrorEncoding = new UTF8Encoding(false),
+        };
+        foreach (var a in arguments) start.ArgumentList.Add(a);
+        try { return Process.Start(start)!; }
+        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException) { throw NotStartable(ffmpeg, ex); }
     }
 
     /// <summary>For the case where the file exists but cannot be run (not executable, wrong architecture).</summary>

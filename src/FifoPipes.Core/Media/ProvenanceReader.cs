@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using FifoPipes.Abstractions;
 using SixLabors.ImageSharp;
@@ -79,18 +78,7 @@ public static class ProvenanceReader
     /// <summary>The container's global comment tag, from ffmpeg's metadata dump.</summary>
     static string? VideoComment(string path)
     {
-        var ffmpeg = FfmpegLocator.Locate();
-        // ffmpeg writes UTF-8 whatever the console's code page.
-        var start = new ProcessStartInfo(ffmpeg)
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-            StandardOutputEncoding = new UTF8Encoding(false), StandardErrorEncoding = new UTF8Encoding(false),
-        };
-        foreach (var a in new[] { "-v", "error", "-nostdin", "-i", path, "-f", "ffmetadata", "-" }) start.ArgumentList.Add(a);
-        Process process;
-        try { process = Process.Start(start)!; }
-        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException) { throw FfmpegLocator.NotStartable(ffmpeg, ex); }
-        using (process)
+        using (var process = FfmpegLocator.StartReading(new[] { "-v", "error", "-nostdin", "-i", path, "-f", "ffmetadata", "-" }))
         {
             var errors = process.StandardError.ReadToEndAsync();
             var dump = process.StandardOutput.ReadToEnd();

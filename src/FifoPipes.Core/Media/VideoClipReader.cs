@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using FifoPipes.Abstractions;
 using static TorchSharp.torch;
@@ -19,17 +18,9 @@ public static class VideoClipReader
     /// <summary>Up to <paramref name="maxFrames"/> frames as [T, 3, H, W] float32 in [0, 1].</summary>
     public static Tensor Read(string path, int width, int height, int maxFrames)
     {
-        var ffmpeg = FfmpegLocator.Locate();
-        var start = new ProcessStartInfo(ffmpeg) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         var filter = string.Create(CultureInfo.InvariantCulture, $"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height}");
-        foreach (var a in new[] { "-v", "error", "-nostdin", "-i", path, "-an", "-vf", filter, "-frames:v", maxFrames.ToString(CultureInfo.InvariantCulture),
-                     "-f", "rawvideo", "-pix_fmt", "rgb24", "-" })
-            start.ArgumentList.Add(a);
-        Process process;
-        try { process = Process.Start(start)!; }
-        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException) { throw FfmpegLocator.NotStartable(ffmpeg, ex); }
-
-        using (process)
+        using (var process = FfmpegLocator.StartReading(new[] { "-v", "error", "-nostdin", "-i", path, "-an", "-vf", filter,
+                   "-frames:v", maxFrames.ToString(CultureInfo.InvariantCulture), "-f", "rawvideo", "-pix_fmt", "rgb24", "-" }))
         {
             var errors = process.StandardError.ReadToEndAsync();
             int frameBytes = checked(width * height * 3);
