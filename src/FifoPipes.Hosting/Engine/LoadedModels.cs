@@ -1,5 +1,4 @@
 using FifoPipes.Abstractions;
-using FifoPipes.Hosting.Options;
 using FifoPipes.Hosting.Recipes;
 
 namespace FifoPipes.Hosting.Engine;
@@ -41,8 +40,7 @@ public sealed class LoadedModels : IDisposable
 
     /// <summary>Every option, not only those that change frames: device and dtype decide what is loaded too.</summary>
     static string Key(PluginUse use, string workingDirectory) =>
-        string.Join("\n", use.Options is null ? Array.Empty<string>() : use.Plugin.Options.Select(o => $"{o.Name}={OptionDescriptor.Format(o.Property.GetValue(use.Options))}"))
-        + $"\n{use.Plugin.Name}\n{workingDirectory}";
+        string.Join("\n", use.FormattedOptions(_ => true).Select(o => $"{o.Name}={o.Value}")) + $"\n{use.Plugin.Name}\n{workingDirectory}";
 
     public void Dispose()
     {

@@ -5,7 +5,13 @@ using FifoPipes.Hosting.Plugins;
 namespace FifoPipes.Hosting.Recipes;
 
 /// <summary>A plugin chosen by name with its bound options.</summary>
-public sealed record PluginUse(PluginDescriptor Plugin, object? Options);
+public sealed record PluginUse(PluginDescriptor Plugin, object? Options)
+{
+    /// <summary>Each option (those <paramref name="which"/> picks) with its bound value as recipes and run records write it.</summary>
+    public IEnumerable<(string Name, string Value)> FormattedOptions(Func<OptionDescriptor, bool> which) =>
+        Options is null ? Enumerable.Empty<(string, string)>()
+            : Plugin.Options.Where(which).Select(o => (o.Name, OptionDescriptor.Format(o.Property.GetValue(Options))));
+}
 
 /// <summary>A sink with its target path (relative paths already resolved against the recipe's folder).</summary>
 public sealed record SinkUse(PluginDescriptor Plugin, object? Options, string Path);

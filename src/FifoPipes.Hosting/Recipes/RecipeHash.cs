@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using FifoPipes.Hosting.Options;
 
 namespace FifoPipes.Hosting.Recipes;
 
@@ -71,8 +70,7 @@ static class RecipeHash
     static void Append(StringBuilder text, string role, PluginUse use, Func<string, string> value)
     {
         text.Append(role).Append('=').Append(use.Plugin.Name).Append('\n');
-        if (use.Options is null) return;
-        foreach (var option in use.Plugin.Options.Where(o => o.ChangesFrames))
-            text.Append(role).Append('.').Append(option.Name).Append('=').Append(value(OptionDescriptor.Format(option.Property.GetValue(use.Options)))).Append('\n');
+        foreach (var (name, formatted) in use.FormattedOptions(o => o.ChangesFrames))
+            text.Append(role).Append('.').Append(name).Append('=').Append(value(formatted)).Append('\n');
     }
 }
