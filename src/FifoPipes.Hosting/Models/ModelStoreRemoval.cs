@@ -24,11 +24,12 @@ public sealed partial class ModelStore
     /// </summary>
     public async Task<StoreRemoval> RemoveAsync(string name, CancellationToken cancel = default)
     {
-        var saved = SavedPresets();
-        var model = List().FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase))
+        // One reading of the store: its saved presets are the listed models that have one.
+        var stored = List();
+        var model = stored.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase))
                     ?? throw new FifoInputException("ModelNotFound",
                         $"The model store '{Root}' holds no model '{name}'. Get-FifoModel lists what it holds (saved presets, and files saved by hand as owner/name@revision).");
-        var others = saved.Where(p => !string.Equals(p.Name, model.Name, StringComparison.OrdinalIgnoreCase)).ToList();
+        var others = stored.Where(m => m != model && m.Preset is not null).Select(m => m.Preset!).ToList();
         var deleted = new List<StoredFileStatus>();
         var kept = new List<KeptFile>();
         long freed = 0;
