@@ -32,11 +32,23 @@ public sealed record BenchOptions
     public bool Ops { get; init; }
     /// <summary>Rows (windows x guidance branches) of the call --profile and --ops measure; 16 = n 4 with lookahead and guidance.</summary>
     public int ProfileRows { get; init; } = 16;
-    /// <summary>Candidates for the whole call (docs/gpu.md): packed temporal attention in the batched schedule and --profile; no flash kernel anywhere.</summary>
+    /// <summary>
+    /// Candidates for the whole call (docs/gpu.md): packed temporal attention and scripted pointwise chains in the
+    /// batched schedule and --profile; no flash kernel anywhere.
+    /// </summary>
     public bool PackedTemporalAttention { get; init; }
+    public bool ScriptedPointwise { get; init; }
     public bool FlashAttention { get; init; } = true;
     /// <summary>The candidates switched on, for headings (", packed temporal attention, flash kernel off"); empty for the UNet's defaults.</summary>
-    public string Candidates => (PackedTemporalAttention ? ", packed temporal attention" : "") + (FlashAttention ? "" : ", flash kernel off");
+    public string Candidates => (PackedTemporalAttention ? ", packed temporal attention" : "") + (ScriptedPointwise ? ", scripted pointwise" : "") +
+        (FlashAttention ? "" : ", flash kernel off");
+
+    /// <summary>Switches the UNet's own candidates as asked (the process-wide flash switch is set elsewhere).</summary>
+    public void ApplyCandidates(UNet3D unet)
+    {
+        unet.PackTemporalAttention(PackedTemporalAttention);
+        unet.ScriptPointwise(ScriptedPointwise);
+    }
     /// <summary>Internal: the one case a child process measures ("schedule/lookahead/guidance").</summary>
     public string? Case { get; init; }
 
@@ -61,6 +73,8 @@ public sealed record BenchOptions
           --rows N              rows of the call --profile and --ops measure (default 16)
           --packed-temporal-attention   batched schedule and --profile: temporal attention with short sequences packed
                                 into 128-token rows under a block-diagonal mask (a candidate; see docs/gpu.md)
+          --scripted-pointwise  batched schedule and --profile: GroupNorm(+SiLU) and the GEGLU gate as TorchScript, which
+                                CUDA fuses into one pass each (a candidate)
           --no-flash            PyTorch's flash attention kernel off, so sdpa takes the memory-efficient one (a candidate)
           --torch-lib DIR       preload libtorch from DIR (a PyTorch install's torch/lib) before first use
         """;
@@ -93,6 +107,7 @@ public sealed record BenchOptions
                 "--ops" => o with { Ops = true },
                 "--rows" => o with { ProfileRows = Int() },
                 "--packed-temporal-attention" => o with { PackedTemporalAttention = true },
+                "--scripted-pointwise" => o with { ScriptedPointwise = true },
                 "--no-flash" => o with { FlashAttention = false },
                 "--case" => o with { Case = Value() },
                 _ => throw new ArgumentException($"Unknown argument '{args[i]}'."),

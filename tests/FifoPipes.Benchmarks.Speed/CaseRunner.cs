@@ -50,7 +50,7 @@ public static class CaseRunner
         using var memory = new MemoryProbe(devices);
 
         var build = Stopwatch.StartNew();
-        IVideoModel model = BuildModel(preset, devices, dtype, packTemporalAttention: !reference && options.PackedTemporalAttention);
+        IVideoModel model = BuildModel(preset, devices, dtype, reference ? static _ => { } : options.ApplyCandidates);
         if (reference) model = new OneRowPerCallModel(model);
         DeviceSync.All(devices);
         Console.WriteLine($"built {preset.Name} UNet with random weights on {string.Join(",", devices)} in {dtype}: {build.Elapsed.TotalSeconds:F1} s");
@@ -155,13 +155,13 @@ public static class CaseRunner
     }
 
     static IVideoModel BuildModel(FifoPipes.Models.VideoCrafter.VideoCrafterPreset preset, IReadOnlyList<Device> devices, ScalarType dtype,
-        bool packTemporalAttention)
+        Action<UNet3D> configure)
     {
         RandomUNetModel? primary = null;
         return ReplicatedModel.Create(devices, device =>
         {
             var replica = new RandomUNetModel(preset, device, dtype, primary);
-            replica.UNet.PackTemporalAttention(packTemporalAttention);
+            configure(replica.UNet);
             primary ??= replica;
             return replica;
         });

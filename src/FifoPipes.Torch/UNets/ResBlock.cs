@@ -13,9 +13,9 @@ namespace FifoPipes.Torch.UNets;
 /// </summary>
 public sealed class ResBlock : Module<Tensor, FrameConditioning, Tensor>, IFrameLayer
 {
-    readonly Sequential in_layers;
+    readonly NormSiluConv in_layers;
     readonly Sequential emb_layers;
-    readonly Sequential out_layers;
+    readonly NormSiluConv out_layers;
     readonly Module<Tensor, Tensor>? skip_connection;
     readonly TemporalConvBlock? temopral_conv;
 
@@ -23,17 +23,13 @@ public sealed class ResBlock : Module<Tensor, FrameConditioning, Tensor>, IFrame
         Device? device = null, ScalarType? dtype = null, int normGroups = 32)
         : base(nameof(ResBlock))
     {
-        in_layers = Sequential(
-            ("0", new Fp32GroupNorm(normGroups, channels, 1e-5, device, dtype)),
-            ("1", SiLU()),
-            ("2", Conv2d(channels, outChannels, 3, padding: 1, device: device, dtype: dtype)));
+        in_layers = new NormSiluConv(new Fp32GroupNorm(normGroups, channels, 1e-5, device, dtype),
+            "2", Conv2d(channels, outChannels, 3, padding: 1, device: device, dtype: dtype));
         emb_layers = Sequential(
             ("0", SiLU()),
             ("1", Linear(embChannels, outChannels, device: device, dtype: dtype)));
-        out_layers = Sequential(
-            ("0", new Fp32GroupNorm(normGroups, outChannels, 1e-5, device, dtype)),
-            ("1", SiLU()),
-            ("3", Conv2d(outChannels, outChannels, 3, padding: 1, device: device, dtype: dtype)));
+        out_layers = new NormSiluConv(new Fp32GroupNorm(normGroups, outChannels, 1e-5, device, dtype),
+            "3", Conv2d(outChannels, outChannels, 3, padding: 1, device: device, dtype: dtype));
         register_module("in_layers", in_layers);
         register_module("emb_layers", emb_layers);
         register_module("out_layers", out_layers);
@@ -74,7 +70,7 @@ public sealed class ResBlock : Module<Tensor, FrameConditioning, Tensor>, IFrame
 /// </summary>
 public sealed class TemporalConvBlock : Module<Tensor, Tensor>
 {
-    readonly Sequential conv1, conv2, conv3, conv4;
+    readonly NormSiluConv conv1, conv2, conv3, conv4;
 
     public TemporalConvBlock(int channels, bool spatialAware, Device? device = null, ScalarType? dtype = null, int normGroups = 32)
         : base(nameof(TemporalConvBlock))
@@ -84,10 +80,10 @@ public sealed class TemporalConvBlock : Module<Tensor, Tensor>
         Conv3d Conv((long, long, long) k, (long, long, long) p) =>
             Conv3d(channels, channels, k, padding: p, device: device, dtype: dtype);
         Fp32GroupNorm Norm() => new(normGroups, channels, 1e-5, device, dtype);
-        conv1 = Sequential(("0", Norm()), ("1", SiLU()), ("2", Conv(wide, widePad)));
-        conv2 = Sequential(("0", Norm()), ("1", SiLU()), ("3", Conv(wide, widePad)));
-        conv3 = Sequential(("0", Norm()), ("1", SiLU()), ("3", Conv((3, 1, 1), (1, 0, 0))));
-        conv4 = Sequential(("0", Norm()), ("1", SiLU()), ("3", Conv((3, 1, 1), (1, 0, 0))));
+        conv1 = new(Norm(), "2", Conv(wide, widePad));
+        conv2 = new(Norm(), "3", Conv(wide, widePad));
+        conv3 = new(Norm(), "3", Conv((3, 1, 1), (1, 0, 0)));
+        conv4 = new(Norm(), "3", Conv((3, 1, 1), (1, 0, 0)));
         register_module("conv1", conv1);
         register_module("conv2", conv2);
         register_module("conv3", conv3);

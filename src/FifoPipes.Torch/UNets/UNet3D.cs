@@ -24,7 +24,7 @@ public sealed class UNet3D : Module<Tensor, Tensor, Tensor, Tensor?, Tensor>
     readonly FrameBlock? init_attn;
     readonly FrameBlock middle_block;
     readonly ModuleList<FrameBlock> output_blocks;
-    readonly Sequential @out;
+    readonly NormSiluConv @out;
 
     /// <param name="device">Where the parameters live; <c>torch.META</c> builds the structure without memory.</param>
     public UNet3D(UNet3DConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(UNet3D))
@@ -101,10 +101,8 @@ public sealed class UNet3D : Module<Tensor, Tensor, Tensor, Tensor?, Tensor>
         input_blocks = new ModuleList<FrameBlock>(inputs.ToArray());
         middle_block = new FrameBlock(middle.ToArray());
         output_blocks = new ModuleList<FrameBlock>(outputs.ToArray());
-        @out = Sequential(
-            ("0", new Fp32GroupNorm(config.NormGroups, ch, 1e-5, device, dtype)),
-            ("1", SiLU()),
-            ("2", Conv2d(mc, config.OutChannels, 3, padding: 1, device: device, dtype: dtype)));
+        @out = new NormSiluConv(new Fp32GroupNorm(config.NormGroups, ch, 1e-5, device, dtype),
+            "2", Conv2d(mc, config.OutChannels, 3, padding: 1, device: device, dtype: dtype));
 
         // Registration order = the reference state-dict order.
         register_module("time_embed", time_embed);
@@ -216,6 +214,16 @@ public sealed class UNet3D : Module<Tensor, Tensor, Tensor, Tensor?, Tensor>
     /// shape check; throws <see cref="FifoInputException"/> "CheckpointKeysMismatch" listing every difference.
     /// </summary>
     public void LoadStrict(IReadOnlyDictionary<string, Tensor> weights, string source) => StrictStateDict.Load(this, weights, source);
+
+    /// <summary>
+    /// Runs every GroupNorm (with the SiLU after it, where one follows) and every GEGLU gate through
+    /// <see cref="PointwiseScript"/>s, which CUDA fuses into single passes; off by default (a GPU speed candidate).
+    /// </summary>
+    public void ScriptPointwise(bool enabled)
+    {
+        foreach (var norm in modules().OfType<Fp32GroupNorm>()) norm.Scripted = enabled;
+        foreach (var geglu in modules().OfType<Geglu>()) geglu.Scripted = enabled;
+    }
 
     /// <summary>Packs the temporal layers' short sequences into long rows (<see cref="Attention.PackShortSequences"/>); off by default.</summary>
     public void PackTemporalAttention(bool enabled)

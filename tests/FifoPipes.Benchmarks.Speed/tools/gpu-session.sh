@@ -51,6 +51,7 @@ step bench 300 "${common[@]}" --partitions "$partitions" --lookahead on,off --fr
 [ -n "$smoke" ] && step smoke 120 --smoke "$smoke" --device "$device" --dtype "$dtype"
 step profile 90 --profile "${common[@]}" --rows "$rows"
 # The whole call with each candidate of docs/gpu.md that can be switched on without a rebuild.
+step profile-scripted 90 --profile "${common[@]}" --rows "$rows" --scripted-pointwise
 step profile-packed 90 --profile "${common[@]}" --rows "$rows" --packed-temporal-attention
 step profile-no-flash 90 --profile "${common[@]}" --rows "$rows" --no-flash
 step ops 120 --ops "${common[@]}" --rows "$rows"

@@ -40,6 +40,8 @@ public sealed class SpeedBenchmarkTests(ITestOutputHelper output)
         Assert.Equal(0, exitCode);
         Assert.Matches(@"smoke vc2_unet_tiny/fifo_b2 on cpu in Float32: .* ok", text);
         Assert.Matches(@"smoke vc1_unet_tiny/plain_b1 on cpu in BFloat16: .* ok", text);
+        Assert.Matches(@"smoke vc2_unet_tiny/fifo_b2 on cpu in Float32, scripted pointwise: .* \(.*relative 0.001\) ok", text);
+        Assert.Matches(@"smoke vc1_unet_tiny/plain_b1 on cpu in BFloat16, scripted pointwise: .* ok", text);
         Assert.Matches(@"smoke fifo on cpu,cpu \(rows 4\+4\) vs cpu: max \|error\| 0 .* ok", text);
         Assert.Contains("smoke: PASS", text);
     }
@@ -52,14 +54,16 @@ public sealed class SpeedBenchmarkTests(ITestOutputHelper output)
         Assert.Matches(@"kind TemporalTransformer\s+\d+\.\d ms", profile);
         Assert.Matches(@"kind TemporalConvBlock\s+\d+\.\d ms", profile);
 
-        var (candidateExit, candidate) = Run("--profile", "--preset", "tiny", "--rows", "2", "--packed-temporal-attention", "--no-flash");
+        var (candidateExit, candidate) = Run("--profile", "--preset", "tiny", "--rows", "2", "--packed-temporal-attention", "--scripted-pointwise", "--no-flash");
         Assert.Equal(0, candidateExit);
-        Assert.Matches(@"profile: tiny UNet, 2 rows .*, packed temporal attention, flash kernel off: \d+\.\d ms per call", candidate);
+        Assert.Matches(@"profile: tiny UNet, 2 rows .*, packed temporal attention, scripted pointwise, flash kernel off: \d+\.\d ms per call", candidate);
 
         var (opsExit, ops) = Run("--ops", "--preset", "tiny", "--rows", "2");
         Assert.Equal(0, opsExit);
         Assert.Matches(@"group_norm 32 \(frames\)\s+native in the dtype\s+\d+\.\d\d ms\s+max \|diff\| vs first", ops);
         Assert.Matches(@"temporal self-attention \(\d+ keys\)\s+packed rows, block-diagonal mask\s+\d+\.\d\d ms\s+max \|diff\| vs first", ops);
+        Assert.Matches(@"group_norm 32 \+ silu \(frames\)\s+scripted: sums, one fused pass\s+\d+\.\d\d ms\s+max \|diff\| vs first (0|[\d.]+E-0[5-9])\s", ops);
+        Assert.Matches(@"GEGLU proj and gate\s+value and gate products, scripted gate\s+\d+\.\d\d ms\s+max \|diff\| vs first (0|[\d.]+E-0[5-9])\s", ops);
         Assert.Matches(@"temporal self-attention \(\d+ keys\)\s+sdpa on a frame-layout view\s+\d+\.\d\d ms\s+max \|diff\| vs first (0|[\d.]+E-0[6-9])\s", ops);
     }
 }
