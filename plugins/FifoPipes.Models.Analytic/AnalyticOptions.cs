@@ -9,10 +9,10 @@ public sealed class AnalyticOptions : IValidatableOptions
     [Option("Latent channels (each an independent random field).", Min = 1, Max = 64)]
     public int Channels { get; set; } = 4;
 
-    [Option("Latent height; frames are 8x taller (40 gives 320 pixels).", Min = 1, Max = 512)]
+    [Option("Latent height; frames are 8x taller (40 gives 320 pixels).", Min = 1, Max = 512, FrameSide = FrameSide.Height, PixelsPerUnit = 8)]
     public int Height { get; set; } = 40;
 
-    [Option("Latent width; frames are 8x wider (64 gives 512 pixels).", Min = 1, Max = 512)]
+    [Option("Latent width; frames are 8x wider (64 gives 512 pixels).", Min = 1, Max = 512, FrameSide = FrameSide.Width, PixelsPerUnit = 8)]
     public int Width { get; set; } = 64;
 
     [Option("Frames per denoiser window (the sampler's f).", Min = 1, Max = 128)]

@@ -58,7 +58,17 @@ public sealed class OptionAttribute : Attribute
     /// cache. A snapshot resumes across a change to it (to rounding, where batch shapes or devices differ).
     /// </summary>
     public bool ChangesFrames { get; set; } = true;
+    /// <summary>
+    /// Marks the option that sets the frames' width or height, so a recipe's model-neutral <c>width:</c> and
+    /// <c>height:</c> (pixels) and New-FifoVideo -Width/-Height reach it, whatever the model calls it. Contracts 1.2.
+    /// </summary>
+    public FrameSide FrameSide { get; set; }
+    /// <summary>Pixels per unit of a <see cref="FrameSide"/> option: 1 for a size in pixels, 8 for one in latent cells of an 8x VAE.</summary>
+    public int PixelsPerUnit { get; set; } = 1;
 }
+
+/// <summary>Which side of the frames an option sizes (<see cref="OptionAttribute.FrameSide"/>).</summary>
+public enum FrameSide { None, Width, Height }
 
 /// <summary>Options classes may check relations between their values (called after binding).</summary>
 public interface IValidatableOptions

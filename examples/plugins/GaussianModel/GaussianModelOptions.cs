@@ -9,10 +9,10 @@ namespace GaussianModel;
 /// </summary>
 public sealed class GaussianModelOptions : IValidatableOptions
 {
-    [Option("Latent height; frames are 8x taller.", Min = 1, Max = 256)]
+    [Option("Latent height; frames are 8x taller.", Min = 1, Max = 256, FrameSide = FrameSide.Height, PixelsPerUnit = 8)]
     public int Height { get; set; } = 8;
 
-    [Option("Latent width; frames are 8x wider.", Min = 1, Max = 256)]
+    [Option("Latent width; frames are 8x wider.", Min = 1, Max = 256, FrameSide = FrameSide.Width, PixelsPerUnit = 8)]
     public int Width { get; set; } = 8;
 
     [Option("Frames per denoiser call: the window f the model was 'trained' on.", Min = 1, Max = 64)]

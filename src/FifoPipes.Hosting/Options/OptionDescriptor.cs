@@ -18,6 +18,8 @@ public sealed class OptionDescriptor
         var attribute = property.GetCustomAttribute<OptionAttribute>();
         Description = attribute?.Description ?? "";
         ChangesFrames = attribute?.ChangesFrames ?? true;
+        FrameSide = attribute?.FrameSide ?? FrameSide.None;
+        PixelsPerUnit = Math.Max(1, attribute?.PixelsPerUnit ?? 1);
         Min = attribute is null || double.IsNaN(attribute.Min) ? null : attribute.Min;
         Max = attribute is null || double.IsNaN(attribute.Max) ? null : attribute.Max;
         var underlying = Nullable.GetUnderlyingType(Type) ?? Type;
@@ -31,6 +33,9 @@ public sealed class OptionDescriptor
     public Type Type { get; }
     /// <summary>See <see cref="OptionAttribute.ChangesFrames"/>: only such options belong to a run's identity.</summary>
     public bool ChangesFrames { get; }
+    /// <summary>See <see cref="OptionAttribute.FrameSide"/>: the side of the frames this option sizes, if any.</summary>
+    public FrameSide FrameSide { get; }
+    public int PixelsPerUnit { get; }
     /// <summary>Type as a user reads it: integer, number, boolean, string, list of ..., with '?' when it may be left unset.</summary>
     public string TypeName => Describe(Type);
     public object? Default { get; }

@@ -13,7 +13,7 @@ namespace FifoPipes.Hosting.Recipes;
 /// </summary>
 public sealed class RecipeReader
 {
-    static readonly string[] TopKeys = { "apiVersion", "model", "sampler", "prompt", "frames", "prompts", "negativePrompt", "seed", "fps", "sinks", "overwrite", "snapshot", "resume", "init" };
+    static readonly string[] TopKeys = { "apiVersion", "model", "sampler", "prompt", "frames", "prompts", "negativePrompt", "seed", "fps", "width", "height", "sinks", "overwrite", "snapshot", "resume", "init" };
     static readonly string[] UseKeys = { "use", "with" };
     static readonly string[] SinkKeys = { "use", "path", "with" };
     static readonly string[] PromptKeys = { "prompt", "frames" };
@@ -64,7 +64,7 @@ public sealed class RecipeReader
         CheckKeys(map, "", TopKeys);
 
         var apiVersion = ReadApiVersion(map);
-        var model = ReadUse(map, "model", PluginKind.Model, defaultName: "analytic");
+        var model = ReadUse(map, "model", PluginKind.Model, defaultName: "analytic", FrameSizeNodes(map));
         var sampler = ReadUse(map, "sampler", PluginKind.Sampler, defaultName: "fifo");
         var prompts = ReadPrompts(map);
         // Blank is none: the run keeps the identity (and the plain "" guidance) it has without one.
@@ -125,7 +125,7 @@ public sealed class RecipeReader
         return value;
     }
 
-    PluginUse? ReadUse(MapNode map, string key, PluginKind kind, string defaultName)
+    PluginUse? ReadUse(MapNode map, string key, PluginKind kind, string defaultName, IReadOnlyList<(FrameSide Side, ScalarNode Node)>? frameSize = null)
     {
         var node = map[key];
         string name = defaultName;
@@ -162,8 +162,65 @@ public sealed class RecipeReader
             Error($"{key}.use", $"unknown {kind.ToString().ToLowerInvariant()} plugin '{name}'.{hint}" + (failed is null ? "" : $" It failed to load: {failed.Message}"), at, available);
             return null;
         }
+        if (frameSize is { Count: > 0 } && !ApplyFrameSize(plugin, frameSize, ref with)) return null;
         var options = BindOptions(plugin, with, $"{key}.with", at);
         return new PluginUse(plugin, options);
+    }
+
+    /// <summary>The top-level width: and height: entries that are single values (others are reported as such).</summary>
+    List<(FrameSide Side, ScalarNode Node)> FrameSizeNodes(MapNode map)
+    {
+        var sides = new List<(FrameSide, ScalarNode)>();
+        foreach (var (side, key) in new[] { (FrameSide.Width, "width"), (FrameSide.Height, "height") })
+        {
+            if (map[key] is not { } node) continue;
+            if (node is ScalarNode { Value: not null } scalar) sides.Add((side, scalar));
+            else Error(key, $"expected a number of pixels, got {(node is ScalarNode ? "nothing" : node.Kind)}", node.Location);
+        }
+        return sides;
+    }
+
+    /// <summary>
+    /// Sets the model's own size options (<see cref="OptionAttribute.FrameSide"/>) from the model-neutral width: and
+    /// height: in pixels, which take precedence over those options in model.with. False after an error.
+    /// </summary>
+    bool ApplyFrameSize(PluginDescriptor plugin, IReadOnlyList<(FrameSide Side, ScalarNode Node)> sides, ref MapNode? with)
+    {
+        var entries = with?.Entries.ToList() ?? new List<MapEntry>();
+        bool ok = true;
+        foreach (var (side, node) in sides)
+        {
+            string key = side == FrameSide.Width ? "width" : "height";
+            if (!OptionBinder.TryConvert(node.ToOptionValue(), typeof(int), out var converted, out var problem))
+            {
+                Error(key, problem, node.Location);
+                ok = false;
+                continue;
+            }
+            int pixels = (int)converted!;
+            var option = plugin.Options.FirstOrDefault(o => o.FrameSide == side);
+            if (option is null)
+            {
+                Error(key, $"model '{plugin.Name}' takes no {key}: its frame size is fixed (by its checkpoint or preset); leave it out", node.Location);
+                ok = false;
+                continue;
+            }
+            int unit = option.PixelsPerUnit;
+            double? min = option.Min * unit, max = option.Max * unit;
+            if (pixels < 1 || pixels % unit != 0 || pixels < min || pixels > max)
+            {
+                string range = min is null && max is null ? "" : $" from {min ?? unit} to {max?.ToString(CultureInfo.InvariantCulture) ?? "any size"}";
+                string nearest = unit > 1 && pixels > unit ? $" (e.g. {pixels / unit * unit})" : "";
+                Error(key, $"{key} {pixels}: model '{plugin.Name}' takes {key}s{range} pixels" +
+                           (unit > 1 ? $" in steps of {unit}, as its latents have one cell per {unit} pixels{nearest}" : ""), node.Location);
+                ok = false;
+                continue;
+            }
+            entries.RemoveAll(e => string.Equals(e.Key, option.Name, StringComparison.OrdinalIgnoreCase));
+            entries.Add(new MapEntry(option.Name, null, new ScalarNode((pixels / unit).ToString(CultureInfo.InvariantCulture), false, node.Location)));
+        }
+        with = new MapNode(entries, with?.Location);
+        return ok;
     }
 
     /// <summary>

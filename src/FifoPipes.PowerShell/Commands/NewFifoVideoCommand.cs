@@ -44,6 +44,10 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     /// <summary><para type="description">cpu, cuda or cuda:N, or several as 'cuda:0,cuda:1' (quoted: one string; one model replica per device, each model call split across them; not for the analytic model).</para></summary>
     [Parameter] [ArgumentCompleter(typeof(DeviceCompleter))] public string? Device { get; set; }
     [Parameter] public Hashtable? ModelOption { get; set; }
+    /// <summary><para type="description">Frame width in pixels, for any model that can change it (recipe key width:); a multiple of 8 for the analytic model, whose latents have one cell per 8 pixels. Default: the model's (512 for analytic and VideoCrafter2).</para></summary>
+    [Parameter] [ValidateRange(1, 16384)] public int? Width { get; set; }
+    /// <summary><para type="description">Frame height in pixels, for any model that can change it (recipe key height:). Default: the model's (320 for analytic and VideoCrafter2).</para></summary>
+    [Parameter] [ValidateRange(1, 16384)] public int? Height { get; set; }
     /// <summary><para type="description">Sampler plugin (default: fifo).</para></summary>
     [Parameter] [ArgumentCompleter(typeof(SamplerNameCompleter))] public string? Sampler { get; set; }
     [Parameter] public Hashtable? SamplerOption { get; set; }
@@ -72,6 +76,8 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         if (Seed is { } seed) builder.Set("seed", seed, "-Seed");
         if (NegativePrompt is not null) builder.Set("negativePrompt", NegativePrompt, "-NegativePrompt");
         if (Fps is { } fps) builder.Set("fps", fps, "-Fps");
+        if (Width is { } width) builder.Set("width", width, "-Width");
+        if (Height is { } height) builder.Set("height", height, "-Height");
         if (InitImage is not null) builder.Set("init", ResolvePath(InitImage), "-InitImage");
         // Each sets only its own entry, so a recipe's snapshot interval survives -SnapshotPath and its path -SnapshotEvery.
         if (SnapshotPath is not null) builder.SetEntry("snapshot", "path", ResolvePath(SnapshotPath), "-SnapshotPath");

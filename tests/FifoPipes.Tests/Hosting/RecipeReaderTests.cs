@@ -106,6 +106,11 @@ public sealed class RecipeReaderTests
         { "duplicate key", "apiVersion: fifopipes/v1\nprompt: a\nprompt: b\nframes: 3\n", "(syntax)", 3, "Duplicate key" },
         { "with is not a mapping", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fifo, with: [1, 2]}\n", "sampler.with", 4, "expected a mapping" },
         { "document is a list", "- a\n- b\n", "(document)", 1, "is a mapping" },
+        { "width off the latent grid", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nwidth: 100\n", "width", 4, "takes widths from 8 to 4096 pixels in steps of 8, as its latents have one cell per 8 pixels (e.g. 96)" },
+        { "height beyond the model's range", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nheight: 8192\n", "height", 4, "from 8 to 4096 pixels" },
+        { "width not a number", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nwidth: wide\n", "width", 4, "expected an integer" },
+        { "width as a list", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nwidth: [1, 2]\n", "width", 4, "expected a number of pixels" },
+        { "size of a fixed-size model", "apiVersion: fifopipes/v1\nmodel: opensora\nprompt: a\nframes: 3\nheight: 512\n", "height", 5, "model 'opensora' takes no height" },
         { "choice option", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fifo, with: {step: euler}}\n", "sampler.with.step", 4, "'euler' is not one of the allowed values: ddim, ddpm" },
     };
 
@@ -121,6 +126,37 @@ public sealed class RecipeReaderTests
         Assert.Equal(line, d.Line);
         Assert.True(d.Column >= 1, $"{name}: column {d.Column}");
         Assert.Contains(phrase, d.Message);
+    }
+
+    [Fact]
+    public void Width_and_height_in_pixels_set_each_models_own_size_options()
+    {
+        static object? Option(Recipe recipe, string name) => recipe.Model.Options!.GetType().GetProperty(name)!.GetValue(recipe.Model.Options);
+        // The analytic model counts latent cells (8 pixels each); the model-neutral keys win over model.with's.
+        var (analytic, problems) = Read("""
+            apiVersion: fifopipes/v1
+            model: { use: analytic, with: { height: 8, channels: 2 } }
+            prompt: a
+            frames: 3
+            width: 768
+            height: 432
+            """);
+        Assert.Empty(problems);
+        Assert.Equal(96, Option(analytic!, "Width"));
+        Assert.Equal(54, Option(analytic!, "Height"));
+        Assert.Equal(2, Option(analytic!, "Channels"));
+
+        // VideoCrafter counts pixels; only the side given changes.
+        var (videoCrafter, vcProblems) = Read("""
+            apiVersion: fifopipes/v1
+            model: { use: videocrafter, with: { path: model.ckpt } }
+            prompt: a
+            frames: 3
+            width: 768
+            """);
+        Assert.Empty(vcProblems);
+        Assert.Equal(768, Option(videoCrafter!, "Width"));
+        Assert.Null(Option(videoCrafter!, "Height"));
     }
 
     [Fact]

@@ -265,6 +265,19 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void Width_and_height_are_pixels_whatever_the_model_counts()
+    {
+        const string small = "-ModelOption @{ channels = 2; frames = 4 } -Partitions 2 -Seed 3";
+        var frame = Run($"New-FifoVideo 'dunes' -Frames 1 -Width 96 -Height 32 {small}").Cast<FifoFrame>().Single();
+        Assert.Equal((96, 32), (frame.Width, frame.Height));
+
+        var error = RunFailing($"New-FifoVideo 'dunes' -Frames 1 -Width 100 -Height 32 {small}");
+        Assert.Equal("InvalidParameter", error.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Contains("-Width", error.Exception.Message);
+        Assert.Contains("in steps of 8, as its latents have one cell per 8 pixels (e.g. 96)", error.Exception.Message);
+    }
+
+    [Fact]
     public void Fps_sets_the_frame_times_and_Export_can_override_it_for_the_video()
     {
         var frames = Run($$"""
