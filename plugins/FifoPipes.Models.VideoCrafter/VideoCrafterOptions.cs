@@ -26,10 +26,10 @@ public sealed class VideoCrafterOptions : IValidatableOptions
     [Option("Frames-per-second value fed to fps-conditioned models (VideoCrafter2, VideoCrafter1-1024); lower means more motion. Default: 8, as FIFO-Diffusion.", Min = 1, Max = 1000)]
     public int? FpsConditioning { get; set; }
 
-    [Option("Frame height in pixels (a multiple of 64 for the released models). Default: the preset's (320, or 576 for videocrafter1-1024).", Min = 8, Max = 4096, FrameSide = FrameSide.Height)]
+    [Option("Frame height in pixels (a multiple of 64 for the released models). Default: the preset's (320, or 576 for videocrafter1-1024).", Min = 8, Max = 4096, FrameSide = FrameSide.Height, PixelStep = 8)]
     public int? Height { get; set; }
 
-    [Option("Frame width in pixels (a multiple of 64 for the released models). Default: the preset's (512, or 1024 for videocrafter1-1024).", Min = 8, Max = 4096, FrameSide = FrameSide.Width)]
+    [Option("Frame width in pixels (a multiple of 64 for the released models). Default: the preset's (512, or 1024 for videocrafter1-1024).", Min = 8, Max = 4096, FrameSide = FrameSide.Width, PixelStep = 8)]
     public int? Width { get; set; }
 
     [Option("Frames per denoiser call (FIFO's f). Default: 16, what the models were trained on.", Min = 1, Max = 128)]

@@ -34,10 +34,10 @@ public sealed class ZeroscopeOptions : IValidatableOptions
     [Option("Default classifier-free guidance scale (the pipeline's default is 9).", Min = 0, Max = 50)]
     public double Guidance { get; set; } = 9.0;
 
-    [Option("Frame width in pixels (multiple of 8); empty for the preset's.", Min = 1, Max = 4096, FrameSide = FrameSide.Width)]
+    [Option("Frame width in pixels (multiple of 8); empty for the preset's.", Min = 1, Max = 4096, FrameSide = FrameSide.Width, PixelStep = 8)]
     public int? Width { get; set; }
 
-    [Option("Frame height in pixels (multiple of 8); empty for the preset's.", Min = 1, Max = 4096, FrameSide = FrameSide.Height)]
+    [Option("Frame height in pixels (multiple of 8); empty for the preset's.", Min = 1, Max = 4096, FrameSide = FrameSide.Height, PixelStep = 8)]
     public int? Height { get; set; }
 
     [Option("Frames per denoiser window (the sampler's f); empty for the preset's 24-frame training clips.", Min = 1, Max = 128)]

@@ -65,6 +65,8 @@ public sealed class OptionAttribute : Attribute
     public FrameSide FrameSide { get; set; }
     /// <summary>Pixels per unit of a <see cref="FrameSide"/> option: 1 for a size in pixels, 8 for one in latent cells of an 8x VAE.</summary>
     public int PixelsPerUnit { get; set; } = 1;
+    /// <summary>A <see cref="FrameSide"/> option's sizes are multiples of this many pixels (8 for a size in pixels through an 8x VAE); at least <see cref="PixelsPerUnit"/>.</summary>
+    public int PixelStep { get; set; } = 1;
 }
 
 /// <summary>Which side of the frames an option sizes (<see cref="OptionAttribute.FrameSide"/>).</summary>

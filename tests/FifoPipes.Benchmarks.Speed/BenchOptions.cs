@@ -32,12 +32,12 @@ public sealed record BenchOptions
     public bool Ops { get; init; }
     /// <summary>Rows (windows x guidance branches) of the call --profile and --ops measure; 16 = n 4 with lookahead and guidance.</summary>
     public int ProfileRows { get; init; } = 16;
-    /// <summary>
-    /// Candidates for the whole call (docs/gpu.md): packed temporal attention and scripted pointwise chains in the
-    /// batched schedule and --profile; no flash kernel anywhere.
-    /// </summary>
+    // Candidates for the whole call (docs/gpu.md), the first two in the batched schedule and --profile.
+    /// <summary>--packed-temporal-attention: short temporal sequences packed into 128-token rows.</summary>
     public bool PackedTemporalAttention { get; init; }
+    /// <summary>--scripted-pointwise: GroupNorm(+SiLU) and the GEGLU gate as TorchScript (<see cref="UNet3D.ScriptPointwise"/>).</summary>
     public bool ScriptedPointwise { get; init; }
+    /// <summary>False for --no-flash: PyTorch's flash attention kernel off for the whole process.</summary>
     public bool FlashAttention { get; init; } = true;
     /// <summary>The candidates switched on, for headings (", packed temporal attention, flash kernel off"); empty for the UNet's defaults.</summary>
     public string Candidates => (PackedTemporalAttention ? ", packed temporal attention" : "") + (ScriptedPointwise ? ", scripted pointwise" : "") +

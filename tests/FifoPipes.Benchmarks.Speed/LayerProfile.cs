@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using FifoPipes.Torch.Nn;
 using FifoPipes.Torch.UNets;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -35,8 +36,8 @@ public static class LayerProfile
             return clock.Elapsed.TotalSeconds;
         }
 
-        // Three untimed calls: a scripted candidate's graph executor profiles its first calls and compiles fused kernels after them.
-        for (int i = 0; i < 3; i++) Call();
+        // Untimed calls: a scripted candidate's graph executor profiles its first calls and compiles fused kernels after them.
+        for (int i = 0; i <= PointwiseScript.CallsBeforeFused; i++) Call();
         // Five calls, all printed: a candidate counts only if it moves the median beyond this spread (docs/gpu.md).
         var plain = Enumerable.Range(0, 5).Select(_ => Call()).Order().ToList();
         double flops = UNet3DFlops.Count(preset.UNet, (int)rows, (int)frames, (int)h, (int)w, RandomUNetModel.ContextLength).Total;

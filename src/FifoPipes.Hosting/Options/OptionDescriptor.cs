@@ -20,6 +20,7 @@ public sealed class OptionDescriptor
         ChangesFrames = attribute?.ChangesFrames ?? true;
         FrameSide = attribute?.FrameSide ?? FrameSide.None;
         PixelsPerUnit = Math.Max(1, attribute?.PixelsPerUnit ?? 1);
+        PixelStep = Math.Max(PixelsPerUnit, attribute?.PixelStep ?? 1);
         Min = attribute is null || double.IsNaN(attribute.Min) ? null : attribute.Min;
         Max = attribute is null || double.IsNaN(attribute.Max) ? null : attribute.Max;
         var underlying = Nullable.GetUnderlyingType(Type) ?? Type;
@@ -36,6 +37,8 @@ public sealed class OptionDescriptor
     /// <summary>See <see cref="OptionAttribute.FrameSide"/>: the side of the frames this option sizes, if any.</summary>
     public FrameSide FrameSide { get; }
     public int PixelsPerUnit { get; }
+    /// <summary>Sizes are multiples of this many pixels (<see cref="OptionAttribute.PixelStep"/>, at least <see cref="PixelsPerUnit"/>).</summary>
+    public int PixelStep { get; }
     /// <summary>Type as a user reads it: integer, number, boolean, string, list of ..., with '?' when it may be left unset.</summary>
     public string TypeName => Describe(Type);
     public object? Default { get; }

@@ -125,7 +125,7 @@ public sealed class RecipeReader
         return value;
     }
 
-    PluginUse? ReadUse(MapNode map, string key, PluginKind kind, string defaultName, IReadOnlyList<(FrameSide Side, ScalarNode Node)>? frameSize = null)
+    PluginUse? ReadUse(MapNode map, string key, PluginKind kind, string defaultName, IReadOnlyList<(FrameSide Side, string Key, ScalarNode Node)>? frameSize = null)
     {
         var node = map[key];
         string name = defaultName;
@@ -162,19 +162,19 @@ public sealed class RecipeReader
             Error($"{key}.use", $"unknown {kind.ToString().ToLowerInvariant()} plugin '{name}'.{hint}" + (failed is null ? "" : $" It failed to load: {failed.Message}"), at, available);
             return null;
         }
-        if (frameSize is { Count: > 0 } && !ApplyFrameSize(plugin, frameSize, ref with)) return null;
+        if (frameSize is { Count: > 0 }) ApplyFrameSize(plugin, frameSize, ref with);
         var options = BindOptions(plugin, with, $"{key}.with", at);
         return new PluginUse(plugin, options);
     }
 
     /// <summary>The top-level width: and height: entries that are single values (others are reported as such).</summary>
-    List<(FrameSide Side, ScalarNode Node)> FrameSizeNodes(MapNode map)
+    List<(FrameSide Side, string Key, ScalarNode Node)> FrameSizeNodes(MapNode map)
     {
-        var sides = new List<(FrameSide, ScalarNode)>();
+        var sides = new List<(FrameSide, string, ScalarNode)>();
         foreach (var (side, key) in new[] { (FrameSide.Width, "width"), (FrameSide.Height, "height") })
         {
             if (map[key] is not { } node) continue;
-            if (node is ScalarNode { Value: not null } scalar) sides.Add((side, scalar));
+            if (node is ScalarNode { Value: not null } scalar) sides.Add((side, key, scalar));
             else Error(key, $"expected a number of pixels, got {(node is ScalarNode ? "nothing" : node.Kind)}", node.Location);
         }
         return sides;
@@ -182,45 +182,61 @@ public sealed class RecipeReader
 
     /// <summary>
     /// Sets the model's own size options (<see cref="OptionAttribute.FrameSide"/>) from the model-neutral width: and
-    /// height: in pixels, which take precedence over those options in model.with. False after an error.
+    /// height: in pixels. Where model.with sets the same option, a value given as a cmdlet parameter (a node without a
+    /// location) beats one from the file; two from the same place must agree.
     /// </summary>
-    bool ApplyFrameSize(PluginDescriptor plugin, IReadOnlyList<(FrameSide Side, ScalarNode Node)> sides, ref MapNode? with)
+    void ApplyFrameSize(PluginDescriptor plugin, IReadOnlyList<(FrameSide Side, string Key, ScalarNode Node)> sides, ref MapNode? with)
     {
         var entries = with?.Entries.ToList() ?? new List<MapEntry>();
-        bool ok = true;
-        foreach (var (side, node) in sides)
+        foreach (var (side, key, node) in sides)
         {
-            string key = side == FrameSide.Width ? "width" : "height";
             if (!OptionBinder.TryConvert(node.ToOptionValue(), typeof(int), out var converted, out var problem))
             {
                 Error(key, problem, node.Location);
-                ok = false;
                 continue;
             }
             int pixels = (int)converted!;
             var option = plugin.Options.FirstOrDefault(o => o.FrameSide == side);
             if (option is null)
             {
-                Error(key, $"model '{plugin.Name}' takes no {key}: its frame size is fixed (by its checkpoint or preset); leave it out", node.Location);
-                ok = false;
+                Error(key, $"model '{plugin.Name}' marks no option as its frame {key}: its size is fixed, or it is set under model.with by the model's own name; leave {key} out", node.Location);
                 continue;
             }
-            int unit = option.PixelsPerUnit;
-            double? min = option.Min * unit, max = option.Max * unit;
-            if (pixels < 1 || pixels % unit != 0 || pixels < min || pixels > max)
+            if (FrameSizeProblem(plugin.Name, key, option, pixels) is { } sizeProblem)
             {
-                string range = min is null && max is null ? "" : $" from {min ?? unit} to {max?.ToString(CultureInfo.InvariantCulture) ?? "any size"}";
-                string nearest = unit > 1 && pixels > unit ? $" (e.g. {pixels / unit * unit})" : "";
-                Error(key, $"{key} {pixels}: model '{plugin.Name}' takes {key}s{range} pixels" +
-                           (unit > 1 ? $" in steps of {unit}, as its latents have one cell per {unit} pixels{nearest}" : ""), node.Location);
-                ok = false;
+                Error(key, sizeProblem, node.Location);
                 continue;
             }
-            entries.RemoveAll(e => string.Equals(e.Key, option.Name, StringComparison.OrdinalIgnoreCase));
-            entries.Add(new MapEntry(option.Name, null, new ScalarNode((pixels / unit).ToString(CultureInfo.InvariantCulture), false, node.Location)));
+            int units = pixels / option.PixelsPerUnit;
+            int given = entries.FindIndex(e => string.Equals(e.Key, option.Name, StringComparison.OrdinalIgnoreCase));
+            if (given >= 0)
+            {
+                var other = entries[given].Value;
+                bool agree = other is ScalarNode otherScalar && OptionBinder.TryConvert(otherScalar.ToOptionValue(), typeof(int), out var otherUnits, out _) && (int)otherUnits! == units;
+                if (agree || (other.Location is null && node.Location is not null)) continue;
+                if ((other.Location is null) == (node.Location is null))
+                {
+                    Error(key, $"{key} {pixels} and model.with.{option.Name} both set the frame {key} and disagree; keep one", node.Location);
+                    continue;
+                }
+                entries.RemoveAt(given);
+            }
+            entries.Add(new MapEntry(option.Name, null, new ScalarNode(units.ToString(CultureInfo.InvariantCulture), false, node.Location)));
         }
         with = new MapNode(entries, with?.Location);
-        return ok;
+    }
+
+    /// <summary>Why <paramref name="pixels"/> cannot be the model's size on that side (outside its range or off its pixel grid), with the nearest size that can; null when it can.</summary>
+    static string? FrameSizeProblem(string model, string key, OptionDescriptor option, int pixels)
+    {
+        int unit = option.PixelsPerUnit, step = option.PixelStep;
+        long low = (long)Math.Ceiling((option.Min ?? 1) * unit / step) * step;
+        long high = option.Max is { } max ? (long)Math.Floor(max * unit / step) * step : long.MaxValue;
+        if (pixels >= low && pixels <= high && pixels % step == 0) return null;
+        long nearest = Math.Clamp((long)Math.Round(pixels / (double)step, MidpointRounding.AwayFromZero) * step, low, high);
+        string range = high == long.MaxValue ? $"of at least {low} pixels" : $"from {low} to {high} pixels";
+        string grid = step == 1 ? "" : unit > 1 ? $" in steps of {step}, as its latents have one cell per {unit} pixels" : $" in steps of {step}";
+        return string.Create(CultureInfo.InvariantCulture, $"{key} {pixels}: model '{model}' takes {key}s {range}{grid}; the nearest is {nearest}");
     }
 
     /// <summary>

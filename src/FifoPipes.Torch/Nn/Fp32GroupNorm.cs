@@ -32,20 +32,17 @@ public sealed class Fp32GroupNorm : Module<Tensor, Tensor>
     public double Eps { get; }
 
     /// <summary>
-    /// Normalise through a <see cref="PointwiseScript"/>, which CUDA runs as statistics plus one fused pass (a GPU
-    /// speed candidate, off by default; see docs/gpu.md). Scripts are compiled on first use, one per dtype.
+    /// Normalise through <see cref="PointwiseScript"/>, which CUDA runs as statistics plus one fused pass (a GPU speed
+    /// candidate, off by default; see docs/gpu.md).
     /// </summary>
     public bool Scripted { get; set; }
 
-    PointwiseScript? script, scriptWithSilu;
-
-    public override Tensor forward(Tensor x) =>
-        Scripted ? (script ??= new PointwiseScript()).GroupNorm(x, weight, bias, Groups, Eps) : Native(x);
+    public override Tensor forward(Tensor x) => Scripted ? PointwiseScript.GroupNorm(x, weight, bias, Groups, Eps) : Native(x);
 
     /// <summary>silu(norm(x)), the pair every ResBlock and temporal conv stage starts with; one pass less when <see cref="Scripted"/>.</summary>
     public Tensor ForwardSilu(Tensor x)
     {
-        if (Scripted) return (scriptWithSilu ??= new PointwiseScript(siluAfterGroupNorm: true)).GroupNorm(x, weight, bias, Groups, Eps);
+        if (Scripted) return PointwiseScript.GroupNorm(x, weight, bias, Groups, Eps, silu: true);
         using var normed = Native(x);
         return functional.silu(normed);
     }
@@ -60,15 +57,5 @@ public sealed class Fp32GroupNorm : Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var y = functional.group_norm(x.to(ScalarType.Float32), Groups, weight.to(ScalarType.Float32), bias.to(ScalarType.Float32), Eps);
         return y.to(x.dtype).MoveToOuterDisposeScope();
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            script?.Dispose();
-            scriptWithSilu?.Dispose();
-        }
-        base.Dispose(disposing);
     }
 }

@@ -16,10 +16,8 @@ public sealed class Geglu : Module<Tensor, Tensor>
         register_module("proj", proj);
     }
 
-    /// <summary>Gate through a <see cref="PointwiseScript"/> (one fused pass on CUDA; a GPU speed candidate, off by default).</summary>
+    /// <summary>Gate through <see cref="PointwiseScript"/> (one fused pass on CUDA; a GPU speed candidate, off by default).</summary>
     public bool Scripted { get; set; }
-
-    PointwiseScript? script;
 
     public override Tensor forward(Tensor x)
     {
@@ -30,14 +28,8 @@ public sealed class Geglu : Module<Tensor, Tensor>
         long inner = proj.weight!.shape[0] / 2;
         var value = functional.linear(x, proj.weight.narrow(0, 0, inner), proj.bias?.narrow(0, 0, inner));
         var gate = functional.linear(x, proj.weight.narrow(0, inner, inner), proj.bias?.narrow(0, inner, inner));
-        var gated = Scripted ? (script ??= new PointwiseScript()).GeluGate(value, gate) : functional.gelu(gate).mul_(value);
+        var gated = Scripted ? PointwiseScript.GeluGate(value, gate) : functional.gelu(gate).mul_(value);
         return gated.MoveToOuterDisposeScope();
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing) script?.Dispose();
-        base.Dispose(disposing);
     }
 }
 

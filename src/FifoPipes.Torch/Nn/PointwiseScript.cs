@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -10,10 +11,18 @@ namespace FifoPipes.Torch.Nn;
 /// operation. TorchSharp has no torch.compile, but <c>torch.jit.compile</c> reaches this executor. On the CPU the
 /// fuser is off and the script runs operation by operation, which is how the tests compare it with the eager layers.
 /// A candidate for GPU speed, off by default: only a device session can tell whether the fused kernels win
-/// (docs/gpu.md). Each owner holds its own instance, so each layer's executor specialises on that layer's shapes.
+/// (docs/gpu.md).
 /// </summary>
-public sealed class PointwiseScript : IDisposable
+/// <remarks>
+/// An executor specialises its fused kernels on the shapes it profiled and falls back to unfused code after a few
+/// shapes, so each function is compiled once per dtype, device and input shape: layers of one shape (the ResBlocks of a
+/// level) share kernels, and a UNet compiles a few dozen instead of one per layer. Compiled units live for the process.
+/// </remarks>
+public static class PointwiseScript
 {
+    /// <summary>Calls the graph executor profiles before it runs fused kernels; time a scripted op only after them.</summary>
+    public const int CallsBeforeFused = 2;
+
     // Without a Python resolver the script cannot name torch.float32: dtypes are their c10 codes, the values of
     // ScalarType. The result's dtype must be a literal for the fuser to take the cast into the kernel, so the text
     // is made per dtype.
@@ -38,32 +47,19 @@ public sealed class PointwiseScript : IDisposable
 
         """;
 
-    readonly string activation;
-    readonly Dictionary<ScalarType, jit.CompilationUnit> units = new();
+    static readonly ConcurrentDictionary<string, jit.CompilationUnit> Units = new();
 
-    /// <param name="siluAfterGroupNorm">Whether <see cref="GroupNorm"/> applies SiLU inside its normalising pass.</param>
-    public PointwiseScript(bool siluAfterGroupNorm = false) => activation = siluAfterGroupNorm ? "torch.silu(y)" : "y";
-
-    /// <summary>GroupNorm with float32 statistics, the result in the input's dtype, as one normalising pass after the statistics.</summary>
-    public Tensor GroupNorm(Tensor x, Tensor weight, Tensor bias, long groups, double eps) =>
-        Unit(x.dtype).invoke<Tensor>("group_norm", x, weight, bias, groups, eps);
+    /// <summary>GroupNorm with float32 statistics, the result in the input's dtype, as one normalising pass after the statistics; with <paramref name="silu"/>, SiLU inside that pass.</summary>
+    public static Tensor GroupNorm(Tensor x, Tensor weight, Tensor bias, long groups, double eps, bool silu = false) =>
+        Unit(x, silu ? "torch.silu(y)" : "y").invoke<Tensor>("group_norm", x, weight, bias, groups, eps);
 
     /// <summary>GEGLU's gating, value · gelu(gate) with the exact GELU, in one pass.</summary>
-    public Tensor GeluGate(Tensor value, Tensor gate) => Unit(value.dtype).invoke<Tensor>("gelu_gate", value, gate);
+    public static Tensor GeluGate(Tensor value, Tensor gate) => Unit(value, "y").invoke<Tensor>("gelu_gate", value, gate);
 
-    jit.CompilationUnit Unit(ScalarType dtype)
+    static jit.CompilationUnit Unit(Tensor input, string activation)
     {
-        if (!units.TryGetValue(dtype, out var unit))
-        {
-            string code = ((int)dtype).ToString(CultureInfo.InvariantCulture);
-            units[dtype] = unit = jit.compile(Source.Replace("ACTIVATION", activation).Replace("DTYPE", code));
-        }
-        return unit;
-    }
-
-    public void Dispose()
-    {
-        foreach (var unit in units.Values) unit.Dispose();
-        units.Clear();
+        string code = ((int)input.dtype).ToString(CultureInfo.InvariantCulture);
+        string key = $"{activation} {code} {input.device} {string.Join('x', input.shape)}";
+        return Units.GetOrAdd(key, _ => jit.compile(Source.Replace("ACTIVATION", activation).Replace("DTYPE", code)));
     }
 }

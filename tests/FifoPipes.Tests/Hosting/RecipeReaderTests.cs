@@ -106,11 +106,17 @@ public sealed class RecipeReaderTests
         { "duplicate key", "apiVersion: fifopipes/v1\nprompt: a\nprompt: b\nframes: 3\n", "(syntax)", 3, "Duplicate key" },
         { "with is not a mapping", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fifo, with: [1, 2]}\n", "sampler.with", 4, "expected a mapping" },
         { "document is a list", "- a\n- b\n", "(document)", 1, "is a mapping" },
-        { "width off the latent grid", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nwidth: 100\n", "width", 4, "takes widths from 8 to 4096 pixels in steps of 8, as its latents have one cell per 8 pixels (e.g. 96)" },
-        { "height beyond the model's range", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nheight: 8192\n", "height", 4, "from 8 to 4096 pixels" },
+        { "width off the latent grid", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nwidth: 101\n", "width", 4,
+            "width 101: model 'analytic' takes widths from 8 to 4096 pixels in steps of 8, as its latents have one cell per 8 pixels; the nearest is 104" },
+        { "height beyond the model's range", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nheight: 8192\n", "height", 4, "from 8 to 4096 pixels in steps of 8, as its latents have one cell per 8 pixels; the nearest is 4096" },
+        { "height below the model's range", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nheight: 4\n", "height", 4, "the nearest is 8" },
+        { "width off a pixel model's grid", "apiVersion: fifopipes/v1\nmodel: { use: zeroscope, with: { path: z } }\nprompt: a\nframes: 3\nwidth: 1001\n", "width", 5,
+            "width 1001: model 'zeroscope' takes widths from 8 to 4096 pixels in steps of 8; the nearest is 1000" },
+        { "width in the file and in model.with disagree", "apiVersion: fifopipes/v1\nmodel: { use: analytic, with: { width: 12 } }\nprompt: a\nframes: 3\nwidth: 768\n", "width", 5,
+            "width 768 and model.with.width both set the frame width and disagree; keep one" },
         { "width not a number", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nwidth: wide\n", "width", 4, "expected an integer" },
         { "width as a list", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nwidth: [1, 2]\n", "width", 4, "expected a number of pixels" },
-        { "size of a fixed-size model", "apiVersion: fifopipes/v1\nmodel: opensora\nprompt: a\nframes: 3\nheight: 512\n", "height", 5, "model 'opensora' takes no height" },
+        { "size of a fixed-size model", "apiVersion: fifopipes/v1\nmodel: opensora\nprompt: a\nframes: 3\nheight: 512\n", "height", 5, "model 'opensora' marks no option as its frame height" },
         { "choice option", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fifo, with: {step: euler}}\n", "sampler.with.step", 4, "'euler' is not one of the allowed values: ddim, ddpm" },
     };
 
@@ -132,10 +138,10 @@ public sealed class RecipeReaderTests
     public void Width_and_height_in_pixels_set_each_models_own_size_options()
     {
         static object? Option(Recipe recipe, string name) => recipe.Model.Options!.GetType().GetProperty(name)!.GetValue(recipe.Model.Options);
-        // The analytic model counts latent cells (8 pixels each); the model-neutral keys win over model.with's.
+        // The analytic model counts latent cells (8 pixels each); model.with may say the same size again.
         var (analytic, problems) = Read("""
             apiVersion: fifopipes/v1
-            model: { use: analytic, with: { height: 8, channels: 2 } }
+            model: { use: analytic, with: { height: 54, channels: 2 } }
             prompt: a
             frames: 3
             width: 768
@@ -157,6 +163,40 @@ public sealed class RecipeReaderTests
         Assert.Empty(vcProblems);
         Assert.Equal(768, Option(videoCrafter!, "Width"));
         Assert.Null(Option(videoCrafter!, "Height"));
+    }
+
+    /// <summary>
+    /// Reads a file with some top-level keys replaced as cmdlet parameters replace them: by nodes without a location
+    /// (<see cref="RecipeNodes.FromObject"/>), which is how the reader tells a parameter from the file.
+    /// </summary>
+    static (int? Width, IReadOnlyList<FifoPipes.Hosting.Options.Diagnostic> Problems) WidthWith(string fileYaml, params (string Key, object Value)[] parameters)
+    {
+        var root = (MapNode)RecipeNodes.FromYaml(fileYaml.Replace("\r\n", "\n"), File, new())!;
+        var entries = root.Entries.ToList();
+        foreach (var (key, value) in parameters)
+        {
+            entries.RemoveAll(e => e.Key == key);
+            entries.Add(new MapEntry(key, null, RecipeNodes.FromObject(value)));
+        }
+        var reader = new RecipeReader(TestPlugins.Host);
+        var recipe = reader.Read(new MapNode(entries, root.Location), File, "/recipes");
+        return ((int?)recipe?.Model.Options!.GetType().GetProperty("Width")!.GetValue(recipe.Model.Options), reader.Diagnostics);
+    }
+
+    [Fact]
+    public void A_size_given_as_a_parameter_beats_the_files_and_two_parameters_must_agree()
+    {
+        const string header = "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\n";
+        static Dictionary<string, object> Analytic(int width) => new() { ["use"] = "analytic", ["with"] = new Dictionary<string, object> { ["width"] = width } };
+
+        // -Width 256 over the file's model.with.width: 12.
+        Assert.Equal(32, WidthWith(header + "model: { use: analytic, with: { width: 12 } }\n", ("width", 256)).Width);
+        // -ModelOption @{ width = 12 } over the file's width: 768.
+        Assert.Equal(12, WidthWith(header + "width: 768\n", ("model", Analytic(12))).Width);
+        // Both as parameters, disagreeing.
+        var (none, problems) = WidthWith(header, ("width", 768), ("model", Analytic(12)));
+        Assert.Null(none);
+        Assert.Contains(problems, d => d.Path == "width" && d.Message.Contains("both set the frame width and disagree"));
     }
 
     [Fact]

@@ -271,10 +271,15 @@ public sealed class CmdletTests : IDisposable
         var frame = Run($"New-FifoVideo 'dunes' -Frames 1 -Width 96 -Height 32 {small}").Cast<FifoFrame>().Single();
         Assert.Equal((96, 32), (frame.Width, frame.Height));
 
-        var error = RunFailing($"New-FifoVideo 'dunes' -Frames 1 -Width 100 -Height 32 {small}");
+        var error = RunFailing($"New-FifoVideo 'dunes' -Frames 1 -Width 99 -Height 32 {small}");
         Assert.Equal("InvalidParameter", error.FullyQualifiedErrorId.Split(',')[0]);
         Assert.Contains("-Width", error.Exception.Message);
-        Assert.Contains("in steps of 8, as its latents have one cell per 8 pixels (e.g. 96)", error.Exception.Message);
+        Assert.Contains("in steps of 8, as its latents have one cell per 8 pixels; the nearest is 96", error.Exception.Message);
+
+        // -Width replaces the recipe file's model.with.width; the file's other settings stay.
+        File.WriteAllText(Path.Combine(dir, "narrow.yaml"), "apiVersion: fifopipes/v1\nmodel: { use: analytic, with: { width: 4, height: 4, channels: 2, frames: 4 } }\nprompt: a\nframes: 1\nsampler: { use: fifo, with: { partitions: 2 } }\n");
+        var wide = Run("New-FifoVideo -Recipe narrow.yaml -Width 64").Cast<FifoFrame>().Single();
+        Assert.Equal((64, 32), (wide.Width, wide.Height));
     }
 
     [Fact]
