@@ -25,9 +25,12 @@ public static class PointwiseScript
 
     // Without a Python resolver the script cannot name torch.float32: dtypes are their c10 codes, the values of
     // ScalarType. The result's dtype must be a literal for the fuser to take the cast into the kernel, so the text
-    // is made per dtype.
+    // is made per dtype; the group count and eps are literals too, so only tensors cross into the script (TorchSharp
+    // hands number arguments over as Scalar handles, which its finalizer race of docs/reliability.md can free mid-call).
     const string Source = """
-        def group_norm(x, weight, bias, groups: int, eps: float):
+        def group_norm(x, weight, bias):
+            groups = GROUPS
+            eps = EPS
             b = x.size(0)
             c = x.size(1)
             flat = x.reshape(b, groups, -1)
@@ -51,15 +54,22 @@ public static class PointwiseScript
 
     /// <summary>GroupNorm with float32 statistics, the result in the input's dtype, as one normalising pass after the statistics; with <paramref name="silu"/>, SiLU inside that pass.</summary>
     public static Tensor GroupNorm(Tensor x, Tensor weight, Tensor bias, long groups, double eps, bool silu = false) =>
-        Unit(x, silu ? "torch.silu(y)" : "y").invoke<Tensor>("group_norm", x, weight, bias, groups, eps);
+        Unit(x, silu ? "torch.silu(y)" : "y", groups, eps).invoke<Tensor>("group_norm", x, weight, bias);
 
     /// <summary>GEGLU's gating, value · gelu(gate) with the exact GELU, in one pass.</summary>
-    public static Tensor GeluGate(Tensor value, Tensor gate) => Unit(value, "y").invoke<Tensor>("gelu_gate", value, gate);
+    public static Tensor GeluGate(Tensor value, Tensor gate) => Unit(value, "y", 1, 0).invoke<Tensor>("gelu_gate", value, gate);
 
-    static jit.CompilationUnit Unit(Tensor input, string activation)
+    static jit.CompilationUnit Unit(Tensor input, string activation, long groups, double eps)
     {
-        string code = ((int)input.dtype).ToString(CultureInfo.InvariantCulture);
-        string key = $"{activation} {code} {input.device} {string.Join('x', input.shape)}";
-        return Units.GetOrAdd(key, _ => jit.compile(Source.Replace("ACTIVATION", activation).Replace("DTYPE", code)));
+        var literals = new[] { ("ACTIVATION", activation), ("DTYPE", ((int)input.dtype).ToString(CultureInfo.InvariantCulture)),
+                               ("GROUPS", groups.ToString(CultureInfo.InvariantCulture)), ("EPS", FloatLiteral(eps)) };
+        string key = string.Join(' ', literals.Select(l => l.Item2)) + $" {input.device} {string.Join('x', input.shape)}";
+        return Units.GetOrAdd(key, _ => jit.compile(literals.Aggregate(Source, (text, l) => text.Replace(l.Item1, l.Item2))));
+    }
+
+    static string FloatLiteral(double value)
+    {
+        string text = value.ToString("R", CultureInfo.InvariantCulture);
+        return text.Contains('.') || text.Contains('E') ? text : text + ".0";
     }
 }
