@@ -40,6 +40,8 @@ public sealed class ClipPlan
     {
         if (job.InitLatents is not null)
             throw new FifoInputException("BadSamplerOption", $"The {sampler} sampler cannot start from given frames; drop the start frames or use the fifo sampler (start: latents).");
+        if (job.Source is not null)
+            throw new FifoInputException("BadSamplerOption", $"The {sampler} sampler cannot restyle a source video; drop the source or use the fifo sampler.");
         if (job.Snapshots is not null || job.ResumeFrom is not null)
             throw new FifoInputException("BadSamplerOption", $"The {sampler} sampler keeps no resumable state, so it cannot write or resume snapshots; drop 'snapshot'/'resume' (-SnapshotPath/-Resume) or use the fifo sampler.");
     }

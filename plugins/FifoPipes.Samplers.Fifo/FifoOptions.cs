@@ -104,7 +104,8 @@ public sealed class FifoOptions : IValidatableOptions
 }
 
 /// <summary>How the initial queue is filled.</summary>
-public enum QueueStart { Base, Noise, Latents }
+/// <summary>How the queue starts; <see cref="Source"/> is taken, never named, when the job restyles a source video.</summary>
+public enum QueueStart { Base, Noise, Latents, Source }
 
 /// <summary>How a new tail frame is initialised.</summary>
 public enum TailInit { Noise, LowFrequency }

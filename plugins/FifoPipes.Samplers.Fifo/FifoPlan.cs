@@ -61,6 +61,7 @@ public sealed class FifoPlan
         if (steps > model.Schedule.TrainTimesteps)
             throw BadOption("partitions", $"{n} partitions x {f} frames = {steps} steps exceed the model's {model.Schedule.TrainTimesteps} training timesteps; use fewer partitions");
 
+        if (job.Source is not null) return ForSource(options, model, job, steps, kind, eta, guidance);
         var start = options.Start is { } st ? FifoOptions.ParseStart(st) ?? throw BadOption("start", $"'{st}' is unknown; use base, noise or latents")
             : job.InitLatents is null ? QueueStart.Base : QueueStart.Latents;
         if (start == QueueStart.Latents && job.InitLatents is null)
@@ -74,9 +75,8 @@ public sealed class FifoPlan
             throw BadOption("baseClipCache", $"only applies to start: base, and this run starts from {StartName(start)}; remove it or set start: base");
 
         var tail = options.Tail is { } tl ? FifoOptions.ParseTail(tl) ?? throw BadOption("tail", $"'{tl}' is unknown; use noise or lowfreq") : TailInit.Noise;
-        var windowBatch = FifoOptions.ParseWindowBatch(options.WindowBatch)
-            ?? throw BadOption("windowBatch", $"'{options.WindowBatch}' is neither auto nor a window count >= 0");
 
+        var windowBatch = ParseWindowBatch(options);
         int startFrames = start switch
         {
             QueueStart.Base => f,
@@ -104,6 +104,52 @@ public sealed class FifoPlan
             Width = model.LatentWidth,
         };
     }
+
+    /// <summary>
+    /// Video-to-video: every queue slot and every new tail frame is its source frame noised to the slot's level, on a
+    /// table truncated to the strength. The first S - 1 pops are discarded, so output frame 0 (source frame 0) entered
+    /// at the tail and took all S steps, as every later frame does.
+    /// </summary>
+    static FifoPlan ForSource(FifoOptions options, ModelInfo model, SamplingJob job, int steps, StepKind kind, double eta, double guidance)
+    {
+        if (options.Start is not null)
+            throw BadOption("start", "does not apply when restyling a source video (every queue frame starts from its source frame); remove it");
+        if (options.WarmupIterations is not null) throw BadOption("warmupIterations", "does not apply when restyling a source video; remove it");
+        if (options.BaseClipCache is not null) throw BadOption("baseClipCache", "does not apply when restyling a source video; remove it");
+        if (options.Tail is { } tail && FifoOptions.ParseTail(tail) != TailInit.Noise)
+            throw BadOption("tail", "must be noise when restyling a source video: each new tail frame is its source frame noised; remove it");
+        if (job.InitLatents is not null)
+            throw new FifoInputException("SourceWithStartFrames", "A run restyles a source video or continues start frames, not both: drop the start image (init) or the source.");
+        if (job.Source!.Count < job.Frames)
+            throw new FifoInputException("SourceTooShort",
+                $"The source video has {job.Source.Count} frames, and the prompts ask for {job.Frames}; set the frames to at most {job.Source.Count}.");
+        if (!(job.SourceStrength > 0 && job.SourceStrength <= 1))
+            throw new FifoInputException("BadSourceStrength", $"Source strength {job.SourceStrength} is outside (0, 1]; 0.6 restyles and keeps the layout.");
+        var windowBatch = ParseWindowBatch(options);
+        return new FifoPlan
+        {
+            WindowFrames = model.WindowFrames,
+            Partitions = steps / model.WindowFrames,
+            Lookahead = options.Lookahead,
+            Guidance = guidance,
+            Eta = eta,
+            Table = FrameStepTable.ForModel(model.Schedule, kind, steps, eta, model.Defaults.ClipSample, job.SourceStrength),
+            Start = QueueStart.Source,
+            Discarded = steps - 1,
+            WindowBatch = windowBatch.Windows,
+            ShrinkBatchOnOutOfMemory = windowBatch.Auto,
+            Channels = model.LatentChannels,
+            Height = model.LatentHeight,
+            Width = model.LatentWidth,
+        };
+    }
+
+    /// <summary>The source frame a frame id of the queue starts from: output frame k is frame id k + <see cref="Discarded"/>.</summary>
+    public long SourceIndex(long frameId, long sourceFrames) => Math.Clamp(frameId - Discarded, 0, sourceFrames - 1);
+
+    static (int Windows, bool Auto) ParseWindowBatch(FifoOptions options) =>
+        FifoOptions.ParseWindowBatch(options.WindowBatch) is { } batch ? (batch.Windows, batch.Auto)
+            : throw BadOption("windowBatch", $"'{options.WindowBatch}' is neither auto nor a window count >= 0");
 
     static int CheckInitLatents(TorchSharp.torch.Tensor latents, ModelInfo model, int steps)
     {

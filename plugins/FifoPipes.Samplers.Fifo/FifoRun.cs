@@ -235,7 +235,10 @@ public sealed class FifoRun : IDisposable
         job.Noise.Normal(Plan.LatentShape, Plan.FrameId(Iteration + 1, Plan.QueueLength - 1), NoisePurpose.QueueTail, 0, on);
 
 
-    /// <summary>Pops the head frame (a copy), shifts the queue and pushes the new tail (keyed noise, or see <see cref="TailInit"/>); advances the iteration.</summary>
+    /// <summary>
+    /// Pops the head frame (a copy), shifts the queue and pushes the new tail (keyed noise, see <see cref="TailInit"/>,
+    /// or its source frame noised with it); advances the iteration.
+    /// </summary>
     public Tensor PopShiftPush()
     {
         var popped = queue.Copy(Plan.PopSlot).DetachFromDisposeScope();
@@ -250,6 +253,13 @@ public sealed class FifoRun : IDisposable
         {
             using var fresh = tail;
             tail = lowFrequencyTail.Mix(queue[Plan.QueueLength - 1], fresh).DetachFromDisposeScope();
+        }
+        if (job.Source is { } source)
+        {
+            using var fresh = tail;
+            long frameId = Plan.FrameId(Iteration + 1, Plan.QueueLength - 1);
+            using var clean = source.Latent(Plan.SourceIndex(frameId, source.Count));
+            tail = InitialQueue.Noised(Plan, clean, fresh, Plan.Steps - 1).DetachFromDisposeScope();
         }
         queue.ShiftAndPush(tail);
         Iteration++;
@@ -280,6 +290,8 @@ public sealed class FifoRun : IDisposable
                 return InitialQueue.FromNoise(Plan, job.Noise, device);
             case QueueStart.Latents:
                 return InitialQueue.FromClip(Plan, job.InitLatents!, job.Noise, device);
+            case QueueStart.Source:
+                return InitialQueue.FromSource(Plan, job.Source!, job.Noise, device);
             default:
                 using (var clip = BaseClip(cache, cancellation))
                     return InitialQueue.FromClip(Plan, clip, job.Noise, device);

@@ -22,11 +22,30 @@ public static class InitialQueue
             int k = plan.SlotK(slot);
             long source = Math.Clamp(d - (plan.Steps - frames), 0, frames - 1);
             var z = noise.Normal(plan.LatentShape, d, NoisePurpose.QueueInit, 0, device);
-            float sqrtA = MathF.Sqrt(plan.Table.Alphas[k]);
-            var x0 = clip.select(1, source).to(ScalarType.Float32).to(device);
-            slots.Add(x0.mul(sqrtA).add(z.mul(plan.Table.SqrtOneMinusAlpha(k))).MoveToOuterDisposeScope());
+            slots.Add(Noised(plan, clip.select(1, source), z, k).MoveToOuterDisposeScope());
         }
         return new SlotQueue(slots);
+    }
+
+    /// <summary>Video-to-video: slot j holds source frame <see cref="FifoPlan.SourceIndex"/> of its frame id, forward-noised to its level.</summary>
+    public static SlotQueue FromSource(FifoPlan plan, ISourceLatents source, INoiseSource noise, Device device)
+    {
+        var slots = new List<Tensor>(plan.QueueLength);
+        for (int slot = 0; slot < plan.QueueLength; slot++)
+        {
+            using var scope = NewDisposeScope();
+            long d = plan.FrameId(0, slot);
+            var z = noise.Normal(plan.LatentShape, d, NoisePurpose.QueueInit, 0, device);
+            slots.Add(Noised(plan, source.Latent(plan.SourceIndex(d, source.Count)), z, plan.SlotK(slot)).MoveToOuterDisposeScope());
+        }
+        return new SlotQueue(slots);
+    }
+
+    /// <summary>q(x_k | x0): sqrt(a_k) x0 + sqrt(1 - a_k) noise, in float32 on the noise's device (no x0 scale).</summary>
+    public static Tensor Noised(FifoPlan plan, Tensor x0, Tensor noise, int k)
+    {
+        using var clean = x0.to(ScalarType.Float32).to(noise.device);
+        return clean.mul(MathF.Sqrt(plan.Table.Alphas[k])).add_(noise.mul(plan.Table.SqrtOneMinusAlpha(k)));
     }
 
     /// <summary>Pure N(0, I) in every slot; the warm-up pops wash it out.</summary>

@@ -52,6 +52,13 @@ public sealed record SamplingJob
     public required INoiseSource Noise { get; init; }
     /// <summary>Optional start frames as latents [C, T, h, w] (from an image or short video).</summary>
     public Tensor? InitLatents { get; init; }
+    /// <summary>
+    /// A video to restyle (video-to-video): output frame k follows its frame k, noised to <see cref="SourceStrength"/>
+    /// of the schedule and denoised under the prompts. Null for text-to-video. Contracts 1.2.
+    /// </summary>
+    public ISourceLatents? Source { get; init; }
+    /// <summary>How much of the schedule a <see cref="Source"/> frame is noised into, in (0, 1]: near 0 keeps the source, 1 keeps only its layout's faintest trace.</summary>
+    public double SourceStrength { get; init; } = 0.6;
     /// <summary>Where and how often to save sampler state; null for none.</summary>
     public SnapshotPolicy? Snapshots { get; init; }
     /// <summary>A snapshot file to continue from; null to start fresh.</summary>
@@ -68,6 +75,19 @@ public sealed record SamplingJob
     /// <summary>The "key=value" lines <see cref="RunHash"/> is computed from, so a refused snapshot can name what differs.</summary>
     public string RunSettings { get; init; } = "";
     public IProgressSink Log { get; init; } = NullProgressSink.Instance;
+}
+
+/// <summary>
+/// The frames of a source video as latents, one latent frame per video frame, read in increasing order (a sampler asks
+/// for each index about once, a little ahead of the frame it outputs). Contracts 1.2.
+/// </summary>
+public interface ISourceLatents
+{
+    /// <summary>Frames in the source.</summary>
+    long Count { get; }
+
+    /// <summary>Latent [C, h, w] (float32, any device) of source frame <paramref name="index"/>, 0 &lt;= index &lt; <see cref="Count"/>; the caller owns the tensor.</summary>
+    Tensor Latent(long index);
 }
 
 /// <summary>Save the sampler state to <see cref="Path"/> every <see cref="EveryFrames"/> output frames.</summary>

@@ -43,14 +43,22 @@ public sealed class FrameStepTable
     /// <summary>
     /// FIFO's table for a model: DDIM on round(linspace(0, T-1, S)) with LDM-precision alphas (float64 then float32),
     /// or DDPM (Open-Sora Plan's diffusers DDPMScheduler) on the ascending "leading" grid with float32 alphas.
+    /// With <paramref name="strength"/> below 1 (video-to-video), the S cleanest steps of the grid for S / strength
+    /// steps, as img2img pipelines truncate theirs: the noisiest step sits near strength · T.
     /// </summary>
-    public static FrameStepTable ForModel(NoiseSchedule schedule, StepKind kind, int steps, double eta, bool clipSample) => kind switch
+    public static FrameStepTable ForModel(NoiseSchedule schedule, StepKind kind, int steps, double eta, bool clipSample, double strength = 1)
     {
-        StepKind.Ddim => Ddim(AlphaSchedules.LdmAlphasCumprod(schedule), TimestepGrids.FifoUniform(steps, schedule.TrainTimesteps), eta,
-            AlphaSchedules.X0Scale(schedule)),
-        StepKind.Ddpm => Ddpm(AlphaSchedules.DiffusersAlphasCumprod(schedule), TimestepGrids.LeadingAscending(steps, schedule.TrainTimesteps), clipSample),
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
-    };
+        if (!(strength > 0 && strength <= 1)) throw new ArgumentOutOfRangeException(nameof(strength), strength, "Strength is in (0, 1].");
+        int grid = strength >= 1 ? steps : (int)Math.Min(schedule.TrainTimesteps, Math.Ceiling(steps / strength));
+        long[] Cleanest(long[] tau) => tau[..steps];
+        return kind switch
+        {
+            StepKind.Ddim => Ddim(AlphaSchedules.LdmAlphasCumprod(schedule), Cleanest(TimestepGrids.FifoUniform(grid, schedule.TrainTimesteps)), eta,
+                AlphaSchedules.X0Scale(schedule)),
+            StepKind.Ddpm => Ddpm(AlphaSchedules.DiffusersAlphasCumprod(schedule), Cleanest(TimestepGrids.LeadingAscending(grid, schedule.TrainTimesteps)), clipSample),
+            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+        };
+    }
 
     /// <summary>
     /// DDIM as LDM's make_ddim_sampling_parameters builds it: a'_0 = abar[0], and

@@ -94,6 +94,7 @@ public sealed class VideoRun
         Post(output, new RunStarted(model.Info, recipe.Frames, fps, RunId), cancellation);
 
         using var initLatents = recipe.InitImage is null ? null : InitFrames.Encode(model, recipe.InitImage, recipe.Prompts[0].Prompt);
+        using var source = recipe.Source is null ? null : SourceVideoLatents.Open(model, recipe.Source, recipe.Prompts);
         using var decoder = model.CreateDecoder();
         var position = DecoderPosition.Of(decoder);
         RefuseSnapshotsUnlessResumable(position, model.Info.Name);
@@ -106,6 +107,8 @@ public sealed class VideoRun
             Seed = recipe.Seed,
             Noise = new KeyedNoise(recipe.Seed),
             InitLatents = initLatents,
+            Source = source,
+            SourceStrength = recipe.Source?.Strength ?? SourceVideo.DefaultStrength,
             Snapshots = recipe.Snapshot,
             ResumeFrom = recipe.ResumeFrom,
             KeepLatents = snapshots ? position.MaxHeldLatents : 0,

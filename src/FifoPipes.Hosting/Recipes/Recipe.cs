@@ -40,6 +40,8 @@ public sealed class Recipe
     public string? ResumeFrom { get; init; }
     /// <summary>An image or video to start from (encoded, then noised into the queue).</summary>
     public string? InitImage { get; init; }
+    /// <summary>A video to restyle (video-to-video), and how far into the schedule its frames are noised; null for text-to-video.</summary>
+    public SourceVideo? Source { get; init; }
 
     public long Frames => Prompts.Sum(p => (long)p.Frames);
 
@@ -56,4 +58,10 @@ public sealed class Recipe
     /// <summary>What the frames' files record of how they were made: the tool, the run hash and the run settings.</summary>
     public string Provenance => provenance ??= RecipeHash.Provenance(this);
     string? provenance;
+}
+
+/// <summary>Video-to-video: output frame k restyles frame k of <see cref="Path"/>, noised to <see cref="Strength"/> of the schedule.</summary>
+public sealed record SourceVideo(string Path, double Strength)
+{
+    public const double DefaultStrength = 0.6;
 }

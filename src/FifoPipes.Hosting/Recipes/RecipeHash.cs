@@ -61,6 +61,9 @@ static class RecipeHash
         // Invariant: a culture's minus sign (U+2212 in sv-SE) must not change a negative seed's run.
         text.Append(CultureInfo.InvariantCulture, $"seed={recipe.Seed}\n");
         if (recipe.InitImage is not null) text.Append("init=").Append(value(Path.GetFullPath(recipe.InitImage))).Append('\n');
+        if (recipe.Source is { } source)
+            text.Append("source=").Append(value(Path.GetFullPath(source.Path))).Append('\n')
+                .Append("source.strength=").Append(source.Strength.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
         return text.ToString();
     }
 

@@ -13,11 +13,12 @@ namespace FifoPipes.Hosting.Recipes;
 /// </summary>
 public sealed class RecipeReader
 {
-    static readonly string[] TopKeys = { "apiVersion", "model", "sampler", "prompt", "frames", "prompts", "negativePrompt", "seed", "fps", "width", "height", "sinks", "overwrite", "snapshot", "resume", "init" };
+    static readonly string[] TopKeys = { "apiVersion", "model", "sampler", "prompt", "frames", "prompts", "negativePrompt", "seed", "fps", "width", "height", "sinks", "overwrite", "snapshot", "resume", "init", "source" };
     static readonly string[] UseKeys = { "use", "with" };
     static readonly string[] SinkKeys = { "use", "path", "with" };
     static readonly string[] PromptKeys = { "prompt", "frames" };
     static readonly string[] SnapshotKeys = { "path", "every" };
+    static readonly string[] SourceKeys = { "path", "strength" };
 
     readonly PluginHost plugins;
     readonly List<Diagnostic> diagnostics = new();
@@ -75,7 +76,10 @@ public sealed class RecipeReader
         if (fps is { } rate && !(rate >= 0.01 && rate <= 240)) Error("fps", $"fps must be between 0.01 and 240, got {rate}", map["fps"]?.Location);
         bool overwrite = ReadScalar<bool?>(map, "overwrite", "overwrite") ?? false;
         var init = ReadPath(map, "init", mustExist: true);
-        outputNames = OutputNames(model, sampler, prompts, negativePrompt, seed, init);
+        var source = ReadSource(map);
+        if (source is not null && init is not null)
+            Error("source", "a run restyles a source video (source:) or continues start frames (init:), not both; keep one", map["source"]!.Location);
+        outputNames = OutputNames(model, sampler, prompts, negativePrompt, seed, init, source);
         var sinks = ReadSinks(map);
         var snapshot = ReadSnapshot(map);
         var resume = ReadPath(map, "resume", mustExist: true, runNamed: true);
@@ -97,17 +101,19 @@ public sealed class RecipeReader
             Snapshot = snapshot,
             ResumeFrom = resume,
             InitImage = init,
+            Source = source,
         };
     }
 
     /// <summary>Fills "{seed}" and "{hash}" (the run hash) in the output paths of this recipe; no change while its run is unknown.</summary>
     Func<string, string> outputNames = path => path;
 
-    static Func<string, string> OutputNames(PluginUse? model, PluginUse? sampler, IReadOnlyList<PromptSpan>? prompts, string negativePrompt, long seed, string? init)
+    static Func<string, string> OutputNames(PluginUse? model, PluginUse? sampler, IReadOnlyList<PromptSpan>? prompts, string negativePrompt, long seed, string? init,
+        SourceVideo? source)
     {
         if (model is null || sampler is null || prompts is null) return path => path;
         var run = new Recipe { ApiVersion = Recipe.CurrentApiVersion, BaseDirectory = "", Model = model, Sampler = sampler, Prompts = prompts,
-                               NegativePrompt = negativePrompt, Seed = seed, InitImage = init };
+                               NegativePrompt = negativePrompt, Seed = seed, InitImage = init, Source = source };
         string seedText = seed.ToString(System.Globalization.CultureInfo.InvariantCulture), hash = run.RunHash;
         return path => path.Replace("{seed}", seedText, StringComparison.Ordinal).Replace("{hash}", hash, StringComparison.Ordinal);
     }
@@ -381,6 +387,33 @@ public sealed class RecipeReader
     IReadOnlyList<string> SinkExtensions() =>
         plugins.OfKind(PluginKind.Sink).SelectMany(s => s.Extensions.Select(e => $".{e} ({s.Name})")).ToList();
 
+    /// <summary>source: a video path, or { path, strength }.</summary>
+    SourceVideo? ReadSource(MapNode map)
+    {
+        if (map["source"] is not { } node) return null;
+        MapNode entries;
+        switch (node)
+        {
+            case ScalarNode:
+                entries = new MapNode(new[] { new MapEntry("path", null, node) }, node.Location);
+                break;
+            case MapNode m:
+                CheckKeys(m, "source", SourceKeys);
+                entries = m;
+                break;
+            default:
+                Error("source", $"expected a video path or {{path, strength}}, got {node.Kind}", node.Location, SourceKeys);
+                return null;
+        }
+        if (entries["path"] is null) { Error("source.path", "missing 'path': the video to restyle", entries.Location); return null; }
+        var path = ReadPath(entries, "path", mustExist: true, path: "source.path");
+        double strength = ReadScalar<double?>(entries, "strength", "source.strength") ?? SourceVideo.DefaultStrength;
+        if (!(strength > 0 && strength <= 1))
+            Error("source.strength", $"strength must be above 0 and at most 1, got {strength}: 0.3 keeps the source close, 0.6 restyles it, 0.9 keeps little but its layout",
+                entries["strength"]?.Location);
+        return path is null ? null : new SourceVideo(path, strength);
+    }
+
     SnapshotPolicy? ReadSnapshot(MapNode map)
     {
         if (map["snapshot"] is not { } node) return null;
@@ -406,14 +439,16 @@ public sealed class RecipeReader
     }
 
     /// <param name="runNamed">Whether "{seed}" and "{hash}" name the run in it, as in sink and snapshot paths.</param>
-    string? ReadPath(MapNode map, string key, bool mustExist, bool runNamed = false)
+    /// <param name="path">Where the key sits, for diagnostics; <paramref name="key"/> at the top level.</param>
+    string? ReadPath(MapNode map, string key, bool mustExist, bool runNamed = false, string? path = null)
     {
+        path ??= key;
         if (map[key] is not { } node) return null;
-        var text = Text(node, key);
+        var text = Text(node, path);
         if (text is null) return null;
         if (runNamed) text = outputNames(text);
-        if (FullPath(text, key, node.Location) is not { } full) return null;
-        if (mustExist && !File.Exists(full)) { Error(key, $"file '{full}' does not exist", node.Location); return null; }
+        if (FullPath(text, path, node.Location) is not { } full) return null;
+        if (mustExist && !File.Exists(full)) { Error(path, $"file '{full}' does not exist", node.Location); return null; }
         return full;
     }
 

@@ -114,6 +114,8 @@ public sealed class RunProvenance
         if (Value("negativePrompt") is { } negative) yaml.Append("negativePrompt: ").Append(Quoted(negative)).Append('\n');
         if (Value("seed") is { } seed) yaml.Append("seed: ").Append(seed).Append('\n');
         if (Value("init") is { } init) yaml.Append("init: ").Append(Quoted(init)).Append('\n');
+        if (Value("source") is { } source)
+            yaml.Append("source: { path: ").Append(Quoted(source)).Append(", strength: ").Append(Value("source.strength") ?? "0.6").Append(" }\n");
         if (resumeFrom is not null) yaml.Append("resume: ").Append(Quoted(resumeFrom)).Append('\n');
         return yaml.ToString();
     }

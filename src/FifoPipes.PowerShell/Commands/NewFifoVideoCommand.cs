@@ -59,6 +59,10 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [Parameter] [ValidateRange(0.01, 240.0)] public double? Fps { get; set; }
     /// <summary><para type="description">An image, animated GIF or short video (read with ffmpeg) to start the video from.</para></summary>
     [Parameter] public string? InitImage { get; set; }
+    /// <summary><para type="description">A video (or animated GIF) to restyle: output frame k follows its frame k, redrawn under the prompts (recipe key source:). Without -Frames, a single prompt covers the whole source.</para></summary>
+    [Parameter] public string? Source { get; set; }
+    /// <summary><para type="description">With -Source, how far into the noise schedule each source frame goes before it is redrawn: 0.3 stays close to the source, 0.6 (the default) restyles it, 0.9 keeps little but its layout.</para></summary>
+    [Parameter] [ValidateRange(0.01, 1.0)] public double? Strength { get; set; }
     /// <summary><para type="description">Save the sampler state to this file every -SnapshotEvery frames.</para></summary>
     [Parameter] public string? SnapshotPath { get; set; }
     /// <summary><para type="description">How often to snapshot, in output frames: 100, or the recipe's snapshot.every. Needs -SnapshotPath or a recipe with snapshot:.</para></summary>
@@ -69,7 +73,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     protected override void ProcessRecord()
     {
         var builder = new RecipeBuilder();
-        if (Prompt is { Length: > 0 }) builder.SetPrompts(Prompt, Frames, "-Prompt");
+        if (Prompt is { Length: > 0 }) builder.SetPrompts(Prompt, Frames ?? SourceLength(), "-Prompt");
         else if (Frames is { Length: > 0 }) ThrowTerminatingError(new ErrorRecord(new PSArgumentException("-Frames needs -Prompt (a recipe's prompt list carries its own frame counts)."), "FramesWithoutPrompt", ErrorCategory.InvalidArgument, null));
         if (MyInvocation.BoundParameters.ContainsKey(nameof(SnapshotEvery)) && SnapshotPath is null && Recipe is null)
             ThrowTerminatingError(new ErrorRecord(new PSArgumentException("-SnapshotEvery needs -SnapshotPath: the file to write the snapshots to."), "SnapshotEveryWithoutPath", ErrorCategory.InvalidArgument, SnapshotEvery));
@@ -79,6 +83,13 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         if (Width is { } width) builder.Set("width", width, "-Width");
         if (Height is { } height) builder.Set("height", height, "-Height");
         if (InitImage is not null) builder.Set("init", ResolvePath(InitImage), "-InitImage");
+        if (Source is not null) builder.SetEntry("source", "path", ResolvePath(Source), "-Source");
+        if (Strength is { } strength)
+        {
+            if (Source is null && Recipe is null)
+                ThrowTerminatingError(new ErrorRecord(new PSArgumentException("-Strength needs -Source: the video to restyle."), "StrengthWithoutSource", ErrorCategory.InvalidArgument, strength));
+            builder.SetEntry("source", "strength", strength, "-Strength");
+        }
         // Each sets only its own entry, so a recipe's snapshot interval survives -SnapshotPath and its path -SnapshotEvery.
         if (SnapshotPath is not null) builder.SetEntry("snapshot", "path", ResolvePath(SnapshotPath), "-SnapshotPath");
         if (MyInvocation.BoundParameters.ContainsKey(nameof(SnapshotEvery))) builder.SetEntry("snapshot", "every", SnapshotEvery, "-SnapshotEvery");
@@ -112,4 +123,15 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     protected override void StopProcessing() => pump.Stop();
 
     string ResolvePath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+
+    /// <summary>Restyling a video with one prompt and no -Frames: the prompt covers every frame of the source.</summary>
+    int[]? SourceLength()
+    {
+        if (Source is null || Prompt is not { Length: 1 }) return null;
+        var path = ResolvePath(Source);
+        // A missing file is the recipe reader's to report, with the parameter's name.
+        if (!File.Exists(path)) return null;
+        try { return new[] { checked((int)FifoPipes.Core.Media.SourceFrames.Count(path)) }; }
+        catch (Exception ex) when (ex is FifoPipes.Abstractions.FifoInputException) { ThrowTerminatingError(Errors.From(ex, Source)); return null; }
+    }
 }

@@ -150,7 +150,13 @@ sealed class RecipeBuilder
         foreach (var (key, value) in topValues) Replace(entries, key, RecipeNodes.FromObject(value));
         foreach (var (key, values) in this.entries)
         {
-            var merged = (root[key] as MapNode)?.Entries.ToList() ?? new List<MapEntry>();
+            // A file's short form (source: walk.mp4) is the map's path.
+            var merged = root[key] switch
+            {
+                MapNode map => map.Entries.ToList(),
+                ScalarNode { Value: not null } path => new List<MapEntry> { new("path", null, path) },
+                _ => new List<MapEntry>(),
+            };
             foreach (var (entry, value) in values) Replace(merged, entry, RecipeNodes.FromObject(value));
             Replace(entries, key, new MapNode(merged, root[key]?.Location));
         }

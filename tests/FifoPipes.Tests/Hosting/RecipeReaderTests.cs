@@ -117,6 +117,12 @@ public sealed class RecipeReaderTests
         { "width not a number", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nwidth: wide\n", "width", 4, "expected an integer" },
         { "width as a list", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nwidth: [1, 2]\n", "width", 4, "expected a number of pixels" },
         { "size of a fixed-size model", "apiVersion: fifopipes/v1\nmodel: opensora\nprompt: a\nframes: 3\nheight: 512\n", "height", 5, "model 'opensora' marks no option as its frame height" },
+        { "source and init", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\ninit: /etc/passwd\nsource: /etc/passwd\n", "source", 5, "not both" },
+        { "source strength above 1", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsource: { path: /etc/passwd, strength: 1.5 }\n", "source.strength", 4, "strength must be above 0 and at most 1" },
+        { "source without a path", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsource: { strength: 0.5 }\n", "source.path", 4, "missing 'path'" },
+        { "source key misspelt", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsource: { path: /etc/passwd, strenght: 0.5 }\n", "source.strenght", 4, "Did you mean 'strength'" },
+        { "source file missing", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsource: /nonexistent/walk.mp4\n", "source.path", 4, "does not exist" },
+        { "source as a list", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsource: [a, b]\n", "source", 4, "expected a video path or {path, strength}" },
         { "choice option", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fifo, with: {step: euler}}\n", "sampler.with.step", 4, "'euler' is not one of the allowed values: ddim, ddpm" },
     };
 
@@ -246,6 +252,13 @@ public sealed class RecipeReaderTests
         Assert.Equal("", a.NegativePrompt);
         Assert.DoesNotContain("negativePrompt", a.RunSettings);
         Assert.Equal(a.RunHash, Read(head + "seed: 1\nnegativePrompt: '  '\n").Recipe!.RunHash);
+
+        // A source video and its strength decide the frames; the short form means strength 0.6.
+        var restyled = Read(head + "seed: 1\nsource: /etc/passwd\n").Recipe!;
+        Assert.Equal(new SourceVideo("/etc/passwd", 0.6), restyled.Source);
+        Assert.NotEqual(a.RunHash, restyled.RunHash);
+        Assert.Equal(restyled.RunHash, Read(head + "seed: 1\nsource: { path: /etc/passwd, strength: 0.6 }\n").Recipe!.RunHash);
+        Assert.NotEqual(restyled.RunHash, Read(head + "seed: 1\nsource: { path: /etc/passwd, strength: 0.5 }\n").Recipe!.RunHash);
     }
 
     [Fact]

@@ -283,6 +283,42 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void Restyling_a_video_follows_it_frame_by_frame_and_its_record_remakes_it()
+    {
+        const string small = "-Width 64 -Height 32 -ModelOption @{ channels = 2; frames = 4 } -Partitions 2";
+        var source = Run($"New-FifoVideo 'red fire rising' -Frames 12 -Seed 1 {small} | Export-FifoFrames src.mp4 | Out-Null; New-FifoVideo 'red fire rising' -Frames 12 -Seed 1 {small}")
+            .Cast<FifoFrame>().ToList();
+        List<FifoFrame> Restyle(string extra) => Run($"New-FifoVideo 'calm blue ocean' -Seed 2 {small} {extra}").Cast<FifoFrame>().ToList();
+        double Distance(IReadOnlyList<FifoFrame> frames) =>
+            frames.Zip(source, (a, b) => a.Pixels.Zip(b.Pixels, (x, y) => Math.Abs(x - y)).Average()).Average();
+
+        // One prompt and no -Frames: the prompt covers the whole source.
+        var gentle = Restyle("-Source src.mp4 -Strength 0.2");
+        Assert.Equal(12, gentle.Count);
+        var strong = Restyle("-Source src.mp4 -Strength 0.95");
+        var unrelated = Restyle("-Frames 12");
+        double near = Distance(gentle), far = Distance(strong), none = Distance(unrelated);
+        Assert.True(near < far && near < none, $"mean pixel distance to the source: {near:F1} at strength 0.2, {far:F1} at 0.95, {none:F1} without it");
+
+        // The frames' record names the source and strength, and its recipe makes the same frames again.
+        var recipe = Run("$f = New-FifoVideo 'calm blue ocean' -Seed 2 -Width 64 -Height 32 -ModelOption @{ channels = 2; frames = 4 } -Partitions 2 -Source src.mp4 -Strength 0.2; " +
+                         "(Get-FifoProvenance ($f | Export-FifoFrames again.gif)).Recipe").Cast<string>().Single();
+        Assert.Contains("source: { path: ", recipe);
+        Assert.Contains("strength: 0.2 }", recipe);
+        File.WriteAllText(Path.Combine(dir, "again.yaml"), recipe);
+        var remade = Run("New-FifoVideo -Recipe again.yaml").Cast<FifoFrame>().ToList();
+        Assert.Equal(gentle.Select(f => f.Pixels), remade.Select(f => f.Pixels));
+
+        // -Strength over a recipe's short form, source: src.mp4.
+        File.WriteAllText(Path.Combine(dir, "restyle.yaml"), "apiVersion: fifopipes/v1\nmodel: { use: analytic, with: { channels: 2, frames: 4 } }\nwidth: 64\nheight: 32\n" +
+            "prompt: calm blue ocean\nframes: 12\nseed: 2\nsampler: { use: fifo, with: { partitions: 2 } }\nsource: src.mp4\n");
+        Assert.Equal(strong.Select(f => f.Pixels), Run("New-FifoVideo -Recipe restyle.yaml -Strength 0.95").Cast<FifoFrame>().Select(f => f.Pixels));
+
+        var error = RunFailing($"New-FifoVideo 'calm blue ocean' -Frames 3 -Strength 0.5 {small}");
+        Assert.Equal("StrengthWithoutSource", error.FullyQualifiedErrorId.Split(',')[0]);
+    }
+
+    [Fact]
     public void Fps_sets_the_frame_times_and_Export_can_override_it_for_the_video()
     {
         var frames = Run($$"""

@@ -1,0 +1,97 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Core.Media;
+using FifoPipes.Hosting.Recipes;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Hosting.Engine;
+
+/// <summary>
+/// A source video as latents for video-to-video (<see cref="ISourceLatents"/>): frames stream from the file and are
+/// encoded by the model one at a time, as the sampler asks for them, under the prompt of the output frame they become
+/// (a model whose latent space follows the prompt, the analytic one, encodes in that look). A sampler asks in
+/// increasing order, repeating an index now and then, so only the latest latent is kept.
+/// </summary>
+public sealed class SourceVideoLatents : ISourceLatents, IDisposable
+{
+    readonly IVideoModel model;
+    readonly string path;
+    readonly IReadOnlyList<PromptSpan> prompts;
+    SourceFrames frames;
+    (long Index, Tensor Latent)? latest;
+
+    SourceVideoLatents(IVideoModel model, string path, long count, IReadOnlyList<PromptSpan> prompts)
+    {
+        this.model = model;
+        this.path = path;
+        this.prompts = prompts;
+        Count = count;
+        frames = Open();
+    }
+
+    public long Count { get; }
+
+    /// <summary>
+    /// Opens <paramref name="source"/> for <paramref name="model"/>, after checking that the model keeps one latent per
+    /// frame (a model that compresses time, such as Open-Sora Plan's causal VAE, cannot follow a video frame by frame).
+    /// </summary>
+    public static SourceVideoLatents Open(IVideoModel model, SourceVideo source, IReadOnlyList<PromptSpan> prompts)
+    {
+        long count = SourceFrames.Count(source.Path);
+        using (var probe = new SourceFrames(source.Path, model.Info.PixelWidth, model.Info.PixelHeight))
+        using (var scope = NewDisposeScope())
+        {
+            var first = new List<Tensor>();
+            while (first.Count < 5 && probe.Next() is { } frame) first.Add(frame);
+            using var mode = inference_mode();
+            var latents = model.EncodeFrames(stack(first), prompts[0].Prompt);
+            if (latents.shape[1] != first.Count)
+                throw new FifoInputException("SourceUnsupported",
+                    $"Model '{model.Info.Name}' encodes {first.Count} video frames into {latents.shape[1]} latent frames; restyling a source video needs one latent " +
+                    "per frame. Use a model without temporal compression (analytic, videocrafter, zeroscope).");
+        }
+        return new SourceVideoLatents(model, source.Path, count, prompts);
+    }
+
+    public Tensor Latent(long index)
+    {
+        if (index < 0 || index >= Count) throw new ArgumentOutOfRangeException(nameof(index), index, $"The source has {Count} frames.");
+        if (latest is { } kept && kept.Index == index) return kept.Latent.clone();
+        if (index < frames.Position)
+        {
+            frames.Dispose();
+            frames = Open();
+        }
+        while (frames.Position < index && frames.Skip()) { }
+        // A stream may end before its counted packets (a cut file): the run keeps its last frame from there on.
+        using var rgb = frames.Position == index ? frames.Next() : null;
+        if (rgb is null)
+            return latest?.Latent.clone() ?? throw new FifoInputException(SourceFrames.UnreadableErrorId, $"Source video '{path}' ended before frame {index} of the {Count} it counted.");
+        Tensor latent;
+        using (var mode = inference_mode())
+        using (var encoded = model.EncodeFrames(rgb.unsqueeze(0), PromptAt(index)))
+            latent = encoded.select(1, 0).to(ScalarType.Float32).clone().DetachFromDisposeScope();
+        latest?.Latent.Dispose();
+        latest = (index, latent);
+        return latent.clone();
+    }
+
+    SourceFrames Open() => new(path, model.Info.PixelWidth, model.Info.PixelHeight);
+
+    /// <summary>The prompt output frame <paramref name="index"/> is made under (the last span's past the end).</summary>
+    string PromptAt(long index)
+    {
+        foreach (var span in prompts)
+        {
+            if (index < span.Frames) return span.Prompt;
+            index -= span.Frames;
+        }
+        return prompts[^1].Prompt;
+    }
+
+    public void Dispose()
+    {
+        latest?.Latent.Dispose();
+        latest = null;
+        frames.Dispose();
+    }
+}

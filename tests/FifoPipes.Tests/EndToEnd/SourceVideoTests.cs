@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using FifoPipes.Abstractions;
+using FifoPipes.Core.Media;
+using FifoPipes.Hosting.Engine;
+using FifoPipes.Hosting.Recipes;
+using FifoPipes.Tests.Parity;
+using FifoPipes.Tests.Sinks;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace FifoPipes.Tests.EndToEnd;
+
+/// <summary>A source video for video-to-video: streamed from ffmpeg a frame at a time and encoded as the sampler asks.</summary>
+public sealed class SourceVideoTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("fifo-source-video-").FullName;
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    /// <summary>ffmpeg's test pattern at 8 fps (every frame different: it carries a moving gradient and a counter).</summary>
+    string TestPattern(string name, int frames)
+    {
+        var clip = Path.Combine(dir, name);
+        var start = new ProcessStartInfo("ffmpeg") { RedirectStandardError = true };
+        foreach (var a in new[] { "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x32:rate=8", "-frames:v", frames.ToString(), clip })
+            start.ArgumentList.Add(a);
+        using var ffmpeg = Process.Start(start)!;
+        var errors = ffmpeg.StandardError.ReadToEnd();
+        ffmpeg.WaitForExit();
+        Assert.True(ffmpeg.ExitCode == 0, errors);
+        return clip;
+    }
+
+    /// <summary>A model stub whose "latent" is the frame's grey level at 1/8 size, <paramref name="framesPerLatent"/> frames to a latent.</summary>
+    sealed class GreyModel(int framesPerLatent) : IVideoModel
+    {
+        public ModelInfo Info { get; } = new()
+        {
+            Name = framesPerLatent == 1 ? "grey" : "grey-compressed", LatentChannels = 1, LatentHeight = 4, LatentWidth = 8, WindowFrames = 4,
+            Schedule = new NoiseSchedule(BetaSchedule.ScaledLinear, 0.00085, 0.012), Defaults = new SamplingDefaults(),
+        };
+        public int Encoded { get; private set; }
+        public Conditioning Encode(string prompt) => throw new NotSupportedException();
+        public Tensor PredictNoise(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning) => throw new NotSupportedException();
+        public IFrameDecoder CreateDecoder() => throw new NotSupportedException();
+        public Tensor EncodeFrames(Tensor rgb)
+        {
+            Encoded += (int)rgb.shape[0];
+            var grey = nn.functional.avg_pool2d(rgb.mean(new long[] { 1 }, keepdim: true), 8);   // [T, 1, 4, 8]
+            var latents = grey.permute(1, 0, 2, 3);                                                  // [1, T, 4, 8]
+            return framesPerLatent == 1 ? latents : latents[.., ..(int)Math.Ceiling(rgb.shape[0] / (double)framesPerLatent)];
+        }
+        public void Dispose() { }
+    }
+
+    [SkippableFact]
+    public void A_video_is_counted_read_forward_and_skipped_without_decoding_it_whole()
+    {
+        Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
+        var clip = TestPattern("pattern.mp4", 10);
+        Assert.Equal(10, SourceFrames.Count(clip));
+        using var frames = new SourceFrames(clip, 32, 16);
+        using (var first = frames.Next()) Assert.Equal(new long[] { 3, 16, 32 }, first!.shape);
+        Assert.True(frames.Skip() && frames.Skip() && frames.Skip());
+        Assert.Equal(4, frames.Position);
+        int rest = 0;
+        while (frames.Next() is { } frame) using (frame) rest++;
+        Assert.Equal(6, rest);
+        Assert.False(frames.Skip());
+
+        var gif = TestPattern("pattern.gif", 5);
+        Assert.Equal(5, SourceFrames.Count(gif));
+    }
+
+    [SkippableFact]
+    public void Latents_come_in_order_and_an_earlier_frame_reopens_the_stream()
+    {
+        Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
+        var clip = TestPattern("pattern.mp4", 10);
+        var model = new GreyModel(1);
+        var prompts = new[] { new PromptSpan("a", 10) };
+        using var source = SourceVideoLatents.Open(model, new SourceVideo(clip, 0.6), prompts);
+        Assert.Equal(10, source.Count);
+        int probed = model.Encoded;
+        var third = source.Latent(3);
+        Assert.Equal(new long[] { 1, 4, 8 }, third.shape);
+        // The same index again comes from what is kept; each frame is encoded once on the way forward.
+        TensorAssert.Identical(new[] { third }, new[] { source.Latent(3) }, "frame 3 again");
+        Assert.Equal(probed + 1, model.Encoded);
+        var seventh = source.Latent(7);
+        Assert.True((seventh - third).abs().max().item<float>() > 0.01f, "frames 3 and 7 of the pattern differ");
+        TensorAssert.Identical(new[] { third }, new[] { source.Latent(3) }, "frame 3 after a rewind");
+        Assert.Throws<ArgumentOutOfRangeException>(() => source.Latent(10));
+    }
+
+    [SkippableFact]
+    public void A_model_that_compresses_time_is_refused_by_name()
+    {
+        Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
+        var clip = TestPattern("pattern.mp4", 10);
+        var ex = Assert.Throws<FifoInputException>(() => SourceVideoLatents.Open(new GreyModel(4), new SourceVideo(clip, 0.6), new[] { new PromptSpan("a", 10) }));
+        Assert.Equal("SourceUnsupported", ex.ErrorId);
+        Assert.Contains("'grey-compressed' encodes 5 video frames into 2 latent frames", ex.Message);
+    }
+}
