@@ -103,8 +103,7 @@ public sealed class FifoOptions : IValidatableOptions
     };
 }
 
-/// <summary>How the initial queue is filled.</summary>
-/// <summary>How the queue starts; <see cref="Source"/> is taken, never named, when the job restyles a source video.</summary>
+/// <summary>How the initial queue is filled; <see cref="Source"/> is taken, never named, when the job restyles a source video.</summary>
 public enum QueueStart { Base, Noise, Latents, Source }
 
 /// <summary>How a new tail frame is initialised.</summary>

@@ -256,10 +256,10 @@ public sealed class FifoRun : IDisposable
         }
         if (job.Source is { } source)
         {
+            using var scope = NewDisposeScope();
             using var fresh = tail;
             long frameId = Plan.FrameId(Iteration + 1, Plan.QueueLength - 1);
-            using var clean = source.Latent(Plan.SourceIndex(frameId, source.Count));
-            tail = InitialQueue.Noised(Plan, clean, fresh, Plan.Steps - 1).DetachFromDisposeScope();
+            tail = InitialQueue.FromSourceFrame(Plan, source.Latent(Plan.SourceIndex(frameId, source.Count)), fresh, Plan.Steps - 1).DetachFromDisposeScope();
         }
         queue.ShiftAndPush(tail);
         Iteration++;

@@ -36,17 +36,22 @@ public static class InitialQueue
             using var scope = NewDisposeScope();
             long d = plan.FrameId(0, slot);
             var z = noise.Normal(plan.LatentShape, d, NoisePurpose.QueueInit, 0, device);
-            slots.Add(Noised(plan, source.Latent(plan.SourceIndex(d, source.Count)), z, plan.SlotK(slot)).MoveToOuterDisposeScope());
+            slots.Add(FromSourceFrame(plan, source.Latent(plan.SourceIndex(d, source.Count)), z, plan.SlotK(slot)).MoveToOuterDisposeScope());
         }
         return new SlotQueue(slots);
     }
 
-    /// <summary>q(x_k | x0): sqrt(a_k) x0 + sqrt(1 - a_k) noise, in float32 on the noise's device (no x0 scale).</summary>
-    public static Tensor Noised(FifoPlan plan, Tensor x0, Tensor noise, int k)
-    {
-        using var clean = x0.to(ScalarType.Float32).to(noise.device);
-        return clean.mul(MathF.Sqrt(plan.Table.Alphas[k])).add_(noise.mul(plan.Table.SqrtOneMinusAlpha(k)));
-    }
+    /// <summary>
+    /// A source frame at step k as training noised clean latents: sqrt(a_k) s_k x0 + sqrt(1 - a_k) noise, with the
+    /// model's x0 scale s_k where it has one (VideoCrafter2 trained on x0 scaled down to 0.7 at the noisiest step; the
+    /// start-frame path above leaves it out, as the reference's prepare_latents does). Temporaries go to the caller's scope.
+    /// </summary>
+    public static Tensor FromSourceFrame(FifoPlan plan, Tensor x0, Tensor noise, int k) =>
+        Noised(plan, x0.mul(plan.Table.X0Scale(k)), noise, k);
+
+    /// <summary>q(x_k | x0): sqrt(a_k) x0 + sqrt(1 - a_k) noise, in float32 on the noise's device (no x0 scale). Temporaries go to the caller's scope.</summary>
+    static Tensor Noised(FifoPlan plan, Tensor x0, Tensor noise, int k) =>
+        x0.to(ScalarType.Float32).to(noise.device).mul(MathF.Sqrt(plan.Table.Alphas[k])).add_(noise.mul(plan.Table.SqrtOneMinusAlpha(k)));
 
     /// <summary>Pure N(0, I) in every slot; the warm-up pops wash it out.</summary>
     public static SlotQueue FromNoise(FifoPlan plan, INoiseSource noise, Device device) =>

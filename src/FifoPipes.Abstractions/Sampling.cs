@@ -54,7 +54,8 @@ public sealed record SamplingJob
     public Tensor? InitLatents { get; init; }
     /// <summary>
     /// A video to restyle (video-to-video): output frame k follows its frame k, noised to <see cref="SourceStrength"/>
-    /// of the schedule and denoised under the prompts. Null for text-to-video. Contracts 1.2.
+    /// of the schedule and denoised under the prompts. Null for text-to-video. A sampler that cannot use it must refuse
+    /// the job, not ignore it. Contracts 1.2.
     /// </summary>
     public ISourceLatents? Source { get; init; }
     /// <summary>How much of the schedule a <see cref="Source"/> frame is noised into, in (0, 1]: near 0 keeps the source, 1 keeps only its layout's faintest trace.</summary>

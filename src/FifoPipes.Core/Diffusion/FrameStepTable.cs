@@ -36,6 +36,8 @@ public sealed class FrameStepTable
     public float Sigma(int k) => coefficients[k].Sigma;
     /// <summary>sqrt(1 - a_k) in float32.</summary>
     public float SqrtOneMinusAlpha(int k) => coefficients[k].SqrtOneMinusAlpha;
+    /// <summary>s_k, the x0 scale training applied at tau_k (LDM's scale_arr; 1 for models without one and for DDPM tables).</summary>
+    public float X0Scale(int k) => Kind == StepKind.Ddim ? coefficients[k].X0Scale : 1f;
 
     /// <summary>Whether step k adds noise, i.e. whether a noise tensor must be drawn for it.</summary>
     public bool UsesNoise(int k) => Kind == StepKind.Ddim ? coefficients[k].Sigma != 0 : coefficients[k].Std != 0;
@@ -43,19 +45,17 @@ public sealed class FrameStepTable
     /// <summary>
     /// FIFO's table for a model: DDIM on round(linspace(0, T-1, S)) with LDM-precision alphas (float64 then float32),
     /// or DDPM (Open-Sora Plan's diffusers DDPMScheduler) on the ascending "leading" grid with float32 alphas.
-    /// With <paramref name="strength"/> below 1 (video-to-video), the S cleanest steps of the grid for S / strength
-    /// steps, as img2img pipelines truncate theirs: the noisiest step sits near strength · T.
+    /// With <paramref name="strength"/> below 1 (video-to-video), the same S steps over the first strength · T training
+    /// timesteps, so the noisiest sits at about strength · T, as img2img pipelines start theirs.
     /// </summary>
     public static FrameStepTable ForModel(NoiseSchedule schedule, StepKind kind, int steps, double eta, bool clipSample, double strength = 1)
     {
         if (!(strength > 0 && strength <= 1)) throw new ArgumentOutOfRangeException(nameof(strength), strength, "Strength is in (0, 1].");
-        int grid = strength >= 1 ? steps : (int)Math.Min(schedule.TrainTimesteps, Math.Ceiling(steps / strength));
-        long[] Cleanest(long[] tau) => tau[..steps];
+        int span = strength >= 1 ? schedule.TrainTimesteps : Math.Max(steps, (int)Math.Round(strength * (schedule.TrainTimesteps - 1)) + 1);
         return kind switch
         {
-            StepKind.Ddim => Ddim(AlphaSchedules.LdmAlphasCumprod(schedule), Cleanest(TimestepGrids.FifoUniform(grid, schedule.TrainTimesteps)), eta,
-                AlphaSchedules.X0Scale(schedule)),
-            StepKind.Ddpm => Ddpm(AlphaSchedules.DiffusersAlphasCumprod(schedule), Cleanest(TimestepGrids.LeadingAscending(grid, schedule.TrainTimesteps)), clipSample),
+            StepKind.Ddim => Ddim(AlphaSchedules.LdmAlphasCumprod(schedule), TimestepGrids.FifoUniform(steps, span), eta, AlphaSchedules.X0Scale(schedule)),
+            StepKind.Ddpm => Ddpm(AlphaSchedules.DiffusersAlphasCumprod(schedule), TimestepGrids.LeadingAscending(steps, span), clipSample),
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
         };
     }

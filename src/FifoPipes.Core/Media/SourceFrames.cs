@@ -6,9 +6,9 @@ using static TorchSharp.torch;
 namespace FifoPipes.Core.Media;
 
 /// <summary>
-/// The frames of a source video for video-to-video, read forward one at a time, scaled to cover width x height and
-/// centre-cropped as start frames are: a video streams through ffmpeg (never held whole), an image or animated GIF
-/// is read at once.
+/// The frames of a source video for video-to-video, read forward one at a time through ffmpeg (any video it reads,
+/// animated GIFs and single images included), scaled to cover width x height and centre-cropped as start frames are.
+/// The file is never held whole: one frame is in memory at a time.
 /// </summary>
 public sealed class SourceFrames : IDisposable
 {
@@ -16,51 +16,51 @@ public sealed class SourceFrames : IDisposable
 
     readonly string path;
     readonly int width, height;
-    readonly Tensor? still;
     Process? ffmpeg;
     Task<string>? errors;
 
     public SourceFrames(string path, int width, int height)
     {
-        if (!File.Exists(path))
-            throw new FifoInputException("SourceNotFound", $"Source video '{path}' does not exist. Give a video ffmpeg can read (MP4, WebM, MKV, MOV, AVI) or an animated GIF.");
-        this.path = path;
+        this.path = MustExist(path);
         this.width = width;
         this.height = height;
-        if (!VideoClipReader.IsVideo(path)) still = ImageFiles.LoadFrames(path, width, height, maxFrames: int.MaxValue);
     }
 
     /// <summary>Index of the frame <see cref="Next"/> returns.</summary>
     public long Position { get; private set; }
 
+    /// <summary>What a source holds: its frames, and its frame rate where the file gives one (the mean frame duration).</summary>
+    public sealed record Summary(long Frames, double? Fps);
+
     /// <summary>
-    /// Frames in the file at <paramref name="path"/>: a video's packets counted by ffmpeg without decoding them, an
-    /// image's frames.
+    /// Counts the frames of the file's first video stream from its packets, without decoding them (ffmpeg's framecrc
+    /// lists one line per packet: stream, dts, pts, duration, size, checksum, after a header giving the time base).
     /// </summary>
-    public static long Count(string path)
+    public static Summary Probe(string path)
     {
-        if (!File.Exists(path))
-            throw new FifoInputException("SourceNotFound", $"Source video '{path}' does not exist. Give a video ffmpeg can read (MP4, WebM, MKV, MOV, AVI) or an animated GIF.");
-        if (!VideoClipReader.IsVideo(path))
-        {
-            using var frames = ImageFiles.LoadFrames(path, 8, 8, maxFrames: int.MaxValue);
-            return frames.shape[0];
-        }
-        using var process = FfmpegLocator.StartReading(new[] { "-v", "error", "-nostdin", "-i", path, "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-" });
+        using var process = FfmpegLocator.StartReading(new[] { "-v", "error", "-nostdin", "-i", MustExist(path), "-map", "0:V:0", "-c", "copy", "-f", "framecrc", "-" });
         var stderr = process.StandardError.ReadToEndAsync();
-        long count = 0;
+        long count = 0, durations = 0;
+        double timeBase = 0;
         while (process.StandardOutput.ReadLine() is { } line)
-            if (line.Length > 0 && line[0] != '#') count++;
+        {
+            if (line.StartsWith("#tb 0:", StringComparison.Ordinal) && line[6..].Trim().Split('/') is [var num, var den]
+                && double.TryParse(num, CultureInfo.InvariantCulture, out var n) && double.TryParse(den, CultureInfo.InvariantCulture, out var d) && d > 0)
+                timeBase = n / d;
+            if (line.Length == 0 || line[0] == '#') continue;
+            count++;
+            if (line.Split(',') is { Length: >= 4 } fields && long.TryParse(fields[3].Trim(), CultureInfo.InvariantCulture, out var duration)) durations += duration;
+        }
         process.WaitForExit();
         if (process.ExitCode != 0 || count == 0)
-            throw Unreadable(path, count == 0 ? "no video frames" : $"exit code {process.ExitCode}", stderr.Result);
-        return count;
+            throw Unreadable(path, count == 0 ? "it has no video stream" : $"exit code {process.ExitCode}", stderr.Result);
+        double seconds = durations * timeBase;
+        return new Summary(count, seconds > 0 ? Math.Round(count / seconds, 3) : null);
     }
 
     /// <summary>The next frame as [3, H, W] float32 in [0, 1], or null after the last.</summary>
     public Tensor? Next()
     {
-        if (still is not null) return Position < still.shape[0] ? still[Position++].clone() : null;
         var bytes = NextBytes();
         if (bytes is null) return null;
         Position++;
@@ -70,7 +70,7 @@ public sealed class SourceFrames : IDisposable
     /// <summary>Passes over the next frame without converting it (to reach a resumed run's frame); false after the last.</summary>
     public bool Skip()
     {
-        if (still is not null ? Position >= still.shape[0] : NextBytes() is null) return false;
+        if (NextBytes() is null) return false;
         Position++;
         return true;
     }
@@ -80,7 +80,10 @@ public sealed class SourceFrames : IDisposable
         if (ffmpeg is null)
         {
             var filter = string.Create(CultureInfo.InvariantCulture, $"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height}");
-            ffmpeg = FfmpegLocator.StartReading(new[] { "-v", "error", "-nostdin", "-i", path, "-an", "-vf", filter, "-f", "rawvideo", "-pix_fmt", "rgb24", "-" });
+            // Every decoded frame once, as the count above sees them: rawvideo output would otherwise be made constant-rate,
+            // duplicating or dropping frames of a variable-rate clip and shifting the source against the output.
+            ffmpeg = FfmpegLocator.StartReading(new[] { "-v", "error", "-nostdin", "-i", path, "-map", "0:V:0", "-an", "-vf", filter, "-fps_mode", "passthrough",
+                "-f", "rawvideo", "-pix_fmt", "rgb24", "-" });
             errors = ffmpeg.StandardError.ReadToEndAsync();
         }
         var frame = new byte[checked(width * height * 3)];
@@ -90,12 +93,15 @@ public sealed class SourceFrames : IDisposable
         return null;
     }
 
+    static string MustExist(string path) => File.Exists(path) ? path
+        : throw new FifoInputException("SourceNotFound", $"Source video '{path}' does not exist. Give a video ffmpeg can read (MP4, WebM, MKV, MOV, GIF, ...).");
+
     static FifoInputException Unreadable(string path, string what, string stderr) =>
-        new(UnreadableErrorId, $"Source video '{path}' could not be read by ffmpeg ({what}: {stderr.Trim()}). Use a video ffmpeg can play, or an animated GIF.");
+        new(UnreadableErrorId, $"Source video '{path}' could not be read by ffmpeg ({what}{(stderr.Trim() is { Length: > 0 } text ? ": " + text : "")}). " +
+                               "Use a video ffmpeg can play (MP4, WebM, MKV, MOV, GIF, ...).");
 
     public void Dispose()
     {
-        still?.Dispose();
         if (ffmpeg is null) return;
         // Stopped before the end: ffmpeg would block on a full pipe forever.
         try { if (!ffmpeg.HasExited) ffmpeg.Kill(entireProcessTree: true); }

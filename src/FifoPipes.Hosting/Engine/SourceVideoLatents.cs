@@ -16,27 +16,34 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
     readonly IVideoModel model;
     readonly string path;
     readonly IReadOnlyList<PromptSpan> prompts;
+    readonly IProgressSink log;
     SourceFrames frames;
     (long Index, Tensor Latent)? latest;
+    bool endedEarly;
 
-    SourceVideoLatents(IVideoModel model, string path, long count, IReadOnlyList<PromptSpan> prompts)
+    SourceVideoLatents(IVideoModel model, string path, SourceFrames.Summary summary, IReadOnlyList<PromptSpan> prompts, IProgressSink log)
     {
         this.model = model;
         this.path = path;
         this.prompts = prompts;
-        Count = count;
+        this.log = log;
+        Count = summary.Frames;
+        Fps = summary.Fps;
         frames = Open();
     }
 
     public long Count { get; }
 
+    /// <summary>The source's frame rate where the file gives one: the output's, unless the recipe sets fps.</summary>
+    public double? Fps { get; }
+
     /// <summary>
     /// Opens <paramref name="source"/> for <paramref name="model"/>, after checking that the model keeps one latent per
     /// frame (a model that compresses time, such as Open-Sora Plan's causal VAE, cannot follow a video frame by frame).
     /// </summary>
-    public static SourceVideoLatents Open(IVideoModel model, SourceVideo source, IReadOnlyList<PromptSpan> prompts)
+    public static SourceVideoLatents Open(IVideoModel model, SourceVideo source, IReadOnlyList<PromptSpan> prompts, IProgressSink? log = null)
     {
-        long count = SourceFrames.Count(source.Path);
+        var summary = SourceFrames.Probe(source.Path);
         using (var probe = new SourceFrames(source.Path, model.Info.PixelWidth, model.Info.PixelHeight))
         using (var scope = NewDisposeScope())
         {
@@ -49,7 +56,7 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
                     $"Model '{model.Info.Name}' encodes {first.Count} video frames into {latents.shape[1]} latent frames; restyling a source video needs one latent " +
                     "per frame. Use a model without temporal compression (analytic, videocrafter, zeroscope).");
         }
-        return new SourceVideoLatents(model, source.Path, count, prompts);
+        return new SourceVideoLatents(model, source.Path, summary, prompts, log ?? NullProgressSink.Instance);
     }
 
     public Tensor Latent(long index)
@@ -62,17 +69,22 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
             frames = Open();
         }
         while (frames.Position < index && frames.Skip()) { }
-        // A stream may end before its counted packets (a cut file): the run keeps its last frame from there on.
-        using var rgb = frames.Position == index ? frames.Next() : null;
+        using var scope = NewDisposeScope();
+        var rgb = frames.Position == index ? frames.Next() : null;
         if (rgb is null)
-            return latest?.Latent.clone() ?? throw new FifoInputException(SourceFrames.UnreadableErrorId, $"Source video '{path}' ended before frame {index} of the {Count} it counted.");
+        {
+            // A stream may decode fewer frames than its packets counted (a cut file): the last frame stands in from there on.
+            if (latest is null) throw new FifoInputException(SourceFrames.UnreadableErrorId, $"Source video '{path}' ended before frame {index} of the {Count} it counted.");
+            if (!endedEarly) log.Warning($"Source video '{path}' decoded only {frames.Position} of the {Count} frames it counted; its last frame stands in for the rest.");
+            endedEarly = true;
+            return latest.Value.Latent.clone().MoveToOuterDisposeScope();
+        }
         Tensor latent;
-        using (var mode = inference_mode())
-        using (var encoded = model.EncodeFrames(rgb.unsqueeze(0), PromptAt(index)))
-            latent = encoded.select(1, 0).to(ScalarType.Float32).clone().DetachFromDisposeScope();
+        using (inference_mode())
+            latent = model.EncodeFrames(rgb.unsqueeze(0), PromptAt(index)).select(1, 0).to(ScalarType.Float32).clone().DetachFromDisposeScope();
         latest?.Latent.Dispose();
         latest = (index, latent);
-        return latent.clone();
+        return latent.clone().MoveToOuterDisposeScope();
     }
 
     SourceFrames Open() => new(path, model.Info.PixelWidth, model.Info.PixelHeight);

@@ -62,8 +62,12 @@ static class RecipeHash
         text.Append(CultureInfo.InvariantCulture, $"seed={recipe.Seed}\n");
         if (recipe.InitImage is not null) text.Append("init=").Append(value(Path.GetFullPath(recipe.InitImage))).Append('\n');
         if (recipe.Source is { } source)
+        {
             text.Append("source=").Append(value(Path.GetFullPath(source.Path))).Append('\n')
                 .Append("source.strength=").Append(source.Strength.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+            // The file's length too: a snapshot must not resume over another video saved under the same name.
+            if (new FileInfo(source.Path) is { Exists: true } file) text.Append(CultureInfo.InvariantCulture, $"source.bytes={file.Length}\n");
+        }
         return text.ToString();
     }
 

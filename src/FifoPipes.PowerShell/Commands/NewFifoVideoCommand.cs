@@ -61,7 +61,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [Parameter] public string? InitImage { get; set; }
     /// <summary><para type="description">A video (or animated GIF) to restyle: output frame k follows its frame k, redrawn under the prompts (recipe key source:). Without -Frames, a single prompt covers the whole source.</para></summary>
     [Parameter] public string? Source { get; set; }
-    /// <summary><para type="description">With -Source, how far into the noise schedule each source frame goes before it is redrawn: 0.3 stays close to the source, 0.6 (the default) restyles it, 0.9 keeps little but its layout.</para></summary>
+    /// <summary><para type="description">With -Source, how far into the noise schedule each source frame goes before it is redrawn, from 0.01 to 1: 0.3 stays close to the source, 0.6 (the default) restyles it, 0.9 keeps little but its layout.</para></summary>
     [Parameter] [ValidateRange(0.01, 1.0)] public double? Strength { get; set; }
     /// <summary><para type="description">Save the sampler state to this file every -SnapshotEvery frames.</para></summary>
     [Parameter] public string? SnapshotPath { get; set; }
@@ -131,7 +131,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         var path = ResolvePath(Source);
         // A missing file is the recipe reader's to report, with the parameter's name.
         if (!File.Exists(path)) return null;
-        try { return new[] { checked((int)FifoPipes.Core.Media.SourceFrames.Count(path)) }; }
+        try { return new[] { checked((int)FifoPipes.Core.Media.SourceFrames.Probe(path).Frames) }; }
         catch (Exception ex) when (ex is FifoPipes.Abstractions.FifoInputException) { ThrowTerminatingError(Errors.From(ex, Source)); return null; }
     }
 }

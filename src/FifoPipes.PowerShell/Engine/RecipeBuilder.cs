@@ -73,6 +73,8 @@ sealed class RecipeBuilder
             parts[1] = parts[1].ToLowerInvariant() is "use" or "with" ? parts[1].ToLowerInvariant() : parts[1];
         }
         bool plugin = parts[0] is "model" or "sampler";
+        // The recipe's own keys are camelCase (negativePrompt, snapshot.every, source.strength): 'Source.Strength' is meant.
+        if (!plugin) parts = parts.Select(part => part.Length == 0 ? part : char.ToLowerInvariant(part[0]) + part[1..]).ToArray();
         switch (parts.Length)
         {
             // One prompt keeps the file's frame count, as New-FifoVideo -Recipe -Prompt does.
@@ -80,7 +82,7 @@ sealed class RecipeBuilder
                 SetPrompts(new[] { prompt }, null, parameter);
                 return true;
             case 1 when parts[0].Length > 0:
-                Set(key, value, parameter);
+                Set(parts[0], value, parameter);
                 return true;
             case 2 when plugin && parts[1] == "use":
                 Use(parts[0], value?.ToString() ?? "", parameter);
@@ -150,15 +152,16 @@ sealed class RecipeBuilder
         foreach (var (key, value) in topValues) Replace(entries, key, RecipeNodes.FromObject(value));
         foreach (var (key, values) in this.entries)
         {
-            // A file's short form (source: walk.mp4) is the map's path.
-            var merged = root[key] switch
+            // Keys in any case, as Replace finds them; the short form source: walk.mp4 is the map's path.
+            var existing = root.Entries.FirstOrDefault(e => string.Equals(e.Key, key, StringComparison.OrdinalIgnoreCase))?.Value;
+            var merged = existing switch
             {
                 MapNode map => map.Entries.ToList(),
-                ScalarNode { Value: not null } path => new List<MapEntry> { new("path", null, path) },
+                ScalarNode { Value: not null } path when key.Equals("source", StringComparison.OrdinalIgnoreCase) => new List<MapEntry> { new("path", null, path) },
                 _ => new List<MapEntry>(),
             };
             foreach (var (entry, value) in values) Replace(merged, entry, RecipeNodes.FromObject(value));
-            Replace(entries, key, new MapNode(merged, root[key]?.Location));
+            Replace(entries, key, new MapNode(merged, existing?.Location));
         }
         foreach (var section in use.Keys.Union(with.Keys))
             Replace(entries, section, MergePlugin(root[section], section));

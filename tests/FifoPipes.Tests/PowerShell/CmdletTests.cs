@@ -313,6 +313,9 @@ public sealed class CmdletTests : IDisposable
         File.WriteAllText(Path.Combine(dir, "restyle.yaml"), "apiVersion: fifopipes/v1\nmodel: { use: analytic, with: { channels: 2, frames: 4 } }\nwidth: 64\nheight: 32\n" +
             "prompt: calm blue ocean\nframes: 12\nseed: 2\nsampler: { use: fifo, with: { partitions: 2 } }\nsource: src.mp4\n");
         Assert.Equal(strong.Select(f => f.Pixels), Run("New-FifoVideo -Recipe restyle.yaml -Strength 0.95").Cast<FifoFrame>().Select(f => f.Pixels));
+        // The same through -Override, its key in any case.
+        Assert.Equal(strong.Select(f => f.Pixels), Run("Invoke-FifoRecipe restyle.yaml -PassThru -Override @{ 'Source.Strength' = 0.95; sinks = @(@{ path = 'restyled.gif' }) }")
+            .OfType<FifoFrame>().Select(f => f.Pixels));
 
         var error = RunFailing($"New-FifoVideo 'calm blue ocean' -Frames 3 -Strength 0.5 {small}");
         Assert.Equal("StrengthWithoutSource", error.FullyQualifiedErrorId.Split(',')[0]);

@@ -62,6 +62,10 @@ public sealed class FifoSourceTests : IDisposable
         Assert.Equal(10, gentle.Count);
         var means = gentle.Select(frame => frame.mean().item<float>()).ToList();
         Assert.True(means.Zip(means.Skip(1)).All(pair => pair.Second - pair.First > 0.1f), $"output means {string.Join(", ", means.Select(m => m.ToString("F3")))}");
+        // At the lowest strength the output is its own source frame, well within half the spacing of the next.
+        var faithful = Latents(Job(new RampSource(12), 0.01), new FifoOptions { Eta = 0 });
+        for (int k = 0; k < faithful.Count; k++)
+            Assert.InRange(faithful[k].mean().item<float>(), RampSource.Value(k) - 0.125f, RampSource.Value(k) + 0.125f);
         double low = MeanDistanceToSource(gentle), middle = MeanDistanceToSource(Latents(Job(new RampSource(12), 0.5))),
             high = MeanDistanceToSource(Latents(Job(new RampSource(12), 0.95)));
         Assert.True(low < middle && middle < high, $"distance to the source: {low:F3} at 0.1, {middle:F3} at 0.5, {high:F3} at 0.95");
@@ -87,8 +91,25 @@ public sealed class FifoSourceTests : IDisposable
         var half = FrameStepTable.ForModel(info.Schedule, StepKind.Ddim, 8, 1, false, strength: 0.5);
         Assert.Equal(8, half.Steps);
         Assert.Equal(full.Timesteps, FrameStepTable.ForModel(info.Schedule, StepKind.Ddim, 8, 1, false, strength: 1).Timesteps);
-        Assert.InRange(half.Timesteps[^1], 440, 520);
+        Assert.Equal(500, half.Timesteps[^1]);   // round(0.5 · 999) + 1 timesteps, the last 499.5 rounded to even
+        // Nearby strengths give nearby tables, not the same one.
+        Assert.NotEqual(FrameStepTable.ForModel(info.Schedule, StepKind.Ddim, 8, 1, false, strength: 0.8).Timesteps,
+            FrameStepTable.ForModel(info.Schedule, StepKind.Ddim, 8, 1, false, strength: 0.85).Timesteps);
         Assert.True(half.Timesteps.Zip(half.Timesteps.Skip(1)).All(p => p.First < p.Second));
+    }
+
+    [Fact]
+    public void A_truncated_ddpm_table_keeps_its_conventions()
+    {
+        var schedule = DelegateVideoModel.Linear().Info.Schedule;
+        var table = FrameStepTable.ForModel(schedule, StepKind.Ddpm, 8, 0, false, strength: 0.4);
+        Assert.Equal(8, table.Steps);
+        Assert.Equal(0, table.Timesteps[0]);
+        Assert.InRange(table.Timesteps[^1], 300, 400);
+        Assert.True(table.Timesteps.Zip(table.Timesteps.Skip(1)).All(p => p.First < p.Second));
+        Assert.Equal(1f, table.AlphasPrev[0]);
+        for (int k = 1; k < 8; k++) Assert.Equal(table.Alphas[k - 1], table.AlphasPrev[k]);
+        Assert.All(Enumerable.Range(0, 8), k => Assert.Equal(1f, table.X0Scale(k)));
     }
 
     [Fact]
