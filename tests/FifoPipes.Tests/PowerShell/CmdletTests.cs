@@ -286,7 +286,7 @@ public sealed class CmdletTests : IDisposable
     public void Restyling_a_video_follows_it_frame_by_frame_and_its_record_remakes_it()
     {
         const string small = "-Width 64 -Height 32 -ModelOption @{ channels = 2; frames = 4 } -Partitions 2";
-        var source = Run($"New-FifoVideo 'red fire rising' -Frames 12 -Seed 1 {small} | Export-FifoFrames src.mp4 | Out-Null; New-FifoVideo 'red fire rising' -Frames 12 -Seed 1 {small}")
+        var source = Run($"New-FifoVideo 'red fire rising' -Frames 12 -Seed 1 -Fps 12 {small} | Export-FifoFrames src.mp4 | Out-Null; New-FifoVideo 'red fire rising' -Frames 12 -Seed 1 {small}")
             .Cast<FifoFrame>().ToList();
         List<FifoFrame> Restyle(string extra) => Run($"New-FifoVideo 'calm blue ocean' -Seed 2 {small} {extra}").Cast<FifoFrame>().ToList();
         double Distance(IReadOnlyList<FifoFrame> frames) =>
@@ -295,6 +295,8 @@ public sealed class CmdletTests : IDisposable
         // One prompt and no -Frames: the prompt covers the whole source.
         var gentle = Restyle("-Source src.mp4 -Strength 0.2");
         Assert.Equal(12, gentle.Count);
+        // It plays at the source's rate (12 fps, not the analytic model's 8).
+        Assert.Equal(12, gentle[0].Fps, 3);
         var strong = Restyle("-Source src.mp4 -Strength 0.95");
         var unrelated = Restyle("-Frames 12");
         double near = Distance(gentle), far = Distance(strong), none = Distance(unrelated);
