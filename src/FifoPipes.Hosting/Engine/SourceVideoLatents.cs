@@ -7,25 +7,24 @@ namespace FifoPipes.Hosting.Engine;
 
 /// <summary>
 /// A source video as latents for video-to-video (<see cref="ISourceLatents"/>): frames stream from the file and are
-/// encoded by the model one at a time, as the sampler asks for them, under the prompt of the output frame they become
-/// (a model whose latent space follows the prompt, the analytic one, encodes in that look). A sampler asks in
-/// increasing order, repeating an index now and then, so only the latest latent is kept.
+/// encoded by the model one at a time, as the sampler asks for them. They are encoded under no prompt: a model whose
+/// latent space follows the prompt (the analytic model's palette) then shows them in each prompt's look, which is the
+/// restyle; for the others the prompt makes no difference to encoding. A sampler asks in increasing order, repeating an
+/// index now and then, so only the latest latent is kept.
 /// </summary>
 public sealed class SourceVideoLatents : ISourceLatents, IDisposable
 {
     readonly IVideoModel model;
     readonly string path;
-    readonly IReadOnlyList<PromptSpan> prompts;
     readonly IProgressSink log;
     SourceFrames frames;
     (long Index, Tensor Latent)? latest;
     bool endedEarly;
 
-    SourceVideoLatents(IVideoModel model, string path, SourceFrames.Summary summary, IReadOnlyList<PromptSpan> prompts, IProgressSink log)
+    SourceVideoLatents(IVideoModel model, string path, SourceFrames.Summary summary, IProgressSink log)
     {
         this.model = model;
         this.path = path;
-        this.prompts = prompts;
         this.log = log;
         Count = summary.Frames;
         Fps = summary.Fps;
@@ -34,6 +33,9 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
 
     public long Count { get; }
 
+    /// <summary>The prompt frames are encoded under: none, explicitly, so no model falls back on state from an earlier prompt.</summary>
+    const string NoPrompt = "";
+
     /// <summary>The source's frame rate where the file gives one: the output's, unless the recipe sets fps.</summary>
     public double? Fps { get; }
 
@@ -41,7 +43,7 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
     /// Opens <paramref name="source"/> for <paramref name="model"/>, after checking that the model keeps one latent per
     /// frame (a model that compresses time, such as Open-Sora Plan's causal VAE, cannot follow a video frame by frame).
     /// </summary>
-    public static SourceVideoLatents Open(IVideoModel model, SourceVideo source, IReadOnlyList<PromptSpan> prompts, IProgressSink? log = null)
+    public static SourceVideoLatents Open(IVideoModel model, SourceVideo source, IProgressSink? log = null)
     {
         var summary = SourceFrames.Probe(source.Path);
         using (var probe = new SourceFrames(source.Path, model.Info.PixelWidth, model.Info.PixelHeight))
@@ -50,13 +52,13 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
             var first = new List<Tensor>();
             while (first.Count < 5 && probe.Next() is { } frame) first.Add(frame);
             using var mode = inference_mode();
-            var latents = model.EncodeFrames(stack(first), prompts[0].Prompt);
+            var latents = model.EncodeFrames(stack(first), NoPrompt);
             if (latents.shape[1] != first.Count)
                 throw new FifoInputException("SourceUnsupported",
                     $"Model '{model.Info.Name}' encodes {first.Count} video frames into {latents.shape[1]} latent frames; restyling a source video needs one latent " +
                     "per frame. Use a model without temporal compression (analytic, videocrafter, zeroscope).");
         }
-        return new SourceVideoLatents(model, source.Path, summary, prompts, log ?? NullProgressSink.Instance);
+        return new SourceVideoLatents(model, source.Path, summary, log ?? NullProgressSink.Instance);
     }
 
     public Tensor Latent(long index)
@@ -81,24 +83,13 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
         }
         Tensor latent;
         using (inference_mode())
-            latent = model.EncodeFrames(rgb.unsqueeze(0), PromptAt(index)).select(1, 0).to(ScalarType.Float32).clone().DetachFromDisposeScope();
+            latent = model.EncodeFrames(rgb.unsqueeze(0), NoPrompt).select(1, 0).to(ScalarType.Float32).clone().DetachFromDisposeScope();
         latest?.Latent.Dispose();
         latest = (index, latent);
         return latent.clone().MoveToOuterDisposeScope();
     }
 
     SourceFrames Open() => new(path, model.Info.PixelWidth, model.Info.PixelHeight);
-
-    /// <summary>The prompt output frame <paramref name="index"/> is made under (the last span's past the end).</summary>
-    string PromptAt(long index)
-    {
-        foreach (var span in prompts)
-        {
-            if (index < span.Frames) return span.Prompt;
-            index -= span.Frames;
-        }
-        return prompts[^1].Prompt;
-    }
 
     public void Dispose()
     {

@@ -90,7 +90,7 @@ public sealed class VideoRun
         using var lease = models is null ? ModelLease.ForOneRun(Load(log)) : models.Lease(recipe.Model, workingDirectory, Load, log);
         var model = lease.Model;
         var sampler = new RestartingSampler(recipe.Sampler.Plugin.Create<ISamplerFactory>().Create(recipe.Sampler.Options, context), MaxFaultRepeats);
-        using var source = recipe.Source is null ? null : SourceVideoLatents.Open(model, recipe.Source, recipe.Prompts, log);
+        using var source = recipe.Source is null ? null : SourceVideoLatents.Open(model, recipe.Source, log);
         // A restyled video plays at its source's rate unless the recipe says otherwise: frame k stands for frame k.
         double fps = recipe.Fps ?? source?.Fps ?? model.Info.Defaults.Fps;
         Post(output, new RunStarted(model.Info, recipe.Frames, fps, RunId), cancellation);

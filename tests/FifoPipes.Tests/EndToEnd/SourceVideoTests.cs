@@ -84,8 +84,7 @@ public sealed class SourceVideoTests : IDisposable
         Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
         var clip = TestPattern("pattern.mp4", 10);
         var model = new GreyModel(1);
-        var prompts = new[] { new PromptSpan("a", 10) };
-        using var source = SourceVideoLatents.Open(model, new SourceVideo(clip, 0.6), prompts);
+        using var source = SourceVideoLatents.Open(model, new SourceVideo(clip, 0.6));
         Assert.Equal(10, source.Count);
         int probed = model.Encoded;
         var third = source.Latent(3);
@@ -104,7 +103,7 @@ public sealed class SourceVideoTests : IDisposable
     {
         Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
         var clip = TestPattern("pattern.mp4", 10);
-        var ex = Assert.Throws<FifoInputException>(() => SourceVideoLatents.Open(new GreyModel(4), new SourceVideo(clip, 0.6), new[] { new PromptSpan("a", 10) }));
+        var ex = Assert.Throws<FifoInputException>(() => SourceVideoLatents.Open(new GreyModel(4), new SourceVideo(clip, 0.6)));
         Assert.Equal("SourceUnsupported", ex.ErrorId);
         Assert.Contains("'grey-compressed' encodes 5 video frames into 2 latent frames", ex.Message);
     }

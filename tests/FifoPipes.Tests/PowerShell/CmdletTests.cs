@@ -301,6 +301,13 @@ public sealed class CmdletTests : IDisposable
         var unrelated = Restyle("-Frames 12");
         double near = Distance(gentle), far = Distance(strong), none = Distance(unrelated);
         Assert.True(near < far && near < none, $"mean pixel distance to the source: {near:F1} at strength 0.2, {far:F1} at 0.95, {none:F1} without it");
+        // The analytic model's look is its prompt's palette: a restyle takes the new prompt's colours, not the source's.
+        static double[] MeanColour(IReadOnlyList<FifoFrame> frames) =>
+            Enumerable.Range(0, 3).Select(c => frames.Average(f => f.Pixels.Where((_, i) => i % 3 == c).Average(b => (double)b))).ToArray();
+        double ColourDistance(double[] a, double[] b) => Math.Sqrt(a.Zip(b, (x, y) => (x - y) * (x - y)).Sum());
+        var look = MeanColour(gentle);
+        Assert.True(ColourDistance(look, MeanColour(unrelated)) < ColourDistance(look, MeanColour(source)),
+            $"mean colour {string.Join("/", look.Select(v => v.ToString("F0")))}: prompt's {string.Join("/", MeanColour(unrelated).Select(v => v.ToString("F0")))}, source's {string.Join("/", MeanColour(source).Select(v => v.ToString("F0")))}");
 
         // The frames' record names the source and strength, and its recipe makes the same frames again.
         var recipe = Run("$f = New-FifoVideo 'calm blue ocean' -Seed 2 -Width 64 -Height 32 -ModelOption @{ channels = 2; frames = 4 } -Partitions 2 -Source src.mp4 -Strength 0.2; " +
