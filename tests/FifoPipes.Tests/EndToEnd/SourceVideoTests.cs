@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using FifoPipes.Abstractions;
 using FifoPipes.Core.Media;
 using FifoPipes.Hosting.Engine;
@@ -20,13 +19,7 @@ public sealed class SourceVideoTests : IDisposable
     string TestPattern(string name, int frames)
     {
         var clip = Path.Combine(dir, name);
-        var start = new ProcessStartInfo("ffmpeg") { RedirectStandardError = true };
-        foreach (var a in new[] { "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x32:rate=8", "-frames:v", frames.ToString(), clip })
-            start.ArgumentList.Add(a);
-        using var ffmpeg = Process.Start(start)!;
-        var errors = ffmpeg.StandardError.ReadToEnd();
-        ffmpeg.WaitForExit();
-        Assert.True(ffmpeg.ExitCode == 0, errors);
+        Ffprobe.Ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x32:rate=8", "-frames:v", frames.ToString(), clip);
         return clip;
     }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using FifoPipes.Abstractions;
 using FifoPipes.Core;
 using FifoPipes.Core.Media;
@@ -20,14 +19,8 @@ public sealed class StartClipTests : IDisposable
     string RedBlueClip()
     {
         var clip = Path.Combine(dir, "redblue.mp4");
-        var start = new ProcessStartInfo("ffmpeg") { RedirectStandardError = true };
-        foreach (var a in new[] { "-v", "error", "-f", "lavfi", "-i", "color=c=red:s=48x48:r=8:d=1", "-f", "lavfi", "-i", "color=c=blue:s=48x48:r=8:d=1",
-                     "-filter_complex", "hstack", "-pix_fmt", "yuv420p", clip })
-            start.ArgumentList.Add(a);
-        using var ffmpeg = Process.Start(start)!;
-        var errors = ffmpeg.StandardError.ReadToEnd();
-        ffmpeg.WaitForExit();
-        Assert.True(ffmpeg.ExitCode == 0, errors);
+        Ffprobe.Ffmpeg("-f", "lavfi", "-i", "color=c=red:s=48x48:r=8:d=1", "-f", "lavfi", "-i", "color=c=blue:s=48x48:r=8:d=1",
+            "-filter_complex", "hstack", "-pix_fmt", "yuv420p", clip);
         return clip;
     }
 

@@ -16,6 +16,17 @@ public static class Ffprobe
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
             .Any(folder => File.Exists(Path.Combine(folder, tool)));
 
+    /// <summary>Runs ffmpeg (errors only) with <paramref name="arguments"/>, to make test media; fails the test with ffmpeg's message.</summary>
+    public static void Ffmpeg(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("ffmpeg") { RedirectStandardError = true };
+        foreach (var a in new[] { "-v", "error" }.Concat(arguments)) start.ArgumentList.Add(a);
+        using var ffmpeg = Process.Start(start)!;
+        var errors = ffmpeg.StandardError.ReadToEnd();
+        ffmpeg.WaitForExit();
+        Xunit.Assert.True(ffmpeg.ExitCode == 0, errors);
+    }
+
     public static ProbedVideo Probe(string path)
     {
         var info = new ProcessStartInfo("ffprobe")
