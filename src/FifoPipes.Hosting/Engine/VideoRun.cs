@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Threading.Channels;
 using FifoPipes.Abstractions;
 using FifoPipes.Core;
@@ -85,6 +84,7 @@ public sealed class VideoRun
         // Model loads on this thread (the adapter's, a lazily loaded text encoder) stop between tensors when the run stops.
         using var loads = LoadCancellation.Use(cancellation);
         var log = new ChannelLog(output, cancellation);
+        var repeats = new FaultRepeats(MaxFaultRepeats, log);
         var context = new PluginContext(log, workingDirectory);
         IVideoModel Load(IProgressSink modelLog) => recipe.Model.Plugin.Create<IModelAdapter>().Load(recipe.Model.Options, new PluginContext(modelLog, workingDirectory));
         using var lease = models is null ? ModelLease.ForOneRun(Load(log)) : models.Lease(recipe.Model, workingDirectory, Load, log);
@@ -120,118 +120,11 @@ public sealed class VideoRun
 
         // Stages a killed process left behind; from here on every stage on disk belongs to this run.
         recipe.Snapshot?.DeleteLeftoverStages();
-        var staged = new Queue<StagedSnapshot>();
-        // The prompts of latents whose frames are not all out yet: a chunked decoder emits them later, several per latent.
-        var latentPrompts = new Queue<(long Index, string Prompt)>();
-        // A resumed run's latents from before the resume point, which a decoder that held them takes up again.
-        var replayed = new List<LatentFrame>();
-        var total = Stopwatch.StartNew();
-        var decoding = new Stopwatch();
-        long nextIndex = -1;
-        string prompt = recipe.Prompts[0].Prompt;
-
-        void Emit(IReadOnlyList<TorchSharp.torch.Tensor> rgbFrames)
-        {
-            int next = 0;
-            try
-            {
-                for (; next < rgbFrames.Count; next++)
-                {
-                    var rgb = rgbFrames[next];
-                    long latent = decoder.LatentOf(nextIndex);
-                    while (latentPrompts.Count > 1 && latentPrompts.Peek().Index < latent) latentPrompts.Dequeue();
-                    prompt = latentPrompts.Count > 0 ? latentPrompts.Peek().Prompt : prompt;
-                    VideoFrame frame;
-                    using (rgb) frame = Repeating(() => FrameConversion.ToFrame(rgb, nextIndex, prompt, fps, RunId, recipe.Provenance), "frame conversion", pure: true);
-                    nextIndex++;
-                    var timings = new RunTimings(total.Elapsed.TotalSeconds - decoding.Elapsed.TotalSeconds, decoding.Elapsed.TotalSeconds, total.Elapsed.TotalSeconds);
-                    Post(output, new FrameProduced(frame, timings), cancellation);
-                }
-            }
-            finally
-            {
-                // Stopped partway (Ctrl+C while posting): a chunked decoder's remaining frames still hold device memory.
-                for (int i = next + 1; i < rgbFrames.Count; i++) rgbFrames[i].Dispose();
-            }
-            // A snapshot follows the frames it covers: for a decoder that holds latents back, those of the chunks before it.
-            while (staged.Count > 0 && position.FramesBefore(staged.Peek().FramesBefore) is var covered && covered <= nextIndex)
-            {
-                Post(output, new SnapshotSaved(staged.Peek(), covered), cancellation);
-                staged.Dequeue();
-            }
-        }
-
-        // The stream starts, or goes on at output latent `resumed`: a fresh decoder takes the latents it held there again.
-        void Begin(long resumed)
-        {
-            long heldFrom = position.HeldFrom(resumed);
-            if (recipe.ResumeFrom is not null && resumed > 0) position.ResumeAt(heldFrom);
-            long due = heldFrom;
-            foreach (var old in replayed.Where(r => r.Index >= heldFrom))
-            {
-                if (old.Index != due)
-                    throw new InvalidOperationException($"The sampler replayed latent {old.Index} where {due} was due; it must replay the latest latents in order.");
-                latentPrompts.Enqueue((old.Index, old.Prompt));
-                var early = decoder.Push(old.Latent, old.Prompt);
-                foreach (var frame in early) frame.Dispose();
-                if (early.Count > 0)
-                    throw new InvalidOperationException($"{decoder.GetType().Name} returned frames for latent {old.Index}, which it held at the resume point; held latents must return none.");
-                due++;
-            }
-            if (due < resumed)
-                throw new FifoInputException("SnapshotMismatch",
-                    $"At the resume point the decoder held latents {heldFrom} to {resumed - 1}, but the snapshot kept none from {due} on. " +
-                    "Resume with the model and snapshot settings that wrote it, or start fresh.");
-            nextIndex = position.FramesBefore(resumed);
-            foreach (var old in replayed) old.Latent.Dispose();
-            replayed.Clear();
-        }
-
-        // A TorchSharp scalar fault says nothing about the work: repeat it where repeating cannot change the result.
-        T Repeating<T>(Func<T> work, string what, bool pure)
-        {
-            for (int attempt = 1; ; attempt++)
-            {
-                try { return work(); }
-                catch (Exception error) when (pure && TorchSharpFaults.IsScalarFinalizerRace(error) && attempt < MaxFaultRepeats)
-                {
-                    log.Warning($"Repeating {what} after a TorchSharp scalar fault (attempt {attempt + 1} of at most {MaxFaultRepeats}). {ExceptionChain.FirstLine(error)}");
-                }
-            }
-        }
-
-        try
-        {
-            foreach (var latent in sampler.Sample(job, cancellation))
-            {
-                if (latent.Replayed)
-                {
-                    replayed.Add(latent);
-                    if (nextIndex >= 0) throw new InvalidOperationException($"The sampler replayed latent {latent.Index} after new ones; replayed latents come first.");
-                    continue;
-                }
-                if (latent.Snapshot is { } snapshot) staged.Enqueue(snapshot);
-                IReadOnlyList<TorchSharp.torch.Tensor> rgbFrames;
-                using (latent.Latent)
-                {
-                    // Decoders that hold frames back (causal VAEs) emit them later, with the index they belong to.
-                    if (nextIndex < 0) Begin(latent.Index);
-                    latentPrompts.Enqueue((latent.Index, latent.Prompt));
-                    decoding.Start();
-                    rgbFrames = Repeating(() => decoder.Push(latent.Latent, latent.Prompt), "decoding", decoder.Stateless);
-                    decoding.Stop();
-                }
-                Emit(rgbFrames);
-            }
-            // Resumed at the very end, with nothing new to sample: the held latents still have frames to flush.
-            if (nextIndex < 0) Begin(replayed.Count > 0 ? replayed[^1].Index + 1 : 0);
-            Emit(decoder.Flush());
-        }
-        finally
-        {
-            foreach (var unposted in staged) unposted.Discard();
-            foreach (var old in replayed) old.Latent.Dispose();
-        }
+        using var frames = new DecodedFrames(decoder, position, resuming: recipe.ResumeFrom is not null, recipe.Prompts[0].Prompt,
+            (rgb, index, prompt) => FrameConversion.ToFrame(rgb, index, prompt, fps, RunId, recipe.Provenance),
+            item => Post(output, item, cancellation), repeats);
+        foreach (var latent in sampler.Sample(job, cancellation)) frames.Take(latent);
+        frames.Finish();
     }
 
     /// <summary>
