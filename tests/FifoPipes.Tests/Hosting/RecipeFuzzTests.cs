@@ -15,7 +15,7 @@ public sealed class RecipeFuzzTests
     static readonly string[] Words =
     {
         "apiVersion", "model", "use", "with", "prompt", "prompts", "frames", "seed", "fps", "sinks", "path", "sampler",
-        "snapshot", "every", "resume", "init", "overwrite", "partitions", "lookahead", "guidance", "eta", "windowBatch",
+        "snapshot", "every", "resume", "init", "overwrite", "source", "strength", "width", "height", "partitions", "lookahead", "guidance", "eta", "windowBatch",
         "fifo", "analytic", "gif", "mp4", "png", "-1", "0", "1e309", "NaN", "true", "null", "~", "[]", "{}", "&a", "*a",
         "'", "\"", "!!binary", "|", ">", "---", "...", "%YAML 1.2", "\t", ":", "- ", "#", "9999999999999999999999",
     };
