@@ -29,8 +29,8 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
             ["iteration"] = Iteration.ToString(CultureInfo.InvariantCulture),
             ["emitted"] = Emitted.ToString(CultureInfo.InvariantCulture),
             ["seed"] = Seed.ToString(CultureInfo.InvariantCulture),
-            ["runHash"] = RunHash,
-            ["runSettings"] = RunSettings,
+            [SnapshotMetadata.RunHash] = RunHash,
+            [SnapshotMetadata.RunSettings] = RunSettings,
         });
     }
 
@@ -65,7 +65,7 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
             long emitted = Long(metadata, "emitted", path);
             CheckRecent(path, recent, emitted, Math.Min(job.KeepLatents, emitted), plan);
             return new FifoSnapshot(queue, Long(metadata, "iteration", path), emitted, Long(metadata, "seed", path, negativeAllowed: true),
-                metadata.GetValueOrDefault("runHash", ""), metadata.GetValueOrDefault("runSettings", "")) { Recent = recent };
+                metadata.GetValueOrDefault(SnapshotMetadata.RunHash, ""), metadata.GetValueOrDefault(SnapshotMetadata.RunSettings, "")) { Recent = recent };
         }
         catch
         {
@@ -95,10 +95,10 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
     {
         if (!metadata.TryGetValue("format", out var format) || format != Format)
             throw new FifoInputException("SnapshotInvalid", $"'{path}' is not a FIFO sampler snapshot (format '{format ?? "none"}'). Give a file written by this sampler's snapshots.");
-        string hash = metadata.GetValueOrDefault("runHash", "");
+        string hash = metadata.GetValueOrDefault(SnapshotMetadata.RunHash, "");
         if (hash != job.RunHash)
             throw new FifoInputException("SnapshotMismatch",
-                $"Snapshot '{path}' was written by run '{hash}', but this run is '{job.RunHash}'{Differences(metadata.GetValueOrDefault("runSettings", ""), job.RunSettings)}. " +
+                $"Snapshot '{path}' was written by run '{hash}', but this run is '{job.RunHash}'{Differences(metadata.GetValueOrDefault(SnapshotMetadata.RunSettings, ""), job.RunSettings)}. " +
                 "Resume with the recipe and seed that wrote it, or start fresh.");
         long seed = Long(metadata, "seed", path, negativeAllowed: true);
         if (seed != job.Noise.Seed)

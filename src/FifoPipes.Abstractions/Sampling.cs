@@ -91,6 +91,18 @@ public interface ISourceLatents
     Tensor Latent(long index);
 }
 
+/// <summary>
+/// The metadata keys under which a snapshot file's safetensors header records the run it belongs to, so tools
+/// (Get-FifoProvenance) read any sampler's snapshot without knowing its format. Contracts 1.2.
+/// </summary>
+public static class SnapshotMetadata
+{
+    /// <summary><see cref="SamplingJob.RunHash"/>.</summary>
+    public const string RunHash = "runHash";
+    /// <summary><see cref="SamplingJob.RunSettings"/>.</summary>
+    public const string RunSettings = "runSettings";
+}
+
 /// <summary>Save the sampler state to <see cref="Path"/> every <see cref="EveryFrames"/> output frames.</summary>
 public sealed record SnapshotPolicy(string Path, int EveryFrames)
 {

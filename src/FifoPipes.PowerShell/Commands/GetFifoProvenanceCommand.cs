@@ -48,7 +48,7 @@ public sealed class GetFifoProvenanceCommand : FileArgumentsCmdlet
         IReadOnlyDictionary<string, string>? metadata = null;
         try { metadata = SafetensorsFile.ReadMetadata(file); }
         catch (FifoInputException) { }
-        if (metadata is null || !metadata.TryGetValue("runHash", out var hash) || !metadata.TryGetValue("runSettings", out var settings) || settings.Length == 0)
+        if (metadata is null || !metadata.TryGetValue(SnapshotMetadata.RunHash, out var hash) || !metadata.TryGetValue(SnapshotMetadata.RunSettings, out var settings) || settings.Length == 0)
             throw new FifoInputException("ProvenanceUnsupported",
                 $"'{file}' is not a file FifoPipes records runs in. Give a PNG frame, a GIF, an MP4, WebM or MKV video, or a snapshot.");
         return RunProvenance.FromRunSettings(hash, settings, file);
