@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using FifoPipes.Abstractions;
@@ -32,11 +33,20 @@ public sealed class SourceFrames : IDisposable
     /// <summary>What a source holds: its frames, and its frame rate where the file gives one (the mean frame duration).</summary>
     public sealed record Summary(long Frames, double? Fps);
 
+    static readonly ConcurrentDictionary<(string Path, long Bytes, DateTime Written), Summary> Probed = new();
+
     /// <summary>
     /// Counts the frames of the file's first video stream from its packets, without decoding them (ffmpeg's framecrc
     /// lists one line per packet: stream, dts, pts, duration, size, checksum, after a header giving the time base).
+    /// The recipe reader, the cmdlet and the run all ask, so the answer is kept while the file stays as it is.
     /// </summary>
     public static Summary Probe(string path)
+    {
+        var file = new FileInfo(MustExist(path));
+        return Probed.GetOrAdd((file.FullName, file.Length, file.LastWriteTimeUtc), _ => ProbeFile(path));
+    }
+
+    static Summary ProbeFile(string path)
     {
         using var process = FfmpegLocator.StartReading(new[] { "-v", "error", "-nostdin", "-i", MustExist(path), "-map", "0:V:0", "-c", "copy", "-f", "framecrc", "-" });
         var stderr = process.StandardError.ReadToEndAsync();

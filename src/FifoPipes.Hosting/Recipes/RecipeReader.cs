@@ -1,5 +1,6 @@
 using System.Globalization;
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Media;
 using FifoPipes.Hosting.Models;
 using FifoPipes.Hosting.Options;
 using FifoPipes.Hosting.Plugins;
@@ -79,6 +80,7 @@ public sealed class RecipeReader
         var source = ReadSource(map);
         if (source is not null && init is not null)
             Error("source", "a run restyles a source video (source:) or continues start frames (init:), not both; keep one", map["source"]!.Location);
+        if (source is not null && prompts is not null) CheckSourceLength(source, prompts.Sum(p => (long)p.Frames), map["source"]!);
         outputNames = OutputNames(model, sampler, prompts, negativePrompt, seed, init, source);
         var sinks = ReadSinks(map);
         var snapshot = ReadSnapshot(map);
@@ -386,6 +388,19 @@ public sealed class RecipeReader
 
     IReadOnlyList<string> SinkExtensions() =>
         plugins.OfKind(PluginKind.Sink).SelectMany(s => s.Extensions.Select(e => $".{e} ({s.Name})")).ToList();
+
+    /// <summary>The prompts' frames must not outnumber the source's: each output frame restyles its own source frame.</summary>
+    void CheckSourceLength(SourceVideo source, long frames, RecipeNode node)
+    {
+        var at = (node as MapNode)?["path"]?.Location ?? node.Location;
+        try
+        {
+            long available = SourceFrames.Probe(source.Path).Frames;
+            if (frames > available)
+                Error("source", $"the source video has {available} frames, and the prompts ask for {frames}: each output frame restyles its own source frame, so set the frames to at most {available}", at);
+        }
+        catch (FifoInputException ex) { Error("source.path", ex.Message, at); }
+    }
 
     /// <summary>source: a video path, or { path, strength }.</summary>
     SourceVideo? ReadSource(MapNode map)

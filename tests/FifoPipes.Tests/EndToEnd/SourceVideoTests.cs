@@ -92,6 +92,29 @@ public sealed class SourceVideoTests : IDisposable
     }
 
     [SkippableFact]
+    public void A_recipe_asking_for_more_frames_than_its_source_has_is_refused_where_it_says_so()
+    {
+        Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
+        var clip = TestPattern("pattern.mp4", 10);
+        var notVideo = Path.Combine(dir, "notes.mp4");
+        File.WriteAllText(notVideo, "not a video");
+        IReadOnlyList<FifoPipes.Hosting.Options.Diagnostic> Problems(int frames, string path)
+        {
+            var reader = new RecipeReader(FifoPipes.Tests.Hosting.TestPlugins.Host);
+            reader.ReadText($"apiVersion: fifopipes/v1\nprompt: a\nframes: {frames}\nsource: {{ path: {path}, strength: 0.5 }}\n", Path.Combine(dir, "r.yaml"));
+            return reader.Diagnostics;
+        }
+
+        Assert.Empty(Problems(10, clip));
+        var tooMany = Assert.Single(Problems(12, clip));
+        Assert.Equal(("source", 4), (tooMany.Path, tooMany.Line));
+        Assert.Contains("the source video has 10 frames, and the prompts ask for 12", tooMany.Message);
+        var unreadable = Assert.Single(Problems(3, notVideo));
+        Assert.Equal("source.path", unreadable.Path);
+        Assert.Contains("could not be read by ffmpeg", unreadable.Message);
+    }
+
+    [SkippableFact]
     public void A_model_that_compresses_time_is_refused_by_name()
     {
         Skip.IfNot(Ffprobe.Available, "needs ffmpeg");

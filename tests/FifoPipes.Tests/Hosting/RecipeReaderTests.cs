@@ -253,12 +253,31 @@ public sealed class RecipeReaderTests
         Assert.DoesNotContain("negativePrompt", a.RunSettings);
         Assert.Equal(a.RunHash, Read(head + "seed: 1\nnegativePrompt: '  '\n").Recipe!.RunHash);
 
-        // A source video and its strength decide the frames; the short form means strength 0.6.
-        var restyled = Read(head + "seed: 1\nsource: /etc/passwd\n").Recipe!;
-        Assert.Equal(new SourceVideo("/etc/passwd", 0.6), restyled.Source);
-        Assert.NotEqual(a.RunHash, restyled.RunHash);
-        Assert.Equal(restyled.RunHash, Read(head + "seed: 1\nsource: { path: /etc/passwd, strength: 0.6 }\n").Recipe!.RunHash);
-        Assert.NotEqual(restyled.RunHash, Read(head + "seed: 1\nsource: { path: /etc/passwd, strength: 0.5 }\n").Recipe!.RunHash);
+    }
+
+    [SkippableFact]
+    public void The_run_hash_follows_a_source_video_its_strength_and_its_contents_length()
+    {
+        Skip.IfNot(FifoPipes.Tests.Sinks.Ffprobe.Available, "needs ffmpeg");
+        var folder = Directory.CreateTempSubdirectory("fifo-source-hash-").FullName;
+        try
+        {
+            var clip = Path.Combine(folder, "clip.mp4");
+            FifoPipes.Tests.Sinks.Ffprobe.Ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x32:rate=8", "-frames:v", "4", clip);
+            const string head = "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nseed: 1\n";
+            var plain = Read(head).Recipe!;
+            // The short form means strength 0.6.
+            var (restyled, problems) = Read(head + $"source: {clip}\n");
+            Assert.Empty(problems);
+            Assert.Equal(new SourceVideo(clip, 0.6), restyled!.Source);
+            Assert.NotEqual(plain.RunHash, restyled.RunHash);
+            Assert.Equal(restyled.RunHash, Read(head + $"source: {{ path: {clip}, strength: 0.6 }}\n").Recipe!.RunHash);
+            Assert.NotEqual(restyled.RunHash, Read(head + $"source: {{ path: {clip}, strength: 0.5 }}\n").Recipe!.RunHash);
+            // Another video saved under the same name is another run (its snapshots must not resume here).
+            FifoPipes.Tests.Sinks.Ffprobe.Ffmpeg("-y", "-f", "lavfi", "-i", "testsrc=size=64x32:rate=8", "-frames:v", "8", clip);
+            Assert.NotEqual(restyled.RunHash, Read(head + $"source: {clip}\n").Recipe!.RunHash);
+        }
+        finally { Directory.Delete(folder, recursive: true); }
     }
 
     [Fact]
