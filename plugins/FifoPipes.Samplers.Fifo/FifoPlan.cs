@@ -122,7 +122,7 @@ public sealed class FifoPlan
             throw new FifoInputException("SourceWithStartFrames", "A run restyles a source video or continues start frames, not both: drop the start image (init) or the source.");
         if (job.Source!.Count < job.Frames)
             throw new FifoInputException("SourceTooShort",
-                $"The source video has {job.Source.Count} frames, and the prompts ask for {job.Frames}; set the frames to at most {job.Source.Count}.");
+                $"The source video has {job.Source.Count} frames, and the prompts ask for {job.Frames}: each output frame restyles its own source frame, so set the frames to at most {job.Source.Count}.");
         if (!(job.SourceStrength > 0 && job.SourceStrength <= 1))
             throw new FifoInputException("BadSourceStrength", $"Source strength {job.SourceStrength} is outside (0, 1]; 0.6 restyles and keeps the layout.");
         var windowBatch = ParseWindowBatch(options);

@@ -30,7 +30,7 @@ public static class FfmpegLocator
                 var candidate = Path.Combine(folder, name);
                 if (File.Exists(candidate)) return candidate;
             }
-        throw new FifoInputException(NotFoundErrorId, $"ffmpeg was not found on PATH; the video sinks (mp4, webm, mkv) and video start clips need it. {Fix}");
+        throw new FifoInputException(NotFoundErrorId, $"ffmpeg was not found on PATH; the video sinks (mp4, webm, mkv), video start clips and source videos need it. {Fix}");
     }
 
     /// <summary>

@@ -38,17 +38,18 @@ public sealed class SourceFrames : IDisposable
     /// <summary>
     /// Counts the frames of the file's first video stream from its packets, without decoding them (ffmpeg's framecrc
     /// lists one line per packet: stream, dts, pts, duration, size, checksum, after a header giving the time base).
-    /// The recipe reader, the cmdlet and the run all ask, so the answer is kept while the file stays as it is.
+    /// The recipe reader, the cmdlet and the run all ask, so the answer is kept while the file keeps its length and
+    /// write time (another file copied in with both preserved, cp -p, is taken for the same).
     /// </summary>
     public static Summary Probe(string path)
     {
         var file = new FileInfo(MustExist(path));
-        return Probed.GetOrAdd((file.FullName, file.Length, file.LastWriteTimeUtc), _ => ProbeFile(path));
+        return Probed.GetOrAdd((file.FullName, file.Length, file.LastWriteTimeUtc), key => ProbeFile(key.Path));
     }
 
     static Summary ProbeFile(string path)
     {
-        using var process = FfmpegLocator.StartReading(new[] { "-v", "error", "-nostdin", "-i", MustExist(path), "-map", "0:V:0", "-c", "copy", "-f", "framecrc", "-" });
+        using var process = FfmpegLocator.StartReading(new[] { "-v", "error", "-nostdin", "-i", path, "-map", "0:V:0", "-c", "copy", "-f", "framecrc", "-" });
         var stderr = process.StandardError.ReadToEndAsync();
         long count = 0, durations = 0;
         double timeBase = 0;

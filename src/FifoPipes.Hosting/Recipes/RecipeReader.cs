@@ -77,10 +77,12 @@ public sealed class RecipeReader
         if (fps is { } rate && !(rate >= 0.01 && rate <= 240)) Error("fps", $"fps must be between 0.01 and 240, got {rate}", map["fps"]?.Location);
         bool overwrite = ReadScalar<bool?>(map, "overwrite", "overwrite") ?? false;
         var init = ReadPath(map, "init", mustExist: true);
+        int beforeSource = diagnostics.Count;
         var source = ReadSource(map);
         if (source is not null && init is not null)
             Error("source", "a run restyles a source video (source:) or continues start frames (init:), not both; keep one", map["source"]!.Location);
-        if (source is not null && prompts is not null) CheckSourceLength(source, prompts.Sum(p => (long)p.Frames), map["source"]!);
+        // Read with ffmpeg only when nothing else is wrong with it: a recipe in error is not worth a pass over a long video.
+        if (source is not null && prompts is not null && diagnostics.Count == beforeSource) CheckSourceLength(source, prompts.Sum(p => (long)p.Frames), map["source"]!);
         outputNames = OutputNames(model, sampler, prompts, negativePrompt, seed, init, source);
         var sinks = ReadSinks(map);
         var snapshot = ReadSnapshot(map);
@@ -396,10 +398,10 @@ public sealed class RecipeReader
         try
         {
             long available = SourceFrames.Probe(source.Path).Frames;
-            if (frames > available)
-                Error("source", $"the source video has {available} frames, and the prompts ask for {frames}: each output frame restyles its own source frame, so set the frames to at most {available}", at);
+            if (frames > available) Error("source", SourceVideo.TooShort(available, frames), at);
         }
-        catch (FifoInputException ex) { Error("source.path", ex.Message, at); }
+        // No ffmpeg is no fault of the path.
+        catch (FifoInputException ex) { Error(ex.ErrorId == FfmpegLocator.NotFoundErrorId ? "source" : "source.path", ex.Message, at); }
     }
 
     /// <summary>source: a video path, or { path, strength }.</summary>

@@ -273,7 +273,12 @@ public sealed class RecipeReaderTests
             Assert.NotEqual(plain.RunHash, restyled.RunHash);
             Assert.Equal(restyled.RunHash, Read(head + $"source: {{ path: {clip}, strength: 0.6 }}\n").Recipe!.RunHash);
             Assert.NotEqual(restyled.RunHash, Read(head + $"source: {{ path: {clip}, strength: 0.5 }}\n").Recipe!.RunHash);
-            // Another video saved under the same name is another run (its snapshots must not resume here).
+            // Another video saved under the same name is another run (its snapshots must not resume here), and is counted
+            // again: two frames no longer serve three.
+            FifoPipes.Tests.Sinks.Ffprobe.Ffmpeg("-y", "-f", "lavfi", "-i", "testsrc=size=64x32:rate=8", "-frames:v", "2", clip);
+            var (shorter, refusals) = Read(head + $"source: {clip}\n");
+            Assert.Null(shorter);
+            Assert.Contains(refusals, d => d.Path == "source" && d.Message.Contains("the source video has 2 frames, and the prompts ask for 3"));
             FifoPipes.Tests.Sinks.Ffprobe.Ffmpeg("-y", "-f", "lavfi", "-i", "testsrc=size=64x32:rate=8", "-frames:v", "8", clip);
             Assert.NotEqual(restyled.RunHash, Read(head + $"source: {clip}\n").Recipe!.RunHash);
         }

@@ -118,6 +118,21 @@ public sealed class FfmpegSinkTests : SinkTestBase
     }
 
     [Fact]
+    public void A_recipe_restyling_a_video_without_ffmpeg_says_ffmpeg_is_missing_not_the_file()
+    {
+        using var _ = new EnvironmentOverride(FfmpegLocator.EnvironmentVariable, Path.Combine(Dir, "no-such-ffmpeg"));
+        var video = Path.Combine(Dir, "walk.mp4");
+        File.WriteAllText(video, "a video, as far as the reader can tell without ffmpeg");
+        var reader = new FifoPipes.Hosting.Recipes.RecipeReader(FifoPipes.Tests.Hosting.TestPlugins.Host);
+        Assert.Null(reader.ReadText($"apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsource: {video}\n", Path.Combine(Dir, "r.yaml")));
+        var problem = Assert.Single(reader.Diagnostics);
+        Assert.Equal(("source", 4), (problem.Path, problem.Line));
+        Assert.Contains("no-such-ffmpeg", problem.Message);
+        Assert.Contains("apt-get install ffmpeg", problem.Message);
+        Assert.Contains("FIFOPIPES_FFMPEG", problem.Message);
+    }
+
+    [Fact]
     public void Ffmpeg_not_on_path_names_the_fix()
     {
         using var noOverride = new EnvironmentOverride(FfmpegLocator.EnvironmentVariable, null);
