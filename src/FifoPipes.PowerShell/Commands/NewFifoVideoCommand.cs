@@ -59,7 +59,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [Parameter] [ValidateRange(0.01, 240.0)] public double? Fps { get; set; }
     /// <summary><para type="description">An image, animated GIF or short video (read with ffmpeg) to start the video from.</para></summary>
     [Parameter] public string? InitImage { get; set; }
-    /// <summary><para type="description">A video (or animated GIF) to restyle: output frame k follows its frame k, redrawn under the prompts (recipe key source:). Without -Frames, a single prompt covers the whole source.</para></summary>
+    /// <summary><para type="description">A video (or animated GIF) to restyle: output frame k follows its frame k, redrawn under the prompts (recipe key source:). Without -Frames, the prompts share the source's frames in order.</para></summary>
     [Parameter] public string? Source { get; set; }
     /// <summary><para type="description">With -Source, how far into the noise schedule each source frame goes before it is redrawn, from 0.01 to 1: 0.3 stays close to the source, 0.6 (the default) restyles it, 0.9 keeps little but its layout.</para></summary>
     [Parameter] [ValidateRange(0.01, 1.0)] public double? Strength { get; set; }
@@ -124,14 +124,22 @@ public sealed class NewFifoVideoCommand : PSCmdlet
 
     string ResolvePath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
 
-    /// <summary>Restyling a video with one prompt and no -Frames: the prompt covers every frame of the source.</summary>
+    /// <summary>
+    /// Restyling a video with no -Frames: the prompts share the source's frames, in order and as evenly as whole frames
+    /// allow (the first prompts take one more where they do not divide).
+    /// </summary>
     int[]? SourceLength()
     {
-        if (Source is null || Prompt is not { Length: 1 }) return null;
+        if (Source is null || Prompt is not { Length: > 0 } prompts) return null;
         var path = ResolvePath(Source);
         // A missing file is the recipe reader's to report, with the parameter's name.
         if (!File.Exists(path)) return null;
-        try { return new[] { checked((int)FifoPipes.Core.Media.SourceFrames.Probe(path).Frames) }; }
+        long frames;
+        try { frames = FifoPipes.Core.Media.SourceFrames.Probe(path).Frames; }
         catch (Exception ex) when (ex is FifoPipes.Abstractions.FifoInputException) { ThrowTerminatingError(Errors.From(ex, Source)); return null; }
+        if (frames < prompts.Length)
+            ThrowTerminatingError(new ErrorRecord(new PSArgumentException($"The source video has {frames} frames, fewer than the {prompts.Length} prompts; give fewer prompts."),
+                "SourceTooShort", ErrorCategory.InvalidArgument, Source));
+        return Enumerable.Range(0, prompts.Length).Select(i => checked((int)(frames / prompts.Length + (i < frames % prompts.Length ? 1 : 0)))).ToArray();
     }
 }

@@ -297,6 +297,9 @@ public sealed class CmdletTests : IDisposable
         Assert.Equal(12, gentle.Count);
         // It plays at the source's rate (12 fps, not the analytic model's 8).
         Assert.Equal(12, gentle[0].Fps, 3);
+        // Several prompts and no -Frames share the source's 12 frames in order: 3, 3, 2, 2, 2.
+        var shared = Run($"New-FifoVideo a, b, c, d, e -Seed 2 {small} -Source src.mp4").Cast<FifoFrame>().Select(f => f.Prompt).ToList();
+        Assert.Equal(new[] { "a", "a", "a", "b", "b", "b", "c", "c", "d", "d", "e", "e" }, shared);
         var strong = Restyle("-Source src.mp4 -Strength 0.95");
         var unrelated = Restyle("-Frames 12");
         double near = Distance(gentle), far = Distance(strong), none = Distance(unrelated);
