@@ -230,6 +230,17 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
         $table | Should -Match "p\.webm\s+$($records[0].RunHash)\s+analytic\s+5\s+True\s+fire rising up"
     }
 
+    It 'restyles a video frame by frame, at a size given in pixels' {
+        $source = Join-Path $Work 'restyle-source.gif'
+        New-FifoVideo 'red fire rising' -Frames 6 -Fps 12 @Tiny | Export-FifoFrames $source | Out-Null
+        $frames = New-FifoVideo 'calm blue ocean' -Source $source -Strength 0.5 -Width 96 -Height 32 -ModelOption @{ channels = 2; frames = 4 } -Partitions 2 -Seed 5
+        # Without -Frames the prompt covers the source's 6 frames, at its rate and the size asked for.
+        $frames.Count | Should -Be 6
+        $frames[0].Width, $frames[0].Height | Should -Be 96, 32
+        [math]::Round($frames[0].Fps) | Should -Be 12
+        { New-FifoVideo 'calm blue ocean' -Source $source -Frames 7 @Tiny } | Should -Throw -ErrorId 'InvalidParameter*'
+    }
+
     It 'keeps every frame made so far when the pipeline is stopped early' {
         $gif = Join-Path $Work 'first.gif'
         # Select-Object -First stops New-FifoVideo upstream of the sink, as Ctrl+C would stop the run.
