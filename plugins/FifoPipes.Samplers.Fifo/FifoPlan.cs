@@ -61,30 +61,41 @@ public sealed class FifoPlan
         if (steps > model.Schedule.TrainTimesteps)
             throw BadOption("partitions", $"{n} partitions x {f} frames = {steps} steps exceed the model's {model.Schedule.TrainTimesteps} training timesteps; use fewer partitions");
 
-        if (job.Source is not null) return ForSource(options, model, job, steps, kind, eta, guidance);
-        var start = options.Start is { } st ? FifoOptions.ParseStart(st) ?? throw BadOption("start", $"'{st}' is unknown; use base, noise or latents")
-            : job.InitLatents is null ? QueueStart.Base : QueueStart.Latents;
-        if (start == QueueStart.Latents && job.InitLatents is null)
-            throw BadOption("start", "start: latents needs start frames (an init image or video), and none were given");
-        if (start != QueueStart.Latents && job.InitLatents is not null)
-            throw BadOption("start", $"start frames were given, but start is '{start.ToString().ToLowerInvariant()}'; set start: latents to use them or drop them");
-        // Checked against the start the run really takes: left out, start follows the start frames.
-        if (options.WarmupIterations is not null && start != QueueStart.Noise)
-            throw BadOption("warmupIterations", $"only applies to start: noise, and this run starts from {StartName(start)}; remove it or set start: noise");
-        if (options.BaseClipCache is not null && start != QueueStart.Base)
-            throw BadOption("baseClipCache", $"only applies to start: base, and this run starts from {StartName(start)}; remove it or set start: base");
+        QueueStart start;
+        int discarded;
+        double strength = 1;
+        if (job.Source is not null)
+        {
+            CheckSource(options, job);
+            // Every queue slot and every new tail frame is its source frame noised to its level, on a table truncated to
+            // the strength. The first S - 1 pops are discarded, so output frame 0 (source frame 0) entered at the tail and
+            // took all S steps, as every later frame does.
+            (start, discarded, strength) = (QueueStart.Source, steps - 1, job.SourceStrength);
+        }
+        else
+        {
+            start = options.Start is { } st ? FifoOptions.ParseStart(st) ?? throw BadOption("start", $"'{st}' is unknown; use base, noise or latents")
+                : job.InitLatents is null ? QueueStart.Base : QueueStart.Latents;
+            if (start == QueueStart.Latents && job.InitLatents is null)
+                throw BadOption("start", "start: latents needs start frames (an init image or video), and none were given");
+            if (start != QueueStart.Latents && job.InitLatents is not null)
+                throw BadOption("start", $"start frames were given, but start is '{start.ToString().ToLowerInvariant()}'; set start: latents to use them or drop them");
+            // Checked against the start the run really takes: left out, start follows the start frames.
+            if (options.WarmupIterations is not null && start != QueueStart.Noise)
+                throw BadOption("warmupIterations", $"only applies to start: noise, and this run starts from {StartName(start)}; remove it or set start: noise");
+            if (options.BaseClipCache is not null && start != QueueStart.Base)
+                throw BadOption("baseClipCache", $"only applies to start: base, and this run starts from {StartName(start)}; remove it or set start: base");
+            int startFrames = start switch
+            {
+                QueueStart.Base => f,
+                QueueStart.Latents => CheckInitLatents(job.InitLatents!, model, steps),
+                _ => 0,
+            };
+            discarded = start == QueueStart.Noise ? options.WarmupIterations ?? steps : Math.Max(0, steps - startFrames);
+        }
 
         var tail = options.Tail is { } tl ? FifoOptions.ParseTail(tl) ?? throw BadOption("tail", $"'{tl}' is unknown; use noise or lowfreq") : TailInit.Noise;
-
         var windowBatch = ParseWindowBatch(options);
-        int startFrames = start switch
-        {
-            QueueStart.Base => f,
-            QueueStart.Latents => CheckInitLatents(job.InitLatents!, model, steps),
-            _ => 0,
-        };
-        int discarded = start == QueueStart.Noise ? options.WarmupIterations ?? steps : Math.Max(0, steps - startFrames);
-
         return new FifoPlan
         {
             WindowFrames = f,
@@ -92,7 +103,7 @@ public sealed class FifoPlan
             Lookahead = options.Lookahead,
             Guidance = guidance,
             Eta = eta,
-            Table = FrameStepTable.ForModel(model.Schedule, kind, steps, eta, defaults.ClipSample),
+            Table = FrameStepTable.ForModel(model.Schedule, kind, steps, eta, defaults.ClipSample, strength),
             Start = start,
             Discarded = discarded,
             WindowBatch = windowBatch.Windows,
@@ -105,12 +116,8 @@ public sealed class FifoPlan
         };
     }
 
-    /// <summary>
-    /// Video-to-video: every queue slot and every new tail frame is its source frame noised to the slot's level, on a
-    /// table truncated to the strength. The first S - 1 pops are discarded, so output frame 0 (source frame 0) entered
-    /// at the tail and took all S steps, as every later frame does.
-    /// </summary>
-    static FifoPlan ForSource(FifoOptions options, ModelInfo model, SamplingJob job, int steps, StepKind kind, double eta, double guidance)
+    /// <summary>Video-to-video takes no start of its own and no tail but fresh noise, and the source must cover the prompts.</summary>
+    static void CheckSource(FifoOptions options, SamplingJob job)
     {
         if (options.Start is not null)
             throw BadOption("start", "does not apply when restyling a source video (every queue frame starts from its source frame); remove it");
@@ -121,31 +128,21 @@ public sealed class FifoPlan
         if (job.InitLatents is not null)
             throw new FifoInputException("SourceWithStartFrames", "A run restyles a source video or continues start frames, not both: drop the start image (init) or the source.");
         if (job.Source!.Count < job.Frames)
-            throw new FifoInputException("SourceTooShort",
-                $"The source video has {job.Source.Count} frames, and the prompts ask for {job.Frames}: each output frame restyles its own source frame, so set the frames to at most {job.Source.Count}.");
-        if (!(job.SourceStrength > 0 && job.SourceStrength <= 1))
-            throw new FifoInputException("BadSourceStrength", $"Source strength {job.SourceStrength} is outside (0, 1]; 0.6 restyles and keeps the layout.");
-        var windowBatch = ParseWindowBatch(options);
-        return new FifoPlan
         {
-            WindowFrames = model.WindowFrames,
-            Partitions = steps / model.WindowFrames,
-            Lookahead = options.Lookahead,
-            Guidance = guidance,
-            Eta = eta,
-            Table = FrameStepTable.ForModel(model.Schedule, kind, steps, eta, model.Defaults.ClipSample, job.SourceStrength),
-            Start = QueueStart.Source,
-            Discarded = steps - 1,
-            WindowBatch = windowBatch.Windows,
-            ShrinkBatchOnOutOfMemory = windowBatch.Auto,
-            Channels = model.LatentChannels,
-            Height = model.LatentHeight,
-            Width = model.LatentWidth,
-        };
+            string reason = SamplingJob.SourceTooShort(job.Source.Count, job.Frames);
+            throw new FifoInputException("SourceTooShort", char.ToUpperInvariant(reason[0]) + reason[1..] + ".");
+        }
+        if (!(job.SourceStrength > 0 && job.SourceStrength <= 1))
+            throw new FifoInputException("BadSourceStrength",
+                $"Source strength {job.SourceStrength} is outside (0, 1]; {SamplingJob.DefaultSourceStrength} restyles and keeps the layout.");
     }
 
-    /// <summary>The source frame a frame id of the queue starts from: output frame k is frame id k + <see cref="Discarded"/>.</summary>
-    public long SourceIndex(long frameId, long sourceFrames) => Math.Clamp(frameId - Discarded, 0, sourceFrames - 1);
+    /// <summary>
+    /// The clean frame a frame id of the queue starts from, in a clip (start frames, a base clip, a source video) of
+    /// <paramref name="frames"/>: output frame k is frame id k + <see cref="Discarded"/>, and ids outside the clip take
+    /// its nearest end.
+    /// </summary>
+    public long ClipIndex(long frameId, long frames) => Math.Clamp(frameId - Discarded, 0, frames - 1);
 
     static (int Windows, bool Auto) ParseWindowBatch(FifoOptions options) =>
         FifoOptions.ParseWindowBatch(options.WindowBatch) is { } batch ? (batch.Windows, batch.Auto)

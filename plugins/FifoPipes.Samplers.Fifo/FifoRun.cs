@@ -227,12 +227,24 @@ public sealed class FifoRun : IDisposable
         frames.Add(TailNoise(null));
         var all = stack(frames, 1).to(device);
         if (stepsUseNoise) stepNoise = all.narrow(1, 0, Plan.QueueLength).DetachFromDisposeScope();
-        prefetchedTail = all.select(1, frames.Count - 1).clone().DetachFromDisposeScope();
+        // A source frame is read and encoded here too, so its upload to the device does not wait for this iteration's calls.
+        prefetchedTail = FromSource(all.select(1, frames.Count - 1).clone()).DetachFromDisposeScope();
         prefetchedFor = Iteration;
     }
 
-    Tensor TailNoise(Device? on) =>
-        job.Noise.Normal(Plan.LatentShape, Plan.FrameId(Iteration + 1, Plan.QueueLength - 1), NoisePurpose.QueueTail, 0, on);
+    /// <summary>The frame id the next pushed tail frame holds.</summary>
+    long NextTailId => Plan.FrameId(Iteration + 1, Plan.QueueLength - 1);
+
+    Tensor TailNoise(Device? on) => job.Noise.Normal(Plan.LatentShape, NextTailId, NoisePurpose.QueueTail, 0, on);
+
+    /// <summary>Video-to-video: the next tail frame is its source frame noised with <paramref name="noise"/> (taken over); otherwise the noise itself.</summary>
+    Tensor FromSource(Tensor noise)
+    {
+        if (job.Source is not { } source) return noise;
+        using var scope = NewDisposeScope();
+        using var fresh = noise;
+        return InitialQueue.FromSourceFrame(Plan, source.Latent(Plan.ClipIndex(NextTailId, source.Count)), fresh, Plan.Steps - 1).MoveToOuterDisposeScope();
+    }
 
 
     /// <summary>
@@ -248,18 +260,11 @@ public sealed class FifoRun : IDisposable
             tail = prefetchedTail;
             prefetchedTail = null;
         }
-        else tail = TailNoise(device);
+        else tail = FromSource(TailNoise(device)).DetachFromDisposeScope();
         if (lowFrequencyTail is not null)
         {
             using var fresh = tail;
             tail = lowFrequencyTail.Mix(queue[Plan.QueueLength - 1], fresh).DetachFromDisposeScope();
-        }
-        if (job.Source is { } source)
-        {
-            using var scope = NewDisposeScope();
-            using var fresh = tail;
-            long frameId = Plan.FrameId(Iteration + 1, Plan.QueueLength - 1);
-            tail = InitialQueue.FromSourceFrame(Plan, source.Latent(Plan.SourceIndex(frameId, source.Count)), fresh, Plan.Steps - 1).DetachFromDisposeScope();
         }
         queue.ShiftAndPush(tail);
         Iteration++;

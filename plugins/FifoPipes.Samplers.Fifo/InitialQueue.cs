@@ -8,27 +8,19 @@ public static class InitialQueue
 {
     /// <summary>
     /// prepare_latents: every slot forward-noised from a clean clip z0 [C, T, h, w] at its own level a_k (no x0 scale).
-    /// Slot j holds frame d = j - p and takes z0[clamp(d - (S - T), 0, T - 1)], so the cleanest S - T main slots and
-    /// the padding are copies of z0[0] and the noisiest T slots hold the clip in order.
+    /// Slot j holds frame d = j - p and takes z0[clamp(d - (S - T), 0, T - 1)] (<see cref="FifoPlan.ClipIndex"/>, as
+    /// the plan discards S - T pops), so the cleanest S - T main slots and the padding are copies of z0[0] and the
+    /// noisiest T slots hold the clip in order.
     /// </summary>
-    public static SlotQueue FromClip(FifoPlan plan, Tensor clip, INoiseSource noise, Device device)
-    {
-        int frames = (int)clip.shape[1];
-        var slots = new List<Tensor>(plan.QueueLength);
-        for (int slot = 0; slot < plan.QueueLength; slot++)
-        {
-            using var scope = NewDisposeScope();
-            long d = plan.FrameId(0, slot);
-            int k = plan.SlotK(slot);
-            long source = Math.Clamp(d - (plan.Steps - frames), 0, frames - 1);
-            var z = noise.Normal(plan.LatentShape, d, NoisePurpose.QueueInit, 0, device);
-            slots.Add(Noised(plan, clip.select(1, source), z, k).MoveToOuterDisposeScope());
-        }
-        return new SlotQueue(slots);
-    }
+    public static SlotQueue FromClip(FifoPlan plan, Tensor clip, INoiseSource noise, Device device) =>
+        Fill(plan, noise, device, (d, z, k) => Noised(plan, clip.select(1, plan.ClipIndex(d, clip.shape[1])), z, k));
 
-    /// <summary>Video-to-video: slot j holds source frame <see cref="FifoPlan.SourceIndex"/> of its frame id, forward-noised to its level.</summary>
-    public static SlotQueue FromSource(FifoPlan plan, ISourceLatents source, INoiseSource noise, Device device)
+    /// <summary>Video-to-video: slot j holds the source frame of its frame id (<see cref="FifoPlan.ClipIndex"/>), forward-noised to its level.</summary>
+    public static SlotQueue FromSource(FifoPlan plan, ISourceLatents source, INoiseSource noise, Device device) =>
+        Fill(plan, noise, device, (d, z, k) => FromSourceFrame(plan, source.Latent(plan.ClipIndex(d, source.Count)), z, k));
+
+    /// <summary>Each slot from its frame id, its keyed queue noise and its step index; temporaries freed per slot.</summary>
+    static SlotQueue Fill(FifoPlan plan, INoiseSource noise, Device device, Func<long, Tensor, int, Tensor> slotFrom)
     {
         var slots = new List<Tensor>(plan.QueueLength);
         for (int slot = 0; slot < plan.QueueLength; slot++)
@@ -36,7 +28,7 @@ public static class InitialQueue
             using var scope = NewDisposeScope();
             long d = plan.FrameId(0, slot);
             var z = noise.Normal(plan.LatentShape, d, NoisePurpose.QueueInit, 0, device);
-            slots.Add(FromSourceFrame(plan, source.Latent(plan.SourceIndex(d, source.Count)), z, plan.SlotK(slot)).MoveToOuterDisposeScope());
+            slots.Add(slotFrom(d, z, plan.SlotK(slot)).MoveToOuterDisposeScope());
         }
         return new SlotQueue(slots);
     }

@@ -59,7 +59,14 @@ public sealed record SamplingJob
     /// </summary>
     public ISourceLatents? Source { get; init; }
     /// <summary>How much of the schedule a <see cref="Source"/> frame is noised into, in (0, 1]: near 0 keeps the source, 1 keeps only its layout's faintest trace.</summary>
-    public double SourceStrength { get; init; } = 0.6;
+    public double SourceStrength { get; init; } = DefaultSourceStrength;
+
+    /// <summary>The strength a source is restyled at when none is given: the prompt's look, the source's layout.</summary>
+    public const double DefaultSourceStrength = 0.6;
+
+    /// <summary>Why a source of <paramref name="available"/> frames cannot serve prompts of <paramref name="asked"/> frames (one text for every place that checks).</summary>
+    public static string SourceTooShort(long available, long asked) =>
+        $"the source video has {available} frames, and the prompts ask for {asked}: each output frame restyles its own source frame, so set the frames to at most {available}";
     /// <summary>Where and how often to save sampler state; null for none.</summary>
     public SnapshotPolicy? Snapshots { get; init; }
     /// <summary>A snapshot file to continue from; null to start fresh.</summary>

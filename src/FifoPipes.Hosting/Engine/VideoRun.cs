@@ -109,7 +109,7 @@ public sealed class VideoRun
             Noise = new KeyedNoise(recipe.Seed),
             InitLatents = initLatents,
             Source = source,
-            SourceStrength = recipe.Source?.Strength ?? SourceVideo.DefaultStrength,
+            SourceStrength = recipe.Source?.Strength ?? SamplingJob.DefaultSourceStrength,
             Snapshots = recipe.Snapshot,
             ResumeFrom = recipe.ResumeFrom,
             KeepLatents = snapshots ? position.MaxHeldLatents : 0,

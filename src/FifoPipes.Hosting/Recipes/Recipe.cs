@@ -61,11 +61,4 @@ public sealed class Recipe
 }
 
 /// <summary>Video-to-video: output frame k restyles frame k of <see cref="Path"/>, noised to <see cref="Strength"/> of the schedule.</summary>
-public sealed record SourceVideo(string Path, double Strength)
-{
-    public const double DefaultStrength = 0.6;
-
-    /// <summary>Why a source of <paramref name="available"/> frames cannot serve prompts of <paramref name="asked"/> frames.</summary>
-    public static string TooShort(long available, long asked) =>
-        $"the source video has {available} frames, and the prompts ask for {asked}: each output frame restyles its own source frame, so set the frames to at most {available}";
-}
+public sealed record SourceVideo(string Path, double Strength);

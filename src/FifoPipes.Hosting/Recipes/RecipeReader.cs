@@ -398,7 +398,7 @@ public sealed class RecipeReader
         try
         {
             long available = SourceFrames.Probe(source.Path).Frames;
-            if (frames > available) Error("source", SourceVideo.TooShort(available, frames), at);
+            if (frames > available) Error("source", SamplingJob.SourceTooShort(available, frames), at);
         }
         // No ffmpeg is no fault of the path.
         catch (FifoInputException ex) { Error(ex.ErrorId == FfmpegLocator.NotFoundErrorId ? "source" : "source.path", ex.Message, at); }
@@ -424,7 +424,7 @@ public sealed class RecipeReader
         }
         if (entries["path"] is null) { Error("source.path", "missing 'path': the video to restyle", entries.Location); return null; }
         var path = ReadPath(entries, "path", mustExist: true, path: "source.path");
-        double strength = ReadScalar<double?>(entries, "strength", "source.strength") ?? SourceVideo.DefaultStrength;
+        double strength = ReadScalar<double?>(entries, "strength", "source.strength") ?? SamplingJob.DefaultSourceStrength;
         if (!(strength > 0 && strength <= 1))
             Error("source.strength", $"strength must be above 0 and at most 1, got {strength}: 0.3 keeps the source close, 0.6 restyles it, 0.9 keeps little but its layout",
                 entries["strength"]?.Location);
