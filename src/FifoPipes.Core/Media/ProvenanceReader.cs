@@ -12,7 +12,8 @@ namespace FifoPipes.Core.Media;
 /// </summary>
 public static class ProvenanceReader
 {
-    const string Mark = "FifoPipes run ";
+    /// <summary>How every run record starts, "FifoPipes run &lt;hash&gt;": the writer's and the readers' one spelling.</summary>
+    public const string Mark = "FifoPipes run ";
 
     /// <summary>Whether <paramref name="path"/> is a kind of file the sinks record runs in (PNG, GIF, a video).</summary>
     public static bool Records(string path) =>

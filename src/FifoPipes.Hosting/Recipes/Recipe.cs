@@ -53,7 +53,8 @@ public sealed class Recipe
     string? runSettings;
 
     /// <summary>Hash of <see cref="RunSettings"/>: a snapshot taken under one recipe is refused by another.</summary>
-    public string RunHash => RecipeHash.Of(RunSettings);
+    public string RunHash => runHash ??= RecipeHash.Of(RunSettings);
+    string? runHash;
 
     /// <summary>What the frames' files record of how they were made: the tool, the run hash and the run settings.</summary>
     public string Provenance => provenance ??= RecipeHash.Provenance(this);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using FifoPipes.Core.Media;
 
 namespace FifoPipes.Hosting.Recipes;
 
@@ -25,11 +26,11 @@ static class RecipeHash
     /// </summary>
     public static string Provenance(Recipe recipe)
     {
-        var text = $"FifoPipes run {recipe.RunHash}\n" + Write(recipe, ProvenancePrompts, OneLine).TrimEnd('\n');
+        var text = $"{ProvenanceReader.Mark}{recipe.RunHash}\n" + Write(recipe, ProvenancePrompts, OneLine).TrimEnd('\n');
         if (text.Length <= ProvenanceLength) return text;
         int cut = ProvenanceLength - 40;
         if (char.IsHighSurrogate(text[cut - 1])) cut--;
-        return text[..cut] + "\n(cut; the run hash names the whole run)";
+        return text[..cut] + "\n" + RunProvenance.CutNote;
     }
 
     /// <summary>Line breaks as \n and \r, and so backslashes as \\: every setting of the provenance on one line.</summary>
@@ -55,7 +56,7 @@ static class RecipeHash
         Append(text, "sampler", recipe.Sampler, value);
         for (int i = 0; i < Math.Min(recipe.Prompts.Count, promptLimit); i++)
             text.Append(CultureInfo.InvariantCulture, $"prompts[{i}]={value(recipe.Prompts[i].Prompt)}|{recipe.Prompts[i].Frames}\n");
-        if (recipe.Prompts.Count > promptLimit) text.Append(CultureInfo.InvariantCulture, $"prompts: {recipe.Prompts.Count - promptLimit} more\n");
+        if (recipe.Prompts.Count > promptLimit) text.Append(RunProvenance.MorePrompts(recipe.Prompts.Count - promptLimit)).Append('\n');
         // Only when given: a run without one keeps the hash (and the snapshots) it had before negative prompts.
         if (recipe.NegativePrompt.Length > 0) text.Append("negativePrompt=").Append(value(recipe.NegativePrompt)).Append('\n');
         // Invariant: a culture's minus sign (U+2212 in sv-SE) must not change a negative seed's run.

@@ -118,8 +118,10 @@ public sealed class RecipeReader
         if (model is null || sampler is null || prompts is null) return path => path;
         var run = new Recipe { ApiVersion = Recipe.CurrentApiVersion, BaseDirectory = "", Model = model, Sampler = sampler, Prompts = prompts,
                                NegativePrompt = negativePrompt, Seed = seed, InitImage = init, Source = source };
-        string seedText = seed.ToString(System.Globalization.CultureInfo.InvariantCulture), hash = run.RunHash;
-        return path => path.Replace("{seed}", seedText, StringComparison.Ordinal).Replace("{hash}", hash, StringComparison.Ordinal);
+        string seedText = seed.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        // The hash only for a path that names it: most recipes' paths do not, and it reads the options and files.
+        return path => path.Replace("{seed}", seedText, StringComparison.Ordinal) is var named && named.Contains("{hash}", StringComparison.Ordinal)
+            ? named.Replace("{hash}", run.RunHash, StringComparison.Ordinal) : named;
     }
 
     string? ReadApiVersion(MapNode map)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Media;
 
 namespace FifoPipes.Hosting.Recipes;
 
@@ -10,8 +11,10 @@ namespace FifoPipes.Hosting.Recipes;
 /// </summary>
 public sealed class RunProvenance
 {
-    const string Mark = "FifoPipes run ";
-    const string CutMark = "(cut;";
+    // The record's format, written by RecipeHash and read here.
+    internal const string CutNote = "(cut; the run hash names the whole run)";
+    const string MorePromptsStart = "prompts: ", MorePromptsEnd = " more";
+    internal static string MorePrompts(int count) => string.Create(CultureInfo.InvariantCulture, $"{MorePromptsStart}{count}{MorePromptsEnd}");
 
     RunProvenance(string runHash, IReadOnlyList<KeyValuePair<string, string>> settings, int missingPrompts, bool cut)
     {
@@ -35,17 +38,17 @@ public sealed class RunProvenance
     public static RunProvenance Parse(string text, string source)
     {
         var lines = text.Split('\n');
-        if (!lines[0].StartsWith(Mark, StringComparison.Ordinal))
+        if (!lines[0].StartsWith(ProvenanceReader.Mark, StringComparison.Ordinal))
             throw new FifoInputException("ProvenanceInvalid", $"'{source}' holds no FifoPipes run record (it starts '{First(lines[0])}').");
         var settings = new List<KeyValuePair<string, string>>();
         int missing = 0;
-        int cutAt = Array.FindIndex(lines, l => l.StartsWith(CutMark, StringComparison.Ordinal));
+        int cutAt = Array.FindIndex(lines, l => l.StartsWith(CutNote, StringComparison.Ordinal));
         bool cut = cutAt > 0;
         // The line before the cut mark was cut mid-way: it is left out, not read as a setting.
         foreach (var line in lines.Skip(1).Take(cut ? cutAt - 2 : lines.Length - 1))
         {
-            if (line.StartsWith("prompts: ", StringComparison.Ordinal) && line.EndsWith(" more", StringComparison.Ordinal)
-                && int.TryParse(line["prompts: ".Length..^" more".Length], NumberStyles.None, CultureInfo.InvariantCulture, out int more))
+            if (line.StartsWith(MorePromptsStart, StringComparison.Ordinal) && line.EndsWith(MorePromptsEnd, StringComparison.Ordinal)
+                && int.TryParse(line[MorePromptsStart.Length..^MorePromptsEnd.Length], NumberStyles.None, CultureInfo.InvariantCulture, out int more))
             {
                 missing = more;
                 continue;
@@ -54,7 +57,7 @@ public sealed class RunProvenance
             if (equals <= 0) throw new FifoInputException("ProvenanceInvalid", $"'{source}' has a run record line that is not key=value: '{First(line)}'.");
             settings.Add(KeyValuePair.Create(line[..equals], RecipeHash.FromOneLine(line[(equals + 1)..])));
         }
-        return new RunProvenance(lines[0][Mark.Length..].Trim(), settings, missing, cut);
+        return new RunProvenance(lines[0][ProvenanceReader.Mark.Length..].Trim(), settings, missing, cut);
     }
 
     /// <summary>
@@ -68,7 +71,7 @@ public sealed class RunProvenance
             if (lines.Count > 0 && !NamesSetting(line)) lines[^1] += "\n" + line;
             else lines.Add(line);
         var escaped = lines.Select(line => line.IndexOf('=') is var equals and > 0 ? line[..(equals + 1)] + RecipeHash.OneLine(line[(equals + 1)..]) : line);
-        return Parse(Mark + runHash + "\n" + string.Join("\n", escaped), source);
+        return Parse(ProvenanceReader.Mark + runHash + "\n" + string.Join("\n", escaped), source);
     }
 
     /// <summary>Whether a line starts as the settings do: model=, sampler.eta=, prompts[3]=, seed=...</summary>
