@@ -14,12 +14,8 @@ namespace FifoPipes.Hosting.Recipes;
 /// </summary>
 public sealed class RecipeReader
 {
-    static readonly string[] TopKeys = { "apiVersion", "model", "sampler", "prompt", "frames", "prompts", "negativePrompt", "seed", "fps", "width", "height", "sinks", "overwrite", "snapshot", "resume", "init", "source" };
-    static readonly string[] UseKeys = { "use", "with" };
     static readonly string[] SinkKeys = { "use", "path", "with" };
     static readonly string[] PromptKeys = { "prompt", "frames" };
-    static readonly string[] SnapshotKeys = { "path", "every" };
-    static readonly string[] SourceKeys = { "path", "strength" };
 
     readonly PluginHost plugins;
     readonly List<Diagnostic> diagnostics = new();
@@ -59,11 +55,11 @@ public sealed class RecipeReader
         this.baseDirectory = baseDirectory;
         if (root is not MapNode map)
         {
-            Error("(document)", $"a recipe is a mapping of keys ({string.Join(", ", TopKeys)}), not {root.Kind}", root.Location, TopKeys);
+            Error("(document)", $"a recipe is a mapping of keys ({string.Join(", ", RecipeKeys.Top)}), not {root.Kind}", root.Location, RecipeKeys.Top);
             return null;
         }
         int before = diagnostics.Count;
-        CheckKeys(map, "", TopKeys);
+        CheckKeys(map, "", RecipeKeys.Top);
 
         var apiVersion = ReadApiVersion(map);
         var model = ReadUse(map, "model", PluginKind.Model, defaultName: "analytic", FrameSizeNodes(map));
@@ -150,13 +146,13 @@ public sealed class RecipeReader
                 name = Text(s, key) ?? defaultName;
                 break;
             case MapNode m:
-                CheckKeys(m, key, UseKeys);
+                CheckKeys(m, key, RecipeKeys.Use);
                 name = m["use"] is { } use ? Text(use, $"{key}.use") ?? defaultName : defaultName;
                 if (m["use"] is { } useNode) at = useNode.Location;
                 with = ReadMap(m["with"], $"{key}.with");
                 break;
             default:
-                Error(key, $"expected a plugin name or a mapping with 'use' and 'with', got {node.Kind}", node.Location, UseKeys);
+                Error(key, $"expected a plugin name or a mapping with 'use' and 'with', got {node.Kind}", node.Location, RecipeKeys.Use);
                 return null;
         }
         var plugin = plugins.Find(kind, name);
@@ -414,14 +410,14 @@ public sealed class RecipeReader
         switch (node)
         {
             case ScalarNode:
-                entries = new MapNode(new[] { new MapEntry("path", null, node) }, node.Location);
+                entries = new MapNode(new[] { new MapEntry(RecipeKeys.ShortFormEntry("source")!, null, node) }, node.Location);
                 break;
             case MapNode m:
-                CheckKeys(m, "source", SourceKeys);
+                CheckKeys(m, "source", RecipeKeys.Source);
                 entries = m;
                 break;
             default:
-                Error("source", $"expected a video path or {{path, strength}}, got {node.Kind}", node.Location, SourceKeys);
+                Error("source", $"expected a video path or {{path, strength}}, got {node.Kind}", node.Location, RecipeKeys.Source);
                 return null;
         }
         if (entries["path"] is null) { Error("source.path", "missing 'path': the video to restyle", entries.Location); return null; }
@@ -436,8 +432,8 @@ public sealed class RecipeReader
     SnapshotPolicy? ReadSnapshot(MapNode map)
     {
         if (map["snapshot"] is not { } node) return null;
-        if (node is not MapNode m) { Error("snapshot", $"expected {{path, every}}, got {node.Kind}", node.Location, SnapshotKeys); return null; }
-        CheckKeys(m, "snapshot", SnapshotKeys);
+        if (node is not MapNode m) { Error("snapshot", $"expected {{path, every}}, got {node.Kind}", node.Location, RecipeKeys.Snapshot); return null; }
+        CheckKeys(m, "snapshot", RecipeKeys.Snapshot);
         var path = m["path"] is { } p ? Text(p, "snapshot.path") is { } text ? outputNames(text) : null : null;
         if (path is null) Error("snapshot.path", "missing 'path': the snapshot file to write", m.Location);
         int every = ReadScalar<int?>(m, "every", "snapshot.every") ?? 100;

@@ -65,16 +65,9 @@ sealed class RecipeBuilder
     /// </summary>
     public bool Override(string key, object? value, string parameter)
     {
-        var parts = key.Split('.');
-        // PowerShell users write keys in any case; the plugin sections and their "use"/"with" are known words.
-        if (parts[0].ToLowerInvariant() is "model" or "sampler" && parts.Length > 1)
-        {
-            parts[0] = parts[0].ToLowerInvariant();
-            parts[1] = parts[1].ToLowerInvariant() is "use" or "with" ? parts[1].ToLowerInvariant() : parts[1];
-        }
+        // PowerShell users write keys in any case: 'Source.Strength' means source.strength.
+        var parts = RecipeKeys.Canonical(key.Split('.'));
         bool plugin = parts[0] is "model" or "sampler";
-        // The recipe's own keys are camelCase (negativePrompt, snapshot.every, source.strength): 'Source.Strength' is meant.
-        if (!plugin) parts = parts.Select(part => part.Length == 0 ? part : char.ToLowerInvariant(part[0]) + part[1..]).ToArray();
         switch (parts.Length)
         {
             // One prompt keeps the file's frame count, as New-FifoVideo -Recipe -Prompt does.
@@ -152,14 +145,8 @@ sealed class RecipeBuilder
         foreach (var (key, value) in topValues) Replace(entries, key, RecipeNodes.FromObject(value));
         foreach (var (key, values) in this.entries)
         {
-            // Keys in any case, as Replace finds them; the short form source: walk.mp4 is the map's path.
             var existing = root.Entries.FirstOrDefault(e => string.Equals(e.Key, key, StringComparison.OrdinalIgnoreCase))?.Value;
-            var merged = existing switch
-            {
-                MapNode map => map.Entries.ToList(),
-                ScalarNode { Value: not null } path when key.Equals("source", StringComparison.OrdinalIgnoreCase) => new List<MapEntry> { new("path", null, path) },
-                _ => new List<MapEntry>(),
-            };
+            var merged = Entries(existing, key);
             foreach (var (entry, value) in values) Replace(merged, entry, RecipeNodes.FromObject(value));
             Replace(entries, key, new MapNode(merged, existing?.Location));
         }
@@ -168,14 +155,17 @@ sealed class RecipeBuilder
         return new MapNode(entries, root.Location);
     }
 
+    /// <summary>The entries of the file's mapping under <paramref name="key"/>, its short form (source: walk.mp4, model: analytic) read as the reader reads it.</summary>
+    static List<MapEntry> Entries(RecipeNode? existing, string key) => existing switch
+    {
+        MapNode map => map.Entries.ToList(),
+        ScalarNode { Value: not null } single when RecipeKeys.ShortFormEntry(key) is { } entry => new List<MapEntry> { new(entry, single.Location, single) },
+        _ => new List<MapEntry>(),
+    };
+
     RecipeNode MergePlugin(RecipeNode? existing, string section)
     {
-        var entries = existing switch
-        {
-            MapNode m => m.Entries.ToList(),
-            ScalarNode { Value: not null } s => new List<MapEntry> { new("use", s.Location, s) },
-            _ => new List<MapEntry>(),
-        };
+        var entries = Entries(existing, section);
         if (use.TryGetValue(section, out var name))
         {
             // Another plugin's options do not carry over.
