@@ -136,8 +136,9 @@ public sealed class FfmpegSink : IFrameSink
         var arguments = FfmpegCommand.Build(options, container, format, path, target.Overwrite, first.Provenance);
         if (FfmpegCommand.NeedsEvenSize(options.PixelFormat, format))
             log.Verbose($"{container.Name}: {format.Width}x{format.Height} is padded to even sides with black; {options.PixelFormat} needs them.");
-        // The provenance comment is many lines; the log line names it instead of repeating it.
-        log.Verbose($"{container.Name}: {ffmpeg} {string.Join(' ', arguments.Select(a => a.StartsWith("comment=", StringComparison.Ordinal) && first.Provenance is { } p ? $"'comment=<provenance, {p.Length} characters>'" : Quote(a)))}");
+        // The provenance comment is many lines; the log line names it instead of repeating it (a comment of the user's own stays).
+        string? provenanceArgument = first.Provenance is { } p ? "comment=" + p : null;
+        log.Verbose($"{container.Name}: {ffmpeg} {string.Join(' ', arguments.Select(a => a == provenanceArgument ? $"'comment=<provenance, {provenanceArgument.Length - 8} characters>'" : Quote(a)))}");
         SinkFiles.CreateParentFolder(path);
         process = FfmpegProcess.Start(ffmpeg, arguments);
     }

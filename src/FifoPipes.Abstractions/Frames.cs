@@ -24,6 +24,9 @@ public sealed class VideoFrame
     /// prompts, seed), for sinks to store in the files they write; null when unknown.
     /// </summary>
     public string? Provenance { get; init; }
+
+    /// <summary>The same frame played at <paramref name="fps"/> (pixels shared, everything else kept). Contracts 1.2.</summary>
+    public VideoFrame WithFps(double fps) => new(Index, Width, Height, Rgb, Prompt, fps, RunId) { Provenance = Provenance };
 }
 
 /// <summary>A sink plugin: creates a sink that writes to one target.</summary>

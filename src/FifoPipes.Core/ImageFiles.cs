@@ -45,7 +45,7 @@ public static class ImageFiles
     public static void SavePng(VideoFrame frame, string path)
     {
         using var image = PngImage(frame);
-        image.SaveAsPng(path, ProvenancePngEncoder(PngCompressionLevel.DefaultCompression));
+        image.SaveAsPng(path, DefaultPngEncoder);
     }
 
     /// <summary>The PNG text keyword under which frames record how they were made.</summary>
@@ -59,6 +59,9 @@ public static class ImageFiles
         if (frame.Provenance is { } provenance) image.Metadata.GetPngMetadata().TextData.Add(new PngTextData(ProvenanceKeyword, provenance, "", ProvenanceKeyword));
         return image;
     }
+
+    /// <summary>One encoder for every saved frame: encoders hold no state between images.</summary>
+    static readonly PngEncoder DefaultPngEncoder = ProvenancePngEncoder(PngCompressionLevel.DefaultCompression);
 
     /// <summary>An 8-bit RGB PNG encoder that writes the text chunks and no other metadata (no resolution, gamma or EXIF).</summary>
     public static PngEncoder ProvenancePngEncoder(PngCompressionLevel level) => new()

@@ -19,6 +19,8 @@ public sealed class SourceFrames : IDisposable
     readonly int width, height;
     Process? ffmpeg;
     Task<string>? errors;
+    // Skipped frames land here: reaching a resumed run's frame reads every frame before it.
+    byte[]? skipped;
 
     public SourceFrames(string path, int width, int height)
     {
@@ -81,12 +83,12 @@ public sealed class SourceFrames : IDisposable
     /// <summary>Passes over the next frame without converting it (to reach a resumed run's frame); false after the last.</summary>
     public bool Skip()
     {
-        if (NextBytes() is null) return false;
+        if (NextBytes(skipped ??= new byte[checked(width * height * 3)]) is null) return false;
         Position++;
         return true;
     }
 
-    byte[]? NextBytes()
+    byte[]? NextBytes(byte[]? into = null)
     {
         if (ffmpeg is null)
         {
@@ -97,7 +99,7 @@ public sealed class SourceFrames : IDisposable
                 "-f", "rawvideo", "-pix_fmt", "rgb24", "-" });
             errors = ffmpeg.StandardError.ReadToEndAsync();
         }
-        var frame = new byte[checked(width * height * 3)];
+        var frame = into ?? new byte[checked(width * height * 3)];
         if (ffmpeg.StandardOutput.BaseStream.ReadAtLeast(frame, frame.Length, throwOnEndOfStream: false) == frame.Length) return frame;
         ffmpeg.WaitForExit();
         if (ffmpeg.ExitCode != 0 || Position == 0) throw Unreadable(path, Position == 0 ? "no frames" : $"exit code {ffmpeg.ExitCode}", errors!.Result);

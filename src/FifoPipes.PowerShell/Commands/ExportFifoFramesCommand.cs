@@ -76,7 +76,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         if (!writing || InputObject is null) return;
         var frame = InputObject.ToVideoFrame();
         if (Fps is { } fps && Math.Abs(fps - frame.Fps) > 1e-9)
-            frame = new VideoFrame(frame.Index, frame.Width, frame.Height, frame.Rgb, frame.Prompt, fps, frame.RunId) { Provenance = frame.Provenance };
+            frame = frame.WithFps(fps);
         try { sinks!.Write(frame); }
         catch (Exception ex) when (ex is not PipelineStoppedException)
         {

@@ -43,8 +43,10 @@ public sealed class Fp32GroupNorm : Module<Tensor, Tensor>
     public Tensor ForwardSilu(Tensor x)
     {
         if (Scripted) return PointwiseScript.GroupNorm(x, weight, bias, Groups, Eps, silu: true);
-        using var normed = Native(x);
-        return functional.silu(normed);
+        // The norm's result is always a tensor of its own, so SiLU can overwrite it rather than allocate another.
+        var normed = Native(x);
+        normed.silu_();
+        return normed;
     }
 
     Tensor Native(Tensor x)
