@@ -8,8 +8,8 @@ namespace FifoPipes.Core.Media;
 
 /// <summary>
 /// The frames of a source video for video-to-video, read forward one at a time through ffmpeg (any video it reads,
-/// animated GIFs and single images included), scaled to cover width x height and centre-cropped as start frames are.
-/// The file is never held whole: one frame is in memory at a time.
+/// animated GIFs and single images included), as <see cref="SourceTiming"/> selects them, scaled to cover width x height
+/// and centre-cropped as start frames are. The file is never held whole: one frame is in memory at a time.
 /// </summary>
 public sealed class SourceFrames : IDisposable
 {
@@ -17,16 +17,18 @@ public sealed class SourceFrames : IDisposable
 
     readonly string path;
     readonly int width, height;
+    readonly SourceTiming timing;
     Process? ffmpeg;
     Task<string>? errors;
     // Skipped frames land here: reaching a resumed run's frame reads every frame before it.
     byte[]? skipped;
 
-    public SourceFrames(string path, int width, int height)
+    public SourceFrames(string path, int width, int height, SourceTiming timing = default)
     {
         this.path = MustExist(path);
         this.width = width;
         this.height = height;
+        this.timing = timing;
     }
 
     /// <summary>Index of the frame <see cref="Next"/> returns.</summary>
@@ -35,23 +37,30 @@ public sealed class SourceFrames : IDisposable
     /// <summary>What a source holds: its frames, and its frame rate where the file gives one (the mean frame duration).</summary>
     public sealed record Summary(long Frames, double? Fps);
 
-    static readonly ConcurrentDictionary<(string Path, long Bytes, DateTime Written), Summary> Probed = new();
+    static readonly ConcurrentDictionary<(string Path, long Bytes, DateTime Written, SourceTiming Timing), Summary> Probed = new();
 
     /// <summary>
-    /// Counts the frames of the file's first video stream from its packets, without decoding them (ffmpeg's framecrc
-    /// lists one line per packet: stream, dts, pts, duration, size, checksum, after a header giving the time base).
-    /// The recipe reader, the cmdlet and the run all ask, so the answer is kept while the file keeps its length and
-    /// write time (another file copied in with both preserved, cp -p, is taken for the same).
+    /// Counts the frames <paramref name="timing"/> selects. The whole file's are counted from the packets of its first
+    /// video stream, without decoding; a start time or a frame rate needs the frames decoded (at 2x2 pixels) through the
+    /// same filters <see cref="Next"/> reads with, so the count is exactly what the reading yields. The recipe reader, the
+    /// cmdlet and the run all ask, so the answer is kept while the file keeps its length and write time (another file
+    /// copied in with both preserved, cp -p, is taken for the same).
     /// </summary>
-    public static Summary Probe(string path)
+    public static Summary Probe(string path, SourceTiming timing = default)
     {
         var file = new FileInfo(MustExist(path));
-        return Probed.GetOrAdd((file.FullName, file.Length, file.LastWriteTimeUtc), key => ProbeFile(key.Path));
+        return Probed.GetOrAdd((file.FullName, file.Length, file.LastWriteTimeUtc, timing), key => ProbeFile(key.Path, key.Timing));
     }
 
-    static Summary ProbeFile(string path)
+    static Summary ProbeFile(string path, SourceTiming timing)
     {
-        using var process = FfmpegLocator.StartReading(new[] { "-v", "error", "-nostdin", "-i", path, "-map", "0:V:0", "-c", "copy", "-f", "framecrc", "-" });
+        var frames = timing.IsWholeFile
+            ? new[] { "-c", "copy" }
+            : new[] { "-an", "-vf", timing.Filter("scale=2:2"), "-fps_mode", "passthrough" };
+        var arguments = new[] { "-v", "error", "-nostdin" }.Concat(timing.InputArguments()).Concat(new[] { "-i", path, "-map", "0:V:0" })
+            .Concat(frames).Concat(new[] { "-f", "framecrc", "-" });
+        // framecrc lists one line per frame or packet (stream, dts, pts, duration, size, checksum) after a header giving the time base.
+        using var process = FfmpegLocator.StartReading(arguments);
         var stderr = process.StandardError.ReadToEndAsync();
         long count = 0, durations = 0;
         double timeBase = 0;
@@ -66,9 +75,11 @@ public sealed class SourceFrames : IDisposable
         }
         process.WaitForExit();
         if (process.ExitCode != 0 || count == 0)
-            throw Unreadable(path, count == 0 ? "it has no video stream" : $"exit code {process.ExitCode}", stderr.Result);
+            throw Unreadable(path, process.ExitCode != 0 ? $"exit code {process.ExitCode}"
+                : timing.Start > 0 ? $"it has no video frames from {timing.Start.ToString(CultureInfo.InvariantCulture)} s on; give an earlier start" : "it has no video stream",
+                stderr.Result);
         double seconds = durations * timeBase;
-        return new Summary(count, seconds > 0 ? Math.Round(count / seconds, 3) : null);
+        return new Summary(count, timing.Fps ?? (seconds > 0 ? Math.Round(count / seconds, 3) : null));
     }
 
     /// <summary>The next frame as [3, H, W] float32 in [0, 1], or null after the last.</summary>
@@ -92,11 +103,11 @@ public sealed class SourceFrames : IDisposable
     {
         if (ffmpeg is null)
         {
-            var filter = string.Create(CultureInfo.InvariantCulture, $"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height}");
-            // Every decoded frame once, as the count above sees them: rawvideo output would otherwise be made constant-rate,
-            // duplicating or dropping frames of a variable-rate clip and shifting the source against the output.
-            ffmpeg = FfmpegLocator.StartReading(new[] { "-v", "error", "-nostdin", "-i", path, "-map", "0:V:0", "-an", "-vf", filter, "-fps_mode", "passthrough",
-                "-f", "rawvideo", "-pix_fmt", "rgb24", "-" });
+            var filter = timing.Filter(string.Create(CultureInfo.InvariantCulture, $"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height}"));
+            // Every frame the filters give once, as the count above sees them: rawvideo output would otherwise be made
+            // constant-rate, duplicating or dropping frames of a variable-rate clip and shifting the source against the output.
+            ffmpeg = FfmpegLocator.StartReading(new[] { "-v", "error", "-nostdin" }.Concat(timing.InputArguments())
+                .Concat(new[] { "-i", path, "-map", "0:V:0", "-an", "-vf", filter, "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-" }));
             errors = ffmpeg.StandardError.ReadToEndAsync();
         }
         var frame = into ?? new byte[checked(width * height * 3)];

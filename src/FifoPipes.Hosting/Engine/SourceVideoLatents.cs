@@ -16,15 +16,17 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
 {
     readonly IVideoModel model;
     readonly string path;
+    readonly SourceTiming timing;
     readonly IProgressSink log;
     SourceFrames frames;
     (long Index, Tensor Latent)? latest;
     bool endedEarly;
 
-    SourceVideoLatents(IVideoModel model, string path, SourceFrames.Summary summary, IProgressSink log)
+    SourceVideoLatents(IVideoModel model, SourceVideo source, SourceFrames.Summary summary, IProgressSink log)
     {
         this.model = model;
-        this.path = path;
+        path = source.Path;
+        timing = source.Timing;
         this.log = log;
         Count = summary.Frames;
         Fps = summary.Fps;
@@ -36,7 +38,7 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
     /// <summary>The prompt frames are encoded under: none, explicitly, so no model falls back on state from an earlier prompt.</summary>
     const string NoPrompt = "";
 
-    /// <summary>The source's frame rate where the file gives one: the output's, unless the recipe sets fps.</summary>
+    /// <summary>The source's frame rate (its resampled rate, or the file's where it gives one): the output's, unless the recipe sets fps.</summary>
     public double? Fps { get; }
 
     /// <summary>
@@ -45,8 +47,8 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
     /// </summary>
     public static SourceVideoLatents Open(IVideoModel model, SourceVideo source, IProgressSink? log = null)
     {
-        var summary = SourceFrames.Probe(source.Path);
-        using (var probe = new SourceFrames(source.Path, model.Info.PixelWidth, model.Info.PixelHeight))
+        var summary = SourceFrames.Probe(source.Path, source.Timing);
+        using (var probe = new SourceFrames(source.Path, model.Info.PixelWidth, model.Info.PixelHeight, source.Timing))
         using (var scope = NewDisposeScope())
         {
             var first = new List<Tensor>();
@@ -58,7 +60,7 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
                     $"Model '{model.Info.Name}' encodes {first.Count} video frames into {latents.shape[1]} latent frames; restyling a source video needs one latent " +
                     "per frame. Use a model without temporal compression (analytic, videocrafter, zeroscope).");
         }
-        return new SourceVideoLatents(model, source.Path, summary, log ?? NullProgressSink.Instance);
+        return new SourceVideoLatents(model, source, summary, log ?? NullProgressSink.Instance);
     }
 
     public Tensor Latent(long index)
@@ -89,7 +91,7 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
         return latent.clone().MoveToOuterDisposeScope();
     }
 
-    SourceFrames Open() => new(path, model.Info.PixelWidth, model.Info.PixelHeight);
+    SourceFrames Open() => new(path, model.Info.PixelWidth, model.Info.PixelHeight, timing);
 
     public void Dispose()
     {

@@ -1,4 +1,5 @@
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Media;
 using FifoPipes.Hosting.Options;
 using FifoPipes.Hosting.Plugins;
 
@@ -61,5 +62,8 @@ public sealed class Recipe
     string? provenance;
 }
 
-/// <summary>Video-to-video: output frame k restyles frame k of <see cref="Path"/>, noised to <see cref="Strength"/> of the schedule.</summary>
-public sealed record SourceVideo(string Path, double Strength);
+/// <summary>
+/// Video-to-video: output frame k restyles frame k of <see cref="Path"/> as <see cref="Timing"/> selects its frames,
+/// noised to <see cref="Strength"/> of the schedule.
+/// </summary>
+public sealed record SourceVideo(string Path, double Strength, SourceTiming Timing = default);

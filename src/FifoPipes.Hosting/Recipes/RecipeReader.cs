@@ -70,7 +70,7 @@ public sealed class RecipeReader
         long seed = ReadScalar<long?>(map, "seed", "seed") ?? 0;
         double? fps = ReadScalar<double?>(map, "fps", "fps");
         // As New-FifoVideo -Fps: below 0.01 a frame would last minutes, and the sinks' frame rates print as 0.
-        if (fps is { } rate && !(rate >= 0.01 && rate <= 240)) Error("fps", $"fps must be between 0.01 and 240, got {rate}", map["fps"]?.Location);
+        if (SourceTiming.FpsProblem(fps) is { } badRate) Error("fps", badRate, map["fps"]?.Location);
         bool overwrite = ReadScalar<bool?>(map, "overwrite", "overwrite") ?? false;
         var init = ReadPath(map, "init", mustExist: true);
         int beforeSource = diagnostics.Count;
@@ -395,14 +395,14 @@ public sealed class RecipeReader
         var at = (node as MapNode)?["path"]?.Location ?? node.Location;
         try
         {
-            long available = SourceFrames.Probe(source.Path).Frames;
+            long available = SourceFrames.Probe(source.Path, source.Timing).Frames;
             if (frames > available) Error("source", SamplingJob.SourceTooShort(available, frames), at);
         }
         // No ffmpeg is no fault of the path.
         catch (FifoInputException ex) { Error(ex.ErrorId == FfmpegLocator.NotFoundErrorId ? "source" : "source.path", ex.Message, at); }
     }
 
-    /// <summary>source: a video path, or { path, strength }.</summary>
+    /// <summary>source: a video path, or { path, strength, fps, start }.</summary>
     SourceVideo? ReadSource(MapNode map)
     {
         if (map["source"] is not { } node) return null;
@@ -417,7 +417,7 @@ public sealed class RecipeReader
                 entries = m;
                 break;
             default:
-                Error("source", $"expected a video path or {{path, strength}}, got {node.Kind}", node.Location, RecipeKeys.Source);
+                Error("source", $"expected a video path or {{path, strength, fps, start}}, got {node.Kind}", node.Location, RecipeKeys.Source);
                 return null;
         }
         if (entries["path"] is null) { Error("source.path", "missing 'path': the video to restyle", entries.Location); return null; }
@@ -426,7 +426,11 @@ public sealed class RecipeReader
         if (!(strength > 0 && strength <= 1))
             Error("source.strength", $"strength must be above 0 and at most 1, got {strength}: 0.3 keeps the source close, 0.6 restyles it, 0.9 keeps little but its layout",
                 entries["strength"]?.Location);
-        return path is null ? null : new SourceVideo(path, strength);
+        var fps = ReadScalar<double?>(entries, "fps", "source.fps");
+        if (SourceTiming.FpsProblem(fps) is { } badFps) Error("source.fps", badFps + ": the source is resampled to it before restyling", entries["fps"]?.Location);
+        var start = ReadScalar<double?>(entries, "start", "source.start") ?? 0;
+        if (SourceTiming.StartProblem(start) is { } badStart) Error("source.start", badStart, entries["start"]?.Location);
+        return path is null ? null : new SourceVideo(path, strength, new SourceTiming(fps, start));
     }
 
     SnapshotPolicy? ReadSnapshot(MapNode map)

@@ -118,7 +118,12 @@ public sealed class RunProvenance
         if (Value("seed") is { } seed) yaml.Append("seed: ").Append(seed).Append('\n');
         if (Value("init") is { } init) yaml.Append("init: ").Append(Quoted(init)).Append('\n');
         if (Value("source") is { } source)
-            yaml.Append("source: { path: ").Append(Quoted(source)).Append(", strength: ").Append(Value("source.strength") ?? "0.6").Append(" }\n");
+        {
+            yaml.Append("source: { path: ").Append(Quoted(source)).Append(", strength: ").Append(Value("source.strength") ?? "0.6");
+            if (Value("source.fps") is { } fps) yaml.Append(", fps: ").Append(fps);
+            if (Value("source.start") is { } start) yaml.Append(", start: ").Append(start);
+            yaml.Append(" }\n");
+        }
         if (resumeFrom is not null) yaml.Append("resume: ").Append(Quoted(resumeFrom)).Append('\n');
         return yaml.ToString();
     }

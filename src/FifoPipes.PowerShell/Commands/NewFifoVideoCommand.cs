@@ -63,6 +63,10 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [Parameter] public string? Source { get; set; }
     /// <summary><para type="description">With -Source, how far into the noise schedule each source frame goes before it is redrawn, from 0.01 to 1: 0.3 stays close to the source, 0.6 (the default) restyles it, 0.9 keeps little but its layout.</para></summary>
     [Parameter] [ValidateRange(0.01, 1.0)] public double? Strength { get; set; }
+    /// <summary><para type="description">With -Source, resample the source to this many frames a second before restyling it (frames repeated or dropped to a constant rate); the output then plays at this rate unless -Fps says otherwise. Default: every frame the source has, at its own rate.</para></summary>
+    [Parameter] [ValidateRange(0.01, 240.0)] public double? SourceFps { get; set; }
+    /// <summary><para type="description">With -Source, the second of the source that output frame 0 restyles (ffmpeg seeks there exactly). Default: 0.</para></summary>
+    [Parameter] [ValidateRange(0.0, double.MaxValue)] public double? SourceStart { get; set; }
     /// <summary><para type="description">Save the sampler state to this file every -SnapshotEvery frames.</para></summary>
     [Parameter] public string? SnapshotPath { get; set; }
     /// <summary><para type="description">How often to snapshot, in output frames: 100, or the recipe's snapshot.every. Needs -SnapshotPath or a recipe with snapshot:.</para></summary>
@@ -84,12 +88,9 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         if (Height is { } height) builder.Set("height", height, "-Height");
         if (InitImage is not null) builder.Set("init", ResolvePath(InitImage), "-InitImage");
         if (Source is not null) builder.SetEntry("source", "path", ResolvePath(Source), "-Source");
-        if (Strength is { } strength)
-        {
-            if (Source is null && Recipe is null)
-                ThrowTerminatingError(new ErrorRecord(new PSArgumentException("-Strength needs -Source: the video to restyle."), "StrengthWithoutSource", ErrorCategory.InvalidArgument, strength));
-            builder.SetEntry("source", "strength", strength, "-Strength");
-        }
+        SetSourceEntry(builder, "strength", Strength, nameof(Strength));
+        SetSourceEntry(builder, "fps", SourceFps, nameof(SourceFps));
+        SetSourceEntry(builder, "start", SourceStart, nameof(SourceStart));
         // Each sets only its own entry, so a recipe's snapshot interval survives -SnapshotPath and its path -SnapshotEvery.
         if (SnapshotPath is not null) builder.SetEntry("snapshot", "path", ResolvePath(SnapshotPath), "-SnapshotPath");
         if (MyInvocation.BoundParameters.ContainsKey(nameof(SnapshotEvery))) builder.SetEntry("snapshot", "every", SnapshotEvery, "-SnapshotEvery");
@@ -124,6 +125,15 @@ public sealed class NewFifoVideoCommand : PSCmdlet
 
     string ResolvePath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
 
+    /// <summary>A setting of the source video, which needs one: -Source, or a recipe that may name it.</summary>
+    void SetSourceEntry(RecipeBuilder builder, string entry, double? value, string parameter)
+    {
+        if (value is null) return;
+        if (Source is null && Recipe is null)
+            ThrowTerminatingError(new ErrorRecord(new PSArgumentException($"-{parameter} needs -Source: the video to restyle."), $"{parameter}WithoutSource", ErrorCategory.InvalidArgument, value));
+        builder.SetEntry("source", entry, value, "-" + parameter);
+    }
+
     /// <summary>
     /// Restyling a video with no -Frames: the prompts share the source's frames, in order and as evenly as whole frames
     /// allow (the first prompts take one more where they do not divide).
@@ -135,7 +145,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         // A missing file is the recipe reader's to report, with the parameter's name.
         if (!File.Exists(path)) return null;
         long frames;
-        try { frames = FifoPipes.Core.Media.SourceFrames.Probe(path).Frames; }
+        try { frames = FifoPipes.Core.Media.SourceFrames.Probe(path, new FifoPipes.Core.Media.SourceTiming(SourceFps, SourceStart ?? 0)).Frames; }
         catch (Exception ex) when (ex is FifoPipes.Abstractions.FifoInputException) { ThrowTerminatingError(Errors.From(ex, Source)); return null; }
         if (frames < prompts.Length)
             ThrowTerminatingError(new ErrorRecord(new PSArgumentException($"The source video has {frames} frames, fewer than the {prompts.Length} prompts; give fewer prompts."),

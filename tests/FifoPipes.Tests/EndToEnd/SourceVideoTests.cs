@@ -72,6 +72,40 @@ public sealed class SourceVideoTests : IDisposable
     }
 
     [SkippableFact]
+    public void A_start_time_and_a_frame_rate_select_frames_of_the_file_and_the_count_agrees_with_the_reading()
+    {
+        Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
+        var clip = TestPattern("pattern.mp4", 24);   // 3 s at 8 fps
+        var native = ReadAll(clip, default);
+        Assert.Equal(24, native.Count);
+
+        void Selects(SourceTiming timing, int[] expected, double fps)
+        {
+            var frames = ReadAll(clip, timing);
+            Assert.Equal(new SourceFrames.Summary(expected.Length, fps), SourceFrames.Probe(clip, timing));
+            Assert.Equal(expected.Length, frames.Count);
+            for (int k = 0; k < expected.Length; k++)
+                TensorAssert.Identical(new[] { native[expected[k]] }, new[] { frames[k] }, $"{timing}: frame {k} is the file's frame {expected[k]}");
+        }
+        Selects(new SourceTiming(Fps: 4), Enumerable.Range(0, 12).Select(k => 2 * k).ToArray(), 4);
+        Selects(new SourceTiming(Start: 1), Enumerable.Range(8, 16).ToArray(), 8);
+        Selects(new SourceTiming(Fps: 4, Start: 1), Enumerable.Range(0, 8).Select(k => 8 + 2 * k).ToArray(), 4);
+        // A higher rate repeats frames: at 16 fps each frame of the file comes twice.
+        Selects(new SourceTiming(Fps: 16), Enumerable.Range(0, 48).Select(k => k / 2).ToArray(), 16);
+
+        var ex = Assert.Throws<FifoInputException>(() => SourceFrames.Probe(clip, new SourceTiming(Start: 5)));
+        Assert.Contains("no video frames from 5 s on", ex.Message);
+    }
+
+    List<Tensor> ReadAll(string clip, SourceTiming timing)
+    {
+        using var frames = new SourceFrames(clip, 32, 16, timing);
+        var all = new List<Tensor>();
+        while (frames.Next() is { } frame) all.Add(frame);
+        return all;
+    }
+
+    [SkippableFact]
     public void Latents_come_in_order_and_an_earlier_frame_reopens_the_stream()
     {
         Skip.IfNot(Ffprobe.Available, "needs ffmpeg");

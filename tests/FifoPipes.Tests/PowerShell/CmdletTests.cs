@@ -334,6 +334,31 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void A_source_can_be_resampled_and_started_later_and_its_record_keeps_both()
+    {
+        const string small = "-Width 64 -Height 32 -ModelOption @{ channels = 2; frames = 4 } -Partitions 2";
+        Run($"New-FifoVideo 'red fire rising' -Frames 12 -Seed 1 -Fps 12 {small} | Export-FifoFrames src.mp4 | Out-Null");
+        List<FifoFrame> Restyle(string extra) => Run($"New-FifoVideo 'calm blue ocean' -Seed 2 {small} -Source src.mp4 -Strength 0.3 {extra}").Cast<FifoFrame>().ToList();
+
+        // 12 frames at 12 fps: at 6 fps from 0.5 s on, 3 frames remain, and the output plays at 6 fps.
+        var resampled = Restyle("-SourceFps 6 -SourceStart 0.5");
+        Assert.Equal(3, resampled.Count);
+        Assert.Equal(6, resampled[0].Fps, 3);
+        var whole = Restyle("");
+        Assert.Equal(12, whole.Count);
+        Assert.NotEqual(whole.Take(3).Select(f => f.Pixels), resampled.Select(f => f.Pixels));
+
+        var recipe = Run("$f = New-FifoVideo 'calm blue ocean' -Seed 2 -Width 64 -Height 32 -ModelOption @{ channels = 2; frames = 4 } -Partitions 2 " +
+                         "-Source src.mp4 -Strength 0.3 -SourceFps 6 -SourceStart 0.5; (Get-FifoProvenance ($f | Export-FifoFrames again.gif)).Recipe").Cast<string>().Single();
+        Assert.Contains("strength: 0.3, fps: 6, start: 0.5 }", recipe);
+        File.WriteAllText(Path.Combine(dir, "again.yaml"), recipe);
+        Assert.Equal(resampled.Select(f => f.Pixels), Run("New-FifoVideo -Recipe again.yaml").Cast<FifoFrame>().Select(f => f.Pixels));
+
+        var error = RunFailing($"New-FifoVideo 'calm blue ocean' -Frames 3 -SourceFps 6 {small}");
+        Assert.Equal("SourceFpsWithoutSource", error.FullyQualifiedErrorId.Split(',')[0]);
+    }
+
+    [Fact]
     public void Fps_sets_the_frame_times_and_Export_can_override_it_for_the_video()
     {
         var frames = Run($$"""
