@@ -134,8 +134,9 @@ public sealed class FfmpegSink : IFrameSink
         format = FrameFormat.Of(first, target);
         path = SinkFiles.OpenPath(path, first.Index, container.Name, log);
         var arguments = FfmpegCommand.Build(options, container, format, path, target.Overwrite, first.Provenance);
-        if (FfmpegCommand.NeedsEvenSize(options.PixelFormat, format))
-            log.Verbose($"{container.Name}: {format.Width}x{format.Height} is padded to even sides with black; {options.PixelFormat} needs them.");
+        var (width, height) = FfmpegCommand.ScaledSize(options, format);
+        if (FfmpegCommand.NeedsEvenSize(options.PixelFormat, width, height))
+            log.Verbose($"{container.Name}: {width}x{height} is padded to even sides with black; {options.PixelFormat} needs them.");
         // The provenance comment is many lines; the log line names it instead of repeating it (a comment of the user's own stays).
         string? provenanceArgument = first.Provenance is { } p ? "comment=" + p : null;
         log.Verbose($"{container.Name}: {ffmpeg} {string.Join(' ', arguments.Select(a => a == provenanceArgument ? $"'comment=<provenance, {provenanceArgument.Length - 8} characters>'" : Quote(a)))}");

@@ -68,6 +68,23 @@ public sealed class FfmpegSinkTests : SinkTestBase
     }
 
     [SkippableFact]
+    public void Interpolation_and_resizing_happen_in_ffmpeg_before_encoding_and_an_odd_result_is_padded()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        // 8 frames at 8 fps, interpolated to 24 and doubled: about a second of 24 fps at 128x96 (minterpolate ends
+        // a little before the last frame's end: 22 frames).
+        var smooth = Ffprobe.Probe(Write(new Mp4SinkFactory(), new SinkTarget("smooth.mp4", 8, false), Context, Frames(8),
+            new FfmpegSinkOptions { Preset = "ultrafast", Interpolate = 24, Scale = 2 }));
+        Assert.Equal((128, 96), (smooth.Width, smooth.Height));
+        Assert.InRange(smooth.Frames, 21, 25);
+        Assert.InRange(smooth.Duration, 0.85, 1.05);
+        // 33x21 tripled is 99x63, which yuv420p cannot hold.
+        var tripled = Ffprobe.Probe(Write(new MkvSinkFactory(), new SinkTarget("tripled.mkv", 8, false), Context, Frames(4, 33, 21),
+            new FfmpegSinkOptions { Preset = "ultrafast", Scale = 3 }));
+        Assert.Equal((100, 64, 4), (tripled.Width, tripled.Height, tripled.Frames));
+    }
+
+    [SkippableFact]
     public void Completing_after_3_of_10_frames_leaves_a_playable_3_frame_video()
     {
         Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
