@@ -14,6 +14,7 @@ namespace FifoPipes.Core.Media;
 public sealed class SourceFrames : IDisposable
 {
     public const string UnreadableErrorId = "SourceUnreadable";
+    public const string StartPastEndErrorId = "SourceStartPastEnd";
 
     readonly string path;
     readonly int width, height;
@@ -54,11 +55,9 @@ public sealed class SourceFrames : IDisposable
 
     static Summary ProbeFile(string path, SourceTiming timing)
     {
-        var frames = timing.IsWholeFile
-            ? new[] { "-c", "copy" }
-            : new[] { "-an", "-vf", timing.Filter("scale=2:2"), "-fps_mode", "passthrough" };
-        var arguments = new[] { "-v", "error", "-nostdin" }.Concat(timing.InputArguments()).Concat(new[] { "-i", path, "-map", "0:V:0" })
-            .Concat(frames).Concat(new[] { "-f", "framecrc", "-" });
+        var arguments = timing.IsWholeFile
+            ? new[] { "-v", "error", "-nostdin", "-i", path, "-map", "0:V:0", "-c", "copy", "-f", "framecrc", "-" }
+            : Selecting(path, timing, "scale=2:2", "framecrc").Append("-");
         // framecrc lists one line per frame or packet (stream, dts, pts, duration, size, checksum) after a header giving the time base.
         using var process = FfmpegLocator.StartReading(arguments);
         var stderr = process.StandardError.ReadToEndAsync();
@@ -74,10 +73,10 @@ public sealed class SourceFrames : IDisposable
             if (line.Split(',') is { Length: >= 4 } fields && long.TryParse(fields[3].Trim(), CultureInfo.InvariantCulture, out var duration)) durations += duration;
         }
         process.WaitForExit();
+        // Whatever ffmpeg's exit code: some versions fail when no frame reaches the output.
+        if (count == 0 && timing.Start > 0) throw StartPastEnd(path, timing.Start);
         if (process.ExitCode != 0 || count == 0)
-            throw Unreadable(path, process.ExitCode != 0 ? $"exit code {process.ExitCode}"
-                : timing.Start > 0 ? $"it has no video frames from {timing.Start.ToString(CultureInfo.InvariantCulture)} s on; give an earlier start" : "it has no video stream",
-                stderr.Result);
+            throw Unreadable(path, process.ExitCode != 0 ? $"exit code {process.ExitCode}" : "it has no video stream", stderr.Result);
         double seconds = durations * timeBase;
         return new Summary(count, timing.Fps ?? (seconds > 0 ? Math.Round(count / seconds, 3) : null));
     }
@@ -103,11 +102,8 @@ public sealed class SourceFrames : IDisposable
     {
         if (ffmpeg is null)
         {
-            var filter = timing.Filter(string.Create(CultureInfo.InvariantCulture, $"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height}"));
-            // Every frame the filters give once, as the count above sees them: rawvideo output would otherwise be made
-            // constant-rate, duplicating or dropping frames of a variable-rate clip and shifting the source against the output.
-            ffmpeg = FfmpegLocator.StartReading(new[] { "-v", "error", "-nostdin" }.Concat(timing.InputArguments())
-                .Concat(new[] { "-i", path, "-map", "0:V:0", "-an", "-vf", filter, "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-" }));
+            var fit = string.Create(CultureInfo.InvariantCulture, $"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height}");
+            ffmpeg = FfmpegLocator.StartReading(Selecting(path, timing, fit, "rawvideo").Concat(new[] { "-pix_fmt", "rgb24", "-" }));
             errors = ffmpeg.StandardError.ReadToEndAsync();
         }
         var frame = into ?? new byte[checked(width * height * 3)];
@@ -115,6 +111,24 @@ public sealed class SourceFrames : IDisposable
         ffmpeg.WaitForExit();
         if (ffmpeg.ExitCode != 0 || Position == 0) throw Unreadable(path, Position == 0 ? "no frames" : $"exit code {ffmpeg.ExitCode}", errors!.Result);
         return null;
+    }
+
+    /// <summary>
+    /// ffmpeg reading the frames <paramref name="timing"/> selects through <paramref name="resize"/> into the muxer
+    /// <paramref name="format"/> (the output name follows): the count and the reading both run this, so they agree.
+    /// Every frame the filters give is passed on once: rawvideo output would otherwise be made constant-rate,
+    /// duplicating or dropping frames of a variable-rate clip and shifting the source against the output.
+    /// </summary>
+    static IEnumerable<string> Selecting(string path, SourceTiming timing, string resize, string format) =>
+        new[] { "-v", "error", "-nostdin" }.Concat(timing.InputArguments())
+            .Concat(new[] { "-i", path, "-map", "0:V:0", "-an", "-vf", timing.Filter(resize), "-fps_mode", "passthrough", "-f", format });
+
+    static FifoInputException StartPastEnd(string path, double start)
+    {
+        var whole = Probe(path);
+        string length = whole.Fps is { } fps ? string.Create(CultureInfo.InvariantCulture, $"it lasts about {whole.Frames / fps:0.#} s") : $"it has {whole.Frames} frames";
+        return new FifoInputException(StartPastEndErrorId,
+            string.Create(CultureInfo.InvariantCulture, $"Source video '{path}' has no frames from {start} s on: {length}. Give a start before its end (source.start, -SourceStart)."));
     }
 
     static string MustExist(string path) => File.Exists(path) ? path

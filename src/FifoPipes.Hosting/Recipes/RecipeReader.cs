@@ -64,7 +64,7 @@ public sealed class RecipeReader
         var apiVersion = ReadApiVersion(map);
         var model = ReadUse(map, "model", PluginKind.Model, defaultName: "analytic", FrameSizeNodes(map));
         var sampler = ReadUse(map, "sampler", PluginKind.Sampler, defaultName: "fifo");
-        var prompts = ReadPrompts(map);
+        var entries = ReadPrompts(map);
         // Blank is none: the run keeps the identity (and the plain "" guidance) it has without one.
         string negativePrompt = ReadScalar<string>(map, "negativePrompt", "negativePrompt") is { } given && given.Trim().Length > 0 ? given : "";
         long seed = ReadScalar<long?>(map, "seed", "seed") ?? 0;
@@ -78,7 +78,10 @@ public sealed class RecipeReader
         if (source is not null && init is not null)
             Error("source", "a run restyles a source video (source:) or continues start frames (init:), not both; keep one", map["source"]!.Location);
         // Read with ffmpeg only when nothing else is wrong with it: a recipe in error is not worth a pass over a long video.
-        if (source is not null && prompts is not null && diagnostics.Count == beforeSource) CheckSourceLength(source, prompts.Sum(p => (long)p.Frames), map["source"]!);
+        bool countable = source is not null && diagnostics.Count == beforeSource;
+        var prompts = entries is null ? null : Spans(entries, map["source"], countable ? source : null);
+        if (countable && prompts is not null && entries!.All(e => e.Frames is not null))
+            CheckSourceLength(source!, prompts.Sum(p => (long)p.Frames), map["source"]!);
         outputNames = OutputNames(model, sampler, prompts, negativePrompt, seed, init, source);
         var sinks = ReadSinks(map);
         var snapshot = ReadSnapshot(map);
@@ -296,7 +299,10 @@ public sealed class RecipeReader
         return OptionBinder.Bind(plugin.OptionsType, values, path, with?.Location ?? at, diagnostics, keyLocations);
     }
 
-    IReadOnlyList<PromptSpan>? ReadPrompts(MapNode map)
+    /// <summary>A prompt as written; a missing frame count is resolved by <see cref="Spans"/> once the source is known.</summary>
+    sealed record PromptEntry(string Prompt, int? Frames, string FramesPath, SourceLocation? At);
+
+    IReadOnlyList<PromptEntry>? ReadPrompts(MapNode map)
     {
         var single = map["prompt"];
         var list = map["prompts"];
@@ -314,9 +320,9 @@ public sealed class RecipeReader
             }
             var prompt = Text(single, "prompt");
             int? frames = ReadScalar<int?>(map, "frames", "frames");
-            if (frames is null) { Error("frames", "missing 'frames': how many frames to make", map.Location); return null; }
             if (frames < 1) { Error("frames", $"frames must be at least 1, got {frames}", map["frames"]!.Location); return null; }
-            return prompt is null ? null : new[] { new PromptSpan(prompt, frames.Value) };
+            if (frames is null && Given(map["frames"])) return null;
+            return prompt is null ? null : new[] { new PromptEntry(prompt, frames, "frames", map.Location) };
         }
         if (map["frames"] is { } stray)
             Error("frames", "with 'prompts', give 'frames' per entry instead of at the top level", stray.Location);
@@ -325,7 +331,7 @@ public sealed class RecipeReader
             Error("prompts", $"expected a non-empty list of {{prompt, frames}}, got {list.Kind}", list.Location, PromptKeys);
             return null;
         }
-        var spans = new List<PromptSpan>();
+        var entries = new List<PromptEntry>();
         for (int i = 0; i < seq.Items.Count; i++)
         {
             var path = $"prompts[{i}]";
@@ -334,11 +340,48 @@ public sealed class RecipeReader
             var prompt = item["prompt"] is { } p ? Text(p, $"{path}.prompt") : null;
             if (item["prompt"] is null) Error($"{path}.prompt", "missing 'prompt'", item.Location);
             int? frames = ReadScalar<int?>(item, "frames", $"{path}.frames");
-            if (frames is null && item["frames"] is not ScalarNode { Value: not null }) Error($"{path}.frames", "missing 'frames'", item["frames"]?.Location ?? item.Location);
-            else if (frames < 1) Error($"{path}.frames", $"frames must be at least 1, got {frames}", item["frames"]!.Location);
-            if (prompt is not null && frames is >= 1) spans.Add(new PromptSpan(prompt, frames.Value));
+            if (frames < 1) Error($"{path}.frames", $"frames must be at least 1, got {frames}", item["frames"]!.Location);
+            bool readable = frames is >= 1 || (frames is null && !Given(item["frames"]));
+            if (prompt is not null && readable) entries.Add(new PromptEntry(prompt, frames, $"{path}.frames", item.Location));
         }
-        return spans.Count == seq.Items.Count ? spans : null;
+        return entries.Count == seq.Items.Count ? entries : null;
+    }
+
+    /// <summary>A value is there (a blank entry, frames: ~, is as good as none).</summary>
+    static bool Given(RecipeNode? node) => node is not null and not ScalarNode { Value: null };
+
+    /// <summary>
+    /// The prompt schedule. Frame counts left out are an error, except with a source video: prompts that all leave them
+    /// out share the frames it selects, in order and as evenly as whole frames allow (the first take one more where they
+    /// do not divide). <paramref name="countable"/> is the source when it was read without a problem, so worth counting.
+    /// </summary>
+    IReadOnlyList<PromptSpan>? Spans(IReadOnlyList<PromptEntry> entries, RecipeNode? sourceNode, SourceVideo? countable)
+    {
+        var missing = entries.Where(e => e.Frames is null).ToList();
+        if (missing.Count == 0) return entries.Select(e => new PromptSpan(e.Prompt, e.Frames!.Value)).ToList();
+        if (sourceNode is null)
+        {
+            foreach (var e in missing) Error(e.FramesPath, "missing 'frames': how many frames to make (left out, the prompts share a source video's frames)", e.At);
+            return null;
+        }
+        if (missing.Count < entries.Count)
+        {
+            Error(missing[0].FramesPath, "give 'frames' to every prompt or to none: without them the prompts share the source video's frames", missing[0].At);
+            return null;
+        }
+        // A source in error has been reported already.
+        if (countable is null) return null;
+        var at = (sourceNode as MapNode)?["path"]?.Location ?? sourceNode.Location;
+        long available;
+        try { available = SourceFrames.Probe(countable.Path, countable.Timing).Frames; }
+        catch (FifoInputException ex) { SourceError(ex, at); return null; }
+        if (available < entries.Count)
+        {
+            Error("source", $"the source video has {available} frames{(countable.Timing.IsWholeFile ? "" : " " + countable.Timing.Describe())}, fewer than the {entries.Count} prompts that share them; give fewer prompts", at);
+            return null;
+        }
+        if (available / entries.Count > int.MaxValue) { Error("source", $"the source video's {available} frames are too many to share; give the prompts 'frames'", at); return null; }
+        return entries.Select((e, i) => new PromptSpan(e.Prompt, (int)(available / entries.Count + (i < available % entries.Count ? 1 : 0)))).ToList();
     }
 
     IReadOnlyList<SinkUse> ReadSinks(MapNode map)
@@ -396,11 +439,14 @@ public sealed class RecipeReader
         try
         {
             long available = SourceFrames.Probe(source.Path, source.Timing).Frames;
-            if (frames > available) Error("source", SamplingJob.SourceTooShort(available, frames), at);
+            if (frames > available) Error("source", SamplingJob.SourceTooShort(available, frames) + (source.Timing.IsWholeFile ? "" : $"; counted {source.Timing.Describe()}"), at);
         }
-        // No ffmpeg is no fault of the path.
-        catch (FifoInputException ex) { Error(ex.ErrorId == FfmpegLocator.NotFoundErrorId ? "source" : "source.path", ex.Message, at); }
+        catch (FifoInputException ex) { SourceError(ex, at); }
     }
+
+    /// <summary>A source ffmpeg could not count, under the key the user can fix: no ffmpeg is no fault of the path, a start past the end is the start's.</summary>
+    void SourceError(FifoInputException ex, SourceLocation? at) =>
+        Error(ex.ErrorId switch { FfmpegLocator.NotFoundErrorId => "source", SourceFrames.StartPastEndErrorId => "source.start", _ => "source.path" }, ex.Message, at);
 
     /// <summary>source: a video path, or { path, strength, fps, start }.</summary>
     SourceVideo? ReadSource(MapNode map)

@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Management.Automation;
+using FifoPipes.Core.Media;
 using FifoPipes.PowerShell.Engine;
 
 namespace FifoPipes.PowerShell.Commands;
@@ -64,7 +65,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     /// <summary><para type="description">With -Source, how far into the noise schedule each source frame goes before it is redrawn, from 0.01 to 1: 0.3 stays close to the source, 0.6 (the default) restyles it, 0.9 keeps little but its layout.</para></summary>
     [Parameter] [ValidateRange(0.01, 1.0)] public double? Strength { get; set; }
     /// <summary><para type="description">With -Source, resample the source to this many frames a second before restyling it (frames repeated or dropped to a constant rate); the output then plays at this rate unless -Fps says otherwise. Default: every frame the source has, at its own rate.</para></summary>
-    [Parameter] [ValidateRange(0.01, 240.0)] public double? SourceFps { get; set; }
+    [Parameter] [ValidateRange(SourceTiming.MinFps, SourceTiming.MaxFps)] public double? SourceFps { get; set; }
     /// <summary><para type="description">With -Source, the second of the source that output frame 0 restyles (ffmpeg seeks there exactly). Default: 0.</para></summary>
     [Parameter] [ValidateRange(0.0, double.MaxValue)] public double? SourceStart { get; set; }
     /// <summary><para type="description">Save the sampler state to this file every -SnapshotEvery frames.</para></summary>
@@ -77,7 +78,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     protected override void ProcessRecord()
     {
         var builder = new RecipeBuilder();
-        if (Prompt is { Length: > 0 }) builder.SetPrompts(Prompt, Frames ?? SourceLength(), "-Prompt");
+        if (Prompt is { Length: > 0 }) builder.SetPrompts(Prompt, Frames, "-Prompt");
         else if (Frames is { Length: > 0 }) ThrowTerminatingError(new ErrorRecord(new PSArgumentException("-Frames needs -Prompt (a recipe's prompt list carries its own frame counts)."), "FramesWithoutPrompt", ErrorCategory.InvalidArgument, null));
         if (MyInvocation.BoundParameters.ContainsKey(nameof(SnapshotEvery)) && SnapshotPath is null && Recipe is null)
             ThrowTerminatingError(new ErrorRecord(new PSArgumentException("-SnapshotEvery needs -SnapshotPath: the file to write the snapshots to."), "SnapshotEveryWithoutPath", ErrorCategory.InvalidArgument, SnapshotEvery));
@@ -132,24 +133,5 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         if (Source is null && Recipe is null)
             ThrowTerminatingError(new ErrorRecord(new PSArgumentException($"-{parameter} needs -Source: the video to restyle."), $"{parameter}WithoutSource", ErrorCategory.InvalidArgument, value));
         builder.SetEntry("source", entry, value, "-" + parameter);
-    }
-
-    /// <summary>
-    /// Restyling a video with no -Frames: the prompts share the source's frames, in order and as evenly as whole frames
-    /// allow (the first prompts take one more where they do not divide).
-    /// </summary>
-    int[]? SourceLength()
-    {
-        if (Source is null || Prompt is not { Length: > 0 } prompts) return null;
-        var path = ResolvePath(Source);
-        // A missing file is the recipe reader's to report, with the parameter's name.
-        if (!File.Exists(path)) return null;
-        long frames;
-        try { frames = FifoPipes.Core.Media.SourceFrames.Probe(path, new FifoPipes.Core.Media.SourceTiming(SourceFps, SourceStart ?? 0)).Frames; }
-        catch (Exception ex) when (ex is FifoPipes.Abstractions.FifoInputException) { ThrowTerminatingError(Errors.From(ex, Source)); return null; }
-        if (frames < prompts.Length)
-            ThrowTerminatingError(new ErrorRecord(new PSArgumentException($"The source video has {frames} frames, fewer than the {prompts.Length} prompts; give fewer prompts."),
-                "SourceTooShort", ErrorCategory.InvalidArgument, Source));
-        return Enumerable.Range(0, prompts.Length).Select(i => checked((int)(frames / prompts.Length + (i < frames % prompts.Length ? 1 : 0)))).ToArray();
     }
 }

@@ -13,4 +13,7 @@ static class PromptSchedule
             throw new PSArgumentException($"Give one -Frames value for all prompts or one per prompt: {prompts.Length} prompts, {frames.Length} frame counts.");
         return prompts.Select((p, i) => (object)new Hashtable { ["prompt"] = p, ["frames"] = frames.Length == 1 ? frames[0] : frames[i] }).ToArray();
     }
+
+    /// <summary>Prompts without frame counts: the recipe reader shares a source video's frames among them.</summary>
+    public static object[] Sharing(string[] prompts) => prompts.Select(p => (object)new Hashtable { ["prompt"] = p }).ToArray();
 }

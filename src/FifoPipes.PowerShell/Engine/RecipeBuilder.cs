@@ -17,17 +17,18 @@ sealed class RecipeBuilder
     readonly Dictionary<string, string> parameters = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
-    /// The prompts of the video, with one frame count for all or one each; without counts, a single prompt keeps the
-    /// recipe file's 'frames' (so -Recipe long.yaml -Prompt 'rain' only changes the prompt), others get 128 frames each.
+    /// The prompts of the video, with one frame count for all or one each. Without counts, a single prompt keeps the
+    /// recipe file's 'frames' (so -Recipe long.yaml -Prompt 'rain' only changes the prompt); otherwise with a source
+    /// video the prompts share its frames (the reader counts them), and without one each gets 128 frames.
     /// </summary>
     public void SetPrompts(string[] prompts, int[]? frames, string parameter)
     {
-        promptsWithoutFrames = frames is null && prompts.Length == 1 ? prompts[0] : null;
+        promptsWithoutFrames = frames is null ? prompts : null;
         Set("prompts", PromptSchedule.Build(prompts, frames), parameter);
         parameters["prompt"] = parameter;
     }
 
-    string? promptsWithoutFrames;
+    string[]? promptsWithoutFrames;
 
     public void Set(string key, object? value, string? parameter = null)
     {
@@ -134,14 +135,18 @@ sealed class RecipeBuilder
         var entries = root.Entries.ToList();
         // A prompt given as a parameter replaces the file's prompt or prompt list entirely.
         var topValues = new Dictionary<string, object?>(top, StringComparer.Ordinal);
-        if (promptsWithoutFrames is not null && root["frames"] is ScalarNode { Value: not null })
+        if (promptsWithoutFrames is [var single] && root["frames"] is ScalarNode { Value: not null })
         {
             topValues.Remove("prompts");
-            topValues["prompt"] = promptsWithoutFrames;
+            topValues["prompt"] = single;
             entries.RemoveAll(e => e.Key is "prompt" or "prompts");
         }
         else if (topValues.ContainsKey("prompt") || topValues.ContainsKey("prompts"))
+        {
             entries.RemoveAll(e => e.Key is "prompt" or "prompts" or "frames");
+            if (promptsWithoutFrames is not null && (root["source"] is not null || topValues.ContainsKey("source") || this.entries.ContainsKey("source")))
+                topValues["prompts"] = PromptSchedule.Sharing(promptsWithoutFrames);
+        }
         foreach (var (key, value) in topValues) Replace(entries, key, RecipeNodes.FromObject(value));
         foreach (var (key, values) in this.entries)
         {

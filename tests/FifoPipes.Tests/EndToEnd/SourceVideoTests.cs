@@ -94,7 +94,8 @@ public sealed class SourceVideoTests : IDisposable
         Selects(new SourceTiming(Fps: 16), Enumerable.Range(0, 48).Select(k => k / 2).ToArray(), 16);
 
         var ex = Assert.Throws<FifoInputException>(() => SourceFrames.Probe(clip, new SourceTiming(Start: 5)));
-        Assert.Contains("no video frames from 5 s on", ex.Message);
+        Assert.Equal(SourceFrames.StartPastEndErrorId, ex.ErrorId);
+        Assert.Contains("has no frames from 5 s on: it lasts about 3 s. Give a start before its end", ex.Message);
     }
 
     List<Tensor> ReadAll(string clip, SourceTiming timing)
@@ -146,6 +147,42 @@ public sealed class SourceVideoTests : IDisposable
         var unreadable = Assert.Single(Problems(3, notVideo));
         Assert.Equal("source.path", unreadable.Path);
         Assert.Contains("could not be read by ffmpeg", unreadable.Message);
+    }
+
+    [SkippableFact]
+    public void Prompts_without_frames_share_the_frames_a_source_selects()
+    {
+        Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
+        var clip = TestPattern("pattern.mp4", 10);
+        (Recipe?, IReadOnlyList<FifoPipes.Hosting.Options.Diagnostic>) Read(string body)
+        {
+            var reader = new RecipeReader(FifoPipes.Tests.Hosting.TestPlugins.Host);
+            return (reader.ReadText("apiVersion: fifopipes/v1\n" + body, Path.Combine(dir, "r.yaml")), reader.Diagnostics);
+        }
+        IEnumerable<int> Frames(string body) => Read(body).Item1!.Prompts.Select(p => p.Frames);
+
+        Assert.Equal(new[] { 10 }, Frames($"prompt: a\nsource: {clip}\n"));
+        // In order and as evenly as whole frames allow: the first take one more.
+        Assert.Equal(new[] { 4, 3, 3 }, Frames($"prompts: [ {{ prompt: a }}, {{ prompt: b }}, {{ prompt: c }} ]\nsource: {clip}\n"));
+        // Of the frames selected: from 0.5 s on at 4 fps, 10 frames at 8 fps are 3 (0.5, 0.75 and 1 s).
+        Assert.Equal(new[] { 2, 1 }, Frames($"prompts: [ {{ prompt: a }}, {{ prompt: b }} ]\nsource: {{ path: {clip}, fps: 4, start: 0.5 }}\n"));
+
+        var (mixed, half) = Read($"prompts: [ {{ prompt: a, frames: 4 }}, {{ prompt: b }} ]\nsource: {clip}\n");
+        Assert.Null(mixed);
+        Assert.Equal(("prompts[1].frames", "give 'frames' to every prompt or to none: without them the prompts share the source video's frames"),
+            (half.Single().Path, half.Single().Message));
+        var (crowded, tooMany) = Read($"prompts: [ {string.Join(", ", Enumerable.Range(0, 11).Select(i => $"{{ prompt: p{i} }}"))} ]\nsource: {clip}\n");
+        Assert.Null(crowded);
+        Assert.Contains("the source video has 10 frames, fewer than the 11 prompts that share them", tooMany.Single().Message);
+        // A start past the end is the start's fault, with the video's length.
+        var (late, pastEnd) = Read($"prompt: a\nsource: {{ path: {clip}, start: 60 }}\n");
+        Assert.Null(late);
+        Assert.Equal("source.start", pastEnd.Single().Path);
+        Assert.True(pastEnd.Single().Message.Contains("has no frames from 60 s on: it lasts about 1.3 s"), pastEnd.Single().Message);
+        // A missing source is reported once, as itself, not as missing frames.
+        var (lost, missing) = Read("prompt: a\nsource: /nonexistent/walk.mp4\n");
+        Assert.Null(lost);
+        Assert.Equal("source.path", missing.Single().Path);
     }
 
     [SkippableFact]

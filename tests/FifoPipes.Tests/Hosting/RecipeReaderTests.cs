@@ -124,6 +124,8 @@ public sealed class RecipeReaderTests
         { "source key misspelt", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsource: { path: /etc/passwd, strenght: 0.5 }\n", "source.strenght", 4, "Did you mean 'strength'" },
         { "source file missing", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsource: /nonexistent/walk.mp4\n", "source.path", 4, "does not exist" },
         { "source as a list", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsource: [a, b]\n", "source", 4, "expected a video path or {path, strength, fps, start}" },
+        { "interpolation below a frame a second", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks: [ { path: a.mp4, with: { interpolate: 0.5 } } ]\n", "sinks[0].with.interpolate", 4,
+            "use 0 (off) or a frame rate from 1 to 240" },
         { "source fps zero", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsource: { path: /etc/passwd, fps: 0 }\n", "source.fps", 4, "fps must be between 0.01 and 240, got 0: the source is resampled" },
         { "source start before the video", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsource: { path: /etc/passwd, start: -1 }\n", "source.start", 4, "start must be 0 or more seconds" },
         { "choice option", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fifo, with: {step: euler}}\n", "sampler.with.step", 4, "'euler' is not one of the allowed values: ddim, ddpm" },
@@ -280,11 +282,13 @@ public sealed class RecipeReaderTests
             Assert.Equal(restyled.RunHash, Read(head + $"source: {{ path: {clip}, start: 0 }}\n").Recipe!.RunHash);
             var later = Read(head.Replace("frames: 3", "frames: 2") + $"source: {{ path: {clip}, start: 0.25 }}\n").Recipe!;
             Assert.Equal(new SourceTiming(Start: 0.25), later.Source!.Timing);
-            Assert.NotEqual(Read(head.Replace("frames: 3", "frames: 2") + $"source: {clip}\n").Recipe!.RunHash, later.RunHash);
+            var whole = Read(head.Replace("frames: 3", "frames: 2") + $"source: {clip}\n").Recipe!.RunHash;
+            Assert.NotEqual(whole, later.RunHash);
+            Assert.NotEqual(whole, Read(head.Replace("frames: 3", "frames: 2") + $"source: {{ path: {clip}, fps: 4 }}\n").Recipe!.RunHash);
             // At 4 fps the 4 frames at 8 fps are 2: counted as resampled.
             var (resampled, tooFew) = Read(head + $"source: {{ path: {clip}, fps: 4 }}\n");
             Assert.Null(resampled);
-            Assert.Contains(tooFew, d => d.Path == "source" && d.Message.Contains("the source video has 2 frames, and the prompts ask for 3"));
+            Assert.Contains(tooFew, d => d.Path == "source" && d.Message.Contains("the source video has 2 frames, and the prompts ask for 3") && d.Message.EndsWith("; counted at 4 fps"));
             // Another video saved under the same name is another run (its snapshots must not resume here), and is counted
             // again: two frames no longer serve three.
             FifoPipes.Tests.Sinks.Ffprobe.Ffmpeg("-y", "-f", "lavfi", "-i", "testsrc=size=64x32:rate=8", "-frames:v", "2", clip);

@@ -354,6 +354,11 @@ public sealed class CmdletTests : IDisposable
         File.WriteAllText(Path.Combine(dir, "again.yaml"), recipe);
         Assert.Equal(resampled.Select(f => f.Pixels), Run("New-FifoVideo -Recipe again.yaml").Cast<FifoFrame>().Select(f => f.Pixels));
 
+        // Prompts without -Frames share the frames selected, whether the selection comes from parameters or the recipe.
+        Assert.Equal(new[] { "a", "a", "b" }, Run($"New-FifoVideo a, b -Seed 2 {small} -Source src.mp4 -SourceFps 6 -SourceStart 0.5").Cast<FifoFrame>().Select(f => f.Prompt));
+        File.WriteAllText(Path.Combine(dir, "six.yaml"), "apiVersion: fifopipes/v1\nprompt: unused\nframes: 1\nsource: { path: src.mp4, fps: 6 }\n");
+        Assert.Equal(new[] { "x", "x", "x", "y", "y", "y" }, Run($"New-FifoVideo x, y -Recipe six.yaml -Seed 2 {small}").Cast<FifoFrame>().Select(f => f.Prompt));
+
         var error = RunFailing($"New-FifoVideo 'calm blue ocean' -Frames 3 -SourceFps 6 {small}");
         Assert.Equal("SourceFpsWithoutSource", error.FullyQualifiedErrorId.Split(',')[0]);
     }
