@@ -68,22 +68,31 @@ public static class FfmpegCommand
     {
         var filters = new List<string>();
         // minterpolate stops at the last frame's start, dropping its interval; a held copy of it keeps most of that time.
-        if (options.Interpolate > 0)
+        if (Interpolates(options, format))
             filters.Add(string.Create(CultureInfo.InvariantCulture, $"tpad=stop_mode=clone:stop=1,minterpolate=fps={options.Interpolate:R}:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"));
         var (width, height) = ScaledSize(options, format);
         if ((width, height) != (format.Width, format.Height))
             filters.Add(string.Create(CultureInfo.InvariantCulture, $"scale={width}:{height}:flags=lanczos"));
-        if (NeedsEvenSize(options.PixelFormat, width, height))
+        if (EncodedSize(options, format).Padded)
             filters.Add("pad=ceil(iw/2)*2:ceil(ih/2)*2");
         return filters;
     }
 
-    /// <summary>The frame size after <see cref="FfmpegSinkOptions.Scale"/>, at least a pixel a side.</summary>
-    public static (int Width, int Height) ScaledSize(FfmpegSinkOptions options, FrameFormat format) =>
-        (Math.Max(1, (int)Math.Round(format.Width * options.Scale)), Math.Max(1, (int)Math.Round(format.Height * options.Scale)));
+    /// <summary>Whether the file gets more frames than the sink is given: interpolation to a rate above the frames' own.</summary>
+    public static bool Interpolates(FfmpegSinkOptions options, FrameFormat format) => options.Interpolate > format.Fps;
 
-    /// <summary>Chroma-subsampled formats cannot hold an odd width or height; such frames get one black row or column.</summary>
-    public static bool NeedsEvenSize(string pixelFormat, int width, int height) =>
-        (width % 2 == 1 || height % 2 == 1)
-        && (pixelFormat.Contains("420") || pixelFormat.Contains("422") || pixelFormat.StartsWith("nv", StringComparison.Ordinal));
+    /// <summary>
+    /// The size of the encoded frames: scaled by <see cref="FfmpegSinkOptions.Scale"/>, then padded by a black row or
+    /// column where a chroma-subsampled pixel format cannot hold an odd side.
+    /// </summary>
+    public static (int Width, int Height, bool Padded) EncodedSize(FfmpegSinkOptions options, FrameFormat format)
+    {
+        var (width, height) = ScaledSize(options, format);
+        bool subsampled = options.PixelFormat.Contains("420") || options.PixelFormat.Contains("422") || options.PixelFormat.StartsWith("nv", StringComparison.Ordinal);
+        bool padded = subsampled && (width % 2 == 1 || height % 2 == 1);
+        return padded ? ((width + 1) / 2 * 2, (height + 1) / 2 * 2, true) : (width, height, false);
+    }
+
+    static (int Width, int Height) ScaledSize(FfmpegSinkOptions options, FrameFormat format) =>
+        (Math.Max(1, (int)Math.Round(format.Width * options.Scale)), Math.Max(1, (int)Math.Round(format.Height * options.Scale)));
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using FifoPipes.Core.Media;
 using FifoPipes.Abstractions;
 using FifoPipes.Core.Sinks;
@@ -132,11 +133,13 @@ public sealed class FfmpegSink : IFrameSink
     void Start(VideoFrame first)
     {
         format = FrameFormat.Of(first, target);
-        path = SinkFiles.OpenPath(path, first.Index, container.Name, log);
+        bool interpolates = FfmpegCommand.Interpolates(options, format);
+        if (options.Interpolate > 0 && !interpolates)
+            log.Warning($"{container.Name}: interpolate {options.Interpolate.ToString(CultureInfo.InvariantCulture)} is not above the frames' {format.FpsText} fps; they are encoded as made.");
+        path = SinkFiles.OpenPath(path, first.Index, container.Name, log, interpolates ? first.Index / format.Fps : null);
         var arguments = FfmpegCommand.Build(options, container, format, path, target.Overwrite, first.Provenance);
-        var (width, height) = FfmpegCommand.ScaledSize(options, format);
-        if (FfmpegCommand.NeedsEvenSize(options.PixelFormat, width, height))
-            log.Verbose($"{container.Name}: {width}x{height} is padded to even sides with black; {options.PixelFormat} needs them.");
+        if (FfmpegCommand.EncodedSize(options, format) is { Padded: true } encoded)
+            log.Verbose($"{container.Name}: frames are padded to {encoded.Width}x{encoded.Height} with black; {options.PixelFormat} needs even sides.");
         // The provenance comment is many lines; the log line names it instead of repeating it (a comment of the user's own stays).
         string? provenanceArgument = first.Provenance is { } p ? "comment=" + p : null;
         log.Verbose($"{container.Name}: {ffmpeg} {string.Join(' ', arguments.Select(a => a == provenanceArgument ? $"'comment=<provenance, {provenanceArgument.Length - 8} characters>'" : Quote(a)))}");
@@ -158,7 +161,7 @@ public sealed class FfmpegSink : IFrameSink
             failure = Failure($"ffmpeg could not finish '{path}' ({framesWritten} frames sent)", exitCode, null);
             throw failure;
         }
-        log.Verbose($"{container.Name}: wrote {framesWritten} frames to {path}");
+        log.Verbose($"{container.Name}: wrote {framesWritten} frames to {path}{(FfmpegCommand.Interpolates(options, format!) ? $" (interpolated to {options.Interpolate.ToString(CultureInfo.InvariantCulture)} fps)" : "")}");
         return completed;
     }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 using FifoPipes.Abstractions;
 
@@ -40,10 +41,11 @@ public sealed partial class FfmpegSinkOptions : IValidatableOptions
             yield return new OptionProblem("crf", $"crf is {Crf}; use -1 (codec default) or 0 to 51 (x264/x265), 0 to 63 (vp9, av1).");
         if (Preset.Length > 0 && !Name().IsMatch(Preset))
             yield return new OptionProblem("preset", $"preset '{Preset}' is not a preset name such as medium, slow or good.");
+        // Also NaN, which passes the options' Min and Max.
         if (!(Interpolate == 0 || Interpolate is >= 1 and <= 240))
-            yield return new OptionProblem("interpolate", $"interpolate is {Interpolate}; use 0 (off) or a frame rate from 1 to 240, e.g. 24.");
+            yield return new OptionProblem("interpolate", string.Create(CultureInfo.InvariantCulture, $"interpolate is {Interpolate}; use 0 (off) or a frame rate from 1 to 240, e.g. 24."));
         if (!(Scale is >= 0.25 and <= 8))
-            yield return new OptionProblem("scale", $"scale is {Scale}; use a factor from 0.25 to 8, e.g. 2 (1 keeps the size).");
+            yield return new OptionProblem("scale", string.Create(CultureInfo.InvariantCulture, $"scale is {Scale}; use a factor from 0.25 to 8, e.g. 2 (1 keeps the size)."));
         if (!Name().IsMatch(PixelFormat))
             yield return new OptionProblem("pixelFormat", $"pixelFormat '{PixelFormat}' is not a pixel format name; use one from `ffmpeg -pix_fmts`, e.g. yuv420p.");
         string? extraProblem = null;

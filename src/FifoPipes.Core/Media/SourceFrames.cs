@@ -74,7 +74,7 @@ public sealed class SourceFrames : IDisposable
         }
         process.WaitForExit();
         // Whatever ffmpeg's exit code: some versions fail when no frame reaches the output.
-        if (count == 0 && timing.Start > 0) throw StartPastEnd(path, timing.Start);
+        if (count == 0 && timing.Start > 0 && StartPastEnd(path, timing.Start) is { } pastEnd) throw pastEnd;
         if (process.ExitCode != 0 || count == 0)
             throw Unreadable(path, process.ExitCode != 0 ? $"exit code {process.ExitCode}" : "it has no video stream", stderr.Result);
         double seconds = durations * timeBase;
@@ -123,10 +123,13 @@ public sealed class SourceFrames : IDisposable
         new[] { "-v", "error", "-nostdin" }.Concat(timing.InputArguments())
             .Concat(new[] { "-i", path, "-map", "0:V:0", "-an", "-vf", timing.Filter(resize), "-fps_mode", "passthrough", "-f", format });
 
-    static FifoInputException StartPastEnd(string path, double start)
+    /// <summary>The error for a start at or past the end of the file; null where the file lasts longer (no frames came for another reason).</summary>
+    static FifoInputException? StartPastEnd(string path, double start)
     {
         var whole = Probe(path);
-        string length = whole.Fps is { } fps ? string.Create(CultureInfo.InvariantCulture, $"it lasts about {whole.Frames / fps:0.#} s") : $"it has {whole.Frames} frames";
+        double? seconds = whole.Fps is { } fps ? whole.Frames / fps : null;
+        if (seconds > start) return null;
+        string length = seconds is { } s ? string.Create(CultureInfo.InvariantCulture, $"it lasts about {s:0.#} s") : $"it has {whole.Frames} frames";
         return new FifoInputException(StartPastEndErrorId,
             string.Create(CultureInfo.InvariantCulture, $"Source video '{path}' has no frames from {start} s on: {length}. Give a start before its end (source.start, -SourceStart)."));
     }

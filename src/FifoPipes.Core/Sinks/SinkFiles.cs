@@ -1,3 +1,4 @@
+using System.Globalization;
 using FifoPipes.Abstractions;
 
 namespace FifoPipes.Core.Sinks;
@@ -42,14 +43,17 @@ public static class SinkFiles
 
     /// <summary>
     /// The file a video sink opens for its first frame: <see cref="ContinuationPath"/>, with a warning naming the new
-    /// segment and the command that joins it to the original when the two differ.
+    /// segment and the command that joins it to the original when the two differ. The join cuts the original at its
+    /// frame <paramref name="firstFrame"/>, or at <paramref name="firstFrameSeconds"/> where the file's frames are not
+    /// the run's (a sink that interpolates writes several per frame).
     /// </summary>
-    public static string OpenPath(string path, long firstFrame, string sink, IProgressSink log)
+    public static string OpenPath(string path, long firstFrame, string sink, IProgressSink log, double? firstFrameSeconds = null)
     {
         var segment = ContinuationPath(path, firstFrame);
+        var cut = firstFrameSeconds is { } seconds ? "end=" + seconds.ToString("0.######", CultureInfo.InvariantCulture) : $"end_frame={firstFrame}";
         if (segment != path)
             log.Warning($"{sink}: this run starts at frame {firstFrame}, so it writes a new segment '{segment}' and leaves '{path}' as it is. " +
-                        $"To join them: ffmpeg -i \"{path}\" -i \"{segment}\" -filter_complex \"[0:v]trim=end_frame={firstFrame}[a];[a][1:v]concat=n=2\" joined{Path.GetExtension(path)}");
+                        $"To join them: ffmpeg -i \"{path}\" -i \"{segment}\" -filter_complex \"[0:v]trim={cut}[a];[a][1:v]concat=n=2\" joined{Path.GetExtension(path)}");
         return segment;
     }
 

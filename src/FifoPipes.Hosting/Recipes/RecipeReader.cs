@@ -322,6 +322,7 @@ public sealed class RecipeReader
             int? frames = ReadScalar<int?>(map, "frames", "frames");
             if (frames < 1) { Error("frames", $"frames must be at least 1, got {frames}", map["frames"]!.Location); return null; }
             if (frames is null && Given(map["frames"])) return null;
+            if (frames is null && map["source"] is null) { MissingFrames("frames", map.Location); return null; }
             return prompt is null ? null : new[] { new PromptEntry(prompt, frames, "frames", map.Location) };
         }
         if (map["frames"] is { } stray)
@@ -341,11 +342,15 @@ public sealed class RecipeReader
             if (item["prompt"] is null) Error($"{path}.prompt", "missing 'prompt'", item.Location);
             int? frames = ReadScalar<int?>(item, "frames", $"{path}.frames");
             if (frames < 1) Error($"{path}.frames", $"frames must be at least 1, got {frames}", item["frames"]!.Location);
+            if (frames is null && !Given(item["frames"]) && map["source"] is null) MissingFrames($"{path}.frames", item["frames"]?.Location ?? item.Location);
             bool readable = frames is >= 1 || (frames is null && !Given(item["frames"]));
-            if (prompt is not null && readable) entries.Add(new PromptEntry(prompt, frames, $"{path}.frames", item.Location));
+            if (prompt is not null && readable) entries.Add(new PromptEntry(prompt, frames, $"{path}.frames", item["frames"]?.Location ?? item.Location));
         }
         return entries.Count == seq.Items.Count ? entries : null;
     }
+
+    void MissingFrames(string path, SourceLocation? at) =>
+        Error(path, "missing 'frames': how many frames to make (left out, the prompts share a source video's frames)", at);
 
     /// <summary>A value is there (a blank entry, frames: ~, is as good as none).</summary>
     static bool Given(RecipeNode? node) => node is not null and not ScalarNode { Value: null };
@@ -359,11 +364,8 @@ public sealed class RecipeReader
     {
         var missing = entries.Where(e => e.Frames is null).ToList();
         if (missing.Count == 0) return entries.Select(e => new PromptSpan(e.Prompt, e.Frames!.Value)).ToList();
-        if (sourceNode is null)
-        {
-            foreach (var e in missing) Error(e.FramesPath, "missing 'frames': how many frames to make (left out, the prompts share a source video's frames)", e.At);
-            return null;
-        }
+        // Without a source they were reported as read, in order.
+        if (sourceNode is null) return null;
         if (missing.Count < entries.Count)
         {
             Error(missing[0].FramesPath, "give 'frames' to every prompt or to none: without them the prompts share the source video's frames", missing[0].At);

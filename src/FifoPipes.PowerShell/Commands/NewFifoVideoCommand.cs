@@ -26,7 +26,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [ValidateNotNull]
     public string[]? Prompt { get; set; }
 
-    /// <summary><para type="description">Frames per prompt: one number for all prompts, or one per prompt. Default 128; with -Recipe and one prompt, the recipe's frames.</para></summary>
+    /// <summary><para type="description">Frames per prompt: one number for all prompts, or one per prompt. Default: with a source video (-Source or the recipe's source:), the prompts share the frames it selects; otherwise 128 each; with -Recipe and one prompt, the recipe's frames (unless -Source names another video).</para></summary>
     [Parameter(Position = 1)]
     [ValidateRange(1, int.MaxValue)]
     public int[]? Frames { get; set; }

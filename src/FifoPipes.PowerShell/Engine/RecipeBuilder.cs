@@ -18,8 +18,9 @@ sealed class RecipeBuilder
 
     /// <summary>
     /// The prompts of the video, with one frame count for all or one each. Without counts, a single prompt keeps the
-    /// recipe file's 'frames' (so -Recipe long.yaml -Prompt 'rain' only changes the prompt); otherwise with a source
-    /// video the prompts share its frames (the reader counts them), and without one each gets 128 frames.
+    /// recipe file's 'frames' (so -Recipe long.yaml -Prompt 'rain' only changes the prompt) unless a parameter names
+    /// another source video; otherwise with a source the prompts share its frames (the reader counts them), and
+    /// without one each gets 128 frames.
     /// </summary>
     public void SetPrompts(string[] prompts, int[]? frames, string parameter)
     {
@@ -135,7 +136,9 @@ sealed class RecipeBuilder
         var entries = root.Entries.ToList();
         // A prompt given as a parameter replaces the file's prompt or prompt list entirely.
         var topValues = new Dictionary<string, object?>(top, StringComparer.Ordinal);
-        if (promptsWithoutFrames is [var single] && root["frames"] is ScalarNode { Value: not null })
+        // A source video named by a parameter is another video: the file's frame count was for its own.
+        bool sourceGiven = topValues.ContainsKey("source") || (this.entries.TryGetValue("source", out var source) && source.ContainsKey("path"));
+        if (promptsWithoutFrames is [var single] && root["frames"] is ScalarNode { Value: not null } && !sourceGiven)
         {
             topValues.Remove("prompts");
             topValues["prompt"] = single;
@@ -144,7 +147,7 @@ sealed class RecipeBuilder
         else if (topValues.ContainsKey("prompt") || topValues.ContainsKey("prompts"))
         {
             entries.RemoveAll(e => e.Key is "prompt" or "prompts" or "frames");
-            if (promptsWithoutFrames is not null && (root["source"] is not null || topValues.ContainsKey("source") || this.entries.ContainsKey("source")))
+            if (promptsWithoutFrames is not null && (sourceGiven || root["source"] is not null))
                 topValues["prompts"] = PromptSchedule.Sharing(promptsWithoutFrames);
         }
         foreach (var (key, value) in topValues) Replace(entries, key, RecipeNodes.FromObject(value));

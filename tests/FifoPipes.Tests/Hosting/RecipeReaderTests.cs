@@ -239,6 +239,19 @@ public sealed class RecipeReaderTests
     }
 
     [Fact]
+    public void A_frame_count_left_out_or_unreadable_is_one_problem_where_it_is()
+    {
+        var (_, blank) = Read("apiVersion: fifopipes/v1\nprompt: a\nframes: ~\n");
+        Assert.Equal(("frames", 1), (Assert.Single(blank).Path, blank[0].Line));
+        Assert.Contains("missing 'frames'", blank[0].Message);
+        var (_, word) = Read("apiVersion: fifopipes/v1\nprompts:\n  - { prompt: a, frames: x }\n");
+        Assert.Equal("prompts[0].frames", Assert.Single(word).Path);
+        // Problems of several entries come together, in the order of the list.
+        var (_, several) = Read("apiVersion: fifopipes/v1\nprompts:\n  - { prompt: a }\n  - { frames: 3 }\n");
+        Assert.Equal(new[] { "prompts[0].frames", "prompts[1].prompt" }, several.Select(d => d.Path));
+    }
+
+    [Fact]
     public void The_run_hash_follows_what_determines_the_frames_not_where_they_go()
     {
         const string head = "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\n";

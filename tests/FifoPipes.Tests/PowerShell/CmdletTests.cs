@@ -358,6 +358,9 @@ public sealed class CmdletTests : IDisposable
         Assert.Equal(new[] { "a", "a", "b" }, Run($"New-FifoVideo a, b -Seed 2 {small} -Source src.mp4 -SourceFps 6 -SourceStart 0.5").Cast<FifoFrame>().Select(f => f.Prompt));
         File.WriteAllText(Path.Combine(dir, "six.yaml"), "apiVersion: fifopipes/v1\nprompt: unused\nframes: 1\nsource: { path: src.mp4, fps: 6 }\n");
         Assert.Equal(new[] { "x", "x", "x", "y", "y", "y" }, Run($"New-FifoVideo x, y -Recipe six.yaml -Seed 2 {small}").Cast<FifoFrame>().Select(f => f.Prompt));
+        // One prompt keeps the file's frame count, unless -Source names a video of its own (the file's rate still applies).
+        Assert.Single(Run($"New-FifoVideo x -Recipe six.yaml -Seed 2 {small}"));
+        Assert.Equal(6, Run($"New-FifoVideo x -Recipe six.yaml -Source src.mp4 -Seed 2 {small}").Count);
 
         var error = RunFailing($"New-FifoVideo 'calm blue ocean' -Frames 3 -SourceFps 6 {small}");
         Assert.Equal("SourceFpsWithoutSource", error.FullyQualifiedErrorId.Split(',')[0]);

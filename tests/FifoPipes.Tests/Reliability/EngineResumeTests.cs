@@ -187,4 +187,17 @@ public sealed class ContinuationPathTests : IDisposable
         Assert.Equal(video, FifoPipes.Core.Sinks.SinkFiles.ContinuationPath(video, 0));    // a fresh run replaces it (-Force)
         Assert.Equal(Path.Combine(folder, "story.from-000096.mp4"), FifoPipes.Core.Sinks.SinkFiles.ContinuationPath(video, 96));
     }
+
+    [Fact]
+    public void The_join_command_cuts_the_original_at_the_first_frame_or_at_its_time_when_the_file_holds_more_frames()
+    {
+        var video = Path.Combine(folder, "story.mp4");
+        File.WriteAllText(video, "frames 0..100 of the interrupted run");
+        var log = new FifoPipes.Tests.Sampling.RecordingSink();
+        FifoPipes.Core.Sinks.SinkFiles.OpenPath(video, 96, "mp4", log);
+        // An interpolating sink wrote three frames per frame: frame 96 of the run starts at 12 s of the file, not at its frame 96.
+        FifoPipes.Core.Sinks.SinkFiles.OpenPath(video, 96, "mp4", log, firstFrameSeconds: 96 / 8.0);
+        Assert.Contains("[0:v]trim=end_frame=96[a]", log.Warnings[0]);
+        Assert.Contains("[0:v]trim=end=12[a]", log.Warnings[1]);
+    }
 }

@@ -78,10 +78,16 @@ public sealed class FfmpegSinkTests : SinkTestBase
         Assert.Equal((128, 96), (smooth.Width, smooth.Height));
         Assert.InRange(smooth.Frames, 21, 25);
         Assert.InRange(smooth.Duration, 0.85, 1.05);
-        // 33x21 tripled is 99x63, which yuv420p cannot hold.
-        var tripled = Ffprobe.Probe(Write(new MkvSinkFactory(), new SinkTarget("tripled.mkv", 8, false), Context, Frames(4, 33, 21),
-            new FfmpegSinkOptions { Preset = "ultrafast", Scale = 3 }));
-        Assert.Equal((100, 64, 4), (tripled.Width, tripled.Height, tripled.Frames));
+        // 34x22 (even) by 1.5 is 51x33, which yuv420p cannot hold: the padding follows the scaled size.
+        var larger = Ffprobe.Probe(Write(new MkvSinkFactory(), new SinkTarget("larger.mkv", 8, false), Context, Frames(4, 34, 22),
+            new FfmpegSinkOptions { Preset = "ultrafast", Scale = 1.5 }));
+        Assert.Equal((52, 34, 4), (larger.Width, larger.Height, larger.Frames));
+        // A rate not above the frames' own is no interpolation: the frames are encoded as made, with a warning.
+        var log = new FifoPipes.Tests.Sampling.RecordingSink();
+        var same = Ffprobe.Probe(Write(new Mp4SinkFactory(), new SinkTarget("same.mp4", 8, false), new PluginContext(log, Dir), Frames(4),
+            new FfmpegSinkOptions { Preset = "ultrafast", Interpolate = 8 }));
+        Assert.Equal(4, same.Frames);
+        Assert.Contains(log.Warnings, w => w.Contains("interpolate 8 is not above the frames' 8 fps"));
     }
 
     [SkippableFact]
