@@ -47,6 +47,7 @@ public static class FfmpegCommand
         args.AddRange(new[] { "-pix_fmt", options.PixelFormat });
         if (VideoFilters(options, format) is { Count: > 0 } filters) args.AddRange(new[] { "-vf", string.Join(",", filters) });
 
+        if (container == FfmpegContainer.Hls) args.AddRange(HlsArguments(options, output));
         if (container == FfmpegContainer.Mp4)
             args.AddRange(options.Fragmented
                 ? new[] { "-movflags", "+frag_keyframe+empty_moov+default_base_moof", "-frag_duration", "1000000" }
@@ -58,6 +59,25 @@ public static class FfmpegCommand
         args.AddRange(CommandLineWords.Split(options.ExtraArgs));
         args.AddRange(new[] { "-f", container.Muxer, overwrite ? "-y" : "-n", output });
         return args;
+    }
+
+    /// <summary>
+    /// The playlist lists every segment and grows with the run (an EVENT playlist: a player can start from the beginning
+    /// or join live); segments are fragmented MP4, whose init segment keeps the comment tag (the run's provenance) that
+    /// MPEG-TS would drop; a keyframe starts every segment, so each is as long as asked. They lie beside the playlist,
+    /// named after it, so a resumed run's new playlist gets segments of its own.
+    /// </summary>
+    static IEnumerable<string> HlsArguments(FfmpegSinkOptions options, string playlist)
+    {
+        string seconds = options.Segment.ToString("R", CultureInfo.InvariantCulture);
+        // ffmpeg reads % in a segment name as a pattern, and lists an escaped %% as it is: the segments go without.
+        string name = Path.GetFileNameWithoutExtension(playlist).Replace('%', '_');
+        string segments = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(playlist))!, name + "_%06d.m4s");
+        return new[]
+        {
+            "-force_key_frames", $"expr:gte(t,n_forced*{seconds})", "-hls_time", seconds, "-hls_list_size", "0", "-hls_playlist_type", "event",
+            "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", name + "_init.mp4", "-hls_segment_filename", segments,
+        };
     }
 
     /// <summary>

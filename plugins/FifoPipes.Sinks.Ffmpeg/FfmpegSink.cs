@@ -65,6 +65,14 @@ public sealed class MkvSinkFactory : FfmpegSinkFactory
     protected override FfmpegContainer Container => FfmpegContainer.Mkv;
 }
 
+[FifoPlugin(PluginKind.Sink, "hls", typeof(ISinkFactory), Extensions = "m3u8", OptionsType = typeof(FfmpegSinkOptions),
+    Description = "HTTP Live Streaming through ffmpeg: a playlist that grows with the run and its segments beside it (H.264 in fragmented MP4), " +
+                  "so any static web server streams an endless run live while it is made.")]
+public sealed class HlsSinkFactory : FfmpegSinkFactory
+{
+    protected override FfmpegContainer Container => FfmpegContainer.Hls;
+}
+
 /// <summary>
 /// Pipes raw RGB24 frames to ffmpeg as they come. ffmpeg starts on the first frame (it needs the
 /// size); <see cref="Complete"/> closes its stdin, which makes it finish a playable file with every

@@ -23,6 +23,9 @@ public sealed partial class FfmpegSinkOptions : IValidatableOptions
             "false writes a classic MP4 with its index at the front, which is lost entirely if ffmpeg does not finish.")]
     public bool Fragmented { get; set; } = true;
 
+    [Option("hls only: seconds of video per segment file (each starts on a keyframe). Players start about three segments behind the run.", Min = 0.5, Max = 60)]
+    public double Segment { get; set; } = 2;
+
     [Option("Frame rate to motion-interpolate to before encoding (ffmpeg's minterpolate, motion-compensated), e.g. 24 for a model's 8 fps: " +
             "smoother motion at no diffusion cost. 0 keeps the frames as made.", Min = 0, Max = 240)]
     public double Interpolate { get; set; }
@@ -42,6 +45,8 @@ public sealed partial class FfmpegSinkOptions : IValidatableOptions
         if (Preset.Length > 0 && !Name().IsMatch(Preset))
             yield return new OptionProblem("preset", $"preset '{Preset}' is not a preset name such as medium, slow or good.");
         // Also NaN, which passes the options' Min and Max.
+        if (!(Segment is >= 0.5 and <= 60))
+            yield return new OptionProblem("segment", string.Create(CultureInfo.InvariantCulture, $"segment is {Segment} s; use 0.5 to 60 seconds, e.g. 2."));
         if (!(Interpolate == 0 || Interpolate is >= 1 and <= 240))
             yield return new OptionProblem("interpolate", string.Create(CultureInfo.InvariantCulture, $"interpolate is {Interpolate}; use 0 (off) or a frame rate from 1 to 240, e.g. 24."));
         if (!(Scale is >= 0.25 and <= 8))

@@ -17,7 +17,7 @@ public static class ProvenanceReader
 
     /// <summary>Whether <paramref name="path"/> is a kind of file the sinks record runs in (PNG, GIF, a video).</summary>
     public static bool Records(string path) =>
-        Path.GetExtension(path).ToLowerInvariant() is ".png" or ".gif" || VideoClipReader.IsVideo(path);
+        Path.GetExtension(path).ToLowerInvariant() is ".png" or ".gif" or ".m3u8" || VideoClipReader.IsVideo(path);
 
     /// <summary>The provenance text, or null when the file holds none; an unreadable or unknown file is an input error.</summary>
     public static string? Read(string path)
@@ -33,9 +33,10 @@ public static class ProvenanceReader
                     .Where(t => t.Keyword == ImageFiles.ProvenanceKeyword).Select(t => t.Value).FirstOrDefault(),
                 ".gif" => Image.Identify(path).Metadata.GetGifMetadata().Comments
                     .Select(UnescapeGifComment).FirstOrDefault(c => c.StartsWith(Mark, StringComparison.Ordinal)),
+                ".m3u8" => VideoComment(HlsInitSegment(path)),
                 _ when VideoClipReader.IsVideo(path) => VideoComment(path),
                 _ => throw new FifoInputException("ProvenanceUnsupported",
-                    $"'{path}' is not a file FifoPipes records runs in. Give a PNG frame, a GIF, or an MP4, WebM or MKV video."),
+                    $"'{path}' is not a file FifoPipes records runs in. Give a PNG frame, a GIF, an MP4, WebM or MKV video, or an HLS playlist."),
             };
         }
         catch (Exception ex) when (ex is ImageFormatException or IOException or UnauthorizedAccessException)
@@ -74,6 +75,17 @@ public static class ProvenanceReader
             else text.Append(comment[i]);
         }
         return text.ToString();
+    }
+
+    /// <summary>An HLS playlist's init segment (its EXT-X-MAP), which holds the comment tag the hls sink writes.</summary>
+    static string HlsInitSegment(string playlist)
+    {
+        const string map = "#EXT-X-MAP:URI=\"";
+        var line = File.ReadLines(playlist).FirstOrDefault(l => l.StartsWith(map, StringComparison.Ordinal))
+            ?? throw new FifoInputException("ProvenanceUnsupported", $"HLS playlist '{playlist}' has no init segment (EXT-X-MAP); FifoPipes writes fragmented-MP4 playlists, which have one.");
+        int end = line.IndexOf('"', map.Length);
+        var uri = end > 0 ? line[map.Length..end] : line[map.Length..];
+        return Path.Combine(Path.GetDirectoryName(Path.GetFullPath(playlist))!, Uri.UnescapeDataString(uri));
     }
 
     /// <summary>The container's global comment tag, from ffmpeg's metadata dump.</summary>

@@ -10,7 +10,7 @@ using FifoPipes.PowerShell.Engine;
 namespace FifoPipes.PowerShell.Commands;
 
 /// <summary>
-/// <para type="synopsis">Writes frames from the pipeline to video files (MP4, WebM, MKV), an animated GIF or a PNG sequence.</para>
+/// <para type="synopsis">Writes frames from the pipeline to video files (MP4, WebM, MKV), an HLS live stream, an animated GIF or a PNG sequence.</para>
 /// <para type="description">The format follows each path's extension, or -Format names a sink plugin. Frames are written as they arrive; when the pipeline is stopped (Ctrl+C) every file is still finalised with the frames received so far. Emits the written files at the end.</para>
 /// <example><code>New-FifoVideo 'aurora over snowy hills' -Frames 300 | Export-FifoFrames aurora.mp4, aurora.gif -Fps 12</code></example>
 /// <example><code>New-FifoVideo 'lava' -Frames 50 | Export-FifoFrames ./frames -Format png -Force</code></example>
@@ -29,7 +29,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
     public FifoFrame? InputObject { get; set; }
 
-    /// <summary><para type="description">Sink plugin name (png, gif, mp4, webm, mkv, or a third-party sink) instead of the extension.</para></summary>
+    /// <summary><para type="description">Sink plugin name (png, gif, mp4, webm, mkv, hls, or a third-party sink) instead of the extension.</para></summary>
     [Parameter] [ArgumentCompleter(typeof(SinkNameCompleter))] public string? Format { get; set; }
     /// <summary><para type="description">Playback rate; default: the rate the frames were made for.</para></summary>
     [Parameter] [ValidateRange(0.1, 240.0)] public double? Fps { get; set; }

@@ -60,9 +60,9 @@ public sealed class CmdletTests : IDisposable
     public void Every_written_file_gives_back_the_recipe_that_makes_its_frames_again()
     {
         var original = Run($"$f = New-FifoVideo 'lava, \"slow\"' -Frames 3 -NegativePrompt 'it''s blurry' {InProcessShell.Tiny} -Guidance 2.5 -Eta 0.5 -SnapshotPath s.snapshot -SnapshotEvery 2; " +
-                           "$f | Export-FifoFrames out.mp4, out.gif, frames | Out-Null; $f").Cast<FifoFrame>().ToList();
-        var records = Run("'out.mp4', 'out.gif', 'frames' | Get-FifoProvenance").Cast<FifoProvenance>().ToList();
-        Assert.Equal(3, records.Count);
+                           "$f | Export-FifoFrames out.mp4, out.gif, frames, live/out.m3u8 | Out-Null; $f").Cast<FifoFrame>().ToList();
+        var records = Run("'out.mp4', 'out.gif', 'frames', 'live/out.m3u8' | Get-FifoProvenance").Cast<FifoProvenance>().ToList();
+        Assert.Equal(4, records.Count);
         Assert.Single(records.Select(r => r.RunHash).Distinct());
         Assert.Equal(records.Take(2).Select(r => r.Path), Run("Get-FifoProvenance out.mp4, out.gif").Cast<FifoProvenance>().Select(r => r.Path));
         Assert.All(records, r => Assert.True(r.Complete));

@@ -91,6 +91,31 @@ public sealed class FfmpegSinkTests : SinkTestBase
     }
 
     [SkippableFact]
+    public void Hls_is_a_growing_playlist_of_keyframe_started_segments_beside_it_and_plays_as_one_video()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        using var sink = new HlsSinkFactory().Create(new FfmpegSinkOptions { Preset = "ultrafast", Segment = 1 }, new SinkTarget("live/sea 100%.m3u8", 8, false), Context);
+        foreach (var f in Frames(20)) sink.Write(f);
+        // Live: while the run goes on, the playlist already lists the segments finished so far, without an end.
+        var live = Path.Combine(Dir, "live", "sea 100%.m3u8");
+        var waited = Stopwatch.StartNew();
+        while (!(File.Exists(live) && File.ReadAllText(live).Contains(".m4s")) && waited.Elapsed < TimeSpan.FromSeconds(30)) Thread.Sleep(50);
+        Assert.DoesNotContain("#EXT-X-ENDLIST", File.ReadAllText(live));
+        var playlist = Assert.Single(sink.Complete());
+        Assert.Equal(Path.Combine(Dir, "live", "sea 100%.m3u8"), playlist);
+
+        // Segments are named after the playlist (a % would be read as a pattern). 20 frames at 8 fps in 1 s segments: 1 + 1 + 0.5 s, every one listed (EVENT), the list closed at the end.
+        var lines = File.ReadAllLines(playlist);
+        Assert.Contains("#EXT-X-PLAYLIST-TYPE:EVENT", lines);
+        Assert.Contains("#EXT-X-MAP:URI=\"sea 100__init.mp4\"", lines);
+        Assert.Equal(new[] { "sea 100__000000.m4s", "sea 100__000001.m4s", "sea 100__000002.m4s" }, lines.Where(l => l.EndsWith(".m4s")));
+        Assert.Equal(new[] { "#EXTINF:1.000000,", "#EXTINF:1.000000,", "#EXTINF:0.500000," }, lines.Where(l => l.StartsWith("#EXTINF")));
+        Assert.Equal("#EXT-X-ENDLIST", lines[^1]);
+        var probed = Ffprobe.Probe(playlist);
+        Assert.Equal(("h264", 64, 48, 20), (probed.Codec, probed.Width, probed.Height, probed.Frames));
+    }
+
+    [SkippableFact]
     public void Completing_after_3_of_10_frames_leaves_a_playable_3_frame_video()
     {
         Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");

@@ -34,6 +34,7 @@ public sealed class ProvenanceTests : IDisposable
               - path: clip.gif
               - path: clip.mp4
               - path: clip.webm
+              - path: live/clip.m3u8
             """, Path.Combine(folder, "run.yaml"));
         Assert.True(recipe is not null, string.Join("; ", reader.Diagnostics.Select(d => d.Message)));
         using (var sinks = new SinkSet(recipe!.Sinks, recipe.Overwrite, 8, new PluginContext(workingDirectory: folder)))
@@ -60,6 +61,8 @@ public sealed class ProvenanceTests : IDisposable
         if (!Ffprobe.Available) return;
         Assert.Equal(provenance, Ffprobe.Probe(Path.Combine(folder, "clip.mp4")).Comment);
         Assert.Equal(provenance, Ffprobe.Probe(Path.Combine(folder, "clip.webm")).Comment);
+        // HLS keeps it in the init segment the playlist names.
+        Assert.Equal(provenance, FifoPipes.Core.Media.ProvenanceReader.Read(Path.Combine(folder, "live", "clip.m3u8")));
     }
 
     [Fact]
