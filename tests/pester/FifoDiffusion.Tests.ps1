@@ -73,7 +73,7 @@ Describe 'Tab completion' {
         @{ Line = 'New-FifoVideo x -Sampler f'; Expected = @('fifo', 'freenoise') }
         @{ Line = 'New-FifoVideo x -Device cu'; Expected = @('cuda', 'cuda:0', "'cuda:0,cuda:1'", 'cuda:1') }
         @{ Line = 'Export-FifoFrames x -Format m'; Expected = @('mkv', 'mp4') }
-        @{ Line = 'Get-FifoPlugin -Kind Sink -Name '; Expected = @('gif', 'mkv', 'mp4', 'png', 'webm') }
+        @{ Line = 'Get-FifoPlugin -Kind Sink -Name '; Expected = @('gif', 'hls', 'mkv', 'mp4', 'png', 'webm') }
         @{ Line = 'Save-FifoModel -Name zero'; Expected = @('zeroscope-576w', 'zeroscope-xl') }
         @{ Line = 'Measure-FifoQuality -Study '; Expected = @('analytic-quality') }
     ) {
