@@ -57,7 +57,8 @@ public static class FfmpegCommand
 
         if (comment is not null) args.AddRange(new[] { "-metadata", "comment=" + comment });
         args.AddRange(CommandLineWords.Split(options.ExtraArgs));
-        args.AddRange(new[] { "-f", container.Muxer, overwrite ? "-y" : "-n", output });
+        // ffmpeg's hls muxer finds the playlist's folder (where the init segment goes) by its last '/', also on Windows.
+        args.AddRange(new[] { "-f", container.Muxer, overwrite ? "-y" : "-n", container == FfmpegContainer.Hls ? output.Replace('\\', '/') : output });
         return args;
     }
 
@@ -65,18 +66,15 @@ public static class FfmpegCommand
     /// The playlist lists every segment and grows with the run (an EVENT playlist: a player can start from the beginning
     /// or join live); segments are fragmented MP4, whose init segment keeps the comment tag (the run's provenance) that
     /// MPEG-TS would drop; a keyframe starts every segment, so each is as long as asked. They lie beside the playlist,
-    /// named after it, so a resumed run's new playlist gets segments of its own.
+    /// named after it (<see cref="HlsFiles"/>), so a resumed run's new playlist gets segments of its own.
     /// </summary>
     static IEnumerable<string> HlsArguments(FfmpegSinkOptions options, string playlist)
     {
         string seconds = options.Segment.ToString("R", CultureInfo.InvariantCulture);
-        // ffmpeg reads % in a segment name as a pattern, and lists an escaped %% as it is: the segments go without.
-        string name = Path.GetFileNameWithoutExtension(playlist).Replace('%', '_');
-        string segments = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(playlist))!, name + "_%06d.m4s");
         return new[]
         {
             "-force_key_frames", $"expr:gte(t,n_forced*{seconds})", "-hls_time", seconds, "-hls_list_size", "0", "-hls_playlist_type", "event",
-            "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", name + "_init.mp4", "-hls_segment_filename", segments,
+            "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", HlsFiles.InitName(playlist), "-hls_segment_filename", HlsFiles.SegmentPattern(playlist),
         };
     }
 

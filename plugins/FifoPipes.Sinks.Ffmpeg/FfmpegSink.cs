@@ -5,7 +5,7 @@ using FifoPipes.Core.Sinks;
 
 namespace FifoPipes.Sinks.Ffmpeg;
 
-/// <summary>Shared by the mp4, webm and mkv exports; they differ only in their container.</summary>
+/// <summary>Shared by the mp4, webm, mkv and hls exports; they differ only in their container.</summary>
 public abstract class FfmpegSinkFactory : ISinkFactory
 {
     public const string OptionInvalidErrorId = "SinkOptionInvalid";
@@ -25,6 +25,7 @@ public abstract class FfmpegSinkFactory : ISinkFactory
         var settings = Bind(options);
         var path = context.ResolvePath(target.Path);
         SinkFiles.EnsureWritable(path, target.Overwrite);
+        if (Container == FfmpegContainer.Hls) HlsFiles.EnsureWritable(path, target.Overwrite);
         return (settings, path, FfmpegLocator.Locate());
     }
 
@@ -145,6 +146,12 @@ public sealed class FfmpegSink : IFrameSink
         if (options.Interpolate > 0 && !interpolates)
             log.Warning($"{container.Name}: interpolate {options.Interpolate.ToString(CultureInfo.InvariantCulture)} is not above the frames' {format.FpsText} fps; they are encoded as made.");
         path = SinkFiles.OpenPath(path, first.Index, container.Name, log, interpolates ? first.Index / format.Fps : null);
+        if (container == FfmpegContainer.Hls)
+        {
+            // Checked again: a resumed run writes a new playlist, whose name the first check did not know.
+            HlsFiles.EnsureWritable(path, target.Overwrite);
+            if (target.Overwrite) HlsFiles.RemoveEarlierRun(path);
+        }
         var arguments = FfmpegCommand.Build(options, container, format, path, target.Overwrite, first.Provenance);
         if (FfmpegCommand.EncodedSize(options, format) is { Padded: true } encoded)
             log.Verbose($"{container.Name}: frames are padded to {encoded.Width}x{encoded.Height} with black; {options.PixelFormat} needs even sides.");

@@ -6,7 +6,7 @@ namespace FifoPipes.Sinks.Ffmpeg;
 
 public sealed partial class FfmpegSinkOptions : IValidatableOptions
 {
-    [Option("ffmpeg video encoder, e.g. libx264, libx265, libvpx-vp9, libsvtav1. Empty: libx264 for mp4 and mkv, libvpx-vp9 for webm.")]
+    [Option("ffmpeg video encoder, e.g. libx264, libx265, libvpx-vp9, libsvtav1. Empty: libx264 for mp4, mkv and hls, libvpx-vp9 for webm.")]
     public string Codec { get; set; } = "";
 
     [Option("Constant quality (lower is better and bigger). -1 uses the codec's recommended value: 18 for libx264, 22 for libx265, 31 for libvpx-vp9, 30 for AV1.",

@@ -51,9 +51,13 @@ public static class SinkFiles
     {
         var segment = ContinuationPath(path, firstFrame);
         var cut = firstFrameSeconds is { } seconds ? "end=" + seconds.ToString("0.######", CultureInfo.InvariantCulture) : $"end_frame={firstFrame}";
+        // Two HLS playlists join into one video file; a killed run's playlist lacks its end tag, without which ffmpeg
+        // takes it for a live stream and waits for more.
+        bool playlists = Path.GetExtension(path).Equals(".m3u8", StringComparison.OrdinalIgnoreCase);
         if (segment != path)
             log.Warning($"{sink}: this run starts at frame {firstFrame}, so it writes a new segment '{segment}' and leaves '{path}' as it is. " +
-                        $"To join them: ffmpeg -i \"{path}\" -i \"{segment}\" -filter_complex \"[0:v]trim={cut}[a];[a][1:v]concat=n=2\" joined{Path.GetExtension(path)}");
+                        $"To join them: ffmpeg -i \"{path}\" -i \"{segment}\" -filter_complex \"[0:v]trim={cut}[a];[a][1:v]concat=n=2\" joined{(playlists ? ".mp4" : Path.GetExtension(path))}" +
+                        (playlists ? $" (if the first run was killed, end '{path}' with the line #EXT-X-ENDLIST first)" : ""));
         return segment;
     }
 

@@ -94,25 +94,61 @@ public sealed class FfmpegSinkTests : SinkTestBase
     public void Hls_is_a_growing_playlist_of_keyframe_started_segments_beside_it_and_plays_as_one_video()
     {
         Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
-        using var sink = new HlsSinkFactory().Create(new FfmpegSinkOptions { Preset = "ultrafast", Segment = 1 }, new SinkTarget("live/sea 100%.m3u8", 8, false), Context);
+        using var sink = new HlsSinkFactory().Create(new FfmpegSinkOptions { Preset = "ultrafast", Segment = 1 }, new SinkTarget("live/sea: take #2.m3u8", 8, false), Context);
         foreach (var f in Frames(20)) sink.Write(f);
-        // Live: while the run goes on, the playlist already lists the segments finished so far, without an end.
-        var live = Path.Combine(Dir, "live", "sea 100%.m3u8");
+        var playlist = Path.Combine(Dir, "live", "sea: take #2.m3u8");
         var waited = Stopwatch.StartNew();
-        while (!(File.Exists(live) && File.ReadAllText(live).Contains(".m4s")) && waited.Elapsed < TimeSpan.FromSeconds(30)) Thread.Sleep(50);
-        Assert.DoesNotContain("#EXT-X-ENDLIST", File.ReadAllText(live));
-        var playlist = Assert.Single(sink.Complete());
-        Assert.Equal(Path.Combine(Dir, "live", "sea 100%.m3u8"), playlist);
+        bool listed = false;
+        while (!listed && waited.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            listed = File.Exists(playlist) && File.ReadAllText(playlist).Contains(".m4s");
+            if (!listed) Thread.Sleep(50);
+        }
+        Assert.True(listed, "no segment was listed while ffmpeg ran");
+        Assert.DoesNotContain("#EXT-X-ENDLIST", File.ReadAllText(playlist));
+        Assert.Equal(playlist, Assert.Single(sink.Complete()));
 
-        // Segments are named after the playlist (a % would be read as a pattern). 20 frames at 8 fps in 1 s segments: 1 + 1 + 0.5 s, every one listed (EVENT), the list closed at the end.
+        // Segment names are URIs to players: ':' and '#' would read as a scheme and a fragment. 20 frames at 8 fps in
+        // 1 s segments: 1 + 1 + 0.5 s, every one listed (EVENT), the list closed at the end.
         var lines = File.ReadAllLines(playlist);
         Assert.Contains("#EXT-X-PLAYLIST-TYPE:EVENT", lines);
-        Assert.Contains("#EXT-X-MAP:URI=\"sea 100__init.mp4\"", lines);
-        Assert.Equal(new[] { "sea 100__000000.m4s", "sea 100__000001.m4s", "sea 100__000002.m4s" }, lines.Where(l => l.EndsWith(".m4s")));
+        Assert.Contains("#EXT-X-MAP:URI=\"sea__take__2_init.mp4\"", lines);
+        Assert.Equal(new[] { "sea__take__2_000000.m4s", "sea__take__2_000001.m4s", "sea__take__2_000002.m4s" }, lines.Where(l => l.EndsWith(".m4s")));
         Assert.Equal(new[] { "#EXTINF:1.000000,", "#EXTINF:1.000000,", "#EXTINF:0.500000," }, lines.Where(l => l.StartsWith("#EXTINF")));
         Assert.Equal("#EXT-X-ENDLIST", lines[^1]);
         var probed = Ffprobe.Probe(playlist);
         Assert.Equal(("h264", 64, 48, 20), (probed.Codec, probed.Width, probed.Height, probed.Frames));
+    }
+
+    [SkippableFact]
+    public void An_hls_run_replaces_all_of_an_earlier_ones_segments_with_force_and_refuses_them_without()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        var options = new FfmpegSinkOptions { Preset = "ultrafast", Segment = 1 };
+        Write(new HlsSinkFactory(), new SinkTarget("sea.m3u8", 8, false), Context, Frames(20), options);
+        Write(new HlsSinkFactory(), new SinkTarget("sea.m3u8", 8, true), Context, Frames(4), options);
+        Assert.Equal(new[] { "sea.m3u8", "sea_000000.m4s", "sea_init.mp4" }, Directory.GetFiles(Dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(4, Ffprobe.Probe(Path.Combine(Dir, "sea.m3u8")).Frames);
+
+        // Without the playlist its segments are still the earlier run's: ffmpeg would write over them unasked.
+        File.Delete(Path.Combine(Dir, "sea.m3u8"));
+        var ex = Assert.Throws<FifoInputException>(() => new HlsSinkFactory().Check(options, new SinkTarget("sea.m3u8", 8, false), Context));
+        Assert.Contains("already exists in part: its segments (sea_", ex.Message);
+        var pattern = Assert.Throws<FifoInputException>(() => new HlsSinkFactory().Check(options, new SinkTarget("take%v.m3u8", 8, true), Context));
+        Assert.Equal(HlsFiles.PlaylistNameErrorId, pattern.ErrorId);
+    }
+
+    [Fact]
+    public void Hls_arguments_name_fragmented_mp4_segments_beside_the_playlist_and_start_each_on_a_keyframe()
+    {
+        var args = FfmpegCommand.Build(new FfmpegSinkOptions(), FfmpegContainer.Hls, new FrameFormat(64, 48, 8), "/videos/live/sea.m3u8", overwrite: false);
+        string After(string flag) => args[args.ToList().LastIndexOf(flag) + 1];
+        Assert.Equal(("hls", "fmp4", "sea_init.mp4", "/videos/live/sea_%06d.m4s"), (After("-f"), After("-hls_segment_type"), After("-hls_fmp4_init_filename"), After("-hls_segment_filename")));
+        Assert.Equal(("2", "expr:gte(t,n_forced*2)", "event", "0"), (After("-hls_time"), After("-force_key_frames"), After("-hls_playlist_type"), After("-hls_list_size")));
+        Assert.DoesNotContain("-movflags", args);
+        Assert.Equal("/videos/live/sea.m3u8", args[^1]);
+        Assert.Contains(new FfmpegSinkOptions { Segment = 0.4 }.Validate(), p => p.Option == "segment");
+        Assert.Contains(new FfmpegSinkOptions { Segment = double.NaN }.Validate(), p => p.Option == "segment");
     }
 
     [SkippableFact]

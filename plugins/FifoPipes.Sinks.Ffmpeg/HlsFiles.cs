@@ -1,0 +1,59 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using FifoPipes.Abstractions;
+using FifoPipes.Core.Sinks;
+
+namespace FifoPipes.Sinks.Ffmpeg;
+
+/// <summary>
+/// The files of an HLS playlist: its init segment and media segments lie beside it, named after it. The names go into
+/// the playlist as URIs, which players resolve like web addresses, so they keep to letters, digits, '.', '-' and '_'
+/// (a ':' reads as a scheme, '#' and '?' end the path, '%' is a pattern to ffmpeg).
+/// </summary>
+public static class HlsFiles
+{
+    public const string PlaylistNameErrorId = "SinkHlsPlaylistName";
+
+    /// <summary>The init segment's file name (no folder): the playlist's EXT-X-MAP names it, and it holds the comment tag.</summary>
+    public static string InitName(string playlist) => Stem(playlist) + "_init.mp4";
+
+    /// <summary>The media segments' path pattern for ffmpeg, numbered from 000000.</summary>
+    public static string SegmentPattern(string playlist) => Path.Combine(Folder(playlist), Stem(playlist) + "_%06d.m4s");
+
+    /// <summary>
+    /// Refuses a '%' in the playlist's name (ffmpeg expands %v and %d there, so it would write another file than asked)
+    /// and, without overwrite, segments an earlier run left: ffmpeg's -n guards only the playlist.
+    /// </summary>
+    public static void EnsureWritable(string playlist, bool overwrite)
+    {
+        if (Path.GetFileName(playlist).Contains('%'))
+            throw new FifoInputException(PlaylistNameErrorId,
+                $"The HLS playlist name '{Path.GetFileName(playlist)}' holds '%', which ffmpeg reads as a pattern. Choose a name without it.");
+        if (!overwrite && Segments(playlist).FirstOrDefault() is { } left)
+            throw SinkFiles.OutputExists(playlist, $" in part: its segments ({Path.GetFileName(left)}, ...) are there");
+    }
+
+    /// <summary>Removes an earlier run's segments before a new run replaces its playlist: a longer run leaves more than the next one writes over.</summary>
+    public static void RemoveEarlierRun(string playlist)
+    {
+        foreach (var file in Segments(playlist)) File.Delete(file);
+    }
+
+    static IEnumerable<string> Segments(string playlist)
+    {
+        var folder = Folder(playlist);
+        if (!Directory.Exists(folder)) return Array.Empty<string>();
+        var own = new Regex("^" + Regex.Escape(Stem(playlist)) + @"_(init\.mp4|\d{6,}\.m4s)$", RegexOptions.CultureInvariant);
+        return Directory.EnumerateFiles(folder).Where(f => own.IsMatch(Path.GetFileName(f)));
+    }
+
+    static string Folder(string playlist) => Path.GetDirectoryName(Path.GetFullPath(playlist))!;
+
+    static string Stem(string playlist)
+    {
+        var name = new StringBuilder(Path.GetFileNameWithoutExtension(playlist));
+        for (int i = 0; i < name.Length; i++)
+            if (!(char.IsAsciiLetterOrDigit(name[i]) || name[i] is '.' or '-' or '_')) name[i] = '_';
+        return name.ToString();
+    }
+}
