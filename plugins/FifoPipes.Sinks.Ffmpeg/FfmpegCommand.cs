@@ -64,7 +64,8 @@ public static class FfmpegCommand
 
     /// <summary>
     /// The playlist lists every segment and grows with the run (an EVENT playlist: a player can start from the beginning
-    /// or join live); segments are fragmented MP4, whose init segment keeps the comment tag (the run's provenance) that
+    /// or join live), or only the latest <see cref="FfmpegSinkOptions.Keep"/>, deleting older ones (a live window whose
+    /// folder stays bounded however long the run); segments are fragmented MP4, whose init segment keeps the comment tag (the run's provenance) that
     /// MPEG-TS would drop; a keyframe starts every segment, so each is as long as asked. They lie beside the playlist,
     /// named after it (<see cref="HlsFiles"/>), so a resumed run's new playlist gets segments of its own.
     /// </summary>
@@ -73,7 +74,8 @@ public static class FfmpegCommand
         string seconds = options.Segment.ToString("R", CultureInfo.InvariantCulture);
         return new[]
         {
-            "-force_key_frames", $"expr:gte(t,n_forced*{seconds})", "-hls_time", seconds, "-hls_list_size", "0", "-hls_playlist_type", "event",
+            "-force_key_frames", $"expr:gte(t,n_forced*{seconds})", "-hls_time", seconds,
+            "-hls_list_size", options.Keep.ToString(CultureInfo.InvariantCulture), options.Keep > 0 ? "-hls_flags" : "-hls_playlist_type", options.Keep > 0 ? "delete_segments" : "event",
             "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", HlsFiles.InitName(playlist), "-hls_segment_filename", HlsFiles.SegmentPattern(playlist),
         };
     }

@@ -26,6 +26,10 @@ public sealed partial class FfmpegSinkOptions : IValidatableOptions
     [Option("hls only: seconds of video per segment file (each starts on a keyframe). Players start about three segments behind the run.", Min = 0.5, Max = 60)]
     public double Segment { get; set; } = 2;
 
+    [Option("hls only: how many of the latest segments the playlist lists; older ones are deleted, so a stream that runs for days keeps a bounded " +
+            "folder. 0 lists and keeps every segment (a growing playlist a player can also start from the beginning).", Min = 0, Max = 1000000)]
+    public int Keep { get; set; }
+
     [Option("Frame rate to motion-interpolate to before encoding (ffmpeg's minterpolate, motion-compensated), e.g. 24 for a model's 8 fps: " +
             "smoother motion at no diffusion cost. 0 keeps the frames as made.", Min = 0, Max = 240)]
     public double Interpolate { get; set; }
@@ -45,6 +49,8 @@ public sealed partial class FfmpegSinkOptions : IValidatableOptions
         if (Preset.Length > 0 && !Name().IsMatch(Preset))
             yield return new OptionProblem("preset", $"preset '{Preset}' is not a preset name such as medium, slow or good.");
         // Also NaN, which passes the options' Min and Max.
+        if (Keep < 0)
+            yield return new OptionProblem("keep", $"keep is {Keep}; use 0 (every segment) or how many of the latest segments to list, e.g. 6.");
         if (!(Segment is >= 0.5 and <= 60))
             yield return new OptionProblem("segment", string.Create(CultureInfo.InvariantCulture, $"segment is {Segment} s; use 0.5 to 60 seconds, e.g. 2."));
         if (!(Interpolate == 0 || Interpolate is >= 1 and <= 240))

@@ -121,6 +121,21 @@ public sealed class FfmpegSinkTests : SinkTestBase
     }
 
     [SkippableFact]
+    public void An_hls_live_window_lists_the_latest_segments_and_deletes_older_ones()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        // 6 s in 1 s segments, the latest 2 listed: ffmpeg keeps one more on disk for players still reading it.
+        var playlist = Write(new HlsSinkFactory(), new SinkTarget("window.m3u8", 8, false), Context, Frames(48),
+            new FfmpegSinkOptions { Preset = "ultrafast", Segment = 1, Keep = 2 });
+        var lines = File.ReadAllLines(playlist);
+        Assert.Equal(new[] { "window_000004.m4s", "window_000005.m4s" }, lines.Where(l => l.EndsWith(".m4s")));
+        Assert.DoesNotContain("#EXT-X-PLAYLIST-TYPE:EVENT", lines);
+        Assert.InRange(Directory.GetFiles(Dir, "window_*.m4s").Length, 2, 3);
+        Assert.True(File.Exists(Path.Combine(Dir, "window_init.mp4")), "the init segment (and the run's record in it) stays");
+        Assert.Equal(16, Ffprobe.Probe(playlist).Frames);
+    }
+
+    [SkippableFact]
     public void An_hls_run_replaces_all_of_an_earlier_ones_segments_with_force_and_refuses_them_without()
     {
         Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
