@@ -37,7 +37,7 @@ public static class FfmpegCommand
         int crf = options.Crf >= 0 ? options.Crf : RecommendedCrf.GetValueOrDefault(codec, -1);
         if (crf >= 0)
         {
-            args.AddRange(new[] { "-crf", crf.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+            args.AddRange(new[] { "-crf", crf.ToString(CultureInfo.InvariantCulture) });
             if (CrfNeedsZeroBitrate.Contains(codec)) args.AddRange(new[] { "-b:v", "0" });
         }
         if (codec == "libvpx-vp9") args.AddRange(new[] { "-row-mt", "1" });
@@ -58,26 +58,29 @@ public static class FfmpegCommand
         if (comment is not null) args.AddRange(new[] { "-metadata", "comment=" + comment });
         args.AddRange(CommandLineWords.Split(options.ExtraArgs));
         // ffmpeg's hls muxer finds the playlist's folder (where the init segment goes) by its last '/', also on Windows.
-        args.AddRange(new[] { "-f", container.Muxer, overwrite ? "-y" : "-n", container == FfmpegContainer.Hls ? output.Replace('\\', '/') : output });
+        bool windowsPlaylist = container == FfmpegContainer.Hls && Path.DirectorySeparatorChar == '\\';
+        args.AddRange(new[] { "-f", container.Muxer, overwrite ? "-y" : "-n", windowsPlaylist ? output.Replace('\\', '/') : output });
         return args;
     }
 
     /// <summary>
     /// The playlist lists every segment and grows with the run (an EVENT playlist: a player can start from the beginning
     /// or join live), or only the latest <see cref="FfmpegSinkOptions.Keep"/>, deleting older ones (a live window whose
-    /// folder stays bounded however long the run); segments are fragmented MP4, whose init segment keeps the comment tag (the run's provenance) that
-    /// MPEG-TS would drop; a keyframe starts every segment, so each is as long as asked. They lie beside the playlist,
-    /// named after it (<see cref="HlsFiles"/>), so a resumed run's new playlist gets segments of its own.
+    /// folder stays bounded however long the run). The playlist is replaced whole (temp_file), so a player polling it
+    /// never reads half of it. Segments are fragmented MP4, whose init segment keeps the comment tag (the run's
+    /// provenance) that MPEG-TS would drop; a keyframe starts every segment, so each is as long as asked. They lie
+    /// beside the playlist, named after it (<see cref="HlsFiles"/>), so a resumed run's new playlist gets segments of its own.
     /// </summary>
     static IEnumerable<string> HlsArguments(FfmpegSinkOptions options, string playlist)
     {
         string seconds = options.Segment.ToString("R", CultureInfo.InvariantCulture);
-        return new[]
+        var listing = options.Keep > 0
+            ? new[] { "-hls_list_size", options.Keep.ToString(CultureInfo.InvariantCulture), "-hls_flags", "delete_segments+temp_file" }
+            : new[] { "-hls_list_size", "0", "-hls_playlist_type", "event", "-hls_flags", "temp_file" };
+        return new[] { "-force_key_frames", $"expr:gte(t,n_forced*{seconds})", "-hls_time", seconds }.Concat(listing).Concat(new[]
         {
-            "-force_key_frames", $"expr:gte(t,n_forced*{seconds})", "-hls_time", seconds,
-            "-hls_list_size", options.Keep.ToString(CultureInfo.InvariantCulture), options.Keep > 0 ? "-hls_flags" : "-hls_playlist_type", options.Keep > 0 ? "delete_segments" : "event",
             "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", HlsFiles.InitName(playlist), "-hls_segment_filename", HlsFiles.SegmentPattern(playlist),
-        };
+        });
     }
 
     /// <summary>
@@ -90,10 +93,10 @@ public static class FfmpegCommand
         // minterpolate stops at the last frame's start, dropping its interval; a held copy of it keeps most of that time.
         if (Interpolates(options, format))
             filters.Add(string.Create(CultureInfo.InvariantCulture, $"tpad=stop_mode=clone:stop=1,minterpolate=fps={options.Interpolate:R}:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"));
-        var (width, height) = ScaledSize(options, format);
-        if ((width, height) != (format.Width, format.Height))
-            filters.Add(string.Create(CultureInfo.InvariantCulture, $"scale={width}:{height}:flags=lanczos"));
-        if (EncodedSize(options, format).Padded)
+        var size = EncodedSize(options, format);
+        if ((size.ScaledWidth, size.ScaledHeight) != (format.Width, format.Height))
+            filters.Add(string.Create(CultureInfo.InvariantCulture, $"scale={size.ScaledWidth}:{size.ScaledHeight}:flags=lanczos"));
+        if (size.Padded)
             filters.Add("pad=ceil(iw/2)*2:ceil(ih/2)*2");
         return filters;
     }
@@ -102,17 +105,14 @@ public static class FfmpegCommand
     public static bool Interpolates(FfmpegSinkOptions options, FrameFormat format) => options.Interpolate > format.Fps;
 
     /// <summary>
-    /// The size of the encoded frames: scaled by <see cref="FfmpegSinkOptions.Scale"/>, then padded by a black row or
-    /// column where a chroma-subsampled pixel format cannot hold an odd side.
+    /// The size of the encoded frames: scaled by <see cref="FfmpegSinkOptions.Scale"/> (at least a pixel a side), then
+    /// padded by a black row or column where a chroma-subsampled pixel format cannot hold an odd side.
     /// </summary>
-    public static (int Width, int Height, bool Padded) EncodedSize(FfmpegSinkOptions options, FrameFormat format)
+    public static (int Width, int Height, int ScaledWidth, int ScaledHeight, bool Padded) EncodedSize(FfmpegSinkOptions options, FrameFormat format)
     {
-        var (width, height) = ScaledSize(options, format);
+        int width = Math.Max(1, (int)Math.Round(format.Width * options.Scale)), height = Math.Max(1, (int)Math.Round(format.Height * options.Scale));
         bool subsampled = options.PixelFormat.Contains("420") || options.PixelFormat.Contains("422") || options.PixelFormat.StartsWith("nv", StringComparison.Ordinal);
         bool padded = subsampled && (width % 2 == 1 || height % 2 == 1);
-        return padded ? ((width + 1) / 2 * 2, (height + 1) / 2 * 2, true) : (width, height, false);
+        return (padded ? (width + 1) / 2 * 2 : width, padded ? (height + 1) / 2 * 2 : height, width, height, padded);
     }
-
-    static (int Width, int Height) ScaledSize(FfmpegSinkOptions options, FrameFormat format) =>
-        (Math.Max(1, (int)Math.Round(format.Width * options.Scale)), Math.Max(1, (int)Math.Round(format.Height * options.Scale)));
 }

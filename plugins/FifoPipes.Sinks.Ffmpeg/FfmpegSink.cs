@@ -102,6 +102,8 @@ public sealed class FfmpegSink : IFrameSink
     readonly IProgressSink log;
     FfmpegProcess? process;
     FrameFormat? format;
+    // The frame rate the file is interpolated to, as ffmpeg is told it; null when the file holds the frames as given.
+    string? interpolatedTo;
     long framesWritten;
     FifoInputException? failure;
     IReadOnlyList<string>? completed;
@@ -142,16 +144,17 @@ public sealed class FfmpegSink : IFrameSink
     void Start(VideoFrame first)
     {
         format = FrameFormat.Of(first, target);
-        bool interpolates = FfmpegCommand.Interpolates(options, format);
-        if (options.Interpolate > 0 && !interpolates)
-            log.Warning($"{container.Name}: interpolate {options.Interpolate.ToString(CultureInfo.InvariantCulture)} is not above the frames' {format.FpsText} fps; they are encoded as made.");
-        path = SinkFiles.OpenPath(path, first.Index, container.Name, log, interpolates ? first.Index / format.Fps : null);
-        if (container == FfmpegContainer.Hls)
-        {
-            // Checked again: a resumed run writes a new playlist, whose name the first check did not know.
-            HlsFiles.EnsureWritable(path, target.Overwrite);
-            if (target.Overwrite) HlsFiles.RemoveEarlierRun(path);
-        }
+        string rate = options.Interpolate.ToString(CultureInfo.InvariantCulture);
+        interpolatedTo = FfmpegCommand.Interpolates(options, format) ? rate : null;
+        if (options.Interpolate > 0 && interpolatedTo is null)
+            log.Warning($"{container.Name}: interpolate {rate} is not above the frames' {format.FpsText} fps; they are encoded as made.");
+        bool hls = container == FfmpegContainer.Hls;
+        // Two playlists join into a video file; a killed run's playlist lacks its end tag, without which ffmpeg takes it
+        // for a live stream and waits for more.
+        path = SinkFiles.OpenPath(path, first.Index, container.Name, log, interpolatedTo is null ? null : first.Index / format.Fps,
+            joinedExtension: hls ? ".mp4" : null, joinNote: hls ? "if the first run was killed, end its playlist with the line #EXT-X-ENDLIST first" : null);
+        // The new playlist replaces the earlier run's, so its segments go too: a longer run leaves more than this one writes over.
+        if (hls && target.Overwrite) HlsFiles.RemoveEarlierRun(path);
         var arguments = FfmpegCommand.Build(options, container, format, path, target.Overwrite, first.Provenance);
         if (FfmpegCommand.EncodedSize(options, format) is { Padded: true } encoded)
             log.Verbose($"{container.Name}: frames are padded to {encoded.Width}x{encoded.Height} with black; {options.PixelFormat} needs even sides.");
@@ -176,7 +179,7 @@ public sealed class FfmpegSink : IFrameSink
             failure = Failure($"ffmpeg could not finish '{path}' ({framesWritten} frames sent)", exitCode, null);
             throw failure;
         }
-        log.Verbose($"{container.Name}: wrote {framesWritten} frames to {path}{(FfmpegCommand.Interpolates(options, format!) ? $" (interpolated to {options.Interpolate.ToString(CultureInfo.InvariantCulture)} fps)" : "")}");
+        log.Verbose($"{container.Name}: wrote {framesWritten} frames to {path}{(interpolatedTo is null ? "" : $" (interpolated to {interpolatedTo} fps)")}");
         return completed;
     }
 

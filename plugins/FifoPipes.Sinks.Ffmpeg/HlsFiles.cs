@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.RegularExpressions;
 using FifoPipes.Abstractions;
 using FifoPipes.Core.Sinks;
@@ -49,11 +48,6 @@ public static class HlsFiles
 
     static string Folder(string playlist) => Path.GetDirectoryName(Path.GetFullPath(playlist))!;
 
-    static string Stem(string playlist)
-    {
-        var name = new StringBuilder(Path.GetFileNameWithoutExtension(playlist));
-        for (int i = 0; i < name.Length; i++)
-            if (!(char.IsAsciiLetterOrDigit(name[i]) || name[i] is '.' or '-' or '_')) name[i] = '_';
-        return name.ToString();
-    }
+    // Two playlists whose names differ only there ("a b", "a_b") share segment names: one folder holds one of them.
+    static string Stem(string playlist) => Regex.Replace(Path.GetFileNameWithoutExtension(playlist), "[^A-Za-z0-9._-]", "_");
 }

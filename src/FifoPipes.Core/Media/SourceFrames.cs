@@ -35,7 +35,7 @@ public sealed class SourceFrames : IDisposable
     /// <summary>Index of the frame <see cref="Next"/> returns.</summary>
     public long Position { get; private set; }
 
-    /// <summary>What a source holds: its frames, and its frame rate where the file gives one (the mean frame duration).</summary>
+    /// <summary>The frames a selection holds, and their rate: the resampled one, or the file's mean where it gives one.</summary>
     public sealed record Summary(long Frames, double? Fps);
 
     static readonly ConcurrentDictionary<(string Path, long Bytes, DateTime Written, SourceTiming Timing), Summary> Probed = new();
@@ -43,9 +43,9 @@ public sealed class SourceFrames : IDisposable
     /// <summary>
     /// Counts the frames <paramref name="timing"/> selects. The whole file's are counted from the packets of its first
     /// video stream, without decoding; a start time or a frame rate needs the frames decoded (at 2x2 pixels) through the
-    /// same filters <see cref="Next"/> reads with, so the count is exactly what the reading yields. The recipe reader, the
-    /// cmdlet and the run all ask, so the answer is kept while the file keeps its length and write time (another file
-    /// copied in with both preserved, cp -p, is taken for the same).
+    /// same filters <see cref="Next"/> reads with, so the count is exactly what the reading yields. The recipe reader and
+    /// the run both ask, so the answer is kept while the file keeps its length and write time (another file copied in
+    /// with both preserved, cp -p, is taken for the same).
     /// </summary>
     public static Summary Probe(string path, SourceTiming timing = default)
     {
@@ -56,7 +56,7 @@ public sealed class SourceFrames : IDisposable
     static Summary ProbeFile(string path, SourceTiming timing)
     {
         var arguments = timing.IsWholeFile
-            ? new[] { "-v", "error", "-nostdin", "-i", path, "-map", "0:V:0", "-c", "copy", "-f", "framecrc", "-" }
+            ? Input(path, timing).Concat(new[] { "-c", "copy", "-f", "framecrc", "-" })
             : Selecting(path, timing, "scale=2:2", "framecrc").Append("-");
         // framecrc lists one line per frame or packet (stream, dts, pts, duration, size, checksum) after a header giving the time base.
         using var process = FfmpegLocator.StartReading(arguments);
@@ -120,8 +120,11 @@ public sealed class SourceFrames : IDisposable
     /// duplicating or dropping frames of a variable-rate clip and shifting the source against the output.
     /// </summary>
     static IEnumerable<string> Selecting(string path, SourceTiming timing, string resize, string format) =>
-        new[] { "-v", "error", "-nostdin" }.Concat(timing.InputArguments())
-            .Concat(new[] { "-i", path, "-map", "0:V:0", "-an", "-vf", timing.Filter(resize), "-fps_mode", "passthrough", "-f", format });
+        Input(path, timing).Concat(new[] { "-an", "-vf", timing.Filter(resize), "-fps_mode", "passthrough", "-f", format });
+
+    /// <summary>ffmpeg reading the file's first video stream, from the selection's start.</summary>
+    static IEnumerable<string> Input(string path, SourceTiming timing) =>
+        new[] { "-v", "error", "-nostdin" }.Concat(timing.InputArguments()).Concat(new[] { "-i", path, "-map", "0:V:0" });
 
     /// <summary>The error for a start at or past the end of the file; null where the file lasts longer (no frames came for another reason).</summary>
     static FifoInputException? StartPastEnd(string path, double start)

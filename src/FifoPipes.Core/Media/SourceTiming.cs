@@ -9,14 +9,8 @@ namespace FifoPipes.Core.Media;
 /// </summary>
 public readonly record struct SourceTiming(double? Fps = null, double Start = 0)
 {
-    public const double MinFps = 0.01, MaxFps = 240;
-
     /// <summary>Every frame of the file from its first: the frames can be counted from packets, without decoding.</summary>
     public bool IsWholeFile => Fps is null && Start == 0;
-
-    /// <summary>Why <paramref name="fps"/> cannot be a frame rate, or null when it can.</summary>
-    public static string? FpsProblem(double? fps) =>
-        fps is { } rate && !(rate >= MinFps && rate <= MaxFps) ? string.Create(CultureInfo.InvariantCulture, $"fps must be between {MinFps} and {MaxFps}, got {rate}") : null;
 
     /// <summary>Why <paramref name="start"/> cannot be a start time, or null when it can.</summary>
     public static string? StartProblem(double start) =>

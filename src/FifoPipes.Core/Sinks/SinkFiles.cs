@@ -37,7 +37,7 @@ public static class SinkFiles
     {
         if (firstFrame <= 0 || !File.Exists(path)) return path;
         var folder = Path.GetDirectoryName(path) ?? "";
-        var number = firstFrame.ToString("D6", System.Globalization.CultureInfo.InvariantCulture);
+        var number = firstFrame.ToString("D6", CultureInfo.InvariantCulture);
         return Path.Combine(folder, $"{Path.GetFileNameWithoutExtension(path)}.from-{number}{Path.GetExtension(path)}");
     }
 
@@ -45,19 +45,18 @@ public static class SinkFiles
     /// The file a video sink opens for its first frame: <see cref="ContinuationPath"/>, with a warning naming the new
     /// segment and the command that joins it to the original when the two differ. The join cuts the original at its
     /// frame <paramref name="firstFrame"/>, or at <paramref name="firstFrameSeconds"/> where the file's frames are not
-    /// the run's (a sink that interpolates writes several per frame).
+    /// the run's (a sink that interpolates writes several per frame); a sink whose files do not join into their own kind
+    /// names the <paramref name="joinedExtension"/> to join into, and a <paramref name="joinNote"/> for what to do first.
     /// </summary>
-    public static string OpenPath(string path, long firstFrame, string sink, IProgressSink log, double? firstFrameSeconds = null)
+    public static string OpenPath(string path, long firstFrame, string sink, IProgressSink log, double? firstFrameSeconds = null,
+        string? joinedExtension = null, string? joinNote = null)
     {
         var segment = ContinuationPath(path, firstFrame);
+        if (segment == path) return segment;
         var cut = firstFrameSeconds is { } seconds ? "end=" + seconds.ToString("0.######", CultureInfo.InvariantCulture) : $"end_frame={firstFrame}";
-        // Two HLS playlists join into one video file; a killed run's playlist lacks its end tag, without which ffmpeg
-        // takes it for a live stream and waits for more.
-        bool playlists = Path.GetExtension(path).Equals(".m3u8", StringComparison.OrdinalIgnoreCase);
-        if (segment != path)
-            log.Warning($"{sink}: this run starts at frame {firstFrame}, so it writes a new segment '{segment}' and leaves '{path}' as it is. " +
-                        $"To join them: ffmpeg -i \"{path}\" -i \"{segment}\" -filter_complex \"[0:v]trim={cut}[a];[a][1:v]concat=n=2\" joined{(playlists ? ".mp4" : Path.GetExtension(path))}" +
-                        (playlists ? $" (if the first run was killed, end '{path}' with the line #EXT-X-ENDLIST first)" : ""));
+        log.Warning($"{sink}: this run starts at frame {firstFrame}, so it writes a new segment '{segment}' and leaves '{path}' as it is. " +
+                    $"To join them: ffmpeg -i \"{path}\" -i \"{segment}\" -filter_complex \"[0:v]trim={cut}[a];[a][1:v]concat=n=2\" joined{joinedExtension ?? Path.GetExtension(path)}" +
+                    (joinNote is null ? "" : $" ({joinNote})"));
         return segment;
     }
 

@@ -15,8 +15,7 @@ namespace FifoPipes.Hosting.Engine;
 public sealed class SourceVideoLatents : ISourceLatents, IDisposable
 {
     readonly IVideoModel model;
-    readonly string path;
-    readonly SourceTiming timing;
+    readonly SourceVideo source;
     readonly IProgressSink log;
     SourceFrames frames;
     (long Index, Tensor Latent)? latest;
@@ -25,8 +24,7 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
     SourceVideoLatents(IVideoModel model, SourceVideo source, SourceFrames.Summary summary, IProgressSink log)
     {
         this.model = model;
-        path = source.Path;
-        timing = source.Timing;
+        this.source = source;
         this.log = log;
         Count = summary.Frames;
         Fps = summary.Fps;
@@ -78,8 +76,8 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
         if (rgb is null)
         {
             // A stream may decode fewer frames than its packets counted (a cut file): the last frame stands in from there on.
-            if (latest is null) throw new FifoInputException(SourceFrames.UnreadableErrorId, $"Source video '{path}' ended before frame {index} of the {Count} it counted.");
-            if (!endedEarly) log.Warning($"Source video '{path}' decoded only {frames.Position} of the {Count} frames it counted; its last frame stands in for the rest.");
+            if (latest is null) throw new FifoInputException(SourceFrames.UnreadableErrorId, $"Source video '{source.Path}' ended before frame {index} of the {Count} it counted.");
+            if (!endedEarly) log.Warning($"Source video '{source.Path}' decoded only {frames.Position} of the {Count} frames it counted; its last frame stands in for the rest.");
             endedEarly = true;
             return latest.Value.Latent.clone().MoveToOuterDisposeScope();
         }
@@ -91,7 +89,7 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
         return latent.clone().MoveToOuterDisposeScope();
     }
 
-    SourceFrames Open() => new(path, model.Info.PixelWidth, model.Info.PixelHeight, timing);
+    SourceFrames Open() => new(source.Path, model.Info.PixelWidth, model.Info.PixelHeight, source.Timing);
 
     public void Dispose()
     {

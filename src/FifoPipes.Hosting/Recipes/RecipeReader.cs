@@ -69,19 +69,19 @@ public sealed class RecipeReader
         string negativePrompt = ReadScalar<string>(map, "negativePrompt", "negativePrompt") is { } given && given.Trim().Length > 0 ? given : "";
         long seed = ReadScalar<long?>(map, "seed", "seed") ?? 0;
         double? fps = ReadScalar<double?>(map, "fps", "fps");
-        // As New-FifoVideo -Fps: below 0.01 a frame would last minutes, and the sinks' frame rates print as 0.
-        if (SourceTiming.FpsProblem(fps) is { } badRate) Error("fps", badRate, map["fps"]?.Location);
+        if (FrameRate.Problem(fps) is { } badRate) Error("fps", badRate, map["fps"]?.Location);
         bool overwrite = ReadScalar<bool?>(map, "overwrite", "overwrite") ?? false;
         var init = ReadPath(map, "init", mustExist: true);
         int beforeSource = diagnostics.Count;
         var source = ReadSource(map);
         if (source is not null && init is not null)
             Error("source", "a run restyles a source video (source:) or continues start frames (init:), not both; keep one", map["source"]!.Location);
-        // Read with ffmpeg only when nothing else is wrong with it: a recipe in error is not worth a pass over a long video.
-        bool countable = source is not null && diagnostics.Count == beforeSource;
-        var prompts = entries is null ? null : Spans(entries, map["source"], countable ? source : null);
-        if (countable && prompts is not null && entries!.All(e => e.Frames is not null))
-            CheckSourceLength(source!, prompts.Sum(p => (long)p.Frames), map["source"]!);
+        // Counted with ffmpeg only when nothing else is wrong with it: a recipe in error is not worth a pass over a long video.
+        long? available = source is not null && entries is not null && diagnostics.Count == beforeSource ? CountSource(source, map["source"]!) : null;
+        var prompts = entries is null ? null : Spans(entries, map["source"], source, available);
+        // Each output frame restyles its own source frame.
+        if (available is { } count && prompts?.Sum(p => (long)p.Frames) is { } asked && asked > count)
+            Error("source", SamplingJob.SourceTooShort(count, asked) + Counted(source!.Timing), SourceAt(map["source"]!));
         outputNames = OutputNames(model, sampler, prompts, negativePrompt, seed, init, source);
         var sinks = ReadSinks(map);
         var snapshot = ReadSnapshot(map);
@@ -341,10 +341,11 @@ public sealed class RecipeReader
             var prompt = item["prompt"] is { } p ? Text(p, $"{path}.prompt") : null;
             if (item["prompt"] is null) Error($"{path}.prompt", "missing 'prompt'", item.Location);
             int? frames = ReadScalar<int?>(item, "frames", $"{path}.frames");
-            if (frames < 1) Error($"{path}.frames", $"frames must be at least 1, got {frames}", item["frames"]!.Location);
-            if (frames is null && !Given(item["frames"]) && map["source"] is null) MissingFrames($"{path}.frames", item["frames"]?.Location ?? item.Location);
-            bool readable = frames is >= 1 || (frames is null && !Given(item["frames"]));
-            if (prompt is not null && readable) entries.Add(new PromptEntry(prompt, frames, $"{path}.frames", item["frames"]?.Location ?? item.Location));
+            var at = item["frames"]?.Location ?? item.Location;
+            if (frames < 1) Error($"{path}.frames", $"frames must be at least 1, got {frames}", at);
+            bool leftOut = frames is null && !Given(item["frames"]);
+            if (leftOut && map["source"] is null) MissingFrames($"{path}.frames", at);
+            if (prompt is not null && (frames >= 1 || leftOut)) entries.Add(new PromptEntry(prompt, frames, $"{path}.frames", at));
         }
         return entries.Count == seq.Items.Count ? entries : null;
     }
@@ -358,9 +359,9 @@ public sealed class RecipeReader
     /// <summary>
     /// The prompt schedule. Frame counts left out are an error, except with a source video: prompts that all leave them
     /// out share the frames it selects, in order and as evenly as whole frames allow (the first take one more where they
-    /// do not divide). <paramref name="countable"/> is the source when it was read without a problem, so worth counting.
+    /// do not divide). <paramref name="available"/> is how many the source selects; null when it could not be counted.
     /// </summary>
-    IReadOnlyList<PromptSpan>? Spans(IReadOnlyList<PromptEntry> entries, RecipeNode? sourceNode, SourceVideo? countable)
+    IReadOnlyList<PromptSpan>? Spans(IReadOnlyList<PromptEntry> entries, RecipeNode? sourceNode, SourceVideo? source, long? available)
     {
         var missing = entries.Where(e => e.Frames is null).ToList();
         if (missing.Count == 0) return entries.Select(e => new PromptSpan(e.Prompt, e.Frames!.Value)).ToList();
@@ -372,18 +373,15 @@ public sealed class RecipeReader
             return null;
         }
         // A source in error has been reported already.
-        if (countable is null) return null;
-        var at = (sourceNode as MapNode)?["path"]?.Location ?? sourceNode.Location;
-        long available;
-        try { available = SourceFrames.Probe(countable.Path, countable.Timing).Frames; }
-        catch (FifoInputException ex) { SourceError(ex, at); return null; }
-        if (available < entries.Count)
+        if (available is not { } count) return null;
+        if (count < entries.Count)
         {
-            Error("source", $"the source video has {available} frames{(countable.Timing.IsWholeFile ? "" : " " + countable.Timing.Describe())}, fewer than the {entries.Count} prompts that share them; give fewer prompts", at);
+            Error("source", $"the source video has {count} frames{Counted(source!.Timing)}, fewer than the {entries.Count} prompts that share them; give fewer prompts",
+                SourceAt(sourceNode));
             return null;
         }
-        if (available / entries.Count > int.MaxValue) { Error("source", $"the source video's {available} frames are too many to share; give the prompts 'frames'", at); return null; }
-        return entries.Select((e, i) => new PromptSpan(e.Prompt, (int)(available / entries.Count + (i < available % entries.Count ? 1 : 0)))).ToList();
+        if (count / entries.Count > int.MaxValue) { Error("source", $"the source video's {count} frames are too many to share; give the prompts 'frames'", SourceAt(sourceNode)); return null; }
+        return entries.Select((e, i) => new PromptSpan(e.Prompt, (int)(count / entries.Count + (i < count % entries.Count ? 1 : 0)))).ToList();
     }
 
     IReadOnlyList<SinkUse> ReadSinks(MapNode map)
@@ -434,17 +432,17 @@ public sealed class RecipeReader
     IReadOnlyList<string> SinkExtensions() =>
         plugins.OfKind(PluginKind.Sink).SelectMany(s => s.Extensions.Select(e => $".{e} ({s.Name})")).ToList();
 
-    /// <summary>The prompts' frames must not outnumber the source's: each output frame restyles its own source frame.</summary>
-    void CheckSourceLength(SourceVideo source, long frames, RecipeNode node)
+    /// <summary>The frames <paramref name="source"/> selects, counted by ffmpeg; null, reported, when it cannot count them.</summary>
+    long? CountSource(SourceVideo source, RecipeNode node)
     {
-        var at = (node as MapNode)?["path"]?.Location ?? node.Location;
-        try
-        {
-            long available = SourceFrames.Probe(source.Path, source.Timing).Frames;
-            if (frames > available) Error("source", SamplingJob.SourceTooShort(available, frames) + (source.Timing.IsWholeFile ? "" : $"; counted {source.Timing.Describe()}"), at);
-        }
-        catch (FifoInputException ex) { SourceError(ex, at); }
+        try { return SourceFrames.Probe(source.Path, source.Timing).Frames; }
+        catch (FifoInputException ex) { SourceError(ex, SourceAt(node)); return null; }
     }
+
+    static SourceLocation? SourceAt(RecipeNode node) => (node as MapNode)?["path"]?.Location ?? node.Location;
+
+    /// <summary>Which of the source's frames were counted, where not all of them.</summary>
+    static string Counted(SourceTiming timing) => timing.IsWholeFile ? "" : $" (counted {timing.Describe()})";
 
     /// <summary>A source ffmpeg could not count, under the key the user can fix: no ffmpeg is no fault of the path, a start past the end is the start's.</summary>
     void SourceError(FifoInputException ex, SourceLocation? at) =>
@@ -475,7 +473,7 @@ public sealed class RecipeReader
             Error("source.strength", $"strength must be above 0 and at most 1, got {strength}: 0.3 keeps the source close, 0.6 restyles it, 0.9 keeps little but its layout",
                 entries["strength"]?.Location);
         var fps = ReadScalar<double?>(entries, "fps", "source.fps");
-        if (SourceTiming.FpsProblem(fps) is { } badFps) Error("source.fps", badFps + ": the source is resampled to it before restyling", entries["fps"]?.Location);
+        if (FrameRate.Problem(fps) is { } badFps) Error("source.fps", badFps + ": the source is resampled to it before restyling", entries["fps"]?.Location);
         var start = ReadScalar<double?>(entries, "start", "source.start") ?? 0;
         if (SourceTiming.StartProblem(start) is { } badStart) Error("source.start", badStart, entries["start"]?.Location);
         return path is null ? null : new SourceVideo(path, strength, new SourceTiming(fps, start));

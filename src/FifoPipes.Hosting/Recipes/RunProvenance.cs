@@ -119,7 +119,7 @@ public sealed class RunProvenance
         if (Value("init") is { } init) yaml.Append("init: ").Append(Quoted(init)).Append('\n');
         if (Value("source") is { } source)
         {
-            yaml.Append("source: { path: ").Append(Quoted(source)).Append(", strength: ").Append(Value("source.strength") ?? "0.6");
+            yaml.Append("source: { path: ").Append(Quoted(source)).Append(", strength: ").Append(Value("source.strength") ?? SamplingJob.DefaultSourceStrength.ToString("R", CultureInfo.InvariantCulture));
             if (Value("source.fps") is { } fps) yaml.Append(", fps: ").Append(fps);
             if (Value("source.start") is { } start) yaml.Append(", start: ").Append(start);
             yaml.Append(" }\n");

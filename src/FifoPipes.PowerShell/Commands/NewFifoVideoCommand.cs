@@ -26,7 +26,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [ValidateNotNull]
     public string[]? Prompt { get; set; }
 
-    /// <summary><para type="description">Frames per prompt: one number for all prompts, or one per prompt. Default: with a source video (-Source or the recipe's source:), the prompts share the frames it selects; otherwise 128 each; with -Recipe and one prompt, the recipe's frames (unless -Source names another video).</para></summary>
+    /// <summary><para type="description">Frames per prompt: one number for all prompts, or one per prompt. Default: with -Recipe and one prompt, the recipe's frames (unless -Source names another video); otherwise, with a source video (-Source or the recipe's source:), the prompts share the frames it selects; otherwise 128 each.</para></summary>
     [Parameter(Position = 1)]
     [ValidateRange(1, int.MaxValue)]
     public int[]? Frames { get; set; }
@@ -57,7 +57,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [Parameter] public SwitchParameter NoLookahead { get; set; }
     [Parameter] [ValidateRange(0.0, 100.0)] public double? Guidance { get; set; }
     [Parameter] [ValidateRange(0.0, 1.0)] public double? Eta { get; set; }
-    [Parameter] [ValidateRange(0.01, 240.0)] public double? Fps { get; set; }
+    [Parameter] [ValidateRange(FrameRate.Min, FrameRate.Max)] public double? Fps { get; set; }
     /// <summary><para type="description">An image, animated GIF or short video (read with ffmpeg) to start the video from.</para></summary>
     [Parameter] public string? InitImage { get; set; }
     /// <summary><para type="description">A video (or animated GIF) to restyle: output frame k follows its frame k, redrawn under the prompts (recipe key source:). Without -Frames, the prompts share the source's frames in order.</para></summary>
@@ -65,7 +65,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     /// <summary><para type="description">With -Source, how far into the noise schedule each source frame goes before it is redrawn, from 0.01 to 1: 0.3 stays close to the source, 0.6 (the default) restyles it, 0.9 keeps little but its layout.</para></summary>
     [Parameter] [ValidateRange(0.01, 1.0)] public double? Strength { get; set; }
     /// <summary><para type="description">With -Source, resample the source to this many frames a second before restyling it (frames repeated or dropped to a constant rate); the output then plays at this rate unless -Fps says otherwise. Default: every frame the source has, at its own rate.</para></summary>
-    [Parameter] [ValidateRange(SourceTiming.MinFps, SourceTiming.MaxFps)] public double? SourceFps { get; set; }
+    [Parameter] [ValidateRange(FrameRate.Min, FrameRate.Max)] public double? SourceFps { get; set; }
     /// <summary><para type="description">With -Source, the second of the source that output frame 0 restyles (ffmpeg seeks there exactly). Default: 0.</para></summary>
     [Parameter] [ValidateRange(0.0, double.MaxValue)] public double? SourceStart { get; set; }
     /// <summary><para type="description">Save the sampler state to this file every -SnapshotEvery frames.</para></summary>

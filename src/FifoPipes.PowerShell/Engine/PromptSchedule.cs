@@ -5,12 +5,21 @@ namespace FifoPipes.PowerShell.Engine;
 
 static class PromptSchedule
 {
-    /// <summary>Pairs prompts with frame counts: one count for all prompts, or one per prompt.</summary>
+    /// <summary>Frames each prompt gets when nothing decides otherwise: 16 windows of 8 frames.</summary>
+    const int DefaultFrames = 16 * 8;
+
+    /// <summary>One frame count for all prompts, or one per prompt.</summary>
+    public static void Check(string[] prompts, int[]? frames)
+    {
+        if (frames is not null && frames.Length != 1 && frames.Length != prompts.Length)
+            throw new PSArgumentException($"Give one -Frames value for all prompts or one per prompt: {prompts.Length} prompts, {frames.Length} frame counts.");
+    }
+
+    /// <summary>Pairs prompts with frame counts (<see cref="DefaultFrames"/> each without any).</summary>
     public static object[] Build(string[] prompts, int[]? frames)
     {
-        frames ??= new[] { 16 * 8 };
-        if (frames.Length != 1 && frames.Length != prompts.Length)
-            throw new PSArgumentException($"Give one -Frames value for all prompts or one per prompt: {prompts.Length} prompts, {frames.Length} frame counts.");
+        Check(prompts, frames);
+        frames ??= new[] { DefaultFrames };
         return prompts.Select((p, i) => (object)new Hashtable { ["prompt"] = p, ["frames"] = frames.Length == 1 ? frames[0] : frames[i] }).ToArray();
     }
 

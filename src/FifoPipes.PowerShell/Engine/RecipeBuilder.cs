@@ -24,12 +24,13 @@ sealed class RecipeBuilder
     /// </summary>
     public void SetPrompts(string[] prompts, int[]? frames, string parameter)
     {
-        promptsWithoutFrames = frames is null ? prompts : null;
-        Set("prompts", PromptSchedule.Build(prompts, frames), parameter);
-        parameters["prompt"] = parameter;
+        PromptSchedule.Check(prompts, frames);
+        this.prompts = (prompts, frames);
+        parameters["prompts"] = parameters["prompt"] = parameter;
     }
 
-    string[]? promptsWithoutFrames;
+    // Sized in Apply, once the file's frames and source are known.
+    (string[] Texts, int[]? Frames)? prompts;
 
     public void Set(string key, object? value, string? parameter = null)
     {
@@ -134,22 +135,26 @@ sealed class RecipeBuilder
     MapNode Apply(MapNode root)
     {
         var entries = root.Entries.ToList();
-        // A prompt given as a parameter replaces the file's prompt or prompt list entirely.
         var topValues = new Dictionary<string, object?>(top, StringComparer.Ordinal);
-        // A source video named by a parameter is another video: the file's frame count was for its own.
-        bool sourceGiven = topValues.ContainsKey("source") || (this.entries.TryGetValue("source", out var source) && source.ContainsKey("path"));
-        if (promptsWithoutFrames is [var single] && root["frames"] is ScalarNode { Value: not null } && !sourceGiven)
+        // Prompts given as parameters replace the file's prompt or prompt list entirely.
+        if (prompts is var (texts, frames))
         {
-            topValues.Remove("prompts");
-            topValues["prompt"] = single;
-            entries.RemoveAll(e => e.Key is "prompt" or "prompts");
+            // A source video named by a parameter is another video: the file's frame count was for its own.
+            bool sourceFromParameter = topValues.ContainsKey("source") || (this.entries.TryGetValue("source", out var source) && source.ContainsKey("path"));
+            if (frames is null && texts is [var single] && root["frames"] is ScalarNode { Value: not null } && !sourceFromParameter)
+            {
+                topValues["prompt"] = single;
+                entries.RemoveAll(e => e.Key is "prompt" or "prompts");
+            }
+            else
+            {
+                topValues["prompts"] = frames is null && (sourceFromParameter || root["source"] is not null)
+                    ? PromptSchedule.Sharing(texts) : PromptSchedule.Build(texts, frames);
+                entries.RemoveAll(e => e.Key is "prompt" or "prompts" or "frames");
+            }
         }
         else if (topValues.ContainsKey("prompt") || topValues.ContainsKey("prompts"))
-        {
             entries.RemoveAll(e => e.Key is "prompt" or "prompts" or "frames");
-            if (promptsWithoutFrames is not null && (sourceGiven || root["source"] is not null))
-                topValues["prompts"] = PromptSchedule.Sharing(promptsWithoutFrames);
-        }
         foreach (var (key, value) in topValues) Replace(entries, key, RecipeNodes.FromObject(value));
         foreach (var (key, values) in this.entries)
         {

@@ -301,7 +301,7 @@ public sealed class RecipeReaderTests
             // At 4 fps the 4 frames at 8 fps are 2: counted as resampled.
             var (resampled, tooFew) = Read(head + $"source: {{ path: {clip}, fps: 4 }}\n");
             Assert.Null(resampled);
-            Assert.Contains(tooFew, d => d.Path == "source" && d.Message.Contains("the source video has 2 frames, and the prompts ask for 3") && d.Message.EndsWith("; counted at 4 fps"));
+            Assert.Contains(tooFew, d => d.Path == "source" && d.Message.Contains("the source video has 2 frames, and the prompts ask for 3") && d.Message.EndsWith(" (counted at 4 fps)"));
             // Another video saved under the same name is another run (its snapshots must not resume here), and is counted
             // again: two frames no longer serve three.
             FifoPipes.Tests.Sinks.Ffprobe.Ffmpeg("-y", "-f", "lavfi", "-i", "testsrc=size=64x32:rate=8", "-frames:v", "2", clip);

@@ -199,11 +199,13 @@ public sealed class ContinuationPathTests : IDisposable
         FifoPipes.Core.Sinks.SinkFiles.OpenPath(video, 96, "mp4", log, firstFrameSeconds: 96 / 8.0);
         Assert.Contains("[0:v]trim=end_frame=96[a]", log.Warnings[0]);
         Assert.Contains("[0:v]trim=end=12[a]", log.Warnings[1]);
-        // Two playlists join into a video file, once the killed run's playlist says it has ended.
+        // Files that do not join into their own kind (HLS playlists) name what they join into, and what to do first.
         var playlist = Path.Combine(folder, "live.m3u8");
         File.WriteAllText(playlist, "#EXTM3U\n");
-        FifoPipes.Core.Sinks.SinkFiles.OpenPath(playlist, 96, "hls", log, firstFrameSeconds: 12);
-        Assert.Contains("concat=n=2\" joined.mp4 (if the first run was killed, end", log.Warnings[2]);
-        Assert.Contains("with the line #EXT-X-ENDLIST first)", log.Warnings[2]);
+        FifoPipes.Core.Sinks.SinkFiles.OpenPath(playlist, 96, "hls", log, joinedExtension: ".mp4", joinNote: "end it first");
+        Assert.EndsWith("concat=n=2\" joined.mp4 (end it first)", log.Warnings[2]);
+        // A fresh run or a new file: no segment, no warning.
+        Assert.Equal(playlist, FifoPipes.Core.Sinks.SinkFiles.OpenPath(playlist, 0, "hls", log));
+        Assert.Equal(3, log.Warnings.Count);
     }
 }

@@ -94,9 +94,9 @@ public sealed class FfmpegSinkTests : SinkTestBase
     public void Hls_is_a_growing_playlist_of_keyframe_started_segments_beside_it_and_plays_as_one_video()
     {
         Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
-        using var sink = new HlsSinkFactory().Create(new FfmpegSinkOptions { Preset = "ultrafast", Segment = 1 }, new SinkTarget("live/sea: take #2.m3u8", 8, false), Context);
+        using var sink = new HlsSinkFactory().Create(new FfmpegSinkOptions { Preset = "ultrafast", Segment = 1 }, new SinkTarget("live/sea take #2.m3u8", 8, false), Context);
         foreach (var f in Frames(20)) sink.Write(f);
-        var playlist = Path.Combine(Dir, "live", "sea: take #2.m3u8");
+        var playlist = Path.Combine(Dir, "live", "sea take #2.m3u8");
         var waited = Stopwatch.StartNew();
         bool listed = false;
         while (!listed && waited.Elapsed < TimeSpan.FromSeconds(30))
@@ -108,12 +108,12 @@ public sealed class FfmpegSinkTests : SinkTestBase
         Assert.DoesNotContain("#EXT-X-ENDLIST", File.ReadAllText(playlist));
         Assert.Equal(playlist, Assert.Single(sink.Complete()));
 
-        // Segment names are URIs to players: ':' and '#' would read as a scheme and a fragment. 20 frames at 8 fps in
+        // Segment names are URIs to players: ' ' and '#' are not in them (a '#' would start a fragment). 20 frames at 8 fps in
         // 1 s segments: 1 + 1 + 0.5 s, every one listed (EVENT), the list closed at the end.
         var lines = File.ReadAllLines(playlist);
         Assert.Contains("#EXT-X-PLAYLIST-TYPE:EVENT", lines);
-        Assert.Contains("#EXT-X-MAP:URI=\"sea__take__2_init.mp4\"", lines);
-        Assert.Equal(new[] { "sea__take__2_000000.m4s", "sea__take__2_000001.m4s", "sea__take__2_000002.m4s" }, lines.Where(l => l.EndsWith(".m4s")));
+        Assert.Contains("#EXT-X-MAP:URI=\"sea_take__2_init.mp4\"", lines);
+        Assert.Equal(new[] { "sea_take__2_000000.m4s", "sea_take__2_000001.m4s", "sea_take__2_000002.m4s" }, lines.Where(l => l.EndsWith(".m4s")));
         Assert.Equal(new[] { "#EXTINF:1.000000,", "#EXTINF:1.000000,", "#EXTINF:0.500000," }, lines.Where(l => l.StartsWith("#EXTINF")));
         Assert.Equal("#EXT-X-ENDLIST", lines[^1]);
         var probed = Ffprobe.Probe(playlist);
@@ -156,12 +156,14 @@ public sealed class FfmpegSinkTests : SinkTestBase
     [Fact]
     public void Hls_arguments_name_fragmented_mp4_segments_beside_the_playlist_and_start_each_on_a_keyframe()
     {
-        var args = FfmpegCommand.Build(new FfmpegSinkOptions(), FfmpegContainer.Hls, new FrameFormat(64, 48, 8), "/videos/live/sea.m3u8", overwrite: false);
+        var playlist = Path.GetFullPath(Path.Combine("videos", "live", "sea.m3u8"));
+        var args = FfmpegCommand.Build(new FfmpegSinkOptions(), FfmpegContainer.Hls, new FrameFormat(64, 48, 8), playlist, overwrite: false);
         string After(string flag) => args[args.ToList().LastIndexOf(flag) + 1];
-        Assert.Equal(("hls", "fmp4", "sea_init.mp4", "/videos/live/sea_%06d.m4s"), (After("-f"), After("-hls_segment_type"), After("-hls_fmp4_init_filename"), After("-hls_segment_filename")));
-        Assert.Equal(("2", "expr:gte(t,n_forced*2)", "event", "0"), (After("-hls_time"), After("-force_key_frames"), After("-hls_playlist_type"), After("-hls_list_size")));
+        Assert.Equal(("hls", "fmp4", "sea_init.mp4", Path.Combine(Path.GetDirectoryName(playlist)!, "sea_%06d.m4s")), (After("-f"), After("-hls_segment_type"), After("-hls_fmp4_init_filename"), After("-hls_segment_filename")));
+        Assert.Equal(("2", "expr:gte(t,n_forced*2)", "event", "0", "temp_file"),
+            (After("-hls_time"), After("-force_key_frames"), After("-hls_playlist_type"), After("-hls_list_size"), After("-hls_flags")));
         Assert.DoesNotContain("-movflags", args);
-        Assert.Equal("/videos/live/sea.m3u8", args[^1]);
+        Assert.Equal(playlist.Replace('\\', '/'), args[^1].Replace('\\', '/'));
         Assert.Contains(new FfmpegSinkOptions { Segment = 0.4 }.Validate(), p => p.Option == "segment");
         Assert.Contains(new FfmpegSinkOptions { Segment = double.NaN }.Validate(), p => p.Option == "segment");
     }
