@@ -17,6 +17,7 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
     readonly IVideoModel model;
     readonly SourceVideo source;
     readonly IProgressSink log;
+    readonly long selected;
     SourceFrames frames;
     (long Index, Tensor Latent)? latest;
     bool endedEarly;
@@ -26,12 +27,12 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
         this.model = model;
         this.source = source;
         this.log = log;
-        Count = summary.Frames;
+        selected = summary.Frames;
         Fps = summary.Fps;
         frames = Open();
     }
 
-    public long Count { get; }
+    public long Count => source.Loop ? long.MaxValue : selected;
 
     /// <summary>The prompt frames are encoded under: none, explicitly, so no model falls back on state from an earlier prompt.</summary>
     const string NoPrompt = "";
@@ -64,20 +65,22 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
     public Tensor Latent(long index)
     {
         if (index < 0 || index >= Count) throw new ArgumentOutOfRangeException(nameof(index), index, $"The source has {Count} frames.");
-        if (latest is { } kept && kept.Index == index) return kept.Latent.clone();
-        if (index < frames.Position)
+        // A looping source starts over after its last frame: the stream reopens once per loop.
+        long frame = index % selected;
+        if (latest is { } kept && kept.Index == frame) return kept.Latent.clone();
+        if (frame < frames.Position)
         {
             frames.Dispose();
             frames = Open();
         }
-        while (frames.Position < index && frames.Skip()) { }
+        while (frames.Position < frame && frames.Skip()) { }
         using var scope = NewDisposeScope();
-        var rgb = frames.Position == index ? frames.Next() : null;
+        var rgb = frames.Position == frame ? frames.Next() : null;
         if (rgb is null)
         {
             // A stream may decode fewer frames than its packets counted (a cut file): the last frame stands in from there on.
-            if (latest is null) throw new FifoInputException(SourceFrames.UnreadableErrorId, $"Source video '{source.Path}' ended before frame {index} of the {Count} it counted.");
-            if (!endedEarly) log.Warning($"Source video '{source.Path}' decoded only {frames.Position} of the {Count} frames it counted; its last frame stands in for the rest.");
+            if (latest is null) throw new FifoInputException(SourceFrames.UnreadableErrorId, $"Source video '{source.Path}' ended before frame {frame} of the {selected} it counted.");
+            if (!endedEarly) log.Warning($"Source video '{source.Path}' decoded only {frames.Position} of the {selected} frames it counted; its last frame stands in for the rest.");
             endedEarly = true;
             return latest.Value.Latent.clone().MoveToOuterDisposeScope();
         }
@@ -85,7 +88,7 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
         using (inference_mode())
             latent = model.EncodeFrames(rgb.unsqueeze(0), NoPrompt).select(1, 0).to(ScalarType.Float32).clone().DetachFromDisposeScope();
         latest?.Latent.Dispose();
-        latest = (index, latent);
+        latest = (frame, latent);
         return latent.clone().MoveToOuterDisposeScope();
     }
 

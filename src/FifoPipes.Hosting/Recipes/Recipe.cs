@@ -64,6 +64,7 @@ public sealed class Recipe
 
 /// <summary>
 /// Video-to-video: output frame k restyles frame k of <see cref="Path"/> as <see cref="Timing"/> selects its frames,
-/// noised to <see cref="Strength"/> of the schedule.
+/// noised to <see cref="Strength"/> of the schedule; with <see cref="Loop"/>, the frames start over after the last, so a
+/// short clip can be restyled endlessly.
 /// </summary>
-public sealed record SourceVideo(string Path, double Strength, SourceTiming Timing = default);
+public sealed record SourceVideo(string Path, double Strength, SourceTiming Timing = default, bool Loop = false);

@@ -13,7 +13,7 @@ public static class RecipeKeys
     };
     public static readonly IReadOnlyList<string> Use = new[] { "use", "with" };
     public static readonly IReadOnlyList<string> Snapshot = new[] { "path", "every" };
-    public static readonly IReadOnlyList<string> Source = new[] { "path", "strength", "fps", "start" };
+    public static readonly IReadOnlyList<string> Source = new[] { "path", "strength", "fps", "start", "loop" };
 
     /// <summary>The entry a single value stands for under <paramref name="key"/> (model: analytic is its use; source: a.mp4 its path), or null.</summary>
     public static string? ShortFormEntry(string key) => key switch

@@ -79,8 +79,8 @@ public sealed class RecipeReader
         // Counted with ffmpeg only when nothing else is wrong with it: a recipe in error is not worth a pass over a long video.
         long? available = source is not null && entries is not null && diagnostics.Count == beforeSource ? CountSource(source, map["source"]!) : null;
         var prompts = entries is null ? null : Spans(entries, map["source"], source, available);
-        // Each output frame restyles its own source frame.
-        if (available is { } count && prompts?.Sum(p => (long)p.Frames) is { } asked && asked > count)
+        // Each output frame restyles its own source frame (a looping source has as many as asked for).
+        if (available is { } count && !source!.Loop && prompts?.Sum(p => (long)p.Frames) is { } asked && asked > count)
             Error("source", SamplingJob.SourceTooShort(count, asked) + Counted(source!.Timing), SourceAt(map["source"]!));
         outputNames = OutputNames(model, sampler, prompts, negativePrompt, seed, init, source);
         var sinks = ReadSinks(map);
@@ -372,6 +372,11 @@ public sealed class RecipeReader
             Error(missing[0].FramesPath, "give 'frames' to every prompt or to none: without them the prompts share the source video's frames", missing[0].At);
             return null;
         }
+        if (source is { Loop: true })
+        {
+            Error(missing[0].FramesPath, "a looping source has no end for the prompts to share; give them 'frames'", missing[0].At);
+            return null;
+        }
         // A source in error has been reported already.
         if (available is not { } count) return null;
         if (count < entries.Count)
@@ -476,7 +481,8 @@ public sealed class RecipeReader
         if (FrameRate.Problem(fps) is { } badFps) Error("source.fps", badFps + ": the source is resampled to it before restyling", entries["fps"]?.Location);
         var start = ReadScalar<double?>(entries, "start", "source.start") ?? 0;
         if (SourceTiming.StartProblem(start) is { } badStart) Error("source.start", badStart, entries["start"]?.Location);
-        return path is null ? null : new SourceVideo(path, strength, new SourceTiming(fps, start));
+        bool loop = ReadScalar<bool?>(entries, "loop", "source.loop") ?? false;
+        return path is null ? null : new SourceVideo(path, strength, new SourceTiming(fps, start), loop);
     }
 
     SnapshotPolicy? ReadSnapshot(MapNode map)

@@ -122,6 +122,7 @@ public sealed class RunProvenance
             yaml.Append("source: { path: ").Append(Quoted(source)).Append(", strength: ").Append(Value("source.strength") ?? SamplingJob.DefaultSourceStrength.ToString("R", CultureInfo.InvariantCulture));
             if (Value("source.fps") is { } fps) yaml.Append(", fps: ").Append(fps);
             if (Value("source.start") is { } start) yaml.Append(", start: ").Append(start);
+            if (Value("source.loop") is { } loop) yaml.Append(", loop: ").Append(loop);
             yaml.Append(" }\n");
         }
         if (resumeFrom is not null) yaml.Append("resume: ").Append(Quoted(resumeFrom)).Append('\n');

@@ -68,6 +68,8 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [Parameter] [ValidateRange(FrameRate.Min, FrameRate.Max)] public double? SourceFps { get; set; }
     /// <summary><para type="description">With -Source, the second of the source that output frame 0 restyles (ffmpeg seeks there exactly). Default: 0.</para></summary>
     [Parameter] [ValidateRange(0.0, double.MaxValue)] public double? SourceStart { get; set; }
+    /// <summary><para type="description">With -Source, start the source over after its last frame, so a short clip is restyled for as many -Frames as asked (endlessly). A clip that does not loop by itself jumps back at each turn.</para></summary>
+    [Parameter] public SwitchParameter SourceLoop { get; set; }
     /// <summary><para type="description">Save the sampler state to this file every -SnapshotEvery frames.</para></summary>
     [Parameter] public string? SnapshotPath { get; set; }
     /// <summary><para type="description">How often to snapshot, in output frames: 100, or the recipe's snapshot.every. Needs -SnapshotPath or a recipe with snapshot:.</para></summary>
@@ -92,6 +94,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         SetSourceEntry(builder, "strength", Strength, nameof(Strength));
         SetSourceEntry(builder, "fps", SourceFps, nameof(SourceFps));
         SetSourceEntry(builder, "start", SourceStart, nameof(SourceStart));
+        SetSourceEntry(builder, "loop", SourceLoop.IsPresent ? true : null, nameof(SourceLoop));
         // Each sets only its own entry, so a recipe's snapshot interval survives -SnapshotPath and its path -SnapshotEvery.
         if (SnapshotPath is not null) builder.SetEntry("snapshot", "path", ResolvePath(SnapshotPath), "-SnapshotPath");
         if (MyInvocation.BoundParameters.ContainsKey(nameof(SnapshotEvery))) builder.SetEntry("snapshot", "every", SnapshotEvery, "-SnapshotEvery");
@@ -127,7 +130,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     string ResolvePath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
 
     /// <summary>A setting of the source video, which needs one: -Source, or a recipe that may name it.</summary>
-    void SetSourceEntry(RecipeBuilder builder, string entry, double? value, string parameter)
+    void SetSourceEntry(RecipeBuilder builder, string entry, object? value, string parameter)
     {
         if (value is null) return;
         if (Source is null && Recipe is null)

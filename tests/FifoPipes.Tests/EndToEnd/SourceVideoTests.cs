@@ -127,6 +127,28 @@ public sealed class SourceVideoTests : IDisposable
     }
 
     [SkippableFact]
+    public void A_looping_source_has_no_end_and_starts_over_after_its_last_frame()
+    {
+        Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
+        var clip = TestPattern("pattern.mp4", 10);
+        using var source = SourceVideoLatents.Open(new GreyModel(1), new SourceVideo(clip, 0.6, Loop: true));
+        Assert.Equal(long.MaxValue, source.Count);
+        var frames = Enumerable.Range(0, 26).Select(i => source.Latent(i)).ToList();
+        TensorAssert.Identical(new[] { frames[2] }, new[] { frames[12] }, "frame 12 is frame 2 again");
+        TensorAssert.Identical(new[] { frames[5] }, new[] { frames[25] }, "frame 25 is frame 5 again");
+        Assert.True((frames[9] - frames[10]).abs().max().item<float>() > 0.01f, "the turn goes from the last frame back to the first");
+
+        // A recipe may ask for more frames than the clip has, but must say how many: the loop has no end to share.
+        var reader = new RecipeReader(FifoPipes.Tests.Hosting.TestPlugins.Host);
+        var looped = reader.ReadText($"apiVersion: fifopipes/v1\nprompt: a\nframes: 25\nsource: {{ path: {clip}, loop: true }}\n", Path.Combine(dir, "r.yaml"));
+        Assert.True(looped is not null, string.Join("; ", reader.Diagnostics.Select(d => d.Message)));
+        Assert.Contains("source.loop=true", looped!.RunSettings);
+        var endless = new RecipeReader(FifoPipes.Tests.Hosting.TestPlugins.Host);
+        Assert.Null(endless.ReadText($"apiVersion: fifopipes/v1\nprompt: a\nsource: {{ path: {clip}, loop: true }}\n", Path.Combine(dir, "r.yaml")));
+        Assert.Equal(("frames", "a looping source has no end for the prompts to share; give them 'frames'"), (endless.Diagnostics.Single().Path, endless.Diagnostics.Single().Message));
+    }
+
+    [SkippableFact]
     public void A_recipe_asking_for_more_frames_than_its_source_has_is_refused_where_it_says_so()
     {
         Skip.IfNot(Ffprobe.Available, "needs ffmpeg");

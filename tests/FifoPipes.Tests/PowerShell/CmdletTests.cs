@@ -362,6 +362,14 @@ public sealed class CmdletTests : IDisposable
         Assert.Single(Run($"New-FifoVideo x -Recipe six.yaml -Seed 2 {small}"));
         Assert.Equal(6, Run($"New-FifoVideo x -Recipe six.yaml -Source src.mp4 -Seed 2 {small}").Count);
 
+        // A looping source restyles as many frames as asked; its record says so and remakes them.
+        var looped = Run($"$f = New-FifoVideo 'calm blue ocean' -Frames 30 -Seed 2 {small} -Source src.mp4 -SourceLoop; $f; (Get-FifoProvenance ($f | Export-FifoFrames looped.gif)).Recipe").ToList();
+        Assert.Equal(30, looped.OfType<FifoFrame>().Count());
+        var loopRecipe = looped.OfType<string>().Single();
+        Assert.Contains("loop: true }", loopRecipe);
+        File.WriteAllText(Path.Combine(dir, "looped.yaml"), loopRecipe);
+        Assert.Equal(looped.OfType<FifoFrame>().Select(f => f.Pixels), Run("New-FifoVideo -Recipe looped.yaml").Cast<FifoFrame>().Select(f => f.Pixels));
+
         var error = RunFailing($"New-FifoVideo 'calm blue ocean' -Frames 3 -SourceFps 6 {small}");
         Assert.Equal("SourceFpsWithoutSource", error.FullyQualifiedErrorId.Split(',')[0]);
     }
