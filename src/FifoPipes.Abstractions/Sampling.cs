@@ -91,7 +91,7 @@ public sealed record SamplingJob
 /// </summary>
 public interface ISourceLatents
 {
-    /// <summary>Frames in the source; <see cref="long.MaxValue"/> for a source that loops, which has no end.</summary>
+    /// <summary>Frames in the source; <see cref="long.MaxValue"/> for a source that loops, which has no end (contracts 1.3).</summary>
     long Count { get; }
 
     /// <summary>Latent [C, h, w] (float32, any device) of source frame <paramref name="index"/>, 0 &lt;= index &lt; <see cref="Count"/>; the caller owns the tensor.</summary>

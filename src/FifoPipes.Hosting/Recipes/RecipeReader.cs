@@ -367,14 +367,14 @@ public sealed class RecipeReader
         if (missing.Count == 0) return entries.Select(e => new PromptSpan(e.Prompt, e.Frames!.Value)).ToList();
         // Without a source they were reported as read, in order.
         if (sourceNode is null) return null;
-        if (missing.Count < entries.Count)
-        {
-            Error(missing[0].FramesPath, "give 'frames' to every prompt or to none: without them the prompts share the source video's frames", missing[0].At);
-            return null;
-        }
         if (source is { Loop: true })
         {
             Error(missing[0].FramesPath, "a looping source has no end for the prompts to share; give them 'frames'", missing[0].At);
+            return null;
+        }
+        if (missing.Count < entries.Count)
+        {
+            Error(missing[0].FramesPath, "give 'frames' to every prompt or to none: without them the prompts share the source video's frames", missing[0].At);
             return null;
         }
         // A source in error has been reported already.
@@ -453,7 +453,7 @@ public sealed class RecipeReader
     void SourceError(FifoInputException ex, SourceLocation? at) =>
         Error(ex.ErrorId switch { FfmpegLocator.NotFoundErrorId => "source", SourceFrames.StartPastEndErrorId => "source.start", _ => "source.path" }, ex.Message, at);
 
-    /// <summary>source: a video path, or { path, strength, fps, start }.</summary>
+    /// <summary>source: a video path, or { path, strength, fps, start, loop }.</summary>
     SourceVideo? ReadSource(MapNode map)
     {
         if (map["source"] is not { } node) return null;
@@ -468,7 +468,7 @@ public sealed class RecipeReader
                 entries = m;
                 break;
             default:
-                Error("source", $"expected a video path or {{path, strength, fps, start}}, got {node.Kind}", node.Location, RecipeKeys.Source);
+                Error("source", $"expected a video path or {{path, strength, fps, start, loop}}, got {node.Kind}", node.Location, RecipeKeys.Source);
                 return null;
         }
         if (entries["path"] is null) { Error("source.path", "missing 'path': the video to restyle", entries.Location); return null; }

@@ -26,7 +26,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [ValidateNotNull]
     public string[]? Prompt { get; set; }
 
-    /// <summary><para type="description">Frames per prompt: one number for all prompts, or one per prompt. Default: with -Recipe and one prompt, the recipe's frames (unless -Source names another video); otherwise, with a source video (-Source or the recipe's source:), the prompts share the frames it selects; otherwise 128 each.</para></summary>
+    /// <summary><para type="description">Frames per prompt: one number for all prompts, or one per prompt. Default: with -Recipe and one prompt, the recipe's frames (unless -Source names another video); otherwise, with a source video (-Source or the recipe's source:), the prompts share the frames it selects (a looping source needs -Frames); otherwise 128 each.</para></summary>
     [Parameter(Position = 1)]
     [ValidateRange(1, int.MaxValue)]
     public int[]? Frames { get; set; }
@@ -68,7 +68,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [Parameter] [ValidateRange(FrameRate.Min, FrameRate.Max)] public double? SourceFps { get; set; }
     /// <summary><para type="description">With -Source, the second of the source that output frame 0 restyles (ffmpeg seeks there exactly). Default: 0.</para></summary>
     [Parameter] [ValidateRange(0.0, double.MaxValue)] public double? SourceStart { get; set; }
-    /// <summary><para type="description">With -Source, start the source over after its last frame, so a short clip is restyled for as many -Frames as asked (endlessly). A clip that does not loop by itself jumps back at each turn.</para></summary>
+    /// <summary><para type="description">With -Source, start the source over after its last frame, so a short clip is restyled for as many -Frames as asked. A clip that does not loop by itself jumps back at each turn.</para></summary>
     [Parameter] public SwitchParameter SourceLoop { get; set; }
     /// <summary><para type="description">Save the sampler state to this file every -SnapshotEvery frames.</para></summary>
     [Parameter] public string? SnapshotPath { get; set; }
@@ -94,7 +94,8 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         SetSourceEntry(builder, "strength", Strength, nameof(Strength));
         SetSourceEntry(builder, "fps", SourceFps, nameof(SourceFps));
         SetSourceEntry(builder, "start", SourceStart, nameof(SourceStart));
-        SetSourceEntry(builder, "loop", SourceLoop.IsPresent ? true : null, nameof(SourceLoop));
+        // -SourceLoop:$false turns a recipe's loop off.
+        SetSourceEntry(builder, "loop", MyInvocation.BoundParameters.ContainsKey(nameof(SourceLoop)) ? SourceLoop.IsPresent : null, nameof(SourceLoop));
         // Each sets only its own entry, so a recipe's snapshot interval survives -SnapshotPath and its path -SnapshotEvery.
         if (SnapshotPath is not null) builder.SetEntry("snapshot", "path", ResolvePath(SnapshotPath), "-SnapshotPath");
         if (MyInvocation.BoundParameters.ContainsKey(nameof(SnapshotEvery))) builder.SetEntry("snapshot", "every", SnapshotEvery, "-SnapshotEvery");

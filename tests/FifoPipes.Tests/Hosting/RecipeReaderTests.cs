@@ -123,7 +123,7 @@ public sealed class RecipeReaderTests
         { "source without a path", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsource: { strength: 0.5 }\n", "source.path", 4, "missing 'path'" },
         { "source key misspelt", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsource: { path: /etc/passwd, strenght: 0.5 }\n", "source.strenght", 4, "Did you mean 'strength'" },
         { "source file missing", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsource: /nonexistent/walk.mp4\n", "source.path", 4, "does not exist" },
-        { "source as a list", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsource: [a, b]\n", "source", 4, "expected a video path or {path, strength, fps, start}" },
+        { "source as a list", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsource: [a, b]\n", "source", 4, "expected a video path or {path, strength, fps, start, loop}" },
         { "interpolation below a frame a second", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks: [ { path: a.mp4, with: { interpolate: 0.5 } } ]\n", "sinks[0].with.interpolate", 4,
             "use 0 (off) or a frame rate from 1 to 240" },
         { "source fps zero", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsource: { path: /etc/passwd, fps: 0 }\n", "source.fps", 4, "fps must be between 0.01 and 240, got 0: the source is resampled" },

@@ -369,6 +369,10 @@ public sealed class CmdletTests : IDisposable
         Assert.Contains("loop: true }", loopRecipe);
         File.WriteAllText(Path.Combine(dir, "looped.yaml"), loopRecipe);
         Assert.Equal(looped.OfType<FifoFrame>().Select(f => f.Pixels), Run("New-FifoVideo -Recipe looped.yaml").Cast<FifoFrame>().Select(f => f.Pixels));
+        // -SourceLoop:$false turns the recipe's loop off: 30 frames are then more than the source has.
+        var unlooped = RunFailing("New-FifoVideo -Recipe looped.yaml -SourceLoop:$false");
+        Assert.Contains("the source video has 12 frames, and the prompts ask for 30", unlooped.Exception.Message);
+        Assert.Equal("SourceLoopWithoutSource", RunFailing($"New-FifoVideo 'calm blue ocean' -Frames 3 -SourceLoop {small}").FullyQualifiedErrorId.Split(',')[0]);
 
         var error = RunFailing($"New-FifoVideo 'calm blue ocean' -Frames 3 -SourceFps 6 {small}");
         Assert.Equal("SourceFpsWithoutSource", error.FullyQualifiedErrorId.Split(',')[0]);
