@@ -22,6 +22,14 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
     (long Index, Tensor Latent)? latest;
     bool endedEarly;
 
+    /// <summary>
+    /// A looping source's frames come round every turn: one turn of latents is kept (on the CPU, up to this size) so later
+    /// turns neither decode nor encode again. A longer clip is read again each turn.
+    /// </summary>
+    const long TurnBytes = 512L << 20;
+    readonly Dictionary<long, Tensor> turn = new();
+    bool? keepsTurn;
+
     SourceVideoLatents(IVideoModel model, SourceVideo source, SourceFrames.Summary summary, IProgressSink log)
     {
         this.model = model;
@@ -67,7 +75,8 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
         if (index < 0 || index >= Count) throw new ArgumentOutOfRangeException(nameof(index), index, $"The source has {Count} frames.");
         // A looping source starts over after its last frame: the stream reopens once per loop.
         long frame = index % selected;
-        if (latest is { } kept && kept.Index == frame) return kept.Latent.clone();
+        if (turn.TryGetValue(frame, out var kept)) return kept.clone();
+        if (latest is { } last && last.Index == frame) return last.Latent.clone();
         if (frame < frames.Position)
         {
             frames.Dispose();
@@ -89,6 +98,9 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
             latent = model.EncodeFrames(rgb.unsqueeze(0), NoPrompt).select(1, 0).to(ScalarType.Float32).clone().DetachFromDisposeScope();
         latest?.Latent.Dispose();
         latest = (frame, latent);
+        keepsTurn ??= source.Loop && selected * latent.NumberOfElements * sizeof(float) <= TurnBytes;
+        // A fresh tensor on the CPU, whatever device the model encodes on.
+        if (keepsTurn == true) turn[frame] = zeros(latent.shape, ScalarType.Float32, CPU).copy_(latent).DetachFromDisposeScope();
         return latent.clone().MoveToOuterDisposeScope();
     }
 
@@ -98,6 +110,8 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
     {
         latest?.Latent.Dispose();
         latest = null;
+        foreach (var kept in turn.Values) kept.Dispose();
+        turn.Clear();
         frames.Dispose();
     }
 }

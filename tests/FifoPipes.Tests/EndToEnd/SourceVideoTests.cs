@@ -131,9 +131,13 @@ public sealed class SourceVideoTests : IDisposable
     {
         Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
         var clip = TestPattern("pattern.mp4", 10);
-        using var source = SourceVideoLatents.Open(new GreyModel(1), new SourceVideo(clip, 0.6, Loop: true));
+        var model = new GreyModel(1);
+        using var source = SourceVideoLatents.Open(model, new SourceVideo(clip, 0.6, Loop: true));
         Assert.Equal(long.MaxValue, source.Count);
+        int probed = model.Encoded;
         var frames = Enumerable.Range(0, 26).Select(i => source.Latent(i)).ToList();
+        // One turn is kept: the second and third encode nothing.
+        Assert.Equal(probed + 10, model.Encoded);
         TensorAssert.Identical(new[] { frames[2] }, new[] { frames[12] }, "frame 12 is frame 2 again");
         TensorAssert.Identical(new[] { frames[5] }, new[] { frames[25] }, "frame 25 is frame 5 again");
         Assert.True((frames[9] - frames[10]).abs().max().item<float>() > 0.01f, "the turn goes from the last frame back to the first");
