@@ -153,6 +153,21 @@ public sealed class FfmpegSinkTests : SinkTestBase
         Assert.Equal(HlsFiles.PlaylistNameErrorId, pattern.ErrorId);
     }
 
+    [SkippableFact]
+    public void A_resumed_hls_run_writes_a_playlist_of_its_own_and_leaves_the_first_with_its_segments()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        var options = new FfmpegSinkOptions { Preset = "ultrafast", Segment = 1 };
+        Write(new HlsSinkFactory(), new SinkTarget("sea.m3u8", 8, false), Context, Frames(20), options);
+        var log = new FifoPipes.Tests.Sampling.RecordingSink();
+        var resumed = Write(new HlsSinkFactory(), new SinkTarget("sea.m3u8", 8, true), new PluginContext(log, Dir),
+            Enumerable.Range(96, 8).Select(i => Frame(i, 64, 48)), options);
+        Assert.Equal(Path.Combine(Dir, "sea.from-000096.m3u8"), resumed);
+        Assert.Equal(20, Ffprobe.Probe(Path.Combine(Dir, "sea.m3u8")).Frames);
+        Assert.Equal(8, Ffprobe.Probe(resumed).Frames);
+        Assert.Contains(log.Warnings, w => w.Contains("joined.mp4 (if the first run was killed, end its playlist with the line #EXT-X-ENDLIST first)"));
+    }
+
     [Fact]
     public void Hls_arguments_name_fragmented_mp4_segments_beside_the_playlist_and_start_each_on_a_keyframe()
     {
