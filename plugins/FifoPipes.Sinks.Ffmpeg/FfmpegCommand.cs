@@ -66,8 +66,8 @@ public static class FfmpegCommand
     /// <summary>
     /// The playlist lists every segment and grows with the run (an EVENT playlist: a player can start from the beginning
     /// or join live), or only the latest <see cref="FfmpegSinkOptions.Keep"/>, deleting older ones (a live window whose
-    /// folder stays bounded however long the run). The playlist is replaced whole (temp_file), so a player polling it
-    /// never reads half of it. Segments are fragmented MP4, whose init segment keeps the comment tag (the run's
+    /// folder stays bounded however long the run). Segments are written under a temporary name and renamed when complete
+    /// (temp_file), so a player never fetches half of one. Segments are fragmented MP4, whose init segment keeps the comment tag (the run's
     /// provenance) that MPEG-TS would drop; a keyframe starts every segment, so each is as long as asked. They lie
     /// beside the playlist, named after it (<see cref="HlsFiles"/>), so a resumed run's new playlist gets segments of its own.
     /// </summary>

@@ -153,8 +153,13 @@ public sealed class FfmpegSink : IFrameSink
         // for a live stream and waits for more.
         path = SinkFiles.OpenPath(path, first.Index, container.Name, log, interpolatedTo is null ? null : first.Index / format.Fps,
             joinedExtension: hls ? ".mp4" : null, joinNote: hls ? "if the first run was killed, end its playlist with the line #EXT-X-ENDLIST first" : null);
-        // The new playlist replaces the earlier run's, so its segments go too: a longer run leaves more than this one writes over.
-        if (hls && target.Overwrite) HlsFiles.RemoveEarlierRun(path);
+        if (hls)
+        {
+            // A resumed run's own playlist name may have segments of an earlier, killed resume beside it.
+            HlsFiles.EnsureWritable(path, target.Overwrite);
+            // The new playlist replaces the earlier run's, so its segments go too: a longer run leaves more than this one writes over.
+            if (target.Overwrite) HlsFiles.RemoveEarlierRun(path);
+        }
         var arguments = FfmpegCommand.Build(options, container, format, path, target.Overwrite, first.Provenance);
         if (FfmpegCommand.EncodedSize(options, format) is { Padded: true } encoded)
             log.Verbose($"{container.Name}: frames are padded to {encoded.Width}x{encoded.Height} with black; {options.PixelFormat} needs even sides.");

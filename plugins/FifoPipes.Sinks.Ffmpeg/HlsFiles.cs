@@ -42,7 +42,7 @@ public static class HlsFiles
     {
         var folder = Folder(playlist);
         if (!Directory.Exists(folder)) return Array.Empty<string>();
-        var own = new Regex("^" + Regex.Escape(Stem(playlist)) + @"_(init\.mp4|\d{6,}\.m4s)$", RegexOptions.CultureInvariant);
+        var own = new Regex("^" + Regex.Escape(Stem(playlist)) + @"_(init\.mp4|\d{6,}\.m4s)(\.tmp)?$", RegexOptions.CultureInvariant);
         return Directory.EnumerateFiles(folder).Where(f => own.IsMatch(Path.GetFileName(f)));
     }
 

@@ -10,7 +10,7 @@ namespace FifoPipes.Hosting.Engine;
 /// encoded by the model one at a time, as the sampler asks for them. They are encoded under no prompt: a model whose
 /// latent space follows the prompt (the analytic model's palette) then shows them in each prompt's look, which is the
 /// restyle; for the others the prompt makes no difference to encoding. A sampler asks in increasing order, repeating an
-/// index now and then, so only the latest latent is kept.
+/// index now and then, so the latest latent is kept (and a looping source's whole turn, where it fits).
 /// </summary>
 public sealed class SourceVideoLatents : ISourceLatents, IDisposable
 {
@@ -20,7 +20,8 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
     readonly long selected;
     SourceFrames frames;
     (long Index, Tensor Latent)? latest;
-    bool endedEarly;
+    // How many frames the stream really decodes, once it has ended before the count (a cut file); null until then.
+    long? decoded;
 
     /// <summary>
     /// A looping source's frames come round every turn: one turn of latents is kept (on the CPU, up to this size) so later
@@ -73,8 +74,8 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
     public Tensor Latent(long index)
     {
         if (index < 0 || index >= Count) throw new ArgumentOutOfRangeException(nameof(index), index, $"The source has {Count} frames.");
-        // A looping source starts over after its last frame: the stream reopens once per loop.
-        long frame = index % selected;
+        // A looping source starts over after its last frame; past the end of a cut file, its last decoded frame stands in.
+        long frame = Math.Min(index % selected, (decoded ?? selected) - 1);
         if (turn.TryGetValue(frame, out var kept)) return kept.clone();
         if (latest is { } last && last.Index == frame) return last.Latent.clone();
         if (frame < frames.Position)
@@ -87,11 +88,12 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
         var rgb = frames.Position == frame ? frames.Next() : null;
         if (rgb is null)
         {
-            // A stream may decode fewer frames than its packets counted (a cut file): the last frame stands in from there on.
-            if (latest is null) throw new FifoInputException(SourceFrames.UnreadableErrorId, $"Source video '{source.Path}' ended before frame {frame} of the {selected} it counted.");
-            if (!endedEarly) log.Warning($"Source video '{source.Path}' decoded only {frames.Position} of the {selected} frames it counted; its last frame stands in for the rest.");
-            endedEarly = true;
-            return latest.Value.Latent.clone().MoveToOuterDisposeScope();
+            // A stream may decode fewer frames than its packets counted (a cut file). The frame that stands in is read
+            // as itself, not taken from whatever came last, so a resumed run gets the same one as an unbroken run.
+            decoded = frames.Position;
+            if (decoded == 0) throw new FifoInputException(SourceFrames.UnreadableErrorId, $"Source video '{source.Path}' decoded no frame of the {selected} it counted.");
+            log.Warning($"Source video '{source.Path}' decoded only {decoded} of the {selected} frames it counted; its last frame stands in for the rest.");
+            return Latent(decoded.Value - 1).MoveToOuterDisposeScope();
         }
         Tensor latent;
         using (inference_mode())
@@ -99,7 +101,7 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
         latest?.Latent.Dispose();
         latest = (frame, latent);
         keepsTurn ??= source.Loop && selected * latent.NumberOfElements * sizeof(float) <= TurnBytes;
-        // A fresh tensor on the CPU, whatever device the model encodes on.
+        // A copy of its own: on a CPU model .cpu() would hand back the latest latent itself, which the next frame disposes.
         if (keepsTurn == true) turn[frame] = zeros(latent.shape, ScalarType.Float32, CPU).copy_(latent).DetachFromDisposeScope();
         return latent.clone().MoveToOuterDisposeScope();
     }

@@ -369,7 +369,7 @@ public sealed class RecipeReader
         if (sourceNode is null) return null;
         if (source is { Loop: true })
         {
-            Error(missing[0].FramesPath, "a looping source has no end for the prompts to share; give them 'frames'", missing[0].At);
+            Error(missing[0].FramesPath, "a looping source has no end for the prompts to share; give them frame counts ('frames', New-FifoVideo -Frames)", missing[0].At);
             return null;
         }
         if (missing.Count < entries.Count)

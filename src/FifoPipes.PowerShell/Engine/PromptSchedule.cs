@@ -15,10 +15,9 @@ static class PromptSchedule
             throw new PSArgumentException($"Give one -Frames value for all prompts or one per prompt: {prompts.Length} prompts, {frames.Length} frame counts.");
     }
 
-    /// <summary>Pairs prompts with frame counts (<see cref="DefaultFrames"/> each without any).</summary>
+    /// <summary>Pairs prompts with frame counts (<see cref="DefaultFrames"/> each without any), as <see cref="Check"/> allows.</summary>
     public static object[] Build(string[] prompts, int[]? frames)
     {
-        Check(prompts, frames);
         frames ??= new[] { DefaultFrames };
         return prompts.Select((p, i) => (object)new Hashtable { ["prompt"] = p, ["frames"] = frames.Length == 1 ? frames[0] : frames[i] }).ToArray();
     }

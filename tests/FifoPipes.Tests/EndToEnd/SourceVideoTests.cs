@@ -149,7 +149,36 @@ public sealed class SourceVideoTests : IDisposable
         Assert.Contains("source.loop=true", looped!.RunSettings);
         var endless = new RecipeReader(FifoPipes.Tests.Hosting.TestPlugins.Host);
         Assert.Null(endless.ReadText($"apiVersion: fifopipes/v1\nprompt: a\nsource: {{ path: {clip}, loop: true }}\n", Path.Combine(dir, "r.yaml")));
-        Assert.Equal(("frames", "a looping source has no end for the prompts to share; give them 'frames'"), (endless.Diagnostics.Single().Path, endless.Diagnostics.Single().Message));
+        Assert.Equal(("frames", "a looping source has no end for the prompts to share; give them frame counts ('frames', New-FifoVideo -Frames)"), (endless.Diagnostics.Single().Path, endless.Diagnostics.Single().Message));
+    }
+
+    [SkippableFact]
+    public void A_source_that_decodes_fewer_frames_than_it_counts_repeats_its_last_one_the_same_way_after_a_resume()
+    {
+        Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
+        // Ten MJPEG packets whose last holds no image: counted 10, decoded 9.
+        var clip = Path.Combine(dir, "cut.mkv");
+        Ffprobe.Ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x32:rate=8", "-frames:v", "10", "-c:v", "mjpeg", clip);
+        var bytes = File.ReadAllBytes(clip);
+        int last = bytes.AsSpan().LastIndexOf(new byte[] { 0xff, 0xd8, 0xff });
+        int end = bytes.AsSpan(last).IndexOf(new byte[] { 0xff, 0xd9 }) + last + 2;
+        Array.Clear(bytes, last, end - last);
+        File.WriteAllBytes(clip, bytes);
+        Assert.Equal(10, SourceFrames.Probe(clip).Frames);
+
+        var log = new FifoPipes.Tests.Sampling.RecordingSink();
+        using var unbroken = SourceVideoLatents.Open(new GreyModel(1), new SourceVideo(clip, 0.6, Loop: true), log);
+        var frames = Enumerable.Range(0, 20).Select(i => unbroken.Latent(i)).ToList();
+        Assert.Contains(log.Warnings, w => w.Contains("decoded only 9 of the 10 frames it counted"));
+        TensorAssert.Identical(new[] { frames[8] }, new[] { frames[9] }, "frame 9 is frame 8 again");
+        TensorAssert.Identical(new[] { frames[8] }, new[] { frames[19] }, "and so in every turn");
+        // Resumed at frame 5: the frame that stands in is read as itself, whatever was read last.
+        using var resumed = SourceVideoLatents.Open(new GreyModel(1), new SourceVideo(clip, 0.6, Loop: true));
+        var again = Enumerable.Range(5, 15).Select(i => resumed.Latent(i)).ToList();
+        TensorAssert.Identical(frames.Skip(5).ToArray(), again.ToArray(), "a resumed run's frames");
+        // Starting past the decoded frames gives the same frame too.
+        using var late = SourceVideoLatents.Open(new GreyModel(1), new SourceVideo(clip, 0.6));
+        TensorAssert.Identical(new[] { frames[8] }, new[] { late.Latent(9) }, "frame 9 first");
     }
 
     [SkippableFact]
