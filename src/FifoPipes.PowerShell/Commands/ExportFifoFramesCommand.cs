@@ -1,6 +1,7 @@
 using System.Collections;
 using System.Management.Automation;
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Media;
 using FifoPipes.Hosting.Engine;
 using FifoPipes.Hosting.Options;
 using FifoPipes.Hosting.Plugins;
@@ -32,7 +33,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     /// <summary><para type="description">Sink plugin name (png, gif, mp4, webm, mkv, hls, or a third-party sink) instead of the extension.</para></summary>
     [Parameter] [ArgumentCompleter(typeof(SinkNameCompleter))] public string? Format { get; set; }
     /// <summary><para type="description">Playback rate; default: the rate the frames were made for.</para></summary>
-    [Parameter] [ValidateRange(0.1, 240.0)] public double? Fps { get; set; }
+    [Parameter] [ValidateRange(FrameRate.Min, FrameRate.Max)] public double? Fps { get; set; }
     /// <summary><para type="description">Sink options, e.g. @{ crf = 18 } for MP4. With several paths each sink takes the keys it has.</para></summary>
     [Parameter] public Hashtable? Option { get; set; }
     /// <summary><para type="description">Overwrite existing files.</para></summary>
