@@ -21,8 +21,8 @@ public sealed class SourceFrames : IDisposable
     readonly SourceTiming timing;
     Process? ffmpeg;
     Task<string>? errors;
-    // Skipped frames land here: reaching a resumed run's frame reads every frame before it.
-    byte[]? skipped;
+    // Every frame is read into this one buffer: FromRgb24 copies it into a tensor, and a frame at 512x320 is 0.5 MB.
+    byte[]? buffer;
 
     public SourceFrames(string path, int width, int height, SourceTiming timing = default)
     {
@@ -93,20 +93,19 @@ public sealed class SourceFrames : IDisposable
     /// <summary>Passes over the next frame without converting it (to reach a resumed run's frame); false after the last.</summary>
     public bool Skip()
     {
-        if (NextBytes(skipped ??= new byte[checked(width * height * 3)]) is null) return false;
+        if (NextBytes() is null) return false;
         Position++;
         return true;
     }
 
-    byte[]? NextBytes(byte[]? into = null)
+    byte[]? NextBytes()
     {
         if (ffmpeg is null)
         {
-            var fit = string.Create(CultureInfo.InvariantCulture, $"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height}");
-            ffmpeg = FfmpegLocator.StartReading(Selecting(path, timing, fit, "rawvideo").Concat(new[] { "-pix_fmt", "rgb24", "-" }));
+            ffmpeg = FfmpegLocator.StartReading(Selecting(path, timing, VideoClipReader.CoverFilter(width, height), "rawvideo").Concat(new[] { "-pix_fmt", "rgb24", "-" }));
             errors = ffmpeg.StandardError.ReadToEndAsync();
         }
-        var frame = into ?? new byte[checked(width * height * 3)];
+        var frame = buffer ??= new byte[checked(width * height * 3)];
         if (ffmpeg.StandardOutput.BaseStream.ReadAtLeast(frame, frame.Length, throwOnEndOfStream: false) == frame.Length) return frame;
         ffmpeg.WaitForExit();
         if (ffmpeg.ExitCode != 0 || Position == 0) throw Unreadable(path, Position == 0 ? "no frames" : $"exit code {ffmpeg.ExitCode}", errors!.Result);

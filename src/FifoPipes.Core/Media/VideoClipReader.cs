@@ -10,6 +10,10 @@ namespace FifoPipes.Core.Media;
 /// </summary>
 public static class VideoClipReader
 {
+    /// <summary>The ffmpeg filter that scales a video to cover width x height and crops its centre, as still images are fitted.</summary>
+    public static string CoverFilter(int width, int height) =>
+        string.Create(CultureInfo.InvariantCulture, $"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height}");
+
     public const string UnreadableErrorId = "InitVideoUnreadable";
     static readonly string[] Extensions = { ".mp4", ".m4v", ".webm", ".mkv", ".mov", ".avi" };
 
@@ -18,8 +22,7 @@ public static class VideoClipReader
     /// <summary>Up to <paramref name="maxFrames"/> frames as [T, 3, H, W] float32 in [0, 1].</summary>
     public static Tensor Read(string path, int width, int height, int maxFrames)
     {
-        var filter = string.Create(CultureInfo.InvariantCulture, $"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height}");
-        using (var process = FfmpegLocator.StartReading(new[] { "-v", "error", "-nostdin", "-i", path, "-an", "-vf", filter,
+        using (var process = FfmpegLocator.StartReading(new[] { "-v", "error", "-nostdin", "-i", path, "-an", "-vf", CoverFilter(width, height),
                    "-frames:v", maxFrames.ToString(CultureInfo.InvariantCulture), "-f", "rawvideo", "-pix_fmt", "rgb24", "-" }))
         {
             var errors = process.StandardError.ReadToEndAsync();
