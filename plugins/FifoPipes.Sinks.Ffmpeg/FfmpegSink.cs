@@ -102,8 +102,6 @@ public sealed class FfmpegSink : IFrameSink
     readonly IProgressSink log;
     FfmpegProcess? process;
     FrameFormat? format;
-    // The frame rate the file is interpolated to, as ffmpeg is told it; null when the file holds the frames as given.
-    string? interpolatedTo;
     long framesWritten;
     FifoInputException? failure;
     IReadOnlyList<string>? completed;
@@ -144,19 +142,15 @@ public sealed class FfmpegSink : IFrameSink
     void Start(VideoFrame first)
     {
         format = FrameFormat.Of(first, target);
-        string rate = options.Interpolate.ToString(CultureInfo.InvariantCulture);
-        interpolatedTo = FfmpegCommand.Interpolates(options, format) ? rate : null;
-        if (options.Interpolate > 0 && interpolatedTo is null)
-            log.Warning($"{container.Name}: interpolate {rate} is not above the frames' {format.FpsText} fps; they are encoded as made.");
-        bool hls = container == FfmpegContainer.Hls;
-        // Two playlists join into a video file; a killed run's playlist lacks its end tag, without which ffmpeg takes it
-        // for a live stream and waits for more.
-        path = SinkFiles.OpenPath(path, first.Index, container.Name, log, interpolatedTo is null ? null : first.Index / format.Fps,
-            joinedExtension: hls ? ".mp4" : null, joinNote: hls ? "if the first run was killed, end its playlist with the line #EXT-X-ENDLIST first" : null);
-        if (hls)
+        bool interpolates = FfmpegCommand.Interpolates(options, format);
+        if (options.Interpolate > 0 && !interpolates)
+            log.Warning($"{container.Name}: interpolate {Rate(options.Interpolate)} is not above the frames' {format.FpsText} fps; they are encoded as made.");
+        var named = path;
+        path = SinkFiles.OpenPath(path, first.Index, container.Name, log, interpolates ? first.Index / format.Fps : null, container.JoinedExtension, container.JoinNote);
+        if (container == FfmpegContainer.Hls)
         {
             // A resumed run's own playlist name may have segments of an earlier, killed resume beside it.
-            HlsFiles.EnsureWritable(path, target.Overwrite);
+            if (path != named) HlsFiles.EnsureWritable(path, target.Overwrite);
             // The new playlist replaces the earlier run's, so its segments go too: a longer run leaves more than this one writes over.
             if (target.Overwrite) HlsFiles.RemoveEarlierRun(path);
         }
@@ -184,9 +178,11 @@ public sealed class FfmpegSink : IFrameSink
             failure = Failure($"ffmpeg could not finish '{path}' ({framesWritten} frames sent)", exitCode, null);
             throw failure;
         }
-        log.Verbose($"{container.Name}: wrote {framesWritten} frames to {path}{(interpolatedTo is null ? "" : $" (interpolated to {interpolatedTo} fps)")}");
+        log.Verbose($"{container.Name}: wrote {framesWritten} frames to {path}{(FfmpegCommand.Interpolates(options, format!) ? $" (interpolated to {Rate(options.Interpolate)} fps)" : "")}");
         return completed;
     }
+
+    static string Rate(double fps) => fps.ToString(CultureInfo.InvariantCulture);
 
     FifoInputException Failure(string what, int exitCode, Exception? inner)
     {

@@ -50,7 +50,7 @@ public sealed partial class FfmpegSinkOptions : IValidatableOptions
             yield return new OptionProblem("preset", $"preset '{Preset}' is not a preset name such as medium, slow or good.");
         if (Keep < 0)
             yield return new OptionProblem("keep", $"keep is {Keep}; use 0 (every segment) or how many of the latest segments to list, e.g. 6.");
-        // Also NaN, which passes the options' Min and Max.
+        // Options set in code skip the binder's Min and Max (and its refusal of NaN).
         if (!(Segment is >= 0.5 and <= 60))
             yield return new OptionProblem("segment", string.Create(CultureInfo.InvariantCulture, $"segment is {Segment} s; use 0.5 to 60 seconds, e.g. 2."));
         if (!(Interpolate == 0 || Interpolate is >= 1 and <= 240))
