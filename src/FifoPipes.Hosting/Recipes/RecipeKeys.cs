@@ -23,6 +23,9 @@ public static class RecipeKeys
         _ => null,
     };
 
+    /// <summary>A short form (source: walk.mp4) as the one entry of the mapping it stands for; null where <paramref name="key"/> has none.</summary>
+    public static MapEntry? ShortForm(string key, ScalarNode value) => ShortFormEntry(key) is { } entry ? new MapEntry(entry, value.Location, value) : null;
+
     /// <summary>
     /// A dotted key (as -Override names one) spelled as the recipe spells its keys, whatever case it came in; a word
     /// that is no key of its mapping, and plugin option names (which bind in any case), stay as given.

@@ -460,8 +460,8 @@ public sealed class RecipeReader
         MapNode entries;
         switch (node)
         {
-            case ScalarNode:
-                entries = new MapNode(new[] { new MapEntry(RecipeKeys.ShortFormEntry("source")!, null, node) }, node.Location);
+            case ScalarNode single:
+                entries = new MapNode(new[] { RecipeKeys.ShortForm("source", single)! }, node.Location);
                 break;
             case MapNode m:
                 CheckKeys(m, "source", RecipeKeys.Source);

@@ -120,9 +120,9 @@ public sealed class RunProvenance
         if (Value("source") is { } source)
         {
             yaml.Append("source: { path: ").Append(Quoted(source)).Append(", strength: ").Append(Value("source.strength") ?? SamplingJob.DefaultSourceStrength.ToString("R", CultureInfo.InvariantCulture));
-            if (Value("source.fps") is { } fps) yaml.Append(", fps: ").Append(fps);
-            if (Value("source.start") is { } start) yaml.Append(", start: ").Append(start);
-            if (Value("source.loop") is { } loop) yaml.Append(", loop: ").Append(loop);
+            // The record holds the other settings only where given, as the recipe's own keys.
+            foreach (var key in RecipeKeys.Source.Except(new[] { "path", "strength" }))
+                if (Value("source." + key) is { } given) yaml.Append(", ").Append(key).Append(": ").Append(given);
             yaml.Append(" }\n");
         }
         if (resumeFrom is not null) yaml.Append("resume: ").Append(Quoted(resumeFrom)).Append('\n');

@@ -172,7 +172,7 @@ sealed class RecipeBuilder
     static List<MapEntry> Entries(RecipeNode? existing, string key) => existing switch
     {
         MapNode map => map.Entries.ToList(),
-        ScalarNode { Value: not null } single when RecipeKeys.ShortFormEntry(key) is { } entry => new List<MapEntry> { new(entry, single.Location, single) },
+        ScalarNode { Value: not null } single when RecipeKeys.ShortForm(key, single) is { } entry => new List<MapEntry> { entry },
         _ => new List<MapEntry>(),
     };
 
