@@ -62,15 +62,10 @@ public sealed class FifoPlan
             throw BadOption("partitions", $"{n} partitions x {f} frames = {steps} steps exceed the model's {model.Schedule.TrainTimesteps} training timesteps; use fewer partitions");
 
         QueueStart start;
-        int discarded;
-        double strength = 1;
         if (job.Source is not null)
         {
             CheckSource(options, job);
-            // Every queue slot and every new tail frame is its source frame noised to its level, on a table truncated to
-            // the strength. The first S - 1 pops are discarded, so output frame 0 (source frame 0) entered at the tail and
-            // took all S steps, as every later frame does.
-            (start, discarded, strength) = (QueueStart.Source, steps - 1, job.SourceStrength);
+            start = QueueStart.Source;
         }
         else
         {
@@ -80,19 +75,23 @@ public sealed class FifoPlan
                 throw BadOption("start", "start: latents needs start frames (an init image or video), and none were given");
             if (start != QueueStart.Latents && job.InitLatents is not null)
                 throw BadOption("start", $"start frames were given, but start is '{start.ToString().ToLowerInvariant()}'; set start: latents to use them or drop them");
-            // Checked against the start the run really takes: left out, start follows the start frames.
-            if (options.WarmupIterations is not null && start != QueueStart.Noise)
-                throw BadOption("warmupIterations", $"only applies to start: noise, and this run starts from {StartName(start)}; remove it or set start: noise");
-            if (options.BaseClipCache is not null && start != QueueStart.Base)
-                throw BadOption("baseClipCache", $"only applies to start: base, and this run starts from {StartName(start)}; remove it or set start: base");
-            int startFrames = start switch
-            {
-                QueueStart.Base => f,
-                QueueStart.Latents => CheckInitLatents(job.InitLatents!, model, steps),
-                _ => 0,
-            };
-            discarded = start == QueueStart.Noise ? options.WarmupIterations ?? steps : Math.Max(0, steps - startFrames);
         }
+        // Checked against the start the run really takes: left out, start follows the start frames (or the source).
+        if (options.WarmupIterations is not null && start != QueueStart.Noise)
+            throw BadOption("warmupIterations", $"only applies to start: noise, and this run starts from {StartName(start)}; remove it or set start: noise");
+        if (options.BaseClipCache is not null && start != QueueStart.Base)
+            throw BadOption("baseClipCache", $"only applies to start: base, and this run starts from {StartName(start)}; remove it or set start: base");
+        int discarded = start switch
+        {
+            QueueStart.Noise => options.WarmupIterations ?? steps,
+            QueueStart.Base => Math.Max(0, steps - f),
+            QueueStart.Latents => Math.Max(0, steps - CheckInitLatents(job.InitLatents!, model, steps)),
+            // Every queue slot and every new tail frame is its source frame noised to its level, on a table truncated to
+            // the strength. The first S - 1 pops are discarded, so output frame 0 (source frame 0) entered at the tail and
+            // took all S steps, as every later frame does.
+            _ => steps - 1,
+        };
+        double strength = start == QueueStart.Source ? job.SourceStrength : 1;
 
         var tail = options.Tail is { } tl ? FifoOptions.ParseTail(tl) ?? throw BadOption("tail", $"'{tl}' is unknown; use noise or lowfreq") : TailInit.Noise;
         var windowBatch = ParseWindowBatch(options);
@@ -116,13 +115,14 @@ public sealed class FifoPlan
         };
     }
 
-    /// <summary>Video-to-video takes no start of its own and no tail but fresh noise, and the source must cover the prompts.</summary>
+    /// <summary>
+    /// Video-to-video takes no start of its own and no tail but fresh noise, and the source must cover the prompts (the
+    /// start's own options are checked with every start's).
+    /// </summary>
     static void CheckSource(FifoOptions options, SamplingJob job)
     {
         if (options.Start is not null)
             throw BadOption("start", "does not apply when restyling a source video (every queue frame starts from its source frame); remove it");
-        if (options.WarmupIterations is not null) throw BadOption("warmupIterations", "does not apply when restyling a source video; remove it");
-        if (options.BaseClipCache is not null) throw BadOption("baseClipCache", "does not apply when restyling a source video; remove it");
         if (options.Tail is { } tail && FifoOptions.ParseTail(tail) != TailInit.Noise)
             throw BadOption("tail", "must be noise when restyling a source video: each new tail frame is its source frame noised; remove it");
         if (job.InitLatents is not null)
@@ -166,6 +166,7 @@ public sealed class FifoPlan
     {
         QueueStart.Base => "a base clip (start: base, the default)",
         QueueStart.Latents => "the start frames (start: latents)",
+        QueueStart.Source => "a source video (source:)",
         _ => "noise",
     };
 
