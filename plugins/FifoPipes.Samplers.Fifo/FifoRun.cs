@@ -228,7 +228,9 @@ public sealed class FifoRun : IDisposable
         var all = stack(frames, 1).to(device);
         if (stepsUseNoise) stepNoise = all.narrow(1, 0, Plan.QueueLength).DetachFromDisposeScope();
         // A source frame is read and encoded here too, so its upload to the device does not wait for this iteration's calls.
-        prefetchedTail = FromSource(all.select(1, frames.Count - 1).clone()).DetachFromDisposeScope();
+        // A source frame takes the noise in (no copy needed); plain noise is copied out of the stacked block.
+        var tailNoise = all.select(1, frames.Count - 1);
+        prefetchedTail = (job.Source is null ? tailNoise.clone() : FromSource(tailNoise)).DetachFromDisposeScope();
         prefetchedFor = Iteration;
     }
 
