@@ -141,7 +141,7 @@ public sealed class CausalVaeEncoder : Module<Tensor, Tensor>
         foreach (var level in down) (last, x) = level.forward(x);
         // The reference feeds mid with the last resnet output, not with the last level's resampled output.
         var h = mid.forward(last);
-        return conv_out.forward(functional.silu(norm_out.forward(h))).MoveToOuterDisposeScope();
+        return conv_out.forward(norm_out.ForwardSilu(h)).MoveToOuterDisposeScope();
     }
 }
 
@@ -182,7 +182,7 @@ public sealed class CausalVaeDecoder : Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var h = mid.forward(conv_in.forward(z));
         for (int i = up.Count - 1; i >= 0; i--) h = up[i].forward(h);
-        return conv_out.forward(functional.silu(norm_out.forward(h))).MoveToOuterDisposeScope();
+        return conv_out.forward(norm_out.ForwardSilu(h)).MoveToOuterDisposeScope();
     }
 }
 

@@ -95,8 +95,8 @@ public sealed class VaeResnetBlock : Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var input = perFrame ? VaeOps.Frames(x) : x;
-        var h = conv1.forward(functional.silu(norm1.forward(input)));
-        h = conv2.forward(functional.silu(norm2.forward(h)));
+        var h = conv1.forward(norm1.ForwardSilu(input));
+        h = conv2.forward(norm2.ForwardSilu(h));
         var skip = nin_shortcut is null ? input : nin_shortcut.forward(input);
         var y = skip + h;
         return (perFrame ? VaeOps.Video(y, x.shape[0]) : y).MoveToOuterDisposeScope();

@@ -95,7 +95,6 @@ static class VaeLayers
 {
     public const double GroupNormEps = 1e-6;
     public static Fp32GroupNorm Norm(int channels, Device? device, ScalarType? dtype, int groups = 32) => new(groups, channels, GroupNormEps, device, dtype);
-    public static Tensor Swish(Tensor x) => functional.silu(x);
 }
 
 public sealed class VaeResnetBlock : Module<Tensor, Tensor>
@@ -119,8 +118,8 @@ public sealed class VaeResnetBlock : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var h = conv1.forward(VaeLayers.Swish(norm1.forward(x)));
-        h = conv2.forward(VaeLayers.Swish(norm2.forward(h)));
+        var h = conv1.forward(norm1.ForwardSilu(x));
+        h = conv2.forward(norm2.ForwardSilu(h));
         var skip = nin_shortcut is null ? x : nin_shortcut.forward(x);
         return (skip + h).MoveToOuterDisposeScope();
     }
@@ -281,7 +280,7 @@ public sealed class LdmEncoder : Module<Tensor, Tensor>
         var h = conv_in.forward(x);
         foreach (var level in down) h = level.forward(h);
         h = mid.forward(h);
-        return conv_out.forward(VaeLayers.Swish(norm_out.forward(h))).MoveToOuterDisposeScope();
+        return conv_out.forward(norm_out.ForwardSilu(h)).MoveToOuterDisposeScope();
     }
 }
 
@@ -322,6 +321,6 @@ public sealed class LdmDecoder : Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var h = mid.forward(conv_in.forward(z));
         for (int i = up.Count - 1; i >= 0; i--) h = up[i].forward(h);
-        return conv_out.forward(VaeLayers.Swish(norm_out.forward(h))).MoveToOuterDisposeScope();
+        return conv_out.forward(norm_out.ForwardSilu(h)).MoveToOuterDisposeScope();
     }
 }
