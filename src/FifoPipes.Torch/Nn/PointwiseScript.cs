@@ -27,7 +27,7 @@ public static class PointwiseScript
     // ScalarType. The result's dtype must be a literal for the fuser to take the cast into the kernel, so the text
     // is made per dtype; the group count and eps are literals too, so only tensors cross into the script (TorchSharp
     // hands number arguments over as Scalar handles, which its finalizer race of docs/reliability.md can free mid-call).
-    const string Source = """
+    const string GroupNormSource = """
         def group_norm(x, weight, bias):
             groups = GROUPS
             eps = EPS
@@ -45,6 +45,9 @@ public static class PointwiseScript
             y = flat.reshape(b, groups, c // groups, n // (c // groups)) * scale.unsqueeze(3) + shift.unsqueeze(3)
             return ACTIVATION.to(DTYPE).reshape(x.size())
 
+        """;
+
+    const string GeluGateSource = """
         def gelu_gate(value, gate):
             return value * torch.gelu(gate)
 
@@ -54,17 +57,18 @@ public static class PointwiseScript
 
     /// <summary>GroupNorm with float32 statistics, the result in the input's dtype, as one normalising pass after the statistics; with <paramref name="silu"/>, SiLU inside that pass.</summary>
     public static Tensor GroupNorm(Tensor x, Tensor weight, Tensor bias, long groups, double eps, bool silu = false) =>
-        Unit(x, silu ? "torch.silu(y)" : "y", groups, eps).invoke<Tensor>("group_norm", x, weight, bias);
+        Unit("group_norm", GroupNormSource, x, ("ACTIVATION", silu ? "torch.silu(y)" : "y"), ("DTYPE", ((int)x.dtype).ToString(CultureInfo.InvariantCulture)),
+                ("GROUPS", groups.ToString(CultureInfo.InvariantCulture)), ("EPS", FloatLiteral(eps)))
+            .invoke<Tensor>("group_norm", x, weight, bias);
 
     /// <summary>GEGLU's gating, value · gelu(gate) with the exact GELU, in one pass.</summary>
-    public static Tensor GeluGate(Tensor value, Tensor gate) => Unit(value, "y", 1, 0).invoke<Tensor>("gelu_gate", value, gate);
+    public static Tensor GeluGate(Tensor value, Tensor gate) => Unit("gelu_gate", GeluGateSource, value).invoke<Tensor>("gelu_gate", value, gate);
 
-    static jit.CompilationUnit Unit(Tensor input, string activation, long groups, double eps)
+    /// <summary>The compiled <paramref name="function"/> for this input's dtype, device and shape, its literals filled in.</summary>
+    static jit.CompilationUnit Unit(string function, string source, Tensor input, params (string Name, string Value)[] literals)
     {
-        var literals = new[] { ("ACTIVATION", activation), ("DTYPE", ((int)input.dtype).ToString(CultureInfo.InvariantCulture)),
-                               ("GROUPS", groups.ToString(CultureInfo.InvariantCulture)), ("EPS", FloatLiteral(eps)) };
-        string key = string.Join(' ', literals.Select(l => l.Item2)) + $" {input.device} {string.Join('x', input.shape)}";
-        return Units.GetOrAdd(key, _ => jit.compile(literals.Aggregate(Source, (text, l) => text.Replace(l.Item1, l.Item2))));
+        string key = $"{function} {string.Join(' ', literals.Select(l => l.Value))} {input.dtype} {input.device} {string.Join('x', input.shape)}";
+        return Units.GetOrAdd(key, _ => jit.compile(literals.Aggregate(source, (text, l) => text.Replace(l.Name, l.Value))));
     }
 
     static string FloatLiteral(double value)
