@@ -21,8 +21,10 @@ public static class FrameConversion
     public static Tensor FromRgb24(byte[] rgb, int width, int height)
     {
         using var scope = NewDisposeScope();
-        var t = tensor(rgb, new long[] { height, width, 3 }).to(ScalarType.Float32).div(255).permute(2, 0, 1).contiguous();
-        return t.MoveToOuterDisposeScope();
+        // Copied straight into the tensor's memory: tensor(byte[]) takes a managed copy of the frame first.
+        var raw = empty(new long[] { height, width, 3 }, ScalarType.Byte);
+        raw.bytes = rgb;
+        return raw.to(ScalarType.Float32).div(255).permute(2, 0, 1).contiguous().MoveToOuterDisposeScope();
     }
 
     public static VideoFrame ToFrame(Tensor rgb, long index, string prompt, double fps, Guid runId, string? provenance = null)
