@@ -52,4 +52,10 @@ public static class CommandLineWords
         if (inWord) words.Add(word.ToString());
         return words;
     }
+
+    /// <summary>An argument as a POSIX shell would take it back: as it is where nothing in it is special, else single-quoted.</summary>
+    public static string Quote(string argument) =>
+        argument.Length > 0 && argument.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '/' or ':' or '+' or '=')
+            ? argument
+            : "'" + argument.Replace("'", "'\\''") + "'";
 }

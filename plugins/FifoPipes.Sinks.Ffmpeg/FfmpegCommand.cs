@@ -19,21 +19,73 @@ public static class FfmpegCommand
     /// <summary>Encoders whose constant-quality mode needs the bitrate cap lifted, else -crf is only a floor.</summary>
     static readonly HashSet<string> CrfNeedsZeroBitrate = new(StringComparer.Ordinal) { "libvpx-vp9", "libaom-av1" };
 
-    public static string CodecFor(FfmpegSinkOptions options, FfmpegContainer container) =>
+    public static string CodecFor(FfmpegEncodingOptions options, FfmpegContainer container) =>
         options.Codec.Length > 0 ? options.Codec : container.DefaultCodec;
 
     /// <param name="comment">How the video was made, for the container's comment tag; null for none.</param>
     public static IReadOnlyList<string> Build(FfmpegSinkOptions options, FfmpegContainer container, FrameFormat format, string output, bool overwrite,
         string? comment = null)
     {
-        var codec = CodecFor(options, container);
-        var args = new List<string>
-        {
-            "-hide_banner", "-nostats", "-loglevel", "warning",
-            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", $"{format.Width}x{format.Height}", "-r", format.FpsText, "-i", "-",
-            "-an", "-c:v", codec,
-        };
+        var args = Quiet().Concat(RawFrames(format)).Append("-an").ToList();
+        args.AddRange(VideoEncoding(options, CodecFor(options, container), format));
+        if (container == FfmpegContainer.Hls) args.AddRange(HlsArguments(options, output));
+        if (container == FfmpegContainer.Mp4)
+            args.AddRange(options.Fragmented
+                ? new[] { "-movflags", "+frag_keyframe+empty_moov+default_base_moof", "-frag_duration", "1000000" }
+                : new[] { "-movflags", "+faststart" });
+        args.AddRange(FlushEveryPacket);
 
+        if (comment is not null) args.AddRange(new[] { "-metadata", "comment=" + comment });
+        args.AddRange(CommandLineWords.Split(options.ExtraArgs));
+        // ffmpeg's hls muxer finds the playlist's folder (where the init segment goes) by its last '/', also on Windows.
+        bool windowsPlaylist = container == FfmpegContainer.Hls && Path.DirectorySeparatorChar == '\\';
+        args.AddRange(new[] { "-f", container.Muxer, overwrite ? "-y" : "-n", windowsPlaylist ? output.Replace('\\', '/') : output });
+        return args;
+    }
+
+    /// <summary>
+    /// The arguments for a live stream to <paramref name="address"/>: paced at the frames' rate where asked (a server
+    /// plays what arrives as it arrives), encoded without lookahead so each frame leaves as it comes, a keyframe every
+    /// <see cref="StreamSinkOptions.Keyframes"/> seconds for players that join, and a silent audio track where asked.
+    /// </summary>
+    public static IReadOnlyList<string> BuildStream(StreamSinkOptions options, StreamProtocol protocol, FrameFormat format, string address)
+    {
+        var codec = options.Codec.Length > 0 ? options.Codec : FfmpegContainer.Mp4.DefaultCodec;
+        bool x26x = codec is "libx264" or "libx265";
+        var args = Quiet().ToList();
+        // -re paces this input only; it holds frames back, so more of them wait in its queue than the default eight.
+        if (options.Realtime) args.Add("-re");
+        args.AddRange(new[] { "-thread_queue_size", "64" });
+        args.AddRange(RawFrames(format));
+        if (options.SilentAudio) args.AddRange(new[] { "-f", "lavfi", "-i", "anullsrc=channel_layout=stereo:sample_rate=44100" });
+        args.AddRange(new[] { "-map", "0:v" });
+        if (options.SilentAudio) args.AddRange(new[] { "-map", "1:a" });
+        args.AddRange(VideoEncoding(options, codec, format, defaultPreset: x26x ? "veryfast" : ""));
+        if (x26x) args.AddRange(new[] { "-tune", "zerolatency" });
+        if (options.BitsPerSecond > 0)
+            args.AddRange(new[] { "-maxrate", options.Bitrate, "-bufsize", (2 * options.BitsPerSecond).ToString("R", CultureInfo.InvariantCulture) });
+        args.AddRange(new[] { "-force_key_frames", string.Create(CultureInfo.InvariantCulture, $"expr:gte(t,n_forced*{options.Keyframes:R})") });
+        // The endless silence ends with the frames.
+        if (options.SilentAudio) args.AddRange(new[] { "-c:a", "aac", "-b:a", "128k", "-shortest" });
+        args.AddRange(protocol.OutputArguments);
+        args.AddRange(FlushEveryPacket);
+        args.AddRange(CommandLineWords.Split(options.ExtraArgs));
+        args.AddRange(new[] { "-f", protocol.Muxer, address });
+        return args;
+    }
+
+    static string[] Quiet() => new[] { "-hide_banner", "-nostats", "-loglevel", "warning" };
+
+    static string[] RawFrames(FrameFormat format) =>
+        new[] { "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", $"{format.Width}x{format.Height}", "-r", format.FpsText, "-i", "-" };
+
+    // Hand every packet to the file (or the connection) at once: what ffmpeg has encoded survives if it is killed.
+    static readonly string[] FlushEveryPacket = { "-flush_packets", "1" };
+
+    /// <summary>The video codec with its quality, speed and pixel format, and the filters before it.</summary>
+    static List<string> VideoEncoding(FfmpegEncodingOptions options, string codec, FrameFormat format, string defaultPreset = "")
+    {
+        var args = new List<string> { "-c:v", codec };
         int crf = options.Crf >= 0 ? options.Crf : RecommendedCrf.GetValueOrDefault(codec, -1);
         if (crf >= 0)
         {
@@ -41,25 +93,12 @@ public static class FfmpegCommand
             if (CrfNeedsZeroBitrate.Contains(codec)) args.AddRange(new[] { "-b:v", "0" });
         }
         if (codec == "libvpx-vp9") args.AddRange(new[] { "-row-mt", "1" });
-        if (options.Preset.Length > 0)
-            args.AddRange(codec == "libvpx-vp9" ? new[] { "-deadline", options.Preset } : new[] { "-preset", options.Preset });
+        var preset = options.Preset.Length > 0 ? options.Preset : defaultPreset;
+        if (preset.Length > 0)
+            args.AddRange(codec == "libvpx-vp9" ? new[] { "-deadline", preset } : new[] { "-preset", preset });
 
         args.AddRange(new[] { "-pix_fmt", options.PixelFormat });
         if (VideoFilters(options, format) is { Count: > 0 } filters) args.AddRange(new[] { "-vf", string.Join(",", filters) });
-
-        if (container == FfmpegContainer.Hls) args.AddRange(HlsArguments(options, output));
-        if (container == FfmpegContainer.Mp4)
-            args.AddRange(options.Fragmented
-                ? new[] { "-movflags", "+frag_keyframe+empty_moov+default_base_moof", "-frag_duration", "1000000" }
-                : new[] { "-movflags", "+faststart" });
-        // Hand every packet to the file at once: what ffmpeg has encoded survives if it is killed.
-        args.AddRange(new[] { "-flush_packets", "1" });
-
-        if (comment is not null) args.AddRange(new[] { "-metadata", "comment=" + comment });
-        args.AddRange(CommandLineWords.Split(options.ExtraArgs));
-        // ffmpeg's hls muxer finds the playlist's folder (where the init segment goes) by its last '/', also on Windows.
-        bool windowsPlaylist = container == FfmpegContainer.Hls && Path.DirectorySeparatorChar == '\\';
-        args.AddRange(new[] { "-f", container.Muxer, overwrite ? "-y" : "-n", windowsPlaylist ? output.Replace('\\', '/') : output });
         return args;
     }
 
@@ -87,7 +126,7 @@ public static class FfmpegCommand
     /// Interpolation first, on the frames as made (its motion search costs by the pixel), then resizing, then padding
     /// what the pixel format cannot hold.
     /// </summary>
-    static List<string> VideoFilters(FfmpegSinkOptions options, FrameFormat format)
+    static List<string> VideoFilters(FfmpegEncodingOptions options, FrameFormat format)
     {
         var filters = new List<string>();
         // minterpolate stops at the last frame's start, dropping its interval; a held copy of it keeps most of that time.
@@ -102,13 +141,13 @@ public static class FfmpegCommand
     }
 
     /// <summary>Whether the file gets more frames than the sink is given: interpolation to a rate above the frames' own.</summary>
-    public static bool Interpolates(FfmpegSinkOptions options, FrameFormat format) => options.Interpolate > format.Fps;
+    public static bool Interpolates(FfmpegEncodingOptions options, FrameFormat format) => options.Interpolate > format.Fps;
 
     /// <summary>
     /// The size of the encoded frames: scaled by <see cref="FfmpegSinkOptions.Scale"/> (at least a pixel a side), then
     /// padded by a black row or column where a chroma-subsampled pixel format cannot hold an odd side.
     /// </summary>
-    public static (int Width, int Height, int ScaledWidth, int ScaledHeight, bool Padded) EncodedSize(FfmpegSinkOptions options, FrameFormat format)
+    public static (int Width, int Height, int ScaledWidth, int ScaledHeight, bool Padded) EncodedSize(FfmpegEncodingOptions options, FrameFormat format)
     {
         int width = Math.Max(1, (int)Math.Round(format.Width * options.Scale)), height = Math.Max(1, (int)Math.Round(format.Height * options.Scale));
         bool subsampled = options.PixelFormat.Contains("420") || options.PixelFormat.Contains("422") || options.PixelFormat.StartsWith("nv", StringComparison.Ordinal);

@@ -1,4 +1,5 @@
 using FifoPipes.Core.Media;
+using FifoPipes.Core.Sinks;
 using System.ComponentModel;
 using System.Diagnostics;
 
@@ -96,6 +97,22 @@ internal sealed class FfmpegProcess : IDisposable
         SessionLauncher is not null && process.HasExited && process.ExitCode is 126 or 127
             ? StderrTail().FirstOrDefault(l => l.StartsWith("setsid: failed to execute", StringComparison.Ordinal))
             : null;
+
+    /// <summary>
+    /// How ffmpeg ended and what it said last, for an error message; every <paramref name="hidden"/> in its words is
+    /// shown masked (<see cref="StreamAddress.Hide"/>: ffmpeg names the address it sends to, stream key and all).
+    /// </summary>
+    public string LastWords(int exitCode, string? hidden = null)
+    {
+        var tail = StderrTail();
+        var how = KilledIdleAfter is { } idle ? $"ffmpeg did no work for {idle.TotalSeconds:F0} s after its input ended and was killed"
+            : exitCode > 128 && exitCode < 160 ? $"ffmpeg was killed by signal {exitCode - 128}"
+            : $"ffmpeg exited with code {exitCode}";
+        var said = tail.Count > 0
+            ? "Its last messages:" + Environment.NewLine + string.Join(Environment.NewLine, tail.Select(l => "  " + (hidden is null ? l : StreamAddress.Hide(l, hidden))))
+            : "It printed no error message.";
+        return $"{how}. {said}";
+    }
 
     /// <summary>The idle limit after which <see cref="Finish"/> killed ffmpeg, if it did.</summary>
     public TimeSpan? KilledIdleAfter { get; private set; }

@@ -159,7 +159,7 @@ public sealed class FfmpegSink : IFrameSink
             log.Verbose($"{container.Name}: frames are padded to {encoded.Width}x{encoded.Height} with black; {options.PixelFormat} needs even sides.");
         // The provenance comment is many lines; the log line names it instead of repeating it (a comment of the user's own stays).
         string? provenanceArgument = first.Provenance is { } p ? "comment=" + p : null;
-        log.Verbose($"{container.Name}: {ffmpeg} {string.Join(' ', arguments.Select(a => a == provenanceArgument ? $"'comment=<provenance, {provenanceArgument.Length - 8} characters>'" : Quote(a)))}");
+        log.Verbose($"{container.Name}: {ffmpeg} {string.Join(' ', arguments.Select(a => a == provenanceArgument ? $"'comment=<provenance, {provenanceArgument.Length - 8} characters>'" : CommandLineWords.Quote(a)))}");
         SinkFiles.CreateParentFolder(path);
         process = FfmpegProcess.Start(ffmpeg, arguments);
     }
@@ -187,24 +187,12 @@ public sealed class FfmpegSink : IFrameSink
     FifoInputException Failure(string what, int exitCode, Exception? inner)
     {
         if (process!.LaunchFailure is { } launch) return FfmpegLocator.NotStartable(ffmpeg, new IOException(launch, inner));
-        var tail = process!.StderrTail();
-        var how = process.KilledIdleAfter is { } idle ? $"ffmpeg did no work for {idle.TotalSeconds:F0} s after its input ended and was killed"
-            : exitCode > 128 && exitCode < 160 ? $"ffmpeg was killed by signal {exitCode - 128}"
-            : $"ffmpeg exited with code {exitCode}";
-        var said = tail.Count > 0
-            ? "Its last messages:" + Environment.NewLine + string.Join(Environment.NewLine, tail.Select(l => "  " + l))
-            : "It printed no error message.";
         return new FifoInputException(FailedErrorId,
-            $"{what}: {how}. {said}{Environment.NewLine}" +
+            $"{what}: {process.LastWords(exitCode)}{Environment.NewLine}" +
             $"Anything ffmpeg had already written to '{path}' is left in place. Check free disk space, the codec options " +
             $"(codec {FfmpegCommand.CodecFor(options, container)}, pixelFormat {options.PixelFormat}, extraArgs) and that `ffmpeg -version` runs.",
             inner);
     }
-
-    static string Quote(string argument) =>
-        argument.Length > 0 && argument.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '/' or ':' or '+' or '=')
-            ? argument
-            : "'" + argument.Replace("'", "'\\''") + "'";
 
     public void Dispose()
     {

@@ -4,9 +4,10 @@ using FifoPipes.Abstractions;
 
 namespace FifoPipes.Sinks.Ffmpeg;
 
-public sealed partial class FfmpegSinkOptions : IValidatableOptions
+/// <summary>How every ffmpeg sink encodes: the codec, its quality and speed, and the frames' treatment before it.</summary>
+public partial class FfmpegEncodingOptions : IValidatableOptions
 {
-    [Option("ffmpeg video encoder, e.g. libx264, libx265, libvpx-vp9, libsvtav1. Empty: libx264 for mp4, mkv and hls, libvpx-vp9 for webm.")]
+    [Option("ffmpeg video encoder, e.g. libx264, libx265, libvpx-vp9, libsvtav1. Empty: libx264 for mp4, mkv, hls and streams, libvpx-vp9 for webm.")]
     public string Codec { get; set; } = "";
 
     [Option("Constant quality (lower is better and bigger). -1 uses the codec's recommended value: 18 for libx264, 22 for libx265, 31 for libvpx-vp9, 30 for AV1.",
@@ -19,17 +20,6 @@ public sealed partial class FfmpegSinkOptions : IValidatableOptions
     [Option("Pixel format of the encoded video. yuv420p plays everywhere; yuv444p keeps full colour detail but many players refuse it.")]
     public string PixelFormat { get; set; } = "yuv420p";
 
-    [Option("mp4 only: write a fragmented MP4 (a playable part every second), so a crash or killed ffmpeg keeps the frames already encoded. " +
-            "false writes a classic MP4 with its index at the front, which is lost entirely if ffmpeg does not finish.")]
-    public bool Fragmented { get; set; } = true;
-
-    [Option("hls only: seconds of video per segment file (each starts on a keyframe). Players start about three segments behind the run.", Min = 0.5, Max = 60)]
-    public double Segment { get; set; } = 2;
-
-    [Option("hls only: how many of the latest segments the playlist lists; older ones are deleted, so a stream that runs for days keeps a bounded " +
-            "folder. 0 lists and keeps every segment (a growing playlist a player can also start from the beginning).", Min = 0, Max = 1000000)]
-    public int Keep { get; set; }
-
     [Option("Frame rate to motion-interpolate to before encoding (ffmpeg's minterpolate, motion-compensated), e.g. 24 for a model's 8 fps: " +
             "smoother motion at no diffusion cost. 0 keeps the frames as made.", Min = 0, Max = 240)]
     public double Interpolate { get; set; }
@@ -40,7 +30,7 @@ public sealed partial class FfmpegSinkOptions : IValidatableOptions
     [Option("More ffmpeg output options, added just before the output file, e.g. \"-tune animation -g 48\". Quote arguments that contain spaces.")]
     public string ExtraArgs { get; set; } = "";
 
-    public IEnumerable<OptionProblem> Validate()
+    public virtual IEnumerable<OptionProblem> Validate()
     {
         if (Codec.Length > 0 && !Name().IsMatch(Codec))
             yield return new OptionProblem("codec", $"codec '{Codec}' is not an encoder name; use one from `ffmpeg -encoders`, e.g. libx264.");
@@ -48,11 +38,7 @@ public sealed partial class FfmpegSinkOptions : IValidatableOptions
             yield return new OptionProblem("crf", $"crf is {Crf}; use -1 (codec default) or 0 to 51 (x264/x265), 0 to 63 (vp9, av1).");
         if (Preset.Length > 0 && !Name().IsMatch(Preset))
             yield return new OptionProblem("preset", $"preset '{Preset}' is not a preset name such as medium, slow or good.");
-        if (Keep < 0)
-            yield return new OptionProblem("keep", $"keep is {Keep}; use 0 (every segment) or how many of the latest segments to list, e.g. 6.");
         // Options set in code skip the binder's Min and Max (and its refusal of NaN).
-        if (!(Segment is >= 0.5 and <= 60))
-            yield return new OptionProblem("segment", string.Create(CultureInfo.InvariantCulture, $"segment is {Segment} s; use 0.5 to 60 seconds, e.g. 2."));
         if (!(Interpolate == 0 || Interpolate is >= 1 and <= 240))
             yield return new OptionProblem("interpolate", string.Create(CultureInfo.InvariantCulture, $"interpolate is {Interpolate}; use 0 (off) or a frame rate from 1 to 240, e.g. 24."));
         if (!(Scale is >= 0.25 and <= 8))
@@ -67,5 +53,29 @@ public sealed partial class FfmpegSinkOptions : IValidatableOptions
     }
 
     [GeneratedRegex("^[A-Za-z0-9_][A-Za-z0-9_.-]*$")]
-    private static partial Regex Name();
+    protected static partial Regex Name();
+}
+
+/// <summary>The file sinks' options: the encoding, and how the mp4 and hls containers are laid out.</summary>
+public sealed class FfmpegSinkOptions : FfmpegEncodingOptions
+{
+    [Option("mp4 only: write a fragmented MP4 (a playable part every second), so a crash or killed ffmpeg keeps the frames already encoded. " +
+            "false writes a classic MP4 with its index at the front, which is lost entirely if ffmpeg does not finish.")]
+    public bool Fragmented { get; set; } = true;
+
+    [Option("hls only: seconds of video per segment file (each starts on a keyframe). Players start about three segments behind the run.", Min = 0.5, Max = 60)]
+    public double Segment { get; set; } = 2;
+
+    [Option("hls only: how many of the latest segments the playlist lists; older ones are deleted, so a stream that runs for days keeps a bounded " +
+            "folder. 0 lists and keeps every segment (a growing playlist a player can also start from the beginning).", Min = 0, Max = 1000000)]
+    public int Keep { get; set; }
+
+    public override IEnumerable<OptionProblem> Validate()
+    {
+        foreach (var problem in base.Validate()) yield return problem;
+        if (Keep < 0)
+            yield return new OptionProblem("keep", $"keep is {Keep}; use 0 (every segment) or how many of the latest segments to list, e.g. 6.");
+        if (!(Segment is >= 0.5 and <= 60))
+            yield return new OptionProblem("segment", string.Create(CultureInfo.InvariantCulture, $"segment is {Segment} s; use 0.5 to 60 seconds, e.g. 2."));
+    }
 }

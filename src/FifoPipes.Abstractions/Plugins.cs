@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Composition;
 
 namespace FifoPipes.Abstractions;
@@ -29,6 +30,8 @@ public sealed class FifoPluginAttribute : ExportAttribute
     public Type? OptionsType { get; set; }
     /// <summary>For sinks: file extensions (without dot) this sink writes, e.g. "mp4,webm".</summary>
     public string Extensions { get; set; } = "";
+    /// <summary>For sinks: the network address schemes (without "://") this sink sends to, e.g. "rtmp,srt". Contracts 1.4.</summary>
+    public string Schemes { get; set; } = "";
 }
 
 /// <summary>MEF metadata view: System.Composition fills it from <see cref="FifoPluginAttribute"/>.</summary>
@@ -40,6 +43,8 @@ public sealed class PluginMetadata
     public string Description { get; set; } = "";
     public Type? OptionsType { get; set; }
     public string Extensions { get; set; } = "";
+    // Plugins built against contracts before 1.4 carry no such metadata.
+    [DefaultValue("")] public string Schemes { get; set; } = "";
 }
 
 /// <summary>Describes one option of a plugin's options class.</summary>

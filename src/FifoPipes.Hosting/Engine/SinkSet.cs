@@ -1,4 +1,5 @@
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Sinks;
 using FifoPipes.Hosting.Plugins;
 using FifoPipes.Hosting.Recipes;
 
@@ -80,11 +81,11 @@ public sealed class SinkSet : IDisposable
     }
 }
 
-/// <summary>A sink failed to write (disk full, encoder died); names the sink and the file.</summary>
+/// <summary>A sink failed to write (disk full, encoder died); names the sink and the file (or the stream's address, its key masked).</summary>
 public sealed class SinkFailedException : Exception
 {
     public SinkFailedException(string sink, string path, Exception inner)
-        : base($"The {sink} sink writing '{path}' failed: {inner.Message}", inner)
+        : base($"The {sink} sink writing '{StreamAddress.Display(path)}' failed: {StreamAddress.Hide(inner.Message, path)}", inner)
     {
         Sink = sink;
         Path = path;

@@ -55,11 +55,15 @@ public sealed class OptionDescriptor
     {
         if (optionsType is null) return Array.Empty<OptionDescriptor>();
         var defaults = Activator.CreateInstance(optionsType);
+        // A base class's options first (reflection lists the derived class's first), each class's in declaration order.
         return optionsType.GetProperties(BindingFlags.Public | BindingFlags.Instance)
             .Where(p => p.CanWrite && p.GetSetMethod() is not null && p.GetIndexParameters().Length == 0)
+            .OrderBy(p => Depth(p.DeclaringType!)).ThenBy(p => p.MetadataToken)
             .Select(p => new OptionDescriptor(p, p.GetValue(defaults)))
             .ToList();
     }
+
+    static int Depth(Type type) => type.BaseType is { } parent ? 1 + Depth(parent) : 0;
 
     /// <summary>Whether recipes and hashtables can set it.</summary>
     public bool Settable => OptionBinder.Converts(Type);

@@ -15,6 +15,8 @@ public sealed class PluginDescriptor
         OptionsType = metadata.OptionsType;
         Extensions = metadata.Extensions.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(e => e.TrimStart('.').ToLowerInvariant()).ToArray();
+        Schemes = (metadata.Schemes ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(s => (s.EndsWith("://", StringComparison.Ordinal) ? s[..^3] : s).ToLowerInvariant()).ToArray();
         Options = OptionDescriptor.For(OptionsType);
         Source = source;
         this.create = create;
@@ -28,6 +30,8 @@ public sealed class PluginDescriptor
     public string Description { get; }
     public Type? OptionsType { get; }
     public IReadOnlyList<string> Extensions { get; }
+    /// <summary>For sinks: the address schemes it sends to (rtmp, srt, ...).</summary>
+    public IReadOnlyList<string> Schemes { get; }
     public IReadOnlyList<OptionDescriptor> Options { get; }
     /// <summary>The assembly file the plugin was loaded from.</summary>
     public string Source { get; }

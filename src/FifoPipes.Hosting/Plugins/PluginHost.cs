@@ -4,6 +4,7 @@ using System.Reflection;
 using System.Reflection.PortableExecutable;
 using System.Reflection.Metadata;
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Sinks;
 
 namespace FifoPipes.Hosting.Plugins;
 
@@ -228,6 +229,26 @@ public sealed class PluginHost
     /// <summary>The sink that writes files with this extension (without dot), if any.</summary>
     public PluginDescriptor? SinkForExtension(string extension) =>
         OfKind(PluginKind.Sink).FirstOrDefault(p => p.Extensions.Contains(extension.TrimStart('.').ToLowerInvariant()));
+
+    /// <summary>The sink that sends to addresses of this scheme (rtmp, srt, ...), if any.</summary>
+    public PluginDescriptor? SinkForScheme(string scheme) =>
+        OfKind(PluginKind.Sink).FirstOrDefault(p => p.Schemes.Contains(scheme.ToLowerInvariant()));
+
+    /// <summary>The sink a target names by itself: by its scheme for a network address, else by its file extension.</summary>
+    public PluginDescriptor? SinkFor(string target) =>
+        StreamAddress.SchemeOf(target) is { } scheme ? SinkForScheme(scheme) : SinkForExtension(Path.GetExtension(target));
+
+    /// <summary>
+    /// Why no sink takes <paramref name="target"/>, and what sinks do take: for an address the schemes they send to, else
+    /// the extensions they write, each with its sink.
+    /// </summary>
+    public (string Problem, IReadOnlyList<string> Taken) NoSinkFor(string target)
+    {
+        var sinks = OfKind(PluginKind.Sink).ToList();
+        return StreamAddress.SchemeOf(target) is { } scheme
+            ? ($"no sink sends to '{scheme}://' addresses", sinks.SelectMany(s => s.Schemes.Select(x => $"{x}:// ({s.Name})")).Distinct().ToList())
+            : ($"no sink writes '{Path.GetExtension(target)}' files", sinks.SelectMany(s => s.Extensions.Select(e => $".{e} ({s.Name})")).Distinct().ToList());
+    }
 
     /// <summary>Finds a plugin or throws an error naming the available ones.</summary>
     public PluginDescriptor Require(PluginKind kind, string name)

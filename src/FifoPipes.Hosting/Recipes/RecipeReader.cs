@@ -1,5 +1,6 @@
 using System.Globalization;
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Sinks;
 using FifoPipes.Core.Media;
 using FifoPipes.Hosting.Models;
 using FifoPipes.Hosting.Options;
@@ -405,13 +406,13 @@ public sealed class RecipeReader
             if (string.IsNullOrWhiteSpace(target)) { Error($"{path}.path", "missing 'path': where to write", item.Location); continue; }
             string? name = item["use"] is { } use ? Text(use, $"{path}.use") : null;
             PluginDescriptor? plugin;
-            var extension = Path.GetExtension(target).TrimStart('.');
             if (name is null)
             {
-                plugin = plugins.SinkForExtension(extension);
+                plugin = plugins.SinkFor(target);
                 if (plugin is null)
                 {
-                    Error($"{path}.path", $"no sink writes '.{extension}' files; name one with 'use'", item["path"]!.Location, SinkExtensions());
+                    var (problem, taken) = plugins.NoSinkFor(target);
+                    Error($"{path}.path", $"{problem}; name one with 'use'", item["path"]!.Location, taken);
                     continue;
                 }
             }
@@ -426,16 +427,15 @@ public sealed class RecipeReader
                     continue;
                 }
             }
-            if (FullPath(target, $"{path}.path", item["path"]!.Location) is not { } full) continue;
-            if (!paths.Add(full)) Error($"{path}.path", $"two sinks write to '{full}'", item["path"]!.Location);
+            // An address (rtmp://...) is where a stream goes, not a file under the recipe's folder.
+            var full = StreamAddress.IsAddress(target) ? target : FullPath(target, $"{path}.path", item["path"]!.Location);
+            if (full is null) continue;
+            if (!paths.Add(full)) Error($"{path}.path", $"two sinks write to '{StreamAddress.Display(full)}'", item["path"]!.Location);
             var options = BindOptions(plugin, ReadMap(item["with"], $"{path}.with"), $"{path}.with", item.Location);
             sinks.Add(new SinkUse(plugin, options, full));
         }
         return sinks;
     }
-
-    IReadOnlyList<string> SinkExtensions() =>
-        plugins.OfKind(PluginKind.Sink).SelectMany(s => s.Extensions.Select(e => $".{e} ({s.Name})")).ToList();
 
     /// <summary>The frames <paramref name="source"/> selects, counted by ffmpeg; null, reported, when it cannot count them.</summary>
     long? CountSource(SourceVideo source, RecipeNode node)

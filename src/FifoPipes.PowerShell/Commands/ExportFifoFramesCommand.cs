@@ -2,6 +2,7 @@ using System.Collections;
 using System.Management.Automation;
 using FifoPipes.Abstractions;
 using FifoPipes.Core.Media;
+using FifoPipes.Core.Sinks;
 using FifoPipes.Hosting.Engine;
 using FifoPipes.Hosting.Options;
 using FifoPipes.Hosting.Plugins;
@@ -11,8 +12,8 @@ using FifoPipes.PowerShell.Engine;
 namespace FifoPipes.PowerShell.Commands;
 
 /// <summary>
-/// <para type="synopsis">Writes frames from the pipeline to video files (MP4, WebM, MKV), an HLS live stream, an animated GIF or a PNG sequence.</para>
-/// <para type="description">The format follows each path's extension, or -Format names a sink plugin. Frames are written as they arrive; when the pipeline is stopped (Ctrl+C) every file is still finalised with the frames received so far. Emits the written files at the end.</para>
+/// <para type="synopsis">Writes frames from the pipeline to video files (MP4, WebM, MKV), an HLS live stream, a live stream to a server (RTMP, SRT, UDP, TCP), an animated GIF or a PNG sequence.</para>
+/// <para type="description">The format follows each path's extension (or an address's scheme: rtmp://, srt://, ...), or -Format names a sink plugin. Frames are written as they arrive; when the pipeline is stopped (Ctrl+C) every file is still finalised with the frames received so far. Emits the written files at the end.</para>
 /// <example><code>New-FifoVideo 'aurora over snowy hills' -Frames 300 | Export-FifoFrames aurora.mp4, aurora.gif -Fps 12</code></example>
 /// <example><code>New-FifoVideo 'lava' -Frames 50 | Export-FifoFrames ./frames -Format png -Force</code></example>
 /// </summary>
@@ -54,12 +55,14 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         var seen = new HashSet<string>(OperatingSystem.IsLinux() ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase);
         foreach (var path in Path)
         {
-            var full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+            // An address (rtmp://...) is where a stream goes; PowerShell would take its scheme for a drive.
+            var full = StreamAddress.IsAddress(path) ? path : SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+            var shown = StreamAddress.Display(full);
             var plugin = ResolveSink(full);
             if (!seen.Add(full))
-                ThrowTerminatingError(Errors.From(new FifoInputException("DuplicateOutputPath", $"'{full}' is given twice; every output needs its own path."), full));
+                ThrowTerminatingError(Errors.From(new FifoInputException("DuplicateOutputPath", $"'{shown}' is given twice; every output needs its own path."), shown));
             // -WhatIf says what would be written even where a file is in the way; the sinks' Check below is for real runs.
-            if (!ShouldProcess(full, $"Write frames with the {plugin.Name} sink")) continue;
+            if (!ShouldProcess(shown, $"Write frames with the {plugin.Name} sink")) continue;
             uses.Add(new SinkUse(plugin, null, full));
         }
         var sinksOfPaths = uses.Select(u => u.Plugin).ToList();
@@ -110,11 +113,10 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     {
         var plugins = ModuleState.Plugins;
         if (Format is not null) return plugins.Require(PluginKind.Sink, Format);
-        var extension = System.IO.Path.GetExtension(path).TrimStart('.');
-        if (extension.Length == 0 && plugins.Find(PluginKind.Sink, "png") is { } png) return png;
-        return plugins.SinkForExtension(extension) ?? throw new PSArgumentException(
-            $"No sink writes '.{extension}' files ('{path}'). Use one of: " +
-            string.Join(", ", plugins.OfKind(PluginKind.Sink).SelectMany(s => s.Extensions.Select(e => "." + e)).Distinct()) + ", or name a sink with -Format.");
+        if (!StreamAddress.IsAddress(path) && !System.IO.Path.HasExtension(path) && plugins.Find(PluginKind.Sink, "png") is { } png) return png;
+        if (plugins.SinkFor(path) is { } sink) return sink;
+        var (problem, taken) = plugins.NoSinkFor(path);
+        throw new PSArgumentException($"{char.ToUpperInvariant(problem[0])}{problem[1..]} ('{StreamAddress.Display(path)}'). Use one of: {string.Join(", ", taken)}, or name a sink with -Format.");
     }
 
     /// <summary>

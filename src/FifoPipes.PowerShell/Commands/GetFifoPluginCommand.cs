@@ -60,6 +60,7 @@ public sealed class FifoPluginInfo
         Version = d.Version;
         Description = d.Description;
         Extensions = d.Extensions.ToArray();
+        Schemes = d.Schemes.ToArray();
         Source = d.Source;
         Options = d.Options.Select(o => new FifoPluginOption(o)).ToArray();
     }
@@ -69,6 +70,8 @@ public sealed class FifoPluginInfo
     public string Version { get; }
     public string Description { get; }
     public string[] Extensions { get; }
+    /// <summary>For sinks: the address schemes it sends to (rtmp, srt, ...).</summary>
+    public string[] Schemes { get; }
     public FifoPluginOption[] Options { get; }
     public string Source { get; }
     public override string ToString() => $"{Kind} {Name} {Version}";

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Sinks;
 using FifoPipes.Hosting.Engine;
 using FifoPipes.Hosting.Options;
 
@@ -11,7 +12,7 @@ static class Errors
     public static ErrorRecord From(Exception ex, object? target = null) => ex switch
     {
         FifoInputException input => new ErrorRecord(input, input.ErrorId, CategoryOf(input.ErrorId), target),
-        SinkFailedException sink => new ErrorRecord(sink, "SinkFailed", ErrorCategory.WriteError, sink.Path),
+        SinkFailedException sink => new ErrorRecord(sink, "SinkFailed", ErrorCategory.WriteError, StreamAddress.Display(sink.Path)),
         AggregateException { InnerExceptions.Count: 1 } one => From(one.InnerExceptions[0], target),
         _ => new ErrorRecord(ex, "FifoRunFailed", ErrorCategory.NotSpecified, target),
     };

@@ -50,6 +50,24 @@ public sealed class RecipeReaderTests
     }
 
     [Fact]
+    public void A_sink_address_picks_the_stream_sink_by_its_scheme_and_stays_an_address()
+    {
+        var (recipe, diagnostics) = Read("""
+            apiVersion: fifopipes/v1
+            prompt: waves
+            frames: 3
+            sinks:
+              - path: rtmp://a.rtmp.youtube.com/live2/{seed}-key
+                with: { bitrate: 3M, keyframes: 2 }
+              - path: live/waves.m3u8
+            """);
+        Assert.Empty(diagnostics);
+        Assert.Equal(new[] { "stream", "hls" }, recipe!.Sinks.Select(s => s.Plugin.Name));
+        Assert.Equal($"rtmp://a.rtmp.youtube.com/live2/{recipe.Seed}-key", recipe.Sinks[0].Path);
+        Assert.Equal("3M", recipe.Sinks[0].Options!.GetType().GetProperty("Bitrate")!.GetValue(recipe.Sinks[0].Options));
+    }
+
+    [Fact]
     public void The_typo_from_the_issue_names_line_key_and_valid_keys()
     {
         var (recipe, diagnostics) = Read("""
@@ -89,6 +107,8 @@ public sealed class RecipeReaderTests
         { "prompt entry without frames", "apiVersion: fifopipes/v1\nprompts:\n  - prompt: b\n", "prompts[0].frames", 3, "missing 'frames'" },
         { "unknown key in a prompt entry", "apiVersion: fifopipes/v1\nprompts:\n  - {prompt: b, frames: 2, guidance: 3}\n", "prompts[0].guidance", 3, "unknown key 'guidance'" },
         { "sink with unknown extension", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - path: out.avi\n", "sinks[0].path", 5, "no sink writes '.avi'" },
+        { "sink with unknown scheme", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - path: http://example.net/live\n", "sinks[0].path", 5, "no sink sends to 'http://' addresses" },
+        { "stream twice", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - path: rtmp://h/live/key1\n  - path: rtmp://h/live/key1\n", "sinks[1].path", 6, "two sinks write to 'rtmp://h/live/****'" },
         { "sink without path", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - use: gif\n", "sinks[0].path", 5, "missing 'path'" },
         { "unknown sink", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - {use: gift, path: a.gif}\n", "sinks[0].use", 5, "Did you mean 'gif'" },
         { "unknown sink option", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - path: a.mp4\n    with: {crff: 3}\n", "sinks[0].with.crff", 6, "Did you mean 'crf'" },

@@ -57,4 +57,15 @@ public static class Ffprobe
                 ? tags.EnumerateObject().Where(t => t.Name.Equals("comment", StringComparison.OrdinalIgnoreCase)).Select(t => t.Value.GetString()).FirstOrDefault()
                 : null);
     }
+
+    /// <summary>The kinds of a file's streams in order: video, audio, ...</summary>
+    public static IReadOnlyList<string> StreamTypes(string path)
+    {
+        var info = new ProcessStartInfo("ffprobe") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "-v", "error", "-show_entries", "stream=codec_type", "-of", "json", path }) info.ArgumentList.Add(a);
+        using var process = Process.Start(info)!;
+        using var doc = JsonDocument.Parse(process.StandardOutput.ReadToEnd());
+        process.WaitForExit();
+        return doc.RootElement.GetProperty("streams").EnumerateArray().Select(s => s.GetProperty("codec_type").GetString()!).ToList();
+    }
 }

@@ -1,0 +1,83 @@
+using System.Net.Sockets;
+using FifoPipes.Abstractions;
+using FifoPipes.Core.Sinks;
+
+namespace FifoPipes.Sinks.Ffmpeg;
+
+/// <summary>How a stream reaches its address: the container its scheme carries, and how ffmpeg connects.</summary>
+/// <param name="DefaultPort">The port where the address names none; 0 where it must name one.</param>
+/// <param name="Connects">Whether the protocol makes a connection (all but UDP), which can drop, and which a check can try.</param>
+public sealed record StreamProtocol(string Scheme, string Muxer, int DefaultPort, bool Connects)
+{
+    public const string AddressErrorId = "StreamAddressInvalid";
+    public const string UnreachableErrorId = "StreamUnreachable";
+
+    /// <summary>The schemes the stream sink sends to, as its plugin metadata lists them.</summary>
+    public const string Schemes = "rtmp,rtmps,srt,udp,tcp";
+
+    static readonly StreamProtocol[] All =
+    {
+        new("rtmp", "flv", 1935, true),
+        new("rtmps", "flv", 443, true),
+        new("srt", "mpegts", 0, true),
+        new("udp", "mpegts", 0, false),
+        new("tcp", "mpegts", 0, true),
+    };
+
+    /// <summary>How long the check before a run waits for a server to accept a connection.</summary>
+    static readonly TimeSpan ReachTimeout = TimeSpan.FromSeconds(5);
+
+    // ffmpeg gives up on a connection that takes no data for this long (a stalled server), rather than wait forever.
+    const string StalledAfterMicroseconds = "15000000";
+
+    /// <summary>The protocol of <paramref name="address"/> and its parts, or an error naming what is wrong with it and the form it takes.</summary>
+    public static (StreamProtocol Protocol, Uri Address) Of(string address)
+    {
+        var shown = StreamAddress.Display(address);
+        var scheme = StreamAddress.SchemeOf(address);
+        var protocol = All.FirstOrDefault(p => p.Scheme == scheme)
+            ?? throw new FifoInputException(AddressErrorId, $"The stream sink does not send to '{scheme}://' addresses ('{shown}'); it sends to {string.Join(", ", All.Select(p => p.Scheme + "://"))}.");
+        if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Host.Length == 0)
+            throw new FifoInputException(AddressErrorId, $"'{shown}' is not an address ffmpeg can send to. Give {scheme}://host{(protocol.DefaultPort == 0 ? ":port" : "")}/..., e.g. {protocol.Example}.");
+        if (uri.IsDefaultPort && protocol.DefaultPort == 0)
+            throw new FifoInputException(AddressErrorId, $"'{shown}' names no port, and {scheme}:// has none of its own. Add one, e.g. {protocol.Example}.");
+        return (protocol, uri);
+    }
+
+    string Example => Scheme switch
+    {
+        "rtmp" => "rtmp://a.rtmp.youtube.com/live2/<stream key>",
+        "rtmps" => "rtmps://live-api-s.facebook.com:443/rtmp/<stream key>",
+        "srt" => "srt://example.net:9000?streamid=<key>",
+        _ => $"{Scheme}://192.168.1.20:5000",
+    };
+
+    /// <summary>Whether ffmpeg waits at the address for a player to connect (an SRT listener, a TCP or RTMP listen), instead of connecting itself.</summary>
+    public static bool Listens(Uri address) =>
+        address.Query.TrimStart('?').Split('&').Any(pair => pair is "listen" or "listen=1" or "listen=2" or "mode=listener");
+
+    public IEnumerable<string> OutputArguments =>
+        (Muxer == "flv" ? new[] { "-flvflags", "no_duration_filesize" } : Array.Empty<string>())
+        .Concat(Connects ? new[] { "-rw_timeout", StalledAfterMicroseconds } : Array.Empty<string>());
+
+    /// <summary>
+    /// Refuses, before a run computes anything, an RTMP or TCP server that accepts no connection: a stream found dead at
+    /// the first frame has cost the run's warm-up for nothing. SRT (UDP underneath) and UDP cannot be tried without
+    /// sending, and a listening address waits for its player.
+    /// </summary>
+    public void EnsureReachable(Uri address, string shown)
+    {
+        if (Scheme is not ("rtmp" or "rtmps" or "tcp") || Listens(address)) return;
+        int port = address.IsDefaultPort ? DefaultPort : address.Port;
+        string? why;
+        using (var client = new TcpClient())
+        {
+            try { why = client.ConnectAsync(address.Host, port).Wait(ReachTimeout) ? null : $"no answer in {ReachTimeout.TotalSeconds:0} s"; }
+            catch (AggregateException ex) when (ex.InnerException is SocketException socket) { why = socket.Message; }
+        }
+        if (why is not null)
+            throw new FifoInputException(UnreachableErrorId,
+                $"Nothing accepts the stream at {address.Host}:{port} ('{shown}'): {why}. Start the server, or correct the address, before the run: " +
+                "its frames would be made for no one.");
+    }
+}

@@ -1,0 +1,201 @@
+using System.Diagnostics;
+using System.Globalization;
+using FifoPipes.Abstractions;
+using FifoPipes.Core.Media;
+using FifoPipes.Core.Sinks;
+
+namespace FifoPipes.Sinks.Ffmpeg;
+
+[FifoPlugin(PluginKind.Sink, "stream", typeof(ISinkFactory), Schemes = StreamProtocol.Schemes, OptionsType = typeof(StreamSinkOptions),
+    Description = "A live stream to a server or a player through ffmpeg: RTMP(S) (YouTube, Twitch, nginx-rtmp) as FLV, SRT, UDP and TCP as MPEG-TS; " +
+                  "H.264 without lookahead, paced at the frames' rate, reconnecting when the connection drops.")]
+public sealed class StreamSinkFactory : ISinkFactory
+{
+    public IFrameSink Create(object? options, SinkTarget target, PluginContext context)
+    {
+        var (settings, protocol, _) = Prepare(options, target);
+        return new StreamSink(FfmpegLocator.Locate(), target, protocol, settings, context.Log);
+    }
+
+    /// <summary>Also tries the server (see <see cref="StreamProtocol.EnsureReachable"/>); the sink itself finds a dead one when ffmpeg connects.</summary>
+    public void Check(object? options, SinkTarget target, PluginContext context)
+    {
+        var (_, protocol, address) = Prepare(options, target);
+        FfmpegLocator.Locate();
+        protocol.EnsureReachable(address, StreamAddress.Display(target.Path));
+    }
+
+    static (StreamSinkOptions Settings, StreamProtocol Protocol, Uri Address) Prepare(object? options, SinkTarget target)
+    {
+        var settings = options switch
+        {
+            null => new StreamSinkOptions(),
+            StreamSinkOptions typed => typed,
+            _ => throw new ArgumentException($"The stream sink takes {nameof(StreamSinkOptions)}, got {options.GetType().Name}.", nameof(options)),
+        };
+        var problems = settings.Validate().ToList();
+        if (problems.Count > 0)
+            throw new FifoInputException(FfmpegSinkFactory.OptionInvalidErrorId,
+                "The stream sink options are invalid: " + string.Join(" ", problems.Select(p => p.Message)));
+        var (protocol, address) = StreamProtocol.Of(target.Path);
+        return (settings, protocol, address);
+    }
+}
+
+/// <summary>
+/// Sends frames to a live stream through ffmpeg as they come. A dropped connection (a server restart, a network blip)
+/// does not end an endless run: ffmpeg is started again, after a pause that grows with each failed try, and the stream
+/// goes on from the frame at hand; the frames ffmpeg held when the connection dropped are lost to viewers, as in any live
+/// stream. The address is shown with its key masked in every message.
+/// </summary>
+public sealed class StreamSink : IFrameSink
+{
+    public const string FailedErrorId = "StreamFailed";
+
+    /// <summary>Video a connection must carry before its drop counts as a first failure again, not one more in a row.</summary>
+    const double HealthySeconds = 10;
+
+    /// <summary>Frames the pace is measured over before a slow run is reported: enough that one slow frame is not a trend.</summary>
+    const int PacedFrames = 16;
+
+    static readonly TimeSpan DyingIdleLimit = TimeSpan.FromSeconds(10);
+
+    readonly string ffmpeg;
+    readonly string address;
+    readonly string shown;
+    readonly SinkTarget target;
+    readonly StreamProtocol protocol;
+    readonly StreamSinkOptions options;
+    readonly IProgressSink log;
+    readonly Func<int, TimeSpan> pauseBeforeTry;
+    readonly Func<long> clock;
+    FfmpegProcess? process;
+    IReadOnlyList<string>? arguments;
+    FrameFormat? format;
+    long framesSent, framesOnConnection;
+    int triesInARow;
+    long? lastWriteEnded;
+    long producingTicks, framesTimed;
+    bool warnedSlow;
+    FifoInputException? failure;
+    bool completed;
+
+    /// <param name="pauseBeforeTry">The pause before reconnect try k (1, 2, ...); tests shorten it.</param>
+    /// <param name="clock">Stopwatch ticks, for the pace; tests drive it.</param>
+    public StreamSink(string ffmpeg, SinkTarget target, StreamProtocol protocol, StreamSinkOptions options, IProgressSink log,
+        Func<int, TimeSpan>? pauseBeforeTry = null, Func<long>? clock = null)
+    {
+        this.ffmpeg = ffmpeg;
+        this.target = target;
+        address = target.Path;
+        shown = StreamAddress.Display(address);
+        this.protocol = protocol;
+        this.options = options;
+        this.log = log;
+        this.pauseBeforeTry = pauseBeforeTry ?? (k => TimeSpan.FromSeconds(Math.Min(10, 1 << Math.Min(k - 1, 4))));
+        this.clock = clock ?? Stopwatch.GetTimestamp;
+    }
+
+    /// <summary>How many times a dropped connection was made again.</summary>
+    public int Reconnects { get; private set; }
+
+    public void Write(VideoFrame frame)
+    {
+        if (completed) throw new InvalidOperationException($"The stream sink for '{shown}' was already completed.");
+        if (failure is not null) throw failure;
+        var arrived = clock();
+        if (lastWriteEnded is { } ended) { producingTicks += arrived - ended; framesTimed++; }
+        if (process is null) Start(frame); else format!.EnsureMatches(frame, shown);
+        while (true)
+        {
+            try
+            {
+                process!.Write(frame.Rgb);
+                break;
+            }
+            catch (IOException ex) { Reconnect(ex); }
+        }
+        framesSent++;
+        if (++framesOnConnection >= HealthySeconds * format!.Fps) triesInARow = 0;
+        ReportSlowPace();
+        lastWriteEnded = clock();
+    }
+
+    void Start(VideoFrame first)
+    {
+        format = FrameFormat.Of(first, target);
+        arguments = FfmpegCommand.BuildStream(options, protocol, format, address);
+        if (FfmpegCommand.EncodedSize(options, format) is { Padded: true } encoded)
+            log.Verbose($"stream: frames are padded to {encoded.Width}x{encoded.Height} with black; {options.PixelFormat} needs even sides.");
+        log.Verbose($"stream: {ffmpeg} {StreamAddress.Hide(string.Join(' ', arguments.Select(CommandLineWords.Quote)), address)}");
+        if (StreamProtocol.Listens(new Uri(address))) log.Verbose($"stream: waiting at {shown} for a player to connect; the run waits with it.");
+        process = FfmpegProcess.Start(ffmpeg, arguments);
+    }
+
+    /// <summary>ffmpeg stopped taking frames: the connection dropped or could not be made. Start it again, or give up with its reasons.</summary>
+    void Reconnect(IOException ex)
+    {
+        int exitCode = process!.Finish(DyingIdleLimit);
+        var why = process.LastWords(exitCode, address);
+        if (process.LaunchFailure is { } launch) { failure = FfmpegLocator.NotStartable(ffmpeg, new IOException(launch, ex)); throw failure; }
+        process.Dispose();
+        process = null;
+        if (triesInARow >= options.Reconnect)
+        {
+            failure = new FifoInputException(FailedErrorId,
+                $"The stream to '{shown}' stopped after {framesSent} frames{(triesInARow > 0 ? $" and {triesInARow} tries in a row to connect again" : "")}: {why}{Environment.NewLine}" +
+                "Check the address and stream key, that the server takes the stream (codec, bitrate), and the network; reconnect sets how many tries a run makes.", ex);
+            throw failure;
+        }
+        triesInARow++;
+        Reconnects++;
+        var pause = pauseBeforeTry(triesInARow);
+        log.Warning($"stream: the connection to '{shown}' ended after {framesOnConnection} frames ({why}); " +
+                    $"connecting again in {pause.TotalSeconds:0.#} s (try {triesInARow} of {options.Reconnect}).");
+        Thread.Sleep(pause);
+        framesOnConnection = 0;
+        process = FfmpegProcess.Start(ffmpeg, arguments!);
+    }
+
+    /// <summary>
+    /// A stream plays its frames at their rate whatever the run does: a run that makes them slower leaves viewers waiting
+    /// for each one. Said once, with the rate it keeps up with, measured between frames (the wait in this sink excluded).
+    /// </summary>
+    void ReportSlowPace()
+    {
+        if (warnedSlow || framesTimed < PacedFrames) return;
+        double made = framesTimed * Stopwatch.Frequency / (double)Math.Max(1, producingTicks);
+        if (made >= format!.Fps * 0.95) return;
+        warnedSlow = true;
+        log.Warning(string.Create(CultureInfo.InvariantCulture,
+            $"stream: frames are made at {made:0.##} per second, and '{shown}' plays {format.FpsText}: viewers will wait for each one. " +
+            $"Stream at a rate the run keeps up with (-Fps {Math.Max(0.01, Math.Floor(made * 0.9 * 100) / 100):0.##}), and set interpolate (e.g. 24) for smooth motion at that rate."));
+    }
+
+    public IReadOnlyList<string> Complete()
+    {
+        if (completed) return Array.Empty<string>();
+        completed = true;
+        if (process is null) return Array.Empty<string>();
+        int exitCode = process.Finish(FfmpegSink.DefaultIdleLimit);
+        if (failure is null && exitCode != 0)
+        {
+            failure = new FifoInputException(FailedErrorId,
+                $"ffmpeg could not finish the stream to '{shown}' ({framesSent} frames sent): {process.LastWords(exitCode, address)}");
+            throw failure;
+        }
+        log.Verbose($"stream: sent {framesSent} frames to {shown}{(Reconnects > 0 ? $" over {Reconnects + 1} connections" : "")}.");
+        // A stream leaves no file behind.
+        return Array.Empty<string>();
+    }
+
+    public void Dispose()
+    {
+        if (!completed)
+        {
+            try { Complete(); }
+            catch (FifoInputException) { } // disposal without Complete is cleanup; the failure had no one to go to
+        }
+        process?.Dispose();
+    }
+}

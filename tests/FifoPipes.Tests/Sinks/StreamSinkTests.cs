@@ -1,0 +1,267 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using FifoPipes.Abstractions;
+using FifoPipes.Core.Sinks;
+using FifoPipes.Sinks.Ffmpeg;
+using FifoPipes.Tests.Sampling;
+using Xunit;
+
+namespace FifoPipes.Tests.Sinks;
+
+/// <summary>
+/// Live streams sent to real ffmpeg servers on this machine (an RTMP listen, an SRT listener), recorded to a file and
+/// read back with ffprobe. Serial with the other ffmpeg tests: some of them point FIFOPIPES_FFMPEG elsewhere.
+/// </summary>
+[Collection(SerialSinkTests.Name)]
+public sealed class StreamSinkTests : SinkTestBase
+{
+    const string Key = "live_4f9a-secret-key";
+
+    static IEnumerable<VideoFrame> Frames(int count, int width = 64, int height = 48, long first = 0) =>
+        Enumerable.Range(0, count).Select(i => Frame(first + i, width, height));
+
+    [Theory]
+    [InlineData("rtmp://a.rtmp.youtube.com/live2/" + Key, "rtmp://a.rtmp.youtube.com/live2/****")]
+    [InlineData("rtmps://live-api-s.facebook.com:443/rtmp/" + Key + "?s_bl=1", "rtmps://live-api-s.facebook.com:443/rtmp/****?s_bl=1")]
+    [InlineData("srt://ingest.example.net:9000?streamid=" + Key + "&latency=200", "srt://ingest.example.net:9000?streamid=****&latency=200")]
+    [InlineData("srt://10.0.0.2:9000?passphrase=" + Key, "srt://10.0.0.2:9000?passphrase=****")]
+    [InlineData("rtmp://studio:" + Key + "@10.0.0.2/live/cam", "rtmp://studio:****@10.0.0.2/live/****")]
+    [InlineData("udp://239.0.0.1:5000", "udp://239.0.0.1:5000")]
+    [InlineData("/videos/out.mp4", "/videos/out.mp4")]
+    [InlineData(@"C:\videos\out.mp4", @"C:\videos\out.mp4")]
+    public void An_address_is_shown_with_its_key_password_and_secret_parameters_masked(string target, string shown)
+    {
+        Assert.Equal(shown, StreamAddress.Display(target));
+        Assert.Equal(target.Contains("://"), StreamAddress.IsAddress(target));
+        Assert.Equal($"could not open {shown}: refused", StreamAddress.Hide($"could not open {target}: refused", target));
+    }
+
+    [Fact]
+    public void Rtmp_goes_as_flv_paced_without_lookahead_with_keyframes_a_bitrate_cap_and_silent_audio()
+    {
+        var format = new FrameFormat(320, 512, 8);
+        var args = FfmpegCommand.BuildStream(new StreamSinkOptions { Bitrate = "2500k", Keyframes = 3 }, StreamProtocol.Of("rtmp://h/live/k").Protocol, format, "rtmp://h/live/k");
+        var text = string.Join(' ', args);
+        Assert.StartsWith("-hide_banner -nostats -loglevel warning -re -thread_queue_size 64 -f rawvideo -pix_fmt rgb24 -s 320x512 -r 8 -i - " +
+                          "-f lavfi -i anullsrc=channel_layout=stereo:sample_rate=44100 -map 0:v -map 1:a -c:v libx264 -crf 18 -preset veryfast -pix_fmt yuv420p " +
+                          "-tune zerolatency -maxrate 2500k -bufsize 5000000 -force_key_frames expr:gte(t,n_forced*3) -c:a aac -b:a 128k -shortest " +
+                          "-flvflags no_duration_filesize -rw_timeout 15000000 -flush_packets 1", text);
+        Assert.EndsWith("-f flv rtmp://h/live/k", text);
+
+        var plain = string.Join(' ', FfmpegCommand.BuildStream(new StreamSinkOptions { Realtime = false, SilentAudio = false, Codec = "libvpx-vp9", ExtraArgs = "-g 16" },
+            StreamProtocol.Of("udp://239.0.0.1:5000").Protocol, format, "udp://239.0.0.1:5000"));
+        Assert.DoesNotContain("-re ", plain);
+        Assert.DoesNotContain("anullsrc", plain);
+        Assert.DoesNotContain("-tune", plain);
+        Assert.DoesNotContain("-maxrate", plain);
+        Assert.DoesNotContain("-rw_timeout", plain); // UDP sends without a connection to stall
+        Assert.EndsWith("-g 16 -f mpegts udp://239.0.0.1:5000", plain);
+        Assert.Contains("-c:v libvpx-vp9 -crf 31 -b:v 0 -row-mt 1 -pix_fmt yuv420p", plain);
+    }
+
+    [Theory]
+    [InlineData("http://example.net/live", "does not send to 'http://' addresses")]
+    [InlineData("srt://example.net?streamid=" + Key, "names no port")]
+    [InlineData("tcp://example.net", "names no port")]
+    [InlineData("rtmp://", "is not an address ffmpeg can send to")]
+    public void A_bad_address_is_refused_before_the_run_naming_the_form_it_takes(string address, string expected)
+    {
+        var ex = Assert.Throws<FifoInputException>(() => new StreamSinkFactory().Check(null, new SinkTarget(address, 8, false), Context));
+        Assert.Equal(StreamProtocol.AddressErrorId, ex.ErrorId);
+        Assert.Contains(expected, ex.Message);
+        Assert.DoesNotContain(Key, ex.Message);
+    }
+
+    [Fact]
+    public void Bad_options_are_refused_naming_the_option()
+    {
+        var ex = Assert.Throws<FifoInputException>(() => new StreamSinkFactory().Check(
+            new StreamSinkOptions { Bitrate = "fast", Keyframes = 0, Reconnect = -1 }, new SinkTarget("udp://127.0.0.1:5000", 8, false), Context));
+        Assert.Contains("bitrate 'fast'", ex.Message);
+        Assert.Contains("keyframes is 0 s", ex.Message);
+        Assert.Contains("reconnect is -1", ex.Message);
+    }
+
+    [SkippableFact]
+    public void A_server_that_accepts_no_connection_is_refused_before_the_run_with_the_key_masked()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        int port = FreePort();
+        var ex = Assert.Throws<FifoInputException>(() => new StreamSinkFactory().Check(null, new SinkTarget($"rtmp://127.0.0.1:{port}/live/{Key}", 8, false), Context));
+        Assert.Equal(StreamProtocol.UnreachableErrorId, ex.ErrorId);
+        Assert.Contains($"127.0.0.1:{port}", ex.Message);
+        Assert.Contains("live/****", ex.Message);
+        Assert.DoesNotContain(Key, ex.Message);
+    }
+
+    [SkippableFact]
+    public void An_rtmp_server_receives_every_frame_as_h264_with_a_silent_aac_track()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        int port = FreePort();
+        var address = $"rtmp://127.0.0.1:{port}/live/{Key}";
+        var recorded = Path.Combine(Dir, "received.flv");
+        using var server = Receive($"-listen 1 -i {address}", recorded);
+        var log = new RecordingSink();
+        using (var sink = new StreamSinkFactory().Create(null, new SinkTarget(address, 8, false), new PluginContext(log, Dir)))
+        {
+            foreach (var frame in Frames(16)) sink.Write(frame);
+            Assert.Empty(sink.Complete()); // a stream leaves no file
+        }
+        server.Finished();
+        var video = Ffprobe.Probe(recorded);
+        Assert.Equal(("h264", 64, 48, 16), (video.Codec, video.Width, video.Height, video.Frames));
+        Assert.Equal(new[] { "video", "audio" }, Ffprobe.StreamTypes(recorded));
+        Assert.DoesNotContain(log.Messages.Concat(log.Warnings), m => m.Contains(Key));
+        Assert.Contains(log.Messages, m => m.Contains("live/****") && m.Contains("-f flv"));
+    }
+
+    [SkippableFact]
+    public void An_srt_listener_receives_every_frame_as_mpeg_ts_after_the_check()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        int port = FreePort();
+        var recorded = Path.Combine(Dir, "received.ts");
+        using var server = Receive($"-i srt://127.0.0.1:{port}?mode=listener", recorded);
+        var target = new SinkTarget($"srt://127.0.0.1:{port}?streamid={Key}", 8, false);
+        var options = new StreamSinkOptions { SilentAudio = false };
+        new StreamSinkFactory().Check(options, target, Context);
+        using (var sink = new StreamSinkFactory().Create(options, target, Context))
+        {
+            foreach (var frame in Frames(16)) sink.Write(frame);
+            sink.Complete();
+        }
+        server.Finished();
+        Assert.Equal(16, Ffprobe.Probe(recorded).Frames);
+        Assert.Equal(new[] { "video" }, Ffprobe.StreamTypes(recorded));
+    }
+
+    [SkippableFact]
+    public void A_dropped_connection_is_made_again_and_the_stream_goes_on()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        int port = FreePort();
+        var address = $"rtmp://127.0.0.1:{port}/live/{Key}";
+        // The first server hangs up after 8 frames; the second takes the rest. Frames large enough that the pipe holds
+        // about one, so the sink learns of the drop at once.
+        var first = Path.Combine(Dir, "first.flv");
+        var second = Path.Combine(Dir, "second.flv");
+        using var server = Receive($"-listen 1 -i {address}", first, "-frames:v 8");
+        Receiver? next = null;
+        var log = new RecordingSink();
+        using (var sink = new StreamSink(FfmpegLocatorPath(), new SinkTarget(address, 8, false), StreamProtocol.Of(address).Protocol,
+                   new StreamSinkOptions { Realtime = false, SilentAudio = false }, log, pauseBeforeTry: _ => TimeSpan.FromSeconds(1)))
+        {
+            var restart = Task.Run(() =>
+            {
+                server.Finished();
+                next = Receive($"-listen 1 -i {address}", second);
+            });
+            long index = 0;
+            while (sink.Reconnects == 0 && index < 400) sink.Write(Frame(index++, 192, 160));
+            Assert.True(restart.Wait(TimeSpan.FromSeconds(30)), "the second server did not start");
+            foreach (var frame in Frames(24, 192, 160, first: index)) sink.Write(frame);
+            sink.Complete();
+            Assert.Equal(1, sink.Reconnects);
+        }
+        next!.Finished();
+        next.Dispose();
+        Assert.Equal(8, Ffprobe.Probe(first).Frames);
+        // The frame that found the connection dropped goes on the new one with the 24 after it.
+        Assert.Equal(25, Ffprobe.Probe(second).Frames);
+        var warning = Assert.Single(log.Warnings);
+        Assert.Contains("connecting again in 1 s (try 1 of 5)", warning);
+        Assert.Contains("live/****", warning);
+        Assert.DoesNotContain(Key, warning);
+    }
+
+    [SkippableFact]
+    public void A_connection_that_cannot_be_made_again_ends_the_run_with_ffmpegs_reason_and_the_key_masked()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        var address = $"rtmp://127.0.0.1:{FreePort()}/live/{Key}";
+        var log = new RecordingSink();
+        using var sink = new StreamSink(FfmpegLocatorPath(), new SinkTarget(address, 8, false), StreamProtocol.Of(address).Protocol,
+            new StreamSinkOptions { Realtime = false, Reconnect = 2 }, log, pauseBeforeTry: _ => TimeSpan.Zero);
+        var ex = Assert.Throws<FifoInputException>(() => { foreach (var frame in Frames(200, 192, 160)) sink.Write(frame); });
+        Assert.Equal(StreamSink.FailedErrorId, ex.ErrorId);
+        Assert.Contains("2 tries in a row", ex.Message);
+        Assert.Contains("Connection refused", ex.Message);
+        Assert.DoesNotContain(Key, ex.Message);
+        Assert.Equal(2, log.Warnings.Count);
+        Assert.Same(ex, Assert.Throws<FifoInputException>(() => sink.Write(Frame(200, 192, 160))));
+    }
+
+    [SkippableTheory]
+    [InlineData(0.25, true)]   // 4 frames a second for an 8 fps stream
+    [InlineData(0.1, false)]   // 10 a second: ahead of it
+    public void A_run_slower_than_the_stream_plays_is_told_once_the_rate_it_keeps_up_with(double secondsPerFrame, bool warned)
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        long ticks = 0;
+        bool leaving = true;
+        // The sink reads the clock as a frame arrives and as it leaves: each arrives secondsPerFrame after the last one
+        // left, and the sink takes 10 ms.
+        long Clock() => ticks += (long)(Stopwatch.Frequency * ((leaving = !leaving) ? 0.01 : secondsPerFrame));
+        var log = new RecordingSink();
+        using (var sink = new StreamSink(FfmpegLocatorPath(), new SinkTarget($"udp://127.0.0.1:{FreePort()}", 8, false), StreamProtocol.Of("udp://h:1").Protocol,
+                   new StreamSinkOptions { Realtime = false, SilentAudio = false }, log, clock: Clock))
+        {
+            foreach (var frame in Frames(40)) sink.Write(frame);
+            sink.Complete();
+        }
+        if (!warned) { Assert.Empty(log.Warnings); return; }
+        var warning = Assert.Single(log.Warnings);
+        Assert.Contains("frames are made at 4 per second", warning);
+        Assert.Contains("-Fps 3.6", warning);
+    }
+
+    static string FfmpegLocatorPath() => FifoPipes.Core.Media.FfmpegLocator.Locate();
+
+    static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    /// <summary>An ffmpeg that takes a stream in and records it as it came (no re-encoding).</summary>
+    static Receiver Receive(string input, string recorded, string outputOptions = "")
+    {
+        var info = new ProcessStartInfo("ffmpeg") { RedirectStandardError = true, RedirectStandardInput = true };
+        foreach (var a in $"-v error {input} {outputOptions} -c copy -y".Split(' ', StringSplitOptions.RemoveEmptyEntries).Append(recorded))
+            info.ArgumentList.Add(a);
+        var process = Process.Start(info)!;
+        var errors = process.StandardError.ReadToEndAsync();
+        // It must be listening before anything connects, and ffmpeg does not say when it is: watch for its port.
+        int port = new Uri(input.Split(' ').Last()).Port;
+        var properties = IPGlobalProperties.GetIPGlobalProperties();
+        var waited = Stopwatch.StartNew();
+        while (!properties.GetActiveTcpListeners().Concat(properties.GetActiveUdpListeners()).Any(e => e.Port == port))
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(20) && !process.HasExited, $"the receiving ffmpeg is not listening on {port}: {(process.HasExited ? errors.Result : "")}");
+            Thread.Sleep(20);
+        }
+        return new Receiver(process, errors, recorded);
+    }
+
+    sealed class Receiver(Process process, Task<string> errors, string recorded) : IDisposable
+    {
+        /// <summary>Waits until the server has written what it received (its stream ended).</summary>
+        public void Finished()
+        {
+            Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)), "the receiving ffmpeg did not finish");
+            Assert.True(File.Exists(recorded), $"the receiving ffmpeg wrote nothing: {errors.Result}");
+        }
+
+        public void Dispose()
+        {
+            if (!process.HasExited) process.Kill();
+            process.Dispose();
+        }
+    }
+}
