@@ -58,7 +58,9 @@ public sealed record StreamProtocol(string Scheme, string Muxer, int DefaultPort
 
     public IEnumerable<string> OutputArguments =>
         (Muxer == "flv" ? new[] { "-flvflags", "no_duration_filesize" } : Array.Empty<string>())
-        .Concat(Connects ? new[] { "-rw_timeout", StalledAfterMicroseconds } : Array.Empty<string>());
+        .Concat(Connects ? new[] { "-rw_timeout", StalledAfterMicroseconds } : Array.Empty<string>())
+        // A live-mode SRT socket drops what it has not sent when it closes: the stream's last frames.
+        .Concat(Scheme == "srt" ? new[] { "-linger", "2" } : Array.Empty<string>());
 
     /// <summary>
     /// Refuses, before a run computes anything, an RTMP or TCP server that accepts no connection: a stream found dead at

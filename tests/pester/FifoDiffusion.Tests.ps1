@@ -73,7 +73,7 @@ Describe 'Tab completion' {
         @{ Line = 'New-FifoVideo x -Sampler f'; Expected = @('fifo', 'freenoise') }
         @{ Line = 'New-FifoVideo x -Device cu'; Expected = @('cuda', 'cuda:0', "'cuda:0,cuda:1'", 'cuda:1') }
         @{ Line = 'Export-FifoFrames x -Format m'; Expected = @('mkv', 'mp4') }
-        @{ Line = 'Get-FifoPlugin -Kind Sink -Name '; Expected = @('gif', 'hls', 'mkv', 'mp4', 'png', 'webm') }
+        @{ Line = 'Get-FifoPlugin -Kind Sink -Name '; Expected = @('gif', 'hls', 'mkv', 'mp4', 'png', 'stream', 'webm') }
         @{ Line = 'Save-FifoModel -Name zero'; Expected = @('zeroscope-576w', 'zeroscope-xl') }
         @{ Line = 'Measure-FifoQuality -Study '; Expected = @('analytic-quality') }
     ) {
@@ -125,8 +125,11 @@ Describe 'Recipes' {
     }
 
     It 'validates every example recipe' -ForEach (Get-ChildItem "$PSScriptRoot/../../examples/recipes/*.yaml" | ForEach-Object { @{ File = $_.FullName } }) {
+        # The broadcast takes its stream key from the environment, as a user sets it.
+        $env:YOUTUBE_STREAM_KEY = 'stand-in-key'
         # Recipes for models whose weights are not here still must be valid up to their files.
-        $problems = Test-FifoRecipe $File | Where-Object { $_.Message -notmatch 'does not exist' }
+        try { $problems = Test-FifoRecipe $File | Where-Object { $_.Message -notmatch 'does not exist' } }
+        finally { Remove-Item Env:YOUTUBE_STREAM_KEY }
         $problems | Should -BeNullOrEmpty
     }
 
@@ -254,6 +257,30 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
         $written | Should -BeNullOrEmpty
         $script:made | Should -Be 1
         Join-Path $Work 'whatif.gif' | Should -Not -Exist
+    }
+
+    It 'streams live to an address, which no provider path resolves, with its key masked in every message' {
+        $recorded = Join-Path $Work 'received.ts'
+        $listener = [System.Net.Sockets.UdpClient]::new(0); $port = $listener.Client.LocalEndPoint.Port; $listener.Dispose()
+        $server = Start-Process ffmpeg -ArgumentList '-v', 'error', '-i', "srt://127.0.0.1:${port}?mode=listener", '-c', 'copy', $recorded -PassThru -RedirectStandardError (Join-Path $Work 'server.log')
+        $deadline = [DateTime]::Now.AddSeconds(20)
+        while (-not ([System.Net.NetworkInformation.IPGlobalProperties]::GetIPGlobalProperties().GetActiveUdpListeners().Port -contains $port)) {
+            if ([DateTime]::Now -gt $deadline) { throw "ffmpeg is not listening on $port" }
+            Start-Sleep -Milliseconds 20
+        }
+        $messages = New-FifoVideo 'calm sea' -Frames 12 @Tiny | Export-FifoFrames "srt://127.0.0.1:${port}?streamid=pester-secret" -Option @{ silentAudio = $false } -Verbose 4>&1
+        $server.WaitForExit(20000) | Should -BeTrue
+        FrameCount $recorded | Should -Be 12
+        # A stream leaves no file to emit, and its key shows in no message.
+        @($messages | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }) | Should -BeNullOrEmpty
+        ($messages.Message -join "`n") | Should -Match 'streamid=\*\*\*\*'
+        ($messages.Message -join "`n") | Should -Not -Match 'pester-secret'
+        # A server that takes no connection is refused before the run, in words that keep the key.
+        $closed = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0); $closed.Start(); $closedPort = $closed.LocalEndpoint.Port; $closed.Stop()
+        $refused = { New-FifoVideo 'ocean' -Frames 2 @Tiny | Export-FifoFrames "rtmp://127.0.0.1:$closedPort/live2/pester-secret" } |
+            Should -Throw -ErrorId 'StreamUnreachable*' -PassThru
+        $refused.Exception.Message | Should -Match "127\.0\.0\.1:$closedPort/live2/\*\*\*\*"
+        $refused.Exception.Message | Should -Not -Match 'pester-secret'
     }
 
     It 'says with -Verbose how many windows it puts in each model call, measured from free memory' {

@@ -9,5 +9,6 @@ $script:Pwsh = [Environment]::ProcessPath
 $script:PwshArgs = @()
 if ([IO.Path]::GetFileNameWithoutExtension($Pwsh) -eq 'dotnet') { $script:PwshArgs = @([Reflection.Assembly]::GetEntryAssembly().Location) }
 function script:FrameCount([string]$Path) {
-    [int](& ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 $Path)
+    # An MPEG-TS lists its streams again under its program: the first count is the stream's.
+    [int](@(& ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 $Path) | Where-Object { $_ } | Select-Object -First 1)
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 using FifoPipes.Abstractions;
 using FifoPipes.Core.Sinks;
 using FifoPipes.Core.Media;
@@ -402,7 +403,10 @@ public sealed class RecipeReader
             var path = $"sinks[{i}]";
             if (seq.Items[i] is not MapNode item) { Error(path, $"expected {{use, path, with}}, got {seq.Items[i].Kind}", seq.Items[i].Location, SinkKeys); continue; }
             CheckKeys(item, path, SinkKeys);
-            var target = item["path"] is { } p ? Text(p, $"{path}.path") is { } text ? outputNames(text) : null : null;
+            if (item["path"] is not { } pathNode) { Error($"{path}.path", "missing 'path': where to write", item.Location); continue; }
+            // Text and WithEnvironment report what they cannot read.
+            if (Text(pathNode, $"{path}.path") is not { } text || WithEnvironment(text, $"{path}.path", pathNode.Location) is not { } named) continue;
+            var target = outputNames(named);
             if (string.IsNullOrWhiteSpace(target)) { Error($"{path}.path", "missing 'path': where to write", item.Location); continue; }
             string? name = item["use"] is { } use ? Text(use, $"{path}.use") : null;
             PluginDescriptor? plugin;
@@ -436,6 +440,23 @@ public sealed class RecipeReader
         }
         return sinks;
     }
+
+    /// <summary>
+    /// A sink path with every ${NAME} replaced by that environment variable: a stream key read from the environment
+    /// stays out of a recipe file that is shared or kept in version control. Null, reported, when one is not set.
+    /// </summary>
+    string? WithEnvironment(string text, string path, SourceLocation? at)
+    {
+        var missing = new List<string>();
+        var expanded = EnvironmentName.Replace(text, m => Environment.GetEnvironmentVariable(m.Groups[1].Value) is { Length: > 0 } value ? value : Missing(m.Groups[1].Value));
+        if (missing.Count == 0) return expanded;
+        Error(path, $"the environment variable{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)} {(missing.Count > 1 ? "are" : "is")} not set; set {(missing.Count > 1 ? "them" : "it")} before the run", at);
+        return null;
+
+        string Missing(string name) { missing.Add(name); return ""; }
+    }
+
+    static readonly Regex EnvironmentName = new(@"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", RegexOptions.CultureInvariant);
 
     /// <summary>The frames <paramref name="source"/> selects, counted by ffmpeg; null, reported, when it cannot count them.</summary>
     long? CountSource(SourceVideo source, RecipeNode node)

@@ -68,6 +68,27 @@ public sealed class RecipeReaderTests
     }
 
     [Fact]
+    public void A_sink_path_takes_environment_variables_so_a_stream_key_stays_out_of_the_file()
+    {
+        var name = "FIFOPIPES_TEST_KEY_" + Guid.NewGuid().ToString("N");
+        var yaml = $"apiVersion: fifopipes/v1\nprompt: waves\nframes: 3\nsinks:\n  - path: rtmp://live.twitch.tv/app/${{{name}}}\n  - path: out/${{{name}_UNSET}}.mp4\n";
+        Environment.SetEnvironmentVariable(name, "live_123");
+        try
+        {
+            var (recipe, diagnostics) = Read(yaml);
+            Assert.Null(recipe);
+            var d = Assert.Single(diagnostics);
+            Assert.Equal(("sinks[1].path", 6), (d.Path, d.Line));
+            Assert.Contains($"the environment variable {name}_UNSET is not set", d.Message);
+            var (set, none) = Read(yaml.Replace("_UNSET", ""));
+            Assert.Empty(none);
+            Assert.Equal("rtmp://live.twitch.tv/app/live_123", set!.Sinks[0].Path);
+            Assert.Equal("/recipes/out/live_123.mp4", set.Sinks[1].Path);
+        }
+        finally { Environment.SetEnvironmentVariable(name, null); }
+    }
+
+    [Fact]
     public void The_typo_from_the_issue_names_line_key_and_valid_keys()
     {
         var (recipe, diagnostics) = Read("""

@@ -59,6 +59,9 @@ public sealed class StreamSinkTests : SinkTestBase
         Assert.DoesNotContain("-rw_timeout", plain); // UDP sends without a connection to stall
         Assert.EndsWith("-g 16 -f mpegts udp://239.0.0.1:5000", plain);
         Assert.Contains("-c:v libvpx-vp9 -crf 31 -b:v 0 -row-mt 1 -pix_fmt yuv420p", plain);
+
+        var srt = string.Join(' ', FfmpegCommand.BuildStream(new StreamSinkOptions(), StreamProtocol.Of("srt://h:9000").Protocol, format, "srt://h:9000"));
+        Assert.EndsWith("-rw_timeout 15000000 -linger 2 -flush_packets 1 -f mpegts srt://h:9000", srt);
     }
 
     [Theory]
