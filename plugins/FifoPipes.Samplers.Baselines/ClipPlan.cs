@@ -35,13 +35,15 @@ public sealed class ClipPlan
         };
     }
 
-    /// <summary>Baselines sample whole clips from noise: they take no start frames and keep no resumable state.</summary>
+    /// <summary>Baselines sample whole clips from noise: they take no start frames, keep no resumable state and plan their prompts ahead.</summary>
     public static void RefuseFifoOnlyInputs(SamplingJob job, string sampler)
     {
         if (job.InitLatents is not null)
             throw new FifoInputException("BadSamplerOption", $"The {sampler} sampler cannot start from given frames; drop the start frames or use the fifo sampler (start: latents).");
         if (job.Source is not null)
             throw new FifoInputException("BadSamplerOption", $"The {sampler} sampler cannot restyle a source video; drop the source or use the fifo sampler.");
+        if (job.LivePrompts is not null)
+            throw new FifoInputException("BadSamplerOption", $"The {sampler} sampler plans every clip's prompt before the run, so prompts cannot change while it goes; drop 'livePrompt' (-LivePrompt) or use the fifo sampler.");
         if (job.Snapshots is not null || job.ResumeFrom is not null)
             throw new FifoInputException("BadSamplerOption", $"The {sampler} sampler keeps no resumable state, so it cannot write or resume snapshots; drop 'snapshot'/'resume' (-SnapshotPath/-Resume) or use the fifo sampler.");
     }

@@ -38,6 +38,24 @@ public sealed record LatentFrame(long Index, Tensor Latent, string Prompt)
 /// <summary>A prompt and how many output frames it covers.</summary>
 public sealed record PromptSpan(string Prompt, int Frames);
 
+/// <summary>A prompt that took over the video from output frame <paramref name="Frame"/> on, given while the run went (contracts 1.4).</summary>
+public sealed record PromptChange(long Frame, string Prompt);
+
+/// <summary>
+/// Prompts given while a run goes (a watched file, a control channel), for an endless video steered live. A sampler
+/// offers each output frame it first conditions; a waiting change takes over from that frame to the end of the
+/// schedule. Changes once taken are kept in <see cref="Taken"/>, and a frame offered again (by a sampler restarted from
+/// a snapshot) takes none, so a restarted sampler sees the schedule the first one saw. Contracts 1.4.
+/// </summary>
+public interface ILivePrompts
+{
+    /// <summary>The changes taken so far, in frame order.</summary>
+    IReadOnlyList<PromptChange> Taken { get; }
+
+    /// <summary>The change that takes over from <paramref name="frame"/> on, if one waits and no later frame was offered before; else null.</summary>
+    PromptChange? Take(long frame);
+}
+
 /// <summary>Everything a sampler needs for one run; a restart is the same job <c>with</c> another resume point.</summary>
 public sealed record SamplingJob
 {
@@ -58,6 +76,12 @@ public sealed record SamplingJob
     /// the job, not ignore it. Contracts 1.2.
     /// </summary>
     public ISourceLatents? Source { get; init; }
+    /// <summary>
+    /// Prompts given while the run goes, which take over the schedule from the frame they reach (see
+    /// <see cref="ILivePrompts"/>); null for none. Samplers that condition through <c>PromptEmbeddings</c> follow them.
+    /// Contracts 1.4.
+    /// </summary>
+    public ILivePrompts? LivePrompts { get; init; }
     /// <summary>How much of the schedule a <see cref="Source"/> frame is noised into, in (0, 1]: near 0 keeps the source, 1 keeps only its layout's faintest trace.</summary>
     public double SourceStrength { get; init; } = DefaultSourceStrength;
 

@@ -11,25 +11,34 @@ namespace FifoPipes.Core;
 public sealed class PromptEmbeddings : IDisposable
 {
     readonly IVideoModel model;
-    readonly Conditioning?[] spans;
+    readonly ILivePrompts? live;
+    Conditioning?[] spans;
     Conditioning? unconditional;
     readonly Dictionary<Conditioning, Conditioning> paired = new(ReferenceEqualityComparer.Instance);
 
     /// <param name="negativePrompt">The unconditional branch's prompt; "" for the usual unconditional guidance.</param>
-    public PromptEmbeddings(IVideoModel model, PromptSchedule schedule, string negativePrompt = "")
+    /// <param name="live">Prompts given while the run goes; the changes already taken apply at once (a restarted run's schedule is the first one's).</param>
+    public PromptEmbeddings(IVideoModel model, PromptSchedule schedule, string negativePrompt = "", ILivePrompts? live = null)
     {
         this.model = model;
+        this.live = live;
         Schedule = schedule;
         NegativePrompt = negativePrompt;
         spans = new Conditioning?[schedule.Spans.Count];
+        foreach (var change in live?.Taken ?? Array.Empty<PromptChange>()) TakeOver(change);
     }
 
-    public PromptSchedule Schedule { get; }
+    /// <summary>The schedule as it stands: the job's, with the live changes taken so far.</summary>
+    public PromptSchedule Schedule { get; private set; }
     public string NegativePrompt { get; }
 
-    /// <summary>The conditioning for output frame <paramref name="outputFrame"/> (clamped into the schedule).</summary>
+    /// <summary>
+    /// The conditioning for output frame <paramref name="outputFrame"/> (clamped into the schedule); a live prompt
+    /// waiting takes over from this frame on.
+    /// </summary>
     public Conditioning ForFrame(long outputFrame)
     {
+        if (live?.Take(outputFrame) is { } change) TakeOver(change);
         int span = Schedule.SpanIndexAt(outputFrame);
         return spans[span] ??= Held(Schedule.Spans[span].Prompt) ?? model.Encode(Schedule.Spans[span].Prompt);
     }
@@ -49,6 +58,29 @@ public sealed class PromptEmbeddings : IDisposable
     }
 
     int firstLive;
+
+    /// <summary>
+    /// Moves to the schedule <paramref name="change"/> makes: the embeddings of the spans it keeps stay where they were,
+    /// those of the spans it gives up go (unless a kept span shares one).
+    /// </summary>
+    void TakeOver(PromptChange change)
+    {
+        var next = Schedule.TakingOver(change);
+        if (ReferenceEquals(next, Schedule)) return;
+        // Kept: the spans wholly before the change, and the one it cuts (its start comes before the change's frame).
+        int kept = Schedule.SpanIndexAt(change.Frame) + (Schedule.StartOf(Schedule.SpanIndexAt(change.Frame)) < change.Frame ? 1 : 0);
+        var moved = new Conditioning?[next.Spans.Count];
+        Array.Copy(spans, moved, Math.Min(kept, moved.Length));
+        foreach (var gone in spans.Skip(kept).OfType<Conditioning>().Distinct(ReferenceEqualityComparer.Instance).Cast<Conditioning>())
+        {
+            if (moved.Contains(gone, ReferenceEqualityComparer.Instance)) continue;
+            if (paired.Remove(gone, out var own)) own.Dispose();
+            gone.Dispose();
+        }
+        spans = moved;
+        Schedule = next;
+        firstLive = Math.Min(firstLive, kept);
+    }
 
     /// <summary>The spans not released yet; a new span may share an embedding only with one of these.</summary>
     IEnumerable<Conditioning?> Live => spans.Skip(firstLive);

@@ -45,4 +45,21 @@ public sealed class PromptSchedule
     }
 
     public PromptSpan SpanAt(long frame) => Spans[SpanIndexAt(frame)];
+
+    /// <summary>
+    /// This schedule with <paramref name="change"/>'s prompt from its frame to the end, as many frames as before: the
+    /// spans before that frame kept, the one it falls in cut there, later ones given up to the change.
+    /// </summary>
+    public PromptSchedule TakingOver(PromptChange change)
+    {
+        long at = Math.Max(0, change.Frame);
+        if (at >= TotalFrames) return this;
+        int span = SpanIndexAt(at);
+        var spans = Spans.Take(span).ToList();
+        if (at > starts[span]) spans.Add(Spans[span] with { Frames = (int)(at - starts[span]) });
+        // An endless run's rest is more frames than one span counts.
+        for (long left = TotalFrames - at; left > 0; left -= int.MaxValue)
+            spans.Add(new PromptSpan(change.Prompt, (int)Math.Min(left, int.MaxValue)));
+        return new PromptSchedule(spans);
+    }
 }

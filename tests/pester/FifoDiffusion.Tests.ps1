@@ -244,6 +244,16 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
         { New-FifoVideo 'calm blue ocean' -Source $source -Frames 7 @Tiny } | Should -Throw -ErrorId 'InvalidParameter*'
     }
 
+    It 'turns the video to a prompt written to its -LivePrompt file while it runs' {
+        $file = Join-Path $Work 'steer.txt'
+        $frames = New-FifoVideo 'calm blue ocean' -Frames 40 @Tiny -LivePrompt $file | ForEach-Object { if ($_.Index -eq 10) { "# the stream's prompt`nred fire rising" | Set-Content $file }; $_ }
+        $frames.Count | Should -Be 40
+        $frames[0].Prompt | Should -Be 'calm blue ocean'
+        $frames[-1].Prompt | Should -Be 'red fire rising'
+        # From the next frame the run conditions, a little ahead of the one the pipeline had.
+        @($frames | Where-Object Prompt -eq 'red fire rising')[0].Index | Should -BeGreaterThan 10
+    }
+
     It 'keeps every frame made so far when the pipeline is stopped early' {
         $gif = Join-Path $Work 'first.gif'
         # Select-Object -First stops New-FifoVideo upstream of the sink, as Ctrl+C would stop the run.

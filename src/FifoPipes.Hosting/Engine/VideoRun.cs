@@ -110,6 +110,7 @@ public sealed class VideoRun
             InitLatents = initLatents,
             Source = source,
             SourceStrength = recipe.Source?.Strength ?? SamplingJob.DefaultSourceStrength,
+            LivePrompts = recipe.LivePrompt is null ? null : new LivePromptFile(recipe.LivePrompt, log),
             Snapshots = recipe.Snapshot,
             ResumeFrom = recipe.ResumeFrom,
             KeepLatents = snapshots ? position.MaxHeldLatents : 0,

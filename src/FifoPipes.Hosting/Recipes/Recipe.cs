@@ -43,6 +43,8 @@ public sealed class Recipe
     public string? InitImage { get; init; }
     /// <summary>A video to restyle (video-to-video), and how far into the schedule its frames are noised; null for text-to-video.</summary>
     public SourceVideo? Source { get; init; }
+    /// <summary>A text file whose changes take over the prompt while the run goes (<see cref="Engine.LivePromptFile"/>); null for none.</summary>
+    public string? LivePrompt { get; init; }
 
     public long Frames => Prompts.Sum(p => (long)p.Frames);
 

@@ -9,7 +9,7 @@ public static class RecipeKeys
     public static readonly IReadOnlyList<string> Top = new[]
     {
         "apiVersion", "model", "sampler", "prompt", "frames", "prompts", "negativePrompt", "seed", "fps", "width", "height", "sinks", "overwrite",
-        "snapshot", "resume", "init", "source",
+        "snapshot", "resume", "init", "source", "livePrompt",
     };
     public static readonly IReadOnlyList<string> Use = new[] { "use", "with" };
     public static readonly IReadOnlyList<string> Snapshot = new[] { "path", "every" };

@@ -84,10 +84,15 @@ public sealed class RecipeReader
         // Each output frame restyles its own source frame (a looping source has as many as asked for).
         if (available is { } count && !source!.Loop && prompts?.Sum(p => (long)p.Frames) is { } asked && asked > count)
             Error("source", SamplingJob.SourceTooShort(count, asked) + Counted(source!.Timing), SourceAt(map["source"]!));
-        outputNames = OutputNames(model, sampler, prompts, negativePrompt, seed, init, source);
+        // The file need not be there yet: writing it is how the prompt changes.
+        var livePrompt = ReadPath(map, "livePrompt", mustExist: false);
+        outputNames = OutputNames(model, sampler, prompts, negativePrompt, seed, init, source, livePrompt);
         var sinks = ReadSinks(map);
         var snapshot = ReadSnapshot(map);
         var resume = ReadPath(map, "resume", mustExist: true, runNamed: true);
+        if (livePrompt is not null && (snapshot is not null || resume is not null))
+            Error("livePrompt", "prompts given while the run goes are not in its snapshots, so a resume could not make the same frames; keep 'livePrompt' or 'snapshot'/'resume'",
+                map["livePrompt"]!.Location);
 
         if (diagnostics.Count > before || model is null || sampler is null || prompts is null) return null;
         return new Recipe
@@ -107,6 +112,7 @@ public sealed class RecipeReader
             ResumeFrom = resume,
             InitImage = init,
             Source = source,
+            LivePrompt = livePrompt,
         };
     }
 
@@ -114,11 +120,11 @@ public sealed class RecipeReader
     Func<string, string> outputNames = path => path;
 
     static Func<string, string> OutputNames(PluginUse? model, PluginUse? sampler, IReadOnlyList<PromptSpan>? prompts, string negativePrompt, long seed, string? init,
-        SourceVideo? source)
+        SourceVideo? source, string? livePrompt)
     {
         if (model is null || sampler is null || prompts is null) return path => path;
         var run = new Recipe { ApiVersion = Recipe.CurrentApiVersion, BaseDirectory = "", Model = model, Sampler = sampler, Prompts = prompts,
-                               NegativePrompt = negativePrompt, Seed = seed, InitImage = init, Source = source };
+                               NegativePrompt = negativePrompt, Seed = seed, InitImage = init, Source = source, LivePrompt = livePrompt };
         string seedText = seed.ToString(System.Globalization.CultureInfo.InvariantCulture);
         // The hash only for a path that names it: most recipes' paths do not, and it reads the options and files.
         return path => path.Replace("{seed}", seedText, StringComparison.Ordinal) is var named && named.Contains("{hash}", StringComparison.Ordinal)

@@ -31,8 +31,11 @@ public sealed class RunProvenance
     public int MissingPrompts { get; }
     /// <summary>Whether the record was cut at its length limit.</summary>
     public bool Cut { get; }
-    /// <summary>Whether <see cref="ToRecipe"/> holds every setting, so it makes the very frames of the run.</summary>
-    public bool Complete => MissingPrompts == 0 && !Cut;
+    /// <summary>
+    /// Whether <see cref="ToRecipe"/> holds every setting, so it makes the very frames of the run: not where the record
+    /// was cut, nor where prompts changed while the run went (livePrompt).
+    /// </summary>
+    public bool Complete => MissingPrompts == 0 && !Cut && Value("livePrompt") is null;
 
     /// <summary>Reads a provenance record; <paramref name="source"/> names where it came from in errors.</summary>
     public static RunProvenance Parse(string text, string source)
@@ -125,6 +128,9 @@ public sealed class RunProvenance
                 if (Value("source." + key) is { } given) yaml.Append(", ").Append(key).Append(": ").Append(given);
             yaml.Append(" }\n");
         }
+        if (Value("livePrompt") is { } live)
+            yaml.Append("# Its prompts changed while it ran, as this file said then: the recipe makes its frames up to the first change, and each frame's record names its prompt.\n")
+                .Append("livePrompt: ").Append(Quoted(live)).Append('\n');
         if (resumeFrom is not null) yaml.Append("resume: ").Append(Quoted(resumeFrom)).Append('\n');
         return yaml.ToString();
     }

@@ -8,13 +8,13 @@ namespace FifoPipes.Tests.Sampling;
 /// <summary>What a long prompt schedule keeps embedded.</summary>
 public sealed class PromptEmbeddingsTests
 {
-    sealed class Tracked(string prompt) : Conditioning(prompt)
+    internal sealed class Tracked(string prompt) : Conditioning(prompt)
     {
         public bool Disposed { get; private set; }
         public override void Dispose() => Disposed = true;
     }
 
-    sealed class CountingModel : IVideoModel
+    internal sealed class CountingModel : IVideoModel
     {
         public List<Tracked> Encoded { get; } = new();
         public ModelInfo Info => DelegateVideoModel.Linear().Info;

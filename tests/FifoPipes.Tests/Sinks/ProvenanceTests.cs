@@ -84,6 +84,29 @@ public sealed class ProvenanceTests : IDisposable
     }
 
     [Fact]
+    public void A_run_steered_live_records_its_prompt_file_and_says_its_recipe_is_not_the_whole_run()
+    {
+        var reader = new RecipeReader(TestPlugins.Host);
+        var yaml = "apiVersion: fifopipes/v1\nprompt: calm sea\nframes: 3\nlivePrompt: steer.txt\n";
+        var recipe = reader.ReadText(yaml, Path.Combine(folder, "run.yaml"));
+        Assert.True(recipe is not null, string.Join("; ", reader.Diagnostics.Select(d => d.Message)));
+        Assert.Equal(Path.Combine(folder, "steer.txt"), recipe!.LivePrompt);
+        Assert.Contains($"livePrompt={Path.Combine(folder, "steer.txt")}", recipe.RunSettings);
+        Assert.NotEqual(new RecipeReader(TestPlugins.Host).ReadText(yaml.Replace("livePrompt: steer.txt\n", ""), Path.Combine(folder, "run.yaml"))!.RunHash, recipe.RunHash);
+
+        var read = RunProvenance.Parse(recipe.Provenance, "test");
+        Assert.False(read.Complete);
+        Assert.Contains($"livePrompt: '{Path.Combine(folder, "steer.txt")}'", read.ToRecipe());
+        Assert.Contains("# Its prompts changed while it ran", read.ToRecipe());
+
+        var both = new RecipeReader(TestPlugins.Host);
+        Assert.Null(both.ReadText(yaml + "snapshot: { path: run.snapshot }\n", Path.Combine(folder, "run.yaml")));
+        var d = Assert.Single(both.Diagnostics);
+        Assert.Equal(("livePrompt", 4), (d.Path, d.Line));
+        Assert.Contains("not in its snapshots", d.Message);
+    }
+
+    [Fact]
     public void Records_are_read_back_through_each_formats_escapes()
     {
         const string record = "FifoPipes run 0123456789abcdef\nprompts[0]=a \\\\ b\\nc 波|2\nseed=1";
