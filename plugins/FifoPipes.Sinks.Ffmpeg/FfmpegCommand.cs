@@ -50,7 +50,7 @@ public static class FfmpegCommand
     /// </summary>
     public static IReadOnlyList<string> BuildStream(StreamSinkOptions options, StreamProtocol protocol, FrameFormat format, string address)
     {
-        var codec = options.Codec.Length > 0 ? options.Codec : FfmpegContainer.Mp4.DefaultCodec;
+        var codec = CodecFor(options, FfmpegContainer.Mp4);
         bool x26x = codec is "libx264" or "libx265";
         var args = Quiet().ToList();
         // -re paces this input only; it holds frames back, so more of them wait in its queue than the default eight.
@@ -73,6 +73,10 @@ public static class FfmpegCommand
         args.AddRange(new[] { "-f", protocol.Muxer, address });
         return args;
     }
+
+    /// <summary>The command line as a log shows it: each argument as <paramref name="shown"/> makes it, quoted for a shell.</summary>
+    public static string Show(IEnumerable<string> arguments, Func<string, string> shown) =>
+        string.Join(' ', arguments.Select(a => CommandLineWords.Quote(shown(a))));
 
     static string[] Quiet() => new[] { "-hide_banner", "-nostats", "-loglevel", "warning" };
 

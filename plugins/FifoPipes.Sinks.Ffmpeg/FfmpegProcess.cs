@@ -1,3 +1,4 @@
+using FifoPipes.Abstractions;
 using FifoPipes.Core.Media;
 using FifoPipes.Core.Sinks;
 using System.ComponentModel;
@@ -113,6 +114,10 @@ internal sealed class FfmpegProcess : IDisposable
             : "It printed no error message.";
         return $"{how}. {said}";
     }
+
+    /// <summary>The error for an ffmpeg the launcher could not run at all (see <see cref="LaunchFailure"/>); null when it ran.</summary>
+    public FifoInputException? NotStarted(string executable, Exception? inner) =>
+        LaunchFailure is { } launch ? FfmpegLocator.NotStartable(executable, new IOException(launch, inner)) : null;
 
     /// <summary>The idle limit after which <see cref="Finish"/> killed ffmpeg, if it did.</summary>
     public TimeSpan? KilledIdleAfter { get; private set; }

@@ -29,18 +29,21 @@ public abstract class FfmpegSinkFactory : ISinkFactory
         return (settings, path, FfmpegLocator.Locate());
     }
 
-    FfmpegSinkOptions Bind(object? options)
+    FfmpegSinkOptions Bind(object? options) => Bind<FfmpegSinkOptions>(options, Container.Name);
+
+    /// <summary>An ffmpeg sink's options as given (null: the defaults), checked: any problem is an input error naming the option.</summary>
+    internal static T Bind<T>(object? options, string sink) where T : FfmpegEncodingOptions, new()
     {
         var bound = options switch
         {
-            null => new FfmpegSinkOptions(),
-            FfmpegSinkOptions typed => typed,
-            _ => throw new ArgumentException($"The {Container.Name} sink takes {nameof(FfmpegSinkOptions)}, got {options.GetType().Name}.", nameof(options)),
+            null => new T(),
+            T typed => typed,
+            _ => throw new ArgumentException($"The {sink} sink takes {typeof(T).Name}, got {options.GetType().Name}.", nameof(options)),
         };
         var problems = bound.Validate().ToList();
         if (problems.Count > 0)
             throw new FifoInputException(OptionInvalidErrorId,
-                $"The {Container.Name} sink options are invalid: " + string.Join(" ", problems.Select(p => p.Message)));
+                $"The {sink} sink options are invalid: " + string.Join(" ", problems.Select(p => p.Message)));
         return bound;
     }
 }
@@ -159,7 +162,7 @@ public sealed class FfmpegSink : IFrameSink
             log.Verbose($"{container.Name}: frames are padded to {encoded.Width}x{encoded.Height} with black; {options.PixelFormat} needs even sides.");
         // The provenance comment is many lines; the log line names it instead of repeating it (a comment of the user's own stays).
         string? provenanceArgument = first.Provenance is { } p ? "comment=" + p : null;
-        log.Verbose($"{container.Name}: {ffmpeg} {string.Join(' ', arguments.Select(a => a == provenanceArgument ? $"'comment=<provenance, {provenanceArgument.Length - 8} characters>'" : CommandLineWords.Quote(a)))}");
+        log.Verbose($"{container.Name}: {ffmpeg} {FfmpegCommand.Show(arguments, a => a == provenanceArgument ? $"comment=<provenance, {provenanceArgument.Length - 8} characters>" : a)}");
         SinkFiles.CreateParentFolder(path);
         process = FfmpegProcess.Start(ffmpeg, arguments);
     }
@@ -186,7 +189,7 @@ public sealed class FfmpegSink : IFrameSink
 
     FifoInputException Failure(string what, int exitCode, Exception? inner)
     {
-        if (process!.LaunchFailure is { } launch) return FfmpegLocator.NotStartable(ffmpeg, new IOException(launch, inner));
+        if (process!.NotStarted(ffmpeg, inner) is { } notStarted) return notStarted;
         return new FifoInputException(FailedErrorId,
             $"{what}: {process.LastWords(exitCode)}{Environment.NewLine}" +
             $"Anything ffmpeg had already written to '{path}' is left in place. Check free disk space, the codec options " +

@@ -34,7 +34,8 @@ public sealed record StreamProtocol(string Scheme, string Muxer, int DefaultPort
     public static (StreamProtocol Protocol, Uri Address) Of(string address)
     {
         var shown = StreamAddress.Display(address);
-        var scheme = StreamAddress.SchemeOf(address);
+        var scheme = StreamAddress.SchemeOf(address)
+            ?? throw new FifoInputException(AddressErrorId, $"The stream sink sends to an address ({string.Join(", ", All.Select(p => p.Scheme + "://"))}), not to a file ('{shown}'). Give one, e.g. {All[0].Example}.");
         var protocol = All.FirstOrDefault(p => p.Scheme == scheme)
             ?? throw new FifoInputException(AddressErrorId, $"The stream sink does not send to '{scheme}://' addresses ('{shown}'); it sends to {string.Join(", ", All.Select(p => p.Scheme + "://"))}.");
         if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Host.Length == 0)
@@ -63,18 +64,20 @@ public sealed record StreamProtocol(string Scheme, string Muxer, int DefaultPort
         .Concat(Scheme == "srt" ? new[] { "-linger", "2" } : Array.Empty<string>());
 
     /// <summary>
-    /// Refuses, before a run computes anything, an RTMP or TCP server that accepts no connection: a stream found dead at
-    /// the first frame has cost the run's warm-up for nothing. SRT (UDP underneath) and UDP cannot be tried without
-    /// sending, and a listening address waits for its player.
+    /// Refuses, before a run computes anything, an RTMP server that accepts no connection: a stream found dead at the
+    /// first frame has cost the run's warm-up for nothing. SRT (UDP underneath) and UDP cannot be tried without sending,
+    /// a listening address waits for its player, and a TCP address is most often a player listening for one connection
+    /// (ffplay tcp://...?listen), which a try would use up.
     /// </summary>
     public void EnsureReachable(Uri address, string shown)
     {
-        if (Scheme is not ("rtmp" or "rtmps" or "tcp") || Listens(address)) return;
+        if (Scheme is not ("rtmp" or "rtmps") || Listens(address)) return;
         int port = address.IsDefaultPort ? DefaultPort : address.Port;
         string? why;
         using (var client = new TcpClient())
         {
-            try { why = client.ConnectAsync(address.Host, port).Wait(ReachTimeout) ? null : $"no answer in {ReachTimeout.TotalSeconds:0} s"; }
+            // DnsSafeHost: an IPv6 address without its brackets, with its zone.
+            try { why = client.ConnectAsync(address.DnsSafeHost, port).Wait(ReachTimeout) ? null : $"no answer in {ReachTimeout.TotalSeconds:0} s"; }
             catch (AggregateException ex) when (ex.InnerException is SocketException socket) { why = socket.Message; }
         }
         if (why is not null)

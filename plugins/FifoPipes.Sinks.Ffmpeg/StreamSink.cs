@@ -13,11 +13,11 @@ public sealed class StreamSinkFactory : ISinkFactory
 {
     public IFrameSink Create(object? options, SinkTarget target, PluginContext context)
     {
-        var (settings, protocol, _) = Prepare(options, target);
-        return new StreamSink(FfmpegLocator.Locate(), target, protocol, settings, context.Log);
+        var (settings, protocol, address) = Prepare(options, target);
+        return new StreamSink(FfmpegLocator.Locate(), target, protocol, settings, context.Log, listens: StreamProtocol.Listens(address));
     }
 
-    /// <summary>Also tries the server (see <see cref="StreamProtocol.EnsureReachable"/>); the sink itself finds a dead one when ffmpeg connects.</summary>
+    /// <summary>Also tries an RTMP server (see <see cref="StreamProtocol.EnsureReachable"/>); the sink itself finds a dead one when ffmpeg connects.</summary>
     public void Check(object? options, SinkTarget target, PluginContext context)
     {
         var (_, protocol, address) = Prepare(options, target);
@@ -27,16 +27,7 @@ public sealed class StreamSinkFactory : ISinkFactory
 
     static (StreamSinkOptions Settings, StreamProtocol Protocol, Uri Address) Prepare(object? options, SinkTarget target)
     {
-        var settings = options switch
-        {
-            null => new StreamSinkOptions(),
-            StreamSinkOptions typed => typed,
-            _ => throw new ArgumentException($"The stream sink takes {nameof(StreamSinkOptions)}, got {options.GetType().Name}.", nameof(options)),
-        };
-        var problems = settings.Validate().ToList();
-        if (problems.Count > 0)
-            throw new FifoInputException(FfmpegSinkFactory.OptionInvalidErrorId,
-                "The stream sink options are invalid: " + string.Join(" ", problems.Select(p => p.Message)));
+        var settings = FfmpegSinkFactory.Bind<StreamSinkOptions>(options, "stream");
         var (protocol, address) = StreamProtocol.Of(target.Path);
         return (settings, protocol, address);
     }
@@ -67,6 +58,7 @@ public sealed class StreamSink : IFrameSink
     readonly StreamProtocol protocol;
     readonly StreamSinkOptions options;
     readonly IProgressSink log;
+    readonly bool listens;
     readonly Func<int, TimeSpan> pauseBeforeTry;
     readonly Func<long> clock;
     FfmpegProcess? process;
@@ -80,23 +72,26 @@ public sealed class StreamSink : IFrameSink
     FifoInputException? failure;
     bool completed;
 
+    /// <param name="listens">Whether ffmpeg waits at the address for a player (<see cref="StreamProtocol.Listens"/>).</param>
     /// <param name="pauseBeforeTry">The pause before reconnect try k (1, 2, ...); tests shorten it.</param>
     /// <param name="clock">Stopwatch ticks, for the pace; tests drive it.</param>
     public StreamSink(string ffmpeg, SinkTarget target, StreamProtocol protocol, StreamSinkOptions options, IProgressSink log,
-        Func<int, TimeSpan>? pauseBeforeTry = null, Func<long>? clock = null)
+        bool listens = false, Func<int, TimeSpan>? pauseBeforeTry = null, Func<long>? clock = null)
     {
         this.ffmpeg = ffmpeg;
-        this.target = target;
-        address = target.Path;
+        address = StreamAddress.Normalised(target.Path);
         shown = StreamAddress.Display(address);
+        // Messages that name the target (a frame of another size) name it masked.
+        this.target = target with { Path = shown };
+        this.listens = listens;
         this.protocol = protocol;
         this.options = options;
         this.log = log;
-        this.pauseBeforeTry = pauseBeforeTry ?? (k => TimeSpan.FromSeconds(Math.Min(10, 1 << Math.Min(k - 1, 4))));
+        this.pauseBeforeTry = pauseBeforeTry ?? (k => TimeSpan.FromSeconds(Math.Min(10, 1 << Math.Min(k - 1, 4)))); // 1, 2, 4, 8, 10, 10, ...
         this.clock = clock ?? Stopwatch.GetTimestamp;
     }
 
-    /// <summary>How many times a dropped connection was made again.</summary>
+    /// <summary>How many times ffmpeg was started again after the stream stopped taking frames.</summary>
     public int Reconnects { get; private set; }
 
     public void Write(VideoFrame frame)
@@ -127,8 +122,8 @@ public sealed class StreamSink : IFrameSink
         arguments = FfmpegCommand.BuildStream(options, protocol, format, address);
         if (FfmpegCommand.EncodedSize(options, format) is { Padded: true } encoded)
             log.Verbose($"stream: frames are padded to {encoded.Width}x{encoded.Height} with black; {options.PixelFormat} needs even sides.");
-        log.Verbose($"stream: {ffmpeg} {StreamAddress.Hide(string.Join(' ', arguments.Select(CommandLineWords.Quote)), address)}");
-        if (StreamProtocol.Listens(new Uri(address))) log.Verbose($"stream: waiting at {shown} for a player to connect; the run waits with it.");
+        log.Verbose($"stream: {ffmpeg} {FfmpegCommand.Show(arguments, a => StreamAddress.Hide(a, address))}");
+        if (listens) log.Verbose($"stream: waiting at {shown} for a player to connect; the run waits with it.");
         process = FfmpegProcess.Start(ffmpeg, arguments);
     }
 
@@ -136,10 +131,12 @@ public sealed class StreamSink : IFrameSink
     void Reconnect(IOException ex)
     {
         int exitCode = process!.Finish(DyingIdleLimit);
+        var notStarted = process.NotStarted(ffmpeg, ex);
         var why = process.LastWords(exitCode, address);
-        if (process.LaunchFailure is { } launch) { failure = FfmpegLocator.NotStartable(ffmpeg, new IOException(launch, ex)); throw failure; }
+        var lastLine = process.StderrTail().LastOrDefault() is { } line ? StreamAddress.Hide(line, address) : $"ffmpeg exited with code {exitCode}";
         process.Dispose();
         process = null;
+        if (notStarted is not null) throw failure = notStarted;
         if (triesInARow >= options.Reconnect)
         {
             failure = new FifoInputException(FailedErrorId,
@@ -150,7 +147,8 @@ public sealed class StreamSink : IFrameSink
         triesInARow++;
         Reconnects++;
         var pause = pauseBeforeTry(triesInARow);
-        log.Warning($"stream: the connection to '{shown}' ended after {framesOnConnection} frames ({why}); " +
+        // Frames handed to ffmpeg, not frames that reached the server: a connection refused at once has taken one or two.
+        log.Warning($"stream: ffmpeg stopped taking frames for '{shown}' after {framesOnConnection} ({lastLine}); " +
                     $"connecting again in {pause.TotalSeconds:0.#} s (try {triesInARow} of {options.Reconnect}).");
         Thread.Sleep(pause);
         framesOnConnection = 0;
@@ -169,7 +167,7 @@ public sealed class StreamSink : IFrameSink
         warnedSlow = true;
         log.Warning(string.Create(CultureInfo.InvariantCulture,
             $"stream: frames are made at {made:0.##} per second, and '{shown}' plays {format.FpsText}: viewers will wait for each one. " +
-            $"Stream at a rate the run keeps up with (-Fps {Math.Max(0.01, Math.Floor(made * 0.9 * 100) / 100):0.##}), and set interpolate (e.g. 24) for smooth motion at that rate."));
+            $"Stream at a rate the run keeps up with (-Fps {Math.Max(0.01, Math.Floor(made * 0.9 * 100) / 100):0.##}, or fps: in a recipe), and set interpolate (e.g. 24) for smooth motion at that rate."));
     }
 
     public IReadOnlyList<string> Complete()
@@ -184,7 +182,7 @@ public sealed class StreamSink : IFrameSink
                 $"ffmpeg could not finish the stream to '{shown}' ({framesSent} frames sent): {process.LastWords(exitCode, address)}");
             throw failure;
         }
-        log.Verbose($"stream: sent {framesSent} frames to {shown}{(Reconnects > 0 ? $" over {Reconnects + 1} connections" : "")}.");
+        log.Verbose($"stream: sent {framesSent} frames to {shown}{(Reconnects > 0 ? $", starting ffmpeg again {Reconnects} times" : "")}.");
         // A stream leaves no file behind.
         return Array.Empty<string>();
     }

@@ -126,10 +126,11 @@ Describe 'Recipes' {
 
     It 'validates every example recipe' -ForEach (Get-ChildItem "$PSScriptRoot/../../examples/recipes/*.yaml" | ForEach-Object { @{ File = $_.FullName } }) {
         # The broadcast takes its stream key from the environment, as a user sets it.
+        $saved = $env:YOUTUBE_STREAM_KEY
         $env:YOUTUBE_STREAM_KEY = 'stand-in-key'
         # Recipes for models whose weights are not here still must be valid up to their files.
         try { $problems = Test-FifoRecipe $File | Where-Object { $_.Message -notmatch 'does not exist' } }
-        finally { Remove-Item Env:YOUTUBE_STREAM_KEY }
+        finally { $env:YOUTUBE_STREAM_KEY = $saved }
         $problems | Should -BeNullOrEmpty
     }
 
@@ -278,8 +279,11 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
             if ([DateTime]::Now -gt $deadline) { throw "ffmpeg is not listening on $port" }
             Start-Sleep -Milliseconds 20
         }
-        $messages = New-FifoVideo 'calm sea' -Frames 12 @Tiny | Export-FifoFrames "srt://127.0.0.1:${port}?streamid=pester-secret" -Option @{ silentAudio = $false } -Verbose 4>&1
-        $server.WaitForExit(20000) | Should -BeTrue
+        try {
+            $messages = New-FifoVideo 'calm sea' -Frames 12 @Tiny | Export-FifoFrames "srt://127.0.0.1:${port}?streamid=pester-secret" -Option @{ silentAudio = $false } -Verbose 4>&1
+            $server.WaitForExit(20000) | Should -BeTrue
+        }
+        finally { if (-not $server.HasExited) { $server.Kill() } }
         FrameCount $recorded | Should -Be 12
         # A stream leaves no file to emit, and its key shows in no message.
         @($messages | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }) | Should -BeNullOrEmpty
@@ -291,6 +295,16 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
             Should -Throw -ErrorId 'StreamUnreachable*' -PassThru
         $refused.Exception.Message | Should -Match "127\.0\.0\.1:$closedPort/live2/\*\*\*\*"
         $refused.Exception.Message | Should -Not -Match 'pester-secret'
+
+        # A recipe's stream, its key from the environment: -Verbose names the target of every output masked.
+        $env:FIFO_PESTER_KEY = 'pester-secret'
+        $recipe = Join-Path $Work 'udp.yaml'
+        "apiVersion: fifopipes/v1`nmodel: { use: analytic, with: { height: 8, width: 8, channels: 2, frames: 4 } }`nprompt: calm`nframes: 3`n" +
+            "sampler: { use: fifo, with: { partitions: 2 } }`nsinks:`n  - { path: 'udp://127.0.0.1:9/live/`${FIFO_PESTER_KEY}', with: { realtime: false } }" | Set-Content $recipe
+        try { $said = Invoke-FifoRecipe $recipe -Verbose 4>&1 | Out-String }
+        finally { Remove-Item Env:FIFO_PESTER_KEY }
+        $said | Should -Match 'udp://127\.0\.0\.1:9/live/\*\*\*\*'
+        $said | Should -Not -Match 'pester-secret'
     }
 
     It 'says with -Verbose how many windows it puts in each model call, measured from free memory' {

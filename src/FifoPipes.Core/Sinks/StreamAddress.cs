@@ -16,8 +16,9 @@ public static partial class StreamAddress
     public static bool IsAddress(string target) => SchemeOf(target) is not null;
 
     /// <summary>
-    /// The target as it may be shown: a file path as it is; an address with its password, every path segment after the
-    /// first (where RTMP services put the stream key: <c>live2/****</c>) and secret query values masked.
+    /// The target as it may be shown: a file path as it is; an address with its password, its path after the first
+    /// segment (where RTMP services put the stream key: <c>live2/****</c>; a lone segment too) and every query value but
+    /// a few known to be settings (<c>mode</c>, <c>latency</c>, ...) masked: services name their tokens as they please.
     /// </summary>
     public static string Display(string target)
     {
@@ -27,22 +28,46 @@ public static partial class StreamAddress
         if (uri.UserInfo.Length > 0) shown += uri.UserInfo.Split(':')[0] + (uri.UserInfo.Contains(':') ? ":" + Mask : "") + "@";
         shown += uri.IsDefaultPort || uri.Port < 0 ? uri.Host : $"{uri.Host}:{uri.Port}";
         var segments = uri.AbsolutePath.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        if (segments.Length > 0) shown += "/" + string.Join('/', segments.Select((s, i) => i == 0 ? s : Mask));
+        if (segments.Length > 0) shown += "/" + string.Join('/', segments.Select((s, i) => i == 0 && segments.Length > 1 ? s : Mask));
         if (uri.Query.Length > 1)
             shown += "?" + string.Join('&', uri.Query[1..].Split('&').Select(pair =>
-                pair.Split('=', 2) is [var key, _] && SecretKeys().IsMatch(key) ? key + "=" + Mask : pair));
+                pair.Split('=', 2) is [var key, _] ? key + "=" + (Settings().IsMatch(key) ? pair[(key.Length + 1)..] : Mask) : pair));
         return shown;
     }
 
-    /// <summary>Replaces every occurrence of <paramref name="target"/> in <paramref name="text"/> (ffmpeg's messages name it) by <see cref="Display"/>.</summary>
-    public static string Hide(string text, string target) =>
-        IsAddress(target) ? text.Replace(target, Display(target), StringComparison.Ordinal) : text;
+    /// <summary>
+    /// <paramref name="text"/> (ffmpeg's messages name the address) with <paramref name="target"/> shown as
+    /// <see cref="Display"/> does, and each secret part of it masked wherever it appears on its own.
+    /// </summary>
+    public static string Hide(string text, string target)
+    {
+        if (!IsAddress(target)) return text;
+        text = text.Replace(target, Display(target), StringComparison.Ordinal);
+        if (!Uri.TryCreate(target, UriKind.Absolute, out var uri)) return text;
+        var segments = uri.AbsolutePath.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var secrets = segments.Skip(segments.Length > 1 ? 1 : 0)
+            .Concat(uri.UserInfo.Split(':', 2).Skip(1))
+            .Concat(uri.Query.TrimStart('?').Split('&').Select(pair => pair.Split('=', 2)).Where(kv => kv.Length == 2 && !Settings().IsMatch(kv[0])).Select(kv => kv[1]));
+        // Short parts ("live", "1") are words of any message, not secrets worth hiding there.
+        foreach (var secret in secrets.Where(x => x.Length >= 6).OrderByDescending(x => x.Length))
+        {
+            text = text.Replace(secret, Mask, StringComparison.Ordinal);
+            text = text.Replace(Uri.UnescapeDataString(secret), Mask, StringComparison.Ordinal);
+        }
+        return text;
+    }
+
+    /// <summary>The address with its scheme in lower case, as ffmpeg matches protocol names; a file path as it is.</summary>
+    public static string Normalised(string target) => SchemeOf(target) is { } scheme ? scheme + target[scheme.Length..] : target;
 
     const string Mask = "****";
 
     [GeneratedRegex("^([A-Za-z][A-Za-z0-9+.-]+)://")]
     private static partial Regex Scheme();
 
-    [GeneratedRegex("^(passphrase|streamid|key|token|pass(word)?|secret|auth.*)$", RegexOptions.IgnoreCase)]
-    private static partial Regex SecretKeys();
+    /// <summary>Query keys of ffmpeg's protocol settings, shown as they are; any other value may be a token.</summary>
+    [GeneratedRegex("^(mode|latency|rcvlatency|peerlatency|listen|listen_timeout|timeout|rw_timeout|pkt_size|payload_size|maxbw|transtype|" +
+                    "tlpktdrop|nakreport|connect|ttl|localport|localaddr|buffer_size|fifo_size|overrun_nonfatal|reuse|tcp_nodelay|send_buffer_size|recv_buffer_size)$",
+        RegexOptions.IgnoreCase)]
+    private static partial Regex Settings();
 }

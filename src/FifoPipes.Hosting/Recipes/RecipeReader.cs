@@ -411,8 +411,8 @@ public sealed class RecipeReader
             CheckKeys(item, path, SinkKeys);
             if (item["path"] is not { } pathNode) { Error($"{path}.path", "missing 'path': where to write", item.Location); continue; }
             // Text and WithEnvironment report what they cannot read.
-            if (Text(pathNode, $"{path}.path") is not { } text || WithEnvironment(text, $"{path}.path", pathNode.Location) is not { } named) continue;
-            var target = outputNames(named);
+            // Run names first: a variable's value (a stream key) is taken as it is.
+            if (Text(pathNode, $"{path}.path") is not { } text || WithEnvironment(outputNames(text), $"{path}.path", pathNode.Location) is not { } target) continue;
             if (string.IsNullOrWhiteSpace(target)) { Error($"{path}.path", "missing 'path': where to write", item.Location); continue; }
             string? name = item["use"] is { } use ? Text(use, $"{path}.use") : null;
             PluginDescriptor? plugin;
@@ -437,6 +437,12 @@ public sealed class RecipeReader
                     continue;
                 }
             }
+            if (StreamAddress.SchemeOf(target) is { } scheme && !plugin.Schemes.Contains(scheme))
+            {
+                Error($"{path}.use", $"the {plugin.Name} sink writes files, and '{StreamAddress.Display(target)}' is a {scheme}:// address; leave out 'use' (the stream sink sends to addresses) or give a file path",
+                    item["use"]!.Location);
+                continue;
+            }
             // An address (rtmp://...) is where a stream goes, not a file under the recipe's folder.
             var full = StreamAddress.IsAddress(target) ? target : FullPath(target, $"{path}.path", item["path"]!.Location);
             if (full is null) continue;
@@ -453,7 +459,7 @@ public sealed class RecipeReader
     /// </summary>
     string? WithEnvironment(string text, string path, SourceLocation? at)
     {
-        var missing = new List<string>();
+        var missing = new SortedSet<string>(StringComparer.Ordinal);
         var expanded = EnvironmentName.Replace(text, m => Environment.GetEnvironmentVariable(m.Groups[1].Value) is { Length: > 0 } value ? value : Missing(m.Groups[1].Value));
         if (missing.Count == 0) return expanded;
         Error(path, $"the environment variable{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)} {(missing.Count > 1 ? "are" : "is")} not set; set {(missing.Count > 1 ? "them" : "it")} before the run", at);

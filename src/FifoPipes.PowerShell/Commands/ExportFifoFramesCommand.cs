@@ -45,7 +45,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         try { OpenSinks(); }
         catch (Exception ex) when (ex is FifoInputException or PSArgumentException)
         {
-            ThrowTerminatingError(ex is FifoInputException ? Errors.From(ex) : new ErrorRecord(ex, "UnknownSinkFormat", ErrorCategory.InvalidArgument, Path));
+            ThrowTerminatingError(ex is FifoInputException ? Errors.From(ex) : new ErrorRecord(ex, "UnknownSinkFormat", ErrorCategory.InvalidArgument, Path.Select(StreamAddress.Display).ToArray()));
         }
     }
 
@@ -112,12 +112,19 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     PluginDescriptor ResolveSink(string path)
     {
         var plugins = ModuleState.Plugins;
-        if (Format is not null) return plugins.Require(PluginKind.Sink, Format);
+        if (Format is not null) return SinkTakes(plugins.Require(PluginKind.Sink, Format), path);
         if (!StreamAddress.IsAddress(path) && !System.IO.Path.HasExtension(path) && plugins.Find(PluginKind.Sink, "png") is { } png) return png;
         if (plugins.SinkFor(path) is { } sink) return sink;
         var (problem, taken) = plugins.NoSinkFor(path);
         throw new PSArgumentException($"{char.ToUpperInvariant(problem[0])}{problem[1..]} ('{StreamAddress.Display(path)}'). Use one of: {string.Join(", ", taken)}, or name a sink with -Format.");
     }
+
+    /// <summary>A sink named for an address must send to addresses of its scheme: a file sink would write a file named after the stream key.</summary>
+    static PluginDescriptor SinkTakes(PluginDescriptor sink, string path) =>
+        StreamAddress.SchemeOf(path) is not { } scheme || sink.Schemes.Contains(scheme)
+            ? sink
+            : throw new FifoInputException("SinkTakesNoAddress",
+                $"The {sink.Name} sink writes files, and '{StreamAddress.Display(path)}' is a {scheme}:// address. Leave out -Format (the stream sink sends to addresses), or give a file path.");
 
     /// <summary>
     /// -Option goes to every path, so each sink takes the keys it has (a.mp4, a.gif -Option @{ crf = 18 } sets the MP4's crf);

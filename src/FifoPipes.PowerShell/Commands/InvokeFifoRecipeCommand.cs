@@ -2,6 +2,7 @@ using System.Management.Automation;
 using FifoPipes.Hosting.Engine;
 using FifoPipes.Abstractions;
 using FifoPipes.PowerShell.Engine;
+using FifoPipes.Core.Sinks;
 
 namespace FifoPipes.PowerShell.Commands;
 
@@ -82,7 +83,7 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
             ThrowTerminatingError(Errors.From(new FifoInputException("RecipeWithoutSinks",
                 $"The recipe '{recipe.File}' has no sinks, so nothing would be written. Add 'sinks:' (e.g. - path: out.mp4), or use New-FifoVideo -Recipe to get the frames."), recipe.File));
         // -WhatIf says what would be written even where a file is in the way; the check is for real runs.
-        if (!ShouldProcess(string.Join(", ", recipe.Sinks.Select(s => s.Path)), $"Generate {recipe.Frames} frames")) return;
+        if (!ShouldProcess(string.Join(", ", recipe.Sinks.Select(s => StreamAddress.Display(s.Path))), $"Generate {recipe.Frames} frames")) return;
         using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, recipe.Fps ?? 8, new PluginContext(new CmdletLog(this), recipe.BaseDirectory));
         // An output in the way or a missing ffmpeg is found now, not after the model has loaded and made the first frame.
         try { sinks.Check(); }

@@ -2,6 +2,7 @@ using System.Collections;
 using System.Management.Automation;
 using FifoPipes.Core.Media;
 using FifoPipes.PowerShell.Engine;
+using FifoPipes.Core.Sinks;
 
 namespace FifoPipes.PowerShell.Commands;
 
@@ -117,7 +118,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         var (recipe, diagnostics) = builder.Build(Recipe is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Recipe), SessionState.Path.CurrentFileSystemLocation.ProviderPath);
         if (recipe is null) ThrowTerminatingError(Errors.InvalidRecipe(diagnostics, Recipe, builder.ParameterFor));
         if (recipe!.Sinks.Count > 0)
-            WriteWarning($"New-FifoVideo writes its frames to the pipeline, not to the recipe's sinks ({string.Join(", ", recipe.Sinks.Select(s => s.Path))}). " +
+            WriteWarning($"New-FifoVideo writes its frames to the pipeline, not to the recipe's sinks ({string.Join(", ", recipe.Sinks.Select(s => StreamAddress.Display(s.Path)))}). " +
                          "Pipe them to Export-FifoFrames, or run Invoke-FifoRecipe to write the sinks.");
         try
         {

@@ -129,6 +129,7 @@ public sealed class RecipeReaderTests
         { "unknown key in a prompt entry", "apiVersion: fifopipes/v1\nprompts:\n  - {prompt: b, frames: 2, guidance: 3}\n", "prompts[0].guidance", 3, "unknown key 'guidance'" },
         { "sink with unknown extension", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - path: out.avi\n", "sinks[0].path", 5, "no sink writes '.avi'" },
         { "sink with unknown scheme", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - path: http://example.net/live\n", "sinks[0].path", 5, "no sink sends to 'http://' addresses" },
+        { "file sink given an address", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - { use: mp4, path: rtmp://h/live/key1 }\n", "sinks[0].use", 5, "the mp4 sink writes files, and 'rtmp://h/live/****' is a rtmp:// address" },
         { "stream twice", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - path: rtmp://h/live/key1\n  - path: rtmp://h/live/key1\n", "sinks[1].path", 6, "two sinks write to 'rtmp://h/live/****'" },
         { "sink without path", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - use: gif\n", "sinks[0].path", 5, "missing 'path'" },
         { "unknown sink", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - {use: gift, path: a.gif}\n", "sinks[0].use", 5, "Did you mean 'gif'" },
