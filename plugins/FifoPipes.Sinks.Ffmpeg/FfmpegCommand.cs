@@ -26,8 +26,11 @@ public static class FfmpegCommand
     public static IReadOnlyList<string> Build(FfmpegSinkOptions options, FfmpegContainer container, FrameFormat format, string output, bool overwrite,
         string? comment = null)
     {
-        var args = Quiet().Concat(RawFrames(format)).Append("-an").ToList();
+        var args = Quiet().Concat(RawFrames(format)).ToList();
+        args.AddRange(options.Audio.Length > 0 ? LoopedAudio(options.Audio) : new[] { "-an" });
         args.AddRange(VideoEncoding(options, CodecFor(options, container), format));
+        // The muxer cuts the sound where the frames end, not a few hundred milliseconds after (it waits for both to reach the end).
+        if (options.Audio.Length > 0) args.AddRange(AudioEncoding(container == FfmpegContainer.WebM ? "libopus" : "aac").Concat(new[] { "-fflags", "+shortest", "-max_interleave_delta", "100M" }));
         if (container == FfmpegContainer.Hls) args.AddRange(HlsArguments(options, output));
         if (container == FfmpegContainer.Mp4)
             args.AddRange(options.Fragmented
@@ -53,20 +56,18 @@ public static class FfmpegCommand
         var codec = CodecFor(options, FfmpegContainer.Mp4);
         bool x26x = codec is "libx264" or "libx265";
         var args = Quiet().ToList();
-        // -re paces this input only; it holds frames back, so more of them wait in its queue than the default eight.
+        // -re paces the frames' input only.
         if (options.Realtime) args.Add("-re");
-        args.AddRange(new[] { "-thread_queue_size", "64" });
         args.AddRange(RawFrames(format));
-        if (options.SilentAudio) args.AddRange(new[] { "-f", "lavfi", "-i", "anullsrc=channel_layout=stereo:sample_rate=44100" });
-        args.AddRange(new[] { "-map", "0:v" });
-        if (options.SilentAudio) args.AddRange(new[] { "-map", "1:a" });
+        bool audio = options.Audio.Length > 0 || options.SilentAudio;
+        if (options.Audio.Length > 0) args.AddRange(LoopedAudio(options.Audio));
+        else if (options.SilentAudio) args.AddRange(new[] { "-f", "lavfi", "-i", "anullsrc=channel_layout=stereo:sample_rate=44100", "-map", "0:v", "-map", "1:a" });
         args.AddRange(VideoEncoding(options, codec, format, defaultPreset: x26x ? "veryfast" : ""));
         if (x26x) args.AddRange(new[] { "-tune", "zerolatency" });
         if (options.BitsPerSecond > 0)
             args.AddRange(new[] { "-maxrate", options.Bitrate, "-bufsize", (2 * options.BitsPerSecond).ToString("R", CultureInfo.InvariantCulture) });
         args.AddRange(new[] { "-force_key_frames", string.Create(CultureInfo.InvariantCulture, $"expr:gte(t,n_forced*{options.Keyframes:R})") });
-        // The endless silence ends with the frames.
-        if (options.SilentAudio) args.AddRange(new[] { "-c:a", "aac", "-b:a", "128k", "-shortest" });
+        if (audio) args.AddRange(AudioEncoding("aac"));
         args.AddRange(protocol.OutputArguments);
         args.AddRange(FlushEveryPacket);
         args.AddRange(CommandLineWords.Split(options.ExtraArgs));
@@ -78,10 +79,17 @@ public static class FfmpegCommand
     public static string Show(IEnumerable<string> arguments, Func<string, string> shown) =>
         string.Join(' ', arguments.Select(a => CommandLineWords.Quote(shown(a))));
 
+    /// <summary>A sound file as the second input, looped without end (the video decides the length), mapped beside the frames.</summary>
+    static string[] LoopedAudio(string path) => new[] { "-stream_loop", "-1", "-i", path, "-map", "0:v", "-map", "1:a" };
+
+    /// <summary>The audio codec; the endless audio input (a looped file, silence) ends with the frames.</summary>
+    static string[] AudioEncoding(string codec) => new[] { "-c:a", codec, "-b:a", "128k", "-shortest" };
+
     static string[] Quiet() => new[] { "-hide_banner", "-nostats", "-loglevel", "warning" };
 
+    // Beside a second input (sound), or paced by -re, frames wait in their queue longer than its default eight allow.
     static string[] RawFrames(FrameFormat format) =>
-        new[] { "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", $"{format.Width}x{format.Height}", "-r", format.FpsText, "-i", "-" };
+        new[] { "-thread_queue_size", "64", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", $"{format.Width}x{format.Height}", "-r", format.FpsText, "-i", "-" };
 
     // Hand every packet to the file (or the connection) at once: what ffmpeg has encoded survives if it is killed.
     static readonly string[] FlushEveryPacket = { "-flush_packets", "1" };

@@ -22,17 +22,20 @@ public abstract class FfmpegSinkFactory : ISinkFactory
 
     (FfmpegSinkOptions Settings, string Path, string Ffmpeg) Prepare(object? options, SinkTarget target, PluginContext context)
     {
-        var settings = Bind(options);
+        var settings = Bind(options, context);
         var path = context.ResolvePath(target.Path);
         SinkFiles.EnsureWritable(path, target.Overwrite);
         if (Container == FfmpegContainer.Hls) HlsFiles.EnsureWritable(path, target.Overwrite);
         return (settings, path, FfmpegLocator.Locate());
     }
 
-    FfmpegSinkOptions Bind(object? options) => Bind<FfmpegSinkOptions>(options, Container.Name);
+    FfmpegSinkOptions Bind(object? options, PluginContext context) => Bind<FfmpegSinkOptions>(options, Container.Name, context);
 
-    /// <summary>An ffmpeg sink's options as given (null: the defaults), checked: any problem is an input error naming the option.</summary>
-    internal static T Bind<T>(object? options, string sink) where T : FfmpegEncodingOptions, new()
+    /// <summary>
+    /// An ffmpeg sink's options as given (null: the defaults), checked: any problem is an input error naming the option;
+    /// their audio file found from <paramref name="context"/>'s folder.
+    /// </summary>
+    internal static T Bind<T>(object? options, string sink, PluginContext context) where T : FfmpegEncodingOptions, new()
     {
         var bound = options switch
         {
@@ -44,7 +47,7 @@ public abstract class FfmpegSinkFactory : ISinkFactory
         if (problems.Count > 0)
             throw new FifoInputException(OptionInvalidErrorId,
                 $"The {sink} sink options are invalid: " + string.Join(" ", problems.Select(p => p.Message)));
-        return bound;
+        return bound.WithAudioFrom<T>(context, sink);
     }
 }
 

@@ -27,6 +27,10 @@ public partial class FfmpegEncodingOptions : IValidatableOptions
     [Option("Resize the frames by this factor before encoding (lanczos), e.g. 2 for 640x1024 from 320x512. 1 keeps their size.", Min = 0.25, Max = 8)]
     public double Scale { get; set; } = 1;
 
+    [Option("An audio file (mp3, wav, ogg, m4a, ...) played under the video from its start, looped for as long as the video runs, " +
+            "e.g. a music bed for a stream. A relative path is taken from the working folder (a recipe's: its own). Empty: no sound.")]
+    public string Audio { get; set; } = "";
+
     [Option("More ffmpeg output options, added just before the output file, e.g. \"-tune animation -g 48\". Quote arguments that contain spaces.")]
     public string ExtraArgs { get; set; } = "";
 
@@ -54,6 +58,20 @@ public partial class FfmpegEncodingOptions : IValidatableOptions
 
     [GeneratedRegex("^[A-Za-z0-9_][A-Za-z0-9_.-]*$")]
     protected static partial Regex Name();
+
+    /// <summary>These options with <see cref="Audio"/> resolved against <paramref name="context"/>'s folder, refused where it is not a file.</summary>
+    internal T WithAudioFrom<T>(PluginContext context, string sink) where T : FfmpegEncodingOptions
+    {
+        if (Audio.Length == 0) return (T)this;
+        var path = context.ResolvePath(Audio);
+        if (!File.Exists(path))
+            throw new FifoInputException(AudioMissingErrorId, $"The {sink} sink's audio file '{path}' does not exist. Give the path of a sound file (mp3, wav, ...), or leave audio out.");
+        var copy = (T)MemberwiseClone();
+        copy.Audio = path;
+        return copy;
+    }
+
+    public const string AudioMissingErrorId = "SinkAudioMissing";
 }
 
 /// <summary>The file sinks' options: the encoding, and how the mp4 and hls containers are laid out.</summary>

@@ -13,21 +13,21 @@ public sealed class StreamSinkFactory : ISinkFactory
 {
     public IFrameSink Create(object? options, SinkTarget target, PluginContext context)
     {
-        var (settings, protocol, address) = Prepare(options, target);
+        var (settings, protocol, address) = Prepare(options, target, context);
         return new StreamSink(FfmpegLocator.Locate(), target, protocol, settings, context.Log, listens: StreamProtocol.Listens(address));
     }
 
     /// <summary>Also tries an RTMP server (see <see cref="StreamProtocol.EnsureReachable"/>); the sink itself finds a dead one when ffmpeg connects.</summary>
     public void Check(object? options, SinkTarget target, PluginContext context)
     {
-        var (_, protocol, address) = Prepare(options, target);
+        var (_, protocol, address) = Prepare(options, target, context);
         FfmpegLocator.Locate();
         protocol.EnsureReachable(address, StreamAddress.Display(target.Path));
     }
 
-    static (StreamSinkOptions Settings, StreamProtocol Protocol, Uri Address) Prepare(object? options, SinkTarget target)
+    static (StreamSinkOptions Settings, StreamProtocol Protocol, Uri Address) Prepare(object? options, SinkTarget target, PluginContext context)
     {
-        var settings = FfmpegSinkFactory.Bind<StreamSinkOptions>(options, "stream");
+        var settings = FfmpegSinkFactory.Bind<StreamSinkOptions>(options, "stream", context);
         var (protocol, address) = StreamProtocol.Of(target.Path);
         return (settings, protocol, address);
     }

@@ -18,7 +18,7 @@ public sealed partial class StreamSinkOptions : FfmpegEncodingOptions
             "false sends them as fast as they are made (to a recorder, or a relay that paces them itself).")]
     public bool Realtime { get; set; } = true;
 
-    [Option("Send a silent audio track beside the video (AAC): many services (YouTube, Facebook) expect audio and warn or refuse without it.")]
+    [Option("Send a silent audio track beside the video (AAC) when no audio file is given: many services (YouTube, Facebook) expect audio and warn or refuse without it.")]
     public bool SilentAudio { get; set; } = true;
 
     [Option("How many times in a row to reconnect when the connection drops (the run waits 1, 2, 4, 8, then 10 s between tries); " +

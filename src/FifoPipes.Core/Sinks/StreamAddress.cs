@@ -31,7 +31,8 @@ public static partial class StreamAddress
         if (segments.Length > 0) shown += "/" + string.Join('/', segments.Select((s, i) => i == 0 && segments.Length > 1 ? s : Mask));
         if (uri.Query.Length > 1)
             shown += "?" + string.Join('&', uri.Query[1..].Split('&').Select(pair =>
-                pair.Split('=', 2) is [var key, _] ? key + "=" + (Settings().IsMatch(key) ? pair[(key.Length + 1)..] : Mask) : pair));
+                pair.Split('=', 2) is [var key, _] ? key + "=" + (Settings().IsMatch(key) ? pair[(key.Length + 1)..] : Mask)
+                : Settings().IsMatch(pair) ? pair : Mask));
         return shown;
     }
 
@@ -47,7 +48,7 @@ public static partial class StreamAddress
         var segments = uri.AbsolutePath.Split('/', StringSplitOptions.RemoveEmptyEntries);
         var secrets = segments.Skip(segments.Length > 1 ? 1 : 0)
             .Concat(uri.UserInfo.Split(':', 2).Skip(1))
-            .Concat(uri.Query.TrimStart('?').Split('&').Select(pair => pair.Split('=', 2)).Where(kv => kv.Length == 2 && !Settings().IsMatch(kv[0])).Select(kv => kv[1]));
+            .Concat(uri.Query.TrimStart('?').Split('&').Select(pair => pair.Split('=', 2)).Where(kv => !Settings().IsMatch(kv[0])).Select(kv => kv[^1]));
         // Short parts ("live", "1") are words of any message, not secrets worth hiding there.
         foreach (var secret in secrets.Where(x => x.Length >= 6).OrderByDescending(x => x.Length))
         {

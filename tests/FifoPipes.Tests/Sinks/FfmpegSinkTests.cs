@@ -68,6 +68,31 @@ public sealed class FfmpegSinkTests : SinkTestBase
     }
 
     [SkippableFact]
+    public void An_audio_file_plays_under_the_video_looped_to_its_length_and_a_missing_one_is_refused_before_the_run()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        Ffprobe.Ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1", Path.Combine(Dir, "tone.wav"));
+        var options = new FfmpegSinkOptions { Preset = "ultrafast", Audio = "tone.wav" };
+        // 24 frames at 8 fps: three seconds, the one-second tone three times; WebM takes Opus, the others AAC.
+        foreach (var (factory, file, codec, preset) in new (ISinkFactory, string, string, string)[]
+                     { (new Mp4SinkFactory(), "music.mp4", "aac", "ultrafast"), (new WebmSinkFactory(), "music.webm", "opus", "realtime") })
+        {
+            options.Preset = preset;
+            var path = Write(factory, new SinkTarget(file, 8, false), Context, Frames(24), options);
+            Assert.Equal(24, Ffprobe.Probe(path).Frames);
+            Assert.Equal(new[] { "video", "audio" }, Ffprobe.StreamTypes(path));
+            var audio = Ffprobe.Audio(path);
+            Assert.Equal(codec, audio.Codec);
+            Assert.InRange(audio.Duration, 2.8, 3.1);
+        }
+        Assert.Equal("tone.wav", options.Audio); // the options given are not changed by resolving the path
+
+        var missing = Assert.Throws<FifoInputException>(() => new HlsSinkFactory().Check(new FfmpegSinkOptions { Audio = "no-such.mp3" }, new SinkTarget("live.m3u8", 8, false), Context));
+        Assert.Equal(FfmpegEncodingOptions.AudioMissingErrorId, missing.ErrorId);
+        Assert.Contains(Path.Combine(Dir, "no-such.mp3"), missing.Message);
+    }
+
+    [SkippableFact]
     public void Interpolation_and_resizing_happen_in_ffmpeg_before_encoding_and_an_odd_result_is_padded()
     {
         Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");

@@ -68,4 +68,18 @@ public static class Ffprobe
         process.WaitForExit();
         return doc.RootElement.GetProperty("streams").EnumerateArray().Select(s => s.GetProperty("codec_type").GetString()!).ToList();
     }
+
+    /// <summary>The first audio stream's codec and duration in seconds (decoded to the end where the container does not say).</summary>
+    public static (string Codec, double Duration) Audio(string path)
+    {
+        var info = new ProcessStartInfo("ffprobe") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=codec_name:packet=pts_time,duration_time", "-of", "json", path })
+            info.ArgumentList.Add(a);
+        using var process = Process.Start(info)!;
+        using var doc = JsonDocument.Parse(process.StandardOutput.ReadToEnd());
+        process.WaitForExit();
+        var end = doc.RootElement.GetProperty("packets").EnumerateArray()
+            .Max(p => double.Parse(p.GetProperty("pts_time").GetString()!, CultureInfo.InvariantCulture) + double.Parse(p.GetProperty("duration_time").GetString()!, CultureInfo.InvariantCulture));
+        return (doc.RootElement.GetProperty("streams")[0].GetProperty("codec_name").GetString()!, end);
+    }
 }

@@ -29,6 +29,7 @@ public sealed class StreamSinkTests : SinkTestBase
     [InlineData("srt://[::1]:9000?passphrase=" + Key + "&mode=caller", "srt://[::1]:9000?passphrase=****&mode=caller")]
     [InlineData("rtmp://studio:" + Key + "@10.0.0.2/live/cam", "rtmp://studio:****@10.0.0.2/live/****")]
     [InlineData("rtmp://10.0.0.2/" + Key + "?access_token=" + Key, "rtmp://10.0.0.2/****?access_token=****")]
+    [InlineData("rtmp://h/live/x?" + Key + "&listen", "rtmp://h/live/****?****&listen")]
     [InlineData("udp://239.0.0.1:5000", "udp://239.0.0.1:5000")]
     [InlineData("/videos/out.mp4", "/videos/out.mp4")]
     [InlineData(@"C:\videos\out.mp4", @"C:\videos\out.mp4")]
@@ -124,6 +125,16 @@ public sealed class StreamSinkTests : SinkTestBase
         Assert.Equal(new[] { "video", "audio" }, Ffprobe.StreamTypes(recorded));
         Assert.DoesNotContain(log.Messages.Concat(log.Warnings), m => m.Contains(Key));
         Assert.Contains(log.Messages, m => m.Contains("live/****") && m.Contains("-f flv"));
+    }
+
+    [Fact]
+    public void An_audio_file_takes_the_place_of_the_silence()
+    {
+        var text = string.Join(' ', FfmpegCommand.BuildStream(new StreamSinkOptions { Audio = "/music/bed.mp3" }, StreamProtocol.Of("rtmp://h/live/k").Protocol,
+            new FrameFormat(64, 48, 8), "rtmp://h/live/k"));
+        Assert.Contains("-i - -stream_loop -1 -i /music/bed.mp3 -map 0:v -map 1:a -c:v libx264", text);
+        Assert.DoesNotContain("anullsrc", text);
+        Assert.Contains("-c:a aac -b:a 128k -shortest", text);
     }
 
     [SkippableFact]
