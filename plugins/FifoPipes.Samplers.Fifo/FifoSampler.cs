@@ -21,10 +21,6 @@ public sealed class FifoSampler : ISampler
     {
         var plan = FifoPlan.Resolve(options, job.Model.Info, job);
         _ = new FifoPipes.Core.PromptSchedule(job.Prompts);
-        // A snapshot records the run's recipe, not the prompts given while it went: a resume would take other frames.
-        if (job.LivePrompts is not null && (job.Snapshots is not null || job.ResumeFrom is not null))
-            throw new FifoInputException("LivePromptsUnresumable",
-                "Prompts given while the run goes are not in its snapshots, so a resume could not make the same frames; drop 'snapshot'/'resume' (-SnapshotPath/-Resume) or 'livePrompt' (-LivePrompt).");
         if (job.Snapshots is { EveryFrames: < 1 } bad)
             throw new FifoInputException("BadSnapshotPolicy", $"Snapshots every {bad.EveryFrames} frames is impossible; give a positive frame count.");
         var cache = options.BaseClipCache is { } folder && plan.Start == QueueStart.Base ? new BaseClipCache(context.ResolvePath(folder)) : null;

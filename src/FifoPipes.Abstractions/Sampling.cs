@@ -44,7 +44,7 @@ public sealed record PromptChange(long Frame, string Prompt);
 /// <summary>
 /// Prompts given while a run goes (a watched file, a control channel), for an endless video steered live. A sampler
 /// offers each output frame it first conditions; a waiting change takes over from that frame to the end of the
-/// schedule. Changes once taken are kept in <see cref="Taken"/>, and a frame offered again (by a sampler restarted from
+/// schedule. Changes once taken are kept in <see cref="Taken"/>, and a frame offered again (by a sampler restarted after a fault, from
 /// a snapshot) takes none, so a restarted sampler sees the schedule the first one saw. Contracts 1.4.
 /// </summary>
 public interface ILivePrompts
@@ -52,7 +52,7 @@ public interface ILivePrompts
     /// <summary>The changes taken so far, in frame order.</summary>
     IReadOnlyList<PromptChange> Taken { get; }
 
-    /// <summary>The change that takes over from <paramref name="frame"/> on, if one waits and no later frame was offered before; else null.</summary>
+    /// <summary>The change that takes over from <paramref name="frame"/> on, if one waits and no frame at or after it was offered before; else null.</summary>
     PromptChange? Take(long frame);
 }
 

@@ -17,8 +17,12 @@ public sealed class PromptEmbeddings : IDisposable
     readonly Dictionary<Conditioning, Conditioning> paired = new(ReferenceEqualityComparer.Instance);
 
     /// <param name="negativePrompt">The unconditional branch's prompt; "" for the usual unconditional guidance.</param>
+    public PromptEmbeddings(IVideoModel model, PromptSchedule schedule, string negativePrompt = "")
+        : this(model, schedule, negativePrompt, live: null) { }
+
+    /// <param name="negativePrompt">The unconditional branch's prompt; "" for the usual unconditional guidance.</param>
     /// <param name="live">Prompts given while the run goes; the changes already taken apply at once (a restarted run's schedule is the first one's).</param>
-    public PromptEmbeddings(IVideoModel model, PromptSchedule schedule, string negativePrompt = "", ILivePrompts? live = null)
+    public PromptEmbeddings(IVideoModel model, PromptSchedule schedule, string negativePrompt, ILivePrompts? live)
     {
         this.model = model;
         this.live = live;
@@ -34,11 +38,12 @@ public sealed class PromptEmbeddings : IDisposable
 
     /// <summary>
     /// The conditioning for output frame <paramref name="outputFrame"/> (clamped into the schedule); a live prompt
-    /// waiting takes over from this frame on.
+    /// waiting takes over from this frame on. Frame 0 and the warm-up before it (negative frames) take none: a change
+    /// there would replace the first span whole, and a restarted run's warm-up would then differ from the first one's.
     /// </summary>
     public Conditioning ForFrame(long outputFrame)
     {
-        if (live?.Take(outputFrame) is { } change) TakeOver(change);
+        if (outputFrame >= 1 && live?.Take(outputFrame) is { } change) TakeOver(change);
         int span = Schedule.SpanIndexAt(outputFrame);
         return spans[span] ??= Held(Schedule.Spans[span].Prompt) ?? model.Encode(Schedule.Spans[span].Prompt);
     }
@@ -49,37 +54,38 @@ public sealed class PromptEmbeddings : IDisposable
         // Called every iteration: it goes on from the first live span, not from span 0.
         for (; firstLive < spans.Length && Schedule.StartOf(firstLive) + Schedule.Spans[firstLive].Frames <= outputFrame; firstLive++)
         {
-            if (spans[firstLive] is not { } gone) continue;
+            var gone = spans[firstLive];
             spans[firstLive] = null;
-            if (Live.Contains(gone, ReferenceEqualityComparer.Instance)) continue;   // a later span with the same prompt
-            if (paired.Remove(gone, out var own)) own.Dispose();
-            gone.Dispose();
+            Free(gone);
         }
+    }
+
+    /// <summary>Disposes an embedding no span holds any more (a later span may share it), with its paired negative.</summary>
+    void Free(Conditioning? gone)
+    {
+        if (gone is null || Live.Contains(gone, ReferenceEqualityComparer.Instance)) return;
+        if (paired.Remove(gone, out var own)) own.Dispose();
+        gone.Dispose();
     }
 
     int firstLive;
 
     /// <summary>
     /// Moves to the schedule <paramref name="change"/> makes: the embeddings of the spans it keeps stay where they were,
-    /// those of the spans it gives up go (unless a kept span shares one).
+    /// those of the spans it gives up go (unless a kept span shares one). An <see cref="ILivePrompts"/> that offers
+    /// frames in order gives up only spans never asked for; one that does not is still safe.
     /// </summary>
     void TakeOver(PromptChange change)
     {
-        var next = Schedule.TakingOver(change);
+        var next = Schedule.TakingOver(change, out int kept);
         if (ReferenceEquals(next, Schedule)) return;
-        // Kept: the spans wholly before the change, and the one it cuts (its start comes before the change's frame).
-        int kept = Schedule.SpanIndexAt(change.Frame) + (Schedule.StartOf(Schedule.SpanIndexAt(change.Frame)) < change.Frame ? 1 : 0);
+        var givenUp = spans.Skip(kept).ToList();
         var moved = new Conditioning?[next.Spans.Count];
-        Array.Copy(spans, moved, Math.Min(kept, moved.Length));
-        foreach (var gone in spans.Skip(kept).OfType<Conditioning>().Distinct(ReferenceEqualityComparer.Instance).Cast<Conditioning>())
-        {
-            if (moved.Contains(gone, ReferenceEqualityComparer.Instance)) continue;
-            if (paired.Remove(gone, out var own)) own.Dispose();
-            gone.Dispose();
-        }
+        Array.Copy(spans, moved, kept);
         spans = moved;
         Schedule = next;
         firstLive = Math.Min(firstLive, kept);
+        foreach (var gone in givenUp.Distinct<Conditioning?>(ReferenceEqualityComparer.Instance)) Free(gone);
     }
 
     /// <summary>The spans not released yet; a new span may share an embedding only with one of these.</summary>

@@ -49,14 +49,17 @@ public sealed class PromptSchedule
     /// <summary>
     /// This schedule with <paramref name="change"/>'s prompt from its frame to the end, as many frames as before: the
     /// spans before that frame kept, the one it falls in cut there, later ones given up to the change.
+    /// <paramref name="kept"/> is how many of this schedule's spans begin the new one, the same (the cut one included).
     /// </summary>
-    public PromptSchedule TakingOver(PromptChange change)
+    public PromptSchedule TakingOver(PromptChange change, out int kept)
     {
         long at = Math.Max(0, change.Frame);
+        kept = Spans.Count;
         if (at >= TotalFrames) return this;
         int span = SpanIndexAt(at);
         var spans = Spans.Take(span).ToList();
         if (at > starts[span]) spans.Add(Spans[span] with { Frames = (int)(at - starts[span]) });
+        kept = spans.Count;
         // An endless run's rest is more frames than one span counts.
         for (long left = TotalFrames - at; left > 0; left -= int.MaxValue)
             spans.Add(new PromptSpan(change.Prompt, (int)Math.Min(left, int.MaxValue)));

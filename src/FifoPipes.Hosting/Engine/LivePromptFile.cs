@@ -4,27 +4,30 @@ using FifoPipes.Abstractions;
 namespace FifoPipes.Hosting.Engine;
 
 /// <summary>
-/// Prompts given while a run goes, through a text file: whenever the file changes, its text (lines starting with '#'
-/// left out, the rest joined by spaces) takes over the video from the next frame the sampler conditions. Anything that
-/// writes a file steers the run: an editor, <c>echo 'green aurora' &gt; prompt.txt</c>, a web hook. What the file holds when
-/// the run starts is not a change; a missing, empty or unreadable file is none either (a half-written one is read
-/// again at its next change).
+/// Prompts given while a run goes, through a text file: when the file's text (lines starting with '#' left out, the
+/// rest joined by spaces) changes, it takes over the video from the next frame the sampler conditions. Anything that
+/// writes a file steers the run: an editor, <c>echo 'green aurora' &gt; prompt.txt</c>, a web hook. The file is read
+/// at each frame offered (a few microseconds for a prompt's bytes; no timestamps, whose grain is seconds on some file
+/// systems), and a text is taken once two reads in a row agree, so a file caught half-written is not. The text it
+/// holds when the watch starts, and a missing or empty file, are no change.
 /// </summary>
 public sealed partial class LivePromptFile : ILivePrompts
 {
     readonly string path;
     readonly IProgressSink log;
     readonly List<PromptChange> taken = new();
-    (DateTime Written, long Length)? seen;
-    /// <summary>The last prompt taken: the same text written again changes nothing.</summary>
+    /// <summary>The text in force: the file's at the start, then the last one taken. Written again, it changes nothing.</summary>
     string? current;
+    /// <summary>The text the last read found, which the next read must find again to be taken.</summary>
+    string? lastRead;
     long offered = long.MinValue;
+    bool warned;
 
     public LivePromptFile(string path, IProgressSink log)
     {
         this.path = path;
         this.log = log;
-        seen = Stamp();
+        current = lastRead = Read();
     }
 
     public IReadOnlyList<PromptChange> Taken => taken;
@@ -34,21 +37,15 @@ public sealed partial class LivePromptFile : ILivePrompts
         // A sampler restarted from an earlier point offers frames again: they keep the changes they had.
         if (frame <= offered) return null;
         offered = frame;
-        var stamp = Stamp();
-        if (stamp == seen) return null;
-        seen = stamp;
-        if (Read() is not { } prompt || prompt == current) return null;
-        current = prompt;
-        var change = new PromptChange(frame, prompt);
+        var read = Read();
+        bool settled = read == lastRead;
+        lastRead = read;
+        if (!settled || read is null || read == current) return null;
+        current = read;
+        var change = new PromptChange(frame, read);
         taken.Add(change);
-        log.Verbose($"live prompt from frame {frame}: '{prompt}' (from {path})");
+        log.Verbose($"live prompt from frame {frame}: '{read}' (from {path})");
         return change;
-    }
-
-    (DateTime, long)? Stamp()
-    {
-        var file = new FileInfo(path);
-        return file.Exists ? (file.LastWriteTimeUtc, file.Length) : null;
     }
 
     string? Read()
@@ -60,11 +57,15 @@ public sealed partial class LivePromptFile : ILivePrompts
             using var reader = new StreamReader(stream);
             text = reader.ReadToEnd();
         }
+        // Gone for a moment (an editor saves by renaming) or not there yet: no change.
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException) { return null; }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            log.Warning($"The live prompt file '{path}' changed but cannot be read ({ex.Message}); the prompt stays as it was.");
+            if (!warned) log.Warning($"The live prompt file '{path}' cannot be read ({ex.Message}); the prompt stays as it is until it can.");
+            warned = true;
             return null;
         }
+        warned = false;
         var prompt = Spaces().Replace(string.Join(' ', text.Split('\n').Where(line => !line.TrimStart().StartsWith('#'))), " ").Trim();
         return prompt.Length > 0 ? prompt : null;
     }

@@ -86,6 +86,8 @@ public sealed class VideoRun
         var log = new ChannelLog(output, cancellation);
         var repeats = new FaultRepeats(MaxFaultRepeats, log);
         var context = new PluginContext(log, workingDirectory);
+        // Watched from before the model loads: a prompt written while a large model loads is a change, not the start.
+        var livePrompts = recipe.LivePrompt is null ? null : new LivePromptFile(recipe.LivePrompt, log);
         IVideoModel Load(IProgressSink modelLog) => recipe.Model.Plugin.Create<IModelAdapter>().Load(recipe.Model.Options, new PluginContext(modelLog, workingDirectory));
         using var lease = models is null ? ModelLease.ForOneRun(Load(log)) : models.Lease(recipe.Model, workingDirectory, Load, log);
         var model = lease.Model;
@@ -110,7 +112,7 @@ public sealed class VideoRun
             InitLatents = initLatents,
             Source = source,
             SourceStrength = recipe.Source?.Strength ?? SamplingJob.DefaultSourceStrength,
-            LivePrompts = recipe.LivePrompt is null ? null : new LivePromptFile(recipe.LivePrompt, log),
+            LivePrompts = livePrompts,
             Snapshots = recipe.Snapshot,
             ResumeFrom = recipe.ResumeFrom,
             KeepLatents = snapshots ? position.MaxHeldLatents : 0,

@@ -6,8 +6,9 @@ namespace FifoPipes.Hosting.Plugins;
 /// <summary>A plugin as the host knows it: its metadata, options and where it came from.</summary>
 public sealed class PluginDescriptor
 {
-    internal PluginDescriptor(PluginMetadata metadata, string source, Func<object> create)
+    internal PluginDescriptor(PluginMetadata metadata, string source, Version contracts, Func<object> create)
     {
+        Contracts = contracts;
         Kind = metadata.Kind;
         Name = metadata.Name;
         Version = metadata.Version;
@@ -33,6 +34,8 @@ public sealed class PluginDescriptor
     /// <summary>For sinks: the address schemes it sends to (rtmp, srt, ...).</summary>
     public IReadOnlyList<string> Schemes { get; }
     public IReadOnlyList<OptionDescriptor> Options { get; }
+    /// <summary>The FifoPipes.Abstractions version the plugin was built against: what it knows of the contracts.</summary>
+    public Version Contracts { get; }
     /// <summary>The assembly file the plugin was loaded from.</summary>
     public string Source { get; }
 

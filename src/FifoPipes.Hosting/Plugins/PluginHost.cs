@@ -68,8 +68,10 @@ public sealed class PluginHost
         // A plugin's own assemblies reference the contracts and are not part of the framework itself.
         int errorsBefore = errors.Count;
         var candidates = files
-            .Where(p => !SharedAssemblies.IsFramework(p) && ContractsReferenced(p) is { } version && Compatible(p, version))
-            .OrderBy(p => p, StringComparer.Ordinal).ToList();
+            .Where(p => !SharedAssemblies.IsFramework(p))
+            .Select(p => (Path: p, Contracts: ContractsReferenced(p)))
+            .Where(c => c.Contracts is { } version && Compatible(c.Path, version))
+            .OrderBy(c => c.Path, StringComparer.Ordinal).ToList();
         // A folder whose assemblies were refused (unreadable, built against other contracts) has said why already.
         if (candidates.Count == 0 && errors.Count == errorsBefore)
         {
@@ -82,8 +84,8 @@ public sealed class PluginHost
             return;
         }
         if (candidates.Count == 0) return;
-        var context = new PluginLoadContext(folder, candidates[0], shared);
-        foreach (var path in candidates)
+        var context = new PluginLoadContext(folder, candidates[0].Path, shared);
+        foreach (var (path, contracts) in candidates)
         {
             Assembly assembly;
             try { assembly = context.LoadFromAssemblyPath(path); }
@@ -92,7 +94,7 @@ public sealed class PluginHost
                 errors.Add(new PluginLoadError(path, null, "not a loadable .NET assembly: " + ex.Message));
                 continue;
             }
-            Compose(assembly, path);
+            Compose(assembly, path, contracts!);
         }
     }
 
@@ -139,7 +141,7 @@ public sealed class PluginHost
         return false;
     }
 
-    void Compose(Assembly assembly, string path)
+    void Compose(Assembly assembly, string path, Version contracts)
     {
         CompositionHost container;
         try
@@ -151,13 +153,13 @@ public sealed class PluginHost
             errors.Add(new PluginLoadError(path, null, "composition failed: " + Describe(ex)));
             return;
         }
-        Add<IModelAdapter>(container, path, PluginKind.Model);
-        Add<ISamplerFactory>(container, path, PluginKind.Sampler);
-        Add<ISinkFactory>(container, path, PluginKind.Sink);
-        Add<IQualityStudy>(container, path, PluginKind.Study);
+        Add<IModelAdapter>(container, path, contracts, PluginKind.Model);
+        Add<ISamplerFactory>(container, path, contracts, PluginKind.Sampler);
+        Add<ISinkFactory>(container, path, contracts, PluginKind.Sink);
+        Add<IQualityStudy>(container, path, contracts, PluginKind.Study);
     }
 
-    void Add<T>(CompositionHost container, string path, PluginKind contractKind) where T : class
+    void Add<T>(CompositionHost container, string path, Version contracts, PluginKind contractKind) where T : class
     {
         IEnumerable<ExportFactory<T, PluginMetadata>> exports;
         try { exports = container.GetExports<ExportFactory<T, PluginMetadata>>().ToList(); }
@@ -171,7 +173,7 @@ public sealed class PluginHost
             var meta = export.Metadata;
             PluginDescriptor descriptor;
             // Its options class is third-party code too (a constructor that throws, no parameterless one).
-            try { descriptor = new PluginDescriptor(meta, path, () => export.CreateExport().Value); }
+            try { descriptor = new PluginDescriptor(meta, path, contracts, () => export.CreateExport().Value); }
             catch (Exception ex)
             {
                 errors.Add(new PluginLoadError(path, meta.Name, "its options cannot be read: " + Describe(ex)));

@@ -73,7 +73,8 @@ static class RecipeHash
             // The file's length too: a snapshot must not resume over another video saved under the same name.
             if (new FileInfo(source.Path) is { Exists: true } file) text.Append(CultureInfo.InvariantCulture, $"source.bytes={file.Length}\n");
         }
-        // Frames after a live change follow what the file said then, which no setting holds: the run is its own.
+        // Frames after a live change follow what the file said then, which no setting holds: a recipe without it must not
+        // resume this run's snapshots (two runs steered by one file still share a hash).
         if (recipe.LivePrompt is not null) text.Append("livePrompt=").Append(value(Path.GetFullPath(recipe.LivePrompt))).Append('\n');
         return text.ToString();
     }

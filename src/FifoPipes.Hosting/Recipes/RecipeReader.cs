@@ -90,8 +90,12 @@ public sealed class RecipeReader
         var sinks = ReadSinks(map);
         var snapshot = ReadSnapshot(map);
         var resume = ReadPath(map, "resume", mustExist: true, runNamed: true);
-        if (livePrompt is not null && (snapshot is not null || resume is not null))
-            Error("livePrompt", "prompts given while the run goes are not in its snapshots, so a resume could not make the same frames; keep 'livePrompt' or 'snapshot'/'resume'",
+        if (livePrompt is not null && resume is not null)
+            Error("livePrompt", "prompts given while the run went are not in its snapshot, so a resume could not make the same frames; drop 'livePrompt' or 'resume'",
+                map["livePrompt"]!.Location);
+        // Samplers built before live prompts would take the job and never look at them.
+        if (livePrompt is not null && sampler is not null && sampler.Plugin.Contracts < LivePromptContracts)
+            Error("livePrompt", $"the {sampler.Plugin.Name} sampler was built against contracts {sampler.Plugin.Contracts.ToString(2)}, before live prompts ({LivePromptContracts.ToString(2)}), so it would not follow them; use the fifo sampler or a newer build",
                 map["livePrompt"]!.Location);
 
         if (diagnostics.Count > before || model is null || sampler is null || prompts is null) return null;
@@ -467,6 +471,8 @@ public sealed class RecipeReader
 
         string Missing(string name) { missing.Add(name); return ""; }
     }
+
+    static readonly Version LivePromptContracts = new(1, 4);
 
     static readonly Regex EnvironmentName = new(@"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", RegexOptions.CultureInvariant);
 

@@ -71,7 +71,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [Parameter] [ValidateRange(0.0, double.MaxValue)] public double? SourceStart { get; set; }
     /// <summary><para type="description">With -Source, start the source over after its last frame, so a short clip is restyled for as many -Frames as asked. A clip that does not loop by itself jumps back at each turn.</para></summary>
     [Parameter] public SwitchParameter SourceLoop { get; set; }
-    /// <summary><para type="description">A text file that steers the run while it goes (recipe key livePrompt:): whenever it changes, its text (lines starting with # left out) becomes the prompt from the next frame on, and the video turns to it over about n·f frames. It need not exist yet; what it holds when the run starts is no change. fifo sampler only; not with snapshots.</para></summary>
+    /// <summary><para type="description">A text file that steers the run while it goes (recipe key livePrompt:): when its text (lines starting with # left out) changes, it becomes the prompt from the next frame on, and the video turns to it over about n·f frames. It need not exist yet; what it holds when the run starts is no change. fifo sampler only; such a run cannot be resumed (-Resume).</para></summary>
     [Parameter] public string? LivePrompt { get; set; }
     /// <summary><para type="description">Save the sampler state to this file every -SnapshotEvery frames.</para></summary>
     [Parameter] public string? SnapshotPath { get; set; }

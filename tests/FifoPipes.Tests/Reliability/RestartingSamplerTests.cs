@@ -21,7 +21,7 @@ public sealed class RestartingSamplerTests : IDisposable
     readonly string folder = Directory.CreateTempSubdirectory("fifo-restarts-").FullName;
     public void Dispose() => Directory.Delete(folder, recursive: true);
 
-    static ExternalException ScalarFault() => new("Expected false to be true, but got false.\nException raised from toDouble at /pytorch/c10/core/Scalar.h:140 (most recent call first):");
+    internal static ExternalException ScalarFault() => new("Expected false to be true, but got false.\nException raised from toDouble at /pytorch/c10/core/Scalar.h:140 (most recent call first):");
 
     static SamplingJob Job(IVideoModel model, RecordingSink log, SnapshotPolicy? snapshots = null) => new()
     {

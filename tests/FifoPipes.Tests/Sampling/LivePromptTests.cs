@@ -2,6 +2,7 @@ using FifoPipes.Abstractions;
 using FifoPipes.Core;
 using FifoPipes.Hosting.Engine;
 using FifoPipes.Samplers.Fifo;
+using FifoPipes.Tests.Parity;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -37,55 +38,97 @@ public sealed class LivePromptTests : IDisposable
     public void A_change_cuts_the_span_it_falls_in_and_gives_the_rest_of_the_schedule_to_its_prompt()
     {
         var schedule = new PromptSchedule(new[] { new PromptSpan("a", 3), new PromptSpan("b", 4), new PromptSpan("c", 5) });
-        var changed = schedule.TakingOver(new PromptChange(5, "live"));
+        var changed = schedule.TakingOver(new PromptChange(5, "live"), out int kept);
         Assert.Equal(new[] { new PromptSpan("a", 3), new PromptSpan("b", 2), new PromptSpan("live", 7) }, changed.Spans);
-        Assert.Equal(new[] { new PromptSpan("a", 3), new PromptSpan("live", 9) }, schedule.TakingOver(new PromptChange(3, "live")).Spans);
-        Assert.Equal(new[] { new PromptSpan("live", 12) }, schedule.TakingOver(new PromptChange(-4, "live")).Spans);
-        Assert.Same(schedule, schedule.TakingOver(new PromptChange(12, "live")));
+        Assert.Equal(2, kept);
+        Assert.Equal(new[] { new PromptSpan("a", 3), new PromptSpan("live", 9) }, schedule.TakingOver(new PromptChange(3, "live"), out kept).Spans);
+        Assert.Equal(1, kept);
+        Assert.Equal(new[] { new PromptSpan("live", 12) }, schedule.TakingOver(new PromptChange(-4, "live"), out kept).Spans);
+        Assert.Equal(0, kept);
+        Assert.Same(schedule, schedule.TakingOver(new PromptChange(12, "live"), out _));
 
         // An endless run's rest does not fit one span's count.
         var endless = new PromptSchedule(new[] { new PromptSpan("a", int.MaxValue), new PromptSpan("b", int.MaxValue) });
-        var rest = endless.TakingOver(new PromptChange(10, "live"));
+        var rest = endless.TakingOver(new PromptChange(10, "live"), out _);
         Assert.Equal(endless.TotalFrames, rest.TotalFrames);
         Assert.Equal(new[] { 10L, 2L * int.MaxValue - 10 }, new[] { rest.Spans[0].Frames, rest.Spans.Skip(1).Sum(s => (long)s.Frames) });
         Assert.All(rest.Spans.Skip(1), s => Assert.Equal("live", s.Prompt));
     }
 
     [Fact]
-    public void The_embeddings_of_the_spans_a_change_gives_up_are_freed_and_a_restart_sees_the_same_schedule()
+    public void A_change_keeps_the_embeddings_of_the_spans_before_it_and_a_restart_sees_the_same_schedule()
     {
         var model = new PromptEmbeddingsTests.CountingModel();
         var schedule = new PromptSchedule(new[] { new PromptSpan("a", 2), new PromptSpan("b", 2), new PromptSpan("c", 20) });
         var live = new Scripted(new PromptChange(3, "live"));
-        using (var prompts = new PromptEmbeddings(model, schedule, live: live))
-        {
-            var a = prompts.ForFrame(0);
-            var c = prompts.ForFrame(10);       // asked ahead, as a baseline would; frame 3 now counts as offered already
-            Assert.Empty(live.Taken);
-            Assert.Equal("c", c.Prompt);
-            Assert.Equal(new[] { "a", "c" }, model.Encoded.Select(e => e.Prompt));
-            Assert.Same(a, prompts.ForFrame(1));
-        }
-
-        model.Encoded.Clear();
-        live = new Scripted(new PromptChange(3, "live"));
-        using (var prompts = new PromptEmbeddings(model, schedule, live: live))
+        using (var prompts = new PromptEmbeddings(model, schedule, "", live))
         {
             var b = prompts.ForFrame(2);
-            var c = prompts.ForFrame(2);
-            Assert.Same(b, c);
+            Assert.Same(b, prompts.ForFrame(2));
             var changed = prompts.ForFrame(3);
             Assert.Equal("live", changed.Prompt);
             Assert.Equal(new[] { new PromptSpan("a", 2), new PromptSpan("b", 1), new PromptSpan("live", 21) }, prompts.Schedule.Spans);
             Assert.Same(b, prompts.ForFrame(2));          // the cut span keeps its embedding
+            Assert.False(((PromptEmbeddingsTests.Tracked)b).Disposed);
             Assert.Equal("live", prompts.Schedule.SpanAt(23).Prompt);
+            Assert.Equal(new[] { "b", "live" }, model.Encoded.Select(e => e.Prompt));
         }
 
         // A restarted sampler's embeddings start from the changes taken; the frames it offers again take none.
-        using var restarted = new PromptEmbeddings(model, schedule, live: live);
+        using var restarted = new PromptEmbeddings(model, schedule, "", live);
         Assert.Equal(new[] { new PromptSpan("a", 2), new PromptSpan("b", 1), new PromptSpan("live", 21) }, restarted.Schedule.Spans);
         Assert.Equal("b", restarted.ForFrame(2).Prompt);
         Assert.Single(live.Taken);
+    }
+
+    [Fact]
+    public void Frame_0_and_the_warm_up_before_it_take_no_change_so_the_first_span_keeps_its_start()
+    {
+        var model = new PromptEmbeddingsTests.CountingModel();
+        var live = new Scripted(new PromptChange(0, "early"), new PromptChange(-3, "earlier"));
+        using var prompts = new PromptEmbeddings(model, new PromptSchedule(new[] { new PromptSpan("a", 10) }), "", live);
+        Assert.Equal("a", prompts.ForFrame(-3).Prompt);
+        Assert.Equal("a", prompts.ForFrame(0).Prompt);
+        Assert.Empty(live.Offers);
+        prompts.ForFrame(1);
+        Assert.Equal(new[] { 1L }, live.Offers);
+    }
+
+    [Fact]
+    public void Embeddings_a_change_gives_up_are_freed_even_when_frames_come_out_of_order()
+    {
+        // An ILivePrompts that takes a change at a frame below one already asked for (it breaks the contract): the span
+        // asked for ahead is given up, and its embedding freed unless a kept span shares it.
+        var model = new PromptEmbeddingsTests.CountingModel();
+        var schedule = new PromptSchedule(new[] { new PromptSpan("a", 2), new PromptSpan("b", 2), new PromptSpan("a", 20) });
+        var unordered = new Unordered(new PromptChange(3, "live"));
+        using var prompts = new PromptEmbeddings(model, schedule, "", unordered);
+        var a = prompts.ForFrame(1);
+        var b = prompts.ForFrame(2);
+        Assert.Same(a, prompts.ForFrame(10));             // span 3 shares span 1's embedding
+        var aheadOnly = new PromptSchedule(new[] { new PromptSpan("x", 4), new PromptSpan("y", 20) });
+        var y = new PromptEmbeddings(model, aheadOnly, "", new Unordered(new PromptChange(3, "live")));
+        var given = y.ForFrame(10);
+        y.ForFrame(3);
+        Assert.True(((PromptEmbeddingsTests.Tracked)given).Disposed, "the given-up span's embedding is freed");
+        y.Dispose();
+
+        Assert.Equal("live", prompts.ForFrame(3).Prompt);
+        Assert.False(((PromptEmbeddingsTests.Tracked)a).Disposed, "span 1 still holds the embedding span 3 shared");
+        Assert.False(((PromptEmbeddingsTests.Tracked)b).Disposed);
+    }
+
+    /// <summary>Takes its change whenever its frame is offered, whatever came before.</summary>
+    sealed class Unordered(PromptChange change) : ILivePrompts
+    {
+        readonly List<PromptChange> taken = new();
+        public IReadOnlyList<PromptChange> Taken => taken;
+        public PromptChange? Take(long frame)
+        {
+            if (frame != change.Frame || taken.Count > 0) return null;
+            taken.Add(change);
+            return change;
+        }
     }
 
     [Fact]
@@ -113,6 +156,35 @@ public sealed class LivePromptTests : IDisposable
     }
 
     [Fact]
+    public void A_run_steered_live_restarts_after_a_fault_into_the_very_frames_it_would_have_made()
+    {
+        static SamplingJob Job(IVideoModel model, ILivePrompts live, SnapshotPolicy? snapshots = null) => new()
+        {
+            Model = model, Prompts = new[] { new PromptSpan("red fire", 12) }, Noise = new KeyedNoise(5), Seed = 5, LivePrompts = live,
+            Snapshots = snapshots, RunHash = "live-restart",
+        };
+        static ISampler Fifo() => new FifoSamplerFactory().Create(new FifoOptions(), new PluginContext());
+        static List<LatentFrame> Take(ISampler sampler, SamplingJob job) =>
+            sampler.Sample(job, CancellationToken.None).Select(f => { f.Snapshot?.Commit(); return f; }).ToList();
+
+        var cleanModel = DelegateVideoModel.Linear();
+        var clean = Take(Fifo(), Job(cleanModel, new Scripted(new PromptChange(4, "blue ocean"))));
+        int calls = cleanModel.Calls.Count;
+        // Faults after the change was taken: the restarts (from the start, then from a snapshot) replay it.
+        foreach (var snapshots in new[] { null, new SnapshotPolicy(Path.Combine(folder, "live.snapshot"), 2) })
+        {
+            var model = DelegateVideoModel.Linear();
+            int attempts = 0;
+            model.BeforeCall = _ => { if (attempts++ == calls - 5) throw FifoPipes.Tests.Reliability.RestartingSamplerTests.ScalarFault(); };
+            var restarting = new RestartingSampler(Fifo(), maxStalls: 3);
+            var frames = Take(restarting, Job(model, new Scripted(new PromptChange(4, "blue ocean")), snapshots));
+            Assert.Equal(1, restarting.Restarts);
+            Assert.Equal(clean.Select(f => f.Prompt), frames.Select(f => f.Prompt));
+            TensorAssert.Identical(clean.Select(f => f.Latent).ToList(), frames.Select(f => f.Latent).ToList(), "after a restart");
+        }
+    }
+
+    [Fact]
     public void The_baselines_refuse_prompts_given_live()
     {
         var job = new SamplingJob
@@ -123,46 +195,43 @@ public sealed class LivePromptTests : IDisposable
         var ex = Assert.Throws<FifoInputException>(() => new FifoPipes.Samplers.Baselines.ChunkedSamplerFactory()
             .Create(null, new PluginContext()).Sample(job, CancellationToken.None).GetEnumerator().MoveNext());
         Assert.Contains("drop 'livePrompt' (-LivePrompt) or use the fifo sampler", ex.Message);
-        var fifo = Assert.Throws<FifoInputException>(() => new FifoSamplerFactory().Create(null, new PluginContext())
-            .Sample(job with { ResumeFrom = "x.snapshot" }, CancellationToken.None));
-        Assert.Equal("LivePromptsUnresumable", fifo.ErrorId);
     }
 
     [Fact]
-    public void The_file_gives_its_text_when_it_changes_from_the_next_frame_offered()
+    public void The_file_gives_a_new_text_once_two_reads_agree_and_never_a_half_written_one()
     {
         var path = Path.Combine(folder, "prompt.txt");
         File.WriteAllText(path, "what the file held before the run");
         var log = new RecordingSink();
         var file = new LivePromptFile(path, log);
-        Assert.Null(file.Take(0));                           // what it held at the start is no change
+        Assert.Null(file.Take(1));                           // what it held at the start is no change
+        File.WriteAllText(path, "what the file held before the run\n");
+        Assert.Null(file.Take(2));                           // nor is the same text saved again
 
-        Write(path, "# steer the stream here\n  red fire\n rising   up \n");
-        Assert.Equal(new PromptChange(1, "red fire rising up"), file.Take(1));
-        Assert.Null(file.Take(2));
-
-        Write(path, "red fire rising up\n");                 // the same text again changes nothing
-        Assert.Null(file.Take(3));
-        Write(path, "green aurora");
-        Assert.Null(file.Take(3));                           // a frame offered before takes nothing (a restarted sampler)
-        Assert.Equal(new PromptChange(4, "green aurora"), file.Take(4));
-
-        Write(path, "   \n# only a comment\n");               // nothing to say: no change
+        File.WriteAllText(path, "# steer the stream here\r\n  red fire\r\n rising   up \n");
+        Assert.Null(file.Take(3));                           // read once: it must hold for a second read
+        Assert.Equal(new PromptChange(4, "red fire rising up"), file.Take(4));
         Assert.Null(file.Take(5));
-        File.Delete(path);
+
+        File.WriteAllText(path, "green au");                 // caught half-written...
         Assert.Null(file.Take(6));
-        Write(path, "calm sea");
-        Assert.Equal(new PromptChange(7, "calm sea"), file.Take(7));
+        File.WriteAllText(path, "green aurora");             // ...and finished before the next read
+        Assert.Null(file.Take(7));
+        Assert.Null(file.Take(7));                           // a frame offered before takes nothing (a restarted sampler)
+        Assert.Equal(new PromptChange(8, "green aurora"), file.Take(8));
 
-        Assert.Equal(new[] { 1L, 4, 7 }, file.Taken.Select(c => c.Frame));
+        File.WriteAllText(path, "   \n# only a comment\n");  // nothing to say: no change
+        Assert.Null(file.Take(9));
+        Assert.Null(file.Take(10));
+        File.Delete(path);                                   // gone (an editor saving by rename): no change, no warning
+        Assert.Null(file.Take(11));
+        Assert.Null(file.Take(12));
+        File.WriteAllText(path, "calm sea");
+        Assert.Null(file.Take(13));
+        Assert.Equal(new PromptChange(14, "calm sea"), file.Take(14));
+
+        Assert.Equal(new[] { 4L, 8, 14 }, file.Taken.Select(c => c.Frame));
         Assert.Equal(3, log.Messages.Count(m => m.StartsWith("live prompt from frame", StringComparison.Ordinal)));
-    }
-
-    /// <summary>A write the watcher can tell from the last one even where the clock's grain is coarse: the time moves on too.</summary>
-    static void Write(string path, string text)
-    {
-        var before = File.Exists(path) ? File.GetLastWriteTimeUtc(path) : DateTime.MinValue;
-        File.WriteAllText(path, text);
-        if (File.GetLastWriteTimeUtc(path) <= before) File.SetLastWriteTimeUtc(path, before.AddSeconds(1));
+        Assert.Empty(log.Warnings);
     }
 }

@@ -99,11 +99,14 @@ public sealed class ProvenanceTests : IDisposable
         Assert.Contains($"livePrompt: '{Path.Combine(folder, "steer.txt")}'", read.ToRecipe());
         Assert.Contains("# Its prompts changed while it ran", read.ToRecipe());
 
+        // Its snapshots serve restarts within the run; a later resume would not have the changes.
+        Assert.NotNull(new RecipeReader(TestPlugins.Host).ReadText(yaml + "snapshot: { path: run.snapshot }\n", Path.Combine(folder, "run.yaml")));
+        File.WriteAllText(Path.Combine(folder, "run.snapshot"), "");
         var both = new RecipeReader(TestPlugins.Host);
-        Assert.Null(both.ReadText(yaml + "snapshot: { path: run.snapshot }\n", Path.Combine(folder, "run.yaml")));
+        Assert.Null(both.ReadText(yaml + "resume: run.snapshot\n", Path.Combine(folder, "run.yaml")));
         var d = Assert.Single(both.Diagnostics);
         Assert.Equal(("livePrompt", 4), (d.Path, d.Line));
-        Assert.Contains("not in its snapshots", d.Message);
+        Assert.Contains("not in its snapshot", d.Message);
     }
 
     [Fact]
