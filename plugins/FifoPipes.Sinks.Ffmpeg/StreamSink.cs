@@ -14,7 +14,7 @@ public sealed class StreamSinkFactory : ISinkFactory
     public IFrameSink Create(object? options, SinkTarget target, PluginContext context)
     {
         var (settings, protocol, address) = Prepare(options, target, context);
-        return new StreamSink(FfmpegLocator.Locate(), target, protocol, settings, context.Log, listens: StreamProtocol.Listens(address));
+        return new StreamSink(FfmpegLocator.Locate(), target, protocol, settings, context.Log, listens: StreamProtocol.Listens(address), stopping: context.Stopping);
     }
 
     /// <summary>Also tries an RTMP server (see <see cref="StreamProtocol.EnsureReachable"/>); the sink itself finds a dead one when ffmpeg connects.</summary>
@@ -59,6 +59,7 @@ public sealed class StreamSink : IFrameSink
     readonly StreamSinkOptions options;
     readonly IProgressSink log;
     readonly bool listens;
+    readonly CancellationToken stopping;
     readonly Func<int, TimeSpan> pauseBeforeTry;
     readonly Func<long> clock;
     FfmpegProcess? process;
@@ -75,9 +76,11 @@ public sealed class StreamSink : IFrameSink
     /// <param name="listens">Whether ffmpeg waits at the address for a player (<see cref="StreamProtocol.Listens"/>).</param>
     /// <param name="pauseBeforeTry">The pause before reconnect try k (1, 2, ...); tests shorten it.</param>
     /// <param name="clock">Stopwatch ticks, for the pace; tests drive it.</param>
+    /// <param name="stopping">The user's stop (Ctrl+C): a pause before connecting again ends with it, and the stream with it.</param>
     public StreamSink(string ffmpeg, SinkTarget target, StreamProtocol protocol, StreamSinkOptions options, IProgressSink log,
-        bool listens = false, Func<int, TimeSpan>? pauseBeforeTry = null, Func<long>? clock = null)
+        bool listens = false, Func<int, TimeSpan>? pauseBeforeTry = null, Func<long>? clock = null, CancellationToken stopping = default)
     {
+        this.stopping = stopping;
         this.ffmpeg = ffmpeg;
         address = StreamAddress.Normalised(target.Path);
         shown = StreamAddress.Display(address);
@@ -100,12 +103,14 @@ public sealed class StreamSink : IFrameSink
         if (failure is not null) throw failure;
         var arrived = clock();
         if (lastWriteEnded is { } ended) { producingTicks += arrived - ended; framesTimed++; }
-        if (process is null) Start(frame); else format!.EnsureMatches(frame, shown);
+        if (format is null) Start(frame); else format.EnsureMatches(frame, shown);
         while (true)
         {
+            // Stopped while it paused to connect again: the stream has ended, and the frames still coming go nowhere.
+            if (process is null) return;
             try
             {
-                process!.Write(frame.Rgb);
+                process.Write(frame.Rgb);
                 break;
             }
             catch (IOException ex) { Reconnect(ex); }
@@ -150,7 +155,11 @@ public sealed class StreamSink : IFrameSink
         // Frames handed to ffmpeg, not frames that reached the server: a connection refused at once has taken one or two.
         log.Warning($"stream: ffmpeg stopped taking frames for '{shown}' after {framesOnConnection} ({lastLine}); " +
                     $"connecting again in {pause.TotalSeconds:0.#} s (try {triesInARow} of {options.Reconnect}).");
-        Thread.Sleep(pause);
+        if (stopping.WaitHandle.WaitOne(pause))
+        {
+            log.Warning($"stream: stopped while waiting to connect to '{shown}' again; {framesSent} frames were sent.");
+            return;
+        }
         framesOnConnection = 0;
         process = FfmpegProcess.Start(ffmpeg, arguments!);
     }

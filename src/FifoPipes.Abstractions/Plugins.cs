@@ -96,7 +96,15 @@ public sealed class PluginContext
         WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory;
     }
 
+    /// <param name="stopping">Cancelled when the user stops the command (Ctrl+C).</param>
+    public PluginContext(IProgressSink? log, string? workingDirectory, CancellationToken stopping) : this(log, workingDirectory) => Stopping = stopping;
+
     public IProgressSink Log { get; }
+    /// <summary>
+    /// Cancelled when the user stops the command, for a plugin that waits on its own (a sink pausing before it connects
+    /// again): the wait should end then. Contracts 1.4.
+    /// </summary>
+    public CancellationToken Stopping { get; }
     /// <summary>Relative paths in options are resolved against this (the recipe's folder or the shell's location).</summary>
     public string WorkingDirectory { get; }
     public string ResolvePath(string path) => Path.GetFullPath(Path.Combine(WorkingDirectory, path));

@@ -23,6 +23,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
 {
     SinkSet? sinks;
     bool writing;
+    readonly CancellationTokenSource stopping = new();
 
     [Parameter(Mandatory = true, Position = 0)]
     [ValidateNotNullOrEmpty]
@@ -68,7 +69,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         var sinksOfPaths = uses.Select(u => u.Plugin).ToList();
         uses = uses.Select(u => u with { Options = BindOptions(u.Plugin, sinksOfPaths) }).ToList();
         writing = uses.Count > 0;
-        sinks = new SinkSet(uses, Force, Fps ?? 8, new PluginContext(new CmdletLog(this), SessionState.Path.CurrentFileSystemLocation.ProviderPath));
+        sinks = new SinkSet(uses, Force, Fps ?? 8, new PluginContext(new CmdletLog(this), SessionState.Path.CurrentFileSystemLocation.ProviderPath, stopping.Token));
         // Before the upstream command computes its first frame: a missing ffmpeg, bad options, a sequence in the way.
         sinks.Check();
     }
@@ -98,8 +99,15 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
             WriteObject(Directory.Exists(file) ? new DirectoryInfo(file) : new FileInfo(file));
     }
 
+    /// <summary>Ctrl+C: a sink waiting on its own (a stream pausing before it connects again) stops waiting.</summary>
+    protected override void StopProcessing() => stopping.Cancel();
+
     /// <summary>PowerShell disposes a stopped command without calling EndProcessing: finalise the files here.</summary>
-    public void Dispose() => FinishQuietly();
+    public void Dispose()
+    {
+        FinishQuietly();
+        stopping.Dispose();
+    }
 
     void FinishQuietly()
     {

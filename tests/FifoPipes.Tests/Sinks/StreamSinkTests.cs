@@ -217,6 +217,24 @@ public sealed class StreamSinkTests : SinkTestBase
         Assert.Same(ex, Assert.Throws<FifoInputException>(() => sink.Write(Frame(200, 192, 160))));
     }
 
+    [SkippableFact]
+    public void A_stop_while_it_pauses_to_connect_again_ends_the_stream_at_once()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        var address = $"rtmp://127.0.0.1:{FreePort()}/live/{Key}";
+        var log = new RecordingSink();
+        using var stop = new CancellationTokenSource();
+        using var sink = new StreamSink(FfmpegLocatorPath(), new SinkTarget(address, 8, false), StreamProtocol.Of(address).Protocol,
+            new StreamSinkOptions { Realtime = false }, log, pauseBeforeTry: _ => { stop.CancelAfter(200); return TimeSpan.FromMinutes(5); },
+            stopping: stop.Token);
+        var clock = Stopwatch.StartNew();
+        foreach (var frame in Frames(100, 192, 160)) sink.Write(frame);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"the frames took {clock.Elapsed} after the stop");
+        Assert.Equal(1, sink.Reconnects);
+        Assert.Contains(log.Warnings, w => w.Contains("stopped while waiting to connect to") && !w.Contains(Key));
+        Assert.Empty(sink.Complete());
+    }
+
     [SkippableTheory]
     [InlineData(0.25, true)]   // 4 frames a second for an 8 fps stream
     [InlineData(0.1, false)]   // 10 a second: ahead of it
