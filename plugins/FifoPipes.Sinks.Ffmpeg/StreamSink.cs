@@ -72,6 +72,7 @@ public sealed class StreamSink : IFrameSink
     bool warnedSlow;
     FifoInputException? failure;
     bool completed;
+    bool stopped;
 
     /// <param name="listens">Whether ffmpeg waits at the address for a player (<see cref="StreamProtocol.Listens"/>).</param>
     /// <param name="pauseBeforeTry">The pause before reconnect try k (1, 2, ...); tests shorten it.</param>
@@ -101,19 +102,23 @@ public sealed class StreamSink : IFrameSink
     {
         if (completed) throw new InvalidOperationException($"The stream sink for '{shown}' was already completed.");
         if (failure is not null) throw failure;
+        // Stopped while it paused to connect again: the stream has ended, and the frames still coming go nowhere.
+        if (stopped) return;
         var arrived = clock();
         if (lastWriteEnded is { } ended) { producingTicks += arrived - ended; framesTimed++; }
-        if (format is null) Start(frame); else format.EnsureMatches(frame, shown);
+        if (process is null) Start(frame); else format!.EnsureMatches(frame, shown);
         while (true)
         {
-            // Stopped while it paused to connect again: the stream has ended, and the frames still coming go nowhere.
-            if (process is null) return;
             try
             {
-                process.Write(frame.Rgb);
+                process!.Write(frame.Rgb);
                 break;
             }
-            catch (IOException ex) { Reconnect(ex); }
+            catch (IOException ex)
+            {
+                Reconnect(ex);
+                if (stopped) return;
+            }
         }
         framesSent++;
         if (++framesOnConnection >= HealthySeconds * format!.Fps) triesInARow = 0;
@@ -123,7 +128,7 @@ public sealed class StreamSink : IFrameSink
 
     void Start(VideoFrame first)
     {
-        format = FrameFormat.Of(first, target);
+        format ??= FrameFormat.Of(first, target);
         arguments = FfmpegCommand.BuildStream(options, protocol, format, address);
         if (FfmpegCommand.EncodedSize(options, format) is { Padded: true } encoded)
             log.Verbose($"stream: frames are padded to {encoded.Width}x{encoded.Height} with black; {options.PixelFormat} needs even sides.");
@@ -157,6 +162,7 @@ public sealed class StreamSink : IFrameSink
                     $"connecting again in {pause.TotalSeconds:0.#} s (try {triesInARow} of {options.Reconnect}).");
         if (stopping.WaitHandle.WaitOne(pause))
         {
+            stopped = true;
             log.Warning($"stream: stopped while waiting to connect to '{shown}' again; {framesSent} frames were sent.");
             return;
         }
