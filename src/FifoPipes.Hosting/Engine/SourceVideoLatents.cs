@@ -67,6 +67,12 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
                 throw new FifoInputException("SourceUnsupported",
                     $"Model '{model.Info.Name}' encodes {first.Count} video frames into {latents.shape[1]} latent frames; restyling a source video needs one latent " +
                     "per frame. Use a model without temporal compression (analytic, videocrafter, zeroscope).");
+            // Played backwards, a clip is read from memory: a file decodes forwards only.
+            long turnBytes = summary.Frames * (latents.NumberOfElements / latents.shape[1]) * sizeof(float);
+            if (source.PingPong && turnBytes > TurnBytes)
+                throw new FifoInputException("SourcePingPongTooLong",
+                    $"A ping-pong loop keeps the whole clip's latents in memory, and the {summary.Frames} frames of '{source.Path}' take {turnBytes >> 20} MB, more than {TurnBytes >> 20} MB. " +
+                    "Loop a shorter part of it (source.start and a lower source.fps select fewer frames), or loop: true.");
         }
         return new SourceVideoLatents(model, source, summary, log ?? NullProgressSink.Instance);
     }
@@ -74,8 +80,9 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
     public Tensor Latent(long index)
     {
         if (index < 0 || index >= Count) throw new ArgumentOutOfRangeException(nameof(index), index, $"The source has {Count} frames.");
-        // A looping source starts over after its last frame; past the end of a cut file, its last decoded frame stands in.
-        long frame = Math.Min(index % selected, (decoded ?? selected) - 1);
+        // A looping source starts over after its last frame (or, ping-pong, turns back at it); past the end of a cut file,
+        // its last decoded frame stands in.
+        long frame = Math.Min(TurnFrame(index), (decoded ?? selected) - 1);
         if (turn.TryGetValue(frame, out var kept)) return kept.clone();
         if (latest is { } last && last.Index == frame) return last.Latent.clone();
         if (frame < frames.Position)
@@ -104,6 +111,14 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
         // A copy of its own: on a CPU model .cpu() would hand back the latest latent itself, which the next frame disposes.
         if (keepsTurn == true) turn[frame] = zeros(latent.shape, ScalarType.Float32, CPU).copy_(latent).DetachFromDisposeScope();
         return latent.clone().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The clip's frame that output frame <paramref name="index"/> restyles: 0, 1, ..., N-1, then N-2, ..., 1 again for a ping-pong loop.</summary>
+    long TurnFrame(long index)
+    {
+        if (!source.PingPong || selected < 2) return index % selected;
+        long period = 2 * selected - 2, p = index % period;
+        return p < selected ? p : period - p;
     }
 
     SourceFrames Open() => new(source.Path, model.Info.PixelWidth, model.Info.PixelHeight, source.Timing);

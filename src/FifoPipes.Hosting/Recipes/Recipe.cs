@@ -69,4 +69,5 @@ public sealed class Recipe
 /// noised to <see cref="Strength"/> of the schedule; with <see cref="Loop"/>, the frames start over after the last, so a
 /// short clip can be restyled endlessly.
 /// </summary>
-public sealed record SourceVideo(string Path, double Strength, SourceTiming Timing = default, bool Loop = false);
+/// <param name="PingPong">With <see cref="Loop"/>: each turn plays the clip forward, then back (loop: pingpong), so it never jumps.</param>
+public sealed record SourceVideo(string Path, double Strength, SourceTiming Timing = default, bool Loop = false, bool PingPong = false);

@@ -474,6 +474,9 @@ public sealed class RecipeReader
 
     static readonly Version LivePromptContracts = new(1, 4);
 
+    /// <summary>source.loop's third value, beside true and false.</summary>
+    public const string PingPong = "pingpong";
+
     static readonly Regex EnvironmentName = new(@"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", RegexOptions.CultureInvariant);
 
     /// <summary>The frames <paramref name="source"/> selects, counted by ffmpeg; null, reported, when it cannot count them.</summary>
@@ -520,8 +523,15 @@ public sealed class RecipeReader
         if (FrameRate.Problem(fps) is { } badFps) Error("source.fps", badFps + ": the source is resampled to it before restyling", entries["fps"]?.Location);
         var start = ReadScalar<double?>(entries, "start", "source.start") ?? 0;
         if (SourceTiming.StartProblem(start) is { } badStart) Error("source.start", badStart, entries["start"]?.Location);
-        bool loop = ReadScalar<bool?>(entries, "loop", "source.loop") ?? false;
-        return path is null ? null : new SourceVideo(path, strength, new SourceTiming(fps, start), loop);
+        // loop: true starts the clip over; loop: pingpong plays it back and forth.
+        bool pingPong = false, loop = false;
+        if (entries["loop"] is ScalarNode { Value: string text } loopNode && !bool.TryParse(text, out loop))
+        {
+            pingPong = loop = text.Equals(PingPong, StringComparison.OrdinalIgnoreCase);
+            if (!pingPong) Error("source.loop", $"'{text}' is no way to loop; use true (start over after the last frame), {PingPong} (forward, then back) or false", loopNode.Location, new[] { "true", PingPong, "false" });
+        }
+        else loop = ReadScalar<bool?>(entries, "loop", "source.loop") ?? false;
+        return path is null ? null : new SourceVideo(path, strength, new SourceTiming(fps, start), loop, pingPong);
     }
 
     SnapshotPolicy? ReadSnapshot(MapNode map)

@@ -69,8 +69,10 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [Parameter] [ValidateRange(FrameRate.Min, FrameRate.Max)] public double? SourceFps { get; set; }
     /// <summary><para type="description">With -Source, the second of the source that output frame 0 restyles (ffmpeg seeks there exactly). Default: 0.</para></summary>
     [Parameter] [ValidateRange(0.0, double.MaxValue)] public double? SourceStart { get; set; }
-    /// <summary><para type="description">With -Source, start the source over after its last frame, so a short clip is restyled for as many -Frames as asked. A clip that does not loop by itself jumps back at each turn.</para></summary>
+    /// <summary><para type="description">With -Source, start the source over after its last frame, so a short clip is restyled for as many -Frames as asked. A clip that does not loop by itself jumps back at each turn (-SourcePingPong plays it back and forth instead).</para></summary>
     [Parameter] public SwitchParameter SourceLoop { get; set; }
+    /// <summary><para type="description">With -Source, loop the source forward, then backward (recipe source.loop: pingpong), so a clip that does not loop by itself never jumps back. The clip's latents are kept in memory (up to 512 MB).</para></summary>
+    [Parameter] public SwitchParameter SourcePingPong { get; set; }
     /// <summary><para type="description">A text file that steers the run while it goes (recipe key livePrompt:): when its text (lines starting with # left out) changes, it becomes the prompt from the next frame on, and the video turns to it over about n·f frames. It need not exist yet; what it holds when the run starts is no change. fifo sampler only; such a run cannot be resumed (-Resume).</para></summary>
     [Parameter] public string? LivePrompt { get; set; }
     /// <summary><para type="description">Save the sampler state to this file every -SnapshotEvery frames.</para></summary>
@@ -100,6 +102,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         SetSourceEntry(builder, "start", SourceStart, nameof(SourceStart));
         // -SourceLoop:$false turns a recipe's loop off.
         SetSourceEntry(builder, "loop", MyInvocation.BoundParameters.ContainsKey(nameof(SourceLoop)) ? SourceLoop.IsPresent : null, nameof(SourceLoop));
+        if (SourcePingPong) SetSourceEntry(builder, "loop", FifoPipes.Hosting.Recipes.RecipeReader.PingPong, nameof(SourcePingPong));
         // Each sets only its own entry, so a recipe's snapshot interval survives -SnapshotPath and its path -SnapshotEvery.
         if (SnapshotPath is not null) builder.SetEntry("snapshot", "path", ResolvePath(SnapshotPath), "-SnapshotPath");
         if (MyInvocation.BoundParameters.ContainsKey(nameof(SnapshotEvery))) builder.SetEntry("snapshot", "every", SnapshotEvery, "-SnapshotEvery");

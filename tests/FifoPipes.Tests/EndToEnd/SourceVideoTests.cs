@@ -153,6 +153,35 @@ public sealed class SourceVideoTests : IDisposable
     }
 
     [SkippableFact]
+    public void A_ping_pong_source_plays_forward_then_back_and_never_jumps()
+    {
+        Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
+        var clip = TestPattern("pattern.mp4", 10);
+        var model = new GreyModel(1);
+        using var forward = SourceVideoLatents.Open(new GreyModel(1), new SourceVideo(clip, 0.6));
+        var clipFrames = Enumerable.Range(0, 10).Select(i => forward.Latent(i)).ToList();
+        using var source = SourceVideoLatents.Open(model, new SourceVideo(clip, 0.6, Loop: true, PingPong: true));
+        int probed = model.Encoded;
+        var frames = Enumerable.Range(0, 40).Select(i => source.Latent(i)).ToList();
+        // 0..9, 8..1, 0..9, ...: a turn of 18 frames, each of the clip's frames encoded once.
+        var expected = Enumerable.Range(0, 40).Select(i => i % 18 < 10 ? i % 18 : 18 - i % 18).ToList();
+        TensorAssert.Identical(expected.Select(k => clipFrames[k]).ToArray(), frames.ToArray(), "the ping-pong turn");
+        Assert.Equal(probed + 10, model.Encoded);
+
+        var reader = new RecipeReader(FifoPipes.Tests.Hosting.TestPlugins.Host);
+        var recipe = reader.ReadText($"apiVersion: fifopipes/v1\nprompt: a\nframes: 40\nsource: {{ path: {clip}, loop: PingPong }}\n", Path.Combine(dir, "r.yaml"));
+        Assert.True(recipe is not null, string.Join("; ", reader.Diagnostics.Select(d => d.Message)));
+        Assert.Equal((true, true), (recipe!.Source!.Loop, recipe.Source.PingPong));
+        Assert.Contains("source.loop=pingpong", recipe.RunSettings);
+        Assert.Contains("loop: pingpong", RunProvenance.Parse(recipe.Provenance, "test").ToRecipe());
+        var bad = new RecipeReader(FifoPipes.Tests.Hosting.TestPlugins.Host);
+        Assert.Null(bad.ReadText($"apiVersion: fifopipes/v1\nprompt: a\nframes: 40\nsource: {{ path: {clip}, loop: bounce }}\n", Path.Combine(dir, "r.yaml")));
+        var d = Assert.Single(bad.Diagnostics);
+        Assert.Equal("source.loop", d.Path);
+        Assert.Contains("use true (start over after the last frame), pingpong (forward, then back) or false", d.Message);
+    }
+
+    [SkippableFact]
     public void A_source_that_decodes_fewer_frames_than_it_counts_repeats_its_last_one_the_same_way_after_a_resume()
     {
         Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
