@@ -26,8 +26,9 @@ public static class FfmpegCommand
     public static IReadOnlyList<string> Build(FfmpegSinkOptions options, FfmpegContainer container, FrameFormat format, string output, bool overwrite,
         string? comment = null)
     {
-        var args = Quiet().Concat(RawFrames(format)).ToList();
-        args.AddRange(options.Audio.Length > 0 ? LoopedAudio(options.Audio) : new[] { "-an" });
+        bool audio = options.Audio.Length > 0;
+        var args = Quiet().Concat(RawFrames(format, waiting: audio)).ToList();
+        args.AddRange(audio ? SecondInput("-stream_loop", "-1", "-i", options.Audio) : new[] { "-an" });
         args.AddRange(VideoEncoding(options, CodecFor(options, container), format));
         // The muxer cuts the sound where the frames end, not a few hundred milliseconds after (it waits for both to reach the end).
         if (options.Audio.Length > 0) args.AddRange(AudioEncoding(container == FfmpegContainer.WebM ? "libopus" : "aac").Concat(new[] { "-fflags", "+shortest", "-max_interleave_delta", "100M" }));
@@ -58,10 +59,10 @@ public static class FfmpegCommand
         var args = Quiet().ToList();
         // -re paces the frames' input only.
         if (options.Realtime) args.Add("-re");
-        args.AddRange(RawFrames(format));
+        args.AddRange(RawFrames(format, waiting: true));
         bool audio = options.Audio.Length > 0 || options.SilentAudio;
-        if (options.Audio.Length > 0) args.AddRange(LoopedAudio(options.Audio));
-        else if (options.SilentAudio) args.AddRange(new[] { "-f", "lavfi", "-i", "anullsrc=channel_layout=stereo:sample_rate=44100", "-map", "0:v", "-map", "1:a" });
+        if (options.Audio.Length > 0) args.AddRange(SecondInput("-stream_loop", "-1", "-i", options.Audio));
+        else if (options.SilentAudio) args.AddRange(SecondInput("-f", "lavfi", "-i", "anullsrc=channel_layout=stereo:sample_rate=44100"));
         args.AddRange(VideoEncoding(options, codec, format, defaultPreset: x26x ? "veryfast" : ""));
         if (x26x) args.AddRange(new[] { "-tune", "zerolatency" });
         if (options.BitsPerSecond > 0)
@@ -79,17 +80,22 @@ public static class FfmpegCommand
     public static string Show(IEnumerable<string> arguments, Func<string, string> shown) =>
         string.Join(' ', arguments.Select(a => CommandLineWords.Quote(shown(a))));
 
-    /// <summary>A sound file as the second input, looped without end (the video decides the length), mapped beside the frames.</summary>
-    static string[] LoopedAudio(string path) => new[] { "-stream_loop", "-1", "-i", path, "-map", "0:v", "-map", "1:a" };
+    /// <summary>
+    /// The sound as the second input (a file looped without end, or silence: the video decides the length), its first
+    /// audio track mapped beside the frames.
+    /// </summary>
+    static string[] SecondInput(params string[] input) => input.Concat(new[] { "-map", "0:v", "-map", "1:a:0" }).ToArray();
 
     /// <summary>The audio codec; the endless audio input (a looped file, silence) ends with the frames.</summary>
     static string[] AudioEncoding(string codec) => new[] { "-c:a", codec, "-b:a", "128k", "-shortest" };
 
     static string[] Quiet() => new[] { "-hide_banner", "-nostats", "-loglevel", "warning" };
 
-    // Beside a second input (sound), or paced by -re, frames wait in their queue longer than its default eight allow.
-    static string[] RawFrames(FrameFormat format) =>
-        new[] { "-thread_queue_size", "64", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", $"{format.Width}x{format.Height}", "-r", format.FpsText, "-i", "-" };
+    /// <param name="waiting">Beside a second input (sound), or paced by -re, frames wait in their queue longer than its
+    /// default eight allow; otherwise the eight are all a killed ffmpeg loses.</param>
+    static string[] RawFrames(FrameFormat format, bool waiting) =>
+        (waiting ? new[] { "-thread_queue_size", "64" } : Array.Empty<string>())
+        .Concat(new[] { "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", $"{format.Width}x{format.Height}", "-r", format.FpsText, "-i", "-" }).ToArray();
 
     // Hand every packet to the file (or the connection) at once: what ffmpeg has encoded survives if it is killed.
     static readonly string[] FlushEveryPacket = { "-flush_packets", "1" };

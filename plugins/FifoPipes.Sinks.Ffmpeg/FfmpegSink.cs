@@ -18,7 +18,11 @@ public abstract class FfmpegSinkFactory : ISinkFactory
         return new FfmpegSink(ffmpeg, path, target, Container, settings, context.Log);
     }
 
-    public void Check(object? options, SinkTarget target, PluginContext context) => Prepare(options, target, context);
+    public void Check(object? options, SinkTarget target, PluginContext context)
+    {
+        var (settings, _, ffmpeg) = Prepare(options, target, context);
+        SoundFile.EnsureReadable(ffmpeg, settings.Audio, Container.Name);
+    }
 
     (FfmpegSinkOptions Settings, string Path, string Ffmpeg) Prepare(object? options, SinkTarget target, PluginContext context)
     {
@@ -152,7 +156,9 @@ public sealed class FfmpegSink : IFrameSink
         if (options.Interpolate > 0 && !interpolates)
             log.Warning($"{container.Name}: interpolate {Rate(options.Interpolate)} is not above the frames' {format.FpsText} fps; they are encoded as made.");
         var named = path;
-        path = SinkFiles.OpenPath(path, first.Index, container.Name, log, interpolates ? first.Index / format.Fps : null, container.JoinedExtension, container.JoinNote);
+        // A resumed run's segment plays its sound from the start again: the join cuts the first file's where its frames are cut.
+        path = SinkFiles.OpenPath(path, first.Index, container.Name, log, interpolates ? first.Index / format.Fps : null, container.JoinedExtension, container.JoinNote,
+            soundUntil: options.Audio.Length > 0 ? first.Index / format.Fps : null);
         if (container == FfmpegContainer.Hls)
         {
             // A resumed run's own playlist name may have segments of an earlier, killed resume beside it.

@@ -28,7 +28,8 @@ public partial class FfmpegEncodingOptions : IValidatableOptions
     public double Scale { get; set; } = 1;
 
     [Option("An audio file (mp3, wav, ogg, m4a, ...) played under the video from its start, looped for as long as the video runs, " +
-            "e.g. a music bed for a stream. A relative path is taken from the working folder (a recipe's: its own). Empty: no sound.")]
+            "e.g. a music bed for a stream. A relative path is taken from the working folder (a recipe's: its own). A resumed run's new file, " +
+            "and a stream that connects again, start it from the beginning. Empty: no sound.")]
     public string Audio { get; set; } = "";
 
     [Option("More ffmpeg output options, added just before the output file, e.g. \"-tune animation -g 48\". Quote arguments that contain spaces.")]

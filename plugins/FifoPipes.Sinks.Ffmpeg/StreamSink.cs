@@ -20,8 +20,8 @@ public sealed class StreamSinkFactory : ISinkFactory
     /// <summary>Also tries an RTMP server (see <see cref="StreamProtocol.EnsureReachable"/>); the sink itself finds a dead one when ffmpeg connects.</summary>
     public void Check(object? options, SinkTarget target, PluginContext context)
     {
-        var (_, protocol, address) = Prepare(options, target, context);
-        FfmpegLocator.Locate();
+        var (settings, protocol, address) = Prepare(options, target, context);
+        SoundFile.EnsureReadable(FfmpegLocator.Locate(), settings.Audio, "stream");
         protocol.EnsureReachable(address, StreamAddress.Display(target.Path));
     }
 
@@ -167,7 +167,9 @@ public sealed class StreamSink : IFrameSink
             return;
         }
         framesOnConnection = 0;
-        process = FfmpegProcess.Start(ffmpeg, arguments!);
+        // An ffmpeg that cannot be started again ends the stream with that error, not in silence.
+        try { process = FfmpegProcess.Start(ffmpeg, arguments!); }
+        catch (FifoInputException notStartable) { throw failure = notStartable; }
     }
 
     /// <summary>

@@ -101,8 +101,9 @@ public sealed class PluginContext
 
     public IProgressSink Log { get; }
     /// <summary>
-    /// Cancelled when the user stops the command, for a plugin that waits on its own (a sink pausing before it connects
-    /// again): the wait should end then. Contracts 1.4.
+    /// Cancelled when the user stops the command, for a sink that waits on its own (a stream pausing before it connects
+    /// again): the wait should end then. Export-FifoFrames and Invoke-FifoRecipe give it to their sinks; models and
+    /// samplers stop by the token their calls take. Contracts 1.4.
     /// </summary>
     public CancellationToken Stopping { get; }
     /// <summary>Relative paths in options are resolved against this (the recipe's folder or the shell's location).</summary>

@@ -79,7 +79,8 @@ public sealed record SamplingJob
     /// <summary>
     /// Prompts given while the run goes, which take over the schedule from the frame they reach (see
     /// <see cref="ILivePrompts"/>); null for none. Samplers that condition through <c>PromptEmbeddings</c> follow them.
-    /// Contracts 1.4.
+    /// Snapshots do not hold the changes: a host restarts a sampler from them within the run (the same ILivePrompts
+    /// replays them), and must not resume a later run from them. Contracts 1.4.
     /// </summary>
     public ILivePrompts? LivePrompts { get; init; }
     /// <summary>How much of the schedule a <see cref="Source"/> frame is noised into, in (0, 1]: near 0 keeps the source, 1 keeps only its layout's faintest trace.</summary>

@@ -247,7 +247,12 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
 
     It 'turns the video to a prompt written to its -LivePrompt file while it runs' {
         $file = Join-Path $Work 'steer.txt'
-        $frames = New-FifoVideo 'calm blue ocean' -Frames 40 @Tiny -LivePrompt $file | ForEach-Object { if ($_.Index -eq 10) { "# the stream's prompt`nred fire rising" | Set-Content $file }; $_ }
+        # Taken once it has read the same for 0.2 s: the pipeline takes its time after writing it, as a viewer would.
+        $frames = New-FifoVideo 'calm blue ocean' -Frames 40 @Tiny -LivePrompt $file | ForEach-Object {
+            if ($_.Index -eq 10) { "# the stream's prompt`nred fire rising" | Set-Content $file }
+            if ($_.Index -ge 10) { Start-Sleep -Milliseconds 30 }
+            $_
+        }
         $frames.Count | Should -Be 40
         $frames[0].Prompt | Should -Be 'calm blue ocean'
         $frames[-1].Prompt | Should -Be 'red fire rising'

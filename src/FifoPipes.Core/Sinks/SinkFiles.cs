@@ -47,18 +47,24 @@ public static class SinkFiles
     /// frame <paramref name="firstFrame"/>, or at <paramref name="firstFrameSeconds"/> where the file's frames are not
     /// the run's (a sink that interpolates writes several per frame); a sink whose files do not join into their own kind
     /// names the <paramref name="joinedExtension"/> to join into, and a <paramref name="joinNote"/> for what to do first.
+    /// Files with sound join their sound too, the first cut at <paramref name="soundUntil"/> seconds.
     /// </summary>
     public static string OpenPath(string path, long firstFrame, string sink, IProgressSink log, double? firstFrameSeconds = null,
-        string? joinedExtension = null, string? joinNote = null)
+        string? joinedExtension = null, string? joinNote = null, double? soundUntil = null)
     {
         var segment = ContinuationPath(path, firstFrame);
         if (segment == path) return segment;
-        var cut = firstFrameSeconds is { } seconds ? "end=" + seconds.ToString("0.######", CultureInfo.InvariantCulture) : $"end_frame={firstFrame}";
+        var cut = firstFrameSeconds is { } seconds ? "end=" + Seconds(seconds) : $"end_frame={firstFrame}";
+        var filter = soundUntil is { } until
+            ? $"[0:v]trim={cut}[v];[0:a]atrim=end={Seconds(until)},asetpts=PTS-STARTPTS[s];[v][s][1:v][1:a]concat=n=2:v=1:a=1"
+            : $"[0:v]trim={cut}[a];[a][1:v]concat=n=2";
         log.Warning($"{sink}: this run starts at frame {firstFrame}, so it writes a new segment '{segment}' and leaves '{path}' as it is. " +
-                    $"To join them: ffmpeg -i \"{path}\" -i \"{segment}\" -filter_complex \"[0:v]trim={cut}[a];[a][1:v]concat=n=2\" joined{joinedExtension ?? Path.GetExtension(path)}" +
+                    $"To join them: ffmpeg -i \"{path}\" -i \"{segment}\" -filter_complex \"{filter}\" joined{joinedExtension ?? Path.GetExtension(path)}" +
                     (joinNote is null ? "" : $" ({joinNote})"));
         return segment;
     }
+
+    static string Seconds(double seconds) => seconds.ToString("0.######", CultureInfo.InvariantCulture);
 
     public static void CreateParentFolder(string path)
     {

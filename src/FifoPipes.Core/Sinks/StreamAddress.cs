@@ -27,12 +27,10 @@ public static partial class StreamAddress
         var shown = uri.Scheme + "://";
         if (uri.UserInfo.Length > 0) shown += uri.UserInfo.Split(':')[0] + (uri.UserInfo.Contains(':') ? ":" + Mask : "") + "@";
         shown += uri.IsDefaultPort || uri.Port < 0 ? uri.Host : $"{uri.Host}:{uri.Port}";
-        var segments = uri.AbsolutePath.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var segments = Segments(uri);
         if (segments.Length > 0) shown += "/" + string.Join('/', segments.Select((s, i) => i == 0 && segments.Length > 1 ? s : Mask));
         if (uri.Query.Length > 1)
-            shown += "?" + string.Join('&', uri.Query[1..].Split('&').Select(pair =>
-                pair.Split('=', 2) is [var key, _] ? key + "=" + (Settings().IsMatch(key) ? pair[(key.Length + 1)..] : Mask)
-                : Settings().IsMatch(pair) ? pair : Mask));
+            shown += "?" + string.Join('&', Query(uri).Select(p => p.Secret ? (p.Value is null ? Mask : p.Key + "=" + Mask) : p.Pair));
         return shown;
     }
 
@@ -45,10 +43,10 @@ public static partial class StreamAddress
         if (!IsAddress(target)) return text;
         text = text.Replace(target, Display(target), StringComparison.Ordinal);
         if (!Uri.TryCreate(target, UriKind.Absolute, out var uri)) return text;
-        var segments = uri.AbsolutePath.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var segments = Segments(uri);
         var secrets = segments.Skip(segments.Length > 1 ? 1 : 0)
             .Concat(uri.UserInfo.Split(':', 2).Skip(1))
-            .Concat(uri.Query.TrimStart('?').Split('&').Select(pair => pair.Split('=', 2)).Where(kv => !Settings().IsMatch(kv[0])).Select(kv => kv[^1]));
+            .Concat(Query(uri).Where(p => p.Secret).Select(p => p.Value ?? p.Key));
         // Short parts ("live", "1") are words of any message, not secrets worth hiding there.
         foreach (var secret in secrets.Where(x => x.Length >= 6).OrderByDescending(x => x.Length))
         {
@@ -57,6 +55,16 @@ public static partial class StreamAddress
         }
         return text;
     }
+
+    static string[] Segments(Uri uri) => uri.AbsolutePath.Split('/', StringSplitOptions.RemoveEmptyEntries);
+
+    /// <summary>The query's pairs (a bare token has no value); all but ffmpeg's settings are secret.</summary>
+    static IEnumerable<(string Pair, string Key, string? Value, bool Secret)> Query(Uri uri) =>
+        uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries).Select(pair =>
+        {
+            var parts = pair.Split('=', 2);
+            return (pair, parts[0], parts.Length == 2 ? parts[1] : null, !Settings().IsMatch(parts[0]));
+        });
 
     /// <summary>The address with its scheme in lower case, as ffmpeg matches protocol names; a file path as it is.</summary>
     public static string Normalised(string target) => SchemeOf(target) is { } scheme ? scheme + target[scheme.Length..] : target;

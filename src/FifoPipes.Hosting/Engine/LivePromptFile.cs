@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.RegularExpressions;
 using FifoPipes.Abstractions;
 
@@ -7,9 +8,10 @@ namespace FifoPipes.Hosting.Engine;
 /// Prompts given while a run goes, through a text file: when the file's text (lines starting with '#' left out, the
 /// rest joined by spaces) changes, it takes over the video from the next frame the sampler conditions. Anything that
 /// writes a file steers the run: an editor, <c>echo 'green aurora' &gt; prompt.txt</c>, a web hook. The file is read
-/// at each frame offered (a few microseconds for a prompt's bytes; no timestamps, whose grain is seconds on some file
-/// systems), and a text is taken once two reads in a row agree, so a file caught half-written is not. The text it
-/// holds when the watch starts, and a missing or empty file, are no change.
+/// at each frame offered (its first <see cref="MaxBytes"/> bytes; no timestamps, whose grain is seconds on some file
+/// systems), and a text is taken once it has read the same for <see cref="Settle"/>, so a write in progress is not
+/// (one that stalls longer may be: writing another file and renaming it over this one is safest). The text it holds
+/// when the watch starts, and a missing or empty file, are no change.
 /// </summary>
 public sealed partial class LivePromptFile : ILivePrompts
 {
@@ -18,15 +20,26 @@ public sealed partial class LivePromptFile : ILivePrompts
     readonly List<PromptChange> taken = new();
     /// <summary>The text in force: the file's at the start, then the last one taken. Written again, it changes nothing.</summary>
     string? current;
-    /// <summary>The text the last read found, which the next read must find again to be taken.</summary>
+    /// <summary>The text the last read found, and since when the reads have found it.</summary>
     string? lastRead;
+    long lastReadSince;
+
+    /// <summary>How long a new text must read the same before it is taken.</summary>
+    public static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>How much of the file is read: a prompt, not a book; a runaway file costs no more than this each frame.</summary>
+    public const int MaxBytes = 64 * 1024;
+
+    readonly Func<long> clock;
     long offered = long.MinValue;
     bool warned;
 
-    public LivePromptFile(string path, IProgressSink log)
+    /// <param name="clock">Stopwatch ticks; tests drive it.</param>
+    public LivePromptFile(string path, IProgressSink log, Func<long>? clock = null)
     {
         this.path = path;
         this.log = log;
+        this.clock = clock ?? Stopwatch.GetTimestamp;
         current = lastRead = Read();
     }
 
@@ -38,8 +51,9 @@ public sealed partial class LivePromptFile : ILivePrompts
         if (frame <= offered) return null;
         offered = frame;
         var read = Read();
-        bool settled = read == lastRead;
-        lastRead = read;
+        long now = clock();
+        if (read != lastRead) (lastRead, lastReadSince) = (read, now);
+        bool settled = now - lastReadSince >= Settle.TotalSeconds * Stopwatch.Frequency;
         if (!settled || read is null || read == current) return null;
         current = read;
         var change = new PromptChange(frame, read);
@@ -55,7 +69,8 @@ public sealed partial class LivePromptFile : ILivePrompts
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             using var reader = new StreamReader(stream);
-            text = reader.ReadToEnd();
+            var buffer = new char[MaxBytes];
+            text = new string(buffer, 0, reader.ReadBlock(buffer, 0, buffer.Length));
         }
         // Gone for a moment (an editor saves by renaming) or not there yet: no change.
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException) { return null; }

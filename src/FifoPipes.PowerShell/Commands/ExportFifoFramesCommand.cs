@@ -23,6 +23,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
 {
     SinkSet? sinks;
     bool writing;
+    // Never disposed: a StopProcessing may come after Dispose, and a source without timers holds nothing.
     readonly CancellationTokenSource stopping = new();
 
     [Parameter(Mandatory = true, Position = 0)]
@@ -103,11 +104,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     protected override void StopProcessing() => stopping.Cancel();
 
     /// <summary>PowerShell disposes a stopped command without calling EndProcessing: finalise the files here.</summary>
-    public void Dispose()
-    {
-        FinishQuietly();
-        stopping.Dispose();
-    }
+    public void Dispose() => FinishQuietly();
 
     void FinishQuietly()
     {

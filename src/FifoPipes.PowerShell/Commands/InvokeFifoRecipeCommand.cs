@@ -22,9 +22,6 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
 
     public InvokeFifoRecipeCommand() => pump = new RunPump(this);
 
-    /// <summary>Ctrl+C for the sinks: one waiting on its own (a stream pausing before it connects again) stops waiting.</summary>
-    readonly CancellationTokenSource stopping = new();
-
     /// <summary><para type="description">Continue from a snapshot written by an interrupted run of the same recipe.</para></summary>
     [Parameter] public string? Resume { get; set; }
     /// <summary><para type="description">Overwrite existing output files.</para></summary>
@@ -65,11 +62,7 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
 
     protected override void EndProcessing() => models.Dispose();
 
-    public void Dispose()
-    {
-        models.Dispose();
-        stopping.Dispose();
-    }
+    public void Dispose() => models.Dispose();
 
     void Run(string recipeFile, System.Collections.Hashtable overrides, bool lastRun)
     {
@@ -91,7 +84,7 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
                 $"The recipe '{recipe.File}' has no sinks, so nothing would be written. Add 'sinks:' (e.g. - path: out.mp4), or use New-FifoVideo -Recipe to get the frames."), recipe.File));
         // -WhatIf says what would be written even where a file is in the way; the check is for real runs.
         if (!ShouldProcess(string.Join(", ", recipe.Sinks.Select(s => StreamAddress.Display(s.Path))), $"Generate {recipe.Frames} frames")) return;
-        using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, recipe.Fps ?? 8, new PluginContext(new CmdletLog(this), recipe.BaseDirectory, stopping.Token));
+        using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, recipe.Fps ?? 8, new PluginContext(new CmdletLog(this), recipe.BaseDirectory, pump.Stopping));
         // An output in the way or a missing ffmpeg is found now, not after the model has loaded and made the first frame.
         try { sinks.Check(); }
         catch (FifoInputException ex) { ThrowTerminatingError(Errors.From(ex, recipeFile)); }
@@ -116,9 +109,5 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
             WriteObject(Directory.Exists(file) ? new DirectoryInfo(file) : new FileInfo(file));
     }
 
-    protected override void StopProcessing()
-    {
-        stopping.Cancel();
-        pump.Stop();
-    }
+    protected override void StopProcessing() => pump.Stop();
 }

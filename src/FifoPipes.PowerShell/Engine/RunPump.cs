@@ -21,6 +21,9 @@ sealed class RunPump
     /// <summary>Called from StopProcessing (Ctrl+C): the worker stops within one iteration.</summary>
     public void Stop() => stop.Cancel();
 
+    /// <summary>Cancelled by <see cref="Stop"/>: for the sinks the command writes (a stream pausing before it connects again).</summary>
+    public CancellationToken Stopping => stop.Token;
+
     /// <param name="models">Where a command of several runs keeps a model for the next one; null to load one per run.</param>
     public void Run(Recipe recipe, Action<FifoFrame> onFrame, LoadedModels? models = null)
     {

@@ -198,39 +198,45 @@ public sealed class LivePromptTests : IDisposable
     }
 
     [Fact]
-    public void The_file_gives_a_new_text_once_two_reads_agree_and_never_a_half_written_one()
+    public void The_file_gives_a_new_text_once_it_has_read_the_same_for_a_moment_and_never_one_caught_half_written()
     {
         var path = Path.Combine(folder, "prompt.txt");
         File.WriteAllText(path, "what the file held before the run");
         var log = new RecordingSink();
-        var file = new LivePromptFile(path, log);
-        Assert.Null(file.Take(1));                           // what it held at the start is no change
+        long now = 0;
+        var file = new LivePromptFile(path, log, () => now);
+        PromptChange? At(double seconds, long frame)
+        {
+            now = (long)(seconds * System.Diagnostics.Stopwatch.Frequency);
+            return file.Take(frame);
+        }
+        Assert.Null(At(0.0, 1));                             // what it held at the start is no change
         File.WriteAllText(path, "what the file held before the run\n");
-        Assert.Null(file.Take(2));                           // nor is the same text saved again
+        Assert.Null(At(0.1, 2));                             // nor is the same text saved again
 
         File.WriteAllText(path, "# steer the stream here\r\n  red fire\r\n rising   up \n");
-        Assert.Null(file.Take(3));                           // read once: it must hold for a second read
-        Assert.Equal(new PromptChange(4, "red fire rising up"), file.Take(4));
-        Assert.Null(file.Take(5));
+        Assert.Null(At(0.2, 3));                             // new: it must read the same for 0.2 s
+        Assert.Null(At(0.3, 4));
+        Assert.Equal(new PromptChange(5, "red fire rising up"), At(0.45, 5));
 
         File.WriteAllText(path, "green au");                 // caught half-written...
-        Assert.Null(file.Take(6));
-        File.WriteAllText(path, "green aurora");             // ...and finished before the next read
-        Assert.Null(file.Take(7));
-        Assert.Null(file.Take(7));                           // a frame offered before takes nothing (a restarted sampler)
-        Assert.Equal(new PromptChange(8, "green aurora"), file.Take(8));
+        Assert.Null(At(0.5, 6));
+        File.WriteAllText(path, "green aurora");             // ...and finished before it settled
+        Assert.Null(At(0.6, 7));
+        Assert.Null(At(0.9, 7));                             // a frame offered before takes nothing (a restarted sampler)
+        Assert.Equal(new PromptChange(8, "green aurora"), At(0.9, 8));
 
         File.WriteAllText(path, "   \n# only a comment\n");  // nothing to say: no change
-        Assert.Null(file.Take(9));
-        Assert.Null(file.Take(10));
+        Assert.Null(At(1.0, 9));
+        Assert.Null(At(1.5, 10));
         File.Delete(path);                                   // gone (an editor saving by rename): no change, no warning
-        Assert.Null(file.Take(11));
-        Assert.Null(file.Take(12));
-        File.WriteAllText(path, "calm sea");
-        Assert.Null(file.Take(13));
-        Assert.Equal(new PromptChange(14, "calm sea"), file.Take(14));
+        Assert.Null(At(1.6, 11));
+        Assert.Null(At(2.0, 12));
+        File.WriteAllText(path, "calm sea" + new string(' ', 2 * LivePromptFile.MaxBytes) + "never read");
+        Assert.Null(At(2.1, 13));
+        Assert.Equal(new PromptChange(14, "calm sea"), At(2.4, 14));
 
-        Assert.Equal(new[] { 4L, 8, 14 }, file.Taken.Select(c => c.Frame));
+        Assert.Equal(new[] { 5L, 8, 14 }, file.Taken.Select(c => c.Frame));
         Assert.Equal(3, log.Messages.Count(m => m.StartsWith("live prompt from frame", StringComparison.Ordinal)));
         Assert.Empty(log.Warnings);
     }

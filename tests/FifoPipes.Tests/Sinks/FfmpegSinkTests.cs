@@ -90,6 +90,40 @@ public sealed class FfmpegSinkTests : SinkTestBase
         var missing = Assert.Throws<FifoInputException>(() => new HlsSinkFactory().Check(new FfmpegSinkOptions { Audio = "no-such.mp3" }, new SinkTarget("live.m3u8", 8, false), Context));
         Assert.Equal(FfmpegEncodingOptions.AudioMissingErrorId, missing.ErrorId);
         Assert.Contains(Path.Combine(Dir, "no-such.mp3"), missing.Message);
+        // A file without sound (a silent video, a text) is refused before the run too, by every ffmpeg sink.
+        File.WriteAllText(Path.Combine(Dir, "notes.txt"), "not a sound");
+        var text = Assert.Throws<FifoInputException>(() => new Mp4SinkFactory().Check(new FfmpegSinkOptions { Audio = "notes.txt" }, new SinkTarget("x.mp4", 8, false), Context));
+        Assert.Equal(SoundFile.UnreadableErrorId, text.ErrorId);
+        Ffprobe.Ffmpeg("-f", "lavfi", "-i", "testsrc=size=32x32:rate=8", "-frames:v", "4", Path.Combine(Dir, "silent.mp4"));
+        var silent = Assert.Throws<FifoInputException>(() => new StreamSinkFactory().Check(new StreamSinkOptions { Audio = "silent.mp4" }, new SinkTarget("udp://127.0.0.1:9", 8, false), Context));
+        Assert.Equal(SoundFile.UnreadableErrorId, silent.ErrorId);
+        new MkvSinkFactory().Check(options, new SinkTarget("fine.mkv", 8, false), Context);
+    }
+
+    [SkippableFact]
+    public void A_resumed_video_with_sound_joins_with_its_sound_by_the_command_the_sink_gives()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        Ffprobe.Ffmpeg("-f", "lavfi", "-i", "sine=frequency=330:duration=0.7", Path.Combine(Dir, "tone.wav"));
+        var options = new FfmpegSinkOptions { Preset = "ultrafast", Audio = "tone.wav" };
+        Write(new Mp4SinkFactory(), new SinkTarget("story.mp4", 8, false), Context, Frames(16), options);
+        // The interrupted run wrote 16 frames; the resumed one starts again at frame 8.
+        var log = new FifoPipes.Tests.Sampling.RecordingSink();
+        Write(new Mp4SinkFactory(), new SinkTarget("story.mp4", 8, true), new PluginContext(log, Dir), Enumerable.Range(8, 8).Select(i => Frame(i, 64, 48)), options);
+        var warning = Assert.Single(log.Warnings);
+        var command = warning[(warning.IndexOf("To join them: ", StringComparison.Ordinal) + "To join them: ".Length)..];
+        var shell = new ProcessStartInfo("/bin/sh") { WorkingDirectory = Dir, RedirectStandardError = true };
+        shell.ArgumentList.Add("-c");
+        shell.ArgumentList.Add(command.Replace("ffmpeg ", "ffmpeg -v error ", StringComparison.Ordinal));
+        using (var join = Process.Start(shell)!)
+        {
+            var errors = join.StandardError.ReadToEnd();
+            join.WaitForExit();
+            Assert.True(join.ExitCode == 0, errors);
+        }
+        var joined = Path.Combine(Dir, "joined.mp4");
+        Assert.Equal(16, Ffprobe.Probe(joined).Frames);
+        Assert.InRange(Ffprobe.Audio(joined).Duration, 1.9, 2.1);
     }
 
     [SkippableFact]

@@ -29,21 +29,8 @@ public static class Ffprobe
 
     public static ProbedVideo Probe(string path)
     {
-        var info = new ProcessStartInfo("ffprobe")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in new[] { "-v", "error", "-count_frames", "-select_streams", "v:0",
-                     "-show_entries", "stream=codec_name,width,height,pix_fmt,nb_read_frames:format=duration:format_tags", "-of", "json", path })
-            info.ArgumentList.Add(a);
-        using var process = Process.Start(info)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var json = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0) throw new InvalidOperationException($"ffprobe could not read {path}: {stderr.Result}");
-        using var doc = JsonDocument.Parse(json);
+        using var doc = Json(path, "-count_frames", "-select_streams", "v:0",
+            "-show_entries", "stream=codec_name,width,height,pix_fmt,nb_read_frames:format=duration:format_tags");
         var stream = doc.RootElement.GetProperty("streams")[0];
         var format = doc.RootElement.GetProperty("format");
         return new ProbedVideo(
@@ -61,25 +48,29 @@ public static class Ffprobe
     /// <summary>The kinds of a file's streams in order: video, audio, ...</summary>
     public static IReadOnlyList<string> StreamTypes(string path)
     {
-        var info = new ProcessStartInfo("ffprobe") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-v", "error", "-show_entries", "stream=codec_type", "-of", "json", path }) info.ArgumentList.Add(a);
-        using var process = Process.Start(info)!;
-        using var doc = JsonDocument.Parse(process.StandardOutput.ReadToEnd());
-        process.WaitForExit();
+        using var doc = Json(path, "-show_entries", "stream=codec_type");
         return doc.RootElement.GetProperty("streams").EnumerateArray().Select(s => s.GetProperty("codec_type").GetString()!).ToList();
     }
 
-    /// <summary>The first audio stream's codec and duration in seconds (decoded to the end where the container does not say).</summary>
+    /// <summary>The first audio stream's codec and duration in seconds (to its last packet's end, whatever the container says).</summary>
     public static (string Codec, double Duration) Audio(string path)
     {
-        var info = new ProcessStartInfo("ffprobe") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=codec_name:packet=pts_time,duration_time", "-of", "json", path })
-            info.ArgumentList.Add(a);
-        using var process = Process.Start(info)!;
-        using var doc = JsonDocument.Parse(process.StandardOutput.ReadToEnd());
-        process.WaitForExit();
+        using var doc = Json(path, "-select_streams", "a:0", "-show_entries", "stream=codec_name:packet=pts_time,duration_time");
         var end = doc.RootElement.GetProperty("packets").EnumerateArray()
             .Max(p => double.Parse(p.GetProperty("pts_time").GetString()!, CultureInfo.InvariantCulture) + double.Parse(p.GetProperty("duration_time").GetString()!, CultureInfo.InvariantCulture));
         return (doc.RootElement.GetProperty("streams")[0].GetProperty("codec_name").GetString()!, end);
+    }
+
+    /// <summary>What ffprobe says of <paramref name="path"/> with <paramref name="arguments"/>, as JSON; its error where it cannot read it.</summary>
+    static JsonDocument Json(string path, params string[] arguments)
+    {
+        var info = new ProcessStartInfo("ffprobe") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "-v", "error" }.Concat(arguments).Concat(new[] { "-of", "json", path })) info.ArgumentList.Add(a);
+        using var process = Process.Start(info)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var json = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0) throw new InvalidOperationException($"ffprobe could not read {path}: {stderr.Result}");
+        return JsonDocument.Parse(json);
     }
 }

@@ -49,7 +49,7 @@ public sealed class StreamSinkTests : SinkTestBase
         var args = FfmpegCommand.BuildStream(new StreamSinkOptions { Bitrate = "2500k", Keyframes = 3 }, StreamProtocol.Of("rtmp://h/live/k").Protocol, format, "rtmp://h/live/k");
         var text = string.Join(' ', args);
         Assert.StartsWith("-hide_banner -nostats -loglevel warning -re -thread_queue_size 64 -f rawvideo -pix_fmt rgb24 -s 320x512 -r 8 -i - " +
-                          "-f lavfi -i anullsrc=channel_layout=stereo:sample_rate=44100 -map 0:v -map 1:a -c:v libx264 -crf 18 -preset veryfast -pix_fmt yuv420p " +
+                          "-f lavfi -i anullsrc=channel_layout=stereo:sample_rate=44100 -map 0:v -map 1:a:0 -c:v libx264 -crf 18 -preset veryfast -pix_fmt yuv420p " +
                           "-tune zerolatency -maxrate 2500k -bufsize 5000000 -force_key_frames expr:gte(t,n_forced*3) -c:a aac -b:a 128k -shortest " +
                           "-flvflags no_duration_filesize -rw_timeout 15000000 -flush_packets 1", text);
         Assert.EndsWith("-f flv rtmp://h/live/k", text);
@@ -132,7 +132,7 @@ public sealed class StreamSinkTests : SinkTestBase
     {
         var text = string.Join(' ', FfmpegCommand.BuildStream(new StreamSinkOptions { Audio = "/music/bed.mp3" }, StreamProtocol.Of("rtmp://h/live/k").Protocol,
             new FrameFormat(64, 48, 8), "rtmp://h/live/k"));
-        Assert.Contains("-i - -stream_loop -1 -i /music/bed.mp3 -map 0:v -map 1:a -c:v libx264", text);
+        Assert.Contains("-i - -stream_loop -1 -i /music/bed.mp3 -map 0:v -map 1:a:0 -c:v libx264", text);
         Assert.DoesNotContain("anullsrc", text);
         Assert.Contains("-c:a aac -b:a 128k -shortest", text);
     }
