@@ -124,6 +124,24 @@ Describe 'Recipes' {
         finally { Remove-PSDrive fifotest }
     }
 
+    It 'asks the sinks of a valid recipe whether they could write, with -Sinks' {
+        $folder = Join-Path $Work 'sink-check'
+        New-Item -ItemType Directory $folder -Force | Out-Null
+        Set-Content (Join-Path $folder 'taken.mp4') 'an earlier video'
+        $closed = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0); $closed.Start(); $port = $closed.LocalEndpoint.Port; $closed.Stop()
+        $recipe = Join-Path $folder 'broadcast.yaml'
+        "apiVersion: fifopipes/v1`nprompt: calm`nframes: 3`nsinks:`n  - path: taken.mp4`n  - path: fresh.gif`n  - path: rtmp://127.0.0.1:$port/live/check-secret" | Set-Content $recipe
+        Test-FifoRecipe $recipe | Should -BeNullOrEmpty
+        $problems = Test-FifoRecipe $recipe -Sinks
+        $problems.Path | Should -Be @('sinks[0]', 'sinks[2]')
+        $problems.Line | Should -Be @(5, 7)
+        $problems[0].Message | Should -Match 'already exists'
+        $problems[1].Message | Should -Match "Nothing accepts the stream at 127\.0\.0\.1:$port"
+        ($problems.Message -join ' ') | Should -Not -Match 'check-secret'
+        Test-FifoRecipe $recipe -Sinks -Quiet | Should -BeFalse
+        Join-Path $folder 'fresh.gif' | Should -Not -Exist
+    }
+
     It 'validates every example recipe' -ForEach (Get-ChildItem "$PSScriptRoot/../../examples/recipes/*.yaml" | ForEach-Object { @{ File = $_.FullName } }) {
         # The broadcast takes its stream key from the environment, as a user sets it.
         $saved = $env:YOUTUBE_STREAM_KEY

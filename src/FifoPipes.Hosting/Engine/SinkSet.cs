@@ -31,8 +31,19 @@ public sealed class SinkSet : IDisposable
     /// <summary>Asks every sink whether it could write its target, before the run computes anything (see <see cref="ISinkFactory.Check"/>).</summary>
     public void Check()
     {
+        if (Problems().FirstOrDefault() is { Problem: var first }) throw first;
+    }
+
+    /// <summary>What each sink would refuse, asked of every one of them (<see cref="Check"/> stops at the first).</summary>
+    public IEnumerable<(SinkUse Use, FifoInputException Problem)> Problems()
+    {
         foreach (var (use, _) in sinks)
-            use.Plugin.Create<ISinkFactory>().Check(use.Options, new SinkTarget(use.Path, fallbackFps, overwrite), context);
+        {
+            FifoInputException? problem = null;
+            try { use.Plugin.Create<ISinkFactory>().Check(use.Options, new SinkTarget(use.Path, fallbackFps, overwrite), context); }
+            catch (FifoInputException ex) { problem = ex; }
+            if (problem is not null) yield return (use, problem);
+        }
     }
 
     public void Write(VideoFrame frame)

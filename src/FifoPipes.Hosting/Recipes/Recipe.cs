@@ -14,8 +14,8 @@ public sealed record PluginUse(PluginDescriptor Plugin, object? Options)
             : Plugin.Options.Where(which).Select(o => (o.Name, OptionDescriptor.Format(o.Property.GetValue(Options))));
 }
 
-/// <summary>A sink with its target path (relative paths already resolved against the recipe's folder).</summary>
-public sealed record SinkUse(PluginDescriptor Plugin, object? Options, string Path);
+/// <summary>A sink with its target path (relative paths already resolved against the recipe's folder), and where a recipe names it.</summary>
+public sealed record SinkUse(PluginDescriptor Plugin, object? Options, string Path, SourceLocation? Location = null);
 
 /// <summary>A validated recipe: everything that determines a video, so a recipe reproduces it exactly.</summary>
 public sealed class Recipe

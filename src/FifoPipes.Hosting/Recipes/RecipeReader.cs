@@ -452,7 +452,7 @@ public sealed class RecipeReader
             if (full is null) continue;
             if (!paths.Add(full)) Error($"{path}.path", $"two sinks write to '{StreamAddress.Display(full)}'", item["path"]!.Location);
             var options = BindOptions(plugin, ReadMap(item["with"], $"{path}.with"), $"{path}.with", item.Location);
-            sinks.Add(new SinkUse(plugin, options, full));
+            sinks.Add(new SinkUse(plugin, options, full, pathNode.Location));
         }
         return sinks;
     }

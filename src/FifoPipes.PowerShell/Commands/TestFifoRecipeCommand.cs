@@ -1,14 +1,19 @@
 using System.Management.Automation;
+using FifoPipes.Abstractions;
+using FifoPipes.Hosting.Engine;
+using FifoPipes.Hosting.Options;
+using FifoPipes.Hosting.Recipes;
 using FifoPipes.PowerShell.Engine;
 
 namespace FifoPipes.PowerShell.Commands;
 
 /// <summary>
 /// <para type="synopsis">Checks a YAML recipe without running it and returns every problem found, with file, line and column.</para>
-/// <para type="description">Checks syntax, every key, plugin and option (names, types, limits, with the valid choices) and meaning (frame counts, paths, sink formats). Returns nothing for a valid recipe; -Quiet returns $true or $false instead.</para>
+/// <para type="description">Checks syntax, every key, plugin and option (names, types, limits, with the valid choices) and meaning (frame counts, paths, sink formats). With -Sinks, a valid recipe's sinks are also asked whether they could write, as a run asks them before its first frame. Returns nothing for a valid recipe; -Quiet returns $true or $false instead.</para>
 /// <example><code>Test-FifoRecipe my.yaml | Format-Table Line, Column, Path, Message</code></example>
 /// <example><code>if (Test-FifoRecipe my.yaml -Quiet) { Invoke-FifoRecipe my.yaml }</code></example>
 /// <example><code>Test-FifoRecipe recipes/*.yaml | Format-Table File, Line, Message</code></example>
+/// <example><code>Test-FifoRecipe broadcast.yaml -Sinks</code></example>
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Test, "FifoRecipe", DefaultParameterSetName = "Path")]
 [OutputType(typeof(FifoRecipeDiagnostic), typeof(bool))]
@@ -17,15 +22,27 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
     /// <summary><para type="description">Return $true for a valid recipe, $false otherwise: one per file, so with a wildcard test them all (-notcontains $false).</para></summary>
     [Parameter] public SwitchParameter Quiet { get; set; }
 
+    /// <summary><para type="description">Also ask a valid recipe's sinks whether they could write: ffmpeg found, no output in the way (unless the recipe overwrites), sound files readable, an RTMP server taking connections. Touches nothing on disk.</para></summary>
+    [Parameter] public SwitchParameter Sinks { get; set; }
+
     protected override void ProcessRecord()
     {
         foreach (var file in Files())
         {
-            var (_, diagnostics) = new RecipeBuilder().Build(file, SessionState.Path.CurrentFileSystemLocation.ProviderPath);
+            var (recipe, diagnostics) = new RecipeBuilder().Build(file, SessionState.Path.CurrentFileSystemLocation.ProviderPath);
+            if (Sinks && recipe is not null) diagnostics = diagnostics.Concat(SinkProblems(recipe)).ToList();
             if (Quiet) WriteObject(diagnostics.Count == 0);
             else foreach (var d in diagnostics) WriteObject(new FifoRecipeDiagnostic(d));
         }
     }
+
+    IEnumerable<Diagnostic> SinkProblems(Recipe recipe)
+    {
+        using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, recipe.Fps ?? 8, new PluginContext(new CmdletLog(this), recipe.BaseDirectory));
+        return sinks.Problems().Select(p => new Diagnostic($"sinks[{IndexOf(recipe, p.Use)}]", p.Problem.Message, p.Use.Location, Array.Empty<string>())).ToList();
+    }
+
+    static int IndexOf(Recipe recipe, SinkUse use) => recipe.Sinks.ToList().IndexOf(use);
 }
 
 /// <summary>One problem in a recipe.</summary>
