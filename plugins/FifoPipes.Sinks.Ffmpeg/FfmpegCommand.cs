@@ -31,7 +31,7 @@ public static class FfmpegCommand
         args.AddRange(audio ? SecondInput("-stream_loop", "-1", "-i", options.Audio) : new[] { "-an" });
         args.AddRange(VideoEncoding(options, CodecFor(options, container), format));
         // The muxer cuts the sound where the frames end, not a few hundred milliseconds after (it waits for both to reach the end).
-        if (options.Audio.Length > 0) args.AddRange(AudioEncoding(container == FfmpegContainer.WebM ? "libopus" : "aac").Concat(new[] { "-fflags", "+shortest", "-max_interleave_delta", "100M" }));
+        if (audio) args.AddRange(AudioEncoding(container == FfmpegContainer.WebM ? "libopus" : "aac").Concat(new[] { "-fflags", "+shortest", "-max_interleave_delta", "100M" }));
         if (container == FfmpegContainer.Hls) args.AddRange(HlsArguments(options, output));
         if (container == FfmpegContainer.Mp4)
             args.AddRange(options.Fragmented
@@ -57,10 +57,10 @@ public static class FfmpegCommand
         var codec = CodecFor(options, FfmpegContainer.Mp4);
         bool x26x = codec is "libx264" or "libx265";
         var args = Quiet().ToList();
+        bool audio = options.Audio.Length > 0 || options.SilentAudio;
         // -re paces the frames' input only.
         if (options.Realtime) args.Add("-re");
-        args.AddRange(RawFrames(format, waiting: true));
-        bool audio = options.Audio.Length > 0 || options.SilentAudio;
+        args.AddRange(RawFrames(format, waiting: options.Realtime || audio));
         if (options.Audio.Length > 0) args.AddRange(SecondInput("-stream_loop", "-1", "-i", options.Audio));
         else if (options.SilentAudio) args.AddRange(SecondInput("-f", "lavfi", "-i", "anullsrc=channel_layout=stereo:sample_rate=44100"));
         args.AddRange(VideoEncoding(options, codec, format, defaultPreset: x26x ? "veryfast" : ""));

@@ -35,15 +35,17 @@ public sealed record StreamProtocol(string Scheme, string Muxer, int DefaultPort
     {
         var shown = StreamAddress.Display(address);
         var scheme = StreamAddress.SchemeOf(address)
-            ?? throw new FifoInputException(AddressErrorId, $"The stream sink sends to an address ({string.Join(", ", All.Select(p => p.Scheme + "://"))}), not to a file ('{shown}'). Give one, e.g. {All[0].Example}.");
+            ?? throw new FifoInputException(AddressErrorId, $"The stream sink sends to an address ({Listed}), not to a file ('{shown}'). Give one, e.g. {All[0].Example}.");
         var protocol = All.FirstOrDefault(p => p.Scheme == scheme)
-            ?? throw new FifoInputException(AddressErrorId, $"The stream sink does not send to '{scheme}://' addresses ('{shown}'); it sends to {string.Join(", ", All.Select(p => p.Scheme + "://"))}.");
+            ?? throw new FifoInputException(AddressErrorId, $"The stream sink does not send to '{scheme}://' addresses ('{shown}'); it sends to {Listed}.");
         if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Host.Length == 0)
             throw new FifoInputException(AddressErrorId, $"'{shown}' is not an address ffmpeg can send to. Give {scheme}://host{(protocol.DefaultPort == 0 ? ":port" : "")}/..., e.g. {protocol.Example}.");
         if (uri.IsDefaultPort && protocol.DefaultPort == 0)
             throw new FifoInputException(AddressErrorId, $"'{shown}' names no port, and {scheme}:// has none of its own. Add one, e.g. {protocol.Example}.");
         return (protocol, uri);
     }
+
+    static string Listed => string.Join(", ", All.Select(p => p.Scheme + "://"));
 
     string Example => Scheme switch
     {
