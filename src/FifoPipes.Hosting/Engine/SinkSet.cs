@@ -31,7 +31,7 @@ public sealed class SinkSet : IDisposable
     /// <summary>Asks every sink whether it could write its target, before the run computes anything (see <see cref="ISinkFactory.Check"/>).</summary>
     public void Check()
     {
-        if (Problems().FirstOrDefault() is { Problem: var first }) throw first;
+        foreach (var (_, problem) in Problems()) throw problem;
     }
 
     /// <summary>What each sink would refuse, asked of every one of them (<see cref="Check"/> stops at the first).</summary>
