@@ -14,7 +14,7 @@ public partial class FfmpegEncodingOptions : IValidatableOptions
         Min = -1, Max = 63)]
     public int Crf { get; set; } = -1;
 
-    [Option("Encoder speed preset: -preset for libx264/libx265 (ultrafast ... veryslow) and libsvtav1 (0-13); -deadline for libvpx-vp9 (realtime, good, best). Empty leaves the encoder's default.")]
+    [Option("Encoder speed preset: -preset for libx264/libx265 (ultrafast ... veryslow) and libsvtav1 (0-13); -deadline for libvpx-vp9 (realtime, good, best). Empty leaves the encoder's default (the stream sink: veryfast for x264/x265).")]
     public string Preset { get; set; } = "";
 
     [Option("Pixel format of the encoded video. yuv420p plays everywhere; yuv444p keeps full colour detail but many players refuse it.")]

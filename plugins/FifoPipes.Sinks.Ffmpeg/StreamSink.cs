@@ -69,6 +69,7 @@ public sealed class StreamSink : IFrameSink
     int triesInARow;
     long? lastWriteEnded;
     long producingTicks, framesTimed;
+    long? firstTimed;
     bool warnedSlow;
     FifoInputException? failure;
     bool completed;
@@ -106,6 +107,7 @@ public sealed class StreamSink : IFrameSink
         if (stopped) return;
         var arrived = clock();
         if (lastWriteEnded is { } ended) { producingTicks += arrived - ended; framesTimed++; }
+        else firstTimed = arrived;
         if (process is null) Start(frame); else format!.EnsureMatches(frame, shown);
         while (true)
         {
@@ -122,8 +124,8 @@ public sealed class StreamSink : IFrameSink
         }
         framesSent++;
         if (++framesOnConnection >= HealthySeconds * format!.Fps) triesInARow = 0;
-        ReportSlowPace();
         lastWriteEnded = clock();
+        ReportSlowPace(lastWriteEnded.Value);
     }
 
     void Start(VideoFrame first)
@@ -173,18 +175,28 @@ public sealed class StreamSink : IFrameSink
     }
 
     /// <summary>
-    /// A stream plays its frames at their rate whatever the run does: a run that makes them slower leaves viewers waiting
-    /// for each one. Said once, with the rate it keeps up with, measured between frames (the wait in this sink excluded).
+    /// A stream plays its frames at their rate whatever the run does: a run that makes them slower, or an ffmpeg that
+    /// encodes them slower (motion interpolation, a large scale, a slow preset), leaves viewers waiting for each one.
+    /// Said once, with the rate that keeps up: the run's measured between frames (the wait in this sink left out), the
+    /// stream's from the frames it took over the time they took, waits included.
     /// </summary>
-    void ReportSlowPace()
+    void ReportSlowPace(long now)
     {
         if (warnedSlow || framesTimed < PacedFrames) return;
         double made = framesTimed * Stopwatch.Frequency / (double)Math.Max(1, producingTicks);
-        if (made >= format!.Fps * 0.95) return;
+        // Every frame so far, from the first one's arrival: ffmpeg's input queue takes the first few at once.
+        double sent = (framesTimed + 1) * Stopwatch.Frequency / (double)Math.Max(1, now - firstTimed!.Value);
+        double fps = format!.Fps;
+        if (Math.Min(made, sent) >= fps * 0.95) return;
         warnedSlow = true;
-        log.Warning(string.Create(CultureInfo.InvariantCulture,
-            $"stream: frames are made at {made:0.##} per second, and '{shown}' plays {format.FpsText}: viewers will wait for each one. " +
-            $"Stream at a rate the run keeps up with (-Fps {Math.Max(0.01, Math.Floor(made * 0.9 * 100) / 100):0.##}, or fps: in a recipe), and set interpolate (e.g. 24) for smooth motion at that rate."));
+        string Rate(double rate) => Math.Max(0.01, Math.Floor(rate * 0.9 * 100) / 100).ToString("0.##", CultureInfo.InvariantCulture);
+        log.Warning(made < fps * 0.95
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"stream: frames are made at {made:0.##} per second, and '{shown}' plays {format.FpsText}: viewers will wait for each one. " +
+                $"Stream at a rate the run keeps up with (-Fps {Rate(made)}, or fps: in a recipe), and set interpolate (e.g. 24) for smooth motion at that rate.")
+            : string.Create(CultureInfo.InvariantCulture,
+                $"stream: ffmpeg takes {sent:0.##} frames a second, and '{shown}' plays {format.FpsText}: it cannot encode at the stream's pace, and viewers will wait. " +
+                $"Lighten the encoding (interpolate, scale, a faster preset) or stream at -Fps {Rate(sent)}."));
     }
 
     public IReadOnlyList<string> Complete()
