@@ -193,7 +193,8 @@ public sealed class StreamSink : IFrameSink
         log.Warning(made < fps * 0.95
             ? string.Create(CultureInfo.InvariantCulture,
                 $"stream: frames are made at {made:0.##} per second, and '{shown}' plays {format.FpsText}: viewers will wait for each one. " +
-                $"Stream at a rate the run keeps up with (-Fps {Rate(made)}, or fps: in a recipe), and set interpolate (e.g. 24) for smooth motion at that rate.")
+                $"Stream at a rate the run keeps up with (-Fps {Rate(made)}, or fps: in a recipe), and set interpolate (e.g. 24) for smooth motion at that rate") +
+                (FfmpegCommand.Interpolates(options, format) || options.Scale != 1 ? ", if the CPU can spare it: ffmpeg's interpolation and scaling already take CPU from the run." : ".")
             : string.Create(CultureInfo.InvariantCulture,
                 $"stream: ffmpeg takes {sent:0.##} frames a second, and '{shown}' plays {format.FpsText}: it cannot encode at the stream's pace, and viewers will wait. " +
                 $"Lighten the encoding (interpolate, scale, a faster preset) or stream at -Fps {Rate(sent)}."));
