@@ -21,9 +21,10 @@ public sealed partial class StreamSinkOptions : FfmpegEncodingOptions
     [Option("Send a silent audio track beside the video (AAC) when no audio file is given: many services (YouTube, Facebook) expect audio and warn or refuse without it.")]
     public bool SilentAudio { get; set; } = true;
 
-    [Option("How many times in a row to reconnect when the connection drops (the run waits 1, 2, 4, 8, then 10 s between tries); " +
-            "a connection that then carries 10 s of video starts the count again. 0 ends the run at the first drop.", Min = 0, Max = 1000)]
-    public int Reconnect { get; set; } = 5;
+    [Option("How many times in a row to reconnect when the connection drops (the run waits 1, 2, 4, 8, then 10 s between tries, so the " +
+            "default 30 rides out about 5 minutes of outage); a connection that then carries 10 s of video starts the count again. " +
+            "0 ends the run at the first drop.", Min = 0, Max = 1000000)]
+    public int Reconnect { get; set; } = 30;
 
     public override IEnumerable<OptionProblem> Validate()
     {

@@ -194,7 +194,7 @@ public sealed class StreamSinkTests : SinkTestBase
         Assert.Equal(25, Ffprobe.Probe(second).Frames);
         var warning = Assert.Single(log.Warnings);
         Assert.Contains("ffmpeg stopped taking frames for", warning);
-        Assert.Contains("connecting again in 0 s (try 1 of 5)", warning);
+        Assert.Contains("connecting again in 0 s (try 1 of 30)", warning);
         Assert.Contains("live/****", warning);
         Assert.DoesNotContain(Key, warning);
     }
