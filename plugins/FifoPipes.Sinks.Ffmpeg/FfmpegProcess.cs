@@ -167,6 +167,13 @@ internal sealed class FfmpegProcess : IDisposable
         catch (IOException) { } // ffmpeg already gone; its exit code tells the story
     }
 
+    /// <summary>Kills ffmpeg now (from any thread): a stop that cannot wait for it to finish, such as a listener waiting for its player.</summary>
+    public void Kill()
+    {
+        try { process.Kill(entireProcessTree: true); }
+        catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception) { } // exited meanwhile
+    }
+
     public void Dispose()
     {
         CloseStdin();

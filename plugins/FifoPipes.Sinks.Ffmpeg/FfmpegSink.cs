@@ -20,8 +20,8 @@ public abstract class FfmpegSinkFactory : ISinkFactory
 
     public void Check(object? options, SinkTarget target, PluginContext context)
     {
-        var (settings, _, ffmpeg) = Prepare(options, target, context);
-        SoundFile.EnsureReadable(ffmpeg, settings.Audio, Container.Name);
+        var (settings, _, _) = Prepare(options, target, context);
+        SoundFile.EnsureReadable(settings.Audio, Container.Name);
     }
 
     (FfmpegSinkOptions Settings, string Path, string Ffmpeg) Prepare(object? options, SinkTarget target, PluginContext context)
@@ -94,7 +94,7 @@ public sealed class FfmpegSink : IFrameSink
     public const string FailedErrorId = "FfmpegFailed";
 
     /// <summary>How long a dying ffmpeg may do nothing before it is killed: it only has to exit and say why.</summary>
-    static readonly TimeSpan DyingIdleLimit = TimeSpan.FromSeconds(10);
+    internal static readonly TimeSpan DyingIdleLimit = TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// How long ffmpeg may do no work, once its input has ended, before it is killed: an encoder finishing its file

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Media;
 
 namespace FifoPipes.Sinks.Ffmpeg;
 
@@ -15,12 +15,10 @@ public static class SoundFile
     /// frame, it would have cost the run's warm-up, and a stream would take it for a dropped connection. Decodes a few
     /// milliseconds of the first audio track.
     /// </summary>
-    public static void EnsureReadable(string ffmpeg, string path, string sink)
+    public static void EnsureReadable(string path, string sink)
     {
         if (path.Length == 0) return;
-        var info = new ProcessStartInfo(ffmpeg) { RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
-        foreach (var a in new[] { "-v", "error", "-nostdin", "-i", path, "-map", "0:a:0", "-t", "0.05", "-f", "null", "-" }) info.ArgumentList.Add(a);
-        using var process = Process.Start(info)!;
+        using var process = FfmpegLocator.StartReading(new[] { "-v", "error", "-nostdin", "-i", path, "-map", "0:a:0", "-t", "0.05", "-f", "null", "-" });
         var errors = process.StandardError.ReadToEndAsync();
         process.StandardOutput.ReadToEndAsync();
         if (!process.WaitForExit(Patience))

@@ -21,7 +21,8 @@ public sealed class StreamSinkFactory : ISinkFactory
     public void Check(object? options, SinkTarget target, PluginContext context)
     {
         var (settings, protocol, address) = Prepare(options, target, context);
-        SoundFile.EnsureReadable(FfmpegLocator.Locate(), settings.Audio, "stream");
+        FfmpegLocator.Locate();
+        SoundFile.EnsureReadable(settings.Audio, "stream");
         protocol.EnsureReachable(address, StreamAddress.Display(target.Path));
     }
 
@@ -48,8 +49,6 @@ public sealed class StreamSink : IFrameSink
 
     /// <summary>Frames the pace is measured over before a slow run is reported: enough that one slow frame is not a trend.</summary>
     const int PacedFrames = 16;
-
-    static readonly TimeSpan DyingIdleLimit = TimeSpan.FromSeconds(10);
 
     readonly string ffmpeg;
     readonly string address;
@@ -94,9 +93,13 @@ public sealed class StreamSink : IFrameSink
         this.log = log;
         this.pauseBeforeTry = pauseBeforeTry ?? (k => TimeSpan.FromSeconds(Math.Min(10, 1 << Math.Min(k - 1, 4)))); // 1, 2, 4, 8, 10, 10, ...
         this.clock = clock ?? Stopwatch.GetTimestamp;
+        // A listener waits for its player inside a write, which no pause ends: the stop kills the waiting ffmpeg.
+        if (listens) stopWaiting = stopping.Register(() => process?.Kill());
     }
 
-    /// <summary>How many times ffmpeg was started again after the stream stopped taking frames.</summary>
+    readonly CancellationTokenRegistration stopWaiting;
+
+    /// <summary>How many times ffmpeg was started again (and started) after the stream stopped taking frames.</summary>
     public int Reconnects { get; private set; }
 
     public void Write(VideoFrame frame)
@@ -107,7 +110,6 @@ public sealed class StreamSink : IFrameSink
         if (stopped) return;
         var arrived = clock();
         if (lastWriteEnded is { } ended) { producingTicks += arrived - ended; framesTimed++; }
-        else firstTimed = arrived;
         if (process is null) Start(frame); else format!.EnsureMatches(frame, shown);
         while (true)
         {
@@ -125,30 +127,46 @@ public sealed class StreamSink : IFrameSink
         framesSent++;
         if (++framesOnConnection >= HealthySeconds * format!.Fps) triesInARow = 0;
         lastWriteEnded = clock();
+        // The stream's pace counts from a frame it has taken: a player's connecting, or a connection's making, is no pace.
+        firstTimed ??= lastWriteEnded;
         ReportSlowPace(lastWriteEnded.Value);
     }
 
     void Start(VideoFrame first)
     {
-        format ??= FrameFormat.Of(first, target);
+        format = FrameFormat.Of(first, target);
         arguments = FfmpegCommand.BuildStream(options, protocol, format, address);
         if (FfmpegCommand.EncodedSize(options, format) is { Padded: true } encoded)
             log.Verbose($"stream: frames are padded to {encoded.Width}x{encoded.Height} with black; {options.PixelFormat} needs even sides.");
         log.Verbose($"stream: {ffmpeg} {FfmpegCommand.Show(arguments, a => StreamAddress.Hide(a, address))}");
         if (listens) log.Verbose($"stream: waiting at {shown} for a player to connect; the run waits with it.");
-        process = FfmpegProcess.Start(ffmpeg, arguments);
+        Launch();
+    }
+
+    /// <summary>Starts ffmpeg, first or again, with the pace measured afresh; one that cannot start ends the stream with that error.</summary>
+    void Launch()
+    {
+        try { process = FfmpegProcess.Start(ffmpeg, arguments!); }
+        catch (FifoInputException notStartable) { throw failure = notStartable; }
+        (lastWriteEnded, firstTimed, framesTimed, producingTicks) = (null, null, 0, 0);
     }
 
     /// <summary>ffmpeg stopped taking frames: the connection dropped or could not be made. Start it again, or give up with its reasons.</summary>
     void Reconnect(IOException ex)
     {
-        int exitCode = process!.Finish(DyingIdleLimit);
+        int exitCode = process!.Finish(FfmpegSink.DyingIdleLimit);
         var notStarted = process.NotStarted(ffmpeg, ex);
         var why = process.LastWords(exitCode, address);
         var lastLine = process.StderrTail().LastOrDefault() is { } line ? StreamAddress.Hide(line, address) : $"ffmpeg exited with code {exitCode}";
         process.Dispose();
         process = null;
         if (notStarted is not null) throw failure = notStarted;
+        // Ctrl+C while ffmpeg waited for a player: the stop killed it.
+        if (stopping.IsCancellationRequested)
+        {
+            Stop();
+            return;
+        }
         if (triesInARow >= options.Reconnect)
         {
             failure = new FifoInputException(FailedErrorId,
@@ -157,21 +175,24 @@ public sealed class StreamSink : IFrameSink
             throw failure;
         }
         triesInARow++;
-        Reconnects++;
         var pause = pauseBeforeTry(triesInARow);
         // Frames handed to ffmpeg, not frames that reached the server: a connection refused at once has taken one or two.
         log.Warning($"stream: ffmpeg stopped taking frames for '{shown}' after {framesOnConnection} ({lastLine}); " +
                     $"connecting again in {pause.TotalSeconds:0.#} s (try {triesInARow} of {options.Reconnect}).");
         if (stopping.WaitHandle.WaitOne(pause))
         {
-            stopped = true;
-            log.Warning($"stream: stopped while waiting to connect to '{shown}' again; {framesSent} frames were sent.");
+            Stop();
             return;
         }
         framesOnConnection = 0;
-        // An ffmpeg that cannot be started again ends the stream with that error, not in silence.
-        try { process = FfmpegProcess.Start(ffmpeg, arguments!); }
-        catch (FifoInputException notStartable) { throw failure = notStartable; }
+        Launch();
+        Reconnects++;
+    }
+
+    void Stop()
+    {
+        stopped = true;
+        log.Warning($"stream: stopped while waiting to connect to '{shown}'; {framesSent} frames were sent.");
     }
 
     /// <summary>
@@ -184,8 +205,8 @@ public sealed class StreamSink : IFrameSink
     {
         if (warnedSlow || framesTimed < PacedFrames) return;
         double made = framesTimed * Stopwatch.Frequency / (double)Math.Max(1, producingTicks);
-        // Every frame so far, from the first one's arrival: ffmpeg's input queue takes the first few at once.
-        double sent = (framesTimed + 1) * Stopwatch.Frequency / (double)Math.Max(1, now - firstTimed!.Value);
+        // The frames taken since this connection's first, over the time since: ffmpeg's input queue takes the first few at once.
+        double sent = framesTimed * Stopwatch.Frequency / (double)Math.Max(1, now - firstTimed!.Value);
         double fps = format!.Fps;
         if (Math.Min(made, sent) >= fps * 0.95) return;
         warnedSlow = true;
@@ -224,6 +245,7 @@ public sealed class StreamSink : IFrameSink
             try { Complete(); }
             catch (FifoInputException) { } // disposal without Complete is cleanup; the failure had no one to go to
         }
+        stopWaiting.Dispose();
         process?.Dispose();
     }
 }

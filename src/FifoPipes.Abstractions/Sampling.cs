@@ -52,7 +52,11 @@ public interface ILivePrompts
     /// <summary>The changes taken so far, in frame order.</summary>
     IReadOnlyList<PromptChange> Taken { get; }
 
-    /// <summary>The change that takes over from <paramref name="frame"/> on, if one waits and no frame at or after it was offered before; else null.</summary>
+    /// <summary>
+    /// The change that takes over from <paramref name="frame"/> on, if one waits and no frame at or after it was offered
+    /// before; else null. Frames below 1 take none: a change there would replace the first span whole, and a restarted
+    /// run's warm-up would then differ from the first one's.
+    /// </summary>
     PromptChange? Take(long frame);
 }
 

@@ -270,12 +270,12 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
     It 'turns the video to a prompt written to its -LivePrompt file while it runs' {
         $file = Join-Path $Work 'steer.txt'
         # Taken once it has read the same for 0.2 s: the pipeline takes its time after writing it, as a viewer would.
-        $frames = New-FifoVideo 'calm blue ocean' -Frames 40 @Tiny -LivePrompt $file | ForEach-Object {
+        $frames = New-FifoVideo 'calm blue ocean' -Frames 60 @Tiny -LivePrompt $file | ForEach-Object {
             if ($_.Index -eq 10) { "# the stream's prompt`nred fire rising" | Set-Content $file }
             if ($_.Index -ge 10) { Start-Sleep -Milliseconds 30 }
             $_
         }
-        $frames.Count | Should -Be 40
+        $frames.Count | Should -Be 60
         $frames[0].Prompt | Should -Be 'calm blue ocean'
         $frames[-1].Prompt | Should -Be 'red fire rising'
         # The frames made before the file changed keep their prompt.
@@ -300,14 +300,14 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
     It 'streams live to an address, which no provider path resolves, with its key masked in every message' {
         $recorded = Join-Path $Work 'received.ts'
         $listener = [System.Net.Sockets.UdpClient]::new(0); $port = $listener.Client.LocalEndPoint.Port; $listener.Dispose()
-        $server = Start-Process ffmpeg -ArgumentList '-v', 'error', '-i', "srt://127.0.0.1:${port}?mode=listener", '-c', 'copy', $recorded -PassThru -RedirectStandardError (Join-Path $Work 'server.log')
+        $server = Start-Process ffmpeg -ArgumentList '-v', 'error', '-i', "srt://127.0.0.1:${port}?mode=listener&tlpktdrop=0", '-c', 'copy', $recorded -PassThru -RedirectStandardError (Join-Path $Work 'server.log')
         $deadline = [DateTime]::Now.AddSeconds(20)
         while (-not ([System.Net.NetworkInformation.IPGlobalProperties]::GetIPGlobalProperties().GetActiveUdpListeners().Port -contains $port)) {
             if ([DateTime]::Now -gt $deadline) { throw "ffmpeg is not listening on $port" }
             Start-Sleep -Milliseconds 20
         }
         try {
-            $messages = New-FifoVideo 'calm sea' -Frames 12 @Tiny | Export-FifoFrames "srt://127.0.0.1:${port}?streamid=pester-secret" -Option @{ silentAudio = $false } -Verbose 4>&1
+            $messages = New-FifoVideo 'calm sea' -Frames 12 @Tiny | Export-FifoFrames "srt://127.0.0.1:${port}?streamid=pester-secret&tlpktdrop=0" -Option @{ silentAudio = $false } -Verbose 4>&1
             $server.WaitForExit(20000) | Should -BeTrue
         }
         finally { if (-not $server.HasExited) { $server.Kill() } }

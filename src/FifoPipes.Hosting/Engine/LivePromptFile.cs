@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text;
 using System.Text.RegularExpressions;
 using FifoPipes.Abstractions;
 
@@ -47,8 +48,9 @@ public sealed partial class LivePromptFile : ILivePrompts
 
     public PromptChange? Take(long frame)
     {
-        // A sampler restarted from an earlier point offers frames again: they keep the changes they had.
-        if (frame <= offered) return null;
+        // Frame 0 and the warm-up keep the schedule's first prompt (see ILivePrompts); a sampler restarted from an
+        // earlier point offers frames again: they keep the changes they had.
+        if (frame < 1 || frame <= offered) return null;
         offered = frame;
         var read = Read();
         long now = clock();
@@ -62,15 +64,18 @@ public sealed partial class LivePromptFile : ILivePrompts
         return change;
     }
 
+    /// <summary>The file's bytes at the last read and the prompt they made: a file read the same again is not parsed again.</summary>
+    readonly byte[] buffer = new byte[MaxBytes];
+    byte[] lastBytes = Array.Empty<byte>();
+    string? lastPrompt;
+
     string? Read()
     {
-        string text;
+        int length;
         try
         {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            using var reader = new StreamReader(stream);
-            var buffer = new char[MaxBytes];
-            text = new string(buffer, 0, reader.ReadBlock(buffer, 0, buffer.Length));
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 1);
+            length = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
         }
         // Gone for a moment (an editor saves by renaming) or not there yet: no change.
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException) { return null; }
@@ -81,8 +86,11 @@ public sealed partial class LivePromptFile : ILivePrompts
             return null;
         }
         warned = false;
+        if (buffer.AsSpan(0, length).SequenceEqual(lastBytes)) return lastPrompt;
+        lastBytes = buffer.AsSpan(0, length).ToArray();
+        var text = new UTF8Encoding(false).GetString(lastBytes).TrimStart('\uFEFF');
         var prompt = Spaces().Replace(string.Join(' ', text.Split('\n').Where(line => !line.TrimStart().StartsWith('#'))), " ").Trim();
-        return prompt.Length > 0 ? prompt : null;
+        return lastPrompt = prompt.Length > 0 ? prompt : null;
     }
 
     [GeneratedRegex(@"\s+")]

@@ -41,7 +41,9 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
         frames = Open();
     }
 
-    public long Count => source.Loop ? long.MaxValue : selected;
+    public long Count => Loops ? long.MaxValue : selected;
+
+    bool Loops => source.Loop || source.PingPong;
 
     /// <summary>The prompt frames are encoded under: none, explicitly, so no model falls back on state from an earlier prompt.</summary>
     const string NoPrompt = "";
@@ -90,7 +92,8 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
             frames.Dispose();
             frames = Open();
         }
-        while (frames.Position < frame && frames.Skip()) { }
+        // Played back, a ping-pong clip comes from memory: on the way to a frame, every frame passed is kept.
+        while (frames.Position < frame && (source.PingPong ? KeepNext() : frames.Skip())) { }
         using var scope = NewDisposeScope();
         var rgb = frames.Position == frame ? frames.Next() : null;
         if (rgb is null)
@@ -102,15 +105,36 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
             log.Warning($"Source video '{source.Path}' decoded only {decoded} of the {selected} frames it counted; its last frame stands in for the rest.");
             return Latent(decoded.Value - 1).MoveToOuterDisposeScope();
         }
-        Tensor latent;
-        using (inference_mode())
-            latent = model.EncodeFrames(rgb.unsqueeze(0), NoPrompt).select(1, 0).to(ScalarType.Float32).clone().DetachFromDisposeScope();
+        var latent = Encode(rgb);
         latest?.Latent.Dispose();
         latest = (frame, latent);
-        keepsTurn ??= source.Loop && selected * latent.NumberOfElements * sizeof(float) <= TurnBytes;
-        // A copy of its own: on a CPU model .cpu() would hand back the latest latent itself, which the next frame disposes.
-        if (keepsTurn == true) turn[frame] = zeros(latent.shape, ScalarType.Float32, CPU).copy_(latent).DetachFromDisposeScope();
+        Keep(frame, latent);
         return latent.clone().MoveToOuterDisposeScope();
+    }
+
+    Tensor Encode(Tensor rgb)
+    {
+        using (inference_mode())
+            return model.EncodeFrames(rgb.unsqueeze(0), NoPrompt).select(1, 0).to(ScalarType.Float32).clone().DetachFromDisposeScope();
+    }
+
+    /// <summary>Keeps a looping source's latent for later turns, where the turn fits (a ping-pong turn always does: Open checked it).</summary>
+    void Keep(long frame, Tensor latent)
+    {
+        keepsTurn ??= source.PingPong || (source.Loop && selected * latent.NumberOfElements * sizeof(float) <= TurnBytes);
+        // A copy of its own: on a CPU model .cpu() would hand back the latest latent itself, which the next frame disposes.
+        if (keepsTurn == true && !turn.ContainsKey(frame)) turn[frame] = zeros(latent.shape, ScalarType.Float32, CPU).copy_(latent).DetachFromDisposeScope();
+    }
+
+    /// <summary>Reads, encodes and keeps the next frame; false at the end of the stream.</summary>
+    bool KeepNext()
+    {
+        long at = frames.Position;
+        using var scope = NewDisposeScope();
+        if (frames.Next() is not { } rgb) return false;
+        using var latent = Encode(rgb);
+        Keep(at, latent);
+        return true;
     }
 
     /// <summary>The clip's frame that output frame <paramref name="index"/> restyles: 0, 1, ..., N-1, then N-2, ..., 1 again for a ping-pong loop.</summary>

@@ -524,13 +524,14 @@ public sealed class RecipeReader
         var start = ReadScalar<double?>(entries, "start", "source.start") ?? 0;
         if (SourceTiming.StartProblem(start) is { } badStart) Error("source.start", badStart, entries["start"]?.Location);
         // loop: true starts the clip over; loop: pingpong plays it back and forth.
-        bool pingPong = false, loop = false;
-        if (entries["loop"] is ScalarNode { Value: string text } loopNode && !bool.TryParse(text, out loop))
+        bool pingPong = entries["loop"] is ScalarNode { Value: string text } && text.Equals(PingPong, StringComparison.OrdinalIgnoreCase), loop = pingPong;
+        if (!pingPong && entries["loop"] is ScalarNode loopNode)
         {
-            pingPong = loop = text.Equals(PingPong, StringComparison.OrdinalIgnoreCase);
-            if (!pingPong) Error("source.loop", $"'{text}' is no way to loop; use true (start over after the last frame), {PingPong} (forward, then back) or false", loopNode.Location, new[] { "true", PingPong, "false" });
+            // Any boolean the binder takes (true, yes, on, ...); anything else names the three ways.
+            if (OptionBinder.TryConvert(loopNode.ToOptionValue(), typeof(bool), out var value, out _)) loop = (bool)value!;
+            else Error("source.loop", $"'{loopNode.Value}' is no way to loop; use true (start over after the last frame), {PingPong} (forward, then back) or false", loopNode.Location, new[] { "true", PingPong, "false" });
         }
-        else loop = ReadScalar<bool?>(entries, "loop", "source.loop") ?? false;
+        else if (!pingPong) loop = ReadScalar<bool?>(entries, "loop", "source.loop") ?? false;
         return path is null ? null : new SourceVideo(path, strength, new SourceTiming(fps, start), loop, pingPong);
     }
 

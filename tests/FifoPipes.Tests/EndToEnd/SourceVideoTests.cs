@@ -167,6 +167,14 @@ public sealed class SourceVideoTests : IDisposable
         var expected = Enumerable.Range(0, 40).Select(i => i % 18 < 10 ? i % 18 : 18 - i % 18).ToList();
         TensorAssert.Identical(expected.Select(k => clipFrames[k]).ToArray(), frames.ToArray(), "the ping-pong turn");
         Assert.Equal(probed + 10, model.Encoded);
+        // Resumed on the way back (output frames 13.. are clip frames 5, 4, 3, ...): the frames passed on the way to 5 are
+        // kept, so going back neither reopens nor encodes again.
+        var resumedModel = new GreyModel(1);
+        using var resumed = SourceVideoLatents.Open(resumedModel, new SourceVideo(clip, 0.6, Loop: true, PingPong: true));
+        int resumedProbe = resumedModel.Encoded;
+        var back = Enumerable.Range(13, 5).Select(i => resumed.Latent(i)).ToArray();
+        TensorAssert.Identical(new[] { 5, 4, 3, 2, 1 }.Select(k => clipFrames[k]).ToArray(), back, "a resume on the way back");
+        Assert.Equal(resumedProbe + 6, resumedModel.Encoded);
 
         var reader = new RecipeReader(FifoPipes.Tests.Hosting.TestPlugins.Host);
         var recipe = reader.ReadText($"apiVersion: fifopipes/v1\nprompt: a\nframes: 40\nsource: {{ path: {clip}, loop: PingPong }}\n", Path.Combine(dir, "r.yaml"));

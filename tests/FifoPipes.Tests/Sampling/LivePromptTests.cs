@@ -177,8 +177,12 @@ public sealed class LivePromptTests : IDisposable
             int attempts = 0;
             model.BeforeCall = _ => { if (attempts++ == calls - 5) throw FifoPipes.Tests.Reliability.RestartingSamplerTests.ScalarFault(); };
             var restarting = new RestartingSampler(Fifo(), maxStalls: 3);
-            var frames = Take(restarting, Job(model, new Scripted(new PromptChange(4, "blue ocean")), snapshots));
+            var script = new Scripted(new PromptChange(4, "blue ocean"));
+            var frames = Take(restarting, Job(model, script, snapshots));
             Assert.Equal(1, restarting.Restarts);
+            // The fault came after the change: the restart offered frames past it again, which took nothing.
+            Assert.True(script.Offers.Count(f => f >= 4) > script.Offers.Where(f => f >= 4).Distinct().Count(), "no frame after the change was offered again");
+            Assert.Single(script.Taken);
             Assert.Equal(clean.Select(f => f.Prompt), frames.Select(f => f.Prompt));
             TensorAssert.Identical(clean.Select(f => f.Latent).ToList(), frames.Select(f => f.Latent).ToList(), "after a restart");
         }
@@ -217,6 +221,7 @@ public sealed class LivePromptTests : IDisposable
         File.WriteAllText(path, "# steer the stream here\r\n  red fire\r\n rising   up \n");
         Assert.Null(At(0.2, 3));                             // new: it must read the same for 0.2 s
         Assert.Null(At(0.3, 4));
+        Assert.Null(At(0.45, 0));                            // frame 0 (and the warm-up) takes no change, settled or not
         Assert.Equal(new PromptChange(5, "red fire rising up"), At(0.45, 5));
 
         File.WriteAllText(path, "green au");                 // caught half-written...
