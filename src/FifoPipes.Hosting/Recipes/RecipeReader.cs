@@ -408,6 +408,8 @@ public sealed class RecipeReader
         if (node is not SequenceNode seq) { Error("sinks", $"expected a list of sinks ({{use, path, with}}), got {node.Kind}", node.Location, SinkKeys); return sinks; }
         // As the file system compares names: out.mp4 and OUT.mp4 are one file on Windows and macOS.
         var paths = new HashSet<string>(OperatingSystem.IsLinux() ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase);
+        // Addresses compare as written: a stream key's case is its own.
+        var addresses = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < seq.Items.Count; i++)
         {
             var path = $"sinks[{i}]";
@@ -450,7 +452,7 @@ public sealed class RecipeReader
             // An address (rtmp://...) is where a stream goes, not a file under the recipe's folder.
             var full = StreamAddress.IsAddress(target) ? target : FullPath(target, $"{path}.path", item["path"]!.Location);
             if (full is null) continue;
-            if (!paths.Add(full)) Error($"{path}.path", $"two sinks write to '{StreamAddress.Display(full)}'", item["path"]!.Location);
+            if (!(StreamAddress.IsAddress(full) ? addresses : paths).Add(full)) Error($"{path}.path", $"two sinks write to '{StreamAddress.Display(full)}'", item["path"]!.Location);
             var options = BindOptions(plugin, ReadMap(item["with"], $"{path}.with"), $"{path}.with", item.Location);
             sinks.Add(new SinkUse(plugin, options, full, pathNode.Location));
         }

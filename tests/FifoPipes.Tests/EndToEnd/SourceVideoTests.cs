@@ -182,6 +182,9 @@ public sealed class SourceVideoTests : IDisposable
         Assert.Equal((true, true), (recipe!.Source!.Loop, recipe.Source.PingPong));
         Assert.Contains("source.loop=pingpong", recipe.RunSettings);
         Assert.Contains("loop: pingpong", RunProvenance.Parse(recipe.Provenance, "test").ToRecipe());
+        // Every boolean the recipe reader takes elsewhere still loops (or not) beside pingpong.
+        var yes = new RecipeReader(FifoPipes.Tests.Hosting.TestPlugins.Host).ReadText($"apiVersion: fifopipes/v1\nprompt: a\nframes: 40\nsource: {{ path: {clip}, loop: yes }}\n", Path.Combine(dir, "r.yaml"));
+        Assert.Equal((true, false), (yes!.Source!.Loop, yes.Source.PingPong));
         var bad = new RecipeReader(FifoPipes.Tests.Hosting.TestPlugins.Host);
         Assert.Null(bad.ReadText($"apiVersion: fifopipes/v1\nprompt: a\nframes: 40\nsource: {{ path: {clip}, loop: bounce }}\n", Path.Combine(dir, "r.yaml")));
         var d = Assert.Single(bad.Diagnostics);
