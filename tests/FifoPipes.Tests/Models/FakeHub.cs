@@ -78,7 +78,8 @@ sealed class FakeHub : IDisposable
         return bytes;
     }
 
-    static int FreePort()
+    /// <summary>A loopback TCP port nothing listens on now (for a server to take, or for a connection to be refused).</summary>
+    internal static int FreePort()
     {
         var probe = new TcpListener(IPAddress.Loopback, 0);
         probe.Start();

@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using System.Net;
 using System.Net.NetworkInformation;
-using System.Net.Sockets;
 using FifoPipes.Abstractions;
 using FifoPipes.Core.Sinks;
 using FifoPipes.Sinks.Ffmpeg;
@@ -283,14 +281,7 @@ public sealed class StreamSinkTests : SinkTestBase
 
     static string FfmpegLocatorPath() => FifoPipes.Core.Media.FfmpegLocator.Locate();
 
-    static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
+    static int FreePort() => FifoPipes.Tests.Models.FakeHub.FreePort();
 
     /// <summary>An ffmpeg that takes a stream in and records it as it came (no re-encoding).</summary>
     static Receiver Receive(string input, string recorded, string outputOptions = "")
