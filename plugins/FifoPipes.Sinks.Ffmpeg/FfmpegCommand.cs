@@ -23,12 +23,13 @@ public static class FfmpegCommand
         options.Codec.Length > 0 ? options.Codec : container.DefaultCodec;
 
     /// <param name="comment">How the video was made, for the container's comment tag; null for none.</param>
+    /// <param name="soundFrom">Seconds into the sound file where its first turn starts (a resumed run goes on with it).</param>
     public static IReadOnlyList<string> Build(FfmpegSinkOptions options, FfmpegContainer container, FrameFormat format, string output, bool overwrite,
-        string? comment = null)
+        string? comment = null, double soundFrom = 0)
     {
         bool audio = options.Audio.Length > 0;
         var args = Quiet().Concat(RawFrames(format, waiting: audio)).ToList();
-        args.AddRange(audio ? SecondInput("-stream_loop", "-1", "-i", options.Audio) : new[] { "-an" });
+        args.AddRange(audio ? SecondInput(LoopedSound(options.Audio, soundFrom)) : new[] { "-an" });
         args.AddRange(VideoEncoding(options, CodecFor(options, container), format));
         // The muxer cuts the sound where the frames end, not a few hundred milliseconds after (it waits for both to reach the end).
         if (audio) args.AddRange(AudioEncoding(container == FfmpegContainer.WebM ? "libopus" : "aac").Concat(new[] { "-fflags", "+shortest", "-max_interleave_delta", "100M" }));
@@ -52,7 +53,8 @@ public static class FfmpegCommand
     /// plays what arrives as it arrives), encoded without lookahead so each frame leaves as it comes, a keyframe every
     /// <see cref="StreamSinkOptions.Keyframes"/> seconds for players that join, and a silent audio track where asked.
     /// </summary>
-    public static IReadOnlyList<string> BuildStream(StreamSinkOptions options, StreamProtocol protocol, FrameFormat format, string address)
+    /// <param name="soundFrom">Seconds into the sound file where its first turn starts (a stream connected again goes on with it).</param>
+    public static IReadOnlyList<string> BuildStream(StreamSinkOptions options, StreamProtocol protocol, FrameFormat format, string address, double soundFrom = 0)
     {
         var codec = CodecFor(options, FfmpegContainer.Mp4);
         bool x26x = codec is "libx264" or "libx265";
@@ -61,7 +63,7 @@ public static class FfmpegCommand
         // -re paces the frames' input only.
         if (options.Realtime) args.Add("-re");
         args.AddRange(RawFrames(format, waiting: options.Realtime || audio));
-        if (options.Audio.Length > 0) args.AddRange(SecondInput("-stream_loop", "-1", "-i", options.Audio));
+        if (options.Audio.Length > 0) args.AddRange(SecondInput(LoopedSound(options.Audio, soundFrom)));
         else if (options.SilentAudio) args.AddRange(SecondInput("-f", "lavfi", "-i", "anullsrc=channel_layout=stereo:sample_rate=44100"));
         args.AddRange(VideoEncoding(options, codec, format, defaultPreset: x26x ? "veryfast" : ""));
         if (x26x) args.AddRange(new[] { "-tune", "zerolatency" });
@@ -85,6 +87,12 @@ public static class FfmpegCommand
     /// audio track mapped beside the frames.
     /// </summary>
     static string[] SecondInput(params string[] input) => input.Concat(new[] { "-map", "0:v", "-map", "1:a:0" }).ToArray();
+
+    /// <summary>A sound file looped without end, its first turn from <paramref name="from"/> seconds (later turns from its start).</summary>
+    static string[] LoopedSound(string path, double from) =>
+        new[] { "-stream_loop", "-1" }
+            .Concat(from > 0 ? new[] { "-ss", from.ToString("0.######", CultureInfo.InvariantCulture) } : Array.Empty<string>())
+            .Concat(new[] { "-i", path }).ToArray();
 
     /// <summary>The audio codec; the endless audio input (a looped file, silence) ends with the frames.</summary>
     static string[] AudioEncoding(string codec) => new[] { "-c:a", codec, "-b:a", "128k", "-shortest" };

@@ -156,7 +156,7 @@ public sealed class FfmpegSink : IFrameSink
         if (options.Interpolate > 0 && !interpolates)
             log.Warning($"{container.Name}: interpolate {Rate(options.Interpolate)} is not above the frames' {format.FpsText} fps; they are encoded as made.");
         var named = path;
-        // A resumed run's segment plays its sound from the start again: the join cuts the first file's where its frames are cut.
+        // The join cuts the first file's sound where its frames are cut; the segment's goes on from there.
         path = SinkFiles.OpenPath(path, first.Index, container.Name, log, interpolates ? first.Index / format.Fps : null, container.JoinedExtension, container.JoinNote,
             soundUntil: options.Audio.Length > 0 ? first.Index / format.Fps : null);
         if (container == FfmpegContainer.Hls)
@@ -166,7 +166,9 @@ public sealed class FfmpegSink : IFrameSink
             // The new playlist replaces the earlier run's, so its segments go too: a longer run leaves more than this one writes over.
             if (target.Overwrite) HlsFiles.RemoveEarlierRun(path);
         }
-        var arguments = FfmpegCommand.Build(options, container, format, path, target.Overwrite, first.Provenance);
+        // A resumed run's sound goes on where the interrupted one's was at this frame.
+        double soundFrom = options.Audio.Length > 0 ? SoundFile.PositionAt(options.Audio, first.Index / format.Fps) : 0;
+        var arguments = FfmpegCommand.Build(options, container, format, path, target.Overwrite, first.Provenance, soundFrom);
         if (FfmpegCommand.EncodedSize(options, format) is { Padded: true } encoded)
             log.Verbose($"{container.Name}: frames are padded to {encoded.Width}x{encoded.Height} with black; {options.PixelFormat} needs even sides.");
         // The provenance comment is many lines; the log line names it instead of repeating it (a comment of the user's own stays).

@@ -29,7 +29,7 @@ public partial class FfmpegEncodingOptions : IValidatableOptions
 
     [Option("An audio file (mp3, wav, ogg, m4a, ...) played under the video from its start, looped for as long as the video runs, " +
             "e.g. a music bed for a stream. A relative path is taken from the working folder (a recipe's: its own). A resumed run's new file, " +
-            "and a stream that connects again, start it from the beginning. Empty: no sound.")]
+            "and a stream that connects again, go on with it where it was. Empty: no sound.")]
     public string Audio { get; set; } = "";
 
     [Option("More ffmpeg output options, added just before the output file, e.g. \"-tune animation -g 48\". Quote arguments that contain spaces.")]

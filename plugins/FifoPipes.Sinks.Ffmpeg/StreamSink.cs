@@ -185,6 +185,8 @@ public sealed class StreamSink : IFrameSink
             return;
         }
         framesOnConnection = 0;
+        // The sound goes on where it was when the connection dropped.
+        if (options.Audio.Length > 0) arguments = FfmpegCommand.BuildStream(options, protocol, format!, address, SoundFile.PositionAt(options.Audio, framesSent / format!.Fps));
         Launch();
         Reconnects++;
     }

@@ -101,16 +101,23 @@ public sealed class FfmpegSinkTests : SinkTestBase
     }
 
     [SkippableFact]
-    public void A_resumed_video_with_sound_joins_with_its_sound_by_the_command_the_sink_gives()
+    public void A_resumed_video_with_sound_goes_on_with_its_sound_and_joins_with_it_by_the_command_the_sink_gives()
     {
         Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
-        Ffprobe.Ffmpeg("-f", "lavfi", "-i", "sine=frequency=330:duration=0.7", Path.Combine(Dir, "tone.wav"));
+        // Silent for the first half second, a tone after: where the sound is shows in how loud it is.
+        Ffprobe.Ffmpeg("-f", "lavfi", "-i", "aevalsrc='if(lt(t,0.5),0,0.8*sin(2*PI*440*t))':d=1:s=44100", Path.Combine(Dir, "tone.wav"));
         var options = new FfmpegSinkOptions { Preset = "ultrafast", Audio = "tone.wav" };
         Write(new Mp4SinkFactory(), new SinkTarget("story.mp4", 8, false), Context, Frames(16), options);
         // The interrupted run wrote 16 frames; the resumed one starts again at frame 8.
         var log = new FifoPipes.Tests.Sampling.RecordingSink();
         Write(new Mp4SinkFactory(), new SinkTarget("story.mp4", 8, true), new PluginContext(log, Dir), Enumerable.Range(8, 8).Select(i => Frame(i, 64, 48)), options);
         var warning = Assert.Single(log.Warnings);
+        // A segment from frame 4 is half a second in: its sound goes on where the tone begins (restarted, it would be
+        // silent); the one from frame 8 is a whole turn of the one-second file in, back at the silence.
+        var half = new FifoPipes.Tests.Sampling.RecordingSink();
+        Write(new Mp4SinkFactory(), new SinkTarget("story.mp4", 8, true), new PluginContext(half, Dir), Enumerable.Range(4, 4).Select(i => Frame(i, 64, 48)), options);
+        Assert.True(Ffprobe.MeanVolume(Path.Combine(Dir, "story.from-000004.mp4"), seconds: 0.3) > -20, "the segment from frame 4 starts with the tone, 0.5 s into the sound");
+        Assert.True(Ffprobe.MeanVolume(Path.Combine(Dir, "story.from-000008.mp4"), seconds: 0.3) < -40, "the segment from frame 8 starts with the silence, 1 s into it (a turn)");
         var command = warning[(warning.IndexOf("To join them: ", StringComparison.Ordinal) + "To join them: ".Length)..];
         var shell = new ProcessStartInfo("/bin/sh") { WorkingDirectory = Dir, RedirectStandardError = true };
         shell.ArgumentList.Add("-c");

@@ -61,6 +61,20 @@ public static class Ffprobe
         return (doc.RootElement.GetProperty("streams")[0].GetProperty("codec_name").GetString()!, end);
     }
 
+    /// <summary>The mean volume in dB of the first <paramref name="seconds"/> of a file's sound (ffmpeg's volumedetect; about -91 for silence).</summary>
+    public static double MeanVolume(string path, double seconds)
+    {
+        var info = new ProcessStartInfo("ffmpeg") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var a in new[] { "-hide_banner", "-nostdin", "-i", path, "-map", "0:a:0", "-t", seconds.ToString(CultureInfo.InvariantCulture), "-af", "volumedetect", "-f", "null", "-" })
+            info.ArgumentList.Add(a);
+        using var process = Process.Start(info)!;
+        var stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        var match = System.Text.RegularExpressions.Regex.Match(stderr, @"mean_volume: (-?[\d.]+) dB");
+        if (!match.Success) throw new InvalidOperationException($"ffmpeg measured no volume in {path}: {stderr}");
+        return double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+    }
+
     /// <summary>What ffprobe says of <paramref name="path"/> with <paramref name="arguments"/>, as JSON; its error where it cannot read it.</summary>
     static JsonDocument Json(string path, params string[] arguments)
     {

@@ -131,6 +131,9 @@ public sealed class StreamSinkTests : SinkTestBase
         var text = string.Join(' ', FfmpegCommand.BuildStream(new StreamSinkOptions { Audio = "/music/bed.mp3" }, StreamProtocol.Of("rtmp://h/live/k").Protocol,
             new FrameFormat(64, 48, 8), "rtmp://h/live/k"));
         Assert.Contains("-i - -stream_loop -1 -i /music/bed.mp3 -map 0:v -map 1:a:0 -c:v libx264", text);
+        var later = string.Join(' ', FfmpegCommand.BuildStream(new StreamSinkOptions { Audio = "/music/bed.mp3" }, StreamProtocol.Of("rtmp://h/live/k").Protocol,
+            new FrameFormat(64, 48, 8), "rtmp://h/live/k", soundFrom: 12.5));
+        Assert.Contains("-stream_loop -1 -ss 12.5 -i /music/bed.mp3", later);
         Assert.DoesNotContain("anullsrc", text);
         Assert.Contains("-c:a aac -b:a 128k -shortest", text);
     }
