@@ -100,17 +100,17 @@ internal sealed class FfmpegProcess : IDisposable
             : null;
 
     /// <summary>
-    /// How ffmpeg ended and what it said last, for an error message; every <paramref name="hidden"/> in its words is
-    /// shown masked (<see cref="StreamAddress.Hide"/>: ffmpeg names the address it sends to, stream key and all).
+    /// How ffmpeg ended and what it said last, for an error message; its words as <paramref name="shown"/> makes them
+    /// (a stream's <see cref="StreamAddress.HiderOf"/>: ffmpeg names the address it sends to, stream key and all).
     /// </summary>
-    public string LastWords(int exitCode, string? hidden = null)
+    public string LastWords(int exitCode, Func<string, string>? shown = null)
     {
         var tail = StderrTail();
         var how = KilledIdleAfter is { } idle ? $"ffmpeg did no work for {idle.TotalSeconds:F0} s after its input ended and was killed"
             : exitCode > 128 && exitCode < 160 ? $"ffmpeg was killed by signal {exitCode - 128}"
             : $"ffmpeg exited with code {exitCode}";
         var said = tail.Count > 0
-            ? "Its last messages:" + Environment.NewLine + string.Join(Environment.NewLine, tail.Select(l => "  " + (hidden is null ? l : StreamAddress.Hide(l, hidden))))
+            ? "Its last messages:" + Environment.NewLine + string.Join(Environment.NewLine, tail.Select(l => "  " + (shown is null ? l : shown(l))))
             : "It printed no error message.";
         return $"{how}. {said}";
     }

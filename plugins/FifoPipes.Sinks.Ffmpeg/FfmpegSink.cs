@@ -167,7 +167,7 @@ public sealed class FfmpegSink : IFrameSink
             if (target.Overwrite) HlsFiles.RemoveEarlierRun(path);
         }
         // A resumed run's sound goes on where the interrupted one's was at this frame.
-        double soundFrom = options.Audio.Length > 0 ? SoundFile.PositionAt(options.Audio, first.Index / format.Fps) : 0;
+        double soundFrom = SoundFile.PositionAt(options.Audio, first.Index / format.Fps);
         var arguments = FfmpegCommand.Build(options, container, format, path, target.Overwrite, first.Provenance, soundFrom);
         if (FfmpegCommand.EncodedSize(options, format) is { Padded: true } encoded)
             log.Verbose($"{container.Name}: frames are padded to {encoded.Width}x{encoded.Height} with black; {options.PixelFormat} needs even sides.");

@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text.RegularExpressions;
 using FifoPipes.Abstractions;
 using FifoPipes.Core.Media;
 
@@ -18,40 +21,54 @@ public static class SoundFile
     public static void EnsureReadable(string path, string sink)
     {
         if (path.Length == 0) return;
-        using var process = FfmpegLocator.StartReading(new[] { "-v", "error", "-nostdin", "-i", path, "-map", "0:a:0", "-t", "0.05", "-f", "null", "-" });
+        var (finished, exitCode, errors) = Run("-v", "error", "-nostdin", "-i", path, "-map", "0:a:0", "-t", "0.05", "-f", "null", "-");
+        if (!finished) throw Unreadable(path, sink, $"ffmpeg did not finish reading it in {Patience.TotalSeconds:0} s");
+        if (exitCode != 0)
+            throw Unreadable(path, sink, errors.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? $"ffmpeg exited with code {exitCode}");
+    }
+
+    /// <summary>
+    /// Where in the looped file <paramref name="path"/> (none: "") the sound is at <paramref name="seconds"/> of video: a
+    /// resumed run's file, or a stream connected again, goes on with the sound where it was. 0 where the file's length
+    /// cannot be read (from the start, as before).
+    /// </summary>
+    public static double PositionAt(string path, double seconds)
+    {
+        if (path.Length == 0 || seconds <= 0 || Length(path) is not { } length || !(length > 0)) return 0;
+        return seconds % length;
+    }
+
+    /// <summary>Lengths read, by file, size and write time: a stream connecting again asks each time.</summary>
+    static readonly ConcurrentDictionary<(string Path, long Bytes, DateTime Written), double?> Lengths = new();
+
+    /// <summary>The file's length as ffmpeg reads it from its header (no decoding); null where it gives none.</summary>
+    static double? Length(string path)
+    {
+        var file = new FileInfo(path);
+        if (!file.Exists) return null;
+        return Lengths.GetOrAdd((file.FullName, file.Length, file.LastWriteTimeUtc), _ =>
+        {
+            // ffmpeg with no output exits 1 after printing the input's header: "Duration: 00:03:25.47, start: ...".
+            var (finished, _, errors) = Run("-hide_banner", "-nostdin", "-i", path);
+            var match = Regex.Match(errors, @"Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)");
+            if (!finished || !match.Success) return null;
+            return int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) * 3600 + int.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture) * 60
+                + double.Parse(match.Groups[3].Value, CultureInfo.InvariantCulture);
+        });
+    }
+
+    /// <summary>Runs ffmpeg to its end, or kills it after <see cref="Patience"/>; what it said on stderr.</summary>
+    static (bool Finished, int ExitCode, string Errors) Run(params string[] arguments)
+    {
+        using var process = FfmpegLocator.StartReading(arguments);
         var errors = process.StandardError.ReadToEndAsync();
         process.StandardOutput.ReadToEndAsync();
         if (!process.WaitForExit(Patience))
         {
             process.Kill(entireProcessTree: true);
-            throw Unreadable(path, sink, $"ffmpeg did not finish reading it in {Patience.TotalSeconds:0} s");
+            return (false, -1, "");
         }
-        if (process.ExitCode != 0)
-            throw Unreadable(path, sink, errors.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? $"ffmpeg exited with code {process.ExitCode}");
-    }
-
-    /// <summary>
-    /// Where in the looped file the sound is at <paramref name="seconds"/> of video: a resumed run's file, or a stream
-    /// connected again, goes on with the sound where it was. 0 where the file's length cannot be read (from the start, as before).
-    /// </summary>
-    public static double PositionAt(string path, double seconds)
-    {
-        if (seconds <= 0 || Length(path) is not { } length || !(length > 0)) return 0;
-        return seconds % length;
-    }
-
-    /// <summary>The file's length as ffmpeg reads it from its header (no decoding); null where it gives none.</summary>
-    static double? Length(string path)
-    {
-        using var process = FfmpegLocator.StartReading(new[] { "-hide_banner", "-nostdin", "-i", path });
-        var errors = process.StandardError.ReadToEndAsync();
-        process.StandardOutput.ReadToEndAsync();
-        if (!process.WaitForExit(Patience)) { process.Kill(entireProcessTree: true); return null; }
-        // ffmpeg with no output exits 1 after printing the input's header: "Duration: 00:03:25.47, start: ...".
-        var match = System.Text.RegularExpressions.Regex.Match(errors.Result, @"Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)");
-        if (!match.Success) return null;
-        var inv = System.Globalization.CultureInfo.InvariantCulture;
-        return int.Parse(match.Groups[1].Value, inv) * 3600 + int.Parse(match.Groups[2].Value, inv) * 60 + double.Parse(match.Groups[3].Value, inv);
+        return (true, process.ExitCode, errors.Result);
     }
 
     static FifoInputException Unreadable(string path, string sink, string why) =>

@@ -53,6 +53,7 @@ public sealed class StreamSink : IFrameSink
     readonly string ffmpeg;
     readonly string address;
     readonly string shown;
+    readonly Func<string, string> hide;
     readonly SinkTarget target;
     readonly StreamProtocol protocol;
     readonly StreamSinkOptions options;
@@ -62,7 +63,8 @@ public sealed class StreamSink : IFrameSink
     readonly Func<int, TimeSpan> pauseBeforeTry;
     readonly Func<long> clock;
     FfmpegProcess? process;
-    IReadOnlyList<string>? arguments;
+    /// <summary>The index of the first frame this sink was given: the sound's place follows it (a resumed run's stream).</summary>
+    long firstIndex;
     FrameFormat? format;
     long framesSent, framesOnConnection;
     int triesInARow;
@@ -85,6 +87,7 @@ public sealed class StreamSink : IFrameSink
         this.ffmpeg = ffmpeg;
         address = StreamAddress.Normalised(target.Path);
         shown = StreamAddress.Display(address);
+        hide = StreamAddress.HiderOf(address);
         // Messages that name the target (a frame of another size) name it masked.
         this.target = target with { Path = shown };
         this.listens = listens;
@@ -135,18 +138,25 @@ public sealed class StreamSink : IFrameSink
     void Start(VideoFrame first)
     {
         format = FrameFormat.Of(first, target);
-        arguments = FfmpegCommand.BuildStream(options, protocol, format, address);
+        firstIndex = first.Index;
         if (FfmpegCommand.EncodedSize(options, format) is { Padded: true } encoded)
             log.Verbose($"stream: frames are padded to {encoded.Width}x{encoded.Height} with black; {options.PixelFormat} needs even sides.");
-        log.Verbose($"stream: {ffmpeg} {FfmpegCommand.Show(arguments, a => StreamAddress.Hide(a, address))}");
-        if (listens) log.Verbose($"stream: waiting at {shown} for a player to connect; the run waits with it.");
-        Launch();
+        Launch(first: true);
     }
 
-    /// <summary>Starts ffmpeg, first or again, with the pace measured afresh; one that cannot start ends the stream with that error.</summary>
-    void Launch()
+    /// <summary>
+    /// Starts ffmpeg, first or again, its sound where the video is, with the pace measured afresh; one that cannot start
+    /// ends the stream with that error.
+    /// </summary>
+    void Launch(bool first)
     {
-        try { process = FfmpegProcess.Start(ffmpeg, arguments!); }
+        var arguments = FfmpegCommand.BuildStream(options, protocol, format!, address, SoundFile.PositionAt(options.Audio, (firstIndex + framesSent) / format!.Fps));
+        if (first)
+        {
+            log.Verbose($"stream: {ffmpeg} {FfmpegCommand.Show(arguments, hide)}");
+            if (listens) log.Verbose($"stream: waiting at {shown} for a player to connect; the run waits with it.");
+        }
+        try { process = FfmpegProcess.Start(ffmpeg, arguments); }
         catch (FifoInputException notStartable) { throw failure = notStartable; }
         (lastWriteEnded, firstTimed, framesTimed, producingTicks) = (null, null, 0, 0);
     }
@@ -156,8 +166,8 @@ public sealed class StreamSink : IFrameSink
     {
         int exitCode = process!.Finish(FfmpegSink.DyingIdleLimit);
         var notStarted = process.NotStarted(ffmpeg, ex);
-        var why = process.LastWords(exitCode, address);
-        var lastLine = process.StderrTail().LastOrDefault() is { } line ? StreamAddress.Hide(line, address) : $"ffmpeg exited with code {exitCode}";
+        var why = process.LastWords(exitCode, hide);
+        var lastLine = process.StderrTail().LastOrDefault() is { } line ? hide(line) : $"ffmpeg exited with code {exitCode}";
         process.Dispose();
         process = null;
         if (notStarted is not null) throw failure = notStarted;
@@ -185,9 +195,7 @@ public sealed class StreamSink : IFrameSink
             return;
         }
         framesOnConnection = 0;
-        // The sound goes on where it was when the connection dropped.
-        if (options.Audio.Length > 0) arguments = FfmpegCommand.BuildStream(options, protocol, format!, address, SoundFile.PositionAt(options.Audio, framesSent / format!.Fps));
-        Launch();
+        Launch(first: false);
         Reconnects++;
     }
 
@@ -232,7 +240,7 @@ public sealed class StreamSink : IFrameSink
         if (failure is null && exitCode != 0)
         {
             failure = new FifoInputException(FailedErrorId,
-                $"ffmpeg could not finish the stream to '{shown}' ({framesSent} frames sent): {process.LastWords(exitCode, address)}");
+                $"ffmpeg could not finish the stream to '{shown}' ({framesSent} frames sent): {process.LastWords(exitCode, hide)}");
             throw failure;
         }
         log.Verbose($"stream: sent {framesSent} frames to {shown}{(Reconnects > 0 ? $", starting ffmpeg again {Reconnects} times" : "")}.");

@@ -38,22 +38,31 @@ public static partial class StreamAddress
     /// <paramref name="text"/> (ffmpeg's messages name the address) with <paramref name="target"/> shown as
     /// <see cref="Display"/> does, and each secret part of it masked wherever it appears on its own.
     /// </summary>
-    public static string Hide(string text, string target)
+    public static string Hide(string text, string target) => HiderOf(target)(text);
+
+    /// <summary>
+    /// <see cref="Hide"/> for one target, its parts found once: for a sink that masks every argument and message it
+    /// shows. A file path is shown as it is.
+    /// </summary>
+    public static Func<string, string> HiderOf(string target)
     {
-        if (!IsAddress(target)) return text;
-        text = text.Replace(target, Display(target), StringComparison.Ordinal);
-        if (!Uri.TryCreate(target, UriKind.Absolute, out var uri)) return text;
+        if (!IsAddress(target)) return text => text;
+        var shown = Display(target);
+        if (!Uri.TryCreate(target, UriKind.Absolute, out var uri)) return text => text.Replace(target, shown, StringComparison.Ordinal);
         var segments = Segments(uri);
+        // Short parts ("live", "1") are words of any message, not secrets worth hiding there.
         var secrets = segments.Skip(segments.Length > 1 ? 1 : 0)
             .Concat(uri.UserInfo.Split(':', 2).Skip(1))
-            .Concat(Query(uri).Where(p => p.Secret).Select(p => p.Value ?? p.Key));
-        // Short parts ("live", "1") are words of any message, not secrets worth hiding there.
-        foreach (var secret in secrets.Where(x => x.Length >= 6).OrderByDescending(x => x.Length))
+            .Concat(Query(uri).Where(p => p.Secret).Select(p => p.Value ?? p.Key))
+            .Where(x => x.Length >= 6)
+            .SelectMany(x => new[] { x, Uri.UnescapeDataString(x) })
+            .Distinct().OrderByDescending(x => x.Length).ToArray();
+        return text =>
         {
-            text = text.Replace(secret, Mask, StringComparison.Ordinal);
-            text = text.Replace(Uri.UnescapeDataString(secret), Mask, StringComparison.Ordinal);
-        }
-        return text;
+            text = text.Replace(target, shown, StringComparison.Ordinal);
+            foreach (var secret in secrets) text = text.Replace(secret, Mask, StringComparison.Ordinal);
+            return text;
+        };
     }
 
     static string[] Segments(Uri uri) => uri.AbsolutePath.Split('/', StringSplitOptions.RemoveEmptyEntries);
