@@ -241,6 +241,15 @@ public sealed class PluginHost
         StreamAddress.SchemeOf(target) is { } scheme ? SinkForScheme(scheme) : SinkForExtension(Path.GetExtension(target));
 
     /// <summary>
+    /// Why <paramref name="sink"/>, named for <paramref name="target"/>, cannot take it: a file sink given an address
+    /// would write a file named after the stream key. Null where it can.
+    /// </summary>
+    public static string? AddressProblem(PluginDescriptor sink, string target) =>
+        StreamAddress.SchemeOf(target) is { } scheme && !sink.Schemes.Contains(scheme)
+            ? $"the {sink.Name} sink writes files, and '{StreamAddress.Display(target)}' is a {scheme}:// address"
+            : null;
+
+    /// <summary>
     /// Why no sink takes <paramref name="target"/>, and what sinks do take: for an address the schemes they send to, else
     /// the extensions they write, each with its sink.
     /// </summary>

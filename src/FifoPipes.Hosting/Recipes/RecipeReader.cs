@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using FifoPipes.Abstractions;
 using FifoPipes.Core.Sinks;
 using FifoPipes.Core.Media;
+using FifoPipes.Hosting.Engine;
 using FifoPipes.Hosting.Models;
 using FifoPipes.Hosting.Options;
 using FifoPipes.Hosting.Plugins;
@@ -406,10 +407,7 @@ public sealed class RecipeReader
         var sinks = new List<SinkUse>();
         if (map["sinks"] is not { } node) return sinks;
         if (node is not SequenceNode seq) { Error("sinks", $"expected a list of sinks ({{use, path, with}}), got {node.Kind}", node.Location, SinkKeys); return sinks; }
-        // As the file system compares names: out.mp4 and OUT.mp4 are one file on Windows and macOS.
-        var paths = new HashSet<string>(OperatingSystem.IsLinux() ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase);
-        // Addresses compare as written: a stream key's case is its own.
-        var addresses = new HashSet<string>(StringComparer.Ordinal);
+        var targets = new SinkTargets();
         for (int i = 0; i < seq.Items.Count; i++)
         {
             var path = $"sinks[{i}]";
@@ -443,16 +441,15 @@ public sealed class RecipeReader
                     continue;
                 }
             }
-            if (StreamAddress.SchemeOf(target) is { } scheme && !plugin.Schemes.Contains(scheme))
+            if (PluginHost.AddressProblem(plugin, target) is { } refused)
             {
-                Error($"{path}.use", $"the {plugin.Name} sink writes files, and '{StreamAddress.Display(target)}' is a {scheme}:// address; leave out 'use' (the stream sink sends to addresses) or give a file path",
-                    item["use"]!.Location);
+                Error($"{path}.use", $"{refused}; leave out 'use' (the stream sink sends to addresses) or give a file path", item["use"]!.Location);
                 continue;
             }
             // An address (rtmp://...) is where a stream goes, not a file under the recipe's folder.
             var full = StreamAddress.IsAddress(target) ? target : FullPath(target, $"{path}.path", item["path"]!.Location);
             if (full is null) continue;
-            if (!(StreamAddress.IsAddress(full) ? addresses : paths).Add(full)) Error($"{path}.path", $"two sinks write to '{StreamAddress.Display(full)}'", item["path"]!.Location);
+            if (!targets.Add(full)) Error($"{path}.path", $"two sinks write to '{StreamAddress.Display(full)}'", item["path"]!.Location);
             var options = BindOptions(plugin, ReadMap(item["with"], $"{path}.with"), $"{path}.with", item.Location);
             sinks.Add(new SinkUse(plugin, options, full, pathNode.Location));
         }

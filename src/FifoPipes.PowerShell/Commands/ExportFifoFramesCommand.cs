@@ -54,7 +54,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     void OpenSinks()
     {
         var uses = new List<SinkUse>();
-        var seen = new HashSet<string>(OperatingSystem.IsLinux() ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase);
+        var seen = new SinkTargets();
         foreach (var path in Path)
         {
             // An address (rtmp://...) is where a stream goes; PowerShell would take its scheme for a drive.
@@ -124,12 +124,10 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         throw new PSArgumentException($"{char.ToUpperInvariant(problem[0])}{problem[1..]} ('{StreamAddress.Display(path)}'). Use one of: {string.Join(", ", taken)}, or name a sink with -Format.");
     }
 
-    /// <summary>A sink named for an address must send to addresses of its scheme: a file sink would write a file named after the stream key.</summary>
     static PluginDescriptor SinkTakes(PluginDescriptor sink, string path) =>
-        StreamAddress.SchemeOf(path) is not { } scheme || sink.Schemes.Contains(scheme)
-            ? sink
-            : throw new FifoInputException("SinkTakesNoAddress",
-                $"The {sink.Name} sink writes files, and '{StreamAddress.Display(path)}' is a {scheme}:// address. Leave out -Format (the stream sink sends to addresses), or give a file path.");
+        PluginHost.AddressProblem(sink, path) is { } refused
+            ? throw new FifoInputException("SinkTakesNoAddress", $"{char.ToUpperInvariant(refused[0])}{refused[1..]}. Leave out -Format (the stream sink sends to addresses), or give a file path.")
+            : sink;
 
     /// <summary>
     /// -Option goes to every path, so each sink takes the keys it has (a.mp4, a.gif -Option @{ crf = 18 } sets the MP4's crf);

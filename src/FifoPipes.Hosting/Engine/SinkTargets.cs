@@ -1,0 +1,17 @@
+using FifoPipes.Core.Sinks;
+
+namespace FifoPipes.Hosting.Engine;
+
+/// <summary>
+/// The outputs of one run, each taken once: file paths as the file system compares names (out.mp4 and OUT.mp4 are one
+/// file on Windows and macOS), stream addresses as written (a stream key's case is its own).
+/// </summary>
+public sealed class SinkTargets
+{
+    readonly HashSet<string> paths = new(OperatingSystem.IsLinux() ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase);
+    readonly HashSet<string> addresses = new(StringComparer.Ordinal);
+
+    /// <summary>False where <paramref name="target"/> is taken already.</summary>
+    public bool Add(string target) =>
+        StreamAddress.IsAddress(target) ? addresses.Add(StreamAddress.Normalised(target)) : paths.Add(target);
+}
