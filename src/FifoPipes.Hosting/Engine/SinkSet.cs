@@ -31,18 +31,19 @@ public sealed class SinkSet : IDisposable
     /// <summary>Asks every sink whether it could write its target, before the run computes anything (see <see cref="ISinkFactory.Check"/>).</summary>
     public void Check()
     {
-        foreach (var (_, problem) in Problems()) throw problem;
+        foreach (var (_, _, problem) in Problems()) throw problem;
     }
 
-    /// <summary>What each sink would refuse, asked of every one of them (<see cref="Check"/> stops at the first).</summary>
-    public IEnumerable<(SinkUse Use, FifoInputException Problem)> Problems()
+    /// <summary>What each sink would refuse, with its place among the sinks, asked of every one (<see cref="Check"/> stops at the first).</summary>
+    public IEnumerable<(int Index, SinkUse Use, FifoInputException Problem)> Problems()
     {
-        foreach (var (use, _) in sinks)
+        for (int i = 0; i < sinks.Count; i++)
         {
+            var use = sinks[i].Use;
             FifoInputException? problem = null;
             try { use.Plugin.Create<ISinkFactory>().Check(use.Options, new SinkTarget(use.Path, fallbackFps, overwrite), context); }
             catch (FifoInputException ex) { problem = ex; }
-            if (problem is not null) yield return (use, problem);
+            if (problem is not null) yield return (i, use, problem);
         }
     }
 

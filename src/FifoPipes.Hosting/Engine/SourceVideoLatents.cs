@@ -29,12 +29,13 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
     /// </summary>
     const long TurnBytes = 512L << 20;
     readonly Dictionary<long, Tensor> turn = new();
-    bool? keepsTurn;
+    readonly bool keepsTurn;
 
-    SourceVideoLatents(IVideoModel model, SourceVideo source, SourceFrames.Summary summary, IProgressSink log)
+    SourceVideoLatents(IVideoModel model, SourceVideo source, SourceFrames.Summary summary, bool keepsTurn, IProgressSink log)
     {
         this.model = model;
         this.source = source;
+        this.keepsTurn = keepsTurn;
         this.log = log;
         selected = summary.Frames;
         Fps = summary.Fps;
@@ -58,6 +59,7 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
     public static SourceVideoLatents Open(IVideoModel model, SourceVideo source, IProgressSink? log = null)
     {
         var summary = SourceFrames.Probe(source.Path, source.Timing);
+        bool keepsTurn;
         using (var probe = new SourceFrames(source.Path, model.Info.PixelWidth, model.Info.PixelHeight, source.Timing))
         using (var scope = NewDisposeScope())
         {
@@ -75,8 +77,9 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
                 throw new FifoInputException("SourcePingPongTooLong",
                     $"A ping-pong loop keeps the whole clip's latents in memory, and the {summary.Frames} frames of '{source.Path}' take {turnBytes >> 20} MB, more than {TurnBytes >> 20} MB. " +
                     "Loop a shorter part of it (source.start and a lower source.fps select fewer frames), or loop: true.");
+            keepsTurn = source.PingPong || (source.Loop && turnBytes <= TurnBytes);
         }
-        return new SourceVideoLatents(model, source, summary, log ?? NullProgressSink.Instance);
+        return new SourceVideoLatents(model, source, summary, keepsTurn, log ?? NullProgressSink.Instance);
     }
 
     public Tensor Latent(long index)
@@ -121,9 +124,8 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
     /// <summary>Keeps a looping source's latent for later turns, where the turn fits (a ping-pong turn always does: Open checked it).</summary>
     void Keep(long frame, Tensor latent)
     {
-        keepsTurn ??= source.PingPong || (source.Loop && selected * latent.NumberOfElements * sizeof(float) <= TurnBytes);
         // A copy of its own: on a CPU model .cpu() would hand back the latest latent itself, which the next frame disposes.
-        if (keepsTurn == true && !turn.ContainsKey(frame)) turn[frame] = zeros(latent.shape, ScalarType.Float32, CPU).copy_(latent).DetachFromDisposeScope();
+        if (keepsTurn && !turn.ContainsKey(frame)) turn[frame] = zeros(latent.shape, ScalarType.Float32, CPU).copy_(latent).DetachFromDisposeScope();
     }
 
     /// <summary>Reads, encodes and keeps the next frame; false at the end of the stream.</summary>

@@ -14,16 +14,18 @@ public sealed class PluginDescriptor
         Version = metadata.Version;
         Description = metadata.Description;
         OptionsType = metadata.OptionsType;
-        Extensions = metadata.Extensions.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(e => e.TrimStart('.').ToLowerInvariant()).ToArray();
-        Schemes = (metadata.Schemes ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(s => (s.EndsWith("://", StringComparison.Ordinal) ? s[..^3] : s).ToLowerInvariant()).ToArray();
+        Extensions = Listed(metadata.Extensions, e => e.TrimStart('.'));
+        Schemes = Listed(metadata.Schemes, s => s.EndsWith("://", StringComparison.Ordinal) ? s[..^3] : s);
         Options = OptionDescriptor.For(OptionsType);
         Source = source;
         this.create = create;
     }
 
     readonly Func<object> create;
+
+    /// <summary>A comma-separated metadata list ("mp4, .m4v"; "rtmp,srt://"), each item bare and in lower case.</summary>
+    static string[] Listed(string? text, Func<string, string> bare) =>
+        (text ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(i => bare(i).ToLowerInvariant()).ToArray();
 
     public PluginKind Kind { get; }
     public string Name { get; }

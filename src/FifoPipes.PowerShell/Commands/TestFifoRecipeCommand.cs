@@ -39,10 +39,8 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
     IEnumerable<Diagnostic> SinkProblems(Recipe recipe)
     {
         using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, recipe.Fps ?? 8, new PluginContext(new CmdletLog(this), recipe.BaseDirectory));
-        return sinks.Problems().Select(p => new Diagnostic($"sinks[{IndexOf(recipe, p.Use)}]", p.Problem.Message, p.Use.Location, Array.Empty<string>())).ToList();
+        return sinks.Problems().Select(p => new Diagnostic($"sinks[{p.Index}]", p.Problem.Message, p.Use.Location, Array.Empty<string>())).ToList();
     }
-
-    static int IndexOf(Recipe recipe, SinkUse use) => recipe.Sinks.ToList().IndexOf(use);
 }
 
 /// <summary>One problem in a recipe.</summary>
