@@ -108,6 +108,13 @@ Describe 'Get-FifoPlugin' {
 }
 
 Describe 'Recipes' {
+    # Broadcast recipes take their stream key from the environment, as a user sets it.
+    BeforeAll {
+        $script:savedStreamKey = $env:YOUTUBE_STREAM_KEY
+        $env:YOUTUBE_STREAM_KEY = 'stand-in-key'
+    }
+    AfterAll { $env:YOUTUBE_STREAM_KEY = $script:savedStreamKey }
+
     It 'reports a typo with its line, the key and the valid keys' {
         $recipe = Join-Path $Work 'typo.yaml'
         "apiVersion: fifopipes/v1`nprompt: clouds`nframes: 10`nsampler: {use: fifo, with: {partitons: 4}}" | Set-Content $recipe
@@ -128,7 +135,7 @@ Describe 'Recipes' {
         $folder = Join-Path $Work 'sink-check'
         New-Item -ItemType Directory $folder -Force | Out-Null
         Set-Content (Join-Path $folder 'taken.mp4') 'an earlier video'
-        $closed = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0); $closed.Start(); $port = $closed.LocalEndpoint.Port; $closed.Stop()
+        $port = FreePort
         $recipe = Join-Path $folder 'broadcast.yaml'
         "apiVersion: fifopipes/v1`nprompt: calm`nframes: 3`nsinks:`n  - path: taken.mp4`n  - path: fresh.gif`n  - path: rtmp://127.0.0.1:$port/live/check-secret" | Set-Content $recipe
         Test-FifoRecipe $recipe | Should -BeNullOrEmpty
@@ -143,12 +150,8 @@ Describe 'Recipes' {
     }
 
     It 'validates every example recipe' -ForEach (Get-ChildItem "$PSScriptRoot/../../examples/recipes/*.yaml" | ForEach-Object { @{ File = $_.FullName } }) {
-        # The broadcast takes its stream key from the environment, as a user sets it.
-        $saved = $env:YOUTUBE_STREAM_KEY
-        $env:YOUTUBE_STREAM_KEY = 'stand-in-key'
         # Recipes for models whose weights are not here still must be valid up to their files.
-        try { $problems = Test-FifoRecipe $File | Where-Object { $_.Message -notmatch 'does not exist' } }
-        finally { $env:YOUTUBE_STREAM_KEY = $saved }
+        $problems = Test-FifoRecipe $File | Where-Object { $_.Message -notmatch 'does not exist' }
         $problems | Should -BeNullOrEmpty
     }
 
@@ -167,12 +170,8 @@ Describe 'Recipes' {
     }) {
         $path = Join-Path $Work "documented-$([guid]::NewGuid()).yaml"
         Set-Content $path $Yaml
-        # Broadcasts take their stream key from the environment, as a user sets it.
-        $saved = $env:YOUTUBE_STREAM_KEY
-        $env:YOUTUBE_STREAM_KEY = 'stand-in-key'
         # Models whose weights are not here are valid up to their files.
-        try { $problems = Test-FifoRecipe $path | Where-Object { $_.Message -notmatch 'does not exist' } }
-        finally { $env:YOUTUBE_STREAM_KEY = $saved }
+        $problems = Test-FifoRecipe $path | Where-Object { $_.Message -notmatch 'does not exist' }
         $problems | Should -BeNullOrEmpty
     }
 
@@ -317,7 +316,7 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
         ($messages.Message -join "`n") | Should -Match 'streamid=\*\*\*\*'
         ($messages.Message -join "`n") | Should -Not -Match 'pester-secret'
         # A server that takes no connection is refused before the run, in words that keep the key.
-        $closed = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0); $closed.Start(); $closedPort = $closed.LocalEndpoint.Port; $closed.Stop()
+        $closedPort = FreePort
         $refused = { New-FifoVideo 'ocean' -Frames 2 @Tiny | Export-FifoFrames "rtmp://127.0.0.1:$closedPort/live2/pester-secret" } |
             Should -Throw -ErrorId 'StreamUnreachable*' -PassThru
         $refused.Exception.Message | Should -Match "127\.0\.0\.1:$closedPort/live2/\*\*\*\*"

@@ -12,3 +12,10 @@ function script:FrameCount([string]$Path) {
     # An MPEG-TS lists its streams again under its program: the first count is the stream's.
     [int](@(& ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 $Path) | Where-Object { $_ } | Select-Object -First 1)
 }
+
+# A loopback TCP port nothing listens on now (for a server to take, or for a connection to be refused).
+function script:FreePort {
+    $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+    $listener.Start()
+    try { $listener.LocalEndpoint.Port } finally { $listener.Stop() }
+}

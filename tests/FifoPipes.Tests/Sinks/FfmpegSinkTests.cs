@@ -21,9 +21,6 @@ public sealed class FfmpegSinkTests : SinkTestBase
         return Assert.Single(sink.Complete());
     }
 
-    static IEnumerable<VideoFrame> Frames(int count, int width = 64, int height = 48) =>
-        Enumerable.Range(0, count).Select(i => Frame(i, width, height));
-
     [SkippableFact]
     public void Mp4_is_h264_yuv420p_with_every_frame_and_the_right_duration()
     {

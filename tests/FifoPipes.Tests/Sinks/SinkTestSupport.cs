@@ -34,6 +34,10 @@ public abstract class SinkTestBase : IDisposable
         return new VideoFrame(index, width, height, rgb, "a test", fps, Guid.Empty);
     }
 
+    /// <summary><see cref="Frame"/>s <paramref name="first"/>, <paramref name="first"/> + 1, ...</summary>
+    public static IEnumerable<VideoFrame> Frames(int count, int width = 64, int height = 48, long first = 0) =>
+        Enumerable.Range(0, count).Select(i => Frame(first + i, width, height));
+
     public static VideoFrame Solid(long index, byte r, byte g, byte b, int width = 16, int height = 12, double fps = 8)
     {
         var rgb = new byte[width * height * 3];

@@ -17,9 +17,6 @@ public sealed class StreamSinkTests : SinkTestBase
 {
     const string Key = "live_4f9a-secret-key";
 
-    static IEnumerable<VideoFrame> Frames(int count, int width = 64, int height = 48, long first = 0) =>
-        Enumerable.Range(0, count).Select(i => Frame(first + i, width, height));
-
     [Theory]
     [InlineData("rtmp://a.rtmp.youtube.com/live2/" + Key, "rtmp://a.rtmp.youtube.com/live2/****")]
     [InlineData("rtmps://live-api-s.facebook.com:443/rtmp/" + Key + "?s_bl=1&a=" + Key, "rtmps://live-api-s.facebook.com:443/rtmp/****?s_bl=****&a=****")]
@@ -178,8 +175,7 @@ public sealed class StreamSinkTests : SinkTestBase
             next = Receive($"-listen 1 -i {address}", second);
         });
         // The sink pauses until the second server listens, however long a loaded machine takes to start it.
-        using (var sink = new StreamSink(FfmpegLocatorPath(), new SinkTarget(address, 8, false), StreamProtocol.Of(address).Protocol,
-                   new StreamSinkOptions { Realtime = false, SilentAudio = false }, log,
+        using (var sink = Direct(address, new StreamSinkOptions { Realtime = false, SilentAudio = false }, log,
                    pauseBeforeTry: _ => restart.Wait(TimeSpan.FromSeconds(30)) ? TimeSpan.Zero : throw new TimeoutException("the second server did not start")))
         {
             long index = 0;
@@ -207,8 +203,7 @@ public sealed class StreamSinkTests : SinkTestBase
         Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
         var address = $"rtmp://127.0.0.1:{FreePort()}/live/{Key}";
         var log = new RecordingSink();
-        using var sink = new StreamSink(FfmpegLocatorPath(), new SinkTarget(address, 8, false), StreamProtocol.Of(address).Protocol,
-            new StreamSinkOptions { Realtime = false, Reconnect = 2 }, log, pauseBeforeTry: _ => TimeSpan.Zero);
+        using var sink = Direct(address, new StreamSinkOptions { Realtime = false, Reconnect = 2 }, log, pauseBeforeTry: _ => TimeSpan.Zero);
         var ex = Assert.Throws<FifoInputException>(() => { foreach (var frame in Frames(200, 192, 160)) sink.Write(frame); });
         Assert.Equal(StreamSink.FailedErrorId, ex.ErrorId);
         Assert.Contains("2 tries in a row", ex.Message);
@@ -226,8 +221,7 @@ public sealed class StreamSinkTests : SinkTestBase
         var address = $"rtmp://127.0.0.1:{FreePort()}/live/{Key}";
         var log = new RecordingSink();
         using var stop = new CancellationTokenSource();
-        using var sink = new StreamSink(FfmpegLocatorPath(), new SinkTarget(address, 8, false), StreamProtocol.Of(address).Protocol,
-            new StreamSinkOptions { Realtime = false }, log, pauseBeforeTry: _ => { stop.CancelAfter(200); return TimeSpan.FromMinutes(5); },
+        using var sink = Direct(address, new StreamSinkOptions { Realtime = false }, log, pauseBeforeTry: _ => { stop.CancelAfter(200); return TimeSpan.FromMinutes(5); },
             stopping: stop.Token);
         var clock = Stopwatch.StartNew();
         foreach (var frame in Frames(100, 192, 160)) sink.Write(frame);
@@ -244,9 +238,7 @@ public sealed class StreamSinkTests : SinkTestBase
         var address = $"tcp://127.0.0.1:{FreePort()}?listen=1";
         var log = new RecordingSink();
         using var stop = new CancellationTokenSource();
-        var (protocol, uri) = StreamProtocol.Of(address);
-        using var sink = new StreamSink(FfmpegLocatorPath(), new SinkTarget(address, 8, false), protocol,
-            new StreamSinkOptions { SilentAudio = false }, log, listens: StreamProtocol.Listens(uri), stopping: stop.Token);
+        using var sink = Direct(address, new StreamSinkOptions { SilentAudio = false }, log, stopping: stop.Token);
         // No player comes: the writes fill ffmpeg's queue and the pipe, and then wait.
         stop.CancelAfter(TimeSpan.FromSeconds(1));
         var clock = Stopwatch.StartNew();
@@ -270,8 +262,7 @@ public sealed class StreamSinkTests : SinkTestBase
         // left, and the sink takes secondsInSink (waiting on ffmpeg).
         long Clock() => ticks += (long)(Stopwatch.Frequency * ((leaving = !leaving) ? secondsInSink : secondsPerFrame));
         var log = new RecordingSink();
-        using (var sink = new StreamSink(FfmpegLocatorPath(), new SinkTarget($"udp://127.0.0.1:{FreePort()}", 8, false), StreamProtocol.Of("udp://h:1").Protocol,
-                   new StreamSinkOptions { Realtime = false, SilentAudio = false }, log, clock: Clock))
+        using (var sink = Direct($"udp://127.0.0.1:{FreePort()}", new StreamSinkOptions { Realtime = false, SilentAudio = false }, log, clock: Clock))
         {
             foreach (var frame in Frames(40)) sink.Write(frame);
             sink.Complete();
@@ -282,7 +273,14 @@ public sealed class StreamSinkTests : SinkTestBase
         Assert.Contains("-Fps 3.", warning);
     }
 
-    static string FfmpegLocatorPath() => FifoPipes.Core.Media.FfmpegLocator.Locate();
+    /// <summary>A stream sink made as its factory makes one, with the tests' own pauses, clock and stop.</summary>
+    static StreamSink Direct(string address, StreamSinkOptions options, IProgressSink log, Func<int, TimeSpan>? pauseBeforeTry = null,
+        Func<long>? clock = null, CancellationToken stopping = default)
+    {
+        var (protocol, uri) = StreamProtocol.Of(address);
+        return new StreamSink(FifoPipes.Core.Media.FfmpegLocator.Locate(), new SinkTarget(address, 8, false), protocol, options, log,
+            StreamProtocol.Listens(uri), pauseBeforeTry, clock, stopping);
+    }
 
     static int FreePort() => FifoPipes.Tests.Models.FakeHub.FreePort();
 
