@@ -78,6 +78,12 @@ public static class FfmpegCommand
         return args;
     }
 
+    /// <summary>What a log says where the pixel format makes ffmpeg pad the frames; null where it does not.</summary>
+    public static string? PaddingNote(FfmpegEncodingOptions options, FrameFormat format) =>
+        EncodedSize(options, format) is { Padded: true } encoded
+            ? $"frames are padded to {encoded.Width}x{encoded.Height} with black; {options.PixelFormat} needs even sides."
+            : null;
+
     /// <summary>The command line as a log shows it: each argument as <paramref name="shown"/> makes it, quoted for a shell.</summary>
     public static string Show(IEnumerable<string> arguments, Func<string, string> shown) =>
         string.Join(' ', arguments.Select(a => CommandLineWords.Quote(shown(a))));

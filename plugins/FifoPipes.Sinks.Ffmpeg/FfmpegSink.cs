@@ -169,8 +169,7 @@ public sealed class FfmpegSink : IFrameSink
         // A resumed run's sound goes on where the interrupted one's was at this frame.
         double soundFrom = SoundFile.PositionAt(options.Audio, first.Index / format.Fps);
         var arguments = FfmpegCommand.Build(options, container, format, path, target.Overwrite, first.Provenance, soundFrom);
-        if (FfmpegCommand.EncodedSize(options, format) is { Padded: true } encoded)
-            log.Verbose($"{container.Name}: frames are padded to {encoded.Width}x{encoded.Height} with black; {options.PixelFormat} needs even sides.");
+        if (FfmpegCommand.PaddingNote(options, format) is { } padding) log.Verbose($"{container.Name}: {padding}");
         // The provenance comment is many lines; the log line names it instead of repeating it (a comment of the user's own stays).
         string? provenanceArgument = first.Provenance is { } p ? "comment=" + p : null;
         log.Verbose($"{container.Name}: {ffmpeg} {FfmpegCommand.Show(arguments, a => a == provenanceArgument ? $"comment=<provenance, {provenanceArgument.Length - 8} characters>" : a)}");

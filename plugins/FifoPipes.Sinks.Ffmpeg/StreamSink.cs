@@ -139,8 +139,7 @@ public sealed class StreamSink : IFrameSink
     {
         format = FrameFormat.Of(first, target);
         firstIndex = first.Index;
-        if (FfmpegCommand.EncodedSize(options, format) is { Padded: true } encoded)
-            log.Verbose($"stream: frames are padded to {encoded.Width}x{encoded.Height} with black; {options.PixelFormat} needs even sides.");
+        if (FfmpegCommand.PaddingNote(options, format) is { } padding) log.Verbose($"stream: {padding}");
         Launch(first: true);
     }
 
