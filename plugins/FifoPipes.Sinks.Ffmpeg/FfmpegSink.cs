@@ -105,6 +105,8 @@ public sealed class FfmpegSink : IFrameSink
     readonly TimeSpan idleLimit;
 
     readonly string ffmpeg;
+    /// <summary>The output asked for; <see cref="path"/> is where ffmpeg writes (a new part when a resumed run cannot write there).</summary>
+    readonly string requested;
     string path;
     readonly SinkTarget target;
     readonly FfmpegContainer container;
@@ -115,12 +117,15 @@ public sealed class FfmpegSink : IFrameSink
     long framesWritten;
     FifoInputException? failure;
     IReadOnlyList<string>? completed;
+    bool opened;
+    HlsContinuation? continuation;
 
     public FfmpegSink(string ffmpeg, string path, SinkTarget target, FfmpegContainer container, FfmpegSinkOptions options, IProgressSink log,
         TimeSpan? idleLimit = null)
     {
         this.idleLimit = idleLimit ?? DefaultIdleLimit;
         this.ffmpeg = ffmpeg;
+        requested = path;
         this.path = path;
         this.target = target;
         this.container = container;
@@ -135,7 +140,14 @@ public sealed class FfmpegSink : IFrameSink
     {
         if (completed is not null) throw new InvalidOperationException($"The {container.Name} sink for '{path}' was already completed.");
         if (failure is not null) throw failure;
-        if (process is null) Start(frame); else format!.EnsureMatches(frame, path);
+        if (process is null)
+        {
+            if (!opened) Open(frame);
+            // The resumed run makes these again on its way to the frames the playlist lacks; they are in it already.
+            if (continuation is { } c && frame.Index < c.FirstNewFrame) return;
+            Start(frame);
+        }
+        else format!.EnsureMatches(frame, path);
         try
         {
             process!.Write(frame.Rgb);
@@ -147,6 +159,32 @@ public sealed class FfmpegSink : IFrameSink
             throw failure;
         }
         framesWritten++;
+        continuation?.Refresh();
+    }
+
+    /// <summary>
+    /// Decides, at the run's first frame, where its frames go: a resumed run carries an HLS playlist on in place
+    /// (<see cref="HlsContinuation"/>); where it cannot, and for the other containers, <see cref="Start"/> opens a new
+    /// file beside the interrupted one.
+    /// </summary>
+    void Open(VideoFrame first)
+    {
+        opened = true;
+        if (container != FfmpegContainer.Hls || first.Index <= 0) return;
+        continuation = HlsContinuation.Open(path, first.Index, FrameFormat.Of(first, target).Fps, options.Keep, log, out var why);
+        if (continuation is null)
+        {
+            if (why is not null) log.Verbose($"hls: '{path}' cannot be carried on in place: {why}.");
+            return;
+        }
+        long held = continuation.EarlierFrames, next = continuation.FirstNewFrame;
+        if (held < first.Index)
+            log.Warning($"hls: '{path}' holds frames up to {held - 1}, but this run starts at frame {first.Index}: frames {held} to {first.Index - 1} " +
+                        $"were lost with the interrupted run's ffmpeg, so the playlist jumps there. It goes on from frame {first.Index}.");
+        else
+            log.Verbose($"hls: carrying on '{path}' in place: it holds frames up to {held - 1}, so this run adds frames from {next} on " +
+                        $"(written as '{Path.GetFileName(continuation.PartPlaylist)}' and listed in '{Path.GetFileName(path)}' as they complete).");
+        path = continuation.PartPlaylist;
     }
 
     void Start(VideoFrame first)
@@ -155,14 +193,14 @@ public sealed class FfmpegSink : IFrameSink
         bool interpolates = FfmpegCommand.Interpolates(options, format);
         if (options.Interpolate > 0 && !interpolates)
             log.Warning($"{container.Name}: interpolate {Rate(options.Interpolate)} is not above the frames' {format.FpsText} fps; they are encoded as made.");
-        var named = path;
         // The join cuts the first file's sound where its frames are cut; the segment's goes on from there.
-        path = SinkFiles.OpenPath(path, first.Index, container.Name, log, interpolates ? first.Index / format.Fps : null, container.JoinedExtension, container.JoinNote,
-            soundUntil: options.Audio.Length > 0 ? first.Index / format.Fps : null);
+        if (continuation is null)
+            path = SinkFiles.OpenPath(path, first.Index, container.Name, log, interpolates ? first.Index / format.Fps : null, container.JoinedExtension, container.JoinNote,
+                soundUntil: options.Audio.Length > 0 ? first.Index / format.Fps : null);
         if (container == FfmpegContainer.Hls)
         {
             // A resumed run's own playlist name may have segments of an earlier, killed resume beside it.
-            if (path != named) HlsFiles.EnsureWritable(path, target.Overwrite);
+            if (path != requested) HlsFiles.EnsureWritable(path, target.Overwrite);
             // The new playlist replaces the earlier run's, so its segments go too: a longer run leaves more than this one writes over.
             if (target.Overwrite) HlsFiles.RemoveEarlierRun(path);
         }
@@ -182,16 +220,23 @@ public sealed class FfmpegSink : IFrameSink
     IReadOnlyList<string> Finish()
     {
         if (completed is not null) return completed;
-        if (process is null) return completed = Array.Empty<string>();
+        if (process is null)
+        {
+            // A resume stopped before it got past the frames the playlist held: the playlist is as complete as before.
+            continuation?.Refresh(final: true);
+            return completed = continuation is null ? Array.Empty<string>() : new[] { requested };
+        }
         int exitCode = process.Finish(idleLimit);
-        completed = File.Exists(path) ? new[] { path } : Array.Empty<string>();
+        continuation?.Refresh(final: true);
+        var output = continuation is null ? path : requested;
+        completed = File.Exists(output) ? new[] { output } : Array.Empty<string>();
         // A failure seen while writing was already reported; finishing what is left is all that remains.
         if (failure is null && exitCode != 0)
         {
             failure = Failure($"ffmpeg could not finish '{path}' ({framesWritten} frames sent)", exitCode, null);
             throw failure;
         }
-        log.Verbose($"{container.Name}: wrote {framesWritten} frames to {path}{(FfmpegCommand.Interpolates(options, format!) ? $" (interpolated to {Rate(options.Interpolate)} fps)" : "")}");
+        log.Verbose($"{container.Name}: wrote {framesWritten} frames to {output}{(FfmpegCommand.Interpolates(options, format!) ? $" (interpolated to {Rate(options.Interpolate)} fps)" : "")}");
         return completed;
     }
 

@@ -38,12 +38,25 @@ public static class HlsFiles
         foreach (var file in Segments(playlist)) File.Delete(file);
     }
 
+    /// <summary>
+    /// Removes media segments of the playlist (and of its parts) that it does not list: the one ffmpeg keeps past a live
+    /// window for players still reading it, and those a killed run finished after it last listed any.
+    /// </summary>
+    public static void RemoveUnlisted(string playlist, IEnumerable<string> listed)
+    {
+        var keep = new HashSet<string>(listed, StringComparer.Ordinal);
+        foreach (var file in Segments(playlist).Where(f => !f.EndsWith(".m3u8", StringComparison.Ordinal) && !f.Contains("_init.mp4", StringComparison.Ordinal)))
+            if (!keep.Contains(Path.GetFileName(file))) File.Delete(file);
+    }
+
+    /// <summary>The playlist's segments, and the playlists and segments of the parts resumed runs added to it (<see cref="HlsContinuation"/>).</summary>
     static IEnumerable<string> Segments(string playlist)
     {
         var folder = Folder(playlist);
         if (!Directory.Exists(folder)) return Array.Empty<string>();
-        var own = new Regex("^" + Regex.Escape(Stem(playlist)) + @"_(init\.mp4|\d{6,}\.m4s)(\.tmp)?$", RegexOptions.CultureInvariant);
-        return Directory.EnumerateFiles(folder).Where(f => own.IsMatch(Path.GetFileName(f)));
+        var own = new Regex("^" + Regex.Escape(Stem(playlist)) + @"(\.from-\d{6,})?_(init\.mp4|\d{6,}\.m4s)(\.tmp)?$", RegexOptions.CultureInvariant);
+        var parts = new Regex("^" + Regex.Escape(Path.GetFileNameWithoutExtension(playlist)) + @"\.from-\d{6,}\.m3u8$", RegexOptions.CultureInvariant);
+        return Directory.EnumerateFiles(folder).Where(f => own.IsMatch(Path.GetFileName(f)) || parts.IsMatch(Path.GetFileName(f)));
     }
 
     static string Folder(string playlist) => Path.GetDirectoryName(Path.GetFullPath(playlist))!;

@@ -135,6 +135,23 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
         }
     }
 
+    [SkippableFact]
+    public void A_resumed_run_carries_its_hls_playlist_on_as_one_stream()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        string Hls(string yaml) => yaml.Replace("path: live.gif", "{ path: live.m3u8, with: { segment: 1 } }");
+        Run(Read(Hls(Recipe("live"))), stopAfter: 21);
+        Assert.Equal(16, CommittedSnapshot());
+        Run(Read(Hls(Recipe("live", resume: "run.snapshot"))));
+        // The resumed run records how it was made exactly as the first did, so its init segment is the first's.
+        var playlist = Path.Combine(folder, "live.m3u8");
+        var lines = File.ReadAllLines(playlist);
+        Assert.Single(lines, l => l.StartsWith("#EXT-X-MAP"));
+        Assert.DoesNotContain("#EXT-X-DISCONTINUITY", lines);
+        Assert.Contains(lines, l => l.StartsWith("live.from-000021_"));
+        Assert.Equal(Frames, Ffprobe.Probe(playlist).Frames);
+    }
+
     [Fact]
     public void A_run_resumes_across_device_and_batch_settings_and_a_changed_setting_is_named()
     {

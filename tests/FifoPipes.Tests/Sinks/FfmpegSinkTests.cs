@@ -216,19 +216,144 @@ public sealed class FfmpegSinkTests : SinkTestBase
         Assert.Equal(HlsFiles.PlaylistNameErrorId, pattern.ErrorId);
     }
 
+    static FfmpegSinkOptions OneSecondSegments(int keep = 0) => new() { Preset = "ultrafast", Segment = 1, Keep = keep };
+
+    /// <summary>Frames <paramref name="first"/>.. into an HLS playlist, replacing (as a resume does, with -Force) from any later frame.</summary>
+    (string Playlist, FifoPipes.Tests.Sampling.RecordingSink Log) Hls(long first, int count, FfmpegSinkOptions? options = null, string name = "sea.m3u8")
+    {
+        var log = new FifoPipes.Tests.Sampling.RecordingSink();
+        var playlist = Write(new HlsSinkFactory(), new SinkTarget(name, 8, first > 0), new PluginContext(log, Dir), Frames(count, first: first), options ?? OneSecondSegments());
+        return (playlist, log);
+    }
+
+    static IReadOnlyList<string> Listed(string playlist) => File.ReadAllLines(playlist).Where(l => l.EndsWith(".m4s")).ToList();
+
+    /// <summary>Which of the test frames near <paramref name="expected"/> a decoded frame is (they differ by a shift of 16 levels of red a frame).</summary>
+    static long NearestFrame(byte[] decoded, long expected) =>
+        Enumerable.Range(-2, 5).Select(d => expected + d).Where(i => i >= 0)
+            .MinBy(i => Frame(i, 64, 48).Rgb.Zip(decoded, (a, b) => Math.Abs(a - b)).Sum());
+
     [SkippableFact]
-    public void A_resumed_hls_run_writes_a_playlist_of_its_own_and_leaves_the_first_with_its_segments()
+    public void A_resumed_hls_run_carries_the_playlist_on_in_place_after_the_frames_it_holds()
     {
         Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
-        var options = new FfmpegSinkOptions { Preset = "ultrafast", Segment = 1 };
-        Write(new HlsSinkFactory(), new SinkTarget("sea.m3u8", 8, false), Context, Frames(20), options);
-        var log = new FifoPipes.Tests.Sampling.RecordingSink();
-        var resumed = Write(new HlsSinkFactory(), new SinkTarget("sea.m3u8", 8, true), new PluginContext(log, Dir),
-            Enumerable.Range(96, 8).Select(i => Frame(i, 64, 48)), options);
+        // The interrupted run wrote frames 0..43 (six segments, 5.5 s); its last snapshot was at frame 24.
+        Hls(0, 44);
+        var (playlist, log) = Hls(24, 40);
+        Assert.Equal(Path.Combine(Dir, "sea.m3u8"), playlist);
+        Assert.Contains(log.Messages, m => m.Contains("it holds frames up to 43, so this run adds frames from 44 on (written as 'sea.from-000044.m3u8'"));
+        Assert.Empty(log.Warnings);
+        var lines = File.ReadAllLines(playlist);
+        Assert.Equal(Enumerable.Range(0, 6).Select(i => $"sea_{i:D6}.m4s").Concat(Enumerable.Range(0, 3).Select(i => $"sea.from-000044_{i:D6}.m4s")), Listed(playlist));
+        // The same encoder settings made the same init segment: the playlist goes on as one stream.
+        Assert.Equal(new[] { "#EXT-X-MAP:URI=\"sea_init.mp4\"" }, lines.Where(l => l.StartsWith("#EXT-X-MAP")));
+        Assert.DoesNotContain("#EXT-X-DISCONTINUITY", lines);
+        Assert.Contains("#EXT-X-PLAYLIST-TYPE:EVENT", lines);
+        Assert.Equal("#EXT-X-ENDLIST", lines[^1]);
+        // Its timeline runs on (ffmpeg, unlike players, drops segments whose times start again), and every frame is the right one.
+        var probed = Ffprobe.Probe(playlist);
+        Assert.Equal((64, 8.0), (probed.Frames, Math.Round(probed.Duration, 2)));
+        var decoded = Ffprobe.RgbFrames(playlist, 64, 48);
+        Assert.Equal(Enumerable.Range(0, 64).Select(i => (long)i), decoded.Select((frame, i) => NearestFrame(frame, i)));
+
+        // A second resume carries on what the first made; a fresh run over it takes every part away.
+        Hls(60, 20);
+        Assert.Equal(Enumerable.Range(0, 2).Select(i => $"sea.from-000064_{i:D6}.m4s"), Listed(playlist).Skip(9));
+        Assert.Equal(80, Ffprobe.Probe(playlist).Frames);
+        Write(new HlsSinkFactory(), new SinkTarget("sea.m3u8", 8, true), Context, Frames(4), OneSecondSegments());
+        Assert.Equal(new[] { "sea.m3u8", "sea_000000.m4s", "sea_init.mp4" }, Directory.GetFiles(Dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [SkippableFact]
+    public void A_live_window_counts_on_over_a_resumed_run_and_deletes_the_earlier_segments_it_leaves()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        Hls(0, 48, OneSecondSegments(keep: 2));
+        Assert.Equal(new[] { "sea_000004.m4s", "sea_000005.m4s" }, Listed(Path.Combine(Dir, "sea.m3u8")));
+        var (playlist, _) = Hls(40, 40, OneSecondSegments(keep: 2));
+        // Six segments before, four after: the window shows the 9th and 10th, numbered so.
+        var lines = File.ReadAllLines(playlist);
+        Assert.Equal(new[] { "sea.from-000048_000002.m4s", "sea.from-000048_000003.m4s" }, Listed(playlist));
+        Assert.Contains("#EXT-X-MEDIA-SEQUENCE:8", lines);
+        Assert.DoesNotContain(lines, l => l.StartsWith("#EXT-X-PLAYLIST-TYPE"));
+        Assert.Empty(Directory.GetFiles(Dir, "sea_0*.m4s"));
+        Assert.Equal(16, Ffprobe.Probe(playlist).Frames);
+    }
+
+    [SkippableFact]
+    public void A_resumed_hls_run_with_sound_moves_both_tracks_on()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        Ffprobe.Ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1", Path.Combine(Dir, "tone.wav"));
+        var options = new FfmpegSinkOptions { Preset = "ultrafast", Segment = 1, Audio = "tone.wav" };
+        Hls(0, 20, options);
+        var (playlist, _) = Hls(16, 20, options);
+        Assert.DoesNotContain("#EXT-X-DISCONTINUITY", File.ReadAllLines(playlist));
+        Assert.Equal(36, Ffprobe.Probe(playlist).Frames);
+        Assert.InRange(Ffprobe.Audio(playlist).Duration, 4.4, 4.6);
+    }
+
+    [SkippableFact]
+    public void A_resume_past_the_end_of_the_playlist_says_which_frames_are_missing_and_goes_on()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        Hls(0, 20);
+        var (playlist, log) = Hls(96, 8);
+        Assert.Contains(log.Warnings, w => w.Contains("frames 20 to 95 were lost with the interrupted run's ffmpeg"));
+        Assert.Equal(28, Ffprobe.Probe(playlist).Frames);
+        Assert.Equal(96, NearestFrame(Ffprobe.RgbFrames(playlist, 64, 48)[20], 96));
+    }
+
+    [SkippableFact]
+    public void Other_encoder_settings_start_with_a_discontinuity_and_their_own_init_segment()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        Hls(0, 16);
+        var (playlist, _) = Hls(16, 8, new FfmpegSinkOptions { Preset = "ultrafast", Segment = 1, PixelFormat = "yuv444p" });
+        var lines = File.ReadAllLines(playlist).SkipWhile(l => !l.StartsWith("#EXT-X-MAP")).ToList();
+        Assert.Equal(new[]
+        {
+            "#EXT-X-MAP:URI=\"sea_init.mp4\"", "#EXTINF:1.000000,", "sea_000000.m4s", "#EXTINF:1.000000,", "sea_000001.m4s",
+            "#EXT-X-DISCONTINUITY", "#EXT-X-MAP:URI=\"sea.from-000016_init.mp4\"", "#EXTINF:1.000000,", "sea.from-000016_000000.m4s", "#EXT-X-ENDLIST",
+        }, lines);
+    }
+
+    [SkippableFact]
+    public void A_playlist_this_sink_cannot_carry_on_gets_a_playlist_of_its_own_beside_it()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        File.WriteAllText(Path.Combine(Dir, "sea.m3u8"), "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nsea0.ts\n#EXT-X-ENDLIST\n");
+        var (resumed, log) = Hls(96, 8);
         Assert.Equal(Path.Combine(Dir, "sea.from-000096.m3u8"), resumed);
-        Assert.Equal(20, Ffprobe.Probe(Path.Combine(Dir, "sea.m3u8")).Frames);
         Assert.Equal(8, Ffprobe.Probe(resumed).Frames);
+        Assert.Contains(log.Messages, m => m.Contains("cannot be carried on in place: it lists no fragmented-MP4 segments"));
         Assert.Contains(log.Warnings, w => w.Contains("joined.mp4 (if the first run was killed, end its playlist with the line #EXT-X-ENDLIST first)"));
+    }
+
+    [Fact]
+    public void A_playlist_reads_back_as_written_and_an_unfinished_last_line_is_left_out()
+    {
+        var playlist = new HlsPlaylist(2, 7, 1, false, new[]
+        {
+            new HlsSegment("a_000007.m4s", 2, "a_init.mp4"),
+            new HlsSegment("a.from-000120_000000.m4s", 1.5, "a.from-000120_init.mp4", Discontinuity: true),
+        }, Ended: true);
+        var text = playlist.Format();
+        Assert.Equal("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n" +
+                     "#EXT-X-MAP:URI=\"a_init.mp4\"\n#EXTINF:2.000000,\na_000007.m4s\n" +
+                     "#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"a.from-000120_init.mp4\"\n#EXTINF:1.500000,\na.from-000120_000000.m4s\n#EXT-X-ENDLIST\n", text);
+        var read = HlsPlaylist.Parse(text)!;
+        Assert.Equal(playlist with { Segments = read.Segments }, read);
+        Assert.Equal(playlist.Segments, read.Segments);
+
+        // Read while ffmpeg writes it: the half-written name is not a segment yet.
+        var unfinished = HlsPlaylist.Parse("#EXTM3U\n#EXT-X-MAP:URI=\"a_init.mp4\"\n#EXTINF:2.0,\na_000000.m4s\n#EXTINF:2.0,\na_0000")!;
+        Assert.Equal(new[] { "a_000000.m4s" }, unfinished.Segments.Select(s => s.Uri));
+        Assert.False(unfinished.Ended);
+        // MPEG-TS segments (no init segment) and empty lists are not for carrying on.
+        Assert.Null(HlsPlaylist.Parse("#EXTM3U\n#EXTINF:2.0,\nsea0.ts\n"));
+        Assert.Null(HlsPlaylist.Parse("#EXTM3U\n#EXT-X-MAP:URI=\"a_init.mp4\"\n"));
+        Assert.Equal(3, HlsPlaylist.TargetFor(new[] { new HlsSegment("x", 2.0000001, "i"), new HlsSegment("y", 2.5, "i") }));
     }
 
     [Fact]

@@ -75,6 +75,22 @@ public static class Ffprobe
         return double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
     }
 
+    /// <summary>Every frame of a video (or playlist) decoded to RGB24 bytes of <paramref name="width"/> x <paramref name="height"/>, in order.</summary>
+    public static IReadOnlyList<byte[]> RgbFrames(string path, int width, int height)
+    {
+        var info = new ProcessStartInfo("ffmpeg") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "-v", "error", "-nostdin", "-i", path, "-f", "rawvideo", "-pix_fmt", "rgb24", "-" }) info.ArgumentList.Add(a);
+        using var process = Process.Start(info)!;
+        var errors = process.StandardError.ReadToEndAsync();
+        using var bytes = new MemoryStream();
+        process.StandardOutput.BaseStream.CopyTo(bytes);
+        process.WaitForExit();
+        Xunit.Assert.True(process.ExitCode == 0, errors.Result);
+        int size = width * height * 3;
+        var all = bytes.ToArray();
+        return Enumerable.Range(0, all.Length / size).Select(i => all[(i * size)..((i + 1) * size)]).ToList();
+    }
+
     /// <summary>What ffprobe says of <paramref name="path"/> with <paramref name="arguments"/>, as JSON; its error where it cannot read it.</summary>
     static JsonDocument Json(string path, params string[] arguments)
     {

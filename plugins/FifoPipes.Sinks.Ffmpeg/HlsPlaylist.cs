@@ -1,0 +1,79 @@
+using System.Globalization;
+using System.Text;
+
+namespace FifoPipes.Sinks.Ffmpeg;
+
+/// <summary>A media segment of a playlist: its URI, length, the init segment it needs, and whether a discontinuity precedes it.</summary>
+public sealed record HlsSegment(string Uri, double Seconds, string Map, bool Discontinuity = false);
+
+/// <summary>
+/// A media playlist of fragmented-MP4 segments, as the hls sink's ffmpeg writes it and as a resumed run continues it:
+/// read from text, and written back with any list of segments.
+/// </summary>
+/// <param name="MediaSequence">The number of the first listed segment (a live window counts the ones it dropped).</param>
+/// <param name="DiscontinuitySequence">How many discontinuities dropped out of the window before the first listed segment.</param>
+/// <param name="Event">An EVENT playlist lists every segment from the first; otherwise it is a live window.</param>
+/// <param name="Ended">Whether it ends with <c>#EXT-X-ENDLIST</c>: no more segments will come.</param>
+public sealed record HlsPlaylist(int TargetSeconds, long MediaSequence, long DiscontinuitySequence, bool Event, IReadOnlyList<HlsSegment> Segments, bool Ended)
+{
+    /// <summary>
+    /// The playlist in <paramref name="text"/>; null where it is not one this sink can continue (no segments, or
+    /// segments without an init segment: MPEG-TS, or a playlist of another program's). An unfinished last line (a
+    /// playlist read while it is written) is left out.
+    /// </summary>
+    public static HlsPlaylist? Parse(string text)
+    {
+        var lines = text.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        if (lines.Count == 0 || lines[0] != "#EXTM3U") return null;
+        if (!text.EndsWith('\n')) lines.RemoveAt(lines.Count - 1);
+        int target = 0;
+        long mediaSequence = 0, discontinuitySequence = 0;
+        bool isEvent = false, ended = false, discontinuity = false;
+        string? map = null;
+        double? seconds = null;
+        var segments = new List<HlsSegment>();
+        foreach (var line in lines.Skip(1))
+        {
+            if (Tag(line, "#EXT-X-TARGETDURATION:") is { } t) target = int.Parse(t, CultureInfo.InvariantCulture);
+            else if (Tag(line, "#EXT-X-MEDIA-SEQUENCE:") is { } m) mediaSequence = long.Parse(m, CultureInfo.InvariantCulture);
+            else if (Tag(line, "#EXT-X-DISCONTINUITY-SEQUENCE:") is { } d) discontinuitySequence = long.Parse(d, CultureInfo.InvariantCulture);
+            else if (line == "#EXT-X-PLAYLIST-TYPE:EVENT") isEvent = true;
+            else if (line == "#EXT-X-DISCONTINUITY") discontinuity = true;
+            else if (line == "#EXT-X-ENDLIST") ended = true;
+            else if (Tag(line, "#EXT-X-MAP:URI=\"") is { } uri) map = uri.TrimEnd('"');
+            else if (Tag(line, "#EXTINF:") is { } inf) seconds = double.Parse(inf.Split(',')[0], CultureInfo.InvariantCulture);
+            else if (line.Length > 0 && !line.StartsWith('#') && seconds is { } length)
+            {
+                if (map is null) return null;
+                segments.Add(new HlsSegment(line, length, map, discontinuity));
+                (seconds, discontinuity) = (null, false);
+            }
+        }
+        return segments.Count == 0 ? null : new HlsPlaylist(target, mediaSequence, discontinuitySequence, isEvent, segments, ended);
+    }
+
+    static string? Tag(string line, string tag) => line.StartsWith(tag, StringComparison.Ordinal) ? line[tag.Length..] : null;
+
+    /// <summary>The playlist as text: an init segment named wherever it changes, a discontinuity where one is marked.</summary>
+    public string Format()
+    {
+        var text = new StringBuilder("#EXTM3U\n#EXT-X-VERSION:7\n");
+        text.Append(CultureInfo.InvariantCulture, $"#EXT-X-TARGETDURATION:{TargetSeconds}\n#EXT-X-MEDIA-SEQUENCE:{MediaSequence}\n");
+        if (DiscontinuitySequence > 0) text.Append(CultureInfo.InvariantCulture, $"#EXT-X-DISCONTINUITY-SEQUENCE:{DiscontinuitySequence}\n");
+        if (Event) text.Append("#EXT-X-PLAYLIST-TYPE:EVENT\n");
+        string? map = null;
+        foreach (var segment in Segments)
+        {
+            if (segment.Discontinuity) text.Append("#EXT-X-DISCONTINUITY\n");
+            if (segment.Map != map) text.Append("#EXT-X-MAP:URI=\"").Append(segment.Map).Append("\"\n");
+            map = segment.Map;
+            text.Append(CultureInfo.InvariantCulture, $"#EXTINF:{segment.Seconds:0.000000},\n").Append(segment.Uri).Append('\n');
+        }
+        if (Ended) text.Append("#EXT-X-ENDLIST\n");
+        return text.ToString();
+    }
+
+    /// <summary>The seconds the longest segment takes, rounded up: a playlist's target duration must not be less.</summary>
+    public static int TargetFor(IEnumerable<HlsSegment> segments) =>
+        Math.Max(1, (int)Math.Ceiling(segments.Select(s => s.Seconds).DefaultIfEmpty(1).Max() - 1e-6));
+}
