@@ -141,13 +141,15 @@ public static class FfmpegCommand
     /// (temp_file), so a player never fetches half of one. Segments are fragmented MP4, whose init segment keeps the comment tag (the run's
     /// provenance) that MPEG-TS would drop; a keyframe starts every segment, so each is as long as asked. They lie
     /// beside the playlist, named after it (<see cref="HlsFiles"/>), so a resumed run's new playlist gets segments of its own.
+    /// ffmpeg leaves the playlist open (omit_endlist) and the sink ends it when the run ends: a crashed run's playlist stays
+    /// open, so its viewers wait for the resumed run to carry it on (<see cref="HlsContinuation"/>).
     /// </summary>
     static IEnumerable<string> HlsArguments(FfmpegSinkOptions options, string playlist)
     {
         string seconds = options.Segment.ToString("R", CultureInfo.InvariantCulture);
         var listing = options.Keep > 0
-            ? new[] { "-hls_list_size", options.Keep.ToString(CultureInfo.InvariantCulture), "-hls_flags", "delete_segments+temp_file" }
-            : new[] { "-hls_list_size", "0", "-hls_playlist_type", "event", "-hls_flags", "temp_file" };
+            ? new[] { "-hls_list_size", options.Keep.ToString(CultureInfo.InvariantCulture), "-hls_flags", "delete_segments+temp_file+omit_endlist" }
+            : new[] { "-hls_list_size", "0", "-hls_playlist_type", "event", "-hls_flags", "temp_file+omit_endlist" };
         return new[] { "-force_key_frames", $"expr:gte(t,n_forced*{seconds})", "-hls_time", seconds }.Concat(listing).Concat(new[]
         {
             "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", HlsFiles.InitName(playlist), "-hls_segment_filename", HlsFiles.SegmentPattern(playlist),

@@ -159,8 +159,25 @@ public sealed class FfmpegSink : IFrameSink
             throw failure;
         }
         framesWritten++;
-        continuation?.Refresh();
+        RefreshPlaylist();
     }
+
+    /// <summary>Lists the part's completed segments in the playlist; a file error only delays that (the frames are in the part).</summary>
+    void RefreshPlaylist()
+    {
+        if (continuation is null) return;
+        try
+        {
+            continuation.Refresh();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            if (!warnedRefresh) log.Warning($"hls: could not update '{requested}' ({ex.Message}); trying again with the next frames.");
+            warnedRefresh = true;
+        }
+    }
+
+    bool warnedRefresh;
 
     /// <summary>
     /// Decides, at the run's first frame, where its frames go: a resumed run carries an HLS playlist on in place
@@ -171,7 +188,7 @@ public sealed class FfmpegSink : IFrameSink
     {
         opened = true;
         if (container != FfmpegContainer.Hls || first.Index <= 0) return;
-        continuation = HlsContinuation.Open(path, first.Index, FrameFormat.Of(first, target).Fps, options.Keep, log, out var why);
+        continuation = HlsContinuation.Open(path, first.Index, FrameFormat.Of(first, target), options, log, out var why);
         if (continuation is null)
         {
             if (why is not null) log.Verbose($"hls: '{path}' cannot be carried on in place: {why}.");
@@ -223,11 +240,11 @@ public sealed class FfmpegSink : IFrameSink
         if (process is null)
         {
             // A resume stopped before it got past the frames the playlist held: the playlist is as complete as before.
-            continuation?.Refresh(final: true);
-            return completed = continuation is null ? Array.Empty<string>() : new[] { requested };
+            if (continuation is null) return completed = Array.Empty<string>();
+            EndPlaylist();
+            return completed = new[] { requested };
         }
         int exitCode = process.Finish(idleLimit);
-        continuation?.Refresh(final: true);
         var output = continuation is null ? path : requested;
         completed = File.Exists(output) ? new[] { output } : Array.Empty<string>();
         // A failure seen while writing was already reported; finishing what is left is all that remains.
@@ -236,8 +253,30 @@ public sealed class FfmpegSink : IFrameSink
             failure = Failure($"ffmpeg could not finish '{path}' ({framesWritten} frames sent)", exitCode, null);
             throw failure;
         }
+        EndPlaylist();
         log.Verbose($"{container.Name}: wrote {framesWritten} frames to {output}{(FfmpegCommand.Interpolates(options, format!) ? $" (interpolated to {Rate(options.Interpolate)} fps)" : "")}");
         return completed;
+    }
+
+    /// <summary>
+    /// Ends an HLS playlist the run finished or stopped (<c>#EXT-X-ENDLIST</c>: players stop waiting for more). ffmpeg is
+    /// told not to end it, so that a crashed run's playlist stays open and its viewers wait for the resume to go on.
+    /// </summary>
+    void EndPlaylist()
+    {
+        if (container != FfmpegContainer.Hls) return;
+        try
+        {
+            if (continuation is not null) continuation.Refresh(final: true);
+            else HlsFiles.End(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            var playlist = continuation is null ? path : requested;
+            throw failure = new FifoInputException(FailedErrorId,
+                $"Could not end the playlist '{playlist}' ({ex.Message}). Its segments are complete" +
+                (continuation is null ? "; add the line #EXT-X-ENDLIST to it by hand." : $": '{path}' lists the newest; a resume from a snapshot lists them again."), ex);
+        }
     }
 
     static string Rate(double fps) => fps.ToString(CultureInfo.InvariantCulture);

@@ -46,24 +46,32 @@ public static class Fmp4Boxes
     }
 
     /// <summary>
-    /// Adds <paramref name="shift"/> (per track id, in the track's timescale) to every decode time of a media segment and
-    /// to its index's earliest presentation time. The sizes of the boxes do not change.
+    /// Moves a media segment later on its timeline: adds <paramref name="shiftAt"/> of the timescale to each decode time
+    /// (in its track's timescale, from <paramref name="tracks"/>) and to its index's earliest presentation time (in the
+    /// index's own). The sizes of the boxes do not change.
     /// </summary>
-    public static void ShiftDecodeTimes(Span<byte> segment, IReadOnlyDictionary<uint, ulong> shift)
+    public static void ShiftDecodeTimes(Span<byte> segment, IReadOnlyList<Fmp4Track> tracks, Func<uint, ulong> shiftAt)
     {
-        foreach (var (track, at, wide) in DecodeTimeFields(segment).Concat(IndexTimeFields(segment)))
+        var timescales = tracks.ToDictionary(t => t.Id, t => t.Timescale);
+        foreach (var (track, at, wide) in DecodeTimeFields(segment))
+            Add(segment, at, wide, shiftAt(timescales.TryGetValue(track, out var timescale)
+                ? timescale
+                : throw new InvalidDataException($"A fragment names track {track}, which the init segment does not declare.")), track);
+        foreach (var (track, at, wide) in IndexTimeFields(segment))
+            Add(segment, at, wide, shiftAt(BinaryPrimitives.ReadUInt32BigEndian(segment[(at - 4)..])), track);
+    }
+
+    static void Add(Span<byte> segment, int at, bool wide, ulong by, uint track)
+    {
+        if (wide)
         {
-            if (!shift.TryGetValue(track, out var by) || by == 0) continue;
-            if (wide)
-            {
-                BinaryPrimitives.WriteUInt64BigEndian(segment[at..], BinaryPrimitives.ReadUInt64BigEndian(segment[at..]) + by);
-                continue;
-            }
-            ulong shifted = BinaryPrimitives.ReadUInt32BigEndian(segment[at..]) + by;
-            if (shifted > uint.MaxValue)
-                throw new InvalidDataException($"A 32-bit decode time of track {track} cannot hold {shifted}; the segment would need its box widened.");
-            BinaryPrimitives.WriteUInt32BigEndian(segment[at..], (uint)shifted);
+            BinaryPrimitives.WriteUInt64BigEndian(segment[at..], BinaryPrimitives.ReadUInt64BigEndian(segment[at..]) + by);
+            return;
         }
+        ulong shifted = BinaryPrimitives.ReadUInt32BigEndian(segment[at..]) + by;
+        if (shifted > uint.MaxValue)
+            throw new InvalidDataException($"A 32-bit time of track {track} cannot hold {shifted}; the segment would need its box widened.");
+        BinaryPrimitives.WriteUInt32BigEndian(segment[at..], (uint)shifted);
     }
 
     /// <summary>Where each <c>moof/traf/tfdt</c> keeps its time, with the track it belongs to (<c>tfhd</c>) and whether it is 64-bit.</summary>
@@ -82,7 +90,7 @@ public static class Fmp4Boxes
         return fields;
     }
 
-    /// <summary>Where each top-level <c>sidx</c> keeps its earliest presentation time, for its reference track.</summary>
+    /// <summary>Where each top-level <c>sidx</c> keeps its earliest presentation time (its timescale just before), for its reference track.</summary>
     static List<(uint Track, int At, bool Wide)> IndexTimeFields(ReadOnlySpan<byte> segment)
     {
         var fields = new List<(uint, int, bool)>();

@@ -1,3 +1,4 @@
+using System.Globalization;
 using FifoPipes.Abstractions;
 using FifoPipes.Core.Sinks;
 
@@ -6,8 +7,8 @@ namespace FifoPipes.Sinks.Ffmpeg;
 /// <summary>
 /// A resumed run that carries on an HLS playlist in place, so its viewers stay at the same address. ffmpeg writes the
 /// run's part as a playlist of its own beside it (<c>sea.from-000120.m3u8</c>, named by its first frame, with segments
-/// named after it); each segment that part lists is moved on the timeline to where the playlist ended (its decode times
-/// shifted in place) and then listed in the playlist after the earlier ones. Where the part's init segment is the
+/// named after it); each segment that part lists is shifted on the timeline to where the playlist ended (its decode
+/// times, in place) and then listed in the playlist after the earlier ones. Where the part's init segment is the
 /// earlier one byte for byte (the same encoder settings), the playlist goes on as one stream, which players and ffmpeg
 /// alike read straight through; otherwise a discontinuity and the part's own init segment come first.
 /// </summary>
@@ -23,12 +24,13 @@ public sealed class HlsContinuation
     readonly HlsPlaylist earlier;
     readonly int keep;
     readonly double fps;
-    readonly Dictionary<string, HlsSegment> moved = new(StringComparer.Ordinal);
     readonly IProgressSink log;
+    /// <summary>The part's segments shifted onto the timeline, by URI, each with its number in the playlist (which never changes).</summary>
+    readonly Dictionary<string, (HlsSegment Segment, long Number)> shifted = new(StringComparer.Ordinal);
     (long Length, DateTime Written) partSeen;
     HlsPlaylist? part;
     string? partMap;
-    IReadOnlyDictionary<uint, ulong>? shift;
+    IReadOnlyList<Fmp4Track>? partTracks;
     string written = "";
     int earlierDeleted;
 
@@ -56,59 +58,69 @@ public sealed class HlsContinuation
 
     /// <summary>
     /// The continuation of <paramref name="playlist"/> by a run whose first frame is <paramref name="firstFrame"/>; null
-    /// where there is nothing to continue (a fresh run, no playlist) or the playlist is not one this sink wrote (no init
-    /// segment, files missing), with the reason in <paramref name="why"/>.
+    /// where there is nothing to continue (a fresh run, no playlist) or the playlist cannot go on as this run would write
+    /// it (not fragmented MP4, files missing or unreadable, an EVENT playlist given a live window, longer segments than
+    /// it promised), with the reason in <paramref name="why"/>.
     /// </summary>
-    public static HlsContinuation? Open(string playlist, long firstFrame, double fps, int keep, IProgressSink log, out string? why)
+    public static HlsContinuation? Open(string playlist, long firstFrame, FrameFormat format, FfmpegSinkOptions options, IProgressSink log, out string? why)
     {
         why = null;
         if (firstFrame <= 0 || !File.Exists(playlist)) return null;
-        var earlier = HlsPlaylist.Parse(File.ReadAllText(playlist));
-        if (earlier is null)
+        try
         {
-            why = "it lists no fragmented-MP4 segments";
+            why = Unfit(playlist, options, out var earlier, out long frames, format.Fps);
+            if (why is not null) return null;
+            HlsFiles.RemoveUnlisted(playlist, earlier!.Segments.Select(s => s.Uri));
+            var continuation = new HlsContinuation(playlist, earlier, frames, firstFrame, format.Fps, options.Keep, log);
+            continuation.Refresh();
+            return continuation;
+        }
+        catch (Exception ex) when (ex is FormatException or OverflowException or InvalidDataException)
+        {
+            why = $"it cannot be read ({ex.Message})";
             return null;
         }
+    }
+
+    /// <summary>Why the playlist cannot go on as this run would write it; null where it can, with what it holds.</summary>
+    static string? Unfit(string playlist, FfmpegSinkOptions options, out HlsPlaylist? earlier, out long frames, double fps)
+    {
+        frames = 0;
+        earlier = HlsPlaylist.Parse(File.ReadAllText(playlist));
+        if (earlier is null) return "it lists no fragmented-MP4 segments";
+        if (earlier.Event && options.Keep > 0) return $"it lists every segment (EVENT), which a live window (keep {options.Keep}) would drop";
+        // A playlist's target duration must not change, and this run's segments may not be longer than it.
+        int segmentSeconds = (int)Math.Ceiling(options.Segment - 1e-6);
+        if (segmentSeconds > earlier.TargetSeconds)
+            return string.Create(CultureInfo.InvariantCulture, $"its segments are at most {earlier.TargetSeconds} s long and this run's would be {options.Segment} s");
         var folder = Path.GetDirectoryName(playlist)!;
         var last = earlier.Segments[^1];
         string init = Path.Combine(folder, last.Map), segment = Path.Combine(folder, last.Uri);
-        if (!File.Exists(init) || !File.Exists(segment))
-        {
-            why = $"its last segment or init segment is missing ({(File.Exists(init) ? last.Uri : last.Map)})";
-            return null;
-        }
+        if (!File.Exists(init) || !File.Exists(segment)) return $"its last segment or init segment is missing ({(File.Exists(init) ? last.Uri : last.Map)})";
         var video = Fmp4Boxes.Tracks(File.ReadAllBytes(init)).FirstOrDefault(t => t.IsVideo);
         if (video is null || !Fmp4Boxes.DecodeTimes(File.ReadAllBytes(segment)).TryGetValue(video.Id, out var start))
-        {
-            why = $"its last segment {last.Uri} has no video track's time";
-            return null;
-        }
-        long frames = (long)Math.Round((start / (double)video.Timescale + last.Seconds) * fps);
-        HlsFiles.RemoveUnlisted(playlist, earlier.Segments.Select(s => s.Uri));
-        var continuation = new HlsContinuation(playlist, earlier, frames, firstFrame, fps, keep, log);
-        continuation.Refresh();
-        return continuation;
+            return $"its last segment {last.Uri} has no video track's time";
+        frames = (long)Math.Round((start / (double)video.Timescale + last.Seconds) * fps);
+        return null;
     }
 
     /// <summary>
-    /// Lists the segments the part has completed since the last call, each moved on the timeline first. Cheap when
+    /// Lists the segments the part has completed since the last call, each shifted onto the timeline first. Cheap when
     /// nothing changed (one look at the part playlist's size and time), so the sink calls it after every frame.
     /// </summary>
     /// <param name="final">This run adds nothing more: the playlist ends (<c>#EXT-X-ENDLIST</c>).</param>
     public void Refresh(bool final = false)
     {
-        ReadPart(force: final);
-        var segments = earlier.Segments.Concat(PartListed()).ToList();
-        int dropped = keep > 0 ? Math.Max(0, segments.Count - keep) : 0;
-        // ffmpeg's own window drops the part's oldest segments from its list: they count as dropped here too.
-        long partDropped = part?.MediaSequence ?? 0;
-        long outside = dropped + (dropped >= earlier.Segments.Count ? partDropped : 0);
-        long discontinuities = earlier.DiscontinuitySequence + segments.Take(dropped).Count(s => s.Discontinuity)
-                               + (partDropped > 0 && PartDiscontinuity ? 1 : 0);
-        var shown = segments.Skip(dropped).ToList();
-        int target = Math.Max(Math.Max(earlier.TargetSeconds, part?.TargetSeconds ?? 0), HlsPlaylist.TargetFor(shown));
-        // A window drops segments, which an EVENT playlist promises never to do.
-        var text = new HlsPlaylist(target, earlier.MediaSequence + outside, discontinuities, keep == 0 && earlier.Event, shown, final).Format();
+        if (!ReadPart(force: final) && written.Length > 0 && !final) return;
+        var segments = earlier.Segments.Select((s, i) => (Segment: s, Number: earlier.MediaSequence + i))
+            .Concat(part?.Segments.Where(s => shifted.ContainsKey(s.Uri)).Select(s => shifted[s.Uri]) ?? Enumerable.Empty<(HlsSegment, long)>())
+            .ToList();
+        var shown = segments.Skip(keep > 0 ? Math.Max(0, segments.Count - keep) : 0).ToList();
+        long firstShown = shown[0].Number;
+        // Every discontinuity before the first listed segment counts, the part's first one too when ffmpeg's window dropped it.
+        long discontinuities = earlier.DiscontinuitySequence + segments.TakeWhile(s => s.Number < firstShown).Count(s => s.Segment.Discontinuity)
+                               + (part is { MediaSequence: > 0 } && PartDiscontinuity ? 1 : 0);
+        var text = new HlsPlaylist(earlier.TargetSeconds, firstShown, discontinuities, earlier.Event, shown.Select(s => s.Segment).ToList(), final).Format();
         if (text != written)
         {
             // Players read the playlist while it changes: they see the old one or the new one, never half of one.
@@ -117,57 +129,58 @@ public sealed class HlsContinuation
             File.Move(temporary, playlist, overwrite: true);
             written = text;
         }
-        DeleteEarlierOutsideWindow(outside);
+        DeleteEarlierBefore(firstShown);
     }
-
-    /// <summary>The part's listed segments that are moved on the timeline already, in order.</summary>
-    IEnumerable<HlsSegment> PartListed() =>
-        part is null ? Enumerable.Empty<HlsSegment>() : part.Segments.Where(s => moved.ContainsKey(s.Uri)).Select(s => moved[s.Uri]);
 
     bool PartDiscontinuity => partMap is not null && partMap != earlier.Segments[^1].Map;
 
-    void ReadPart(bool force)
+    /// <summary>Shifts and takes in the part's newly listed segments; false when the part playlist has not changed.</summary>
+    bool ReadPart(bool force)
     {
         var info = new FileInfo(PartPlaylist);
-        if (!info.Exists) return;
-        if (!force && (info.Length, info.LastWriteTimeUtc) == partSeen) return;
-        partSeen = (info.Length, info.LastWriteTimeUtc);
-        if (HlsPlaylist.Parse(File.ReadAllText(PartPlaylist)) is not { } listed) return;
-        part = listed;
+        if (!info.Exists) return false;
+        var seen = (info.Length, info.LastWriteTimeUtc);
+        if (!force && seen == partSeen) return false;
+        if (HlsPlaylist.Parse(File.ReadAllText(PartPlaylist)) is not { } listed) return false;
         for (int i = 0; i < listed.Segments.Count; i++)
         {
             var segment = listed.Segments[i];
             var file = Path.Combine(folder, segment.Uri);
-            // A live window's oldest segment may be gone before it was read here; it is not listed then.
-            if (moved.ContainsKey(segment.Uri) || !File.Exists(file)) continue;
-            Move(file, Path.Combine(folder, segment.Map));
-            bool partStart = listed.MediaSequence == 0 && i == 0;
-            moved[segment.Uri] = segment with { Map = partMap!, Discontinuity = partStart && PartDiscontinuity };
+            // ffmpeg lists a segment once it is complete and deletes it only after it left its list, so a listed one is there.
+            if (shifted.ContainsKey(segment.Uri) || !File.Exists(file)) continue;
+            ShiftOntoTimeline(file, Path.Combine(folder, segment.Map));
+            long partNumber = listed.MediaSequence + i;
+            shifted[segment.Uri] = (segment with { Map = partMap!, Discontinuity = partNumber == 0 && PartDiscontinuity },
+                earlier.MediaSequence + earlier.Segments.Count + partNumber);
         }
+        part = listed;
+        partSeen = seen;
+        return true;
     }
 
     /// <summary>Shifts a part segment's decode times to where the earlier playlist ended, each track in its own timescale.</summary>
-    void Move(string segment, string init)
+    void ShiftOntoTimeline(string segment, string init)
     {
-        if (shift is null)
+        if (partTracks is null)
         {
             var initBytes = File.ReadAllBytes(init);
             var earlierInit = Path.Combine(folder, earlier.Segments[^1].Map);
             partMap = File.Exists(earlierInit) && File.ReadAllBytes(earlierInit).AsSpan().SequenceEqual(initBytes)
                 ? earlier.Segments[^1].Map
                 : Path.GetFileName(init);
-            if (partMap != earlier.Segments[^1].Map)
-                log.Verbose($"hls: this run's init segment differs from the earlier one's (other encoder settings); the playlist marks a discontinuity before its segments.");
-            shift = Fmp4Boxes.Tracks(initBytes).ToDictionary(t => t.Id, t => (ulong)Math.Round(EarlierFrames * (double)t.Timescale / fps));
+            if (PartDiscontinuity)
+                log.Verbose("hls: this run's init segment differs from the earlier one's (other encoder settings); the playlist marks a discontinuity before its segments.");
+            partTracks = Fmp4Boxes.Tracks(initBytes);
         }
         var bytes = File.ReadAllBytes(segment);
-        Fmp4Boxes.ShiftDecodeTimes(bytes, shift);
+        Fmp4Boxes.ShiftDecodeTimes(bytes, partTracks, timescale => (ulong)Math.Round(EarlierFrames * (double)timescale / fps));
         File.WriteAllBytes(segment, bytes);
     }
 
     /// <summary>The earlier run's segments that left the live window, all but the latest (a player may still be reading it), as ffmpeg does.</summary>
-    void DeleteEarlierOutsideWindow(long outside)
+    void DeleteEarlierBefore(long firstShown)
     {
+        long outside = firstShown - earlier.MediaSequence;
         for (; earlierDeleted < Math.Min(earlier.Segments.Count, outside - 1); earlierDeleted++)
             File.Delete(Path.Combine(folder, earlier.Segments[earlierDeleted].Uri));
     }

@@ -28,35 +28,58 @@ public static class HlsFiles
         if (Path.GetFileName(playlist).Contains('%'))
             throw new FifoInputException(PlaylistNameErrorId,
                 $"The HLS playlist name '{Path.GetFileName(playlist)}' holds '%', which ffmpeg reads as a pattern. Choose a name without it.");
-        if (!overwrite && Segments(playlist).FirstOrDefault() is { } left)
+        if (!overwrite && OwnFiles(playlist).FirstOrDefault() is { } left)
             throw SinkFiles.OutputExists(playlist, $" in part: its segments ({Path.GetFileName(left)}, ...) are there");
     }
 
-    /// <summary>Removes an earlier run's segments before a new run replaces its playlist: a longer run leaves more than the next one writes over.</summary>
+    /// <summary>
+    /// Removes an earlier run's segments before a new run replaces its playlist (a longer run leaves more than the next one
+    /// writes over), with the parts resumed runs added to it.
+    /// </summary>
     public static void RemoveEarlierRun(string playlist)
     {
-        foreach (var file in Segments(playlist)) File.Delete(file);
+        foreach (var file in OwnFiles(playlist).Concat(PartFiles(playlist))) File.Delete(file);
+    }
+
+    /// <summary>Adds <c>#EXT-X-ENDLIST</c> to a playlist that lacks it: no more segments will come.</summary>
+    public static void End(string playlist)
+    {
+        if (!File.Exists(playlist)) return;
+        var text = File.ReadAllText(playlist);
+        if (!text.Contains("#EXT-X-ENDLIST", StringComparison.Ordinal)) File.AppendAllText(playlist, (text.EndsWith('\n') ? "" : "\n") + "#EXT-X-ENDLIST\n");
     }
 
     /// <summary>
-    /// Removes media segments of the playlist (and of its parts) that it does not list: the one ffmpeg keeps past a live
-    /// window for players still reading it, and those a killed run finished after it last listed any.
+    /// Removes media segments of the playlist, and of the parts it lists, that it does not list: the one ffmpeg keeps past
+    /// a live window for players still reading it, and those a killed run finished after it last listed any. A part it
+    /// does not list at all is a playlist of its own (one a resume wrote beside it), and stays.
     /// </summary>
     public static void RemoveUnlisted(string playlist, IEnumerable<string> listed)
     {
-        var keep = new HashSet<string>(listed, StringComparer.Ordinal);
-        foreach (var file in Segments(playlist).Where(f => !f.EndsWith(".m3u8", StringComparison.Ordinal) && !f.Contains("_init.mp4", StringComparison.Ordinal)))
-            if (!keep.Contains(Path.GetFileName(file))) File.Delete(file);
+        var kept = new HashSet<string>(listed, StringComparer.Ordinal);
+        var stems = kept.Select(uri => uri[..Math.Max(0, uri.LastIndexOf('_'))]).Append(Stem(playlist)).ToHashSet(StringComparer.Ordinal);
+        foreach (var file in OwnFiles(playlist).Concat(PartFiles(playlist)))
+        {
+            var media = MediaSegment.Match(Path.GetFileName(file));
+            if (media.Success && stems.Contains(media.Groups[1].Value) && !kept.Contains(Path.GetFileName(file))) File.Delete(file);
+        }
     }
 
-    /// <summary>The playlist's segments, and the playlists and segments of the parts resumed runs added to it (<see cref="HlsContinuation"/>).</summary>
-    static IEnumerable<string> Segments(string playlist)
+    static readonly Regex MediaSegment = new(@"^(.*)_\d{6,}\.m4s(\.tmp)?$", RegexOptions.CultureInvariant);
+
+    /// <summary>The files ffmpeg writes beside the playlist for it: its init segment and media segments, finished or not.</summary>
+    static IEnumerable<string> OwnFiles(string playlist) => FilesMatching(playlist, "^" + Regex.Escape(Stem(playlist)) + @"_(init\.mp4|\d{6,}\.m4s)(\.tmp)?$");
+
+    /// <summary>The parts resumed runs wrote beside the playlist (<see cref="HlsContinuation"/>): their playlists and segments.</summary>
+    static IEnumerable<string> PartFiles(string playlist) => FilesMatching(playlist,
+        "^(" + Regex.Escape(Path.GetFileNameWithoutExtension(playlist)) + @"\.from-\d{6,}\.m3u8|" + Regex.Escape(Stem(playlist)) + @"\.from-\d{6,}_(init\.mp4|\d{6,}\.m4s)(\.tmp)?)$");
+
+    static IEnumerable<string> FilesMatching(string playlist, string pattern)
     {
         var folder = Folder(playlist);
         if (!Directory.Exists(folder)) return Array.Empty<string>();
-        var own = new Regex("^" + Regex.Escape(Stem(playlist)) + @"(\.from-\d{6,})?_(init\.mp4|\d{6,}\.m4s)(\.tmp)?$", RegexOptions.CultureInvariant);
-        var parts = new Regex("^" + Regex.Escape(Path.GetFileNameWithoutExtension(playlist)) + @"\.from-\d{6,}\.m3u8$", RegexOptions.CultureInvariant);
-        return Directory.EnumerateFiles(folder).Where(f => own.IsMatch(Path.GetFileName(f)) || parts.IsMatch(Path.GetFileName(f)));
+        var names = new Regex(pattern, RegexOptions.CultureInvariant);
+        return Directory.EnumerateFiles(folder).Where(f => names.IsMatch(Path.GetFileName(f))).ToList();
     }
 
     static string Folder(string playlist) => Path.GetDirectoryName(Path.GetFullPath(playlist))!;
