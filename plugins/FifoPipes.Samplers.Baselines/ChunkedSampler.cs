@@ -67,6 +67,7 @@ public sealed class ChunkedSampler : ISampler
 
 /// <summary>The "chunked" sampler plugin.</summary>
 [FifoPlugin(PluginKind.Sampler, "chunked", typeof(ISamplerFactory),
+    Refuses = SamplerInputs.All,
     Description = "Baseline: independent f-frame clips back to back, each sampled with the model's ordinary S-step DDIM; a seam every f frames.",
     OptionsType = typeof(ChunkedOptions))]
 public sealed class ChunkedSamplerFactory : ISamplerFactory

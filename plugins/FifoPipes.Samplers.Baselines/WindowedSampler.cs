@@ -181,6 +181,7 @@ public static class NoiseRescheduling
 
 /// <summary>The "gen-l-video" sampler plugin.</summary>
 [FifoPlugin(PluginKind.Sampler, "gen-l-video", typeof(ISamplerFactory),
+    Refuses = SamplerInputs.All,
     Description = "Baseline: Gen-L-Video temporal co-denoising; overlapping f-frame windows of the whole video at one noise level, each frame's predictions averaged with weights. Not streaming: frames come out after the last step.",
     OptionsType = typeof(GenLVideoOptions))]
 public sealed class GenLVideoSamplerFactory : ISamplerFactory
@@ -191,6 +192,7 @@ public sealed class GenLVideoSamplerFactory : ISamplerFactory
 
 /// <summary>The "freenoise" sampler plugin.</summary>
 [FifoPlugin(PluginKind.Sampler, "freenoise", typeof(ISamplerFactory),
+    Refuses = SamplerInputs.All,
     Description = "Baseline: FreeNoise: noise rescheduling (the first window's start noise repeated along the video, locally shuffled; eta 0) and " +
                   "window-fused temporal attention inside the UNet (videocrafter, zeroscope: one call on the whole video per step). On other models, " +
                   "and for prompt schedules, the rescheduling alone with Gen-L-Video style averaged window predictions (option fusion). Not streaming.",

@@ -32,6 +32,27 @@ public sealed class FifoPluginAttribute : ExportAttribute
     public string Extensions { get; set; } = "";
     /// <summary>For sinks: the network address schemes (without "://") this sink sends to, e.g. "rtmp,srt". Contracts 1.4.</summary>
     public string Schemes { get; set; } = "";
+    /// <summary>
+    /// For samplers: the run inputs it does not take (<see cref="SamplerInputs"/>, comma-separated), so a host refuses a
+    /// recipe that gives one before it loads a model, at the recipe's line. The sampler still refuses them itself. Contracts 1.5.
+    /// </summary>
+    public string Refuses { get; set; } = "";
+}
+
+/// <summary>The inputs of a run beyond its prompts that a sampler may refuse (<see cref="FifoPluginAttribute.Refuses"/>): their recipe keys.</summary>
+public static class SamplerInputs
+{
+    /// <summary>Start frames (<see cref="SamplingJob.InitLatents"/>).</summary>
+    public const string Init = "init";
+    /// <summary>A source video to restyle (<see cref="SamplingJob.Source"/>).</summary>
+    public const string Source = "source";
+    /// <summary>Prompts given while the run goes (<see cref="SamplingJob.LivePrompts"/>).</summary>
+    public const string LivePrompt = "livePrompt";
+    /// <summary>Snapshots to write and resume from (<see cref="SamplingJob.Snapshots"/>, <see cref="SamplingJob.ResumeFrom"/>).</summary>
+    public const string Snapshot = "snapshot";
+
+    /// <summary>Every input above, for a sampler that takes none of them.</summary>
+    public const string All = Init + "," + Source + "," + LivePrompt + "," + Snapshot;
 }
 
 /// <summary>MEF metadata view: System.Composition fills it from <see cref="FifoPluginAttribute"/>.</summary>
@@ -43,8 +64,9 @@ public sealed class PluginMetadata
     public string Description { get; set; } = "";
     public Type? OptionsType { get; set; }
     public string Extensions { get; set; } = "";
-    // Plugins built against contracts before 1.4 carry no such metadata.
+    // Plugins built against contracts before 1.4 (1.5) carry no such metadata.
     [DefaultValue("")] public string Schemes { get; set; } = "";
+    [DefaultValue("")] public string Refuses { get; set; } = "";
 }
 
 /// <summary>Describes one option of a plugin's options class.</summary>

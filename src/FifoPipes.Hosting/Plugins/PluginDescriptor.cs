@@ -16,6 +16,7 @@ public sealed class PluginDescriptor
         OptionsType = metadata.OptionsType;
         Extensions = Listed(metadata.Extensions, e => e.TrimStart('.'));
         Schemes = Listed(metadata.Schemes, s => s.EndsWith("://", StringComparison.Ordinal) ? s[..^3] : s);
+        Refuses = Listed(metadata.Refuses, i => i);
         Options = OptionDescriptor.For(OptionsType);
         Source = source;
         this.create = create;
@@ -35,6 +36,11 @@ public sealed class PluginDescriptor
     public IReadOnlyList<string> Extensions { get; }
     /// <summary>For sinks: the address schemes it sends to (rtmp, srt, ...).</summary>
     public IReadOnlyList<string> Schemes { get; }
+    /// <summary>For samplers: the run inputs it does not take (<see cref="SamplerInputs"/>, in lower case).</summary>
+    public IReadOnlyList<string> Refuses { get; }
+
+    /// <summary>Whether this sampler declared that it does not take the run input <paramref name="input"/> (a <see cref="SamplerInputs"/> key).</summary>
+    public bool RefusesInput(string input) => Refuses.Contains(input.ToLowerInvariant());
     public IReadOnlyList<OptionDescriptor> Options { get; }
     /// <summary>The FifoPipes.Abstractions version the plugin was built against: what it knows of the contracts.</summary>
     public Version Contracts { get; }

@@ -98,6 +98,9 @@ public sealed class RecipeReader
         if (livePrompt is not null && sampler is not null && sampler.Plugin.Contracts < LivePromptContracts)
             Error("livePrompt", $"the {sampler.Plugin.Name} sampler was built against contracts {sampler.Plugin.Contracts.ToString(2)}, before live prompts ({LivePromptContracts.ToString(2)}), so it would not follow them; use the fifo sampler or a newer build",
                 map["livePrompt"]!.Location);
+        if (sampler is not null)
+            RefusedInputs(map, sampler.Plugin, new[] { ("init", init is not null), ("source", source is not null), ("livePrompt", livePrompt is not null),
+                ("snapshot", snapshot is not null), ("resume", resume is not null) });
 
         if (diagnostics.Count > before || model is null || sampler is null || prompts is null) return null;
         return new Recipe
@@ -472,6 +475,29 @@ public sealed class RecipeReader
     }
 
     static readonly Version LivePromptContracts = new(1, 4);
+
+    /// <summary>What each run input a sampler may refuse is, for the message: (recipe key, its <see cref="SamplerInputs"/> name, what it gives, the parameter).</summary>
+    static readonly (string Key, string Input, string What, string Parameter)[] RefusableInputs =
+    {
+        ("init", SamplerInputs.Init, "start frames", "-InitImage"),
+        ("source", SamplerInputs.Source, "a source video to restyle", "-Source"),
+        ("livePrompt", SamplerInputs.LivePrompt, "prompts given while it runs", "-LivePrompt"),
+        ("snapshot", SamplerInputs.Snapshot, "snapshots (it keeps no resumable state)", "-SnapshotPath"),
+        ("resume", SamplerInputs.Snapshot, "snapshots to resume from (it keeps no resumable state)", "-Resume"),
+    };
+
+    /// <summary>The inputs given that the sampler declared it does not take, each an error at its key, before any model loads.</summary>
+    void RefusedInputs(MapNode map, PluginDescriptor sampler, IEnumerable<(string Key, bool Given)> inputs)
+    {
+        foreach (var (key, given) in inputs)
+        {
+            if (!given) continue;
+            var refusable = RefusableInputs.Single(r => r.Key == key);
+            if (sampler.RefusesInput(refusable.Input))
+                Error(key, $"the {sampler.Name} sampler does not take {refusable.What}; drop '{key}' ({refusable.Parameter}) or use a sampler that does, such as fifo",
+                    map[key]?.Location);
+        }
+    }
 
     /// <summary>source.loop's third value, beside true and false.</summary>
     public const string PingPong = "pingpong";

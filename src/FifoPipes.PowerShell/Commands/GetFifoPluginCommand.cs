@@ -61,6 +61,7 @@ public sealed class FifoPluginInfo
         Description = d.Description;
         Extensions = d.Extensions.ToArray();
         Schemes = d.Schemes.ToArray();
+        Refuses = SamplerInputs.All.Split(',').Where(d.RefusesInput).ToArray();
         Source = d.Source;
         Options = d.Options.Select(o => new FifoPluginOption(o)).ToArray();
     }
@@ -72,6 +73,8 @@ public sealed class FifoPluginInfo
     public string[] Extensions { get; }
     /// <summary>For sinks: the address schemes it sends to (rtmp, srt, ...).</summary>
     public string[] Schemes { get; }
+    /// <summary>For samplers: the run inputs it does not take (init, source, livePrompt, snapshot), which a recipe is refused for.</summary>
+    public string[] Refuses { get; }
     public FifoPluginOption[] Options { get; }
     public string Source { get; }
     public override string ToString() => $"{Kind} {Name} {Version}";

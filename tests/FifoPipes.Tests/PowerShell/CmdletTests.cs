@@ -431,6 +431,17 @@ public sealed class CmdletTests : IDisposable
         Assert.Equal(0, progress);
     }
 
+    [Fact]
+    public void A_sampler_is_refused_an_input_it_does_not_take_before_the_run_starts()
+    {
+        File.WriteAllText(Path.Combine(dir, "steer.txt"), "red fire rising");
+        var (error, _, progress) = Refused($"New-FifoVideo 'aurora' -Frames 6 -Sampler chunked -LivePrompt steer.txt {InProcessShell.Tiny}");
+        Assert.Contains("the chunked sampler does not take prompts given while it runs; drop 'livePrompt' (-LivePrompt)", error.Exception.Message);
+        Assert.Equal(0, progress);
+        var chunked = Assert.Single(Run("Get-FifoPlugin -Kind Sampler -Name chunked").Cast<FifoPipes.PowerShell.Commands.FifoPluginInfo>());
+        Assert.Equal(new[] { "init", "source", "livePrompt", "snapshot" }, chunked.Refuses);
+    }
+
     /// <summary>Runs a script that must stop with an error; counts what it put in $made and the progress it reported on the way.</summary>
     (ErrorRecord Error, int Made, int Progress) Refused(string script)
     {

@@ -180,12 +180,31 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
         Assert.Equal(Enumerable.Range(8, Frames - 8).Select(i => (long)i), resumed);
     }
 
-    [Fact]
-    public void Baseline_samplers_refuse_snapshots_instead_of_ignoring_them()
+    [Theory]
+    [InlineData("chunked", "snapshot", "snapshots (it keeps no resumable state); drop 'snapshot' (-SnapshotPath)")]
+    [InlineData("freenoise", "resume", "snapshots to resume from (it keeps no resumable state); drop 'resume' (-Resume)")]
+    [InlineData("gen-l-video", "livePrompt", "prompts given while it runs; drop 'livePrompt' (-LivePrompt)")]
+    [InlineData("chunked", "init", "start frames; drop 'init' (-InitImage)")]
+    public void Baseline_samplers_refuse_what_they_do_not_take_at_the_recipes_line_before_a_model_loads(string sampler, string key, string expected)
     {
-        var yaml = Recipe("chunked").Replace("use: fifo, with: { partitions: 2, lookahead: true }", "use: chunked");
-        var ex = Assert.Throws<FifoInputException>(() => Run(Read(yaml)));
-        Assert.Contains("snapshot", ex.Message);
+        File.WriteAllText(Path.Combine(folder, "start.png"), "");
+        var run = Recipe("baseline").Replace("use: fifo, with: { partitions: 2, lookahead: true }", $"use: {sampler}");
+        var yaml = key switch
+        {
+            "snapshot" => run,
+            "resume" => run.Replace("snapshot: { path: run.snapshot, every: 8 }", "resume: start.png"),
+            _ => run.Replace("snapshot: { path: run.snapshot, every: 8 }", $"{key}: start.png"),
+        };
+        var reader = new RecipeReader(TestPlugins.Host);
+        Assert.Null(reader.ReadText(yaml, Path.Combine(folder, "run.yaml")));
+        var problem = Assert.Single(reader.Diagnostics);
+        Assert.Equal(key, problem.Path);
+        Assert.Contains($"the {sampler} sampler does not take {expected} or use a sampler that does, such as fifo", problem.Message);
+        Assert.Equal(yaml.Split('\n').ToList().FindIndex(l => l.TrimStart().StartsWith(key + ":")) + 1, problem.Location?.Line);
+        // The fifo sampler takes it.
+        var fifo = new RecipeReader(TestPlugins.Host);
+        fifo.ReadText(yaml.Replace($"use: {sampler}", "use: fifo"), Path.Combine(folder, "run.yaml"));
+        Assert.DoesNotContain(fifo.Diagnostics, d => d.Message.Contains("does not take"));
     }
 }
 

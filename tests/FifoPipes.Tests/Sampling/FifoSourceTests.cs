@@ -2,6 +2,7 @@ using FifoPipes.Abstractions;
 using FifoPipes.Core;
 using FifoPipes.Core.Diffusion;
 using FifoPipes.Samplers.Fifo;
+using FifoPipes.Tests.Hosting;
 using FifoPipes.Tests.Parity;
 using Xunit;
 using static TorchSharp.torch;
@@ -136,7 +137,30 @@ public sealed class FifoSourceTests : IDisposable
         var both = Assert.Throws<FifoInputException>(() => Latents(Job(new RampSource(12), 0.6) with { InitLatents = zeros(2, 1, 3, 4) }));
         Assert.Equal("SourceWithStartFrames", both.ErrorId);
 
-        var chunked = Assert.Throws<FifoInputException>(() => FifoPipes.Samplers.Baselines.ClipPlan.RefuseFifoOnlyInputs(Job(new RampSource(12), 0.6), "chunked"));
-        Assert.Contains("cannot restyle a source video", chunked.Message);
+    }
+
+    [Fact]
+    public void Baselines_refuse_every_input_they_declare_they_do_not_take_even_past_the_host()
+    {
+        static string Refusal(SamplingJob job) =>
+            Assert.Throws<FifoInputException>(() => FifoPipes.Samplers.Baselines.ClipPlan.RefuseFifoOnlyInputs(job, "chunked")).Message;
+        var plain = Job(new RampSource(12), 0.6) with { Source = null };
+        Assert.Contains("cannot restyle a source video", Refusal(Job(new RampSource(12), 0.6)));
+        Assert.Contains("cannot start from given frames", Refusal(plain with { InitLatents = zeros(2, 1, 3, 4) }));
+        Assert.Contains("prompts cannot change while it goes", Refusal(plain with { LivePrompts = new NoPrompts() }));
+        Assert.Contains("cannot write or resume snapshots", Refusal(plain with { Snapshots = new SnapshotPolicy("x.snapshot", 8) }));
+        Assert.Contains("cannot write or resume snapshots", Refusal(plain with { ResumeFrom = "x.snapshot" }));
+        FifoPipes.Samplers.Baselines.ClipPlan.RefuseFifoOnlyInputs(plain, "chunked");
+        // What the host reads to refuse them before a model loads says the same.
+        var declared = TestPlugins.Host.Plugins.Where(p => p.Kind == PluginKind.Sampler && p.Name != "fifo").ToList();
+        Assert.Equal(new[] { "chunked", "freenoise", "gen-l-video" }, declared.Select(p => p.Name).Order());
+        Assert.All(declared, p => Assert.Equal(new[] { "init", "source", "liveprompt", "snapshot" }, p.Refuses));
+        Assert.Empty(TestPlugins.Host.Plugins.Single(p => p.Kind == PluginKind.Sampler && p.Name == "fifo").Refuses);
+    }
+
+    sealed class NoPrompts : ILivePrompts
+    {
+        public IReadOnlyList<PromptChange> Taken => Array.Empty<PromptChange>();
+        public PromptChange? Take(long frame) => null;
     }
 }
