@@ -61,6 +61,24 @@ public static class Fmp4Boxes
             Add(segment, at, wide, shiftAt(BinaryPrimitives.ReadUInt32BigEndian(segment[(at - 4)..])), track);
     }
 
+    /// <summary>The sequence number of a media segment's last fragment (<c>moof/mfhd</c>); 0 where it has none.</summary>
+    public static uint LastFragmentNumber(ReadOnlySpan<byte> segment)
+    {
+        uint last = 0;
+        foreach (var moof in Children(segment, 0, segment.Length, "moof"))
+            foreach (var mfhd in Children(segment, moof.Body, moof.End, "mfhd"))
+                last = BinaryPrimitives.ReadUInt32BigEndian(segment[(mfhd.Body + 4)..]);
+        return last;
+    }
+
+    /// <summary>Numbers a media segment's fragments on after <paramref name="after"/>, as if the stream before it had gone on.</summary>
+    public static void NumberFragmentsAfter(Span<byte> segment, uint after)
+    {
+        foreach (var moof in Children(segment, 0, segment.Length, "moof"))
+            foreach (var mfhd in Children(segment, moof.Body, moof.End, "mfhd"))
+                Add(segment, mfhd.Body + 4, wide: false, after, 0);
+    }
+
     static void Add(Span<byte> segment, int at, bool wide, ulong by, uint track)
     {
         if (wide)

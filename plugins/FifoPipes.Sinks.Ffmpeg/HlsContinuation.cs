@@ -25,6 +25,8 @@ public sealed class HlsContinuation
     readonly int keep;
     readonly double fps;
     readonly IProgressSink log;
+    /// <summary>The last fragment number of the earlier stream: the part's fragments are numbered on from it.</summary>
+    readonly uint earlierFragments;
     /// <summary>The part's segments shifted onto the timeline, by URI, each with its number in the playlist (which never changes).</summary>
     readonly Dictionary<string, (HlsSegment Segment, long Number)> shifted = new(StringComparer.Ordinal);
     (long Length, DateTime Written) partSeen;
@@ -34,8 +36,9 @@ public sealed class HlsContinuation
     string written = "";
     int earlierDeleted;
 
-    HlsContinuation(string playlist, HlsPlaylist earlier, long earlierFrames, long firstFrame, double fps, int keep, IProgressSink log)
+    HlsContinuation(string playlist, HlsPlaylist earlier, long earlierFrames, uint earlierFragments, long firstFrame, double fps, int keep, IProgressSink log)
     {
+        this.earlierFragments = earlierFragments;
         this.playlist = playlist;
         folder = Path.GetDirectoryName(playlist)!;
         this.earlier = earlier;
@@ -68,10 +71,10 @@ public sealed class HlsContinuation
         if (firstFrame <= 0 || !File.Exists(playlist)) return null;
         try
         {
-            why = Unfit(playlist, options, out var earlier, out long frames, format.Fps);
+            why = Unfit(playlist, options, out var earlier, out long frames, out uint fragments, format.Fps);
             if (why is not null) return null;
             HlsFiles.RemoveUnlisted(playlist, earlier!.Segments.Select(s => s.Uri));
-            var continuation = new HlsContinuation(playlist, earlier, frames, firstFrame, format.Fps, options.Keep, log);
+            var continuation = new HlsContinuation(playlist, earlier, frames, fragments, firstFrame, format.Fps, options.Keep, log);
             continuation.Refresh();
             return continuation;
         }
@@ -83,9 +86,9 @@ public sealed class HlsContinuation
     }
 
     /// <summary>Why the playlist cannot go on as this run would write it; null where it can, with what it holds.</summary>
-    static string? Unfit(string playlist, FfmpegSinkOptions options, out HlsPlaylist? earlier, out long frames, double fps)
+    static string? Unfit(string playlist, FfmpegSinkOptions options, out HlsPlaylist? earlier, out long frames, out uint fragments, double fps)
     {
-        frames = 0;
+        (frames, fragments) = (0, 0);
         earlier = HlsPlaylist.Parse(File.ReadAllText(playlist));
         if (earlier is null) return "it lists no fragmented-MP4 segments";
         if (earlier.Event && options.Keep > 0) return $"it lists every segment (EVENT), which a live window (keep {options.Keep}) would drop";
@@ -98,8 +101,10 @@ public sealed class HlsContinuation
         string init = Path.Combine(folder, last.Map), segment = Path.Combine(folder, last.Uri);
         if (!File.Exists(init) || !File.Exists(segment)) return $"its last segment or init segment is missing ({(File.Exists(init) ? last.Uri : last.Map)})";
         var video = Fmp4Boxes.Tracks(File.ReadAllBytes(init)).FirstOrDefault(t => t.IsVideo);
-        if (video is null || !Fmp4Boxes.DecodeTimes(File.ReadAllBytes(segment)).TryGetValue(video.Id, out var start))
+        var lastBytes = File.ReadAllBytes(segment);
+        if (video is null || !Fmp4Boxes.DecodeTimes(lastBytes).TryGetValue(video.Id, out var start))
             return $"its last segment {last.Uri} has no video track's time";
+        fragments = Fmp4Boxes.LastFragmentNumber(lastBytes);
         frames = (long)Math.Round((start / (double)video.Timescale + last.Seconds) * fps);
         return null;
     }
@@ -158,7 +163,10 @@ public sealed class HlsContinuation
         return true;
     }
 
-    /// <summary>Shifts a part segment's decode times to where the earlier playlist ended, each track in its own timescale.</summary>
+    /// <summary>
+    /// Shifts a part segment's decode times to where the earlier playlist ended, each track in its own timescale, and numbers
+    /// its fragments on from the earlier ones', so the two read as one stream.
+    /// </summary>
     void ShiftOntoTimeline(string segment, string init)
     {
         if (partTracks is null)
@@ -174,6 +182,7 @@ public sealed class HlsContinuation
         }
         var bytes = File.ReadAllBytes(segment);
         Fmp4Boxes.ShiftDecodeTimes(bytes, partTracks, timescale => (ulong)Math.Round(EarlierFrames * (double)timescale / fps));
+        Fmp4Boxes.NumberFragmentsAfter(bytes, earlierFragments);
         File.WriteAllBytes(segment, bytes);
     }
 

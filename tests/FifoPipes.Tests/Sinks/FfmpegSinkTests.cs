@@ -263,7 +263,9 @@ public sealed class FfmpegSinkTests : SinkTestBase
         Assert.DoesNotContain("#EXT-X-DISCONTINUITY", lines);
         Assert.Contains("#EXT-X-PLAYLIST-TYPE:EVENT", lines);
         Assert.Equal("#EXT-X-ENDLIST", lines[^1]);
-        // Its timeline runs on (ffmpeg, unlike players, drops segments whose times start again), and every frame is the right one.
+        // Its timeline and fragment numbers run on (ffmpeg, unlike players, drops segments whose times start again), and every frame is the right one.
+        uint Fragment(string segment) => Fmp4Boxes.LastFragmentNumber(File.ReadAllBytes(Path.Combine(Dir, segment)));
+        Assert.Equal(Fragment("sea_000005.m4s") + 1, Fragment("sea.from-000044_000000.m4s"));
         var probed = Ffprobe.Probe(playlist);
         Assert.Equal((64, 8.0), (probed.Frames, Math.Round(probed.Duration, 2)));
         var decoded = Ffprobe.RgbFrames(playlist, 64, 48);
@@ -432,6 +434,12 @@ public sealed class FfmpegSinkTests : SinkTestBase
         Assert.Equal(new Dictionary<uint, ulong> { [1] = 189000, [2] = 100800 }, Fmp4Boxes.DecodeTimes(segment));
         Assert.Equal(2500u, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(segment.AsSpan(8 + 4 + 4 + 4)));
         Assert.Equal(Segment(0).Length, segment.Length);
+
+        // Fragments are numbered on after the earlier stream's last one.
+        var numbered = Box("moof", Box("mfhd", Full(0), U32(1)), Box("traf", Box("tfhd", Full(0), U32(1)), Box("tfdt", Full(1), U64(0))))
+            .Concat(Box("mdat")).Concat(Box("moof", Box("mfhd", Full(0), U32(2)))).ToArray();
+        Fmp4Boxes.NumberFragmentsAfter(numbered, 6);
+        Assert.Equal(8u, Fmp4Boxes.LastFragmentNumber(numbered));
 
         // A 32-bit time that would overflow is refused rather than wrapped.
         Assert.Throws<InvalidDataException>(() => Fmp4Boxes.ShiftDecodeTimes(Segment(uint.MaxValue - 10), tracks, timescale => timescale));
