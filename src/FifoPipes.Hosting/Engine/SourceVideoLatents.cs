@@ -42,9 +42,7 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
         frames = Open();
     }
 
-    public long Count => Loops ? long.MaxValue : selected;
-
-    bool Loops => source.Loop || source.PingPong;
+    public long Count => source.Loops ? long.MaxValue : selected;
 
     /// <summary>The prompt frames are encoded under: none, explicitly, so no model falls back on state from an earlier prompt.</summary>
     const string NoPrompt = "";
@@ -73,11 +71,11 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
                     "per frame. Use a model without temporal compression (analytic, videocrafter, zeroscope).");
             // Played backwards, a clip is read from memory: a file decodes forwards only.
             long turnBytes = summary.Frames * (latents.NumberOfElements / latents.shape[1]) * sizeof(float);
-            if (source.PingPong && turnBytes > TurnBytes)
+            if (source.Loop == SourceLoop.PingPong && turnBytes > TurnBytes)
                 throw new FifoInputException("SourcePingPongTooLong",
                     $"A ping-pong loop keeps the whole clip's latents in memory, and the {summary.Frames} frames of '{source.Path}' take {turnBytes >> 20} MB, more than {TurnBytes >> 20} MB. " +
                     "Loop a shorter part of it (source.start and a lower source.fps select fewer frames), or loop: true.");
-            keepsTurn = source.PingPong || (source.Loop && turnBytes <= TurnBytes);
+            keepsTurn = source.Loop == SourceLoop.PingPong || (source.Loops && turnBytes <= TurnBytes);
         }
         return new SourceVideoLatents(model, source, summary, keepsTurn, log ?? NullProgressSink.Instance);
     }
@@ -96,7 +94,7 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
             frames = Open();
         }
         // Played back, a ping-pong clip comes from memory: on the way to a frame, every frame passed is kept.
-        while (frames.Position < frame && (source.PingPong ? KeepNext() : frames.Skip())) { }
+        while (frames.Position < frame && (source.Loop == SourceLoop.PingPong ? KeepNext() : frames.Skip())) { }
         using var scope = NewDisposeScope();
         var rgb = frames.Position == frame ? frames.Next() : null;
         if (rgb is null)
@@ -142,7 +140,7 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
     /// <summary>The clip's frame that output frame <paramref name="index"/> restyles: 0, 1, ..., N-1, then N-2, ..., 1 again for a ping-pong loop.</summary>
     long TurnFrame(long index)
     {
-        if (!source.PingPong || selected < 2) return index % selected;
+        if (source.Loop != SourceLoop.PingPong || selected < 2) return index % selected;
         long period = 2 * selected - 2, p = index % period;
         return p < selected ? p : period - p;
     }

@@ -66,8 +66,22 @@ public sealed class Recipe
 
 /// <summary>
 /// Video-to-video: output frame k restyles frame k of <see cref="Path"/> as <see cref="Timing"/> selects its frames,
-/// noised to <see cref="Strength"/> of the schedule; with <see cref="Loop"/>, the frames start over after the last, so a
+/// noised to <see cref="Strength"/> of the schedule; a <see cref="Loop"/> plays the clip again after its last frame, so a
 /// short clip can be restyled endlessly.
 /// </summary>
-/// <param name="PingPong">With <see cref="Loop"/>: each turn plays the clip forward, then back (loop: pingpong), so it never jumps.</param>
-public sealed record SourceVideo(string Path, double Strength, SourceTiming Timing = default, bool Loop = false, bool PingPong = false);
+public sealed record SourceVideo(string Path, double Strength, SourceTiming Timing = default, SourceLoop Loop = SourceLoop.None)
+{
+    /// <summary>Whether the clip plays again after its last frame (its frame count is then endless).</summary>
+    public bool Loops => Loop != SourceLoop.None;
+}
+
+/// <summary>What a source video does after its last frame (recipe <c>source.loop</c>).</summary>
+public enum SourceLoop
+{
+    /// <summary>It ends: the run may ask for at most its frames (loop: false).</summary>
+    None,
+    /// <summary>It starts over from its first frame (loop: true); a clip that does not loop by itself jumps there.</summary>
+    Restart,
+    /// <summary>Each turn plays it forward, then back (loop: pingpong), so it never jumps.</summary>
+    PingPong,
+}

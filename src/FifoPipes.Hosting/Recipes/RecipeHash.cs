@@ -69,7 +69,7 @@ static class RecipeHash
             // Only when given, as the negative prompt: restyles of the whole file keep their hashes.
             if (source.Timing.Fps is { } fps) text.Append("source.fps=").Append(fps.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
             if (source.Timing.Start > 0) text.Append("source.start=").Append(source.Timing.Start.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
-            if (source.Loop) text.Append(source.PingPong ? "source.loop=pingpong\n" : "source.loop=true\n");
+            if (source.Loops) text.Append(source.Loop == SourceLoop.PingPong ? "source.loop=pingpong\n" : "source.loop=true\n");
             // The file's length too: a snapshot must not resume over another video saved under the same name.
             if (new FileInfo(source.Path) is { Exists: true } file) text.Append(CultureInfo.InvariantCulture, $"source.bytes={file.Length}\n");
         }

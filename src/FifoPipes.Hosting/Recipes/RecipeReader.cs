@@ -83,7 +83,7 @@ public sealed class RecipeReader
         long? available = source is not null && entries is not null && diagnostics.Count == beforeSource ? CountSource(source, map["source"]!) : null;
         var prompts = entries is null ? null : Spans(entries, map["source"], source, available);
         // Each output frame restyles its own source frame (a looping source has as many as asked for).
-        if (available is { } count && !source!.Loop && prompts?.Sum(p => (long)p.Frames) is { } asked && asked > count)
+        if (available is { } count && !source!.Loops && prompts?.Sum(p => (long)p.Frames) is { } asked && asked > count)
             Error("source", SamplingJob.SourceTooShort(count, asked) + Counted(source!.Timing), SourceAt(map["source"]!));
         // The file need not be there yet: writing it is how the prompt changes.
         var livePrompt = ReadPath(map, "livePrompt", mustExist: false);
@@ -383,7 +383,7 @@ public sealed class RecipeReader
         if (missing.Count == 0) return entries.Select(e => new PromptSpan(e.Prompt, e.Frames!.Value)).ToList();
         // Without a source they were reported as read, in order.
         if (sourceNode is null) return null;
-        if (source is { Loop: true })
+        if (source is { Loops: true })
         {
             Error(missing[0].FramesPath, "a looping source has no end for the prompts to share; give them frame counts ('frames', New-FifoVideo -Frames)", missing[0].At);
             return null;
@@ -557,7 +557,8 @@ public sealed class RecipeReader
             else Error("source.loop", $"'{loopNode.Value}' is no way to loop; use true (start over after the last frame), {PingPong} (forward, then back) or false", loopNode.Location, new[] { "true", PingPong, "false" });
         }
         else if (!pingPong) loop = ReadScalar<bool?>(entries, "loop", "source.loop") ?? false;
-        return path is null ? null : new SourceVideo(path, strength, new SourceTiming(fps, start), loop, pingPong);
+        var loops = pingPong ? SourceLoop.PingPong : loop ? SourceLoop.Restart : SourceLoop.None;
+        return path is null ? null : new SourceVideo(path, strength, new SourceTiming(fps, start), loops);
     }
 
     SnapshotPolicy? ReadSnapshot(MapNode map)

@@ -132,7 +132,7 @@ public sealed class SourceVideoTests : IDisposable
         Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
         var clip = TestPattern("pattern.mp4", 10);
         var model = new GreyModel(1);
-        using var source = SourceVideoLatents.Open(model, new SourceVideo(clip, 0.6, Loop: true));
+        using var source = SourceVideoLatents.Open(model, new SourceVideo(clip, 0.6, Loop: SourceLoop.Restart));
         Assert.Equal(long.MaxValue, source.Count);
         int probed = model.Encoded;
         var frames = Enumerable.Range(0, 26).Select(i => source.Latent(i)).ToList();
@@ -160,7 +160,7 @@ public sealed class SourceVideoTests : IDisposable
         var model = new GreyModel(1);
         using var forward = SourceVideoLatents.Open(new GreyModel(1), new SourceVideo(clip, 0.6));
         var clipFrames = Enumerable.Range(0, 10).Select(i => forward.Latent(i)).ToList();
-        using var source = SourceVideoLatents.Open(model, new SourceVideo(clip, 0.6, Loop: true, PingPong: true));
+        using var source = SourceVideoLatents.Open(model, new SourceVideo(clip, 0.6, Loop: SourceLoop.PingPong));
         int probed = model.Encoded;
         var frames = Enumerable.Range(0, 40).Select(i => source.Latent(i)).ToList();
         // 0..9, 8..1, 0..9, ...: a turn of 18 frames, each of the clip's frames encoded once.
@@ -170,7 +170,7 @@ public sealed class SourceVideoTests : IDisposable
         // Resumed on the way back (output frames 13.. are clip frames 5, 4, 3, ...): the frames passed on the way to 5 are
         // kept, so going back neither reopens nor encodes again.
         var resumedModel = new GreyModel(1);
-        using var resumed = SourceVideoLatents.Open(resumedModel, new SourceVideo(clip, 0.6, Loop: true, PingPong: true));
+        using var resumed = SourceVideoLatents.Open(resumedModel, new SourceVideo(clip, 0.6, Loop: SourceLoop.PingPong));
         int resumedProbe = resumedModel.Encoded;
         var back = Enumerable.Range(13, 5).Select(i => resumed.Latent(i)).ToArray();
         TensorAssert.Identical(new[] { 5, 4, 3, 2, 1 }.Select(k => clipFrames[k]).ToArray(), back, "a resume on the way back");
@@ -179,12 +179,12 @@ public sealed class SourceVideoTests : IDisposable
         var reader = new RecipeReader(FifoPipes.Tests.Hosting.TestPlugins.Host);
         var recipe = reader.ReadText($"apiVersion: fifopipes/v1\nprompt: a\nframes: 40\nsource: {{ path: {clip}, loop: PingPong }}\n", Path.Combine(dir, "r.yaml"));
         Assert.True(recipe is not null, string.Join("; ", reader.Diagnostics.Select(d => d.Message)));
-        Assert.Equal((true, true), (recipe!.Source!.Loop, recipe.Source.PingPong));
+        Assert.Equal(SourceLoop.PingPong, recipe!.Source!.Loop);
         Assert.Contains("source.loop=pingpong", recipe.RunSettings);
         Assert.Contains("loop: pingpong", RunProvenance.Parse(recipe.Provenance, "test").ToRecipe());
         // Every boolean the recipe reader takes elsewhere still loops (or not) beside pingpong.
         var yes = new RecipeReader(FifoPipes.Tests.Hosting.TestPlugins.Host).ReadText($"apiVersion: fifopipes/v1\nprompt: a\nframes: 40\nsource: {{ path: {clip}, loop: yes }}\n", Path.Combine(dir, "r.yaml"));
-        Assert.Equal((true, false), (yes!.Source!.Loop, yes.Source.PingPong));
+        Assert.Equal(SourceLoop.Restart, yes!.Source!.Loop);
         var bad = new RecipeReader(FifoPipes.Tests.Hosting.TestPlugins.Host);
         Assert.Null(bad.ReadText($"apiVersion: fifopipes/v1\nprompt: a\nframes: 40\nsource: {{ path: {clip}, loop: bounce }}\n", Path.Combine(dir, "r.yaml")));
         var d = Assert.Single(bad.Diagnostics);
@@ -207,13 +207,13 @@ public sealed class SourceVideoTests : IDisposable
         Assert.Equal(10, SourceFrames.Probe(clip).Frames);
 
         var log = new FifoPipes.Tests.Sampling.RecordingSink();
-        using var unbroken = SourceVideoLatents.Open(new GreyModel(1), new SourceVideo(clip, 0.6, Loop: true), log);
+        using var unbroken = SourceVideoLatents.Open(new GreyModel(1), new SourceVideo(clip, 0.6, Loop: SourceLoop.Restart), log);
         var frames = Enumerable.Range(0, 20).Select(i => unbroken.Latent(i)).ToList();
         Assert.Contains(log.Warnings, w => w.Contains("decoded only 9 of the 10 frames it counted"));
         TensorAssert.Identical(new[] { frames[8] }, new[] { frames[9] }, "frame 9 is frame 8 again");
         TensorAssert.Identical(new[] { frames[8] }, new[] { frames[19] }, "and so in every turn");
         // Resumed at frame 5: the frame that stands in is read as itself, whatever was read last.
-        using var resumed = SourceVideoLatents.Open(new GreyModel(1), new SourceVideo(clip, 0.6, Loop: true));
+        using var resumed = SourceVideoLatents.Open(new GreyModel(1), new SourceVideo(clip, 0.6, Loop: SourceLoop.Restart));
         var again = Enumerable.Range(5, 15).Select(i => resumed.Latent(i)).ToList();
         TensorAssert.Identical(frames.Skip(5).ToArray(), again.ToArray(), "a resumed run's frames");
         // Starting past the decoded frames gives the same frame too.
