@@ -27,7 +27,7 @@ public abstract class FfmpegSinkFactory : ISinkFactory
     (FfmpegSinkOptions Settings, string Path, string Ffmpeg) Prepare(object? options, SinkTarget target, PluginContext context)
     {
         var settings = Bind(options, context);
-        var path = context.ResolvePath(target.Path);
+        var path = SinkFiles.FileFor(target, context, Container.Name);
         SinkFiles.EnsureWritable(path, target.Overwrite);
         if (Container == FfmpegContainer.Hls) HlsFiles.EnsureWritable(path, target.Overwrite);
         return (settings, path, FfmpegLocator.Locate());

@@ -78,7 +78,7 @@ public sealed class GifSinkFactory : ISinkFactory
     static (GifSinkOptions Settings, string Path) Prepare(object? options, SinkTarget target, PluginContext context)
     {
         var settings = SinkOptions.Bind<GifSinkOptions>(options, "gif");
-        var path = context.ResolvePath(target.Path);
+        var path = SinkFiles.FileFor(target, context, "gif");
         SinkFiles.EnsureWritable(path, target.Overwrite);
         return (settings, path);
     }

@@ -34,7 +34,7 @@ public sealed class PngSequenceSinkFactory : ISinkFactory
     static (PngSinkOptions Settings, FramePattern Pattern) Prepare(object? options, SinkTarget target, PluginContext context)
     {
         var settings = SinkOptions.Bind<PngSinkOptions>(options, "png");
-        var pattern = FramePattern.FromTargetPath(context.ResolvePath(target.Path));
+        var pattern = FramePattern.FromTargetPath(SinkFiles.FileFor(target, context, "png"));
         if (!target.Overwrite) RefuseExistingSequence(pattern);
         return (settings, pattern);
     }

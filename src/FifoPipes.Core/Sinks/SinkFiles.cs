@@ -8,6 +8,19 @@ public static class SinkFiles
 {
     public const string OutputExistsErrorId = "OutputExists";
     public const string OutputIsFolderErrorId = "SinkOutputIsFolder";
+    public const string OutputIsAddressErrorId = "SinkOutputIsAddress";
+
+    /// <summary>
+    /// The file a file-writing <paramref name="sink"/> writes for <paramref name="target"/>, from the context's folder. An
+    /// address (rtmp://...) is refused: resolved as a path it would make a file named after its stream key.
+    /// </summary>
+    public static string FileFor(SinkTarget target, PluginContext context, string sink)
+    {
+        if (StreamAddress.SchemeOf(target.Path) is { } scheme)
+            throw new FifoInputException(OutputIsAddressErrorId,
+                $"The {sink} sink writes files, and '{StreamAddress.Display(target.Path)}' is a {scheme}:// address. Send it with a sink that streams (-Format stream), or give a file path.");
+        return context.ResolvePath(target.Path);
+    }
 
     /// <summary>
     /// Checked when a sink is created, so a run fails before any frame is computed rather than after

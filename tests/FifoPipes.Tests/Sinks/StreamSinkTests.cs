@@ -15,6 +15,21 @@ namespace FifoPipes.Tests.Sinks;
 [Collection(SerialSinkTests.Name)]
 public sealed class StreamSinkTests : SinkTestBase
 {
+    [Fact]
+    public void A_file_sink_given_an_address_refuses_it_itself_without_a_file_named_after_the_key()
+    {
+        var target = new SinkTarget("rtmp://a.rtmp.youtube.com/live2/abcd-secret-key", 8, true);
+        foreach (var factory in new ISinkFactory[] { new Mp4SinkFactory(), new HlsSinkFactory(), new FifoPipes.Sinks.Images.GifSinkFactory(), new FifoPipes.Sinks.Images.PngSequenceSinkFactory() })
+        {
+            var ex = Assert.Throws<FifoInputException>(() => factory.Check(null, target, Context));
+            Assert.Equal(SinkFiles.OutputIsAddressErrorId, ex.ErrorId);
+            Assert.Contains("is a rtmp:// address. Send it with a sink that streams (-Format stream)", ex.Message);
+            Assert.DoesNotContain("secret", ex.Message);
+            Assert.Throws<FifoInputException>(() => factory.Create(null, target, Context));
+        }
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Dir));
+    }
+
     const string Key = "live_4f9a-secret-key";
 
     [Theory]
