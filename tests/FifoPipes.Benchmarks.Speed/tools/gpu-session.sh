@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # A GPU session's measurements in one call, for device time that is short and billed from the start: versions (with the
 # commit the package was built from), the symbol check, then the figures first (both schedules, lookahead on and
-# off), then the numerical smoke (when given the parity case folder), --profile (plain and with each switchable
-# candidate) and --ops. Each step writes OUT/<step>.txt, a failing step does not stop the ones after it, and every
-# step's limit is cut to what is left of BUDGET_S (540 s by default, under the device tool's 600 s per call), so a slow
-# step costs the steps after it, never the figures before it.
+# off), then the numerical smoke (when given the parity case folder), --profile (plain, with each switchable candidate
+# and with both; then the figure with both) and --ops. Each step writes OUT/<step>.txt, a failing step does not
+# stop the ones after it, and every step's limit is cut to what is left of BUDGET_S (540 s by default, under the device
+# tool's 600 s per call), so a slow step costs the steps after it, never the figures before it.
 #   ./gpu-session.sh OUT [SMOKE_DIR]
 # PRESET (videocrafter2), DEVICE (cuda), DTYPE (bfloat16), ROWS (16), PARTITIONS (4), FRAMES (2) and BUDGET_S override
 # the defaults; TORCH_LIB and PYTHON work as for run-speed-bench.sh.
@@ -53,6 +53,11 @@ step profile 90 --profile "${common[@]}" --rows "$rows"
 # The whole call with each candidate of docs/gpu.md that can be switched on without a rebuild.
 step profile-scripted 90 --profile "${common[@]}" --rows "$rows" --scripted-pointwise
 step profile-packed 90 --profile "${common[@]}" --rows "$rows" --packed-temporal-attention
+# Both together, and the figure with them beside the reference schedule, so a session whose candidates win
+# also brings the figures with them (the switches touch the batched schedule only).
+candidates=(--scripted-pointwise --packed-temporal-attention)
+step profile-candidates 90 --profile "${common[@]}" --rows "$rows" "${candidates[@]}"
+step bench-candidates 150 "${common[@]}" --partitions "$partitions" --lookahead on --frames "$frames" --repeats 3 --warmup 1 "${candidates[@]}"
 step profile-no-flash 90 --profile "${common[@]}" --rows "$rows" --no-flash
 step ops 120 --ops "${common[@]}" --rows "$rows"
 echo "== $failed step(s) failed; outputs in $out"
