@@ -105,9 +105,7 @@ public sealed class FfmpegSink : IFrameSink
     readonly TimeSpan idleLimit;
 
     readonly string ffmpeg;
-    /// <summary>The output asked for; <see cref="path"/> is where ffmpeg writes (a new part when a resumed run cannot write there).</summary>
-    readonly string requested;
-    string path;
+    readonly FfmpegOutput output;
     readonly SinkTarget target;
     readonly FfmpegContainer container;
     readonly FfmpegSinkOptions options;
@@ -118,15 +116,13 @@ public sealed class FfmpegSink : IFrameSink
     FifoInputException? failure;
     IReadOnlyList<string>? completed;
     bool opened;
-    HlsContinuation? continuation;
 
     public FfmpegSink(string ffmpeg, string path, SinkTarget target, FfmpegContainer container, FfmpegSinkOptions options, IProgressSink log,
         TimeSpan? idleLimit = null)
     {
         this.idleLimit = idleLimit ?? DefaultIdleLimit;
         this.ffmpeg = ffmpeg;
-        requested = path;
-        this.path = path;
+        output = FfmpegOutput.For(path, target, container, options, log);
         this.target = target;
         this.container = container;
         this.options = options;
@@ -138,16 +134,20 @@ public sealed class FfmpegSink : IFrameSink
 
     public void Write(VideoFrame frame)
     {
-        if (completed is not null) throw new InvalidOperationException($"The {container.Name} sink for '{path}' was already completed.");
+        if (completed is not null) throw new InvalidOperationException($"The {container.Name} sink for '{output.Path}' was already completed.");
         if (failure is not null) throw failure;
         if (process is null)
         {
-            if (!opened) Open(frame);
-            // The resumed run makes these again on its way to the frames the playlist lacks; they are in it already.
-            if (continuation is { } c && frame.Index < c.FirstNewFrame) return;
+            if (!opened)
+            {
+                opened = true;
+                output.Open(frame, FrameFormat.Of(frame, target));
+            }
+            // The resumed run makes these again on its way to the frames the output lacks; they are in it already.
+            if (frame.Index < output.FirstNewFrame) return;
             Start(frame);
         }
-        else format!.EnsureMatches(frame, path);
+        else format!.EnsureMatches(frame, output.Path);
         try
         {
             process!.Write(frame.Rgb);
@@ -155,53 +155,11 @@ public sealed class FfmpegSink : IFrameSink
         catch (IOException ex)
         {
             int exitCode = process!.Finish(DyingIdleLimit);
-            failure = Failure($"ffmpeg stopped reading frames while writing '{path}' after {framesWritten} frames", exitCode, ex);
+            failure = Failure($"ffmpeg stopped reading frames while writing '{output.Path}' after {framesWritten} frames", exitCode, ex);
             throw failure;
         }
         framesWritten++;
-        RefreshPlaylist();
-    }
-
-    /// <summary>Lists the part's completed segments in the playlist; a file error only delays that (the frames are in the part).</summary>
-    void RefreshPlaylist()
-    {
-        if (continuation is null) return;
-        try
-        {
-            continuation.Refresh();
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            if (!warnedRefresh) log.Warning($"hls: could not update '{requested}' ({ex.Message}); trying again with the next frames.");
-            warnedRefresh = true;
-        }
-    }
-
-    bool warnedRefresh;
-
-    /// <summary>
-    /// Decides, at the run's first frame, where its frames go: a resumed run carries an HLS playlist on in place
-    /// (<see cref="HlsContinuation"/>); where it cannot, and for the other containers, <see cref="Start"/> opens a new
-    /// file beside the interrupted one.
-    /// </summary>
-    void Open(VideoFrame first)
-    {
-        opened = true;
-        if (container != FfmpegContainer.Hls || first.Index <= 0) return;
-        continuation = HlsContinuation.Open(path, first.Index, FrameFormat.Of(first, target), options, log, out var why);
-        if (continuation is null)
-        {
-            if (why is not null) log.Verbose($"hls: '{path}' cannot be carried on in place: {why}.");
-            return;
-        }
-        long held = continuation.EarlierFrames, next = continuation.FirstNewFrame;
-        if (held < first.Index)
-            log.Warning($"hls: '{path}' holds frames up to {held - 1}, but this run starts at frame {first.Index}: frames {held} to {first.Index - 1} " +
-                        $"were lost with the interrupted run's ffmpeg, so the playlist jumps there. It goes on from frame {first.Index}.");
-        else
-            log.Verbose($"hls: carrying on '{path}' in place: it holds frames up to {held - 1}, so this run adds frames from {next} on " +
-                        $"(written as '{Path.GetFileName(continuation.PartPlaylist)}' and listed in '{Path.GetFileName(path)}' as they complete).");
-        path = continuation.PartPlaylist;
+        output.AfterFrame();
     }
 
     void Start(VideoFrame first)
@@ -210,25 +168,15 @@ public sealed class FfmpegSink : IFrameSink
         bool interpolates = FfmpegCommand.Interpolates(options, format);
         if (options.Interpolate > 0 && !interpolates)
             log.Warning($"{container.Name}: interpolate {Rate(options.Interpolate)} is not above the frames' {format.FpsText} fps; they are encoded as made.");
-        // The join cuts the first file's sound where its frames are cut; the segment's goes on from there.
-        if (continuation is null)
-            path = SinkFiles.OpenPath(path, first.Index, container.Name, log, interpolates ? first.Index / format.Fps : null, container.JoinedExtension, container.JoinNote,
-                soundUntil: options.Audio.Length > 0 ? first.Index / format.Fps : null);
-        if (container == FfmpegContainer.Hls)
-        {
-            // A resumed run's own playlist name may have segments of an earlier, killed resume beside it.
-            if (path != requested) HlsFiles.EnsureWritable(path, target.Overwrite);
-            // The new playlist replaces the earlier run's, so its segments go too: a longer run leaves more than this one writes over.
-            if (target.Overwrite) HlsFiles.RemoveEarlierRun(path);
-        }
+        output.BeforeStart(first, format, interpolates);
         // A resumed run's sound goes on where the interrupted one's was at this frame.
         double soundFrom = SoundFile.PositionAt(options.Audio, first.Index / format.Fps);
-        var arguments = FfmpegCommand.Build(options, container, format, path, target.Overwrite, first.Provenance, soundFrom);
+        var arguments = FfmpegCommand.Build(options, container, format, output.Path, target.Overwrite, first.Provenance, soundFrom);
         if (FfmpegCommand.PaddingNote(options, format) is { } padding) log.Verbose($"{container.Name}: {padding}");
         // The provenance comment is many lines; the log line names it instead of repeating it (a comment of the user's own stays).
         string? provenanceArgument = first.Provenance is { } p ? "comment=" + p : null;
         log.Verbose($"{container.Name}: {ffmpeg} {FfmpegCommand.Show(arguments, a => a == provenanceArgument ? $"comment=<provenance, {provenanceArgument.Length - 8} characters>" : a)}");
-        SinkFiles.CreateParentFolder(path);
+        SinkFiles.CreateParentFolder(output.Path);
         process = FfmpegProcess.Start(ffmpeg, arguments);
     }
 
@@ -239,44 +187,28 @@ public sealed class FfmpegSink : IFrameSink
         if (completed is not null) return completed;
         if (process is null)
         {
-            // A resume stopped before it got past the frames the playlist held: the playlist is as complete as before.
-            if (continuation is null) return completed = Array.Empty<string>();
-            EndPlaylist();
-            return completed = new[] { requested };
+            // A resume stopped before it got past the frames the output held: it is as complete as before.
+            if (!output.CarriesOn) return completed = Array.Empty<string>();
+            End();
+            return completed = new[] { output.Result };
         }
         int exitCode = process.Finish(idleLimit);
-        var output = continuation is null ? path : requested;
-        completed = File.Exists(output) ? new[] { output } : Array.Empty<string>();
+        completed = File.Exists(output.Result) ? new[] { output.Result } : Array.Empty<string>();
         // A failure seen while writing was already reported; finishing what is left is all that remains.
         if (failure is null && exitCode != 0)
         {
-            failure = Failure($"ffmpeg could not finish '{path}' ({framesWritten} frames sent)", exitCode, null);
+            failure = Failure($"ffmpeg could not finish '{output.Path}' ({framesWritten} frames sent)", exitCode, null);
             throw failure;
         }
-        EndPlaylist();
-        log.Verbose($"{container.Name}: wrote {framesWritten} frames to {output}{(FfmpegCommand.Interpolates(options, format!) ? $" (interpolated to {Rate(options.Interpolate)} fps)" : "")}");
+        End();
+        log.Verbose($"{container.Name}: wrote {framesWritten} frames to {output.Result}{(FfmpegCommand.Interpolates(options, format!) ? $" (interpolated to {Rate(options.Interpolate)} fps)" : "")}");
         return completed;
     }
 
-    /// <summary>
-    /// Ends an HLS playlist the run finished or stopped (<c>#EXT-X-ENDLIST</c>: players stop waiting for more). ffmpeg is
-    /// told not to end it, so that a crashed run's playlist stays open and its viewers wait for the resume to go on.
-    /// </summary>
-    void EndPlaylist()
+    void End()
     {
-        if (container != FfmpegContainer.Hls) return;
-        try
-        {
-            if (continuation is not null) continuation.Refresh(final: true);
-            else HlsFiles.End(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            var playlist = continuation is null ? path : requested;
-            throw failure = new FifoInputException(FailedErrorId,
-                $"Could not end the playlist '{playlist}' ({ex.Message}). Its segments are complete" +
-                (continuation is null ? "; add the line #EXT-X-ENDLIST to it by hand." : $": '{path}' lists the newest; a resume from a snapshot lists them again."), ex);
-        }
+        try { output.End(); }
+        catch (FifoInputException ex) { throw failure = ex; }
     }
 
     static string Rate(double fps) => fps.ToString(CultureInfo.InvariantCulture);
@@ -286,7 +218,7 @@ public sealed class FfmpegSink : IFrameSink
         if (process!.NotStarted(ffmpeg, inner) is { } notStarted) return notStarted;
         return new FifoInputException(FailedErrorId,
             $"{what}: {process.LastWords(exitCode)}{Environment.NewLine}" +
-            $"Anything ffmpeg had already written to '{path}' is left in place. Check free disk space, the codec options " +
+            $"Anything ffmpeg had already written to '{output.Path}' is left in place. Check free disk space, the codec options " +
             $"(codec {FfmpegCommand.CodecFor(options, container)}, pixelFormat {options.PixelFormat}, extraArgs) and that `ffmpeg -version` runs.",
             inner);
     }

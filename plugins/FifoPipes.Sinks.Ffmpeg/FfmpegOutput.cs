@@ -1,0 +1,139 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Core.Sinks;
+
+namespace FifoPipes.Sinks.Ffmpeg;
+
+/// <summary>
+/// What an ffmpeg sink writes to, and what that output needs around ffmpeg: a video file, where a resumed run's frames
+/// go into a new segment beside the interrupted one; an HLS playlist (<see cref="HlsOutput"/>) does more.
+/// </summary>
+internal class FfmpegOutput
+{
+    protected readonly string Requested;
+    protected readonly SinkTarget Target;
+    protected readonly FfmpegContainer Container;
+    protected readonly FfmpegSinkOptions Options;
+    protected readonly IProgressSink Log;
+
+    protected FfmpegOutput(string requested, SinkTarget target, FfmpegContainer container, FfmpegSinkOptions options, IProgressSink log)
+    {
+        (Requested, Target, Container, Options, Log) = (requested, target, container, options, log);
+        Path = requested;
+    }
+
+    public static FfmpegOutput For(string requested, SinkTarget target, FfmpegContainer container, FfmpegSinkOptions options, IProgressSink log) =>
+        container == FfmpegContainer.Hls
+            ? new HlsOutput(requested, target, container, options, log)
+            : new FfmpegOutput(requested, target, container, options, log);
+
+    /// <summary>Where ffmpeg writes: the output asked for, or a new segment beside it.</summary>
+    public string Path { get; protected set; }
+
+    /// <summary>The file the sink reports when it completes.</summary>
+    public virtual string Result => Path;
+
+    /// <summary>Whether the output held this run's first frames already (frames below <see cref="FirstNewFrame"/>), so it is the run's output even if ffmpeg never starts.</summary>
+    public virtual bool CarriesOn => false;
+
+    /// <summary>The first frame ffmpeg is given; the sink makes the earlier ones but does not encode them again.</summary>
+    public virtual long FirstNewFrame => 0;
+
+    /// <summary>Decides where the run goes, at its first frame (which a resumed run has above 0).</summary>
+    public virtual void Open(VideoFrame first, FrameFormat format) { }
+
+    /// <summary>
+    /// Settles <see cref="Path"/> before ffmpeg starts on <paramref name="first"/>: a resumed run's frames go into a new
+    /// segment beside the interrupted file, with a warning naming the command that joins the two.
+    /// </summary>
+    /// <param name="interpolates">The file holds more frames than the run: the join cuts it by time.</param>
+    public virtual void BeforeStart(VideoFrame first, FrameFormat format, bool interpolates) =>
+        // The join cuts the first file's sound where its frames are cut; the segment's goes on from there.
+        Path = SinkFiles.OpenPath(Requested, first.Index, Container.Name, Log, interpolates ? first.Index / format.Fps : null, Container.JoinedExtension, Container.JoinNote,
+            soundUntil: Options.Audio.Length > 0 ? first.Index / format.Fps : null);
+
+    /// <summary>After each frame ffmpeg took.</summary>
+    public virtual void AfterFrame() { }
+
+    /// <summary>After ffmpeg finished the file; throws <see cref="FifoInputException"/> where the output cannot be completed.</summary>
+    public virtual void End() { }
+}
+
+/// <summary>
+/// An HLS playlist: its segments lie beside it and a fresh run with overwrite removes an earlier run's; ffmpeg leaves it
+/// open and the sink ends it, so a crashed run's stays open; a resumed run carries it on in place (<see cref="HlsContinuation"/>)
+/// where it can, else writes a playlist of its own beside it, as the video files do.
+/// </summary>
+internal sealed class HlsOutput : FfmpegOutput
+{
+    HlsContinuation? continuation;
+    bool warnedRefresh;
+
+    public HlsOutput(string requested, SinkTarget target, FfmpegContainer container, FfmpegSinkOptions options, IProgressSink log)
+        : base(requested, target, container, options, log) { }
+
+    public override string Result => continuation is null ? Path : Requested;
+    public override bool CarriesOn => continuation is not null;
+    public override long FirstNewFrame => continuation?.FirstNewFrame ?? 0;
+
+    public override void Open(VideoFrame first, FrameFormat format)
+    {
+        if (first.Index <= 0) return;
+        continuation = HlsContinuation.Open(Requested, first.Index, format, Options, Log, out var why);
+        if (continuation is null)
+        {
+            if (why is not null) Log.Verbose($"hls: '{Requested}' cannot be carried on in place: {why}.");
+            return;
+        }
+        long held = continuation.EarlierFrames;
+        if (held < first.Index)
+            Log.Warning($"hls: '{Requested}' holds frames up to {held - 1}, but this run starts at frame {first.Index}: frames {held} to {first.Index - 1} " +
+                        $"were lost with the interrupted run's ffmpeg, so the playlist jumps there. It goes on from frame {first.Index}.");
+        else
+            Log.Verbose($"hls: carrying on '{Requested}' in place: it holds frames up to {held - 1}, so this run adds frames from {continuation.FirstNewFrame} on " +
+                        $"(written as '{System.IO.Path.GetFileName(continuation.PartPlaylist)}' and listed in '{System.IO.Path.GetFileName(Requested)}' as they complete).");
+        Path = continuation.PartPlaylist;
+    }
+
+    public override void BeforeStart(VideoFrame first, FrameFormat format, bool interpolates)
+    {
+        if (continuation is null) base.BeforeStart(first, format, interpolates);
+        // A resumed run's own playlist name may have segments of an earlier, killed resume beside it.
+        if (Path != Requested) HlsFiles.EnsureWritable(Path, Target.Overwrite);
+        // The new playlist replaces the earlier run's, so its segments go too: a longer run leaves more than this one writes over.
+        if (Target.Overwrite) HlsFiles.RemoveEarlierRun(Path);
+    }
+
+    /// <summary>Lists the part's completed segments in the playlist; a file error only delays that (the frames are in the part).</summary>
+    public override void AfterFrame()
+    {
+        if (continuation is null) return;
+        try
+        {
+            continuation.Refresh();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            if (!warnedRefresh) Log.Warning($"hls: could not update '{Requested}' ({ex.Message}); trying again with the next frames.");
+            warnedRefresh = true;
+        }
+    }
+
+    /// <summary>
+    /// Ends the playlist the run finished or stopped (<c>#EXT-X-ENDLIST</c>: players stop waiting for more). ffmpeg is
+    /// told not to end it, so that a crashed run's playlist stays open and its viewers wait for the resume to go on.
+    /// </summary>
+    public override void End()
+    {
+        try
+        {
+            if (continuation is not null) continuation.Refresh(final: true);
+            else HlsFiles.End(Path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new FifoInputException(FfmpegSink.FailedErrorId,
+                $"Could not end the playlist '{Result}' ({ex.Message}). Its segments are complete" +
+                (continuation is null ? "; add the line #EXT-X-ENDLIST to it by hand." : $": '{Path}' lists the newest; a resume from a snapshot lists them again."), ex);
+        }
+    }
+}
