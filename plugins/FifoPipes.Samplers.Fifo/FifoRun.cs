@@ -333,6 +333,9 @@ public sealed class FifoRun : IDisposable
         Iteration = snapshot.Iteration;
         if (recent is not null && snapshot.Recent is { } kept) recent.Restore(kept, Emitted, device);
         job.Log.Verbose($"fifo: resumed from {path} at iteration {Iteration} ({Emitted} frames already output)");
+        if (Finished)
+            job.Log.Warning($"fifo: the snapshot '{path}' is at the run's end: all {OutputFrames} frames were output before it, so this run makes none. " +
+                            "Its outputs hold them; start without -Resume (resume:) to make them again.");
     }
 
     public void Dispose()

@@ -15,6 +15,9 @@ public abstract class FfmpegSinkFactory : ISinkFactory
     public IFrameSink Create(object? options, SinkTarget target, PluginContext context)
     {
         var (settings, path, ffmpeg) = Prepare(options, target, context);
+        if (settings.UnusedBy(Container) is { Count: > 0 } unused)
+            context.Log.Warning($"{Container.Name}: {string.Join(" and ", unused)} {(unused.Count == 1 ? "is an option" : "are options")} of " +
+                                $"{string.Join(" and ", unused.Select(u => u == "fragmented" ? "mp4" : "hls").Distinct())}; this {Container.Name} file does not use {(unused.Count == 1 ? "it" : "them")}.");
         return new FfmpegSink(ffmpeg, path, target, Container, settings, context.Log);
     }
 

@@ -89,6 +89,17 @@ public sealed class FfmpegSinkOptions : FfmpegEncodingOptions
             "folder. 0 lists and keeps every segment (a growing playlist a player can also start from the beginning).", Min = 0, Max = 1000000)]
     public int Keep { get; set; }
 
+    /// <summary>The options set away from their defaults that <paramref name="container"/> has no use for (an mp4's keep), by name.</summary>
+    public IReadOnlyList<string> UnusedBy(FfmpegContainer container)
+    {
+        var defaults = new FfmpegSinkOptions();
+        var unused = new List<string>();
+        if (container != FfmpegContainer.Mp4 && Fragmented != defaults.Fragmented) unused.Add("fragmented");
+        if (container != FfmpegContainer.Hls && Segment != defaults.Segment) unused.Add("segment");
+        if (container != FfmpegContainer.Hls && Keep != defaults.Keep) unused.Add("keep");
+        return unused;
+    }
+
     public override IEnumerable<OptionProblem> Validate()
     {
         foreach (var problem in base.Validate()) yield return problem;

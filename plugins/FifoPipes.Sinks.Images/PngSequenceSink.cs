@@ -45,8 +45,11 @@ public sealed class PngSequenceSinkFactory : ISinkFactory
     /// </summary>
     static void RefuseExistingSequence(FramePattern pattern)
     {
-        if (pattern.ExistingFrames().FirstOrDefault() is { } existing)
-            throw SinkFiles.OutputExists(existing, $" (frames of an earlier run match the pattern {pattern})");
+        var existing = pattern.ExistingFrames().Order(StringComparer.Ordinal).ToList();
+        if (existing.Count > 0)
+            throw SinkFiles.OutputExists(existing[0],
+                $" ({existing.Count} frame{(existing.Count == 1 ? "" : "s")} of an earlier run match the pattern {pattern}, the last {Path.GetFileName(existing[^1])}; " +
+                "a resumed run continues them in place with -Force)");
     }
 }
 

@@ -85,12 +85,19 @@ public sealed class RecipeReader
         // Each output frame restyles its own source frame (a looping source has as many as asked for).
         if (available is { } count && !source!.Loops && prompts?.Sum(p => (long)p.Frames) is { } asked && asked > count)
             Error("source", SamplingJob.SourceTooShort(count, asked) + Counted(source!.Timing), SourceAt(map["source"]!));
-        // The file need not be there yet: writing it is how the prompt changes.
+        // The file need not be there yet: writing it is how the prompt changes. Its folder must be, or it never could.
         var livePrompt = ReadPath(map, "livePrompt", mustExist: false);
+        if (livePrompt is not null && !Directory.Exists(Path.GetDirectoryName(livePrompt)))
+            Error("livePrompt", $"the folder of '{livePrompt}' does not exist, so the file that steers the run could never be written there; create the folder or correct the path",
+                map["livePrompt"]!.Location);
         outputNames = OutputNames(model, sampler, prompts, negativePrompt, seed, init, source, livePrompt);
         var sinks = ReadSinks(map);
         var snapshot = ReadSnapshot(map);
         var resume = ReadPath(map, "resume", mustExist: true, runNamed: true);
+        // A snapshot is an interrupted run's resume point: a new run replaces it only when told to.
+        if (snapshot is not null && !overwrite && File.Exists(snapshot.Path) && !SameFile(snapshot.Path, resume))
+            Error("snapshot.path", $"'{snapshot.Path}' holds an earlier run's snapshot, its resume point: resume from it (resume: / -Resume), write the snapshots " +
+                                   "elsewhere, or set overwrite: true (-Force) to replace it", map["snapshot"]!.Location);
         if (livePrompt is not null && resume is not null)
             Error("livePrompt", "prompts given while the run went are not in its snapshot, so a resume could not make the same frames; drop 'livePrompt' or 'resume'",
                 map["livePrompt"]!.Location);
@@ -587,6 +594,9 @@ public sealed class RecipeReader
 
     /// <param name="runNamed">Whether "{seed}" and "{hash}" name the run in it, as in sink and snapshot paths.</param>
     /// <param name="path">Where the key sits, for diagnostics; <paramref name="key"/> at the top level.</param>
+    static bool SameFile(string path, string? other) =>
+        other is not null && string.Equals(Path.GetFullPath(path), Path.GetFullPath(other), OperatingSystem.IsLinux() ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase);
+
     string? ReadPath(MapNode map, string key, bool mustExist, bool runNamed = false, string? path = null)
     {
         path ??= key;

@@ -136,8 +136,26 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     object? BindOptions(PluginDescriptor plugin, IReadOnlyList<PluginDescriptor> allSinks)
     {
         static bool Has(PluginDescriptor sink, string key) => sink.Options.Any(o => string.Equals(o.Name, key, StringComparison.OrdinalIgnoreCase));
+        foreach (var key in (Option?.Keys ?? Array.Empty<object>()).Cast<object>().Select(k => k.ToString()!))
+            if (!allSinks.Any(sink => Has(sink, key)) && NoSinkTakes(key, allSinks, Has) is { } problem)
+                ThrowTerminatingError(new ErrorRecord(new FifoInputException("InvalidParameter", $"Invalid -Option:{Environment.NewLine}  {key}: {problem}"),
+                    "InvalidParameter", ErrorCategory.InvalidArgument, "-Option"));
         var (options, error) = OptionTable.Bind(plugin, Option, "-Option", key => Has(plugin, key) || !allSinks.Any(sink => Has(sink, key)));
         if (error is not null) ThrowTerminatingError(error);
         return options;
+    }
+
+    /// <summary>
+    /// Why no sink of these paths takes <paramref name="key"/>, where more can be said than each sink's own refusal: the
+    /// sink elsewhere that has it (bitrate: the stream sink), or the name one of these has close to it (colours: gif's colors).
+    /// </summary>
+    static string? NoSinkTakes(string key, IReadOnlyList<PluginDescriptor> sinks, Func<PluginDescriptor, string, bool> has)
+    {
+        string these = sinks.Count == 1 ? $"the {sinks[0].Name} sink does not take it" : $"none of the {string.Join(", ", sinks.Select(s => s.Name).Distinct())} sinks takes it";
+        var elsewhere = ModuleState.Plugins.OfKind(PluginKind.Sink).Where(s => has(s, key)).Select(s => s.Name).ToList();
+        if (elsewhere.Count > 0) return $"{these}; it is an option of the {string.Join(", ", elsewhere)} sink{(elsewhere.Count > 1 ? "s" : "")}.";
+        // One sink's own refusal already names its nearest option.
+        var near = sinks.Count == 1 ? null : OptionBinder.Suggest(key, sinks.SelectMany(s => s.Options.Select(o => o.Name)));
+        return near is null ? null : $"{these}. Did you mean '{near}' ({string.Join(", ", sinks.Where(s => has(s, near)).Select(s => s.Name).Distinct())})?";
     }
 }

@@ -43,6 +43,9 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
                 "ResumeWithSeveralRecipes", ErrorCategory.InvalidArgument, Resume));
     }
 
+    /// <summary>What a recipe without sinks lacks for this command, and the two ways on.</summary>
+    internal const string NoSinks = "has no sinks, so nothing would be written. Add 'sinks:' (e.g. - path: out.mp4), or use New-FifoVideo -Recipe to get the frames.";
+
     protected override void ProcessRecord()
     {
         var overrides = Override is { Length: > 0 } ? Override : new System.Collections.Hashtable[] { new() };
@@ -81,7 +84,7 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
         if (recipe is null) ThrowTerminatingError(Errors.InvalidRecipe(diagnostics, recipeFile, builder.ParameterFor));
         if (recipe!.Sinks.Count == 0)
             ThrowTerminatingError(Errors.From(new FifoInputException("RecipeWithoutSinks",
-                $"The recipe '{recipe.File}' has no sinks, so nothing would be written. Add 'sinks:' (e.g. - path: out.mp4), or use New-FifoVideo -Recipe to get the frames."), recipe.File));
+                $"The recipe '{recipe.File}' {NoSinks}"), recipe.File));
         // -WhatIf says what would be written even where a file is in the way; the check is for real runs.
         if (!ShouldProcess(string.Join(", ", recipe.Sinks.Select(s => StreamAddress.Display(s.Path))), $"Generate {recipe.Frames} frames")) return;
         using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, recipe.Fps ?? 8, new PluginContext(new CmdletLog(this), recipe.BaseDirectory, pump.Stopping));

@@ -11,7 +11,7 @@ namespace FifoPipes.PowerShell.Commands;
 /// <para type="synopsis">Checks a YAML recipe without running it and returns every problem found, with file, line and column.</para>
 /// <para type="description">Checks syntax, every key, plugin and option (names, types, limits, with the valid choices) and meaning (frame counts, paths, sink formats). With -Sinks, a valid recipe's sinks are also asked whether they could write, as a run asks them before its first frame. Returns nothing for a valid recipe; -Quiet returns $true or $false instead.</para>
 /// <example><code>Test-FifoRecipe my.yaml | Format-Table Line, Column, Path, Message</code></example>
-/// <example><code>if (Test-FifoRecipe my.yaml -Quiet) { Invoke-FifoRecipe my.yaml }</code></example>
+/// <example><code>if (Test-FifoRecipe my.yaml -Sinks -Quiet) { Invoke-FifoRecipe my.yaml }</code></example>
 /// <example><code>Test-FifoRecipe recipes/*.yaml | Format-Table File, Line, Message</code></example>
 /// <example><code>Test-FifoRecipe broadcast.yaml -Sinks</code></example>
 /// </summary>
@@ -22,7 +22,7 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
     /// <summary><para type="description">Return $true for a valid recipe, $false otherwise: one per file, so with a wildcard test them all (-notcontains $false).</para></summary>
     [Parameter] public SwitchParameter Quiet { get; set; }
 
-    /// <summary><para type="description">Also ask a valid recipe's sinks whether they could write: ffmpeg found, no output in the way (unless the recipe overwrites), sound files readable, an RTMP server taking connections. Touches nothing on disk.</para></summary>
+    /// <summary><para type="description">Also ask a valid recipe's sinks whether they could write, as Invoke-FifoRecipe would: a recipe without sinks is a problem then; ffmpeg found, no output in the way (unless the recipe overwrites), sound files readable, an RTMP server taking connections. Touches nothing on disk.</para></summary>
     [Parameter] public SwitchParameter Sinks { get; set; }
 
     protected override void ProcessRecord()
@@ -38,6 +38,8 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
 
     IEnumerable<Diagnostic> SinkProblems(Recipe recipe)
     {
+        // Invoke-FifoRecipe refuses a recipe without sinks; New-FifoVideo -Recipe takes it.
+        if (recipe.Sinks.Count == 0) return new[] { new Diagnostic("sinks", "the recipe " + InvokeFifoRecipeCommand.NoSinks, null, Array.Empty<string>()) };
         using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, recipe.Fps ?? 8, new PluginContext(new CmdletLog(this), recipe.BaseDirectory));
         return sinks.Problems().Select(p => new Diagnostic($"sinks[{p.Index}]", p.Problem.Message, p.Use.Location, Array.Empty<string>())).ToList();
     }

@@ -54,13 +54,23 @@ sealed class RecipeBuilder
         parameters.TryAdd(key, parameter);
     }
 
-    /// <summary>Sets a plugin option (section "model" or "sampler").</summary>
+    /// <summary>
+    /// Sets a plugin option (section "model" or "sampler"). Two parameters that set one option (-Partitions and
+    /// -SamplerOption @{ partitions }) must agree: neither silently wins.
+    /// </summary>
     public void Option(string section, string name, object? value, string? parameter = null)
     {
         if (!with.TryGetValue(section, out var options)) with[section] = options = new(StringComparer.OrdinalIgnoreCase);
+        string key = $"{section}.with.{name}";
+        if (parameter is not null && options.TryGetValue(name, out var earlier) && parameters.TryGetValue(key, out var earlierParameter) && Shown(earlier) != Shown(value))
+            conflicts.Add(new Diagnostic(key, $"{earlierParameter} and {parameter} both set it and disagree ({Shown(earlier)}, {Shown(value)}); keep one", null, Array.Empty<string>()));
         options[name] = value;
-        if (parameter is not null) parameters[$"{section}.with.{name}"] = parameter;
+        if (parameter is not null) parameters[key] = parameter;
     }
+
+    readonly List<Diagnostic> conflicts = new();
+
+    static string Shown(object? value) => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)?.ToLowerInvariant() ?? "null";
 
     /// <summary>
     /// Sets a recipe entry by its dotted key, as -Override names it: "seed", "snapshot.every", "model.use",
@@ -103,7 +113,7 @@ sealed class RecipeBuilder
     public (Recipe? Recipe, IReadOnlyList<Diagnostic> Diagnostics) Build(string? recipeFile, string workingDirectory)
     {
         var reader = new RecipeReader(ModuleState.Plugins);
-        var diagnostics = new List<Diagnostic>();
+        var diagnostics = new List<Diagnostic>(conflicts);
         MapNode root;
         string baseDirectory = workingDirectory;
         if (recipeFile is not null)

@@ -400,7 +400,7 @@ public sealed class CmdletTests : IDisposable
 
         var error = RunFailing($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames typo.mp4, typo.gif -Option @{{ crff = 30 }}");
         Assert.Equal("InvalidParameter", error.FullyQualifiedErrorId.Split(',')[0]);
-        Assert.Contains("unknown option 'crff'. Did you mean 'crf'?", error.Exception.Message);
+        Assert.Contains("crff: none of the mp4, gif sinks takes it. Did you mean 'crf' (mp4)?", error.Exception.Message);
 
         var wrongType = RunFailing($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames typed.mp4 -Option @{{ crf = 'high' }}");
         Assert.Contains("crf: expected an integer, got 'high'", wrongType.Exception.Message);
@@ -440,6 +440,75 @@ public sealed class CmdletTests : IDisposable
         Assert.Equal(0, progress);
         var chunked = Assert.Single(Run("Get-FifoPlugin -Kind Sampler -Name chunked").Cast<FifoPipes.PowerShell.Commands.FifoPluginInfo>());
         Assert.Equal(new[] { "init", "source", "livePrompt", "snapshot" }, chunked.Refuses);
+    }
+
+    [Fact]
+    public void A_snapshot_an_earlier_run_left_is_its_resume_point_and_is_replaced_only_with_force()
+    {
+        Run($"New-FifoVideo 'lava' -Frames 6 {InProcessShell.Tiny} -SnapshotPath run.snapshot -SnapshotEvery 2 | Out-Null");
+        var (refused, _, progress) = Refused($"New-FifoVideo 'fire' -Frames 6 {InProcessShell.Tiny} -SnapshotPath run.snapshot");
+        Assert.Contains("-SnapshotPath: '" + Path.Combine(dir, "run.snapshot") + "' holds an earlier run's snapshot, its resume point: resume from it", refused.Exception.Message);
+        Assert.Equal(0, progress);
+        // Resuming from it, or -Force, takes it.
+        Assert.Empty(Run($"New-FifoVideo 'lava' -Frames 6 {InProcessShell.Tiny} -SnapshotPath run.snapshot -Resume run.snapshot"));
+        Assert.Equal(6, Run($"New-FifoVideo 'fire' -Frames 6 {InProcessShell.Tiny} -SnapshotPath run.snapshot -Force").Count);
+    }
+
+    [Fact]
+    public void A_resume_of_a_finished_run_says_it_makes_nothing_and_a_file_that_is_no_snapshot_is_named_so()
+    {
+        Run($"New-FifoVideo 'lava' -Frames 6 {InProcessShell.Tiny} -SnapshotPath run.snapshot -SnapshotEvery 2 | Out-Null");
+        using var shell = InProcessShell.New(dir);
+        shell.AddScript($"New-FifoVideo 'lava' -Frames 6 {InProcessShell.Tiny} -Resume run.snapshot");
+        Assert.Empty(shell.Invoke());
+        Assert.Contains(shell.Streams.Warning, w => w.Message.Contains("is at the run's end: all 6 frames were output before it, so this run makes none"));
+
+        File.WriteAllText(Path.Combine(dir, "story.yaml"), "apiVersion: fifopipes/v1\nprompt: lava\n");
+        var notSnapshot = RunFailing($"New-FifoVideo 'lava' -Frames 6 {InProcessShell.Tiny} -Resume story.yaml");
+        Assert.Contains("is not a snapshot a run wrote (", notSnapshot.Exception.Message);
+        Assert.DoesNotContain("checkpoint", notSnapshot.Exception.Message);
+    }
+
+    [Fact]
+    public void Two_parameters_that_set_one_option_must_agree()
+    {
+        var error = RunFailing($"New-FifoVideo 'koi' -Frames 4 {InProcessShell.Tiny} -SamplerOption @{{ partitions = 3 }}");
+        Assert.Contains("-Partitions and -SamplerOption partitions both set it and disagree (2, 3); keep one", error.Exception.Message);
+        Assert.Equal(4, Run($"New-FifoVideo 'koi' -Frames 4 {InProcessShell.Tiny} -SamplerOption @{{ partitions = 2 }}").Count);
+    }
+
+    [Fact]
+    public void A_live_prompt_in_a_folder_that_does_not_exist_is_refused()
+    {
+        var error = RunFailing($"New-FifoVideo 'koi' -Frames 4 {InProcessShell.Tiny} -LivePrompt nope/steer.txt");
+        Assert.Contains("-LivePrompt: the folder of '" + Path.Combine(dir, "nope", "steer.txt") + "' does not exist", error.Exception.Message);
+    }
+
+    [Fact]
+    public void Test_FifoRecipe_with_sinks_finds_a_recipe_without_any_as_Invoke_FifoRecipe_would()
+    {
+        File.WriteAllText(Path.Combine(dir, "nosinks.yaml"), "apiVersion: fifopipes/v1\nprompt: lava\nframes: 4\n");
+        Assert.True(Assert.IsType<bool>(Assert.Single(Run("Test-FifoRecipe nosinks.yaml -Quiet"))));
+        var problem = Assert.Single(Run("Test-FifoRecipe nosinks.yaml -Sinks").Cast<FifoRecipeDiagnostic>());
+        Assert.Contains("the recipe has no sinks, so nothing would be written", problem.Message);
+        Assert.False(Assert.IsType<bool>(Assert.Single(Run("Test-FifoRecipe nosinks.yaml -Sinks -Quiet"))));
+    }
+
+    [Fact]
+    public void An_option_no_sink_of_the_paths_takes_names_the_sink_that_has_it_or_the_nearest_name()
+    {
+        var bitrate = RunFailing($"New-FifoVideo 'koi' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames o.mp4 -Option @{{ bitrate = '1M' }}");
+        Assert.Contains("bitrate: the mp4 sink does not take it; it is an option of the stream sink.", bitrate.Exception.Message);
+        var colours = RunFailing($"New-FifoVideo 'koi' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames o.mp4, o.gif -Option @{{ colours = 64 }}");
+        Assert.Contains("colours: none of the mp4, gif sinks takes it. Did you mean 'colors' (gif)?", colours.Exception.Message);
+        var unknown = RunFailing($"New-FifoVideo 'koi' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames o.mp4 -Option @{{ zebra = 1 }}");
+        Assert.Contains("zebra: unknown option 'zebra'. Valid: ", unknown.Exception.Message);
+        Assert.Empty(Directory.EnumerateFiles(dir, "o.*"));
+
+        using var shell = InProcessShell.New(dir);
+        shell.AddScript($"New-FifoVideo 'koi' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames k.mp4 -Option @{{ keep = 3; segment = 4 }}");
+        shell.Invoke();
+        Assert.Contains(shell.Streams.Warning, w => w.Message.Contains("mp4: segment and keep are options of hls; this mp4 file does not use them."));
     }
 
     /// <summary>Runs a script that must stop with an error; counts what it put in $made and the progress it reported on the way.</summary>

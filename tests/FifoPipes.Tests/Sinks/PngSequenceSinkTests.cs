@@ -83,10 +83,13 @@ public sealed class PngSequenceSinkTests : SinkTestBase
         var old = Path.Combine(folder, "frame_000007.png");
         File.WriteAllText(old, "an earlier run");
         File.WriteAllText(Path.Combine(folder, "notes.txt"), "unrelated files do not count");
+        foreach (int later in new[] { 40, 26, 9 }) File.WriteAllText(Path.Combine(folder, $"frame_{later:D6}.png"), "an earlier run");
 
+        // The message names the sequence's first frame and its last, whatever order the folder lists them in.
         var ex = Assert.Throws<FifoInputException>(() => Factory.Create(null, new SinkTarget("out", 8, false), Context));
         Assert.Equal(SinkFiles.OutputExistsErrorId, ex.ErrorId);
-        Assert.Contains(old, ex.Message);
+        Assert.Contains($"The sink output '{old}' already exists (4 frames of an earlier run match the pattern", ex.Message);
+        Assert.Contains("the last frame_000040.png; a resumed run continues them in place with -Force)", ex.Message);
         Assert.Contains("-Force", ex.Message);
         Assert.Equal("an earlier run", File.ReadAllText(old));
 
