@@ -14,8 +14,15 @@ public sealed record Diagnostic(string Path, string Message, SourceLocation? Loc
     public override string ToString()
     {
         var where = Location is null ? "" : Location + ": ";
-        var choices = ValidChoices.Count == 0 ? "" : " Valid: " + string.Join(", ", ValidChoices) + ".";
-        return $"{where}{Path}: {Message}{choices}";
+        return $"{where}{Path}: {Message}{Choices()}";
+    }
+
+    /// <summary>" Valid: a, b." after the message (which gets its full stop first), or "" where there are none.</summary>
+    public string Choices()
+    {
+        if (ValidChoices.Count == 0) return "";
+        bool ended = Message.EndsWith('.') || Message.EndsWith('?') || Message.EndsWith('!');
+        return (ended ? "" : ".") + " Valid: " + string.Join(", ", ValidChoices) + ".";
     }
 }
 

@@ -117,7 +117,14 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     PluginDescriptor ResolveSink(string path)
     {
         var plugins = ModuleState.Plugins;
-        if (Format is not null) return SinkTakes(plugins.Require(PluginKind.Sink, Format), path);
+        if (Format is not null)
+        {
+            var named = SinkTakes(plugins.Require(PluginKind.Sink, Format), path);
+            // A player goes by the extension: a GIF named .mp4 opens nowhere.
+            if (plugins.SinkFor(path) is { } byExtension && byExtension != named && named.Extensions.Count > 0)
+                WriteWarning($"-Format {named.Name} writes '{path}' as {named.Name}, though its extension is {byExtension.Name}'s; players go by the extension, so name it .{named.Extensions[0]}.");
+            return named;
+        }
         if (!StreamAddress.IsAddress(path) && !System.IO.Path.HasExtension(path) && plugins.Find(PluginKind.Sink, "png") is { } png) return png;
         if (plugins.SinkFor(path) is { } sink) return sink;
         var (problem, taken) = plugins.NoSinkFor(path);

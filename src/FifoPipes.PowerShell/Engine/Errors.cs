@@ -48,17 +48,14 @@ static class Errors
     {
         var named = diagnostics.Select(d => (Diagnostic: d, Parameter: parameterOf(d))).ToList();
         if (named.Any(n => n.Parameter is null)) return InvalidRecipe(diagnostics, file);
-        var text = $"Invalid parameters:{Environment.NewLine}" + string.Join(Environment.NewLine, named.Select(n => $"  {n.Parameter}: {n.Diagnostic.Message}{Valid(n.Diagnostic)}"));
+        var text = $"Invalid parameters:{Environment.NewLine}" + string.Join(Environment.NewLine, named.Select(n => $"  {n.Parameter}: {n.Diagnostic.Message}{n.Diagnostic.Choices()}"));
         return new ErrorRecord(new FifoInputException("InvalidParameter", text), "InvalidParameter", ErrorCategory.InvalidArgument, named[0].Parameter);
     }
 
     /// <summary>Problems with a cmdlet's option hashtable (-Option), named by the parameter.</summary>
     public static ErrorRecord InvalidOptions(IReadOnlyList<Diagnostic> diagnostics, string parameter) =>
-        new(new FifoInputException("InvalidParameter", $"Invalid {parameter}:{Environment.NewLine}" + string.Join(Environment.NewLine, diagnostics.Select(d => $"  {d.Path[(d.Path.LastIndexOf('.') + 1)..]}: {d.Message}{Valid(d)}"))),
+        new(new FifoInputException("InvalidParameter", $"Invalid {parameter}:{Environment.NewLine}" + string.Join(Environment.NewLine, diagnostics.Select(d => $"  {d.Path[(d.Path.LastIndexOf('.') + 1)..]}: {d.Message}{d.Choices()}"))),
             "InvalidParameter", ErrorCategory.InvalidArgument, parameter);
-
-    /// <summary>The valid choices a diagnostic names, as the recipe form shows them (<see cref="Diagnostic.ToString"/>).</summary>
-    static string Valid(Diagnostic diagnostic) => diagnostic.ValidChoices.Count == 0 ? "" : " Valid: " + string.Join(", ", diagnostic.ValidChoices) + ".";
 
     /// <summary>All recipe problems in one terminating error, one per line, each with its location.</summary>
     public static ErrorRecord InvalidRecipe(IReadOnlyList<Diagnostic> diagnostics, string? file)

@@ -219,6 +219,13 @@ public sealed class CmdletTests : IDisposable
         Assert.Equal(new object[] { false }, Run("Test-FifoRecipe bad.yaml -Quiet"));
         Assert.Equal(new object[] { false, false }, Run("Test-FifoRecipe bad.yaml, ./bad.yaml -Quiet"));
 
+        // Several problems come in the file's order, however the reader found them; each message ends before its valid list.
+        File.WriteAllText(Path.Combine(dir, "worse.yaml"), "apiVersion: fifopipes/v1\nframes: 3\nsampler: {use: fifo, with: {partitons: 4}}\nseeed: 2\n");
+        var ordered = Run("Test-FifoRecipe worse.yaml").Cast<FifoRecipeDiagnostic>().ToList();
+        Assert.True(ordered.Count >= 3, string.Join("; ", ordered.Select(o => o.Text)));
+        Assert.Equal(ordered.Select(o => (o.Line, o.Column)).Order(), ordered.Select(o => (o.Line, o.Column)));
+        Assert.All(ordered.Where(o => o.ValidChoices.Length > 0), o => Assert.Matches(@"[.?!] Valid: ", o.Text));
+
         var error = RunFailing("Invoke-FifoRecipe bad.yaml");
         Assert.Equal("InvalidRecipe", error.FullyQualifiedErrorId.Split(',')[0]);
         Assert.Contains("bad.yaml:4:29", error.Exception.Message);
@@ -506,9 +513,11 @@ public sealed class CmdletTests : IDisposable
         Assert.Empty(Directory.EnumerateFiles(dir, "o.*"));
 
         using var shell = InProcessShell.New(dir);
-        shell.AddScript($"New-FifoVideo 'koi' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames k.mp4 -Option @{{ keep = 3; segment = 4 }}");
+        shell.AddScript($"New-FifoVideo 'koi' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames k.mp4 -Option @{{ keep = 3; segment = 4 }}; " +
+                        $"New-FifoVideo 'koi' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames y.mp4 -Format gif");
         shell.Invoke();
         Assert.Contains(shell.Streams.Warning, w => w.Message.Contains("mp4: segment and keep are options of hls; this mp4 file does not use them."));
+        Assert.Contains(shell.Streams.Warning, w => w.Message.Contains("-Format gif writes '" + Path.Combine(dir, "y.mp4") + "' as gif, though its extension is mp4's; players go by the extension, so name it .gif."));
     }
 
     /// <summary>Runs a script that must stop with an error; counts what it put in $made and the progress it reported on the way.</summary>
