@@ -49,10 +49,9 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
         catch (FifoInputException ex) when (ex.ErrorId == "CheckpointCorrupt")
         {
             // The reader's reason without its advice, which is for model checkpoints.
-            string reason = ex.Message.Split(". ")[0].TrimEnd('.');
             throw new FifoInputException("SnapshotInvalid",
-                $"'{path}' is not a snapshot a run wrote ({reason}). Give -Resume (resume:) the file a run wrote with -SnapshotPath (snapshot:); " +
-                "if it is one, it is damaged: start fresh.", ex);
+                $"'{path}' is not a snapshot a run wrote ({ex.Data[SafetensorsFile.ReasonKey] ?? "not a safetensors file"}). Give -Resume (resume:) the file a run " +
+                "wrote with -SnapshotPath (snapshot:); if it is one, it is damaged: start fresh.", ex);
         }
         foreach (var other in tensors.Where(kv => kv.Key is not ("queue" or "recent"))) other.Value.Dispose();
         var queue = tensors.GetValueOrDefault("queue");

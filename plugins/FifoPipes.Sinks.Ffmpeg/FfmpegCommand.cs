@@ -141,7 +141,7 @@ public static class FfmpegCommand
     /// (temp_file), so a player never fetches half of one. Segments are fragmented MP4, whose init segment keeps the comment tag (the run's
     /// provenance) that MPEG-TS would drop; a keyframe starts every segment, so each is as long as asked. They lie
     /// beside the playlist, named after it (<see cref="HlsFiles"/>), so a resumed run's new playlist gets segments of its own.
-    /// ffmpeg leaves the playlist open (omit_endlist) and the sink ends it when the run ends: a crashed run's playlist stays
+    /// ffmpeg leaves the playlist open (omit_endlist) and the sink ends it when the run ends: a killed run's playlist stays
     /// open, so its viewers wait for the resumed run to carry it on (<see cref="HlsContinuation"/>).
     /// </summary>
     static IEnumerable<string> HlsArguments(FfmpegSinkOptions options, string playlist)

@@ -81,7 +81,11 @@ internal sealed class HlsOutput : FfmpegOutput
         continuation = HlsContinuation.Open(Requested, first.Index, format, Options, Log, out var why);
         if (continuation is null)
         {
-            if (why is not null) Log.Verbose($"hls: '{Requested}' cannot be carried on in place: {why}.");
+            if (why is null) return;
+            // A killed run's playlist was left open for its resume; this run writes one of its own, so that one ends here.
+            bool ended = HlsFiles.EndIfOurs(Requested);
+            Log.Warning($"hls: '{Requested}' cannot be carried on in place: {why}. This run writes a playlist of its own beside it" +
+                        (ended ? ", and the earlier one is ended (#EXT-X-ENDLIST)." : "."));
             return;
         }
         long held = continuation.EarlierFrames;
@@ -120,7 +124,7 @@ internal sealed class HlsOutput : FfmpegOutput
 
     /// <summary>
     /// Ends the playlist the run finished or stopped (<c>#EXT-X-ENDLIST</c>: players stop waiting for more). ffmpeg is
-    /// told not to end it, so that a crashed run's playlist stays open and its viewers wait for the resume to go on.
+    /// told not to end it, so that a killed run's playlist stays open and its viewers wait for the resume to go on.
     /// </summary>
     public override void End()
     {

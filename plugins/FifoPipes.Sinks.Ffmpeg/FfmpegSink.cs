@@ -203,7 +203,8 @@ public sealed class FfmpegSink : IFrameSink
             failure = Failure($"ffmpeg could not finish '{output.Path}' ({framesWritten} frames sent)", exitCode, null);
             throw failure;
         }
-        End();
+        // An output whose ffmpeg failed is not complete: it is not ended as if it were.
+        if (failure is null) End();
         log.Verbose($"{container.Name}: wrote {framesWritten} frames to {output.Result}{(FfmpegCommand.Interpolates(options, format!) ? $" (interpolated to {Rate(options.Interpolate)} fps)" : "")}");
         return completed;
     }

@@ -78,9 +78,10 @@ public sealed class HlsContinuation
             continuation.Refresh();
             return continuation;
         }
-        catch (Exception ex) when (ex is FormatException or OverflowException or InvalidDataException)
+        // A playlist or box that is not as this sink writes them, or a file another program holds.
+        catch (Exception ex) when (ex is FormatException or OverflowException or InvalidDataException or ArgumentOutOfRangeException or IOException or UnauthorizedAccessException)
         {
-            why = $"it cannot be read ({ex.Message})";
+            why = $"it cannot be read or rewritten ({ex.Message})";
             return null;
         }
     }

@@ -33,12 +33,25 @@ public static class HlsFiles
     }
 
     /// <summary>
-    /// Removes an earlier run's segments before a new run replaces its playlist (a longer run leaves more than the next one
-    /// writes over), with the parts resumed runs added to it.
+    /// Removes an earlier run's playlist and segments before a new run replaces them (a longer run leaves more than the
+    /// next one writes over, and a new run whose ffmpeg fails at once must not leave the old playlist as its own), with the
+    /// parts resumed runs added to it.
     /// </summary>
     public static void RemoveEarlierRun(string playlist)
     {
-        foreach (var file in OwnFiles(playlist).Concat(PartFiles(playlist))) File.Delete(file);
+        foreach (var file in OwnFiles(playlist).Concat(PartFiles(playlist)).Append(playlist)) File.Delete(file);
+    }
+
+    /// <summary>Ends a playlist of this sink's kind (fragmented MP4) that is still open; false where it is not one, or was ended.</summary>
+    public static bool EndIfOurs(string playlist)
+    {
+        try
+        {
+            if (HlsPlaylist.Parse(File.ReadAllText(playlist)) is not { Ended: false }) return false;
+            End(playlist);
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or OverflowException) { return false; }
     }
 
     /// <summary>Adds <c>#EXT-X-ENDLIST</c> to a playlist that lacks it: no more segments will come.</summary>

@@ -72,8 +72,4 @@ public sealed record HlsPlaylist(int TargetSeconds, long MediaSequence, long Dis
         if (Ended) text.Append("#EXT-X-ENDLIST\n");
         return text.ToString();
     }
-
-    /// <summary>The seconds the longest segment takes, rounded up: a playlist's target duration must not be less.</summary>
-    public static int TargetFor(IEnumerable<HlsSegment> segments) =>
-        Math.Max(1, (int)Math.Ceiling(segments.Select(s => s.Seconds).DefaultIfEmpty(1).Max() - 1e-6));
 }

@@ -45,11 +45,12 @@ public sealed class PngSequenceSinkFactory : ISinkFactory
     /// </summary>
     static void RefuseExistingSequence(FramePattern pattern)
     {
-        var existing = pattern.ExistingFrames().Order(StringComparer.Ordinal).ToList();
+        // By number: the names differ only in their digits, and a wider number is a later frame (%d pads nothing).
+        var existing = pattern.ExistingFrames().OrderBy(f => f.Length).ThenBy(f => f, StringComparer.Ordinal).ToList();
         if (existing.Count > 0)
-            throw SinkFiles.OutputExists(existing[0],
-                $" ({existing.Count} frame{(existing.Count == 1 ? "" : "s")} of an earlier run match the pattern {pattern}, the last {Path.GetFileName(existing[^1])}; " +
-                "a resumed run continues them in place with -Force)");
+            throw SinkFiles.OutputExists(existing[0], existing.Count == 1
+                ? $" (a frame of an earlier run matching the pattern {pattern}; with -Force a resumed run continues in place)"
+                : $" ({existing.Count} frames of an earlier run match the pattern {pattern}, up to {Path.GetFileName(existing[^1])}; with -Force a resumed run continues them in place)");
     }
 }
 

@@ -64,7 +64,7 @@ public sealed class PluginMetadata
     public string Description { get; set; } = "";
     public Type? OptionsType { get; set; }
     public string Extensions { get; set; } = "";
-    // Plugins built against contracts before 1.4 (1.5) carry no such metadata.
+    // Plugins built against contracts before 1.4 carry no Schemes, before 1.5 no Refuses.
     [DefaultValue("")] public string Schemes { get; set; } = "";
     [DefaultValue("")] public string Refuses { get; set; } = "";
 }

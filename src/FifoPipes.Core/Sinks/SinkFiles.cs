@@ -18,7 +18,8 @@ public static class SinkFiles
     {
         if (StreamAddress.SchemeOf(target.Path) is { } scheme)
             throw new FifoInputException(OutputIsAddressErrorId,
-                $"The {sink} sink writes files, and '{StreamAddress.Display(target.Path)}' is a {scheme}:// address. Send it with a sink that streams (-Format stream), or give a file path.");
+                $"The {sink} sink writes files, and '{StreamAddress.Display(target.Path)}' is an address ({scheme}://). Send to it with a sink that streams " +
+                "(use: stream in a recipe, -Format stream), or give a file path.");
         return context.ResolvePath(target.Path);
     }
 

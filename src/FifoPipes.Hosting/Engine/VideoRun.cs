@@ -123,11 +123,25 @@ public sealed class VideoRun
 
         // Stages a killed process left behind; from here on every stage on disk belongs to this run.
         recipe.Snapshot?.DeleteLeftoverStages();
+        WarnOfReplacedSnapshot(log);
         using var frames = new DecodedFrames(decoder, position, resuming: recipe.ResumeFrom is not null, recipe.Prompts[0].Prompt,
             (rgb, index, prompt) => FrameConversion.ToFrame(rgb, index, prompt, fps, RunId, recipe.Provenance),
             item => Post(output, item, cancellation), repeats);
         foreach (var latent in sampler.Sample(job, cancellation)) frames.Take(latent);
         frames.Finish();
+    }
+
+    /// <summary>
+    /// A snapshot on disk may be an interrupted run's resume point; this run's first snapshot replaces it (a sweep's runs
+    /// take turns at one path), so the user hears of it while the earlier run can still be resumed from a copy.
+    /// </summary>
+    void WarnOfReplacedSnapshot(IProgressSink log)
+    {
+        if (recipe.Snapshot is not { } snapshot || !File.Exists(snapshot.Path)) return;
+        var comparison = OperatingSystem.IsLinux() ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
+        if (recipe.ResumeFrom is { } resume && string.Equals(Path.GetFullPath(resume), Path.GetFullPath(snapshot.Path), comparison)) return;
+        log.Warning($"'{snapshot.Path}' holds an earlier snapshot, which this run's first one replaces after {snapshot.EveryFrames} frames. " +
+                    "If it is an interrupted run's resume point, copy it away now, or give this run another snapshot path ({hash} in it names one per run).");
     }
 
     /// <summary>

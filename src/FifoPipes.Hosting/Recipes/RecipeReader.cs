@@ -94,10 +94,6 @@ public sealed class RecipeReader
         var sinks = ReadSinks(map);
         var snapshot = ReadSnapshot(map);
         var resume = ReadPath(map, "resume", mustExist: true, runNamed: true);
-        // A snapshot is an interrupted run's resume point: a new run replaces it only when told to.
-        if (snapshot is not null && !overwrite && File.Exists(snapshot.Path) && !SameFile(snapshot.Path, resume))
-            Error("snapshot.path", $"'{snapshot.Path}' holds an earlier run's snapshot, its resume point: resume from it (resume: / -Resume), write the snapshots " +
-                                   "elsewhere, or set overwrite: true (-Force) to replace it", map["snapshot"]!.Location);
         if (livePrompt is not null && resume is not null)
             Error("livePrompt", "prompts given while the run went are not in its snapshot, so a resume could not make the same frames; drop 'livePrompt' or 'resume'",
                 map["livePrompt"]!.Location);
@@ -594,9 +590,6 @@ public sealed class RecipeReader
 
     /// <param name="runNamed">Whether "{seed}" and "{hash}" name the run in it, as in sink and snapshot paths.</param>
     /// <param name="path">Where the key sits, for diagnostics; <paramref name="key"/> at the top level.</param>
-    static bool SameFile(string path, string? other) =>
-        other is not null && string.Equals(Path.GetFullPath(path), Path.GetFullPath(other), OperatingSystem.IsLinux() ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase);
-
     string? ReadPath(MapNode map, string key, bool mustExist, bool runNamed = false, string? path = null)
     {
         path ??= key;

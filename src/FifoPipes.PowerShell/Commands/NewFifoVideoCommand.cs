@@ -81,8 +81,6 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [Parameter] [ValidateRange(1, int.MaxValue)] public int SnapshotEvery { get; set; } = 100;
     /// <summary><para type="description">Continue an interrupted run from its snapshot file; the frames equal those of an uninterrupted run.</para></summary>
     [Parameter] public string? Resume { get; set; }
-    /// <summary><para type="description">Replace the snapshot file at -SnapshotPath when an earlier run left one there (it is that run's resume point, so it is refused otherwise).</para></summary>
-    [Parameter] public SwitchParameter Force { get; set; }
 
     protected override void ProcessRecord()
     {
@@ -109,7 +107,6 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         if (SnapshotPath is not null) builder.SetEntry("snapshot", "path", ResolvePath(SnapshotPath), "-SnapshotPath");
         if (MyInvocation.BoundParameters.ContainsKey(nameof(SnapshotEvery))) builder.SetEntry("snapshot", "every", SnapshotEvery, "-SnapshotEvery");
         if (Resume is not null) builder.Set("resume", ResolvePath(Resume), "-Resume");
-        if (Force) builder.Set("overwrite", true, "-Force");
         if (Model is not null) builder.Use("model", Model, "-Model");
         if (Sampler is not null) builder.Use("sampler", Sampler, "-Sampler");
         if (ModelPath is not null) builder.Option("model", "path", ResolvePath(ModelPath), "-ModelPath");

@@ -56,21 +56,38 @@ sealed class RecipeBuilder
 
     /// <summary>
     /// Sets a plugin option (section "model" or "sampler"). Two parameters that set one option (-Partitions and
-    /// -SamplerOption @{ partitions }) must agree: neither silently wins.
+    /// -SamplerOption @{ partitions }) must agree: neither silently wins (checked in <see cref="Build"/>).
     /// </summary>
     public void Option(string section, string name, object? value, string? parameter = null)
     {
         if (!with.TryGetValue(section, out var options)) with[section] = options = new(StringComparer.OrdinalIgnoreCase);
         string key = $"{section}.with.{name}";
-        if (parameter is not null && options.TryGetValue(name, out var earlier) && parameters.TryGetValue(key, out var earlierParameter) && Shown(earlier) != Shown(value))
-            conflicts.Add(new Diagnostic(key, $"{earlierParameter} and {parameter} both set it and disagree ({Shown(earlier)}, {Shown(value)}); keep one", null, Array.Empty<string>()));
+        if (parameter is not null && options.TryGetValue(name, out var earlier) && parameters.TryGetValue(key, out var earlierParameter))
+            twice.Add((key, earlierParameter, earlier, parameter, value));
         options[name] = value;
         if (parameter is not null) parameters[key] = parameter;
     }
 
-    readonly List<Diagnostic> conflicts = new();
+    readonly List<(string Key, string FirstParameter, object? First, string SecondParameter, object? Second)> twice = new();
 
-    static string Shown(object? value) => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)?.ToLowerInvariant() ?? "null";
+    /// <summary>Options two parameters set to different values, each a problem naming both; paths compare as the files they name.</summary>
+    IEnumerable<Diagnostic> Disagreements(string workingDirectory)
+    {
+        string Shown(object? value) => value switch
+        {
+            null => "null",
+            string text => text,
+            System.Collections.IEnumerable items => "[" + string.Join(", ", items.Cast<object?>().Select(Shown)) + "]",
+            _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "",
+        };
+        // Two texts are the same text or name the same file (-ModelPath is made absolute, an option's path is not); other
+        // values are the same number or switch however they were typed (2, 2L, '2'; $true, 'true').
+        bool Same(object? a, object? b) => a is string x && b is string y
+            ? x == y || Path.GetFullPath(x, workingDirectory) == Path.GetFullPath(y, workingDirectory)
+            : string.Equals(Shown(a), Shown(b), StringComparison.OrdinalIgnoreCase);
+        return twice.Where(t => !Same(t.First, t.Second)).Select(t => new Diagnostic(t.Key,
+            $"{t.FirstParameter} and {t.SecondParameter} both set it and disagree ({Shown(t.First)}, {Shown(t.Second)}); keep one", null, Array.Empty<string>()));
+    }
 
     /// <summary>
     /// Sets a recipe entry by its dotted key, as -Override names it: "seed", "snapshot.every", "model.use",
@@ -113,7 +130,7 @@ sealed class RecipeBuilder
     public (Recipe? Recipe, IReadOnlyList<Diagnostic> Diagnostics) Build(string? recipeFile, string workingDirectory)
     {
         var reader = new RecipeReader(ModuleState.Plugins);
-        var diagnostics = new List<Diagnostic>(conflicts);
+        var diagnostics = Disagreements(workingDirectory).ToList();
         MapNode root;
         string baseDirectory = workingDirectory;
         if (recipeFile is not null)

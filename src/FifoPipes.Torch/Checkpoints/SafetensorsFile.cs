@@ -161,8 +161,11 @@ public static class SafetensorsFile
         }
     }
 
+    /// <summary>Key of <see cref="Exception.Data"/> under which a corrupt-file error keeps its reason alone, for callers whose advice differs (snapshots).</summary>
+    public const string ReasonKey = "reason";
+
     static FifoInputException Corrupt(string path, string why) =>
-        new("CheckpointCorrupt", $"'{path}' is not a valid safetensors file: {why}. Download it again or convert the checkpoint anew.");
+        new("CheckpointCorrupt", $"'{path}' is not a valid safetensors file: {why}. Download it again or convert the checkpoint anew.") { Data = { [ReasonKey] = why } };
 
     static int? ElementSize(string dtype) => dtype switch
     {

@@ -58,7 +58,8 @@ step profile-packed 90 --profile "${common[@]}" --rows "$rows" --packed-temporal
 candidates=(--scripted-pointwise --packed-temporal-attention)
 step profile-candidates 90 --profile "${common[@]}" --rows "$rows" "${candidates[@]}"
 step bench-candidates 150 "${common[@]}" --partitions "$partitions" --lookahead on --frames "$frames" --repeats 3 --warmup 1 "${candidates[@]}"
-step profile-no-flash 90 --profile "${common[@]}" --rows "$rows" --no-flash
 step ops 120 --ops "${common[@]}" --rows "$rows"
+# Last: switching the flash kernel off is the least likely candidate to win.
+step profile-no-flash 90 --profile "${common[@]}" --rows "$rows" --no-flash
 echo "== $failed step(s) failed; outputs in $out"
 exit "$failed"

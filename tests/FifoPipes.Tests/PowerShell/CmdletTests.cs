@@ -450,15 +450,17 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
-    public void A_snapshot_an_earlier_run_left_is_its_resume_point_and_is_replaced_only_with_force()
+    public void A_run_whose_snapshot_path_holds_an_earlier_snapshot_says_it_will_replace_it()
     {
         Run($"New-FifoVideo 'lava' -Frames 6 {InProcessShell.Tiny} -SnapshotPath run.snapshot -SnapshotEvery 2 | Out-Null");
-        var (refused, _, progress) = Refused($"New-FifoVideo 'fire' -Frames 6 {InProcessShell.Tiny} -SnapshotPath run.snapshot");
-        Assert.Contains("-SnapshotPath: '" + Path.Combine(dir, "run.snapshot") + "' holds an earlier run's snapshot, its resume point: resume from it", refused.Exception.Message);
-        Assert.Equal(0, progress);
-        // Resuming from it, or -Force, takes it.
-        Assert.Empty(Run($"New-FifoVideo 'lava' -Frames 6 {InProcessShell.Tiny} -SnapshotPath run.snapshot -Resume run.snapshot"));
-        Assert.Equal(6, Run($"New-FifoVideo 'fire' -Frames 6 {InProcessShell.Tiny} -SnapshotPath run.snapshot -Force").Count);
+        using var shell = InProcessShell.New(dir);
+        shell.AddScript($"New-FifoVideo 'fire' -Frames 6 {InProcessShell.Tiny} -SnapshotPath run.snapshot -SnapshotEvery 4; " +
+                        $"New-FifoVideo 'fire' -Frames 6 {InProcessShell.Tiny} -SnapshotPath run.snapshot -SnapshotEvery 4 -Resume run.snapshot");
+        // The resume goes on from the snapshot at frame 4: 6 + 2 frames.
+        Assert.Equal(8, shell.Invoke().Count);
+        // Said once: a resume from the very file is its own run going on.
+        var warning = Assert.Single(shell.Streams.Warning, w => w.Message.Contains("holds an earlier snapshot"));
+        Assert.Contains("which this run's first one replaces after 4 frames. If it is an interrupted run's resume point, copy it away now", warning.Message);
     }
 
     [Fact]
@@ -481,7 +483,10 @@ public sealed class CmdletTests : IDisposable
     {
         var error = RunFailing($"New-FifoVideo 'koi' -Frames 4 {InProcessShell.Tiny} -SamplerOption @{{ partitions = 3 }}");
         Assert.Contains("-Partitions and -SamplerOption partitions both set it and disagree (2, 3); keep one", error.Exception.Message);
-        Assert.Equal(4, Run($"New-FifoVideo 'koi' -Frames 4 {InProcessShell.Tiny} -SamplerOption @{{ partitions = 2 }}").Count);
+        Assert.Equal(4, Run($"New-FifoVideo 'koi' -Frames 4 {InProcessShell.Tiny} -SamplerOption @{{ partitions = [long]2 }}").Count);
+        Assert.Equal(4, Run($"New-FifoVideo 'koi' -Frames 4 {InProcessShell.Tiny} -SamplerOption @{{ partitions = '2'; lookahead = 'False' }} -NoLookahead").Count);
+        var eta = RunFailing($"New-FifoVideo 'koi' -Frames 4 {InProcessShell.Tiny} -Eta 0.5 -SamplerOption @{{ eta = 0.25 }}");
+        Assert.Contains("-Eta and -SamplerOption eta both set it and disagree (0.5, 0.25); keep one", eta.Exception.Message);
     }
 
     [Fact]

@@ -356,6 +356,19 @@ public sealed class FfmpegSinkTests : SinkTestBase
     }
 
     [SkippableFact]
+    public void A_fresh_playlist_whose_ffmpeg_fails_leaves_neither_the_old_playlist_as_its_own_nor_an_end_it_did_not_reach()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        Hls(0, 16);
+        var playlist = Path.Combine(Dir, "sea.m3u8");
+        var failing = new FfmpegSinkOptions { Preset = "ultrafast", Segment = 1, ExtraArgs = "-no_such_option 1" };
+        var ex = Assert.ThrowsAny<FifoInputException>(() => Write(new HlsSinkFactory(), new SinkTarget("sea.m3u8", 8, true), Context, Frames(4), failing));
+        Assert.Equal(FfmpegSink.FailedErrorId, ex.ErrorId);
+        Assert.False(File.Exists(playlist) && File.ReadAllText(playlist).Contains("#EXT-X-ENDLIST"), "the failed run's playlist was ended, or the old one kept");
+        Assert.Empty(Directory.GetFiles(Dir, "sea_*.m4s"));
+    }
+
+    [SkippableFact]
     public void A_playlist_this_sink_cannot_carry_on_gets_a_playlist_of_its_own_beside_it()
     {
         Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
@@ -363,17 +376,21 @@ public sealed class FfmpegSinkTests : SinkTestBase
         var (resumed, log) = Hls(96, 8);
         Assert.Equal(Path.Combine(Dir, "sea.from-000096.m3u8"), resumed);
         Assert.Equal(8, Ffprobe.Probe(resumed).Frames);
-        Assert.Contains(log.Messages, m => m.Contains("cannot be carried on in place: it lists no fragmented-MP4 segments"));
+        Assert.Contains(log.Warnings, w => w.Contains("cannot be carried on in place: it lists no fragmented-MP4 segments. This run writes a playlist of its own beside it."));
         Assert.Contains(log.Warnings, w => w.Contains("joined.mp4 (if the first run was killed, end its playlist with the line #EXT-X-ENDLIST first)"));
 
         // A playlist that promised to keep every segment, or shorter segments, is not carried on against its promise.
+        // The first run was killed, so its playlist was left open for the resume; as this one goes elsewhere, it is ended.
+        var earlier = Path.Combine(Dir, "event.m3u8");
         Hls(0, 16, name: "event.m3u8");
+        File.WriteAllLines(earlier, File.ReadAllLines(earlier).Where(l => l != "#EXT-X-ENDLIST"));
         var (window, windowLog) = Hls(16, 8, OneSecondSegments(keep: 2), "event.m3u8");
         Assert.EndsWith("event.from-000016.m3u8", window);
-        Assert.Contains(windowLog.Messages, m => m.Contains("it lists every segment (EVENT), which a live window (keep 2) would drop"));
+        Assert.Contains(windowLog.Warnings, w => w.Contains("it lists every segment (EVENT), which a live window (keep 2) would drop. This run writes a playlist of its own beside it, and the earlier one is ended (#EXT-X-ENDLIST)."));
+        Assert.Equal("#EXT-X-ENDLIST", File.ReadAllLines(earlier)[^1]);
         var (longer, longerLog) = Hls(16, 8, new FfmpegSinkOptions { Preset = "ultrafast", Segment = 2 }, "event.m3u8");
         Assert.EndsWith("event.from-000016.m3u8", longer);
-        Assert.Contains(longerLog.Messages, m => m.Contains("its segments are at most 1 s long and this run's would be 2 s"));
+        Assert.Contains(longerLog.Warnings, w => w.Contains("its segments are at most 1 s long and this run's would be 2 s. This run writes a playlist of its own beside it."));
     }
 
     [Fact]
@@ -399,7 +416,6 @@ public sealed class FfmpegSinkTests : SinkTestBase
         // MPEG-TS segments (no init segment) and empty lists are not for carrying on.
         Assert.Null(HlsPlaylist.Parse("#EXTM3U\n#EXTINF:2.0,\nsea0.ts\n"));
         Assert.Null(HlsPlaylist.Parse("#EXTM3U\n#EXT-X-MAP:URI=\"a_init.mp4\"\n"));
-        Assert.Equal(3, HlsPlaylist.TargetFor(new[] { new HlsSegment("x", 2.0000001, "i"), new HlsSegment("y", 2.5, "i") }));
     }
 
     [Fact]

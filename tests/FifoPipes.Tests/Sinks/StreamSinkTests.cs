@@ -23,7 +23,7 @@ public sealed class StreamSinkTests : SinkTestBase
         {
             var ex = Assert.Throws<FifoInputException>(() => factory.Check(null, target, Context));
             Assert.Equal(SinkFiles.OutputIsAddressErrorId, ex.ErrorId);
-            Assert.Contains("is a rtmp:// address. Send it with a sink that streams (-Format stream)", ex.Message);
+            Assert.Contains("is an address (rtmp://). Send to it with a sink that streams (use: stream in a recipe, -Format stream)", ex.Message);
             Assert.DoesNotContain("secret", ex.Message);
             Assert.Throws<FifoInputException>(() => factory.Create(null, target, Context));
         }
