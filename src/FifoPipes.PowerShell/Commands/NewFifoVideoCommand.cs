@@ -100,8 +100,9 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         SetSourceEntry(builder, "strength", Strength, nameof(Strength));
         SetSourceEntry(builder, "fps", SourceFps, nameof(SourceFps));
         SetSourceEntry(builder, "start", SourceStart, nameof(SourceStart));
-        // -SourceLoop:$false turns a recipe's loop off.
-        SetSourceEntry(builder, "loop", MyInvocation.BoundParameters.ContainsKey(nameof(SourceLoop)) ? SourceLoop.IsPresent : null, nameof(SourceLoop));
+        // -SourceLoop:$false turns a recipe's loop off; -SourceLoop beside -SourcePingPong says what ping-pong does anyway.
+        bool loopGiven = MyInvocation.BoundParameters.ContainsKey(nameof(SourceLoop)) && !(SourceLoop.IsPresent && SourcePingPong);
+        SetSourceEntry(builder, "loop", loopGiven ? SourceLoop.IsPresent : null, nameof(SourceLoop));
         if (SourcePingPong) SetSourceEntry(builder, "loop", FifoPipes.Hosting.Recipes.RecipeReader.PingPong, nameof(SourcePingPong));
         // Each sets only its own entry, so a recipe's snapshot interval survives -SnapshotPath and its path -SnapshotEvery.
         if (SnapshotPath is not null) builder.SetEntry("snapshot", "path", ResolvePath(SnapshotPath), "-SnapshotPath");

@@ -48,6 +48,9 @@ sealed class RecipeBuilder
     public void SetEntry(string key, string entry, object? value, string parameter)
     {
         if (!entries.TryGetValue(key, out var values)) entries[key] = values = new(StringComparer.OrdinalIgnoreCase);
+        // -SourceLoop:$false with -SourcePingPong: neither silently wins.
+        if (values.TryGetValue(entry, out var earlier) && parameters.TryGetValue($"{key}.{entry}", out var earlierParameter))
+            twice.Add(($"{key}.{entry}", earlierParameter, earlier, parameter, value));
         values[entry] = value;
         parameters[$"{key}.{entry}"] = parameter;
         // A problem with the map as a whole (an entry missing) names the first parameter that made it.

@@ -485,6 +485,8 @@ public sealed class CmdletTests : IDisposable
         Assert.Contains("-Partitions and -SamplerOption partitions both set it and disagree (2, 3); keep one", error.Exception.Message);
         Assert.Equal(4, Run($"New-FifoVideo 'koi' -Frames 4 {InProcessShell.Tiny} -SamplerOption @{{ partitions = [long]2 }}").Count);
         Assert.Equal(4, Run($"New-FifoVideo 'koi' -Frames 4 {InProcessShell.Tiny} -SamplerOption @{{ partitions = '2'; lookahead = 'False' }} -NoLookahead").Count);
+        var loop = RunFailing($"New-FifoVideo 'koi' -Frames 4 {InProcessShell.Tiny} -Source nowhere.mp4 -SourceLoop:$false -SourcePingPong");
+        Assert.Contains("-SourceLoop and -SourcePingPong both set it and disagree (False, pingpong); keep one", loop.Exception.Message);
         var eta = RunFailing($"New-FifoVideo 'koi' -Frames 4 {InProcessShell.Tiny} -Eta 0.5 -SamplerOption @{{ eta = 0.25 }}");
         Assert.Contains("-Eta and -SamplerOption eta both set it and disagree (0.5, 0.25); keep one", eta.Exception.Message);
     }
