@@ -99,10 +99,18 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
         if (!metadata.TryGetValue("format", out var format) || format != Format)
             throw new FifoInputException("SnapshotInvalid", $"'{path}' is not a FIFO sampler snapshot (format '{format ?? "none"}'). Give a file written by this sampler's snapshots.");
         string hash = metadata.GetValueOrDefault(SnapshotMetadata.RunHash, "");
-        if (hash != job.RunHash)
+        string settings = metadata.GetValueOrDefault(SnapshotMetadata.RunSettings, "");
+        if (hash != job.RunHash && RunExtension.Of(settings, job.RunSettings) is { } longer)
+        {
+            job.Log.Verbose($"fifo: this run goes on past the end of the snapshot's run '{hash}': {longer.FramesBefore} frames then, {longer.FramesNow} now.");
+            if (longer.Appended)
+                job.Log.Warning($"fifo: the prompts added after frame {longer.FramesBefore} take over as a prompt changed while the run went would: the frames near " +
+                                "there were begun under the last prompt, so they are not those of a run planned with the new prompts from its start.");
+        }
+        else if (hash != job.RunHash)
             throw new FifoInputException("SnapshotMismatch",
-                $"Snapshot '{path}' was written by run '{hash}', but this run is '{job.RunHash}'{Differences(metadata.GetValueOrDefault(SnapshotMetadata.RunSettings, ""), job.RunSettings)}. " +
-                "Resume with the recipe and seed that wrote it, or start fresh.");
+                $"Snapshot '{path}' was written by run '{hash}', but this run is '{job.RunHash}'{Differences(settings, job.RunSettings)}. " +
+                "Resume with the recipe and seed that wrote it (its last prompt may cover more frames, and prompts may follow it), or start fresh.");
         long seed = Long(metadata, "seed", path, negativeAllowed: true);
         if (seed != job.Noise.Seed)
             throw new FifoInputException("SnapshotMismatch", $"Snapshot '{path}' has seed {seed}, but this run has seed {job.Noise.Seed}. Resume with the same seed.");

@@ -56,14 +56,19 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
     }
 
     /// <summary>Runs a recipe into its sinks; <paramref name="stopAfter"/> frames then stops consuming, as a crash would.</summary>
-    List<long> Run(Recipe recipe, int? stopAfter = null, Action<long>? afterEachFrame = null) => Run(folder, recipe, stopAfter, afterEachFrame);
+    List<long> Run(Recipe recipe, int? stopAfter = null, Action<long>? afterEachFrame = null, IProgressSink? log = null) => Run(folder, recipe, stopAfter, afterEachFrame, log);
 
-    static List<long> Run(string folder, Recipe recipe, int? stopAfter = null, Action<long>? afterEachFrame = null)
+    static List<long> Run(string folder, Recipe recipe, int? stopAfter = null, Action<long>? afterEachFrame = null, IProgressSink? log = null)
     {
         var written = new List<long>();
         using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, 8, new PluginContext(workingDirectory: folder));
         foreach (var e in new VideoRun(recipe).Events())
         {
+            if (e is RunMessage message && log is not null)
+            {
+                if (message.Level == MessageLevel.Warning) log.Warning(message.Text); else log.Verbose(message.Text);
+                continue;
+            }
             if (e is not FrameProduced produced) continue;
             sinks.Write(produced.Frame);
             written.Add(produced.Frame.Index);
@@ -133,6 +138,39 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
             Assert.Equal(stopAfter, Ffprobe.Probe(Path.Combine(folder, "parts.gif")).Frames);
             Assert.Equal(Frames - start, Ffprobe.Probe(segment).Frames);
         }
+    }
+
+    [Fact]
+    public void A_finished_run_goes_on_for_more_frames_from_its_last_snapshot_as_if_it_had_been_planned_that_long()
+    {
+        Run(Read(Recipe("first")));
+        Assert.Equal(Frames, CommittedSnapshot());
+        // Its last prompt covers 16 more frames: the resume makes frames 40..55, those of a 56-frame run.
+        string Longer(string yaml) => yaml.Replace($"frames: {Frames}", $"frames: {Frames + 16}");
+        Assert.Equal(Enumerable.Range(Frames, 16).Select(i => (long)i), Run(Read(Longer(Recipe("first", resume: "run.snapshot")))));
+        Assert.Equal(Frames + 16, CommittedSnapshot());
+        Run(Read(Longer(Recipe("planned", snapshots: false))));
+        // The pixels: each file also records its run, whose length differs.
+        static byte[] Pixels(string path)
+        {
+            using var image = SixLabors.ImageSharp.Image.Load<SixLabors.ImageSharp.PixelFormats.Rgb24>(path);
+            var bytes = new byte[image.Width * image.Height * 3];
+            image.CopyPixelDataTo(bytes);
+            return bytes;
+        }
+        foreach (var name in Directory.GetFiles(Path.Combine(folder, "planned")).Select(Path.GetFileName))
+            Assert.True(Pixels(Path.Combine(folder, "planned", name!)).AsSpan().SequenceEqual(Pixels(Path.Combine(folder, "first", name!))), $"{name} differs");
+        Assert.Equal(Frames + 16, Directory.GetFiles(Path.Combine(folder, "first")).Length);
+
+        // Another prompt after it goes on too, said to be a change rather than a plan; another earlier schedule is refused.
+        var log = new FifoPipes.Tests.Sampling.RecordingSink();
+        var appended = Recipe("first", resume: "run.snapshot").Replace("prompt: blue waves rolling right\n", "")
+            .Replace($"frames: {Frames}", $"prompts:\n  - {{ prompt: blue waves rolling right, frames: {Frames + 16} }}\n  - {{ prompt: red fire rising, frames: 8 }}");
+        Assert.Equal(Enumerable.Range(Frames + 16, 8).Select(i => (long)i), Run(Read(appended), log: log));
+        Assert.Contains(log.Warnings, w => w.Contains($"the prompts added after frame {Frames + 16} take over as a prompt changed while the run went would"));
+        var other = Recipe("first", resume: "run.snapshot").Replace("blue waves rolling right", "green hills").Replace($"frames: {Frames}", $"frames: {Frames + 40}");
+        var ex = Assert.Throws<FifoInputException>(() => Run(Read(other)));
+        Assert.Equal("SnapshotMismatch", ex.ErrorId);
     }
 
     [SkippableFact]

@@ -142,3 +142,24 @@ public sealed class FifoScheduleTests
         Assert.True(start.eq(before).all().item<bool>(), "the start latents are the caller's and stay as they were");
     }
 }
+
+public sealed class RunExtensionTests
+{
+    const string Others = "model.use=analytic\nsampler.use=fifo\nseed=3\n";
+
+    [Fact]
+    public void A_longer_last_span_and_spans_after_it_extend_a_run_and_nothing_else_does()
+    {
+        string Run(params (string Prompt, int Frames)[] spans) =>
+            "model.use=analytic\nsampler.use=fifo\n" + string.Concat(spans.Select((s, i) => $"prompts[{i}]={s.Prompt}|{s.Frames}\n")) + "seed=3\n";
+        var then = Run(("rain | snow", 20), ("fog", 40));
+        Assert.Equal(new RunExtension(60, 76, false), RunExtension.Of(then, Run(("rain | snow", 20), ("fog", 56))));
+        Assert.Equal(new RunExtension(60, 68, true), RunExtension.Of(then, Run(("rain | snow", 20), ("fog", 40), ("sun", 8))));
+        Assert.Null(RunExtension.Of(then, then));
+        Assert.Null(RunExtension.Of(then, Run(("rain | snow", 21), ("fog", 40))));
+        Assert.Null(RunExtension.Of(then, Run(("rain | snow", 20), ("fog", 30), ("sun", 30))));
+        Assert.Null(RunExtension.Of(then, Run(("rain | snow", 20), ("mist", 56))));
+        Assert.Null(RunExtension.Of(then, Run(("rain | snow", 20), ("fog", 56)).Replace("seed=3", "seed=4")));
+        Assert.Null(RunExtension.Of(Others, Others + "prompts[0]=fog|4\n"));
+    }
+}

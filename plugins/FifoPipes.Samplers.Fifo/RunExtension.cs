@@ -1,0 +1,44 @@
+using System.Globalization;
+
+namespace FifoPipes.Samplers.Fifo;
+
+/// <summary>
+/// A run that goes on past the end of a snapshot's run: every setting the same but the prompt schedule, which is the
+/// snapshot's with its last span longer and perhaps more spans after it. A FIFO run conditions the frames it has begun
+/// past its end under its last prompt and otherwise never looks at its length, so a longer last span makes exactly the
+/// frames of a run planned that long; spans added after it take over as a prompt changed while the run went would.
+/// </summary>
+/// <param name="Appended">Prompts follow the snapshot's last one (not only its span made longer).</param>
+public sealed record RunExtension(long FramesBefore, long FramesNow, bool Appended)
+{
+    /// <summary>The extension <paramref name="runSettings"/> makes of <paramref name="snapshotSettings"/> (run settings as the run hash reads them); null where it is not one.</summary>
+    public static RunExtension? Of(string snapshotSettings, string runSettings)
+    {
+        var (thenOthers, thenSpans) = Split(snapshotSettings);
+        var (nowOthers, nowSpans) = Split(runSettings);
+        if (thenSpans is null || nowSpans is null || thenSpans.Count == 0 || nowSpans.Count < thenSpans.Count) return null;
+        if (!thenOthers.SequenceEqual(nowOthers, StringComparer.Ordinal)) return null;
+        int last = thenSpans.Count - 1;
+        for (int i = 0; i < last; i++)
+            if (thenSpans[i] != nowSpans[i]) return null;
+        if (nowSpans[last].Prompt != thenSpans[last].Prompt || nowSpans[last].Frames < thenSpans[last].Frames) return null;
+        long before = thenSpans.Sum(s => s.Frames), now = nowSpans.Sum(s => s.Frames);
+        return now > before ? new RunExtension(before, now, nowSpans.Count > thenSpans.Count) : null;
+    }
+
+    /// <summary>The settings' lines other than the prompts, and the prompt spans (null where the settings list only some of them).</summary>
+    static (List<string> Others, List<(string Prompt, long Frames)>? Spans) Split(string settings)
+    {
+        var others = new List<string>();
+        var spans = new List<(string, long)>();
+        foreach (var line in settings.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!line.StartsWith("prompts[", StringComparison.Ordinal)) { others.Add(line); continue; }
+            int equals = line.IndexOf('='), bar = line.LastIndexOf('|');
+            // "prompts[...]" without a value: a schedule too long for the settings, which cannot be compared span by span.
+            if (equals < 0 || bar < equals || !long.TryParse(line[(bar + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out long frames)) return (others, null);
+            spans.Add((line[(equals + 1)..bar], frames));
+        }
+        return (others, spans);
+    }
+}
