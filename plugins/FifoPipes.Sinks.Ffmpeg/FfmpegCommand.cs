@@ -69,7 +69,7 @@ public static class FfmpegCommand
         if (x26x) args.AddRange(new[] { "-tune", "zerolatency" });
         if (options.BitsPerSecond > 0)
             args.AddRange(new[] { "-maxrate", options.Bitrate, "-bufsize", (2 * options.BitsPerSecond).ToString("R", CultureInfo.InvariantCulture) });
-        args.AddRange(new[] { "-force_key_frames", string.Create(CultureInfo.InvariantCulture, $"expr:gte(t,n_forced*{options.Keyframes:R})") });
+        args.AddRange(KeyframesEvery(options.Keyframes));
         if (audio) args.AddRange(AudioEncoding("aac"));
         args.AddRange(protocol.OutputArguments);
         args.AddRange(FlushEveryPacket);
@@ -77,6 +77,10 @@ public static class FfmpegCommand
         args.AddRange(new[] { "-f", protocol.Muxer, address });
         return args;
     }
+
+    /// <summary>A keyframe every <paramref name="seconds"/> of video: where a segment may start, or a player join.</summary>
+    static string[] KeyframesEvery(double seconds) =>
+        new[] { "-force_key_frames", string.Create(CultureInfo.InvariantCulture, $"expr:gte(t,n_forced*{seconds:R})") };
 
     /// <summary>What a log says where the pixel format makes ffmpeg pad the frames; null where it does not.</summary>
     public static string? PaddingNote(FfmpegEncodingOptions options, FrameFormat format) =>
@@ -97,7 +101,7 @@ public static class FfmpegCommand
     /// <summary>A sound file looped without end, its first turn from <paramref name="from"/> seconds (later turns from its start).</summary>
     static string[] LoopedSound(string path, double from) =>
         new[] { "-stream_loop", "-1" }
-            .Concat(from > 0 ? new[] { "-ss", from.ToString("0.######", CultureInfo.InvariantCulture) } : Array.Empty<string>())
+            .Concat(from > 0 ? new[] { "-ss", FrameFormat.Decimal(from) } : Array.Empty<string>())
             .Concat(new[] { "-i", path }).ToArray();
 
     /// <summary>The audio codec; the endless audio input (a looped file, silence) ends with the frames.</summary>
@@ -150,7 +154,7 @@ public static class FfmpegCommand
         var listing = options.Keep > 0
             ? new[] { "-hls_list_size", options.Keep.ToString(CultureInfo.InvariantCulture), "-hls_flags", "delete_segments+temp_file+omit_endlist" }
             : new[] { "-hls_list_size", "0", "-hls_playlist_type", "event", "-hls_flags", "temp_file+omit_endlist" };
-        return new[] { "-force_key_frames", $"expr:gte(t,n_forced*{seconds})", "-hls_time", seconds }.Concat(listing).Concat(new[]
+        return KeyframesEvery(options.Segment).Concat(new[] { "-hls_time", seconds }).Concat(listing).Concat(new[]
         {
             "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", HlsFiles.InitName(playlist), "-hls_segment_filename", HlsFiles.SegmentPattern(playlist),
         });

@@ -16,8 +16,8 @@ public abstract class FfmpegSinkFactory : ISinkFactory
     {
         var (settings, path, ffmpeg) = Prepare(options, target, context);
         if (settings.UnusedBy(Container) is { Count: > 0 } unused)
-            context.Log.Warning($"{Container.Name}: {string.Join(" and ", unused)} {(unused.Count == 1 ? "is an option" : "are options")} of " +
-                                $"{string.Join(" and ", unused.Select(u => u == "fragmented" ? "mp4" : "hls").Distinct())}; this {Container.Name} file does not use {(unused.Count == 1 ? "it" : "them")}.");
+            context.Log.Warning($"{Container.Name}: {string.Join(" and ", unused.Select(u => u.Option))} {(unused.Count == 1 ? "is an option" : "are options")} of " +
+                                $"{string.Join(" and ", unused.Select(u => u.Container.Name).Distinct())}; this {Container.Name} file does not use {(unused.Count == 1 ? "it" : "them")}.");
         return new FfmpegSink(ffmpeg, path, target, Container, settings, context.Log);
     }
 
@@ -118,7 +118,6 @@ public sealed class FfmpegSink : IFrameSink
     long framesWritten;
     FifoInputException? failure;
     IReadOnlyList<string>? completed;
-    bool opened;
 
     public FfmpegSink(string ffmpeg, string path, SinkTarget target, FfmpegContainer container, FfmpegSinkOptions options, IProgressSink log,
         TimeSpan? idleLimit = null)
@@ -139,18 +138,19 @@ public sealed class FfmpegSink : IFrameSink
     {
         if (completed is not null) throw new InvalidOperationException($"The {container.Name} sink for '{output.Path}' was already completed.");
         if (failure is not null) throw failure;
+        // The first frame fixes the format and decides where the run goes.
+        if (format is null)
+        {
+            format = FrameFormat.Of(frame, target);
+            output.Open(frame, format);
+        }
+        else format.EnsureMatches(frame, output.Path);
         if (process is null)
         {
-            if (!opened)
-            {
-                opened = true;
-                output.Open(frame, FrameFormat.Of(frame, target));
-            }
             // The resumed run makes these again on its way to the frames the output lacks; they are in it already.
             if (frame.Index < output.FirstNewFrame) return;
             Start(frame);
         }
-        else format!.EnsureMatches(frame, output.Path);
         try
         {
             process!.Write(frame.Rgb);
@@ -167,7 +167,7 @@ public sealed class FfmpegSink : IFrameSink
 
     void Start(VideoFrame first)
     {
-        format = FrameFormat.Of(first, target);
+        var format = this.format!;
         bool interpolates = FfmpegCommand.Interpolates(options, format);
         if (options.Interpolate > 0 && !interpolates)
             log.Warning($"{container.Name}: interpolate {Rate(options.Interpolate)} is not above the frames' {format.FpsText} fps; they are encoded as made.");

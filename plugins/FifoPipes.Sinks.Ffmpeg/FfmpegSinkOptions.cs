@@ -89,15 +89,17 @@ public sealed class FfmpegSinkOptions : FfmpegEncodingOptions
             "folder. 0 lists and keeps every segment (a growing playlist a player can also start from the beginning).", Min = 0, Max = 1000000)]
     public int Keep { get; set; }
 
-    /// <summary>The options set away from their defaults that <paramref name="container"/> has no use for (an mp4's keep), by name.</summary>
-    public IReadOnlyList<string> UnusedBy(FfmpegContainer container)
+    /// <summary>The options set away from their defaults that <paramref name="container"/> has no use for (an mp4's keep), each with the container it is for.</summary>
+    public IReadOnlyList<(string Option, FfmpegContainer Container)> UnusedBy(FfmpegContainer container)
     {
         var defaults = new FfmpegSinkOptions();
-        var unused = new List<string>();
-        if (container != FfmpegContainer.Mp4 && Fragmented != defaults.Fragmented) unused.Add("fragmented");
-        if (container != FfmpegContainer.Hls && Segment != defaults.Segment) unused.Add("segment");
-        if (container != FfmpegContainer.Hls && Keep != defaults.Keep) unused.Add("keep");
-        return unused;
+        return new (string Option, FfmpegContainer For, bool Set)[]
+            {
+                ("fragmented", FfmpegContainer.Mp4, Fragmented != defaults.Fragmented),
+                ("segment", FfmpegContainer.Hls, Segment != defaults.Segment),
+                ("keep", FfmpegContainer.Hls, Keep != defaults.Keep),
+            }
+            .Where(o => o.Set && o.For != container).Select(o => (o.Option, o.For)).ToList();
     }
 
     public override IEnumerable<OptionProblem> Validate()

@@ -19,14 +19,19 @@ namespace FifoPipes.Sinks.Ffmpeg;
 /// </remarks>
 public sealed class HlsContinuation
 {
+    /// <summary>What the playlist holds when the run begins: its list, frames, last fragment number and the init segment it ends on.</summary>
+    sealed record Earlier(HlsPlaylist Playlist, long Frames, uint Fragments, byte[] Init);
+
     readonly string playlist;
     readonly string folder;
     readonly HlsPlaylist earlier;
+    /// <summary>The last fragment number of the earlier stream: the part's fragments are numbered on from it.</summary>
+    readonly uint earlierFragments;
+    /// <summary>The earlier stream's last init segment: where the part's is the same, the part needs no map of its own.</summary>
+    readonly byte[] earlierInit;
     readonly int keep;
     readonly double fps;
     readonly IProgressSink log;
-    /// <summary>The last fragment number of the earlier stream: the part's fragments are numbered on from it.</summary>
-    readonly uint earlierFragments;
     /// <summary>The part's segments shifted onto the timeline, by URI, each with its number in the playlist (which never changes).</summary>
     readonly Dictionary<string, (HlsSegment Segment, long Number)> shifted = new(StringComparer.Ordinal);
     (long Length, DateTime Written) partSeen;
@@ -36,17 +41,16 @@ public sealed class HlsContinuation
     string written = "";
     int earlierDeleted;
 
-    HlsContinuation(string playlist, HlsPlaylist earlier, long earlierFrames, uint earlierFragments, long firstFrame, double fps, int keep, IProgressSink log)
+    HlsContinuation(string playlist, Earlier held, long firstFrame, double fps, int keep, IProgressSink log)
     {
-        this.earlierFragments = earlierFragments;
         this.playlist = playlist;
         folder = Path.GetDirectoryName(playlist)!;
-        this.earlier = earlier;
+        (earlier, earlierFragments, earlierInit) = (held.Playlist, held.Fragments, held.Init);
         this.keep = keep;
         this.fps = fps;
         this.log = log;
-        EarlierFrames = earlierFrames;
-        FirstNewFrame = Math.Max(earlierFrames, firstFrame);
+        EarlierFrames = held.Frames;
+        FirstNewFrame = Math.Max(held.Frames, firstFrame);
         PartPlaylist = SinkFiles.ContinuationPath(playlist, FirstNewFrame);
     }
 
@@ -71,10 +75,10 @@ public sealed class HlsContinuation
         if (firstFrame <= 0 || !File.Exists(playlist)) return null;
         try
         {
-            why = Unfit(playlist, options, out var earlier, out long frames, out uint fragments, format.Fps);
+            why = Unfit(playlist, options, format.Fps, out var held);
             if (why is not null) return null;
-            HlsFiles.RemoveUnlisted(playlist, earlier!.Segments.Select(s => s.Uri));
-            var continuation = new HlsContinuation(playlist, earlier, frames, fragments, firstFrame, format.Fps, options.Keep, log);
+            HlsFiles.RemoveUnlisted(playlist, held!.Playlist.Segments.Select(s => s.Uri));
+            var continuation = new HlsContinuation(playlist, held, firstFrame, format.Fps, options.Keep, log);
             continuation.Refresh();
             return continuation;
         }
@@ -87,10 +91,10 @@ public sealed class HlsContinuation
     }
 
     /// <summary>Why the playlist cannot go on as this run would write it; null where it can, with what it holds.</summary>
-    static string? Unfit(string playlist, FfmpegSinkOptions options, out HlsPlaylist? earlier, out long frames, out uint fragments, double fps)
+    static string? Unfit(string playlist, FfmpegSinkOptions options, double fps, out Earlier? held)
     {
-        (frames, fragments) = (0, 0);
-        earlier = HlsPlaylist.Parse(File.ReadAllText(playlist));
+        held = null;
+        var earlier = HlsPlaylist.Parse(File.ReadAllText(playlist));
         if (earlier is null) return "it lists no fragmented-MP4 segments";
         if (earlier.Event && options.Keep > 0) return $"it lists every segment (EVENT), which a live window (keep {options.Keep}) would drop";
         // A playlist's target duration must not change, and this run's segments may not be longer than it.
@@ -101,12 +105,13 @@ public sealed class HlsContinuation
         var last = earlier.Segments[^1];
         string init = Path.Combine(folder, last.Map), segment = Path.Combine(folder, last.Uri);
         if (!File.Exists(init) || !File.Exists(segment)) return $"its last segment or init segment is missing ({(File.Exists(init) ? last.Uri : last.Map)})";
-        var video = Fmp4Boxes.Tracks(File.ReadAllBytes(init)).FirstOrDefault(t => t.IsVideo);
+        var initBytes = File.ReadAllBytes(init);
+        var video = Fmp4Boxes.Tracks(initBytes).FirstOrDefault(t => t.IsVideo);
         var lastBytes = File.ReadAllBytes(segment);
         if (video is null || !Fmp4Boxes.DecodeTimes(lastBytes).TryGetValue(video.Id, out var start))
             return $"its last segment {last.Uri} has no video track's time";
-        fragments = Fmp4Boxes.LastFragmentNumber(lastBytes);
-        frames = (long)Math.Round((start / (double)video.Timescale + last.Seconds) * fps);
+        long frames = (long)Math.Round((start / (double)video.Timescale + last.Seconds) * fps);
+        held = new Earlier(earlier, frames, Fmp4Boxes.LastFragmentNumber(lastBytes), initBytes);
         return null;
     }
 
@@ -173,10 +178,7 @@ public sealed class HlsContinuation
         if (partTracks is null)
         {
             var initBytes = File.ReadAllBytes(init);
-            var earlierInit = Path.Combine(folder, earlier.Segments[^1].Map);
-            partMap = File.Exists(earlierInit) && File.ReadAllBytes(earlierInit).AsSpan().SequenceEqual(initBytes)
-                ? earlier.Segments[^1].Map
-                : Path.GetFileName(init);
+            partMap = earlierInit.AsSpan().SequenceEqual(initBytes) ? earlier.Segments[^1].Map : Path.GetFileName(init);
             if (PartDiscontinuity)
                 log.Verbose("hls: this run's init segment differs from the earlier one's (other encoder settings); the playlist marks a discontinuity before its segments.");
             partTracks = Fmp4Boxes.Tracks(initBytes);

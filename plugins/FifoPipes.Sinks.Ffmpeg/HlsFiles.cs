@@ -47,8 +47,9 @@ public static class HlsFiles
     {
         try
         {
-            if (HlsPlaylist.Parse(File.ReadAllText(playlist)) is not { Ended: false }) return false;
-            End(playlist);
+            var text = File.ReadAllText(playlist);
+            if (HlsPlaylist.Parse(text) is not { Ended: false }) return false;
+            AppendEnd(playlist, text);
             return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or OverflowException) { return false; }
@@ -59,8 +60,10 @@ public static class HlsFiles
     {
         if (!File.Exists(playlist)) return;
         var text = File.ReadAllText(playlist);
-        if (!text.Contains("#EXT-X-ENDLIST", StringComparison.Ordinal)) File.AppendAllText(playlist, (text.EndsWith('\n') ? "" : "\n") + "#EXT-X-ENDLIST\n");
+        if (!text.Contains("#EXT-X-ENDLIST", StringComparison.Ordinal)) AppendEnd(playlist, text);
     }
+
+    static void AppendEnd(string playlist, string text) => File.AppendAllText(playlist, (text.EndsWith('\n') ? "" : "\n") + "#EXT-X-ENDLIST\n");
 
     /// <summary>
     /// Removes media segments of the playlist, and of the parts it lists, that it does not list: the one ffmpeg keeps past

@@ -57,7 +57,7 @@ public sealed record StreamProtocol(string Scheme, string Muxer, int DefaultPort
 
     /// <summary>Whether ffmpeg waits at the address for a player to connect (an SRT listener, a TCP or RTMP listen), instead of connecting itself.</summary>
     public static bool Listens(Uri address) =>
-        address.Query.TrimStart('?').Split('&').Any(pair => pair is "listen" or "listen=1" or "listen=2" or "mode=listener");
+        StreamAddress.Settings(address).Any(s => s is ("listen", null or "1" or "2") or ("mode", "listener"));
 
     public IEnumerable<string> OutputArguments =>
         (Muxer == "flv" ? new[] { "-flvflags", "no_duration_filesize" } : Array.Empty<string>())

@@ -30,5 +30,8 @@ public sealed record FrameFormat(int Width, int Height, double Fps)
                 "A video keeps one size: write differently sized frames to separate outputs.");
     }
 
-    public string FpsText => Fps.ToString("0.######", CultureInfo.InvariantCulture);
+    public string FpsText => Decimal(Fps);
+
+    /// <summary>A rate or a time as ffmpeg's arguments take it: plain decimals, at most six places, no exponent.</summary>
+    public static string Decimal(double value) => value.ToString("0.######", CultureInfo.InvariantCulture);
 }

@@ -78,7 +78,7 @@ public static class SinkFiles
         return segment;
     }
 
-    static string Seconds(double seconds) => seconds.ToString("0.######", CultureInfo.InvariantCulture);
+    static string Seconds(double seconds) => FrameFormat.Decimal(seconds);
 
     public static void CreateParentFolder(string path)
     {

@@ -67,12 +67,15 @@ public static partial class StreamAddress
 
     static string[] Segments(Uri uri) => uri.AbsolutePath.Split('/', StringSplitOptions.RemoveEmptyEntries);
 
+    /// <summary>The address's query settings, key and value (null for a bare key), in order.</summary>
+    public static IEnumerable<(string Key, string? Value)> Settings(Uri address) => Query(address).Select(p => (p.Key, p.Value));
+
     /// <summary>The query's pairs (a bare token has no value); all but ffmpeg's settings are secret.</summary>
     static IEnumerable<(string Pair, string Key, string? Value, bool Secret)> Query(Uri uri) =>
         uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries).Select(pair =>
         {
             var parts = pair.Split('=', 2);
-            return (pair, parts[0], parts.Length == 2 ? parts[1] : null, !Settings().IsMatch(parts[0]));
+            return (pair, parts[0], parts.Length == 2 ? parts[1] : null, !FfmpegSettings().IsMatch(parts[0]));
         });
 
     /// <summary>The address with its scheme in lower case, as ffmpeg matches protocol names; a file path as it is.</summary>
@@ -87,5 +90,5 @@ public static partial class StreamAddress
     [GeneratedRegex("^(mode|latency|rcvlatency|peerlatency|listen|listen_timeout|timeout|rw_timeout|pkt_size|payload_size|maxbw|transtype|" +
                     "tlpktdrop|nakreport|connect|ttl|localport|localaddr|buffer_size|fifo_size|overrun_nonfatal|reuse|tcp_nodelay|send_buffer_size|recv_buffer_size)$",
         RegexOptions.IgnoreCase)]
-    private static partial Regex Settings();
+    private static partial Regex FfmpegSettings();
 }
