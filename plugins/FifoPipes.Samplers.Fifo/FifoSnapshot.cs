@@ -119,8 +119,8 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
     /// <summary>": model.height is 40 in the snapshot and 32 now", for the settings both sides recorded.</summary>
     static string Differences(string snapshotSettings, string runSettings)
     {
-        static Dictionary<string, string> Parse(string settings) => settings.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(line => line.Split('=', 2)).Where(kv => kv.Length == 2).ToDictionary(kv => kv[0], kv => kv[1], StringComparer.Ordinal);
+        static Dictionary<string, string> Parse(string settings) =>
+            SnapshotMetadata.Settings(settings).GroupBy(s => s.Key).ToDictionary(g => g.Key, g => g.Last().Value, StringComparer.Ordinal);
         if (snapshotSettings.Length == 0 || runSettings.Length == 0) return "";
         var (then, now) = (Parse(snapshotSettings), Parse(runSettings));
         var differences = then.Keys.Union(now.Keys)

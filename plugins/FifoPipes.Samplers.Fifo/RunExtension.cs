@@ -1,4 +1,5 @@
 using System.Globalization;
+using FifoPipes.Abstractions;
 
 namespace FifoPipes.Samplers.Fifo;
 
@@ -26,18 +27,17 @@ public sealed record RunExtension(long FramesBefore, long FramesNow, bool Append
         return now > before ? new RunExtension(before, now, nowSpans.Count > thenSpans.Count) : null;
     }
 
-    /// <summary>The settings' lines other than the prompts, and the prompt spans (null where the settings list only some of them).</summary>
+    /// <summary>The settings other than the prompts, as lines, and the prompt spans (null where a span's value is not text|frames).</summary>
     static (List<string> Others, List<(string Prompt, long Frames)>? Spans) Split(string settings)
     {
         var others = new List<string>();
         var spans = new List<(string, long)>();
-        foreach (var line in settings.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        foreach (var (key, value) in SnapshotMetadata.Settings(settings))
         {
-            if (!line.StartsWith("prompts[", StringComparison.Ordinal)) { others.Add(line); continue; }
-            int equals = line.IndexOf('='), bar = line.LastIndexOf('|');
-            // "prompts[...]" without a value: a schedule too long for the settings, which cannot be compared span by span.
-            if (equals < 0 || bar < equals || !long.TryParse(line[(bar + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out long frames)) return (others, null);
-            spans.Add((line[(equals + 1)..bar], frames));
+            if (!key.StartsWith("prompts[", StringComparison.Ordinal)) { others.Add(key + "=" + value); continue; }
+            int bar = value.LastIndexOf('|');
+            if (bar < 0 || !long.TryParse(value[(bar + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out long frames)) return (others, null);
+            spans.Add((value[..bar], frames));
         }
         return (others, spans);
     }

@@ -45,12 +45,21 @@ public sealed class PngSequenceSinkFactory : ISinkFactory
     /// </summary>
     static void RefuseExistingSequence(FramePattern pattern)
     {
-        // By number: the names differ only in their digits, and a wider number is a later frame (%d pads nothing).
-        var existing = pattern.ExistingFrames().OrderBy(f => f.Length).ThenBy(f => f, StringComparer.Ordinal).ToList();
-        if (existing.Count > 0)
-            throw SinkFiles.OutputExists(existing[0], existing.Count == 1
+        // By number, in one pass (an endless run leaves millions): the names differ only in their digits, and a wider number
+        // is a later frame (%d pads nothing).
+        static int ByNumber(string a, string b) => a.Length != b.Length ? a.Length.CompareTo(b.Length) : string.CompareOrdinal(a, b);
+        string? first = null, last = null;
+        long count = 0;
+        foreach (var frame in pattern.ExistingFrames())
+        {
+            count++;
+            if (first is null || ByNumber(frame, first) < 0) first = frame;
+            if (last is null || ByNumber(frame, last) > 0) last = frame;
+        }
+        if (first is not null)
+            throw SinkFiles.OutputExists(first, count == 1
                 ? $" (a frame of an earlier run matching the pattern {pattern}; with -Force a resumed run continues in place)"
-                : $" ({existing.Count} frames of an earlier run match the pattern {pattern}, up to {Path.GetFileName(existing[^1])}; with -Force a resumed run continues them in place)");
+                : $" ({count} frames of an earlier run match the pattern {pattern}, up to {Path.GetFileName(last)}; with -Force a resumed run continues them in place)");
     }
 }
 

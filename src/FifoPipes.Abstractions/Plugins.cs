@@ -53,6 +53,17 @@ public static class SamplerInputs
 
     /// <summary>Every input above, for a sampler that takes none of them.</summary>
     public const string All = Init + "," + Source + "," + LivePrompt + "," + Snapshot;
+
+    /// <summary>
+    /// The contracts that brought <paramref name="input"/> to samplers: one built against older ones does not know it
+    /// is there and would ignore it, so it counts as refused.
+    /// </summary>
+    public static Version Since(string input) => input.ToLowerInvariant() switch
+    {
+        "source" => new Version(1, 2),
+        "liveprompt" => new Version(1, 4),
+        _ => new Version(1, 0),
+    };
 }
 
 /// <summary>MEF metadata view: System.Composition fills it from <see cref="FifoPluginAttribute"/>.</summary>

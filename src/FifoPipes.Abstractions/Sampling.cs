@@ -137,6 +137,23 @@ public static class SnapshotMetadata
     public const string RunHash = "runHash";
     /// <summary><see cref="SamplingJob.RunSettings"/>.</summary>
     public const string RunSettings = "runSettings";
+
+    /// <summary>
+    /// The settings of a <see cref="RunSettings"/> text, in order: lines <c>key=value</c> (model.use=, sampler.eta=,
+    /// prompts[3]=...), a value's own line breaks (a prompt written over lines) kept in it. Contracts 1.5.
+    /// </summary>
+    public static IReadOnlyList<KeyValuePair<string, string>> Settings(string runSettings)
+    {
+        var settings = new List<KeyValuePair<string, string>>();
+        foreach (var line in runSettings.TrimEnd('\n').Split('\n'))
+        {
+            int equals = line.IndexOf('=');
+            bool names = equals > 0 && line[..equals].All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '[' or ']' or '_');
+            if (names) settings.Add(new(line[..equals], line[(equals + 1)..]));
+            else if (settings.Count > 0) settings[^1] = new(settings[^1].Key, settings[^1].Value + "\n" + line);
+        }
+        return settings;
+    }
 }
 
 /// <summary>Save the sampler state to <see cref="Path"/> every <see cref="EveryFrames"/> output frames.</summary>

@@ -8,7 +8,10 @@ namespace FifoPipes.Hosting.Engine;
 /// </summary>
 public sealed class SinkTargets
 {
-    readonly HashSet<string> paths = new(OperatingSystem.IsLinux() ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase);
+    /// <summary>How this system compares file paths: by case on Linux, without it on Windows and macOS.</summary>
+    public static readonly StringComparer PathComparer = OperatingSystem.IsLinux() ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase;
+
+    readonly HashSet<string> paths = new(PathComparer);
     readonly HashSet<string> addresses = new(StringComparer.Ordinal);
 
     /// <summary>False where <paramref name="target"/> is taken already.</summary>

@@ -16,7 +16,10 @@ public sealed class PluginDescriptor
         OptionsType = metadata.OptionsType;
         Extensions = Listed(metadata.Extensions, e => e.TrimStart('.'));
         Schemes = Listed(metadata.Schemes, s => s.EndsWith("://", StringComparison.Ordinal) ? s[..^3] : s);
-        Refuses = Listed(metadata.Refuses, i => i);
+        // As declared, and what a sampler built against older contracts never heard of.
+        var declared = Listed(metadata.Refuses, i => i);
+        Refuses = metadata.Kind != PluginKind.Sampler ? Array.Empty<string>()
+            : SamplerInputs.All.Split(',').Where(input => contracts < SamplerInputs.Since(input) || declared.Contains(input.ToLowerInvariant())).ToArray();
         Options = OptionDescriptor.For(OptionsType);
         Source = source;
         this.create = create;
@@ -36,11 +39,11 @@ public sealed class PluginDescriptor
     public IReadOnlyList<string> Extensions { get; }
     /// <summary>For sinks: the address schemes it sends to (rtmp, srt, ...).</summary>
     public IReadOnlyList<string> Schemes { get; }
-    /// <summary>For samplers: the run inputs it does not take (<see cref="SamplerInputs"/>, in lower case).</summary>
+    /// <summary>For samplers: the run inputs it does not take (<see cref="SamplerInputs"/> names): those it declares, and those newer than the contracts it was built against.</summary>
     public IReadOnlyList<string> Refuses { get; }
 
-    /// <summary>Whether this sampler declared that it does not take the run input <paramref name="input"/> (a <see cref="SamplerInputs"/> key).</summary>
-    public bool RefusesInput(string input) => Refuses.Contains(input.ToLowerInvariant());
+    /// <summary>Whether this sampler does not take the run input <paramref name="input"/> (a <see cref="SamplerInputs"/> name).</summary>
+    public bool RefusesInput(string input) => Refuses.Contains(input, StringComparer.OrdinalIgnoreCase);
     public IReadOnlyList<OptionDescriptor> Options { get; }
     /// <summary>The FifoPipes.Abstractions version the plugin was built against: what it knows of the contracts.</summary>
     public Version Contracts { get; }

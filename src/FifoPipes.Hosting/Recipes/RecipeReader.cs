@@ -97,13 +97,15 @@ public sealed class RecipeReader
         if (livePrompt is not null && resume is not null)
             Error("livePrompt", "prompts given while the run went are not in its snapshot, so a resume could not make the same frames; drop 'livePrompt' or 'resume'",
                 map["livePrompt"]!.Location);
-        // Samplers built before live prompts would take the job and never look at them.
-        if (livePrompt is not null && sampler is not null && sampler.Plugin.Contracts < LivePromptContracts)
-            Error("livePrompt", $"the {sampler.Plugin.Name} sampler was built against contracts {sampler.Plugin.Contracts.ToString(2)}, before live prompts ({LivePromptContracts.ToString(2)}), so it would not follow them; use the fifo sampler or a newer build",
-                map["livePrompt"]!.Location);
         if (sampler is not null)
-            RefusedInputs(map, sampler.Plugin, new[] { ("init", init is not null), ("source", source is not null), ("livePrompt", livePrompt is not null),
-                ("snapshot", snapshot is not null), ("resume", resume is not null) });
+            RefusedInputs(map, sampler.Plugin, key => key switch
+            {
+                "init" => init is not null,
+                "source" => source is not null,
+                "livePrompt" => livePrompt is not null,
+                "snapshot" => snapshot is not null,
+                _ => resume is not null,
+            });
 
         if (diagnostics.Count > before || model is null || sampler is null || prompts is null) return null;
         return new Recipe
@@ -477,8 +479,6 @@ public sealed class RecipeReader
         string Missing(string name) { missing.Add(name); return ""; }
     }
 
-    static readonly Version LivePromptContracts = new(1, 4);
-
     /// <summary>What each run input a sampler may refuse is, for the message: (recipe key, its <see cref="SamplerInputs"/> name, what it gives, the parameter).</summary>
     static readonly (string Key, string Input, string What, string Parameter)[] RefusableInputs =
     {
@@ -489,16 +489,19 @@ public sealed class RecipeReader
         ("resume", SamplerInputs.Snapshot, "snapshots to resume from (it keeps no resumable state)", "-Resume"),
     };
 
-    /// <summary>The inputs given that the sampler declared it does not take, each an error at its key, before any model loads.</summary>
-    void RefusedInputs(MapNode map, PluginDescriptor sampler, IEnumerable<(string Key, bool Given)> inputs)
+    /// <summary>
+    /// The inputs given that the sampler does not take, each an error at its key, before any model loads: those it
+    /// declares, and those newer than the contracts it was built against (it would ignore them).
+    /// </summary>
+    void RefusedInputs(MapNode map, PluginDescriptor sampler, Func<string, bool> given)
     {
-        foreach (var (key, given) in inputs)
+        foreach (var (key, input, what, parameter) in RefusableInputs.Where(r => given(r.Key) && sampler.RefusesInput(r.Input)))
         {
-            if (!given) continue;
-            var refusable = RefusableInputs.Single(r => r.Key == key);
-            if (sampler.RefusesInput(refusable.Input))
-                Error(key, $"the {sampler.Name} sampler does not take {refusable.What}; drop '{key}' ({refusable.Parameter}) or use a sampler that does, such as fifo",
-                    map[key]?.Location);
+            var since = SamplerInputs.Since(input);
+            string why = sampler.Contracts < since
+                ? $"was built against contracts {sampler.Contracts.ToString(2)}, before {what} ({since.ToString(2)}), so it would ignore them"
+                : $"does not take {what}";
+            Error(key, $"the {sampler.Name} sampler {why}; drop '{key}' ({parameter}) or use a sampler that does, such as fifo", map[key]?.Location);
         }
     }
 

@@ -69,19 +69,8 @@ public sealed class RunProvenance
     /// </summary>
     public static RunProvenance FromRunSettings(string runHash, string runSettings, string source)
     {
-        var lines = new List<string>();
-        foreach (var line in runSettings.TrimEnd('\n').Split('\n'))
-            if (lines.Count > 0 && !NamesSetting(line)) lines[^1] += "\n" + line;
-            else lines.Add(line);
-        var escaped = lines.Select(line => line.IndexOf('=') is var equals and > 0 ? line[..(equals + 1)] + RecipeHash.OneLine(line[(equals + 1)..]) : line);
+        var escaped = SnapshotMetadata.Settings(runSettings).Select(s => s.Key + "=" + RecipeHash.OneLine(s.Value));
         return Parse(ProvenanceReader.Mark + runHash + "\n" + string.Join("\n", escaped), source);
-    }
-
-    /// <summary>Whether a line starts as the settings do: model=, sampler.eta=, prompts[3]=, seed=...</summary>
-    static bool NamesSetting(string line)
-    {
-        int equals = line.IndexOf('=');
-        return equals > 0 && line[..equals].All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '[' or ']' or '_');
     }
 
     static string First(string text) => text.Length <= 60 ? text : text[..60] + "...";

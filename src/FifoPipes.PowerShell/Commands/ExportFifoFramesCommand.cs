@@ -68,6 +68,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
             uses.Add(new SinkUse(plugin, null, full));
         }
         var sinksOfPaths = uses.Select(u => u.Plugin).ToList();
+        RefuseOptionsNoSinkTakes(sinksOfPaths);
         uses = uses.Select(u => u with { Options = BindOptions(u.Plugin, sinksOfPaths) }).ToList();
         writing = uses.Count > 0;
         sinks = new SinkSet(uses, Force, Fps ?? 8, new PluginContext(new CmdletLog(this), SessionState.Path.CurrentFileSystemLocation.ProviderPath, stopping.Token));
@@ -142,14 +143,20 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     /// </summary>
     object? BindOptions(PluginDescriptor plugin, IReadOnlyList<PluginDescriptor> allSinks)
     {
-        static bool Has(PluginDescriptor sink, string key) => sink.Options.Any(o => string.Equals(o.Name, key, StringComparison.OrdinalIgnoreCase));
-        foreach (var key in (Option?.Keys ?? Array.Empty<object>()).Cast<object>().Select(k => k.ToString()!))
-            if (!allSinks.Any(sink => Has(sink, key)) && NoSinkTakes(key, allSinks, Has) is { } problem)
-                ThrowTerminatingError(new ErrorRecord(new FifoInputException("InvalidParameter", $"Invalid -Option:{Environment.NewLine}  {key}: {problem}"),
-                    "InvalidParameter", ErrorCategory.InvalidArgument, "-Option"));
         var (options, error) = OptionTable.Bind(plugin, Option, "-Option", key => Has(plugin, key) || !allSinks.Any(sink => Has(sink, key)));
         if (error is not null) ThrowTerminatingError(error);
         return options;
+    }
+
+    static bool Has(PluginDescriptor sink, string key) => sink.Options.Any(o => string.Equals(o.Name, key, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Once for all paths: a key no sink of theirs takes, where more can be said than each sink's own refusal.</summary>
+    void RefuseOptionsNoSinkTakes(IReadOnlyList<PluginDescriptor> sinks)
+    {
+        foreach (var key in (Option?.Keys ?? Array.Empty<object>()).Cast<object>().Select(k => k.ToString()!))
+            if (!sinks.Any(sink => Has(sink, key)) && NoSinkTakes(key, sinks, Has) is { } problem)
+                ThrowTerminatingError(new ErrorRecord(new FifoInputException("InvalidParameter", $"Invalid -Option:{Environment.NewLine}  {key}: {problem}"),
+                    "InvalidParameter", ErrorCategory.InvalidArgument, "-Option"));
     }
 
     /// <summary>

@@ -61,7 +61,7 @@ public sealed class FifoPluginInfo
         Description = d.Description;
         Extensions = d.Extensions.ToArray();
         Schemes = d.Schemes.ToArray();
-        Refuses = SamplerInputs.All.Split(',').Where(d.RefusesInput).ToArray();
+        Refuses = d.Refuses.ToArray();
         Source = d.Source;
         Options = d.Options.Select(o => new FifoPluginOption(o)).ToArray();
     }

@@ -32,8 +32,7 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
             var (recipe, diagnostics) = new RecipeBuilder().Build(file, SessionState.Path.CurrentFileSystemLocation.ProviderPath);
             if (Sinks && recipe is not null) diagnostics = diagnostics.Concat(SinkProblems(recipe)).ToList();
             if (Quiet) WriteObject(diagnostics.Count == 0);
-            // In the file's order, as an editor lists them; problems without a place (a missing key) first.
-            else foreach (var d in diagnostics.OrderBy(d => d.Line).ThenBy(d => d.Column)) WriteObject(new FifoRecipeDiagnostic(d));
+            else foreach (var d in diagnostics) WriteObject(new FifoRecipeDiagnostic(d));
         }
     }
 

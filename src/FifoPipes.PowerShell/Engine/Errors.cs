@@ -61,7 +61,7 @@ static class Errors
     public static ErrorRecord InvalidRecipe(IReadOnlyList<Diagnostic> diagnostics, string? file)
     {
         var text = $"The recipe{(file is null ? "" : $" '{file}'")} is not valid:{Environment.NewLine}" +
-                   string.Join(Environment.NewLine, diagnostics.OrderBy(d => d.Line).ThenBy(d => d.Column).Select(d => "  " + d));
+                   string.Join(Environment.NewLine, diagnostics.Select(d => "  " + d));
         return new ErrorRecord(new FifoInputException("InvalidRecipe", text), "InvalidRecipe", ErrorCategory.InvalidData, file);
     }
 }

@@ -158,7 +158,8 @@ sealed class RecipeBuilder
         }
         root = Apply(root);
         var recipe = reader.Read(root, recipeFile is null ? null : Path.GetFullPath(Path.Combine(workingDirectory, recipeFile)), baseDirectory);
-        var all = diagnostics.Concat(reader.Diagnostics).ToList();
+        // In the file's order, as an editor lists them; problems without a place (a missing key) first.
+        var all = diagnostics.Concat(reader.Diagnostics).OrderBy(d => d.Line).ThenBy(d => d.Column).ToList();
         return (all.Count > 0 ? null : recipe, all);
     }
 

@@ -161,5 +161,9 @@ public sealed class RunExtensionTests
         Assert.Null(RunExtension.Of(then, Run(("rain | snow", 20), ("mist", 56))));
         Assert.Null(RunExtension.Of(then, Run(("rain | snow", 20), ("fog", 56)).Replace("seed=3", "seed=4")));
         Assert.Null(RunExtension.Of(Others, Others + "prompts[0]=fog|4\n"));
+        // A prompt written over two lines is one span, as the settings record it.
+        var twoLines = Run(("rain\nsnow", 20));
+        Assert.Equal(new RunExtension(20, 30, false), RunExtension.Of(twoLines, Run(("rain\nsnow", 30))));
+        Assert.Null(RunExtension.Of(twoLines, Run(("rain\nsleet", 30))));
     }
 }

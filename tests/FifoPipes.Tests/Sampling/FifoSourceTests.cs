@@ -154,8 +154,15 @@ public sealed class FifoSourceTests : IDisposable
         // What the host reads to refuse them before a model loads says the same.
         var declared = TestPlugins.Host.Plugins.Where(p => p.Kind == PluginKind.Sampler && p.Name != "fifo").ToList();
         Assert.Equal(new[] { "chunked", "freenoise", "gen-l-video" }, declared.Select(p => p.Name).Order());
-        Assert.All(declared, p => Assert.Equal(new[] { "init", "source", "liveprompt", "snapshot" }, p.Refuses));
+        Assert.All(declared, p => Assert.Equal(new[] { "init", "source", "livePrompt", "snapshot" }, p.Refuses));
         Assert.Empty(TestPlugins.Host.Plugins.Single(p => p.Kind == PluginKind.Sampler && p.Name == "fifo").Refuses);
+        // A sampler built before an input existed would ignore it: it counts as refused.
+        static FifoPipes.Hosting.Plugins.PluginDescriptor Built(PluginKind kind, int minor) => (FifoPipes.Hosting.Plugins.PluginDescriptor)Activator.CreateInstance(
+            typeof(FifoPipes.Hosting.Plugins.PluginDescriptor), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance, null,
+            new object[] { new PluginMetadata { Kind = kind, Name = "old" }, "old.dll", new Version(1, minor), (Func<object>)(() => new object()) }, null)!;
+        Assert.Equal(new[] { "livePrompt" }, Built(PluginKind.Sampler, 3).Refuses);
+        Assert.Equal(new[] { "source", "livePrompt" }, Built(PluginKind.Sampler, 1).Refuses);
+        Assert.Empty(Built(PluginKind.Sink, 1).Refuses);
     }
 
     sealed class NoPrompts : ILivePrompts
