@@ -151,15 +151,8 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
         Assert.Equal(Frames + 16, CommittedSnapshot());
         Run(Read(Longer(Recipe("planned", snapshots: false))));
         // The pixels: each file also records its run, whose length differs.
-        static byte[] Pixels(string path)
-        {
-            using var image = SixLabors.ImageSharp.Image.Load<SixLabors.ImageSharp.PixelFormats.Rgb24>(path);
-            var bytes = new byte[image.Width * image.Height * 3];
-            image.CopyPixelDataTo(bytes);
-            return bytes;
-        }
         foreach (var name in Directory.GetFiles(Path.Combine(folder, "planned")).Select(Path.GetFileName))
-            Assert.True(Pixels(Path.Combine(folder, "planned", name!)).AsSpan().SequenceEqual(Pixels(Path.Combine(folder, "first", name!))), $"{name} differs");
+            Assert.True(SinkTestBase.Pixels(Path.Combine(folder, "planned", name!)).AsSpan().SequenceEqual(SinkTestBase.Pixels(Path.Combine(folder, "first", name!))), $"{name} differs");
         Assert.Equal(Frames + 16, Directory.GetFiles(Path.Combine(folder, "first")).Length);
 
         // Another prompt after it goes on too, said to be a change rather than a plan; another earlier schedule is refused.

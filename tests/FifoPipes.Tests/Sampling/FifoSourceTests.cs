@@ -147,7 +147,6 @@ public sealed class FifoSourceTests : IDisposable
         var plain = Job(new RampSource(12), 0.6) with { Source = null };
         Assert.Contains("cannot restyle a source video", Refusal(Job(new RampSource(12), 0.6)));
         Assert.Contains("cannot start from given frames", Refusal(plain with { InitLatents = zeros(2, 1, 3, 4) }));
-        Assert.Contains("prompts cannot change while it goes", Refusal(plain with { LivePrompts = new NoPrompts() }));
         Assert.Contains("cannot write or resume snapshots", Refusal(plain with { Snapshots = new SnapshotPolicy("x.snapshot", 8) }));
         Assert.Contains("cannot write or resume snapshots", Refusal(plain with { ResumeFrom = "x.snapshot" }));
         FifoPipes.Samplers.Baselines.ClipPlan.RefuseFifoOnlyInputs(plain, "chunked");
@@ -165,9 +164,4 @@ public sealed class FifoSourceTests : IDisposable
         Assert.Empty(Built(PluginKind.Sink, 1).Refuses);
     }
 
-    sealed class NoPrompts : ILivePrompts
-    {
-        public IReadOnlyList<PromptChange> Taken => Array.Empty<PromptChange>();
-        public PromptChange? Take(long frame) => null;
-    }
 }

@@ -11,14 +11,6 @@ public sealed class PngSequenceSinkTests : SinkTestBase
 {
     static readonly PngSequenceSinkFactory Factory = new();
 
-    static byte[] Pixels(string path)
-    {
-        using var image = Image.Load<Rgb24>(path);
-        var bytes = new byte[image.Width * image.Height * 3];
-        image.CopyPixelDataTo(bytes);
-        return bytes;
-    }
-
     [Fact]
     public void A_folder_gets_every_frame_pixel_exact_under_the_default_names()
     {

@@ -38,6 +38,15 @@ public abstract class SinkTestBase : IDisposable
     public static IEnumerable<VideoFrame> Frames(int count, int width = 64, int height = 48, long first = 0) =>
         Enumerable.Range(0, count).Select(i => Frame(first + i, width, height));
 
+    /// <summary>An image file's pixels as RGB24 bytes, row by row (what a PNG frame holds, without the record of its run).</summary>
+    public static byte[] Pixels(string path)
+    {
+        using var image = SixLabors.ImageSharp.Image.Load<SixLabors.ImageSharp.PixelFormats.Rgb24>(path);
+        var bytes = new byte[image.Width * image.Height * 3];
+        image.CopyPixelDataTo(bytes);
+        return bytes;
+    }
+
     public static VideoFrame Solid(long index, byte r, byte g, byte b, int width = 16, int height = 12, double fps = 8)
     {
         var rgb = new byte[width * height * 3];

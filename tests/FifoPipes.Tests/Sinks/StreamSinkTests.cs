@@ -52,20 +52,21 @@ public sealed class StreamSinkTests : SinkTestBase
         if (target.Contains(Key)) Assert.DoesNotContain(Key, StreamAddress.Hide($"Connection to tcp://other?key={Key} failed", target));
     }
 
+    /// <summary>The stream command for <paramref name="address"/> as one line, its protocol taken from the address.</summary>
+    static string Command(StreamSinkOptions options, string address, FrameFormat? format = null, double soundFrom = 0) =>
+        string.Join(' ', FfmpegCommand.BuildStream(options, StreamProtocol.Of(address).Protocol, format ?? new FrameFormat(320, 512, 8), address, soundFrom));
+
     [Fact]
     public void Rtmp_goes_as_flv_paced_without_lookahead_with_keyframes_a_bitrate_cap_and_silent_audio()
     {
-        var format = new FrameFormat(320, 512, 8);
-        var args = FfmpegCommand.BuildStream(new StreamSinkOptions { Bitrate = "2500k", Keyframes = 3 }, StreamProtocol.Of("rtmp://h/live/k").Protocol, format, "rtmp://h/live/k");
-        var text = string.Join(' ', args);
+        var text = Command(new StreamSinkOptions { Bitrate = "2500k", Keyframes = 3 }, "rtmp://h/live/k");
         Assert.StartsWith("-hide_banner -nostats -loglevel warning -re -thread_queue_size 64 -f rawvideo -pix_fmt rgb24 -s 320x512 -r 8 -i - " +
                           "-f lavfi -i anullsrc=channel_layout=stereo:sample_rate=44100 -map 0:v -map 1:a:0 -c:v libx264 -crf 18 -preset veryfast -pix_fmt yuv420p " +
                           "-tune zerolatency -maxrate 2500k -bufsize 5000000 -force_key_frames expr:gte(t,n_forced*3) -c:a aac -b:a 128k -shortest " +
                           "-flvflags no_duration_filesize -rw_timeout 15000000 -flush_packets 1", text);
         Assert.EndsWith("-f flv rtmp://h/live/k", text);
 
-        var plain = string.Join(' ', FfmpegCommand.BuildStream(new StreamSinkOptions { Realtime = false, SilentAudio = false, Codec = "libvpx-vp9", ExtraArgs = "-g 16" },
-            StreamProtocol.Of("udp://239.0.0.1:5000").Protocol, format, "udp://239.0.0.1:5000"));
+        var plain = Command(new StreamSinkOptions { Realtime = false, SilentAudio = false, Codec = "libvpx-vp9", ExtraArgs = "-g 16" }, "udp://239.0.0.1:5000");
         Assert.DoesNotContain("-re ", plain);
         Assert.DoesNotContain("anullsrc", plain);
         Assert.DoesNotContain("-tune", plain);
@@ -74,7 +75,7 @@ public sealed class StreamSinkTests : SinkTestBase
         Assert.EndsWith("-g 16 -f mpegts udp://239.0.0.1:5000", plain);
         Assert.Contains("-c:v libvpx-vp9 -crf 31 -b:v 0 -row-mt 1 -pix_fmt yuv420p", plain);
 
-        var srt = string.Join(' ', FfmpegCommand.BuildStream(new StreamSinkOptions(), StreamProtocol.Of("srt://h:9000").Protocol, format, "srt://h:9000"));
+        var srt = Command(new StreamSinkOptions(), "srt://h:9000");
         Assert.EndsWith("-rw_timeout 15000000 -linger 2 -flush_packets 1 -f mpegts srt://h:9000", srt);
     }
 
@@ -140,11 +141,9 @@ public sealed class StreamSinkTests : SinkTestBase
     [Fact]
     public void An_audio_file_takes_the_place_of_the_silence()
     {
-        var text = string.Join(' ', FfmpegCommand.BuildStream(new StreamSinkOptions { Audio = "/music/bed.mp3" }, StreamProtocol.Of("rtmp://h/live/k").Protocol,
-            new FrameFormat(64, 48, 8), "rtmp://h/live/k"));
+        var text = Command(new StreamSinkOptions { Audio = "/music/bed.mp3" }, "rtmp://h/live/k", new FrameFormat(64, 48, 8));
         Assert.Contains("-i - -stream_loop -1 -i /music/bed.mp3 -map 0:v -map 1:a:0 -c:v libx264", text);
-        var later = string.Join(' ', FfmpegCommand.BuildStream(new StreamSinkOptions { Audio = "/music/bed.mp3" }, StreamProtocol.Of("rtmp://h/live/k").Protocol,
-            new FrameFormat(64, 48, 8), "rtmp://h/live/k", soundFrom: 12.5));
+        var later = Command(new StreamSinkOptions { Audio = "/music/bed.mp3" }, "rtmp://h/live/k", new FrameFormat(64, 48, 8), soundFrom: 12.5);
         Assert.Contains("-stream_loop -1 -ss 12.5 -i /music/bed.mp3", later);
         Assert.DoesNotContain("anullsrc", text);
         Assert.Contains("-c:a aac -b:a 128k -shortest", text);
