@@ -25,7 +25,7 @@ public sealed class OpenSoraModelAdapter : IModelAdapter
 
         var preset = OpenSoraPreset.Find(o.Preset)!;
         var dtype = ModelDevices.ParseDType(o.Dtype)!.Value;
-        var devices = ModelDevices.ResolveAll(o.Device, dtype);
+        var devices = ModelDevices.ResolveAll(o.Device, dtype, context.Log);
 
         string root = context.ResolvePath(o.Path);
         string textFolder = o.TextEncoderPath.Length > 0 ? context.ResolvePath(o.TextEncoderPath) : Path.Combine(root, "t5-v1_1-xxl");

@@ -45,7 +45,7 @@ public sealed class VideoCrafterModelAdapter : IModelAdapter
         preset.Validate();
 
         var dtype = ModelDevices.ParseDType(o.DType)!.Value;
-        var devices = ModelDevices.ResolveAll(o.Device, dtype);
+        var devices = ModelDevices.ResolveAll(o.Device, dtype, context.Log);
         var checkpoint = VideoCrafterWeights.ResolvePath(o.Path is null ? null : context.ResolvePath(o.Path));
         var tokenizer = LoadTokenizer(o.Tokenizer is null ? null : context.ResolvePath(o.Tokenizer), checkpoint);
         return new VideoCrafterModelSettings

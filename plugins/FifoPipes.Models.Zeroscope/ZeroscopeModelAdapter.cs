@@ -22,7 +22,7 @@ public sealed class ZeroscopeModelAdapter : IModelAdapter
         if (problem is not null) throw new FifoInputException("BadModelOption", $"zeroscope model option '{problem.Option}': {problem.Message}");
         var preset = ZeroscopePreset.Find(o.Preset)!;
         var dtype = ModelDevices.ParseDType(o.DTypeName)!.Value;
-        var devices = ModelDevices.ResolveAll(o.DeviceName, dtype);
+        var devices = ModelDevices.ResolveAll(o.DeviceName, dtype, context.Log);
         string folder = context.ResolvePath(o.Path);
         // Several devices: one replica each, every model call's rows split across them (ReplicatedModel); only the
         // primary loads the text encoder and the VAE.

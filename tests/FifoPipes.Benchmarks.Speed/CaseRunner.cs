@@ -166,10 +166,4 @@ public static class CaseRunner
             return replica;
         });
     }
-
-    sealed class ConsoleLog : IProgressSink
-    {
-        public void Verbose(string message) => Console.WriteLine(message);
-        public void Warning(string message) => Console.WriteLine("warning: " + message);
-    }
 }

@@ -16,6 +16,8 @@ try
     // The box's own libtorch must be loaded before TorchSharp's first use, in the parent and in every case process.
     if (options.TorchLib is { } torchLib) NativeTorch.Preload(torchLib);
     if (!options.FlashAttention) TorchSharp.torch.backends.cuda.enable_flash_sdp(false);
+    // Random weights give no sign of a wrong kernel: the figures would be timed on garbage (see CpuKernelCheck).
+    if (options.Devices.Any(d => d.type == TorchSharp.DeviceType.CPU)) FifoPipes.Core.Devices.CpuKernelCheck.EnsureCorrect(new ConsoleLog());
     if (options.Smoke is { } smokeFolder) return DeviceSmoke.Run(options, smokeFolder);
     if (options.Profile) return LayerProfile.Run(options);
     if (options.Ops) return OpVariants.Run(options);

@@ -38,7 +38,7 @@ public sealed class CudaMemoryGauge : MemoryGauge
     /// <summary>The gauge for a CUDA device, or null when no CUDA runtime is loaded in this process (a CPU-only build or machine).</summary>
     public static CudaMemoryGauge? TryCreate(Device device)
     {
-        if (device.type != DeviceType.CUDA || !File.Exists("/proc/self/maps") || RuntimeIn(File.ReadLines("/proc/self/maps")) is not { } path ||
+        if (device.type != DeviceType.CUDA || LoadedLibrary.Find(IsRuntime) is not { } path ||
             !NativeLibrary.TryLoad(path, out var runtime))
             return null;
         try
@@ -114,15 +114,7 @@ public sealed class CudaMemoryGauge : MemoryGauge
     /// The CUDA runtime library among a process's mappings (lines of /proc/PID/maps): libcudart.so.12, or a wheel's
     /// hashed libcudart-1a2b3c4d.so.12; null when none is mapped.
     /// </summary>
-    public static string? RuntimeIn(IEnumerable<string> mapsLines)
-    {
-        foreach (var line in mapsLines)
-        {
-            int slash = line.IndexOf('/');
-            if (slash < 0) continue;
-            var path = line[slash..];
-            if (Path.GetFileName(path).StartsWith("libcudart", StringComparison.Ordinal)) return path;
-        }
-        return null;
-    }
+    public static string? RuntimeIn(IEnumerable<string> mapsLines) => LoadedLibrary.PathIn(mapsLines, IsRuntime);
+
+    static bool IsRuntime(string fileName) => fileName.StartsWith("libcudart", StringComparison.Ordinal);
 }

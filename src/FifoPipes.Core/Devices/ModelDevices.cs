@@ -53,12 +53,17 @@ public static class ModelDevices
             yield return new(dtypeOption, "float16 is not supported on the CPU (too slow and numerically unsafe there); use bfloat16 or float32, or device cuda.");
     }
 
-    /// <summary>Every device of a comma-separated list, each checked as <see cref="Resolve"/> does.</summary>
-    public static IReadOnlyList<Device> ResolveAll(string text, ScalarType dtype)
+    /// <summary>
+    /// Every device of a comma-separated list for a network, each checked as <see cref="Resolve"/> does; where one is the
+    /// CPU, its kernels are checked first (<see cref="CpuKernelCheck"/>), with what that found told to <paramref name="log"/>.
+    /// </summary>
+    public static IReadOnlyList<Device> ResolveAll(string text, ScalarType dtype, IProgressSink log)
     {
         if (ParseDevices(text) is null)
             throw new FifoInputException("DeviceInvalid", $"device '{text}' is not one of cpu, cuda, cuda:N, or a comma-separated list of them (cuda:0,cuda:1).");
-        return text.Split(',').Select(entry => Resolve(entry, dtype)).ToList();
+        var devices = text.Split(',').Select(entry => Resolve(entry, dtype)).ToList();
+        if (devices.Any(d => d.type == DeviceType.CPU)) CpuKernelCheck.EnsureCorrect(log);
+        return devices;
     }
 
     public static ScalarType? ParseDType(string? text) => text?.Trim().ToLowerInvariant() switch
