@@ -41,7 +41,8 @@ public static class FfmpegCommand
         args.AddRange(FlushEveryPacket);
 
         if (comment is not null) args.AddRange(new[] { "-metadata", "comment=" + comment });
-        args.AddRange(CommandLineWords.Split(options.ExtraArgs));
+        var extra = CommandLineWords.Split(options.ExtraArgs);
+        args.AddRange(container == FfmpegContainer.Hls ? HlsFlags.AddedToOwn(extra) : extra);
         // ffmpeg's hls muxer finds the playlist's folder (where the init segment goes) by its last '/', also on Windows.
         bool windowsPlaylist = container == FfmpegContainer.Hls && Path.DirectorySeparatorChar == '\\';
         args.AddRange(new[] { "-f", container.Muxer, overwrite ? "-y" : "-n", windowsPlaylist ? output.Replace('\\', '/') : output });

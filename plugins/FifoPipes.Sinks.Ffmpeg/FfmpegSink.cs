@@ -32,7 +32,12 @@ public abstract class FfmpegSinkFactory : ISinkFactory
         var settings = Bind(options, context);
         var path = SinkFiles.FileFor(target, context, Container.Name);
         SinkFiles.EnsureWritable(path, target.Overwrite);
-        if (Container == FfmpegContainer.Hls) HlsFiles.EnsureWritable(path, target.Overwrite);
+        if (Container == FfmpegContainer.Hls)
+        {
+            if (HlsFlags.Problem(CommandLineWords.Split(settings.ExtraArgs)) is { } problem)
+                throw new FifoInputException(OptionInvalidErrorId, $"The hls sink options are invalid: {problem}");
+            HlsFiles.EnsureWritable(path, target.Overwrite);
+        }
         return (settings, path, FfmpegLocator.Locate());
     }
 

@@ -96,6 +96,7 @@ public sealed class HlsContinuation
         held = null;
         var earlier = HlsPlaylist.Parse(File.ReadAllText(playlist));
         if (earlier is null) return "it lists no fragmented-MP4 segments";
+        if (earlier.TagNotCarried is { } tag) return $"it has {tag} tags, which tie segments together in a way this sink does not carry on";
         if (earlier.Event && options.Keep > 0) return $"it lists every segment (EVENT), which a live window (keep {options.Keep}) would drop";
         // A playlist's target duration must not change, and this run's segments may not be longer than it.
         int segmentSeconds = (int)Math.Ceiling(options.Segment - 1e-6);
@@ -131,7 +132,7 @@ public sealed class HlsContinuation
         // Every discontinuity before the first listed segment counts, the part's first one too when ffmpeg's window dropped it.
         long discontinuities = earlier.DiscontinuitySequence + segments.TakeWhile(s => s.Number < firstShown).Count(s => s.Segment.Discontinuity)
                                + (part is { MediaSequence: > 0 } && PartDiscontinuity ? 1 : 0);
-        var text = new HlsPlaylist(earlier.TargetSeconds, firstShown, discontinuities, earlier.Event, shown.Select(s => s.Segment).ToList(), final).Format();
+        var text = (earlier with { MediaSequence = firstShown, DiscontinuitySequence = discontinuities, Segments = shown.Select(s => s.Segment).ToList(), Ended = final }).Format();
         if (text != written)
         {
             // Players read the playlist while it changes: they see the old one or the new one, never half of one.

@@ -296,6 +296,45 @@ public sealed class FfmpegSinkTests : SinkTestBase
     }
 
     [SkippableFact]
+    public void Hls_flags_given_in_extra_arguments_join_the_sinks_own_and_their_tags_stay_through_a_resume()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        var options = OneSecondSegments();
+        options.ExtraArgs = "-hls_flags program_date_time+independent_segments";
+        Hls(0, 20, options);
+        var playlist = Path.Combine(Dir, "sea.m3u8");
+        // A killed run's playlist stays open (omit_endlist): the plain value did not replace the sink's flags.
+        File.WriteAllLines(playlist, File.ReadAllLines(playlist).Where(l => l != "#EXT-X-ENDLIST"));
+        var (resumed, log) = Hls(16, 16, options);
+        Assert.Equal(playlist, resumed);
+        Assert.Empty(log.Warnings);
+        var lines = File.ReadAllLines(playlist);
+        Assert.Single(lines, "#EXT-X-INDEPENDENT-SEGMENTS");
+        // Every segment, the earlier run's and the part's, keeps the time ffmpeg gave it, just before its name.
+        Assert.Equal(Listed(playlist), lines.Where((l, i) => l.EndsWith(".m4s") && lines[i - 1].StartsWith("#EXT-X-PROGRAM-DATE-TIME:")));
+        Assert.Equal(2, Listed(playlist).Count(s => s.StartsWith("sea.from-000020")));
+        Assert.Equal(32, Ffprobe.Probe(playlist).Frames);
+    }
+
+    [Fact]
+    public void Hls_flags_that_would_write_segments_the_sink_cannot_manage_are_refused_by_name()
+    {
+        var options = new FfmpegSinkOptions { ExtraArgs = "-g 16 -hls_flags +program_date_time+single_file" };
+        var ex = Assert.Throws<FifoInputException>(() => new HlsSinkFactory().Check(options, new SinkTarget("sea.m3u8", 8, false), Context));
+        Assert.Equal(FfmpegSinkFactory.OptionInvalidErrorId, ex.ErrorId);
+        Assert.Contains("extraArgs asks for the hls flag single_file, which this sink cannot use: it writes every segment into one file", ex.Message);
+        Assert.Contains("second_level_segment_index", HlsFlags.Problem(new[] { "-hls_flags", "second_level_segment_index" }));
+        // Taking a flag away is the user's to do; another container's extra arguments are not the hls muxer's.
+        Assert.Null(HlsFlags.Problem(new[] { "-hls_flags", "-single_file+program_date_time" }));
+        new Mp4SinkFactory().Check(options, new SinkTarget("sea.mp4", 8, false), Context);
+        var mp4 = FfmpegCommand.Build(options, FfmpegContainer.Mp4, new FrameFormat(64, 48, 8), "sea.mp4", overwrite: false);
+        Assert.Contains("+program_date_time+single_file", mp4);
+        options.ExtraArgs = "-hls_flags program_date_time -hls_flags -temp_file";
+        var hls = FfmpegCommand.Build(options, FfmpegContainer.Hls, new FrameFormat(64, 48, 8), "sea.m3u8", overwrite: false);
+        Assert.Equal(new[] { "temp_file+omit_endlist", "+program_date_time", "-temp_file" }, hls.Where((a, i) => i > 0 && hls[i - 1] == "-hls_flags"));
+    }
+
+    [SkippableFact]
     public void A_playlist_whose_ffmpeg_was_killed_goes_on_after_its_last_listed_segment_and_loses_what_it_did_not_list()
     {
         Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
@@ -406,8 +445,19 @@ public sealed class FfmpegSinkTests : SinkTestBase
                      "#EXT-X-MAP:URI=\"a_init.mp4\"\n#EXTINF:2.000000,\na_000007.m4s\n" +
                      "#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"a.from-000120_init.mp4\"\n#EXTINF:1.500000,\na.from-000120_000000.m4s\n#EXT-X-ENDLIST\n", text);
         var read = HlsPlaylist.Parse(text)!;
-        Assert.Equal(playlist with { Segments = read.Segments }, read);
+        Assert.Equal(playlist with { Segments = read.Segments, Tags = read.Tags }, read);
         Assert.Equal(playlist.Segments, read.Segments);
+        Assert.Null(read.TagNotCarried);
+
+        // Tags it does not interpret come back where they were: the playlist's in its head, a segment's with it.
+        var tagged = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"a_init.mp4\"\n" +
+                     "#EXTINF:1.000000,\n#EXT-X-PROGRAM-DATE-TIME:2026-12-06T15:33:52.783+0000\na_000000.m4s\n#EXTINF:1.000000,\n#EXT-X-PROGRAM-DATE-TIME:2026-12-06T15:33:53.783+0000\na_000001.m4s\n";
+        var withTags = HlsPlaylist.Parse(tagged)!;
+        Assert.Equal(tagged, withTags.Format());
+        Assert.Equal(new[] { "#EXT-X-INDEPENDENT-SEGMENTS" }, withTags.Tags);
+        Assert.Equal("#EXT-X-PROGRAM-DATE-TIME:2026-12-06T15:33:53.783+0000", Assert.Single(withTags.Segments[1].Tags));
+        // Byte ranges tie segments to one file: such a playlist is read, but not for carrying on.
+        Assert.Equal("#EXT-X-BYTERANGE", HlsPlaylist.Parse(tagged.Replace("a_000001.m4s", "#EXT-X-BYTERANGE:1000@0\na.m4s"))!.TagNotCarried);
 
         // Read while ffmpeg writes it: the half-written name is not a segment yet.
         var unfinished = HlsPlaylist.Parse("#EXTM3U\n#EXT-X-MAP:URI=\"a_init.mp4\"\n#EXTINF:2.0,\na_000000.m4s\n#EXTINF:2.0,\na_0000")!;
