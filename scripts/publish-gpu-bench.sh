@@ -14,9 +14,9 @@ name=fifopipes-speed-bench
 rm -rf "$out/$name" "$out/$name.tar.xz"
 mkdir -p "$out"
 # TorchBackend=external: neither libtorch-cpu nor TorchSharp-cuda is referenced (build/TorchNatives.targets),
-# only the managed TorchSharp package with its libLibTorchSharp.so. Debug (Release builds want an ImageSharp licence
-# key), but optimised: the per-layer profile and the one-row reference calls time managed code too.
-dotnet publish "$root/tests/FifoPipes.Benchmarks.Speed" -c Debug -p:Optimize=true -r linux-x64 --self-contained \
+# only the managed TorchSharp package with its libLibTorchSharp.so. Release: the per-layer profile and the one-row
+# reference calls time managed code too.
+dotnet publish "$root/tests/FifoPipes.Benchmarks.Speed" -c Release -r linux-x64 --self-contained \
   -p:InvariantGlobalization=true -p:TorchBackend=external -o "$out/$name"
 if ls "$out/$name" | grep -q '^libtorch'; then echo "libtorch natives ended up in the publish output" >&2; exit 1; fi
 cp "$root/tests/FifoPipes.Benchmarks.Speed/tools/run-speed-bench.sh" "$root/tests/FifoPipes.Benchmarks.Speed/tools/gpu-session.sh" "$out/$name/"

@@ -14,18 +14,18 @@ public sealed class GifSinkOptions : IValidatableOptions
     [Option("How often the animation plays: 0 loops forever, 1 plays once, N plays N times.", Min = 0, Max = 65536)]
     public int Loop { get; set; } = 0;
 
-    [Option("How each frame's palette is chosen: wu and hexadecatree adapt it to the frame; websafe and werner use a fixed palette.",
-        Choices = "wu,hexadecatree,websafe,werner")]
+    [Option("How each frame's palette is chosen: wu and octree adapt it to the frame; websafe and werner use a fixed palette.",
+        Choices = "wu,octree,websafe,werner")]
     public string Quantizer { get; set; } = "wu";
 
-    [Option("Most colours per frame (GIF allows 256). Fewer colours make smaller files.", Min = 2, Max = 256)]
+    [Option("Most colours per frame (GIF allows 256) for wu and octree; websafe and werner use their whole palette. Fewer colours make smaller files.", Min = 2, Max = 256)]
     public int Colors { get; set; } = 256;
 
     [Option("How the lost colours are approximated: floyd-steinberg (error diffusion), bayer4/bayer8 (ordered, flickers less between frames) or none.",
         Choices = "floyd-steinberg,bayer4,bayer8,none")]
     public string Dither { get; set; } = "floyd-steinberg";
 
-    static readonly string[] Quantizers = { "wu", "hexadecatree", "websafe", "werner" };
+    static readonly string[] Quantizers = { "wu", "octree", "websafe", "werner" };
     static readonly string[] Ditherings = { "floyd-steinberg", "bayer4", "bayer8", "none" };
 
     public IEnumerable<OptionProblem> Validate()
@@ -40,6 +40,9 @@ public sealed class GifSinkOptions : IValidatableOptions
             yield return new OptionProblem("dither", $"dither '{Dither}' is unknown; use one of {string.Join(", ", Ditherings)}.");
     }
 
+    static QuantizerOptions WholePalette(QuantizerOptions options, ReadOnlyMemory<Color> palette) =>
+        new() { Dither = options.Dither, DitherScale = options.DitherScale, MaxColors = palette.Length };
+
     internal IQuantizer CreateQuantizer()
     {
         var options = new QuantizerOptions
@@ -53,11 +56,12 @@ public sealed class GifSinkOptions : IValidatableOptions
                 _ => null,
             },
         };
+        // A fixed palette is used whole: ImageSharp 2 cannot cut it to fewer colours.
         return Quantizer switch
         {
-            "hexadecatree" => new HexadecatreeQuantizer(options),
-            "websafe" => new WebSafePaletteQuantizer(options),
-            "werner" => new WernerPaletteQuantizer(options),
+            "octree" => new OctreeQuantizer(options),
+            "websafe" => new WebSafePaletteQuantizer(WholePalette(options, Color.WebSafePalette)),
+            "werner" => new WernerPaletteQuantizer(WholePalette(options, Color.WernerPalette)),
             _ => new WuQuantizer(options),
         };
     }
@@ -114,8 +118,7 @@ public sealed class GifSink : IFrameSink
         encoder = new GifEncoder
         {
             Quantizer = options.CreateQuantizer(),
-            ColorTableMode = FrameColorTableMode.Local,
-            SkipMetadata = true,
+            ColorTableMode = GifColorTableMode.Local,
         };
     }
 

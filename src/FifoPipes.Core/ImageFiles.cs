@@ -69,7 +69,6 @@ public static class ImageFiles
         ColorType = PngColorType.Rgb,
         BitDepth = PngBitDepth.Bit8,
         CompressionLevel = level,
-        SkipMetadata = false,
         ChunkFilter = PngChunkFilter.ExcludePhysicalChunk | PngChunkFilter.ExcludeGammaChunk | PngChunkFilter.ExcludeExifChunk,
     };
 

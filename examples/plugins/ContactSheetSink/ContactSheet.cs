@@ -33,7 +33,7 @@ public sealed class ContactSheetOptions : IValidatableOptions
         if (MaxTiles is < 1 or > 1024) yield return new OptionProblem("maxTiles", $"maxTiles is {MaxTiles}; use 1 to 1024.");
         if (TileWidth is < 0 or > 4096) yield return new OptionProblem("tileWidth", $"tileWidth is {TileWidth}; use 0 (frame size) or up to 4096.");
         if (Gap is < 0 or > 256) yield return new OptionProblem("gap", $"gap is {Gap}; use 0 to 256.");
-        if (!Color.TryParse(Background, out _, ColorHexFormat.Rgba))
+        if (!Color.TryParse(Background, out _))
             yield return new OptionProblem("background", $"background '{Background}' is not a colour; use a hex value such as #202020 or a name such as black.");
     }
 }
@@ -94,7 +94,7 @@ public sealed class ContactSheet : IFrameSink
         sheet ??= CreateSheet(frame);
 
         using var image = Image.LoadPixelData<Rgb24>(frame.Rgb, frame.Width, frame.Height);
-        if (image.Size != tile) image.Mutate(x => x.Resize(tile));
+        if (image.Size() != tile) image.Mutate(x => x.Resize(tile));
         int column = tiles % options.Columns, row = tiles / options.Columns;
         var at = new Point(options.Gap + column * (tile.Width + options.Gap), options.Gap + row * (tile.Height + options.Gap));
         sheet.Mutate(x => x.DrawImage(image, at, 1f));
@@ -109,7 +109,7 @@ public sealed class ContactSheet : IFrameSink
             : new Size(options.TileWidth, Math.Max(1, (int)Math.Round((double)options.TileWidth * first.Height / first.Width)));
         int columns = Math.Min(options.Columns, options.MaxTiles);
         int rows = (options.MaxTiles + columns - 1) / columns;
-        var background = Color.Parse(options.Background, ColorHexFormat.Rgba).ToPixel<Rgb24>();
+        var background = Color.Parse(options.Background).ToPixel<Rgb24>();
         return new Image<Rgb24>(options.Gap + columns * (tile.Width + options.Gap), options.Gap + rows * (tile.Height + options.Gap), background);
     }
 
