@@ -65,6 +65,26 @@ public sealed record StreamProtocol(string Scheme, string Muxer, int DefaultPort
         // A live-mode SRT socket drops what it has not sent when it closes: the stream's last frames.
         .Concat(Scheme == "srt" ? new[] { "-linger", "2" } : Array.Empty<string>());
 
+    /// <summary>The latency an SRT connection runs with where its address sets none (libsrt's default).</summary>
+    static readonly TimeSpan SrtDefaultLatency = TimeSpan.FromMilliseconds(120);
+
+    /// <summary>
+    /// How long the connection must stay up after ffmpeg has sent the last frame. An SRT receiver holds what arrives back
+    /// for its latency and drops it when the sender hangs up: the stream's last frames (measured with ffmpeg 5.1: the last
+    /// 120 ms at the default latency, a whole second at 1 s). The receiver may run a longer latency than the address
+    /// says, so the hold is at least a second. Other protocols deliver what was sent before the connection closes.
+    /// </summary>
+    public TimeSpan HoldAfterLastFrame(Uri address)
+    {
+        if (Scheme != "srt") return TimeSpan.Zero;
+        // ffmpeg's srt latencies are in microseconds.
+        var latency = StreamAddress.Settings(address)
+            .Where(s => s.Key is "latency" or "rcvlatency" or "peerlatency" && long.TryParse(s.Value, out _))
+            .Select(s => TimeSpan.FromMicroseconds(long.Parse(s.Value!)))
+            .DefaultIfEmpty(SrtDefaultLatency).Max();
+        return TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(1).Ticks, 2 * latency.Ticks));
+    }
+
     /// <summary>
     /// Refuses, before a run computes anything, an RTMP server that accepts no connection: a stream found dead at the
     /// first frame has cost the run's warm-up for nothing. SRT (UDP underneath) and UDP cannot be tried without sending,

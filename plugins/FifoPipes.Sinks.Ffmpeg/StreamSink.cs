@@ -62,7 +62,10 @@ public sealed class StreamSink : IFrameSink
     readonly CancellationToken stopping;
     readonly Func<int, TimeSpan> pauseBeforeTry;
     readonly Func<long> clock;
+    readonly TimeSpan holdAfterLastFrame;
     FfmpegProcess? process;
+    /// <summary>When this connection's ffmpeg started (real time): a paced ffmpeg reads frame k no sooner than k frames later.</summary>
+    long connectedAt;
     /// <summary>The index of the first frame this sink was given: the sound's place follows it (a resumed run's stream).</summary>
     long firstIndex;
     FrameFormat? format;
@@ -96,6 +99,7 @@ public sealed class StreamSink : IFrameSink
         this.log = log;
         this.pauseBeforeTry = pauseBeforeTry ?? (k => TimeSpan.FromSeconds(Math.Min(10, 1 << Math.Min(k - 1, 4)))); // 1, 2, 4, 8, 10, 10, ...
         this.clock = clock ?? Stopwatch.GetTimestamp;
+        holdAfterLastFrame = protocol.HoldAfterLastFrame(new Uri(address));
         // A listener waits for its player inside a write, which no pause ends: the stop kills the waiting ffmpeg.
         if (listens) stopWaiting = stopping.Register(() => process?.Kill());
     }
@@ -157,6 +161,7 @@ public sealed class StreamSink : IFrameSink
         }
         try { process = FfmpegProcess.Start(ffmpeg, arguments); }
         catch (FifoInputException notStartable) { throw failure = notStartable; }
+        connectedAt = Stopwatch.GetTimestamp();
         (lastWriteEnded, firstTimed, framesTimed, producingTicks) = (null, null, 0, 0);
     }
 
@@ -235,6 +240,7 @@ public sealed class StreamSink : IFrameSink
         if (completed) return Array.Empty<string>();
         completed = true;
         if (process is null) return Array.Empty<string>();
+        HoldForReceiver();
         int exitCode = process.Finish(FfmpegSink.DefaultIdleLimit);
         if (failure is null && exitCode != 0)
         {
@@ -245,6 +251,18 @@ public sealed class StreamSink : IFrameSink
         log.Verbose($"stream: sent {framesSent} frames to {shown}{(Reconnects > 0 ? $", starting ffmpeg again {Reconnects} times" : "")}.");
         // A stream leaves no file behind.
         return Array.Empty<string>();
+    }
+
+    /// <summary>
+    /// Keeps the connection up until the receiver has played the last frame out (<see cref="StreamProtocol.HoldAfterLastFrame"/>),
+    /// counted from when ffmpeg reads it: at once, or paced (-re) at the frame rate from its start. A stop ends the wait.
+    /// </summary>
+    void HoldForReceiver()
+    {
+        if (holdAfterLastFrame <= TimeSpan.Zero || stopped || failure is not null || framesOnConnection == 0) return;
+        var read = options.Realtime ? Stopwatch.GetElapsedTime(connectedAt) - TimeSpan.FromSeconds(framesOnConnection / format!.Fps) : TimeSpan.Zero;
+        var wait = holdAfterLastFrame - (read > TimeSpan.Zero ? TimeSpan.Zero : read);
+        stopping.WaitHandle.WaitOne(wait);
     }
 
     public void Dispose()
