@@ -42,7 +42,7 @@ public static class FfmpegCommand
 
         if (comment is not null) args.AddRange(new[] { "-metadata", "comment=" + comment });
         var extra = CommandLineWords.Split(options.ExtraArgs);
-        args.AddRange(container == FfmpegContainer.Hls ? HlsFlags.AddedToOwn(extra) : extra);
+        args.AddRange(container == FfmpegContainer.Hls ? HlsExtraArguments.AddedToOwn(extra) : extra);
         // ffmpeg's hls muxer finds the playlist's folder (where the init segment goes) by its last '/', also on Windows.
         bool windowsPlaylist = container == FfmpegContainer.Hls && Path.DirectorySeparatorChar == '\\';
         args.AddRange(new[] { "-f", container.Muxer, overwrite ? "-y" : "-n", windowsPlaylist ? output.Replace('\\', '/') : output });

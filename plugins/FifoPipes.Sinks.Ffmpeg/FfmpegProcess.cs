@@ -68,6 +68,9 @@ internal sealed class FfmpegProcess : IDisposable
 
     public int Id => process.Id;
 
+    /// <summary>Whether ffmpeg has ended (a dropped connection it gave up on, a crash).</summary>
+    public bool HasExited => process.HasExited;
+
     void KeepStderrLine(string? line)
     {
         if (string.IsNullOrWhiteSpace(line)) return;

@@ -34,7 +34,7 @@ public abstract class FfmpegSinkFactory : ISinkFactory
         SinkFiles.EnsureWritable(path, target.Overwrite);
         if (Container == FfmpegContainer.Hls)
         {
-            if (HlsFlags.Problem(CommandLineWords.Split(settings.ExtraArgs)) is { } problem)
+            if (HlsExtraArguments.Problem(CommandLineWords.Split(settings.ExtraArgs)) is { } problem)
                 throw new FifoInputException(OptionInvalidErrorId, $"The hls sink options are invalid: {problem}");
             HlsFiles.EnsureWritable(path, target.Overwrite);
         }

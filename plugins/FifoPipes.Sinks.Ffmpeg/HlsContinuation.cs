@@ -96,6 +96,7 @@ public sealed class HlsContinuation
         held = null;
         var earlier = HlsPlaylist.Parse(File.ReadAllText(playlist));
         if (earlier is null) return "it lists no fragmented-MP4 segments";
+        if (earlier.Vod) return "it is a VOD playlist, which may not change";
         if (earlier.TagNotCarried is { } tag) return $"it has {tag} tags, which tie segments together in a way this sink does not carry on";
         if (earlier.Event && options.Keep > 0) return $"it lists every segment (EVENT), which a live window (keep {options.Keep}) would drop";
         // A playlist's target duration must not change, and this run's segments may not be longer than it.

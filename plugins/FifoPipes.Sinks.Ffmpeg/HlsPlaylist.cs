@@ -32,10 +32,13 @@ public sealed record HlsPlaylist(int TargetSeconds, long MediaSequence, long Dis
     public IReadOnlyList<string> Tags { get; init; } = Tags ?? Array.Empty<string>();
 
     /// <summary>Tags of the whole playlist (RFC 8216 4.3.3, 4.3.5) that this reader does not interpret; any other tag applies to the segment after it.</summary>
-    static readonly string[] PlaylistTags = { "#EXT-X-INDEPENDENT-SEGMENTS", "#EXT-X-START:", "#EXT-X-I-FRAMES-ONLY", "#EXT-X-ALLOW-CACHE:", "#EXT-X-SERVER-CONTROL:", "#EXT-X-PART-INF:", "#EXT-X-DEFINE:" };
+    static readonly string[] PlaylistTags = { "#EXT-X-PLAYLIST-TYPE:", "#EXT-X-INDEPENDENT-SEGMENTS", "#EXT-X-START:", "#EXT-X-I-FRAMES-ONLY", "#EXT-X-ALLOW-CACHE:", "#EXT-X-SERVER-CONTROL:", "#EXT-X-PART-INF:", "#EXT-X-DEFINE:" };
 
     /// <summary>Tags that apply to every later segment, or put segments in one file: a segment's list cannot be cut or moved with them.</summary>
     static readonly string[] StateTags = { "#EXT-X-BYTERANGE:", "#EXT-X-KEY:", "#EXT-X-PART:", "#EXT-X-GAP", "#EXT-X-BITRATE:" };
+
+    /// <summary>A VOD playlist is final: nothing may be added to it.</summary>
+    public bool Vod => Tags.Contains("#EXT-X-PLAYLIST-TYPE:VOD");
 
     /// <summary>Whether the playlist has tags (byte ranges, keys) that this sink cannot move with the segments it lists.</summary>
     public string? TagNotCarried =>

@@ -64,7 +64,10 @@ public sealed class StreamSink : IFrameSink
     readonly Func<long> clock;
     readonly TimeSpan holdAfterLastFrame;
     FfmpegProcess? process;
-    /// <summary>When this connection's ffmpeg started (real time): a paced ffmpeg reads frame k no sooner than k frames later.</summary>
+    /// <summary>
+    /// When the first frame's write on this connection returned (real time): ffmpeg reads its input only once its output
+    /// is open (a listener's, once a player connected), and a paced one reads frame k no sooner than k frames after that.
+    /// </summary>
     long connectedAt;
     /// <summary>The index of the first frame this sink was given: the sound's place follows it (a resumed run's stream).</summary>
     long firstIndex;
@@ -132,6 +135,7 @@ public sealed class StreamSink : IFrameSink
             }
         }
         framesSent++;
+        if (framesOnConnection == 0) connectedAt = Stopwatch.GetTimestamp();
         if (++framesOnConnection >= HealthySeconds * format!.Fps) triesInARow = 0;
         lastWriteEnded = clock();
         // The stream's pace counts from a frame it has taken: a player's connecting, or a connection's making, is no pace.
@@ -161,7 +165,6 @@ public sealed class StreamSink : IFrameSink
         }
         try { process = FfmpegProcess.Start(ffmpeg, arguments); }
         catch (FifoInputException notStartable) { throw failure = notStartable; }
-        connectedAt = Stopwatch.GetTimestamp();
         (lastWriteEnded, firstTimed, framesTimed, producingTicks) = (null, null, 0, 0);
     }
 
@@ -259,11 +262,17 @@ public sealed class StreamSink : IFrameSink
     /// </summary>
     void HoldForReceiver()
     {
-        if (holdAfterLastFrame <= TimeSpan.Zero || stopped || failure is not null || framesOnConnection == 0) return;
-        var read = options.Realtime ? Stopwatch.GetElapsedTime(connectedAt) - TimeSpan.FromSeconds(framesOnConnection / format!.Fps) : TimeSpan.Zero;
-        var wait = holdAfterLastFrame - (read > TimeSpan.Zero ? TimeSpan.Zero : read);
-        stopping.WaitHandle.WaitOne(wait);
+        if (holdAfterLastFrame <= TimeSpan.Zero || stopped || failure is not null || framesOnConnection == 0 || process!.HasExited) return;
+        // The first write may have gone into the pipe's buffer before ffmpeg read anything: its frames count as unread too.
+        long buffered = (PipeBytes + format!.Width * format.Height * 3 - 1) / (format.Width * format.Height * 3);
+        var unread = options.Realtime
+            ? TimeSpan.FromSeconds((framesOnConnection + buffered) / format.Fps) - Stopwatch.GetElapsedTime(connectedAt)
+            : TimeSpan.Zero;
+        stopping.WaitHandle.WaitOne(holdAfterLastFrame + (unread > TimeSpan.Zero ? unread : TimeSpan.Zero));
     }
+
+    /// <summary>A Linux pipe's buffer: what a write can leave there before ffmpeg reads.</summary>
+    const int PipeBytes = 65536;
 
     public void Dispose()
     {

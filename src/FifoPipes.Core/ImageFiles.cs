@@ -12,7 +12,7 @@ namespace FifoPipes.Core;
 public static class ImageFiles
 {
     /// <summary>
-    /// Loads an image (every frame of an animated GIF or PNG) or the first frames of a video clip, resized and
+    /// Loads an image (every frame of an animated GIF; an animated PNG's first) or the first frames of a video clip, resized and
     /// centre-cropped to <paramref name="width"/> x <paramref name="height"/>, as [T, 3, H, W] float32 in [0, 1].
     /// </summary>
     public static Tensor LoadFrames(string path, int width, int height, int maxFrames = 64)

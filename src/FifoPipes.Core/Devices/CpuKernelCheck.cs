@@ -16,11 +16,13 @@ namespace FifoPipes.Core.Devices;
 public static class CpuKernelCheck
 {
     static readonly object Gate = new();
-    static string? finding;
     static bool probed;
 
     /// <summary>Whether the probe found oneDNN wrong on this machine and turned it off.</summary>
     public static bool OneDnnTurnedOff { get; private set; }
+
+    /// <summary>What the probe found wrong, as the warning says it; null where every kernel is right (or before the probe).</summary>
+    public static string? Finding { get; private set; }
 
     /// <summary>
     /// Probes the CPU kernels (once per process; a few milliseconds) and turns oneDNN off where they are wrong; the
@@ -30,23 +32,30 @@ public static class CpuKernelCheck
     {
         lock (Gate)
         {
-            if (!probed) finding = Probe();
+            if (!probed) Finding = Probe();
             probed = true;
         }
-        if (finding is not null) log?.Warning(finding);
+        if (Finding is not null) log?.Warning(Finding);
     }
+
+    const string NotTrusted = "frames made on the CPU by convolutional models (VideoCrafter, zeroscope, Open-Sora Plan) are not to be trusted on " +
+                              "this machine. Use device cuda, or another machine.";
 
     static string? Probe()
     {
         if (WrongKernel() is not { } wrong) return null;
-        if (SetOneDnn(false) && WrongKernel() is null)
+        if (!SetOneDnn(false))
+            return $"libtorch computes {wrong} wrongly on this CPU, and FifoPipes cannot turn oneDNN off here (libtorch_cpu.so's switch is not " +
+                   $"reachable on this system): {NotTrusted}";
+        if (WrongKernel() is null)
         {
             OneDnnTurnedOff = true;
             return $"oneDNN computes {wrong} wrongly on this CPU (it reports no cache sizes, as some virtual machines do), so FifoPipes turned oneDNN " +
                    "off for this process: results are right, but convolutions on the CPU run about 3x slower. A GPU (device cuda) is not affected.";
         }
-        return $"libtorch computes {wrong} wrongly on this CPU, and turning oneDNN off did not mend it: frames made on the CPU by convolutional " +
-               "models (VideoCrafter, zeroscope, Open-Sora Plan) are not to be trusted on this machine. Use device cuda, or another machine.";
+        // Off did not help, and costs speed: oneDNN goes back on.
+        SetOneDnn(true);
+        return $"libtorch computes {wrong} wrongly on this CPU, with oneDNN or without: {NotTrusted}";
     }
 
     /// <summary>The first probed kernel whose result is off from float64, named for a message; null where all are right.</summary>
@@ -55,7 +64,7 @@ public static class CpuKernelCheck
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         // A generator of its own: the probe must not move the global random stream that callers seed.
-        var generator = new Generator(20261206);
+        using var generator = new Generator(20261206);
         // 24 input channels: oneDNN pads them to 32 in its blocked layout, the case that goes wrong.
         var x = randn(new long[] { 2, 24, 6, 10 }, generator: generator);
         var weight = randn(new long[] { 24, 24, 3, 3 }, generator: generator) / 10;

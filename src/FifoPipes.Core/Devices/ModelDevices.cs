@@ -54,17 +54,20 @@ public static class ModelDevices
     }
 
     /// <summary>
-    /// Every device of a comma-separated list for a network, each checked as <see cref="Resolve"/> does; where one is the
-    /// CPU, its kernels are checked first (<see cref="CpuKernelCheck"/>), with what that found told to <paramref name="log"/>.
+    /// Every device of a comma-separated list for a network, each checked as <see cref="Resolve(string, ScalarType, IProgressSink)"/>
+    /// does (the CPU's kernels once, however often it is listed).
     /// </summary>
     public static IReadOnlyList<Device> ResolveAll(string text, ScalarType dtype, IProgressSink log)
     {
         if (ParseDevices(text) is null)
             throw new FifoInputException("DeviceInvalid", $"device '{text}' is not one of cpu, cuda, cuda:N, or a comma-separated list of them (cuda:0,cuda:1).");
-        var devices = text.Split(',').Select(entry => Resolve(entry, dtype)).ToList();
+        var devices = text.Split(',').Select(entry => Usable(entry, dtype)).ToList();
         if (devices.Any(d => d.type == DeviceType.CPU)) CpuKernelCheck.EnsureCorrect(log);
         return devices;
     }
+
+    /// <summary>As <see cref="ResolveAll(string, ScalarType, IProgressSink)"/>, with the CPU check's finding told to no one (plugins built before it).</summary>
+    public static IReadOnlyList<Device> ResolveAll(string text, ScalarType dtype) => ResolveAll(text, dtype, NullProgressSink.Instance);
 
     public static ScalarType? ParseDType(string? text) => text?.Trim().ToLowerInvariant() switch
     {
@@ -74,8 +77,22 @@ public static class ModelDevices
         _ => null,
     };
 
+    /// <summary>As <see cref="Resolve(string, ScalarType, IProgressSink)"/>, with the CPU check's finding told to no one (plugins built before it).</summary>
+    public static Device Resolve(string text, ScalarType dtype) => Resolve(text, dtype, NullProgressSink.Instance);
+
+    /// <summary>
+    /// The device, after checking that this build and machine can use it; the CPU's kernels are checked first
+    /// (<see cref="CpuKernelCheck"/>), with what that found told to <paramref name="log"/>.
+    /// </summary>
+    public static Device Resolve(string text, ScalarType dtype, IProgressSink log)
+    {
+        var device = Usable(text, dtype);
+        if (device.type == DeviceType.CPU) CpuKernelCheck.EnsureCorrect(log);
+        return device;
+    }
+
     /// <summary>The device, after checking that this build and machine can use it.</summary>
-    public static Device Resolve(string text, ScalarType dtype)
+    static Device Usable(string text, ScalarType dtype)
     {
         var device = ParseDevice(text)
             ?? throw new FifoInputException("DeviceInvalid", $"device '{text}' is not one of cpu, cuda, cuda:N.");

@@ -29,9 +29,9 @@ public static class ProvenanceReader
         {
             return extension switch
             {
-                ".png" => Image.Identify(path).Metadata.GetPngMetadata().TextData
+                ".png" => Identified(path).Metadata.GetPngMetadata().TextData
                     .Where(t => t.Keyword == ImageFiles.ProvenanceKeyword).Select(t => t.Value).FirstOrDefault(),
-                ".gif" => Image.Identify(path).Metadata.GetGifMetadata().Comments
+                ".gif" => Identified(path).Metadata.GetGifMetadata().Comments
                     .Select(UnescapeGifComment).FirstOrDefault(c => c.StartsWith(Mark, StringComparison.Ordinal)),
                 ".m3u8" => VideoComment(HlsInitSegment(path)),
                 _ when VideoClipReader.IsVideo(path) => VideoComment(path),
@@ -44,6 +44,10 @@ public static class ProvenanceReader
             throw new FifoInputException("ProvenanceUnreadable", $"'{path}' could not be read as {extension.TrimStart('.')} ({ex.Message}).", ex);
         }
     }
+
+    /// <summary>The image's header and metadata; ImageSharp 2 answers null where it knows no format of the file.</summary>
+    static IImageInfo Identified(string path) =>
+        Image.Identify(path) ?? throw new UnknownImageFormatException("its content is no image format ImageSharp reads");
 
     /// <summary>
     /// A GIF comment's text: the format asks for 7-bit ASCII (readers decode it so), so other characters become \uXXXX

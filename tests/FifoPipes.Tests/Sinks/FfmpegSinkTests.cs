@@ -317,15 +317,20 @@ public sealed class FfmpegSinkTests : SinkTestBase
     }
 
     [Fact]
-    public void Hls_flags_that_would_write_segments_the_sink_cannot_manage_are_refused_by_name()
+    public void Hls_flags_that_would_write_segments_the_sink_cannot_manage_and_options_it_sets_itself_are_refused_by_name()
     {
         var options = new FfmpegSinkOptions { ExtraArgs = "-g 16 -hls_flags +program_date_time+single_file" };
         var ex = Assert.Throws<FifoInputException>(() => new HlsSinkFactory().Check(options, new SinkTarget("sea.m3u8", 8, false), Context));
         Assert.Equal(FfmpegSinkFactory.OptionInvalidErrorId, ex.ErrorId);
         Assert.Contains("extraArgs asks for the hls flag single_file, which this sink cannot use: it writes every segment into one file", ex.Message);
-        Assert.Contains("second_level_segment_index", HlsFlags.Problem(new[] { "-hls_flags", "second_level_segment_index" }));
+        Assert.Contains("second_level_segment_index", HlsExtraArguments.Problem(new[] { "-hls_flags", "second_level_segment_index" }));
+        Assert.Contains("iframes_only", HlsExtraArguments.Problem(new[] { "-hls_flags", "+iframes_only" }));
+        // What the sink sets from its own options is refused, with the option that sets it.
+        Assert.Equal("extraArgs sets -hls_playlist_type, which this sink sets itself: the sink's keep option sets it (0: an EVENT playlist, more: a live window). Leave it out.",
+            HlsExtraArguments.Problem(new[] { "-hls_playlist_type", "vod" }));
+        Assert.Contains("the sink's segment option sets it", HlsExtraArguments.Problem(new[] { "-g", "16", "-hls_time", "4" }));
         // Taking a flag away is the user's to do; another container's extra arguments are not the hls muxer's.
-        Assert.Null(HlsFlags.Problem(new[] { "-hls_flags", "-single_file+program_date_time" }));
+        Assert.Null(HlsExtraArguments.Problem(new[] { "-hls_flags", "-single_file+program_date_time" }));
         new Mp4SinkFactory().Check(options, new SinkTarget("sea.mp4", 8, false), Context);
         var mp4 = FfmpegCommand.Build(options, FfmpegContainer.Mp4, new FrameFormat(64, 48, 8), "sea.mp4", overwrite: false);
         Assert.Contains("+program_date_time+single_file", mp4);
@@ -458,6 +463,11 @@ public sealed class FfmpegSinkTests : SinkTestBase
         Assert.Equal("#EXT-X-PROGRAM-DATE-TIME:2026-12-06T15:33:53.783+0000", Assert.Single(withTags.Segments[1].Tags));
         // Byte ranges tie segments to one file: such a playlist is read, but not for carrying on.
         Assert.Equal("#EXT-X-BYTERANGE", HlsPlaylist.Parse(tagged.Replace("a_000001.m4s", "#EXT-X-BYTERANGE:1000@0\na.m4s"))!.TagNotCarried);
+        // A VOD playlist's type stays in its head, and marks it final.
+        var vod = HlsPlaylist.Parse(tagged.Replace("#EXT-X-INDEPENDENT-SEGMENTS\n", "#EXT-X-PLAYLIST-TYPE:VOD\n"))!;
+        Assert.True(vod.Vod);
+        Assert.Empty(vod.Segments[0].Tags.Where(t => t.StartsWith("#EXT-X-PLAYLIST-TYPE")));
+        Assert.False(withTags.Vod);
 
         // Read while ffmpeg writes it: the half-written name is not a segment yet.
         var unfinished = HlsPlaylist.Parse("#EXTM3U\n#EXT-X-MAP:URI=\"a_init.mp4\"\n#EXTINF:2.0,\na_000000.m4s\n#EXTINF:2.0,\na_0000")!;

@@ -124,6 +124,19 @@ public sealed class ProvenanceTests : IDisposable
         var parsed = RunProvenance.Parse(record, "test");
         Assert.Equal("a \\ b\nc 波|2", parsed.Settings[0].Value);
         Assert.Contains("  - { prompt: \"a \\\\ b\\nc 波\", frames: 2 }", parsed.ToRecipe());
+        // A file named as an image that is none (empty, or text) is unreadable by name, not a crash.
+        foreach (var (name, content) in new[] { ("empty.png", ""), ("notes.gif", "not a picture") })
+        {
+            var file = Path.Combine(Path.GetTempPath(), $"fifopipes-{Guid.NewGuid():N}-{name}");
+            File.WriteAllText(file, content);
+            try
+            {
+                var unreadable = Assert.Throws<FifoInputException>(() => FifoPipes.Core.Media.ProvenanceReader.Read(file));
+                Assert.Equal("ProvenanceUnreadable", unreadable.ErrorId);
+                Assert.Contains(file, unreadable.Message);
+            }
+            finally { File.Delete(file); }
+        }
         Assert.Equal("ProvenanceInvalid", Assert.Throws<FifoInputException>(() => RunProvenance.Parse("a PNG comment", "x.png")).ErrorId);
     }
 
