@@ -240,6 +240,11 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
         $written.FullName | Should -Be @($mp4, $gif)
         FrameCount $mp4 | Should -Be 7
         FrameCount $gif | Should -Be 7
+        # They are the provider's items, as Get-Item gives them: the file view shows their size, and their folder heads it.
+        $written[0].PSProvider.Name | Should -Be 'FileSystem'
+        $table = $written | Out-String -Width 160
+        $table | Should -Match "Directory: $([regex]::Escape($Work))"
+        $table | Should -Match "\s$((Get-Item $gif).Length)\s+out\.gif"
     }
 
     It 'records in every written file how it was made, and Get-FifoProvenance reads it back' {

@@ -60,7 +60,7 @@ public sealed class ConvertToFifoCheckpointCommand : PSCmdlet
                 WriteProgress(progress);
             });
             WriteVerbose($"Wrote {result.Tensors} tensors ({result.Bytes / 1e9:F2} GB) to {result.Destination}.");
-            WriteObject(new FileInfo(result.Destination));
+            WrittenItems.Write(this, new[] { result.Destination });
         }
         catch (Exception ex) when (ex is not PipelineStoppedException)
         {

@@ -97,8 +97,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         IReadOnlyList<string> files;
         try { files = sinks!.Complete(); }
         catch (Exception ex) { ThrowTerminatingError(Errors.From(ex)); return; }
-        foreach (var file in files.Distinct())
-            WriteObject(Directory.Exists(file) ? new DirectoryInfo(file) : new FileInfo(file));
+        WrittenItems.Write(this, files);
     }
 
     /// <summary>Ctrl+C: a sink waiting on its own (a stream pausing before it connects again) stops waiting.</summary>

@@ -108,8 +108,7 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
         IReadOnlyList<string> files;
         try { files = sinks.Complete(); }
         catch (Exception ex) { ThrowTerminatingError(Errors.From(ex, recipeFile)); return; }
-        foreach (var file in files.Distinct())
-            WriteObject(Directory.Exists(file) ? new DirectoryInfo(file) : new FileInfo(file));
+        WrittenItems.Write(this, files);
     }
 
     protected override void StopProcessing() => pump.Stop();

@@ -1,0 +1,30 @@
+using System.Management.Automation;
+
+namespace FifoPipes.PowerShell.Engine;
+
+/// <summary>
+/// What a cmdlet wrote, as the FileSystem provider's items (Get-Item's objects): a bare FileInfo shows empty mode, owner
+/// and size columns, since PowerShell's file view reads properties the provider adds; the provider's item also pipes on
+/// to Remove-Item, Copy-Item and the like by its provider path.
+/// </summary>
+static class WrittenItems
+{
+    public static void Write(PSCmdlet cmdlet, IEnumerable<string> paths)
+    {
+        foreach (var path in paths.Distinct())
+            cmdlet.WriteObject(ItemAt(cmdlet, path));
+    }
+
+    static object ItemAt(PSCmdlet cmdlet, string path)
+    {
+        try
+        {
+            if (cmdlet.InvokeProvider.Item.Get(new[] { path }, true, true) is { Count: 1 } items) return items[0];
+        }
+        catch (Exception ex) when (ex is ProviderNotFoundException or System.Management.Automation.DriveNotFoundException or ItemNotFoundException or ProviderInvocationException)
+        {
+            // A path the session's providers cannot reach (no FileSystem drive holds it) is still the file that was written.
+        }
+        return Directory.Exists(path) ? new DirectoryInfo(path) : new FileInfo(path);
+    }
+}
