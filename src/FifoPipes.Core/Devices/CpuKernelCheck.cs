@@ -90,20 +90,28 @@ public static class CpuKernelCheck
     delegate IntPtr GlobalContext();
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-    delegate void SetUserEnabledMkldnn(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
+    delegate void SetUserEnabled(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
 
     /// <summary>
-    /// torch.backends.mkldnn.enabled, which TorchSharp 0.107 does not expose: at::globalContext().setUserEnabledMkldnn
-    /// in the libtorch_cpu the process has loaded (Itanium C++ names, so Linux only). False where it cannot be reached.
+    /// torch.backends.mkldnn.enabled, which TorchSharp 0.107 does not expose, and NNPACK's with it: without oneDNN,
+    /// libtorch tries NNPACK next, which on such a CPU fails to start and says so on stderr at every convolution.
+    /// False where libtorch's switch cannot be reached.
     /// </summary>
-    static bool SetOneDnn(bool enabled)
+    static bool SetOneDnn(bool enabled) =>
+        SetContextSwitch("_ZN2at7Context20setUserEnabledMkldnnEb", enabled) && SetContextSwitch("_ZN2at7Context20setUserEnabledNNPACKEb", enabled);
+
+    /// <summary>
+    /// at::globalContext().<paramref name="setter"/>(enabled) in the libtorch_cpu the process has loaded (Itanium C++
+    /// names, so Linux only); false where the library or the function is not there.
+    /// </summary>
+    static bool SetContextSwitch(string setter, bool enabled)
     {
         if (LoadedLibrary.Find(name => name == "libtorch_cpu.so") is not { } path || !NativeLibrary.TryLoad(path, out var library) ||
             !NativeLibrary.TryGetExport(library, "_ZN2at13globalContextEv", out var globalContext) ||
-            !NativeLibrary.TryGetExport(library, "_ZN2at7Context20setUserEnabledMkldnnEb", out var setEnabled))
+            !NativeLibrary.TryGetExport(library, setter, out var set))
             return false;
         var context = Marshal.GetDelegateForFunctionPointer<GlobalContext>(globalContext)();
-        Marshal.GetDelegateForFunctionPointer<SetUserEnabledMkldnn>(setEnabled)(context, enabled);
+        Marshal.GetDelegateForFunctionPointer<SetUserEnabled>(set)(context, enabled);
         return true;
     }
 }

@@ -77,12 +77,12 @@ public static class ModelDevices
         _ => null,
     };
 
-    /// <summary>As <see cref="Resolve(string, ScalarType, IProgressSink)"/>, with the CPU check's finding told to no one (plugins built before it).</summary>
-    public static Device Resolve(string text, ScalarType dtype) => Resolve(text, dtype, NullProgressSink.Instance);
+    /// <summary>The device, after checking that this build and machine can use it, for models without convolutions (the analytic prior): no CPU kernel check.</summary>
+    public static Device Resolve(string text, ScalarType dtype) => Usable(text, dtype);
 
     /// <summary>
-    /// The device, after checking that this build and machine can use it; the CPU's kernels are checked first
-    /// (<see cref="CpuKernelCheck"/>), with what that found told to <paramref name="log"/>.
+    /// The device for a network, after checking that this build and machine can use it; the CPU's kernels are checked
+    /// first (<see cref="CpuKernelCheck"/>), with what that found told to <paramref name="log"/>.
     /// </summary>
     public static Device Resolve(string text, ScalarType dtype, IProgressSink log)
     {
