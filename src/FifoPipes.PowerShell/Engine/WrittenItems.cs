@@ -19,7 +19,8 @@ static class WrittenItems
     {
         try
         {
-            if (cmdlet.InvokeProvider.Item.Get(new[] { path }, true, true) is { Count: 1 } items) return items[0];
+            // Provider-qualified: the FileSystem's item whatever provider the session's location is on.
+            if (cmdlet.InvokeProvider.Item.Get(new[] { "FileSystem::" + path }, true, true) is { Count: 1 } items) return items[0];
         }
         catch (Exception ex) when (ex is ProviderNotFoundException or System.Management.Automation.DriveNotFoundException or ItemNotFoundException or ProviderInvocationException)
         {
