@@ -28,6 +28,8 @@ public static class HlsExtraArguments
         ["-hls_segment_type"] = "the sink writes fragmented MP4, whose init segment keeps the run's provenance",
         ["-hls_segment_filename"] = "the sink names the segments after the playlist",
         ["-hls_fmp4_init_filename"] = "the sink names the init segment after the playlist",
+        ["-strftime"] = "the sink's segment names are numbered (%06d), which strftime would read as a date",
+        ["-start_number"] = "the sink numbers the segments from 0, and a resumed run's part from its own 0",
     };
 
     /// <summary><paramref name="extra"/> with every unsigned <c>-hls_flags</c> value made an addition to the sink's own flags.</summary>

@@ -80,7 +80,8 @@ public sealed record StreamProtocol(string Scheme, string Muxer, int DefaultPort
         // ffmpeg's srt latencies are in microseconds.
         var latency = StreamAddress.Settings(address)
             .Where(s => s.Key is "latency" or "rcvlatency" or "peerlatency" && long.TryParse(s.Value, out _))
-            .Select(s => TimeSpan.FromMicroseconds(long.Parse(s.Value!)))
+            // ffmpeg takes no more than an int's microseconds (about 36 minutes).
+            .Select(s => TimeSpan.FromMicroseconds(Math.Clamp(long.Parse(s.Value!), 0, int.MaxValue)))
             .DefaultIfEmpty(SrtDefaultLatency).Max();
         return TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(1).Ticks, 2 * latency.Ticks));
     }

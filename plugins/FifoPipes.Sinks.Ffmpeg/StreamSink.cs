@@ -65,10 +65,12 @@ public sealed class StreamSink : IFrameSink
     readonly TimeSpan holdAfterLastFrame;
     FfmpegProcess? process;
     /// <summary>
-    /// When the first frame's write on this connection returned (real time): ffmpeg reads its input only once its output
-    /// is open (a listener's, once a player connected), and a paced one reads frame k no sooner than k frames after that.
+    /// When ffmpeg was first seen reading on this connection (real time; 0: not yet): the first write that did not fit in
+    /// the pipe's buffer returned. A paced ffmpeg reads frame k no sooner than k frames after that. (A listener's ffmpeg
+    /// probes a few frames before its player connects, so there this can come early: docs/streaming.md.)
     /// </summary>
-    long connectedAt;
+    long readingSince;
+    long bytesOnConnection;
     /// <summary>The index of the first frame this sink was given: the sound's place follows it (a resumed run's stream).</summary>
     long firstIndex;
     FrameFormat? format;
@@ -135,7 +137,8 @@ public sealed class StreamSink : IFrameSink
             }
         }
         framesSent++;
-        if (framesOnConnection == 0) connectedAt = Stopwatch.GetTimestamp();
+        bytesOnConnection += frame.Rgb.Length;
+        if (readingSince == 0 && bytesOnConnection > PipeBytes) readingSince = Stopwatch.GetTimestamp();
         if (++framesOnConnection >= HealthySeconds * format!.Fps) triesInARow = 0;
         lastWriteEnded = clock();
         // The stream's pace counts from a frame it has taken: a player's connecting, or a connection's making, is no pace.
@@ -201,7 +204,7 @@ public sealed class StreamSink : IFrameSink
             Stop();
             return;
         }
-        framesOnConnection = 0;
+        (framesOnConnection, bytesOnConnection, readingSince) = (0, 0, 0);
         Launch(first: false);
         Reconnects++;
     }
@@ -263,11 +266,9 @@ public sealed class StreamSink : IFrameSink
     void HoldForReceiver()
     {
         if (holdAfterLastFrame <= TimeSpan.Zero || stopped || failure is not null || framesOnConnection == 0 || process!.HasExited) return;
-        // The first write may have gone into the pipe's buffer before ffmpeg read anything: its frames count as unread too.
-        long buffered = (PipeBytes + format!.Width * format.Height * 3 - 1) / (format.Width * format.Height * 3);
-        var unread = options.Realtime
-            ? TimeSpan.FromSeconds((framesOnConnection + buffered) / format.Fps) - Stopwatch.GetElapsedTime(connectedAt)
-            : TimeSpan.Zero;
+        // Frames all in the pipe's buffer may not have been read at all (a listener whose player never came): all unread.
+        var paced = TimeSpan.FromSeconds(framesOnConnection / format!.Fps);
+        var unread = !options.Realtime ? TimeSpan.Zero : readingSince == 0 ? paced : paced - Stopwatch.GetElapsedTime(readingSince);
         stopping.WaitHandle.WaitOne(holdAfterLastFrame + (unread > TimeSpan.Zero ? unread : TimeSpan.Zero));
     }
 

@@ -245,6 +245,11 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
         $table = $written | Out-String -Width 160
         $table | Should -Match "Directory: $([regex]::Escape($Work))"
         $table | Should -Match "\s$((Get-Item $gif).Length)\s+out\.gif"
+        # So from another provider's location, and with wildcard characters in its name.
+        Push-Location Env:
+        try { $odd = New-FifoVideo 'fire rising up' -Frames 2 @Tiny | Export-FifoFrames ([IO.Path]::Combine($Work, 'a[1].gif')) }
+        finally { Pop-Location }
+        ($odd.PSProvider.Name, $odd.Name) | Should -Be @('FileSystem', 'a[1].gif')
     }
 
     It 'records in every written file how it was made, and Get-FifoProvenance reads it back' {

@@ -93,12 +93,16 @@ public static class CpuKernelCheck
     delegate void SetUserEnabled(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
 
     /// <summary>
-    /// torch.backends.mkldnn.enabled, which TorchSharp 0.107 does not expose, and NNPACK's with it: without oneDNN,
-    /// libtorch tries NNPACK next, which on such a CPU fails to start and says so on stderr at every convolution.
-    /// False where libtorch's switch cannot be reached.
+    /// torch.backends.mkldnn.enabled, which TorchSharp 0.107 does not expose, and NNPACK's with it where it can be
+    /// reached: without oneDNN, libtorch tries NNPACK next, which on such a CPU fails to start and says so on stderr at
+    /// every convolution. False where oneDNN's switch cannot be reached.
     /// </summary>
-    static bool SetOneDnn(bool enabled) =>
-        SetContextSwitch("_ZN2at7Context20setUserEnabledMkldnnEb", enabled) && SetContextSwitch("_ZN2at7Context20setUserEnabledNNPACKEb", enabled);
+    static bool SetOneDnn(bool enabled)
+    {
+        if (!SetContextSwitch("_ZN2at7Context20setUserEnabledMkldnnEb", enabled)) return false;
+        SetContextSwitch("_ZN2at7Context20setUserEnabledNNPACKEb", enabled);
+        return true;
+    }
 
     /// <summary>
     /// at::globalContext().<paramref name="setter"/>(enabled) in the libtorch_cpu the process has loaded (Itanium C++

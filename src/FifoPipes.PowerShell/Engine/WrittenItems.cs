@@ -22,9 +22,9 @@ static class WrittenItems
             // Provider-qualified: the FileSystem's item whatever provider the session's location is on.
             if (cmdlet.InvokeProvider.Item.Get(new[] { "FileSystem::" + path }, true, true) is { Count: 1 } items) return items[0];
         }
-        catch (Exception ex) when (ex is ProviderNotFoundException or System.Management.Automation.DriveNotFoundException or ItemNotFoundException or ProviderInvocationException)
+        catch (Exception ex) when (ex is not PipelineStoppedException)
         {
-            // A path the session's providers cannot reach (no FileSystem drive holds it) is still the file that was written.
+            // The file is written whatever the provider makes of its path: the lookup only dresses it for display.
         }
         return Directory.Exists(path) ? new DirectoryInfo(path) : new FileInfo(path);
     }

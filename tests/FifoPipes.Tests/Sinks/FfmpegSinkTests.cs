@@ -329,6 +329,7 @@ public sealed class FfmpegSinkTests : SinkTestBase
         Assert.Equal("extraArgs sets -hls_playlist_type, which this sink sets itself: the sink's keep option sets it (0: an EVENT playlist, more: a live window). Leave it out.",
             HlsExtraArguments.Problem(new[] { "-hls_playlist_type", "vod" }));
         Assert.Contains("the sink's segment option sets it", HlsExtraArguments.Problem(new[] { "-g", "16", "-hls_time", "4" }));
+        Assert.Contains("-strftime", HlsExtraArguments.Problem(new[] { "-strftime", "1" }));
         // Taking a flag away is the user's to do; another container's extra arguments are not the hls muxer's.
         Assert.Null(HlsExtraArguments.Problem(new[] { "-hls_flags", "-single_file+program_date_time" }));
         new Mp4SinkFactory().Check(options, new SinkTarget("sea.mp4", 8, false), Context);
@@ -435,6 +436,14 @@ public sealed class FfmpegSinkTests : SinkTestBase
         var (longer, longerLog) = Hls(16, 8, new FfmpegSinkOptions { Preset = "ultrafast", Segment = 2 }, "event.m3u8");
         Assert.EndsWith("event.from-000016.m3u8", longer);
         Assert.Contains(longerLog.Warnings, w => w.Contains("its segments are at most 1 s long and this run's would be 2 s. This run writes a playlist of its own beside it."));
+
+        // A VOD playlist (another program's) is final.
+        var vod = Path.Combine(Dir, "vod.m3u8");
+        Hls(0, 16, name: "vod.m3u8");
+        File.WriteAllLines(vod, File.ReadAllLines(vod).Select(l => l == "#EXT-X-PLAYLIST-TYPE:EVENT" ? "#EXT-X-PLAYLIST-TYPE:VOD" : l));
+        var (beside, vodLog) = Hls(8, 8, name: "vod.m3u8");
+        Assert.EndsWith("vod.from-000008.m3u8", beside);
+        Assert.Contains(vodLog.Warnings, w => w.Contains("it is a VOD playlist, which may not change"));
     }
 
     [Fact]
