@@ -110,10 +110,13 @@ public static class FfmpegCommand
 
     static string[] Quiet() => new[] { "-hide_banner", "-nostats", "-loglevel", "warning" };
 
+    /// <summary>The frames' input queue where they wait (-thread_queue_size): ffmpeg fills it ahead of a paced read.</summary>
+    internal const int InputQueueFrames = 64;
+
     /// <param name="waiting">Beside a second input (sound), or paced by -re, frames wait in their queue longer than its
     /// default eight allow; otherwise the eight are all a killed ffmpeg loses.</param>
     static string[] RawFrames(FrameFormat format, bool waiting) =>
-        (waiting ? new[] { "-thread_queue_size", "64" } : Array.Empty<string>())
+        (waiting ? new[] { "-thread_queue_size", InputQueueFrames.ToString(CultureInfo.InvariantCulture) } : Array.Empty<string>())
         .Concat(new[] { "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", $"{format.Width}x{format.Height}", "-r", format.FpsText, "-i", "-" }).ToArray();
 
     // Hand every packet to the file (or the connection) at once: what ffmpeg has encoded survives if it is killed.

@@ -64,13 +64,8 @@ public sealed class StreamSink : IFrameSink
     readonly Func<long> clock;
     readonly TimeSpan holdAfterLastFrame;
     FfmpegProcess? process;
-    /// <summary>
-    /// When ffmpeg was first seen reading on this connection (real time; 0: not yet): the first write that did not fit in
-    /// the pipe's buffer returned. A paced ffmpeg reads frame k no sooner than k frames after that. (A listener's ffmpeg
-    /// probes a few frames before its player connects, so there this can come early: docs/streaming.md.)
-    /// </summary>
-    long readingSince;
-    long bytesOnConnection;
+    /// <summary>Where ffmpeg reports how far its output has got, for the hold after the last frame; null where there is no hold.</summary>
+    readonly FfmpegProgressFile? progress;
     /// <summary>The index of the first frame this sink was given: the sound's place follows it (a resumed run's stream).</summary>
     long firstIndex;
     FrameFormat? format;
@@ -105,6 +100,7 @@ public sealed class StreamSink : IFrameSink
         this.pauseBeforeTry = pauseBeforeTry ?? (k => TimeSpan.FromSeconds(Math.Min(10, 1 << Math.Min(k - 1, 4)))); // 1, 2, 4, 8, 10, 10, ...
         this.clock = clock ?? Stopwatch.GetTimestamp;
         holdAfterLastFrame = protocol.HoldAfterLastFrame(new Uri(address));
+        if (holdAfterLastFrame > TimeSpan.Zero) progress = new FfmpegProgressFile();
         // A listener waits for its player inside a write, which no pause ends: the stop kills the waiting ffmpeg.
         if (listens) stopWaiting = stopping.Register(() => process?.Kill());
     }
@@ -137,8 +133,6 @@ public sealed class StreamSink : IFrameSink
             }
         }
         framesSent++;
-        bytesOnConnection += frame.Rgb.Length;
-        if (readingSince == 0 && bytesOnConnection > PipeBytes) readingSince = Stopwatch.GetTimestamp();
         if (++framesOnConnection >= HealthySeconds * format!.Fps) triesInARow = 0;
         lastWriteEnded = clock();
         // The stream's pace counts from a frame it has taken: a player's connecting, or a connection's making, is no pace.
@@ -161,6 +155,7 @@ public sealed class StreamSink : IFrameSink
     void Launch(bool first)
     {
         var arguments = FfmpegCommand.BuildStream(options, protocol, format!, address, SoundFile.PositionAt(options.Audio, (firstIndex + framesSent) / format!.Fps));
+        if (progress is not null) arguments = progress.Arguments.Concat(arguments).ToList();
         if (first)
         {
             log.Verbose($"stream: {ffmpeg} {FfmpegCommand.Show(arguments, hide)}");
@@ -204,7 +199,7 @@ public sealed class StreamSink : IFrameSink
             Stop();
             return;
         }
-        (framesOnConnection, bytesOnConnection, readingSince) = (0, 0, 0);
+        framesOnConnection = 0;
         Launch(first: false);
         Reconnects++;
     }
@@ -261,15 +256,20 @@ public sealed class StreamSink : IFrameSink
 
     /// <summary>
     /// Keeps the connection up until the receiver has played the last frame out (<see cref="StreamProtocol.HoldAfterLastFrame"/>),
-    /// counted from when ffmpeg reads it: at once, or paced (-re) at the frame rate from its start. A stop ends the wait.
+    /// counted from when ffmpeg's output reached it (its progress report: a paced ffmpeg, or a listener's whose player came
+    /// late, may be seconds behind the writes). A stop ends the wait.
     /// </summary>
     void HoldForReceiver()
     {
-        if (holdAfterLastFrame <= TimeSpan.Zero || stopped || failure is not null || framesOnConnection == 0 || process!.HasExited) return;
-        // Frames all in the pipe's buffer may not have been read at all (a listener whose player never came): all unread.
-        var paced = TimeSpan.FromSeconds(framesOnConnection / format!.Fps);
-        var unread = !options.Realtime ? TimeSpan.Zero : readingSince == 0 ? paced : paced - Stopwatch.GetElapsedTime(readingSince);
-        stopping.WaitHandle.WaitOne(holdAfterLastFrame + (unread > TimeSpan.Zero ? unread : TimeSpan.Zero));
+        if (progress is null || stopped || failure is not null || framesOnConnection == 0 || process!.HasExited) return;
+        double lastFrame = (framesOnConnection - 1) / format!.Fps;
+        // ffmpeg holds at most its input queue and the pipe's buffer unread: the report cannot be further behind.
+        long frameBytes = (long)format.Width * format.Height * 3;
+        var most = TimeSpan.FromSeconds(Math.Min(framesOnConnection, FfmpegCommand.InputQueueFrames + PipeBytes / frameBytes + 2) / format.Fps + 5);
+        var waited = Stopwatch.StartNew();
+        while (!(progress.OutputSeconds() >= lastFrame - 0.5 / format.Fps) && !process.HasExited && waited.Elapsed < most)
+            if (stopping.WaitHandle.WaitOne(50)) return;
+        stopping.WaitHandle.WaitOne(holdAfterLastFrame);
     }
 
     /// <summary>A Linux pipe's buffer: what a write can leave there before ffmpeg reads.</summary>
@@ -284,5 +284,6 @@ public sealed class StreamSink : IFrameSink
         }
         stopWaiting.Dispose();
         process?.Dispose();
+        progress?.Dispose();
     }
 }
