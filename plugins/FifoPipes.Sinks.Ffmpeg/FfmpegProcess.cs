@@ -50,7 +50,7 @@ internal sealed class FfmpegProcess : IDisposable
         var process = new Process { StartInfo = info };
         FfmpegProcess? started = null;
         process.ErrorDataReceived += (_, e) => started?.KeepStderrLine(e.Data);
-        process.OutputDataReceived += (_, _) => { };
+        process.OutputDataReceived += (_, e) => started?.KeepProgressLine(e.Data);
         try
         {
             process.Start();
@@ -70,6 +70,22 @@ internal sealed class FfmpegProcess : IDisposable
 
     /// <summary>Whether ffmpeg has ended (a dropped connection it gave up on, a crash).</summary>
     public bool HasExited => process.HasExited;
+
+    /// <summary>ffmpeg's options that report its progress on stdout (<see cref="OutputTime"/>); nothing else is written there.</summary>
+    public static readonly IReadOnlyList<string> ProgressArguments = new[] { "-progress", "pipe:1" };
+
+    long outputMicroseconds = -1;
+
+    /// <summary>How far ffmpeg's output has got, by its latest progress report; null before the first, or without <see cref="ProgressArguments"/>.</summary>
+    public TimeSpan? OutputTime => Interlocked.Read(ref outputMicroseconds) is var us and >= 0 ? TimeSpan.FromMicroseconds(us) : null;
+
+    void KeepProgressLine(string? line)
+    {
+        // "out_time_us=N/A" comes before the first packet.
+        if (line is not null && line.StartsWith("out_time_us=", StringComparison.Ordinal) &&
+            long.TryParse(line.AsSpan(12), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var us))
+            Interlocked.Exchange(ref outputMicroseconds, us);
+    }
 
     void KeepStderrLine(string? line)
     {

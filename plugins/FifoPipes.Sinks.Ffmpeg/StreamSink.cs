@@ -64,8 +64,6 @@ public sealed class StreamSink : IFrameSink
     readonly Func<long> clock;
     readonly TimeSpan holdAfterLastFrame;
     FfmpegProcess? process;
-    /// <summary>Where ffmpeg reports how far its output has got, for the hold after the last frame; null where there is no hold.</summary>
-    readonly FfmpegProgressFile? progress;
     /// <summary>The index of the first frame this sink was given: the sound's place follows it (a resumed run's stream).</summary>
     long firstIndex;
     FrameFormat? format;
@@ -100,7 +98,6 @@ public sealed class StreamSink : IFrameSink
         this.pauseBeforeTry = pauseBeforeTry ?? (k => TimeSpan.FromSeconds(Math.Min(10, 1 << Math.Min(k - 1, 4)))); // 1, 2, 4, 8, 10, 10, ...
         this.clock = clock ?? Stopwatch.GetTimestamp;
         holdAfterLastFrame = protocol.HoldAfterLastFrame(new Uri(address));
-        if (holdAfterLastFrame > TimeSpan.Zero) progress = new FfmpegProgressFile();
         // A listener waits for its player inside a write, which no pause ends: the stop kills the waiting ffmpeg.
         if (listens) stopWaiting = stopping.Register(() => process?.Kill());
     }
@@ -155,7 +152,8 @@ public sealed class StreamSink : IFrameSink
     void Launch(bool first)
     {
         var arguments = FfmpegCommand.BuildStream(options, protocol, format!, address, SoundFile.PositionAt(options.Audio, (firstIndex + framesSent) / format!.Fps));
-        if (progress is not null) arguments = progress.Arguments.Concat(arguments).ToList();
+        // The hold after the last frame waits for ffmpeg's own report of it.
+        if (holdAfterLastFrame > TimeSpan.Zero) arguments = FfmpegProcess.ProgressArguments.Concat(arguments).ToList();
         if (first)
         {
             log.Verbose($"stream: {ffmpeg} {FfmpegCommand.Show(arguments, hide)}");
@@ -261,13 +259,13 @@ public sealed class StreamSink : IFrameSink
     /// </summary>
     void HoldForReceiver()
     {
-        if (progress is null || stopped || failure is not null || framesOnConnection == 0 || process!.HasExited) return;
-        double lastFrame = (framesOnConnection - 1) / format!.Fps;
+        if (holdAfterLastFrame <= TimeSpan.Zero || stopped || failure is not null || framesOnConnection == 0 || process!.HasExited) return;
+        var lastFrame = TimeSpan.FromSeconds((framesOnConnection - 1.5) / format!.Fps);
         // ffmpeg holds at most its input queue and the pipe's buffer unread: the report cannot be further behind.
         long frameBytes = (long)format.Width * format.Height * 3;
         var most = TimeSpan.FromSeconds(Math.Min(framesOnConnection, FfmpegCommand.InputQueueFrames + PipeBytes / frameBytes + 2) / format.Fps + 5);
         var waited = Stopwatch.StartNew();
-        while (!(progress.OutputSeconds() >= lastFrame - 0.5 / format.Fps) && !process.HasExited && waited.Elapsed < most)
+        while (!(process.OutputTime >= lastFrame) && !process.HasExited && waited.Elapsed < most)
             if (stopping.WaitHandle.WaitOne(50)) return;
         stopping.WaitHandle.WaitOne(holdAfterLastFrame);
     }
@@ -284,6 +282,5 @@ public sealed class StreamSink : IFrameSink
         }
         stopWaiting.Dispose();
         process?.Dispose();
-        progress?.Dispose();
     }
 }
