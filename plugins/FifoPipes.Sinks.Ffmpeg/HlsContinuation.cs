@@ -79,6 +79,8 @@ public sealed class HlsContinuation
             if (why is not null) return null;
             HlsFiles.RemoveUnlisted(playlist, held!.Playlist.Segments.Select(s => s.Uri));
             var continuation = new HlsContinuation(playlist, held, firstFrame, format.Fps, options.Keep, log);
+            // A killed resume's part of the same name is not this run's: gone before anything of it is listed.
+            HlsFiles.RemoveEarlierRun(continuation.PartPlaylist);
             continuation.Refresh();
             return continuation;
         }

@@ -280,6 +280,23 @@ public sealed class FfmpegSinkTests : SinkTestBase
     }
 
     [SkippableFact]
+    public void A_killed_resumes_part_of_the_same_name_is_replaced_not_listed()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        Hls(0, 44);
+        // A resume that was killed at once left a part of the name this one writes, with a segment of its own.
+        File.Copy(Path.Combine(Dir, "sea_init.mp4"), Path.Combine(Dir, "sea.from-000044_init.mp4"));
+        File.Copy(Path.Combine(Dir, "sea_000000.m4s"), Path.Combine(Dir, "sea.from-000044_000000.m4s"));
+        File.WriteAllText(Path.Combine(Dir, "sea.from-000044.m3u8"),
+            "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-MAP:URI=\"sea.from-000044_init.mp4\"\n#EXTINF:1.000000,\nsea.from-000044_000000.m4s\n");
+        var (playlist, _) = Hls(24, 40);
+        // The new part's first segment is this run's, shifted onto the timeline like the rest: every frame in its place.
+        Assert.Equal(64, Ffprobe.Probe(playlist).Frames);
+        var decoded = Ffprobe.RgbFrames(playlist, 64, 48);
+        Assert.Equal(Enumerable.Range(0, 64).Select(i => (long)i), decoded.Select((frame, i) => NearestFrame(frame, i)));
+    }
+
+    [SkippableFact]
     public void A_live_window_counts_on_over_a_resumed_run_and_deletes_the_earlier_segments_it_leaves()
     {
         Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
