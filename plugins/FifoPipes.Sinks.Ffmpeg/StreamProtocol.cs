@@ -79,9 +79,10 @@ public sealed record StreamProtocol(string Scheme, string Muxer, int DefaultPort
         if (Scheme != "srt") return TimeSpan.Zero;
         // ffmpeg's srt latencies are in microseconds.
         var latency = StreamAddress.Settings(address)
-            .Where(s => s.Key is "latency" or "rcvlatency" or "peerlatency" && long.TryParse(s.Value, out _))
+            .Select(s => s.Key is "latency" or "rcvlatency" or "peerlatency" && long.TryParse(s.Value, out var us) ? us : (long?)null)
+            .OfType<long>()
             // ffmpeg takes no more than an int's microseconds (about 36 minutes).
-            .Select(s => TimeSpan.FromMicroseconds(Math.Clamp(long.Parse(s.Value!), 0, int.MaxValue)))
+            .Select(us => TimeSpan.FromMicroseconds(Math.Clamp(us, 0, int.MaxValue)))
             .DefaultIfEmpty(SrtDefaultLatency).Max();
         return TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(1).Ticks, 2 * latency.Ticks));
     }

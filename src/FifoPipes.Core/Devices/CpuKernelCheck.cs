@@ -110,12 +110,15 @@ public static class CpuKernelCheck
     /// </summary>
     static bool SetContextSwitch(string setter, bool enabled)
     {
-        if (LoadedLibrary.Find(name => name == "libtorch_cpu.so") is not { } path || !NativeLibrary.TryLoad(path, out var library) ||
-            !NativeLibrary.TryGetExport(library, "_ZN2at13globalContextEv", out var globalContext) ||
-            !NativeLibrary.TryGetExport(library, setter, out var set))
-            return false;
-        var context = Marshal.GetDelegateForFunctionPointer<GlobalContext>(globalContext)();
+        if (TorchContext.Value is not var (library, context) || !NativeLibrary.TryGetExport(library, setter, out var set)) return false;
         Marshal.GetDelegateForFunctionPointer<SetUserEnabled>(set)(context, enabled);
         return true;
     }
+
+    /// <summary>The loaded libtorch_cpu and its at::globalContext(), found once; null where either is not there.</summary>
+    static readonly Lazy<(IntPtr Library, IntPtr Context)?> TorchContext = new(() =>
+        LoadedLibrary.Find(name => name == "libtorch_cpu.so") is { } path && NativeLibrary.TryLoad(path, out var library) &&
+        NativeLibrary.TryGetExport(library, "_ZN2at13globalContextEv", out var globalContext)
+            ? (library, Marshal.GetDelegateForFunctionPointer<GlobalContext>(globalContext)())
+            : null);
 }

@@ -68,9 +68,9 @@ public static class SinkFiles
     {
         var segment = ContinuationPath(path, firstFrame);
         if (segment == path) return segment;
-        var cut = firstFrameSeconds is { } seconds ? "end=" + Seconds(seconds) : $"end_frame={firstFrame}";
+        var cut = firstFrameSeconds is { } seconds ? "end=" + FrameFormat.Decimal(seconds) : $"end_frame={firstFrame}";
         var filter = soundUntil is { } until
-            ? $"[0:v]trim={cut}[v];[0:a]atrim=end={Seconds(until)},asetpts=PTS-STARTPTS[s];[v][s][1:v][1:a]concat=n=2:v=1:a=1"
+            ? $"[0:v]trim={cut}[v];[0:a]atrim=end={FrameFormat.Decimal(until)},asetpts=PTS-STARTPTS[s];[v][s][1:v][1:a]concat=n=2:v=1:a=1"
             : $"[0:v]trim={cut}[a];[a][1:v]concat=n=2";
         log.Warning($"{sink}: this run starts at frame {firstFrame}, so it writes a new segment '{segment}' and leaves '{path}' as it is. " +
                     $"To join them: ffmpeg -i \"{path}\" -i \"{segment}\" -filter_complex \"{filter}\" joined{joinedExtension ?? Path.GetExtension(path)}" +
@@ -78,7 +78,6 @@ public static class SinkFiles
         return segment;
     }
 
-    static string Seconds(double seconds) => FrameFormat.Decimal(seconds);
 
     public static void CreateParentFolder(string path)
     {

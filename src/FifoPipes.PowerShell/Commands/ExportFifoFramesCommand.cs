@@ -153,7 +153,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     void RefuseOptionsNoSinkTakes(IReadOnlyList<PluginDescriptor> sinks)
     {
         foreach (var key in (Option?.Keys ?? Array.Empty<object>()).Cast<object>().Select(k => k.ToString()!))
-            if (!sinks.Any(sink => Has(sink, key)) && NoSinkTakes(key, sinks, Has) is { } problem)
+            if (!sinks.Any(sink => Has(sink, key)) && NoSinkTakes(key, sinks) is { } problem)
                 ThrowTerminatingError(new ErrorRecord(new FifoInputException("InvalidParameter", $"Invalid -Option:{Environment.NewLine}  {key}: {problem}"),
                     "InvalidParameter", ErrorCategory.InvalidArgument, "-Option"));
     }
@@ -162,13 +162,13 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     /// Why no sink of these paths takes <paramref name="key"/>, where more can be said than each sink's own refusal: the
     /// sink elsewhere that has it (bitrate: the stream sink), or the name one of these has close to it (colours: gif's colors).
     /// </summary>
-    static string? NoSinkTakes(string key, IReadOnlyList<PluginDescriptor> sinks, Func<PluginDescriptor, string, bool> has)
+    static string? NoSinkTakes(string key, IReadOnlyList<PluginDescriptor> sinks)
     {
         string these = sinks.Count == 1 ? $"the {sinks[0].Name} sink does not take it" : $"none of the {string.Join(", ", sinks.Select(s => s.Name).Distinct())} sinks takes it";
-        var elsewhere = ModuleState.Plugins.OfKind(PluginKind.Sink).Where(s => has(s, key)).Select(s => s.Name).ToList();
+        var elsewhere = ModuleState.Plugins.OfKind(PluginKind.Sink).Where(s => Has(s, key)).Select(s => s.Name).ToList();
         if (elsewhere.Count > 0) return $"{these}; it is an option of the {string.Join(", ", elsewhere)} sink{(elsewhere.Count > 1 ? "s" : "")}.";
         // One sink's own refusal already names its nearest option.
         var near = sinks.Count == 1 ? null : OptionBinder.Suggest(key, sinks.SelectMany(s => s.Options.Select(o => o.Name)));
-        return near is null ? null : $"{these}. Did you mean '{near}' ({string.Join(", ", sinks.Where(s => has(s, near)).Select(s => s.Name).Distinct())})?";
+        return near is null ? null : $"{these}. Did you mean '{near}' ({string.Join(", ", sinks.Where(s => Has(s, near)).Select(s => s.Name).Distinct())})?";
     }
 }

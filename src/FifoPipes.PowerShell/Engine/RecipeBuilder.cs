@@ -1,3 +1,4 @@
+using FifoPipes.Hosting.Engine;
 using FifoPipes.Hosting.Options;
 using FifoPipes.Hosting.Recipes;
 
@@ -86,7 +87,7 @@ sealed class RecipeBuilder
         // Two texts are the same text or name the same file (-ModelPath is made absolute, an option's path is not); other
         // values are the same number or switch however they were typed (2, 2L, '2'; $true, 'true').
         bool Same(object? a, object? b) => a is string x && b is string y
-            ? x == y || Path.GetFullPath(x, workingDirectory) == Path.GetFullPath(y, workingDirectory)
+            ? x == y || SinkTargets.PathComparer.Equals(Path.GetFullPath(x, workingDirectory), Path.GetFullPath(y, workingDirectory))
             : string.Equals(Shown(a), Shown(b), StringComparison.OrdinalIgnoreCase);
         return twice.Where(t => !Same(t.First, t.Second)).Select(t => new Diagnostic(t.Key,
             $"{t.FirstParameter} and {t.SecondParameter} both set it and disagree ({Shown(t.First)}, {Shown(t.Second)}); keep one", null, Array.Empty<string>()));
