@@ -39,7 +39,7 @@ public static class HlsFiles
     /// </summary>
     public static void RemoveEarlierRun(string playlist)
     {
-        foreach (var file in OwnFiles(playlist).Concat(PartFiles(playlist)).Append(playlist)) File.Delete(file);
+        foreach (var file in OwnAndPartFiles(playlist).ToList().Append(playlist)) File.Delete(file);
     }
 
     /// <summary>Ends a playlist of this sink's kind (fragmented MP4) that is still open; false where it is not one, or was ended.</summary>
@@ -74,7 +74,7 @@ public static class HlsFiles
     {
         var kept = new HashSet<string>(listed, StringComparer.Ordinal);
         var stems = kept.Select(uri => uri[..Math.Max(0, uri.LastIndexOf('_'))]).Append(Stem(playlist)).ToHashSet(StringComparer.Ordinal);
-        foreach (var file in OwnFiles(playlist).Concat(PartFiles(playlist)))
+        foreach (var file in OwnAndPartFiles(playlist).ToList())
         {
             var media = MediaSegment.Match(Path.GetFileName(file));
             if (media.Success && stems.Contains(media.Groups[1].Value) && !kept.Contains(Path.GetFileName(file))) File.Delete(file);
@@ -84,18 +84,24 @@ public static class HlsFiles
     static readonly Regex MediaSegment = new(@"^(.*)_\d{6,}\.m4s(\.tmp)?$", RegexOptions.CultureInvariant);
 
     /// <summary>The files ffmpeg writes beside the playlist for it: its init segment and media segments, finished or not.</summary>
-    static IEnumerable<string> OwnFiles(string playlist) => FilesMatching(playlist, "^" + Regex.Escape(Stem(playlist)) + @"_(init\.mp4|\d{6,}\.m4s)(\.tmp)?$");
+    static IEnumerable<string> OwnFiles(string playlist) => FilesMatching(playlist, Own(playlist));
 
-    /// <summary>The parts resumed runs wrote beside the playlist (<see cref="HlsContinuation"/>): their playlists and segments.</summary>
-    static IEnumerable<string> PartFiles(string playlist) => FilesMatching(playlist,
-        "^(" + Regex.Escape(Path.GetFileNameWithoutExtension(playlist)) + @"\.from-\d{6,}\.m3u8|" + Regex.Escape(Stem(playlist)) + @"\.from-\d{6,}_(init\.mp4|\d{6,}\.m4s)(\.tmp)?)$");
+    /// <summary>
+    /// Those and the parts resumed runs wrote beside the playlist (<see cref="HlsContinuation"/>): their playlists and
+    /// segments, in one look at the folder.
+    /// </summary>
+    static IEnumerable<string> OwnAndPartFiles(string playlist) => FilesMatching(playlist,
+        Own(playlist) + "|" + Regex.Escape(Path.GetFileNameWithoutExtension(playlist)) + @"\.from-\d{6,}\.m3u8|" + Regex.Escape(Stem(playlist)) + @"\.from-\d{6,}_(init\.mp4|\d{6,}\.m4s)(\.tmp)?");
 
-    static IEnumerable<string> FilesMatching(string playlist, string pattern)
+    static string Own(string playlist) => Regex.Escape(Stem(playlist)) + @"_(init\.mp4|\d{6,}\.m4s)(\.tmp)?";
+
+    /// <summary>The folder's files whose names are one of the <paramref name="alternatives"/>, as the folder is read (callers that delete take a list first).</summary>
+    static IEnumerable<string> FilesMatching(string playlist, string alternatives)
     {
         var folder = Folder(playlist);
         if (!Directory.Exists(folder)) return Array.Empty<string>();
-        var names = new Regex(pattern, RegexOptions.CultureInvariant);
-        return Directory.EnumerateFiles(folder).Where(f => names.IsMatch(Path.GetFileName(f))).ToList();
+        var names = new Regex("^(" + alternatives + ")$", RegexOptions.CultureInvariant);
+        return Directory.EnumerateFiles(folder).Where(f => names.IsMatch(Path.GetFileName(f)));
     }
 
     static string Folder(string playlist) => Path.GetDirectoryName(Path.GetFullPath(playlist))!;
