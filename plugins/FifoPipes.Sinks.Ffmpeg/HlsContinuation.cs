@@ -20,15 +20,13 @@ namespace FifoPipes.Sinks.Ffmpeg;
 public sealed class HlsContinuation
 {
     /// <summary>What the playlist holds when the run begins: its list, frames, last fragment number and the init segment it ends on.</summary>
+    /// <param name="Fragments">The part's fragments are numbered on from it.</param>
+    /// <param name="Init">Where the part's init segment is the same, the part needs no map of its own.</param>
     sealed record Earlier(HlsPlaylist Playlist, long Frames, uint Fragments, byte[] Init);
 
     readonly string playlist;
     readonly string folder;
-    readonly HlsPlaylist earlier;
-    /// <summary>The last fragment number of the earlier stream: the part's fragments are numbered on from it.</summary>
-    readonly uint earlierFragments;
-    /// <summary>The earlier stream's last init segment: where the part's is the same, the part needs no map of its own.</summary>
-    readonly byte[] earlierInit;
+    readonly Earlier held;
     readonly int keep;
     readonly double fps;
     readonly IProgressSink log;
@@ -45,17 +43,18 @@ public sealed class HlsContinuation
     {
         this.playlist = playlist;
         folder = Path.GetDirectoryName(playlist)!;
-        (earlier, earlierFragments, earlierInit) = (held.Playlist, held.Fragments, held.Init);
+        this.held = held;
         this.keep = keep;
         this.fps = fps;
         this.log = log;
-        EarlierFrames = held.Frames;
         FirstNewFrame = Math.Max(held.Frames, firstFrame);
         PartPlaylist = SinkFiles.ContinuationPath(playlist, FirstNewFrame);
     }
 
     /// <summary>How many frames the playlist held when this run began.</summary>
-    public long EarlierFrames { get; }
+    public long EarlierFrames => held.Frames;
+
+    HlsPlaylist EarlierPlaylist => held.Playlist;
 
     /// <summary>The first frame this run adds; earlier ones are in the playlist already.</summary>
     public long FirstNewFrame { get; }
@@ -127,15 +126,15 @@ public sealed class HlsContinuation
     public void Refresh(bool final = false)
     {
         if (!ReadPart(force: final) && written.Length > 0 && !final) return;
-        var segments = earlier.Segments.Select((s, i) => (Segment: s, Number: earlier.MediaSequence + i))
+        var segments = EarlierPlaylist.Segments.Select((s, i) => (Segment: s, Number: EarlierPlaylist.MediaSequence + i))
             .Concat(part?.Segments.Where(s => shifted.ContainsKey(s.Uri)).Select(s => shifted[s.Uri]) ?? Enumerable.Empty<(HlsSegment, long)>())
             .ToList();
         var shown = segments.Skip(keep > 0 ? Math.Max(0, segments.Count - keep) : 0).ToList();
         long firstShown = shown[0].Number;
         // Every discontinuity before the first listed segment counts, the part's first one too when ffmpeg's window dropped it.
-        long discontinuities = earlier.DiscontinuitySequence + segments.TakeWhile(s => s.Number < firstShown).Count(s => s.Segment.Discontinuity)
+        long discontinuities = EarlierPlaylist.DiscontinuitySequence + segments.TakeWhile(s => s.Number < firstShown).Count(s => s.Segment.Discontinuity)
                                + (part is { MediaSequence: > 0 } && PartDiscontinuity ? 1 : 0);
-        var text = (earlier with { MediaSequence = firstShown, DiscontinuitySequence = discontinuities, Segments = shown.Select(s => s.Segment).ToList(), Ended = final }).Format();
+        var text = (EarlierPlaylist with { MediaSequence = firstShown, DiscontinuitySequence = discontinuities, Segments = shown.Select(s => s.Segment).ToList(), Ended = final }).Format();
         if (text != written)
         {
             // Players read the playlist while it changes: they see the old one or the new one, never half of one.
@@ -147,7 +146,7 @@ public sealed class HlsContinuation
         DeleteEarlierBefore(firstShown);
     }
 
-    bool PartDiscontinuity => partMap is not null && partMap != earlier.Segments[^1].Map;
+    bool PartDiscontinuity => partMap is not null && partMap != EarlierPlaylist.Segments[^1].Map;
 
     /// <summary>Shifts and takes in the part's newly listed segments; false when the part playlist has not changed.</summary>
     bool ReadPart(bool force)
@@ -166,7 +165,7 @@ public sealed class HlsContinuation
             ShiftOntoTimeline(file, Path.Combine(folder, segment.Map));
             long partNumber = listed.MediaSequence + i;
             shifted[segment.Uri] = (segment with { Map = partMap!, Discontinuity = partNumber == 0 && PartDiscontinuity },
-                earlier.MediaSequence + earlier.Segments.Count + partNumber);
+                EarlierPlaylist.MediaSequence + EarlierPlaylist.Segments.Count + partNumber);
         }
         part = listed;
         partSeen = seen;
@@ -182,22 +181,22 @@ public sealed class HlsContinuation
         if (partTracks is null)
         {
             var initBytes = File.ReadAllBytes(init);
-            partMap = earlierInit.AsSpan().SequenceEqual(initBytes) ? earlier.Segments[^1].Map : Path.GetFileName(init);
+            partMap = held.Init.AsSpan().SequenceEqual(initBytes) ? EarlierPlaylist.Segments[^1].Map : Path.GetFileName(init);
             if (PartDiscontinuity)
                 log.Verbose("hls: this run's init segment differs from the earlier one's (other encoder settings); the playlist marks a discontinuity before its segments.");
             partTracks = Fmp4Boxes.Tracks(initBytes);
         }
         var bytes = File.ReadAllBytes(segment);
         Fmp4Boxes.ShiftDecodeTimes(bytes, partTracks, timescale => (ulong)Math.Round(EarlierFrames * (double)timescale / fps));
-        Fmp4Boxes.NumberFragmentsAfter(bytes, earlierFragments);
+        Fmp4Boxes.NumberFragmentsAfter(bytes, held.Fragments);
         File.WriteAllBytes(segment, bytes);
     }
 
     /// <summary>The earlier run's segments that left the live window, all but the latest (a player may still be reading it), as ffmpeg does.</summary>
     void DeleteEarlierBefore(long firstShown)
     {
-        long outside = firstShown - earlier.MediaSequence;
-        for (; earlierDeleted < Math.Min(earlier.Segments.Count, outside - 1); earlierDeleted++)
-            File.Delete(Path.Combine(folder, earlier.Segments[earlierDeleted].Uri));
+        long outside = firstShown - EarlierPlaylist.MediaSequence;
+        for (; earlierDeleted < Math.Min(EarlierPlaylist.Segments.Count, outside - 1); earlierDeleted++)
+            File.Delete(Path.Combine(folder, EarlierPlaylist.Segments[earlierDeleted].Uri));
     }
 }
