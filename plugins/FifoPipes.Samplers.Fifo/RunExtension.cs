@@ -1,4 +1,3 @@
-using System.Globalization;
 using FifoPipes.Abstractions;
 
 namespace FifoPipes.Samplers.Fifo;
@@ -34,10 +33,9 @@ public sealed record RunExtension(long FramesBefore, long FramesNow, bool Append
         var spans = new List<(string, long)>();
         foreach (var (key, value) in SnapshotMetadata.Settings(settings))
         {
-            if (!key.StartsWith("prompts[", StringComparison.Ordinal)) { others.Add(key + "=" + value); continue; }
-            int bar = value.LastIndexOf('|');
-            if (bar < 0 || !long.TryParse(value[(bar + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out long frames)) return (others, null);
-            spans.Add((value[..bar], frames));
+            if (!SnapshotMetadata.IsPromptSpan(key)) { others.Add(key + "=" + value); continue; }
+            if (SnapshotMetadata.PromptSpanValue(value) is not { } span) return (others, null);
+            spans.Add(span);
         }
         return (others, spans);
     }

@@ -154,6 +154,24 @@ public static class SnapshotMetadata
         }
         return settings;
     }
+
+    const string PromptSpanKey = "prompts[";
+
+    /// <summary>The setting that records prompt span <paramref name="index"/>: <c>prompts[i]=prompt|frames</c>, the prompt as <paramref name="prompt"/> gives it.</summary>
+    public static string PromptSpanSetting(int index, string prompt, long frames) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{PromptSpanKey}{index}]={prompt}|{frames}");
+
+    /// <summary>Whether a setting's key names a prompt span.</summary>
+    public static bool IsPromptSpan(string key) => key.StartsWith(PromptSpanKey, StringComparison.Ordinal);
+
+    /// <summary>A prompt span's value (prompt|frames) read back; null where it is not one. The last bar divides: a prompt may hold bars.</summary>
+    public static (string Prompt, long Frames)? PromptSpanValue(string value)
+    {
+        int bar = value.LastIndexOf('|');
+        return bar >= 0 && long.TryParse(value.AsSpan(bar + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long frames)
+            ? (value[..bar], frames)
+            : null;
+    }
 }
 
 /// <summary>Save the sampler state to <see cref="Path"/> every <see cref="EveryFrames"/> output frames.</summary>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using FifoPipes.Abstractions;
 using FifoPipes.Core.Media;
 
 namespace FifoPipes.Hosting.Recipes;
@@ -55,7 +56,7 @@ static class RecipeHash
         Append(text, "model", recipe.Model, value);
         Append(text, "sampler", recipe.Sampler, value);
         for (int i = 0; i < Math.Min(recipe.Prompts.Count, promptLimit); i++)
-            text.Append(CultureInfo.InvariantCulture, $"prompts[{i}]={value(recipe.Prompts[i].Prompt)}|{recipe.Prompts[i].Frames}\n");
+            text.Append(SnapshotMetadata.PromptSpanSetting(i, value(recipe.Prompts[i].Prompt), recipe.Prompts[i].Frames)).Append('\n');
         if (recipe.Prompts.Count > promptLimit) text.Append(RunProvenance.MorePrompts(recipe.Prompts.Count - promptLimit)).Append('\n');
         // Only when given: a run without one keeps the hash (and the snapshots) it had before negative prompts.
         if (recipe.NegativePrompt.Length > 0) text.Append("negativePrompt=").Append(value(recipe.NegativePrompt)).Append('\n');

@@ -95,15 +95,15 @@ public sealed class RunProvenance
             yaml.Append("  with:\n");
             foreach (var (key, value) in options) yaml.Append("    ").Append(key[(role.Length + 1)..]).Append(": ").Append(OptionValue(value)).Append('\n');
         }
-        var prompts = Settings.Where(s => s.Key.StartsWith("prompts[", StringComparison.Ordinal)).ToList();
+        var prompts = Settings.Where(s => SnapshotMetadata.IsPromptSpan(s.Key)).ToList();
         if (prompts.Count > 0)
         {
             yaml.Append("prompts:\n");
-            foreach (var (key, span) in prompts)
+            foreach (var (key, value) in prompts)
             {
-                int bar = span.LastIndexOf('|');
-                if (bar < 0) throw new FifoInputException("ProvenanceInvalid", $"The record's {key} is '{First(span)}', not prompt|frames.");
-                yaml.Append("  - { prompt: ").Append(Quoted(span[..bar])).Append(", frames: ").Append(span[(bar + 1)..]).Append(" }\n");
+                if (SnapshotMetadata.PromptSpanValue(value) is not var (prompt, frames))
+                    throw new FifoInputException("ProvenanceInvalid", $"The record's {key} is '{First(value)}', not prompt|frames.");
+                yaml.Append("  - { prompt: ").Append(Quoted(prompt)).Append(", frames: ").Append(frames).Append(" }\n");
             }
         }
         if (Value("negativePrompt") is { } negative) yaml.Append("negativePrompt: ").Append(Quoted(negative)).Append('\n');

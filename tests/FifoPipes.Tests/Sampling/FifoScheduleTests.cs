@@ -166,4 +166,16 @@ public sealed class RunExtensionTests
         Assert.Equal(new RunExtension(20, 30, false), RunExtension.Of(twoLines, Run(("rain\nsnow", 30))));
         Assert.Null(RunExtension.Of(twoLines, Run(("rain\nsleet", 30))));
     }
+
+    [Fact]
+    public void A_prompt_span_setting_reads_back_as_written_and_its_last_bar_divides()
+    {
+        var (key, value) = Assert.Single(SnapshotMetadata.Settings(SnapshotMetadata.PromptSpanSetting(2, "rain | snow", 7)));
+        Assert.True(SnapshotMetadata.IsPromptSpan(key));
+        Assert.Equal(("rain | snow", 7L), SnapshotMetadata.PromptSpanValue(value));
+        Assert.False(SnapshotMetadata.IsPromptSpan("negativePrompt"));
+        Assert.Null(SnapshotMetadata.PromptSpanValue("fog"));
+        Assert.Null(SnapshotMetadata.PromptSpanValue("fog|seven"));
+        Assert.Null(SnapshotMetadata.PromptSpanValue("fog|-7"));
+    }
 }
