@@ -40,10 +40,11 @@ public sealed class GifSinkOptions : IValidatableOptions
             yield return new OptionProblem("dither", $"dither '{Dither}' is unknown; use one of {string.Join(", ", Ditherings)}.");
     }
 
-    static QuantizerOptions WholePalette(QuantizerOptions options, ReadOnlyMemory<Color> palette) =>
-        new() { Dither = options.Dither, DitherScale = options.DitherScale, MaxColors = palette.Length };
+    static QuantizerOptions WholePalette(QuantizerOptions options, int colors) =>
+        new() { Dither = options.Dither, DitherScale = options.DitherScale, MaxColors = colors };
 
-    internal IQuantizer CreateQuantizer()
+    /// <summary>What gives each frame its quantizer: wu a palette of the frame's own (<see cref="WuPalette"/>), the others one quantizer for every frame.</summary>
+    internal Func<VideoFrame, IQuantizer> CreateQuantizers()
     {
         var options = new QuantizerOptions
         {
@@ -59,10 +60,18 @@ public sealed class GifSinkOptions : IValidatableOptions
         // A fixed palette is used whole: ImageSharp 2 cannot cut it to fewer colours.
         return Quantizer switch
         {
-            "octree" => new OctreeQuantizer(options),
-            "websafe" => new WebSafePaletteQuantizer(WholePalette(options, Color.WebSafePalette)),
-            "werner" => new WernerPaletteQuantizer(WholePalette(options, Color.WernerPalette)),
-            _ => new WuQuantizer(options),
+            "octree" => Same(new OctreeQuantizer(options)),
+            "websafe" => Same(new WebSafePaletteQuantizer(WholePalette(options, Color.WebSafePalette.Length))),
+            "werner" => Same(new WernerPaletteQuantizer(WholePalette(options, Color.WernerPalette.Length))),
+            _ => PerFrame(new WuPalette()),
+        };
+
+        static Func<VideoFrame, IQuantizer> Same(IQuantizer quantizer) => _ => quantizer;
+
+        Func<VideoFrame, IQuantizer> PerFrame(WuPalette wu) => frame =>
+        {
+            var palette = wu.Of(frame.Rgb, Colors).Select(c => Color.FromRgb(c.R, c.G, c.B)).ToArray();
+            return new PaletteQuantizer(palette, WholePalette(options, palette.Length));
         };
     }
 }
@@ -89,7 +98,7 @@ public sealed class GifSinkFactory : ISinkFactory
 }
 
 /// <summary>
-/// Quantises and LZW-encodes each frame with ImageSharp's GIF encoder as a one-frame GIF, then
+/// Quantises each frame to its palette (wu: <see cref="WuPalette"/>) and LZW-encodes it with ImageSharp's GIF encoder as a one-frame GIF, then
 /// appends that frame's blocks to the file (<see cref="GifFileWriter"/>). Only the current frame
 /// and one reusable encode buffer are in memory.
 /// </summary>
@@ -103,6 +112,7 @@ public sealed class GifSink : IFrameSink
     readonly GifSinkOptions options;
     readonly IProgressSink log;
     readonly GifEncoder encoder;
+    readonly Func<VideoFrame, IQuantizer> quantizerFor;
     readonly MemoryStream encoded = new();
     GifFileWriter? writer;
     FrameFormat? format;
@@ -115,11 +125,8 @@ public sealed class GifSink : IFrameSink
         this.target = target;
         this.options = options;
         this.log = log;
-        encoder = new GifEncoder
-        {
-            Quantizer = options.CreateQuantizer(),
-            ColorTableMode = GifColorTableMode.Local,
-        };
+        quantizerFor = options.CreateQuantizers();
+        encoder = new GifEncoder { ColorTableMode = GifColorTableMode.Local };
     }
 
     public void Write(VideoFrame frame)
@@ -128,6 +135,7 @@ public sealed class GifSink : IFrameSink
         if (writer is null) Open(frame); else format!.EnsureMatches(frame, path);
 
         encoded.SetLength(0);
+        encoder.Quantizer = quantizerFor(frame);
         using (var image = Image.LoadPixelData<Rgb24>(frame.Rgb, frame.Width, frame.Height))
             image.SaveAsGif(encoded, encoder);
         writer!.AppendFrame(encoded.GetBuffer().AsSpan(0, (int)encoded.Length), DelayOf(framesWritten));

@@ -5,6 +5,7 @@ var benchmarks = new IBenchmark[]
 {
     new AnalyticThroughput(),
     new Soak(),
+    new GifEncoding(),
 };
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
