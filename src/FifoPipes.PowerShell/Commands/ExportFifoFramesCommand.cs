@@ -54,6 +54,8 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     void OpenSinks()
     {
         var uses = new List<SinkUse>();
+        var chosen = new List<bool>();
+        bool whatIf = false;
         var seen = new SinkTargets();
         foreach (var path in Path)
         {
@@ -63,15 +65,20 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
             var plugin = ResolveSink(full);
             if (!seen.Add(full))
                 ThrowTerminatingError(Errors.From(new FifoInputException("DuplicateOutputPath", $"'{shown}' is given twice; every output needs its own path."), shown));
-            // -WhatIf says what would be written even where a file is in the way; the sinks' Check below is for real runs.
-            if (!ShouldProcess(shown, $"Write frames with the {plugin.Name} sink")) continue;
             uses.Add(new SinkUse(plugin, null, full));
+            chosen.Add(WhatIf.ShouldProcess(this, shown, $"Write frames with the {plugin.Name} sink", out bool asked));
+            whatIf |= asked;
         }
+        // Every path's sink takes its share of -Option, those -WhatIf or a No to -Confirm leaves out too: the keys go
+        // where they would go in the real run, and a mistake in them shows under -WhatIf.
         var sinksOfPaths = uses.Select(u => u.Plugin).ToList();
         RefuseOptionsNoSinkTakes(sinksOfPaths);
         uses = uses.Select(u => u with { Options = BindOptions(u.Plugin, sinksOfPaths) }).ToList();
-        writing = uses.Count > 0;
-        sinks = new SinkSet(uses, Force, Fps ?? 8, new PluginContext(new CmdletLog(this), SessionState.Path.CurrentFileSystemLocation.ProviderPath, stopping.Token));
+        var context = new PluginContext(new CmdletLog(this), SessionState.Path.CurrentFileSystemLocation.ProviderPath, stopping.Token);
+        if (whatIf) WhatIf.WarnOfRefusals(this, new SinkSet(uses, Force, Fps ?? 8, context));
+        var written = uses.Where((_, i) => chosen[i]).ToList();
+        writing = written.Count > 0;
+        sinks = new SinkSet(written, Force, Fps ?? 8, context);
         // Before the upstream command computes its first frame: a missing ffmpeg, bad options, a sequence in the way.
         sinks.Check();
     }

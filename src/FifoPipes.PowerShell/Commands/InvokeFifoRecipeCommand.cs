@@ -85,9 +85,12 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
         if (recipe!.Sinks.Count == 0)
             ThrowTerminatingError(Errors.From(new FifoInputException("RecipeWithoutSinks",
                 $"The recipe '{recipe.File}' {NoSinks}"), recipe.File));
-        // -WhatIf says what would be written even where a file is in the way; the check is for real runs.
-        if (!ShouldProcess(string.Join(", ", recipe.Sinks.Select(s => StreamAddress.Display(s.Path))), $"Generate {recipe.Frames} frames")) return;
         using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, recipe.Fps ?? 8, new PluginContext(new CmdletLog(this), recipe.BaseDirectory, pump.Stopping));
+        if (!WhatIf.ShouldProcess(this, string.Join(", ", recipe.Sinks.Select(s => StreamAddress.Display(s.Path))), $"Generate {recipe.Frames} frames", out bool whatIf))
+        {
+            if (whatIf) WhatIf.WarnOfRefusals(this, sinks);
+            return;
+        }
         // An output in the way or a missing ffmpeg is found now, not after the model has loaded and made the first frame.
         try { sinks.Check(); }
         catch (FifoInputException ex) { ThrowTerminatingError(Errors.From(ex, recipeFile)); }

@@ -109,9 +109,19 @@ public sealed class CmdletTests : IDisposable
 
         Assert.Empty(Run($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames new.gif -WhatIf"));
         Assert.False(File.Exists(Path.Combine(dir, "new.gif")));
-        // -WhatIf says what it would do even where a file is in the way, and touches nothing.
-        Assert.Empty(Run($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames taken.gif -WhatIf"));
+        // -WhatIf says what it would do even where a file is in the way, warns that the run would stop there, and touches nothing.
+        var warned = Run($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames taken.gif, other.gif -WhatIf -WarningVariable w 3>$null; $w | ForEach-Object Message");
+        var warning = Assert.Single(warned);
+        Assert.Contains("taken.gif' already exists", warning.ToString());
+        Assert.Contains("-Force", warning.ToString());
         Assert.Equal("keep me", File.ReadAllText(Path.Combine(dir, "taken.gif")));
+        Assert.Empty(Run($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames taken.gif -Force -WhatIf -WarningVariable w 3>$null; $w"));
+        // -Option goes where it would in the real run: each key to the sink that has it (it was refused under -WhatIf),
+        // and a key no sink has is refused under -WhatIf too.
+        Assert.Empty(Run($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames a.mp4, a.gif -Option @{{ crf = 18; colors = 16 }} -WhatIf"));
+        var misspelt = RunFailing($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames a.gif -Option @{{ colours = 16 }} -WhatIf");
+        Assert.Contains("colors", misspelt.Exception.Message);
+        Assert.False(File.Exists(Path.Combine(dir, "a.mp4")) || File.Exists(Path.Combine(dir, "a.gif")));
 
         var twice = RunFailing($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames same.mp4, ./same.mp4");
         Assert.Equal("DuplicateOutputPath", twice.FullyQualifiedErrorId.Split(',')[0]);
@@ -166,6 +176,9 @@ public sealed class CmdletTests : IDisposable
 
         var again = RunFailing("Invoke-FifoRecipe r.yaml");
         Assert.Equal("OutputExists", again.FullyQualifiedErrorId.Split(',')[0]);
+        var warned = Run("Invoke-FifoRecipe r.yaml -WhatIf -WarningVariable w 3>$null; $w | ForEach-Object Message");
+        Assert.Equal(2, warned.Count);
+        Assert.All(warned, w => Assert.Contains("already exists", w.ToString()));
         Assert.Contains(Run("Invoke-FifoRecipe r.yaml -Force -PassThru"), o => o is FifoFrame);
     }
 
