@@ -7,9 +7,8 @@ namespace FifoPipes.Sinks.Images;
 /// </summary>
 /// <remarks>
 /// ImageSharp's Wu quantizer bins alpha as well: a four-dimensional table of moments to clear and sum for every frame,
-/// where video frames are opaque. With this three-dimensional cube a 320x512 frame's whole GIF encoding took 18.0
-/// against 33.3 ms (the <c>gif</c> benchmark, Release), and the README's job, where the sampler shares the two cores,
-/// 27.5 against 79 s.
+/// where video frames are opaque (the <c>gif</c> benchmark in tests/FifoPipes.Benchmarks compares the two). One
+/// instance serves one sink: it keeps its tables (1.4 MB) from frame to frame, and is not for several threads.
 /// </remarks>
 internal sealed class WuPalette
 {
@@ -42,15 +41,15 @@ internal sealed class WuPalette
             int worst = 0;
             for (int i = 1; i < boxes.Count; i++) if (error[i] > error[worst]) worst = i;
             if (error[worst] <= 0) break;
-            if (BestCut(moments, boxes[worst]) is not var (lower, upper))
+            if (BestCut(moments, boxes[worst]) is not { } cut)
             {
                 error[worst] = 0;
                 continue;
             }
-            boxes[worst] = lower;
-            error[worst] = moments.Error(lower);
-            boxes.Add(upper);
-            error.Add(moments.Error(upper));
+            boxes[worst] = cut.Lower;
+            error[worst] = moments.Error(cut.Lower);
+            boxes.Add(cut.Upper);
+            error.Add(moments.Error(cut.Upper));
         }
         return boxes;
     }

@@ -101,9 +101,9 @@ public sealed class RunProvenance
             yaml.Append("prompts:\n");
             foreach (var (key, value) in prompts)
             {
-                if (SnapshotMetadata.PromptSpanValue(value) is not var (prompt, frames))
+                if (SnapshotMetadata.PromptSpanValue(value) is not { } span)
                     throw new FifoInputException("ProvenanceInvalid", $"The record's {key} is '{First(value)}', not prompt|frames.");
-                yaml.Append("  - { prompt: ").Append(Quoted(prompt)).Append(", frames: ").Append(frames).Append(" }\n");
+                yaml.Append("  - { prompt: ").Append(Quoted(span.Prompt)).Append(", frames: ").Append(span.Frames).Append(" }\n");
             }
         }
         if (Value("negativePrompt") is { } negative) yaml.Append("negativePrompt: ").Append(Quoted(negative)).Append('\n');

@@ -75,7 +75,8 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         RefuseOptionsNoSinkTakes(sinksOfPaths);
         uses = uses.Select(u => u with { Options = BindOptions(u.Plugin, sinksOfPaths) }).ToList();
         var context = new PluginContext(new CmdletLog(this), SessionState.Path.CurrentFileSystemLocation.ProviderPath, stopping.Token);
-        if (whatIf) WhatIf.WarnOfRefusals(this, new SinkSet(uses, Force, Fps ?? 8, context));
+        if (whatIf)
+            using (var all = new SinkSet(uses, Force, Fps ?? 8, context)) WhatIf.WarnOfRefusals(this, all);
         var written = uses.Where((_, i) => chosen[i]).ToList();
         writing = written.Count > 0;
         sinks = new SinkSet(written, Force, Fps ?? 8, context);

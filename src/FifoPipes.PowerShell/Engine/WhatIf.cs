@@ -13,12 +13,16 @@ static class WhatIf
     public static bool ShouldProcess(Cmdlet cmdlet, string target, string action, out bool whatIf)
     {
         string operation = $"Performing the operation \"{action}\" on target \"{target}\".";
+        // The words and caption PowerShell's own two-argument ShouldProcess shows at -Confirm.
         bool go = cmdlet.ShouldProcess(operation, "Are you sure you want to perform this action?" + Environment.NewLine + operation, "Confirm", out var reason);
         whatIf = reason == ShouldProcessReason.WhatIf;
         return go;
     }
 
-    /// <summary>Warns of every output the sinks would refuse (a file in the way, a missing ffmpeg), as the real run would stop at the first.</summary>
+    /// <summary>
+    /// Warns of every output the sinks would refuse (a file in the way, a missing ffmpeg, an RTMP server that does not
+    /// answer: their checks run as for a real run and as Test-FifoRecipe runs them), where the real run stops at the first.
+    /// </summary>
     public static void WarnOfRefusals(Cmdlet cmdlet, SinkSet sinks)
     {
         foreach (var (_, _, problem) in sinks.Problems())

@@ -138,6 +138,14 @@ public sealed class ProvenanceTests : IDisposable
             finally { File.Delete(file); }
         }
         Assert.Equal("ProvenanceInvalid", Assert.Throws<FifoInputException>(() => RunProvenance.Parse("a PNG comment", "x.png")).ErrorId);
+        // A span whose frame count is not one (an edited record) is named, not written into the recipe as it stands.
+        foreach (var span in new[] { "fog", "fog|seven", "fog|" })
+        {
+            var edited = RunProvenance.Parse($"FifoPipes run 0123456789abcdef\nmodel=analytic\nprompts[0]={span}\nseed=1", "edited.png");
+            var invalid = Assert.Throws<FifoInputException>(() => edited.ToRecipe());
+            Assert.Equal("ProvenanceInvalid", invalid.ErrorId);
+            Assert.Contains("prompts[0]", invalid.Message);
+        }
     }
 
     [Fact]

@@ -56,7 +56,7 @@ public sealed class WuPaletteTests
     [InlineData(2)]
     [InlineData(16)]
     [InlineData(256)]
-    public void The_palette_holds_at_most_the_colours_asked_for_and_as_little_error_as_ImageSharps_Wu(int colours)
+    public void A_frame_of_many_colours_gets_as_many_as_asked_for_with_as_little_error_as_ImageSharps_Wu(int colours)
     {
         var rgb = Textured(96, 64, seed: colours);
         var wu = new WuPalette();
