@@ -35,7 +35,8 @@ public sealed class FifoSampler : ISampler
         {
             var frame = run.Advance(cancellation);
             if (frame is null) continue;
-            if (job.Snapshots is { } policy && run.Emitted % policy.EveryFrames == 0)
+            // The last frame's too: a finished run then goes on from its end (RunExtension), whatever its length.
+            if (job.Snapshots is { } policy && (run.Emitted % policy.EveryFrames == 0 || run.Finished))
             {
                 var staged = policy.Stage(run.Emitted);
                 try

@@ -174,7 +174,7 @@ public static class SnapshotMetadata
     }
 }
 
-/// <summary>Save the sampler state to <see cref="Path"/> every <see cref="EveryFrames"/> output frames.</summary>
+/// <summary>Save the sampler state to <see cref="Path"/> every <see cref="EveryFrames"/> output frames, and after the last one.</summary>
 public sealed record SnapshotPolicy(string Path, int EveryFrames)
 {
     const string StagedSuffix = ".staged";

@@ -27,7 +27,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [ValidateNotNull]
     public string[]? Prompt { get; set; }
 
-    /// <summary><para type="description">Frames per prompt: one number for all prompts, or one per prompt. Default: with -Recipe and one prompt, the recipe's frames (unless -Source names another video); otherwise, with a source video (-Source or the recipe's source:), the prompts share the frames it selects (a looping source needs -Frames); otherwise 128 each.</para></summary>
+    /// <summary><para type="description">Frames per prompt: one number for all prompts, or one per prompt; with -Recipe and no -Prompt, for the recipe's own prompts (a continuation from a snapshot's recipe made longer, say). Default: with -Recipe and one prompt, the recipe's frames (unless -Source names another video); otherwise, with a source video (-Source or the recipe's source:), the prompts share the frames it selects (a looping source needs -Frames); otherwise 128 each.</para></summary>
     [Parameter(Position = 1)]
     [ValidateRange(1, int.MaxValue)]
     public int[]? Frames { get; set; }
@@ -75,7 +75,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [Parameter] public SwitchParameter SourcePingPong { get; set; }
     /// <summary><para type="description">A text file that steers the run while it goes (recipe key livePrompt:): when its text (lines starting with # left out) changes, it becomes the prompt from the next frame on, and the video turns to it over about n·f frames. It need not exist yet; what it holds when the run starts is no change. fifo sampler only; such a run cannot be resumed (-Resume).</para></summary>
     [Parameter] public string? LivePrompt { get; set; }
-    /// <summary><para type="description">Save the sampler state to this file every -SnapshotEvery frames.</para></summary>
+    /// <summary><para type="description">Save the sampler state to this file every -SnapshotEvery frames and after the last one, so a crashed run can be resumed and a finished one made longer (-Resume).</para></summary>
     [Parameter] public string? SnapshotPath { get; set; }
     /// <summary><para type="description">How often to snapshot, in output frames: 100, or the recipe's snapshot.every. Needs -SnapshotPath or a recipe with snapshot:.</para></summary>
     [Parameter] [ValidateRange(1, int.MaxValue)] public int SnapshotEvery { get; set; } = 100;
@@ -86,7 +86,8 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     {
         var builder = new RecipeBuilder();
         if (Prompt is { Length: > 0 }) builder.SetPrompts(Prompt, Frames, "-Prompt");
-        else if (Frames is { Length: > 0 }) ThrowTerminatingError(new ErrorRecord(new PSArgumentException("-Frames needs -Prompt (a recipe's prompt list carries its own frame counts)."), "FramesWithoutPrompt", ErrorCategory.InvalidArgument, null));
+        // Without -Prompt there is a -Recipe (its parameter set): the counts go to the recipe's own prompts.
+        else if (Frames is { Length: > 0 }) builder.SetFrames(Frames, "-Frames");
         if (MyInvocation.BoundParameters.ContainsKey(nameof(SnapshotEvery)) && SnapshotPath is null && Recipe is null)
             ThrowTerminatingError(new ErrorRecord(new PSArgumentException("-SnapshotEvery needs -SnapshotPath: the file to write the snapshots to."), "SnapshotEveryWithoutPath", ErrorCategory.InvalidArgument, SnapshotEvery));
         if (Seed is { } seed) builder.Set("seed", seed, "-Seed");

@@ -33,6 +33,18 @@ sealed class RecipeBuilder
     // Sized in Apply, once the file's frames and source are known.
     (string[] Texts, int[]? Frames)? prompts;
 
+    /// <summary>
+    /// Frame counts for the recipe file's own prompts (-Frames without -Prompt): one for all of them or one each, as
+    /// with <see cref="SetPrompts"/>; a single prompt's 'frames', or each span's of a 'prompts' list.
+    /// </summary>
+    public void SetFrames(int[] frames, string parameter)
+    {
+        framesOfFilePrompts = frames;
+        parameters["prompts"] = parameters["frames"] = parameter;
+    }
+
+    int[]? framesOfFilePrompts;
+
     public void Set(string key, object? value, string? parameter = null)
     {
         top[key] = value;
@@ -157,14 +169,24 @@ sealed class RecipeBuilder
         {
             root = new MapNode(new[] { new MapEntry("apiVersion", null, new ScalarNode(Recipe.CurrentApiVersion, false, null)) }, null);
         }
-        root = Apply(root);
+        root = Apply(root, diagnostics);
         var recipe = reader.Read(root, recipeFile is null ? null : Path.GetFullPath(Path.Combine(workingDirectory, recipeFile)), baseDirectory);
         // In the file's order, as an editor lists them; problems without a place (a missing key) first.
         var all = diagnostics.Concat(reader.Diagnostics).OrderBy(d => d.Line).ThenBy(d => d.Column).ToList();
         return (all.Count > 0 ? null : recipe, all);
     }
 
-    MapNode Apply(MapNode root)
+    /// <summary>The texts of the file's prompt, or of its prompt list; null where it has neither, or one the reader will refuse.</summary>
+    static string[]? PromptsOfFile(MapNode root) => root["prompts"] switch
+    {
+        SequenceNode list when list.Items.Count > 0 => list.Items.Select(item => (item as MapNode)?["prompt"] is ScalarNode { Value: { } text } ? Text(text) : null).ToArray() is var texts && texts.All(t => t is not null) ? texts! : null,
+        null => root["prompt"] is ScalarNode { Value: { } single } ? new[] { Text(single) } : null,
+        _ => null,
+    };
+
+    static string Text(object value) => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)!;
+
+    MapNode Apply(MapNode root, List<Diagnostic> diagnostics)
     {
         var entries = root.Entries.ToList();
         var topValues = new Dictionary<string, object?>(top, StringComparer.Ordinal);
@@ -187,6 +209,17 @@ sealed class RecipeBuilder
         }
         else if (topValues.ContainsKey("prompt") || topValues.ContainsKey("prompts"))
             entries.RemoveAll(e => e.Key is "prompt" or "prompts" or "frames");
+        else if (framesOfFilePrompts is { } counts && PromptsOfFile(root) is { } filePrompts)
+        {
+            if (counts.Length != 1 && counts.Length != filePrompts.Length)
+                diagnostics.Add(new Diagnostic("frames", $"give one frame count for all of the recipe's prompts or one each: it has {filePrompts.Length}, and {counts.Length} counts were given", null, Array.Empty<string>()));
+            else if (root["prompts"] is not null)
+            {
+                topValues["prompts"] = PromptSchedule.Build(filePrompts, counts);
+                entries.RemoveAll(e => e.Key is "prompts" or "frames");
+            }
+            else topValues["frames"] = counts[0];
+        }
         foreach (var (key, value) in topValues) Replace(entries, key, RecipeNodes.FromObject(value));
         foreach (var (key, values) in this.entries)
         {

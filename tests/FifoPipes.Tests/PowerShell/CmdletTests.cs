@@ -74,14 +74,19 @@ public sealed class CmdletTests : IDisposable
         Assert.Equal(original.Select(f => f.Pixels), again.Select(f => f.Pixels));
         Assert.Equal($"FifoPipes run {records[0].RunHash}", again[0].Provenance!.Split('\n')[0]);
 
-        // A snapshot records its run too: its recipe resumes from it, making the frames after it.
+        // A snapshot records its run too (the last one was taken after its last frame): its recipe, made longer with
+        // -Frames, goes on from it with the frames of a run planned that long.
         var snapshot = Assert.IsType<FifoProvenance>(Assert.Single(Run("Get-FifoProvenance s.snapshot")));
         Assert.Equal(records[0].RunHash, snapshot.RunHash);
         Assert.Contains($"resume: '{Path.Combine(dir, "s.snapshot")}'", snapshot.Recipe);
         File.WriteAllText(Path.Combine(dir, "resume.yaml"), snapshot.Recipe);
-        var rest = Run("New-FifoVideo -Recipe resume.yaml").Cast<FifoFrame>().ToList();
-        Assert.Equal(new long[] { 2 }, rest.Select(f => f.Index));
-        Assert.Equal(original[2].Pixels, rest[0].Pixels);
+        var rest = Run("New-FifoVideo -Recipe resume.yaml -Frames 5").Cast<FifoFrame>().ToList();
+        Assert.Equal(new long[] { 3, 4 }, rest.Select(f => f.Index));
+        var planned = Run($"New-FifoVideo 'lava, \"slow\"' -Frames 5 -NegativePrompt 'it''s blurry' {InProcessShell.Tiny} -Guidance 2.5 -Eta 0.5").Cast<FifoFrame>().ToList();
+        Assert.Equal(planned.Skip(3).Select(f => f.Pixels), rest.Select(f => f.Pixels));
+        var counts = RunFailing("New-FifoVideo -Recipe resume.yaml -Frames 5,6");
+        Assert.Contains("-Frames", counts.Exception.Message);
+        Assert.Contains("one frame count for all of the recipe's prompts or one each: it has 1, and 2 counts were given", counts.Exception.Message);
 
         var none = RunFailing("Get-FifoProvenance again.yaml -ErrorAction Stop");
         Assert.Equal("ProvenanceUnsupported", none.FullyQualifiedErrorId.Split(',')[0]);
@@ -300,6 +305,8 @@ public sealed class CmdletTests : IDisposable
         File.WriteAllText(Path.Combine(dir, "narrow.yaml"), "apiVersion: fifopipes/v1\nmodel: { use: analytic, with: { width: 4, height: 4, channels: 2, frames: 4 } }\nprompt: a\nframes: 1\nsampler: { use: fifo, with: { partitions: 2 } }\n");
         var wide = Run("New-FifoVideo -Recipe narrow.yaml -Width 64").Cast<FifoFrame>().Single();
         Assert.Equal((64, 32), (wide.Width, wide.Height));
+        // -Frames without -Prompt gives the recipe's own prompt another length.
+        Assert.Equal(new long[] { 0, 1 }, Run("New-FifoVideo -Recipe narrow.yaml -Frames 2").Cast<FifoFrame>().Select(f => f.Index));
     }
 
     [Fact]
@@ -468,8 +475,8 @@ public sealed class CmdletTests : IDisposable
         Run($"New-FifoVideo 'lava' -Frames 6 {InProcessShell.Tiny} -SnapshotPath run.snapshot -SnapshotEvery 2 | Out-Null");
         using var shell = InProcessShell.New(dir);
         shell.AddScript($"New-FifoVideo 'fire' -Frames 6 {InProcessShell.Tiny} -SnapshotPath run.snapshot -SnapshotEvery 4; " +
-                        $"New-FifoVideo 'fire' -Frames 6 {InProcessShell.Tiny} -SnapshotPath run.snapshot -SnapshotEvery 4 -Resume run.snapshot");
-        // The resume goes on from the snapshot at frame 4: 6 + 2 frames.
+                        $"New-FifoVideo 'fire' -Frames 8 {InProcessShell.Tiny} -SnapshotPath run.snapshot -SnapshotEvery 4 -Resume run.snapshot");
+        // The resume makes the run longer from its snapshot at its end, frame 6: 6 + 2 frames.
         Assert.Equal(8, shell.Invoke().Count);
         // Said once: a resume from the very file is its own run going on.
         var warning = Assert.Single(shell.Streams.Warning, w => w.Message.Contains("holds an earlier snapshot"));
@@ -583,8 +590,8 @@ public sealed class CmdletTests : IDisposable
     [Fact]
     public void A_resumed_run_reports_progress_of_the_whole_video()
     {
-        // The whole run leaves its snapshot at frame 8 behind; resuming from it makes frames 8..11 again.
-        Run($"New-FifoVideo 'slow clouds' -Frames 12 {InProcessShell.Tiny} -SnapshotPath run.snapshot -SnapshotEvery 8 | Out-Null");
+        // An 8-frame run made 12 long: the resume makes frames 8..11.
+        Run($"New-FifoVideo 'slow clouds' -Frames 8 {InProcessShell.Tiny} -SnapshotPath run.snapshot -SnapshotEvery 8 | Out-Null");
         using var shell = InProcessShell.New(dir);
         shell.AddScript($"New-FifoVideo 'slow clouds' -Frames 12 {InProcessShell.Tiny} -Resume run.snapshot | Out-Null");
         shell.Invoke();
@@ -610,11 +617,13 @@ public sealed class CmdletTests : IDisposable
         WriteTinyRecipe("s.yaml", "prompt: fire\nframes: 12\nsnapshot: { path: recipe.snapshot, every: 5 }");
         long Emitted(string file) => long.Parse(FifoPipes.Torch.Checkpoints.SafetensorsFile.ReadMetadata(Path.Combine(dir, file))["emitted"]);
 
-        Run("New-FifoVideo -Recipe s.yaml -SnapshotPath moved.snapshot | Out-Null");
-        Assert.Equal(10, Emitted("moved.snapshot"));
+        // The last snapshot is after the last frame whatever the interval; a second run's warning names the interval it kept.
+        string Twice(string command) => string.Join("\n", Run($"{command} | Out-Null; {command} -WarningVariable w | Out-Null; $w | ForEach-Object Message"));
+        Assert.Contains("which this run's first one replaces after 5 frames", Twice("New-FifoVideo -Recipe s.yaml -SnapshotPath moved.snapshot"));
+        Assert.Equal(12, Emitted("moved.snapshot"));
         Assert.False(File.Exists(Path.Combine(dir, "recipe.snapshot")));
 
-        Run("New-FifoVideo -Recipe s.yaml -SnapshotEvery 3 | Out-Null");
+        Assert.Contains("which this run's first one replaces after 3 frames", Twice("New-FifoVideo -Recipe s.yaml -SnapshotEvery 3"));
         Assert.Equal(12, Emitted("recipe.snapshot"));
 
         var error = RunFailing($"New-FifoVideo 'fire' -Frames 4 {InProcessShell.Tiny} -SnapshotEvery 3");

@@ -166,6 +166,17 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
         Assert.Equal("SnapshotMismatch", ex.ErrorId);
     }
 
+    [Fact]
+    public void A_run_snapshots_its_last_frame_too_so_one_of_any_length_goes_on_from_its_end()
+    {
+        // 20 frames, a snapshot every 8: the last one is at 20, not 16.
+        string Length(string yaml, int frames) => yaml.Replace($"frames: {Frames}", $"frames: {frames}");
+        Run(Read(Length(Recipe("short"), 20)));
+        Assert.Equal(20, CommittedSnapshot());
+        Assert.Equal(Enumerable.Range(20, 7).Select(i => (long)i), Run(Read(Length(Recipe("short", resume: "run.snapshot"), 27))));
+        Assert.Equal(27, CommittedSnapshot());
+    }
+
     [SkippableFact]
     public void A_resumed_run_carries_its_hls_playlist_on_as_one_stream()
     {
