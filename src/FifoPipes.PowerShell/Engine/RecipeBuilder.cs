@@ -177,12 +177,13 @@ sealed class RecipeBuilder
     }
 
     /// <summary>The texts of the file's prompt, or of its prompt list; null where it has neither, or one the reader will refuse.</summary>
-    static string[]? PromptsOfFile(MapNode root) => root["prompts"] switch
+    static string[]? PromptsOfFile(MapNode root)
     {
-        SequenceNode list when list.Items.Count > 0 => list.Items.Select(item => (item as MapNode)?["prompt"] is ScalarNode { Value: { } text } ? Text(text) : null).ToArray() is var texts && texts.All(t => t is not null) ? texts! : null,
-        null => root["prompt"] is ScalarNode { Value: { } single } ? new[] { Text(single) } : null,
-        _ => null,
-    };
+        if (root["prompts"] is null) return root["prompt"] is ScalarNode { Value: { } single } ? new[] { Text(single) } : null;
+        if (root["prompts"] is not SequenceNode { Items.Count: > 0 } list) return null;
+        var texts = list.Items.Select(item => (item as MapNode)?["prompt"] is ScalarNode { Value: { } text } ? Text(text) : null).ToList();
+        return texts.All(t => t is not null) ? texts.ToArray()! : null;
+    }
 
     static string Text(object value) => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)!;
 
