@@ -139,7 +139,7 @@ public sealed class VideoRun
     {
         if (recipe.Snapshot is not { } snapshot || !File.Exists(snapshot.Path)) return;
         if (recipe.ResumeFrom is { } resume && SinkTargets.PathComparer.Equals(Path.GetFullPath(resume), Path.GetFullPath(snapshot.Path))) return;
-        log.Warning($"'{snapshot.Path}' holds an earlier snapshot, which this run's first one replaces after {Math.Min(snapshot.EveryFrames, recipe.Frames)} frames. " +
+        log.Warning($"'{snapshot.Path}' holds an earlier snapshot, which this run's first one replaces within {snapshot.EveryFrames} frames. " +
                     "If it is an interrupted run's resume point, copy it away now, or give this run another snapshot path ({hash} in it names one per run).");
     }
 

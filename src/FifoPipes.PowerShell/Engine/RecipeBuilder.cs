@@ -37,13 +37,9 @@ sealed class RecipeBuilder
     /// Frame counts for the recipe file's own prompts (-Frames without -Prompt): one for all of them or one each, as
     /// with <see cref="SetPrompts"/>; a single prompt's 'frames', or each span's of a 'prompts' list.
     /// </summary>
-    public void SetFrames(int[] frames, string parameter)
-    {
-        framesOfFilePrompts = frames;
-        parameters["prompts"] = parameters["frames"] = parameter;
-    }
+    public void SetFrames(int[] frames, string parameter) => framesOfFilePrompts = (frames, parameter);
 
-    int[]? framesOfFilePrompts;
+    (int[] Counts, string Parameter)? framesOfFilePrompts;
 
     public void Set(string key, object? value, string? parameter = null)
     {
@@ -176,12 +172,16 @@ sealed class RecipeBuilder
         return (all.Count > 0 ? null : recipe, all);
     }
 
-    /// <summary>The texts of the file's prompt, or of its prompt list; null where it has neither, or one the reader will refuse.</summary>
+    /// <summary>
+    /// The texts of the file's prompt, or of its prompt list; null where it has neither, or one the reader will refuse
+    /// (which it then does, at the file's line, rather than a list rebuilt without the entries it would have named).
+    /// </summary>
     static string[]? PromptsOfFile(MapNode root)
     {
         if (root["prompts"] is null) return root["prompt"] is ScalarNode { Value: { } single } ? new[] { Text(single) } : null;
-        if (root["prompts"] is not SequenceNode { Items.Count: > 0 } list) return null;
-        var texts = list.Items.Select(item => (item as MapNode)?["prompt"] is ScalarNode { Value: { } text } ? Text(text) : null).ToList();
+        if (root["prompt"] is not null || root["prompts"] is not SequenceNode { Items.Count: > 0 } list) return null;
+        var texts = list.Items.Select(item => item is MapNode span && span.Entries.All(e => e.Key is "prompt" or "frames") && span["prompt"] is ScalarNode { Value: { } text }
+            ? Text(text) : null).ToList();
         return texts.All(t => t is not null) ? texts.ToArray()! : null;
     }
 
@@ -210,8 +210,10 @@ sealed class RecipeBuilder
         }
         else if (topValues.ContainsKey("prompt") || topValues.ContainsKey("prompts"))
             entries.RemoveAll(e => e.Key is "prompt" or "prompts" or "frames");
-        else if (framesOfFilePrompts is { } counts && PromptsOfFile(root) is { } filePrompts)
+        else if (framesOfFilePrompts is var (counts, parameter) && PromptsOfFile(root) is { } filePrompts)
         {
+            // Named only where the counts are taken: a problem of the file's own prompts keeps its line in the file.
+            parameters["prompts"] = parameters["frames"] = parameter;
             if (counts.Length != 1 && counts.Length != filePrompts.Length)
                 diagnostics.Add(new Diagnostic("frames", $"give one frame count for all of the recipe's prompts or one each: it has {filePrompts.Length}, and {counts.Length} counts were given", null, Array.Empty<string>()));
             else if (root["prompts"] is not null)

@@ -305,8 +305,14 @@ public sealed class CmdletTests : IDisposable
         File.WriteAllText(Path.Combine(dir, "narrow.yaml"), "apiVersion: fifopipes/v1\nmodel: { use: analytic, with: { width: 4, height: 4, channels: 2, frames: 4 } }\nprompt: a\nframes: 1\nsampler: { use: fifo, with: { partitions: 2 } }\n");
         var wide = Run("New-FifoVideo -Recipe narrow.yaml -Width 64").Cast<FifoFrame>().Single();
         Assert.Equal((64, 32), (wide.Width, wide.Height));
-        // -Frames without -Prompt gives the recipe's own prompt another length.
+        // -Frames without -Prompt gives the recipe's own prompt another length; a mistake in the file's prompts stays
+        // the file's, at its line, not taken for one of -Frames.
         Assert.Equal(new long[] { 0, 1 }, Run("New-FifoVideo -Recipe narrow.yaml -Frames 2").Cast<FifoFrame>().Select(f => f.Index));
+        File.WriteAllText(Path.Combine(dir, "typo.yaml"), File.ReadAllText(Path.Combine(dir, "narrow.yaml")).Replace("prompt: a\nframes: 1\n", "prompts:\n  - { prompt: a, frams: 1 }\n"));
+        var typo = RunFailing("New-FifoVideo -Recipe typo.yaml -Frames 2").Exception.Message;
+        Assert.Contains("typo.yaml:4:", typo);
+        Assert.Contains("frams", typo);
+        Assert.DoesNotContain("-Frames", typo);
     }
 
     [Fact]
@@ -480,7 +486,7 @@ public sealed class CmdletTests : IDisposable
         Assert.Equal(8, shell.Invoke().Count);
         // Said once: a resume from the very file is its own run going on.
         var warning = Assert.Single(shell.Streams.Warning, w => w.Message.Contains("holds an earlier snapshot"));
-        Assert.Contains("which this run's first one replaces after 4 frames. If it is an interrupted run's resume point, copy it away now", warning.Message);
+        Assert.Contains("which this run's first one replaces within 4 frames. If it is an interrupted run's resume point, copy it away now", warning.Message);
     }
 
     [Fact]
@@ -619,11 +625,11 @@ public sealed class CmdletTests : IDisposable
 
         // The last snapshot is after the last frame whatever the interval; a second run's warning names the interval it kept.
         string Twice(string command) => string.Join("\n", Run($"{command} | Out-Null; {command} -WarningVariable w | Out-Null; $w | ForEach-Object Message"));
-        Assert.Contains("which this run's first one replaces after 5 frames", Twice("New-FifoVideo -Recipe s.yaml -SnapshotPath moved.snapshot"));
+        Assert.Contains("which this run's first one replaces within 5 frames", Twice("New-FifoVideo -Recipe s.yaml -SnapshotPath moved.snapshot"));
         Assert.Equal(12, Emitted("moved.snapshot"));
         Assert.False(File.Exists(Path.Combine(dir, "recipe.snapshot")));
 
-        Assert.Contains("which this run's first one replaces after 3 frames", Twice("New-FifoVideo -Recipe s.yaml -SnapshotEvery 3"));
+        Assert.Contains("which this run's first one replaces within 3 frames", Twice("New-FifoVideo -Recipe s.yaml -SnapshotEvery 3"));
         Assert.Equal(12, Emitted("recipe.snapshot"));
 
         var error = RunFailing($"New-FifoVideo 'fire' -Frames 4 {InProcessShell.Tiny} -SnapshotEvery 3");
