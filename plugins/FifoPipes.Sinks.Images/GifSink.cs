@@ -98,9 +98,9 @@ public sealed class GifSinkFactory : ISinkFactory
 }
 
 /// <summary>
-/// Quantises each frame to its palette (wu: <see cref="WuPalette"/>) and LZW-encodes it with ImageSharp's GIF encoder as a one-frame GIF, then
-/// appends that frame's blocks to the file (<see cref="GifFileWriter"/>). Only the current frame,
-/// one reusable encode buffer and the Wu palette's tables are in memory.
+/// Quantises each frame to its palette (wu: <see cref="WuPalette"/>) and LZW-encodes it with ImageSharp's GIF
+/// encoder as a one-frame GIF, then appends that frame's blocks to the file (<see cref="GifFileWriter"/>). Only the
+/// current frame, one reusable encode buffer and the Wu palette's tables are in memory.
 /// </summary>
 public sealed class GifSink : IFrameSink
 {
