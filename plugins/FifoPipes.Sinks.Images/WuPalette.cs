@@ -129,9 +129,11 @@ internal sealed class WuPalette
         /// <summary>Running sums along each axis in turn: afterwards a cell holds the sum of every cell at or below it on all three.</summary>
         static void Accumulate(long[] table)
         {
+            // A block holds one line of cells along the axis for each place on the axes below it; its first stride cells are row 0.
             for (int stride = 1; stride < table.Length; stride *= Side)
-                for (int i = 0; i < table.Length; i++)
-                    if (i / stride % Side > 0) table[i] += table[i - stride];
+                for (int block = 0; block < table.Length; block += stride * Side)
+                    for (int i = block + stride; i < block + stride * Side; i++)
+                        table[i] += table[i - stride];
         }
 
         public Moment Sum(Box box) => new(Sum(weight, box), Sum(r, box), Sum(g, box), Sum(b, box), Sum(squares, box));
