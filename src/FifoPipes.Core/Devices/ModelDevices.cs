@@ -61,7 +61,7 @@ public static class ModelDevices
     {
         if (ParseDevices(text) is null)
             throw new FifoInputException("DeviceInvalid", $"device '{text}' is not one of cpu, cuda, cuda:N, or a comma-separated list of them (cuda:0,cuda:1).");
-        var devices = text.Split(',').Select(entry => Usable(entry, dtype)).ToList();
+        var devices = text.Split(',').Select(entry => Resolve(entry, dtype)).ToList();
         if (devices.Any(d => d.type == DeviceType.CPU)) CpuKernelCheck.EnsureCorrect(log);
         return devices;
     }
@@ -77,22 +77,22 @@ public static class ModelDevices
         _ => null,
     };
 
-    /// <summary>The device, after checking that this build and machine can use it, for models without convolutions (the analytic prior): no CPU kernel check.</summary>
-    public static Device Resolve(string text, ScalarType dtype) => Usable(text, dtype);
-
     /// <summary>
     /// The device for a network, after checking that this build and machine can use it; the CPU's kernels are checked
     /// first (<see cref="CpuKernelCheck"/>), with what that found told to <paramref name="log"/>.
     /// </summary>
     public static Device Resolve(string text, ScalarType dtype, IProgressSink log)
     {
-        var device = Usable(text, dtype);
+        var device = Resolve(text, dtype);
         if (device.type == DeviceType.CPU) CpuKernelCheck.EnsureCorrect(log);
         return device;
     }
 
-    /// <summary>The device, after checking that this build and machine can use it.</summary>
-    static Device Usable(string text, ScalarType dtype)
+    /// <summary>
+    /// The device, after checking that this build and machine can use it; no CPU kernel check, for models without
+    /// convolutions (the analytic prior).
+    /// </summary>
+    public static Device Resolve(string text, ScalarType dtype)
     {
         var device = ParseDevice(text)
             ?? throw new FifoInputException("DeviceInvalid", $"device '{text}' is not one of cpu, cuda, cuda:N.");

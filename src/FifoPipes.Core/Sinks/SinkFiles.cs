@@ -78,7 +78,6 @@ public static class SinkFiles
         return segment;
     }
 
-
     public static void CreateParentFolder(string path)
     {
         var folder = Path.GetDirectoryName(path);
