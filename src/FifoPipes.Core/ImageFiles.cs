@@ -12,14 +12,15 @@ namespace FifoPipes.Core;
 public static class ImageFiles
 {
     /// <summary>
-    /// Loads an image (every frame of an animated GIF; an animated PNG's first) or the first frames of a video clip, resized and
+    /// Loads an image (every frame of an animated GIF or PNG) or the first frames of a video clip, resized and
     /// centre-cropped to <paramref name="width"/> x <paramref name="height"/>, as [T, 3, H, W] float32 in [0, 1].
     /// </summary>
     public static Tensor LoadFrames(string path, int width, int height, int maxFrames = 64)
     {
         if (!File.Exists(path))
             throw new FifoInputException("InitImageNotFound", $"Start image '{path}' does not exist. Give the path of a PNG, JPEG or GIF file, or a short video.");
-        if (Media.VideoClipReader.IsVideo(path)) return Media.VideoClipReader.Read(path, width, height, maxFrames);
+        // ImageSharp decodes only an animated PNG's default image; ffmpeg's apng demuxer reads its frames.
+        if (Media.VideoClipReader.IsVideo(path) || IsAnimatedPng(path)) return Media.VideoClipReader.Read(path, width, height, maxFrames);
         Image<Rgb24> image;
         try { image = Image.Load<Rgb24>(path); }
         catch (Exception ex) when (ex is UnknownImageFormatException or InvalidImageContentException or NotSupportedException)
@@ -39,6 +40,26 @@ public static class ImageFiles
             }
             return stack(frames).MoveToOuterDisposeScope();
         }
+    }
+
+    static readonly byte[] PngSignature = { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A };
+
+    /// <summary>Whether a PNG file is animated: an acTL chunk comes before its first IDAT (the APNG specification).</summary>
+    public static bool IsAnimatedPng(string path)
+    {
+        using var file = File.OpenRead(path);
+        Span<byte> header = stackalloc byte[8];
+        if (file.ReadAtLeast(header, 8, throwOnEndOfStream: false) < 8 || !header.SequenceEqual(PngSignature)) return false;
+        // Chunks: a 4-byte big-endian length, a 4-byte type, the data, a 4-byte CRC.
+        while (file.ReadAtLeast(header, 8, throwOnEndOfStream: false) == 8)
+        {
+            var type = header[4..8];
+            if (type.SequenceEqual("acTL"u8)) return true;
+            if (type.SequenceEqual("IDAT"u8)) return false;
+            long length = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header[..4]);
+            file.Seek(length + 4, SeekOrigin.Current);
+        }
+        return false;
     }
 
     /// <summary>Saves one frame as a PNG file, with its provenance.</summary>

@@ -59,7 +59,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [Parameter] [ValidateRange(0.0, 100.0)] public double? Guidance { get; set; }
     [Parameter] [ValidateRange(0.0, 1.0)] public double? Eta { get; set; }
     [Parameter] [ValidateRange(FrameRate.Min, FrameRate.Max)] public double? Fps { get; set; }
-    /// <summary><para type="description">An image, animated GIF or short video (read with ffmpeg) to start the video from.</para></summary>
+    /// <summary><para type="description">An image, animated GIF or PNG, or short video (read with ffmpeg) to start the video from.</para></summary>
     [Parameter] public string? InitImage { get; set; }
     /// <summary><para type="description">A video (or animated GIF) to restyle: output frame k follows its frame k, redrawn under the prompts (recipe key source:). Without -Frames, the prompts share the source's frames in order.</para></summary>
     [Parameter] public string? Source { get; set; }

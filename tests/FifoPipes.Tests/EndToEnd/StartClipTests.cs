@@ -39,6 +39,27 @@ public sealed class StartClipTests : IDisposable
     }
 
     [SkippableFact]
+    public void An_animated_png_is_read_frame_by_frame_and_a_still_one_as_one_image()
+    {
+        Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
+        var clip = RedBlueClip();
+        var animated = Path.Combine(dir, "redblue.png");
+        Ffprobe.Ffmpeg("-i", clip, "-vf", "hflip=enable='gte(n,4)'", "-plays", "0", "-f", "apng", animated);
+        var still = Path.Combine(dir, "still.png");
+        Ffprobe.Ffmpeg("-i", clip, "-frames:v", "1", still);
+        Assert.True(ImageFiles.IsAnimatedPng(animated));
+        Assert.False(ImageFiles.IsAnimatedPng(still));
+
+        using var frames = ImageFiles.LoadFrames(animated, 32, 32);
+        Assert.Equal(new long[] { 8, 3, 32, 32 }, frames.shape);
+        // Flipped from the fifth frame on: red moves to the right half.
+        Assert.InRange(frames[0, 0, .., ..8].mean().item<float>(), 0.8f, 1f);
+        Assert.InRange(frames[7, 0, .., 24..].mean().item<float>(), 0.8f, 1f);
+        using var one = ImageFiles.LoadFrames(still, 32, 32);
+        Assert.Equal(1, one.shape[0]);
+    }
+
+    [SkippableFact]
     public void A_file_that_is_no_video_is_refused_naming_it()
     {
         Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
