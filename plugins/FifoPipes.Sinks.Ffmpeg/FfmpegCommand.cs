@@ -29,10 +29,10 @@ public static class FfmpegCommand
     {
         bool audio = options.Audio.Length > 0;
         var args = Quiet().Concat(RawFrames(format, waiting: audio)).ToList();
-        args.AddRange(audio ? SecondInput(LoopedSound(options.Audio, soundFrom)) : new[] { "-an" });
+        args.AddRange(audio ? SecondInput(LoopedSound(options.Audio)) : new[] { "-an" });
         args.AddRange(VideoEncoding(options, CodecFor(options, container), format));
         // The muxer cuts the sound where the frames end, not a few hundred milliseconds after (it waits for both to reach the end).
-        if (audio) args.AddRange(AudioEncoding(container == FfmpegContainer.WebM ? "libopus" : "aac").Concat(new[] { "-fflags", "+shortest", "-max_interleave_delta", "100M" }));
+        if (audio) args.AddRange(AudioEncoding(container == FfmpegContainer.WebM ? "libopus" : "aac", soundFrom).Concat(new[] { "-fflags", "+shortest", "-max_interleave_delta", "100M" }));
         if (container == FfmpegContainer.Hls) args.AddRange(HlsArguments(options, output));
         if (container == FfmpegContainer.Mp4)
             args.AddRange(options.Fragmented
@@ -64,14 +64,14 @@ public static class FfmpegCommand
         // -re paces the frames' input only.
         if (options.Realtime) args.Add("-re");
         args.AddRange(RawFrames(format, waiting: options.Realtime || audio));
-        if (options.Audio.Length > 0) args.AddRange(SecondInput(LoopedSound(options.Audio, soundFrom)));
+        if (options.Audio.Length > 0) args.AddRange(SecondInput(LoopedSound(options.Audio)));
         else if (options.SilentAudio) args.AddRange(SecondInput("-f", "lavfi", "-i", "anullsrc=channel_layout=stereo:sample_rate=44100"));
         args.AddRange(VideoEncoding(options, codec, format, defaultPreset: x26x ? "veryfast" : ""));
         if (x26x) args.AddRange(new[] { "-tune", "zerolatency" });
         if (options.BitsPerSecond > 0)
             args.AddRange(new[] { "-maxrate", options.Bitrate, "-bufsize", (2 * options.BitsPerSecond).ToString("R", CultureInfo.InvariantCulture) });
         args.AddRange(KeyframesEvery(options.Keyframes));
-        if (audio) args.AddRange(AudioEncoding("aac"));
+        if (audio) args.AddRange(AudioEncoding("aac", soundFrom));
         args.AddRange(protocol.OutputArguments);
         args.AddRange(FlushEveryPacket);
         args.AddRange(CommandLineWords.Split(options.ExtraArgs));
@@ -99,14 +99,18 @@ public static class FfmpegCommand
     /// </summary>
     static string[] SecondInput(params string[] input) => input.Concat(new[] { "-map", "0:v", "-map", "1:a:0" }).ToArray();
 
-    /// <summary>A sound file looped without end, its first turn from <paramref name="from"/> seconds (later turns from its start).</summary>
-    static string[] LoopedSound(string path, double from) =>
-        new[] { "-stream_loop", "-1" }
-            .Concat(from > 0 ? new[] { "-ss", FrameFormat.Decimal(from) } : Array.Empty<string>())
-            .Concat(new[] { "-i", path }).ToArray();
+    /// <summary>A sound file looped without end.</summary>
+    static string[] LoopedSound(string path) => new[] { "-stream_loop", "-1", "-i", path };
 
-    /// <summary>The audio codec; the endless audio input (a looped file, silence) ends with the frames.</summary>
-    static string[] AudioEncoding(string codec) => new[] { "-c:a", codec, "-b:a", "128k", "-shortest" };
+    /// <summary>
+    /// The audio codec; the endless audio input (a looped file, silence) ends with the frames. The sound's first turn
+    /// starts <paramref name="soundFrom"/> seconds in (later turns from its start), trimmed after the loop: ffmpeg 5.1
+    /// starts every later turn of a looped input seeked with -ss that far too early, and the muxer squeezes the overlap
+    /// into packets a tick apart.
+    /// </summary>
+    static string[] AudioEncoding(string codec, double soundFrom = 0) =>
+        (soundFrom > 0 ? new[] { "-af", $"atrim=start={FrameFormat.Decimal(soundFrom)},asetpts=PTS-STARTPTS" } : Array.Empty<string>())
+        .Concat(new[] { "-c:a", codec, "-b:a", "128k", "-shortest" }).ToArray();
 
     static string[] Quiet() => new[] { "-hide_banner", "-nostats", "-loglevel", "warning" };
 

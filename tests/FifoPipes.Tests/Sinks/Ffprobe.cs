@@ -61,6 +61,15 @@ public static class Ffprobe
         return (doc.RootElement.GetProperty("streams")[0].GetProperty("codec_name").GetString()!, end);
     }
 
+    /// <summary>The smallest step in seconds between the first audio stream's packets (a muxer squeezes overlapping ones a tick apart).</summary>
+    public static double SmallestAudioStep(string path)
+    {
+        using var doc = Json(path, "-select_streams", "a:0", "-show_entries", "packet=pts_time");
+        var times = doc.RootElement.GetProperty("packets").EnumerateArray()
+            .Select(p => double.Parse(p.GetProperty("pts_time").GetString()!, CultureInfo.InvariantCulture)).ToList();
+        return times.Zip(times.Skip(1), (a, b) => b - a).Min();
+    }
+
     /// <summary>The mean volume in dB of the first <paramref name="seconds"/> of a file's sound (ffmpeg's volumedetect; about -91 for silence).</summary>
     public static double MeanVolume(string path, double seconds)
     {
