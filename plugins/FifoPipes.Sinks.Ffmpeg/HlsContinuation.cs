@@ -74,7 +74,7 @@ public sealed class HlsContinuation
         if (firstFrame <= 0 || !File.Exists(playlist)) return null;
         try
         {
-            why = Unfit(playlist, options, format.Fps, out var held);
+            why = Unfit(playlist, options, format, out var held);
             if (why is not null) return null;
             HlsFiles.RemoveUnlisted(playlist, held!.Playlist.Segments.Select(s => s.Uri));
             var continuation = new HlsContinuation(playlist, held, firstFrame, format.Fps, options.Keep, log);
@@ -92,7 +92,7 @@ public sealed class HlsContinuation
     }
 
     /// <summary>Why the playlist cannot go on as this run would write it; null where it can, with what it holds.</summary>
-    static string? Unfit(string playlist, FfmpegSinkOptions options, double fps, out Earlier? held)
+    static string? Unfit(string playlist, FfmpegSinkOptions options, FrameFormat format, out Earlier? held)
     {
         held = null;
         var earlier = HlsPlaylist.Parse(File.ReadAllText(playlist));
@@ -101,8 +101,7 @@ public sealed class HlsContinuation
         if (earlier.TagNotCarried is { } tag) return $"it has {tag} tags, which tie segments together in a way this sink does not carry on";
         if (earlier.Event && options.Keep > 0) return $"it lists every segment (EVENT), which a live window (keep {options.Keep}) would drop";
         // A playlist's target duration must not change, and this run's segments may not be longer than it.
-        int segmentSeconds = (int)Math.Ceiling(options.Segment - 1e-6);
-        if (segmentSeconds > earlier.TargetSeconds)
+        if (TargetSeconds(options, format) > earlier.TargetSeconds)
             return string.Create(CultureInfo.InvariantCulture, $"its segments are at most {earlier.TargetSeconds} s long and this run's would be {options.Segment} s");
         var folder = Path.GetDirectoryName(playlist)!;
         var last = earlier.Segments[^1];
@@ -113,9 +112,20 @@ public sealed class HlsContinuation
         var lastBytes = File.ReadAllBytes(segment);
         if (video is null || !Fmp4Boxes.DecodeTimes(lastBytes).TryGetValue(video.Id, out var start))
             return $"its last segment {last.Uri} has no video track's time";
-        long frames = (long)Math.Round((start / (double)video.Timescale + last.Seconds) * fps);
+        long frames = (long)Math.Round((start / (double)video.Timescale + last.Seconds) * format.Fps);
         held = new Earlier(earlier, frames, Fmp4Boxes.LastFragmentNumber(lastBytes), initBytes);
         return null;
+    }
+
+    /// <summary>
+    /// The target duration ffmpeg writes for this run's segments: the longest rounded to the nearest second, half to even
+    /// (lrint), so 2.5 s segments say 2. A segment is whole encoded frames, cut at the first at or past each boundary.
+    /// </summary>
+    static int TargetSeconds(FfmpegSinkOptions options, FrameFormat format)
+    {
+        double rate = FfmpegCommand.Interpolates(options, format) ? options.Interpolate : format.Fps;
+        double longest = Math.Ceiling(options.Segment * rate - 1e-6) / rate;
+        return (int)Math.Round(longest, MidpointRounding.ToEven);
     }
 
     /// <summary>

@@ -285,6 +285,20 @@ public sealed class FfmpegSinkTests : SinkTestBase
     }
 
     [SkippableFact]
+    public void A_playlist_of_fractional_segments_is_carried_on_in_place()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        // ffmpeg rounds 2.5 s segments to a target duration of 2 (half to even): the resume's segments are no longer than the earlier ones.
+        var options = new FfmpegSinkOptions { Preset = "ultrafast", Segment = 2.5 };
+        var (playlist, _) = Hls(0, 44, options);
+        Assert.Contains("#EXT-X-TARGETDURATION:2", File.ReadAllLines(playlist));
+        var (resumed, log) = Hls(24, 28, options);
+        Assert.Equal(playlist, resumed);
+        Assert.Empty(log.Warnings);
+        Assert.Equal(52, Ffprobe.Probe(playlist).Frames);
+    }
+
+    [SkippableFact]
     public void A_killed_resumes_part_of_the_same_name_is_replaced_not_listed()
     {
         Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
