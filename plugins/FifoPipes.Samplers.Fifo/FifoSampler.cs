@@ -43,15 +43,22 @@ public sealed class FifoSampler : ISampler
                 {
                     using var snapshot = run.Snapshot();
                     snapshot.Save(staged.StagedPath);
+                    frame = frame with { Snapshot = staged };
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    // A full disk or a lost share costs a resume point, not the run and the frame it just finished.
+                    staged.Discard();
+                    job.Log.Warning($"fifo: the snapshot after {run.Emitted} frames could not be written to '{policy.Path}' ({ex.Message}); " +
+                                    "the run goes on, and the last snapshot written stays its resume point.");
                 }
                 catch
                 {
-                    // A full disk or a restart after a fault: the popped latent is device memory no one else will free.
+                    // A restart after a fault: the popped latent is device memory no one else will free.
                     frame.Latent.Dispose();
                     staged.Discard();
                     throw;
                 }
-                frame = frame with { Snapshot = staged };
             }
             yield return frame;
         }

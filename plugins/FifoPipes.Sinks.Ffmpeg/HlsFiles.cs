@@ -20,7 +20,7 @@ public static class HlsFiles
     public static string SegmentPattern(string playlist) => Path.Combine(Folder(playlist), Stem(playlist) + "_%06d.m4s");
 
     /// <summary>
-    /// Refuses a '%' in the playlist's name (ffmpeg expands %v and %d there, so it would write another file than asked)
+    /// Refuses a '%' in the playlist's name or folder (ffmpeg expands %v and %d there, so it would write another file than asked)
     /// and, without overwrite, segments an earlier run left: ffmpeg's -n guards only the playlist.
     /// </summary>
     public static void EnsureWritable(string playlist, bool overwrite)
@@ -28,6 +28,10 @@ public static class HlsFiles
         if (Path.GetFileName(playlist).Contains('%'))
             throw new FifoInputException(PlaylistNameErrorId,
                 $"The HLS playlist name '{Path.GetFileName(playlist)}' holds '%', which ffmpeg reads as a pattern. Choose a name without it.");
+        // The segments' pattern holds the whole folder, and ffmpeg 5.1 takes no %% there for a percent sign.
+        if (Folder(playlist).Contains('%'))
+            throw new FifoInputException(PlaylistNameErrorId,
+                $"The HLS playlist's folder '{Folder(playlist)}' holds '%', which ffmpeg reads as a pattern in its segments' names. Choose a folder without it.");
         if (!overwrite && OwnFiles(playlist).FirstOrDefault() is { } left)
             throw SinkFiles.OutputExists(playlist, $" in part: its segments ({Path.GetFileName(left)}, ...) are there");
     }

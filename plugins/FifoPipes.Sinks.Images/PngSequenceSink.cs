@@ -35,6 +35,9 @@ public sealed class PngSequenceSinkFactory : ISinkFactory
     {
         var settings = SinkOptions.Bind<PngSinkOptions>(options, "png");
         var pattern = FramePattern.FromTargetPath(SinkFiles.FileFor(target, context, "png"));
+        if (SinkFiles.FileInPlaceOf(pattern.Folder) is { } file)
+            throw new FifoInputException(SinkFiles.OutputUnderFileErrorId,
+                $"The png sink writes its frames into the folder '{pattern.Folder}', but '{file}' is a file. Give a folder, a pattern such as frames/f_%05d.png, or a name such as clip.png.");
         if (!target.Overwrite) RefuseExistingSequence(pattern);
         return (settings, pattern);
     }

@@ -191,6 +191,30 @@ public sealed record SnapshotPolicy(string Path, int EveryFrames)
         return new($"{Path}.{frames}.{Guid.NewGuid().ToString("N")[..8]}{StagedSuffix}", Path, framesBefore);
     }
 
+    public const string NotWritableErrorId = "SnapshotNotWritable";
+
+    /// <summary>
+    /// Writes and deletes a stage-named file where the snapshots go (making the folder), so a place the run cannot write
+    /// (no permission, a read-only disk) is found before the model loads, not at the first snapshot. A kill in between
+    /// leaves a stage, which <see cref="DeleteLeftoverStages"/> takes away.
+    /// </summary>
+    public void EnsureWritable()
+    {
+        var probe = Stage(0).StagedPath;
+        try
+        {
+            var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path));
+            if (!string.IsNullOrEmpty(folder)) Directory.CreateDirectory(folder);
+            using (File.Create(probe)) { }
+            File.Delete(probe);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new FifoInputException(NotWritableErrorId,
+                $"Snapshots cannot be written to '{Path}' ({ex.Message.TrimEnd('.')}). Give snapshot.path (-SnapshotPath) a file in a folder this user can write.", ex);
+        }
+    }
+
     /// <summary>
     /// Deletes staged snapshots a killed process left behind; they were never the resume point. Only the engine may
     /// call this, before its sampler starts: later, some stages are still waiting for their frames.

@@ -32,8 +32,27 @@ public static class SinkFiles
         if (Directory.Exists(path))
             throw new FifoInputException(OutputIsFolderErrorId,
                 $"The sink output '{path}' is a folder. Give the path of a file inside it instead.");
+        if (FileInPlaceOf(Path.GetDirectoryName(path)) is { } file)
+            throw new FifoInputException(OutputUnderFileErrorId,
+                $"The sink output '{path}' cannot be written: '{file}' is a file, not a folder. Choose another path.");
         if (!overwrite && File.Exists(path))
             throw OutputExists(path);
+    }
+
+    public const string OutputUnderFileErrorId = "SinkOutputUnderFile";
+
+    /// <summary>
+    /// The file that stands where <paramref name="folder"/> or a folder above it would be (<c>clip.mp4</c> of
+    /// <c>clip.mp4/frames</c>), which no -Force makes writable; null where there is none.
+    /// </summary>
+    public static string? FileInPlaceOf(string? folder)
+    {
+        for (; !string.IsNullOrEmpty(folder); folder = Path.GetDirectoryName(folder))
+        {
+            if (Directory.Exists(folder)) return null;
+            if (File.Exists(folder)) return folder;
+        }
+        return null;
     }
 
     public static FifoInputException OutputExists(string path, string? detail = null) =>

@@ -83,6 +83,8 @@ public sealed class VideoRun
     {
         // Model loads on this thread (the adapter's, a lazily loaded text encoder) stop between tensors when the run stops.
         using var loads = LoadCancellation.Use(cancellation);
+        // Before the model loads: a snapshot place found unwritable at the first snapshot would cost the frames until then.
+        recipe.Snapshot?.EnsureWritable();
         var log = new ChannelLog(output, cancellation);
         var repeats = new FaultRepeats(MaxFaultRepeats, log);
         var context = new PluginContext(log, workingDirectory);

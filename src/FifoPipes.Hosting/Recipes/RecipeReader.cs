@@ -577,7 +577,18 @@ public sealed class RecipeReader
         int every = ReadScalar<int?>(m, "every", "snapshot.every") ?? 100;
         if (every < 1) Error("snapshot.every", $"must be at least 1 frame, got {every}", m["every"]?.Location);
         var full = path is null ? null : FullPath(path, "snapshot.path", m["path"]!.Location);
+        if (full is not null && SnapshotPlaceProblem(full) is { } problem) { Error("snapshot.path", problem, m["path"]!.Location); return null; }
         return full is null || every < 1 ? null : new SnapshotPolicy(full, every);
+    }
+
+    /// <summary>Why no snapshot can be written at <paramref name="full"/>, found now rather than at the run's first snapshot.</summary>
+    static string? SnapshotPlaceProblem(string full)
+    {
+        if (Directory.Exists(full))
+            return $"'{full}' is a folder; give the snapshot a file in it, e.g. '{Path.Combine(full, "run.snapshot")}'";
+        if (SinkFiles.FileInPlaceOf(Path.GetDirectoryName(full)) is { } file)
+            return $"'{file}' is a file, not a folder, so it cannot hold the snapshot '{full}'; choose another path";
+        return null;
     }
 
     /// <summary>A path from the recipe, relative to its folder; one the OS cannot take (a NUL character) is a located error.</summary>

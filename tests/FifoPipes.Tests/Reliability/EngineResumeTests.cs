@@ -177,6 +177,19 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
         Assert.Equal(27, CommittedSnapshot());
     }
 
+    [Fact]
+    public void A_snapshot_place_that_cannot_be_written_stops_the_run_before_its_first_frame()
+    {
+        // /proc takes no new files, whoever asks (root included).
+        var recipe = Read(Recipe("unwritable").Replace("path: run.snapshot", "path: /proc/run.snapshot"));
+        var written = new List<long>();
+        var ex = Assert.Throws<FifoInputException>(() => written.AddRange(Run(recipe)));
+        Assert.Equal(SnapshotPolicy.NotWritableErrorId, ex.ErrorId);
+        Assert.StartsWith("Snapshots cannot be written to '/proc/run.snapshot' (", ex.Message);
+        Assert.Empty(written);
+        Assert.False(Directory.Exists(Path.Combine(folder, "unwritable")), "no sink opened");
+    }
+
     [SkippableFact]
     public void A_resumed_run_carries_its_hls_playlist_on_as_one_stream()
     {

@@ -120,6 +120,34 @@ public sealed class FifoSamplerTests : IDisposable
     }
 
     [Fact]
+    public void A_snapshot_that_cannot_be_written_costs_its_resume_point_not_the_run()
+    {
+        var model = DelegateVideoModel.Linear();
+        Directory.CreateDirectory(folder);
+        // The snapshots' folder turns into a file after the first one (a share lost, say): no permission needed, so root sees it too.
+        var policy = new SnapshotPolicy(Path.Combine(folder, "sub", "run.snapshot"), 2);
+        var log = new RecordingSink();
+        var frames = new List<LatentFrame>();
+        foreach (var frame in Sampler(new FifoOptions()).Sample(Job(model, frames: 6, snapshots: policy) with { Log = log }, CancellationToken.None))
+        {
+            frames.Add(frame);
+            if (frame.Index == 2)
+            {
+                Directory.Delete(Path.Combine(folder, "sub"), recursive: true);
+                File.WriteAllText(Path.Combine(folder, "sub"), "in the way");
+            }
+        }
+        var plain = Latents(Sampler(new FifoOptions()), Job(model, frames: 6));
+        Assert.Equal(plain.Select(Values), frames.Select(f => Values(f.Latent)));
+        Assert.Equal(new long?[] { null, 2, null, null, null, null }, frames.Select(f => f.Snapshot?.FramesBefore));
+        Assert.Equal(2, log.Warnings.Count);
+        Assert.Contains("the snapshot after 4 frames could not be written to", log.Warnings[0]);
+        Assert.Contains("the run goes on, and the last snapshot written stays its resume point", log.Warnings[0]);
+    }
+
+    static float[] Values(Tensor t) => t.data<float>().ToArray();
+
+    [Fact]
     public void A_snapshot_of_another_run_is_refused_naming_both()
     {
         var model = DelegateVideoModel.Linear();

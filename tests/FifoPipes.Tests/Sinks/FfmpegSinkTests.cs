@@ -219,6 +219,26 @@ public sealed class FfmpegSinkTests : SinkTestBase
         Assert.Contains("already exists in part: its segments (sea_", ex.Message);
         var pattern = Assert.Throws<FifoInputException>(() => new HlsSinkFactory().Check(options, new SinkTarget("take%v.m3u8", 8, true), Context));
         Assert.Equal(HlsFiles.PlaylistNameErrorId, pattern.ErrorId);
+        var folder = Assert.Throws<FifoInputException>(() => new HlsSinkFactory().Check(options, new SinkTarget("pc%d/live.m3u8", 8, true), Context));
+        Assert.Contains("folder '" + Path.Combine(Dir, "pc%d") + "' holds '%'", folder.Message);
+    }
+
+    [Fact]
+    public void A_file_where_an_outputs_folder_would_be_is_named_before_the_run_whatever_force_says()
+    {
+        File.WriteAllText(Path.Combine(Dir, "out.mp4"), "a file");
+        foreach (var (factory, path) in new (ISinkFactory, string)[]
+                 {
+                     (new Mp4SinkFactory(), "out.mp4/x.mp4"), (new HlsSinkFactory(), "out.mp4/live/x.m3u8"),
+                     (new FifoPipes.Sinks.Images.GifSinkFactory(), "out.mp4/x.gif"), (new FifoPipes.Sinks.Images.PngSequenceSinkFactory(), "out.mp4/frames"),
+                     // A png sink given a file's name as its folder (-Format png).
+                     (new FifoPipes.Sinks.Images.PngSequenceSinkFactory(), "out.mp4"),
+                 })
+        {
+            var ex = Assert.Throws<FifoInputException>(() => factory.Check(null, new SinkTarget(path, 8, true), Context));
+            Assert.Equal(SinkFiles.OutputUnderFileErrorId, ex.ErrorId);
+            Assert.Contains($"'{Path.Combine(Dir, "out.mp4")}' is a file", ex.Message);
+        }
     }
 
     static FfmpegSinkOptions OneSecondSegments(int keep = 0) => new() { Preset = "ultrafast", Segment = 1, Keep = keep };
