@@ -32,7 +32,7 @@ public static class FfmpegCommand
         args.AddRange(audio ? SecondInput(LoopedSound(options.Audio)) : new[] { "-an" });
         args.AddRange(VideoEncoding(options, CodecFor(options, container), format));
         // The muxer cuts the sound where the frames end, not a few hundred milliseconds after (it waits for both to reach the end).
-        if (audio) args.AddRange(AudioEncoding(container == FfmpegContainer.WebM ? "libopus" : "aac", soundFrom).Concat(new[] { "-fflags", "+shortest", "-max_interleave_delta", "100M" }));
+        if (audio) args.AddRange(AudioEncoding(AudioCodecFor(container), soundFrom).Concat(new[] { "-fflags", "+shortest", "-max_interleave_delta", "100M" }));
         if (container == FfmpegContainer.Hls) args.AddRange(HlsArguments(options, output));
         if (container == FfmpegContainer.Mp4)
             args.AddRange(options.Fragmented
@@ -57,7 +57,7 @@ public static class FfmpegCommand
     /// <param name="soundFrom">Seconds into the sound file where its first turn starts (a stream connected again goes on with it).</param>
     public static IReadOnlyList<string> BuildStream(StreamSinkOptions options, StreamProtocol protocol, FrameFormat format, string address, double soundFrom = 0)
     {
-        var codec = CodecFor(options, FfmpegContainer.Mp4);
+        var (codec, defaultPreset) = StreamCodec(options);
         bool x26x = codec is "libx264" or "libx265";
         var args = Quiet().ToList();
         bool audio = options.Audio.Length > 0 || options.SilentAudio;
@@ -66,7 +66,7 @@ public static class FfmpegCommand
         args.AddRange(RawFrames(format, waiting: options.Realtime || audio));
         if (options.Audio.Length > 0) args.AddRange(SecondInput(LoopedSound(options.Audio)));
         else if (options.SilentAudio) args.AddRange(SecondInput("-f", "lavfi", "-i", "anullsrc=channel_layout=stereo:sample_rate=44100"));
-        args.AddRange(VideoEncoding(options, codec, format, defaultPreset: x26x ? "veryfast" : ""));
+        args.AddRange(VideoEncoding(options, codec, format, defaultPreset));
         if (x26x) args.AddRange(new[] { "-tune", "zerolatency" });
         if (options.BitsPerSecond > 0)
             args.AddRange(new[] { "-maxrate", options.Bitrate, "-bufsize", (2 * options.BitsPerSecond).ToString("R", CultureInfo.InvariantCulture) });
@@ -77,6 +77,33 @@ public static class FfmpegCommand
         args.AddRange(CommandLineWords.Split(options.ExtraArgs));
         args.AddRange(new[] { "-f", protocol.Muxer, address });
         return args;
+    }
+
+    /// <summary>
+    /// The sink's video encoding (and its sound's, where <paramref name="audioCodec"/> names one) of two small black
+    /// frames to nowhere, with its extra arguments: what <see cref="EncoderTrial"/> runs before the run.
+    /// </summary>
+    public static IReadOnlyList<string> Trial(FfmpegEncodingOptions options, string codec, string? audioCodec, string defaultPreset = "")
+    {
+        var format = new FrameFormat(64, 64, 8);
+        // Errors only: the first line then says what went wrong, before ffmpeg's general lines after it.
+        var args = new List<string> { "-hide_banner", "-nostats", "-loglevel", "error", "-nostdin", "-f", "lavfi", "-i", $"color=black:s=64x64:r={format.FpsText}" };
+        if (audioCodec is not null) args.AddRange(SecondInput("-f", "lavfi", "-i", "anullsrc=channel_layout=stereo:sample_rate=44100"));
+        args.AddRange(VideoEncoding(options, codec, format, defaultPreset));
+        if (audioCodec is not null) args.AddRange(AudioEncoding(audioCodec));
+        args.AddRange(CommandLineWords.Split(options.ExtraArgs));
+        args.AddRange(new[] { "-frames:v", "2", "-f", "null", "-" });
+        return args;
+    }
+
+    /// <summary>The sound's codec in a file of <paramref name="container"/>: Opus in WebM, AAC elsewhere.</summary>
+    public static string AudioCodecFor(FfmpegContainer container) => container == FfmpegContainer.WebM ? "libopus" : "aac";
+
+    /// <summary>The codec and default preset of a live stream: x264 and x265 at veryfast, as fast as a stream needs.</summary>
+    public static (string Codec, string DefaultPreset) StreamCodec(StreamSinkOptions options)
+    {
+        var codec = CodecFor(options, FfmpegContainer.Mp4);
+        return (codec, codec is "libx264" or "libx265" ? "veryfast" : "");
     }
 
     /// <summary>A keyframe every <paramref name="seconds"/> of video: where a segment may start, or a player join.</summary>

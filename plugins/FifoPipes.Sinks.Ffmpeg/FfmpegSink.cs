@@ -25,6 +25,8 @@ public abstract class FfmpegSinkFactory : ISinkFactory
     {
         var (settings, _, _) = Prepare(options, target, context);
         SoundFile.EnsureReadable(settings.Audio, Container.Name);
+        var codec = FfmpegCommand.CodecFor(settings, Container);
+        EncoderTrial.Ensure(FfmpegCommand.Trial(settings, codec, settings.Audio.Length > 0 ? FfmpegCommand.AudioCodecFor(Container) : null), settings, codec, Container.Name);
     }
 
     (FfmpegSinkOptions Settings, string Path, string Ffmpeg) Prepare(object? options, SinkTarget target, PluginContext context)
@@ -123,6 +125,8 @@ public sealed class FfmpegSink : IFrameSink
     long framesWritten;
     FifoInputException? failure;
     IReadOnlyList<string>? completed;
+    // Whether the output file was there before ffmpeg started: only a file ffmpeg made may be deleted after it failed.
+    bool outputExistedAtStart;
 
     public FfmpegSink(string ffmpeg, string path, SinkTarget target, FfmpegContainer container, FfmpegSinkOptions options, IProgressSink log,
         TimeSpan? idleLimit = null)
@@ -185,6 +189,7 @@ public sealed class FfmpegSink : IFrameSink
         string? provenanceArgument = first.Provenance is { } p ? "comment=" + p : null;
         log.Verbose($"{container.Name}: {ffmpeg} {FfmpegCommand.Show(arguments, a => a == provenanceArgument ? $"comment=<provenance, {provenanceArgument.Length - 8} characters>" : a)}");
         SinkFiles.CreateParentFolder(output.Path);
+        outputExistedAtStart = File.Exists(output.Path);
         process = FfmpegProcess.Start(ffmpeg, arguments);
     }
 
@@ -225,11 +230,32 @@ public sealed class FfmpegSink : IFrameSink
     FifoInputException Failure(string what, int exitCode, Exception? inner)
     {
         if (process!.NotStarted(ffmpeg, inner) is { } notStarted) return notStarted;
+        string left = RemoveIfEmpty()
+            ? $"ffmpeg wrote nothing, so the empty '{output.Path}' is removed (it would stand in the next run's way)."
+            : $"Anything ffmpeg had already written to '{output.Path}' is left in place.";
         return new FifoInputException(FailedErrorId,
-            $"{what}: {process.LastWords(exitCode)}{Environment.NewLine}" +
-            $"Anything ffmpeg had already written to '{output.Path}' is left in place. Check free disk space, the codec options " +
-            $"(codec {FfmpegCommand.CodecFor(options, container)}, pixelFormat {options.PixelFormat}, extraArgs) and that `ffmpeg -version` runs.",
+            $"{what}: {process.LastWords(exitCode)}{Environment.NewLine}{left} Check free disk space, the codec options " +
+            $"(codec {FfmpegCommand.CodecFor(options, container)}, preset {(options.Preset.Length > 0 ? options.Preset : "default")}, pixelFormat {options.PixelFormat}, extraArgs) " +
+            "and that `ffmpeg -version` runs.",
             inner);
+    }
+
+    /// <summary>
+    /// Deletes the output file a failed ffmpeg made and left empty. Only one it made: what was there before (a file
+    /// replaced with -Force, a device such as /dev/full) is not this sink's to delete. An HLS playlist's files are the
+    /// continuation's to judge.
+    /// </summary>
+    bool RemoveIfEmpty()
+    {
+        if (container == FfmpegContainer.Hls || outputExistedAtStart) return false;
+        try
+        {
+            var file = new FileInfo(output.Path);
+            if (!file.Exists || file.Length > 0) return false;
+            file.Delete();
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return false; }
     }
 
     public void Dispose()

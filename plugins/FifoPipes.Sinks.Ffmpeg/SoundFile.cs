@@ -11,8 +11,6 @@ public static class SoundFile
 {
     public const string UnreadableErrorId = "SinkAudioUnreadable";
 
-    static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
-
     /// <summary>
     /// Refuses a file in which ffmpeg finds no sound (a video without a track, an image, a text file): found at the first
     /// frame, it would have cost the run's warm-up, and a stream would take it for a dropped connection. Decodes a few
@@ -21,10 +19,10 @@ public static class SoundFile
     public static void EnsureReadable(string path, string sink)
     {
         if (path.Length == 0) return;
-        var (finished, exitCode, errors) = Run("-v", "error", "-nostdin", "-i", path, "-map", "0:a:0", "-t", "0.05", "-f", "null", "-");
-        if (!finished) throw Unreadable(path, sink, $"ffmpeg did not finish reading it in {Patience.TotalSeconds:0} s");
+        var (finished, exitCode, errors) = FfmpegRun.ToEnd("-v", "error", "-nostdin", "-i", path, "-map", "0:a:0", "-t", "0.05", "-f", "null", "-");
+        if (!finished) throw Unreadable(path, sink, $"ffmpeg did not finish reading it in {FfmpegRun.Patience.TotalSeconds:0} s");
         if (exitCode != 0)
-            throw Unreadable(path, sink, errors.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? $"ffmpeg exited with code {exitCode}");
+            throw Unreadable(path, sink, FfmpegRun.LastLine(errors) ?? $"ffmpeg exited with code {exitCode}");
     }
 
     /// <summary>
@@ -49,26 +47,12 @@ public static class SoundFile
         return Lengths.GetOrAdd((file.FullName, file.Length, file.LastWriteTimeUtc), _ =>
         {
             // ffmpeg with no output exits 1 after printing the input's header: "Duration: 00:03:25.47, start: ...".
-            var (finished, _, errors) = Run("-hide_banner", "-nostdin", "-i", path);
+            var (finished, _, errors) = FfmpegRun.ToEnd("-hide_banner", "-nostdin", "-i", path);
             var match = Regex.Match(errors, @"Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)");
             if (!finished || !match.Success) return null;
             return int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) * 3600 + int.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture) * 60
                 + double.Parse(match.Groups[3].Value, CultureInfo.InvariantCulture);
         });
-    }
-
-    /// <summary>Runs ffmpeg to its end, or kills it after <see cref="Patience"/>; what it said on stderr.</summary>
-    static (bool Finished, int ExitCode, string Errors) Run(params string[] arguments)
-    {
-        using var process = FfmpegLocator.StartReading(arguments);
-        var errors = process.StandardError.ReadToEndAsync();
-        process.StandardOutput.ReadToEndAsync();
-        if (!process.WaitForExit(Patience))
-        {
-            process.Kill(entireProcessTree: true);
-            return (false, -1, "");
-        }
-        return (true, process.ExitCode, errors.Result);
     }
 
     static FifoInputException Unreadable(string path, string sink, string why) =>

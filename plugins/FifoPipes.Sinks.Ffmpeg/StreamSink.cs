@@ -23,6 +23,9 @@ public sealed class StreamSinkFactory : ISinkFactory
         var (settings, protocol, address) = Prepare(options, target, context);
         FfmpegLocator.Locate();
         SoundFile.EnsureReadable(settings.Audio, "stream");
+        var (codec, defaultPreset) = FfmpegCommand.StreamCodec(settings);
+        bool sound = settings.Audio.Length > 0 || settings.SilentAudio;
+        EncoderTrial.Ensure(FfmpegCommand.Trial(settings, codec, sound ? "aac" : null, defaultPreset), settings, codec, "stream");
         protocol.EnsureReachable(address, StreamAddress.Display(target.Path));
     }
 

@@ -94,6 +94,7 @@ public sealed class FfmpegSinkTests : SinkTestBase
         Ffprobe.Ffmpeg("-f", "lavfi", "-i", "testsrc=size=32x32:rate=8", "-frames:v", "4", Path.Combine(Dir, "silent.mp4"));
         var silent = Assert.Throws<FifoInputException>(() => new StreamSinkFactory().Check(new StreamSinkOptions { Audio = "silent.mp4" }, new SinkTarget("udp://127.0.0.1:9", 8, false), Context));
         Assert.Equal(SoundFile.UnreadableErrorId, silent.ErrorId);
+        options.Preset = "ultrafast";
         new MkvSinkFactory().Check(options, new SinkTarget("fine.mkv", 8, false), Context);
     }
 
@@ -818,6 +819,46 @@ public sealed class FfmpegSinkTests : SinkTestBase
         Assert.Equal(FfmpegSink.FailedErrorId, ex.ErrorId);
         Assert.Contains("no-such-encoder", ex.Message);
         Assert.Contains("exited with code 1", ex.Message);
+
+        // An encoder that fails once ffmpeg has opened its file leaves it empty: gone, so the next run needs no -Force.
+        using var mp4 = new Mp4SinkFactory().Create(new FfmpegSinkOptions { Preset = "ultrafastt" }, new SinkTarget("preset.mp4", 8, false), Context);
+        var preset = FailsToWrite(mp4, Frames(30));
+        Assert.Contains("invalid preset", preset.Message);
+        Assert.Contains($"ffmpeg wrote nothing, so the empty '{Path.Combine(Dir, "preset.mp4")}' is removed", preset.Message);
+        Assert.False(File.Exists(Path.Combine(Dir, "preset.mp4")));
+    }
+
+    [SkippableTheory]
+    [InlineData("mp4", "preset", "invalid preset 'ultrafastt'")]
+    [InlineData("mp4", "codec", "Unknown encoder 'libx265x'")]
+    [InlineData("webm", "pixelFormat", "Unknown pixel format requested: yuv999")]
+    [InlineData("mkv", "extraArgs", "Unrecognized option 'no_such'")]
+    [InlineData("stream", "preset", "invalid preset 'ultrafastt'")]
+    public void Encoder_settings_ffmpeg_refuses_are_found_before_the_run(string sink, string option, string said)
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        T With<T>(T options) where T : FfmpegEncodingOptions
+        {
+            switch (option)
+            {
+                case "preset": options.Preset = "ultrafastt"; break;
+                case "codec": options.Codec = "libx265x"; break;
+                case "pixelFormat": options.PixelFormat = "yuv999"; break;
+                default: options.ExtraArgs = "-no_such 1"; break;
+            }
+            return options;
+        }
+        Action check = sink switch
+        {
+            "mp4" => () => new Mp4SinkFactory().Check(With(new FfmpegSinkOptions()), new SinkTarget("a.mp4", 8, false), Context),
+            "webm" => () => new WebmSinkFactory().Check(With(new FfmpegSinkOptions()), new SinkTarget("a.webm", 8, false), Context),
+            "mkv" => () => new MkvSinkFactory().Check(With(new FfmpegSinkOptions()), new SinkTarget("a.mkv", 8, false), Context),
+            _ => () => new StreamSinkFactory().Check(With(new StreamSinkOptions()), new SinkTarget("udp://127.0.0.1:9", 8, false), Context),
+        };
+        var ex = Assert.Throws<FifoInputException>(check);
+        Assert.Equal("SinkEncoderRefused", ex.ErrorId);
+        Assert.Contains(said, ex.Message);
+        Assert.StartsWith($"The {sink} sink's encoder settings do not work", ex.Message);
     }
 
     [SkippableFact]
@@ -828,6 +869,8 @@ public sealed class FfmpegSinkTests : SinkTestBase
         var ex = FailsToWrite(sink, Frames(20));
         Assert.Equal(FfmpegSink.FailedErrorId, ex.ErrorId);
         Assert.Contains("No space left on device", ex.Message);
+        // Empty as ffmpeg leaves it, but not the sink's own: it stays.
+        Assert.True(File.Exists("/dev/full"), "an output that was there before the run is never deleted");
     }
 
     [Fact]

@@ -1,0 +1,24 @@
+using FifoPipes.Abstractions;
+
+namespace FifoPipes.Sinks.Ffmpeg;
+
+/// <summary>
+/// Encodes two small black frames with a sink's encoder settings before the run, so a mistyped preset, codec, pixel
+/// format or extra argument is refused before a model computes anything, not when the first frame reaches ffmpeg
+/// (about 0.2 s for x264).
+/// </summary>
+static class EncoderTrial
+{
+    public const string RefusedErrorId = "SinkEncoderRefused";
+
+    public static void Ensure(IReadOnlyList<string> trial, FfmpegEncodingOptions options, string codec, string sink)
+    {
+        var (finished, exitCode, errors) = FfmpegRun.ToEnd(trial.ToArray());
+        // A machine too busy to finish in time says nothing about the settings.
+        if (!finished || exitCode == 0) return;
+        throw new FifoInputException(RefusedErrorId,
+            $"The {sink} sink's encoder settings do not work: ffmpeg says \"{FfmpegRun.FirstLine(errors) ?? $"exit code {exitCode}"}\". " +
+            $"Check codec ({codec}), preset ({(options.Preset.Length > 0 ? options.Preset : "default")}), pixelFormat ({options.PixelFormat}) and extraArgs " +
+            $"(`ffmpeg -h encoder={codec}` lists the encoder's options).");
+    }
+}
