@@ -1,3 +1,4 @@
+using System.Management.Automation;
 using FifoPipes.Hosting.Engine;
 using FifoPipes.Hosting.Options;
 using FifoPipes.Hosting.Recipes;
@@ -112,9 +113,9 @@ sealed class RecipeBuilder
         bool plugin = parts[0] is "model" or "sampler";
         switch (parts.Length)
         {
-            // One prompt keeps the file's frame count, as New-FifoVideo -Recipe -Prompt does.
-            case 1 when parts[0].Equals("prompt", StringComparison.OrdinalIgnoreCase) && value is string prompt:
-                SetPrompts(new[] { prompt }, null, parameter);
+            // One prompt keeps the file's frame count, as New-FifoVideo -Recipe -Prompt does; several share a source or take 128 each.
+            case 1 when parts[0].Equals("prompt", StringComparison.OrdinalIgnoreCase) && Texts(value) is { } prompts:
+                SetPrompts(prompts, null, parameter);
                 return true;
             case 1 when parts[0].Length > 0:
                 Set(parts[0], value, parameter);
@@ -131,6 +132,16 @@ sealed class RecipeBuilder
             default:
                 return false;
         }
+    }
+
+    /// <summary>A text, or a list of texts as PowerShell gives one ('a', 'b'); null for anything else.</summary>
+    static string[]? Texts(object? value)
+    {
+        value = value is PSObject wrapped ? wrapped.BaseObject : value;
+        if (value is string text) return new[] { text };
+        if (value is not System.Collections.IEnumerable items) return null;
+        var texts = items.Cast<object?>().Select(i => i is PSObject p ? p.BaseObject : i).ToList();
+        return texts.Count > 0 && texts.All(t => t is string) ? texts.Cast<string>().ToArray() : null;
     }
 
     /// <summary>The parameter (e.g. "-InitImage") whose value a diagnostic is about; null when it came from the recipe file.</summary>

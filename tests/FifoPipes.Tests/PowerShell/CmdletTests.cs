@@ -217,6 +217,9 @@ public sealed class CmdletTests : IDisposable
         // A prompt alone keeps the file's frame count.
         Assert.Equal(new[] { "fire-3.gif" }, Run("Invoke-FifoRecipe sweep.yaml -Override @{ prompt = 'ocean'; seed = 3 }").Cast<FileInfo>().Select(f => f.Name));
         Assert.Equal(2, Media.FrameCount(Path.Combine(dir, "out", "fire-3.gif")));
+        // Several replace the schedule, 128 frames each as New-FifoVideo gives them without -Frames.
+        Assert.Equal(new[] { "fire-4.gif" }, Run("$p = 'ice'; Invoke-FifoRecipe sweep.yaml -Override @{ prompt = 'ocean', $p; seed = 4 }").Cast<FileInfo>().Select(f => f.Name));
+        Assert.Equal(256, Media.FrameCount(Path.Combine(dir, "out", "fire-4.gif")));
 
         var typo = RunFailing("Invoke-FifoRecipe sweep.yaml -Override @{ 'sampler.with.partitons' = 2 }");
         Assert.Equal("InvalidParameter", typo.FullyQualifiedErrorId.Split(',')[0]);
