@@ -1,4 +1,5 @@
 using System.Collections.Specialized;
+using FifoPipes.Abstractions;
 using FifoPipes.Hosting.Recipes;
 
 namespace FifoPipes.PowerShell;
@@ -15,7 +16,25 @@ public sealed class FifoProvenance
         Recipe = run.ToRecipe(snapshot ? path : null);
         Settings = new OrderedDictionary(StringComparer.Ordinal);
         foreach (var (key, value) in run.Settings) Settings[key] = value;
+        Model = run.Settings.FirstOrDefault(s => s.Key == "model").Value;
+        Seed = long.TryParse(run.Settings.FirstOrDefault(s => s.Key == "seed").Value, System.Globalization.NumberStyles.AllowLeadingSign,
+            System.Globalization.CultureInfo.InvariantCulture, out long seed) ? seed : null;
+        var spans = run.Settings.Where(s => SnapshotMetadata.IsPromptSpan(s.Key)).Select(s => SnapshotMetadata.PromptSpanValue(s.Value)).OfType<(string Prompt, long Frames)>().ToList();
+        Prompts = spans.Select(s => s.Prompt).ToArray();
+        Frames = spans.Sum(s => s.Frames);
     }
+
+    /// <summary>The file's name, as the table shows it.</summary>
+    public string File => System.IO.Path.GetFileName(Path);
+    /// <summary>The model's plugin name (analytic, videocrafter, ...).</summary>
+    public string? Model { get; }
+    public long? Seed { get; }
+    /// <summary>The first prompt of the schedule.</summary>
+    public string? Prompt => Prompts.FirstOrDefault();
+    /// <summary>Every prompt of the schedule in order.</summary>
+    public string[] Prompts { get; }
+    /// <summary>The frames the schedule plans, over all its prompts.</summary>
+    public long Frames { get; }
 
     public string Path { get; }
     /// <summary>The run hash: equal for files of one run, and for a run made again from <see cref="Recipe"/>.</summary>

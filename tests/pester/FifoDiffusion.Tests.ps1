@@ -263,6 +263,11 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
         $table = $records | Out-String -Width 140
         $table | Should -Match 'File\s+RunHash\s+Model\s+Seed\s+Complete\s+Prompt'
         $table | Should -Match "p\.webm\s+$($records[0].RunHash)\s+analytic\s+5\s+True\s+fire rising up"
+        # The table's columns are properties, for Select-Object and Where-Object.
+        $picked = @($records | Where-Object File -eq 'p.webm' | Select-Object File, Model, Seed, Prompt, Frames)
+        $picked.Count | Should -Be 1
+        $picked[0].File, $picked[0].Model, $picked[0].Seed, $picked[0].Prompt, $picked[0].Frames | Should -Be 'p.webm', 'analytic', 5, 'fire rising up', 2
+        @($records | Where-Object Seed -eq 5).Count | Should -Be 2
     }
 
     It 'restyles a video frame by frame, at a size given in pixels' {
