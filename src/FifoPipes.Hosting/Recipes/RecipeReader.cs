@@ -309,6 +309,14 @@ public sealed class RecipeReader
                 continue;
             }
             if (entry.KeyLocation is not null) keyLocations[entry.Key] = entry.KeyLocation;
+            // A weights file for a model that loads none (-ModelPath with the analytic model) says more than "unknown option".
+            if (path == "model.with" && entry.Key.Equals("path", StringComparison.OrdinalIgnoreCase) && !plugin.Options.Any(o => o.Name.Equals("path", StringComparison.OrdinalIgnoreCase)))
+            {
+                var loading = plugins.OfKind(PluginKind.Model).Where(m => m.Options.Any(o => o.Name.Equals("path", StringComparison.OrdinalIgnoreCase))).Select(m => m.Name).OrderBy(n => n);
+                Error($"{path}.{entry.Key}", $"model '{plugin.Name}' loads no weights, so it takes no path; leave the path out, or use a model that loads a checkpoint " +
+                                             $"({string.Join(", ", loading)})", entry.KeyLocation ?? entry.Value.Location ?? at);
+                continue;
+            }
             values[entry.Key] = entry.Value switch
             {
                 ScalarNode s => s.ToOptionValue(),
