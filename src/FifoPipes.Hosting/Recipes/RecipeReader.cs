@@ -347,7 +347,7 @@ public sealed class RecipeReader
                 Error("prompt", "missing 'prompt' (and 'frames'), or 'prompts': a list of {prompt, frames}", map.Location, new[] { "prompt", "prompts" });
                 return null;
             }
-            var prompt = Text(single, "prompt");
+            var prompt = PromptText(single, "prompt");
             int? frames = ReadScalar<int?>(map, "frames", "frames");
             if (frames < 1) { Error("frames", $"frames must be at least 1, got {frames}", map["frames"]!.Location); return null; }
             if (frames is null && Given(map["frames"])) return null;
@@ -367,7 +367,7 @@ public sealed class RecipeReader
             var path = $"prompts[{i}]";
             if (seq.Items[i] is not MapNode item) { Error(path, $"expected {{prompt, frames}}, got {seq.Items[i].Kind}", seq.Items[i].Location, PromptKeys); continue; }
             CheckKeys(item, path, PromptKeys);
-            var prompt = item["prompt"] is { } p ? Text(p, $"{path}.prompt") : null;
+            var prompt = item["prompt"] is { } p ? PromptText(p, $"{path}.prompt") : null;
             if (item["prompt"] is null) Error($"{path}.prompt", "missing 'prompt'", item.Location);
             int? frames = ReadScalar<int?>(item, "frames", $"{path}.frames");
             var at = item["frames"]?.Location ?? item.Location;
@@ -377,6 +377,16 @@ public sealed class RecipeReader
             if (prompt is not null && (frames >= 1 || leftOut)) entries.Add(new PromptEntry(prompt, frames, $"{path}.frames", at));
         }
         return entries.Count == seq.Items.Count ? entries : null;
+    }
+
+    /// <summary>A prompt's text; a blank one is an error here, with its place, rather than when the run starts.</summary>
+    string? PromptText(RecipeNode node, string path)
+    {
+        var text = Text(node, path);
+        if (text is null || !string.IsNullOrWhiteSpace(text)) return text;
+        // "" is the unconditional embedding guidance steers away from: as a prompt it would only undo guidance.
+        Error(path, "the prompt is empty; write what the video should show (to steer away from something, use negativePrompt)", node.Location);
+        return null;
     }
 
     void MissingFrames(string path, SourceLocation? at) =>

@@ -125,6 +125,8 @@ public sealed class RecipeReaderTests
         { "unknown model option", "apiVersion: fifopipes/v1\nmodel: {use: analytic, with: {hieght: 8}}\nprompt: a\nframes: 3\n", "model.with.hieght", 2, "Did you mean 'height'" },
         { "zero frames", "apiVersion: fifopipes/v1\nprompt: a\nframes: 0\n", "frames", 3, "at least 1" },
         { "frames not a number", "apiVersion: fifopipes/v1\nprompt: a\nframes: many\n", "frames", 3, "expected an integer" },
+        { "empty prompt", "apiVersion: fifopipes/v1\nprompt: ''\nframes: 3\n", "prompt", 2, "the prompt is empty; write what the video should show" },
+        { "blank prompt in a schedule", "apiVersion: fifopipes/v1\nprompts:\n  - {prompt: sea, frames: 2}\n  - {prompt: '  ', frames: 2}\n", "prompts[1].prompt", 4, "the prompt is empty" },
         { "missing prompt", "apiVersion: fifopipes/v1\nframes: 3\n", "prompt", 1, "missing 'prompt'" },
         { "prompt and prompts", "apiVersion: fifopipes/v1\nprompt: a\nprompts:\n  - {prompt: b, frames: 2}\n", "prompts", 4, "not both" },
         { "prompt entry without frames", "apiVersion: fifopipes/v1\nprompts:\n  - prompt: b\n", "prompts[0].frames", 3, "missing 'frames'" },
