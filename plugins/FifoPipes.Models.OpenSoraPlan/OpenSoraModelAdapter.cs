@@ -14,6 +14,20 @@ public sealed class OpenSoraModelAdapter : IModelAdapter
 {
     public IVideoModel Load(object? options, PluginContext context)
     {
+        var (_, preset, dtype, devices, root, textFolder) = Resolve(options, context);
+        var tokenizer = OpenSoraCheckpoints.LoadTokenizer(textFolder);
+        var release = new Release(preset, Path.Combine(root, preset.Folder), Path.Combine(root, "vae"), textFolder, tokenizer, dtype, context.Log);
+        // Several devices: one replica each, every model call's rows split across them (ReplicatedModel); only the
+        // primary holds T5 and the VAE.
+        return ReplicatedModel.Create(devices, release.Load);
+    }
+
+    /// <summary>The options checked as a load checks them before its first tensor: T5 shards found and fitting the transformer, devices there.</summary>
+    public void Check(object? options, PluginContext context) => Resolve(options, context);
+
+    static (OpenSoraOptions Options, OpenSoraPreset Preset, ScalarType DType, IReadOnlyList<Device> Devices, string Root, string TextFolder) Resolve(
+        object? options, PluginContext context)
+    {
         var o = options switch
         {
             null => new OpenSoraOptions(),
@@ -32,11 +46,7 @@ public sealed class OpenSoraModelAdapter : IModelAdapter
         // Checked first so a wrong folder fails before gigabytes load; the 4.7B-parameter T5 weights load on first use.
         OpenSoraCheckpoints.T5Shards(textFolder);
         OpenSoraCheckpoints.CheckTextEncoderFits(textFolder, Path.Combine(root, preset.Folder), preset.Transformer);
-        var tokenizer = OpenSoraCheckpoints.LoadTokenizer(textFolder);
-        var release = new Release(preset, Path.Combine(root, preset.Folder), Path.Combine(root, "vae"), textFolder, tokenizer, dtype, context.Log);
-        // Several devices: one replica each, every model call's rows split across them (ReplicatedModel); only the
-        // primary holds T5 and the VAE.
-        return ReplicatedModel.Create(devices, release.Load);
+        return (o, preset, dtype, devices, root, textFolder);
     }
 
     /// <summary>Where the parts of one Open-Sora Plan release are, and how to load them onto a device.</summary>

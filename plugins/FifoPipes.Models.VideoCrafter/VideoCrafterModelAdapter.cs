@@ -11,13 +11,7 @@ public sealed class VideoCrafterModelAdapter : IModelAdapter
 {
     public IVideoModel Load(object? options, PluginContext context)
     {
-        var o = options switch
-        {
-            null => new VideoCrafterOptions(),
-            VideoCrafterOptions v => v,
-            _ => throw new ArgumentException($"The videocrafter model takes {nameof(VideoCrafterOptions)}, got {options.GetType().Name}.", nameof(options)),
-        };
-        var settings = Resolve(o, context);
+        var settings = Resolve(OptionsOf(options), context);
         context.Log.Verbose($"videocrafter: {settings.Preset.Name} at {settings.Preset.Width}x{settings.Preset.Height}, window {settings.Preset.WindowFrames}, " +
                             $"{settings.DType} on {string.Join(", ", settings.Devices)}, checkpoint '{settings.CheckpointPath}'.");
         // Several devices: one replica each, every model call's rows split across them (ReplicatedModel); only the
@@ -25,6 +19,16 @@ public sealed class VideoCrafterModelAdapter : IModelAdapter
         return ReplicatedModel.Create(settings.Devices, (device, role) =>
             VideoCrafterModel.Load(settings with { Device = device, Devices = new[] { device }, DenoiserOnly = role == ReplicaRole.Denoiser }));
     }
+
+    /// <summary>The options checked as a load checks them: preset, checkpoint and tokenizer found, devices there.</summary>
+    public void Check(object? options, PluginContext context) => Resolve(OptionsOf(options), context);
+
+    static VideoCrafterOptions OptionsOf(object? options) => options switch
+    {
+        null => new VideoCrafterOptions(),
+        VideoCrafterOptions v => v,
+        _ => throw new ArgumentException($"The videocrafter model takes {nameof(VideoCrafterOptions)}, got {options.GetType().Name}.", nameof(options)),
+    };
 
     /// <summary>Turns the options into load settings: preset with its overrides, files found, device and dtype checked.</summary>
     public static VideoCrafterModelSettings Resolve(VideoCrafterOptions o, PluginContext context)

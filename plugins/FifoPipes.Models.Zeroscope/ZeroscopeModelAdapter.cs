@@ -12,6 +12,24 @@ public sealed class ZeroscopeModelAdapter : IModelAdapter
 {
     public IVideoModel Load(object? options, PluginContext context)
     {
+        var (o, preset, dtype, devices, folder) = Resolve(options, context);
+        // Several devices: one replica each, every model call's rows split across them (ReplicatedModel); only the
+        // primary loads the text encoder and the VAE.
+        // Read once for all replicas: every file of the folder is looked at.
+        var fingerprint = FifoPipes.Core.ModelFingerprint.Of(FifoPipes.Core.ModelFingerprint.Folder(folder), o.Variant, dtype);
+        return ReplicatedModel.Create(devices, (device, role) => LoadOn(device, role, folder, dtype, o, preset, fingerprint, context));
+    }
+
+    /// <summary>The options checked as a load checks them before its first tensor: the diffusers folder and its parts found, devices there.</summary>
+    public void Check(object? options, PluginContext context)
+    {
+        var (_, _, _, _, folder) = Resolve(options, context);
+        var diffusers = FifoPipes.Torch.Diffusers.DiffusersFolder.Open(folder);
+        foreach (var (component, kind) in ZeroscopePipeline.Components) diffusers.RequireComponent(component, kind);
+    }
+
+    static (ZeroscopeOptions Options, ZeroscopePreset Preset, ScalarType DType, IReadOnlyList<Device> Devices, string Folder) Resolve(object? options, PluginContext context)
+    {
         var o = options switch
         {
             null => new ZeroscopeOptions(),
@@ -20,15 +38,8 @@ public sealed class ZeroscopeModelAdapter : IModelAdapter
         };
         var problem = o.Validate().FirstOrDefault();
         if (problem is not null) throw new FifoInputException("BadModelOption", $"zeroscope model option '{problem.Option}': {problem.Message}");
-        var preset = ZeroscopePreset.Find(o.Preset)!;
         var dtype = ModelDevices.ParseDType(o.DTypeName)!.Value;
-        var devices = ModelDevices.ResolveAll(o.DeviceName, dtype, context.Log);
-        string folder = context.ResolvePath(o.Path);
-        // Several devices: one replica each, every model call's rows split across them (ReplicatedModel); only the
-        // primary loads the text encoder and the VAE.
-        // Read once for all replicas: every file of the folder is looked at.
-        var fingerprint = FifoPipes.Core.ModelFingerprint.Of(FifoPipes.Core.ModelFingerprint.Folder(folder), o.Variant, dtype);
-        return ReplicatedModel.Create(devices, (device, role) => LoadOn(device, role, folder, dtype, o, preset, fingerprint, context));
+        return (o, ZeroscopePreset.Find(o.Preset)!, dtype, ModelDevices.ResolveAll(o.DeviceName, dtype, context.Log), context.ResolvePath(o.Path));
     }
 
     static IVideoModel LoadOn(Device device, ReplicaRole role, string folder, ScalarType dtype, ZeroscopeOptions o, ZeroscopePreset preset, string fingerprint,

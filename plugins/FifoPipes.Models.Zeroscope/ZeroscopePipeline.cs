@@ -51,6 +51,12 @@ public sealed class ZeroscopePipeline : IDisposable
     /// Config keys this port does not know are passed to <paramref name="log"/> as warnings. <paramref name="denoiserOnly"/>
     /// loads the UNet alone (a replica on another device); the other components are still checked.
     /// </summary>
+    /// <summary>The parts the folder must hold, by component name and class (the scheduler's class is the folder's own).</summary>
+    public static readonly IReadOnlyList<(string Component, string Class)> Components = new[]
+    {
+        ("unet", "UNet3DConditionModel"), ("vae", "AutoencoderKL"), ("text_encoder", "CLIPTextModel"), ("tokenizer", "CLIPTokenizer"),
+    };
+
     public static ZeroscopePipeline Load(string folderPath, ScalarType dtype = ScalarType.Float32, Device? device = null, string? variant = null,
         IProgressSink? log = null, bool denoiserOnly = false)
     {
@@ -58,10 +64,7 @@ public sealed class ZeroscopePipeline : IDisposable
         var folder = DiffusersFolder.Open(folderPath);
         if (folder.PipelineClass != PipelineClass)
             log.Warning($"{Path.Combine(folder.Root, DiffusersFolder.ModelIndexFile)} names pipeline '{folder.PipelineClass}', not {PipelineClass}; loading its components anyway.");
-        folder.RequireComponent("unet", "UNet3DConditionModel");
-        folder.RequireComponent("vae", "AutoencoderKL");
-        folder.RequireComponent("text_encoder", "CLIPTextModel");
-        folder.RequireComponent("tokenizer", "CLIPTokenizer");
+        foreach (var (component, kind) in Components) folder.RequireComponent(component, kind);
         folder.RequireComponent("scheduler", folder.Component("scheduler")?.Class ?? "DDIMScheduler");
 
         void Warn(IReadOnlyList<string> warnings)

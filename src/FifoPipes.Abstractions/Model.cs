@@ -7,6 +7,13 @@ namespace FifoPipes.Abstractions;
 public interface IModelAdapter
 {
     IVideoModel Load(object? options, PluginContext context);
+
+    /// <summary>
+    /// Refuses, without loading weights, what <see cref="Load"/> would refuse before its first tensor: bad options, a
+    /// checkpoint or folder that is not there, a device this machine lacks. Test-FifoRecipe -Model asks it, so a recipe
+    /// can be checked on the machine that will run it before a job is queued. Contracts 1.6.
+    /// </summary>
+    void Check(object? options, PluginContext context) { }
 }
 
 /// <summary>

@@ -9,11 +9,12 @@ namespace FifoPipes.PowerShell.Commands;
 
 /// <summary>
 /// <para type="synopsis">Checks a YAML recipe without running it and returns every problem found, with file, line and column.</para>
-/// <para type="description">Checks syntax, every key, plugin and option (names, types, limits, with the valid choices) and meaning (frame counts, paths, sink formats). With -Sinks, a valid recipe's sinks are also asked whether they could write, as a run asks them before its first frame. Returns nothing for a valid recipe; -Quiet returns $true or $false instead.</para>
+/// <para type="description">Checks syntax, every key, plugin and option (names, types, limits, with the valid choices) and meaning (frame counts, paths, sink formats). With -Sinks, a valid recipe's sinks are also asked whether they could write, as a run asks them before its first frame; with -Model, its model whether it would load here (files, device). Returns nothing for a valid recipe; -Quiet returns $true or $false instead.</para>
 /// <example><code>Test-FifoRecipe my.yaml | Format-Table Line, Column, Path, Message</code></example>
 /// <example><code>if (Test-FifoRecipe my.yaml -Sinks -Quiet) { Invoke-FifoRecipe my.yaml }</code></example>
 /// <example><code>Test-FifoRecipe recipes/*.yaml | Format-Table File, Line, Message</code></example>
 /// <example><code>Test-FifoRecipe broadcast.yaml -Sinks</code></example>
+/// <example><code>Test-FifoRecipe videocrafter2.yaml -Model -Sinks -Quiet</code></example>
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Test, "FifoRecipe", DefaultParameterSetName = "Path")]
 [OutputType(typeof(FifoRecipeDiagnostic), typeof(bool))]
@@ -25,14 +26,31 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
     /// <summary><para type="description">Also ask a valid recipe's sinks whether they could write, as Invoke-FifoRecipe would: a recipe without sinks is a problem then; ffmpeg found, no output in the way (unless the recipe overwrites), sound files readable, an RTMP server taking connections. Touches nothing on disk.</para></summary>
     [Parameter] public SwitchParameter Sinks { get; set; }
 
+    /// <summary><para type="description">Also ask a valid recipe's model whether it would load on this machine, without loading its weights: the checkpoint or folder there with the parts it needs, the device present (cuda on a machine without CUDA is a problem). Check on the machine that will run the recipe.</para></summary>
+    [Parameter] public SwitchParameter Model { get; set; }
+
     protected override void ProcessRecord()
     {
         foreach (var file in Files())
         {
             var (recipe, diagnostics) = new RecipeBuilder().Build(file, SessionState.Path.CurrentFileSystemLocation.ProviderPath);
+            if (Model && recipe is not null) diagnostics = diagnostics.Concat(ModelProblems(recipe)).ToList();
             if (Sinks && recipe is not null) diagnostics = diagnostics.Concat(SinkProblems(recipe)).ToList();
             if (Quiet) WriteObject(diagnostics.Count == 0);
             else foreach (var d in diagnostics) WriteObject(new FifoRecipeDiagnostic(d));
+        }
+    }
+
+    IEnumerable<Diagnostic> ModelProblems(Recipe recipe)
+    {
+        try
+        {
+            recipe.Model.Plugin.Create<IModelAdapter>().Check(recipe.Model.Options, new PluginContext(new CmdletLog(this), recipe.BaseDirectory));
+            return Array.Empty<Diagnostic>();
+        }
+        catch (FifoInputException ex)
+        {
+            return new[] { new Diagnostic("model", ex.Message, null, Array.Empty<string>()) };
         }
     }
 

@@ -193,7 +193,7 @@ sealed class RecipeBuilder
         if (root["prompt"] is not null || root["prompts"] is not SequenceNode { Items.Count: > 0 } list) return null;
         var texts = list.Items.Select(item => item is MapNode span && span.Entries.All(e => e.Key is "prompt" or "frames") && span["prompt"] is ScalarNode { Value: { } text }
             ? Text(text) : null).ToList();
-        return texts.All(t => t is not null) ? texts.ToArray()! : null;
+        return texts.All(t => t is not null) ? texts.Select(t => t!).ToArray() : null;
     }
 
     static string Text(object value) => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)!;

@@ -538,6 +538,26 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void Test_FifoRecipe_with_model_finds_missing_weights_and_devices_without_loading_anything()
+    {
+        void Recipe(string name, string model) =>
+            File.WriteAllText(Path.Combine(dir, name), $"apiVersion: fifopipes/v1\nmodel: {model}\nprompt: lava\nframes: 4\n");
+        Recipe("vc.yaml", "{ use: videocrafter, with: { path: missing/model.ckpt } }");
+        Recipe("cuda.yaml", "{ use: videocrafter, with: { path: missing/model.ckpt, device: cuda } }");
+        Recipe("zs.yaml", "{ use: zeroscope, with: { path: missing-folder } }");
+        Recipe("os.yaml", "{ use: opensora, with: { path: missing-folder } }");
+        Recipe("analytic.yaml", "analytic");
+        // Without -Model the recipes are only read: all valid.
+        Assert.All(Run("Test-FifoRecipe vc.yaml, cuda.yaml, zs.yaml, os.yaml, analytic.yaml -Quiet"), ok => Assert.True(Assert.IsType<bool>(ok)));
+        Assert.Empty(Run("Test-FifoRecipe analytic.yaml -Model"));
+        string Problem(string file) => Assert.Single(Run($"Test-FifoRecipe {file} -Model").Cast<FifoRecipeDiagnostic>(), d => d.Path == "model").Message;
+        Assert.Contains($"The checkpoint '{Path.Combine(dir, "missing", "model.ckpt")}' does not exist", Problem("vc.yaml"));
+        Assert.Contains("cuda", Problem("cuda.yaml"));
+        Assert.Contains(Path.Combine(dir, "missing-folder"), Problem("zs.yaml"));
+        Assert.Contains("missing-folder", Problem("os.yaml"));
+    }
+
+    [Fact]
     public void An_option_no_sink_of_the_paths_takes_names_the_sink_that_has_it_or_the_nearest_name()
     {
         var bitrate = RunFailing($"New-FifoVideo 'koi' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames o.mp4 -Option @{{ bitrate = '1M' }}");

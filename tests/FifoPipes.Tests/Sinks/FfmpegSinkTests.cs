@@ -532,7 +532,7 @@ public sealed class FfmpegSinkTests : SinkTestBase
         // A VOD playlist's type stays in its head, and marks it final.
         var vod = HlsPlaylist.Parse(tagged.Replace("#EXT-X-INDEPENDENT-SEGMENTS\n", "#EXT-X-PLAYLIST-TYPE:VOD\n"))!;
         Assert.True(vod.Vod);
-        Assert.Empty(vod.Segments[0].Tags.Where(t => t.StartsWith("#EXT-X-PLAYLIST-TYPE")));
+        Assert.DoesNotContain(vod.Segments[0].Tags, t => t.StartsWith("#EXT-X-PLAYLIST-TYPE"));
         Assert.False(withTags.Vod);
 
         // Read while ffmpeg writes it: the half-written name is not a segment yet.
