@@ -62,6 +62,29 @@ public static class ImageFiles
         return false;
     }
 
+    public const string ImageFormatUnknownErrorId = "ImageFormatUnknown";
+
+    /// <summary>
+    /// Saves one frame in the format its extension names: PNG with its provenance, or JPEG (quality 95), WebP (lossless)
+    /// or BMP, which keep pixels only.
+    /// </summary>
+    public static void SaveImage(VideoFrame frame, string path)
+    {
+        SixLabors.ImageSharp.Formats.IImageEncoder? encoder = Path.GetExtension(path).ToLowerInvariant() switch
+        {
+            ".png" => DefaultPngEncoder,
+            ".jpg" or ".jpeg" => new SixLabors.ImageSharp.Formats.Jpeg.JpegEncoder { Quality = 95 },
+            ".webp" => new SixLabors.ImageSharp.Formats.Webp.WebpEncoder { FileFormat = SixLabors.ImageSharp.Formats.Webp.WebpFileFormatType.Lossless },
+            ".bmp" => new SixLabors.ImageSharp.Formats.Bmp.BmpEncoder(),
+            _ => null,
+        };
+        if (encoder is null)
+            throw new FifoInputException(ImageFormatUnknownErrorId,
+                $"'{path}' names no image format a frame is saved in: use .png (which keeps how the frame was made, for Get-FifoProvenance), .jpg, .webp or .bmp.");
+        using var image = PngImage(frame);
+        image.Save(path, encoder);
+    }
+
     /// <summary>Saves one frame as a PNG file, with its provenance.</summary>
     public static void SavePng(VideoFrame frame, string path)
     {

@@ -30,7 +30,8 @@ public sealed class FifoFrame
     public byte[] Pixels => frame.Rgb;
 
     /// <summary>
-    /// Writes the frame as a PNG file and returns it; a relative path is taken from the location the frame was made in,
+    /// Writes the frame as an image file and returns it: PNG, with how it was made (Get-FifoProvenance reads it), or
+    /// JPEG, WebP or BMP by the extension; a relative path is taken from the location the frame was made in,
     /// and a leading ~ is the home folder (PowerShell expands it for cmdlets, not for method arguments).
     /// </summary>
     public FileInfo Save(string path)
@@ -38,7 +39,7 @@ public sealed class FifoFrame
         if (path == "~" || path.StartsWith("~/", StringComparison.Ordinal) || path.StartsWith("~" + Path.DirectorySeparatorChar, StringComparison.Ordinal))
             path = Path.Join(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), path[1..]);
         var full = location is null ? Path.GetFullPath(path) : Path.GetFullPath(path, location);
-        ImageFiles.SavePng(frame, full);
+        ImageFiles.SaveImage(frame, full);
         return new FileInfo(full);
     }
 

@@ -538,6 +538,18 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void A_frame_saves_in_the_format_its_extension_names_and_refuses_one_it_has_none_for()
+    {
+        var saved = Run($"$f = New-FifoVideo 'marble' -Frames 1 {InProcessShell.Tiny}; 'a.png', 'a.jpg', 'a.webp', 'a.bmp' | ForEach-Object {{ $f.Save($_) }}").Cast<FileInfo>().ToList();
+        Assert.Equal(new[] { "a.png", "a.jpg", "a.webp", "a.bmp" }, saved.Select(f => f.Name));
+        Assert.Equal(new[] { "PNG", "JPEG", "Webp", "BMP" }, saved.Select(f => SixLabors.ImageSharp.Image.DetectFormat(f.FullName).Name));
+        Assert.Single(Run("Get-FifoProvenance a.png"));
+        var refused = RunFailing($"(New-FifoVideo 'marble' -Frames 1 {InProcessShell.Tiny}).Save('a.tif')");
+        Assert.Contains("'" + Path.Combine(dir, "a.tif") + "' names no image format a frame is saved in: use .png", refused.Exception.Message);
+        Assert.False(File.Exists(Path.Combine(dir, "a.tif")));
+    }
+
+    [Fact]
     public void Test_FifoRecipe_with_model_finds_missing_weights_and_devices_without_loading_anything()
     {
         void Recipe(string name, string model) =>
