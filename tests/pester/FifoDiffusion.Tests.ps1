@@ -378,12 +378,28 @@ Describe 'Output formats' {
         $models = Get-FifoModel -ListAvailable -Name videocrafter2 | Out-String -Width 120
         $models | Should -Match 'Name\s+Plugin\s+Complete\s+GB\s+Path'
         $models | Should -Match 'videocrafter2\s+videocrafter\s+(True|False)'
+        # A preset not saved yet has no size to show (its files were never listed), rather than 0.00 GB.
+        $stored = Get-FifoModel -ListAvailable -Name videocrafter2
+        if (-not $stored.Complete -and ($stored.Files.Size -contains -1)) { $stored.Size | Should -Be -1; $models | Should -Match 'videocrafter2\s+videocrafter\s+False\s+\?' }
+    }
+
+    It 'shows recipe problems under the recipe they are in' {
+        $a = Join-Path $Work 'bad-a.yaml'; $b = Join-Path $Work 'bad-b.yaml'
+        "apiVersion: fifopipes/v1`nprompt: a`nframes: 0`n" | Set-Content $a
+        "apiVersion: fifopipes/v1`nprompt: b`nframes: 2`nseed: x`n" | Set-Content $b
+        $table = Test-FifoRecipe $a, $b | Out-String -Width 160
+        $table | Should -Match "Recipe: $([regex]::Escape($a))[\s\S]+frames must be at least 1[\s\S]+Recipe: $([regex]::Escape($b))[\s\S]+seed"
     }
 
     It 'shows plugin options and model files as one table row each' {
         $options = (Get-FifoPlugin fifo).Options | Out-String -Width 160
         $options | Should -Match 'Name\s+Type\s+Default\s+Allowed\s+Description'
         $options | Should -Match 'partitions\s+integer\?\s+unset\s+1\.\.64\s'
+        # An integer option's limits are integers.
+        $partitions = (Get-FifoPlugin fifo).Options | Where-Object Name -eq 'partitions'
+        $partitions.Min, $partitions.Max | Should -Be 1, 64
+        $partitions.Max | Should -BeOfType [long]
+        ((Get-FifoPlugin fifo).Options | Where-Object Name -eq 'eta').Max | Should -BeOfType [double]
         $files = (Get-FifoModel -ListAvailable -Name videocrafter2).Files | Out-String -Width 160
         $files | Should -Match 'Present\s+MB\s+Repository\s+Name'
         $files | Should -Match '(True|False)\s+\S+\s+VideoCrafter/VideoCrafter2@main\s+model\.ckpt'

@@ -89,8 +89,8 @@ public sealed class FifoPluginOption
         Default = OptionDescriptor.Format(o.Default);
         Description = o.Description;
         Choices = o.Choices.ToArray();
-        Min = o.Min;
-        Max = o.Max;
+        Min = Limit(o.Min, o.Type);
+        Max = Limit(o.Max, o.Type);
     }
 
     public string Name { get; }
@@ -98,7 +98,12 @@ public sealed class FifoPluginOption
     public string Default { get; }
     public string Description { get; }
     public string[] Choices { get; }
-    public double? Min { get; }
-    public double? Max { get; }
+    /// <summary>The smallest value allowed, as the option's own type (an integer option's is an integer); null for none.</summary>
+    public object? Min { get; }
+    /// <summary>The largest value allowed, as <see cref="Min"/>.</summary>
+    public object? Max { get; }
+
+    static object? Limit(double? limit, Type type) =>
+        limit is { } value && (Nullable.GetUnderlyingType(type) ?? type) is var t && (t == typeof(int) || t == typeof(long)) ? (object)(long)value : limit;
     public override string ToString() => $"{Name} ({Type}, default {Default})";
 }
