@@ -60,6 +60,10 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
         // The frames may come from -Frames or from -Option @{ frames = ... }: either short run is one stretch.
         int? frames = Frames ?? (OptionKey("frames") is { } key && LanguagePrimitives.TryConvertTo<int>(Option![key], out var fromOption) ? fromOption : null);
         int? every = Every ?? (!everyGiven && frames < defaultEvery ? frames : null);
+        // The study would refuse it as an option; the user gave a parameter.
+        if (Every > frames)
+            ThrowTerminatingError(Errors.From(new FifoInputException("InvalidParameter",
+                $"-Every {Every} is more than the run's {frames} frames: a measured stretch lies within the run. Give -Every at most {frames}, or leave it out to measure the run as one stretch."), "-Every"));
         var studyOptions = Bind(studyPlugin, Option, "-Option", extra: new Dictionary<string, object?> { ["frames"] = Frames, ["every"] = every });
         var log = new CmdletLog(this);
         var context = new PluginContext(log, SessionState.Path.CurrentFileSystemLocation.ProviderPath);

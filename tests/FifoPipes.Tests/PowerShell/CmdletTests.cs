@@ -730,6 +730,8 @@ public sealed class CmdletTests : IDisposable
         Assert.Contains("-SamplerOption names 'chunked', which is not measured here", stray.Exception.Message);
         var wrong = RunFailing("Measure-FifoQuality -Sampler fifo -Frames 32 -SamplerOption @{ fifo = @{ partitions = 'many' } }");
         Assert.Contains("Invalid -SamplerOption fifo", wrong.Exception.Message);
+        var longer = RunFailing("Measure-FifoQuality -Sampler fifo -Frames 32 -Every 40");
+        Assert.Contains("-Every 40 is more than the run's 32 frames", longer.Exception.Message);
     }
 
     [Fact]
