@@ -112,7 +112,11 @@ public sealed class HlsContinuation
         var lastBytes = File.ReadAllBytes(segment);
         if (video is null || !Fmp4Boxes.DecodeTimes(lastBytes).TryGetValue(video.Id, out var start))
             return $"its last segment {last.Uri} has no video track's time";
-        long frames = (long)Math.Round((start / (double)video.Timescale + last.Seconds) * format.Fps);
+        // The file ends with its last frame: a whole frame after that frame's start, or, interpolated, a fraction of one
+        // (minterpolate's last output frame, at least 1/240 s); either way the frames started before the end are the ones
+        // it holds. A microsecond covers the playlist's rounding of the last length.
+        double end = start / (double)video.Timescale + last.Seconds;
+        long frames = (long)Math.Floor((end - 1e-6) * format.Fps) + 1;
         held = new Earlier(earlier, frames, Fmp4Boxes.LastFragmentNumber(lastBytes), initBytes);
         return null;
     }

@@ -320,6 +320,19 @@ public sealed class FfmpegSinkTests : SinkTestBase
     }
 
     [SkippableFact]
+    public void An_interpolated_playlist_counts_every_frame_it_holds_when_carried_on()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        // Interpolated, the file ends a third of a frame after the last frame's start (minterpolate's last output frame),
+        // not a whole frame after: the 64 frames there must still count as 64.
+        var options = new FfmpegSinkOptions { Preset = "ultrafast", Segment = 1, Interpolate = 24 };
+        var (playlist, _) = Hls(0, 64, options);
+        var (resumed, log) = Hls(24, 48, options);
+        Assert.Equal(playlist, resumed);
+        Assert.True(log.Messages.Any(m => m.Contains("it holds frames up to 63, so this run adds frames from 64 on")), string.Join("\n", log.Messages.Concat(log.Warnings)));
+    }
+
+    [SkippableFact]
     public void A_killed_resumes_part_of_the_same_name_is_replaced_not_listed()
     {
         Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
