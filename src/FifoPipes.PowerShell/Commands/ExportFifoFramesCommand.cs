@@ -23,6 +23,9 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
 {
     SinkSet? sinks;
     bool writing;
+    // Sinks whose paths name the run ({seed}, {hash}): opened with the first frame, which says which run it is.
+    List<SinkUse>? namedByRun;
+    PluginContext? sinkContext;
     // Never disposed: a StopProcessing may come after Dispose, and a source without timers holds nothing.
     readonly CancellationTokenSource stopping = new();
 
@@ -82,6 +85,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         sinks = new SinkSet(written, Force, Fps ?? 8, context);
         // Before the upstream command computes its first frame: a missing ffmpeg, bad options, a sequence in the way.
         sinks.Check();
+        if (written.Any(u => RunNames.In(u.Path))) (namedByRun, sinkContext) = (written, context);
     }
 
     protected override void ProcessRecord()
@@ -92,7 +96,11 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         var frame = InputObject.ToVideoFrame();
         if (Fps is { } fps && Math.Abs(fps - frame.Fps) > 1e-9)
             frame = frame.WithFps(fps);
-        try { sinks!.Write(frame); }
+        try
+        {
+            if (namedByRun is { } uses) OpenNamedByRun(uses, frame);
+            sinks!.Write(frame);
+        }
         catch (Exception ex) when (ex is not PipelineStoppedException)
         {
             FinishQuietly();
@@ -106,6 +114,20 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         try { files = sinks!.Complete(); }
         catch (Exception ex) { ThrowTerminatingError(Errors.From(ex)); return; }
         WrittenItems.Write(this, files);
+    }
+
+    /// <summary>The sinks again, their paths naming the run the first frame belongs to, checked as BeginProcessing checked them.</summary>
+    void OpenNamedByRun(List<SinkUse> uses, VideoFrame first)
+    {
+        namedByRun = null;
+        var named = uses.Select(u => u with { Path = RunNames.Fill(u.Path, first) }).ToList();
+        var seen = new SinkTargets();
+        foreach (var use in named)
+            if (!seen.Add(use.Path))
+                throw new FifoInputException("DuplicateOutputPath", $"'{StreamAddress.Display(use.Path)}' is given twice once the run names it; every output needs its own path.");
+        sinks!.Dispose();
+        sinks = new SinkSet(named, Force, Fps ?? 8, sinkContext!);
+        sinks.Check();
     }
 
     /// <summary>Ctrl+C: a sink waiting on its own (a stream pausing before it connects again) stops waiting.</summary>

@@ -538,6 +538,19 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void Export_FifoFrames_names_outputs_by_the_runs_seed_and_hash_as_recipes_do()
+    {
+        var tiny = InProcessShell.Tiny.Replace("-Seed 3", "");
+        var files = Run($"1, 2 | ForEach-Object {{ New-FifoVideo 'koi' -Frames 2 -Seed $_ {tiny} | Export-FifoFrames 'out/koi-{{seed}}.gif', 'out/{{hash}}' }}")
+            .Cast<FileSystemInfo>().ToList();
+        var hashes = Run("'out/koi-1.gif', 'out/koi-2.gif' | Get-FifoProvenance").Cast<FifoProvenance>().Select(p => p.RunHash).ToList();
+        Assert.Equal(new[] { "koi-1.gif", hashes[0], "koi-2.gif", hashes[1] }, files.Select(f => f.Name));
+        Assert.NotEqual(hashes[0], hashes[1]);
+        Assert.All(hashes, h => Assert.True(Directory.Exists(Path.Combine(dir, "out", h))));
+        Assert.False(File.Exists(Path.Combine(dir, "out", "koi-{seed}.gif")));
+    }
+
+    [Fact]
     public void A_frame_saves_in_the_format_its_extension_names_and_refuses_one_it_has_none_for()
     {
         var saved = Run($"$f = New-FifoVideo 'marble' -Frames 1 {InProcessShell.Tiny}; 'a.png', 'a.jpg', 'a.webp', 'a.bmp' | ForEach-Object {{ $f.Save($_) }}").Cast<FileInfo>().ToList();
