@@ -3,9 +3,8 @@ using FifoPipes.Abstractions;
 namespace FifoPipes.Sinks.Ffmpeg;
 
 /// <summary>
-/// Encodes two small black frames with a sink's encoder settings before the run, so a mistyped preset, codec, pixel
-/// format or extra argument is refused before a model computes anything, not when the first frame reaches ffmpeg
-/// (about 0.2 s for x264).
+/// Encodes two black frames with a sink's encoder settings before the run, so a mistyped preset, codec or pixel format
+/// is refused before a model computes anything, not when the first frame reaches ffmpeg (about 0.2 s for x264).
 /// </summary>
 static class EncoderTrial
 {
@@ -18,7 +17,7 @@ static class EncoderTrial
         if (!finished || exitCode == 0) return;
         throw new FifoInputException(RefusedErrorId,
             $"The {sink} sink's encoder settings do not work: ffmpeg says \"{FfmpegRun.FirstLine(errors) ?? $"exit code {exitCode}"}\". " +
-            $"Check codec ({codec}), preset ({(options.Preset.Length > 0 ? options.Preset : "default")}), pixelFormat ({options.PixelFormat}) and extraArgs " +
+            $"Check codec ({codec}), preset ({(options.Preset.Length > 0 ? options.Preset : "default")}) and pixelFormat ({options.PixelFormat}) " +
             $"(`ffmpeg -h encoder={codec}` lists the encoder's options).");
     }
 }

@@ -80,21 +80,24 @@ public static class FfmpegCommand
     }
 
     /// <summary>
-    /// The sink's video encoding (and its sound's, where <paramref name="audioCodec"/> names one) of two small black
-    /// frames to nowhere, with its extra arguments: what <see cref="EncoderTrial"/> runs before the run.
+    /// The sink's video encoding (and its sound's, where <paramref name="audioCodec"/> names one) of two black frames
+    /// to nowhere: what <see cref="EncoderTrial"/> runs before the run. The frames' size is not known yet, so they are
+    /// 256x256 (above hardware encoders' smallest, 145 for NVENC), and extra arguments stay out: one that fits the real
+    /// frames only (a crop) would be refused.
     /// </summary>
     public static IReadOnlyList<string> Trial(FfmpegEncodingOptions options, string codec, string? audioCodec, string defaultPreset = "")
     {
-        var format = new FrameFormat(64, 64, 8);
+        var format = new FrameFormat(TrialSide, TrialSide, 8);
         // Errors only: the first line then says what went wrong, before ffmpeg's general lines after it.
-        var args = new List<string> { "-hide_banner", "-nostats", "-loglevel", "error", "-nostdin", "-f", "lavfi", "-i", $"color=black:s=64x64:r={format.FpsText}" };
+        var args = new List<string> { "-hide_banner", "-nostats", "-loglevel", "error", "-nostdin", "-f", "lavfi", "-i", $"color=black:s={TrialSide}x{TrialSide}:r={format.FpsText}" };
         if (audioCodec is not null) args.AddRange(SecondInput("-f", "lavfi", "-i", "anullsrc=channel_layout=stereo:sample_rate=44100"));
         args.AddRange(VideoEncoding(options, codec, format, defaultPreset));
         if (audioCodec is not null) args.AddRange(AudioEncoding(audioCodec));
-        args.AddRange(CommandLineWords.Split(options.ExtraArgs));
         args.AddRange(new[] { "-frames:v", "2", "-f", "null", "-" });
         return args;
     }
+
+    const int TrialSide = 256;
 
     /// <summary>The sound's codec in a file of <paramref name="container"/>: Opus in WebM, AAC elsewhere.</summary>
     public static string AudioCodecFor(FfmpegContainer container) => container == FfmpegContainer.WebM ? "libopus" : "aac";

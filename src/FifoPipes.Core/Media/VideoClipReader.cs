@@ -23,7 +23,9 @@ public static class VideoClipReader
     public static Tensor Read(string path, int width, int height, int maxFrames)
     {
         using (var process = FfmpegLocator.StartReading(new[] { "-v", "error", "-nostdin", "-i", path, "-an", "-vf", CoverFilter(width, height),
-                   "-frames:v", maxFrames.ToString(CultureInfo.InvariantCulture), "-f", "rawvideo", "-pix_fmt", "rgb24", "-" }))
+                   "-frames:v", maxFrames.ToString(CultureInfo.InvariantCulture),
+                   // Each frame once, as decoded: a variable-rate clip (an animated PNG's own delays) is not filled to a constant rate.
+                   "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-" }))
         {
             var errors = process.StandardError.ReadToEndAsync();
             int frameBytes = checked(width * height * 3);
