@@ -8,6 +8,9 @@ namespace FifoPipes.Hosting.Recipes;
 /// <summary>A plugin chosen by name with its bound options.</summary>
 public sealed record PluginUse(PluginDescriptor Plugin, object? Options)
 {
+    /// <summary>Where the recipe names the plugin (its use: entry), for problems found later; null when no file gave it.</summary>
+    public SourceLocation? Location { get; init; }
+
     /// <summary>Each option (those <paramref name="which"/> picks) with its bound value as recipes and run records write it.</summary>
     public IEnumerable<(string Name, string Value)> FormattedOptions(Func<OptionDescriptor, bool> which) =>
         Options is null ? Enumerable.Empty<(string, string)>()

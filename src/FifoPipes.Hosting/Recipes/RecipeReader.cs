@@ -196,7 +196,7 @@ public sealed class RecipeReader
         }
         if (frameSize is { Count: > 0 }) ApplyFrameSize(plugin, frameSize, ref with);
         var options = BindOptions(plugin, with, $"{key}.with", at);
-        return new PluginUse(plugin, options);
+        return new PluginUse(plugin, options) { Location = at };
     }
 
     /// <summary>The top-level width: and height: entries that are single values (others are reported as such).</summary>

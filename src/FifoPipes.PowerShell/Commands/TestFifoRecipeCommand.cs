@@ -48,9 +48,12 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
             recipe.Model.Plugin.Create<IModelAdapter>().Check(recipe.Model.Options, new PluginContext(new CmdletLog(this), recipe.BaseDirectory));
             return Array.Empty<Diagnostic>();
         }
-        catch (FifoInputException ex)
+        // A damaged file a check reads (a tokenizer, a shard index) is a problem of this recipe too, not of the command.
+        catch (Exception ex) when (ex is FifoInputException or IOException or UnauthorizedAccessException or InvalidDataException or FormatException
+                                       or System.Text.Json.JsonException)
         {
-            return new[] { new Diagnostic("model", ex.Message, null, Array.Empty<string>()) };
+            var at = recipe.Model.Location ?? (recipe.File is { } file ? new SourceLocation(file, 1, 1) : null);
+            return new[] { new Diagnostic("model", ex.Message, at, Array.Empty<string>()) };
         }
     }
 

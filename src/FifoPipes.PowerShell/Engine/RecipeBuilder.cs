@@ -205,6 +205,13 @@ sealed class RecipeBuilder
         // Prompts given as parameters replace the file's prompt or prompt list entirely.
         if (prompts is var (texts, frames))
         {
+            // -Override @{ prompt = 'a', 'b'; frames = 64 }: the count goes with the prompts, as New-FifoVideo's -Frames does.
+            if (frames is null && topValues.TryGetValue("frames", out var overridden) && LanguagePrimitives.TryConvertTo<int[]>(overridden, out var counts)
+                && (counts.Length == 1 || counts.Length == texts.Length))
+            {
+                frames = counts;
+                topValues.Remove("frames");
+            }
             // A source video named by a parameter is another video: the file's frame count was for its own.
             bool sourceFromParameter = topValues.ContainsKey("source") || (this.entries.TryGetValue("source", out var source) && source.ContainsKey("path"));
             if (frames is null && texts is [var single] && root["frames"] is ScalarNode { Value: not null } && !sourceFromParameter)

@@ -220,6 +220,10 @@ public sealed class CmdletTests : IDisposable
         // Several replace the schedule, 128 frames each as New-FifoVideo gives them without -Frames.
         Assert.Equal(new[] { "fire-4.gif" }, Run("$p = 'ice'; Invoke-FifoRecipe sweep.yaml -Override @{ prompt = 'ocean', $p; seed = 4 }").Cast<FileInfo>().Select(f => f.Name));
         Assert.Equal(256, Media.FrameCount(Path.Combine(dir, "out", "fire-4.gif")));
+        // With frames beside them, the count goes with the prompts: one for all, or one each.
+        Run("Invoke-FifoRecipe sweep.yaml -Override @{ prompt = 'ocean', 'ice'; frames = 3; seed = 5 }, @{ prompt = 'ocean', 'ice'; frames = 1, 2; seed = 6 }");
+        Assert.Equal(6, Media.FrameCount(Path.Combine(dir, "out", "fire-5.gif")));
+        Assert.Equal(3, Media.FrameCount(Path.Combine(dir, "out", "fire-6.gif")));
 
         var typo = RunFailing("Invoke-FifoRecipe sweep.yaml -Override @{ 'sampler.with.partitons' = 2 }");
         Assert.Equal("InvalidParameter", typo.FullyQualifiedErrorId.Split(',')[0]);
@@ -577,7 +581,10 @@ public sealed class CmdletTests : IDisposable
         Assert.Empty(Run("Test-FifoRecipe analytic.yaml -Model"));
         string Problem(string file) => Assert.Single(Run($"Test-FifoRecipe {file} -Model").Cast<FifoRecipeDiagnostic>(), d => d.Path == "model").Message;
         Assert.Contains($"The checkpoint '{Path.Combine(dir, "missing", "model.ckpt")}' does not exist", Problem("vc.yaml"));
-        Assert.Contains("cuda", Problem("cuda.yaml"));
+        // Found at the model's line of its recipe, so a table of many recipes puts it under the right one.
+        var located = Assert.Single(Run("Test-FifoRecipe vc.yaml -Model").Cast<FifoRecipeDiagnostic>());
+        Assert.Equal((Path.Combine(dir, "vc.yaml"), 2), (located.File, located.Line));
+        if (!TorchSharp.torch.cuda.is_available()) Assert.Contains("cuda", Problem("cuda.yaml"));
         Assert.Contains(Path.Combine(dir, "missing-folder"), Problem("zs.yaml"));
         Assert.Contains("missing-folder", Problem("os.yaml"));
     }
