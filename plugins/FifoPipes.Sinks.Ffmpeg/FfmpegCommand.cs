@@ -28,11 +28,12 @@ public static class FfmpegCommand
         string? comment = null, double soundFrom = 0)
     {
         bool audio = options.Audio.Length > 0;
+        var extra = CommandLineWords.Split(options.ExtraArgs).ToList();
         var args = Quiet().Concat(RawFrames(format, waiting: audio)).ToList();
         args.AddRange(audio ? SecondInput(LoopedSound(options.Audio)) : new[] { "-an" });
         args.AddRange(VideoEncoding(options, CodecFor(options, container), format));
         // The muxer cuts the sound where the frames end, not a few hundred milliseconds after (it waits for both to reach the end).
-        if (audio) args.AddRange(AudioEncoding(AudioCodecFor(container), soundFrom).Concat(new[] { "-fflags", "+shortest", "-max_interleave_delta", "100M" }));
+        if (audio) args.AddRange(AudioEncoding(AudioCodecFor(container), SoundStart(soundFrom, extra)).Concat(new[] { "-fflags", "+shortest", "-max_interleave_delta", "100M" }));
         if (container == FfmpegContainer.Hls) args.AddRange(HlsArguments(options, output));
         if (container == FfmpegContainer.Mp4)
             args.AddRange(options.Fragmented
@@ -41,7 +42,6 @@ public static class FfmpegCommand
         args.AddRange(FlushEveryPacket);
 
         if (comment is not null) args.AddRange(new[] { "-metadata", "comment=" + comment });
-        var extra = CommandLineWords.Split(options.ExtraArgs);
         args.AddRange(container == FfmpegContainer.Hls ? HlsExtraArguments.AddedToOwn(extra) : extra);
         // ffmpeg's hls muxer finds the playlist's folder (where the init segment goes) by its last '/', also on Windows.
         bool windowsPlaylist = container == FfmpegContainer.Hls && Path.DirectorySeparatorChar == '\\';
@@ -71,10 +71,11 @@ public static class FfmpegCommand
         if (options.BitsPerSecond > 0)
             args.AddRange(new[] { "-maxrate", options.Bitrate, "-bufsize", (2 * options.BitsPerSecond).ToString("R", CultureInfo.InvariantCulture) });
         args.AddRange(KeyframesEvery(options.Keyframes));
-        if (audio) args.AddRange(AudioEncoding("aac", soundFrom));
+        var extra = CommandLineWords.Split(options.ExtraArgs).ToList();
+        if (audio) args.AddRange(AudioEncoding("aac", SoundStart(soundFrom, extra)));
         args.AddRange(protocol.OutputArguments);
         args.AddRange(FlushEveryPacket);
-        args.AddRange(CommandLineWords.Split(options.ExtraArgs));
+        args.AddRange(extra);
         args.AddRange(new[] { "-f", protocol.Muxer, address });
         return args;
     }
@@ -133,14 +134,28 @@ public static class FfmpegCommand
     static string[] LoopedSound(string path) => new[] { "-stream_loop", "-1", "-i", path };
 
     /// <summary>
-    /// The audio codec; the endless audio input (a looped file, silence) ends with the frames. The sound's first turn
-    /// starts <paramref name="soundFrom"/> seconds in (later turns from its start), trimmed after the loop: ffmpeg 5.1
-    /// starts every later turn of a looped input seeked with -ss that far too early, and the muxer squeezes the overlap
-    /// into packets a tick apart.
+    /// The audio codec, after <paramref name="soundStart"/> (<see cref="SoundStart"/>) where the sound does not start at
+    /// its beginning; the endless audio input (a looped file, silence) ends with the frames.
     /// </summary>
-    static string[] AudioEncoding(string codec, double soundFrom = 0) =>
-        (soundFrom > 0 ? new[] { "-af", $"atrim=start={FrameFormat.Decimal(soundFrom)},asetpts=PTS-STARTPTS" } : Array.Empty<string>())
+    static string[] AudioEncoding(string codec, string? soundStart = null) =>
+        (soundStart is not null ? new[] { "-af", soundStart } : Array.Empty<string>())
         .Concat(new[] { "-c:a", codec, "-b:a", "128k", "-shortest" }).ToArray();
+
+    /// <summary>
+    /// The filter that starts the sound's first turn <paramref name="soundFrom"/> seconds in (later turns from its start),
+    /// trimmed after the loop: ffmpeg 5.1 starts every later turn of a looped input seeked with -ss that far too early,
+    /// and the muxer squeezes the overlap into packets a tick apart. Null where the sound starts at its beginning, or
+    /// where the user's own audio filter in <paramref name="extra"/> takes the trim first (ffmpeg keeps only the last -af).
+    /// </summary>
+    static string? SoundStart(double soundFrom, List<string> extra)
+    {
+        if (soundFrom <= 0) return null;
+        var trim = $"atrim=start={FrameFormat.Decimal(soundFrom)},asetpts=PTS-STARTPTS";
+        int own = extra.FindLastIndex(a => a is "-af" or "-filter:a" or "-filter:a:0");
+        if (own < 0 || own + 1 >= extra.Count) return trim;
+        extra[own + 1] = trim + "," + extra[own + 1];
+        return null;
+    }
 
     static string[] Quiet() => new[] { "-hide_banner", "-nostats", "-loglevel", "warning" };
 

@@ -28,10 +28,10 @@ public static class HlsFiles
         if (Path.GetFileName(playlist).Contains('%'))
             throw new FifoInputException(PlaylistNameErrorId,
                 $"The HLS playlist name '{Path.GetFileName(playlist)}' holds '%', which ffmpeg reads as a pattern. Choose a name without it.");
-        // The segments' pattern holds the whole folder, and ffmpeg 5.1 takes no %% there for a percent sign.
-        if (Folder(playlist).Contains('%'))
+        // The segments' pattern holds the whole folder, where ffmpeg 5.1 fills a %d (or %v) and takes no %% for a percent sign.
+        if (System.Text.RegularExpressions.Regex.Match(Folder(playlist), "%(\\d*d|v)") is { Success: true } field)
             throw new FifoInputException(PlaylistNameErrorId,
-                $"The HLS playlist's folder '{Folder(playlist)}' holds '%', which ffmpeg reads as a pattern in its segments' names. Choose a folder without it.");
+                $"The HLS playlist's folder '{Folder(playlist)}' holds '{field.Value}', which ffmpeg fills with a number in its segments' names. Choose a folder without it.");
         if (!overwrite && OwnFiles(playlist).FirstOrDefault() is { } left)
             throw SinkFiles.OutputExists(playlist, $" in part: its segments ({Path.GetFileName(left)}, ...) are there");
     }

@@ -313,8 +313,8 @@ public sealed class RecipeReader
             if (path == "model.with" && entry.Key.Equals("path", StringComparison.OrdinalIgnoreCase) && !plugin.Options.Any(o => o.Name.Equals("path", StringComparison.OrdinalIgnoreCase)))
             {
                 var loading = plugins.OfKind(PluginKind.Model).Where(m => m.Options.Any(o => o.Name.Equals("path", StringComparison.OrdinalIgnoreCase))).Select(m => m.Name).OrderBy(n => n);
-                Error($"{path}.{entry.Key}", $"model '{plugin.Name}' loads no weights, so it takes no path; leave the path out, or use a model that loads a checkpoint " +
-                                             $"({string.Join(", ", loading)})", entry.KeyLocation ?? entry.Value.Location ?? at);
+                Error($"{path}.{entry.Key}", $"model '{plugin.Name}' takes no path (its options: {string.Join(", ", plugin.Options.Select(o => o.Name))}); leave the path out, " +
+                                             $"or use a model that loads a checkpoint from one ({string.Join(", ", loading)})", entry.KeyLocation ?? entry.Value.Location ?? at);
                 continue;
             }
             values[entry.Key] = entry.Value switch

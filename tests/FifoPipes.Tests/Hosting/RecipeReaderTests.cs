@@ -121,7 +121,7 @@ public sealed class RecipeReaderTests
         { "boolean expected", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fifo, with: {lookahead: maybe}}\n", "sampler.with.lookahead", 4, "expected true or false" },
         { "impossible option value", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler:\n  use: fifo\n  with:\n    partitions: 0\n", "sampler.with.partitions", 7, "0 is below the minimum 1" },
         { "a path for a model that loads no weights", "apiVersion: fifopipes/v1\nmodel: {use: analytic, with: {path: m.ckpt}}\nprompt: a\nframes: 3\n", "model.with.path", 2,
-            "model 'analytic' loads no weights, so it takes no path; leave the path out, or use a model that loads a checkpoint (" },
+            "model 'analytic' takes no path (its options: " },
         { "unknown model option", "apiVersion: fifopipes/v1\nmodel: {use: analytic, with: {hieght: 8}}\nprompt: a\nframes: 3\n", "model.with.hieght", 2, "Did you mean 'height'" },
         { "zero frames", "apiVersion: fifopipes/v1\nprompt: a\nframes: 0\n", "frames", 3, "at least 1" },
         { "frames not a number", "apiVersion: fifopipes/v1\nprompt: a\nframes: many\n", "frames", 3, "expected an integer" },

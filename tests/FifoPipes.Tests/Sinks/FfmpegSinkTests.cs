@@ -221,7 +221,9 @@ public sealed class FfmpegSinkTests : SinkTestBase
         var pattern = Assert.Throws<FifoInputException>(() => new HlsSinkFactory().Check(options, new SinkTarget("take%v.m3u8", 8, true), Context));
         Assert.Equal(HlsFiles.PlaylistNameErrorId, pattern.ErrorId);
         var folder = Assert.Throws<FifoInputException>(() => new HlsSinkFactory().Check(options, new SinkTarget("pc%d/live.m3u8", 8, true), Context));
-        Assert.Contains("folder '" + Path.Combine(Dir, "pc%d") + "' holds '%'", folder.Message);
+        Assert.Contains("folder '" + Path.Combine(Dir, "pc%d") + "' holds '%d'", folder.Message);
+        // A percent sign ffmpeg leaves alone is fine.
+        new HlsSinkFactory().Check(options, new SinkTarget("p100%x/live.m3u8", 8, true), Context);
     }
 
     [Fact]

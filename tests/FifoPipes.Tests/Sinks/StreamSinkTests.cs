@@ -148,6 +148,10 @@ public sealed class StreamSinkTests : SinkTestBase
         Assert.Contains("-stream_loop -1 -i /music/bed.mp3", later);
         Assert.Contains("-af atrim=start=12.5,asetpts=PTS-STARTPTS -c:a aac", later);
         Assert.DoesNotContain("atrim", text);
+        // A user's own audio filter takes the trim first: ffmpeg keeps only the last -af.
+        var own = Command(new StreamSinkOptions { Audio = "/music/bed.mp3", ExtraArgs = "-af volume=0.3" }, "rtmp://h/live/k", new FrameFormat(64, 48, 8), soundFrom: 12.5);
+        Assert.Contains("-af atrim=start=12.5,asetpts=PTS-STARTPTS,volume=0.3", own);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(own, "-af "));
         Assert.DoesNotContain("anullsrc", text);
         Assert.Contains("-c:a aac -b:a 128k -shortest", text);
     }
