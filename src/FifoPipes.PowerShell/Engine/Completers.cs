@@ -77,11 +77,12 @@ public sealed class PresetNameCompleter : NameCompleter
     protected override IEnumerable<(string Name, string Tooltip)> Candidates(IDictionary bound) => Presets();
 }
 
-/// <summary>Get-FifoModel -Name: what the store holds, and the presets it could hold.</summary>
+/// <summary>Get-FifoModel -Name: what the store holds, and with -ListAvailable the presets it could hold (as the command lists them).</summary>
 public sealed class StoredModelNameCompleter : NameCompleter
 {
     protected override IEnumerable<(string Name, string Tooltip)> Candidates(IDictionary bound) =>
-        ModelStore.FromEnvironment().List(ModelCatalog.FromEnvironment()).Select(m => (m.Name, m.Complete ? "stored" : "not downloaded yet"));
+        ModelStore.FromEnvironment().List(bound.Contains(nameof(Commands.GetFifoModelCommand.ListAvailable)) ? ModelCatalog.FromEnvironment() : null)
+            .Select(m => (m.Name, m.Complete ? "stored" : "not downloaded yet"));
 }
 
 /// <summary>Remove-FifoModel -Name: only what the store holds.</summary>

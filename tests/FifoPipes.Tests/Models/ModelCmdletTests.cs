@@ -131,6 +131,11 @@ public sealed class ModelCmdletTests : IDisposable
         Assert.Contains("fifotest-cmdlet", completions.Cast<string>());
         Assert.DoesNotContain("videocrafter2", completions.Cast<string>());
         Assert.Equal(2, completions.Count);
+        // Get-FifoModel completes the catalog's other presets only with -ListAvailable, which lists them.
+        var (stored, _) = Run(Scoped("(TabExpansion2 -inputScript 'Get-FifoModel ' -cursorColumn 14).CompletionMatches.CompletionText"));
+        Assert.Equal(completions.Cast<string>(), stored.Cast<string>());
+        var (presets, _) = Run(Scoped("(TabExpansion2 -inputScript 'Get-FifoModel -ListAvailable ' -cursorColumn 29).CompletionMatches.CompletionText"));
+        Assert.Contains("videocrafter2", presets.Cast<string>());
 
         // Remove-FifoModel: -WhatIf deletes nothing, a plain name the store lacks is an error, a pattern may match nothing.
         var (_, whatIfErrors) = Run(Scoped("Remove-FifoModel fifotest-cmdlet -WhatIf"));
