@@ -8,7 +8,7 @@ namespace FifoPipes.PowerShell.Commands;
 
 /// <summary>
 /// <para type="synopsis">Runs a YAML recipe: model, prompt schedule, sampler and sinks, and writes its files.</para>
-/// <para type="description">The recipe is validated strictly first (see Test-FifoRecipe); several recipes are all read before the first runs. Frames go to the recipe's sinks as they are made; on Ctrl+C every file is finalised with the frames made so far. Emits the written files; with -PassThru also the frames.</para>
+/// <para type="description">The recipe is validated strictly first (see Test-FifoRecipe). Frames go to the recipe's sinks as they are made; on Ctrl+C every file is finalised with the frames made so far. Emits the written files; with -PassThru also the frames.</para>
 /// <example><code>Invoke-FifoRecipe examples/recipes/analytic-demo.yaml -Force</code></example>
 /// <example><code>Invoke-FifoRecipe long.yaml -Resume long.snapshot -Force</code></example>
 /// <example><code>Get-ChildItem recipes/*.yaml | Invoke-FifoRecipe</code></example>
@@ -50,24 +50,24 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
     {
         var overrides = Override is { Length: > 0 } ? Override : new System.Collections.Hashtable[] { new() };
         var files = Files().ToList();
-        if (Resume is not null && recipesRun + files.Count > 1)
-            ThrowTerminatingError(new ErrorRecord(new PSArgumentException($"-Resume continues one recipe, and '{files[recipesRun > 0 ? 0 : 1]}' would be the second; run the recipe the snapshot belongs to on its own."),
-                "ResumeWithSeveralRecipes", ErrorCategory.InvalidArgument, files[recipesRun > 0 ? 0 : 1]));
-        // Every recipe this call runs is read first: a mistake in the last of a batch is found now, not after the others ran.
-        var recipes = files.SelectMany(file => overrides.Select(table => (File: file, Recipe: Build(file, table)))).ToList();
-        for (int r = 0; r < recipes.Count; r++)
-        {
-            recipesRun++;
-            // With no run to follow, the model goes before the files are written out, not when commands downstream are done.
-            Run(recipes[r].Recipe, recipes[r].File, lastRun: !MyInvocation.ExpectingInput && r == recipes.Count - 1);
-        }
+        for (int f = 0; f < files.Count; f++)
+            for (int o = 0; o < overrides.Length; o++)
+            {
+                if (Resume is not null && recipesRun > 0)
+                    ThrowTerminatingError(new ErrorRecord(new PSArgumentException($"-Resume continues one recipe, and '{files[f]}' would be the second; run the recipe the snapshot belongs to on its own."),
+                        "ResumeWithSeveralRecipes", ErrorCategory.InvalidArgument, files[f]));
+                recipesRun++;
+                // With no run to follow, the model goes before the files are written out, not when commands downstream are done.
+                bool last = !MyInvocation.ExpectingInput && f == files.Count - 1 && o == overrides.Length - 1;
+                Run(files[f], overrides[o], last);
+            }
     }
 
     protected override void EndProcessing() => models.Dispose();
 
     public void Dispose() => models.Dispose();
 
-    FifoPipes.Hosting.Recipes.Recipe Build(string recipeFile, System.Collections.Hashtable overrides)
+    void Run(string recipeFile, System.Collections.Hashtable overrides, bool lastRun)
     {
         var builder = new RecipeBuilder();
         if (Resume is not null) builder.Set("resume", SessionState.Path.GetUnresolvedProviderPathFromPSPath(Resume));
@@ -85,11 +85,6 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
         if (recipe!.Sinks.Count == 0)
             ThrowTerminatingError(Errors.From(new FifoInputException("RecipeWithoutSinks",
                 $"The recipe '{recipe.File}' {NoSinks}"), recipe.File));
-        return recipe;
-    }
-
-    void Run(FifoPipes.Hosting.Recipes.Recipe recipe, string recipeFile, bool lastRun)
-    {
         using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, recipe.Fps ?? 8, new PluginContext(new CmdletLog(this), recipe.BaseDirectory, pump.Stopping));
         if (!WhatIf.ShouldProcess(this, string.Join(", ", recipe.Sinks.Select(s => StreamAddress.Display(s.Path))), $"Generate {recipe.Frames} frames", out bool whatIf))
         {

@@ -234,18 +234,6 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
-    public void Invoke_FifoRecipe_reads_every_recipe_of_a_batch_before_running_the_first()
-    {
-        const string Good = "apiVersion: fifopipes/v1\nmodel: { use: analytic, with: { height: 8, width: 8, channels: 2, frames: 4 } }\nprompt: fire\nframes: 2\nsinks:\n  - path: good.gif\n";
-        File.WriteAllText(Path.Combine(dir, "a-good.yaml"), Good);
-        File.WriteAllText(Path.Combine(dir, "b-bad.yaml"), Good.Replace("frames: 2", "frames: 0").Replace("good.gif", "bad.gif"));
-        var error = RunFailing("Invoke-FifoRecipe a-good.yaml, b-bad.yaml");
-        Assert.Contains("b-bad.yaml", error.Exception.Message);
-        Assert.False(File.Exists(Path.Combine(dir, "good.gif")), "a batch with a bad recipe runs none, rather than stopping at it after the others");
-        Assert.Equal(new[] { "good.gif" }, Run("Invoke-FifoRecipe a-good.yaml").Cast<FileInfo>().Select(f => f.Name));
-    }
-
-    [Fact]
     public void A_bad_recipe_is_one_error_listing_every_problem_with_locations()
     {
         File.WriteAllText(Path.Combine(dir, "bad.yaml"), "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fifo, with: {partitons: 4}}\n");
