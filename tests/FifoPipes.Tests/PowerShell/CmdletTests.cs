@@ -90,6 +90,12 @@ public sealed class CmdletTests : IDisposable
 
         var none = RunFailing("Get-FifoProvenance again.yaml -ErrorAction Stop");
         Assert.Equal("ProvenanceUnsupported", none.FullyQualifiedErrorId.Split(',')[0]);
+        // A snapshot cut short is named as damaged, not as a kind of file that records no runs.
+        var whole = File.ReadAllBytes(Path.Combine(dir, "s.snapshot"));
+        File.WriteAllBytes(Path.Combine(dir, "cut.snapshot"), whole[..(whole.Length - 50)]);
+        var cut = RunFailing("Get-FifoProvenance cut.snapshot -ErrorAction Stop");
+        Assert.Equal("ProvenanceUnreadable", cut.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Contains("is a damaged safetensors file", cut.Exception.Message);
     }
 
     [Fact]
