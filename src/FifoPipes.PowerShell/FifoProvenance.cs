@@ -16,8 +16,8 @@ public sealed class FifoProvenance
         Recipe = run.ToRecipe(snapshot ? path : null);
         Settings = new OrderedDictionary(StringComparer.Ordinal);
         foreach (var (key, value) in run.Settings) Settings[key] = value;
-        Model = run.Settings.FirstOrDefault(s => s.Key == "model").Value;
-        Seed = long.TryParse(run.Settings.FirstOrDefault(s => s.Key == "seed").Value, System.Globalization.NumberStyles.AllowLeadingSign,
+        Model = run.Value("model");
+        Seed = long.TryParse(run.Value("seed"), System.Globalization.NumberStyles.AllowLeadingSign,
             System.Globalization.CultureInfo.InvariantCulture, out long seed) ? seed : null;
         var spans = run.Settings.Where(s => SnapshotMetadata.IsPromptSpan(s.Key)).Select(s => SnapshotMetadata.PromptSpanValue(s.Value)).OfType<(string Prompt, long Frames)>().ToList();
         Prompts = spans.Select(s => s.Prompt).ToArray();

@@ -139,9 +139,7 @@ public sealed class RecipeReader
         var run = new Recipe { ApiVersion = Recipe.CurrentApiVersion, BaseDirectory = "", Model = model, Sampler = sampler, Prompts = prompts,
                                NegativePrompt = negativePrompt, Seed = seed, InitImage = init, Source = source, LivePrompt = livePrompt };
         string seedText = seed.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        // The hash only for a path that names it: most recipes' paths do not, and it reads the options and files.
-        return path => path.Replace("{seed}", seedText, StringComparison.Ordinal) is var named && named.Contains("{hash}", StringComparison.Ordinal)
-            ? named.Replace("{hash}", run.RunHash, StringComparison.Ordinal) : named;
+        return path => RunNames.Fill(path, seedText, () => run.RunHash);
     }
 
     string? ReadApiVersion(MapNode map)

@@ -124,7 +124,8 @@ public sealed class RunProvenance
         return yaml.ToString();
     }
 
-    string? Value(string key) => Settings.Where(s => s.Key == key).Select(s => s.Value).FirstOrDefault();
+    /// <summary>A setting's value by its key (seed, model, negativePrompt, ...); null where the run lists none.</summary>
+    public string? Value(string key) => Settings.Where(s => s.Key == key).Select(s => s.Value).FirstOrDefault();
 
     /// <summary>
     /// An option as the run listed it (OptionDescriptor.Format) in YAML: a quoted string quoted again, "unset" as null,

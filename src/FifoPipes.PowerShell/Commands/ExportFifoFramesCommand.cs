@@ -120,7 +120,11 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     void OpenNamedByRun(List<SinkUse> uses, VideoFrame first)
     {
         namedByRun = null;
-        var named = uses.Select(u => u with { Path = RunNames.Fill(u.Path, first) }).ToList();
+        var run = first.Provenance is { } text ? RunProvenance.Parse(text, $"frame {first.Index}") : null;
+        if (run?.Value("seed") is not { } seed)
+            throw new FifoInputException("OutputNamesUnknownRun",
+                $"'{uses.First(u => RunNames.In(u.Path)).Path}' names the run by {RunNames.Seed} or {RunNames.Hash}, but frame {first.Index} records no run. Give the path without them.");
+        var named = uses.Select(u => u with { Path = RunNames.Fill(u.Path, seed, () => run.RunHash) }).ToList();
         var seen = new SinkTargets();
         foreach (var use in named)
             if (!seen.Add(use.Path))
