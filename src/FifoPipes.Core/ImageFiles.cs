@@ -85,13 +85,6 @@ public static class ImageFiles
         image.Save(path, encoder);
     }
 
-    /// <summary>Saves one frame as a PNG file, with its provenance.</summary>
-    public static void SavePng(VideoFrame frame, string path)
-    {
-        using var image = PngImage(frame);
-        image.SaveAsPng(path, DefaultPngEncoder);
-    }
-
     /// <summary>The PNG text keyword under which frames record how they were made.</summary>
     public const string ProvenanceKeyword = "FifoPipes";
 

@@ -47,7 +47,7 @@ public sealed class GetFifoProvenanceCommand : FileArgumentsCmdlet
             throw new FifoInputException("ProvenanceFileNotFound", $"'{file}' does not exist. Give a PNG frame, GIF, video or snapshot that FifoPipes wrote.");
         IReadOnlyDictionary<string, string>? metadata = null;
         try { metadata = SafetensorsFile.ReadMetadata(file); }
-        catch (FifoInputException ex) when (LooksLikeSafetensors(file))
+        catch (FifoInputException ex) when (SafetensorsFile.Begins(file))
         {
             throw new FifoInputException("ProvenanceUnreadable",
                 $"'{file}' is a damaged safetensors file ({ex.Data[SafetensorsFile.ReasonKey] ?? ex.Message}): a snapshot cut short by a full disk or a copy, say. " +
@@ -58,14 +58,6 @@ public sealed class GetFifoProvenanceCommand : FileArgumentsCmdlet
             throw new FifoInputException("ProvenanceUnsupported",
                 $"'{file}' is not a file FifoPipes records runs in. Give a PNG frame, a GIF, an MP4, WebM or MKV video, or a snapshot.");
         return RunProvenance.FromRunSettings(hash, settings, file);
-    }
-
-    /// <summary>A safetensors file begins with its header's length, then the header's JSON: '{' at byte 8.</summary>
-    static bool LooksLikeSafetensors(string file)
-    {
-        using var stream = File.OpenRead(file);
-        Span<byte> start = stackalloc byte[9];
-        return stream.ReadAtLeast(start, 9, throwOnEndOfStream: false) == 9 && start[8] == (byte)'{';
     }
 
     /// <summary>A PNG sequence's folder (what Export-FifoFrames emits for it) records its run in every frame: its first.</summary>

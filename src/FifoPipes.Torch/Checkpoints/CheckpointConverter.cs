@@ -43,15 +43,8 @@ public static class CheckpointConverter
             : FromTorchZip(src, dst, dtype, metadata, progress);
     }
 
-    static bool IsSafetensors(string path)
-    {
-        if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) return true;
-        if (!File.Exists(path)) return false;
-        // A zip starts with "PK"; a safetensors file with its little-endian header length, then '{'.
-        using var s = File.OpenRead(path);
-        Span<byte> head = stackalloc byte[9];
-        return s.Read(head) == 9 && head[8] == (byte)'{';
-    }
+    static bool IsSafetensors(string path) =>
+        path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || SafetensorsFile.Begins(path);
 
     static CheckpointConversion FromTorchZip(string src, string dst, ScalarType? dtype, Dictionary<string, string> metadata, Action<int, int, string>? progress)
     {

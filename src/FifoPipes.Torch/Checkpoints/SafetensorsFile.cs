@@ -20,6 +20,18 @@ public static class SafetensorsFile
     /// <summary>Headers above this are refused: real ones are well under a megabyte per thousand tensors.</summary>
     public const long MaxHeaderBytes = 100L * 1024 * 1024;
 
+    /// <summary>
+    /// Whether the file begins as a safetensors file does, with its little-endian header length and then the header's
+    /// '{' (a zip starts "PK"), whatever follows: how a damaged one is told from another kind of file.
+    /// </summary>
+    public static bool Begins(string path)
+    {
+        if (!File.Exists(path)) return false;
+        using var stream = File.OpenRead(path);
+        Span<byte> head = stackalloc byte[9];
+        return stream.ReadAtLeast(head, 9, throwOnEndOfStream: false) == 9 && head[8] == (byte)'{';
+    }
+
     public static IReadOnlyList<SafetensorsEntry> ReadHeader(string path)
     {
         using var stream = OpenOrExplain(path);

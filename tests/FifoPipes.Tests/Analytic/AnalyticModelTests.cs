@@ -80,7 +80,7 @@ public sealed class AnalyticModelTests
         try
         {
             var red = Path.Combine(folder, "red.png");
-            FifoPipes.Core.ImageFiles.SavePng(FifoPipes.Tests.Sinks.SinkTestBase.Solid(0, 230, 20, 20, 96, 64), red);
+            FifoPipes.Core.ImageFiles.SaveImage(FifoPipes.Tests.Sinks.SinkTestBase.Solid(0, 230, 20, 20, 96, 64), red);
             const string Prompt = "orange clouds drifting slowly";   // "drifting" is unknown to the mapping: a random hue turn
 
             using var model = new AnalyticModel(Small());

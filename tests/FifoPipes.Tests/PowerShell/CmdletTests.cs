@@ -716,7 +716,7 @@ public sealed class CmdletTests : IDisposable
     public void A_start_image_pulls_the_first_frames_towards_it()
     {
         var red = Path.Combine(dir, "red.png");
-        FifoPipes.Core.ImageFiles.SavePng(FifoPipes.Tests.Sinks.SinkTestBase.Solid(0, 230, 20, 20, 64, 64), red);
+        FifoPipes.Core.ImageFiles.SaveImage(FifoPipes.Tests.Sinks.SinkTestBase.Solid(0, 230, 20, 20, 64, 64), red);
         double Redness(FifoFrame frame)
         {
             double r = 0, gb = 0;
