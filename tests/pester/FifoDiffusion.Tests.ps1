@@ -124,7 +124,7 @@ Describe 'Recipes' {
         $d.ValidChoices | Should -Contain 'partitions'
         $d.Message | Should -Match "Did you mean 'partitions'"
         Test-FifoRecipe $recipe -Quiet | Should -BeFalse
-        { Invoke-FifoRecipe $recipe } | Should -Throw -ErrorId 'InvalidRecipe*'
+        { Invoke-FifoRecipe $recipe -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidRecipe*'
         # PowerShell paths (a drive of the session's own) resolve as for any other cmdlet.
         New-PSDrive -Name fifotest -PSProvider FileSystem -Root $Work | Out-Null
         try { (Test-FifoRecipe fifotest:/typo.yaml).Line | Should -Be 4 }
@@ -221,6 +221,23 @@ sinks:
         Invoke-FifoRecipe (Join-Path $folder 'one.yaml') -Force | Out-Null
         { Get-ChildItem $folder -Filter *.yaml | Invoke-FifoRecipe -Resume (Join-Path $folder 'one.snapshot') -Force } |
             Should -Throw -ErrorId 'ResumeWithSeveralRecipes,FifoPipes.PowerShell.Commands.InvokeFifoRecipeCommand'
+    }
+
+    It 'reports a recipe that fails and still runs the rest, unless told to stop' {
+        $folder = New-Item -ItemType Directory (Join-Path $Work 'batch')
+        $valid = "apiVersion: fifopipes/v1`nmodel: { use: analytic, with: { height: 8, width: 8, channels: 2, frames: 4 } }`nframes: 3`nsampler: { use: fifo, with: { partitions: 2 } }"
+        "$valid`nprompt: one`nsinks: [ { path: one.gif } ]`nseeed: 4" | Set-Content (Join-Path $folder 'one.yaml')
+        "$valid`nprompt: two`nsinks: [ { path: two.gif } ]" | Set-Content (Join-Path $folder 'two.yaml')
+
+        $files = Get-ChildItem $folder -Filter *.yaml | Invoke-FifoRecipe -ErrorAction SilentlyContinue -ErrorVariable failed
+        $files.Name | Should -Be @('two.gif')
+        $failed.Count | Should -Be 1
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'InvalidRecipe*'
+        $failed[0].TargetObject | Should -BeLike '*one.yaml'
+
+        Remove-Item (Join-Path $folder 'two.gif')
+        { Get-ChildItem $folder -Filter *.yaml | Invoke-FifoRecipe -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidRecipe*'
+        Join-Path $folder 'two.gif' | Should -Not -Exist
     }
 }
 

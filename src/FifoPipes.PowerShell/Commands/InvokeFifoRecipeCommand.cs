@@ -8,7 +8,7 @@ namespace FifoPipes.PowerShell.Commands;
 
 /// <summary>
 /// <para type="synopsis">Runs a YAML recipe: model, prompt schedule, sampler and sinks, and writes its files.</para>
-/// <para type="description">The recipe is validated strictly first (see Test-FifoRecipe). Frames go to the recipe's sinks as they are made; on Ctrl+C every file is finalised with the frames made so far. Emits the written files; with -PassThru also the frames.</para>
+/// <para type="description">The recipe is validated strictly first (see Test-FifoRecipe). Several recipes or -Override tables run one after another; one that is invalid or fails is reported as an error and the rest still run (-ErrorAction Stop stops at the first). Frames go to the recipe's sinks as they are made; on Ctrl+C every file is finalised with the frames made so far. Emits the written files; with -PassThru also the frames.</para>
 /// <example><code>Invoke-FifoRecipe examples/recipes/analytic-demo.yaml -Force</code></example>
 /// <example><code>Invoke-FifoRecipe long.yaml -Resume long.snapshot -Force</code></example>
 /// <example><code>Get-ChildItem recipes/*.yaml | Invoke-FifoRecipe</code></example>
@@ -59,7 +59,8 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
                 recipesRun++;
                 // With no run to follow, the model goes before the files are written out, not when commands downstream are done.
                 bool last = !MyInvocation.ExpectingInput && f == files.Count - 1 && o == overrides.Length - 1;
-                Run(files[f], overrides[o], last);
+                // One recipe's failure is its own: the rest of a batch or sweep still runs (-ErrorAction Stop stops there).
+                if (Run(files[f], overrides[o], last) is { } failure) WriteError(failure);
             }
     }
 
@@ -67,7 +68,8 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
 
     public void Dispose() => models.Dispose();
 
-    void Run(string recipeFile, System.Collections.Hashtable overrides, bool lastRun)
+    /// <summary>Runs one recipe with one set of overrides; the error that stopped it, or null when its files are written.</summary>
+    ErrorRecord? Run(string recipeFile, System.Collections.Hashtable overrides, bool lastRun)
     {
         var builder = new RecipeBuilder();
         if (Resume is not null) builder.Set("resume", SessionState.Path.GetUnresolvedProviderPathFromPSPath(Resume));
@@ -81,19 +83,18 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
                     "InvalidOverrideKey", ErrorCategory.InvalidArgument, key));
         }
         var (recipe, diagnostics) = builder.Build(recipeFile, SessionState.Path.CurrentFileSystemLocation.ProviderPath);
-        if (recipe is null) ThrowTerminatingError(Errors.InvalidRecipe(diagnostics, recipeFile, builder.ParameterFor));
-        if (recipe!.Sinks.Count == 0)
-            ThrowTerminatingError(Errors.From(new FifoInputException("RecipeWithoutSinks",
-                $"The recipe '{recipe.File}' {NoSinks}"), recipe.File));
+        if (recipe is null) return Errors.InvalidRecipe(diagnostics, recipeFile, builder.ParameterFor);
+        if (recipe.Sinks.Count == 0)
+            return Errors.From(new FifoInputException("RecipeWithoutSinks", $"The recipe '{recipe.File}' {NoSinks}"), recipe.File);
         using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, recipe.Fps ?? 8, new PluginContext(new CmdletLog(this), recipe.BaseDirectory, pump.Stopping));
         if (!WhatIf.ShouldProcess(this, string.Join(", ", recipe.Sinks.Select(s => StreamAddress.Display(s.Path))), $"Generate {recipe.Frames} frames", out bool whatIf))
         {
             if (whatIf) WhatIf.WarnOfRefusals(this, sinks);
-            return;
+            return null;
         }
         // An output in the way or a missing ffmpeg is found now, not after the model has loaded and made the first frame.
         try { sinks.Check(); }
-        catch (FifoInputException ex) { ThrowTerminatingError(Errors.From(ex, recipeFile)); }
+        catch (FifoInputException ex) { return Errors.From(ex, recipeFile); }
         try
         {
             pump.Run(recipe, frame =>
@@ -103,15 +104,16 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
             }, models);
             if (lastRun) models.Dispose();
         }
-        catch (Exception ex) when (ex is not PipelineStoppedException)
+        catch (Exception ex) when (ex is not PipelineStoppedException and not ActionPreferenceStopException)
         {
             // The sinks are finalised by Dispose with what was written; the run's error is what the user needs.
-            ThrowTerminatingError(Errors.From(ex, recipeFile));
+            return Errors.From(ex, recipeFile);
         }
         IReadOnlyList<string> files;
         try { files = sinks.Complete(); }
-        catch (Exception ex) { ThrowTerminatingError(Errors.From(ex, recipeFile)); return; }
+        catch (Exception ex) { return Errors.From(ex, recipeFile); }
         WrittenItems.Write(this, files);
+        return null;
     }
 
     protected override void StopProcessing() => pump.Stop();
