@@ -51,6 +51,8 @@ public sealed class FifoPlan
         int f = model.WindowFrames;
         int n = options.Partitions ?? defaults.Partitions;
         var kind = options.Step is { } s ? FifoOptions.ParseStep(s) ?? throw BadOption("step", $"'{s}' is unknown; use ddim or ddpm") : defaults.Step;
+        if (options.Eta is not null && kind == StepKind.Ddpm)
+            throw BadOption("eta", "only applies to step: ddim (a DDPM step always adds its posterior noise); remove it or set step: ddim");
         double eta = options.Eta ?? defaults.Eta;
         double guidance = options.Guidance ?? defaults.Guidance;
         if (f < 1) throw new FifoInputException("BadModelInfo", $"Model '{model.Name}' reports {f} window frames; it must be at least 1.");
@@ -91,6 +93,9 @@ public sealed class FifoPlan
             // took all S steps, as every later frame does.
             _ => steps - 1,
         };
+        if (start == QueueStart.Noise && discarded < steps)
+            job.Log.Warning($"fifo: warmupIterations {discarded} is below the run's {steps} steps, so the first {steps - discarded} output frames keep " +
+                            "noise they were never given the steps to lose (frame 0 is raw noise). Leave it out to warm up fully.");
         double strength = start == QueueStart.Source ? job.SourceStrength : 1;
 
         var tail = options.Tail is { } tl ? FifoOptions.ParseTail(tl) ?? throw BadOption("tail", $"'{tl}' is unknown; use noise or lowfreq") : TailInit.Noise;

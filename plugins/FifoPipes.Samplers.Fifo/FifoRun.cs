@@ -106,7 +106,8 @@ public sealed class FifoRun : IDisposable
     /// as it was when the iteration began; the results are written back together at the end. With windowBatch: auto
     /// the first iteration sizes the batch from free memory (<see cref="SizeBatchFromMemory"/>), and a call that
     /// still runs out of device memory halves the windows per call and the iteration is redone from the start
-    /// (windows are independent and noise is keyed, so the result is the same); the smaller size is kept.
+    /// (windows are independent and noise is keyed, so the result is the same, up to the rounding a GPU's kernels do
+    /// differently for another batch shape); the smaller size is kept, and a resume starts from it.
     /// </summary>
     public void DenoiseWindows(CancellationToken cancellation)
     {
@@ -215,24 +216,27 @@ public sealed class FifoRun : IDisposable
         prefetchedTail?.Dispose();
         prefetchedTail = null;
         using var scope = NewDisposeScope();
-        var frames = new List<Tensor>();
+        var keys = new List<(long Frame, NoisePurpose Purpose, int Step)?>();
         if (stepsUseNoise)
             for (int slot = 0; slot < Plan.QueueLength; slot++)
             {
                 int k = Plan.SlotK(slot);
-                frames.Add(slot >= Plan.Padding && Plan.Table.UsesNoise(k)
-                    ? job.Noise.Normal(Plan.LatentShape, Plan.FrameId(Iteration, slot), NoisePurpose.Step, k)
-                    : zeros(Plan.LatentShape, ScalarType.Float32));
+                keys.Add(slot >= Plan.Padding && Plan.Table.UsesNoise(k) ? (Plan.FrameId(Iteration, slot), NoisePurpose.Step, k) : null);
             }
-        frames.Add(TailNoise(null));
-        var all = stack(frames, 1).to(device);
+        keys.Add((NextTailId, NoisePurpose.QueueTail, 0));
+        var all = StackedNoise(keys).to(device);
         if (stepsUseNoise) stepNoise = all.narrow(1, 0, Plan.QueueLength).DetachFromDisposeScope();
         // A source frame is read and encoded here too, so its upload to the device does not wait for this iteration's calls.
         // A source frame takes the noise in (no copy needed); plain noise is copied out of the stacked block.
-        var tailNoise = all.select(1, frames.Count - 1);
+        var tailNoise = all.select(1, keys.Count - 1);
         prefetchedTail = (job.Source is null ? tailNoise.clone() : FromSource(tailNoise)).DetachFromDisposeScope();
         prefetchedFor = Iteration;
     }
+
+    /// <summary>The draws for <paramref name="keys"/> (zeros for null) stacked along dimension 1; keyed noise draws them all at once.</summary>
+    Tensor StackedNoise(IReadOnlyList<(long Frame, NoisePurpose Purpose, int Step)?> keys) =>
+        job.Noise is KeyedNoise keyed ? keyed.NormalStack(Plan.LatentShape, keys)
+        : stack(keys.Select(key => key is { } k ? job.Noise.Normal(Plan.LatentShape, k.Frame, k.Purpose, k.Step) : zeros(Plan.LatentShape, ScalarType.Float32)).ToList(), 1);
 
     /// <summary>The frame id the next pushed tail frame holds.</summary>
     long NextTailId => Plan.FrameId(Iteration + 1, Plan.QueueLength - 1);
@@ -286,7 +290,7 @@ public sealed class FifoRun : IDisposable
         var queueNow = QueueTensor();
         if (queueNow.device.type != TorchSharp.DeviceType.CPU)
             using (var onDevice = queueNow) queueNow = onDevice.cpu();
-        return new(queueNow, Iteration, Emitted, job.Noise.Seed, job.RunHash, job.RunSettings) { Recent = kept };
+        return new(queueNow, Iteration, Emitted, job.Noise.Seed, job.RunHash, job.RunSettings) { Recent = kept, Noise = FifoSnapshot.NoiseOf(job), WindowBatch = windowBatch };
     }
 
     SlotQueue FillQueue(BaseClipCache? cache, CancellationToken cancellation)
@@ -332,6 +336,12 @@ public sealed class FifoRun : IDisposable
         queue = new SlotQueue(frames);
         Iteration = snapshot.Iteration;
         if (recent is not null && snapshot.Recent is { } kept) recent.Restore(kept, Emitted, device);
+        if (Plan.ShrinkBatchOnOutOfMemory && snapshot.WindowBatch is { } batch && batch <= Plan.Windows.Count)
+        {
+            windowBatch = batch;
+            pendingGauge = null;
+            job.Log.Verbose($"fifo: {batch} windows per model call, as the run that wrote the snapshot had (windowBatch: auto)");
+        }
         job.Log.Verbose($"fifo: resumed from {path} at iteration {Iteration} ({Emitted} frames already output)");
         if (Finished)
             job.Log.Warning($"fifo: the snapshot '{path}' is at the run's end: all {OutputFrames} frames were output before it, so this run makes none. " +

@@ -1,5 +1,6 @@
 using System.Globalization;
 using FifoPipes.Abstractions;
+using FifoPipes.Core;
 using FifoPipes.Torch.Checkpoints;
 using static TorchSharp.torch;
 
@@ -17,13 +18,29 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
     /// <summary>The last n output latents [C, n, h, w] (<see cref="SamplingJob.KeepLatents"/>), or null when none is kept.</summary>
     public Tensor? Recent { get; init; }
 
+    /// <summary>The generator that drew the run's noise (<see cref="KeyedNoise.Generator"/>); null where the run's noise source names none.</summary>
+    public string? Noise { get; init; }
+
+    const string NoiseKey = "noise";
+
+    /// <summary>
+    /// The windows per model call when it was taken. A GPU's kernels round by batch shape, so a resume that takes the
+    /// same count (windowBatch: auto does) computes its frames as the run that wrote it would have.
+    /// </summary>
+    public int? WindowBatch { get; init; }
+
+    const string WindowBatchKey = "windowBatch";
+
+    /// <summary>The name a run's snapshots record for its noise.</summary>
+    public static string? NoiseOf(SamplingJob job) => job.Noise is KeyedNoise ? KeyedNoise.Generator : null;
+
     public void Save(string path)
     {
         var folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(folder)) Directory.CreateDirectory(folder);
         var tensors = new List<KeyValuePair<string, Tensor>> { KeyValuePair.Create("queue", Queue) };
         if (Recent is not null) tensors.Add(KeyValuePair.Create("recent", Recent));
-        SafetensorsFile.Save(path, tensors, new Dictionary<string, string>
+        var metadata = new Dictionary<string, string>
         {
             ["format"] = Format,
             ["iteration"] = Iteration.ToString(CultureInfo.InvariantCulture),
@@ -31,7 +48,10 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
             ["seed"] = Seed.ToString(CultureInfo.InvariantCulture),
             [SnapshotMetadata.RunHash] = RunHash,
             [SnapshotMetadata.RunSettings] = RunSettings,
-        });
+        };
+        if (Noise is not null) metadata[NoiseKey] = Noise;
+        if (WindowBatch is { } batch) metadata[WindowBatchKey] = batch.ToString(CultureInfo.InvariantCulture);
+        SafetensorsFile.Save(path, tensors, metadata);
     }
 
     /// <summary>
@@ -68,7 +88,11 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
             long emitted = Long(metadata, "emitted", path);
             CheckRecent(path, recent, emitted, Math.Min(job.KeepLatents, emitted), plan);
             return new FifoSnapshot(queue, Long(metadata, "iteration", path), emitted, Long(metadata, "seed", path, negativeAllowed: true),
-                metadata.GetValueOrDefault(SnapshotMetadata.RunHash, ""), metadata.GetValueOrDefault(SnapshotMetadata.RunSettings, "")) { Recent = recent };
+                metadata.GetValueOrDefault(SnapshotMetadata.RunHash, ""), metadata.GetValueOrDefault(SnapshotMetadata.RunSettings, ""))
+            {
+                Recent = recent,
+                WindowBatch = int.TryParse(metadata.GetValueOrDefault(WindowBatchKey), NumberStyles.None, CultureInfo.InvariantCulture, out var batch) && batch > 0 ? batch : null,
+            };
         }
         catch
         {
@@ -101,12 +125,7 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
         string hash = metadata.GetValueOrDefault(SnapshotMetadata.RunHash, "");
         string settings = metadata.GetValueOrDefault(SnapshotMetadata.RunSettings, "");
         if (hash != job.RunHash && RunExtension.Of(settings, job.RunSettings) is { } longer)
-        {
             job.Log.Verbose($"fifo: this run goes on past the end of the snapshot's run '{hash}': {longer.FramesBefore} frames then, {longer.FramesNow} now.");
-            if (longer.Appended)
-                job.Log.Warning($"fifo: the prompts added after frame {longer.FramesBefore} take over as a prompt changed while the run went would: the frames near " +
-                                "there were begun under the last prompt, so they are not those of a run planned with the new prompts from its start.");
-        }
         else if (hash != job.RunHash)
             throw new FifoInputException("SnapshotMismatch",
                 $"Snapshot '{path}' was written by run '{hash}', but this run is '{job.RunHash}'{Differences(settings, job.RunSettings)}. " +
@@ -114,6 +133,10 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
         long seed = Long(metadata, "seed", path, negativeAllowed: true);
         if (seed != job.Noise.Seed)
             throw new FifoInputException("SnapshotMismatch", $"Snapshot '{path}' has seed {seed}, but this run has seed {job.Noise.Seed}. Resume with the same seed.");
+        // Not refused: the queue goes on all the same, only its new noise is not the one the older version would have drawn.
+        if (NoiseOf(job) is { } noise && metadata.GetValueOrDefault(NoiseKey) is var then && then != noise)
+            job.Log.Warning($"fifo: snapshot '{path}' was made with {then ?? "libtorch's generator (FifoPipes before 2026-12-06)"}, and this run draws its noise " +
+                            $"with {noise}: the frames from here on continue the video, but are not those the run that wrote it would have gone on to make.");
     }
 
     /// <summary>": model.height is 40 in the snapshot and 32 now", for the settings both sides recorded.</summary>

@@ -4,12 +4,12 @@ namespace FifoPipes.Samplers.Fifo;
 
 /// <summary>
 /// A run that goes on past the end of a snapshot's run: every setting the same but the prompt schedule, which is the
-/// snapshot's with its last span longer and perhaps more spans after it. A FIFO run conditions the frames it has begun
-/// past its end under its last prompt and otherwise never looks at its length, so a longer last span makes exactly the
-/// frames of a run planned that long; spans added after it take over as a prompt changed while the run went would.
+/// snapshot's with its last span longer and perhaps more spans after it. Every window of a FIFO iteration takes the
+/// prompt of the queue's head frame, which never reaches the end of the run before the run's last snapshot, and the
+/// run otherwise never looks at its length: so the extension makes exactly the frames of a run planned that long,
+/// spans added after the old end included.
 /// </summary>
-/// <param name="Appended">Prompts follow the snapshot's last one (not only its span made longer).</param>
-public sealed record RunExtension(long FramesBefore, long FramesNow, bool Appended)
+public sealed record RunExtension(long FramesBefore, long FramesNow)
 {
     /// <summary>The extension <paramref name="runSettings"/> makes of <paramref name="snapshotSettings"/> (run settings as the run hash reads them); null where it is not one.</summary>
     public static RunExtension? Of(string snapshotSettings, string runSettings)
@@ -23,7 +23,7 @@ public sealed record RunExtension(long FramesBefore, long FramesNow, bool Append
             if (thenSpans[i] != nowSpans[i]) return null;
         if (nowSpans[last].Prompt != thenSpans[last].Prompt || nowSpans[last].Frames < thenSpans[last].Frames) return null;
         long before = thenSpans.Sum(s => s.Frames), now = nowSpans.Sum(s => s.Frames);
-        return now > before ? new RunExtension(before, now, nowSpans.Count > thenSpans.Count) : null;
+        return now > before ? new RunExtension(before, now) : null;
     }
 
     /// <summary>The settings other than the prompts, as lines, and the prompt spans (null where a span's value is not text|frames).</summary>

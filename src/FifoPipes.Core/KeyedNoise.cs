@@ -5,9 +5,11 @@ using static TorchSharp.torch;
 namespace FifoPipes.Core;
 
 /// <summary>
-/// Noise as a pure function of (seed, frame, purpose, step): each request seeds its own generator
-/// from a mix of the key, so batching, device count and resume cannot change a single value.
-/// Draws happen on the CPU generator and are moved afterwards, so CPU and CUDA runs see the same noise.
+/// Noise as a pure function of (seed, frame, purpose, step): each request is its own Philox stream, keyed by a 64-bit
+/// mix of the four, so batching, device count and resume cannot change a single value, and no two requests of a run
+/// share a stream (libtorch's CPU generator keeps only 32 bits of a seed, so keyed seeds there collided in long runs,
+/// and its normal kernel differs between CPU builds). Draws are made on the host and moved afterwards, so CPU and
+/// CUDA runs, and every machine, see the same noise.
 /// </summary>
 public sealed class KeyedNoise : INoiseSource
 {
@@ -15,12 +17,52 @@ public sealed class KeyedNoise : INoiseSource
 
     public long Seed { get; }
 
+    /// <summary>The name of this noise, which snapshots record: a run resumes with the noise it began with.</summary>
+    public const string Generator = "philox4x32-10/box-muller";
+
     public Tensor Normal(long[] shape, long frame, NoisePurpose purpose, int step, Device? device = null)
     {
-        using var generator = new Generator(unchecked((ulong)Key(Seed, frame, purpose, step)));
-        var noise = randn(shape, dtype: ScalarType.Float32, generator: generator);
+        var noise = Draw(shape, unchecked((ulong)Key(Seed, frame, purpose, step)));
         if (device is null || device.type == DeviceType.CPU) return noise;
         using (noise) return noise.to(device);
+    }
+
+    // Above this many values the blocks are drawn on several threads; each value is a function of its index alone.
+    const int ValuesPerTask = 1 << 16;
+
+    /// <summary>Standard normal values of stream <paramref name="key"/> in <paramref name="shape"/> (<see cref="Philox.FillNormal"/>).</summary>
+    public static Tensor Draw(long[] shape, ulong key)
+    {
+        long count = shape.Aggregate(1L, (n, d) => n * d);
+        var values = new float[count];
+        int tasks = (int)((count + ValuesPerTask - 1) / ValuesPerTask);
+        if (tasks <= 1) Philox.FillNormal(values, key);
+        else Parallel.For(0, tasks, t =>
+        {
+            int start = t * ValuesPerTask;
+            Philox.FillNormal(values.AsSpan(start, (int)Math.Min(ValuesPerTask, count - start)), key, start / 4);
+        });
+        return tensor(values, shape, dtype: ScalarType.Float32);
+    }
+
+    /// <summary>
+    /// Many frames' draws at once, on every core, stacked along dimension 1 as <c>stack(frames, 1)</c> would: frame i
+    /// of <paramref name="frameShape"/> [C, ...] is the draw <see cref="Normal"/> makes for keys[i], or zeros where
+    /// that is null. One call instead of one per frame, for the sampler's noise of a whole queue each iteration.
+    /// </summary>
+    public Tensor NormalStack(long[] frameShape, IReadOnlyList<(long Frame, NoisePurpose Purpose, int Step)?> keys)
+    {
+        int channels = (int)frameShape[0], perChannel = (int)frameShape.Skip(1).Aggregate(1L, (n, d) => n * d), count = keys.Count;
+        var values = new float[(long)channels * count * perChannel];
+        Parallel.For(0, count, () => new float[channels * perChannel], (i, _, frame) =>
+        {
+            if (keys[i] is not { } key) return frame;
+            Philox.FillNormal(frame, unchecked((ulong)Key(Seed, key.Frame, key.Purpose, key.Step)));
+            for (int c = 0; c < channels; c++)
+                frame.AsSpan(c * perChannel, perChannel).CopyTo(values.AsSpan((c * count + i) * perChannel, perChannel));
+            return frame;
+        }, _ => { });
+        return tensor(values, new long[] { channels, count }.Concat(frameShape.Skip(1)).ToArray(), dtype: ScalarType.Float32);
     }
 
     /// <summary>SplitMix64 over the key fields: well mixed, stable across platforms and versions.</summary>

@@ -6,6 +6,7 @@ var benchmarks = new IBenchmark[]
     new AnalyticThroughput(),
     new Soak(),
     new GifEncoding(),
+    new NoiseDraws(),
 };
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")

@@ -155,12 +155,17 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
             Assert.True(SinkTestBase.Pixels(Path.Combine(folder, "planned", name!)).AsSpan().SequenceEqual(SinkTestBase.Pixels(Path.Combine(folder, "first", name!))), $"{name} differs");
         Assert.Equal(Frames + 16, Directory.GetFiles(Path.Combine(folder, "first")).Length);
 
-        // Another prompt after it goes on too, said to be a change rather than a plan; another earlier schedule is refused.
+        // Another prompt after it goes on too, again as planned: every window takes the prompt of the queue's head frame,
+        // which had not reached the new span when the snapshot was taken. Another earlier schedule is refused.
         var log = new FifoPipes.Tests.Sampling.RecordingSink();
-        var appended = Recipe("first", resume: "run.snapshot").Replace("prompt: blue waves rolling right\n", "")
+        string Appended(string yaml) => yaml.Replace("prompt: blue waves rolling right\n", "")
             .Replace($"frames: {Frames}", $"prompts:\n  - {{ prompt: blue waves rolling right, frames: {Frames + 16} }}\n  - {{ prompt: red fire rising, frames: 8 }}");
-        Assert.Equal(Enumerable.Range(Frames + 16, 8).Select(i => (long)i), Run(Read(appended), log: log));
-        Assert.Contains(log.Warnings, w => w.Contains($"the prompts added after frame {Frames + 16} take over as a prompt changed while the run went would"));
+        Assert.Equal(Enumerable.Range(Frames + 16, 8).Select(i => (long)i), Run(Read(Appended(Recipe("first", resume: "run.snapshot"))), log: log));
+        Assert.Empty(log.Warnings);
+        Run(Read(Appended(Recipe("planned-two", snapshots: false))));
+        Assert.Equal(Frames + 24, Directory.GetFiles(Path.Combine(folder, "first")).Length);
+        foreach (var name in Directory.GetFiles(Path.Combine(folder, "planned-two")).Select(Path.GetFileName))
+            Assert.True(SinkTestBase.Pixels(Path.Combine(folder, "planned-two", name!)).AsSpan().SequenceEqual(SinkTestBase.Pixels(Path.Combine(folder, "first", name!))), $"{name} differs");
         var other = Recipe("first", resume: "run.snapshot").Replace("blue waves rolling right", "green hills").Replace($"frames: {Frames}", $"frames: {Frames + 40}");
         var ex = Assert.Throws<FifoInputException>(() => Run(Read(other)));
         Assert.Equal("SnapshotMismatch", ex.ErrorId);

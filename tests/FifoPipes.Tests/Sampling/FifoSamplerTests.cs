@@ -79,9 +79,20 @@ public sealed class FifoSamplerTests : IDisposable
         Assert.True(File.Exists(snapshot));
         TensorAssert.Identical(uninterrupted.Take(4).ToList(), firstPart, "before the interruption");
 
-        var resumed = Sampler(options).Sample(Job(model, resumeFrom: snapshot), CancellationToken.None).ToList();
+        var log = new RecordingSink();
+        var resumed = Sampler(options).Sample(Job(model, resumeFrom: snapshot) with { Log = log }, CancellationToken.None).ToList();
         Assert.Equal(Enumerable.Range(3, 7).Select(i => (long)i), resumed.Select(f => f.Index));
         TensorAssert.Identical(uninterrupted.Skip(3).ToList(), resumed.Select(f => f.Latent).ToList(), "after resuming");
+        Assert.Empty(log.Warnings);
+
+        // A snapshot from before the noise was FifoPipes' own still resumes, saying its new frames are not the old version's.
+        var (tensors, metadata) = FifoPipes.Torch.Checkpoints.SafetensorsFile.LoadWithMetadata(snapshot);
+        var older = Path.Combine(folder, "older.safetensors");
+        FifoPipes.Torch.Checkpoints.SafetensorsFile.Save(older, tensors, metadata.Where(kv => kv.Key != "noise").ToDictionary(kv => kv.Key, kv => kv.Value));
+        foreach (var t in tensors.Values) t.Dispose();
+        var olderLog = new RecordingSink();
+        Assert.Equal(7, Sampler(options).Sample(Job(model, resumeFrom: older) with { Log = olderLog }, CancellationToken.None).Count());
+        Assert.Contains(olderLog.Warnings, w => w.Contains("was made with libtorch's generator") && w.Contains(KeyedNoise.Generator));
     }
 
     [Fact]
@@ -263,6 +274,22 @@ public sealed class FifoSamplerTests : IDisposable
         var cache = Assert.Throws<FifoInputException>(() => Sampler(new FifoOptions { BaseClipCache = folder }).Sample(withFrames, CancellationToken.None));
         Assert.Contains("'baseClipCache'", cache.Message);
         Assert.Contains("start frames", cache.Message);
+    }
+
+    [Fact]
+    public void A_warm_up_shorter_than_the_steps_is_warned_of_and_eta_is_refused_beside_ddpm()
+    {
+        // DelegateVideoModel: 4 window frames, 2 partitions by default, so 8 steps.
+        var log = new RecordingSink();
+        Sampler(new FifoOptions { Start = "noise", WarmupIterations = 3 }).Sample(Job(DelegateVideoModel.Linear(), frames: 2) with { Log = log }, CancellationToken.None).ToList();
+        Assert.Contains(log.Warnings, w => w.Contains("warmupIterations 3 is below the run's 8 steps, so the first 5 output frames"));
+        var full = new RecordingSink();
+        Sampler(new FifoOptions { Start = "noise" }).Sample(Job(DelegateVideoModel.Linear(), frames: 2) with { Log = full }, CancellationToken.None).ToList();
+        Assert.Empty(full.Warnings);
+
+        var eta = Assert.Throws<FifoInputException>(() => Sampler(new FifoOptions { Step = "ddpm", Eta = 0 }).Sample(Job(DelegateVideoModel.Linear()), CancellationToken.None).ToList());
+        Assert.Contains("'eta': only applies to step: ddim", eta.Message);
+        Assert.NotEmpty(Sampler(new FifoOptions { Step = "ddpm" }).Sample(Job(DelegateVideoModel.Linear(), frames: 1), CancellationToken.None).ToList());
     }
 
     [Fact]

@@ -153,8 +153,8 @@ public sealed class RunExtensionTests
         string Run(params (string Prompt, int Frames)[] spans) =>
             "model.use=analytic\nsampler.use=fifo\n" + string.Concat(spans.Select((s, i) => $"prompts[{i}]={s.Prompt}|{s.Frames}\n")) + "seed=3\n";
         var then = Run(("rain | snow", 20), ("fog", 40));
-        Assert.Equal(new RunExtension(60, 76, false), RunExtension.Of(then, Run(("rain | snow", 20), ("fog", 56))));
-        Assert.Equal(new RunExtension(60, 68, true), RunExtension.Of(then, Run(("rain | snow", 20), ("fog", 40), ("sun", 8))));
+        Assert.Equal(new RunExtension(60, 76), RunExtension.Of(then, Run(("rain | snow", 20), ("fog", 56))));
+        Assert.Equal(new RunExtension(60, 68), RunExtension.Of(then, Run(("rain | snow", 20), ("fog", 40), ("sun", 8))));
         Assert.Null(RunExtension.Of(then, then));
         Assert.Null(RunExtension.Of(then, Run(("rain | snow", 21), ("fog", 40))));
         Assert.Null(RunExtension.Of(then, Run(("rain | snow", 20), ("fog", 30), ("sun", 30))));
@@ -163,7 +163,7 @@ public sealed class RunExtensionTests
         Assert.Null(RunExtension.Of(Others, Others + "prompts[0]=fog|4\n"));
         // A prompt written over two lines is one span, as the settings record it.
         var twoLines = Run(("rain\nsnow", 20));
-        Assert.Equal(new RunExtension(20, 30, false), RunExtension.Of(twoLines, Run(("rain\nsnow", 30))));
+        Assert.Equal(new RunExtension(20, 30), RunExtension.Of(twoLines, Run(("rain\nsnow", 30))));
         Assert.Null(RunExtension.Of(twoLines, Run(("rain\nsleet", 30))));
     }
 

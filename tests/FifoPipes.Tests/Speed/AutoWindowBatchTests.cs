@@ -50,12 +50,37 @@ public sealed class AutoWindowBatchTests
     static (List<Tensor> Frames, int FinalBatch) Run(IVideoModel model, string windowBatch, IProgressSink log, MemoryGauge? gauge = null)
     {
         var job = new SamplingJob { Model = model, Prompts = new[] { new PromptSpan("rain", 3) }, Noise = new KeyedNoise(9), Seed = 9, Log = log };
-        var plan = FifoPlan.Resolve(new FifoOptions { WindowBatch = windowBatch, Start = "noise", WarmupIterations = 1 }, model.Info, job);
+        var plan = FifoPlan.Resolve(new FifoOptions { WindowBatch = windowBatch, Start = "noise" }, model.Info, job);
         using var run = FifoRun.Create(job, plan, CancellationToken.None, memoryGauge: gauge ?? Unmeasurable());
         var frames = new List<Tensor>();
         while (!run.Finished)
             if (run.Advance(CancellationToken.None) is { } frame) frames.Add(frame.Latent);
         return (frames, run.WindowBatch);
+    }
+
+    [Fact]
+    public void A_resumed_run_takes_the_windows_per_call_of_the_run_that_wrote_its_snapshot()
+    {
+        // A GPU rounds by batch shape: measuring free memory again could pick another size and other frames.
+        var model = DelegateVideoModel.Linear();
+        var path = Path.Combine(Path.GetTempPath(), $"fifo-batch-{Guid.NewGuid():N}.safetensors");
+        var job = new SamplingJob { Model = model, Prompts = new[] { new PromptSpan("rain", 6) }, Noise = new KeyedNoise(9), Seed = 9 };
+        FifoPlan Plan(string windowBatch) => FifoPlan.Resolve(new FifoOptions { WindowBatch = windowBatch }, model.Info, job);
+        try
+        {
+            using (var first = FifoRun.Create(job, Plan("2"), CancellationToken.None))
+            {
+                first.Advance(CancellationToken.None);
+                using var snapshot = first.Snapshot();
+                snapshot.Save(path);
+            }
+            var gauge = new FixedGauge(1L << 40, 0);
+            using var resumed = FifoRun.Create(job with { ResumeFrom = path }, Plan("auto"), CancellationToken.None, memoryGauge: gauge);
+            resumed.Advance(CancellationToken.None);
+            Assert.Equal(2, resumed.WindowBatch);
+            Assert.Equal(0, gauge.Measurements);
+        }
+        finally { File.Delete(path); }
     }
 
     [Fact]
