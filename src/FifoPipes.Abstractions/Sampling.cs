@@ -11,7 +11,18 @@ public interface ISamplerFactory
 /// <summary>
 /// Produces latent frames in order, lazily: one is yielded as soon as it leaves the sampler, so a
 /// consumer can decode and write it while the next is computed. Stops within one model call of
-/// <paramref name="cancellation"/> being signalled.
+/// <paramref name="cancellation"/> being signalled (by throwing <see cref="OperationCanceledException"/>).
+/// The rules a sampler keeps, which the engine checks and names the sampler for breaking:
+/// <list type="bullet">
+/// <item>One <see cref="LatentFrame"/> for every output frame of the job (the sum of its prompt spans' frames), indices
+/// 0, 1, 2, ... in order; a resumed job starts at its snapshot's frame, after any <see cref="LatentFrame.Replayed"/> ones.</item>
+/// <item>Each latent is [C, h, w] of the model's <see cref="ModelInfo"/> (LatentChannels, LatentHeight, LatentWidth), a new
+/// tensor the engine owns from then on and disposes after decoding: never yield one the sampler keeps or yields again.</item>
+/// <item>Noise comes from <see cref="SamplingJob.Noise"/>, keyed by frame, purpose and step, never from a generator of
+/// the sampler's own: that keeps batching, several devices and resume exact.</item>
+/// <item>Bad input (an option the model cannot take, a start image of the wrong size) is a <see cref="FifoInputException"/>
+/// naming the fix; anything else the sampler throws is reported as its failure, with its name and path.</item>
+/// </list>
 /// </summary>
 public interface ISampler
 {

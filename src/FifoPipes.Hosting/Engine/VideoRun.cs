@@ -90,10 +90,12 @@ public sealed class VideoRun
         var context = new PluginContext(log, workingDirectory);
         // Watched from before the model loads: a prompt written while a large model loads is a change, not the start.
         var livePrompts = recipe.LivePrompt is null ? null : new LivePromptFile(recipe.LivePrompt, log);
-        IVideoModel Load(IProgressSink modelLog) => recipe.Model.Plugin.Create<IModelAdapter>().Load(recipe.Model.Options, new PluginContext(modelLog, workingDirectory));
+        IVideoModel Load(IProgressSink modelLog) => PluginFailedException.Guard($"Loading {PluginFailedException.Name(recipe.Model.Plugin)}",
+            () => recipe.Model.Plugin.Create<IModelAdapter>().Load(recipe.Model.Options, new PluginContext(modelLog, workingDirectory)));
         using var lease = models is null ? ModelLease.ForOneRun(Load(log)) : models.Lease(recipe.Model, workingDirectory, Load, log);
         var model = lease.Model;
-        var sampler = new RestartingSampler(recipe.Sampler.Plugin.Create<ISamplerFactory>().Create(recipe.Sampler.Options, context), MaxFaultRepeats);
+        var sampler = new RestartingSampler(PluginFailedException.Guard($"Creating {PluginFailedException.Name(recipe.Sampler.Plugin)}",
+            () => recipe.Sampler.Plugin.Create<ISamplerFactory>().Create(recipe.Sampler.Options, context)), MaxFaultRepeats);
         using var source = recipe.Source is null ? null : SourceVideoLatents.Open(model, recipe.Source, log);
         // A restyled video plays at its source's rate unless the recipe says otherwise: frame k stands for frame k.
         double fps = recipe.Fps ?? source?.Fps ?? model.Info.Defaults.Fps;
@@ -129,7 +131,9 @@ public sealed class VideoRun
         using var frames = new DecodedFrames(decoder, position, resuming: recipe.ResumeFrom is not null, recipe.Prompts[0].Prompt,
             (rgb, index, prompt) => FrameConversion.ToFrame(rgb, index, prompt, fps, RunId, recipe.Provenance),
             item => Post(output, item, cancellation), repeats);
-        foreach (var latent in sampler.Sample(job, cancellation)) frames.Take(latent);
+        var latents = new CheckedLatents($"{PluginFailedException.Name(recipe.Sampler.Plugin)} on {PluginFailedException.Name(recipe.Model.Plugin)}",
+            model.Info, recipe.Frames, resuming: recipe.ResumeFrom is not null);
+        foreach (var latent in latents.Of(sampler.Sample(job, cancellation))) frames.Take(latent);
         frames.Finish();
     }
 

@@ -48,7 +48,11 @@ public sealed class PluginHost
         {
             if (!Directory.Exists(folder))
             {
-                host.errors.Add(new PluginLoadError(Path.GetFullPath(folder), null, $"plugin folder does not exist (check {PluginPathVariable}; a relative entry is taken from the process's working folder)"));
+                var full = Path.GetFullPath(folder);
+                host.errors.Add(new PluginLoadError(full, null,
+                    File.Exists(full) ? $"is a file, not a plugin folder: give {PluginPathVariable} the folder that holds it, '{Path.GetDirectoryName(full)}'"
+                    : Path.PathSeparator != ';' && folder.Contains(';') ? $"plugin folder does not exist: separate the folders in {PluginPathVariable} with '{Path.PathSeparator}' here, not ';'"
+                    : $"plugin folder does not exist (check {PluginPathVariable}; a relative entry is taken from the process's working folder)"));
                 continue;
             }
             host.LoadFolder(Path.GetFullPath(folder), shared);
@@ -146,7 +150,7 @@ public sealed class PluginHost
         CompositionHost container;
         try
         {
-            container = new ContainerConfiguration().WithAssembly(assembly).CreateContainer();
+            container = new ContainerConfiguration().WithParts(PluginParts(assembly, path)).CreateContainer();
         }
         catch (Exception ex)
         {
@@ -157,6 +161,63 @@ public sealed class PluginHost
         Add<ISamplerFactory>(container, path, contracts, PluginKind.Sampler);
         Add<ISinkFactory>(container, path, contracts, PluginKind.Sink);
         Add<IQualityStudy>(container, path, contracts, PluginKind.Study);
+    }
+
+    /// <summary>The contract each kind of plugin exports.</summary>
+    static readonly (PluginKind Kind, Type Contract)[] Contracts =
+    {
+        (PluginKind.Model, typeof(IModelAdapter)), (PluginKind.Sampler, typeof(ISamplerFactory)),
+        (PluginKind.Sink, typeof(ISinkFactory)), (PluginKind.Study, typeof(IQualityStudy)),
+    };
+
+    /// <summary>
+    /// The assembly's classes that export a plugin as the contracts say. The others a plugin author meant as plugins are
+    /// recorded with the attribute to write: one wrong export would otherwise fail the whole assembly's composition
+    /// in MEF's words, and a class without one would be passed over without a word.
+    /// </summary>
+    List<Type> PluginParts(Assembly assembly, string path)
+    {
+        Type[] types;
+        try { types = assembly.GetTypes(); }
+        catch (ReflectionTypeLoadException ex)
+        {
+            // The types that load still give their plugins.
+            errors.Add(new PluginLoadError(path, null, "some of its types cannot be read: " + Describe(ex)));
+            types = ex.Types.OfType<Type>().ToArray();
+        }
+        var parts = new List<Type>();
+        foreach (var type in types.Where(t => t.IsClass && !t.IsAbstract))
+        {
+            ExportAttribute? export;
+            try { export = type.GetCustomAttribute<ExportAttribute>(inherit: false); }
+            catch (Exception ex) when (ex is FileNotFoundException or FileLoadException or TypeLoadException)
+            {
+                errors.Add(new PluginLoadError(path, null, $"{type.FullName}'s attributes cannot be read: {Describe(ex)}"));
+                continue;
+            }
+            var implemented = Contracts.Where(c => c.Contract.IsAssignableFrom(type)).ToList();
+            string Fix(PluginKind kind, Type contract, string name) => $"[FifoPlugin(PluginKind.{kind}, \"{name}\", typeof({contract.Name}))]";
+            string Wanted(string name) => implemented.Count > 0
+                ? Fix(implemented[0].Kind, implemented[0].Contract, name)
+                : $"{Fix(PluginKind.Sampler, typeof(ISamplerFactory), name)} on a class that implements ISamplerFactory (IModelAdapter, ISinkFactory or IQualityStudy for the other kinds)";
+            switch (export)
+            {
+                case FifoPluginAttribute plugin when plugin.ContractType is { } named && !named.IsAssignableFrom(type):
+                    errors.Add(new PluginLoadError(path, plugin.Name,
+                        $"its attribute exports typeof({named.Name}), which {type.Name} does not implement; write {Wanted(plugin.Name)}"));
+                    break;
+                case FifoPluginAttribute:
+                    parts.Add(type);
+                    break;
+                case not null:
+                    errors.Add(new PluginLoadError(path, null, $"{type.FullName} has a plain [Export], which gives the host no kind or name; write {Wanted("name")}"));
+                    break;
+                case null when implemented.Count > 0 && type.IsPublic:
+                    errors.Add(new PluginLoadError(path, null, $"{type.FullName} implements {implemented[0].Contract.Name} but is not exported, so it is not loaded; add {Wanted("name")}"));
+                    break;
+            }
+        }
+        return parts;
     }
 
     void Add<T>(CompositionHost container, string path, Version contracts, PluginKind contractKind) where T : class
@@ -266,11 +327,26 @@ public sealed class PluginHost
     {
         if (Find(kind, name) is { } found) return found;
         var available = OfKind(kind).Select(p => p.Name).OrderBy(n => n).ToList();
-        var failed = errors.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase));
-        var why = failed is null ? "" : $" It failed to load: {failed.Message}.";
         throw new FifoInputException("UnknownPlugin",
-            $"No {kind.ToString().ToLowerInvariant()} plugin named '{name}'.{why} Available: {(available.Count == 0 ? "none" : string.Join(", ", available))}." +
+            $"No {kind.ToString().ToLowerInvariant()} plugin named '{name}'.{WhyMissing(name)} Available: {(available.Count == 0 ? "none" : string.Join(", ", available))}." +
             $" Third-party plugins are found in folders listed in {PluginPathVariable}.");
+    }
+
+    /// <summary>
+    /// Why a plugin of that name may be missing, each sentence with a leading space: its own load error, or else the
+    /// folders and files that did not load (its assembly may be among them); empty when everything loaded.
+    /// </summary>
+    public string WhyMissing(string name)
+    {
+        if (errors.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase)) is { } failed)
+            return $" It failed to load: {failed.Message}.";
+        var unnamed = errors.Where(e => e.Name is null).ToList();
+        return unnamed.Count switch
+        {
+            0 => "",
+            1 => $" A plugin file or folder did not load, and it may be there: {unnamed[0]}.",
+            _ => $" {unnamed.Count} plugin files or folders did not load, and it may be in one: {unnamed[0]}; Get-FifoPlugin lists the others.",
+        };
     }
 }
 

@@ -186,10 +186,9 @@ public sealed class RecipeReader
         }
         if (plugin is null)
         {
-            var failed = plugins.Errors.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase));
             var available = plugins.OfKind(kind).Select(p => p.Name).OrderBy(n => n).ToList();
             var hint = OptionBinder.Hint(name, available);
-            Error($"{key}.use", $"unknown {kind.ToString().ToLowerInvariant()} plugin '{name}'.{hint}" + (failed is null ? "" : $" It failed to load: {failed.Message}"), at, available);
+            Error($"{key}.use", $"unknown {kind.ToString().ToLowerInvariant()} plugin '{name}'.{hint}{plugins.WhyMissing(name)}", at, available);
             return null;
         }
         if (frameSize is { Count: > 0 }) ApplyFrameSize(plugin, frameSize, ref with);

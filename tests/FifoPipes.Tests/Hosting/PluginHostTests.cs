@@ -74,6 +74,12 @@ public sealed class PluginHostTests
             Assert.Null(host.Find(PluginKind.Sampler, "mislabelled-sink"));
             Assert.Contains(host.Errors, e => e.Name == "timed-sink" && e.Message.Contains("option 'duration' is a TimeSpan"));
             Assert.Contains(host.Errors, e => e.Source == dangling && e.Message.Contains("cannot be read"));
+            // Exports written wrong cost only their own plugin, each with the attribute to write.
+            Assert.Contains(host.Errors, e => e.Name == "product-exporting-sampler" &&
+                e.Message.Contains("exports typeof(ISampler), which ProductExportingSamplerFactory does not implement; write [FifoPlugin(PluginKind.Sampler, \"product-exporting-sampler\", typeof(ISamplerFactory))]"));
+            Assert.Contains(host.Errors, e => e.Message.Contains("FaultyPlugins.UnexportedSinkFactory implements ISinkFactory but is not exported, so it is not loaded; add [FifoPlugin(PluginKind.Sink, \"name\", typeof(ISinkFactory))]"));
+            Assert.Contains(host.Errors, e => e.Message.Contains("FaultyPlugins.PlainExportModelAdapter has a plain [Export], which gives the host no kind or name; write [FifoPlugin(PluginKind.Model, \"name\", typeof(IModelAdapter))]"));
+            Assert.NotNull(host.Find(PluginKind.Sampler, "misbehaving-sampler"));
 
             var ex = Assert.Throws<FifoInputException>(() => host.Require(PluginKind.Model, "ghostly-model"));
             Assert.Contains("failed to load", ex.Message);
@@ -98,6 +104,16 @@ public sealed class PluginHostTests
             Assert.Contains($"did you mean '{output}'", error.Message);
         }
         finally { Directory.Delete(project, recursive: true); }
+    }
+
+    [Fact]
+    public void A_plugin_path_entry_that_is_a_file_or_a_windows_list_says_what_to_give()
+    {
+        var dll = Path.Combine(BuildOutput("tests/TestPlugins/FaultyPlugins"), "FaultyPlugins.dll");
+        var host = PluginHost.LoadFolders(new[] { dll, "/one;/two" });
+        Assert.Contains(host.Errors, e => e.Source == dll && e.Message.Contains($"is a file, not a plugin folder: give FIFOPIPES_PLUGIN_PATH the folder that holds it, '{Path.GetDirectoryName(dll)}'"));
+        if (Path.PathSeparator != ';')
+            Assert.Contains(host.Errors, e => e.Message.Contains($"separate the folders in FIFOPIPES_PLUGIN_PATH with '{Path.PathSeparator}' here, not ';'"));
     }
 
     [Fact]
@@ -158,6 +174,19 @@ public sealed class PluginContractVersionTests : IDisposable
         var error = Assert.Single(host.Errors);
         Assert.Contains($"was built against FifoPipes.Abstractions {major}.{minor}, and this FifoPipes has {Host.Major}.{Host.Minor}", error.Message);
         Assert.Contains(fix, error.Message);
+    }
+
+    [Fact]
+    public void A_missing_plugin_points_at_the_files_that_did_not_load()
+    {
+        var host = PluginHost.LoadFolders(new[] { SinkBuiltAgainst((ushort)Host.Major, (ushort)(Host.Minor + 1)) });
+        var ex = Assert.Throws<FifoInputException>(() => host.Require(PluginKind.Sink, "contact-sheet"));
+        Assert.Contains("A plugin file or folder did not load, and it may be there: ", ex.Message);
+        Assert.Contains($"ContactSheetSink.dll: was built against FifoPipes.Abstractions {Host.Major}.{Host.Minor + 1}", ex.Message);
+
+        var reader = new FifoPipes.Hosting.Recipes.RecipeReader(host);
+        reader.ReadText("apiVersion: fifopipes/v1\nprompt: x\nframes: 2\nsampler: fifo\n", Path.Combine(folder, "r.yaml"));
+        Assert.Contains(reader.Diagnostics, d => d.Path == "sampler.use" && d.Message.Contains("unknown sampler plugin 'fifo'. A plugin file or folder did not load"));
     }
 
     [Theory]

@@ -52,3 +52,60 @@ public sealed class TimedOptions
 {
     [Option("How long.")] public TimeSpan Duration { get; set; }
 }
+
+/// <summary>Samples in each way a third-party sampler can break its contract, for the engine's checks of what it yields.</summary>
+[FifoPlugin(PluginKind.Sampler, "misbehaving-sampler", typeof(ISamplerFactory), Description = "Breaks the sampler contract as its mode says.",
+    OptionsType = typeof(MisbehavingOptions))]
+public sealed class MisbehavingSamplerFactory : ISamplerFactory
+{
+    public ISampler Create(object? options, PluginContext context) => new MisbehavingSampler(((MisbehavingOptions)options!).Mode);
+}
+
+public sealed class MisbehavingOptions
+{
+    [Option("What goes wrong.", Choices = "none,throw,short,shape,skip,nothing")]
+    public string Mode { get; set; } = "none";
+}
+
+sealed class MisbehavingSampler(string mode) : ISampler
+{
+    public IEnumerable<LatentFrame> Sample(SamplingJob job, CancellationToken cancellation)
+    {
+        var info = job.Model.Info;
+        long frames = job.Prompts.Sum(p => (long)p.Frames);
+        if (mode == "nothing") yield break;
+        for (long i = 0; i < frames; i++)
+        {
+            if (mode == "throw" && i == 2) throw new NullReferenceException("Object reference not set to an instance of an object.");
+            if (mode == "short" && i == frames - 1) yield break;
+            long[] shape = mode == "shape" ? new long[] { 1, info.LatentChannels, info.LatentHeight, info.LatentWidth } : new long[] { info.LatentChannels, info.LatentHeight, info.LatentWidth };
+            yield return new LatentFrame(mode == "skip" && i > 0 ? i + 1 : i, TorchSharp.torch.zeros(shape), job.Prompts[0].Prompt);
+        }
+    }
+}
+
+[FifoPlugin(PluginKind.Model, "failing-model", typeof(IModelAdapter), Description = "Its Load throws.")]
+public sealed class FailingModelAdapter : IModelAdapter
+{
+    public IVideoModel Load(object? options, PluginContext context) => throw new InvalidOperationException("the widget would not start");
+}
+
+/// <summary>Exports the product instead of its factory: refused alone, with the attribute to write.</summary>
+[FifoPlugin(PluginKind.Sampler, "product-exporting-sampler", typeof(ISampler), Description = "Names ISampler, not ISamplerFactory.")]
+public sealed class ProductExportingSamplerFactory : ISamplerFactory
+{
+    public ISampler Create(object? options, PluginContext context) => throw new NotSupportedException();
+}
+
+/// <summary>Implements a factory but forgot its attribute.</summary>
+public sealed class UnexportedSinkFactory : ISinkFactory
+{
+    public IFrameSink Create(object? options, SinkTarget target, PluginContext context) => throw new NotSupportedException();
+}
+
+/// <summary>Exported the plain MEF way, without the kind and name the host needs.</summary>
+[System.Composition.Export(typeof(IModelAdapter))]
+public sealed class PlainExportModelAdapter : IModelAdapter
+{
+    public IVideoModel Load(object? options, PluginContext context) => throw new NotSupportedException();
+}

@@ -1,0 +1,66 @@
+using FifoPipes.Abstractions;
+
+namespace FifoPipes.Hosting.Engine;
+
+/// <summary>
+/// A sampler's latents as the engine takes them: what its code throws names it, and each latent is checked against
+/// the contract (one [C, h, w] latent of the model per frame, frames in order, all of the run's), so a third-party
+/// sampler's mistake is told as its own rather than found later as a wrong-sized frame, a short video or a decoder error.
+/// </summary>
+sealed class CheckedLatents
+{
+    readonly string sampler;
+    readonly ModelInfo model;
+    readonly long frames;
+    readonly bool resuming;
+
+    /// <param name="sampler">The sampler as messages name it, with the model it ran on.</param>
+    public CheckedLatents(string sampler, ModelInfo model, long frames, bool resuming) =>
+        (this.sampler, this.model, this.frames, this.resuming) = (sampler, model, frames, resuming);
+
+    public IEnumerable<LatentFrame> Of(IEnumerable<LatentFrame> latents)
+    {
+        long next = -1;
+        using var enumerator = PluginFailedException.Guard($"Starting {sampler}", latents.GetEnumerator);
+        while (true)
+        {
+            LatentFrame latent;
+            try
+            {
+                if (!enumerator.MoveNext()) break;
+                latent = enumerator.Current;
+            }
+            catch (Exception error) when (PluginFailedException.Names(error))
+            {
+                throw new PluginFailedException($"Sampling with {sampler} failed{(next < 0 ? "" : $" after frame {next - 1}")}", error);
+            }
+            Check(latent, ref next);
+            yield return latent;
+        }
+        if (next < 0 && !resuming) throw new PluginFailedException($"{Capital(sampler)} made no frames of the run's {frames}");
+        if (next >= 0 && next != frames)
+            throw new PluginFailedException($"{Capital(sampler)} stopped at frame {next} of the run's {frames}: a sampler yields every frame of its job, in order");
+    }
+
+    void Check(LatentFrame latent, ref long next)
+    {
+        var expected = new long[] { model.LatentChannels, model.LatentHeight, model.LatentWidth };
+        var shape = latent.Latent.shape;
+        if (!shape.SequenceEqual(expected))
+        {
+            latent.Latent.Dispose();
+            throw new PluginFailedException($"{Capital(sampler)} yielded a latent of shape [{string.Join(", ", shape)}] for frame {latent.Index}; " +
+                                            $"the model's frames are [{string.Join(", ", expected)}] (channels, height, width), one latent per frame");
+        }
+        if (latent.Replayed) return;
+        if (next >= 0 && latent.Index != next || latent.Index < 0 || latent.Index >= frames)
+        {
+            latent.Latent.Dispose();
+            throw new PluginFailedException($"{Capital(sampler)} yielded frame {latent.Index} " +
+                                            (next >= 0 ? $"after frame {next - 1}" : $"of a run of {frames}") + ": a sampler yields every frame of its job, in order");
+        }
+        next = latent.Index + 1;
+    }
+
+    static string Capital(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
+}

@@ -1,0 +1,30 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Core.Sinks;
+using FifoPipes.Hosting.Plugins;
+
+namespace FifoPipes.Hosting.Engine;
+
+/// <summary>
+/// Plugin code failed with something other than an input error (a bug, a missing dependency, a broken contract): the
+/// message names the plugins and what they were doing, since the inner error alone ("Object reference not set to an
+/// instance of an object") names neither. Kept as the inner exception, so checks that read the chain still see it.
+/// </summary>
+public sealed class PluginFailedException : Exception
+{
+    public PluginFailedException(string what, Exception? inner = null)
+        : base(inner is null ? what : $"{what}: {inner.Message}", inner) { }
+
+    /// <summary>"the model 'stripes' (/plugins/Stripes/Stripes.dll)".</summary>
+    public static string Name(PluginDescriptor plugin) => $"the {plugin.Kind.ToString().ToLowerInvariant()} '{plugin.Name}' ({plugin.Source})";
+
+    /// <summary>Whether an error from plugin code needs naming: input errors, cancellation and sink failures say enough.</summary>
+    public static bool Names(Exception error) =>
+        error is not (FifoInputException or OperationCanceledException or PluginFailedException or SinkFailedException);
+
+    /// <summary>Runs plugin code, naming <paramref name="doing"/> in what it throws ("Loading the model 'x' (path)").</summary>
+    public static T Guard<T>(string doing, Func<T> work)
+    {
+        try { return work(); }
+        catch (Exception error) when (Names(error)) { throw new PluginFailedException($"{doing} failed", error); }
+    }
+}

@@ -1,0 +1,77 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Hosting.Engine;
+using FifoPipes.Hosting.Plugins;
+using FifoPipes.Hosting.Recipes;
+using FifoPipes.Tests.Parity;
+using Xunit;
+
+namespace FifoPipes.Tests.Hosting;
+
+/// <summary>
+/// A third-party plugin whose code throws, or whose sampler breaks its contract, is named in the run's error with what
+/// it was doing, instead of a bare "Object reference not set" or a wrong-sized frame found downstream.
+/// </summary>
+public sealed class PluginFailureTests
+{
+    static readonly string Faulty = Path.Combine(ParityCase.RepoRoot, "tests", "TestPlugins", "FaultyPlugins", "bin", "Debug", "net8.0");
+
+    /// <summary>Loaded once: every load makes new load contexts for all the plugins, which are never unloaded.</summary>
+    static readonly Lazy<PluginHost> Host = new(() => PluginHost.Load(TestPlugins.Folder, new[] { Faulty }));
+
+    static PluginFailedException Failure(string model, string sampler)
+    {
+        var reader = new RecipeReader(Host.Value);
+        var recipe = reader.ReadText($$"""
+            apiVersion: fifopipes/v1
+            model: {{model}}
+            prompt: rain
+            frames: 5
+            sampler: {{sampler}}
+            """, Path.Combine(Path.GetTempPath(), "plugin-failure.yaml"));
+        Assert.True(recipe is not null, string.Join(Environment.NewLine, reader.Diagnostics.Select(d => $"{d.Path}: {d.Message}")));
+        return Assert.Throws<PluginFailedException>(() => new VideoRun(recipe!).Events().ToList());
+    }
+
+    const string Tiny = "{ use: analytic, with: { height: 4, width: 6, frames: 4 } }";
+
+    static string Misbehaving(string mode) => $"{{ use: misbehaving-sampler, with: {{ mode: {mode} }} }}";
+
+    [Fact]
+    public void A_model_whose_load_throws_is_named()
+    {
+        var ex = Failure("failing-model", "fifo");
+        Assert.StartsWith($"Loading the model 'failing-model' ({Faulty}", ex.Message);
+        Assert.EndsWith("failed: the widget would not start", ex.Message);
+        Assert.IsType<InvalidOperationException>(ex.InnerException);
+    }
+
+    [Fact]
+    public void A_sampler_that_throws_is_named_with_the_model_it_ran_on_and_the_last_frame_it_made()
+    {
+        var ex = Failure(Tiny, Misbehaving("throw"));
+        Assert.StartsWith($"Sampling with the sampler 'misbehaving-sampler' ({Faulty}", ex.Message);
+        Assert.Contains("on the model 'analytic' (", ex.Message);
+        Assert.EndsWith("failed after frame 1: Object reference not set to an instance of an object.", ex.Message);
+    }
+
+    [Theory]
+    [InlineData("short", "stopped at frame 4 of the run's 5: a sampler yields every frame of its job, in order")]
+    [InlineData("nothing", "made no frames of the run's 5")]
+    [InlineData("skip", "yielded frame 2 after frame 0: a sampler yields every frame of its job, in order")]
+    [InlineData("shape", "yielded a latent of shape [1, 4, 4, 6] for frame 0; the model's frames are [4, 4, 6] (channels, height, width)")]
+    public void A_sampler_that_breaks_its_contract_is_told_so(string mode, string message)
+    {
+        var ex = Failure(Tiny, Misbehaving(mode));
+        Assert.StartsWith("The sampler 'misbehaving-sampler' (", ex.Message);
+        Assert.Contains(message, ex.Message);
+    }
+
+    [Fact]
+    public void A_sampler_that_keeps_its_contract_makes_its_frames()
+    {
+        var reader = new RecipeReader(Host.Value);
+        var recipe = reader.ReadText($"apiVersion: fifopipes/v1\nmodel: {Tiny}\nprompt: rain\nframes: 5\nsampler: {Misbehaving("none")}\n",
+            Path.Combine(Path.GetTempPath(), "plugin-failure.yaml"));
+        Assert.Equal(5, new VideoRun(recipe!).Events().OfType<FrameProduced>().Count());
+    }
+}
