@@ -1,0 +1,64 @@
+using FifoPipes.Abstractions;
+using FifoPipes.Hosting.Engine;
+using FifoPipes.Hosting.Options;
+using FifoPipes.Hosting.Plugins;
+using FifoPipes.Hosting.Recipes;
+using FifoPipes.Tests.Parity;
+using Xunit;
+
+namespace FifoPipes.Tests.Hosting;
+
+/// <summary>
+/// examples/plugins/ClipSampler, built outside the solution as a third party would build it, loaded from an extra
+/// plugin folder and run through the real engine: the sampler contract and Core's helpers work for a plugin that is
+/// not ours, and make what the built-in chunked baseline makes.
+/// </summary>
+public sealed class ExampleSamplerPluginTests
+{
+    static readonly string Folder = Path.Combine(ParityCase.RepoRoot, "examples", "plugins", "ClipSampler", "bin", "Debug", "net8.0");
+
+    /// <summary>Loaded once: every load makes new load contexts for all the plugins, which are never unloaded.</summary>
+    static readonly Lazy<PluginHost> Host = new(() => PluginHost.Load(TestPlugins.Folder, new[] { Folder }));
+
+    static (Recipe? Recipe, IReadOnlyList<Diagnostic> Problems) Read(string sampler, string extra = "")
+    {
+        Assert.Empty(Host.Value.Errors);
+        var reader = new RecipeReader(Host.Value);
+        var recipe = reader.ReadText($"""
+            apiVersion: fifopipes/v1
+            model: {"{"} use: analytic, with: {"{"} height: 4, width: 6, frames: 4 {"}"} {"}"}
+            prompt: slow clouds
+            frames: 10
+            seed: 5
+            sampler: {sampler}
+            {extra}
+            """, Path.Combine(Path.GetTempPath(), "example-clips.yaml"));
+        return (recipe, reader.Diagnostics);
+    }
+
+    static List<VideoFrame> Run(string sampler)
+    {
+        var (recipe, problems) = Read(sampler);
+        Assert.True(recipe is not null, string.Join(Environment.NewLine, problems.Select(d => $"{d.Path}: {d.Message}")));
+        return new VideoRun(recipe!).Events().OfType<FrameProduced>().Select(f => f.Frame).ToList();
+    }
+
+    [Fact]
+    public void The_example_makes_the_chunked_baselines_frames()
+    {
+        var example = Run("{ use: example-clips, with: { steps: 8, guidance: 2 } }");
+        var chunked = Run("{ use: chunked, with: { steps: 8, guidance: 2, step: ddim } }");
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => (long)i), example.Select(f => f.Index));
+        Assert.Equal(chunked.Count, example.Count);
+        for (int i = 0; i < example.Count; i++) Assert.True(chunked[i].Rgb.AsSpan().SequenceEqual(example[i].Rgb), $"frame {i} differs");
+        Assert.False(example[0].Rgb.AsSpan().SequenceEqual(example[4].Rgb), "clips of their own noise are not one picture");
+    }
+
+    [Fact]
+    public void What_it_refuses_is_refused_at_the_recipe_line()
+    {
+        var (recipe, problems) = Read("example-clips", "snapshot: { path: run.snapshot, every: 4 }");
+        Assert.Null(recipe);
+        Assert.Contains(problems, d => d.Message.Contains("example-clips"));
+    }
+}
