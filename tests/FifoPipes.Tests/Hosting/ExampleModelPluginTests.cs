@@ -2,7 +2,6 @@ using FifoPipes.Abstractions;
 using FifoPipes.Hosting.Engine;
 using FifoPipes.Hosting.Plugins;
 using FifoPipes.Hosting.Recipes;
-using FifoPipes.Tests.Parity;
 using Xunit;
 
 namespace FifoPipes.Tests.Hosting;
@@ -13,15 +12,12 @@ namespace FifoPipes.Tests.Hosting;
 /// </summary>
 public sealed class ExampleModelPluginTests
 {
-    static readonly string Folder = Path.Combine(ParityCase.RepoRoot, "examples", "plugins", "GaussianModel", "bin", "Debug", "net8.0");
-
-    /// <summary>Loaded once: every load makes new load contexts for all the plugins, which are never unloaded.</summary>
-    static readonly Lazy<PluginHost> Host = new(() => PluginHost.Load(TestPlugins.Folder, new[] { Folder }));
+    static PluginHost Host => TestPlugins.With("examples/plugins/GaussianModel");
 
     static List<VideoFrame> Run(string prompt, double spread, int frames = 12)
     {
-        Assert.Empty(Host.Value.Errors);
-        var reader = new RecipeReader(Host.Value);
+        Assert.Empty(Host.Errors);
+        var reader = new RecipeReader(Host);
         var recipe = reader.ReadText($$"""
             apiVersion: fifopipes/v1
             model: { use: example-gaussian, with: { height: 4, width: 6, frames: 4, spread: {{spread}} } }
@@ -40,11 +36,11 @@ public sealed class ExampleModelPluginTests
     [Fact]
     public void The_plugin_loads_from_its_own_build_with_its_options()
     {
-        Assert.Empty(Host.Value.Errors);
-        var model = Host.Value.Require(PluginKind.Model, "example-gaussian");
+        Assert.Empty(Host.Errors);
+        var model = Host.Require(PluginKind.Model, "example-gaussian");
         Assert.EndsWith("GaussianModel.dll", model.Source);
         Assert.Equal(new[] { "height", "width", "frames", "spread", "device" }, model.Options.Select(o => o.Name));
-        Assert.Single(Directory.GetFiles(Folder, "*.dll"));   // the host's own assemblies are shared, not copied
+        Assert.Single(Directory.GetFiles(TestPlugins.BuildOutput("examples/plugins/GaussianModel"), "*.dll"));   // the host's own assemblies are shared, not copied
     }
 
     [Fact]

@@ -3,7 +3,6 @@ using FifoPipes.Hosting.Engine;
 using FifoPipes.Hosting.Options;
 using FifoPipes.Hosting.Plugins;
 using FifoPipes.Hosting.Recipes;
-using FifoPipes.Tests.Parity;
 using Xunit;
 
 namespace FifoPipes.Tests.Hosting;
@@ -15,15 +14,12 @@ namespace FifoPipes.Tests.Hosting;
 /// </summary>
 public sealed class ExampleSamplerPluginTests
 {
-    static readonly string Folder = Path.Combine(ParityCase.RepoRoot, "examples", "plugins", "ClipSampler", "bin", "Debug", "net8.0");
-
-    /// <summary>Loaded once: every load makes new load contexts for all the plugins, which are never unloaded.</summary>
-    static readonly Lazy<PluginHost> Host = new(() => PluginHost.Load(TestPlugins.Folder, new[] { Folder }));
+    static PluginHost Host => TestPlugins.With("examples/plugins/ClipSampler");
 
     static (Recipe? Recipe, IReadOnlyList<Diagnostic> Problems) Read(string sampler, string extra = "")
     {
-        Assert.Empty(Host.Value.Errors);
-        var reader = new RecipeReader(Host.Value);
+        Assert.Empty(Host.Errors);
+        var reader = new RecipeReader(Host);
         var recipe = reader.ReadText($"""
             apiVersion: fifopipes/v1
             model: {"{"} use: analytic, with: {"{"} height: 4, width: 6, frames: 4 {"}"} {"}"}
@@ -52,6 +48,8 @@ public sealed class ExampleSamplerPluginTests
         Assert.Equal(chunked.Count, example.Count);
         for (int i = 0; i < example.Count; i++) Assert.True(chunked[i].Rgb.AsSpan().SequenceEqual(example[i].Rgb), $"frame {i} differs");
         Assert.False(example[0].Rgb.AsSpan().SequenceEqual(example[4].Rgb), "clips of their own noise are not one picture");
+        // The host's own assemblies are shared, not copied.
+        Assert.Single(Directory.GetFiles(TestPlugins.BuildOutput("examples/plugins/ClipSampler"), "*.dll"));
     }
 
     [Fact]

@@ -1,8 +1,6 @@
 using FifoPipes.Abstractions;
 using FifoPipes.Hosting.Engine;
-using FifoPipes.Hosting.Plugins;
 using FifoPipes.Hosting.Recipes;
-using FifoPipes.Tests.Parity;
 using Xunit;
 
 namespace FifoPipes.Tests.Hosting;
@@ -13,14 +11,11 @@ namespace FifoPipes.Tests.Hosting;
 /// </summary>
 public sealed class PluginFailureTests
 {
-    static readonly string Faulty = Path.Combine(ParityCase.RepoRoot, "tests", "TestPlugins", "FaultyPlugins", "bin", "Debug", "net8.0");
-
-    /// <summary>Loaded once: every load makes new load contexts for all the plugins, which are never unloaded.</summary>
-    static readonly Lazy<PluginHost> Host = new(() => PluginHost.Load(TestPlugins.Folder, new[] { Faulty }));
+    const string Project = "tests/TestPlugins/FaultyPlugins";
 
     static PluginFailedException Failure(string model, string sampler)
     {
-        var reader = new RecipeReader(Host.Value);
+        var reader = new RecipeReader(TestPlugins.With(Project));
         var recipe = reader.ReadText($$"""
             apiVersion: fifopipes/v1
             model: {{model}}
@@ -40,7 +35,7 @@ public sealed class PluginFailureTests
     public void A_model_whose_load_throws_is_named()
     {
         var ex = Failure("failing-model", "fifo");
-        Assert.StartsWith($"Loading the model 'failing-model' ({Faulty}", ex.Message);
+        Assert.StartsWith($"Loading the model 'failing-model' ({TestPlugins.BuildOutput(Project)}", ex.Message);
         Assert.EndsWith("failed: the widget would not start", ex.Message);
         Assert.IsType<InvalidOperationException>(ex.InnerException);
     }
@@ -49,7 +44,7 @@ public sealed class PluginFailureTests
     public void A_sampler_that_throws_is_named_with_the_model_it_ran_on_and_the_last_frame_it_made()
     {
         var ex = Failure(Tiny, Misbehaving("throw"));
-        Assert.StartsWith($"Sampling with the sampler 'misbehaving-sampler' ({Faulty}", ex.Message);
+        Assert.StartsWith($"Sampling with the sampler 'misbehaving-sampler' ({TestPlugins.BuildOutput(Project)}", ex.Message);
         Assert.Contains("on the model 'analytic' (", ex.Message);
         Assert.EndsWith("failed after frame 1: Object reference not set to an instance of an object.", ex.Message);
     }
@@ -69,7 +64,7 @@ public sealed class PluginFailureTests
     [Fact]
     public void A_sampler_that_keeps_its_contract_makes_its_frames()
     {
-        var reader = new RecipeReader(Host.Value);
+        var reader = new RecipeReader(TestPlugins.With(Project));
         var recipe = reader.ReadText($"apiVersion: fifopipes/v1\nmodel: {Tiny}\nprompt: rain\nframes: 5\nsampler: {Misbehaving("none")}\n",
             Path.Combine(Path.GetTempPath(), "plugin-failure.yaml"));
         Assert.Equal(5, new VideoRun(recipe!).Events().OfType<FrameProduced>().Count());

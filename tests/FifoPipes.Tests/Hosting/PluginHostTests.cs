@@ -7,9 +7,6 @@ namespace FifoPipes.Tests.Hosting;
 
 public sealed class PluginHostTests
 {
-    static string BuildOutput(string project) =>
-        Path.Combine(ParityCase.RepoRoot, project, "bin", "Debug", "net8.0");
-
     [Fact]
     public void The_built_in_plugins_load_with_their_metadata()
     {
@@ -41,7 +38,7 @@ public sealed class PluginHostTests
     [Fact]
     public void A_third_party_plugin_is_found_in_an_extra_folder()
     {
-        var host = PluginHost.Load(TestPlugins.Folder, new[] { BuildOutput("examples/plugins/ContactSheetSink") });
+        var host = PluginHost.Load(TestPlugins.Folder, new[] { TestPlugins.BuildOutput("examples/plugins/ContactSheetSink") });
         Assert.Empty(host.Errors);
         var sheet = host.Require(PluginKind.Sink, "contact-sheet");
         Assert.EndsWith("ContactSheetSink.dll", sheet.Source);
@@ -55,7 +52,7 @@ public sealed class PluginHostTests
         var folder = Directory.CreateTempSubdirectory("fifo-faulty-").FullName;
         try
         {
-            foreach (var file in Directory.GetFiles(BuildOutput("tests/TestPlugins/FaultyPlugins")).Where(f => !f.Contains("Ghost")))
+            foreach (var file in Directory.GetFiles(TestPlugins.BuildOutput("tests/TestPlugins/FaultyPlugins")).Where(f => !f.Contains("Ghost")))
                 File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
             // A dangling link that looks like a plugin cannot even be opened; it is recorded, not fatal.
             var dangling = Path.Combine(folder, "Broken.dll");
@@ -96,7 +93,7 @@ public sealed class PluginHostTests
         try
         {
             var output = Directory.CreateDirectory(Path.Combine(project, "bin", "Debug", "net8.0")).FullName;
-            foreach (var file in Directory.GetFiles(BuildOutput("tests/TestPlugins/FaultyPlugins"), "FaultyPlugins.dll"))
+            foreach (var file in Directory.GetFiles(TestPlugins.BuildOutput("tests/TestPlugins/FaultyPlugins"), "FaultyPlugins.dll"))
                 File.Copy(file, Path.Combine(output, Path.GetFileName(file)));
             var host = PluginHost.LoadFolders(new[] { project });
             var error = Assert.Single(host.Errors);
@@ -109,7 +106,7 @@ public sealed class PluginHostTests
     [Fact]
     public void A_plugin_path_entry_that_is_a_file_or_a_windows_list_says_what_to_give()
     {
-        var dll = Path.Combine(BuildOutput("tests/TestPlugins/FaultyPlugins"), "FaultyPlugins.dll");
+        var dll = Path.Combine(TestPlugins.BuildOutput("tests/TestPlugins/FaultyPlugins"), "FaultyPlugins.dll");
         var host = PluginHost.LoadFolders(new[] { dll, "/one;/two" });
         Assert.Contains(host.Errors, e => e.Source == dll && e.Message.Contains($"is a file, not a plugin folder: give FIFOPIPES_PLUGIN_PATH the folder that holds it, '{Path.GetDirectoryName(dll)}'"));
         if (Path.PathSeparator != ';')
