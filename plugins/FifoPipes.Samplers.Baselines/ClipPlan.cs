@@ -24,6 +24,7 @@ public sealed class ClipPlan
             throw BadOption(sampler, "steps", $"{steps} steps is outside 1..{model.Schedule.TrainTimesteps} (the model's training timesteps)");
         var kind = options.Step is { } s ? ClipSamplingOptions.ParseStep(s) ?? throw BadOption(sampler, "step", $"'{s}' is unknown; use ddim or ddpm")
             : model.Defaults.Step;
+        if (FrameStepTable.EtaIgnored(kind, options.Eta) is { } ignored) throw BadOption(sampler, "eta", ignored);
         double eta = options.Eta ?? model.Defaults.Eta;
         return new ClipPlan
         {

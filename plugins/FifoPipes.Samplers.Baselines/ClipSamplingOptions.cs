@@ -1,4 +1,5 @@
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Diffusion;
 
 namespace FifoPipes.Samplers.Baselines;
 
@@ -31,6 +32,8 @@ public abstract class ClipSamplingOptions : IValidatableOptions
             yield return new OptionProblem("eta", $"eta must be within 0..1, got {eta}.");
         if (Step is { } step && ParseStep(step) is null)
             yield return new OptionProblem("step", $"step '{step}' is unknown; use 'ddim' or 'ddpm'.");
+        else if (Step is { } rule && FrameStepTable.EtaIgnored(ParseStep(rule)!.Value, Eta) is { } ignored)
+            yield return new OptionProblem("eta", $"eta {ignored}.");
     }
 
     internal static StepKind? ParseStep(string value) => value.Trim().ToLowerInvariant() switch

@@ -9,7 +9,7 @@ namespace FifoPipes.Samplers.Fifo;
 
 /// <summary>
 /// Base clips on disk, keyed by everything that determines them (model and its fingerprint, prompt, seed, steps, guidance,
-/// eta, rule, shape),
+/// eta, rule, shape, the noise generator),
 /// so a rerun or a longer video from the same settings skips the base sampling.
 /// </summary>
 public sealed class BaseClipCache
@@ -20,13 +20,15 @@ public sealed class BaseClipCache
 
     public string PathFor(string key) => Path.Combine(folder, $"base-{key}.safetensors");
 
-    public static string Key(ModelInfo model, string prompt, long seed, FifoPlan plan, string negativePrompt = "")
+    public static string Key(ModelInfo model, string prompt, long seed, FifoPlan plan, string negativePrompt = "", string? noise = null)
     {
         var parts = new List<object> { model.Name, model.Fingerprint, prompt, seed.ToString(CultureInfo.InvariantCulture), plan.Steps, plan.WindowFrames,
             plan.Guidance.ToString("R", CultureInfo.InvariantCulture), plan.Eta.ToString("R", CultureInfo.InvariantCulture),
             plan.Table.Kind, plan.Channels, plan.Height, plan.Width };
         // Only when given, so the clips cached before negative prompts keep their keys.
         if (negativePrompt.Length > 0) parts.Add("negative=" + negativePrompt);
+        // Clips cached before the noise was FifoPipes' own (libtorch's generator) have keys without it, and are not taken.
+        if (noise is not null) parts.Add("noise=" + noise);
         var text = string.Join("\n", parts);
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..24].ToLowerInvariant();
     }

@@ -1,4 +1,5 @@
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Diffusion;
 
 namespace FifoPipes.Samplers.Fifo;
 
@@ -54,6 +55,8 @@ public sealed class FifoOptions : IValidatableOptions
             yield return new OptionProblem("eta", $"eta must be within 0..1 (above 1 the DDIM direction term becomes imaginary), got {eta}.");
         if (Step is { } step && ParseStep(step) is null)
             yield return new OptionProblem("step", $"step '{step}' is unknown; use 'ddim' or 'ddpm'.");
+        else if (Step is { } rule && FrameStepTable.EtaIgnored(ParseStep(rule)!.Value, Eta) is { } ignored)
+            yield return new OptionProblem("eta", $"eta {ignored}.");
         if (ParseWindowBatch(WindowBatch) is null)
             yield return new OptionProblem("windowBatch", $"windowBatch must be auto, 0 (all windows) or a positive count, got '{WindowBatch}'.");
         if (Start is { } start && ParseStart(start) is null)

@@ -51,8 +51,8 @@ public sealed class FifoPlan
         int f = model.WindowFrames;
         int n = options.Partitions ?? defaults.Partitions;
         var kind = options.Step is { } s ? FifoOptions.ParseStep(s) ?? throw BadOption("step", $"'{s}' is unknown; use ddim or ddpm") : defaults.Step;
-        if (options.Eta is not null && kind == StepKind.Ddpm)
-            throw BadOption("eta", "only applies to step: ddim (a DDPM step always adds its posterior noise); remove it or set step: ddim");
+        // Also for the model's own rule, which options cannot see (Open-Sora Plan's is DDPM).
+        if (FrameStepTable.EtaIgnored(kind, options.Eta) is { } ignored) throw BadOption("eta", ignored);
         double eta = options.Eta ?? defaults.Eta;
         double guidance = options.Guidance ?? defaults.Guidance;
         if (f < 1) throw new FifoInputException("BadModelInfo", $"Model '{model.Name}' reports {f} window frames; it must be at least 1.");
@@ -93,9 +93,11 @@ public sealed class FifoPlan
             // took all S steps, as every later frame does.
             _ => steps - 1,
         };
-        if (start == QueueStart.Noise && discarded < steps)
-            job.Log.Warning($"fifo: warmupIterations {discarded} is below the run's {steps} steps, so the first {steps - discarded} output frames keep " +
-                            "noise they were never given the steps to lose (frame 0 is raw noise). Leave it out to warm up fully.");
+        // Queue slot k starts as pure noise taken for level k: only the top one (k = S - 1) is right, so frames below it get
+        // k + 1 of the S steps. A resume is past them (and said so when it began).
+        if (start == QueueStart.Noise && discarded < steps - 1 && job.ResumeFrom is null)
+            job.Log.Warning($"fifo: warmupIterations {discarded} leaves the first {steps - 1 - discarded} output frames short of steps: they start as pure noise " +
+                            $"below the top noise level and keep noise they never lose (output frame 0 gets {discarded + 1} of the {steps} steps). Leave it out to warm up fully.");
         double strength = start == QueueStart.Source ? job.SourceStrength : 1;
 
         var tail = options.Tail is { } tl ? FifoOptions.ParseTail(tl) ?? throw BadOption("tail", $"'{tl}' is unknown; use noise or lowfreq") : TailInit.Noise;

@@ -107,7 +107,7 @@ public sealed class FifoRun : IDisposable
     /// the first iteration sizes the batch from free memory (<see cref="SizeBatchFromMemory"/>), and a call that
     /// still runs out of device memory halves the windows per call and the iteration is redone from the start
     /// (windows are independent and noise is keyed, so the result is the same, up to the rounding a GPU's kernels do
-    /// differently for another batch shape); the smaller size is kept, and a resume starts from it.
+    /// differently for another batch shape); the smaller size is kept, and a resume takes it where it fits.
     /// </summary>
     public void DenoiseWindows(CancellationToken cancellation)
     {
@@ -140,6 +140,9 @@ public sealed class FifoRun : IDisposable
     /// <summary>Windows per model call now (auto sizes it from free memory and lowers it after an out-of-memory error).</summary>
     public int WindowBatch => windowBatch;
 
+    // The windows per call of the run that wrote the snapshot this one resumed from (windowBatch: auto only).
+    int? snapshotWindowBatch;
+
     /// <summary>
     /// Runs the first window (one per device) under the memory gauge and keeps windowBatch at as many windows as fit in
     /// 80% of what the device had available (at most all of them). The measured call's result is thrown away, so every
@@ -157,6 +160,12 @@ public sealed class FifoRun : IDisposable
             });
         int all = windowBatch;
         windowBatch = Math.Min(all, measuredWindows * MemoryGauge.UnitsThatFit(cost, (all + measuredWindows - 1) / measuredWindows));
+        // A resume computes as the run that wrote its snapshot did where the device holds that many (a GPU rounds by batch shape).
+        if (snapshotWindowBatch is { } resumed && resumed < windowBatch)
+        {
+            job.Log.Verbose($"fifo: {resumed} windows per model call, as the run that wrote the snapshot had");
+            windowBatch = resumed;
+        }
         job.Log.Verbose($"fifo: a call of {measuredWindows} window{(measuredWindows > 1 ? "s" : "")} took {Mib(cost.PeakBytes)} MiB at its peak " +
                         $"with {Mib(cost.AvailableBeforeBytes)} MiB available on {gauge.DeviceName}: {windowBatch} of {all} windows per model call " +
                         "(windowBatch: auto)");
@@ -290,7 +299,7 @@ public sealed class FifoRun : IDisposable
         var queueNow = QueueTensor();
         if (queueNow.device.type != TorchSharp.DeviceType.CPU)
             using (var onDevice = queueNow) queueNow = onDevice.cpu();
-        return new(queueNow, Iteration, Emitted, job.Noise.Seed, job.RunHash, job.RunSettings) { Recent = kept, Noise = FifoSnapshot.NoiseOf(job), WindowBatch = windowBatch };
+        return new(queueNow, Iteration, Emitted, job.Noise.Seed, job.RunHash, job.RunSettings) { Recent = kept, Noise = KeyedNoise.NameOf(job.Noise), WindowBatch = windowBatch };
     }
 
     SlotQueue FillQueue(BaseClipCache? cache, CancellationToken cancellation)
@@ -312,7 +321,7 @@ public sealed class FifoRun : IDisposable
     Tensor BaseClip(BaseClipCache? cache, CancellationToken cancellation)
     {
         string prompt = prompts.Schedule.Spans[0].Prompt;
-        string? key = cache is null ? null : BaseClipCache.Key(job.Model.Info, prompt, job.Noise.Seed, Plan, job.NegativePrompt);
+        string? key = cache is null ? null : BaseClipCache.Key(job.Model.Info, prompt, job.Noise.Seed, Plan, job.NegativePrompt, KeyedNoise.NameOf(job.Noise));
         var shape = new long[] { Plan.Channels, Plan.WindowFrames, Plan.Height, Plan.Width };
         if (cache is not null && cache.TryLoad(key!, shape) is { } cached)
         {
@@ -336,12 +345,7 @@ public sealed class FifoRun : IDisposable
         queue = new SlotQueue(frames);
         Iteration = snapshot.Iteration;
         if (recent is not null && snapshot.Recent is { } kept) recent.Restore(kept, Emitted, device);
-        if (Plan.ShrinkBatchOnOutOfMemory && snapshot.WindowBatch is { } batch && batch <= Plan.Windows.Count)
-        {
-            windowBatch = batch;
-            pendingGauge = null;
-            job.Log.Verbose($"fifo: {batch} windows per model call, as the run that wrote the snapshot had (windowBatch: auto)");
-        }
+        if (Plan.ShrinkBatchOnOutOfMemory) snapshotWindowBatch = snapshot.WindowBatch;
         job.Log.Verbose($"fifo: resumed from {path} at iteration {Iteration} ({Emitted} frames already output)");
         if (Finished)
             job.Log.Warning($"fifo: the snapshot '{path}' is at the run's end: all {OutputFrames} frames were output before it, so this run makes none. " +

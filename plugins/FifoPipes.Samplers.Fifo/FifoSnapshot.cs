@@ -18,21 +18,18 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
     /// <summary>The last n output latents [C, n, h, w] (<see cref="SamplingJob.KeepLatents"/>), or null when none is kept.</summary>
     public Tensor? Recent { get; init; }
 
-    /// <summary>The generator that drew the run's noise (<see cref="KeyedNoise.Generator"/>); null where the run's noise source names none.</summary>
+    /// <summary>What drew the run's noise (<see cref="KeyedNoise.NameOf"/>); null in a snapshot from before noise was recorded.</summary>
     public string? Noise { get; init; }
 
     const string NoiseKey = "noise";
 
     /// <summary>
     /// The windows per model call when it was taken. A GPU's kernels round by batch shape, so a resume that takes the
-    /// same count (windowBatch: auto does) computes its frames as the run that wrote it would have.
+    /// same count (windowBatch: auto does, where the device holds that many) computes its frames as the run that wrote it would have.
     /// </summary>
     public int? WindowBatch { get; init; }
 
     const string WindowBatchKey = "windowBatch";
-
-    /// <summary>The name a run's snapshots record for its noise.</summary>
-    public static string? NoiseOf(SamplingJob job) => job.Noise is KeyedNoise ? KeyedNoise.Generator : null;
 
     public void Save(string path)
     {
@@ -134,7 +131,7 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
         if (seed != job.Noise.Seed)
             throw new FifoInputException("SnapshotMismatch", $"Snapshot '{path}' has seed {seed}, but this run has seed {job.Noise.Seed}. Resume with the same seed.");
         // Not refused: the queue goes on all the same, only its new noise is not the one the older version would have drawn.
-        if (NoiseOf(job) is { } noise && metadata.GetValueOrDefault(NoiseKey) is var then && then != noise)
+        if (KeyedNoise.NameOf(job.Noise) is var noise && metadata.GetValueOrDefault(NoiseKey) is var then && then != noise)
             job.Log.Warning($"fifo: snapshot '{path}' was made with {then ?? "libtorch's generator (FifoPipes before 2026-12-06)"}, and this run draws its noise " +
                             $"with {noise}: the frames from here on continue the video, but are not those the run that wrote it would have gone on to make.");
     }

@@ -12,7 +12,8 @@ public interface ISamplerFactory
 /// Produces latent frames in order, lazily: one is yielded as soon as it leaves the sampler, so a
 /// consumer can decode and write it while the next is computed. Stops within one model call of
 /// <paramref name="cancellation"/> being signalled (by throwing <see cref="OperationCanceledException"/>).
-/// The rules a sampler keeps, which the engine checks and names the sampler for breaking:
+/// The rules a sampler keeps (the engine checks the count, order and shape of what it yields, and names a sampler that
+/// gets them wrong):
 /// <list type="bullet">
 /// <item>One <see cref="LatentFrame"/> for every output frame of the job (the sum of its prompt spans' frames), indices
 /// 0, 1, 2, ... in order; a resumed job starts at its snapshot's frame, after any <see cref="LatentFrame.Replayed"/> ones.</item>

@@ -17,8 +17,11 @@ public sealed class KeyedNoise : INoiseSource
 
     public long Seed { get; }
 
-    /// <summary>The name of this noise, which snapshots record: a run resumes with the noise it began with.</summary>
+    /// <summary>The name of this noise, which snapshots and cached base clips record: a run resumes with the noise it began with.</summary>
     public const string Generator = "philox4x32-10/box-muller";
+
+    /// <summary>What drew <paramref name="noise"/>'s values: <see cref="Generator"/>, or the type of another source (recorded draws).</summary>
+    public static string NameOf(INoiseSource noise) => noise is KeyedNoise ? Generator : noise.GetType().Name;
 
     public Tensor Normal(long[] shape, long frame, NoisePurpose purpose, int step, Device? device = null)
     {

@@ -20,10 +20,25 @@ public sealed class NoiseDraws : IBenchmark
           --size HxW       latent size (default 40x64: VideoCrafter2 at 320x512)
           --channels C     latent channels (default 4)
           --slots S        frames drawn per iteration (default 65: a 64-step queue and its new tail frame)
+          --digest         print only the SHA-256 of the bits of a fixed draw (the suite compares machines' and CPU paths')
         """;
+
+    /// <summary>The SHA-256 of the float bits of 65,536 values of one stream: equal wherever the noise is the same.</summary>
+    public static string Digest()
+    {
+        var values = new float[1 << 16];
+        Philox.FillNormal(values, 0x0123_4567_89ab_cdefUL);
+        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan())));
+    }
 
     public int Run(BenchmarkArguments arguments)
     {
+        if (arguments.Flag("digest"))
+        {
+            arguments.RejectUnknown();
+            Console.WriteLine(Digest());
+            return 0;
+        }
         int iterations = arguments.Int("iterations", 100), channels = arguments.Int("channels", 4), slots = arguments.Int("slots", 65);
         var (height, width) = arguments.Size("size", (40, 64));
         arguments.RejectUnknown();

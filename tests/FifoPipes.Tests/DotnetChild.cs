@@ -14,10 +14,13 @@ public static class DotnetChild
     public static string BuiltAssembly(string key) =>
         typeof(DotnetChild).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == key).Value!;
 
-    public static Result Run(string assembly, IEnumerable<string> arguments, TimeSpan timeout, ITestOutputHelper output)
+    /// <param name="environment">Variables set for the child only (the runtime's DOTNET_ switches, say).</param>
+    public static Result Run(string assembly, IEnumerable<string> arguments, TimeSpan timeout, ITestOutputHelper output,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         Assert.True(File.Exists(assembly), $"{assembly} is missing; build FifoPipes.sln");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         start.ArgumentList.Add(assembly);
         foreach (var a in arguments) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;

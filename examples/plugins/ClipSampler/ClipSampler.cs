@@ -66,10 +66,10 @@ public sealed class ClipSampler(ClipOptions options) : ISampler
             using var start = Noise(NoisePurpose.BaseStart, 0);
             using var clip = table.SampleInLockstep(start, PredictNoise, k => Noise(NoisePurpose.BaseStep, k), cancellation);
             var prompt = schedule.SpanAt(first).Prompt;
-            // One new [C, h, w] tensor per frame, in order: the engine decodes it and disposes it.
+            // One new [C, h, w] tensor per frame, in order, owned by no scope of ours: the engine decodes it and disposes it.
             for (int m = 0; m < f && first + m < schedule.TotalFrames; m++)
                 using (var view = clip[0, .., m])
-                    yield return new LatentFrame(first + m, view.clone(), prompt);
+                    yield return new LatentFrame(first + m, view.clone().DetachFromDisposeScope(), prompt);
         }
     }
 }

@@ -43,6 +43,13 @@ public sealed class FrameStepTable
     public bool UsesNoise(int k) => Kind == StepKind.Ddim ? coefficients[k].Sigma != 0 : coefficients[k].Std != 0;
 
     /// <summary>
+    /// Why an <paramref name="eta"/> given beside the update rule <paramref name="kind"/> would be ignored, for samplers
+    /// to refuse it; null when it is not.
+    /// </summary>
+    public static string? EtaIgnored(StepKind kind, double? eta) =>
+        eta is not null && kind == StepKind.Ddpm ? "only applies to step: ddim (a DDPM step always adds its posterior noise); remove it or set step: ddim" : null;
+
+    /// <summary>
     /// FIFO's table for a model: DDIM on round(linspace(0, T-1, S)) with LDM-precision alphas (float64 then float32),
     /// or DDPM (Open-Sora Plan's diffusers DDPMScheduler) on the ascending "leading" grid with float32 alphas.
     /// With <paramref name="strength"/> below 1 (video-to-video), the same S steps over the first strength · T training

@@ -18,9 +18,11 @@ sealed class CheckedLatents
     public CheckedLatents(string sampler, ModelInfo model, long frames, bool resuming) =>
         (this.sampler, this.model, this.frames, this.resuming) = (sampler, model, frames, resuming);
 
-    public IEnumerable<LatentFrame> Of(IEnumerable<LatentFrame> latents)
+    /// <summary>The latents, checked as they come; the count is not held against a sampler stopped by <paramref name="cancellation"/>.</summary>
+    public IEnumerable<LatentFrame> Of(IEnumerable<LatentFrame> latents, CancellationToken cancellation)
     {
-        long next = -1;
+        // A fresh run starts at frame 0; a resumed one where its snapshot was taken.
+        long next = resuming ? -1 : 0;
         using var enumerator = PluginFailedException.Guard($"Starting {sampler}", latents.GetEnumerator);
         while (true)
         {
@@ -32,13 +34,14 @@ sealed class CheckedLatents
             }
             catch (Exception error) when (PluginFailedException.Names(error))
             {
-                throw new PluginFailedException($"Sampling with {sampler} failed{(next < 0 ? "" : $" after frame {next - 1}")}", error);
+                throw new PluginFailedException($"Sampling with {sampler} failed{(next <= 0 ? "" : $" after frame {next - 1}")}", error);
             }
             Check(latent, ref next);
             yield return latent;
         }
-        if (next < 0 && !resuming) throw new PluginFailedException($"{Capital(sampler)} made no frames of the run's {frames}");
-        if (next >= 0 && next != frames)
+        if (cancellation.IsCancellationRequested) yield break;
+        if (next == 0) throw new PluginFailedException($"{Capital(sampler)} made no frames of the run's {frames}");
+        if (next > 0 && next != frames)
             throw new PluginFailedException($"{Capital(sampler)} stopped at frame {next} of the run's {frames}: a sampler yields every frame of its job, in order");
     }
 
@@ -57,7 +60,7 @@ sealed class CheckedLatents
         {
             latent.Latent.Dispose();
             throw new PluginFailedException($"{Capital(sampler)} yielded frame {latent.Index} " +
-                                            (next >= 0 ? $"after frame {next - 1}" : $"of a run of {frames}") + ": a sampler yields every frame of its job, in order");
+                                            (next > 0 ? $"after frame {next - 1}" : next == 0 ? "first" : $"of a run of {frames}") + ": a sampler yields every frame of its job, in order");
         }
         next = latent.Index + 1;
     }

@@ -1,4 +1,5 @@
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Devices;
 using FifoPipes.Core.Sinks;
 using FifoPipes.Hosting.Plugins;
 
@@ -17,9 +18,13 @@ public sealed class PluginFailedException : Exception
     /// <summary>"the model 'stripes' (/plugins/Stripes/Stripes.dll)".</summary>
     public static string Name(PluginDescriptor plugin) => $"the {plugin.Kind.ToString().ToLowerInvariant()} '{plugin.Name}' ({plugin.Source})";
 
-    /// <summary>Whether an error from plugin code needs naming: input errors, cancellation and sink failures say enough.</summary>
+    /// <summary>
+    /// Whether an error from plugin code is the plugin's to be named for: input errors, cancellation and sink failures say
+    /// enough, and a device out of memory or a file error is the machine's, whichever plugin ran into it.
+    /// </summary>
     public static bool Names(Exception error) =>
-        error is not (FifoInputException or OperationCanceledException or PluginFailedException or SinkFailedException);
+        error is not (FifoInputException or OperationCanceledException or PluginFailedException or SinkFailedException
+            or IOException or UnauthorizedAccessException) && !DeviceMemory.IsOutOfMemory(error);
 
     /// <summary>Runs plugin code, naming <paramref name="doing"/> in what it throws ("Loading the model 'x' (path)").</summary>
     public static T Guard<T>(string doing, Func<T> work)

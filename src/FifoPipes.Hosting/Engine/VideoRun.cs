@@ -133,7 +133,7 @@ public sealed class VideoRun
             item => Post(output, item, cancellation), repeats);
         var latents = new CheckedLatents($"{PluginFailedException.Name(recipe.Sampler.Plugin)} on {PluginFailedException.Name(recipe.Model.Plugin)}",
             model.Info, recipe.Frames, resuming: recipe.ResumeFrom is not null);
-        foreach (var latent in latents.Of(sampler.Sample(job, cancellation))) frames.Take(latent);
+        foreach (var latent in latents.Of(sampler.Sample(job, cancellation), cancellation)) frames.Take(latent);
         frames.Finish();
     }
 

@@ -188,36 +188,36 @@ public sealed class PluginHost
         var parts = new List<Type>();
         foreach (var type in types.Where(t => t.IsClass && !t.IsAbstract))
         {
-            ExportAttribute? export;
-            try { export = type.GetCustomAttribute<ExportAttribute>(inherit: false); }
-            catch (Exception ex) when (ex is FileNotFoundException or FileLoadException or TypeLoadException)
+            // A type whose attributes or interfaces need a missing assembly costs itself, not the assembly's other plugins.
+            try { ClassifyPart(type, path, parts); }
+            catch (Exception ex) when (ex is FileNotFoundException or FileLoadException or TypeLoadException or BadImageFormatException or CustomAttributeFormatException)
             {
-                errors.Add(new PluginLoadError(path, null, $"{type.FullName}'s attributes cannot be read: {Describe(ex)}"));
-                continue;
-            }
-            var implemented = Contracts.Where(c => c.Contract.IsAssignableFrom(type)).ToList();
-            string Fix(PluginKind kind, Type contract, string name) => $"[FifoPlugin(PluginKind.{kind}, \"{name}\", typeof({contract.Name}))]";
-            string Wanted(string name) => implemented.Count > 0
-                ? Fix(implemented[0].Kind, implemented[0].Contract, name)
-                : $"{Fix(PluginKind.Sampler, typeof(ISamplerFactory), name)} on a class that implements ISamplerFactory (IModelAdapter, ISinkFactory or IQualityStudy for the other kinds)";
-            switch (export)
-            {
-                case FifoPluginAttribute plugin when plugin.ContractType is { } named && !named.IsAssignableFrom(type):
-                    errors.Add(new PluginLoadError(path, plugin.Name,
-                        $"its attribute exports typeof({named.Name}), which {type.Name} does not implement; write {Wanted(plugin.Name)}"));
-                    break;
-                case FifoPluginAttribute:
-                    parts.Add(type);
-                    break;
-                case not null:
-                    errors.Add(new PluginLoadError(path, null, $"{type.FullName} has a plain [Export], which gives the host no kind or name; write {Wanted("name")}"));
-                    break;
-                case null when implemented.Count > 0 && type.IsPublic:
-                    errors.Add(new PluginLoadError(path, null, $"{type.FullName} implements {implemented[0].Contract.Name} but is not exported, so it is not loaded; add {Wanted("name")}"));
-                    break;
+                errors.Add(new PluginLoadError(path, null, $"{type.FullName} cannot be read: {Describe(ex)}"));
             }
         }
         return parts;
+    }
+
+    /// <summary>Adds <paramref name="type"/> to the parts if it exports a plugin rightly (or is a helper part a plugin imports); records what to write if not.</summary>
+    void ClassifyPart(Type type, string path, List<Type> parts)
+    {
+        var exports = type.GetCustomAttributes<ExportAttribute>(inherit: false).ToList();
+        var implemented = Contracts.Where(c => c.Contract.IsAssignableFrom(type)).ToList();
+        string Fix(PluginKind kind, Type contract, string name) => $"[FifoPlugin(PluginKind.{kind}, \"{name}\", typeof({contract.Name}))]";
+        string Wanted(string name) => implemented.Count > 0
+            ? Fix(implemented[0].Kind, implemented[0].Contract, name)
+            : $"{Fix(PluginKind.Sampler, typeof(ISamplerFactory), name)} on a class that implements ISamplerFactory (IModelAdapter, ISinkFactory or IQualityStudy for the other kinds)";
+        if (exports.OfType<FifoPluginAttribute>().FirstOrDefault() is { } plugin)
+        {
+            if (plugin.ContractType is { } named && !named.IsAssignableFrom(type))
+                errors.Add(new PluginLoadError(path, plugin.Name, $"its attribute exports typeof({named.Name}), which {type.Name} does not implement; write {Wanted(plugin.Name)}"));
+            else parts.Add(type);
+        }
+        else if (exports.Any(e => e.ContractType is { } contract ? Contracts.Any(c => c.Contract == contract) : implemented.Count > 0))
+            errors.Add(new PluginLoadError(path, null, $"{type.FullName} has a plain [Export], which gives the host no kind or name; write {Wanted("name")}"));
+        else if (exports.Count > 0) parts.Add(type);
+        else if (implemented.Count > 0 && type.IsPublic)
+            errors.Add(new PluginLoadError(path, null, $"{type.FullName} implements {implemented[0].Contract.Name} but is not exported, so it is not loaded; add {Wanted("name")}"));
     }
 
     void Add<T>(CompositionHost container, string path, Version contracts, PluginKind contractKind) where T : class

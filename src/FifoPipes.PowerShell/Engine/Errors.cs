@@ -13,7 +13,6 @@ static class Errors
     {
         FifoInputException input => new ErrorRecord(input, input.ErrorId, CategoryOf(input.ErrorId), target),
         SinkFailedException sink => new ErrorRecord(sink, "SinkFailed", ErrorCategory.WriteError, StreamAddress.Display(sink.Path)),
-        PluginFailedException plugin => new ErrorRecord(plugin, "PluginFailed", ErrorCategory.NotSpecified, target),
         AggregateException { InnerExceptions.Count: 1 } one => From(one.InnerExceptions[0], target),
         _ => new ErrorRecord(ex, "FifoRunFailed", ErrorCategory.NotSpecified, target),
     };

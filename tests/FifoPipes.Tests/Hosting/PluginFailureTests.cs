@@ -53,12 +53,22 @@ public sealed class PluginFailureTests
     [InlineData("short", "stopped at frame 4 of the run's 5: a sampler yields every frame of its job, in order")]
     [InlineData("nothing", "made no frames of the run's 5")]
     [InlineData("skip", "yielded frame 2 after frame 0: a sampler yields every frame of its job, in order")]
+    [InlineData("late", "yielded frame 1 first: a sampler yields every frame of its job, in order")]
     [InlineData("shape", "yielded a latent of shape [1, 4, 4, 6] for frame 0; the model's frames are [4, 4, 6] (channels, height, width)")]
     public void A_sampler_that_breaks_its_contract_is_told_so(string mode, string message)
     {
         var ex = Failure(Tiny, Misbehaving(mode));
         Assert.StartsWith("The sampler 'misbehaving-sampler' (", ex.Message);
         Assert.Contains(message, ex.Message);
+    }
+
+    [Fact]
+    public void A_device_out_of_memory_is_the_machines_and_keeps_its_own_error()
+    {
+        var reader = new RecipeReader(TestPlugins.With(Project));
+        var recipe = reader.ReadText($"apiVersion: fifopipes/v1\nmodel: {Tiny}\nprompt: rain\nframes: 5\nsampler: {Misbehaving("oom")}\n",
+            Path.Combine(Path.GetTempPath(), "plugin-failure.yaml"));
+        Assert.StartsWith("CUDA out of memory", Assert.Throws<System.Runtime.InteropServices.ExternalException>(() => new VideoRun(recipe!).Events().ToList()).Message);
     }
 
     [Fact]

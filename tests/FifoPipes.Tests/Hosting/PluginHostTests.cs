@@ -77,6 +77,7 @@ public sealed class PluginHostTests
             Assert.Contains(host.Errors, e => e.Message.Contains("FaultyPlugins.UnexportedSinkFactory implements ISinkFactory but is not exported, so it is not loaded; add [FifoPlugin(PluginKind.Sink, \"name\", typeof(ISinkFactory))]"));
             Assert.Contains(host.Errors, e => e.Message.Contains("FaultyPlugins.PlainExportModelAdapter has a plain [Export], which gives the host no kind or name; write [FifoPlugin(PluginKind.Model, \"name\", typeof(IModelAdapter))]"));
             Assert.NotNull(host.Find(PluginKind.Sampler, "misbehaving-sampler"));
+            Assert.DoesNotContain(host.Errors, e => e.Message.Contains("SharedClock"));
 
             var ex = Assert.Throws<FifoInputException>(() => host.Require(PluginKind.Model, "ghostly-model"));
             Assert.Contains("failed to load", ex.Message);

@@ -231,6 +231,12 @@ public sealed class FifoSamplerTests : IDisposable
         var third = Latents(Sampler(options), Job(retrained, frames: 3));
         Assert.Equal(2, Directory.GetFiles(Path.Combine(folder, "cache")).Length);
         Assert.False(third[0].equal(first[0]).all().item<bool>(), "a clip cached for other weights was reused");
+
+        // A clip cached before the noise was recorded (libtorch's) has a key of its own, and is not taken for this noise.
+        var plan = FifoPlan.Resolve(options, model.Info, Job(model, frames: 3));
+        Assert.NotEqual(BaseClipCache.Key(model.Info, "slow clouds", 42, plan), BaseClipCache.Key(model.Info, "slow clouds", 42, plan, noise: KeyedNoise.Generator));
+        Assert.Contains(Path.GetFileName(new BaseClipCache(folder).PathFor(BaseClipCache.Key(model.Info, "slow clouds", 42, plan, noise: KeyedNoise.Generator))),
+            Directory.GetFiles(Path.Combine(folder, "cache")).Select(Path.GetFileName));
     }
 
     [Fact]
@@ -282,12 +288,21 @@ public sealed class FifoSamplerTests : IDisposable
         // DelegateVideoModel: 4 window frames, 2 partitions by default, so 8 steps.
         var log = new RecordingSink();
         Sampler(new FifoOptions { Start = "noise", WarmupIterations = 3 }).Sample(Job(DelegateVideoModel.Linear(), frames: 2) with { Log = log }, CancellationToken.None).ToList();
-        Assert.Contains(log.Warnings, w => w.Contains("warmupIterations 3 is below the run's 8 steps, so the first 5 output frames"));
-        var full = new RecordingSink();
-        Sampler(new FifoOptions { Start = "noise" }).Sample(Job(DelegateVideoModel.Linear(), frames: 2) with { Log = full }, CancellationToken.None).ToList();
-        Assert.Empty(full.Warnings);
+        Assert.Contains(log.Warnings, w => w.Contains("warmupIterations 3 leaves the first 4 output frames short of steps") && w.Contains("output frame 0 gets 4 of the 8 steps"));
+        // S - 1 discarded: output frame 0 started at the top level, as every tail frame does.
+        foreach (int? enough in new int?[] { null, 7 })
+        {
+            var full = new RecordingSink();
+            Sampler(new FifoOptions { Start = "noise", WarmupIterations = enough }).Sample(Job(DelegateVideoModel.Linear(), frames: 2) with { Log = full }, CancellationToken.None).ToList();
+            Assert.Empty(full.Warnings);
+        }
 
-        var eta = Assert.Throws<FifoInputException>(() => Sampler(new FifoOptions { Step = "ddpm", Eta = 0 }).Sample(Job(DelegateVideoModel.Linear()), CancellationToken.None).ToList());
+        // Refused with the options when they name DDPM (so Test-FifoRecipe finds it), and at the run when the model's own rule is DDPM.
+        Assert.Equal(new[] { "eta" }, new FifoOptions { Step = "ddpm", Eta = 0 }.Validate().Select(p => p.Option));
+        Assert.Equal(new[] { "eta" }, new FifoPipes.Samplers.Baselines.ChunkedOptions { Step = "ddpm", Eta = 0 }.Validate().Select(p => p.Option));
+        var linear = DelegateVideoModel.Linear();
+        var ddpmModel = new DelegateVideoModel(linear.Info with { Defaults = linear.Info.Defaults with { Step = StepKind.Ddpm } }, (x, t, c) => linear.PredictNoise(x, t, c));
+        var eta = Assert.Throws<FifoInputException>(() => Sampler(new FifoOptions { Eta = 0 }).Sample(Job(ddpmModel), CancellationToken.None).ToList());
         Assert.Contains("'eta': only applies to step: ddim", eta.Message);
         Assert.NotEmpty(Sampler(new FifoOptions { Step = "ddpm" }).Sample(Job(DelegateVideoModel.Linear(), frames: 1), CancellationToken.None).ToList());
     }

@@ -5,8 +5,28 @@ using static TorchSharp.torch;
 
 namespace FifoPipes.Tests.Sampling;
 
-public sealed class KeyedNoiseTests
+public sealed class KeyedNoiseTests(Xunit.Abstractions.ITestOutputHelper output)
 {
+    // The SHA-256 of the float bits of 65,536 values of stream 0x0123456789abcdef (the speed benchmark's noise --digest):
+    // pinned, so a change to any value of any draw is a change of this file too.
+    const string Digest = "3F99F5F2FAE5509895BA264FBEB0DB897DB8CDB14810DC114FDCEB5972A26D28";
+
+    [Fact]
+    public void The_noise_has_the_same_bits_on_every_cpu_path()
+    {
+        var values = new float[1 << 16];
+        Philox.FillNormal(values, 0x0123_4567_89ab_cdefUL);
+        Assert.Equal(Digest, Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()))));
+        // The scalar Philox and Vector256's software path, as on a CPU without AVX2 or an ARM one.
+        foreach (var (name, value) in new[] { ("DOTNET_EnableAVX2", "0"), ("DOTNET_EnableHWIntrinsic", "0") })
+        {
+            var child = DotnetChild.Run(DotnetChild.BuiltAssembly("BenchmarksAssembly"), new[] { "noise", "--digest" }, TimeSpan.FromMinutes(2), output,
+                new Dictionary<string, string> { [name] = value });
+            Assert.Equal(0, child.ExitCode);
+            Assert.Equal(Digest, child.Output.Trim());
+        }
+    }
+
     [Theory]
     // Random123's published known answers for Philox4x32-10 (its kat_vectors).
     [InlineData(0u, 0u, 0u, 0u, 0u, 0u, 0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u)]
@@ -113,6 +133,18 @@ public sealed class KeyedNoiseTests
         Assert.Equal(expected, drawn.data<float>().ToArray());
         using var again = KeyedNoise.Draw(new long[] { 3, 100_001 }, key);
         Assert.True(drawn.eq(again).all().item<bool>());
+    }
+
+    [Fact]
+    public void A_stack_of_draws_is_the_draws_stacked()
+    {
+        var noise = new KeyedNoise(8);
+        var keys = new (long Frame, NoisePurpose Purpose, int Step)?[] { (3, NoisePurpose.Step, 2), null, (9, NoisePurpose.QueueTail, 0) };
+        using var stacked = noise.NormalStack(new long[] { 2, 3, 5 }, keys);
+        using var zero = zeros(2, 3, 5);
+        using var expected = stack(keys.Select(k => k is { } key ? noise.Normal(new long[] { 2, 3, 5 }, key.Frame, key.Purpose, key.Step) : zero.clone()).ToList(), 1);
+        Assert.Equal(new long[] { 2, 3, 3, 5 }, stacked.shape);
+        Assert.True(stacked.eq(expected).all().item<bool>());
     }
 
     [Fact]

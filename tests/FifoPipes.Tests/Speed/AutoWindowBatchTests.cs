@@ -74,11 +74,13 @@ public sealed class AutoWindowBatchTests
                 using var snapshot = first.Snapshot();
                 snapshot.Save(path);
             }
-            var gauge = new FixedGauge(1L << 40, 0);
-            using var resumed = FifoRun.Create(job with { ResumeFrom = path }, Plan("auto"), CancellationToken.None, memoryGauge: gauge);
-            resumed.Advance(CancellationToken.None);
-            Assert.Equal(2, resumed.WindowBatch);
-            Assert.Equal(0, gauge.Measurements);
+            // Room for all 4 windows: the snapshot's 2. Room for 1 (a smaller GPU): 1.
+            foreach (var (perWindow, expected) in new[] { (0L, 2), ((1L << 40) / 2, 1) })
+            {
+                using var resumed = FifoRun.Create(job with { ResumeFrom = path }, Plan("auto"), CancellationToken.None, memoryGauge: new FixedGauge(1L << 40, perWindow));
+                resumed.Advance(CancellationToken.None);
+                Assert.Equal(expected, resumed.WindowBatch);
+            }
         }
         finally { File.Delete(path); }
     }

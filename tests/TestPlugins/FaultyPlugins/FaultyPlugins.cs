@@ -63,7 +63,7 @@ public sealed class MisbehavingSamplerFactory : ISamplerFactory
 
 public sealed class MisbehavingOptions
 {
-    [Option("What goes wrong.", Choices = "none,throw,short,shape,skip,nothing")]
+    [Option("What goes wrong.", Choices = "none,throw,oom,short,shape,skip,late,nothing")]
     public string Mode { get; set; } = "none";
 }
 
@@ -77,9 +77,10 @@ sealed class MisbehavingSampler(string mode) : ISampler
         for (long i = 0; i < frames; i++)
         {
             if (mode == "throw" && i == 2) throw new NullReferenceException("Object reference not set to an instance of an object.");
+            if (mode == "oom") throw new System.Runtime.InteropServices.ExternalException("CUDA out of memory. Tried to allocate 20.00 GiB");
             if (mode == "short" && i == frames - 1) yield break;
             long[] shape = mode == "shape" ? new long[] { 1, info.LatentChannels, info.LatentHeight, info.LatentWidth } : new long[] { info.LatentChannels, info.LatentHeight, info.LatentWidth };
-            yield return new LatentFrame(mode == "skip" && i > 0 ? i + 1 : i, TorchSharp.torch.zeros(shape), job.Prompts[0].Prompt);
+            yield return new LatentFrame(mode == "skip" && i > 0 || mode == "late" ? i + 1 : i, TorchSharp.torch.zeros(shape), job.Prompts[0].Prompt);
         }
     }
 }
@@ -108,4 +109,11 @@ public sealed class UnexportedSinkFactory : ISinkFactory
 public sealed class PlainExportModelAdapter : IModelAdapter
 {
     public IVideoModel Load(object? options, PluginContext context) => throw new NotSupportedException();
+}
+
+/// <summary>A helper part a plugin could import: exported under a contract of its own, so it stays a part, without a word.</summary>
+[System.Composition.Export]
+public sealed class SharedClock
+{
+    public DateTime Now => DateTime.UtcNow;
 }
