@@ -163,6 +163,9 @@ public sealed class PluginHost
         Add<IQualityStudy>(container, path, contracts, PluginKind.Study);
     }
 
+    static bool NameRecipesCanGive(string name) =>
+        name.Length > 0 && char.IsAsciiLetterOrDigit(name[0]) && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
+
     /// <summary>The contract each kind of plugin exports.</summary>
     static readonly (PluginKind Kind, Type Contract)[] Contracts =
     {
@@ -232,6 +235,19 @@ public sealed class PluginHost
         foreach (var export in exports)
         {
             var meta = export.Metadata;
+            if (!NameRecipesCanGive(meta.Name))
+            {
+                errors.Add(new PluginLoadError(path, meta.Name,
+                    $"its name '{meta.Name}' is not one a recipe's use: or -Model/-Sampler can give; use letters, digits, '-', '_' and '.', starting with a letter or digit"));
+                continue;
+            }
+            if (meta.OptionsType?.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+                    .FirstOrDefault(p => p.GetCustomAttribute<OptionAttribute>() is not null && p.GetSetMethod() is null) is { } readOnly)
+            {
+                errors.Add(new PluginLoadError(path, meta.Name,
+                    $"its option '{readOnly.Name}' has no public setter, so no recipe can set it; give it one ({{ get; set; }}) or drop its [Option]"));
+                continue;
+            }
             PluginDescriptor descriptor;
             // Its options class is third-party code too (a constructor that throws, no parameterless one).
             try { descriptor = new PluginDescriptor(meta, path, contracts, () => export.CreateExport().Value); }

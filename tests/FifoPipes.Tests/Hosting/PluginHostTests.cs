@@ -78,6 +78,8 @@ public sealed class PluginHostTests
             Assert.Contains(host.Errors, e => e.Message.Contains("FaultyPlugins.PlainExportModelAdapter has a plain [Export], which gives the host no kind or name; write [FifoPlugin(PluginKind.Model, \"name\", typeof(IModelAdapter))]"));
             Assert.NotNull(host.Find(PluginKind.Sampler, "misbehaving-sampler"));
             Assert.DoesNotContain(host.Errors, e => e.Message.Contains("SharedClock"));
+            Assert.Contains(host.Errors, e => e.Name == "Contact Sheet!" && e.Message.Contains("use letters, digits, '-', '_' and '.'"));
+            Assert.Contains(host.Errors, e => e.Name == "read-only-sink" && e.Message.Contains("its option 'Count' has no public setter"));
 
             var ex = Assert.Throws<FifoInputException>(() => host.Require(PluginKind.Model, "ghostly-model"));
             Assert.Contains("failed to load", ex.Message);

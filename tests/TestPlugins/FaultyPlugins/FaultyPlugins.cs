@@ -117,3 +117,20 @@ public sealed class SharedClock
 {
     public DateTime Now => DateTime.UtcNow;
 }
+
+[FifoPlugin(PluginKind.Sink, "Contact Sheet!", typeof(ISinkFactory), Description = "A name no recipe can give.")]
+public sealed class BadlyNamedSinkFactory : ISinkFactory
+{
+    public IFrameSink Create(object? options, SinkTarget target, PluginContext context) => throw new NotSupportedException();
+}
+
+[FifoPlugin(PluginKind.Sink, "read-only-sink", typeof(ISinkFactory), Description = "An option without a setter.", OptionsType = typeof(ReadOnlyOptions))]
+public sealed class ReadOnlySinkFactory : ISinkFactory
+{
+    public IFrameSink Create(object? options, SinkTarget target, PluginContext context) => throw new NotSupportedException();
+}
+
+public sealed class ReadOnlyOptions
+{
+    [Option("How many.")] public int Count { get; } = 3;
+}
