@@ -18,7 +18,7 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
     /// <summary>The last n output latents [C, n, h, w] (<see cref="SamplingJob.KeepLatents"/>), or null when none is kept.</summary>
     public Tensor? Recent { get; init; }
 
-    /// <summary>What drew the run's noise (<see cref="KeyedNoise.NameOf"/>); null in a snapshot from before noise was recorded.</summary>
+    /// <summary>What drew the run's noise (<see cref="KeyedNoise.NameOf"/>), recorded when it is saved; a resume compares its own with it.</summary>
     public string? Noise { get; init; }
 
     const string NoiseKey = "noise";
