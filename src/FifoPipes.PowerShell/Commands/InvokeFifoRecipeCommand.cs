@@ -28,7 +28,7 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
     [Parameter] public SwitchParameter Force { get; set; }
     /// <summary><para type="description">Also write each frame to the pipeline.</para></summary>
     [Parameter] public SwitchParameter PassThru { get; set; }
-    /// <summary><para type="description">Recipe settings to change, by dotted key: @{ seed = 7; 'sampler.with.partitions' = 8; 'model.use' = 'videocrafter2'; 'snapshot.every' = 50 }. Checked as strictly as the file's own; sink paths can name the run with {seed} and {hash}. Several hashtables run the recipe once for each, keeping the model loaded between runs.</para></summary>
+    /// <summary><para type="description">Recipe settings to change, by dotted key: @{ seed = 7; 'sampler.with.partitions' = 8; 'model.use' = 'videocrafter2'; 'snapshot.every' = 50 }. Checked as strictly as the file's own; sink paths can name the run with {seed} and {hash}. Several hashtables run the recipe once for each, keeping the model loaded between runs. Another 'sampler.use' or 'model.use' keeps the file's options the new plugin has too (guidance, eta, steps) and warns of those it has not.</para></summary>
     [Parameter] [ValidateNotNull] public System.Collections.Hashtable[]? Override { get; set; }
 
     // Recipes run so far by this command, over every pipeline input: -Resume belongs to exactly one.
@@ -83,6 +83,7 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
                     "InvalidOverrideKey", ErrorCategory.InvalidArgument, key));
         }
         var (recipe, diagnostics) = builder.Build(recipeFile, SessionState.Path.CurrentFileSystemLocation.ProviderPath);
+        foreach (var warning in builder.Warnings) WriteWarning(warning);
         if (recipe is null) return Errors.InvalidRecipe(diagnostics, recipeFile, builder.ParameterFor);
         if (recipe.Sinks.Count == 0)
             return Errors.From(new FifoInputException("RecipeWithoutSinks", $"The recipe '{recipe.File}' {NoSinks}"), recipe.File);

@@ -121,6 +121,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         foreach (DictionaryEntry e in SamplerOption ?? new Hashtable()) builder.Option("sampler", e.Key.ToString()!, e.Value, $"-SamplerOption {e.Key}");
 
         var (recipe, diagnostics) = builder.Build(Recipe is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Recipe), SessionState.Path.CurrentFileSystemLocation.ProviderPath);
+        foreach (var warning in builder.Warnings) WriteWarning(warning);
         if (recipe is null) ThrowTerminatingError(Errors.InvalidRecipe(diagnostics, Recipe, builder.ParameterFor));
         if (recipe!.Sinks.Count > 0)
             WriteWarning($"New-FifoVideo writes its frames to the pipeline, not to the recipe's sinks ({string.Join(", ", recipe.Sinks.Select(s => StreamAddress.Display(s.Path)))}). " +

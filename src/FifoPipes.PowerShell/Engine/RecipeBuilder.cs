@@ -1,3 +1,4 @@
+using FifoPipes.Abstractions;
 using System.Management.Automation;
 using FifoPipes.Hosting.Engine;
 using FifoPipes.Hosting.Options;
@@ -262,14 +263,16 @@ sealed class RecipeBuilder
         _ => new List<MapEntry>(),
     };
 
+    /// <summary>What building noticed that is not an error (options a swapped plugin left behind); the cmdlet warns of each.</summary>
+    public List<string> Warnings { get; } = new();
+
     RecipeNode MergePlugin(RecipeNode? existing, string section)
     {
         var entries = Entries(existing, section);
         if (use.TryGetValue(section, out var name))
         {
-            // Another plugin's options do not carry over.
-            if (entries.FirstOrDefault(e => e.Key == "use")?.Value is ScalarNode { Value: var old } && !string.Equals(old as string, name, StringComparison.OrdinalIgnoreCase))
-                entries.RemoveAll(e => e.Key == "with");
+            if (entries.FirstOrDefault(e => e.Key == "use")?.Value is ScalarNode { Value: string old } && !string.Equals(old, name, StringComparison.OrdinalIgnoreCase))
+                KeepSharedOptions(entries, section, old, name);
             Replace(entries, "use", new ScalarNode(name, false, null));
         }
         if (with.TryGetValue(section, out var options))
@@ -279,6 +282,24 @@ sealed class RecipeBuilder
             Replace(entries, "with", new MapNode(withEntries, null));
         }
         return new MapNode(entries, existing?.Location);
+    }
+
+    /// <summary>
+    /// The file's options for <paramref name="old"/> that <paramref name="name"/> has too (guidance, eta, steps for a
+    /// sampler; size, device for a model) stay, so a sweep that swaps the plugin compares it under the same settings;
+    /// the others cannot go to it, and are named.
+    /// </summary>
+    void KeepSharedOptions(List<MapEntry> entries, string section, string old, string name)
+    {
+        if (entries.FirstOrDefault(e => e.Key == "with")?.Value is not MapNode options) return;
+        var kind = section == "model" ? PluginKind.Model : PluginKind.Sampler;
+        // An unknown plugin is the reader's to report, with the names it knows.
+        var known = ModuleState.Plugins.Find(kind, name)?.Options.Select(o => o.Name).ToHashSet(StringComparer.OrdinalIgnoreCase) ?? new HashSet<string>();
+        var dropped = options.Entries.Where(e => !known.Contains(e.Key)).Select(e => e.Key).ToList();
+        if (dropped.Count > 0 && ModuleState.Plugins.Find(kind, name) is not null)
+            Warnings.Add($"{section} '{name}' takes the place of '{old}', and the recipe's {section}.with {string.Join(", ", dropped)} {(dropped.Count == 1 ? "is" : "are")} not " +
+                         $"'{name}''s, so {(dropped.Count == 1 ? "it is" : "they are")} left out; the options both have stay.");
+        Replace(entries, "with", new MapNode(options.Entries.Where(e => known.Contains(e.Key)).ToList(), options.Location));
     }
 
     static void Replace(List<MapEntry> entries, string key, RecipeNode value)

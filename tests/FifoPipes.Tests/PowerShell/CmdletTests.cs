@@ -240,6 +240,26 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void A_swapped_sampler_keeps_the_options_both_samplers_have_and_names_the_others()
+    {
+        File.WriteAllText(Path.Combine(dir, "swap.yaml"), """
+            apiVersion: fifopipes/v1
+            model: { use: analytic, with: { height: 8, width: 8, channels: 2, frames: 4 } }
+            prompt: fire
+            frames: 4
+            seed: 2
+            sampler: { use: fifo, with: { partitions: 2, guidance: 3, eta: 0 } }
+            sinks:
+              - path: "{hash}.png"
+            """);
+        var output = Run("$f = Invoke-FifoRecipe swap.yaml -Override @{ 'sampler.use' = 'chunked' } -WarningVariable w 3>$null; $w | ForEach-Object Message; Get-FifoProvenance -LiteralPath $f.FullName");
+        var warning = Assert.Single(output.OfType<string>());
+        Assert.Contains("sampler 'chunked' takes the place of 'fifo', and the recipe's sampler.with partitions is not 'chunked''s, so it is left out", warning);
+        var record = Assert.Single(output.OfType<FifoPipes.PowerShell.FifoProvenance>());
+        Assert.Equal(("chunked", "3", "0"), (record.Settings["sampler"], record.Settings["sampler.guidance"], record.Settings["sampler.eta"]));
+    }
+
+    [Fact]
     public void A_bad_recipe_is_one_error_listing_every_problem_with_locations()
     {
         File.WriteAllText(Path.Combine(dir, "bad.yaml"), "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fifo, with: {partitons: 4}}\n");
