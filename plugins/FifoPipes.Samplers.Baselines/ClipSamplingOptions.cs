@@ -16,7 +16,7 @@ public abstract class ClipSamplingOptions : IValidatableOptions
     [Option("Classifier-free guidance scale w (1 = no unconditional pass). Default: the model's.", Min = 0, Max = 100)]
     public double? Guidance { get; set; }
 
-    [Option("DDIM eta: 0 deterministic, 1 stochastic. Default: the model's.", Min = 0, Max = 1)]
+    [Option("DDIM eta: 0 deterministic, 1 stochastic. Unset (~): the model's; freenoise sets 0, as its paper samples.", Min = 0, Max = 1)]
     public double? Eta { get; set; }
 
     [Option("Update rule. Default: the model's.", Choices = "ddim,ddpm")]

@@ -40,7 +40,9 @@ public sealed class FifoOptions : IValidatableOptions
 
     [Option("For tail: lowfreq, the width of the Gaussian low-pass in normalised frequency (1 = Nyquist): the previous tail keeps exp(-r^2 / 2c^2) of each frequency r.",
         Min = 0.01, Max = 4)]
-    public double TailCutoff { get; set; } = 0.25;
+    public double TailCutoff { get; set; } = DefaultTailCutoff;
+
+    const double DefaultTailCutoff = 0.25;
 
     [Option("Folder that caches base clips by model, prompt, seed and settings, so reruns skip the base sampling. Optional.", ChangesFrames = false)]
     public string? BaseClipCache { get; set; }
@@ -69,6 +71,9 @@ public sealed class FifoOptions : IValidatableOptions
             yield return new OptionProblem("tail", $"tail '{tail}' is unknown; use 'noise' or 'lowfreq'.");
         if (!(TailCutoff >= 0.01 && TailCutoff <= 4))
             yield return new OptionProblem("tailCutoff", $"tailCutoff must be within 0.01..4, got {TailCutoff}.");
+        // Its default cannot be told from a value given, and changes nothing either way.
+        else if (TailCutoff != DefaultTailCutoff && (Tail is null || ParseTail(Tail) == TailInit.Noise))
+            yield return new OptionProblem("tailCutoff", "tailCutoff only applies to tail: lowfreq; remove it or set tail: lowfreq.");
         if (BaseClipCache is not null && Start is { } s2 && ParseStart(s2) is not null and not QueueStart.Base)
             yield return new OptionProblem("baseClipCache", "baseClipCache only applies to start: base; remove it or set start: base.");
     }

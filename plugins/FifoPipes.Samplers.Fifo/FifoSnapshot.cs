@@ -143,8 +143,10 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
             SnapshotMetadata.Settings(settings).GroupBy(s => s.Key).ToDictionary(g => g.Key, g => g.Last().Value, StringComparer.Ordinal);
         if (snapshotSettings.Length == 0 || runSettings.Length == 0) return "";
         var (then, now) = (Parse(snapshotSettings), Parse(runSettings));
+        // A schedule that goes on from the snapshot's is allowed: it is not why the snapshot is refused.
+        bool promptsGoOn = RunExtension.PromptsGoOn(snapshotSettings, runSettings);
         var differences = then.Keys.Union(now.Keys)
-            .Where(key => then.GetValueOrDefault(key) != now.GetValueOrDefault(key))
+            .Where(key => then.GetValueOrDefault(key) != now.GetValueOrDefault(key) && !(promptsGoOn && SnapshotMetadata.IsPromptSpan(key)))
             .Select(key => $"{key} is {then.GetValueOrDefault(key) ?? "unset"} in the snapshot and {now.GetValueOrDefault(key) ?? "unset"} now")
             .ToList();
         return differences.Count == 0 ? "" : ": " + string.Join("; ", differences.Take(4)) + (differences.Count > 4 ? $"; and {differences.Count - 4} more" : "");

@@ -16,14 +16,22 @@ public sealed record RunExtension(long FramesBefore, long FramesNow)
     {
         var (thenOthers, thenSpans) = Split(snapshotSettings);
         var (nowOthers, nowSpans) = Split(runSettings);
-        if (thenSpans is null || nowSpans is null || thenSpans.Count == 0 || nowSpans.Count < thenSpans.Count) return null;
-        if (!thenOthers.SequenceEqual(nowOthers, StringComparer.Ordinal)) return null;
-        int last = thenSpans.Count - 1;
-        for (int i = 0; i < last; i++)
-            if (thenSpans[i] != nowSpans[i]) return null;
-        if (nowSpans[last].Prompt != thenSpans[last].Prompt || nowSpans[last].Frames < thenSpans[last].Frames) return null;
-        long before = thenSpans.Sum(s => s.Frames), now = nowSpans.Sum(s => s.Frames);
+        if (!thenOthers.SequenceEqual(nowOthers, StringComparer.Ordinal) || !Extends(thenSpans, nowSpans)) return null;
+        long before = thenSpans!.Sum(s => s.Frames), now = nowSpans!.Sum(s => s.Frames);
         return now > before ? new RunExtension(before, now) : null;
+    }
+
+    /// <summary>Whether the run's prompt schedule is the snapshot's or goes on from it, whatever the other settings (so a refusal need not list it).</summary>
+    public static bool PromptsGoOn(string snapshotSettings, string runSettings) => Extends(Split(snapshotSettings).Spans, Split(runSettings).Spans);
+
+    /// <summary>The same spans, the last one as long or longer, perhaps more after it.</summary>
+    static bool Extends(List<(string Prompt, long Frames)>? then, List<(string Prompt, long Frames)>? now)
+    {
+        if (then is null || now is null || then.Count == 0 || now.Count < then.Count) return false;
+        int last = then.Count - 1;
+        for (int i = 0; i < last; i++)
+            if (then[i] != now[i]) return false;
+        return now[last].Prompt == then[last].Prompt && now[last].Frames >= then[last].Frames;
     }
 
     /// <summary>The settings other than the prompts, as lines, and the prompt spans (null where a span's value is not text|frames).</summary>

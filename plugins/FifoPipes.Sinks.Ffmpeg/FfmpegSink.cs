@@ -33,7 +33,7 @@ public abstract class FfmpegSinkFactory : ISinkFactory
     {
         var settings = Bind(options, context);
         var path = SinkFiles.FileFor(target, context, Container.Name);
-        SinkFiles.EnsureWritable(path, target.Overwrite);
+        SinkFiles.EnsureWritable(path, target.Overwrite, Container == FfmpegContainer.Hls ? SinkFiles.ResumedInPlace : SinkFiles.ResumedBeside);
         if (Container == FfmpegContainer.Hls)
         {
             if (HlsExtraArguments.Problem(CommandLineWords.Split(settings.ExtraArgs)) is { } problem)

@@ -92,7 +92,7 @@ public sealed class GifSinkFactory : ISinkFactory
     {
         var settings = SinkOptions.Bind<GifSinkOptions>(options, "gif");
         var path = SinkFiles.FileFor(target, context, "gif");
-        SinkFiles.EnsureWritable(path, target.Overwrite);
+        SinkFiles.EnsureWritable(path, target.Overwrite, SinkFiles.ResumedBeside);
         return (settings, path);
     }
 }

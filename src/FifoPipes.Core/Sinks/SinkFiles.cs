@@ -27,7 +27,8 @@ public static class SinkFiles
     /// Checked when a sink is created, so a run fails before any frame is computed rather than after
     /// the first one is finished.
     /// </summary>
-    public static void EnsureWritable(string path, bool overwrite)
+    /// <param name="whenExists">What -Force does to the file on a resume, for the refusal (<see cref="ResumedBeside"/>, <see cref="ResumedInPlace"/>).</param>
+    public static void EnsureWritable(string path, bool overwrite, string? whenExists = null)
     {
         if (Directory.Exists(path))
             throw new FifoInputException(OutputIsFolderErrorId,
@@ -36,8 +37,13 @@ public static class SinkFiles
             throw new FifoInputException(OutputUnderFileErrorId,
                 $"The sink output '{path}' cannot be written: '{file}' is a file, not a folder. Choose another path.");
         if (!overwrite && File.Exists(path))
-            throw OutputExists(path);
+            throw OutputExists(path, whenExists);
     }
+
+    /// <summary>For a video a resumed run does not touch: the user who resumes must not fear -Force.</summary>
+    public const string ResumedBeside = " (with -Force a run resumed from a snapshot leaves it as it is and writes its frames to a new segment beside it)";
+    /// <summary>For an output a resumed run carries on where it stopped.</summary>
+    public const string ResumedInPlace = " (with -Force a run resumed from a snapshot carries it on in place)";
 
     public const string OutputUnderFileErrorId = "SinkOutputUnderFile";
 

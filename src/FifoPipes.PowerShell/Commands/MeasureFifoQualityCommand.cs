@@ -80,6 +80,12 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
             if (given is not (null or IDictionary))
                 ThrowTerminatingError(Errors.From(new FifoInputException("InvalidParameter",
                     $"-SamplerOption {name} must be a hashtable of that sampler's options, got {given.GetType().Name}."), "-SamplerOption"));
+            // The study's target is the prior itself, which guidance 1 samples: another scale would be measured, not the sampler.
+            if ((given as IDictionary)?.Keys.Cast<object>().FirstOrDefault(k => string.Equals(k?.ToString(), "guidance", StringComparison.OrdinalIgnoreCase)) is { } guidanceKey
+                && !(LanguagePrimitives.TryConvertTo<double>(((IDictionary)given!)[guidanceKey], out var scale) && scale == 1))
+                ThrowTerminatingError(Errors.From(new FifoInputException("InvalidParameter",
+                    $"-SamplerOption {name} guidance: the study measures how far a sampler's video is from the prior it samples, which takes guidance 1; " +
+                    "with another scale the distance would measure the guidance. Leave guidance out."), "-SamplerOption"));
             var options = Bind(plugin, given as IDictionary, $"-SamplerOption {name}");
             return new QualityCandidate(plugin.Name, plugin.Create<ISamplerFactory>().Create(options, context));
         }).ToList();

@@ -59,6 +59,9 @@ public sealed class FifoTailTests
         var problems = new FifoOptions { Tail = "ouroboros" }.Validate().ToList();
         Assert.Contains(problems, p => p.Option == "tail");
         Assert.Contains(new FifoOptions { TailCutoff = 0 }.Validate(), p => p.Option == "tailCutoff");
+        // A cutoff without the low-pass tail would change the run's hash and nothing else.
+        Assert.Equal(new[] { "tailCutoff" }, new FifoOptions { TailCutoff = 1 }.Validate().Select(p => p.Option));
+        Assert.Empty(new FifoOptions { TailCutoff = 1, Tail = "lowfreq" }.Validate());
         Assert.Empty(new FifoOptions { Tail = "LowFreq" }.Validate());
     }
 }

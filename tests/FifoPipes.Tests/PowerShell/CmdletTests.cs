@@ -116,6 +116,8 @@ public sealed class CmdletTests : IDisposable
         var error = RunFailing($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames taken.gif");
         Assert.Equal("OutputExists", error.FullyQualifiedErrorId.Split(',')[0]);
         Assert.Contains("-Force", error.Exception.Message);
+        // Resuming is not replacing: the user who resumes is told that -Force leaves the video as it is.
+        Assert.Contains("with -Force a run resumed from a snapshot leaves it as it is and writes its frames to a new segment beside it", error.Exception.Message);
         Assert.Equal("keep me", File.ReadAllText(Path.Combine(dir, "taken.gif")));
 
         Assert.Empty(Run($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames new.gif -WhatIf"));
@@ -778,6 +780,9 @@ public sealed class CmdletTests : IDisposable
         Assert.Contains("Invalid -SamplerOption fifo", wrong.Exception.Message);
         var longer = RunFailing("Measure-FifoQuality -Sampler fifo -Frames 32 -Every 40");
         Assert.Contains("-Every 40 is more than the run's 32 frames", longer.Exception.Message);
+        var guided = RunFailing("Measure-FifoQuality -Sampler fifo -Frames 32 -SamplerOption @{ fifo = @{ Guidance = 3 } }");
+        Assert.Contains("-SamplerOption fifo guidance: the study measures how far a sampler's video is from the prior it samples", guided.Exception.Message);
+        Assert.NotEmpty(Run("Measure-FifoQuality -Sampler fifo -Option @{ frames = 16; streams = 2; height = 4; width = 4; windowFrames = 4; partitions = 2 } -SamplerOption @{ fifo = @{ guidance = 1 } }"));
     }
 
     [Fact]

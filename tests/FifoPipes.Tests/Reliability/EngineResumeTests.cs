@@ -229,6 +229,10 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
         var ex = Assert.Throws<FifoInputException>(() => Run(Read(retuned)));
         Assert.Equal("SnapshotMismatch", ex.ErrorId);
         Assert.Contains("sampler.guidance is unset in the snapshot and 3 now", ex.Message);
+        // A longer schedule is allowed, so it is not given as a reason beside the setting that is not.
+        var longer = Assert.Throws<FifoInputException>(() => Run(Read(retuned.Replace($"frames: {Frames}", $"frames: {Frames + 8}"))));
+        Assert.Contains("sampler.guidance is unset in the snapshot and 3 now", longer.Message);
+        Assert.DoesNotContain("prompts[0]", longer.Message);
     }
 
     [Fact]
