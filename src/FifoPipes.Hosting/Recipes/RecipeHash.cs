@@ -27,7 +27,10 @@ static class RecipeHash
     /// </summary>
     public static string Provenance(Recipe recipe)
     {
-        var text = $"{ProvenanceReader.Mark}{recipe.RunHash}\n" + Write(recipe, ProvenancePrompts, OneLine).TrimEnd('\n');
+        var text = $"{ProvenanceReader.Mark}{recipe.RunHash}\n" + Write(recipe, ProvenancePrompts, OneLine)
+                   // How fast the frames play is not what they are (not in the hash), but the recipe read back should play them so.
+                   + (recipe.Fps is { } fps ? $"fps={fps.ToString("R", CultureInfo.InvariantCulture)}\n" : "");
+        text = text.TrimEnd('\n');
         if (text.Length <= ProvenanceLength) return text;
         int cut = ProvenanceLength - 40;
         if (char.IsHighSurrogate(text[cut - 1])) cut--;

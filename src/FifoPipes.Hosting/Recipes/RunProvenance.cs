@@ -108,6 +108,7 @@ public sealed class RunProvenance
         }
         if (Value("negativePrompt") is { } negative) yaml.Append("negativePrompt: ").Append(Quoted(negative)).Append('\n');
         if (Value("seed") is { } seed) yaml.Append("seed: ").Append(seed).Append('\n');
+        if (Value("fps") is { } fps) yaml.Append("fps: ").Append(fps).Append('\n');
         if (Value("init") is { } init) yaml.Append("init: ").Append(Quoted(init)).Append('\n');
         if (Value("source") is { } source)
         {

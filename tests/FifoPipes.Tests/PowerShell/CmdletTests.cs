@@ -59,7 +59,7 @@ public sealed class CmdletTests : IDisposable
     [Fact]
     public void Every_written_file_gives_back_the_recipe_that_makes_its_frames_again()
     {
-        var original = Run($"$f = New-FifoVideo 'lava, \"slow\"' -Frames 3 -NegativePrompt 'it''s blurry' {InProcessShell.Tiny} -Guidance 2.5 -Eta 0.5 -SnapshotPath s.snapshot -SnapshotEvery 2; " +
+        var original = Run($"$f = New-FifoVideo 'lava, \"slow\"' -Frames 3 -NegativePrompt 'it''s blurry' {InProcessShell.Tiny} -Guidance 2.5 -Eta 0.5 -Fps 12 -SnapshotPath s.snapshot -SnapshotEvery 2; " +
                            "$f | Export-FifoFrames out.mp4, out.gif, frames, live/out.m3u8 | Out-Null; $f").Cast<FifoFrame>().ToList();
         var records = Run("'out.mp4', 'out.gif', 'frames', 'live/out.m3u8' | Get-FifoProvenance").Cast<FifoProvenance>().ToList();
         Assert.Equal(4, records.Count);
@@ -68,10 +68,13 @@ public sealed class CmdletTests : IDisposable
         Assert.All(records, r => Assert.True(r.Complete));
         Assert.Equal("'it''s blurry'", records[0].Recipe.Split('\n').Single(l => l.StartsWith("negativePrompt:")).Split(": ", 2)[1]);
         Assert.Equal("3", records[0].Settings["seed"]);
+        // The rate it plays at is recorded too, though it is not what the frames are.
+        Assert.Equal("12", records[0].Settings["fps"]);
 
         File.WriteAllText(Path.Combine(dir, "again.yaml"), records[1].Recipe);
         var again = Run("New-FifoVideo -Recipe again.yaml").Cast<FifoFrame>().ToList();
         Assert.Equal(original.Select(f => f.Pixels), again.Select(f => f.Pixels));
+        Assert.All(again, f => Assert.Equal(12, f.Fps));
         Assert.Equal($"FifoPipes run {records[0].RunHash}", again[0].Provenance!.Split('\n')[0]);
 
         // A snapshot records its run too (the last one was taken after its last frame): its recipe, made longer with
