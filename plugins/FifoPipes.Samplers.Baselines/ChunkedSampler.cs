@@ -32,8 +32,9 @@ public sealed class ChunkedSampler : ISampler
         int f = plan.WindowFrames;
         long total = schedule.TotalFrames;
         long clips = (total + f - 1) / f;
-        ClipPrompts.WarnUnused(job.Log, schedule, Enumerable.Range(0, (int)clips).Select(c => ClipPrompts.MostOf(schedule, c * (long)f, f)),
-            "chunked", $"each {f}-frame clip takes the prompt covering most of its frames");
+        var clipSpans = Enumerable.Range(0, (int)clips).Select(c => ClipPrompts.MostOf(schedule, c * (long)f, f)).ToList();
+        ClipPrompts.WarnUnused(job.Log, schedule, clipSpans, "chunked", $"each {f}-frame clip takes the prompt covering most of its frames");
+        ClipPrompts.WarnMoved(job.Log, schedule, clipSpans, f, "chunked");
         for (long first = 0; first < clips; first += options.ClipBatch)
         {
             int count = (int)Math.Min(options.ClipBatch, clips - first);

@@ -24,6 +24,31 @@ public static class ClipPrompts
         return best;
     }
 
+    /// <summary>
+    /// Warns, once, of the spans whose frames moved to clip boundaries: clip c (frames c·f .. c·f + f - 1) is made under
+    /// <paramref name="clipSpans"/>[c], so a span takes whole clips, not the frames the schedule gave it. Spans that
+    /// take no clip are <see cref="WarnUnused"/>'s.
+    /// </summary>
+    public static void WarnMoved(IProgressSink log, PromptSchedule schedule, IReadOnlyList<int> clipSpans, int clipFrames, string sampler)
+    {
+        var moved = new List<string>();
+        foreach (var span in clipSpans.Distinct())
+        {
+            long first = IndexOf(clipSpans, span) * (long)clipFrames;
+            long last = Math.Min((LastIndexOf(clipSpans, span) + 1) * (long)clipFrames, schedule.TotalFrames) - 1;
+            long plannedFirst = schedule.StartOf(span), plannedLast = plannedFirst + schedule.Spans[span].Frames - 1;
+            if (first != plannedFirst || last != plannedLast)
+                moved.Add($"'{schedule.Spans[span].Prompt}' conditions frames {first}-{last}, not {plannedFirst}-{plannedLast}");
+        }
+        if (moved.Count > 0)
+            log.Warning($"{sampler}: each {clipFrames}-frame clip takes the prompt covering most of it, so prompts switch at clip boundaries: " +
+                        string.Join("; ", moved.Take(4)) + (moved.Count > 4 ? $"; and {moved.Count - 4} more" : "") +
+                        ". Give spans multiples of the clip length, or use the fifo sampler, which switches prompts at exact frames.");
+    }
+
+    static int IndexOf(IReadOnlyList<int> items, int item) => Enumerable.Range(0, items.Count).First(i => items[i] == item);
+    static int LastIndexOf(IReadOnlyList<int> items, int item) => Enumerable.Range(0, items.Count).Last(i => items[i] == item);
+
     /// <summary>Warns about every span of the schedule that <paramref name="used"/> leaves out, and why.</summary>
     public static void WarnUnused(IProgressSink log, PromptSchedule schedule, IEnumerable<int> used, string sampler, string why)
     {

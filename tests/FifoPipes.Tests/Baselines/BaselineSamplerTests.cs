@@ -64,7 +64,7 @@ public sealed class BaselineSamplerTests
     }
 
     [Fact]
-    public void A_chunked_clip_takes_the_prompt_covering_most_of_it_and_a_prompt_no_clip_takes_is_named()
+    public void A_chunked_clip_takes_the_prompt_covering_most_of_it_and_prompts_that_moved_or_went_unused_are_named()
     {
         var model = DelegateVideoModel.Linear(frames: 4);
         var log = new RecordingSink();
@@ -72,12 +72,18 @@ public sealed class BaselineSamplerTests
         var frames = Frames(Create(new ChunkedSamplerFactory(), null), Job(model, 12, prompts: spans) with { Log = log });
         Assert.Contains(model.Calls, c => c.Prompts.Contains("red fire"));
         Assert.Equal(new[] { "slow clouds", "red fire", "ocean" }, frames.Chunk(4).Select(clip => Assert.Single(clip.Select(f => f.Prompt).Distinct())));
+        // Every prompt takes a clip, but not its own frames: the switches moved to clip boundaries, and the user hears where.
+        Assert.Contains("prompts switch at clip boundaries: 'slow clouds' conditions frames 0-3, not 0-4; 'red fire' conditions frames 4-7, not 5-6; " +
+                        "'ocean' conditions frames 8-11, not 7-11.", Assert.Single(log.Warnings));
+        log.Warnings.Clear();
+        Frames(Create(new ChunkedSamplerFactory(), null), Job(DelegateVideoModel.Linear(frames: 4), 12,
+            prompts: new[] { new PromptSpan("slow clouds", 8), new PromptSpan("red fire", 4) }) with { Log = log });
         Assert.Empty(log.Warnings);
 
         // One frame of fire among four: no clip is mostly fire, and the warning says so by name.
         var shortSpan = new[] { new PromptSpan("slow clouds", 5), new PromptSpan("red fire", 1), new PromptSpan("ocean", 6) };
         Frames(Create(new ChunkedSamplerFactory(), null), Job(DelegateVideoModel.Linear(frames: 4), 12, prompts: shortSpan) with { Log = log });
-        Assert.Contains("'red fire' (frames 5-5) conditions nothing", Assert.Single(log.Warnings));
+        Assert.Contains(log.Warnings, w => w.Contains("'red fire' (frames 5-5) conditions nothing"));
     }
 
     [Fact]
