@@ -24,7 +24,7 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
     [ArgumentCompleter(typeof(SamplerNameCompleter))]
     public string[]? Sampler { get; set; }
 
-    /// <summary><para type="description">Per-sampler options: @{ fifo = @{ lookahead = $false } }.</para></summary>
+    /// <summary><para type="description">Per-sampler options: @{ fifo = @{ lookahead = $false } }. A key that names no sampler of -Sampler, with 'use' in its table, is a variant measured beside them under that name: @{ 'fifo-nolookahead' = @{ use = 'fifo'; lookahead = $false } }.</para></summary>
     [Parameter] public Hashtable? SamplerOption { get; set; }
 
     [Parameter] [ValidateRange(2, 1_000_000)] public int? Frames { get; set; }
@@ -48,6 +48,19 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
         }
     }
 
+    /// <summary>The sampler a variant's table names with 'use'; null where it names none.</summary>
+    static string? UseOf(object? table) =>
+        table is IDictionary options && options.Keys.Cast<object>().FirstOrDefault(k => string.Equals(k?.ToString(), "use", StringComparison.OrdinalIgnoreCase)) is { } key
+            ? (options[key] is PSObject p ? p.BaseObject : options[key])?.ToString() : null;
+
+    static Hashtable WithoutUse(IDictionary options)
+    {
+        var rest = new Hashtable(StringComparer.OrdinalIgnoreCase);
+        foreach (DictionaryEntry e in options)
+            if (!string.Equals(e.Key.ToString(), "use", StringComparison.OrdinalIgnoreCase)) rest[e.Key] = e.Value;
+        return rest;
+    }
+
     void Measure()
     {
         var plugins = ModuleState.Plugins;
@@ -68,26 +81,30 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
         var log = new CmdletLog(this);
         var context = new PluginContext(log, SessionState.Path.CurrentFileSystemLocation.ProviderPath);
         var names = Sampler ?? plugins.OfKind(PluginKind.Sampler).Select(p => p.Name).ToArray();
-        // -SamplerOption @{ fifo = @{ partitions = 8 } }: every key must name a sampler measured here.
+        // -SamplerOption @{ fifo = @{ partitions = 8 } }: every key names a sampler measured here, or a variant with its 'use'.
         var perSampler = (SamplerOption ?? new Hashtable()).Cast<DictionaryEntry>().ToDictionary(e => e.Key.ToString()!, e => e.Value is PSObject p ? p.BaseObject : e.Value, StringComparer.OrdinalIgnoreCase);
-        if (perSampler.Keys.FirstOrDefault(k => !names.Contains(k, StringComparer.OrdinalIgnoreCase)) is { } stray)
+        var variants = perSampler.Where(e => !names.Contains(e.Key, StringComparer.OrdinalIgnoreCase)).ToList();
+        if (variants.FirstOrDefault(v => UseOf(v.Value) is null) is { Key: { } stray })
             ThrowTerminatingError(Errors.From(new FifoInputException("InvalidParameter",
-                $"-SamplerOption names '{stray}', which is not measured here ({string.Join(", ", names)}); name a sampler of -Sampler."), "-SamplerOption"));
-        var candidates = names.Select(name =>
+                $"-SamplerOption names '{stray}', which is not measured here ({string.Join(", ", names)}); name a sampler of -Sampler, or give a variant " +
+                $"its sampler: @{{ '{stray}' = @{{ use = 'fifo'; ... }} }}."), "-SamplerOption"));
+        var measured = names.Select(name => (Label: name, Plugin: name, Given: perSampler.GetValueOrDefault(name)))
+            .Concat(variants.Select(v => (Label: v.Key, Plugin: UseOf(v.Value)!, Given: (object?)WithoutUse((IDictionary)v.Value!))));
+        var candidates = measured.Select(m =>
         {
+            var (label, name, given) = m;
             var plugin = plugins.Require(PluginKind.Sampler, name);
-            var given = perSampler.GetValueOrDefault(name);
             if (given is not (null or IDictionary))
                 ThrowTerminatingError(Errors.From(new FifoInputException("InvalidParameter",
-                    $"-SamplerOption {name} must be a hashtable of that sampler's options, got {given.GetType().Name}."), "-SamplerOption"));
+                    $"-SamplerOption {label} must be a hashtable of that sampler's options, got {given.GetType().Name}."), "-SamplerOption"));
             // The study's target is the prior itself, which guidance 1 samples: another scale would be measured, not the sampler.
             if ((given as IDictionary)?.Keys.Cast<object>().FirstOrDefault(k => string.Equals(k?.ToString(), "guidance", StringComparison.OrdinalIgnoreCase)) is { } guidanceKey
                 && !(LanguagePrimitives.TryConvertTo<double>(((IDictionary)given!)[guidanceKey], out var scale) && scale == 1))
                 ThrowTerminatingError(Errors.From(new FifoInputException("InvalidParameter",
-                    $"-SamplerOption {name} guidance: the study measures how far a sampler's video is from the prior it samples, which takes guidance 1; " +
+                    $"-SamplerOption {label} guidance: the study measures how far a sampler's video is from the prior it samples, which takes guidance 1; " +
                     "with another scale the distance would measure the guidance. Leave guidance out."), "-SamplerOption"));
-            var options = Bind(plugin, given as IDictionary, $"-SamplerOption {name}");
-            return new QualityCandidate(plugin.Name, plugin.Create<ISamplerFactory>().Create(options, context));
+            var options = Bind(plugin, given as IDictionary, $"-SamplerOption {label}");
+            return new QualityCandidate(label == name ? plugin.Name : label, plugin.Create<ISamplerFactory>().Create(options, context));
         }).ToList();
 
         var points = new List<QualityPoint>();

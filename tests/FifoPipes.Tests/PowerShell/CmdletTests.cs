@@ -783,6 +783,11 @@ public sealed class CmdletTests : IDisposable
         Assert.Contains("Invalid -SamplerOption fifo", wrong.Exception.Message);
         var longer = RunFailing("Measure-FifoQuality -Sampler fifo -Frames 32 -Every 40");
         Assert.Contains("-Every 40 is more than the run's 32 frames", longer.Exception.Message);
+        // Variants of one sampler, measured side by side under their own names.
+        var variants = Run("Measure-FifoQuality -Sampler fifo -Option @{ frames = 16; streams = 2; height = 4; width = 4; windowFrames = 4; partitions = 2 } " +
+                           "-SamplerOption @{ 'fifo-nolookahead' = @{ use = 'fifo'; lookahead = $false } }").Cast<FifoPipes.Abstractions.QualityPoint>().ToList();
+        Assert.Equal(new[] { "exact prior", "fifo", "fifo-nolookahead" }, variants.Select(p => p.Sampler).Distinct().Order());
+        Assert.NotEqual(variants.Single(p => p.Sampler == "fifo").Frechet, variants.Single(p => p.Sampler == "fifo-nolookahead").Frechet);
         var guided = RunFailing("Measure-FifoQuality -Sampler fifo -Frames 32 -SamplerOption @{ fifo = @{ Guidance = 3 } }");
         Assert.Contains("-SamplerOption fifo guidance: the study measures how far a sampler's video is from the prior it samples", guided.Exception.Message);
         Assert.NotEmpty(Run("Measure-FifoQuality -Sampler fifo -Option @{ frames = 16; streams = 2; height = 4; width = 4; windowFrames = 4; partitions = 2 } -SamplerOption @{ fifo = @{ guidance = 1 } }"));
