@@ -293,10 +293,11 @@ sealed class RecipeBuilder
     {
         if (entries.FirstOrDefault(e => e.Key == "with")?.Value is not MapNode options) return;
         var kind = section == "model" ? PluginKind.Model : PluginKind.Sampler;
-        // An unknown plugin is the reader's to report, with the names it knows.
-        var known = ModuleState.Plugins.Find(kind, name)?.Options.Select(o => o.Name).ToHashSet(StringComparer.OrdinalIgnoreCase) ?? new HashSet<string>();
+        var plugin = ModuleState.Plugins.Find(kind, name);
+        var known = plugin?.Options.Select(o => o.Name).ToHashSet(StringComparer.OrdinalIgnoreCase) ?? new HashSet<string>();
         var dropped = options.Entries.Where(e => !known.Contains(e.Key)).Select(e => e.Key).ToList();
-        if (dropped.Count > 0 && ModuleState.Plugins.Find(kind, name) is not null)
+        // An unknown plugin is the reader's to report, with the names it knows.
+        if (dropped.Count > 0 && plugin is not null)
             Warnings.Add($"{section} '{name}' takes the place of '{old}', and the recipe's {section}.with {string.Join(", ", dropped)} {(dropped.Count == 1 ? "is" : "are")} not " +
                          $"'{name}''s, so {(dropped.Count == 1 ? "it is" : "they are")} left out; the options both have stay.");
         Replace(entries, "with", new MapNode(options.Entries.Where(e => known.Contains(e.Key)).ToList(), options.Location));
