@@ -163,8 +163,18 @@ public sealed class PluginHost
         Add<IQualityStudy>(container, path, contracts, PluginKind.Study);
     }
 
-    static bool NameRecipesCanGive(string name) =>
-        name.Length > 0 && char.IsAsciiLetterOrDigit(name[0]) && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
+    /// <summary>What in a plugin's own attribute keeps it from loading, read before composition; null when nothing.</summary>
+    static string? AttributeProblem(FifoPluginAttribute plugin, Type type, Func<string, string> wanted)
+    {
+        if (plugin.ContractType is { } named && !named.IsAssignableFrom(type))
+            return $"its attribute exports typeof({named.Name}), which {type.Name} does not implement; write {wanted(plugin.Name)}";
+        if (!(plugin.Name.Length > 0 && char.IsAsciiLetterOrDigit(plugin.Name[0]) && plugin.Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+            return $"its name '{plugin.Name}' is not one a recipe's use: or -Model/-Sampler can give; use letters, digits, '-', '_' and '.', starting with a letter or digit";
+        if (plugin.OptionsType?.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+                .FirstOrDefault(p => p.GetCustomAttribute<OptionAttribute>() is not null && p.GetSetMethod() is null) is { } readOnly)
+            return $"its option '{readOnly.Name}' has no public setter, so no recipe can set it; give it one ({{ get; set; }}) or drop its [Option]";
+        return null;
+    }
 
     /// <summary>The contract each kind of plugin exports.</summary>
     static readonly (PluginKind Kind, Type Contract)[] Contracts =
@@ -212,8 +222,7 @@ public sealed class PluginHost
             : $"{Fix(PluginKind.Sampler, typeof(ISamplerFactory), name)} on a class that implements ISamplerFactory (IModelAdapter, ISinkFactory or IQualityStudy for the other kinds)";
         if (exports.OfType<FifoPluginAttribute>().FirstOrDefault() is { } plugin)
         {
-            if (plugin.ContractType is { } named && !named.IsAssignableFrom(type))
-                errors.Add(new PluginLoadError(path, plugin.Name, $"its attribute exports typeof({named.Name}), which {type.Name} does not implement; write {Wanted(plugin.Name)}"));
+            if (AttributeProblem(plugin, type, Wanted) is { } problem) errors.Add(new PluginLoadError(path, plugin.Name, problem));
             else parts.Add(type);
         }
         else if (exports.Any(e => e.ContractType is { } contract ? Contracts.Any(c => c.Contract == contract) : implemented.Count > 0))
@@ -235,19 +244,6 @@ public sealed class PluginHost
         foreach (var export in exports)
         {
             var meta = export.Metadata;
-            if (!NameRecipesCanGive(meta.Name))
-            {
-                errors.Add(new PluginLoadError(path, meta.Name,
-                    $"its name '{meta.Name}' is not one a recipe's use: or -Model/-Sampler can give; use letters, digits, '-', '_' and '.', starting with a letter or digit"));
-                continue;
-            }
-            if (meta.OptionsType?.GetProperties(BindingFlags.Public | BindingFlags.Instance)
-                    .FirstOrDefault(p => p.GetCustomAttribute<OptionAttribute>() is not null && p.GetSetMethod() is null) is { } readOnly)
-            {
-                errors.Add(new PluginLoadError(path, meta.Name,
-                    $"its option '{readOnly.Name}' has no public setter, so no recipe can set it; give it one ({{ get; set; }}) or drop its [Option]"));
-                continue;
-            }
             PluginDescriptor descriptor;
             // Its options class is third-party code too (a constructor that throws, no parameterless one).
             try { descriptor = new PluginDescriptor(meta, path, contracts, () => export.CreateExport().Value); }
