@@ -48,10 +48,13 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
         }
     }
 
+    /// <summary>The key of a hashtable a user typed that means <paramref name="name"/>, in any case; null where there is none.</summary>
+    static object? KeyOf(IDictionary? table, string name) =>
+        table?.Keys.Cast<object>().FirstOrDefault(k => string.Equals(k?.ToString(), name, StringComparison.OrdinalIgnoreCase));
+
     /// <summary>The sampler a variant's table names with 'use'; null where it names none.</summary>
     static string? UseOf(object? table) =>
-        table is IDictionary options && options.Keys.Cast<object>().FirstOrDefault(k => string.Equals(k?.ToString(), "use", StringComparison.OrdinalIgnoreCase)) is { } key
-            ? (options[key] is PSObject p ? p.BaseObject : options[key])?.ToString() : null;
+        table is IDictionary options && KeyOf(options, "use") is { } key ? (options[key] is PSObject p ? p.BaseObject : options[key])?.ToString() : null;
 
     static Hashtable WithoutUse(IDictionary options)
     {
@@ -67,11 +70,10 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
         var studyPlugin = plugins.Require(PluginKind.Study, Study);
         // -Frames below the study's default stretch (256) measures the whole run as one stretch rather than failing on
         // an -Every the user never set.
-        object? OptionKey(string name) => Option?.Keys.Cast<object>().FirstOrDefault(k => string.Equals(k?.ToString(), name, StringComparison.OrdinalIgnoreCase));
-        bool everyGiven = Every is not null || OptionKey("every") is not null;
+        bool everyGiven = Every is not null || KeyOf(Option, "every") is not null;
         var defaultEvery = studyPlugin.Options.FirstOrDefault(o => o.Name == "every")?.Default as int?;
         // The frames may come from -Frames or from -Option @{ frames = ... }: either short run is one stretch.
-        int? frames = Frames ?? (OptionKey("frames") is { } key && LanguagePrimitives.TryConvertTo<int>(Option![key], out var fromOption) ? fromOption : null);
+        int? frames = Frames ?? (KeyOf(Option, "frames") is { } key && LanguagePrimitives.TryConvertTo<int>(Option![key], out var fromOption) ? fromOption : null);
         int? every = Every ?? (!everyGiven && frames < defaultEvery ? frames : null);
         // The study would refuse it as an option; the user gave a parameter.
         if (Every > frames)
@@ -98,7 +100,7 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
                 ThrowTerminatingError(Errors.From(new FifoInputException("InvalidParameter",
                     $"-SamplerOption {label} must be a hashtable of that sampler's options, got {given.GetType().Name}."), "-SamplerOption"));
             // The study's target is the prior itself, which guidance 1 samples: another scale would be measured, not the sampler.
-            if ((given as IDictionary)?.Keys.Cast<object>().FirstOrDefault(k => string.Equals(k?.ToString(), "guidance", StringComparison.OrdinalIgnoreCase)) is { } guidanceKey
+            if (KeyOf(given as IDictionary, "guidance") is { } guidanceKey
                 && !(LanguagePrimitives.TryConvertTo<double>(((IDictionary)given!)[guidanceKey], out var scale) && scale == 1))
                 ThrowTerminatingError(Errors.From(new FifoInputException("InvalidParameter",
                     $"-SamplerOption {label} guidance: the study measures how far a sampler's video is from the prior it samples, which takes guidance 1; " +
