@@ -31,11 +31,14 @@ public static class ClipPrompts
     /// </summary>
     public static void WarnMoved(IProgressSink log, PromptSchedule schedule, IReadOnlyList<int> clipSpans, int clipFrames, string sampler)
     {
+        // Each span's first and last clip, in one pass over the clips (an endless run has many).
+        var clips = new Dictionary<int, (int First, int Last)>();
+        for (int c = 0; c < clipSpans.Count; c++)
+            clips[clipSpans[c]] = clips.TryGetValue(clipSpans[c], out var seen) ? (seen.First, c) : (c, c);
         var moved = new List<string>();
-        foreach (var span in clipSpans.Distinct())
+        foreach (var (span, (firstClip, lastClip)) in clips.OrderBy(c => c.Value.First))
         {
-            long first = IndexOf(clipSpans, span) * (long)clipFrames;
-            long last = Math.Min((LastIndexOf(clipSpans, span) + 1) * (long)clipFrames, schedule.TotalFrames) - 1;
+            long first = firstClip * (long)clipFrames, last = Math.Min((lastClip + 1) * (long)clipFrames, schedule.TotalFrames) - 1;
             long plannedFirst = schedule.StartOf(span), plannedLast = plannedFirst + schedule.Spans[span].Frames - 1;
             if (first != plannedFirst || last != plannedLast)
                 moved.Add($"'{schedule.Spans[span].Prompt}' conditions frames {first}-{last}, not {plannedFirst}-{plannedLast}");
@@ -45,9 +48,6 @@ public static class ClipPrompts
                         string.Join("; ", moved.Take(4)) + (moved.Count > 4 ? $"; and {moved.Count - 4} more" : "") +
                         ". Give spans multiples of the clip length, or use the fifo sampler, which switches prompts at exact frames.");
     }
-
-    static int IndexOf(IReadOnlyList<int> items, int item) => Enumerable.Range(0, items.Count).First(i => items[i] == item);
-    static int LastIndexOf(IReadOnlyList<int> items, int item) => Enumerable.Range(0, items.Count).Last(i => items[i] == item);
 
     /// <summary>Warns about every span of the schedule that <paramref name="used"/> leaves out, and why.</summary>
     public static void WarnUnused(IProgressSink log, PromptSchedule schedule, IEnumerable<int> used, string sampler, string why)

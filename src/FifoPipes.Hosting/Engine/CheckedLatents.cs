@@ -10,13 +10,13 @@ namespace FifoPipes.Hosting.Engine;
 sealed class CheckedLatents
 {
     readonly string sampler;
-    readonly ModelInfo model;
+    readonly long[] latentShape;
     readonly long frames;
     readonly bool resuming;
 
     /// <param name="sampler">The sampler as messages name it, with the model it ran on.</param>
     public CheckedLatents(string sampler, ModelInfo model, long frames, bool resuming) =>
-        (this.sampler, this.model, this.frames, this.resuming) = (sampler, model, frames, resuming);
+        (this.sampler, latentShape, this.frames, this.resuming) = (sampler, new long[] { model.LatentChannels, model.LatentHeight, model.LatentWidth }, frames, resuming);
 
     /// <summary>The latents, checked as they come; the count is not held against a sampler stopped by <paramref name="cancellation"/>.</summary>
     public IEnumerable<LatentFrame> Of(IEnumerable<LatentFrame> latents, CancellationToken cancellation)
@@ -47,13 +47,12 @@ sealed class CheckedLatents
 
     void Check(LatentFrame latent, ref long next)
     {
-        var expected = new long[] { model.LatentChannels, model.LatentHeight, model.LatentWidth };
         var shape = latent.Latent.shape;
-        if (!shape.SequenceEqual(expected))
+        if (!shape.SequenceEqual(latentShape))
         {
             latent.Latent.Dispose();
             throw new PluginFailedException($"{Capital(sampler)} yielded a latent of shape [{string.Join(", ", shape)}] for frame {latent.Index}; " +
-                                            $"the model's frames are [{string.Join(", ", expected)}] (channels, height, width), one latent per frame");
+                                            $"the model's frames are [{string.Join(", ", latentShape)}] (channels, height, width), one latent per frame");
         }
         if (latent.Replayed) return;
         if (next >= 0 && latent.Index != next || latent.Index < 0 || latent.Index >= frames)
