@@ -56,8 +56,8 @@ public sealed class ChunkedSampler : ISampler
         Tensor ClipNoise(NoisePurpose purpose, int step)
         {
             using var scope = NewDisposeScope();
-            return stack(starts.Select(s => stack(Enumerable.Range(0, f)
-                .Select(m => job.Noise.Normal(plan.LatentShape, s + m, purpose, step, device)).ToList(), 1)).ToList()).MoveToOuterDisposeScope();
+            return stack(starts.Select(s => job.Noise.StackedFrames(plan.LatentShape, Enumerable.Range(0, f).Select(m => s + m), purpose, step, device)).ToList())
+                .MoveToOuterDisposeScope();
         }
 
         using var start = ClipNoise(NoisePurpose.BaseStart, 0);

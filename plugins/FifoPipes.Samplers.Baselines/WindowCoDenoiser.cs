@@ -1,4 +1,5 @@
 using FifoPipes.Abstractions;
+using FifoPipes.Core;
 using static TorchSharp.torch;
 
 namespace FifoPipes.Samplers.Baselines;
@@ -76,7 +77,6 @@ public static class WindowCoDenoiser
     public static Tensor FrameNoise(ClipPlan plan, INoiseSource noise, int frames, NoisePurpose purpose, int step, Func<int, long> source, Device device)
     {
         using var scope = NewDisposeScope();
-        var list = Enumerable.Range(0, frames).Select(t => noise.Normal(plan.LatentShape, source(t), purpose, step, device)).ToList();
-        return stack(list, 1).unsqueeze(0).MoveToOuterDisposeScope();
+        return noise.StackedFrames(plan.LatentShape, Enumerable.Range(0, frames).Select(source), purpose, step, device).unsqueeze(0).MoveToOuterDisposeScope();
     }
 }

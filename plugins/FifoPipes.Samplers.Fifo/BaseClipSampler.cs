@@ -26,7 +26,6 @@ public static class BaseClipSampler
     static Tensor FrameNoise(FifoPlan plan, INoiseSource noise, NoisePurpose purpose, int step, Device device)
     {
         using var scope = NewDisposeScope();
-        var frames = Enumerable.Range(0, plan.WindowFrames).Select(m => noise.Normal(plan.LatentShape, m, purpose, step, device)).ToList();
-        return stack(frames, 1).unsqueeze(0).MoveToOuterDisposeScope();
+        return noise.StackedFrames(plan.LatentShape, Enumerable.Range(0, plan.WindowFrames).Select(m => (long)m), purpose, step, device).unsqueeze(0).MoveToOuterDisposeScope();
     }
 }

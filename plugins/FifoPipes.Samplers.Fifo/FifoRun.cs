@@ -233,7 +233,7 @@ public sealed class FifoRun : IDisposable
                 keys.Add(slot >= Plan.Padding && Plan.Table.UsesNoise(k) ? (Plan.FrameId(Iteration, slot), NoisePurpose.Step, k) : null);
             }
         keys.Add((NextTailId, NoisePurpose.QueueTail, 0));
-        var all = StackedNoise(keys).to(device);
+        var all = job.Noise.StackedFrames(Plan.LatentShape, keys, device);
         if (stepsUseNoise) stepNoise = all.narrow(1, 0, Plan.QueueLength).DetachFromDisposeScope();
         // A source frame is read and encoded here too, so its upload to the device does not wait for this iteration's calls.
         // A source frame takes the noise in (no copy needed); plain noise is copied out of the stacked block.
@@ -241,11 +241,6 @@ public sealed class FifoRun : IDisposable
         prefetchedTail = (job.Source is null ? tailNoise.clone() : FromSource(tailNoise)).DetachFromDisposeScope();
         prefetchedFor = Iteration;
     }
-
-    /// <summary>The draws for <paramref name="keys"/> (zeros for null) stacked along dimension 1; keyed noise draws them all at once.</summary>
-    Tensor StackedNoise(IReadOnlyList<(long Frame, NoisePurpose Purpose, int Step)?> keys) =>
-        job.Noise is KeyedNoise keyed ? keyed.NormalStack(Plan.LatentShape, keys)
-        : stack(keys.Select(key => key is { } k ? job.Noise.Normal(Plan.LatentShape, k.Frame, k.Purpose, k.Step) : zeros(Plan.LatentShape, ScalarType.Float32)).ToList(), 1);
 
     /// <summary>The frame id the next pushed tail frame holds.</summary>
     long NextTailId => Plan.FrameId(Iteration + 1, Plan.QueueLength - 1);

@@ -30,28 +30,21 @@ public sealed class KeyedNoise : INoiseSource
         using (noise) return noise.to(device);
     }
 
-    // Above this many values the blocks are drawn on several threads; each value is a function of its index alone.
-    const int ValuesPerTask = 1 << 16;
-
-    /// <summary>Standard normal values of stream <paramref name="key"/> in <paramref name="shape"/> (<see cref="Philox.FillNormal"/>).</summary>
+    /// <summary>
+    /// Standard normal values of stream <paramref name="key"/> in <paramref name="shape"/> (<see cref="Philox.FillNormal"/>),
+    /// on one thread: a draw is one frame's; many frames go to every core through <see cref="NormalStack"/>.
+    /// </summary>
     public static Tensor Draw(long[] shape, ulong key)
     {
-        long count = shape.Aggregate(1L, (n, d) => n * d);
-        var values = new float[count];
-        int tasks = (int)((count + ValuesPerTask - 1) / ValuesPerTask);
-        if (tasks <= 1) Philox.FillNormal(values, key);
-        else Parallel.For(0, tasks, t =>
-        {
-            int start = t * ValuesPerTask;
-            Philox.FillNormal(values.AsSpan(start, (int)Math.Min(ValuesPerTask, count - start)), key, start / 4);
-        });
+        var values = new float[shape.Aggregate(1L, (n, d) => n * d)];
+        Philox.FillNormal(values, key);
         return tensor(values, shape, dtype: ScalarType.Float32);
     }
 
     /// <summary>
     /// Many frames' draws at once, on every core, stacked along dimension 1 as <c>stack(frames, 1)</c> would: frame i
     /// of <paramref name="frameShape"/> [C, ...] is the draw <see cref="Normal"/> makes for keys[i], or zeros where
-    /// that is null. One call instead of one per frame, for the sampler's noise of a whole queue each iteration.
+    /// that is null. One call instead of one per frame (samplers call it through <see cref="NoiseFrames.StackedFrames"/>).
     /// </summary>
     public Tensor NormalStack(long[] frameShape, IReadOnlyList<(long Frame, NoisePurpose Purpose, int Step)?> keys)
     {

@@ -55,8 +55,8 @@ public sealed class ClipSampler(ClipOptions options) : ISampler
             Tensor Noise(NoisePurpose purpose, int step)
             {
                 using var scope = NewDisposeScope();
-                var frames = Enumerable.Range(0, f).Select(m => job.Noise.Normal(frameShape, clipStart + m, purpose, step, info.Device)).ToList();
-                return stack(frames, 1).unsqueeze(0).MoveToOuterDisposeScope();
+                return job.Noise.StackedFrames(frameShape, Enumerable.Range(0, f).Select(m => clipStart + m), purpose, step, info.Device)
+                    .unsqueeze(0).MoveToOuterDisposeScope();
             }
             Tensor PredictNoise(Tensor x, int k)
             {
