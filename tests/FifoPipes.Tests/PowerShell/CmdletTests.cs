@@ -303,6 +303,10 @@ public sealed class CmdletTests : IDisposable
         var frames = Run($"New-FifoVideo 'drifting smoke' -Frames 6 -Sampler {sampler} -ModelOption @{{ height = 8; width = 8; channels = 2; frames = 4 }} -Seed 2")
             .Cast<FifoFrame>().ToList();
         Assert.Equal(Enumerable.Range(0, 6).Select(i => (long)i), frames.Select(f => f.Index));
+        // -Sampler reached the run (not the default FIFO), and the frames are a moving picture, not one repeated image.
+        Assert.Contains($"\nsampler={sampler}\n", frames[0].Provenance);
+        Assert.True(frames.Select(f => Convert.ToHexString(f.Pixels)).Distinct().Count() > 1, "every frame has the same pixels");
+        Assert.True(frames[0].Pixels.Distinct().Count() > 8, "the first frame is nearly flat");
     }
 
     [Theory]

@@ -79,6 +79,12 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
         return written;
     }
 
+    static int GifFrames(string path)
+    {
+        using var image = SixLabors.ImageSharp.Image.Load(path);
+        return image.Frames.Count;
+    }
+
     long? CommittedSnapshot()
     {
         var path = Path.Combine(folder, "run.snapshot");
@@ -133,10 +139,10 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
         // The GIF of the stopped run is left whole; the resumed run continues in a segment named by its first frame.
         var segment = Path.Combine(folder, $"parts.from-{start:D6}.gif");
         Assert.Equal(start > 0, File.Exists(segment));
-        if (start > 0 && Ffprobe.Available)
+        if (start > 0)
         {
-            Assert.Equal(stopAfter, Ffprobe.Probe(Path.Combine(folder, "parts.gif")).Frames);
-            Assert.Equal(Frames - start, Ffprobe.Probe(segment).Frames);
+            Assert.Equal(stopAfter, GifFrames(Path.Combine(folder, "parts.gif")));
+            Assert.Equal(Frames - start, GifFrames(segment));
         }
     }
 

@@ -17,9 +17,10 @@ public sealed class ProvenanceTests : IDisposable
     readonly string folder = Directory.CreateTempSubdirectory("fifo-provenance-").FullName;
     public void Dispose() => Directory.Delete(folder, recursive: true);
 
-    [Fact]
+    [SkippableFact]
     public void Png_gif_and_video_files_record_the_run_that_made_them()
     {
+        Skip.IfNot(Ffprobe.Available, "the recipe writes mp4, webm and HLS, which need ffmpeg and ffprobe");
         var reader = new RecipeReader(TestPlugins.Host);
         var recipe = reader.ReadText("""
             apiVersion: fifopipes/v1
@@ -58,7 +59,6 @@ public sealed class ProvenanceTests : IDisposable
         var escaped = string.Concat(provenance.Select(c => c == '\\' ? "\\\\" : c < 0x80 ? c.ToString() : $"\\u{(int)c:x4}"));
         Assert.Contains("\\u6ce2", escaped);
         Assert.Equal(escaped, Assert.Single(Image.Identify(Path.Combine(folder, "clip.gif")).Metadata.GetGifMetadata().Comments));
-        if (!Ffprobe.Available) return;
         Assert.Equal(provenance, Ffprobe.Probe(Path.Combine(folder, "clip.mp4")).Comment);
         Assert.Equal(provenance, Ffprobe.Probe(Path.Combine(folder, "clip.webm")).Comment);
         // HLS keeps it in the init segment the playlist names.
