@@ -14,6 +14,7 @@ namespace FifoPipes.Hosting.Engine;
 sealed class DecodedFrames : IDisposable
 {
     readonly IFrameDecoder decoder;
+    readonly string model;
     readonly DecoderPosition position;
     readonly bool resuming;
     readonly Func<Tensor, long, string, VideoFrame> toFrame;
@@ -32,10 +33,12 @@ sealed class DecodedFrames : IDisposable
 
     /// <param name="resuming">Whether the run continues from a snapshot (the decoder is then told where it stands).</param>
     /// <param name="toFrame">Makes the output frame of decoded RGB, its index and prompt.</param>
-    public DecodedFrames(IFrameDecoder decoder, DecoderPosition position, bool resuming, string firstPrompt,
+    /// <param name="model">The model plugin as messages name it: a decoder's failure is its.</param>
+    public DecodedFrames(IFrameDecoder decoder, string model, DecoderPosition position, bool resuming, string firstPrompt,
         Func<Tensor, long, string, VideoFrame> toFrame, Action<RunEvent> post, FaultRepeats repeats)
     {
         this.decoder = decoder;
+        this.model = model;
         this.position = position;
         this.resuming = resuming;
         prompt = firstPrompt;
@@ -61,7 +64,7 @@ sealed class DecodedFrames : IDisposable
             if (nextIndex < 0) Begin(latent.Index);
             latentPrompts.Enqueue((latent.Index, latent.Prompt));
             decoding.Start();
-            rgbFrames = repeats.Run(() => decoder.Push(latent.Latent, latent.Prompt), "decoding", decoder.Stateless);
+            rgbFrames = Decoding(() => repeats.Run(() => decoder.Push(latent.Latent, latent.Prompt), "decoding", decoder.Stateless), $"Decoding latent {latent.Index}");
             decoding.Stop();
         }
         Emit(rgbFrames);
@@ -72,7 +75,17 @@ sealed class DecodedFrames : IDisposable
     {
         // Resumed at the very end, with nothing new to sample: the held latents still have frames to flush.
         if (nextIndex < 0) Begin(replayed.Count > 0 ? replayed[^1].Index + 1 : 0);
-        Emit(decoder.Flush());
+        Emit(Decoding(decoder.Flush, "Decoding the latents held at the end"));
+    }
+
+    /// <summary>Runs the model's decoder code, naming the model and <paramref name="what"/> in what it throws.</summary>
+    T Decoding<T>(Func<T> work, string what)
+    {
+        try { return work(); }
+        catch (Exception error) when (PluginFailedException.Names(error))
+        {
+            throw new PluginFailedException($"{what} with {model} failed", error);
+        }
     }
 
     void Emit(IReadOnlyList<Tensor> rgbFrames)
@@ -83,7 +96,7 @@ sealed class DecodedFrames : IDisposable
             for (; next < rgbFrames.Count; next++)
             {
                 var rgb = rgbFrames[next];
-                long latent = decoder.LatentOf(nextIndex);
+                long latent = Decoding(() => decoder.LatentOf(nextIndex), $"Finding the latent of frame {nextIndex}");
                 while (latentPrompts.Count > 1 && latentPrompts.Peek().Index < latent) latentPrompts.Dequeue();
                 prompt = latentPrompts.Count > 0 ? latentPrompts.Peek().Prompt : prompt;
                 VideoFrame frame;
@@ -117,7 +130,7 @@ sealed class DecodedFrames : IDisposable
             if (old.Index != due)
                 throw new InvalidOperationException($"The sampler replayed latent {old.Index} where {due} was due; it must replay the latest latents in order.");
             latentPrompts.Enqueue((old.Index, old.Prompt));
-            var early = decoder.Push(old.Latent, old.Prompt);
+            var early = Decoding(() => decoder.Push(old.Latent, old.Prompt), $"Decoding held latent {old.Index} again");
             foreach (var frame in early) frame.Dispose();
             if (early.Count > 0)
                 throw new InvalidOperationException($"{decoder.GetType().Name} returned frames for latent {old.Index}, which it held at the resume point; held latents must return none.");

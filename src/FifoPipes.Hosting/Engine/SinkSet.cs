@@ -34,15 +34,22 @@ public sealed class SinkSet : IDisposable
         foreach (var (_, _, problem) in Problems()) throw problem;
     }
 
-    /// <summary>What each sink would refuse, with its place among the sinks, asked of every one (<see cref="Check"/> stops at the first).</summary>
-    public IEnumerable<(int Index, SinkUse Use, FifoInputException Problem)> Problems()
+    /// <summary>
+    /// What each sink would refuse, with its place among the sinks, asked of every one (<see cref="Check"/> stops at the
+    /// first): an input error as the sink gave it, a bug in the sink's check as a <see cref="PluginFailedException"/> naming it.
+    /// </summary>
+    public IEnumerable<(int Index, SinkUse Use, Exception Problem)> Problems()
     {
         for (int i = 0; i < sinks.Count; i++)
         {
             var use = sinks[i].Use;
-            FifoInputException? problem = null;
+            Exception? problem = null;
             try { use.Plugin.Create<ISinkFactory>().Check(use.Options, new SinkTarget(use.Path, fallbackFps, overwrite), context); }
             catch (FifoInputException ex) { problem = ex; }
+            catch (Exception ex) when (PluginFailedException.Names(ex))
+            {
+                problem = new PluginFailedException($"Checking the output '{StreamAddress.Display(use.Path)}' with {PluginFailedException.Name(use.Plugin)} failed", ex);
+            }
             if (problem is not null) yield return (i, use, problem);
         }
     }
@@ -52,14 +59,17 @@ public sealed class SinkSet : IDisposable
         for (int i = 0; i < sinks.Count; i++)
         {
             var (use, sink) = sinks[i];
-            if (sink is null)
+            try
             {
-                var fps = frame.Fps > 0 ? frame.Fps : fallbackFps;
-                sink = use.Plugin.Create<ISinkFactory>().Create(use.Options, new SinkTarget(use.Path, fps, overwrite), context);
-                sinks[i] = (use, sink);
+                if (sink is null)
+                {
+                    var fps = frame.Fps > 0 ? frame.Fps : fallbackFps;
+                    sink = use.Plugin.Create<ISinkFactory>().Create(use.Options, new SinkTarget(use.Path, fps, overwrite), context);
+                    sinks[i] = (use, sink);
+                }
+                sink.Write(frame);
             }
-            try { sink.Write(frame); }
-            catch (Exception ex) when (ex is not FifoInputException)
+            catch (Exception ex) when (Wrapped(ex))
             {
                 throw new SinkFailedException(use.Plugin.Name, use.Path, ex);
             }
@@ -76,12 +86,20 @@ public sealed class SinkSet : IDisposable
         {
             if (sink is null) continue;
             try { files.AddRange(sink.Complete()); }
-            catch (Exception ex) { failures.Add(new SinkFailedException(use.Plugin.Name, use.Path, ex)); }
+            catch (Exception ex) { failures.Add(Wrapped(ex) ? new SinkFailedException(use.Plugin.Name, use.Path, ex) : ex); }
         }
         if (failures.Count == 1) throw failures[0];
         if (failures.Count > 1) throw new AggregateException("Several sinks failed to finish their files.", failures);
         return files;
     }
+
+    /// <summary>
+    /// An input error keeps its own ErrorId (FfmpegFailed, StreamFailed), and a stop the user asked for (PowerShell's
+    /// -WarningAction Stop inside a sink's log call, a stopped pipeline) is not the sink's failure.
+    /// </summary>
+    static bool Wrapped(Exception ex) =>
+        ex is not (FifoInputException or OperationCanceledException) && ex.GetType().FullName is not
+            ("System.Management.Automation.ActionPreferenceStopException" or "System.Management.Automation.PipelineStoppedException");
 
     public void Dispose()
     {

@@ -96,13 +96,16 @@ public sealed class VideoRun
         var model = lease.Model;
         var sampler = new RestartingSampler(PluginFailedException.Guard($"Creating {PluginFailedException.Name(recipe.Sampler.Plugin)}",
             () => recipe.Sampler.Plugin.Create<ISamplerFactory>().Create(recipe.Sampler.Options, context)), MaxFaultRepeats);
-        using var source = recipe.Source is null ? null : SourceVideoLatents.Open(model, recipe.Source, log);
+        string modelName = PluginFailedException.Name(recipe.Model.Plugin);
+        using var source = recipe.Source is null ? null
+            : PluginFailedException.Guard($"Encoding the source video with {modelName}", () => SourceVideoLatents.Open(model, recipe.Source, log));
         // A restyled video plays at its source's rate unless the recipe says otherwise: frame k stands for frame k.
         double fps = recipe.Fps ?? source?.Fps ?? model.Info.Defaults.Fps;
         Post(output, new RunStarted(model.Info, recipe.Frames, fps, RunId), cancellation);
 
-        using var initLatents = recipe.InitImage is null ? null : InitFrames.Encode(model, recipe.InitImage, recipe.Prompts[0].Prompt);
-        using var decoder = model.CreateDecoder();
+        using var initLatents = recipe.InitImage is null ? null
+            : PluginFailedException.Guard($"Encoding the start image with {modelName}", () => InitFrames.Encode(model, recipe.InitImage, recipe.Prompts[0].Prompt));
+        using var decoder = PluginFailedException.Guard($"Creating the decoder of {modelName}", model.CreateDecoder);
         var position = DecoderPosition.Of(decoder);
         RefuseSnapshotsUnlessResumable(position, model.Info.Name);
         bool snapshots = recipe.Snapshot is not null || recipe.ResumeFrom is not null;
@@ -128,10 +131,10 @@ public sealed class VideoRun
         // Stages a killed process left behind; from here on every stage on disk belongs to this run.
         recipe.Snapshot?.DeleteLeftoverStages();
         WarnOfReplacedSnapshot(log);
-        using var frames = new DecodedFrames(decoder, position, resuming: recipe.ResumeFrom is not null, recipe.Prompts[0].Prompt,
+        using var frames = new DecodedFrames(decoder, modelName, position, resuming: recipe.ResumeFrom is not null, recipe.Prompts[0].Prompt,
             (rgb, index, prompt) => FrameConversion.ToFrame(rgb, index, prompt, fps, RunId, recipe.Provenance),
             item => Post(output, item, cancellation), repeats);
-        var latents = new CheckedLatents($"{PluginFailedException.Name(recipe.Sampler.Plugin)} on {PluginFailedException.Name(recipe.Model.Plugin)}",
+        var latents = new CheckedLatents($"{PluginFailedException.Name(recipe.Sampler.Plugin)} on {modelName}",
             model.Info, recipe.Frames, resuming: recipe.ResumeFrom is not null);
         foreach (var latent in latents.Of(sampler.Sample(job, cancellation), cancellation)) frames.Take(latent);
         frames.Finish();

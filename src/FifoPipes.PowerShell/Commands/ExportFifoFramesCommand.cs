@@ -48,9 +48,9 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     protected override void BeginProcessing()
     {
         try { OpenSinks(); }
-        catch (Exception ex) when (ex is FifoInputException or PSArgumentException)
+        catch (Exception ex) when (ex is FifoInputException or PluginFailedException or PSArgumentException)
         {
-            ThrowTerminatingError(ex is FifoInputException ? Errors.From(ex) : new ErrorRecord(ex, "UnknownSinkFormat", ErrorCategory.InvalidArgument, Path.Select(StreamAddress.Display).ToArray()));
+            ThrowTerminatingError(ex is not PSArgumentException ? Errors.From(ex) : new ErrorRecord(ex, "UnknownSinkFormat", ErrorCategory.InvalidArgument, Path.Select(StreamAddress.Display).ToArray()));
         }
     }
 
@@ -101,7 +101,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
             if (namedByRun is { } uses) OpenNamedByRun(uses, frame);
             sinks!.Write(frame);
         }
-        catch (Exception ex) when (ex is not PipelineStoppedException)
+        catch (Exception ex) when (ex is not PipelineStoppedException and not ActionPreferenceStopException)
         {
             FinishQuietly();
             ThrowTerminatingError(Errors.From(ex, InputObject));

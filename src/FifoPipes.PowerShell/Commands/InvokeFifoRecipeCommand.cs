@@ -95,7 +95,7 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
         }
         // An output in the way or a missing ffmpeg is found now, not after the model has loaded and made the first frame.
         try { sinks.Check(); }
-        catch (FifoInputException ex) { return Errors.From(ex, recipeFile); }
+        catch (Exception ex) when (ex is FifoInputException or PluginFailedException) { return Errors.From(ex, recipeFile); }
         try
         {
             pump.Run(recipe, frame =>

@@ -130,7 +130,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         {
             pump.Run(recipe!, WriteObject);
         }
-        catch (Exception ex) when (ex is not PipelineStoppedException)
+        catch (Exception ex) when (ex is not PipelineStoppedException and not ActionPreferenceStopException)
         {
             ThrowTerminatingError(Errors.From(ex, recipe.File ?? (object?)Prompt));
         }

@@ -52,10 +52,17 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
         catch (Exception ex) when (ex is FifoInputException or IOException or UnauthorizedAccessException or InvalidDataException or FormatException
                                        or System.Text.Json.JsonException)
         {
-            var at = recipe.Model.Location ?? (recipe.File is { } file ? new SourceLocation(file, 1, 1) : null);
-            return new[] { new Diagnostic("model", ex.Message, at, Array.Empty<string>()) };
+            return new[] { new Diagnostic("model", ex.Message, ModelLocation(recipe), Array.Empty<string>()) };
+        }
+        // A bug in the adapter's check is this recipe's problem to report, not the end of a batch of recipes.
+        catch (Exception ex) when (PluginFailedException.Names(ex))
+        {
+            var failed = new PluginFailedException($"Checking {PluginFailedException.Name(recipe.Model.Plugin)} failed", ex);
+            return new[] { new Diagnostic("model", failed.Message, ModelLocation(recipe), Array.Empty<string>()) };
         }
     }
+
+    static SourceLocation? ModelLocation(Recipe recipe) => recipe.Model.Location ?? (recipe.File is { } file ? new SourceLocation(file, 1, 1) : null);
 
     IEnumerable<Diagnostic> SinkProblems(Recipe recipe)
     {

@@ -63,6 +63,44 @@ public sealed class PluginFailureTests
     }
 
     [Fact]
+    public void A_model_whose_decoder_throws_is_named_with_the_latent_it_was_decoding()
+    {
+        var ex = Failure("broken-decoder-model", "fifo");
+        Assert.StartsWith($"Decoding latent 2 with the model 'broken-decoder-model' ({TestPlugins.BuildOutput(Project)}", ex.Message);
+        Assert.EndsWith("failed: Index was outside the bounds of the array.", ex.Message);
+        Assert.IsType<IndexOutOfRangeException>(ex.InnerException);
+    }
+
+    static SinkSet Sinks(string sink)
+    {
+        var reader = new RecipeReader(TestPlugins.With(Project));
+        var recipe = reader.ReadText($"apiVersion: fifopipes/v1\nprompt: rain\nframes: 2\nsinks: [ {{ path: out.bin, use: {sink} }} ]\n",
+            Path.Combine(Path.GetTempPath(), "plugin-failure.yaml"));
+        Assert.True(recipe is not null, string.Join(Environment.NewLine, reader.Diagnostics.Select(d => $"{d.Path}: {d.Message}")));
+        return new SinkSet(recipe!.Sinks, overwrite: false, 8, new PluginContext());
+    }
+
+    [Fact]
+    public void A_sink_whose_check_throws_is_named_as_the_problem_of_its_output()
+    {
+        using var sinks = Sinks("buggy-check-sink");
+        var (index, _, problem) = Assert.Single(sinks.Problems());
+        Assert.Equal(0, index);
+        var named = Assert.IsType<PluginFailedException>(problem);
+        Assert.StartsWith($"Checking the output '{Path.Combine(Path.GetTempPath(), "out.bin")}' with the sink 'buggy-check-sink' ({TestPlugins.BuildOutput(Project)}", named.Message);
+        Assert.IsType<NullReferenceException>(named.InnerException);
+        Assert.Equal(problem.Message, Assert.Throws<PluginFailedException>(sinks.Check).Message);
+    }
+
+    [Fact]
+    public void A_sinks_input_error_at_completion_keeps_its_own_error_id()
+    {
+        using var sinks = Sinks("unfinishable-sink");
+        sinks.Write(new VideoFrame(0, 2, 2, new byte[12], "rain", 8, Guid.Empty));
+        Assert.Equal("DiskQuotaExceeded", Assert.Throws<FifoInputException>(() => sinks.Complete()).ErrorId);
+    }
+
+    [Fact]
     public void A_device_out_of_memory_is_the_machines_and_keeps_its_own_error()
     {
         var reader = new RecipeReader(TestPlugins.With(Project));

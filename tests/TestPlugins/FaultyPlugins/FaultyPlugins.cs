@@ -134,3 +134,64 @@ public sealed class ReadOnlyOptions
 {
     [Option("How many.")] public int Count { get; } = 3;
 }
+
+/// <summary>A model that denoises (to nothing) but whose decoder fails at its third latent, as a buggy VAE would.</summary>
+[FifoPlugin(PluginKind.Model, "broken-decoder-model", typeof(IModelAdapter), Description = "Its decoder throws at the third latent.")]
+public sealed class BrokenDecoderModelAdapter : IModelAdapter
+{
+    public IVideoModel Load(object? options, PluginContext context) => new BrokenDecoderModel();
+}
+
+sealed class BrokenDecoderModel : IVideoModel
+{
+    public ModelInfo Info { get; } = new()
+    {
+        Name = "broken-decoder",
+        LatentChannels = 2,
+        LatentHeight = 2,
+        LatentWidth = 2,
+        WindowFrames = 4,
+        Schedule = new NoiseSchedule(BetaSchedule.ScaledLinear, 0.00085, 0.012),
+        Defaults = new SamplingDefaults { Guidance = 1.0, Eta = 1.0, Partitions = 1, Fps = 8 },
+    };
+
+    public Conditioning Encode(string prompt) => new PromptOnly(prompt);
+    public TorchSharp.torch.Tensor PredictNoise(TorchSharp.torch.Tensor x, TorchSharp.torch.Tensor timesteps, IReadOnlyList<Conditioning> conditioning) => TorchSharp.torch.zeros_like(x);
+    public IFrameDecoder CreateDecoder() => new FailingDecoder();
+    public TorchSharp.torch.Tensor EncodeFrames(TorchSharp.torch.Tensor rgb) => throw new NotSupportedException("no encoder");
+    public void Dispose() { }
+
+    sealed class PromptOnly(string prompt) : Conditioning(prompt);
+
+    sealed class FailingDecoder : IFrameDecoder
+    {
+        int pushed;
+        public IReadOnlyList<TorchSharp.torch.Tensor> Push(TorchSharp.torch.Tensor latent) =>
+            ++pushed == 3 ? throw new IndexOutOfRangeException("Index was outside the bounds of the array.") : new[] { TorchSharp.torch.zeros(3, 16, 16) };
+        public IReadOnlyList<TorchSharp.torch.Tensor> Flush() => Array.Empty<TorchSharp.torch.Tensor>();
+        public bool Stateless => true;
+        public void Dispose() { }
+    }
+}
+
+/// <summary>A sink whose check has a bug: named in the error, not an unhandled exception that ends a batch of recipes.</summary>
+[FifoPlugin(PluginKind.Sink, "buggy-check-sink", typeof(ISinkFactory), Description = "Its check throws a NullReferenceException.")]
+public sealed class BuggyCheckSinkFactory : ISinkFactory
+{
+    public void Check(object? options, SinkTarget target, PluginContext context) => throw new NullReferenceException("Object reference not set to an instance of an object.");
+    public IFrameSink Create(object? options, SinkTarget target, PluginContext context) => throw new NotSupportedException();
+}
+
+/// <summary>A sink that takes frames but refuses to finish, with an input error whose ErrorId a script matches on.</summary>
+[FifoPlugin(PluginKind.Sink, "unfinishable-sink", typeof(ISinkFactory), Description = "Its Complete throws FifoInputException 'DiskQuotaExceeded'.")]
+public sealed class UnfinishableSinkFactory : ISinkFactory
+{
+    public IFrameSink Create(object? options, SinkTarget target, PluginContext context) => new Unfinishable();
+
+    sealed class Unfinishable : IFrameSink
+    {
+        public void Write(VideoFrame frame) { }
+        public IReadOnlyList<string> Complete() => throw new FifoInputException("DiskQuotaExceeded", "The quota of this folder is used up; free space and run again.");
+        public void Dispose() { }
+    }
+}
