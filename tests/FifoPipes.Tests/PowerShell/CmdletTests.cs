@@ -293,6 +293,15 @@ public sealed class CmdletTests : IDisposable
         Assert.Contains("apiVersion", notAMap.Message);
     }
 
+    [Fact]
+    public void An_engine_warning_under_WarningAction_Stop_stops_the_command_as_PowerShell_does()
+    {
+        // warmupIterations 0 warns that the first frames start short of steps.
+        var error = RunFailing($"New-FifoVideo 'lava' -Frames 3 {InProcessShell.Tiny} -Sampler fifo -SamplerOption @{{ start = 'noise'; warmupIterations = 0 }} -WarningAction Stop");
+        Assert.StartsWith("ActionPreferenceStop,", error.FullyQualifiedErrorId);
+        Assert.Contains("warmupIterations", error.Exception.Message);
+    }
+
     [Theory]
     [InlineData("fifo")]
     [InlineData("chunked")]
