@@ -26,23 +26,32 @@ static class ExclusiveFile
             {
                 return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1);
             }
-            catch (IOException) when (DateTime.UtcNow < deadline)
+            catch (IOException ex) when (HeldByAnother(ex) && DateTime.UtcNow < deadline)
             {
                 if (!reported) waiting?.Invoke();
                 reported = true;
                 await Task.Delay(Poll, cancel).ConfigureAwait(false);
             }
-            catch (IOException ex)
+            catch (IOException ex) when (HeldByAnother(ex))
             {
                 throw timedOut(ex);
             }
-            catch (UnauthorizedAccessException ex)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                // A store shared between users keeps lock files the next user may not write.
+                // Not a holder to wait for (a read-only or full disk, a store shared between users whose lock files the
+                // next user may not write): waiting would only postpone this error, by up to a download's lock timeout.
                 throw new FifoInputException("ModelStoreWriteFailed",
-                    $"Cannot open the lock file '{path}' ({ex.Message}). The model store must be writable by you: fix the folder's permissions, " +
-                    $"or point {ModelStore.StoreVariable} at a store of your own.", ex);
+                    $"Cannot open the lock file '{path}' ({ex.Message}). The model store must be writable by you: fix the folder's permissions " +
+                    $"or free space, or point {ModelStore.StoreVariable} at a store of your own.", ex);
             }
         }
     }
+
+    /// <summary>
+    /// The one failure that means another holder: a sharing or lock violation on Windows, EWOULDBLOCK from flock elsewhere
+    /// (.NET gives the errno as the HResult there). Every other I/O error is the disk's or the folder's.
+    /// </summary>
+    static bool HeldByAnother(IOException ex) =>
+        OperatingSystem.IsWindows() ? (ex.HResult & 0xFFFF) is 32 or 33
+        : ex.HResult == (OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD() ? 35 : 11);
 }

@@ -233,6 +233,23 @@ public sealed class ModelStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_lock_file_that_cannot_be_opened_fails_at_once_instead_of_waiting_for_a_holder()
+    {
+        var store = new ModelStore(Path.Combine(dir, "store"));
+        using var client = Client();
+        var manifestLock = Path.Combine(store.Root, "fifotest", "tiny-clip", "v1.manifest.json.lock");
+        Directory.CreateDirectory(Path.GetDirectoryName(manifestLock)!);
+        // Opening it fails with "not found", an I/O error no other holder causes (as a read-only or full disk would).
+        File.CreateSymbolicLink(manifestLock, Path.Combine(dir, "no-such-folder", "lock"));
+
+        // Before, it polled for the two minutes a held manifest gets, then blamed another save (ModelStoreLocked).
+        var error = await Assert.ThrowsAsync<FifoInputException>(() => store.SaveFilesAsync(client, "fifotest/tiny-clip", "v1", new[] { "vocab.json" }));
+        Assert.Equal("ModelStoreWriteFailed", error.ErrorId);
+        Assert.Contains(manifestLock, error.Message);
+        Assert.IsAssignableFrom<IOException>(error.InnerException);
+    }
+
+    [Fact]
     public async Task Removing_a_preset_deletes_its_files_and_records_but_keeps_what_another_preset_uses()
     {
         var store = new ModelStore(Path.Combine(dir, "store"));
