@@ -17,6 +17,7 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
     readonly IVideoModel model;
     readonly SourceVideo source;
     readonly IProgressSink log;
+    readonly CancellationToken stop;
     readonly long selected;
     SourceFrames frames;
     (long Index, Tensor Latent)? latest;
@@ -31,9 +32,10 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
     readonly Dictionary<long, Tensor> turn = new();
     readonly bool keepsTurn;
 
-    SourceVideoLatents(IVideoModel model, SourceVideo source, SourceFrames.Summary summary, bool keepsTurn, IProgressSink log)
+    SourceVideoLatents(IVideoModel model, SourceVideo source, SourceFrames.Summary summary, bool keepsTurn, IProgressSink log, CancellationToken stop)
     {
         this.model = model;
+        this.stop = stop;
         this.source = source;
         this.keepsTurn = keepsTurn;
         this.log = log;
@@ -54,7 +56,8 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
     /// Opens <paramref name="source"/> for <paramref name="model"/>, after checking that the model keeps one latent per
     /// frame (a model that compresses time, such as Open-Sora Plan's causal VAE, cannot follow a video frame by frame).
     /// </summary>
-    public static SourceVideoLatents Open(IVideoModel model, SourceVideo source, IProgressSink? log = null)
+    /// <param name="stop">The run's stop: a resume far into a long source reads its way there, which must not outlast Ctrl+C.</param>
+    public static SourceVideoLatents Open(IVideoModel model, SourceVideo source, IProgressSink? log = null, CancellationToken stop = default)
     {
         var summary = SourceFrames.Probe(source.Path, source.Timing);
         bool keepsTurn;
@@ -77,7 +80,7 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
                     "Loop a shorter part of it (source.start and a lower source.fps select fewer frames), or loop: true.");
             keepsTurn = source.Loop == SourceLoop.PingPong || (source.Loops && turnBytes <= TurnBytes);
         }
-        return new SourceVideoLatents(model, source, summary, keepsTurn, log ?? NullProgressSink.Instance);
+        return new SourceVideoLatents(model, source, summary, keepsTurn, log ?? NullProgressSink.Instance, stop);
     }
 
     public Tensor Latent(long index)
@@ -94,7 +97,7 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
             frames = Open();
         }
         // Played back, a ping-pong clip comes from memory: on the way to a frame, every frame passed is kept.
-        while (frames.Position < frame && (source.Loop == SourceLoop.PingPong ? KeepNext() : frames.Skip())) { }
+        while (frames.Position < frame && (source.Loop == SourceLoop.PingPong ? KeepNext() : frames.Skip())) stop.ThrowIfCancellationRequested();
         using var scope = NewDisposeScope();
         var rgb = frames.Position == frame ? frames.Next() : null;
         if (rgb is null)

@@ -98,7 +98,7 @@ public sealed class VideoRun
             () => recipe.Sampler.Plugin.Create<ISamplerFactory>().Create(recipe.Sampler.Options, context)), MaxFaultRepeats);
         string modelName = PluginFailedException.Name(recipe.Model.Plugin);
         using var source = recipe.Source is null ? null
-            : PluginFailedException.Guard($"Encoding the source video with {modelName}", () => SourceVideoLatents.Open(model, recipe.Source, log));
+            : PluginFailedException.Guard($"Encoding the source video with {modelName}", () => SourceVideoLatents.Open(model, recipe.Source, log, cancellation));
         // A restyled video plays at its source's rate unless the recipe says otherwise: frame k stands for frame k.
         double fps = recipe.Fps ?? source?.Fps ?? model.Info.Defaults.Fps;
         Post(output, new RunStarted(model.Info, recipe.Frames, fps, RunId), cancellation);

@@ -127,6 +127,20 @@ public sealed class SourceVideoTests : IDisposable
     }
 
     [SkippableFact]
+    public void A_stopped_run_stops_reading_its_way_to_a_far_source_frame()
+    {
+        Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
+        var clip = TestPattern("pattern.mp4", 10);
+        using var stop = new CancellationTokenSource();
+        using var source = SourceVideoLatents.Open(new GreyModel(1), new SourceVideo(clip, 0.6), stop: stop.Token);
+        source.Latent(1).Dispose();
+        stop.Cancel();
+        // A resume far into an hours-long source reads every frame before it: Ctrl+C must end that, not wait it out.
+        Assert.Throws<OperationCanceledException>(() => source.Latent(8));
+        source.Latent(1).Dispose();   // what is kept needs no reading
+    }
+
+    [SkippableFact]
     public void A_looping_source_has_no_end_and_starts_over_after_its_last_frame()
     {
         Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
