@@ -169,7 +169,10 @@ public static class LoadCancellation
     }
 }
 
-/// <summary>Verbose and warning messages from plugins; the cmdlets forward them on the pipeline thread.</summary>
+/// <summary>
+/// Verbose and warning messages from plugins; the cmdlets forward them on the pipeline thread. A plugin may call it from
+/// any thread: a message from a thread of its own shows with the next one from the thread that called the plugin.
+/// </summary>
 public interface IProgressSink
 {
     void Verbose(string message);

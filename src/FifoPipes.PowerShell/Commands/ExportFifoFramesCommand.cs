@@ -22,6 +22,7 @@ namespace FifoPipes.PowerShell.Commands;
 public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
 {
     SinkSet? sinks;
+    CmdletLog? log;
     bool writing;
     // Sinks whose paths name the run ({seed}, {hash}): opened with the first frame, which says which run it is.
     List<SinkUse>? namedByRun;
@@ -77,7 +78,8 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         var sinksOfPaths = uses.Select(u => u.Plugin).ToList();
         RefuseOptionsNoSinkTakes(sinksOfPaths);
         uses = uses.Select(u => u with { Options = BindOptions(u.Plugin, sinksOfPaths) }).ToList();
-        var context = new PluginContext(new CmdletLog(this), SessionState.Path.CurrentFileSystemLocation.ProviderPath, stopping.Token);
+        log = new CmdletLog(this);
+        var context = new PluginContext(log, SessionState.Path.CurrentFileSystemLocation.ProviderPath, stopping.Token);
         if (whatIf)
             using (var all = new SinkSet(uses, Force, Fps ?? 8, context)) WhatIf.WarnOfRefusals(this, all);
         var written = uses.Where((_, i) => chosen[i]).ToList();
@@ -100,6 +102,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         {
             if (namedByRun is { } uses) OpenNamedByRun(uses, frame);
             sinks!.Write(frame);
+            log!.Drain();
         }
         catch (Exception ex) when (ex is not PipelineStoppedException and not ActionPreferenceStopException)
         {
@@ -113,6 +116,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         IReadOnlyList<string> files;
         try { files = sinks!.Complete(); }
         catch (Exception ex) { ThrowTerminatingError(Errors.From(ex)); return; }
+        finally { log?.Drain(); }
         WrittenItems.Write(this, files);
     }
 

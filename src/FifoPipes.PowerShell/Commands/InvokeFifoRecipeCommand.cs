@@ -87,7 +87,8 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
         if (recipe is null) return Errors.InvalidRecipe(diagnostics, recipeFile, builder.ParameterFor);
         if (recipe.Sinks.Count == 0)
             return Errors.From(new FifoInputException("RecipeWithoutSinks", $"The recipe '{recipe.File}' {NoSinks}"), recipe.File);
-        using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, recipe.Fps ?? 8, new PluginContext(new CmdletLog(this), recipe.BaseDirectory, pump.Stopping));
+        var log = new CmdletLog(this);
+        using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, recipe.Fps ?? 8, new PluginContext(log, recipe.BaseDirectory, pump.Stopping));
         if (!WhatIf.ShouldProcess(this, string.Join(", ", recipe.Sinks.Select(s => StreamAddress.Display(s.Path))), $"Generate {recipe.Frames} frames", out bool whatIf))
         {
             if (whatIf) WhatIf.WarnOfRefusals(this, sinks);
@@ -101,6 +102,7 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
             pump.Run(recipe, frame =>
             {
                 sinks.Write(frame.ToVideoFrame());
+                log.Drain();
                 if (PassThru) WriteObject(frame);
             }, models);
             if (lastRun) models.Dispose();
@@ -113,6 +115,7 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
         IReadOnlyList<string> files;
         try { files = sinks.Complete(); }
         catch (Exception ex) { return Errors.From(ex, recipeFile); }
+        finally { log.Drain(); }
         WrittenItems.Write(this, files);
         return null;
     }

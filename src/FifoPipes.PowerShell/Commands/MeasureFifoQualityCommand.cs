@@ -116,6 +116,7 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
             foreach (var point in studyPlugin.Create<IQualityStudy>().Run(studyOptions, candidates, stop.Token, log))
             {
                 points.Add(point);
+                log.Drain();
                 progress.StatusDescription = $"{point.Sampler}: measured up to frame {point.Position + point.Frames}";
                 WriteProgress(progress);
                 WriteObject(point);
@@ -126,6 +127,7 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
             // Also when the study fails or is stopped: a bar left open would hang over the prompt.
             progress.RecordType = ProgressRecordType.Completed;
             WriteProgress(progress);
+            log.Drain();
         }
         if (OutputFolder is not null)
         {
