@@ -75,9 +75,14 @@ public static class OptionBinder
         if (instance is IValidatableOptions validatable)
         {
             IReadOnlyList<OptionProblem> problems;
-            // A plugin's own check is third-party code: whatever it throws is a problem with these options, not a crash.
+            // A plugin's own check is third-party code: whatever it throws is a problem with these options, not a crash;
+            // one that is not a refusal (a NullReferenceException) says so by its type, so the user knows whose it is.
             try { problems = validatable.Validate().ToList(); }
-            catch (Exception ex) { problems = new[] { new OptionProblem("(options)", $"the plugin's option check failed: {ex.Message}") }; }
+            catch (Exception ex)
+            {
+                string kind = ex is ArgumentException or FifoInputException or FormatException ? "" : $" with a bug of its own ({ex.GetType().Name})";
+                problems = new[] { new OptionProblem("(options)", $"the plugin's option check failed{kind}: {ex.Message}") };
+            }
             foreach (var p in problems)
             {
                 var location = values.FirstOrDefault(v => string.Equals(v.Key, p.Option, StringComparison.OrdinalIgnoreCase)).Value?.Location ?? blockLocation;

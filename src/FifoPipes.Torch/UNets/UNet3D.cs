@@ -184,11 +184,15 @@ public sealed class UNet3D : Module<Tensor, Tensor, Tensor, Tensor?, Tensor>
     /// <summary>[B, E] → [B·T, E], each sample's row repeated for its frames.</summary>
     static Tensor PerFrame(Tensor rows, long b, long t) => rows.unsqueeze(1).expand(b, t, rows.shape[1]).reshape(b * t, rows.shape[1]);
 
+    /// <summary>
+    /// The caller's contract (a sampler's or an adapter's bug if broken, so the engine names that plugin), apart from a
+    /// latent size the levels cannot halve, which is the user's model height and width.
+    /// </summary>
     void CheckInputs(Tensor x, Tensor timesteps, Tensor context, Tensor? fps)
     {
         static string Shape(Tensor v) => "[" + string.Join(", ", v.shape) + "]";
         if (x.dim() != 5 || x.shape[1] != Config.InChannels)
-            throw new FifoInputException("UNetInputShape", $"UNet input x must be [B, {Config.InChannels}, T, H, W]; got {Shape(x)}.");
+            throw new ArgumentException($"UNet input x must be [B, {Config.InChannels}, T, H, W]; got {Shape(x)}.");
         long b = x.shape[0], t = x.shape[2];
         int factor = 1 << (Config.Levels - 1);
         if (!Config.UpsampleToSkipSize && (x.shape[3] % factor != 0 || x.shape[4] % factor != 0))
@@ -200,13 +204,13 @@ public sealed class UNet3D : Module<Tensor, Tensor, Tensor, Tensor?, Tensor>
             _ => false,
         };
         if (!timestepsOk)
-            throw new FifoInputException("UNetInputShape", $"UNet timesteps must be [B, T] = [{b}, {t}] (per frame) or [B] = [{b}] (per sample); got {Shape(timesteps)}.");
+            throw new ArgumentException($"UNet timesteps must be [B, T] = [{b}, {t}] (per frame) or [B] = [{b}] (per sample); got {Shape(timesteps)}.");
         if (timesteps.is_floating_point())
-            throw new FifoInputException("UNetInputShape", "UNet timesteps must be integer timestep indices (int64), not floating point.");
+            throw new ArgumentException("UNet timesteps must be integer timestep indices (int64), not floating point.");
         if (context.dim() != 3 || context.shape[0] != b || context.shape[2] != Config.ContextDim)
-            throw new FifoInputException("UNetInputShape", $"UNet context must be [B, L, {Config.ContextDim}] with B = {b}; got {Shape(context)}.");
+            throw new ArgumentException($"UNet context must be [B, L, {Config.ContextDim}] with B = {b}; got {Shape(context)}.");
         if (Config.FpsCond && (fps is null || fps.dim() != 1 || fps.shape[0] != b))
-            throw new FifoInputException("UNetInputShape", $"This UNet is fps-conditioned: fps must be [B] = [{b}] (int64 frames per second); got {(fps is null ? "none" : Shape(fps))}.");
+            throw new ArgumentException($"This UNet is fps-conditioned: fps must be [B] = [{b}] (int64 frames per second); got {(fps is null ? "none" : Shape(fps))}.");
     }
 
     /// <summary>

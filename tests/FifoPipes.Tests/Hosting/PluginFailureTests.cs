@@ -93,6 +93,17 @@ public sealed class PluginFailureTests
     }
 
     [Fact]
+    public void An_option_check_with_a_bug_is_a_recipe_problem_that_says_it_is_the_plugins()
+    {
+        var reader = new RecipeReader(TestPlugins.With(Project));
+        Assert.Null(reader.ReadText("apiVersion: fifopipes/v1\nprompt: rain\nframes: 2\nsinks: [ { path: out.bin, use: buggy-options-sink } ]\n",
+            Path.Combine(Path.GetTempPath(), "plugin-failure.yaml")));
+        var problem = Assert.Single(reader.Diagnostics);
+        Assert.Equal("sinks[0].with.(options)", problem.Path);
+        Assert.StartsWith("the plugin's option check failed with a bug of its own (NullReferenceException): ", problem.Message);
+    }
+
+    [Fact]
     public void A_sinks_input_error_at_completion_keeps_its_own_error_id()
     {
         using var sinks = Sinks("unfinishable-sink");

@@ -195,3 +195,15 @@ public sealed class UnfinishableSinkFactory : ISinkFactory
         public void Dispose() { }
     }
 }
+
+[FifoPlugin(PluginKind.Sink, "buggy-options-sink", typeof(ISinkFactory), Description = "Its option check throws a NullReferenceException.", OptionsType = typeof(BuggyOptions))]
+public sealed class BuggyOptionsSinkFactory : ISinkFactory
+{
+    public IFrameSink Create(object? options, SinkTarget target, PluginContext context) => throw new NotSupportedException();
+}
+
+public sealed class BuggyOptions : IValidatableOptions
+{
+    [Option("A label.")] public string? Label { get; set; }
+    public IEnumerable<OptionProblem> Validate() => Label!.Length > 0 ? Array.Empty<OptionProblem>() : new[] { new OptionProblem("label", "empty") };
+}
