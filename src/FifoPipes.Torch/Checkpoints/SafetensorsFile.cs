@@ -127,7 +127,7 @@ public static class SafetensorsFile
 
         JsonDocument doc;
         try { doc = JsonDocument.Parse(header); }
-        catch (JsonException ex) { throw Corrupt(path, "its header is not valid JSON (" + ex.Message + ")"); }
+        catch (JsonException ex) { throw Corrupt(path, "its header is not valid JSON (" + ex.Message + ")", ex); }
         using (doc)
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Corrupt(path, "its header is not a JSON object");
@@ -169,15 +169,15 @@ public static class SafetensorsFile
         }
         catch (Exception ex) when (ex is KeyNotFoundException or InvalidOperationException or FormatException or OverflowException)
         {
-            throw Corrupt(path, $"tensor '{p.Name}' has a malformed header entry ({ex.Message})");
+            throw Corrupt(path, $"tensor '{p.Name}' has a malformed header entry ({ex.Message})", ex);
         }
     }
 
     /// <summary>Key of <see cref="Exception.Data"/> under which a corrupt-file error keeps its reason alone, for callers whose advice differs (snapshots).</summary>
     public const string ReasonKey = "reason";
 
-    static FifoInputException Corrupt(string path, string why) =>
-        new("CheckpointCorrupt", $"'{path}' is not a valid safetensors file: {why}. Download it again or convert the checkpoint anew.") { Data = { [ReasonKey] = why } };
+    static FifoInputException Corrupt(string path, string why, Exception? inner = null) =>
+        new("CheckpointCorrupt", $"'{path}' is not a valid safetensors file: {why}. Download it again or convert the checkpoint anew.", inner) { Data = { [ReasonKey] = why } };
 
     static int? ElementSize(string dtype) => dtype switch
     {

@@ -66,7 +66,7 @@ public sealed class TorchZipCheckpoint : IDisposable
             stream.Position = 0;
             ZipArchive zip;
             try { zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: false); }
-            catch (InvalidDataException ex) { throw Corrupt(path, $"it is not a torch zip archive ({ex.Message}); the file may be truncated or not a checkpoint at all"); }
+            catch (InvalidDataException ex) { throw Corrupt(path, $"it is not a torch zip archive ({ex.Message}); the file may be truncated or not a checkpoint at all", ex); }
             try { return Read(path, zip); }
             catch { zip.Dispose(); throw; }
         }
@@ -87,10 +87,11 @@ public sealed class TorchZipCheckpoint : IDisposable
             s.EnsureIntact();
         }
         catch (RecordDamagedException ex) { throw Damaged(path, pkl.FullName, ex); }
-        catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or IOException)
+        catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException)
         {
-            throw Corrupt(path, $"its data.pkl cannot be read ({ex.Message}); the file is probably truncated");
+            throw Corrupt(path, $"its data.pkl cannot be read ({ex.Message}); the file is probably truncated", ex);
         }
+        catch (IOException ex) { throw Unreadable(path, ex); }
 
         var unpickler = new RestrictedUnpickler(bytes, path, g => AllowedGlobals.Contains(g.ToString()), Reduce, PersistentLoad);
         object? root;
@@ -99,7 +100,7 @@ public sealed class TorchZipCheckpoint : IDisposable
         {
             throw new FifoInputException("CheckpointUnsafe", ex.Message + " Only plain weight checkpoints (tensors in dicts) are loaded; convert this one to safetensors in a trusted Python environment.", ex);
         }
-        catch (InvalidDataException ex) { throw Corrupt(path, ex.Message); }
+        catch (InvalidDataException ex) { throw Corrupt(path, ex.Message, ex); }
         return new TorchZipCheckpoint(path, zip, prefix, root, unpickler.GlobalsSeen.ToArray());
     }
 
@@ -207,10 +208,15 @@ public sealed class TorchZipCheckpoint : IDisposable
             stored.Dispose();
             throw Damaged(Path, entry.FullName, ex);
         }
-        catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or IOException)
+        catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException)
         {
             stored.Dispose();
-            throw Corrupt(Path, $"storage '{t.StorageKey}' cannot be read ({ex.Message}); the file is probably truncated");
+            throw Corrupt(Path, $"storage '{t.StorageKey}' cannot be read ({ex.Message}); the file is probably truncated", ex);
+        }
+        catch (IOException ex)
+        {
+            stored.Dispose();
+            throw Unreadable(Path, ex);
         }
     }
 
@@ -293,10 +299,14 @@ public sealed class TorchZipCheckpoint : IDisposable
     };
 
     static FifoInputException Damaged(string path, string record, RecordDamagedException ex) =>
-        Corrupt(path, $"record '{record}' is damaged: {ex.Message}. The download or the disk changed the file; download the checkpoint again");
+        Corrupt(path, $"record '{record}' is damaged: {ex.Message}. The download or the disk changed the file; download the checkpoint again", ex);
 
-    static FifoInputException Corrupt(string path, string why) =>
-        new("CheckpointCorrupt", $"'{path}' cannot be loaded as a torch checkpoint: {why}.");
+    static FifoInputException Corrupt(string path, string why, Exception? inner = null) =>
+        new("CheckpointCorrupt", $"'{path}' cannot be loaded as a torch checkpoint: {why}.", inner);
+
+    /// <summary>The disk or the share failed a read: the file may be whole, so no download is advised.</summary>
+    static FifoInputException Unreadable(string path, IOException ex) =>
+        new("CheckpointUnreadable", $"'{path}' could not be read ({ex.Message}). Check the disk or network share it is on and try again; the file itself may be whole.", ex);
 
     public void Dispose() => zip.Dispose();
 }

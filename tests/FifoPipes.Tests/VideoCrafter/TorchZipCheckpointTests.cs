@@ -68,6 +68,8 @@ public sealed class TorchZipCheckpointTests : IDisposable
         var ex = Refused(Write("truncated.ckpt", bytes[..(bytes.Length / 2)]));
         Assert.Equal("CheckpointCorrupt", ex.ErrorId);
         Assert.Contains("truncated.ckpt", ex.Message);
+        // What the zip reader found stays with it, for a bug report.
+        Assert.IsType<InvalidDataException>(ex.InnerException);
     }
 
     [Fact]
