@@ -28,13 +28,15 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
     [Parameter] public SwitchParameter Force { get; set; }
     /// <summary><para type="description">Also write each frame to the pipeline.</para></summary>
     [Parameter] public SwitchParameter PassThru { get; set; }
-    /// <summary><para type="description">Recipe settings to change, by dotted key: @{ seed = 7; 'sampler.with.partitions' = 8; 'model.use' = 'videocrafter2'; 'snapshot.every' = 50 }. Checked as strictly as the file's own; sink paths can name the run with {seed} and {hash}. Several hashtables run the recipe once for each, keeping the model loaded between runs. Another 'sampler.use' or 'model.use' keeps the file's options the new plugin has too (guidance, eta, steps) and warns of those it has not.</para></summary>
+    /// <summary><para type="description">Recipe settings to change, by dotted key: @{ seed = 7; 'sampler.with.partitions' = 8; 'model.use' = 'videocrafter2'; 'snapshot.every' = 50 }. Checked as strictly as the file's own; sink paths can name the run with {seed} and {hash}, and must where several runs write them: a run that would write a file an earlier run of the command wrote is refused, -Force or not. Several hashtables run the recipe once for each, keeping the model loaded between runs. Another 'sampler.use' or 'model.use' keeps the file's options the new plugin has too (guidance, eta, steps) and warns of those it has not.</para></summary>
     [Parameter] [ValidateNotNull] public System.Collections.Hashtable[]? Override { get; set; }
 
     // Recipes run so far by this command, over every pipeline input: -Resume belongs to exactly one.
     int recipesRun;
     // A sweep (several -Override tables, several recipes) loads a model once when the runs share it.
     readonly LoadedModels models = new();
+    // The files earlier runs of this command wrote, and which run: a later run must not replace them, -Force or not.
+    readonly Dictionary<string, int> filesOfEarlierRuns = new(SinkTargets.PathComparer);
 
     protected override void BeginProcessing()
     {
@@ -89,11 +91,19 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
             return Errors.From(new FifoInputException("RecipeWithoutSinks", $"The recipe '{recipe.File}' {NoSinks}"), recipe.File);
         var log = new CmdletLog(this);
         using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, recipe.Fps ?? 8, new PluginContext(log, recipe.BaseDirectory, pump.Stopping));
+        var taken = TakenByEarlierRun(recipe);
         if (!WhatIf.ShouldProcess(this, string.Join(", ", recipe.Sinks.Select(s => StreamAddress.Display(s.Path))), $"Generate {recipe.Frames} frames", out bool whatIf))
         {
-            if (whatIf) WhatIf.WarnOfRefusals(this, sinks);
+            if (whatIf)
+            {
+                if (taken is not null) WriteWarning($"What if: the run would stop before its first frame: {taken.Message}");
+                WhatIf.WarnOfRefusals(this, sinks);
+                foreach (var file in FilesOf(recipe)) filesOfEarlierRuns.TryAdd(file, recipesRun);
+            }
             return null;
         }
+        if (taken is not null) return Errors.From(taken, recipeFile);
+        foreach (var file in FilesOf(recipe)) filesOfEarlierRuns.TryAdd(file, recipesRun);
         // An output in the way or a missing ffmpeg is found now, not after the model has loaded and made the first frame.
         try { sinks.Check(); }
         catch (Exception ex) when (ex is FifoInputException or PluginFailedException) { return Errors.From(ex, recipeFile); }
@@ -121,4 +131,20 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
     }
 
     protected override void StopProcessing() => pump.Stop();
+
+    static IEnumerable<string> FilesOf(Hosting.Recipes.Recipe recipe) => recipe.Sinks.Select(s => s.Path).Where(p => !StreamAddress.IsAddress(p));
+
+    /// <summary>
+    /// A sweep whose sink path does not name the run: without -Force each later run would stop at the file, with it
+    /// replace the run before it, and only the last run's video would be left.
+    /// </summary>
+    FifoInputException? TakenByEarlierRun(Hosting.Recipes.Recipe recipe)
+    {
+        foreach (var file in FilesOf(recipe))
+            if (filesOfEarlierRuns.TryGetValue(file, out int run))
+                return new FifoInputException("DuplicateOutputPath",
+                    $"'{file}' is written by run {run} of this command, so run {recipesRun} would {(recipe.Overwrite ? "replace" : "stop at")} it. " +
+                    "Put {seed} or {hash} in the sink path ('sweep-{seed}.mp4') so every run writes its own file, or give each -Override table its own sink path.");
+        return null;
+    }
 }

@@ -236,6 +236,19 @@ public sealed class CmdletTests : IDisposable
         Assert.Equal(6, Media.FrameCount(Path.Combine(dir, "out", "fire-5.gif")));
         Assert.Equal(3, Media.FrameCount(Path.Combine(dir, "out", "fire-6.gif")));
 
+        // A sink path that does not name the run: the second run would replace the first's file, -Force or not.
+        using (var shell = InProcessShell.New(dir))
+        {
+            var written = shell.AddScript("Invoke-FifoRecipe sweep.yaml -Force -Override @{ seed = 7; sinks = @(@{ path = 'same.gif' }) }, @{ seed = 8; sinks = @(@{ path = 'same.gif' }) }").Invoke();
+            Assert.Equal(new[] { "same.gif" }, written.Select(f => f.BaseObject).OfType<FileInfo>().Select(f => f.Name));
+            var clash = Assert.Single(shell.Streams.Error);
+            Assert.Equal("DuplicateOutputPath", clash.FullyQualifiedErrorId.Split(',')[0]);
+            Assert.Contains("is written by run 1 of this command, so run 2 would replace it. Put {seed} or {hash} in the sink path", clash.Exception.Message);
+        }
+        Assert.Contains("seed=7", FifoPipes.Core.Media.ProvenanceReader.Read(Path.Combine(dir, "same.gif")));
+        var whatIf = Run("Invoke-FifoRecipe sweep.yaml -WhatIf -Override @{ seed = 7; sinks = @(@{ path = 'same.gif' }) }, @{ seed = 8; sinks = @(@{ path = 'same.gif' }) } 3>&1");
+        Assert.Contains(whatIf.OfType<WarningRecord>(), w => w.Message.Contains("is written by run 1 of this command, so run 2 would stop at it"));
+
         var typo = RunFailing("Invoke-FifoRecipe sweep.yaml -Override @{ 'sampler.with.partitons' = 2 }");
         Assert.Equal("InvalidParameter", typo.FullyQualifiedErrorId.Split(',')[0]);
         Assert.Contains("-Override sampler.with.partitons", typo.Exception.Message);
