@@ -124,8 +124,12 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         foreach (var warning in builder.Warnings) WriteWarning(warning);
         if (recipe is null) ThrowTerminatingError(Errors.InvalidRecipe(diagnostics, Recipe, builder.ParameterFor));
         if (recipe!.Sinks.Count > 0)
-            WriteWarning($"New-FifoVideo writes its frames to the pipeline, not to the recipe's sinks ({string.Join(", ", recipe.Sinks.Select(s => StreamAddress.Display(s.Path)))}). " +
-                         "Pipe them to Export-FifoFrames, or run Invoke-FifoRecipe to write the sinks.");
+        {
+            string unwritten = $"New-FifoVideo writes its frames to the pipeline, not to the recipe's sinks ({string.Join(", ", recipe.Sinks.Select(s => StreamAddress.Display(s.Path)))}).";
+            // Piped on, the frames go where the user sent them (Export-FifoFrames, most likely): no cause for a warning.
+            if (MyInvocation.PipelinePosition < MyInvocation.PipelineLength) WriteVerbose(unwritten);
+            else WriteWarning(unwritten + " Pipe them to Export-FifoFrames, or run Invoke-FifoRecipe to write the sinks.");
+        }
         try
         {
             pump.Run(recipe!, WriteObject);

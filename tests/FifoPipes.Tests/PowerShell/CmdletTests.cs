@@ -761,6 +761,13 @@ public sealed class CmdletTests : IDisposable
         Assert.All(frames, f => Assert.Equal("rain", f.Prompt));
         Assert.Contains(shell.Streams.Warning, w => w.Message.Contains("not to the recipe's sinks") && w.Message.Contains("long.gif"));
         Assert.False(File.Exists(Path.Combine(dir, "long.gif")));
+
+        // Piped on (to Export-FifoFrames, as the README shows), the frames go where the user sent them: no warning.
+        using var piped = InProcessShell.New(dir);
+        piped.AddScript("New-FifoVideo -Recipe long.yaml -Verbose | Export-FifoFrames other.gif");
+        piped.Invoke();
+        Assert.Empty(piped.Streams.Warning);
+        Assert.Contains(piped.Streams.Verbose, v => v.Message.Contains("not to the recipe's sinks"));
     }
 
     [Fact]
