@@ -39,6 +39,7 @@ public sealed class PngSequenceSinkFactory : ISinkFactory
             throw new FifoInputException(SinkFiles.OutputUnderFileErrorId,
                 $"The png sink writes its frames into the folder '{pattern.Folder}', but '{file}' is a file. Give a folder, a pattern such as frames/f_%05d.png, or a name such as clip.png.");
         if (!target.Overwrite) RefuseExistingSequence(pattern);
+        SinkFiles.EnsureFolderWritable(pattern.Folder, target.Path);
         return (settings, pattern);
     }
 

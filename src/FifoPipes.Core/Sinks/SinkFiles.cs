@@ -38,6 +38,33 @@ public static class SinkFiles
                 $"The sink output '{path}' cannot be written: '{file}' is a file, not a folder. Choose another path.");
         if (!overwrite && File.Exists(path))
             throw OutputExists(path, whenExists);
+        EnsureFolderWritable(Path.GetDirectoryName(path), path);
+    }
+
+    public const string OutputNotWritableErrorId = "SinkOutputNotWritable";
+
+    /// <summary>
+    /// Creates and at once deletes a file in <paramref name="folder"/>, or in the nearest folder above it that exists (the
+    /// sink makes the rest), so a place this user cannot write (permissions, a read-only or immutable disk) is refused
+    /// before any frame is computed, not by the encoder after the model has loaded and made the first frames.
+    /// </summary>
+    /// <param name="output">The sink's output, for the message.</param>
+    public static void EnsureFolderWritable(string? folder, string output)
+    {
+        folder = string.IsNullOrEmpty(folder) ? Directory.GetCurrentDirectory() : Path.GetFullPath(folder);
+        while (!Directory.Exists(folder) && Path.GetDirectoryName(folder) is { Length: > 0 } above) folder = above;
+        if (!Directory.Exists(folder)) return;
+        var probe = Path.Combine(folder, $".fifopipes-probe-{Guid.NewGuid():N}");
+        try
+        {
+            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose)) { }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new FifoInputException(OutputNotWritableErrorId,
+                $"The sink output '{output}' cannot be written: '{folder}' does not take new files ({ex.Message.TrimEnd('.')}). " +
+                "Fix the folder's permissions or free space, or choose a path in a folder you can write.", ex);
+        }
     }
 
     /// <summary>For a video a resumed run does not touch: the user who resumes must not fear -Force.</summary>

@@ -30,6 +30,7 @@ static class Errors
             "ModelFileLocked" or "ModelStoreLocked" => ErrorCategory.ResourceBusy,
             "DeviceUnavailable" or "ModelDoesNotFit" => ErrorCategory.ResourceUnavailable,
             "FfmpegFailed" or "ModelStoreWriteFailed" => ErrorCategory.WriteError,
+            _ when errorId.EndsWith("NotWritable", StringComparison.Ordinal) => ErrorCategory.WriteError,
             "SnapshotUnsupported" => ErrorCategory.InvalidOperation,
             _ when Has("NotFound", "NotDownloaded", "Missing", "Incomplete") => ErrorCategory.ObjectNotFound,
             _ when errorId.EndsWith("Exists", StringComparison.Ordinal) => ErrorCategory.ResourceExists,

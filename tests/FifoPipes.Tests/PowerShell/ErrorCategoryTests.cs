@@ -29,6 +29,8 @@ public sealed class ErrorCategoryTests
     [InlineData("ModelDownloadFailed", ErrorCategory.ConnectionError)]
     [InlineData("FfmpegFailed", ErrorCategory.WriteError)]
     [InlineData("ModelStoreWriteFailed", ErrorCategory.WriteError)]
+    [InlineData("SinkOutputNotWritable", ErrorCategory.WriteError)]
+    [InlineData("SnapshotNotWritable", ErrorCategory.WriteError)]
     [InlineData("SnapshotUnsupported", ErrorCategory.InvalidOperation)]
     [InlineData("BadSamplerOption", ErrorCategory.InvalidArgument)]
     [InlineData("UnknownPlugin", ErrorCategory.InvalidArgument)]

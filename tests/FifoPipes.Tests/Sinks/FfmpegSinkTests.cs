@@ -244,6 +244,26 @@ public sealed class FfmpegSinkTests : SinkTestBase
         }
     }
 
+    [SkippableFact]
+    public void A_folder_that_takes_no_files_is_named_before_the_run_and_left_without_a_probe()
+    {
+        // Root writes anywhere a permission allows, but not into sysfs: the place a user's read-only or full disk stands for.
+        Skip.IfNot(OperatingSystem.IsLinux() && Directory.Exists("/sys/kernel"), "needs Linux's /sys, which takes no new files");
+        foreach (var (factory, path) in new (ISinkFactory, string)[]
+                 {
+                     (new Mp4SinkFactory(), "/sys/kernel/x.mp4"), (new HlsSinkFactory(), "/sys/kernel/live/x.m3u8"),
+                     (new FifoPipes.Sinks.Images.GifSinkFactory(), "/sys/kernel/out/x.gif"), (new FifoPipes.Sinks.Images.PngSequenceSinkFactory(), "/sys/kernel/frames"),
+                 })
+        {
+            var ex = Assert.Throws<FifoInputException>(() => factory.Check(null, new SinkTarget(path, 8, true), Context));
+            Assert.Equal(SinkFiles.OutputNotWritableErrorId, ex.ErrorId);
+            Assert.Contains("'/sys/kernel' does not take new files", ex.Message);
+        }
+        // A writable folder is checked the same way and keeps nothing of it.
+        new FifoPipes.Sinks.Images.GifSinkFactory().Check(null, new SinkTarget("ok.gif", 8, false), Context);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Dir, ".fifopipes-probe-*"));
+    }
+
     static FfmpegSinkOptions OneSecondSegments(int keep = 0) => new() { Preset = "ultrafast", Segment = 1, Keep = keep };
 
     /// <summary>Frames <paramref name="first"/>.. into an HLS playlist, replacing (as a resume does, with -Force) from any later frame.</summary>
