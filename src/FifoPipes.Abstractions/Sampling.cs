@@ -267,10 +267,17 @@ public sealed record SnapshotPolicy(string Path, int EveryFrames)
 /// <summary>
 /// A snapshot saved at <see cref="StagedPath"/>, to become <see cref="Path"/> once the frames of the
 /// <see cref="FramesBefore"/> output latents before it are safe (one frame per latent, unless the decoder holds latents back).
+/// A sampler makes it (<see cref="SnapshotPolicy.Stage"/>), writes it and hands it on with its frame, or discards it when
+/// the write fails; only the engine commits it, when the frames before it are written. A class, not a record: its
+/// commit state is not part of what it is.
 /// </summary>
-public sealed record StagedSnapshot(string StagedPath, string Path, long FramesBefore)
+public sealed class StagedSnapshot(string stagedPath, string path, long framesBefore)
 {
     volatile bool committed;
+
+    public string StagedPath { get; } = stagedPath;
+    public string Path { get; } = path;
+    public long FramesBefore { get; } = framesBefore;
 
     /// <summary>
     /// True once <see cref="Commit"/> made this stage the resume point. Read from the sampler's thread while the
@@ -279,17 +286,18 @@ public sealed record StagedSnapshot(string StagedPath, string Path, long FramesB
     public bool Committed => committed;
 
     /// <summary>
-    /// Makes the staged file the resume point in one atomic rename. A stage that is already gone leaves the previous
-    /// resume point in place.
+    /// Makes the staged file the resume point in one atomic rename; the engine's to call. False where the stage is gone
+    /// (another run at the same snapshot path took it away as a leftover): the previous resume point stays.
     /// </summary>
-    public void Commit()
+    public bool Commit()
     {
         try
         {
             File.Move(StagedPath, Path, overwrite: true);
             committed = true;
+            return true;
         }
-        catch (FileNotFoundException) { }
+        catch (FileNotFoundException) { return false; }
     }
 
     /// <summary>Drops a snapshot whose frames never reached the sinks (a cancelled or failed run).</summary>

@@ -44,8 +44,9 @@ public sealed class VideoRun
                 while (reader.TryRead(out var item))
                 {
                     // The consumer is back for more, so every frame before this snapshot is written.
-                    if (item is SnapshotSaved saved) saved.Snapshot.Commit();
+                    var lost = item is SnapshotSaved saved && !saved.Snapshot.Commit() ? saved.Snapshot : null;
                     yield return item;
+                    if (lost is not null) yield return LostStage(lost);
                 }
         }
         finally
@@ -58,6 +59,10 @@ public sealed class VideoRun
         // Surfaces the worker's failure (the channel completes with it); cancellation is not a failure.
         channel.Reader.Completion.GetAwaiter().GetResult();
     }
+
+    static RunMessage LostStage(StagedSnapshot stage) => new(MessageLevel.Warning,
+        $"The snapshot staged at '{stage.StagedPath}' was gone when the frames before it were written, so '{stage.Path}' stays the resume point it was. " +
+        "Is another run using the same snapshot path? Give each run its own ({hash} in the path names one per run).");
 
     /// <summary>Drops one unread event; a snapshot whose frames were never written must not become a resume point.</summary>
     static bool DiscardNext(ChannelReader<RunEvent> reader)

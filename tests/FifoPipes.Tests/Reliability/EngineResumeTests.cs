@@ -114,6 +114,19 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
         Assert.Empty(Directory.EnumerateFiles(folder, "*.partial"));
     }
 
+    [Fact]
+    public void A_stage_another_run_took_away_is_told_and_leaves_the_resume_point_as_it_was()
+    {
+        // Another run at the same snapshot path deletes this run's stages as its leftovers: here, after every frame.
+        var log = new FifoPipes.Tests.Sampling.RecordingSink();
+        Run(Read(Recipe("frames")), afterEachFrame: _ =>
+        {
+            foreach (var stage in Directory.EnumerateFiles(folder, "run.snapshot.*.staged")) File.Delete(stage);
+        }, log: log);
+        Assert.Null(CommittedSnapshot());
+        Assert.Contains(log.Warnings, w => w.Contains("was gone when the frames before it were written") && w.Contains("Is another run using the same snapshot path?"));
+    }
+
     [Theory]
     [InlineData(21)]
     [InlineData(24)]
