@@ -17,6 +17,9 @@ public sealed class T5TokenizerParity : IParityComponent
         var prompts = parityCase.Json.GetProperty("prompts").EnumerateArray().Select(p => p.GetString()!).ToList();
         var expectedIds = parityCase["input_ids"];
         var expectedMask = parityCase["attention_mask"];
+        // Every golden row is compared: a row with no prompt would otherwise go unchecked.
+        Assert.Equal((long)prompts.Count, expectedIds.shape[0]);
+        Assert.Equal((long)prompts.Count, expectedMask.shape[0]);
         var failures = new List<string>();
         for (int i = 0; i < prompts.Count; i++)
         {

@@ -41,8 +41,8 @@ public static class TensorAssert
             // equal() broadcasts, so a [1] tensor would pass for any tensor of one repeated value.
             Assert.True(expected[i].shape.SequenceEqual(actual[i].shape),
                 $"{what}: frame {i} has shape [{string.Join(", ", actual[i].shape)}], expected [{string.Join(", ", expected[i].shape)}]");
-            Assert.True(expected[i].equal(actual[i]).all().item<bool>(),
-                $"{what}: frame {i} differs (max |diff| {(expected[i] - actual[i]).abs().max().item<float>():G3})");
+            if (!expected[i].equal(actual[i]).all().item<bool>())
+                Assert.Fail($"{what}: frame {i} differs (max |diff| {(expected[i].to(ScalarType.Float64) - actual[i].to(ScalarType.Float64)).abs().max().item<double>():G3})");
         }
     }
 }

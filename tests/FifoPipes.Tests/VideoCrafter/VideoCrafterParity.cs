@@ -54,6 +54,9 @@ public sealed class ClipTokenizeParity : IParityComponent
         var prompts = c.Json.GetProperty("prompts").EnumerateArray().Select(p => p.GetString()!).ToList();
         var lengths = c.Json.GetProperty("untruncated_lengths").EnumerateArray().Select(p => p.GetInt32()).ToList();
         var expected = c["ids"];
+        // Every golden row is compared: a row with no prompt would otherwise go unchecked.
+        Assert.Equal((long)prompts.Count, expected.shape[0]);
+        Assert.Equal(prompts.Count, lengths.Count);
         var failures = new List<string>();
         for (int i = 0; i < prompts.Count; i++)
         {
