@@ -344,7 +344,7 @@ public sealed class FifoRun : IDisposable
         job.Log.Verbose($"fifo: resumed from {path} at iteration {Iteration} ({Emitted} frames already output)");
         if (Finished)
             job.Log.Warning($"fifo: the snapshot '{path}' is at the run's end: all {OutputFrames} frames were output before it, so this run makes none. " +
-                            "To go on, give its last prompt more frames (-Frames), or add prompts after it.");
+                            "To go on, give its last prompt more frames (its 'frames' in the recipe, or New-FifoVideo -Frames), or add prompts after it.");
     }
 
     public void Dispose()

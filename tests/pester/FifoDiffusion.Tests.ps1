@@ -221,6 +221,9 @@ sinks:
         Invoke-FifoRecipe (Join-Path $folder 'one.yaml') -Force | Out-Null
         { Get-ChildItem $folder -Filter *.yaml | Invoke-FifoRecipe -Resume (Join-Path $folder 'one.snapshot') -Force } |
             Should -Throw -ErrorId 'ResumeWithSeveralRecipes,FifoPipes.PowerShell.Commands.InvokeFifoRecipeCommand'
+        # -Resume is taken from the current location, as cmdlets take paths, and a missing one is the parameter's problem.
+        { Invoke-FifoRecipe (Join-Path $folder 'one.yaml') -Resume 'no-such.snapshot' -Force -ErrorAction Stop } |
+            Should -Throw -ErrorId 'InvalidParameter,FifoPipes.PowerShell.Commands.InvokeFifoRecipeCommand' -ExpectedMessage "*-Resume: *$(Join-Path (Get-Location) 'no-such.snapshot')*"
     }
 
     It 'reports a recipe that fails and still runs the rest, unless told to stop' {

@@ -314,6 +314,15 @@ public sealed class PluginHost
         StreamAddress.SchemeOf(target) is { } scheme ? SinkForScheme(scheme) : SinkForExtension(Path.GetExtension(target));
 
     /// <summary>
+    /// The sink an output path picks when none is named: a path without an extension (frames, frames/) is a folder for a
+    /// PNG sequence, else <see cref="SinkFor"/>. Recipes and Export-FifoFrames pick alike.
+    /// </summary>
+    public PluginDescriptor? DefaultSinkFor(string target) =>
+        !StreamAddress.IsAddress(target) && (Path.EndsInDirectorySeparator(target) || !Path.HasExtension(target)) && Find(PluginKind.Sink, "png") is { } png
+            ? png
+            : SinkFor(target);
+
+    /// <summary>
     /// Why <paramref name="sink"/>, named for <paramref name="target"/>, cannot take it: a file sink given an address
     /// would write a file named after the stream key. Null where it can.
     /// </summary>

@@ -32,12 +32,22 @@ public sealed class RecipeReader
     public StoredModelResolver? Models { get; init; }
 
     /// <summary>Reads a recipe file. Returns null (with diagnostics) when it is not valid.</summary>
+    /// <summary>Why no recipe can be read at <paramref name="full"/> (nothing there, or a folder, with the recipes in it); null where a file is.</summary>
+    public static Diagnostic? NoRecipeAt(string full)
+    {
+        if (File.Exists(full)) return null;
+        if (!Directory.Exists(full)) return new Diagnostic("(file)", $"recipe file '{full}' does not exist", null, Array.Empty<string>());
+        var inside = Directory.EnumerateFiles(full, "*.yaml").Concat(Directory.EnumerateFiles(full, "*.yml")).Select(Path.GetFileName).Order().Take(4).ToList();
+        return new Diagnostic("(file)", $"'{full}' is a folder, not a recipe file; " + (inside.Count == 0 ? "give the path of a recipe (.yaml)"
+            : $"give one of its recipes ({string.Join(", ", inside)}), or pipe them all: Get-ChildItem '{full}' -Filter *.yaml | Invoke-FifoRecipe"), null, Array.Empty<string>());
+    }
+
     public Recipe? ReadFile(string path)
     {
         var full = Path.GetFullPath(path);
-        if (!File.Exists(full))
+        if (NoRecipeAt(full) is { } missing)
         {
-            diagnostics.Add(new Diagnostic("(file)", $"recipe file '{full}' does not exist", null, Array.Empty<string>()));
+            diagnostics.Add(missing);
             return null;
         }
         return ReadText(File.ReadAllText(full), full);
@@ -445,7 +455,7 @@ public sealed class RecipeReader
             PluginDescriptor? plugin;
             if (name is null)
             {
-                plugin = plugins.SinkFor(target);
+                plugin = plugins.DefaultSinkFor(target);
                 if (plugin is null)
                 {
                     var (problem, taken) = plugins.NoSinkFor(target);

@@ -163,8 +163,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
                 WriteWarning($"-Format {named.Name} writes '{path}' as {named.Name}, though its extension is {byExtension.Name}'s; players go by the extension, so name it .{named.Extensions[0]}.");
             return named;
         }
-        if (!StreamAddress.IsAddress(path) && !System.IO.Path.HasExtension(path) && plugins.Find(PluginKind.Sink, "png") is { } png) return png;
-        if (plugins.SinkFor(path) is { } sink) return sink;
+        if (plugins.DefaultSinkFor(path) is { } sink) return sink;
         var (problem, taken) = plugins.NoSinkFor(path);
         throw new PSArgumentException($"{char.ToUpperInvariant(problem[0])}{problem[1..]} ('{StreamAddress.Display(path)}'). Use one of: {string.Join(", ", taken)}, or name a sink with -Format.");
     }

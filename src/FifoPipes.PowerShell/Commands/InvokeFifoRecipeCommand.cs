@@ -74,7 +74,7 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
     ErrorRecord? Run(string recipeFile, System.Collections.Hashtable overrides, bool lastRun)
     {
         var builder = new RecipeBuilder();
-        if (Resume is not null) builder.Set("resume", SessionState.Path.GetUnresolvedProviderPathFromPSPath(Resume));
+        if (Resume is not null) builder.Set("resume", SessionState.Path.GetUnresolvedProviderPathFromPSPath(Resume), "-Resume");
         if (Force) builder.Set("overwrite", true);
         foreach (System.Collections.DictionaryEntry e in overrides)
         {

@@ -61,7 +61,8 @@ static class Errors
     /// <summary>All recipe problems in one terminating error, one per line, each with its location.</summary>
     public static ErrorRecord InvalidRecipe(IReadOnlyList<Diagnostic> diagnostics, string? file)
     {
-        var text = $"The recipe{(file is null ? "" : $" '{file}'")} is not valid:{Environment.NewLine}" +
+        // Without a recipe file the settings came from parameters and defaults: "the recipe" would name nothing the user wrote.
+        var text = (file is null ? "The run's settings are not valid:" : $"The recipe '{file}' is not valid:") + Environment.NewLine +
                    string.Join(Environment.NewLine, diagnostics.Select(d => "  " + d));
         return new ErrorRecord(new FifoInputException("InvalidRecipe", text), "InvalidRecipe", ErrorCategory.InvalidData, file);
     }

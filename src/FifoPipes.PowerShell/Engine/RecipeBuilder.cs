@@ -160,8 +160,7 @@ sealed class RecipeBuilder
         if (recipeFile is not null)
         {
             var full = Path.GetFullPath(Path.Combine(workingDirectory, recipeFile));
-            if (!File.Exists(full))
-                return (null, new[] { new Diagnostic("(file)", $"recipe file '{full}' does not exist", null, Array.Empty<string>()) });
+            if (RecipeReader.NoRecipeAt(full) is { } missing) return (null, new[] { missing });
             var parsed = RecipeNodes.FromYaml(File.ReadAllText(full), full, diagnostics);
             if (parsed is not MapNode map)
             {

@@ -35,6 +35,8 @@ public sealed class RecipeReaderTests
               - path: out/clip.mp4
                 with: { crf: 20 }
               - path: out/clip.gif
+              - path: out/frames/
+              - path: out/stills
             snapshot: { path: run.snapshot, every: 4 }
             """);
         Assert.Empty(diagnostics);
@@ -43,7 +45,8 @@ public sealed class RecipeReaderTests
         Assert.Equal(8, recipe.Frames);
         Assert.Equal(9, recipe.Seed);
         Assert.Equal(12, recipe.Fps);
-        Assert.Equal(new[] { "mp4", "gif" }, recipe.Sinks.Select(s => s.Plugin.Name));
+        // A path without an extension is a folder for a PNG sequence, as Export-FifoFrames takes it.
+        Assert.Equal(new[] { "mp4", "gif", "png", "png" }, recipe.Sinks.Select(s => s.Plugin.Name));
         Assert.Equal("/recipes/out/clip.mp4", recipe.Sinks[0].Path);
         Assert.Equal(2, recipe.Sampler.Options!.GetType().GetProperty("Partitions")!.GetValue(recipe.Sampler.Options));
         Assert.Equal(new FifoPipes.Abstractions.SnapshotPolicy("/recipes/run.snapshot", 4), recipe.Snapshot);

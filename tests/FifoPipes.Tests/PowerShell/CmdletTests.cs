@@ -307,6 +307,21 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void A_model_without_weights_names_ModelPath_and_the_preset_to_save_and_no_recipe_where_none_was_given()
+    {
+        var error = RunFailing("New-FifoVideo 'x' -Model zeroscope");
+        Assert.StartsWith("The run's settings are not valid:", error.Exception.Message);
+        Assert.Contains("model.with.path: path is empty: give the downloaded diffusers folder (-ModelPath;", error.Exception.Message);
+        Assert.Contains("Save-FifoModel zeroscope-576w, then -Model zeroscope-576w", error.Exception.Message);
+
+        // A folder given as the recipe names the recipes in it.
+        Directory.CreateDirectory(Path.Combine(dir, "recipes"));
+        WriteTinyRecipe(Path.Combine("recipes", "b.yaml"), "prompt: fire\nframes: 2");
+        var folder = RunFailing("Invoke-FifoRecipe recipes");
+        Assert.Contains($"'{Path.Combine(dir, "recipes")}' is a folder, not a recipe file; give one of its recipes (b.yaml), or pipe them all", folder.Exception.Message);
+    }
+
+    [Fact]
     public void An_engine_warning_under_WarningAction_Stop_stops_the_command_as_PowerShell_does()
     {
         // warmupIterations 0 warns that the first frames start short of steps.
