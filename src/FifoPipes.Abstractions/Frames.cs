@@ -13,6 +13,10 @@ public sealed class VideoFrame
     public long Index { get; }
     public int Width { get; }
     public int Height { get; }
+    /// <summary>
+    /// The pixels, shared: every sink of a run and the pipeline get this one array, so read it and never change it
+    /// (a sink that draws on a frame, a watermark say, draws on a copy).
+    /// </summary>
     public byte[] Rgb { get; }
     public string Prompt { get; }
     public double Fps { get; }
@@ -55,6 +59,7 @@ public sealed record SinkTarget(string Path, double Fps, bool Overwrite);
 /// </summary>
 public interface IFrameSink : IDisposable
 {
+    /// <summary>Writes one frame; its pixels are shared with the run's other sinks, so they are read, never changed.</summary>
     void Write(VideoFrame frame);
     /// <summary>
     /// Finalises and returns what was written: the files, or the folder of an image sequence (its frames are not

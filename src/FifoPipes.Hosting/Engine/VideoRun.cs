@@ -34,12 +34,13 @@ public sealed class VideoRun
     public IEnumerable<RunEvent> Events(CancellationToken cancellation = default)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-        var channel = Channel.CreateBounded<RunEvent>(new BoundedChannelOptions(ChannelCapacity) { SingleReader = true, SingleWriter = true });
+        var channel = Channel.CreateBounded<RunEvent>(new BoundedChannelOptions(ChannelCapacity) { SingleReader = true });
         var worker = new Thread(() => Work(channel.Writer, stop.Token)) { IsBackground = true, Name = "FifoPipes worker" };
         worker.Start();
         try
         {
             var reader = channel.Reader;
+            // A worker's failure completes the channel with it, and the wait rethrows it here; cancellation is no failure.
             while (reader.WaitToReadAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult())
                 while (reader.TryRead(out var item))
                 {
@@ -56,8 +57,6 @@ public sealed class VideoRun
             while (worker.IsAlive && !worker.Join(10)) DiscardNext(channel.Reader);
             while (DiscardNext(channel.Reader)) { }
         }
-        // Surfaces the worker's failure (the channel completes with it); cancellation is not a failure.
-        channel.Reader.Completion.GetAwaiter().GetResult();
     }
 
     static RunMessage LostStage(StagedSnapshot stage) => new(MessageLevel.Warning,
@@ -174,7 +173,7 @@ public sealed class VideoRun
     static void Post(ChannelWriter<RunEvent> output, RunEvent item, CancellationToken cancellation) =>
         output.WriteAsync(item, cancellation).AsTask().GetAwaiter().GetResult();
 
-    /// <summary>Plugin messages travel to the consumer like frames do; a full channel never blocks a log call.</summary>
+    /// <summary>Plugin messages travel to the consumer like frames do, in order with them; after a stop they are dropped.</summary>
     sealed class ChannelLog : IProgressSink
     {
         readonly ChannelWriter<RunEvent> output;
