@@ -23,7 +23,9 @@ public sealed record QualityCandidate(string Name, ISampler Sampler);
 /// PowerRatio: mean over bins of empirical power / S(k) (1 ideal). PowerError: mean over bins of |power / S - 1|.
 /// LagOneError: mean over bins of |corr_t,t-1 - a(k)| over consecutive pairs (corr normalised by the empirical power); LagOneSeamError the same over
 /// the pairs (t - 1, t) with t a multiple of the window f (chunk seams of the chunked sampler), LagOneInteriorError over
-/// the others. SecondsPerFrame: wall time the sampler took to hand over these frames, per frame.
+/// the others. SecondsPerFrame: wall time the sampler took to hand over these frames, per frame; a sampler that makes
+/// its frames in clips, or all at once (the windowed baselines), hands them over in bursts, so a stretch after its
+/// first may show next to nothing: compare samplers by the time over all stretches (the report's ms/frame).
 /// </summary>
 public sealed record QualityPoint(
     string Sampler,
