@@ -53,6 +53,10 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
         var overrides = Override is { Length: > 0 } ? Override : new System.Collections.Hashtable[] { new() };
         var files = Files().ToList();
         for (int f = 0; f < files.Count; f++)
+        {
+            // A problem of the file itself (a YAML syntax error) comes back the same for every table: said once.
+            string? lastProblem = null;
+            int repeated = 0;
             for (int o = 0; o < overrides.Length; o++)
             {
                 if (Resume is not null && recipesRun > 0)
@@ -62,8 +66,17 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
                 // With no run to follow, the model goes before the files are written out, not when commands downstream are done.
                 bool last = !MyInvocation.ExpectingInput && f == files.Count - 1 && o == overrides.Length - 1;
                 // One recipe's failure is its own: the rest of a batch or sweep still runs (-ErrorAction Stop stops there).
-                if (Run(files[f], overrides[o], last) is { } failure) WriteError(failure);
+                var failure = Run(files[f], overrides[o], last);
+                if (failure is not null && failure.Exception.Message == lastProblem)
+                {
+                    repeated++;
+                    continue;
+                }
+                if (failure is not null) WriteError(failure);
+                lastProblem = failure?.Exception.Message;
             }
+            if (repeated > 0) WriteWarning($"The error above about '{files[f]}' came again for {repeated} more -Override table{(repeated == 1 ? "" : "s")}; it is not repeated.");
+        }
     }
 
     protected override void EndProcessing() => models.Dispose();

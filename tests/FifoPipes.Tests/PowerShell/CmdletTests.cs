@@ -322,6 +322,16 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void A_broken_recipe_file_in_a_sweep_is_reported_once_not_once_per_table()
+    {
+        File.WriteAllText(Path.Combine(dir, "broken.yaml"), "apiVersion: fifopipes/v1\nprompt: [fire\n");
+        using var shell = InProcessShell.New(dir);
+        shell.AddScript("Invoke-FifoRecipe broken.yaml -Override @{ seed = 1 }, @{ seed = 2 }, @{ seed = 3 }").Invoke();
+        Assert.Equal("InvalidRecipe", Assert.Single(shell.Streams.Error).FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Contains(shell.Streams.Warning, w => w.Message.Contains("came again for 2 more -Override tables"));
+    }
+
+    [Fact]
     public void An_engine_warning_under_WarningAction_Stop_stops_the_command_as_PowerShell_does()
     {
         // warmupIterations 0 warns that the first frames start short of steps.
