@@ -88,19 +88,19 @@ public sealed class MemoryProbe : IDisposable
         }
     }
 
-    /// <summary>Peak GPU memory in MiB (null without CUDA devices or nvidia-smi).</summary>
+    /// <summary>Peak GPU memory in MiB (null without CUDA devices, nvidia-smi, or a sample it could give: "[N/A]").</summary>
     public long? PeakGpuMiB
     {
         get
         {
             if (smi is null) return null;
             Thread.Sleep(150); // one more sample after the last synchronised step
-            lock (latest) return peakGpuMiB;
+            lock (latest) return latest.Count > 0 ? peakGpuMiB : null;
         }
     }
 
-    /// <summary>Whether <see cref="PeakMiB"/> reports GPU memory (nvidia-smi is polling) rather than the process's resident set.</summary>
-    public bool IsGpu => smi is not null;
+    /// <summary>Whether <see cref="PeakMiB"/> reports GPU memory (nvidia-smi gave samples) rather than the process's resident set.</summary>
+    public bool IsGpu => PeakGpuMiB is not null;
 
     /// <summary>The peak so far in MiB: GPU memory when <see cref="IsGpu"/>, else the process's peak resident set.</summary>
     public long PeakMiB() => PeakGpuMiB ?? PeakRssMiB();
@@ -128,8 +128,14 @@ public static class PeakTable
         try
         {
             using var p = Process.Start(new ProcessStartInfo("nvidia-smi", $"--query-gpu=name --format=csv,noheader -i {index}") { RedirectStandardOutput = true, UseShellExecute = false });
-            var name = p!.StandardOutput.ReadToEnd().Trim();
-            p.WaitForExit();
+            // Bounded: asked after a case's figures are measured, a hung nvidia-smi must not cost the row.
+            var read = p!.StandardOutput.ReadToEndAsync();
+            if (!p.WaitForExit(5000) || !read.Wait(1000))
+            {
+                try { p.Kill(); } catch (InvalidOperationException) { }
+                return null;
+            }
+            var name = read.Result.Trim();
             return name.Length > 0 ? name : null;
         }
         catch (Exception) { return null; }

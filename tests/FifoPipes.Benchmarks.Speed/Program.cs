@@ -10,14 +10,26 @@ if (args.Contains("--help") || args.Contains("-h"))
     Console.WriteLine(BenchOptions.Usage);
     return 0;
 }
+BenchOptions options;
 try
 {
-    var options = BenchOptions.Parse(args);
+    options = BenchOptions.Parse(args);
+}
+catch (ArgumentException e)
+{
+    // Only the command line's mistakes: a run's own ArgumentException (a broken call) is a failure, not a usage error.
+    Console.Error.WriteLine(e.Message);
+    Console.Error.WriteLine(BenchOptions.Usage);
+    return 2;
+}
+{
     // The box's own libtorch must be loaded before TorchSharp's first use, in the parent and in every case process.
     if (options.TorchLib is { } torchLib) NativeTorch.Preload(torchLib);
     if (!options.FlashAttention) TorchSharp.torch.backends.cuda.enable_flash_sdp(false);
-    // Random weights give no sign of a wrong kernel: the figures would be timed on garbage (see CpuKernelCheck).
-    if (options.Devices.Any(d => d.type == TorchSharp.DeviceType.CPU)) FifoPipes.Core.Devices.CpuKernelCheck.EnsureCorrect(new ConsoleLog());
+    // Random weights give no sign of a wrong kernel: the figures would be timed on garbage (see CpuKernelCheck). The
+    // smoke's VAE check takes the CPU's decode as its reference, whatever device it checks.
+    if (options.Devices.Any(d => d.type == TorchSharp.DeviceType.CPU) || options.Smoke is not null)
+        FifoPipes.Core.Devices.CpuKernelCheck.EnsureCorrect(new ConsoleLog());
     if (options.Smoke is { } smokeFolder) return DeviceSmoke.Run(options, smokeFolder);
     if (options.Profile) return LayerProfile.Run(options);
     if (options.Ops) return OpVariants.Run(options);
@@ -28,12 +40,6 @@ try
         return 0;
     }
     return Parent.Run(options, args);
-}
-catch (ArgumentException e)
-{
-    Console.Error.WriteLine(e.Message);
-    Console.Error.WriteLine(BenchOptions.Usage);
-    return 2;
 }
 
 static class Parent

@@ -70,8 +70,28 @@ public class Attention : Module<Tensor, Tensor?, Tensor>
         if (PackShortSequences && k.shape[1] == lq && SequencesPerRow(n, lq) is > 1 and var pack) return AttendPacked(q, k, v, pack);
         var qh = SplitHeads(q);
         if (queryFactor != 1.0) qh = qh * queryFactor;
-        var o = functional.scaled_dot_product_attention(qh, SplitHeads(k), SplitHeads(v));
+        var o = BatchedAttention(qh, SplitHeads(k), SplitHeads(v));
         return o.transpose(1, 2).reshape(n, lq, (long)Heads * HeadDim);
+    }
+
+    /// <summary>
+    /// CUDA launches at most 65,535 blocks along a grid's y and z axes, where the fused attention kernels put the batch;
+    /// the temporal layers' batch is rows·h·w sequences (81,920 at 32 rows of 320x512 latents), so larger ones go in slices.
+    /// </summary>
+    public const long MaxKernelBatch = 65_535;
+
+    /// <summary>scaled_dot_product_attention over [N, heads, L, d] (a mask broadcast over N), in slices of at most <paramref name="limit"/> along N: each sequence attends only to itself, so the slices are exact.</summary>
+    public static Tensor BatchedAttention(Tensor q, Tensor k, Tensor v, Tensor? mask = null, long limit = MaxKernelBatch)
+    {
+        long n = q.shape[0];
+        if (n <= limit) return functional.scaled_dot_product_attention(q, k, v, attn_mask: mask);
+        var slices = new List<Tensor>();
+        for (long start = 0; start < n; start += limit)
+        {
+            long length = Math.Min(limit, n - start);
+            slices.Add(functional.scaled_dot_product_attention(q.narrow(0, start, length), k.narrow(0, start, length), v.narrow(0, start, length), attn_mask: mask));
+        }
+        return cat(slices, 0);
     }
 
     Tensor AttendPacked(Tensor q, Tensor k, Tensor v, long pack) =>
@@ -87,7 +107,7 @@ public class Attention : Module<Tensor, Tensor?, Tensor>
         Tensor Packed(Tensor t) => t.reshape(n / pack, rowLength, heads, width / heads).transpose(1, 2);
         var sequence = arange(rowLength, ScalarType.Int64, q.device).floor_divide(length);
         var sameSequence = sequence.unsqueeze(1).eq(sequence.unsqueeze(0));
-        var o = functional.scaled_dot_product_attention(Packed(q), Packed(k), Packed(v), attn_mask: sameSequence);
+        var o = BatchedAttention(Packed(q), Packed(k), Packed(v), sameSequence);
         return o.transpose(1, 2).reshape(n, length, width);
     }
 

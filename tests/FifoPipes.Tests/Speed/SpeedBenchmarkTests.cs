@@ -44,6 +44,9 @@ public sealed class SpeedBenchmarkTests(ITestOutputHelper output)
         Assert.Matches(@"smoke vc1_unet_tiny/plain_b1 on cpu in BFloat16, scripted pointwise: .* ok", text);
         Assert.Matches(@"smoke fifo on cpu,cpu \(rows 4\+4\) vs cpu: max \|error\| 0 .* ok", text);
         Assert.Contains("smoke: PASS", text);
+        // The checks the figures rest on come before the fuser's first compile, whose failure must not hide them.
+        Assert.True(text.IndexOf("smoke fifo on cpu,cpu", StringComparison.Ordinal) < text.IndexOf("scripted pointwise", StringComparison.Ordinal),
+            "the scripted checks ran before the replica check");
     }
 
     [Fact]

@@ -129,6 +129,19 @@ public sealed class UNet3DTests
         TensorAssert.Close(plain, attention.forward(x, null), 1e-5, 1e-5, $"{sequences} sequences of {length}");
     }
 
+    [Theory]
+    [InlineData(7, 3)]    // slices of 3, 3 and 1
+    [InlineData(6, 6)]    // one slice: the plain call
+    public void Attention_over_more_sequences_than_a_kernel_launch_takes_goes_in_exact_slices(long sequences, long limit)
+    {
+        manual_seed(8);
+        using var scope = NewDisposeScope();
+        var (q, k, v) = (Randn(sequences, 2, 5, 4), Randn(sequences, 2, 5, 4), Randn(sequences, 2, 5, 4));
+        var mask = ones(5, 5, ScalarType.Bool).tril();
+        TensorAssert.Close(nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask),
+            FifoPipes.Torch.Nn.Attention.BatchedAttention(q, k, v, mask, limit), 1e-6, 1e-6, $"{sequences} sequences in slices of {limit}");
+    }
+
     [Fact]
     public void Strict_load_copies_every_tensor()
     {
