@@ -15,7 +15,7 @@ public sealed class VideoFrame
     public int Height { get; }
     /// <summary>
     /// The pixels, shared: every sink of a run and the pipeline get this one array, so read it and never change it
-    /// (a sink that draws on a frame, a watermark say, draws on a copy).
+    /// (a sink that draws on a frame, a watermark say, draws on a copy). Said so since contracts 1.7.
     /// </summary>
     public byte[] Rgb { get; }
     public string Prompt { get; }

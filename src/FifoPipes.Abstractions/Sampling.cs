@@ -268,16 +268,11 @@ public sealed record SnapshotPolicy(string Path, int EveryFrames)
 /// A snapshot saved at <see cref="StagedPath"/>, to become <see cref="Path"/> once the frames of the
 /// <see cref="FramesBefore"/> output latents before it are safe (one frame per latent, unless the decoder holds latents back).
 /// A sampler makes it (<see cref="SnapshotPolicy.Stage"/>), writes it and hands it on with its frame, or discards it when
-/// the write fails; only the engine commits it, when the frames before it are written. A class, not a record: its
-/// commit state is not part of what it is.
+/// the write fails; only the engine commits it, when the frames before it are written.
 /// </summary>
-public sealed class StagedSnapshot(string stagedPath, string path, long framesBefore)
+public sealed record StagedSnapshot(string StagedPath, string Path, long FramesBefore)
 {
     volatile bool committed;
-
-    public string StagedPath { get; } = stagedPath;
-    public string Path { get; } = path;
-    public long FramesBefore { get; } = framesBefore;
 
     /// <summary>
     /// True once <see cref="Commit"/> made this stage the resume point. Read from the sampler's thread while the
@@ -286,10 +281,16 @@ public sealed class StagedSnapshot(string stagedPath, string path, long framesBe
     public bool Committed => committed;
 
     /// <summary>
-    /// Makes the staged file the resume point in one atomic rename; the engine's to call. False where the stage is gone
-    /// (another run at the same snapshot path took it away as a leftover): the previous resume point stays.
+    /// Makes the staged file the resume point in one atomic rename; the engine's to call. A stage that is already gone
+    /// leaves the previous resume point in place (<see cref="TryCommit"/> says so).
     /// </summary>
-    public bool Commit()
+    public void Commit() => TryCommit();
+
+    /// <summary>
+    /// As <see cref="Commit"/>; false where the stage is gone (another run at the same snapshot path took it away as a
+    /// leftover), so the engine can tell the user that the resume point stayed where it was. Contracts 1.7.
+    /// </summary>
+    public bool TryCommit()
     {
         try
         {

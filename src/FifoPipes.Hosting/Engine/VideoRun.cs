@@ -45,7 +45,7 @@ public sealed class VideoRun
                 while (reader.TryRead(out var item))
                 {
                     // The consumer is back for more, so every frame before this snapshot is written.
-                    var lost = item is SnapshotSaved saved && !saved.Snapshot.Commit() ? saved.Snapshot : null;
+                    var lost = item is SnapshotSaved saved && !saved.Snapshot.TryCommit() ? saved.Snapshot : null;
                     yield return item;
                     if (lost is not null) yield return LostStage(lost);
                 }
