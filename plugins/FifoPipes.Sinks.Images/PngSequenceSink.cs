@@ -38,8 +38,9 @@ public sealed class PngSequenceSinkFactory : ISinkFactory
         if (SinkFiles.FileInPlaceOf(pattern.Folder) is { } file)
             throw new FifoInputException(SinkFiles.OutputUnderFileErrorId,
                 $"The png sink writes its frames into the folder '{pattern.Folder}', but '{file}' is a file. Give a folder, a pattern such as frames/f_%05d.png, or a name such as clip.png.");
-        if (!target.Overwrite) RefuseExistingSequence(pattern);
+        // First: a folder this user may not write is often one they may not list either, which the refusal below does.
         SinkFiles.EnsureFolderWritable(pattern.Folder, target.Path);
+        if (!target.Overwrite) RefuseExistingSequence(pattern);
         return (settings, pattern);
     }
 

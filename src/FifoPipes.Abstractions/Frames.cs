@@ -40,7 +40,7 @@ public interface ISinkFactory
 
     /// <summary>
     /// Refuses, before any frame is computed, what <see cref="Create"/> would refuse at the first frame: bad options, an
-    /// output in the way, a missing encoder, a folder that takes no files. Leaves nothing on disk. Sinks open lazily, so without it a run could spend
+    /// output in the way, a missing encoder, a folder that takes no files. Leaves nothing on disk (a probe file it writes to try a folder is deleted at once). Sinks open lazily, so without it a run could spend
     /// hours on its first frame and only then find ffmpeg missing.
     /// </summary>
     void Check(object? options, SinkTarget target, PluginContext context) { }

@@ -171,8 +171,9 @@ public static class LoadCancellation
 
 /// <summary>
 /// Verbose and warning messages from plugins; the cmdlets forward them on the pipeline thread. A plugin may call it from
-/// any thread: a message from a thread of its own shows with the next one from the thread that called the plugin.
-/// Contracts 1.7 (before, only the calling thread).
+/// any thread: a message from a thread of its own shows with the next one from the thread that called the plugin, or
+/// when the command is done with the plugin (after a frame, a check, the sinks' completion); one that comes after the
+/// command ended is dropped. Contracts 1.7 (before, only the calling thread).
 /// </summary>
 public interface IProgressSink
 {

@@ -38,15 +38,32 @@ public static class SinkFiles
                 $"The sink output '{path}' cannot be written: '{file}' is a file, not a folder. Choose another path.");
         if (!overwrite && File.Exists(path))
             throw OutputExists(path, whenExists);
-        EnsureFolderWritable(Path.GetDirectoryName(path), path);
+        // A file that is there is replaced in place, which a folder that takes no new files still allows.
+        if (File.Exists(path)) EnsureFileWritable(path);
+        else EnsureFolderWritable(Path.GetDirectoryName(path), path);
+    }
+
+    /// <summary>Opens an existing output for writing, changing nothing, so a file this user may not replace is refused before the run.</summary>
+    static void EnsureFileWritable(string path)
+    {
+        try
+        {
+            using (new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite)) { }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new FifoInputException(OutputNotWritableErrorId,
+                $"The sink output '{path}' cannot be replaced ({ex.Message.TrimEnd('.')}). Fix its permissions, or choose another path.", ex);
+        }
     }
 
     public const string OutputNotWritableErrorId = "SinkOutputNotWritable";
 
     /// <summary>
-    /// Creates and at once deletes a file in <paramref name="folder"/>, or in the nearest folder above it that exists (the
-    /// sink makes the rest), so a place this user cannot write (permissions, a read-only or immutable disk) is refused
-    /// before any frame is computed, not by the encoder after the model has loaded and made the first frames.
+    /// Creates and at once deletes an empty file in <paramref name="folder"/>, or in the nearest folder above it that
+    /// exists (the sink makes the rest), so a place this user cannot write (permissions, a read-only or immutable disk) is
+    /// refused before any frame is computed, not by the encoder after the model has loaded and made the first frames.
+    /// The probe is the one thing a check (-WhatIf, Test-FifoRecipe -Sinks) writes, and it is gone when the check returns.
     /// </summary>
     /// <param name="output">The sink's output, for the message.</param>
     public static void EnsureFolderWritable(string? folder, string output)
@@ -63,7 +80,7 @@ public static class SinkFiles
         {
             throw new FifoInputException(OutputNotWritableErrorId,
                 $"The sink output '{output}' cannot be written: '{folder}' does not take new files ({ex.Message.TrimEnd('.')}). " +
-                "Fix the folder's permissions or free space, or choose a path in a folder you can write.", ex);
+                "Fix the folder's permissions, or choose a path in a folder you can write.", ex);
         }
     }
 

@@ -24,7 +24,14 @@ public sealed class PluginFailedException : Exception
     /// </summary>
     public static bool Names(Exception error) =>
         error is not (FifoInputException or OperationCanceledException or PluginFailedException or SinkFailedException
-            or IOException or UnauthorizedAccessException) && !DeviceMemory.IsOutOfMemory(error);
+            or IOException or UnauthorizedAccessException) && !DeviceMemory.IsOutOfMemory(error) && !IsUsersStop(error);
+
+    /// <summary>
+    /// PowerShell stopping the command, from inside a plugin's log call (-WarningAction Stop) or by a stopped pipeline:
+    /// the user's doing, to pass on as it is (by name: the engine does not reference PowerShell).
+    /// </summary>
+    public static bool IsUsersStop(Exception error) => error.GetType().FullName is
+        "System.Management.Automation.ActionPreferenceStopException" or "System.Management.Automation.PipelineStoppedException";
 
     /// <summary>Runs plugin code, naming <paramref name="doing"/> in what it throws ("Loading the model 'x' (path)").</summary>
     public static T Guard<T>(string doing, Func<T> work)

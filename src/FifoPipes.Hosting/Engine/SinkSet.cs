@@ -46,6 +46,11 @@ public sealed class SinkSet : IDisposable
             Exception? problem = null;
             try { use.Plugin.Create<ISinkFactory>().Check(use.Options, new SinkTarget(use.Path, fallbackFps, overwrite), context); }
             catch (FifoInputException ex) { problem = ex; }
+            // The machine's (a folder that cannot be listed): a problem of this output, named, not the end of a batch.
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                problem = new FifoInputException("SinkCheckFailed", $"The output '{StreamAddress.Display(use.Path)}' cannot be checked: {ex.Message}", ex);
+            }
             catch (Exception ex) when (PluginFailedException.Names(ex))
             {
                 problem = new PluginFailedException($"Checking the output '{StreamAddress.Display(use.Path)}' with {PluginFailedException.Name(use.Plugin)} failed", ex);
@@ -97,9 +102,7 @@ public sealed class SinkSet : IDisposable
     /// An input error keeps its own ErrorId (FfmpegFailed, StreamFailed), and a stop the user asked for (PowerShell's
     /// -WarningAction Stop inside a sink's log call, a stopped pipeline) is not the sink's failure.
     /// </summary>
-    static bool Wrapped(Exception ex) =>
-        ex is not (FifoInputException or OperationCanceledException) && ex.GetType().FullName is not
-            ("System.Management.Automation.ActionPreferenceStopException" or "System.Management.Automation.PipelineStoppedException");
+    static bool Wrapped(Exception ex) => ex is not (FifoInputException or OperationCanceledException) && !PluginFailedException.IsUsersStop(ex);
 
     public void Dispose()
     {

@@ -31,7 +31,6 @@ public sealed class RecipeReader
     /// <summary>Where "model: &lt;preset&gt;" finds stored models; default: FIFOPIPES_MODEL_STORE / FIFOPIPES_MODEL_CATALOG.</summary>
     public StoredModelResolver? Models { get; init; }
 
-    /// <summary>Reads a recipe file. Returns null (with diagnostics) when it is not valid.</summary>
     /// <summary>Why no recipe can be read at <paramref name="full"/> (nothing there, or a folder, with the recipes in it); null where a file is.</summary>
     public static Diagnostic? NoRecipeAt(string full)
     {
@@ -39,9 +38,10 @@ public sealed class RecipeReader
         if (!Directory.Exists(full)) return new Diagnostic("(file)", $"recipe file '{full}' does not exist", null, Array.Empty<string>());
         var inside = Directory.EnumerateFiles(full, "*.yaml").Concat(Directory.EnumerateFiles(full, "*.yml")).Select(Path.GetFileName).Order().Take(4).ToList();
         return new Diagnostic("(file)", $"'{full}' is a folder, not a recipe file; " + (inside.Count == 0 ? "give the path of a recipe (.yaml)"
-            : $"give one of its recipes ({string.Join(", ", inside)}), or pipe them all: Get-ChildItem '{full}' -Filter *.yaml | Invoke-FifoRecipe"), null, Array.Empty<string>());
+            : $"give one of its recipes ({string.Join(", ", inside)}), or pipe them all: Get-ChildItem '{Path.Join(full, "*")}' -Include *.yaml, *.yml | Invoke-FifoRecipe"), null, Array.Empty<string>());
     }
 
+    /// <summary>Reads a recipe file. Returns null (with diagnostics) when it is not valid.</summary>
     public Recipe? ReadFile(string path)
     {
         var full = Path.GetFullPath(path);

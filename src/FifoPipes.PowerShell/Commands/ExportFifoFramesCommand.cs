@@ -115,7 +115,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     {
         IReadOnlyList<string> files;
         try { files = sinks!.Complete(); }
-        catch (Exception ex) { ThrowTerminatingError(Errors.From(ex)); return; }
+        catch (Exception ex) when (ex is not PipelineStoppedException and not ActionPreferenceStopException) { ThrowTerminatingError(Errors.From(ex)); return; }
         finally { log?.Drain(); }
         WrittenItems.Write(this, files);
     }

@@ -56,7 +56,7 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
         {
             // A problem of the file itself (a YAML syntax error) comes back the same for every table: said once.
             string? lastProblem = null;
-            int repeated = 0;
+            var repeated = new List<int>();
             for (int o = 0; o < overrides.Length; o++)
             {
                 if (Resume is not null && recipesRun > 0)
@@ -67,15 +67,18 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
                 bool last = !MyInvocation.ExpectingInput && f == files.Count - 1 && o == overrides.Length - 1;
                 // One recipe's failure is its own: the rest of a batch or sweep still runs (-ErrorAction Stop stops there).
                 var failure = Run(files[f], overrides[o], last);
-                if (failure is not null && failure.Exception.Message == lastProblem)
+                // Only the recipe's own problems: a run's failure (ffmpeg missing, out of memory) is each table's to report.
+                bool recipeProblem = failure?.FullyQualifiedErrorId.StartsWith("InvalidRecipe", StringComparison.Ordinal) == true;
+                if (recipeProblem && failure!.Exception.Message == lastProblem)
                 {
-                    repeated++;
+                    repeated.Add(o + 1);
                     continue;
                 }
                 if (failure is not null) WriteError(failure);
-                lastProblem = failure?.Exception.Message;
+                lastProblem = recipeProblem ? failure!.Exception.Message : null;
             }
-            if (repeated > 0) WriteWarning($"The error above about '{files[f]}' came again for {repeated} more -Override table{(repeated == 1 ? "" : "s")}; it is not repeated.");
+            if (repeated.Count > 0)
+                WriteWarning($"The recipe problem reported for '{files[f]}' came again with -Override table{(repeated.Count == 1 ? "" : "s")} {string.Join(", ", repeated)}; it is not repeated.");
         }
     }
 
@@ -111,15 +114,18 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
             {
                 if (taken is not null) WriteWarning($"What if: the run would stop before its first frame: {taken.Message}");
                 WhatIf.WarnOfRefusals(this, sinks);
-                foreach (var file in FilesOf(recipe)) filesOfEarlierRuns.TryAdd(file, recipesRun);
+                log.Drain();
+                TakeFiles(recipe);
             }
             return null;
         }
         if (taken is not null) return Errors.From(taken, recipeFile);
-        foreach (var file in FilesOf(recipe)) filesOfEarlierRuns.TryAdd(file, recipesRun);
         // An output in the way or a missing ffmpeg is found now, not after the model has loaded and made the first frame.
         try { sinks.Check(); }
         catch (Exception ex) when (ex is FifoInputException or PluginFailedException) { return Errors.From(ex, recipeFile); }
+        finally { log.Drain(); }
+        // From here this run writes them, whatever becomes of it.
+        TakeFiles(recipe);
         try
         {
             pump.Run(recipe, frame =>
@@ -137,7 +143,7 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
         }
         IReadOnlyList<string> files;
         try { files = sinks.Complete(); }
-        catch (Exception ex) { return Errors.From(ex, recipeFile); }
+        catch (Exception ex) when (ex is not PipelineStoppedException and not ActionPreferenceStopException) { return Errors.From(ex, recipeFile); }
         finally { log.Drain(); }
         WrittenItems.Write(this, files);
         return null;
@@ -145,7 +151,14 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
 
     protected override void StopProcessing() => pump.Stop();
 
-    static IEnumerable<string> FilesOf(Hosting.Recipes.Recipe recipe) => recipe.Sinks.Select(s => s.Path).Where(p => !StreamAddress.IsAddress(p));
+    // A PNG folder given as frames/ is the folder frames.
+    static IEnumerable<string> FilesOf(Hosting.Recipes.Recipe recipe) =>
+        recipe.Sinks.Select(s => s.Path).Where(p => !StreamAddress.IsAddress(p)).Select(p => System.IO.Path.TrimEndingDirectorySeparator(p));
+
+    void TakeFiles(Hosting.Recipes.Recipe recipe)
+    {
+        foreach (var file in FilesOf(recipe)) filesOfEarlierRuns.TryAdd(file, recipesRun);
+    }
 
     /// <summary>
     /// A sweep whose sink path does not name the run: without -Force each later run would stop at the file, with it

@@ -23,7 +23,7 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
     /// <summary><para type="description">Return $true for a valid recipe, $false otherwise: one per file, so with a wildcard test them all (-notcontains $false).</para></summary>
     [Parameter] public SwitchParameter Quiet { get; set; }
 
-    /// <summary><para type="description">Also ask a valid recipe's sinks whether they could write, as Invoke-FifoRecipe would: a recipe without sinks is a problem then; ffmpeg found, no output in the way (unless the recipe overwrites), sound files readable, an RTMP server taking connections. Touches nothing on disk.</para></summary>
+    /// <summary><para type="description">Also ask a valid recipe's sinks whether they could write, as Invoke-FifoRecipe would: a recipe without sinks is a problem then; ffmpeg found, no output in the way (unless the recipe overwrites), sound files readable, an RTMP server taking connections, a folder that takes files (tried with an empty probe file, deleted at once). Leaves nothing on disk.</para></summary>
     [Parameter] public SwitchParameter Sinks { get; set; }
 
     /// <summary><para type="description">Also ask a valid recipe's model whether it would load on this machine, without loading its weights: the checkpoint or folder there with the parts it needs, the device present (cuda on a machine without CUDA is a problem). Check on the machine that will run the recipe.</para></summary>
@@ -68,8 +68,11 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
     {
         // Invoke-FifoRecipe refuses a recipe without sinks; New-FifoVideo -Recipe takes it.
         if (recipe.Sinks.Count == 0) return new[] { new Diagnostic("sinks", "the recipe " + InvokeFifoRecipeCommand.NoSinks, null, Array.Empty<string>()) };
-        using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, recipe.Fps ?? 8, new PluginContext(new CmdletLog(this), recipe.BaseDirectory));
-        return sinks.Problems().Select(p => new Diagnostic($"sinks[{p.Index}]", p.Problem.Message, p.Use.Location, Array.Empty<string>())).ToList();
+        var log = new CmdletLog(this);
+        using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, recipe.Fps ?? 8, new PluginContext(log, recipe.BaseDirectory));
+        var problems = sinks.Problems().Select(p => new Diagnostic($"sinks[{p.Index}]", p.Problem.Message, p.Use.Location, Array.Empty<string>())).ToList();
+        log.Drain();
+        return problems;
     }
 }
 

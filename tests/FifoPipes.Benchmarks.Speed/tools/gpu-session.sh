@@ -34,10 +34,10 @@ step() {
   echo "== $name (at most ${limit}s): $*" | tee -a "$out/$file.txt"
   local log
   log=$(mktemp)
-  # -k: a process stuck in a CUDA call may ignore SIGTERM.
-  timeout -k 10 "$limit" "$here/run-speed-bench.sh" "$@" > "$log" 2>&1
-  local code=$?
-  cat "$log" >> "$out/$file.txt"
+  # Into OUT as it comes, so a call the device tool cuts off still brings back what the step printed; -k: a process
+  # stuck in a CUDA call may ignore SIGTERM.
+  timeout -k 10 "$limit" "$here/run-speed-bench.sh" "$@" 2>&1 | tee -a "$out/$file.txt" > "$log"
+  local code=${PIPESTATUS[0]}
   grep -v '^libtorch from' "$log" | tail -n 40
   echo "== $name: exit $code" | tee -a "$out/$file.txt"
   # Each case's row is printed when it ends and again in the closing table: once is enough here.

@@ -93,6 +93,16 @@ public sealed class PluginFailureTests
     }
 
     [Fact]
+    public void A_check_that_meets_a_folder_it_may_not_read_is_that_outputs_problem()
+    {
+        using var sinks = Sinks("unlistable-sink");
+        var problem = Assert.IsType<FifoInputException>(Assert.Single(sinks.Problems()).Problem);
+        Assert.Equal("SinkCheckFailed", problem.ErrorId);
+        Assert.Contains("cannot be checked: Access to the path", problem.Message);
+        Assert.IsType<UnauthorizedAccessException>(problem.InnerException);
+    }
+
+    [Fact]
     public void An_option_check_with_a_bug_is_a_recipe_problem_that_says_it_is_the_plugins()
     {
         var reader = new RecipeReader(TestPlugins.With(Project));

@@ -246,6 +246,12 @@ public sealed class CmdletTests : IDisposable
             Assert.Contains("is written by run 1 of this command, so run 2 would replace it. Put {seed} or {hash} in the sink path", clash.Exception.Message);
         }
         Assert.Contains("seed=7", FifoPipes.Core.Media.ProvenanceReader.Read(Path.Combine(dir, "same.gif")));
+        // A run refused before it writes (the file is in the way, no -Force) takes nothing from the next.
+        using (var shell = InProcessShell.New(dir))
+        {
+            shell.AddScript("Invoke-FifoRecipe sweep.yaml -Override @{ seed = 7; sinks = @(@{ path = 'same.gif' }) }, @{ seed = 8; sinks = @(@{ path = 'same.gif' }) }").Invoke();
+            Assert.Equal(new[] { "OutputExists", "OutputExists" }, shell.Streams.Error.Select(e => e.FullyQualifiedErrorId.Split(',')[0]));
+        }
         var whatIf = Run("Invoke-FifoRecipe sweep.yaml -WhatIf -Override @{ seed = 7; sinks = @(@{ path = 'same.gif' }) }, @{ seed = 8; sinks = @(@{ path = 'same.gif' }) } 3>&1");
         Assert.Contains(whatIf.OfType<WarningRecord>(), w => w.Message.Contains("is written by run 1 of this command, so run 2 would stop at it"));
 
@@ -328,7 +334,7 @@ public sealed class CmdletTests : IDisposable
         using var shell = InProcessShell.New(dir);
         shell.AddScript("Invoke-FifoRecipe broken.yaml -Override @{ seed = 1 }, @{ seed = 2 }, @{ seed = 3 }").Invoke();
         Assert.Equal("InvalidRecipe", Assert.Single(shell.Streams.Error).FullyQualifiedErrorId.Split(',')[0]);
-        Assert.Contains(shell.Streams.Warning, w => w.Message.Contains("came again for 2 more -Override tables"));
+        Assert.Contains(shell.Streams.Warning, w => w.Message.Contains("came again with -Override tables 2, 3"));
     }
 
     [Fact]

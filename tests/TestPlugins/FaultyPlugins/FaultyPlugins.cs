@@ -207,3 +207,11 @@ public sealed class BuggyOptions : IValidatableOptions
     [Option("A label.")] public string? Label { get; set; }
     public IEnumerable<OptionProblem> Validate() => Label!.Length > 0 ? Array.Empty<OptionProblem>() : new[] { new OptionProblem("label", "empty") };
 }
+
+/// <summary>A sink whose check meets a folder it may not list: the machine's problem, reported for that output.</summary>
+[FifoPlugin(PluginKind.Sink, "unlistable-sink", typeof(ISinkFactory), Description = "Its check throws UnauthorizedAccessException.")]
+public sealed class UnlistableSinkFactory : ISinkFactory
+{
+    public void Check(object? options, SinkTarget target, PluginContext context) => throw new UnauthorizedAccessException($"Access to the path '{target.Path}' is denied.");
+    public IFrameSink Create(object? options, SinkTarget target, PluginContext context) => throw new NotSupportedException();
+}
