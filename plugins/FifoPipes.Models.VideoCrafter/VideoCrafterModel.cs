@@ -13,8 +13,20 @@ namespace FifoPipes.Models.VideoCrafter;
 /// <summary>A prompt's text embedding [1, 77, context_dim] (model dtype and device). The model owns the tensor and caches it per prompt.</summary>
 public sealed class VideoCrafterConditioning : Conditioning
 {
-    internal VideoCrafterConditioning(string prompt, Tensor context) : base(prompt) => Context = context;
+    Action? release;
+
+    internal VideoCrafterConditioning(string prompt, Tensor context, Action? release = null) : base(prompt) => (Context, this.release) = (context, release);
+
+    /// <summary>The embedding [1, L, C], the model's: valid until this conditioning is disposed.</summary>
     public Tensor Context { get; }
+
+    /// <summary>Lets the model free the embedding once no conditioning holds it; twice is once.</summary>
+    public override void Dispose()
+    {
+        var releasing = release;
+        release = null;
+        releasing?.Invoke();
+    }
 }
 
 /// <summary>How to build a <see cref="VideoCrafterModel"/>: everything already resolved and checked by the adapter.</summary>
@@ -50,7 +62,21 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention, IA
     readonly UNet3D unet;
     readonly AutoencoderKL? vae;
     OpenClipTextTransformer? text;
-    readonly Dictionary<string, Tensor> contexts = new(StringComparer.Ordinal);
+    // Each prompt's embedding with the number of conditionings that hold it. One no conditioning holds waits among the
+    // last IdlePrompts such, for a prompt that comes back (a live prompt switched back, a schedule's refrain) to cost no
+    // text-encoder reload, and is freed when it falls off: a run whose prompts keep changing holds a bounded few.
+    readonly Dictionary<string, CachedContext> contexts = new(StringComparer.Ordinal);
+    readonly List<string> idle = new();
+    const int IdlePrompts = 32;
+
+    sealed class CachedContext(Tensor context)
+    {
+        public Tensor Context { get; } = context;
+        public int Holders;
+    }
+
+    /// <summary>Prompt embeddings held now, in use or waiting (the unconditional one included).</summary>
+    public int CachedPrompts => contexts.Count;
 
     VideoCrafterModel(VideoCrafterModelSettings settings, UNet3D unet, AutoencoderKL? vae, OpenClipTextTransformer? text)
     {
@@ -229,10 +255,13 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention, IA
     /// Forgets the cached prompt embeddings: a fresh model embeds a run's first prompt in one batch with "", and a prompt
     /// embedded alone may differ in the last bits, so a cache kept from the last run could change this one's frames.
     /// </summary>
-    public void BeginRun()
+    public void BeginRun() => ForgetAll();
+
+    void ForgetAll()
     {
-        foreach (var context in contexts.Values) context.Dispose();
+        foreach (var cached in contexts.Values) cached.Context.Dispose();
         contexts.Clear();
+        idle.Clear();
     }
 
     public Conditioning Encode(string prompt)
@@ -247,7 +276,28 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention, IA
             if (prompt.Length > 0 && !contexts.ContainsKey("")) batch.Add("");
             EmbedAndCache(batch);
         }
-        return new VideoCrafterConditioning(prompt, contexts[prompt]);
+        return Hold(prompt);
+    }
+
+    VideoCrafterConditioning Hold(string prompt)
+    {
+        var cached = contexts[prompt];
+        if (cached.Holders++ == 0) idle.Remove(prompt);
+        return new VideoCrafterConditioning(prompt, cached.Context, () => Release(prompt, cached));
+    }
+
+    void Release(string prompt, CachedContext cached)
+    {
+        // One from before BeginRun (or Dispose) is no longer the cache's.
+        if (--cached.Holders > 0 || !contexts.TryGetValue(prompt, out var current) || !ReferenceEquals(current, cached)) return;
+        // The unconditional embedding serves every prompt's guidance: it stays.
+        if (prompt.Length == 0) return;
+        idle.Add(prompt);
+        if (idle.Count <= IdlePrompts) return;
+        var oldest = idle[0];
+        idle.RemoveAt(0);
+        contexts.Remove(oldest, out var dropped);
+        dropped!.Context.Dispose();
     }
 
     /// <summary>Takes the primary replica's embedding of a prompt: a copy on this replica's device, cached like an encoded one.</summary>
@@ -255,9 +305,9 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention, IA
     {
         if (fromAnotherReplica is not VideoCrafterConditioning other)
             throw new ArgumentException($"A videocrafter replica cannot adopt a {fromAnotherReplica.GetType().Name}; it takes what another videocrafter replica encoded.", nameof(fromAnotherReplica));
-        if (!contexts.TryGetValue(other.Prompt, out var context))
-            contexts[other.Prompt] = context = other.Context.to(settings.DType, settings.Device, copy: true).DetachFromDisposeScope();
-        return new VideoCrafterConditioning(other.Prompt, context);
+        if (!contexts.ContainsKey(other.Prompt))
+            contexts[other.Prompt] = new CachedContext(other.Context.to(settings.DType, settings.Device, copy: true).DetachFromDisposeScope());
+        return Hold(other.Prompt);
     }
 
     void EmbedAndCache(IReadOnlyList<string> prompts)
@@ -270,7 +320,7 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention, IA
             var embedded = encoder.forward(tokens).to(settings.DType);
             for (int i = 0; i < prompts.Count; i++)
                 // The model owns its cache: detached, so no dispose scope of a caller that happened to encode can free it.
-                contexts[prompts[i]] = embedded.narrow(0, i, 1).contiguous().DetachFromDisposeScope();
+                contexts[prompts[i]] = new CachedContext(embedded.narrow(0, i, 1).contiguous().DetachFromDisposeScope());
         }
         if (settings.FreeTextEncoder)
         {
@@ -344,8 +394,7 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention, IA
 
     public void Dispose()
     {
-        foreach (var c in contexts.Values) c.Dispose();
-        contexts.Clear();
+        ForgetAll();
         unet.Dispose();
         vae?.Dispose();
         text?.Dispose();

@@ -291,6 +291,30 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
     }
 
     [Fact]
+    public void A_run_whose_prompts_keep_changing_holds_a_bounded_few_embeddings_and_a_returning_one_costs_no_reload()
+    {
+        var options = tiny.Options();
+        options.FreeTextEncoder = true;
+        using var model = tiny.Load(options);
+        // A prompt a frame, as a live prompt changed every few seconds over a long stream.
+        var schedule = new PromptSchedule(Enumerable.Range(0, 80).Select(i => new PromptSpan($"look {i}", 1)).ToList());
+        using (var embeddings = new PromptEmbeddings(model, schedule))
+        {
+            for (long frame = 0; frame < 80; frame++)
+            {
+                Assert.Equal($"look {frame}", embeddings.ForFrame(frame).Prompt);
+                embeddings.ReleaseBefore(frame + 1);
+            }
+            // Every span has ended: the unconditional one and the 32 latest, waiting in case their prompt comes back.
+            Assert.Equal(1 + 32, model.CachedPrompts);
+        }
+        int loads = model.TextEncoderLoads;
+        // One that waits comes back without the text encoder; one that fell off needs it again.
+        using (model.Encode("look 70")) Assert.Equal(loads, model.TextEncoderLoads);
+        using (model.Encode("look 3")) Assert.Equal(loads + 1, model.TextEncoderLoads);
+    }
+
+    [Fact]
     public void The_tokenizer_and_checkpoint_are_found_in_the_checkpoint_folder()
     {
         var folder = Directory.CreateTempSubdirectory("fifo-vc-folder-").FullName;
