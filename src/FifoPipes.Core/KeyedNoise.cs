@@ -49,6 +49,8 @@ public sealed class KeyedNoise : INoiseSource
     public Tensor NormalStack(long[] frameShape, IReadOnlyList<(long Frame, NoisePurpose Purpose, int Step)?> keys)
     {
         int channels = (int)frameShape[0], perChannel = (int)frameShape.Skip(1).Aggregate(1L, (n, d) => n * d), count = keys.Count;
+        // A managed array copied into the tensor once: writing the frames into the tensor through its accessor
+        // (TensorAccessor.CopyFrom, which goes element by element) took 17.3-18.0 ms an iteration against 5.9 ms.
         var values = new float[(long)channels * count * perChannel];
         Parallel.For(0, count, () => new float[channels * perChannel], (i, _, frame) =>
         {
