@@ -16,5 +16,8 @@ public sealed class SinkTargets
 
     /// <summary>False where <paramref name="target"/> is taken already.</summary>
     public bool Add(string target) =>
-        StreamAddress.IsAddress(target) ? addresses.Add(StreamAddress.Normalised(target)) : paths.Add(target);
+        StreamAddress.IsAddress(target) ? addresses.Add(StreamAddress.Normalised(target)) : paths.Add(PathKey(target));
+
+    /// <summary>A file path as outputs are told apart: a PNG folder given as frames/ is the folder frames.</summary>
+    public static string PathKey(string path) => Path.TrimEndingDirectorySeparator(path);
 }

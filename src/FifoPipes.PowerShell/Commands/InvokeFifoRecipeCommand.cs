@@ -151,9 +151,9 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
 
     protected override void StopProcessing() => pump.Stop();
 
-    // A PNG folder given as frames/ is the folder frames.
+    // Runs one after another may each stream to one address; files are what a later run would replace.
     static IEnumerable<string> FilesOf(Hosting.Recipes.Recipe recipe) =>
-        recipe.Sinks.Select(s => s.Path).Where(p => !StreamAddress.IsAddress(p)).Select(p => System.IO.Path.TrimEndingDirectorySeparator(p));
+        recipe.Sinks.Select(s => s.Path).Where(p => !StreamAddress.IsAddress(p)).Select(SinkTargets.PathKey);
 
     void TakeFiles(Hosting.Recipes.Recipe recipe)
     {

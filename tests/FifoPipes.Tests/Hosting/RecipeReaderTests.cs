@@ -142,6 +142,7 @@ public sealed class RecipeReaderTests
         { "unknown sink", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - {use: gift, path: a.gif}\n", "sinks[0].use", 5, "Did you mean 'gif'" },
         { "unknown sink option", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - path: a.mp4\n    with: {crff: 3}\n", "sinks[0].with.crff", 6, "Did you mean 'crf'" },
         { "two sinks one file", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - path: a.mp4\n  - path: ./a.mp4\n", "sinks[1].path", 6, "two sinks write" },
+        { "two sinks one folder", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - path: frames\n  - path: frames/\n", "sinks[1].path", 6, "two sinks write" },
         { "sinks not a list", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks: a.mp4\n", "sinks", 4, "expected a list" },
         { "snapshot every zero", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsnapshot: {path: s.snap, every: 0}\n", "snapshot.every", 4, "at least 1" },
         { "snapshot path a folder", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsnapshot: {path: /tmp, every: 4}\n", "snapshot.path", 4, "'/tmp' is a folder; give the snapshot a file in it, e.g. '/tmp/run.snapshot'" },
