@@ -44,16 +44,17 @@ public static class SinkFiles
     }
 
     /// <summary>Opens an existing output for writing, changing nothing, so a file this user may not replace is refused before the run.</summary>
-    static void EnsureFileWritable(string path)
+    static void EnsureFileWritable(string path) =>
+        Try(() => new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite),
+            why => $"The sink output '{path}' cannot be replaced ({why}). Fix its permissions, or choose another path.");
+
+    /// <summary>Opens and closes a file, or refuses the output with the message <paramref name="refusal"/> makes of the reason.</summary>
+    static void Try(Func<FileStream> open, Func<string, string> refusal)
     {
-        try
-        {
-            using (new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite)) { }
-        }
+        try { open().Dispose(); }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new FifoInputException(OutputNotWritableErrorId,
-                $"The sink output '{path}' cannot be replaced ({ex.Message.TrimEnd('.')}). Fix its permissions, or choose another path.", ex);
+            throw new FifoInputException(OutputNotWritableErrorId, refusal(ex.Message.TrimEnd('.')), ex);
         }
     }
 
@@ -72,16 +73,9 @@ public static class SinkFiles
         while (!Directory.Exists(folder) && Path.GetDirectoryName(folder) is { Length: > 0 } above) folder = above;
         if (!Directory.Exists(folder)) return;
         var probe = Path.Combine(folder, $".fifopipes-probe-{Guid.NewGuid():N}");
-        try
-        {
-            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose)) { }
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new FifoInputException(OutputNotWritableErrorId,
-                $"The sink output '{output}' cannot be written: '{folder}' does not take new files ({ex.Message.TrimEnd('.')}). " +
-                "Fix the folder's permissions, or choose a path in a folder you can write.", ex);
-        }
+        Try(() => new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose),
+            why => $"The sink output '{output}' cannot be written: '{folder}' does not take new files ({why}). " +
+                   "Fix the folder's permissions, or choose a path in a folder you can write.");
     }
 
     /// <summary>For a video a resumed run does not touch: the user who resumes must not fear -Force.</summary>
