@@ -7,7 +7,8 @@ namespace FifoPipes.Models.OpenSoraPlan.Latte;
 
 /// <summary>
 /// diffusers' Attention as Latte configures it (<c>attention_bias</c>: biases on to_q/to_k/to_v and to_out.0),
-/// scale headDim^-½, with an optional additive bias on the scores (the cross-attention mask).
+/// scale headDim^-½, with an optional additive bias on the scores (the cross-attention mask). The temporal blocks'
+/// batch is rows·patches sequences (1,024 patches a frame at 512²), so it goes in CUDA-launchable slices like the UNets'.
 /// </summary>
 public sealed class LatteAttention : Module<Tensor, Tensor?, Tensor?, Tensor>
 {
@@ -45,7 +46,7 @@ public sealed class LatteAttention : Module<Tensor, Tensor?, Tensor?, Tensor>
         var q = SplitHeads(to_q.forward(x));
         var k = SplitHeads(to_k.forward(source));
         var v = SplitHeads(to_v.forward(source));
-        var o = functional.scaled_dot_product_attention(q, k, v, attn_mask: scoreBias?.to(q.dtype));
+        var o = FifoPipes.Torch.Nn.Attention.BatchedAttention(q, k, v, scoreBias?.to(q.dtype));
         var merged = o.transpose(1, 2).reshape(n, lq, (long)heads * headDim);
         return to_out.forward(merged).MoveToOuterDisposeScope();
     }

@@ -80,16 +80,22 @@ public class Attention : Module<Tensor, Tensor?, Tensor>
     /// </summary>
     public const long MaxKernelBatch = 65_535;
 
-    /// <summary>scaled_dot_product_attention over [N, heads, L, d] (a mask broadcast over N), in slices of at most <paramref name="limit"/> along N: each sequence attends only to itself, so the slices are exact.</summary>
+    /// <summary>
+    /// scaled_dot_product_attention over [N, heads, L, d], in slices of at most <paramref name="limit"/> along N: each
+    /// sequence attends only to itself, so the slices are exact. A 4-D mask with N rows (one per sequence) is sliced with
+    /// them; any other mask broadcasts over N.
+    /// </summary>
     public static Tensor BatchedAttention(Tensor q, Tensor k, Tensor v, Tensor? mask = null, long limit = MaxKernelBatch)
     {
         long n = q.shape[0];
         if (n <= limit) return functional.scaled_dot_product_attention(q, k, v, attn_mask: mask);
+        bool maskPerSequence = mask is { Dimensions: 4 } && mask.shape[0] == n;
         var slices = new List<Tensor>();
         for (long start = 0; start < n; start += limit)
         {
             long length = Math.Min(limit, n - start);
-            slices.Add(functional.scaled_dot_product_attention(q.narrow(0, start, length), k.narrow(0, start, length), v.narrow(0, start, length), attn_mask: mask));
+            var sliceMask = maskPerSequence ? mask!.narrow(0, start, length) : mask;
+            slices.Add(functional.scaled_dot_product_attention(q.narrow(0, start, length), k.narrow(0, start, length), v.narrow(0, start, length), attn_mask: sliceMask));
         }
         return cat(slices, 0);
     }

@@ -143,6 +143,19 @@ public sealed class UNet3DTests
     }
 
     [Fact]
+    public void A_mask_with_a_row_per_sequence_is_sliced_with_its_sequences()
+    {
+        manual_seed(9);
+        using var scope = NewDisposeScope();
+        var (q, k, v) = (Randn(7, 2, 5, 4), Randn(7, 2, 6, 4), Randn(7, 2, 6, 4));
+        // A caption-style additive bias: each sequence masks out a different number of trailing keys.
+        var bias = zeros(7, 1, 1, 6);
+        for (int i = 0; i < 7; i++) bias[i, 0, 0, TensorIndex.Slice(6 - i % 4)] = tensor(-10000f);
+        TensorAssert.Close(nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: bias),
+            FifoPipes.Torch.Nn.Attention.BatchedAttention(q, k, v, bias, limit: 3), 1e-6, 1e-6, "per-sequence bias in slices of 3");
+    }
+
+    [Fact]
     public void Strict_load_copies_every_tensor()
     {
         using var source = new UNet3D(Tiny);
