@@ -323,6 +323,13 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
         FrameCount $gif | Should -Be 4
     }
 
+    It 'finishes the file of a -PassThru export that a command further on stops early' {
+        $gif = Join-Path $Work 'passed-on.gif'
+        $kept = New-FifoVideo 'ocean' -Frames 100000 @Tiny | Export-FifoFrames $gif -PassThru | Select-Object -First 3
+        $kept.Index | Should -Be @(0, 1, 2)
+        FrameCount $gif | Should -Be 3
+    }
+
     It 'stops the frames coming under -WhatIf, which writes none' {
         $script:made = 0
         $written = New-FifoVideo 'ocean' -Frames 50 @Tiny | ForEach-Object { $script:made++; $_ } | Export-FifoFrames (Join-Path $Work 'whatif.gif') -WhatIf

@@ -13,12 +13,13 @@ namespace FifoPipes.PowerShell.Commands;
 
 /// <summary>
 /// <para type="synopsis">Writes frames from the pipeline to video files (MP4, WebM, MKV), an HLS live stream, a live stream to a server (RTMP, SRT, UDP, TCP), an animated GIF or a PNG sequence.</para>
-/// <para type="description">The format follows each path's extension (or an address's scheme: rtmp://, srt://, ...), or -Format names a sink plugin. Frames are written as they arrive; when the pipeline is stopped (Ctrl+C) every file is still finalised with the frames received so far. Emits the written files at the end.</para>
+/// <para type="description">The format follows each path's extension (or an address's scheme: rtmp://, srt://, ...), or -Format names a sink plugin. Frames are written as they arrive; when the pipeline is stopped (Ctrl+C) every file is still finalised with the frames received so far. Emits the written files at the end, or with -PassThru each frame once it is written.</para>
 /// <example><code>New-FifoVideo 'aurora over snowy hills' -Frames 300 | Export-FifoFrames aurora.mp4, aurora.gif -Fps 12</code></example>
 /// <example><code>New-FifoVideo 'lava' -Frames 50 | Export-FifoFrames ./frames -Format png -Force</code></example>
+/// <example><code>New-FifoVideo 'tide pools' -Frames 200 | Export-FifoFrames tide.mp4 -PassThru | Select-Object -Last 1 | ForEach-Object { $_.Save('poster.png') }</code></example>
 /// </summary>
 [Cmdlet(VerbsData.Export, "FifoFrames", SupportsShouldProcess = true)]
-[OutputType(typeof(FileInfo), typeof(DirectoryInfo))]
+[OutputType(typeof(FileInfo), typeof(DirectoryInfo), typeof(FifoFrame))]
 public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
 {
     SinkSet? sinks;
@@ -45,6 +46,8 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     [Parameter] public Hashtable? Option { get; set; }
     /// <summary><para type="description">Overwrite existing files.</para></summary>
     [Parameter] public SwitchParameter Force { get; set; }
+    /// <summary><para type="description">Passes each frame on once it is written, for further commands; the written files are then told by -Verbose.</para></summary>
+    [Parameter] public SwitchParameter PassThru { get; set; }
 
     protected override void BeginProcessing()
     {
@@ -109,6 +112,8 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
             FinishQuietly();
             ThrowTerminatingError(Errors.From(ex, InputObject));
         }
+        // After the write: a command further on that stops early (Select-Object -First) ends this one with the frame kept.
+        if (PassThru) WriteObject(InputObject);
     }
 
     protected override void EndProcessing()
@@ -117,7 +122,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         try { files = sinks!.Complete(); }
         catch (Exception ex) when (ex is not PipelineStoppedException and not ActionPreferenceStopException) { ThrowTerminatingError(Errors.From(ex)); return; }
         finally { log?.Drain(); }
-        WrittenItems.Write(this, files);
+        WrittenItems.Write(this, files, framesPassedOn: PassThru);
     }
 
     /// <summary>The sinks again, their paths naming the run the first frame belongs to, checked as BeginProcessing checked them.</summary>

@@ -8,7 +8,7 @@ namespace FifoPipes.PowerShell.Commands;
 
 /// <summary>
 /// <para type="synopsis">Runs a YAML recipe: model, prompt schedule, sampler and sinks, and writes its files.</para>
-/// <para type="description">The recipe is validated strictly first (see Test-FifoRecipe). Several recipes or -Override tables run one after another; one that is invalid or fails is reported as an error and the rest still run (-ErrorAction Stop stops at the first). Frames go to the recipe's sinks as they are made; on Ctrl+C every file is finalised with the frames made so far. Emits the written files; with -PassThru also the frames.</para>
+/// <para type="description">The recipe is validated strictly first (see Test-FifoRecipe). Several recipes or -Override tables run one after another; one that is invalid or fails is reported as an error and the rest still run (-ErrorAction Stop stops at the first). Frames go to the recipe's sinks as they are made; on Ctrl+C every file is finalised with the frames made so far. Emits the written files, or with -PassThru each frame once it is written.</para>
 /// <example><code>Invoke-FifoRecipe examples/recipes/analytic-demo.yaml -Force</code></example>
 /// <example><code>Invoke-FifoRecipe long.yaml -Resume long.snapshot -Force</code></example>
 /// <example><code>Get-ChildItem recipes/*.yaml | Invoke-FifoRecipe</code></example>
@@ -26,7 +26,7 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
     [Parameter] public string? Resume { get; set; }
     /// <summary><para type="description">Overwrite existing output files.</para></summary>
     [Parameter] public SwitchParameter Force { get; set; }
-    /// <summary><para type="description">Also write each frame to the pipeline.</para></summary>
+    /// <summary><para type="description">Passes each frame on once it is written, for further commands; the written files are then told by -Verbose.</para></summary>
     [Parameter] public SwitchParameter PassThru { get; set; }
     /// <summary><para type="description">Recipe settings to change, by dotted key: @{ seed = 7; 'sampler.with.partitions' = 8; 'model.use' = 'videocrafter2'; 'snapshot.every' = 50 }. Checked as strictly as the file's own; sink paths can name the run with {seed} and {hash}, and must where several runs write them: a run that would write a file an earlier run of the command wrote is refused, -Force or not. Several hashtables run the recipe once for each, keeping the model loaded between runs. Another 'sampler.use' or 'model.use' keeps the file's options the new plugin has too (guidance, eta, steps) and warns of those it has not.</para></summary>
     [Parameter] [ValidateNotNull] public System.Collections.Hashtable[]? Override { get; set; }
@@ -145,7 +145,7 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
         try { files = sinks.Complete(); }
         catch (Exception ex) when (ex is not PipelineStoppedException and not ActionPreferenceStopException) { return Errors.From(ex, recipeFile); }
         finally { log.Drain(); }
-        WrittenItems.Write(this, files);
+        WrittenItems.Write(this, files, framesPassedOn: PassThru);
         return null;
     }
 

@@ -9,6 +9,16 @@ namespace FifoPipes.PowerShell.Engine;
 /// </summary>
 static class WrittenItems
 {
+    /// <summary>
+    /// The written files as output, or, where the command passed its frames on (-PassThru), as verbose lines: a file
+    /// after the frames would reach the next command (Export-FifoFrames) as input it cannot bind, an error at the end.
+    /// </summary>
+    public static void Write(PSCmdlet cmdlet, IEnumerable<string> paths, bool framesPassedOn)
+    {
+        if (!framesPassedOn) Write(cmdlet, paths);
+        else foreach (var path in paths.Distinct()) cmdlet.WriteVerbose($"Wrote {path}");
+    }
+
     public static void Write(PSCmdlet cmdlet, IEnumerable<string> paths)
     {
         foreach (var path in paths.Distinct())

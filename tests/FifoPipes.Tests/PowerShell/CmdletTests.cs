@@ -113,6 +113,19 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void Export_FifoFrames_PassThru_hands_each_written_frame_on_and_no_files()
+    {
+        var frames = Run($"New-FifoVideo 'aurora' -Frames 5 {InProcessShell.Tiny} | Export-FifoFrames first.gif -PassThru | Export-FifoFrames second.gif -PassThru");
+        Assert.Equal(new long[] { 0, 1, 2, 3, 4 }, frames.Cast<FifoFrame>().Select(f => f.Index));
+        Assert.Equal(5, Media.FrameCount(Path.Combine(dir, "first.gif")));
+        Assert.Equal(5, Media.FrameCount(Path.Combine(dir, "second.gif")));
+
+        // (A command further on that stops early: in Pester, where Select-Object is.)
+        var told = Run($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames told.gif -PassThru -Verbose 4>&1 | Where-Object {{ $_ -is [System.Management.Automation.VerboseRecord] }} | ForEach-Object Message");
+        Assert.Contains(told, m => m.ToString() == $"Wrote {Path.Combine(dir, "told.gif")}");
+    }
+
+    [Fact]
     public void Export_FifoFrames_refuses_to_overwrite_without_Force_and_honours_WhatIf()
     {
         File.WriteAllText(Path.Combine(dir, "taken.gif"), "keep me");
@@ -195,7 +208,10 @@ public sealed class CmdletTests : IDisposable
         var warned = Run("Invoke-FifoRecipe r.yaml -WhatIf -WarningVariable w 3>$null; $w | ForEach-Object Message");
         Assert.Equal(2, warned.Count);
         Assert.All(warned, w => Assert.Contains("already exists", w.ToString()));
-        Assert.Contains(Run("Invoke-FifoRecipe r.yaml -Force -PassThru"), o => o is FifoFrame);
+        // -PassThru hands the frames on, and only them: a file after them would be input Export-FifoFrames cannot bind.
+        var passed = Run("Invoke-FifoRecipe r.yaml -Force -PassThru");
+        Assert.Equal(4, passed.Count);
+        Assert.All(passed, o => Assert.IsType<FifoFrame>(o));
     }
 
     [Fact]
