@@ -51,11 +51,14 @@ public sealed class PreparedWindowBatch : IDisposable
             plan.Table.Prepare(slots.Select(plan.SlotK).ToArray(), 1, slots.Length, device));
     }
 
-    /// <summary>The written frames of a batch tensor [windows, C, f, h, w] as [1, C, M, h, w].</summary>
+    /// <summary>
+    /// The written frames of a batch tensor [windows, C, f, h, w] as [1, C, M, h, w]. Tensor indexing rather than
+    /// index_select (the same gather) because it has a meta-device kernel, on which HostSyncFreeLoopTests runs the loop.
+    /// </summary>
     public Tensor Written(Tensor batch)
     {
         long b = batch.shape[0], c = batch.shape[1], f = batch.shape[2], h = batch.shape[3], w = batch.shape[4];
-        return batch.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w).index_select(0, WrittenRows).permute(1, 0, 2, 3).unsqueeze(0);
+        return batch.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)[TensorIndex.Tensor(WrittenRows)].permute(1, 0, 2, 3).unsqueeze(0);
     }
 
     public void Dispose()
