@@ -47,7 +47,10 @@ public interface ISinkFactory
 }
 
 /// <summary>Where and how a sink writes; common to every sink.</summary>
-/// <param name="Path">File (or, for image sequences, a file pattern or folder).</param>
+/// <param name="Path">
+/// File (or, for image sequences, a file pattern or folder), absolute, with {seed}, {hash} and ${NAME} already filled; or
+/// a stream address for a sink with <c>Schemes</c>.
+/// </param>
 /// <param name="Fps">Playback rate of the video.</param>
 /// <param name="Overwrite">Replace existing files; without it a sink refuses to overwrite.</param>
 public sealed record SinkTarget(string Path, double Fps, bool Overwrite);
@@ -55,7 +58,10 @@ public sealed record SinkTarget(string Path, double Fps, bool Overwrite);
 /// <summary>
 /// A streaming output: opens on the first frame, writes each frame as it comes and holds no list of
 /// frames. <see cref="Complete"/> finalises a valid file holding every frame written so far; it is
-/// called at the end of a run and also when the run is cancelled or fails.
+/// called at the end of a run and also when the run is cancelled or fails. A run resumed from a snapshot starts at a
+/// later frame (the first frame's <see cref="VideoFrame.Index"/> is not 0), and is given -Force to get past the outputs
+/// the interrupted run left: a sink must not replace them with the resumed part alone. The built-in video sinks write a
+/// new segment beside the file (<c>SinkFiles.ContinuationPath</c> in FifoPipes.Core); an image sequence carries on in place.
 /// </summary>
 public interface IFrameSink : IDisposable
 {

@@ -105,6 +105,23 @@ Describe 'Get-FifoPlugin' {
         } finally { Remove-Item Env:FIFOPIPES_PLUGIN_PATH }
         $out | Should -Match '^contact-sheet\|.*ContactSheetSink\.dll$'
     }
+
+    It 'builds a third-party plugin outside any checkout against the module''s own copies' {
+        # As the README tells an author without a FifoPipes checkout: the example's sources alone, FifoModule set.
+        $standalone = Join-Path $Work 'standalone-sink'
+        New-Item -ItemType Directory $standalone | Out-Null
+        Copy-Item "$Root/examples/plugins/ContactSheetSink/*.cs", "$Root/examples/plugins/ContactSheetSink/*.csproj" $standalone
+        $built = & dotnet build $standalone "-p:FifoModule=$Root/artifacts/FifoDiffusion" -v q -nologo -clp:ErrorsOnly 2>&1
+        $LASTEXITCODE | Should -Be 0 -Because ($built -join "`n")
+        $plugin = Join-Path $standalone 'bin/Debug/net8.0'
+        # Nothing of the host's is copied beside the plugin: the host's own copies are the ones loaded.
+        @(Get-ChildItem $plugin -Filter *.dll).Name | Should -Be @('ContactSheetSink.dll')
+        $env:FIFOPIPES_PLUGIN_PATH = $plugin
+        try {
+            $out = & $Pwsh @PwshArgs -NoProfile -Command "Import-Module '$Root/FifoDiffusion.psd1'; Get-FifoPlugin contact-sheet | ForEach-Object { `$_.Name + '|' + `$_.Source }"
+        } finally { Remove-Item Env:FIFOPIPES_PLUGIN_PATH }
+        $out | Should -Match "^contact-sheet\|$([regex]::Escape($plugin))/ContactSheetSink\.dll$"
+    }
 }
 
 Describe 'Recipes' {

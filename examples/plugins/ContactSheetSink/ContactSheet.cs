@@ -77,6 +77,8 @@ public sealed class ContactSheet : IFrameSink
     Image<Rgb24>? sheet;
     Size tile;
     int tiles;
+    // A run resumed from a snapshot starts past frame 0; its sheet must not replace the interrupted run's.
+    long? firstIndex;
     IReadOnlyList<string>? completed;
 
     public ContactSheet(string path, bool overwrite, ContactSheetOptions options, IProgressSink log)
@@ -90,6 +92,7 @@ public sealed class ContactSheet : IFrameSink
     public void Write(VideoFrame frame)
     {
         if (completed is not null) throw new InvalidOperationException("The contact sheet was already completed.");
+        firstIndex ??= frame.Index;
         if (frame.Index % options.Every != 0 || tiles >= options.MaxTiles) return;
         sheet ??= CreateSheet(frame);
 
@@ -121,11 +124,14 @@ public sealed class ContactSheet : IFrameSink
         int rowsUsed = (tiles + options.Columns - 1) / options.Columns;
         sheet.Mutate(x => x.Crop(new Rectangle(0, 0,
             options.Gap + columnsUsed * (tile.Width + options.Gap), options.Gap + rowsUsed * (tile.Height + options.Gap))));
-        using (var file = SinkFiles.OpenForWriting(path, overwrite)) sheet.SaveAsPng(file);
+        var written = SinkFiles.ContinuationPath(path, firstIndex ?? 0);
+        if (written != path)
+            log.Warning($"contact-sheet: this run starts at frame {firstIndex}, so its sheet goes to '{written}' and '{path}' is left as it is.");
+        using (var file = SinkFiles.OpenForWriting(written, overwrite)) sheet.SaveAsPng(file);
         sheet.Dispose();
         sheet = null;
-        log.Verbose($"contact-sheet: wrote {tiles} tiles to {path}");
-        return completed = new[] { path };
+        log.Verbose($"contact-sheet: wrote {tiles} tiles to {written}");
+        return completed = new[] { written };
     }
 
     public void Dispose()

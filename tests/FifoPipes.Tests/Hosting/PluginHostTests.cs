@@ -46,6 +46,32 @@ public sealed class PluginHostTests
     }
 
     [Fact]
+    public void The_example_sink_leaves_the_interrupted_runs_sheet_to_a_resumed_run()
+    {
+        var host = PluginHost.Load(TestPlugins.Folder, new[] { TestPlugins.BuildOutput("examples/plugins/ContactSheetSink") });
+        var factory = host.Require(PluginKind.Sink, "contact-sheet").Create<ISinkFactory>();
+        var folder = Directory.CreateTempSubdirectory("fifo-sheet-").FullName;
+        try
+        {
+            var sheet = Path.Combine(folder, "sheet.png");
+            File.WriteAllText(sheet, "the interrupted run's sheet");
+            var log = new Sampling.RecordingSink();
+            // Resumed at frame 96, with -Force to get past the files the interrupted run left.
+            using var sink = factory.Create(null, new SinkTarget(sheet, 8, Overwrite: true), new PluginContext(log, folder));
+            for (long i = 96; i < 100; i++) sink.Write(new VideoFrame(i, 4, 2, new byte[24], "rain", 8, Guid.Empty));
+            var written = Assert.Single(sink.Complete());
+
+            Assert.Equal(Path.Combine(folder, "sheet.from-000096.png"), written);
+            Assert.Equal("the interrupted run's sheet", File.ReadAllText(sheet));
+            Assert.Contains(log.Warnings, w => w.Contains("starts at frame 96") && w.Contains("left as it is"));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Failing_plugins_are_reported_by_name_and_the_rest_still_work()
     {
         // The faulty plugins' build output, without Ghost.dll: the ghostly model's dependency is missing.
