@@ -100,10 +100,16 @@ Describe 'Get-FifoPlugin' {
         Test-Path "$plugin/ContactSheetSink.dll" | Should -BeTrue
         $env:FIFOPIPES_PLUGIN_PATH = $plugin
         try {
-            # A fresh process: plugins are loaded once per process.
+            # A fresh process: a plugin once loaded stays for the process.
             $out = & $Pwsh @PwshArgs -NoProfile -Command "Import-Module '$Root/FifoDiffusion.psd1'; Get-FifoPlugin contact-sheet | ForEach-Object { `$_.Name + '|' + `$_.Source }"
         } finally { Remove-Item Env:FIFOPIPES_PLUGIN_PATH }
         $out | Should -Match '^contact-sheet\|.*ContactSheetSink\.dll$'
+    }
+
+    It 'loads a folder added to FIFOPIPES_PLUGIN_PATH after the session''s first command' {
+        $plugin = "$Root/examples/plugins/ContactSheetSink/bin/Debug/net8.0"
+        $out = & $Pwsh @PwshArgs -NoProfile -Command "Import-Module '$Root/FifoDiffusion.psd1'; `$before = @(Get-FifoPlugin -Kind Sink).Name -contains 'contact-sheet'; `$env:FIFOPIPES_PLUGIN_PATH = '$plugin'; 'before:' + `$before; 'after:' + (Get-FifoPlugin contact-sheet).Name"
+        $out | Should -Be @('before:False', 'after:contact-sheet')
     }
 
     It 'builds a third-party plugin outside any checkout against the module''s own copies' {

@@ -20,6 +20,8 @@ public sealed class PluginHost
 
     readonly List<PluginDescriptor> plugins = new();
     readonly List<PluginLoadError> errors = new();
+    /// <summary>The folders loaded, full paths: load contexts cannot be unloaded, so each is loaded once.</summary>
+    readonly HashSet<string> loadedFolders = new(StringComparer.Ordinal);
 
     PluginHost() { }
 
@@ -36,28 +38,55 @@ public sealed class PluginHost
         return LoadFolders(folders);
     }
 
-    public static IEnumerable<string> FoldersFromEnvironment() =>
-        (Environment.GetEnvironmentVariable(PluginPathVariable) ?? "")
-            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    public static IEnumerable<string> FoldersFromEnvironment() => FoldersIn(Environment.GetEnvironmentVariable(PluginPathVariable));
+
+    /// <summary>The folders a value of FIFOPIPES_PLUGIN_PATH lists.</summary>
+    public static IEnumerable<string> FoldersIn(string? pluginPath) =>
+        (pluginPath ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     public static PluginHost LoadFolders(IEnumerable<string> folders)
     {
         var host = new PluginHost();
+        host.Load(folders);
+        return host;
+    }
+
+    /// <summary>
+    /// This host's plugins and errors, with those of the <paramref name="folders"/> it has not loaded yet (a folder
+    /// added to FIFOPIPES_PLUGIN_PATH during a session). A new host, so a run holding this one sees no change under it;
+    /// the plugins already loaded stay, since their load contexts cannot be unloaded.
+    /// </summary>
+    public PluginHost WithFolders(IEnumerable<string> folders)
+    {
+        var added = folders.Where(f => !loadedFolders.Contains(Path.GetFullPath(f))).ToList();
+        if (added.Count == 0) return this;
+        var host = new PluginHost();
+        host.plugins.AddRange(plugins);
+        // A folder that did not exist is tried again, and says again what it is now.
+        var retried = added.Select(Path.GetFullPath).ToHashSet(StringComparer.Ordinal);
+        host.errors.AddRange(errors.Where(e => !retried.Contains(e.Source)));
+        host.loadedFolders.UnionWith(loadedFolders);
+        host.Load(added);
+        return host;
+    }
+
+    void Load(IEnumerable<string> folders)
+    {
         var shared = new SharedAssemblies(typeof(IVideoModel).Assembly);
         foreach (var folder in folders)
         {
+            var full = Path.GetFullPath(folder);
             if (!Directory.Exists(folder))
             {
-                var full = Path.GetFullPath(folder);
-                host.errors.Add(new PluginLoadError(full, null,
+                errors.Add(new PluginLoadError(full, null,
                     File.Exists(full) ? $"is a file, not a plugin folder: give {PluginPathVariable} the folder that holds it, '{Path.GetDirectoryName(full)}'"
                     : Path.PathSeparator != ';' && folder.Contains(';') ? $"plugin folder does not exist: separate the folders in {PluginPathVariable} with '{Path.PathSeparator}' here, not ';'"
                     : $"plugin folder does not exist (check {PluginPathVariable}; a relative entry is taken from the process's working folder)"));
                 continue;
             }
-            host.LoadFolder(Path.GetFullPath(folder), shared);
+            loadedFolders.Add(full);
+            LoadFolder(full, shared);
         }
-        return host;
     }
 
     void LoadFolder(string folder, SharedAssemblies shared)
@@ -350,8 +379,11 @@ public sealed class PluginHost
         var available = OfKind(kind).Select(p => p.Name).OrderBy(n => n).ToList();
         throw new FifoInputException("UnknownPlugin",
             $"No {kind.ToString().ToLowerInvariant()} plugin named '{name}'.{WhyMissing(name)} Available: {(available.Count == 0 ? "none" : string.Join(", ", available))}." +
-            $" Third-party plugins are found in folders listed in {PluginPathVariable}.");
+            WhereThirdPartyPluginsAre);
     }
+
+    /// <summary>The sentence an unknown plugin's error ends with, with a leading space.</summary>
+    public const string WhereThirdPartyPluginsAre = $" Third-party plugins are found in folders listed in {PluginPathVariable}.";
 
     /// <summary>
     /// Why a plugin of that name may be missing, each sentence with a leading space: its own load error, or else the

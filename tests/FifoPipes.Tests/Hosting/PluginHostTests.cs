@@ -46,6 +46,26 @@ public sealed class PluginHostTests
     }
 
     [Fact]
+    public void A_folder_added_later_is_loaded_once_beside_the_plugins_already_there()
+    {
+        var sheetFolder = TestPlugins.BuildOutput("examples/plugins/ContactSheetSink");
+        var missing = Path.Combine(Path.GetTempPath(), $"fifo-not-yet-{Guid.NewGuid():N}");
+        var first = PluginHost.Load(TestPlugins.Folder, new[] { missing });
+        Assert.Null(first.Find(PluginKind.Sink, "contact-sheet"));
+        Assert.Contains(first.Errors, e => e.Source == missing && e.Message.Contains("does not exist"));
+
+        var later = first.WithFolders(new[] { missing, sheetFolder });
+        Assert.NotNull(later.Find(PluginKind.Sink, "contact-sheet"));
+        Assert.Same(first.Require(PluginKind.Sink, "gif"), later.Require(PluginKind.Sink, "gif"));
+        // The earlier host is left as it was, for a run that holds it.
+        Assert.Null(first.Find(PluginKind.Sink, "contact-sheet"));
+        // The missing folder is tried again and said once; the loaded one is not loaded twice ("already loaded").
+        Assert.Single(later.Errors, e => e.Source == missing);
+        Assert.Same(later, later.WithFolders(new[] { sheetFolder }));
+        Assert.DoesNotContain(later.Errors, e => e.Message.Contains("already loaded"));
+    }
+
+    [Fact]
     public void The_example_sink_leaves_the_interrupted_runs_sheet_to_a_resumed_run()
     {
         var host = PluginHost.Load(TestPlugins.Folder, new[] { TestPlugins.BuildOutput("examples/plugins/ContactSheetSink") });
@@ -213,6 +233,13 @@ public sealed class PluginContractVersionTests : IDisposable
         var reader = new FifoPipes.Hosting.Recipes.RecipeReader(host);
         reader.ReadText("apiVersion: fifopipes/v1\nprompt: x\nframes: 2\nsampler: fifo\n", Path.Combine(folder, "r.yaml"));
         Assert.Contains(reader.Diagnostics, d => d.Path == "sampler.use" && d.Message.Contains("unknown sampler plugin 'fifo'. A plugin file or folder did not load"));
+        // A sink named by 'use:' says the same, and where third-party plugins are looked for.
+        reader = new FifoPipes.Hosting.Recipes.RecipeReader(host);
+        reader.ReadText("apiVersion: fifopipes/v1\nprompt: x\nframes: 2\nsinks:\n  - { use: contact-sheet, path: s.png }\n", Path.Combine(folder, "r.yaml"));
+        var sink = Assert.Single(reader.Diagnostics, d => d.Path == "sinks[0].use");
+        Assert.Contains("unknown sink plugin 'contact-sheet'. A plugin file or folder did not load, and it may be there: ", sink.Message);
+        Assert.Contains("ContactSheetSink.dll: was built against", sink.Message);
+        Assert.EndsWith("Third-party plugins are found in folders listed in FIFOPIPES_PLUGIN_PATH.", sink.Message);
     }
 
     [Theory]
