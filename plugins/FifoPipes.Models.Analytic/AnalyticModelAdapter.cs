@@ -1,4 +1,6 @@
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Devices;
+using static TorchSharp.torch;
 
 namespace FifoPipes.Models.Analytic;
 
@@ -9,14 +11,19 @@ public sealed class AnalyticModelAdapter : IModelAdapter
 {
     public IVideoModel Load(object? options, PluginContext context)
     {
-        var analytic = options switch
-        {
-            null => new AnalyticOptions(),
-            AnalyticOptions o => o,
-            _ => throw new ArgumentException($"The analytic model takes {nameof(AnalyticOptions)}, got {options.GetType().Name}.", nameof(options)),
-        };
+        var analytic = OptionsOf(options);
         var model = new AnalyticModel(analytic);
         context.Log.Verbose($"analytic model: {analytic.Channels} x {analytic.Height} x {analytic.Width} latents ({model.Info.PixelWidth}x{model.Info.PixelHeight} frames), window {analytic.Frames}, device {analytic.Device}.");
         return model;
     }
+
+    /// <summary>A GPU this machine lacks is refused by Test-FifoRecipe -Model, as Load would refuse it.</summary>
+    public void Check(object? options, PluginContext context) => ModelDevices.Resolve(OptionsOf(options).Device, ScalarType.Float32);
+
+    static AnalyticOptions OptionsOf(object? options) => options switch
+    {
+        null => new AnalyticOptions(),
+        AnalyticOptions o => o,
+        _ => throw new ArgumentException($"The analytic model takes {nameof(AnalyticOptions)}, got {options.GetType().Name}.", nameof(options)),
+    };
 }

@@ -24,6 +24,13 @@ public sealed class GaussianModelAdapter : IModelAdapter
         context.Log.Verbose($"example-gaussian: {settings.Height}x{settings.Width} latents, window {settings.Frames}, on {device}");
         return new GaussianVideoModel(settings, device);
     }
+
+    /// <summary>
+    /// What Load would refuse, without loading: Test-FifoRecipe -Model asks it on the machine that will run the recipe
+    /// (here a GPU it lacks; a model with weights also checks that its files are there).
+    /// </summary>
+    public void Check(object? options, PluginContext context) =>
+        ModelDevices.Resolve((options as GaussianModelOptions ?? new GaussianModelOptions()).Device, ScalarType.Float32);
 }
 
 /// <summary>

@@ -44,6 +44,25 @@ public sealed class ExampleModelPluginTests
     }
 
     [Fact]
+    public void Its_check_refuses_a_device_this_machine_lacks_without_loading()
+    {
+        var adapter = Host.Require(PluginKind.Model, "example-gaussian").Create<IModelAdapter>();
+        var options = OptionsWithDevice("cuda:7");
+        var refused = Assert.Throws<FifoInputException>(() => adapter.Check(options, new PluginContext()));
+        Assert.Equal("DeviceUnavailable", refused.ErrorId);
+        adapter.Check(OptionsWithDevice("cpu"), new PluginContext());
+    }
+
+    /// <summary>The plugin's own options type (its load context's), with <paramref name="device"/> set.</summary>
+    static object OptionsWithDevice(string device)
+    {
+        var type = Host.Require(PluginKind.Model, "example-gaussian").OptionsType!;
+        var options = Activator.CreateInstance(type)!;
+        type.GetProperty("Device")!.SetValue(options, device);
+        return options;
+    }
+
+    [Fact]
     public void Fifo_samples_its_exact_denoiser_to_the_prompts_flat_colour()
     {
         // With spread 0 the data are one colour per prompt, so every frame must come out that colour, evenly: a wrong

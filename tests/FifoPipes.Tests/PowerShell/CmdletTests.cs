@@ -680,6 +680,7 @@ public sealed class CmdletTests : IDisposable
         Recipe("zs.yaml", "{ use: zeroscope, with: { path: missing-folder } }");
         Recipe("os.yaml", "{ use: opensora, with: { path: missing-folder } }");
         Recipe("analytic.yaml", "analytic");
+        Recipe("analytic-cuda.yaml", "{ use: analytic, with: { device: 'cuda:7' } }");
         // Without -Model the recipes are only read: all valid.
         Assert.All(Run("Test-FifoRecipe vc.yaml, cuda.yaml, zs.yaml, os.yaml, analytic.yaml -Quiet"), ok => Assert.True(Assert.IsType<bool>(ok)));
         Assert.Empty(Run("Test-FifoRecipe analytic.yaml -Model"));
@@ -691,6 +692,8 @@ public sealed class CmdletTests : IDisposable
         if (!TorchSharp.torch.cuda.is_available()) Assert.Contains("cuda", Problem("cuda.yaml"));
         Assert.Contains(Path.Combine(dir, "missing-folder"), Problem("zs.yaml"));
         Assert.Contains("missing-folder", Problem("os.yaml"));
+        // A model without weights still checks its device (no machine here has eight GPUs).
+        Assert.Contains("device 'cuda:7'", Problem("analytic-cuda.yaml"));
     }
 
     [Fact]
