@@ -13,10 +13,12 @@ sealed class CheckedLatents
     readonly long[] latentShape;
     readonly long frames;
     readonly bool resuming;
+    readonly (string Source, string Whose)[] code;
 
     /// <param name="sampler">The sampler as messages name it, with the model it ran on.</param>
-    public CheckedLatents(string sampler, ModelInfo model, long frames, bool resuming) =>
-        (this.sampler, latentShape, this.frames, this.resuming) = (sampler, new long[] { model.LatentChannels, model.LatentHeight, model.LatentWidth }, frames, resuming);
+    /// <param name="code">The sampler's and the model's assemblies, to say whose code an error was thrown in (<see cref="PluginFailedException.ThrownIn"/>).</param>
+    public CheckedLatents(string sampler, ModelInfo model, long frames, bool resuming, params (string Source, string Whose)[] code) =>
+        (this.sampler, latentShape, this.frames, this.resuming, this.code) = (sampler, new long[] { model.LatentChannels, model.LatentHeight, model.LatentWidth }, frames, resuming, code);
 
     /// <summary>The latents, checked as they come; the count is not held against a sampler stopped by <paramref name="cancellation"/>.</summary>
     public IEnumerable<LatentFrame> Of(IEnumerable<LatentFrame> latents, CancellationToken cancellation)
@@ -34,7 +36,7 @@ sealed class CheckedLatents
             }
             catch (Exception error) when (PluginFailedException.Names(error))
             {
-                throw new PluginFailedException($"Sampling with {sampler} failed{(next <= 0 ? "" : $" after frame {next - 1}")}", error);
+                throw new PluginFailedException($"Sampling with {sampler} failed{(next <= 0 ? "" : $" after frame {next - 1}")}{PluginFailedException.ThrownIn(error, code)}", error);
             }
             Check(latent, ref next);
             yield return latent;

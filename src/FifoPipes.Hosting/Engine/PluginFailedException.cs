@@ -33,6 +33,38 @@ public sealed class PluginFailedException : Exception
     public static bool IsUsersStop(Exception error) => error.GetType().FullName is
         "System.Management.Automation.ActionPreferenceStopException" or "System.Management.Automation.PipelineStoppedException";
 
+    /// <summary>
+    /// " in the model's StripesModel.Encode": the method nearest the throw whose class is in one of the
+    /// <paramref name="plugins"/>' assemblies, so a model's bug met inside a sampler's loop is not taken for the
+    /// sampler's; "" where none is on the stack.
+    /// </summary>
+    /// <param name="plugins">Each plugin's assembly path (<see cref="PluginDescriptor.Source"/>) and whose code it is ("the model's").</param>
+    public static string ThrownIn(Exception error, params (string Source, string Whose)[] plugins)
+    {
+        for (var e = error; e is not null; e = e.InnerException)
+            foreach (var frame in new System.Diagnostics.StackTrace(e, false).GetFrames())
+            {
+                if (frame.GetMethod() is not { DeclaringType: { } type } method) continue;
+                var owners = plugins.Where(p => string.Equals(p.Source, type.Assembly.Location, StringComparison.Ordinal)).Select(p => p.Whose).ToList();
+                // One assembly holding both plugins says only where.
+                if (owners.Count > 0) return owners.Count == 1 ? $" in {owners[0]} {MethodName(type, method.Name)}" : $" in {MethodName(type, method.Name)}";
+            }
+        return "";
+    }
+
+    /// <summary>Type.Method as written in the source, for a frame of an iterator's, async method's or lambda's generated code too.</summary>
+    static string MethodName(Type type, string method)
+    {
+        while (type.Name.StartsWith('<') && type.DeclaringType is { } outer)
+        {
+            // <Sample>d__3 is Sample's state machine; <>c and <>c__DisplayClass hold lambdas, named by their own methods.
+            if (!type.Name.StartsWith("<>", StringComparison.Ordinal)) method = type.Name[1..type.Name.IndexOf('>')];
+            type = outer;
+        }
+        if (method.StartsWith('<') && method.IndexOf('>') > 1) method = method[1..method.IndexOf('>')];
+        return $"{type.Name}.{method}";
+    }
+
     /// <summary>Runs plugin code, naming <paramref name="doing"/> in what it throws ("Loading the model 'x' (path)").</summary>
     public static T Guard<T>(string doing, Func<T> work)
     {

@@ -139,7 +139,8 @@ public sealed class VideoRun
             (rgb, index, prompt) => FrameConversion.ToFrame(rgb, index, prompt, fps, RunId, recipe.Provenance),
             item => Post(output, item, cancellation), repeats);
         var latents = new CheckedLatents($"{PluginFailedException.Name(recipe.Sampler.Plugin)} on {modelName}",
-            model.Info, recipe.Frames, resuming: recipe.ResumeFrom is not null);
+            model.Info, recipe.Frames, resuming: recipe.ResumeFrom is not null,
+            (recipe.Sampler.Plugin.Source, "the sampler's"), (recipe.Model.Plugin.Source, "the model's"));
         foreach (var latent in latents.Of(sampler.Sample(job, cancellation), cancellation)) frames.Take(latent);
         frames.Finish();
     }

@@ -46,7 +46,15 @@ public sealed class PluginFailureTests
         var ex = Failure(Tiny, Misbehaving("throw"));
         Assert.StartsWith($"Sampling with the sampler 'misbehaving-sampler' ({TestPlugins.BuildOutput(Project)}", ex.Message);
         Assert.Contains("on the model 'analytic' (", ex.Message);
-        Assert.EndsWith("failed after frame 1: Object reference not set to an instance of an object.", ex.Message);
+        Assert.EndsWith("failed after frame 1 in the sampler's MisbehavingSampler.Sample: Object reference not set to an instance of an object.", ex.Message);
+    }
+
+    [Fact]
+    public void A_model_bug_met_in_the_samplers_loop_is_said_to_be_in_the_models_code()
+    {
+        var ex = Failure("failing-encoder-model", "fifo");
+        Assert.StartsWith("Sampling with the sampler 'fifo' (", ex.Message);
+        Assert.EndsWith("failed in the model's FailingEncoderModel.Encode: no glyphs for 'rain'", ex.Message);
     }
 
     [Theory]

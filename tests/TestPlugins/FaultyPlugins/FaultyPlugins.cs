@@ -174,6 +174,24 @@ sealed class BrokenDecoderModel : IVideoModel
     }
 }
 
+/// <summary>Its text encoder has a bug: the sampler calls it, and the error says the model's code threw.</summary>
+[FifoPlugin(PluginKind.Model, "failing-encoder-model", typeof(IModelAdapter), Description = "Its Encode throws.")]
+public sealed class FailingEncoderModelAdapter : IModelAdapter
+{
+    public IVideoModel Load(object? options, PluginContext context) => new FailingEncoderModel();
+}
+
+sealed class FailingEncoderModel : IVideoModel
+{
+    readonly BrokenDecoderModel shapes = new();
+    public ModelInfo Info => shapes.Info;
+    public Conditioning Encode(string prompt) => throw new InvalidOperationException($"no glyphs for '{prompt}'");
+    public TorchSharp.torch.Tensor PredictNoise(TorchSharp.torch.Tensor x, TorchSharp.torch.Tensor timesteps, IReadOnlyList<Conditioning> conditioning) => TorchSharp.torch.zeros_like(x);
+    public IFrameDecoder CreateDecoder() => shapes.CreateDecoder();
+    public TorchSharp.torch.Tensor EncodeFrames(TorchSharp.torch.Tensor rgb) => throw new NotSupportedException("no encoder");
+    public void Dispose() { }
+}
+
 /// <summary>A sink whose check has a bug: named in the error, not an unhandled exception that ends a batch of recipes.</summary>
 [FifoPlugin(PluginKind.Sink, "buggy-check-sink", typeof(ISinkFactory), Description = "Its check throws a NullReferenceException.")]
 public sealed class BuggyCheckSinkFactory : ISinkFactory
