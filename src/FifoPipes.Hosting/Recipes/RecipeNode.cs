@@ -36,6 +36,18 @@ public sealed record MapNode(IReadOnlyList<MapEntry> Entries, SourceLocation? Lo
 
 public static class RecipeNodes
 {
+    /// <summary>
+    /// For a syntax error on a line that names the run ({seed}, {hash}): in a { ... } mapping those braces open another
+    /// mapping, which YAML's own message ("did not find expected ',' or '}'") does not say.
+    /// </summary>
+    static string BraceHint(string text, int line)
+    {
+        var lines = text.Split('\n');
+        if (line < 1 || line > lines.Length) return "";
+        var named = new[] { "{seed}", "{hash}" }.FirstOrDefault(name => lines[line - 1].Contains(name, StringComparison.Ordinal));
+        return named is null ? "" : $". Quote a value holding {named} inside {{ ... }}: {{ path: 'clip-{named}.mp4' }}";
+    }
+
     /// <summary>Parses YAML text; a syntax error becomes a located diagnostic.</summary>
     public static RecipeNode? FromYaml(string text, string file, List<Diagnostic> diagnostics)
     {
@@ -46,7 +58,7 @@ public static class RecipeNodes
         }
         catch (YamlException ex)
         {
-            diagnostics.Add(new Diagnostic("(syntax)", "YAML syntax error: " + FirstLine(ex.InnerException?.Message ?? ex.Message),
+            diagnostics.Add(new Diagnostic("(syntax)", "YAML syntax error: " + FirstLine(ex.InnerException?.Message ?? ex.Message).TrimEnd('.') + BraceHint(text, (int)ex.Start.Line),
                 new SourceLocation(file, (int)ex.Start.Line, (int)ex.Start.Column), Array.Empty<string>()));
             return null;
         }

@@ -117,6 +117,8 @@ public sealed class RecipeReaderTests
         { "missing apiVersion", "prompt: a\nframes: 3\n", "apiVersion", 1, "missing 'apiVersion" },
         { "unsupported apiVersion", "apiVersion: fifopipes/v9\nprompt: a\nframes: 3\n", "apiVersion", 1, "unsupported apiVersion" },
         { "yaml syntax", "apiVersion: fifopipes/v1\nprompt: [a\nframes: 3\n", "(syntax)", 2, "YAML syntax error" },
+        { "run name unquoted in a flow mapping", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - { path: sw-{seed}.gif }\n", "(syntax)", 5,
+            "Quote a value holding {seed} inside { ... }: { path: 'clip-{seed}.mp4' }" },
         { "yaml bad indentation", "apiVersion: fifopipes/v1\nprompt: a\n  frames: 3\n", "(syntax)", 3, "YAML syntax error" },
         { "unknown model plugin", "apiVersion: fifopipes/v1\nmodel: analytik\nprompt: a\nframes: 3\n", "model.use", 2, "Did you mean 'analytic'" },
         { "unknown sampler plugin", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fofo}\n", "sampler.use", 4, "unknown sampler plugin 'fofo'" },
