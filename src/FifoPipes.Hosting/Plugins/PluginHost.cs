@@ -20,8 +20,15 @@ public sealed class PluginHost
 
     readonly List<PluginDescriptor> plugins = new();
     readonly List<PluginLoadError> errors = new();
-    /// <summary>The folders loaded, full paths: load contexts cannot be unloaded, so each is loaded once.</summary>
-    readonly HashSet<string> loadedFolders = new(StringComparer.Ordinal);
+    /// <summary>What each folder gave, in load order: a host made for another FIFOPIPES_PLUGIN_PATH takes over the loaded ones.</summary>
+    readonly List<FolderLoad> folders = new();
+    /// <summary>Folders loaded once and no longer listed: their plugins are left out, and come back as they were if listed again.</summary>
+    readonly List<FolderLoad> setAside = new();
+
+    /// <param name="Key">The folder's full path, without a trailing separator.</param>
+    /// <param name="Loaded">Whether a load context was made for it: load contexts cannot be unloaded, so such a folder is loaded once.</param>
+    /// <param name="Listed">Whether it came from FIFOPIPES_PLUGIN_PATH (the others are the module's own plugin folders).</param>
+    sealed record FolderLoad(string Key, bool Loaded, bool Listed, PluginDescriptor[] Plugins, PluginLoadError[] Errors);
 
     PluginHost() { }
 
@@ -31,11 +38,11 @@ public sealed class PluginHost
     /// <summary>Loads the plugins under <paramref name="pluginsRoot"/> (one subfolder each) and in FIFOPIPES_PLUGIN_PATH.</summary>
     public static PluginHost Load(string pluginsRoot, IEnumerable<string>? extraFolders = null)
     {
-        var folders = new List<string>();
+        var host = new PluginHost();
         if (Directory.Exists(pluginsRoot))
-            folders.AddRange(Directory.GetDirectories(pluginsRoot).OrderBy(f => f, StringComparer.Ordinal));
-        folders.AddRange(extraFolders ?? FoldersFromEnvironment());
-        return LoadFolders(folders);
+            host.Load(Directory.GetDirectories(pluginsRoot).OrderBy(f => f, StringComparer.Ordinal), listed: false);
+        host.Load(extraFolders ?? FoldersFromEnvironment(), listed: true);
+        return host;
     }
 
     public static IEnumerable<string> FoldersFromEnvironment() => FoldersIn(Environment.GetEnvironmentVariable(PluginPathVariable));
@@ -47,56 +54,76 @@ public sealed class PluginHost
     public static PluginHost LoadFolders(IEnumerable<string> folders)
     {
         var host = new PluginHost();
-        host.Load(folders);
+        host.Load(folders, listed: true);
         return host;
     }
 
     /// <summary>
-    /// This host's plugins and errors, with those of the <paramref name="folders"/> it has not loaded yet (a folder
-    /// added to FIFOPIPES_PLUGIN_PATH during a session). A new host, so a run holding this one sees no change under it;
-    /// the plugins already loaded stay, since their load contexts cannot be unloaded.
+    /// The plugins of the module's own folders and of <paramref name="listed"/> (FIFOPIPES_PLUGIN_PATH as it is now): a
+    /// folder this host loaded is taken over as it is, one it could not load (not there yet, no plugin built into it)
+    /// is tried again, and one no longer listed is left out with its errors. This host itself when nothing changes, else
+    /// a new one, so a run holding this one sees no change under it.
     /// </summary>
-    public PluginHost WithFolders(IEnumerable<string> folders)
+    public PluginHost WithFolders(IEnumerable<string> listed)
     {
-        var added = folders.Where(f => !loadedFolders.Contains(Path.GetFullPath(f))).ToList();
-        if (added.Count == 0) return this;
+        var own = folders.Where(f => !f.Listed).ToList();
+        // The module's own folders load anyway, listed or not.
+        var keys = listed.Select(FolderKey).Distinct(FolderComparer).Where(k => !own.Any(f => FolderComparer.Equals(f.Key, k))).ToList();
+        var loaded = folders.Concat(setAside).Where(f => f.Listed && f.Loaded).ToDictionary(f => f.Key, FolderComparer);
+        bool unchanged = keys.All(loaded.ContainsKey) && folders.Where(f => f.Listed).Select(f => f.Key).SequenceEqual(keys, FolderComparer);
+        if (unchanged) return this;
         var host = new PluginHost();
-        host.plugins.AddRange(plugins);
-        // A folder that did not exist is tried again, and says again what it is now.
-        var retried = added.Select(Path.GetFullPath).ToHashSet(StringComparer.Ordinal);
-        host.errors.AddRange(errors.Where(e => !retried.Contains(e.Source)));
-        host.loadedFolders.UnionWith(loadedFolders);
-        host.Load(added);
+        foreach (var folder in own) host.Adopt(folder);
+        var shared = new SharedAssemblies(typeof(IVideoModel).Assembly);
+        foreach (var key in keys)
+            if (loaded.Remove(key, out var done)) host.Adopt(done);
+            else host.Attempt(key, listed: true, shared);
+        host.setAside.AddRange(loaded.Values);
         return host;
     }
 
-    void Load(IEnumerable<string> folders)
+    /// <summary>Folders are told apart as the file system tells them: /a/b and /a/b/ are one, and so are C:\P and c:\p on Windows.</summary>
+    static readonly StringComparer FolderComparer = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
+
+    static string FolderKey(string folder) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
+
+    void Adopt(FolderLoad load)
     {
-        var shared = new SharedAssemblies(typeof(IVideoModel).Assembly);
-        foreach (var folder in folders)
-        {
-            var full = Path.GetFullPath(folder);
-            if (!Directory.Exists(folder))
-            {
-                errors.Add(new PluginLoadError(full, null,
-                    File.Exists(full) ? $"is a file, not a plugin folder: give {PluginPathVariable} the folder that holds it, '{Path.GetDirectoryName(full)}'"
-                    : Path.PathSeparator != ';' && folder.Contains(';') ? $"plugin folder does not exist: separate the folders in {PluginPathVariable} with '{Path.PathSeparator}' here, not ';'"
-                    : $"plugin folder does not exist (check {PluginPathVariable}; a relative entry is taken from the process's working folder)"));
-                continue;
-            }
-            loadedFolders.Add(full);
-            LoadFolder(full, shared);
-        }
+        plugins.AddRange(load.Plugins);
+        errors.AddRange(load.Errors);
+        folders.Add(load);
     }
 
-    void LoadFolder(string folder, SharedAssemblies shared)
+    void Load(IEnumerable<string> paths, bool listed)
+    {
+        var shared = new SharedAssemblies(typeof(IVideoModel).Assembly);
+        foreach (var key in paths.Select(FolderKey).Distinct(FolderComparer))
+            if (!folders.Any(f => FolderComparer.Equals(f.Key, key))) Attempt(key, listed, shared);
+    }
+
+    /// <summary>Loads one folder, recording what it gave.</summary>
+    void Attempt(string folder, bool listed, SharedAssemblies shared)
+    {
+        int pluginsBefore = plugins.Count, errorsBefore = errors.Count;
+        bool loaded = false;
+        if (!Directory.Exists(folder))
+            errors.Add(new PluginLoadError(folder, null,
+                File.Exists(folder) ? $"is a file, not a plugin folder: give {PluginPathVariable} the folder that holds it, '{Path.GetDirectoryName(folder)}'"
+                : Path.PathSeparator != ';' && folder.Contains(';') ? $"plugin folder does not exist: separate the folders in {PluginPathVariable} with '{Path.PathSeparator}' here, not ';'"
+                : $"plugin folder does not exist (check {PluginPathVariable}; a relative entry is taken from the process's working folder)"));
+        else loaded = LoadFolder(folder, shared);
+        folders.Add(new FolderLoad(folder, loaded, listed, plugins.Skip(pluginsBefore).ToArray(), errors.Skip(errorsBefore).ToArray()));
+    }
+
+    /// <summary>Loads the plugin assemblies of <paramref name="folder"/>; false when it made no load context (nothing to load), so it may be tried again.</summary>
+    bool LoadFolder(string folder, SharedAssemblies shared)
     {
         string[] files;
         try { files = Directory.GetFiles(folder, "*.dll"); }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             errors.Add(new PluginLoadError(folder, null, $"plugin folder cannot be read: {ex.Message} (check its permissions, or drop it from {PluginPathVariable})"));
-            return;
+            return false;
         }
         // A plugin's own assemblies reference the contracts and are not part of the framework itself.
         int errorsBefore = errors.Count;
@@ -114,9 +141,9 @@ public sealed class PluginHost
                 : null;
             errors.Add(new PluginLoadError(folder, null, "holds no plugin assembly (none references FifoPipes.Abstractions); " +
                 (built is null ? $"point {PluginPathVariable} at the folder a plugin's build writes its .dll to" : $"did you mean '{built}'?")));
-            return;
+            return false;
         }
-        if (candidates.Count == 0) return;
+        if (candidates.Count == 0) return false;
         var context = new PluginLoadContext(folder, candidates[0].Path, shared);
         foreach (var (path, contracts) in candidates)
         {
@@ -129,6 +156,7 @@ public sealed class PluginHost
             }
             Compose(assembly, path, contracts!);
         }
+        return true;
     }
 
     /// <summary>

@@ -4,13 +4,13 @@ namespace FifoPipes.PowerShell.Engine;
 
 /// <summary>
 /// Process-wide state of the module: the plugins, each folder loaded once (load contexts cannot be unloaded); a folder
-/// added to FIFOPIPES_PLUGIN_PATH during the session is loaded by the next command that asks for plugins.
+/// added to FIFOPIPES_PLUGIN_PATH during the session, or built into after it was listed, is loaded by the next command
+/// that asks for plugins.
 /// </summary>
 static class ModuleState
 {
     static readonly object Gate = new();
     static PluginHost? host;
-    static string? pluginPathSeen;
 
     /// <summary>The plugins folder beside the cmdlets assembly, as the build lays the module out.</summary>
     public static string PluginsRoot => Path.Combine(Path.GetDirectoryName(typeof(ModuleState).Assembly.Location)!, "plugins");
@@ -21,11 +21,8 @@ static class ModuleState
         {
             lock (Gate)
             {
-                var pluginPath = Environment.GetEnvironmentVariable(PluginHost.PluginPathVariable);
-                if (host is null) host = PluginHost.Load(PluginsRoot, PluginHost.FoldersIn(pluginPath));
-                else if (pluginPath != pluginPathSeen) host = host.WithFolders(PluginHost.FoldersIn(pluginPath));
-                pluginPathSeen = pluginPath;
-                return host;
+                var listed = PluginHost.FoldersIn(Environment.GetEnvironmentVariable(PluginHost.PluginPathVariable));
+                return host = host is null ? PluginHost.Load(PluginsRoot, listed) : host.WithFolders(listed);
             }
         }
     }

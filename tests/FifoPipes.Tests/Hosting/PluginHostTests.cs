@@ -46,23 +46,42 @@ public sealed class PluginHostTests
     }
 
     [Fact]
-    public void A_folder_added_later_is_loaded_once_beside_the_plugins_already_there()
+    public void A_listed_folder_is_loaded_once_it_holds_a_plugin_and_once_only()
     {
         var sheetFolder = TestPlugins.BuildOutput("examples/plugins/ContactSheetSink");
-        var missing = Path.Combine(Path.GetTempPath(), $"fifo-not-yet-{Guid.NewGuid():N}");
-        var first = PluginHost.Load(TestPlugins.Folder, new[] { missing });
-        Assert.Null(first.Find(PluginKind.Sink, "contact-sheet"));
-        Assert.Contains(first.Errors, e => e.Source == missing && e.Message.Contains("does not exist"));
+        var builtLater = Path.Combine(Path.GetTempPath(), $"fifo-built-later-{Guid.NewGuid():N}");
+        try
+        {
+            var first = PluginHost.Load(TestPlugins.Folder, new[] { builtLater });
+            Assert.Single(first.Errors, e => e.Source == builtLater && e.Message.Contains("does not exist"));
 
-        var later = first.WithFolders(new[] { missing, sheetFolder });
-        Assert.NotNull(later.Find(PluginKind.Sink, "contact-sheet"));
-        Assert.Same(first.Require(PluginKind.Sink, "gif"), later.Require(PluginKind.Sink, "gif"));
-        // The earlier host is left as it was, for a run that holds it.
-        Assert.Null(first.Find(PluginKind.Sink, "contact-sheet"));
-        // The missing folder is tried again and said once; the loaded one is not loaded twice ("already loaded").
-        Assert.Single(later.Errors, e => e.Source == missing);
-        Assert.Same(later, later.WithFolders(new[] { sheetFolder }));
-        Assert.DoesNotContain(later.Errors, e => e.Message.Contains("already loaded"));
+            // Listed during the session; the same folder written two ways is one folder.
+            var second = first.WithFolders(new[] { builtLater, sheetFolder + Path.DirectorySeparatorChar, sheetFolder });
+            var sheet = second.Require(PluginKind.Sink, "contact-sheet");
+            Assert.Same(first.Require(PluginKind.Sink, "gif"), second.Require(PluginKind.Sink, "gif"));
+            Assert.Null(first.Find(PluginKind.Sink, "contact-sheet"));   // the earlier host, held by a run, is left as it was
+            Assert.Single(second.Errors, e => e.Source == builtLater);   // tried again, said once
+            Assert.DoesNotContain(second.Errors, e => e.Message.Contains("already loaded"));
+
+            // The plugin is built into the listed folder afterwards: the next command loads it, and nothing twice.
+            Directory.CreateDirectory(builtLater);
+            foreach (var file in Directory.GetFiles(TestPlugins.BuildOutput("examples/plugins/GaussianModel")))
+                File.Copy(file, Path.Combine(builtLater, Path.GetFileName(file)));
+            var third = second.WithFolders(new[] { builtLater, sheetFolder });
+            Assert.NotNull(third.Find(PluginKind.Model, "example-gaussian"));
+            Assert.Same(sheet, third.Require(PluginKind.Sink, "contact-sheet"));
+            Assert.Empty(third.Errors);
+            Assert.Same(third, third.WithFolders(new[] { builtLater, sheetFolder }));
+
+            // No longer listed: left out with its errors; listed again: back as it was, not loaded again.
+            var fourth = third.WithFolders(new[] { builtLater });
+            Assert.Null(fourth.Find(PluginKind.Sink, "contact-sheet"));
+            Assert.Same(sheet, fourth.WithFolders(new[] { builtLater, sheetFolder }).Require(PluginKind.Sink, "contact-sheet"));
+        }
+        finally
+        {
+            if (Directory.Exists(builtLater)) Directory.Delete(builtLater, recursive: true);
+        }
     }
 
     [Fact]
