@@ -13,12 +13,12 @@ sealed class CheckedLatents
     readonly long[] latentShape;
     readonly long frames;
     readonly bool resuming;
-    readonly (string Source, string Whose)[] code;
+    readonly (string Source, string Whose)[] owners;
 
     /// <param name="sampler">The sampler as messages name it, with the model it ran on.</param>
-    /// <param name="code">The sampler's and the model's assemblies, to say whose code an error was thrown in (<see cref="PluginFailedException.ThrownIn"/>).</param>
-    public CheckedLatents(string sampler, ModelInfo model, long frames, bool resuming, params (string Source, string Whose)[] code) =>
-        (this.sampler, latentShape, this.frames, this.resuming, this.code) = (sampler, new long[] { model.LatentChannels, model.LatentHeight, model.LatentWidth }, frames, resuming, code);
+    /// <param name="owners">The sampler's and the model's assemblies, to say whose code an error was thrown in (<see cref="PluginFailedException.ThrownIn"/>).</param>
+    public CheckedLatents(string sampler, ModelInfo model, long frames, bool resuming, params (string Source, string Whose)[] owners) =>
+        (this.sampler, latentShape, this.frames, this.resuming, this.owners) = (sampler, new long[] { model.LatentChannels, model.LatentHeight, model.LatentWidth }, frames, resuming, owners);
 
     /// <summary>The latents, checked as they come; the count is not held against a sampler stopped by <paramref name="cancellation"/>.</summary>
     public IEnumerable<LatentFrame> Of(IEnumerable<LatentFrame> latents, CancellationToken cancellation)
@@ -36,7 +36,7 @@ sealed class CheckedLatents
             }
             catch (Exception error) when (PluginFailedException.Names(error))
             {
-                throw new PluginFailedException($"Sampling with {sampler} failed{(next <= 0 ? "" : $" after frame {next - 1}")}{PluginFailedException.ThrownIn(error, code)}", error);
+                throw new PluginFailedException($"Sampling with {sampler} failed{(next <= 0 ? "" : $" after frame {next - 1}")}{PluginFailedException.ThrownIn(error, owners)}", error);
             }
             Check(latent, ref next);
             yield return latent;

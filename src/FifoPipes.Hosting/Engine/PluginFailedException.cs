@@ -34,20 +34,26 @@ public sealed class PluginFailedException : Exception
         "System.Management.Automation.ActionPreferenceStopException" or "System.Management.Automation.PipelineStoppedException";
 
     /// <summary>
-    /// " in the model's StripesModel.Encode": the method nearest the throw whose class is in one of the
-    /// <paramref name="plugins"/>' assemblies, so a model's bug met inside a sampler's loop is not taken for the
-    /// sampler's; "" where none is on the stack.
+    /// " in the model's StripesModel.Encode": the method nearest the throw whose class comes from one of the
+    /// <paramref name="owners"/>' plugin folders, so a model's bug met inside a sampler's loop is not taken for the
+    /// sampler's; "" where none is on the stack, or where the stack does not say where the fault was.
     /// </summary>
-    /// <param name="plugins">Each plugin's assembly path (<see cref="PluginDescriptor.Source"/>) and whose code it is ("the model's").</param>
-    public static string ThrownIn(Exception error, params (string Source, string Whose)[] plugins)
+    /// <param name="owners">Each plugin's assembly (<see cref="PluginDescriptor.Source"/>: its folder is its load context) and whose code it is ("the model's").</param>
+    public static string ThrownIn(Exception error, params (string Source, string Whose)[] owners)
     {
-        for (var e = error; e is not null; e = e.InnerException)
+        var chain = new List<Exception>();
+        for (var e = error; e is not null; e = e.InnerException) chain.Add(e);
+        // CUDA reports a kernel's fault at a later call, which may be anyone's.
+        if (chain.Any(e => e.Message.Contains("CUDA error", StringComparison.Ordinal))) return "";
+        // The innermost exception was thrown where the fault is; wrappers (an AggregateException from a Wait) were thrown later.
+        foreach (var e in Enumerable.Reverse(chain))
             foreach (var frame in new System.Diagnostics.StackTrace(e, false).GetFrames())
             {
-                if (frame.GetMethod() is not { DeclaringType: { } type } method) continue;
-                var owners = plugins.Where(p => string.Equals(p.Source, type.Assembly.Location, StringComparison.Ordinal)).Select(p => p.Whose).ToList();
-                // One assembly holding both plugins says only where.
-                if (owners.Count > 0) return owners.Count == 1 ? $" in {owners[0]} {MethodName(type, method.Name)}" : $" in {MethodName(type, method.Name)}";
+                if (frame.GetMethod() is not { DeclaringType: { } type } method || string.IsNullOrEmpty(type.Assembly.Location)) continue;
+                var folder = Path.GetDirectoryName(type.Assembly.Location);
+                var whose = owners.Where(o => string.Equals(Path.GetDirectoryName(o.Source), folder, StringComparison.Ordinal)).Select(o => o.Whose).ToList();
+                // One folder holding both plugins says only where.
+                if (whose.Count > 0) return whose.Count == 1 ? $" in {whose[0]} {MethodName(type, method.Name)}" : $" in {MethodName(type, method.Name)}";
             }
         return "";
     }

@@ -79,6 +79,27 @@ public sealed class PluginFailureTests
         Assert.IsType<IndexOutOfRangeException>(ex.InnerException);
     }
 
+    static Exception Thrown(Action fault)
+    {
+        try { fault(); }
+        catch (Exception e) { return e; }
+        throw new InvalidOperationException("nothing was thrown");
+    }
+
+    static void Fault(string message) => throw new InvalidOperationException(message);
+
+    [Fact]
+    public void Where_an_error_was_thrown_is_read_from_the_innermost_exception_and_never_from_a_late_cuda_report()
+    {
+        // This test's own assembly stands for the model's folder, another folder for the sampler's.
+        var owners = new[] { (typeof(PluginFailureTests).Assembly.Location, "the model's"), ("/elsewhere/Sampler.dll", "the sampler's") };
+        var inner = Thrown(() => Fault("bad glyph"));
+        Assert.Equal(" in the model's PluginFailureTests.Fault", PluginFailedException.ThrownIn(new AggregateException(inner), owners));
+        Assert.Equal("", PluginFailedException.ThrownIn(inner, ("/elsewhere/Sampler.dll", "the sampler's")));
+        // An asynchronous kernel fault surfaces at whichever call comes next.
+        Assert.Equal("", PluginFailedException.ThrownIn(Thrown(() => Fault("CUDA error: an illegal memory access was encountered")), owners));
+    }
+
     static SinkSet Sinks(string sink)
     {
         var reader = new RecipeReader(TestPlugins.With(Project));
