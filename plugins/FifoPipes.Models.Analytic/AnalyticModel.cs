@@ -26,11 +26,14 @@ public sealed class AnalyticModel : IVideoModel, IReusableModel
     PromptParameters? currentLook;
     long cleanestSincePush = long.MaxValue;
 
+    /// <summary>The device the options name, refused by name where this machine lacks it (float32: the prior is cheap, and exact).</summary>
+    public static Device DeviceFor(AnalyticOptions options) => ModelDevices.Resolve(options.Device, ScalarType.Float32);
+
     public AnalyticModel(AnalyticOptions options)
     {
         var problems = options.Validate().ToList();
         if (problems.Count > 0) throw new FifoInputException("AnalyticOptionInvalid", string.Join(" ", problems.Select(p => p.Message)));
-        var device = ModelDevices.Resolve(options.Device, ScalarType.Float32);
+        var device = DeviceFor(options);
         Info = new ModelInfo
         {
             Name = "analytic",

@@ -1,6 +1,4 @@
 using FifoPipes.Abstractions;
-using FifoPipes.Core.Devices;
-using static TorchSharp.torch;
 
 namespace FifoPipes.Models.Analytic;
 
@@ -18,7 +16,7 @@ public sealed class AnalyticModelAdapter : IModelAdapter
     }
 
     /// <summary>A GPU this machine lacks is refused by Test-FifoRecipe -Model, as Load would refuse it.</summary>
-    public void Check(object? options, PluginContext context) => ModelDevices.Resolve(OptionsOf(options).Device, ScalarType.Float32);
+    public void Check(object? options, PluginContext context) => AnalyticModel.DeviceFor(OptionsOf(options));
 
     static AnalyticOptions OptionsOf(object? options) => options switch
     {

@@ -59,8 +59,8 @@ public sealed record SinkTarget(string Path, double Fps, bool Overwrite);
 /// A streaming output: opens on the first frame, writes each frame as it comes and holds no list of
 /// frames. <see cref="Complete"/> finalises a valid file holding every frame written so far; it is
 /// called at the end of a run and also when the run is cancelled or fails. A run resumed from a snapshot starts at a
-/// later frame (the first frame's <see cref="VideoFrame.Index"/> is not 0), and is given -Force to get past the outputs
-/// the interrupted run left: a sink must not replace them with the resumed part alone. The built-in video sinks write a
+/// later frame (the first frame's <see cref="VideoFrame.Index"/> is not 0), with <see cref="SinkTarget.Overwrite"/> set
+/// (-Force) to get past the outputs the interrupted run left: a sink must not replace them with the resumed part alone. The built-in video sinks write a
 /// new segment beside the file (<c>SinkFiles.ContinuationPath</c> in FifoPipes.Core); an image sequence carries on in place.
 /// </summary>
 public interface IFrameSink : IDisposable

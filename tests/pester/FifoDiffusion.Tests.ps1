@@ -108,7 +108,7 @@ Describe 'Get-FifoPlugin' {
 
     It 'loads a folder added to FIFOPIPES_PLUGIN_PATH after the session''s first command' {
         $plugin = "$Root/examples/plugins/ContactSheetSink/bin/Debug/net8.0"
-        $out = & $Pwsh @PwshArgs -NoProfile -Command "Import-Module '$Root/FifoDiffusion.psd1'; `$before = @(Get-FifoPlugin -Kind Sink).Name -contains 'contact-sheet'; `$env:FIFOPIPES_PLUGIN_PATH = '$plugin'; 'before:' + `$before; 'after:' + (Get-FifoPlugin contact-sheet).Name"
+        $out = & $Pwsh @PwshArgs -NoProfile -Command "`$env:FIFOPIPES_PLUGIN_PATH = `$null; Import-Module '$Root/FifoDiffusion.psd1'; `$before = @(Get-FifoPlugin -Kind Sink).Name -contains 'contact-sheet'; `$env:FIFOPIPES_PLUGIN_PATH = '$plugin'; 'before:' + `$before; 'after:' + (Get-FifoPlugin contact-sheet).Name"
         $out | Should -Be @('before:False', 'after:contact-sheet')
     }
 
@@ -126,7 +126,7 @@ Describe 'Get-FifoPlugin' {
         try {
             $out = & $Pwsh @PwshArgs -NoProfile -Command "Import-Module '$Root/FifoDiffusion.psd1'; Get-FifoPlugin contact-sheet | ForEach-Object { `$_.Name + '|' + `$_.Source }"
         } finally { Remove-Item Env:FIFOPIPES_PLUGIN_PATH }
-        $out | Should -Match "^contact-sheet\|$([regex]::Escape($plugin))/ContactSheetSink\.dll$"
+        $out | Should -Match "^contact-sheet\|$([regex]::Escape((Join-Path $plugin 'ContactSheetSink.dll')))$"
     }
 }
 

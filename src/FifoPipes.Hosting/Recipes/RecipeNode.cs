@@ -37,16 +37,20 @@ public sealed record MapNode(IReadOnlyList<MapEntry> Entries, SourceLocation? Lo
 public static class RecipeNodes
 {
     /// <summary>
-    /// For a syntax error on a line that names the run ({seed}, {hash}): in a { ... } mapping those braces open another
-    /// mapping, which YAML's own message ("did not find expected ',' or '}'") does not say.
+    /// For a syntax error on a line that names the run ({seed}, {hash}) outside quotes: YAML reads those braces as a
+    /// mapping, which its own message ("did not find expected ',' or '}'") does not say.
     /// </summary>
     static string BraceHint(string text, int line)
     {
         var lines = text.Split('\n');
         if (line < 1 || line > lines.Length) return "";
-        var named = new[] { "{seed}", "{hash}" }.FirstOrDefault(name => lines[line - 1].Contains(name, StringComparison.Ordinal));
-        return named is null ? "" : $". Quote a value holding {named} inside {{ ... }}: {{ path: 'clip-{named}.mp4' }}";
+        var unquoted = WithoutQuotedText(lines[line - 1]);
+        var named = new[] { "{seed}", "{hash}" }.FirstOrDefault(name => unquoted.Contains(name, StringComparison.Ordinal));
+        return named is null ? "" : $". Quote a value holding {named}: path: 'clip-{named}.mp4'";
     }
+
+    /// <summary>The line with its '...' and "..." strings taken out.</summary>
+    static string WithoutQuotedText(string line) => System.Text.RegularExpressions.Regex.Replace(line, "'[^']*'|\"(?:[^\"\\\\]|\\\\.)*\"", "");
 
     /// <summary>Parses YAML text; a syntax error becomes a located diagnostic.</summary>
     public static RecipeNode? FromYaml(string text, string file, List<Diagnostic> diagnostics)

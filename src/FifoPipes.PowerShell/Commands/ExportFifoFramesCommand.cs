@@ -46,7 +46,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     [Parameter] public Hashtable? Option { get; set; }
     /// <summary><para type="description">Overwrite existing files.</para></summary>
     [Parameter] public SwitchParameter Force { get; set; }
-    /// <summary><para type="description">Passes each frame on once it is written, for further commands; the written files are then told by -Verbose.</para></summary>
+    /// <summary><para type="description">Passes each frame on once it is written, as it came (-Fps is this command's alone), for further commands; the written files are then told by -Verbose.</para></summary>
     [Parameter] public SwitchParameter PassThru { get; set; }
 
     protected override void BeginProcessing()

@@ -10,14 +10,25 @@ namespace FifoPipes.PowerShell.Engine;
 static class WrittenItems
 {
     /// <summary>
-    /// The written files as output, or, where the command passed its frames on (-PassThru), as verbose lines: a file
-    /// after the frames would reach the next command (Export-FifoFrames) as input it cannot bind, an error at the end.
+    /// The written files as output, or, where the command passed its frames on (-PassThru), as verbose lines and on the
+    /// information stream (tag <see cref="InformationTag"/>, for -InformationVariable): a file after the frames would
+    /// reach the next command (Export-FifoFrames) as input it cannot bind, an error at the end.
     /// </summary>
     public static void Write(PSCmdlet cmdlet, IEnumerable<string> paths, bool framesPassedOn)
     {
-        if (!framesPassedOn) Write(cmdlet, paths);
-        else foreach (var path in paths.Distinct()) cmdlet.WriteVerbose($"Wrote {path}");
+        if (!framesPassedOn)
+        {
+            Write(cmdlet, paths);
+            return;
+        }
+        foreach (var path in paths.Distinct())
+        {
+            cmdlet.WriteVerbose($"Wrote {path}");
+            cmdlet.WriteInformation(path, new[] { InformationTag });
+        }
     }
+
+    public const string InformationTag = "FifoWrittenFile";
 
     public static void Write(PSCmdlet cmdlet, IEnumerable<string> paths)
     {

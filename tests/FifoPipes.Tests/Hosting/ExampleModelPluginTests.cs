@@ -47,7 +47,7 @@ public sealed class ExampleModelPluginTests
     public void Its_check_refuses_a_device_this_machine_lacks_without_loading()
     {
         var adapter = Host.Require(PluginKind.Model, "example-gaussian").Create<IModelAdapter>();
-        var options = OptionsWithDevice("cuda:7");
+        var options = OptionsWithDevice("cuda:99");
         var refused = Assert.Throws<FifoInputException>(() => adapter.Check(options, new PluginContext()));
         Assert.Equal("DeviceUnavailable", refused.ErrorId);
         adapter.Check(OptionsWithDevice("cpu"), new PluginContext());

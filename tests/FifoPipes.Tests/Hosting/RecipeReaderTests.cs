@@ -118,7 +118,7 @@ public sealed class RecipeReaderTests
         { "unsupported apiVersion", "apiVersion: fifopipes/v9\nprompt: a\nframes: 3\n", "apiVersion", 1, "unsupported apiVersion" },
         { "yaml syntax", "apiVersion: fifopipes/v1\nprompt: [a\nframes: 3\n", "(syntax)", 2, "YAML syntax error" },
         { "run name unquoted in a flow mapping", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - { path: sw-{seed}.gif }\n", "(syntax)", 5,
-            "Quote a value holding {seed} inside { ... }: { path: 'clip-{seed}.mp4' }" },
+            "Quote a value holding {seed}: path: 'clip-{seed}.mp4'" },
         { "yaml bad indentation", "apiVersion: fifopipes/v1\nprompt: a\n  frames: 3\n", "(syntax)", 3, "YAML syntax error" },
         { "unknown model plugin", "apiVersion: fifopipes/v1\nmodel: analytik\nprompt: a\nframes: 3\n", "model.use", 2, "Did you mean 'analytic'" },
         { "unknown sampler plugin", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fofo}\n", "sampler.use", 4, "unknown sampler plugin 'fofo'" },
@@ -198,6 +198,14 @@ public sealed class RecipeReaderTests
         Assert.Equal(line, d.Line);
         Assert.True(d.Column >= 1, $"{name}: column {d.Column}");
         Assert.Contains(phrase, d.Message);
+    }
+
+    [Fact]
+    public void A_quoted_run_name_on_a_line_with_another_syntax_error_gets_no_quoting_hint()
+    {
+        var (_, diagnostics) = Read("apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - { path: 'a-{seed}.gif' fps: 8 }\n");
+        var syntax = Assert.Single(diagnostics, d => d.Path == "(syntax)");
+        Assert.DoesNotContain("Quote", syntax.Message);
     }
 
     [Fact]

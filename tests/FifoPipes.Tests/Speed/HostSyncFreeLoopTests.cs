@@ -10,7 +10,9 @@ namespace FifoPipes.Tests.Speed;
 /// <summary>
 /// The FIFO loop never reads a device tensor back to the host: on a GPU such a read waits for every queued kernel,
 /// so one per iteration would leave the device idle between calls. A model on the meta device (shapes, no data) makes
-/// any read an error, so the whole loop, from the first queue to the last popped frame, is checked without a GPU.
+/// any device-to-host read an error, so the whole loop, from the first queue to the last popped frame, is checked
+/// without a GPU. Host-to-device copies (the iteration's noise, drawn on the host) are allowed here; the profile on a
+/// GPU shows whether they wait (docs/gpu.md).
 /// </summary>
 public sealed class HostSyncFreeLoopTests
 {
