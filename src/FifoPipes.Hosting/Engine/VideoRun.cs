@@ -45,9 +45,9 @@ public sealed class VideoRun
                 while (reader.TryRead(out var item))
                 {
                     // The consumer is back for more, so every frame before this snapshot is written.
-                    var lost = item is SnapshotSaved saved && !saved.Snapshot.TryCommit() ? saved.Snapshot : null;
+                    var uncommitted = item is SnapshotSaved saved ? Commit(saved.Snapshot) : null;
                     yield return item;
-                    if (lost is not null) yield return LostStage(lost);
+                    if (uncommitted is not null) yield return uncommitted;
                 }
         }
         finally
@@ -59,9 +59,26 @@ public sealed class VideoRun
         }
     }
 
-    static RunMessage LostStage(StagedSnapshot stage) => new(MessageLevel.Warning,
-        $"The snapshot staged at '{stage.StagedPath}' was gone when the frames before it were written, so '{stage.Path}' stays the resume point it was. " +
-        "Is another run using the same snapshot path? Give each run its own ({hash} in the path names one per run).");
+    /// <summary>
+    /// Makes the stage the resume point; a warning where it stays the previous one. A rename the file system refuses
+    /// (on Windows, a scanner or indexer holding the old snapshot a moment) costs this resume point, not the run: the
+    /// next snapshot tries again.
+    /// </summary>
+    static RunMessage? Commit(StagedSnapshot stage)
+    {
+        try
+        {
+            return stage.TryCommit() ? null : new(MessageLevel.Warning,
+                $"The snapshot staged at '{stage.StagedPath}' was gone when the frames before it were written, so '{stage.Path}' stays the resume point it was. " +
+                "Is another run using the same snapshot path? Give each run its own ({hash} in the path names one per run).");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return new(MessageLevel.Warning,
+                $"The snapshot staged at '{stage.StagedPath}' could not replace '{stage.Path}' ({ex.Message.TrimEnd('.')}), so that stays the resume point it was; " +
+                "the run goes on, and its next snapshot tries again.");
+        }
+    }
 
     /// <summary>Drops one unread event; a snapshot whose frames were never written must not become a resume point.</summary>
     static bool DiscardNext(ChannelReader<RunEvent> reader)

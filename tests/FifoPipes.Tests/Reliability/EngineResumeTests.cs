@@ -127,6 +127,20 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
         Assert.Contains(log.Warnings, w => w.Contains("was gone when the frames before it were written") && w.Contains("Is another run using the same snapshot path?"));
     }
 
+    [Fact]
+    public void A_snapshot_the_file_system_will_not_put_in_place_is_told_and_the_run_goes_on()
+    {
+        // A non-empty folder where the snapshot goes: no rename replaces it (on Windows a scanner holding the file does the same).
+        var log = new FifoPipes.Tests.Sampling.RecordingSink();
+        var written = Run(Read(Recipe("frames")), afterEachFrame: index =>
+        {
+            if (index == 0) File.WriteAllText(Path.Combine(Directory.CreateDirectory(Path.Combine(folder, "run.snapshot")).FullName, "in the way"), "");
+        }, log: log);
+        Assert.Equal(Frames, written.Count);
+        Assert.Equal(Frames / Every, log.Warnings.Count(w => w.Contains("could not replace") && w.Contains("the run goes on, and its next snapshot tries again")));
+        Assert.True(File.Exists(Path.Combine(folder, "run.snapshot", "in the way")));
+    }
+
     [Theory]
     [InlineData(21)]
     [InlineData(24)]
