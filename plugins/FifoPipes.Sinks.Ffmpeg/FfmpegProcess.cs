@@ -14,7 +14,6 @@ internal sealed class FfmpegProcess : IDisposable
 {
     const int KeptStderrLines = 15;
     static readonly TimeSpan WorkPollInterval = TimeSpan.FromMilliseconds(250);
-    static readonly string? SessionLauncher = OperatingSystem.IsLinux() && File.Exists("/usr/bin/setsid") ? "/usr/bin/setsid" : null;
 
     readonly Process process;
     readonly Stream stdin;
@@ -28,25 +27,13 @@ internal sealed class FfmpegProcess : IDisposable
     }
 
     /// <summary>
-    /// Starts ffmpeg, in a session of its own where setsid exists: a terminal's Ctrl+C goes to its whole foreground
-    /// process group, and ffmpeg would take it as its own order to stop, dropping frames still in the pipe that the run
-    /// already counts as written. Alone, it finishes when the sink closes its stdin, with every frame.
+    /// Starts ffmpeg fed on stdin, in a session of its own where setsid exists (<see cref="FfmpegLocator.StartInfo"/>):
+    /// it finishes when the sink closes its stdin, with every frame, however the terminal's Ctrl+C went.
     /// </summary>
     public static FfmpegProcess Start(string executable, IEnumerable<string> arguments)
     {
-        // setsid execs in place (our child is no group leader), so the process id stays ffmpeg's own.
-        if (SessionLauncher is not null && OperatingSystem.IsLinux() && (File.GetUnixFileMode(executable) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) == 0)
-            throw FfmpegLocator.NotStartable(executable, new UnauthorizedAccessException("the file is not executable"));
-        var info = new ProcessStartInfo(SessionLauncher ?? executable)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-            CreateNoWindow = true,
-        };
-        if (SessionLauncher is not null) info.ArgumentList.Add(executable);
-        foreach (var argument in arguments) info.ArgumentList.Add(argument);
+        var info = FfmpegLocator.StartInfo(executable, arguments);
+        info.RedirectStandardInput = true;
         var process = new Process { StartInfo = info };
         FfmpegProcess? started = null;
         process.ErrorDataReceived += (_, e) => started?.KeepStderrLine(e.Data);
@@ -114,7 +101,7 @@ internal sealed class FfmpegProcess : IDisposable
     /// script whose interpreter is missing), which a direct start would have raised as an exception; null otherwise.
     /// </summary>
     public string? LaunchFailure =>
-        SessionLauncher is not null && process.HasExited && process.ExitCode is 126 or 127
+        FfmpegLocator.StartsThroughLauncher && process.HasExited && process.ExitCode is 126 or 127
             ? StderrTail().FirstOrDefault(l => l.StartsWith("setsid: failed to execute", StringComparison.Ordinal))
             : null;
 

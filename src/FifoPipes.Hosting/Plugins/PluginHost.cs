@@ -6,6 +6,8 @@ using System.Reflection.Metadata;
 using FifoPipes.Abstractions;
 using FifoPipes.Core.Sinks;
 
+using FifoPipes.Hosting.Engine;
+
 namespace FifoPipes.Hosting.Plugins;
 
 /// <summary>
@@ -83,7 +85,7 @@ public sealed class PluginHost
     }
 
     /// <summary>Folders are told apart as the file system tells them: /a/b and /a/b/ are one, and so are C:\P and c:\p on Windows.</summary>
-    static readonly StringComparer FolderComparer = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
+    static readonly StringComparer FolderComparer = SinkTargets.PathComparer;
 
     static string FolderKey(string folder) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
 

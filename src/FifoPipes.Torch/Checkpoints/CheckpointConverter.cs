@@ -35,7 +35,8 @@ public static class CheckpointConverter
         var dtype = ParseDType(dtypeName);
         var src = Path.GetFullPath(source);
         var dst = Path.GetFullPath(destination);
-        if (string.Equals(src, dst, StringComparison.Ordinal))
+        // As the file system compares names: a.safetensors and A.safetensors are one file on Windows and macOS.
+        if (string.Equals(src, dst, OperatingSystem.IsLinux() ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase))
             throw new FifoInputException("ConversionInPlace", $"The destination '{dst}' is the source itself; choose another file name.");
         var metadata = new Dictionary<string, string> { ["format"] = "pt", ["converted_from"] = Path.GetFileName(src) };
         return IsSafetensors(src)

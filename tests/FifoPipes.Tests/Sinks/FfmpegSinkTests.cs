@@ -820,6 +820,38 @@ public sealed class FfmpegSinkTests : SinkTestBase
         Assert.NotEqual(ownSession, session);
     }
 
+    [Fact]
+    public void Ffmpeg_is_looked_for_in_paths_folders_quoted_or_not()
+    {
+        var sep = Path.PathSeparator;
+        var folders = FfmpegLocator.FoldersToSearch($"/opt/a{sep} \"/opt/b c\" {sep}{sep}/opt/a").ToList();
+        Assert.Equal(new[] { "/opt/a", "/opt/b c" }, folders.Take(2));
+        // Where the installers the error names put it, when this session's PATH predates the install.
+        if (OperatingSystem.IsMacOS()) Assert.Contains("/opt/homebrew/bin", folders);
+        else if (!OperatingSystem.IsWindows()) Assert.Equal(2, folders.Count);
+    }
+
+    [SkippableFact]
+    public void An_ffmpeg_reading_a_source_runs_in_a_session_of_its_own_too()
+    {
+        // A reader killed by the terminal's Ctrl+C would be reported as a source video it could not read.
+        Skip.IfNot(OperatingSystem.IsLinux() && File.Exists("/usr/bin/setsid"), "sessions are started with Linux's setsid");
+        var ids = Path.Combine(Dir, "reader-ids");
+        var reader = Executable("reader.sh", $"#!/bin/sh\nstat=$(cat /proc/$$/stat); set -- ${{stat##*) }}; echo $$ $3 $4 > '{ids}'\n");
+        using var _ = new EnvironmentOverride(FfmpegLocator.EnvironmentVariable, reader);
+        using (var process = FfmpegLocator.StartReading(new[] { "-version" }))
+        {
+            process.WaitForExit();
+            var (pid, group, session) = File.ReadAllText(ids).Split(' ', StringSplitOptions.TrimEntries).Select(int.Parse).ToArray() switch
+            {
+                [var a, var b, var c] => (a, b, c),
+                var other => throw new InvalidDataException(string.Join(" ", other)),
+            };
+            Assert.Equal(process.Id, pid);
+            Assert.Equal((pid, pid), (group, session));
+        }
+    }
+
     [SkippableFact]
     public void Ffmpeg_killed_mid_run_is_a_clear_error()
     {
