@@ -204,8 +204,7 @@ public sealed class FifoRun : IDisposable
         using var scope = NewDisposeScope();
         var x = stack(batch.Windows.Select(w => queue.Window(w.Start, w.End)).ToList(), 0);
         var eps = denoiser.PredictNoise(x, batch.Timesteps, cond, uncond);
-        // Indexing, not index_select: see PreparedWindowBatch.Written.
-        var noise = batch.Coefficients.UsesNoise ? stepNoise![TensorIndex.Colon, TensorIndex.Tensor(batch.WrittenSlotIndex)].unsqueeze(0) : null;
+        var noise = batch.Coefficients.UsesNoise ? batch.WrittenNoise(stepNoise!) : null;
         var next = Plan.Table.Step(batch.Written(x), batch.Written(eps), batch.Coefficients, noise);
 
         var slots = batch.WrittenSlots;
