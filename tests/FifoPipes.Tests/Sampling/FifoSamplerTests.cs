@@ -239,6 +239,24 @@ public sealed class FifoSamplerTests : IDisposable
             Directory.GetFiles(Path.Combine(folder, "cache")).Select(Path.GetFileName));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Every_batch_of_consecutive_windows_writes_consecutive_slots_and_others_are_refused(bool lookahead)
+    {
+        // The step noise of a batch is a view of the iteration's because of this: see PreparedWindowBatch.Create.
+        var model = DelegateVideoModel.Linear(frames: 5, partitions: 3);
+        var plan = FifoPlan.Resolve(new FifoOptions { Lookahead = lookahead }, model.Info, Job(model, frames: 3));
+        for (int size = 1; size <= plan.Windows.Count; size++)
+            foreach (var windows in plan.Windows.Chunk(size))
+            {
+                using var batch = PreparedWindowBatch.Create(plan, windows, CPU);
+                Assert.Equal(Enumerable.Range(batch.WrittenSlots[0], batch.WrittenSlots.Count), batch.WrittenSlots);
+            }
+        var gap = new[] { plan.Windows[0], plan.Windows[2] };
+        Assert.Contains("not consecutive", Assert.Throws<InvalidOperationException>(() => PreparedWindowBatch.Create(plan, gap, CPU)).Message);
+    }
+
     [Fact]
     public void Start_latents_needs_matching_start_frames()
     {
