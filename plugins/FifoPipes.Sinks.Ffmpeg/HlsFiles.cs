@@ -43,6 +43,8 @@ public static class HlsFiles
     /// </summary>
     public static void RemoveEarlierRun(string playlist)
     {
+        // A folder not made yet holds no earlier run (and File.Delete refuses a path through it).
+        if (!Directory.Exists(Folder(playlist))) return;
         foreach (var file in OwnAndPartFiles(playlist).ToList().Append(playlist)) File.Delete(file);
     }
 

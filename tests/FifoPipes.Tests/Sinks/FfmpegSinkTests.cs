@@ -224,6 +224,10 @@ public sealed class FfmpegSinkTests : SinkTestBase
         Assert.Contains("folder '" + Path.Combine(Dir, "pc%d") + "' holds '%d'", folder.Message);
         // A percent sign ffmpeg leaves alone is fine.
         new HlsSinkFactory().Check(options, new SinkTarget("p100%x/live.m3u8", 8, true), Context);
+
+        // -Force into a folder not made yet: there is no earlier run to remove.
+        Write(new HlsSinkFactory(), new SinkTarget("new/live/sea.m3u8", 8, true), Context, Frames(4), options);
+        Assert.Equal(4, Ffprobe.Probe(Path.Combine(Dir, "new", "live", "sea.m3u8")).Frames);
     }
 
     [Fact]
