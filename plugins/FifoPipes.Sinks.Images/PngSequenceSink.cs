@@ -63,8 +63,8 @@ public sealed class PngSequenceSinkFactory : ISinkFactory
         }
         if (first is not null)
             throw SinkFiles.OutputExists(first, count == 1
-                ? $" (a frame of an earlier run matching the pattern {pattern}; with -Force a resumed run continues in place)"
-                : $" ({count} frames of an earlier run match the pattern {pattern}, up to {Path.GetFileName(last)}; with -Force a resumed run continues them in place)");
+                ? $" (a frame of an earlier run matching the pattern {pattern})"
+                : $" ({count} frames of an earlier run match the pattern {pattern}, up to {Path.GetFileName(last)})", SinkFiles.ResumedInPlace);
     }
 }
 

@@ -37,7 +37,7 @@ public static class SinkFiles
             throw new FifoInputException(OutputUnderFileErrorId,
                 $"The sink output '{path}' cannot be written: '{file}' is a file, not a folder. Choose another path.");
         if (!overwrite && File.Exists(path))
-            throw OutputExists(path, whenExists);
+            throw OutputExists(path, resumed: whenExists);
         // A file that is there is replaced in place, which a folder that takes no new files still allows.
         if (File.Exists(path)) EnsureFileWritable(path);
         else EnsureFolderWritable(Path.GetDirectoryName(path), path);
@@ -79,9 +79,9 @@ public static class SinkFiles
     }
 
     /// <summary>For a video a resumed run does not touch: the user who resumes must not fear -Force.</summary>
-    public const string ResumedBeside = " (with -Force a run resumed from a snapshot leaves it as it is and writes its frames to a new segment beside it)";
+    public const string ResumedBeside = "A run resumed from a snapshot, given -Force, leaves it as it is and writes its frames to a new segment beside it.";
     /// <summary>For an output a resumed run carries on where it stopped.</summary>
-    public const string ResumedInPlace = " (with -Force a run resumed from a snapshot carries it on in place)";
+    public const string ResumedInPlace = "A run resumed from a snapshot, given -Force, carries it on in place.";
 
     public const string OutputUnderFileErrorId = "SinkOutputUnderFile";
 
@@ -99,9 +99,12 @@ public static class SinkFiles
         return null;
     }
 
-    public static FifoInputException OutputExists(string path, string? detail = null) =>
+    /// <param name="detail">What exists, after "already exists" (" in part: its segments ... are there").</param>
+    /// <param name="resumed">What -Force does to it on a resume (<see cref="ResumedBeside"/>, <see cref="ResumedInPlace"/>), after the fix.</param>
+    public static FifoInputException OutputExists(string path, string? detail = null, string? resumed = null) =>
         new(OutputExistsErrorId,
-            $"The sink output '{path}' already exists{detail}. Use -Force (overwrite: true in a recipe) to replace it, or choose another path.");
+            $"The sink output '{path}' already exists{detail}. Use -Force (overwrite: true in a recipe) to replace it, or choose another path." +
+            (resumed is null ? "" : " " + resumed));
 
     /// <summary>
     /// Where a file sink writes when its first frame is not frame 0, as in a resumed run, and its file already exists:

@@ -136,7 +136,7 @@ public sealed class CmdletTests : IDisposable
         Assert.Equal("OutputExists", error.FullyQualifiedErrorId.Split(',')[0]);
         Assert.Contains("-Force", error.Exception.Message);
         // Resuming is not replacing: the user who resumes is told that -Force leaves the video as it is.
-        Assert.Contains("with -Force a run resumed from a snapshot leaves it as it is and writes its frames to a new segment beside it", error.Exception.Message);
+        Assert.EndsWith("or choose another path. A run resumed from a snapshot, given -Force, leaves it as it is and writes its frames to a new segment beside it.", error.Exception.Message);
         Assert.Equal("keep me", File.ReadAllText(Path.Combine(dir, "taken.gif")));
 
         Assert.Empty(Run($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames new.gif -WhatIf"));

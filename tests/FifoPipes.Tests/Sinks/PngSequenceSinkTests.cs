@@ -81,7 +81,8 @@ public sealed class PngSequenceSinkTests : SinkTestBase
         var ex = Assert.Throws<FifoInputException>(() => Factory.Create(null, new SinkTarget("out", 8, false), Context));
         Assert.Equal(SinkFiles.OutputExistsErrorId, ex.ErrorId);
         Assert.Contains($"The sink output '{old}' already exists (4 frames of an earlier run match the pattern", ex.Message);
-        Assert.Contains("up to frame_000040.png; with -Force a resumed run continues them in place)", ex.Message);
+        Assert.Contains("up to frame_000040.png). Use -Force", ex.Message);
+        Assert.EndsWith("A run resumed from a snapshot, given -Force, carries it on in place.", ex.Message);
         Assert.Contains("-Force", ex.Message);
         Assert.Equal("an earlier run", File.ReadAllText(old));
 
