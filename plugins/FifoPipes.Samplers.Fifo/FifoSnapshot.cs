@@ -121,6 +121,10 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
             throw new FifoInputException("SnapshotInvalid", $"'{path}' is not a FIFO sampler snapshot (format '{format ?? "none"}'). Give a file written by this sampler's snapshots.");
         string hash = metadata.GetValueOrDefault(SnapshotMetadata.RunHash, "");
         string settings = metadata.GetValueOrDefault(SnapshotMetadata.RunSettings, "");
+        if (SnapshotMetadata.Settings(settings).FirstOrDefault(s => s.Key == "livePrompt") is { Value: { } steeredBy })
+            throw new FifoInputException("SnapshotMismatch",
+                $"Snapshot '{path}' was written by a run steered with the live prompt file '{steeredBy}'. The prompts given while it went " +
+                "are not in the snapshot, so no run can resume it to the frames that run would have made; start a new run (a prompt schedule can take those prompts).");
         if (hash != job.RunHash && RunExtension.Of(settings, job.RunSettings) is { } longer)
             job.Log.Verbose($"fifo: this run goes on past the end of the snapshot's run '{hash}': {longer.FramesBefore} frames then, {longer.FramesNow} now.");
         else if (hash != job.RunHash)

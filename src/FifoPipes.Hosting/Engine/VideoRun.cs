@@ -170,8 +170,11 @@ public sealed class VideoRun
     {
         if (recipe.Snapshot is not { } snapshot || !File.Exists(snapshot.Path)) return;
         if (recipe.ResumeFrom is { } resume && SinkTargets.PathComparer.Equals(Path.GetFullPath(resume), Path.GetFullPath(snapshot.Path))) return;
-        log.Warning($"'{snapshot.Path}' holds an earlier snapshot, which this run's first one replaces within {snapshot.EveryFrames} frames. " +
-                    "If it is an interrupted run's resume point, copy it away now, or give this run another snapshot path ({hash} in it names one per run).");
+        // A path that names the run ({hash}) holds this same run's snapshot: another path would not help, resuming would.
+        bool sameRun = Path.GetFileName(snapshot.Path).Contains(recipe.RunHash, StringComparison.Ordinal);
+        log.Warning($"'{snapshot.Path}' holds an earlier snapshot{(sameRun ? " of this same run" : "")}, which this run's first one replaces within {snapshot.EveryFrames} frames. " +
+                    (sameRun ? "To go on from it instead, resume from it (-Resume, or resume: in the recipe); to keep it, copy it away now."
+                             : "If it is an interrupted run's resume point, copy it away now, or give this run another snapshot path ({hash} in it names one per run)."));
     }
 
     /// <summary>

@@ -601,6 +601,26 @@ public sealed class CmdletTests : IDisposable
         // Said once: a resume from the very file is its own run going on.
         var warning = Assert.Single(shell.Streams.Warning, w => w.Message.Contains("holds an earlier snapshot"));
         Assert.Contains("which this run's first one replaces within 4 frames. If it is an interrupted run's resume point, copy it away now", warning.Message);
+
+        // A path that names the run holds this same run's snapshot: another path would not help, resuming would.
+        Run($"New-FifoVideo 'ash' -Frames 4 {InProcessShell.Tiny} -SnapshotPath 'run-{{hash}}.snapshot' -SnapshotEvery 2 | Out-Null");
+        using var again = InProcessShell.New(dir);
+        again.AddScript($"New-FifoVideo 'ash' -Frames 4 {InProcessShell.Tiny} -SnapshotPath 'run-{{hash}}.snapshot' -SnapshotEvery 2");
+        again.Invoke();
+        var same = Assert.Single(again.Streams.Warning, w => w.Message.Contains("holds an earlier snapshot"));
+        Assert.Contains("holds an earlier snapshot of this same run", same.Message);
+        Assert.Contains("To go on from it instead, resume from it (-Resume", same.Message);
+        Assert.DoesNotContain("{hash} in it", same.Message);
+    }
+
+    [Fact]
+    public void A_snapshot_of_a_run_steered_live_says_no_run_can_resume_it()
+    {
+        File.WriteAllText(Path.Combine(dir, "steer.txt"), "");
+        Run($"New-FifoVideo 'tide' -Frames 6 {InProcessShell.Tiny} -LivePrompt steer.txt -SnapshotPath live.snapshot -SnapshotEvery 2 | Out-Null");
+        var refused = RunFailing($"New-FifoVideo 'tide' -Frames 8 {InProcessShell.Tiny} -Resume live.snapshot");
+        Assert.Contains("was written by a run steered with the live prompt file", refused.Exception.Message);
+        Assert.Contains("no run can resume it", refused.Exception.Message);
     }
 
     [Fact]
