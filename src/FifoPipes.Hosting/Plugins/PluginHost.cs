@@ -5,7 +5,6 @@ using System.Reflection.PortableExecutable;
 using System.Reflection.Metadata;
 using FifoPipes.Abstractions;
 using FifoPipes.Core.Sinks;
-
 using FifoPipes.Hosting.Engine;
 
 namespace FifoPipes.Hosting.Plugins;
