@@ -12,6 +12,9 @@ namespace FifoPipes.Core.Media;
 /// </summary>
 public static class ProvenanceReader
 {
+    /// <summary>Every kind of file a run's record is read back from, for the messages that name them.</summary>
+    public const string FilesThatRecordRuns = "a PNG frame, a GIF, an MP4, WebM or MKV video, an HLS playlist or a snapshot";
+
     /// <summary>How every run record starts, "FifoPipes run &lt;hash&gt;": the writer's and the readers' one spelling.</summary>
     public const string Mark = "FifoPipes run ";
 
@@ -36,7 +39,7 @@ public static class ProvenanceReader
                 ".m3u8" => VideoComment(HlsInitSegment(path)),
                 _ when VideoClipReader.IsVideo(path) => VideoComment(path),
                 _ => throw new FifoInputException("ProvenanceUnsupported",
-                    $"'{path}' is not a file FifoPipes records runs in. Give a PNG frame, a GIF, an MP4, WebM or MKV video, or an HLS playlist."),
+                    $"'{path}' is not a file FifoPipes records runs in. Give {FilesThatRecordRuns}."),
             };
         }
         catch (Exception ex) when (ex is ImageFormatException or IOException or UnauthorizedAccessException)

@@ -56,7 +56,7 @@ public sealed class GetFifoProvenanceCommand : FileArgumentsCmdlet
         catch (FifoInputException) { }
         if (metadata is null || !metadata.TryGetValue(SnapshotMetadata.RunHash, out var hash) || !metadata.TryGetValue(SnapshotMetadata.RunSettings, out var settings) || settings.Length == 0)
             throw new FifoInputException("ProvenanceUnsupported",
-                $"'{file}' is not a file FifoPipes records runs in. Give a PNG frame, a GIF, an MP4, WebM or MKV video, or a snapshot.");
+                $"'{file}' is not a file FifoPipes records runs in. Give {ProvenanceReader.FilesThatRecordRuns}.");
         return RunProvenance.FromRunSettings(hash, settings, file);
     }
 

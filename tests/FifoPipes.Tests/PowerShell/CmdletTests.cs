@@ -93,6 +93,7 @@ public sealed class CmdletTests : IDisposable
 
         var none = RunFailing("Get-FifoProvenance again.yaml -ErrorAction Stop");
         Assert.Equal("ProvenanceUnsupported", none.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.EndsWith("Give a PNG frame, a GIF, an MP4, WebM or MKV video, an HLS playlist or a snapshot.", none.Exception.Message);
         // A snapshot cut short is named as damaged, not as a kind of file that records no runs.
         var whole = File.ReadAllBytes(Path.Combine(dir, "s.snapshot"));
         File.WriteAllBytes(Path.Combine(dir, "cut.snapshot"), whole[..(whole.Length - 50)]);
