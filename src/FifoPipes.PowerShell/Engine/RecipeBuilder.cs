@@ -118,6 +118,10 @@ sealed class RecipeBuilder
             case 1 when parts[0].Equals("prompt", StringComparison.OrdinalIgnoreCase) && Texts(value) is { } prompts:
                 SetPrompts(prompts, null, parameter);
                 return true;
+            // A schedule with its frame counts (@(@{ prompt = 'a'; frames = 64 }, ...)) is what 'prompts' holds.
+            case 1 when parts[0].Equals("prompt", StringComparison.OrdinalIgnoreCase) && IsTableList(value):
+                Set("prompts", value, parameter);
+                return true;
             case 1 when parts[0].Length > 0:
                 Set(parts[0], value, parameter);
                 return true;
@@ -133,6 +137,15 @@ sealed class RecipeBuilder
             default:
                 return false;
         }
+    }
+
+    /// <summary>A list whose items are all hashtables, as PowerShell gives @(@{ ... }, @{ ... }).</summary>
+    static bool IsTableList(object? value)
+    {
+        value = value is PSObject wrapped ? wrapped.BaseObject : value;
+        if (value is string or System.Collections.IDictionary || value is not System.Collections.IEnumerable items) return false;
+        var list = items.Cast<object?>().Select(i => i is PSObject p ? p.BaseObject : i).ToList();
+        return list.Count > 0 && list.All(i => i is System.Collections.IDictionary);
     }
 
     /// <summary>A text, or a list of texts as PowerShell gives one ('a', 'b'); null for anything else.</summary>

@@ -255,6 +255,9 @@ public sealed class CmdletTests : IDisposable
         Run("Invoke-FifoRecipe sweep.yaml -Override @{ prompt = 'ocean', 'ice'; frames = 3; seed = 5 }, @{ prompt = 'ocean', 'ice'; frames = 1, 2; seed = 6 }");
         Assert.Equal(6, Media.FrameCount(Path.Combine(dir, "out", "fire-5.gif")));
         Assert.Equal(3, Media.FrameCount(Path.Combine(dir, "out", "fire-6.gif")));
+        // A schedule with its counts, as 'prompts' holds one, is taken under 'prompt' too.
+        Run("Invoke-FifoRecipe sweep.yaml -Override @{ prompt = @(@{ prompt = 'ocean'; frames = 2 }, @{ prompt = 'ice'; frames = 1 }); seed = 9 }");
+        Assert.Equal(3, Media.FrameCount(Path.Combine(dir, "out", "fire-9.gif")));
 
         // A sink path that does not name the run: the second run would replace the first's file, -Force or not.
         using (var shell = InProcessShell.New(dir))
