@@ -25,6 +25,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     SinkSet? sinks;
     CmdletLog? log;
     bool writing;
+    long framesWritten;
     // Sinks whose paths name the run ({seed}, {hash}): opened with the first frame, which says which run it is.
     List<SinkUse>? namedByRun;
     PluginContext? sinkContext;
@@ -105,6 +106,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         {
             if (namedByRun is { } uses) OpenNamedByRun(uses, frame);
             sinks!.Write(frame);
+            framesWritten++;
             log!.Drain();
         }
         catch (Exception ex) when (ex is not PipelineStoppedException and not ActionPreferenceStopException)
@@ -118,6 +120,9 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
 
     protected override void EndProcessing()
     {
+        // An upstream command that failed or made nothing would otherwise end the pipeline with no word and no file.
+        if (writing && framesWritten == 0)
+            WriteWarning($"No frames came down the pipeline, so nothing was written to {string.Join(", ", Path.Select(p => $"'{StreamAddress.Display(p)}'"))}.");
         IReadOnlyList<string> files;
         try { files = sinks!.Complete(); }
         catch (Exception ex) when (ex is not PipelineStoppedException and not ActionPreferenceStopException) { ThrowTerminatingError(Errors.From(ex)); return; }

@@ -130,6 +130,14 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void Export_FifoFrames_given_no_frames_says_it_wrote_nothing()
+    {
+        var warned = Run("@() | Export-FifoFrames none.gif -WarningVariable w 3>$null; $w | ForEach-Object Message");
+        Assert.Equal("No frames came down the pipeline, so nothing was written to 'none.gif'.", Assert.Single(warned).ToString());
+        Assert.False(File.Exists(Path.Combine(dir, "none.gif")));
+    }
+
+    [Fact]
     public void Export_FifoFrames_refuses_to_overwrite_without_Force_and_honours_WhatIf()
     {
         File.WriteAllText(Path.Combine(dir, "taken.gif"), "keep me");
