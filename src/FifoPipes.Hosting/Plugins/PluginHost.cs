@@ -29,7 +29,14 @@ public sealed class PluginHost
     /// <param name="Key">The folder's full path, without a trailing separator.</param>
     /// <param name="Loaded">Whether a load context was made for it: load contexts cannot be unloaded, so such a folder is loaded once.</param>
     /// <param name="Listed">Whether it came from FIFOPIPES_PLUGIN_PATH (the others are the module's own plugin folders).</param>
-    sealed record FolderLoad(string Key, bool Loaded, bool Listed, PluginDescriptor[] Plugins, PluginLoadError[] Errors);
+    /// <param name="Stamp">The folder's last write when it was tried (null: not there), so one that did not load is tried again only once it changed.</param>
+    sealed record FolderLoad(string Key, bool Loaded, bool Listed, DateTime? Stamp, PluginDescriptor[] Plugins, PluginLoadError[] Errors)
+    {
+        /// <summary>Whether trying the folder again would give what it gave: loaded (once only), or not changed since.</summary>
+        public bool Settled => Loaded || StampOf(Key) == Stamp;
+    }
+
+    static DateTime? StampOf(string folder) => Directory.Exists(folder) ? Directory.GetLastWriteTimeUtc(folder) : null;
 
     PluginHost() { }
 
@@ -62,7 +69,7 @@ public sealed class PluginHost
     /// <summary>
     /// The plugins of the module's own folders and of <paramref name="listed"/> (FIFOPIPES_PLUGIN_PATH as it is now): a
     /// folder this host loaded is taken over as it is, one it could not load (not there yet, no plugin built into it)
-    /// is tried again, and one no longer listed is left out with its errors. This host itself when nothing changes, else
+    /// is tried again once it has changed, and one no longer listed is left out with its errors. This host itself when nothing changes, else
     /// a new one, so a run holding this one sees no change under it.
     /// </summary>
     public PluginHost WithFolders(IEnumerable<string> listed)
@@ -70,16 +77,17 @@ public sealed class PluginHost
         var own = folders.Where(f => !f.Listed).ToList();
         // The module's own folders load anyway, listed or not.
         var keys = listed.Select(FolderKey).Distinct(FolderComparer).Where(k => !own.Any(f => FolderComparer.Equals(f.Key, k))).ToList();
-        var loaded = folders.Concat(setAside).Where(f => f.Listed && f.Loaded).ToDictionary(f => f.Key, FolderComparer);
-        bool unchanged = keys.All(loaded.ContainsKey) && folders.Where(f => f.Listed).Select(f => f.Key).SequenceEqual(keys, FolderComparer);
+        // Commands ask for the plugins many times each: a folder is read again only when that could change what it gives.
+        var settled = folders.Concat(setAside).Where(f => f.Listed && f.Settled).ToDictionary(f => f.Key, FolderComparer);
+        bool unchanged = keys.All(settled.ContainsKey) && folders.Where(f => f.Listed).Select(f => f.Key).SequenceEqual(keys, FolderComparer);
         if (unchanged) return this;
         var host = new PluginHost();
         foreach (var folder in own) host.Adopt(folder);
         var shared = new SharedAssemblies(typeof(IVideoModel).Assembly);
         foreach (var key in keys)
-            if (loaded.Remove(key, out var done)) host.Adopt(done);
+            if (settled.Remove(key, out var done)) host.Adopt(done);
             else host.Attempt(key, listed: true, shared);
-        host.setAside.AddRange(loaded.Values);
+        host.setAside.AddRange(settled.Values.Where(f => f.Loaded));
         return host;
     }
 
@@ -106,6 +114,7 @@ public sealed class PluginHost
     void Attempt(string folder, bool listed, SharedAssemblies shared)
     {
         int pluginsBefore = plugins.Count, errorsBefore = errors.Count;
+        var stamp = StampOf(folder);
         bool loaded = false;
         if (!Directory.Exists(folder))
             errors.Add(new PluginLoadError(folder, null,
@@ -113,7 +122,7 @@ public sealed class PluginHost
                 : Path.PathSeparator != ';' && folder.Contains(';') ? $"plugin folder does not exist: separate the folders in {PluginPathVariable} with '{Path.PathSeparator}' here, not ';'"
                 : $"plugin folder does not exist (check {PluginPathVariable}; a relative entry is taken from the process's working folder)"));
         else loaded = LoadFolder(folder, shared);
-        folders.Add(new FolderLoad(folder, loaded, listed, plugins.Skip(pluginsBefore).ToArray(), errors.Skip(errorsBefore).ToArray()));
+        folders.Add(new FolderLoad(folder, loaded, listed, stamp, plugins.Skip(pluginsBefore).ToArray(), errors.Skip(errorsBefore).ToArray()));
     }
 
     /// <summary>Loads the plugin assemblies of <paramref name="folder"/>; false when it made no load context (nothing to load), so it may be tried again.</summary>

@@ -62,6 +62,8 @@ public sealed class PluginHostTests
             Assert.Null(first.Find(PluginKind.Sink, "contact-sheet"));   // the earlier host, held by a run, is left as it was
             Assert.Single(second.Errors, e => e.Source == builtLater);   // tried again, said once
             Assert.DoesNotContain(second.Errors, e => e.Message.Contains("already loaded"));
+            // Asked again with nothing changed (every command asks many times): not read again.
+            Assert.Same(second, second.WithFolders(new[] { builtLater, sheetFolder }));
 
             // The plugin is built into the listed folder afterwards: the next command loads it, and nothing twice.
             Directory.CreateDirectory(builtLater);
