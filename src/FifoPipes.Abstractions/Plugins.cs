@@ -134,9 +134,11 @@ public sealed class PluginContext
 
     public IProgressSink Log { get; }
     /// <summary>
-    /// Cancelled when the user stops the command, for a sink that waits on its own (a stream pausing before it connects
-    /// again): the wait should end then. Export-FifoFrames and Invoke-FifoRecipe give it to their sinks; models and
-    /// samplers stop by the token their calls take. Contracts 1.4.
+    /// Cancelled when the user stops the command or the run ends: a sink that waits on its own (a stream pausing before
+    /// it connects again) ends the wait, a model's <see cref="IModelAdapter.Load"/> stops loading (as
+    /// <see cref="LoadCancellation"/> does on the loading thread; this token also reaches threads the adapter starts).
+    /// It belongs to the call the context came with: a model kept for later runs must not keep it, and a sampler stops by
+    /// the token <see cref="ISampler.Sample"/> takes. None (never cancelled) where a command gives none. Contracts 1.4.
     /// </summary>
     public CancellationToken Stopping { get; }
     /// <summary>Relative paths in options are resolved against this (the recipe's folder or the shell's location).</summary>

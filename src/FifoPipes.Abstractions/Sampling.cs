@@ -274,6 +274,22 @@ public sealed record StagedSnapshot(string StagedPath, string Path, long FramesB
 {
     volatile bool committed;
 
+    // Equality and copies go by the three positions alone: whether the rename happened is this object's news, so a
+    // stage neither stops equalling itself once committed nor hands "committed" to a copy (with { }) never renamed.
+    StagedSnapshot(StagedSnapshot original)
+    {
+        StagedPath = original.StagedPath;
+        Path = original.Path;
+        FramesBefore = original.FramesBefore;
+    }
+
+    /// <summary>The same stage: the same staged file, resume point and frames before it, committed or not.</summary>
+    public bool Equals(StagedSnapshot? other) =>
+        other is not null && StagedPath == other.StagedPath && Path == other.Path && FramesBefore == other.FramesBefore;
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(StagedPath, Path, FramesBefore);
+
     /// <summary>
     /// True once <see cref="Commit"/> made this stage the resume point. Read from the sampler's thread while the
     /// consumer's commits: from the first committed stage on, the file at <see cref="Path"/> is this run's own.

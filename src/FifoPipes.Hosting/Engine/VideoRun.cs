@@ -108,11 +108,11 @@ public sealed class VideoRun
         recipe.Snapshot?.EnsureWritable();
         var log = new ChannelLog(output, cancellation);
         var repeats = new FaultRepeats(MaxFaultRepeats, log);
-        var context = new PluginContext(log, workingDirectory);
+        var context = new PluginContext(log, workingDirectory, cancellation);
         // Watched from before the model loads: a prompt written while a large model loads is a change, not the start.
         var livePrompts = recipe.LivePrompt is null ? null : new LivePromptFile(recipe.LivePrompt, log);
         IVideoModel Load(IProgressSink modelLog) => PluginFailedException.Guard($"Loading {PluginFailedException.Name(recipe.Model.Plugin)}",
-            () => recipe.Model.Plugin.Create<IModelAdapter>().Load(recipe.Model.Options, new PluginContext(modelLog, workingDirectory)));
+            () => recipe.Model.Plugin.Create<IModelAdapter>().Load(recipe.Model.Options, new PluginContext(modelLog, workingDirectory, cancellation)));
         using var lease = models is null ? ModelLease.ForOneRun(Load(log)) : models.Lease(recipe.Model, workingDirectory, Load, log);
         var model = lease.Model;
         var sampler = new RestartingSampler(PluginFailedException.Guard($"Creating {PluginFailedException.Name(recipe.Sampler.Plugin)}",

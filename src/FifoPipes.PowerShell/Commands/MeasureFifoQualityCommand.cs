@@ -81,7 +81,7 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
                 $"-Every {Every} is more than the run's {frames} frames: a measured stretch lies within the run. Give -Every at most {frames}, or leave it out to measure the run as one stretch."), "-Every"));
         var studyOptions = Bind(studyPlugin, Option, "-Option", extra: new Dictionary<string, object?> { ["frames"] = Frames, ["every"] = every });
         var log = new CmdletLog(this);
-        var context = new PluginContext(log, SessionState.Path.CurrentFileSystemLocation.ProviderPath);
+        var context = new PluginContext(log, SessionState.Path.CurrentFileSystemLocation.ProviderPath, stop.Token);
         var names = Sampler ?? plugins.OfKind(PluginKind.Sampler).Select(p => p.Name).ToArray();
         // -SamplerOption @{ fifo = @{ partitions = 8 } }: every key names a sampler measured here, or a variant with its 'use'.
         var perSampler = (SamplerOption ?? new Hashtable()).Cast<DictionaryEntry>().ToDictionary(e => e.Key.ToString()!, e => e.Value is PSObject p ? p.BaseObject : e.Value, StringComparer.OrdinalIgnoreCase);

@@ -27,6 +27,22 @@ public sealed class PluginFailureTests
         return Assert.Throws<PluginFailedException>(() => new VideoRun(recipe!).Events().ToList());
     }
 
+    [Fact]
+    public void A_model_load_stops_by_the_token_its_context_brings_when_the_run_is_stopped()
+    {
+        var reader = new RecipeReader(TestPlugins.With(Project));
+        var recipe = reader.ReadText("apiVersion: fifopipes/v1\nmodel: stoppable-model\nprompt: rain\nframes: 5\n", Path.Combine(Path.GetTempPath(), "plugin-stop.yaml"));
+        Assert.True(recipe is not null, string.Join(Environment.NewLine, reader.Diagnostics.Select(d => $"{d.Path}: {d.Message}")));
+        using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var events = new VideoRun(recipe!).Events(stop.Token).ToList();
+
+        // The adapter gives up after 20 s, and throws, where its context had no stop.
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"the load ran {clock.Elapsed} after the stop");
+        Assert.DoesNotContain(events, e => e is RunStarted);
+    }
+
     const string Tiny = "{ use: analytic, with: { height: 4, width: 6, frames: 4 } }";
 
     static string Misbehaving(string mode) => $"{{ use: misbehaving-sampler, with: {{ mode: {mode} }} }}";

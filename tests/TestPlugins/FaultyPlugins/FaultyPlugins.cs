@@ -91,6 +91,18 @@ public sealed class FailingModelAdapter : IModelAdapter
     public IVideoModel Load(object? options, PluginContext context) => throw new InvalidOperationException("the widget would not start");
 }
 
+/// <summary>Loads until the run stops, as a large download or a slow disk would, watching the token its context brings.</summary>
+[FifoPlugin(PluginKind.Model, "stoppable-model", typeof(IModelAdapter), Description = "Its Load waits for the run's stop.")]
+public sealed class StoppableModelAdapter : IModelAdapter
+{
+    public IVideoModel Load(object? options, PluginContext context)
+    {
+        if (!context.Stopping.WaitHandle.WaitOne(TimeSpan.FromSeconds(20)))
+            throw new TimeoutException("the load was never told that the run stopped");
+        throw new OperationCanceledException(context.Stopping);
+    }
+}
+
 /// <summary>Exports the product instead of its factory: refused alone, with the attribute to write.</summary>
 [FifoPlugin(PluginKind.Sampler, "product-exporting-sampler", typeof(ISampler), Description = "Names ISampler, not ISamplerFactory.")]
 public sealed class ProductExportingSamplerFactory : ISamplerFactory
