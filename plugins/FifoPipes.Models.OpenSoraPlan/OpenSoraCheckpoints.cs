@@ -60,12 +60,16 @@ public static class OpenSoraCheckpoints
 
     static void LoadDiffusersWeights(nn.Module model, string folder, ScalarType dtype, StateDictMapping mapping)
     {
-        var file = FirstExisting(folder, WeightsName + ".safetensors", WeightsName + ".bin")
-            ?? throw new FifoInputException("OpenSoraWeightsNotFound",
-                $"'{folder}' holds no {WeightsName}.safetensors or .bin. Download the folder from LanguageBind/Open-Sora-Plan-v1.1.0 (see docs/models/opensora.md).");
+        var file = WeightsFile(folder);
         StateDictLoader.Load(model, ReadWeights(file, dtype, _ => true), mapping, file);
         model.eval();
     }
+
+    /// <summary>The weights of a transformer or VAE folder as the release lays them out: safetensors, else .bin.</summary>
+    public static string WeightsFile(string folder) =>
+        FirstExisting(folder, WeightsName + ".safetensors", WeightsName + ".bin")
+        ?? throw new FifoInputException("OpenSoraWeightsNotFound",
+            $"'{folder}' holds no {WeightsName}.safetensors or .bin. Download the folder from LanguageBind/Open-Sora-Plan-v1.1.0 (see docs/models/opensora.md).");
 
     /// <summary>
     /// The text encoder's width against the captions the transformer takes, from their config.json files: another T5

@@ -1,6 +1,7 @@
 using FifoPipes.Abstractions;
 using FifoPipes.Core;
 using FifoPipes.Core.Devices;
+using FifoPipes.Torch.Checkpoints;
 using FifoPipes.Torch.Text;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -22,8 +23,19 @@ public sealed class OpenSoraModelAdapter : IModelAdapter
         return ReplicatedModel.Create(devices, release.Load);
     }
 
-    /// <summary>The options checked as a load checks them before its first tensor: T5 shards found and fitting the transformer, devices there.</summary>
-    public void Check(object? options, PluginContext context) => Resolve(options, context);
+    /// <summary>
+    /// The options checked as a load checks them before its first tensor: T5 shards found and fitting the transformer,
+    /// devices there, the tokenizer, and the index of every weight file read (transformer, VAE, T5 shards), so a missing
+    /// or damaged download fails here.
+    /// </summary>
+    public void Check(object? options, PluginContext context)
+    {
+        var (_, preset, _, _, root, textFolder) = Resolve(options, context);
+        OpenSoraCheckpoints.LoadTokenizer(textFolder);
+        OpenSoraCheckpoints.VaeConfig(Path.Combine(root, "vae"));
+        var files = new[] { OpenSoraCheckpoints.WeightsFile(Path.Combine(root, preset.Folder)), OpenSoraCheckpoints.WeightsFile(Path.Combine(root, "vae")) };
+        foreach (var file in files.Concat(OpenSoraCheckpoints.T5Shards(textFolder))) WeightFiles.ReadIndex(file);
+    }
 
     static (OpenSoraOptions Options, OpenSoraPreset Preset, ScalarType DType, IReadOnlyList<Device> Devices, string Root, string TextFolder) Resolve(
         object? options, PluginContext context)

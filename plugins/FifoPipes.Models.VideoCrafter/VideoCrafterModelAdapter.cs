@@ -20,8 +20,14 @@ public sealed class VideoCrafterModelAdapter : IModelAdapter
             VideoCrafterModel.Load(settings with { Device = device, Devices = new[] { device }, DenoiserOnly = role == ReplicaRole.Denoiser }));
     }
 
-    /// <summary>The options checked as a load checks them: preset, checkpoint and tokenizer found, devices there.</summary>
-    public void Check(object? options, PluginContext context) => Resolve(OptionsOf(options), context);
+    /// <summary>
+    /// The options checked as a load checks them before its first tensor: preset, checkpoint and tokenizer found,
+    /// devices there, and the checkpoint's index read (a damaged or foreign file fails here, not after the check passed).
+    /// </summary>
+    public void Check(object? options, PluginContext context)
+    {
+        using (VideoCrafterWeights.Open(Resolve(OptionsOf(options), context).CheckpointPath)) { }
+    }
 
     static VideoCrafterOptions OptionsOf(object? options) => options switch
     {

@@ -20,12 +20,14 @@ public sealed class ZeroscopeModelAdapter : IModelAdapter
         return ReplicatedModel.Create(devices, (device, role) => LoadOn(device, role, folder, dtype, o, preset, fingerprint, context));
     }
 
-    /// <summary>The options checked as a load checks them before its first tensor: the diffusers folder and its parts found, devices there.</summary>
+    /// <summary>
+    /// The options checked as a load checks them before its first tensor: the diffusers folder, its parts and configs
+    /// fitting each other, devices there, and every weight file's index read (a damaged download fails here).
+    /// </summary>
     public void Check(object? options, PluginContext context)
     {
-        var (_, _, _, _, folder) = Resolve(options, context);
-        var diffusers = FifoPipes.Torch.Diffusers.DiffusersFolder.Open(folder);
-        foreach (var (component, kind) in ZeroscopePipeline.Components) diffusers.RequireComponent(component, kind);
+        var (o, _, _, _, folder) = Resolve(options, context);
+        foreach (var weights in ZeroscopePipeline.Read(folder, o.Variant, context.Log).Weights) weights.ReadIndexes();
     }
 
     static (ZeroscopeOptions Options, ZeroscopePreset Preset, ScalarType DType, IReadOnlyList<Device> Devices, string Folder) Resolve(object? options, PluginContext context)

@@ -44,21 +44,25 @@ public sealed class ZeroscopePipeline : IDisposable
     public HfClipTokenizer Tokenizer { get; }
     public DiffusersSchedulerConfig Scheduler { get; }
 
-    /// <summary>
-    /// Loads every component of the folder, weights cast to <paramref name="dtype"/> on <paramref name="device"/>.
-    /// <paramref name="variant"/> picks e.g. the fp16 files (<c>diffusion_pytorch_model.fp16.safetensors</c>) of every
-    /// component that has them; the others load their plain files.
-    /// Config keys this port does not know are passed to <paramref name="log"/> as warnings. <paramref name="denoiserOnly"/>
-    /// loads the UNet alone (a replica on another device); the other components are still checked.
-    /// </summary>
     /// <summary>The parts the folder must hold, by component name and class (the scheduler's class is the folder's own).</summary>
     public static readonly IReadOnlyList<(string Component, string Class)> Components = new[]
     {
         ("unet", "UNet3DConditionModel"), ("vae", "AutoencoderKL"), ("text_encoder", "CLIPTextModel"), ("tokenizer", "CLIPTokenizer"),
     };
 
-    public static ZeroscopePipeline Load(string folderPath, ScalarType dtype = ScalarType.Float32, Device? device = null, string? variant = null,
-        IProgressSink? log = null, bool denoiserOnly = false)
+    /// <summary>What a load reads before its first tensor: the configs, checked against each other, the tokenizer, and each component's weight files.</summary>
+    public sealed record Parts(DiffusersSchedulerConfig Scheduler, UNet3DConfig UNetConfig, DiffusersVaeSpec VaeSpec, OpenClipTextConfig TextConfig,
+        HfClipTokenizer Tokenizer, DiffusersWeights UNetWeights, DiffusersWeights VaeWeights, DiffusersWeights TextWeights)
+    {
+        public IEnumerable<DiffusersWeights> Weights => new[] { UNetWeights, VaeWeights, TextWeights };
+    }
+
+    /// <summary>
+    /// Reads the folder as a load does before its first tensor: every component there, configs that fit each other,
+    /// the tokenizer, and the weight files of <paramref name="variant"/> (see <see cref="Load"/>). Config keys this port
+    /// does not know are passed to <paramref name="log"/> as warnings.
+    /// </summary>
+    public static Parts Read(string folderPath, string? variant = null, IProgressSink? log = null)
     {
         log ??= NullProgressSink.Instance;
         var folder = DiffusersFolder.Open(folderPath);
@@ -92,9 +96,22 @@ public sealed class ZeroscopePipeline : IDisposable
                 $"The components of '{folder.Root}' do not belong together: {string.Join("; ", misfits)}. Download the whole model folder again from one repository.");
 
         // A requested variant must exist for the UNet (the bulk of the download); the small components may lack it.
-        var unetWeights = folder.Weights("unet", variant);
-        var vaeWeights = folder.WeightsPreferring("vae", variant);
-        var textWeights = folder.WeightsPreferring("text_encoder", variant);
+        return new Parts(schedulerConfig, unetConfig, vaeSpec, textConfig, tokenizer,
+            folder.Weights("unet", variant), folder.WeightsPreferring("vae", variant), folder.WeightsPreferring("text_encoder", variant));
+    }
+
+    /// <summary>
+    /// Loads every component of the folder, weights cast to <paramref name="dtype"/> on <paramref name="device"/>.
+    /// <paramref name="variant"/> picks e.g. the fp16 files (<c>diffusion_pytorch_model.fp16.safetensors</c>) of every
+    /// component that has them; the others load their plain files.
+    /// Config keys this port does not know are passed to <paramref name="log"/> as warnings. <paramref name="denoiserOnly"/>
+    /// loads the UNet alone (a replica on another device); the other components are still checked.
+    /// </summary>
+    public static ZeroscopePipeline Load(string folderPath, ScalarType dtype = ScalarType.Float32, Device? device = null, string? variant = null,
+        IProgressSink? log = null, bool denoiserOnly = false)
+    {
+        log ??= NullProgressSink.Instance;
+        var (schedulerConfig, unetConfig, vaeSpec, textConfig, tokenizer, unetWeights, vaeWeights, textWeights) = Read(folderPath, variant, log);
         log.Verbose(denoiserOnly ? $"zeroscope: loading {unetWeights.Describe()} as {dtype} on {device ?? CPU}."
             : $"zeroscope: loading {unetWeights.Describe()}, {vaeWeights.Describe()}, {textWeights.Describe()} as {dtype} on {device ?? CPU}.");
 

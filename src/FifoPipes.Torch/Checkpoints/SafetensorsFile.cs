@@ -127,7 +127,7 @@ public static class SafetensorsFile
 
         JsonDocument doc;
         try { doc = JsonDocument.Parse(header); }
-        catch (JsonException ex) { throw Corrupt(path, "its header is not valid JSON (" + ex.Message + ")", ex); }
+        catch (JsonException ex) { throw Corrupt(path, "its header is not valid JSON, so the file is damaged or not a safetensors file at all", ex); }
         using (doc)
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Corrupt(path, "its header is not a JSON object");

@@ -61,6 +61,7 @@ public sealed class TorchZipCheckpoint : IDisposable
         var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         try
         {
+            if (stream.Length == 0) throw Corrupt(path, "the file is empty (0 bytes): a download or copy that never finished");
             if (stream.Length >= 2 && stream.ReadByte() == 0x80) // a bare pickle: torch.save's pre-1.6 format
                 throw Corrupt(path, "it is a legacy (non-zip) torch pickle, which is not supported. Re-save it with a current torch (torch.save uses the zip format since 1.6) or convert it to safetensors");
             stream.Position = 0;

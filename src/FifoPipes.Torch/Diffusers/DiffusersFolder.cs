@@ -181,6 +181,12 @@ public sealed record DiffusersWeights(string Folder, IReadOnlyList<string> Files
         }
     }
 
+    /// <summary>Reads every file's index, not its tensors (<see cref="WeightFiles.ReadIndex"/>): a damaged download fails as its load would.</summary>
+    public void ReadIndexes()
+    {
+        foreach (var file in Files) WeightFiles.ReadIndex(file);
+    }
+
     /// <summary>A readable name for messages: the file, or the first shard and a count.</summary>
     public string Describe() => Files.Count == 1 ? Files[0] : $"{Files[0]} (+{Files.Count - 1} more shards)";
 

@@ -431,6 +431,26 @@ public sealed class OpenSoraModelTests : IDisposable
     }
 
     [Fact]
+    public void Check_finds_a_missing_or_damaged_weight_file_as_a_load_would_without_loading_it()
+    {
+        WriteTinyRelease();
+        var adapter = new OpenSoraModelAdapter();
+        var options = new OpenSoraOptions { Path = root };
+        adapter.Check(options, new PluginContext());
+
+        var transformer = Path.Combine(root, "65x512x512", "diffusion_pytorch_model.safetensors");
+        var bytes = File.ReadAllBytes(transformer);
+        File.WriteAllBytes(transformer, bytes[..(bytes.Length / 2)]);
+        var truncated = Assert.Throws<FifoInputException>(() => adapter.Check(options, new PluginContext()));
+        Assert.Equal("CheckpointCorrupt", truncated.ErrorId);
+        Assert.Contains(transformer, truncated.Message);
+        File.WriteAllBytes(transformer, bytes);
+
+        File.Delete(Path.Combine(root, "vae", "diffusion_pytorch_model.safetensors"));
+        Assert.Equal("OpenSoraWeightsNotFound", Assert.Throws<FifoInputException>(() => adapter.Check(options, new PluginContext())).ErrorId);
+    }
+
+    [Fact]
     public void A_release_folder_that_cannot_work_is_refused_before_any_weights_load()
     {
         WriteTinyRelease();

@@ -716,6 +716,9 @@ public sealed class CmdletTests : IDisposable
         Recipe("os.yaml", "{ use: opensora, with: { path: missing-folder } }");
         Recipe("analytic.yaml", "analytic");
         Recipe("analytic-cuda.yaml", "{ use: analytic, with: { device: 'cuda:99' } }");
+        // Bytes where a checkpoint should be, beside a tokenizer that is sound: found by reading the file's index.
+        File.WriteAllBytes(Path.Combine(dir, "noise.ckpt"), Enumerable.Range(0, 4096).Select(i => (byte)(i * 7919 % 251)).ToArray());
+        Recipe("corrupt.yaml", $"{{ use: videocrafter, with: {{ path: noise.ckpt, tokenizer: '{FifoPipes.Tests.VideoCrafter.TinyVideoCrafterCheckpoint.Vocab}' }} }}");
         // Without -Model the recipes are only read: all valid.
         Assert.All(Run("Test-FifoRecipe vc.yaml, cuda.yaml, zs.yaml, os.yaml, analytic.yaml -Quiet"), ok => Assert.True(Assert.IsType<bool>(ok)));
         Assert.Empty(Run("Test-FifoRecipe analytic.yaml -Model"));
@@ -727,6 +730,7 @@ public sealed class CmdletTests : IDisposable
         if (!TorchSharp.torch.cuda.is_available()) Assert.Contains("cuda", Problem("cuda.yaml"));
         Assert.Contains(Path.Combine(dir, "missing-folder"), Problem("zs.yaml"));
         Assert.Contains("missing-folder", Problem("os.yaml"));
+        Assert.Contains($"'{Path.Combine(dir, "noise.ckpt")}' cannot be loaded as a torch checkpoint", Problem("corrupt.yaml"));
         // A model without weights still checks its device (no machine has a hundred GPUs).
         Assert.Contains("device 'cuda:99'", Problem("analytic-cuda.yaml"));
     }

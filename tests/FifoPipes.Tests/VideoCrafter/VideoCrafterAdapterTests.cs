@@ -368,6 +368,26 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
         Assert.Contains("truncated.ckpt", corrupt.Message);
     }
 
+    [Fact]
+    public void Check_refuses_the_damaged_checkpoints_a_load_refuses_and_passes_sound_ones()
+    {
+        var adapter = new VideoCrafterModelAdapter();
+        adapter.Check(tiny.Options(), new PluginContext());
+        adapter.Check(tiny.Options(tiny.Safetensors), new PluginContext());
+        FifoInputException Refused(string name, byte[] content)
+        {
+            var path = Path.Combine(tiny.Folder, name);
+            File.WriteAllBytes(path, content);
+            return Assert.Throws<FifoInputException>(() => adapter.Check(tiny.Options(path), new PluginContext()));
+        }
+        var bytes = File.ReadAllBytes(tiny.Checkpoint);
+        var truncated = Refused("check-truncated.ckpt", bytes[..(bytes.Length * 2 / 3)]);
+        Assert.Equal("CheckpointCorrupt", truncated.ErrorId);
+        Assert.Contains("check-truncated.ckpt", truncated.Message);
+        Assert.Contains("the file is empty (0 bytes)", Refused("check-empty.ckpt", Array.Empty<byte>()).Message);
+        Assert.Equal("CheckpointCorrupt", Refused("check-page.safetensors", "<html>rate limited</html>"u8.ToArray()).ErrorId);
+    }
+
     /// <summary>Loading the tiny model with these configuration overrides on top of its own must fail.</summary>
     FifoInputException RefusedWith(params string[] extraOverrides)
     {

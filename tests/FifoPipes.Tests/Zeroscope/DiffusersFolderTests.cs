@@ -43,13 +43,7 @@ public sealed class DiffusersFolderTests : IDisposable
         Assert.EndsWith("unet/diffusion_pytorch_model.safetensors", folder.WeightsPreferring("unet", " ").Files.Single());
 
         // A copy whose VAE also comes as fp16, with every weight doubled (exact in fp16) so the files can be told apart.
-        var copy = Path.Combine(temp, "model");
-        foreach (var file in Directory.EnumerateFiles(TinyFolder, "*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(copy, Path.GetRelativePath(TinyFolder, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
+        var copy = CopyOfTinyFolder();
         using (var vae = TorchZipCheckpoint.Open(Path.Combine(copy, "vae", "diffusion_pytorch_model.bin")))
         {
             var half = vae.Stream().Select(t => KeyValuePair.Create(t.Name, t.Tensor.mul(2).to(ScalarType.Float16))).ToList();
@@ -65,6 +59,34 @@ public sealed class DiffusersFolderTests : IDisposable
             Assert.True(weight.eq(expected).all().item<bool>(), $"{name}: the fp16 VAE file was not the one loaded");
         }
         Assert.True(fp16.UNet.parameters().First().dtype == ScalarType.Float32);
+    }
+
+    string CopyOfTinyFolder()
+    {
+        var copy = Path.Combine(temp, "model");
+        foreach (var file in Directory.EnumerateFiles(TinyFolder, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(copy, Path.GetRelativePath(TinyFolder, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+        return copy;
+    }
+
+    [Fact]
+    public void The_adapters_check_reads_every_weight_files_index_and_finds_a_damaged_one()
+    {
+        var copy = CopyOfTinyFolder();
+        var adapter = new FifoPipes.Models.Zeroscope.ZeroscopeModelAdapter();
+        var options = new FifoPipes.Models.Zeroscope.ZeroscopeOptions { Path = copy };
+        adapter.Check(options, new PluginContext());
+
+        // The pickled VAE cut short, as an interrupted download leaves it.
+        var vae = Path.Combine(copy, "vae", "diffusion_pytorch_model.bin");
+        File.WriteAllBytes(vae, File.ReadAllBytes(vae)[..100]);
+        var damaged = Assert.Throws<FifoInputException>(() => adapter.Check(options, new PluginContext()));
+        Assert.Equal("CheckpointCorrupt", damaged.ErrorId);
+        Assert.Contains(vae, damaged.Message);
     }
 
     [Fact]
