@@ -637,6 +637,7 @@ public sealed class RecipeReader
         if (text is null) return null;
         if (runNamed) text = outputNames(text);
         if (FullPath(text, path, node.Location) is not { } full) return null;
+        if (Directory.Exists(full)) { Error(path, $"'{Path.TrimEndingDirectorySeparator(full)}' is a folder; give the path of a file (in it, or elsewhere)", node.Location); return null; }
         if (mustExist && !File.Exists(full)) { Error(path, $"file '{full}' does not exist", node.Location); return null; }
         return full;
     }

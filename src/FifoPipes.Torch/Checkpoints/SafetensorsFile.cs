@@ -105,8 +105,7 @@ public static class SafetensorsFile
 
     static FileStream OpenOrExplain(string path)
     {
-        if (!File.Exists(path))
-            throw new FifoInputException("CheckpointNotFound", $"Checkpoint file '{path}' does not exist. Check the path, or download the model first.");
+        WeightFiles.RequireFile(path);
         // Delete shared too: a snapshot being read may be replaced by the next one's atomic rename (on Windows as well).
         return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 20);
     }

@@ -56,8 +56,7 @@ public sealed class TorchZipCheckpoint : IDisposable
 
     public static TorchZipCheckpoint Open(string path)
     {
-        if (!File.Exists(path))
-            throw new FifoInputException("CheckpointNotFound", $"Checkpoint file '{path}' does not exist. Check the path, or download the model first.");
+        WeightFiles.RequireFile(path);
         var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         try
         {

@@ -35,6 +35,9 @@ public sealed class TorchZipCheckpointTests : IDisposable
         var ex = Refused(Path.Combine(dir, "nope.ckpt"));
         Assert.Equal("CheckpointNotFound", ex.ErrorId);
         Assert.Contains("nope.ckpt", ex.Message);
+        var folder = Refused(dir);
+        Assert.Equal("CheckpointNotFound", folder.ErrorId);
+        Assert.Contains($"'{dir}' is a folder, not a checkpoint file", folder.Message);
     }
 
     [Fact]
@@ -43,6 +46,7 @@ public sealed class TorchZipCheckpointTests : IDisposable
         var ex = Refused(Write("empty.ckpt", Array.Empty<byte>()));
         Assert.Equal("CheckpointCorrupt", ex.ErrorId);
         Assert.Contains("empty.ckpt", ex.Message);
+        Assert.Contains("the file is empty (0 bytes)", ex.Message);
     }
 
     [Fact]
