@@ -142,6 +142,14 @@ public sealed class RecipeReader
     /// <summary>Fills "{seed}" and "{hash}" (the run hash) in the output paths of this recipe; no change while its run is unknown.</summary>
     Func<string, string> outputNames = path => path;
 
+    /// <summary>An output path with the run's names filled in; null (and a problem at <paramref name="path"/>) where one looks misspelt.</summary>
+    string? RunNamed(string text, string path, SourceLocation? at)
+    {
+        if (RunNames.Misspelt(text) is not { } problem) return outputNames(text);
+        Error(path, problem, at);
+        return null;
+    }
+
     static Func<string, string> OutputNames(PluginUse? model, PluginUse? sampler, IReadOnlyList<PromptSpan>? prompts, string negativePrompt, long seed, string? init,
         SourceVideo? source, string? livePrompt)
     {
@@ -449,7 +457,8 @@ public sealed class RecipeReader
             if (item["path"] is not { } pathNode) { Error($"{path}.path", "missing 'path': where to write", item.Location); continue; }
             // Text and WithEnvironment report what they cannot read.
             // Run names first: a variable's value (a stream key) is taken as it is.
-            if (Text(pathNode, $"{path}.path") is not { } text || WithEnvironment(outputNames(text), $"{path}.path", pathNode.Location) is not { } target) continue;
+            if (Text(pathNode, $"{path}.path") is not { } text || RunNamed(text, $"{path}.path", pathNode.Location) is not { } named
+                || WithEnvironment(named, $"{path}.path", pathNode.Location) is not { } target) continue;
             if (string.IsNullOrWhiteSpace(target)) { Error($"{path}.path", "missing 'path': where to write", item.Location); continue; }
             string? name = item["use"] is { } use ? Text(use, $"{path}.use") : null;
             PluginDescriptor? plugin;
@@ -597,8 +606,9 @@ public sealed class RecipeReader
         if (map["snapshot"] is not { } node) return null;
         if (node is not MapNode m) { Error("snapshot", $"expected {{path, every}}, got {node.Kind}", node.Location, RecipeKeys.Snapshot); return null; }
         CheckKeys(m, "snapshot", RecipeKeys.Snapshot);
-        var path = m["path"] is { } p ? Text(p, "snapshot.path") is { } text ? outputNames(text) : null : null;
-        if (path is null) Error("snapshot.path", "missing 'path': the snapshot file to write", m.Location);
+        var text = m["path"] is { } p ? Text(p, "snapshot.path") : null;
+        if (text is null) Error("snapshot.path", "missing 'path': the snapshot file to write", m.Location);
+        var path = text is null ? null : RunNamed(text, "snapshot.path", m["path"]!.Location);
         int every = ReadScalar<int?>(m, "every", "snapshot.every") ?? 100;
         if (every < 1) Error("snapshot.every", $"must be at least 1 frame, got {every}", m["every"]?.Location);
         var full = path is null ? null : FullPath(path, "snapshot.path", m["path"]!.Location);
@@ -635,7 +645,11 @@ public sealed class RecipeReader
         if (map[key] is not { } node) return null;
         var text = Text(node, path);
         if (text is null) return null;
-        if (runNamed) text = outputNames(text);
+        if (runNamed)
+        {
+            if (RunNamed(text, path, node.Location) is not { } named) return null;
+            text = named;
+        }
         if (FullPath(text, path, node.Location) is not { } full) return null;
         if (Directory.Exists(full)) { Error(path, $"'{Path.TrimEndingDirectorySeparator(full)}' is a folder; give the path of a file (in it, or elsewhere)", node.Location); return null; }
         if (mustExist && !File.Exists(full)) { Error(path, $"file '{full}' does not exist", node.Location); return null; }

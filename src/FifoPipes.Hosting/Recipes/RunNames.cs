@@ -8,6 +8,19 @@ public static class RunNames
 {
     public const string Seed = "{seed}", Hash = "{hash}";
 
+    /// <summary>
+    /// Why <paramref name="path"/> names no run where it looks meant to: a brace word close to {seed} or {hash} but not
+    /// one ("{seeed}", "{Seed}") would be written into the file name as it is. Null where there is none; other brace
+    /// words are taken as part of the name.
+    /// </summary>
+    public static string? Misspelt(string path)
+    {
+        foreach (System.Text.RegularExpressions.Match word in System.Text.RegularExpressions.Regex.Matches(path, @"\{([A-Za-z]+)\}"))
+            if (word.Value is not (Seed or Hash) && Options.OptionBinder.Suggest(word.Groups[1].Value, new[] { "seed", "hash" }) is { } meant)
+                return $"'{word.Value}' would be written into the name as it is: only {Seed} and {Hash}, in lower case, are filled in. Did you mean '{{{meant}}}'?";
+        return null;
+    }
+
     public static bool In(string path) => path.Contains(Seed, StringComparison.Ordinal) || path.Contains(Hash, StringComparison.Ordinal);
 
     /// <param name="hash">The run hash, asked for only where the path names it: it reads the options and files.</param>

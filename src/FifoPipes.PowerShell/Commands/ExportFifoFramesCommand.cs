@@ -70,6 +70,8 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
             // An address (rtmp://...) is where a stream goes; PowerShell would take its scheme for a drive.
             var full = StreamAddress.IsAddress(path) ? path : SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
             var shown = StreamAddress.Display(full);
+            if (RunNames.Misspelt(path) is { } misspelt)
+                ThrowTerminatingError(Errors.From(new FifoInputException("MisspeltRunName", $"'{shown}': {misspelt}"), shown));
             var plugin = ResolveSink(full);
             if (!seen.Add(full))
                 ThrowTerminatingError(Errors.From(new FifoInputException("DuplicateOutputPath", $"'{shown}' is given twice; every output needs its own path."), shown));

@@ -691,6 +691,11 @@ public sealed class CmdletTests : IDisposable
         Assert.NotEqual(hashes[0], hashes[1]);
         Assert.All(hashes, h => Assert.True(Directory.Exists(Path.Combine(dir, "out", h))));
         Assert.False(File.Exists(Path.Combine(dir, "out", "koi-{seed}.gif")));
+
+        var misspelt = RunFailing($"New-FifoVideo 'koi' -Frames 2 {tiny} | Export-FifoFrames 'out/koi-{{seeed}}.gif'");
+        Assert.Contains("'{seeed}' would be written into the name as it is", misspelt.Exception.Message);
+        Assert.Contains("Did you mean '{seed}'?", misspelt.Exception.Message);
+        Assert.False(File.Exists(Path.Combine(dir, "out", "koi-{seeed}.gif")));
     }
 
     [Fact]
