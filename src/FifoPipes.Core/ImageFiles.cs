@@ -23,9 +23,15 @@ public static class ImageFiles
         if (Media.VideoClipReader.IsVideo(path) || IsAnimatedPng(path)) return Media.VideoClipReader.Read(path, width, height, maxFrames);
         Image<Rgb24> image;
         try { image = Image.Load<Rgb24>(path); }
-        catch (Exception ex) when (ex is UnknownImageFormatException or InvalidImageContentException or NotSupportedException)
+        // ImageSharp's own text for an unknown format lists its decoder classes: no help to someone who gave a text file.
+        catch (UnknownImageFormatException ex)
         {
-            throw new FifoInputException("InitImageUnreadable", $"Start image '{path}' could not be read ({ex.Message}). Use a PNG, JPEG or GIF file.", ex);
+            throw new FifoInputException("InitImageUnreadable",
+                $"Start image '{path}' is not an image or video that can be read (damaged, or another kind of file). Use a PNG, JPEG or GIF image, or a short video.", ex);
+        }
+        catch (Exception ex) when (ex is InvalidImageContentException or NotSupportedException)
+        {
+            throw new FifoInputException("InitImageUnreadable", $"Start image '{path}' is damaged ({ex.Message.Split('\n')[0].TrimEnd('.')}). Save it again, or use another image.", ex);
         }
         using (image)
         {

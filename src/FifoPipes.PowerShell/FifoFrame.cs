@@ -32,14 +32,26 @@ public sealed class FifoFrame
     /// <summary>
     /// Writes the frame as an image file and returns it: PNG, with how it was made (Get-FifoProvenance reads it), or
     /// JPEG, WebP or BMP by the extension; a relative path is taken from the location the frame was made in,
-    /// and a leading ~ is the home folder (PowerShell expands it for cmdlets, not for method arguments).
+    /// and a leading ~ is the home folder (PowerShell expands it for cmdlets, not for method arguments). A missing
+    /// folder is made, as the sinks make theirs; an existing file is replaced.
     /// </summary>
     public FileInfo Save(string path)
     {
         if (path == "~" || path.StartsWith("~/", StringComparison.Ordinal) || path.StartsWith("~" + Path.DirectorySeparatorChar, StringComparison.Ordinal))
             path = Path.Join(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), path[1..]);
         var full = location is null ? Path.GetFullPath(path) : Path.GetFullPath(path, location);
-        ImageFiles.SaveImage(frame, full);
+        if (Directory.Exists(full))
+            throw new FifoInputException("FrameNotSaved", $"'{Path.TrimEndingDirectorySeparator(full)}' is a folder; give a file name in it, e.g. '{Path.Join(full, $"frame_{Index}.png")}'.");
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            ImageFiles.SaveImage(frame, full);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new FifoInputException("FrameNotSaved",
+                $"Frame {Index} could not be saved to '{full}' ({ex.Message.TrimEnd('.')}). Give a path in a folder this user can write, on a disk with room.", ex);
+        }
         return new FileInfo(full);
     }
 

@@ -71,6 +71,16 @@ public sealed class StartClipTests : IDisposable
         Assert.Contains("notes.mp4", ex.Message);
     }
 
+    [Fact]
+    public void A_file_that_is_no_image_is_refused_in_words_without_the_decoders_list()
+    {
+        var fake = Path.Combine(dir, "fake.png");
+        File.WriteAllBytes(fake, Enumerable.Range(0, 512).Select(i => (byte)(i * 31 % 253)).ToArray());
+        var ex = Assert.Throws<FifoInputException>(() => ImageFiles.LoadFrames(fake, 32, 32));
+        Assert.Equal("InitImageUnreadable", ex.ErrorId);
+        Assert.Equal($"Start image '{fake}' is not an image or video that can be read (damaged, or another kind of file). Use a PNG, JPEG or GIF image, or a short video.", ex.Message);
+    }
+
     [SkippableFact]
     public void New_FifoVideo_starts_from_a_clip()
     {

@@ -708,6 +708,18 @@ public sealed class CmdletTests : IDisposable
         var refused = RunFailing($"(New-FifoVideo 'marble' -Frames 1 {InProcessShell.Tiny}).Save('a.tif')");
         Assert.Contains("'" + Path.Combine(dir, "a.tif") + "' names no image format a frame is saved in: use .png", refused.Exception.Message);
         Assert.False(File.Exists(Path.Combine(dir, "a.tif")));
+
+        // A folder that is not there yet is made; one given as the file is refused with a name to use in it.
+        Assert.False(Directory.Exists(Path.Combine(dir, "stills")));
+        var inNewFolder = Assert.IsType<FileInfo>(Assert.Single(Run($"(New-FifoVideo 'marble' -Frames 1 {InProcessShell.Tiny}).Save('stills/day 1/a.png')")));
+        Assert.Equal(Path.Combine(dir, "stills", "day 1", "a.png"), inNewFolder.FullName);
+        Assert.True(inNewFolder.Exists);
+        var folder = RunFailing($"(New-FifoVideo 'marble' -Frames 1 {InProcessShell.Tiny}).Save('stills')");
+        Assert.Contains($"'{Path.Combine(dir, "stills")}' is a folder; give a file name in it, e.g. '{Path.Combine(dir, "stills", "frame_0.png")}'", folder.Exception.Message);
+        File.WriteAllText(Path.Combine(dir, "plain"), "a file where a folder would go");
+        var underFile = RunFailing($"(New-FifoVideo 'marble' -Frames 1 {InProcessShell.Tiny}).Save('plain/a.png')");
+        Assert.Contains($"Frame 0 could not be saved to '{Path.Combine(dir, "plain", "a.png")}' (", underFile.Exception.Message);
+        Assert.Contains("Give a path in a folder this user can write", underFile.Exception.Message);
     }
 
     [Fact]
