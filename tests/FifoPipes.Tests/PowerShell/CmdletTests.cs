@@ -36,11 +36,14 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
-    public void The_same_seed_gives_the_same_frames()
+    public void The_same_seed_gives_the_same_frames_and_another_seed_other_ones()
     {
         var a = Run($"New-FifoVideo 'lava' -Frames 3 {InProcessShell.Tiny}").Cast<FifoFrame>().ToList();
         var b = Run($"New-FifoVideo 'lava' -Frames 3 {InProcessShell.Tiny}").Cast<FifoFrame>().ToList();
         Assert.Equal(a.Select(f => f.Pixels), b.Select(f => f.Pixels));
+        // -Seed reaches the noise, not only the record of the run.
+        var other = Run($"New-FifoVideo 'lava' -Frames 3 {InProcessShell.Tiny.Replace("-Seed 3", "-Seed 4")}").Cast<FifoFrame>().ToList();
+        Assert.All(a.Zip(other), pair => Assert.NotEqual(pair.First.Pixels, pair.Second.Pixels));
     }
 
     [Fact]

@@ -86,23 +86,38 @@ public sealed class FifoTrajectoryReplay
         return (job, plan);
     }
 
-    /// <summary>Checks the schedule, the initial queue and the first <paramref name="iterations"/> iterations (queue after the windows where recorded, popped latent).</summary>
-    public void Replay(DelegateVideoModel.Denoiser denoiser, int iterations, bool fromBaseClip = false)
+    /// <summary>Float32 rounding, on any CPU: what the sampler's own arithmetic may add to exact inputs.</summary>
+    const double Rounding = 1e-5;
+    /// <summary>A queue denoised by the real tiny UNet (measured up to 8e-5 against the recording, in every recorded iteration).</summary>
+    const double ThroughTheUNet = 4e-4;
+
+    /// <summary>
+    /// Checks the schedule, the initial queue and the first <paramref name="iterations"/> iterations (queue after the
+    /// windows where recorded, popped latent). Each is held to what can stand between it and the recording: the case's
+    /// tolerance is sized for frames many real model calls deep, far looser than a sampler bug in the first queues.
+    /// </summary>
+    /// <param name="denoiserReplaysTheRecording">True where the denoiser answers with the recorded outputs (a lookup):
+    /// then only rounding is allowed anywhere.</param>
+    public void Replay(DelegateVideoModel.Denoiser denoiser, int iterations, bool fromBaseClip = false, bool denoiserReplaysTheRecording = false)
     {
         using var model = new DelegateVideoModel(Info, denoiser);
         var (job, plan) = CreateJob(model, fromBaseClip);
         Assert.Equal(Case.Config.GetProperty("derived").GetProperty("num_discarded_pops").GetInt32(), plan.Discarded);
         Assert.Equal(Case.Config.GetProperty("derived").GetProperty("queue_length").GetInt32(), plan.QueueLength);
         using var run = FifoRun.Create(job, plan, CancellationToken.None);
-        double atol = Case.Atol, rtol = Case.Rtol;
-        using (var queue = run.QueueTensor()) TensorAssert.Close(Case["queue_init"][0], queue, atol, rtol, $"{Case.Name} queue_init");
+        double rtol = denoiserReplaysTheRecording ? Rounding : Case.Rtol;
+        // The recorded z0 noised: rounding alone, unless the base clip was sampled here first.
+        double initAtol = fromBaseClip && !denoiserReplaysTheRecording ? ThroughTheUNet : Rounding;
+        double denoisedAtol = denoiserReplaysTheRecording ? Rounding : ThroughTheUNet;
+        double poppedAtol = denoiserReplaysTheRecording ? Rounding : Case.Atol;
+        using (var queue = run.QueueTensor()) TensorAssert.Close(Case["queue_init"][0], queue, initAtol, rtol, $"{Case.Name} queue_init");
         for (int i = 0; i < iterations; i++)
         {
             run.DenoiseWindows(CancellationToken.None);
             if (Case.Io.TryGetValue($"queue_denoised/{i}", out var expected))
-                using (var queue = run.QueueTensor()) TensorAssert.Close(expected[0], queue, atol, rtol, $"{Case.Name} queue_denoised/{i}");
+                using (var queue = run.QueueTensor()) TensorAssert.Close(expected[0], queue, denoisedAtol, rtol, $"{Case.Name} queue_denoised/{i}");
             using var popped = run.PopShiftPush();
-            TensorAssert.Close(Case[$"popped/{i}"][0], popped, atol, rtol, $"{Case.Name} popped/{i}");
+            TensorAssert.Close(Case[$"popped/{i}"][0], popped, poppedAtol, rtol, $"{Case.Name} popped/{i}");
         }
     }
 

@@ -93,16 +93,39 @@ public sealed class GifSinkTests : SinkTestBase
     }
 
     [Fact]
-    public void Every_quantizer_and_dither_writes_a_readable_gif()
+    public void Every_quantizer_and_dither_writes_a_readable_gif_that_each_option_changes()
     {
+        var written = new Dictionary<(string Quantizer, string Dither), byte[]>();
         foreach (var quantizer in new[] { "wu", "octree", "websafe", "werner" })
             foreach (var dither in new[] { "floyd-steinberg", "bayer4", "bayer8", "none" })
             {
-                var path = Write(new SinkTarget($"{quantizer}-{dither}.gif", 8, false), new[] { Frame(0, 8, 8), Frame(1, 8, 8) },
+                var path = Write(new SinkTarget($"{quantizer}-{dither}.gif", 8, false), new[] { Frame(0, 16, 16), Frame(1, 16, 16) },
                     new GifSinkOptions { Quantizer = quantizer, Dither = dither, Colors = 32 });
                 using var image = Image.Load<Rgb24>(path);
                 Assert.Equal(2, image.Frames.Count);
+                for (int i = 0; i < image.Frames.Count; i++)
+                {
+                    using var frame = image.Frames.CloneFrame(i);
+                    var colours = new HashSet<Rgb24>();
+                    frame.ProcessPixelRows(rows =>
+                    {
+                        for (int y = 0; y < rows.Height; y++) foreach (var pixel in rows.GetRowSpan(y)) colours.Add(pixel);
+                    });
+                    // colors limits the adaptive palettes; the fixed ones are used whole.
+                    if (quantizer is "wu" or "octree")
+                        Assert.True(colours.Count <= 32, $"{quantizer}/{dither} frame {i}: {colours.Count} colours, more than the 32 asked for");
+                    var palette = quantizer switch { "websafe" => Color.WebSafePalette, "werner" => Color.WernerPalette, _ => default };
+                    if (!palette.IsEmpty)
+                    {
+                        var fixedColours = palette.ToArray().Select(c => c.ToPixel<Rgb24>()).ToHashSet();
+                        Assert.All(colours, c => Assert.True(fixedColours.Contains(c), $"{quantizer}: {c} is not in its palette"));
+                    }
+                }
+                written[(quantizer, dither)] = File.ReadAllBytes(path);
             }
+        // Each quantizer and each dither is taken, not mapped to the default.
+        Assert.Equal(4, new[] { "wu", "octree", "websafe", "werner" }.Select(q => Convert.ToHexString(written[(q, "none")])).Distinct().Count());
+        Assert.Equal(4, new[] { "floyd-steinberg", "bayer4", "bayer8", "none" }.Select(d => Convert.ToHexString(written[("wu", d)])).Distinct().Count());
     }
 
     [Fact]
