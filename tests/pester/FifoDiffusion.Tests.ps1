@@ -439,6 +439,13 @@ Describe 'Output formats' {
         "apiVersion: fifopipes/v1`nprompt: b`nframes: 2`nseed: x`n" | Set-Content $b
         $table = Test-FifoRecipe $a, $b | Out-String -Width 160
         $table | Should -Match "Recipe: $([regex]::Escape($a))[\s\S]+frames must be at least 1[\s\S]+Recipe: $([regex]::Escape($b))[\s\S]+seed"
+        # A problem of the whole file sits under that file, with no line 0; choices follow the message once, after a full stop.
+        $missing = Join-Path $Work 'no-such.yaml'; $choice = Join-Path $Work 'choice.yaml'
+        "apiVersion: fifopipes/v1`nprompt: a`nframes: 2`nsampler: { use: fifo, with: { step: euler } }`n" | Set-Content $choice
+        $table = Test-FifoRecipe $missing, $choice | Out-String -Width 200
+        $table | Should -Match "Recipe: $([regex]::Escape($missing))\s+Line\s+Col\s+Path\s+Message\s+-+\s+-+\s+-+\s+-+\s+\(file\)\s+recipe file"
+        $table | Should -Match "'euler' is not one of the allowed values\. Valid: ddim, ddpm\."
+        $table | Should -Not -Match 'ddim, ddpm Valid'
     }
 
     It 'shows plugin options and model files as one table row each' {

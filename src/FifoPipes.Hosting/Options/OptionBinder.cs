@@ -125,7 +125,7 @@ public static class OptionBinder
             return null;
         }
         if (option.Choices.Count > 0 && value is string s && !option.Choices.Contains(s, StringComparer.OrdinalIgnoreCase))
-            return $"'{s}' is not one of the allowed values: {string.Join(", ", option.Choices)}";
+            return $"'{s}' is not one of the allowed values";
         if (value is IConvertible c && value is not string and not bool and not Enum)
         {
             double d = c.ToDouble(CultureInfo.InvariantCulture);

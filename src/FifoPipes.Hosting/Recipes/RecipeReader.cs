@@ -68,7 +68,7 @@ public sealed class RecipeReader
         this.baseDirectory = baseDirectory;
         if (root is not MapNode map)
         {
-            Error("(document)", $"a recipe is a mapping of keys ({string.Join(", ", RecipeKeys.Top)}), not {root.Kind}", root.Location, RecipeKeys.Top);
+            Error("(document)", $"a recipe is a mapping of keys, not {root.Kind}", root.Location, RecipeKeys.Top);
             return null;
         }
         int before = diagnostics.Count;
@@ -447,7 +447,7 @@ public sealed class RecipeReader
     {
         var sinks = new List<SinkUse>();
         if (map["sinks"] is not { } node) return sinks;
-        if (node is not SequenceNode seq) { Error("sinks", $"expected a list of sinks ({{use, path, with}}), got {node.Kind}", node.Location, SinkKeys); return sinks; }
+        if (node is not SequenceNode seq) { Error("sinks", $"expected a list of sinks, each a mapping of keys, got {node.Kind}", node.Location, SinkKeys); return sinks; }
         var targets = new SinkTargets();
         for (int i = 0; i < seq.Items.Count; i++)
         {
@@ -575,7 +575,7 @@ public sealed class RecipeReader
                 entries = m;
                 break;
             default:
-                Error("source", $"expected a video path or {{path, strength, fps, start, loop}}, got {node.Kind}", node.Location, RecipeKeys.Source);
+                Error("source", $"expected a video path or a mapping of keys, got {node.Kind}", node.Location, RecipeKeys.Source);
                 return null;
         }
         if (entries["path"] is null) { Error("source.path", "missing 'path': the video to restyle", entries.Location); return null; }

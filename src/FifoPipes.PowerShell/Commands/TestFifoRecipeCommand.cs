@@ -37,7 +37,7 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
             if (Model && recipe is not null) diagnostics = diagnostics.Concat(ModelProblems(recipe)).ToList();
             if (Sinks && recipe is not null) diagnostics = diagnostics.Concat(SinkProblems(recipe)).ToList();
             if (Quiet) WriteObject(diagnostics.Count == 0);
-            else foreach (var d in diagnostics) WriteObject(new FifoRecipeDiagnostic(d));
+            else foreach (var d in diagnostics) WriteObject(new FifoRecipeDiagnostic(d, file));
         }
     }
 
@@ -79,12 +79,15 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
 /// <summary>One problem in a recipe.</summary>
 public sealed class FifoRecipeDiagnostic
 {
-    internal FifoRecipeDiagnostic(FifoPipes.Hosting.Options.Diagnostic d)
+    /// <param name="recipe">The recipe file tested, for a problem that has no place in it (a file that is not there, no sinks).</param>
+    internal FifoRecipeDiagnostic(FifoPipes.Hosting.Options.Diagnostic d, string? recipe = null)
     {
-        File = d.File; Line = d.Line; Column = d.Column; Path = d.Path; Message = d.Message; ValidChoices = d.ValidChoices.ToArray();
+        File = d.File ?? recipe; Line = d.Line; Column = d.Column; Path = d.Path; Message = d.Message; ValidChoices = d.ValidChoices.ToArray();
+        Problem = d.Message + d.Choices();
         Text = d.ToString();
     }
 
+    /// <summary>The recipe file; for a problem of the whole file, the file tested.</summary>
     public string? File { get; }
     public int Line { get; }
     public int Column { get; }
@@ -92,6 +95,8 @@ public sealed class FifoRecipeDiagnostic
     public string Path { get; }
     public string Message { get; }
     public string[] ValidChoices { get; }
+    /// <summary>The message and the valid choices, as one text (the table's Message column).</summary>
+    public string Problem { get; }
     public string Text { get; }
     public override string ToString() => Text;
 }

@@ -343,7 +343,8 @@ public sealed class CmdletTests : IDisposable
         File.WriteAllText(Path.Combine(dir, "list.yaml"), "- prompt: a\n- frames: 3\n");
         var notAMap = Assert.Single(Run("Test-FifoRecipe list.yaml").Cast<FifoRecipeDiagnostic>());
         Assert.Equal((Path.Combine(dir, "list.yaml"), 1), (notAMap.File, notAMap.Line));
-        Assert.Contains("apiVersion", notAMap.Message);
+        Assert.Contains("apiVersion", notAMap.Problem);
+        Assert.Equal(1, notAMap.Text.Split("apiVersion").Length - 1);
     }
 
     [Fact]
