@@ -415,8 +415,9 @@ public sealed class PluginHost
     {
         if (Find(kind, name) is { } found) return found;
         var available = OfKind(kind).Select(p => p.Name).OrderBy(n => n).ToList();
+        var meant = Options.OptionBinder.Suggest(name, available) is { } near ? $" Did you mean '{near}'?" : "";
         throw new FifoInputException("UnknownPlugin",
-            $"No {kind.ToString().ToLowerInvariant()} plugin named '{name}'.{WhyMissing(name)} Available: {(available.Count == 0 ? "none" : string.Join(", ", available))}." +
+            $"No {kind.ToString().ToLowerInvariant()} plugin named '{name}'.{meant}{WhyMissing(name)} Available: {(available.Count == 0 ? "none" : string.Join(", ", available))}." +
             WhereThirdPartyPluginsAre);
     }
 

@@ -43,8 +43,10 @@ public sealed class GetFifoPluginCommand : PSCmdlet
         }
         foreach (var name in names.UnmatchedPlainNames())
         {
-            var known = string.Join(", ", host.Plugins.Select(p => p.Name).Order(StringComparer.OrdinalIgnoreCase));
-            WriteError(new ErrorRecord(new ItemNotFoundException($"There is no {(Kind ?? "").ToLowerInvariant()}{(Kind is null ? "" : " ")}plugin '{name}'. Plugins: {known}."),
+            var ofKind = host.Plugins.Where(p => Kind is null || string.Equals(p.Kind.ToString(), Kind, StringComparison.OrdinalIgnoreCase))
+                .Select(p => p.Name).Order(StringComparer.OrdinalIgnoreCase).ToList();
+            var meant = OptionBinder.Suggest(name, ofKind) is { } near ? $" Did you mean '{near}'?" : "";
+            WriteError(new ErrorRecord(new ItemNotFoundException($"There is no {(Kind ?? "").ToLowerInvariant()}{(Kind is null ? "" : " ")}plugin '{name}'.{meant} Plugins: {string.Join(", ", ofKind)}."),
                 "PluginNotFound", ErrorCategory.ObjectNotFound, name));
         }
     }

@@ -190,6 +190,10 @@ public sealed class PluginHostTests
         Assert.Equal("UnknownPlugin", ex.ErrorId);
         Assert.Contains("fifo", ex.Message);
         Assert.Contains(PluginHost.PluginPathVariable, ex.Message);
+        Assert.DoesNotContain("Did you mean", ex.Message);
+        // Export-FifoFrames -Format, Measure-FifoQuality -Sampler and Get-FifoPlugin ask here too.
+        Assert.Contains("No sink plugin named 'mp5'. Did you mean 'mp4'?", Assert.Throws<FifoInputException>(() => TestPlugins.Host.Require(PluginKind.Sink, "mp5")).Message);
+        Assert.Contains("Did you mean 'fifo'?", Assert.Throws<FifoInputException>(() => TestPlugins.Host.Require(PluginKind.Sampler, "fifoo")).Message);
     }
 }
 

@@ -948,6 +948,9 @@ public sealed class CmdletTests : IDisposable
         var missing = RunFailing("Get-FifoPlugin nonesuch");
         Assert.Equal("PluginNotFound", missing.FullyQualifiedErrorId.Split(',')[0]);
         Assert.Contains("analytic", missing.Exception.Message);
+        var near = RunFailing("Get-FifoPlugin fifoo -Kind Sampler");
+        Assert.Contains("There is no sampler plugin 'fifoo'. Did you mean 'fifo'? Plugins: ", near.Exception.Message);
+        Assert.DoesNotContain("analytic", near.Exception.Message);
         Assert.Empty(Run("Get-FifoPlugin nothing*"));
     }
 
