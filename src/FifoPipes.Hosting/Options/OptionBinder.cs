@@ -204,6 +204,13 @@ public static class OptionBinder
             else { problem = $"options of type {target.Name} are not supported"; return false; }
             return true;
         }
+        catch (OverflowException) when (target == typeof(int) || target == typeof(long))
+        {
+            // A whole number, only too large: say so, with the limit, rather than that it is no integer.
+            var (min, max) = target == typeof(int) ? ((long)int.MinValue, (long)int.MaxValue) : (long.MinValue, long.MaxValue);
+            problem = text.TrimStart().StartsWith('-') ? $"{text} is too small: the least is {min}" : $"{text} is too large: the most is {max}";
+            return false;
+        }
         catch (Exception ex) when (ex is FormatException or OverflowException)
         {
             problem = $"expected {Expected(type)}, got '{text}'";

@@ -182,6 +182,8 @@ public sealed class RecipeReaderTests
             "'{seeed}' would be written into the name as it is: only {seed} and {hash}, in lower case, are filled in. Did you mean '{seed}'?" },
         { "snapshot path with a run name in capitals", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsnapshot: { path: 'runs/{Hash}.snapshot' }\n", "snapshot.path", 4,
             "Did you mean '{hash}'?" },
+        { "frames beyond an integer", "apiVersion: fifopipes/v1\nprompt: a\nframes: 99999999999\n", "frames", 3, "99999999999 is too large: the most is 2147483647" },
+        { "seed beyond a long", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nseed: -99999999999999999999\n", "seed", 4, "-99999999999999999999 is too small: the least is -9223372036854775808" },
         { "source a folder", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsource: /tmp\n", "source.path", 4, "'/tmp' is a folder; give the path of a file" },
         { "start frames a folder", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\ninit: /tmp/\n", "init", 4, "'/tmp' is a folder; give the path of a file" },
         { "live prompt a folder", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nlivePrompt: /tmp\n", "livePrompt", 4, "'/tmp' is a folder; give the path of a file" },
