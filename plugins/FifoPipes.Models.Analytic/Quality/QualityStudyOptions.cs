@@ -46,31 +46,30 @@ public sealed class QualityStudyOptions : IValidatableOptions
     [Option("Also measure exact samples of the prior, the finite-sample floor.")]
     public bool IncludeExactPrior { get; set; } = true;
 
-    IEnumerable<OptionProblem> IValidatableOptions.Validate()
-    {
-        try { Check(); }
-        catch (FifoInputException ex) { return new[] { new OptionProblem("study", ex.Message) }; }
-        return Array.Empty<OptionProblem>();
-    }
+    IEnumerable<OptionProblem> IValidatableOptions.Validate() => Problems();
 
     /// <summary>Throws <see cref="FifoInputException"/> naming the first bad setting.</summary>
     public void Check()
     {
-        void Require(bool ok, string name, string message)
-        {
-            if (!ok) throw new FifoInputException("BadQualityOption", $"Quality study option '{name}': {message}");
-        }
-        Require(Height >= 2 && Width >= 2, "height/width", $"the latent {Height}x{Width} is too small; use at least 2x2 (8x8 is typical).");
-        Require(Streams >= 1, "streams", $"{Streams} streams; use at least 1.");
-        Require(WindowFrames >= 2, "windowFrames", $"{WindowFrames}; use at least 2.");
-        Require(Partitions >= 1 && Partitions * WindowFrames <= 1000, "partitions", $"{Partitions} x {WindowFrames} frames must be 1..1000 steps.");
-        Require(Eta >= 0 && Eta <= 1, "eta", $"{Eta} is outside 0..1.");
-        Require(MeasureFrames >= 1, "measureFrames", $"{MeasureFrames}; use at least 1.");
-        Require(Frames >= MeasureFrames + 1 && Frames >= 2, "frames", $"{Frames} frames is too short for windows of {MeasureFrames}.");
-        Require(Every >= 2 && Every <= Frames, "every", $"{Every} must be within 2..frames ({Frames}).");
-        Require(WindowStride >= 1, "windowStride", $"{WindowStride}; use at least 1.");
-        Require(Beta >= 0 && K0 > 0 && T0 > 0 && double.IsFinite(VelocityY) && double.IsFinite(VelocityX), "prior",
-            "beta must be >= 0, k0 and T0 positive, the velocity finite.");
+        if (Problems().FirstOrDefault() is { } problem)
+            throw new FifoInputException("BadQualityOption", $"Quality study option '{problem.Option}': {problem.Message}");
+    }
+
+    /// <summary>Each bad setting, under its own option's name (so a cmdlet parameter that set it is the one named).</summary>
+    IEnumerable<OptionProblem> Problems()
+    {
+        if (Height < 2 || Width < 2) yield return new("height/width", $"the latent {Height}x{Width} is too small; use at least 2x2 (8x8 is typical).");
+        if (Streams < 1) yield return new("streams", $"{Streams} streams; use at least 1.");
+        if (WindowFrames < 2) yield return new("windowFrames", $"{WindowFrames}; use at least 2.");
+        if (Partitions < 1 || Partitions * WindowFrames > 1000) yield return new("partitions", $"{Partitions} x {WindowFrames} frames must be 1..1000 steps.");
+        if (Eta < 0 || Eta > 1) yield return new("eta", $"{Eta} is outside 0..1.");
+        if (MeasureFrames < 1) yield return new("measureFrames", $"{MeasureFrames}; use at least 1.");
+        if (Frames < MeasureFrames + 1 || Frames < 2)
+            yield return new("frames", $"{Frames} frames is too short to measure windows of {MeasureFrames} (measureFrames) in; give at least {Math.Max(2, MeasureFrames + 1)}.");
+        if (Every < 2 || Every > Frames) yield return new("every", $"{Every} must be within 2..frames ({Frames}).");
+        if (WindowStride < 1) yield return new("windowStride", $"{WindowStride}; use at least 1.");
+        if (Beta < 0 || K0 <= 0 || T0 <= 0 || !double.IsFinite(VelocityY) || !double.IsFinite(VelocityX))
+            yield return new("prior", "beta must be >= 0, k0 and T0 positive, the velocity finite.");
     }
 }
 

@@ -22,6 +22,15 @@ static class OptionTable
             if (value is not null) bound[key] = OptionValue.FromObject(value);
         var diagnostics = new List<Diagnostic>();
         var options = OptionBinder.Bind(plugin.OptionsType, bound, $"{plugin.Name} options", null, diagnostics);
-        return (options, diagnostics.Count > 0 ? Errors.InvalidOptions(diagnostics, parameter) : null);
+        return (options, diagnostics.Count > 0 ? Errors.InvalidOptions(diagnostics, ParameterOf(diagnostics, extra) ?? parameter) : null);
+    }
+
+    /// <summary>The cmdlet parameter (-Frames) that set the value every problem is about, rather than the hashtable it was merged into.</summary>
+    static string? ParameterOf(List<Diagnostic> diagnostics, IReadOnlyDictionary<string, object?>? extra)
+    {
+        var keys = diagnostics.Select(d => d.Path[(d.Path.LastIndexOf('.') + 1)..]).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+        return keys.Count == 1 && extra?.FirstOrDefault(e => e.Value is not null && string.Equals(e.Key, keys[0], StringComparison.OrdinalIgnoreCase)) is { Key: { } key }
+            ? "-" + char.ToUpperInvariant(key[0]) + key[1..]
+            : null;
     }
 }

@@ -926,6 +926,11 @@ public sealed class CmdletTests : IDisposable
         Assert.Contains("Invalid -SamplerOption fifo", wrong.Exception.Message);
         var longer = RunFailing("Measure-FifoQuality -Sampler fifo -Frames 32 -Every 40");
         Assert.Contains("-Every 40 is more than the run's 32 frames", longer.Exception.Message);
+        // A value the cmdlet's own parameter set is that parameter's problem, not -Option's.
+        var tooShort = RunFailing("Measure-FifoQuality -Sampler fifo -Frames 8");
+        Assert.Contains("Invalid -Frames:", tooShort.Exception.Message);
+        Assert.Contains("frames: 8 frames is too short to measure windows of 8 (measureFrames) in; give at least 9.", tooShort.Exception.Message);
+        Assert.DoesNotContain("-Option", tooShort.Exception.Message);
         // Variants of one sampler, measured side by side under their own names.
         var variants = Run("Measure-FifoQuality -Sampler fifo -Option @{ frames = 16; streams = 2; height = 4; width = 4; windowFrames = 4; partitions = 2 } " +
                            "-SamplerOption @{ 'fifo-nolookahead' = @{ use = 'fifo'; lookahead = $false } }").Cast<FifoPipes.Abstractions.QualityPoint>().ToList();
