@@ -222,8 +222,10 @@ public sealed record SnapshotPolicy(string Path, int EveryFrames)
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
+            // The probe's stage name means nothing to the user; the reason without it does.
+            var reason = ex.Message.Replace($" : '{probe}'", "").Replace($" '{probe}'", "").TrimEnd('.');
             throw new FifoInputException(NotWritableErrorId,
-                $"Snapshots cannot be written to '{Path}' ({ex.Message.TrimEnd('.')}). Give snapshot.path (-SnapshotPath) a file in a folder this user can write.", ex);
+                $"Snapshots cannot be written to '{Path}' ({reason}). Give snapshot.path (-SnapshotPath) a file in a folder this user can write.", ex);
         }
     }
 

@@ -49,12 +49,14 @@ public static class SinkFiles
             why => $"The sink output '{path}' cannot be replaced ({why}). Fix its permissions, or choose another path.");
 
     /// <summary>Opens and closes a file, or refuses the output with the message <paramref name="refusal"/> makes of the reason.</summary>
-    static void Try(Func<FileStream> open, Func<string, string> refusal)
+    /// <param name="unnamed">A file of ours the user never named (a probe), left out of the reason.</param>
+    static void Try(Func<FileStream> open, Func<string, string> refusal, string? unnamed = null)
     {
         try { open().Dispose(); }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new FifoInputException(OutputNotWritableErrorId, refusal(ex.Message.TrimEnd('.')), ex);
+            var reason = unnamed is null ? ex.Message : ex.Message.Replace($" : '{unnamed}'", "").Replace($" '{unnamed}'", "");
+            throw new FifoInputException(OutputNotWritableErrorId, refusal(reason.TrimEnd('.')), ex);
         }
     }
 
@@ -75,7 +77,7 @@ public static class SinkFiles
         var probe = Path.Combine(folder, $".fifopipes-probe-{Guid.NewGuid():N}");
         Try(() => new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose),
             why => $"The sink output '{output}' cannot be written: '{folder}' does not take new files ({why}). " +
-                   "Fix the folder's permissions, or choose a path in a folder you can write.");
+                   "Fix the folder's permissions, or choose a path in a folder you can write.", unnamed: probe);
     }
 
     /// <summary>For a video a resumed run does not touch: the user who resumes must not fear -Force.</summary>

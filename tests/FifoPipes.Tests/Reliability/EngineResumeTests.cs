@@ -224,6 +224,7 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
         var ex = Assert.Throws<FifoInputException>(() => written.AddRange(Run(recipe)));
         Assert.Equal(SnapshotPolicy.NotWritableErrorId, ex.ErrorId);
         Assert.StartsWith("Snapshots cannot be written to '/proc/run.snapshot' (", ex.Message);
+        Assert.DoesNotContain(".staged", ex.Message);
         Assert.Empty(written);
         Assert.False(Directory.Exists(Path.Combine(folder, "unwritable")), "no sink opened");
     }
