@@ -6,7 +6,10 @@ namespace FifoPipes.Sinks.Ffmpeg;
 
 /// <summary>
 /// Encodes two black frames with a sink's encoder settings before the run, so a mistyped preset, codec or pixel format
-/// is refused before a model computes anything, not when the first frame reaches ffmpeg (about 0.2 s for x264).
+/// is refused before a model computes anything, not when the first frame reaches ffmpeg (about 0.2 s for x264). Extra
+/// arguments are tried with them: ffmpeg reads its whole command line before it opens anything, so one it cannot read
+/// (an unknown option, one missing its value) is refused then; one that fits only the real frames (a crop) is left
+/// for the run.
 /// </summary>
 static class EncoderTrial
 {
@@ -16,18 +19,37 @@ static class EncoderTrial
     // run asks once per process.
     static readonly ConcurrentDictionary<string, bool> Passed = new(StringComparer.Ordinal);
 
-    public static void Ensure(IReadOnlyList<string> trial, FfmpegEncodingOptions options, string codec, string sink)
+    /// <summary>What ffmpeg says of a command line it could not read, before it opens any input.</summary>
+    const string CommandLineRefused = "Error splitting the argument list";
+
+    public static void Ensure(FfmpegEncodingOptions options, string codec, string? audioCodec, string sink, string defaultPreset = "")
+    {
+        var extra = CommandLineWords.Split(options.ExtraArgs);
+        if (extra.Count > 0)
+        {
+            var (passed, errors) = Run(FfmpegCommand.Trial(options, codec, audioCodec, defaultPreset, extra));
+            if (passed) return;
+            if (errors.Contains(CommandLineRefused, StringComparison.Ordinal))
+                throw new FifoInputException(RefusedErrorId,
+                    $"The {sink} sink's extraArgs ('{options.ExtraArgs}') are not an ffmpeg command line: ffmpeg says \"{FfmpegRun.FirstLine(errors)}\". " +
+                    "Fix or remove extraArgs (`ffmpeg -h full` lists the options).");
+        }
+        var (encodes, refusal) = Run(FfmpegCommand.Trial(options, codec, audioCodec, defaultPreset));
+        if (encodes) return;
+        throw new FifoInputException(RefusedErrorId,
+            $"The {sink} sink's encoder settings do not work: ffmpeg says \"{FfmpegRun.FirstLine(refusal) ?? "nothing"}\". " +
+            $"Check codec ({codec}), preset ({(options.Preset.Length > 0 ? options.Preset : "default")}) and pixelFormat ({options.PixelFormat}) " +
+            $"(`ffmpeg -h encoder={codec}` lists the encoder's options).");
+    }
+
+    /// <summary>Whether the trial passed (or could not tell: a machine too busy to finish in time says nothing of the settings), and what ffmpeg said.</summary>
+    static (bool Passed, string Errors) Run(IReadOnlyList<string> trial)
     {
         // Per ffmpeg too: FIFOPIPES_FFMPEG may name another build between commands.
         var key = FfmpegLocator.Locate() + "\0" + string.Join('\0', trial);
-        if (Passed.ContainsKey(key)) return;
+        if (Passed.ContainsKey(key)) return (true, "");
         var (finished, exitCode, errors) = FfmpegRun.ToEnd(trial.ToArray());
         if (exitCode == 0) Passed.TryAdd(key, true);
-        // A machine too busy to finish in time says nothing about the settings.
-        if (!finished || exitCode == 0) return;
-        throw new FifoInputException(RefusedErrorId,
-            $"The {sink} sink's encoder settings do not work: ffmpeg says \"{FfmpegRun.FirstLine(errors) ?? $"exit code {exitCode}"}\". " +
-            $"Check codec ({codec}), preset ({(options.Preset.Length > 0 ? options.Preset : "default")}) and pixelFormat ({options.PixelFormat}) " +
-            $"(`ffmpeg -h encoder={codec}` lists the encoder's options).");
+        return (!finished || exitCode == 0, errors.Length > 0 ? errors : $"exit code {exitCode}");
     }
 }

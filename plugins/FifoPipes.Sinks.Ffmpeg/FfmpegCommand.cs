@@ -83,10 +83,12 @@ public static class FfmpegCommand
     /// <summary>
     /// The sink's video encoding (and its sound's, where <paramref name="audioCodec"/> names one) of two black frames
     /// to nowhere: what <see cref="EncoderTrial"/> runs before the run. The frames' size is not known yet, so they are
-    /// 256x256 (above hardware encoders' smallest, 145 for NVENC), and extra arguments stay out: one that fits the real
-    /// frames only (a crop) would be refused.
+    /// 256x256 (above hardware encoders' smallest, 145 for NVENC). Extra arguments go where the run puts them, when
+    /// given: the trial with them may fail only for want of the real frames (a crop), which <see cref="EncoderTrial"/> tells apart.
     /// </summary>
-    public static IReadOnlyList<string> Trial(FfmpegEncodingOptions options, string codec, string? audioCodec, string defaultPreset = "")
+    /// <param name="extra">The sink's extra arguments, tried where the run puts them; none for the encoder alone.</param>
+    public static IReadOnlyList<string> Trial(FfmpegEncodingOptions options, string codec, string? audioCodec, string defaultPreset = "",
+        IReadOnlyList<string>? extra = null)
     {
         var format = new FrameFormat(TrialSide, TrialSide, 8);
         // Errors only: the first line then says what went wrong, before ffmpeg's general lines after it.
@@ -94,6 +96,7 @@ public static class FfmpegCommand
         if (audioCodec is not null) args.AddRange(SecondInput("-f", "lavfi", "-i", "anullsrc=channel_layout=stereo:sample_rate=44100"));
         args.AddRange(VideoEncoding(options, codec, format, defaultPreset));
         if (audioCodec is not null) args.AddRange(AudioEncoding(audioCodec));
+        if (extra is not null) args.AddRange(extra);
         args.AddRange(new[] { "-frames:v", "2", "-f", "null", "-" });
         return args;
     }

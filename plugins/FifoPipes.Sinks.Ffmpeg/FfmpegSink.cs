@@ -26,7 +26,7 @@ public abstract class FfmpegSinkFactory : ISinkFactory
         var (settings, _, _) = Prepare(options, target, context);
         SoundFile.EnsureReadable(settings.Audio, Container.Name);
         var codec = FfmpegCommand.CodecFor(settings, Container);
-        EncoderTrial.Ensure(FfmpegCommand.Trial(settings, codec, settings.Audio.Length > 0 ? FfmpegCommand.AudioCodecFor(Container) : null), settings, codec, Container.Name);
+        EncoderTrial.Ensure(settings, codec, settings.Audio.Length > 0 ? FfmpegCommand.AudioCodecFor(Container) : null, Container.Name);
     }
 
     (FfmpegSinkOptions Settings, string Path, string Ffmpeg) Prepare(object? options, SinkTarget target, PluginContext context)
@@ -127,6 +127,8 @@ public sealed class FfmpegSink : IFrameSink
     IReadOnlyList<string>? completed;
     // Whether the output file was there before ffmpeg started: only a file ffmpeg made may be deleted after it failed.
     bool outputExistedAtStart;
+    // What stood at the output before ffmpeg started (its last write and length), to say after a failure whether ffmpeg touched it.
+    (DateTime Written, long Length)? outputBefore;
 
     public FfmpegSink(string ffmpeg, string path, SinkTarget target, FfmpegContainer container, FfmpegSinkOptions options, IProgressSink log,
         TimeSpan? idleLimit = null)
@@ -190,6 +192,7 @@ public sealed class FfmpegSink : IFrameSink
         log.Verbose($"{container.Name}: {ffmpeg} {FfmpegCommand.Show(arguments, a => a == provenanceArgument ? $"comment=<provenance, {provenanceArgument.Length - 8} characters>" : a)}");
         SinkFiles.CreateParentFolder(output.Path);
         outputExistedAtStart = File.Exists(output.Path);
+        outputBefore = outputExistedAtStart ? Stamp(output.Path) : null;
         process = FfmpegProcess.Start(ffmpeg, arguments);
     }
 
@@ -230,14 +233,21 @@ public sealed class FfmpegSink : IFrameSink
     FifoInputException Failure(string what, int exitCode, Exception? inner)
     {
         if (process!.NotStarted(ffmpeg, inner) is { } notStarted) return notStarted;
-        string left = RemoveIfEmpty()
-            ? $"ffmpeg wrote nothing, so the empty '{output.Path}' is removed (it would stand in the next run's way)."
-            : $"Anything ffmpeg had already written to '{output.Path}' is left in place.";
+        string left = RemoveIfEmpty() ? $"ffmpeg wrote nothing, so the empty '{output.Path}' is removed (it would stand in the next run's way)."
+            : outputBefore is { } before && File.Exists(output.Path) && Stamp(output.Path) == before ? $"'{output.Path}' is as it was before this run: ffmpeg did not touch it."
+            : File.Exists(output.Path) ? $"What ffmpeg had written to '{output.Path}' is left in place."
+            : $"ffmpeg wrote no '{output.Path}'.";
         return new FifoInputException(FailedErrorId,
             $"{what}: {process.LastWords(exitCode)}{Environment.NewLine}{left} Check free disk space, the codec options " +
             $"(codec {FfmpegCommand.CodecFor(options, container)}, preset {(options.Preset.Length > 0 ? options.Preset : "default")}, pixelFormat {options.PixelFormat}, extraArgs) " +
             "and that `ffmpeg -version` runs.",
             inner);
+    }
+
+    static (DateTime, long) Stamp(string path)
+    {
+        var file = new FileInfo(path);
+        return (file.LastWriteTimeUtc, file.Length);
     }
 
     /// <summary>

@@ -25,7 +25,7 @@ public sealed class StreamSinkFactory : ISinkFactory
         SoundFile.EnsureReadable(settings.Audio, "stream");
         var (codec, defaultPreset) = FfmpegCommand.StreamCodec(settings);
         bool sound = settings.Audio.Length > 0 || settings.SilentAudio;
-        EncoderTrial.Ensure(FfmpegCommand.Trial(settings, codec, sound ? "aac" : null, defaultPreset), settings, codec, "stream");
+        EncoderTrial.Ensure(settings, codec, sound ? "aac" : null, "stream", defaultPreset);
         protocol.EnsureReachable(address, StreamAddress.Display(target.Path));
     }
 

@@ -930,8 +930,37 @@ public sealed class FfmpegSinkTests : SinkTestBase
         Assert.Equal("SinkEncoderRefused", ex.ErrorId);
         Assert.Contains(said, ex.Message);
         Assert.StartsWith($"The {sink} sink's encoder settings do not work", ex.Message);
-        // Extra arguments stay out of the trial, which cannot know the frames: a crop that fits them is not refused.
+        // The trial cannot know the frames: a crop that fits them only is not refused.
         new Mp4SinkFactory().Check(new FfmpegSinkOptions { ExtraArgs = "-vf crop=512:288" }, new SinkTarget("b.mp4", 8, false), Context);
+    }
+
+    [SkippableTheory]
+    [InlineData("mp4", "-nonsense 1", "Unrecognized option 'nonsense'")]
+    [InlineData("stream", "-frobnicate", "Unrecognized option 'frobnicate'")]
+    public void Extra_arguments_ffmpeg_cannot_read_are_found_before_the_run(string sink, string extraArgs, string said)
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        Action check = sink == "mp4"
+            ? () => new Mp4SinkFactory().Check(new FfmpegSinkOptions { ExtraArgs = extraArgs }, new SinkTarget("x.mp4", 8, false), Context)
+            : () => new StreamSinkFactory().Check(new StreamSinkOptions { ExtraArgs = extraArgs }, new SinkTarget("udp://127.0.0.1:9", 8, false), Context);
+        var ex = Assert.Throws<FifoInputException>(check);
+        Assert.Equal("SinkEncoderRefused", ex.ErrorId);
+        Assert.StartsWith($"The {sink} sink's extraArgs ('{extraArgs}') are not an ffmpeg command line: ffmpeg says \"{said}", ex.Message);
+        // Options of a muxer other than the trial's are read, as the run's muxer reads them.
+        new Mp4SinkFactory().Check(new FfmpegSinkOptions { ExtraArgs = "-movflags +faststart -tag:v avc1" }, new SinkTarget("y.mp4", 8, false), Context);
+    }
+
+    [SkippableFact]
+    public void A_file_a_failed_ffmpeg_never_touched_is_said_to_be_as_it_was()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        var path = Path.Combine(Dir, "keep.mp4");
+        File.WriteAllText(path, "the earlier video");
+        // Made without the check that refuses them first, as a plugin may: ffmpeg stops at its command line.
+        using var sink = new Mp4SinkFactory().Create(new FfmpegSinkOptions { ExtraArgs = "-nonsense 1" }, new SinkTarget(path, 8, true), Context);
+        var ex = FailsToWrite(sink, Frames(3));
+        Assert.Contains($"'{path}' is as it was before this run: ffmpeg did not touch it.", ex.Message);
+        Assert.Equal("the earlier video", File.ReadAllText(path));
     }
 
     [SkippableFact]
