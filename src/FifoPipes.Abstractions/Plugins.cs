@@ -9,7 +9,9 @@ public enum PluginKind { Model, Sampler, Sink, Study }
 /// <summary>
 /// Marks a MEF export as a FifoPipes plugin and carries its metadata. The options type is a plain
 /// class whose public settable properties are the options a recipe may set (see <see cref="OptionAttribute"/>);
-/// a fresh instance holds the defaults.
+/// a fresh instance holds the defaults. The host makes a new instance of the marked class for every use (a load, a
+/// check, a sampler or sink created), as System.Composition makes a part that is not shared: keep no state in it
+/// between calls, or mark the class [Shared] for one instance per plugin host.
 /// </summary>
 [MetadataAttribute]
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = false)]
@@ -50,9 +52,17 @@ public static class SamplerInputs
     public const string LivePrompt = "livePrompt";
     /// <summary>Snapshots to write and resume from (<see cref="SamplingJob.Snapshots"/>, <see cref="SamplingJob.ResumeFrom"/>).</summary>
     public const string Snapshot = "snapshot";
+    /// <summary>
+    /// What guidance steers away from (<see cref="SamplingJob.NegativePrompt"/>): a sampler that guides through
+    /// PromptEmbeddings takes it; one that builds its own unconditional branch must take it too or refuse it. Contracts 1.8.
+    /// </summary>
+    public const string NegativePrompt = "negativePrompt";
 
-    /// <summary>Every input above, for a sampler that takes none of them.</summary>
+    /// <summary>Start frames, a source, live prompts and snapshots: for a sampler of text alone (it may still take <see cref="NegativePrompt"/>).</summary>
     public const string All = Init + "," + Source + "," + LivePrompt + "," + Snapshot;
+
+    /// <summary>Every input a sampler may refuse.</summary>
+    public static IReadOnlyList<string> Every { get; } = new[] { Init, Source, LivePrompt, Snapshot, NegativePrompt };
 
     /// <summary>
     /// The contracts that brought <paramref name="input"/> to samplers: one built against older ones does not know it
@@ -60,6 +70,7 @@ public static class SamplerInputs
     /// </summary>
     public static Version Since(string input) => input.ToLowerInvariant() switch
     {
+        "negativeprompt" => new Version(1, 1),
         "source" => new Version(1, 2),
         "liveprompt" => new Version(1, 4),
         _ => new Version(1, 0),

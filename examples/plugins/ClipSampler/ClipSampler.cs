@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace ClipSampler;
 
-/// <summary>The plugin: the host constructs this once when it loads the folder, and asks it for a sampler per run.</summary>
+/// <summary>The plugin: the host constructs one as it loads the folder (to find a constructor that throws) and one for each use after, and asks it for a sampler per run.</summary>
 [FifoPlugin(PluginKind.Sampler, "example-clips", typeof(ISamplerFactory),
     // The host refuses a recipe with start frames, a source, live prompts or snapshots at its line, before any model loads.
     Refuses = SamplerInputs.All,

@@ -19,7 +19,7 @@ public sealed class PluginDescriptor
         // As declared, and what a sampler built against older contracts never heard of.
         var declared = Listed(metadata.Refuses, i => i);
         Refuses = metadata.Kind != PluginKind.Sampler ? Array.Empty<string>()
-            : SamplerInputs.All.Split(',').Where(input => contracts < SamplerInputs.Since(input) || declared.Contains(input.ToLowerInvariant())).ToArray();
+            : SamplerInputs.Every.Where(input => contracts < SamplerInputs.Since(input) || declared.Contains(input.ToLowerInvariant())).ToArray();
         Options = OptionDescriptor.For(OptionsType);
         Source = source;
         this.create = create;

@@ -114,6 +114,7 @@ public sealed class RecipeReader
                 "source" => source is not null,
                 "livePrompt" => livePrompt is not null,
                 "snapshot" => snapshot is not null,
+                "negativePrompt" => negativePrompt.Length > 0,
                 _ => resume is not null,
             });
 
@@ -521,6 +522,7 @@ public sealed class RecipeReader
         ("livePrompt", SamplerInputs.LivePrompt, "prompts given while it runs", "-LivePrompt"),
         ("snapshot", SamplerInputs.Snapshot, "snapshots (it keeps no resumable state)", "-SnapshotPath"),
         ("resume", SamplerInputs.Snapshot, "snapshots to resume from (it keeps no resumable state)", "-Resume"),
+        ("negativePrompt", SamplerInputs.NegativePrompt, "negative prompts", "-NegativePrompt"),
     };
 
     /// <summary>

@@ -28,6 +28,20 @@ public sealed class PluginFailureTests
     }
 
     [Fact]
+    public void A_negative_prompt_for_a_sampler_that_declares_it_takes_none_is_refused_at_its_line()
+    {
+        var reader = new RecipeReader(TestPlugins.With(Project));
+        Assert.Null(reader.ReadText("apiVersion: fifopipes/v1\nprompt: rain\nframes: 5\nsampler: unguided-sampler\nnegativePrompt: blur\n",
+            Path.Combine(Path.GetTempPath(), "plugin-negative.yaml")));
+        var refused = Assert.Single(reader.Diagnostics);
+        Assert.Equal(("negativePrompt", 5), (refused.Path, refused.Line));
+        Assert.Equal("the unguided-sampler sampler does not take negative prompts; drop 'negativePrompt' (-NegativePrompt) or use a sampler that does, such as fifo",
+            refused.Message);
+        // Without one, the sampler is taken.
+        Assert.NotNull(reader.ReadText("apiVersion: fifopipes/v1\nprompt: rain\nframes: 5\nsampler: unguided-sampler\n", Path.Combine(Path.GetTempPath(), "plugin-plain.yaml")));
+    }
+
+    [Fact]
     public void A_model_load_stops_by_the_token_its_context_brings_when_the_run_is_stopped()
     {
         var reader = new RecipeReader(TestPlugins.With(Project));

@@ -161,6 +161,7 @@ public sealed class FifoSourceTests : IDisposable
             new object[] { new PluginMetadata { Kind = kind, Name = "old" }, "old.dll", new Version(1, minor), (Func<object>)(() => new object()) }, null)!;
         Assert.Equal(new[] { "livePrompt" }, Built(PluginKind.Sampler, 3).Refuses);
         Assert.Equal(new[] { "source", "livePrompt" }, Built(PluginKind.Sampler, 1).Refuses);
+        Assert.Equal(new[] { "source", "livePrompt", "negativePrompt" }, Built(PluginKind.Sampler, 0).Refuses);
         Assert.Empty(Built(PluginKind.Sink, 1).Refuses);
     }
 

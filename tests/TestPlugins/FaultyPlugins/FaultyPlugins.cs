@@ -103,6 +103,13 @@ public sealed class StoppableModelAdapter : IModelAdapter
     }
 }
 
+/// <summary>Guides by no unconditional branch of its own, so it declares that it takes no negative prompt.</summary>
+[FifoPlugin(PluginKind.Sampler, "unguided-sampler", typeof(ISamplerFactory), Description = "Takes no negative prompt.", Refuses = SamplerInputs.NegativePrompt)]
+public sealed class UnguidedSamplerFactory : ISamplerFactory
+{
+    public ISampler Create(object? options, PluginContext context) => throw new NotSupportedException("never run in tests");
+}
+
 /// <summary>Exports the product instead of its factory: refused alone, with the attribute to write.</summary>
 [FifoPlugin(PluginKind.Sampler, "product-exporting-sampler", typeof(ISampler), Description = "Names ISampler, not ISamplerFactory.")]
 public sealed class ProductExportingSamplerFactory : ISamplerFactory
