@@ -6,6 +6,10 @@ namespace FifoPipes.Abstractions;
 /// </summary>
 public class FifoInputException : Exception
 {
+    /// <param name="errorId">A stable name (CheckpointNotFound): PowerShell's FullyQualifiedErrorId, and its error category by the words in it.</param>
+    /// <param name="message">What is wrong, naming the thing, and the fix.</param>
     public FifoInputException(string errorId, string message, Exception? inner = null) : base(message, inner) => ErrorId = errorId;
+
+    /// <summary>The stable name of this kind of mistake, for scripts to match.</summary>
     public string ErrorId { get; }
 }

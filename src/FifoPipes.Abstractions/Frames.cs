@@ -3,6 +3,7 @@ namespace FifoPipes.Abstractions;
 /// <summary>A decoded output frame: RGB24 pixels, row-major, 3 bytes per pixel.</summary>
 public sealed class VideoFrame
 {
+    /// <param name="rgb">width x height x 3 bytes, rows from the top; the frame keeps the array, not a copy.</param>
     public VideoFrame(long index, int width, int height, byte[] rgb, string prompt, double fps, Guid runId)
     {
         if (rgb.Length != checked(width * height * 3))
@@ -10,17 +11,24 @@ public sealed class VideoFrame
         Index = index; Width = width; Height = height; Rgb = rgb; Prompt = prompt; Fps = fps; RunId = runId;
     }
 
+    /// <summary>The frame's place in the video, from 0 (a resumed run goes on with the index it stopped at).</summary>
     public long Index { get; }
+    /// <summary>Width in pixels.</summary>
     public int Width { get; }
+    /// <summary>Height in pixels.</summary>
     public int Height { get; }
     /// <summary>
     /// The pixels, shared: every sink of a run and the pipeline get this one array, so read it and never change it
     /// (a sink that draws on a frame, a watermark say, draws on a copy). Said so since contracts 1.7.
     /// </summary>
     public byte[] Rgb { get; }
+    /// <summary>The prompt the frame was finished under.</summary>
     public string Prompt { get; }
+    /// <summary>The playback rate the frame was made for.</summary>
     public double Fps { get; }
+    /// <summary>The run the frame belongs to: frames of one run share it.</summary>
     public Guid RunId { get; }
+    /// <summary>Where the frame plays: <see cref="Index"/> / <see cref="Fps"/>.</summary>
     public TimeSpan Timestamp => TimeSpan.FromSeconds(Fps > 0 ? Index / Fps : 0);
 
     /// <summary>
@@ -36,6 +44,11 @@ public sealed class VideoFrame
 /// <summary>A sink plugin: creates a sink that writes to one target.</summary>
 public interface ISinkFactory
 {
+    /// <summary>
+    /// A sink for one run's frames to <paramref name="target"/>, called with the first frame, on the pipeline thread.
+    /// Bad options or an output in the way are a <see cref="FifoInputException"/> naming the fix.
+    /// </summary>
+    /// <param name="options">The plugin's options, bound and validated; null for all defaults.</param>
     IFrameSink Create(object? options, SinkTarget target, PluginContext context);
 
     /// <summary>

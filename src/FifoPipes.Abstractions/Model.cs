@@ -6,6 +6,13 @@ namespace FifoPipes.Abstractions;
 /// <summary>A model plugin: loads a video diffusion model from its options (paths, preset, device, dtype).</summary>
 public interface IModelAdapter
 {
+    /// <summary>
+    /// Loads the model, on the run's worker thread; the host disposes it after the run (after the command, for an
+    /// <see cref="IReusableModel"/> kept for the next run). Missing files, a device this machine lacks or weights that
+    /// do not fit are a <see cref="FifoInputException"/> naming the fix. A long load stops when
+    /// <see cref="PluginContext.Stopping"/> (or <see cref="LoadCancellation.Current"/>) is cancelled.
+    /// </summary>
+    /// <param name="options">The plugin's options, bound and validated; null for all defaults.</param>
     IVideoModel Load(object? options, PluginContext context);
 
     /// <summary>
@@ -24,6 +31,7 @@ public interface IModelAdapter
 /// </summary>
 public interface IVideoModel : IDisposable
 {
+    /// <summary>What samplers need to know of the model: latent shape, window, schedule, defaults, device and dtype.</summary>
     ModelInfo Info { get; }
 
     /// <summary>
@@ -77,6 +85,7 @@ public interface IFusedTemporalAttention
 /// </summary>
 public interface IReusableModel
 {
+    /// <summary>Called before every run after the first: clear what the last run left that would change this one's frames.</summary>
     void BeginRun();
 
     /// <summary>False for a wrapper whose inner models cannot serve another run (a device list of such replicas).</summary>
@@ -124,7 +133,10 @@ public interface IPairedUnconditional
 /// <summary>An embedded prompt. Models derive their own (tensors, parameters); samplers treat it as opaque.</summary>
 public abstract class Conditioning : IDisposable
 {
+    /// <param name="prompt">The prompt embedded; "" for the unconditional embedding.</param>
     protected Conditioning(string prompt) => Prompt = prompt;
+
+    /// <summary>The prompt embedded; "" for the unconditional embedding.</summary>
     public string Prompt { get; }
 
     /// <summary>
@@ -133,6 +145,8 @@ public abstract class Conditioning : IDisposable
     /// conditional rows only) reads it instead of testing for "", which a negative prompt is not.
     /// </summary>
     public virtual bool IsNegative { get; set; }
+
+    /// <summary>Frees the embedding's tensors; the caller of <see cref="IVideoModel.Encode"/> calls it.</summary>
     public virtual void Dispose() { }
 }
 
@@ -199,17 +213,25 @@ public interface IResumableFrameDecoder : IFrameDecoder
 /// <summary>Static facts a sampler needs about a model.</summary>
 public sealed record ModelInfo
 {
+    /// <summary>The model as users name it (the preset: videocrafter2, zeroscope-576w).</summary>
     public required string Name { get; init; }
+    /// <summary>Channels of a latent frame (C of [C, h, w]).</summary>
     public required int LatentChannels { get; init; }
+    /// <summary>Height of a latent frame (h).</summary>
     public required int LatentHeight { get; init; }
+    /// <summary>Width of a latent frame (w).</summary>
     public required int LatentWidth { get; init; }
     /// <summary>Frames per denoiser call the model was trained on (f).</summary>
     public required int WindowFrames { get; init; }
     /// <summary>Pixels per latent pixel (8 for the KL VAE).</summary>
     public int SpatialScale { get; init; } = 8;
+    /// <summary>The noise schedule the model was trained with.</summary>
     public required NoiseSchedule Schedule { get; init; }
+    /// <summary>How its authors sample it, where a recipe does not say.</summary>
     public required SamplingDefaults Defaults { get; init; }
+    /// <summary>Where <see cref="IVideoModel.PredictNoise"/> takes its inputs (the first device of a device list).</summary>
     public Device Device { get; init; } = CPU;
+    /// <summary>The dtype <see cref="IVideoModel.PredictNoise"/> takes its inputs in.</summary>
     public ScalarType DType { get; init; } = ScalarType.Float32;
     /// <summary>
     /// What else decides the model's outputs beyond the fields above: its weights' files and the options that change
@@ -217,10 +239,16 @@ public sealed record ModelInfo
     /// keyed on it; "" for a model whose name says everything.
     /// </summary>
     public string Fingerprint { get; init; } = "";
+    /// <summary>Height of a decoded frame in pixels.</summary>
     public int PixelHeight => LatentHeight * SpatialScale;
+    /// <summary>Width of a decoded frame in pixels.</summary>
     public int PixelWidth => LatentWidth * SpatialScale;
 }
 
+/// <summary>
+/// How a schedule's betas run from start to end. Values may be added in a minor version: a sampler that meets one it
+/// does not know refuses the job with a <see cref="FifoInputException"/>, not a crash.
+/// </summary>
 public enum BetaSchedule
 {
     /// <summary>linspace(start, end, T).</summary>
@@ -238,19 +266,35 @@ public sealed record NoiseSchedule(BetaSchedule Betas, double BetaStart, double 
     /// Only the ordinary (base clip) DDIM sampler applies it; FIFO's per-frame step does not.
     /// </summary>
     public double X0ScaleEnd { get; init; } = 1.0;
+    /// <summary>Timesteps over which the x0 scale falls from 1 to <see cref="X0ScaleEnd"/>.</summary>
     public int X0ScaleSteps { get; init; } = 400;
 }
 
-public enum StepKind { Ddim, Ddpm }
+/// <summary>
+/// The update from one timestep to the next. Values may be added in a minor version: a sampler that meets one it does
+/// not know refuses the job with a <see cref="FifoInputException"/>, not a crash.
+/// </summary>
+public enum StepKind
+{
+    /// <summary>DDIM: deterministic at eta 0, DDPM-like noise at eta 1.</summary>
+    Ddim,
+    /// <summary>DDPM's ancestral step with the posterior variance.</summary>
+    Ddpm,
+}
 
 /// <summary>What the model's authors sample with; samplers use these unless the recipe says otherwise.</summary>
 public sealed record SamplingDefaults
 {
+    /// <summary>Classifier-free guidance scale; 1 runs the conditional branch alone.</summary>
     public double Guidance { get; init; } = 12.0;
+    /// <summary>DDIM's eta: 0 deterministic, 1 as much fresh noise as DDPM.</summary>
     public double Eta { get; init; } = 1.0;
+    /// <summary>The step the model's authors use.</summary>
     public StepKind Step { get; init; } = StepKind.Ddim;
     /// <summary>Clamp the predicted x0 to [-1, 1] (DDPM in Open-Sora Plan).</summary>
     public bool ClipSample { get; init; }
+    /// <summary>FIFO's latent partitions (n): the queue holds n windows of f frames.</summary>
     public int Partitions { get; init; } = 4;
+    /// <summary>The playback rate the model was trained for.</summary>
     public double Fps { get; init; } = 8;
 }

@@ -4,7 +4,17 @@ using System.Composition;
 namespace FifoPipes.Abstractions;
 
 /// <summary>What a plugin is: the three things a recipe wires together, and quality studies.</summary>
-public enum PluginKind { Model, Sampler, Sink, Study }
+public enum PluginKind
+{
+    /// <summary>An <see cref="IModelAdapter"/>: loads a video diffusion model.</summary>
+    Model,
+    /// <summary>An <see cref="ISamplerFactory"/>: makes latent frames from a model (FIFO, baselines).</summary>
+    Sampler,
+    /// <summary>An <see cref="ISinkFactory"/>: writes or sends the frames.</summary>
+    Sink,
+    /// <summary>An <see cref="IQualityStudy"/>: measures samplers (Measure-FifoQuality).</summary>
+    Study,
+}
 
 /// <summary>
 /// Marks a MEF export as a FifoPipes plugin and carries its metadata. The options type is a plain
@@ -17,6 +27,7 @@ public enum PluginKind { Model, Sampler, Sink, Study }
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = false)]
 public sealed class FifoPluginAttribute : ExportAttribute
 {
+    /// <param name="contractType">The interface of <paramref name="kind"/> the class implements (typeof(ISamplerFactory) for a sampler).</param>
     public FifoPluginAttribute(PluginKind kind, string name, Type contractType)
         : base(contractType)
     {
@@ -24,9 +35,13 @@ public sealed class FifoPluginAttribute : ExportAttribute
         Name = name;
     }
 
+    /// <summary>What the plugin is.</summary>
     public PluginKind Kind { get; }
+    /// <summary>The name recipes and cmdlets use (use: fifo, -Format gif); unique within its kind.</summary>
     public string Name { get; }
+    /// <summary>The plugin's own version, shown by Get-FifoPlugin.</summary>
     public string Version { get; set; } = "1.0.0";
+    /// <summary>One sentence for Get-FifoPlugin and tab completion: what it does.</summary>
     public string Description { get; set; } = "";
     /// <summary>Options class; null when the plugin takes no options.</summary>
     public Type? OptionsType { get; set; }
@@ -77,17 +92,28 @@ public static class SamplerInputs
     };
 }
 
-/// <summary>MEF metadata view: System.Composition fills it from <see cref="FifoPluginAttribute"/>.</summary>
+/// <summary>
+/// MEF metadata view: System.Composition fills it from <see cref="FifoPluginAttribute"/>, property by property of the
+/// same name (see there). A property added later needs a [DefaultValue], or plugins built before it fail to compose.
+/// </summary>
 public sealed class PluginMetadata
 {
+    /// <summary><see cref="FifoPluginAttribute.Kind"/>.</summary>
     public PluginKind Kind { get; set; }
+    /// <summary><see cref="FifoPluginAttribute.Name"/>.</summary>
     public string Name { get; set; } = "";
+    /// <summary><see cref="FifoPluginAttribute.Version"/>.</summary>
     public string Version { get; set; } = "";
+    /// <summary><see cref="FifoPluginAttribute.Description"/>.</summary>
     public string Description { get; set; } = "";
+    /// <summary><see cref="FifoPluginAttribute.OptionsType"/>.</summary>
     public Type? OptionsType { get; set; }
+    /// <summary><see cref="FifoPluginAttribute.Extensions"/>.</summary>
     public string Extensions { get; set; } = "";
     // Plugins built against contracts before 1.4 carry no Schemes, before 1.5 no Refuses.
+    /// <summary><see cref="FifoPluginAttribute.Schemes"/>.</summary>
     [DefaultValue("")] public string Schemes { get; set; } = "";
+    /// <summary><see cref="FifoPluginAttribute.Refuses"/>.</summary>
     [DefaultValue("")] public string Refuses { get; set; } = "";
 }
 
@@ -95,10 +121,14 @@ public sealed class PluginMetadata
 [AttributeUsage(AttributeTargets.Property)]
 public sealed class OptionAttribute : Attribute
 {
+    /// <param name="description">What the option does, for Get-FifoPlugin, help and tab completion.</param>
     public OptionAttribute(string description) => Description = description;
+
+    /// <summary>What the option does, for Get-FifoPlugin, help and tab completion.</summary>
     public string Description { get; }
-    /// <summary>Inclusive bounds for numeric options (NaN = unbounded).</summary>
+    /// <summary>Inclusive lower bound for numeric options (NaN = unbounded).</summary>
     public double Min { get; set; } = double.NaN;
+    /// <summary>Inclusive upper bound for numeric options (NaN = unbounded).</summary>
     public double Max { get; set; } = double.NaN;
     /// <summary>For string options with a closed set of values, e.g. "ddim,ddpm".</summary>
     public string Choices { get; set; } = "";
@@ -119,7 +149,15 @@ public sealed class OptionAttribute : Attribute
 }
 
 /// <summary>Which side of the frames an option sizes (<see cref="OptionAttribute.FrameSide"/>).</summary>
-public enum FrameSide { None, Width, Height }
+public enum FrameSide
+{
+    /// <summary>Not a frame size.</summary>
+    None,
+    /// <summary>The frames' width.</summary>
+    Width,
+    /// <summary>The frames' height.</summary>
+    Height,
+}
 
 /// <summary>Options classes may check relations between their values (called after binding).</summary>
 public interface IValidatableOptions
@@ -134,6 +172,8 @@ public sealed record OptionProblem(string Option, string Message);
 /// <summary>What a plugin gets from the host when it is created.</summary>
 public sealed class PluginContext
 {
+    /// <param name="log">Where the plugin's messages go; none (dropped) when null.</param>
+    /// <param name="workingDirectory">What relative paths are taken from; the process's working folder when null.</param>
     public PluginContext(IProgressSink? log = null, string? workingDirectory = null)
     {
         Log = log ?? NullProgressSink.Instance;
@@ -143,6 +183,7 @@ public sealed class PluginContext
     /// <param name="stopping">Cancelled when the user stops the command (Ctrl+C).</param>
     public PluginContext(IProgressSink? log, string? workingDirectory, CancellationToken stopping) : this(log, workingDirectory) => Stopping = stopping;
 
+    /// <summary>Where the plugin's verbose and warning messages go (any thread, see <see cref="IProgressSink"/>).</summary>
     public IProgressSink Log { get; }
     /// <summary>
     /// Cancelled when the user stops the command or the run ends: a sink that waits on its own (a stream pausing before
@@ -154,6 +195,7 @@ public sealed class PluginContext
     public CancellationToken Stopping { get; }
     /// <summary>Relative paths in options are resolved against this (the recipe's folder or the shell's location).</summary>
     public string WorkingDirectory { get; }
+    /// <summary>An option's path made absolute against <see cref="WorkingDirectory"/> (an absolute one stays as it is).</summary>
     public string ResolvePath(string path) => Path.GetFullPath(Path.Combine(WorkingDirectory, path));
 }
 
@@ -166,6 +208,7 @@ public static class LoadCancellation
 {
     [ThreadStatic] static CancellationToken current;
 
+    /// <summary>The stop of the run this thread works for; none on a thread no run set.</summary>
     public static CancellationToken Current => current;
 
     /// <summary>Makes <paramref name="token"/> this thread's until the result is disposed.</summary>
@@ -190,13 +233,19 @@ public static class LoadCancellation
 /// </summary>
 public interface IProgressSink
 {
+    /// <summary>What the plugin is doing (PowerShell's verbose stream: shown with -Verbose).</summary>
     void Verbose(string message);
+    /// <summary>Something the user should know that does not stop the run (PowerShell's warning stream).</summary>
     void Warning(string message);
 }
 
+/// <summary>A log that drops every message: for a plugin called outside a command (tests, tools).</summary>
 public sealed class NullProgressSink : IProgressSink
 {
+    /// <summary>The one instance; it holds nothing.</summary>
     public static readonly NullProgressSink Instance = new();
+    /// <inheritdoc/>
     public void Verbose(string message) { }
+    /// <inheritdoc/>
     public void Warning(string message) { }
 }

@@ -5,13 +5,19 @@ namespace FifoPipes.Abstractions;
 /// <summary>A sampler plugin: creates a sampler from its options.</summary>
 public interface ISamplerFactory
 {
+    /// <summary>
+    /// A sampler for one run, made on the run's worker thread before the model's first call; options the sampler
+    /// cannot take are a <see cref="FifoInputException"/> naming the fix. An <see cref="IDisposable"/> sampler is
+    /// disposed when the run ends.
+    /// </summary>
+    /// <param name="options">The plugin's options, bound and validated; null for all defaults.</param>
     ISampler Create(object? options, PluginContext context);
 }
 
 /// <summary>
 /// Produces latent frames in order, lazily: one is yielded as soon as it leaves the sampler, so a
 /// consumer can decode and write it while the next is computed. Stops within one model call of
-/// <paramref name="cancellation"/> being signalled (by throwing <see cref="OperationCanceledException"/>).
+/// its cancellation token being signalled (by throwing <see cref="OperationCanceledException"/>).
 /// The rules a sampler keeps (the engine checks the count, order and shape of what it yields, and names a sampler that
 /// gets them wrong):
 /// <list type="bullet">
@@ -33,6 +39,8 @@ public interface ISamplerFactory
 /// </summary>
 public interface ISampler
 {
+    /// <summary>The job's latent frames, in order, as they leave the sampler (the rules above).</summary>
+    /// <param name="cancellation">The run's stop: end within one model call of it.</param>
     IEnumerable<LatentFrame> Sample(SamplingJob job, CancellationToken cancellation);
 }
 
@@ -81,7 +89,9 @@ public interface ILivePrompts
 /// <summary>Everything a sampler needs for one run; a restart is the same job <c>with</c> another resume point.</summary>
 public sealed record SamplingJob
 {
+    /// <summary>The loaded model; the engine owns it (a sampler never disposes it).</summary>
     public required IVideoModel Model { get; init; }
+    /// <summary>The prompts in order, each with the output frames it covers (at least one).</summary>
     public required IReadOnlyList<PromptSpan> Prompts { get; init; }
     /// <summary>
     /// What guidance steers away from: the unconditional branch's prompt, "" (the default) for none. A sampler that
@@ -90,6 +100,7 @@ public sealed record SamplingJob
     public string NegativePrompt { get; init; } = "";
     /// <summary>Output frames wanted (the sum of the prompt spans).</summary>
     public long Frames => Prompts.Sum(p => (long)p.Frames);
+    /// <summary>The run's seed, as <see cref="Noise"/> keys its draws by it (for caches keyed on the run, for the record).</summary>
     public long Seed { get; init; }
     /// <summary>Source of every random tensor, keyed so results do not depend on draw order.</summary>
     public required INoiseSource Noise { get; init; }
@@ -132,6 +143,7 @@ public sealed record SamplingJob
     public string RunHash { get; init; } = "";
     /// <summary>The "key=value" lines <see cref="RunHash"/> is computed from, so a refused snapshot can name what differs.</summary>
     public string RunSettings { get; init; } = "";
+    /// <summary>Where the sampler's messages go, as <see cref="PluginContext.Log"/>.</summary>
     public IProgressSink Log { get; init; } = NullProgressSink.Instance;
 }
 
@@ -212,6 +224,7 @@ public sealed record SnapshotPolicy(string Path, int EveryFrames)
         return new($"{Path}.{frames}.{Guid.NewGuid().ToString("N")[..8]}{StagedSuffix}", Path, framesBefore);
     }
 
+    /// <summary>The <see cref="FifoInputException.ErrorId"/> of a place snapshots cannot be written (<see cref="EnsureWritable"/>).</summary>
     public const string NotWritableErrorId = "SnapshotNotWritable";
 
     /// <summary>
@@ -358,6 +371,7 @@ public enum NoisePurpose
 /// </summary>
 public interface INoiseSource
 {
+    /// <summary>The seed every draw is keyed by.</summary>
     long Seed { get; }
     /// <summary>N(0, I) of <paramref name="shape"/> for one frame id, purpose and step (float32, on CPU unless a device is given).</summary>
     Tensor Normal(long[] shape, long frame, NoisePurpose purpose, int step, Device? device = null);

@@ -25,6 +25,7 @@ public sealed record TemporalWindows(int Length, int Stride)
     /// </summary>
     public float[] Weights() => Triangle(Length);
 
+    /// <summary>The weights of <see cref="Weights"/> for a window of <paramref name="length"/> frames.</summary>
     public static float[] Triangle(int length) => Enumerable.Range(0, length).Select(m => 1f + Math.Min(m, length - 1 - m)).ToArray();
 
     /// <summary>The total weight each of <paramref name="frames"/> frames receives from the windows covering it.</summary>

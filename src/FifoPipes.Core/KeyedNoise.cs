@@ -44,7 +44,7 @@ public sealed class KeyedNoise : INoiseSource
     /// <summary>
     /// Many frames' draws at once, on every core, stacked along dimension 1 as <c>stack(frames, 1)</c> would: frame i
     /// of <paramref name="frameShape"/> [C, ...] is the draw <see cref="Normal"/> makes for keys[i], or zeros where
-    /// that is null. One call instead of one per frame (samplers call it through <see cref="NoiseFrames.StackedFrames"/>).
+    /// that is null. One call instead of one per frame (samplers call it through NoiseFrames.StackedFrames).
     /// </summary>
     public Tensor NormalStack(long[] frameShape, IReadOnlyList<(long Frame, NoisePurpose Purpose, int Step)?> keys)
     {

@@ -27,7 +27,8 @@ public static class AlphaSchedules
         {
             BetaSchedule.Linear => linspace(betaStart, betaEnd, trainTimesteps, dtype: precision),
             BetaSchedule.ScaledLinear => linspace(Math.Sqrt(betaStart), Math.Sqrt(betaEnd), trainTimesteps, dtype: precision).pow(2),
-            _ => throw new ArgumentOutOfRangeException(nameof(betas), betas, "Unknown beta schedule."),
+            _ => throw new FifoInputException("ScheduleUnsupported",
+                $"The model's beta schedule '{betas}' is newer than this FifoPipes, which knows Linear and ScaledLinear: update FifoPipes, or use another model."),
         };
         var abar = (1 - beta).cumprod(0).to(ScalarType.Float32);
         return abar.data<float>().ToArray();

@@ -63,7 +63,9 @@ public sealed class FrameStepTable
         {
             StepKind.Ddim => Ddim(AlphaSchedules.LdmAlphasCumprod(schedule), TimestepGrids.FifoUniform(steps, span), eta, AlphaSchedules.X0Scale(schedule)),
             StepKind.Ddpm => Ddpm(AlphaSchedules.DiffusersAlphasCumprod(schedule), TimestepGrids.LeadingAscending(steps, span), clipSample),
-            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+            // A step a newer model declares: the user's choice of model, not a bug here.
+            _ => throw new FifoInputException("StepUnsupported",
+                $"The step '{kind}' is newer than this sampler, which takes ddim and ddpm: set the sampler's step (step: ddim), or update FifoPipes."),
         };
     }
 

@@ -115,8 +115,10 @@ public sealed class VideoRun
             () => recipe.Model.Plugin.Create<IModelAdapter>().Load(recipe.Model.Options, new PluginContext(modelLog, workingDirectory, cancellation)));
         using var lease = models is null ? ModelLease.ForOneRun(Load(log)) : models.Lease(recipe.Model, workingDirectory, Load, log);
         var model = lease.Model;
-        var sampler = new RestartingSampler(PluginFailedException.Guard($"Creating {PluginFailedException.Name(recipe.Sampler.Plugin)}",
-            () => recipe.Sampler.Plugin.Create<ISamplerFactory>().Create(recipe.Sampler.Options, context)), MaxFaultRepeats);
+        var created = PluginFailedException.Guard($"Creating {PluginFailedException.Name(recipe.Sampler.Plugin)}",
+            () => recipe.Sampler.Plugin.Create<ISamplerFactory>().Create(recipe.Sampler.Options, context));
+        using var ownedSampler = created as IDisposable;
+        var sampler = new RestartingSampler(created, MaxFaultRepeats);
         string modelName = PluginFailedException.Name(recipe.Model.Plugin);
         using var source = recipe.Source is null ? null
             : PluginFailedException.Guard($"Encoding the source video with {modelName}", () => SourceVideoLatents.Open(model, recipe.Source, log, cancellation));

@@ -128,6 +128,7 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
             progress.RecordType = ProgressRecordType.Completed;
             WriteProgress(progress);
             log.Drain();
+            foreach (var candidate in candidates) (candidate.Sampler as IDisposable)?.Dispose();
         }
         if (OutputFolder is not null)
         {

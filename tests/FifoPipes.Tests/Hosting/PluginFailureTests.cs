@@ -28,6 +28,20 @@ public sealed class PluginFailureTests
     }
 
     [Fact]
+    public void A_sampler_that_is_disposable_is_disposed_when_its_run_ends_and_after_its_frames()
+    {
+        var reader = new RecipeReader(TestPlugins.With(Project));
+        var recipe = reader.ReadText($"apiVersion: fifopipes/v1\nmodel: {Tiny}\nprompt: rain\nframes: 3\nsampler: {Misbehaving("none")}\n",
+            Path.Combine(Path.GetTempPath(), "plugin-dispose.yaml"));
+        Assert.True(recipe is not null, string.Join(Environment.NewLine, reader.Diagnostics.Select(d => $"{d.Path}: {d.Message}")));
+        var events = new VideoRun(recipe!).Events().ToList();
+        int disposed = events.FindIndex(e => e is RunMessage { Text: "misbehaving-sampler disposed" });
+        Assert.True(disposed >= 0, "the sampler was not disposed");
+        Assert.True(disposed > events.FindLastIndex(e => e is FrameProduced));
+        Assert.Equal(3, events.Count(e => e is FrameProduced));
+    }
+
+    [Fact]
     public void A_negative_prompt_for_a_sampler_that_declares_it_takes_none_is_refused_at_its_line()
     {
         var reader = new RecipeReader(TestPlugins.With(Project));

@@ -49,6 +49,17 @@ public sealed class FifoScheduleTests
     }
 
     [Fact]
+    public void A_step_or_schedule_newer_than_the_sampler_is_an_input_error_naming_it()
+    {
+        var schedule = new NoiseSchedule(BetaSchedule.ScaledLinear, 0.00085, 0.012);
+        var step = Assert.Throws<FifoInputException>(() => FrameStepTable.ForModel(schedule, (StepKind)7, 8, 0, false));
+        Assert.Equal("StepUnsupported", step.ErrorId);
+        Assert.Contains("The step '7' is newer than this sampler", step.Message);
+        var betas = Assert.Throws<FifoInputException>(() => FrameStepTable.ForModel(schedule with { Betas = (BetaSchedule)9 }, StepKind.Ddim, 8, 0, false));
+        Assert.Equal("ScheduleUnsupported", betas.ErrorId);
+    }
+
+    [Fact]
     public void Odd_windows_follow_open_sora_plan()
     {
         var windows = WindowPlan.Create(17, 2, lookahead: true);

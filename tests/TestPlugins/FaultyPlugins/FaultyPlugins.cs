@@ -58,7 +58,7 @@ public sealed class TimedOptions
     OptionsType = typeof(MisbehavingOptions))]
 public sealed class MisbehavingSamplerFactory : ISamplerFactory
 {
-    public ISampler Create(object? options, PluginContext context) => new MisbehavingSampler(((MisbehavingOptions)options!).Mode);
+    public ISampler Create(object? options, PluginContext context) => new MisbehavingSampler(((MisbehavingOptions)options!).Mode, context.Log);
 }
 
 public sealed class MisbehavingOptions
@@ -67,8 +67,11 @@ public sealed class MisbehavingOptions
     public string Mode { get; set; } = "none";
 }
 
-sealed class MisbehavingSampler(string mode) : ISampler
+sealed class MisbehavingSampler(string mode, IProgressSink log) : ISampler, IDisposable
 {
+    /// <summary>Says so, for the test that the host disposes a disposable sampler when its run ends.</summary>
+    public void Dispose() => log.Verbose("misbehaving-sampler disposed");
+
     public IEnumerable<LatentFrame> Sample(SamplingJob job, CancellationToken cancellation)
     {
         var info = job.Model.Info;
