@@ -95,6 +95,12 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
         foreach (System.Collections.DictionaryEntry e in overrides)
         {
             var key = e.Key.ToString() ?? "";
+            // sinks[0].path reads as the recipe's text would, but an item is not a key: the list is replaced whole.
+            if (key.IndexOf('[') is > 0 and var bracket)
+                ThrowTerminatingError(new ErrorRecord(new PSArgumentException(
+                    $"-Override key '{key}' names an item of the list '{key[..bracket]}'; -Override replaces a list whole: " +
+                    $"@{{ {key[..bracket]} = @(@{{ ... }}, ...) }}, e.g. @{{ sinks = @(@{{ path = 'out.mp4' }}) }}. To give each run its own file, put {{seed}} or {{hash}} in the recipe's path."),
+                    "InvalidOverrideKey", ErrorCategory.InvalidArgument, key));
             if (!builder.Override(key, e.Value, $"-Override {key}"))
                 ThrowTerminatingError(new ErrorRecord(new PSArgumentException(
                     $"-Override key '{key}' is not a recipe key: give 'key' (seed), 'key.entry' (snapshot.every), 'model.use' or 'sampler.with.option'."),

@@ -295,6 +295,9 @@ public sealed class CmdletTests : IDisposable
         Assert.Contains("partitions", typo.Exception.Message);
         var shape = RunFailing("Invoke-FifoRecipe sweep.yaml -Override @{ 'model.height.width' = 2 }");
         Assert.Equal("InvalidOverrideKey", shape.FullyQualifiedErrorId.Split(',')[0]);
+        var item = RunFailing("Invoke-FifoRecipe sweep.yaml -Override @{ 'sinks[0].path' = 'z.gif' }");
+        Assert.Equal("InvalidOverrideKey", item.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Contains("-Override key 'sinks[0].path' names an item of the list 'sinks'; -Override replaces a list whole: @{ sinks = @(@{ ... }, ...) }", item.Exception.Message);
     }
 
     [Fact]
