@@ -76,7 +76,7 @@ public sealed class SinkSet : IDisposable
             }
             catch (Exception ex) when (Wrapped(ex))
             {
-                throw new SinkFailedException(use.Plugin.Name, use.Path, ex);
+                throw new SinkFailedException(use.Plugin.Name, use.Path, ex, frame.Index);
             }
         }
     }
@@ -117,12 +117,20 @@ public sealed class SinkSet : IDisposable
 /// <summary>A sink failed to write (disk full, encoder died); names the sink and the file (or the stream's address, its key masked).</summary>
 public sealed class SinkFailedException : Exception
 {
-    public SinkFailedException(string sink, string path, Exception inner)
-        : base($"The {sink} sink writing '{StreamAddress.Display(path)}' failed: {StreamAddress.Hide(inner.Message, path)}", inner)
+    /// <param name="frame">The frame it was writing; null when it failed finishing its files.</param>
+    public SinkFailedException(string sink, string path, Exception inner, long? frame = null)
+        : base(DiskFull(inner)
+            ? $"The disk holding '{path}' is full, so the {sink} sink could not {(frame is { } f ? $"write frame {f}" : "finish its files")}; what it wrote before is kept. " +
+              "Free space or write elsewhere, then run again (from the run's snapshot, where it takes them)."
+            : $"The {sink} sink writing '{StreamAddress.Display(path)}' failed: {StreamAddress.Hide(inner.Message, path)}", inner)
     {
         Sink = sink;
         Path = path;
     }
+
+    /// <summary>No space left on the device (ENOSPC on Linux and macOS; ERROR_DISK_FULL, ERROR_HANDLE_DISK_FULL on Windows).</summary>
+    static bool DiskFull(Exception error) =>
+        error is IOException io && (OperatingSystem.IsWindows() ? (io.HResult & 0xFFFF) is 0x70 or 0x27 : io.HResult == 28);
 
     public string Sink { get; }
     public string Path { get; }

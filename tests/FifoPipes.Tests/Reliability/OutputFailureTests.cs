@@ -21,6 +21,8 @@ public sealed class OutputFailureTests : IDisposable
     {
         // The disk fills: every write to /dev/full fails with ENOSPC.
         { "/dev/full", "{ path: /dev/full, use: mkv }", "No space left on device" },
+        // A sink of our own on a full disk says so in words, with what is kept.
+        { "/dev/full", "{ path: /dev/full, use: gif }", "The disk holding '/dev/full' is full, so the gif sink could not " },
         // ffmpeg dies mid-run: told to stop after 5 frames, it exits and closes the pipe we are writing to.
         { "dying.mp4", "{ path: dying.mp4, with: { extraArgs: '-frames:v 5' } }", "stopped reading frames" },
     };
