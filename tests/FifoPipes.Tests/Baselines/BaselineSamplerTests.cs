@@ -228,6 +228,48 @@ public sealed class BaselineSamplerTests
         }
     }
 
+    [Fact]
+    public void A_freenoise_run_gives_every_window_the_rescheduled_noise_of_its_frames()
+    {
+        // The sampler itself, not the helpers it uses: the model sees, at the first step, each frame's start noise.
+        const int Frames = 12;
+        // Each row of the first step's calls (one window), frame by frame, as plain numbers: the sampler disposes its tensors.
+        var windows = new List<float[][]>();
+        long? startLevel = null;
+        var linear = DelegateVideoModel.Linear(frames: 4, partitions: 2);
+        using var model = new DelegateVideoModel(linear.Info, (x, t, _) =>
+        {
+            startLevel ??= t.max().item<long>();
+            if (t.min().item<long>() == startLevel)
+                for (int row = 0; row < x.shape[0]; row++)
+                    windows.Add(Enumerable.Range(0, (int)x.shape[2]).Select(m =>
+                    {
+                        using var slice = x[row, .., m].contiguous();
+                        return slice.data<float>().ToArray();
+                    }).ToArray());
+            return zeros_like(x);
+        });
+        var job = Job(model, Frames);
+        foreach (var frame in Create(new FreeNoiseSamplerFactory(), new FreeNoiseOptions { Stride = 2, Fusion = "predictions" }).Sample(job, CancellationToken.None))
+            frame.Latent.Dispose();
+
+        var shape = new long[] { model.Info.LatentChannels, model.Info.LatentHeight, model.Info.LatentWidth };
+        float[] StartNoise(int t)
+        {
+            using var noise = job.Noise.Normal(shape, NoiseRescheduling.Source(t, 4, 2, job.Seed), NoisePurpose.BaseStart, 0);
+            return noise.data<float>().ToArray();
+        }
+        var expected = Enumerable.Range(0, Frames).Select(StartNoise).ToArray();
+        static bool Same(float[] a, float[] b) => a.Zip(b).All(p => Math.Abs(p.First - p.Second) <= 1e-6);
+        // Every window start (stride 2) has a window holding the rescheduled noise of its own frames, in order, and no
+        // window holds anything else.
+        bool Holds(float[][] window, int start) => window.Select((f, m) => Same(f, expected[start + m])).All(ok => ok);
+        Assert.All(new[] { 0, 2, 4, 6, 8 }, start => Assert.Contains(windows, w => Holds(w, start)));
+        Assert.All(windows, w => Assert.Contains(Enumerable.Range(0, Frames - 3), start => Holds(w, start)));
+        // Past the first window every frame borrows another's noise: a sampler drawing its own would fail above.
+        Assert.All(Enumerable.Range(4, Frames - 4), t => Assert.InRange(NoiseRescheduling.Source(t, 4, 2, job.Seed), 0, 3));
+    }
+
     [Theory]
     [InlineData("stride", 5)]
     [InlineData("weighting", 0)]
