@@ -7,9 +7,9 @@ namespace FifoPipes.Sinks.Ffmpeg;
 /// <summary>
 /// Encodes two black frames with a sink's encoder settings before the run, so a mistyped preset, codec or pixel format
 /// is refused before a model computes anything, not when the first frame reaches ffmpeg (about 0.2 s for x264). Extra
-/// arguments are tried with them: ffmpeg reads its whole command line before it opens anything, so one it cannot read
-/// (an unknown option, one missing its value) is refused then; one that fits only the real frames (a crop) is left
-/// for the run.
+/// arguments are tried with them: ffmpeg reads its whole command line before it opens anything, so an option it does
+/// not know is refused then; one that fits only the real frames (a crop) is left for the run, as is a last option
+/// missing its value (the trial's own output arguments follow it and stand in for the value).
 /// </summary>
 static class EncoderTrial
 {
@@ -18,6 +18,8 @@ static class EncoderTrial
     // Settings that encoded once encode again: a sink checked twice (-WhatIf, paths named by the run) or a sweep's every
     // run asks once per process.
     static readonly ConcurrentDictionary<string, bool> Passed = new(StringComparer.Ordinal);
+    // Extra arguments ffmpeg read but the trial's frames did not fit (a crop): asked once per process too.
+    static readonly ConcurrentDictionary<string, bool> NeedTheFrames = new(StringComparer.Ordinal);
 
     /// <summary>What ffmpeg says of a command line it could not read, before it opens any input.</summary>
     const string CommandLineRefused = "Error splitting the argument list";
@@ -25,14 +27,16 @@ static class EncoderTrial
     public static void Ensure(FfmpegEncodingOptions options, string codec, string? audioCodec, string sink, string defaultPreset = "")
     {
         var extra = CommandLineWords.Split(options.ExtraArgs);
-        if (extra.Count > 0)
+        var withExtra = FfmpegCommand.Trial(options, codec, audioCodec, defaultPreset, extra);
+        if (extra.Count > 0 && !NeedTheFrames.ContainsKey(Key(withExtra)))
         {
-            var (passed, errors) = Run(FfmpegCommand.Trial(options, codec, audioCodec, defaultPreset, extra));
+            var (passed, errors) = Run(withExtra);
             if (passed) return;
             if (errors.Contains(CommandLineRefused, StringComparison.Ordinal))
                 throw new FifoInputException(RefusedErrorId,
                     $"The {sink} sink's extraArgs ('{options.ExtraArgs}') are not an ffmpeg command line: ffmpeg says \"{FfmpegRun.FirstLine(errors)}\". " +
                     "Fix or remove extraArgs (`ffmpeg -h full` lists the options).");
+            NeedTheFrames.TryAdd(Key(withExtra), true);
         }
         var (encodes, refusal) = Run(FfmpegCommand.Trial(options, codec, audioCodec, defaultPreset));
         if (encodes) return;
@@ -45,11 +49,13 @@ static class EncoderTrial
     /// <summary>Whether the trial passed (or could not tell: a machine too busy to finish in time says nothing of the settings), and what ffmpeg said.</summary>
     static (bool Passed, string Errors) Run(IReadOnlyList<string> trial)
     {
-        // Per ffmpeg too: FIFOPIPES_FFMPEG may name another build between commands.
-        var key = FfmpegLocator.Locate() + "\0" + string.Join('\0', trial);
+        var key = Key(trial);
         if (Passed.ContainsKey(key)) return (true, "");
         var (finished, exitCode, errors) = FfmpegRun.ToEnd(trial.ToArray());
         if (exitCode == 0) Passed.TryAdd(key, true);
         return (!finished || exitCode == 0, errors.Length > 0 ? errors : $"exit code {exitCode}");
     }
+
+    // Per ffmpeg too: FIFOPIPES_FFMPEG may name another build between commands.
+    static string Key(IReadOnlyList<string> trial) => FfmpegLocator.Locate() + "\0" + string.Join('\0', trial);
 }

@@ -235,6 +235,7 @@ public sealed class FfmpegSink : IFrameSink
         if (process!.NotStarted(ffmpeg, inner) is { } notStarted) return notStarted;
         string left = RemoveIfEmpty() ? $"ffmpeg wrote nothing, so the empty '{output.Path}' is removed (it would stand in the next run's way)."
             : outputBefore is { } before && File.Exists(output.Path) && Stamp(output.Path) == before ? $"'{output.Path}' is as it was before this run: ffmpeg did not touch it."
+            : outputBefore is { Length: > 0 } && new FileInfo(output.Path) is { Exists: true, Length: 0 } ? $"ffmpeg emptied the earlier '{output.Path}' as it opened it (-Force) and wrote nothing into it."
             : File.Exists(output.Path) ? $"What ffmpeg had written to '{output.Path}' is left in place."
             : $"ffmpeg wrote no '{output.Path}'.";
         return new FifoInputException(FailedErrorId,

@@ -186,7 +186,7 @@ public sealed class PluginContext
     /// <summary>Where the plugin's verbose and warning messages go (any thread, see <see cref="IProgressSink"/>).</summary>
     public IProgressSink Log { get; }
     /// <summary>
-    /// Cancelled when the user stops the command or the run ends: a sink that waits on its own (a stream pausing before
+    /// Cancelled when the user stops the command, and for a run's plugins when the run ends: a sink that waits on its own (a stream pausing before
     /// it connects again) ends the wait, a model's <see cref="IModelAdapter.Load"/> stops loading (as
     /// <see cref="LoadCancellation"/> does on the loading thread; this token also reaches threads the adapter starts).
     /// It belongs to the call the context came with: a model kept for later runs must not keep it, and a sampler stops by

@@ -29,9 +29,14 @@ public static class ImageFiles
             throw new FifoInputException("InitImageUnreadable",
                 $"Start image '{path}' is not an image or video that can be read (damaged, or another kind of file). Use a PNG, JPEG or GIF image, or a short video.", ex);
         }
-        catch (Exception ex) when (ex is InvalidImageContentException or NotSupportedException)
+        catch (InvalidImageContentException ex)
         {
             throw new FifoInputException("InitImageUnreadable", $"Start image '{path}' is damaged ({ex.Message.Split('\n')[0].TrimEnd('.')}). Save it again, or use another image.", ex);
+        }
+        catch (NotSupportedException ex)
+        {
+            throw new FifoInputException("InitImageUnreadable",
+                $"Start image '{path}' uses a feature that cannot be read here ({ex.Message.Split('\n')[0].TrimEnd('.')}). Save it as a plain PNG or JPEG.", ex);
         }
         using (image)
         {
@@ -76,20 +81,21 @@ public static class ImageFiles
     /// </summary>
     public static void SaveImage(VideoFrame frame, string path)
     {
-        SixLabors.ImageSharp.Formats.IImageEncoder? encoder = Path.GetExtension(path).ToLowerInvariant() switch
-        {
-            ".png" => DefaultPngEncoder,
-            ".jpg" or ".jpeg" => new SixLabors.ImageSharp.Formats.Jpeg.JpegEncoder { Quality = 95 },
-            ".webp" => new SixLabors.ImageSharp.Formats.Webp.WebpEncoder { FileFormat = SixLabors.ImageSharp.Formats.Webp.WebpFileFormatType.Lossless },
-            ".bmp" => new SixLabors.ImageSharp.Formats.Bmp.BmpEncoder(),
-            _ => null,
-        };
-        if (encoder is null)
-            throw new FifoInputException(ImageFormatUnknownErrorId,
-                $"'{path}' names no image format a frame is saved in: use .png (which keeps how the frame was made, for Get-FifoProvenance), .jpg, .webp or .bmp.");
+        var encoder = EncoderFor(path);
         using var image = PngImage(frame);
         image.Save(path, encoder);
     }
+
+    /// <summary>The encoder <paramref name="path"/>'s extension names; a <see cref="FifoInputException"/> where it names none.</summary>
+    public static SixLabors.ImageSharp.Formats.IImageEncoder EncoderFor(string path) => Path.GetExtension(path).ToLowerInvariant() switch
+    {
+        ".png" => DefaultPngEncoder,
+        ".jpg" or ".jpeg" => new SixLabors.ImageSharp.Formats.Jpeg.JpegEncoder { Quality = 95 },
+        ".webp" => new SixLabors.ImageSharp.Formats.Webp.WebpEncoder { FileFormat = SixLabors.ImageSharp.Formats.Webp.WebpFileFormatType.Lossless },
+        ".bmp" => new SixLabors.ImageSharp.Formats.Bmp.BmpEncoder(),
+        _ => throw new FifoInputException(ImageFormatUnknownErrorId,
+            $"'{path}' names no image format a frame is saved in: use .png (which keeps how the frame was made, for Get-FifoProvenance), .jpg, .webp or .bmp."),
+    };
 
     /// <summary>The PNG text keyword under which frames record how they were made.</summary>
     public const string ProvenanceKeyword = "FifoPipes";

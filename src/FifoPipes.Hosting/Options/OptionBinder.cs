@@ -271,7 +271,7 @@ public static class OptionBinder
         return best is not null && bestDistance <= Math.Max(2, typed.Length / 3) ? best : null;
     }
 
-    static int Distance(string a, string b)
+    internal static int Distance(string a, string b)
     {
         var prev = new int[b.Length + 1];
         var cur = new int[b.Length + 1];

@@ -92,7 +92,8 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
                 $"its sampler: @{{ '{stray}' = @{{ use = 'fifo'; ... }} }}."), "-SamplerOption"));
         var measured = names.Select(name => (Label: name, Plugin: name, Given: perSampler.GetValueOrDefault(name)))
             .Concat(variants.Select(v => (Label: v.Key, Plugin: UseOf(v.Value)!, Given: (object?)WithoutUse((IDictionary)v.Value!))));
-        var candidates = measured.Select(m =>
+        // Every sampler's options are checked before the first sampler is made: a mistake in the last leaves none to dispose.
+        var bound = measured.Select(m =>
         {
             var (label, name, given) = m;
             var plugin = plugins.Require(PluginKind.Sampler, name);
@@ -105,9 +106,9 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
                 ThrowTerminatingError(Errors.From(new FifoInputException("InvalidParameter",
                     $"-SamplerOption {label} guidance: the study measures how far a sampler's video is from the prior it samples, which takes guidance 1; " +
                     "with another scale the distance would measure the guidance. Leave guidance out."), "-SamplerOption"));
-            var options = Bind(plugin, given as IDictionary, $"-SamplerOption {label}");
-            return new QualityCandidate(label == name ? plugin.Name : label, plugin.Create<ISamplerFactory>().Create(options, context));
+            return (Label: label == name ? plugin.Name : label, Plugin: plugin, Options: Bind(plugin, given as IDictionary, $"-SamplerOption {label}"));
         }).ToList();
+        var candidates = bound.Select(b => new QualityCandidate(b.Label, b.Plugin.Create<ISamplerFactory>().Create(b.Options, context))).ToList();
 
         var points = new List<QualityPoint>();
         var progress = new ProgressRecord(2, "Measuring sampler quality on the analytic prior", "starting");

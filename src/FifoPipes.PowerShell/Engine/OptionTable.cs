@@ -25,12 +25,14 @@ static class OptionTable
         return (options, diagnostics.Count > 0 ? Errors.InvalidOptions(diagnostics, ParameterOf(diagnostics, extra) ?? parameter) : null);
     }
 
-    /// <summary>The cmdlet parameter (-Frames) that set the value every problem is about, rather than the hashtable it was merged into.</summary>
+    /// <summary>
+    /// The cmdlet parameter (-Frames) that set the value the first problem is about, where every problem is about a value
+    /// the cmdlet's parameters set (one may follow from another), rather than the hashtable they were merged into.
+    /// </summary>
     static string? ParameterOf(List<Diagnostic> diagnostics, IReadOnlyDictionary<string, object?>? extra)
     {
-        var keys = diagnostics.Select(d => d.Path[(d.Path.LastIndexOf('.') + 1)..]).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
-        return keys.Count == 1 && extra?.FirstOrDefault(e => e.Value is not null && string.Equals(e.Key, keys[0], StringComparison.OrdinalIgnoreCase)) is { Key: { } key }
-            ? "-" + char.ToUpperInvariant(key[0]) + key[1..]
-            : null;
+        var keys = diagnostics.Select(d => d.Path[(d.Path.LastIndexOf('.') + 1)..]).ToList();
+        bool SetByParameter(string key) => extra?.Any(e => e.Value is not null && string.Equals(e.Key, key, StringComparison.OrdinalIgnoreCase)) == true;
+        return keys.Count > 0 && keys.All(SetByParameter) ? "-" + char.ToUpperInvariant(keys[0][0]) + keys[0][1..] : null;
     }
 }

@@ -212,6 +212,22 @@ public sealed class RecipeReaderTests
         if (d.ValidChoices.Count > 1) Assert.DoesNotContain(string.Join(", ", d.ValidChoices), d.Message);
     }
 
+    [Theory]
+    [InlineData("out-{seeed}.mp4", "{seed}")]
+    [InlineData("out-{Seed}.mp4", "{seed}")]
+    [InlineData("runs/{hahs}/a.gif", "{hash}")]
+    [InlineData("runs/{HASH}/a.gif", "{hash}")]
+    [InlineData("out-{sed}.mp4", "{seed}")]
+    [InlineData("out-{seed}-{step}.mp4", null)]
+    [InlineData("rtmp://${HOST}/live/${SEED}", null)]
+    [InlineData("out/${PATH}/take-{take}/{week}.mp4", null)]
+    public void A_run_name_is_told_misspelt_only_when_it_is_seed_or_hash_one_slip_away(string path, string? meant)
+    {
+        var problem = FifoPipes.Hosting.Recipes.RunNames.Misspelt(path);
+        if (meant is null) Assert.Null(problem);
+        else Assert.EndsWith($"Did you mean '{meant}'?", problem);
+    }
+
     [Fact]
     public void A_quoted_run_name_on_a_line_with_another_syntax_error_gets_no_quoting_hint()
     {

@@ -715,6 +715,8 @@ public sealed class CmdletTests : IDisposable
         var refused = RunFailing($"(New-FifoVideo 'marble' -Frames 1 {InProcessShell.Tiny}).Save('a.tif')");
         Assert.Contains("'" + Path.Combine(dir, "a.tif") + "' names no image format a frame is saved in: use .png", refused.Exception.Message);
         Assert.False(File.Exists(Path.Combine(dir, "a.tif")));
+        RunFailing($"(New-FifoVideo 'marble' -Frames 1 {InProcessShell.Tiny}).Save('new/a.tif')");
+        Assert.False(Directory.Exists(Path.Combine(dir, "new")), "a refused name made its folder");
 
         // A folder that is not there yet is made; one given as the file is refused with a name to use in it.
         Assert.False(Directory.Exists(Path.Combine(dir, "stills")));
