@@ -13,28 +13,25 @@ public sealed class PluginFailureTests
 {
     const string Project = "tests/TestPlugins/FaultyPlugins";
 
-    static PluginFailedException Failure(string model, string sampler)
+    /// <summary>A recipe that must be valid, read with the test plugins.</summary>
+    static Recipe Valid(string yaml)
     {
         var reader = new RecipeReader(TestPlugins.With(Project));
-        var recipe = reader.ReadText($$"""
-            apiVersion: fifopipes/v1
-            model: {{model}}
-            prompt: rain
-            frames: 5
-            sampler: {{sampler}}
-            """, Path.Combine(Path.GetTempPath(), "plugin-failure.yaml"));
+        var recipe = reader.ReadText(yaml, Path.Combine(Path.GetTempPath(), "plugin-failure.yaml"));
         Assert.True(recipe is not null, string.Join(Environment.NewLine, reader.Diagnostics.Select(d => $"{d.Path}: {d.Message}")));
-        return Assert.Throws<PluginFailedException>(() => new VideoRun(recipe!).Events().ToList());
+        return recipe!;
+    }
+
+    static PluginFailedException Failure(string model, string sampler)
+    {
+        var recipe = Valid($"apiVersion: fifopipes/v1\nmodel: {model}\nprompt: rain\nframes: 5\nsampler: {sampler}\n");
+        return Assert.Throws<PluginFailedException>(() => new VideoRun(recipe).Events().ToList());
     }
 
     [Fact]
     public void A_sampler_that_is_disposable_is_disposed_when_its_run_ends_and_after_its_frames()
     {
-        var reader = new RecipeReader(TestPlugins.With(Project));
-        var recipe = reader.ReadText($"apiVersion: fifopipes/v1\nmodel: {Tiny}\nprompt: rain\nframes: 3\nsampler: {Misbehaving("none")}\n",
-            Path.Combine(Path.GetTempPath(), "plugin-dispose.yaml"));
-        Assert.True(recipe is not null, string.Join(Environment.NewLine, reader.Diagnostics.Select(d => $"{d.Path}: {d.Message}")));
-        var events = new VideoRun(recipe!).Events().ToList();
+        var events = new VideoRun(Valid($"apiVersion: fifopipes/v1\nmodel: {Tiny}\nprompt: rain\nframes: 3\nsampler: {Misbehaving("none")}\n")).Events().ToList();
         int disposed = events.FindIndex(e => e is RunMessage { Text: "misbehaving-sampler disposed" });
         Assert.True(disposed >= 0, "the sampler was not disposed");
         Assert.True(disposed > events.FindLastIndex(e => e is FrameProduced));
@@ -58,13 +55,11 @@ public sealed class PluginFailureTests
     [Fact]
     public void A_model_load_stops_by_the_token_its_context_brings_when_the_run_is_stopped()
     {
-        var reader = new RecipeReader(TestPlugins.With(Project));
-        var recipe = reader.ReadText("apiVersion: fifopipes/v1\nmodel: stoppable-model\nprompt: rain\nframes: 5\n", Path.Combine(Path.GetTempPath(), "plugin-stop.yaml"));
-        Assert.True(recipe is not null, string.Join(Environment.NewLine, reader.Diagnostics.Select(d => $"{d.Path}: {d.Message}")));
+        var recipe = Valid("apiVersion: fifopipes/v1\nmodel: stoppable-model\nprompt: rain\nframes: 5\n");
         using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
         var clock = System.Diagnostics.Stopwatch.StartNew();
 
-        var events = new VideoRun(recipe!).Events(stop.Token).ToList();
+        var events = new VideoRun(recipe).Events(stop.Token).ToList();
 
         // The adapter gives up after 20 s, and throws, where its context had no stop.
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"the load ran {clock.Elapsed} after the stop");
@@ -146,11 +141,7 @@ public sealed class PluginFailureTests
 
     static SinkSet Sinks(string sink)
     {
-        var reader = new RecipeReader(TestPlugins.With(Project));
-        var recipe = reader.ReadText($"apiVersion: fifopipes/v1\nprompt: rain\nframes: 2\nsinks: [ {{ path: out.bin, use: {sink} }} ]\n",
-            Path.Combine(Path.GetTempPath(), "plugin-failure.yaml"));
-        Assert.True(recipe is not null, string.Join(Environment.NewLine, reader.Diagnostics.Select(d => $"{d.Path}: {d.Message}")));
-        return new SinkSet(recipe!.Sinks, overwrite: false, 8, new PluginContext());
+        return new SinkSet(Valid($"apiVersion: fifopipes/v1\nprompt: rain\nframes: 2\nsinks: [ {{ path: out.bin, use: {sink} }} ]\n").Sinks, overwrite: false, 8, new PluginContext());
     }
 
     [Fact]
@@ -197,10 +188,8 @@ public sealed class PluginFailureTests
     [Fact]
     public void A_device_out_of_memory_is_the_machines_and_keeps_its_own_error()
     {
-        var reader = new RecipeReader(TestPlugins.With(Project));
-        var recipe = reader.ReadText($"apiVersion: fifopipes/v1\nmodel: {Tiny}\nprompt: rain\nframes: 5\nsampler: {Misbehaving("oom")}\n",
-            Path.Combine(Path.GetTempPath(), "plugin-failure.yaml"));
-        Assert.StartsWith("CUDA out of memory", Assert.Throws<System.Runtime.InteropServices.ExternalException>(() => new VideoRun(recipe!).Events().ToList()).Message);
+        var recipe = Valid($"apiVersion: fifopipes/v1\nmodel: {Tiny}\nprompt: rain\nframes: 5\nsampler: {Misbehaving("oom")}\n");
+        Assert.StartsWith("CUDA out of memory", Assert.Throws<System.Runtime.InteropServices.ExternalException>(() => new VideoRun(recipe).Events().ToList()).Message);
     }
 
     [Fact]
