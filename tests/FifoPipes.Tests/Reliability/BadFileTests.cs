@@ -24,7 +24,7 @@ public sealed class BadFileTests : IDisposable
     readonly string dir = Directory.CreateTempSubdirectory("fifo-bad-files-").FullName;
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
-    public sealed record BadFile(string Name, string FileName, Func<string, byte[]> Bytes, Action<string> Load)
+    public sealed record BadFile(string Name, string FileName, Func<string, byte[]> Bytes, Action<string> Load, string ErrorId)
     {
         public override string ToString() => Name;
     }
@@ -36,33 +36,33 @@ public sealed class BadFileTests : IDisposable
 
     public static TheoryData<BadFile> Cases => new()
     {
-        new("safetensors: empty", "empty.safetensors", _ => Array.Empty<byte>(), SafetensorsLoad),
-        new("safetensors: shorter than its length field", "short.safetensors", _ => new byte[5], SafetensorsLoad),
-        new("safetensors: header length of 2^62", "huge-header.safetensors", _ => Header(1L << 62, "{}"), SafetensorsLoad),
-        new("safetensors: header not JSON", "garbage.safetensors", _ => Header("not json at all"), SafetensorsLoad),
-        new("safetensors: header a JSON array", "array.safetensors", _ => Header("[1, 2, 3]"), SafetensorsLoad),
-        new("safetensors: entry not an object", "scalar-entry.safetensors", _ => Header("""{"w": 5}"""), SafetensorsLoad),
-        new("safetensors: unknown dtype", "dtype.safetensors", _ => Header("""{"w": {"dtype": "F8_E4M3", "shape": [1], "data_offsets": [0, 1]}}""", data: 1), SafetensorsLoad),
-        new("safetensors: shape whose size overflows", "overflow.safetensors", _ => Header("""{"w": {"dtype": "F32", "shape": [4611686018427387904, 8], "data_offsets": [0, 4]}}""", data: 4), SafetensorsLoad),
-        new("safetensors: offsets past the end", "past-end.safetensors", _ => Header("""{"w": {"dtype": "F32", "shape": [1073741824], "data_offsets": [0, 4294967296]}}""", data: 16), SafetensorsLoad),
-        new("safetensors: shape and offsets disagree", "mismatch.safetensors", _ => Header("""{"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}""", data: 8), SafetensorsLoad),
-        new("safetensors: a torch zip under a safetensors name", "zip.safetensors", d => File.ReadAllBytes(LightningCheckpointWriter.TinyCheckpoint), SafetensorsLoad),
-        new("checkpoint: empty", "empty.ckpt", _ => Array.Empty<byte>(), CheckpointOpen),
-        new("checkpoint: a safetensors file under a ckpt name", "st.ckpt", _ => Header("""{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}""", data: 4), CheckpointOpen),
-        new("checkpoint: truncated to a third", "third.ckpt", _ => File.ReadAllBytes(LightningCheckpointWriter.TinyCheckpoint)[..(int)(new FileInfo(LightningCheckpointWriter.TinyCheckpoint).Length / 3)], CheckpointOpen),
-        new("checkpoint: pickle string claiming 2 GiB", "long-string.ckpt", d => Zip(PickleString(int.MaxValue)), CheckpointOpen),
-        new("checkpoint: pickle importing builtins.eval", "eval.ckpt", d => Zip(Global("builtins", "eval")), CheckpointOpen),
-        new("checkpoint: pickle importing subprocess.Popen", "popen.ckpt", d => Zip(Global("subprocess", "Popen")), CheckpointOpen),
-        new("open_clip vocab: empty", "empty_vocab.txt.gz", _ => Array.Empty<byte>(), OpenClipVocab),
-        new("open_clip vocab: not gzip", "plain_vocab.txt.gz", _ => Encoding.UTF8.GetBytes("#version: 0.2\na b\n"), OpenClipVocab),
-        new("open_clip vocab: gzip of too few merges", "few_vocab.txt.gz", _ => Gzip("#version: 0.2\na b\nc d\n"), OpenClipVocab),
-        new("open_clip vocab: gzip bomb of one endless line", "bomb_vocab.txt.gz", _ => GzipZeros(256L << 20), OpenClipVocab),
-        new("spiece.model: empty", "empty-spiece.model", _ => Array.Empty<byte>(), SentencePiece),
-        new("spiece.model: text", "text-spiece.model", _ => Encoding.UTF8.GetBytes("this is not a protobuf"), SentencePiece),
-        new("spiece.model: random bytes", "random-spiece.model", _ => FakeHub.RandomBytes(4096, 7), SentencePiece),
-        new("diffusers config.json: not JSON", "config.json", _ => Encoding.UTF8.GetBytes("{ \"_class_name\": "), p => DiffusersConfig.Load(p)),
-        new("FIFO snapshot: JSON array header", "array.snapshot", _ => Header("[]"), p => ResumeFrom(p)),
-        new("FIFO snapshot: not safetensors", "text.snapshot", _ => Encoding.UTF8.GetBytes("queue goes here"), p => ResumeFrom(p)),
+        new("safetensors: empty", "empty.safetensors", _ => Array.Empty<byte>(), SafetensorsLoad, "CheckpointCorrupt"),
+        new("safetensors: shorter than its length field", "short.safetensors", _ => new byte[5], SafetensorsLoad, "CheckpointCorrupt"),
+        new("safetensors: header length of 2^62", "huge-header.safetensors", _ => Header(1L << 62, "{}"), SafetensorsLoad, "CheckpointCorrupt"),
+        new("safetensors: header not JSON", "garbage.safetensors", _ => Header("not json at all"), SafetensorsLoad, "CheckpointCorrupt"),
+        new("safetensors: header a JSON array", "array.safetensors", _ => Header("[1, 2, 3]"), SafetensorsLoad, "CheckpointCorrupt"),
+        new("safetensors: entry not an object", "scalar-entry.safetensors", _ => Header("""{"w": 5}"""), SafetensorsLoad, "CheckpointCorrupt"),
+        new("safetensors: unknown dtype", "dtype.safetensors", _ => Header("""{"w": {"dtype": "F8_E4M3", "shape": [1], "data_offsets": [0, 1]}}""", data: 1), SafetensorsLoad, "CheckpointCorrupt"),
+        new("safetensors: shape whose size overflows", "overflow.safetensors", _ => Header("""{"w": {"dtype": "F32", "shape": [4611686018427387904, 8], "data_offsets": [0, 4]}}""", data: 4), SafetensorsLoad, "CheckpointCorrupt"),
+        new("safetensors: offsets past the end", "past-end.safetensors", _ => Header("""{"w": {"dtype": "F32", "shape": [1073741824], "data_offsets": [0, 4294967296]}}""", data: 16), SafetensorsLoad, "CheckpointCorrupt"),
+        new("safetensors: shape and offsets disagree", "mismatch.safetensors", _ => Header("""{"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}""", data: 8), SafetensorsLoad, "CheckpointCorrupt"),
+        new("safetensors: a torch zip under a safetensors name", "zip.safetensors", d => File.ReadAllBytes(LightningCheckpointWriter.TinyCheckpoint), SafetensorsLoad, "CheckpointCorrupt"),
+        new("checkpoint: empty", "empty.ckpt", _ => Array.Empty<byte>(), CheckpointOpen, "CheckpointCorrupt"),
+        new("checkpoint: a safetensors file under a ckpt name", "st.ckpt", _ => Header("""{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}""", data: 4), CheckpointOpen, "CheckpointCorrupt"),
+        new("checkpoint: truncated to a third", "third.ckpt", _ => File.ReadAllBytes(LightningCheckpointWriter.TinyCheckpoint)[..(int)(new FileInfo(LightningCheckpointWriter.TinyCheckpoint).Length / 3)], CheckpointOpen, "CheckpointCorrupt"),
+        new("checkpoint: pickle string claiming 2 GiB", "long-string.ckpt", d => Zip(PickleString(int.MaxValue)), CheckpointOpen, "CheckpointCorrupt"),
+        new("checkpoint: pickle importing builtins.eval", "eval.ckpt", d => Zip(Global("builtins", "eval")), CheckpointOpen, "CheckpointUnsafe"),
+        new("checkpoint: pickle importing subprocess.Popen", "popen.ckpt", d => Zip(Global("subprocess", "Popen")), CheckpointOpen, "CheckpointUnsafe"),
+        new("open_clip vocab: empty", "empty_vocab.txt.gz", _ => Array.Empty<byte>(), OpenClipVocab, "TokenizerCorrupt"),
+        new("open_clip vocab: not gzip", "plain_vocab.txt.gz", _ => Encoding.UTF8.GetBytes("#version: 0.2\na b\n"), OpenClipVocab, "TokenizerCorrupt"),
+        new("open_clip vocab: gzip of too few merges", "few_vocab.txt.gz", _ => Gzip("#version: 0.2\na b\nc d\n"), OpenClipVocab, "TokenizerCorrupt"),
+        new("open_clip vocab: gzip bomb of one endless line", "bomb_vocab.txt.gz", _ => GzipZeros(256L << 20), OpenClipVocab, "TokenizerCorrupt"),
+        new("spiece.model: empty", "empty-spiece.model", _ => Array.Empty<byte>(), SentencePiece, "TokenizerCorrupt"),
+        new("spiece.model: text", "text-spiece.model", _ => Encoding.UTF8.GetBytes("this is not a protobuf"), SentencePiece, "TokenizerCorrupt"),
+        new("spiece.model: random bytes", "random-spiece.model", _ => FakeHub.RandomBytes(4096, 7), SentencePiece, "TokenizerCorrupt"),
+        new("diffusers config.json: not JSON", "config.json", _ => Encoding.UTF8.GetBytes("{ \"_class_name\": "), p => DiffusersConfig.Load(p), "DiffusersConfigInvalid"),
+        new("FIFO snapshot: JSON array header", "array.snapshot", _ => Header("[]"), p => ResumeFrom(p), "SnapshotInvalid"),
+        new("FIFO snapshot: not safetensors", "text.snapshot", _ => Encoding.UTF8.GetBytes("queue goes here"), p => ResumeFrom(p), "SnapshotInvalid"),
     };
 
     [Theory]
@@ -77,7 +77,7 @@ public sealed class BadFileTests : IDisposable
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
         Assert.Contains(bad.FileName, ex.Message);
-        Assert.False(string.IsNullOrWhiteSpace(ex.ErrorId));
+        Assert.Equal(bad.ErrorId, ex.ErrorId);
         Assert.True(allocated < AllocationBudget, $"{bad.Name}: refusing it allocated {allocated >> 20} MiB");
     }
 
