@@ -39,6 +39,20 @@ public sealed class PluginFailureTests
     }
 
     [Fact]
+    public void Snapshots_of_a_model_whose_decoder_cannot_say_where_it_stands_are_refused_before_a_frame()
+    {
+        var snapshot = Path.Combine(Path.GetTempPath(), $"stateful-{Guid.NewGuid():N}.snapshot");
+        var recipe = Valid($"apiVersion: fifopipes/v1\nmodel: stateful-decoder-model\nprompt: rain\nframes: 5\nsnapshot: {{ path: '{snapshot}', every: 2 }}\n");
+        var events = new List<RunEvent>();
+        var refused = Assert.Throws<FifoInputException>(() => { foreach (var e in new VideoRun(recipe).Events()) events.Add(e); });
+        Assert.Equal("SnapshotUnsupported", refused.ErrorId);
+        Assert.StartsWith("Model 'broken-decoder' decodes latents in chunks and its decoder cannot say which it holds", refused.Message);
+        Assert.Contains("Remove 'snapshot' (-SnapshotPath) for this model", refused.Message);
+        Assert.DoesNotContain(events, e => e is FrameProduced);
+        Assert.False(File.Exists(snapshot));
+    }
+
+    [Fact]
     public void A_negative_prompt_for_a_sampler_that_declares_it_takes_none_is_refused_at_its_line()
     {
         var reader = new RecipeReader(TestPlugins.With(Project));

@@ -164,7 +164,14 @@ public sealed class BrokenDecoderModelAdapter : IModelAdapter
     public IVideoModel Load(object? options, PluginContext context) => new BrokenDecoderModel();
 }
 
-sealed class BrokenDecoderModel : IVideoModel
+/// <summary>A model whose decoder keeps state between latents and cannot say where it stands: no snapshot could resume it.</summary>
+[FifoPlugin(PluginKind.Model, "stateful-decoder-model", typeof(IModelAdapter), Description = "Its decoder is neither stateless nor resumable.")]
+public sealed class StatefulDecoderModelAdapter : IModelAdapter
+{
+    public IVideoModel Load(object? options, PluginContext context) => new BrokenDecoderModel(stateless: false);
+}
+
+sealed class BrokenDecoderModel(bool stateless = true) : IVideoModel
 {
     public ModelInfo Info { get; } = new()
     {
@@ -179,19 +186,19 @@ sealed class BrokenDecoderModel : IVideoModel
 
     public Conditioning Encode(string prompt) => new PromptOnly(prompt);
     public TorchSharp.torch.Tensor PredictNoise(TorchSharp.torch.Tensor x, TorchSharp.torch.Tensor timesteps, IReadOnlyList<Conditioning> conditioning) => TorchSharp.torch.zeros_like(x);
-    public IFrameDecoder CreateDecoder() => new FailingDecoder();
+    public IFrameDecoder CreateDecoder() => new FailingDecoder(stateless);
     public TorchSharp.torch.Tensor EncodeFrames(TorchSharp.torch.Tensor rgb) => throw new NotSupportedException("no encoder");
     public void Dispose() { }
 
     sealed class PromptOnly(string prompt) : Conditioning(prompt);
 
-    sealed class FailingDecoder : IFrameDecoder
+    sealed class FailingDecoder(bool stateless) : IFrameDecoder
     {
         int pushed;
         public IReadOnlyList<TorchSharp.torch.Tensor> Push(TorchSharp.torch.Tensor latent) =>
             ++pushed == 3 ? throw new IndexOutOfRangeException("Index was outside the bounds of the array.") : new[] { TorchSharp.torch.zeros(3, 16, 16) };
         public IReadOnlyList<TorchSharp.torch.Tensor> Flush() => Array.Empty<TorchSharp.torch.Tensor>();
-        public bool Stateless => true;
+        public bool Stateless => stateless;
         public void Dispose() { }
     }
 }
