@@ -86,8 +86,14 @@ public static class ImageFiles
         image.Save(path, encoder);
     }
 
+    /// <summary>
+    /// Refuses a path whose extension names no format a frame is saved in. Its signature holds no ImageSharp type: the
+    /// module's cmdlets call it from PowerShell's load context, where ImageSharp is not found (it lives in Dependencies/).
+    /// </summary>
+    public static void RequireImageFormat(string path) => EncoderFor(path);
+
     /// <summary>The encoder <paramref name="path"/>'s extension names; a <see cref="FifoInputException"/> where it names none.</summary>
-    public static SixLabors.ImageSharp.Formats.IImageEncoder EncoderFor(string path) => Path.GetExtension(path).ToLowerInvariant() switch
+    static SixLabors.ImageSharp.Formats.IImageEncoder EncoderFor(string path) => Path.GetExtension(path).ToLowerInvariant() switch
     {
         ".png" => DefaultPngEncoder,
         ".jpg" or ".jpeg" => new SixLabors.ImageSharp.Formats.Jpeg.JpegEncoder { Quality = 95 },

@@ -43,7 +43,7 @@ public sealed class FifoFrame
         if (Directory.Exists(full))
             throw new FifoInputException("FrameNotSaved", $"'{Path.TrimEndingDirectorySeparator(full)}' is a folder; give a file name in it, e.g. '{Path.Join(full, $"frame_{Index}.png")}'.");
         // Before any folder is made: a name no image format has leaves nothing behind.
-        ImageFiles.EncoderFor(full);
+        ImageFiles.RequireImageFormat(full);
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(full)!);
