@@ -29,8 +29,8 @@ public interface ISamplerFactory
 /// the sampler's own: that keeps batching, several devices and resume exact.</item>
 /// <item>Bad input (an option the model cannot take, a start image of the wrong size) is a <see cref="FifoInputException"/>
 /// naming the fix; anything else the sampler throws is reported as its failure, with its name and path.</item>
-/// <item>One sampler may be asked to <see cref="Sample"/> again: the host restarts it, from its newest snapshot, after a
-/// transient fault. And a consumer may stop enumerating at any frame (a stop, a failed sink): free what the
+/// <item>One sampler may be asked to <see cref="Sample"/> again: the host restarts it after a transient fault, from its
+/// newest snapshot or else from the start. And a consumer may stop enumerating at any frame (a stop, a failed sink): free what the
 /// enumeration holds in <c>finally</c> or <c>using</c>, not after its last frame.</item>
 /// <item>A sampler that guides by calling <see cref="IVideoModel.PredictNoise"/> itself marks the unconditional
 /// branch's <see cref="Conditioning"/> with <see cref="Conditioning.IsNegative"/> (PromptEmbeddings does), as some

@@ -2,6 +2,7 @@ using FifoPipes.Abstractions;
 using FifoPipes.Core;
 using FifoPipes.Models.Analytic;
 using FifoPipes.Samplers.Fifo;
+using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -51,6 +52,14 @@ public sealed class FifoTailTests
         double variance = wide.var().item<float>();
         Assert.InRange(variance, 0.9, 1.1);   // sqrt(1 - H^2) keeps white noise white with unit variance
         Assert.True((wide - fresh).abs().mean().item<float>() > 0.1f, "the low frequencies of the previous latent were not used");
+
+        // Bin by bin: H of the previous latent and sqrt(1 - H^2) of the fresh noise, not the other way round.
+        using var h = TailInitialiser.LowPass(32, 32, 0.25);
+        Assert.Equal(1f, h[0, 0].item<float>());
+        Assert.Equal(Math.Exp(-Math.Pow(2.0 * 4 / 32, 2) / (2 * 0.25 * 0.25)), h[0, 4].item<float>(), 1e-6);
+        using var expected = fft.rfft2(previous, norm: FFTNormType.Ortho) * h + fft.rfft2(fresh, norm: FFTNormType.Ortho) * (1 - h.square()).sqrt();
+        using var spectrum = fft.rfft2(wide, norm: FFTNormType.Ortho);
+        Assert.True((spectrum - expected).abs().max().item<float>() < 1e-4f, "the mix is not H * previous + sqrt(1 - H^2) * fresh");
     }
 
     [Fact]
