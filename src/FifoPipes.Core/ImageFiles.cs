@@ -31,12 +31,12 @@ public static class ImageFiles
         }
         catch (InvalidImageContentException ex)
         {
-            throw new FifoInputException("InitImageUnreadable", $"Start image '{path}' is damaged ({ex.Message.Split('\n')[0].TrimEnd('.')}). Save it again, or use another image.", ex);
+            throw new FifoInputException("InitImageUnreadable", $"Start image '{path}' is damaged ({FirstLine(ex)}). Save it again, or use another image.", ex);
         }
         catch (NotSupportedException ex)
         {
             throw new FifoInputException("InitImageUnreadable",
-                $"Start image '{path}' uses a feature that cannot be read here ({ex.Message.Split('\n')[0].TrimEnd('.')}). Save it as a plain PNG or JPEG.", ex);
+                $"Start image '{path}' uses a feature that cannot be read here ({FirstLine(ex)}). Save it as a plain PNG or JPEG.", ex);
         }
         using (image)
         {
@@ -52,6 +52,8 @@ public static class ImageFiles
             return stack(frames).MoveToOuterDisposeScope();
         }
     }
+
+    static string FirstLine(Exception error) => error.Message.Split('\n')[0].TrimEnd('.');
 
     static readonly byte[] PngSignature = { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A };
 
@@ -77,20 +79,16 @@ public static class ImageFiles
 
     /// <summary>
     /// Saves one frame in the format its extension names: PNG with its provenance, or JPEG (quality 95), WebP (lossless)
-    /// or BMP, which keep pixels only.
+    /// or BMP, which keep pixels only. A missing folder is made, as the sinks make theirs, once the name is known to
+    /// have a format: a refused name leaves nothing behind.
     /// </summary>
     public static void SaveImage(VideoFrame frame, string path)
     {
         var encoder = EncoderFor(path);
+        Sinks.SinkFiles.CreateParentFolder(path);
         using var image = PngImage(frame);
         image.Save(path, encoder);
     }
-
-    /// <summary>
-    /// Refuses a path whose extension names no format a frame is saved in. Its signature holds no ImageSharp type: the
-    /// module's cmdlets call it from PowerShell's load context, where ImageSharp is not found (it lives in Dependencies/).
-    /// </summary>
-    public static void RequireImageFormat(string path) => EncoderFor(path);
 
     /// <summary>The encoder <paramref name="path"/>'s extension names; a <see cref="FifoInputException"/> where it names none.</summary>
     static SixLabors.ImageSharp.Formats.IImageEncoder EncoderFor(string path) => Path.GetExtension(path).ToLowerInvariant() switch

@@ -42,13 +42,7 @@ public sealed class FifoFrame
         var full = location is null ? Path.GetFullPath(path) : Path.GetFullPath(path, location);
         if (Directory.Exists(full))
             throw new FifoInputException("FrameNotSaved", $"'{Path.TrimEndingDirectorySeparator(full)}' is a folder; give a file name in it, e.g. '{Path.Join(full, $"frame_{Index}.png")}'.");
-        // Before any folder is made: a name no image format has leaves nothing behind.
-        ImageFiles.RequireImageFormat(full);
-        try
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-            ImageFiles.SaveImage(frame, full);
-        }
+        try { ImageFiles.SaveImage(frame, full); }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw new FifoInputException("FrameNotSaved",
