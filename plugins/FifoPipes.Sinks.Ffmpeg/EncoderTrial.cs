@@ -26,9 +26,11 @@ static class EncoderTrial
 
     public static void Ensure(FfmpegEncodingOptions options, string codec, string? audioCodec, string sink, string defaultPreset = "")
     {
+        // Keyed per ffmpeg too: FIFOPIPES_FFMPEG may name another build between commands. Found once, not per key.
+        var ffmpeg = FfmpegLocator.Locate();
         var extra = CommandLineWords.Split(options.ExtraArgs);
-        var withExtra = FfmpegCommand.Trial(options, codec, audioCodec, defaultPreset, extra);
-        if (extra.Count > 0 && !NeedTheFrames.ContainsKey(Key(withExtra)))
+        if (extra.Count > 0 && Keyed(ffmpeg, FfmpegCommand.Trial(options, codec, audioCodec, defaultPreset, extra)) is var withExtra
+            && !NeedTheFrames.ContainsKey(withExtra.Key))
         {
             var (passed, errors) = Run(withExtra);
             if (passed) return;
@@ -36,9 +38,9 @@ static class EncoderTrial
                 throw new FifoInputException(RefusedErrorId,
                     $"The {sink} sink's extraArgs ('{options.ExtraArgs}') are not an ffmpeg command line: ffmpeg says \"{FfmpegRun.FirstLine(errors)}\". " +
                     "Fix or remove extraArgs (`ffmpeg -h full` lists the options).");
-            NeedTheFrames.TryAdd(Key(withExtra), true);
+            NeedTheFrames.TryAdd(withExtra.Key, true);
         }
-        var (encodes, refusal) = Run(FfmpegCommand.Trial(options, codec, audioCodec, defaultPreset));
+        var (encodes, refusal) = Run(Keyed(ffmpeg, FfmpegCommand.Trial(options, codec, audioCodec, defaultPreset)));
         if (encodes) return;
         throw new FifoInputException(RefusedErrorId,
             $"The {sink} sink's encoder settings do not work: ffmpeg says \"{FfmpegRun.FirstLine(refusal) ?? "nothing"}\". " +
@@ -47,15 +49,13 @@ static class EncoderTrial
     }
 
     /// <summary>Whether the trial passed (or could not tell: a machine too busy to finish in time says nothing of the settings), and what ffmpeg said.</summary>
-    static (bool Passed, string Errors) Run(IReadOnlyList<string> trial)
+    static (bool Passed, string Errors) Run((IReadOnlyList<string> Trial, string Key) trial)
     {
-        var key = Key(trial);
-        if (Passed.ContainsKey(key)) return (true, "");
-        var (finished, exitCode, errors) = FfmpegRun.ToEnd(trial.ToArray());
-        if (exitCode == 0) Passed.TryAdd(key, true);
+        if (Passed.ContainsKey(trial.Key)) return (true, "");
+        var (finished, exitCode, errors) = FfmpegRun.ToEnd(trial.Trial.ToArray());
+        if (exitCode == 0) Passed.TryAdd(trial.Key, true);
         return (!finished || exitCode == 0, errors.Length > 0 ? errors : $"exit code {exitCode}");
     }
 
-    // Per ffmpeg too: FIFOPIPES_FFMPEG may name another build between commands.
-    static string Key(IReadOnlyList<string> trial) => FfmpegLocator.Locate() + "\0" + string.Join('\0', trial);
+    static (IReadOnlyList<string> Trial, string Key) Keyed(string ffmpeg, IReadOnlyList<string> trial) => (trial, ffmpeg + "\0" + string.Join('\0', trial));
 }
