@@ -125,9 +125,8 @@ public sealed class FfmpegSink : IFrameSink
     long framesWritten;
     FifoInputException? failure;
     IReadOnlyList<string>? completed;
-    // Whether the output file was there before ffmpeg started: only a file ffmpeg made may be deleted after it failed.
-    bool outputExistedAtStart;
-    // What stood at the output before ffmpeg started (its last write and length), to say after a failure whether ffmpeg touched it.
+    // What stood at the output before ffmpeg started (its last write and length), null for nothing: only a file ffmpeg
+    // made may be deleted after it failed, and a failure says whether ffmpeg touched the one that was there.
     (DateTime Written, long Length)? outputBefore;
 
     public FfmpegSink(string ffmpeg, string path, SinkTarget target, FfmpegContainer container, FfmpegSinkOptions options, IProgressSink log,
@@ -191,8 +190,7 @@ public sealed class FfmpegSink : IFrameSink
         string? provenanceArgument = first.Provenance is { } p ? "comment=" + p : null;
         log.Verbose($"{container.Name}: {ffmpeg} {FfmpegCommand.Show(arguments, a => a == provenanceArgument ? $"comment=<provenance, {provenanceArgument.Length - 8} characters>" : a)}");
         SinkFiles.CreateParentFolder(output.Path);
-        outputExistedAtStart = File.Exists(output.Path);
-        outputBefore = outputExistedAtStart ? Stamp(output.Path) : null;
+        outputBefore = File.Exists(output.Path) ? Stamp(output.Path) : null;
         process = FfmpegProcess.Start(ffmpeg, arguments);
     }
 
@@ -258,7 +256,7 @@ public sealed class FfmpegSink : IFrameSink
     /// </summary>
     bool RemoveIfEmpty()
     {
-        if (container == FfmpegContainer.Hls || outputExistedAtStart) return false;
+        if (container == FfmpegContainer.Hls || outputBefore is not null) return false;
         try
         {
             var file = new FileInfo(output.Path);
