@@ -15,7 +15,7 @@ public sealed class OpenSoraModelAdapter : IModelAdapter
 {
     public IVideoModel Load(object? options, PluginContext context)
     {
-        var (_, preset, dtype, devices, root, textFolder) = Resolve(options, context);
+        var (_, preset, dtype, devices, root, textFolder, _) = Resolve(options, context);
         var tokenizer = OpenSoraCheckpoints.LoadTokenizer(textFolder);
         var release = new Release(preset, Path.Combine(root, preset.Folder), Path.Combine(root, "vae"), textFolder, tokenizer, dtype, context.Log);
         // Several devices: one replica each, every model call's rows split across them (ReplicatedModel); only the
@@ -30,14 +30,15 @@ public sealed class OpenSoraModelAdapter : IModelAdapter
     /// </summary>
     public void Check(object? options, PluginContext context)
     {
-        var (_, preset, _, _, root, textFolder) = Resolve(options, context);
+        var (_, preset, _, _, root, textFolder, textShards) = Resolve(options, context);
         OpenSoraCheckpoints.LoadTokenizer(textFolder);
         OpenSoraCheckpoints.VaeConfig(Path.Combine(root, "vae"));
         var files = new[] { OpenSoraCheckpoints.WeightsFile(Path.Combine(root, preset.Folder)), OpenSoraCheckpoints.WeightsFile(Path.Combine(root, "vae")) };
-        foreach (var file in files.Concat(OpenSoraCheckpoints.T5Shards(textFolder))) WeightFiles.ReadIndex(file);
+        foreach (var file in files.Concat(textShards)) WeightFiles.ReadIndex(file);
     }
 
-    static (OpenSoraOptions Options, OpenSoraPreset Preset, ScalarType DType, IReadOnlyList<Device> Devices, string Root, string TextFolder) Resolve(
+    static (OpenSoraOptions Options, OpenSoraPreset Preset, ScalarType DType, IReadOnlyList<Device> Devices, string Root, string TextFolder,
+        IReadOnlyList<string> TextShards) Resolve(
         object? options, PluginContext context)
     {
         var o = options switch
@@ -56,9 +57,9 @@ public sealed class OpenSoraModelAdapter : IModelAdapter
         string root = context.ResolvePath(o.Path);
         string textFolder = o.TextEncoderPath.Length > 0 ? context.ResolvePath(o.TextEncoderPath) : Path.Combine(root, "t5-v1_1-xxl");
         // Checked first so a wrong folder fails before gigabytes load; the 4.7B-parameter T5 weights load on first use.
-        OpenSoraCheckpoints.T5Shards(textFolder);
+        var textShards = OpenSoraCheckpoints.T5Shards(textFolder);
         OpenSoraCheckpoints.CheckTextEncoderFits(textFolder, Path.Combine(root, preset.Folder), preset.Transformer);
-        return (o, preset, dtype, devices, root, textFolder);
+        return (o, preset, dtype, devices, root, textFolder, textShards);
     }
 
     /// <summary>Where the parts of one Open-Sora Plan release are, and how to load them onto a device.</summary>
