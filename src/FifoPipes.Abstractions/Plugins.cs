@@ -77,7 +77,7 @@ public static class SamplerInputs
     public const string All = Init + "," + Source + "," + LivePrompt + "," + Snapshot;
 
     /// <summary>Every input a sampler may refuse.</summary>
-    public static IReadOnlyList<string> Every { get; } = new[] { Init, Source, LivePrompt, Snapshot, NegativePrompt };
+    public static IReadOnlyList<string> Every { get; } = All.Split(',').Append(NegativePrompt).ToArray();
 
     /// <summary>
     /// The contracts that brought <paramref name="input"/> to samplers: one built against older ones does not know it
