@@ -255,6 +255,7 @@ public sealed record SnapshotPolicy(string Path, int EveryFrames)
     /// Deletes staged snapshots a killed process left behind; they were never the resume point. Only the engine may
     /// call this, before its sampler starts: later, some stages are still waiting for their frames.
     /// </summary>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
     public void DeleteLeftoverStages()
     {
         var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path));
@@ -324,12 +325,14 @@ public sealed record StagedSnapshot(string StagedPath, string Path, long FramesB
     /// Makes the staged file the resume point in one atomic rename; the engine's to call. A stage that is already gone
     /// leaves the previous resume point in place (<see cref="TryCommit"/> says so).
     /// </summary>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
     public void Commit() => TryCommit();
 
     /// <summary>
     /// As <see cref="Commit"/>; false where the stage is gone (another run at the same snapshot path took it away as a
     /// leftover), so the engine can tell the user that the resume point stayed where it was. Contracts 1.7.
     /// </summary>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
     public bool TryCommit()
     {
         try
