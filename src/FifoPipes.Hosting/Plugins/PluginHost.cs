@@ -139,15 +139,16 @@ public sealed class PluginHost
         int errorsBefore = errors.Count;
         var candidates = files
             .Where(p => !SharedAssemblies.IsFramework(p))
-            .Select(p => (Path: p, Contracts: ContractsReferenced(p)))
-            .Where(c => c.Contracts is { } version && Compatible(c.Path, version))
+            .Select(p => (Path: p, References: References(p)))
+            .Where(c => ContractsIn(c.References) is not null && Compatible(c.Path, c.References!, shared))
+            .Select(c => (c.Path, Contracts: ContractsIn(c.References)!))
             .OrderBy(c => c.Path, StringComparer.Ordinal).ToList();
         // A folder whose assemblies were refused (unreadable, built against other contracts) has said why already.
         if (candidates.Count == 0 && errors.Count == errorsBefore)
         {
             // Usually the project folder instead of its build output: say where the assemblies probably are.
             var built = Directory.Exists(Path.Combine(folder, "bin"))
-                ? Directory.EnumerateFiles(Path.Combine(folder, "bin"), "*.dll", SearchOption.AllDirectories).Where(f => ContractsReferenced(f) is not null).Select(Path.GetDirectoryName).FirstOrDefault()
+                ? Directory.EnumerateFiles(Path.Combine(folder, "bin"), "*.dll", SearchOption.AllDirectories).Where(f => ContractsIn(References(f)) is not null).Select(Path.GetDirectoryName).FirstOrDefault()
                 : null;
             errors.Add(new PluginLoadError(folder, null, "holds no plugin assembly (none references FifoPipes.Abstractions); " +
                 (built is null ? $"point {PluginPathVariable} at the folder a plugin's build writes its .dll to" : $"did you mean '{built}'?")));
@@ -164,17 +165,17 @@ public sealed class PluginHost
                 errors.Add(new PluginLoadError(path, null, "not a loadable .NET assembly: " + ex.Message));
                 continue;
             }
-            Compose(assembly, path, contracts!);
+            Compose(assembly, path, contracts);
         }
         return true;
     }
 
     /// <summary>
-    /// The version of FifoPipes.Abstractions the assembly was built against, or null when it references none. Read
+    /// The assemblies, with their versions, that the assembly was built against; null when it is no .NET assembly. Read
     /// without loading it, so private dependencies are never loaded just to be looked at. A file that cannot be read
     /// (a dangling link, no permission) is recorded and skipped, as an unloadable one is.
     /// </summary>
-    Version? ContractsReferenced(string path)
+    IReadOnlyList<AssemblyName>? References(string path)
     {
         try
         {
@@ -182,9 +183,8 @@ public sealed class PluginHost
             using var pe = new PEReader(stream);
             if (!pe.HasMetadata) return null;
             var metadata = pe.GetMetadataReader();
-            var contracts = ContractsAssembly.Name;
             return metadata.AssemblyReferences.Select(metadata.GetAssemblyReference)
-                .Where(r => metadata.GetString(r.Name) == contracts).Select(r => r.Version).FirstOrDefault();
+                .Select(r => new AssemblyName(metadata.GetString(r.Name)) { Version = r.Version }).ToList();
         }
         catch (BadImageFormatException) { return null; }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -194,22 +194,37 @@ public sealed class PluginHost
         }
     }
 
+    /// <summary>The version of FifoPipes.Abstractions among <paramref name="references"/>: what the plugin knows of the contracts; null when it is no plugin.</summary>
+    static Version? ContractsIn(IReadOnlyList<AssemblyName>? references) =>
+        references?.FirstOrDefault(r => r.Name == ContractsAssembly.Name)?.Version;
+
     static readonly AssemblyName ContractsAssembly = typeof(IVideoModel).Assembly.GetName();
 
     /// <summary>
-    /// Contracts keep their major version while they only grow, so a plugin built against the host's major version and
-    /// no newer minor finds every type and member it uses. Any other would fail half-way through a run with a missing
-    /// method; it is refused at load, saying which versions meet.
+    /// A plugin gets the host's copy of every assembly the host ships (the contracts, Core, Torch, TorchSharp, ...), so
+    /// it must have been built against a copy the host's can stand in for (<see cref="ContractVersions"/>). Any other
+    /// would fail half-way through a run with a missing method; it is refused at load, saying which versions meet.
     /// </summary>
-    bool Compatible(string path, Version builtAgainst)
+    bool Compatible(string path, IReadOnlyList<AssemblyName> references, SharedAssemblies shared)
     {
-        var host = ContractsAssembly.Version!;
-        if (ContractVersions.Compatible(host, builtAgainst)) return true;
-        errors.Add(new PluginLoadError(path, null,
-            $"was built against {ContractsAssembly.Name} {builtAgainst.ToString(2)}, and this FifoPipes has {host.ToString(2)}; " +
-            (builtAgainst > host ? "update FifoPipes, or build the plugin" : "build the plugin") +
-            $" against {ContractsAssembly.Name} {host.ToString(2)} (plugins need the host's major version and no newer minor)"));
+        var mismatches = references
+            .Select(r => (Reference: r, Host: shared.VersionOf(r.Name!)))
+            .Where(m => m.Host is not null && m.Reference.Version is not null && !ContractVersions.Compatible(m.Reference.Name!, m.Host, m.Reference.Version))
+            .Select(m => Mismatch(m.Reference.Name!, m.Host!, m.Reference.Version!)).ToList();
+        if (mismatches.Count == 0) return true;
+        errors.Add(new PluginLoadError(path, null, string.Join("; ", mismatches)));
         return false;
+    }
+
+    static string Mismatch(string name, Version host, Version builtAgainst)
+    {
+        string hostVersion = host.ToString(2), version = builtAgainst.ToString(2);
+        if (ContractVersions.IsOurs(name))
+            return $"was built against {name} {version}, and this FifoPipes has {hostVersion}; " +
+                   (builtAgainst > host ? "update FifoPipes, or build the plugin" : "build the plugin") +
+                   $" against {name} {hostVersion} (plugins need the host's major version and no newer minor)";
+        return $"was built against {name} {version}, and this FifoPipes ships {hostVersion}, which its plugins share; build the plugin against {name} {hostVersion}" +
+               (builtAgainst > host ? $", or update FifoPipes to one that ships {version}" : $" (its new major may have dropped what the plugin calls)");
     }
 
     void Compose(Assembly assembly, string path, Version contracts)
@@ -442,10 +457,25 @@ public sealed class PluginHost
     }
 }
 
-/// <summary>Which builds of the contracts assembly a host accepts plugins against.</summary>
+/// <summary>Which builds of the assemblies a host shares it accepts plugins against.</summary>
 public static class ContractVersions
 {
-    /// <summary>Same major version, and a minor no newer than the host's.</summary>
+    /// <summary>Same major version, and a minor no newer than the host's: FifoPipes' own assemblies only grow within a major.</summary>
     public static bool Compatible(Version host, Version builtAgainst) =>
         builtAgainst.Major == host.Major && builtAgainst.Minor <= host.Minor;
+
+    /// <summary>
+    /// Every library the host ships by <see cref="Compatible(Version, Version)"/>, as semantic versioning promises,
+    /// except .NET's own (System.*, Microsoft.*), which keep what they had across
+    /// majors: a plugin built on System.Composition 8.0 runs on 10.0, and only a newer build may call what the host's lacks.
+    /// </summary>
+    public static bool Compatible(string assembly, Version host, Version builtAgainst) =>
+        IsDotnets(assembly) ? (builtAgainst.Major, builtAgainst.Minor).CompareTo((host.Major, host.Minor)) <= 0
+        : Compatible(host, builtAgainst);
+
+    static bool IsDotnets(string assembly) =>
+        assembly.StartsWith("System.", StringComparison.OrdinalIgnoreCase) || assembly.StartsWith("Microsoft.", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Whether <paramref name="assembly"/> is one of FifoPipes' own, versioned by its rule.</summary>
+    public static bool IsOurs(string assembly) => assembly.StartsWith("FifoPipes.", StringComparison.OrdinalIgnoreCase);
 }

@@ -66,6 +66,25 @@ public sealed class SharedAssemblies
         return File.Exists(path) ? hostContext.LoadFromAssemblyName(name) : null;
     }
 
+    readonly Dictionary<string, Version?> versions = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// The version of the host's copy of <paramref name="name"/>, the one a plugin referencing it gets; null when the host
+    /// ships none (the plugin brings its own, or it is part of .NET, whose own rules hold).
+    /// </summary>
+    public Version? VersionOf(string name)
+    {
+        lock (versions)
+        {
+            if (versions.TryGetValue(name, out var known)) return known;
+            var path = Path.Combine(hostFolder, name + ".dll");
+            Version? version = null;
+            try { if (File.Exists(path)) version = AssemblyName.GetAssemblyName(path).Version; }
+            catch (Exception ex) when (ex is BadImageFormatException or FileLoadException or IOException) { }
+            return versions[name] = version;
+        }
+    }
+
     /// <summary>FifoPipes' own framework assemblies: never plugins, always shared.</summary>
     static readonly HashSet<string> Framework = new(StringComparer.OrdinalIgnoreCase)
     {

@@ -205,14 +205,17 @@ public sealed class PluginContractVersionTests : IDisposable
     public void Dispose() => Directory.Delete(folder, recursive: true);
 
     /// <summary>A copy of the example sink whose reference to FifoPipes.Abstractions says <paramref name="major"/>.<paramref name="minor"/>.</summary>
-    string SinkBuiltAgainst(ushort major, ushort minor)
+    string SinkBuiltAgainst(ushort major, ushort minor) => SinkBuiltAgainst("FifoPipes.Abstractions", major, minor);
+
+    /// <summary>A copy of the example sink whose reference to <paramref name="assembly"/> says <paramref name="major"/>.<paramref name="minor"/>.</summary>
+    string SinkBuiltAgainst(string assembly, ushort major, ushort minor)
     {
         var source = Path.Combine(ParityCase.RepoRoot, "examples", "plugins", "ContactSheetSink", "bin", "Debug", "net8.0", "ContactSheetSink.dll");
         var bytes = File.ReadAllBytes(source);
         using (var pe = new System.Reflection.PortableExecutable.PEReader(new MemoryStream(bytes)))
         {
             var metadata = System.Reflection.Metadata.PEReaderExtensions.GetMetadataReader(pe);
-            var reference = metadata.AssemblyReferences.Single(h => metadata.GetString(metadata.GetAssemblyReference(h).Name) == "FifoPipes.Abstractions");
+            var reference = metadata.AssemblyReferences.Single(h => metadata.GetString(metadata.GetAssemblyReference(h).Name) == assembly);
             // An AssemblyRef row starts with its major and minor version, two little-endian ushorts each.
             int row = System.Reflection.Metadata.Ecma335.MetadataTokens.GetRowNumber(reference);
             int offset = pe.PEHeaders.MetadataStartOffset
@@ -221,7 +224,7 @@ public sealed class PluginContractVersionTests : IDisposable
             BitConverter.TryWriteBytes(bytes.AsSpan(offset, 2), major);
             BitConverter.TryWriteBytes(bytes.AsSpan(offset + 2, 2), minor);
         }
-        var plugin = Directory.CreateDirectory(Path.Combine(folder, $"v{major}.{minor}")).FullName;
+        var plugin = Directory.CreateDirectory(Path.Combine(folder, $"{assembly}-v{major}.{minor}")).FullName;
         File.WriteAllBytes(Path.Combine(plugin, "ContactSheetSink.dll"), bytes);
         return plugin;
     }
@@ -273,6 +276,57 @@ public sealed class PluginContractVersionTests : IDisposable
     [InlineData(1, 0)]
     public void A_plugin_built_against_the_hosts_contracts_or_an_older_minor_loads(ushort major, ushort minor) =>
         Assert.NotNull(PluginHost.LoadFolders(new[] { SinkBuiltAgainst(major, minor) }).Find(PluginKind.Sink, "contact-sheet"));
+
+    /// <summary>The version of the host's copy of <paramref name="assembly"/>, the one a plugin gets.</summary>
+    static Version HostCopy(string assembly) =>
+        System.Reflection.AssemblyName.GetAssemblyName(Path.Combine(Path.GetDirectoryName(typeof(PluginKind).Assembly.Location)!, assembly + ".dll")).Version!;
+
+    [Fact]
+    public void A_plugin_built_against_a_newer_core_is_refused_as_one_built_against_newer_contracts()
+    {
+        var core = HostCopy("FifoPipes.Core");
+        var host = PluginHost.LoadFolders(new[] { SinkBuiltAgainst("FifoPipes.Core", (ushort)core.Major, (ushort)(core.Minor + 1)) });
+        Assert.Null(host.Find(PluginKind.Sink, "contact-sheet"));
+        Assert.Contains($"was built against FifoPipes.Core {core.Major}.{core.Minor + 1}, and this FifoPipes has {core.ToString(2)}; update FifoPipes, or build the plugin against FifoPipes.Core {core.ToString(2)}",
+            Assert.Single(host.Errors).Message);
+    }
+
+    [Fact]
+    public void A_plugin_built_against_a_newer_library_than_the_host_ships_is_refused_naming_it()
+    {
+        // ImageSharp's assembly version is its major alone (2.0 for every 2.x): 3.0 is the next that can differ.
+        var shipped = HostCopy("SixLabors.ImageSharp");
+        var host = PluginHost.LoadFolders(new[] { SinkBuiltAgainst("SixLabors.ImageSharp", (ushort)(shipped.Major + 1), 0) });
+        Assert.Null(host.Find(PluginKind.Sink, "contact-sheet"));
+        Assert.Equal($"was built against SixLabors.ImageSharp {shipped.Major + 1}.0, and this FifoPipes ships {shipped.ToString(2)}, which its plugins share; " +
+                     $"build the plugin against SixLabors.ImageSharp {shipped.ToString(2)}, or update FifoPipes to one that ships {shipped.Major + 1}.0",
+            Assert.Single(host.Errors).Message);
+    }
+
+    [Fact]
+    public void A_plugin_built_against_an_older_major_of_a_library_the_host_ships_is_refused_naming_it()
+    {
+        var shipped = HostCopy("SixLabors.ImageSharp");
+        var host = PluginHost.LoadFolders(new[] { SinkBuiltAgainst("SixLabors.ImageSharp", (ushort)(shipped.Major - 1), 0) });
+        Assert.Equal($"was built against SixLabors.ImageSharp {shipped.Major - 1}.0, and this FifoPipes ships {shipped.ToString(2)}, which its plugins share; " +
+                     $"build the plugin against SixLabors.ImageSharp {shipped.ToString(2)} (its new major may have dropped what the plugin calls)",
+            Assert.Single(host.Errors).Message);
+    }
+
+    [Theory]
+    [InlineData("TorchSharp", 0, 107, 0, 107, true)]
+    [InlineData("TorchSharp", 0, 107, 0, 105, true)]
+    [InlineData("TorchSharp", 0, 107, 0, 108, false)]
+    [InlineData("SixLabors.ImageSharp", 2, 0, 3, 0, false)]
+    [InlineData("SixLabors.ImageSharp", 2, 0, 1, 0, false)]
+    [InlineData("System.Composition.Hosting", 10, 0, 8, 0, true)]
+    [InlineData("System.Composition.Hosting", 10, 0, 10, 1, false)]
+    [InlineData("Microsoft.ML.Tokenizers", 2, 0, 1, 0, true)]
+    [InlineData("FifoPipes.Core", 1, 0, 1, 1, false)]
+    [InlineData("FifoPipes.Torch", 2, 0, 1, 0, false)]
+    [InlineData("FifoPipes.Torch", 1, 4, 1, 2, true)]
+    public void A_shared_library_keeps_its_major_and_no_newer_minor_except_dotnets_own_which_may_be_older(string assembly, int hostMajor, int hostMinor, int major, int minor, bool compatible) =>
+        Assert.Equal(compatible, ContractVersions.Compatible(assembly, new Version(hostMajor, hostMinor), new Version(major, minor)));
 
     [Theory]
     [InlineData(1, 0, 1, 0, true)]
