@@ -186,12 +186,22 @@ public sealed class VideoRun
     /// </summary>
     void RefuseSnapshotsUnlessResumable(DecoderPosition position, string modelName)
     {
-        if (position.CanResume || (recipe.Snapshot is null && recipe.ResumeFrom is null)) return;
+        if (recipe.Snapshot is null && recipe.ResumeFrom is null) return;
         string asked = recipe.ResumeFrom is null ? "'snapshot' (-SnapshotPath)" : "'resume' (-Resume)";
-        throw new FifoInputException("SnapshotUnsupported",
-            $"Model '{modelName}' decodes latents in chunks and its decoder cannot say which it holds at a resume point, so a snapshot of " +
-            $"its queue cannot resume without skipping or renumbering frames. Remove {asked} for this model, or have its decoder implement IResumableFrameDecoder.");
+        if (!position.CanResume)
+            throw new FifoInputException("SnapshotUnsupported",
+                $"Model '{modelName}' decodes latents in chunks and its decoder cannot say which it holds at a resume point, so a snapshot of " +
+                $"its queue cannot resume without skipping or renumbering frames. Remove {asked} for this model, or have its decoder implement IResumableFrameDecoder.");
+        var sampler = recipe.Sampler.Plugin;
+        if (position.MaxHeldLatents > 0 && sampler.Contracts < KeepLatentsSince)
+            throw new FifoInputException("SnapshotUnsupported",
+                $"Sampler '{sampler.Name}' was built against FifoPipes.Abstractions {sampler.Contracts.ToString(2)}, before snapshots kept the latents a decoder holds back " +
+                $"(SamplingJob.KeepLatents, contracts {KeepLatentsSince.ToString(2)}), and model '{modelName}' holds up to {position.MaxHeldLatents}: its snapshots would resume without them, " +
+                $"skipping frames. Remove {asked} for this model, or use a sampler built against FifoPipes.Abstractions {KeepLatentsSince.ToString(2)} or newer, such as fifo.");
     }
+
+    /// <summary>The contracts that asked samplers to keep held latents in their snapshots (<see cref="SamplingJob.KeepLatents"/>).</summary>
+    static readonly Version KeepLatentsSince = new(1, 1);
 
     static void Post(ChannelWriter<RunEvent> output, RunEvent item, CancellationToken cancellation) =>
         output.WriteAsync(item, cancellation).AsTask().GetAwaiter().GetResult();

@@ -1,5 +1,6 @@
 using FifoPipes.Abstractions;
 using FifoPipes.Hosting.Engine;
+using FifoPipes.Hosting.Plugins;
 using FifoPipes.Hosting.Recipes;
 using Xunit;
 
@@ -50,6 +51,41 @@ public sealed class PluginFailureTests
         Assert.Contains("Remove 'snapshot' (-SnapshotPath) for this model", refused.Message);
         Assert.DoesNotContain(events, e => e is FrameProduced);
         Assert.False(File.Exists(snapshot));
+    }
+
+    [Fact]
+    public void Snapshots_by_a_sampler_from_before_held_latents_are_refused_for_a_model_that_holds_some()
+    {
+        // The fifo sampler as one built against contracts 1.0 would load: it knows snapshots, not KeepLatents.
+        var folder = Directory.CreateTempSubdirectory("fifo-sampler-1.0-").FullName;
+        try
+        {
+            var fifo = Path.Combine(TestPlugins.Folder, "Fifo");
+            foreach (var file in Directory.GetFiles(fifo)) File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+            var dll = Path.Combine(folder, "FifoPipes.Samplers.Fifo.dll");
+            File.WriteAllBytes(dll, AssemblyReferences.Rewritten(File.ReadAllBytes(dll), "FifoPipes.Abstractions", 1, 0));
+            var host = PluginHost.LoadFolders(new[] { folder, TestPlugins.BuildOutput(Project) });
+            var snapshot = Path.Combine(folder, "run.snapshot");
+            var yaml = $"apiVersion: fifopipes/v1\nmodel: held-latents-model\nprompt: rain\nframes: 5\nsnapshot: {{ path: '{snapshot}', every: 2 }}\n";
+            var reader = new RecipeReader(host);
+            var recipe = reader.ReadText(yaml, Path.Combine(folder, "r.yaml")) ?? throw new InvalidOperationException(string.Join("; ", reader.Diagnostics));
+            Assert.Equal(new Version(1, 0, 0, 0), recipe.Sampler.Plugin.Contracts);
+
+            var events = new List<RunEvent>();
+            var refused = Assert.Throws<FifoInputException>(() => { foreach (var e in new VideoRun(recipe).Events()) events.Add(e); });
+            Assert.Equal("SnapshotUnsupported", refused.ErrorId);
+            Assert.Equal("Sampler 'fifo' was built against FifoPipes.Abstractions 1.0, before snapshots kept the latents a decoder holds back (SamplingJob.KeepLatents, contracts 1.1), " +
+                         "and model 'broken-decoder' holds up to 1: its snapshots would resume without them, skipping frames. " +
+                         "Remove 'snapshot' (-SnapshotPath) for this model, or use a sampler built against FifoPipes.Abstractions 1.1 or newer, such as fifo.", refused.Message);
+            Assert.DoesNotContain(events, e => e is FrameProduced);
+            Assert.False(File.Exists(snapshot));
+
+            // The same sampler as built, and the same run, snapshots.
+            var current = Valid(yaml);
+            Assert.Equal(5, new VideoRun(current).Events().Count(e => e is FrameProduced));
+            Assert.True(File.Exists(snapshot));
+        }
+        finally { Directory.Delete(folder, recursive: true); }
     }
 
     [Fact]

@@ -211,21 +211,8 @@ public sealed class PluginContractVersionTests : IDisposable
     string SinkBuiltAgainst(string assembly, ushort major, ushort minor)
     {
         var source = Path.Combine(ParityCase.RepoRoot, "examples", "plugins", "ContactSheetSink", "bin", "Debug", "net8.0", "ContactSheetSink.dll");
-        var bytes = File.ReadAllBytes(source);
-        using (var pe = new System.Reflection.PortableExecutable.PEReader(new MemoryStream(bytes)))
-        {
-            var metadata = System.Reflection.Metadata.PEReaderExtensions.GetMetadataReader(pe);
-            var reference = metadata.AssemblyReferences.Single(h => metadata.GetString(metadata.GetAssemblyReference(h).Name) == assembly);
-            // An AssemblyRef row starts with its major and minor version, two little-endian ushorts each.
-            int row = System.Reflection.Metadata.Ecma335.MetadataTokens.GetRowNumber(reference);
-            int offset = pe.PEHeaders.MetadataStartOffset
-                         + System.Reflection.Metadata.Ecma335.MetadataReaderExtensions.GetTableMetadataOffset(metadata, System.Reflection.Metadata.Ecma335.TableIndex.AssemblyRef)
-                         + (row - 1) * System.Reflection.Metadata.Ecma335.MetadataReaderExtensions.GetTableRowSize(metadata, System.Reflection.Metadata.Ecma335.TableIndex.AssemblyRef);
-            BitConverter.TryWriteBytes(bytes.AsSpan(offset, 2), major);
-            BitConverter.TryWriteBytes(bytes.AsSpan(offset + 2, 2), minor);
-        }
         var plugin = Directory.CreateDirectory(Path.Combine(folder, $"{assembly}-v{major}.{minor}")).FullName;
-        File.WriteAllBytes(Path.Combine(plugin, "ContactSheetSink.dll"), bytes);
+        File.WriteAllBytes(Path.Combine(plugin, "ContactSheetSink.dll"), AssemblyReferences.Rewritten(File.ReadAllBytes(source), assembly, major, minor));
         return plugin;
     }
 
@@ -336,4 +323,25 @@ public sealed class PluginContractVersionTests : IDisposable
     [InlineData(1, 0, 2, 0, false)]
     public void Contracts_keep_their_major_version_and_only_grow_within_it(int hostMajor, int hostMinor, int major, int minor, bool compatible) =>
         Assert.Equal(compatible, ContractVersions.Compatible(new Version(hostMajor, hostMinor), new Version(major, minor)));
+}
+
+/// <summary>Plugins "built against" other versions, made by rewriting a built one's reference instead of keeping old builds.</summary>
+public static class AssemblyReferences
+{
+    /// <summary><paramref name="image"/> with its reference to <paramref name="assembly"/> saying <paramref name="major"/>.<paramref name="minor"/>.</summary>
+    public static byte[] Rewritten(byte[] image, string assembly, ushort major, ushort minor)
+    {
+        var bytes = (byte[])image.Clone();
+        using var pe = new System.Reflection.PortableExecutable.PEReader(new MemoryStream(image));
+        var metadata = System.Reflection.Metadata.PEReaderExtensions.GetMetadataReader(pe);
+        var reference = metadata.AssemblyReferences.Single(h => metadata.GetString(metadata.GetAssemblyReference(h).Name) == assembly);
+        // An AssemblyRef row starts with its major and minor version, two little-endian ushorts each.
+        int row = System.Reflection.Metadata.Ecma335.MetadataTokens.GetRowNumber(reference);
+        int offset = pe.PEHeaders.MetadataStartOffset
+                     + System.Reflection.Metadata.Ecma335.MetadataReaderExtensions.GetTableMetadataOffset(metadata, System.Reflection.Metadata.Ecma335.TableIndex.AssemblyRef)
+                     + (row - 1) * System.Reflection.Metadata.Ecma335.MetadataReaderExtensions.GetTableRowSize(metadata, System.Reflection.Metadata.Ecma335.TableIndex.AssemblyRef);
+        BitConverter.TryWriteBytes(bytes.AsSpan(offset, 2), major);
+        BitConverter.TryWriteBytes(bytes.AsSpan(offset + 2, 2), minor);
+        return bytes;
+    }
 }

@@ -171,7 +171,14 @@ public sealed class StatefulDecoderModelAdapter : IModelAdapter
     public IVideoModel Load(object? options, PluginContext context) => new BrokenDecoderModel(stateless: false);
 }
 
-sealed class BrokenDecoderModel(bool stateless = true) : IVideoModel
+/// <summary>A model whose decoder holds one latent back and says where it stands, as a causal VAE's does.</summary>
+[FifoPlugin(PluginKind.Model, "held-latents-model", typeof(IModelAdapter), Description = "Its decoder holds pairs of latents and can resume.")]
+public sealed class HeldLatentsModelAdapter : IModelAdapter
+{
+    public IVideoModel Load(object? options, PluginContext context) => new BrokenDecoderModel(stateless: false, resumable: true);
+}
+
+sealed class BrokenDecoderModel(bool stateless = true, bool resumable = false) : IVideoModel
 {
     public ModelInfo Info { get; } = new()
     {
@@ -186,7 +193,7 @@ sealed class BrokenDecoderModel(bool stateless = true) : IVideoModel
 
     public Conditioning Encode(string prompt) => new PromptOnly(prompt);
     public TorchSharp.torch.Tensor PredictNoise(TorchSharp.torch.Tensor x, TorchSharp.torch.Tensor timesteps, IReadOnlyList<Conditioning> conditioning) => TorchSharp.torch.zeros_like(x);
-    public IFrameDecoder CreateDecoder() => new FailingDecoder(stateless);
+    public IFrameDecoder CreateDecoder() => resumable ? new PairDecoder() : new FailingDecoder(stateless);
     public TorchSharp.torch.Tensor EncodeFrames(TorchSharp.torch.Tensor rgb) => throw new NotSupportedException("no encoder");
     public void Dispose() { }
 
@@ -199,6 +206,21 @@ sealed class BrokenDecoderModel(bool stateless = true) : IVideoModel
             ++pushed == 3 ? throw new IndexOutOfRangeException("Index was outside the bounds of the array.") : new[] { TorchSharp.torch.zeros(3, 16, 16) };
         public IReadOnlyList<TorchSharp.torch.Tensor> Flush() => Array.Empty<TorchSharp.torch.Tensor>();
         public bool Stateless => stateless;
+        public void Dispose() { }
+    }
+
+    /// <summary>Decodes latents in pairs, one frame each, holding the first of a pair until the second comes.</summary>
+    sealed class PairDecoder : IResumableFrameDecoder
+    {
+        long pushed;
+        public IReadOnlyList<TorchSharp.torch.Tensor> Push(TorchSharp.torch.Tensor latent) =>
+            ++pushed % 2 == 0 ? new[] { TorchSharp.torch.zeros(3, 16, 16), TorchSharp.torch.zeros(3, 16, 16) } : Array.Empty<TorchSharp.torch.Tensor>();
+        public IReadOnlyList<TorchSharp.torch.Tensor> Flush() =>
+            pushed % 2 == 1 ? new[] { TorchSharp.torch.zeros(3, 16, 16) } : Array.Empty<TorchSharp.torch.Tensor>();
+        public int MaxHeldLatents => 1;
+        public long HeldFrom(long pushed) => pushed / 2 * 2;
+        public long FramesBefore(long pushed) => pushed / 2 * 2;
+        public void ResumeAt(long heldFrom) => pushed = heldFrom;
         public void Dispose() { }
     }
 }
