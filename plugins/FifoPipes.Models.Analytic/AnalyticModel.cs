@@ -31,10 +31,23 @@ public sealed class AnalyticModel : IVideoModel, IReusableModel
 
     public AnalyticModel(AnalyticOptions options)
     {
+        var device = DeviceFor(Validated(options));
+        Info = InfoFor(options, device);
+        alphasCumprod = DiffusionSchedule.AlphasCumprod(Info.Schedule);
+        denoiser = new ExactDenoiser(options.Height, options.Width, device, options.OperatorCache ?? 24, grows: options.OperatorCache is null);
+    }
+
+    /// <summary>The options, refused when out of range.</summary>
+    public static AnalyticOptions Validated(AnalyticOptions options)
+    {
         var problems = options.Validate().ToList();
         if (problems.Count > 0) throw new FifoInputException("AnalyticOptionInvalid", string.Join(" ", problems.Select(p => p.Message)));
-        var device = DeviceFor(options);
-        Info = new ModelInfo
+        return options;
+    }
+
+    /// <summary>What the model with these (valid) options reports, on <paramref name="device"/>.</summary>
+    public static ModelInfo InfoFor(AnalyticOptions options, Device device) =>
+        new()
         {
             Name = "analytic",
             LatentChannels = options.Channels,
@@ -48,9 +61,6 @@ public sealed class AnalyticModel : IVideoModel, IReusableModel
             DType = ScalarType.Float32,
             Fingerprint = FifoPipes.Core.ModelFingerprint.Of(options),
         };
-        alphasCumprod = DiffusionSchedule.AlphasCumprod(Info.Schedule);
-        denoiser = new ExactDenoiser(options.Height, options.Width, device, options.OperatorCache ?? 24, grows: options.OperatorCache is null);
-    }
 
     public ModelInfo Info { get; }
     public ExactDenoiser Denoiser => denoiser;

@@ -18,6 +18,8 @@ public sealed class AnalyticModelAdapter : IModelAdapter
     /// <summary>A GPU this machine lacks is refused by Test-FifoRecipe -Model, as Load would refuse it.</summary>
     public void Check(object? options, PluginContext context) => AnalyticModel.DeviceFor(OptionsOf(options));
 
+    public ModelInfo? Describe(object? options, PluginContext context) => AnalyticModel.InfoFor(AnalyticModel.Validated(OptionsOf(options)), TorchSharp.torch.CPU);
+
     static AnalyticOptions OptionsOf(object? options) => options switch
     {
         null => new AnalyticOptions(),

@@ -20,8 +20,7 @@ public static class OpenSoraCheckpoints
 
     public static LatteT2V LoadTransformer(string folder, LatteConfig fallback, Device device, ScalarType dtype)
     {
-        var config = ReadConfig(folder, LatteConfig.FromReferenceArguments) ?? fallback;
-        return StateDictLoader.LoadedOrDisposed(new LatteT2V(config, device, dtype),
+        return StateDictLoader.LoadedOrDisposed(new LatteT2V(TransformerConfig(folder, fallback), device, dtype),
             model => LoadDiffusersWeights(model, folder, dtype, new StateDictMapping()));
     }
 
@@ -30,6 +29,10 @@ public static class OpenSoraCheckpoints
         return StateDictLoader.LoadedOrDisposed(new CausalVae(VaeConfig(folder), device, dtype),
             model => LoadDiffusersWeights(model, folder, dtype, new StateDictMapping()));
     }
+
+    /// <summary>The transformer folder's config.json, or <paramref name="fallback"/> (the preset's) when the folder has none.</summary>
+    public static LatteConfig TransformerConfig(string folder, LatteConfig fallback) =>
+        ReadConfig(folder, LatteConfig.FromReferenceArguments) ?? fallback;
 
     /// <summary>The VAE folder's config.json, or the released v1.1 VAE's when the folder has none.</summary>
     public static CausalVaeConfig VaeConfig(string folder) =>

@@ -37,20 +37,23 @@ public sealed class OpenSoraModel : IVideoModel, IAdoptConditioning, IPairedUnco
         this.vae = vae;
         this.loadTextEncoder = loadTextEncoder;
         Tiling = CausalVaeTiling.For(vaeConfig);
-        Info = new ModelInfo
-        {
-            Name = preset.Name,
-            LatentChannels = transformer.Config.InChannels,
-            LatentHeight = transformer.Config.SampleHeight,
-            LatentWidth = transformer.Config.SampleWidth,
-            WindowFrames = transformer.Config.VideoLength,
-            SpatialScale = vaeConfig.SpatialFactor,
-            Schedule = OpenSoraPreset.Schedule,
-            Defaults = preset.Defaults,
-            Device = device,
-            DType = dtype,
-        };
+        Info = InfoFor(preset, transformer.Config, vaeConfig, device, dtype);
     }
+
+    /// <summary>What a model of this transformer and VAE reports: the adapter describes one before loading it with this.</summary>
+    public static ModelInfo InfoFor(OpenSoraPreset preset, LatteConfig transformer, CausalVaeConfig vae, Device device, ScalarType dtype) => new()
+    {
+        Name = preset.Name,
+        LatentChannels = transformer.InChannels,
+        LatentHeight = transformer.SampleHeight,
+        LatentWidth = transformer.SampleWidth,
+        WindowFrames = transformer.VideoLength,
+        SpatialScale = vae.SpatialFactor,
+        Schedule = OpenSoraPreset.Schedule,
+        Defaults = preset.Defaults,
+        Device = device,
+        DType = dtype,
+    };
 
     public ModelInfo Info { get; private init; }
     /// <summary>The release's files and settings (<see cref="ModelInfo.Fingerprint"/>); the adapter sets it.</summary>

@@ -37,6 +37,14 @@ public sealed class OpenSoraModelAdapter : IModelAdapter
         foreach (var file in files.Concat(textShards)) WeightFiles.ReadIndex(file);
     }
 
+    /// <summary>The transformer's and the VAE's configs decide what a sampler needs; the weights are Check's and Load's.</summary>
+    public ModelInfo? Describe(object? options, PluginContext context)
+    {
+        var (_, preset, dtype, _, root, _, _) = Resolve(options, context);
+        return OpenSoraModel.InfoFor(preset, OpenSoraCheckpoints.TransformerConfig(Path.Combine(root, preset.Folder), preset.Transformer),
+            OpenSoraCheckpoints.VaeConfig(Path.Combine(root, "vae")), CPU, dtype);
+    }
+
     static (OpenSoraOptions Options, OpenSoraPreset Preset, ScalarType DType, IReadOnlyList<Device> Devices, string Root, string TextFolder,
         IReadOnlyList<string> TextShards) Resolve(
         object? options, PluginContext context)

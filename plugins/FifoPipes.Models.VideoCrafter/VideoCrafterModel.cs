@@ -85,23 +85,27 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention, IA
         this.unet = unet;
         this.vae = vae;
         this.text = text;
-        Info = new ModelInfo
-        {
-            Name = preset.Name,
-            LatentChannels = preset.UNet.InChannels,
-            LatentHeight = preset.Height / preset.SpatialScale,
-            LatentWidth = preset.Width / preset.SpatialScale,
-            WindowFrames = preset.WindowFrames,
-            SpatialScale = preset.SpatialScale,
-            Schedule = preset.Schedule,
-            Defaults = preset.Defaults,
-            Device = settings.Device,
-            DType = settings.DType,
-            // The preset carries the configuration overrides, the frame size and the fps conditioning.
-            Fingerprint = FifoPipes.Core.ModelFingerprint.Of(FifoPipes.Core.ModelFingerprint.File(settings.CheckpointPath), settings.DType, preset,
-                string.Join(",", settings.Tokenizer.Files.Select(FifoPipes.Core.ModelFingerprint.File))),
-        };
+        // The preset carries the configuration overrides, the frame size and the fps conditioning.
+        Info = InfoFor(preset, settings.Device, settings.DType,
+            FifoPipes.Core.ModelFingerprint.Of(FifoPipes.Core.ModelFingerprint.File(settings.CheckpointPath), settings.DType, preset,
+                string.Join(",", settings.Tokenizer.Files.Select(FifoPipes.Core.ModelFingerprint.File))));
     }
+
+    /// <summary>What a model of <paramref name="preset"/> reports: the adapter describes one before loading it with this.</summary>
+    public static ModelInfo InfoFor(VideoCrafterPreset preset, Device device, ScalarType dtype, string fingerprint) => new()
+    {
+        Name = preset.Name,
+        LatentChannels = preset.UNet.InChannels,
+        LatentHeight = preset.Height / preset.SpatialScale,
+        LatentWidth = preset.Width / preset.SpatialScale,
+        WindowFrames = preset.WindowFrames,
+        SpatialScale = preset.SpatialScale,
+        Schedule = preset.Schedule,
+        Defaults = preset.Defaults,
+        Device = device,
+        DType = dtype,
+        Fingerprint = fingerprint,
+    };
 
     public ModelInfo Info { get; }
     public VideoCrafterPreset Preset => preset;

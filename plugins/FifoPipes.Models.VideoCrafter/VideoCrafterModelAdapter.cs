@@ -29,6 +29,13 @@ public sealed class VideoCrafterModelAdapter : IModelAdapter
         using (VideoCrafterWeights.Open(Resolve(OptionsOf(options), context).CheckpointPath)) { }
     }
 
+    /// <summary>The preset decides everything a sampler needs; the files are Check's and Load's.</summary>
+    public ModelInfo? Describe(object? options, PluginContext context)
+    {
+        var o = OptionsOf(options);
+        return VideoCrafterModel.InfoFor(PresetFor(o), TorchSharp.torch.CPU, ModelDevices.ParseDType(o.DType)!.Value, fingerprint: "");
+    }
+
     static VideoCrafterOptions OptionsOf(object? options) => options switch
     {
         null => new VideoCrafterOptions(),
@@ -39,21 +46,7 @@ public sealed class VideoCrafterModelAdapter : IModelAdapter
     /// <summary>Turns the options into load settings: preset with its overrides, files found, device and dtype checked.</summary>
     public static VideoCrafterModelSettings Resolve(VideoCrafterOptions o, PluginContext context)
     {
-        var problems = o.Validate().ToList();
-        if (problems.Count > 0)
-            throw new FifoInputException("VideoCrafterOptionInvalid", string.Join(" ", problems.Select(p => $"{p.Option}: {p.Message}")));
-
-        var preset = VideoCrafterPreset.Find(o.Preset)!;
-        preset = VideoCrafterConfigOverrides.Apply(preset, o.ConfigOverrides ?? Array.Empty<string>());
-        preset = preset with
-        {
-            Height = o.Height ?? preset.Height,
-            Width = o.Width ?? preset.Width,
-            WindowFrames = o.WindowFrames ?? preset.WindowFrames,
-            FpsConditioning = o.FpsConditioning ?? preset.FpsConditioning,
-        };
-        preset.Validate();
-
+        var preset = PresetFor(o);
         var dtype = ModelDevices.ParseDType(o.DType)!.Value;
         var devices = ModelDevices.ResolveAll(o.Device, dtype, context.Log);
         var checkpoint = VideoCrafterWeights.ResolvePath(o.Path is null ? null : context.ResolvePath(o.Path));
@@ -69,6 +62,26 @@ public sealed class VideoCrafterModelAdapter : IModelAdapter
             FreeTextEncoder = o.FreeTextEncoder,
             Log = context.Log,
         };
+    }
+
+    /// <summary>The preset the options pick, with their overrides and frame size, refused where they do not fit it.</summary>
+    static VideoCrafterPreset PresetFor(VideoCrafterOptions o)
+    {
+        var problems = o.Validate().ToList();
+        if (problems.Count > 0)
+            throw new FifoInputException("VideoCrafterOptionInvalid", string.Join(" ", problems.Select(p => $"{p.Option}: {p.Message}")));
+
+        var preset = VideoCrafterPreset.Find(o.Preset)!;
+        preset = VideoCrafterConfigOverrides.Apply(preset, o.ConfigOverrides ?? Array.Empty<string>());
+        preset = preset with
+        {
+            Height = o.Height ?? preset.Height,
+            Width = o.Width ?? preset.Width,
+            WindowFrames = o.WindowFrames ?? preset.WindowFrames,
+            FpsConditioning = o.FpsConditioning ?? preset.FpsConditioning,
+        };
+        preset.Validate();
+        return preset;
     }
 
     /// <summary>

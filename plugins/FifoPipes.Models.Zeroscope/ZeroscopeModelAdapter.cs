@@ -48,29 +48,45 @@ public sealed class ZeroscopeModelAdapter : IModelAdapter
         PluginContext context)
     {
         var pipeline = ZeroscopePipeline.Load(folder, dtype, device, o.Variant, context.Log, denoiserOnly: role == ReplicaRole.Denoiser);
-        int width = o.Width ?? preset.Width, height = o.Height ?? preset.Height;
-        int scale = pipeline.VaeConfig.DownscaleFactor;
-        if (width % scale != 0 || height % scale != 0)
+        ModelInfo info;
+        try { info = InfoFor(o, preset, pipeline.UNet.Config.InChannels, pipeline.VaeConfig.DownscaleFactor, pipeline.Scheduler.Schedule, device, dtype, fingerprint); }
+        catch
         {
             pipeline.Dispose();
-            throw new FifoInputException("BadModelOption", $"zeroscope model: the frame size {width}x{height} must be a multiple of the VAE's scale {scale}; change width/height.");
+            throw;
         }
-        var info = new ModelInfo
+        context.Log.Verbose($"zeroscope: {info.Name}, {info.PixelWidth}x{info.PixelHeight} frames, window {info.WindowFrames}, {o.DTypeName} on {device}.");
+        return new ZeroscopeModel(pipeline, info);
+    }
+
+    /// <summary>The folder's configs decide what a sampler needs; the weights are Check's and Load's (their warnings too).</summary>
+    public ModelInfo? Describe(object? options, PluginContext context)
+    {
+        var (o, preset, dtype, _, folder) = Resolve(options, context);
+        var parts = ZeroscopePipeline.Read(folder, o.Variant);
+        return InfoFor(o, preset, parts.UNetConfig.InChannels, parts.VaeSpec.Config.DownscaleFactor, parts.Scheduler.Schedule, CPU, dtype, fingerprint: "");
+    }
+
+    static ModelInfo InfoFor(ZeroscopeOptions o, ZeroscopePreset preset, int latentChannels, int scale, NoiseSchedule schedule, Device device, ScalarType dtype,
+        string fingerprint)
+    {
+        int width = o.Width ?? preset.Width, height = o.Height ?? preset.Height;
+        if (width % scale != 0 || height % scale != 0)
+            throw new FifoInputException("BadModelOption", $"zeroscope model: the frame size {width}x{height} must be a multiple of the VAE's scale {scale}; change width/height.");
+        return new ModelInfo
         {
             Name = preset.Name,
-            LatentChannels = pipeline.UNet.Config.InChannels,
+            LatentChannels = latentChannels,
             LatentHeight = height / scale,
             LatentWidth = width / scale,
             WindowFrames = o.Frames ?? preset.Frames,
             SpatialScale = scale,
-            Schedule = pipeline.Scheduler.Schedule,
+            Schedule = schedule,
             // The pipeline samples with DDIM, eta 0; the model has no fps input (Fps only labels the output).
             Defaults = new SamplingDefaults { Guidance = o.Guidance, Eta = 0.0, Step = StepKind.Ddim, Fps = 8 },
             Device = device,
             DType = dtype,
             Fingerprint = fingerprint,
         };
-        context.Log.Verbose($"zeroscope: {info.Name}, {width}x{height} frames, window {info.WindowFrames}, {o.DTypeName} on {device}.");
-        return new ZeroscopeModel(pipeline, info);
     }
 }

@@ -75,4 +75,7 @@ public sealed class ChunkedSamplerFactory : ISamplerFactory
 {
     public ISampler Create(object? options, PluginContext context) =>
         new ChunkedSampler(BaselineOptions.Check<ChunkedOptions>(options, "chunked"));
+
+    public void Check(object? options, ModelInfo model, PluginContext context) =>
+        ClipPlan.Resolve(BaselineOptions.Check<ChunkedOptions>(options, "chunked"), model, "chunked");
 }

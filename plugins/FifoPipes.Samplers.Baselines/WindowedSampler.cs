@@ -28,13 +28,20 @@ public abstract class WindowedSampler : ISampler
     /// <summary>Whether the windows meet inside the model's temporal attention rather than in averaged predictions.</summary>
     protected virtual bool FusesInAttention(SamplingJob job, GuidedModel model) => false;
 
-    public IEnumerable<LatentFrame> Sample(SamplingJob job, CancellationToken cancellation)
+    /// <summary>The step plan and the windows' stride for <paramref name="model"/>, refused where the options do not fit it.</summary>
+    public (ClipPlan Plan, int Stride) Fit(ModelInfo model)
     {
-        var plan = ClipPlan.Resolve(options, job.Model.Info, name);
-        var schedule = new PromptSchedule(job.Prompts);
+        var plan = ClipPlan.Resolve(options, model, name);
         int stride = options.Stride ?? DefaultStride(plan.WindowFrames);
         if (stride < 1 || stride > plan.WindowFrames)
             throw ClipPlan.BadOption(name, "stride", $"{stride} is outside 1..{plan.WindowFrames} (the model's window frames); windows must overlap or touch");
+        return (plan, stride);
+    }
+
+    public IEnumerable<LatentFrame> Sample(SamplingJob job, CancellationToken cancellation)
+    {
+        var (plan, stride) = Fit(job.Model.Info);
+        var schedule = new PromptSchedule(job.Prompts);
         ClipPlan.RefuseFifoOnlyInputs(job, name);
         var weighting = WindowedOptions.ParseWeighting(options.Weighting)!.Value;
         return Run(job, plan, schedule, stride, weighting, cancellation);
@@ -188,6 +195,8 @@ public sealed class GenLVideoSamplerFactory : ISamplerFactory
 {
     public ISampler Create(object? options, PluginContext context) =>
         new GenLVideoSampler(BaselineOptions.Check<GenLVideoOptions>(options, "gen-l-video"));
+
+    public void Check(object? options, ModelInfo model, PluginContext context) => ((GenLVideoSampler)Create(options, context)).Fit(model);
 }
 
 /// <summary>The "freenoise" sampler plugin.</summary>
@@ -201,4 +210,6 @@ public sealed class FreeNoiseSamplerFactory : ISamplerFactory
 {
     public ISampler Create(object? options, PluginContext context) =>
         new FreeNoiseSampler(BaselineOptions.Check<FreeNoiseOptions>(options, "freenoise"));
+
+    public void Check(object? options, ModelInfo model, PluginContext context) => ((FreeNoiseSampler)Create(options, context)).Fit(model);
 }

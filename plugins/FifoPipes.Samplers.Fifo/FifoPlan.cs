@@ -45,7 +45,13 @@ public sealed class FifoPlan
     public long FrameId(long iteration, int slot) => iteration + slot - Padding;
     public long[] LatentShape => new long[] { Channels, Height, Width };
 
-    public static FifoPlan Resolve(FifoOptions options, ModelInfo model, SamplingJob job)
+    /// <summary>What the options and the model alone decide, refused where they do not fit; no job needed (<see cref="ISamplerFactory.Check"/>).</summary>
+    public readonly record struct Geometry(int WindowFrames, int Partitions, StepKind Step, double Eta, double Guidance)
+    {
+        public int Steps => WindowFrames * Partitions;
+    }
+
+    public static Geometry Fit(FifoOptions options, ModelInfo model)
     {
         var defaults = model.Defaults;
         int f = model.WindowFrames;
@@ -53,15 +59,20 @@ public sealed class FifoPlan
         var kind = options.Step is { } s ? FifoOptions.ParseStep(s) ?? throw BadOption("step", $"'{s}' is unknown; use ddim or ddpm") : defaults.Step;
         // Also for the model's own rule, which options cannot see (Open-Sora Plan's is DDPM).
         if (FrameStepTable.EtaIgnored(kind, options.Eta) is { } ignored) throw BadOption("eta", ignored);
-        double eta = options.Eta ?? defaults.Eta;
-        double guidance = options.Guidance ?? defaults.Guidance;
         if (f < 1) throw new FifoInputException("BadModelInfo", $"Model '{model.Name}' reports {f} window frames; it must be at least 1.");
         if (options.Lookahead && f < 2)
             throw BadOption("lookahead", $"lookahead needs a window of at least 2 frames, and model '{model.Name}' has {f}; set lookahead: false");
         if (n < 1) throw BadOption("partitions", $"must be at least 1, got {n}");
+        if ((long)n * f > model.Schedule.TrainTimesteps)
+            throw BadOption("partitions", $"{n} partitions x {f} frames = {(long)n * f} steps exceed the model's {model.Schedule.TrainTimesteps} training timesteps; use fewer partitions");
+        return new Geometry(f, n, kind, options.Eta ?? defaults.Eta, options.Guidance ?? defaults.Guidance);
+    }
+
+    public static FifoPlan Resolve(FifoOptions options, ModelInfo model, SamplingJob job)
+    {
+        var (f, n, kind, eta, guidance) = Fit(options, model);
+        var defaults = model.Defaults;
         int steps = n * f;
-        if (steps > model.Schedule.TrainTimesteps)
-            throw BadOption("partitions", $"{n} partitions x {f} frames = {steps} steps exceed the model's {model.Schedule.TrainTimesteps} training timesteps; use fewer partitions");
 
         QueueStart start;
         if (job.Source is not null)

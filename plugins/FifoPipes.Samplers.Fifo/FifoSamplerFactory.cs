@@ -8,7 +8,12 @@ namespace FifoPipes.Samplers.Fifo;
     OptionsType = typeof(FifoOptions))]
 public sealed class FifoSamplerFactory : ISamplerFactory
 {
-    public ISampler Create(object? options, PluginContext context)
+    public ISampler Create(object? options, PluginContext context) => new FifoSampler(Checked(options), context);
+
+    /// <summary>The queue's geometry and step checked against the model before it loads; the job's inputs wait for the run.</summary>
+    public void Check(object? options, ModelInfo model, PluginContext context) => FifoPlan.Fit(Checked(options), model);
+
+    static FifoOptions Checked(object? options)
     {
         var fifoOptions = options switch
         {
@@ -18,6 +23,6 @@ public sealed class FifoSamplerFactory : ISamplerFactory
         };
         var problem = fifoOptions.Validate().FirstOrDefault();
         if (problem is not null) throw new FifoInputException("BadSamplerOption", $"fifo sampler option '{problem.Option}': {problem.Message}");
-        return new FifoSampler(fifoOptions, context);
+        return fifoOptions;
     }
 }

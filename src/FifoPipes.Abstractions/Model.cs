@@ -21,6 +21,16 @@ public interface IModelAdapter
     /// can be checked on the machine that will run it before a job is queued. Contracts 1.6.
     /// </summary>
     void Check(object? options, PluginContext context) { }
+
+    /// <summary>
+    /// The <see cref="IVideoModel.Info"/> its <see cref="Load"/> would give, from the options and configuration files
+    /// alone (no weights read), so a sampler can refuse what it cannot do with this model before a long load, and
+    /// Test-FifoRecipe -Model can say so (<see cref="ISamplerFactory.Check"/>). <see cref="ModelInfo.Device"/> and
+    /// <see cref="ModelInfo.Fingerprint"/> may stay at their defaults. Bad options are a <see cref="FifoInputException"/>,
+    /// as for <see cref="Load"/>; null (the default) where it cannot tell without loading. Its messages are dropped, as
+    /// <see cref="Load"/> says the same ones. Contracts 1.9.
+    /// </summary>
+    ModelInfo? Describe(object? options, PluginContext context) => null;
 }
 
 /// <summary>

@@ -12,6 +12,15 @@ public interface ISamplerFactory
     /// </summary>
     /// <param name="options">The plugin's options, bound and validated; null for all defaults.</param>
     ISampler Create(object? options, PluginContext context);
+
+    /// <summary>
+    /// Refuses, before the model loads, options that <paramref name="model"/> cannot take (too many steps for its
+    /// schedule, a window too small for an option), with a <see cref="FifoInputException"/> naming the fix: the engine
+    /// asks it with what the model's adapter <see cref="IModelAdapter.Describe"/>s, and Test-FifoRecipe -Model too. Only
+    /// what options and model decide: a job's inputs (start frames, a source) are the sampler's to check when it samples,
+    /// and so is everything for a model that cannot describe itself. Contracts 1.9.
+    /// </summary>
+    void Check(object? options, ModelInfo model, PluginContext context) { }
 }
 
 /// <summary>

@@ -15,6 +15,9 @@ public sealed class ClipSamplerFactory : ISamplerFactory
 {
     // Options arrive bound and validated (null: every default).
     public ISampler Create(object? options, PluginContext context) => new ClipSampler(options as ClipOptions ?? new ClipOptions());
+
+    // Asked before the model loads, with what its adapter describes (when it can): what options and model alone decide.
+    public void Check(object? options, ModelInfo model, PluginContext context) => ClipSampler.Steps(options as ClipOptions ?? new ClipOptions(), model);
 }
 
 /// <summary>
@@ -30,11 +33,18 @@ public sealed class ClipSampler(ClipOptions options) : ISampler
             throw new FifoInputException("SamplerInputUnsupported",
                 "The example-clips sampler makes every clip from noise: it takes no start frames, source video, live prompts or snapshots. Use the fifo sampler for those.");
         var info = job.Model.Info;
+        int steps = Steps(options, info);
+        var table = FrameStepTable.ForModel(info.Schedule, StepKind.Ddim, steps, options.Eta ?? info.Defaults.Eta, info.Defaults.ClipSample);
+        return Clips(job, table, options.Guidance ?? info.Defaults.Guidance, cancellation);
+    }
+
+    /// <summary>The steps per clip, refused where the model's schedule has fewer timesteps (a model that cannot describe itself is checked here only).</summary>
+    public static int Steps(ClipOptions options, ModelInfo info)
+    {
         int steps = options.Steps ?? info.Defaults.Partitions * info.WindowFrames;
         if (steps > info.Schedule.TrainTimesteps)
             throw new FifoInputException("BadSamplerOption", $"example-clips sampler option 'steps': {steps} is more than the model's {info.Schedule.TrainTimesteps} training timesteps.");
-        var table = FrameStepTable.ForModel(info.Schedule, StepKind.Ddim, steps, options.Eta ?? info.Defaults.Eta, info.Defaults.ClipSample);
-        return Clips(job, table, options.Guidance ?? info.Defaults.Guidance, cancellation);
+        return steps;
     }
 
     static IEnumerable<LatentFrame> Clips(SamplingJob job, FrameStepTable table, double guidance, CancellationToken cancellation)

@@ -31,6 +31,13 @@ public sealed class GaussianModelAdapter : IModelAdapter
     /// </summary>
     public void Check(object? options, PluginContext context) =>
         ModelDevices.Resolve((options as GaussianModelOptions ?? new GaussianModelOptions()).Device, ScalarType.Float32);
+
+    /// <summary>
+    /// What Load's model will report, without making it: the host asks before every load, so a sampler can refuse options
+    /// this model cannot take (too many steps for its schedule) before the load's cost (none here; minutes for weights).
+    /// </summary>
+    public ModelInfo? Describe(object? options, PluginContext context) =>
+        GaussianVideoModel.InfoFor(options as GaussianModelOptions ?? new GaussianModelOptions(), CPU);
 }
 
 /// <summary>
@@ -47,23 +54,26 @@ public sealed class GaussianVideoModel : IVideoModel
     public GaussianVideoModel(GaussianModelOptions options, Device device)
     {
         spread = options.Spread;
-        var schedule = new NoiseSchedule(BetaSchedule.ScaledLinear, 0.00085, 0.012);
-        Info = new ModelInfo
+        Info = InfoFor(options, device);
+        alphasCumprod = tensor(AlphaSchedules.LdmAlphasCumprod(Info.Schedule), device: device).DetachFromDisposeScope();
+    }
+
+    /// <summary>What a model of these options reports on <paramref name="device"/>.</summary>
+    public static ModelInfo InfoFor(GaussianModelOptions options, Device device) =>
+        new()
         {
             Name = "example-gaussian",
             LatentChannels = Channels,
             LatentHeight = options.Height,
             LatentWidth = options.Width,
             WindowFrames = options.Frames,
-            Schedule = schedule,
+            Schedule = new NoiseSchedule(BetaSchedule.ScaledLinear, 0.00085, 0.012),
             Defaults = new SamplingDefaults { Guidance = 1.0, Eta = 1.0, Partitions = 4, Fps = 8 },
             Device = device,
             DType = ScalarType.Float32,
             // Beyond the fields above, only the spread changes what this model makes (cached base clips are keyed on it).
-            Fingerprint = $"spread={spread:R}",
+            Fingerprint = $"spread={options.Spread:R}",
         };
-        alphasCumprod = tensor(AlphaSchedules.LdmAlphasCumprod(schedule), device: device).DetachFromDisposeScope();
-    }
 
     public ModelInfo Info { get; }
 

@@ -111,6 +111,8 @@ public sealed class VideoRun
         var context = new PluginContext(log, workingDirectory, cancellation);
         // Watched from before the model loads: a prompt written while a large model loads is a change, not the start.
         var livePrompts = recipe.LivePrompt is null ? null : new LivePromptFile(recipe.LivePrompt, log);
+        // Before the model loads: options its sampler cannot take with this model would otherwise cost a whole load.
+        SamplerFit.Check(recipe, context);
         IVideoModel Load(IProgressSink modelLog) => PluginFailedException.Guard($"Loading {PluginFailedException.Name(recipe.Model.Plugin)}",
             () => recipe.Model.Plugin.Create<IModelAdapter>().Load(recipe.Model.Options, new PluginContext(modelLog, workingDirectory, cancellation)));
         using var lease = models is null ? ModelLease.ForOneRun(Load(log)) : models.Lease(recipe.Model, workingDirectory, Load, log);

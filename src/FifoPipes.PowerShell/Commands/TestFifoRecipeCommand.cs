@@ -26,7 +26,7 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
     /// <summary><para type="description">Also ask a valid recipe's sinks whether they could write, as Invoke-FifoRecipe would: a recipe without sinks is a problem then; ffmpeg found, no output in the way (unless the recipe overwrites), sound files readable, an RTMP server taking connections, a folder that takes files (tried with an empty probe file, deleted at once). Leaves nothing on disk.</para></summary>
     [Parameter] public SwitchParameter Sinks { get; set; }
 
-    /// <summary><para type="description">Also ask a valid recipe's model whether it would load on this machine, without loading its weights: the checkpoint or folder there with the parts it needs, each weight file's index readable (a truncated or damaged download is a problem), the device present (cuda on a machine without CUDA is a problem). Check on the machine that will run the recipe.</para></summary>
+    /// <summary><para type="description">Also ask a valid recipe's model whether it would load on this machine, without loading its weights: the checkpoint or folder there with the parts it needs, each weight file's index readable (a truncated or damaged download is a problem), the device present (cuda on a machine without CUDA is a problem); then whether the recipe's sampler takes its options with that model (64 partitions of a 16-frame window are more steps than a 1,000-step schedule has), from the model's configs. Check on the machine that will run the recipe.</para></summary>
     [Parameter] public SwitchParameter Model { get; set; }
 
     protected override void ProcessRecord()
@@ -43,11 +43,8 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
 
     IEnumerable<Diagnostic> ModelProblems(Recipe recipe)
     {
-        try
-        {
-            recipe.Model.Plugin.Create<IModelAdapter>().Check(recipe.Model.Options, new PluginContext(new CmdletLog(this), recipe.BaseDirectory));
-            return Array.Empty<Diagnostic>();
-        }
+        var context = new PluginContext(new CmdletLog(this), recipe.BaseDirectory);
+        try { recipe.Model.Plugin.Create<IModelAdapter>().Check(recipe.Model.Options, context); }
         // A damaged file a check reads (a tokenizer, a shard index) is a problem of this recipe too, not of the command.
         catch (Exception ex) when (ex is FifoInputException or IOException or UnauthorizedAccessException or InvalidDataException or FormatException
                                        or System.Text.Json.JsonException)
@@ -59,6 +56,17 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
         {
             var failed = new PluginFailedException($"Checking {PluginFailedException.Name(recipe.Model.Plugin)} failed", ex);
             return new[] { new Diagnostic("model", failed.Message, ModelLocation(recipe), Array.Empty<string>()) };
+        }
+        // The model would load: would its sampler take the options with it?
+        try
+        {
+            SamplerFit.Check(recipe, context);
+            return Array.Empty<Diagnostic>();
+        }
+        catch (Exception ex) when (ex is FifoInputException or PluginFailedException or IOException or UnauthorizedAccessException or InvalidDataException
+                                       or FormatException or System.Text.Json.JsonException)
+        {
+            return new[] { new Diagnostic("sampler", ex.Message, recipe.Sampler.Location ?? ModelLocation(recipe), Array.Empty<string>()) };
         }
     }
 

@@ -268,6 +268,15 @@ public sealed class AnalyticModelTests
     }
 
     [Fact]
+    public void Describing_the_model_says_what_loading_it_gives_without_building_its_denoiser()
+    {
+        var options = new AnalyticOptions { Frames = 8, Height = 6, Width = 10, Partitions = 3, Guidance = 2.5 };
+        using var model = new AnalyticModelAdapter().Load(options, new PluginContext());
+        FifoPipes.Tests.Hosting.ModelDescription.Matches(model.Info, new AnalyticModelAdapter().Describe(options, new PluginContext()));
+        Assert.Equal("AnalyticOptionInvalid", Assert.Throws<FifoInputException>(() => new AnalyticModelAdapter().Describe(new AnalyticOptions { Frames = 0 }, new PluginContext())).ErrorId);
+    }
+
+    [Fact]
     public void The_adapter_is_a_described_model_plugin()
     {
         var attribute = (FifoPluginAttribute)Attribute.GetCustomAttribute(typeof(AnalyticModelAdapter), typeof(FifoPluginAttribute))!;

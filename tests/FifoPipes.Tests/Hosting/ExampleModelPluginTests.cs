@@ -53,6 +53,14 @@ public sealed class ExampleModelPluginTests
         adapter.Check(OptionsWithDevice("cpu"), new PluginContext());
     }
 
+    [Fact]
+    public void It_describes_the_model_its_load_makes()
+    {
+        var adapter = Host.Require(PluginKind.Model, "example-gaussian").Create<IModelAdapter>();
+        using var model = adapter.Load(OptionsWithDevice("cpu"), new PluginContext());
+        ModelDescription.Matches(model.Info, adapter.Describe(OptionsWithDevice("cpu"), new PluginContext()));
+    }
+
     /// <summary>The plugin's own options type (its load context's), with <paramref name="device"/> set.</summary>
     static object OptionsWithDevice(string device)
     {

@@ -53,6 +53,22 @@ public sealed class ExampleSamplerPluginTests
     }
 
     [Fact]
+    public void Its_check_refuses_more_steps_than_the_described_model_has()
+    {
+        var plugin = Host.Require(PluginKind.Sampler, "example-clips");
+        var options = Activator.CreateInstance(plugin.OptionsType!)!;
+        plugin.OptionsType!.GetProperty("Steps")!.SetValue(options, 600);
+        var model = new ModelInfo
+        {
+            Name = "short-schedule", LatentChannels = 4, LatentHeight = 4, LatentWidth = 6, WindowFrames = 4,
+            Schedule = new NoiseSchedule(BetaSchedule.Linear, 0.0001, 0.02, TrainTimesteps: 500), Defaults = new SamplingDefaults(),
+        };
+        var refused = Assert.Throws<FifoInputException>(() => plugin.Create<ISamplerFactory>().Check(options, model, new PluginContext()));
+        Assert.Equal("example-clips sampler option 'steps': 600 is more than the model's 500 training timesteps.", refused.Message);
+        plugin.Create<ISamplerFactory>().Check(options, model with { Schedule = model.Schedule with { TrainTimesteps = 1000 } }, new PluginContext());
+    }
+
+    [Fact]
     public void What_it_refuses_is_refused_at_the_recipe_line()
     {
         var (recipe, problems) = Read("example-clips", "snapshot: { path: run.snapshot, every: 4 }");

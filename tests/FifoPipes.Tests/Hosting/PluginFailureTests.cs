@@ -89,6 +89,25 @@ public sealed class PluginFailureTests
     }
 
     [Fact]
+    public void Sampler_options_the_described_model_cannot_take_are_refused_before_it_loads()
+    {
+        var misfit = Valid("apiVersion: fifopipes/v1\nmodel: unloadable-described-model\nprompt: rain\nframes: 5\nsampler: { use: fifo, with: { partitions: 64 } }\n");
+        var refused = Assert.Throws<FifoInputException>(() => new VideoRun(misfit).Events().ToList());
+        Assert.Equal(("BadSamplerOption", "fifo sampler option 'partitions': 64 partitions x 16 frames = 1024 steps exceed the model's 1000 training timesteps; use fewer partitions."),
+            (refused.ErrorId, refused.Message));
+        // Options that fit go on to the load.
+        var fits = Valid("apiVersion: fifopipes/v1\nmodel: unloadable-described-model\nprompt: rain\nframes: 5\nsampler: { use: fifo, with: { partitions: 4 } }\n");
+        Assert.Contains("the load was reached", Assert.Throws<PluginFailedException>(() => new VideoRun(fits).Events().ToList()).InnerException!.Message);
+    }
+
+    [Fact]
+    public void A_model_whose_describe_throws_is_named_with_what_it_was_doing()
+    {
+        var ex = Assert.Throws<PluginFailedException>(() => new VideoRun(Valid("apiVersion: fifopipes/v1\nmodel: failing-describe-model\nprompt: rain\nframes: 5\n")).Events().ToList());
+        Assert.StartsWith("Describing the model 'failing-describe-model' (", ex.Message);
+    }
+
+    [Fact]
     public void A_negative_prompt_for_a_sampler_that_declares_it_takes_none_is_refused_at_its_line()
     {
         var reader = new RecipeReader(TestPlugins.With(Project));

@@ -74,6 +74,14 @@ public sealed class OpenSoraModelTests : IDisposable
             new PluginContext(workingDirectory: root));
 
     [Fact]
+    public void Describing_the_model_says_what_loading_it_gives_from_the_transformer_and_vae_configs()
+    {
+        using var model = LoadTiny();
+        FifoPipes.Tests.Hosting.ModelDescription.Matches(model.Info,
+            new OpenSoraModelAdapter().Describe(new OpenSoraOptions { Path = root, Preset = "opensora-v1.1-65" }, new PluginContext(workingDirectory: root)));
+    }
+
+    [Fact]
     public void Sharded_pytorch_bin_text_encoder_loads_the_same_weights_as_one_safetensors_file()
     {
         var t5Case = Case("t5_encoder_tiny");

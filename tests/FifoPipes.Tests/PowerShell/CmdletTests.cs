@@ -762,6 +762,24 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void Test_FifoRecipe_with_model_finds_sampler_options_the_model_cannot_take_at_the_samplers_line()
+    {
+        // 64 partitions of the analytic model's 16-frame window are 1,024 steps, past its 1,000 training timesteps:
+        // each number alone is in range, so only the model's description shows it.
+        File.WriteAllText(Path.Combine(dir, "steps.yaml"),
+            "apiVersion: fifopipes/v1\nprompt: lava\nframes: 4\nsampler:\n  use: fifo\n  with: { partitions: 64 }\n");
+        File.WriteAllText(Path.Combine(dir, "window.yaml"),
+            "apiVersion: fifopipes/v1\nprompt: lava\nframes: 4\nmodel: { use: analytic, with: { frames: 1 } }\nsampler: { use: gen-l-video, with: { stride: 2 } }\n");
+        Assert.Empty(Run("Test-FifoRecipe steps.yaml, window.yaml"));
+
+        var steps = Assert.Single(Run("Test-FifoRecipe steps.yaml -Model").Cast<FifoRecipeDiagnostic>());
+        Assert.Equal(("sampler", Path.Combine(dir, "steps.yaml"), 5), (steps.Path, steps.File, steps.Line));
+        Assert.Equal("fifo sampler option 'partitions': 64 partitions x 16 frames = 1024 steps exceed the model's 1000 training timesteps; use fewer partitions.", steps.Message);
+        var window = Assert.Single(Run("Test-FifoRecipe window.yaml -Model").Cast<FifoRecipeDiagnostic>());
+        Assert.Equal("gen-l-video sampler option 'stride': 2 is outside 1..1 (the model's window frames); windows must overlap or touch.", window.Message);
+    }
+
+    [Fact]
     public void An_option_no_sink_of_the_paths_takes_names_the_sink_that_has_it_or_the_nearest_name()
     {
         var bitrate = RunFailing($"New-FifoVideo 'koi' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames o.mp4 -Option @{{ bitrate = '1M' }}");

@@ -113,6 +113,16 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
         randn(new[] { batch, info.LatentChannels, frames, info.LatentHeight, info.LatentWidth }, generator: new Generator((ulong)seed));
 
     [Fact]
+    public void Describing_the_model_says_what_loading_it_gives_from_the_preset_alone()
+    {
+        using var model = tiny.Load(tiny.Options());
+        FifoPipes.Tests.Hosting.ModelDescription.Matches(model.Info, new VideoCrafterModelAdapter().Describe(tiny.Options(), new PluginContext()));
+        // No file is read: a checkpoint not there yet still describes (Check and Load say it is missing).
+        var described = new VideoCrafterModelAdapter().Describe(tiny.Options(path: Path.Combine(tiny.Folder, "not-yet.ckpt")), new PluginContext())!;
+        Assert.Equal((4, 8, 12), (described.WindowFrames, described.LatentHeight, described.LatentWidth));
+    }
+
+    [Fact]
     public void A_deepspeed_save_loads_as_the_reference_loader_reads_it()
     {
         // DeepSpeed nests the weights under "module" with "_forward_module." before every key; the reference cuts it off.

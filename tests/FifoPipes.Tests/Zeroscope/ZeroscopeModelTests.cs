@@ -45,6 +45,14 @@ public sealed class ZeroscopeModelTests
     }
 
     [Fact]
+    public void Describing_the_model_says_what_loading_it_gives_from_the_folders_configs()
+    {
+        using var model = LoadThroughHost(new RecordingSink(), width: 16, height: 24, frames: 5);
+        var options = new ZeroscopeOptions { Path = Fixture.File("model"), Width = 16, Height = 24, Frames = 5 };
+        FifoPipes.Tests.Hosting.ModelDescription.Matches(model.Info, new ZeroscopeModelAdapter().Describe(options, new PluginContext()));
+    }
+
+    [Fact]
     public void Per_frame_timesteps_through_the_model_match_the_pipeline_golden()
     {
         // With the same t on every frame, the per-frame path must give the pipeline's conditional prediction.

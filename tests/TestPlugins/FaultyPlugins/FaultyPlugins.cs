@@ -171,6 +171,24 @@ public sealed class StatefulDecoderModelAdapter : IModelAdapter
     public IVideoModel Load(object? options, PluginContext context) => new BrokenDecoderModel(stateless: false);
 }
 
+/// <summary>A model that describes itself and fails to load: what is refused before the load never reaches it.</summary>
+[FifoPlugin(PluginKind.Model, "unloadable-described-model", typeof(IModelAdapter), Description = "Describes a 16-frame window; its load always fails.")]
+public sealed class UnloadableDescribedModelAdapter : IModelAdapter
+{
+    public IVideoModel Load(object? options, PluginContext context) => throw new InvalidOperationException("the load was reached");
+
+    public ModelInfo? Describe(object? options, PluginContext context) => new BrokenDecoderModel().Info with { WindowFrames = 16 };
+}
+
+/// <summary>A model whose Describe has a bug.</summary>
+[FifoPlugin(PluginKind.Model, "failing-describe-model", typeof(IModelAdapter), Description = "Its Describe throws.")]
+public sealed class FailingDescribeModelAdapter : IModelAdapter
+{
+    public IVideoModel Load(object? options, PluginContext context) => new BrokenDecoderModel();
+
+    public ModelInfo? Describe(object? options, PluginContext context) => throw new NullReferenceException("Object reference not set to an instance of an object.");
+}
+
 /// <summary>A model whose decoder holds one latent back and says where it stands, as a causal VAE's does.</summary>
 [FifoPlugin(PluginKind.Model, "held-latents-model", typeof(IModelAdapter), Description = "Its decoder holds pairs of latents and can resume.")]
 public sealed class HeldLatentsModelAdapter : IModelAdapter
