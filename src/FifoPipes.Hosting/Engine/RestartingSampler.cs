@@ -19,7 +19,7 @@ public sealed class RestartingSampler(ISampler inner, int maxStalls) : ISampler
 
     public IEnumerable<LatentFrame> Sample(SamplingJob job, CancellationToken cancellation)
     {
-        long next = long.MinValue, nextAtLastFault = long.MinValue;
+        long next = long.MinValue, nextReplayed = long.MinValue, nextAtLastFault = long.MinValue;
         int stalls = 0;
         var attempt = job;
         // This run's stages not yet seen committed, oldest first; once one is, the policy's file is this run's.
@@ -58,13 +58,16 @@ public sealed class RestartingSampler(ISampler inner, int maxStalls) : ISampler
                         restart = true;
                         break;
                     }
-                    if (frame.Index < next)
+                    // A replayed latent (from before the resume point) goes on once and is no frame made: a new frame of
+                    // the same index after it is still the sampler's next one, left for the engine to check, not skipped.
+                    if (frame.Index < (frame.Replayed ? Math.Max(next, nextReplayed) : next))
                     {
                         frame.Latent.Dispose();
                         frame.Snapshot?.Discard();
                         continue;
                     }
-                    next = frame.Index + 1;
+                    if (frame.Replayed) nextReplayed = frame.Index + 1;
+                    else next = frame.Index + 1;
                     if (!committedByThisRun && frame.Snapshot is { } stage)
                     {
                         NoteCommits();

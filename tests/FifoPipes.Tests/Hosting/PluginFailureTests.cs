@@ -66,7 +66,7 @@ public sealed class PluginFailureTests
             File.WriteAllBytes(dll, AssemblyReferences.Rewritten(File.ReadAllBytes(dll), "FifoPipes.Abstractions", 1, 0));
             var host = PluginHost.LoadFolders(new[] { folder, TestPlugins.BuildOutput(Project) });
             var snapshot = Path.Combine(folder, "run.snapshot");
-            var yaml = $"apiVersion: fifopipes/v1\nmodel: held-latents-model\nprompt: rain\nframes: 5\nsnapshot: {{ path: '{snapshot}', every: 2 }}\n";
+            var yaml = $"apiVersion: fifopipes/v1\nmodel: chunk-decoder-model\nprompt: rain\nframes: 5\nsnapshot: {{ path: '{snapshot}', every: 2 }}\n";
             var reader = new RecipeReader(host);
             var recipe = reader.ReadText(yaml, Path.Combine(folder, "r.yaml")) ?? throw new InvalidOperationException(string.Join("; ", reader.Diagnostics));
             Assert.Equal(new Version(1, 0, 0, 0), recipe.Sampler.Plugin.Contracts);
@@ -75,7 +75,7 @@ public sealed class PluginFailureTests
             var refused = Assert.Throws<FifoInputException>(() => { foreach (var e in new VideoRun(recipe).Events()) events.Add(e); });
             Assert.Equal("SnapshotUnsupported", refused.ErrorId);
             Assert.Equal("Sampler 'fifo' was built against FifoPipes.Abstractions 1.0, before snapshots kept the latents a decoder holds back (SamplingJob.KeepLatents, contracts 1.1), " +
-                         "and model 'broken-decoder' holds up to 1: its snapshots would resume without them, skipping frames. " +
+                         "and model 'chunk-decoder' holds up to 2: its snapshots would resume without them, skipping frames. " +
                          "Remove 'snapshot' (-SnapshotPath) for this model, or use a sampler built against FifoPipes.Abstractions 1.1 or newer, such as fifo.", refused.Message);
             Assert.DoesNotContain(events, e => e is FrameProduced);
             Assert.False(File.Exists(snapshot));

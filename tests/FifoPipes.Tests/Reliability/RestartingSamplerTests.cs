@@ -166,6 +166,37 @@ public sealed class RestartingSamplerTests : IDisposable
         Assert.Equal(0, restarting.Restarts);
     }
 
+    /// <summary>Each Sample call plays the next of its attempts.</summary>
+    sealed class ScriptedSampler(params Func<IEnumerable<LatentFrame>>[] attempts) : ISampler
+    {
+        int attempt;
+        public IEnumerable<LatentFrame> Sample(SamplingJob job, CancellationToken cancellation) => attempts[attempt++]();
+    }
+
+    static LatentFrame Latent(long index, bool replayed = false) => new(index, zeros(1), "slow clouds") { Replayed = replayed };
+
+    static IEnumerable<LatentFrame> ReplaysThenFaults()
+    {
+        yield return Latent(3, replayed: true);
+        yield return Latent(4, replayed: true);
+        throw ScalarFault();
+    }
+
+    static IEnumerable<LatentFrame> ReplaysThenNew() => new[] { Latent(3, true), Latent(4, true), Latent(5), Latent(6) };
+
+    [Fact]
+    public void Replayed_latents_go_on_once_across_a_restart_and_never_hide_a_new_frame_of_their_index()
+    {
+        var restarting = new RestartingSampler(new ScriptedSampler(ReplaysThenFaults, ReplaysThenNew), maxStalls: 3);
+        var frames = restarting.Sample(Job(DelegateVideoModel.Linear(), new RecordingSink()), CancellationToken.None).ToList();
+        Assert.Equal(new[] { (3L, true), (4L, true), (5L, false), (6L, false) }, frames.Select(f => (f.Index, f.Replayed)));
+
+        // A sampler that replays the latent at its resume point: its new latent of that index still goes on, for the engine to refuse.
+        var ahead = new RestartingSampler(new ScriptedSampler(() => new[] { Latent(5, true), Latent(5), Latent(6) }), maxStalls: 3);
+        var passed = ahead.Sample(Job(DelegateVideoModel.Linear(), new RecordingSink()), CancellationToken.None).ToList();
+        Assert.Equal(new[] { (5L, true), (5L, false), (6L, false) }, passed.Select(f => (f.Index, f.Replayed)));
+    }
+
     [Fact]
     public void Only_libtorchs_scalar_complaint_counts_as_the_race()
     {

@@ -63,7 +63,7 @@ public sealed class MisbehavingSamplerFactory : ISamplerFactory
 
 public sealed class MisbehavingOptions
 {
-    [Option("What goes wrong.", Choices = "none,throw,oom,short,shape,skip,late,nothing")]
+    [Option("What goes wrong.", Choices = "none,throw,oom,short,shape,skip,late,nothing,replay-late,replay-held,replay-last,replay-none,replay-ahead")]
     public string Mode { get; set; } = "none";
 }
 
@@ -72,19 +72,86 @@ sealed class MisbehavingSampler(string mode, IProgressSink log) : ISampler, IDis
     /// <summary>Says so, for the test that the host disposes a disposable sampler when its run ends.</summary>
     public void Dispose() => log.Verbose("misbehaving-sampler disposed");
 
+    /// <summary>Where the replay modes resume (their recipe names any file as its snapshot): after 5 latents, a chunk decoder holding 3 and 4.</summary>
+    const long ResumePoint = 5;
+
     public IEnumerable<LatentFrame> Sample(SamplingJob job, CancellationToken cancellation)
     {
         var info = job.Model.Info;
         long frames = job.Prompts.Sum(p => (long)p.Frames);
         if (mode == "nothing") yield break;
-        for (long i = 0; i < frames; i++)
+        bool resumed = mode.StartsWith("replay-", StringComparison.Ordinal) && mode != "replay-late" && job.ResumeFrom is not null;
+        // The latents yielded again: those a chunk decoder held (3, 4), only the last, none, or the one at the resume point.
+        long[] replayed = !resumed ? Array.Empty<long>() : mode switch
+        {
+            "replay-held" => new[] { ResumePoint - 2, ResumePoint - 1 },
+            "replay-last" => new[] { ResumePoint - 1 },
+            "replay-ahead" => new[] { ResumePoint },
+            _ => Array.Empty<long>(),
+        };
+        TorchSharp.torch.Tensor Latent() => TorchSharp.torch.zeros(info.LatentChannels, info.LatentHeight, info.LatentWidth);
+        foreach (long old in replayed) yield return new LatentFrame(old, Latent(), job.Prompts[0].Prompt) { Replayed = true };
+        for (long i = resumed ? ResumePoint : 0; i < frames; i++)
         {
             if (mode == "throw" && i == 2) throw new NullReferenceException("Object reference not set to an instance of an object.");
             if (mode == "oom") throw new System.Runtime.InteropServices.ExternalException("CUDA out of memory. Tried to allocate 20.00 GiB");
             if (mode == "short" && i == frames - 1) yield break;
             long[] shape = mode == "shape" ? new long[] { 1, info.LatentChannels, info.LatentHeight, info.LatentWidth } : new long[] { info.LatentChannels, info.LatentHeight, info.LatentWidth };
             yield return new LatentFrame(mode == "skip" && i > 0 || mode == "late" ? i + 1 : i, TorchSharp.torch.zeros(shape), job.Prompts[0].Prompt);
+            // A replayed latent yielded after a new one.
+            if (mode == "replay-late" && i == 0) yield return new LatentFrame(1, Latent(), job.Prompts[0].Prompt) { Replayed = true };
         }
+    }
+}
+
+/// <summary>A model whose decoder holds latents back in chunks of three and can resume (a causal VAE's chunks in small).</summary>
+[FifoPlugin(PluginKind.Model, "chunk-decoder-model", typeof(IModelAdapter), Description = "Its resumable decoder turns latents into frames three at a time.")]
+public sealed class ChunkDecoderModelAdapter : IModelAdapter
+{
+    public IVideoModel Load(object? options, PluginContext context) => new ChunkDecoderModel(leaky: false);
+}
+
+/// <summary>As chunk-decoder-model, but its decoder also returns a frame for a latent it says it holds: it breaks the resume contract.</summary>
+[FifoPlugin(PluginKind.Model, "leaky-chunk-decoder-model", typeof(IModelAdapter), Description = "Its resumable decoder returns frames for held latents.")]
+public sealed class LeakyChunkDecoderModelAdapter : IModelAdapter
+{
+    public IVideoModel Load(object? options, PluginContext context) => new ChunkDecoderModel(leaky: true);
+}
+
+sealed class ChunkDecoderModel(bool leaky) : IVideoModel
+{
+    public ModelInfo Info { get; } = new BrokenDecoderModel().Info with { Name = leaky ? "leaky-chunk-decoder" : "chunk-decoder" };
+    public Conditioning Encode(string prompt) => new PromptOnly(prompt);
+    public TorchSharp.torch.Tensor PredictNoise(TorchSharp.torch.Tensor x, TorchSharp.torch.Tensor timesteps, IReadOnlyList<Conditioning> conditioning) => TorchSharp.torch.zeros_like(x);
+    public IFrameDecoder CreateDecoder() => leaky ? new LeakyChunkDecoder() : new ChunkDecoder();
+    public TorchSharp.torch.Tensor EncodeFrames(TorchSharp.torch.Tensor rgb) => throw new NotSupportedException("no encoder");
+    public void Dispose() { }
+
+    sealed class PromptOnly(string prompt) : Conditioning(prompt);
+}
+
+/// <summary>Latents 3k to 3k + 2 become frames 3k to 3k + 2 when the third arrives; the latents of a last, short chunk at the flush.</summary>
+class ChunkDecoder : IResumableFrameDecoder
+{
+    protected long Pushed;
+    protected static TorchSharp.torch.Tensor Frame() => TorchSharp.torch.zeros(3, 16, 16);
+    public virtual IReadOnlyList<TorchSharp.torch.Tensor> Push(TorchSharp.torch.Tensor latent) =>
+        ++Pushed % 3 == 0 ? new[] { Frame(), Frame(), Frame() } : Array.Empty<TorchSharp.torch.Tensor>();
+    public IReadOnlyList<TorchSharp.torch.Tensor> Flush() => Enumerable.Range(0, (int)(Pushed % 3)).Select(_ => Frame()).ToArray();
+    public int MaxHeldLatents => 2;
+    public long HeldFrom(long pushed) => pushed / 3 * 3;
+    public long FramesBefore(long pushed) => pushed / 3 * 3;
+    public void ResumeAt(long heldFrom) => Pushed = heldFrom;
+    public void Dispose() { }
+}
+
+/// <summary>Returns a frame for every latent, also for one it holds at the resume point.</summary>
+sealed class LeakyChunkDecoder : ChunkDecoder
+{
+    public override IReadOnlyList<TorchSharp.torch.Tensor> Push(TorchSharp.torch.Tensor latent)
+    {
+        Pushed++;
+        return new[] { Frame() };
     }
 }
 
@@ -189,14 +256,7 @@ public sealed class FailingDescribeModelAdapter : IModelAdapter
     public ModelInfo? Describe(object? options, PluginContext context) => throw new NullReferenceException("Object reference not set to an instance of an object.");
 }
 
-/// <summary>A model whose decoder holds one latent back and says where it stands, as a causal VAE's does.</summary>
-[FifoPlugin(PluginKind.Model, "held-latents-model", typeof(IModelAdapter), Description = "Its decoder holds pairs of latents and can resume.")]
-public sealed class HeldLatentsModelAdapter : IModelAdapter
-{
-    public IVideoModel Load(object? options, PluginContext context) => new BrokenDecoderModel(stateless: false, resumable: true);
-}
-
-sealed class BrokenDecoderModel(bool stateless = true, bool resumable = false) : IVideoModel
+sealed class BrokenDecoderModel(bool stateless = true) : IVideoModel
 {
     public ModelInfo Info { get; } = new()
     {
@@ -211,7 +271,7 @@ sealed class BrokenDecoderModel(bool stateless = true, bool resumable = false) :
 
     public Conditioning Encode(string prompt) => new PromptOnly(prompt);
     public TorchSharp.torch.Tensor PredictNoise(TorchSharp.torch.Tensor x, TorchSharp.torch.Tensor timesteps, IReadOnlyList<Conditioning> conditioning) => TorchSharp.torch.zeros_like(x);
-    public IFrameDecoder CreateDecoder() => resumable ? new PairDecoder() : new FailingDecoder(stateless);
+    public IFrameDecoder CreateDecoder() => new FailingDecoder(stateless);
     public TorchSharp.torch.Tensor EncodeFrames(TorchSharp.torch.Tensor rgb) => throw new NotSupportedException("no encoder");
     public void Dispose() { }
 
@@ -224,21 +284,6 @@ sealed class BrokenDecoderModel(bool stateless = true, bool resumable = false) :
             ++pushed == 3 ? throw new IndexOutOfRangeException("Index was outside the bounds of the array.") : new[] { TorchSharp.torch.zeros(3, 16, 16) };
         public IReadOnlyList<TorchSharp.torch.Tensor> Flush() => Array.Empty<TorchSharp.torch.Tensor>();
         public bool Stateless => stateless;
-        public void Dispose() { }
-    }
-
-    /// <summary>Decodes latents in pairs, one frame each, holding the first of a pair until the second comes.</summary>
-    sealed class PairDecoder : IResumableFrameDecoder
-    {
-        long pushed;
-        public IReadOnlyList<TorchSharp.torch.Tensor> Push(TorchSharp.torch.Tensor latent) =>
-            ++pushed % 2 == 0 ? new[] { TorchSharp.torch.zeros(3, 16, 16), TorchSharp.torch.zeros(3, 16, 16) } : Array.Empty<TorchSharp.torch.Tensor>();
-        public IReadOnlyList<TorchSharp.torch.Tensor> Flush() =>
-            pushed % 2 == 1 ? new[] { TorchSharp.torch.zeros(3, 16, 16) } : Array.Empty<TorchSharp.torch.Tensor>();
-        public int MaxHeldLatents => 1;
-        public long HeldFrom(long pushed) => pushed / 2 * 2;
-        public long FramesBefore(long pushed) => pushed / 2 * 2;
-        public void ResumeAt(long heldFrom) => pushed = heldFrom;
         public void Dispose() { }
     }
 }
@@ -267,6 +312,39 @@ public sealed class BuggyCheckSinkFactory : ISinkFactory
 {
     public void Check(object? options, SinkTarget target, PluginContext context) => throw new NullReferenceException("Object reference not set to an instance of an object.");
     public IFrameSink Create(object? options, SinkTarget target, PluginContext context) => throw new NotSupportedException();
+}
+
+/// <summary>A sink that takes frames but whose encoder dies as it finishes: a failure of its own, not an input error.</summary>
+[FifoPlugin(PluginKind.Sink, "crashing-finish-sink", typeof(ISinkFactory), Description = "Its Complete throws IOException.")]
+public sealed class CrashingFinishSinkFactory : ISinkFactory
+{
+    public IFrameSink Create(object? options, SinkTarget target, PluginContext context) => new Crashing();
+
+    sealed class Crashing : IFrameSink
+    {
+        public void Write(VideoFrame frame) { }
+        public IReadOnlyList<string> Complete() => throw new IOException("the encoder died while writing the trailer");
+        public void Dispose() { }
+    }
+}
+
+/// <summary>Counts the frames it is given and writes the count to its file when completed, so a test sees that it was.</summary>
+[FifoPlugin(PluginKind.Sink, "tally-sink", typeof(ISinkFactory), Description = "Writes how many frames it took when completed.")]
+public sealed class TallySinkFactory : ISinkFactory
+{
+    public IFrameSink Create(object? options, SinkTarget target, PluginContext context) => new Tally(target.Path);
+
+    sealed class Tally(string path) : IFrameSink
+    {
+        int frames;
+        public void Write(VideoFrame frame) => frames++;
+        public IReadOnlyList<string> Complete()
+        {
+            File.WriteAllText(path, frames.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            return new[] { path };
+        }
+        public void Dispose() { }
+    }
 }
 
 /// <summary>A sink that takes frames but refuses to finish, with an input error whose ErrorId a script matches on.</summary>
