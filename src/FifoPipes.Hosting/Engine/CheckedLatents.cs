@@ -42,9 +42,9 @@ sealed class CheckedLatents
             yield return latent;
         }
         if (cancellation.IsCancellationRequested) yield break;
-        if (next == 0) throw new PluginFailedException($"{Capital(sampler)} made no frames of the run's {frames}");
+        if (next == 0) throw new PluginFailedException($"{PluginFailedException.Capital(sampler)} made no frames of the run's {frames}");
         if (next > 0 && next != frames)
-            throw new PluginFailedException($"{Capital(sampler)} stopped at frame {next} of the run's {frames}: a sampler yields every frame of its job, in order");
+            throw new PluginFailedException($"{PluginFailedException.Capital(sampler)} stopped at frame {next} of the run's {frames}: a sampler yields every frame of its job, in order");
     }
 
     void Check(LatentFrame latent, ref long next)
@@ -53,18 +53,16 @@ sealed class CheckedLatents
         if (!shape.SequenceEqual(latentShape))
         {
             latent.Latent.Dispose();
-            throw new PluginFailedException($"{Capital(sampler)} yielded a latent of shape [{string.Join(", ", shape)}] for frame {latent.Index}; " +
+            throw new PluginFailedException($"{PluginFailedException.Capital(sampler)} yielded a latent of shape [{string.Join(", ", shape)}] for frame {latent.Index}; " +
                                             $"the model's frames are [{string.Join(", ", latentShape)}] (channels, height, width), one latent per frame");
         }
         if (latent.Replayed) return;
         if (next >= 0 && latent.Index != next || latent.Index < 0 || latent.Index >= frames)
         {
             latent.Latent.Dispose();
-            throw new PluginFailedException($"{Capital(sampler)} yielded frame {latent.Index} " +
+            throw new PluginFailedException($"{PluginFailedException.Capital(sampler)} yielded frame {latent.Index} " +
                                             (next > 0 ? $"after frame {next - 1}" : next == 0 ? "first" : $"of a run of {frames}") + ": a sampler yields every frame of its job, in order");
         }
         next = latent.Index + 1;
     }
-
-    static string Capital(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
 }

@@ -15,6 +15,7 @@ sealed class DecodedFrames : IDisposable
 {
     readonly IFrameDecoder decoder;
     readonly string model;
+    readonly string sampler;
     readonly DecoderPosition position;
     readonly bool resuming;
     readonly Func<Tensor, long, string, VideoFrame> toFrame;
@@ -34,11 +35,13 @@ sealed class DecodedFrames : IDisposable
     /// <param name="resuming">Whether the run continues from a snapshot (the decoder is then told where it stands).</param>
     /// <param name="toFrame">Makes the output frame of decoded RGB, its index and prompt.</param>
     /// <param name="model">The model plugin as messages name it: a decoder's failure is its.</param>
-    public DecodedFrames(IFrameDecoder decoder, string model, DecoderPosition position, bool resuming, string firstPrompt,
+    /// <param name="sampler">The sampler plugin as messages name it: a replay out of order is its.</param>
+    public DecodedFrames(IFrameDecoder decoder, string model, string sampler, DecoderPosition position, bool resuming, string firstPrompt,
         Func<Tensor, long, string, VideoFrame> toFrame, Action<RunEvent> post, FaultRepeats repeats)
     {
         this.decoder = decoder;
         this.model = model;
+        this.sampler = sampler;
         this.position = position;
         this.resuming = resuming;
         prompt = firstPrompt;
@@ -53,7 +56,8 @@ sealed class DecodedFrames : IDisposable
         if (latent.Replayed)
         {
             replayed.Add(latent);
-            if (nextIndex >= 0) throw new InvalidOperationException($"The sampler replayed latent {latent.Index} after new ones; replayed latents come first.");
+            if (nextIndex >= 0)
+                throw new PluginFailedException($"{PluginFailedException.Capital(sampler)} replayed latent {latent.Index} after new ones: a resumed sampler yields the latents it replays first");
             return;
         }
         if (latent.Snapshot is { } snapshot) staged.Enqueue(snapshot);
@@ -128,12 +132,13 @@ sealed class DecodedFrames : IDisposable
         foreach (var old in replayed.Where(r => r.Index >= heldFrom))
         {
             if (old.Index != due)
-                throw new InvalidOperationException($"The sampler replayed latent {old.Index} where {due} was due; it must replay the latest latents in order.");
+                throw new PluginFailedException($"{PluginFailedException.Capital(sampler)} replayed latent {old.Index} where {due} was due: a resumed sampler replays the latest latents, in order");
             latentPrompts.Enqueue((old.Index, old.Prompt));
             var early = Decoding(() => decoder.Push(old.Latent, old.Prompt), $"Decoding held latent {old.Index} again");
             foreach (var frame in early) frame.Dispose();
             if (early.Count > 0)
-                throw new InvalidOperationException($"{decoder.GetType().Name} returned frames for latent {old.Index}, which it held at the resume point; held latents must return none.");
+                throw new PluginFailedException($"The decoder of {model} ({decoder.GetType().Name}) returned frames for latent {old.Index}, which it held at the resume point: " +
+                                                "a latent the decoder holds returns none when it is taken up again");
             due++;
         }
         if (due < resumed)

@@ -18,6 +18,9 @@ public sealed class PluginFailedException : Exception
     /// <summary>"the model 'stripes' (/plugins/Stripes/Stripes.dll)".</summary>
     public static string Name(PluginDescriptor plugin) => $"the {plugin.Kind.ToString().ToLowerInvariant()} '{plugin.Name}' ({plugin.Source})";
 
+    /// <summary>A <see cref="Name"/> that starts a sentence: "The model 'stripes' (...)".</summary>
+    public static string Capital(string name) => name.Length == 0 ? name : char.ToUpperInvariant(name[0]) + name[1..];
+
     /// <summary>
     /// Whether an error from plugin code is the plugin's to be named for: input errors, cancellation and sink failures say
     /// enough, and a device out of memory or a file error is the machine's, whichever plugin ran into it.

@@ -76,11 +76,19 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
             long turnBytes = summary.Frames * (latents.NumberOfElements / latents.shape[1]) * sizeof(float);
             if (source.Loop == SourceLoop.PingPong && turnBytes > TurnBytes)
                 throw new FifoInputException("SourcePingPongTooLong",
-                    $"A ping-pong loop keeps the whole clip's latents in memory, and the {summary.Frames} frames of '{source.Path}' take {turnBytes >> 20} MB, more than {TurnBytes >> 20} MB. " +
+                    $"A ping-pong loop keeps the whole clip's latents in memory, and the {summary.Frames} frames of '{source.Path}' take {Megabytes(turnBytes, TurnBytes)}, more than {TurnBytes >> 20} MB. " +
                     "Loop a shorter part of it (source.start and a lower source.fps select fewer frames), or loop: true.");
             keepsTurn = source.Loop == SourceLoop.PingPong || (source.Loops && turnBytes <= TurnBytes);
         }
         return new SourceVideoLatents(model, source, summary, keepsTurn, log ?? NullProgressSink.Instance, stop);
+    }
+
+    /// <summary>"576 MB", "512.3 MB"; in bytes where even that reads as the <paramref name="limit"/> it is over.</summary>
+    static string Megabytes(long bytes, long limit)
+    {
+        var culture = System.Globalization.CultureInfo.InvariantCulture;
+        string megabytes = (bytes / 1048576.0).ToString("0.#", culture);
+        return megabytes == (limit / 1048576.0).ToString("0.#", culture) ? bytes.ToString("N0", culture) + " bytes" : megabytes + " MB";
     }
 
     public Tensor Latent(long index)

@@ -156,7 +156,7 @@ public sealed class VideoRun
         // Stages a killed process left behind; from here on every stage on disk belongs to this run.
         recipe.Snapshot?.DeleteLeftoverStages();
         WarnOfReplacedSnapshot(log);
-        using var frames = new DecodedFrames(decoder, modelName, position, resuming: recipe.ResumeFrom is not null, recipe.Prompts[0].Prompt,
+        using var frames = new DecodedFrames(decoder, modelName, PluginFailedException.Name(recipe.Sampler.Plugin), position, resuming: recipe.ResumeFrom is not null, recipe.Prompts[0].Prompt,
             (rgb, index, prompt) => FrameConversion.ToFrame(rgb, index, prompt, fps, RunId, recipe.Provenance),
             item => Post(output, item, cancellation), repeats);
         var latents = new CheckedLatents($"{PluginFailedException.Name(recipe.Sampler.Plugin)} on {modelName}",

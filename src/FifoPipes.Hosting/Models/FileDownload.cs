@@ -134,10 +134,9 @@ sealed class FileDownload
         long offset = output.Length;
         var range = offset > 0 ? new RangeHeaderValue(offset, null) : null;
         using var response = await hub.SendAsync(HttpMethod.Get, uri, range, cancel).ConfigureAwait(false);
+        // Asked only while the partial file is shorter than the listed size, so the server's file is not what was listed.
         if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
         {
-            // The partial file is as long as the server's: verification decides whether it is right.
-            if (offset == file.Size) return 0;
             output.SetLength(0);
             throw new HubTransientException($"the server refused to resume at byte {offset}; starting over");
         }

@@ -76,6 +76,7 @@ public sealed class SourcePingPongLimitTests : IDisposable
         // 8 frames of 4096 x 4097: 128 KB over.
         var ex = Assert.Throws<FifoInputException>(() => Open(Clip(8), SourceLoop.PingPong, extraColumns: 1));
         Assert.Equal("SourcePingPongTooLong", ex.ErrorId);
-        Assert.Contains("the 8 frames of", ex.Message);
+        // Said so it reads as more than the limit: 512.1 MB, not a rounded 512.
+        Assert.Contains("' take 512.1 MB, more than 512 MB.", ex.Message);
     }
 }

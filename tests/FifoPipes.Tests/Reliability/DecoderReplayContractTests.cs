@@ -37,6 +37,13 @@ public sealed class DecoderReplayContractTests : IDisposable
         return events;
     }
 
+    /// <summary>The message names the plugin (with its file, which differs by machine) and what it did.</summary>
+    static void Names(string plugin, string what, PluginFailedException error)
+    {
+        Assert.StartsWith(plugin + " (", error.Message);
+        Assert.EndsWith(") " + what, error.Message);
+    }
+
     [Fact]
     public void Held_latents_replayed_before_the_new_ones_resume_with_the_frames_they_were_held_for()
     {
@@ -50,8 +57,8 @@ public sealed class DecoderReplayContractTests : IDisposable
     public void A_latent_replayed_after_new_ones_is_refused_saying_replays_come_first()
     {
         var produced = new List<long>();
-        var ex = Assert.Throws<InvalidOperationException>(() => Run(Tiny, "replay-late", resume: false, produced));
-        Assert.Equal("The sampler replayed latent 1 after new ones; replayed latents come first.", ex.Message);
+        var ex = Assert.Throws<PluginFailedException>(() => Run(Tiny, "replay-late", resume: false, produced));
+        Names("The sampler 'misbehaving-sampler'", "replayed latent 1 after new ones: a resumed sampler yields the latents it replays first", ex);
         Assert.Equal(new long[] { 0 }, produced);
     }
 
@@ -59,8 +66,8 @@ public sealed class DecoderReplayContractTests : IDisposable
     public void A_replay_that_leaves_out_a_held_latent_is_refused_naming_the_one_due()
     {
         var produced = new List<long>();
-        var ex = Assert.Throws<InvalidOperationException>(() => Run("chunk-decoder-model", "replay-last", resume: true, produced));
-        Assert.Equal("The sampler replayed latent 4 where 3 was due; it must replay the latest latents in order.", ex.Message);
+        var ex = Assert.Throws<PluginFailedException>(() => Run("chunk-decoder-model", "replay-last", resume: true, produced));
+        Names("The sampler 'misbehaving-sampler'", "replayed latent 4 where 3 was due: a resumed sampler replays the latest latents, in order", ex);
         Assert.Empty(produced);
     }
 
@@ -79,8 +86,9 @@ public sealed class DecoderReplayContractTests : IDisposable
     public void A_decoder_that_returns_frames_for_a_latent_it_held_is_named()
     {
         var produced = new List<long>();
-        var ex = Assert.Throws<InvalidOperationException>(() => Run("leaky-chunk-decoder-model", "replay-held", resume: true, produced));
-        Assert.Equal("LeakyChunkDecoder returned frames for latent 3, which it held at the resume point; held latents must return none.", ex.Message);
+        var ex = Assert.Throws<PluginFailedException>(() => Run("leaky-chunk-decoder-model", "replay-held", resume: true, produced));
+        Names("The decoder of the model 'leaky-chunk-decoder-model'", "(LeakyChunkDecoder) returned frames for latent 3, which it held at the resume point: " +
+              "a latent the decoder holds returns none when it is taken up again", ex);
         Assert.Empty(produced);
     }
 
@@ -89,8 +97,8 @@ public sealed class DecoderReplayContractTests : IDisposable
     {
         // The sampler replays latent 5, then yields 5 as new: the engine must not take the replay for the frame.
         var produced = new List<long>();
-        var ex = Assert.Throws<InvalidOperationException>(() => Run("chunk-decoder-model", "replay-ahead", resume: true, produced));
-        Assert.Equal("The sampler replayed latent 5 where 3 was due; it must replay the latest latents in order.", ex.Message);
+        var ex = Assert.Throws<PluginFailedException>(() => Run("chunk-decoder-model", "replay-ahead", resume: true, produced));
+        Names("The sampler 'misbehaving-sampler'", "replayed latent 5 where 3 was due: a resumed sampler replays the latest latents, in order", ex);
         Assert.Empty(produced);
     }
 }
