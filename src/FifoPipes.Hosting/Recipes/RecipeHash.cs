@@ -29,7 +29,7 @@ static class RecipeHash
     {
         var text = $"{ProvenanceReader.Mark}{recipe.RunHash}\n" + Write(recipe, ProvenancePrompts, OneLine)
                    // How fast the frames play is not what they are (not in the hash), but the recipe read back should play them so.
-                   + (recipe.Fps is { } fps ? $"fps={fps.ToString("R", CultureInfo.InvariantCulture)}\n" : "");
+                   + (recipe.Fps is { } fps ? RunProvenance.FpsSetting(fps) + "\n" : "");
         text = text.TrimEnd('\n');
         if (text.Length <= ProvenanceLength) return text;
         int cut = ProvenanceLength - 40;

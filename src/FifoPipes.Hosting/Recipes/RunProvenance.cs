@@ -73,6 +73,21 @@ public sealed class RunProvenance
         return Parse(ProvenanceReader.Mark + runHash + "\n" + string.Join("\n", escaped), source);
     }
 
+    internal static string FpsSetting(double fps) => "fps=" + fps.ToString("R", CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// <paramref name="record"/> saying its frames play at <paramref name="fps"/> (Export-FifoFrames -Fps): the rate is
+    /// no part of what the frames are, but the recipe read back from the file should play them as the file does.
+    /// </summary>
+    public static string WithFps(string record, double fps)
+    {
+        var lines = record.Split('\n').Where(l => !l.StartsWith("fps=", StringComparison.Ordinal)).ToList();
+        // A cut record ends in the line cut mid-way and the note: the rate goes before both, where it is read.
+        int cutAt = lines.FindIndex(l => l.StartsWith(CutNote, StringComparison.Ordinal));
+        lines.Insert(cutAt > 1 ? cutAt - 1 : lines.Count, FpsSetting(fps));
+        return string.Join("\n", lines);
+    }
+
     static string First(string text) => text.Length <= 60 ? text : text[..60] + "...";
 
     /// <summary>

@@ -26,6 +26,8 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     CmdletLog? log;
     bool writing;
     long framesWritten;
+    // The run record last played at -Fps, and it rewritten: a run's frames share one record, rewritten once.
+    (string? Record, string? AtFps) played;
     // Sinks whose paths name the run ({seed}, {hash}): opened with the first frame, which says which run it is.
     List<SinkUse>? namedByRun;
     PluginContext? sinkContext;
@@ -41,7 +43,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
 
     /// <summary><para type="description">Sink plugin name (png, gif, mp4, webm, mkv, hls, or a third-party sink) instead of the extension.</para></summary>
     [Parameter] [ArgumentCompleter(typeof(SinkNameCompleter))] public string? Format { get; set; }
-    /// <summary><para type="description">Playback rate; default: the rate the frames were made for.</para></summary>
+    /// <summary><para type="description">Playback rate; default: the rate the frames were made for. The files record it with the run, so the recipe Get-FifoProvenance reads back from them plays at it too.</para></summary>
     [Parameter] [ValidateRange(FrameRate.Min, FrameRate.Max)] public double? Fps { get; set; }
     /// <summary><para type="description">Sink options, e.g. @{ crf = 18 } for MP4. With several paths each sink takes the keys it has.</para></summary>
     [Parameter] public Hashtable? Option { get; set; }
@@ -96,6 +98,16 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         if (written.Any(u => RunNames.In(u.Path))) (namedByRun, sinkContext) = (written, context);
     }
 
+    /// <summary>The frame played at <paramref name="fps"/>, its run record saying so: the recipe Get-FifoProvenance reads back plays as the file does.</summary>
+    VideoFrame PlayingAt(VideoFrame frame, double fps)
+    {
+        if (frame.Provenance is { } record && !ReferenceEquals(record, played.Record)) played = (record, RunProvenance.WithFps(record, fps));
+        return new VideoFrame(frame.Index, frame.Width, frame.Height, frame.Rgb, frame.Prompt, fps, frame.RunId)
+        {
+            Provenance = frame.Provenance is null ? null : played.AtFps,
+        };
+    }
+
     protected override void ProcessRecord()
     {
         // -WhatIf (or No to every -Confirm) keeps no output: said so in BeginProcessing, so stop the frames coming.
@@ -103,7 +115,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         if (!writing || InputObject is null) return;
         var frame = InputObject.ToVideoFrame();
         if (Fps is { } fps && Math.Abs(fps - frame.Fps) > 1e-9)
-            frame = frame.WithFps(fps);
+            frame = PlayingAt(frame, fps);
         try
         {
             if (namedByRun is { } uses) OpenNamedByRun(uses, frame);

@@ -762,6 +762,17 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void Frames_exported_at_another_rate_record_it_so_their_recipe_plays_as_the_file_does()
+    {
+        var recipe = Run($"$f = New-FifoVideo 'koi' -Frames 2 {InProcessShell.Tiny}; (Get-FifoProvenance ($f | Export-FifoFrames played.gif -Fps 24)).Recipe")
+            .Cast<string>().Single();
+        Assert.Contains("\nfps: 24\n", recipe);
+        // Without -Fps the record keeps the run's own rate, which a run that set none does not name (the model's own option aside).
+        Assert.DoesNotContain("\nfps:", Run($"$f = New-FifoVideo 'koi' -Frames 2 {InProcessShell.Tiny}; (Get-FifoProvenance ($f | Export-FifoFrames plain.gif)).Recipe")
+            .Cast<string>().Single());
+    }
+
+    [Fact]
     public void Test_FifoRecipe_with_model_finds_sampler_options_the_model_cannot_take_at_the_samplers_line()
     {
         // 64 partitions of the analytic model's 16-frame window are 1,024 steps, past its 1,000 training timesteps:

@@ -180,4 +180,21 @@ public sealed class ProvenanceTests : IDisposable
         Assert.All(read.Settings.Where(s => s.Key.StartsWith("prompts[")), s => Assert.EndsWith("|1", s.Value));
         Assert.Contains("was cut at its length limit", read.ToRecipe());
     }
+
+    [Fact]
+    public void A_record_played_at_another_rate_says_it_once_whole_or_cut()
+    {
+        var played = RunProvenance.WithFps(RunProvenance.WithFps(ProvenanceReader.Mark + "0123456789abcdef\nmodel=analytic\nseed=1\nfps=8", 12), 24);
+        var read = RunProvenance.Parse(played, "test");
+        Assert.Equal(new[] { "model", "seed", "fps" }, read.Settings.Select(s => s.Key));
+        Assert.Equal("24", read.Value("fps"));
+        Assert.Contains("fps: 24", read.ToRecipe());
+
+        // In a cut record the line before the note was cut mid-way and is not read: the rate goes before it.
+        var prompts = string.Join("\n", Enumerable.Range(0, 20).Select(i => $"  - {{ prompt: '{new string('x', 2_000)} {i}', frames: 1 }}"));
+        var recipe = new RecipeReader(TestPlugins.Host).ReadText($"apiVersion: fifopipes/v1\nprompts:\n{prompts}\n", Path.Combine(folder, "run.yaml"))!;
+        var cut = RunProvenance.Parse(RunProvenance.WithFps(recipe.Provenance, 30), "test");
+        Assert.True(cut.Cut);
+        Assert.Equal("30", cut.Value("fps"));
+    }
 }
