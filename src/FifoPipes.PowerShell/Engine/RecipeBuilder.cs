@@ -254,12 +254,12 @@ sealed class RecipeBuilder
             }
             else topValues["frames"] = counts[0];
         }
-        foreach (var (key, value) in topValues) Replace(entries, key, RecipeNodes.FromObject(value));
+        foreach (var (key, value) in topValues) Put(entries, key, value);
         foreach (var (key, values) in this.entries)
         {
             var existing = root.Entries.FirstOrDefault(e => string.Equals(e.Key, key, StringComparison.OrdinalIgnoreCase))?.Value;
             var merged = Entries(existing, key);
-            foreach (var (entry, value) in values) Replace(merged, entry, RecipeNodes.FromObject(value));
+            foreach (var (entry, value) in values) Put(merged, entry, value);
             Replace(entries, key, new MapNode(merged, existing?.Location));
         }
         foreach (var section in use.Keys.Union(with.Keys))
@@ -290,7 +290,7 @@ sealed class RecipeBuilder
         if (with.TryGetValue(section, out var options))
         {
             var withEntries = (entries.FirstOrDefault(e => e.Key == "with")?.Value as MapNode)?.Entries.ToList() ?? new List<MapEntry>();
-            foreach (var (key, value) in options) Replace(withEntries, key, RecipeNodes.FromObject(value));
+            foreach (var (key, value) in options) Put(withEntries, key, value);
             Replace(entries, "with", new MapNode(withEntries, null));
         }
         return new MapNode(entries, existing?.Location);
@@ -313,6 +313,13 @@ sealed class RecipeBuilder
             Warnings.Add($"{section} '{name}' takes the place of '{old}', and the recipe's {section}.with {string.Join(", ", dropped)} {(dropped.Count == 1 ? "is" : "are")} not " +
                          $"'{name}''s, so {(dropped.Count == 1 ? "it is" : "they are")} left out; the options both have stay.");
         Replace(entries, "with", new MapNode(options.Entries.Where(e => known.Contains(e.Key)).ToList(), options.Location));
+    }
+
+    /// <summary>Sets <paramref name="key"/> to <paramref name="value"/>; null takes it out, so its default applies (-Override @{ snapshot = $null }).</summary>
+    static void Put(List<MapEntry> entries, string key, object? value)
+    {
+        if (value is null) entries.RemoveAll(e => string.Equals(e.Key, key, StringComparison.OrdinalIgnoreCase));
+        else Replace(entries, key, RecipeNodes.FromObject(value));
     }
 
     static void Replace(List<MapEntry> entries, string key, RecipeNode value)

@@ -366,6 +366,19 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void An_override_of_null_takes_the_key_out_of_the_recipe()
+    {
+        const string Common = "apiVersion: fifopipes/v1\nmodel: { use: analytic, with: { height: 4, width: 6, channels: 2, frames: 4 } }\nprompt: fire\nframes: 2\nseed: 3\n";
+        File.WriteAllText(Path.Combine(dir, "set.yaml"), Common + "sampler: { use: fifo, with: { partitions: 3 } }\nsnapshot: { path: run.snapshot, every: 1 }\n");
+        File.WriteAllText(Path.Combine(dir, "left-out.yaml"), Common + "sampler: fifo\n");
+        byte[][] Frames(string command) => Run(command).OfType<FifoFrame>().Select(f => f.Pixels).ToArray();
+        var overridden = Frames("Invoke-FifoRecipe set.yaml -PassThru -Override @{ 'sampler.with.partitions' = $null; snapshot = $null; sinks = @(@{ path = 'o.gif' }) }");
+        Assert.Equal(Frames("New-FifoVideo -Recipe left-out.yaml"), overridden);
+        Assert.NotEqual(Frames("New-FifoVideo -Recipe set.yaml -SnapshotPath other.snapshot"), overridden);
+        Assert.False(File.Exists(Path.Combine(dir, "run.snapshot")));
+    }
+
+    [Fact]
     public void A_broken_recipe_file_in_a_sweep_is_reported_once_not_once_per_table()
     {
         File.WriteAllText(Path.Combine(dir, "broken.yaml"), "apiVersion: fifopipes/v1\nprompt: [fire\n");
