@@ -40,9 +40,9 @@ public sealed class OpenSoraModelAdapter : IModelAdapter
     /// <summary>The transformer's and the VAE's configs decide what a sampler needs; the weights are Check's and Load's.</summary>
     public ModelInfo? Describe(object? options, PluginContext context)
     {
-        var (_, preset, dtype, _, root, _, _) = Resolve(options, context);
+        var (_, preset, dtype, devices, root, _, _) = Resolve(options, context);
         return OpenSoraModel.InfoFor(preset, OpenSoraCheckpoints.TransformerConfig(Path.Combine(root, preset.Folder), preset.Transformer),
-            OpenSoraCheckpoints.VaeConfig(Path.Combine(root, "vae")), CPU, dtype);
+            OpenSoraCheckpoints.VaeConfig(Path.Combine(root, "vae")), devices[0], dtype);
     }
 
     static (OpenSoraOptions Options, OpenSoraPreset Preset, ScalarType DType, IReadOnlyList<Device> Devices, string Root, string TextFolder,

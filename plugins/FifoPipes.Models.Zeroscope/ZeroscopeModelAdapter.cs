@@ -62,9 +62,9 @@ public sealed class ZeroscopeModelAdapter : IModelAdapter
     /// <summary>The folder's configs decide what a sampler needs; the weights are Check's and Load's (their warnings too).</summary>
     public ModelInfo? Describe(object? options, PluginContext context)
     {
-        var (o, preset, dtype, _, folder) = Resolve(options, context);
+        var (o, preset, dtype, devices, folder) = Resolve(options, context);
         var parts = ZeroscopePipeline.Read(folder, o.Variant);
-        return InfoFor(o, preset, parts.UNetConfig.InChannels, parts.VaeSpec.Config.DownscaleFactor, parts.Scheduler.Schedule, CPU, dtype, fingerprint: "");
+        return InfoFor(o, preset, parts.UNetConfig.InChannels, parts.VaeSpec.Config.DownscaleFactor, parts.Scheduler.Schedule, devices[0], dtype, fingerprint: "");
     }
 
     static ModelInfo InfoFor(ZeroscopeOptions o, ZeroscopePreset preset, int latentChannels, int scale, NoiseSchedule schedule, Device device, ScalarType dtype,

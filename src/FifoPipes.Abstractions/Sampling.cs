@@ -17,8 +17,9 @@ public interface ISamplerFactory
     /// Refuses, before the model loads, options that <paramref name="model"/> cannot take (too many steps for its
     /// schedule, a window too small for an option), with a <see cref="FifoInputException"/> naming the fix: the engine
     /// asks it with what the model's adapter <see cref="IModelAdapter.Describe"/>s, and Test-FifoRecipe -Model too. Only
-    /// what options and model decide: a job's inputs (start frames, a source) are the sampler's to check when it samples,
-    /// and so is everything for a model that cannot describe itself. Contracts 1.9.
+    /// what options and model decide: a job's inputs (start frames, a source) are the sampler's to check when it samples.
+    /// A model that cannot describe itself is checked once it is loaded, with its Info, before sampling. A description
+    /// may leave <see cref="ModelInfo.Device"/> and <see cref="ModelInfo.Fingerprint"/> at their defaults. Contracts 1.9.
     /// </summary>
     void Check(object? options, ModelInfo model, PluginContext context) { }
 }

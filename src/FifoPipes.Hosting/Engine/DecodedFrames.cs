@@ -137,7 +137,7 @@ sealed class DecodedFrames : IDisposable
             var early = Decoding(() => decoder.Push(old.Latent, old.Prompt), $"Decoding held latent {old.Index} again");
             foreach (var frame in early) frame.Dispose();
             if (early.Count > 0)
-                throw new PluginFailedException($"The decoder of {model} ({decoder.GetType().Name}) returned frames for latent {old.Index}, which it held at the resume point: " +
+                throw new PluginFailedException($"The decoder {decoder.GetType().Name} of {model} returned frames for latent {old.Index}, which it held at the resume point: " +
                                                 "a latent the decoder holds returns none when it is taken up again");
             due++;
         }

@@ -38,6 +38,10 @@ public sealed class LoadedModels : IDisposable
 
     internal bool Keeps(IVideoModel model) => ReferenceEquals(model, kept);
 
+    /// <summary>What the model kept for <paramref name="use"/> is, where the next run will take it; null where it will load one.</summary>
+    public ModelInfo? KeptInfo(PluginUse use, string workingDirectory) =>
+        kept is IReusableModel && Key(use, workingDirectory) == key ? kept.Info : null;
+
     /// <summary>Every option, not only those that change frames: device and dtype decide what is loaded too.</summary>
     static string Key(PluginUse use, string workingDirectory) =>
         string.Join("\n", use.FormattedOptions(_ => true).Select(o => $"{o.Name}={o.Value}")) + $"\n{use.Plugin.Name}\n{workingDirectory}";

@@ -112,11 +112,14 @@ public sealed class VideoRun
         // Watched from before the model loads: a prompt written while a large model loads is a change, not the start.
         var livePrompts = recipe.LivePrompt is null ? null : new LivePromptFile(recipe.LivePrompt, log);
         // Before the model loads: options its sampler cannot take with this model would otherwise cost a whole load.
-        SamplerFit.Check(recipe, context);
+        var described = models?.KeptInfo(recipe.Model, workingDirectory) ?? SamplerFit.Describe(recipe, context);
+        if (described is not null) SamplerFit.Check(recipe, described, context);
         IVideoModel Load(IProgressSink modelLog) => PluginFailedException.Guard($"Loading {PluginFailedException.Name(recipe.Model.Plugin)}",
             () => recipe.Model.Plugin.Create<IModelAdapter>().Load(recipe.Model.Options, new PluginContext(modelLog, workingDirectory, cancellation)));
         using var lease = models is null ? ModelLease.ForOneRun(Load(log)) : models.Lease(recipe.Model, workingDirectory, Load, log);
         var model = lease.Model;
+        if (described is null) SamplerFit.Check(recipe, model.Info, context);
+        else SamplerFit.Confirm(recipe, described, model.Info);
         var created = PluginFailedException.Guard($"Creating {PluginFailedException.Name(recipe.Sampler.Plugin)}",
             () => recipe.Sampler.Plugin.Create<ISamplerFactory>().Create(recipe.Sampler.Options, context));
         using var ownedSampler = created as IDisposable;
@@ -199,7 +202,8 @@ public sealed class VideoRun
             throw new FifoInputException("SnapshotUnsupported",
                 $"Sampler '{sampler.Name}' was built against FifoPipes.Abstractions {sampler.Contracts.ToString(2)}, before snapshots kept the latents a decoder holds back " +
                 $"(SamplingJob.KeepLatents, contracts {KeepLatentsSince.ToString(2)}), and model '{modelName}' holds up to {position.MaxHeldLatents}: its snapshots would resume without them, " +
-                $"skipping frames. Remove {asked} for this model, or use a sampler built against FifoPipes.Abstractions {KeepLatentsSince.ToString(2)} or newer, such as fifo.");
+                $"skipping frames. Remove {asked} for this model, or rebuild the sampler against this FifoPipes' Abstractions ({typeof(SamplingJob).Assembly.GetName().Version!.ToString(2)}), " +
+                "where it keeps them" + (sampler.Name == "fifo" ? "." : ", or use the fifo sampler."));
     }
 
     /// <summary>The contracts that asked samplers to keep held latents in their snapshots (<see cref="SamplingJob.KeepLatents"/>).</summary>

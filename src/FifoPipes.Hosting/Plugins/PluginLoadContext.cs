@@ -80,7 +80,8 @@ public sealed class SharedAssemblies
             var path = Path.Combine(hostFolder, name + ".dll");
             Version? version = null;
             try { if (File.Exists(path)) version = AssemblyName.GetAssemblyName(path).Version; }
-            catch (Exception ex) when (ex is BadImageFormatException or FileLoadException or IOException) { }
+            // One the host cannot read itself is no version to hold a plugin to; loading it would fail on its own.
+            catch (Exception ex) when (ex is BadImageFormatException or FileLoadException or IOException or UnauthorizedAccessException) { }
             return versions[name] = version;
         }
     }

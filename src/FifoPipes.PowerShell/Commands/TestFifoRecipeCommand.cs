@@ -44,31 +44,35 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
     IEnumerable<Diagnostic> ModelProblems(Recipe recipe)
     {
         var context = new PluginContext(new CmdletLog(this), recipe.BaseDirectory);
-        try { recipe.Model.Plugin.Create<IModelAdapter>().Check(recipe.Model.Options, context); }
-        // A damaged file a check reads (a tokenizer, a shard index) is a problem of this recipe too, not of the command.
-        catch (Exception ex) when (ex is FifoInputException or IOException or UnauthorizedAccessException or InvalidDataException or FormatException
-                                       or System.Text.Json.JsonException)
+        Diagnostic? Problem(string path, SourceLocation? location, Action check)
         {
-            return new[] { new Diagnostic("model", ex.Message, ModelLocation(recipe), Array.Empty<string>()) };
+            try
+            {
+                check();
+                return null;
+            }
+            // A damaged file a check reads (a tokenizer, a shard index) is a problem of this recipe too, not of the command.
+            catch (Exception ex) when (IsRecipeProblem(ex)) { return new Diagnostic(path, ex.Message, location, Array.Empty<string>()); }
         }
-        // A bug in the adapter's check is this recipe's problem to report, not the end of a batch of recipes.
-        catch (Exception ex) when (PluginFailedException.Names(ex))
-        {
-            var failed = new PluginFailedException($"Checking {PluginFailedException.Name(recipe.Model.Plugin)} failed", ex);
-            return new[] { new Diagnostic("model", failed.Message, ModelLocation(recipe), Array.Empty<string>()) };
-        }
-        // The model would load: would its sampler take the options with it?
-        try
-        {
-            SamplerFit.Check(recipe, context);
-            return Array.Empty<Diagnostic>();
-        }
-        catch (Exception ex) when (ex is FifoInputException or PluginFailedException or IOException or UnauthorizedAccessException or InvalidDataException
-                                       or FormatException or System.Text.Json.JsonException)
-        {
-            return new[] { new Diagnostic("sampler", ex.Message, recipe.Sampler.Location ?? ModelLocation(recipe), Array.Empty<string>()) };
-        }
+        ModelInfo? described = null;
+        var problem = Problem("model", ModelLocation(recipe), () =>
+                          PluginFailedException.Guard($"Checking {PluginFailedException.Name(recipe.Model.Plugin)}", () =>
+                          {
+                              recipe.Model.Plugin.Create<IModelAdapter>().Check(recipe.Model.Options, context);
+                              return true;
+                          }))
+                      ?? Problem("model", ModelLocation(recipe), () => described = SamplerFit.Describe(recipe, context))
+                      // The model would load: would its sampler take the options with it?
+                      ?? (described is null ? null : Problem("sampler", recipe.Sampler.Location ?? ModelLocation(recipe), () => SamplerFit.Check(recipe, described, context)));
+        return problem is null ? Array.Empty<Diagnostic>() : new[] { problem };
     }
+
+    /// <summary>
+    /// What a check throws that is this recipe's problem to report: its input errors, a damaged file it reads, and a
+    /// plugin's bug (named), which must not end a batch of recipes.
+    /// </summary>
+    static bool IsRecipeProblem(Exception ex) => ex is FifoInputException or PluginFailedException or IOException or UnauthorizedAccessException
+        or InvalidDataException or FormatException or System.Text.Json.JsonException;
 
     static SourceLocation? ModelLocation(Recipe recipe) => recipe.Model.Location ?? (recipe.File is { } file ? new SourceLocation(file, 1, 1) : null);
 

@@ -76,7 +76,7 @@ public sealed class PluginFailureTests
             Assert.Equal("SnapshotUnsupported", refused.ErrorId);
             Assert.Equal("Sampler 'fifo' was built against FifoPipes.Abstractions 1.0, before snapshots kept the latents a decoder holds back (SamplingJob.KeepLatents, contracts 1.1), " +
                          "and model 'chunk-decoder' holds up to 2: its snapshots would resume without them, skipping frames. " +
-                         "Remove 'snapshot' (-SnapshotPath) for this model, or use a sampler built against FifoPipes.Abstractions 1.1 or newer, such as fifo.", refused.Message);
+                         $"Remove 'snapshot' (-SnapshotPath) for this model, or rebuild the sampler against this FifoPipes' Abstractions ({typeof(SamplingJob).Assembly.GetName().Version!.ToString(2)}), where it keeps them.", refused.Message);
             Assert.DoesNotContain(events, e => e is FrameProduced);
             Assert.False(File.Exists(snapshot));
 
@@ -98,6 +98,33 @@ public sealed class PluginFailureTests
         // Options that fit go on to the load.
         var fits = Valid("apiVersion: fifopipes/v1\nmodel: unloadable-described-model\nprompt: rain\nframes: 5\nsampler: { use: fifo, with: { partitions: 4 } }\n");
         Assert.Contains("the load was reached", Assert.Throws<PluginFailedException>(() => new VideoRun(fits).Events().ToList()).InnerException!.Message);
+    }
+
+    [Fact]
+    public void A_description_the_load_does_not_match_is_the_adapters_bug_named_before_sampling()
+    {
+        var events = new List<RunEvent>();
+        var ex = Assert.Throws<PluginFailedException>(() =>
+        {
+            foreach (var e in new VideoRun(Valid("apiVersion: fifopipes/v1\nmodel: misdescribed-model\nprompt: rain\nframes: 5\n")).Events()) events.Add(e);
+        });
+        Assert.StartsWith("The model 'misdescribed-model' (", ex.Message);
+        Assert.EndsWith(") described its model otherwise than it loaded it (WindowFrames 16 described, 4 loaded): its Describe must give the Info its Load's model has", ex.Message);
+        Assert.DoesNotContain(events, e => e is RunStarted);
+    }
+
+    [Fact]
+    public void A_model_that_cannot_describe_itself_has_its_samplers_options_checked_once_it_is_loaded_before_sampling()
+    {
+        // broken-decoder-model describes nothing; its window is 4 frames, and a stride of 5 leaves gaps.
+        var events = new List<RunEvent>();
+        var ex = Assert.Throws<FifoInputException>(() =>
+        {
+            foreach (var e in new VideoRun(Valid("apiVersion: fifopipes/v1\nmodel: broken-decoder-model\nprompt: rain\nframes: 5\nsampler: { use: gen-l-video, with: { stride: 5 } }\n")).Events())
+                events.Add(e);
+        });
+        Assert.Equal("gen-l-video sampler option 'stride': 5 is outside 1..4 (the model's window frames); windows must overlap or touch.", ex.Message);
+        Assert.DoesNotContain(events, e => e is RunStarted);
     }
 
     [Fact]

@@ -801,6 +801,13 @@ public sealed class CmdletTests : IDisposable
         Assert.Equal("fifo sampler option 'partitions': 64 partitions x 16 frames = 1024 steps exceed the model's 1000 training timesteps; use fewer partitions.", steps.Message);
         var window = Assert.Single(Run("Test-FifoRecipe window.yaml -Model").Cast<FifoRecipeDiagnostic>());
         Assert.Equal("gen-l-video sampler option 'stride': 2 is outside 1..1 (the model's window frames); windows must overlap or touch.", window.Message);
+
+        // What only describing the model finds is the model's: the tiny zeroscope folder's VAE halves the frame, and 15 pixels do not halve.
+        var folder = FifoPipes.Tests.Parity.ParityCase.Load("zeroscope/diffusers_folder").File("model");
+        File.WriteAllText(Path.Combine(dir, "odd.yaml"), $"apiVersion: fifopipes/v1\nprompt: lava\nframes: 4\nmodel: {{ use: zeroscope, with: {{ path: '{folder}', width: 15, height: 16 }} }}\n");
+        var odd = Assert.Single(Run("Test-FifoRecipe odd.yaml -Model").Cast<FifoRecipeDiagnostic>());
+        Assert.Equal(("model", 4), (odd.Path, odd.Line));
+        Assert.Equal("zeroscope model: the frame size 15x16 must be a multiple of the VAE's scale 2; change width/height.", odd.Message);
     }
 
     [Fact]

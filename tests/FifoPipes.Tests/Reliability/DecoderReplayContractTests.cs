@@ -87,7 +87,7 @@ public sealed class DecoderReplayContractTests : IDisposable
     {
         var produced = new List<long>();
         var ex = Assert.Throws<PluginFailedException>(() => Run("leaky-chunk-decoder-model", "replay-held", resume: true, produced));
-        Names("The decoder of the model 'leaky-chunk-decoder-model'", "(LeakyChunkDecoder) returned frames for latent 3, which it held at the resume point: " +
+        Names("The decoder LeakyChunkDecoder of the model 'leaky-chunk-decoder-model'", "returned frames for latent 3, which it held at the resume point: " +
               "a latent the decoder holds returns none when it is taken up again", ex);
         Assert.Empty(produced);
     }

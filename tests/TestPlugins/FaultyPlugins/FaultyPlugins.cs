@@ -247,6 +247,15 @@ public sealed class UnloadableDescribedModelAdapter : IModelAdapter
     public ModelInfo? Describe(object? options, PluginContext context) => new BrokenDecoderModel().Info with { WindowFrames = 16 };
 }
 
+/// <summary>A model whose Describe says a 16-frame window and whose Load gives one of 4: its description is wrong.</summary>
+[FifoPlugin(PluginKind.Model, "misdescribed-model", typeof(IModelAdapter), Description = "Describes another window than it loads.")]
+public sealed class MisdescribedModelAdapter : IModelAdapter
+{
+    public IVideoModel Load(object? options, PluginContext context) => new BrokenDecoderModel();
+
+    public ModelInfo? Describe(object? options, PluginContext context) => new BrokenDecoderModel().Info with { WindowFrames = 16 };
+}
+
 /// <summary>A model whose Describe has a bug.</summary>
 [FifoPlugin(PluginKind.Model, "failing-describe-model", typeof(IModelAdapter), Description = "Its Describe throws.")]
 public sealed class FailingDescribeModelAdapter : IModelAdapter
