@@ -137,12 +137,20 @@ public sealed class PluginHost
         }
         // A plugin's own assemblies reference the contracts and are not part of the framework itself.
         int errorsBefore = errors.Count;
-        var candidates = files
-            .Where(p => !SharedAssemblies.IsFramework(p))
-            .Select(p => (Path: p, References: References(p)))
-            .Where(c => ContractsIn(c.References) is not null && Compatible(c.Path, c.References!, shared))
-            .Select(c => (c.Path, Contracts: ContractsIn(c.References)!))
-            .OrderBy(c => c.Path, StringComparer.Ordinal).ToList();
+        var assemblies = files.Where(p => !SharedAssemblies.IsFramework(p)).OrderBy(p => p, StringComparer.Ordinal)
+            .Select(p => (Path: p, References: References(p))).Where(a => a.References is not null).ToList();
+        // Every assembly of the folder, a plugin or a library one brings along, is held to the host's shared copies.
+        var compatible = assemblies.Where(a => Compatible(a.Path, a.References!, shared)).ToList();
+        var candidates = compatible.Where(a => ContractsIn(a.References) is not null).Select(a => (a.Path, Contracts: ContractsIn(a.References)!)).ToList();
+        // A library refused: the folder's plugins would call it and fail mid-run, so none of them loads.
+        var refusedLibraries = assemblies.Except(compatible).Where(a => ContractsIn(a.References) is null).Select(a => Path.GetFileName(a.Path)).ToList();
+        if (refusedLibraries.Count > 0)
+        {
+            foreach (var (path, _) in candidates)
+                errors.Add(new PluginLoadError(path, null, $"not loaded: the library {string.Join(", ", refusedLibraries)} beside it was refused (see why there), and the plugin may call it; " +
+                                                           "rebuild them against this FifoPipes' assemblies together"));
+            return false;
+        }
         // A folder whose assemblies were refused (unreadable, built against other contracts) has said why already.
         if (candidates.Count == 0 && errors.Count == errorsBefore)
         {
@@ -224,7 +232,8 @@ public sealed class PluginHost
                    (builtAgainst > host ? "update FifoPipes, or build the plugin" : "build the plugin") +
                    $" against {name} {hostVersion} (plugins need the host's major version and no newer minor)";
         return $"was built against {name} {version}, and this FifoPipes ships {hostVersion}, which its plugins share; build the plugin against {name} {hostVersion}" +
-               (builtAgainst > host ? $", or update FifoPipes to one that ships {version}" : $" (its new major may have dropped what the plugin calls)");
+               (builtAgainst > host ? $", or update FifoPipes to one that ships {version}"
+                : host.Major == 0 ? $" (before 1.0, each minor of {name} may drop what the plugin calls)" : $" (its new major may have dropped what the plugin calls)");
     }
 
     void Compose(Assembly assembly, string path, Version contracts)
@@ -465,16 +474,20 @@ public static class ContractVersions
         builtAgainst.Major == host.Major && builtAgainst.Minor <= host.Minor;
 
     /// <summary>
-    /// Every library the host ships by <see cref="Compatible(Version, Version)"/>, as semantic versioning promises,
-    /// except .NET's own (System.*, Microsoft.*), which keep what they had across
-    /// majors: a plugin built on System.Composition 8.0 runs on 10.0, and only a newer build may call what the host's lacks.
+    /// FifoPipes' own assemblies by <see cref="Compatible(Version, Version)"/>; the libraries a plugin is documented to
+    /// build against (TorchSharp, ImageSharp) by semantic versioning: the same major and no newer minor, and before 1.0
+    /// the same minor, which is where such a library breaks. Any other the host ships (.NET's own packages, which keep
+    /// what they had across versions; libraries the host uses for itself) by being no newer: only a newer build surely
+    /// calls what the host's copy lacks.
     /// </summary>
     public static bool Compatible(string assembly, Version host, Version builtAgainst) =>
-        IsDotnets(assembly) ? (builtAgainst.Major, builtAgainst.Minor).CompareTo((host.Major, host.Minor)) <= 0
+        IsOurs(assembly) ? Compatible(host, builtAgainst)
+        : !SemanticallyVersioned.Contains(assembly) ? (builtAgainst.Major, builtAgainst.Minor).CompareTo((host.Major, host.Minor)) <= 0
+        : host.Major == 0 ? builtAgainst.Major == 0 && builtAgainst.Minor == host.Minor
         : Compatible(host, builtAgainst);
 
-    static bool IsDotnets(string assembly) =>
-        assembly.StartsWith("System.", StringComparison.OrdinalIgnoreCase) || assembly.StartsWith("Microsoft.", StringComparison.OrdinalIgnoreCase);
+    /// <summary>The libraries besides our own that plugins are documented to build against (docs/ARCHITECTURE.md).</summary>
+    static readonly HashSet<string> SemanticallyVersioned = new(StringComparer.OrdinalIgnoreCase) { "TorchSharp", "SixLabors.ImageSharp" };
 
     /// <summary>Whether <paramref name="assembly"/> is one of FifoPipes' own, versioned by its rule.</summary>
     public static bool IsOurs(string assembly) => assembly.StartsWith("FifoPipes.", StringComparison.OrdinalIgnoreCase);

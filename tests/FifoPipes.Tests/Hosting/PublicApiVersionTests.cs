@@ -1,0 +1,51 @@
+using System.Security.Cryptography;
+using System.Text;
+using FifoPipes.Tests.Parity;
+using Xunit;
+
+namespace FifoPipes.Tests.Hosting;
+
+/// <summary>
+/// Each assembly plugins build against has its public surface pinned (build/PublicApi.targets), and each surface belongs
+/// to one version: the host holds plugins to these versions (PluginHost), so a surface that changed under an unchanged
+/// version is a change plugins built against it would meet unannounced, half-way through a run.
+/// </summary>
+public sealed class PublicApiVersionTests
+{
+    /// <summary>Version (major.minor) to the surface's hash at that version. A new version adds its line; the lines before it stay.</summary>
+    static readonly Dictionary<string, Dictionary<string, string>> Pins = new()
+    {
+        // Pinned from 1.8, when the analyzer came; 1.9 added IModelAdapter.Describe and ISamplerFactory.Check.
+        ["FifoPipes.Abstractions"] = new() { ["1.8"] = "2a187dd967d793f3", ["1.9"] = "784f0957e4ae0df9" },
+        ["FifoPipes.Core"] = new() { ["1.0"] = "cfccd63384f8bfc9" },
+        ["FifoPipes.Torch"] = new() { ["1.0"] = "8795d4e9f8db1b57" },
+    };
+
+    /// <summary>The declared surface: both files' entries, in order, without blank lines or the nullable marker.</summary>
+    static string SurfaceHash(string assembly)
+    {
+        var folder = Path.Combine(ParityCase.RepoRoot, "src", assembly);
+        var lines = new[] { "PublicAPI.Shipped.txt", "PublicAPI.Unshipped.txt" }
+            .SelectMany(file => File.ReadAllLines(Path.Combine(folder, file)))
+            .Select(line => line.Trim()).Where(line => line.Length > 0 && !line.StartsWith('#'))
+            .Order(StringComparer.Ordinal);
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join("\n", lines))))[..16];
+    }
+
+    static string VersionOf(string assembly) =>
+        System.Reflection.AssemblyName.GetAssemblyName(Path.Combine(AppContext.BaseDirectory, assembly + ".dll")).Version!.ToString(2);
+
+    [Theory]
+    [InlineData("FifoPipes.Abstractions")]
+    [InlineData("FifoPipes.Core")]
+    [InlineData("FifoPipes.Torch")]
+    public void Each_public_surface_is_the_one_pinned_for_its_version(string assembly)
+    {
+        string version = VersionOf(assembly), hash = SurfaceHash(assembly);
+        Assert.True(Pins[assembly].TryGetValue(version, out var pinned),
+            $"{assembly} {version} has no pin: add [\"{version}\"] = \"{hash}\" to {nameof(Pins)}, keeping the versions before it.");
+        Assert.True(pinned == hash,
+            $"{assembly}'s public surface changed, and its version is still {version}. Give it a new AssemblyVersion (a minor for members added, " +
+            $"a major for any changed or removed) and pin that version to \"{hash}\"; the host then refuses plugins built against the new one on an older FifoPipes.");
+    }
+}
