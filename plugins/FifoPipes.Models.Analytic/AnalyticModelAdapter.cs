@@ -20,10 +20,5 @@ public sealed class AnalyticModelAdapter : IModelAdapter
 
     public ModelInfo? Describe(object? options, PluginContext context) => AnalyticModel.InfoFor(AnalyticModel.Validated(OptionsOf(options)), TorchSharp.torch.CPU);
 
-    static AnalyticOptions OptionsOf(object? options) => options switch
-    {
-        null => new AnalyticOptions(),
-        AnalyticOptions o => o,
-        _ => throw new ArgumentException($"The analytic model takes {nameof(AnalyticOptions)}, got {options.GetType().Name}.", nameof(options)),
-    };
+    static AnalyticOptions OptionsOf(object? options) => PluginOptions.As<AnalyticOptions>(options, "analytic model");
 }

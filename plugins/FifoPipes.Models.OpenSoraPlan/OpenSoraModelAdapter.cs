@@ -49,12 +49,7 @@ public sealed class OpenSoraModelAdapter : IModelAdapter
         IReadOnlyList<string> TextShards) Resolve(
         object? options, PluginContext context)
     {
-        var o = options switch
-        {
-            null => new OpenSoraOptions(),
-            OpenSoraOptions given => given,
-            _ => throw new ArgumentException($"The opensora model takes {nameof(OpenSoraOptions)}, got {options.GetType().Name}.", nameof(options)),
-        };
+        var o = PluginOptions.As<OpenSoraOptions>(options, "opensora model");
         var problem = o.Validate().FirstOrDefault();
         if (problem is not null) throw new FifoInputException("OpenSoraOptionInvalid", $"{problem.Option}: {problem.Message}");
 

@@ -36,12 +36,7 @@ public sealed class VideoCrafterModelAdapter : IModelAdapter
         return VideoCrafterModel.InfoFor(PresetFor(o), TorchSharp.torch.CPU, ModelDevices.ParseDType(o.DType)!.Value, fingerprint: "");
     }
 
-    static VideoCrafterOptions OptionsOf(object? options) => options switch
-    {
-        null => new VideoCrafterOptions(),
-        VideoCrafterOptions v => v,
-        _ => throw new ArgumentException($"The videocrafter model takes {nameof(VideoCrafterOptions)}, got {options.GetType().Name}.", nameof(options)),
-    };
+    static VideoCrafterOptions OptionsOf(object? options) => PluginOptions.As<VideoCrafterOptions>(options, "videocrafter model");
 
     /// <summary>Turns the options into load settings: preset with its overrides, files found, device and dtype checked.</summary>
     public static VideoCrafterModelSettings Resolve(VideoCrafterOptions o, PluginContext context)

@@ -32,12 +32,7 @@ public sealed class ZeroscopeModelAdapter : IModelAdapter
 
     static (ZeroscopeOptions Options, ZeroscopePreset Preset, ScalarType DType, IReadOnlyList<Device> Devices, string Folder) Resolve(object? options, PluginContext context)
     {
-        var o = options switch
-        {
-            null => new ZeroscopeOptions(),
-            ZeroscopeOptions z => z,
-            _ => throw new ArgumentException($"The zeroscope model takes {nameof(ZeroscopeOptions)}, got {options.GetType().Name}.", nameof(options)),
-        };
+        var o = PluginOptions.As<ZeroscopeOptions>(options, "zeroscope model");
         var problem = o.Validate().FirstOrDefault();
         if (problem is not null) throw new FifoInputException("BadModelOption", $"zeroscope model option '{problem.Option}': {problem.Message}");
         var dtype = ModelDevices.ParseDType(o.DTypeName)!.Value;

@@ -7,12 +7,7 @@ static class BaselineOptions
     /// <summary>The factory's options as <typeparamref name="T"/> (a fresh default for null), validated.</summary>
     public static T Check<T>(object? options, string sampler) where T : ClipSamplingOptions, new()
     {
-        var typed = options switch
-        {
-            null => new T(),
-            T o => o,
-            _ => throw new ArgumentException($"The {sampler} sampler takes {typeof(T).Name}, got {options.GetType().Name}.", nameof(options)),
-        };
+        var typed = PluginOptions.As<T>(options, $"{sampler} sampler");
         var problem = typed.Validate().FirstOrDefault();
         if (problem is not null) throw new FifoInputException("BadSamplerOption", $"{sampler} sampler option '{problem.Option}': {problem.Message}");
         return typed;

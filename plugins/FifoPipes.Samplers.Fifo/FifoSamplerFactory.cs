@@ -15,12 +15,7 @@ public sealed class FifoSamplerFactory : ISamplerFactory
 
     static FifoOptions Checked(object? options)
     {
-        var fifoOptions = options switch
-        {
-            null => new FifoOptions(),
-            FifoOptions o => o,
-            _ => throw new ArgumentException($"The fifo sampler takes {nameof(FifoOptions)}, got {options.GetType().Name}.", nameof(options)),
-        };
+        var fifoOptions = PluginOptions.As<FifoOptions>(options, "fifo sampler");
         var problem = fifoOptions.Validate().FirstOrDefault();
         if (problem is not null) throw new FifoInputException("BadSamplerOption", $"fifo sampler option '{problem.Option}': {problem.Message}");
         return fifoOptions;

@@ -51,12 +51,7 @@ public abstract class FfmpegSinkFactory : ISinkFactory
     /// </summary>
     internal static T Bind<T>(object? options, string sink, PluginContext context) where T : FfmpegEncodingOptions, new()
     {
-        var bound = options switch
-        {
-            null => new T(),
-            T typed => typed,
-            _ => throw new ArgumentException($"The {sink} sink takes {typeof(T).Name}, got {options.GetType().Name}.", nameof(options)),
-        };
+        var bound = PluginOptions.As<T>(options, $"{sink} sink");
         var problems = bound.Validate().ToList();
         if (problems.Count > 0)
             throw new FifoInputException(OptionInvalidErrorId,

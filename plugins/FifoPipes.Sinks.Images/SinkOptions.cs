@@ -9,12 +9,7 @@ internal static class SinkOptions
 
     public static T Bind<T>(object? options, string sinkName) where T : class, new()
     {
-        var bound = options switch
-        {
-            null => new T(),
-            T typed => typed,
-            _ => throw new ArgumentException($"The {sinkName} sink takes {typeof(T).Name}, got {options.GetType().Name}.", nameof(options)),
-        };
+        var bound = PluginOptions.As<T>(options, $"{sinkName} sink");
         if (bound is IValidatableOptions validatable)
         {
             var problems = validatable.Validate().ToList();

@@ -159,6 +159,23 @@ public enum FrameSide
     Height,
 }
 
+/// <summary>A plugin's options as its own type.</summary>
+public static class PluginOptions
+{
+    /// <summary>
+    /// <paramref name="options"/> as <typeparamref name="T"/>, the plugin's <see cref="FifoPluginAttribute.OptionsType"/>:
+    /// the host passes it bound and validated, or null for every default (a fresh <typeparamref name="T"/>). Any other
+    /// type is a caller's mistake (a test, a host of one's own), refused naming both. Contracts 1.10.
+    /// </summary>
+    /// <param name="plugin">The plugin as a message names it: "fifo sampler".</param>
+    public static T As<T>(object? options, string plugin) where T : class, new() => options switch
+    {
+        null => new T(),
+        T typed => typed,
+        _ => throw new ArgumentException($"The {plugin} takes {typeof(T).Name}, got {options.GetType().Name}.", nameof(options)),
+    };
+}
+
 /// <summary>Options classes may check relations between their values (called after binding).</summary>
 public interface IValidatableOptions
 {

@@ -14,10 +14,10 @@ namespace ClipSampler;
 public sealed class ClipSamplerFactory : ISamplerFactory
 {
     // Options arrive bound and validated (null: every default).
-    public ISampler Create(object? options, PluginContext context) => new ClipSampler(options as ClipOptions ?? new ClipOptions());
+    public ISampler Create(object? options, PluginContext context) => new ClipSampler(PluginOptions.As<ClipOptions>(options, "example-clips sampler"));
 
     // Asked before the model loads, with what its adapter describes (when it can): what options and model alone decide.
-    public void Check(object? options, ModelInfo model, PluginContext context) => ClipSampler.Steps(options as ClipOptions ?? new ClipOptions(), model);
+    public void Check(object? options, ModelInfo model, PluginContext context) => ClipSampler.Steps(PluginOptions.As<ClipOptions>(options, "example-clips sampler"), model);
 }
 
 /// <summary>

@@ -53,7 +53,7 @@ public sealed class ContactSheetSinkFactory : ISinkFactory
 
     static (ContactSheetOptions Settings, string Path) Prepare(object? options, SinkTarget target, PluginContext context)
     {
-        var settings = options as ContactSheetOptions ?? new ContactSheetOptions();
+        var settings = PluginOptions.As<ContactSheetOptions>(options, "contact-sheet sink");
         var problems = settings.Validate().ToList();
         if (problems.Count > 0)
             throw new FifoInputException("SinkOptionInvalid", "The contact-sheet options are invalid: " + string.Join(" ", problems.Select(p => p.Message)));

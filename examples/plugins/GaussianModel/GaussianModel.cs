@@ -19,7 +19,7 @@ public sealed class GaussianModelAdapter : IModelAdapter
     public IVideoModel Load(object? options, PluginContext context)
     {
         // The host has bound and validated the options already; null means all defaults.
-        var settings = options as GaussianModelOptions ?? new GaussianModelOptions();
+        var settings = PluginOptions.As<GaussianModelOptions>(options, "example-gaussian model");
         var device = ModelDevices.Resolve(settings.Device, ScalarType.Float32);   // refuses a GPU this machine lacks, by name
         context.Log.Verbose($"example-gaussian: {settings.Height}x{settings.Width} latents, window {settings.Frames}, on {device}");
         return new GaussianVideoModel(settings, device);
@@ -30,14 +30,14 @@ public sealed class GaussianModelAdapter : IModelAdapter
     /// (here a GPU it lacks; a model with weights also checks that its files are there).
     /// </summary>
     public void Check(object? options, PluginContext context) =>
-        ModelDevices.Resolve((options as GaussianModelOptions ?? new GaussianModelOptions()).Device, ScalarType.Float32);
+        ModelDevices.Resolve((PluginOptions.As<GaussianModelOptions>(options, "example-gaussian model")).Device, ScalarType.Float32);
 
     /// <summary>
     /// What Load's model will report, without making it: the host asks before every load, so a sampler can refuse options
     /// this model cannot take (too many steps for its schedule) before the load's cost (none here; minutes for weights).
     /// </summary>
     public ModelInfo? Describe(object? options, PluginContext context) =>
-        GaussianVideoModel.InfoFor(options as GaussianModelOptions ?? new GaussianModelOptions(), CPU);
+        GaussianVideoModel.InfoFor(PluginOptions.As<GaussianModelOptions>(options, "example-gaussian model"), CPU);
 }
 
 /// <summary>

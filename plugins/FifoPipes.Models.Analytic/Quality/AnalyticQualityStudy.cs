@@ -9,7 +9,7 @@ public sealed class AnalyticQualityStudy : IQualityStudy
 {
     public IEnumerable<QualityPoint> Run(object? options, IReadOnlyList<QualityCandidate> candidates, CancellationToken cancellation, IProgressSink log)
     {
-        var settings = options as QualityStudyOptions ?? new QualityStudyOptions();
+        var settings = PluginOptions.As<QualityStudyOptions>(options, "analytic-quality study");
         var all = settings.IncludeExactPrior ? candidates.Prepend(QualityCandidates.ExactPrior()) : candidates;
         return QualityStudy.Run(settings, all, cancellation, log);
     }
