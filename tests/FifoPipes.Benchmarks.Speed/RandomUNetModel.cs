@@ -31,19 +31,8 @@ public sealed class RandomUNetModel : IVideoModel, IAdoptConditioning
             // Replicas hold the same weights, as a loaded checkpoint would give them.
             unet.LoadStrict(copyWeightsFrom.unet.state_dict(), "the primary replica");
         }
-        Info = new ModelInfo
-        {
-            Name = preset.Name,
-            LatentChannels = preset.UNet.InChannels,
-            LatentHeight = preset.Height / preset.SpatialScale,
-            LatentWidth = preset.Width / preset.SpatialScale,
-            WindowFrames = preset.WindowFrames,
-            SpatialScale = preset.SpatialScale,
-            Schedule = preset.Schedule,
-            Defaults = preset.Defaults,
-            Device = device,
-            DType = dtype,
-        };
+        // What the loaded model reports, without the checkpoint's fingerprint: there is none.
+        Info = VideoCrafterModel.InfoFor(preset, device, dtype, fingerprint: "");
     }
 
     public ModelInfo Info { get; }
