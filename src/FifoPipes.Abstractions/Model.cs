@@ -28,7 +28,8 @@ public interface IModelAdapter
     /// Test-FifoRecipe -Model can say so (<see cref="ISamplerFactory.Check"/>). <see cref="ModelInfo.Device"/> and
     /// <see cref="ModelInfo.Fingerprint"/> may stay at their defaults. Bad options are a <see cref="FifoInputException"/>,
     /// as for <see cref="Load"/>; null (the default) where it cannot tell without loading. Its messages are dropped, as
-    /// <see cref="Load"/> says the same ones. Contracts 1.9.
+    /// <see cref="Load"/> says the same ones. Implement it explicitly (<c>ModelInfo? IModelAdapter.Describe(...)</c>), as
+    /// every member with a default: a signature typed wrong is then a compiler error, not a method never called. Contracts 1.9.
     /// </summary>
     ModelInfo? Describe(object? options, PluginContext context) => null;
 }

@@ -165,14 +165,16 @@ public static class PluginOptions
     /// <summary>
     /// <paramref name="options"/> as <typeparamref name="T"/>, the plugin's <see cref="FifoPluginAttribute.OptionsType"/>:
     /// the host passes it bound and validated, or null for every default (a fresh <typeparamref name="T"/>). Any other
-    /// type is a caller's mistake (a test, a host of one's own), refused naming both. Contracts 1.10.
+    /// type is refused naming both: a caller's mistake (a test, a host of one's own), or the plugin's, reading its
+    /// options as another type than its attribute's OptionsType. Contracts 1.10.
     /// </summary>
     /// <param name="plugin">The plugin as a message names it: "fifo sampler".</param>
     public static T As<T>(object? options, string plugin) where T : class, new() => options switch
     {
         null => new T(),
         T typed => typed,
-        _ => throw new ArgumentException($"The {plugin} takes {typeof(T).Name}, got {options.GetType().Name}.", nameof(options)),
+        _ => throw new ArgumentException($"The {plugin} takes {typeof(T).Name}, got {options.GetType().Name} " +
+                                         $"(a plugin reads its options as the OptionsType its [FifoPlugin] names).", nameof(options)),
     };
 }
 

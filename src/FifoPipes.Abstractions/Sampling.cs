@@ -19,7 +19,8 @@ public interface ISamplerFactory
     /// asks it with what the model's adapter <see cref="IModelAdapter.Describe"/>s, and Test-FifoRecipe -Model too. Only
     /// what options and model decide: a job's inputs (start frames, a source) are the sampler's to check when it samples.
     /// A model that cannot describe itself is checked once it is loaded, with its Info, before sampling. A description
-    /// may leave <see cref="ModelInfo.Device"/> and <see cref="ModelInfo.Fingerprint"/> at their defaults. Contracts 1.9.
+    /// may leave <see cref="ModelInfo.Device"/> and <see cref="ModelInfo.Fingerprint"/> at their defaults. Implement it
+    /// explicitly (<c>void ISamplerFactory.Check(...)</c>): a signature typed wrong is then a compiler error. Contracts 1.9.
     /// </summary>
     void Check(object? options, ModelInfo model, PluginContext context) { }
 }

@@ -106,6 +106,19 @@ Describe 'Get-FifoPlugin' {
         $out | Should -Match '^contact-sheet\|.*ContactSheetSink\.dll$'
     }
 
+    It 'warns that a model which cannot describe itself leaves the sampler unchecked by Test-FifoRecipe -Model' {
+        $faulty = "$Root/tests/TestPlugins/FaultyPlugins/bin/Debug/net8.0"
+        Test-Path "$faulty/FaultyPlugins.dll" | Should -BeTrue
+        $recipe = Join-Path $Work 'undescribed.yaml'
+        Set-Content $recipe "apiVersion: fifopipes/v1`nmodel: broken-decoder-model`nprompt: rain`nframes: 4`n"
+        $env:FIFOPIPES_PLUGIN_PATH = $faulty
+        try {
+            $out = & $Pwsh @PwshArgs -NoProfile -Command "Import-Module '$Root/FifoDiffusion.psd1'; `$ok = Test-FifoRecipe '$recipe' -Model -Quiet -WarningVariable w 3>`$null; 'ok:' + `$ok; `$w | ForEach-Object Message"
+        } finally { Remove-Item Env:FIFOPIPES_PLUGIN_PATH }
+        $out[0] | Should -Be 'ok:True'
+        $out[1] | Should -BeLike "The model 'broken-decoder-model' cannot describe itself before it loads*options of the sampler 'fifo' were not checked*"
+    }
+
     It 'loads a folder added to FIFOPIPES_PLUGIN_PATH after the session''s first command' {
         $plugin = "$Root/examples/plugins/ContactSheetSink/bin/Debug/net8.0"
         $out = & $Pwsh @PwshArgs -NoProfile -Command "`$env:FIFOPIPES_PLUGIN_PATH = `$null; Import-Module '$Root/FifoDiffusion.psd1'; `$before = @(Get-FifoPlugin -Kind Sink).Name -contains 'contact-sheet'; `$env:FIFOPIPES_PLUGIN_PATH = '$plugin'; 'before:' + `$before; 'after:' + (Get-FifoPlugin contact-sheet).Name"

@@ -49,7 +49,8 @@ public sealed class ContactSheetSinkFactory : ISinkFactory
     }
 
     // Called before the run computes anything, so bad options or a file in the way stop it at once.
-    public void Check(object? options, SinkTarget target, PluginContext context) => Prepare(options, target, context);
+    // Explicit, as every member with a default: a signature typed wrong is then a compiler error, not a method never called.
+    void ISinkFactory.Check(object? options, SinkTarget target, PluginContext context) => Prepare(options, target, context);
 
     static (ContactSheetOptions Settings, string Path) Prepare(object? options, SinkTarget target, PluginContext context)
     {

@@ -29,14 +29,15 @@ public sealed class GaussianModelAdapter : IModelAdapter
     /// What Load would refuse, without loading: Test-FifoRecipe -Model asks it on the machine that will run the recipe
     /// (here a GPU it lacks; a model with weights also checks that its files are there).
     /// </summary>
-    public void Check(object? options, PluginContext context) =>
+    /// <remarks>Explicit, as every member with a default: a signature typed wrong is then a compiler error, not a method never called.</remarks>
+    void IModelAdapter.Check(object? options, PluginContext context) =>
         ModelDevices.Resolve((PluginOptions.As<GaussianModelOptions>(options, "example-gaussian model")).Device, ScalarType.Float32);
 
     /// <summary>
     /// What Load's model will report, without making it: the host asks before every load, so a sampler can refuse options
     /// this model cannot take (too many steps for its schedule) before the load's cost (none here; minutes for weights).
     /// </summary>
-    public ModelInfo? Describe(object? options, PluginContext context) =>
+    ModelInfo? IModelAdapter.Describe(object? options, PluginContext context) =>
         GaussianVideoModel.InfoFor(PluginOptions.As<GaussianModelOptions>(options, "example-gaussian model"), CPU);
 }
 

@@ -159,7 +159,7 @@ public sealed class PluginHost
                 ? Directory.EnumerateFiles(Path.Combine(folder, "bin"), "*.dll", SearchOption.AllDirectories).Where(f => ContractsIn(References(f)) is not null).Select(Path.GetDirectoryName).FirstOrDefault()
                 : null;
             errors.Add(new PluginLoadError(folder, null, "holds no plugin assembly (none references FifoPipes.Abstractions); " +
-                (built is null ? $"point {PluginPathVariable} at the folder a plugin's build writes its .dll to" : $"did you mean '{built}'?")));
+                (built is null ? $"point {PluginPathVariable} at the folder a plugin's build writes its .dll to" : $"point it at the build output, '{built}'")));
             return false;
         }
         if (candidates.Count == 0) return false;
@@ -258,7 +258,7 @@ public sealed class PluginHost
     static string? AttributeProblem(FifoPluginAttribute plugin, Type type, Func<string, string> wanted)
     {
         if (plugin.ContractType is { } named && !named.IsAssignableFrom(type))
-            return $"its attribute exports typeof({named.Name}), which {type.Name} does not implement; write {wanted(plugin.Name)}";
+            return $"its attribute exports typeof({named.Name}), which {type.Name} does not implement; write {wanted(plugin.Name)}, keeping its other settings (Description, OptionsType, ...)";
         if (!(plugin.Name.Length > 0 && char.IsAsciiLetterOrDigit(plugin.Name[0]) && plugin.Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
             return $"its name '{plugin.Name}' is not one a recipe's use: or -Model/-Sampler can give; use letters, digits, '-', '_' and '.', starting with a letter or digit";
         if (plugin.OptionsType?.GetProperties(BindingFlags.Public | BindingFlags.Instance)

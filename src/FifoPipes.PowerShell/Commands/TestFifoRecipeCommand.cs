@@ -26,7 +26,7 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
     /// <summary><para type="description">Also ask a valid recipe's sinks whether they could write, as Invoke-FifoRecipe would: a recipe without sinks is a problem then; ffmpeg found, no output in the way (unless the recipe overwrites), sound files readable, an RTMP server taking connections, a folder that takes files (tried with an empty probe file, deleted at once). Leaves nothing on disk.</para></summary>
     [Parameter] public SwitchParameter Sinks { get; set; }
 
-    /// <summary><para type="description">Also ask a valid recipe's model whether it would load on this machine, without loading its weights: the checkpoint or folder there with the parts it needs, each weight file's index readable (a truncated or damaged download is a problem), the device present (cuda on a machine without CUDA is a problem); then whether the recipe's sampler takes its options with that model (64 partitions of a 16-frame window are more steps than a 1,000-step schedule has), from the model's configs. Check on the machine that will run the recipe.</para></summary>
+    /// <summary><para type="description">Also ask a valid recipe's model whether it would load on this machine, without loading its weights: the checkpoint or folder there with the parts it needs, each weight file's index readable (a truncated or damaged download is a problem), the device present (cuda on a machine without CUDA is a problem); then whether the recipe's sampler takes its options with that model (64 partitions of a 16-frame window are more steps than a 1,000-step schedule has), from the model's configs (a warning says so where a third-party model cannot describe itself). Check on the machine that will run the recipe.</para></summary>
     [Parameter] public SwitchParameter Model { get; set; }
 
     protected override void ProcessRecord()
@@ -64,6 +64,10 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
                       ?? Problem("model", ModelLocation(recipe), () => described = SamplerFit.Describe(recipe, context))
                       // The model would load: would its sampler take the options with it?
                       ?? (described is null ? null : Problem("sampler", recipe.Sampler.Location ?? ModelLocation(recipe), () => SamplerFit.Check(recipe, described, context)));
+        // Said, so that a recipe passing here is not taken for one whose sampler was checked.
+        if (problem is null && described is null)
+            WriteWarning($"The model '{recipe.Model.Plugin.Name}' cannot describe itself before it loads (its adapter has no IModelAdapter.Describe), so the " +
+                         $"options of the sampler '{recipe.Sampler.Plugin.Name}' were not checked against it; a run checks them once the model is loaded.");
         return problem is null ? Array.Empty<Diagnostic>() : new[] { problem };
     }
 

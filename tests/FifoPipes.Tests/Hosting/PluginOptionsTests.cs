@@ -24,9 +24,9 @@ public sealed class PluginOptionsTests
     {
         var ex = Assert.Throws<ArgumentException>(() => PluginOptions.As<Options>("steps: 3", "test sampler"));
         Assert.Equal("options", ex.ParamName);
-        Assert.StartsWith("The test sampler takes Options, got String.", ex.Message);
+        Assert.StartsWith("The test sampler takes Options, got String (a plugin reads its options as the OptionsType its [FifoPlugin] names).", ex.Message);
         // Our plugins take theirs so too.
         var fifo = TestPlugins.Host.Require(PluginKind.Sampler, "fifo").Create<ISamplerFactory>();
-        Assert.StartsWith("The fifo sampler takes FifoOptions, got Options.", Assert.Throws<ArgumentException>(() => fifo.Create(new Options(), new PluginContext())).Message);
+        Assert.StartsWith("The fifo sampler takes FifoOptions, got Options (", Assert.Throws<ArgumentException>(() => fifo.Create(new Options(), new PluginContext())).Message);
     }
 }
