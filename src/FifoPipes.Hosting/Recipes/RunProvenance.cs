@@ -73,6 +73,9 @@ public sealed class RunProvenance
         return Parse(ProvenanceReader.Mark + runHash + "\n" + string.Join("\n", escaped), source);
     }
 
+    internal static string PluginsSetting(Recipe recipe) =>
+        $"plugins=model {recipe.Model.Plugin.Name} {recipe.Model.Plugin.Version}; sampler {recipe.Sampler.Plugin.Name} {recipe.Sampler.Plugin.Version}";
+
     internal static string FpsSetting(double fps) => "fps=" + fps.ToString("R", CultureInfo.InvariantCulture);
 
     /// <summary>
@@ -100,6 +103,7 @@ public sealed class RunProvenance
         yaml.Append("# The run ").Append(RunHash).Append(", read back from what its files record.\n");
         if (MissingPrompts > 0) yaml.Append("# The record keeps the first prompt spans only: ").Append(MissingPrompts).Append(" more are missing, so this recipe makes another run.\n");
         if (Cut) yaml.Append("# The record was cut at its length limit: settings after the cut are missing, so this recipe makes another run.\n");
+        if (Value("plugins") is { } plugins) yaml.Append("# Made with ").Append(plugins).Append(": other versions of these plugins may make other frames.\n");
         yaml.Append("apiVersion: ").Append(Recipe.CurrentApiVersion).Append('\n');
         foreach (var role in new[] { "model", "sampler" })
         {

@@ -49,6 +49,12 @@ public sealed class ProvenanceTests : IDisposable
         Assert.Contains("seed=11", provenance);
         Assert.Contains("negativePrompt=blurry", provenance);
         Assert.Contains("prompts[0]=vagues bleues, Wellen: 波|3", provenance);
+        // The plugins' versions, out of the hash, and said in the recipe read back.
+        var read = RunProvenance.Parse(provenance, "run");
+        string plugins = $"model analytic {recipe.Model.Plugin.Version}; sampler fifo {recipe.Sampler.Plugin.Version}";
+        Assert.Equal(plugins, read.Value("plugins"));
+        Assert.Contains($"# Made with {plugins}: other versions of these plugins may make other frames.", read.ToRecipe());
+        Assert.DoesNotContain("plugins", recipe.RunSettings);
 
         foreach (var png in Directory.GetFiles(Path.Combine(folder, "frames"), "*.png"))
         {
