@@ -41,7 +41,7 @@ public sealed record PicklePersistentId(object? Id);
 
 /// <summary>
 /// A pickle reader that never executes anything: it interprets the opcodes into plain data and
-/// calls <see cref="Reduce"/> only for globals on an allow-list. A pickle naming any other global
+/// calls its <c>reduce</c> only for globals on an allow-list. A pickle naming any other global
 /// (os.system, builtins.eval, a numpy or Lightning class ...) is refused before anything is built.
 /// </summary>
 public sealed class RestrictedUnpickler

@@ -36,6 +36,18 @@ public sealed class PublicApiVersionTests
         System.Reflection.AssemblyName.GetAssemblyName(Path.Combine(AppContext.BaseDirectory, assembly + ".dll")).Version!.ToString(2);
 
     [Theory]
+    [InlineData("FifoPipes.Abstractions", "M:FifoPipes.Abstractions.IModelAdapter.Describe(System.Object,FifoPipes.Abstractions.PluginContext)")]
+    [InlineData("FifoPipes.Core", "T:FifoPipes.Core.KeyedNoise")]
+    [InlineData("FifoPipes.Torch", "T:FifoPipes.Torch.Checkpoints.RestrictedUnpickler")]
+    public void Each_pinned_assembly_ships_its_documentation_beside_it_in_the_module(string assembly, string member)
+    {
+        // A plugin author builds against the module's Dependencies/ (-p:FifoModule), so the editor reads the docs there.
+        var docs = Path.Combine(ParityCase.RepoRoot, "artifacts", "FifoDiffusion", "Dependencies", assembly + ".xml");
+        Assert.True(File.Exists(docs), $"{docs} is missing");
+        Assert.Contains(System.Xml.Linq.XDocument.Load(docs).Descendants("member"), m => (string?)m.Attribute("name") == member);
+    }
+
+    [Theory]
     [InlineData("FifoPipes.Abstractions")]
     [InlineData("FifoPipes.Core")]
     [InlineData("FifoPipes.Torch")]
