@@ -70,9 +70,10 @@ public sealed class FifoPlan
 
     public static FifoPlan Resolve(FifoOptions options, ModelInfo model, SamplingJob job)
     {
-        var (f, n, kind, eta, guidance) = Fit(options, model);
+        var fit = Fit(options, model);
+        var (f, n, kind, eta, guidance) = fit;
         var defaults = model.Defaults;
-        int steps = n * f;
+        int steps = fit.Steps;
 
         QueueStart start;
         if (job.Source is not null)
