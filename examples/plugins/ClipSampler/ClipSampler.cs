@@ -39,7 +39,10 @@ public sealed class ClipSampler(ClipOptions options) : ISampler
         return Clips(job, table, options.Guidance ?? info.Defaults.Guidance, cancellation);
     }
 
-    /// <summary>The steps per clip, refused where the model's schedule has fewer timesteps (a model that cannot describe itself is checked here only).</summary>
+    /// <summary>
+    /// The steps per clip, refused where the model's schedule has fewer timesteps: the host asks it through Check before
+    /// sampling, and Sample asks again for a caller that did not (a test, a host of one's own).
+    /// </summary>
     public static int Steps(ClipOptions options, ModelInfo info)
     {
         int steps = options.Steps ?? info.Defaults.Partitions * info.WindowFrames;

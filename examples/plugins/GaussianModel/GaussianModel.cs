@@ -31,7 +31,7 @@ public sealed class GaussianModelAdapter : IModelAdapter
     /// </summary>
     /// <remarks>Explicit, as every member with a default: a signature typed wrong is then a compiler error, not a method never called.</remarks>
     void IModelAdapter.Check(object? options, PluginContext context) =>
-        ModelDevices.Resolve((PluginOptions.As<GaussianModelOptions>(options, "example-gaussian model")).Device, ScalarType.Float32);
+        ModelDevices.Resolve(PluginOptions.As<GaussianModelOptions>(options, "example-gaussian model").Device, ScalarType.Float32);
 
     /// <summary>
     /// What Load's model will report, without making it: the host asks before every load, so a sampler can refuse options
