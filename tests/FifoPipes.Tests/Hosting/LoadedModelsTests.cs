@@ -62,6 +62,23 @@ public sealed class LoadedModelsTests
     }
 
     [Fact]
+    public void The_kept_model_is_what_the_next_run_of_its_settings_is_checked_against_without_describing_it_again()
+    {
+        using var models = new LoadedModels();
+        Assert.Null(models.KeptInfo(Use(4), "/r"));
+        var kept = new Model();
+        using (models.Lease(Use(4), "/r", _ => kept, new Log())) { }
+        Assert.Equal(kept.Info, models.KeptInfo(Use(4), "/r"));
+        // Another setting or folder loads a model of its own: nothing kept describes it.
+        Assert.Null(models.KeptInfo(Use(6), "/r"));
+        Assert.Null(models.KeptInfo(Use(4), "/elsewhere"));
+        // One that cannot serve another run is not kept, so the next run describes its model anew.
+        using (models.Lease(Use(6), "/r", _ => new Model(reusable: false), new Log())) { }
+        Assert.Null(models.KeptInfo(Use(6), "/r"));
+        Assert.Null(models.KeptInfo(Use(4), "/r"));
+    }
+
+    [Fact]
     public void A_model_that_cannot_serve_another_run_goes_with_its_run()
     {
         using var models = new LoadedModels();
