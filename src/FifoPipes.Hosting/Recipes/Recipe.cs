@@ -11,6 +11,17 @@ public sealed record PluginUse(PluginDescriptor Plugin, object? Options)
     /// <summary>Where the recipe names the plugin (its use: entry), for problems found later; null when no file gave it.</summary>
     public SourceLocation? Location { get; init; }
 
+    /// <summary>Where the recipe sets each option (by its YAML name), for a problem a plugin finds in one later.</summary>
+    public IReadOnlyDictionary<string, SourceLocation> OptionLocations { get; init; } = new Dictionary<string, SourceLocation>();
+
+    /// <summary>
+    /// The option of this use that <paramref name="message"/> names ('partitions'), with where the recipe sets it; null
+    /// when it names none the recipe sets. Plugins' messages name an option so: "fifo sampler option 'partitions': ...".
+    /// </summary>
+    public (string Option, SourceLocation Location)? OptionNamedIn(string message) =>
+        OptionLocations.Where(o => message.Contains($"'{o.Key}'", StringComparison.Ordinal))
+            .Select(o => ((string, SourceLocation)?)(o.Key, o.Value)).FirstOrDefault();
+
     /// <summary>Each option (those <paramref name="which"/> picks) with its bound value as recipes and run records write it.</summary>
     public IEnumerable<(string Name, string Value)> FormattedOptions(Func<OptionDescriptor, bool> which) =>
         Options is null ? Enumerable.Empty<(string, string)>()

@@ -64,6 +64,9 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
                       ?? Problem("model", ModelLocation(recipe), () => described = SamplerFit.Describe(recipe, context))
                       // The model would load: would its sampler take the options with it?
                       ?? (described is null ? null : Problem("sampler", recipe.Sampler.Location ?? ModelLocation(recipe), () => SamplerFit.Check(recipe, described, context)));
+        // At the option the sampler names, where the recipe sets it.
+        if (problem is { Path: "sampler" } && recipe.Sampler.OptionNamedIn(problem.Message) is var (option, at))
+            problem = problem with { Path = $"sampler.with.{option}", Location = at };
         // Said, so that a recipe passing here is not taken for one whose sampler was checked.
         if (problem is null && described is null)
             WriteWarning($"The model '{recipe.Model.Plugin.Name}' cannot describe itself before it loads (its adapter has no IModelAdapter.Describe), so the " +

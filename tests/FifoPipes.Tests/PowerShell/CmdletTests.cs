@@ -797,10 +797,12 @@ public sealed class CmdletTests : IDisposable
         Assert.Empty(Run("Test-FifoRecipe steps.yaml, window.yaml"));
 
         var steps = Assert.Single(Run("Test-FifoRecipe steps.yaml -Model").Cast<FifoRecipeDiagnostic>());
-        Assert.Equal(("sampler", Path.Combine(dir, "steps.yaml"), 5), (steps.Path, steps.File, steps.Line));
+        // At the option the sampler names, where the recipe sets it.
+        Assert.Equal(("sampler.with.partitions", Path.Combine(dir, "steps.yaml"), 6), (steps.Path, steps.File, steps.Line));
         Assert.Equal("fifo sampler option 'partitions': 64 partitions x 16 frames = 1024 steps exceed the model's 1000 training timesteps; use fewer partitions.", steps.Message);
         var window = Assert.Single(Run("Test-FifoRecipe window.yaml -Model").Cast<FifoRecipeDiagnostic>());
         Assert.Equal("gen-l-video sampler option 'stride': 2 is outside 1..1 (the model's window frames); windows must overlap or touch.", window.Message);
+        Assert.Equal(("sampler.with.stride", 5), (window.Path, window.Line));
 
         // What only describing the model finds is the model's: the tiny zeroscope folder's VAE halves the frame, and 15 pixels do not halve.
         var folder = FifoPipes.Tests.Parity.ParityCase.Load("zeroscope/diffusers_folder").File("model");
