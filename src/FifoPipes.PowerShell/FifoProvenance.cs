@@ -39,7 +39,7 @@ public sealed class FifoProvenance
     public string Path { get; }
     /// <summary>The run hash: equal for files of one run, and for a run made again from <see cref="Recipe"/>.</summary>
     public string RunHash { get; }
-    /// <summary>The settings as the run lists them: model.*, sampler.*, prompts[i], negativePrompt, seed, init.</summary>
+    /// <summary>The settings as the run lists them: plugins (their versions; not in a snapshot's), model.*, sampler.*, prompts[i], negativePrompt, seed, init, fps.</summary>
     public OrderedDictionary Settings { get; }
     /// <summary>False when the record was cut (more than 32 prompt spans, or 32 KiB): <see cref="Recipe"/> then makes another run.</summary>
     public bool Complete { get; }

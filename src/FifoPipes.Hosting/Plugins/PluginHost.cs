@@ -159,7 +159,7 @@ public sealed class PluginHost
                 ? Directory.EnumerateFiles(Path.Combine(folder, "bin"), "*.dll", SearchOption.AllDirectories).Where(f => ContractsIn(References(f)) is not null).Select(Path.GetDirectoryName).FirstOrDefault()
                 : null;
             errors.Add(new PluginLoadError(folder, null, "holds no plugin assembly (none references FifoPipes.Abstractions); " +
-                (built is null ? $"point {PluginPathVariable} at the folder a plugin's build writes its .dll to" : $"point it at the build output, '{built}'")));
+                (built is null ? $"point {PluginPathVariable} at the folder a plugin's build writes its .dll to" : $"point {PluginPathVariable} at the build output, '{built}'")));
             return false;
         }
         if (candidates.Count == 0) return false;

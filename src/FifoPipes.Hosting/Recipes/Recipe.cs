@@ -11,16 +11,21 @@ public sealed record PluginUse(PluginDescriptor Plugin, object? Options)
     /// <summary>Where the recipe names the plugin (its use: entry), for problems found later; null when no file gave it.</summary>
     public SourceLocation? Location { get; init; }
 
-    /// <summary>Where the recipe sets each option (by its YAML name), for a problem a plugin finds in one later.</summary>
-    public IReadOnlyDictionary<string, SourceLocation> OptionLocations { get; init; } = new Dictionary<string, SourceLocation>();
+    /// <summary>Where the recipe sets each option (its key, in any case), for a problem a plugin finds in one later.</summary>
+    public IReadOnlyDictionary<string, SourceLocation> OptionLocations { get; init; } = new Dictionary<string, SourceLocation>(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
-    /// The option of this use that <paramref name="message"/> names ('partitions'), with where the recipe sets it; null
-    /// when it names none the recipe sets. Plugins' messages name an option so: "fifo sampler option 'partitions': ...".
+    /// The option of this plugin that <paramref name="message"/> is about, by its name, with where the recipe sets it;
+    /// null when it names none the recipe sets. Plugins' messages name it so: "fifo sampler option 'partitions': ...";
+    /// the one after "option" wins, else the one named first.
     /// </summary>
-    public (string Option, SourceLocation Location)? OptionNamedIn(string message) =>
-        OptionLocations.Where(o => message.Contains($"'{o.Key}'", StringComparison.Ordinal))
-            .Select(o => ((string, SourceLocation)?)(o.Key, o.Value)).FirstOrDefault();
+    public (string Option, SourceLocation Location)? OptionNamedIn(string message)
+    {
+        var named = Plugin.Options.Select(o => (o.Name, At: message.IndexOf($"'{o.Name}'", StringComparison.Ordinal)))
+            .Where(o => o.At >= 0 && OptionLocations.ContainsKey(o.Name))
+            .OrderBy(o => message.Contains($"option '{o.Name}'", StringComparison.Ordinal) ? 0 : 1).ThenBy(o => o.At).ToList();
+        return named.Count == 0 ? null : (named[0].Name, OptionLocations[named[0].Name]);
+    }
 
     /// <summary>Each option (those <paramref name="which"/> picks) with its bound value as recipes and run records write it.</summary>
     public IEnumerable<(string Name, string Value)> FormattedOptions(Func<OptionDescriptor, bool> which) =>

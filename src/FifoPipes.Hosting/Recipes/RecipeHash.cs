@@ -21,7 +21,7 @@ static class RecipeHash
     const int ProvenanceLength = 32 * 1024;
 
     /// <summary>
-    /// "FifoPipes run &lt;hash&gt;" and the settings, one per line (line breaks inside values written as \n), the prompt
+    /// "FifoPipes run &lt;hash&gt;", the plugins' versions and the settings, one per line (line breaks inside values written as \n), the prompt
     /// schedule cut to its first <see cref="ProvenancePrompts"/> spans and the whole to <see cref="ProvenanceLength"/>
     /// characters: the hash still names the whole run.
     /// </summary>

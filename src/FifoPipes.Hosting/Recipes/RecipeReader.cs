@@ -213,7 +213,7 @@ public sealed class RecipeReader
         if (frameSize is { Count: > 0 }) ApplyFrameSize(plugin, frameSize, ref with);
         var options = BindOptions(plugin, with, $"{key}.with", at);
         var optionLocations = (with?.Entries ?? Array.Empty<MapEntry>()).Where(e => e.KeyLocation is not null)
-            .GroupBy(e => e.Key, StringComparer.OrdinalIgnoreCase).ToDictionary(g => g.Key, g => g.First().KeyLocation!, StringComparer.OrdinalIgnoreCase);
+            .GroupBy(e => e.Key, StringComparer.OrdinalIgnoreCase).ToDictionary(g => g.Key, g => g.First().Value.Location ?? g.First().KeyLocation!, StringComparer.OrdinalIgnoreCase);
         return new PluginUse(plugin, options) { Location = at, OptionLocations = optionLocations };
     }
 

@@ -25,7 +25,7 @@ public sealed class RunProvenance
     }
 
     public string RunHash { get; }
-    /// <summary>"key=value" settings in the order the run lists them (model, sampler, prompts, negative prompt, seed, start image).</summary>
+    /// <summary>"key=value" settings in the order the run lists them (the plugins' versions, model, sampler, prompts, negative prompt, seed, start image, rate).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Settings { get; }
     /// <summary>Prompt spans the record leaves out (it keeps a long schedule's first 32).</summary>
     public int MissingPrompts { get; }
@@ -73,8 +73,9 @@ public sealed class RunProvenance
         return Parse(ProvenanceReader.Mark + runHash + "\n" + string.Join("\n", escaped), source);
     }
 
+    // A plugin's version is its attribute's free text: escaped as every setting is, so no line break splits the record.
     internal static string PluginsSetting(Recipe recipe) =>
-        $"plugins=model {recipe.Model.Plugin.Name} {recipe.Model.Plugin.Version}; sampler {recipe.Sampler.Plugin.Name} {recipe.Sampler.Plugin.Version}";
+        "plugins=" + RecipeHash.OneLine($"model {recipe.Model.Plugin.Name} {recipe.Model.Plugin.Version}; sampler {recipe.Sampler.Plugin.Name} {recipe.Sampler.Plugin.Version}");
 
     internal static string FpsSetting(double fps) => "fps=" + fps.ToString("R", CultureInfo.InvariantCulture);
 
@@ -103,7 +104,8 @@ public sealed class RunProvenance
         yaml.Append("# The run ").Append(RunHash).Append(", read back from what its files record.\n");
         if (MissingPrompts > 0) yaml.Append("# The record keeps the first prompt spans only: ").Append(MissingPrompts).Append(" more are missing, so this recipe makes another run.\n");
         if (Cut) yaml.Append("# The record was cut at its length limit: settings after the cut are missing, so this recipe makes another run.\n");
-        if (Value("plugins") is { } plugins) yaml.Append("# Made with ").Append(plugins).Append(": other versions of these plugins may make other frames.\n");
+        if (Value("plugins") is { } plugins)
+            yaml.Append("# Made with ").Append(new string(plugins.Select(c => char.IsControl(c) ? ' ' : c).ToArray())).Append(": other versions of these plugins may make other frames.\n");
         yaml.Append("apiVersion: ").Append(Recipe.CurrentApiVersion).Append('\n');
         foreach (var role in new[] { "model", "sampler" })
         {

@@ -44,6 +44,7 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
     IEnumerable<Diagnostic> ModelProblems(Recipe recipe)
     {
         var context = new PluginContext(new CmdletLog(this), recipe.BaseDirectory);
+        bool refusal = false;
         Diagnostic? Problem(string path, SourceLocation? location, Action check)
         {
             try
@@ -52,7 +53,11 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
                 return null;
             }
             // A damaged file a check reads (a tokenizer, a shard index) is a problem of this recipe too, not of the command.
-            catch (Exception ex) when (IsRecipeProblem(ex)) { return new Diagnostic(path, ex.Message, location, Array.Empty<string>()); }
+            catch (Exception ex) when (IsRecipeProblem(ex))
+            {
+                refusal = ex is FifoInputException;
+                return new Diagnostic(path, ex.Message, location, Array.Empty<string>());
+            }
         }
         ModelInfo? described = null;
         var problem = Problem("model", ModelLocation(recipe), () =>
@@ -64,12 +69,12 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
                       ?? Problem("model", ModelLocation(recipe), () => described = SamplerFit.Describe(recipe, context))
                       // The model would load: would its sampler take the options with it?
                       ?? (described is null ? null : Problem("sampler", recipe.Sampler.Location ?? ModelLocation(recipe), () => SamplerFit.Check(recipe, described, context)));
-        // At the option the sampler names, where the recipe sets it.
-        if (problem is { Path: "sampler" } && recipe.Sampler.OptionNamedIn(problem.Message) is var (option, at))
+        // A refusal of the sampler's, at the option it names, where the recipe sets it (a plugin's bug stays at the plugin).
+        if (problem is { Path: "sampler" } && refusal && recipe.Sampler.OptionNamedIn(problem.Message) is var (option, at))
             problem = problem with { Path = $"sampler.with.{option}", Location = at };
         // Said, so that a recipe passing here is not taken for one whose sampler was checked.
         if (problem is null && described is null)
-            WriteWarning($"The model '{recipe.Model.Plugin.Name}' cannot describe itself before it loads (its adapter has no IModelAdapter.Describe), so the " +
+            WriteWarning($"The model '{recipe.Model.Plugin.Name}' did not describe itself for these options before it loads (IModelAdapter.Describe gave none), so the " +
                          $"options of the sampler '{recipe.Sampler.Plugin.Name}' were not checked against it; a run checks them once the model is loaded.");
         return problem is null ? Array.Empty<Diagnostic>() : new[] { problem };
     }

@@ -22,7 +22,7 @@ public sealed class LoadedModelsTests
         public int Runs { get; private set; } = 1;
         public bool Disposed { get; private set; }
         public IProgressSink? LoadedWith { get; init; }
-        public ModelInfo Info => DelegateVideoModel.Linear().Info;
+        public ModelInfo Info { get; } = DelegateVideoModel.Linear().Info;
         public Conditioning Encode(string prompt) => throw new NotSupportedException();
         public Tensor PredictNoise(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning) => throw new NotSupportedException();
         public IFrameDecoder CreateDecoder() => throw new NotSupportedException();
@@ -68,7 +68,7 @@ public sealed class LoadedModelsTests
         Assert.Null(models.KeptInfo(Use(4), "/r"));
         var kept = new Model();
         using (models.Lease(Use(4), "/r", _ => kept, new Log())) { }
-        Assert.Equal(kept.Info, models.KeptInfo(Use(4), "/r"));
+        Assert.Same(kept.Info, models.KeptInfo(Use(4), "/r"));
         // Another setting or folder loads a model of its own: nothing kept describes it.
         Assert.Null(models.KeptInfo(Use(6), "/r"));
         Assert.Null(models.KeptInfo(Use(4), "/elsewhere"));

@@ -168,7 +168,7 @@ public sealed class PluginHostTests
             var host = PluginHost.LoadFolders(new[] { project });
             var error = Assert.Single(host.Errors);
             Assert.Contains("holds no plugin assembly", error.Message);
-            Assert.Contains($"point it at the build output, '{output}'", error.Message);
+            Assert.Contains($"point FIFOPIPES_PLUGIN_PATH at the build output, '{output}'", error.Message);
         }
         finally { Directory.Delete(project, recursive: true); }
     }

@@ -435,4 +435,17 @@ public sealed class RecipeReaderTests
         Assert.Contains("prompts[0]=two\\nlines \\\\ and a backslash|3", lines);
         Assert.Contains("two\nlines", recipe.RunSettings);
     }
+
+    [Fact]
+    public void A_plugins_problem_is_placed_at_the_option_it_is_about_where_the_recipe_sets_it()
+    {
+        var (recipe, problems) = Read("apiVersion: fifopipes/v1\nprompt: a\nframes: 2\nsampler:\n  use: fifo\n  with:\n    step: ddim\n    ETA: 0.5\n");
+        Assert.True(recipe is not null, string.Join("; ", problems.Select(d => d.Message)));
+        var sampler = recipe!.Sampler;
+        // The one after "option" wins over one quoted before it; keys in any case; the plugin's own name comes back.
+        Assert.Equal(("eta", 8), sampler.OptionNamedIn("with 'step' ddpm, fifo sampler option 'eta': is ignored") is var (option, at) ? (option, at.Line) : default);
+        Assert.Equal(("step", 7), sampler.OptionNamedIn("'step' and 'eta' disagree") is var (first, where) ? (first, where.Line) : default);
+        // An option the recipe does not set has no place in it.
+        Assert.Null(sampler.OptionNamedIn("fifo sampler option 'partitions': too many"));
+    }
 }

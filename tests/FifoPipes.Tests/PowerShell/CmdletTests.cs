@@ -786,18 +786,18 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
-    public void Test_FifoRecipe_with_model_finds_sampler_options_the_model_cannot_take_at_the_samplers_line()
+    public void Test_FifoRecipe_with_model_finds_sampler_options_the_model_cannot_take_at_the_options_line()
     {
         // 64 partitions of the analytic model's 16-frame window are 1,024 steps, past its 1,000 training timesteps:
         // each number alone is in range, so only the model's description shows it.
         File.WriteAllText(Path.Combine(dir, "steps.yaml"),
-            "apiVersion: fifopipes/v1\nprompt: lava\nframes: 4\nsampler:\n  use: fifo\n  with: { partitions: 64 }\n");
+            "apiVersion: fifopipes/v1\nprompt: lava\nframes: 4\nsampler:\n  use: fifo\n  with: { Partitions: 64 }\n");
         File.WriteAllText(Path.Combine(dir, "window.yaml"),
             "apiVersion: fifopipes/v1\nprompt: lava\nframes: 4\nmodel: { use: analytic, with: { frames: 1 } }\nsampler: { use: gen-l-video, with: { stride: 2 } }\n");
         Assert.Empty(Run("Test-FifoRecipe steps.yaml, window.yaml"));
 
         var steps = Assert.Single(Run("Test-FifoRecipe steps.yaml -Model").Cast<FifoRecipeDiagnostic>());
-        // At the option the sampler names, where the recipe sets it.
+        // At the option the sampler names, where the recipe sets it (its key in any case), by its own name.
         Assert.Equal(("sampler.with.partitions", Path.Combine(dir, "steps.yaml"), 6), (steps.Path, steps.File, steps.Line));
         Assert.Equal("fifo sampler option 'partitions': 64 partitions x 16 frames = 1024 steps exceed the model's 1000 training timesteps; use fewer partitions.", steps.Message);
         var window = Assert.Single(Run("Test-FifoRecipe window.yaml -Model").Cast<FifoRecipeDiagnostic>());
