@@ -106,7 +106,7 @@ Describe 'Get-FifoPlugin' {
         $out | Should -Match '^contact-sheet\|.*ContactSheetSink\.dll$'
     }
 
-    It 'warns that a model which cannot describe itself leaves the sampler unchecked by Test-FifoRecipe -Model' {
+    It 'warns that a model which does not describe itself leaves the sampler unchecked by Test-FifoRecipe -Model' {
         $faulty = "$Root/tests/TestPlugins/FaultyPlugins/bin/Debug/net8.0"
         Test-Path "$faulty/FaultyPlugins.dll" | Should -BeTrue
         $recipe = Join-Path $Work 'undescribed.yaml'
@@ -116,7 +116,7 @@ Describe 'Get-FifoPlugin' {
             $out = & $Pwsh @PwshArgs -NoProfile -Command "Import-Module '$Root/FifoDiffusion.psd1'; `$ok = Test-FifoRecipe '$recipe' -Model -Quiet -WarningVariable w 3>`$null; 'ok:' + `$ok; `$w | ForEach-Object Message"
         } finally { Remove-Item Env:FIFOPIPES_PLUGIN_PATH }
         $out[0] | Should -Be 'ok:True'
-        $out[1] | Should -BeLike "The model 'broken-decoder-model' cannot describe itself before it loads*options of the sampler 'fifo' were not checked*"
+        $out[1] | Should -BeLike "The model 'broken-decoder-model' did not describe itself for these options before it loads*options of the sampler 'fifo' were not checked*"
     }
 
     It 'loads a folder added to FIFOPIPES_PLUGIN_PATH after the session''s first command' {
