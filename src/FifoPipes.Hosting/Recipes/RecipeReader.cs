@@ -211,9 +211,7 @@ public sealed class RecipeReader
             return null;
         }
         if (frameSize is { Count: > 0 }) ApplyFrameSize(plugin, frameSize, ref with);
-        var options = BindOptions(plugin, with, $"{key}.with", at);
-        var optionLocations = (with?.Entries ?? Array.Empty<MapEntry>()).Where(e => e.KeyLocation is not null)
-            .GroupBy(e => e.Key, StringComparer.OrdinalIgnoreCase).ToDictionary(g => g.Key, g => g.First().Value.Location ?? g.First().KeyLocation!, StringComparer.OrdinalIgnoreCase);
+        var options = BindOptions(plugin, with, $"{key}.with", at, out var optionLocations);
         return new PluginUse(plugin, options) { Location = at, OptionLocations = optionLocations };
     }
 
@@ -312,7 +310,10 @@ public sealed class RecipeReader
         return plugin;
     }
 
-    object? BindOptions(PluginDescriptor plugin, MapNode? with, string path, SourceLocation? at)
+    object? BindOptions(PluginDescriptor plugin, MapNode? with, string path, SourceLocation? at) => BindOptions(plugin, with, path, at, out _);
+
+    /// <param name="optionLocations">Where each option's value stands (its key's place where it has none), for problems found later.</param>
+    object? BindOptions(PluginDescriptor plugin, MapNode? with, string path, SourceLocation? at, out IReadOnlyDictionary<string, SourceLocation> optionLocations)
     {
         var values = new Dictionary<string, OptionValue>(StringComparer.OrdinalIgnoreCase);
         var keyLocations = new Dictionary<string, SourceLocation>(StringComparer.OrdinalIgnoreCase);
@@ -343,6 +344,8 @@ public sealed class RecipeReader
                 var other => new OptionValue(new object(), other.Location, true),
             };
         }
+        optionLocations = values.Where(v => (v.Value.Location ?? keyLocations.GetValueOrDefault(v.Key)) is not null)
+            .ToDictionary(v => v.Key, v => (v.Value.Location ?? keyLocations[v.Key])!, StringComparer.OrdinalIgnoreCase);
         return OptionBinder.Bind(plugin.OptionsType, values, path, with?.Location ?? at, diagnostics, keyLocations);
     }
 
