@@ -14,11 +14,13 @@ namespace ClipSampler;
 public sealed class ClipSamplerFactory : ISamplerFactory
 {
     // Options arrive bound and validated (null: every default).
-    public ISampler Create(object? options, PluginContext context) => new ClipSampler(PluginOptions.As<ClipOptions>(options, "example-clips sampler"));
+    public ISampler Create(object? options, PluginContext context) => new ClipSampler(OptionsOf(options));
 
     // Asked before the model loads, with what its adapter describes (else once it is loaded): what options and model alone
     // decide. Explicit, as every member with a default: a signature typed wrong is then a compiler error, not a method never called.
-    void ISamplerFactory.Check(object? options, ModelInfo model, PluginContext context) => ClipSampler.Steps(PluginOptions.As<ClipOptions>(options, "example-clips sampler"), model);
+    void ISamplerFactory.Check(object? options, ModelInfo model, PluginContext context) => ClipSampler.Steps(OptionsOf(options), model);
+
+    static ClipOptions OptionsOf(object? options) => PluginOptions.As<ClipOptions>(options, "example-clips sampler");
 }
 
 /// <summary>

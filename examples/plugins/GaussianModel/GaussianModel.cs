@@ -19,7 +19,7 @@ public sealed class GaussianModelAdapter : IModelAdapter
     public IVideoModel Load(object? options, PluginContext context)
     {
         // The host has bound and validated the options already; null means all defaults.
-        var settings = PluginOptions.As<GaussianModelOptions>(options, "example-gaussian model");
+        var settings = OptionsOf(options);
         var device = ModelDevices.Resolve(settings.Device, ScalarType.Float32);   // refuses a GPU this machine lacks, by name
         context.Log.Verbose($"example-gaussian: {settings.Height}x{settings.Width} latents, window {settings.Frames}, on {device}");
         return new GaussianVideoModel(settings, device);
@@ -31,14 +31,16 @@ public sealed class GaussianModelAdapter : IModelAdapter
     /// </summary>
     /// <remarks>Explicit, as every member with a default: a signature typed wrong is then a compiler error, not a method never called.</remarks>
     void IModelAdapter.Check(object? options, PluginContext context) =>
-        ModelDevices.Resolve(PluginOptions.As<GaussianModelOptions>(options, "example-gaussian model").Device, ScalarType.Float32);
+        ModelDevices.Resolve(OptionsOf(options).Device, ScalarType.Float32);
 
     /// <summary>
     /// What Load's model will report, without making it: the host asks before every load, so a sampler can refuse options
     /// this model cannot take (too many steps for its schedule) before the load's cost (none here; minutes for weights).
     /// </summary>
     ModelInfo? IModelAdapter.Describe(object? options, PluginContext context) =>
-        GaussianVideoModel.InfoFor(PluginOptions.As<GaussianModelOptions>(options, "example-gaussian model"), CPU);
+        GaussianVideoModel.InfoFor(OptionsOf(options), CPU);
+
+    static GaussianModelOptions OptionsOf(object? options) => PluginOptions.As<GaussianModelOptions>(options, "example-gaussian model");
 }
 
 /// <summary>
