@@ -86,4 +86,28 @@ public sealed class LoadedModelsTests
         using (models.Lease(Use(4), "/r", _ => model, new Log())) { }
         Assert.True(model.Disposed);
     }
+
+    [Fact]
+    public void A_run_on_a_kept_model_checks_its_sampler_against_that_model_without_describing_it_again()
+    {
+        var reader = new RecipeReader(TestPlugins.With("tests/TestPlugins/FaultyPlugins"));
+        Recipe Read(string sampler) => reader.ReadText($"apiVersion: fifopipes/v1\nmodel: reusable-described-model\nprompt: rain\nframes: 3\nsampler: {sampler}\n",
+            Path.Combine(Path.GetTempPath(), "kept.yaml")) ?? throw new InvalidOperationException(string.Join("; ", reader.Diagnostics.Select(d => d.Message)));
+        static bool Loaded(IEnumerable<RunEvent> events) => events.Any(e => e is RunMessage { Text: "reusable-described-model loaded" });
+        using var models = new LoadedModels();
+        var adapter = Read("fifo").Model.Plugin.Create<IModelAdapter>();
+        int Descriptions() => (int)adapter.GetType().GetProperty("Descriptions")!.GetValue(null)!;
+
+        int before = Descriptions();
+        Assert.True(Loaded(new VideoRun(Read("fifo"), models: models).Events()));
+        Assert.Equal(before + 1, Descriptions());
+        Assert.False(Loaded(new VideoRun(Read("fifo"), models: models).Events()));
+        Assert.Equal(before + 1, Descriptions());
+        // The kept model's own window (4 frames) refuses the stride, as its description would have, before a frame.
+        var events = new List<RunEvent>();
+        var misfit = Assert.Throws<FifoInputException>(() => { foreach (var e in new VideoRun(Read("{ use: gen-l-video, with: { stride: 5 } }"), models: models).Events()) events.Add(e); });
+        Assert.Equal("gen-l-video sampler option 'stride': 5 is outside 1..4 (the model's window frames); windows must overlap or touch.", misfit.Message);
+        Assert.Equal(before + 1, Descriptions());
+        Assert.DoesNotContain(events, e => e is RunStarted);
+    }
 }

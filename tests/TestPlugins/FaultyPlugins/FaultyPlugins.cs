@@ -265,6 +265,41 @@ public sealed class FailingDescribeModelAdapter : IModelAdapter
     public ModelInfo? Describe(object? options, PluginContext context) => throw new NullReferenceException("Object reference not set to an instance of an object.");
 }
 
+/// <summary>
+/// A model a command keeps loaded for its next run. It counts its descriptions (a run describes quietly, so a test
+/// reads the count) and says in the run's log when it loads.
+/// </summary>
+[FifoPlugin(PluginKind.Model, "reusable-described-model", typeof(IModelAdapter), Description = "Describes itself, and serves several runs of one command.")]
+public sealed class ReusableDescribedModelAdapter : IModelAdapter
+{
+    static int descriptions;
+    public static int Descriptions => descriptions;
+
+    public IVideoModel Load(object? options, PluginContext context)
+    {
+        context.Log.Verbose("reusable-described-model loaded");
+        return new ReusableModel();
+    }
+
+    public ModelInfo? Describe(object? options, PluginContext context)
+    {
+        Interlocked.Increment(ref descriptions);
+        return new ReusableModel().Info;
+    }
+
+    sealed class ReusableModel : IVideoModel, IReusableModel
+    {
+        readonly ChunkDecoderModel shapes = new(leaky: false);
+        public ModelInfo Info => shapes.Info with { Name = "reusable-described" };
+        public Conditioning Encode(string prompt) => shapes.Encode(prompt);
+        public TorchSharp.torch.Tensor PredictNoise(TorchSharp.torch.Tensor x, TorchSharp.torch.Tensor timesteps, IReadOnlyList<Conditioning> conditioning) => TorchSharp.torch.zeros_like(x);
+        public IFrameDecoder CreateDecoder() => shapes.CreateDecoder();
+        public TorchSharp.torch.Tensor EncodeFrames(TorchSharp.torch.Tensor rgb) => throw new NotSupportedException("no encoder");
+        public void BeginRun() { }
+        public void Dispose() { }
+    }
+}
+
 sealed class BrokenDecoderModel(bool stateless = true) : IVideoModel
 {
     public ModelInfo Info { get; } = new()
