@@ -17,6 +17,8 @@ public static class CheckpointConverter
     /// <summary>Nested state dicts, in the order the reference loaders try them.</summary>
     static readonly string[] NestedKeys = { "state_dict", "module" };
 
+    /// <summary>float32/fp32/f32, bfloat16/bf16, float16/fp16/f16/half or float64/fp64 (any case) as a ScalarType; null or blank gives null, meaning keep each tensor's type.</summary>
+    /// <exception cref="FifoInputException">"InvalidDType" for any other name.</exception>
     public static ScalarType? ParseDType(string? name) => name?.Trim().ToLowerInvariant() switch
     {
         null or "" => null,

@@ -12,16 +12,21 @@ public sealed class PickleDict
 {
     readonly List<KeyValuePair<object, object?>> items = new();
     readonly Dictionary<object, int> index = new();
+    /// <summary>The entries in insertion order. Keys are strings, longs, bools or doubles; a tuple key becomes its items joined by U+0001, None becomes "None".</summary>
     public IReadOnlyList<KeyValuePair<object, object?>> Items => items;
+    /// <summary>The state a BUILD opcode gave the dict (an OrderedDict state dict's <c>_metadata</c>); null when none.</summary>
     public object? Attributes { get; set; }
+    /// <summary>Number of entries.</summary>
     public int Count => items.Count;
 
+    /// <summary>Adds the entry, or replaces an existing key's value in its original place, as a Python dict does.</summary>
     public void Set(object key, object? value)
     {
         if (index.TryGetValue(key, out int i)) items[i] = new(key, value);
         else { index[key] = items.Count; items.Add(new(key, value)); }
     }
 
+    /// <summary>The value under <paramref name="key"/>, compared by value (a boxed long equals another with the same value).</summary>
     public bool TryGet(object key, out object? value)
     {
         if (index.TryGetValue(key, out int i)) { value = items[i].Value; return true; }
@@ -33,6 +38,7 @@ public sealed class PickleDict
 /// <summary>A reference to an allowed global (module.name); only the unpickler's own table gives it meaning.</summary>
 public sealed record PickleGlobal(string Module, string Name)
 {
+    /// <summary>"module.name", the form allow-lists use.</summary>
     public override string ToString() => $"{Module}.{Name}";
 }
 
@@ -54,6 +60,11 @@ public sealed class RestrictedUnpickler
     readonly string source;
     readonly HashSet<string> globalsSeen = new(StringComparer.Ordinal);
 
+    /// <param name="data">The whole pickle, e.g. a torch zip's data.pkl.</param>
+    /// <param name="source">Names the file in error messages.</param>
+    /// <param name="isAllowed">Decides each global as the pickle names it; a refused one throws <see cref="UnsafePickleException"/> before anything uses it.</param>
+    /// <param name="reduce">Builds the value of REDUCE from an allowed global and its arguments.</param>
+    /// <param name="persistentLoad">Resolves a persistent id (BINPERSID's object or PERSID's text).</param>
     public RestrictedUnpickler(byte[] data, string source, Func<PickleGlobal, bool> isAllowed,
         Func<PickleGlobal, IReadOnlyList<object?>, object?> reduce, Func<object?, object?> persistentLoad)
     {
@@ -69,6 +80,13 @@ public sealed class RestrictedUnpickler
 
     static readonly object Mark = new();
 
+    /// <summary>
+    /// Interprets the pickle up to its STOP and returns the object on top: plain data (null, bool, long, BigInteger, double,
+    /// string, byte[], <c>List&lt;object?&gt;</c>, <see cref="PickleTuple"/>, <see cref="PickleDict"/>, <see cref="PickleGlobal"/>)
+    /// and what the callbacks returned. Call it once: it reads on from where the last call stopped.
+    /// </summary>
+    /// <exception cref="UnsafePickleException">The pickle names a global that is not allowed.</exception>
+    /// <exception cref="InvalidDataException">The pickle is malformed, or uses an opcode a tensor checkpoint never needs.</exception>
     public object? Load()
     {
         var stack = new List<object?>();
@@ -249,9 +267,11 @@ public sealed class RestrictedUnpickler
 /// <summary>Thrown when a pickle names a global outside the allow-list; nothing has been executed.</summary>
 public sealed class UnsafePickleException : Exception
 {
+    /// <summary>The refusal of <paramref name="global"/> ("module.name") in the pickle of <paramref name="source"/>.</summary>
     public UnsafePickleException(string source, string global)
         : base($"{source}: the pickle references '{global}', which is not allowed in a weights checkpoint; it was refused and not executed.")
         => Global = global;
 
+    /// <summary>The refused global, as "module.name".</summary>
     public string Global { get; }
 }

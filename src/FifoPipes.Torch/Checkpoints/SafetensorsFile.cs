@@ -32,6 +32,10 @@ public static class SafetensorsFile
         return stream.ReadAtLeast(head, 9, throwOnEndOfStream: false) == 9 && head[8] == (byte)'{';
     }
 
+    /// <summary>
+    /// The header's tensor entries in file order (<c>__metadata__</c> left out), each checked against the file's size; reads no
+    /// tensor data. Throws <see cref="FifoInputException"/> "CheckpointNotFound" or "CheckpointCorrupt".
+    /// </summary>
     public static IReadOnlyList<SafetensorsEntry> ReadHeader(string path)
     {
         using var stream = OpenOrExplain(path);

@@ -7,6 +7,8 @@ namespace FifoPipes.Torch.Checkpoints;
 /// <summary>One tensor's place in a safetensors file, known before its data is.</summary>
 public sealed record SafetensorsSlot(string Name, ScalarType DType, long[] Shape)
 {
+    /// <summary>Bytes of the tensor's data: elements × element size.</summary>
+    /// <exception cref="NotSupportedException">The dtype has no safetensors name here (not a float, int or bool type).</exception>
     public long ByteSize => Shape.Aggregate(1L, (a, b) => checked(a * b)) * ElementSize(DType);
 
     static long ElementSize(ScalarType t) => t switch
@@ -40,6 +42,11 @@ public sealed class SafetensorsWriter : IDisposable
         this.partial = partial;
     }
 
+    /// <summary>
+    /// Writes the header of <paramref name="layout"/> (its order is the data's; <paramref name="metadata"/> becomes <c>__metadata__</c>)
+    /// to a new <c>.partial</c> file beside <paramref name="path"/>; then <see cref="Write"/> each tensor in order and <see cref="Commit"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">A name appears twice in the layout or is <c>__metadata__</c>.</exception>
     public static SafetensorsWriter Create(string path, IReadOnlyList<SafetensorsSlot> layout, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var full = Path.GetFullPath(path);

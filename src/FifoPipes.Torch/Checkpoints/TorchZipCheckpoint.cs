@@ -8,6 +8,7 @@ namespace FifoPipes.Torch.Checkpoints;
 /// <summary>Where one tensor of a torch zip checkpoint lives: a storage record plus the view on it.</summary>
 public sealed record TorchTensorRef(string StorageKey, ScalarType DType, long StorageNumel, long StorageOffset, long[] Shape, long[] Stride)
 {
+    /// <summary>Elements of the tensor (the product of <see cref="Shape"/>), not of its storage.</summary>
     public long Numel => Shape.Aggregate(1L, (a, b) => a * b);
 }
 
@@ -45,6 +46,7 @@ public sealed class TorchZipCheckpoint : IDisposable
         entries = zip.Entries.ToDictionary(e => e.FullName, StringComparer.Ordinal);
     }
 
+    /// <summary>The checkpoint file, as given to <see cref="Open"/>.</summary>
     public string Path { get; }
     /// <summary>The folder every record sits in ("archive/", or the file stem for older torch).</summary>
     public string RecordPrefix { get; }
@@ -52,8 +54,14 @@ public sealed class TorchZipCheckpoint : IDisposable
     public object? Root { get; }
     /// <summary>The globals the pickle referenced (all on <see cref="AllowedGlobals"/>).</summary>
     public IReadOnlyCollection<string> Globals { get; }
+    /// <summary>Records in the zip: data.pkl, one per storage, and torch's bookkeeping records.</summary>
     public int EntryCount => entries.Count;
 
+    /// <summary>Opens a torch.save zip and unpickles its data.pkl, allowing only <see cref="AllowedGlobals"/>; tensor data stays in the file until read.</summary>
+    /// <exception cref="FifoInputException">
+    /// "CheckpointNotFound"; "CheckpointCorrupt" (empty, a legacy non-zip pickle, damaged, or not written by torch.save);
+    /// "CheckpointUnsafe" (a global off the allow-list); "CheckpointUnreadable" (the disk failed a read).
+    /// </exception>
     public static TorchZipCheckpoint Open(string path)
     {
         WeightFiles.RequireFile(path);
@@ -308,5 +316,6 @@ public sealed class TorchZipCheckpoint : IDisposable
     static FifoInputException Unreadable(string path, IOException ex) =>
         new("CheckpointUnreadable", $"'{path}' could not be read ({ex.Message}). Check the disk or network share it is on and try again; the file itself may be whole.", ex);
 
+    /// <summary>Closes the zip and its file.</summary>
     public void Dispose() => zip.Dispose();
 }

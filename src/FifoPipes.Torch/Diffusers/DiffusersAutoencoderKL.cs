@@ -16,6 +16,12 @@ public sealed record DiffusersVaeSpec(AutoencoderKLConfig Config, double Scaling
 /// </summary>
 public static partial class DiffusersAutoencoderKL
 {
+    /// <summary>
+    /// Maps a diffusers AutoencoderKL config.json onto <see cref="AutoencoderKLConfig"/> and its scaling_factor. Throws
+    /// <c>FifoInputException</c> "DiffusersConfigUnsupported" for a VAE this port cannot build (other block types, no quant
+    /// convs, a latent shift or per-channel normalisation, block_out_channels that are not multiples of the first).
+    /// </summary>
+    /// <param name="warnings">One message per config key that nothing read, for the caller to log.</param>
     public static DiffusersVaeSpec ConfigFrom(DiffusersConfig c, out IReadOnlyList<string> warnings)
     {
         c.Ignore("_class_name", "_diffusers_version", "_name_or_path", "_use_default_values", "sample_size",
@@ -111,6 +117,7 @@ public static partial class DiffusersAutoencoderKL
     [GeneratedRegex(@"^(encoder|decoder)\.conv_norm_out\.(.+)$")]
     private static partial Regex Ends();
 
+    /// <summary>Builds the VAE and streams the component's weight files into it, cast to <paramref name="dtype"/> (strict).</summary>
     public static AutoencoderKL Load(DiffusersWeights weights, AutoencoderKLConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null) =>
         Load(weights.Stream(dtype), weights.Describe(), config, dtype, device);
 

@@ -16,6 +16,8 @@ public sealed class DiffusersConfig
     readonly HashSet<string> read = new(StringComparer.Ordinal);
     readonly List<string> problems = new();
 
+    /// <summary>Wraps a parsed config; <paramref name="source"/> names it in messages.</summary>
+    /// <exception cref="FifoInputException">"DiffusersConfigInvalid" when <paramref name="json"/> is not a JSON object.</exception>
     public DiffusersConfig(JsonElement json, string source)
     {
         if (json.ValueKind != JsonValueKind.Object)
@@ -24,6 +26,7 @@ public sealed class DiffusersConfig
         Source = source;
     }
 
+    /// <summary>The parsed config object, for what the typed readers do not cover; reading it directly marks no key as read.</summary>
     public JsonElement Json { get; }
     /// <summary>The file (or fixture) the config came from, for messages.</summary>
     public string Source { get; }
@@ -50,22 +53,32 @@ public sealed class DiffusersConfig
         return Json.TryGetProperty(key, out value) && value.ValueKind != JsonValueKind.Null;
     }
 
+    /// <summary>Whether <paramref name="key"/> is present and not null. Only a probe: the key still counts as unread until read or ignored.</summary>
     public bool Has(string key) => Json.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null;
 
+    /// <summary>
+    /// Reads <paramref name="key"/> as an integer and marks it read; absent or null gives <paramref name="fallback"/>. A value of
+    /// another kind also gives the fallback and is recorded as a problem, which <see cref="Finish"/> throws.
+    /// </summary>
     public int Int(string key, int fallback) => TryGet(key, out var v) ? (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i : Bad(key, v, "an integer", fallback)) : fallback;
 
+    /// <summary>As <see cref="Int"/>, for a number.</summary>
     public double Double(string key, double fallback) => TryGet(key, out var v) ? (v.ValueKind == JsonValueKind.Number ? v.GetDouble() : Bad(key, v, "a number", fallback)) : fallback;
 
+    /// <summary>As <see cref="Int"/>, for true or false.</summary>
     public bool Bool(string key, bool fallback) => TryGet(key, out var v) ? (v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : Bad(key, v, "true or false", fallback)) : fallback;
 
+    /// <summary>As <see cref="Int"/>, for a string.</summary>
     public string String(string key, string fallback) => TryGet(key, out var v) ? (v.ValueKind == JsonValueKind.String ? v.GetString()! : Bad(key, v, "a string", fallback)) : fallback;
 
+    /// <summary>As <see cref="Int"/>, for a list of integers.</summary>
     public IReadOnlyList<int> Ints(string key, IReadOnlyList<int> fallback) => TryGet(key, out var v)
         ? v.ValueKind == JsonValueKind.Array && v.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out _))
             ? v.EnumerateArray().Select(e => e.GetInt32()).ToArray()
             : Bad(key, v, "a list of integers", fallback)
         : fallback;
 
+    /// <summary>As <see cref="Int"/>, for a list of strings.</summary>
     public IReadOnlyList<string> Strings(string key, IReadOnlyList<string> fallback) => TryGet(key, out var v)
         ? v.ValueKind == JsonValueKind.Array && v.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String)
             ? v.EnumerateArray().Select(e => e.GetString()!).ToArray()
@@ -85,12 +98,14 @@ public sealed class DiffusersConfig
             problems.Add($"{key} = {v.GetRawText()} (only \"{supported}\" is supported)");
     }
 
+    /// <summary>As <see cref="Expect(string, string)"/>, for a number (compared exactly).</summary>
     public void Expect(string key, double supported)
     {
         if (TryGet(key, out var v) && !(v.ValueKind == JsonValueKind.Number && v.GetDouble() == supported))
             problems.Add($"{key} = {v.GetRawText()} (only {supported.ToString(CultureInfo.InvariantCulture)} is supported)");
     }
 
+    /// <summary>As <see cref="Expect(string, string)"/>, for true or false.</summary>
     public void Expect(string key, bool supported)
     {
         if (TryGet(key, out var v) && !(v.ValueKind is JsonValueKind.True or JsonValueKind.False && v.GetBoolean() == supported))

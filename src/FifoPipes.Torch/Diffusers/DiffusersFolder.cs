@@ -12,6 +12,7 @@ namespace FifoPipes.Torch.Diffusers;
 /// </summary>
 public sealed class DiffusersFolder
 {
+    /// <summary>The file in the root that makes a folder a diffusers pipeline and names its components.</summary>
     public const string ModelIndexFile = "model_index.json";
 
     DiffusersFolder(string root, JsonElement modelIndex)
@@ -20,7 +21,9 @@ public sealed class DiffusersFolder
         ModelIndex = modelIndex;
     }
 
+    /// <summary>The folder's full path.</summary>
     public string Root { get; }
+    /// <summary>The parsed model_index.json (a JSON object).</summary>
     public JsonElement ModelIndex { get; }
     /// <summary>The pipeline class (model_index.json "_class_name"), e.g. TextToVideoSDPipeline.</summary>
     public string PipelineClass => ModelIndex.TryGetProperty("_class_name", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : "";
@@ -69,6 +72,7 @@ public sealed class DiffusersFolder
         return folder;
     }
 
+    /// <summary>Reads <paramref name="fileName"/> in the <paramref name="component"/> folder (<c>scheduler_config.json</c> for a scheduler); throws "DiffusersFileMissing" or "DiffusersConfigInvalid".</summary>
     public DiffusersConfig Config(string component, string fileName = "config.json") => DiffusersConfig.Load(Path.Combine(Root, component, fileName));
 
     /// <summary>Finds the weights of a component (see <see cref="DiffusersWeights.Find"/>).</summary>

@@ -15,6 +15,12 @@ public static partial class HfClipTextModel
     /// <summary>open_clip parameters with no CLIPTextModel counterpart (the contrastive head); never used for conditioning.</summary>
     public static readonly IReadOnlySet<string> UnusedOpenClipParameters = new HashSet<string>(StringComparer.Ordinal) { "text_projection", "logit_scale" };
 
+    /// <summary>
+    /// Maps a transformers CLIPTextConfig onto <see cref="OpenClipTextConfig"/>, running every layer (a diffusers text encoder that
+    /// wants the penultimate layer, like zeroscope's, ships without the last). Throws <c>FifoInputException</c>
+    /// "DiffusersConfigUnsupported" unless hidden_act is "gelu", layer_norm_eps is 1e-5 and the widths divide evenly.
+    /// </summary>
+    /// <param name="warnings">One message per config key that nothing read, for the caller to log.</param>
     public static OpenClipTextConfig ConfigFrom(DiffusersConfig c, out IReadOnlyList<string> warnings)
     {
         c.Ignore("_name_or_path", "architectures", "model_type", "torch_dtype", "transformers_version",
@@ -114,6 +120,7 @@ public static partial class HfClipTextModel
     [GeneratedRegex(@"^text_model\.encoder\.layers\.(\d+)\.self_attn\.(q|k|v)_proj\.(weight|bias)$")]
     private static partial Regex QkvKey();
 
+    /// <summary>Builds the text tower and streams the component's weight files into it, cast to <paramref name="dtype"/> (strict except the unused contrastive head).</summary>
     public static OpenClipTextTransformer Load(DiffusersWeights weights, OpenClipTextConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null) =>
         Load(weights.Stream(dtype), weights.Describe(), config, dtype, device);
 

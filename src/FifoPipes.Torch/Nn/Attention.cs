@@ -41,8 +41,11 @@ public class Attention : Module<Tensor, Tensor?, Tensor>
         register_module("to_out", to_out);
     }
 
+    /// <summary>Heads; the projections' heads·<see cref="HeadDim"/> outputs are split into this many.</summary>
     public int Heads { get; }
+    /// <summary>Width of one head.</summary>
     public int HeadDim { get; }
+    /// <summary>Factor of q·kᵀ before the softmax: the constructor's scale, or headDim^-0.5 without one.</summary>
     public double Scale { get; }
 
     /// <summary>

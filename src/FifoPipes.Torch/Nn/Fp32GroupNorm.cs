@@ -15,6 +15,8 @@ public sealed class Fp32GroupNorm : Module<Tensor, Tensor>
     readonly Parameter weight;
     readonly Parameter bias;
 
+    /// <summary>A GroupNorm of <paramref name="channels"/> in <paramref name="groups"/> groups, weight 1 and bias 0 until loaded.</summary>
+    /// <exception cref="ArgumentException">The channels do not split into the groups.</exception>
     public Fp32GroupNorm(long groups, long channels, double eps = 1e-5, Device? device = null, ScalarType? dtype = null)
         : base(nameof(Fp32GroupNorm))
     {
@@ -28,7 +30,9 @@ public sealed class Fp32GroupNorm : Module<Tensor, Tensor>
         register_parameter("bias", bias);
     }
 
+    /// <summary>Channel groups the statistics are taken over.</summary>
     public long Groups { get; }
+    /// <summary>Added to the variance: 1e-5 in the UNet's ResBlocks and output, 1e-6 in its transformers and in the VAE.</summary>
     public double Eps { get; }
 
     /// <summary>
@@ -37,6 +41,7 @@ public sealed class Fp32GroupNorm : Module<Tensor, Tensor>
     /// </summary>
     public bool Scripted { get; set; }
 
+    /// <summary>[N, C, ...] → the same shape and dtype, normalised per sample and group.</summary>
     public override Tensor forward(Tensor x) => Scripted ? PointwiseScript.GroupNorm(x, weight, bias, Groups, Eps) : Native(x);
 
     /// <summary>silu(norm(x)), the pair every ResBlock and temporal conv stage starts with; one pass less when <see cref="Scripted"/>.</summary>

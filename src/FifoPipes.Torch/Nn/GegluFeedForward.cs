@@ -10,6 +10,7 @@ public sealed class Geglu : Module<Tensor, Tensor>
 {
     readonly Linear proj;
 
+    /// <summary><c>proj</c> maps <paramref name="dimIn"/> to 2·<paramref name="dimOut"/>: the value's rows, then the gate's.</summary>
     public Geglu(long dimIn, long dimOut, Device? device = null, ScalarType? dtype = null) : base(nameof(Geglu))
     {
         proj = Linear(dimIn, dimOut * 2, hasBias: true, device: device, dtype: dtype);
@@ -19,6 +20,7 @@ public sealed class Geglu : Module<Tensor, Tensor>
     /// <summary>Gate through <see cref="PointwiseScript"/> (one fused pass on CUDA; a GPU speed candidate, off by default).</summary>
     public bool Scripted { get; set; }
 
+    /// <summary>[..., dimIn] → [..., dimOut].</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -41,6 +43,7 @@ public sealed class GegluFeedForward : Module<Tensor, Tensor>
 {
     readonly Sequential net;
 
+    /// <summary>[..., dim] through GEGLU to <paramref name="mult"/>·dim and a Linear back to dim.</summary>
     public GegluFeedForward(long dim, int mult = 4, Device? device = null, ScalarType? dtype = null) : base(nameof(GegluFeedForward))
     {
         long inner = dim * mult;
@@ -50,5 +53,6 @@ public sealed class GegluFeedForward : Module<Tensor, Tensor>
         register_module("net", net);
     }
 
+    /// <summary>[..., dim] → [..., dim].</summary>
     public override Tensor forward(Tensor x) => net.forward(x);
 }

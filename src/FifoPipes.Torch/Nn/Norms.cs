@@ -11,6 +11,7 @@ namespace FifoPipes.Torch.Nn;
 /// </summary>
 public static class Norms
 {
+    /// <summary>A LayerNorm over the last <paramref name="dim"/> features with weight 1 and bias 0 (left unfilled on the meta device, which has no memory).</summary>
     public static LayerNorm LayerNorm(long dim, double eps, Device? device = null, ScalarType? dtype = null)
     {
         var norm = nn.LayerNorm(dim, eps, elementwise_affine: true, device: device, dtype: dtype);

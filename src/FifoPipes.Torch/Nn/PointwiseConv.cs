@@ -35,6 +35,7 @@ public sealed class PointwiseConv : Module<Tensor, Tensor>
         register_parameter("bias", bias);
     }
 
+    /// <summary>Channel-last tokens [..., in] → [..., out]: what the 1×1 conv gives, computed as a Linear on the flattened weight.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();

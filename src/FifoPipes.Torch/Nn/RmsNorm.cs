@@ -14,6 +14,7 @@ public sealed class RmsNorm : Module<Tensor, Tensor>
 {
     readonly Parameter weight;
 
+    /// <summary>Over the last <paramref name="dim"/> features; weight 1 until loaded.</summary>
     public RmsNorm(long dim, double eps = 1e-6, Device? device = null, ScalarType? dtype = null) : base(nameof(RmsNorm))
     {
         Eps = eps;
@@ -21,8 +22,10 @@ public sealed class RmsNorm : Module<Tensor, Tensor>
         register_parameter("weight", weight);
     }
 
+    /// <summary>Added to the mean square before the reciprocal square root.</summary>
     public double Eps { get; }
 
+    /// <summary>[..., dim] → [..., dim] in the weight's dtype.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();

@@ -10,6 +10,7 @@ public sealed record StateDictMismatch(
     IReadOnlyList<string> Unexpected,
     IReadOnlyList<(string Key, long[] Expected, long[] Actual)> WrongShape)
 {
+    /// <summary>Nothing missing, unexpected or of the wrong shape: a strict load would succeed.</summary>
     public bool IsEmpty => Missing.Count == 0 && Unexpected.Count == 0 && WrongShape.Count == 0;
 
     /// <summary>A readable list (the first <paramref name="perKind"/> of each kind, then a count).</summary>
@@ -41,6 +42,7 @@ public static class StrictStateDict
     public static IReadOnlyList<(string Key, long[] Shape)> Shapes(nn.Module module) =>
         module.state_dict().Select(kv => (kv.Key, kv.Value.shape)).ToList();
 
+    /// <summary>The module's state dict (every parameter and buffer, exact shapes) against a checkpoint's key → shape.</summary>
     public static StateDictMismatch Compare(nn.Module module, IReadOnlyDictionary<string, long[]> checkpointShapes) =>
         Compare(Shapes(module).Select(o => (o.Key, (long[]?)o.Shape)).ToList(), checkpointShapes);
 

@@ -10,6 +10,7 @@ namespace FifoPipes.Torch.Text;
 /// </summary>
 public static partial class ClipTextCleaner
 {
+    /// <summary>open_clip's basic_clean (ftfy fixes, HTML unescaped twice) and whitespace_clean, then lower case: the text <see cref="ClipTokenizer.Encode"/> splits.</summary>
     public static string Clean(string text)
     {
         text = FixText(text);

@@ -13,6 +13,7 @@ namespace FifoPipes.Torch.Text;
 /// </summary>
 public sealed partial class ClipTokenizer
 {
+    /// <summary>CLIP's context: 77 tokens, start and end of text included.</summary>
     public const int DefaultContextLength = 77;
     /// <summary>Where users get the vocabulary when it is missing.</summary>
     public const string VocabHelp =
@@ -38,8 +39,11 @@ public sealed partial class ClipTokenizer
     /// <summary>The files it was read from: another vocabulary gives other embeddings, so model fingerprints include them.</summary>
     public IReadOnlyList<string> Files { get; }
 
+    /// <summary>Id of the start-of-text token that opens every sequence (49406 in CLIP's vocabulary).</summary>
     public int StartOfText { get; }
+    /// <summary>Id of the end-of-text token after the prompt (49407 in CLIP's vocabulary); a truncated prompt ends with it too.</summary>
     public int EndOfText { get; }
+    /// <summary>Tokens in the vocabulary (49408 for CLIP); the text encoder's embedding needs a row for each.</summary>
     public int VocabSize => encoder.Count;
 
     /// <summary>open_clip's layout: one gzip'd merges file; the vocabulary is derived from it.</summary>

@@ -16,6 +16,8 @@ public sealed class HfClipTokenizer
     // Longest first, so a special token that contains another wins (the reference matches greedily with a trie).
     readonly (string Text, int Id)[] specials;
 
+    /// <summary>The BPE of <paramref name="bpe"/> with a tokenizer folder's special tokens.</summary>
+    /// <exception cref="FifoInputException">"TokenizerCorrupt" when a special token is not in the vocabulary, or <paramref name="maxLength"/> is below 2.</exception>
     public HfClipTokenizer(ClipTokenizer bpe, string bosToken, string eosToken, string unkToken, string padToken, int maxLength)
     {
         this.bpe = bpe;
@@ -30,9 +32,13 @@ public sealed class HfClipTokenizer
             .Where(s => s.Item1.Length > 0).DistinctBy(s => s.Item1).OrderByDescending(s => s.Item1.Length).ToArray();
     }
 
+    /// <summary>Id of bos_token, which opens every sequence.</summary>
     public int BosId { get; }
+    /// <summary>Id of eos_token, which follows the (truncated) prompt.</summary>
     public int EosId { get; }
+    /// <summary>Id of pad_token, which fills the rest: "!" (id 0) in SD 2 and zeroscope, the end-of-text token in OpenAI's CLIP.</summary>
     public int PadId { get; }
+    /// <summary>Tokens per sequence, bos and eos included (tokenizer_config.json's model_max_length; 77 when absent or above 4096).</summary>
     public int MaxLength { get; }
     /// <summary>Ids run from 0 to this minus one; the text encoder's embedding table must have a row for each.</summary>
     public int VocabSize => bpe.VocabSize;

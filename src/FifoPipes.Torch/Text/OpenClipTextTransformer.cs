@@ -8,17 +8,24 @@ namespace FifoPipes.Torch.Text;
 /// <summary>The shape of an open_clip text tower (defaults: ViT-H-14, as VideoCrafter and SD 2 use it).</summary>
 public sealed record OpenClipTextConfig
 {
+    /// <summary>Token width (open_clip's <c>width</c>; transformers' <c>hidden_size</c>): the output is [B, context, width].</summary>
     public int Width { get; init; } = 1024;
+    /// <summary>Residual attention blocks in the checkpoint (<c>layers</c>); the last <see cref="SkipLastLayers"/> of them are not run.</summary>
     public int Layers { get; init; } = 24;
+    /// <summary>Attention heads per block (<c>heads</c>); they must split <see cref="Width"/> evenly.</summary>
     public int Heads { get; init; } = 16;
+    /// <summary>Rows of <c>token_embedding</c> (<c>vocab_size</c>; 49408 for CLIP's BPE).</summary>
     public int VocabSize { get; init; } = 49408;
+    /// <summary>Tokens per prompt, the rows of <c>positional_embedding</c> (<c>context_length</c>); forward takes exactly this many.</summary>
     public int ContextLength { get; init; } = 77;
+    /// <summary>Width of the MLP's hidden layer as a multiple of <see cref="Width"/> (<c>mlp_ratio</c>).</summary>
     public int MlpRatio { get; init; } = 4;
     /// <summary>text_projection's output width (the CLIP embed_dim; unused by diffusion models but present in checkpoints).</summary>
     public int EmbedDim { get; init; } = 1024;
     /// <summary>How many resblocks from the end to skip: 1 = "penultimate" (VideoCrafter, SD 2), 0 = "last".</summary>
     public int SkipLastLayers { get; init; } = 1;
 
+    /// <summary>OpenCLIP ViT-H-14's text tower (width 1024, 24 layers, 16 heads) used at the penultimate layer, as VideoCrafter's <c>cond_stage_model.model</c>.</summary>
     public static OpenClipTextConfig VitH14 { get; } = new();
 }
 
@@ -38,6 +45,10 @@ public sealed class OpenClipTextTransformer : Module<Tensor, Tensor>
     readonly Parameter text_projection;
     readonly Parameter logit_scale;
 
+    /// <summary>
+    /// Builds the tower on <paramref name="device"/> in <paramref name="dtype"/>. Several parameters (<c>positional_embedding</c>,
+    /// the packed in_proj, <c>text_projection</c>, <c>logit_scale</c>, the LayerNorms) start uninitialised, so load a checkpoint before running it.
+    /// </summary>
     public OpenClipTextTransformer(OpenClipTextConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(OpenClipTextTransformer))
     {
         this.config = config;
@@ -50,6 +61,7 @@ public sealed class OpenClipTextTransformer : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The configuration it was built from.</summary>
     public OpenClipTextConfig Config => config;
 
     /// <param name="tokens">[B, context] int64 token ids.</param>
@@ -70,6 +82,7 @@ public sealed class TextTransformer : Module
 {
     readonly ModuleList<ResidualAttentionBlock> resblocks;
 
+    /// <summary>Builds all <see cref="OpenClipTextConfig.Layers"/> blocks (<c>resblocks.N</c>), skipped ones included, so every checkpoint key loads.</summary>
     public TextTransformer(OpenClipTextConfig config, Device? device, ScalarType? dtype) : base(nameof(TextTransformer))
     {
         resblocks = new ModuleList<ResidualAttentionBlock>(
@@ -93,6 +106,7 @@ public sealed class ResidualAttentionBlock : Module
     readonly LayerNorm ln_2;
     readonly Sequential mlp;
 
+    /// <summary>A block of <see cref="OpenClipTextConfig.Width"/> with <c>ln_1</c>, <c>attn</c>, <c>ln_2</c> and <c>mlp.c_fc</c>/<c>mlp.c_proj</c>; LayerNorm eps 1e-5.</summary>
     public ResidualAttentionBlock(OpenClipTextConfig config, Device? device, ScalarType? dtype) : base(nameof(ResidualAttentionBlock))
     {
         int w = config.Width, hidden = w * config.MlpRatio;
@@ -106,6 +120,9 @@ public sealed class ResidualAttentionBlock : Module
         RegisterComponents();
     }
 
+    /// <param name="x">[B, L, width].</param>
+    /// <param name="mask">Additive [L, L] score mask (−inf above the diagonal for the causal text tower).</param>
+    /// <returns>[B, L, width].</returns>
     public Tensor forward(Tensor x, Tensor mask)
     {
         using var scope = NewDisposeScope();
@@ -123,6 +140,10 @@ public sealed class PackedMultiheadAttention : Module
     readonly Linear out_proj;
     readonly int heads;
 
+    /// <summary>
+    /// <c>in_proj_weight</c> [3·width, width] and <c>in_proj_bias</c> [3·width] (uninitialised until loaded), <c>out_proj</c>
+    /// [width, width]; <paramref name="heads"/> must divide <paramref name="width"/>.
+    /// </summary>
     public PackedMultiheadAttention(int width, int heads, Device? device, ScalarType? dtype) : base(nameof(PackedMultiheadAttention))
     {
         this.heads = heads;

@@ -10,16 +10,26 @@ namespace FifoPipes.Torch.Text;
 /// <summary>The shape of a T5 v1.1 encoder, in HF config.json names (defaults: t5-v1_1-xxl).</summary>
 public sealed record T5EncoderConfig
 {
+    /// <summary>Rows of the shared token embedding (<c>vocab_size</c>).</summary>
     public int VocabSize { get; init; } = 32128;
+    /// <summary>Width of every hidden state (<c>d_model</c>): the encoder returns [B, L, d_model].</summary>
     public int DModel { get; init; } = 4096;
+    /// <summary>Width of one attention head (<c>d_kv</c>); q, k and v project to heads·d_kv.</summary>
     public int DKv { get; init; } = 64;
+    /// <summary>Inner width of the gated-GELU feed-forward (<c>d_ff</c>).</summary>
     public int DFf { get; init; } = 10240;
+    /// <summary>Encoder blocks (<c>num_layers</c>).</summary>
     public int Layers { get; init; } = 24;
+    /// <summary>Attention heads per block (<c>num_heads</c>).</summary>
     public int Heads { get; init; } = 64;
+    /// <summary>Buckets of the relative position bias, half for each direction (<c>relative_attention_num_buckets</c>).</summary>
     public int RelativeAttentionBuckets { get; init; } = 32;
+    /// <summary>Distance in tokens from which relative positions share the outermost bucket (<c>relative_attention_max_distance</c>).</summary>
     public int RelativeAttentionMaxDistance { get; init; } = 128;
+    /// <summary>Epsilon of every RMSNorm (<c>layer_norm_epsilon</c>).</summary>
     public double LayerNormEpsilon { get; init; } = 1e-6;
 
+    /// <summary>t5-v1_1-xxl's encoder (d_model 4096, 24 layers, 64 heads of 64), Open-Sora Plan's text encoder.</summary>
     public static T5EncoderConfig V1_1Xxl { get; } = new();
 
     /// <summary>Reads HF's config.json fields; only the gated-GELU (v1.1) feed-forward is supported.</summary>
@@ -55,6 +65,7 @@ public sealed class T5EncoderModel : Module<Tensor, Tensor, Tensor>
     readonly Embedding shared;
     readonly T5Stack encoder;
 
+    /// <summary>Builds the encoder on <paramref name="device"/> in <paramref name="dtype"/> with fresh weights (float16 keeps every <c>wo</c> in float32); load an HF T5EncoderModel state dict into it.</summary>
     public T5EncoderModel(T5EncoderConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(T5EncoderModel))
     {
         Config = config;
@@ -64,6 +75,7 @@ public sealed class T5EncoderModel : Module<Tensor, Tensor, Tensor>
         register_module("encoder", encoder);
     }
 
+    /// <summary>The configuration it was built from.</summary>
     public T5EncoderConfig Config { get; }
 
     /// <param name="inputIds">[B, L] int64, right-padded.</param>
@@ -79,6 +91,7 @@ public sealed class T5Stack : Module<Tensor, Tensor, Tensor>
     readonly ModuleList<T5Block> block;
     readonly RmsNorm final_layer_norm;
 
+    /// <param name="embedTokens">The model's <c>shared</c> embedding, registered here again as <c>embed_tokens</c> so both keys load the same weights.</param>
     public T5Stack(T5EncoderConfig config, Embedding embedTokens, Device? device, ScalarType? dtype) : base(nameof(T5Stack))
     {
         embed_tokens = embedTokens;
@@ -90,6 +103,9 @@ public sealed class T5Stack : Module<Tensor, Tensor, Tensor>
         register_module("final_layer_norm", final_layer_norm);
     }
 
+    /// <param name="inputIds">[B, L] int64 token ids.</param>
+    /// <param name="attentionMask">[B, L], 1 for real tokens, 0 for padding; it masks keys only, so pad positions still get outputs.</param>
+    /// <returns>The hidden states after <c>final_layer_norm</c>, [B, L, d_model].</returns>
     public override Tensor forward(Tensor inputIds, Tensor attentionMask)
     {
         using var scope = NewDisposeScope();
@@ -108,6 +124,7 @@ public sealed class T5Block : Module<Tensor, Tensor, Tensor>
 {
     readonly ModuleList<Module> layer;
 
+    /// <param name="hasRelativeBias">True for block 0 only, which owns <c>layer.0.SelfAttention.relative_attention_bias</c>.</param>
     public T5Block(T5EncoderConfig config, bool hasRelativeBias, Device? device, ScalarType? dtype) : base(nameof(T5Block))
     {
         layer = new ModuleList<Module>(
@@ -116,9 +133,14 @@ public sealed class T5Block : Module<Tensor, Tensor, Tensor>
         register_module("layer", layer);
     }
 
+    /// <summary><c>layer.0</c>, the self-attention sublayer (block 0's also computes the shared position bias).</summary>
     public T5LayerSelfAttention Layer0 => (T5LayerSelfAttention)layer[0];
+    /// <summary><c>layer.1</c>, the feed-forward sublayer.</summary>
     public T5LayerFF Layer1 => (T5LayerFF)layer[1];
 
+    /// <param name="x">Hidden states [B, L, d_model].</param>
+    /// <param name="bias">Float32 score bias (position bias plus key mask) broadcastable to [B, heads, L, L], the same for every block.</param>
+    /// <returns>[B, L, d_model]; float16 values are clamped to ±64504, as HF does, so an overflow does not reach later blocks.</returns>
     public override Tensor forward(Tensor x, Tensor bias)
     {
         using var scope = NewDisposeScope();
@@ -135,11 +157,13 @@ public sealed class T5Block : Module<Tensor, Tensor, Tensor>
     }
 }
 
+/// <summary>A block's <c>layer.0</c>: x + <c>SelfAttention</c>(<c>layer_norm</c>(x)), pre-RMSNorm residual.</summary>
 public sealed class T5LayerSelfAttention : Module<Tensor, Tensor, Tensor>
 {
     readonly T5Attention SelfAttention;
     readonly RmsNorm layer_norm;
 
+    /// <param name="hasRelativeBias">True for block 0 only, whose attention owns <c>relative_attention_bias</c>.</param>
     public T5LayerSelfAttention(T5EncoderConfig config, bool hasRelativeBias, Device? device, ScalarType? dtype) : base(nameof(T5LayerSelfAttention))
     {
         SelfAttention = new T5Attention(config, hasRelativeBias, device, dtype);
@@ -148,8 +172,10 @@ public sealed class T5LayerSelfAttention : Module<Tensor, Tensor, Tensor>
         register_module("layer_norm", layer_norm);
     }
 
+    /// <summary>The <c>SelfAttention</c> module, through which the stack takes block 0's <see cref="T5Attention.PositionBias"/>.</summary>
     public T5Attention Attention => SelfAttention;
 
+    /// <summary>[B, L, d_model] → [B, L, d_model]; <paramref name="bias"/> is the float32 score bias broadcastable to [B, heads, L, L].</summary>
     public override Tensor forward(Tensor x, Tensor bias)
     {
         using var scope = NewDisposeScope();
@@ -157,11 +183,16 @@ public sealed class T5LayerSelfAttention : Module<Tensor, Tensor, Tensor>
     }
 }
 
+/// <summary>
+/// A block's <c>layer.1</c>: y + <c>DenseReluDense</c>(<c>layer_norm</c>(y)) (gated GELU despite the key's name), where y is the input,
+/// clamped in float16 as HF clamps the attention sublayer's output.
+/// </summary>
 public sealed class T5LayerFF : Module<Tensor, Tensor>
 {
     readonly T5GatedGeluDense DenseReluDense;
     readonly RmsNorm layer_norm;
 
+    /// <summary>The sublayer's <c>DenseReluDense</c> and <c>layer_norm</c> for <paramref name="config"/>'s widths.</summary>
     public T5LayerFF(T5EncoderConfig config, Device? device, ScalarType? dtype) : base(nameof(T5LayerFF))
     {
         DenseReluDense = new T5GatedGeluDense(config, device, dtype);
@@ -170,6 +201,7 @@ public sealed class T5LayerFF : Module<Tensor, Tensor>
         register_module("layer_norm", layer_norm);
     }
 
+    /// <summary>[B, L, d_model] → [B, L, d_model]; float32 when the model is float16, because <c>wo</c>'s output is.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -185,6 +217,10 @@ public sealed class T5GatedGeluDense : Module<Tensor, Tensor>
     readonly Linear wi_1;
     readonly Linear wo;
 
+    /// <summary>
+    /// <c>wi_0</c> and <c>wi_1</c> [d_ff, d_model] and <c>wo</c> [d_model, d_ff], without biases. With a float16 <paramref name="dtype"/>,
+    /// <c>wo</c> is float32 because the activations that reach it overflow float16 in t5-v1_1-xxl.
+    /// </summary>
     public T5GatedGeluDense(T5EncoderConfig config, Device? device, ScalarType? dtype) : base(nameof(T5GatedGeluDense))
     {
         wi_0 = Linear(config.DModel, config.DFf, hasBias: false, device: device, dtype: dtype);
@@ -197,6 +233,7 @@ public sealed class T5GatedGeluDense : Module<Tensor, Tensor>
         register_module("wo", wo);
     }
 
+    /// <summary>[B, L, d_model] → [B, L, d_model] in <c>wo</c>'s dtype (float32 when the model is float16).</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -222,6 +259,8 @@ public sealed class T5Attention : Module<Tensor, Tensor, Tensor>
     readonly int buckets;
     readonly int maxDistance;
 
+    /// <summary>q, k, v [heads·d_kv, d_model] and o [d_model, heads·d_kv], none with a bias.</summary>
+    /// <param name="hasRelativeBias">Owns <c>relative_attention_bias</c> [buckets, heads] (block 0 only), which <see cref="PositionBias"/> needs.</param>
     public T5Attention(T5EncoderConfig config, bool hasRelativeBias, Device? device, ScalarType? dtype) : base(nameof(T5Attention))
     {
         heads = config.Heads;

@@ -11,7 +11,9 @@ namespace FifoPipes.Torch.Text;
 /// </summary>
 public sealed class T5Tokenizer
 {
+    /// <summary>Id of &lt;pad&gt; in T5's SentencePiece vocabulary; it fills the sequence after &lt;/s&gt; (mask 0).</summary>
     public const int PadId = 0;
+    /// <summary>Id of &lt;/s&gt;, appended after the truncated prompt (mask 1).</summary>
     public const int EndOfSentenceId = 1;
     readonly SentencePieceTokenizer sentencePiece;
 

@@ -8,6 +8,7 @@ public static class TokenizerFiles
     /// <summary>Real vocabularies and SentencePiece models are about a megabyte; anything far larger is not one.</summary>
     public const long MaxBytes = 64L << 20;
 
+    /// <summary>Throws <see cref="FifoInputException"/> "TokenizerCorrupt" when the existing file <paramref name="path"/> is larger than <see cref="MaxBytes"/>; the message calls it <paramref name="whatItIs"/> and ends with <paramref name="fix"/>.</summary>
     public static void RefuseHuge(string path, string whatItIs, string fix)
     {
         long length = new FileInfo(path).Length;

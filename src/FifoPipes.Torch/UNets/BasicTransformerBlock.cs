@@ -18,6 +18,9 @@ public sealed class BasicTransformerBlock : Module<Tensor, Tensor?, Tensor>
     readonly Attention attn2;
     readonly LayerNorm norm1, norm2, norm3;
 
+    /// <summary>A block over tokens of width <paramref name="dim"/>, attending with <paramref name="heads"/> heads of <paramref name="headDim"/>; 4× GEGLU feed-forward, LayerNorms with eps 1e-5.</summary>
+    /// <param name="contextDim">Width of attn2's context for cross-attention; null makes attn2 self-attention.</param>
+    /// <param name="relativePositionLength">Clamp distance of relative-position attention (VideoCrafter1) in both attentions; null for plain attention.</param>
     public BasicTransformerBlock(int dim, int heads, int headDim, int? contextDim, int? relativePositionLength,
         Device? device = null, ScalarType? dtype = null)
         : base(nameof(BasicTransformerBlock))

@@ -22,6 +22,7 @@ public sealed record FrameConditioning(Tensor Emb, Tensor Context, long Batch, l
 /// <summary>A layer that works on per-frame features [(b t), C, H, W] and may use the conditioning.</summary>
 public interface IFrameLayer
 {
+    /// <summary>Per-frame features [(b t), C, H, W] → [(b t), C', H', W'] (a layer may change channels and size).</summary>
     Tensor Forward(Tensor h, FrameConditioning cond);
 }
 
@@ -34,6 +35,8 @@ public sealed class FrameBlock : Module<Tensor, FrameConditioning, Tensor>
 {
     readonly Module[] layers;
 
+    /// <summary>The layers in call order, registered as "0", "1", ...: each an <see cref="IFrameLayer"/> or a Tensor → Tensor module such as a Conv2d.</summary>
+    /// <exception cref="ArgumentException">A layer is neither.</exception>
     public FrameBlock(params Module[] layers) : base(nameof(FrameBlock))
     {
         foreach (var layer in layers)
@@ -43,8 +46,10 @@ public sealed class FrameBlock : Module<Tensor, FrameConditioning, Tensor>
         for (int i = 0; i < layers.Length; i++) register_module(i.ToString(System.Globalization.CultureInfo.InvariantCulture), layers[i]);
     }
 
+    /// <summary>The layers in call order.</summary>
     public IReadOnlyList<Module> Layers => layers;
 
+    /// <summary>Runs the layers in order on [(b t), C, H, W], IFrameLayers with <paramref name="cond"/>; intermediates are disposed, the input is not.</summary>
     public override Tensor forward(Tensor h, FrameConditioning cond)
     {
         var current = h;

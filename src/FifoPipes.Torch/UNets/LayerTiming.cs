@@ -14,6 +14,7 @@ public static class LayerTiming
 {
     [ThreadStatic] static Func<nn.Module, Tensor, Func<Tensor>, Tensor>? observer;
 
+    /// <summary>Called as (layer, input, run) in place of the layer call; it should call run() once and return its result. Set per thread; null for none.</summary>
     public static Func<nn.Module, Tensor, Func<Tensor>, Tensor>? Observer
     {
         get => observer;

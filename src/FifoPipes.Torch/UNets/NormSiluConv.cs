@@ -15,6 +15,8 @@ public sealed class NormSiluConv : Module<Tensor, Tensor>
     // Not module fields: TorchSharp would register those under the field names as well, beside the keys below.
     readonly (Fp32GroupNorm Norm, Module<Tensor, Tensor> Conv) layers;
 
+    /// <summary>Registers <paramref name="norm"/> as <c>0</c> and <paramref name="conv"/> as <paramref name="convKey"/>.</summary>
+    /// <param name="convKey">The conv's index in the reference Sequential: "2", or "3" after a dropout.</param>
     public NormSiluConv(Fp32GroupNorm norm, string convKey, Module<Tensor, Tensor> conv) : base(nameof(NormSiluConv))
     {
         layers = (norm, conv);
@@ -22,6 +24,7 @@ public sealed class NormSiluConv : Module<Tensor, Tensor>
         register_module(convKey, conv);
     }
 
+    /// <summary>conv(silu(norm(x))): [N, C, ...] → the conv's output.</summary>
     public override Tensor forward(Tensor x)
     {
         using var activated = layers.Norm.ForwardSilu(x);

@@ -14,6 +14,7 @@ public sealed class RelativePosition : Module<long, long, Tensor>
 {
     readonly Parameter embeddings_table;
 
+    /// <summary>A table [2·<paramref name="maxDistance"/> + 1, <paramref name="headDim"/>], Xavier-uniform until a checkpoint is loaded.</summary>
     public RelativePosition(int headDim, int maxDistance, Device? device = null, ScalarType? dtype = null) : base(nameof(RelativePosition))
     {
         MaxDistance = maxDistance;
@@ -26,6 +27,7 @@ public sealed class RelativePosition : Module<long, long, Tensor>
         register_parameter("embeddings_table", embeddings_table);
     }
 
+    /// <summary>Offsets beyond ±this share the table's end rows (VideoCrafter1: temporal_length, 16 frames).</summary>
     public int MaxDistance { get; }
 
     /// <summary>E[i, j] = table[clamp(j − i)] as [lengthQ, lengthK, d].</summary>
@@ -50,6 +52,8 @@ public sealed class RelativePositionAttention : Attention
     readonly RelativePosition relative_position_k;
     readonly RelativePosition relative_position_v;
 
+    /// <summary>An <see cref="Attention"/> plus the tables <c>relative_position_k</c> and <c>relative_position_v</c>; <see cref="Attention.PackShortSequences"/> has no effect on it.</summary>
+    /// <param name="maxDistance">Clamp distance of both tables.</param>
     public RelativePositionAttention(long queryDim, long? contextDim, int heads, int headDim, int maxDistance,
         Device? device = null, ScalarType? dtype = null)
         : base(queryDim, contextDim, heads, headDim, device: device, dtype: dtype)
@@ -60,6 +64,7 @@ public sealed class RelativePositionAttention : Attention
         register_module("relative_position_v", relative_position_v);
     }
 
+    /// <inheritdoc/>
     protected override Tensor Attend(Tensor q, Tensor k, Tensor v)
     {
         long n = q.shape[0], lq = q.shape[1], lk = k.shape[1];

@@ -19,6 +19,9 @@ public sealed class ResBlock : Module<Tensor, FrameConditioning, Tensor>, IFrame
     readonly Module<Tensor, Tensor>? skip_connection;
     readonly TemporalConvBlock? temopral_conv;
 
+    /// <summary>A ResBlock from <paramref name="channels"/> to <paramref name="outChannels"/> fed an <paramref name="embChannels"/>-wide time embedding; its GroupNorms (eps 1e-5) have <paramref name="normGroups"/> groups.</summary>
+    /// <param name="temporalConv">Adds <c>temopral_conv</c> (VideoCrafter2, zeroscope).</param>
+    /// <param name="tempspatialAware">3×3×3 instead of 3×1×1 kernels in the temporal stack's first two convs.</param>
     public ResBlock(int channels, int embChannels, int outChannels, bool temporalConv, bool tempspatialAware,
         Device? device = null, ScalarType? dtype = null, int normGroups = 32)
         : base(nameof(ResBlock))
@@ -45,8 +48,10 @@ public sealed class ResBlock : Module<Tensor, FrameConditioning, Tensor>, IFrame
         }
     }
 
+    /// <inheritdoc/>
     public Tensor Forward(Tensor h, FrameConditioning cond) => forward(h, cond);
 
+    /// <summary>[(b t), C, H, W] → [(b t), C_out, H, W], <see cref="FrameConditioning.Emb"/> added per channel and frame.</summary>
     public override Tensor forward(Tensor x, FrameConditioning cond)
     {
         using var scope = NewDisposeScope();
@@ -72,6 +77,8 @@ public sealed class TemporalConvBlock : Module<Tensor, Tensor>
 {
     readonly NormSiluConv conv1, conv2, conv3, conv4;
 
+    /// <summary>A stack over <paramref name="channels"/>, its GroupNorms (eps 1e-5) with <paramref name="normGroups"/> groups.</summary>
+    /// <param name="spatialAware">3×3×3 kernels in conv1 and conv2 instead of 3×1×1 (<c>tempspatial_aware</c>).</param>
     public TemporalConvBlock(int channels, bool spatialAware, Device? device = null, ScalarType? dtype = null, int normGroups = 32)
         : base(nameof(TemporalConvBlock))
     {
@@ -90,6 +97,7 @@ public sealed class TemporalConvBlock : Module<Tensor, Tensor>
         register_module("conv4", conv4);
     }
 
+    /// <summary>[b, C, t, H, W] → [b, C, t, H, W]; the convs pad the time axis with zeros.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();

@@ -17,6 +17,8 @@ public sealed class SpatialTransformer : Module<Tensor, FrameConditioning, Tenso
     readonly ModuleList<BasicTransformerBlock> transformer_blocks;
     readonly Module<Tensor, Tensor> proj_out;
 
+    /// <summary>Inner width <paramref name="heads"/>·<paramref name="headDim"/>, <paramref name="depth"/> blocks cross-attending to a <paramref name="contextDim"/>-wide context; GroupNorm eps 1e-6.</summary>
+    /// <param name="useLinear">Linear proj_in/proj_out; false gives 1×1 Conv2d weights [out, in, 1, 1].</param>
     public SpatialTransformer(int channels, int heads, int headDim, int depth, int contextDim, bool useLinear,
         Device? device = null, ScalarType? dtype = null, int normGroups = 32)
         : base(nameof(SpatialTransformer))
@@ -34,8 +36,10 @@ public sealed class SpatialTransformer : Module<Tensor, FrameConditioning, Tenso
         register_module("proj_out", proj_out);
     }
 
+    /// <inheritdoc/>
     public Tensor Forward(Tensor h, FrameConditioning cond) => forward(h, cond);
 
+    /// <summary>[(b t), C, H, W] → the same shape: each frame's H·W tokens attend to each other and to <see cref="FrameConditioning.Context"/>.</summary>
     public override Tensor forward(Tensor x, FrameConditioning cond)
     {
         using var scope = NewDisposeScope();

@@ -38,6 +38,7 @@ public sealed class TemporalTransformer : Module<Tensor, FrameConditioning, Tens
         register_module("proj_out", proj_out);
     }
 
+    /// <inheritdoc/>
     public Tensor Forward(Tensor h, FrameConditioning cond) => forward(h, cond);
 
 

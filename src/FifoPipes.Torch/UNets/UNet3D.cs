@@ -114,6 +114,7 @@ public sealed class UNet3D : Module<Tensor, Tensor, Tensor, Tensor?, Tensor>
         register_module("out", @out);
     }
 
+    /// <summary>The configuration it was built from (validated).</summary>
     public UNet3DConfig Config { get; }
 
     /// <summary>

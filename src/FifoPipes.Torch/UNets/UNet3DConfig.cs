@@ -10,10 +10,15 @@ namespace FifoPipes.Torch.UNets;
 /// </summary>
 public sealed record UNet3DConfig
 {
+    /// <summary>Channels of the latent x (<c>in_channels</c>).</summary>
     public int InChannels { get; init; } = 4;
+    /// <summary>Channels of the predicted eps (<c>out_channels</c>).</summary>
     public int OutChannels { get; init; } = 4;
+    /// <summary>Channels of <c>conv_in</c> and of level 0 (<c>model_channels</c>); the time embedding is 4× as wide.</summary>
     public int ModelChannels { get; init; } = 320;
+    /// <summary>Each level's channels as a multiple of <see cref="ModelChannels"/> (<c>channel_mult</c>); <see cref="BlockChannels"/> overrides it.</summary>
     public IReadOnlyList<int> ChannelMult { get; init; } = new[] { 1, 2, 4, 4 };
+    /// <summary>ResBlocks per level on the way down (<c>num_res_blocks</c>); the way up has one more per level.</summary>
     public int NumResBlocks { get; init; } = 2;
     /// <summary>Downsample factors (1, 2, 4, ...) whose levels get a spatial + temporal transformer.</summary>
     public IReadOnlyList<int> AttentionResolutions { get; init; } = new[] { 4, 2, 1 };
@@ -21,8 +26,11 @@ public sealed record UNet3DConfig
     public int NumHeadChannels { get; init; } = 64;
     /// <summary>Heads per transformer when <see cref="NumHeadChannels"/> is -1.</summary>
     public int NumHeads { get; init; } = -1;
+    /// <summary>Blocks per spatial transformer and in <c>init_attn</c> (<c>transformer_depth</c>).</summary>
     public int TransformerDepth { get; init; } = 1;
+    /// <summary>Blocks per temporal transformer other than <c>init_attn</c> (<c>temporal_transformer_depth</c>).</summary>
     public int TemporalTransformerDepth { get; init; } = 1;
+    /// <summary>Width of the text context the spatial cross-attention reads (<c>context_dim</c>; 1024 for OpenCLIP-H).</summary>
     public int ContextDim { get; init; } = 1024;
     /// <summary>Linear (not 1×1 conv) proj_in/proj_out in the block transformers.</summary>
     public bool UseLinear { get; init; } = true;
@@ -30,10 +38,13 @@ public sealed record UNet3DConfig
     public bool TemporalConv { get; init; }
     /// <summary>3×3×3 instead of 3×1×1 kernels in the first two temporal convs.</summary>
     public bool TempspatialAware { get; init; }
+    /// <summary>A temporal transformer after every spatial one (<c>temporal_attention</c>).</summary>
     public bool TemporalAttention { get; init; } = true;
+    /// <summary>The temporal transformers' attn2 is self-attention too (<c>temporal_selfatt_only</c>); false is rejected.</summary>
     public bool TemporalSelfAttOnly { get; init; } = true;
     /// <summary>Relative-position temporal attention (VideoCrafter1).</summary>
     public bool UseRelativePosition { get; init; }
+    /// <summary>Causal temporal attention (<c>use_causal_attention</c>); true is rejected.</summary>
     public bool UseCausalAttention { get; init; }
     /// <summary>Frames seen in training; the relative-position clamp distance.</summary>
     public int TemporalLength { get; init; } = 16;
@@ -41,10 +52,15 @@ public sealed record UNet3DConfig
     public bool AdditionAttention { get; init; } = true;
     /// <summary>An fps embedding added to the time embedding (VideoCrafter2, VideoCrafter1-1024).</summary>
     public bool FpsCond { get; init; }
+    /// <summary>Convolutional down- and upsamplers (<c>conv_resample</c>); false is rejected.</summary>
     public bool ConvResample { get; init; } = true;
+    /// <summary>Time embedding as scale and shift of the ResBlocks' second norm (<c>use_scale_shift_norm</c>); true is rejected.</summary>
     public bool UseScaleShiftNorm { get; init; }
+    /// <summary>ResBlocks as down- and upsamplers (<c>resblock_updown</c>); true is rejected.</summary>
     public bool ResblockUpdown { get; init; }
+    /// <summary>Image cross-attention in the spatial transformers (<c>use_image_attention</c>, for image conditioning); true is rejected.</summary>
     public bool UseImageAttention { get; init; }
+    /// <summary>Dimensionality of the UNet's convolutions (<c>dims</c>); only 2, per-frame, is supported.</summary>
     public int Dims { get; init; } = 2;
     /// <summary>Groups of every GroupNorm (32 in all released models; diffusers' norm_num_groups).</summary>
     public int NormGroups { get; init; } = 32;
@@ -59,7 +75,9 @@ public sealed record UNet3DConfig
     /// </summary>
     public bool UpsampleToSkipSize { get; init; }
 
+    /// <summary>Width of the time (and fps) embedding every ResBlock receives: 4 × <see cref="ModelChannels"/>.</summary>
     public int TimeEmbedDim => ModelChannels * 4;
+    /// <summary>Resolution levels: the length of <see cref="BlockChannels"/> when set, else of <see cref="ChannelMult"/>.</summary>
     public int Levels => BlockChannels?.Count ?? ChannelMult.Count;
     /// <summary>Feature channels of resolution level <paramref name="level"/> (0 = full resolution).</summary>
     public int ChannelsAt(int level) => BlockChannels is { } explicitChannels ? explicitChannels[level] : ChannelMult[level] * ModelChannels;

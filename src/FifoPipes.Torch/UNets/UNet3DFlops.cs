@@ -1,9 +1,15 @@
 namespace FifoPipes.Torch.UNets;
 
 /// <summary>Floating-point operations of one <see cref="UNet3D"/> forward, by kind (2 per multiply-add).</summary>
+/// <param name="Linear">Linear layers and 1×1 projections, time-embedding MLPs included.</param>
+/// <param name="SpatialConv">Per-frame 2-D convolutions (conv_in, ResBlocks, skips, resamplers, conv_out).</param>
+/// <param name="TemporalConv">The temporal Conv3d stacks (zero without <see cref="UNet3DConfig.TemporalConv"/>).</param>
+/// <param name="Attention">The attention matmuls QKᵀ and PV (relative-position terms included).</param>
 public sealed record UNet3DFlopCount(double Linear, double SpatialConv, double TemporalConv, double Attention)
 {
+    /// <summary>Spatial plus temporal convolution FLOPs.</summary>
     public double Conv => SpatialConv + TemporalConv;
+    /// <summary>Every counted FLOP of the forward.</summary>
     public double Total => Linear + Conv + Attention;
 }
 

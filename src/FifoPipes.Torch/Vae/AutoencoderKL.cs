@@ -9,29 +9,44 @@ namespace FifoPipes.Torch.Vae;
 /// <summary>LDM's ddconfig plus embed_dim (defaults: the SD KL-f8 VAE that VideoCrafter uses).</summary>
 public sealed record AutoencoderKLConfig
 {
+    /// <summary>Channels of the first level (LDM's <c>ch</c>; diffusers' <c>block_out_channels[0]</c>).</summary>
     public int Ch { get; init; } = 128;
+    /// <summary>Each level's channels as a multiple of <see cref="Ch"/> (<c>ch_mult</c>); its length is the number of levels, so latents are 2^(length − 1) times smaller.</summary>
     public int[] ChMult { get; init; } = { 1, 2, 4, 4 };
+    /// <summary>ResNet blocks per encoder level (<c>num_res_blocks</c>; diffusers' <c>layers_per_block</c>); decoder levels have one more, as in LDM.</summary>
     public int NumResBlocks { get; init; } = 2;
+    /// <summary>Latent channels at the encoder's <c>conv_out</c> (twice this with <see cref="DoubleZ"/>) and the decoder's <c>conv_in</c> (<c>z_channels</c>).</summary>
     public int ZChannels { get; init; } = 4;
+    /// <summary>The encoder emits mean and logvar, 2·<see cref="ZChannels"/> channels (<c>double_z</c>); true in every KL VAE (LDM's AutoencoderKL asserts it).</summary>
     public bool DoubleZ { get; init; } = true;
+    /// <summary>Image channels the encoder reads (<c>in_channels</c>, 3 for RGB).</summary>
     public int InChannels { get; init; } = 3;
+    /// <summary>Image channels the decoder writes (<c>out_ch</c>).</summary>
     public int OutCh { get; init; } = 3;
     /// <summary>Only decides at which levels attention blocks exist (with <see cref="AttnResolutions"/>).</summary>
     public int Resolution { get; init; } = 256;
+    /// <summary>Feature sizes (counted down from <see cref="Resolution"/>) whose levels get an attention block after each ResNet block (<c>attn_resolutions</c>); empty in SD's VAE, where only the mid blocks attend.</summary>
     public int[] AttnResolutions { get; init; } = Array.Empty<int>();
+    /// <summary>Latent channels between <c>quant_conv</c> and <c>post_quant_conv</c> (LDM's <c>embed_dim</c>): latents are [N, embed_dim, h, w].</summary>
     public int EmbedDim { get; init; } = 4;
     /// <summary>Groups of every GroupNorm (32 in SD's VAE; diffusers' norm_num_groups).</summary>
     public int NormGroups { get; init; } = 32;
 
+    /// <summary>The SD KL-f8 VAE (VideoCrafter's <c>first_stage_model</c>): 128·[1, 2, 4, 4] channels, 2 blocks per level, 4 latent channels.</summary>
     public static AutoencoderKLConfig StableDiffusion { get; } = new();
     /// <summary>Pixels per latent pixel.</summary>
     public int DownscaleFactor => 1 << (ChMult.Length - 1);
 }
 
 /// <summary>A diagonal Gaussian posterior as LDM parametrises it: moments = cat(mean, logvar) on channels.</summary>
+/// <param name="Moments">quant_conv's output [N, 2·embed_dim, h, w].</param>
+/// <param name="Mean">The first half of the moments [N, embed_dim, h, w].</param>
+/// <param name="LogVar">The second half [N, embed_dim, h, w], clamped to [-30, 20] by <see cref="AutoencoderKL.Encode"/>.</param>
 public sealed record DiagonalGaussian(Tensor Moments, Tensor Mean, Tensor LogVar) : IDisposable
 {
+    /// <summary>The posterior's mode: <see cref="Mean"/> itself, not a copy, so disposing the posterior disposes it too.</summary>
     public Tensor Mode() => Mean;
+    /// <summary>A new latent Mean + exp(LogVar / 2)·ε, ε ~ N(0, 1) drawn from <paramref name="generator"/> (torch's default generator when null), in Mean's dtype and device.</summary>
     public Tensor Sample(Generator? generator = null)
     {
         using var scope = NewDisposeScope();
@@ -39,6 +54,7 @@ public sealed record DiagonalGaussian(Tensor Moments, Tensor Mean, Tensor LogVar
         return (Mean + (0.5 * LogVar).exp() * eps).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Disposes <see cref="Moments"/>, <see cref="Mean"/> and <see cref="LogVar"/>.</summary>
     public void Dispose()
     {
         Moments.Dispose();
@@ -59,6 +75,7 @@ public sealed class AutoencoderKL : Module
     readonly Conv2d quant_conv;
     readonly Conv2d post_quant_conv;
 
+    /// <summary>Builds the VAE on <paramref name="device"/> in <paramref name="dtype"/> with fresh weights; load a checkpoint's <c>first_stage_model.*</c> (prefix removed) into it.</summary>
     public AutoencoderKL(AutoencoderKLConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(AutoencoderKL))
     {
         Config = config;
@@ -70,6 +87,7 @@ public sealed class AutoencoderKL : Module
         RegisterComponents();
     }
 
+    /// <summary>The configuration it was built from.</summary>
     public AutoencoderKLConfig Config { get; }
 
     /// <summary>z [N, embed_dim, h, w] → image [N, out_ch, h·f, w·f] (no clamp).</summary>
@@ -97,6 +115,10 @@ static class VaeLayers
     public static Fp32GroupNorm Norm(int channels, Device? device, ScalarType? dtype, int groups = 32) => new(groups, channels, GroupNormEps, device, dtype);
 }
 
+/// <summary>
+/// LDM's ResnetBlock without a time embedding: <c>norm1</c>, SiLU, <c>conv1</c>, <c>norm2</c>, SiLU, <c>conv2</c> (3×3), plus
+/// a 1×1 <c>nin_shortcut</c> on the skip when the channel count changes.
+/// </summary>
 public sealed class VaeResnetBlock : Module<Tensor, Tensor>
 {
     readonly Fp32GroupNorm norm1;
@@ -105,6 +127,7 @@ public sealed class VaeResnetBlock : Module<Tensor, Tensor>
     readonly Conv2d conv2;
     readonly Conv2d? nin_shortcut;
 
+    /// <summary>A block from <paramref name="inChannels"/> to <paramref name="outChannels"/>; both GroupNorms (eps 1e-6, float32 statistics) have <paramref name="normGroups"/> groups.</summary>
     public VaeResnetBlock(int inChannels, int outChannels, Device? device, ScalarType? dtype, int normGroups = 32) : base(nameof(VaeResnetBlock))
     {
         norm1 = VaeLayers.Norm(inChannels, device, dtype, normGroups);
@@ -115,6 +138,7 @@ public sealed class VaeResnetBlock : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>[N, in, H, W] → [N, out, H, W].</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -131,6 +155,7 @@ public sealed class VaeAttnBlock : Module<Tensor, Tensor>
     readonly Fp32GroupNorm norm;
     readonly Conv2d q, k, v, proj_out;
 
+    /// <summary>Attention over <paramref name="channels"/> channels; its GroupNorm (eps 1e-6) has <paramref name="normGroups"/> groups.</summary>
     public VaeAttnBlock(int channels, Device? device, ScalarType? dtype, int normGroups = 32) : base(nameof(VaeAttnBlock))
     {
         norm = VaeLayers.Norm(channels, device, dtype, normGroups);
@@ -141,6 +166,7 @@ public sealed class VaeAttnBlock : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>x + proj_out(attention(norm x)) over all H·W pixels of each image: [N, C, H, W] → [N, C, H, W].</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -159,12 +185,14 @@ public sealed class VaeDownsample : Module<Tensor, Tensor>
 {
     readonly Conv2d conv;
 
+    /// <summary>A downsampler that keeps <paramref name="channels"/>.</summary>
     public VaeDownsample(int channels, Device? device, ScalarType? dtype) : base(nameof(VaeDownsample))
     {
         conv = Conv2d(channels, channels, 3, stride: 2, padding: 0L, device: device, dtype: dtype);
         RegisterComponents();
     }
 
+    /// <summary>[N, C, H, W] → [N, C, ⌊H/2⌋, ⌊W/2⌋].</summary>
     public override Tensor forward(Tensor x)
     {
         using var padded = functional.pad(x, new long[] { 0, 1, 0, 1 });
@@ -177,12 +205,14 @@ public sealed class VaeUpsample : Module<Tensor, Tensor>
 {
     readonly Conv2d conv;
 
+    /// <summary>An upsampler that keeps <paramref name="channels"/>.</summary>
     public VaeUpsample(int channels, Device? device, ScalarType? dtype) : base(nameof(VaeUpsample))
     {
         conv = Conv2d(channels, channels, 3, padding: 1, device: device, dtype: dtype);
         RegisterComponents();
     }
 
+    /// <summary>[N, C, H, W] → [N, C, 2H, 2W].</summary>
     public override Tensor forward(Tensor x)
     {
         using var up = functional.interpolate(x, scale_factor: new[] { 2.0, 2.0 }, mode: InterpolationMode.Nearest);
@@ -197,6 +227,10 @@ public sealed class VaeLevel : Module<Tensor, Tensor>
     readonly ModuleList<VaeAttnBlock> attn;
     readonly Module<Tensor, Tensor>? resample;
 
+    /// <param name="blocks">(in, out) channels of each ResNet block, registered as <c>block.N</c>.</param>
+    /// <param name="withAttention">Adds an attention block (<c>attn.N</c>) after each ResNet block.</param>
+    /// <param name="resampleName">The resampler's key (<c>downsample</c> or <c>upsample</c>); null, like <paramref name="makeResample"/>, for none.</param>
+    /// <param name="makeResample">Builds the resampler that ends the level.</param>
     public VaeLevel(IReadOnlyList<(int In, int Out)> blocks, bool withAttention, string? resampleName, Func<Module<Tensor, Tensor>>? makeResample,
         Device? device, ScalarType? dtype, int normGroups = 32) : base(nameof(VaeLevel))
     {
@@ -210,6 +244,7 @@ public sealed class VaeLevel : Module<Tensor, Tensor>
         }
     }
 
+    /// <summary>[N, in, H, W] → [N, out, H', W'], H' and W' halved or doubled when the level ends in a resampler.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -223,12 +258,14 @@ public sealed class VaeLevel : Module<Tensor, Tensor>
     }
 }
 
+/// <summary>The mid block at the lowest resolution: <c>block_1</c>, <c>attn_1</c>, <c>block_2</c>, all at one channel count.</summary>
 public sealed class VaeMidBlock : Module<Tensor, Tensor>
 {
     readonly VaeResnetBlock block_1;
     readonly VaeAttnBlock attn_1;
     readonly VaeResnetBlock block_2;
 
+    /// <summary>A mid block over <paramref name="channels"/>, its GroupNorms with <paramref name="normGroups"/> groups.</summary>
     public VaeMidBlock(int channels, Device? device, ScalarType? dtype, int normGroups = 32) : base(nameof(VaeMidBlock))
     {
         block_1 = new VaeResnetBlock(channels, channels, device, dtype, normGroups);
@@ -237,6 +274,7 @@ public sealed class VaeMidBlock : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>[N, C, h, w] → [N, C, h, w].</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -244,6 +282,7 @@ public sealed class VaeMidBlock : Module<Tensor, Tensor>
     }
 }
 
+/// <summary>LDM's Encoder (the checkpoint's <c>encoder.*</c>): <c>conv_in</c>, the <c>down.N</c> levels, <c>mid</c>, <c>norm_out</c>, SiLU, <c>conv_out</c>.</summary>
 public sealed class LdmEncoder : Module<Tensor, Tensor>
 {
     readonly Conv2d conv_in;
@@ -252,6 +291,7 @@ public sealed class LdmEncoder : Module<Tensor, Tensor>
     readonly Fp32GroupNorm norm_out;
     readonly Conv2d conv_out;
 
+    /// <summary>One level per <see cref="AutoencoderKLConfig.ChMult"/> entry; every level but the last ends in a <c>downsample</c>.</summary>
     public LdmEncoder(AutoencoderKLConfig c, Device? device, ScalarType? dtype) : base(nameof(LdmEncoder))
     {
         conv_in = Conv2d(c.InChannels, c.Ch, 3, padding: 1, device: device, dtype: dtype);
@@ -274,6 +314,7 @@ public sealed class LdmEncoder : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Image [N, in_channels, H, W] → moments [N, 2·z_channels, H/f, W/f] (z_channels without double_z), f = <see cref="AutoencoderKLConfig.DownscaleFactor"/>.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -284,6 +325,7 @@ public sealed class LdmEncoder : Module<Tensor, Tensor>
     }
 }
 
+/// <summary>LDM's Decoder (the checkpoint's <c>decoder.*</c>): <c>conv_in</c>, <c>mid</c>, the <c>up.N</c> levels from the last (lowest resolution) to <c>up.0</c>, <c>norm_out</c>, SiLU, <c>conv_out</c>.</summary>
 public sealed class LdmDecoder : Module<Tensor, Tensor>
 {
     readonly Conv2d conv_in;
@@ -293,6 +335,7 @@ public sealed class LdmDecoder : Module<Tensor, Tensor>
     readonly Fp32GroupNorm norm_out;
     readonly Conv2d conv_out;
 
+    /// <summary>One level per <see cref="AutoencoderKLConfig.ChMult"/> entry with num_res_blocks + 1 blocks; every level but <c>up.0</c> ends in an <c>upsample</c>.</summary>
     public LdmDecoder(AutoencoderKLConfig c, Device? device, ScalarType? dtype) : base(nameof(LdmDecoder))
     {
         int levelsCount = c.ChMult.Length;
@@ -316,6 +359,7 @@ public sealed class LdmDecoder : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>[N, z_channels, h, w] → image [N, out_ch, h·f, w·f], not clamped.</summary>
     public override Tensor forward(Tensor z)
     {
         using var scope = NewDisposeScope();

@@ -21,6 +21,8 @@ public sealed class VaeFrameDecoder : IFrameDecoder
         this.scale = scale;
     }
 
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentException">The latent is not [C, h, w].</exception>
     public IReadOnlyList<Tensor> Push(Tensor latent)
     {
         if (latent.dim() != 3)
@@ -33,9 +35,12 @@ public sealed class VaeFrameDecoder : IFrameDecoder
         return new[] { ((image + 1.0) / 2.0).MoveToOuterDisposeScope() };
     }
 
+    /// <summary>None: each frame was returned by the Push of its latent.</summary>
     public IReadOnlyList<Tensor> Flush() => Array.Empty<Tensor>();
 
+    /// <summary>True: each latent is decoded to its frame at once and nothing is kept between calls.</summary>
     public bool Stateless => true;
 
+    /// <summary>Nothing to release: the VAE is the caller's, who disposes it.</summary>
     public void Dispose() { }
 }
