@@ -294,7 +294,7 @@ public sealed class FifoRun : IDisposable
         var queueNow = QueueTensor();
         if (queueNow.device.type != TorchSharp.DeviceType.CPU)
             using (var onDevice = queueNow) queueNow = onDevice.cpu();
-        return new(queueNow, Iteration, Emitted, job.Noise.Seed, job.RunHash, job.RunSettings) { Recent = kept, Noise = KeyedNoise.NameOf(job.Noise), WindowBatch = windowBatch };
+        return new(queueNow, Iteration, Emitted, job.Noise.Seed, job.RunHash, job.RunSettings) { Recent = kept, Noise = KeyedNoise.NameOf(job.Noise), WindowBatch = windowBatch, Plugins = job.RunPlugins };
     }
 
     SlotQueue FillQueue(BaseClipCache? cache, CancellationToken cancellation)

@@ -31,6 +31,12 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
 
     const string WindowBatchKey = "windowBatch";
 
+    /// <summary>
+    /// The plugins that made it and their versions (<see cref="SamplingJob.RunPlugins"/>), out of the run hash: a resume
+    /// with other versions goes on, and says that its frames may not be those the older versions would have made.
+    /// </summary>
+    public string Plugins { get; init; } = "";
+
     public void Save(string path)
     {
         var folder = Path.GetDirectoryName(Path.GetFullPath(path));
@@ -48,6 +54,7 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
         };
         if (Noise is not null) metadata[NoiseKey] = Noise;
         if (WindowBatch is { } batch) metadata[WindowBatchKey] = batch.ToString(CultureInfo.InvariantCulture);
+        if (Plugins.Length > 0) metadata[SnapshotMetadata.Plugins] = Plugins;
         SafetensorsFile.Save(path, tensors, metadata);
     }
 
@@ -88,6 +95,7 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
                 metadata.GetValueOrDefault(SnapshotMetadata.RunHash, ""), metadata.GetValueOrDefault(SnapshotMetadata.RunSettings, ""))
             {
                 Recent = recent,
+                Plugins = metadata.GetValueOrDefault(SnapshotMetadata.Plugins, ""),
                 WindowBatch = int.TryParse(metadata.GetValueOrDefault(WindowBatchKey), NumberStyles.None, CultureInfo.InvariantCulture, out var batch) && batch > 0 ? batch : null,
             };
         }
@@ -138,6 +146,10 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
         if (KeyedNoise.NameOf(job.Noise) is var noise && metadata.GetValueOrDefault(NoiseKey) is var then && then != noise)
             job.Log.Warning($"fifo: snapshot '{path}' was made with {then ?? "libtorch's generator (FifoPipes before 2026-12-06)"}, and this run draws its noise " +
                             $"with {noise}: the frames from here on continue the video, but are not those the run that wrote it would have gone on to make.");
+        // Older snapshots, and hosts that do not say, record no versions: nothing to compare.
+        if (metadata.GetValueOrDefault(SnapshotMetadata.Plugins) is { Length: > 0 } madeWith && job.RunPlugins.Length > 0 && madeWith != job.RunPlugins)
+            job.Log.Warning($"fifo: snapshot '{path}' was made with {madeWith}, and this run has {job.RunPlugins}: the frames from here on continue the video, " +
+                            "but other versions of these plugins may not make those the run that wrote it would have gone on to make.");
     }
 
     /// <summary>": model.height is 40 in the snapshot and 32 now", for the settings both sides recorded.</summary>

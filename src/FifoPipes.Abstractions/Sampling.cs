@@ -154,6 +154,12 @@ public sealed record SamplingJob
     public string RunHash { get; init; } = "";
     /// <summary>The "key=value" lines <see cref="RunHash"/> is computed from, so a refused snapshot can name what differs.</summary>
     public string RunSettings { get; init; } = "";
+    /// <summary>
+    /// The plugins that make the frames and their versions ("model analytic 1.2.0; sampler fifo 1.3.0"), out of
+    /// <see cref="RunHash"/>: an upgraded plugin may resume a snapshot, and a sampler that records this in its snapshots
+    /// (<see cref="SnapshotMetadata.Plugins"/>) can say so when it does. Empty where the host does not say. Contracts 1.11.
+    /// </summary>
+    public string RunPlugins { get; init; } = "";
     /// <summary>Where the sampler's messages go, as <see cref="PluginContext.Log"/>.</summary>
     public IProgressSink Log { get; init; } = NullProgressSink.Instance;
 }
@@ -181,6 +187,8 @@ public static class SnapshotMetadata
     public const string RunHash = "runHash";
     /// <summary><see cref="SamplingJob.RunSettings"/>.</summary>
     public const string RunSettings = "runSettings";
+    /// <summary><see cref="SamplingJob.RunPlugins"/>. Contracts 1.11.</summary>
+    public const string Plugins = "plugins";
 
     /// <summary>
     /// The settings of a <see cref="RunSettings"/> text, in order: lines <c>key=value</c> (model.use=, sampler.eta=,

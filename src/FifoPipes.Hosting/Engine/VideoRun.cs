@@ -153,6 +153,7 @@ public sealed class VideoRun
             KeepLatents = snapshots ? position.MaxHeldLatents : 0,
             RunHash = recipe.RunHash,
             RunSettings = recipe.RunSettings,
+            RunPlugins = recipe.RunPlugins,
             Log = log,
         };
 

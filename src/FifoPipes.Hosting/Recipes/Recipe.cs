@@ -78,6 +78,12 @@ public sealed class Recipe
     public string RunHash => runHash ??= RecipeHash.Of(RunSettings);
     string? runHash;
 
+    /// <summary>
+    /// The model and sampler plugins and their versions (<see cref="SamplingJob.RunPlugins"/>), out of <see cref="RunHash"/>:
+    /// a plugin's new version keeps the run it continues.
+    /// </summary>
+    public string RunPlugins => $"model {Model.Plugin.Name} {Model.Plugin.Version}; sampler {Sampler.Plugin.Name} {Sampler.Plugin.Version}";
+
     /// <summary>What the frames' files record of how they were made: the tool, the run hash and the run settings.</summary>
     public string Provenance => provenance ??= RecipeHash.Provenance(this);
     string? provenance;

@@ -29,7 +29,7 @@ static class RecipeHash
     {
         // The plugins' versions first, where a cut never reaches them: not in the hash (a run resumes across an update),
         // but a plugin's new version may make other frames of the same settings.
-        var text = $"{ProvenanceReader.Mark}{recipe.RunHash}\n{RunProvenance.PluginsSetting(recipe)}\n" + Write(recipe, ProvenancePrompts, OneLine)
+        var text = $"{ProvenanceReader.Mark}{recipe.RunHash}\n{RunProvenance.PluginsSetting(recipe.RunPlugins)}\n" + Write(recipe, ProvenancePrompts, OneLine)
                    // How fast the frames play is not what they are (not in the hash), but the recipe read back should play them so.
                    + (recipe.Fps is { } fps ? RunProvenance.FpsSetting(fps) + "\n" : "");
         text = text.TrimEnd('\n');

@@ -67,15 +67,18 @@ public sealed class RunProvenance
     /// A run read from a snapshot's record of it (<see cref="Recipe.RunSettings"/>, unescaped: a prompt's line breaks
     /// start lines that name no setting, which belong to the line before).
     /// </summary>
-    public static RunProvenance FromRunSettings(string runHash, string runSettings, string source)
+    /// <param name="runPlugins">The plugins' versions where the snapshot records them (<see cref="SnapshotMetadata.Plugins"/>), listed first as a file's record lists them.</param>
+    public static RunProvenance FromRunSettings(string runHash, string runSettings, string source, string? runPlugins = null)
     {
         var escaped = SnapshotMetadata.Settings(runSettings).Select(s => s.Key + "=" + RecipeHash.OneLine(s.Value));
+        if (!string.IsNullOrEmpty(runPlugins)) escaped = escaped.Prepend(PluginsSetting(runPlugins));
         return Parse(ProvenanceReader.Mark + runHash + "\n" + string.Join("\n", escaped), source);
     }
 
     // A plugin's version is its attribute's free text: escaped as every setting is, so no line break splits the record.
-    internal static string PluginsSetting(Recipe recipe) =>
-        "plugins=" + RecipeHash.OneLine($"model {recipe.Model.Plugin.Name} {recipe.Model.Plugin.Version}; sampler {recipe.Sampler.Plugin.Name} {recipe.Sampler.Plugin.Version}");
+    internal static string PluginsSetting(string runPlugins) => PluginsKey + "=" + RecipeHash.OneLine(runPlugins);
+
+    const string PluginsKey = "plugins";
 
     internal static string FpsSetting(double fps) => "fps=" + fps.ToString("R", CultureInfo.InvariantCulture);
 
@@ -104,7 +107,7 @@ public sealed class RunProvenance
         yaml.Append("# The run ").Append(RunHash).Append(", read back from what its files record.\n");
         if (MissingPrompts > 0) yaml.Append("# The record keeps the first prompt spans only: ").Append(MissingPrompts).Append(" more are missing, so this recipe makes another run.\n");
         if (Cut) yaml.Append("# The record was cut at its length limit: settings after the cut are missing, so this recipe makes another run.\n");
-        if (Value("plugins") is { } plugins)
+        if (Value(PluginsKey) is { } plugins)
             yaml.Append("# Made with ").Append(new string(plugins.Select(c => char.IsControl(c) ? ' ' : c).ToArray())).Append(": other versions of these plugins may make other frames.\n");
         yaml.Append("apiVersion: ").Append(Recipe.CurrentApiVersion).Append('\n');
         foreach (var role in new[] { "model", "sampler" })

@@ -57,7 +57,7 @@ public sealed class GetFifoProvenanceCommand : FileArgumentsCmdlet
         if (metadata is null || !metadata.TryGetValue(SnapshotMetadata.RunHash, out var hash) || !metadata.TryGetValue(SnapshotMetadata.RunSettings, out var settings) || settings.Length == 0)
             throw new FifoInputException("ProvenanceUnsupported",
                 $"'{file}' is not a file FifoPipes records runs in. Give {ProvenanceReader.FilesThatRecordRuns}.");
-        return RunProvenance.FromRunSettings(hash, settings, file);
+        return RunProvenance.FromRunSettings(hash, settings, file, metadata.GetValueOrDefault(SnapshotMetadata.Plugins));
     }
 
     /// <summary>A PNG sequence's folder (what Export-FifoFrames emits for it) records its run in every frame: its first.</summary>

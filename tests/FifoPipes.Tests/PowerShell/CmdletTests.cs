@@ -84,6 +84,9 @@ public sealed class CmdletTests : IDisposable
         // -Frames, goes on from it with the frames of a run planned that long.
         var snapshot = Assert.IsType<FifoProvenance>(Assert.Single(Run("Get-FifoProvenance s.snapshot")));
         Assert.Equal(records[0].RunHash, snapshot.RunHash);
+        // With the plugins' versions, as the frames' files have them.
+        Assert.Equal(records[0].Settings["plugins"], snapshot.Settings["plugins"]);
+        Assert.Contains($"# Made with {records[0].Settings["plugins"]}: other versions", snapshot.Recipe);
         Assert.Contains($"resume: '{Path.Combine(dir, "s.snapshot")}'", snapshot.Recipe);
         File.WriteAllText(Path.Combine(dir, "resume.yaml"), snapshot.Recipe);
         var rest = Run("New-FifoVideo -Recipe resume.yaml -Frames 5").Cast<FifoFrame>().ToList();

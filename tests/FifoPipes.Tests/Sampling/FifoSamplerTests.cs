@@ -96,6 +96,29 @@ public sealed class FifoSamplerTests : IDisposable
     }
 
     [Fact]
+    public void A_snapshot_records_its_plugins_versions_and_a_resume_with_others_goes_on_saying_so()
+    {
+        var model = DelegateVideoModel.Linear();
+        const string madeWith = "model linear 1.0.0; sampler fifo 1.2.0";
+        var snapshot = Path.Combine(folder, "versions.safetensors");
+        _ = Latents(Sampler(new FifoOptions()), Job(model, snapshots: new SnapshotPolicy(snapshot, 3)) with { RunPlugins = madeWith }, take: 4);
+        Assert.Equal(madeWith, FifoPipes.Torch.Checkpoints.SafetensorsFile.ReadMetadata(snapshot)[SnapshotMetadata.Plugins]);
+
+        List<string> WarningsResumingWith(string runPlugins)
+        {
+            var log = new RecordingSink();
+            Assert.Equal(7, Sampler(new FifoOptions()).Sample(Job(model, resumeFrom: snapshot) with { RunPlugins = runPlugins, Log = log }, CancellationToken.None).Count());
+            return log.Warnings.ToList();
+        }
+        Assert.Empty(WarningsResumingWith(madeWith));
+        // A host that does not say which plugins run has nothing to compare.
+        Assert.Empty(WarningsResumingWith(""));
+        Assert.Equal($"fifo: snapshot '{snapshot}' was made with {madeWith}, and this run has model linear 1.0.0; sampler fifo 1.3.0: the frames from here on " +
+                     "continue the video, but other versions of these plugins may not make those the run that wrote it would have gone on to make.",
+            Assert.Single(WarningsResumingWith("model linear 1.0.0; sampler fifo 1.3.0")));
+    }
+
+    [Fact]
     public void A_resumed_run_first_replays_the_latents_its_snapshot_kept_for_the_decoder()
     {
         var model = DelegateVideoModel.Linear();
