@@ -27,6 +27,10 @@ public static class FrameConversion
         return raw.to(ScalarType.Float32).div(255).permute(2, 0, 1).contiguous().MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// A <see cref="VideoFrame"/> of RGB [3, H, W] in [0, 1], converted as <see cref="ToRgb24"/> does; <paramref name="provenance"/>
+    /// is the text PNG files keep of how the frame was made.
+    /// </summary>
     public static VideoFrame ToFrame(Tensor rgb, long index, string prompt, double fps, Guid runId, string? provenance = null)
     {
         int height = (int)rgb.shape[1], width = (int)rgb.shape[2];

@@ -15,13 +15,17 @@ public sealed class GuidedDenoiser
 
     readonly IVideoModel model;
 
+    /// <param name="model">Not owned: the caller disposes it.</param>
+    /// <param name="guidance">w; 1 runs the conditional branch alone.</param>
     public GuidedDenoiser(IVideoModel model, double guidance)
     {
         this.model = model;
         Guidance = guidance;
     }
 
+    /// <summary>w in eps_u + w (eps_c - eps_u).</summary>
     public double Guidance { get; }
+    /// <summary>Whether the unconditional branch runs (w ≠ 1): only then must callers embed and pass unconditional conditionings.</summary>
     public bool UsesUnconditional => Guidance != 1.0;
 
     /// <summary>A negative prompt steers the unconditional branch, which guidance 1 never runs: says so rather than ignore it.</summary>

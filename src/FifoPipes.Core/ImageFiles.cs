@@ -75,6 +75,7 @@ public static class ImageFiles
         return false;
     }
 
+    /// <summary>The <see cref="FifoInputException"/> id of <see cref="SaveImage"/> for an extension that names no format it writes.</summary>
     public const string ImageFormatUnknownErrorId = "ImageFormatUnknown";
 
     /// <summary>

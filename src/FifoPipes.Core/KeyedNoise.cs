@@ -13,8 +13,10 @@ namespace FifoPipes.Core;
 /// </summary>
 public sealed class KeyedNoise : INoiseSource
 {
+    /// <summary>Noise keyed by <paramref name="seed"/>. It holds nothing else, so draws may be made from several threads at once.</summary>
     public KeyedNoise(long seed) => Seed = seed;
 
+    /// <inheritdoc/>
     public long Seed { get; }
 
     /// <summary>The name of this noise, which snapshots and cached base clips record: a run resumes with the noise it began with.</summary>
@@ -23,6 +25,7 @@ public sealed class KeyedNoise : INoiseSource
     /// <summary>What drew <paramref name="noise"/>'s values: <see cref="Generator"/>, or the type of another source (recorded draws).</summary>
     public static string NameOf(INoiseSource noise) => noise is KeyedNoise ? Generator : noise.GetType().Name;
 
+    /// <inheritdoc/>
     public Tensor Normal(long[] shape, long frame, NoisePurpose purpose, int step, Device? device = null)
     {
         var noise = Draw(shape, unchecked((ulong)Key(Seed, frame, purpose, step)));

@@ -34,6 +34,7 @@ public sealed class PromptEmbeddings : IDisposable
 
     /// <summary>The schedule as it stands: the job's, with the live changes taken so far.</summary>
     public PromptSchedule Schedule { get; private set; }
+    /// <summary>The unconditional branch's prompt as given; "" for plain unconditional guidance.</summary>
     public string NegativePrompt { get; }
 
     /// <summary>
@@ -124,6 +125,7 @@ public sealed class PromptEmbeddings : IDisposable
         }
     }
 
+    /// <summary>Disposes every embedding it made (the spans', the negative and its pairings); none it returned may be used after.</summary>
     public void Dispose()
     {
         foreach (var c in spans.OfType<Conditioning>().Distinct<Conditioning>(ReferenceEqualityComparer.Instance)) c.Dispose();

@@ -10,6 +10,8 @@ public sealed class PromptSchedule
 {
     readonly long[] starts;
 
+    /// <summary>The spans in order, the first from output frame 0; the list is kept, not copied, so leave it unchanged.</summary>
+    /// <exception cref="FifoInputException">"NoPrompts" for no spans, "EmptyPrompt" for a blank prompt, "BadPromptSpan" for a span of under 1 frame.</exception>
     public PromptSchedule(IReadOnlyList<PromptSpan> spans)
     {
         if (spans.Count == 0) throw new FifoInputException("NoPrompts", "The prompt schedule is empty; give at least one prompt with a frame count.");
@@ -30,7 +32,9 @@ public sealed class PromptSchedule
         TotalFrames = total;
     }
 
+    /// <summary>The spans in order, each of at least one frame.</summary>
     public IReadOnlyList<PromptSpan> Spans { get; }
+    /// <summary>The frames of all spans together.</summary>
     public long TotalFrames { get; }
 
     /// <summary>The first output frame of span <paramref name="span"/>.</summary>
@@ -44,6 +48,7 @@ public sealed class PromptSchedule
         return i >= 0 ? i : ~i - 1;
     }
 
+    /// <summary>The span covering <paramref name="frame"/>, clamped as <see cref="SpanIndexAt"/> clamps it.</summary>
     public PromptSpan SpanAt(long frame) => Spans[SpanIndexAt(frame)];
 
     /// <summary>

@@ -14,6 +14,10 @@ public static class TorchSharpFaults
     /// </summary>
     static readonly string[] Signatures = { "c10/core/Scalar.h", "Unknown scalar type" };
 
+    /// <summary>
+    /// Whether <paramref name="error"/>, or an exception it wraps, is libtorch reading a Scalar the garbage collector freed:
+    /// the work was sound, and work that changes no state can be run again.
+    /// </summary>
     public static bool IsScalarFinalizerRace(Exception? error) =>
         ExceptionChain.Any(error, e => e is System.Runtime.InteropServices.ExternalException && Signatures.Any(s => e.Message.Contains(s, StringComparison.Ordinal)));
 }

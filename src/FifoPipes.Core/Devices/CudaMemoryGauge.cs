@@ -53,10 +53,16 @@ public sealed class CudaMemoryGauge : MemoryGauge
         }
     }
 
+    /// <inheritdoc/>
     public override string DeviceName => $"cuda:{Index}";
 
     int Index => device.index < 0 ? 0 : (int)device.index;
 
+    /// <summary>
+    /// cudaMemGetInfo's free bytes on this device. Blocks libtorch keeps cached count as used here, though torch could reuse
+    /// them; <see cref="Measure"/> empties the cache first for that reason.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A CUDA runtime call returned an error.</exception>
     public override long AvailableBytes() => Read().Free;
 
     /// <summary>cudaMemGetInfo for this gauge's device (it answers for the calling thread's current device, which is put back for libtorch).</summary>
@@ -92,6 +98,10 @@ public sealed class CudaMemoryGauge : MemoryGauge
         }
     }
 
+    /// <summary>
+    /// Synchronises the device, empties libtorch's cache, runs <paramref name="work"/> and synchronises again: the peak is how far
+    /// free memory fell, which still counts what the work freed back into the cache.
+    /// </summary>
     public override MemoryCost Measure(Action work)
     {
         cuda.synchronize(device);

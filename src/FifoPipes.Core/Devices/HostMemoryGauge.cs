@@ -27,8 +27,11 @@ public sealed class HostMemoryGauge : MemoryGauge
     public static HostMemoryGauge? TryCreate() =>
         File.Exists("/proc/self/status") && File.Exists("/proc/meminfo") ? new HostMemoryGauge() : null;
 
+    /// <inheritdoc/>
     public override string DeviceName => "cpu";
 
+    /// <summary>MemAvailable from meminfo, or the least cgroup headroom (limit minus working set) where that is lower.</summary>
+    /// <exception cref="InvalidOperationException">meminfo has no MemAvailable line (a kernel before 3.14).</exception>
     public override long AvailableBytes()
     {
         long available = ProcKiB(Path.Combine(proc, "meminfo"), "MemAvailable:") * 1024;

@@ -69,6 +69,7 @@ public static class ModelDevices
     /// <summary>As <see cref="ResolveAll(string, ScalarType, IProgressSink)"/>, with the CPU check's finding told to no one (plugins built before it).</summary>
     public static IReadOnlyList<Device> ResolveAll(string text, ScalarType dtype) => ResolveAll(text, dtype, NullProgressSink.Instance);
 
+    /// <summary>float32/fp32, bfloat16/bf16 or float16/fp16 (any case, trimmed) as a ScalarType; null for anything else, null included.</summary>
     public static ScalarType? ParseDType(string? text) => text?.Trim().ToLowerInvariant() switch
     {
         "float32" or "fp32" => ScalarType.Float32,

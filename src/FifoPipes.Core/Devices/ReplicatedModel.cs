@@ -13,6 +13,7 @@ public sealed class ReplicatedConditioning : Conditioning
 
     internal ReplicatedConditioning(string prompt, Conditioning[] perReplica) : base(prompt) => this.perReplica = perReplica;
 
+    /// <summary>Replica <paramref name="replica"/>'s own conditioning (0 is the primary's), on that replica's device; owned by this conditioning, so dispose this one, not it.</summary>
     public Conditioning For(int replica) => perReplica[replica];
 
     /// <summary>The replicas see their own conditionings, so they are marked too.</summary>
@@ -26,6 +27,7 @@ public sealed class ReplicatedConditioning : Conditioning
         }
     }
 
+    /// <summary>Disposes every replica's conditioning.</summary>
     public override void Dispose()
     {
         foreach (var c in perReplica) c.Dispose();
@@ -47,9 +49,11 @@ public enum ReplicaRole
 /// <summary>What a denoiser-only replica (<see cref="ReplicaRole.Denoiser"/>) says when asked for a part it does not hold.</summary>
 public static class DenoiserOnlyReplica
 {
+    /// <summary>The error for a text encoder asked of a denoiser-only replica of <paramref name="model"/> (a name for the message); returned for the caller to throw.</summary>
     public static InvalidOperationException HasNoTextEncoder(string model) =>
         new($"This {model} replica was loaded as a denoiser only and has no text encoder; prompts reach it from the primary through {nameof(IAdoptConditioning.Adopt)}.");
 
+    /// <summary>The error for a VAE asked of a denoiser-only replica of <paramref name="model"/> (a name for the message); returned for the caller to throw.</summary>
     public static InvalidOperationException HasNoVae(string model) =>
         new($"This {model} replica was loaded as a denoiser only and has no VAE; frames are decoded and encoded on the primary replica.");
 }
@@ -124,18 +128,23 @@ public class ReplicatedModel : IVideoModel, IPairedUnconditional, IReusableModel
         }
     }
 
+    /// <summary>The primary's info: every replica matches it in name, latent shape and window, and <see cref="ModelInfo.Device"/> is the primary's, where eps is gathered.</summary>
     public ModelInfo Info => replicas[0].Info;
 
+    /// <summary>True only when every replica is an <see cref="IReusableModel"/> that can serve another run.</summary>
     public bool CanServeAnotherRun => replicas.All(r => r is IReusableModel { CanServeAnotherRun: true });
 
+    /// <summary>Calls <see cref="IReusableModel.BeginRun"/> on every replica; only for a model whose <see cref="CanServeAnotherRun"/> is true (a replica that is not reusable is an InvalidCastException).</summary>
     public void BeginRun()
     {
         foreach (var replica in replicas) ((IReusableModel)replica).BeginRun();
     }
+    /// <summary>The replicas in device-list order, the primary first; this model owns and disposes them.</summary>
     public IReadOnlyList<IVideoModel> Replicas => replicas;
     /// <summary>Rows each replica received in the last <see cref="PredictNoise"/> call (tests, benchmarks).</summary>
     public IReadOnlyList<long> LastSplit { get; private set; } = Array.Empty<long>();
 
+    /// <summary>Embeds <paramref name="prompt"/> on the primary and hands the other replicas a copy (<see cref="IAdoptConditioning"/>), or has each embed it where it cannot adopt; only this model's calls take the result.</summary>
     public Conditioning Encode(string prompt) => PerReplica(prompt, replica => replica.Encode(prompt));
 
     /// <summary>Pairs as the replicas do: only when their model pairs "" with each prompt.</summary>
@@ -185,6 +194,11 @@ public class ReplicatedModel : IVideoModel, IPairedUnconditional, IReusableModel
 
     ReplicatedConditioning PerReplica(string prompt, Func<IVideoModel, Conditioning> make) => PerReplica(prompt, (replica, _) => make(replica));
 
+    /// <summary>
+    /// As <see cref="IVideoModel.PredictNoise"/>, with the rows split across the replicas and eps gathered on the primary device
+    /// in row order. Throws <see cref="ArgumentException"/> when timesteps or conditioning do not have one entry per row of
+    /// <paramref name="x"/>, or a conditioning was not made by this model's <see cref="Encode"/>.
+    /// </summary>
     public Tensor PredictNoise(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning) =>
         PredictSplit(x, timesteps, conditioning, (model, xs, ts, cs) => model.PredictNoise(xs, ts, cs));
 
@@ -263,12 +277,16 @@ public class ReplicatedModel : IVideoModel, IPairedUnconditional, IReusableModel
         return parts;
     }
 
+    /// <summary>The primary's decoder: frames are decoded on the primary device only.</summary>
     public IFrameDecoder CreateDecoder() => replicas[0].CreateDecoder();
 
+    /// <summary>Encoded by the primary; the latents are on the primary device.</summary>
     public Tensor EncodeFrames(Tensor rgb) => replicas[0].EncodeFrames(rgb);
 
+    /// <summary>As <see cref="EncodeFrames(Tensor)"/>, under <paramref name="prompt"/> (see <see cref="IVideoModel.EncodeFrames(Tensor, string)"/>).</summary>
     public Tensor EncodeFrames(Tensor rgb, string prompt) => replicas[0].EncodeFrames(rgb, prompt);
 
+    /// <summary>Lets each replica thread finish the work already given it, then disposes every replica.</summary>
     public void Dispose()
     {
         foreach (var thread in threads) thread?.Dispose();
@@ -315,12 +333,15 @@ public class ReplicatedModel : IVideoModel, IPairedUnconditional, IReusableModel
 /// <summary>Replicas that all offer window-fused temporal attention: its calls are split across them too.</summary>
 public sealed class FusedReplicatedModel : ReplicatedModel, IFusedTemporalAttention
 {
+    /// <param name="replicas">As for <see cref="ReplicatedModel"/>; every one must implement <see cref="IFusedTemporalAttention"/>,
+    /// or this throws <see cref="ArgumentException"/>.</param>
     public FusedReplicatedModel(IReadOnlyList<IVideoModel> replicas) : base(replicas)
     {
         if (!replicas.All(r => r is IFusedTemporalAttention))
             throw new ArgumentException("Every replica must offer window-fused temporal attention.", nameof(replicas));
     }
 
+    /// <summary>As <see cref="IFusedTemporalAttention.PredictNoiseFused"/>, its rows split across the replicas as <see cref="ReplicatedModel.PredictNoise"/> splits them.</summary>
     public Tensor PredictNoiseFused(Tensor x, Tensor timesteps, IReadOnlyList<Conditioning> conditioning, int stride) =>
         PredictSplit(x, timesteps, conditioning, (model, xs, ts, cs) => ((IFusedTemporalAttention)model).PredictNoiseFused(xs, ts, cs, stride));
 }

@@ -18,6 +18,13 @@ public static class AlphaSchedules
     public static float[] DiffusersAlphasCumprod(NoiseSchedule schedule) =>
         AlphasCumprod(schedule.Betas, schedule.BetaStart, schedule.BetaEnd, schedule.TrainTimesteps, ScalarType.Float32);
 
+    /// <summary>
+    /// abar[t] = prod(1 - beta) up to t, for t = 0..<paramref name="trainTimesteps"/> - 1, computed by libtorch in
+    /// <paramref name="precision"/> (Float64 as LDM, Float32 as diffusers) and returned as float32. <paramref name="betaStart"/>
+    /// and <paramref name="betaEnd"/> are betas, not their square roots, also for <see cref="BetaSchedule.ScaledLinear"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Fewer than 2 timesteps.</exception>
+    /// <exception cref="FifoInputException">"ScheduleUnsupported" for a beta schedule this version does not know.</exception>
     public static float[] AlphasCumprod(BetaSchedule betas, double betaStart, double betaEnd, int trainTimesteps, ScalarType precision)
     {
         if (trainTimesteps < 2) throw new ArgumentOutOfRangeException(nameof(trainTimesteps), "A schedule needs at least 2 timesteps.");

@@ -6,16 +6,26 @@ namespace FifoPipes.Core.Diffusion;
 /// <summary>The scheduler_config.json fields the DDIM and DDPM schedulers read (diffusers names in the comments).</summary>
 public sealed record DiffusersSchedulerConfig
 {
+    /// <summary>T, the training timesteps: the alpha table has T entries and timesteps run 0..T - 1.</summary>
     public int NumTrainTimesteps { get; init; } = 1000;          // num_train_timesteps
+    /// <summary>beta at t = 0.</summary>
     public double BetaStart { get; init; } = 0.0001;              // beta_start
+    /// <summary>beta at t = T - 1.</summary>
     public double BetaEnd { get; init; } = 0.02;                  // beta_end
+    /// <summary>How the betas run from <see cref="BetaStart"/> to <see cref="BetaEnd"/>.</summary>
     public BetaSchedule BetaSchedule { get; init; } = BetaSchedule.Linear; // beta_schedule: "linear" | "scaled_linear"
+    /// <summary>Whether the predicted x0 is clamped to ±<see cref="ClipSampleRange"/> before the step.</summary>
     public bool ClipSample { get; init; } = true;                 // clip_sample
+    /// <summary>The bound x0 is clamped to when <see cref="ClipSample"/> is set.</summary>
     public double ClipSampleRange { get; init; } = 1.0;           // clip_sample_range
+    /// <summary>DDIM only: the last step ends at abar = 1 (a clean sample) rather than at abar[0].</summary>
     public bool SetAlphaToOne { get; init; } = true;              // set_alpha_to_one (DDIM)
+    /// <summary>Added to every timestep of a <see cref="Diffusion.TimestepSpacing.Leading"/> grid (1 in Stable Diffusion's configs); the other spacings ignore it, as diffusers does.</summary>
     public int StepsOffset { get; init; }                         // steps_offset
+    /// <summary>How <c>SetTimesteps</c> spreads the inference steps over 0..T - 1.</summary>
     public TimestepSpacing TimestepSpacing { get; init; } = TimestepSpacing.Leading; // timestep_spacing
 
+    /// <summary>The training schedule these fields give, without an x0 scale, for the alpha tables.</summary>
     public NoiseSchedule Schedule => new(BetaSchedule, BetaStart, BetaEnd, NumTrainTimesteps);
 
     /// <summary>Parses diffusers' beta_schedule / timestep_spacing names; anything else is unsupported here.</summary>
@@ -26,6 +36,7 @@ public sealed record DiffusersSchedulerConfig
         _ => throw new FifoInputException("UnsupportedBetaSchedule", $"beta_schedule '{name}' is not supported; use 'linear' or 'scaled_linear'."),
     };
 
+    /// <summary>Parses diffusers' timestep_spacing ("leading", "trailing" or "linspace", exact case); anything else is a <see cref="FifoInputException"/> "UnsupportedTimestepSpacing".</summary>
     public static TimestepSpacing ParseSpacing(string name) => name switch
     {
         "leading" => TimestepSpacing.Leading,
@@ -38,6 +49,7 @@ public sealed record DiffusersSchedulerConfig
 /// <summary>The result of one scheduler step.</summary>
 public sealed record SchedulerStep(Tensor PrevSample, Tensor PredOriginalSample) : IDisposable
 {
+    /// <summary>Disposes both tensors.</summary>
     public void Dispose()
     {
         PrevSample.Dispose();
@@ -53,6 +65,7 @@ public sealed class DiffusersDdimScheduler
 {
     readonly float finalAlphaCumprod;
 
+    /// <summary>Builds the float32 alpha table from <paramref name="config"/>; call <see cref="SetTimesteps"/> before <see cref="Step"/>.</summary>
     public DiffusersDdimScheduler(DiffusersSchedulerConfig config)
     {
         Config = config;
@@ -60,11 +73,17 @@ public sealed class DiffusersDdimScheduler
         finalAlphaCumprod = config.SetAlphaToOne ? 1f : AlphasCumprod[0];
     }
 
+    /// <summary>The scheduler_config.json fields the scheduler was built from.</summary>
     public DiffusersSchedulerConfig Config { get; }
+    /// <summary>abar[t] for t = 0..T - 1, in float32 as diffusers computes it.</summary>
     public float[] AlphasCumprod { get; }
+    /// <summary>The inference timesteps, descending as diffusers' scheduler.timesteps; empty until <see cref="SetTimesteps"/>.</summary>
     public long[] Timesteps { get; private set; } = Array.Empty<long>();
+    /// <summary>Steps of <see cref="Timesteps"/>; 0 until <see cref="SetTimesteps"/>.</summary>
     public int NumInferenceSteps { get; private set; }
 
+    /// <summary>diffusers' set_timesteps: the grid of <paramref name="steps"/> by the config's spacing and steps offset.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is outside 1..T.</exception>
     public void SetTimesteps(int steps)
     {
         Timesteps = TimestepGrids.Diffusers(steps, Config.NumTrainTimesteps, Config.TimestepSpacing, Config.StepsOffset);
@@ -100,23 +119,34 @@ public sealed class DiffusersDdimScheduler
 /// </summary>
 public sealed class DiffusersDdpmScheduler
 {
+    /// <summary>Builds the float32 alpha table from <paramref name="config"/>; call <see cref="SetTimesteps"/> before <see cref="Step"/>.</summary>
     public DiffusersDdpmScheduler(DiffusersSchedulerConfig config)
     {
         Config = config;
         AlphasCumprod = AlphaSchedules.DiffusersAlphasCumprod(config.Schedule);
     }
 
+    /// <summary>The scheduler_config.json fields the scheduler was built from.</summary>
     public DiffusersSchedulerConfig Config { get; }
+    /// <summary>abar[t] for t = 0..T - 1, in float32 as diffusers computes it.</summary>
     public float[] AlphasCumprod { get; }
+    /// <summary>The inference timesteps, descending as diffusers' scheduler.timesteps; empty until <see cref="SetTimesteps"/>.</summary>
     public long[] Timesteps { get; private set; } = Array.Empty<long>();
+    /// <summary>Steps of <see cref="Timesteps"/>; 0 until <see cref="SetTimesteps"/>.</summary>
     public int NumInferenceSteps { get; private set; }
 
+    /// <summary>diffusers' set_timesteps: the grid of <paramref name="steps"/> by the config's spacing and steps offset.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is outside 1..T.</exception>
     public void SetTimesteps(int steps)
     {
         Timesteps = TimestepGrids.Diffusers(steps, Config.NumTrainTimesteps, Config.TimestepSpacing, Config.StepsOffset);
         NumInferenceSteps = steps;
     }
 
+    /// <summary>
+    /// t - T / S (integer division), as diffusers' previous_timestep without custom timesteps: negative after the last step.
+    /// Only a leading grid's next entry; call <see cref="SetTimesteps"/> first (S = 0 divides by zero).
+    /// </summary>
     public long PreviousTimestep(long timestep) => timestep - Config.NumTrainTimesteps / NumInferenceSteps;
 
     /// <summary>One DDPM step; <paramref name="varianceNoise"/> is needed when <paramref name="timestep"/> &gt; 0.</summary>

@@ -22,6 +22,7 @@ public sealed class FrameStepTable
         ClipSample = clipSample;
     }
 
+    /// <summary>The update rule the table's coefficients are for.</summary>
     public StepKind Kind { get; }
     /// <summary>tau_k, ascending.</summary>
     public IReadOnlyList<long> Timesteps { get; }
@@ -29,7 +30,9 @@ public sealed class FrameStepTable
     public IReadOnlyList<float> Alphas { get; }
     /// <summary>a'_k: abar[tau_{k-1}]; for k = 0, abar[0] (DDIM, FIFO's no-op first step) or 1 (DDPM, diffusers' final step).</summary>
     public IReadOnlyList<float> AlphasPrev { get; }
+    /// <summary>Whether <see cref="Step(Tensor, Tensor, StepCoefficients, Tensor?)"/> clamps x0 to [-1, 1]: a DDPM table built with clipSample; never a DDIM table.</summary>
     public bool ClipSample { get; }
+    /// <summary>S; step indices k run 0..S - 1.</summary>
     public int Steps => Timesteps.Count;
 
     /// <summary>sigma_k of DDIM (0 for DDPM tables).</summary>
@@ -273,18 +276,28 @@ public sealed class StepCoefficients : IDisposable
         X0Scale = x0Scale?.DetachFromDisposeScope();
     }
 
+    /// <summary>B the coefficients were prepared for; a step refuses x of another batch.</summary>
     public long Batch { get; }
+    /// <summary>F the coefficients were prepared for; a step refuses x of another frame count.</summary>
     public long Frames { get; }
     /// <summary>Whether any frame's step adds noise (a noise tensor must then be passed).</summary>
     public bool UsesNoise { get; }
+    /// <summary>Whether LDM's x0 scale is in: <see cref="X0Coefficient"/> holds s' and <see cref="X0Scale"/> is set (DDIM prepared with applyX0Scale only).</summary>
     public bool X0Scaled { get; }
+    /// <summary>sqrt(1 - a_k), float32.</summary>
     public Tensor SqrtOneMinusAlpha { get; }
+    /// <summary>sqrt(a_k), float32.</summary>
     public Tensor SqrtAlpha { get; }
+    /// <summary>float32. DDIM: sqrt(a'_k), times s'_k when <see cref="X0Scaled"/>. DDPM: sqrt(a') (1 - a / a') / (1 - a).</summary>
     public Tensor X0Coefficient { get; }
+    /// <summary>float32. DDIM: sqrt(1 - a' - sigma^2), eps's coefficient. DDPM: sqrt(a / a') (1 - a') / (1 - a), the sample's.</summary>
     public Tensor Second { get; }
+    /// <summary>float32. DDIM: sigma_k. DDPM: the posterior std, 0 where tau_k = 0.</summary>
     public Tensor NoiseScale { get; }
+    /// <summary>s_k, which x0 is divided by before the DDIM update; null unless <see cref="X0Scaled"/>.</summary>
     public Tensor? X0Scale { get; }
 
+    /// <summary>Frees the device tensors.</summary>
     public void Dispose()
     {
         SqrtOneMinusAlpha.Dispose();

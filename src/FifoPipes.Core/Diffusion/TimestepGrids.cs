@@ -1,7 +1,15 @@
 namespace FifoPipes.Core.Diffusion;
 
 /// <summary>How diffusers spreads inference timesteps over the training range.</summary>
-public enum TimestepSpacing { Leading, Trailing, Linspace }
+public enum TimestepSpacing
+{
+    /// <summary>Multiples of T / S (integer division) from 0 up, each plus steps_offset; diffusers' default.</summary>
+    Leading,
+    /// <summary>round(T - i T / S) - 1: from T - 1 down, so the noisiest step is T - 1 and the cleanest about T / S - 1.</summary>
+    Trailing,
+    /// <summary>round(linspace(0, T - 1, S)): both ends included.</summary>
+    Linspace,
+}
 
 /// <summary>Inference timestep grids.</summary>
 public static class TimestepGrids

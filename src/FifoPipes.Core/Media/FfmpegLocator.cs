@@ -7,12 +7,19 @@ namespace FifoPipes.Core.Media;
 /// <summary>Finds the ffmpeg executable: <see cref="EnvironmentVariable"/> first, then PATH.</summary>
 public static class FfmpegLocator
 {
+    /// <summary>The environment variable that names the ffmpeg executable to use instead of the one on PATH.</summary>
     public const string EnvironmentVariable = "FIFOPIPES_FFMPEG";
+    /// <summary>The <see cref="FifoInputException"/> id when ffmpeg cannot be found or started.</summary>
     public const string NotFoundErrorId = "FfmpegNotFound";
 
     const string Fix = "Install ffmpeg: apt-get install ffmpeg (Debian/Ubuntu), brew install ffmpeg (macOS) or winget install ffmpeg (Windows), " +
                        "or set " + EnvironmentVariable + " to its path.";
 
+    /// <summary>
+    /// The ffmpeg to run: <see cref="EnvironmentVariable"/>'s file where it is set, otherwise the first ffmpeg among
+    /// <see cref="FoldersToSearch"/>(PATH). Looks again on every call.
+    /// </summary>
+    /// <exception cref="FifoInputException"><see cref="NotFoundErrorId"/>: the variable names no file, or no ffmpeg was found; the message says how to install it.</exception>
     public static string Locate()
     {
         var configured = Environment.GetEnvironmentVariable(EnvironmentVariable);

@@ -8,6 +8,7 @@ namespace FifoPipes.Core.Media;
 /// </summary>
 public static class FrameRate
 {
+    /// <summary>The least and greatest frame rates accepted, in frames a second (both allowed).</summary>
     public const double Min = 0.01, Max = 240;
 
     /// <summary>Why <paramref name="fps"/> cannot be a frame rate, or null when it can (or is not given).</summary>

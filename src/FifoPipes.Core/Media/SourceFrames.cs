@@ -13,7 +13,9 @@ namespace FifoPipes.Core.Media;
 /// </summary>
 public sealed class SourceFrames : IDisposable
 {
+    /// <summary>The <see cref="FifoInputException"/> id when ffmpeg cannot read the source (an error, no video stream, no frames).</summary>
     public const string UnreadableErrorId = "SourceUnreadable";
+    /// <summary>The <see cref="FifoInputException"/> id when the selection starts at or past the end of the file.</summary>
     public const string StartPastEndErrorId = "SourceStartPastEnd";
 
     readonly string path;
@@ -24,6 +26,11 @@ public sealed class SourceFrames : IDisposable
     // Every frame is read into this one buffer: FromRgb24 copies it into a tensor, and a frame at 512x320 is 0.5 MB.
     byte[]? buffer;
 
+    /// <summary>
+    /// A reader of <paramref name="path"/>'s frames at <paramref name="width"/> x <paramref name="height"/>; ffmpeg starts at the
+    /// first <see cref="Next"/> or <see cref="Skip"/>. Not for several threads: it reads forward through one pipe into one buffer.
+    /// </summary>
+    /// <exception cref="FifoInputException">"SourceNotFound" when <paramref name="path"/> is not a file.</exception>
     public SourceFrames(string path, int width, int height, SourceTiming timing = default)
     {
         this.path = MustExist(path);
@@ -143,6 +150,7 @@ public sealed class SourceFrames : IDisposable
         new(UnreadableErrorId, $"Source video '{path}' could not be read by ffmpeg ({what}{(stderr.Trim() is { Length: > 0 } text ? ": " + text : "")}). " +
                                "Use a video ffmpeg can play (MP4, WebM, MKV, MOV, GIF, ...).");
 
+    /// <summary>Stops an ffmpeg still running (the reading ended before the last frame) and releases it.</summary>
     public void Dispose()
     {
         if (ffmpeg is null) return;

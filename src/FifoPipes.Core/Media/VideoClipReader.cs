@@ -14,9 +14,11 @@ public static class VideoClipReader
     public static string CoverFilter(int width, int height) =>
         string.Create(CultureInfo.InvariantCulture, $"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height}");
 
+    /// <summary>The <see cref="FifoInputException"/> id of <see cref="Read"/> when ffmpeg fails or gives no frames.</summary>
     public const string UnreadableErrorId = "InitVideoUnreadable";
     static readonly string[] Extensions = { ".mp4", ".m4v", ".webm", ".mkv", ".mov", ".avi" };
 
+    /// <summary>Whether <paramref name="path"/>'s extension (any case) is one read as a video: .mp4, .m4v, .webm, .mkv, .mov, .avi. The file is not opened.</summary>
     public static bool IsVideo(string path) => Extensions.Contains(Path.GetExtension(path), StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Up to <paramref name="maxFrames"/> frames as [T, 3, H, W] float32 in [0, 1].</summary>

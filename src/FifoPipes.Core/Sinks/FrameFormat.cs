@@ -9,7 +9,9 @@ namespace FifoPipes.Core.Sinks;
 /// </summary>
 public sealed record FrameFormat(int Width, int Height, double Fps)
 {
+    /// <summary>The <see cref="FifoInputException"/> id of <see cref="EnsureMatches"/>.</summary>
     public const string SizeChangedErrorId = "SinkFrameSizeChanged";
+    /// <summary>The <see cref="FifoInputException"/> id of <see cref="Of"/> when neither the target nor the first frame gives a positive, finite rate.</summary>
     public const string FpsInvalidErrorId = "SinkFpsInvalid";
 
     /// <summary>The target's rate wins; the frame's rate is the fallback when the target leaves it unset (0).</summary>
@@ -22,6 +24,9 @@ public sealed record FrameFormat(int Width, int Height, double Fps)
         return new FrameFormat(first.Width, first.Height, fps);
     }
 
+    /// <summary>Refuses a <paramref name="frame"/> whose size is not the stream's; its rate is not compared.</summary>
+    /// <param name="output">The output as the message names it.</param>
+    /// <exception cref="FifoInputException"><see cref="SizeChangedErrorId"/>.</exception>
     public void EnsureMatches(VideoFrame frame, string output)
     {
         if (frame.Width != Width || frame.Height != Height)
@@ -30,6 +35,7 @@ public sealed record FrameFormat(int Width, int Height, double Fps)
                 "A video keeps one size: write differently sized frames to separate outputs.");
     }
 
+    /// <summary><see cref="Fps"/> as ffmpeg's arguments take it (<see cref="Decimal"/>).</summary>
     public string FpsText => Decimal(Fps);
 
     /// <summary>A rate or a time as ffmpeg's arguments take it: plain decimals, at most six places, no exponent.</summary>

@@ -6,8 +6,11 @@ namespace FifoPipes.Core.Sinks;
 /// <summary>The file rules every sink shares: never replace a file without -Force, create folders on demand.</summary>
 public static class SinkFiles
 {
+    /// <summary>The <see cref="FifoInputException"/> id when the output exists and overwriting was not asked for.</summary>
     public const string OutputExistsErrorId = "OutputExists";
+    /// <summary>The <see cref="FifoInputException"/> id when the output path is a folder.</summary>
     public const string OutputIsFolderErrorId = "SinkOutputIsFolder";
+    /// <summary>The <see cref="FifoInputException"/> id when a sink that writes files is given a network address.</summary>
     public const string OutputIsAddressErrorId = "SinkOutputIsAddress";
 
     /// <summary>
@@ -60,6 +63,7 @@ public static class SinkFiles
         }
     }
 
+    /// <summary>The <see cref="FifoInputException"/> id when the output, or the folder it goes in, cannot be written.</summary>
     public const string OutputNotWritableErrorId = "SinkOutputNotWritable";
 
     /// <summary>
@@ -85,6 +89,7 @@ public static class SinkFiles
     /// <summary>For an output a resumed run carries on where it stopped.</summary>
     public const string ResumedInPlace = "A run resumed from a snapshot, given -Force, carries it on in place.";
 
+    /// <summary>The <see cref="FifoInputException"/> id when a file stands where a folder of the output's path would be.</summary>
     public const string OutputUnderFileErrorId = "SinkOutputUnderFile";
 
     /// <summary>
@@ -146,6 +151,7 @@ public static class SinkFiles
         return segment;
     }
 
+    /// <summary>Creates the folder <paramref name="path"/> goes in, and those above it, where missing; nothing for a bare file name. IO errors are thrown as they are.</summary>
     public static void CreateParentFolder(string path)
     {
         var folder = Path.GetDirectoryName(path);

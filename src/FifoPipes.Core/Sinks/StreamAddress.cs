@@ -13,6 +13,7 @@ public static partial class StreamAddress
     public static string? SchemeOf(string target) =>
         Scheme().Match(target) is { Success: true } m ? m.Groups[1].Value.ToLowerInvariant() : null;
 
+    /// <summary>Whether <paramref name="target"/> is a network address (<see cref="SchemeOf"/> finds a scheme), not a file path.</summary>
     public static bool IsAddress(string target) => SchemeOf(target) is not null;
 
     /// <summary>
