@@ -33,7 +33,8 @@ public static class FrameConversion
     /// </summary>
     public static VideoFrame ToFrame(Tensor rgb, long index, string prompt, double fps, Guid runId, string? provenance = null)
     {
-        int height = (int)rgb.shape[1], width = (int)rgb.shape[2];
-        return new VideoFrame(index, width, height, ToRgb24(rgb), prompt, fps, runId) { Provenance = provenance };
+        // Converted first: the conversion refuses a tensor that is not [3, H, W] by name, before its sizes are read.
+        var pixels = ToRgb24(rgb);
+        return new VideoFrame(index, (int)rgb.shape[2], (int)rgb.shape[1], pixels, prompt, fps, runId) { Provenance = provenance };
     }
 }

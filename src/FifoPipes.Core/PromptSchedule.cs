@@ -10,7 +10,7 @@ public sealed class PromptSchedule
 {
     readonly long[] starts;
 
-    /// <summary>The spans in order, the first from output frame 0; the list is kept, not copied, so leave it unchanged.</summary>
+    /// <summary>The spans in order, the first from output frame 0; copied, so a caller's later change to its list leaves the schedule as it was.</summary>
     /// <exception cref="FifoInputException">"NoPrompts" for no spans, "EmptyPrompt" for a blank prompt, "BadPromptSpan" for a span of under 1 frame.</exception>
     public PromptSchedule(IReadOnlyList<PromptSpan> spans)
     {
@@ -28,7 +28,8 @@ public sealed class PromptSchedule
             starts[i] = total;
             total += spans[i].Frames;
         }
-        Spans = spans;
+        // The starts and total are computed once; a list the caller changed after would no longer match them.
+        Spans = spans.ToArray();
         TotalFrames = total;
     }
 

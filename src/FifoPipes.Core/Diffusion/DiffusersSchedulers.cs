@@ -114,8 +114,8 @@ public sealed class DiffusersDdimScheduler
 }
 
 /// <summary>
-/// diffusers' DDPMScheduler (epsilon prediction, fixed_small variance): the previous timestep is the next entry of
-/// the grid (-1 after the last, where abar_prev = 1), x0 is clipped when clip_sample is set, and no noise is added at t = 0.
+/// diffusers' DDPMScheduler (epsilon prediction, fixed_small variance): the previous timestep is T / S before the current
+/// one (the next entry of a leading grid; negative after the last, where abar_prev = 1), x0 is clipped when clip_sample is set, and no noise is added at t = 0.
 /// </summary>
 public sealed class DiffusersDdpmScheduler
 {
@@ -145,9 +145,12 @@ public sealed class DiffusersDdpmScheduler
 
     /// <summary>
     /// t - T / S (integer division), as diffusers' previous_timestep without custom timesteps: negative after the last step.
-    /// Only a leading grid's next entry; call <see cref="SetTimesteps"/> first (S = 0 divides by zero).
+    /// Only a leading grid's next entry.
     /// </summary>
-    public long PreviousTimestep(long timestep) => timestep - Config.NumTrainTimesteps / NumInferenceSteps;
+    /// <exception cref="InvalidOperationException"><see cref="SetTimesteps"/> was not called, so there is no S.</exception>
+    public long PreviousTimestep(long timestep) => NumInferenceSteps == 0
+        ? throw new InvalidOperationException("Call SetTimesteps before PreviousTimestep.")
+        : timestep - Config.NumTrainTimesteps / NumInferenceSteps;
 
     /// <summary>One DDPM step; <paramref name="varianceNoise"/> is needed when <paramref name="timestep"/> &gt; 0.</summary>
     public SchedulerStep Step(Tensor modelOutput, long timestep, Tensor sample, Tensor? varianceNoise)

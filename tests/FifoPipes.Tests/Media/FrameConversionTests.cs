@@ -17,4 +17,15 @@ public sealed class FrameConversionTests
         Assert.Equal(rgb[(1 * width + 2) * 3 + 1] / 255f, planes[1, 1, 2].item<float>(), 6);
         Assert.Equal(rgb, FrameConversion.ToRgb24(planes));
     }
+
+    [Theory]
+    [InlineData(new long[] { 16, 16 })]
+    [InlineData(new long[] { 4, 16, 16 })]
+    [InlineData(new long[] { 1, 3, 16, 16 })]
+    public void A_decoded_tensor_that_is_not_one_rgb_frame_is_refused_by_its_shape(long[] shape)
+    {
+        using var wrong = TorchSharp.torch.zeros(shape);
+        var ex = Assert.Throws<ArgumentException>(() => FrameConversion.ToFrame(wrong, 0, "rain", 8, Guid.NewGuid()));
+        Assert.StartsWith($"Expected an RGB tensor [3, H, W], got [{string.Join(", ", shape)}].", ex.Message);
+    }
 }

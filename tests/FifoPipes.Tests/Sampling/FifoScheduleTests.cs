@@ -110,6 +110,15 @@ public sealed class FifoScheduleTests
     }
 
     [Fact]
+    public void A_ddpm_scheduler_without_its_timesteps_says_so_instead_of_dividing_by_zero()
+    {
+        var scheduler = new DiffusersDdpmScheduler(new DiffusersSchedulerConfig());
+        Assert.Equal("Call SetTimesteps before PreviousTimestep.", Assert.Throws<InvalidOperationException>(() => scheduler.PreviousTimestep(999)).Message);
+        scheduler.SetTimesteps(10);
+        Assert.Equal(899, scheduler.PreviousTimestep(999));
+    }
+
+    [Fact]
     public void Lockstep_sampling_equals_the_diffusers_scheduler_loop()
     {
         var schedule = new NoiseSchedule(BetaSchedule.Linear, 1e-4, 0.02);

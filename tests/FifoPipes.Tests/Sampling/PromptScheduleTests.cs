@@ -28,4 +28,16 @@ public sealed class PromptScheduleTests
         Assert.Equal("EmptyPrompt", blank.ErrorId);
         Assert.Contains("Prompt 2", blank.Message);
     }
+
+    [Fact]
+    public void A_schedule_keeps_its_spans_when_the_callers_list_changes_after()
+    {
+        var spans = new List<PromptSpan> { new("a", 2), new("b", 1) };
+        var schedule = new PromptSchedule(spans);
+        spans.Add(new PromptSpan("c", 5));
+        spans[0] = new PromptSpan("z", 9);
+        Assert.Equal(new[] { "a", "b" }, schedule.Spans.Select(s => s.Prompt));
+        Assert.Equal(3, schedule.TotalFrames);
+        Assert.Equal("b", schedule.SpanAt(2).Prompt);
+    }
 }
