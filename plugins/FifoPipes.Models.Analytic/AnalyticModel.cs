@@ -41,7 +41,7 @@ public sealed class AnalyticModel : IVideoModel, IReusableModel
     public static AnalyticOptions Validated(AnalyticOptions options)
     {
         var problems = options.Validate().ToList();
-        if (problems.Count > 0) throw new FifoInputException("AnalyticOptionInvalid", string.Join(" ", problems.Select(p => p.Message)));
+        if (problems.Count > 0) throw new FifoInputException("AnalyticOptionInvalid", string.Join(" ", problems.Select(p => p.Message))) { Option = problems[0].Option };
         return options;
     }
 

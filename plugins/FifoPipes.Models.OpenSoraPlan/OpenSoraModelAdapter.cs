@@ -51,7 +51,7 @@ public sealed class OpenSoraModelAdapter : IModelAdapter
     {
         var o = PluginOptions.As<OpenSoraOptions>(options, "opensora model");
         var problem = o.Validate().FirstOrDefault();
-        if (problem is not null) throw new FifoInputException("OpenSoraOptionInvalid", $"{problem.Option}: {problem.Message}");
+        if (problem is not null) throw new FifoInputException("OpenSoraOptionInvalid", $"{problem.Option}: {problem.Message}") { Option = problem.Option };
 
         var preset = OpenSoraPreset.Find(o.Preset)!;
         var dtype = ModelDevices.ParseDType(o.Dtype)!.Value;

@@ -64,7 +64,7 @@ public sealed class VideoCrafterModelAdapter : IModelAdapter
     {
         var problems = o.Validate().ToList();
         if (problems.Count > 0)
-            throw new FifoInputException("VideoCrafterOptionInvalid", string.Join(" ", problems.Select(p => $"{p.Option}: {p.Message}")));
+            throw new FifoInputException("VideoCrafterOptionInvalid", string.Join(" ", problems.Select(p => $"{p.Option}: {p.Message}"))) { Option = problems[0].Option };
 
         var preset = VideoCrafterPreset.Find(o.Preset)!;
         preset = VideoCrafterConfigOverrides.Apply(preset, o.ConfigOverrides ?? Array.Empty<string>());

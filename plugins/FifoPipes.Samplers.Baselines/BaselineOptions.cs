@@ -9,7 +9,7 @@ static class BaselineOptions
     {
         var typed = PluginOptions.As<T>(options, $"{sampler} sampler");
         var problem = typed.Validate().FirstOrDefault();
-        if (problem is not null) throw new FifoInputException("BadSamplerOption", $"{sampler} sampler option '{problem.Option}': {problem.Message}");
+        if (problem is not null) throw new FifoInputException("BadSamplerOption", $"{sampler} sampler option '{problem.Option}': {problem.Message}") { Option = problem.Option };
         return typed;
     }
 }

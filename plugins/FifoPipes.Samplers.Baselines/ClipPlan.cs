@@ -50,5 +50,5 @@ public sealed class ClipPlan
     }
 
     public static FifoInputException BadOption(string sampler, string option, string message) =>
-        new("BadSamplerOption", $"{sampler} sampler option '{option}': {message}.");
+        new("BadSamplerOption", $"{sampler} sampler option '{option}': {message}.") { Option = option };
 }

@@ -190,5 +190,5 @@ public sealed class FifoPlan
     };
 
     static FifoInputException BadOption(string option, string message) =>
-        new("BadSamplerOption", $"fifo sampler option '{option}': {message}.");
+        new("BadSamplerOption", $"fifo sampler option '{option}': {message}.") { Option = option };
 }

@@ -17,7 +17,7 @@ public sealed class FifoSamplerFactory : ISamplerFactory
     {
         var fifoOptions = PluginOptions.As<FifoOptions>(options, "fifo sampler");
         var problem = fifoOptions.Validate().FirstOrDefault();
-        if (problem is not null) throw new FifoInputException("BadSamplerOption", $"fifo sampler option '{problem.Option}': {problem.Message}");
+        if (problem is not null) throw new FifoInputException("BadSamplerOption", $"fifo sampler option '{problem.Option}': {problem.Message}") { Option = problem.Option };
         return fifoOptions;
     }
 }

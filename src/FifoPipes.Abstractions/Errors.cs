@@ -12,4 +12,10 @@ public class FifoInputException : Exception
 
     /// <summary>The stable name of this kind of mistake, for scripts to match.</summary>
     public string ErrorId { get; }
+
+    /// <summary>
+    /// The plugin option the mistake is in, by its recipe name ("partitions"), where it is one: Test-FifoRecipe points at
+    /// the recipe line that sets it. Null for a mistake of no single option. Contracts 1.11.
+    /// </summary>
+    public string? Option { get; init; }
 }

@@ -49,7 +49,7 @@ public sealed class ClipSampler(ClipOptions options) : ISampler
     {
         int steps = options.Steps ?? info.Defaults.Partitions * info.WindowFrames;
         if (steps > info.Schedule.TrainTimesteps)
-            throw new FifoInputException("BadSamplerOption", $"example-clips sampler option 'steps': {steps} is more than the model's {info.Schedule.TrainTimesteps} training timesteps.");
+            throw new FifoInputException("BadSamplerOption", $"example-clips sampler option 'steps': {steps} is more than the model's {info.Schedule.TrainTimesteps} training timesteps.") { Option = "steps" };
         return steps;
     }
 

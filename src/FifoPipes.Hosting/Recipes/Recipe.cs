@@ -15,9 +15,19 @@ public sealed record PluginUse(PluginDescriptor Plugin, object? Options)
     public IReadOnlyDictionary<string, SourceLocation> OptionLocations { get; init; } = new Dictionary<string, SourceLocation>(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
+    /// The option of this plugin that <paramref name="refusal"/> is in, with where the recipe sets it; null when it is in
+    /// none the recipe sets. The refusal says (<see cref="FifoInputException.Option"/>); one from a plugin built before
+    /// contracts 1.11 is read for the name, as plugins' messages give it: "fifo sampler option 'partitions': ...".
+    /// </summary>
+    public (string Option, SourceLocation Location)? OptionRefused(FifoInputException refusal) =>
+        refusal.Option is { } option
+            ? Plugin.Options.FirstOrDefault(o => string.Equals(o.Name, option, StringComparison.OrdinalIgnoreCase)) is { } known && OptionLocations.TryGetValue(known.Name, out var at)
+                ? (known.Name, at) : null
+            : OptionNamedIn(refusal.Message);
+
+    /// <summary>
     /// The option of this plugin that <paramref name="message"/> is about, by its name, with where the recipe sets it;
-    /// null when it names none the recipe sets. Plugins' messages name it so: "fifo sampler option 'partitions': ...";
-    /// the one after "option" wins, else the one named first.
+    /// null when it names none the recipe sets. The one after "option" wins, else the one named first.
     /// </summary>
     public (string Option, SourceLocation Location)? OptionNamedIn(string message)
     {

@@ -44,7 +44,7 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
     IEnumerable<Diagnostic> ModelProblems(Recipe recipe)
     {
         var context = new PluginContext(new CmdletLog(this), recipe.BaseDirectory);
-        bool refusal = false;
+        FifoInputException? refusal = null;
         Diagnostic? Problem(string path, SourceLocation? location, Action check)
         {
             try
@@ -55,7 +55,7 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
             // A damaged file a check reads (a tokenizer, a shard index) is a problem of this recipe too, not of the command.
             catch (Exception ex) when (IsRecipeProblem(ex))
             {
-                refusal = ex is FifoInputException;
+                refusal = ex as FifoInputException;
                 return new Diagnostic(path, ex.Message, location, Array.Empty<string>());
             }
         }
@@ -69,9 +69,10 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
                       ?? Problem("model", ModelLocation(recipe), () => described = SamplerFit.Describe(recipe, context))
                       // The model would load: would its sampler take the options with it?
                       ?? (described is null ? null : Problem("sampler", recipe.Sampler.Location ?? ModelLocation(recipe), () => SamplerFit.Check(recipe, described, context)));
-        // A refusal of the sampler's, at the option it names, where the recipe sets it (a plugin's bug stays at the plugin).
-        if (problem is { Path: "sampler" } && refusal && recipe.Sampler.OptionNamedIn(problem.Message) is var (option, at))
-            problem = problem with { Path = $"sampler.with.{option}", Location = at };
+        // A refusal at the option it is in, where the recipe sets it (a plugin's bug stays at the plugin).
+        if (problem is { Path: "model" or "sampler" } && refusal is not null
+            && (problem.Path == "model" ? recipe.Model : recipe.Sampler).OptionRefused(refusal) is var (option, at))
+            problem = problem with { Path = $"{problem.Path}.with.{option}", Location = at };
         // Said, so that a recipe passing here is not taken for one whose sampler was checked.
         if (problem is null && described is null)
             WriteWarning($"The model '{recipe.Model.Plugin.Name}' did not describe itself for these options before it loads (IModelAdapter.Describe gave none), so the " +

@@ -1,5 +1,7 @@
+using FifoPipes.Abstractions;
 using FifoPipes.Core.Media;
 using FifoPipes.Hosting.Recipes;
+using FifoPipes.Hosting.Options;
 using Xunit;
 
 namespace FifoPipes.Tests.Hosting;
@@ -447,5 +449,21 @@ public sealed class RecipeReaderTests
         Assert.Equal(("step", 7), sampler.OptionNamedIn("'step' and 'eta' disagree") is var (first, where) ? (first, where.Line) : default);
         // An option the recipe does not set has no place in it.
         Assert.Null(sampler.OptionNamedIn("fifo sampler option 'partitions': too many"));
+    }
+
+    [Fact]
+    public void A_refusal_that_names_its_option_is_placed_there_and_one_from_an_older_plugin_by_the_name_its_message_quotes()
+    {
+        var (recipe, problems) = Read("apiVersion: fifopipes/v1\nprompt: a\nframes: 2\nsampler:\n  use: fifo\n  with:\n    step: ddim\n    ETA: 0.5\n");
+        Assert.True(recipe is not null, string.Join("; ", problems.Select(d => d.Message)));
+        var sampler = recipe!.Sampler;
+        static (string, int)? Placed((string Option, SourceLocation Location)? at) => at is var (option, where) ? (option, where.Line) : null;
+        // Named by the plugin, in any case, over what the message quotes.
+        Assert.Equal(("eta", 8), Placed(sampler.OptionRefused(new FifoInputException("BadSamplerOption", "'step' disagrees") { Option = "Eta" })));
+        // Named, but not set by the recipe, or no option of the plugin's: no place, and no guess from the message.
+        Assert.Null(Placed(sampler.OptionRefused(new FifoInputException("BadSamplerOption", "'step' disagrees") { Option = "partitions" })));
+        Assert.Null(Placed(sampler.OptionRefused(new FifoInputException("BadSamplerOption", "'step' disagrees") { Option = "stepz" })));
+        // A plugin built before contracts 1.11 names none: its message is read.
+        Assert.Equal(("step", 7), Placed(sampler.OptionRefused(new FifoInputException("BadSamplerOption", "fifo sampler option 'step': too coarse"))));
     }
 }
