@@ -125,21 +125,25 @@ Describe 'Get-FifoPlugin' {
         $out | Should -Be @('before:False', 'after:contact-sheet')
     }
 
-    It 'builds a third-party plugin outside any checkout against the module''s own copies' {
+    It 'builds the example <Example> outside any checkout against the module''s own copies' -ForEach @(
+        @{ Example = 'ContactSheetSink'; Name = 'contact-sheet' }
+        @{ Example = 'ClipSampler'; Name = 'example-clips' }
+        @{ Example = 'GaussianModel'; Name = 'example-gaussian' }
+    ) {
         # As the README tells an author without a FifoPipes checkout: the example's sources alone, FifoModule set.
-        $standalone = Join-Path $Work 'standalone-sink'
+        $standalone = Join-Path $Work "standalone-$Example"
         New-Item -ItemType Directory $standalone | Out-Null
-        Copy-Item "$Root/examples/plugins/ContactSheetSink/*.cs", "$Root/examples/plugins/ContactSheetSink/*.csproj" $standalone
+        Copy-Item "$Root/examples/plugins/$Example/*.cs", "$Root/examples/plugins/$Example/*.csproj" $standalone
         $built = & dotnet build $standalone "-p:FifoModule=$Root/artifacts/FifoDiffusion" -v q -nologo -clp:ErrorsOnly 2>&1
         $LASTEXITCODE | Should -Be 0 -Because ($built -join "`n")
         $plugin = Join-Path $standalone 'bin/Debug/net8.0'
         # Nothing of the host's is copied beside the plugin: the host's own copies are the ones loaded.
-        @(Get-ChildItem $plugin -Filter *.dll).Name | Should -Be @('ContactSheetSink.dll')
+        @(Get-ChildItem $plugin -Filter *.dll).Name | Should -Be @("$Example.dll")
         $env:FIFOPIPES_PLUGIN_PATH = $plugin
         try {
-            $out = & $Pwsh @PwshArgs -NoProfile -Command "Import-Module '$Root/FifoDiffusion.psd1'; Get-FifoPlugin contact-sheet | ForEach-Object { `$_.Name + '|' + `$_.Source }"
+            $out = & $Pwsh @PwshArgs -NoProfile -Command "Import-Module '$Root/FifoDiffusion.psd1'; Get-FifoPlugin $Name | ForEach-Object { `$_.Name + '|' + `$_.Source }"
         } finally { Remove-Item Env:FIFOPIPES_PLUGIN_PATH }
-        $out | Should -Match "^contact-sheet\|$([regex]::Escape((Join-Path $plugin 'ContactSheetSink.dll')))$"
+        $out | Should -Match "^$Name\|$([regex]::Escape((Join-Path $plugin "$Example.dll")))$"
     }
 }
 
