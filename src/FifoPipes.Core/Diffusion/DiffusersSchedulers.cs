@@ -84,6 +84,7 @@ public sealed class DiffusersDdimScheduler
 
     /// <summary>diffusers' set_timesteps: the grid of <paramref name="steps"/> by the config's spacing and steps offset.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is outside 1..T.</exception>
+    /// <exception cref="FifoInputException">"StepsOffsetOutOfRange" when the config's steps_offset moves the grid outside 0..T - 1.</exception>
     public void SetTimesteps(int steps)
     {
         Timesteps = TimestepGrids.Diffusers(steps, Config.NumTrainTimesteps, Config.TimestepSpacing, Config.StepsOffset);
@@ -137,6 +138,7 @@ public sealed class DiffusersDdpmScheduler
 
     /// <summary>diffusers' set_timesteps: the grid of <paramref name="steps"/> by the config's spacing and steps offset.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is outside 1..T.</exception>
+    /// <exception cref="FifoInputException">"StepsOffsetOutOfRange" when the config's steps_offset moves the grid outside 0..T - 1.</exception>
     public void SetTimesteps(int steps)
     {
         Timesteps = TimestepGrids.Diffusers(steps, Config.NumTrainTimesteps, Config.TimestepSpacing, Config.StepsOffset);

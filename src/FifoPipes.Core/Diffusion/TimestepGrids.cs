@@ -1,3 +1,5 @@
+using FifoPipes.Abstractions;
+
 namespace FifoPipes.Core.Diffusion;
 
 /// <summary>How diffusers spreads inference timesteps over the training range.</summary>
@@ -28,6 +30,8 @@ public static class TimestepGrids
     }
 
     /// <summary>diffusers' set_timesteps grid, descending (as scheduler.timesteps).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is outside 1..<paramref name="trainTimesteps"/>.</exception>
+    /// <exception cref="FifoInputException">"StepsOffsetOutOfRange" when the config's steps_offset moves a leading grid outside 0..T - 1.</exception>
     public static long[] Diffusers(int steps, int trainTimesteps, TimestepSpacing spacing, int stepsOffset)
     {
         if (steps < 1 || steps > trainTimesteps)
@@ -38,6 +42,11 @@ public static class TimestepGrids
             case TimestepSpacing.Leading:
                 int ratio = trainTimesteps / steps;
                 for (int i = 0; i < steps; i++) t[i] = (long)(steps - 1 - i) * ratio + stepsOffset;
+                // diffusers indexes its alpha table with these unchecked (steps_offset 1 with steps = T reaches T); we refuse.
+                if (t[^1] < 0 || t[0] >= trainTimesteps)
+                    throw new FifoInputException("StepsOffsetOutOfRange",
+                        $"steps_offset {stepsOffset} moves {steps} leading steps to timesteps {t[^1]}..{t[0]}, outside the schedule's 0..{trainTimesteps - 1}: " +
+                        "use fewer steps, or the model's own scheduler_config.json (steps_offset 0 or 1).");
                 break;
             case TimestepSpacing.Trailing:
                 double r = (double)trainTimesteps / steps;

@@ -16,10 +16,13 @@ public sealed record DiffusersVaeSpec(AutoencoderKLConfig Config, double Scaling
 /// </summary>
 public static partial class DiffusersAutoencoderKL
 {
+    const double MinScalingFactor = 1e-3, MaxScalingFactor = 1e3;
+
     /// <summary>
     /// Maps a diffusers AutoencoderKL config.json onto <see cref="AutoencoderKLConfig"/> and its scaling_factor. Throws
     /// <c>FifoInputException</c> "DiffusersConfigUnsupported" for a VAE this port cannot build (other block types, no quant
-    /// convs, a latent shift or per-channel normalisation, block_out_channels that are not multiples of the first).
+    /// convs, a latent shift or per-channel normalisation, block_out_channels that are not multiples of the first), and
+    /// "DiffusersConfigInvalid" for values no VAE can have or far beyond any released one (see DiffusersLimits).
     /// </summary>
     /// <param name="warnings">One message per config key that nothing read, for the caller to log.</param>
     public static DiffusersVaeSpec ConfigFrom(DiffusersConfig c, out IReadOnlyList<string> warnings)
@@ -27,14 +30,19 @@ public static partial class DiffusersAutoencoderKL
         c.Ignore("_class_name", "_diffusers_version", "_name_or_path", "_use_default_values", "sample_size",
             // A precision hint for fp16 pipelines (run the VAE in fp32); the network is the same.
             "force_upcast");
-        var blockChannels = c.Ints("block_out_channels", new[] { 64 });
+        var blockChannels = DiffusersLimits.BlockChannels(c, new[] { 64 });
         var downTypes = c.Strings("down_block_types", new[] { "DownEncoderBlock2D" });
         var upTypes = c.Strings("up_block_types", new[] { "UpDecoderBlock2D" });
-        int layers = c.Int("layers_per_block", 1);
-        int inChannels = c.Int("in_channels", 3), outChannels = c.Int("out_channels", 3);
-        int latent = c.Int("latent_channels", 4);
-        int groups = c.Int("norm_num_groups", 32);
-        double scaling = c.Double("scaling_factor", 0.18215);
+        int layers = c.Int("layers_per_block", 1, 1, DiffusersLimits.MaxLayersPerBlock);
+        int inChannels = c.Int("in_channels", 3, 1, DiffusersLimits.MaxImageChannels);
+        int outChannels = c.Int("out_channels", 3, 1, DiffusersLimits.MaxImageChannels);
+        int latent = c.Int("latent_channels", 4, 1, DiffusersLimits.MaxImageChannels);
+        int groups = c.Int("norm_num_groups", 32, 1, DiffusersLimits.MaxWidth);
+        // Every GroupNorm (resnets, mid attention, norm_out) splits a level's channels into equal groups.
+        DiffusersLimits.Divides(c, "norm_num_groups", groups, blockChannels, "GroupNorm groups of equal size");
+        // Latents are the posterior mean times this, and decoding divides by it: released VAEs use 0.13..1.6 (SD 0.18215,
+        // SDXL 0.13025, SD3 1.5305). Far outside, the latents the sampler sees or the frames it decodes overflow or vanish.
+        double scaling = c.Double("scaling_factor", 0.18215, MinScalingFactor, MaxScalingFactor);
         c.Expect("act_fn", "silu");
         c.Expect("use_quant_conv", true);
         c.Expect("use_post_quant_conv", true);
@@ -46,7 +54,7 @@ public static partial class DiffusersAutoencoderKL
             c.Problem($"down_block_types ({downTypes.Count}), up_block_types ({upTypes.Count}) and block_out_channels ({blockChannels.Count}) must have one entry per level");
         if (downTypes.Any(t => t != "DownEncoderBlock2D")) c.Problem($"down_block_types = [{string.Join(", ", downTypes)}] (only DownEncoderBlock2D)");
         if (upTypes.Any(t => t != "UpDecoderBlock2D")) c.Problem($"up_block_types = [{string.Join(", ", upTypes)}] (only UpDecoderBlock2D)");
-        if (blockChannels.Count == 0 || blockChannels.Any(ch => ch < 1 || ch % blockChannels[0] != 0))
+        if (DiffusersLimits.Usable(blockChannels) && blockChannels.Any(ch => ch % blockChannels[0] != 0))
             c.Problem($"block_out_channels = [{string.Join(", ", blockChannels)}] (every entry must be a positive multiple of the first)");
         warnings = c.Finish("AutoencoderKL");
         int ch = blockChannels[0];
@@ -117,9 +125,15 @@ public static partial class DiffusersAutoencoderKL
     [GeneratedRegex(@"^(encoder|decoder)\.conv_norm_out\.(.+)$")]
     private static partial Regex Ends();
 
-    /// <summary>Builds the VAE and streams the component's weight files into it, cast to <paramref name="dtype"/> (strict).</summary>
-    public static AutoencoderKL Load(DiffusersWeights weights, AutoencoderKLConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null) =>
-        Load(weights.Stream(dtype), weights.Describe(), config, dtype, device);
+    /// <summary>
+    /// Builds the VAE and streams the component's weight files into it, cast to <paramref name="dtype"/> (strict). A config
+    /// asking for more parameters than the files hold is refused ("CheckpointMismatch") before anything is allocated.
+    /// </summary>
+    public static AutoencoderKL Load(DiffusersWeights weights, AutoencoderKLConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null)
+    {
+        DiffusersLimits.RequireWeightsFor(meta => new AutoencoderKL(config, meta), weights, "AutoencoderKL");
+        return Load(weights.Stream(dtype), weights.Describe(), config, dtype, device);
+    }
 
     /// <summary>Builds the VAE and streams diffusers-named tensors into it (strict).</summary>
     public static AutoencoderKL Load(IEnumerable<(string Name, Tensor Tensor)> tensors, string source, AutoencoderKLConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null)

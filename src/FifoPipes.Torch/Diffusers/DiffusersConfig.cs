@@ -15,6 +15,8 @@ public sealed class DiffusersConfig
 {
     readonly HashSet<string> read = new(StringComparer.Ordinal);
     readonly List<string> problems = new();
+    // Values no model can have (a damaged or hand-edited file), as opposed to ones this port does not build.
+    readonly List<string> invalid = new();
 
     /// <summary>Wraps a parsed config; <paramref name="source"/> names it in messages.</summary>
     /// <exception cref="FifoInputException">"DiffusersConfigInvalid" when <paramref name="json"/> is not a JSON object.</exception>
@@ -62,23 +64,53 @@ public sealed class DiffusersConfig
     /// </summary>
     public int Int(string key, int fallback) => TryGet(key, out var v) ? (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i : Bad(key, v, "an integer", fallback)) : fallback;
 
-    /// <summary>As <see cref="Int"/>, for a number.</summary>
-    public double Double(string key, double fallback) => TryGet(key, out var v) ? (v.ValueKind == JsonValueKind.Number ? v.GetDouble() : Bad(key, v, "a number", fallback)) : fallback;
+    /// <summary>
+    /// As <see cref="Int(string, int)"/>, within <paramref name="min"/>..<paramref name="max"/>: a value outside is recorded as
+    /// invalid (<see cref="Invalid"/>) and returned as it is, so later checks must not trust it before <see cref="Finish"/>.
+    /// </summary>
+    public int Int(string key, int fallback, int min, int max)
+    {
+        int value = Int(key, fallback);
+        if (value < min || value > max) Invalid(key, $"must be within {min}..{max}");
+        return value;
+    }
 
-    /// <summary>As <see cref="Int"/>, for true or false.</summary>
+    /// <summary>
+    /// As <see cref="Int(string, int)"/>, for a number; JSON that overflows a double (1e400) is recorded as invalid, not
+    /// read as an infinity that would silently poison every value computed from it.
+    /// </summary>
+    public double Double(string key, double fallback)
+    {
+        if (!TryGet(key, out var v)) return fallback;
+        if (v.ValueKind != JsonValueKind.Number) return Bad(key, v, "a number", fallback);
+        if (v.TryGetDouble(out double value) && double.IsFinite(value)) return value;
+        Invalid(key, "must be a finite number");
+        return double.NaN;
+    }
+
+    /// <summary>As <see cref="Double(string, double)"/>, within <paramref name="min"/>..<paramref name="max"/> (as <see cref="Int(string, int, int, int)"/>).</summary>
+    public double Double(string key, double fallback, double min, double max)
+    {
+        double value = Double(key, fallback);
+        if (double.IsFinite(value) && (value < min || value > max))
+            Invalid(key, $"must be within {min.ToString(CultureInfo.InvariantCulture)}..{max.ToString(CultureInfo.InvariantCulture)}");
+        return value;
+    }
+
+    /// <summary>As <see cref="Int(string, int)"/>, for true or false.</summary>
     public bool Bool(string key, bool fallback) => TryGet(key, out var v) ? (v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : Bad(key, v, "true or false", fallback)) : fallback;
 
-    /// <summary>As <see cref="Int"/>, for a string.</summary>
+    /// <summary>As <see cref="Int(string, int)"/>, for a string.</summary>
     public string String(string key, string fallback) => TryGet(key, out var v) ? (v.ValueKind == JsonValueKind.String ? v.GetString()! : Bad(key, v, "a string", fallback)) : fallback;
 
-    /// <summary>As <see cref="Int"/>, for a list of integers.</summary>
+    /// <summary>As <see cref="Int(string, int)"/>, for a list of integers.</summary>
     public IReadOnlyList<int> Ints(string key, IReadOnlyList<int> fallback) => TryGet(key, out var v)
         ? v.ValueKind == JsonValueKind.Array && v.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out _))
             ? v.EnumerateArray().Select(e => e.GetInt32()).ToArray()
             : Bad(key, v, "a list of integers", fallback)
         : fallback;
 
-    /// <summary>As <see cref="Int"/>, for a list of strings.</summary>
+    /// <summary>As <see cref="Int(string, int)"/>, for a list of strings.</summary>
     public IReadOnlyList<string> Strings(string key, IReadOnlyList<string> fallback) => TryGet(key, out var v)
         ? v.ValueKind == JsonValueKind.Array && v.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String)
             ? v.EnumerateArray().Select(e => e.GetString()!).ToArray()
@@ -121,18 +153,35 @@ public sealed class DiffusersConfig
     /// <summary>Records a problem found while interpreting values (e.g. inconsistent block types).</summary>
     public void Problem(string message) => problems.Add(message);
 
+    /// <summary>
+    /// Records a value of <paramref name="key"/> that no model can have (the file is damaged or was edited), quoting the value
+    /// as the file has it, or saying the key is absent; <paramref name="requirement"/> says what it must be.
+    /// <see cref="Finish"/> then throws "DiffusersConfigInvalid".
+    /// </summary>
+    public void Invalid(string key, string requirement)
+    {
+        read.Add(key);
+        string value = Json.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null ? $" = {v.GetRawText()}" : " (absent, so the default)";
+        invalid.Add($"{key}{value}: {requirement}");
+    }
+
     /// <summary>Keys present in the file that no mapping read or ignored, in file order.</summary>
     public IReadOnlyList<string> UnreadKeys => Json.EnumerateObject().Select(p => p.Name).Where(k => !read.Contains(k)).ToList();
 
     /// <summary>
-    /// Throws <see cref="FifoInputException"/> "DiffusersConfigUnsupported" listing every unsupported value;
+    /// Throws <see cref="FifoInputException"/> listing every problem: "DiffusersConfigUnsupported" when a value needs a network
+    /// FifoPipes does not build, else "DiffusersConfigInvalid" when values are out of range (<see cref="Invalid"/>);
     /// returns one warning per unread key (the caller logs them: they may or may not matter).
     /// </summary>
     public IReadOnlyList<string> Finish(string what)
     {
-        if (problems.Count > 0)
-            throw new FifoInputException("DiffusersConfigUnsupported",
-                $"{Source}: this {what} configuration cannot be built by FifoPipes: {string.Join("; ", problems)}.");
+        if (problems.Count + invalid.Count > 0)
+        {
+            string fix = invalid.Count == 0 ? ""
+                : " A value out of range means the file is damaged or was edited: restore it from the model's repository (download the model folder again).";
+            throw new FifoInputException(problems.Count > 0 ? "DiffusersConfigUnsupported" : "DiffusersConfigInvalid",
+                $"{Source}: this {what} configuration cannot be built by FifoPipes: {string.Join("; ", invalid.Concat(problems))}.{fix}");
+        }
         return UnreadKeys.Select(k => $"{Source}: unknown {what} config key '{k}' = {Json.GetProperty(k).GetRawText()} was not used; " +
             "if it changes the network the results will be wrong (newer diffusers version?).").ToList();
     }

@@ -169,11 +169,13 @@ public sealed record DiffusersWeights(string Folder, IReadOnlyList<string> Files
         try
         {
             using var doc = JsonDocument.Parse(File.ReadAllText(indexPath));
-            if (!doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
+            if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
                 throw new JsonException("no weight_map object");
             var folder = Path.GetDirectoryName(indexPath)!;
-            var files = map.EnumerateObject().Select(p => p.Value.GetString() ?? throw new JsonException($"weight_map['{p.Name}'] is not a file name"))
+            var files = map.EnumerateObject().Select(p => ShardName(p))
                 .Distinct(StringComparer.Ordinal).Select(f => Path.Combine(folder, f)).ToList();
+            // A load would stream nothing and then fail to find every tensor; an index is written with one shard at least.
+            if (files.Count == 0) throw new JsonException("its weight_map lists no shards");
             var missing = files.Where(f => !File.Exists(f)).ToList();
             if (missing.Count > 0)
                 throw new FifoInputException("DiffusersWeightsMissing", $"'{indexPath}' lists shards that are missing: {string.Join(", ", missing.Select(Path.GetFileName))}; download them.");
@@ -185,6 +187,15 @@ public sealed record DiffusersWeights(string Folder, IReadOnlyList<string> Files
         }
     }
 
+    /// <summary>
+    /// A weight_map value: the name of a shard beside the index (as save_pretrained writes it), never a path elsewhere,
+    /// which a damaged or hostile index could otherwise make us read.
+    /// </summary>
+    static string ShardName(JsonProperty entry) =>
+        entry.Value.ValueKind == JsonValueKind.String && entry.Value.GetString() is { Length: > 0 } name && Path.GetFileName(name) == name && name is not ("." or "..")
+            ? name
+            : throw new JsonException($"weight_map['{entry.Name}'] = {entry.Value.GetRawText()} is not the file name of a shard in the same folder");
+
     /// <summary>Reads every file's index, not its tensors (<see cref="WeightFiles.ReadIndex"/>): a damaged download fails as its load would.</summary>
     public void ReadIndexes()
     {
@@ -192,7 +203,13 @@ public sealed record DiffusersWeights(string Folder, IReadOnlyList<string> Files
     }
 
     /// <summary>A readable name for messages: the file, or the first shard and a count.</summary>
-    public string Describe() => Files.Count == 1 ? Files[0] : $"{Files[0]} (+{Files.Count - 1} more shards)";
+    public string Describe() => Files.Count switch
+    {
+        // Find never gives no files; a record built by hand may.
+        0 => $"'{Folder}' (no weight files)",
+        1 => Files[0],
+        _ => $"{Files[0]} (+{Files.Count - 1} more shards)",
+    };
 
     /// <summary>
     /// Yields every tensor of every file, one at a time, floating ones cast to <paramref name="dtype"/> when given.

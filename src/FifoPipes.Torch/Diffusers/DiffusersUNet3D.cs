@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using FifoPipes.Abstractions;
 using FifoPipes.Torch.Checkpoints;
 using FifoPipes.Torch.UNets;
 using static TorchSharp.torch;
@@ -17,19 +18,25 @@ public static partial class DiffusersUNet3D
 
     /// <summary>
     /// Maps unet/config.json onto <see cref="UNet3DConfig"/>. Throws "DiffusersConfigUnsupported" for values that
-    /// need another network; <paramref name="warnings"/> lists keys this mapping does not know.
+    /// need another network and "DiffusersConfigInvalid" for values no UNet can have or far beyond any released one (both
+    /// by the diffusers key names, before any weights load); <paramref name="warnings"/> lists keys this mapping does not know.
     /// </summary>
     public static UNet3DConfig ConfigFrom(DiffusersConfig c, out IReadOnlyList<string> warnings)
     {
         c.Ignore("_class_name", "_diffusers_version", "_name_or_path", "_use_default_values", "sample_size");
-        var blockChannels = c.Ints("block_out_channels", new[] { 320, 640, 1280, 1280 });
+        var blockChannels = DiffusersLimits.BlockChannels(c, new[] { 320, 640, 1280, 1280 });
         var downTypes = c.Strings("down_block_types", new[] { CrossAttnDown, CrossAttnDown, CrossAttnDown, Down });
         var upTypes = c.Strings("up_block_types", new[] { Up, CrossAttnUp, CrossAttnUp, CrossAttnUp });
-        int layers = c.Int("layers_per_block", 2);
-        int inChannels = c.Int("in_channels", 4), outChannels = c.Int("out_channels", 4);
-        int groups = c.Int("norm_num_groups", 32);
-        int crossAttentionDim = c.Int("cross_attention_dim", 1024);
+        int layers = c.Int("layers_per_block", 2, 1, DiffusersLimits.MaxLayersPerBlock);
+        int inChannels = c.Int("in_channels", 4, 1, DiffusersLimits.MaxImageChannels);
+        int outChannels = c.Int("out_channels", 4, 1, DiffusersLimits.MaxImageChannels);
+        int groups = c.Int("norm_num_groups", 32, 1, DiffusersLimits.MaxWidth);
+        int crossAttentionDim = c.Int("cross_attention_dim", 1024, 1, DiffusersLimits.MaxWidth);
         int headDim = HeadDim(c);
+        // Every GroupNorm splits a level's channels (conv_in's and transformer_in's are level 0's) into equal groups, and
+        // every level's transformers into heads of attention_head_dim (the VideoCrafter UNet we build needs it at all levels).
+        DiffusersLimits.Divides(c, "norm_num_groups", groups, blockChannels, "GroupNorm groups of equal size");
+        DiffusersLimits.Divides(c, "attention_head_dim", headDim, blockChannels, "channels per attention head");
         c.Expect("act_fn", "silu");
         c.Expect("norm_eps", 1e-5);
         c.Expect("downsample_padding", 1);
@@ -37,7 +44,6 @@ public static partial class DiffusersUNet3D
         c.ExpectNull("num_attention_heads", "num_attention_heads (diffusers raises NotImplementedError for it too)");
         c.ExpectNull("time_cond_proj_dim", "a timestep condition projection (LCM)");
 
-        if (blockChannels.Count == 0) c.Problem("block_out_channels is empty");
         if (downTypes.Count != blockChannels.Count || upTypes.Count != blockChannels.Count)
             c.Problem($"down_block_types ({downTypes.Count}), up_block_types ({upTypes.Count}) and block_out_channels ({blockChannels.Count}) must have one entry per level");
         var attentionResolutions = new List<int>();
@@ -51,7 +57,7 @@ public static partial class DiffusersUNet3D
                 c.Problem($"up_block_types[{mirror}] = {upTypes[mirror]}, but it mirrors down_block_types[{level}] = {downTypes[level]} and must be {expectedUp}");
         }
         warnings = c.Finish("UNet3DConditionModel");
-        return new UNet3DConfig
+        var config = new UNet3DConfig
         {
             InChannels = inChannels,
             OutChannels = outChannels,
@@ -70,6 +76,13 @@ public static partial class DiffusersUNet3D
             NormGroups = groups,
             UpsampleToSkipSize = true,
         };
+        // The checks above should leave nothing for the UNet's own; should one remain, it is still found here, naming the file.
+        try { config.Validate(); }
+        catch (FifoInputException ex)
+        {
+            throw new FifoInputException("DiffusersConfigUnsupported", $"{c.Source}: this UNet3DConditionModel configuration cannot be built by FifoPipes: {ex.Message}", ex);
+        }
+        return config;
     }
 
     /// <summary>attention_head_dim: despite its name the width of every head (blocks get C / it heads); one value for all levels.</summary>
@@ -79,9 +92,10 @@ public static partial class DiffusersUNet3D
         {
             var perLevel = c.Ints("attention_head_dim", Array.Empty<int>());
             if (perLevel.Distinct().Count() != 1) c.Problem($"attention_head_dim = [{string.Join(", ", perLevel)}] (one value for every level is supported; transformer_in needs a single one too)");
+            else if (perLevel[0] < 1 || perLevel[0] > DiffusersLimits.MaxWidth) c.Invalid("attention_head_dim", $"must be within 1..{DiffusersLimits.MaxWidth}");
             return perLevel.Count > 0 ? perLevel[0] : 64;
         }
-        return c.Int("attention_head_dim", 64);
+        return c.Int("attention_head_dim", 64, 1, DiffusersLimits.MaxWidth);
     }
 
     /// <summary>The <see cref="UNet3D"/> key for a diffusers UNet3DConditionModel key (unknown keys map to themselves).</summary>
@@ -184,9 +198,13 @@ public static partial class DiffusersUNet3D
     [GeneratedRegex(@"^up_blocks\.(\d+)\.upsamplers\.0\.conv\.(.+)$")]
     private static partial Regex Upsampler();
 
-    /// <summary>Builds the UNet and streams <paramref name="weights"/> into it (strict: every key and shape must match).</summary>
+    /// <summary>
+    /// Builds the UNet and streams <paramref name="weights"/> into it (strict: every key and shape must match). A config asking
+    /// for more parameters than the files hold is refused ("CheckpointMismatch") before anything is allocated.
+    /// </summary>
     public static UNet3D Load(DiffusersWeights weights, UNet3DConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
+        DiffusersLimits.RequireWeightsFor(meta => new UNet3D(config, meta), weights, "UNet3DConditionModel");
         var unet = new UNet3D(config, device, dtype);
         try
         {

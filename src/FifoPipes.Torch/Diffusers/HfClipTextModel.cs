@@ -18,7 +18,8 @@ public static partial class HfClipTextModel
     /// <summary>
     /// Maps a transformers CLIPTextConfig onto <see cref="OpenClipTextConfig"/>, running every layer (a diffusers text encoder that
     /// wants the penultimate layer, like zeroscope's, ships without the last). Throws <c>FifoInputException</c>
-    /// "DiffusersConfigUnsupported" unless hidden_act is "gelu", layer_norm_eps is 1e-5 and the widths divide evenly.
+    /// "DiffusersConfigUnsupported" unless hidden_act is "gelu" and layer_norm_eps is 1e-5, and "DiffusersConfigInvalid" for
+    /// widths that do not divide evenly or sizes far beyond any released text encoder (see DiffusersLimits).
     /// </summary>
     /// <param name="warnings">One message per config key that nothing read, for the caller to log.</param>
     public static OpenClipTextConfig ConfigFrom(DiffusersConfig c, out IReadOnlyList<string> warnings)
@@ -27,16 +28,19 @@ public static partial class HfClipTextModel
             // training-only or used by other heads / the tokenizer, not by last_hidden_state
             "attention_dropout", "dropout", "initializer_factor", "initializer_range", "projection_dim",
             "bos_token_id", "eos_token_id", "pad_token_id");
-        int width = c.Int("hidden_size", 512);
+        int width = c.Int("hidden_size", 512, 1, DiffusersLimits.MaxWidth);
         int intermediate = c.Int("intermediate_size", 2048);
-        int heads = c.Int("num_attention_heads", 8);
-        int layers = c.Int("num_hidden_layers", 12);
-        int vocab = c.Int("vocab_size", 49408);
-        int positions = c.Int("max_position_embeddings", 77);
+        int heads = c.Int("num_attention_heads", 8, 1, DiffusersLimits.MaxWidth);
+        int layers = c.Int("num_hidden_layers", 12, 1, DiffusersLimits.MaxTextLayers);
+        int vocab = c.Int("vocab_size", 49408, 1, DiffusersLimits.MaxVocabulary);
+        int positions = c.Int("max_position_embeddings", 77, 1, DiffusersLimits.MaxPositions);
         c.Expect("hidden_act", "gelu");
         c.Expect("layer_norm_eps", 1e-5);
-        if (width < 1 || heads < 1 || width % heads != 0) c.Problem($"hidden_size {width} must split into num_attention_heads {heads} equal heads");
-        if (width < 1 || intermediate % width != 0) c.Problem($"intermediate_size {intermediate} must be a multiple of hidden_size {width}");
+        bool widthUsable = width is >= 1 and <= DiffusersLimits.MaxWidth;
+        if (widthUsable && heads >= 1 && width % heads != 0) c.Invalid("num_attention_heads", $"must split hidden_size {width} into equal heads");
+        // The MLP is hidden_size × (intermediate_size / hidden_size) wide: the ratio must be a whole, positive and sane number.
+        if (widthUsable && (intermediate < width || intermediate % width != 0 || intermediate / width > DiffusersLimits.MaxMlpRatio))
+            c.Invalid("intermediate_size", $"must be hidden_size {width} times 1..{DiffusersLimits.MaxMlpRatio}");
         warnings = c.Finish("CLIPTextModel");
         return new OpenClipTextConfig
         {
@@ -120,9 +124,16 @@ public static partial class HfClipTextModel
     [GeneratedRegex(@"^text_model\.encoder\.layers\.(\d+)\.self_attn\.(q|k|v)_proj\.(weight|bias)$")]
     private static partial Regex QkvKey();
 
-    /// <summary>Builds the text tower and streams the component's weight files into it, cast to <paramref name="dtype"/> (strict except the unused contrastive head).</summary>
-    public static OpenClipTextTransformer Load(DiffusersWeights weights, OpenClipTextConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null) =>
-        Load(weights.Stream(dtype), weights.Describe(), config, dtype, device);
+    /// <summary>
+    /// Builds the text tower and streams the component's weight files into it, cast to <paramref name="dtype"/> (strict except
+    /// the unused contrastive head). A config asking for more parameters than the files hold is refused ("CheckpointMismatch")
+    /// before anything is allocated.
+    /// </summary>
+    public static OpenClipTextTransformer Load(DiffusersWeights weights, OpenClipTextConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null)
+    {
+        DiffusersLimits.RequireWeightsFor(meta => new OpenClipTextTransformer(config, meta), weights, "CLIPTextModel", UnusedOpenClipParameters);
+        return Load(weights.Stream(dtype), weights.Describe(), config, dtype, device);
+    }
 
     /// <summary>Builds the text tower and streams CLIPTextModel-named tensors into it (strict except the unused contrastive head).</summary>
     public static OpenClipTextTransformer Load(IEnumerable<(string Name, Tensor Tensor)> tensors, string source, OpenClipTextConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null)
