@@ -25,6 +25,7 @@ public sealed class ConvertToFifoCheckpointCommand : PSCmdlet
 
     /// <summary><para type="description">The safetensors file to write; default: the source with the extension .safetensors, or for a safetensors source &lt;name&gt;.&lt;dtype&gt;.safetensors.</para></summary>
     [Parameter(Position = 1)]
+    [ValidateNotNullOrEmpty]
     public string? Destination { get; set; }
 
     /// <summary><para type="description">Cast floating tensors to float32, bfloat16 or float16; default: keep each tensor's type.</para></summary>

@@ -239,7 +239,9 @@ public sealed class RestrictedUnpickler
     {
         if (bytes.Length == 0) return 0L;
         var big = new BigInteger(bytes, isUnsigned: false, isBigEndian: false);
-        return big >= long.MinValue && big <= long.MaxValue ? (long)big : big;
+        // Boxed as a long whenever it fits: Python pickles every int beyond int32 as LONG1 (a numel, an offset, a size
+        // of 2^31 and more), and callers match on long. Without the cast the ?: would make every value a BigInteger.
+        return big >= long.MinValue && big <= long.MaxValue ? (object)(long)big : big;
     }
 
     object ReadLong(byte n) => ReadLong(Take(n));

@@ -9,7 +9,8 @@ public sealed record SafetensorsSlot(string Name, ScalarType DType, long[] Shape
 {
     /// <summary>Bytes of the tensor's data: elements × element size.</summary>
     /// <exception cref="NotSupportedException">The dtype has no safetensors name here (not a float, int or bool type).</exception>
-    public long ByteSize => Shape.Aggregate(1L, (a, b) => checked(a * b)) * ElementSize(DType);
+    /// <exception cref="OverflowException">The bytes do not fit a long: a shape no file can hold.</exception>
+    public long ByteSize => checked(Shape.Aggregate(1L, (a, b) => checked(a * b)) * ElementSize(DType));
 
     static long ElementSize(ScalarType t) => t switch
     {

@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using System.IO.Hashing;
+using System.Text;
 using FifoPipes.Abstractions;
 using static TorchSharp.torch;
 
@@ -36,14 +37,14 @@ public sealed class TorchZipCheckpoint : IDisposable
     readonly ZipArchive zip;
     readonly Dictionary<string, ZipArchiveEntry> entries;
 
-    TorchZipCheckpoint(string path, ZipArchive zip, string prefix, object? root, IReadOnlyCollection<string> globals)
+    TorchZipCheckpoint(string path, ZipArchive zip, Dictionary<string, ZipArchiveEntry> entries, string prefix, object? root, IReadOnlyCollection<string> globals)
     {
         Path = path;
         this.zip = zip;
+        this.entries = entries;
         RecordPrefix = prefix;
         Root = root;
         Globals = globals;
-        entries = zip.Entries.ToDictionary(e => e.FullName, StringComparer.Ordinal);
     }
 
     /// <summary>The checkpoint file, as given to <see cref="Open"/>.</summary>
@@ -83,10 +84,13 @@ public sealed class TorchZipCheckpoint : IDisposable
 
     static TorchZipCheckpoint Read(string path, ZipArchive zip)
     {
+        var records = Records(path, zip);
         var pkl = zip.Entries.FirstOrDefault(e => e.FullName.EndsWith("/data.pkl", StringComparison.Ordinal) && e.FullName.Count(c => c == '/') == 1)
             ?? throw Corrupt(path, "the archive has no <name>/data.pkl record, so it was not written by torch.save");
         string prefix = pkl.FullName[..^"data.pkl".Length];
         if (pkl.Length > MaxPickleBytes) throw Corrupt(path, $"its data.pkl is {pkl.Length} bytes, far more than a weights checkpoint holds");
+        if (ClaimsTooMuch(pkl))
+            throw Corrupt(path, $"its data.pkl claims {pkl.Length} bytes from {pkl.CompressedLength} stored ones, more than deflate can shrink; the archive is damaged. Download the checkpoint again");
         var bytes = new byte[pkl.Length];
         try
         {
@@ -109,8 +113,34 @@ public sealed class TorchZipCheckpoint : IDisposable
             throw new FifoInputException("CheckpointUnsafe", ex.Message + " Only plain weight checkpoints (tensors in dicts) are loaded; convert this one to safetensors in a trusted Python environment.", ex);
         }
         catch (InvalidDataException ex) { throw Corrupt(path, ex.Message, ex); }
-        return new TorchZipCheckpoint(path, zip, prefix, root, unpickler.GlobalsSeen.ToArray());
+        return new TorchZipCheckpoint(path, zip, records, prefix, root, unpickler.GlobalsSeen.ToArray());
     }
+
+    /// <summary>
+    /// The archive's records by name. ZipArchive reads its central directory on first use of Entries, not in its
+    /// constructor, so a damaged directory is found here; torch.save writes each name once, so a second record of a name
+    /// is damage (a flipped byte in a name) or a spliced file, and which of the two torch would read is not ours to guess.
+    /// </summary>
+    static Dictionary<string, ZipArchiveEntry> Records(string path, ZipArchive zip)
+    {
+        IReadOnlyCollection<ZipArchiveEntry> all;
+        try { all = zip.Entries; }
+        catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException)
+        {
+            throw Corrupt(path, $"its zip directory is damaged ({ex.Message}); the file is probably truncated or was changed after it was written. Download the checkpoint again", ex);
+        }
+        catch (IOException ex) { throw Unreadable(path, ex); }
+        var records = new Dictionary<string, ZipArchiveEntry>(all.Count, StringComparer.Ordinal);
+        foreach (var entry in all)
+        {
+            if (!records.TryAdd(entry.FullName, entry))
+                throw Corrupt(path, $"the archive has two records named '{entry.FullName}', which torch.save never writes; it is damaged. Download the checkpoint again");
+        }
+        return records;
+    }
+
+    /// <summary>Deflate cannot shrink data more than about 1032:1, so a larger claim is a lie meant to make us allocate.</summary>
+    static bool ClaimsTooMuch(ZipArchiveEntry entry) => entry.Length > Math.Max(entry.CompressedLength, 1) * 1032L;
 
     sealed record StorageRef(string Key, ScalarType DType, long Numel);
 
@@ -150,7 +180,47 @@ public sealed class TorchZipCheckpoint : IDisposable
         _ => throw new InvalidDataException($"unsupported storage type {name}"),
     };
 
-    static string Describe(object? o) => o switch { null => "None", PickleTuple t => "(" + string.Join(", ", t.Items.Select(Describe)) + ")", _ => o.ToString() ?? "?" };
+    /// <summary>Enough of a refused persistent id to recognise it.</summary>
+    const int MaxDescribedChars = 200, MaxDescribedDepth = 8;
+
+    /// <summary>
+    /// The persistent id as Python would print it, cut short: a hostile pickle nests tuples thousands deep (printing them
+    /// in full recursed until the stack overflowed) or shares one tuple between both halves of the next (2^depth leaves
+    /// from a few hundred bytes), so the walk stops at a depth and at a length, whatever the id's shape.
+    /// </summary>
+    static string Describe(object? id)
+    {
+        var text = new StringBuilder();
+        Describe(id, text, depth: 0);
+        return text.Length > MaxDescribedChars ? text.ToString(0, MaxDescribedChars) + "..." : text.ToString();
+    }
+
+    static void Describe(object? o, StringBuilder text, int depth)
+    {
+        if (text.Length > MaxDescribedChars) return;
+        switch (o)
+        {
+            case null:
+                text.Append("None");
+                break;
+            case PickleTuple when depth >= MaxDescribedDepth:
+                text.Append("(...)");
+                break;
+            case PickleTuple t:
+                text.Append('(');
+                for (int i = 0; i < t.Items.Count && text.Length <= MaxDescribedChars; i++)
+                {
+                    if (i > 0) text.Append(", ");
+                    Describe(t.Items[i], text, depth + 1);
+                }
+                text.Append(')');
+                break;
+            default:
+                var s = o.ToString() ?? "?";
+                text.Append(s, 0, Math.Min(s.Length, MaxDescribedChars + 1));
+                break;
+        }
+    }
 
     /// <summary>
     /// The flat name-to-tensor dictionary: the root itself, or the first of <paramref name="nestedKeys"/>
@@ -168,7 +238,11 @@ public sealed class TorchZipCheckpoint : IDisposable
         var result = new List<KeyValuePair<string, TorchTensorRef>>(dict.Count);
         foreach (var (k, v) in dict.Items)
         {
-            if (k is string name && v is TorchTensorRef t) result.Add(new(name, t));
+            if (k is not string name || v is not TorchTensorRef t) continue;
+            // Here, where the tensor's name is known, and before a converter lays out its file from these shapes.
+            if (ViewProblem(t) is { } problem)
+                throw Corrupt(Path, $"tensor '{name}' {problem}. {NoSuchView}");
+            result.Add(new(name, t));
         }
         if (result.Count == 0)
             throw Corrupt(Path, $"it holds no tensors at the top level{(nestedKeys.Length > 0 ? " or under '" + string.Join("' / '", nestedKeys) + "'" : "")}");
@@ -178,18 +252,15 @@ public sealed class TorchZipCheckpoint : IDisposable
     /// <summary>Reads one tensor into CPU memory, cast to <paramref name="dtype"/> when given (floating tensors only).</summary>
     public Tensor Read(TorchTensorRef t, ScalarType? dtype = null)
     {
+        if (ViewProblem(t) is { } problem)
+            throw Corrupt(Path, $"the tensor on storage '{t.StorageKey}' {problem}. {NoSuchView}");
         if (!entries.TryGetValue(RecordPrefix + "data/" + t.StorageKey, out var entry))
             throw Corrupt(Path, $"storage record '{RecordPrefix}data/{t.StorageKey}' is missing (truncated file?)");
-        // Deflate cannot shrink data more than about 1032:1, so a larger claim is a lie meant to make us allocate.
-        if (entry.Length > Math.Max(entry.CompressedLength, 1) * 1032L)
+        if (ClaimsTooMuch(entry))
             throw Corrupt(Path, $"storage '{t.StorageKey}' claims {entry.Length} bytes from {entry.CompressedLength} stored ones");
         long elementSize = ElementSize(t.DType);
         if (entry.Length != t.StorageNumel * elementSize)
             throw Corrupt(Path, $"storage '{t.StorageKey}' has {entry.Length} bytes, the pickle says {t.StorageNumel} x {elementSize}");
-        long maxIndex = t.StorageOffset;
-        for (int i = 0; i < t.Shape.Length; i++) maxIndex += t.Shape[i] == 0 ? 0 : (t.Shape[i] - 1) * t.Stride[i];
-        if (t.StorageOffset < 0 || t.Stride.Any(s => s < 0) || (t.Numel > 0 && maxIndex >= t.StorageNumel))
-            throw Corrupt(Path, $"a tensor view [{string.Join(", ", t.Shape)}] at offset {t.StorageOffset} runs past its storage '{t.StorageKey}' of {t.StorageNumel} elements");
 
         bool isWholeStorage = t.StorageOffset == 0 && t.Numel == t.StorageNumel && IsContiguous(t.Shape, t.Stride);
         Tensor stored = empty(new[] { t.StorageNumel }, t.DType);
@@ -287,6 +358,42 @@ public sealed class TorchZipCheckpoint : IDisposable
     sealed class RecordDamagedException(uint recorded, uint actual) : Exception(
         $"its bytes have CRC-32 {actual:x8}, the archive recorded {recorded:x8}");
 
+    /// <summary>
+    /// Why <paramref name="t"/> cannot be read, or null. The sizes, strides and numel are whatever the pickle says, so the
+    /// arithmetic is checked: a product that wrapped would pass the bounds check and fail in libtorch, or allocate.
+    /// </summary>
+    static string? ViewProblem(TorchTensorRef t)
+    {
+        string View() => $"[{string.Join(", ", t.Shape)}] with strides [{string.Join(", ", t.Stride)}] at offset {t.StorageOffset}";
+        if (t.Shape.Length != t.Stride.Length)
+            return $"is a view with {Count(t.Shape.Length, "size")} [{string.Join(", ", t.Shape)}] but {Count(t.Stride.Length, "stride")} [{string.Join(", ", t.Stride)}]";
+        if (t.Shape.Any(n => n < 0) || t.Stride.Any(n => n < 0) || t.StorageOffset < 0)
+            return $"is a view {View()}, with a negative size, stride or offset";
+        long elementSize = ElementSize(t.DType);
+        if (t.StorageNumel < 0 || t.StorageNumel > long.MaxValue / elementSize)
+            return $"lies in storage '{t.StorageKey}' of {t.StorageNumel} elements of {elementSize} bytes, which no file holds";
+        long numel = 1, last = t.StorageOffset;
+        try
+        {
+            foreach (var n in t.Shape) numel = checked(numel * n);
+            _ = checked(numel * elementSize);
+            if (numel == 0) return null;
+            for (int i = 0; i < t.Shape.Length; i++) last = checked(last + (t.Shape[i] - 1) * t.Stride[i]);
+        }
+        catch (OverflowException) { return $"is a view {View()}, whose elements or bytes overflow a 64-bit count"; }
+        if (last >= t.StorageNumel)
+            return $"is a view {View()}, which runs past its storage '{t.StorageKey}' of {t.StorageNumel} elements";
+        // Only a view that repeats elements (a zero stride) holds more than its storage; Read makes it contiguous, so
+        // it must fit the machine: the pickle's word alone must not allocate terabytes.
+        if (numel > t.StorageNumel && numel * elementSize > GC.GetGCMemoryInfo().TotalAvailableMemoryBytes)
+            return $"is a view {View()} that repeats its storage '{t.StorageKey}' of {t.StorageNumel} elements into {numel * elementSize} bytes, more than this machine's memory";
+        return null;
+    }
+
+    const string NoSuchView = "The file is damaged or was not written by torch.save; download the checkpoint again";
+
+    static string Count(int n, string thing) => n == 1 ? $"1 {thing}" : $"{n} {thing}s";
+
     static bool IsContiguous(long[] shape, long[] stride)
     {
         long expected = 1;
@@ -310,7 +417,7 @@ public sealed class TorchZipCheckpoint : IDisposable
         Corrupt(path, $"record '{record}' is damaged: {ex.Message}. The download or the disk changed the file; download the checkpoint again", ex);
 
     static FifoInputException Corrupt(string path, string why, Exception? inner = null) =>
-        new("CheckpointCorrupt", $"'{path}' cannot be loaded as a torch checkpoint: {why}.", inner);
+        new("CheckpointCorrupt", $"'{path}' cannot be loaded as a torch checkpoint: {why}.", inner) { Data = { [SafetensorsFile.ReasonKey] = why } };
 
     /// <summary>The disk or the share failed a read: the file may be whole, so no download is advised.</summary>
     static FifoInputException Unreadable(string path, IOException ex) =>
