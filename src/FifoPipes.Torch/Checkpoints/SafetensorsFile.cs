@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using FifoPipes.Abstractions;
 using TorchSharp;
@@ -13,7 +12,8 @@ public sealed record SafetensorsEntry(string Name, string DType, long[] Shape, l
 /// <summary>
 /// Reads the safetensors format (8-byte little-endian header length, JSON header, raw data).
 /// Everything in the header is checked against the file before a byte is allocated, so a
-/// truncated or hostile file gives a clear error instead of a crash or an absurd allocation.
+/// truncated or hostile file gives a clear error instead of a crash or an absurd allocation,
+/// and a damaged header is refused rather than read as shifted or overlapping weights.
 /// </summary>
 public static class SafetensorsFile
 {
@@ -33,8 +33,9 @@ public static class SafetensorsFile
     }
 
     /// <summary>
-    /// The header's tensor entries in file order (<c>__metadata__</c> left out), each checked against the file's size; reads no
-    /// tensor data. Throws <see cref="FifoInputException"/> "CheckpointNotFound" or "CheckpointCorrupt".
+    /// The header's tensor entries in file order (<c>__metadata__</c> left out), checked against the file: each name once, their
+    /// bytes end to end over the whole data section as the format lays them out; reads no tensor data.
+    /// Throws <see cref="FifoInputException"/> "CheckpointNotFound" or "CheckpointCorrupt".
     /// </summary>
     public static IReadOnlyList<SafetensorsEntry> ReadHeader(string path)
     {
@@ -72,7 +73,7 @@ public static class SafetensorsFile
         var entries = ReadHeader(stream, path, out long dataStart, metadata);
         checkMetadata?.Invoke(metadata);
         var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (var (name, tensor) in ReadEntries(stream, entries, dataStart, null, null)) tensors[name] = tensor;
+        foreach (var (name, tensor) in ReadEntries(stream, path, entries, dataStart, null, null)) tensors[name] = tensor;
         return (tensors, metadata);
     }
 
@@ -84,19 +85,17 @@ public static class SafetensorsFile
     {
         using var stream = OpenOrExplain(path);
         var entries = ReadHeader(stream, path, out long dataStart);
-        foreach (var item in ReadEntries(stream, entries, dataStart, dtype, select)) yield return item;
+        foreach (var item in ReadEntries(stream, path, entries, dataStart, dtype, select)) yield return item;
     }
 
-    static IEnumerable<(string Name, Tensor Tensor)> ReadEntries(FileStream stream, IReadOnlyList<SafetensorsEntry> entries, long dataStart,
+    static IEnumerable<(string Name, Tensor Tensor)> ReadEntries(FileStream stream, string path, IReadOnlyList<SafetensorsEntry> entries, long dataStart,
         ScalarType? dtype, Func<string, bool>? select)
     {
         foreach (var e in entries)
         {
             if (select is not null && !select(e.Name)) continue;
-            var bytes = new byte[e.End - e.Begin];
             stream.Seek(dataStart + e.Begin, SeekOrigin.Begin);
-            stream.ReadExactly(bytes);
-            var tensor = FromBytes(bytes, e.DType, e.Shape);
+            var tensor = ReadTensor(stream, path, e);
             if (dtype is { } d && tensor.dtype != d && tensor.is_floating_point())
             {
                 var cast = tensor.to(d);
@@ -105,6 +104,29 @@ public static class SafetensorsFile
             }
             yield return (e.Name, tensor);
         }
+    }
+
+    /// <summary>
+    /// Reads the entry's bytes straight into a new tensor's memory, with no managed copy between: a tensor of more than
+    /// 2 GiB, past any .NET array, reads like any other. The file's little-endian bytes are the tensor's as they are.
+    /// </summary>
+    static Tensor ReadTensor(FileStream stream, string path, SafetensorsEntry e)
+    {
+        // A bool tensor must hold only 0 and 1: the bytes go into a U8 tensor, and any non-zero byte is true.
+        bool isBool = e.DType == "BOOL";
+        var tensor = empty(e.Shape, isBool ? ScalarType.Byte : ScalarTypeOf(e.DType), device: CPU);
+        try
+        {
+            tensor.ReadBytesFromStream(stream);
+        }
+        catch (EndOfStreamException ex)
+        {
+            // Its length was checked when the header was read: only a file cut short meanwhile gets here.
+            tensor.Dispose();
+            throw Corrupt(path, $"it ended while tensor '{e.Name}' was read (was it truncated meanwhile?)", ex);
+        }
+        if (!isBool) return tensor;
+        using (tensor) return tensor.ne(0);
     }
 
     static FileStream OpenOrExplain(string path)
@@ -135,45 +157,89 @@ public static class SafetensorsFile
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Corrupt(path, "its header is not a JSON object");
             var entries = new List<SafetensorsEntry>();
+            // JSON allows a name twice; the format does not, and reading on would keep one tensor and drop the other.
+            var names = new HashSet<string>(StringComparer.Ordinal);
             foreach (var p in doc.RootElement.EnumerateObject())
             {
-                if (p.Name == "__metadata__")
+                string name = Utf8Text(() => p.Name, path, "a tensor name");
+                if (!names.Add(name)) throw Corrupt(path, name == "__metadata__" ? "its header holds __metadata__ twice" : $"tensor '{name}' appears twice in its header");
+                if (name == "__metadata__")
                 {
                     if (metadata is not null && p.Value.ValueKind == JsonValueKind.Object)
                         foreach (var m in p.Value.EnumerateObject())
-                            if (m.Value.ValueKind == JsonValueKind.String) metadata[m.Name] = m.Value.GetString()!;
+                            if (m.Value.ValueKind == JsonValueKind.String) metadata[Utf8Text(() => m.Name, path, "a metadata key")] = Utf8Text(() => m.Value.GetString()!, path, "a metadata value");
                     continue;
                 }
-                entries.Add(ParseEntry(p, path, dataLength));
+                entries.Add(ParseEntry(p.Value, name, path, dataLength));
             }
+            RequireEndToEnd(entries, path, dataLength);
             return entries;
         }
     }
 
-    static SafetensorsEntry ParseEntry(JsonProperty p, string path, long dataLength)
+    /// <summary>
+    /// A string of the header: System.Text.Json parses invalid UTF-8 (or an escaped lone surrogate) without a word and
+    /// throws InvalidOperationException only when the string is read.
+    /// </summary>
+    static string Utf8Text(Func<string> read, string path, string what)
+    {
+        try { return read(); }
+        catch (InvalidOperationException ex) { throw Corrupt(path, $"{what} is not valid UTF-8", ex); }
+    }
+
+    static SafetensorsEntry ParseEntry(JsonElement value, string name, string path, long dataLength)
     {
         try
         {
-            string dtype = p.Value.GetProperty("dtype").GetString() ?? "";
-            int elementSize = ElementSize(dtype) ?? throw Corrupt(path, $"tensor '{p.Name}' has unsupported dtype '{dtype}' (supported: F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
-            long[] shape = p.Value.GetProperty("shape").EnumerateArray().Select(x => x.GetInt64()).ToArray();
-            var offsets = p.Value.GetProperty("data_offsets").EnumerateArray().Select(x => x.GetInt64()).ToArray();
+            string dtype = value.GetProperty("dtype").GetString() ?? "";
+            int elementSize = ElementSize(dtype) ?? throw Corrupt(path, $"tensor '{name}' has unsupported dtype '{dtype}' (supported: F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
+            long[] shape = value.GetProperty("shape").EnumerateArray().Select(x => x.GetInt64()).ToArray();
+            var offsets = value.GetProperty("data_offsets").EnumerateArray().Select(x => x.GetInt64()).ToArray();
             if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] < offsets[0] || offsets[1] > dataLength)
-                throw Corrupt(path, $"tensor '{p.Name}' has data offsets [{string.Join(", ", offsets)}] outside the {dataLength} data bytes (truncated file?)");
-            long count = 1;
+                throw Corrupt(path, $"tensor '{name}' has data offsets [{string.Join(", ", offsets)}] outside the {dataLength} data bytes (truncated file?)");
+            long count = 1, countIfNotEmpty = 1;
             foreach (var d in shape)
             {
-                if (d < 0) throw Corrupt(path, $"tensor '{p.Name}' has a negative dimension");
+                if (d < 0) throw Corrupt(path, $"tensor '{name}' has a negative dimension");
                 count = checked(count * d);
+                // An empty tensor's other sizes still become strides: [0, 2^63 - 1] holds no bytes yet no tensor can have it.
+                countIfNotEmpty = checked(countIfNotEmpty * Math.Max(d, 1));
             }
-            if (checked(count * elementSize) != offsets[1] - offsets[0])
-                throw Corrupt(path, $"tensor '{p.Name}' of shape [{string.Join(", ", shape)}] {dtype} needs {count * elementSize} bytes but its offsets span {offsets[1] - offsets[0]}");
-            return new SafetensorsEntry(p.Name, dtype, shape, offsets[0], offsets[1]);
+            _ = checked(countIfNotEmpty * elementSize);
+            if (count * elementSize != offsets[1] - offsets[0])
+                throw Corrupt(path, $"tensor '{name}' of shape [{string.Join(", ", shape)}] {dtype} needs {count * elementSize} bytes but its offsets span {offsets[1] - offsets[0]}");
+            return new SafetensorsEntry(name, dtype, shape, offsets[0], offsets[1]);
         }
-        catch (Exception ex) when (ex is KeyNotFoundException or InvalidOperationException or FormatException or OverflowException)
+        catch (OverflowException ex)
         {
-            throw Corrupt(path, $"tensor '{p.Name}' has a malformed header entry ({ex.Message})", ex);
+            throw Corrupt(path, $"tensor '{name}' has a shape whose size overflows a 64-bit count", ex);
         }
+        catch (Exception ex) when (ex is KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw Corrupt(path, $"tensor '{name}' has a malformed header entry ({ex.Message})", ex);
+        }
+    }
+
+    /// <summary>
+    /// The format lays the tensors end to end from the data's first byte to its last. A gap, an overlap or bytes left over
+    /// mean a damaged or hand-edited header; a header length one short (its padding dropped) shows only here, as one byte
+    /// left over, and would otherwise read every tensor shifted by a byte.
+    /// </summary>
+    static void RequireEndToEnd(List<SafetensorsEntry> entries, string path, long dataLength)
+    {
+        long end = 0;
+        string? previous = null;
+        foreach (var e in entries.OrderBy(e => e.Begin).ThenBy(e => e.End))
+        {
+            if (e.Begin > end)
+                throw Corrupt(path, $"data bytes {end} to {e.Begin} belong to no tensor (a gap before tensor '{e.Name}')");
+            if (e.Begin < end)
+                throw Corrupt(path, $"tensor '{e.Name}' at data bytes {e.Begin} to {e.End} overlaps tensor '{previous}', which ends at {end}");
+            end = e.End;
+            previous = e.Name;
+        }
+        if (end != dataLength)
+            throw Corrupt(path, $"its tensors end at data byte {end} but the data section holds {dataLength} bytes: bytes left over, or a wrong header length");
     }
 
     /// <summary>Key of <see cref="Exception.Data"/> under which a corrupt-file error keeps its reason alone, for callers whose advice differs (snapshots).</summary>
@@ -198,58 +264,6 @@ public static class SafetensorsFile
         "I16" => ScalarType.Int16, "I8" => ScalarType.Int8, "U8" => ScalarType.Byte, "BOOL" => ScalarType.Bool,
         _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
     };
-
-    static Tensor FromBytes(byte[] bytes, string dtype, long[] shape)
-    {
-        // .NET has no bfloat16, and half tensors are awkward to build: both widen exactly to float32 first.
-        return dtype switch
-        {
-            "F64" => tensor(MemoryMarshal.Cast<byte, double>(bytes).ToArray(), shape),
-            "F32" => tensor(MemoryMarshal.Cast<byte, float>(bytes).ToArray(), shape),
-            "I64" => tensor(MemoryMarshal.Cast<byte, long>(bytes).ToArray(), shape),
-            "I32" => tensor(MemoryMarshal.Cast<byte, int>(bytes).ToArray(), shape),
-            "I16" => tensor(MemoryMarshal.Cast<byte, short>(bytes).ToArray(), shape),
-            "I8" => tensor(MemoryMarshal.Cast<byte, sbyte>(bytes).ToArray(), shape),
-            "U8" => tensor(bytes, shape),
-            "BOOL" => tensor(bytes.Select(b => b != 0).ToArray(), shape),
-            "F16" => WidenThenCast(MemoryMarshal.Cast<byte, Half>(bytes), h => (float)h, shape, ScalarType.Float16),
-            "BF16" => WidenThenCast(MemoryMarshal.Cast<byte, ushort>(bytes), b => BitConverter.Int32BitsToSingle(b << 16), shape, ScalarType.BFloat16),
-            _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
-        };
-    }
-
-    static Tensor WidenThenCast<T>(ReadOnlySpan<T> source, Func<T, float> widen, long[] shape, ScalarType stored)
-    {
-        var wide = new float[source.Length];
-        for (int i = 0; i < wide.Length; i++) wide[i] = widen(source[i]);
-        using var f32 = tensor(wide, shape);
-        return f32.to(stored);
-    }
-
-    internal static byte[] ToBytes(Tensor t) => t.dtype switch
-    {
-        ScalarType.Float64 => MemoryMarshal.AsBytes(t.data<double>().ToArray().AsSpan()).ToArray(),
-        ScalarType.Float32 => MemoryMarshal.AsBytes(t.data<float>().ToArray().AsSpan()).ToArray(),
-        ScalarType.Int64 => MemoryMarshal.AsBytes(t.data<long>().ToArray().AsSpan()).ToArray(),
-        ScalarType.Int32 => MemoryMarshal.AsBytes(t.data<int>().ToArray().AsSpan()).ToArray(),
-        ScalarType.Int16 => MemoryMarshal.AsBytes(t.data<short>().ToArray().AsSpan()).ToArray(),
-        ScalarType.Int8 => MemoryMarshal.AsBytes(t.data<sbyte>().ToArray().AsSpan()).ToArray(),
-        ScalarType.Byte => t.data<byte>().ToArray(),
-        ScalarType.Bool => t.data<bool>().ToArray().Select(b => (byte)(b ? 1 : 0)).ToArray(),
-        ScalarType.Float16 => NarrowFromFloat(t, f => BitConverter.HalfToUInt16Bits((Half)f)),
-        // Exact: a bfloat16 value is the upper half of its float32 widening.
-        ScalarType.BFloat16 => NarrowFromFloat(t, f => (ushort)(BitConverter.SingleToUInt32Bits(f) >> 16)),
-        _ => throw new NotSupportedException($"dtype {t.dtype} cannot be written to safetensors"),
-    };
-
-    static byte[] NarrowFromFloat(Tensor t, Func<float, ushort> narrow)
-    {
-        using var wide = t.to(ScalarType.Float32);
-        var values = wide.data<float>().ToArray();
-        var bits = new ushort[values.Length];
-        for (int i = 0; i < bits.Length; i++) bits[i] = narrow(values[i]);
-        return MemoryMarshal.AsBytes(bits.AsSpan()).ToArray();
-    }
 
     /// <summary>Writes tensors (moved to CPU, made contiguous) as a safetensors file, atomically.</summary>
     public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)

@@ -96,7 +96,9 @@ public sealed class SafetensorsWriter : IDisposable
             throw new InvalidOperationException(
                 $"tensor {next} should be '{slot.Name}' {slot.DType} [{string.Join(", ", slot.Shape)}], got '{name}' {tensor.dtype} [{string.Join(", ", tensor.shape)}]");
         using var scope = NewDisposeScope();
-        stream.Write(SafetensorsFile.ToBytes(tensor.detach().cpu().contiguous()));
+        // Straight from the tensor's memory, its little-endian bytes as the format stores them: no managed copy between,
+        // so a tensor of more than 2 GiB, past any .NET array, writes like any other.
+        tensor.detach().cpu().contiguous().WriteBytesToStream(stream);
         next++;
     }
 

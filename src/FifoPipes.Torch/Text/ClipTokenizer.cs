@@ -59,6 +59,7 @@ public sealed partial class ClipTokenizer
             using var reader = new StreamReader(gz, Encoding.UTF8);
             // Only the lines used are read, each of bounded length: a gzip bomb cannot make us inflate it all.
             lines = ReadBoundedLines(reader, mergeCount + 1, bpeGzPath);
+            DrainToCrc(reader, bpeGzPath);
         }
         catch (InvalidDataException ex)
         {
@@ -95,6 +96,7 @@ public sealed partial class ClipTokenizer
         {
             throw new FifoInputException("TokenizerCorrupt", $"'{vocabJsonPath}' is not a token-to-id JSON object ({ex.Message}). {VocabHelp}", ex);
         }
+        RequireDenseIds(encoder, vocabJsonPath);
         List<string> mergeLines;
         using (var reader = new StreamReader(mergesPath, Encoding.UTF8)) mergeLines = ReadBoundedLines(reader, int.MaxValue, mergesPath);
         var merges = mergeLines
@@ -105,6 +107,23 @@ public sealed partial class ClipTokenizer
         int eot = encoder.TryGetValue("<|endoftext|>", out var e) ? e
             : throw new FifoInputException("TokenizerCorrupt", $"'{vocabJsonPath}' has no <|endoftext|> token, so it is not a CLIP vocabulary. {VocabHelp}");
         return new ClipTokenizer(new Dictionary<string, int>(encoder, StringComparer.Ordinal), Ranks(merges), sot, eot, vocabJsonPath, mergesPath);
+    }
+
+    /// <summary>
+    /// Ids must number the tokens 0 to count − 1, each once: the text encoder's embedding has a row per token, so an id past
+    /// the count fails only at the first prompt (deep in libtorch), and two tokens sharing an id encode different text alike.
+    /// </summary>
+    static void RequireDenseIds(Dictionary<string, int> encoder, string path)
+    {
+        var owner = new string?[encoder.Count];
+        foreach (var (token, id) in encoder)
+        {
+            if (id < 0 || id >= owner.Length)
+                throw new FifoInputException("TokenizerCorrupt", $"'{path}' gives '{token}' id {id}, outside 0 to {owner.Length - 1} for its {owner.Length} tokens. {VocabHelp}");
+            if (owner[id] is { } other)
+                throw new FifoInputException("TokenizerCorrupt", $"'{path}' gives id {id} to both '{other}' and '{token}'. {VocabHelp}");
+            owner[id] = token;
+        }
     }
 
     /// <summary>
@@ -148,6 +167,27 @@ public sealed partial class ClipTokenizer
         }
         if (line.Length > 0 && lines.Count < maxLines) lines.Add(line.ToString());
         return lines;
+    }
+
+    /// <summary>
+    /// Inflates the rest of the file (about 3 MiB in open_clip's; at most <see cref="TokenizerFiles.MaxBytes"/> characters),
+    /// unused: gzip checks its CRC only at the end, so without this a flipped bit among the merges read would go unnoticed.
+    /// </summary>
+    static void DrainToCrc(StreamReader reader, string path)
+    {
+        var buffer = new char[1 << 16];
+        long left = TokenizerFiles.MaxBytes;
+        try
+        {
+            for (int n; (n = reader.Read(buffer)) > 0;)
+                if ((left -= n) < 0)
+                    throw new FifoInputException("TokenizerCorrupt", $"'{path}' inflates to more than {TokenizerFiles.MaxBytes >> 20} MiB; open_clip's vocabulary is about 3 MiB. {VocabHelp}");
+        }
+        catch (InvalidDataException ex)
+        {
+            // .NET words a CRC mismatch, too, as an "unsupported compression method".
+            throw new FifoInputException("TokenizerCorrupt", $"'{path}' is damaged: its gzip data does not inflate or does not match its checksum ({ex.Message}). {VocabHelp}", ex);
+        }
     }
 
     static void RequireFile(string path)

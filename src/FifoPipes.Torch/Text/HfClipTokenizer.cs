@@ -22,7 +22,9 @@ public sealed class HfClipTokenizer
     {
         this.bpe = bpe;
         int Id(string token, string role) => bpe.IdOf(token)
-            ?? throw new FifoInputException("TokenizerCorrupt", $"The {role} token '{token}' is not in the tokenizer vocabulary; vocab.json and the special-token files do not belong together.");
+            ?? throw new FifoInputException("TokenizerCorrupt",
+                $"The {role} token '{token}' is not in the tokenizer vocabulary '{bpe.Files[0]}'; it and the special-token files beside it " +
+                "(special_tokens_map.json, tokenizer_config.json) do not belong together. Download the model's tokenizer/ folder again.");
         BosId = Id(bosToken, "bos");
         EosId = Id(eosToken, "eos");
         PadId = Id(padToken, "pad");
@@ -57,6 +59,9 @@ public sealed class HfClipTokenizer
         string Token(string name, string fallback) => TokenText(map, name) ?? TokenText(config, name) ?? fallback;
         int maxLength = config is { } c && c.TryGetProperty("model_max_length", out var m) && m.ValueKind == JsonValueKind.Number && m.TryGetInt32(out var ml) && ml <= 4096
             ? ml : ClipTokenizer.DefaultContextLength;
+        if (maxLength < 2)
+            throw new FifoInputException("TokenizerCorrupt",
+                $"'{Path.Combine(folder, "tokenizer_config.json")}' sets model_max_length {maxLength}, which leaves no room for the start and end tokens; download the model's tokenizer/ folder again.");
         return new HfClipTokenizer(bpe,
             Token("bos_token", "<|startoftext|>"),
             Token("eos_token", "<|endoftext|>"),
@@ -71,6 +76,9 @@ public sealed class HfClipTokenizer
         try
         {
             using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            // Both files are objects of settings; anything else would silently fall back to CLIP's defaults.
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                throw new FifoInputException("TokenizerCorrupt", $"'{path}' holds a JSON {doc.RootElement.ValueKind.ToString().ToLowerInvariant()}, not the object of settings it should; re-download the tokenizer folder.");
             return doc.RootElement.Clone();
         }
         catch (JsonException ex)

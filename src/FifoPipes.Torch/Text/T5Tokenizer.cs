@@ -16,8 +16,16 @@ public sealed class T5Tokenizer
     /// <summary>Id of &lt;/s&gt;, appended after the truncated prompt (mask 1).</summary>
     public const int EndOfSentenceId = 1;
     readonly SentencePieceTokenizer sentencePiece;
+    readonly string path;
 
-    T5Tokenizer(SentencePieceTokenizer sentencePiece) => this.sentencePiece = sentencePiece;
+    /// <summary>Text of many scripts and symbols (fullwidth and half-width forms among them, which the normalizer rewrites), encoded once at load.</summary>
+    const string TrialText = "The quick brown fox, 0123456789 !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~ Äöüß éçñ Ωж ＡＢＣ１２３ ｶﾀｶﾅ 漢字かなカナ 한국어 🙂…";
+
+    T5Tokenizer(SentencePieceTokenizer sentencePiece, string path)
+    {
+        this.sentencePiece = sentencePiece;
+        this.path = path;
+    }
 
     /// <summary>Loads spiece.model; a missing or unreadable file is a <see cref="FifoInputException"/>.</summary>
     public static T5Tokenizer Load(string spieceModelPath)
@@ -36,7 +44,10 @@ public sealed class T5Tokenizer
         try
         {
             // </s> is appended here after truncation, as T5Tokenizer does, so the library adds neither marker.
-            return new T5Tokenizer(SentencePieceTokenizer.Create(stream, addBeginningOfSentence: false, addEndOfSentence: false));
+            var model = SentencePieceTokenizer.Create(stream, addBeginningOfSentence: false, addEndOfSentence: false);
+            // A damaged normalizer loads without a word and fails at the first text that reaches it: let that be now.
+            model.EncodeToIds(TrialText, addBeginningOfSentence: false, addEndOfSentence: false);
+            return new T5Tokenizer(model, spieceModelPath);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -48,7 +59,13 @@ public sealed class T5Tokenizer
     /// <summary>The sentencepiece ids of <paramref name="text"/> (no &lt;/s&gt;, no truncation).</summary>
     public IReadOnlyList<int> EncodePieces(string text)
     {
-        var ids = sentencePiece.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false);
+        IReadOnlyList<int> ids;
+        try { ids = sentencePiece.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false); }
+        catch (IndexOutOfRangeException ex)
+        {
+            // The trial at load reaches most of a damaged normalizer, not all of it: a character it missed can still land here.
+            throw new FifoInputException("TokenizerCorrupt", $"'{path}' is damaged: the SentencePiece model failed on this text ({ex.Message}). Download spiece.model again.", ex);
+        }
         // sentencepiece's unigram encoder merges a run of unknown characters into one <unk>; the library emits one per character.
         int unk = sentencePiece.UnknownId;
         var merged = new List<int>(ids.Count);
@@ -111,8 +128,7 @@ static class SentencePieceProto
             int field = (int)(tag >> 3), wire = (int)(tag & 7);
             if (field == TrainerSpecField && wire == 2)
             {
-                int length = checked((int)ReadVarint(model, ref pos));
-                CheckRange(model, pos, length);
+                int length = ReadLength(model, ref pos);
                 var spec = RewriteTrainerSpec(model.AsSpan(pos, length).ToArray());
                 pos += length;
                 WriteVarint(output, tag);
@@ -199,8 +215,7 @@ static class SentencePieceProto
             case 0: ReadVarint(data, ref pos); break;
             case 1: CheckRange(data, pos, 8); pos += 8; break;
             case 2:
-                int length = checked((int)ReadVarint(data, ref pos));
-                CheckRange(data, pos, length);
+                int length = ReadLength(data, ref pos);
                 pos += length;
                 break;
             case 5: CheckRange(data, pos, 4); pos += 4; break;
@@ -208,8 +223,17 @@ static class SentencePieceProto
         }
     }
 
-    static void CheckRange(byte[] data, int pos, int length)
+    /// <summary>A length-delimited field's length, which must fit in what is left of <paramref name="data"/>.</summary>
+    static int ReadLength(byte[] data, ref int pos)
     {
-        if (length < 0 || pos + length > data.Length) throw new InvalidDataException("a field runs past the end of the file");
+        ulong length = ReadVarint(data, ref pos);
+        CheckRange(data, pos, length);
+        return (int)length;
+    }
+
+    static void CheckRange(byte[] data, int pos, ulong length)
+    {
+        // Compared with what is left, not added to pos: a length near 2^31 would overflow the sum past the check.
+        if (length > (ulong)(data.Length - pos)) throw new InvalidDataException("a field runs past the end of the file");
     }
 }
