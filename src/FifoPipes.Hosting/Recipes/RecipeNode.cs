@@ -49,6 +49,41 @@ public static class RecipeNodes
         return named is null ? "" : $". Quote a value holding {named}: path: 'clip-{named}.mp4'";
     }
 
+    /// <summary>
+    /// The parser's complaint in the user's terms, where they went wrong: YamlDotNet reports a tab or an unknown alias
+    /// at the start of the mapping it was reading (often line 1), and its indentation messages name no cause.
+    /// </summary>
+    static (string Message, int Line, int Column) SyntaxProblem(YamlException ex, string text)
+    {
+        var lines = text.Split('\n');
+        string parser = FirstLine(ex.InnerException?.Message ?? ex.Message).TrimEnd('.');
+        int line = (int)ex.Start.Line, column = (int)ex.Start.Column;
+        if (parser.Contains("tab", StringComparison.OrdinalIgnoreCase)
+            && Array.FindIndex(lines, l => l.TrimEnd('\r').Length > 0 && l[..(l.Length - l.TrimStart(' ', '\t').Length)].Contains('\t')) is var tabbed and >= 0)
+            return ($"line {tabbed + 1} is indented with a tab; YAML indents with spaces only", tabbed + 1, lines[tabbed].IndexOf('\t') + 1);
+        if (ex is AnchorNotFoundException && System.Text.RegularExpressions.Regex.Match(parser, "'([^']*)'") is { Success: true } anchor)
+        {
+            int at = Array.FindIndex(lines, l => System.Text.RegularExpressions.Regex.IsMatch(WithoutQuotedText(l), $@"\*{System.Text.RegularExpressions.Regex.Escape(anchor.Groups[1].Value)}(?![\w-])"));
+            return ($"the alias '*{anchor.Groups[1].Value}' names no anchor: define it before its first use with '&{anchor.Groups[1].Value}', or check its spelling",
+                at >= 0 ? at + 1 : line, at >= 0 ? lines[at].IndexOf('*') + 1 : column);
+        }
+        return (parser + BraceHint(text, line) + LayoutHint(parser, lines, line), line, column);
+    }
+
+    /// <summary>For the parser's messages about a mapping it could not read: the two mistakes that cause nearly all of them.</summary>
+    static string LayoutHint(string parser, string[] lines, int line)
+    {
+        bool layout = parser.Contains("mapping", StringComparison.OrdinalIgnoreCase) || parser.Contains("expected key", StringComparison.OrdinalIgnoreCase)
+                      || parser.Contains("'-' indicator", StringComparison.Ordinal);
+        if (!layout || line < 1 || line > lines.Length) return "";
+        // key: value: more is a second mapping inside an unquoted value.
+        var unquoted = WithoutQuotedText(lines[line - 1]);
+        int first = unquoted.IndexOf(": ", StringComparison.Ordinal);
+        return first >= 0 && unquoted.IndexOf(": ", first + 2, StringComparison.Ordinal) >= 0
+            ? ". A value holding ': ' needs quotes: prompt: \"the time: midnight\""
+            : ". Check this line's indentation against the lines above it: keys of one mapping start in the same column, list items under their key";
+    }
+
     /// <summary>The line with its '...' and "..." strings taken out.</summary>
     static string WithoutQuotedText(string line) => System.Text.RegularExpressions.Regex.Replace(line, "'[^']*'|\"(?:[^\"\\\\]|\\\\.)*\"", "");
 
@@ -62,8 +97,8 @@ public static class RecipeNodes
         }
         catch (YamlException ex)
         {
-            diagnostics.Add(new Diagnostic("(syntax)", "YAML syntax error: " + FirstLine(ex.InnerException?.Message ?? ex.Message).TrimEnd('.') + BraceHint(text, (int)ex.Start.Line),
-                new SourceLocation(file, (int)ex.Start.Line, (int)ex.Start.Column), Array.Empty<string>()));
+            var (message, line, column) = SyntaxProblem(ex, text);
+            diagnostics.Add(new Diagnostic("(syntax)", "YAML syntax error: " + message, new SourceLocation(file, line, column), Array.Empty<string>()));
             return null;
         }
         catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or IndexOutOfRangeException)

@@ -699,11 +699,20 @@ public sealed class RecipeReader
         foreach (var entry in map.Entries)
         {
             if (allowed.Contains(entry.Key) || (path.Length == 0 && entry.Key.StartsWith(ExtensionPrefix, StringComparison.Ordinal))) continue;
-            var hint = OptionBinder.Hint(entry.Key, allowed);
+            var hint = NestedKeyHint(entry.Key, path, allowed) ?? OptionBinder.Hint(entry.Key, allowed);
             var where = path.Length == 0 ? "at the top level" : $"in '{path}'";
             Error(path.Length == 0 ? entry.Key : $"{path}.{entry.Key}", $"unknown key '{entry.Key}' {where}.{hint}", entry.KeyLocation ?? map.Location, allowed);
         }
     }
+
+    /// <summary>
+    /// A plugin's own key one level too high (use:, with: under model, sampler or a sink) is an indentation slip, not a
+    /// misspelling of a key that looks alike ('with' is one letter from 'width').
+    /// </summary>
+    static string? NestedKeyHint(string key, string path, IReadOnlyList<string> allowed) =>
+        key is "use" or "with" && !allowed.Contains(key) && path.Length == 0
+            ? $" '{key}' belongs under 'model', 'sampler' or a sink: indent it below the key it is for."
+            : null;
 
     void Error(string path, string message, SourceLocation? location, IReadOnlyList<string>? choices = null) =>
         diagnostics.Add(new Diagnostic(path, message, location, choices ?? Array.Empty<string>()));
