@@ -18,6 +18,20 @@ public sealed class BaseClipCache
 
     public BaseClipCache(string folder) => this.folder = folder;
 
+    /// <summary>
+    /// The cache folder <paramref name="option"/> names, resolved; refused where a file is in the way, which would stop the
+    /// run only once its base clip was sampled.
+    /// </summary>
+    public static BaseClipCache? For(string? option, PluginContext context)
+    {
+        if (option is null) return null;
+        var folder = context.ResolvePath(option);
+        if (File.Exists(folder))
+            throw new FifoInputException("BadSamplerOption",
+                $"fifo sampler option 'baseClipCache': '{folder}' is a file; give a folder for the cached base clips (it is made if missing).") { Option = "baseClipCache" };
+        return new BaseClipCache(folder);
+    }
+
     public string PathFor(string key) => Path.Combine(folder, $"base-{key}.safetensors");
 
     public static string Key(ModelInfo model, string prompt, long seed, FifoPlan plan, string negativePrompt = "", string? noise = null)
@@ -48,10 +62,18 @@ public sealed class BaseClipCache
         return null;
     }
 
-    public void Save(string key, Tensor clip)
+    /// <summary>Keeps the clip for the next run; a cache that cannot take it (a full disk, no permission) costs that, not this run.</summary>
+    public void Save(string key, Tensor clip, IProgressSink log)
     {
-        Directory.CreateDirectory(folder);
-        SafetensorsFile.Save(PathFor(key), new[] { KeyValuePair.Create("clip", clip) },
-            new Dictionary<string, string> { ["format"] = "fifopipes-base-clip/1", ["key"] = key });
+        try
+        {
+            Directory.CreateDirectory(folder);
+            SafetensorsFile.Save(PathFor(key), new[] { KeyValuePair.Create("clip", clip) },
+                new Dictionary<string, string> { ["format"] = "fifopipes-base-clip/1", ["key"] = key });
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            log.Warning($"fifo: the base clip was not cached in '{folder}' ({ex.Message.TrimEnd('.')}); the run goes on, and the next one samples it again.");
+        }
     }
 }

@@ -327,7 +327,7 @@ public sealed class FifoRun : IDisposable
         var first = prompts.ForFrame(0);
         var clip = BaseClipSampler.Sample(Plan, denoiser, first, denoiser.UsesUnconditional ? prompts.UnconditionalFor(first) : null,
             job.Noise, device, cancellation);
-        cache?.Save(key!, clip);
+        cache?.Save(key!, clip, job.Log);
         return clip;
     }
 

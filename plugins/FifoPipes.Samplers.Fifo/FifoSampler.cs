@@ -23,7 +23,7 @@ public sealed class FifoSampler : ISampler
         _ = new FifoPipes.Core.PromptSchedule(job.Prompts);
         if (job.Snapshots is { EveryFrames: < 1 } bad)
             throw new FifoInputException("BadSnapshotPolicy", $"Snapshots every {bad.EveryFrames} frames is impossible; give a positive frame count.");
-        var cache = options.BaseClipCache is { } folder && plan.Start == QueueStart.Base ? new BaseClipCache(context.ResolvePath(folder)) : null;
+        var cache = plan.Start == QueueStart.Base ? BaseClipCache.For(options.BaseClipCache, context) : null;
         return Run(job, plan, cache, cancellation);
     }
 

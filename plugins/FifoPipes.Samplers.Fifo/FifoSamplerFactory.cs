@@ -11,7 +11,12 @@ public sealed class FifoSamplerFactory : ISamplerFactory
     public ISampler Create(object? options, PluginContext context) => new FifoSampler(Checked(options), context);
 
     /// <summary>The queue's geometry and step checked against the model before it loads; the job's inputs wait for the run.</summary>
-    public void Check(object? options, ModelInfo model, PluginContext context) => FifoPlan.Fit(Checked(options), model);
+    public void Check(object? options, ModelInfo model, PluginContext context)
+    {
+        var fifoOptions = Checked(options);
+        FifoPlan.Fit(fifoOptions, model);
+        _ = BaseClipCache.For(fifoOptions.BaseClipCache, context);
+    }
 
     static FifoOptions Checked(object? options)
     {

@@ -262,6 +262,27 @@ public sealed class FifoSamplerTests : IDisposable
             Directory.GetFiles(Path.Combine(folder, "cache")).Select(Path.GetFileName));
     }
 
+    [Fact]
+    public void A_base_clip_cache_that_is_a_file_is_refused_before_sampling_and_one_that_cannot_take_the_clip_only_warns()
+    {
+        var model = DelegateVideoModel.Linear();
+        var file = Path.Combine(Directory.CreateDirectory(folder).FullName, "notes.txt");
+        File.WriteAllText(file, "not a folder");
+        var context = new PluginContext(workingDirectory: folder);
+        var refused = Assert.Throws<FifoInputException>(() => new FifoSamplerFactory().Check(new FifoOptions { BaseClipCache = "notes.txt" }, model.Info, context));
+        Assert.Equal(("BadSamplerOption", "baseClipCache"), (refused.ErrorId, refused.Option));
+        Assert.Equal($"fifo sampler option 'baseClipCache': '{file}' is a file; give a folder for the cached base clips (it is made if missing).", refused.Message);
+        Assert.Throws<FifoInputException>(() => new FifoSamplerFactory().Create(new FifoOptions { BaseClipCache = "notes.txt" }, context).Sample(Job(model, frames: 3), CancellationToken.None));
+        Assert.Empty(model.Calls);
+
+        // A folder that cannot be made (a file where its parent should be) costs the cache, not the run.
+        var log = new RecordingSink();
+        var uncached = new FifoSamplerFactory().Create(new FifoOptions { BaseClipCache = "notes.txt/cache" }, context)
+            .Sample(Job(model, frames: 3) with { Log = log }, CancellationToken.None).ToList();
+        Assert.Equal(3, uncached.Count);
+        Assert.StartsWith($"fifo: the base clip was not cached in '{Path.Combine(folder, "notes.txt", "cache")}' (", Assert.Single(log.Warnings));
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
