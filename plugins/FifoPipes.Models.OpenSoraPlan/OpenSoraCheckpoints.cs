@@ -141,6 +141,8 @@ public static class OpenSoraCheckpoints
 
     static T? ReadConfig<T>(string folder, Func<JsonElement, T> parse) where T : class
     {
+        if (File.Exists(folder))
+            throw new FifoInputException("OpenSoraFolderNotFound", $"'{folder}' is a file; this model loads a folder of checkpoints. Pass the folder's path (see docs/models/opensora.md).");
         if (!Directory.Exists(folder))
             throw new FifoInputException("OpenSoraFolderNotFound", $"Model folder '{folder}' does not exist. Check the path option (see docs/models/opensora.md).");
         var path = System.IO.Path.Combine(folder, "config.json");

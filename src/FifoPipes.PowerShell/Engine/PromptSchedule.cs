@@ -8,11 +8,13 @@ static class PromptSchedule
     /// <summary>Frames each prompt gets when nothing decides otherwise: 16 windows of 8 frames.</summary>
     const int DefaultFrames = 16 * 8;
 
+    static string Counted(int count, string noun) => $"{count} {noun}{(count == 1 ? "" : "s")}";
+
     /// <summary>One frame count for all prompts, or one per prompt.</summary>
     public static void Check(string[] prompts, int[]? frames)
     {
         if (frames is not null && frames.Length != 1 && frames.Length != prompts.Length)
-            throw new PSArgumentException($"Give one -Frames value for all prompts or one per prompt: {prompts.Length} prompts, {frames.Length} frame counts.");
+            throw new PSArgumentException($"Give one -Frames value for all prompts or one per prompt: {Counted(prompts.Length, "prompt")}, {Counted(frames.Length, "frame count")}.");
     }
 
     /// <summary>Pairs prompts with frame counts (<see cref="DefaultFrames"/> each without any), as <see cref="Check"/> allows.</summary>

@@ -32,6 +32,9 @@ public sealed class DiffusersFolder
     public static DiffusersFolder Open(string root)
     {
         root = Path.GetFullPath(root);
+        if (File.Exists(root))
+            throw new FifoInputException("DiffusersFolderNotFound",
+                $"'{root}' is a file; this model loads a diffusers folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/): pass the folder's path.");
         if (!Directory.Exists(root))
             throw new FifoInputException("DiffusersFolderNotFound", $"Model folder '{root}' does not exist; download the diffusers folder (see docs/models) and pass its path.");
         var indexPath = Path.Combine(root, ModelIndexFile);

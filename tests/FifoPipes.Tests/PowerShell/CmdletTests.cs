@@ -354,6 +354,15 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void Frame_counts_that_match_neither_one_nor_each_prompt_are_counted_in_words()
+    {
+        Assert.EndsWith("Give one -Frames value for all prompts or one per prompt: 3 prompts, 2 frame counts.",
+            RunFailing("New-FifoVideo a, b, c -Frames 1, 2").Exception.Message);
+        Assert.EndsWith("Give one -Frames value for all prompts or one per prompt: 1 prompt, 2 frame counts.",
+            RunFailing("New-FifoVideo a -Frames 1, 2").Exception.Message);
+    }
+
+    [Fact]
     public void A_model_without_weights_names_ModelPath_and_the_preset_to_save_and_no_recipe_where_none_was_given()
     {
         var error = RunFailing("New-FifoVideo 'x' -Model zeroscope");

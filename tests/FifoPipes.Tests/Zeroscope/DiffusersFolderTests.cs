@@ -133,6 +133,13 @@ public sealed class DiffusersFolderTests : IDisposable
     {
         Assert.Equal("DiffusersFolderNotFound", Assert.Throws<FifoInputException>(() => DiffusersFolder.Open(Path.Combine(temp, "nope"))).ErrorId);
         Assert.Equal("DiffusersFolderNotFound", Assert.Throws<FifoInputException>(() => DiffusersFolder.Open(temp)).ErrorId);
+        // A checkpoint file given where the folder belongs is named as a file, not as a folder that does not exist.
+        var file = Path.Combine(temp, "model.ckpt");
+        File.WriteAllText(file, "weights");
+        var notFolder = Assert.Throws<FifoInputException>(() => DiffusersFolder.Open(file));
+        Assert.Equal(("DiffusersFolderNotFound", $"'{file}' is a file; this model loads a diffusers folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/): pass the folder's path."),
+            (notFolder.ErrorId, notFolder.Message));
+        File.Delete(file);
         Directory.CreateDirectory(Path.Combine(temp, "unet"));
         Assert.Equal("DiffusersWeightsMissing", Assert.Throws<FifoInputException>(() => DiffusersWeights.Find(Path.Combine(temp, "unet"))).ErrorId);
         File.WriteAllText(Path.Combine(temp, "unet", "diffusion_pytorch_model.safetensors"), "version https://git-lfs.github.com/spec/v1\noid sha256:0\nsize 1\n");
