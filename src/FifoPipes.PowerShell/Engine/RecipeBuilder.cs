@@ -192,8 +192,31 @@ sealed class RecipeBuilder
         root = Apply(root, diagnostics);
         var recipe = reader.Read(root, recipeFile is null ? null : Path.GetFullPath(Path.Combine(workingDirectory, recipeFile)), baseDirectory);
         // In the file's order, as an editor lists them; problems without a place (a missing key) first.
-        var all = diagnostics.Concat(reader.Diagnostics).OrderBy(d => d.Line).ThenBy(d => d.Column).ToList();
+        var all = diagnostics.Concat(reader.Diagnostics.Select(d => ForParameter(d, root))).OrderBy(d => d.Line).ThenBy(d => d.Column).ToList();
         return (all.Count > 0 ? null : recipe, all);
+    }
+
+    /// <summary>
+    /// An option a parameter set (-Partitions) that the chosen plugin does not have: the parameter exists, so the news is
+    /// that this plugin takes no such option, not that the option's name is unknown.
+    /// </summary>
+    Diagnostic ForParameter(Diagnostic diagnostic, MapNode root)
+    {
+        // -SamplerOption's keys are the user's own words, where a misspelling is the likely news; -Partitions is ours.
+        if (!parameters.TryGetValue(diagnostic.Path, out var parameter) || parameter.Contains(' ')
+            || !diagnostic.Message.StartsWith("unknown option '", StringComparison.Ordinal)) return diagnostic;
+        var parts = diagnostic.Path.Split('.');
+        if (parts is not [var section, "with", var option]) return diagnostic;
+        string plugin = root[section] switch
+        {
+            ScalarNode { Value: { } name } => $"{section} '{Text(name)}'",
+            MapNode map when map["use"] is ScalarNode { Value: { } name } => $"{section} '{Text(name)}'",
+            _ => $"recipe's {section}",
+        };
+        return diagnostic with
+        {
+            Message = $"the {plugin} takes no option '{option}' (its options: {string.Join(", ", diagnostic.ValidChoices)}); leave {parameter} out, or choose a {section} that takes it",
+        };
     }
 
     /// <summary>

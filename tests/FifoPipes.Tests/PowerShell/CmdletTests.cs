@@ -354,6 +354,16 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void A_parameter_for_an_option_the_chosen_sampler_lacks_names_the_sampler_not_an_unknown_option()
+    {
+        var message = RunFailing("New-FifoVideo x -Frames 2 -Sampler gen-l-video -Partitions 2").Exception.Message;
+        Assert.Contains("-Partitions: the sampler 'gen-l-video' takes no option 'partitions' (its options: ", message);
+        Assert.Contains("leave -Partitions out, or choose a sampler that takes it", message);
+        // A key of the user's own (-SamplerOption) keeps its spelling hint.
+        Assert.Contains("Did you mean 'stride'", RunFailing("New-FifoVideo x -Frames 2 -Sampler gen-l-video -SamplerOption @{ strid = 2 }").Exception.Message);
+    }
+
+    [Fact]
     public void Frame_counts_that_match_neither_one_nor_each_prompt_are_counted_in_words()
     {
         Assert.EndsWith("Give one -Frames value for all prompts or one per prompt: 3 prompts, 2 frame counts.",
