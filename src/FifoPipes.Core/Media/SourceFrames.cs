@@ -147,7 +147,7 @@ public sealed class SourceFrames : IDisposable
         : throw new FifoInputException("SourceNotFound", $"Source video '{path}' does not exist. Give a video ffmpeg can read (MP4, WebM, MKV, MOV, GIF, ...).");
 
     static FifoInputException Unreadable(string path, string what, string stderr) =>
-        new(UnreadableErrorId, $"Source video '{path}' could not be read by ffmpeg ({what}{(stderr.Trim() is { Length: > 0 } text ? ": " + text : "")}). " +
+        new(UnreadableErrorId, $"Source video '{path}' could not be read by ffmpeg ({what}{(FfmpegMessages.Cause(stderr) is { Length: > 0 } text ? ": " + text : "")}). " +
                                "Use a video ffmpeg can play (MP4, WebM, MKV, MOV, GIF, ...).");
 
     /// <summary>Stops an ffmpeg still running (the reading ended before the last frame) and releases it.</summary>

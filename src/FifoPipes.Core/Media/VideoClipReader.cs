@@ -43,7 +43,7 @@ public static class VideoClipReader
             process.WaitForExit();
             if (process.ExitCode != 0 || frames.Count == 0)
                 throw new FifoInputException(UnreadableErrorId,
-                    $"Start video '{path}' could not be read by ffmpeg ({(frames.Count == 0 ? "no frames" : $"exit code {process.ExitCode}")}: {errors.Result.Trim()}). " +
+                    $"Start video '{path}' could not be read by ffmpeg ({(frames.Count == 0 ? "no frames" : $"exit code {process.ExitCode}")}: {FfmpegMessages.Cause(errors.Result)}). " +
                     "Use a video ffmpeg can play, or a PNG, JPEG or GIF image.");
             using var scope = NewDisposeScope();
             return stack(frames.Select(f => FrameConversion.FromRgb24(f, width, height)).ToList()).MoveToOuterDisposeScope();

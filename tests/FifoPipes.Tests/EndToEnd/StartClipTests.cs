@@ -69,6 +69,9 @@ public sealed class StartClipTests : IDisposable
         var ex = Assert.Throws<FifoInputException>(() => ImageFiles.LoadFrames(fake, 32, 32));
         Assert.Equal(VideoClipReader.UnreadableErrorId, ex.ErrorId);
         Assert.Contains("notes.mp4", ex.Message);
+        // ffmpeg's own words, without the addresses its log lines carry ("[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55d1...]").
+        Assert.Contains("mov,mp4,m4a,3gp,3g2,mj2: ", ex.Message);
+        Assert.DoesNotContain("@ 0x", ex.Message);
     }
 
     [Fact]
