@@ -13,7 +13,7 @@ public sealed class FifoModelInfo
         Description = model.Preset?.Description;
         Files = model.Files.Select(f => new FifoModelFile(f)).ToArray();
         Repositories = model.Files.Select(f => $"{f.Repository}@{f.Revision}").Distinct().ToArray();
-        Size = model.Files.Any(f => f.Size < 0) ? -1 : model.Size;
+        Size = model.Files.Any(f => f.Size < 0) ? null : model.Size;
         Complete = model.Complete;
         Path = model.Files.Count == 0 ? null : System.IO.Path.GetDirectoryName(model.Files[0].LocalPath);
     }
@@ -27,13 +27,13 @@ public sealed class FifoModelInfo
     /// <summary>owner/name@revision of each repository the files come from.</summary>
     public string[] Repositories { get; }
     public FifoModelFile[] Files { get; }
-    /// <summary>Bytes of all files (as listed by the hub when saved); -1 while a file was never listed (a preset not saved yet).</summary>
-    public long Size { get; }
+    /// <summary>Bytes of all files (as listed by the hub when saved); null while a file was never listed (a preset not saved yet).</summary>
+    public long? Size { get; }
     /// <summary>Every file is in the store, whole and verified.</summary>
     public bool Complete { get; }
     /// <summary>The folder of the first file.</summary>
     public string? Path { get; }
-    public override string ToString() => $"{Name} ({(Complete ? "complete" : "incomplete")}, {(Size >= 0 ? $"{Size / 1e9:F2} GB" : "size unknown")})";
+    public override string ToString() => $"{Name} ({(Complete ? "complete" : "incomplete")}, {(Size is { } bytes ? $"{bytes / 1e9:F2} GB" : "size unknown")})";
 }
 
 /// <summary>One file of a stored model.</summary>
@@ -45,7 +45,7 @@ public sealed class FifoModelFile
         Revision = f.Revision;
         Name = f.Path;
         LocalPath = f.LocalPath;
-        Size = f.Size;
+        Size = f.Size < 0 ? null : f.Size;
         Sha256 = f.Sha256;
         Present = f.Present;
     }
@@ -55,8 +55,8 @@ public sealed class FifoModelFile
     /// <summary>The path inside the repository, e.g. unet/config.json.</summary>
     public string Name { get; }
     public string LocalPath { get; }
-    /// <summary>Bytes; -1 when never listed.</summary>
-    public long Size { get; }
+    /// <summary>Bytes; null while it was never listed.</summary>
+    public long? Size { get; }
     /// <summary>The hub's sha256 (Git LFS files), which the download was checked against.</summary>
     public string? Sha256 { get; }
     public bool Present { get; }

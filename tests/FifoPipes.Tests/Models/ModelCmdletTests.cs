@@ -109,6 +109,10 @@ public sealed class ModelCmdletTests : IDisposable
         var (available, _) = Run(Scoped("Get-FifoModel -ListAvailable -Name videocrafter*"));
         Assert.Equal(3, available.Count);
         Assert.All(available.Cast<FifoModelInfo>(), m => Assert.False(m.Complete));
+        // Presets never saved here were never listed by the hub: no size yet (null, shown as '?'), not a -1 to compute with.
+        Assert.All(available.Cast<FifoModelInfo>(), m => Assert.Null(m.Size));
+        Assert.All(available.Cast<FifoModelInfo>().SelectMany(m => m.Files), f => Assert.Null(f.Size));
+        Assert.All(listed.Cast<FifoModelInfo>(), m => Assert.True(m.Size > 0));
 
         var (_, missing) = Run(Scoped("Save-FifoModel -Repository fifotest/tiny-vc -File nope.bin"));
         Assert.Equal("ModelFileNotFound", Assert.Single(missing).FullyQualifiedErrorId.Split(',')[0]);
