@@ -21,7 +21,18 @@ public static class WeightFiles
     /// </summary>
     public static void ReadIndex(string path)
     {
-        if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) SafetensorsFile.ReadHeader(path);
+        if (IsSafetensors(path)) SafetensorsFile.ReadHeader(path);
         else using (TorchZipCheckpoint.Open(path)) { }
     }
+
+    /// <summary>The values (elements) of every tensor a flat state-dict file holds, from the index <see cref="ReadIndex"/> reads.</summary>
+    internal static long Values(string path)
+    {
+        if (IsSafetensors(path))
+            return SafetensorsFile.ReadHeader(path).Sum(e => e.Shape.Aggregate(1L, (a, b) => a * b));
+        using var checkpoint = TorchZipCheckpoint.Open(path);
+        return checkpoint.StateDict().Sum(kv => kv.Value.Numel);
+    }
+
+    static bool IsSafetensors(string path) => path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase);
 }

@@ -76,19 +76,5 @@ static class DiffusersLimits
     }
 
     /// <summary>The values (elements) the weight files hold, from their indexes: no tensor data is read.</summary>
-    static long ValuesIn(DiffusersWeights weights)
-    {
-        long total = 0;
-        foreach (var file in weights.Files)
-        {
-            if (file.EndsWith(".safetensors", StringComparison.Ordinal))
-                total += SafetensorsFile.ReadHeader(file).Sum(e => e.Shape.Aggregate(1L, (a, b) => a * b));
-            else
-            {
-                using var checkpoint = TorchZipCheckpoint.Open(file);
-                total += checkpoint.StateDict().Sum(kv => kv.Value.Numel);
-            }
-        }
-        return total;
-    }
+    static long ValuesIn(DiffusersWeights weights) => weights.Files.Sum(WeightFiles.Values);
 }
