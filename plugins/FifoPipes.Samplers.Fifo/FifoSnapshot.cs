@@ -95,7 +95,6 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
                 metadata.GetValueOrDefault(SnapshotMetadata.RunHash, ""), metadata.GetValueOrDefault(SnapshotMetadata.RunSettings, ""))
             {
                 Recent = recent,
-                Plugins = metadata.GetValueOrDefault(SnapshotMetadata.Plugins, ""),
                 WindowBatch = int.TryParse(metadata.GetValueOrDefault(WindowBatchKey), NumberStyles.None, CultureInfo.InvariantCulture, out var batch) && batch > 0 ? batch : null,
             };
         }
