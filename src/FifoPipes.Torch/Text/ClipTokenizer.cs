@@ -59,7 +59,7 @@ public sealed partial class ClipTokenizer
             using var reader = new StreamReader(gz, Encoding.UTF8);
             // Only the lines used are read, each of bounded length: a gzip bomb cannot make us inflate it all.
             lines = ReadBoundedLines(reader, mergeCount + 1, bpeGzPath);
-            DrainToCrc(reader, bpeGzPath);
+            DrainToCrc(gz, bpeGzPath);
         }
         catch (InvalidDataException ex)
         {
@@ -170,16 +170,18 @@ public sealed partial class ClipTokenizer
     }
 
     /// <summary>
-    /// Inflates the rest of the file (about 3 MiB in open_clip's; at most <see cref="TokenizerFiles.MaxBytes"/> characters),
+    /// Inflates the rest of the file (about 3 MiB in open_clip's; at most <see cref="TokenizerFiles.MaxBytes"/> bytes),
     /// unused: gzip checks its CRC only at the end, so without this a flipped bit among the merges read would go unnoticed.
     /// </summary>
-    static void DrainToCrc(StreamReader reader, string path)
+    static void DrainToCrc(GZipStream gz, string path)
     {
-        var buffer = new char[1 << 16];
+        // Bytes from the gzip stream itself, past what the reader buffered: decoding the unused text as UTF-8 too cost
+        // as much as the whole load did without it.
+        var buffer = new byte[1 << 16];
         long left = TokenizerFiles.MaxBytes;
         try
         {
-            for (int n; (n = reader.Read(buffer)) > 0;)
+            for (int n; (n = gz.Read(buffer)) > 0;)
                 if ((left -= n) < 0)
                     throw new FifoInputException("TokenizerCorrupt", $"'{path}' inflates to more than {TokenizerFiles.MaxBytes >> 20} MiB; open_clip's vocabulary is about 3 MiB. {VocabHelp}");
         }
