@@ -106,7 +106,9 @@ public sealed class VideoRun
         using var loads = LoadCancellation.Use(cancellation);
         // Before the model loads: a snapshot place found unwritable at the first snapshot would cost the frames until then.
         recipe.Snapshot?.EnsureWritable();
+        if (EarlierSnapshot.InTheWay(recipe) is { } held) throw held;
         var log = new ChannelLog(output, cancellation);
+        if (EarlierSnapshot.Replaced(recipe) is { } replaced) log.Verbose($"This run's first snapshot replaces the earlier one at '{replaced}' within {recipe.Snapshot!.EveryFrames} frames (overwrite is on).");
         var repeats = new FaultRepeats(MaxFaultRepeats, log);
         var context = new PluginContext(log, workingDirectory, cancellation);
         // Watched from before the model loads: a prompt written while a large model loads is a change, not the start.
@@ -159,7 +161,6 @@ public sealed class VideoRun
 
         // Stages a killed process left behind; from here on every stage on disk belongs to this run.
         recipe.Snapshot?.DeleteLeftoverStages();
-        WarnOfReplacedSnapshot(log);
         using var frames = new DecodedFrames(decoder, modelName, PluginFailedException.Name(recipe.Sampler.Plugin), position, resuming: recipe.ResumeFrom is not null, recipe.Prompts[0].Prompt,
             (rgb, index, prompt) => FrameConversion.ToFrame(rgb, index, prompt, fps, RunId, recipe.Provenance),
             item => Post(output, item, cancellation), repeats);
@@ -168,21 +169,6 @@ public sealed class VideoRun
             (recipe.Sampler.Plugin.Source, "the sampler's"), (recipe.Model.Plugin.Source, "the model's"));
         foreach (var latent in latents.Of(sampler.Sample(job, cancellation), cancellation)) frames.Take(latent);
         frames.Finish();
-    }
-
-    /// <summary>
-    /// A snapshot on disk may be an interrupted run's resume point; this run's first snapshot replaces it (a sweep's runs
-    /// take turns at one path), so the user hears of it while the earlier run can still be resumed from a copy.
-    /// </summary>
-    void WarnOfReplacedSnapshot(IProgressSink log)
-    {
-        if (recipe.Snapshot is not { } snapshot || !File.Exists(snapshot.Path)) return;
-        if (recipe.ResumeFrom is { } resume && SinkTargets.PathComparer.Equals(Path.GetFullPath(resume), Path.GetFullPath(snapshot.Path))) return;
-        // A path that names the run ({hash}) holds this same run's snapshot: another path would not help, resuming would.
-        bool sameRun = Path.GetFileName(snapshot.Path).Contains(recipe.RunHash, StringComparison.Ordinal);
-        log.Warning($"'{snapshot.Path}' holds an earlier snapshot{(sameRun ? " of this same run" : "")}, which this run's first one replaces within {snapshot.EveryFrames} frames. " +
-                    (sameRun ? "To go on from it instead, resume from it (-Resume, or resume: in the recipe); to keep it, copy it away now."
-                             : "If it is an interrupted run's resume point, copy it away now, or give this run another snapshot path ({hash} in it names one per run)."));
     }
 
     /// <summary>

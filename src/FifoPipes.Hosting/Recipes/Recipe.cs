@@ -67,6 +67,8 @@ public sealed class Recipe
     public double? Fps { get; init; }
     public bool Overwrite { get; init; }
     public SnapshotPolicy? Snapshot { get; init; }
+    /// <summary>Where the recipe gives the snapshot path; null when no file gave it.</summary>
+    public SourceLocation? SnapshotLocation { get; init; }
     public string? ResumeFrom { get; init; }
     /// <summary>An image or video to start from (encoded, then noised into the queue).</summary>
     public string? InitImage { get; init; }

@@ -133,6 +133,7 @@ public sealed class RecipeReader
             Fps = fps,
             Overwrite = overwrite,
             Snapshot = snapshot,
+            SnapshotLocation = snapshotLocation,
             ResumeFrom = resume,
             InitImage = init,
             Source = source,
@@ -608,6 +609,9 @@ public sealed class RecipeReader
         return path is null ? null : new SourceVideo(path, strength, new SourceTiming(fps, start), loops);
     }
 
+    // Where the snapshot path is written, for a problem with the file found later (an earlier snapshot in the way).
+    SourceLocation? snapshotLocation;
+
     SnapshotPolicy? ReadSnapshot(MapNode map)
     {
         if (map["snapshot"] is not { } node) return null;
@@ -618,6 +622,7 @@ public sealed class RecipeReader
         var path = text is null ? null : RunNamed(text, "snapshot.path", m["path"]!.Location);
         int every = ReadScalar<int?>(m, "every", "snapshot.every") ?? 100;
         if (every < 1) Error("snapshot.every", $"must be at least 1 frame, got {every}", m["every"]?.Location);
+        snapshotLocation = m["path"]?.Location;
         var full = path is null ? null : FullPath(path, "snapshot.path", m["path"]!.Location);
         if (full is not null && SnapshotPlaceProblem(full) is { } problem) { Error("snapshot.path", problem, m["path"]!.Location); return null; }
         return full is null || every < 1 ? null : new SnapshotPolicy(full, every);

@@ -157,9 +157,12 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
 
     protected override void StopProcessing() => pump.Stop();
 
-    // Runs one after another may each stream to one address; files are what a later run would replace.
+    // Runs one after another may each stream to one address; files are what a later run would replace. A later run's
+    // snapshot would replace an earlier run's resume point, the one way to make that video longer.
     static IEnumerable<string> FilesOf(Hosting.Recipes.Recipe recipe) =>
-        recipe.Sinks.Select(s => s.Path).Where(p => !StreamAddress.IsAddress(p)).Select(SinkTargets.PathKey);
+        recipe.Sinks.Select(s => s.Path).Where(p => !StreamAddress.IsAddress(p))
+            .Concat(recipe.Snapshot is { } snapshot ? new[] { snapshot.Path } : Array.Empty<string>())
+            .Select(SinkTargets.PathKey);
 
     void TakeFiles(Hosting.Recipes.Recipe recipe)
     {
@@ -176,7 +179,11 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
             if (filesOfEarlierRuns.TryGetValue(file, out int run))
                 return new FifoInputException("DuplicateOutputPath",
                     $"'{file}' is written by run {run} of this command, so run {recipesRun} would {(recipe.Overwrite ? "replace" : "stop at")} it. " +
-                    "Put {seed} or {hash} in the sink path ('sweep-{seed}.mp4') so every run writes its own file, or give each -Override table its own sink path.");
+                    (IsSnapshot(recipe, file) ? "Put {hash} in the snapshot path ('runs/{hash}.snapshot') so every run keeps its own, or give each -Override table its own 'snapshot.path'."
+                                              : "Put {seed} or {hash} in the sink path ('sweep-{seed}.mp4') so every run writes its own file, or give each -Override table its own sink path."));
         return null;
     }
+
+    static bool IsSnapshot(Hosting.Recipes.Recipe recipe, string file) =>
+        recipe.Snapshot is { } snapshot && SinkTargets.PathComparer.Equals(SinkTargets.PathKey(snapshot.Path), file);
 }

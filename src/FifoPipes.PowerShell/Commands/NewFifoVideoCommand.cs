@@ -75,12 +75,14 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [Parameter] public SwitchParameter SourcePingPong { get; set; }
     /// <summary><para type="description">A text file that steers the run while it goes (recipe key livePrompt:): when its text (lines starting with # left out) changes, it becomes the prompt from the next frame on, and the video turns to it over about n·f frames. It need not exist yet; what it holds when the run starts is no change. fifo sampler only; such a run cannot be resumed (-Resume).</para></summary>
     [Parameter] public string? LivePrompt { get; set; }
-    /// <summary><para type="description">Save the sampler state to this file every -SnapshotEvery frames and after the last one, so a crashed run can be resumed and a finished one made longer (-Resume).</para></summary>
+    /// <summary><para type="description">Save the sampler state to this file every -SnapshotEvery frames and after the last one, so a crashed run can be resumed and a finished one made longer (-Resume). A file already there is another run's resume point: the run is refused unless it resumes from that file (-Resume) or -Force lets it replace it.</para></summary>
     [Parameter] public string? SnapshotPath { get; set; }
     /// <summary><para type="description">How often to snapshot, in output frames: 100, or the recipe's snapshot.every. Needs -SnapshotPath or a recipe with snapshot:.</para></summary>
     [Parameter] [ValidateRange(1, int.MaxValue)] public int SnapshotEvery { get; set; } = 100;
     /// <summary><para type="description">Continue an interrupted run from its snapshot file; the frames equal those of an uninterrupted run.</para></summary>
     [Parameter] public string? Resume { get; set; }
+    /// <summary><para type="description">Let this run's snapshots replace one already at -SnapshotPath (recipe key overwrite:). New-FifoVideo writes no other file.</para></summary>
+    [Parameter] public SwitchParameter Force { get; set; }
 
     protected override void ProcessRecord()
     {
@@ -109,6 +111,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         if (SnapshotPath is not null) builder.SetEntry("snapshot", "path", ResolvePath(SnapshotPath), "-SnapshotPath");
         if (MyInvocation.BoundParameters.ContainsKey(nameof(SnapshotEvery))) builder.SetEntry("snapshot", "every", SnapshotEvery, "-SnapshotEvery");
         if (Resume is not null) builder.Set("resume", ResolvePath(Resume), "-Resume");
+        if (Force) builder.Set("overwrite", true, "-Force");
         if (Model is not null) builder.Use("model", Model, "-Model");
         if (Sampler is not null) builder.Use("sampler", Sampler, "-Sampler");
         if (ModelPath is not null) builder.Option("model", "path", ResolvePath(ModelPath), "-ModelPath");

@@ -23,7 +23,7 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
     /// <summary><para type="description">Return $true for a valid recipe, $false otherwise: one per file, so with a wildcard test them all (-notcontains $false).</para></summary>
     [Parameter] public SwitchParameter Quiet { get; set; }
 
-    /// <summary><para type="description">Also ask a valid recipe's sinks whether they could write, as Invoke-FifoRecipe would: a recipe without sinks is a problem then; ffmpeg found, no output in the way (unless the recipe overwrites), sound files readable, an RTMP server taking connections, a folder that takes files (tried with an empty probe file, deleted at once). Leaves nothing on disk.</para></summary>
+    /// <summary><para type="description">Also ask a valid recipe's sinks whether they could write, as Invoke-FifoRecipe would: a recipe without sinks is a problem then; ffmpeg found, no output or earlier snapshot in the way (unless the recipe overwrites or resumes from that snapshot), sound files readable, an RTMP server taking connections, a folder that takes files (tried with an empty probe file, deleted at once). Leaves nothing on disk.</para></summary>
     [Parameter] public SwitchParameter Sinks { get; set; }
 
     /// <summary><para type="description">Also ask a valid recipe's model whether it would load on this machine, without loading its weights: the checkpoint or folder there with the parts it needs, each weight file's index readable (a truncated or damaged download is a problem), the device present (cuda on a machine without CUDA is a problem); then whether the recipe's sampler takes its options with that model (64 partitions of a 16-frame window are more steps than a 1,000-step schedule has), from the model's configs (a warning says so where a third-party model cannot describe itself). Check on the machine that will run the recipe.</para></summary>
@@ -35,7 +35,7 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
         {
             var (recipe, diagnostics) = new RecipeBuilder().Build(file, SessionState.Path.CurrentFileSystemLocation.ProviderPath);
             if (Model && recipe is not null) diagnostics = diagnostics.Concat(ModelProblems(recipe)).ToList();
-            if (Sinks && recipe is not null) diagnostics = diagnostics.Concat(SinkProblems(recipe)).ToList();
+            if (Sinks && recipe is not null) diagnostics = diagnostics.Concat(SinkProblems(recipe)).Concat(SnapshotProblems(recipe)).ToList();
             if (Quiet) WriteObject(diagnostics.Count == 0);
             else foreach (var d in diagnostics) WriteObject(new FifoRecipeDiagnostic(d, file));
         }
@@ -99,6 +99,12 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
         log.Drain();
         return problems;
     }
+
+    /// <summary>A run stops before its model loads at a snapshot it must not replace, as it would at a sink's output.</summary>
+    static IEnumerable<Diagnostic> SnapshotProblems(Recipe recipe) =>
+        EarlierSnapshot.InTheWay(recipe) is { } held
+            ? new[] { new Diagnostic("snapshot.path", held.Message, recipe.SnapshotLocation, Array.Empty<string>()) }
+            : Array.Empty<Diagnostic>();
 }
 
 /// <summary>One problem in a recipe.</summary>

@@ -644,27 +644,71 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
-    public void A_run_whose_snapshot_path_holds_an_earlier_snapshot_says_it_will_replace_it()
+    public void A_run_whose_snapshot_path_holds_an_earlier_snapshot_is_refused_unless_it_resumes_from_it_or_is_forced()
     {
         Run($"New-FifoVideo 'lava' -Frames 6 {InProcessShell.Tiny} -SnapshotPath run.snapshot -SnapshotEvery 2 | Out-Null");
+        var earlier = File.ReadAllBytes(Path.Combine(dir, "run.snapshot"));
+        // Another run at the path: refused before its model loads, the earlier run's resume point as it was.
+        var refused = RunFailing($"New-FifoVideo 'fire' -Frames 6 {InProcessShell.Tiny} -SnapshotPath run.snapshot -SnapshotEvery 4");
+        Assert.Equal("SnapshotExists,FifoPipes.PowerShell.Commands.NewFifoVideoCommand", refused.FullyQualifiedErrorId);
+        Assert.Contains("holds an earlier snapshot, which this run's first snapshot would replace, and it may be an interrupted run's resume point", refused.Exception.Message);
+        Assert.Contains("resume from it (-Resume", refused.Exception.Message);
+        Assert.Contains("use -Force (overwrite: true in the recipe)", refused.Exception.Message);
+        Assert.Equal(earlier, File.ReadAllBytes(Path.Combine(dir, "run.snapshot")));
+        // Test-FifoRecipe -Sinks finds it where the recipe names the path.
+        File.WriteAllText(Path.Combine(dir, "snap.yaml"), """
+            apiVersion: fifopipes/v1
+            model: { use: analytic, with: { height: 8, width: 8, channels: 2, frames: 4 } }
+            prompt: fire
+            frames: 6
+            snapshot:
+              path: run.snapshot
+            sinks:
+              - path: snap.gif
+            """);
+        var problem = Assert.Single(Run("Test-FifoRecipe snap.yaml -Sinks").Cast<FifoRecipeDiagnostic>());
+        Assert.Equal(("snapshot.path", 6), (problem.Path, problem.Line));
+        Assert.Contains("holds an earlier snapshot", problem.Message);
+        Assert.Empty(Run("Test-FifoRecipe snap.yaml -Model"));
+
+        // -Force replaces it, and says so; a resume from the very file is its own run going on, and needs none.
         using var shell = InProcessShell.New(dir);
-        shell.AddScript($"New-FifoVideo 'fire' -Frames 6 {InProcessShell.Tiny} -SnapshotPath run.snapshot -SnapshotEvery 4; " +
+        shell.AddScript($"New-FifoVideo 'fire' -Frames 6 {InProcessShell.Tiny} -SnapshotPath run.snapshot -SnapshotEvery 4 -Force -Verbose 4>&1; " +
                         $"New-FifoVideo 'fire' -Frames 8 {InProcessShell.Tiny} -SnapshotPath run.snapshot -SnapshotEvery 4 -Resume run.snapshot");
+        var output = shell.Invoke();
+        Assert.False(shell.HadErrors);
         // The resume makes the run longer from its snapshot at its end, frame 6: 6 + 2 frames.
-        Assert.Equal(8, shell.Invoke().Count);
-        // Said once: a resume from the very file is its own run going on.
-        var warning = Assert.Single(shell.Streams.Warning, w => w.Message.Contains("holds an earlier snapshot"));
-        Assert.Contains("which this run's first one replaces within 4 frames. If it is an interrupted run's resume point, copy it away now", warning.Message);
+        Assert.Equal(8, output.Count(o => o.BaseObject is FifoPipes.PowerShell.FifoFrame));
+        Assert.Single(output, o => o.BaseObject is VerboseRecord v && v.Message.Contains("replaces the earlier one at") && v.Message.Contains("run.snapshot"));
+        Assert.NotEqual(earlier, File.ReadAllBytes(Path.Combine(dir, "run.snapshot")));
 
         // A path that names the run holds this same run's snapshot: another path would not help, resuming would.
         Run($"New-FifoVideo 'ash' -Frames 4 {InProcessShell.Tiny} -SnapshotPath 'run-{{hash}}.snapshot' -SnapshotEvery 2 | Out-Null");
-        using var again = InProcessShell.New(dir);
-        again.AddScript($"New-FifoVideo 'ash' -Frames 4 {InProcessShell.Tiny} -SnapshotPath 'run-{{hash}}.snapshot' -SnapshotEvery 2");
-        again.Invoke();
-        var same = Assert.Single(again.Streams.Warning, w => w.Message.Contains("holds an earlier snapshot"));
-        Assert.Contains("holds an earlier snapshot of this same run", same.Message);
-        Assert.Contains("To go on from it instead, resume from it (-Resume", same.Message);
-        Assert.DoesNotContain("{hash} in it", same.Message);
+        var same = RunFailing($"New-FifoVideo 'ash' -Frames 4 {InProcessShell.Tiny} -SnapshotPath 'run-{{hash}}.snapshot' -SnapshotEvery 2");
+        Assert.Contains("holds an earlier snapshot of this same run", same.Exception.Message);
+        Assert.Contains("To go on from it, resume from it (-Resume", same.Exception.Message);
+        Assert.DoesNotContain("{hash} in it", same.Exception.Message);
+    }
+
+    [Fact]
+    public void A_sweep_whose_runs_share_a_snapshot_path_is_refused_at_the_second_run()
+    {
+        File.WriteAllText(Path.Combine(dir, "shared.yaml"), """
+            apiVersion: fifopipes/v1
+            model: { use: analytic, with: { height: 8, width: 8, channels: 2, frames: 4 } }
+            prompt: fire
+            frames: 2
+            snapshot: { path: sweep.snapshot, every: 1 }
+            sinks:
+              - path: "out-{seed}.gif"
+            """);
+        using var shell = InProcessShell.New(dir);
+        shell.AddScript("Invoke-FifoRecipe shared.yaml -Force -Override @{ seed = 1 }, @{ seed = 2 }");
+        var written = shell.Invoke().Select(o => o.BaseObject).OfType<FileInfo>().Select(f => f.Name);
+        Assert.Equal(new[] { "out-1.gif" }, written);
+        var error = Assert.Single(shell.Streams.Error);
+        Assert.Contains("sweep.snapshot' is written by run 1 of this command, so run 2 would replace it", error.Exception.Message);
+        Assert.Contains("Put {hash} in the snapshot path", error.Exception.Message);
     }
 
     [Fact]
@@ -923,13 +967,13 @@ public sealed class CmdletTests : IDisposable
         WriteTinyRecipe("s.yaml", "prompt: fire\nframes: 12\nsnapshot: { path: recipe.snapshot, every: 5 }");
         long Emitted(string file) => long.Parse(FifoPipes.Torch.Checkpoints.SafetensorsFile.ReadMetadata(Path.Combine(dir, file))["emitted"]);
 
-        // The last snapshot is after the last frame whatever the interval; a second run's warning names the interval it kept.
-        string Twice(string command) => string.Join("\n", Run($"{command} | Out-Null; {command} -WarningVariable w | Out-Null; $w | ForEach-Object Message"));
-        Assert.Contains("which this run's first one replaces within 5 frames", Twice("New-FifoVideo -Recipe s.yaml -SnapshotPath moved.snapshot"));
+        // The last snapshot is after the last frame whatever the interval; a second run, forced, names the interval it kept.
+        string Twice(string command) => string.Join("\n", Run($"{command} | Out-Null; {command} -Force -Verbose 4>&1 | Where-Object {{ $_ -is [System.Management.Automation.VerboseRecord] }} | ForEach-Object Message"));
+        Assert.Contains("moved.snapshot' within 5 frames (overwrite is on)", Twice("New-FifoVideo -Recipe s.yaml -SnapshotPath moved.snapshot"));
         Assert.Equal(12, Emitted("moved.snapshot"));
         Assert.False(File.Exists(Path.Combine(dir, "recipe.snapshot")));
 
-        Assert.Contains("which this run's first one replaces within 3 frames", Twice("New-FifoVideo -Recipe s.yaml -SnapshotEvery 3"));
+        Assert.Contains("within 3 frames (overwrite is on)", Twice("New-FifoVideo -Recipe s.yaml -SnapshotEvery 3"));
         Assert.Equal(12, Emitted("recipe.snapshot"));
 
         var error = RunFailing($"New-FifoVideo 'fire' -Frames 4 {InProcessShell.Tiny} -SnapshotEvery 3");
