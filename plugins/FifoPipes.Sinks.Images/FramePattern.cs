@@ -59,8 +59,22 @@ public sealed class FramePattern
         if (name.Contains('%')) return Parse(folder, name, fullPath);
         if (name.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
             return new FramePattern(folder, Path.GetFileNameWithoutExtension(name) + "_", 6, Path.GetExtension(name));
+        if (MediaFileExtensions.Contains(Path.GetExtension(name)))
+            throw new FifoInputException(NamesMediaFileErrorId,
+                $"'{fullPath}' names a {Path.GetExtension(name)} file, and the png sink writes one PNG file per frame into a folder, which would get that name. " +
+                $"For a {Path.GetExtension(name)} file leave out the png format (-Format png, use: png); for frames give a folder ('{Path.ChangeExtension(fullPath, null)}') " +
+                $"or a PNG name ('{Path.ChangeExtension(fullPath, ".png")}' writes {Path.GetFileNameWithoutExtension(name)}_000000.png, ...).");
         return Parse(fullPath, DefaultFileName, fullPath, namesFolder: true);
     }
+
+    /// <summary>The <see cref="FifoInputException.ErrorId"/> of a path that names a video or image file of another kind.</summary>
+    public const string NamesMediaFileErrorId = "SinkPathNamesMediaFile";
+
+    // A folder is any path without .png; one ending like a video or picture file is a format slip, not a folder's name.
+    static readonly HashSet<string> MediaFileExtensions = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif", ".apng", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff",
+    };
 
     static FramePattern Parse(string folder, string name, string shownPath, bool namesFolder = false)
     {

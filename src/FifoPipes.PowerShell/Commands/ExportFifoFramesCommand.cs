@@ -182,8 +182,8 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         if (Format is not null)
         {
             var named = SinkTakes(plugins.Require(PluginKind.Sink, Format), path);
-            // A player goes by the extension: a GIF named .mp4 opens nowhere.
-            if (plugins.SinkFor(path) is { } byExtension && byExtension != named && named.Extensions.Count > 0)
+            // A player goes by the extension: a GIF named .mp4 opens nowhere. The png sink writes a folder, and refuses one named like a video itself.
+            if (plugins.SinkFor(path) is { } byExtension && byExtension != named && named.Extensions.Count > 0 && named != plugins.Find(PluginKind.Sink, "png"))
                 WriteWarning($"-Format {named.Name} writes '{path}' as {named.Name}, though its extension is {byExtension.Name}'s; players go by the extension, so name it .{named.Extensions[0]}.");
             return named;
         }

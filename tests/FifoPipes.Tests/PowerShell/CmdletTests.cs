@@ -895,6 +895,15 @@ public sealed class CmdletTests : IDisposable
         shell.Invoke();
         Assert.Contains(shell.Streams.Warning, w => w.Message.Contains("mp4: segment and keep are options of hls; this mp4 file does not use them."));
         Assert.Contains(shell.Streams.Warning, w => w.Message.Contains("-Format gif writes '" + Path.Combine(dir, "y.mp4") + "' as gif, though its extension is mp4's; players go by the extension, so name it .gif."));
+
+        // A folder of frames named like a video is a slip of -Format: refused before the run, with no warning that it writes one.
+        using var frames = InProcessShell.New(dir);
+        frames.AddScript($"New-FifoVideo 'koi' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames z.mp4 -Format png");
+        frames.Invoke();
+        var refused = Assert.Single(frames.Streams.Error);
+        Assert.Contains("names a .mp4 file, and the png sink writes one PNG file per frame into a folder", refused.Exception.Message);
+        Assert.Empty(frames.Streams.Warning);
+        Assert.False(Directory.Exists(Path.Combine(dir, "z.mp4")));
     }
 
     /// <summary>Runs a script that must stop with an error; counts what it put in $made and the progress it reported on the way.</summary>

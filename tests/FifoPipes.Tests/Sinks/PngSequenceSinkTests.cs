@@ -56,6 +56,23 @@ public sealed class PngSequenceSinkTests : SinkTestBase
     }
 
     [Theory]
+    [InlineData("clip.mp4")]
+    [InlineData("seq/clip.GIF")]
+    [InlineData("still.jpg")]
+    public void A_path_named_like_a_video_or_picture_of_another_kind_is_refused_rather_than_made_a_folder(string target)
+    {
+        var ex = Assert.Throws<FifoInputException>(() => Factory.Check(null, new SinkTarget(target, 8, false), Context));
+        Assert.Equal(FramePattern.NamesMediaFileErrorId, ex.ErrorId);
+        Assert.Contains("leave out the png format (-Format png, use: png)", ex.Message);
+        Assert.Contains(Path.ChangeExtension(Path.Combine(Dir, target), ".png"), ex.Message);
+        Assert.False(Directory.Exists(Path.Combine(Dir, target)));
+        // Other dotted names are folders still.
+        using var sink = Factory.Create(null, new SinkTarget("frames.v2", 8, false), Context);
+        sink.Write(Frame(0, 4, 4));
+        Assert.True(File.Exists(Path.Combine(Dir, "frames.v2", "frame_000000.png")));
+    }
+
+    [Theory]
     [InlineData("seq/f_%5d.png")]
     [InlineData("seq/f_%d_%d.png")]
     [InlineData("seq/f_%s.png")]
