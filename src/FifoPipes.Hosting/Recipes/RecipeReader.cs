@@ -704,11 +704,20 @@ public sealed class RecipeReader
         foreach (var entry in map.Entries)
         {
             if (allowed.Contains(entry.Key) || (path.Length == 0 && entry.Key.StartsWith(ExtensionPrefix, StringComparison.Ordinal))) continue;
-            var hint = NestedKeyHint(entry.Key, path, allowed) ?? OptionBinder.Hint(entry.Key, allowed);
+            var hint = NestedKeyHint(entry.Key, path, allowed) ?? CaseHint(entry.Key, allowed) ?? OptionBinder.Hint(entry.Key, allowed);
             var where = path.Length == 0 ? "at the top level" : $"in '{path}'";
             Error(path.Length == 0 ? entry.Key : $"{path}.{entry.Key}", $"unknown key '{entry.Key}' {where}.{hint}", entry.KeyLocation ?? map.Location, allowed);
         }
     }
+
+    /// <summary>
+    /// A recipe's own keys are written as the format spells them, while plugin options (under with:) and -Override keys take
+    /// any case: a key that differs only in case is told which rule it met, not just offered the right spelling.
+    /// </summary>
+    static string? CaseHint(string key, IReadOnlyList<string> allowed) =>
+        allowed.FirstOrDefault(a => string.Equals(a, key, StringComparison.OrdinalIgnoreCase)) is { } spelled
+            ? $" Recipe keys are written in this case: '{spelled}' (only plugin options under 'with' take any case)."
+            : null;
 
     /// <summary>
     /// A plugin's own key one level too high (use:, with: under model, sampler or a sink) is an indentation slip, not a

@@ -116,6 +116,9 @@ public sealed class RecipeReaderTests
     public static TheoryData<string, string, string, int, string> BadRecipes => new()
     {
         { "unknown top-level key", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsed: 4\n", "sed", 4, "Did you mean 'seed'" },
+        { "a key in another case", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nSeed: 4\n", "Seed", 4,
+            "unknown key 'Seed' at the top level. Recipe keys are written in this case: 'seed' (only plugin options under 'with' take any case)." },
+        { "a plugin's key in another case", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: { Use: fifo }\n", "sampler.Use", 4, "written in this case: 'use'" },
         { "missing apiVersion", "prompt: a\nframes: 3\n", "apiVersion", 1, "missing 'apiVersion" },
         { "unsupported apiVersion", "apiVersion: fifopipes/v9\nprompt: a\nframes: 3\n", "apiVersion", 1, "unsupported apiVersion" },
         { "yaml syntax", "apiVersion: fifopipes/v1\nprompt: [a\nframes: 3\n", "(syntax)", 2, "YAML syntax error" },
