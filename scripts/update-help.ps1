@@ -1,7 +1,9 @@
 # Brings en-US/FifoPipes.PowerShell.dll-Help.xml in line with the cmdlets themselves: every parameter's required,
 # position, pipeline input, wildcard support and type, a syntax block per parameter set, and the INPUTS (what the
-# pipeline binds) and OUTPUTS ([OutputType]) sections, read from the loaded module's metadata. Parameter descriptions
-# and examples stay as written by hand. Pester's 'help matches the cmdlets' test fails until this runs.
+# pipeline binds) and OUTPUTS ([OutputType]) sections, read from the loaded module's metadata. Parameter descriptions,
+# examples and related links stay as written by hand. A Default value is the cmdlet's where a property initialiser sets
+# one (a switch: False) and the hand-written one does not begin with it; a parameter with neither says None. Pester's
+# help tests fail until this runs.
 #   dotnet pwsh -NoProfile -File scripts/update-help.ps1        (after scripts/setup.sh has built the module)
 param([string]$HelpFile = "$PSScriptRoot/../en-US/FifoPipes.PowerShell.dll-Help.xml")
 $ErrorActionPreference = 'Stop'
@@ -15,6 +17,7 @@ $doc = [xml](Get-Content -Raw $HelpFile)
 $ns = [System.Xml.XmlNamespaceManager]::new($doc.NameTable)
 $ns.AddNamespace('maml', $maml)
 $ns.AddNamespace('command', $command)
+$ns.AddNamespace('dev', $dev)
 
 # The ShouldProcess parameters every cmdlet that writes files has, described once.
 $StandardDescriptions = @{
@@ -38,6 +41,7 @@ function Set-ParameterAttributes($element, $expected) {
 foreach ($entry in $doc.SelectNodes('//command:command', $ns)) {
     $name = $entry.SelectSingleNode('command:details/command:name', $ns).InnerText
     $info = Get-Command $name
+    $defaults = Get-HelpDefaultValues $info
     # Rebuilt in the cmdlet's own order: a parameter's hand-written description is carried over, a removed one's dropped.
     $parameters = $entry.SelectSingleNode('command:parameters', $ns)
     $written = @{}
@@ -63,6 +67,18 @@ foreach ($entry in $doc.SelectNodes('//command:command', $ns)) {
             $value.SetAttribute('required', 'true')
             $value.InnerText = $expected.Type
         }
+        # A hand-written Default value may say more than the initialiser ('100, or the recipe's snapshot.every') or say
+        # what no initialiser can ('the model's'); one the initialiser contradicts is stale and replaced.
+        $default = $node.SelectSingleNode('dev:defaultValue', $ns)
+        $initialised = $defaults[$expected.Name]
+        if ($initialised -and -not ($default -and (Test-HelpDefaultValue $default.InnerText $initialised))) {
+            if ($default) { $node.RemoveChild($default) | Out-Null }
+            $default = New-Element dev defaultValue $initialised
+        }
+        # As PowerShell's own help says it of a parameter that defaults to nothing, rather than a blank line.
+        if (-not $default) { $default = New-Element dev defaultValue 'None' }
+        # Last, after the parameterValue, where MAML readers look for it.
+        $node.AppendChild($default) | Out-Null
         $parameters.AppendChild($node) | Out-Null
     }
 
@@ -110,6 +126,11 @@ foreach ($entry in $doc.SelectNodes('//command:command', $ns)) {
         $syntax.AppendChild($item) | Out-Null
     }
     $entry.InsertAfter($syntax, $entry.SelectSingleNode('maml:description', $ns)) | Out-Null
+
+    # Related links are written by hand (which cmdlets and docs belong together is no metadata); they end the entry.
+    $links = $entry.SelectSingleNode('maml:relatedLinks', $ns)
+    if ($links) { $entry.AppendChild($links) | Out-Null }
+    else { Write-Warning "$name has no maml:relatedLinks; write them by hand (Pester's help tests fail without them)." }
 }
 
 $settings = [System.Xml.XmlWriterSettings]@{ Indent = $true; IndentChars = '  '; Encoding = [System.Text.UTF8Encoding]::new($false) }

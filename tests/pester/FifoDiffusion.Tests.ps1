@@ -4,6 +4,14 @@ BeforeAll {
     $script:Tiny = @{ ModelOption = @{ height = 8; width = 8; channels = 2; frames = 4 }; Partitions = 2; Seed = 5 }
 }
 
+BeforeDiscovery {
+    # The cmdlets whose help is checked, once each test: -ForEach is expanded before BeforeAll imports the module.
+    $HelpCmdlets = @(
+        @{ Name = 'New-FifoVideo' }, @{ Name = 'Export-FifoFrames' }, @{ Name = 'Invoke-FifoRecipe' },
+        @{ Name = 'Test-FifoRecipe' }, @{ Name = 'Get-FifoPlugin' }, @{ Name = 'Save-FifoModel' }, @{ Name = 'Get-FifoModel' }, @{ Name = 'Remove-FifoModel' }, @{ Name = 'Get-FifoProvenance' },
+        @{ Name = 'ConvertTo-FifoCheckpoint' }, @{ Name = 'Measure-FifoQuality' })
+}
+
 AfterAll {
     Remove-Item -Recurse -Force $Work -ErrorAction SilentlyContinue
 }
@@ -14,20 +22,14 @@ Describe 'The FifoDiffusion module' {
         $commands | Should -Be @('ConvertTo-FifoCheckpoint', 'Export-FifoFrames', 'Get-FifoModel', 'Get-FifoPlugin', 'Get-FifoProvenance', 'Invoke-FifoRecipe', 'Measure-FifoQuality', 'New-FifoVideo', 'Remove-FifoModel', 'Save-FifoModel', 'Test-FifoRecipe')
     }
 
-    It 'has help with examples for every cmdlet' -ForEach @(
-        @{ Name = 'New-FifoVideo' }, @{ Name = 'Export-FifoFrames' }, @{ Name = 'Invoke-FifoRecipe' },
-        @{ Name = 'Test-FifoRecipe' }, @{ Name = 'Get-FifoPlugin' }, @{ Name = 'Save-FifoModel' }, @{ Name = 'Get-FifoModel' }, @{ Name = 'Remove-FifoModel' }, @{ Name = 'Get-FifoProvenance' },
-        @{ Name = 'ConvertTo-FifoCheckpoint' }, @{ Name = 'Measure-FifoQuality' }) {
+    It 'has help with examples for every cmdlet' -ForEach $HelpCmdlets {
         $help = Get-Help $Name -Full
         $help.Synopsis | Should -Not -BeNullOrEmpty
         $help.Synopsis | Should -Not -Match '^\s*New-|^\s*Export-|^\s*Invoke-|^\s*Test-|^\s*Get-|^\s*Save-|^\s*Remove-|^\s*ConvertTo-'
         @($help.Examples.Example).Count | Should -BeGreaterOrEqual 2
     }
 
-    It 'has help whose syntax and parameters match the cmdlets (scripts/update-help.ps1 rewrites them)' -ForEach @(
-        @{ Name = 'New-FifoVideo' }, @{ Name = 'Export-FifoFrames' }, @{ Name = 'Invoke-FifoRecipe' },
-        @{ Name = 'Test-FifoRecipe' }, @{ Name = 'Get-FifoPlugin' }, @{ Name = 'Save-FifoModel' }, @{ Name = 'Get-FifoModel' }, @{ Name = 'Remove-FifoModel' }, @{ Name = 'Get-FifoProvenance' },
-        @{ Name = 'ConvertTo-FifoCheckpoint' }, @{ Name = 'Measure-FifoQuality' }) {
+    It 'has help whose syntax and parameters match the cmdlets (scripts/update-help.ps1 rewrites them)' -ForEach $HelpCmdlets {
         . "$PSScriptRoot/HelpMetadata.ps1"
         $doc = [xml](Get-Content -Raw "$PSScriptRoot/../../en-US/FifoPipes.PowerShell.dll-Help.xml")
         $ns = [System.Xml.XmlNamespaceManager]::new($doc.NameTable)
@@ -49,6 +51,32 @@ Describe 'The FifoDiffusion module' {
         @($entry.SelectNodes('command:inputTypes/command:inputType/dev:type/maml:name', $ns).InnerText) | Should -Be @((Get-HelpInputTypes $info).Type)
         @($entry.SelectNodes('command:returnValues/command:returnValue/dev:type/maml:name', $ns).InnerText) | Should -Be @(Get-HelpReturnTypes $info)
         @(Get-HelpReturnTypes $info) | Should -Not -Contain 'System.Object' -Because "OutputType names what comes out"
+    }
+
+    It 'has help that describes every parameter of <Name> and its default (scripts/update-help.ps1 writes those the cmdlet sets)' -ForEach $HelpCmdlets {
+        . "$PSScriptRoot/HelpMetadata.ps1"
+        $initialised = Get-HelpDefaultValues (Get-Command $Name)
+        foreach ($parameter in (Get-Help $Name -Full).parameters.parameter) {
+            -join $parameter.description.Text | Should -Not -BeNullOrEmpty -Because "-$($parameter.name) needs a description"
+            $parameter.defaultValue | Should -Not -BeNullOrEmpty -Because "-$($parameter.name) needs a Default value (None where it has none)"
+            if ($initialised[$parameter.name]) {
+                Test-HelpDefaultValue $parameter.defaultValue $initialised[$parameter.name] |
+                    Should -BeTrue -Because "-$($parameter.name)'s Default value '$($parameter.defaultValue)' must begin with the $($initialised[$parameter.name]) its initialiser sets"
+            }
+        }
+    }
+
+    It 'has help whose related links for <Name> name cmdlets of the module, its about topic or docs that exist' -ForEach $HelpCmdlets {
+        $root = "$PSScriptRoot/../.."
+        $links = @((Get-Help $Name -Full).relatedLinks.navigationLink)
+        $links | Should -Not -BeNullOrEmpty -Because 'every cmdlet names its related cmdlets'
+        $others = (Get-Module FifoDiffusion).ExportedCmdlets.Keys | Where-Object { $_ -ne $Name }
+        foreach ($link in $links) {
+            if ($link.uri) { [uri]::IsWellFormedUriString($link.uri, 'Absolute') | Should -BeTrue -Because "'$($link.uri)' is opened by Get-Help -Online" }
+            elseif ($link.linkText -like 'about_*') { "$root/en-US/$($link.linkText).help.txt" | Should -Exist }
+            elseif ($link.linkText -like 'docs/*') { "$root/$($link.linkText)" | Should -Exist }
+            else { $link.linkText | Should -BeIn $others -Because 'a related link names another cmdlet of this module' }
+        }
     }
 
     It 'names every cmdlet in about_FifoDiffusion' {

@@ -96,3 +96,31 @@ function Get-HelpInputTypes($info) {
 function Get-HelpReturnTypes($info) {
     @($info.OutputType.Name | Select-Object -Unique)
 }
+
+# The defaults the cmdlet's own property initialisers set, by parameter, as the help's Default value writes them: a
+# switch is False, a value its initialiser gives (-SnapshotEvery 100) is that value. A null, empty string or empty array
+# says nothing (a mandatory parameter, or a default that depends on the model or recipe, which the help says in words).
+function Get-HelpDefaultValues($info) {
+    $defaults = [ordered]@{}
+    $instance = [Activator]::CreateInstance($info.ImplementingType)
+    try {
+        foreach ($parameter in $info.Parameters.Values) {
+            if ($parameter.Name -in $script:NotInHelp) { continue }
+            $property = $info.ImplementingType.GetProperty($parameter.Name)
+            $value = if ($property) { $property.GetValue($instance) }
+            # -WhatIf and -Confirm are PowerShell's, no property of the cmdlet: off, as every switch not given.
+            if ($parameter.ParameterType -eq [System.Management.Automation.SwitchParameter]) { $defaults[$parameter.Name] = [string][bool]$value.IsPresent; continue }
+            if ($null -eq $value -or $value -is [System.Collections.IDictionary]) { continue }
+            $text = @(foreach ($item in @($value)) { [System.Convert]::ToString($item, [cultureinfo]::InvariantCulture) }) -join ', '
+            if ($text) { $defaults[$parameter.Name] = $text }
+        }
+    }
+    finally { if ($instance -is [System.IDisposable]) { $instance.Dispose() } }
+    $defaults
+}
+
+# Whether a Default value in the help says what the initialiser sets: it may say more ('100, or the recipe's
+# snapshot.every'), but it begins with that value.
+function Test-HelpDefaultValue([string]$written, [string]$expected) {
+    $written -match "^$([regex]::Escape($expected))(\W|$)"
+}
