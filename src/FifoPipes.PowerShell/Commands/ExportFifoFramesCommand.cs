@@ -34,10 +34,12 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     // Never disposed: a StopProcessing may come after Dispose, and a source without timers holds nothing.
     readonly CancellationTokenSource stopping = new();
 
+    /// <summary><para type="description">One or more output paths or stream addresses (rtmp://..., srt://...); each gets its own sink. {seed} and {hash} in a path are filled from the run the first frame records ('clip-{seed}.mp4', quoted: unquoted braces are a script block to PowerShell), as in recipes' sink paths.</para></summary>
     [Parameter(Mandatory = true, Position = 0)]
     [ValidateNotNullOrEmpty]
     public string[] Path { get; set; } = Array.Empty<string>();
 
+    /// <summary><para type="description">Frames from New-FifoVideo (pipeline input).</para></summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
     public FifoFrame? InputObject { get; set; }
 

@@ -15,6 +15,7 @@ namespace FifoPipes.PowerShell.Commands;
 [OutputType(typeof(FifoModelInfo))]
 public sealed class GetFifoModelCommand : PSCmdlet
 {
+    /// <summary><para type="description">Model names; wildcards allowed.</para></summary>
     [Parameter(Position = 0)]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(StoredModelNameCompleter))]

@@ -16,12 +16,14 @@ namespace FifoPipes.PowerShell.Commands;
 [OutputType(typeof(FifoPluginInfo))]
 public sealed class GetFifoPluginCommand : PSCmdlet
 {
+    /// <summary><para type="description">Plugin names; wildcards allowed.</para></summary>
     [Parameter(Position = 0)]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(PluginNameCompleter))]
     public string[]? Name { get; set; }
 
     // A string, not the engine's enum: PowerShell reads parameter types before the engine can be loaded.
+    /// <summary><para type="description">Model, Sampler, Sink or Study.</para></summary>
     [Parameter]
     [ValidateSet("Model", "Sampler", "Sink", "Study", IgnoreCase = true)]
     public string? Kind { get; set; }

@@ -27,7 +27,9 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
     /// <summary><para type="description">Per-sampler options: @{ fifo = @{ lookahead = $false } }. A key that names no sampler of -Sampler, with 'use' in its table, is a variant measured beside them under that name: @{ 'fifo-nolookahead' = @{ use = 'fifo'; lookahead = $false } }.</para></summary>
     [Parameter] public Hashtable? SamplerOption { get; set; }
 
+    /// <summary><para type="description">Output frames each sampler generates (the study's frames option, which -Option @{ frames = ... } sets too). Default: the study's, 2048 for analytic-quality.</para></summary>
     [Parameter] [ValidateRange(2, 1_000_000)] public int? Frames { get; set; }
+    /// <summary><para type="description">Measure the run in stretches of this many frames: one point per sampler every -Every frames (the study's every option), at most -Frames. Default: the study's, 256 for analytic-quality; a run shorter than that (-Frames 100) is measured as one stretch.</para></summary>
     [Parameter] [ValidateRange(2, 1_000_000)] public int? Every { get; set; }
 
     /// <summary><para type="description">Study options (height, width, streams, windowFrames, partitions, seed, beta, k0, T0, ...): see (Get-FifoPlugin analytic-quality).Options.</para></summary>

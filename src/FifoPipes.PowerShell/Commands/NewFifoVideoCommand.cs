@@ -36,6 +36,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [Parameter(ParameterSetName = "Recipe", Mandatory = true)]
     public string? Recipe { get; set; }
 
+    /// <summary><para type="description">Random seed. The same seed, prompt and options give the same frames, however the windows are batched and across resumes. Default: 0 (or the recipe's seed), so a command run twice makes the same video: give another seed for another take.</para></summary>
     [Parameter] public long? Seed { get; set; }
     /// <summary><para type="description">What guidance steers away from ('blurry, watermark, text'), in place of the empty prompt of the unconditional branch. Needs guidance above 1.</para></summary>
     [Parameter] public string? NegativePrompt { get; set; }
@@ -45,6 +46,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [Parameter] public string? ModelPath { get; set; }
     /// <summary><para type="description">cpu, cuda or cuda:N, or several as 'cuda:0,cuda:1' (quoted: one string; one model replica per device, each model call split across them; not for the analytic model).</para></summary>
     [Parameter] [ArgumentCompleter(typeof(DeviceCompleter))] public string? Device { get; set; }
+    /// <summary><para type="description">Model options by name, e.g. @{ height = 40; width = 64 }. See (Get-FifoPlugin analytic).Options.</para></summary>
     [Parameter] public Hashtable? ModelOption { get; set; }
     /// <summary><para type="description">Frame width in pixels, for any model that can change it (recipe key width:); a multiple of 8 for the analytic model, whose latents have one cell per 8 pixels. Default: the model's (512 for analytic and VideoCrafter2).</para></summary>
     [Parameter] [ValidateRange(1, 16384)] public int? Width { get; set; }
@@ -52,12 +54,18 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [Parameter] [ValidateRange(1, 16384)] public int? Height { get; set; }
     /// <summary><para type="description">Sampler plugin (default: fifo).</para></summary>
     [Parameter] [ArgumentCompleter(typeof(SamplerNameCompleter))] public string? Sampler { get; set; }
+    /// <summary><para type="description">Sampler options by name, e.g. @{ windowBatch = 2 }.</para></summary>
     [Parameter] public Hashtable? SamplerOption { get; set; }
     // The ranges are the fifo sampler's own (and, for -Fps, the recipe's), checked here so an error names the parameter.
+    /// <summary><para type="description">n: the queue holds n times f frames; more partitions means more denoising steps per frame. Default: the model's (4 for analytic and VideoCrafter2).</para></summary>
     [Parameter] [ValidateRange(1, 64)] public int? Partitions { get; set; }
+    /// <summary><para type="description">Turn off lookahead denoising (faster, slightly less coherent).</para></summary>
     [Parameter] public SwitchParameter NoLookahead { get; set; }
+    /// <summary><para type="description">Classifier-free guidance scale. Default: the model's (1.5 for analytic, 12 for VideoCrafter2).</para></summary>
     [Parameter] [ValidateRange(0.0, 100.0)] public double? Guidance { get; set; }
+    /// <summary><para type="description">DDIM eta (0 deterministic, 1 the reference's setting). Default: the model's (1 for analytic and VideoCrafter2, 0 for zeroscope).</para></summary>
     [Parameter] [ValidateRange(0.0, 1.0)] public double? Eta { get; set; }
+    /// <summary><para type="description">Playback rate written on the frames.</para></summary>
     [Parameter] [ValidateRange(FrameRate.Min, FrameRate.Max)] public double? Fps { get; set; }
     /// <summary><para type="description">An image, animated GIF or PNG, or short video (read with ffmpeg) to start the video from.</para></summary>
     [Parameter] public string? InitImage { get; set; }
