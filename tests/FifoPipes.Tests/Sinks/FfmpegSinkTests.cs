@@ -234,18 +234,22 @@ public sealed class FfmpegSinkTests : SinkTestBase
     public void A_file_where_an_outputs_folder_would_be_is_named_before_the_run_whatever_force_says()
     {
         File.WriteAllText(Path.Combine(Dir, "out.mp4"), "a file");
-        foreach (var (factory, path) in new (ISinkFactory, string)[]
+        File.WriteAllText(Path.Combine(Dir, "notes"), "a file");
+        foreach (var (factory, path, file) in new (ISinkFactory, string, string)[]
                  {
-                     (new Mp4SinkFactory(), "out.mp4/x.mp4"), (new HlsSinkFactory(), "out.mp4/live/x.m3u8"),
-                     (new FifoPipes.Sinks.Images.GifSinkFactory(), "out.mp4/x.gif"), (new FifoPipes.Sinks.Images.PngSequenceSinkFactory(), "out.mp4/frames"),
+                     (new Mp4SinkFactory(), "out.mp4/x.mp4", "out.mp4"), (new HlsSinkFactory(), "out.mp4/live/x.m3u8", "out.mp4"),
+                     (new FifoPipes.Sinks.Images.GifSinkFactory(), "out.mp4/x.gif", "out.mp4"), (new FifoPipes.Sinks.Images.PngSequenceSinkFactory(), "out.mp4/frames", "out.mp4"),
                      // A png sink given a file's name as its folder (-Format png).
-                     (new FifoPipes.Sinks.Images.PngSequenceSinkFactory(), "out.mp4"),
+                     (new FifoPipes.Sinks.Images.PngSequenceSinkFactory(), "notes", "notes"),
                  })
         {
             var ex = Assert.Throws<FifoInputException>(() => factory.Check(null, new SinkTarget(path, 8, true), Context));
             Assert.Equal(SinkFiles.OutputUnderFileErrorId, ex.ErrorId);
-            Assert.Contains($"'{Path.Combine(Dir, "out.mp4")}' is a file", ex.Message);
+            Assert.Contains($"'{Path.Combine(Dir, file)}' is a file", ex.Message);
         }
+        // One named like a video is refused for that, file or not.
+        var video = Assert.Throws<FifoInputException>(() => new FifoPipes.Sinks.Images.PngSequenceSinkFactory().Check(null, new SinkTarget("out.mp4", 8, true), Context));
+        Assert.Equal(FifoPipes.Sinks.Images.FramePattern.NamesMediaFileErrorId, video.ErrorId);
     }
 
     [SkippableFact]
