@@ -104,10 +104,9 @@ public sealed class VideoRun
     {
         // Model loads on this thread (the adapter's, a lazily loaded text encoder) stop between tensors when the run stops.
         using var loads = LoadCancellation.Use(cancellation);
-        // Before the model loads: a snapshot place found unwritable at the first snapshot would cost the frames until then.
-        recipe.Snapshot?.EnsureWritable();
-        if (EarlierSnapshot.InTheWay(recipe) is { } held) throw held;
         var log = new ChannelLog(output, cancellation);
+        var snapshot = WritableSnapshots(log);
+        if (EarlierSnapshot.InTheWay(recipe) is { } held) throw held;
         if (EarlierSnapshot.Replaced(recipe) is { } replaced) log.Verbose($"This run's first snapshot replaces the earlier one at '{replaced}' within {recipe.Snapshot!.EveryFrames} frames (overwrite is on).");
         var repeats = new FaultRepeats(MaxFaultRepeats, log);
         var context = new PluginContext(log, workingDirectory, cancellation);
@@ -138,7 +137,7 @@ public sealed class VideoRun
         using var decoder = PluginFailedException.Guard($"Creating the decoder of {modelName}", model.CreateDecoder);
         var position = DecoderPosition.Of(decoder);
         RefuseSnapshotsUnlessResumable(position, model.Info.Name);
-        bool snapshots = recipe.Snapshot is not null || recipe.ResumeFrom is not null;
+        bool snapshots = snapshot is not null || recipe.ResumeFrom is not null;
         var job = new SamplingJob
         {
             Model = model,
@@ -150,7 +149,7 @@ public sealed class VideoRun
             Source = source,
             SourceStrength = recipe.Source?.Strength ?? SamplingJob.DefaultSourceStrength,
             LivePrompts = livePrompts,
-            Snapshots = recipe.Snapshot,
+            Snapshots = snapshot,
             ResumeFrom = recipe.ResumeFrom,
             KeepLatents = snapshots ? position.MaxHeldLatents : 0,
             RunHash = recipe.RunHash,
@@ -160,7 +159,7 @@ public sealed class VideoRun
         };
 
         // Stages a killed process left behind; from here on every stage on disk belongs to this run.
-        recipe.Snapshot?.DeleteLeftoverStages();
+        snapshot?.DeleteLeftoverStages();
         using var frames = new DecodedFrames(decoder, modelName, PluginFailedException.Name(recipe.Sampler.Plugin), position, resuming: recipe.ResumeFrom is not null, recipe.Prompts[0].Prompt,
             (rgb, index, prompt) => FrameConversion.ToFrame(rgb, index, prompt, fps, RunId, recipe.Provenance),
             item => Post(output, item, cancellation), repeats);
@@ -169,6 +168,23 @@ public sealed class VideoRun
             (recipe.Sampler.Plugin.Source, "the sampler's"), (recipe.Model.Plugin.Source, "the model's"));
         foreach (var latent in latents.Of(sampler.Sample(job, cancellation), cancellation)) frames.Take(latent);
         frames.Finish();
+    }
+
+    /// <summary>
+    /// The snapshots this run takes, their place checked before the model loads (found unwritable at the first snapshot,
+    /// it would cost the frames until then). Those a resume implies, to the file it resumed from, are dropped with a
+    /// warning where that file cannot be replaced (a read-only copy): the resume itself only reads it.
+    /// </summary>
+    SnapshotPolicy? WritableSnapshots(IProgressSink log)
+    {
+        if (recipe.Snapshot is not { } snapshot) return null;
+        try { snapshot.EnsureWritable(); }
+        catch (FifoInputException unwritable) when (recipe.SnapshotFollowsResume && unwritable.ErrorId == SnapshotPolicy.NotWritableErrorId)
+        {
+            log.Warning($"This resumed run takes no snapshots, so another interruption resumes from '{snapshot.Path}' again: {unwritable.Message}");
+            return null;
+        }
+        return snapshot;
     }
 
     /// <summary>

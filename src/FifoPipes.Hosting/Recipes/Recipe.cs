@@ -67,6 +67,8 @@ public sealed class Recipe
     public double? Fps { get; init; }
     public bool Overwrite { get; init; }
     public SnapshotPolicy? Snapshot { get; init; }
+    /// <summary>Whether <see cref="Snapshot"/> is the one a resume implies (to the file it resumed from), not the recipe's own.</summary>
+    public bool SnapshotFollowsResume { get; init; }
     /// <summary>Where the recipe gives the snapshot path; null when no file gave it.</summary>
     public SourceLocation? SnapshotLocation { get; init; }
     public string? ResumeFrom { get; init; }

@@ -102,8 +102,8 @@ public sealed class RecipeReader
                 map["livePrompt"]!.Location);
         outputNames = OutputNames(model, sampler, prompts, negativePrompt, seed, init, source, livePrompt);
         var sinks = ReadSinks(map);
-        var snapshot = ReadSnapshot(map);
         var resume = ReadPath(map, "resume", mustExist: true, runNamed: true);
+        var snapshot = ReadSnapshot(map, resume);
         if (livePrompt is not null && resume is not null)
             Error("livePrompt", "prompts given while the run went are not in its snapshot, so a resume could not make the same frames; drop 'livePrompt' or 'resume'",
                 map["livePrompt"]!.Location);
@@ -113,7 +113,8 @@ public sealed class RecipeReader
                 "init" => init is not null,
                 "source" => source is not null,
                 "livePrompt" => livePrompt is not null,
-                "snapshot" => snapshot is not null,
+                // The snapshots a resume goes on with are the resume's to refuse.
+                "snapshot" => snapshot is not null && map["snapshot"] is not null,
                 "negativePrompt" => negativePrompt.Length > 0,
                 _ => resume is not null,
             });
@@ -134,6 +135,7 @@ public sealed class RecipeReader
             Overwrite = overwrite,
             Snapshot = snapshot,
             SnapshotLocation = snapshotLocation,
+            SnapshotFollowsResume = snapshot is not null && snapshotFollowsResume,
             ResumeFrom = resume,
             InitImage = init,
             Source = source,
@@ -609,22 +611,30 @@ public sealed class RecipeReader
         return path is null ? null : new SourceVideo(path, strength, new SourceTiming(fps, start), loops);
     }
 
+    /// <summary>Output frames between snapshots where the recipe does not say.</summary>
+    public const int DefaultSnapshotEvery = 100;
+
     // Where the snapshot path is written, for a problem with the file found later (an earlier snapshot in the way).
     SourceLocation? snapshotLocation;
+    // Whether the snapshot path is the resumed file's, no recipe's or parameter's.
+    bool snapshotFollowsResume;
 
-    SnapshotPolicy? ReadSnapshot(MapNode map)
+    /// <summary>Snapshots as the recipe asks for them; a resumed run without a snapshot path goes on snapshotting to the file it resumed from.</summary>
+    /// <remarks>A run resumed after a crash must stay resumable, and the file it came from is the resume point its user knows.</remarks>
+    SnapshotPolicy? ReadSnapshot(MapNode map, string? resume)
     {
-        if (map["snapshot"] is not { } node) return null;
+        snapshotFollowsResume = resume is not null && (map["snapshot"] is not MapNode given || given["path"] is null);
+        if (map["snapshot"] is not { } node) return resume is null ? null : new SnapshotPolicy(resume, DefaultSnapshotEvery);
         if (node is not MapNode m) { Error("snapshot", $"expected {{path, every}}, got {node.Kind}", node.Location, RecipeKeys.Snapshot); return null; }
         CheckKeys(m, "snapshot", RecipeKeys.Snapshot);
-        var text = m["path"] is { } p ? Text(p, "snapshot.path") : null;
+        var text = m["path"] is { } p ? Text(p, "snapshot.path") : resume;
         if (text is null) Error("snapshot.path", "missing 'path': the snapshot file to write", m.Location);
-        var path = text is null ? null : RunNamed(text, "snapshot.path", m["path"]!.Location);
-        int every = ReadScalar<int?>(m, "every", "snapshot.every") ?? 100;
+        var path = text is null ? null : m["path"] is null ? text : RunNamed(text, "snapshot.path", m["path"]!.Location);
+        int every = ReadScalar<int?>(m, "every", "snapshot.every") ?? DefaultSnapshotEvery;
         if (every < 1) Error("snapshot.every", $"must be at least 1 frame, got {every}", m["every"]?.Location);
         snapshotLocation = m["path"]?.Location;
-        var full = path is null ? null : FullPath(path, "snapshot.path", m["path"]!.Location);
-        if (full is not null && SnapshotPlaceProblem(full) is { } problem) { Error("snapshot.path", problem, m["path"]!.Location); return null; }
+        var full = path is null ? null : FullPath(path, "snapshot.path", m["path"]?.Location);
+        if (full is not null && SnapshotPlaceProblem(full) is { } problem) { Error("snapshot.path", problem, m["path"]?.Location); return null; }
         return full is null || every < 1 ? null : new SnapshotPolicy(full, every);
     }
 

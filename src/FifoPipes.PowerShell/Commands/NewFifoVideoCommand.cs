@@ -85,9 +85,9 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [Parameter] public string? LivePrompt { get; set; }
     /// <summary><para type="description">Save the sampler state to this file every -SnapshotEvery frames and after the last one, so a crashed run can be resumed and a finished one made longer (-Resume). A file already there is another run's resume point: the run is refused unless it resumes from that file (-Resume) or -Force lets it replace it.</para></summary>
     [Parameter] public string? SnapshotPath { get; set; }
-    /// <summary><para type="description">How often to snapshot, in output frames: 100, or the recipe's snapshot.every. Needs -SnapshotPath or a recipe with snapshot:.</para></summary>
+    /// <summary><para type="description">How often to snapshot, in output frames: 100, or the recipe's snapshot.every. Needs -SnapshotPath, -Resume or a recipe with snapshot:.</para></summary>
     [Parameter] [ValidateRange(1, int.MaxValue)] public int SnapshotEvery { get; set; } = 100;
-    /// <summary><para type="description">Continue an interrupted run from its snapshot file; the frames equal those of an uninterrupted run.</para></summary>
+    /// <summary><para type="description">Continue an interrupted run from its snapshot file; the frames equal those of an uninterrupted run. The run goes on snapshotting to that file (every -SnapshotEvery frames) unless -SnapshotPath or the recipe names another.</para></summary>
     [Parameter] public string? Resume { get; set; }
     /// <summary><para type="description">Let this run's snapshots replace one already at -SnapshotPath (recipe key overwrite:). New-FifoVideo writes no other file.</para></summary>
     [Parameter] public SwitchParameter Force { get; set; }
@@ -98,7 +98,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         if (Prompt is { Length: > 0 }) builder.SetPrompts(Prompt, Frames, "-Prompt");
         // Without -Prompt there is a -Recipe (its parameter set): the counts go to the recipe's own prompts.
         else if (Frames is { Length: > 0 }) builder.SetFrames(Frames, "-Frames");
-        if (MyInvocation.BoundParameters.ContainsKey(nameof(SnapshotEvery)) && SnapshotPath is null && Recipe is null)
+        if (MyInvocation.BoundParameters.ContainsKey(nameof(SnapshotEvery)) && SnapshotPath is null && Recipe is null && Resume is null)
             ThrowTerminatingError(new ErrorRecord(new PSArgumentException("-SnapshotEvery needs -SnapshotPath: the file to write the snapshots to."), "SnapshotEveryWithoutPath", ErrorCategory.InvalidArgument, SnapshotEvery));
         if (Seed is { } seed) builder.Set("seed", seed, "-Seed");
         if (NegativePrompt is not null) builder.Set("negativePrompt", NegativePrompt, "-NegativePrompt");

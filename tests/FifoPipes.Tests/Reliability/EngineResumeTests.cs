@@ -216,6 +216,40 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
     }
 
     [Fact]
+    public void A_resumed_run_that_names_no_snapshot_path_goes_on_snapshotting_to_the_file_it_resumed_from()
+    {
+        Run(Read(Recipe("parts")), stopAfter: 10);
+        Assert.Equal(Every, CommittedSnapshot());
+        // Its interval alone (-SnapshotEvery with -Resume): a second crash, after frame 19, resumes from 16.
+        var every = Read(Recipe("parts", resume: "run.snapshot", snapshots: false).Replace("resume:", $"snapshot: {{ every: {Every} }}\nresume:"));
+        Assert.True(every.SnapshotFollowsResume);
+        Assert.Equal(Enumerable.Range(Every, 12).Select(i => (long)i), Run(every, stopAfter: 12));
+        Assert.Equal(2 * Every, CommittedSnapshot());
+        // Nothing said of snapshots: every 100 frames, and after the last.
+        var resumed = Read(Recipe("parts", resume: "run.snapshot", snapshots: false));
+        Assert.Equal((Path.Combine(folder, "run.snapshot"), RecipeReader.DefaultSnapshotEvery), (resumed.Snapshot!.Path, resumed.Snapshot.EveryFrames));
+        Run(resumed);
+        Assert.Equal(Frames, CommittedSnapshot());
+        // A path of its own is the recipe's, as before.
+        Assert.False(Read(Recipe("parts", resume: "run.snapshot")).SnapshotFollowsResume);
+    }
+
+    [Fact]
+    public void A_resumed_run_whose_snapshot_cannot_be_replaced_goes_on_without_snapshots_and_says_so()
+    {
+        Run(Read(Recipe("parts")), stopAfter: 10);
+        // A name the file system takes, but not with a stage's suffix: the stages cannot be written beside it.
+        var kept = Path.Combine(folder, new string('k', 240) + ".snapshot");
+        File.Copy(Path.Combine(folder, "run.snapshot"), kept);
+        var before = File.ReadAllBytes(kept);
+        var log = new FifoPipes.Tests.Sampling.RecordingSink();
+        Assert.Equal(Enumerable.Range(Every, Frames - Every).Select(i => (long)i), Run(Read(Recipe("parts", resume: kept, snapshots: false)), log: log));
+        var warning = Assert.Single(log.Warnings);
+        Assert.StartsWith($"This resumed run takes no snapshots, so another interruption resumes from '{kept}' again: Snapshots cannot be written to", warning);
+        Assert.Equal(before, File.ReadAllBytes(kept));
+    }
+
+    [Fact]
     public void A_snapshot_place_that_cannot_be_written_stops_the_run_before_its_first_frame()
     {
         // /proc takes no new files, whoever asks (root included).
