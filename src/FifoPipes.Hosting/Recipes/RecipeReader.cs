@@ -168,12 +168,15 @@ public sealed class RecipeReader
     {
         if (map["apiVersion"] is not { } node)
         {
+            if (SpelledInAnotherCase(map, "apiVersion")) return null;
             Error("apiVersion", $"missing 'apiVersion: {Recipe.CurrentApiVersion}' (recipes are versioned so old ones keep working)", map.Location, new[] { Recipe.CurrentApiVersion });
             return null;
         }
         var value = Text(node, "apiVersion");
         if (value is not null && value != Recipe.CurrentApiVersion)
-            Error("apiVersion", $"unsupported apiVersion '{value}'", node.Location, new[] { Recipe.CurrentApiVersion });
+            Error("apiVersion", string.Equals(value, Recipe.CurrentApiVersion, StringComparison.OrdinalIgnoreCase)
+                ? $"unsupported apiVersion '{value}': versions are written in lower case, '{Recipe.CurrentApiVersion}'"
+                : $"unsupported apiVersion '{value}': this FifoPipes reads '{Recipe.CurrentApiVersion}'", node.Location, new[] { Recipe.CurrentApiVersion });
         return value;
     }
 
@@ -368,6 +371,7 @@ public sealed class RecipeReader
         {
             if (single is null)
             {
+                if (SpelledInAnotherCase(map, "prompt") || SpelledInAnotherCase(map, "prompts")) return null;
                 Error("prompt", "missing 'prompt' (and 'frames'), or 'prompts': a list of {prompt, frames}", map.Location, new[] { "prompt", "prompts" });
                 return null;
             }
@@ -375,7 +379,7 @@ public sealed class RecipeReader
             int? frames = ReadScalar<int?>(map, "frames", "frames");
             if (frames < 1) { Error("frames", $"frames must be at least 1, got {frames}", map["frames"]!.Location); return null; }
             if (frames is null && Given(map["frames"])) return null;
-            if (frames is null && map["source"] is null) { MissingFrames("frames", map.Location); return null; }
+            if (frames is null && map["source"] is null) { if (!SpelledInAnotherCase(map, "frames")) MissingFrames("frames", map.Location); return null; }
             return prompt is null ? null : new[] { new PromptEntry(prompt, frames, "frames", map.Location) };
         }
         if (map["frames"] is { } stray)
@@ -392,12 +396,12 @@ public sealed class RecipeReader
             if (seq.Items[i] is not MapNode item) { Error(path, $"expected {{prompt, frames}}, got {seq.Items[i].Kind}", seq.Items[i].Location, PromptKeys); continue; }
             CheckKeys(item, path, PromptKeys);
             var prompt = item["prompt"] is { } p ? PromptText(p, $"{path}.prompt") : null;
-            if (item["prompt"] is null) Error($"{path}.prompt", "missing 'prompt'", item.Location);
+            if (item["prompt"] is null && !SpelledInAnotherCase(item, "prompt")) Error($"{path}.prompt", "missing 'prompt'", item.Location);
             int? frames = ReadScalar<int?>(item, "frames", $"{path}.frames");
             var at = item["frames"]?.Location ?? item.Location;
             if (frames < 1) Error($"{path}.frames", $"frames must be at least 1, got {frames}", at);
             bool leftOut = frames is null && !Given(item["frames"]);
-            if (leftOut && map["source"] is null) MissingFrames($"{path}.frames", at);
+            if (leftOut && map["source"] is null && !SpelledInAnotherCase(item, "frames")) MissingFrames($"{path}.frames", at);
             if (prompt is not null && (frames >= 1 || leftOut)) entries.Add(new PromptEntry(prompt, frames, $"{path}.frames", at));
         }
         return entries.Count == seq.Items.Count ? entries : null;
@@ -412,6 +416,13 @@ public sealed class RecipeReader
         Error(path, "the prompt is empty; write what the video should show (to steer away from something, use negativePrompt)", node.Location);
         return null;
     }
+
+    /// <summary>
+    /// Whether <paramref name="map"/> has <paramref name="key"/> in another case ('Prompt:'): its unknown-key error says so,
+    /// and a second, saying the key is missing, would only repeat it.
+    /// </summary>
+    static bool SpelledInAnotherCase(MapNode map, string key) =>
+        map.Entries.Any(e => e.Key != key && string.Equals(e.Key, key, StringComparison.OrdinalIgnoreCase));
 
     void MissingFrames(string path, SourceLocation? at) =>
         Error(path, "missing 'frames': how many frames to make (left out, the prompts share a source video's frames)", at);
@@ -463,7 +474,7 @@ public sealed class RecipeReader
             var path = $"sinks[{i}]";
             if (seq.Items[i] is not MapNode item) { Error(path, $"expected {{use, path, with}}, got {seq.Items[i].Kind}", seq.Items[i].Location, SinkKeys); continue; }
             CheckKeys(item, path, SinkKeys);
-            if (item["path"] is not { } pathNode) { Error($"{path}.path", "missing 'path': where to write", item.Location); continue; }
+            if (item["path"] is not { } pathNode) { if (!SpelledInAnotherCase(item, "path")) Error($"{path}.path", "missing 'path': where to write", item.Location); continue; }
             // Text and WithEnvironment report what they cannot read.
             // Run names first: a variable's value (a stream key) is taken as it is.
             if (Text(pathNode, $"{path}.path") is not { } text || RunNamed(text, $"{path}.path", pathNode.Location) is not { } named
@@ -588,7 +599,7 @@ public sealed class RecipeReader
                 Error("source", $"expected a video path or a mapping of keys, got {node.Kind}", node.Location, RecipeKeys.Source);
                 return null;
         }
-        if (entries["path"] is null) { Error("source.path", "missing 'path': the video to restyle", entries.Location); return null; }
+        if (entries["path"] is null) { if (!SpelledInAnotherCase(entries, "path")) Error("source.path", "missing 'path': the video to restyle", entries.Location); return null; }
         var path = ReadPath(entries, "path", mustExist: true, path: "source.path");
         double strength = ReadScalar<double?>(entries, "strength", "source.strength") ?? SamplingJob.DefaultSourceStrength;
         if (!(strength > 0 && strength <= 1))
@@ -628,7 +639,7 @@ public sealed class RecipeReader
         if (node is not MapNode m) { Error("snapshot", $"expected {{path, every}}, got {node.Kind}", node.Location, RecipeKeys.Snapshot); return null; }
         CheckKeys(m, "snapshot", RecipeKeys.Snapshot);
         var text = m["path"] is { } p ? Text(p, "snapshot.path") : resume;
-        if (text is null) Error("snapshot.path", "missing 'path': the snapshot file to write", m.Location);
+        if (text is null && !SpelledInAnotherCase(m, "path")) Error("snapshot.path", "missing 'path': the snapshot file to write", m.Location);
         var path = text is null ? null : m["path"] is null ? text : RunNamed(text, "snapshot.path", m["path"]!.Location);
         int every = ReadScalar<int?>(m, "every", "snapshot.every") ?? DefaultSnapshotEvery;
         if (every < 1) Error("snapshot.every", $"must be at least 1 frame, got {every}", m["every"]?.Location);

@@ -120,7 +120,8 @@ public sealed class RecipeReaderTests
             "unknown key 'Seed' at the top level. Recipe keys are written in this case: 'seed' (only plugin options under 'with' take any case)." },
         { "a plugin's key in another case", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: { Use: fifo }\n", "sampler.Use", 4, "written in this case: 'use'" },
         { "missing apiVersion", "prompt: a\nframes: 3\n", "apiVersion", 1, "missing 'apiVersion" },
-        { "unsupported apiVersion", "apiVersion: fifopipes/v9\nprompt: a\nframes: 3\n", "apiVersion", 1, "unsupported apiVersion" },
+        { "unsupported apiVersion", "apiVersion: fifopipes/v9\nprompt: a\nframes: 3\n", "apiVersion", 1, "unsupported apiVersion 'fifopipes/v9': this FifoPipes reads 'fifopipes/v1'" },
+        { "apiVersion in another case", "apiVersion: FifoPipes/V1\nprompt: a\nframes: 3\n", "apiVersion", 1, "versions are written in lower case, 'fifopipes/v1'" },
         { "yaml syntax", "apiVersion: fifopipes/v1\nprompt: [a\nframes: 3\n", "(syntax)", 2, "YAML syntax error" },
         { "run name unquoted in a flow mapping", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - { path: sw-{seed}.gif }\n", "(syntax)", 5,
             "Quote a value holding {seed}: path: 'clip-{seed}.mp4'" },
@@ -206,6 +207,15 @@ public sealed class RecipeReaderTests
         { "source start before the video", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsource: { path: /etc/passwd, start: -1 }\n", "source.start", 4, "start must be 0 or more seconds" },
         { "choice option", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fifo, with: {step: euler}}\n", "sampler.with.step", 4, "'euler' is not one of the allowed values" },
     };
+
+    [Fact]
+    public void A_key_in_another_case_is_reported_once_not_also_as_missing()
+    {
+        var (recipe, diagnostics) = Read("ApiVersion: fifopipes/v1\nprompts:\n  - { Prompt: a, Frames: 8 }\nsinks:\n  - Path: out.gif\nsnapshot: { Path: run.snapshot }\n");
+        Assert.Null(recipe);
+        Assert.Equal(new[] { "ApiVersion", "prompts[0].Prompt", "prompts[0].Frames", "sinks[0].Path", "snapshot.Path" }, diagnostics.Select(d => d.Path));
+        Assert.All(diagnostics, d => Assert.Contains("Recipe keys are written in this case", d.Message));
+    }
 
     [Theory]
     [MemberData(nameof(BadRecipes))]
