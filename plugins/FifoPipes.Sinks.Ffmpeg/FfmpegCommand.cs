@@ -82,12 +82,13 @@ public static class FfmpegCommand
 
     /// <summary>
     /// The sink's video encoding (and its sound's, where <paramref name="audioCodec"/> names one) of two black frames
-    /// to nowhere: what <see cref="EncoderTrial"/> runs before the run. The frames' size is not known yet, so they are
+    /// into <paramref name="muxer"/>: what <see cref="EncoderTrial"/> runs before the run. The frames' size is not known yet, so they are
     /// 256x256 (above hardware encoders' smallest, 145 for NVENC). Extra arguments go where the run puts them, when
     /// given: the trial with them may fail only for want of the real frames (a crop), which <see cref="EncoderTrial"/> tells apart.
     /// </summary>
+    /// <param name="muxer">Where the frames go: the sink's container, or none for the encoder alone.</param>
     /// <param name="extra">The sink's extra arguments, tried where the run puts them; none for the encoder alone.</param>
-    public static IReadOnlyList<string> Trial(FfmpegEncodingOptions options, string codec, string? audioCodec, string defaultPreset = "",
+    internal static IReadOnlyList<string> Trial(FfmpegEncodingOptions options, string codec, string? audioCodec, TrialMuxer muxer, string defaultPreset = "",
         IReadOnlyList<string>? extra = null)
     {
         var format = new FrameFormat(TrialSide, TrialSide, 8);
@@ -97,7 +98,8 @@ public static class FfmpegCommand
         args.AddRange(VideoEncoding(options, codec, format, defaultPreset));
         if (audioCodec is not null) args.AddRange(AudioEncoding(audioCodec));
         if (extra is not null) args.AddRange(extra);
-        args.AddRange(new[] { "-frames:v", "2", "-f", "null", "-" });
+        // After the extra arguments: the trial's own output options (a pipe's movflags) win over theirs.
+        args.AddRange(new[] { "-frames:v", "2" }.Concat(muxer.Arguments));
         return args;
     }
 

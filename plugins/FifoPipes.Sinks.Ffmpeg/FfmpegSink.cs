@@ -26,7 +26,7 @@ public abstract class FfmpegSinkFactory : ISinkFactory
         var (settings, _, _) = Prepare(options, target, context);
         SoundFile.EnsureReadable(settings.Audio, Container.Name);
         var codec = FfmpegCommand.CodecFor(settings, Container);
-        EncoderTrial.Ensure(settings, codec, settings.Audio.Length > 0 ? FfmpegCommand.AudioCodecFor(Container) : null, Container.Name);
+        EncoderTrial.Ensure(settings, codec, settings.Audio.Length > 0 ? FfmpegCommand.AudioCodecFor(Container) : null, Container.Name, TrialMuxer.For(Container));
     }
 
     (FfmpegSinkOptions Settings, string Path, string Ffmpeg) Prepare(object? options, SinkTarget target, PluginContext context)

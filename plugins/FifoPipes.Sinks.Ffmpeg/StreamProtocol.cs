@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Sockets;
 using FifoPipes.Abstractions;
 using FifoPipes.Core.Sinks;
@@ -88,25 +89,67 @@ public sealed record StreamProtocol(string Scheme, string Muxer, int DefaultPort
     }
 
     /// <summary>
-    /// Refuses, before a run computes anything, an RTMP server that accepts no connection: a stream found dead at the
-    /// first frame has cost the run's warm-up for nothing. SRT (UDP underneath) and UDP cannot be tried without sending,
-    /// a listening address waits for its player, and a TCP address is most often a player listening for one connection
-    /// (ffplay tcp://...?listen), which a try would use up.
+    /// Refuses, before a run computes anything, a stream that nothing takes: one found dead at the first frame has cost
+    /// the run's warm-up for nothing. An RTMP server is tried with a connection. A TCP or SRT address of this machine is
+    /// looked up in its table of listening sockets first (<see cref="LocalListeners"/>): a player listening there takes
+    /// one connection, which a try would use up; only where nothing is listed is the address tried, to be sure. On
+    /// another machine neither is tried: a TCP player there would lose its one connection just the same, and only an SRT
+    /// handshake (a library of its own) tells an SRT listener from nothing. UDP has no one to refuse it, and an address
+    /// where ffmpeg listens (or meets its peer half way, SRT's rendezvous) waits for the other side.
     /// </summary>
-    public void EnsureReachable(Uri address, string shown)
+    /// <param name="extra">The sink's extra arguments: -listen 1 or -mode listener there make ffmpeg listen, as the address's settings do.</param>
+    public void EnsureReachable(Uri address, string shown, IReadOnlyList<string> extra)
     {
-        if (Scheme is not ("rtmp" or "rtmps") || Listens(address)) return;
+        if (Listens(address) || ListensBy(extra) || Rendezvous(address, extra)) return;
         int port = address.IsDefaultPort ? DefaultPort : address.Port;
-        string? why;
-        using (var client = new TcpClient())
+        var why = Scheme switch
         {
-            // DnsSafeHost: an IPv6 address without its brackets, with its zone.
-            try { why = client.ConnectAsync(address.DnsSafeHost, port).Wait(ReachTimeout) ? null : $"no answer in {ReachTimeout.TotalSeconds:0} s"; }
-            catch (AggregateException ex) when (ex.InnerException is SocketException socket) { why = socket.Message; }
-        }
+            "rtmp" or "rtmps" => TcpRefusal(address.DnsSafeHost, port),
+            "tcp" when LocalListeners.OwnAddress(address.DnsSafeHost) is { } own && LocalListeners.AnyAt(port, udp: false) == false => TcpRefusal(own.ToString(), port),
+            "srt" when LocalListeners.OwnAddress(address.DnsSafeHost) is { } own && LocalListeners.AnyAt(port, udp: true) == false => UdpRefusal(own, port),
+            _ => null,
+        };
         if (why is not null)
             throw new FifoInputException(UnreachableErrorId,
-                $"Nothing accepts the stream at {address.Host}:{port} ('{shown}'): {why}. Start the server, or correct the address, before the run: " +
-                "its frames would be made for no one.");
+                $"Nothing accepts the stream at {address.Host}:{port} ('{shown}'): {why}. Start the server{(Scheme is "tcp" or "srt" ? " or player" : "")}, " +
+                "or correct the address, before the run: its frames would be made for no one.");
+    }
+
+    /// <summary>Whether extra arguments make ffmpeg wait for the other side: protocol options, as the address's settings are.</summary>
+    static bool ListensBy(IReadOnlyList<string> extra) =>
+        extra.Zip(extra.Skip(1)).Any(option => option is ("-listen", not "0") or ("-mode", "listener"));
+
+    /// <summary>An SRT rendezvous: both sides call each other, and the other may come later.</summary>
+    static bool Rendezvous(Uri address, IReadOnlyList<string> extra) =>
+        StreamAddress.Settings(address).Any(s => s is ("mode", "rendezvous")) || extra.Zip(extra.Skip(1)).Any(option => option is ("-mode", "rendezvous"));
+
+    /// <summary>Why a TCP connection to <paramref name="host"/> cannot be made; null where it was.</summary>
+    static string? TcpRefusal(string host, int port)
+    {
+        using var client = new TcpClient();
+        try { return client.ConnectAsync(host, port).Wait(ReachTimeout) ? null : $"no answer in {ReachTimeout.TotalSeconds:0} s"; }
+        catch (AggregateException ex) when (ex.InnerException is SocketException socket) { return socket.Message; }
+    }
+
+    /// <summary>How long an empty datagram waits for this machine to say that no socket takes it.</summary>
+    static readonly TimeSpan RefusalWait = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// Why this machine takes no datagram at <paramref name="port"/> (it answers one with "port unreachable"); null where
+    /// it said nothing: something took the datagram, which, empty, an SRT listener drops as no handshake of its.
+    /// </summary>
+    static string? UdpRefusal(IPAddress own, int port)
+    {
+        using var socket = new Socket(own.AddressFamily, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = (int)RefusalWait.TotalMilliseconds };
+        try
+        {
+            socket.Connect(own, port);
+            socket.Send(Array.Empty<byte>());
+            socket.Receive(new byte[1]);
+            return null;
+        }
+        // Windows reports the answer as a reset.
+        catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionRefused or SocketError.ConnectionReset) { return ex.Message; }
+        catch (SocketException) { return null; }
     }
 }

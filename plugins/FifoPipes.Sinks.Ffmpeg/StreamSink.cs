@@ -17,7 +17,7 @@ public sealed class StreamSinkFactory : ISinkFactory
         return new StreamSink(FfmpegLocator.Locate(), target, protocol, settings, context.Log, listens: StreamProtocol.Listens(address), stopping: context.Stopping);
     }
 
-    /// <summary>Also tries an RTMP server (see <see cref="StreamProtocol.EnsureReachable"/>); the sink itself finds a dead one when ffmpeg connects.</summary>
+    /// <summary>Also tries an RTMP server, and a TCP or SRT address of this machine (see <see cref="StreamProtocol.EnsureReachable"/>); the sink itself finds a dead one when ffmpeg connects.</summary>
     public void Check(object? options, SinkTarget target, PluginContext context)
     {
         var (settings, protocol, address) = Prepare(options, target, context);
@@ -25,8 +25,8 @@ public sealed class StreamSinkFactory : ISinkFactory
         SoundFile.EnsureReadable(settings.Audio, "stream");
         var (codec, defaultPreset) = FfmpegCommand.StreamCodec(settings);
         bool sound = settings.Audio.Length > 0 || settings.SilentAudio;
-        EncoderTrial.Ensure(settings, codec, sound ? "aac" : null, "stream", defaultPreset);
-        protocol.EnsureReachable(address, StreamAddress.Display(target.Path));
+        EncoderTrial.Ensure(settings, codec, sound ? "aac" : null, "stream", TrialMuxer.For(protocol), defaultPreset);
+        protocol.EnsureReachable(address, StreamAddress.Display(target.Path), CommandLineWords.Split(settings.ExtraArgs));
     }
 
     static (StreamSinkOptions Settings, StreamProtocol Protocol, Uri Address) Prepare(object? options, SinkTarget target, PluginContext context)
@@ -246,8 +246,9 @@ public sealed class StreamSink : IFrameSink
         int exitCode = process.Finish(FfmpegSink.DefaultIdleLimit);
         if (failure is null && exitCode != 0)
         {
+            // Handed to ffmpeg, not sent: one that never connected (a refused address) has read every frame of a short run all the same.
             failure = new FifoInputException(FailedErrorId,
-                $"ffmpeg could not finish the stream to '{shown}' ({framesSent} frames sent): {process.LastWords(exitCode, hide)}");
+                $"ffmpeg could not finish the stream to '{shown}' ({framesSent} frames handed to it): {process.LastWords(exitCode, hide)}");
             throw failure;
         }
         log.Verbose($"stream: sent {framesSent} frames to {shown}{(Reconnects > 0 ? $", starting ffmpeg again {Reconnects} times" : "")}.");

@@ -938,6 +938,30 @@ public sealed class FfmpegSinkTests : SinkTestBase
         new Mp4SinkFactory().Check(new FfmpegSinkOptions { ExtraArgs = "-vf crop=512:288" }, new SinkTarget("b.mp4", 8, false), Context);
     }
 
+    [SkippableFact]
+    public void A_codec_its_container_cannot_hold_is_refused_before_the_run_naming_the_fix_and_leaving_no_file()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        var x264 = new FfmpegSinkOptions { Codec = "libx264" };
+        void CheckWebm() => new WebmSinkFactory().Check(x264, new SinkTarget("r.webm", 8, false), Context);
+
+        var ex = Assert.Throws<FifoInputException>(CheckWebm);
+        Assert.Equal("SinkEncoderRefused", ex.ErrorId);
+        Assert.StartsWith("The webm sink's codec libx264 cannot go in a .webm file; use codec libvpx-vp9 or libaom-av1, or write .mp4/.mkv", ex.Message);
+        Assert.Contains("Only VP8 or VP9 or AV1", ex.Message);
+        // The trial's frames went to ffmpeg's stdout: a refused check leaves nothing for the next run to refuse.
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Dir));
+
+        // The same encoder fits Matroska; that it passed there does not pass it for WebM (a trial passes per container).
+        new MkvSinkFactory().Check(x264, new SinkTarget("r.mkv", 8, false), Context);
+        Assert.Throws<FifoInputException>(CheckWebm);
+        // A stream's container is its protocol's: FLV for RTMP, refused before the server is tried.
+        var flv = Assert.Throws<FifoInputException>(() => new StreamSinkFactory().Check(new StreamSinkOptions { Codec = "libvpx-vp9" },
+            new SinkTarget($"rtmp://127.0.0.1:{FifoPipes.Tests.Models.FakeHub.FreePort()}/live/key", 8, false), Context));
+        Assert.StartsWith("The stream sink's codec libvpx-vp9 cannot go in the FLV that rtmp:// carries; use codec libx264", flv.Message);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Dir));
+    }
+
     [SkippableTheory]
     [InlineData("mp4", "-nonsense 1", "Unrecognized option 'nonsense'")]
     [InlineData("stream", "-frobnicate", "Unrecognized option 'frobnicate'")]

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 using System.Net.NetworkInformation;
 using FifoPipes.Abstractions;
 using FifoPipes.Core.Sinks;
@@ -114,6 +116,56 @@ public sealed class StreamSinkTests : SinkTestBase
         Assert.Contains($"127.0.0.1:{port}", ex.Message);
         Assert.Contains("live/****", ex.Message);
         Assert.DoesNotContain(Key, ex.Message);
+    }
+
+    [SkippableFact]
+    public void A_tcp_address_of_this_machine_where_nothing_listens_is_refused_before_the_run()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        int closed = FreePort();
+        var ex = Assert.Throws<FifoInputException>(() => new StreamSinkFactory().Check(null, new SinkTarget($"tcp://127.0.0.1:{closed}", 8, false), Context));
+        Assert.Equal(StreamProtocol.UnreachableErrorId, ex.ErrorId);
+        Assert.StartsWith($"Nothing accepts the stream at 127.0.0.1:{closed} ('tcp://127.0.0.1:{closed}')", ex.Message);
+        Assert.Contains("Start the server or player", ex.Message);
+        // Where ffmpeg listens itself, nothing need be there yet.
+        new StreamSinkFactory().Check(null, new SinkTarget($"tcp://127.0.0.1:{closed}?listen=1", 8, false), Context);
+        new StreamSinkFactory().Check(new StreamSinkOptions { ExtraArgs = "-listen 1" }, new SinkTarget($"tcp://127.0.0.1:{closed}", 8, false), Context);
+    }
+
+    [SkippableFact]
+    public void A_player_listening_at_a_tcp_address_keeps_its_one_connection_through_the_check()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        // Like ffplay 'tcp://...?listen': it takes one connection and plays what comes on it; a try would be that one.
+        var player = new TcpListener(IPAddress.Loopback, 0);
+        player.Start();
+        try
+        {
+            int port = ((IPEndPoint)player.LocalEndpoint).Port;
+            new StreamSinkFactory().Check(null, new SinkTarget($"tcp://127.0.0.1:{port}", 8, false), Context);
+            Assert.False(player.Pending(), "the check connected to the player");
+        }
+        finally { player.Stop(); }
+    }
+
+    [SkippableFact]
+    public void An_srt_address_of_this_machine_where_nothing_listens_is_refused_and_a_listener_gets_no_datagram()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        int closed;
+        using (var gone = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0))) closed = ((IPEndPoint)gone.Client.LocalEndPoint!).Port;
+        var options = new StreamSinkOptions { SilentAudio = false };
+        var ex = Assert.Throws<FifoInputException>(() => new StreamSinkFactory().Check(options, new SinkTarget($"srt://127.0.0.1:{closed}?streamid={Key}", 8, false), Context));
+        Assert.Equal(StreamProtocol.UnreachableErrorId, ex.ErrorId);
+        Assert.Contains($"Nothing accepts the stream at 127.0.0.1:{closed}", ex.Message);
+        Assert.DoesNotContain(Key, ex.Message);
+        new StreamSinkFactory().Check(options, new SinkTarget($"srt://127.0.0.1:{closed}?mode=listener", 8, false), Context);
+
+        using var listener = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        int port = ((IPEndPoint)listener.Client.LocalEndPoint!).Port;
+        new StreamSinkFactory().Check(options, new SinkTarget($"srt://127.0.0.1:{port}", 8, false), Context);
+        // Not even an empty datagram: the table of listening sockets said it was there.
+        Assert.False(listener.Client.Poll(100_000, SelectMode.SelectRead), "the check sent the listener a datagram");
     }
 
     [SkippableFact]
