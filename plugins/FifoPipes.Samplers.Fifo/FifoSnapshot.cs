@@ -136,7 +136,7 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
             job.Log.Verbose($"fifo: this run goes on past the end of the snapshot's run '{hash}': {longer.FramesBefore} frames then, {longer.FramesNow} now.");
         else if (hash != job.RunHash)
             throw new FifoInputException("SnapshotMismatch",
-                $"Snapshot '{path}' was written by run '{hash}', but this run is '{job.RunHash}'{Differences(settings, job.RunSettings)}. " +
+                $"Snapshot '{path}' was written by run '{hash}', but this run is '{job.RunHash}'{Differences(settings, job.RunSettings, job.Model.Info)}. " +
                 "Resume with the recipe and seed that wrote it (its last prompt may cover more frames, and prompts may follow it), or start fresh.");
         long seed = Long(metadata, "seed", path, negativeAllowed: true);
         if (seed != job.Noise.Seed)
@@ -152,7 +152,7 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
     }
 
     /// <summary>": model.height is 40 in the snapshot and 32 now", for the settings both sides recorded.</summary>
-    static string Differences(string snapshotSettings, string runSettings)
+    static string Differences(string snapshotSettings, string runSettings, ModelInfo model)
     {
         static Dictionary<string, string> Parse(string settings) =>
             SnapshotMetadata.Settings(settings).GroupBy(s => s.Key).ToDictionary(g => g.Key, g => g.Last().Value, StringComparer.Ordinal);
@@ -164,7 +164,23 @@ public sealed record FifoSnapshot(Tensor Queue, long Iteration, long Emitted, lo
             .Where(key => then.GetValueOrDefault(key) != now.GetValueOrDefault(key) && !(promptsGoOn && SnapshotMetadata.IsPromptSpan(key)))
             .Select(key => $"{key} is {then.GetValueOrDefault(key) ?? "unset"} in the snapshot and {now.GetValueOrDefault(key) ?? "unset"} now")
             .ToList();
-        return differences.Count == 0 ? "" : ": " + string.Join("; ", differences.Take(4)) + (differences.Count > 4 ? $"; and {differences.Count - 4} more" : "");
+        return differences.Count == 0 ? "" : ": " + string.Join("; ", differences.Take(4)) + (differences.Count > 4 ? $"; and {differences.Count - 4} more" : "")
+            + InPixels(then, now, model);
+    }
+
+    /// <summary>
+    /// " (the snapshot's frames are 64x64 pixels, -Width 64 -Height 64; this run's 512x320)" where the model's size options
+    /// count latent cells, as the analytic model's do: the user gave pixels (-Width, -Height) and should read them back.
+    /// </summary>
+    static string InPixels(Dictionary<string, string> then, Dictionary<string, string> now, ModelInfo model)
+    {
+        static int? Cells(Dictionary<string, string> settings, string key) =>
+            settings.TryGetValue(key, out var value) && int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var cells) ? cells : null;
+        if (Cells(now, "model.height") != model.LatentHeight || Cells(now, "model.width") != model.LatentWidth
+            || Cells(then, "model.height") is not { } height || Cells(then, "model.width") is not { } width
+            || (height == model.LatentHeight && width == model.LatentWidth)) return "";
+        int scale = model.SpatialScale;
+        return $" (the snapshot's frames are {width * scale}x{height * scale} pixels, -Width {width * scale} -Height {height * scale}; this run's {model.PixelWidth}x{model.PixelHeight})";
     }
 
     static long Long(IReadOnlyDictionary<string, string> metadata, string key, string path, bool negativeAllowed = false) =>

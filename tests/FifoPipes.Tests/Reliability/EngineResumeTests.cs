@@ -301,6 +301,11 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
         var longer = Assert.Throws<FifoInputException>(() => Run(Read(retuned.Replace($"frames: {Frames}", $"frames: {Frames + 8}"))));
         Assert.Contains("sampler.guidance is unset in the snapshot and 3 now", longer.Message);
         Assert.DoesNotContain("prompts[0]", longer.Message);
+        Assert.DoesNotContain("pixels", longer.Message);
+
+        // The analytic model's size counts latent cells; the user gave pixels, and reads them back.
+        var resized = Assert.Throws<FifoInputException>(() => Run(Read(Recipe("resized", resume: "run.snapshot").Replace("height: 4, width: 6", "height: 5, width: 6"))));
+        Assert.Contains("model.height is 4 in the snapshot and 5 now (the snapshot's frames are 48x32 pixels, -Width 48 -Height 32; this run's 48x40)", resized.Message);
     }
 
     [Fact]
