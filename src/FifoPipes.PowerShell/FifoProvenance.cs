@@ -12,7 +12,7 @@ public sealed class FifoProvenance
     {
         Path = path;
         RunHash = run.RunHash;
-        Complete = run.Complete;
+        RecordComplete = run.Complete;
         Recipe = run.ToRecipe(snapshot ? path : null);
         Settings = new OrderedDictionary(StringComparer.Ordinal);
         foreach (var (key, value) in run.Settings) Settings[key] = value;
@@ -33,16 +33,37 @@ public sealed class FifoProvenance
     public string? Prompt => Prompts.FirstOrDefault();
     /// <summary>Every prompt of the schedule in order.</summary>
     public string[] Prompts { get; }
-    /// <summary>The frames the schedule plans, over all its prompts.</summary>
+    /// <summary>The frames the run planned (its schedule, over all its prompts): not what this file holds, which <see cref="FirstFrame"/> and <see cref="FramesWritten"/> tell.</summary>
     public long Frames { get; }
+
+    /// <summary>
+    /// The run's frame this file starts at: 0, or N for a resumed run's segment (story.from-000096.mp4: 96, from its
+    /// name) and a PNG frame (its number); null for a snapshot.
+    /// </summary>
+    public long? FirstFrame { get; internal init; }
+    /// <summary>
+    /// The frames this file holds, counted in it (a video's or playlist's packets through ffmpeg, without decoding them;
+    /// a GIF's images; a PNG folder's frame files; one PNG frame: 1). Fewer than <see cref="Frames"/> where the run
+    /// stopped early or was resumed into a segment; more where a sink interpolated. Null for a snapshot, or where ffmpeg
+    /// could not count them.
+    /// </summary>
+    public long? FramesWritten { get; internal init; }
+    /// <summary>For a snapshot, the frames the run had output when it was taken: a resume from it makes frames from this one on. Null for other files.</summary>
+    public long? TakenAfter { get; internal init; }
 
     public string Path { get; }
     /// <summary>The run hash: equal for files of one run, and for a run made again from <see cref="Recipe"/>.</summary>
     public string RunHash { get; }
     /// <summary>The settings as the run lists them: plugins (their versions; not in a snapshot's), model.*, sampler.*, prompts[i], negativePrompt, seed, init, fps.</summary>
     public OrderedDictionary Settings { get; }
-    /// <summary>False when the record was cut (more than 32 prompt spans, or 32 KiB): <see cref="Recipe"/> then makes another run.</summary>
-    public bool Complete { get; }
+    /// <summary>
+    /// Whether the record of the run is whole, so <see cref="Recipe"/> makes its very frames: false where it was cut
+    /// (more than 32 prompt spans, or 32 KiB) or prompts changed while the run went (livePrompt). It says nothing of
+    /// the file's frames: <see cref="FramesWritten"/> does.
+    /// </summary>
+    public bool RecordComplete { get; }
+    /// <summary><see cref="RecordComplete"/> under its first name, kept for scripts that read it.</summary>
+    public bool Complete => RecordComplete;
     /// <summary>The run as a recipe (YAML, no sinks): New-FifoVideo -Recipe makes its frames again; from a snapshot, the frames after it.</summary>
     public string Recipe { get; }
 

@@ -349,13 +349,23 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
         $records[0].Settings['prompts[0]'] | Should -Be 'fire rising up|2'
         $records[0].Recipe | Should -Match "(?m)^seed: 5$"
         $table = $records | Out-String -Width 140
-        $table | Should -Match 'File\s+RunHash\s+Model\s+Seed\s+Complete\s+Prompt'
-        $table | Should -Match "p\.webm\s+$($records[0].RunHash)\s+analytic\s+5\s+True\s+fire rising up"
+        $table | Should -Match 'File\s+RunHash\s+Model\s+Seed\s+Frames\s+Record\s+Prompt'
+        $table | Should -Match "p\.webm\s+$($records[0].RunHash)\s+analytic\s+5\s+0-1 of 2\s+whole\s+fire rising up"
         # The table's columns are properties, for Select-Object and Where-Object.
         $picked = @($records | Where-Object File -eq 'p.webm' | Select-Object File, Model, Seed, Prompt, Frames)
         $picked.Count | Should -Be 1
         $picked[0].File, $picked[0].Model, $picked[0].Seed, $picked[0].Prompt, $picked[0].Frames | Should -Be 'p.webm', 'analytic', 5, 'fire rising up', 2
         @($records | Where-Object Seed -eq 5).Count | Should -Be 2
+    }
+
+    It 'shows in its provenance table the frames a file holds of those its run planned, and how far a snapshot got' {
+        $folder = Join-Path $Work 'provenance-stopped'
+        $snapshot = Join-Path $folder 's.snapshot'
+        New-FifoVideo 'fire rising up' -Frames 16 @Tiny -SnapshotPath $snapshot -SnapshotEvery 2 | Select-Object -First 3 | Export-FifoFrames (Join-Path $folder 's.mp4') | Out-Null
+        $table = Get-FifoProvenance (Join-Path $folder 's.mp4'), $snapshot | Out-String -Width 140
+        $table | Should -Match 's\.mp4\s+\w+\s+analytic\s+5\s+0-2 of 16\s+whole\s+fire rising up'
+        # The snapshot after frame 3 waits for frames the stopped run never handed over.
+        $table | Should -Match 's\.snapshot\s+\w+\s+analytic\s+5\s+after 2 of 16\s+whole\s+fire rising up'
     }
 
     It 'restyles a video frame by frame, at a size given in pixels' {

@@ -130,10 +130,11 @@ public static class SinkFiles
 
     /// <summary>
     /// The file a video sink opens for its first frame: <see cref="ContinuationPath"/>, with a warning naming the new
-    /// segment and the command that joins it to the original when the two differ. The join cuts the original at its
-    /// frame <paramref name="firstFrame"/>, or at <paramref name="firstFrameSeconds"/> where the file's frames are not
-    /// the run's (a sink that interpolates writes several per frame); a sink whose files do not join into their own kind
-    /// names the <paramref name="joinedExtension"/> to join into, and a <paramref name="joinNote"/> for what to do first.
+    /// segment and the command that joins it to the original and to the segments earlier resumes wrote beside it, each
+    /// cut where the next one starts. The cuts count frames, or seconds where the file's frames are not the run's (a
+    /// sink that interpolates writes several per frame): <paramref name="firstFrameSeconds"/> is where frame
+    /// <paramref name="firstFrame"/> starts in the file. A sink whose files do not join into their own kind names the
+    /// <paramref name="joinedExtension"/> to join into, and a <paramref name="joinNote"/> for what to do first.
     /// Files with sound join their sound too, the first cut at <paramref name="soundUntil"/> seconds.
     /// </summary>
     public static string OpenPath(string path, long firstFrame, string sink, IProgressSink log, double? firstFrameSeconds = null,
@@ -141,14 +142,76 @@ public static class SinkFiles
     {
         var segment = ContinuationPath(path, firstFrame);
         if (segment == path) return segment;
-        var cut = firstFrameSeconds is { } seconds ? "end=" + FrameFormat.Decimal(seconds) : $"end_frame={firstFrame}";
-        var filter = soundUntil is { } until
-            ? $"[0:v]trim={cut}[v];[0:a]atrim=end={FrameFormat.Decimal(until)},asetpts=PTS-STARTPTS[s];[v][s][1:v][1:a]concat=n=2:v=1:a=1"
-            : $"[0:v]trim={cut}[a];[a][1:v]concat=n=2";
-        log.Warning($"{sink}: this run starts at frame {firstFrame}, so it writes a new segment '{segment}' and leaves '{path}' as it is. " +
-                    $"To join them: ffmpeg -i \"{path}\" -i \"{segment}\" -filter_complex \"{filter}\" joined{joinedExtension ?? Path.GetExtension(path)}" +
+        var parts = new List<(string File, long FirstFrame)> { (path, 0) };
+        parts.AddRange(EarlierSegments(path, firstFrame));
+        parts.Add((segment, firstFrame));
+        var inputs = string.Join(" ", parts.Select(p => $"-i \"{p.File}\""));
+        var filter = JoinFilter(parts.Select(p => p.FirstFrame).ToList(), firstFrameSeconds / firstFrame, soundUntil / firstFrame);
+        var earlier = parts.Count == 2 ? "" : $" and {(parts.Count == 3 ? "the segment an earlier resume" : $"the {parts.Count - 2} segments earlier resumes")} wrote beside it";
+        log.Warning($"{sink}: this run starts at frame {firstFrame}, so it writes a new segment '{segment}' and leaves '{path}'{earlier} as {(parts.Count == 2 ? "it is" : "they are")}. " +
+                    $"To join them: ffmpeg {inputs} -filter_complex \"{filter}\" joined{joinedExtension ?? Path.GetExtension(path)}" +
                     (joinNote is null ? "" : $" ({joinNote})"));
         return segment;
+    }
+
+    /// <summary>
+    /// The segments that resumes before this one wrote beside <paramref name="path"/> (<see cref="ContinuationPath"/>),
+    /// by their first frame; those from <paramref name="before"/> on hold frames this run makes again, and are left out.
+    /// </summary>
+    static List<(string File, long FirstFrame)> EarlierSegments(string path, long before)
+    {
+        var folder = Path.GetDirectoryName(path) ?? "";
+        var prefix = Path.GetFileNameWithoutExtension(path) + SegmentMark;
+        var extension = Path.GetExtension(path);
+        string[] names;
+        try { names = Directory.GetFiles(folder.Length > 0 ? folder : ".", prefix + "*" + extension).Select(f => Path.GetFileName(f)).ToArray(); }
+        // The hint is advice: a folder that cannot be listed leaves it naming the original only.
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return new(); }
+        return names.Select(name => (File: Path.Combine(folder, name), FirstFrame: SegmentNumber(name, prefix, extension) ?? -1))
+            .Where(s => s.FirstFrame > 0 && s.FirstFrame < before)
+            .OrderBy(s => s.FirstFrame)
+            .ToList();
+    }
+
+    /// <summary>What <see cref="ContinuationPath"/> puts between a file's name and a segment's first frame.</summary>
+    const string SegmentMark = ".from-";
+
+    /// <summary>The first frame in a segment's name (<c>story.from-000096.mp4</c>: 96), or null where the name is not a segment's of that file.</summary>
+    static long? SegmentNumber(string name, string prefix, string extension)
+    {
+        // The folder's own matching may ignore case, or match the pattern loosely (Windows' 8.3 names): checked again here.
+        if (!name.StartsWith(prefix, StringComparison.Ordinal) || !name.EndsWith(extension, StringComparison.Ordinal)) return null;
+        var digits = name[prefix.Length..^extension.Length];
+        return digits.Length >= 6 && digits.All(char.IsAsciiDigit) && long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out long first)
+            ? first
+            : null;
+    }
+
+    /// <summary>
+    /// The ffmpeg filter that joins the inputs starting at <paramref name="firstFrames"/>, each but the last cut where the
+    /// next one starts: by frame, or by time at <paramref name="secondsPerFrame"/>; with the sound of each, cut at
+    /// <paramref name="soundSecondsPerFrame"/>, where the files have sound.
+    /// </summary>
+    static string JoinFilter(IReadOnlyList<long> firstFrames, double? secondsPerFrame, double? soundSecondsPerFrame)
+    {
+        var cuts = new List<string>();
+        var concatInputs = new System.Text.StringBuilder();
+        for (int i = 0; i < firstFrames.Count; i++)
+        {
+            if (i == firstFrames.Count - 1)
+            {
+                concatInputs.Append($"[{i}:v]").Append(soundSecondsPerFrame is null ? "" : $"[{i}:a]");
+                break;
+            }
+            long frames = firstFrames[i + 1] - firstFrames[i];
+            var end = secondsPerFrame is { } spf ? "end=" + FrameFormat.Decimal(frames * spf) : $"end_frame={frames}";
+            cuts.Add($"[{i}:v]trim={end}[v{i}]");
+            concatInputs.Append($"[v{i}]");
+            if (soundSecondsPerFrame is not { } sound) continue;
+            cuts.Add($"[{i}:a]atrim=end={FrameFormat.Decimal(frames * sound)},asetpts=PTS-STARTPTS[s{i}]");
+            concatInputs.Append($"[s{i}]");
+        }
+        return string.Join(";", cuts) + ";" + concatInputs + $"concat=n={firstFrames.Count}" + (soundSecondsPerFrame is null ? "" : ":v=1:a=1");
     }
 
     /// <summary>Creates the folder <paramref name="path"/> goes in, and those above it, where missing; nothing for a bare file name. IO errors are thrown as they are.</summary>

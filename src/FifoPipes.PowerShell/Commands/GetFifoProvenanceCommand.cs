@@ -9,9 +9,10 @@ namespace FifoPipes.PowerShell.Commands;
 
 /// <summary>
 /// <para type="synopsis">Reads how a video, GIF, PNG frame or snapshot that FifoPipes wrote was made, as settings and as a recipe that makes it again.</para>
-/// <para type="description">Every file FifoPipes writes records its run: the run hash, the model and sampler with the options that change frames, the prompts, negative prompt and seed (PNG: a text chunk; GIF: a comment; MP4, WebM, MKV: the comment tag, read through ffmpeg; HLS: its init segment's). The Recipe property turns that back into YAML; New-FifoVideo -Recipe then makes the same frames on the same model files. A schedule of more than 32 prompts is recorded in part, and Complete says so. A file with no record is reported as an error and the other files are still read.</para>
+/// <para type="description">Every file FifoPipes writes records its run: the run hash, the model and sampler with the options that change frames, the prompts, negative prompt and seed (PNG: a text chunk; GIF: a comment; MP4, WebM, MKV: the comment tag, read through ffmpeg; HLS: its init segment's). The Recipe property turns that back into YAML; New-FifoVideo -Recipe then makes the same frames on the same model files. A schedule of more than 32 prompts is recorded in part, and RecordComplete (also Complete) says so: it is about the record, not the video. Frames is what the run planned; FirstFrame and FramesWritten are what the file holds, counted in it (a video's packets, not decoded; a GIF's images; a PNG folder's frames), so a run stopped early or a resumed run's segment (story.from-000096.mp4) shows it; a snapshot gives TakenAfter, the frames the run had made when it was taken. A file with no record is reported as an error and the other files are still read.</para>
 /// <example><code>Get-FifoProvenance story.mp4 | Format-List RunHash, Settings</code></example>
 /// <example><code>(Get-FifoProvenance frames/frame_000000.png).Recipe | Set-Content again.yaml; New-FifoVideo -Recipe again.yaml | Export-FifoFrames again.mp4</code></example>
+/// <example><code>Get-FifoProvenance story.mp4, story.from-000096.mp4, run.snapshot | Format-List File, Frames, FirstFrame, FramesWritten, TakenAfter</code></example>
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "FifoProvenance", DefaultParameterSetName = "Path")]
 [OutputType(typeof(FifoProvenance))]
@@ -26,12 +27,17 @@ public sealed class GetFifoProvenanceCommand : FileArgumentsCmdlet
                 var file = FrameOrFile(path);
                 if (!ProvenanceReader.Records(file))
                 {
-                    WriteObject(new FifoProvenance(file, FromSnapshot(file), snapshot: true));
+                    var (run, takenAfter) = FromSnapshot(file);
+                    WriteObject(new FifoProvenance(file, run, snapshot: true) { TakenAfter = takenAfter });
                     continue;
                 }
                 var text = ProvenanceReader.Read(file)
                            ?? throw new FifoInputException("ProvenanceMissing", $"'{file}' records no FifoPipes run: it was not written by FifoPipes, or by a version before runs were recorded.");
-                WriteObject(new FifoProvenance(file, RunProvenance.Parse(text, file)));
+                WriteObject(new FifoProvenance(file, RunProvenance.Parse(text, file))
+                {
+                    FirstFrame = FileFrames.FirstFrame(file),
+                    FramesWritten = FileFrames.Count(path, file),
+                });
             }
             catch (FifoInputException ex)
             {
@@ -40,8 +46,11 @@ public sealed class GetFifoProvenanceCommand : FileArgumentsCmdlet
         }
     }
 
-    /// <summary>A snapshot (safetensors) records the run it belongs to in its metadata; anything else is not a file runs are recorded in.</summary>
-    static RunProvenance FromSnapshot(string file)
+    /// <summary>
+    /// A snapshot (safetensors) records the run it belongs to in its metadata, and the frames the run had output when it
+    /// was taken; anything else is not a file runs are recorded in.
+    /// </summary>
+    static (RunProvenance Run, long? TakenAfter) FromSnapshot(string file)
     {
         if (!File.Exists(file))
             throw new FifoInputException("ProvenanceFileNotFound", $"'{file}' does not exist. Give a PNG frame, GIF, video or snapshot that FifoPipes wrote.");
@@ -57,8 +66,16 @@ public sealed class GetFifoProvenanceCommand : FileArgumentsCmdlet
         if (metadata is null || !metadata.TryGetValue(SnapshotMetadata.RunHash, out var hash) || !metadata.TryGetValue(SnapshotMetadata.RunSettings, out var settings) || settings.Length == 0)
             throw new FifoInputException("ProvenanceUnsupported",
                 $"'{file}' is not a file FifoPipes records runs in. Give {ProvenanceReader.FilesThatRecordRuns}.");
-        return RunProvenance.FromRunSettings(hash, settings, file, metadata.GetValueOrDefault(SnapshotMetadata.Plugins));
+        return (RunProvenance.FromRunSettings(hash, settings, file, metadata.GetValueOrDefault(SnapshotMetadata.Plugins)), TakenAfter(metadata));
     }
+
+    /// <summary>The fifo sampler's count of frames output before the snapshot (FifoSnapshot.Save); null where a sampler records none.</summary>
+    static long? TakenAfter(IReadOnlyDictionary<string, string> metadata) =>
+        long.TryParse(metadata.GetValueOrDefault(EmittedKey), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long emitted)
+            ? emitted
+            : null;
+
+    const string EmittedKey = "emitted";
 
     /// <summary>A PNG sequence's folder (what Export-FifoFrames emits for it) records its run in every frame: its first.</summary>
     static string FrameOrFile(string path)
@@ -66,7 +83,8 @@ public sealed class GetFifoProvenanceCommand : FileArgumentsCmdlet
         if (!Directory.Exists(path)) return path;
         try
         {
-            return Directory.EnumerateFiles(path, "*.png").Order(StringComparer.Ordinal).FirstOrDefault()
+            // By number, the shorter name first: frame_999999 comes before frame_1000000.
+            return Directory.EnumerateFiles(path).Where(FileFrames.IsPng).OrderBy(f => f.Length).ThenBy(f => f, StringComparer.Ordinal).FirstOrDefault()
                    ?? throw new FifoInputException("ProvenanceMissing", $"The folder '{path}' holds no PNG frames. Give a PNG frame, GIF or video that FifoPipes wrote.");
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

@@ -370,8 +370,8 @@ public sealed class ContinuationPathTests : IDisposable
         FifoPipes.Core.Sinks.SinkFiles.OpenPath(video, 96, "mp4", log);
         // An interpolating sink wrote three frames per frame: frame 96 of the run starts at 12 s of the file, not at its frame 96.
         FifoPipes.Core.Sinks.SinkFiles.OpenPath(video, 96, "mp4", log, firstFrameSeconds: 96 / 8.0);
-        Assert.Contains("[0:v]trim=end_frame=96[a]", log.Warnings[0]);
-        Assert.Contains("[0:v]trim=end=12[a]", log.Warnings[1]);
+        Assert.Contains("[0:v]trim=end_frame=96[v0]", log.Warnings[0]);
+        Assert.Contains("[0:v]trim=end=12[v0]", log.Warnings[1]);
         // Files that do not join into their own kind (HLS playlists) name what they join into, and what to do first.
         var playlist = Path.Combine(folder, "live.m3u8");
         File.WriteAllText(playlist, "#EXTM3U\n");
@@ -380,5 +380,37 @@ public sealed class ContinuationPathTests : IDisposable
         // A fresh run or a new file: no segment, no warning.
         Assert.Equal(playlist, FifoPipes.Core.Sinks.SinkFiles.OpenPath(playlist, 0, "hls", log));
         Assert.Equal(3, log.Warnings.Count);
+    }
+
+    [Fact]
+    public void The_join_command_of_a_later_resume_joins_every_earlier_segment_each_cut_where_the_next_starts()
+    {
+        var video = Path.Combine(folder, "story.mp4");
+        foreach (var name in new[] { "story.mp4", "story.from-000008.mp4", "story.from-000020.mp4",
+                     // Not this file's segments: another extension, another name, no frame number.
+                     "story.from-000012.gif", "storyboard.from-000012.mp4", "story.from-later.mp4",
+                     // From this run's first frame on: frames this run makes again.
+                     "story.from-000030.mp4", "story.from-000044.mp4" })
+            File.WriteAllText(Path.Combine(folder, name), "frames");
+        var log = new FifoPipes.Tests.Sampling.RecordingSink();
+        FifoPipes.Core.Sinks.SinkFiles.OpenPath(video, 30, "mp4", log);
+        var warning = Assert.Single(log.Warnings);
+        Assert.Contains($"To join them: ffmpeg -i \"{video}\" -i \"{Path.Combine(folder, "story.from-000008.mp4")}\" -i \"{Path.Combine(folder, "story.from-000020.mp4")}\" " +
+                        $"-i \"{Path.Combine(folder, "story.from-000030.mp4")}\" " +
+                        "-filter_complex \"[0:v]trim=end_frame=8[v0];[1:v]trim=end_frame=12[v1];[2:v]trim=end_frame=10[v2];[v0][v1][v2][3:v]concat=n=4\" joined.mp4", warning);
+        Assert.Contains("and the 2 segments earlier resumes wrote beside it as they are", warning);
+    }
+
+    [Fact]
+    public void Earlier_segments_of_an_interpolated_file_with_sound_are_cut_by_time_sound_too()
+    {
+        var video = Path.Combine(folder, "story.mkv");
+        File.WriteAllText(video, "frames");
+        File.WriteAllText(Path.Combine(folder, "story.from-000008.mkv"), "frames");
+        var log = new FifoPipes.Tests.Sampling.RecordingSink();
+        // 8 fps: the run's frame 16 is 2 s into the joined file.
+        FifoPipes.Core.Sinks.SinkFiles.OpenPath(video, 16, "mkv", log, firstFrameSeconds: 2, soundUntil: 2);
+        Assert.Contains("\"[0:v]trim=end=1[v0];[0:a]atrim=end=1,asetpts=PTS-STARTPTS[s0];[1:v]trim=end=1[v1];[1:a]atrim=end=1,asetpts=PTS-STARTPTS[s1];" +
+                        "[v0][s0][v1][s1][2:v][2:a]concat=n=3:v=1:a=1\"", Assert.Single(log.Warnings));
     }
 }

@@ -1,0 +1,128 @@
+using System.Globalization;
+using FifoPipes.Core.Media;
+
+namespace FifoPipes.PowerShell;
+
+/// <summary>
+/// Which of a run's frames a file FifoPipes wrote holds, read from the file itself and cheaply: a long video's frames
+/// are counted from its packets, never decoded.
+/// </summary>
+internal static class FileFrames
+{
+    /// <summary>
+    /// The run's frame <paramref name="file"/> starts at: a resumed run's segment is named by it
+    /// (SinkFiles.ContinuationPath: story.from-000096.mp4), a PNG frame by its own number; any other file starts at 0.
+    /// </summary>
+    public static long? FirstFrame(string file)
+    {
+        var name = Path.GetFileNameWithoutExtension(file);
+        if (SegmentStart(name) is { } start) return start;
+        return IsPng(file) ? TrailingNumber(name) : 0;
+    }
+
+    /// <summary>The frames <paramref name="requested"/> holds (a PNG folder: its frame files); null where they cannot be counted.</summary>
+    /// <param name="file">The file its record was read from: the folder's first frame, or <paramref name="requested"/> itself.</param>
+    public static long? Count(string requested, string file)
+    {
+        if (Directory.Exists(requested)) return Directory.EnumerateFiles(requested).Count(IsPng);
+        if (IsPng(file)) return 1;
+        return Path.GetExtension(file).Equals(".gif", StringComparison.OrdinalIgnoreCase) ? GifImages(file) : VideoFrames(file);
+    }
+
+    public static bool IsPng(string file) => Path.GetExtension(file).Equals(".png", StringComparison.OrdinalIgnoreCase);
+
+    const string SegmentMark = ".from-";
+
+    /// <summary>The first frame in a segment's name without its extension (story.from-000096: 96), or null where it names none.</summary>
+    internal static long? SegmentStart(string name)
+    {
+        int mark = name.LastIndexOf(SegmentMark, StringComparison.Ordinal);
+        if (mark < 0) return null;
+        var digits = name[(mark + SegmentMark.Length)..];
+        // The sink writes six digits at least (D6).
+        return digits.Length >= 6 && digits.All(char.IsAsciiDigit) ? long.Parse(digits, NumberStyles.None, CultureInfo.InvariantCulture) : null;
+    }
+
+    /// <summary>The number a name ends in (frame_000042: 42), or null where it ends in none.</summary>
+    static long? TrailingNumber(string name)
+    {
+        int start = name.Length;
+        while (start > 0 && char.IsAsciiDigit(name[start - 1])) start--;
+        return start < name.Length && long.TryParse(name.AsSpan(start), NumberStyles.None, CultureInfo.InvariantCulture, out long number) ? number : null;
+    }
+
+    /// <summary>
+    /// The video frames of a video or HLS playlist: ffmpeg copies its packets to nowhere and reports how many, reading
+    /// the container without decoding. Null where ffmpeg cannot read it.
+    /// </summary>
+    static long? VideoFrames(string file)
+    {
+        using var process = FfmpegLocator.StartReading(new[]
+        {
+            "-v", "error", "-nostdin", "-nostats", "-progress", "pipe:1", "-i", file, "-map", "0:v:0", "-c", "copy", "-f", "null", "-",
+        });
+        // Read, not shown: a full stderr pipe would stall ffmpeg, and a file it cannot count is reported as uncounted.
+        _ = process.StandardError.ReadToEndAsync();
+        var report = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0) return null;
+        // The report repeats its block as the copy goes; the last block's frame= is the total.
+        return report.Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.StartsWith("frame=", StringComparison.Ordinal)) is { } last
+               && long.TryParse(last["frame=".Length..], NumberStyles.None, CultureInfo.InvariantCulture, out long frames)
+            ? frames
+            : null;
+    }
+
+    /// <summary>
+    /// The images of a GIF, found by walking its blocks without decoding any: the images a file cut short holds whole
+    /// (a run killed while the GIF sink wrote leaves one without its trailer).
+    /// </summary>
+    static long GifImages(string file)
+    {
+        using var gif = File.OpenRead(file);
+        var screen = new byte[13];
+        if (gif.ReadAtLeast(screen, screen.Length, throwOnEndOfStream: false) < screen.Length) return 0;
+        if (!Skip(gif, ColourTableBytes(screen[10]))) return 0;
+        long images = 0;
+        while (true)
+        {
+            switch (gif.ReadByte())
+            {
+                case 0x21: // an extension: its label, then its data
+                    if (gif.ReadByte() < 0 || !SkipSubBlocks(gif)) return images;
+                    break;
+                case 0x2C: // an image: its descriptor, colour table, LZW code size, then its data
+                    var descriptor = new byte[9];
+                    if (gif.ReadAtLeast(descriptor, descriptor.Length, throwOnEndOfStream: false) < descriptor.Length
+                        || !Skip(gif, ColourTableBytes(descriptor[8]) + 1) || !SkipSubBlocks(gif))
+                        return images;
+                    images++;
+                    break;
+                default: // the trailer, the file's end, or bytes no GIF holds there
+                    return images;
+            }
+        }
+    }
+
+    /// <summary>The bytes of the colour table a screen's or image's packed flags announce.</summary>
+    static int ColourTableBytes(byte flags) => (flags & 0x80) == 0 ? 0 : 3 << ((flags & 0x07) + 1);
+
+    /// <summary>Skips data sub-blocks up to their terminator; false where the file ends first.</summary>
+    static bool SkipSubBlocks(Stream gif)
+    {
+        while (true)
+        {
+            int size = gif.ReadByte();
+            if (size < 0) return false;
+            if (size == 0) return true;
+            if (!Skip(gif, size)) return false;
+        }
+    }
+
+    static bool Skip(Stream gif, int bytes)
+    {
+        if (gif.Position + bytes > gif.Length) return false;
+        gif.Seek(bytes, SeekOrigin.Current);
+        return true;
+    }
+}

@@ -1,0 +1,186 @@
+using System.Management.Automation;
+using FifoPipes.PowerShell;
+using FifoPipes.Tests.Sinks;
+using Xunit;
+
+namespace FifoPipes.Tests.PowerShell;
+
+/// <summary>
+/// A stopped, resumed or extended run leaves files that hold part of it: Get-FifoProvenance tells which frames each holds
+/// apart from those the run planned, and the resume's warning joins them all.
+/// </summary>
+[Collection("PowerShell")]
+public sealed class ProvenanceFramesTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("fifo-provenance-frames-").FullName;
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    List<object> Run(string script) => InProcessShell.Run(dir, script);
+
+    FifoProvenance Provenance(string file) => Assert.IsType<FifoProvenance>(Assert.Single(Run($"Get-FifoProvenance '{file}'")));
+
+    const string Recipe = """
+        apiVersion: fifopipes/v1
+        model: { use: analytic, with: { height: 8, width: 8, channels: 2, frames: 4 } }
+        prompt: calm blue ocean
+        frames: 8
+        seed: 3
+        sampler: { use: fifo, with: { partitions: 2 } }
+        snapshot: { path: run.snapshot, every: 4 }
+        sinks:
+          - path: s.mp4
+        """;
+
+    /// <summary>
+    /// Runs the recipe's 8 frames, then extends it twice from its snapshot, to 16 and to 24 frames: s.mp4, then
+    /// s.from-000008.mp4 and s.from-000016.mp4 beside it. Returns the last resume's warnings.
+    /// </summary>
+    List<string> RunExtendedTwice()
+    {
+        File.WriteAllText(Path.Combine(dir, "snap.yaml"), Recipe);
+        Run("Invoke-FifoRecipe snap.yaml -Force | Out-Null");
+        Run("Invoke-FifoRecipe snap.yaml -Resume run.snapshot -Force -Override @{ frames = 16 } 3>$null | Out-Null");
+        return Run("Invoke-FifoRecipe snap.yaml -Resume run.snapshot -Force -Override @{ frames = 24 } 3>&1")
+            .OfType<WarningRecord>().Select(w => w.Message).ToList();
+    }
+
+    [SkippableFact]
+    public void The_join_a_twice_extended_run_suggests_holds_every_frame_of_the_run()
+    {
+        Skip.IfNot(Ffprobe.Available, "the sink writes mp4 and the test counts frames with ffprobe");
+        var hint = Assert.Single(RunExtendedTwice(), w => w.Contains("To join them: "));
+        var joined = RunJoin(hint);
+        // s.mp4 holds frames 0-7 only: a join that cut it at 16 and left out s.from-000008.mp4 had 16.
+        Assert.Equal(24, Ffprobe.Probe(joined).Frames);
+    }
+
+    [SkippableFact]
+    public void A_resumed_runs_segments_say_where_they_start_and_the_snapshot_how_far_the_run_got()
+    {
+        Skip.IfNot(Ffprobe.Available, "the sink writes mp4");
+        RunExtendedTwice();
+        var original = Provenance("s.mp4");
+        Assert.Equal((8L, 0L, 8L), (original.Frames, original.FirstFrame!.Value, original.FramesWritten!.Value));
+        var second = Provenance("s.from-000008.mp4");
+        Assert.Equal((16L, 8L, 8L), (second.Frames, second.FirstFrame!.Value, second.FramesWritten!.Value));
+        var third = Provenance("s.from-000016.mp4");
+        Assert.Equal((24L, 16L, 8L), (third.Frames, third.FirstFrame!.Value, third.FramesWritten!.Value));
+        var snapshot = Provenance("run.snapshot");
+        Assert.Equal(24, snapshot.TakenAfter);
+        Assert.Null(snapshot.FirstFrame);
+        Assert.Null(snapshot.FramesWritten);
+        Assert.Null(third.TakenAfter);
+    }
+
+    [SkippableFact]
+    public void A_run_stopped_early_tells_the_frames_each_file_holds_apart_from_those_it_planned()
+    {
+        Skip.IfNot(Ffprobe.Available, "the files are mp4, webm and HLS, which need ffmpeg");
+        // As Select-Object -First 3 leaves them (this runspace has no Select-Object): 3 frames of a run planned with 16.
+        Run($"$f = New-FifoVideo 'calm blue ocean' -Frames 16 {InProcessShell.Tiny}; $f[0..2] | Export-FifoFrames s.mp4, s.webm, s.gif, frames, live/s.m3u8 | Out-Null");
+        foreach (var file in new[] { "s.mp4", "s.webm", "s.gif", "frames", "live/s.m3u8" })
+        {
+            var record = Provenance(file);
+            Assert.True((16L, 0L, 3L) == (record.Frames, record.FirstFrame, record.FramesWritten), $"{file}: {record.Frames} planned, {record.FramesWritten} from {record.FirstFrame}");
+            // Whole as a record of the run, which is not a whole video.
+            Assert.True(record.RecordComplete);
+            Assert.True(record.Complete);
+        }
+    }
+
+    [Fact]
+    public void A_snapshot_says_how_far_its_run_had_got_apart_from_the_frames_it_planned()
+    {
+        // As the fifo sampler saves one at frame 56 of a run planned with 2000 (FifoSnapshot.Save).
+        using (var queue = TorchSharp.torch.zeros(1))
+            FifoPipes.Torch.Checkpoints.SafetensorsFile.Save(Path.Combine(dir, "s.snapshot"), new Dictionary<string, TorchSharp.torch.Tensor> { ["queue"] = queue },
+                new Dictionary<string, string>
+                {
+                    ["emitted"] = "56",
+                    [FifoPipes.Abstractions.SnapshotMetadata.RunHash] = "0123456789abcdef",
+                    [FifoPipes.Abstractions.SnapshotMetadata.RunSettings] = "model=analytic\n" + FifoPipes.Abstractions.SnapshotMetadata.PromptSpanSetting(0, "calm blue ocean", 2000) + "\nseed=1",
+                });
+        var snapshot = Provenance("s.snapshot");
+        Assert.Equal((2000L, 56L), (snapshot.Frames, snapshot.TakenAfter!.Value));
+        // It holds no frames of its own.
+        Assert.Null(snapshot.FirstFrame);
+        Assert.Null(snapshot.FramesWritten);
+    }
+
+    [Fact]
+    public void A_png_frame_holds_itself_and_starts_at_its_number()
+    {
+        Run($"New-FifoVideo 'calm blue ocean' -Frames 3 {InProcessShell.Tiny} | Export-FifoFrames frames | Out-Null");
+        var frame = Provenance(Path.Combine("frames", "frame_000002.png"));
+        Assert.Equal((3L, 2L, 1L), (frame.Frames, frame.FirstFrame!.Value, frame.FramesWritten!.Value));
+    }
+
+    /// <summary>Runs a warning's ffmpeg command in the test's folder, where its joined file lands; returns that file.</summary>
+    string RunJoin(string hint)
+    {
+        var arguments = CommandLine.Split(hint[(hint.IndexOf("To join them: ffmpeg ", StringComparison.Ordinal) + "To join them: ffmpeg ".Length)..]);
+        var output = Path.Combine(dir, arguments[^1]);
+        Ffprobe.Ffmpeg(arguments.SkipLast(1).Append(output).ToArray());
+        return output;
+    }
+}
+
+/// <summary>A shell command line's words, as sh splits them where only double quotes are used.</summary>
+static class CommandLine
+{
+    public static List<string> Split(string line)
+    {
+        var words = new List<string>();
+        var word = new System.Text.StringBuilder();
+        bool quoted = false, any = false;
+        foreach (char c in line)
+        {
+            if (c == '"') { quoted = !quoted; any = true; }
+            else if (c == ' ' && !quoted)
+            {
+                if (any) words.Add(word.ToString());
+                word.Clear();
+                any = false;
+            }
+            else { word.Append(c); any = true; }
+        }
+        if (any) words.Add(word.ToString());
+        return words;
+    }
+}
+
+/// <summary>How a file's frames are read without a run: its name, its blocks.</summary>
+public sealed class FileFramesTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("fifo-file-frames-").FullName;
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    [Theory]
+    [InlineData(96)]
+    [InlineData(1234567)]
+    public void A_segment_starts_at_the_frame_the_sink_named_it_by(long first)
+    {
+        var video = Path.Combine(dir, "story.mp4");
+        File.WriteAllText(video, "frames");
+        var segment = FifoPipes.Core.Sinks.SinkFiles.ContinuationPath(video, first);
+        Assert.Equal(first, FileFrames.FirstFrame(segment));
+        Assert.Equal(0, FileFrames.FirstFrame(video));
+        Assert.Equal(0, FileFrames.FirstFrame(Path.Combine(dir, "story.from-later.mp4")));
+    }
+
+    [SkippableFact]
+    public void A_gif_cut_short_counts_the_images_it_holds_whole()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg makes the GIF");
+        var gif = Path.Combine(dir, "three.gif");
+        Ffprobe.Ffmpeg("-f", "lavfi", "-i", "testsrc=size=16x16:rate=8", "-frames:v", "3", gif);
+        Assert.Equal(3, FileFrames.Count(gif, gif));
+        var bytes = File.ReadAllBytes(gif);
+        var cut = Path.Combine(dir, "cut.gif");
+        // Without its trailer it is still whole; a few bytes less cuts the last image's data.
+        File.WriteAllBytes(cut, bytes[..^1]);
+        Assert.Equal(3, FileFrames.Count(cut, cut));
+        File.WriteAllBytes(cut, bytes[..^5]);
+        Assert.Equal(2, FileFrames.Count(cut, cut));
+    }
+}
