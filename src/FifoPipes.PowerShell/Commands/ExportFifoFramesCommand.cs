@@ -125,7 +125,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
             framesWritten++;
             log!.Drain();
         }
-        catch (Exception ex) when (ex is not PipelineStoppedException and not ActionPreferenceStopException)
+        catch (Exception ex) when (!Errors.IsPipelineFlow(ex))
         {
             FinishQuietly();
             ThrowTerminatingError(Errors.From(ex, InputObject));
@@ -141,7 +141,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
             WriteWarning($"No frames came down the pipeline, so nothing was written to {string.Join(", ", Path.Select(p => $"'{StreamAddress.Display(p)}'"))}.");
         IReadOnlyList<string> files;
         try { files = sinks!.Complete(); }
-        catch (Exception ex) when (ex is not PipelineStoppedException and not ActionPreferenceStopException) { ThrowTerminatingError(Errors.From(ex)); return; }
+        catch (Exception ex) when (!Errors.IsPipelineFlow(ex)) { ThrowTerminatingError(Errors.From(ex)); return; }
         finally { log?.Drain(); }
         WrittenItems.Write(this, files, framesPassedOn: PassThru);
     }

@@ -142,14 +142,14 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
             }, models);
             if (lastRun) models.Dispose();
         }
-        catch (Exception ex) when (ex is not PipelineStoppedException and not ActionPreferenceStopException)
+        catch (Exception ex) when (!Errors.IsPipelineFlow(ex))
         {
             // The sinks are finalised by Dispose with what was written; the run's error is what the user needs.
             return Errors.From(ex, recipeFile);
         }
         IReadOnlyList<string> files;
         try { files = sinks.Complete(); }
-        catch (Exception ex) when (ex is not PipelineStoppedException and not ActionPreferenceStopException) { return Errors.From(ex, recipeFile); }
+        catch (Exception ex) when (!Errors.IsPipelineFlow(ex)) { return Errors.From(ex, recipeFile); }
         finally { log.Drain(); }
         WrittenItems.Write(this, files, framesPassedOn: PassThru);
         return null;

@@ -145,7 +145,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         {
             pump.Run(recipe!, WriteObject);
         }
-        catch (Exception ex) when (ex is not PipelineStoppedException and not ActionPreferenceStopException)
+        catch (Exception ex) when (!Errors.IsPipelineFlow(ex))
         {
             ThrowTerminatingError(Errors.From(ex, recipe.File ?? (object?)Prompt));
         }

@@ -9,6 +9,14 @@ namespace FifoPipes.PowerShell.Engine;
 /// <summary>Turns engine exceptions and diagnostics into ErrorRecords with stable ids and real categories.</summary>
 static class Errors
 {
+    /// <summary>
+    /// Whether <paramref name="ex"/> is PowerShell ending the pipeline, not a failure: a downstream Select-Object -First
+    /// (PipelineStoppedException), -ErrorAction Stop, or a break, continue or exit in a script block downstream
+    /// (FlowControlException), which must reach its loop as it is, not come back as the run's error.
+    /// </summary>
+    public static bool IsPipelineFlow(Exception ex) =>
+        ex is PipelineStoppedException or ActionPreferenceStopException or FlowControlException;
+
     public static ErrorRecord From(Exception ex, object? target = null) => ex switch
     {
         FifoInputException input => new ErrorRecord(input, input.ErrorId, CategoryOf(input.ErrorId), target),
