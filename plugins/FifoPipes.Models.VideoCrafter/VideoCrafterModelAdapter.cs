@@ -62,7 +62,8 @@ public sealed class VideoCrafterModelAdapter : IModelAdapter
     /// <summary>The preset the options pick, with their overrides and frame size, refused where they do not fit it.</summary>
     static VideoCrafterPreset PresetFor(VideoCrafterOptions o)
     {
-        var problems = o.Validate().ToList();
+        // The checkpoint is not the preset's: Describe needs none, and Load's ResolvePath refuses a missing one as not found.
+        var problems = o.Validate().Where(p => p.Option != "path").ToList();
         if (problems.Count > 0)
             throw new FifoInputException("VideoCrafterOptionInvalid", string.Join(" ", problems.Select(p => $"{p.Option}: {p.Message}"))) { Option = problems[0].Option };
 

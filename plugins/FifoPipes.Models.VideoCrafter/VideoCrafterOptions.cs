@@ -46,8 +46,10 @@ public sealed class VideoCrafterOptions : IValidatableOptions
     {
         if (VideoCrafterPreset.Find(Preset) is null)
             yield return new("preset", $"preset '{Preset}' is unknown; use one of {string.Join(", ", VideoCrafterPreset.Names)}.");
-        if (Path is not null && string.IsNullOrWhiteSpace(Path))
-            yield return new("path", "path is empty: give the model.ckpt file or its folder (-ModelPath), or let the store find it: Save-FifoModel videocrafter2, then -Model videocrafter2.");
+        // Checked here, as zeroscope and opensora check theirs, so that a recipe without it fails its check at the
+        // recipe's line and not only when the load begins; a stored preset has filled it in by now.
+        if (string.IsNullOrWhiteSpace(Path))
+            yield return new("path", $"path is {(Path is null ? "not set" : "empty")}: {VideoCrafterWeights.PathHelp}");
         if (Tokenizer is not null && string.IsNullOrWhiteSpace(Tokenizer))
             yield return new("tokenizer", "tokenizer is empty; give bpe_simple_vocab_16e6.txt.gz or a folder with vocab.json + merges.txt, or leave it out.");
         foreach (var problem in ModelDevices.Problems(Device, DType, "dType")) yield return problem;

@@ -15,6 +15,10 @@ public sealed class VideoCrafterWeights : IDisposable
         "Download model.ckpt from Hugging Face (VideoCrafter/VideoCrafter2 for videocrafter2, VideoCrafter/Text2Video-512 or " +
         "VideoCrafter/Text2Video-1024 for VideoCrafter1) and give its path as the model's path option (-ModelPath).";
 
+    /// <summary>What to do when no checkpoint is named: give the file, or let the store find it.</summary>
+    internal const string PathHelp =
+        "give the model.ckpt file or its folder as the model's path option (-ModelPath), or let the store find it: Save-FifoModel videocrafter2, then -Model videocrafter2.";
+
     readonly TorchZipCheckpoint? zip;
 
     VideoCrafterWeights(string path, TorchZipCheckpoint? zip, IReadOnlyDictionary<string, long[]> shapes)
@@ -36,7 +40,7 @@ public sealed class VideoCrafterWeights : IDisposable
     public static string ResolvePath(string? path)
     {
         if (string.IsNullOrWhiteSpace(path))
-            throw new FifoInputException("CheckpointNotFound", "The videocrafter model needs its checkpoint: set the model's path option. " + DownloadHelp);
+            throw new FifoInputException("CheckpointNotFound", "The videocrafter model needs its checkpoint: " + PathHelp + " " + DownloadHelp);
         if (Directory.Exists(path))
         {
             foreach (var name in new[] { "model.ckpt", "model.safetensors" })

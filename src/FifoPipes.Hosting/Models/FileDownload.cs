@@ -18,6 +18,8 @@ namespace FifoPipes.Hosting.Models;
 sealed class FileDownload
 {
     const int BufferSize = 1 << 20;
+    /// <summary>Ends the name of a download's bytes until they are verified; a cut-short download leaves it behind.</summary>
+    internal const string PartialSuffix = ".partial";
 
     readonly HubClient hub;
     readonly string repository, revision, destination, partial, lockPath;
@@ -31,7 +33,7 @@ sealed class FileDownload
         this.revision = HubNames.CheckRevision(revision);
         this.file = file;
         this.destination = Path.GetFullPath(destination);
-        partial = this.destination + ".partial";
+        partial = this.destination + PartialSuffix;
         lockPath = this.destination + ".lock";
         this.progress = progress;
     }

@@ -10,7 +10,16 @@ public sealed record StoreRemoval(string Name, IReadOnlyList<StoredFileStatus> D
 {
     /// <summary>Bytes freed: the sizes of the deleted files that were on disk.</summary>
     public long FreedBytes { get; init; }
+
+    /// <summary>The deleted files of which only what a cut-short download left (a .partial) was on disk.</summary>
+    public IReadOnlyList<StoredFileStatus> PartialOnly { get; init; } = Array.Empty<StoredFileStatus>();
 }
+
+/// <summary>What removing a stored model would do, read without changing the disk (for -WhatIf and -Confirm).</summary>
+/// <param name="Deleting">The model's files that would go: those no other saved preset uses.</param>
+/// <param name="Kept">The model's files that would stay, as another saved preset uses them.</param>
+/// <param name="OnDiskBytes">What deleting them would free now: the files and their download leftovers as they are on disk.</param>
+public sealed record StoreRemovalPlan(StoredModel Model, IReadOnlyList<StoredFileStatus> Deleting, IReadOnlyList<KeptFile> Kept, long OnDiskBytes);
 
 public sealed partial class ModelStore
 {
@@ -24,26 +33,19 @@ public sealed partial class ModelStore
     /// </summary>
     public async Task<StoreRemoval> RemoveAsync(string name, CancellationToken cancel = default)
     {
-        // One reading of the store: its saved presets are the listed models that have one.
-        var stored = List();
-        var model = stored.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase))
-                    ?? throw new FifoInputException("ModelNotFound",
-                        $"The model store '{Root}' holds no model '{name}'. Get-FifoModel lists what it holds (saved presets, and files saved by hand as owner/name@revision).");
-        var others = stored.Where(m => m != model && m.Preset is not null).Select(m => m.Preset!).ToList();
+        var plan = PlanRemoval(name);
+        var model = plan.Model;
         var deleted = new List<StoredFileStatus>();
-        var kept = new List<KeptFile>();
+        var partialOnly = new List<StoredFileStatus>();
         long freed = 0;
         try
         {
-            foreach (var file in model.Files)
+            foreach (var file in plan.Deleting)
             {
-                if (others.FirstOrDefault(p => Uses(p, file)) is { } user)
-                {
-                    kept.Add(new KeptFile(file, user.Name));
-                    continue;
-                }
-                freed += await DeleteStoredFileAsync(file.LocalPath, cancel).ConfigureAwait(false);
+                var bytes = await DeleteStoredFileAsync(file.LocalPath, cancel).ConfigureAwait(false);
+                freed += bytes.Freed;
                 deleted.Add(file);
+                if (bytes is { Whole: null, Partial: not null }) partialOnly.Add(file);
             }
             if (model.Preset is { } preset) DeleteOrFail(PresetPath(preset.Name));
         }
@@ -57,7 +59,36 @@ public sealed partial class ModelStore
             }
             foreach (var file in deleted) RemoveEmptyFolders(file);
         }
-        return new StoreRemoval(model.Name, deleted, kept) { FreedBytes = freed };
+        return new StoreRemoval(model.Name, deleted, plan.Kept) { FreedBytes = freed, PartialOnly = partialOnly };
+    }
+
+    /// <summary>
+    /// What <see cref="RemoveAsync"/> would delete and keep for a stored model as <see cref="List"/> names it, read from
+    /// the disk as it is now. Throws "ModelNotFound" for a name the store does not hold.
+    /// </summary>
+    public StoreRemovalPlan PlanRemoval(string name)
+    {
+        // One reading of the store: its saved presets are the listed models that have one.
+        var stored = List();
+        var model = stored.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase))
+                    ?? throw new FifoInputException("ModelNotFound",
+                        $"The model store '{Root}' holds no model '{name}'. Get-FifoModel lists what it holds (saved presets, and files saved by hand as owner/name@revision).");
+        var others = stored.Where(m => m != model && m.Preset is not null).Select(m => m.Preset!).ToList();
+        var deleting = new List<StoredFileStatus>();
+        var kept = new List<KeptFile>();
+        foreach (var file in model.Files)
+        {
+            if (others.FirstOrDefault(p => Uses(p, file)) is { } user) kept.Add(new KeptFile(file, user.Name));
+            else deleting.Add(file);
+        }
+        long onDisk = deleting.Sum(f => LengthOrZero(f.LocalPath) + LengthOrZero(f.LocalPath + FileDownload.PartialSuffix));
+        return new StoreRemovalPlan(model, deleting, kept, onDisk);
+    }
+
+    static long LengthOrZero(string path)
+    {
+        var info = new FileInfo(path);
+        return info.Exists ? info.Length : 0;
     }
 
     static bool Uses(ModelPreset preset, StoredFileStatus file) => preset.Parts.Any(part =>
@@ -68,28 +99,38 @@ public sealed partial class ModelStore
     /// meanwhile; returns the bytes freed. The lock file goes too, as after a finished download: a save that waited for
     /// it at this very moment is racing the removal of the same file, and verification still guards what it stores.
     /// </summary>
-    async Task<long> DeleteStoredFileAsync(string local, CancellationToken cancel)
+    async Task<DeletedBytes> DeleteStoredFileAsync(string local, CancellationToken cancel)
     {
         var lockPath = local + ".lock";
-        if (!Directory.Exists(Path.GetDirectoryName(local))) return 0;
-        long freed = 0;
+        if (!Directory.Exists(Path.GetDirectoryName(local))) return default;
+        var freed = default(DeletedBytes);
         using (await ExclusiveFile.AcquireAsync(lockPath, DownloadLockWait, waiting: null,
                    ex => new FifoInputException("ModelFileLocked",
                        $"'{local}' is being downloaded by another Save-FifoModel. Remove the model once that save ends, or stop it first.", ex),
                    cancel).ConfigureAwait(false))
         {
-            foreach (var path in new[] { local, local + ".partial" })
-            {
-                var info = new FileInfo(path);
-                if (!info.Exists) continue;
-                freed += info.Length;
-                DeleteOrFail(path);
-            }
+            freed = new DeletedBytes(DeleteCounting(local), DeleteCounting(local + FileDownload.PartialSuffix));
             TryDelete(lockPath);
         }
         // Windows refuses to delete a file its holder has open; by now it is closed.
         TryDelete(lockPath);
         return freed;
+    }
+
+    /// <summary>Bytes a deleted file and its download leftover held; null for one that was not there.</summary>
+    readonly record struct DeletedBytes(long? Whole, long? Partial)
+    {
+        public long Freed => (Whole ?? 0) + (Partial ?? 0);
+    }
+
+    /// <summary>Deletes <paramref name="path"/> and returns the bytes it held; null where there was no such file.</summary>
+    static long? DeleteCounting(string path)
+    {
+        var info = new FileInfo(path);
+        if (!info.Exists) return null;
+        long length = info.Length;
+        DeleteOrFail(path);
+        return length;
     }
 
     static void DeleteOrFail(string path)

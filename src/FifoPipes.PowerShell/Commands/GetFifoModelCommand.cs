@@ -15,7 +15,7 @@ namespace FifoPipes.PowerShell.Commands;
 [OutputType(typeof(FifoModelInfo))]
 public sealed class GetFifoModelCommand : PSCmdlet
 {
-    /// <summary><para type="description">Model names; wildcards allowed.</para></summary>
+    /// <summary><para type="description">Model names; wildcards allowed. owner/name without @revision lists that repository at every revision the store holds.</para></summary>
     [Parameter(Position = 0)]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(StoredModelNameCompleter))]
@@ -29,7 +29,7 @@ public sealed class GetFifoModelCommand : PSCmdlet
         IReadOnlyList<StoredModel> models;
         try { models = ModelStore.FromEnvironment().List(ListAvailable ? ModelCatalog.FromEnvironment() : null); }
         catch (FifoInputException ex) { ThrowTerminatingError(Errors.From(ex)); return; }
-        var names = new NameFilter(Name);
+        var names = new NameFilter(Name, StoredModelNames.Names);
         foreach (var model in models.Where(m => names.Matches(m.Name))) WriteObject(new FifoModelInfo(model));
         foreach (var name in names.UnmatchedPlainNames())
         {

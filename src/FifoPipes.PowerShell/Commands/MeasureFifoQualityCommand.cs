@@ -82,6 +82,12 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
             ThrowTerminatingError(Errors.From(new FifoInputException("InvalidParameter",
                 $"-Every {Every} is more than the run's {frames} frames: a measured stretch lies within the run. Give -Every at most {frames}, or leave it out to measure the run as one stretch."), "-Every"));
         var studyOptions = Bind(studyPlugin, Option, "-Option", extra: new Dictionary<string, object?> { ["frames"] = Frames, ["every"] = every });
+        // Checked before the study runs: found when the report is written, it would throw the whole measurement away.
+        var reportFolder = OutputFolder is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(OutputFolder);
+        if (reportFolder is not null && FileInTheWay(reportFolder) is { } inTheWay)
+            ThrowTerminatingError(Errors.From(new FifoInputException("OutputFolderIsFile", inTheWay == Path.TrimEndingDirectorySeparator(reportFolder)
+                ? $"-OutputFolder '{reportFolder}' is a file, but the report is several files (plots, tables, a CSV): give a folder, e.g. '{Path.Join(Path.GetDirectoryName(reportFolder), "quality")}'."
+                : $"-OutputFolder '{reportFolder}' cannot be made: '{inTheWay}' is a file, not a folder. Give a folder outside it."), "-OutputFolder"));
         var log = new CmdletLog(this);
         var context = new PluginContext(log, SessionState.Path.CurrentFileSystemLocation.ProviderPath, stop.Token);
         var names = Sampler ?? plugins.OfKind(PluginKind.Sampler).Select(p => p.Name).ToArray();
@@ -133,11 +139,19 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
             log.Drain();
             foreach (var candidate in candidates) (candidate.Sampler as IDisposable)?.Dispose();
         }
-        if (OutputFolder is not null)
+        if (reportFolder is not null)
+            foreach (var file in studyPlugin.Create<IQualityStudy>().WriteReport(points, reportFolder)) WriteVerbose($"wrote {file}");
+    }
+
+    /// <summary>The folder itself, or the nearest folder above it, where that is a file; null where the folder can be made.</summary>
+    static string? FileInTheWay(string folder)
+    {
+        for (var at = Path.TrimEndingDirectorySeparator(folder); !string.IsNullOrEmpty(at); at = Path.GetDirectoryName(at))
         {
-            var folder = SessionState.Path.GetUnresolvedProviderPathFromPSPath(OutputFolder);
-            foreach (var file in studyPlugin.Create<IQualityStudy>().WriteReport(points, folder)) WriteVerbose($"wrote {file}");
+            if (File.Exists(at)) return at;
+            if (Directory.Exists(at)) return null;
         }
+        return null;
     }
 
     object? Bind(PluginDescriptor plugin, IDictionary? values, string parameter, IReadOnlyDictionary<string, object?>? extra = null)

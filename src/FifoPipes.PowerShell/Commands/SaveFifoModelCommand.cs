@@ -133,12 +133,6 @@ public sealed class SaveFifoModelCommand : PSCmdlet
             return record;
         }
 
-        static string Bytes(long n) => n switch
-        {
-            >= 1L << 30 => $"{n / (double)(1L << 30):F2} GB",
-            >= 1L << 20 => $"{n / (double)(1L << 20):F1} MB",
-            >= 1L << 10 => $"{n / 1024.0:F0} KB",
-            _ => $"{n} B",
-        };
+        static string Bytes(long n) => StoreWords.Bytes(n);
     }
 }

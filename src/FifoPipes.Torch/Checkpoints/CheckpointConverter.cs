@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Text.Json;
 using FifoPipes.Abstractions;
 using static TorchSharp.torch;
 
@@ -10,7 +12,8 @@ public sealed record CheckpointConversion(string Source, string Destination, int
 /// Converts a checkpoint (torch zip pickle: Lightning model.ckpt, pytorch_model.bin, .pt/.pth; or a safetensors
 /// file) to safetensors, optionally casting floating tensors, one tensor at a time so memory stays near the
 /// largest tensor whatever the checkpoint's size. Keys are kept as they are (Lightning's are the ones under
-/// "state_dict"), so a model that loads the checkpoint loads the converted file too.
+/// "state_dict"), so a model that loads the checkpoint loads the converted file too; a safetensors source's metadata
+/// is kept as well.
 /// </summary>
 public static class CheckpointConverter
 {
@@ -47,10 +50,22 @@ public static class CheckpointConverter
         if (string.Equals(src, dst, OperatingSystem.IsLinux() ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase))
             throw new FifoInputException("ConversionInPlace", $"The destination '{dst}' is the source itself; choose another file name.");
         CheckDestination(dst);
-        var metadata = new Dictionary<string, string> { ["format"] = "pt", ["converted_from"] = Path.GetFileName(src) };
+        var provenance = new Dictionary<string, string> { ["format"] = "pt", ["converted_from"] = Path.GetFileName(src) };
         return IsSafetensors(src)
-            ? FromSafetensors(src, dst, dtype, metadata, progress)
-            : FromTorchZip(src, dst, dtype, metadata, progress);
+            ? FromSafetensors(src, dst, dtype, provenance, progress)
+            : FromTorchZip(src, dst, dtype, provenance, progress);
+    }
+
+    /// <summary>
+    /// The source file's metadata (its license, training notes, the format its key names follow) with the converter's
+    /// provenance added where the source has no such key: what the source says of itself stays true of the conversion,
+    /// and one converted twice still names the first source.
+    /// </summary>
+    static Dictionary<string, string> WithSourceMetadata(IReadOnlyDictionary<string, string> source, IReadOnlyDictionary<string, string> provenance)
+    {
+        var merged = new Dictionary<string, string>(source, StringComparer.Ordinal);
+        foreach (var (key, value) in provenance) merged.TryAdd(key, value);
+        return merged;
     }
 
     static bool IsSafetensors(string path) =>
@@ -73,9 +88,10 @@ public static class CheckpointConverter
         return new CheckpointConversion(src, dst, refs.Count, layout.Sum(s => s.ByteSize), dtype?.ToString());
     }
 
-    static CheckpointConversion FromSafetensors(string src, string dst, ScalarType? dtype, Dictionary<string, string> metadata, Action<int, int, string>? progress)
+    static CheckpointConversion FromSafetensors(string src, string dst, ScalarType? dtype, Dictionary<string, string> provenance, Action<int, int, string>? progress)
     {
         var entries = SafetensorsFile.ReadHeader(src);
+        var metadata = WithSourceMetadata(MetadataOf(src), provenance);
         var layout = Layout(src, entries.Select(e => new SafetensorsSlot(e.Name, Target(SafetensorsFile.ScalarTypeOf(e.DType), dtype), e.Shape)));
         using var writer = Writing(dst, () => SafetensorsWriter.Create(dst, layout, metadata));
         int i = 0;
@@ -86,6 +102,34 @@ public static class CheckpointConverter
         }
         Writing(dst, writer.Commit);
         return new CheckpointConversion(src, dst, entries.Count, layout.Sum(s => s.ByteSize), dtype?.ToString());
+    }
+
+    /// <summary>
+    /// The string entries of a safetensors file's <c>__metadata__</c>, its header already checked by <see cref="SafetensorsFile.ReadHeader(string)"/>.
+    /// Read without a read buffer: SafetensorsFile's readers each allocate a 1 MB one, and a conversion keeps its managed
+    /// allocations well below one tensor's size, so that a copy of tensor bytes through managed memory stands out.
+    /// </summary>
+    static Dictionary<string, string> MetadataOf(string src)
+    {
+        using var stream = new FileStream(src, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, bufferSize: 0);
+        Span<byte> length = stackalloc byte[8];
+        stream.ReadExactly(length);
+        var header = new byte[BinaryPrimitives.ReadUInt64LittleEndian(length)];
+        stream.ReadExactly(header);
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        try
+        {
+            using var doc = JsonDocument.Parse(header);
+            if (doc.RootElement.TryGetProperty("__metadata__", out var stored) && stored.ValueKind == JsonValueKind.Object)
+                foreach (var entry in stored.EnumerateObject())
+                    if (entry.Value.ValueKind == JsonValueKind.String) metadata[entry.Name] = entry.Value.GetString()!;
+        }
+        // JSON parses invalid UTF-8 without a word and refuses it only when a string is read.
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            throw new FifoInputException("CheckpointCorrupt", $"'{src}' cannot be converted: its metadata is not valid ({ex.Message.TrimEnd('.')}). Download the checkpoint again.", ex);
+        }
+        return metadata;
     }
 
     /// <summary>The full path, refused as <paramref name="errorId"/> where there is none to make (empty, or a NUL in it).</summary>

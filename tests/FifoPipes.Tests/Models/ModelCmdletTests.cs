@@ -154,6 +154,43 @@ public sealed class ModelCmdletTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(store, "fifotest")));
     }
 
+    [Fact]
+    public void A_repository_named_without_a_revision_means_the_revisions_the_store_holds()
+    {
+        using var hub = new FakeHub();
+        hub.AddFile("me/tiny", "main", "notes.txt", "on main"u8.ToArray(), lfs: false);
+        hub.AddFile("me/tiny", "v1", "notes.txt", "on v1"u8.ToArray(), lfs: false);
+        var store = Path.Combine(dir, "store");
+        string Scoped(string body) => $$"""
+            $saved = $env:HF_ENDPOINT, $env:FIFOPIPES_MODEL_STORE
+            $env:HF_ENDPOINT = '{{hub.Endpoint}}'; $env:FIFOPIPES_MODEL_STORE = '{{store}}'
+            try { {{body}} } finally { $env:HF_ENDPOINT, $env:FIFOPIPES_MODEL_STORE = $saved }
+            """;
+        IEnumerable<string> Names(List<object> output) => output.Cast<FifoModelInfo>().Select(m => m.Name);
+        Assert.Empty(Run(Scoped("Save-FifoModel -Repository me/tiny -File notes.txt")).Errors);
+
+        // Before, only me/tiny@main was found: "There is no stored model 'me/tiny'".
+        var (one, oneErrors) = Run(Scoped("Get-FifoModel me/tiny"));
+        Assert.Empty(oneErrors);
+        Assert.Equal(new[] { "me/tiny@main" }, Names(one));
+
+        Assert.Empty(Run(Scoped("Save-FifoModel -Repository me/tiny -Revision v1 -File notes.txt")).Errors);
+        var (both, _) = Run(Scoped("Get-FifoModel me/tiny"));
+        Assert.Equal(new[] { "me/tiny@main", "me/tiny@v1" }, Names(both));
+
+        // Deleting is not guessed: with two revisions stored, the name alone is refused and names them.
+        var (_, ambiguous) = Run(Scoped("Remove-FifoModel me/tiny"));
+        var refusal = Assert.Single(ambiguous);
+        Assert.Equal("AmbiguousModelName", refusal.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Contains("me/tiny@main, me/tiny@v1", refusal.Exception.Message);
+        Assert.Equal(2, Run(Scoped("Get-FifoModel me/tiny")).Output.Count);
+
+        var (_, removeErrors) = Run(Scoped("Remove-FifoModel me/tiny@v1; Remove-FifoModel me/tiny"));
+        Assert.Empty(removeErrors);
+        Assert.Empty(Run(Scoped("Get-FifoModel")).Output);
+        Assert.Equal("ModelNotFound", Assert.Single(Run(Scoped("Get-FifoModel me/tiny")).Errors).FullyQualifiedErrorId.Split(',')[0]);
+    }
+
     [SkippableFact]
     public void ConvertTo_FifoCheckpoint_writes_the_same_tensors_as_safetensors_and_casts_to_bfloat16()
     {

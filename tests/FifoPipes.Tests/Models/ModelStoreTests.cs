@@ -284,6 +284,61 @@ public sealed class ModelStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_removal_plan_counts_only_the_files_it_would_delete_and_touches_none()
+    {
+        var store = new ModelStore(Path.Combine(dir, "store"));
+        using var client = Client();
+        hub.AddFile("fifotest/tiny-vc2", "main", "model.ckpt", FakeHub.RandomBytes(5_000, 12));
+        var sibling = Tiny with { Name = "fifotest-sibling", Parts = new[] { new ModelPart("checkpoint", "fifotest/tiny-vc2", "main", new[] { "model.ckpt" }), Tiny.Parts[1] } };
+        await store.SaveAsync(client, Tiny);
+        await store.SaveAsync(client, sibling);
+
+        var plan = store.PlanRemoval("fifotest-tiny");
+
+        Assert.Equal("model.ckpt", Assert.Single(plan.Deleting).Path);
+        Assert.Equal(new[] { "merges.txt", "vocab.json" }, plan.Kept.Select(k => k.File.Path).Order());
+        Assert.Equal(checkpoint.Length, plan.OnDiskBytes);
+        Assert.True(store.Status(Tiny).Complete, "a plan deletes nothing");
+        // Before, -WhatIf counted the shared tokenizer's 2 files as deleted too: "Delete its 3 files (... any another saved preset uses stay)".
+        Assert.Equal($"Delete 1 file (117 KB on disk) from {store.Root}; keep 2 files that other saved presets use",
+            FifoPipes.PowerShell.Commands.RemoveFifoModelCommand.WhatItDeletes(plan, store.Root));
+    }
+
+    [Fact]
+    public async Task A_cut_short_download_is_removed_as_a_partial_download_and_its_size_in_a_unit_that_fits()
+    {
+        var store = new ModelStore(Path.Combine(dir, "store"));
+        using var client = Client();
+        using var stop = new CancellationTokenSource();
+        // Stopped once bytes are in, before they are verified and take the file's name.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.SaveFilesAsync(client, "fifotest/tiny-vc", "main", new[] { "model.ckpt" },
+            new ActionProgress<ModelSaveProgress>(p => { if (p.FileDone > 0) stop.Cancel(); }), stop.Token));
+        var partial = new FileInfo(Path.Combine(store.Root, "fifotest", "tiny-vc", "main", "model.ckpt.partial"));
+        Assert.True(partial.Exists && !File.Exists(partial.FullName[..^".partial".Length]), "the test needs what a cut-short download leaves: a .partial alone");
+        long left = partial.Length;
+
+        var removal = await store.RemoveAsync("fifotest/tiny-vc@main");
+
+        Assert.Equal("model.ckpt", Assert.Single(removal.PartialOnly).Path);
+        Assert.Equal(left, removal.FreedBytes);
+        // Before: "Removed fifotest/tiny-vc@main: 1 files, 0.00 GB freed."
+        Assert.Equal("the partial download of 1 file", FifoPipes.PowerShell.Commands.RemoveFifoModelCommand.WhatWasDeleted(removal));
+        Assert.Equal(left >= 1024 ? $"{left / 1024.0:F0} KB" : $"{left} B", StoreWords.Bytes(left));
+    }
+
+    [Theory]
+    [InlineData(0, "0 B")]
+    [InlineData(300, "300 B")]
+    [InlineData(120_000, "117 KB")]
+    [InlineData(5L << 20, "5.0 MB")]
+    [InlineData(3L << 30, "3.00 GB")]
+    public void Sizes_are_said_in_a_unit_that_fits(long bytes, string said) => Assert.Equal(said, StoreWords.Bytes(bytes));
+
+    [Fact]
+    public void Counts_of_one_are_singular() =>
+        Assert.Equal(new[] { "0 files", "1 file", "2 files" }, new[] { 0, 1, 2 }.Select(n => StoreWords.Count(n, "file")));
+
+    [Fact]
     public async Task Files_saved_by_hand_are_removed_by_repository_unless_a_download_holds_them()
     {
         var store = new ModelStore(Path.Combine(dir, "store"));

@@ -1073,6 +1073,22 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void Measure_FifoQuality_refuses_an_OutputFolder_that_is_a_file_before_it_measures()
+    {
+        File.WriteAllText(Path.Combine(dir, "report.txt"), "an earlier report");
+
+        // A point passed down the pipeline would mean the study ran, and its time was lost to the report's error.
+        var error = RunFailing("Measure-FifoQuality -Sampler fifo -Frames 16 -Option @{ streams = 2; height = 4; width = 4; windowFrames = 4; partitions = 2 } " +
+                               "-OutputFolder report.txt | ForEach-Object { Set-Content measured.txt 'a point' }");
+
+        Assert.Equal("OutputFolderIsFile", error.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Contains($"-OutputFolder '{Path.Combine(dir, "report.txt")}' is a file", error.Exception.Message);
+        Assert.Contains("give a folder", error.Exception.Message);
+        Assert.False(File.Exists(Path.Combine(dir, "measured.txt")), "the study ran before the folder was checked");
+        Assert.Equal("an earlier report", File.ReadAllText(Path.Combine(dir, "report.txt")));
+    }
+
+    [Fact]
     public void Get_FifoPlugin_lists_plugins_with_options()
     {
         var plugins = Run("Get-FifoPlugin").Cast<FifoPluginInfo>().ToList();

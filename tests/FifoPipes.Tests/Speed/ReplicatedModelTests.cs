@@ -155,13 +155,13 @@ public sealed class ReplicatedModelTests : IClassFixture<TinyVideoCrafterCheckpo
         Assert.Equal(2, ModelDevices.ParseDevices("cpu,cpu")!.Count);
         Assert.Null(ModelDevices.ParseDevices("cuda:0,,cuda:1"));
         Assert.Null(ModelDevices.ParseDevices("cuda:0,tpu"));
-        var problem = Assert.Single(new VideoCrafterOptions { Device = "cpu,gpu" }.Validate());
+        var problem = Assert.Single(new VideoCrafterOptions { Path = "x", Device = "cpu,gpu" }.Validate());
         Assert.Equal("device", problem.Option);
         Assert.Contains("comma-separated", problem.Message);
         Assert.Contains("comma-separated", Assert.Single(new FifoPipes.Models.OpenSoraPlan.OpenSoraOptions { Path = "x", Device = "cpu,gpu" }.Validate()).Message);
         // One GPU twice is two replicas in its memory for no speed; the CPU may repeat (the stand-ins above).
-        Assert.Contains("names cuda:0 more than once", Assert.Single(new VideoCrafterOptions { Device = "cuda,cuda:0" }.Validate()).Message);
-        Assert.Empty(new VideoCrafterOptions { Device = "cpu,cpu" }.Validate());
+        Assert.Contains("names cuda:0 more than once", Assert.Single(new VideoCrafterOptions { Path = "x", Device = "cuda,cuda:0" }.Validate()).Message);
+        Assert.Empty(new VideoCrafterOptions { Path = "x", Device = "cpu,cpu" }.Validate());
         // The analytic model's decoder follows the rows it denoised, so it stays on one device and says so.
         var analytic = Assert.Single(new AnalyticOptions { Device = "cuda:0,cuda:1" }.Validate());
         Assert.Equal("device", analytic.Option);

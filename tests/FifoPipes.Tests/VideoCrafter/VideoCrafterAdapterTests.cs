@@ -363,7 +363,9 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
 
         var noPath = tiny.Options();
         noPath.Path = null;
-        Assert.Equal("CheckpointNotFound", Assert.Throws<FifoInputException>(() => tiny.Load(noPath)).ErrorId);
+        var unset = Assert.Throws<FifoInputException>(() => tiny.Load(noPath));
+        Assert.Equal("CheckpointNotFound", unset.ErrorId);
+        Assert.Contains("Save-FifoModel videocrafter2", unset.Message);
 
         var emptyFolder = Directory.CreateDirectory(Path.Combine(tiny.Folder, "empty")).FullName;
         var inFolder = Assert.Throws<FifoInputException>(() => tiny.Load(tiny.Options(emptyFolder)));
@@ -456,11 +458,12 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
     {
         static IEnumerable<string> Problems(Action<VideoCrafterOptions> change)
         {
-            var o = new VideoCrafterOptions();
+            var o = new VideoCrafterOptions { Path = "model.ckpt" };
             change(o);
             return o.Validate().Select(p => p.Option);
         }
         Assert.Empty(Problems(_ => { }));
+        Assert.Equal(new[] { "path" }, Problems(o => o.Path = null));
         Assert.Equal(new[] { "preset" }, Problems(o => o.Preset = "videocrafter3"));
         Assert.Equal(new[] { "dType" }, Problems(o => o.DType = "float16"));
         Assert.Empty(Problems(o => { o.DType = "float16"; o.Device = "cuda"; }));
@@ -542,6 +545,21 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
 
 public sealed class VideoCrafterRecipeTests
 {
+    [Fact]
+    public void A_recipe_without_a_checkpoint_fails_its_check_at_the_model_line_and_names_the_store()
+    {
+        const string Yaml = "apiVersion: fifopipes/v1\nmodel: { use: videocrafter }\nprompt: a red panda\nframes: 4\n";
+        var reader = new FifoPipes.Hosting.Recipes.RecipeReader(FifoPipes.Tests.Hosting.TestPlugins.Host);
+
+        Assert.Null(reader.ReadText(Yaml, "/recipes/w.yaml"));
+
+        // As zeroscope and opensora say it: before anything loads, at the recipe's line, with the store's way to get the file.
+        var diagnostic = Assert.Single(reader.Diagnostics);
+        Assert.Equal(("model.with.path", 2), (diagnostic.Path, diagnostic.Line));
+        Assert.Contains("-ModelPath", diagnostic.Message);
+        Assert.Contains("Save-FifoModel videocrafter2, then -Model videocrafter2", diagnostic.Message);
+    }
+
     [Fact]
     public void The_example_recipe_binds_to_the_videocrafter_plugin()
     {
