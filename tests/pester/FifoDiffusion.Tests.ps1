@@ -408,6 +408,18 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
         FrameCount $gif | Should -Be 3
     }
 
+    It 'lets a break downstream end its loop, not fail the run, and still finishes the file' {
+        $gif = Join-Path $Work 'broken-off.gif'
+        $seen = 0
+        $Error.Clear()
+        # A break in a ForEach-Object script block leaves the enclosing loop through the pipeline, as PowerShell's own commands let it.
+        do { New-FifoVideo 'ocean' -Frames 100000 @Tiny | Export-FifoFrames $gif -PassThru | ForEach-Object { if (++$seen -ge 3) { break } } } while ($false)
+        $seen | Should -Be 3
+        FrameCount $gif | Should -Be 3
+        do { New-FifoVideo 'ocean' -Frames 100000 @Tiny | ForEach-Object { break } } while ($false)
+        $Error | Should -BeNullOrEmpty
+    }
+
     It 'stops the frames coming under -WhatIf, which writes none' {
         $script:made = 0
         $written = New-FifoVideo 'ocean' -Frames 50 @Tiny | ForEach-Object { $script:made++; $_ } | Export-FifoFrames (Join-Path $Work 'whatif.gif') -WhatIf

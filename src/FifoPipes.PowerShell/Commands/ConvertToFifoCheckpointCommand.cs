@@ -63,7 +63,7 @@ public sealed class ConvertToFifoCheckpointCommand : PSCmdlet
             WriteVerbose($"Wrote {result.Tensors} tensors ({result.Bytes / 1e9:F2} GB) to {result.Destination}.");
             WrittenItems.Write(this, new[] { result.Destination });
         }
-        catch (Exception ex) when (ex is not PipelineStoppedException and not ActionPreferenceStopException)
+        catch (Exception ex) when (!Errors.IsPipelineFlow(ex))
         {
             WriteError(Errors.From(ex, source));
         }

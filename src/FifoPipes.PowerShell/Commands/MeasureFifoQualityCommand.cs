@@ -44,7 +44,7 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
     protected override void EndProcessing()
     {
         try { Measure(); }
-        catch (Exception ex) when (ex is not PipelineStoppedException and not ActionPreferenceStopException and not OperationCanceledException)
+        catch (Exception ex) when (!Errors.IsPipelineFlow(ex) && ex is not OperationCanceledException)
         {
             ThrowTerminatingError(Errors.From(ex));
         }

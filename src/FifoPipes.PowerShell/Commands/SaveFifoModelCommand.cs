@@ -82,7 +82,7 @@ public sealed class SaveFifoModelCommand : PSCmdlet
         {
             model = work.Run(this, cancel => save(store, hub, new ActionProgress<ModelSaveProgress>(meter.Update), cancel), meter.Record);
         }
-        catch (Exception ex) when (ex is not PipelineStoppedException and not ActionPreferenceStopException)
+        catch (Exception ex) when (!Errors.IsPipelineFlow(ex))
         {
             if (terminating) ThrowTerminatingError(Errors.From(ex, what));
             else WriteError(Errors.From(ex, what));
