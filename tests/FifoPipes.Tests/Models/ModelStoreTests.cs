@@ -249,8 +249,8 @@ public sealed class ModelStoreTests : IDisposable
         Assert.IsAssignableFrom<IOException>(error.InnerException);
     }
 
-    [Fact]
-    public async Task Removing_a_preset_deletes_its_files_and_records_but_keeps_what_another_preset_uses()
+    /// <summary>Tiny and a preset that shares its tokenizer but has a checkpoint of its own, both saved.</summary>
+    async Task<(ModelStore Store, ModelPreset Sibling)> SavedWithSibling()
     {
         var store = new ModelStore(Path.Combine(dir, "store"));
         using var client = Client();
@@ -258,6 +258,13 @@ public sealed class ModelStoreTests : IDisposable
         var sibling = Tiny with { Name = "fifotest-sibling", Parts = new[] { new ModelPart("checkpoint", "fifotest/tiny-vc2", "main", new[] { "model.ckpt" }), Tiny.Parts[1] } };
         await store.SaveAsync(client, Tiny);
         await store.SaveAsync(client, sibling);
+        return (store, sibling);
+    }
+
+    [Fact]
+    public async Task Removing_a_preset_deletes_its_files_and_records_but_keeps_what_another_preset_uses()
+    {
+        var (store, sibling) = await SavedWithSibling();
         var ownFolder = Path.Combine(store.Root, "fifotest", "tiny-vc");
         File.WriteAllText(Path.Combine(ownFolder, "main", "notes.bin.partial"), "left by a cut-short download of a file the manifest does not name");
         File.WriteAllText(Path.Combine(ownFolder, "main", "model.ckpt.partial"), "a newer version, cut short");
@@ -286,12 +293,7 @@ public sealed class ModelStoreTests : IDisposable
     [Fact]
     public async Task A_removal_plan_counts_only_the_files_it_would_delete_and_touches_none()
     {
-        var store = new ModelStore(Path.Combine(dir, "store"));
-        using var client = Client();
-        hub.AddFile("fifotest/tiny-vc2", "main", "model.ckpt", FakeHub.RandomBytes(5_000, 12));
-        var sibling = Tiny with { Name = "fifotest-sibling", Parts = new[] { new ModelPart("checkpoint", "fifotest/tiny-vc2", "main", new[] { "model.ckpt" }), Tiny.Parts[1] } };
-        await store.SaveAsync(client, Tiny);
-        await store.SaveAsync(client, sibling);
+        var (store, sibling) = await SavedWithSibling();
 
         var plan = store.PlanRemoval("fifotest-tiny");
 
