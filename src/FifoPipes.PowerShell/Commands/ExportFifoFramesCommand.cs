@@ -28,13 +28,18 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     long framesWritten;
     // The run record last played at -Fps, and it rewritten: a run's frames share one record, rewritten once.
     (string? Record, string? AtFps) played;
-    // Sinks whose paths name the run ({seed}, {hash}): opened with the first frame, which says which run it is.
+    // Sinks whose paths name the run ({seed}, {hash}): opened with each run's first frame, which says which run it is,
+    // so the runs of a sweep piped in write a file each rather than one file recorded as the first run's.
     List<SinkUse>? namedByRun;
     PluginContext? sinkContext;
+    Guid? runOfSinks;
+    // What the runs before the one being written wrote, by path: their files are done, and no later run may replace one.
+    readonly List<string> filesOfEarlierRuns = new();
+    readonly Dictionary<string, string> pathsOfEarlierRuns = new(SinkTargets.PathComparer);
     // Never disposed: a StopProcessing may come after Dispose, and a source without timers holds nothing.
     readonly CancellationTokenSource stopping = new();
 
-    /// <summary><para type="description">One or more output paths or stream addresses (rtmp://..., srt://...); each gets its own sink. {seed} and {hash} in a path are filled from the run the first frame records ('clip-{seed}.mp4', quoted: unquoted braces are a script block to PowerShell), as in recipes' sink paths.</para></summary>
+    /// <summary><para type="description">One or more output paths or stream addresses (rtmp://..., srt://...); each gets its own sink. {seed} and {hash} in a path are filled from the run the first frame records ('clip-{seed}.mp4', quoted: unquoted braces are a script block to PowerShell), as in recipes' sink paths; each further run piped in (a sweep's -PassThru) writes files of its own, and one that would replace an earlier run's file is refused.</para></summary>
     [Parameter(Mandatory = true, Position = 0)]
     [ValidateNotNullOrEmpty]
     public string[] Path { get; set; } = Array.Empty<string>();
@@ -120,7 +125,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
             frame = PlayingAt(frame, fps);
         try
         {
-            if (namedByRun is { } uses) OpenNamedByRun(uses, frame);
+            if (namedByRun is { } uses && frame.RunId != runOfSinks) OpenNamedByRun(uses, frame);
             sinks!.Write(frame);
             framesWritten++;
             log!.Drain();
@@ -140,16 +145,18 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         if (writing && framesWritten == 0)
             WriteWarning($"No frames came down the pipeline, so nothing was written to {string.Join(", ", Path.Select(p => $"'{StreamAddress.Display(p)}'"))}.");
         IReadOnlyList<string> files;
-        try { files = sinks!.Complete(); }
+        try { files = filesOfEarlierRuns.Concat(sinks!.Complete()).ToList(); }
         catch (Exception ex) when (!Errors.IsPipelineFlow(ex)) { ThrowTerminatingError(Errors.From(ex)); return; }
         finally { log?.Drain(); }
         WrittenItems.Write(this, files, framesPassedOn: PassThru);
     }
 
-    /// <summary>The sinks again, their paths naming the run the first frame belongs to, checked as BeginProcessing checked them.</summary>
+    /// <summary>
+    /// The sinks again, their paths naming the run <paramref name="first"/> belongs to, checked as BeginProcessing checked
+    /// them; the files of the run before it are finished first.
+    /// </summary>
     void OpenNamedByRun(List<SinkUse> uses, VideoFrame first)
     {
-        namedByRun = null;
         var run = first.Provenance is { } text ? RunProvenance.Parse(text, $"frame {first.Index}") : null;
         if (run?.Value("seed") is not { } seed)
             throw new FifoInputException("OutputNamesUnknownRun",
@@ -157,8 +164,21 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         var named = uses.Select(u => u with { Path = RunNames.Fill(u.Path, seed, () => run.RunHash) }).ToList();
         var seen = new SinkTargets();
         foreach (var use in named)
+        {
             if (!seen.Add(use.Path))
                 throw new FifoInputException("DuplicateOutputPath", $"'{StreamAddress.Display(use.Path)}' is given twice once the run names it; every output needs its own path.");
+            if (pathsOfEarlierRuns.TryGetValue(use.Path, out var earlier))
+                throw new FifoInputException("DuplicateOutputPath",
+                    $"'{StreamAddress.Display(use.Path)}' was written by the run before (seed {earlier}), and the run now coming (seed {seed}) would replace it. " +
+                    "Put {hash} in the path, which differs between runs that share a seed.");
+        }
+        if (runOfSinks is not null)
+        {
+            filesOfEarlierRuns.AddRange(sinks!.Complete());
+            log!.Drain();
+        }
+        foreach (var use in named) pathsOfEarlierRuns[use.Path] = seed;
+        runOfSinks = first.RunId;
         sinks!.Dispose();
         sinks = new SinkSet(named, Force, Fps ?? 8, sinkContext!);
         sinks.Check();

@@ -782,6 +782,17 @@ public sealed class CmdletTests : IDisposable
         Assert.Contains("'{seeed}' would be written into the name as it is", misspelt.Exception.Message);
         Assert.Contains("Did you mean '{seed}'?", misspelt.Exception.Message);
         Assert.False(File.Exists(Path.Combine(dir, "out", "koi-{seeed}.gif")));
+
+        // Several runs piped into one export: a file each, each recording its own run (it was one file of 2 + 3 frames, recorded as the first run).
+        var piped = Run($"& {{ New-FifoVideo 'carp' -Frames 2 -Seed 7 {tiny}; New-FifoVideo 'carp' -Frames 3 -Seed 8 {tiny} }} | Export-FifoFrames 'piped/carp-{{seed}}.gif'")
+            .Cast<FileInfo>().Select(f => f.Name);
+        Assert.Equal(new[] { "carp-7.gif", "carp-8.gif" }, piped);
+        var runs = Run("'piped/carp-7.gif', 'piped/carp-8.gif' | Get-FifoProvenance").Cast<FifoProvenance>().ToList();
+        Assert.Equal(new object?[] { "7", 2L, "8", 3L }, runs.SelectMany(r => new object?[] { r.Settings["seed"], r.FramesWritten }));
+        // Two runs of one seed would share the file: the second is refused, the first's file finished.
+        var shared = RunFailing($"& {{ New-FifoVideo 'carp' -Frames 2 -Seed 9 {tiny}; New-FifoVideo 'trout' -Frames 2 -Seed 9 {tiny} }} | Export-FifoFrames 'piped/fish-{{seed}}.gif'");
+        Assert.Contains("was written by the run before (seed 9), and the run now coming (seed 9) would replace it. Put {hash} in the path", shared.Exception.Message);
+        Assert.Equal(2, Media.FrameCount(Path.Combine(dir, "piped", "fish-9.gif")));
     }
 
     [Fact]
