@@ -678,6 +678,7 @@ public sealed class RecipeReader
         if (map[key] is not { } node) return null;
         var text = Text(node, path);
         if (text is null) return null;
+        var given = text;
         if (runNamed)
         {
             if (RunNamed(text, path, node.Location) is not { } named) return null;
@@ -685,8 +686,25 @@ public sealed class RecipeReader
         }
         if (FullPath(text, path, node.Location) is not { } full) return null;
         if (Directory.Exists(full)) { Error(path, $"'{Path.TrimEndingDirectorySeparator(full)}' is a folder; give the path of a file (in it, or elsewhere)", node.Location); return null; }
-        if (mustExist && !File.Exists(full)) { Error(path, $"file '{full}' does not exist", node.Location); return null; }
+        if (mustExist && !File.Exists(full)) { Error(path, $"file '{full}' does not exist{OtherRunsHint(given, full)}", node.Location); return null; }
         return full;
+    }
+
+    /// <summary>
+    /// Where a path named by {hash} (resume: 'run-{hash}.snapshot') is not there, the files beside it that differ only in
+    /// the hash: the run hash follows the frame count and prompts, so a run made longer than its snapshot's names another file.
+    /// </summary>
+    static string OtherRunsHint(string given, string full)
+    {
+        if (!given.Contains(RunNames.Hash, StringComparison.Ordinal)) return "";
+        // Only the hash may differ; a seed in the name is taken as any, which the listing does not need to tell apart.
+        var pattern = Path.GetFileName(given).Replace(RunNames.Hash, "*").Replace(RunNames.Seed, "*");
+        var folder = Path.GetDirectoryName(full);
+        string[] others;
+        try { others = Directory.Exists(folder) ? Directory.GetFiles(folder, pattern).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).Take(3).ToArray() : Array.Empty<string>(); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { others = Array.Empty<string>(); }
+        return "; {hash} is this run's hash, which its frame count, prompts and settings decide, so a run made longer than the one that wrote the file names another" +
+               (others.Length > 0 ? $": give the file's own name ({string.Join(", ", others.Select(o => $"'{o}'"))})" : ": give the file's own name");
     }
 
     MapNode? ReadMap(RecipeNode? node, string path)

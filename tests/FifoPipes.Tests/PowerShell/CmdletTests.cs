@@ -688,6 +688,11 @@ public sealed class CmdletTests : IDisposable
         Assert.Contains("holds an earlier snapshot of this same run", same.Exception.Message);
         Assert.Contains("To go on from it, resume from it (-Resume", same.Exception.Message);
         Assert.DoesNotContain("{hash} in it", same.Exception.Message);
+        // Made longer, the run has another hash: the resume names the file that is there.
+        var written = Path.GetFileName(Assert.Single(Directory.GetFiles(dir, "run-*.snapshot")));
+        var longer = RunFailing($"New-FifoVideo 'ash' -Frames 8 {InProcessShell.Tiny} -Resume 'run-{{hash}}.snapshot'");
+        Assert.Contains("does not exist; {hash} is this run's hash, which its frame count, prompts and settings decide", longer.Exception.Message);
+        Assert.Contains($"give the file's own name ('{written}')", longer.Exception.Message);
     }
 
     [Fact]
