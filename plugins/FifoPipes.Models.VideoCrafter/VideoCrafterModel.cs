@@ -186,6 +186,11 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention, IA
             (VideoCrafterCheckpoint.VaePrefix, () => new AutoencoderKL(preset.Vae, meta)),
             (VideoCrafterCheckpoint.TextPrefix, () => new OpenClipTextTransformer(preset.Text, meta)),
         };
+        // None of the three networks: another kind of checkpoint, which one line says better than a missing-key list per network.
+        if (parts.All(p => !weights.Shapes.Keys.Any(k => k.StartsWith(p.Prefix, StringComparison.Ordinal))))
+            throw new FifoInputException("CheckpointMismatch",
+                $"'{weights.Path}' is not a VideoCrafter checkpoint: it holds none of the keys of its networks ({string.Join(", ", parts.Select(p => p.Prefix + "*"))}); " +
+                $"its keys start {KeyRoots(weights.Shapes.Keys)}. {VideoCrafterWeights.DownloadHelp}");
         var report = new List<string>();
         foreach (var (prefix, build) in parts)
         {
@@ -236,6 +241,15 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention, IA
     }
 
     /// <summary>Names the preset the checkpoint's keys point to, when that is not the one chosen.</summary>
+    /// <summary>"with encoder.* (120 keys), decoder.* (98)": the first parts of a checkpoint's key names, the most common first.</summary>
+    static string KeyRoots(IEnumerable<string> keys)
+    {
+        var roots = keys.GroupBy(k => k.Split('.')[0]).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).ToList();
+        if (roots.Count == 0) return "nowhere: it holds no tensors";
+        var shown = roots.Take(4).Select((g, i) => $"{g.Key}.* ({g.Count()}{(i == 0 ? " keys" : "")})");
+        return "with " + string.Join(", ", shown) + (roots.Count > 4 ? $" and {roots.Count - 4} more" : "");
+    }
+
     static string PresetHint(VideoCrafterWeights weights, VideoCrafterPreset preset)
     {
         var keys = weights.Shapes.Keys;

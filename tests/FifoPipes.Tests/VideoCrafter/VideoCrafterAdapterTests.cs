@@ -428,6 +428,19 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
     }
 
     [Fact]
+    public void A_checkpoint_of_another_kind_is_named_as_such_in_one_line_with_the_keys_it_has()
+    {
+        var other = Path.Combine(tiny.Folder, "vae-only.safetensors");
+        using (var a = zeros(2, 2)) using (var b = zeros(3)) using (var c = zeros(1))
+            SafetensorsFile.Save(other, new Dictionary<string, Tensor> { ["encoder.conv_in.weight"] = a, ["encoder.conv_in.bias"] = b, ["decoder.norm.weight"] = c });
+        var ex = Assert.Throws<FifoInputException>(() => tiny.Load(tiny.Options(other)));
+        Assert.Equal("CheckpointMismatch", ex.ErrorId);
+        Assert.Contains("is not a VideoCrafter checkpoint: it holds none of the keys of its networks (model.diffusion_model.*, first_stage_model.*, cond_stage_model.model.*); " +
+                        "its keys start with encoder.* (2 keys), decoder.* (1).", ex.Message);
+        Assert.DoesNotContain("keys at all", ex.Message);
+    }
+
+    [Fact]
     public void The_schedule_buffers_must_be_the_presets_schedule_and_nothing_else_may_sit_beside_them()
     {
         // A wrong schedule override: the checkpoint's alphas_cumprod says linear_end 0.012.
