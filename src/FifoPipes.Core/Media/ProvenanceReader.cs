@@ -18,16 +18,48 @@ public static class ProvenanceReader
     /// <summary>How every run record starts, "FifoPipes run &lt;hash&gt;": the writer's and the readers' one spelling.</summary>
     public const string Mark = "FifoPipes run ";
 
-    /// <summary>Whether <paramref name="path"/> is a kind of file the sinks record runs in (PNG, GIF, a video).</summary>
-    public static bool Records(string path) =>
-        Path.GetExtension(path).ToLowerInvariant() is ".png" or ".gif" or ".m3u8" || VideoClipReader.IsVideo(path);
+    /// <summary>Whether <paramref name="path"/> is a kind of file the sinks record runs in (PNG, GIF, a video), by its content where it can be read, else by its extension.</summary>
+    public static bool Records(string path) => KindOf(path) is not null;
+
+    /// <summary>
+    /// ".png", ".gif", ".m3u8" or ".video": by the file's first bytes, so one written under another kind's extension
+    /// (Export-FifoFrames x.png -Format gif) is still read; by its extension where its bytes say nothing we know.
+    /// </summary>
+    static string? KindOf(string path)
+    {
+        if (Sniffed(path) is { } kind) return kind;
+        var extension = Path.GetExtension(path).ToLowerInvariant();
+        return extension is ".png" or ".gif" or ".m3u8" ? extension : VideoClipReader.IsVideo(path) ? ".video" : null;
+    }
+
+    static readonly byte[] PngSignature = { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A };
+    static readonly byte[] EbmlMagic = { 0x1A, 0x45, 0xDF, 0xA3 };
+
+    static string? Sniffed(string path)
+    {
+        Span<byte> head = stackalloc byte[12];
+        int read;
+        try
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 1);
+            read = file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return null; }
+        head = head[..read];
+        if (head.StartsWith(PngSignature)) return ".png";
+        if (head.StartsWith("GIF87a"u8) || head.StartsWith("GIF89a"u8)) return ".gif";
+        if (head.StartsWith("#EXTM3U"u8)) return ".m3u8";
+        // An MP4's first box is its file type; Matroska and WebM start with the EBML magic.
+        if ((head.Length >= 8 && head[4..8].SequenceEqual("ftyp"u8)) || head.StartsWith(EbmlMagic)) return ".video";
+        return null;
+    }
 
     /// <summary>The provenance text, or null when the file holds none; an unreadable or unknown file is an input error.</summary>
     public static string? Read(string path)
     {
         if (!File.Exists(path))
             throw new FifoInputException("ProvenanceFileNotFound", $"'{path}' does not exist. Give a PNG frame, GIF or video that FifoPipes wrote.");
-        var extension = Path.GetExtension(path).ToLowerInvariant();
+        var extension = KindOf(path);
         try
         {
             return extension switch
@@ -37,14 +69,14 @@ public static class ProvenanceReader
                 ".gif" => Identified(path).Metadata.GetGifMetadata().Comments
                     .Select(UnescapeGifComment).FirstOrDefault(c => c.StartsWith(Mark, StringComparison.Ordinal)),
                 ".m3u8" => VideoComment(HlsInitSegment(path)),
-                _ when VideoClipReader.IsVideo(path) => VideoComment(path),
+                ".video" => VideoComment(path),
                 _ => throw new FifoInputException("ProvenanceUnsupported",
                     $"'{path}' is not a file FifoPipes records runs in. Give {FilesThatRecordRuns}."),
             };
         }
         catch (Exception ex) when (ex is ImageFormatException or IOException or UnauthorizedAccessException)
         {
-            throw new FifoInputException("ProvenanceUnreadable", $"'{path}' could not be read as {extension.TrimStart('.')} ({ex.Message}).", ex);
+            throw new FifoInputException("ProvenanceUnreadable", $"'{path}' could not be read as {extension?.TrimStart('.') ?? "a file of runs"} ({ex.Message}).", ex);
         }
     }
 

@@ -88,6 +88,17 @@ public sealed class ProvenanceFramesTests : IDisposable
         }
     }
 
+    [SkippableFact]
+    public void A_file_written_under_another_kinds_extension_is_read_by_its_content()
+    {
+        Skip.IfNot(Ffprobe.Available, "the video is an mp4, which needs ffmpeg");
+        // -Format picks the sink whatever the name says: a GIF named .png, an MP4 with no extension.
+        Run($"New-FifoVideo 'calm blue ocean' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames odd.png -Format gif 3>$null | Out-Null");
+        Run($"New-FifoVideo 'calm blue ocean' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames clip.bin -Format mp4 3>$null | Out-Null");
+        foreach (var file in new[] { "odd.png", "clip.bin" })
+            Assert.Equal("calm blue ocean", Provenance(file).Prompt);
+    }
+
     [Fact]
     public void A_snapshot_says_how_far_its_run_had_got_apart_from_the_frames_it_planned()
     {
