@@ -238,6 +238,15 @@ sealed class RecipeBuilder
     {
         var entries = root.Entries.ToList();
         var topValues = new Dictionary<string, object?>(top, StringComparer.Ordinal);
+        // -Override @{ frames = 64 } on a recipe with a prompt list: the counts go to its entries, one for all or one
+        // each, as New-FifoVideo -Recipe -Frames gives them (a top-level frames beside a list is otherwise refused).
+        var countsOfFilePrompts = framesOfFilePrompts;
+        if (prompts is null && countsOfFilePrompts is null && !topValues.ContainsKey("prompt") && !topValues.ContainsKey("prompts")
+            && root["prompts"] is not null && topValues.TryGetValue("frames", out var overriddenFrames) && LanguagePrimitives.TryConvertTo<int[]>(overriddenFrames, out var listCounts))
+        {
+            topValues.Remove("frames");
+            countsOfFilePrompts = (listCounts, parameters.GetValueOrDefault("frames") ?? "frames");
+        }
         // Prompts given as parameters replace the file's prompt or prompt list entirely.
         if (prompts is var (texts, frames))
         {
@@ -264,7 +273,7 @@ sealed class RecipeBuilder
         }
         else if (topValues.ContainsKey("prompt") || topValues.ContainsKey("prompts"))
             entries.RemoveAll(e => e.Key is "prompt" or "prompts" or "frames");
-        else if (framesOfFilePrompts is var (counts, parameter) && PromptsOfFile(root) is { } filePrompts)
+        else if (countsOfFilePrompts is var (counts, parameter) && PromptsOfFile(root) is { } filePrompts)
         {
             // Named only where the counts are taken: a problem of the file's own prompts keeps its line in the file.
             parameters["prompts"] = parameters["frames"] = parameter;

@@ -272,6 +272,13 @@ public sealed class CmdletTests : IDisposable
         // A schedule with its counts, as 'prompts' holds one, is taken under 'prompt' too.
         Run("Invoke-FifoRecipe sweep.yaml -Override @{ prompt = @(@{ prompt = 'ocean'; frames = 2 }, @{ prompt = 'ice'; frames = 1 }); seed = 9 }");
         Assert.Equal(3, Media.FrameCount(Path.Combine(dir, "out", "fire-9.gif")));
+        // 'frames' over a file's prompt list: one count for all its prompts, or one each, as New-FifoVideo -Recipe -Frames.
+        File.WriteAllText(Path.Combine(dir, "list.yaml"), File.ReadAllText(Path.Combine(dir, "sweep.yaml"))
+            .Replace("prompt: fire\nframes: 2\n", "prompts:\n  - { prompt: fire, frames: 2 }\n  - { prompt: ice, frames: 2 }\n"));
+        Run("Invoke-FifoRecipe list.yaml -Override @{ frames = 3; seed = 10 }, @{ frames = 1, 2; seed = 11 }");
+        Assert.Equal((6, 3), (Media.FrameCount(Path.Combine(dir, "out", "fire-10.gif")), Media.FrameCount(Path.Combine(dir, "out", "fire-11.gif"))));
+        Assert.Contains("give one frame count for all of the recipe's prompts or one each: it has 2, and 3 counts were given",
+            RunFailing("Invoke-FifoRecipe list.yaml -Override @{ frames = 1, 2, 3; seed = 12 }").Exception.Message);
 
         // A sink path that does not name the run: the second run would replace the first's file, -Force or not.
         using (var shell = InProcessShell.New(dir))
