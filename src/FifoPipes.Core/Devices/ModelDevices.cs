@@ -102,7 +102,7 @@ public static class ModelDevices
             if (!cuda.is_available())
                 throw new FifoInputException("DeviceUnavailable",
                     $"device '{text}' was asked for but CUDA is not available: either this machine has no usable NVIDIA GPU or FifoPipes was built " +
-                    "with the CPU backend (rebuild with: dotnet build -p:TorchBackend=cuda). Use device: cpu to run on the CPU.");
+                    "with the CPU backend (rebuild with: dotnet build -p:TorchBackend=cuda). Use device: cpu (-Device cpu) to run on the CPU.");
             int count = cuda.device_count();
             if (device.index >= count)
                 throw new FifoInputException("DeviceUnavailable", $"device '{text}' does not exist: this machine has {count} CUDA device(s) (cuda:0..cuda:{count - 1}).");
