@@ -98,8 +98,10 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
             // sinks[0].path reads as the recipe's text would, but an item is not a key: the list is replaced whole.
             if (key.IndexOf('[') is > 0 and var bracket)
                 ThrowTerminatingError(new ErrorRecord(new PSArgumentException(
-                    $"-Override key '{key}' names an item of the list '{key[..bracket]}'; -Override replaces a list whole: " +
-                    $"@{{ {key[..bracket]} = @(@{{ ... }}, ...) }}, e.g. @{{ sinks = @(@{{ path = 'out.mp4' }}) }}. To give each run its own file, put {{seed}} or {{hash}} in the recipe's path."),
+                    $"-Override key '{key}' names an item of the list '{key[..bracket]}'; -Override replaces a list whole: @{{ {key[..bracket]} = @(@{{ ... }}, ...) }}, " +
+                    (key[..bracket].Equals("prompts", StringComparison.OrdinalIgnoreCase)
+                        ? "e.g. @{ prompt = @(@{ prompt = 'a'; frames = 64 }, @{ prompt = 'b'; frames = 32 }) }; to change only the counts, @{ frames = 64 } (all) or @{ frames = 64, 32 } (each)."
+                        : "e.g. @{ sinks = @(@{ path = 'out.mp4' }) }. To give each run its own file, put {seed} or {hash} in the recipe's path.")),
                     "InvalidOverrideKey", ErrorCategory.InvalidArgument, key));
             if (!builder.Override(key, e.Value, $"-Override {key}"))
                 ThrowTerminatingError(new ErrorRecord(new PSArgumentException(

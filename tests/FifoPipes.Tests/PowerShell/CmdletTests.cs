@@ -308,6 +308,9 @@ public sealed class CmdletTests : IDisposable
         var item = RunFailing("Invoke-FifoRecipe sweep.yaml -Override @{ 'sinks[0].path' = 'z.gif' }");
         Assert.Equal("InvalidOverrideKey", item.FullyQualifiedErrorId.Split(',')[0]);
         Assert.Contains("-Override key 'sinks[0].path' names an item of the list 'sinks'; -Override replaces a list whole: @{ sinks = @(@{ ... }, ...) }", item.Exception.Message);
+        var span = RunFailing("Invoke-FifoRecipe sweep.yaml -Override @{ 'prompts[0].frames' = 4 }");
+        Assert.Contains("to change only the counts, @{ frames = 64 } (all) or @{ frames = 64, 32 } (each).", span.Exception.Message);
+        Assert.DoesNotContain("sink", span.Exception.Message);
     }
 
     [Fact]
