@@ -17,7 +17,7 @@ internal static class FileFrames
     {
         var name = Path.GetFileNameWithoutExtension(file);
         if (SegmentStart(name) is { } start) return start;
-        return IsPng(file) ? TrailingNumber(name) : 0;
+        return IsPng(file) && !IsGif(file) ? TrailingNumber(name) : 0;
     }
 
     /// <summary>The frames <paramref name="requested"/> holds (a PNG folder: its frame files); null where they cannot be counted.</summary>
@@ -25,8 +25,20 @@ internal static class FileFrames
     public static long? Count(string requested, string file)
     {
         if (Directory.Exists(requested)) return Directory.EnumerateFiles(requested).Count(IsPng);
-        if (IsPng(file)) return 1;
-        return Path.GetExtension(file).Equals(".gif", StringComparison.OrdinalIgnoreCase) ? GifImages(file) : VideoFrames(file);
+        if (IsGif(file)) return GifImages(file);
+        return IsPng(file) ? 1 : VideoFrames(file);
+    }
+
+    /// <summary>By its first bytes, as the provenance reader reads it: a GIF written under another name (x.png -Format gif) is one.</summary>
+    static bool IsGif(string file)
+    {
+        Span<byte> head = stackalloc byte[6];
+        try
+        {
+            using var stream = File.OpenRead(file);
+            return stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false) == head.Length && (head.SequenceEqual("GIF87a"u8) || head.SequenceEqual("GIF89a"u8));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return false; }
     }
 
     public static bool IsPng(string file) => Path.GetExtension(file).Equals(".png", StringComparison.OrdinalIgnoreCase);

@@ -96,7 +96,10 @@ public sealed class ProvenanceFramesTests : IDisposable
         Run($"New-FifoVideo 'calm blue ocean' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames odd.png -Format gif 3>$null | Out-Null");
         Run($"New-FifoVideo 'calm blue ocean' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames clip.bin -Format mp4 3>$null | Out-Null");
         foreach (var file in new[] { "odd.png", "clip.bin" })
-            Assert.Equal("calm blue ocean", Provenance(file).Prompt);
+        {
+            var record = Provenance(file);
+            Assert.Equal(("calm blue ocean", 0L, 2L), (record.Prompt, record.FirstFrame, record.FramesWritten));
+        }
     }
 
     [Fact]
