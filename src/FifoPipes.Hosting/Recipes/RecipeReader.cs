@@ -639,7 +639,9 @@ public sealed class RecipeReader
         if (node is not MapNode m) { Error("snapshot", $"expected {{path, every}}, got {node.Kind}", node.Location, RecipeKeys.Snapshot); return null; }
         CheckKeys(m, "snapshot", RecipeKeys.Snapshot);
         var text = m["path"] is { } p ? Text(p, "snapshot.path") : resume;
-        if (text is null && !SpelledInAnotherCase(m, "path")) Error("snapshot.path", "missing 'path': the snapshot file to write", m.Location);
+        if (text is null && !SpelledInAnotherCase(m, "path"))
+            Error("snapshot.path", m["every"] is null ? "missing 'path': the snapshot file to write"
+                : "missing 'path' beside 'every': the snapshot file to write (snapshot: { path: run.snapshot, every: 50 }), or resume from a snapshot, which the run then goes on writing", m.Location);
         var path = text is null ? null : m["path"] is null ? text : RunNamed(text, "snapshot.path", m["path"]!.Location);
         int every = ReadScalar<int?>(m, "every", "snapshot.every") ?? DefaultSnapshotEvery;
         if (every < 1) Error("snapshot.every", $"must be at least 1 frame, got {every}", m["every"]?.Location);

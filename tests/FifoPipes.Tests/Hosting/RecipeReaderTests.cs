@@ -118,6 +118,8 @@ public sealed class RecipeReaderTests
         { "unknown top-level key", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsed: 4\n", "sed", 4, "Did you mean 'seed'" },
         { "a key in another case", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nSeed: 4\n", "Seed", 4,
             "unknown key 'Seed' at the top level. Recipe keys are written in this case: 'seed' (only plugin options under 'with' take any case)." },
+        { "snapshot every without a path", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsnapshot: { every: 2 }\n", "snapshot.path", 4,
+            "missing 'path' beside 'every': the snapshot file to write (snapshot: { path: run.snapshot, every: 50 }), or resume from a snapshot" },
         { "a plugin's key in another case", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: { Use: fifo }\n", "sampler.Use", 4, "written in this case: 'use'" },
         { "missing apiVersion", "prompt: a\nframes: 3\n", "apiVersion", 1, "missing 'apiVersion" },
         { "unsupported apiVersion", "apiVersion: fifopipes/v9\nprompt: a\nframes: 3\n", "apiVersion", 1, "unsupported apiVersion 'fifopipes/v9': this FifoPipes reads 'fifopipes/v1'" },
