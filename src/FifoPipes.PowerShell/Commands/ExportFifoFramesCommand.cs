@@ -33,6 +33,8 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     List<SinkUse>? namedByRun;
     PluginContext? sinkContext;
     Guid? runOfSinks;
+    // The run of the frames written so far where the paths do not name the run: another one's frames follow on in the same files.
+    (Guid Id, string? Seed)? runOfFrames;
     // What the runs before the one being written wrote, by path: their files are done, and no later run may replace one.
     readonly List<string> filesOfEarlierRuns = new();
     readonly Dictionary<string, string> pathsOfEarlierRuns = new(SinkTargets.PathComparer);
@@ -126,6 +128,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         try
         {
             if (namedByRun is { } uses && frame.RunId != runOfSinks) OpenNamedByRun(uses, frame);
+            else if (namedByRun is null && frame.RunId != runOfFrames?.Id) NoteRun(frame);
             sinks!.Write(frame);
             framesWritten++;
             log!.Drain();
@@ -149,6 +152,20 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         catch (Exception ex) when (!Errors.IsPipelineFlow(ex)) { ThrowTerminatingError(Errors.From(ex)); return; }
         finally { log?.Drain(); }
         WrittenItems.Write(this, files, framesPassedOn: PassThru);
+    }
+
+    /// <summary>
+    /// Frames of a second run into the same outputs follow the first's (a PNG sequence numbers on), but a video or GIF
+    /// records only the first run: said once per run, with the way to a file each.
+    /// </summary>
+    void NoteRun(VideoFrame first)
+    {
+        var seed = first.Provenance is { } text ? RunProvenance.Parse(text, $"frame {first.Index}").Value("seed") : null;
+        if (runOfFrames is { } earlier)
+            WriteWarning($"Frames of another run{(seed is null ? "" : $" (seed {seed})")} follow those of the run before{(earlier.Seed is null ? "" : $" (seed {earlier.Seed})")} " +
+                         $"into {string.Join(", ", Path.Select(p => $"'{StreamAddress.Display(p)}'"))}; a video or GIF records only the first run, so Get-FifoProvenance names it for all its frames. " +
+                         "To write a file per run, name the path by the run ('clip-{seed}.mp4', quoted).");
+        runOfFrames = (first.RunId, seed);
     }
 
     /// <summary>

@@ -808,6 +808,13 @@ public sealed class CmdletTests : IDisposable
         var shared = RunFailing($"& {{ New-FifoVideo 'carp' -Frames 2 -Seed 9 {tiny}; New-FifoVideo 'trout' -Frames 2 -Seed 9 {tiny} }} | Export-FifoFrames 'piped/fish-{{seed}}.gif'");
         Assert.Contains("was written by the run before (seed 9), and the run now coming (seed 9) would replace it. Put {hash} in the path", shared.Exception.Message);
         Assert.Equal(2, Media.FrameCount(Path.Combine(dir, "piped", "fish-9.gif")));
+        // A path that does not name the run takes both runs' frames, and says whose record the file keeps.
+        using var both = InProcessShell.New(dir);
+        both.AddScript($"& {{ New-FifoVideo 'carp' -Frames 2 -Seed 7 {tiny}; New-FifoVideo 'carp' -Frames 3 -Seed 8 {tiny} }} | Export-FifoFrames 'piped/both.gif'").Invoke();
+        Assert.Equal(5, Media.FrameCount(Path.Combine(dir, "piped", "both.gif")));
+        var followed = Assert.Single(both.Streams.Warning);
+        Assert.Contains("Frames of another run (seed 8) follow those of the run before (seed 7)", followed.Message);
+        Assert.Contains("To write a file per run, name the path by the run ('clip-{seed}.mp4', quoted).", followed.Message);
     }
 
     [Fact]
