@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Text.Json;
 using FifoPipes.Abstractions;
 using static TorchSharp.torch;
 
@@ -90,8 +88,9 @@ public static class CheckpointConverter
 
     static CheckpointConversion FromSafetensors(string src, string dst, ScalarType? dtype, Dictionary<string, string> provenance, Action<int, int, string>? progress)
     {
-        var entries = SafetensorsFile.ReadHeader(src);
-        var metadata = WithSourceMetadata(MetadataOf(src), provenance);
+        var sourceMetadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        var entries = SafetensorsFile.ReadHeader(src, sourceMetadata);
+        var metadata = WithSourceMetadata(sourceMetadata, provenance);
         var layout = Layout(src, entries.Select(e => new SafetensorsSlot(e.Name, Target(SafetensorsFile.ScalarTypeOf(e.DType), dtype), e.Shape)));
         using var writer = Writing(dst, () => SafetensorsWriter.Create(dst, layout, metadata));
         int i = 0;
@@ -102,34 +101,6 @@ public static class CheckpointConverter
         }
         Writing(dst, writer.Commit);
         return new CheckpointConversion(src, dst, entries.Count, layout.Sum(s => s.ByteSize), dtype?.ToString());
-    }
-
-    /// <summary>
-    /// The string entries of a safetensors file's <c>__metadata__</c>, its header already checked by <see cref="SafetensorsFile.ReadHeader(string)"/>.
-    /// Read without a read buffer: SafetensorsFile's readers each allocate a 1 MB one, and a conversion keeps its managed
-    /// allocations well below one tensor's size, so that a copy of tensor bytes through managed memory stands out.
-    /// </summary>
-    static Dictionary<string, string> MetadataOf(string src)
-    {
-        using var stream = new FileStream(src, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, bufferSize: 0);
-        Span<byte> length = stackalloc byte[8];
-        stream.ReadExactly(length);
-        var header = new byte[BinaryPrimitives.ReadUInt64LittleEndian(length)];
-        stream.ReadExactly(header);
-        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-        try
-        {
-            using var doc = JsonDocument.Parse(header);
-            if (doc.RootElement.TryGetProperty("__metadata__", out var stored) && stored.ValueKind == JsonValueKind.Object)
-                foreach (var entry in stored.EnumerateObject())
-                    if (entry.Value.ValueKind == JsonValueKind.String) metadata[entry.Name] = entry.Value.GetString()!;
-        }
-        // JSON parses invalid UTF-8 without a word and refuses it only when a string is read.
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
-        {
-            throw new FifoInputException("CheckpointCorrupt", $"'{src}' cannot be converted: its metadata is not valid ({ex.Message.TrimEnd('.')}). Download the checkpoint again.", ex);
-        }
-        return metadata;
     }
 
     /// <summary>The full path, refused as <paramref name="errorId"/> where there is none to make (empty, or a NUL in it).</summary>

@@ -37,18 +37,21 @@ public static class SafetensorsFile
     /// bytes end to end over the whole data section as the format lays them out; reads no tensor data.
     /// Throws <see cref="FifoInputException"/> "CheckpointNotFound" or "CheckpointCorrupt".
     /// </summary>
-    public static IReadOnlyList<SafetensorsEntry> ReadHeader(string path)
+    public static IReadOnlyList<SafetensorsEntry> ReadHeader(string path) => ReadHeader(path, metadata: null);
+
+    /// <summary><see cref="ReadHeader(string)"/>, filling <paramref name="metadata"/> with the header's string-valued <c>__metadata__</c> entries on the way.</summary>
+    internal static IReadOnlyList<SafetensorsEntry> ReadHeader(string path, Dictionary<string, string>? metadata)
     {
-        using var stream = OpenOrExplain(path);
-        return ReadHeader(stream, path, out _);
+        // The header is read whole into its own array: a read buffer would be a megabyte allocated for nothing.
+        using var stream = OpenOrExplain(path, bufferSize: 0);
+        return ReadHeader(stream, path, out _, metadata);
     }
 
     /// <summary>The header's string-valued <c>__metadata__</c> entries, read without touching the tensor data.</summary>
     public static IReadOnlyDictionary<string, string> ReadMetadata(string path)
     {
-        using var stream = OpenOrExplain(path);
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-        ReadHeader(stream, path, out _, metadata);
+        ReadHeader(path, metadata);
         return metadata;
     }
 
@@ -129,11 +132,11 @@ public static class SafetensorsFile
         using (tensor) return tensor.ne(0);
     }
 
-    static FileStream OpenOrExplain(string path)
+    static FileStream OpenOrExplain(string path, int bufferSize = 1 << 20)
     {
         WeightFiles.RequireFile(path);
         // Delete shared too: a snapshot being read may be replaced by the next one's atomic rename (on Windows as well).
-        return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 20);
+        return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, bufferSize);
     }
 
     static IReadOnlyList<SafetensorsEntry> ReadHeader(FileStream stream, string path, out long dataStart, Dictionary<string, string>? metadata = null)
