@@ -32,8 +32,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     // so the runs of a sweep piped in write a file each rather than one file recorded as the first run's.
     List<SinkUse>? namedByRun;
     PluginContext? sinkContext;
-    Guid? runOfSinks;
-    // The run of the frames written so far where the paths do not name the run: another one's frames follow on in the same files.
+    // The run of the frames being written: another run's first frame opens files of its own, or follows on in these.
     (Guid Id, string? Seed)? runOfFrames;
     // What the runs before the one being written wrote, by path: their files are done, and no later run may replace one.
     readonly List<string> filesOfEarlierRuns = new();
@@ -127,8 +126,11 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
             frame = PlayingAt(frame, fps);
         try
         {
-            if (namedByRun is { } uses && frame.RunId != runOfSinks) OpenNamedByRun(uses, frame);
-            else if (namedByRun is null && frame.RunId != runOfFrames?.Id) NoteRun(frame);
+            if (frame.RunId != runOfFrames?.Id)
+            {
+                if (namedByRun is { } uses) OpenNamedByRun(uses, frame);
+                else NoteRun(frame);
+            }
             sinks!.Write(frame);
             framesWritten++;
             log!.Drain();
@@ -189,13 +191,13 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
                     $"'{StreamAddress.Display(use.Path)}' was written by the run before (seed {earlier}), and the run now coming (seed {seed}) would replace it. " +
                     "Put {hash} in the path, which differs between runs that share a seed.");
         }
-        if (runOfSinks is not null)
+        if (runOfFrames is not null)
         {
             filesOfEarlierRuns.AddRange(sinks!.Complete());
             log!.Drain();
         }
         foreach (var use in named) pathsOfEarlierRuns[use.Path] = seed;
-        runOfSinks = first.RunId;
+        runOfFrames = (first.RunId, seed);
         sinks!.Dispose();
         sinks = new SinkSet(named, Force, Fps ?? 8, sinkContext!);
         sinks.Check();
