@@ -1,5 +1,6 @@
 using System.Globalization;
 using FifoPipes.Core.Media;
+using FifoPipes.Core.Sinks;
 
 namespace FifoPipes.PowerShell;
 
@@ -15,9 +16,8 @@ internal static class FileFrames
     /// </summary>
     public static long? FirstFrame(string file)
     {
-        var name = Path.GetFileNameWithoutExtension(file);
-        if (SegmentStart(name) is { } start) return start;
-        return IsPng(file) && !IsGif(file) ? TrailingNumber(name) : 0;
+        if (SinkFiles.SegmentStart(file) is { } start) return start;
+        return IsPng(file) && !IsGif(file) ? TrailingNumber(Path.GetFileNameWithoutExtension(file)) : 0;
     }
 
     /// <summary>The frames <paramref name="requested"/> holds (a PNG folder: its frame files); null where they cannot be counted.</summary>
@@ -42,18 +42,6 @@ internal static class FileFrames
     }
 
     public static bool IsPng(string file) => Path.GetExtension(file).Equals(".png", StringComparison.OrdinalIgnoreCase);
-
-    const string SegmentMark = ".from-";
-
-    /// <summary>The first frame in a segment's name without its extension (story.from-000096: 96), or null where it names none.</summary>
-    internal static long? SegmentStart(string name)
-    {
-        int mark = name.LastIndexOf(SegmentMark, StringComparison.Ordinal);
-        if (mark < 0) return null;
-        var digits = name[(mark + SegmentMark.Length)..];
-        // The sink writes six digits at least (D6).
-        return digits.Length >= 6 && digits.All(char.IsAsciiDigit) ? long.Parse(digits, NumberStyles.None, CultureInfo.InvariantCulture) : null;
-    }
 
     /// <summary>The number a name ends in (frame_000042: 42), or null where it ends in none.</summary>
     static long? TrailingNumber(string name)

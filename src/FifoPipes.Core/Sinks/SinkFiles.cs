@@ -125,7 +125,23 @@ public static class SinkFiles
         if (firstFrame <= 0 || !File.Exists(path)) return path;
         var folder = Path.GetDirectoryName(path) ?? "";
         var number = firstFrame.ToString("D6", CultureInfo.InvariantCulture);
-        return Path.Combine(folder, $"{Path.GetFileNameWithoutExtension(path)}.from-{number}{Path.GetExtension(path)}");
+        return Path.Combine(folder, $"{Path.GetFileNameWithoutExtension(path)}{SegmentMark}{number}{Path.GetExtension(path)}");
+    }
+
+    /// <summary>
+    /// The run's frame a segment <see cref="ContinuationPath"/> named starts at (<c>story.from-000096.mp4</c>: 96); null
+    /// for a name it did not make.
+    /// </summary>
+    public static long? SegmentStart(string path)
+    {
+        var name = Path.GetFileNameWithoutExtension(path);
+        int mark = name.LastIndexOf(SegmentMark, StringComparison.Ordinal);
+        if (mark < 0) return null;
+        var digits = name[(mark + SegmentMark.Length)..];
+        // Six digits at least: ContinuationPath writes D6.
+        return digits.Length >= 6 && digits.All(char.IsAsciiDigit) && long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out long first)
+            ? first
+            : null;
     }
 
     /// <summary>
@@ -167,7 +183,11 @@ public static class SinkFiles
         try { names = Directory.GetFiles(folder.Length > 0 ? folder : ".", prefix + "*" + extension).Select(f => Path.GetFileName(f)).ToArray(); }
         // The hint is advice: a folder that cannot be listed leaves it naming the original only.
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return new(); }
-        return names.Select(name => (File: Path.Combine(folder, name), FirstFrame: SegmentNumber(name, prefix, extension) ?? -1))
+        // The folder's own matching may ignore case, or match the pattern loosely (Windows' 8.3 names): checked again here.
+        // Only the digits between them: a segment of a segment (story.from-000008.from-000016.mp4) continues another file.
+        return names.Where(name => name.StartsWith(prefix, StringComparison.Ordinal) && name.EndsWith(extension, StringComparison.Ordinal)
+                                   && name.Length > prefix.Length + extension.Length && name[prefix.Length..^extension.Length].All(char.IsAsciiDigit))
+            .Select(name => (File: Path.Combine(folder, name), FirstFrame: SegmentStart(name) ?? -1))
             .Where(s => s.FirstFrame > 0 && s.FirstFrame < before)
             .OrderBy(s => s.FirstFrame)
             .ToList();
@@ -175,17 +195,6 @@ public static class SinkFiles
 
     /// <summary>What <see cref="ContinuationPath"/> puts between a file's name and a segment's first frame.</summary>
     const string SegmentMark = ".from-";
-
-    /// <summary>The first frame in a segment's name (<c>story.from-000096.mp4</c>: 96), or null where the name is not a segment's of that file.</summary>
-    static long? SegmentNumber(string name, string prefix, string extension)
-    {
-        // The folder's own matching may ignore case, or match the pattern loosely (Windows' 8.3 names): checked again here.
-        if (!name.StartsWith(prefix, StringComparison.Ordinal) || !name.EndsWith(extension, StringComparison.Ordinal)) return null;
-        var digits = name[prefix.Length..^extension.Length];
-        return digits.Length >= 6 && digits.All(char.IsAsciiDigit) && long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out long first)
-            ? first
-            : null;
-    }
 
     /// <summary>
     /// The ffmpeg filter that joins the inputs starting at <paramref name="firstFrames"/>, each but the last cut where the
