@@ -179,10 +179,11 @@ public sealed class FfmpegSink : IFrameSink
         output.BeforeStart(first, format, interpolates);
         // A resumed run's sound goes on where the interrupted one's was at this frame.
         double soundFrom = SoundFile.PositionAt(options.Audio, first.Index / format.Fps);
-        var arguments = FfmpegCommand.Build(options, container, format, output.Path, target.Overwrite, first.Provenance, soundFrom);
+        var record = FileRecord.Of(first);
+        var arguments = FfmpegCommand.Build(options, container, format, output.Path, target.Overwrite, record, soundFrom);
         if (FfmpegCommand.PaddingNote(options, format) is { } padding) log.Verbose($"{container.Name}: {padding}");
         // The provenance comment is many lines; the log line names it instead of repeating it (a comment of the user's own stays).
-        string? provenanceArgument = first.Provenance is { } p ? "comment=" + p : null;
+        string? provenanceArgument = record is null ? null : "comment=" + record;
         log.Verbose($"{container.Name}: {ffmpeg} {FfmpegCommand.Show(arguments, a => a == provenanceArgument ? $"comment=<provenance, {provenanceArgument.Length - 8} characters>" : a)}");
         SinkFiles.CreateParentFolder(output.Path);
         outputBefore = File.Exists(output.Path) ? Stamp(output.Path) : null;

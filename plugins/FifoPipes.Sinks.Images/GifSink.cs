@@ -1,4 +1,5 @@
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Media;
 using FifoPipes.Core.Sinks;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
@@ -149,7 +150,7 @@ public sealed class GifSink : IFrameSink
         if (100 / format.Fps < SmallestHonouredDelay)
             log.Warning($"gif: {format.FpsText} fps needs frame delays under 2/100 s, which browsers play at 10 fps; use an mp4 or webm sink for fast video.");
         log.Verbose($"gif: writing {format.Width}x{format.Height} at {format.FpsText} fps to {path}");
-        writer = new GifFileWriter(SinkFiles.OpenForWriting(path, target.Overwrite, unbuffered: true), format.Width, format.Height, options.Loop, first.Provenance);
+        writer = new GifFileWriter(SinkFiles.OpenForWriting(path, target.Overwrite, unbuffered: true), format.Width, format.Height, options.Loop, FileRecord.Of(first));
     }
 
     /// <summary>

@@ -11,13 +11,14 @@ namespace FifoPipes.PowerShell;
 internal static class FileFrames
 {
     /// <summary>
-    /// The run's frame <paramref name="file"/> starts at: a resumed run's segment is named by it
-    /// (SinkFiles.ContinuationPath: story.from-000096.mp4), a PNG frame by its own number; any other file starts at 0.
+    /// The run's frame <paramref name="file"/> starts at, where its record does not say (FileRecord): a resumed run's
+    /// segment is named by it (SinkFiles.ContinuationPath: story.from-000096.mp4), a PNG frame by its own number; any
+    /// other file starts at 0.
     /// </summary>
     public static long? FirstFrame(string file)
     {
         if (SinkFiles.SegmentStart(file) is { } start) return start;
-        return IsPng(file) && !IsGif(file) ? TrailingNumber(Path.GetFileNameWithoutExtension(file)) : 0;
+        return IsPng(file) && !ProvenanceReader.IsGif(file) ? TrailingNumber(Path.GetFileNameWithoutExtension(file)) : 0;
     }
 
     /// <summary>The frames <paramref name="requested"/> holds (a PNG folder: its frame files); null where they cannot be counted.</summary>
@@ -25,20 +26,8 @@ internal static class FileFrames
     public static long? Count(string requested, string file)
     {
         if (Directory.Exists(requested)) return Directory.EnumerateFiles(requested).Count(IsPng);
-        if (IsGif(file)) return GifImages(file);
+        if (ProvenanceReader.IsGif(file)) return GifImages(file);
         return IsPng(file) ? 1 : VideoFrames(file);
-    }
-
-    /// <summary>By its first bytes, as the provenance reader reads it: a GIF written under another name (x.png -Format gif) is one.</summary>
-    static bool IsGif(string file)
-    {
-        Span<byte> head = stackalloc byte[6];
-        try
-        {
-            using var stream = File.OpenRead(file);
-            return stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false) == head.Length && (head.SequenceEqual("GIF87a"u8) || head.SequenceEqual("GIF89a"u8));
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return false; }
     }
 
     public static bool IsPng(string file) => Path.GetExtension(file).Equals(".png", StringComparison.OrdinalIgnoreCase);

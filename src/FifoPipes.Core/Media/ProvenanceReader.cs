@@ -21,6 +21,9 @@ public static class ProvenanceReader
     /// <summary>Whether <paramref name="path"/> is a kind of file the sinks record runs in (PNG, GIF, a video), by its content where it can be read, else by its extension.</summary>
     public static bool Records(string path) => KindOf(path) is not null;
 
+    /// <summary>Whether <paramref name="path"/> is a GIF by its first bytes, whatever its name (Export-FifoFrames x.png -Format gif).</summary>
+    public static bool IsGif(string path) => Sniffed(path) == ".gif";
+
     /// <summary>
     /// ".png", ".gif", ".m3u8" or ".video": by the file's first bytes, so one written under another kind's extension
     /// (Export-FifoFrames x.png -Format gif) is still read; by its extension where its bytes say nothing we know.

@@ -16,12 +16,13 @@ public sealed class RunProvenance
     const string MorePromptsStart = "prompts: ", MorePromptsEnd = " more";
     internal static string MorePrompts(int count) => string.Create(CultureInfo.InvariantCulture, $"{MorePromptsStart}{count}{MorePromptsEnd}");
 
-    RunProvenance(string runHash, IReadOnlyList<KeyValuePair<string, string>> settings, int missingPrompts, bool cut)
+    RunProvenance(string runHash, IReadOnlyList<KeyValuePair<string, string>> settings, int missingPrompts, bool cut, long? fileFirstFrame)
     {
         RunHash = runHash;
         Settings = settings;
         MissingPrompts = missingPrompts;
         Cut = cut;
+        FileFirstFrame = fileFirstFrame;
     }
 
     public string RunHash { get; }
@@ -31,6 +32,8 @@ public sealed class RunProvenance
     public int MissingPrompts { get; }
     /// <summary>Whether the record was cut at its length limit.</summary>
     public bool Cut { get; }
+    /// <summary>The run's frame the file starts at where its record says one (<see cref="FileRecord"/>): none says frame 0 or a record read from no file.</summary>
+    public long? FileFirstFrame { get; }
     /// <summary>
     /// Whether <see cref="ToRecipe"/> holds every setting, so it makes the very frames of the run: not where the record
     /// was cut, nor where prompts changed while the run went (livePrompt).
@@ -40,7 +43,8 @@ public sealed class RunProvenance
     /// <summary>Reads a provenance record; <paramref name="source"/> names where it came from in errors.</summary>
     public static RunProvenance Parse(string text, string source)
     {
-        var lines = text.Split('\n');
+        var (run, fileFirstFrame) = FileRecord.Split(text);
+        var lines = run.Split('\n');
         if (!lines[0].StartsWith(ProvenanceReader.Mark, StringComparison.Ordinal))
             throw new FifoInputException("ProvenanceInvalid", $"'{source}' holds no FifoPipes run record (it starts '{First(lines[0])}').");
         var settings = new List<KeyValuePair<string, string>>();
@@ -60,7 +64,7 @@ public sealed class RunProvenance
             if (equals <= 0) throw new FifoInputException("ProvenanceInvalid", $"'{source}' has a run record line that is not key=value: '{First(line)}'.");
             settings.Add(KeyValuePair.Create(line[..equals], RecipeHash.FromOneLine(line[(equals + 1)..])));
         }
-        return new RunProvenance(lines[0][ProvenanceReader.Mark.Length..].Trim(), settings, missing, cut);
+        return new RunProvenance(lines[0][ProvenanceReader.Mark.Length..].Trim(), settings, missing, cut, fileFirstFrame);
     }
 
     /// <summary>

@@ -89,6 +89,34 @@ public sealed class ProvenanceFramesTests : IDisposable
     }
 
     [SkippableFact]
+    public void A_file_that_starts_mid_run_says_where_in_its_record_whatever_its_name()
+    {
+        Skip.IfNot(Ffprobe.Available, "the files are mp4, webm and HLS, which need ffmpeg");
+        // As Select-Object -Skip 5 leaves them: frames 5 to 7 of a run, in files named as if they held its start.
+        Run($"$f = New-FifoVideo 'calm blue ocean' -Frames 8 {InProcessShell.Tiny}; $f[5..7] | Export-FifoFrames p.mp4, p.webm, p.gif, live/p.m3u8 | Out-Null");
+        foreach (var file in new[] { "p.mp4", "p.webm", "p.gif", "live/p.m3u8" })
+        {
+            var record = Provenance(file);
+            Assert.True((8L, 5L, 3L) == (record.Frames, record.FirstFrame, record.FramesWritten), $"{file}: {record.FramesWritten} from {record.FirstFrame}");
+            // Where the file starts is no setting of the run: the recipe read back is the run's, whole.
+            Assert.DoesNotContain(record.Settings.Keys.Cast<string>(), key => key.StartsWith("file.", StringComparison.Ordinal));
+            Assert.DoesNotContain("file.", record.Recipe);
+            Assert.True(record.RecordComplete);
+        }
+    }
+
+    [SkippableFact]
+    public void A_resumed_run_sent_to_a_file_of_a_new_name_says_where_it_starts()
+    {
+        Skip.IfNot(Ffprobe.Available, "the sink writes mp4");
+        File.WriteAllText(Path.Combine(dir, "snap.yaml"), Recipe);
+        Run("Invoke-FifoRecipe snap.yaml -Force | Out-Null");
+        Run("New-FifoVideo -Recipe snap.yaml -Resume run.snapshot -Frames 12 3>$null | Export-FifoFrames more.mp4 | Out-Null");
+        var more = Provenance("more.mp4");
+        Assert.Equal((12L, 8L, 4L), (more.Frames, more.FirstFrame!.Value, more.FramesWritten!.Value));
+    }
+
+    [SkippableFact]
     public void A_file_written_under_another_kinds_extension_is_read_by_its_content()
     {
         Skip.IfNot(Ffprobe.Available, "the video is an mp4, which needs ffmpeg");
