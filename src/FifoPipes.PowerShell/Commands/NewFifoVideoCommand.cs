@@ -3,6 +3,7 @@ using System.Management.Automation;
 using FifoPipes.Core.Media;
 using FifoPipes.PowerShell.Engine;
 using FifoPipes.Core.Sinks;
+using FifoPipes.Hosting.Recipes;
 
 namespace FifoPipes.PowerShell.Commands;
 
@@ -12,7 +13,7 @@ namespace FifoPipes.PowerShell.Commands;
 /// <example><code>New-FifoVideo 'clouds drifting over a red sunset' -Frames 240 | Export-FifoFrames clouds.mp4</code></example>
 /// <example><code>New-FifoVideo 'calm ocean','fire at night' -Frames 120,120 -Seed 7 | Export-FifoFrames story.mp4, story.gif</code></example>
 /// </summary>
-[Cmdlet(VerbsCommon.New, "FifoVideo", DefaultParameterSetName = "Prompt")]
+[Cmdlet(VerbsCommon.New, "FifoVideo", DefaultParameterSetName = "Prompt", SupportsShouldProcess = true)]
 [OutputType(typeof(FifoFrame))]
 public sealed class NewFifoVideoCommand : PSCmdlet
 {
@@ -141,6 +142,12 @@ public sealed class NewFifoVideoCommand : PSCmdlet
             if (MyInvocation.PipelinePosition < MyInvocation.PipelineLength) WriteVerbose(unwritten);
             else WriteWarning(unwritten + " Pipe them to Export-FifoFrames, or run Invoke-FifoRecipe to write the sinks.");
         }
+        // Nothing loads under -WhatIf: it says what the run would make, and what would stop it before its first frame.
+        if (!WhatIf.ShouldProcess(this, RunTarget(recipe), $"Generate {recipe.Frames} frames with the model {recipe.Model.Plugin.Name} and the sampler {recipe.Sampler.Plugin.Name}", out bool whatIf))
+        {
+            if (whatIf && EarlierSnapshot.InTheWay(recipe) is { } taken) WriteWarning($"What if: the run would stop before its first frame: {taken.Message}");
+            return;
+        }
         try
         {
             pump.Run(recipe!, WriteObject);
@@ -152,6 +159,10 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     }
 
     protected override void StopProcessing() => pump.Stop();
+
+    /// <summary>Where the run's output goes: down the pipeline, and its snapshots to their file.</summary>
+    static string RunTarget(Recipe recipe) =>
+        recipe.Snapshot is { } snapshot ? $"the pipeline, snapshots to '{snapshot.Path}'" : "the pipeline";
 
     string ResolvePath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
 

@@ -144,6 +144,21 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void New_FifoVideo_WhatIf_makes_no_frame_and_says_what_would_stop_the_run()
+    {
+        // The run would write a snapshot after its last frame: under -WhatIf there is none, and no frame.
+        Assert.Empty(Run($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} -SnapshotPath new.snapshot -WhatIf"));
+        Assert.False(File.Exists(Path.Combine(dir, "new.snapshot")));
+        File.WriteAllText(Path.Combine(dir, "held.snapshot"), "an interrupted run's resume point");
+        var warned = Run($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} -SnapshotPath held.snapshot -WhatIf -WarningVariable w 3>$null; $w | ForEach-Object Message");
+        Assert.StartsWith("What if: the run would stop before its first frame: ", Assert.Single(warned).ToString());
+        Assert.Contains("held.snapshot' holds an earlier snapshot", warned[0].ToString());
+        Assert.Equal("an interrupted run's resume point", File.ReadAllText(Path.Combine(dir, "held.snapshot")));
+        // -Force would replace it: nothing to warn of.
+        Assert.Empty(Run($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} -SnapshotPath held.snapshot -Force -WhatIf -WarningVariable w 3>$null; $w"));
+    }
+
+    [Fact]
     public void Export_FifoFrames_refuses_to_overwrite_without_Force_and_honours_WhatIf()
     {
         File.WriteAllText(Path.Combine(dir, "taken.gif"), "keep me");
