@@ -179,7 +179,8 @@ public sealed class FfmpegSink : IFrameSink
         output.BeforeStart(first, format, interpolates);
         // A resumed run's sound goes on where the interrupted one's was at this frame.
         double soundFrom = SoundFile.PositionAt(options.Audio, first.Index / format.Fps);
-        var record = FileRecord.Of(first);
+        // A playlist carried on in place starts where the interrupted run's did: its init segment stays that run's, one stream.
+        var record = output.CarriesOn ? first.Provenance : FileRecord.Of(first);
         var arguments = FfmpegCommand.Build(options, container, format, output.Path, target.Overwrite, record, soundFrom);
         if (FfmpegCommand.PaddingNote(options, format) is { } padding) log.Verbose($"{container.Name}: {padding}");
         // The provenance comment is many lines; the log line names it instead of repeating it (a comment of the user's own stays).
