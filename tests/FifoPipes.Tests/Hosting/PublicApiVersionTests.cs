@@ -48,6 +48,17 @@ public sealed class PublicApiVersionTests
         Assert.Contains(System.Xml.Linq.XDocument.Load(docs).Descendants("member"), m => (string?)m.Attribute("name") == member);
     }
 
+    [Fact]
+    public void The_readme_names_the_versions_plugins_build_against_today()
+    {
+        // Plugin authors read there which versions to build against: a bump left out of it sends them to the wrong one.
+        var readme = File.ReadAllText(Path.Combine(ParityCase.RepoRoot, "README.md"));
+        var stated = System.Text.RegularExpressions.Regex.Match(readme, @"\(Core (\d+\.\d+) and Torch (\d+\.\d+) today");
+        Assert.True(stated.Success, "README.md no longer says which Core and Torch versions are current ('(Core x.y and Torch x.y today').");
+        Assert.Equal((VersionOf("FifoPipes.Core"), VersionOf("FifoPipes.Torch")), (stated.Groups[1].Value, stated.Groups[2].Value));
+        Assert.Contains($"no newer minor ({VersionOf("FifoPipes.Abstractions")} today:", readme);
+    }
+
     [Theory]
     [InlineData("FifoPipes.Abstractions")]
     [InlineData("FifoPipes.Core")]
