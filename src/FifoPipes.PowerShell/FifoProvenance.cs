@@ -17,6 +17,7 @@ public sealed class FifoProvenance
         Settings = new OrderedDictionary(StringComparer.Ordinal);
         foreach (var (key, value) in run.Settings) Settings[key] = value;
         Model = run.Value("model");
+        Sampler = run.Value("sampler");
         Seed = long.TryParse(run.Value("seed"), System.Globalization.NumberStyles.AllowLeadingSign,
             System.Globalization.CultureInfo.InvariantCulture, out long seed) ? seed : null;
         var spans = run.Settings.Where(s => SnapshotMetadata.IsPromptSpan(s.Key)).Select(s => SnapshotMetadata.PromptSpanValue(s.Value)).OfType<(string Prompt, long Frames)>().ToList();
@@ -28,6 +29,8 @@ public sealed class FifoProvenance
     public string File => System.IO.Path.GetFileName(Path);
     /// <summary>The model's plugin name (analytic, videocrafter, ...).</summary>
     public string? Model { get; }
+    /// <summary>The sampler's plugin name (fifo, chunked, ...): what tells apart the files of a sweep over samplers.</summary>
+    public string? Sampler { get; }
     public long? Seed { get; }
     /// <summary>The first prompt of the schedule.</summary>
     public string? Prompt => Prompts.FirstOrDefault();
@@ -37,8 +40,9 @@ public sealed class FifoProvenance
     public long Frames { get; }
 
     /// <summary>
-    /// The run's frame this file starts at: 0, or N for a resumed run's segment (story.from-000096.mp4: 96, from its
-    /// name) and a PNG frame (its number); null for a snapshot.
+    /// The run's frame this file starts at: 0, or N for a file that starts mid-run (a resumed run's, frames after
+    /// Select-Object -Skip, a PNG frame), as its record says, or for a file an older version wrote, its name
+    /// (story.from-000096.mp4: 96); null for a snapshot.
     /// </summary>
     public long? FirstFrame { get; internal init; }
     /// <summary>
@@ -58,7 +62,7 @@ public sealed class FifoProvenance
     public OrderedDictionary Settings { get; }
     /// <summary>
     /// Whether the record of the run is whole, so <see cref="Recipe"/> makes its very frames: false where it was cut
-    /// (more than 32 prompt spans, or 32 KiB) or prompts changed while the run went (livePrompt). It says nothing of
+    /// (more than 32 prompt spans, or 32 KiB) or prompts could change while the run went (livePrompt). It says nothing of
     /// the file's frames: <see cref="FramesWritten"/> does.
     /// </summary>
     public bool RecordComplete { get; }

@@ -36,7 +36,7 @@ public sealed class RunProvenance
     public long? FileFirstFrame { get; }
     /// <summary>
     /// Whether <see cref="ToRecipe"/> holds every setting, so it makes the very frames of the run: not where the record
-    /// was cut, nor where prompts changed while the run went (livePrompt).
+    /// was cut, nor where prompts could change while the run went (livePrompt: the record, written first, cannot say they did not).
     /// </summary>
     public bool Complete => MissingPrompts == 0 && !Cut && Value("livePrompt") is null;
 
@@ -147,7 +147,8 @@ public sealed class RunProvenance
             yaml.Append(" }\n");
         }
         if (Value("livePrompt") is { } live)
-            yaml.Append("# Its prompts changed while it ran, as this file said then: the recipe makes its frames up to the first change, and each frame's record names its prompt.\n")
+            // The record is written before the first frame, so it cannot tell whether the file ever changed.
+            yaml.Append("# Its prompts could change while it ran, as the livePrompt file said: the recipe makes the same frames up to the first change, if there was one.\n")
                 .Append("livePrompt: ").Append(Quoted(live)).Append('\n');
         if (resumeFrom is not null) yaml.Append("resume: ").Append(Quoted(resumeFrom)).Append('\n');
         return yaml.ToString();

@@ -150,6 +150,15 @@ public sealed class ProvenanceFramesTests : IDisposable
     }
 
     [Fact]
+    public void A_record_names_the_model_and_the_sampler_so_a_sweep_over_samplers_tells_its_files_apart()
+    {
+        Run($"New-FifoVideo 'calm blue ocean' -Frames 2 -Sampler chunked {InProcessShell.Tiny.Replace("-Partitions 2 ", "")} | Export-FifoFrames chunked | Out-Null");
+        Run($"New-FifoVideo 'calm blue ocean' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames fifo | Out-Null");
+        Assert.Equal(("analytic", "chunked"), (Provenance("chunked").Model, Provenance("chunked").Sampler));
+        Assert.Equal(("analytic", "fifo"), (Provenance("fifo").Model, Provenance("fifo").Sampler));
+    }
+
+    [Fact]
     public void A_png_frame_holds_itself_and_starts_at_its_number()
     {
         Run($"New-FifoVideo 'calm blue ocean' -Frames 3 {InProcessShell.Tiny} | Export-FifoFrames frames | Out-Null");

@@ -103,7 +103,7 @@ public sealed class ProvenanceTests : IDisposable
         var read = RunProvenance.Parse(recipe.Provenance, "test");
         Assert.False(read.Complete);
         Assert.Contains($"livePrompt: '{Path.Combine(folder, "steer.txt")}'", read.ToRecipe());
-        Assert.Contains("# Its prompts changed while it ran", read.ToRecipe());
+        Assert.Contains("# Its prompts could change while it ran", read.ToRecipe());
 
         // Its snapshots serve restarts within the run; a later resume would not have the changes.
         Assert.NotNull(new RecipeReader(TestPlugins.Host).ReadText(yaml + "snapshot: { path: run.snapshot }\n", Path.Combine(folder, "run.yaml")));
