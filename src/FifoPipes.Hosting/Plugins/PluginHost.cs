@@ -439,10 +439,35 @@ public sealed class PluginHost
     {
         if (Find(kind, name) is { } found) return found;
         var available = OfKind(kind).Select(p => p.Name).OrderBy(n => n).ToList();
-        var meant = Options.OptionBinder.Suggest(name, available) is { } near ? $" Did you mean '{near}'?" : "";
         throw new FifoInputException("UnknownPlugin",
-            $"No {kind.ToString().ToLowerInvariant()} plugin named '{name}'.{meant}{WhyMissing(name)} Available: {(available.Count == 0 ? "none" : string.Join(", ", available))}." +
+            $"No {Word(kind)} plugin named '{name}'.{Hint(kind, name)}{WhyMissing(name)} Available: {(available.Count == 0 ? "none" : string.Join(", ", available))}." +
             WhereThirdPartyPluginsAre);
+    }
+
+    /// <summary>
+    /// What to say after "no such plugin", with a leading space: that the name is a plugin of another role (a sampler
+    /// given as the model), or the plugin it most likely meant; empty where there is none.
+    /// </summary>
+    public string Hint(PluginKind kind, string name) =>
+        OfAnotherKind(kind, name) is { } other ? $" '{name}' is a {Word(other.Kind)} plugin, not a {Word(kind)} one."
+        : Meant(name, OfKind(kind).Select(p => p.Name).ToList()) is { } near ? $" Did you mean '{near}'?"
+        : "";
+
+    static string Word(PluginKind kind) => kind.ToString().ToLowerInvariant();
+
+    /// <summary>A plugin of that name in another role: a sampler given as the model, say.</summary>
+    PluginDescriptor? OfAnotherKind(PluginKind kind, string name) =>
+        Enum.GetValues<PluginKind>().Where(k => k != kind).Select(k => Find(k, name)).FirstOrDefault(p => p is not null);
+
+    /// <summary>
+    /// The plugin a name most likely meant: one a letter or two away, or else the only one whose name holds it whole
+    /// (a third party's plugins are often named with a prefix: 'gaussian' for 'example-gaussian').
+    /// </summary>
+    static string? Meant(string name, IReadOnlyList<string> available)
+    {
+        if (Options.OptionBinder.Suggest(name, available) is { } near) return near;
+        var holding = name.Length < 3 ? new List<string>() : available.Where(a => a.Contains(name, StringComparison.OrdinalIgnoreCase)).ToList();
+        return holding.Count == 1 ? holding[0] : null;
     }
 
     /// <summary>The sentence an unknown plugin's error ends with, with a leading space.</summary>

@@ -212,8 +212,7 @@ public sealed class RecipeReader
         if (plugin is null)
         {
             var available = plugins.OfKind(kind).Select(p => p.Name).OrderBy(n => n).ToList();
-            var hint = OptionBinder.Hint(name, available);
-            Error($"{key}.use", $"unknown {kind.ToString().ToLowerInvariant()} plugin '{name}'.{hint}{plugins.WhyMissing(name)}{PluginHost.WhereThirdPartyPluginsAre}", at, available);
+            Error($"{key}.use", $"unknown {kind.ToString().ToLowerInvariant()} plugin '{name}'.{plugins.Hint(kind, name)}{plugins.WhyMissing(name)}{PluginHost.WhereThirdPartyPluginsAre}", at, available);
             return null;
         }
         if (frameSize is { Count: > 0 }) ApplyFrameSize(plugin, frameSize, ref with);
@@ -498,8 +497,7 @@ public sealed class RecipeReader
                 if (plugin is null)
                 {
                     var available = plugins.OfKind(PluginKind.Sink).Select(s => s.Name).OrderBy(n => n).ToList();
-                    var hint = OptionBinder.Hint(name, available);
-                    Error($"{path}.use", $"unknown sink plugin '{name}'.{hint}{plugins.WhyMissing(name)}{PluginHost.WhereThirdPartyPluginsAre}", item["use"]!.Location, available);
+                    Error($"{path}.use", $"unknown sink plugin '{name}'.{plugins.Hint(PluginKind.Sink, name)}{plugins.WhyMissing(name)}{PluginHost.WhereThirdPartyPluginsAre}", item["use"]!.Location, available);
                     continue;
                 }
             }

@@ -194,6 +194,11 @@ public sealed class PluginHostTests
         // Export-FifoFrames -Format, Measure-FifoQuality -Sampler and Get-FifoPlugin ask here too.
         Assert.Contains("No sink plugin named 'mp5'. Did you mean 'mp4'?", Assert.Throws<FifoInputException>(() => TestPlugins.Host.Require(PluginKind.Sink, "mp5")).Message);
         Assert.Contains("Did you mean 'fifo'?", Assert.Throws<FifoInputException>(() => TestPlugins.Host.Require(PluginKind.Sampler, "fifoo")).Message);
+        // A name held whole in one plugin's (a third party's prefix), and a plugin given in another role.
+        Assert.Contains("Did you mean 'gen-l-video'?", Assert.Throws<FifoInputException>(() => TestPlugins.Host.Require(PluginKind.Sampler, "l-video")).Message);
+        var sampler = Assert.Throws<FifoInputException>(() => TestPlugins.Host.Require(PluginKind.Model, "fifo")).Message;
+        Assert.StartsWith("No model plugin named 'fifo'. 'fifo' is a sampler plugin, not a model one.", sampler);
+        Assert.DoesNotContain("Did you mean", sampler);
     }
 }
 

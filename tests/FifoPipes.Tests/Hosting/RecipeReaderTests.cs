@@ -136,6 +136,8 @@ public sealed class RecipeReaderTests
             "'with' belongs under 'model', 'sampler' or a sink: indent it below the key it is for." },
         { "unknown model plugin", "apiVersion: fifopipes/v1\nmodel: analytik\nprompt: a\nframes: 3\n", "model.use", 2, "Did you mean 'analytic'" },
         { "unknown sampler plugin", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fofo}\n", "sampler.use", 4, "unknown sampler plugin 'fofo'" },
+        { "a sampler given as the model", "apiVersion: fifopipes/v1\nmodel: fifo\nprompt: a\nframes: 3\n", "model.use", 2, "unknown model plugin 'fifo'. 'fifo' is a sampler plugin, not a model one." },
+        { "a sink named in part", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsinks:\n  - { path: out, use: tream }\n", "sinks[0].use", 5, "Did you mean 'stream'" },
         { "wrong option type", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fifo, with: {partitions: four}}\n", "sampler.with.partitions", 4, "expected an integer, got 'four'" },
         { "boolean expected", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler: {use: fifo, with: {lookahead: maybe}}\n", "sampler.with.lookahead", 4, "expected true or false" },
         { "impossible option value", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nsampler:\n  use: fifo\n  with:\n    partitions: 0\n", "sampler.with.partitions", 7, "0 is below the minimum 1" },
