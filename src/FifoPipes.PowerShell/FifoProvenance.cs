@@ -13,7 +13,7 @@ public sealed class FifoProvenance
         Path = path;
         RunHash = run.RunHash;
         RecordComplete = run.Complete;
-        Recipe = run.ToRecipe(snapshot ? path : null);
+        Recipe = run.ToRecipe(snapshot ? path : null, Engine.ModuleState.Plugins);
         Settings = new OrderedDictionary(StringComparer.Ordinal);
         foreach (var (key, value) in run.Settings) Settings[key] = value;
         Model = run.Value("model");

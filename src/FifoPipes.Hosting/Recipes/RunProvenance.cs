@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using FifoPipes.Abstractions;
 using FifoPipes.Core.Media;
+using FifoPipes.Hosting.Plugins;
 
 namespace FifoPipes.Hosting.Recipes;
 
@@ -105,24 +106,31 @@ public sealed class RunProvenance
     /// The recipe of the run, as YAML, without sinks (New-FifoVideo -Recipe, or add 'sinks:' for Invoke-FifoRecipe);
     /// with <paramref name="resumeFrom"/>, one that continues from that snapshot.
     /// </summary>
-    public string ToRecipe(string? resumeFrom = null)
+    /// <param name="plugins">
+    /// The plugins here, whose model says which of its options size the frames and in what unit: those read back as
+    /// the top-level width: and height: in pixels, which is how the docs teach sizes (a model counting latent cells
+    /// records 8 where the user asked for 64). Without them, or for a model not here, the sizes stay as recorded.
+    /// </param>
+    public string ToRecipe(string? resumeFrom = null, PluginHost? plugins = null)
     {
         var yaml = new StringBuilder();
         yaml.Append("# The run ").Append(RunHash).Append(", read back from what its files record.\n");
         if (MissingPrompts > 0) yaml.Append("# The record keeps the first prompt spans only: ").Append(MissingPrompts).Append(" more are missing, so this recipe makes another run.\n");
         if (Cut) yaml.Append("# The record was cut at its length limit: settings after the cut are missing, so this recipe makes another run.\n");
-        if (Value(PluginsKey) is { } plugins)
-            yaml.Append("# Made with ").Append(new string(plugins.Select(c => char.IsControl(c) ? ' ' : c).ToArray())).Append(": other versions of these plugins may make other frames.\n");
+        if (Value(PluginsKey) is { } versions)
+            yaml.Append("# Made with ").Append(new string(versions.Select(c => char.IsControl(c) ? ' ' : c).ToArray())).Append(": other versions of these plugins may make other frames.\n");
         yaml.Append("apiVersion: ").Append(Recipe.CurrentApiVersion).Append('\n');
+        var frameSizes = Value("model") is { } model ? FrameSizesInPixels(plugins, model) : new();
         foreach (var role in new[] { "model", "sampler" })
         {
             if (Value(role) is not { } plugin) continue;
             yaml.Append(role).Append(":\n  use: ").Append(plugin).Append('\n');
-            var options = Settings.Where(s => s.Key.StartsWith(role + ".", StringComparison.Ordinal)).ToList();
+            var options = Settings.Where(s => s.Key.StartsWith(role + ".", StringComparison.Ordinal) && !frameSizes.Any(f => f.Setting == s.Key)).ToList();
             if (options.Count == 0) continue;
             yaml.Append("  with:\n");
             foreach (var (key, value) in options) yaml.Append("    ").Append(key[(role.Length + 1)..]).Append(": ").Append(OptionValue(value)).Append('\n');
         }
+        foreach (var (_, side, pixels) in frameSizes) yaml.Append(side).Append(": ").Append(pixels.ToString(CultureInfo.InvariantCulture)).Append('\n');
         var prompts = Settings.Where(s => SnapshotMetadata.IsPromptSpan(s.Key)).ToList();
         if (prompts.Count > 0)
         {
@@ -152,6 +160,26 @@ public sealed class RunProvenance
                 .Append("livePrompt: ").Append(Quoted(live)).Append('\n');
         if (resumeFrom is not null) yaml.Append("resume: ").Append(Quoted(resumeFrom)).Append('\n');
         return yaml.ToString();
+    }
+
+    /// <summary>
+    /// The model's recorded frame-size settings (model.width=8) as top-level sizes in pixels (width: 64), where its
+    /// plugin is here to give the unit and the size lies on the model's pixel grid, so the recipe reads back to the very
+    /// same options.
+    /// </summary>
+    List<(string Setting, string Side, int Pixels)> FrameSizesInPixels(PluginHost? plugins, string model)
+    {
+        var sizes = new List<(string, string, int)>();
+        if (plugins?.Find(PluginKind.Model, model) is not { } plugin) return sizes;
+        foreach (var option in plugin.Options.Where(o => o.FrameSide != FrameSide.None))
+        {
+            string setting = "model." + option.Name;
+            if (!int.TryParse(Value(setting), NumberStyles.None, CultureInfo.InvariantCulture, out int units)) continue;
+            long pixels = (long)units * option.PixelsPerUnit;
+            if (pixels > int.MaxValue || pixels % option.PixelStep != 0) continue;
+            sizes.Add((setting, option.FrameSide == FrameSide.Width ? "width" : "height", (int)pixels));
+        }
+        return sizes;
     }
 
     /// <summary>A setting's value by its key (seed, model, negativePrompt, ...); null where the run lists none.</summary>

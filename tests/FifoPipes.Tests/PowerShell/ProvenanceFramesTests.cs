@@ -159,6 +159,21 @@ public sealed class ProvenanceFramesTests : IDisposable
     }
 
     [Fact]
+    public void A_records_recipe_gives_the_frame_size_in_pixels_and_makes_the_same_run()
+    {
+        // Tiny sets the analytic model's own sizes, 8 by 8 latent cells: 64 by 64 pixels.
+        Run($"New-FifoVideo 'calm blue ocean' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames first | Out-Null");
+        var first = Provenance("first");
+        Assert.Contains("\nwidth: 64\n", first.Recipe);
+        Assert.Contains("\nheight: 64\n", first.Recipe);
+        Assert.DoesNotContain("    width:", first.Recipe);
+        Assert.DoesNotContain("    height:", first.Recipe);
+        File.WriteAllText(Path.Combine(dir, "again.yaml"), first.Recipe);
+        Run("New-FifoVideo -Recipe again.yaml | Export-FifoFrames again | Out-Null");
+        Assert.Equal(first.RunHash, Provenance("again").RunHash);
+    }
+
+    [Fact]
     public void A_png_frame_holds_itself_and_starts_at_its_number()
     {
         Run($"New-FifoVideo 'calm blue ocean' -Frames 3 {InProcessShell.Tiny} | Export-FifoFrames frames | Out-Null");
