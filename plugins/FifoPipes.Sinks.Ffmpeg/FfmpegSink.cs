@@ -15,15 +15,19 @@ public abstract class FfmpegSinkFactory : ISinkFactory
     public IFrameSink Create(object? options, SinkTarget target, PluginContext context)
     {
         var (settings, path, ffmpeg) = Prepare(options, target, context);
-        if (settings.UnusedBy(Container) is { Count: > 0 } unused)
-            context.Log.Warning($"{Container.Name}: {string.Join(" and ", unused.Select(u => u.Option))} {(unused.Count == 1 ? "is an option" : "are options")} of " +
-                                $"{string.Join(" and ", unused.Select(u => u.Container.Name).Distinct())}; this {Container.Name} file does not use {(unused.Count == 1 ? "it" : "them")}.");
         return new FfmpegSink(ffmpeg, path, target, Container, settings, context.Log);
     }
 
+    /// <remarks>
+    /// Options of another container (keep: on an mp4, a slip for .m3u8 most likely) are warned of here, once: a run
+    /// checks its sinks before it computes a frame, and so do Test-FifoRecipe -Sinks and -WhatIf.
+    /// </remarks>
     public void Check(object? options, SinkTarget target, PluginContext context)
     {
         var (settings, _, _) = Prepare(options, target, context);
+        if (settings.UnusedBy(Container) is { Count: > 0 } unused)
+            context.Log.Warning($"{Container.Name}: {string.Join(" and ", unused.Select(u => u.Option))} {(unused.Count == 1 ? "is an option" : "are options")} of " +
+                                $"{string.Join(" and ", unused.Select(u => u.Container.Name).Distinct())}; this {Container.Name} file does not use {(unused.Count == 1 ? "it" : "them")}.");
         SoundFile.EnsureReadable(settings.Audio, Container.Name);
         var codec = FfmpegCommand.CodecFor(settings, Container);
         EncoderTrial.Ensure(settings, codec, settings.Audio.Length > 0 ? FfmpegCommand.AudioCodecFor(Container) : null, Container.Name, TrialMuxer.For(Container));
