@@ -25,7 +25,7 @@ public sealed class OpenSoraOptions : IValidatableOptions
     public IEnumerable<OptionProblem> Validate()
     {
         if (string.IsNullOrWhiteSpace(Path))
-            yield return new("path", "path is empty: give the Open-Sora-Plan-v1.1.0 folder (-ModelPath; see docs/models/opensora.md), or let the store find it: Save-FifoModel opensora-v1.1-65, then -Model opensora-v1.1-65.");
+            yield return new("path", "path is empty: give the Open-Sora-Plan-v1.1.0 folder (see docs/models/opensora.md), or let the store find it: Save-FifoModel opensora-v1.1-65, then use the model opensora-v1.1-65 (a recipe's model: opensora-v1.1-65, New-FifoVideo -Model opensora-v1.1-65).");
         if (OpenSoraPreset.Find(Preset) is null)
             yield return new("preset", $"preset '{Preset}' is not one of {OpenSoraPreset.Choices}.");
         foreach (var problem in ModelDevices.Problems(Device, Dtype, "dtype")) yield return problem;

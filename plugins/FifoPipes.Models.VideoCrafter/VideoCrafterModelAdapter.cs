@@ -107,5 +107,5 @@ public sealed class VideoCrafterModelAdapter : IModelAdapter
     const string Help =
         "Get bpe_simple_vocab_16e6.txt.gz from the open_clip repository (github.com/mlfoundations/open_clip, file src/open_clip/bpe_simple_vocab_16e6.txt.gz), " +
         "or the tokenizer/ folder (vocab.json, merges.txt) of any Stable Diffusion 2 diffusers repository (e.g. stabilityai/stable-diffusion-2-1), " +
-        "and put it beside model.ckpt or give its path as the model's tokenizer option (-ModelOption @{ tokenizer = '...' }).";
+        "and put it beside model.ckpt or give its path as the model's tokenizer option (a recipe's model.with.tokenizer, New-FifoVideo -ModelOption @{ tokenizer = '...' }).";
 }

@@ -13,11 +13,14 @@ public sealed class VideoCrafterWeights : IDisposable
 {
     public const string DownloadHelp =
         "Download model.ckpt from Hugging Face (VideoCrafter/VideoCrafter2 for videocrafter2, VideoCrafter/Text2Video-512 or " +
-        "VideoCrafter/Text2Video-1024 for VideoCrafter1) and give its path as the model's path option (-ModelPath).";
+        "VideoCrafter/Text2Video-1024 for VideoCrafter1) and give its path as the model's path option (a recipe's model.with.path, New-FifoVideo -ModelPath).";
 
-    /// <summary>What to do when no checkpoint is named: give the file, or let the store find it.</summary>
+    /// <summary>
+    /// What to do when no checkpoint is named: give the file, or let the store find it. Said at the path option, which the
+    /// host names in its user's words (model.with.path, -ModelPath); the preset is named in both.
+    /// </summary>
     internal const string PathHelp =
-        "give the model.ckpt file or its folder as the model's path option (-ModelPath), or let the store find it: Save-FifoModel videocrafter2, then -Model videocrafter2.";
+        "give the model.ckpt file or its folder, or let the store find it: Save-FifoModel videocrafter2, then use the model videocrafter2 (a recipe's model: videocrafter2, New-FifoVideo -Model videocrafter2).";
 
     readonly TorchZipCheckpoint? zip;
 
@@ -40,7 +43,7 @@ public sealed class VideoCrafterWeights : IDisposable
     public static string ResolvePath(string? path)
     {
         if (string.IsNullOrWhiteSpace(path))
-            throw new FifoInputException("CheckpointNotFound", "The videocrafter model needs its checkpoint: " + PathHelp + " " + DownloadHelp);
+            throw new FifoInputException("CheckpointNotFound", "The videocrafter model needs its checkpoint as its path option: " + PathHelp + " " + DownloadHelp);
         if (Directory.Exists(path))
         {
             foreach (var name in new[] { "model.ckpt", "model.safetensors" })

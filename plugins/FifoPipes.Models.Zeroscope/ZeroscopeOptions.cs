@@ -53,7 +53,7 @@ public sealed class ZeroscopeOptions : IValidatableOptions
         if (ZeroscopePreset.Find(Preset) is null)
             yield return new("preset", $"preset '{Preset}' is unknown; use one of {string.Join(", ", ZeroscopePreset.All.Select(p => p.Name))}.");
         if (string.IsNullOrWhiteSpace(Path))
-            yield return new("path", "path is empty: give the downloaded diffusers folder (-ModelPath; see docs/models/zeroscope.md), or let the store find it: Save-FifoModel zeroscope-576w, then -Model zeroscope-576w.");
+            yield return new("path", "path is empty: give the downloaded diffusers folder (see docs/models/zeroscope.md), or let the store find it: Save-FifoModel zeroscope-576w, then use the model zeroscope-576w (a recipe's model: zeroscope-576w, New-FifoVideo -Model zeroscope-576w).");
         foreach (var problem in ModelDevices.Problems(Device, DType, "dtype")) yield return problem;
         if (!(Guidance >= 0) || double.IsInfinity(Guidance))
             yield return new("guidance", $"guidance is {Guidance}; use a finite scale >= 0 (default 9).");

@@ -86,7 +86,7 @@ public sealed class FifoPlan
             start = options.Start is { } st ? FifoOptions.ParseStart(st) ?? throw BadOption("start", $"'{st}' is unknown; use base, noise or latents")
                 : job.InitLatents is null ? QueueStart.Base : QueueStart.Latents;
             if (start == QueueStart.Latents && job.InitLatents is null)
-                throw BadOption("start", "start: latents needs start frames (an init image or video), and none were given");
+                throw BadOption("start", "start: latents needs start frames, and none were given: give an image or video to start from (a recipe's init:, New-FifoVideo -InitImage), or leave start out");
             if (start != QueueStart.Latents && job.InitLatents is not null)
                 throw BadOption("start", $"start frames were given, but start is '{start.ToString().ToLowerInvariant()}'; set start: latents to use them or drop them");
         }

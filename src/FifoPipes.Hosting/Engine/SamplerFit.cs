@@ -21,17 +21,17 @@ public static class SamplerFit
     {
         // What describing says (a device warning, a config key it skips), the load says again.
         var quiet = new PluginContext(null, context.WorkingDirectory, context.Stopping);
-        return PluginFailedException.Guard($"Describing {PluginFailedException.Name(recipe.Model.Plugin)}",
-            () => recipe.Model.Plugin.Create<IModelAdapter>().Describe(recipe.Model.Options, quiet));
+        return PluginRefusal.By("model", () => PluginFailedException.Guard($"Describing {PluginFailedException.Name(recipe.Model.Plugin)}",
+            () => recipe.Model.Plugin.Create<IModelAdapter>().Describe(recipe.Model.Options, quiet)));
     }
 
     /// <summary>Refuses, with the sampler's <see cref="FifoInputException"/>, options <paramref name="model"/> cannot take.</summary>
     public static void Check(Recipe recipe, ModelInfo model, PluginContext context) =>
-        PluginFailedException.Guard($"Checking {PluginFailedException.Name(recipe.Sampler.Plugin)} against {model.Name}", () =>
+        PluginRefusal.By("sampler", () => PluginFailedException.Guard($"Checking {PluginFailedException.Name(recipe.Sampler.Plugin)} against {model.Name}", () =>
         {
             recipe.Sampler.Plugin.Create<ISamplerFactory>().Check(recipe.Sampler.Options, model, context);
             return true;
-        });
+        }));
 
     /// <summary>
     /// Holds a description to the model the load gave: one that differs would have had the sampler judged against

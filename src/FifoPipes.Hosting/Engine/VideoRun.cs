@@ -115,14 +115,14 @@ public sealed class VideoRun
         // Before the model loads: options its sampler cannot take with this model would otherwise cost a whole load.
         var described = models?.KeptInfo(recipe.Model, workingDirectory) ?? SamplerFit.Describe(recipe, context);
         if (described is not null) SamplerFit.Check(recipe, described, context);
-        IVideoModel Load(IProgressSink modelLog) => PluginFailedException.Guard($"Loading {PluginFailedException.Name(recipe.Model.Plugin)}",
-            () => recipe.Model.Plugin.Create<IModelAdapter>().Load(recipe.Model.Options, new PluginContext(modelLog, workingDirectory, cancellation)));
+        IVideoModel Load(IProgressSink modelLog) => PluginRefusal.By("model", () => PluginFailedException.Guard($"Loading {PluginFailedException.Name(recipe.Model.Plugin)}",
+            () => recipe.Model.Plugin.Create<IModelAdapter>().Load(recipe.Model.Options, new PluginContext(modelLog, workingDirectory, cancellation))));
         using var lease = models is null ? ModelLease.ForOneRun(Load(log)) : models.Lease(recipe.Model, workingDirectory, Load, log);
         var model = lease.Model;
         if (described is null) SamplerFit.Check(recipe, model.Info, context);
         else SamplerFit.Confirm(recipe, described, model.Info);
-        var created = PluginFailedException.Guard($"Creating {PluginFailedException.Name(recipe.Sampler.Plugin)}",
-            () => recipe.Sampler.Plugin.Create<ISamplerFactory>().Create(recipe.Sampler.Options, context));
+        var created = PluginRefusal.By("sampler", () => PluginFailedException.Guard($"Creating {PluginFailedException.Name(recipe.Sampler.Plugin)}",
+            () => recipe.Sampler.Plugin.Create<ISamplerFactory>().Create(recipe.Sampler.Options, context)));
         using var ownedSampler = created as IDisposable;
         var sampler = new RestartingSampler(created, MaxFaultRepeats);
         string modelName = PluginFailedException.Name(recipe.Model.Plugin);
@@ -166,7 +166,7 @@ public sealed class VideoRun
         var latents = new CheckedLatents($"{PluginFailedException.Name(recipe.Sampler.Plugin)} on {modelName}",
             model.Info, recipe.Frames, resuming: recipe.ResumeFrom is not null,
             (recipe.Sampler.Plugin.Source, "the sampler's"), (recipe.Model.Plugin.Source, "the model's"));
-        foreach (var latent in latents.Of(sampler.Sample(job, cancellation), cancellation)) frames.Take(latent);
+        foreach (var latent in latents.Of(PluginRefusal.By("sampler", sampler.Sample(job, cancellation)), cancellation)) frames.Take(latent);
         frames.Finish();
     }
 

@@ -20,10 +20,19 @@ public sealed record PluginUse(PluginDescriptor Plugin, object? Options)
     /// contracts 1.11 is read for the name, as plugins' messages give it: "fifo sampler option 'partitions': ...".
     /// </summary>
     public (string Option, SourceLocation Location)? OptionRefused(FifoInputException refusal) =>
-        refusal.Option is { } option
-            ? Plugin.Options.FirstOrDefault(o => string.Equals(o.Name, option, StringComparison.OrdinalIgnoreCase)) is { } known && OptionLocations.TryGetValue(known.Name, out var at)
-                ? (known.Name, at) : null
+        refusal.Option is not null
+            ? OptionOf(refusal) is { } known && OptionLocations.TryGetValue(known, out var at) ? (known, at) : null
             : OptionNamedIn(refusal.Message);
+
+    /// <summary>
+    /// The option of this plugin, by its own name, that <paramref name="refusal"/> is in, whoever set it (a recipe, a
+    /// parameter, its default); null where it names none of them. Read as <see cref="OptionRefused"/> reads it.
+    /// </summary>
+    public string? OptionOf(FifoInputException refusal) =>
+        refusal.Option is { } option
+            ? Plugin.Options.FirstOrDefault(o => string.Equals(o.Name, option, StringComparison.OrdinalIgnoreCase))?.Name
+            : Plugin.Options.Select(o => (o.Name, At: refusal.Message.IndexOf($"'{o.Name}'", StringComparison.Ordinal))).Where(o => o.At >= 0)
+                .OrderBy(o => refusal.Message.Contains($"option '{o.Name}'", StringComparison.Ordinal) ? 0 : 1).ThenBy(o => o.At).Select(o => o.Name).FirstOrDefault();
 
     /// <summary>
     /// The option of this plugin that <paramref name="message"/> is about, by its name, with where the recipe sets it;

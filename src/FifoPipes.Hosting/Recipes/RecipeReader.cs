@@ -31,6 +31,13 @@ public sealed class RecipeReader
     /// <summary>Where "model: &lt;preset&gt;" finds stored models; default: FIFOPIPES_MODEL_STORE / FIFOPIPES_MODEL_CATALOG.</summary>
     public StoredModelResolver? Models { get; init; }
 
+    /// <summary>
+    /// How a message names another setting than the one it is about (the negativePrompt an empty prompt should be,
+    /// the frames a looping source needs): by its recipe key, or, for a command that took the setting as a parameter,
+    /// by that parameter (-NegativePrompt), so a cmdlet user reads the words they type.
+    /// </summary>
+    public Func<string, string> Words { get; init; } = key => key;
+
     /// <summary>Why no recipe can be read at <paramref name="full"/> (nothing there, or a folder, with the recipes in it); null where a file is.</summary>
     public static Diagnostic? NoRecipeAt(string full)
     {
@@ -269,7 +276,7 @@ public sealed class RecipeReader
                 if (agree || (other.Location is null && node.Location is not null)) continue;
                 if ((other.Location is null) == (node.Location is null))
                 {
-                    Error(key, $"{key} {pixels} and model.with.{option.Name} both set the frame {key} and disagree; keep one", node.Location);
+                    Error(key, SizesDisagree(key, pixels, option, other), node.Location);
                     continue;
                 }
                 entries.RemoveAt(given);
@@ -277,6 +284,22 @@ public sealed class RecipeReader
             entries.Add(new MapEntry(option.Name, null, new ScalarNode(units.ToString(CultureInfo.InvariantCulture), false, node.Location)));
         }
         with = new MapNode(entries, with?.Location);
+    }
+
+    /// <summary>
+    /// Two sizes of one side that disagree, each in its own unit: the top-level size counts pixels, the model's option
+    /// its own units (the analytic model's latent cells of 8 pixels), so 64 and 16 can be two different widths.
+    /// </summary>
+    string SizesDisagree(string key, int pixels, OptionDescriptor option, RecipeNode other)
+    {
+        var scalar = other as ScalarNode;
+        string otherSize = $"{Words($"model.with.{option.Name}")} {(scalar?.Value is { } value ? Convert.ToString(value, CultureInfo.InvariantCulture) : other.Kind.ToString())}";
+        int unit = option.PixelsPerUnit;
+        string otherUnit = unit == 1 ? "pixels"
+            : scalar is not null && OptionBinder.TryConvert(scalar.ToOptionValue(), typeof(int), out var units, out _)
+                ? string.Create(CultureInfo.InvariantCulture, $"the model's own unit, latent cells of {unit} pixels: {(long)(int)units! * unit} pixels")
+                : $"the model's own unit, latent cells of {unit} pixels";
+        return $"{Words(key)} {pixels} (pixels) and {otherSize} ({otherUnit}) both set the frame {key} and disagree; keep one";
     }
 
     /// <summary>Why <paramref name="pixels"/> cannot be the model's size on that side (outside its range or off its pixel grid), with the nearest size that can; null when it can.</summary>
@@ -412,7 +435,7 @@ public sealed class RecipeReader
         var text = Text(node, path);
         if (text is null || !string.IsNullOrWhiteSpace(text)) return text;
         // "" is the unconditional embedding guidance steers away from: as a prompt it would only undo guidance.
-        Error(path, "the prompt is empty; write what the video should show (to steer away from something, use negativePrompt)", node.Location);
+        Error(path, $"the prompt is empty; write what the video should show (to steer away from something, use {Words("negativePrompt")})", node.Location);
         return null;
     }
 
@@ -442,7 +465,7 @@ public sealed class RecipeReader
         if (sourceNode is null) return null;
         if (source is { Loops: true })
         {
-            Error(missing[0].FramesPath, "a looping source has no end for the prompts to share; give them frame counts ('frames', New-FifoVideo -Frames)", missing[0].At);
+            Error(missing[0].FramesPath, "a looping source has no end for the prompts to share; give the number of frames to make", missing[0].At);
             return null;
         }
         if (missing.Count < entries.Count)

@@ -147,7 +147,7 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
         catch (Exception ex) when (!Errors.IsPipelineFlow(ex))
         {
             // The sinks are finalised by Dispose with what was written; the run's error is what the user needs.
-            return Errors.From(ex, recipeFile);
+            return Errors.From(builder.Placed(ex, recipe), recipeFile);
         }
         IReadOnlyList<string> files;
         try { files = sinks.Complete(); }

@@ -28,7 +28,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [ValidateNotNull]
     public string[]? Prompt { get; set; }
 
-    /// <summary><para type="description">Frames per prompt: one number for all prompts, or one per prompt; with -Recipe and no -Prompt, for the recipe's own prompts (a continuation from a snapshot's recipe made longer, say). Default: with -Recipe and one prompt, the recipe's frames (unless -Source names another video); otherwise, with a source video (-Source or the recipe's source:), the prompts share the frames it selects (a looping source needs -Frames); otherwise 128 each.</para></summary>
+    /// <summary><para type="description">Frames per prompt: one number for all prompts, or one per prompt; with -Recipe and no -Prompt, for the recipe's own prompts (a continuation from a snapshot's recipe made longer, say). Default: with -Recipe and one prompt, all the recipe's frames (unless -Source names another video); otherwise, with a source video (-Source or the recipe's source:), the prompts share the frames it selects (a looping source needs -Frames); otherwise, with -Recipe, the prompts keep the recipe's length: as many as the recipe has take its counts in order, any other number share its frames as evenly as whole frames allow (too few frames to share is an error that asks for -Frames), as Invoke-FifoRecipe -Override @{ prompt = ... } does; otherwise 128 each.</para></summary>
     [Parameter(Position = 1)]
     [ValidateRange(1, int.MaxValue)]
     public int[]? Frames { get; set; }
@@ -95,7 +95,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
 
     protected override void ProcessRecord()
     {
-        var builder = new RecipeBuilder();
+        var builder = new RecipeBuilder(ParameterOf);
         if (Prompt is { Length: > 0 }) builder.SetPrompts(Prompt, Frames, "-Prompt");
         // Without -Prompt there is a -Recipe (its parameter set): the counts go to the recipe's own prompts.
         else if (Frames is { Length: > 0 }) builder.SetFrames(Frames, "-Frames");
@@ -134,7 +134,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
 
         var (recipe, diagnostics) = builder.Build(Recipe is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Recipe), SessionState.Path.CurrentFileSystemLocation.ProviderPath);
         foreach (var warning in builder.Warnings) WriteWarning(warning);
-        if (recipe is null) ThrowTerminatingError(Errors.InvalidRecipe(diagnostics, Recipe, builder.ParameterFor));
+        if (recipe is null) ThrowTerminatingError(Errors.InvalidRecipe(diagnostics, Recipe, builder.ParameterFor, builder.UnsetParameterFor));
         if (recipe!.Sinks.Count > 0)
         {
             string unwritten = $"New-FifoVideo writes its frames to the pipeline, not to the recipe's sinks ({string.Join(", ", recipe.Sinks.Select(s => StreamAddress.Display(s.Path)))}).";
@@ -154,11 +154,35 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         }
         catch (Exception ex) when (!Errors.IsPipelineFlow(ex))
         {
-            ThrowTerminatingError(Errors.From(ex, recipe.File ?? (object?)Prompt));
+            ThrowTerminatingError(Errors.From(builder.Placed(ex, recipe), recipe.File ?? (object?)Prompt));
         }
     }
 
     protected override void StopProcessing() => pump.Stop();
+
+    /// <summary>The parameter that sets a recipe path, so a problem of a setting the user left out names what they would type; null for none.</summary>
+    internal static string? ParameterOf(string key)
+    {
+        if (key.StartsWith("model.with.", StringComparison.OrdinalIgnoreCase) && key.Length > "model.with.".Length)
+            return key["model.with.".Length..].ToLowerInvariant() switch { "path" => "-ModelPath", "device" => "-Device", _ => $"-ModelOption {key["model.with.".Length..]}" };
+        if (key.StartsWith("sampler.with.", StringComparison.OrdinalIgnoreCase) && key.Length > "sampler.with.".Length)
+            return key["sampler.with.".Length..].ToLowerInvariant() switch
+            {
+                "partitions" => "-Partitions", "guidance" => "-Guidance", "eta" => "-Eta", "lookahead" => "-NoLookahead",
+                _ => $"-SamplerOption {key["sampler.with.".Length..]}",
+            };
+        return KeyParameters.GetValueOrDefault(key);
+    }
+
+    static readonly Dictionary<string, string> KeyParameters = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["prompt"] = "-Prompt", ["prompts"] = "-Prompt", ["frames"] = "-Frames", ["seed"] = "-Seed", ["negativePrompt"] = "-NegativePrompt",
+        ["fps"] = "-Fps", ["width"] = "-Width", ["height"] = "-Height", ["init"] = "-InitImage", ["livePrompt"] = "-LivePrompt",
+        ["source"] = "-Source", ["source.path"] = "-Source", ["source.strength"] = "-Strength", ["source.fps"] = "-SourceFps",
+        ["source.start"] = "-SourceStart", ["source.loop"] = "-SourceLoop", ["snapshot"] = "-SnapshotPath", ["snapshot.path"] = "-SnapshotPath",
+        ["snapshot.every"] = "-SnapshotEvery", ["resume"] = "-Resume", ["overwrite"] = "-Force",
+        ["model"] = "-Model", ["model.use"] = "-Model", ["sampler"] = "-Sampler", ["sampler.use"] = "-Sampler",
+    };
 
     /// <summary>Where the run's output goes: down the pipeline, and its snapshots to their file.</summary>
     static string RunTarget(Recipe recipe) =>

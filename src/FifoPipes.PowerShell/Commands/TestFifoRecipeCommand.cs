@@ -9,7 +9,7 @@ namespace FifoPipes.PowerShell.Commands;
 
 /// <summary>
 /// <para type="synopsis">Checks a YAML recipe without running it and returns every problem found, with file, line and column.</para>
-/// <para type="description">Checks syntax, every key, plugin and option (names, types, limits, with the valid choices) and meaning (frame counts, paths, sink formats). With -Sinks, a valid recipe's sinks are also asked whether they could write, as a run asks them before its first frame; with -Model, its model whether it would load here (files, device). Returns nothing for a valid recipe; -Quiet returns $true or $false instead.</para>
+/// <para type="description">Checks syntax, every key, plugin and option (names, types, limits, with the valid choices) and meaning (frame counts, paths, sink formats), and whether the sampler takes its options with the model, where the model can describe itself without its files (the analytic model always can). With -Sinks, a valid recipe's sinks are also asked whether they could write, as a run asks them before its first frame; with -Model, its model whether it would load here (files, device). Returns nothing for a valid recipe; -Quiet returns $true or $false instead.</para>
 /// <example><code>Test-FifoRecipe my.yaml | Format-Table Line, Column, Path, Message</code></example>
 /// <example><code>if (Test-FifoRecipe my.yaml -Sinks -Quiet) { Invoke-FifoRecipe my.yaml }</code></example>
 /// <example><code>Test-FifoRecipe recipes/*.yaml | Format-Table File, Line, Message</code></example>
@@ -26,7 +26,7 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
     /// <summary><para type="description">Also ask a valid recipe's sinks whether they could write, as Invoke-FifoRecipe would: a recipe without sinks is a problem then; ffmpeg found, no output or earlier snapshot in the way (unless the recipe overwrites or resumes from that snapshot), sound files readable, an RTMP server taking connections, a folder that takes files (tried with an empty probe file, deleted at once). Leaves nothing on disk.</para></summary>
     [Parameter] public SwitchParameter Sinks { get; set; }
 
-    /// <summary><para type="description">Also ask a valid recipe's model whether it would load on this machine, without loading its weights: the checkpoint or folder there with the parts it needs, each weight file's index readable (a truncated or damaged download is a problem), the device present (cuda on a machine without CUDA is a problem); then whether the recipe's sampler takes its options with that model (64 partitions of a 16-frame window are more steps than a 1,000-step schedule has), from the model's configs (a warning says so where a third-party model cannot describe itself). Check on the machine that will run the recipe.</para></summary>
+    /// <summary><para type="description">Also ask a valid recipe's model whether it would load on this machine, without loading its weights: the checkpoint or folder there with the parts it needs, each weight file's index readable (a truncated or damaged download is a problem), the device present (cuda on a machine without CUDA is a problem); then whether the recipe's sampler takes its options with that model (64 partitions of a 16-frame window are more steps than a 1,000-step schedule has), from the model's configs (a warning says so where a third-party model cannot describe itself). Without -Model the sampler is still checked against a model that describes itself from its options alone; one that needs its files for that, and they are missing, is left to -Model (-Verbose says so). Check on the machine that will run the recipe.</para></summary>
     [Parameter] public SwitchParameter Model { get; set; }
 
     protected override void ProcessRecord()
@@ -34,7 +34,7 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
         foreach (var file in Files())
         {
             var (recipe, diagnostics) = new RecipeBuilder().Build(file, SessionState.Path.CurrentFileSystemLocation.ProviderPath);
-            if (Model && recipe is not null) diagnostics = diagnostics.Concat(ModelProblems(recipe)).ToList();
+            if (recipe is not null) diagnostics = diagnostics.Concat(Model ? ModelProblems(recipe) : FitProblems(recipe)).ToList();
             if (Sinks && recipe is not null) diagnostics = diagnostics.Concat(SinkProblems(recipe)).Concat(SnapshotProblems(recipe)).ToList();
             if (Quiet) WriteObject(diagnostics.Count == 0);
             else foreach (var d in diagnostics) WriteObject(new FifoRecipeDiagnostic(d, file));
@@ -68,17 +68,63 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
                           }))
                       ?? Problem("model", ModelLocation(recipe), () => described = SamplerFit.Describe(recipe, context))
                       // The model would load: would its sampler take the options with it?
-                      ?? (described is null ? null : Problem("sampler", recipe.Sampler.Location ?? ModelLocation(recipe), () => SamplerFit.Check(recipe, described, context)));
-        // A refusal at the option it is in, where the recipe sets it (a plugin's bug stays at the plugin).
-        if (problem is { Path: "model" or "sampler" } && refusal is not null
-            && (problem.Path == "model" ? recipe.Model : recipe.Sampler).OptionRefused(refusal) is var (option, at))
-            problem = problem with { Path = $"{problem.Path}.with.{option}", Location = at };
+                      ?? (described is null ? null : SamplerProblem(recipe, described, context));
         // Said, so that a recipe passing here is not taken for one whose sampler was checked.
         if (problem is null && described is null)
             WriteWarning($"The model '{recipe.Model.Plugin.Name}' did not describe itself for these options before it loads (IModelAdapter.Describe gave none), so the " +
                          $"options of the sampler '{recipe.Sampler.Plugin.Name}' were not checked against it; a run checks them once the model is loaded.");
-        return problem is null ? Array.Empty<Diagnostic>() : new[] { problem };
+        return problem is null ? Array.Empty<Diagnostic>() : new[] { AtOption(problem, refusal, recipe) };
     }
+
+    /// <summary>
+    /// Without -Model: whether the sampler takes its options with the model as it describes itself from its options
+    /// (the analytic model always can), which a run refuses before its first frame. A model that cannot describe itself
+    /// here, its files missing or its device absent, is -Model's to report: its fit is then left to the run, quietly.
+    /// </summary>
+    IEnumerable<Diagnostic> FitProblems(Recipe recipe)
+    {
+        var context = new PluginContext(new CmdletLog(this), recipe.BaseDirectory);
+        ModelInfo? described;
+        try { described = SamplerFit.Describe(recipe, context); }
+        // A model option it refuses (a size off its VAE's grid) is the recipe's; its files and device are -Model's.
+        catch (FifoInputException refusal) when (Errors.CategoryOf(refusal.ErrorId) == ErrorCategory.InvalidArgument)
+        {
+            return new[] { AtOption(new Diagnostic("model", refusal.Message, ModelLocation(recipe), Array.Empty<string>()), refusal, recipe) };
+        }
+        catch (Exception ex) when (IsRecipeProblem(ex))
+        {
+            WriteVerbose($"The sampler's options were not checked against the model '{recipe.Model.Plugin.Name}': it could not describe itself here ({ex.Message}). " +
+                         "Test-FifoRecipe -Model checks its files and device, and then the sampler's options.");
+            return Array.Empty<Diagnostic>();
+        }
+        if (described is null)
+        {
+            WriteVerbose($"The model '{recipe.Model.Plugin.Name}' does not describe itself before it loads, so the sampler's options were not checked against it; a run checks them once it is loaded.");
+            return Array.Empty<Diagnostic>();
+        }
+        return SamplerProblem(recipe, described, context) is { } problem ? new[] { problem } : Array.Empty<Diagnostic>();
+    }
+
+    /// <summary>Whether the sampler takes its options with the <paramref name="described"/> model; a refusal at the option it names, where the recipe sets it.</summary>
+    static Diagnostic? SamplerProblem(Recipe recipe, ModelInfo described, PluginContext context)
+    {
+        try
+        {
+            SamplerFit.Check(recipe, described, context);
+            return null;
+        }
+        catch (Exception ex) when (IsRecipeProblem(ex))
+        {
+            return AtOption(new Diagnostic("sampler", ex.Message, recipe.Sampler.Location ?? ModelLocation(recipe), Array.Empty<string>()), ex as FifoInputException, recipe);
+        }
+    }
+
+    /// <summary>A refusal at the option it is in, where the recipe sets it (a plugin's bug stays at the plugin).</summary>
+    static Diagnostic AtOption(Diagnostic problem, FifoInputException? refusal, Recipe recipe) =>
+        problem is { Path: "model" or "sampler" } && refusal is not null
+        && (problem.Path == "model" ? recipe.Model : recipe.Sampler).OptionRefused(refusal) is var (option, at)
+            ? problem with { Path = $"{problem.Path}.with.{option}", Location = at }
+            : problem;
 
     /// <summary>
     /// What a check throws that is this recipe's problem to report: its input errors, a damaged file it reads, and a

@@ -53,10 +53,12 @@ static class Errors
     /// Problems with a recipe built from a file and/or cmdlet parameters: when every problem is a parameter's (found
     /// by <paramref name="parameterOf"/>), the error is one of invalid arguments naming each parameter, not of a recipe.
     /// </summary>
-    public static ErrorRecord InvalidRecipe(IReadOnlyList<Diagnostic> diagnostics, string? file, Func<Diagnostic, string?> parameterOf)
+    /// <param name="unsetParameterOf">For a problem of a setting no parameter set, the parameter that would set it, where the command names one.</param>
+    public static ErrorRecord InvalidRecipe(IReadOnlyList<Diagnostic> diagnostics, string? file, Func<Diagnostic, string?> parameterOf,
+        Func<Diagnostic, string?>? unsetParameterOf = null)
     {
         var named = diagnostics.Select(d => (Diagnostic: d, Parameter: parameterOf(d))).ToList();
-        if (named.Any(n => n.Parameter is null)) return InvalidRecipe(diagnostics, file);
+        if (named.Any(n => n.Parameter is null)) return InvalidSettings(diagnostics, file, unsetParameterOf);
         var text = $"Invalid parameters:{Environment.NewLine}" + string.Join(Environment.NewLine, named.Select(n => $"  {n.Parameter}: {n.Diagnostic.Message}{n.Diagnostic.Choices()}"));
         return new ErrorRecord(new FifoInputException("InvalidParameter", text), "InvalidParameter", ErrorCategory.InvalidArgument, named[0].Parameter);
     }
@@ -66,12 +68,13 @@ static class Errors
         new(new FifoInputException("InvalidParameter", $"Invalid {parameter}:{Environment.NewLine}" + string.Join(Environment.NewLine, diagnostics.Select(d => $"  {d.Path[(d.Path.LastIndexOf('.') + 1)..]}: {d.Message}{d.Choices()}"))),
             "InvalidParameter", ErrorCategory.InvalidArgument, parameter);
 
-    /// <summary>All recipe problems in one terminating error, one per line, each with its location.</summary>
-    public static ErrorRecord InvalidRecipe(IReadOnlyList<Diagnostic> diagnostics, string? file)
+    /// <summary>All recipe problems in one terminating error, one per line, each with its location, or the parameter that would set what no file placed.</summary>
+    static ErrorRecord InvalidSettings(IReadOnlyList<Diagnostic> diagnostics, string? file, Func<Diagnostic, string?>? unsetParameterOf)
     {
-        // Without a recipe file the settings came from parameters and defaults: "the recipe" would name nothing the user wrote.
+        // Without a recipe file the settings came from parameters and defaults: "the recipe" would name nothing the user wrote,
+        // and a setting missing there is the parameter's to give (-ModelPath), not a recipe key's.
         var text = (file is null ? "The run's settings are not valid:" : $"The recipe '{file}' is not valid:") + Environment.NewLine +
-                   string.Join(Environment.NewLine, diagnostics.Select(d => "  " + d));
+                   string.Join(Environment.NewLine, diagnostics.Select(d => "  " + (unsetParameterOf?.Invoke(d) is { } parameter ? d with { Path = parameter } : d)));
         return new ErrorRecord(new FifoInputException("InvalidRecipe", text), "InvalidRecipe", ErrorCategory.InvalidData, file);
     }
 }

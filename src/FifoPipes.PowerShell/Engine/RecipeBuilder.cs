@@ -18,12 +18,33 @@ sealed class RecipeBuilder
     readonly Dictionary<string, Dictionary<string, object?>> entries = new(StringComparer.Ordinal);
     // Recipe path -> the cmdlet parameter that set it, so a problem can name the parameter instead of a recipe key.
     readonly Dictionary<string, string> parameters = new(StringComparer.OrdinalIgnoreCase);
+    // Recipe path -> the parameter of the command that would set it (New-FifoVideo's -NegativePrompt); null for a command that takes recipes only.
+    readonly Func<string, string?>? parameterOfKey;
+    // Whether a recipe file is read: a problem of it is said in its keys unless a parameter set the value.
+    bool fromFile;
+
+    /// <param name="parameterOfKey">
+    /// The command's parameter for a recipe path ("negativePrompt" -> "-NegativePrompt"), or null where it has none:
+    /// without a recipe file, messages name those instead of recipe keys the user never saw.
+    /// </param>
+    public RecipeBuilder(Func<string, string?>? parameterOfKey = null) => this.parameterOfKey = parameterOfKey;
+
+    /// <summary>
+    /// A recipe path in the user's words: the parameter that set it (-ModelOption width, -Override negativePrompt), else,
+    /// without a recipe file, the command's parameter for it (-NegativePrompt), else the key itself.
+    /// </summary>
+    public string Words(string key) =>
+        parameters.TryGetValue(key, out var parameter) ? parameter : UnsetParameter(key) ?? key;
+
+    /// <summary>The command's parameter for a setting no parameter set, where no recipe file is read (there, its key is the user's word).</summary>
+    string? UnsetParameter(string key) => fromFile ? null : parameterOfKey?.Invoke(key);
 
     /// <summary>
     /// The prompts of the video, with one frame count for all or one each. Without counts, a single prompt keeps the
     /// recipe file's 'frames' (so -Recipe long.yaml -Prompt 'rain' only changes the prompt) unless a parameter names
-    /// another source video; otherwise with a source the prompts share its frames (the reader counts them), and
-    /// without one each gets 128 frames.
+    /// another source video; otherwise with a source the prompts share its frames (the reader counts them); otherwise
+    /// they keep the recipe file's length (its counts in order where they are as many as its prompts, else its total
+    /// shared), and without a file each gets 128 frames.
     /// </summary>
     public void SetPrompts(string[] prompts, int[]? frames, string parameter)
     {
@@ -114,7 +135,7 @@ sealed class RecipeBuilder
         bool plugin = parts[0] is "model" or "sampler";
         switch (parts.Length)
         {
-            // One prompt keeps the file's frame count, as New-FifoVideo -Recipe -Prompt does; several share a source or take 128 each.
+            // Prompts keep the file's frame count as New-FifoVideo -Recipe -Prompt does: one takes it all, several share a source or the file's frames.
             case 1 when parts[0].Equals("prompt", StringComparison.OrdinalIgnoreCase) && Texts(value) is { } prompts:
                 SetPrompts(prompts, null, parameter);
                 return true;
@@ -161,12 +182,48 @@ sealed class RecipeBuilder
     /// <summary>The parameter (e.g. "-InitImage") whose value a diagnostic is about; null when it came from the recipe file.</summary>
     public string? ParameterFor(Diagnostic diagnostic) =>
         parameters.TryGetValue(diagnostic.Path, out var parameter) ? parameter
+        // A prompt's frame count is the frames', not the prompt's: -Prompt gave no count that could be wrong or missing.
+        : IsPromptsFrames(diagnostic.Path) ? parameters.GetValueOrDefault("frames")
         : parameters.FirstOrDefault(kv => diagnostic.Path.StartsWith(kv.Key + ".", StringComparison.OrdinalIgnoreCase) ||
                                           diagnostic.Path.StartsWith(kv.Key + "[", StringComparison.Ordinal)).Value;
 
+    /// <summary>
+    /// The parameter that would set what a problem is about, where no parameter set it and no recipe file places it: a
+    /// missing checkpoint is -ModelPath's to give in New-FifoVideo, which has no model.with.path for its user to write.
+    /// </summary>
+    public string? UnsetParameterFor(Diagnostic diagnostic) =>
+        diagnostic.Location is null && ParameterFor(diagnostic) is null ? UnsetParameter(IsPromptsFrames(diagnostic.Path) ? "frames" : diagnostic.Path) : null;
+
+    // Said beside the parameter that gave the prompts: New-FifoVideo takes their counts as -Frames; a command of recipes only
+    // (Invoke-FifoRecipe) takes prompts as -Override's, and their counts in the same table.
+    string FramesParameter => parameterOfKey?.Invoke("frames") ?? "-Override frames";
+
+    static bool IsPromptsFrames(string path) => System.Text.RegularExpressions.Regex.IsMatch(path, @"^prompts\[\d+\]\.frames$");
+
+    /// <summary>
+    /// A plugin's refusal, met while the run went, of one of its options, said where the user set that option as a
+    /// recipe's problem is: the parameter (-Partitions, -SamplerOption partitions, -Override sampler.with.partitions),
+    /// else the recipe's line, else the parameter or key that would set it. Any other failure is returned as it is.
+    /// </summary>
+    public Exception Placed(Exception failure, Recipe recipe)
+    {
+        if (failure is AggregateException { InnerExceptions.Count: 1 } one) failure = one.InnerExceptions[0];
+        if (failure is not FifoInputException refusal || PluginRefusal.SectionOf(refusal) is not { } section) return failure;
+        var use = section == "model" ? recipe.Model : recipe.Sampler;
+        if (use.OptionOf(refusal) is not { } option) return failure;
+        string key = $"{section}.with.{option}";
+        string? where = parameters.TryGetValue(key, out var parameter) ? parameter
+            : use.OptionLocations.TryGetValue(option, out var at) ? $"{at}: {key}"
+            // One left to its default is named only where the plugin says it is the one: a message may quote another option's name.
+            : refusal.Option is not null ? Words(key) : null;
+        if (where is null) return failure;
+        return new FifoInputException(refusal.ErrorId, $"{where}: {refusal.Message}", refusal) { Option = refusal.Option };
+    }
+
     public (Recipe? Recipe, IReadOnlyList<Diagnostic> Diagnostics) Build(string? recipeFile, string workingDirectory)
     {
-        var reader = new RecipeReader(ModuleState.Plugins);
+        fromFile = recipeFile is not null;
+        var reader = new RecipeReader(ModuleState.Plugins) { Words = Words };
         var diagnostics = Disagreements(workingDirectory).ToList();
         MapNode root;
         string baseDirectory = workingDirectory;
@@ -234,6 +291,37 @@ sealed class RecipeBuilder
 
     static string Text(object value) => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)!;
 
+    /// <summary>
+    /// The frame counts of the file's prompt schedule, one per prompt: its 'prompts' entries' or its single prompt's
+    /// 'frames'; null where the file gives none it can be read for (its prompts share a source video, or a count is not
+    /// a whole number, which the reader then reports at its line).
+    /// </summary>
+    static int[]? FrameCountsOfFile(MapNode root)
+    {
+        static int? Count(RecipeNode? node) => node is ScalarNode { Value: { } value }
+            && int.TryParse(Text(value), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int count) && count >= 1 ? count : null;
+        if (root["prompts"] is SequenceNode { Items.Count: > 0 } list)
+        {
+            var counts = list.Items.Select(item => item is MapNode span ? Count(span["frames"]) : null).ToList();
+            return counts.All(c => c is not null) ? counts.Select(c => c!.Value).ToArray() : null;
+        }
+        return root["prompts"] is null && Count(root["frames"]) is { } frames ? new[] { frames } : null;
+    }
+
+    /// <summary>
+    /// Counts for <paramref name="prompts"/> prompts that keep a schedule's length: as many prompts as it has take its
+    /// counts in order; otherwise they share its total as evenly as whole frames allow (the first take one more where it
+    /// does not divide), as prompts share a source video's frames. Null where the total is fewer frames than prompts, or
+    /// more than one count can hold.
+    /// </summary>
+    static int[]? KeptLength(int[] schedule, int prompts)
+    {
+        if (schedule.Length == prompts) return schedule;
+        long total = schedule.Sum(c => (long)c);
+        if (total < prompts || total / prompts >= int.MaxValue) return null;
+        return Enumerable.Range(0, prompts).Select(i => (int)(total / prompts + (i < total % prompts ? 1 : 0))).ToArray();
+    }
+
     MapNode Apply(MapNode root, List<Diagnostic> diagnostics)
     {
         var entries = root.Entries.ToList();
@@ -263,6 +351,16 @@ sealed class RecipeBuilder
             {
                 topValues["prompt"] = single;
                 entries.RemoveAll(e => e.Key is "prompt" or "prompts");
+            }
+            // New prompts for a recipe's schedule keep its length: its timing where they are as many, else its frames shared
+            // (several beside a source video of the recipe's share the frames it selects, below).
+            else if (frames is null && !sourceFromParameter && (root["source"] is null || texts.Length == 1) && FrameCountsOfFile(root) is { } scheduled)
+            {
+                long total = scheduled.Sum(c => (long)c);
+                if (KeptLength(scheduled, texts.Length) is { } kept) topValues["prompts"] = PromptSchedule.Build(texts, kept);
+                else diagnostics.Add(new Diagnostic("prompts", $"the recipe's {total} frames are too {(total < texts.Length ? "few" : "many")} for {texts.Length} " +
+                                                               $"prompt{(texts.Length == 1 ? "" : "s")} to share; give their frame counts ({FramesParameter})", null, Array.Empty<string>()));
+                entries.RemoveAll(e => e.Key is "prompt" or "prompts" or "frames");
             }
             else
             {

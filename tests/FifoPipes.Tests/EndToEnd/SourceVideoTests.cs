@@ -163,7 +163,7 @@ public sealed class SourceVideoTests : IDisposable
         Assert.Contains("source.loop=true", looped!.RunSettings);
         var endless = new RecipeReader(FifoPipes.Tests.Hosting.TestPlugins.Host);
         Assert.Null(endless.ReadText($"apiVersion: fifopipes/v1\nprompt: a\nsource: {{ path: {clip}, loop: true }}\n", Path.Combine(dir, "r.yaml")));
-        Assert.Equal(("frames", "a looping source has no end for the prompts to share; give them frame counts ('frames', New-FifoVideo -Frames)"), (endless.Diagnostics.Single().Path, endless.Diagnostics.Single().Message));
+        Assert.Equal(("frames", "a looping source has no end for the prompts to share; give the number of frames to make"), (endless.Diagnostics.Single().Path, endless.Diagnostics.Single().Message));
     }
 
     [SkippableFact]

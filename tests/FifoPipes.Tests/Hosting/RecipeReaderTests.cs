@@ -185,7 +185,7 @@ public sealed class RecipeReaderTests
         { "width off a pixel model's grid", "apiVersion: fifopipes/v1\nmodel: { use: zeroscope, with: { path: z } }\nprompt: a\nframes: 3\nwidth: 1001\n", "width", 5,
             "width 1001: model 'zeroscope' takes widths from 8 to 4096 pixels in steps of 8; the nearest is 1000" },
         { "width in the file and in model.with disagree", "apiVersion: fifopipes/v1\nmodel: { use: analytic, with: { width: 12 } }\nprompt: a\nframes: 3\nwidth: 768\n", "width", 5,
-            "width 768 and model.with.width both set the frame width and disagree; keep one" },
+            "width 768 (pixels) and model.with.width 12 (the model's own unit, latent cells of 8 pixels: 96 pixels) both set the frame width and disagree; keep one" },
         { "width not a number", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nwidth: wide\n", "width", 4, "expected an integer" },
         { "width as a list", "apiVersion: fifopipes/v1\nprompt: a\nframes: 3\nwidth: [1, 2]\n", "width", 4, "expected a number of pixels" },
         { "size of a fixed-size model", "apiVersion: fifopipes/v1\nmodel: opensora\nprompt: a\nframes: 3\nheight: 512\n", "height", 5, "model 'opensora' marks no option as its frame height" },

@@ -277,9 +277,9 @@ public sealed class CmdletTests : IDisposable
         // A prompt alone keeps the file's frame count.
         Assert.Equal(new[] { "fire-3.gif" }, Run("Invoke-FifoRecipe sweep.yaml -Override @{ prompt = 'ocean'; seed = 3 }").Cast<FileInfo>().Select(f => f.Name));
         Assert.Equal(2, Media.FrameCount(Path.Combine(dir, "out", "fire-3.gif")));
-        // Several replace the schedule, 128 frames each as New-FifoVideo gives them without -Frames.
+        // Several replace the schedule and share the file's frames, as New-FifoVideo -Recipe gives them without -Frames.
         Assert.Equal(new[] { "fire-4.gif" }, Run("$p = 'ice'; Invoke-FifoRecipe sweep.yaml -Override @{ prompt = 'ocean', $p; seed = 4 }").Cast<FileInfo>().Select(f => f.Name));
-        Assert.Equal(256, Media.FrameCount(Path.Combine(dir, "out", "fire-4.gif")));
+        Assert.Equal(2, Media.FrameCount(Path.Combine(dir, "out", "fire-4.gif")));
         // With frames beside them, the count goes with the prompts: one for all, or one each.
         Run("Invoke-FifoRecipe sweep.yaml -Override @{ prompt = 'ocean', 'ice'; frames = 3; seed = 5 }, @{ prompt = 'ocean', 'ice'; frames = 1, 2; seed = 6 }");
         Assert.Equal(6, Media.FrameCount(Path.Combine(dir, "out", "fire-5.gif")));
@@ -402,8 +402,10 @@ public sealed class CmdletTests : IDisposable
     {
         var error = RunFailing("New-FifoVideo 'x' -Model zeroscope");
         Assert.StartsWith("The run's settings are not valid:", error.Exception.Message);
-        Assert.Contains("model.with.path: path is empty: give the downloaded diffusers folder (-ModelPath;", error.Exception.Message);
-        Assert.Contains("Save-FifoModel zeroscope-576w, then -Model zeroscope-576w", error.Exception.Message);
+        // Named as New-FifoVideo takes it: its user never wrote model.with.path.
+        Assert.Contains("-ModelPath: path is empty: give the downloaded diffusers folder (see docs/models/zeroscope.md)", error.Exception.Message);
+        Assert.DoesNotContain("model.with.path", error.Exception.Message);
+        Assert.Contains("Save-FifoModel zeroscope-576w, then use the model zeroscope-576w (a recipe's model: zeroscope-576w, New-FifoVideo -Model zeroscope-576w)", error.Exception.Message);
 
         // A folder given as the recipe names the recipes in it.
         Directory.CreateDirectory(Path.Combine(dir, "recipes"));
@@ -919,7 +921,8 @@ public sealed class CmdletTests : IDisposable
             "apiVersion: fifopipes/v1\nprompt: lava\nframes: 4\nsampler:\n  use: fifo\n  with: { Partitions: 64 }\n");
         File.WriteAllText(Path.Combine(dir, "window.yaml"),
             "apiVersion: fifopipes/v1\nprompt: lava\nframes: 4\nmodel: { use: analytic, with: { frames: 1 } }\nsampler: { use: gen-l-video, with: { stride: 2 } }\n");
-        Assert.Empty(Run("Test-FifoRecipe steps.yaml, window.yaml"));
+        // The analytic model describes itself from its options alone: found without -Model as well (a test of its own below).
+        Assert.Equal(2, Run("Test-FifoRecipe steps.yaml, window.yaml").Count);
 
         var steps = Assert.Single(Run("Test-FifoRecipe steps.yaml -Model").Cast<FifoRecipeDiagnostic>());
         // At the option the sampler names, where the recipe sets it (its key in any case), by its own name.

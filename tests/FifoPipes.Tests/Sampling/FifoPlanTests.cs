@@ -140,7 +140,8 @@ public sealed class FifoPlanTests
     public void Start_latents_without_start_frames_and_start_frames_under_another_start_are_refused()
     {
         var none = Refused(new FifoOptions { Start = "latents" });
-        Assert.Equal("fifo sampler option 'start': start: latents needs start frames (an init image or video), and none were given.", none.Message);
+        Assert.Equal("fifo sampler option 'start': start: latents needs start frames, and none were given: give an image or video to start from " +
+                     "(a recipe's init:, New-FifoVideo -InitImage), or leave start out.", none.Message);
 
         var frames = Job(zeros(2, 2, 3, 4));
         var other = Refused(new FifoOptions { Start = "noise" }, job: frames);

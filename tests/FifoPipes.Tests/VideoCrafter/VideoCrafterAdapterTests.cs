@@ -569,8 +569,9 @@ public sealed class VideoCrafterRecipeTests
         // As zeroscope and opensora say it: before anything loads, at the recipe's line, with the store's way to get the file.
         var diagnostic = Assert.Single(reader.Diagnostics);
         Assert.Equal(("model.with.path", 2), (diagnostic.Path, diagnostic.Line));
-        Assert.Contains("-ModelPath", diagnostic.Message);
-        Assert.Contains("Save-FifoModel videocrafter2, then -Model videocrafter2", diagnostic.Message);
+        // The option's name is the host's to say in its user's words (model.with.path here, -ModelPath for New-FifoVideo); the preset in both.
+        Assert.DoesNotContain("-ModelPath", diagnostic.Message);
+        Assert.Contains("Save-FifoModel videocrafter2, then use the model videocrafter2 (a recipe's model: videocrafter2, New-FifoVideo -Model videocrafter2)", diagnostic.Message);
     }
 
     [Fact]

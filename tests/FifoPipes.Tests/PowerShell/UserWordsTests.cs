@@ -1,0 +1,137 @@
+using System.Management.Automation;
+using FifoPipes.PowerShell;
+using FifoPipes.PowerShell.Commands;
+using Xunit;
+
+namespace FifoPipes.Tests.PowerShell;
+
+/// <summary>
+/// What a user is told names what they typed: the parameter for a cmdlet user, the recipe key and line for a recipe's;
+/// Test-FifoRecipe finds what the run would refuse; new prompts for a recipe keep its length.
+/// </summary>
+public sealed class UserWordsTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("fifo-words-").FullName;
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    List<object> Run(string script) => InProcessShell.Run(dir, script);
+
+    string Failure(string script) => InProcessShell.RunFailing(dir, script).Exception.Message;
+
+    // 64 partitions of the analytic model's 16-frame window are 1,024 steps, past its 1,000 training timesteps.
+    const string TooManySteps = "fifo sampler option 'partitions': 64 partitions x 16 frames = 1024 steps exceed the model's 1000 training timesteps; use fewer partitions.";
+
+    // The analytic model at a few latent cells, its window left at 16 frames.
+    const string Small = "-ModelOption @{ height = 1; width = 1; channels = 2 } -Seed 3";
+
+    void Recipe(string name, string rest) => File.WriteAllText(Path.Combine(dir, name),
+        "apiVersion: fifopipes/v1\nmodel: { use: analytic, with: { height: 1, width: 1, channels: 2 } }\n" + rest + "\n");
+
+    [Fact]
+    public void Test_FifoRecipe_without_model_finds_sampler_options_a_model_describing_itself_without_files_cannot_take()
+    {
+        Recipe("steps.yaml", "prompt: lava\nframes: 16\nsampler:\n  use: fifo\n  with: { partitions: 64 }\nsinks: [ { path: out.gif } ]");
+        Recipe("stride.yaml", "prompt: lava\nframes: 16\nsampler: { use: gen-l-video, with: { stride: 100 } }\nsinks: [ { path: out.gif } ]");
+        Assert.Equal(new object[] { false, false }, Run("Test-FifoRecipe steps.yaml, stride.yaml -Sinks -Quiet"));
+        var steps = Assert.Single(Run("Test-FifoRecipe steps.yaml").Cast<FifoRecipeDiagnostic>());
+        Assert.Equal(("sampler.with.partitions", Path.Combine(dir, "steps.yaml"), 7, TooManySteps), (steps.Path, steps.File, steps.Line, steps.Message));
+        var stride = Assert.Single(Run("Test-FifoRecipe stride.yaml").Cast<FifoRecipeDiagnostic>());
+        Assert.Equal(("sampler.with.stride", 5), (stride.Path, stride.Line));
+        Assert.StartsWith("gen-l-video sampler option 'stride': 100 is outside 1..16", stride.Message);
+
+        // VideoCrafter describes itself from its preset: its sampler is checked though its checkpoint is not there, and of
+        // the checkpoint nothing is said, which is -Model's to check.
+        File.WriteAllText(Path.Combine(dir, "vc.yaml"), "apiVersion: fifopipes/v1\nmodel: { use: videocrafter, with: { path: missing/model.ckpt } }\n" +
+                                                        "prompt: lava\nframes: 4\nsampler: { use: fifo, with: { partitions: 64 } }\n");
+        var vc = Assert.Single(Run("Test-FifoRecipe vc.yaml").Cast<FifoRecipeDiagnostic>());
+        Assert.Equal(("sampler.with.partitions", TooManySteps), (vc.Path, vc.Message));
+        Assert.Contains("does not exist", Assert.Single(Run("Test-FifoRecipe vc.yaml -Model").Cast<FifoRecipeDiagnostic>(), d => d.Path == "model").Message);
+
+        // Zeroscope reads its configs to describe itself: without them the fit is left to -Model, quietly but for -Verbose.
+        File.WriteAllText(Path.Combine(dir, "zs.yaml"), "apiVersion: fifopipes/v1\nmodel: { use: zeroscope, with: { path: missing-folder } }\n" +
+                                                        "prompt: lava\nframes: 4\nsampler: { use: fifo, with: { partitions: 64 } }\n");
+        var quiet = Run("Test-FifoRecipe zs.yaml -Verbose 4>&1");
+        var skipped = Assert.IsType<VerboseRecord>(Assert.Single(quiet));
+        Assert.Contains("Test-FifoRecipe -Model checks its files", skipped.Message);
+        Assert.Single(Run("Test-FifoRecipe zs.yaml -Model").Cast<FifoRecipeDiagnostic>(), d => d.Path == "model");
+        // With its configs there, a size its VAE cannot take is the recipe's problem, -Model or not: 15 pixels do not halve.
+        var folder = FifoPipes.Tests.Parity.ParityCase.Load("zeroscope/diffusers_folder").File("model");
+        File.WriteAllText(Path.Combine(dir, "odd.yaml"), $"apiVersion: fifopipes/v1\nprompt: lava\nframes: 4\nmodel: {{ use: zeroscope, with: {{ path: '{folder}', width: 15, height: 16 }} }}\n");
+        var odd = Assert.Single(Run("Test-FifoRecipe odd.yaml").Cast<FifoRecipeDiagnostic>());
+        Assert.Equal(("model", 4, "zeroscope model: the frame size 15x16 must be a multiple of the VAE's scale 2; change width/height."), (odd.Path, odd.Line, odd.Message));
+    }
+
+    [Fact]
+    public void A_sampler_option_the_model_cannot_take_is_refused_at_run_time_naming_where_the_user_set_it()
+    {
+        string Refusal(string script)
+        {
+            var error = InProcessShell.RunFailing(dir, script);
+            Assert.Equal("BadSamplerOption", error.FullyQualifiedErrorId.Split(',')[0]);
+            return error.Exception.Message;
+        }
+        Assert.Equal("-Partitions: " + TooManySteps, Refusal($"New-FifoVideo x -Frames 4 {Small} -Partitions 64"));
+        Assert.Equal("-SamplerOption partitions: " + TooManySteps, Refusal($"New-FifoVideo x -Frames 4 {Small} -SamplerOption @{{ partitions = 64 }}"));
+
+        Recipe("steps.yaml", "prompt: lava\nframes: 4\nsampler:\n  use: fifo\n  with: { partitions: 64 }\nsinks: [ { path: out.gif } ]");
+        Assert.Equal($"{Path.Combine(dir, "steps.yaml")}:7:23: sampler.with.partitions: " + TooManySteps, Refusal("Invoke-FifoRecipe steps.yaml -ErrorAction Stop"));
+        // An override is named as typed, not at the file's line it replaced.
+        Recipe("fits.yaml", "prompt: lava\nframes: 4\nsampler: { use: fifo, with: { partitions: 2 } }\nsinks: [ { path: out.gif } ]");
+        Assert.Equal("-Override sampler.with.partitions: " + TooManySteps,
+            Refusal("Invoke-FifoRecipe fits.yaml -Override @{ 'sampler.with.partitions' = 64 } -ErrorAction Stop"));
+        Assert.False(File.Exists(Path.Combine(dir, "out.gif")));
+    }
+
+    [Fact]
+    public void A_cmdlet_user_is_told_the_parameters_and_a_recipe_user_the_keys()
+    {
+        var blank = Failure("New-FifoVideo '  ' -Frames 4");
+        Assert.Contains("-Prompt: the prompt is empty; write what the video should show (to steer away from something, use -NegativePrompt)", blank);
+        Recipe("blank.yaml", "prompt: '  '\nframes: 4");
+        Assert.EndsWith("(to steer away from something, use negativePrompt)", Assert.Single(Run("Test-FifoRecipe blank.yaml").Cast<FifoRecipeDiagnostic>()).Message);
+
+        // Each size in its unit: the analytic model's width counts latent cells of 8 pixels, so 16 of them are 128 pixels.
+        Assert.Contains("-Width: -Width 64 (pixels) and -ModelOption width 16 (the model's own unit, latent cells of 8 pixels: 128 pixels) " +
+                        "both set the frame width and disagree; keep one", Failure("New-FifoVideo x -Frames 4 -ModelOption @{ width = 16 } -Width 64 -Height 64"));
+
+        Assert.Equal("-SamplerOption start: fifo sampler option 'start': start: latents needs start frames, and none were given: " +
+                     "give an image or video to start from (a recipe's init:, New-FifoVideo -InitImage), or leave start out.",
+            Failure($"New-FifoVideo x -Frames 4 {Small} -SamplerOption @{{ start = 'latents' }}"));
+
+        // What a looping source lacks is -Frames, not anything of -Prompt.
+        Run($"New-FifoVideo x -Frames 2 {Small} | Export-FifoFrames a.gif | Out-Null");
+        var endless = Failure("New-FifoVideo x -Source a.gif -SourceLoop");
+        Assert.Contains("-Frames: a looping source has no end for the prompts to share; give the number of frames to make", endless);
+        Assert.DoesNotContain("-Prompt", endless);
+
+        // A checkpoint never given: New-FifoVideo's user gives -ModelPath, a recipe's model.with.path (Invoke-FifoRecipe has no -ModelPath).
+        var cmdlet = Failure("New-FifoVideo x -Frames 4 -Model videocrafter");
+        Assert.Contains("-ModelPath: path is not set: give the model.ckpt file or its folder, or let the store find it", cmdlet);
+        Assert.DoesNotContain("model.with.path", cmdlet);
+        Recipe("fine.yaml", "prompt: lava\nframes: 4\nsinks: [ { path: out.gif } ]");
+        var recipe = Failure("Invoke-FifoRecipe fine.yaml -Override @{ 'model.use' = 'videocrafter' } -ErrorAction Stop");
+        Assert.Contains("model.with.path: path is not set: give the model.ckpt file or its folder", recipe);
+        Assert.DoesNotContain("-ModelPath", recipe);
+    }
+
+    [Fact]
+    public void Prompts_given_for_a_recipes_schedule_keep_its_length()
+    {
+        Recipe("sched.yaml", "prompts:\n  - { prompt: a, frames: 3 }\n  - { prompt: b, frames: 2 }");
+        string[] Prompts(string script) => Run(script).Cast<FifoFrame>().Select(f => f.Prompt).ToArray();
+        // One prompt takes all of it; as many as the recipe has take its counts; any other number share its frames.
+        Assert.Equal(new[] { "c", "c", "c", "c", "c" }, Prompts("New-FifoVideo c -Recipe sched.yaml"));
+        Assert.Equal(new[] { "c", "c", "c", "d", "d" }, Prompts("New-FifoVideo c, d -Recipe sched.yaml"));
+        Assert.Equal(new[] { "c", "c", "d", "d", "e" }, Prompts("New-FifoVideo c, d, e -Recipe sched.yaml"));
+        Assert.Contains("-Prompt: the recipe's 5 frames are too few for 6 prompts to share; give their frame counts (-Frames)",
+            Failure("New-FifoVideo c, d, e, f, g, h -Recipe sched.yaml"));
+        // -Frames still says.
+        Assert.Equal(new[] { "c", "d" }, Prompts("New-FifoVideo c, d -Recipe sched.yaml -Frames 1"));
+
+        // -Override's prompts do the same with a recipe of one prompt.
+        Recipe("one.yaml", "prompt: a\nframes: 4\nsinks: [ { path: one.gif } ]");
+        Assert.Equal(new[] { "x", "x", "y", "y" }, Prompts("Invoke-FifoRecipe one.yaml -Override @{ prompt = 'x', 'y' } -PassThru"));
+        Assert.Contains("-Override prompt: the recipe's 4 frames are too few for 5 prompts to share; give their frame counts (-Override frames)",
+            Failure("Invoke-FifoRecipe one.yaml -Override @{ prompt = 'p', 'q', 'r', 's', 't' } -ErrorAction Stop"));
+    }
+}
