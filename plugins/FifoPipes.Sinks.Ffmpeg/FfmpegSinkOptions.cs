@@ -82,8 +82,15 @@ public sealed class FfmpegSinkOptions : FfmpegEncodingOptions
             "false writes a classic MP4 with its index at the front, which is lost entirely if ffmpeg does not finish.")]
     public bool Fragmented { get; set; } = true;
 
-    [Option("hls only: seconds of video per segment file (each starts on a keyframe). Players start about three segments behind the run.", Min = 0.5, Max = 60)]
+    [Option("hls only: seconds of video per segment file (each starts on a keyframe). Players start about three segments behind the run. " +
+            "At least 1: the playlist states its longest segment in whole seconds, and a shorter one would state 0, which players refuse.", Min = MinSegmentSeconds, Max = 60)]
     public double Segment { get; set; } = 2;
+
+    /// <summary>
+    /// The shortest segment: ffmpeg writes EXT-X-TARGETDURATION as the longest segment rounded to whole seconds, half to
+    /// even, so half-second segments would make it 0, which RFC 8216 forbids (every EXTINF rounded must fit under it).
+    /// </summary>
+    const double MinSegmentSeconds = 1;
 
     [Option("hls only: how many of the latest segments the playlist lists; older ones are deleted, so a stream that runs for days keeps a bounded " +
             "folder. 0 lists and keeps every segment (a growing playlist a player can also start from the beginning).", Min = 0, Max = 1000000)]
@@ -107,7 +114,8 @@ public sealed class FfmpegSinkOptions : FfmpegEncodingOptions
         foreach (var problem in base.Validate()) yield return problem;
         if (Keep < 0)
             yield return new OptionProblem("keep", $"keep is {Keep}; use 0 (every segment) or how many of the latest segments to list, e.g. 6.");
-        if (!(Segment is >= 0.5 and <= 60))
-            yield return new OptionProblem("segment", string.Create(CultureInfo.InvariantCulture, $"segment is {Segment} s; use 0.5 to 60 seconds, e.g. 2."));
+        if (!(Segment is >= MinSegmentSeconds and <= 60))
+            yield return new OptionProblem("segment", string.Create(CultureInfo.InvariantCulture,
+                $"segment is {Segment} s; use 1 to 60 seconds, e.g. 2 (a playlist states its segments' length in whole seconds, and under 1 it would state 0)."));
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Media;
 using FifoPipes.Core.Sinks;
 
 namespace FifoPipes.Sinks.Ffmpeg;

@@ -105,12 +105,15 @@ public static class ImageFiles
     /// <summary>The PNG text keyword under which frames record how they were made.</summary>
     public const string ProvenanceKeyword = "FifoPipes";
 
-    /// <summary>The frame as an image whose PNG metadata holds its provenance (see <see cref="ProvenancePngEncoder"/>).</summary>
+    /// <summary>
+    /// The frame as an image whose PNG metadata holds its provenance and which of the run's frames it is
+    /// (<see cref="Media.FileRecord.OfImage"/>; see <see cref="ProvenancePngEncoder"/>).
+    /// </summary>
     public static Image<Rgb24> PngImage(VideoFrame frame)
     {
         var image = Image.LoadPixelData<Rgb24>(frame.Rgb, frame.Width, frame.Height);
         // iTXt (a translated keyword makes ImageSharp choose it): UTF-8, so prompts in any script survive.
-        if (frame.Provenance is { } provenance) image.Metadata.GetPngMetadata().TextData.Add(new PngTextData(ProvenanceKeyword, provenance, "", ProvenanceKeyword));
+        if (Media.FileRecord.OfImage(frame) is { } record) image.Metadata.GetPngMetadata().TextData.Add(new PngTextData(ProvenanceKeyword, record, "", ProvenanceKeyword));
         return image;
     }
 

@@ -42,7 +42,8 @@ public sealed class FifoProvenance
     /// <summary>
     /// The run's frame this file starts at: 0, or N for a file that starts mid-run (a resumed run's, frames after
     /// Select-Object -Skip, a PNG frame), as its record says, or for a file an older version wrote, its name
-    /// (story.from-000096.mp4: 96); null for a snapshot.
+    /// (story.from-000096.mp4: 96); for a live playlist that keeps only its latest segments, where the first listed one
+    /// starts. Null for a snapshot, or a playlist whose first listed segment cannot be read.
     /// </summary>
     public long? FirstFrame { get; internal init; }
     /// <summary>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using FifoPipes.Core.Media;
 using FifoPipes.Core.Sinks;
+using FifoPipes.Hosting.Recipes;
 
 namespace FifoPipes.PowerShell;
 
@@ -11,14 +12,34 @@ namespace FifoPipes.PowerShell;
 internal static class FileFrames
 {
     /// <summary>
-    /// The run's frame <paramref name="file"/> starts at, where its record does not say (FileRecord): a resumed run's
-    /// segment is named by it (SinkFiles.ContinuationPath: story.from-000096.mp4), a PNG frame by its own number; any
-    /// other file starts at 0.
+    /// The run's frame <paramref name="file"/> starts at: where its record says (<see cref="FileRecord"/>), else where a
+    /// resumed run's segment is named by it (SinkFiles.ContinuationPath: story.from-000096.mp4), else 0. A PNG frame
+    /// records its index; one an older version wrote does not, and was named by it (frame_000042.png). A playlist whose
+    /// live window dropped its first segments starts where its first listed one does (<see cref="PlaylistWindow"/>).
+    /// Null where that cannot be read.
     /// </summary>
-    public static long? FirstFrame(string file)
+    /// <param name="run">The record read from the file; null reads the file as recording no frame of its own.</param>
+    public static long? FirstFrame(string file, RunProvenance? run = null)
     {
-        if (SinkFiles.SegmentStart(file) is { } start) return start;
-        return IsPng(file) && !ProvenanceReader.IsGif(file) ? TrailingNumber(Path.GetFileNameWithoutExtension(file)) : 0;
+        if (IsPng(file) && !ProvenanceReader.IsGif(file)) return run?.FileFirstFrame ?? TrailingNumber(Path.GetFileNameWithoutExtension(file));
+        if (PlaylistWindow.Dropped(file)) return WindowStart(file, run);
+        return run?.FileFirstFrame ?? SinkFiles.SegmentStart(file) ?? 0;
+    }
+
+    /// <summary>
+    /// The run's frame a live window's first listed segment holds first. Its time is on the timeline of the stream the
+    /// record describes, which starts at the record's frame: a playlist carried on in place keeps its first run's record
+    /// and timeline, and the part a resume wrote beside it (live.from-000021.m3u8) lists segments moved onto that
+    /// timeline, so its name is not where they count from. The run's rate (its record's fps; where it has none, the rate
+    /// the sink wrote, which is the run's unless the sink interpolated) turns the time into frames.
+    /// </summary>
+    static long? WindowStart(string playlist, RunProvenance? run)
+    {
+        if (PlaylistWindow.FirstListed(playlist) is not { } start) return null;
+        double fps = double.TryParse(run?.Value("fps"), NumberStyles.Float, CultureInfo.InvariantCulture, out double recorded) && recorded > 0
+            ? recorded
+            : start.FramesPerSecond;
+        return (run?.FileFirstFrame ?? 0) + (long)Math.Round(start.Seconds * fps);
     }
 
     /// <summary>The frames <paramref name="requested"/> holds (a PNG folder: its frame files); null where they cannot be counted.</summary>

@@ -370,6 +370,21 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
         $table | Should -Match 's\.snapshot\s+analytic\s+5\s+after 2 of 16\s+fire rising up'
     }
 
+    It 'shows in its provenance table how many frames a file holds where where they start cannot be read' {
+        $folder = Join-Path $Work 'provenance-window'
+        $playlist = Join-Path $folder 'w.m3u8'
+        New-FifoVideo 'fire rising up' -Frames 24 @Tiny | Export-FifoFrames $playlist -Option @{ segment = 1; keep = 2 } | Out-Null
+        (Get-FifoProvenance $playlist | Out-String -Width 140) | Should -Match 'w\.m3u8\s+analytic\s+5\s+8-23 of 24\s+fire rising up'
+        # The first listed segment's decode time made a box readers skip: its frames still count, their place in the run is unknown.
+        $segment = Join-Path $folder (Get-Content $playlist | Where-Object { $_ -like '*.m4s' } | Select-Object -First 1)
+        $bytes = [IO.File]::ReadAllBytes($segment)
+        [Text.Encoding]::ASCII.GetBytes('free').CopyTo($bytes, [Text.Encoding]::ASCII.GetString($bytes).IndexOf('tfdt'))
+        [IO.File]::WriteAllBytes($segment, $bytes)
+        $record = Get-FifoProvenance $playlist
+        $record.FirstFrame | Should -BeNullOrEmpty
+        ($record | Out-String -Width 140) | Should -Match 'w\.m3u8\s+analytic\s+5\s+16 frames of 24\s+fire rising up'
+    }
+
     It 'restyles a video frame by frame, at a size given in pixels' {
         $source = Join-Path $Work 'restyle-source.gif'
         New-FifoVideo 'red fire rising' -Frames 6 -Fps 12 @Tiny | Export-FifoFrames $source | Out-Null

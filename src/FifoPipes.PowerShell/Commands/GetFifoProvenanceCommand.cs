@@ -9,7 +9,7 @@ namespace FifoPipes.PowerShell.Commands;
 
 /// <summary>
 /// <para type="synopsis">Reads how a video, GIF, PNG frame or snapshot that FifoPipes wrote was made, as settings and as a recipe that makes it again.</para>
-/// <para type="description">Every file FifoPipes writes records its run: the run hash, the model and sampler with the options that change frames, the prompts, negative prompt and seed (PNG: a text chunk; GIF: a comment; MP4, WebM, MKV: the comment tag, read through ffmpeg; HLS: its init segment's). The Recipe property turns that back into YAML; New-FifoVideo -Recipe then makes the same frames on the same model files. A schedule of more than 32 prompts is recorded in part, and RecordComplete (also Complete) says so: it is about the record, not the video. Frames is what the run planned; FirstFrame and FramesWritten are what the file holds, counted in it (a video's packets, not decoded; a GIF's images; a PNG folder's frames), so a run stopped early or a resumed run's file shows it (a video or GIF that starts mid-run records where, and a segment's name says it too: story.from-000096.mp4); a snapshot gives TakenAfter, the frames the run had made when it was taken. A file with no record is reported as an error and the other files are still read.</para>
+/// <para type="description">Every file FifoPipes writes records its run: the run hash, the model and sampler with the options that change frames, the prompts, negative prompt and seed (PNG: a text chunk; GIF: a comment; MP4, WebM, MKV: the comment tag, read through ffmpeg; HLS: its init segment's). The Recipe property turns that back into YAML; New-FifoVideo -Recipe then makes the same frames on the same model files. A schedule of more than 32 prompts is recorded in part, and RecordComplete (also Complete) says so: it is about the record, not the video. Frames is what the run planned; FirstFrame and FramesWritten are what the file holds, counted in it (a video's packets, not decoded; a GIF's images; a PNG folder's frames), so a run stopped early or a resumed run's file shows it (a video or GIF that starts mid-run records where, and a segment's name says it too: story.from-000096.mp4; a PNG frame records which frame it is, whatever its name; a playlist that keeps only its latest segments starts where its first listed one does, by its time); a snapshot gives TakenAfter, the frames the run had made when it was taken. A file with no record (a third-party sink's may keep none) is reported as an error and the other files are still read.</para>
 /// <example><code>Get-FifoProvenance story.mp4 | Format-List RunHash, Settings</code></example>
 /// <example><code>(Get-FifoProvenance frames/frame_000000.png).Recipe | Set-Content again.yaml; New-FifoVideo -Recipe again.yaml | Export-FifoFrames again.mp4</code></example>
 /// <example><code>Get-FifoProvenance story.mp4, story.from-000096.mp4, run.snapshot | Format-List File, Frames, FirstFrame, FramesWritten, TakenAfter</code></example>
@@ -32,11 +32,11 @@ public sealed class GetFifoProvenanceCommand : FileArgumentsCmdlet
                     continue;
                 }
                 var text = ProvenanceReader.Read(file)
-                           ?? throw new FifoInputException("ProvenanceMissing", $"'{file}' records no FifoPipes run: it was not written by FifoPipes, or by a version before runs were recorded.");
+                           ?? throw new FifoInputException("ProvenanceMissing", NoRecord(file));
                 var recorded = RunProvenance.Parse(text, file);
                 WriteObject(new FifoProvenance(file, recorded)
                 {
-                    FirstFrame = recorded.FileFirstFrame ?? FileFrames.FirstFrame(file),
+                    FirstFrame = FileFrames.FirstFrame(file, recorded),
                     FramesWritten = FileFrames.Count(path, file),
                 });
             }
@@ -46,6 +46,15 @@ public sealed class GetFifoProvenanceCommand : FileArgumentsCmdlet
             }
         }
     }
+
+    /// <summary>
+    /// Why a file of a kind runs are recorded in holds no record: every sink of FifoPipes' own keeps one, but a
+    /// third-party sink need not, and another program (an image editor saving it again) drops it.
+    /// </summary>
+    static string NoRecord(string file) =>
+        $"'{file}' records no FifoPipes run. A sink that keeps no record may have written it (FifoPipes' own sinks all keep one; a third-party sink, " +
+        "such as the contact-sheet example, may not), or another program (an image editor that saves it again drops the record), or a FifoPipes " +
+        "version from before runs were recorded. Read the run from a file FifoPipes' own sinks wrote (png, gif, mp4, webm, mkv, hls) or from its snapshot.";
 
     /// <summary>
     /// A snapshot (safetensors) records the run it belongs to in its metadata, and the frames the run had output when it

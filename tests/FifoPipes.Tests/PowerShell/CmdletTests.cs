@@ -941,6 +941,20 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void An_hls_segment_under_a_second_is_refused_as_its_playlist_would_promise_segments_of_none()
+    {
+        // ffmpeg states the longest segment in whole seconds, half to even: half-second segments made #EXT-X-TARGETDURATION:0.
+        var half = RunFailing($"New-FifoVideo 'koi' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames live/h.m3u8 -Option @{{ segment = 0.5 }}");
+        Assert.Contains("segment: 0.5 is below the minimum 1", half.Exception.Message);
+        Assert.False(Directory.Exists(Path.Combine(dir, "live")));
+        // Options set in code skip the binder: the sink's own check says the range and why.
+        var problem = Assert.Single(new FifoPipes.Sinks.Ffmpeg.FfmpegSinkOptions { Segment = 0.5 }.Validate());
+        Assert.Equal("segment", problem.Option);
+        Assert.Contains("use 1 to 60 seconds", problem.Message);
+        Assert.Empty(new FifoPipes.Sinks.Ffmpeg.FfmpegSinkOptions { Segment = 1 }.Validate());
+    }
+
+    [Fact]
     public void An_option_no_sink_of_the_paths_takes_names_the_sink_that_has_it_or_the_nearest_name()
     {
         var bitrate = RunFailing($"New-FifoVideo 'koi' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames o.mp4 -Option @{{ bitrate = '1M' }}");

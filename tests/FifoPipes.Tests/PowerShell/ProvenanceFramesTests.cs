@@ -181,6 +181,71 @@ public sealed class ProvenanceFramesTests : IDisposable
         Assert.Equal((3L, 2L, 1L), (frame.Frames, frame.FirstFrame!.Value, frame.FramesWritten!.Value));
     }
 
+    [SkippableFact]
+    public void A_playlist_that_lists_only_its_latest_segments_starts_where_its_first_listed_one_does()
+    {
+        Skip.IfNot(Ffprobe.Available, "the sink writes HLS through ffmpeg");
+        // 24 frames at 8 fps in one-second segments: ffmpeg lists the last two (frames 8 to 23) and deletes the first.
+        Run($"New-FifoVideo 'calm blue ocean' -Frames 24 {InProcessShell.Tiny} | Export-FifoFrames live/w.m3u8 -Option @{{ segment = 1; keep = 2 }} | Out-Null");
+        var window = Provenance("live/w.m3u8");
+        Assert.True((24L, 8L, 16L) == (window.Frames, window.FirstFrame, window.FramesWritten), $"{window.FramesWritten} from {window.FirstFrame}");
+        // At 16 fps a second holds 16 frames: the one segment listed starts at 16, not 8.
+        Run($"New-FifoVideo 'calm blue ocean' -Frames 24 {InProcessShell.Tiny} | Export-FifoFrames fast/w.m3u8 -Fps 16 -Option @{{ segment = 1; keep = 1 }} | Out-Null");
+        var fast = Provenance("fast/w.m3u8");
+        Assert.True((24L, 16L, 8L) == (fast.Frames, fast.FirstFrame, fast.FramesWritten), $"{fast.FramesWritten} from {fast.FirstFrame}");
+    }
+
+    [SkippableFact]
+    public void A_playlist_whose_first_listed_segment_gives_no_time_says_it_does_not_know_where_it_starts()
+    {
+        Skip.IfNot(Ffprobe.Available, "the sink writes HLS through ffmpeg");
+        Run($"New-FifoVideo 'calm blue ocean' -Frames 24 {InProcessShell.Tiny} | Export-FifoFrames live/w.m3u8 -Option @{{ segment = 1; keep = 2 }} | Out-Null");
+        // Its decode time box made one a reader skips: the frames still play and count, their place in the run is gone.
+        var first = Path.Combine(dir, "live", File.ReadLines(Path.Combine(dir, "live", "w.m3u8")).First(l => l.EndsWith(".m4s", StringComparison.Ordinal)));
+        var bytes = File.ReadAllBytes(first);
+        "free"u8.CopyTo(bytes.AsSpan(bytes.AsSpan().IndexOf("tfdt"u8)));
+        File.WriteAllBytes(first, bytes);
+        var window = Provenance("live/w.m3u8");
+        Assert.Null(window.FirstFrame);
+        Assert.Equal(16, window.FramesWritten);
+    }
+
+    [Fact]
+    public void A_png_frame_says_which_frame_it_is_whatever_it_was_saved_as()
+    {
+        // Names that end in digits which are no frame's, one with none, and a sequence whose pattern ends in one.
+        Run($"$f = New-FifoVideo 'calm blue ocean' -Frames 20 {InProcessShell.Tiny}; $null = $f[7].Save('holiday-2024.png'); $null = $f[7].Save('poster.png'); " +
+            "$null = $f[3].Save('v2.png'); $f[5..6] | Export-FifoFrames 'takes/shot_%d_v2.png' | Out-Null");
+        foreach (var (file, first, written) in new[] { ("holiday-2024.png", 7L, 1L), ("poster.png", 7L, 1L), ("v2.png", 3L, 1L), ("takes", 5L, 2L) })
+        {
+            var record = Provenance(file);
+            Assert.True((20L, first, written) == (record.Frames, record.FirstFrame, record.FramesWritten), $"{file}: {record.FramesWritten} from {record.FirstFrame}");
+            Assert.DoesNotContain("file.", record.Recipe);
+        }
+        // A frame an older version wrote records its run only, and was named by its index.
+        var (run, _) = FifoPipes.Core.Media.FileRecord.Split(FifoPipes.Core.Media.ProvenanceReader.Read(Path.Combine(dir, "poster.png"))!);
+        using (var image = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>(8, 8))
+        {
+            SixLabors.ImageSharp.MetadataExtensions.GetPngMetadata(image.Metadata).TextData.Add(
+                new SixLabors.ImageSharp.Formats.Png.PngTextData(FifoPipes.Core.ImageFiles.ProvenanceKeyword, run, "", ""));
+            SixLabors.ImageSharp.ImageExtensions.SaveAsPng(image, Path.Combine(dir, "frame_000012.png"));
+        }
+        Assert.Equal(12, Provenance("frame_000012.png").FirstFrame);
+    }
+
+    [Fact]
+    public void A_png_with_no_record_is_told_as_a_sink_that_keeps_none_another_program_or_an_older_version()
+    {
+        // As a third-party sink that records nothing (the contact-sheet example) leaves it: a PNG without the FifoPipes text.
+        using (var image = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>(8, 8))
+            SixLabors.ImageSharp.ImageExtensions.SaveAsPng(image, Path.Combine(dir, "sheet.png"));
+        var error = InProcessShell.RunFailing(dir, "Get-FifoProvenance sheet.png");
+        Assert.StartsWith("ProvenanceMissing", error.FullyQualifiedErrorId);
+        foreach (var possibility in new[] { "sink that keeps no record", "third-party sink", "another program", "before runs were recorded" })
+            Assert.Contains(possibility, error.Exception.Message);
+        Assert.DoesNotContain("not written by FifoPipes", error.Exception.Message);
+    }
+
     /// <summary>Runs a warning's ffmpeg command in the test's folder, where its joined file lands; returns that file.</summary>
     string RunJoin(string hint)
     {

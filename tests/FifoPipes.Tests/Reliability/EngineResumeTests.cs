@@ -3,6 +3,7 @@ using FifoPipes.Hosting.Engine;
 using FifoPipes.Hosting.Recipes;
 using FifoPipes.Tests.Hosting;
 using FifoPipes.Tests.Sinks;
+using FifoPipes.Core.Media;
 using FifoPipes.Torch.Checkpoints;
 using Xunit;
 
@@ -278,6 +279,10 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
         Assert.DoesNotContain("#EXT-X-DISCONTINUITY", lines);
         Assert.Contains(lines, l => l.StartsWith("live.from-000021_"));
         Assert.Equal(Frames, Ffprobe.Probe(playlist).Frames);
+        // The playlist still starts at the run's first frame, and the resume's part beside it at the first frame it added.
+        long? FirstFrame(string file) => FifoPipes.PowerShell.FileFrames.FirstFrame(file, RunProvenance.Parse(ProvenanceReader.Read(file)!, file));
+        Assert.Equal(0, FirstFrame(playlist));
+        Assert.Equal(21, FirstFrame(Path.Combine(folder, "live.from-000021.m3u8")));
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using FifoPipes.Core.Media;
 using System.Diagnostics;
 using FifoPipes.Abstractions;
 using FifoPipes.Core.Sinks;
+using FifoPipes.PowerShell;
 using FifoPipes.Sinks.Ffmpeg;
 using Xunit;
 
@@ -289,6 +290,21 @@ public sealed class FfmpegSinkTests : SinkTestBase
     static long NearestFrame(byte[] decoded, long expected) =>
         Enumerable.Range(-2, 5).Select(d => expected + d).Where(i => i >= 0)
             .MinBy(i => Frame(i, 64, 48).Rgb.Zip(decoded, (a, b) => Math.Abs(a - b)).Sum());
+
+    [SkippableFact]
+    public void A_live_window_carried_on_in_place_and_the_part_beside_it_start_where_their_first_listed_segments_do()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        // The interrupted run lists the last three of its six one-second segments (frames 24 to 43); the resume from its
+        // snapshot at 24 adds frames 44 to 79 as five more, the part beside it named by the first of them.
+        Hls(0, 44, OneSecondSegments(keep: 3));
+        Hls(24, 56, OneSecondSegments(keep: 3));
+        var playlist = Path.Combine(Dir, "sea.m3u8");
+        var part = Path.Combine(Dir, "sea.from-000044.m3u8");
+        // Each lists the part's last three, frames 60 to 79: neither the playlist's start nor the part's name is where they begin.
+        Assert.Equal((60L, 20L), (FileFrames.FirstFrame(playlist), FileFrames.Count(playlist, playlist)));
+        Assert.Equal((60L, 20L), (FileFrames.FirstFrame(part), FileFrames.Count(part, part)));
+    }
 
     [SkippableFact]
     public void A_resumed_hls_run_carries_the_playlist_on_in_place_after_the_frames_it_holds()

@@ -58,8 +58,10 @@ public sealed class ProvenanceTests : IDisposable
 
         foreach (var png in Directory.GetFiles(Path.Combine(folder, "frames"), "*.png"))
         {
+            // The run's record, then which of its frames this one is (frame_000002.png: 2).
             var text = Image.Identify(png).Metadata.GetPngMetadata().TextData;
-            Assert.Equal(provenance, Assert.Single(text, t => t.Keyword == ImageFiles.ProvenanceKeyword).Value);
+            var index = long.Parse(Path.GetFileNameWithoutExtension(png)["frame_".Length..]);
+            Assert.Equal($"{provenance}\n{FileRecord.FirstFrameKey}={index}", Assert.Single(text, t => t.Keyword == ImageFiles.ProvenanceKeyword).Value);
         }
         // GIF comments are 7-bit ASCII: other characters come as \uXXXX, and \ as \\.
         var escaped = string.Concat(provenance.Select(c => c == '\\' ? "\\\\" : c < 0x80 ? c.ToString() : $"\\u{(int)c:x4}"));

@@ -1,15 +1,17 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace FifoPipes.Sinks.Ffmpeg;
+namespace FifoPipes.Core.Media;
 
 /// <summary>A track of a fragmented MP4, as its init segment declares it.</summary>
 public sealed record Fmp4Track(uint Id, uint Timescale, bool IsVideo);
 
 /// <summary>
-/// The few boxes of fragmented MP4 that continuing an HLS playlist needs: the tracks an init segment declares, and the
-/// decode times a media segment starts at (<c>tfdt</c>, with its <c>sidx</c>), which a resumed run's segments get
-/// shifted by, in place, so the playlist's timeline runs on instead of starting again at zero.
+/// The few boxes of fragmented MP4 that an HLS playlist's timeline is kept and read by: the tracks an init segment
+/// declares, and the decode times a media segment starts at (<c>tfdt</c>, with its <c>sidx</c>), which a resumed run's
+/// segments get shifted by, in place, so the playlist's timeline runs on instead of starting again at zero; and which
+/// tell, with a sample's length, where on that timeline a live window's first listed segment starts. One home for
+/// the hls sink that writes them (moved here from it in Core 1.2) and Get-FifoProvenance that reads them.
 /// </summary>
 public static class Fmp4Boxes
 {
@@ -44,6 +46,35 @@ public static class Fmp4Boxes
             times.TryAdd(track, wide ? BinaryPrimitives.ReadUInt64BigEndian(segment[at..]) : BinaryPrimitives.ReadUInt32BigEndian(segment[at..]));
         return times;
     }
+
+    /// <summary>
+    /// How long a track's first sample in a media segment lasts, in the track's timescale: its fragment's default
+    /// (<c>tfhd</c>), else the first run's own (<c>trun</c>); null where the fragment gives neither.
+    /// </summary>
+    public static uint? FirstSampleDuration(ReadOnlySpan<byte> segment, uint track)
+    {
+        foreach (var moof in Children(segment, 0, segment.Length, "moof"))
+            foreach (var traf in Children(segment, moof.Body, moof.End, "traf"))
+            {
+                var tfhd = Children(segment, traf.Body, traf.End, "tfhd");
+                if (tfhd.Count == 0 || BinaryPrimitives.ReadUInt32BigEndian(segment[(tfhd[0].Body + 4)..]) != track) continue;
+                uint flags = Flags(segment, tfhd[0].Body);
+                // tfhd: version and flags, track id, then base data offset (0x01) and description index (0x02) where flagged.
+                if ((flags & 0x08) != 0)
+                    return BinaryPrimitives.ReadUInt32BigEndian(segment[(tfhd[0].Body + 8 + ((flags & 0x01) != 0 ? 8 : 0) + ((flags & 0x02) != 0 ? 4 : 0))..]);
+                foreach (var trun in Children(segment, traf.Body, traf.End, "trun"))
+                {
+                    uint runFlags = Flags(segment, trun.Body);
+                    // trun: version and flags, sample count, then data offset (0x01) and first sample's flags (0x04) where flagged.
+                    if ((runFlags & 0x100) != 0 && BinaryPrimitives.ReadUInt32BigEndian(segment[(trun.Body + 4)..]) > 0)
+                        return BinaryPrimitives.ReadUInt32BigEndian(segment[(trun.Body + 8 + ((runFlags & 0x01) != 0 ? 4 : 0) + ((runFlags & 0x04) != 0 ? 4 : 0))..]);
+                }
+                return null;
+            }
+        return null;
+    }
+
+    static uint Flags(ReadOnlySpan<byte> data, int fullBox) => BinaryPrimitives.ReadUInt32BigEndian(data[fullBox..]) & 0xFFFFFF;
 
     /// <summary>
     /// Moves a media segment later on its timeline: adds <paramref name="shiftAt"/> of the timescale to each decode time
