@@ -26,7 +26,7 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
     /// <summary><para type="description">Also ask a valid recipe's sinks whether they could write, as Invoke-FifoRecipe would: a recipe without sinks is a problem then; ffmpeg found, no output or earlier snapshot in the way (unless the recipe overwrites or resumes from that snapshot), sound files readable, an RTMP server taking connections, a folder that takes files (tried with an empty probe file, deleted at once). What a sink would only warn of (an option its file kind does not use) is a warning, as in the run. Leaves nothing on disk.</para></summary>
     [Parameter] public SwitchParameter Sinks { get; set; }
 
-    /// <summary><para type="description">Also ask a valid recipe's model whether it would load on this machine, without loading its weights: the checkpoint or folder there with the parts it needs, each weight file's index readable (a truncated or damaged download is a problem), the device present (cuda on a machine without CUDA is a problem); then whether the recipe's sampler takes its options with that model (64 partitions of a 16-frame window are more steps than a 1,000-step schedule has), from the model's configs (a warning says so where a third-party model cannot describe itself). Without -Model the sampler is still checked against a model that describes itself from its options alone; one that needs its files for that, and they are missing, is left to -Model (-Verbose says so). Check on the machine that will run the recipe.</para></summary>
+    /// <summary><para type="description">Also ask a valid recipe's model whether it would load on this machine, without loading its weights: the checkpoint or folder there with the parts it needs, each weight file's index readable (a truncated or damaged download is a problem), the device present (cuda on a machine without CUDA is a problem); then whether the recipe's sampler takes its options with that model (64 partitions of a 16-frame window are more steps than a 1,000-step schedule has), from the model's configs (a warning says so where a third-party model cannot describe itself). A model whose files are missing still has its sampler checked where it describes itself from its options alone (VideoCrafter, by its preset), with -Model or without; one that needs its files for that, and they are missing, is left to -Model (-Verbose says so). Check on the machine that will run the recipe.</para></summary>
     [Parameter] public SwitchParameter Model { get; set; }
 
     protected override void ProcessRecord()
@@ -60,13 +60,20 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
             }
         }
         ModelInfo? described = null;
-        var problem = Problem("model", ModelLocation(recipe), () =>
-                          PluginFailedException.Guard($"Checking {PluginFailedException.Name(recipe.Model.Plugin)}", () =>
-                          {
-                              recipe.Model.Plugin.Create<IModelAdapter>().Check(recipe.Model.Options, context);
-                              return true;
-                          }))
-                      ?? Problem("model", ModelLocation(recipe), () => described = SamplerFit.Describe(recipe, context))
+        var unloadable = Problem("model", ModelLocation(recipe), () =>
+            PluginFailedException.Guard($"Checking {PluginFailedException.Name(recipe.Model.Plugin)}", () =>
+            {
+                recipe.Model.Plugin.Create<IModelAdapter>().Check(recipe.Model.Options, context);
+                return true;
+            }));
+        if (unloadable is not null)
+        {
+            // A missing checkpoint need not hide the sampler's problem: a model that describes itself from its options
+            // alone (VideoCrafter, by its preset) still has its sampler checked, as without -Model.
+            var first = AtOption(unloadable, refusal, recipe);
+            return FitProblems(recipe).Where(d => d.Message != first.Message).Prepend(first).ToList();
+        }
+        var problem = Problem("model", ModelLocation(recipe), () => described = SamplerFit.Describe(recipe, context))
                       // The model would load: would its sampler take the options with it?
                       ?? (described is null ? null : SamplerProblem(recipe, described, context));
         // Said, so that a recipe passing here is not taken for one whose sampler was checked.
@@ -94,7 +101,7 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
         catch (Exception ex) when (IsRecipeProblem(ex))
         {
             WriteVerbose($"The sampler's options were not checked against the model '{recipe.Model.Plugin.Name}': it could not describe itself here ({ex.Message}). " +
-                         "Test-FifoRecipe -Model checks its files and device, and then the sampler's options.");
+                         (Model ? "Mend the model's problem this reports, and test again." : "Test-FifoRecipe -Model checks its files and device, and then the sampler's options."));
             return Array.Empty<Diagnostic>();
         }
         if (described is null)
