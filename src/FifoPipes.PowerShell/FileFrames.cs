@@ -19,10 +19,13 @@ internal static class FileFrames
     /// Null where that cannot be read.
     /// </summary>
     /// <param name="run">The record read from the file; null reads the file as recording no frame of its own.</param>
-    public static long? FirstFrame(string file, RunProvenance? run = null)
+    public static long? FirstFrame(string file, RunProvenance? run = null) => FirstFrame(file, ProvenanceReader.KindOf(file), run);
+
+    /// <summary><see cref="FirstFrame(string, RunProvenance?)"/> of a file whose <paramref name="kind"/> the caller has read already.</summary>
+    public static long? FirstFrame(string file, RecordingFile? kind, RunProvenance? run)
     {
-        if (IsPng(file) && !ProvenanceReader.IsGif(file)) return run?.FileFirstFrame ?? TrailingNumber(Path.GetFileNameWithoutExtension(file));
-        if (PlaylistWindow.Dropped(file)) return WindowStart(file, run);
+        if (kind == RecordingFile.Png) return run?.FileFirstFrame ?? TrailingNumber(Path.GetFileNameWithoutExtension(file));
+        if (kind == RecordingFile.Playlist && PlaylistWindow.Read(file) is { MediaSequence: > 0 } window) return WindowStart(window, run);
         return run?.FileFirstFrame ?? SinkFiles.SegmentStart(file) ?? 0;
     }
 
@@ -33,9 +36,9 @@ internal static class FileFrames
     /// timeline, so its name is not where they count from. The run's rate (its record's fps; where it has none, the rate
     /// the sink wrote, which is the run's unless the sink interpolated) turns the time into frames.
     /// </summary>
-    static long? WindowStart(string playlist, RunProvenance? run)
+    static long? WindowStart(PlaylistWindow window, RunProvenance? run)
     {
-        if (PlaylistWindow.FirstListed(playlist) is not { } start) return null;
+        if (window.FirstListed() is not { } start) return null;
         double fps = double.TryParse(run?.Value("fps"), NumberStyles.Float, CultureInfo.InvariantCulture, out double recorded) && recorded > 0
             ? recorded
             : start.FramesPerSecond;
@@ -44,11 +47,18 @@ internal static class FileFrames
 
     /// <summary>The frames <paramref name="requested"/> holds (a PNG folder: its frame files); null where they cannot be counted.</summary>
     /// <param name="file">The file its record was read from: the folder's first frame, or <paramref name="requested"/> itself.</param>
-    public static long? Count(string requested, string file)
+    public static long? Count(string requested, string file) => Count(requested, file, ProvenanceReader.KindOf(file));
+
+    /// <summary><see cref="Count(string, string)"/> of a file whose <paramref name="kind"/> the caller has read already.</summary>
+    public static long? Count(string requested, string file, RecordingFile? kind)
     {
         if (Directory.Exists(requested)) return Directory.EnumerateFiles(requested).Count(IsPng);
-        if (ProvenanceReader.IsGif(file)) return GifImages(file);
-        return IsPng(file) ? 1 : VideoFrames(file);
+        return kind switch
+        {
+            RecordingFile.Gif => GifImages(file),
+            RecordingFile.Png => 1,
+            _ => VideoFrames(file),
+        };
     }
 
     public static bool IsPng(string file) => Path.GetExtension(file).Equals(".png", StringComparison.OrdinalIgnoreCase);

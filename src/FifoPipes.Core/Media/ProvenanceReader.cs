@@ -6,6 +6,19 @@ using SixLabors.ImageSharp.Formats.Png;
 
 namespace FifoPipes.Core.Media;
 
+/// <summary>The kinds of file FifoPipes' sinks record runs in (<see cref="ProvenanceReader.KindOf"/>).</summary>
+public enum RecordingFile
+{
+    /// <summary>A PNG frame: its "FifoPipes" text chunk.</summary>
+    Png,
+    /// <summary>A GIF: its comment.</summary>
+    Gif,
+    /// <summary>An HLS playlist: its init segment's comment tag.</summary>
+    Playlist,
+    /// <summary>An MP4, WebM or MKV video: its comment tag.</summary>
+    Video,
+}
+
 /// <summary>
 /// Reads back what the sinks stored of the run that made a file (<see cref="VideoFrame.Provenance"/>): a PNG's
 /// "FifoPipes" text chunk, a GIF's comment (undoing its ASCII escapes), a video's comment tag (through ffmpeg).
@@ -21,24 +34,27 @@ public static class ProvenanceReader
     /// <summary>Whether <paramref name="path"/> is a kind of file the sinks record runs in (PNG, GIF, a video), by its content where it can be read, else by its extension.</summary>
     public static bool Records(string path) => KindOf(path) is not null;
 
-    /// <summary>Whether <paramref name="path"/> is a GIF by its first bytes, whatever its name (Export-FifoFrames x.png -Format gif).</summary>
-    public static bool IsGif(string path) => Sniffed(path) == ".gif";
-
     /// <summary>
-    /// ".png", ".gif", ".m3u8" or ".video": by the file's first bytes, so one written under another kind's extension
-    /// (Export-FifoFrames x.png -Format gif) is still read; by its extension where its bytes say nothing we know.
+    /// The kind of file the sinks record runs in that <paramref name="path"/> is, null for none: by the file's first
+    /// bytes, so one written under another kind's extension (Export-FifoFrames x.png -Format gif) is still read; by its
+    /// extension where its bytes say nothing we know. A reader that asks several things of one file sniffs it once here.
     /// </summary>
-    static string? KindOf(string path)
+    public static RecordingFile? KindOf(string path)
     {
         if (Sniffed(path) is { } kind) return kind;
-        var extension = Path.GetExtension(path).ToLowerInvariant();
-        return extension is ".png" or ".gif" or ".m3u8" ? extension : VideoClipReader.IsVideo(path) ? ".video" : null;
+        return Path.GetExtension(path).ToLowerInvariant() switch
+        {
+            ".png" => RecordingFile.Png,
+            ".gif" => RecordingFile.Gif,
+            ".m3u8" => RecordingFile.Playlist,
+            _ => VideoClipReader.IsVideo(path) ? RecordingFile.Video : null,
+        };
     }
 
     static readonly byte[] PngSignature = { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A };
     static readonly byte[] EbmlMagic = { 0x1A, 0x45, 0xDF, 0xA3 };
 
-    static string? Sniffed(string path)
+    static RecordingFile? Sniffed(string path)
     {
         Span<byte> head = stackalloc byte[12];
         int read;
@@ -49,39 +65,52 @@ public static class ProvenanceReader
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return null; }
         head = head[..read];
-        if (head.StartsWith(PngSignature)) return ".png";
-        if (head.StartsWith("GIF87a"u8) || head.StartsWith("GIF89a"u8)) return ".gif";
-        if (head.StartsWith("#EXTM3U"u8)) return ".m3u8";
+        if (head.StartsWith(PngSignature)) return RecordingFile.Png;
+        if (head.StartsWith("GIF87a"u8) || head.StartsWith("GIF89a"u8)) return RecordingFile.Gif;
+        if (head.StartsWith("#EXTM3U"u8)) return RecordingFile.Playlist;
         // An MP4's first box is its file type; Matroska and WebM start with the EBML magic.
-        if ((head.Length >= 8 && head[4..8].SequenceEqual("ftyp"u8)) || head.StartsWith(EbmlMagic)) return ".video";
+        if ((head.Length >= 8 && head[4..8].SequenceEqual("ftyp"u8)) || head.StartsWith(EbmlMagic)) return RecordingFile.Video;
         return null;
     }
 
     /// <summary>The provenance text, or null when the file holds none; an unreadable or unknown file is an input error.</summary>
     public static string? Read(string path)
     {
-        if (!File.Exists(path))
-            throw new FifoInputException("ProvenanceFileNotFound", $"'{path}' does not exist. Give a PNG frame, GIF or video that FifoPipes wrote.");
-        var extension = KindOf(path);
+        RequireFile(path);
+        return Read(path, KindOf(path) ?? throw new FifoInputException("ProvenanceUnsupported",
+            $"'{path}' is not a file FifoPipes records runs in. Give {FilesThatRecordRuns}."));
+    }
+
+    /// <summary><see cref="Read(string)"/> of a file whose <paramref name="kind"/> the caller has read already (<see cref="KindOf"/>).</summary>
+    public static string? Read(string path, RecordingFile kind)
+    {
+        RequireFile(path);
         try
         {
-            return extension switch
+            return kind switch
             {
-                ".png" => Identified(path).Metadata.GetPngMetadata().TextData
+                RecordingFile.Png => Identified(path).Metadata.GetPngMetadata().TextData
                     .Where(t => t.Keyword == ImageFiles.ProvenanceKeyword).Select(t => t.Value).FirstOrDefault(),
-                ".gif" => Identified(path).Metadata.GetGifMetadata().Comments
+                RecordingFile.Gif => Identified(path).Metadata.GetGifMetadata().Comments
                     .Select(UnescapeGifComment).FirstOrDefault(c => c.StartsWith(Mark, StringComparison.Ordinal)),
-                ".m3u8" => VideoComment(HlsInitSegment(path)),
-                ".video" => VideoComment(path),
-                _ => throw new FifoInputException("ProvenanceUnsupported",
-                    $"'{path}' is not a file FifoPipes records runs in. Give {FilesThatRecordRuns}."),
+                RecordingFile.Playlist => VideoComment(HlsInitSegment(path)),
+                _ => VideoComment(path),
             };
         }
         catch (Exception ex) when (ex is ImageFormatException or IOException or UnauthorizedAccessException)
         {
-            throw new FifoInputException("ProvenanceUnreadable", $"'{path}' could not be read as {extension?.TrimStart('.') ?? "a file of runs"} ({ex.Message}).", ex);
+            throw new FifoInputException("ProvenanceUnreadable", $"'{path}' could not be read as {KindName(kind)} ({ex.Message}).", ex);
         }
     }
+
+    static void RequireFile(string path)
+    {
+        if (!File.Exists(path))
+            throw new FifoInputException("ProvenanceFileNotFound", $"'{path}' does not exist. Give a PNG frame, GIF or video that FifoPipes wrote.");
+    }
+
+    // As the messages said when kinds were extensions: png, gif, m3u8, video.
+    static string KindName(RecordingFile kind) => kind == RecordingFile.Playlist ? "m3u8" : kind.ToString().ToLowerInvariant();
 
     /// <summary>The image's header and metadata; ImageSharp 2 answers null where it knows no format of the file.</summary>
     static IImageInfo Identified(string path) =>

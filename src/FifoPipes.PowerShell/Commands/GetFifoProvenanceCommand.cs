@@ -25,19 +25,20 @@ public sealed class GetFifoProvenanceCommand : FileArgumentsCmdlet
             try
             {
                 var file = FrameOrFile(path);
-                if (!ProvenanceReader.Records(file))
+                // Sniffed once: the record, the first frame and the count each depend on it.
+                if (ProvenanceReader.KindOf(file) is not { } kind)
                 {
                     var (run, takenAfter) = FromSnapshot(file);
                     WriteObject(new FifoProvenance(file, run, snapshot: true) { TakenAfter = takenAfter });
                     continue;
                 }
-                var text = ProvenanceReader.Read(file)
+                var text = ProvenanceReader.Read(file, kind)
                            ?? throw new FifoInputException("ProvenanceMissing", NoRecord(file));
                 var recorded = RunProvenance.Parse(text, file);
                 WriteObject(new FifoProvenance(file, recorded)
                 {
-                    FirstFrame = FileFrames.FirstFrame(file, recorded),
-                    FramesWritten = FileFrames.Count(path, file),
+                    FirstFrame = FileFrames.FirstFrame(file, kind, recorded),
+                    FramesWritten = FileFrames.Count(path, file, kind),
                 });
             }
             catch (FifoInputException ex)
