@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Media;
 using FifoPipes.Core.Sinks;
 
 namespace FifoPipes.Sinks.Ffmpeg;

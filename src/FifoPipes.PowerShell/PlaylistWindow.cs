@@ -1,4 +1,3 @@
-using System.Globalization;
 using FifoPipes.Core.Media;
 
 namespace FifoPipes.PowerShell;
@@ -9,44 +8,32 @@ namespace FifoPipes.PowerShell;
 /// describe; its decode time (<c>tfdt</c>, in the timescale its init segment declares) says how far into the timeline
 /// it starts, and its first sample's length at what rate the sink wrote frames.
 /// </summary>
-internal sealed record PlaylistWindow(string Playlist, long MediaSequence, string? Map, string? FirstSegment)
+internal sealed record PlaylistWindow(string Playlist, long MediaSequence, HlsSegment FirstSegment)
 {
     /// <summary>How far into its timeline a playlist's first listed segment starts, and the rate its frames were written at.</summary>
     public readonly record struct Start(double Seconds, double FramesPerSecond);
 
-    const string MediaSequenceTag = "#EXT-X-MEDIA-SEQUENCE:", MapTag = "#EXT-X-MAP:URI=\"";
-
     /// <summary>
-    /// The playlist's media sequence (above 0 where it dropped segments from its start) and its first listed segment
-    /// with the init segment that segment needs, read in one pass; null where the playlist cannot be read.
+    /// The playlist's media sequence (above 0 where it dropped segments from its start) and its first listed segment;
+    /// null where the playlist cannot be read or lists no fragmented-MP4 segment.
     /// </summary>
     public static PlaylistWindow? Read(string playlist)
     {
-        long sequence = 0;
-        string? map = null;
         try
         {
-            foreach (var line in File.ReadLines(playlist).Select(l => l.Trim()))
-            {
-                if (line.StartsWith(MediaSequenceTag, StringComparison.Ordinal))
-                    long.TryParse(line.AsSpan(MediaSequenceTag.Length), NumberStyles.None, CultureInfo.InvariantCulture, out sequence);
-                else if (line.StartsWith(MapTag, StringComparison.Ordinal)) map = line[MapTag.Length..].Split('"')[0];
-                else if (line.Length > 0 && !line.StartsWith('#')) return new PlaylistWindow(playlist, sequence, map, line);
-            }
+            return HlsPlaylist.Parse(File.ReadAllText(playlist)) is { } listed ? new PlaylistWindow(playlist, listed.MediaSequence, listed.Segments[0]) : null;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return null; }
-        return new PlaylistWindow(playlist, sequence, map, null);
     }
 
     /// <summary>Where the first listed segment starts; null where it, its init segment or their boxes cannot be read.</summary>
     public Start? FirstListed()
     {
-        if (Map is null || FirstSegment is null) return null;
         try
         {
-            var video = Fmp4Boxes.Tracks(File.ReadAllBytes(Beside(Map))).FirstOrDefault(t => t.IsVideo);
+            var video = Fmp4Boxes.Tracks(File.ReadAllBytes(HlsPlaylist.FileOf(Playlist, FirstSegment.Map))).FirstOrDefault(t => t.IsVideo);
             if (video is null) return null;
-            var segment = File.ReadAllBytes(Beside(FirstSegment));
+            var segment = File.ReadAllBytes(HlsPlaylist.FileOf(Playlist, FirstSegment.Uri));
             if (!Fmp4Boxes.DecodeTimes(segment).TryGetValue(video.Id, out ulong decodeTime)
                 || Fmp4Boxes.FirstSampleDuration(segment, video.Id) is not { } sampleDuration || sampleDuration == 0)
                 return null;
@@ -58,7 +45,4 @@ internal sealed record PlaylistWindow(string Playlist, long MediaSequence, strin
             return null;
         }
     }
-
-    // A playlist's URIs are relative to it, and escaped as web addresses are.
-    string Beside(string uri) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(Playlist))!, Uri.UnescapeDataString(uri));
 }

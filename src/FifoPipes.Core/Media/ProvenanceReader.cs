@@ -148,16 +148,14 @@ public static class ProvenanceReader
         return text.ToString();
     }
 
-    /// <summary>An HLS playlist's init segment (its EXT-X-MAP), which holds the comment tag the hls sink writes.</summary>
-    static string HlsInitSegment(string playlist)
-    {
-        const string map = "#EXT-X-MAP:URI=\"";
-        var line = File.ReadLines(playlist).FirstOrDefault(l => l.StartsWith(map, StringComparison.Ordinal))
-            ?? throw new FifoInputException("ProvenanceUnsupported", $"HLS playlist '{playlist}' has no init segment (EXT-X-MAP); FifoPipes writes fragmented-MP4 playlists, which have one.");
-        int end = line.IndexOf('"', map.Length);
-        var uri = end > 0 ? line[map.Length..end] : line[map.Length..];
-        return Path.Combine(Path.GetDirectoryName(Path.GetFullPath(playlist))!, Uri.UnescapeDataString(uri));
-    }
+    /// <summary>
+    /// An HLS playlist's init segment (its first listed segment's EXT-X-MAP), which holds the comment tag the hls sink
+    /// writes.
+    /// </summary>
+    static string HlsInitSegment(string playlist) =>
+        HlsPlaylist.Parse(File.ReadAllText(playlist)) is { } listed
+            ? HlsPlaylist.FileOf(playlist, listed.Segments[0].Map)
+            : throw new FifoInputException("ProvenanceUnsupported", $"'{playlist}' lists no fragmented-MP4 segment with an init segment (EXT-X-MAP); FifoPipes writes fragmented-MP4 playlists, which do.");
 
     /// <summary>The container's global comment tag, from ffmpeg's metadata dump.</summary>
     static string? VideoComment(string path)

@@ -602,6 +602,27 @@ public sealed class FfmpegSinkTests : SinkTestBase
         // MPEG-TS segments (no init segment) and empty lists are not for carrying on.
         Assert.Null(HlsPlaylist.Parse("#EXTM3U\n#EXTINF:2.0,\nsea0.ts\n"));
         Assert.Null(HlsPlaylist.Parse("#EXTM3U\n#EXT-X-MAP:URI=\"a_init.mp4\"\n"));
+        // A number that is none (a playlist cut or edited by hand) reads as no playlist to carry on, not as a crash.
+        Assert.Null(HlsPlaylist.Parse(text.Replace("#EXT-X-MEDIA-SEQUENCE:7", "#EXT-X-MEDIA-SEQUENCE:seven")));
+        Assert.Null(HlsPlaylist.Parse(text.Replace("#EXTINF:2.000000,", "#EXTINF:2 s,")));
+        Assert.Null(HlsPlaylist.Parse(text.Replace("#EXT-X-TARGETDURATION:2", "#EXT-X-TARGETDURATION:99999999999")));
+    }
+
+    [Fact]
+    public void A_segment_is_found_beside_its_playlist_by_its_name_as_ffmpeg_writes_it_or_as_a_web_address()
+    {
+        var folder = Directory.CreateTempSubdirectory("fifo-hls-uri-").FullName;
+        try
+        {
+            var playlist = Path.Combine(folder, "sea.m3u8");
+            // ffmpeg writes names as they are, so a literal %41 is a file's name, not an escaped A.
+            File.WriteAllText(Path.Combine(folder, "100%41_init.mp4"), "");
+            Assert.Equal(Path.Combine(folder, "100%41_init.mp4"), HlsPlaylist.FileOf(playlist, "100%41_init.mp4"));
+            // Another program's playlist may escape a space.
+            File.WriteAllText(Path.Combine(folder, "a b_000000.m4s"), "");
+            Assert.Equal(Path.Combine(folder, "a b_000000.m4s"), HlsPlaylist.FileOf(Path.Combine(folder, ".", "sea.m3u8"), "a%20b_000000.m4s"));
+        }
+        finally { Directory.Delete(folder, recursive: true); }
     }
 
     [Fact]

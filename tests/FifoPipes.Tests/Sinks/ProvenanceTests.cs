@@ -74,6 +74,17 @@ public sealed class ProvenanceTests : IDisposable
     }
 
     [Fact]
+    public void A_playlist_of_mpeg_ts_segments_is_named_as_one_that_records_no_run()
+    {
+        // Another program's playlist: its segments have no init segment, where the hls sink keeps the record.
+        var playlist = Path.Combine(folder, "sea.m3u8");
+        File.WriteAllText(playlist, "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nsea0.ts\n");
+        var refusal = Assert.Throws<FifoInputException>(() => ProvenanceReader.Read(playlist));
+        Assert.Equal("ProvenanceUnsupported", refusal.ErrorId);
+        Assert.Contains($"'{playlist}' lists no fragmented-MP4 segment with an init segment (EXT-X-MAP)", refusal.Message);
+    }
+
+    [Fact]
     public void A_long_prompt_schedule_is_cut_in_the_record_but_named_by_the_run_hash()
     {
         var prompts = string.Join("\n", Enumerable.Range(0, 40).Select(i => $"  - {{ prompt: look {i}, frames: 1 }}"));

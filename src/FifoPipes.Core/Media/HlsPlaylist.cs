@@ -1,26 +1,37 @@
 using System.Globalization;
 using System.Text;
 
-namespace FifoPipes.Sinks.Ffmpeg;
+namespace FifoPipes.Core.Media;
 
 /// <summary>
 /// A media segment of a playlist: its URI, length, the init segment it needs, whether a discontinuity precedes it, and
 /// the other tags that apply to it, kept as written (ffmpeg's <c>#EXT-X-PROGRAM-DATE-TIME</c>).
 /// </summary>
+/// <param name="Uri">The segment's file, relative to the playlist (<see cref="HlsPlaylist.FileOf"/>).</param>
+/// <param name="Seconds">Its length (<c>#EXTINF</c>).</param>
+/// <param name="Map">Its init segment (<c>#EXT-X-MAP</c>), relative to the playlist.</param>
+/// <param name="Discontinuity">Whether <c>#EXT-X-DISCONTINUITY</c> precedes it.</param>
+/// <param name="Tags">Its other tags, as written.</param>
 public sealed record HlsSegment(string Uri, double Seconds, string Map, bool Discontinuity = false, IReadOnlyList<string>? Tags = null)
 {
+    /// <summary>Its tags that this reader does not interpret, as written; none where none were given.</summary>
     public IReadOnlyList<string> Tags { get; init; } = Tags ?? Array.Empty<string>();
 
+    /// <summary>Equal where every field is, its tags compared in order (a record compares lists by reference).</summary>
     public bool Equals(HlsSegment? other) =>
         other is not null && (Uri, Seconds, Map, Discontinuity) == (other.Uri, other.Seconds, other.Map, other.Discontinuity) && Tags.SequenceEqual(other.Tags);
 
+    /// <inheritdoc />
     public override int GetHashCode() => HashCode.Combine(Uri, Seconds, Map, Discontinuity, Tags.Count);
 }
 
 /// <summary>
 /// A media playlist of fragmented-MP4 segments, as the hls sink's ffmpeg writes it and as a resumed run continues it:
-/// read from text, and written back with any list of segments.
+/// read from text, and written back with any list of segments. One reader for the sink that continues playlists and
+/// Get-FifoProvenance that reads their records and windows (moved here from the ffmpeg sinks in Core 1.3).
 /// </summary>
+/// <param name="TargetSeconds">The longest segment's length, rounded up (<c>#EXT-X-TARGETDURATION</c>).</param>
+/// <param name="Segments">The listed segments, in order.</param>
 /// <param name="MediaSequence">The number of the first listed segment (a live window counts the ones it dropped).</param>
 /// <param name="DiscontinuitySequence">How many discontinuities dropped out of the window before the first listed segment.</param>
 /// <param name="Event">An EVENT playlist lists every segment from the first; otherwise it is a live window.</param>
@@ -29,6 +40,7 @@ public sealed record HlsSegment(string Uri, double Seconds, string Map, bool Dis
 public sealed record HlsPlaylist(int TargetSeconds, long MediaSequence, long DiscontinuitySequence, bool Event, IReadOnlyList<HlsSegment> Segments, bool Ended,
     IReadOnlyList<string>? Tags = null)
 {
+    /// <summary>The playlist's tags that this reader does not interpret, as written; none where none were given.</summary>
     public IReadOnlyList<string> Tags { get; init; } = Tags ?? Array.Empty<string>();
 
     /// <summary>Tags of the whole playlist (RFC 8216 4.3.3, 4.3.5) that this reader does not interpret; any other tag applies to the segment after it.</summary>
@@ -45,11 +57,23 @@ public sealed record HlsPlaylist(int TargetSeconds, long MediaSequence, long Dis
         Segments.SelectMany(s => s.Tags).FirstOrDefault(t => StateTags.Any(tag => t.StartsWith(tag, StringComparison.Ordinal)))?.Split(':')[0];
 
     /// <summary>
-    /// The playlist in <paramref name="text"/>; null where it is not one this sink can continue (no segments, or
-    /// segments without an init segment: MPEG-TS, or a playlist of another program's). An unfinished last line (a
-    /// playlist read while it is written) is left out.
+    /// The playlist in <paramref name="text"/>; null where it is not one FifoPipes reads and continues (no segments, or
+    /// segments without an init segment: MPEG-TS, or a playlist of another program's; or a number that is none). An
+    /// unfinished last line (a playlist read while it is written) is left out.
     /// </summary>
     public static HlsPlaylist? Parse(string text)
+    {
+        try
+        {
+            return Read(text);
+        }
+        catch (Exception ex) when (ex is FormatException or OverflowException)
+        {
+            return null;
+        }
+    }
+
+    static HlsPlaylist? Read(string text)
     {
         var lines = text.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
         if (lines.Count == 0 || lines[0] != "#EXTM3U") return null;
@@ -64,14 +88,14 @@ public sealed record HlsPlaylist(int TargetSeconds, long MediaSequence, long Dis
         var segmentTags = new List<string>();
         foreach (var line in lines.Skip(1))
         {
-            if (Tag(line, "#EXT-X-TARGETDURATION:") is { } t) target = int.Parse(t, CultureInfo.InvariantCulture);
-            else if (Tag(line, "#EXT-X-MEDIA-SEQUENCE:") is { } m) mediaSequence = long.Parse(m, CultureInfo.InvariantCulture);
-            else if (Tag(line, "#EXT-X-DISCONTINUITY-SEQUENCE:") is { } d) discontinuitySequence = long.Parse(d, CultureInfo.InvariantCulture);
+            if (Tag(line, "#EXT-X-TARGETDURATION:") is { } t) target = int.Parse(t, NumberStyles.None, CultureInfo.InvariantCulture);
+            else if (Tag(line, "#EXT-X-MEDIA-SEQUENCE:") is { } m) mediaSequence = long.Parse(m, NumberStyles.None, CultureInfo.InvariantCulture);
+            else if (Tag(line, "#EXT-X-DISCONTINUITY-SEQUENCE:") is { } d) discontinuitySequence = long.Parse(d, NumberStyles.None, CultureInfo.InvariantCulture);
             else if (line == "#EXT-X-PLAYLIST-TYPE:EVENT") isEvent = true;
             else if (line == "#EXT-X-DISCONTINUITY") discontinuity = true;
             else if (line == "#EXT-X-ENDLIST") ended = true;
-            else if (Tag(line, "#EXT-X-MAP:URI=\"") is { } uri) map = uri.TrimEnd('"');
-            else if (Tag(line, "#EXTINF:") is { } inf) seconds = double.Parse(inf.Split(',')[0], CultureInfo.InvariantCulture);
+            else if (Tag(line, "#EXT-X-MAP:URI=\"") is { } uri) map = uri.Split('"')[0];
+            else if (Tag(line, "#EXTINF:") is { } inf) seconds = double.Parse(inf.Split(',')[0], NumberStyles.Float, CultureInfo.InvariantCulture);
             else if (line.StartsWith("#EXT", StringComparison.Ordinal) && line != "#EXTM3U" && Tag(line, "#EXT-X-VERSION:") is null)
                 (PlaylistTags.Any(tag => line.StartsWith(tag, StringComparison.Ordinal)) ? playlistTags : segmentTags).Add(line);
             else if (line.Length > 0 && !line.StartsWith('#') && seconds is { } length)
@@ -83,6 +107,17 @@ public sealed record HlsPlaylist(int TargetSeconds, long MediaSequence, long Dis
             }
         }
         return segments.Count == 0 ? null : new HlsPlaylist(target, mediaSequence, discontinuitySequence, isEvent, segments, ended, playlistTags);
+    }
+
+    /// <summary>
+    /// The file a segment's or init segment's <paramref name="uri"/> names: relative to the playlist, and as ffmpeg writes
+    /// it, unescaped; a playlist another program wrote may escape it as a web address (<c>%20</c>).
+    /// </summary>
+    public static string FileOf(string playlist, string uri)
+    {
+        var folder = Path.GetDirectoryName(Path.GetFullPath(playlist))!;
+        var written = Path.Combine(folder, uri);
+        return File.Exists(written) ? written : Path.Combine(folder, System.Uri.UnescapeDataString(uri));
     }
 
     static string? Tag(string line, string tag) => line.StartsWith(tag, StringComparison.Ordinal) ? line[tag.Length..] : null;
