@@ -25,7 +25,7 @@ public sealed class ClipPlan
         var kind = options.Step is { } s ? ClipSamplingOptions.ParseStep(s) ?? throw BadOption(sampler, "step", $"'{s}' is unknown; use ddim or ddpm")
             : model.Defaults.Step;
         if (FrameStepTable.EtaIgnored(kind, options.Eta) is { } ignored) throw BadOption(sampler, "eta", ignored);
-        double eta = options.Eta ?? model.Defaults.Eta;
+        double eta = options.Eta ?? (kind == StepKind.Ddim ? options.MethodEta : null) ?? model.Defaults.Eta;
         return new ClipPlan
         {
             WindowFrames = f,

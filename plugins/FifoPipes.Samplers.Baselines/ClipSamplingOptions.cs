@@ -16,8 +16,14 @@ public abstract class ClipSamplingOptions : IValidatableOptions
     [Option("Classifier-free guidance scale w (1 = no unconditional pass). Default: the model's.", Min = 0, Max = 100)]
     public double? Guidance { get; set; }
 
-    [Option("DDIM eta: 0 deterministic, 1 stochastic. Unset (~): the model's; freenoise sets 0, as its paper samples.", Min = 0, Max = 1)]
+    [Option("DDIM eta: 0 deterministic, 1 stochastic. Unset (~): the model's; freenoise's is 0 under ddim, as its paper samples.", Min = 0, Max = 1)]
     public double? Eta { get; set; }
+
+    /// <summary>
+    /// The eta a sampler's method samples DDIM with where the user sets none (null: the model's). A default, not a set
+    /// value: under DDPM, where eta has no meaning, it must not read as one the user gave.
+    /// </summary>
+    internal virtual double? MethodEta => null;
 
     [Option("Update rule. Default: the model's.", Choices = "ddim,ddpm")]
     public string? Step { get; set; }
@@ -96,7 +102,8 @@ public sealed class GenLVideoOptions : WindowedOptions
 /// <summary>Options of the "freenoise" sampler (default stride: a quarter window, as FreeNoise's 4 of 16).</summary>
 public sealed class FreeNoiseOptions : WindowedOptions
 {
-    public FreeNoiseOptions() => Eta = 0.0;
+    /// <summary>FreeNoise samples deterministic DDIM.</summary>
+    internal override double? MethodEta => 0.0;
 
     [Option("Where overlapping windows meet: attention (FreeNoise's window-fused temporal attention inside the UNet, one call on the whole video, so memory grows with its length), " +
             "predictions (each window denoised alone, predictions averaged), or auto (attention where the model supports it and the video has one prompt).",

@@ -312,12 +312,29 @@ public sealed class BaselineSamplerTests
     }
 
     [Fact]
-    public void Freenoise_names_where_it_fuses_attention_and_where_it_reschedules_alone_and_defaults_to_eta_0()
+    public void Freenoise_names_where_it_fuses_attention_and_where_it_reschedules_alone()
     {
         var attribute = typeof(FreeNoiseSamplerFactory).GetCustomAttribute<FifoPluginAttribute>()!;
         Assert.Contains("window-fused temporal attention", attribute.Description);
         Assert.Contains("rescheduling alone", attribute.Description);
-        Assert.Equal(0.0, new FreeNoiseOptions().Eta);
+    }
+
+    [Fact]
+    public void Freenoise_samples_ddim_with_eta_0_by_default_and_ddpm_where_asked_or_where_the_model_does()
+    {
+        using var model = Model();
+        var stochastic = model.Info with { Defaults = model.Info.Defaults with { Step = StepKind.Ddim, Eta = 1.0 } };
+        Assert.Equal(0.0, ClipPlan.Resolve(new FreeNoiseOptions(), stochastic, "freenoise").Eta);
+        Assert.Equal(0.5, ClipPlan.Resolve(new FreeNoiseOptions { Eta = 0.5 }, stochastic, "freenoise").Eta);
+        Assert.Equal(1.0, ClipPlan.Resolve(new GenLVideoOptions(), stochastic, "gen-l-video").Eta);
+        // Its eta 0 is a default, not a setting: under DDPM (asked for, or the model's own, as Open-Sora Plan's) it is no refusal.
+        var asked = new FreeNoiseOptions { Step = "ddpm" };
+        Assert.Empty(asked.Validate());
+        Assert.Equal(StepKind.Ddpm, ClipPlan.Resolve(asked, stochastic, "freenoise").Table.Kind);
+        var ddpmModel = model.Info with { Defaults = model.Info.Defaults with { Step = StepKind.Ddpm } };
+        Assert.Equal(StepKind.Ddpm, ClipPlan.Resolve(new FreeNoiseOptions(), ddpmModel, "freenoise").Table.Kind);
+        // A user's eta under DDPM is still named as having no effect.
+        Assert.Contains(new FreeNoiseOptions { Step = "ddpm", Eta = 0.0 }.Validate(), p => p.Option == "eta");
     }
 }
 

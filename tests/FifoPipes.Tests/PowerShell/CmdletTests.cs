@@ -466,6 +466,7 @@ public sealed class CmdletTests : IDisposable
     [InlineData("chunked", "{ steps: 6 }")]
     [InlineData("gen-l-video", "{ stride: 2, weighting: triangle }")]
     [InlineData("freenoise", "{ stride: 1, fusion: auto }")]
+    [InlineData("freenoise", "{ stride: 2, step: ddpm }")]
     public void Every_baseline_runs_from_a_recipe_with_its_options_into_a_sink(string sampler, string with)
     {
         File.WriteAllText(Path.Combine(dir, $"{sampler}.yaml"), $$"""
