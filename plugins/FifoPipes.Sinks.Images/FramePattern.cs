@@ -7,7 +7,7 @@ namespace FifoPipes.Sinks.Images;
 /// <summary>
 /// A file name with one printf-style frame number field, as ffmpeg writes them: <c>frame_%06d.png</c>.
 /// Only <c>%d</c> and <c>%0Nd</c> are accepted (and <c>%%</c> for a literal percent sign), so the
-/// names sort the same way the frames play.
+/// names sort the same way the frames play. A percent sign in no such field is a folder's own (50%off).
 /// </summary>
 public sealed class FramePattern
 {
@@ -54,10 +54,12 @@ public sealed class FramePattern
     {
         var folder = Path.GetDirectoryName(fullPath) ?? "";
         var name = Path.GetFileName(fullPath);
-        if (folder.Contains('%'))
+        if (HasNumberField(folder))
             throw Invalid(fullPath, "only the file name may hold the frame number field, not the folder");
-        if (name.Contains('%')) return Parse(folder, name, fullPath);
-        if (name.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
+        bool png = name.EndsWith(".png", StringComparison.OrdinalIgnoreCase);
+        // A PNG name's percent sign in no field is a pattern gone wrong (f_%s.png); a folder's is its own (50%off).
+        if (HasNumberField(name) || (png && name.Contains('%'))) return Parse(folder, name, fullPath);
+        if (png)
             return new FramePattern(folder, Path.GetFileNameWithoutExtension(name) + "_", 6, Path.GetExtension(name));
         if (MediaFileExtensions.Contains(Path.GetExtension(name)))
             throw new FifoInputException(NamesMediaFileErrorId,
@@ -75,6 +77,23 @@ public sealed class FramePattern
     {
         ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif", ".apng", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff",
     };
+
+    /// <summary>
+    /// Whether <paramref name="text"/> holds what reads as a frame number field (% and digits before a d, %%
+    /// aside); any other percent sign is a name's own (a folder 50%off, or 100%).
+    /// </summary>
+    static bool HasNumberField(string text)
+    {
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (text[i] != '%') continue;
+            if (i + 1 < text.Length && text[i + 1] == '%') { i++; continue; }
+            int end = i + 1;
+            while (end < text.Length && char.IsAsciiDigit(text[end])) end++;
+            if (end < text.Length && text[end] == 'd') return true;
+        }
+        return false;
+    }
 
     static FramePattern Parse(string folder, string name, string shownPath, bool namesFolder = false)
     {

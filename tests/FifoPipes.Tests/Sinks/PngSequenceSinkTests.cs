@@ -84,6 +84,17 @@ public sealed class PngSequenceSinkTests : SinkTestBase
         Assert.Contains("frame_%06d.png", ex.Message);
     }
 
+    [Theory]
+    [InlineData("50%off/frames", "50%off/frames/frame_000000.png")]
+    [InlineData("100%", "100%/frame_000000.png")]
+    [InlineData("50%off/f_%03d.png", "50%off/f_000.png")]
+    [InlineData("a%%b/f_%%_%02d.png", "a%%b/f_%_00.png")]
+    public void A_percent_sign_that_is_no_frame_number_field_is_a_folders_own(string target, string first)
+    {
+        using (var sink = Factory.Create(null, new SinkTarget(target, 8, false), Context)) sink.Write(Frame(0, 4, 4));
+        Assert.True(File.Exists(Path.Combine(Dir, first)), $"{first} was not written");
+    }
+
     [Fact]
     public void An_earlier_sequence_is_not_overwritten_without_force()
     {
