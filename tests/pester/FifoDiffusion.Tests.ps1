@@ -173,6 +173,21 @@ Describe 'Get-FifoPlugin' {
         } finally { Remove-Item Env:FIFOPIPES_PLUGIN_PATH }
         $out | Should -Match "^$Name\|$([regex]::Escape((Join-Path $plugin "$Example.dll")))$"
     }
+
+    It 'says once what to give when the example <Example> is built outside any checkout without FifoModule' -ForEach @(
+        @{ Example = 'ContactSheetSink' }
+        @{ Example = 'ClipSampler' }
+        @{ Example = 'GaussianModel' }
+    ) {
+        # Not one compiler error per use of the contracts, as a copy without the setting gave.
+        $standalone = Join-Path $Work "bare-$Example"
+        New-Item -ItemType Directory $standalone | Out-Null
+        Copy-Item "$Root/examples/plugins/$Example/*.cs", "$Root/examples/plugins/$Example/*.csproj" $standalone
+        $built = @(& dotnet build $standalone -v q -nologo -clp:ErrorsOnly 2>&1 | Where-Object { $_ -cmatch ': error ' })
+        $LASTEXITCODE | Should -Not -Be 0
+        $built | Should -HaveCount 1 -Because ($built -join "`n")
+        $built[0] | Should -Match "$Example is built outside a FifoPipes checkout.*-p:FifoModule="
+    }
 }
 
 Describe 'Recipes' {
