@@ -1,3 +1,4 @@
+using System.Reflection;
 using FifoPipes.Abstractions;
 using FifoPipes.Core.Devices;
 using FifoPipes.Core.Sinks;
@@ -13,7 +14,10 @@ namespace FifoPipes.Hosting.Engine;
 public sealed class PluginFailedException : Exception
 {
     public PluginFailedException(string what, Exception? inner = null)
-        : base(inner is null ? what : $"{what}: {inner.Message}", inner) { }
+        : base(inner is null ? what : $"{what}: {WithFix(inner)}", inner) { }
+
+    /// <summary>The error's message, and what to do where it is an assembly the plugin lacks (the runtime's message ends in a line break).</summary>
+    internal static string WithFix(Exception error) => MissingAssemblyFix(error) is { Length: > 0 } fix ? error.Message.TrimEnd() + fix : error.Message;
 
     /// <summary>"the model 'stripes' (/plugins/Stripes/Stripes.dll)".</summary>
     public static string Name(PluginDescriptor plugin) => $"the {plugin.Kind.ToString().ToLowerInvariant()} '{plugin.Name}' ({plugin.Source})";
@@ -23,11 +27,33 @@ public sealed class PluginFailedException : Exception
 
     /// <summary>
     /// Whether an error from plugin code is the plugin's to be named for: input errors, cancellation and sink failures say
-    /// enough, and a device out of memory or a file error is the machine's, whichever plugin ran into it.
+    /// enough, and a device out of memory or a file error is the machine's, whichever plugin ran into it; an assembly
+    /// the plugin needs and does not bring is the plugin's, though the runtime throws it as a file error.
     /// </summary>
     public static bool Names(Exception error) =>
+        MissingAssembly(error) is not null ||
         error is not (FifoInputException or OperationCanceledException or PluginFailedException or SinkFailedException
             or IOException or UnauthorizedAccessException) && !DeviceMemory.IsOutOfMemory(error) && !IsUsersStop(error);
+
+    /// <summary>
+    /// The assembly the runtime could not load for plugin code, where <paramref name="error"/> is that: an IOException
+    /// by type, but the plugin's fault, not the machine's (its FileName is an assembly's display name, not a path).
+    /// </summary>
+    public static AssemblyName? MissingAssembly(Exception error)
+    {
+        var file = error switch { FileNotFoundException missing => missing.FileName, FileLoadException unloadable => unloadable.FileName, _ => null };
+        if (file is null || !file.Contains(", Version=", StringComparison.Ordinal)) return null;
+        try { return new AssemblyName(file); }
+        catch (Exception ex) when (ex is ArgumentException or FileLoadException) { return null; }
+    }
+
+    /// <summary>
+    /// What to do about an assembly plugin code could not load, with a leading space; "" for any other error. A plugin
+    /// built without EnableDynamicLoading leaves its NuGet dependencies out of its build output.
+    /// </summary>
+    public static string MissingAssemblyFix(Exception error) => MissingAssembly(error) is not { Name: { } name } ? "" : error is FileNotFoundException
+        ? $" {name} is neither in the plugin's folder nor shared by FifoPipes: {PluginHost.DependencyFix(name)}."
+        : $" The plugin's folder holds no {name} it can load: {PluginHost.DependencyFix(name)}.";
 
     /// <summary>
     /// PowerShell stopping the command, from inside a plugin's log call (-WarningAction Stop) or by a stopped pipeline:
@@ -48,6 +74,13 @@ public sealed class PluginFailedException : Exception
         for (var e = error; e is not null; e = e.InnerException) chain.Add(e);
         // CUDA reports a kernel's fault at a later call, which may be anyone's.
         if (chain.Any(e => e.Message.Contains("CUDA error", StringComparison.Ordinal))) return "";
+        // The runtime throws a missing assembly where the method that needs it is called, which may be another plugin's
+        // code: the plugin that references it is the one that needs it.
+        if (chain.Select(MissingAssembly).LastOrDefault(a => a is not null) is { Name: { } missing })
+        {
+            var needs = owners.Where(o => PluginHost.References(o.Source, missing)).Select(o => o.Whose).Distinct().ToList();
+            return needs.Count == 1 ? $" in {needs[0]} code" : "";
+        }
         // The innermost exception was thrown where the fault is; wrappers (an AggregateException from a Wait) were thrown later.
         foreach (var e in Enumerable.Reverse(chain))
             foreach (var frame in new System.Diagnostics.StackTrace(e, false).GetFrames())

@@ -76,7 +76,7 @@ public sealed class SinkSet : IDisposable
             }
             catch (Exception ex) when (Wrapped(ex))
             {
-                throw new SinkFailedException(use.Plugin.Name, use.Path, ex, frame.Index);
+                throw new SinkFailedException(use.Plugin.Name, use.Plugin.Source, use.Path, ex, frame.Index);
             }
         }
     }
@@ -91,7 +91,7 @@ public sealed class SinkSet : IDisposable
         {
             if (sink is null) continue;
             try { files.AddRange(sink.Complete()); }
-            catch (Exception ex) { failures.Add(Wrapped(ex) ? new SinkFailedException(use.Plugin.Name, use.Path, ex) : ex); }
+            catch (Exception ex) { failures.Add(Wrapped(ex) ? new SinkFailedException(use.Plugin.Name, use.Plugin.Source, use.Path, ex) : ex); }
         }
         if (failures.Count == 1) throw failures[0];
         if (failures.Count > 1) throw new AggregateException("Several sinks failed to finish their files.", failures);
@@ -118,10 +118,15 @@ public sealed class SinkSet : IDisposable
 public sealed class SinkFailedException : Exception
 {
     /// <param name="frame">The frame it was writing; null when it failed finishing its files.</param>
-    public SinkFailedException(string sink, string path, Exception inner, long? frame = null)
+    public SinkFailedException(string sink, string path, Exception inner, long? frame = null) : this(sink, null, path, inner, frame) { }
+
+    /// <param name="source">The sink plugin's assembly, named where the failure is the plugin's own: a dependency its folder lacks.</param>
+    internal SinkFailedException(string sink, string? source, string path, Exception inner, long? frame = null)
         : base(DiskFull(inner)
             ? $"The disk holding '{path}' is full, so the {sink} sink could not {(frame is { } f ? $"write frame {f}" : "finish its files")}; what it wrote before is kept. " +
               "Free space or write elsewhere, then run again (from the run's snapshot, where it takes them)."
+            : PluginFailedException.MissingAssembly(inner) is not null
+            ? $"The {sink} sink{(source is null ? "" : $" ({source})")} writing '{StreamAddress.Display(path)}' failed: {PluginFailedException.WithFix(inner)}"
             : $"The {sink} sink writing '{StreamAddress.Display(path)}' failed: {StreamAddress.Hide(inner.Message, path)}", inner)
     {
         Sink = sink;

@@ -59,5 +59,14 @@ public sealed class PluginDescriptor
 /// <summary>A plugin (or plugin assembly) that could not be loaded; the others still work.</summary>
 public sealed record PluginLoadError(string Source, string? Name, string Message)
 {
+    /// <summary>The names of the plugins a refused assembly declares, read from its metadata: where a missing plugin may be told to be.</summary>
+    public IReadOnlyList<string> Holds { get; init; } = Array.Empty<string>();
+
+    /// <summary>The plugin loaded anyway, and this says what will fail in it (a dependency missing from its folder): no reason a plugin is missing.</summary>
+    public bool Loaded { get; init; }
+
+    /// <summary>For a plugin ignored because another of its kind and name loaded first: that one, which whoever uses it is warned of.</summary>
+    public PluginDescriptor? IgnoredFor { get; init; }
+
     public override string ToString() => Name is null ? $"{Source}: {Message}" : $"{Name} ({Source}): {Message}";
 }

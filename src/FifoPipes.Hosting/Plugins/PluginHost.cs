@@ -138,17 +138,17 @@ public sealed class PluginHost
         // A plugin's own assemblies reference the contracts and are not part of the framework itself.
         int errorsBefore = errors.Count;
         var assemblies = files.Where(p => !SharedAssemblies.IsFramework(p)).OrderBy(p => p, StringComparer.Ordinal)
-            .Select(p => (Path: p, References: References(p))).Where(a => a.References is not null).ToList();
+            .Select(p => (Path: p, Read: Read(p))).Where(a => a.Read is not null).Select(a => (a.Path, Read: a.Read!)).ToList();
         // Every assembly of the folder, a plugin or a library one brings along, is held to the host's shared copies.
-        var compatible = assemblies.Where(a => Compatible(a.Path, a.References!, shared)).ToList();
-        var candidates = compatible.Where(a => ContractsIn(a.References) is not null).Select(a => (a.Path, Contracts: ContractsIn(a.References)!)).ToList();
+        var compatible = assemblies.Where(a => Compatible(a.Path, a.Read, shared)).ToList();
+        var candidates = compatible.Where(a => a.Read.Contracts is not null).ToList();
         // A library refused: the folder's plugins would call it and fail mid-run, so none of them loads.
-        var refusedLibraries = assemblies.Except(compatible).Where(a => ContractsIn(a.References) is null).Select(a => Path.GetFileName(a.Path)).ToList();
+        var refusedLibraries = assemblies.Except(compatible).Where(a => a.Read.Contracts is null).Select(a => Path.GetFileName(a.Path)).ToList();
         if (refusedLibraries.Count > 0)
         {
-            foreach (var (path, _) in candidates)
+            foreach (var (path, read) in candidates)
                 errors.Add(new PluginLoadError(path, null, $"not loaded: the library {string.Join(", ", refusedLibraries)} beside it was refused (see why there), and the plugin may call it; " +
-                                                           "rebuild them against this FifoPipes' assemblies together"));
+                                                           "rebuild them against this FifoPipes' assemblies together") { Holds = read.Plugins });
             return false;
         }
         // A folder whose assemblies were refused (unreadable, built against other contracts) has said why already.
@@ -156,7 +156,7 @@ public sealed class PluginHost
         {
             // Usually the project folder instead of its build output: say where the assemblies probably are.
             var built = Directory.Exists(Path.Combine(folder, "bin"))
-                ? Directory.EnumerateFiles(Path.Combine(folder, "bin"), "*.dll", SearchOption.AllDirectories).Where(f => ContractsIn(References(f)) is not null).Select(Path.GetDirectoryName).FirstOrDefault()
+                ? Directory.EnumerateFiles(Path.Combine(folder, "bin"), "*.dll", SearchOption.AllDirectories).Where(f => Read(f)?.Contracts is not null).Select(Path.GetDirectoryName).FirstOrDefault()
                 : null;
             errors.Add(new PluginLoadError(folder, null, "holds no plugin assembly (none references FifoPipes.Abstractions); " +
                 (built is null ? $"point {PluginPathVariable} at the folder a plugin's build writes its .dll to" : $"point {PluginPathVariable} at the build output, '{built}'")));
@@ -164,26 +164,38 @@ public sealed class PluginHost
         }
         if (candidates.Count == 0) return false;
         var context = new PluginLoadContext(folder, candidates[0].Path, shared);
-        foreach (var (path, contracts) in candidates)
+        foreach (var (path, read) in candidates)
         {
             Assembly assembly;
             try { assembly = context.LoadFromAssemblyPath(path); }
             catch (Exception ex) when (ex is BadImageFormatException or FileLoadException or FileNotFoundException)
             {
-                errors.Add(new PluginLoadError(path, null, "not a loadable .NET assembly: " + ex.Message));
+                errors.Add(new PluginLoadError(path, null, "not a loadable .NET assembly: " + ex.Message) { Holds = read.Plugins });
                 continue;
             }
-            Compose(assembly, path, contracts);
+            if (MissingDependencies(read, context, shared) is { } missing) errors.Add(new PluginLoadError(path, null, missing) { Loaded = true });
+            Compose(assembly, path, read.Contracts!);
         }
         return true;
     }
 
     /// <summary>
-    /// The assemblies, with their versions, that the assembly was built against; null when it is no .NET assembly. Read
-    /// without loading it, so private dependencies are never loaded just to be looked at. A file that cannot be read
-    /// (a dangling link, no permission) is recorded and skipped, as an unloadable one is.
+    /// What an assembly was built against, read through its metadata without loading it, so private dependencies are
+    /// never loaded just to be looked at.
     /// </summary>
-    IReadOnlyList<AssemblyName>? References(string path)
+    /// <param name="References">The assemblies, with their versions.</param>
+    /// <param name="Plugins">The names its [FifoPlugin] attributes give, so one that does not load can still be told by them.</param>
+    sealed record AssemblyFacts(IReadOnlyList<AssemblyName> References, IReadOnlyList<string> Plugins)
+    {
+        /// <summary>The version of FifoPipes.Abstractions it references: what it knows of the contracts; null when it is no plugin.</summary>
+        public Version? Contracts => ContractsIn(References);
+    }
+
+    /// <summary>
+    /// What <paramref name="path"/> was built against; null when it is no .NET assembly. A file that cannot be read (a
+    /// dangling link, no permission) is recorded and skipped, as an unloadable one is.
+    /// </summary>
+    AssemblyFacts? Read(string path)
     {
         try
         {
@@ -191,8 +203,9 @@ public sealed class PluginHost
             using var pe = new PEReader(stream);
             if (!pe.HasMetadata) return null;
             var metadata = pe.GetMetadataReader();
-            return metadata.AssemblyReferences.Select(metadata.GetAssemblyReference)
+            var references = metadata.AssemblyReferences.Select(metadata.GetAssemblyReference)
                 .Select(r => new AssemblyName(metadata.GetString(r.Name)) { Version = r.Version }).ToList();
+            return new AssemblyFacts(references, PluginNames(metadata));
         }
         catch (BadImageFormatException) { return null; }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -201,6 +214,66 @@ public sealed class PluginHost
             return null;
         }
     }
+
+    /// <summary>
+    /// The names of the plugins an assembly declares: each [FifoPlugin(kind, "name", ...)]'s second argument, read from
+    /// its blob (a prolog, the kind as an int32, then the name), since the attribute's type lives in another assembly.
+    /// </summary>
+    static IReadOnlyList<string> PluginNames(MetadataReader metadata)
+    {
+        var names = new List<string>();
+        foreach (var handle in metadata.CustomAttributes)
+        {
+            var attribute = metadata.GetCustomAttribute(handle);
+            if (attribute.Constructor.Kind != HandleKind.MemberReference) continue;
+            var constructor = metadata.GetMemberReference((MemberReferenceHandle)attribute.Constructor);
+            if (constructor.Parent.Kind != HandleKind.TypeReference
+                || !metadata.StringComparer.Equals(metadata.GetTypeReference((TypeReferenceHandle)constructor.Parent).Name, nameof(FifoPluginAttribute))) continue;
+            var blob = metadata.GetBlobReader(attribute.Value);
+            // A damaged blob names nothing; the load says what is wrong with the assembly.
+            try
+            {
+                if (blob.ReadUInt16() != 1) continue;
+                blob.ReadInt32();
+                if (blob.ReadSerializedString() is { Length: > 0 } name) names.Add(name);
+            }
+            catch (BadImageFormatException) { }
+        }
+        return names;
+    }
+
+    /// <summary>
+    /// What the plugin assembly references that nothing gives it: not shared by the host, not part of .NET, not in its
+    /// folder or its .deps.json. A plugin built without EnableDynamicLoading leaves its NuGet packages out so, and would
+    /// fail only where its code first calls one (or get the application's own copy, whatever version that is). Null
+    /// when nothing is missing. The plugin still loads: it may use the assembly in one plugin of several, or on one
+    /// platform only.
+    /// </summary>
+    static string? MissingDependencies(AssemblyFacts read, PluginLoadContext context, SharedAssemblies shared)
+    {
+        var missing = read.References.Where(r => !shared.Ships(r.Name!) && !SharedAssemblies.IsRuntime(r.Name!) && !context.FindsPrivately(r)).ToList();
+        if (missing.Count == 0) return null;
+        bool one = missing.Count == 1;
+        return $"references {string.Join(", ", missing.Select(r => $"{r.Name} {r.Version}"))}, which {(one ? "is" : "are")} neither in its folder nor shared by FifoPipes, " +
+               $"so its code that uses {(one ? "it" : "them")} fails: {DependencyFix(one ? missing[0].Name! : null)}";
+    }
+
+    /// <summary>Whether the assembly at <paramref name="path"/> references <paramref name="name"/>; false where it cannot be read.</summary>
+    internal static bool References(string path, string name)
+    {
+        try
+        {
+            using var pe = new PEReader(File.OpenRead(path));
+            var metadata = pe.GetMetadataReader();
+            return metadata.AssemblyReferences.Any(r => metadata.StringComparer.Equals(metadata.GetAssemblyReference(r).Name, name, ignoreCase: true));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or BadImageFormatException or InvalidOperationException) { return false; }
+    }
+
+    /// <summary>What a plugin author does about a dependency missing from the plugin's folder (<paramref name="assembly"/>; null for several).</summary>
+    public static string DependencyFix(string? assembly) =>
+        "build the plugin with <EnableDynamicLoading>true</EnableDynamicLoading>, which puts its NuGet dependencies into its build output, " +
+        (assembly is null ? "or copy them beside it" : $"or copy {assembly}.dll beside it");
 
     /// <summary>The version of FifoPipes.Abstractions among <paramref name="references"/>: what the plugin knows of the contracts; null when it is no plugin.</summary>
     static Version? ContractsIn(IReadOnlyList<AssemblyName>? references) =>
@@ -213,14 +286,14 @@ public sealed class PluginHost
     /// it must have been built against a copy the host's can stand in for (<see cref="ContractVersions"/>). Any other
     /// would fail half-way through a run with a missing method; it is refused at load, saying which versions meet.
     /// </summary>
-    bool Compatible(string path, IReadOnlyList<AssemblyName> references, SharedAssemblies shared)
+    bool Compatible(string path, AssemblyFacts read, SharedAssemblies shared)
     {
-        var mismatches = references
+        var mismatches = read.References
             .Select(r => (Reference: r, Host: shared.VersionOf(r.Name!)))
             .Where(m => m.Host is not null && m.Reference.Version is not null && !ContractVersions.Compatible(m.Reference.Name!, m.Host, m.Reference.Version))
             .Select(m => Mismatch(m.Reference.Name!, m.Host!, m.Reference.Version!)).ToList();
         if (mismatches.Count == 0) return true;
-        errors.Add(new PluginLoadError(path, null, string.Join("; ", mismatches)));
+        errors.Add(new PluginLoadError(path, null, string.Join("; ", mismatches)) { Holds = read.Plugins });
         return false;
     }
 
@@ -358,7 +431,8 @@ public sealed class PluginHost
             if (plugins.FirstOrDefault(p => p.Kind == meta.Kind && string.Equals(p.Name, meta.Name, StringComparison.OrdinalIgnoreCase)) is { } existing)
             {
                 errors.Add(new PluginLoadError(path, meta.Name,
-                    $"a {meta.Kind.ToString().ToLowerInvariant()} plugin named '{meta.Name}' is already loaded from {existing.Source}; this one is ignored (rename it or remove one copy)"));
+                    $"a {meta.Kind.ToString().ToLowerInvariant()} plugin named '{meta.Name}' is already loaded from {existing.Source}; this one is ignored (rename it or remove one copy)")
+                    { IgnoredFor = existing });
                 continue;
             }
             try
@@ -379,7 +453,8 @@ public sealed class PluginHost
         while (ex is TargetInvocationException or CompositionFailedException && ex.InnerException is not null) ex = ex.InnerException;
         return ex switch
         {
-            FileNotFoundException fnf => $"missing dependency {fnf.FileName}",
+            FileNotFoundException fnf => $"missing dependency {fnf.FileName}" +
+                                         (PluginFailedException.MissingAssembly(fnf)?.Name is { } name ? $"; {DependencyFix(name)}" : ""),
             // Its own message says only "Unable to load one or more of the requested types".
             ReflectionTypeLoadException { LoaderExceptions: var inner } when inner.FirstOrDefault(e => e is not null) is { } first =>
                 $"a type it uses cannot be loaded ({first.Message}); was it built against another version of FifoPipes or of a dependency?",
@@ -475,19 +550,43 @@ public sealed class PluginHost
 
     /// <summary>
     /// Why a plugin of that name may be missing, each sentence with a leading space: its own load error, or else the
-    /// folders and files that did not load (its assembly may be among them); empty when everything loaded.
+    /// folders and files that did not load, the one whose metadata declares the name first; empty when everything loaded.
     /// </summary>
     public string WhyMissing(string name)
     {
         if (errors.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase)) is { } failed)
             return $" It failed to load: {failed.Message}.";
-        var unnamed = errors.Where(e => e.Name is null).ToList();
-        return unnamed.Count switch
-        {
-            0 => "",
-            1 => $" A plugin file or folder did not load, and it may be there: {unnamed[0]}.",
-            _ => $" {unnamed.Count} plugin files or folders did not load, and it may be in one: {unnamed[0]}; Get-FifoPlugin lists the others.",
-        };
+        var unloaded = errors.Where(e => e.Name is null && !e.Loaded).ToList();
+        if (unloaded.FirstOrDefault(e => e.Holds.Contains(name, StringComparer.OrdinalIgnoreCase)) is { } holder)
+            return $" {holder.Source} declares it and did not load: {holder.Message}." + NotLoaded(unloaded.Where(e => e != holder).ToList(), "more ", "");
+        return NotLoaded(unloaded, "", unloaded.Count == 1 ? ", and it may be there" : ", and it may be in one");
+    }
+
+    /// <summary>How many of the files and folders that did not load are listed, before "and N more".</summary>
+    const int UnloadedListed = 5;
+
+    /// <summary>" 2 plugin files or folders did not load, and it may be in one: a: why; b: why." for <paramref name="unloaded"/>; "" for none.</summary>
+    static string NotLoaded(IReadOnlyList<PluginLoadError> unloaded, string more, string mayBe)
+    {
+        if (unloaded.Count == 0) return "";
+        var listed = string.Join("; ", unloaded.Take(UnloadedListed));
+        var rest = unloaded.Count > UnloadedListed ? $"; and {unloaded.Count - UnloadedListed} more (Get-FifoPlugin lists them)" : "";
+        return unloaded.Count == 1 && more.Length == 0
+            ? $" A plugin file or folder did not load{mayBe}: {listed}."
+            : $" {unloaded.Count} {more}plugin {(unloaded.Count == 1 ? "file or folder" : "files or folders")} did not load{mayBe}: {listed}{rest}.";
+    }
+
+    /// <summary>
+    /// What a command that uses <paramref name="plugin"/> warns of, that nothing else would say until it fails or
+    /// surprises: another plugin of its name ignored (the user may have meant that one), dependencies its folder lacks.
+    /// </summary>
+    public IEnumerable<string> Warnings(PluginDescriptor plugin)
+    {
+        foreach (var ignored in errors.Where(e => e.IgnoredFor == plugin))
+            yield return $"The {Word(plugin.Kind)} plugin '{plugin.Name}' is the one loaded from {plugin.Source}; another of that name, in {ignored.Source}, is ignored. " +
+                         $"To use that one, rename it in its [FifoPlugin] attribute, or remove its folder from {PluginPathVariable} if it is not meant to be used.";
+        foreach (var lacking in errors.Where(e => e.Loaded && e.Source == plugin.Source))
+            yield return $"{PluginFailedException.Capital(PluginFailedException.Name(plugin))} {lacking.Message}.";
     }
 }
 

@@ -38,6 +38,9 @@ public sealed class PluginLoadContext : AssemblyLoadContext
         return path is null ? IntPtr.Zero : LoadUnmanagedDllFromPath(path);
     }
 
+    /// <summary>Whether the plugin brings <paramref name="name"/> itself: in its folder, or where its .deps.json puts it.</summary>
+    internal bool FindsPrivately(AssemblyName name) => (resolver?.ResolveAssemblyToPath(name) ?? Probe(name)) is not null;
+
     string? Probe(AssemblyName name)
     {
         var candidate = Path.Combine(folder, name.Name + ".dll");
@@ -91,6 +94,20 @@ public sealed class SharedAssemblies
     {
         "FifoPipes.Abstractions", "FifoPipes.Core", "FifoPipes.Torch", "FifoPipes.Hosting", "FifoPipes.PowerShell",
     };
+
+    /// <summary>Whether the host has a copy of <paramref name="name"/> to give a plugin that references it.</summary>
+    public bool Ships(string name) => File.Exists(Path.Combine(hostFolder, name + ".dll"));
+
+    /// <summary>
+    /// The folder of .NET's own assemblies (System.*, netstandard), which every plugin gets. Not the application's
+    /// trusted assemblies: those include pwsh's own (Newtonsoft.Json, ...), a copy a plugin gets only in the version pwsh
+    /// happens to ship (a pwsh that carries its own .NET keeps them in this folder too, and they are taken as .NET's).
+    /// Null where .NET runs from a single file, which tells no folder.
+    /// </summary>
+    static readonly string? RuntimeFolder = typeof(object).Assembly.Location is { Length: > 0 } location ? Path.GetDirectoryName(location) : null;
+
+    /// <summary>Whether <paramref name="name"/> is part of .NET itself; where that cannot be told, any is taken for it.</summary>
+    public static bool IsRuntime(string name) => RuntimeFolder is null || File.Exists(Path.Combine(RuntimeFolder, name + ".dll"));
 
     public static bool IsFramework(string assemblyPath) => Framework.Contains(Path.GetFileNameWithoutExtension(assemblyPath));
 }

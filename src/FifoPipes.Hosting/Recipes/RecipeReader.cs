@@ -28,6 +28,23 @@ public sealed class RecipeReader
 
     public IReadOnlyList<Diagnostic> Diagnostics => diagnostics;
 
+    readonly List<string> warnings = new();
+
+    /// <summary>
+    /// What the recipe's plugins give cause to warn of, each once (another plugin of the same name ignored, a dependency
+    /// missing from a plugin's folder): no problem of the recipe, but what the user would otherwise find out only from a
+    /// run that fails or uses another plugin than they meant.
+    /// </summary>
+    public IReadOnlyList<string> Warnings => warnings;
+
+    /// <summary>Takes <paramref name="plugin"/> for the recipe, noting what <see cref="Warnings"/> should say of it.</summary>
+    PluginDescriptor Using(PluginDescriptor plugin)
+    {
+        foreach (var warning in plugins.Warnings(plugin))
+            if (!warnings.Contains(warning)) warnings.Add(warning);
+        return plugin;
+    }
+
     /// <summary>Where "model: &lt;preset&gt;" finds stored models; default: FIFOPIPES_MODEL_STORE / FIFOPIPES_MODEL_CATALOG.</summary>
     public StoredModelResolver? Models { get; init; }
 
@@ -222,6 +239,7 @@ public sealed class RecipeReader
             Error($"{key}.use", $"unknown {kind.ToString().ToLowerInvariant()} plugin '{name}'.{plugins.Hint(kind, name)}{plugins.WhyMissing(name)}{PluginHost.WhereThirdPartyPluginsAre}", at, available);
             return null;
         }
+        Using(plugin);
         if (frameSize is { Count: > 0 }) ApplyFrameSize(plugin, frameSize, ref with);
         var options = BindOptions(plugin, with, $"{key}.with", at, out var optionLocations);
         return new PluginUse(plugin, options) { Location = at, OptionLocations = optionLocations };
@@ -524,6 +542,7 @@ public sealed class RecipeReader
                     continue;
                 }
             }
+            Using(plugin);
             if (PluginHost.AddressProblem(plugin, target) is { } refused)
             {
                 Error($"{path}.use", $"{refused}; leave out 'use' (the stream sink sends to addresses) or give a file path", item["use"]!.Location);

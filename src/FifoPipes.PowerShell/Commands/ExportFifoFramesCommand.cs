@@ -217,7 +217,18 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         s?.Dispose();
     }
 
+    // What the sinks give cause to warn of (another of the name ignored) is said once per command, not once per path.
+    readonly HashSet<string> pluginWarnings = new();
+
     PluginDescriptor ResolveSink(string path)
+    {
+        var sink = ChooseSink(path);
+        foreach (var warning in ModuleState.Plugins.Warnings(sink))
+            if (pluginWarnings.Add(warning)) WriteWarning(warning);
+        return sink;
+    }
+
+    PluginDescriptor ChooseSink(string path)
     {
         var plugins = ModuleState.Plugins;
         if (Format is not null)

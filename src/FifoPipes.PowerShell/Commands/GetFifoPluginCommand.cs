@@ -37,11 +37,15 @@ public sealed class GetFifoPluginCommand : PSCmdlet
             if (Kind is not null && !string.Equals(plugin.Kind.ToString(), Kind, StringComparison.OrdinalIgnoreCase)) continue;
             if (names.Matches(plugin.Name)) WriteObject(new FifoPluginInfo(plugin));
         }
-        // A plugin that failed to load is reported with why, and so is not also "not found".
+        // A plugin that failed to load is reported with why, and so is not also "not found"; one that loaded lacking a
+        // dependency is reported with the plugins listed from its assembly.
+        var listedSources = host.Plugins.Where(p => names.Matches(p.Name)).Select(p => p.Source).ToHashSet();
         foreach (var error in host.Errors)
         {
-            if (Name is not null && (error.Name is null || !names.Matches(error.Name))) continue;
-            WriteError(new ErrorRecord(new InvalidOperationException("Plugin failed to load: " + error), "PluginLoadFailed", ErrorCategory.ResourceUnavailable, error.Source));
+            if (Name is not null && !(error.Name is not null ? names.Matches(error.Name) : error.Loaded && listedSources.Contains(error.Source))) continue;
+            WriteError(error.Loaded
+                ? new ErrorRecord(new InvalidOperationException("Plugin loaded with a dependency missing: " + error), "PluginDependencyMissing", ErrorCategory.ObjectNotFound, error.Source)
+                : new ErrorRecord(new InvalidOperationException("Plugin failed to load: " + error), "PluginLoadFailed", ErrorCategory.ResourceUnavailable, error.Source));
         }
         foreach (var name in names.UnmatchedPlainNames())
         {

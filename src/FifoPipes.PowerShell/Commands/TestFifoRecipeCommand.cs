@@ -33,7 +33,10 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
     {
         foreach (var file in Files())
         {
-            var (recipe, diagnostics) = new RecipeBuilder().Build(file, SessionState.Path.CurrentFileSystemLocation.ProviderPath);
+            var builder = new RecipeBuilder();
+            var (recipe, diagnostics) = builder.Build(file, SessionState.Path.CurrentFileSystemLocation.ProviderPath);
+            // A run would warn of these too (a plugin of the same name ignored), and they may be why it fails or surprises.
+            foreach (var warning in builder.Warnings) WriteWarning(warning);
             if (recipe is not null) diagnostics = diagnostics.Concat(Model ? ModelProblems(recipe) : FitProblems(recipe)).ToList();
             if (Sinks && recipe is not null) diagnostics = diagnostics.Concat(SinkProblems(recipe)).Concat(SnapshotProblems(recipe)).ToList();
             if (Quiet) WriteObject(diagnostics.Count == 0);

@@ -248,6 +248,7 @@ sealed class RecipeBuilder
         }
         root = Apply(root, diagnostics);
         var recipe = reader.Read(root, recipeFile is null ? null : Path.GetFullPath(Path.Combine(workingDirectory, recipeFile)), baseDirectory);
+        Warnings.AddRange(reader.Warnings);
         // In the file's order, as an editor lists them; problems without a place (a missing key) first.
         var all = diagnostics.Concat(reader.Diagnostics.Select(d => ForParameter(d, root))).OrderBy(d => d.Line).ThenBy(d => d.Column).ToList();
         return (all.Count > 0 ? null : recipe, all);
@@ -405,7 +406,7 @@ sealed class RecipeBuilder
         _ => new List<MapEntry>(),
     };
 
-    /// <summary>What building noticed that is not an error (options a swapped plugin left behind); the cmdlet warns of each.</summary>
+    /// <summary>What building noticed that is not an error (options a swapped plugin left behind, the reader's <see cref="RecipeReader.Warnings"/>); the cmdlet warns of each.</summary>
     public List<string> Warnings { get; } = new();
 
     RecipeNode MergePlugin(RecipeNode? existing, string section)

@@ -175,6 +175,53 @@ public sealed class PluginFailureTests
         Assert.IsType<InvalidOperationException>(ex.InnerException);
     }
 
+    const string GhostFix = "Ghost is neither in the plugin's folder nor shared by FifoPipes: build the plugin with <EnableDynamicLoading>true</EnableDynamicLoading>, " +
+                            "which puts its NuGet dependencies into its build output, or copy Ghost.dll beside it.";
+
+    [Fact]
+    public void A_model_whose_load_needs_an_assembly_its_folder_lacks_is_named_with_the_fix()
+    {
+        // The runtime throws a FileNotFoundException, an IOException, as for a file the machine lost: it is the plugin's.
+        var ex = Failure("ghost-loading-model", "fifo");
+        Assert.StartsWith($"Loading the model 'ghost-loading-model' ({TestPlugins.BuildOutput(Project)}", ex.Message);
+        Assert.Contains("failed: Could not load file or assembly 'Ghost, Version=1.0.0.0", ex.Message);
+        Assert.EndsWith(GhostFix, ex.Message);
+        Assert.IsType<FileNotFoundException>(ex.InnerException);
+    }
+
+    [Fact]
+    public void A_sink_whose_write_needs_an_assembly_its_folder_lacks_is_named_with_its_path_and_the_fix()
+    {
+        using var sinks = Sinks("ghost-writing-sink");
+        var ex = Assert.Throws<SinkFailedException>(() => sinks.Write(new VideoFrame(0, 2, 2, new byte[12], "rain", 8, Guid.Empty)));
+        Assert.StartsWith($"The ghost-writing-sink sink ({TestPlugins.BuildOutput(Project)}", ex.Message);
+        Assert.Contains($"writing '{Path.Combine(Path.GetTempPath(), "out.bin")}' failed: Could not load file or assembly 'Ghost, Version=1.0.0.0", ex.Message);
+        Assert.EndsWith(GhostFix, ex.Message);
+    }
+
+    [Fact]
+    public void An_assembly_plugin_code_cannot_load_is_the_plugins_and_a_file_the_machine_lost_is_not()
+    {
+        var assembly = new FileNotFoundException("Could not load file or assembly 'Validation, Version=2.6.0.0, Culture=neutral, PublicKeyToken=2fc06f0d701809a7'.",
+            "Validation, Version=2.6.0.0, Culture=neutral, PublicKeyToken=2fc06f0d701809a7");
+        Assert.True(PluginFailedException.Names(assembly));
+        Assert.Equal("Validation", PluginFailedException.MissingAssembly(assembly)!.Name);
+        Assert.False(PluginFailedException.Names(new FileNotFoundException("Could not find file '/data/prompt.txt'.", "/data/prompt.txt")));
+        Assert.Equal("", PluginFailedException.MissingAssemblyFix(new FileNotFoundException("Could not find file '/data/prompt.txt'.", "/data/prompt.txt")));
+        Assert.Contains("The plugin's folder holds no Validation it can load: build the plugin with <EnableDynamicLoading>true</EnableDynamicLoading>",
+            PluginFailedException.MissingAssemblyFix(new FileLoadException("The located assembly's manifest definition does not match the assembly reference.", assembly.FileName)));
+    }
+
+    [Fact]
+    public void A_missing_assembly_is_said_to_be_in_the_code_of_the_plugin_that_references_it_wherever_the_runtime_threw_it()
+    {
+        var faulty = Path.Combine(TestPlugins.BuildOutput(Project), "FaultyPlugins.dll");
+        var sampler = Path.Combine(TestPlugins.Folder, "Fifo", "FifoPipes.Samplers.Fifo.dll");
+        var missing = new FileNotFoundException("Could not load file or assembly 'Ghost, Version=1.0.0.0, Culture=neutral, PublicKeyToken=null'.", "Ghost, Version=1.0.0.0, Culture=neutral, PublicKeyToken=null");
+        // Thrown here, in the tests' own code, which stands for the sampler's call into the model's method that needs Ghost.
+        Assert.Equal(" in the model's code", PluginFailedException.ThrownIn(Thrown(() => throw missing), (sampler, "the sampler's"), (faulty, "the model's")));
+    }
+
     [Fact]
     public void A_sampler_that_throws_is_named_with_the_model_it_ran_on_and_the_last_frame_it_made()
     {

@@ -155,6 +155,66 @@ public sealed class PluginHostTests
         finally { Directory.Delete(folder, recursive: true); }
     }
 
+    const string Faulty = "tests/TestPlugins/FaultyPlugins";
+
+    [Fact]
+    public void A_plugin_referencing_an_assembly_nothing_gives_it_is_reported_at_load_naming_it_and_the_fix()
+    {
+        // FaultyPlugins is built against Ghost, which its build output leaves out, as a build without EnableDynamicLoading leaves out NuGet packages.
+        var host = TestPlugins.With(Faulty);
+        var faulty = Path.Combine(TestPlugins.BuildOutput(Faulty), "FaultyPlugins.dll");
+        var lacking = Assert.Single(host.Errors, e => e.Loaded);
+        Assert.Equal((faulty, null), (lacking.Source, lacking.Name));
+        Assert.Equal("references Ghost 1.0.0.0, which is neither in its folder nor shared by FifoPipes, so its code that uses it fails: " +
+                     "build the plugin with <EnableDynamicLoading>true</EnableDynamicLoading>, which puts its NuGet dependencies into its build output, or copy Ghost.dll beside it",
+            lacking.Message);
+        // Its plugins still load (most never touch Ghost), and a recipe that uses one warns; one that loaded is no reason another is missing.
+        var model = host.Require(PluginKind.Model, "ghost-loading-model");
+        Assert.Equal($"The model 'ghost-loading-model' ({faulty}) {lacking.Message}.", Assert.Single(host.Warnings(model)));
+        var reader = new FifoPipes.Hosting.Recipes.RecipeReader(host);
+        Assert.NotNull(reader.ReadText("apiVersion: fifopipes/v1\nmodel: ghost-loading-model\nprompt: rain\nframes: 5\n", Path.Combine(Path.GetTempPath(), "ghost.yaml")));
+        Assert.Equal(host.Warnings(model), reader.Warnings);
+        Assert.DoesNotContain("Ghost", host.WhyMissing("nowhere"));
+    }
+
+    [Fact]
+    public void A_plugin_whose_dependencies_are_beside_it_shared_or_part_of_dotnet_is_not_reported()
+    {
+        var folder = Directory.CreateTempSubdirectory("fifo-with-ghost-").FullName;
+        try
+        {
+            foreach (var file in Directory.GetFiles(TestPlugins.BuildOutput(Faulty)).Append(Path.Combine(TestPlugins.BuildOutput("tests/TestPlugins/Ghost"), "Ghost.dll")))
+                File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+            var host = PluginHost.LoadFolders(new[] { folder });
+            Assert.DoesNotContain(host.Errors, e => e.Loaded);
+            Assert.Empty(host.Warnings(host.Require(PluginKind.Model, "ghost-loading-model")));
+        }
+        finally { Directory.Delete(folder, recursive: true); }
+        // Every plugin that ships and every example references only the host's assemblies and .NET's.
+        var all = PluginHost.Load(TestPlugins.Folder, new[] { "examples/plugins/ContactSheetSink", "examples/plugins/GaussianModel", "examples/plugins/ClipSampler" }.Select(TestPlugins.BuildOutput));
+        Assert.Empty(all.Errors);
+        Assert.All(all.Plugins, p => Assert.Empty(all.Warnings(p)));
+    }
+
+    [Fact]
+    public void A_recipe_using_a_plugin_whose_namesake_was_ignored_warns_once_naming_both_and_the_fix()
+    {
+        var host = TestPlugins.With(Faulty);
+        var gif = host.Require(PluginKind.Sink, "gif");
+        var ignored = Path.Combine(TestPlugins.BuildOutput(Faulty), "FaultyPlugins.dll");
+        var warning = $"The sink plugin 'gif' is the one loaded from {gif.Source}; another of that name, in {ignored}, is ignored. " +
+                      "To use that one, rename it in its [FifoPlugin] attribute, or remove its folder from FIFOPIPES_PLUGIN_PATH if it is not meant to be used.";
+        Assert.Equal(new[] { warning }, host.Warnings(gif));
+        var reader = new FifoPipes.Hosting.Recipes.RecipeReader(host);
+        Assert.NotNull(reader.ReadText("apiVersion: fifopipes/v1\nprompt: rain\nframes: 5\nsinks: [ { path: a.gif }, { path: b.gif, use: gif } ]\n",
+            Path.Combine(Path.GetTempPath(), "dup.yaml")));
+        Assert.Equal(new[] { warning }, reader.Warnings);
+        // A plugin without a namesake warns of nothing.
+        reader = new FifoPipes.Hosting.Recipes.RecipeReader(host);
+        Assert.NotNull(reader.ReadText("apiVersion: fifopipes/v1\nprompt: rain\nframes: 5\nsinks: [ { path: a.png } ]\n", Path.Combine(Path.GetTempPath(), "png.yaml")));
+        Assert.Empty(reader.Warnings);
+    }
+
     [Fact]
     public void A_folder_without_plugin_assemblies_points_at_its_build_output()
     {
@@ -247,8 +307,7 @@ public sealed class PluginContractVersionTests : IDisposable
     {
         var host = PluginHost.LoadFolders(new[] { SinkBuiltAgainst((ushort)Host.Major, (ushort)(Host.Minor + 1)) });
         var ex = Assert.Throws<FifoInputException>(() => host.Require(PluginKind.Sink, "contact-sheet"));
-        Assert.Contains("A plugin file or folder did not load, and it may be there: ", ex.Message);
-        Assert.Contains($"ContactSheetSink.dll: was built against FifoPipes.Abstractions {Host.Major}.{Host.Minor + 1}", ex.Message);
+        Assert.Contains($"ContactSheetSink.dll declares it and did not load: was built against FifoPipes.Abstractions {Host.Major}.{Host.Minor + 1}", ex.Message);
 
         var reader = new FifoPipes.Hosting.Recipes.RecipeReader(host);
         reader.ReadText("apiVersion: fifopipes/v1\nprompt: x\nframes: 2\nsampler: fifo\n", Path.Combine(folder, "r.yaml"));
@@ -257,9 +316,30 @@ public sealed class PluginContractVersionTests : IDisposable
         reader = new FifoPipes.Hosting.Recipes.RecipeReader(host);
         reader.ReadText("apiVersion: fifopipes/v1\nprompt: x\nframes: 2\nsinks:\n  - { use: contact-sheet, path: s.png }\n", Path.Combine(folder, "r.yaml"));
         var sink = Assert.Single(reader.Diagnostics, d => d.Path == "sinks[0].use");
-        Assert.Contains("unknown sink plugin 'contact-sheet'. A plugin file or folder did not load, and it may be there: ", sink.Message);
-        Assert.Contains("ContactSheetSink.dll: was built against", sink.Message);
+        Assert.Contains("unknown sink plugin 'contact-sheet'. /", sink.Message);
+        Assert.Contains("ContactSheetSink.dll declares it and did not load: was built against", sink.Message);
         Assert.EndsWith("Third-party plugins are found in folders listed in FIFOPIPES_PLUGIN_PATH.", sink.Message);
+    }
+
+    [Fact]
+    public void A_missing_plugin_names_the_file_that_declares_it_first_and_every_other_that_did_not_load_up_to_five()
+    {
+        var refused = SinkBuiltAgainst((ushort)Host.Major, (ushort)(Host.Minor + 1));
+        var gone = Enumerable.Range(1, 3).Select(i => Path.Combine(folder, $"gone{i}")).ToList();
+        var host = PluginHost.LoadFolders(gone.Take(2).Append(refused).Append(gone[2]));
+        var message = Assert.Throws<FifoInputException>(() => host.Require(PluginKind.Sink, "contact-sheet")).Message;
+        var declared = Path.Combine(refused, "ContactSheetSink.dll");
+        Assert.Contains($"No sink plugin named 'contact-sheet'. {declared} declares it and did not load: was built against FifoPipes.Abstractions {Host.Major}.{Host.Minor + 1}", message);
+        Assert.Contains($". 3 more plugin files or folders did not load: {gone[0]}: plugin folder does not exist (check FIFOPIPES_PLUGIN_PATH; a relative entry is taken from the process's working folder); " +
+                        $"{gone[1]}: plugin folder does not exist", message);
+        Assert.Contains($"{gone[2]}: plugin folder does not exist", message);
+
+        // A name none declares: every one, in load order, up to five.
+        var many = PluginHost.LoadFolders(Enumerable.Range(1, 7).Select(i => Path.Combine(folder, $"missing{i}")));
+        var unknown = Assert.Throws<FifoInputException>(() => many.Require(PluginKind.Model, "newer")).Message;
+        Assert.Contains($"7 plugin files or folders did not load, and it may be in one: {Path.Combine(folder, "missing1")}: ", unknown);
+        Assert.Contains($"{Path.Combine(folder, "missing5")}: plugin folder does not exist (check FIFOPIPES_PLUGIN_PATH; a relative entry is taken from the process's working folder); and 2 more (Get-FifoPlugin lists them).", unknown);
+        Assert.DoesNotContain("missing6", unknown);
     }
 
     [Theory]

@@ -424,3 +424,27 @@ public sealed class UnlistableSinkFactory : ISinkFactory
     public void Check(object? options, SinkTarget target, PluginContext context) => throw new UnauthorizedAccessException($"Access to the path '{target.Path}' is denied.");
     public IFrameSink Create(object? options, SinkTarget target, PluginContext context) => throw new NotSupportedException();
 }
+
+/// <summary>
+/// Starts, then needs Ghost.dll, which its folder lacks, once it loads its model: a plugin built without
+/// EnableDynamicLoading whose NuGet dependency was left out of its build output.
+/// </summary>
+[FifoPlugin(PluginKind.Model, "ghost-loading-model", typeof(IModelAdapter), Description = "Its Load needs Ghost.dll, which is not shipped.")]
+public sealed class GhostLoadingModelAdapter : IModelAdapter
+{
+    public IVideoModel Load(object? options, PluginContext context) => throw new InvalidOperationException($"the {Ghost.GhostType.Name} was found after all");
+}
+
+/// <summary>Opens, then needs Ghost.dll, which its folder lacks, at its first frame.</summary>
+[FifoPlugin(PluginKind.Sink, "ghost-writing-sink", typeof(ISinkFactory), Description = "Its Write needs Ghost.dll, which is not shipped.")]
+public sealed class GhostWritingSinkFactory : ISinkFactory
+{
+    public IFrameSink Create(object? options, SinkTarget target, PluginContext context) => new GhostWriting();
+
+    sealed class GhostWriting : IFrameSink
+    {
+        public void Write(VideoFrame frame) => _ = Ghost.GhostType.Name;
+        public IReadOnlyList<string> Complete() => Array.Empty<string>();
+        public void Dispose() { }
+    }
+}
