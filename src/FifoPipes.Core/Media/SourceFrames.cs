@@ -132,15 +132,19 @@ public sealed class SourceFrames : IDisposable
     static IEnumerable<string> Input(string path, SourceTiming timing) =>
         new[] { "-v", "error", "-nostdin" }.Concat(timing.InputArguments()).Concat(new[] { "-i", path, "-map", "0:V:0" });
 
-    /// <summary>The error for a start at or past the end of the file; null where the file lasts longer (no frames came for another reason).</summary>
+    /// <summary>
+    /// The error for a start after the file's last frame starts, where it has frames (a start inside the last frame's
+    /// time selects none either); null where it has none (no video stream, which the caller says).
+    /// </summary>
     static FifoInputException? StartPastEnd(string path, double start)
     {
         var whole = Probe(path);
-        double? seconds = whole.Fps is { } fps ? whole.Frames / fps : null;
-        if (seconds > start) return null;
-        string length = seconds is { } s ? string.Create(CultureInfo.InvariantCulture, $"it lasts about {s:0.#} s") : $"it has {whole.Frames} frames";
+        if (whole.Frames == 0) return null;
+        string length = whole.Fps is { } fps
+            ? string.Create(CultureInfo.InvariantCulture, $"it lasts about {whole.Frames / fps:0.#} s, its last frame starting at {(whole.Frames - 1) / fps:0.###} s")
+            : $"it has {whole.Frames} frames";
         return new FifoInputException(StartPastEndErrorId,
-            string.Create(CultureInfo.InvariantCulture, $"Source video '{path}' has no frames from {start} s on: {length}. Give a start before its end (source.start, -SourceStart)."));
+            string.Create(CultureInfo.InvariantCulture, $"Source video '{path}' has no frames from {start} s on: {length}. Give a start at or before its last frame's (source.start, -SourceStart)."));
     }
 
     static string MustExist(string path) => File.Exists(path) ? path

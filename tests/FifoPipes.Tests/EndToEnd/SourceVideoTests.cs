@@ -95,7 +95,11 @@ public sealed class SourceVideoTests : IDisposable
 
         var ex = Assert.Throws<FifoInputException>(() => SourceFrames.Probe(clip, new SourceTiming(Start: 5)));
         Assert.Equal(SourceFrames.StartPastEndErrorId, ex.ErrorId);
-        Assert.Contains("has no frames from 5 s on: it lasts about 3 s. Give a start before its end", ex.Message);
+        Assert.Contains("has no frames from 5 s on: it lasts about 3 s, its last frame starting at 2.875 s. Give a start at or before its last frame's", ex.Message);
+        // Within the last frame's time, before the file's end, no frame starts either: the same error, not "no video stream".
+        var inLast = Assert.Throws<FifoInputException>(() => SourceFrames.Probe(clip, new SourceTiming(Start: 2.9)));
+        Assert.Equal(SourceFrames.StartPastEndErrorId, inLast.ErrorId);
+        Assert.Contains("has no frames from 2.9 s on", inLast.Message);
     }
 
     List<Tensor> ReadAll(string clip, SourceTiming timing)
