@@ -22,12 +22,12 @@ public sealed class ZeroscopeModelAdapter : IModelAdapter
 
     /// <summary>
     /// The options checked as a load checks them before its first tensor: the diffusers folder, its parts and configs
-    /// fitting each other, devices there, and every weight file's index read (a damaged download fails here).
+    /// fitting each other and their weights, devices there, and every weight file's index read (a damaged download fails here).
     /// </summary>
     public void Check(object? options, PluginContext context)
     {
         var (o, _, _, _, folder) = Resolve(options, context);
-        foreach (var weights in ZeroscopePipeline.Read(folder, o.Variant, context.Log).Weights) weights.ReadIndexes();
+        ZeroscopePipeline.Read(folder, o.Variant, context.Log).CheckWeights();
     }
 
     static (ZeroscopeOptions Options, ZeroscopePreset Preset, ScalarType DType, IReadOnlyList<Device> Devices, string Folder) Resolve(object? options, PluginContext context)

@@ -55,6 +55,18 @@ public sealed class ZeroscopePipeline : IDisposable
         HfClipTokenizer Tokenizer, DiffusersWeights UNetWeights, DiffusersWeights VaeWeights, DiffusersWeights TextWeights)
     {
         public IEnumerable<DiffusersWeights> Weights => new[] { UNetWeights, VaeWeights, TextWeights };
+
+        /// <summary>
+        /// Every weight file's index read (a damaged download fails here), and each config asking no more values than its
+        /// files hold (an edited config): what the loads refuse before their first tensor, for Test-FifoRecipe -Model.
+        /// </summary>
+        public void CheckWeights()
+        {
+            foreach (var weights in Weights) weights.ReadIndexes();
+            DiffusersUNet3D.RequireWeights(UNetWeights, UNetConfig);
+            DiffusersAutoencoderKL.RequireWeights(VaeWeights, VaeSpec.Config);
+            HfClipTextModel.RequireWeights(TextWeights, TextConfig);
+        }
     }
 
     /// <summary>

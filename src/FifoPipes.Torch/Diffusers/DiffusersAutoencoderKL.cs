@@ -126,12 +126,19 @@ public static partial class DiffusersAutoencoderKL
     private static partial Regex Ends();
 
     /// <summary>
+    /// Refuses ("CheckpointMismatch") a <paramref name="config"/> that asks for more parameters than <paramref name="weights"/>
+    /// hold: what <see cref="Load(DiffusersWeights, AutoencoderKLConfig, ScalarType, Device?)"/> checks first, for a check that loads nothing.
+    /// </summary>
+    public static void RequireWeights(DiffusersWeights weights, AutoencoderKLConfig config) =>
+        DiffusersLimits.RequireWeightsFor(meta => new AutoencoderKL(config, meta), weights, "AutoencoderKL");
+
+    /// <summary>
     /// Builds the VAE and streams the component's weight files into it, cast to <paramref name="dtype"/> (strict). A config
     /// asking for more parameters than the files hold is refused ("CheckpointMismatch") before anything is allocated.
     /// </summary>
     public static AutoencoderKL Load(DiffusersWeights weights, AutoencoderKLConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
-        DiffusersLimits.RequireWeightsFor(meta => new AutoencoderKL(config, meta), weights, "AutoencoderKL");
+        RequireWeights(weights, config);
         return Load(weights.Stream(dtype), weights.Describe(), config, dtype, device);
     }
 

@@ -199,12 +199,19 @@ public static partial class DiffusersUNet3D
     private static partial Regex Upsampler();
 
     /// <summary>
+    /// Refuses ("CheckpointMismatch") a <paramref name="config"/> that asks for more parameters than <paramref name="weights"/>
+    /// hold, counted on the meta device from the files' indexes: what <see cref="Load"/> checks first, for a check that loads nothing.
+    /// </summary>
+    public static void RequireWeights(DiffusersWeights weights, UNet3DConfig config) =>
+        DiffusersLimits.RequireWeightsFor(meta => new UNet3D(config, meta), weights, "UNet3DConditionModel");
+
+    /// <summary>
     /// Builds the UNet and streams <paramref name="weights"/> into it (strict: every key and shape must match). A config asking
     /// for more parameters than the files hold is refused ("CheckpointMismatch") before anything is allocated.
     /// </summary>
     public static UNet3D Load(DiffusersWeights weights, UNet3DConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
-        DiffusersLimits.RequireWeightsFor(meta => new UNet3D(config, meta), weights, "UNet3DConditionModel");
+        RequireWeights(weights, config);
         var unet = new UNet3D(config, device, dtype);
         try
         {

@@ -125,13 +125,21 @@ public static partial class HfClipTextModel
     private static partial Regex QkvKey();
 
     /// <summary>
+    /// Refuses ("CheckpointMismatch") a <paramref name="config"/> that asks for more parameters than <paramref name="weights"/>
+    /// hold (the unused contrastive head aside): what <see cref="Load(DiffusersWeights, OpenClipTextConfig, ScalarType, Device?)"/>
+    /// checks first, for a check that loads nothing.
+    /// </summary>
+    public static void RequireWeights(DiffusersWeights weights, OpenClipTextConfig config) =>
+        DiffusersLimits.RequireWeightsFor(meta => new OpenClipTextTransformer(config, meta), weights, "CLIPTextModel", UnusedOpenClipParameters);
+
+    /// <summary>
     /// Builds the text tower and streams the component's weight files into it, cast to <paramref name="dtype"/> (strict except
     /// the unused contrastive head). A config asking for more parameters than the files hold is refused ("CheckpointMismatch")
     /// before anything is allocated.
     /// </summary>
     public static OpenClipTextTransformer Load(DiffusersWeights weights, OpenClipTextConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
-        DiffusersLimits.RequireWeightsFor(meta => new OpenClipTextTransformer(config, meta), weights, "CLIPTextModel", UnusedOpenClipParameters);
+        RequireWeights(weights, config);
         return Load(weights.Stream(dtype), weights.Describe(), config, dtype, device);
     }
 
