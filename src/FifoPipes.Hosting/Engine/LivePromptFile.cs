@@ -12,7 +12,8 @@ namespace FifoPipes.Hosting.Engine;
 /// at each frame offered (its first <see cref="MaxBytes"/> bytes; no timestamps, whose grain is seconds on some file
 /// systems), and a text is taken once it has read the same for <see cref="Settle"/>, so a write in progress is not
 /// (one that stalls longer may be: writing another file and renaming it over this one is safest). The text it holds
-/// when the watch starts, and a missing or empty file, are no change.
+/// when the watch starts, and a missing or empty file, are no change; so is a file that is not UTF-8 or is longer than
+/// <see cref="MaxBytes"/>, of which the user is warned.
 /// </summary>
 public sealed partial class LivePromptFile : ILivePrompts
 {
@@ -27,6 +28,8 @@ public sealed partial class LivePromptFile : ILivePrompts
 
     /// <summary>How long a new text must read the same before it is taken.</summary>
     public static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(200);
+
+    static readonly long SettleTicks = (long)(Settle.TotalSeconds * Stopwatch.Frequency);
 
     /// <summary>How much of the file is read: a prompt, not a book; a runaway file costs no more than this each frame.</summary>
     public const int MaxBytes = 64 * 1024;
@@ -55,19 +58,33 @@ public sealed partial class LivePromptFile : ILivePrompts
         var read = Read();
         long now = clock();
         if (read != lastRead) (lastRead, lastReadSince) = (read, now);
-        bool settled = now - lastReadSince >= Settle.TotalSeconds * Stopwatch.Frequency;
+        bool settled = now - lastReadSince >= SettleTicks;
+        // Said once the same bytes have read so for a while: a write in progress may cut a character for a moment.
+        if (refusal is not null && !refusalWarned && now - refusalSince >= SettleTicks)
+        {
+            log.Warning($"The live prompt file '{path}' {refusal}; the prompt stays as it is until it changes.");
+            refusalWarned = true;
+        }
         if (!settled || read is null || read == current) return null;
         current = read;
         var change = new PromptChange(frame, read);
         taken.Add(change);
-        log.Verbose($"live prompt from frame {frame}: '{read}' (from {path})");
+        log.Verbose($"live prompt from frame {frame}: '{Shown(read)}' (from {path})");
         return change;
     }
+
+    /// <summary>A prompt as a log line shows it: a long one cut, as the text encoder cuts it anyway.</summary>
+    static string Shown(string prompt) => prompt.Length <= 200 ? prompt : prompt[..200] + $"… ({prompt.Length} characters)";
 
     /// <summary>The file's bytes at the last read and the prompt they made: a file read the same again is not parsed again.</summary>
     readonly byte[] buffer = new byte[MaxBytes];
     byte[] lastBytes = Array.Empty<byte>();
     string? lastPrompt;
+    /// <summary>Why the file's last bytes are no prompt (not UTF-8, too long), and whether the user was told.</summary>
+    string? refusal;
+    long refusalSince;
+    bool refusalWarned;
+    static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     string? Read()
     {
@@ -88,9 +105,20 @@ public sealed partial class LivePromptFile : ILivePrompts
         warned = false;
         if (buffer.AsSpan(0, length).SequenceEqual(lastBytes)) return lastPrompt;
         lastBytes = buffer.AsSpan(0, length).ToArray();
-        var text = new UTF8Encoding(false).GetString(lastBytes).TrimStart('\uFEFF');
+        (refusal, refusalWarned) = (null, false);
+        // A file that fills the buffer goes on past it: a cut prompt is not the one the user wrote.
+        if (length == MaxBytes) return Refused($"holds more than {MaxBytes / 1024} KiB, which is no prompt (the text encoder reads its first 77 tokens)");
+        string text;
+        try { text = StrictUtf8.GetString(lastBytes).TrimStart('\uFEFF'); }
+        catch (DecoderFallbackException) { return Refused("is not UTF-8 text; save it as UTF-8"); }
         var prompt = Spaces().Replace(string.Join(' ', text.Split('\n').Where(line => !line.TrimStart().StartsWith('#'))), " ").Trim();
         return lastPrompt = prompt.Length > 0 ? prompt : null;
+    }
+
+    string? Refused(string why)
+    {
+        (refusal, refusalSince) = (why, clock());
+        return lastPrompt = null;
     }
 
     [GeneratedRegex(@"\s+")]

@@ -237,12 +237,48 @@ public sealed class LivePromptTests : IDisposable
         File.Delete(path);                                   // gone (an editor saving by rename): no change, no warning
         Assert.Null(At(1.6, 11));
         Assert.Null(At(2.0, 12));
+        Assert.Empty(log.Warnings);
+
+        // A runaway file is read no further than a prompt could be, and cut short it is not the prompt written: no change, said once.
         File.WriteAllText(path, "calm sea" + new string(' ', 2 * LivePromptFile.MaxBytes) + "never read");
         Assert.Null(At(2.1, 13));
-        Assert.Equal(new PromptChange(14, "calm sea"), At(2.4, 14));
-
-        Assert.Equal(new[] { 5L, 8, 14 }, file.Taken.Select(c => c.Frame));
-        Assert.Equal(3, log.Messages.Count(m => m.StartsWith("live prompt from frame", StringComparison.Ordinal)));
         Assert.Empty(log.Warnings);
+        Assert.Null(At(2.4, 14));
+        Assert.Null(At(2.5, 15));
+        Assert.Contains($"The live prompt file '{path}' holds more than 64 KiB, which is no prompt", Assert.Single(log.Warnings));
+        // A character caught half-written is not yet a reason to warn...
+        File.WriteAllBytes(path, "caf\u00e9"u8.ToArray()[..4]);
+        Assert.Null(At(2.6, 16));
+        // ...but text in another encoding (Latin-1 'café crème') is: it would reach the prompt garbled.
+        File.WriteAllBytes(path, System.Text.Encoding.Latin1.GetBytes("café crème"));
+        Assert.Null(At(2.65, 17));
+        Assert.Null(At(2.9, 18));
+        Assert.Equal(2, log.Warnings.Count);
+        Assert.Contains("is not UTF-8 text; save it as UTF-8; the prompt stays as it is until it changes", log.Warnings[1]);
+        File.WriteAllText(path, "calm sea");
+        Assert.Null(At(3.0, 19));
+        Assert.Equal(new PromptChange(20, "calm sea"), At(3.3, 20));
+
+        Assert.Equal(new[] { 5L, 8, 20 }, file.Taken.Select(c => c.Frame));
+        Assert.Equal(3, log.Messages.Count(m => m.StartsWith("live prompt from frame", StringComparison.Ordinal)));
+        Assert.Equal(2, log.Warnings.Count);
+    }
+
+    [Fact]
+    public void A_long_live_prompt_is_cut_in_the_log_line_but_taken_whole()
+    {
+        var path = Path.Combine(folder, "long.txt");
+        File.WriteAllText(path, "");
+        var log = new RecordingSink();
+        long now = 0;
+        var file = new LivePromptFile(path, log, () => now);
+        var words = string.Join(' ', Enumerable.Repeat("purple", 400));
+        File.WriteAllText(path, words);
+        Assert.Null(file.Take(1));
+        now = System.Diagnostics.Stopwatch.Frequency;
+        Assert.Equal(words, file.Take(2)!.Prompt);
+        var line = Assert.Single(log.Messages, m => m.StartsWith("live prompt from frame 2", StringComparison.Ordinal));
+        Assert.Contains($"… ({words.Length} characters)", line);
+        Assert.True(line.Length < 400, line);
     }
 }
