@@ -60,6 +60,10 @@ public sealed class SourceVideoLatents : ISourceLatents, IDisposable
     public static SourceVideoLatents Open(IVideoModel model, SourceVideo source, IProgressSink? log = null, CancellationToken stop = default)
     {
         var summary = SourceFrames.Probe(source.Path, source.Timing);
+        // ffmpeg reads a picture as a video of one frame: what the user meant is most likely a start image.
+        if (summary.Frames == 1 && !source.Loops)
+            log?.Warning($"The source video '{source.Path}' holds one frame (a still image?), so the run makes one frame: a source is restyled frame by frame. " +
+                         "To start a video from a picture, give it as -InitImage (recipe key init:) instead.");
         bool keepsTurn;
         using (var probe = new SourceFrames(source.Path, model.Info.PixelWidth, model.Info.PixelHeight, source.Timing))
         using (var scope = NewDisposeScope())

@@ -118,7 +118,7 @@ public sealed class RecipeReader
         var prompts = entries is null ? null : Spans(entries, map["source"], source, available);
         // Each output frame restyles its own source frame (a looping source has as many as asked for).
         if (available is { } count && !source!.Loops && prompts?.Sum(p => (long)p.Frames) is { } asked && asked > count)
-            Error("source", SamplingJob.SourceTooShort(count, asked) + Counted(source!.Timing), SourceAt(map["source"]!));
+            Error("source", SamplingJob.SourceTooShort(count, asked) + Counted(source!.Timing) + (count == 1 ? StillImageHint : ""), SourceAt(map["source"]!));
         // The file need not be there yet: writing it is how the prompt changes. Its folder must be, or it never could.
         var livePrompt = ReadPath(map, "livePrompt", mustExist: false);
         if (livePrompt is not null && !Directory.Exists(Path.GetDirectoryName(livePrompt)))
@@ -615,6 +615,9 @@ public sealed class RecipeReader
     static SourceLocation? SourceAt(RecipeNode node) => (node as MapNode)?["path"]?.Location ?? node.Location;
 
     /// <summary>Which of the source's frames were counted, where not all of them.</summary>
+    // ffmpeg reads a picture as a video of one frame: what the user meant is most likely a start image.
+    const string StillImageHint = "; to start a video from a picture, give it as -InitImage (init:) instead";
+
     static string Counted(SourceTiming timing) => timing.IsWholeFile ? "" : $" (counted {timing.Describe()})";
 
     /// <summary>A source ffmpeg could not count, under the key the user can fix: no ffmpeg is no fault of the path, a start past the end is the start's.</summary>

@@ -131,6 +131,25 @@ public sealed class SourceVideoTests : IDisposable
     }
 
     [SkippableFact]
+    public void A_picture_given_as_the_source_is_read_as_one_frame_and_the_warning_points_at_a_start_image()
+    {
+        Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
+        var picture = TestPattern("still.png", 1);
+        var log = new FifoPipes.Tests.Sampling.RecordingSink();
+        using (var source = SourceVideoLatents.Open(new GreyModel(1), new SourceVideo(picture, 0.6), log)) Assert.Equal(1, source.Count);
+        Assert.Contains("holds one frame (a still image?), so the run makes one frame", Assert.Single(log.Warnings));
+        Assert.Contains("give it as -InitImage (recipe key init:)", log.Warnings[0]);
+        // Looped, one frame is what the user asked for.
+        var looped = new FifoPipes.Tests.Sampling.RecordingSink();
+        using (SourceVideoLatents.Open(new GreyModel(1), new SourceVideo(picture, 0.6, Loop: SourceLoop.Restart), looped)) { }
+        Assert.Empty(looped.Warnings);
+        // A clip of more frames warns of nothing.
+        var clip = new FifoPipes.Tests.Sampling.RecordingSink();
+        using (SourceVideoLatents.Open(new GreyModel(1), new SourceVideo(TestPattern("two.mp4", 2), 0.6), clip)) { }
+        Assert.Empty(clip.Warnings);
+    }
+
+    [SkippableFact]
     public void A_stopped_run_stops_reading_its_way_to_a_far_source_frame()
     {
         Skip.IfNot(Ffprobe.Available, "needs ffmpeg");
@@ -296,6 +315,10 @@ public sealed class SourceVideoTests : IDisposable
         var (lost, missing) = Read("prompt: a\nsource: /nonexistent/walk.mp4\n");
         Assert.Null(lost);
         Assert.Equal("source.path", missing.Single().Path);
+        // A picture is a source of one frame: asked for more, the refusal points at a start image.
+        var (still, oneFrame) = Read($"prompt: a\nframes: 4\nsource: {TestPattern("still.png", 1)}\n");
+        Assert.Null(still);
+        Assert.EndsWith("set the frames to at most 1; to start a video from a picture, give it as -InitImage (init:) instead", oneFrame.Single().Message);
     }
 
     [SkippableFact]
