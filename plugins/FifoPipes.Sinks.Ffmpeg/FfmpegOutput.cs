@@ -51,8 +51,11 @@ internal class FfmpegOutput
         Path = SinkFiles.OpenPath(Requested, first.Index, Container.Name, Log, interpolates ? first.Index / format.Fps : null, Container.JoinedExtension, Container.JoinNote,
             soundUntil: Options.Audio.Length > 0 ? first.Index / format.Fps : null);
 
-    /// <summary>After each frame ffmpeg took.</summary>
-    public virtual void AfterFrame() { }
+    /// <summary>
+    /// After each frame ffmpeg took. Throws <see cref="FifoInputException"/> where the output shows a write ffmpeg failed
+    /// without reporting it, having called <paramref name="stopFfmpeg"/> first: it must not write on over what is put back.
+    /// </summary>
+    public virtual void AfterFrame(Action stopFfmpeg) { }
 
     /// <summary>After ffmpeg finished the file; throws <see cref="FifoInputException"/> where the output cannot be completed.</summary>
     public virtual void End() { }
@@ -66,6 +69,8 @@ internal class FfmpegOutput
 internal sealed class HlsOutput : FfmpegOutput
 {
     HlsContinuation? continuation;
+    /// <summary>The playlist ffmpeg writes (the part, for a continuation), checked for the writes it fails without a word.</summary>
+    HlsPlaylistWatch? watch;
     bool warnedRefresh;
 
     public HlsOutput(string requested, SinkTarget target, FfmpegContainer container, FfmpegSinkOptions options, IProgressSink log)
@@ -105,15 +110,33 @@ internal sealed class HlsOutput : FfmpegOutput
         if (Path != Requested) HlsFiles.EnsureWritable(Path, Target.Overwrite);
         // The new playlist replaces the earlier run's, so its segments go too: a longer run leaves more than this one writes over.
         if (Target.Overwrite) HlsFiles.RemoveEarlierRun(Path);
+        watch = continuation?.Part ?? new HlsPlaylistWatch(Path);
     }
 
-    /// <summary>Lists the part's completed segments in the playlist; a file error only delays that (the frames are in the part).</summary>
-    public override void AfterFrame()
+    /// <summary>
+    /// Checks what ffmpeg listed, and for a continuation lists the part's completed segments in the playlist; a file error
+    /// there only delays that (the frames are in the part). A write ffmpeg failed (a full disk) stops the run: ffmpeg
+    /// would go on writing empty segments and an empty playlist without a word.
+    /// </summary>
+    public override void AfterFrame(Action stopFfmpeg)
     {
-        if (continuation is null) return;
         try
         {
-            continuation.Refresh();
+            if (continuation is null) watch!.Read();
+            else Refresh();
+        }
+        catch (HlsWriteFailedException failed)
+        {
+            stopFfmpeg();
+            throw WriteFailed(failed);
+        }
+    }
+
+    void Refresh()
+    {
+        try
+        {
+            continuation!.Refresh();
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -122,22 +145,47 @@ internal sealed class HlsOutput : FfmpegOutput
         }
     }
 
+    /// <summary>The error for a write ffmpeg failed, once it is stopped: what showed it, the cause, and the playlist put back to its last sound listing.</summary>
+    FifoInputException WriteFailed(HlsWriteFailedException failed)
+    {
+        string cause = watch!.Cause();
+        string left = watch.PutBack();
+        if (continuation is not null) left += $" '{Requested}' lists this run's segments up to there.";
+        return new FifoInputException(FfmpegSink.FailedErrorId,
+            $"ffmpeg could not write the playlist '{Path}' and its segments: {failed.Message}. {cause} ffmpeg's hls muxer goes on past a failed write " +
+            $"without a word, so the sink stopped it. {left} Free space or write elsewhere, then run again (from the run's snapshot, where it takes them: " +
+            "the playlist goes on in place).", failed);
+    }
+
     /// <summary>
     /// Ends the playlist the run finished or stopped (<c>#EXT-X-ENDLIST</c>: players stop waiting for more). ffmpeg is
     /// told not to end it, so that a killed run's playlist stays open and its viewers wait for the resume to go on.
     /// </summary>
+    /// <remarks>
+    /// ffmpeg's last segment and playlist are checked first, as each before them was: a disk that filled at the end
+    /// leaves a cut segment or an empty playlist that must not be ended as if complete. A playlist that cannot be ended is
+    /// left as it was (it is rewritten by rename), every segment it lists whole.
+    /// </remarks>
     public override void End()
     {
         try
         {
             if (continuation is not null) continuation.Refresh(final: true);
-            else HlsFiles.End(Path);
+            else
+            {
+                watch?.Read(force: true);
+                HlsFiles.End(Path);
+            }
+        }
+        catch (HlsWriteFailedException failed)
+        {
+            throw WriteFailed(failed);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw new FifoInputException(FfmpegSink.FailedErrorId,
-                $"Could not end the playlist '{Result}' ({ex.Message}). Its segments are complete" +
-                (continuation is null ? "; add the line #EXT-X-ENDLIST to it by hand." : $": '{Path}' lists the newest; a resume from a snapshot lists them again."), ex);
+                $"Could not end the playlist '{Result}' ({ex.Message}). It is as it was, every segment it lists whole; " +
+                (continuation is null ? "add the line #EXT-X-ENDLIST to it by hand." : $"'{Path}' lists the newest; a resume from a snapshot lists them again."), ex);
         }
     }
 }

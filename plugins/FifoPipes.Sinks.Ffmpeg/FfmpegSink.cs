@@ -171,7 +171,15 @@ public sealed class FfmpegSink : IFrameSink
             throw failure;
         }
         framesWritten++;
-        output.AfterFrame();
+        try { output.AfterFrame(StopFfmpeg); }
+        catch (FifoInputException ex) { throw failure = ex; }
+    }
+
+    /// <summary>Stops an ffmpeg whose output went wrong without its noticing: killed, as what it writes next would be lost too.</summary>
+    void StopFfmpeg()
+    {
+        process!.Kill();
+        process.Finish(DyingIdleLimit);
     }
 
     void Start(VideoFrame first)

@@ -33,7 +33,6 @@ public sealed class HlsContinuation
     readonly IProgressSink log;
     /// <summary>The part's segments shifted onto the timeline, by URI, each with its number in the playlist (which never changes).</summary>
     readonly Dictionary<string, (HlsSegment Segment, long Number)> shifted = new(StringComparer.Ordinal);
-    (long Length, DateTime Written) partSeen;
     HlsPlaylist? part;
     string? partMap;
     IReadOnlyList<Fmp4Track>? partTracks;
@@ -50,6 +49,7 @@ public sealed class HlsContinuation
         this.log = log;
         FirstNewFrame = Math.Max(held.Frames, firstFrame);
         PartPlaylist = SinkFiles.ContinuationPath(playlist, FirstNewFrame);
+        Part = new HlsPlaylistWatch(PartPlaylist);
     }
 
     /// <summary>How many frames the playlist held when this run began.</summary>
@@ -62,6 +62,9 @@ public sealed class HlsContinuation
 
     /// <summary>The playlist ffmpeg writes this run's part to.</summary>
     public string PartPlaylist { get; }
+
+    /// <summary>The part playlist as ffmpeg writes it, checked for the writes it fails without a word.</summary>
+    internal HlsPlaylistWatch Part { get; }
 
     /// <summary>
     /// The continuation of <paramref name="playlist"/> by a run whose first frame is <paramref name="firstFrame"/>; null
@@ -152,10 +155,7 @@ public sealed class HlsContinuation
         var text = (EarlierPlaylist with { MediaSequence = firstShown, DiscontinuitySequence = discontinuities, Segments = shown.Select(s => s.Segment).ToList(), Ended = final }).Format();
         if (text != written)
         {
-            // Players read the playlist while it changes: they see the old one or the new one, never half of one.
-            var temporary = playlist + ".tmp";
-            File.WriteAllText(temporary, text);
-            File.Move(temporary, playlist, overwrite: true);
+            HlsFiles.Replace(playlist, text);
             written = text;
         }
         DeleteEarlierBefore(firstShown);
@@ -163,14 +163,14 @@ public sealed class HlsContinuation
 
     bool PartDiscontinuity => partMap is not null && partMap != EarlierPlaylist.Segments[^1].Map;
 
-    /// <summary>Shifts and takes in the part's newly listed segments; false when the part playlist has not changed.</summary>
+    /// <summary>
+    /// Shifts and takes in the part's newly listed segments; false when the part playlist has not changed. Only a sound
+    /// listing of whole segments is taken in (<see cref="HlsPlaylistWatch"/>), so the playlist never lists a cut one.
+    /// </summary>
+    /// <exception cref="HlsWriteFailedException">ffmpeg failed a write of the part without a word (a full disk).</exception>
     bool ReadPart(bool force)
     {
-        var info = new FileInfo(PartPlaylist);
-        if (!info.Exists) return false;
-        var seen = (info.Length, info.LastWriteTimeUtc);
-        if (!force && seen == partSeen) return false;
-        if (HlsPlaylist.Parse(File.ReadAllText(PartPlaylist)) is not { } listed) return false;
+        if (!Part.Read(force) || Part.Listing is not { } listed) return false;
         for (int i = 0; i < listed.Segments.Count; i++)
         {
             var segment = listed.Segments[i];
@@ -183,7 +183,6 @@ public sealed class HlsContinuation
                 EarlierPlaylist.MediaSequence + EarlierPlaylist.Segments.Count + partNumber);
         }
         part = listed;
-        partSeen = seen;
         return true;
     }
 
@@ -204,7 +203,9 @@ public sealed class HlsContinuation
         var bytes = File.ReadAllBytes(segment);
         Fmp4Boxes.ShiftDecodeTimes(bytes, partTracks, timescale => (ulong)Math.Round(EarlierFrames * (double)timescale / fps));
         Fmp4Boxes.NumberFragmentsAfter(bytes, held.Fragments);
-        File.WriteAllBytes(segment, bytes);
+        // Written over in place at the same length, not truncated first: a full disk takes nothing more, and a failed write cannot cut it short.
+        using var file = new FileStream(segment, FileMode.Open, FileAccess.Write);
+        file.Write(bytes);
     }
 
     /// <summary>The earlier run's segments that left the live window, all but the latest (a player may still be reading it), as ffmpeg does.</summary>

@@ -70,7 +70,27 @@ public static class HlsFiles
         if (!text.Contains("#EXT-X-ENDLIST", StringComparison.Ordinal)) AppendEnd(playlist, text);
     }
 
-    static void AppendEnd(string playlist, string text) => File.AppendAllText(playlist, (text.EndsWith('\n') ? "" : "\n") + "#EXT-X-ENDLIST\n");
+    static void AppendEnd(string playlist, string text) => Replace(playlist, text + (text.EndsWith('\n') ? "" : "\n") + "#EXT-X-ENDLIST\n");
+
+    /// <summary>
+    /// Writes a playlist under a temporary name and renames it over the old one: players reading it while it changes see
+    /// the old one or the new one, never half of one, and a write that fails (a full disk) leaves the old one as it was.
+    /// </summary>
+    public static void Replace(string playlist, string text)
+    {
+        var temporary = playlist + ".tmp";
+        try
+        {
+            File.WriteAllText(temporary, text);
+            File.Move(temporary, playlist, overwrite: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // What the failed write left takes room a full disk does not have.
+            try { File.Delete(temporary); } catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException) { }
+            throw;
+        }
+    }
 
     /// <summary>
     /// Removes media segments of the playlist, and of the parts it lists, that it does not list: the one ffmpeg keeps past

@@ -530,6 +530,145 @@ public sealed class FfmpegSinkTests : SinkTestBase
         Assert.Empty(Directory.GetFiles(Dir, "sea_*.m4s"));
     }
 
+    /// <summary>Frames as big as noise makes them (<see cref="SinkTestBase.Frames"/>), after <paramref name="small"/> one-colour ones that take a few hundred bytes a segment.</summary>
+    static IEnumerable<VideoFrame> SmallThenBig(int small, int big) =>
+        Enumerable.Range(0, small).Select(i => Solid(i, 40, 90, 160, 64, 48)).Concat(Frames(big, first: small));
+
+    /// <summary>
+    /// The frames a playlist left open (for a resume to carry on) plays: ffprobe reads an open one as live and waits for
+    /// more, so it reads an ended copy beside it.
+    /// </summary>
+    static int FramesOfOpen(string playlist)
+    {
+        var ended = Path.Combine(Path.GetDirectoryName(playlist)!, "ended-" + Path.GetFileName(playlist));
+        File.WriteAllText(ended, File.ReadAllText(playlist) + "#EXT-X-ENDLIST\n");
+        try { return Ffprobe.Probe(ended).Frames; }
+        finally { File.Delete(ended); }
+    }
+
+    /// <summary>Waits until ffmpeg lists a segment in <paramref name="playlist"/>; its text then.</summary>
+    static string WaitForListing(string playlist)
+    {
+        var waited = Stopwatch.StartNew();
+        while (waited.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            var text = File.Exists(playlist) ? File.ReadAllText(playlist) : "";
+            if (text.Contains(".m4s")) return text;
+            Thread.Sleep(20);
+        }
+        throw new TimeoutException($"ffmpeg listed no segment in '{playlist}'");
+    }
+
+    [SkippableFact]
+    public void An_hls_segment_ffmpeg_could_not_write_whole_stops_the_run_naming_it_and_the_playlist_keeps_the_whole_ones()
+    {
+        Skip.IfNot(Ffprobe.Available && !OperatingSystem.IsWindows(), "needs ffmpeg and a POSIX shell");
+        // A file size limit makes ffmpeg's writes past 4 KiB fail (EFBIG) as a full disk's do (ENOSPC), for any user: its hls
+        // muxer cuts the segment there, lists it, goes on and exits with 0, saying nothing. The first two one-second segments
+        // are small enough; the third, of noisy frames, is not.
+        var ffmpeg = Executable("limited-ffmpeg.sh", $"#!/bin/bash\ntrap '' XFSZ\nulimit -f 4\nexec '{FfmpegLocator.Locate()}' \"$@\"\n");
+        var playlist = Path.Combine(Dir, "sea.m3u8");
+        using var sink = new FfmpegSink(ffmpeg, playlist, new SinkTarget("sea.m3u8", 8, false), FfmpegContainer.Hls, OneSecondSegments(), NullProgressSink.Instance);
+        var ex = FailsToWrite(sink, SmallThenBig(16, 40));
+
+        Assert.Equal(FfmpegSink.FailedErrorId, ex.ErrorId);
+        Assert.Contains($"ffmpeg could not write the playlist '{playlist}' and its segments: it left the segment sea_000002.m4s cut short (4,096 bytes", ex.Message);
+        Assert.Contains("Its disk is not full", ex.Message);
+        Assert.Contains($"'{playlist}' is put back as it was before that: 2 whole segments (2 s) up to sea_000001.m4s", ex.Message);
+        // What was whole stays playable, open for a resume to carry on; nothing cut is left or listed.
+        Assert.Equal(new[] { "sea_000000.m4s", "sea_000001.m4s" }, Listed(playlist));
+        Assert.DoesNotContain("#EXT-X-ENDLIST", File.ReadAllText(playlist));
+        Assert.Equal(new[] { "sea_000000.m4s", "sea_000001.m4s" }, Directory.GetFiles(Dir, "sea_0*").Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(16, FramesOfOpen(playlist));
+    }
+
+    [SkippableFact]
+    public void A_playlist_ffmpeg_emptied_as_on_a_full_disk_stops_the_run_and_is_put_back()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        // Frame 8 completes the first one-second segment; the next is complete only with frame 16, so nothing of ffmpeg's
+        // rewrites the playlist while the test empties it, as ffmpeg's own rename does when the disk is full.
+        var playlist = Path.Combine(Dir, "sea.m3u8");
+        using var sink = new HlsSinkFactory().Create(OneSecondSegments(), new SinkTarget("sea.m3u8", 8, false), Context);
+        foreach (var f in Frames(10)) sink.Write(f);
+        var listed = WaitForListing(playlist);
+        sink.Write(Frame(10, 64, 48));
+        File.WriteAllText(playlist, "");
+
+        var ex = FailsToWrite(sink, Frames(20, first: 11));
+        Assert.Equal(FfmpegSink.FailedErrorId, ex.ErrorId);
+        Assert.Contains($"'{playlist}' and its segments: it emptied the playlist.", ex.Message);
+        Assert.Contains("1 whole segment (1 s) up to sea_000000.m4s", ex.Message);
+        Assert.Equal(listed, File.ReadAllText(playlist));
+        Assert.Equal(8, FramesOfOpen(playlist));
+    }
+
+    [SkippableFact]
+    public void A_resumed_runs_part_ffmpeg_emptied_stops_the_run_and_the_playlist_keeps_what_it_listed()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        // The playlist holds frames 0 to 43; the resume from 24 writes frames 44 on into its part, whose first segment is
+        // complete with frame 52 and its second only with frame 60.
+        Hls(0, 44);
+        var playlist = Path.Combine(Dir, "sea.m3u8");
+        var part = Path.Combine(Dir, "sea.from-000044.m3u8");
+        using var sink = new HlsSinkFactory().Create(OneSecondSegments(), new SinkTarget("sea.m3u8", 8, true), Context);
+        foreach (var f in Frames(30, first: 24)) sink.Write(f);
+        var partListed = WaitForListing(part);
+        sink.Write(Frame(54, 64, 48));
+        Assert.Contains("sea.from-000044_000000.m4s", Listed(playlist));
+        File.WriteAllText(part, "");
+
+        var ex = FailsToWrite(sink, Frames(20, first: 55));
+        Assert.Equal(FfmpegSink.FailedErrorId, ex.ErrorId);
+        Assert.Contains($"ffmpeg could not write the playlist '{part}' and its segments: it emptied the playlist.", ex.Message);
+        Assert.Contains($"'{playlist}' lists this run's segments up to there.", ex.Message);
+        Assert.Equal(partListed, File.ReadAllText(part));
+        Assert.Equal(Enumerable.Range(0, 6).Select(i => $"sea_{i:D6}.m4s").Append("sea.from-000044_000000.m4s"), Listed(playlist));
+        Assert.Equal(52, FramesOfOpen(playlist));
+    }
+
+    [SkippableFact]
+    public void An_hls_run_onto_a_disk_that_fills_stops_saying_so_and_keeps_a_playable_playlist()
+    {
+        Skip.IfNot(Ffprobe.Available && OperatingSystem.IsLinux(), "needs ffmpeg and Linux");
+        var disk = Path.Combine(Dir, "small");
+        Directory.CreateDirectory(disk);
+        var (mounted, _, said) = Run("mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", disk);
+        Skip.IfNot(mounted, $"a small tmpfs cannot be mounted here ({said.Trim()})");
+        try
+        {
+            var playlist = Path.Combine(disk, "live", "b.m3u8");
+            using var sink = new HlsSinkFactory().Create(OneSecondSegments(), new SinkTarget(playlist, 8, false), Context);
+            var ex = FailsToWrite(sink, SmallThenBig(16, 64));
+
+            Assert.Equal(FfmpegSink.FailedErrorId, ex.ErrorId);
+            Assert.Contains($"ffmpeg could not write the playlist '{playlist}' and its segments", ex.Message);
+            Assert.Contains($"The disk holding '{Path.GetDirectoryName(playlist)}' is full", ex.Message);
+            Assert.Contains($"'{playlist}' is put back as it was before that", ex.Message);
+            // Every listed segment is whole and plays: a second of frames each.
+            var listed = Listed(playlist);
+            Assert.InRange(listed.Count, 2, 8);
+            Assert.Equal(8 * listed.Count, FramesOfOpen(playlist));
+        }
+        finally
+        {
+            Run("umount", disk);
+        }
+    }
+
+    static (bool Ran, int ExitCode, string Errors) Run(string command, params string[] arguments)
+    {
+        try
+        {
+            using var process = Process.Start(new ProcessStartInfo(command, arguments) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+            var errors = process.StandardError.ReadToEnd();
+            process.WaitForExit();
+            return (process.ExitCode == 0, process.ExitCode, errors);
+        }
+        catch (System.ComponentModel.Win32Exception ex) { return (false, -1, ex.Message); }
+    }
+
     [SkippableFact]
     public void A_playlist_this_sink_cannot_carry_on_gets_a_playlist_of_its_own_beside_it()
     {
