@@ -9,6 +9,15 @@ public static class QualityReport
 {
     static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
+    /// <summary>
+    /// How to read <see cref="SummaryMarkdown"/>, for the tables file: the study's points are whole stretches of one length
+    /// (<see cref="QualityStudy.Measure"/>), which is what lets FD first, FD last and an unweighted FD mean stand side by side.
+    /// </summary>
+    public const string SummaryNotes =
+        "Every point is a whole stretch of the run, all of one length: frames that do not fill a last stretch get no point of their own " +
+        "and only complete the windows that start in the stretch before them. FD first and FD last are the first and the last stretch, " +
+        "FD mean the mean over stretches; the other columns pool all stretches, weighted by their frames.";
+
     /// <summary>One row per sampler: Frechet distance (first stretch, last stretch, mean), power, lag-1 errors, time per frame.</summary>
     public static string SummaryMarkdown(IReadOnlyList<QualityPoint> points)
     {
@@ -70,15 +79,19 @@ public static class QualityReport
     static string R(double v) => v.ToString("R", Invariant);
     static string Quote(string s) => s.Contains(',') || s.Contains('"') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
 
+    /// <summary>quality-tables.md: the summary with its notes, then Frechet, lag-1 and power by position.</summary>
+    public static string TablesMarkdown(IReadOnlyList<QualityPoint> points) =>
+        $"## Summary\n\n{SummaryNotes}\n\n{SummaryMarkdown(points)}\n## Frechet distance by position\n\n{PositionMarkdown(points, p => p.Frechet)}\n" +
+        $"## Lag-1 correlation error by position\n\n{PositionMarkdown(points, p => p.LagOneError)}\n" +
+        $"## Power ratio by position\n\n{PositionMarkdown(points, p => p.PowerRatio)}";
+
     /// <summary>The study's whole report in one folder: quality.csv, quality-tables.md, frechet.png and lag1.png.</summary>
     public static IReadOnlyList<string> WriteAll(IReadOnlyList<QualityPoint> points, string folder)
     {
         Directory.CreateDirectory(folder);
         var files = new[] { "quality.csv", "quality-tables.md", "frechet.png", "lag1.png" }.Select(f => Path.Combine(folder, f)).ToArray();
         File.WriteAllText(files[0], Csv(points));
-        File.WriteAllText(files[1], $"## Summary\n\n{SummaryMarkdown(points)}\n## Frechet distance by position\n\n{PositionMarkdown(points, p => p.Frechet)}\n" +
-                                    $"## Lag-1 correlation error by position\n\n{PositionMarkdown(points, p => p.LagOneError)}\n" +
-                                    $"## Power ratio by position\n\n{PositionMarkdown(points, p => p.PowerRatio)}");
+        File.WriteAllText(files[1], TablesMarkdown(points));
         QualityPlot.Write(points, p => p.Frechet, "ANALYTIC FRECHET DISTANCE OF WINDOWS (LOG)", files[2]);
         QualityPlot.Write(points, p => p.LagOneError, "LAG-1 CORRELATION ERROR (LOG)", files[3]);
         return files;

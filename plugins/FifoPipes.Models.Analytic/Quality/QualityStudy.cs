@@ -56,6 +56,7 @@ public static class QualityStudy
     {
         options.Check();
         log ??= NullProgressSink.Instance;
+        if (options.RemainderNote() is { } note) log.Warning($"quality: {note}");
         foreach (var candidate in candidates)
         {
             log.Verbose($"quality: {candidate.Name}: generating {options.Frames} frames x {options.Streams} streams");
@@ -107,7 +108,11 @@ public static class QualityStudy
         }
     }
 
-    /// <summary>The points of one generated video [N, streams, h, w] (see <see cref="QualityPoint"/>).</summary>
+    /// <summary>
+    /// The points of one generated video [N, streams, h, w] (see <see cref="QualityPoint"/>): one per whole stretch of
+    /// <see cref="QualityStudyOptions.Every"/> frames. A shorter remainder gets none (<see cref="QualityStudyOptions.RemainderNote"/>),
+    /// so every point is measured on the same footing; its frames still complete the windows that start in the last stretch.
+    /// </summary>
     public static IReadOnlyList<QualityPoint> Measure(string sampler, Tensor video, IReadOnlyList<double> seconds, QualityStudyOptions options)
     {
         options.Check();
@@ -117,10 +122,10 @@ public static class QualityStudy
         using var statistics = new StreamStatistics(options.Prior(), options.Height, options.Width);
         using var bins = StreamStatistics.Bins(video);
         var points = new List<QualityPoint>();
-        for (int start = 0; start < n; start += options.Every)
+        for (int start = 0; start + options.Every <= n; start += options.Every)
         {
             using var scope = NewDisposeScope();
-            int end = Math.Min(start + options.Every, n);
+            int end = start + options.Every;
             var (ratio, powerError) = statistics.Power(bins.narrow(0, start, end - start));
 
             int firstPair = Math.Max(start, 1);

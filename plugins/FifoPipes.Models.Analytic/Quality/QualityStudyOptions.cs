@@ -20,9 +20,9 @@ public sealed class QualityStudyOptions : IValidatableOptions
     public int Partitions { get; set; } = 4;
     /// <summary>The model's default DDIM eta.</summary>
     public double Eta { get; set; } = 1.0;
-    /// <summary>Output frames N of every run.</summary>
+    /// <summary>Output frames N of every run; the points are its whole stretches of <see cref="Every"/> frames (see <see cref="RemainderNote"/>).</summary>
     public int Frames { get; set; } = 2048;
-    /// <summary>One point per this many frames (P).</summary>
+    /// <summary>One point per whole stretch of this many frames (P); at least <see cref="MeasureFrames"/>, so every stretch holds whole windows.</summary>
     public int Every { get; set; } = 256;
     /// <summary>Frames per measured window (F) for the Frechet distance.</summary>
     public int MeasureFrames { get; set; } = 8;
@@ -46,6 +46,20 @@ public sealed class QualityStudyOptions : IValidatableOptions
     [Option("Also measure exact samples of the prior, the finite-sample floor.")]
     public bool IncludeExactPrior { get; set; } = true;
 
+    /// <summary>
+    /// Why the run's last frames get no point of their own, where <see cref="Frames"/> is not a multiple of <see cref="Every"/>;
+    /// null where it is. A shorter stretch pools fewer windows, and the Frechet distance's finite-sample floor rises as
+    /// windows get fewer, so it would read as drift beside the whole stretches.
+    /// </summary>
+    public string? RemainderNote()
+    {
+        int whole = Frames / Every, remainder = Frames % Every;
+        return remainder == 0 ? null
+            : $"{Frames} frames are not a multiple of every ({Every}): the points are the {whole} whole stretch{(whole == 1 ? "" : "es")} " +
+              $"(frames 0-{whole * Every - 1}); the last {remainder} frame{(remainder == 1 ? " is" : "s are")} too few to compare with them and only complete the " +
+              $"windows of the last stretch. Give frames {whole * Every} or {(whole + 1) * Every} to measure every frame.";
+    }
+
     IEnumerable<OptionProblem> IValidatableOptions.Validate() => Problems();
 
     /// <summary>Throws <see cref="FifoInputException"/> naming the first bad setting.</summary>
@@ -67,6 +81,10 @@ public sealed class QualityStudyOptions : IValidatableOptions
         if (Frames < MeasureFrames + 1 || Frames < 2)
             yield return new("frames", $"{Frames} frames is too short to measure windows of {MeasureFrames} (measureFrames) in; give at least {Math.Max(2, MeasureFrames + 1)}.");
         if (Every < 2 || Every > Frames) yield return new("every", $"{Every} must be within 2..frames ({Frames}).");
+        // A stretch shorter than a window leaves the last stretches no window that fits in the run: their distance is NaN.
+        else if (Every < MeasureFrames)
+            yield return new("every", $"a point every {Every} frames is shorter than the measured window of {MeasureFrames} frames (measureFrames); " +
+                                      $"give every at least {MeasureFrames}, or measureFrames at most {Every}.");
         if (WindowStride < 1) yield return new("windowStride", $"{WindowStride}; use at least 1.");
         if (Beta < 0 || K0 <= 0 || T0 <= 0 || !double.IsFinite(VelocityY) || !double.IsFinite(VelocityX))
             yield return new("prior", "beta must be >= 0, k0 and T0 positive, the velocity finite.");

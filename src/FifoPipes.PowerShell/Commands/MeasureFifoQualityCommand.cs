@@ -11,7 +11,7 @@ namespace FifoPipes.PowerShell.Commands;
 /// <para type="synopsis">Measures long-video samplers against the analytic prior's true distribution.</para>
 /// <para type="description">Each sampler generates a long stream on the analytic model (guidance 1, so the target is the prior itself); every -Every frames the stretch is measured: the analytic Frechet distance of windows, the power ratio and the lag-1 correlation error (separately at chunk seams). Writes one object per sampler and position; -OutputFolder also writes PNG plots, markdown tables and a CSV.</para>
 /// <example><code>Measure-FifoQuality -Sampler fifo,chunked -Frames 1024 -Every 256 | Format-Table Sampler, Position, Frechet, LagOneSeamError</code></example>
-/// <example><code>Measure-FifoQuality -OutputFolder docs/quality -Option @{ streams = 32 }</code></example>
+/// <example><code>Measure-FifoQuality -OutputFolder quality -Option @{ streams = 32 }</code></example>
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Measure, "FifoQuality")]
 [OutputType(typeof(FifoPipes.Abstractions.QualityPoint))]
@@ -27,9 +27,9 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
     /// <summary><para type="description">Per-sampler options: @{ fifo = @{ lookahead = $false } }. A key that names no sampler of -Sampler, with 'use' in its table, is a variant measured beside them under that name: @{ 'fifo-nolookahead' = @{ use = 'fifo'; lookahead = $false } }.</para></summary>
     [Parameter] public Hashtable? SamplerOption { get; set; }
 
-    /// <summary><para type="description">Output frames each sampler generates (the study's frames option, which -Option @{ frames = ... } sets too). Default: the study's, 2048 for analytic-quality.</para></summary>
+    /// <summary><para type="description">Output frames each sampler generates (the study's frames option, which -Option @{ frames = ... } sets too): at least the study's measureFrames + 1 (9 for analytic-quality), best a multiple of -Every, as frames left over after the last whole stretch get no point of their own (a warning says so). Default: the study's, 2048 for analytic-quality.</para></summary>
     [Parameter] [ValidateRange(2, 1_000_000)] public int? Frames { get; set; }
-    /// <summary><para type="description">Measure the run in stretches of this many frames: one point per sampler every -Every frames (the study's every option), at most -Frames. Default: the study's, 256 for analytic-quality; a run shorter than that (-Frames 100) is measured as one stretch.</para></summary>
+    /// <summary><para type="description">Measure the run in stretches of this many frames: one point per sampler every -Every frames (the study's every option), at least the study's measureFrames (8 for analytic-quality) and at most -Frames. Default: the study's, 256 for analytic-quality; a run shorter than that (-Frames 100) is measured as one stretch.</para></summary>
     [Parameter] [ValidateRange(2, 1_000_000)] public int? Every { get; set; }
 
     /// <summary><para type="description">Study options (height, width, streams, windowFrames, partitions, seed, beta, k0, T0, ...): see (Get-FifoPlugin analytic-quality).Options.</para></summary>

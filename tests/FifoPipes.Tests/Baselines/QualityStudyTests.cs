@@ -76,6 +76,70 @@ public sealed class QualityStudyTests
     }
 
     [Fact]
+    public void Only_whole_stretches_are_points_and_the_remainder_completes_the_last_windows()
+    {
+        // 100 frames in stretches of 30: a fourth point over frames 90-99 would pool 7 window starts against the others'
+        // 30 and read the finite-sample floor as drift.
+        var options = Small();
+        options.Frames = 100;
+        options.Every = 30;
+        var log = new RecordingLog();
+        var points = QualityStudy.Run(options, new[] { QualityCandidates.ExactPrior() }, log: log).ToList();
+
+        Assert.Equal(new long[] { 0, 30, 60 }, points.Select(p => p.Position));
+        Assert.All(points, p => Assert.Equal(30, p.Frames));
+        // Windows starting in 60-89 end by frame 92, within the run: the last stretch pools as many as the others.
+        Assert.All(points, p => Assert.Equal(30 * options.Streams, p.Windows));
+        var warning = Assert.Single(log.Warnings);
+        Assert.Contains("the points are the 3 whole stretches (frames 0-89); the last 10 frames are too few to compare with them", warning);
+        Assert.Contains("Give frames 90 or 120", warning);
+
+        options.Frames = 90;
+        Assert.Null(options.RemainderNote());
+    }
+
+    [Fact]
+    public void A_stretch_shorter_than_the_measured_window_is_refused()
+    {
+        // Its last stretches would hold no window that fits in the run: Frechet NaN, and "FD last n/a" with no word why.
+        var options = Small();
+        options.Frames = 100;
+        options.Every = 3;
+        var e = Assert.Throws<FifoInputException>(() => QualityStudy.Run(options, Array.Empty<QualityCandidate>()).ToList());
+        Assert.Equal("BadQualityOption", e.ErrorId);
+        Assert.Contains("'every': a point every 3 frames is shorter than the measured window of 4 frames (measureFrames); " +
+                        "give every at least 4, or measureFrames at most 3.", e.Message);
+
+        options.Every = 4;
+        options.Check();
+    }
+
+    [Fact]
+    public void The_committed_tables_are_what_the_report_makes_of_the_committed_points()
+    {
+        // docs/quality is the published study: its tables must stay what the report code writes, notes included.
+        string folder = Path.Combine(FifoPipes.Tests.Parity.ParityCase.RepoRoot, "docs", "quality");
+        var points = File.ReadAllLines(Path.Combine(folder, "quality.csv")).Skip(1).Select(ParseCsvRow).ToList();
+
+        Assert.Equal(File.ReadAllText(Path.Combine(folder, "quality-tables.md")), QualityReport.TablesMarkdown(points));
+        Assert.All(points.GroupBy(p => p.Sampler), g => Assert.Single(g.Select(p => p.Frames).Distinct()));
+    }
+
+    static QualityPoint ParseCsvRow(string line)
+    {
+        var f = line.Split(',');
+        double D(int i) => double.Parse(f[i], System.Globalization.CultureInfo.InvariantCulture);
+        return new QualityPoint(f[0], long.Parse(f[1]), int.Parse(f[2]), int.Parse(f[3]), D(4), D(5), D(6), D(7), D(8), D(9), D(10));
+    }
+
+    sealed class RecordingLog : IProgressSink
+    {
+        public List<string> Warnings { get; } = new();
+        public void Verbose(string message) { }
+        public void Warning(string message) => Warnings.Add(message);
+    }
+
+    [Fact]
     public void Bad_settings_are_refused()
     {
         var options = Small();

@@ -1151,6 +1151,27 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void Measure_FifoQuality_measures_whole_stretches_and_refuses_one_shorter_than_a_window()
+    {
+        const string tiny = "-Option @{ streams = 2; height = 4; width = 4; windowFrames = 4; partitions = 2 }";
+        // 40 frames in stretches of 16: the last 8 would be a short stretch on fewer windows, so they get no point, and a warning says so.
+        var output = Run($"Measure-FifoQuality -Sampler fifo -Frames 40 -Every 16 {tiny} 3>&1");
+        var fifo = output.OfType<FifoPipes.Abstractions.QualityPoint>().Where(p => p.Sampler == "fifo").ToList();
+        Assert.Equal(new long[] { 0, 16 }, fifo.Select(p => p.Position));
+        Assert.All(fifo, p => Assert.Equal(16, p.Frames));
+        Assert.Contains(output.OfType<WarningRecord>(), w => w.Message.Contains("the points are the 2 whole stretches (frames 0-31); the last 8 frames are too few"));
+
+        // Below the measured window (8 frames by default), the last stretches would hold no window at all.
+        var shorter = RunFailing($"Measure-FifoQuality -Sampler fifo -Frames 100 -Every 6 {tiny}");
+        Assert.Contains("Invalid -Every:", shorter.Exception.Message);
+        Assert.Contains("a point every 6 frames is shorter than the measured window of 8 frames (measureFrames); give every at least 8", shorter.Exception.Message);
+        // A short run without -Every is one stretch of the run, so its frames are the parameter to blame.
+        var tooShort = RunFailing($"Measure-FifoQuality -Sampler fifo -Frames 5 {tiny}");
+        Assert.Contains("Invalid -Frames:", tooShort.Exception.Message);
+        Assert.Contains("give at least 9", tooShort.Exception.Message);
+    }
+
+    [Fact]
     public void Measure_FifoQuality_refuses_an_OutputFolder_that_is_a_file_before_it_measures()
     {
         File.WriteAllText(Path.Combine(dir, "report.txt"), "an earlier report");
