@@ -15,6 +15,7 @@ public sealed class FifoModelInfo
         Repositories = model.Files.Select(f => $"{f.Repository}@{f.Revision}").Distinct().ToArray();
         Size = model.Files.Any(f => f.Size < 0) ? null : model.Size;
         Complete = model.Complete;
+        Problem = model.Damage.Count == 0 ? null : string.Join(" ", model.Damage.Select(d => d.Problem));
         Path = model.Files.Count == 0 ? null : System.IO.Path.GetDirectoryName(model.Files[0].LocalPath);
     }
 
@@ -29,11 +30,13 @@ public sealed class FifoModelInfo
     public FifoModelFile[] Files { get; }
     /// <summary>Bytes of all files (as listed by the hub when saved); null while a file was never listed (a preset not saved yet).</summary>
     public long? Size { get; }
-    /// <summary>Every file is in the store, whole and verified.</summary>
+    /// <summary>Every file is in the store, whole and verified, and the store's records of it can be read.</summary>
     public bool Complete { get; }
+    /// <summary>Why the store's records of it cannot be read, and the command that mends them; null when they can.</summary>
+    public string? Problem { get; }
     /// <summary>The folder of the first file.</summary>
     public string? Path { get; }
-    public override string ToString() => $"{Name} ({(Complete ? "complete" : "incomplete")}, {(Size is { } bytes ? $"{bytes / 1e9:F2} GB" : "size unknown")})";
+    public override string ToString() => $"{Name} ({(Problem is not null ? "damaged" : Complete ? "complete" : "incomplete")}, {(Size is { } bytes ? $"{bytes / 1e9:F2} GB" : "size unknown")})";
 }
 
 /// <summary>One file of a stored model.</summary>

@@ -1,5 +1,6 @@
 using System.Reflection;
 using FifoPipes.Abstractions;
+using FifoPipes.Hosting.Models;
 using FifoPipes.Hosting.Recipes;
 
 namespace FifoPipes.Hosting.Engine;
@@ -21,8 +22,8 @@ public static class SamplerFit
     {
         // What describing says (a device warning, a config key it skips), the load says again.
         var quiet = new PluginContext(null, context.WorkingDirectory, context.Stopping);
-        return PluginRefusal.By("model", () => PluginFailedException.Guard($"Describing {PluginFailedException.Name(recipe.Model.Plugin)}",
-            () => recipe.Model.Plugin.Create<IModelAdapter>().Describe(recipe.Model.Options, quiet)));
+        return StoredPresetFiles.Explained(recipe.Model.Stored, () => PluginRefusal.By("model", () => PluginFailedException.Guard(
+            $"Describing {PluginFailedException.Name(recipe.Model.Plugin)}", () => recipe.Model.Plugin.Create<IModelAdapter>().Describe(recipe.Model.Options, quiet))));
     }
 
     /// <summary>Refuses, with the sampler's <see cref="FifoInputException"/>, options <paramref name="model"/> cannot take.</summary>

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using FifoPipes.Abstractions;
 using FifoPipes.Core;
+using FifoPipes.Hosting.Models;
 using FifoPipes.Hosting.Recipes;
 
 namespace FifoPipes.Hosting.Engine;
@@ -115,8 +116,9 @@ public sealed class VideoRun
         // Before the model loads: options its sampler cannot take with this model would otherwise cost a whole load.
         var described = models?.KeptInfo(recipe.Model, workingDirectory) ?? SamplerFit.Describe(recipe, context);
         if (described is not null) SamplerFit.Check(recipe, described, context);
-        IVideoModel Load(IProgressSink modelLog) => PluginRefusal.By("model", () => PluginFailedException.Guard($"Loading {PluginFailedException.Name(recipe.Model.Plugin)}",
-            () => recipe.Model.Plugin.Create<IModelAdapter>().Load(recipe.Model.Options, new PluginContext(modelLog, workingDirectory, cancellation))));
+        IVideoModel Load(IProgressSink modelLog) => StoredPresetFiles.Explained(recipe.Model.Stored, () => PluginRefusal.By("model", () => PluginFailedException.Guard(
+            $"Loading {PluginFailedException.Name(recipe.Model.Plugin)}",
+            () => recipe.Model.Plugin.Create<IModelAdapter>().Load(recipe.Model.Options, new PluginContext(modelLog, workingDirectory, cancellation)))));
         using var lease = models is null ? ModelLease.ForOneRun(Load(log)) : models.Lease(recipe.Model, workingDirectory, Load, log);
         var model = lease.Model;
         if (described is null) SamplerFit.Check(recipe, model.Info, context);

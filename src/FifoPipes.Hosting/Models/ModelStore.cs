@@ -23,11 +23,23 @@ public sealed record SnapshotManifest(string Endpoint, string Repository, string
 /// <summary>One file of a stored model, as it is on disk now.</summary>
 public sealed record StoredFileStatus(string Repository, string Revision, string Path, string LocalPath, long Size, string? Sha256, bool Present);
 
+/// <summary>A record of the store (a manifest, a saved preset's record) that cannot be read, and what mends it.</summary>
+/// <param name="Record">The damaged file: removing the model deletes it.</param>
+/// <param name="Problem">What is wrong with it and the command that mends it, naming the model.</param>
+public sealed record StoreDamage(string Record, string Problem);
+
 /// <summary>A preset or a by-hand download as the store holds it.</summary>
 public sealed record StoredModel(string Name, ModelPreset? Preset, IReadOnlyList<StoredFileStatus> Files)
 {
     public long Size => Files.Where(f => f.Size > 0).Sum(f => f.Size);
-    public bool Complete => Files.Count > 0 && Files.All(f => f.Present);
+
+    /// <summary>Its records the store cannot read: the files they list count as missing until a save writes them anew.</summary>
+    public IReadOnlyList<StoreDamage> Damage { get; init; } = Array.Empty<StoreDamage>();
+
+    /// <summary>Files a save that verified the stored ones found damaged (same size, other content) and downloaded again.</summary>
+    public IReadOnlyList<StoredFileStatus> Refetched { get; init; } = Array.Empty<StoredFileStatus>();
+
+    public bool Complete => Damage.Count == 0 && Files.Count > 0 && Files.All(f => f.Present);
 }
 
 /// <summary>Overall progress of saving a model: the current file, and all files together.</summary>
@@ -57,7 +69,22 @@ public sealed partial class ModelStore
 
     public string Root { get; }
 
-    public static ModelStore FromEnvironment() => new(DefaultRoot());
+    /// <summary>
+    /// The presets a saved preset's record may stand for: when the record is damaged, the model is still listed, and
+    /// removable, with that preset's files instead of vanishing while its files stay on disk.
+    /// </summary>
+    public ModelCatalog Catalog { get; init; } = ModelCatalog.BuiltIn;
+
+    /// <summary>The store at <see cref="DefaultRoot"/>, with the catalog of FIFOPIPES_MODEL_CATALOG where it can be read.</summary>
+    public static ModelStore FromEnvironment() => new(DefaultRoot()) { Catalog = CatalogOrBuiltIn() };
+
+    // A bad catalog file is the error of the commands that use the catalog (Save-FifoModel, -ListAvailable): here it
+    // only costs recognising a damaged record of one of its presets.
+    static ModelCatalog CatalogOrBuiltIn()
+    {
+        try { return ModelCatalog.FromEnvironment(); }
+        catch (FifoInputException) { return ModelCatalog.BuiltIn; }
+    }
 
     public static string DefaultRoot()
     {
@@ -87,15 +114,34 @@ public sealed partial class ModelStore
     static string SafeFileName(string name) =>
         new string(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_').ToArray()).TrimStart('.');
 
+    /// <summary>The manifest of a repository at a revision; null when there is none. Throws "ModelStoreCorrupt" for one that cannot be read.</summary>
     public SnapshotManifest? ReadManifest(string repository, string revision)
     {
         var path = ManifestPath(repository, revision);
+        var manifest = ReadManifestFile(path, out var problem);
+        if (problem is not null)
+            throw new FifoInputException("ModelStoreCorrupt",
+                $"The store manifest '{path}' cannot be read ({problem}). Save-FifoModel writes it anew, keeping the files that match the hub; Remove-FifoModel deletes the model.");
+        return manifest;
+    }
+
+    /// <summary>
+    /// A manifest, or null: where there is none, and where it cannot be read, with why in <paramref name="problem"/>. A save
+    /// writes a damaged one anew, as if there were none: every file is then checked against the hub before it counts.
+    /// </summary>
+    static SnapshotManifest? ReadManifestFile(string path, out string? problem)
+    {
+        problem = null;
         if (!File.Exists(path)) return null;
-        try { return JsonSerializer.Deserialize<SnapshotManifest>(ReadSharingDelete(path), Json); }
-        catch (JsonException ex)
+        try
         {
-            throw new FifoInputException("ModelStoreCorrupt", $"The store manifest '{path}' is not valid ({ex.Message}); delete it and save the model again.");
+            var manifest = JsonSerializer.Deserialize<SnapshotManifest>(ReadSharingDelete(path), Json);
+            // Valid JSON is not yet a manifest: "{}" or a list with a hole would fail later, far from the cause.
+            if (manifest is { Repository: not null, Revision: not null, Files: not null } && manifest.Files.All(f => f?.Path is not null)) return manifest;
+            problem = "it lacks the repository, the revision or the list of files";
         }
+        catch (JsonException ex) { problem = ex.Message; }
+        return null;
     }
 
     /// <summary>
@@ -141,7 +187,7 @@ public sealed partial class ModelStore
                 $"The manifest '{path}' has been locked by another save for more than {ManifestLockTimeout.TotalSeconds:0} s, though an update takes " +
                 $"milliseconds. If no other Save-FifoModel is running, delete '{lockPath}' and try again.", ex),
             cancel).ConfigureAwait(false);
-        if (change(ReadManifest(repository, revision)) is { } manifest) WriteAtomically(path, JsonSerializer.Serialize(manifest, Json));
+        if (change(ReadManifestFile(path, out _)) is { } manifest) WriteAtomically(path, JsonSerializer.Serialize(manifest, Json));
         else File.Delete(path);
     }
 
@@ -165,7 +211,12 @@ public sealed partial class ModelStore
     }
 
     /// <summary>Downloads every file of <paramref name="preset"/> that is not already stored, and records the preset.</summary>
-    public async Task<StoredModel> SaveAsync(HubClient hub, ModelPreset preset, IProgress<ModelSaveProgress>? progress = null, CancellationToken cancel = default)
+    /// <param name="verify">
+    /// Also checks the files already stored against the hub's listing (sha256, or the git blob id) and downloads those that
+    /// differ again (<see cref="StoredModel.Refetched"/>); without it they count as stored by their size, as listing does.
+    /// </param>
+    public async Task<StoredModel> SaveAsync(HubClient hub, ModelPreset preset, IProgress<ModelSaveProgress>? progress = null, CancellationToken cancel = default,
+        bool verify = false)
     {
         // List everything first, so a wrong file name fails before gigabytes are fetched.
         var plan = new List<(HubListing Listing, IReadOnlyList<HubFile> Files)>();
@@ -175,51 +226,67 @@ public sealed partial class ModelStore
             plan.Add((listing, part.Files.Select(listing.Require).ToList()));
         }
         WriteAtomically(PresetPath(preset.Name), ModelCatalog.PresetToJson(preset));
-        await DownloadAsync(hub, plan, progress, cancel).ConfigureAwait(false);
-        return Status(preset);
+        var refetched = await DownloadAsync(hub, plan, verify, progress, cancel).ConfigureAwait(false);
+        return WithRefetched(Status(preset), refetched);
     }
 
     /// <summary>Downloads files of one repository by hand (all of them when <paramref name="files"/> is empty).</summary>
+    /// <param name="verify">As for <see cref="SaveAsync"/>: checks the files already stored and downloads the damaged ones again.</param>
     public async Task<StoredModel> SaveFilesAsync(HubClient hub, string repository, string revision, IReadOnlyList<string>? files,
-        IProgress<ModelSaveProgress>? progress = null, CancellationToken cancel = default)
+        IProgress<ModelSaveProgress>? progress = null, CancellationToken cancel = default, bool verify = false)
     {
         foreach (var f in files ?? Array.Empty<string>()) HubNames.CheckFilePath(f);
         var listing = await hub.ListAsync(repository, revision, cancel).ConfigureAwait(false);
         var chosen = files is { Count: > 0 } ? files.Distinct(StringComparer.Ordinal).Select(listing.Require).ToList() : listing.Files.ToList();
-        await DownloadAsync(hub, new List<(HubListing, IReadOnlyList<HubFile>)> { (listing, chosen) }, progress, cancel).ConfigureAwait(false);
-        return SnapshotStatus(repository, revision, chosen.Select(f => f.Path).ToList());
+        var refetched = await DownloadAsync(hub, new List<(HubListing, IReadOnlyList<HubFile>)> { (listing, chosen) }, verify, progress, cancel).ConfigureAwait(false);
+        return WithRefetched(SnapshotStatus(repository, revision, chosen.Select(f => f.Path).ToList()), refetched);
     }
 
-    async Task DownloadAsync(HubClient hub, List<(HubListing Listing, IReadOnlyList<HubFile> Files)> plan, IProgress<ModelSaveProgress>? progress, CancellationToken cancel)
+    static StoredModel WithRefetched(StoredModel model, IReadOnlySet<string> refetched) =>
+        model with { Refetched = model.Files.Where(f => refetched.Contains(f.LocalPath)).ToList() };
+
+    /// <summary>Downloads the planned files not stored already (with <paramref name="verify"/>, not stored intact); returns the local paths of stored files found damaged and fetched again.</summary>
+    async Task<IReadOnlySet<string>> DownloadAsync(HubClient hub, List<(HubListing Listing, IReadOnlyList<HubFile> Files)> plan, bool verify,
+        IProgress<ModelSaveProgress>? progress, CancellationToken cancel)
     {
         long allTotal = plan.Sum(p => p.Files.Sum(f => f.Size));
         long finished = 0;
+        var refetched = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (listing, files) in plan)
         {
-            var before = ReadManifest(listing.Repository, listing.Revision);
+            // A damaged manifest is written anew: its files then go through the download, which keeps those that check out.
+            var before = ReadManifestFile(ManifestPath(listing.Repository, listing.Revision), out var damaged);
+            // What else it listed is unknown, but the files on disk that the hub lists are recorded unchecked, so that they
+            // stay listed (incomplete) for a save to check or a removal to delete, instead of vanishing with the old record.
+            var unverified = damaged is null ? Enumerable.Empty<HubFile>()
+                : FilesOnDisk(listing.Repository, listing.Revision).Select(listing.Find).OfType<HubFile>().Where(f => !files.Any(p => p.Path == f.Path));
             // Record the files first: an interrupted save then shows as incomplete instead of vanishing.
-            await MergeManifestAsync(listing, files, cancel).ConfigureAwait(false);
+            await MergeManifestAsync(listing, files.Concat(unverified).ToList(), cancel).ConfigureAwait(false);
             foreach (var file in files)
             {
                 var local = LocalPath(listing.Repository, listing.Revision, file.Path);
-                if (!IsVerifiedAlready(before, file, local))
+                bool stored = IsVerifiedAlready(before, file, local);
+                if (!stored || verify)
                 {
                     long done = finished;
                     var perFile = progress is null ? null : new ActionProgress<DownloadProgress>(p => progress.Report(
                         new ModelSaveProgress(listing.Repository, p.Path, p.BytesDone, p.BytesTotal, done + p.BytesDone, allTotal, p.Waiting)));
                     // From the commit the listing was made at: a branch that moves mid-save cannot mix two versions.
-                    await hub.DownloadAsync(listing.Repository, listing.Commit ?? listing.Revision, file, local, perFile, cancel).ConfigureAwait(false);
+                    // A file in place is hashed there and fetched only when its content is not what the hub lists.
+                    var result = await hub.DownloadAsync(listing.Repository, listing.Commit ?? listing.Revision, file, local, perFile, cancel).ConfigureAwait(false);
+                    if (stored && result.Downloaded) refetched.Add(local);
                 }
                 await MarkVerifiedAsync(listing, file, cancel).ConfigureAwait(false);
                 finished += file.Size;
                 progress?.Report(new ModelSaveProgress(listing.Repository, file.Path, file.Size, file.Size, finished, allTotal, false));
             }
         }
+        return refetched;
     }
 
     /// <summary>
     /// Files appear under their real name only after verification, so one verified with the same size and sha256 as
-    /// the hub lists now needs no second download (or re-hash).
+    /// the hub lists now needs no second download (or re-hash) unless the disk changed it since: that takes a save that verifies.
     /// </summary>
     static bool IsVerifiedAlready(SnapshotManifest? before, HubFile file, string local)
     {
@@ -234,19 +301,24 @@ public sealed partial class ModelStore
     public StoredModel Status(ModelPreset preset)
     {
         var files = new List<StoredFileStatus>();
+        var damage = new List<StoreDamage>();
         foreach (var part in preset.Parts)
         {
-            var manifest = ReadManifest(part.Repository, part.Revision);
+            var manifest = ReadManifestFile(ManifestPath(part.Repository, part.Revision), out var problem);
+            if (problem is not null) damage.Add(ManifestDamage(part.Repository, part.Revision, problem, SaveCommand(preset.Name), preset.Name));
             foreach (var path in part.Files) files.Add(FileStatus(part.Repository, part.Revision, path, manifest));
         }
-        return new StoredModel(preset.Name, preset, files);
+        return new StoredModel(preset.Name, preset, files) { Damage = damage.DistinctBy(d => d.Record).ToList() };
     }
 
     StoredModel SnapshotStatus(string repository, string revision, IReadOnlyList<string>? only = null)
     {
-        var manifest = ReadManifest(repository, revision);
+        var name = $"{repository}@{revision}";
+        var manifest = ReadManifestFile(ManifestPath(repository, revision), out var problem);
         var paths = only ?? manifest?.Files.Select(f => f.Path).ToList() ?? new List<string>();
-        return new StoredModel($"{repository}@{revision}", null, paths.Select(p => FileStatus(repository, revision, p, manifest)).ToList());
+        var damage = problem is null ? Array.Empty<StoreDamage>()
+            : new[] { ManifestDamage(repository, revision, problem, SaveFilesCommand(repository, revision, paths), name) };
+        return new StoredModel(name, null, paths.Select(p => FileStatus(repository, revision, p, manifest)).ToList()) { Damage = damage };
     }
 
     StoredFileStatus FileStatus(string repository, string revision, string path, SnapshotManifest? manifest)
@@ -258,42 +330,100 @@ public sealed partial class ModelStore
         return new StoredFileStatus(repository, revision, path, local, recorded?.Size ?? -1, recorded?.Sha256, present);
     }
 
-    /// <summary>The presets saved in this store (as they were when saved).</summary>
-    public IReadOnlyList<ModelPreset> SavedPresets()
+    StoreDamage ManifestDamage(string repository, string revision, string problem, string save, string model)
+    {
+        var path = ManifestPath(repository, revision);
+        return new StoreDamage(path, $"The store manifest '{path}' cannot be read ({problem}), so the files it lists count as missing. " +
+                                     $"Run: {save}   (it writes the manifest anew, keeping the files that match the hub), or: Remove-FifoModel {model}");
+    }
+
+    static string SaveCommand(string preset) => $"Save-FifoModel -Name {preset}";
+
+    /// <summary>The command that saves these files by hand again; with none known, every file of the repository.</summary>
+    static string SaveFilesCommand(string repository, string revision, IReadOnlyList<string> paths) =>
+        $"Save-FifoModel -Repository {repository} -Revision {revision}" + (paths.Count == 0 ? "" : $" -File {string.Join(", ", paths)}");
+
+    /// <summary>The presets saved in this store (as they were when saved); a damaged record is left out (<see cref="List"/> shows it).</summary>
+    public IReadOnlyList<ModelPreset> SavedPresets() => PresetRecords().Where(r => r.Preset is not null).Select(r => r.Preset!).ToList();
+
+    /// <summary>A saved preset's record: the preset, or why the record cannot be read.</summary>
+    readonly record struct PresetRecord(string Path, ModelPreset? Preset, string? Problem);
+
+    IReadOnlyList<PresetRecord> PresetRecords()
     {
         var folder = Path.Combine(Root, PresetFolder);
-        if (!Directory.Exists(folder)) return Array.Empty<ModelPreset>();
-        var presets = new List<ModelPreset>();
+        if (!Directory.Exists(folder)) return Array.Empty<PresetRecord>();
+        var records = new List<PresetRecord>();
         foreach (var file in Directory.EnumerateFiles(folder, "*.json").OrderBy(f => f, StringComparer.Ordinal))
         {
-            try { if (ModelCatalog.PresetFromJson(File.ReadAllText(file)) is { } p) presets.Add(p); }
-            catch (JsonException) { /* a damaged record only hides that preset from the listing; the files stay */ }
+            try
+            {
+                records.Add(ModelCatalog.PresetFromJson(File.ReadAllText(file)) is { Name: not null, Parts: not null } p
+                    ? new PresetRecord(file, p, null)
+                    : new PresetRecord(file, null, "it holds no preset"));
+            }
+            catch (Exception ex) when (ex is JsonException or FifoInputException) { records.Add(new PresetRecord(file, null, ex.Message)); }
         }
-        return presets;
+        return records;
+    }
+
+    /// <summary>
+    /// The model a damaged preset record stands for: the catalog's preset of that name with its files (which the record
+    /// is not needed to load), else the record alone, so that Remove-FifoModel can delete it.
+    /// </summary>
+    StoredModel DamagedPreset(PresetRecord record, ModelCatalog? catalog)
+    {
+        var name = Path.GetFileNameWithoutExtension(record.Path);
+        var preset = new[] { catalog, Catalog }.Select(c => c?.Presets.FirstOrDefault(p => string.Equals(SafeFileName(p.Name), name, StringComparison.OrdinalIgnoreCase)))
+            .FirstOrDefault(p => p is not null);
+        if (preset is null)
+            return new StoredModel(name, null, Array.Empty<StoredFileStatus>())
+            {
+                Damage = new[] { new StoreDamage(record.Path, $"The saved preset record '{record.Path}' cannot be read ({record.Problem}), and no catalog preset is named '{name}'. " +
+                                                              $"Run: Remove-FifoModel {name}   (it deletes the record; files of its repositories are listed by repository)") },
+            };
+        var status = Status(preset);
+        var damage = new StoreDamage(record.Path, $"The record of the saved preset '{preset.Name}' ('{record.Path}') cannot be read ({record.Problem}). " +
+                                                  $"Run: {SaveCommand(preset.Name)}   (it writes the record anew and keeps the files that are stored), or: Remove-FifoModel {preset.Name}");
+        return status with { Damage = status.Damage.Prepend(damage).ToList() };
     }
 
     /// <summary>
     /// Everything in the store: saved presets, then by-hand downloads that belong to no saved preset; with
-    /// <paramref name="catalog"/>, also the catalog's presets that are not (fully) saved.
+    /// <paramref name="catalog"/>, also the catalog's presets that are not (fully) saved. A model whose records are
+    /// damaged is listed with them (<see cref="StoredModel.Damage"/>) rather than failing the list or vanishing from it.
     /// </summary>
     public IReadOnlyList<StoredModel> List(ModelCatalog? catalog = null)
     {
         var result = new List<StoredModel>();
-        var saved = SavedPresets();
-        foreach (var preset in saved) result.Add(Status(preset));
+        foreach (var record in PresetRecords()) result.Add(record.Preset is { } preset ? Status(preset) : DamagedPreset(record, catalog));
         if (catalog is not null)
-            foreach (var preset in catalog.Presets.Where(p => !saved.Any(s => string.Equals(s.Name, p.Name, StringComparison.OrdinalIgnoreCase))))
+            foreach (var preset in catalog.Presets.Where(p => !result.Any(s => string.Equals(s.Name, p.Name, StringComparison.OrdinalIgnoreCase))))
                 result.Add(Status(preset));
         var claimed = new HashSet<(string, string, string)>(result.SelectMany(m => m.Files.Select(f => (f.Repository, HubNames.RevisionFolder(f.Revision), f.Path))));
-        foreach (var manifest in Manifests())
+        bool Claimed(string repository, string revision, string path) => claimed.Contains((repository, HubNames.RevisionFolder(revision), path));
+        foreach (var snapshot in Snapshots())
         {
-            var loose = manifest.Files.Where(f => !claimed.Contains((manifest.Repository, HubNames.RevisionFolder(manifest.Revision), f.Path))).Select(f => f.Path).ToList();
-            if (loose.Count > 0) result.Add(SnapshotStatus(manifest.Repository, manifest.Revision, loose));
+            if (snapshot.Manifest is { } manifest)
+            {
+                var loose = manifest.Files.Where(f => !Claimed(manifest.Repository, manifest.Revision, f.Path)).Select(f => f.Path).ToList();
+                if (loose.Count > 0) result.Add(SnapshotStatus(manifest.Repository, manifest.Revision, loose));
+                continue;
+            }
+            // Damaged: what it listed is unknown, so the files on disk that no preset claims stand for it. With none, it is
+            // still listed where no preset's listing names it already, so that its record can be removed.
+            var onDisk = FilesOnDisk(snapshot.Repository, snapshot.Revision);
+            var unclaimed = onDisk.Where(p => !Claimed(snapshot.Repository, snapshot.Revision, p)).ToList();
+            bool shownByPreset = result.Any(m => m.Damage.Any(d => d.Record == snapshot.Path));
+            if (unclaimed.Count > 0 || !shownByPreset) result.Add(SnapshotStatus(snapshot.Repository, snapshot.Revision, unclaimed));
         }
         return result;
     }
 
-    IEnumerable<SnapshotManifest> Manifests()
+    /// <summary>A manifest file of the store, read or damaged (null), with the repository and revision its place names.</summary>
+    readonly record struct SnapshotRecord(string Path, string Repository, string Revision, SnapshotManifest? Manifest);
+
+    IEnumerable<SnapshotRecord> Snapshots()
     {
         if (!Directory.Exists(Root)) yield break;
         foreach (var owner in Directory.EnumerateDirectories(Root).OrderBy(d => d, StringComparer.Ordinal))
@@ -302,28 +432,71 @@ public sealed partial class ModelStore
             foreach (var repo in Directory.EnumerateDirectories(owner).OrderBy(d => d, StringComparer.Ordinal))
             foreach (var file in Directory.EnumerateFiles(repo, "*" + ManifestSuffix).OrderBy(f => f, StringComparer.Ordinal))
             {
-                SnapshotManifest? m = null;
-                try { m = JsonSerializer.Deserialize<SnapshotManifest>(ReadSharingDelete(file), Json); }
-                catch (JsonException) { }
-                if (m is not null) yield return m;
+                var manifest = ReadManifestFile(file, out _);
+                if (manifest is not null) yield return new SnapshotRecord(file, manifest.Repository, manifest.Revision, manifest);
+                else if (PlaceOf(repo, file) is { } place) yield return new SnapshotRecord(file, place.Repository, place.Revision, null);
             }
         }
     }
 
+    /// <summary>The repository and revision a manifest's place in the store names ("refs--pr--1" for refs/pr/1); null for a place no save makes.</summary>
+    static (string Repository, string Revision)? PlaceOf(string repositoryFolder, string manifest)
+    {
+        var repository = $"{Path.GetFileName(Path.GetDirectoryName(repositoryFolder))}/{Path.GetFileName(repositoryFolder)}";
+        var revision = Path.GetFileName(manifest)[..^ManifestSuffix.Length].Replace("--", "/", StringComparison.Ordinal);
+        try { return (HubNames.CheckRepository(repository), HubNames.CheckRevision(revision)); }
+        catch (FifoInputException) { return null; }
+    }
+
+    /// <summary>The repository paths of the files in a snapshot's folder, counting a cut-short download (.partial) as its file.</summary>
+    IReadOnlyList<string> FilesOnDisk(string repository, string revision)
+    {
+        var folder = SnapshotFolder(repository, revision);
+        if (!Directory.Exists(folder)) return Array.Empty<string>();
+        return Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
+            .Where(f => !f.EndsWith(".lock", StringComparison.Ordinal))
+            .Select(f => Path.GetRelativePath(folder, f).Replace(Path.DirectorySeparatorChar, '/'))
+            .Select(p => p.EndsWith(FileDownload.PartialSuffix, StringComparison.Ordinal) ? p[..^FileDownload.PartialSuffix.Length] : p)
+            .Where(IsFilePath).Distinct(StringComparer.Ordinal).OrderBy(p => p, StringComparer.Ordinal).ToList();
+    }
+
+    static bool IsFilePath(string path)
+    {
+        try { HubNames.CheckFilePath(path); return true; }
+        catch (FifoInputException) { return false; }
+    }
+
     /// <summary>
-    /// The preset's plugin options with "{role}" replaced by the stored folders. Throws "ModelNotDownloaded",
-    /// naming the missing files and the Save-FifoModel command that fetches them, when anything is missing.
+    /// The preset's plugin options with "{role}" replaced by the stored folders. Throws "ModelStoreCorrupt" when a record
+    /// of it cannot be read, and "ModelNotDownloaded", naming the files and the Save-FifoModel command that fetches or
+    /// checks them, when anything is missing.
     /// </summary>
     public IReadOnlyDictionary<string, string> ResolveOptions(ModelPreset preset)
     {
         var status = Status(preset);
+        if (status.Damage.Count > 0) throw new FifoInputException("ModelStoreCorrupt", status.Damage[0].Problem);
         var missing = status.Files.Where(f => !f.Present).ToList();
-        if (missing.Count > 0)
-            throw new FifoInputException("ModelNotDownloaded",
-                $"The model '{preset.Name}' is not {(missing.Count == status.Files.Count ? "downloaded" : "completely downloaded")}: " +
-                $"{missing.Count} of {status.Files.Count} files are missing from the model store '{Root}' (e.g. {missing[0].Repository}/{missing[0].Path}). " +
-                $"Run: Save-FifoModel -Name {preset.Name}   (or give the model's files with its path option).");
+        if (missing.Count > 0) throw NotDownloaded(preset, status, missing);
         return preset.Options.ToDictionary(o => o.Key, o => Expand(o.Value, preset), StringComparer.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
+    /// Says which files are absent and which are on disk without the record a save leaves (a deleted manifest, a save
+    /// cut short): a save checks the latter against the hub instead of downloading them.
+    /// </summary>
+    FifoInputException NotDownloaded(ModelPreset preset, StoredModel status, IReadOnlyList<StoredFileStatus> missing)
+    {
+        var absent = missing.Where(f => !File.Exists(f.LocalPath)).ToList();
+        var unrecorded = missing.Where(f => File.Exists(f.LocalPath)).ToList();
+        var parts = new List<string>();
+        if (absent.Count > 0) parts.Add($"{absent.Count} of {status.Files.Count} files are missing from the model store '{Root}' (e.g. '{absent[0].LocalPath}')");
+        if (unrecorded.Count > 0)
+            parts.Add($"{unrecorded.Count} of {status.Files.Count} files are on disk but not recorded as saved and checked in '{ManifestPath(unrecorded[0].Repository, unrecorded[0].Revision)}' " +
+                      $"(e.g. '{unrecorded[0].LocalPath}')");
+        return new FifoInputException("ModelNotDownloaded",
+            $"The model '{preset.Name}' is not {(absent.Count == status.Files.Count ? "downloaded" : "completely downloaded")}: {string.Join("; ", parts)}. " +
+            $"Run: {SaveCommand(preset.Name)}   (it checks the files already there against the hub and downloads only what is missing or differs), " +
+            "or give the model's files with its path option.");
     }
 
     /// <summary>The options that name no stored folder (e.g. preset), for when the user gives the files' paths.</summary>

@@ -27,7 +27,8 @@ public sealed partial class ModelStore
 
     /// <summary>
     /// Deletes a stored model as <see cref="List"/> names it (a saved preset, or "owner/name@revision" for files saved
-    /// by hand): its files, their download leftovers, their manifest entries and the preset's record. Files another saved
+    /// by hand): its files, their download leftovers, their manifest entries, the preset's record and its records that
+    /// cannot be read (<see cref="StoredModel.Damage"/>). Files another saved
     /// preset uses stay (a tokenizer shared by two presets). Throws "ModelNotFound" for a name the store does not hold,
     /// "ModelFileLocked" for a file being downloaded now.
     /// </summary>
@@ -47,6 +48,8 @@ public sealed partial class ModelStore
                 deleted.Add(file);
                 if (bytes is { Whole: null, Partial: not null }) partialOnly.Add(file);
             }
+            // Records that cannot be read go with the model: no command could use or mend them after it is gone.
+            foreach (var damaged in model.Damage) DeleteOrFail(damaged.Record);
             if (model.Preset is { } preset) DeleteOrFail(PresetPath(preset.Name));
         }
         finally

@@ -13,14 +13,15 @@ public sealed class StoredModelResolver(ModelCatalog catalog, ModelStore store)
         Catalog.Find(name) ?? Store.SavedPresets().FirstOrDefault(p => string.Equals(p.Name, name.Trim(), StringComparison.OrdinalIgnoreCase));
 
     /// <summary>
-    /// (plugin, options) for a preset; (null, null) when <paramref name="name"/> is none. When the user gives
-    /// the model's path, only the preset's literal options (e.g. preset) are used and nothing needs to be stored.
+    /// (plugin, options, the stored files they name) for a preset; all null when <paramref name="name"/> is none. When the
+    /// user gives the model's path, only the preset's literal options (e.g. preset) are used and nothing needs to be stored.
     /// Throws "ModelNotDownloaded" otherwise when files are missing.
     /// </summary>
-    public (string? Plugin, IReadOnlyDictionary<string, string>? Options) Resolve(string name, bool userGivesPath)
+    public (string? Plugin, IReadOnlyDictionary<string, string>? Options, StoredPresetFiles? Stored) Resolve(string name, bool userGivesPath)
     {
-        if (Find(name) is not { } preset) return (null, null);
-        if (userGivesPath && !Store.Status(preset).Complete) return (preset.Plugin, ModelStore.LiteralOptions(preset));
-        return (preset.Plugin, Store.ResolveOptions(preset));
+        if (Find(name) is not { } preset) return (null, null, null);
+        var status = Store.Status(preset);
+        if (userGivesPath && !status.Complete) return (preset.Plugin, ModelStore.LiteralOptions(preset), null);
+        return (preset.Plugin, Store.ResolveOptions(preset), new StoredPresetFiles(preset.Name, status.Files.Select(f => f.LocalPath).ToList()));
     }
 }

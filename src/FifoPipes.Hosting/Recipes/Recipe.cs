@@ -1,5 +1,6 @@
 using FifoPipes.Abstractions;
 using FifoPipes.Core.Media;
+using FifoPipes.Hosting.Models;
 using FifoPipes.Hosting.Options;
 using FifoPipes.Hosting.Plugins;
 
@@ -10,6 +11,9 @@ public sealed record PluginUse(PluginDescriptor Plugin, object? Options)
 {
     /// <summary>Where the recipe names the plugin (its use: entry), for problems found later; null when no file gave it.</summary>
     public SourceLocation? Location { get; init; }
+
+    /// <summary>The stored files of the saved preset the recipe named as its model, where it named one: a load that finds one damaged says how to fetch it again.</summary>
+    public StoredPresetFiles? Stored { get; init; }
 
     /// <summary>Where the recipe sets each option (its key, in any case), for a problem a plugin finds in one later.</summary>
     public IReadOnlyDictionary<string, SourceLocation> OptionLocations { get; init; } = new Dictionary<string, SourceLocation>(StringComparer.OrdinalIgnoreCase);

@@ -227,7 +227,8 @@ public sealed class RecipeReader
                 return null;
         }
         var plugin = plugins.Find(kind, name);
-        if (plugin is null && kind == PluginKind.Model && ResolvePreset(name, ref with, at) is { } presetPlugin)
+        StoredPresetFiles? stored = null;
+        if (plugin is null && kind == PluginKind.Model && ResolvePreset(name, ref with, at, out stored) is { } presetPlugin)
         {
             if (presetPlugin.Length == 0) return null;
             name = presetPlugin;
@@ -242,7 +243,7 @@ public sealed class RecipeReader
         Using(plugin);
         if (frameSize is { Count: > 0 }) ApplyFrameSize(plugin, frameSize, ref with);
         var options = BindOptions(plugin, with, $"{key}.with", at, out var optionLocations);
-        return new PluginUse(plugin, options) { Location = at, OptionLocations = optionLocations };
+        return new PluginUse(plugin, options) { Location = at, OptionLocations = optionLocations, Stored = stored };
     }
 
     /// <summary>The top-level width: and height: entries that are single values (others are reported as such).</summary>
@@ -338,11 +339,12 @@ public sealed class RecipeReader
     /// the stored files as options; options given in the recipe win. Returns the plugin name, "" after an
     /// error, or null when <paramref name="name"/> is no preset.
     /// </summary>
-    string? ResolvePreset(string name, ref MapNode? with, SourceLocation? at)
+    string? ResolvePreset(string name, ref MapNode? with, SourceLocation? at, out StoredPresetFiles? stored)
     {
         IReadOnlyDictionary<string, string>? options;
         string? plugin;
-        try { (plugin, options) = (Models ?? StoredModelResolver.FromEnvironment()).Resolve(name, userGivesPath: with?.Entries.Any(e => string.Equals(e.Key, "path", StringComparison.OrdinalIgnoreCase) && e.Value is ScalarNode { Value: not null }) == true); }
+        stored = null;
+        try { (plugin, options, stored) = (Models ?? StoredModelResolver.FromEnvironment()).Resolve(name, userGivesPath: with?.Entries.Any(e => string.Equals(e.Key, "path", StringComparison.OrdinalIgnoreCase) && e.Value is ScalarNode { Value: not null }) == true); }
         catch (FifoInputException ex)
         {
             Error("model.use", ex.Message, at);

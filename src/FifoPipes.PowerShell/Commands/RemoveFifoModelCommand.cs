@@ -7,7 +7,7 @@ namespace FifoPipes.PowerShell.Commands;
 
 /// <summary>
 /// <para type="synopsis">Deletes a model from the local model store: its files, what interrupted downloads left of them, and its record.</para>
-/// <para type="description">Takes the names Get-FifoModel shows: a preset saved with Save-FifoModel, or owner/name@revision for files saved by hand (owner/name alone where the store holds one revision of it); wildcards match stored models, and Get-FifoModel output can be piped in. A file that another saved preset also uses (a tokenizer shared by two presets) stays, and -Verbose says which preset keeps it. A file being downloaded by a running Save-FifoModel is not touched: that model's error says so. Supports -WhatIf and -Confirm.</para>
+/// <para type="description">Takes the names Get-FifoModel shows: a preset saved with Save-FifoModel, or owner/name@revision for files saved by hand (owner/name alone where the store holds one revision of it); wildcards match stored models, and Get-FifoModel output can be piped in. A file that another saved preset also uses (a tokenizer shared by two presets) stays, and -Verbose says which preset keeps it. A file being downloaded by a running Save-FifoModel is not touched: that model's error says so. A model whose store record cannot be read is removed too, the damaged record with it. Supports -WhatIf and -Confirm.</para>
 /// <example><code>Remove-FifoModel zeroscope-576w -WhatIf</code></example>
 /// <example><code>Get-FifoModel | Where-Object { -not $_.Complete } | Remove-FifoModel -Verbose</code></example>
 /// </summary>
@@ -65,7 +65,8 @@ public sealed class RemoveFifoModelCommand : PSCmdlet
             ? "Delete no file, only its record"
             : $"Delete {StoreWords.Count(plan.Deleting.Count, "file")} ({StoreWords.Bytes(plan.OnDiskBytes)} on disk)";
         var kept = plan.Kept.Count == 0 ? "" : $"; keep {StoreWords.Count(plan.Kept.Count, "file")} that other saved presets use";
-        return $"{deleting} from {root}{kept}";
+        var damaged = plan.Model.Damage.Count == 0 ? "" : $"; delete its unreadable {string.Join(", ", plan.Model.Damage.Select(d => $"'{d.Record}'"))}";
+        return $"{deleting} from {root}{kept}{damaged}";
     }
 
     /// <summary>The files a removal deleted, saying so where all there was of them was a cut-short download.</summary>

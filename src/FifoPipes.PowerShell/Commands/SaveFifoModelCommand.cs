@@ -8,9 +8,10 @@ namespace FifoPipes.PowerShell.Commands;
 
 /// <summary>
 /// <para type="synopsis">Downloads a model from a Hugging Face compatible hub into the local model store.</para>
-/// <para type="description">-Name takes a preset (videocrafter2, videocrafter1-512, videocrafter1-1024, zeroscope-576w, zeroscope-xl, opensora-v1.1-65, opensora-v1.1-221) and fetches exactly the files it needs, tokenizers from other repositories included; New-FifoVideo -Model then finds them. -Repository/-Revision/-File fetch files by hand. Downloads resume after interruption, are verified (sha256 for LFS files, the git blob id for the others) and appear under their names only when complete. The hub is HF_ENDPOINT (default https://huggingface.co), the token HF_TOKEN, the store FIFOPIPES_MODEL_STORE (default ~/.cache/fifopipes/models).</para>
+/// <para type="description">-Name takes a preset (videocrafter2, videocrafter1-512, videocrafter1-1024, zeroscope-576w, zeroscope-xl, opensora-v1.1-65, opensora-v1.1-221) and fetches exactly the files it needs, tokenizers from other repositories included; New-FifoVideo -Model then finds them. -Repository/-Revision/-File fetch files by hand. Downloads resume after interruption, are verified (sha256 for LFS files, the git blob id for the others) and appear under their names only when complete. A file deleted from the store is downloaded again; -Verify also finds stored files damaged since and downloads those again. A store record that cannot be read (a manifest, a saved preset's record) is written anew, keeping the files that match the hub. The hub is HF_ENDPOINT (default https://huggingface.co), the token HF_TOKEN, the store FIFOPIPES_MODEL_STORE (default ~/.cache/fifopipes/models).</para>
 /// <example><code>Save-FifoModel -Name videocrafter2</code></example>
 /// <example><code>Save-FifoModel -Repository cerspense/zeroscope_v2_576w -Revision main -File model_index.json, unet/config.json</code></example>
+/// <example><code>Save-FifoModel -Name zeroscope-576w -Verify</code></example>
 /// </summary>
 [Cmdlet(VerbsData.Save, "FifoModel", DefaultParameterSetName = "Name", SupportsShouldProcess = true)]
 [OutputType(typeof(FifoModelInfo))]
@@ -38,6 +39,9 @@ public sealed class SaveFifoModelCommand : PSCmdlet
     [Parameter(ParameterSetName = "Repository")]
     public string[]? File { get; set; }
 
+    /// <summary><para type="description">Also checks the files already in the store against the hub's listing (sha256 for LFS files, the git blob id for the others) and downloads again only those that differ, with a warning naming each. Without it a stored file counts by its size, so a file damaged on disk since (a model that fails to load with "cannot be loaded", "corrupt") stays until -Verify or until it is deleted. Reads every stored file once: minutes for a large model.</para></summary>
+    [Parameter] public SwitchParameter Verify { get; set; }
+
     protected override void ProcessRecord()
     {
         try
@@ -45,7 +49,7 @@ public sealed class SaveFifoModelCommand : PSCmdlet
             if (ParameterSetName == "Repository")
             {
                 if (!ShouldProcess($"{Repository}@{Revision}", File is { Length: > 0 } ? $"Download {string.Join(", ", File)}" : "Download every file")) return;
-                Save($"{Repository}@{Revision}", (store, hub, progress, cancel) => store.SaveFilesAsync(hub, Repository, Revision, File, progress, cancel), terminating: true);
+                Save($"{Repository}@{Revision}", (store, hub, progress, cancel) => store.SaveFilesAsync(hub, Repository, Revision, File, progress, cancel, Verify), terminating: true);
                 return;
             }
             var catalog = ModelCatalog.FromEnvironment();
@@ -60,7 +64,7 @@ public sealed class SaveFifoModelCommand : PSCmdlet
                     continue;
                 }
                 if (!ShouldProcess(preset.Name, $"Download {preset.Parts.Sum(p => p.Files.Count)} files from {string.Join(", ", preset.Parts.Select(p => p.Repository).Distinct())}")) continue;
-                Save(preset.Name, (store, hub, progress, cancel) => store.SaveAsync(hub, preset, progress, cancel), terminating: false);
+                Save(preset.Name, (store, hub, progress, cancel) => store.SaveAsync(hub, preset, progress, cancel, Verify), terminating: false);
             }
         }
         catch (FifoInputException ex)
@@ -88,6 +92,8 @@ public sealed class SaveFifoModelCommand : PSCmdlet
             else WriteError(Errors.From(ex, what));
             return;
         }
+        foreach (var file in model.Refetched)
+            WriteWarning($"'{file.LocalPath}' was damaged (its content was not what the hub lists) and has been downloaded again.");
         WriteObject(new FifoModelInfo(model));
     }
 

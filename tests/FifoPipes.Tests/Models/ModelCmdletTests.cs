@@ -66,6 +66,14 @@ public sealed class ModelCmdletTests : IDisposable
         Assert.Empty(errors);
         Assert.Equal("panda.gif", Assert.IsType<FileInfo>(Assert.Single(written)).Name);
         Assert.Equal(3, FifoPipes.Tests.Sinks.Ffprobe.Probe(Path.Combine(dir, "panda.gif")).Frames);
+
+        // Damaged on disk since, at its size: the store still counts it, and the reader's error says how to fetch it again.
+        var stored = Path.Combine(store, "fifotest", "tiny-videocrafter", "main", "model.ckpt");
+        using (var file = new FileStream(stored, FileMode.Open, FileAccess.Write)) { file.Seek(-200, SeekOrigin.End); file.Write(new byte[200]); }
+        var (_, damaged) = Run(Scoped($"New-FifoVideo 'a fox' -Frames 1 -Model fifotest-tiny -ModelOption @{{ configOverrides = @({overrides}); height = 16; width = 24; windowFrames = 4 }}"));
+        var loadError = Assert.Single(damaged).Exception.Message;
+        Assert.Contains(stored, loadError);
+        Assert.Contains("Save-FifoModel -Name fifotest-tiny -Verify", loadError);
     }
 
     [Fact]
@@ -189,6 +197,61 @@ public sealed class ModelCmdletTests : IDisposable
         Assert.Empty(removeErrors);
         Assert.Empty(Run(Scoped("Get-FifoModel")).Output);
         Assert.Equal("ModelNotFound", Assert.Single(Run(Scoped("Get-FifoModel me/tiny")).Errors).FullyQualifiedErrorId.Split(',')[0]);
+    }
+
+    [Fact]
+    public void Damaged_files_are_repaired_with_Verify_and_damaged_records_are_listed_with_their_fix_and_removable()
+    {
+        using var hub = new FakeHub();
+        var weights = FakeHub.RandomBytes(100_000, 31);
+        hub.AddFile("fifotest/tiny-vc", "main", "model.ckpt", weights);
+        hub.AddFile("someone/other", "main", "notes.txt", "by hand"u8.ToArray(), lfs: false);
+        var preset = new ModelPreset("fifotest-damaged", "videocrafter", "test", new[] { new ModelPart("checkpoint", "fifotest/tiny-vc", "main", new[] { "model.ckpt" }) },
+            new Dictionary<string, string> { ["path"] = "{checkpoint}/model.ckpt" });
+        var catalog = Path.Combine(dir, "catalog.json");
+        File.WriteAllText(catalog, ModelCatalog.ToJson(new[] { preset }));
+        var store = Path.Combine(dir, "store");
+        string Scoped(string body) => $$"""
+            $saved = $env:HF_ENDPOINT, $env:FIFOPIPES_MODEL_STORE, $env:FIFOPIPES_MODEL_CATALOG
+            $env:HF_ENDPOINT = '{{hub.Endpoint}}'; $env:FIFOPIPES_MODEL_STORE = '{{store}}'; $env:FIFOPIPES_MODEL_CATALOG = '{{catalog}}'
+            try { {{body}} } finally { $env:HF_ENDPOINT, $env:FIFOPIPES_MODEL_STORE, $env:FIFOPIPES_MODEL_CATALOG = $saved }
+            """;
+        Assert.Empty(Run(Scoped("Save-FifoModel -Name fifotest-damaged; Save-FifoModel -Repository someone/other -File notes.txt")).Errors);
+        var ckpt = Path.Combine(store, "fifotest", "tiny-vc", "main", "model.ckpt");
+        using (var file = new FileStream(ckpt, FileMode.Open, FileAccess.Write)) { file.Seek(-200, SeekOrigin.End); file.Write(new byte[200]); }
+
+        var (verified, verifyErrors) = Run(Scoped("Save-FifoModel -Name fifotest-damaged -Verify 3>&1"));
+
+        Assert.Empty(verifyErrors);
+        Assert.Contains(ckpt, Assert.Single(verified.OfType<WarningRecord>()).Message);
+        Assert.True(Assert.Single(verified.OfType<FifoModelInfo>()).Complete);
+        Assert.Equal(weights, File.ReadAllBytes(ckpt));
+
+        var presetManifest = Path.Combine(store, "fifotest", "tiny-vc", "main.manifest.json");
+        var handManifest = Path.Combine(store, "someone", "other", "main.manifest.json");
+        File.WriteAllText(presetManifest, """{"files": [""");
+        File.WriteAllText(handManifest, """{"files": [""");
+
+        // Before, the first damaged manifest ended the listing, and the by-hand one hid its model.
+        var (listed, listErrors) = Run(Scoped("Get-FifoModel"));
+
+        var models = listed.Cast<FifoModelInfo>().ToList();
+        Assert.Equal(new[] { "fifotest-damaged", "someone/other@main" }, models.Select(m => m.Name));
+        Assert.All(models, m => Assert.False(m.Complete));
+        Assert.All(models, m => Assert.NotNull(m.Problem));
+        Assert.Equal(new[] { "ModelStoreCorrupt", "ModelStoreCorrupt" }, listErrors.Select(e => e.FullyQualifiedErrorId.Split(',')[0]));
+        Assert.Contains(presetManifest, listErrors[0].Exception.Message);
+        Assert.Contains("Save-FifoModel -Name fifotest-damaged", listErrors[0].Exception.Message);
+        Assert.Contains(handManifest, listErrors[1].Exception.Message);
+
+        var (_, removeErrors) = Run(Scoped("Remove-FifoModel someone/other@main"));
+        Assert.Empty(removeErrors);
+        Assert.False(Directory.Exists(Path.Combine(store, "someone")));
+        var (_, saveErrors) = Run(Scoped("Save-FifoModel -Name fifotest-damaged"));
+        Assert.Empty(saveErrors);
+        var (mended, mendedErrors) = Run(Scoped("Get-FifoModel"));
+        Assert.Empty(mendedErrors);
+        Assert.True(Assert.IsType<FifoModelInfo>(Assert.Single(mended)).Complete);
     }
 
     [SkippableFact]

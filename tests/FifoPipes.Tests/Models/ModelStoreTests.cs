@@ -363,6 +363,196 @@ public sealed class ModelStoreTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(store.Root, "fifotest")), "the store's folders go with the last files");
     }
 
+    string StoredPath(ModelStore store, string repository, string revision, string file) =>
+        Path.Combine(store.Root, repository.Replace('/', Path.DirectorySeparatorChar), revision, file.Replace('/', Path.DirectorySeparatorChar));
+
+    /// <summary>What a disk error or an edit does: the last bytes zeroed, the size unchanged.</summary>
+    static void ZeroTail(string path, int bytes)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Write);
+        file.Seek(-bytes, SeekOrigin.End);
+        file.Write(new byte[bytes]);
+    }
+
+    [Fact]
+    public async Task A_file_damaged_at_its_listed_size_is_downloaded_again_by_a_save_that_verifies_and_only_it()
+    {
+        var store = new ModelStore(Path.Combine(dir, "store"));
+        using var client = Client();
+        await store.SaveAsync(client, Tiny);
+        var ckpt = StoredPath(store, "fifotest/tiny-vc", "main", "model.ckpt");
+        ZeroTail(ckpt, 200);
+        // Listing judges by size (hashing gigabytes on every Get-FifoModel is not affordable), and so does a plain save.
+        Assert.True(store.Status(Tiny).Complete);
+        int before = hub.Downloads.Count;
+        Assert.Empty((await store.SaveAsync(client, Tiny)).Refetched);
+        Assert.Equal(before, hub.Downloads.Count);
+        Assert.NotEqual(checkpoint, StoredCheckpoint(store));
+
+        var repaired = await store.SaveAsync(client, Tiny, verify: true);
+
+        Assert.True(repaired.Complete);
+        Assert.Equal(checkpoint, StoredCheckpoint(store));
+        Assert.Equal(ckpt, Assert.Single(repaired.Refetched).LocalPath);
+        // The intact tokenizer files were hashed in place, not fetched.
+        Assert.Equal(new[] { "model.ckpt" }, hub.Downloads.Skip(before).Select(d => d.Path).Distinct());
+
+        // A file deleted by hand is fetched again by a plain save, and is no damage to report.
+        File.Delete(StoredPath(store, "fifotest/tiny-clip", "v1", "vocab.json"));
+        var refilled = await store.SaveAsync(client, Tiny);
+        Assert.True(refilled.Complete);
+        Assert.Empty(refilled.Refetched);
+        Assert.Equal("{}", File.ReadAllText(StoredPath(store, "fifotest/tiny-clip", "v1", "vocab.json")));
+    }
+
+    [Fact]
+    public async Task A_preset_whose_manifest_is_damaged_is_listed_as_damaged_beside_the_rest_and_a_save_rebuilds_it_without_downloading()
+    {
+        var store = new ModelStore(Path.Combine(dir, "store"));
+        using var client = Client();
+        await store.SaveAsync(client, Tiny);
+        hub.AddFile("someone/other", "main", "weights.bin", FakeHub.RandomBytes(3_000, 5));
+        await store.SaveFilesAsync(client, "someone/other", "main", null);
+        var manifest = Path.Combine(store.Root, "fifotest", "tiny-vc", "main.manifest.json");
+        File.WriteAllText(manifest, """{"files": [""");
+        // A file saved by hand beside the preset's, which the damaged manifest listed too.
+        File.WriteAllText(StoredPath(store, "fifotest/tiny-vc", "main", "README.md"), "not needed");
+
+        // Before, every listing failed: "The store manifest '...' is not valid (...); delete it and save the model again."
+        var listed = store.List();
+
+        Assert.Equal(new[] { "fifotest-tiny", "fifotest/tiny-vc@main", "someone/other@main" }, listed.Select(m => m.Name));
+        var damaged = listed[0];
+        Assert.False(damaged.Complete);
+        var damage = Assert.Single(damaged.Damage);
+        Assert.Equal(manifest, damage.Record);
+        Assert.Contains("Save-FifoModel -Name fifotest-tiny", damage.Problem);
+        Assert.Contains("Remove-FifoModel fifotest-tiny", damage.Problem);
+        Assert.Equal("README.md", Assert.Single(listed[1].Files).Path);
+        Assert.False(listed[1].Complete);
+        Assert.True(listed[2].Complete);
+        var refused = Assert.Throws<FifoInputException>(() => store.ResolveOptions(Tiny));
+        Assert.Equal("ModelStoreCorrupt", refused.ErrorId);
+        Assert.Contains(manifest, refused.Message);
+
+        int before = hub.Downloads.Count;
+        Assert.True((await store.SaveAsync(client, Tiny)).Complete);
+        Assert.Equal(before, hub.Downloads.Count);
+        Assert.Equal(FakeHub.Sha256(checkpoint), store.ReadManifest("fifotest/tiny-vc", "main")!.Files.Single(f => f.Path == "model.ckpt").Sha256);
+        // The by-hand file is still listed, as not yet checked, rather than forgotten with the damaged manifest.
+        var byHand = store.List().Single(m => m.Name == "fifotest/tiny-vc@main");
+        Assert.Equal("README.md", Assert.Single(byHand.Files).Path);
+        Assert.False(byHand.Complete);
+        Assert.True((await store.SaveFilesAsync(client, "fifotest/tiny-vc", "main", new[] { "README.md" })).Complete);
+    }
+
+    [Fact]
+    public async Task Files_saved_by_hand_under_a_damaged_manifest_are_listed_by_what_is_on_disk_and_can_be_removed()
+    {
+        var store = new ModelStore(Path.Combine(dir, "store"));
+        using var client = Client();
+        await store.SaveFilesAsync(client, "fifotest/tiny-clip", "v1", null);
+        var manifest = Path.Combine(store.Root, "fifotest", "tiny-clip", "v1.manifest.json");
+        File.WriteAllText(manifest, "{}");
+
+        // Before, it vanished from the listing and Remove-FifoModel found no such model.
+        var model = Assert.Single(store.List());
+
+        Assert.Equal("fifotest/tiny-clip@v1", model.Name);
+        Assert.False(model.Complete);
+        Assert.Equal(new[] { "merges.txt", "vocab.json" }, model.Files.Select(f => f.Path));
+        Assert.Contains("Save-FifoModel -Repository fifotest/tiny-clip -Revision v1 -File merges.txt, vocab.json", Assert.Single(model.Damage).Problem);
+
+        var removal = await store.RemoveAsync("fifotest/tiny-clip@v1");
+
+        Assert.Equal(2, removal.Deleted.Count);
+        Assert.False(File.Exists(manifest));
+        Assert.Empty(store.List());
+        Assert.False(Directory.Exists(Path.Combine(store.Root, "fifotest")), "the store's folders go with the last files");
+    }
+
+    [Fact]
+    public async Task A_damaged_preset_record_lists_the_preset_with_its_files_and_saving_or_removing_mends_it()
+    {
+        var store = new ModelStore(Path.Combine(dir, "store")) { Catalog = new ModelCatalog(new[] { Tiny }) };
+        using var client = Client();
+        await store.SaveAsync(client, Tiny);
+        var record = Path.Combine(store.Root, ".presets", "fifotest-tiny.json");
+        File.WriteAllText(record, """{"name": """);
+        var stray = Path.Combine(store.Root, ".presets", "long-gone.json");
+        File.WriteAllText(stray, "not json");
+
+        // Before, the preset was not listed ("no stored model") while New-FifoVideo -Model loaded it from the catalog.
+        var listed = store.List();
+
+        Assert.Equal(new[] { "fifotest-tiny", "long-gone" }, listed.Select(m => m.Name));
+        Assert.Equal(Tiny, listed[0].Preset);
+        Assert.All(listed[0].Files, f => Assert.True(f.Present));
+        Assert.False(listed[0].Complete);
+        Assert.Equal(record, Assert.Single(listed[0].Damage).Record);
+        Assert.Contains("Save-FifoModel -Name fifotest-tiny", listed[0].Damage[0].Problem);
+        Assert.Contains("Remove-FifoModel long-gone", Assert.Single(listed[1].Damage).Problem);
+        Assert.NotNull(store.ResolveOptions(Tiny));
+
+        Assert.True((await store.SaveAsync(client, Tiny)).Complete);
+        Assert.Equal("fifotest-tiny", Assert.Single(store.SavedPresets()).Name);
+        await store.RemoveAsync("long-gone");
+        Assert.False(File.Exists(stray));
+
+        File.WriteAllText(record, "[]");
+        var removal = await store.RemoveAsync("fifotest-tiny");
+        Assert.Equal(3, removal.Deleted.Count);
+        Assert.False(File.Exists(record));
+        Assert.Empty(store.List());
+    }
+
+    [Fact]
+    public async Task A_model_whose_manifest_is_gone_names_its_files_where_they_are_and_a_save_keeps_them()
+    {
+        var store = new ModelStore(Path.Combine(dir, "store"));
+        using var client = Client();
+        await store.SaveAsync(client, Tiny);
+        var manifest = Path.Combine(store.Root, "fifotest", "tiny-vc", "main.manifest.json");
+        File.Delete(manifest);
+
+        var error = Assert.Throws<FifoInputException>(() => store.ResolveOptions(Tiny));
+
+        // Before: "1 of 3 files are missing from the model store '...' (e.g. fifotest/tiny-vc/model.ckpt)", though it was there.
+        Assert.Equal("ModelNotDownloaded", error.ErrorId);
+        Assert.DoesNotContain("files are missing", error.Message);
+        Assert.Contains($"1 of 3 files are on disk but not recorded as saved and checked in '{manifest}'", error.Message);
+        Assert.Contains($"'{StoredPath(store, "fifotest/tiny-vc", "main", "model.ckpt")}'", error.Message);
+        Assert.Contains("Run: Save-FifoModel -Name fifotest-tiny", error.Message);
+
+        int before = hub.Downloads.Count;
+        Assert.True((await store.SaveAsync(client, Tiny)).Complete);
+        Assert.Equal(before, hub.Downloads.Count);
+    }
+
+    [Fact]
+    public void A_load_that_finds_a_stored_file_damaged_says_how_to_fetch_it_again()
+    {
+        var stored = new StoredPresetFiles("zeroscope-576w", new[] { "/store/cerspense/zeroscope_v2_576w/main/unet/diffusion_pytorch_model.bin" });
+        var corrupt = new FifoInputException("CheckpointCorrupt",
+            "'/store/cerspense/zeroscope_v2_576w/main/unet/diffusion_pytorch_model.bin' cannot be loaded as a torch checkpoint: it is not a torch zip archive.")
+            { Option = "path", Data = { ["reason"] = "not a zip" } };
+
+        var explained = Assert.IsType<FifoInputException>(Record.Exception(() => StoredPresetFiles.Explained<int>(stored, () => throw corrupt)));
+
+        Assert.Equal("CheckpointCorrupt", explained.ErrorId);
+        Assert.StartsWith(corrupt.Message, explained.Message);
+        Assert.Contains("Save-FifoModel -Name zeroscope-576w -Verify", explained.Message);
+        Assert.Contains("delete '/store/cerspense/zeroscope_v2_576w/main/unet/diffusion_pytorch_model.bin'", explained.Message);
+        Assert.Equal("path", explained.Option);
+        Assert.Equal("not a zip", explained.Data["reason"]);
+        Assert.Same(corrupt, explained.InnerException);
+        // A read the disk failed (the file may be whole), or a file outside the store, is left as it was thrown.
+        var unreadable = new FifoInputException("CheckpointUnreadable", "'/store/cerspense/zeroscope_v2_576w/main/unet/diffusion_pytorch_model.bin' could not be read.");
+        Assert.Same(unreadable, Record.Exception(() => StoredPresetFiles.Explained<int>(stored, () => throw unreadable)));
+        var elsewhere = new FifoInputException("CheckpointCorrupt", "'/home/me/model.bin' cannot be loaded as a torch checkpoint.");
+        Assert.Same(elsewhere, Record.Exception(() => StoredPresetFiles.Explained<int>(stored, () => throw elsewhere)));
+    }
+
     [Fact]
     public async Task A_recipe_naming_a_stored_preset_gets_its_plugin_and_stored_files()
     {
