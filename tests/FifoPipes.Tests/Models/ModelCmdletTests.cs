@@ -29,6 +29,16 @@ public sealed class ModelCmdletTests : IDisposable
         return (output, errors);
     }
 
+    /// <summary>
+    /// <paramref name="body"/> run against the fake hub, a store and a catalog. The variables are process-wide: they are
+    /// set for the script only and restored in the same invocation.
+    /// </summary>
+    static string ScopedTo(FakeHub hub, string store, string catalog, string body) => $$"""
+        $saved = $env:HF_ENDPOINT, $env:FIFOPIPES_MODEL_STORE, $env:FIFOPIPES_MODEL_CATALOG
+        $env:HF_ENDPOINT = '{{hub.Endpoint}}'; $env:FIFOPIPES_MODEL_STORE = '{{store}}'; $env:FIFOPIPES_MODEL_CATALOG = '{{catalog}}'
+        try { {{body}} } finally { $env:HF_ENDPOINT, $env:FIFOPIPES_MODEL_STORE, $env:FIFOPIPES_MODEL_CATALOG = $saved }
+        """;
+
     [Fact]
     public void A_saved_preset_with_its_tokenizer_from_another_repository_makes_frames_by_name()
     {
@@ -47,11 +57,7 @@ public sealed class ModelCmdletTests : IDisposable
         File.WriteAllText(catalog, ModelCatalog.ToJson(new[] { preset }));
         var store = Path.Combine(dir, "store");
         var overrides = string.Join(", ", FifoPipes.Tests.VideoCrafter.TinyVideoCrafterCheckpoint.Overrides.Select(o => $"'{o}'"));
-        string Scoped(string body) => $$"""
-            $saved = $env:HF_ENDPOINT, $env:FIFOPIPES_MODEL_STORE, $env:FIFOPIPES_MODEL_CATALOG
-            $env:HF_ENDPOINT = '{{hub.Endpoint}}'; $env:FIFOPIPES_MODEL_STORE = '{{store}}'; $env:FIFOPIPES_MODEL_CATALOG = '{{catalog}}'
-            try { {{body}} } finally { $env:HF_ENDPOINT, $env:FIFOPIPES_MODEL_STORE, $env:FIFOPIPES_MODEL_CATALOG = $saved }
-            """;
+        string Scoped(string body) => ScopedTo(hub, store, catalog, body);
 
         var (_, notYet) = Run(Scoped("New-FifoVideo 'a fox' -Frames 1 -Model fifotest-tiny"));
         Assert.Contains("Save-FifoModel -Name fifotest-tiny", Assert.Single(notYet).Exception.Message);
@@ -88,12 +94,7 @@ public sealed class ModelCmdletTests : IDisposable
         var catalog = Path.Combine(dir, "catalog.json");
         File.WriteAllText(catalog, ModelCatalog.ToJson(new[] { preset }));
         var store = Path.Combine(dir, "store");
-        // The variables are process-wide: set them for the script only and restore them in the same invocation.
-        string Scoped(string body) => $$"""
-            $saved = $env:HF_ENDPOINT, $env:FIFOPIPES_MODEL_STORE, $env:FIFOPIPES_MODEL_CATALOG
-            $env:HF_ENDPOINT = '{{hub.Endpoint}}'; $env:FIFOPIPES_MODEL_STORE = '{{store}}'; $env:FIFOPIPES_MODEL_CATALOG = '{{catalog}}'
-            try { {{body}} } finally { $env:HF_ENDPOINT, $env:FIFOPIPES_MODEL_STORE, $env:FIFOPIPES_MODEL_CATALOG = $saved }
-            """;
+        string Scoped(string body) => ScopedTo(hub, store, catalog, body);
 
         var (saved, errors) = Run(Scoped("Save-FifoModel -Name fifotest-cmdlet"));
         Assert.Empty(errors);
@@ -211,11 +212,7 @@ public sealed class ModelCmdletTests : IDisposable
         var catalog = Path.Combine(dir, "catalog.json");
         File.WriteAllText(catalog, ModelCatalog.ToJson(new[] { preset }));
         var store = Path.Combine(dir, "store");
-        string Scoped(string body) => $$"""
-            $saved = $env:HF_ENDPOINT, $env:FIFOPIPES_MODEL_STORE, $env:FIFOPIPES_MODEL_CATALOG
-            $env:HF_ENDPOINT = '{{hub.Endpoint}}'; $env:FIFOPIPES_MODEL_STORE = '{{store}}'; $env:FIFOPIPES_MODEL_CATALOG = '{{catalog}}'
-            try { {{body}} } finally { $env:HF_ENDPOINT, $env:FIFOPIPES_MODEL_STORE, $env:FIFOPIPES_MODEL_CATALOG = $saved }
-            """;
+        string Scoped(string body) => ScopedTo(hub, store, catalog, body);
         Assert.Empty(Run(Scoped("Save-FifoModel -Name fifotest-damaged; Save-FifoModel -Repository someone/other -File notes.txt")).Errors);
         var ckpt = Path.Combine(store, "fifotest", "tiny-vc", "main", "model.ckpt");
         using (var file = new FileStream(ckpt, FileMode.Open, FileAccess.Write)) { file.Seek(-200, SeekOrigin.End); file.Write(new byte[200]); }
