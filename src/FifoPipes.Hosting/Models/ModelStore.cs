@@ -39,6 +39,12 @@ public sealed record StoredModel(string Name, ModelPreset? Preset, IReadOnlyList
     /// <summary>Files a save that verified the stored ones found damaged (same size, other content) and downloaded again.</summary>
     public IReadOnlyList<StoredFileStatus> Refetched { get; init; } = Array.Empty<StoredFileStatus>();
 
+    /// <summary>
+    /// Why a save gave the model as stored without checking it against the hub (the hub could not be listed, and every
+    /// file was there already); null where it checked.
+    /// </summary>
+    public string? Unchecked { get; init; }
+
     public bool Complete => Damage.Count == 0 && Files.Count > 0 && Files.All(f => f.Present);
 }
 
@@ -220,10 +226,18 @@ public sealed partial class ModelStore
     {
         // List everything first, so a wrong file name fails before gigabytes are fetched.
         var plan = new List<(HubListing Listing, IReadOnlyList<HubFile> Files)>();
-        foreach (var part in preset.Parts)
+        try
         {
-            var listing = await hub.ListAsync(part.Repository, part.Revision, cancel).ConfigureAwait(false);
-            plan.Add((listing, part.Files.Select(listing.Require).ToList()));
+            foreach (var part in preset.Parts)
+            {
+                var listing = await hub.ListAsync(part.Repository, part.Revision, cancel).ConfigureAwait(false);
+                plan.Add((listing, part.Files.Select(listing.Require).ToList()));
+            }
+        }
+        // Offline, a model whose files are all stored needs nothing from the hub: it is there, only unchecked for changes.
+        catch (FifoInputException ex) when (!verify && Status(preset) is { Complete: true } stored)
+        {
+            return stored with { Unchecked = ex.Message };
         }
         WriteAtomically(PresetPath(preset.Name), ModelCatalog.PresetToJson(preset));
         var refetched = await DownloadAsync(hub, plan, verify, progress, cancel).ConfigureAwait(false);

@@ -8,7 +8,7 @@ namespace FifoPipes.PowerShell.Commands;
 
 /// <summary>
 /// <para type="synopsis">Downloads a model from a Hugging Face compatible hub into the local model store.</para>
-/// <para type="description">-Name takes a preset (videocrafter2, videocrafter1-512, videocrafter1-1024, zeroscope-576w, zeroscope-xl, opensora-v1.1-65, opensora-v1.1-221) and fetches exactly the files it needs, tokenizers from other repositories included; New-FifoVideo -Model then finds them. -Repository/-Revision/-File fetch files by hand. Downloads resume after interruption, are verified (sha256 for LFS files, the git blob id for the others) and appear under their names only when complete. A file deleted from the store is downloaded again; -Verify also finds stored files damaged since and downloads those again. A store record that cannot be read (a manifest, a saved preset's record) is written anew, keeping the files that match the hub. The hub is HF_ENDPOINT (default https://huggingface.co), the token HF_TOKEN, the store FIFOPIPES_MODEL_STORE (default ~/.cache/fifopipes/models).</para>
+/// <para type="description">-Name takes a preset (videocrafter2, videocrafter1-512, videocrafter1-1024, zeroscope-576w, zeroscope-xl, opensora-v1.1-65, opensora-v1.1-221) and fetches exactly the files it needs, tokenizers from other repositories included; New-FifoVideo -Model then finds them. -Repository/-Revision/-File fetch files by hand. Downloads resume after interruption, are verified (sha256 for LFS files, the git blob id for the others) and appear under their names only when complete. Offline (the hub cannot be listed), a preset whose files are all stored is given as it is, with a warning that it went unchecked. A file deleted from the store is downloaded again; -Verify also finds stored files damaged since and downloads those again. A store record that cannot be read (a manifest, a saved preset's record) is written anew, keeping the files that match the hub. The hub is HF_ENDPOINT (default https://huggingface.co), the token HF_TOKEN, the store FIFOPIPES_MODEL_STORE (default ~/.cache/fifopipes/models).</para>
 /// <example><code>Save-FifoModel -Name videocrafter2</code></example>
 /// <example><code>Save-FifoModel -Repository cerspense/zeroscope_v2_576w -Revision main -File model_index.json, unet/config.json</code></example>
 /// <example><code>Save-FifoModel -Name zeroscope-576w -Verify</code></example>
@@ -92,6 +92,8 @@ public sealed class SaveFifoModelCommand : PSCmdlet
             else WriteError(Errors.From(ex, what));
             return;
         }
+        if (model.Unchecked is { } why)
+            WriteWarning($"{why}. Every file of {what} is in the store already, so it is given as stored, unchecked for changes on the hub.");
         foreach (var file in model.Refetched)
             WriteWarning($"'{file.LocalPath}' was damaged (its content was not what the hub lists) and has been downloaded again.");
         WriteObject(new FifoModelInfo(model));

@@ -120,6 +120,15 @@ public sealed class ModelStoreTests : IDisposable
         int downloads = hub.Downloads.Count;
         Assert.True((await store.SaveAsync(client, Tiny)).Complete);
         Assert.Equal(downloads, hub.Downloads.Count);
+
+        // Offline, the stored model is given as it is, saying why it went unchecked; a save that verifies needs the hub.
+        using var offline = new HubClient("http://127.0.0.1:9/") { RetryDelay = TimeSpan.Zero, MaxAttempts = 1 };
+        var unchecked_ = await store.SaveAsync(offline, Tiny);
+        Assert.True(unchecked_.Complete);
+        Assert.StartsWith("Listing 'fifotest/tiny-vc' at 'main' failed", unchecked_.Unchecked);
+        Assert.Equal("ModelDownloadFailed", (await Assert.ThrowsAsync<FifoInputException>(() => store.SaveAsync(offline, Tiny, verify: true))).ErrorId);
+        File.Delete(Path.Combine(store.Root, "fifotest", "tiny-clip", "v1", "merges.txt"));
+        Assert.Equal("ModelDownloadFailed", (await Assert.ThrowsAsync<FifoInputException>(() => store.SaveAsync(offline, Tiny))).ErrorId);
     }
 
     /// <summary>Retrained weights of the same size as the stored ones: only the hub's sha256 tells them apart.</summary>
