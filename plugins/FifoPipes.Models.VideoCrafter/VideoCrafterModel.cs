@@ -177,6 +177,19 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention, IA
     /// Compares the checkpoint's names and shapes with the three networks built on the meta device (no memory),
     /// so every missing, unexpected or misshapen key is reported in one error before anything is allocated.
     /// </summary>
+    /// <summary>
+    /// Refuses a checkpoint that holds none of the keys of VideoCrafter's three networks: another kind of checkpoint, which
+    /// one line says better than a missing-key list per network.
+    /// </summary>
+    internal static void RequireVideoCrafterKeys(VideoCrafterWeights weights)
+    {
+        var prefixes = new[] { VideoCrafterCheckpoint.UNetPrefix, VideoCrafterCheckpoint.VaePrefix, VideoCrafterCheckpoint.TextPrefix };
+        if (prefixes.All(prefix => !weights.Shapes.Keys.Any(k => k.StartsWith(prefix, StringComparison.Ordinal))))
+            throw new FifoInputException("CheckpointMismatch",
+                $"'{weights.Path}' is not a VideoCrafter checkpoint: it holds none of the keys of its networks ({string.Join(", ", prefixes.Select(p => p + "*"))}); " +
+                $"its keys start {KeyRoots(weights.Shapes.Keys)}. {VideoCrafterWeights.DownloadHelp}");
+    }
+
     static void CheckKeys(VideoCrafterWeights weights, VideoCrafterPreset preset)
     {
         var meta = new Device(DeviceType.META);
@@ -186,11 +199,7 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention, IA
             (VideoCrafterCheckpoint.VaePrefix, () => new AutoencoderKL(preset.Vae, meta)),
             (VideoCrafterCheckpoint.TextPrefix, () => new OpenClipTextTransformer(preset.Text, meta)),
         };
-        // None of the three networks: another kind of checkpoint, which one line says better than a missing-key list per network.
-        if (parts.All(p => !weights.Shapes.Keys.Any(k => k.StartsWith(p.Prefix, StringComparison.Ordinal))))
-            throw new FifoInputException("CheckpointMismatch",
-                $"'{weights.Path}' is not a VideoCrafter checkpoint: it holds none of the keys of its networks ({string.Join(", ", parts.Select(p => p.Prefix + "*"))}); " +
-                $"its keys start {KeyRoots(weights.Shapes.Keys)}. {VideoCrafterWeights.DownloadHelp}");
+        RequireVideoCrafterKeys(weights);
         var report = new List<string>();
         foreach (var (prefix, build) in parts)
         {

@@ -45,7 +45,14 @@ public sealed class VideoCrafterModelAdapter : IModelAdapter
         var dtype = ModelDevices.ParseDType(o.DType)!.Value;
         var devices = ModelDevices.ResolveAll(o.Device, dtype, context.Log);
         var checkpoint = VideoCrafterWeights.ResolvePath(o.Path is null ? null : context.ResolvePath(o.Path));
-        var tokenizer = LoadTokenizer(o.Tokenizer is null ? null : context.ResolvePath(o.Tokenizer), checkpoint);
+        ClipTokenizer tokenizer;
+        try { tokenizer = LoadTokenizer(o.Tokenizer is null ? null : context.ResolvePath(o.Tokenizer), checkpoint); }
+        catch (FifoInputException ex) when (ex.ErrorId == "TokenizerNotFound" && o.Tokenizer is null)
+        {
+            // No tokenizer beside a file may mean the file is no VideoCrafter checkpoint (another model's weights): that says more.
+            using (var weights = VideoCrafterWeights.Open(checkpoint)) VideoCrafterModel.RequireVideoCrafterKeys(weights);
+            throw;
+        }
         return new VideoCrafterModelSettings
         {
             Preset = preset,

@@ -438,6 +438,18 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
         Assert.Contains("is not a VideoCrafter checkpoint: it holds none of the keys of its networks (model.diffusion_model.*, first_stage_model.*, cond_stage_model.model.*); " +
                         "its keys start with encoder.* (2 keys), decoder.* (1).", ex.Message);
         Assert.DoesNotContain("keys at all", ex.Message);
+
+        // Alone in its folder, with no tokenizer beside it: that it is no VideoCrafter checkpoint says more than the tokenizer missing.
+        var alone = Directory.CreateTempSubdirectory("fifo-vc-foreign-").FullName;
+        try
+        {
+            File.Copy(other, Path.Combine(alone, "unet.safetensors"));
+            var options = tiny.Options(Path.Combine(alone, "unet.safetensors"));
+            options.Tokenizer = null;
+            foreach (var read in new Action[] { () => tiny.Load(options), () => new VideoCrafterModelAdapter().Check(options, new PluginContext()) })
+                Assert.Contains("is not a VideoCrafter checkpoint", Assert.Throws<FifoInputException>(read).Message);
+        }
+        finally { Directory.Delete(alone, recursive: true); }
     }
 
     [Fact]
