@@ -53,6 +53,11 @@ public sealed class HfClipTokenizer
     {
         if (!Directory.Exists(folder))
             throw new FifoInputException("TokenizerNotFound", $"Tokenizer folder '{folder}' does not exist; download the model's tokenizer/ folder.");
+        // The folder is the model's own: its files come from the same download, not from open_clip, whatever else would tokenize alike.
+        foreach (var file in new[] { "vocab.json", "merges.txt" })
+            if (!File.Exists(Path.Combine(folder, file)))
+                throw new FifoInputException("TokenizerNotFound",
+                    $"Tokenizer folder '{folder}' has no {file}; download the model's tokenizer/ folder again (vocab.json, merges.txt, special_tokens_map.json, tokenizer_config.json).");
         var bpe = ClipTokenizer.FromHuggingFace(Path.Combine(folder, "vocab.json"), Path.Combine(folder, "merges.txt"));
         var config = ReadJson(Path.Combine(folder, "tokenizer_config.json"));
         var map = ReadJson(Path.Combine(folder, "special_tokens_map.json"));

@@ -48,6 +48,20 @@ public sealed class TokenizerCorruptionTests : IDisposable
         Refused(() => HfClipTokenizer.Load(folder), Path.Combine(folder, "tokenizer_config.json"), $"JSON {kind}", "not the object");
     }
 
+    [Theory]
+    [InlineData("vocab.json")]
+    [InlineData("merges.txt")]
+    public void A_model_tokenizer_folder_missing_a_file_asks_for_the_models_own_folder_again(string file)
+    {
+        // Not open_clip's vocabulary file, which a diffusers model does not use.
+        var folder = TokenizerWith("tokenizer_config.json", text => text);
+        File.Delete(Path.Combine(folder, file));
+        var ex = Assert.Throws<FifoInputException>(() => HfClipTokenizer.Load(folder));
+        Assert.Equal("TokenizerNotFound", ex.ErrorId);
+        Assert.Contains($"Tokenizer folder '{folder}' has no {file}; download the model's tokenizer/ folder again", ex.Message);
+        Assert.DoesNotContain("bpe_simple_vocab", ex.Message);
+    }
+
     [Fact]
     public void A_special_tokens_map_that_is_not_an_object_is_refused()
     {
