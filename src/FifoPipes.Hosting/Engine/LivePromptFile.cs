@@ -98,7 +98,9 @@ public sealed partial class LivePromptFile : ILivePrompts
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException) { return null; }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            if (!warned) log.Warning($"The live prompt file '{path}' cannot be read ({ex.Message}); the prompt stays as it is until it can.");
+            // A folder reads as access denied, which sends the user looking at permissions.
+            string why = Directory.Exists(path) ? "it is a folder; write the prompt into a file of that name" : ex.Message;
+            if (!warned) log.Warning($"The live prompt file '{path}' cannot be read ({why}); the prompt stays as it is until it can.");
             warned = true;
             return null;
         }

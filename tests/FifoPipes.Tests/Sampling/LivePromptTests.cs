@@ -265,6 +265,16 @@ public sealed class LivePromptTests : IDisposable
     }
 
     [Fact]
+    public void A_folder_where_the_live_prompt_file_should_be_is_named_as_one()
+    {
+        var path = Directory.CreateDirectory(Path.Combine(folder, "steer.txt")).FullName;
+        var log = new RecordingSink();
+        var file = new LivePromptFile(path, log, () => 0);
+        Assert.Null(file.Take(1));
+        Assert.Contains($"The live prompt file '{path}' cannot be read (it is a folder; write the prompt into a file of that name)", Assert.Single(log.Warnings));
+    }
+
+    [Fact]
     public void A_long_live_prompt_is_cut_in_the_log_line_but_taken_whole()
     {
         var path = Path.Combine(folder, "long.txt");
