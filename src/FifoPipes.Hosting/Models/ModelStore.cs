@@ -485,9 +485,11 @@ public sealed partial class ModelStore
     /// of it cannot be read, and "ModelNotDownloaded", naming the files and the Save-FifoModel command that fetches or
     /// checks them, when anything is missing.
     /// </summary>
-    public IReadOnlyDictionary<string, string> ResolveOptions(ModelPreset preset)
+    public IReadOnlyDictionary<string, string> ResolveOptions(ModelPreset preset) => ResolveOptions(preset, Status(preset));
+
+    /// <summary><see cref="ResolveOptions(ModelPreset)"/> with the preset's <paramref name="status"/> read already: one pass over its manifests and files.</summary>
+    internal IReadOnlyDictionary<string, string> ResolveOptions(ModelPreset preset, StoredModel status)
     {
-        var status = Status(preset);
         if (status.Damage.Count > 0) throw new FifoInputException("ModelStoreCorrupt", status.Damage[0].Problem);
         var missing = status.Files.Where(f => !f.Present).ToList();
         if (missing.Count > 0) throw NotDownloaded(preset, status, missing);

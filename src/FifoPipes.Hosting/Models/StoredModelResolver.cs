@@ -22,6 +22,6 @@ public sealed class StoredModelResolver(ModelCatalog catalog, ModelStore store)
         if (Find(name) is not { } preset) return (null, null, null);
         var status = Store.Status(preset);
         if (userGivesPath && !status.Complete) return (preset.Plugin, ModelStore.LiteralOptions(preset), null);
-        return (preset.Plugin, Store.ResolveOptions(preset), new StoredPresetFiles(preset.Name, status.Files.Select(f => f.LocalPath).ToList()));
+        return (preset.Plugin, Store.ResolveOptions(preset, status), new StoredPresetFiles(preset.Name, status.Files.Select(f => f.LocalPath).ToList()));
     }
 }
