@@ -27,11 +27,21 @@ public static class VideoCrafterConfigOverrides
     /// <summary>A message explaining what is wrong with one entry, or null when it is well formed.</summary>
     public static string? CheckEntry(string? entry)
     {
-        if (!TrySplit(entry, out var section, out var key, out _, out var problem)) return problem;
+        if (!TrySplit(entry, out var section, out var key, out var value, out var problem)) return problem;
         if (!Keys.TryGetValue(section, out var known))
             return $"'{entry}': unknown section '{section}'; use unet, vae, text or model (e.g. unet.temporal_length=16).";
         if (!known.Contains(key))
             return $"'{entry}': {section} has no setting '{key}'; it has {string.Join(", ", known)}.";
+        // Its value tried alone (the kind a setting takes is the same in every preset), so that a wrong one is named
+        // where the options are checked, at the recipe's line, and not as one of many when the model loads.
+        var alone = new Dictionary<string, JsonObject>(StringComparer.Ordinal) { [section] = new JsonObject { [key] = ParseValue(value) } };
+        try { ApplySections(VideoCrafterPreset.VideoCrafter2(), alone); }
+        // A value of the right kind that does not fit the others there: whether it fits the overrides' preset is the preset's check.
+        catch (FifoInputException) { }
+        catch (Exception ex) when (ex is InvalidOperationException or FormatException)
+        {
+            return $"'{entry}': the value has the wrong type for {section}.{key} ({ex.Message}); give a number, true or false, or a list such as [1,2,4,4], as the reference yaml writes it.";
+        }
         return null;
     }
 
@@ -46,17 +56,16 @@ public static class VideoCrafterConfigOverrides
             if (!sections.TryGetValue(section, out var obj)) sections[section] = obj = new JsonObject();
             obj[key] = ParseValue(value);
         }
-        try
-        {
-            if (sections.TryGetValue("unet", out var unet)) preset = preset with { UNet = preset.UNet.WithReferenceArguments(Element(unet)) };
-            if (sections.TryGetValue("vae", out var vae)) preset = preset with { Vae = Vae(preset.Vae, Element(vae)) };
-            if (sections.TryGetValue("text", out var text)) preset = preset with { Text = Text(preset.Text, Element(text)) };
-            if (sections.TryGetValue("model", out var model)) preset = Model(preset, Element(model));
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or FormatException)
-        {
-            throw Invalid($"a configOverrides value has the wrong type ({ex.Message}); numbers, true/false or [1,2] lists are expected.");
-        }
+        return ApplySections(preset, sections);
+    }
+
+    /// <summary>Each section's settings over the preset's; a section's settings apply together (model.use_scale with model.scale_b).</summary>
+    static VideoCrafterPreset ApplySections(VideoCrafterPreset preset, IReadOnlyDictionary<string, JsonObject> sections)
+    {
+        if (sections.TryGetValue("unet", out var unet)) preset = preset with { UNet = preset.UNet.WithReferenceArguments(Element(unet)) };
+        if (sections.TryGetValue("vae", out var vae)) preset = preset with { Vae = Vae(preset.Vae, Element(vae)) };
+        if (sections.TryGetValue("text", out var text)) preset = preset with { Text = Text(preset.Text, Element(text)) };
+        if (sections.TryGetValue("model", out var model)) preset = Model(preset, Element(model));
         return preset;
     }
 

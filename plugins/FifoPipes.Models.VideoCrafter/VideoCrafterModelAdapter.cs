@@ -22,11 +22,12 @@ public sealed class VideoCrafterModelAdapter : IModelAdapter
 
     /// <summary>
     /// The options checked as a load checks them before its first tensor: preset, checkpoint and tokenizer found,
-    /// devices there, and the checkpoint's index read (a damaged or foreign file fails here, not after the check passed).
+    /// devices there, and the checkpoint's index read and compared with the preset's networks and schedule (a damaged
+    /// or foreign file, or one of another preset, fails here, not after the check passed).
     /// </summary>
     public void Check(object? options, PluginContext context)
     {
-        using (VideoCrafterWeights.Open(Resolve(OptionsOf(options), context).CheckpointPath)) { }
+        using (VideoCrafterModel.OpenChecked(Resolve(OptionsOf(options), context))) { }
     }
 
     /// <summary>The preset decides everything a sampler needs; the files are Check's and Load's.</summary>
@@ -74,8 +75,17 @@ public sealed class VideoCrafterModelAdapter : IModelAdapter
         if (problems.Count > 0)
             throw new FifoInputException("VideoCrafterOptionInvalid", string.Join(" ", problems.Select(p => $"{p.Option}: {p.Message}"))) { Option = problems[0].Option };
 
+        // The released presets are valid: what is refused here is the options', named as such (a recipe's problem, at its line).
         var preset = VideoCrafterPreset.Find(o.Preset)!;
-        preset = VideoCrafterConfigOverrides.Apply(preset, o.ConfigOverrides ?? Array.Empty<string>());
+        try
+        {
+            preset = VideoCrafterConfigOverrides.Apply(preset, o.ConfigOverrides ?? Array.Empty<string>());
+            preset.ValidateConfiguration();
+        }
+        catch (FifoInputException refusal)
+        {
+            throw new FifoInputException("VideoCrafterOptionInvalid", refusal.Message, refusal) { Option = "configOverrides" };
+        }
         preset = preset with
         {
             Height = o.Height ?? preset.Height,
@@ -83,7 +93,13 @@ public sealed class VideoCrafterModelAdapter : IModelAdapter
             WindowFrames = o.WindowFrames ?? preset.WindowFrames,
             FpsConditioning = o.FpsConditioning ?? preset.FpsConditioning,
         };
-        preset.Validate();
+        if (preset.SizeProblem() is { } size)
+        {
+            // The side at fault; where it is the preset's own, the overrides changed the size the networks need.
+            bool widthOff = preset.Width % preset.SizeMultiple != 0 || preset.Width <= 0;
+            string option = widthOff ? (o.Width is null ? "configOverrides" : "width") : (o.Height is null ? "configOverrides" : "height");
+            throw new FifoInputException("VideoCrafterOptionInvalid", $"The {preset.Name} model cannot make these frames: {size}.") { Option = option };
+        }
         return preset;
     }
 

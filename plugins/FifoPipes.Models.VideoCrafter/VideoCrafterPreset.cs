@@ -84,6 +84,23 @@ public sealed record VideoCrafterPreset
     /// <summary>Checks that the parts fit together and the frame size suits them; throws <see cref="FifoInputException"/> "VideoCrafterConfigInvalid".</summary>
     public void Validate()
     {
+        ValidateConfiguration();
+        if (SizeProblem() is { } size)
+            throw new FifoInputException("VideoCrafterConfigInvalid", $"The {Name} configuration cannot be used: {size}.");
+    }
+
+    /// <summary>
+    /// The frame size against the networks: null, or why a side is refused. Kept apart from the configuration so that a
+    /// refusal can name the option at fault (width or height, or the overrides that changed the networks).
+    /// </summary>
+    public string? SizeProblem() => Height % SizeMultiple != 0 || Width % SizeMultiple != 0 || Height <= 0 || Width <= 0
+        ? $"the frame size {Width}x{Height} must be a multiple of {SizeMultiple} in both directions for this model " +
+          $"(VAE factor {SpatialScale} x UNet downsampling {1 << (UNet.ChannelMult.Count - 1)}), e.g. {Math.Max(1, Width / SizeMultiple) * SizeMultiple}x{Math.Max(1, Height / SizeMultiple) * SizeMultiple}"
+        : null;
+
+    /// <summary>Checks that the parts fit together, whatever the frame size; throws <see cref="FifoInputException"/> "VideoCrafterConfigInvalid" (or the UNet's "UNetConfigInvalid").</summary>
+    public void ValidateConfiguration()
+    {
         UNet.Validate();
         // The parts' own sizes first: the checks below divide by them.
         var problems = PartProblems().ToList();
@@ -97,9 +114,6 @@ public sealed record VideoCrafterPreset
             problems.Add($"text.width {Text.Width} is not divisible by text.heads {Text.Heads}");
         if (Text.SkipLastLayers < 0 || Text.SkipLastLayers >= Text.Layers)
             problems.Add($"text.skip_last_layers {Text.SkipLastLayers} must be within 0..{Text.Layers - 1}");
-        if (Height % SizeMultiple != 0 || Width % SizeMultiple != 0 || Height <= 0 || Width <= 0)
-            problems.Add($"the frame size {Width}x{Height} must be a multiple of {SizeMultiple} in both directions for this model " +
-                         $"(VAE factor {SpatialScale} x UNet downsampling {1 << (UNet.ChannelMult.Count - 1)}), e.g. {Math.Max(1, Width / SizeMultiple) * SizeMultiple}x{Math.Max(1, Height / SizeMultiple) * SizeMultiple}");
         if (!(ScaleFactor > 0) || double.IsInfinity(ScaleFactor)) problems.Add($"model.scale_factor {ScaleFactor} must be a positive number");
         if (!(Schedule.BetaStart > 0 && Schedule.BetaEnd > Schedule.BetaStart && Schedule.BetaEnd < 1))
             problems.Add($"the beta schedule {Schedule.BetaStart}..{Schedule.BetaEnd} must satisfy 0 < linear_start < linear_end < 1");

@@ -24,16 +24,19 @@ public sealed class VideoCrafterWeights : IDisposable
 
     readonly TorchZipCheckpoint? zip;
 
-    VideoCrafterWeights(string path, TorchZipCheckpoint? zip, IReadOnlyDictionary<string, long[]> shapes)
+    VideoCrafterWeights(string path, TorchZipCheckpoint? zip, IReadOnlyDictionary<string, (long[] Shape, ScalarType DType)> stored)
     {
         Path = path;
         this.zip = zip;
-        Shapes = shapes;
+        Shapes = stored.ToDictionary(kv => kv.Key, kv => kv.Value.Shape, StringComparer.Ordinal);
+        StoredTypes = stored.ToDictionary(kv => kv.Key, kv => kv.Value.DType, StringComparer.Ordinal);
     }
 
     public string Path { get; }
     /// <summary>Every tensor's name and shape, as stored.</summary>
     public IReadOnlyDictionary<string, long[]> Shapes { get; }
+    /// <summary>Every tensor's name and the type it is stored in (a converted bfloat16 file holds its schedule buffers in bfloat16 too).</summary>
+    public IReadOnlyDictionary<string, ScalarType> StoredTypes { get; }
     public bool IsSafetensors => zip is null;
 
     /// <summary>
@@ -60,18 +63,20 @@ public sealed class VideoCrafterWeights : IDisposable
 
     public static VideoCrafterWeights Open(string path)
     {
-        if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+        // By its first bytes too: a safetensors file named model.ckpt is read as what it is, not refused as a damaged zip.
+        if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || SafetensorsFile.Begins(path))
         {
             var header = SafetensorsFile.ReadHeader(path);
             // A converted DeepSpeed save keeps its stored names, so they are made canonical here as for the .ckpt.
-            return new VideoCrafterWeights(path, null, header.ToDictionary(e => VideoCrafterCheckpoint.CanonicalName(e.Name), e => e.Shape, StringComparer.Ordinal));
+            return new VideoCrafterWeights(path, null, header.ToDictionary(e => VideoCrafterCheckpoint.CanonicalName(e.Name),
+                e => (e.Shape, e.ScalarType), StringComparer.Ordinal));
         }
         var zip = TorchZipCheckpoint.Open(path);
         try
         {
-            var shapes = zip.StateDict(VideoCrafterCheckpoint.StateDictKeys)
-                .ToDictionary(kv => VideoCrafterCheckpoint.CanonicalName(kv.Key), kv => kv.Value.Shape, StringComparer.Ordinal);
-            return new VideoCrafterWeights(path, zip, shapes);
+            var stored = zip.StateDict(VideoCrafterCheckpoint.StateDictKeys)
+                .ToDictionary(kv => VideoCrafterCheckpoint.CanonicalName(kv.Key), kv => (kv.Value.Shape, kv.Value.DType), StringComparer.Ordinal);
+            return new VideoCrafterWeights(path, zip, stored);
         }
         catch
         {

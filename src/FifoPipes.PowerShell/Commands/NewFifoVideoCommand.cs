@@ -49,7 +49,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [Parameter] [ArgumentCompleter(typeof(DeviceCompleter))] public string? Device { get; set; }
     /// <summary><para type="description">Model options by name, e.g. @{ height = 40; width = 64 }. See (Get-FifoPlugin analytic).Options.</para></summary>
     [Parameter] public Hashtable? ModelOption { get; set; }
-    /// <summary><para type="description">Frame width in pixels, for any model that can change it (recipe key width:); a multiple of 8 for the analytic model, whose latents have one cell per 8 pixels. Default: the model's (512 for analytic and VideoCrafter2).</para></summary>
+    /// <summary><para type="description">Frame width in pixels, for any model that can change it (recipe key width:); a multiple of 8 for the analytic model, whose latents have one cell per 8 pixels, and of 64 for the released VideoCrafter models. Default: the model's (512 for analytic and VideoCrafter2).</para></summary>
     [Parameter] [ValidateRange(1, 16384)] public int? Width { get; set; }
     /// <summary><para type="description">Frame height in pixels, for any model that can change it (recipe key height:). Default: the model's (320 for analytic and VideoCrafter2).</para></summary>
     [Parameter] [ValidateRange(1, 16384)] public int? Height { get; set; }

@@ -7,7 +7,11 @@ using static TorchSharp.torch;
 namespace FifoPipes.Torch.Checkpoints;
 
 /// <summary>One tensor entry of a safetensors header.</summary>
-public sealed record SafetensorsEntry(string Name, string DType, long[] Shape, long Begin, long End);
+public sealed record SafetensorsEntry(string Name, string DType, long[] Shape, long Begin, long End)
+{
+    /// <summary>The stored type as torch names it (a header's dtype is checked when it is read).</summary>
+    public ScalarType ScalarType => SafetensorsFile.ScalarTypeOf(DType);
+}
 
 /// <summary>
 /// Reads the safetensors format (8-byte little-endian header length, JSON header, raw data).

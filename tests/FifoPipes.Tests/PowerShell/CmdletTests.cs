@@ -942,6 +942,27 @@ public sealed class CmdletTests : IDisposable
     }
 
     [Fact]
+    public void Test_FifoRecipe_finds_a_videocrafter_size_or_override_its_networks_cannot_take_at_that_options_line()
+    {
+        // The preset describes the model with no checkpoint there: these are the recipe's problems, found without -Model.
+        const string head = "apiVersion: fifopipes/v1\nprompt: lava\nframes: 4\nmodel:\n  use: videocrafter\n  with:\n    path: none.ckpt\n";
+        File.WriteAllText(Path.Combine(dir, "wide.yaml"), head + "    width: 520\n");
+        File.WriteAllText(Path.Combine(dir, "typed.yaml"), head + "    configOverrides: [ 'vae.ch=32', 'vae.ch_mult=[1,2' ]\n");
+        File.WriteAllText(Path.Combine(dir, "unfit.yaml"), head + "    configOverrides: [ 'text.width=24' ]\n");
+        FifoRecipeDiagnostic Problem(string file) => Assert.Single(Run($"Test-FifoRecipe {file}").Cast<FifoRecipeDiagnostic>());
+
+        var wide = Problem("wide.yaml");
+        Assert.Equal(("model.with.width", 8), (wide.Path, wide.Line));
+        Assert.Contains("multiple of 64", wide.Message);
+        var typed = Problem("typed.yaml");
+        Assert.Equal(("model.with.configOverrides", 8), (typed.Path, typed.Line));
+        Assert.Contains("'vae.ch_mult=[1,2': the value has the wrong type for vae.ch_mult", typed.Message);
+        var unfit = Problem("unfit.yaml");
+        Assert.Equal(("model.with.configOverrides", 8), (unfit.Path, unfit.Line));
+        Assert.Contains("context_dim", unfit.Message);
+    }
+
+    [Fact]
     public void An_hls_segment_under_a_second_is_refused_as_its_playlist_would_promise_segments_of_none()
     {
         // ffmpeg states the longest segment in whole seconds, half to even: half-second segments made #EXT-X-TARGETDURATION:0.

@@ -400,6 +400,48 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
         Assert.Equal("CheckpointCorrupt", Refused("check-page.safetensors", "<html>rate limited</html>"u8.ToArray()).ErrorId);
     }
 
+    [Fact]
+    public void A_checkpoint_converted_to_bfloat16_or_float16_loads_though_its_schedule_is_stored_rounded()
+    {
+        var adapter = new VideoCrafterModelAdapter();
+        foreach (var dtype in new[] { "bfloat16", "float16" })
+        {
+            var converted = Path.Combine(tiny.Folder, $"converted-{dtype}.safetensors");
+            CheckpointConverter.ToSafetensors(tiny.Checkpoint, converted, dtype);
+            adapter.Check(tiny.Options(converted), new PluginContext());
+            using var model = tiny.Load(tiny.Options(converted));
+            // Sampled on the schedule computed from the preset, not on the rounded one stored.
+            Assert.Equal(adapter.Describe(tiny.Options(), new PluginContext())!.Schedule, model.Info.Schedule);
+        }
+        // Rounding is allowed for, a wrong schedule is not: bfloat16's 2^-8 is far below linear_end 0.02's difference.
+        var bf16 = tiny.Options(Path.Combine(tiny.Folder, "converted-bfloat16.safetensors"));
+        bf16.ConfigOverrides = bf16.ConfigOverrides.Append("model.linear_end=0.02").ToArray();
+        Assert.Contains("its alphas_cumprod is not the videocrafter2 schedule", Assert.Throws<FifoInputException>(() => tiny.Load(bf16)).Message);
+    }
+
+    [Fact]
+    public void Check_refuses_a_checkpoint_of_another_preset_or_schedule_as_the_load_does()
+    {
+        var adapter = new VideoCrafterModelAdapter();
+        var otherPreset = tiny.Options();
+        otherPreset.Preset = "videocrafter1-512";
+        var ex = Assert.Throws<FifoInputException>(() => adapter.Check(otherPreset, new PluginContext()));
+        Assert.Equal("CheckpointMismatch", ex.ErrorId);
+        Assert.Contains("preset: videocrafter2", ex.Message);
+
+        var otherSchedule = tiny.Options();
+        otherSchedule.ConfigOverrides = otherSchedule.ConfigOverrides.Append("model.linear_end=0.02").ToArray();
+        Assert.Contains("alphas_cumprod", Assert.Throws<FifoInputException>(() => adapter.Check(otherSchedule, new PluginContext())).Message);
+    }
+
+    [Fact]
+    public void A_safetensors_file_named_ckpt_is_read_as_safetensors()
+    {
+        var named = Path.Combine(tiny.Folder, "converted.ckpt");
+        File.Copy(tiny.Safetensors, named, overwrite: true);
+        new VideoCrafterModelAdapter().Check(tiny.Options(named), new PluginContext());
+    }
+
     /// <summary>Loading the tiny model with these configuration overrides on top of its own must fail.</summary>
     FifoInputException RefusedWith(params string[] extraOverrides)
     {
@@ -497,20 +539,34 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
         Assert.Equal(new[] { "configOverrides", "configOverrides", "configOverrides" },
             Problems(o => o.ConfigOverrides = new[] { "unet.channels=3", "decoder.ch=3", "unet.model_channels" }));
         // A value of the wrong kind is refused by name, never replaced by the preset's value without a word.
-        foreach (var wrong in new[] { "unet.fps_cond=0", "unet.temporal_length=sixteen", "unet.channel_mult=[1,\"two\"]" })
+        foreach (var wrong in new[] { "unet.fps_cond=0", "unet.temporal_length=sixteen", "unet.channel_mult=[1,\"two\"]", "vae.ch_mult=[1,2", "text.layers=two" })
         {
             var refused = Assert.Throws<FifoInputException>(() => VideoCrafterConfigOverrides.Apply(VideoCrafterPreset.VideoCrafter2(), new[] { wrong }));
             Assert.Contains("wrong type", refused.Message);
-            Assert.Contains(wrong[5..wrong.IndexOf('=')], refused.Message);
+            // The entry is named: among fifteen overrides, the one at fault.
+            Assert.Contains($"'{wrong}'", refused.Message);
+            Assert.Equal(new[] { "configOverrides" }, Problems(o => o.ConfigOverrides = new[] { "vae.ch=32", wrong }));
         }
+        // Right kinds that fit only together are the preset's to judge, not refused one by one.
+        Assert.Null(VideoCrafterConfigOverrides.CheckEntry("unet.model_channels=32"));
 
         var sized = tiny.Options();
         sized.ConfigOverrides = Array.Empty<string>();
         sized.Height = 328;
         sized.Width = 512;
         var ex = Assert.Throws<FifoInputException>(() => tiny.Load(sized));
-        Assert.Equal("VideoCrafterConfigInvalid", ex.ErrorId);
+        // The options' problem, at the side at fault: a recipe's check reports it at its line, as it reports width: 7.
+        Assert.Equal(("VideoCrafterOptionInvalid", "height"), (ex.ErrorId, ex.Option));
         Assert.Contains("multiple of 64", ex.Message);
+        Assert.Equal("VideoCrafterOptionInvalid", Assert.Throws<FifoInputException>(() => new VideoCrafterModelAdapter().Describe(sized, new PluginContext())).ErrorId);
+        sized.Height = 320;
+        sized.Width = 520;
+        Assert.Equal("width", Assert.Throws<FifoInputException>(() => tiny.Load(sized)).Option);
+        // The preset's own size, made unfit by overrides that add a downsampling level: the overrides are at fault.
+        var deeper = tiny.Options();
+        deeper.Height = deeper.Width = null;
+        deeper.ConfigOverrides = new[] { "unet.channel_mult=[1,2,4,4,4]" };
+        Assert.Equal("configOverrides", Assert.Throws<FifoInputException>(() => tiny.Load(deeper)).Option);
 
         Assert.Contains("context_dim", RefusedWith("text.width=24").Message);
 
@@ -518,7 +574,7 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
         foreach (var (wrong, named) in new[] { ("text.heads=0", "text.heads"), ("vae.ch_mult=[]", "vae.ch_mult"), ("vae.ch=20", "GroupNorm") })
         {
             var refused = RefusedWith(wrong);
-            Assert.Equal("VideoCrafterConfigInvalid", refused.ErrorId);
+            Assert.Equal(("VideoCrafterOptionInvalid", "configOverrides"), (refused.ErrorId, refused.Option));
             Assert.Contains(named, refused.Message);
         }
 
