@@ -88,9 +88,42 @@ public static class OpenSoraCheckpoints
                 $"{latte.CaptionChannels}-wide captions. Point textEncoderPath at DeepFloyd/t5-v1_1-xxl (d_model 4096).");
     }
 
+    /// <summary>
+    /// Whether <paramref name="root"/> is a release folder holding the preset's transformer folder and vae/, checked before
+    /// T5 is looked for inside it: a path one level too deep (a part of the release), a file, or another model's folder
+    /// is named as what it is, not as a missing text encoder.
+    /// </summary>
+    public static void RequireReleaseFolder(string root, OpenSoraPreset preset)
+    {
+        string expected = $"give the Open-Sora Plan release folder, the one holding {preset.Folder}/ and vae/ (LanguageBind/Open-Sora-Plan-v1.1.0; see docs/models/opensora.md)";
+        if (File.Exists(root))
+            throw new FifoInputException("OpenSoraFolderNotFound", $"'{root}' is a file, not a folder: {expected}.");
+        if (!Directory.Exists(root))
+            throw new FifoInputException("OpenSoraFolderNotFound", $"Model folder '{root}' does not exist: {expected}.");
+        if (Directory.Exists(System.IO.Path.Combine(root, preset.Folder)) && Directory.Exists(System.IO.Path.Combine(root, "vae"))) return;
+        throw new FifoInputException("OpenSoraFolderNotFound", NotARelease(root, preset, expected) + ".");
+    }
+
+    static string NotARelease(string root, OpenSoraPreset preset, string expected)
+    {
+        var full = System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(root));
+        string name = System.IO.Path.GetFileName(full);
+        if (name == "vae" || OpenSoraPreset.All.Any(p => string.Equals(p.Folder, name, StringComparison.OrdinalIgnoreCase)))
+            return $"'{root}' is one part of a release (its {(name == "vae" ? "VAE" : "transformer")}); give the folder above it, '{System.IO.Path.GetDirectoryName(full)}'";
+        if (File.Exists(System.IO.Path.Combine(root, "model_index.json")))
+            return $"'{root}' is a diffusers pipeline folder (it has model_index.json), not an Open-Sora Plan release; a zeroscope folder is the zeroscope model's. Otherwise {expected}";
+        bool hasTransformer = Directory.Exists(System.IO.Path.Combine(root, preset.Folder));
+        if (!hasTransformer && OpenSoraPreset.All.FirstOrDefault(p => p != preset && Directory.Exists(System.IO.Path.Combine(root, p.Folder))) is { } other)
+            return $"'{root}' holds {other.Folder}/ but not {preset.Folder}/: choose the preset {other.Name}, or download {preset.Folder}/ into it";
+        return $"'{root}' holds no {(hasTransformer ? "vae" : preset.Folder)}/ folder: {expected}";
+    }
+
     /// <summary>The weight files of an HF folder: the shards named by its index, or the single file.</summary>
     public static IReadOnlyList<string> T5Shards(string folder)
     {
+        if (File.Exists(folder))
+            throw new FifoInputException("OpenSoraTextEncoderNotFound",
+                $"Text encoder path '{folder}' is a file, not a folder: give DeepFloyd/t5-v1_1-xxl's folder (config.json, spiece.model and the weights) as textEncoderPath.");
         if (!Directory.Exists(folder))
             throw new FifoInputException("OpenSoraTextEncoderNotFound",
                 $"Text encoder folder '{folder}' does not exist. Download DeepFloyd/t5-v1_1-xxl and set textEncoderPath to it.");

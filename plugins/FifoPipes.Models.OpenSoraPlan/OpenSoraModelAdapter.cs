@@ -58,6 +58,7 @@ public sealed class OpenSoraModelAdapter : IModelAdapter
         var devices = ModelDevices.ResolveAll(o.Device, dtype, context.Log);
 
         string root = context.ResolvePath(o.Path);
+        OpenSoraCheckpoints.RequireReleaseFolder(root, preset);
         string textFolder = o.TextEncoderPath.Length > 0 ? context.ResolvePath(o.TextEncoderPath) : Path.Combine(root, "t5-v1_1-xxl");
         // Checked first so a wrong folder fails before gigabytes load; the 4.7B-parameter T5 weights load on first use.
         var textShards = OpenSoraCheckpoints.T5Shards(textFolder);

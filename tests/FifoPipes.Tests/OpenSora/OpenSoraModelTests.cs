@@ -427,7 +427,8 @@ public sealed class OpenSoraModelTests : IDisposable
     {
         var adapter = new OpenSoraModelAdapter();
         var missing = Assert.Throws<FifoInputException>(() => adapter.Load(new OpenSoraOptions { Path = Path.Combine(root, "nowhere") }, new PluginContext()));
-        Assert.Equal("OpenSoraTextEncoderNotFound", missing.ErrorId);
+        Assert.Equal("OpenSoraFolderNotFound", missing.ErrorId);
+        Assert.Contains("the one holding 65x512x512/ and vae/", missing.Message);
         var problems = new OpenSoraOptions { Path = "", Preset = "opensora-v2", Device = "gpu", Dtype = "float64" }.Validate().Select(p => p.Option).ToList();
         Assert.Equal(new[] { "path", "preset", "device", "dtype" }, problems);
         Assert.Equal("dtype", new OpenSoraOptions { Path = "x", Dtype = "float16" }.Validate().Single().Option);
@@ -436,6 +437,31 @@ public sealed class OpenSoraModelTests : IDisposable
         File.Delete(Path.Combine(root, "vae", "diffusion_pytorch_model.safetensors"));
         var noVae = Assert.Throws<FifoInputException>(() => adapter.Load(new OpenSoraOptions { Path = root }, new PluginContext()));
         Assert.Equal("OpenSoraWeightsNotFound", noVae.ErrorId);
+    }
+
+    [Fact]
+    public void A_path_that_is_no_release_folder_is_named_as_what_it_is_before_t5_is_looked_for_in_it()
+    {
+        WriteTinyRelease();
+        var adapter = new OpenSoraModelAdapter();
+        string Refused(string path, string preset = "opensora-v1.1-65", string textEncoder = "", string id = "OpenSoraFolderNotFound")
+        {
+            var options = new OpenSoraOptions { Path = path, Preset = preset, TextEncoderPath = textEncoder };
+            var refusal = Assert.Throws<FifoInputException>(() => adapter.Check(options, new PluginContext()));
+            Assert.Equal(id, refusal.ErrorId);
+            return refusal.Message;
+        }
+        var transformer = Path.Combine(root, "65x512x512");
+        var t5 = Path.Combine(root, "t5-v1_1-xxl");
+        // The transformer's own folder, with or without a text encoder given: one level too deep.
+        Assert.Contains($"is one part of a release (its transformer); give the folder above it, '{root}'", Refused(transformer));
+        Assert.Contains("give the folder above it", Refused(transformer, textEncoder: t5));
+        Assert.Contains("is a file, not a folder", Refused(Path.Combine(transformer, "diffusion_pytorch_model.safetensors")));
+        Assert.Contains("choose the preset opensora-v1.1-65", Refused(root, preset: "opensora-v1.1-221"));
+
+        var zeroscope = FifoPipes.Tests.Parity.ParityCase.Load("zeroscope/diffusers_folder").File("model");
+        Assert.Contains("is a diffusers pipeline folder", Refused(zeroscope));
+        Assert.Contains("is a file, not a folder", Refused(root, textEncoder: Path.Combine(t5, "model.safetensors"), id: "OpenSoraTextEncoderNotFound"));
     }
 
     [Fact]
