@@ -62,7 +62,8 @@ public sealed class RecipeReader
         if (!Directory.Exists(full)) return new Diagnostic("(file)", $"recipe file '{full}' does not exist", null, Array.Empty<string>());
         var inside = Directory.EnumerateFiles(full, "*.yaml").Concat(Directory.EnumerateFiles(full, "*.yml")).Select(Path.GetFileName).Order().Take(4).ToList();
         return new Diagnostic("(file)", $"'{full}' is a folder, not a recipe file; " + (inside.Count == 0 ? "give the path of a recipe (.yaml)"
-            : $"give one of its recipes ({string.Join(", ", inside)}), or pipe them all: Get-ChildItem '{Path.Join(full, "*")}' -Include *.yaml, *.yml | Invoke-FifoRecipe"), null, Array.Empty<string>());
+            // A path with a wildcard, which every recipe command takes: the same words suit testing and running them.
+            : $"give one of its recipes ({string.Join(", ", inside)}), or all of them as '{Path.Join(full, "*.yaml")}'"), null, Array.Empty<string>());
     }
 
     /// <summary>Reads a recipe file. Returns null (with diagnostics) when it is not valid.</summary>

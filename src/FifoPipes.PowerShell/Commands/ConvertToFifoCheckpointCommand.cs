@@ -23,7 +23,7 @@ public sealed class ConvertToFifoCheckpointCommand : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = "";
 
-    /// <summary><para type="description">The safetensors file to write; default: the source with the extension .safetensors, or for a safetensors source &lt;name&gt;.&lt;dtype&gt;.safetensors.</para></summary>
+    /// <summary><para type="description">The safetensors file to write (its name must end in .safetensors); default: the source with the extension .safetensors, or for a safetensors source &lt;name&gt;.&lt;dtype&gt;.safetensors.</para></summary>
     [Parameter(Position = 1)]
     [ValidateNotNullOrEmpty]
     public string? Destination { get; set; }
@@ -42,6 +42,14 @@ public sealed class ConvertToFifoCheckpointCommand : PSCmdlet
         var source = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
         if ((Destination ?? DefaultDestination(source)) is not { } named) return;
         var destination = SessionState.Path.GetUnresolvedProviderPathFromPSPath(named);
+        // A loader given model.ckpt expects a torch zip: a safetensors file under that name would be called damaged.
+        if (!destination.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+        {
+            WriteError(Errors.From(new FifoInputException("DestinationNotSafetensors",
+                $"'{destination}' does not end in .safetensors, but a safetensors file is what ConvertTo-FifoCheckpoint writes: name it " +
+                $"'{System.IO.Path.ChangeExtension(destination, ".safetensors")}' (the model plugins read the file by that extension)."), destination));
+            return;
+        }
         if (!ShouldProcess(destination, $"Convert '{source}' to safetensors{(DType is null ? "" : " in " + DType)}")) return;
         if (!Force && System.IO.File.Exists(destination))
         {

@@ -290,6 +290,15 @@ public sealed class ModelCmdletTests : IDisposable
 
         var (_, exists) = Run($"ConvertTo-FifoCheckpoint '{LightningCheckpointWriter.TinyCheckpoint}' model.safetensors");
         Assert.Equal("OutputExists", Assert.Single(exists).FullyQualifiedErrorId.Split(',')[0]);
+        // Safetensors under another name would be read as what the name says by a loader, and called damaged.
+        foreach (var misnamed in new[] { "out.ckpt", "out.safetensor" })
+        {
+            var (_, refused) = Run($"ConvertTo-FifoCheckpoint '{LightningCheckpointWriter.TinyCheckpoint}' {misnamed}");
+            var error = Assert.Single(refused);
+            Assert.Equal("DestinationNotSafetensors", error.FullyQualifiedErrorId.Split(',')[0]);
+            Assert.Contains($"name it '{Path.Combine(dir, Path.GetFileNameWithoutExtension(misnamed))}.safetensors'", error.Exception.Message);
+            Assert.False(File.Exists(Path.Combine(dir, misnamed)));
+        }
 
         // Piped checkpoints are converted one by one; one in the way is reported and the next still converted.
         File.Copy(LightningCheckpointWriter.TinyCheckpoint, Path.Combine(dir, "a.ckpt"));

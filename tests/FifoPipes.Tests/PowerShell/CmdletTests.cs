@@ -411,7 +411,12 @@ public sealed class CmdletTests : IDisposable
         Directory.CreateDirectory(Path.Combine(dir, "recipes"));
         WriteTinyRecipe(Path.Combine("recipes", "b.yaml"), "prompt: fire\nframes: 2");
         var folder = RunFailing("Invoke-FifoRecipe recipes");
-        Assert.Contains($"'{Path.Combine(dir, "recipes")}' is a folder, not a recipe file; give one of its recipes (b.yaml), or pipe them all", folder.Exception.Message);
+        Assert.Contains($"'{Path.Combine(dir, "recipes")}' is a folder, not a recipe file; give one of its recipes (b.yaml), or all of them as '{Path.Combine(dir, "recipes", "*.yaml")}'",
+            folder.Exception.Message);
+        // Words that suit the command that met it: testing the folder's recipes must not be told to run them.
+        var tested = Assert.Single(Run("Test-FifoRecipe recipes").Cast<FifoRecipeDiagnostic>());
+        Assert.DoesNotContain("Invoke-FifoRecipe", tested.Message);
+        Assert.Equal(new object[] { true }, Run($"Test-FifoRecipe '{Path.Combine(dir, "recipes", "*.yaml")}' -Quiet"));
     }
 
     [Fact]
