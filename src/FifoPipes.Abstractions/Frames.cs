@@ -85,4 +85,13 @@ public interface IFrameSink : IDisposable
     /// listed one by one). Safe to call more than once.
     /// </summary>
     IReadOnlyList<string> Complete();
+
+    /// <summary>
+    /// How many of the frames given to <see cref="Write"/>, counted from the first, the output holds durably: where no
+    /// crash could lose them, of this process or of a helper it feeds (an encoder holding frames in its lookahead, a
+    /// muxer its fragment). Null (the default): each frame once <see cref="Write"/> returns. The engine makes a snapshot
+    /// the resume point only once every sink holds the frames before it, so a sink that answers lower than it was given
+    /// keeps the resume point behind what is on disk. Read from the thread that writes, between calls. Contracts 1.12.
+    /// </summary>
+    long? FramesHeld => null;
 }

@@ -14,7 +14,8 @@ public sealed record FrameProduced(VideoFrame Frame, RunTimings Timings) : RunEv
 /// <summary>
 /// The sampler's state after the first <paramref name="Frames"/> frames. <see cref="VideoRun.Events"/> makes it the
 /// resume point when the consumer asks for the event after the last of those frames, that is once it has written them,
-/// so a crash at any moment resumes without a gap.
+/// and every sink writing them holds them (<see cref="IFrameSink.FramesHeld"/>, found by <see cref="HeldFrames"/>), so a
+/// crash at any moment resumes without a gap.
 /// </summary>
 public sealed record SnapshotSaved(StagedSnapshot Snapshot, long Frames) : RunEvent;
 

@@ -13,6 +13,8 @@ namespace FifoPipes.Hosting.Engine;
 public sealed class SinkSet : IDisposable
 {
     readonly List<(SinkUse Use, IFrameSink? Sink)> sinks;
+    // Frames each sink took, by its place: a run's snapshots wait until the sinks hold theirs (HeldFrames).
+    readonly List<long> given;
     readonly PluginContext context;
     readonly double fallbackFps;
     readonly bool overwrite;
@@ -21,6 +23,7 @@ public sealed class SinkSet : IDisposable
     public SinkSet(IEnumerable<SinkUse> uses, bool overwrite, double fallbackFps, PluginContext context)
     {
         sinks = uses.Select(u => (u, (IFrameSink?)null)).ToList();
+        given = sinks.Select(_ => 0L).ToList();
         this.overwrite = overwrite;
         this.fallbackFps = fallbackFps;
         this.context = context;
@@ -73,6 +76,7 @@ public sealed class SinkSet : IDisposable
                     sinks[i] = (use, sink);
                 }
                 sink.Write(frame);
+                HeldFrames.Wrote(frame.RunId, sink, frame.Index, given[i]++);
             }
             catch (Exception ex) when (Wrapped(ex))
             {
@@ -92,6 +96,8 @@ public sealed class SinkSet : IDisposable
             if (sink is null) continue;
             try { files.AddRange(sink.Complete()); }
             catch (Exception ex) { failures.Add(Wrapped(ex) ? new SinkFailedException(use.Plugin.Name, use.Plugin.Source, use.Path, ex) : ex); }
+            // Finished or failed, what it holds now is all it will: the snapshots waiting for it are settled.
+            finally { HeldFrames.Finished(sink, context.Log); }
         }
         if (failures.Count == 1) throw failures[0];
         if (failures.Count > 1) throw new AggregateException("Several sinks failed to finish their files.", failures);

@@ -38,6 +38,8 @@ public sealed class VideoRun
         var channel = Channel.CreateBounded<RunEvent>(new BoundedChannelOptions(ChannelCapacity) { SingleReader = true });
         var worker = new Thread(() => Work(channel.Writer, stop.Token)) { IsBackground = true, Name = "FifoPipes worker" };
         worker.Start();
+        // Stages whose frames the consumer has had, waiting until every sink holds them (HeldFrames).
+        var waiting = new Queue<StagedSnapshot>();
         try
         {
             var reader = channel.Reader;
@@ -45,14 +47,18 @@ public sealed class VideoRun
             while (reader.WaitToReadAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult())
                 while (reader.TryRead(out var item))
                 {
-                    // The consumer is back for more, so every frame before this snapshot is written.
-                    var uncommitted = item is SnapshotSaved saved ? Commit(saved.Snapshot) : null;
+                    // The consumer is back for more, so every frame before this snapshot is handed to the sinks; it becomes
+                    // the resume point once they hold them (an encoder's lookahead holds frames a crash would lose).
+                    if (item is SnapshotSaved saved) waiting.Enqueue(saved.Snapshot);
+                    var uncommitted = CommitHeld(waiting);
                     yield return item;
-                    if (uncommitted is not null) yield return uncommitted;
+                    foreach (var message in uncommitted) yield return message;
                 }
         }
         finally
         {
+            // The rest become the resume point as the sinks finish their files, if they hold their frames then.
+            HeldFrames.Ended(RunId, waiting);
             stop.Cancel();
             // Drain so a worker blocked on a full channel can see the cancellation and leave.
             while (worker.IsAlive && !worker.Join(10)) DiscardNext(channel.Reader);
@@ -60,12 +66,23 @@ public sealed class VideoRun
         }
     }
 
+    /// <summary>The waiting stages every sink of this run holds the frames before, committed in order; a warning for each that could not be.</summary>
+    List<RunMessage> CommitHeld(Queue<StagedSnapshot> waiting)
+    {
+        var messages = new List<RunMessage>();
+        if (waiting.Count == 0) return messages;
+        long? held = HeldFrames.HeldBefore(RunId);
+        while (waiting.TryPeek(out var stage) && (held is null || stage.FramesBefore <= held))
+            if (Commit(waiting.Dequeue()) is { } message) messages.Add(message);
+        return messages;
+    }
+
     /// <summary>
     /// Makes the stage the resume point; a warning where it stays the previous one. A rename the file system refuses
     /// (on Windows, a scanner or indexer holding the old snapshot a moment) costs this resume point, not the run: the
     /// next snapshot tries again.
     /// </summary>
-    static RunMessage? Commit(StagedSnapshot stage)
+    internal static RunMessage? Commit(StagedSnapshot stage)
     {
         try
         {

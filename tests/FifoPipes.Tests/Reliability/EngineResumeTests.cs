@@ -92,6 +92,22 @@ public sealed class EngineResumeTests : IDisposable, IClassFixture<EngineResumeT
         return File.Exists(path) ? long.Parse(SafetensorsFile.ReadMetadata(path)["emitted"]) : null;
     }
 
+    [SkippableFact]
+    public void A_snapshot_waits_for_the_frames_an_encoder_holds_in_its_lookahead()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        // At its default preset x264 holds 40 frames in its lookahead before it gives out the first: all of this run's.
+        // The frames were piped to ffmpeg, but a crash (ffmpeg killed too) would lose every one, so no snapshot may count them.
+        var yaml = Recipe("unused").Split('\n').TakeWhile(l => !l.TrimStart().StartsWith("sinks:")).Append("sinks: [ { path: held.mkv } ]");
+        var seen = new List<long?>();
+        Run(Read(string.Join('\n', yaml)), afterEachFrame: _ => seen.Add(CommittedSnapshot()));
+        Assert.Equal(Frames, seen.Count);
+        Assert.All(seen, committed => Assert.Null(committed));
+        // Once ffmpeg finished the file with every frame, the last snapshot is the resume point.
+        Assert.Equal(Frames, CommittedSnapshot());
+        Assert.Equal(Frames, Ffprobe.Probe(Path.Combine(folder, "held.mkv")).Frames);
+    }
+
     [Fact]
     public void The_resume_point_never_runs_ahead_of_the_written_frames()
     {
