@@ -59,6 +59,26 @@ internal class FfmpegOutput
 
     /// <summary>After ffmpeg finished the file; throws <see cref="FifoInputException"/> where the output cannot be completed.</summary>
     public virtual void End() { }
+
+    /// <summary>Seconds of video a muxer may hold before it writes them: an MP4 fragment (frag_duration), a Matroska cluster (5 s in a file).</summary>
+    double BufferedSeconds => Container == FfmpegContainer.Mp4 ? 1 : 5;
+
+    /// <summary>Frames an encoder may have muxed out of order (B-frames: H.264 allows 16), whose earlier frames are not muxed yet.</summary>
+    const int ReorderedFrames = 16;
+
+    /// <summary>
+    /// How many of the frames sent to ffmpeg its output holds on disk, at least, while ffmpeg runs: those before where its
+    /// muxer has got (<paramref name="outputTime"/>, ffmpeg's progress report), less what a muxer holds before it writes
+    /// and what an encoder muxes out of order. A classic MP4 holds none until ffmpeg writes its index at the end.
+    /// </summary>
+    /// <param name="interpolates">The file's frames are not the run's: its times are.</param>
+    public virtual long FramesHeld(TimeSpan? outputTime, FrameFormat format, bool interpolates)
+    {
+        if (outputTime is not { } muxed || (Container == FfmpegContainer.Mp4 && !Options.Fragmented)) return 0;
+        double fileRate = interpolates ? Options.Interpolate : format.Fps;
+        double seconds = muxed.TotalSeconds - BufferedSeconds - ReorderedFrames / fileRate;
+        return seconds <= 0 ? 0 : (long)Math.Floor(seconds * format.Fps + 1e-6);
+    }
 }
 
 /// <summary>
@@ -83,12 +103,17 @@ internal sealed class HlsOutput : FfmpegOutput
     public override void Open(VideoFrame first, FrameFormat format)
     {
         if (first.Index <= 0) return;
-        continuation = HlsContinuation.Open(Requested, first.Index, format, Options, Log, out var why);
+        continuation = HlsContinuation.Open(Requested, first.Index, format, Options, Log, out var why, first.Provenance);
         if (continuation is null)
         {
-            if (why is null) return;
+            if (why is null)
+            {
+                BesideMissingPlaylist(first.Index);
+                return;
+            }
             // A killed run's playlist was left open for its resume; this run writes one of its own, so that one ends here.
-            bool ended = HlsFiles.EndIfOurs(Requested);
+            // Another run's playlist stays open for that run's own resume.
+            bool ended = !why.StartsWith(RecordedRun.AnotherRuns, StringComparison.Ordinal) && HlsFiles.EndIfOurs(Requested);
             Log.Warning($"hls: '{Requested}' cannot be carried on in place: {why}. This run writes a playlist of its own beside it" +
                         (ended ? ", and the earlier one is ended (#EXT-X-ENDLIST)." : "."));
             return;
@@ -103,13 +128,35 @@ internal sealed class HlsOutput : FfmpegOutput
         Path = continuation.PartPlaylist;
     }
 
+    /// <summary>
+    /// A resume whose playlist is gone but whose segments are not (deleted by hand, or lost): they are the earlier run's
+    /// frames, which -Force on a resume never replaces, so this run writes a playlist of its own beside them.
+    /// </summary>
+    void BesideMissingPlaylist(long firstFrame)
+    {
+        if (HlsFiles.EarlierRunFile(Requested) is not { } left) return;
+        Path = HlsFiles.BesidePath(Requested, firstFrame);
+        Log.Warning($"hls: '{Requested}' is missing, but segments of an earlier run are beside it ({System.IO.Path.GetFileName(left)}, ...), so this resumed run " +
+                    $"leaves them as they are and writes a playlist of its own beside it, '{Path}', from frame {firstFrame} on. The frames before {firstFrame} " +
+                    "are in those segments only: put the earlier playlist back to play them.");
+    }
+
+    /// <summary>
+    /// The frames in the segments ffmpeg listed (of this run's part, for a continuation): a killed run's playlist keeps only
+    /// those, and its resume deletes the rest (<see cref="HlsFiles.RemoveUnlisted"/>).
+    /// </summary>
+    public override long FramesHeld(TimeSpan? outputTime, FrameFormat format, bool interpolates) =>
+        watch is null ? 0 : (long)Math.Floor(watch.ListedSeconds * format.Fps + 1e-3);
+
     public override void BeforeStart(VideoFrame first, FrameFormat format, bool interpolates)
     {
-        if (continuation is null) base.BeforeStart(first, format, interpolates);
+        if (continuation is null && Path == Requested) base.BeforeStart(first, format, interpolates);
         // A resumed run's own playlist name may have segments of an earlier, killed resume beside it.
         if (Path != Requested) HlsFiles.EnsureWritable(Path, Target.Overwrite);
-        // The new playlist replaces the earlier run's, so its segments go too: a longer run leaves more than this one writes over.
-        if (Target.Overwrite) HlsFiles.RemoveEarlierRun(Path);
+        // The new playlist replaces the earlier run's, so its segments go too: a longer run leaves more than this one writes
+        // over. A resume replaces nothing of an earlier run (-Force only gets it past the files that run left): only a
+        // playlist of its own name beside them, which a killed resume of the same frame left.
+        if (Target.Overwrite && (first.Index <= 0 || Path != Requested)) HlsFiles.RemoveEarlierRun(Path);
         watch = continuation?.Part ?? new HlsPlaylistWatch(Path);
     }
 

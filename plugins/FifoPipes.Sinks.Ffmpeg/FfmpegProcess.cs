@@ -74,9 +74,24 @@ internal sealed class FfmpegProcess : IDisposable
             Interlocked.Exchange(ref outputMicroseconds, us);
     }
 
+    /// <summary>The errors of a write that failed, as the C library words them in ffmpeg's messages.</summary>
+    static readonly string[] WriteErrors = { "No space left on device", "File too large", "Disk quota exceeded", "Input/output error", "Read-only file system" };
+
+    volatile string? writeFailure;
+
+    /// <summary>
+    /// Why a write of ffmpeg's output failed ("No space left on device"), from the first message that says so; null while
+    /// none did. ffmpeg reports such a failure and goes on, so the sink has to look.
+    /// </summary>
+    public string? WriteFailure => writeFailure;
+
+    /// <summary>ffmpeg's exit code where it has exited, else <paramref name="running"/>.</summary>
+    public int ExitCodeOr(int running) => process.HasExited ? process.ExitCode : running;
+
     void KeepStderrLine(string? line)
     {
         if (string.IsNullOrWhiteSpace(line)) return;
+        if (writeFailure is null && WriteErrors.FirstOrDefault(e => line.Contains(e, StringComparison.Ordinal)) is { } error) writeFailure = error;
         lock (stderrTail)
         {
             stderrTail.Enqueue(line);

@@ -122,6 +122,10 @@ public sealed class FfmpegSink : IFrameSink
     FfmpegProcess? process;
     FrameFormat? format;
     long framesWritten;
+    // Frames the output held already (a playlist carried on in place), given to the sink but not to ffmpeg.
+    long framesSkipped;
+    // ffmpeg finished its file with every frame it was sent, and the output was ended: all of them are held.
+    bool finishedWhole;
     FifoInputException? failure;
     IReadOnlyList<string>? completed;
     // What stood at the output before ffmpeg started (its last write and length), null for nothing: only a file ffmpeg
@@ -157,9 +161,14 @@ public sealed class FfmpegSink : IFrameSink
         if (process is null)
         {
             // The resumed run makes these again on its way to the frames the output lacks; they are in it already.
-            if (frame.Index < output.FirstNewFrame) return;
+            if (frame.Index < output.FirstNewFrame)
+            {
+                framesSkipped++;
+                return;
+            }
             Start(frame);
         }
+        StopIfWriteFailed();
         try
         {
             process!.Write(frame.Rgb);
@@ -167,13 +176,41 @@ public sealed class FfmpegSink : IFrameSink
         catch (IOException ex)
         {
             int exitCode = process!.Finish(DyingIdleLimit);
-            failure = Failure($"ffmpeg stopped reading frames while writing '{output.Path}' after {framesWritten} frames", exitCode, ex);
+            // Gone after a failed write: that is the cause to name, not the pipe it closed.
+            failure = Failure(WriteFailed() is { } cause ? WriteFailedWhat(cause) : $"ffmpeg stopped reading frames while writing '{output.Path}' after {framesWritten} frames", exitCode, ex);
             throw failure;
         }
         framesWritten++;
         try { output.AfterFrame(StopFfmpeg); }
         catch (FifoInputException ex) { throw failure = ex; }
+        StopIfWriteFailed();
     }
+
+    /// <summary>
+    /// How many of the frames given, from the first, are in the output where no crash can take them: those it held
+    /// already, and of those sent to ffmpeg the ones its output holds by now (<see cref="FfmpegOutput.FramesHeld"/>), not
+    /// those in the encoder's lookahead or the muxer's open fragment. All of them once ffmpeg finished the file.
+    /// </summary>
+    public long? FramesHeld =>
+        finishedWhole || process is null ? framesSkipped + framesWritten
+        : framesSkipped + Math.Clamp(output.FramesHeld(process.OutputTime, format!, FfmpegCommand.Interpolates(options, format!)), 0, framesWritten);
+
+    /// <summary>
+    /// Stops the run at ffmpeg's first failed write (a full disk, a file size limit): ffmpeg says so and goes on reading
+    /// frames it cannot write, so without this the run would learn of it only when ffmpeg gives up, hundreds of frames on.
+    /// </summary>
+    void StopIfWriteFailed()
+    {
+        if (WriteFailed() is not { } cause) return;
+        StopFfmpeg();
+        failure = Failure(WriteFailedWhat(cause) + ", and was stopped: it goes on reading frames past a failed write", process!.ExitCodeOr(-1), null);
+        throw failure;
+    }
+
+    /// <summary>The failed write ffmpeg reported; never for a playlist, whose watch finds it and puts the playlist back (<see cref="HlsPlaylistWatch"/>).</summary>
+    string? WriteFailed() => container == FfmpegContainer.Hls ? null : process!.WriteFailure;
+
+    string WriteFailedWhat(string cause) => $"ffmpeg could not write '{output.Path}' ({cause}) after {framesWritten} frames were sent";
 
     /// <summary>Stops an ffmpeg whose output went wrong without its noticing: killed, as what it writes next would be lost too.</summary>
     void StopFfmpeg()
@@ -193,7 +230,8 @@ public sealed class FfmpegSink : IFrameSink
         double soundFrom = SoundFile.PositionAt(options.Audio, first.Index / format.Fps);
         // A playlist carried on in place starts where the interrupted run's did: its init segment stays that run's, one stream.
         var record = output.CarriesOn ? first.Provenance : FileRecord.Of(first);
-        var arguments = FfmpegCommand.Build(options, container, format, output.Path, target.Overwrite, record, soundFrom);
+        // Progress reports say how far the output has got (FramesHeld): the frames piped in are not yet in the file.
+        var arguments = FfmpegProcess.ProgressArguments.Concat(FfmpegCommand.Build(options, container, format, output.Path, target.Overwrite, record, soundFrom)).ToList();
         if (FfmpegCommand.PaddingNote(options, format) is { } padding) log.Verbose($"{container.Name}: {padding}");
         // The provenance comment is many lines; the log line names it instead of repeating it (a comment of the user's own stays).
         string? provenanceArgument = record is null ? null : "comment=" + record;
@@ -213,6 +251,7 @@ public sealed class FfmpegSink : IFrameSink
             // A resume stopped before it got past the frames the output held: it is as complete as before.
             if (!output.CarriesOn) return completed = Array.Empty<string>();
             End();
+            finishedWhole = true;
             return completed = new[] { output.Result };
         }
         int exitCode = process.Finish(idleLimit);
@@ -223,8 +262,18 @@ public sealed class FfmpegSink : IFrameSink
             failure = Failure($"ffmpeg could not finish '{output.Path}' ({framesWritten} frames sent)", exitCode, null);
             throw failure;
         }
+        // A failed write it went on past, at the very end: the file lacks frames though ffmpeg exited well.
+        if (failure is null && WriteFailed() is { } cause)
+        {
+            failure = Failure($"ffmpeg could not write all of '{output.Path}' ({cause}; {framesWritten} frames sent)", exitCode, null);
+            throw failure;
+        }
         // An output whose ffmpeg failed is not complete: it is not ended as if it were.
-        if (failure is null) End();
+        if (failure is null)
+        {
+            End();
+            finishedWhole = true;
+        }
         log.Verbose($"{container.Name}: wrote {framesWritten} frames to {output.Result}{(FfmpegCommand.Interpolates(options, format!) ? $" (interpolated to {Rate(options.Interpolate)} fps)" : "")}");
         return completed;
     }

@@ -70,15 +70,17 @@ public sealed class HlsContinuation
     /// The continuation of <paramref name="playlist"/> by a run whose first frame is <paramref name="firstFrame"/>; null
     /// where there is nothing to continue (a fresh run, no playlist) or the playlist cannot go on as this run would write
     /// it (not fragmented MP4, files missing or unreadable, an EVENT playlist given a live window, longer segments than
-    /// it promised), with the reason in <paramref name="why"/>.
+    /// it promised, another frame rate, another run's frames), with the reason in <paramref name="why"/>.
     /// </summary>
-    public static HlsContinuation? Open(string playlist, long firstFrame, FrameFormat format, FfmpegSinkOptions options, IProgressSink log, out string? why)
+    /// <param name="run">This run's record (its first frame's provenance); null where the frames record none.</param>
+    public static HlsContinuation? Open(string playlist, long firstFrame, FrameFormat format, FfmpegSinkOptions options, IProgressSink log, out string? why,
+        string? run = null)
     {
         why = null;
         if (firstFrame <= 0 || !File.Exists(playlist)) return null;
         try
         {
-            why = Unfit(playlist, options, format, out var held);
+            why = Unfit(playlist, options, format, run, out var held);
             if (why is not null) return null;
             HlsFiles.RemoveUnlisted(playlist, held!.Playlist.Segments.Select(s => s.Uri));
             var continuation = new HlsContinuation(playlist, held, firstFrame, format.Fps, options.Keep, log);
@@ -96,7 +98,7 @@ public sealed class HlsContinuation
     }
 
     /// <summary>Why the playlist cannot go on as this run would write it; null where it can, with what it holds.</summary>
-    static string? Unfit(string playlist, FfmpegSinkOptions options, FrameFormat format, out Earlier? held)
+    static string? Unfit(string playlist, FfmpegSinkOptions options, FrameFormat format, string? run, out Earlier? held)
     {
         held = null;
         var earlier = HlsPlaylist.Parse(File.ReadAllText(playlist));
@@ -116,6 +118,11 @@ public sealed class HlsContinuation
         var lastBytes = File.ReadAllBytes(segment);
         if (video is null || !Fmp4Boxes.DecodeTimes(lastBytes).TryGetValue(video.Id, out var start))
             return $"its last segment {last.Uri} has no video track's time";
+        // Its frames are counted, and this run's placed on its timeline, at this run's rate: at another they would land
+        // elsewhere, skipping or repeating frames.
+        if (OtherRate(video, lastBytes, options, format) is { } rate) return rate;
+        // Read only where there is a run to compare with: it takes an ffmpeg.
+        if (run is not null && RecordedRun.Other(ProvenanceReader.Read(init, RecordingFile.Video), run) is { } other) return other;
         // The file ends with its last frame: a whole frame after that frame's start, or, interpolated, a fraction of one
         // (minterpolate's last output frame, at least 1/240 s); either way the frames started before the end are the ones
         // it holds. A microsecond covers the playlist's rounding of the last length.
@@ -123,6 +130,20 @@ public sealed class HlsContinuation
         long frames = (long)Math.Floor((end - 1e-6) * format.Fps) + 1;
         held = new Earlier(earlier, frames, Fmp4Boxes.LastFragmentNumber(lastBytes), initBytes);
         return null;
+    }
+
+    /// <summary>
+    /// Why the playlist's frames play at another rate than this run's would (-Fps, or interpolate, changed since it was
+    /// written), by its last segment's first frame length; null where they play at the same, or it cannot tell.
+    /// </summary>
+    static string? OtherRate(Fmp4Track video, byte[] lastSegment, FfmpegSinkOptions options, FrameFormat format)
+    {
+        if (Fmp4Boxes.FirstSampleDuration(lastSegment, video.Id) is not { } ticks || ticks == 0) return null;
+        double earlier = video.Timescale / (double)ticks;
+        double now = FfmpegCommand.Interpolates(options, format) ? options.Interpolate : format.Fps;
+        // The timescale rounds a rate like 29.97 a little: a thousandth apart is the same rate.
+        return Math.Abs(earlier - now) <= now * 1e-3 ? null
+            : string.Create(CultureInfo.InvariantCulture, $"its frames play at {earlier:0.###} fps and this run's would at {now:0.###} (another -Fps or interpolate)");
     }
 
     /// <summary>

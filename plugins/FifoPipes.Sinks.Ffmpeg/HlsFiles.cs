@@ -49,6 +49,17 @@ public static class HlsFiles
         foreach (var file in OwnAndPartFiles(playlist).ToList().Append(playlist)) File.Delete(file);
     }
 
+    /// <summary>A file an earlier run wrote for the playlist (its own segments or a resumed part), found beside it; null where there is none.</summary>
+    internal static string? EarlierRunFile(string playlist) => OwnAndPartFiles(playlist).FirstOrDefault();
+
+    /// <summary>
+    /// The playlist a resumed run from <paramref name="firstFrame"/> writes beside <paramref name="playlist"/> when it
+    /// cannot carry it on (<c>sea.from-000120.m3u8</c>), whether or not the playlist itself is there.
+    /// </summary>
+    internal static string BesidePath(string playlist, long firstFrame) =>
+        Path.Combine(Path.GetDirectoryName(playlist) ?? "",
+            $"{Path.GetFileNameWithoutExtension(playlist)}.from-{firstFrame.ToString("D6", System.Globalization.CultureInfo.InvariantCulture)}{Path.GetExtension(playlist)}");
+
     /// <summary>Ends a playlist of this sink's kind (fragmented MP4) that is still open; false where it is not one, or was ended.</summary>
     public static bool EndIfOurs(string playlist)
     {

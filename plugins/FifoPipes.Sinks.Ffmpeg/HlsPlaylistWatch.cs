@@ -41,6 +41,9 @@ internal sealed class HlsPlaylistWatch
     /// <summary>The playlist ffmpeg writes.</summary>
     public string Playlist { get; }
 
+    /// <summary>How long the segments ffmpeg listed whole last together, those a live window has dropped since included.</summary>
+    public double ListedSeconds { get; private set; }
+
     /// <summary>The latest sound listing: every segment in it complete; null before ffmpeg listed any.</summary>
     public HlsPlaylist? Listing { get; private set; }
 
@@ -63,6 +66,7 @@ internal sealed class HlsPlaylistWatch
         var fresh = listed.Segments.Where(s => !whole.Contains(s.Uri)).ToList();
         foreach (var segment in fresh)
             if (Cut(segment.Uri) is { } cut) throw new HlsWriteFailedException(cut);
+        ListedSeconds += fresh.Sum(s => s.Seconds);
         // A live window's segments leave it: only the listed ones are kept, so the set stays as long as the playlist.
         whole = listed.Segments.Select(s => s.Uri).ToHashSet(StringComparer.Ordinal);
         (Listing, soundText) = (listed, text);

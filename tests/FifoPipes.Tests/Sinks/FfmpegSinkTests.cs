@@ -670,6 +670,63 @@ public sealed class FfmpegSinkTests : SinkTestBase
     }
 
     [SkippableFact]
+    public void A_playlist_resumed_at_another_rate_gets_a_playlist_of_its_own_beside_it_rather_than_skipping_frames()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        // At 8 fps the 44 frames end at 5.5 s; read at 12 fps that end would be frame 66, and frames 44 to 65 would never be encoded.
+        var (playlist, _) = Hls(0, 44);
+        var before = Listed(playlist);
+        var log = new FifoPipes.Tests.Sampling.RecordingSink();
+        var resumed = Write(new HlsSinkFactory(), new SinkTarget("sea.m3u8", 12, true), new PluginContext(log, Dir),
+            Frames(20, first: 24).Select(f => f.WithFps(12)), OneSecondSegments());
+        Assert.Equal(Path.Combine(Dir, "sea.from-000024.m3u8"), resumed);
+        Assert.Contains(log.Warnings, w => w.Contains("cannot be carried on in place: its frames play at 8 fps and this run's would at 12"));
+        Assert.Equal(20, Ffprobe.Probe(resumed).Frames);
+        Assert.Equal(before, Listed(playlist));
+    }
+
+    [SkippableFact]
+    public void A_resume_whose_playlist_is_gone_leaves_the_earlier_segments_and_writes_beside_them()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        var (playlist, _) = Hls(0, 44);
+        var earlier = Directory.GetFiles(Dir, "sea_*").Order(StringComparer.Ordinal).ToDictionary(Path.GetFileName, File.ReadAllBytes);
+        File.Delete(playlist);
+        // -Force, as a resume is given: it must replace nothing.
+        var (resumed, log) = Hls(24, 20);
+        Assert.Equal(Path.Combine(Dir, "sea.from-000024.m3u8"), resumed);
+        Assert.Contains(log.Warnings, w => w.Contains($"'{playlist}' is missing, but segments of an earlier run are beside it") && w.Contains("from frame 24 on"));
+        Assert.All(earlier, file => Assert.Equal(file.Value, File.ReadAllBytes(Path.Combine(Dir, file.Key))));
+        Assert.Equal(20, Ffprobe.Probe(resumed).Frames);
+    }
+
+    static IEnumerable<VideoFrame> Recorded(IEnumerable<VideoFrame> frames, string record) => frames.Select(f => new VideoFrame(f.Index, f.Width, f.Height, f.Rgb, f.Prompt, f.Fps, f.RunId) { Provenance = record });
+
+    [SkippableFact]
+    public void A_playlist_of_another_run_is_not_carried_on_but_one_this_run_extends_is()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        const string Ocean = "FifoPipes run aaaa\nmodel.use=analytic\nprompts[0]=ocean|100\nseed=4", Lava = "FifoPipes run bbbb\nmodel.use=analytic\nprompts[0]=lava|100\nseed=3";
+        const string OceanLonger = "FifoPipes run cccc\nmodel.use=analytic\nprompts[0]=ocean|400\nseed=4";
+        Write(new HlsSinkFactory(), new SinkTarget("sea.m3u8", 8, false), Context, Recorded(Frames(44), Ocean), OneSecondSegments());
+        var playlist = Path.Combine(Dir, "sea.m3u8");
+        var before = File.ReadAllText(playlist);
+
+        var log = new FifoPipes.Tests.Sampling.RecordingSink();
+        var other = Write(new HlsSinkFactory(), new SinkTarget("sea.m3u8", 8, true), new PluginContext(log, Dir), Recorded(Frames(20, first: 24), Lava), OneSecondSegments());
+        Assert.Equal(Path.Combine(Dir, "sea.from-000024.m3u8"), other);
+        Assert.Contains(log.Warnings, w => w.Contains("it holds another run's frames (run aaaa (seed 4, 'ocean')), and this run is run bbbb (seed 3, 'lava')"));
+        // Left to its own run, open for that run's resume.
+        Assert.Equal(before, File.ReadAllText(playlist));
+
+        var longerLog = new FifoPipes.Tests.Sampling.RecordingSink();
+        var carried = Write(new HlsSinkFactory(), new SinkTarget("sea.m3u8", 8, true), new PluginContext(longerLog, Dir), Recorded(Frames(30, first: 24), OceanLonger), OneSecondSegments());
+        Assert.Equal(playlist, carried);
+        Assert.Empty(longerLog.Warnings);
+        Assert.Contains(Listed(playlist), segment => segment.StartsWith("sea.from-000044_", StringComparison.Ordinal));
+    }
+
+    [SkippableFact]
     public void A_playlist_this_sink_cannot_carry_on_gets_a_playlist_of_its_own_beside_it()
     {
         Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
@@ -1165,6 +1222,34 @@ public sealed class FfmpegSinkTests : SinkTestBase
         var ex = FailsToWrite(sink, Frames(3));
         Assert.Contains($"'{path}' is as it was before this run: ffmpeg did not touch it.", ex.Message);
         Assert.Equal("the earlier video", File.ReadAllText(path));
+    }
+
+    [SkippableFact]
+    public void Frames_in_the_encoders_lookahead_are_not_held_until_ffmpeg_has_finished_the_file()
+    {
+        Skip.IfNot(Ffprobe.Available, "ffmpeg/ffprobe are not installed");
+        foreach (var factory in new ISinkFactory[] { new Mp4SinkFactory(), new MkvSinkFactory() })
+        {
+            // x264's default preset looks 40 frames ahead before it gives out the first: 30 piped in are none of them in the file.
+            using var sink = factory.Create(null, new SinkTarget($"held.{(factory is Mp4SinkFactory ? "mp4" : "mkv")}", 8, true), Context);
+            foreach (var f in Frames(30)) sink.Write(f);
+            Assert.Equal(0, sink.FramesHeld);
+            sink.Complete();
+            Assert.Equal(30, sink.FramesHeld);
+        }
+    }
+
+    [SkippableFact]
+    public void A_write_ffmpeg_fails_and_goes_on_past_stops_the_run_naming_the_file_and_the_cause()
+    {
+        Skip.IfNot(Ffprobe.Available && !OperatingSystem.IsWindows(), "needs ffmpeg and a POSIX shell");
+        // Past 64 KiB every write fails (EFBIG), as on a full disk (ENOSPC): ffmpeg says so and goes on reading frames.
+        var ffmpeg = Executable("limited-ffmpeg.sh", $"#!/bin/bash\ntrap '' XFSZ\nulimit -f 64\nexec '{FfmpegLocator.Locate()}' \"$@\"\n");
+        var path = Path.Combine(Dir, "v.mkv");
+        using var sink = new FfmpegSink(ffmpeg, path, new SinkTarget("v.mkv", 8, false), FfmpegContainer.Mkv, new FfmpegSinkOptions { Preset = "ultrafast" }, NullProgressSink.Instance);
+        var ex = FailsToWrite(sink, Frames(3000, 128, 96));
+        Assert.Equal(FfmpegSink.FailedErrorId, ex.ErrorId);
+        Assert.Contains($"ffmpeg could not write '{path}' (File too large)", ex.Message);
     }
 
     [SkippableFact]
