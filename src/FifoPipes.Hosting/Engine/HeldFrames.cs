@@ -99,13 +99,16 @@ internal static class HeldFrames
             }
     }
 
-    /// <summary>Commits the waiting stages every sink holds the frames before; forgets an ended run whose sinks are all finished.</summary>
+    /// <summary>
+    /// Commits the waiting stages every sink holds the frames before; forgets a run whose sinks are all finished once it
+    /// has ended, or has nothing waiting (frames exported after their run ended: kept, the entry would hold the sinks for good).
+    /// </summary>
     static void CommitHeld(Guid run, Run entry, IProgressSink? log)
     {
         long? held = HeldBefore(entry);
         while (entry.Waiting.TryPeek(out var stage) && (held is null || stage.FramesBefore <= held))
             Commit(entry.Waiting.Dequeue(), log);
-        if (entry.Ended && entry.Writers.All(w => w.Finished))
+        if (entry.Writers.All(w => w.Finished) && (entry.Ended || entry.Waiting.Count == 0))
         {
             // What no sink holds never becomes the resume point: the one before stays.
             while (entry.Waiting.TryDequeue(out var unheld)) unheld.Discard();
