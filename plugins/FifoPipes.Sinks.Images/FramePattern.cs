@@ -32,11 +32,22 @@ public sealed class FramePattern
         Path.Combine(Folder, Prefix + number.ToString(CultureInfo.InvariantCulture).PadLeft(Digits, '0') + Suffix);
 
     /// <summary>True for a file name this pattern could have produced.</summary>
-    public bool Matches(string fileName) =>
-        fileName.Length > Prefix.Length + Suffix.Length
-        && fileName.StartsWith(Prefix, StringComparison.Ordinal)
-        && fileName.EndsWith(Suffix, StringComparison.Ordinal)
-        && fileName.AsSpan(Prefix.Length, fileName.Length - Prefix.Length - Suffix.Length).IndexOfAnyExceptInRange('0', '9') < 0;
+    public bool Matches(string fileName) => NumberOf(fileName) is not null;
+
+    /// <summary>
+    /// The frame number of a file name this pattern could have produced; null for any other. <see cref="PathFor"/> pads to
+    /// <see cref="Digits"/> and no further, so a shorter number, or a longer one with a leading zero, is no name of it
+    /// (under %d, 0123.png is not frame 123; under %06d, 42.png is not frame 42).
+    /// </summary>
+    internal long? NumberOf(string fileName)
+    {
+        if (fileName.Length <= Prefix.Length + Suffix.Length
+            || !fileName.StartsWith(Prefix, StringComparison.Ordinal) || !fileName.EndsWith(Suffix, StringComparison.Ordinal)) return null;
+        var digits = fileName.AsSpan(Prefix.Length, fileName.Length - Prefix.Length - Suffix.Length);
+        if (digits.IndexOfAnyExceptInRange('0', '9') >= 0 || digits.Length < Digits) return null;
+        if (digits.Length > Math.Max(Digits, 1) && digits[0] == '0') return null;
+        return long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out long number) ? number : null;
+    }
 
     /// <summary>The files in the folder this pattern could have produced (none when the folder does not exist).</summary>
     public IEnumerable<string> ExistingFrames() =>

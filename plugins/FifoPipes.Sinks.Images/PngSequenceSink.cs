@@ -1,5 +1,6 @@
 using FifoPipes.Abstractions;
 using FifoPipes.Core;
+using FifoPipes.Core.Media;
 using FifoPipes.Core.Sinks;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Png;
@@ -45,8 +46,9 @@ public sealed class PngSequenceSinkFactory : ISinkFactory
     }
 
     /// <summary>
-    /// Any file the pattern could produce counts, not just frame 0: mixing two runs' frames in one
-    /// folder makes a sequence that silently belongs to neither.
+    /// Any frame an earlier run left under the pattern counts, not just frame 0: mixing two runs' frames in one folder
+    /// makes a sequence that silently belongs to neither. A file FifoPipes did not write (no run record: the user's own
+    /// 2019.png under %d.png) is no earlier run's; the sink leaves it alone and refuses only to write over it.
     /// </summary>
     static void RefuseExistingSequence(FramePattern pattern)
     {
@@ -57,6 +59,7 @@ public sealed class PngSequenceSinkFactory : ISinkFactory
         long count = 0;
         foreach (var frame in pattern.ExistingFrames())
         {
+            if (FrameRunRecord.Of(frame) is null) continue;
             count++;
             if (first is null || ByNumber(frame, first) < 0) first = frame;
             if (last is null || ByNumber(frame, last) > 0) last = frame;
@@ -96,12 +99,15 @@ public sealed class PngSequenceSink : IFrameSink
     public void Write(VideoFrame frame)
     {
         if (completed) throw new InvalidOperationException("The PNG sequence sink was already completed.");
-        var path = pattern.PathFor(Number(frame));
+        long number = Number(frame);
+        var path = pattern.PathFor(number);
         if (written == 0)
         {
-            RemoveEarlierSequence(frame.Index);
+            TakeOverFolder(frame);
             log.Verbose($"png: writing frames to {pattern}");
         }
+        // A file that appeared since (or past a run whose length the record does not say) is refused as it comes.
+        if (written > 0 && File.Exists(path) && FrameRunRecord.Of(path) is null) throw NotAFrame(path, number);
         var partial = path + ".partial";
         try
         {
@@ -154,14 +160,104 @@ public sealed class PngSequenceSink : IFrameSink
     }
 
     /// <summary>
-    /// A fresh run (from frame 0) written over an earlier sequence removes its frames before writing the first one, so
-    /// the folder never mixes two videos, even when this run is killed and resumed later. A resumed run (its first frame
-    /// is not 0) continues the sequence in place and removes nothing.
+    /// Before the first frame is written, what the folder holds under the pattern: the frames of an earlier run that a
+    /// fresh run (from frame 0) given -Force removes, so the folder never mixes two videos, even when this run is
+    /// killed and resumed later; files FifoPipes did not write, which this run must not write over; and, for a run
+    /// that goes on from a later frame (a resume), whether the frames there are this video's, and all there.
     /// </summary>
-    void RemoveEarlierSequence(long firstIndex)
+    void TakeOverFolder(VideoFrame first)
     {
-        if (!overwrite || firstIndex != 0) return;
-        foreach (var file in pattern.ExistingFrames().ToList()) File.Delete(file);
+        var run = first.Provenance is { } record ? FrameRunRecord.Parse(record) : null;
+        long end = run?.PlannedFrames ?? long.MaxValue;
+        bool resumed = first.Index > 0;
+        var earlierFrames = new List<string>();
+        var before = new FramesBefore(first.Index);
+        foreach (var file in pattern.ExistingFrames())
+        {
+            long number = pattern.NumberOf(Path.GetFileName(file))!.Value;
+            if (number < first.Index)
+            {
+                // A resume's frames before its first are the video it goes on; only the nearest is read (below).
+                before.Add(number, file);
+                continue;
+            }
+            var found = FrameRunRecord.Of(file);
+            if (found is null && number < end) throw NotAFrame(file, number);
+            if (found is null) continue;
+            if (resumed) RefuseOtherRun(run, found, file, first.Index);
+            else earlierFrames.Add(file);
+        }
+        if (resumed && before.Nearest is { } nearest && FrameRunRecord.Of(nearest) is { } previous) RefuseOtherRun(run, previous, nearest, first.Index);
+        if (resumed && before.Gaps() is { } gaps)
+            log.Warning($"png: {gaps} before frame {first.Index}, where this run goes on in '{pattern.Folder}', so the sequence has a gap there. " +
+                        "To fill it, resume from a snapshot taken before the gap, or make the run again into an empty folder.");
+        if (overwrite && !resumed)
+            foreach (var file in earlierFrames) File.Delete(file);
+    }
+
+    // Records compared once: every frame of a run holds the same record but its frame line.
+    readonly Dictionary<string, bool> sameVideo = new(StringComparer.Ordinal);
+
+    /// <summary>Refuses to go on in a folder whose frame <paramref name="file"/> is another video's.</summary>
+    void RefuseOtherRun(FrameRunRecord? run, string found, string file, long firstIndex)
+    {
+        if (run is null) return;
+        var key = FileRecord.Split(found).Run;
+        if (!sameVideo.TryGetValue(key, out bool same))
+            sameVideo[key] = same = FrameRunRecord.Parse(key) is not { } theirs || theirs.SameVideoAs(run);
+        if (same) return;
+        throw new FifoInputException(OtherRunErrorId,
+            $"This run goes on from frame {firstIndex} in '{pattern.Folder}', but the frames there are another video's: '{file}' is of " +
+            $"{FrameRunRecord.Parse(key)}, and this run is {run}. Going on there would mix the two videos and replace the other's frames. " +
+            $"Give this run's frames another folder or pattern (they go on from frame {firstIndex} there), or the folder the snapshot's run wrote its frames to.");
+    }
+
+    /// <summary>The <see cref="FifoInputException.ErrorId"/> of a resume into a folder of another run's frames.</summary>
+    public const string OtherRunErrorId = "SinkFramesOfAnotherRun";
+    /// <summary>The <see cref="FifoInputException.ErrorId"/> of a file FifoPipes did not write where a frame goes.</summary>
+    public const string NotAFrameErrorId = "SinkFileNotAFrame";
+
+    FifoInputException NotAFrame(string file, long number) => new(NotAFrameErrorId,
+        $"'{file}' is where frame {number} of this run goes (the pattern {pattern}), but FifoPipes did not write it (it carries no FifoPipes run record): " +
+        "it is left as it is, -Force or not. Move it away, or give the frames another folder or pattern (such as frames/f_%06d.png).");
+
+    /// <summary>
+    /// The frames a folder holds before a resumed run's first, by number: a resume goes on the video in place, so
+    /// missing ones (deleted, or never written) leave a gap that nothing fills.
+    /// </summary>
+    sealed class FramesBefore(long first)
+    {
+        readonly System.Collections.BitArray held = new((int)Math.Min(first, int.MaxValue));
+        long count;
+        long nearest = -1;
+
+        /// <summary>The latest frame before the first, whose record says whose video the folder holds.</summary>
+        public string? Nearest { get; private set; }
+
+        public void Add(long number, string file)
+        {
+            if (number < held.Length && !held[(int)number]) { held[(int)number] = true; count++; }
+            if (number > nearest) (nearest, Nearest) = (number, file);
+        }
+
+        /// <summary>"frames 10-19 and 30 (11 of the 50) are missing", for a folder that holds some of them; null where it holds all or none.</summary>
+        public string? Gaps()
+        {
+            // None: a resumed run sent to a new folder, or frames piped through Select-Object -Skip.
+            if (count == 0 || count >= held.Length) return null;
+            var ranges = new List<string>();
+            int runs = 0;
+            for (int i = 0; i < held.Length; i++)
+            {
+                if (held[i]) continue;
+                int start = i;
+                while (i + 1 < held.Length && !held[i + 1]) i++;
+                if (++runs <= 4) ranges.Add(start == i ? $"{start}" : $"{start}-{i}");
+            }
+            string listed = ranges.Count == 1 ? ranges[0] : string.Join(", ", ranges.SkipLast(1)) + " and " + ranges[^1];
+            return $"frame{(held.Length - count == 1 ? "" : "s")} {listed}{(runs > 4 ? $" and {runs - 4} more spans" : "")} ({held.Length - count} of the {held.Length}) " +
+                   $"{(held.Length - count == 1 ? "is" : "are")} missing";
+        }
     }
 
     public void Dispose() => completed = true;
