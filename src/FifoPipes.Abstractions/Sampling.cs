@@ -356,11 +356,31 @@ public sealed record StagedSnapshot(string StagedPath, string Path, long FramesB
     {
         try
         {
+            // The last guard of a user's file: a sink writing the same path (a video named as the snapshot) made it after
+            // the run's checks. Refused as a failed rename is, the stage deleted so refusals do not fill the disk.
+            if (!File.Exists(StagedPath)) return false;
+            if (!IsSnapshotOrNone(Path))
+            {
+                Discard();
+                throw new IOException($"'{Path}' is a file that is not a snapshot (another output of the run, or the user's), which a snapshot must not replace; give the snapshots a path of their own");
+            }
             File.Move(StagedPath, Path, overwrite: true);
             committed = true;
             return true;
         }
         catch (FileNotFoundException) { return false; }
+    }
+
+    /// <summary>Whether <paramref name="path"/> is free or begins as a snapshot (a safetensors file: its header length, then '{').</summary>
+    static bool IsSnapshotOrNone(string path)
+    {
+        try
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 1);
+            Span<byte> head = stackalloc byte[9];
+            return file.ReadAtLeast(head, 9, throwOnEndOfStream: false) == 9 && head[8] == (byte)'{';
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException) { return true; }
     }
 
     /// <summary>Drops a snapshot whose frames never reached the sinks (a cancelled or failed run).</summary>

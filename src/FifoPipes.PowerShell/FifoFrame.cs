@@ -17,6 +17,18 @@ public sealed class FifoFrame
         this.location = location;
     }
 
+    /// <summary>
+    /// The file the run that made the frame snapshots to, for Export-FifoFrames to refuse writing a frame there; null for
+    /// none (or a frame made elsewhere).
+    /// </summary>
+    internal string? SnapshotPath { get; init; }
+
+    /// <summary>
+    /// The run hash {hash} names the outputs by: on a resume, the snapshot's run (a run made longer goes on in the outputs
+    /// its first part wrote); null for the frame's own run.
+    /// </summary>
+    internal string? OutputRunHash { get; init; }
+
     public long Index => frame.Index;
     public int Width => frame.Width;
     public int Height => frame.Height;

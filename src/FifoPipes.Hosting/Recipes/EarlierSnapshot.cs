@@ -12,12 +12,18 @@ public static class EarlierSnapshot
     /// <summary>The <see cref="FifoInputException.ErrorId"/> of a run refused because its snapshot path holds one.</summary>
     public const string ErrorId = "SnapshotExists";
 
-    /// <summary>The refusal of <paramref name="recipe"/>'s run; null when its snapshot path is free, resumed from, or may be replaced.</summary>
+    /// <summary>
+    /// The refusal of <paramref name="recipe"/>'s run; null when its snapshot path is free, resumed from, or may be
+    /// replaced. A file there that is no snapshot (a video, say) is refused even with overwrite on: -Force is for the
+    /// earlier snapshot the refusal names, and a snapshot written over a video is no way to make one.
+    /// </summary>
     public static FifoInputException? InTheWay(Recipe recipe) =>
-        Held(recipe) is { } path && !recipe.Overwrite ? Refusal(path, SameRun(recipe, path)) : null;
+        Held(recipe) is not { } path ? null
+        : SnapshotFile.OtherKind(path) is { } other ? NotASnapshot(path, other)
+        : !recipe.Overwrite ? Refusal(path, SameRun(recipe, path)) : null;
 
     /// <summary>The snapshot <paramref name="recipe"/>'s first one replaces (it may: overwrite is on); null when none.</summary>
-    public static string? Replaced(Recipe recipe) => recipe.Overwrite ? Held(recipe) : null;
+    public static string? Replaced(Recipe recipe) => recipe.Overwrite && Held(recipe) is { } path && SnapshotFile.OtherKind(path) is null ? path : null;
 
     static string? Held(Recipe recipe)
     {
@@ -28,6 +34,17 @@ public static class EarlierSnapshot
 
     // A path that names the run ({hash}) holds this same run's snapshot: another path would not help, resuming would.
     static bool SameRun(Recipe recipe, string path) => Path.GetFileName(path).Contains(recipe.RunHash, StringComparison.Ordinal);
+
+    static FifoInputException NotASnapshot(string path, string kind) => new(SnapshotFile.NotASnapshotErrorId,
+        $"'{path}' is {kind}, not a snapshot, and this run's snapshots would replace it. Give the snapshots a path of their own " +
+        $"(-SnapshotPath, snapshot.path in the recipe), such as '{OwnPath(path)}'; -Force does not replace a file that is no snapshot.")
+    {
+        Option = "snapshot",
+    };
+
+    /// <summary>A snapshot path beside <paramref name="path"/>, for a refusal to suggest: run.mp4 gives run.snapshot; a run.snapshot that is no snapshot, run.2.snapshot.</summary>
+    public static string OwnPath(string path) =>
+        Path.ChangeExtension(path, Path.GetExtension(path).Equals(".snapshot", StringComparison.OrdinalIgnoreCase) ? ".2.snapshot" : ".snapshot");
 
     static FifoInputException Refusal(string path, bool sameRun) => new(ErrorId,
         $"'{path}' holds an earlier snapshot{(sameRun ? " of this same run" : "")}, which this run's first snapshot would replace" +

@@ -85,6 +85,11 @@ public sealed class Recipe
     /// <summary>Where the recipe gives the snapshot path; null when no file gave it.</summary>
     public SourceLocation? SnapshotLocation { get; init; }
     public string? ResumeFrom { get; init; }
+    /// <summary>
+    /// The run hash the snapshot resumed from records (where it could be read): {hash} in the outputs' paths names the
+    /// run by it, so a run made longer goes on in the outputs its first part wrote (<see cref="RunNames"/>).
+    /// </summary>
+    public string? ResumedRunHash { get; init; }
     /// <summary>An image or video to start from (encoded, then noised into the queue).</summary>
     public string? InitImage { get; init; }
     /// <summary>A video to restyle (video-to-video), and how far into the schedule its frames are noised; null for text-to-video.</summary>

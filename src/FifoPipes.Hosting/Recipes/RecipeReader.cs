@@ -126,9 +126,10 @@ public sealed class RecipeReader
             Error("livePrompt", $"the folder of '{livePrompt}' does not exist, so the file that steers the run could never be written there; create the folder or correct the path",
                 map["livePrompt"]!.Location);
         outputNames = OutputNames(model, sampler, prompts, negativePrompt, seed, init, source, livePrompt);
-        var sinks = ReadSinks(map);
+        var resumedRunHash = ResumedRunHash(map);
+        var sinks = ReadSinks(map, resumedRunHash is null ? outputNames : ResumedOutputNames(seed, resumedRunHash));
         var resume = ReadPath(map, "resume", mustExist: true, runNamed: true);
-        var snapshot = ReadSnapshot(map, resume);
+        var snapshot = ReadSnapshot(map, resume, sinks);
         if (livePrompt is not null && resume is not null)
             Error("livePrompt", "prompts given while the run went are not in its snapshot, so a resume could not make the same frames; drop 'livePrompt' or 'resume'",
                 map["livePrompt"]!.Location);
@@ -162,6 +163,7 @@ public sealed class RecipeReader
             SnapshotLocation = snapshotLocation,
             SnapshotFollowsResume = snapshot is not null && snapshotFollowsResume,
             ResumeFrom = resume,
+            ResumedRunHash = resume is null ? null : resumedRunHash,
             InitImage = init,
             Source = source,
             LivePrompt = livePrompt,
@@ -172,11 +174,33 @@ public sealed class RecipeReader
     Func<string, string> outputNames = path => path;
 
     /// <summary>An output path with the run's names filled in; null (and a problem at <paramref name="path"/>) where one looks misspelt.</summary>
-    string? RunNamed(string text, string path, SourceLocation? at)
+    string? RunNamed(string text, string path, SourceLocation? at, Func<string, string>? names = null)
     {
-        if (RunNames.Misspelt(text) is not { } problem) return outputNames(text);
+        if (RunNames.Misspelt(text) is not { } problem) return (names ?? outputNames)(text);
         Error(path, problem, at);
         return null;
+    }
+
+    /// <summary>
+    /// The run hash the snapshot a recipe resumes from records, read before the sinks (whose {hash} it fills); null
+    /// where it resumes from none, or from no readable snapshot (the resume's own check reports that).
+    /// </summary>
+    string? ResumedRunHash(MapNode map)
+    {
+        if (map["resume"] is not ScalarNode { Value: not null } node || Convert.ToString(node.Value, CultureInfo.InvariantCulture) is not { } text
+            || RunNames.Misspelt(text) is not null) return null;
+        try { return Path.GetFullPath(Path.Combine(baseDirectory, outputNames(text))) is var full && File.Exists(full) ? SnapshotFile.RunHashOf(full) : null; }
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException or PathTooLongException) { return null; }
+    }
+
+    /// <summary>
+    /// A resumed run's sink paths name the run by the snapshot's hash: a run made longer (its own hash follows its
+    /// frame count) goes on in the files and folders its first part wrote, instead of starting new ones beside them.
+    /// </summary>
+    static Func<string, string> ResumedOutputNames(long seed, string snapshotHash)
+    {
+        string seedText = seed.ToString(CultureInfo.InvariantCulture);
+        return path => RunNames.Fill(path, seedText, () => snapshotHash);
     }
 
     static Func<string, string> OutputNames(PluginUse? model, PluginUse? sampler, IReadOnlyList<PromptSpan>? prompts, string negativePrompt, long seed, string? init,
@@ -506,7 +530,8 @@ public sealed class RecipeReader
         return entries.Select((e, i) => new PromptSpan(e.Prompt, (int)(count / entries.Count + (i < count % entries.Count ? 1 : 0)))).ToList();
     }
 
-    IReadOnlyList<SinkUse> ReadSinks(MapNode map)
+    /// <param name="names">Fills {seed} and {hash} in the sink paths (<see cref="ResumedOutputNames"/> on a resume).</param>
+    IReadOnlyList<SinkUse> ReadSinks(MapNode map, Func<string, string> names)
     {
         var sinks = new List<SinkUse>();
         if (map["sinks"] is not { } node) return sinks;
@@ -520,7 +545,7 @@ public sealed class RecipeReader
             if (item["path"] is not { } pathNode) { if (!SpelledInAnotherCase(item, "path")) Error($"{path}.path", "missing 'path': where to write", item.Location); continue; }
             // Text and WithEnvironment report what they cannot read.
             // Run names first: a variable's value (a stream key) is taken as it is.
-            if (Text(pathNode, $"{path}.path") is not { } text || RunNamed(text, $"{path}.path", pathNode.Location) is not { } named
+            if (Text(pathNode, $"{path}.path") is not { } text || RunNamed(text, $"{path}.path", pathNode.Location, names) is not { } named
                 || WithEnvironment(named, $"{path}.path", pathNode.Location) is not { } target) continue;
             if (string.IsNullOrWhiteSpace(target)) { Error($"{path}.path", "missing 'path': where to write", item.Location); continue; }
             string? name = item["use"] is { } use ? Text(use, $"{path}.use") : null;
@@ -678,7 +703,7 @@ public sealed class RecipeReader
 
     /// <summary>Snapshots as the recipe asks for them; a resumed run without a snapshot path goes on snapshotting to the file it resumed from.</summary>
     /// <remarks>A run resumed after a crash must stay resumable, and the file it came from is the resume point its user knows.</remarks>
-    SnapshotPolicy? ReadSnapshot(MapNode map, string? resume)
+    SnapshotPolicy? ReadSnapshot(MapNode map, string? resume, IReadOnlyList<SinkUse> sinks)
     {
         snapshotFollowsResume = resume is not null && (map["snapshot"] is not MapNode given || given["path"] is null);
         if (map["snapshot"] is not { } node) return resume is null ? null : new SnapshotPolicy(resume, DefaultSnapshotEvery);
@@ -694,8 +719,20 @@ public sealed class RecipeReader
         snapshotLocation = m["path"]?.Location;
         var full = path is null ? null : FullPath(path, "snapshot.path", m["path"]?.Location);
         if (full is not null && SnapshotPlaceProblem(full) is { } problem) { Error("snapshot.path", problem, m["path"]?.Location); return null; }
+        if (full is not null && SinkAt(full, sinks) is { } sink)
+        {
+            Error("snapshot.path", $"'{full}' is where the sink '{sink.Plugin.Name}' writes ({SinkKey(sink, sinks)}.path), so each snapshot would replace its output; " +
+                                   $"give the snapshots a file of their own, such as '{EarlierSnapshot.OwnPath(full)}'", m["path"]?.Location ?? m.Location);
+            return null;
+        }
         return full is null || every < 1 ? null : new SnapshotPolicy(full, every);
     }
+
+    /// <summary>The sink that writes to <paramref name="full"/>, a snapshot path; null for none.</summary>
+    static SinkUse? SinkAt(string full, IReadOnlyList<SinkUse> sinks) =>
+        sinks.FirstOrDefault(s => !StreamAddress.IsAddress(s.Path) && SinkTargets.PathComparer.Equals(SinkTargets.PathKey(s.Path), SinkTargets.PathKey(full)));
+
+    static string SinkKey(SinkUse sink, IReadOnlyList<SinkUse> sinks) => $"sinks[{sinks.ToList().IndexOf(sink)}]";
 
     /// <summary>Why no snapshot can be written at <paramref name="full"/>, found now rather than at the run's first snapshot.</summary>
     static string? SnapshotPlaceProblem(string full)

@@ -104,6 +104,22 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         // Before the upstream command computes its first frame: a missing ffmpeg, bad options, a sequence in the way.
         sinks.Check();
         if (written.Any(u => RunNames.In(u.Path))) (namedByRun, sinkContext) = (written, context);
+        sinkPaths = written.Select(u => u.Path).ToList();
+    }
+
+    // Where the sinks now write (the run's names filled in), to keep the upstream run's snapshots out of them.
+    List<string> sinkPaths = new();
+
+    /// <summary>
+    /// Refuses, before the run's first frame is written, a sink that writes where the run upstream snapshots to: each
+    /// snapshot would replace the video (or the video the snapshot), and New-FifoVideo cannot see the paths given here.
+    /// </summary>
+    void RefuseSnapshotPath(string? snapshot)
+    {
+        if (snapshot is null || sinkPaths.FirstOrDefault(p => !StreamAddress.IsAddress(p) && SinkTargets.PathComparer.Equals(SinkTargets.PathKey(p), SinkTargets.PathKey(snapshot))) is not { } taken) return;
+        throw new FifoInputException("SnapshotPathIsOutput",
+            $"'{taken}' is where New-FifoVideo writes the run's snapshots (-SnapshotPath), so the two would replace each other. " +
+            $"Give the snapshots a file of their own, such as '{EarlierSnapshot.OwnPath(taken)}', or the frames another path.");
     }
 
     /// <summary>The frame played at <paramref name="fps"/>, its run record saying so: the recipe Get-FifoProvenance reads back plays as the file does.</summary>
@@ -128,8 +144,9 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
         {
             if (frame.RunId != runOfFrames?.Id)
             {
-                if (namedByRun is { } uses) OpenNamedByRun(uses, frame);
+                if (namedByRun is { } uses) OpenNamedByRun(uses, frame, InputObject.OutputRunHash);
                 else NoteRun(frame);
+                RefuseSnapshotPath(InputObject.SnapshotPath);
             }
             sinks!.Write(frame);
             framesWritten++;
@@ -174,13 +191,14 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     /// The sinks again, their paths naming the run <paramref name="first"/> belongs to, checked as BeginProcessing checked
     /// them; the files of the run before it are finished first.
     /// </summary>
-    void OpenNamedByRun(List<SinkUse> uses, VideoFrame first)
+    /// <param name="outputHash">The hash {hash} names the run by where it is not the frame's own (a resume's: its snapshot's run).</param>
+    void OpenNamedByRun(List<SinkUse> uses, VideoFrame first, string? outputHash)
     {
         var run = first.Provenance is { } text ? RunProvenance.Parse(text, $"frame {first.Index}") : null;
         if (run?.Value("seed") is not { } seed)
             throw new FifoInputException("OutputNamesUnknownRun",
                 $"'{uses.First(u => RunNames.In(u.Path)).Path}' names the run by {RunNames.Seed} or {RunNames.Hash}, but frame {first.Index} records no run. Give the path without them.");
-        var named = uses.Select(u => u with { Path = RunNames.Fill(u.Path, seed, () => run.RunHash) }).ToList();
+        var named = uses.Select(u => u with { Path = RunNames.Fill(u.Path, seed, () => outputHash ?? run.RunHash) }).ToList();
         var seen = new SinkTargets();
         foreach (var use in named)
         {
@@ -197,6 +215,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
             log!.Drain();
         }
         foreach (var use in named) pathsOfEarlierRuns[use.Path] = seed;
+        sinkPaths = named.Select(u => u.Path).ToList();
         runOfFrames = (first.RunId, seed);
         sinks!.Dispose();
         sinks = new SinkSet(named, Force, Fps ?? 8, sinkContext!);

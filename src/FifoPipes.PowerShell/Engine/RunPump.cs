@@ -59,7 +59,7 @@ sealed class RunPump
                         if (made++ == 0) sinceFirstFrame.Start();
                         // A resumed run starts at its snapshot's frame: progress is of the video, the rate of this run.
                         long done = produced.Frame.Index + 1;
-                        onFrame(new FifoFrame(produced.Frame, location));
+                        onFrame(new FifoFrame(produced.Frame, location) { SnapshotPath = recipe.Snapshot?.Path, OutputRunHash = recipe.ResumedRunHash });
                         var now = sinceFirstFrame.Elapsed;
                         if (made == 1 || now - lastProgress >= ProgressInterval || done == recipe.Frames)
                         {

@@ -149,11 +149,11 @@ public sealed class CmdletTests : IDisposable
         // The run would write a snapshot after its last frame: under -WhatIf there is none, and no frame.
         Assert.Empty(Run($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} -SnapshotPath new.snapshot -WhatIf"));
         Assert.False(File.Exists(Path.Combine(dir, "new.snapshot")));
-        File.WriteAllText(Path.Combine(dir, "held.snapshot"), "an interrupted run's resume point");
+        File.WriteAllBytes(Path.Combine(dir, "held.snapshot"), FakeSnapshot);
         var warned = Run($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} -SnapshotPath held.snapshot -WhatIf -WarningVariable w 3>$null; $w | ForEach-Object Message");
         Assert.StartsWith("What if: the run would stop before its first frame: ", Assert.Single(warned).ToString());
         Assert.Contains("held.snapshot' holds an earlier snapshot", warned[0].ToString());
-        Assert.Equal("an interrupted run's resume point", File.ReadAllText(Path.Combine(dir, "held.snapshot")));
+        Assert.Equal(FakeSnapshot, File.ReadAllBytes(Path.Combine(dir, "held.snapshot")));
         // -Force would replace it: nothing to warn of.
         Assert.Empty(Run($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} -SnapshotPath held.snapshot -Force -WhatIf -WarningVariable w 3>$null; $w"));
     }
@@ -726,6 +726,92 @@ public sealed class CmdletTests : IDisposable
         var longer = RunFailing($"New-FifoVideo 'ash' -Frames 8 {InProcessShell.Tiny} -Resume 'run-{{hash}}.snapshot'");
         Assert.Contains("does not exist; {hash} is this run's hash, which its frame count, prompts and settings decide", longer.Exception.Message);
         Assert.Contains($"give the file's own name ('{written}')", longer.Exception.Message);
+    }
+
+    /// <summary>What a snapshot begins with (a safetensors header's length, then the header), as far as a check before a run reads it.</summary>
+    static readonly byte[] FakeSnapshot = [.. BitConverter.GetBytes(32L), .. """{"__metadata__":{"runHash":"x"}}"""u8];
+
+    [Fact]
+    public void A_snapshot_path_that_holds_a_video_or_is_a_sinks_output_is_refused_and_the_video_kept()
+    {
+        // (C) A video at the snapshot path is no earlier snapshot: refused, -Force or not, naming what it is.
+        Run($"New-FifoVideo 'lava' -Frames 3 {InProcessShell.Tiny} | Export-FifoFrames keep.gif");
+        var video = File.ReadAllBytes(Path.Combine(dir, "keep.gif"));
+        foreach (var force in new[] { "", "-Force" })
+        {
+            var refused = RunFailing($"New-FifoVideo 'lava' -Frames 3 {InProcessShell.Tiny} -SnapshotPath keep.gif {force}");
+            Assert.Equal("SnapshotPathHoldsOtherFile,FifoPipes.PowerShell.Commands.NewFifoVideoCommand", refused.FullyQualifiedErrorId);
+            Assert.Contains("keep.gif' is a GIF, not a snapshot", refused.Exception.Message);
+            Assert.Contains("keep.snapshot", refused.Exception.Message);
+        }
+        Assert.Equal(video, File.ReadAllBytes(Path.Combine(dir, "keep.gif")));
+
+        // (A) The snapshot path given to New-FifoVideo is the file Export-FifoFrames writes: refused before a frame is written.
+        var same = RunFailing($"New-FifoVideo 'lava' -Frames 3 {InProcessShell.Tiny} -SnapshotPath same.gif | Export-FifoFrames same.gif");
+        Assert.Contains("same.gif' is where New-FifoVideo writes the run's snapshots (-SnapshotPath)", same.Exception.Message);
+        Assert.False(File.Exists(Path.Combine(dir, "same.gif")));
+
+        // (B) In a recipe, the snapshot path is a sink's: Test-FifoRecipe names it at the snapshot's line.
+        File.WriteAllText(Path.Combine(dir, "rs.yaml"), """
+            apiVersion: fifopipes/v1
+            model: { use: analytic, with: { height: 8, width: 8, channels: 2, frames: 4 } }
+            prompt: fire
+            frames: 6
+            snapshot:
+              path: rs.gif
+            sinks:
+              - path: rs.gif
+            """);
+        var problem = Assert.Single(Run("Test-FifoRecipe rs.yaml").Cast<FifoRecipeDiagnostic>());
+        Assert.Equal(("snapshot.path", 6), (problem.Path, problem.Line));
+        Assert.Contains("rs.gif' is where the sink 'gif' writes (sinks[0].path)", problem.Message);
+        Assert.Contains("rs.snapshot", problem.Message);
+    }
+
+    [Fact]
+    public void The_snapshot_commit_does_not_rename_over_a_file_that_is_no_snapshot()
+    {
+        var video = Path.Combine(dir, "late.mp4");
+        File.WriteAllBytes(video, [0, 0, 0, 24, .. "ftypisom"u8]);
+        var stage = new FifoPipes.Abstractions.SnapshotPolicy(video, 10).Stage(10);
+        File.WriteAllBytes(stage.StagedPath, FakeSnapshot);
+        var ex = Assert.Throws<IOException>(() => stage.TryCommit());
+        Assert.Contains("is a file that is not a snapshot", ex.Message);
+        Assert.Equal([0, 0, 0, 24, .. "ftypisom"u8], File.ReadAllBytes(video));
+        Assert.False(File.Exists(stage.StagedPath));
+        // Over a snapshot, or where none is, it commits.
+        File.WriteAllBytes(video, FakeSnapshot);
+        var next = new FifoPipes.Abstractions.SnapshotPolicy(video, 10).Stage(20);
+        File.WriteAllBytes(next.StagedPath, [.. FakeSnapshot, 1]);
+        Assert.True(next.TryCommit());
+        Assert.Equal([.. FakeSnapshot, 1], File.ReadAllBytes(video));
+    }
+
+    [Fact]
+    public void A_run_made_longer_goes_on_in_the_outputs_its_hash_named()
+    {
+        Run($"New-FifoVideo 'lava' -Frames 6 {InProcessShell.Tiny} -SnapshotPath run.snapshot | Export-FifoFrames 'fr-{{hash}}'");
+        var folder = Assert.Single(Directory.GetDirectories(dir, "fr-*"));
+        File.Copy(Path.Combine(dir, "run.snapshot"), Path.Combine(dir, "first.snapshot"));
+        Run($"New-FifoVideo 'lava' -Frames 9 {InProcessShell.Tiny} -Resume run.snapshot | Export-FifoFrames 'fr-{{hash}}' -Force");
+        Assert.Equal(folder, Assert.Single(Directory.GetDirectories(dir, "fr-*")));
+        Assert.Equal(9, Directory.GetFiles(folder, "frame_*.png").Length);
+
+        // The recipe form too (from the first run's snapshot: the resumed run's snapshots record the longer run, whose outputs its hash names).
+        File.WriteAllText(Path.Combine(dir, "longer.yaml"), """
+            apiVersion: fifopipes/v1
+            model: { use: analytic, with: { height: 8, width: 8, channels: 2, frames: 4 } }
+            sampler: { use: fifo, with: { partitions: 2 } }
+            prompt: lava
+            frames: 12
+            seed: 3
+            resume: first.snapshot
+            sinks:
+              - path: fr-{hash}
+            """);
+        Run("Invoke-FifoRecipe longer.yaml -Force");
+        Assert.Equal(folder, Assert.Single(Directory.GetDirectories(dir, "fr-*")));
+        Assert.Equal(12, Directory.GetFiles(folder, "frame_*.png").Length);
     }
 
     [Fact]
