@@ -7,10 +7,13 @@ namespace FifoPipes.PowerShell;
 /// <summary>What a file FifoPipes wrote records of the run that made it.</summary>
 public sealed class FifoProvenance
 {
+    /// <param name="path">The file or folder asked about.</param>
     /// <param name="snapshot">Whether <paramref name="path"/> is a snapshot, so the recipe resumes from it.</param>
-    internal FifoProvenance(string path, RunProvenance run, bool snapshot = false)
+    /// <param name="recordPath">The file <paramref name="run"/> was read from, where it is not <paramref name="path"/>: a frame of a PNG sequence's folder.</param>
+    internal FifoProvenance(string path, RunProvenance run, bool snapshot = false, string? recordPath = null)
     {
         Path = path;
+        RecordPath = recordPath ?? path;
         RunHash = run.RunHash;
         RecordComplete = run.Complete;
         Recipe = run.ToRecipe(snapshot ? path : null, Engine.ModuleState.Plugins);
@@ -25,8 +28,8 @@ public sealed class FifoProvenance
         Frames = spans.Sum(s => s.Frames);
     }
 
-    /// <summary>The file's name, as the table shows it.</summary>
-    public string File => System.IO.Path.GetFileName(Path);
+    /// <summary>The file's name, as the table shows it: for a PNG sequence's folder, the folder's.</summary>
+    public string File => System.IO.Path.GetFileName(System.IO.Path.TrimEndingDirectorySeparator(Path));
     /// <summary>The model's plugin name (analytic, videocrafter, ...).</summary>
     public string? Model { get; }
     /// <summary>The sampler's plugin name (fifo, chunked, ...): what tells apart the files of a sweep over samplers.</summary>
@@ -53,10 +56,26 @@ public sealed class FifoProvenance
     /// could not count them.
     /// </summary>
     public long? FramesWritten { get; internal init; }
+    /// <summary>
+    /// The frames a PNG sequence's folder lacks between its first and last (deleted, or never written), as ranges
+    /// ("30-39, 120"); <see cref="FramesWritten"/> counts only the frames it holds. Null where none are missing.
+    /// </summary>
+    public string? MissingFrames { get; internal init; }
+    /// <summary>
+    /// Why what the file holds does not match what its run planned, where it does not (Get-FifoProvenance warns with it too):
+    /// frames missing, frames of another run after the run's own, more frames than the run planned. Null where they match.
+    /// </summary>
+    public string? Note { get; internal init; }
     /// <summary>For a snapshot, the frames the run had output when it was taken: a resume from it makes frames from this one on. Null for other files.</summary>
     public long? TakenAfter { get; internal init; }
 
+    /// <summary>The file or folder read, as given (a PNG sequence's folder, not one of its frames).</summary>
     public string Path { get; }
+    /// <summary>
+    /// The file the record was read from: <see cref="Path"/> itself, or for a PNG sequence's folder its first frame (its
+    /// last where a longer run carried the sequence on, whose record names that run).
+    /// </summary>
+    public string RecordPath { get; }
     /// <summary>The run hash: equal for files of one run, and for a run made again from <see cref="Recipe"/>.</summary>
     public string RunHash { get; }
     /// <summary>The settings as the run lists them: plugins (their versions; not in a snapshot's), model.*, sampler.*, prompts[i], negativePrompt, seed, init, fps.</summary>
@@ -72,5 +91,5 @@ public sealed class FifoProvenance
     /// <summary>The run as a recipe (YAML, no sinks): New-FifoVideo -Recipe makes its frames again; from a snapshot, the frames after it.</summary>
     public string Recipe { get; }
 
-    public override string ToString() => $"{System.IO.Path.GetFileName(Path)}: run {RunHash}";
+    public override string ToString() => $"{File}: run {RunHash}";
 }

@@ -45,14 +45,14 @@ internal static class FileFrames
         return (run?.FileFirstFrame ?? 0) + (long)Math.Round(start.Seconds * fps);
     }
 
-    /// <summary>The frames <paramref name="requested"/> holds (a PNG folder: its frame files); null where they cannot be counted.</summary>
+    /// <summary>The frames <paramref name="requested"/> holds (a PNG folder: its sequence's frame files, <see cref="PngFolder"/>); null where they cannot be counted.</summary>
     /// <param name="file">The file its record was read from: the folder's first frame, or <paramref name="requested"/> itself.</param>
     public static long? Count(string requested, string file) => Count(requested, file, ProvenanceReader.KindOf(file));
 
     /// <summary><see cref="Count(string, string)"/> of a file whose <paramref name="kind"/> the caller has read already.</summary>
     public static long? Count(string requested, string file, RecordingFile? kind)
     {
-        if (Directory.Exists(requested)) return Directory.EnumerateFiles(requested).Count(IsPng);
+        if (Directory.Exists(requested)) return PngFolder.Read(requested).Count;
         return kind switch
         {
             RecordingFile.Gif => GifImages(file),
@@ -60,6 +60,22 @@ internal static class FileFrames
             _ => VideoFrames(file),
         };
     }
+
+    /// <summary>
+    /// The frames a run had output when <paramref name="snapshot"/> was taken, where a resume from it starts: the fifo
+    /// sampler's count (FifoSnapshot.Save). Null where the file records none or cannot be read.
+    /// </summary>
+    public static long? TakenAfter(string snapshot)
+    {
+        try { return TakenAfter(FifoPipes.Torch.Checkpoints.SafetensorsFile.ReadMetadata(snapshot)); }
+        catch (Exception ex) when (ex is FifoPipes.Abstractions.FifoInputException or IOException or UnauthorizedAccessException) { return null; }
+    }
+
+    /// <summary><see cref="TakenAfter(string)"/> from a snapshot's metadata the caller has read already.</summary>
+    public static long? TakenAfter(IReadOnlyDictionary<string, string> metadata) =>
+        long.TryParse(metadata.GetValueOrDefault(EmittedKey), NumberStyles.None, CultureInfo.InvariantCulture, out long emitted) ? emitted : null;
+
+    const string EmittedKey = "emitted";
 
     public static bool IsPng(string file) => Path.GetExtension(file).Equals(".png", StringComparison.OrdinalIgnoreCase);
 

@@ -387,6 +387,16 @@ Describe 'New-FifoVideo | Export-FifoFrames' {
         $table | Should -Match 's\.snapshot\s+analytic\s+5\s+after 2 of 16\s+fire rising up'
     }
 
+    It 'shows a PNG sequence in its provenance table as its folder, with the frames it lacks' {
+        $folder = Join-Path $Work 'provenance-gaps'
+        New-FifoVideo 'fire rising up' -Frames 12 @Tiny | Export-FifoFrames $folder | Out-Null
+        ((Get-FifoProvenance $folder | Out-String -Width 140) -split "`n") -match 'analytic' | Should -Match '^provenance-gaps\s+analytic\s+5\s+0-11 of 12\s+fire rising up'
+        Remove-Item (Join-Path $folder 'frame_00000[3-5].png')
+        $table = Get-FifoProvenance $folder -WarningVariable w 3>$null | Out-String -Width 140
+        $table | Should -Match 'provenance-gaps\s+analytic\s+5\s+9 of 12, gaps\s+fire rising up'
+        $w.Message | Should -BeLike "*Frames 3-5 are missing*"
+    }
+
     It 'shows in its provenance table how many frames a file holds where where they start cannot be read' {
         $folder = Join-Path $Work 'provenance-window'
         $playlist = Join-Path $folder 'w.m3u8'

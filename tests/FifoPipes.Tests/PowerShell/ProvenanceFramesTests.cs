@@ -246,6 +246,98 @@ public sealed class ProvenanceFramesTests : IDisposable
         Assert.DoesNotContain("not written by FifoPipes", error.Exception.Message);
     }
 
+    /// <summary>Runs <paramref name="frames"/> frames with snapshots into <paramref name="outputs"/>, then extends the run from its snapshot to <paramref name="longer"/> in place.</summary>
+    void RunExtendedInPlace(string outputs, int frames, int longer)
+    {
+        Run($"New-FifoVideo 'calm blue ocean' -Frames {frames} {InProcessShell.Tiny} -SnapshotPath run.snapshot | Export-FifoFrames {outputs} | Out-Null");
+        Run($"New-FifoVideo 'calm blue ocean' -Frames {longer} {InProcessShell.Tiny} -Resume run.snapshot 3>$null | Export-FifoFrames {outputs} -Force 3>$null | Out-Null");
+    }
+
+    /// <summary>The run hash of a run planned with <paramref name="frames"/> frames from the start, and the frames it makes.</summary>
+    (string RunHash, List<byte[]> Pixels) PlannedRun(int frames)
+    {
+        var made = Run($"New-FifoVideo 'calm blue ocean' -Frames {frames} {InProcessShell.Tiny}").Cast<FifoFrame>().ToList();
+        return (FifoPipes.Hosting.Recipes.RunProvenance.Parse(made[0].Provenance!, "frame").RunHash, made.Select(f => f.Pixels).ToList());
+    }
+
+    [Fact]
+    public void A_sequence_a_longer_run_carried_on_in_place_is_that_runs_and_its_recipe_remakes_every_frame()
+    {
+        RunExtendedInPlace("frames", 8, 12);
+        var record = Provenance("frames");
+        // Before, the first frame's record alone: "0-11 of 8", and a recipe of the first 8 frames.
+        Assert.True((12L, 0L, 12L) == (record.Frames, record.FirstFrame, record.FramesWritten), $"{record.FramesWritten} from {record.FirstFrame} of {record.Frames}");
+        var planned = PlannedRun(12);
+        Assert.Equal(planned.RunHash, record.RunHash);
+        Assert.Null(record.Note);
+        File.WriteAllText(Path.Combine(dir, "again.yaml"), record.Recipe);
+        var again = Run("New-FifoVideo -Recipe again.yaml").Cast<FifoFrame>().ToList();
+        Assert.Equal(planned.Pixels, again.Select(f => f.Pixels));
+        // The record the run came from: the last frame's, which the longer run wrote.
+        Assert.Equal("frame_000011.png", Path.GetFileName(record.RecordPath));
+    }
+
+    [SkippableFact]
+    public void A_playlist_a_longer_run_carried_on_in_place_is_that_runs()
+    {
+        Skip.IfNot(Ffprobe.Available, "the sink writes HLS through ffmpeg");
+        RunExtendedInPlace("live/x.m3u8", 16, 24);
+        var record = Provenance("live/x.m3u8");
+        Assert.True((24L, 0L, 24L) == (record.Frames, record.FirstFrame, record.FramesWritten), $"{record.FramesWritten} from {record.FirstFrame} of {record.Frames}");
+        Assert.Equal(PlannedRun(24).RunHash, record.RunHash);
+        Assert.Contains("frames: 24 }", record.Recipe);
+    }
+
+    [Fact]
+    public void A_sequence_missing_frames_counts_those_it_holds_and_says_which_are_missing()
+    {
+        Run($"New-FifoVideo 'calm blue ocean' -Frames 12 {InProcessShell.Tiny} | Export-FifoFrames frames | Out-Null");
+        foreach (int frame in new[] { 3, 4, 5, 9 }) File.Delete(Path.Combine(dir, "frames", $"frame_{frame:000000}.png"));
+        var output = Run("Get-FifoProvenance frames 3>&1");
+        var record = Assert.IsType<FifoProvenance>(Assert.Single(output, o => o is FifoProvenance));
+        // Before: 8 frames from 0, "0-7 of 12", as if frames 8 to 11 had not been made.
+        Assert.True((12L, 0L, 8L) == (record.Frames, record.FirstFrame, record.FramesWritten), $"{record.FramesWritten} from {record.FirstFrame}");
+        Assert.Equal("3-5, 9", record.MissingFrames);
+        var warning = Assert.Single(output.OfType<WarningRecord>()).Message;
+        Assert.Contains("Frames 3-5, 9 are missing", warning);
+        Assert.Equal(record.Note, warning[(warning.IndexOf(": ", StringComparison.Ordinal) + 2)..]);
+    }
+
+    [Fact]
+    public void A_sequences_folder_counts_its_frames_only_and_is_named_as_the_folder()
+    {
+        Run($"New-FifoVideo 'calm blue ocean' -Frames 4 {InProcessShell.Tiny} | Export-FifoFrames frames | Out-Null");
+        // A cover copied from a frame (it records the run), a PNG of no run, and a picture numbered otherwise.
+        var folder = Path.Combine(dir, "frames");
+        File.Copy(Path.Combine(folder, "frame_000001.png"), Path.Combine(folder, "cover.png"));
+        File.Copy(Path.Combine(folder, "frame_000002.png"), Path.Combine(folder, "a1.png"));
+        using (var image = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>(8, 8))
+            SixLabors.ImageSharp.ImageExtensions.SaveAsPng(image, Path.Combine(folder, "IMG_0001.png"));
+        var record = Provenance("frames");
+        Assert.True((4L, 0L, 4L) == (record.Frames, record.FirstFrame, record.FramesWritten), $"{record.FramesWritten} from {record.FirstFrame}");
+        Assert.Null(record.MissingFrames);
+        // The folder as asked for, not its first frame, which stays at hand as the file the record was read from.
+        Assert.Equal(("frames", folder), (record.File, record.Path));
+        Assert.Equal(Path.Combine(folder, "frame_000000.png"), record.RecordPath);
+        Assert.StartsWith("frames: run ", record.ToString());
+    }
+
+    [Fact]
+    public void Frames_of_another_run_after_a_sequences_own_are_named_and_leave_the_first_runs_record()
+    {
+        Run($"New-FifoVideo 'calm blue ocean' -Frames 4 {InProcessShell.Tiny} | Export-FifoFrames frames | Out-Null");
+        Run($"New-FifoVideo 'red fire rising' -Frames 6 {InProcessShell.Tiny} | Export-FifoFrames other | Out-Null");
+        File.Copy(Path.Combine(dir, "other", "frame_000004.png"), Path.Combine(dir, "frames", "frame_000004.png"));
+        var first = Provenance(Path.Combine("frames", "frame_000000.png"));
+        var output = Run("Get-FifoProvenance frames 3>&1");
+        var record = Assert.IsType<FifoProvenance>(Assert.Single(output, o => o is FifoProvenance));
+        Assert.Equal((first.RunHash, 4L, 5L), (record.RunHash, record.Frames, record.FramesWritten));
+        Assert.Contains("frame_000004.png, was made by another run", record.Note);
+        // More frames than the run planned, said why rather than shown as 0-4 of 4 alone.
+        Assert.Contains("more than the 4 its run planned", record.Note);
+        Assert.Single(output.OfType<WarningRecord>());
+    }
+
     /// <summary>Runs a warning's ffmpeg command in the test's folder, where its joined file lands; returns that file.</summary>
     string RunJoin(string hint)
     {
