@@ -116,7 +116,7 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
         var log = new CmdletLog(this);
         using var sinks = new SinkSet(recipe.Sinks, recipe.Overwrite, recipe.Fps ?? 8, new PluginContext(log, recipe.BaseDirectory, pump.Stopping));
         var taken = TakenByEarlierRun(recipe);
-        if (!WhatIf.ShouldProcess(this, string.Join(", ", recipe.Sinks.Select(s => StreamAddress.Display(s.Path))), $"Generate {recipe.Frames} frames", out bool whatIf))
+        if (!WhatIf.ShouldProcess(this, string.Join(", ", recipe.Sinks.Select(s => StreamAddress.Display(s.Path))), WhatIf.Action(recipe), out bool whatIf))
         {
             if (whatIf)
             {

@@ -143,7 +143,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
             else WriteWarning(unwritten + " Pipe them to Export-FifoFrames, or run Invoke-FifoRecipe to write the sinks.");
         }
         // Nothing loads under -WhatIf: it says what the run would make, and what would stop it before its first frame.
-        if (!WhatIf.ShouldProcess(this, RunTarget(recipe), $"Generate {recipe.Frames} frames with the model {recipe.Model.Plugin.Name} and the sampler {recipe.Sampler.Plugin.Name}", out bool whatIf))
+        if (!WhatIf.ShouldProcess(this, RunTarget(recipe), $"{WhatIf.Action(recipe)} with the model {recipe.Model.Plugin.Name} and the sampler {recipe.Sampler.Plugin.Name}", out bool whatIf))
         {
             if (whatIf && EarlierSnapshot.InTheWay(recipe) is { } taken) WriteWarning($"What if: the run would stop before its first frame: {taken.Message}");
             return;

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using FifoPipes.Hosting.Engine;
+using FifoPipes.Hosting.Recipes;
 
 namespace FifoPipes.PowerShell.Engine;
 
@@ -17,6 +18,21 @@ static class WhatIf
         bool go = cmdlet.ShouldProcess(operation, "Are you sure you want to perform this action?" + Environment.NewLine + operation, "Confirm", out var reason);
         whatIf = reason == ShouldProcessReason.WhatIf;
         return go;
+    }
+
+    /// <summary>
+    /// What a run of <paramref name="recipe"/> would do, as -WhatIf and -Confirm say it: "Generate 400 frames", or for a
+    /// resume, where it goes on and what it has left to make (the frames its snapshot counts are made already).
+    /// </summary>
+    public static string Action(Recipe recipe)
+    {
+        if (recipe.ResumeFrom is not { } snapshot) return $"Generate {recipe.Frames} frames";
+        if (FileFrames.TakenAfter(snapshot) is not { } made)
+            return $"Resume from '{snapshot}' up to frame {recipe.Frames}";
+        long left = recipe.Frames - made;
+        return left > 0
+            ? $"Resume after frame {made} of {recipe.Frames} from '{snapshot}' ({left} frames to make)"
+            : $"Resume after frame {made} from '{snapshot}' (none to make: the run planned {recipe.Frames}; give its last prompt more frames, or add prompts, to go on)";
     }
 
     /// <summary>
