@@ -52,6 +52,12 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
     {
         var overrides = Override is { Length: > 0 } ? Override : new System.Collections.Hashtable[] { new() };
         var files = Files().ToList();
+        // Several recipes given at once are refused before the first runs, as several tables are; one piped in after
+        // another is refused when it comes (below), as nothing says a second is coming.
+        if (Resume is not null && recipesRun == 0 && files.Count > 1)
+            ThrowTerminatingError(new ErrorRecord(new PSArgumentException(
+                    $"-Resume continues one run, and {files.Count} recipes would make {files.Count} ({string.Join(", ", files.Select(f => $"'{f}'"))}); run the recipe the snapshot belongs to on its own."),
+                "ResumeWithSeveralRecipes", ErrorCategory.InvalidArgument, Resume));
         for (int f = 0; f < files.Count; f++)
         {
             // A problem of the file itself (a YAML syntax error) comes back the same for every table: said once.

@@ -5,7 +5,7 @@ using Xunit;
 
 namespace FifoPipes.Tests.PowerShell;
 
-/// <summary>What the commands say of a resume before it runs.</summary>
+/// <summary>What the commands say of a resume before it runs: -WhatIf's words, and a resume given two recipes.</summary>
 [Collection("PowerShell")]
 public sealed class ResumeCommandTests : IDisposable
 {
@@ -41,5 +41,19 @@ public sealed class ResumeCommandTests : IDisposable
         Assert.StartsWith("Resume after frame 8 of 12 from '", longer);
         Assert.EndsWith("run.snapshot' (4 frames to make)", longer);
         Assert.Contains("(none to make: the run planned 8;", WhatIf.Action(Read(RecipeText(8, "resume: run.snapshot"))));
+    }
+
+    [Fact]
+    public void Invoke_FifoRecipe_refuses_two_recipes_given_to_one_resume_before_either_runs()
+    {
+        InProcessShell.Run(dir, $"New-FifoVideo 'calm blue ocean' -Frames 4 {InProcessShell.Tiny} -SnapshotPath run.snapshot | Out-Null");
+        File.WriteAllText(Path.Combine(dir, "a.yaml"), RecipeText(8, "sinks: [ { path: a-frames } ]"));
+        File.WriteAllText(Path.Combine(dir, "b.yaml"), RecipeText(8, "sinks: [ { path: b-frames } ]"));
+        var error = InProcessShell.RunFailing(dir, "Invoke-FifoRecipe a.yaml, b.yaml -Resume run.snapshot -Force");
+        Assert.StartsWith("ResumeWithSeveralRecipes", error.FullyQualifiedErrorId);
+        Assert.Contains("2 recipes would make 2", error.Exception.Message);
+        // Before, a.yaml ran (resumed from the snapshot) and only b.yaml was refused.
+        Assert.False(Directory.Exists(Path.Combine(dir, "a-frames")));
+        Assert.False(Directory.Exists(Path.Combine(dir, "b-frames")));
     }
 }
