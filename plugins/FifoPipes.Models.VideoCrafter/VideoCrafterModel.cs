@@ -249,7 +249,11 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention, IA
     {
         var schedule = preset.Schedule;
         var mismatch = VideoCrafterCheckpoint.ScheduleKeyMismatch(weights.Shapes, schedule);
-        if (!mismatch.IsEmpty) return mismatch.Describe() + (schedule.X0ScaleEnd != 1.0 ? "" : " (this preset has use_scale off, so no scale_arr)");
+        if (!mismatch.IsEmpty)
+            return mismatch.Describe() + (schedule.X0ScaleEnd != 1.0 ? "" : " (this preset has use_scale off, so no scale_arr)") +
+                   (VideoCrafterCheckpoint.ScheduleBuffers.All(mismatch.Missing.Contains)
+                       ? "; these are the noise schedule's buffers, which a whole model.ckpt holds beside the networks: a file of the networks' weights alone lacks them, so convert the whole model.ckpt (ConvertTo-FifoCheckpoint)"
+                       : "");
 
         var expectedAlphas = AlphaSchedules.LdmAlphasCumprod(schedule);
         foreach (var (_, tensor) in weights.Stream("alphas_cumprod", ScalarType.Float32, name => name == "alphas_cumprod"))

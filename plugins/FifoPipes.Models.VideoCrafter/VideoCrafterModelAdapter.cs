@@ -11,7 +11,10 @@ public sealed class VideoCrafterModelAdapter : IModelAdapter
 {
     public IVideoModel Load(object? options, PluginContext context)
     {
-        var settings = Resolve(OptionsOf(options), context);
+        var o = OptionsOf(options);
+        var settings = Resolve(o, context);
+        if (o.FpsConditioning is not null && !settings.Preset.UNet.FpsCond)
+            context.Log.Warning($"videocrafter: {settings.Preset.Name} takes no fps condition (its UNet has no fps embedding), so fpsConditioning {o.FpsConditioning} changes nothing; leave it out.");
         context.Log.Verbose($"videocrafter: {settings.Preset.Name} at {settings.Preset.Width}x{settings.Preset.Height}, window {settings.Preset.WindowFrames}, " +
                             $"{settings.DType} on {string.Join(", ", settings.Devices)}, checkpoint '{settings.CheckpointPath}'.");
         // Several devices: one replica each, every model call's rows split across them (ReplicatedModel); only the

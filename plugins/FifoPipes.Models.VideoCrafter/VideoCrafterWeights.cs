@@ -54,6 +54,10 @@ public sealed class VideoCrafterWeights : IDisposable
                 var candidate = System.IO.Path.Combine(path, name);
                 if (File.Exists(candidate)) return candidate;
             }
+            // A diffusers pipeline folder is another model's layout (zeroscope's): saying so helps more than the download.
+            if (File.Exists(System.IO.Path.Combine(path, "model_index.json")))
+                throw new FifoInputException("CheckpointNotFound",
+                    $"The folder '{path}' is a diffusers pipeline (it has model_index.json), not a VideoCrafter checkpoint: a zeroscope folder is the zeroscope model's (-Model zeroscope). " + DownloadHelp);
             throw new FifoInputException("CheckpointNotFound", $"The folder '{path}' holds neither model.ckpt nor model.safetensors. " + DownloadHelp);
         }
         if (!File.Exists(path))

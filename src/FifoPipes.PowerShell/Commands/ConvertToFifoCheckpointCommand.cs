@@ -43,7 +43,7 @@ public sealed class ConvertToFifoCheckpointCommand : PSCmdlet
         if ((Destination ?? DefaultDestination(source)) is not { } named) return;
         var destination = SessionState.Path.GetUnresolvedProviderPathFromPSPath(named);
         // A loader given model.ckpt expects a torch zip: a safetensors file under that name would be called damaged.
-        if (!destination.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+        if (!destination.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) && !System.IO.Directory.Exists(destination))
         {
             WriteError(Errors.From(new FifoInputException("DestinationNotSafetensors",
                 $"'{destination}' does not end in .safetensors, but a safetensors file is what ConvertTo-FifoCheckpoint writes: name it " +

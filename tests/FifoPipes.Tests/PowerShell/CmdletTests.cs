@@ -643,14 +643,18 @@ public sealed class CmdletTests : IDisposable
     [Fact]
     public void An_output_in_the_way_is_refused_before_the_first_frame_is_made()
     {
-        File.WriteAllText(Path.Combine(dir, "clip_000000.png"), "an earlier run's frame");
+        Run($"New-FifoVideo 'aurora' -Frames 1 {InProcessShell.Tiny} | Export-FifoFrames clip.png, out/frames");
         var (exported, framesMade, _) = Refused($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | ForEach-Object {{ $global:made++; $_ }} | Export-FifoFrames clip.png");
         Assert.Equal("OutputExists", exported.FullyQualifiedErrorId.Split(',')[0]);
         Assert.Contains("clip_000000.png", exported.Exception.Message);
         Assert.Equal(0, framesMade);
+        // A file of the frame's name that FifoPipes did not write is the user's: refused by name, -Force or not, and kept.
+        File.WriteAllText(Path.Combine(dir, "mine_000000.png"), "the user's own picture");
+        var (theirs, _, _) = Refused($"New-FifoVideo 'aurora' -Frames 2 {InProcessShell.Tiny} | Export-FifoFrames mine.png -Force");
+        Assert.Equal("SinkFileNotAFrame", theirs.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal("the user's own picture", File.ReadAllText(Path.Combine(dir, "mine_000000.png")));
+        Assert.Equal(new[] { "mine_000000.png" }, Directory.GetFiles(dir, "mine_*").Select(Path.GetFileName));
 
-        Directory.CreateDirectory(Path.Combine(dir, "out", "frames"));
-        File.WriteAllText(Path.Combine(dir, "out", "frames", "frame_000000.png"), "an earlier run's frame");
         File.WriteAllText(Path.Combine(dir, "r.yaml"), """
             apiVersion: fifopipes/v1
             model: { use: analytic, with: { height: 8, width: 8, channels: 2, frames: 4 } }

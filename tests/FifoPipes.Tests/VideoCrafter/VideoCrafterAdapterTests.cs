@@ -435,6 +435,41 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
     }
 
     [Fact]
+    public void Another_models_files_and_a_file_of_the_networks_alone_are_named_as_such()
+    {
+        var adapter = new VideoCrafterModelAdapter();
+        var zeroscope = FifoPipes.Tests.Parity.ParityCase.Load("zeroscope/diffusers_folder").File("model");
+        Assert.Contains("is a diffusers pipeline (it has model_index.json), not a VideoCrafter checkpoint",
+            Assert.Throws<FifoInputException>(() => adapter.Check(tiny.Options(zeroscope), new PluginContext())).Message);
+
+        var networksOnly = Path.Combine(tiny.Folder, "networks-only.safetensors");
+        var tensors = SafetensorsFile.Load(tiny.Safetensors);
+        try
+        {
+            SafetensorsFile.Save(networksOnly, tensors.Where(t => t.Key.Contains('.')).ToDictionary(t => t.Key, t => t.Value));
+        }
+        finally { foreach (var t in tensors.Values) t.Dispose(); }
+        Assert.Contains("these are the noise schedule's buffers, which a whole model.ckpt holds beside the networks",
+            Assert.Throws<FifoInputException>(() => adapter.Check(tiny.Options(networksOnly), new PluginContext())).Message);
+    }
+
+    [Fact]
+    public void An_fps_condition_for_a_model_without_one_is_warned_of()
+    {
+        var log = new FifoPipes.Tests.Sampling.RecordingSink();
+        var options = tiny.Options();
+        options.Preset = "videocrafter1-512";
+        options.FpsConditioning = 24;
+        // The tiny checkpoint is VideoCrafter2's, so the load then fails: the warning comes before it, from the options.
+        Assert.Throws<FifoInputException>(() => new VideoCrafterModelAdapter().Load(options, new PluginContext(log)));
+        Assert.Contains("videocrafter1-512 takes no fps condition", Assert.Single(log.Warnings));
+        log.Warnings.Clear();
+        options.Preset = "videocrafter2";
+        new VideoCrafterModelAdapter().Load(options, new PluginContext(log)).Dispose();
+        Assert.Empty(log.Warnings);
+    }
+
+    [Fact]
     public void A_safetensors_file_named_ckpt_is_read_as_safetensors()
     {
         var named = Path.Combine(tiny.Folder, "converted.ckpt");
