@@ -166,8 +166,22 @@ public static class SinkFiles
         var earlier = parts.Count == 2 ? "" : $" and {(parts.Count == 3 ? "the segment an earlier resume" : $"the {parts.Count - 2} segments earlier resumes")} wrote beside it";
         log.Warning($"{sink}: this run starts at frame {firstFrame}, so it writes a new segment '{segment}' and leaves '{path}'{earlier} as {(parts.Count == 2 ? "it is" : "they are")}. " +
                     $"To join them: ffmpeg {inputs} -filter_complex \"{filter}\" joined{joinedExtension ?? Path.GetExtension(path)}" +
-                    (joinNote is null ? "" : $" ({joinNote})"));
+                    (joinNote is null ? "" : $" ({joinNote})") + EmptyNote(path, parts[1].FirstFrame));
         return segment;
+    }
+
+    /// <summary>
+    /// What a join from an empty earlier file (a run killed before its first frame was written, or a disk that was full)
+    /// cannot have: said, so that a gap is not found only when the join fails.
+    /// </summary>
+    static string EmptyNote(string path, long nextFirstFrame)
+    {
+        try
+        {
+            return new FileInfo(path).Length > 0 ? ""
+                : $". '{path}' is empty (0 bytes), so frames 0-{nextFirstFrame - 1} are in no file here and the join cannot work: to have them, make the run again from frame 0";
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return ""; }
     }
 
     /// <summary>

@@ -401,6 +401,12 @@ public sealed class ContinuationPathTests : IDisposable
         // A fresh run or a new file: no segment, no warning.
         Assert.Equal(playlist, FifoPipes.Core.Sinks.SinkFiles.OpenPath(playlist, 0, "hls", log));
         Assert.Equal(3, log.Warnings.Count);
+        Assert.All(log.Warnings, w => Assert.DoesNotContain("is empty", w));
+        // An empty earlier file holds none of the frames before the resume point: the gap is said with the join.
+        var empty = Path.Combine(folder, "empty.gif");
+        File.WriteAllBytes(empty, Array.Empty<byte>());
+        FifoPipes.Core.Sinks.SinkFiles.OpenPath(empty, 50, "gif", log);
+        Assert.EndsWith($"'{empty}' is empty (0 bytes), so frames 0-49 are in no file here and the join cannot work: to have them, make the run again from frame 0", log.Warnings[3]);
     }
 
     [Fact]
