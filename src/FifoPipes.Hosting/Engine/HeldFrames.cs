@@ -10,9 +10,12 @@ namespace FifoPipes.Hosting.Engine;
 /// run's (Export-FifoFrames down the pipeline, several with -PassThru), so runs are found by their id.
 /// </summary>
 /// <remarks>
-/// The run (<see cref="VideoRun"/>) asks each time its consumer comes back; the stages still waiting when its frames end
-/// are handed over, and committed as the sinks finish their files (<see cref="SinkSet.Complete"/>), which a sink that
-/// holds frames back does at its end. A run no sink writes commits as before, once its consumer is back.
+/// The run (<see cref="VideoRun"/>) registers when it starts and asks each time its consumer comes back; the stages
+/// still waiting when its frames end are handed over, and committed as the sinks finish their files
+/// (<see cref="SinkSet.Complete"/>), which a sink that holds frames back does at its end. Runs end and sinks finish in
+/// either order (a sink that fails finishes first, its error reaching the run after). A run no sink writes commits as
+/// before, once its consumer is back. Stages are compared by the frames they cover, not the latents: a decoder may make
+/// several frames of one latent (Open-Sora Plan's, four).
 /// </remarks>
 internal static class HeldFrames
 {
@@ -21,37 +24,59 @@ internal static class HeldFrames
     /// <summary>One sink's share of a run: from its first frame of the run, after the frames it was given before it (of an earlier run).</summary>
     sealed class Writer(IFrameSink sink, long first, long givenBefore)
     {
-        public IFrameSink Sink { get; } = sink;
+        IFrameSink? sink = sink;
+        // What it held when it finished: all it ever will, read once so a finished sink is neither asked nor kept.
+        long? final;
         public long Given;
-        public bool Finished;
+
+        public bool Finished => final is not null;
+        public bool Writes(IFrameSink other) => ReferenceEquals(sink, other);
 
         /// <summary>The frame before which the sink holds every frame of the run it was given.</summary>
-        public long HeldBefore()
+        public long HeldBefore() => final ?? Read();
+
+        public void Finish()
+        {
+            final = Read();
+            sink = null;
+        }
+
+        long Read()
         {
             long held;
-            try { held = Sink.FramesHeld is { } count ? count - givenBefore : Given; }
+            try { held = sink!.FramesHeld is { } count ? count - givenBefore : Given; }
             // A sink's bug is not the run's failure: it only cannot say, so it holds nothing more than before.
             catch (Exception ex) when (ex is not OutOfMemoryException) { held = 0; }
             return first + Math.Clamp(held, 0, Given);
         }
     }
 
-    sealed class Run
+    sealed class Run(bool live)
     {
         public readonly List<Writer> Writers = new();
-        public readonly Queue<StagedSnapshot> Waiting = new();
+        public readonly Queue<WaitingStage> Waiting = new();
+        /// <summary>Registered by its run, which will end it; false for frames exported after their run ended.</summary>
+        public readonly bool Live = live;
         public bool Ended;
+        /// <summary>Where a finished sink's command reports: commits after the run ended warn there.</summary>
+        public IProgressSink? Log;
     }
+
+    /// <summary>A run's stage, with the frames it covers (<see cref="SnapshotSaved.Frames"/>).</summary>
+    public readonly record struct WaitingStage(StagedSnapshot Stage, long Frames);
+
+    /// <summary>A run begins: its sinks' progress is kept until it ends, whichever of the two comes first.</summary>
+    public static void Started(Guid run) => Runs.TryAdd(run, new Run(live: true));
 
     /// <summary>After <paramref name="sink"/> took frame <paramref name="index"/> of <paramref name="run"/>, having taken <paramref name="givenBefore"/> frames before it.</summary>
     public static void Wrote(Guid run, IFrameSink sink, long index, long givenBefore)
     {
         // Frames of no run (made elsewhere) have no snapshots waiting for them.
         if (run == Guid.Empty) return;
-        var entry = Runs.GetOrAdd(run, _ => new Run());
+        var entry = Runs.GetOrAdd(run, _ => new Run(live: false));
         lock (entry)
         {
-            var writer = entry.Writers.Find(w => ReferenceEquals(w.Sink, sink));
+            var writer = entry.Writers.Find(w => w.Writes(sink));
             if (writer is null) entry.Writers.Add(writer = new Writer(sink, index, givenBefore));
             writer.Given++;
         }
@@ -67,22 +92,23 @@ internal static class HeldFrames
     static long? HeldBefore(Run entry) => entry.Writers.Count == 0 ? null : entry.Writers.Min(w => w.HeldBefore());
 
     /// <summary>
-    /// The run's frames have ended with <paramref name="waiting"/> stages not yet held: they are committed as the sinks
-    /// finish, or now where they already have. The entry goes once nothing is left to wait for.
+    /// The run's frames have ended with <paramref name="waiting"/> stages not yet held. While a sink is still writing
+    /// they wait for it to finish (its command then reports what a commit says); where all have, or none wrote, they are
+    /// committed now as far as the sinks hold their frames, and the rest never become the resume point.
     /// </summary>
-    public static void Ended(Guid run, IEnumerable<StagedSnapshot> waiting)
+    public static void Ended(Guid run, IEnumerable<WaitingStage> waiting)
     {
         if (!Runs.TryGetValue(run, out var entry))
         {
-            // No sink wrote its frames: the consumer has had them all.
-            foreach (var stage in waiting) Commit(stage, null);
+            // Never registered (a run that did not start): the consumer has had every frame before these.
+            foreach (var stage in waiting) Commit(stage.Stage, null);
             return;
         }
         lock (entry)
         {
             foreach (var stage in waiting) entry.Waiting.Enqueue(stage);
             entry.Ended = true;
-            CommitHeld(run, entry, null);
+            if (entry.Writers.All(w => w.Finished)) CommitHeld(run, entry);
         }
     }
 
@@ -92,26 +118,27 @@ internal static class HeldFrames
         foreach (var (run, entry) in Runs)
             lock (entry)
             {
-                var writer = entry.Writers.Find(w => ReferenceEquals(w.Sink, sink));
+                var writer = entry.Writers.Find(w => w.Writes(sink));
                 if (writer is null) continue;
-                writer.Finished = true;
-                CommitHeld(run, entry, log);
+                writer.Finish();
+                entry.Log ??= log;
+                CommitHeld(run, entry);
             }
     }
 
     /// <summary>
-    /// Commits the waiting stages every sink holds the frames before; forgets a run whose sinks are all finished once it
-    /// has ended, or has nothing waiting (frames exported after their run ended: kept, the entry would hold the sinks for good).
+    /// Commits the waiting stages every sink holds the frames of; forgets a run whose sinks are all finished once it
+    /// has ended, or, for frames exported after their run ended, once nothing waits (the entry would keep them for good).
     /// </summary>
-    static void CommitHeld(Guid run, Run entry, IProgressSink? log)
+    static void CommitHeld(Guid run, Run entry)
     {
         long? held = HeldBefore(entry);
-        while (entry.Waiting.TryPeek(out var stage) && (held is null || stage.FramesBefore <= held))
-            Commit(entry.Waiting.Dequeue(), log);
-        if (entry.Writers.All(w => w.Finished) && (entry.Ended || entry.Waiting.Count == 0))
+        while (entry.Waiting.TryPeek(out var stage) && (held is null || stage.Frames <= held))
+            Commit(entry.Waiting.Dequeue().Stage, entry.Log);
+        if (entry.Writers.All(w => w.Finished) && (entry.Ended || (!entry.Live && entry.Waiting.Count == 0)))
         {
             // What no sink holds never becomes the resume point: the one before stays.
-            while (entry.Waiting.TryDequeue(out var unheld)) unheld.Discard();
+            while (entry.Waiting.TryDequeue(out var unheld)) unheld.Stage.Discard();
             Runs.TryRemove(run, out _);
         }
     }

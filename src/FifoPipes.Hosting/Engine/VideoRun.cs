@@ -35,11 +35,12 @@ public sealed class VideoRun
     public IEnumerable<RunEvent> Events(CancellationToken cancellation = default)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        HeldFrames.Started(RunId);
         var channel = Channel.CreateBounded<RunEvent>(new BoundedChannelOptions(ChannelCapacity) { SingleReader = true });
         var worker = new Thread(() => Work(channel.Writer, stop.Token)) { IsBackground = true, Name = "FifoPipes worker" };
         worker.Start();
         // Stages whose frames the consumer has had, waiting until every sink holds them (HeldFrames).
-        var waiting = new Queue<StagedSnapshot>();
+        var waiting = new Queue<HeldFrames.WaitingStage>();
         try
         {
             var reader = channel.Reader;
@@ -49,7 +50,7 @@ public sealed class VideoRun
                 {
                     // The consumer is back for more, so every frame before this snapshot is handed to the sinks; it becomes
                     // the resume point once they hold them (an encoder's lookahead holds frames a crash would lose).
-                    if (item is SnapshotSaved saved) waiting.Enqueue(saved.Snapshot);
+                    if (item is SnapshotSaved saved) waiting.Enqueue(new(saved.Snapshot, saved.Frames));
                     var uncommitted = CommitHeld(waiting);
                     yield return item;
                     foreach (var message in uncommitted) yield return message;
@@ -66,14 +67,17 @@ public sealed class VideoRun
         }
     }
 
-    /// <summary>The waiting stages every sink of this run holds the frames before, committed in order; a warning for each that could not be.</summary>
-    List<RunMessage> CommitHeld(Queue<StagedSnapshot> waiting)
+    /// <summary>
+    /// The waiting stages every sink of this run holds the frames of, committed in order; a warning for each that could
+    /// not be. By the frames a stage covers, not its latents: a decoder may make several frames of one.
+    /// </summary>
+    List<RunMessage> CommitHeld(Queue<HeldFrames.WaitingStage> waiting)
     {
         var messages = new List<RunMessage>();
         if (waiting.Count == 0) return messages;
         long? held = HeldFrames.HeldBefore(RunId);
-        while (waiting.TryPeek(out var stage) && (held is null || stage.FramesBefore <= held))
-            if (Commit(waiting.Dequeue()) is { } message) messages.Add(message);
+        while (waiting.TryPeek(out var stage) && (held is null || stage.Frames <= held))
+            if (Commit(waiting.Dequeue().Stage) is { } message) messages.Add(message);
         return messages;
     }
 
