@@ -59,7 +59,7 @@ public sealed class PngSequenceSinkFactory : ISinkFactory
         long count = 0;
         foreach (var frame in pattern.ExistingFrames())
         {
-            if (FrameRunRecord.Of(frame) is null) continue;
+            if (PngFrameRecord.Of(frame) is null) continue;
             count++;
             if (first is null || ByNumber(frame, first) < 0) first = frame;
             if (last is null || ByNumber(frame, last) > 0) last = frame;
@@ -107,7 +107,7 @@ public sealed class PngSequenceSink : IFrameSink
             log.Verbose($"png: writing frames to {pattern}");
         }
         // A file that appeared since (or past a run whose length the record does not say) is refused as it comes.
-        if (written > 0 && File.Exists(path) && FrameRunRecord.Of(path) is null) throw NotAFrame(path, number);
+        if (written > 0 && File.Exists(path) && PngFrameRecord.Of(path) is null) throw NotAFrame(path, number);
         var partial = path + ".partial";
         try
         {
@@ -167,7 +167,7 @@ public sealed class PngSequenceSink : IFrameSink
     /// </summary>
     void TakeOverFolder(VideoFrame first)
     {
-        var run = first.Provenance is { } record ? FrameRunRecord.Parse(record) : null;
+        var run = first.Provenance is { } record ? RunRecord.Parse(record) : null;
         long end = run?.PlannedFrames ?? long.MaxValue;
         bool resumed = first.Index > 0;
         var earlierFrames = new List<string>();
@@ -181,13 +181,13 @@ public sealed class PngSequenceSink : IFrameSink
                 before.Add(number, file);
                 continue;
             }
-            var found = FrameRunRecord.Of(file);
+            var found = PngFrameRecord.Of(file);
             if (found is null && number < end) throw NotAFrame(file, number);
             if (found is null) continue;
             if (resumed) RefuseOtherRun(run, found, file, first.Index);
             else earlierFrames.Add(file);
         }
-        if (resumed && before.Nearest is { } nearest && FrameRunRecord.Of(nearest) is { } previous) RefuseOtherRun(run, previous, nearest, first.Index);
+        if (resumed && before.Nearest is { } nearest && PngFrameRecord.Of(nearest) is { } previous) RefuseOtherRun(run, previous, nearest, first.Index);
         if (resumed && before.Gaps() is { } gaps)
             log.Warning($"png: {gaps} before frame {first.Index}, where this run goes on in '{pattern.Folder}', so the sequence has a gap there. " +
                         "To fill it, resume from a snapshot taken before the gap, or make the run again into an empty folder.");
@@ -199,16 +199,16 @@ public sealed class PngSequenceSink : IFrameSink
     readonly Dictionary<string, bool> sameVideo = new(StringComparer.Ordinal);
 
     /// <summary>Refuses to go on in a folder whose frame <paramref name="file"/> is another video's.</summary>
-    void RefuseOtherRun(FrameRunRecord? run, string found, string file, long firstIndex)
+    void RefuseOtherRun(RunRecord? run, string found, string file, long firstIndex)
     {
         if (run is null) return;
         var key = FileRecord.Split(found).Run;
         if (!sameVideo.TryGetValue(key, out bool same))
-            sameVideo[key] = same = FrameRunRecord.Parse(key) is not { } theirs || theirs.SameVideoAs(run);
+            sameVideo[key] = same = RunRecord.Parse(key) is not { } theirs || theirs.SameVideoAs(run);
         if (same) return;
         throw new FifoInputException(OtherRunErrorId,
             $"This run goes on from frame {firstIndex} in '{pattern.Folder}', but the frames there are another video's: '{file}' is of " +
-            $"{FrameRunRecord.Parse(key)}, and this run is {run}. Going on there would mix the two videos and replace the other's frames. " +
+            $"{RunRecord.Parse(key)}, and this run is {run}. Going on there would mix the two videos and replace the other's frames. " +
             $"Give this run's frames another folder or pattern (they go on from frame {firstIndex} there), or the folder the snapshot's run wrote its frames to.");
     }
 
@@ -261,4 +261,15 @@ public sealed class PngSequenceSink : IFrameSink
     }
 
     public void Dispose() => completed = true;
+}
+
+/// <summary>The run record a PNG file carries, read for the sink's one question of a file where a frame goes: did FifoPipes write it.</summary>
+internal static class PngFrameRecord
+{
+    /// <summary>The record; null for a file FifoPipes did not write as a frame (the user's own picture, another program's, an unreadable file).</summary>
+    public static string? Of(string path)
+    {
+        try { return ProvenanceReader.Read(path, RecordingFile.Png) is { } record && record.StartsWith(ProvenanceReader.Mark, StringComparison.Ordinal) ? record : null; }
+        catch (FifoInputException) { return null; }
+    }
 }

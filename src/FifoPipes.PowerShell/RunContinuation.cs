@@ -1,4 +1,4 @@
-using FifoPipes.Abstractions;
+using FifoPipes.Core.Media;
 using FifoPipes.Hosting.Recipes;
 
 namespace FifoPipes.PowerShell;
@@ -26,40 +26,10 @@ internal static class RunContinuation
     }
 
     /// <summary>
-    /// Whether <paramref name="later"/> is <paramref name="earlier"/> made longer: every setting alike but the prompt
-    /// schedule (and the plugins' versions, which a resume may change with a warning), which is the earlier one's with
-    /// its last span longer and perhaps more spans after it (the fifo sampler's RunExtension). Records cut short keep
-    /// part of their schedule and are not compared.
+    /// Whether <paramref name="later"/> is <paramref name="earlier"/> made longer (<see cref="RunRecord.Extends"/>: the
+    /// fifo sampler's RunExtension); records cut short keep part of their schedule and are not compared.
     /// </summary>
-    static bool Extends(RunProvenance earlier, RunProvenance later)
-    {
-        if (!Whole(earlier) || !Whole(later)) return false;
-        var (thenOthers, thenSpans) = Split(earlier);
-        var (nowOthers, nowSpans) = Split(later);
-        if (!thenOthers.SequenceEqual(nowOthers) || thenSpans is not { Count: > 0 } || nowSpans is null || nowSpans.Count < thenSpans.Count) return false;
-        int last = thenSpans.Count - 1;
-        for (int i = 0; i < last; i++)
-            if (thenSpans[i] != nowSpans[i]) return false;
-        return nowSpans[last].Prompt == thenSpans[last].Prompt && nowSpans[last].Frames >= thenSpans[last].Frames
-               && nowSpans.Sum(s => s.Frames) > thenSpans.Sum(s => s.Frames);
-    }
+    static bool Extends(RunProvenance earlier, RunProvenance later) => Record(later).Extends(Record(earlier));
 
-    static bool Whole(RunProvenance run) => run.MissingPrompts == 0 && !run.Cut;
-
-    const string PluginsKey = "plugins";
-
-    /// <summary>The settings but the prompts and plugins, and the prompt spans (null where one is not text|frames).</summary>
-    static (List<KeyValuePair<string, string>> Others, List<(string Prompt, long Frames)>? Spans) Split(RunProvenance run)
-    {
-        var others = new List<KeyValuePair<string, string>>();
-        var spans = new List<(string Prompt, long Frames)>();
-        foreach (var setting in run.Settings)
-        {
-            if (setting.Key == PluginsKey) continue;
-            if (!SnapshotMetadata.IsPromptSpan(setting.Key)) { others.Add(setting); continue; }
-            if (SnapshotMetadata.PromptSpanValue(setting.Value) is not { } span) return (others, null);
-            spans.Add(span);
-        }
-        return (others, spans);
-    }
+    static RunRecord Record(RunProvenance run) => RunRecord.From(run.RunHash, run.Settings, run.MissingPrompts > 0, run.Cut);
 }
