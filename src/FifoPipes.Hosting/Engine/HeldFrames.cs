@@ -10,8 +10,9 @@ namespace FifoPipes.Hosting.Engine;
 /// run's (Export-FifoFrames down the pipeline, several with -PassThru), so runs are found by their id.
 /// </summary>
 /// <remarks>
-/// The run (<see cref="VideoRun"/>) registers when it starts and asks each time its consumer comes back; the stages
-/// still waiting when its frames end are handed over, and committed as the sinks finish their files
+/// The run (<see cref="VideoRun"/>) registers when it starts, stages each snapshot here once its consumer has had the
+/// frames before it, and has the held ones committed each time the consumer comes back (their warnings are the run's to
+/// report); the stages still waiting when its frames end are committed as the sinks finish their files
 /// (<see cref="SinkSet.Complete"/>), which a sink that holds frames back does at its end. Runs end and sinks finish in
 /// either order (a sink that fails finishes first, its error reaching the run after). A run no sink writes commits as
 /// before, once its consumer is back. Stages are compared by the frames they cover, not the latents: a decoder may make
@@ -89,26 +90,37 @@ internal static class HeldFrames
         lock (entry) return HeldBefore(entry);
     }
 
+    /// <summary>
+    /// The consumer has had the frames <paramref name="stage"/> covers: it waits with the run's others, and becomes the
+    /// resume point, in order, once every sink holds them.
+    /// </summary>
+    public static void Staged(Guid run, WaitingStage stage)
+    {
+        var entry = Runs.GetOrAdd(run, _ => new Run(live: true));
+        lock (entry) entry.Waiting.Enqueue(stage);
+    }
+
+    /// <summary>Commits the run's waiting stages its sinks hold the frames of; a warning for each that could not be, for the run to report.</summary>
+    public static List<RunMessage> CommitHeld(Guid run)
+    {
+        if (!Runs.TryGetValue(run, out var entry)) return new();
+        lock (entry) return CommitHeld(run, entry);
+    }
+
     static long? HeldBefore(Run entry) => entry.Writers.Count == 0 ? null : entry.Writers.Min(w => w.HeldBefore());
 
     /// <summary>
-    /// The run's frames have ended with <paramref name="waiting"/> stages not yet held. While a sink is still writing
-    /// they wait for it to finish (its command then reports what a commit says); where all have, or none wrote, they are
-    /// committed now as far as the sinks hold their frames, and the rest never become the resume point.
+    /// The run's frames have ended, with stages not yet held. While a sink is still writing they wait for it to finish
+    /// (its command then reports what a commit says); where all have, or none wrote, they are committed now as far as
+    /// the sinks hold their frames, and the rest never become the resume point.
     /// </summary>
-    public static void Ended(Guid run, IEnumerable<WaitingStage> waiting)
+    public static void Ended(Guid run)
     {
-        if (!Runs.TryGetValue(run, out var entry))
-        {
-            // Never registered (a run that did not start): the consumer has had every frame before these.
-            foreach (var stage in waiting) Commit(stage.Stage, null);
-            return;
-        }
+        var entry = Runs.GetOrAdd(run, _ => new Run(live: true));
         lock (entry)
         {
-            foreach (var stage in waiting) entry.Waiting.Enqueue(stage);
             entry.Ended = true;
-            if (entry.Writers.All(w => w.Finished)) CommitHeld(run, entry);
+            if (entry.Writers.All(w => w.Finished)) Report(CommitHeld(run, entry), entry.Log);
         }
     }
 
@@ -122,7 +134,7 @@ internal static class HeldFrames
                 if (writer is null) continue;
                 writer.Finish();
                 entry.Log ??= log;
-                CommitHeld(run, entry);
+                Report(CommitHeld(run, entry), log);
             }
     }
 
@@ -130,21 +142,23 @@ internal static class HeldFrames
     /// Commits the waiting stages every sink holds the frames of; forgets a run whose sinks are all finished once it
     /// has ended, or, for frames exported after their run ended, once nothing waits (the entry would keep them for good).
     /// </summary>
-    static void CommitHeld(Guid run, Run entry)
+    static List<RunMessage> CommitHeld(Guid run, Run entry)
     {
+        var messages = new List<RunMessage>();
         long? held = HeldBefore(entry);
         while (entry.Waiting.TryPeek(out var stage) && (held is null || stage.Frames <= held))
-            Commit(entry.Waiting.Dequeue().Stage, entry.Log);
+            if (VideoRun.Commit(entry.Waiting.Dequeue().Stage) is { } message) messages.Add(message);
         if (entry.Writers.All(w => w.Finished) && (entry.Ended || (!entry.Live && entry.Waiting.Count == 0)))
         {
             // What no sink holds never becomes the resume point: the one before stays.
             while (entry.Waiting.TryDequeue(out var unheld)) unheld.Stage.Discard();
             Runs.TryRemove(run, out _);
         }
+        return messages;
     }
 
-    static void Commit(StagedSnapshot stage, IProgressSink? log)
+    static void Report(List<RunMessage> messages, IProgressSink? log)
     {
-        if (VideoRun.Commit(stage) is { } warning) log?.Warning(warning.Text);
+        foreach (var message in messages) log?.Warning(message.Text);
     }
 }

@@ -39,8 +39,6 @@ public sealed class VideoRun
         var channel = Channel.CreateBounded<RunEvent>(new BoundedChannelOptions(ChannelCapacity) { SingleReader = true });
         var worker = new Thread(() => Work(channel.Writer, stop.Token)) { IsBackground = true, Name = "FifoPipes worker" };
         worker.Start();
-        // Stages whose frames the consumer has had, waiting until every sink holds them (HeldFrames).
-        var waiting = new Queue<HeldFrames.WaitingStage>();
         try
         {
             var reader = channel.Reader;
@@ -50,8 +48,8 @@ public sealed class VideoRun
                 {
                     // The consumer is back for more, so every frame before this snapshot is handed to the sinks; it becomes
                     // the resume point once they hold them (an encoder's lookahead holds frames a crash would lose).
-                    if (item is SnapshotSaved saved) waiting.Enqueue(new(saved.Snapshot, saved.Frames));
-                    var uncommitted = CommitHeld(waiting);
+                    if (item is SnapshotSaved saved) HeldFrames.Staged(RunId, new(saved.Snapshot, saved.Frames));
+                    var uncommitted = HeldFrames.CommitHeld(RunId);
                     yield return item;
                     foreach (var message in uncommitted) yield return message;
                 }
@@ -59,26 +57,12 @@ public sealed class VideoRun
         finally
         {
             // The rest become the resume point as the sinks finish their files, if they hold their frames then.
-            HeldFrames.Ended(RunId, waiting);
+            HeldFrames.Ended(RunId);
             stop.Cancel();
             // Drain so a worker blocked on a full channel can see the cancellation and leave.
             while (worker.IsAlive && !worker.Join(10)) DiscardNext(channel.Reader);
             while (DiscardNext(channel.Reader)) { }
         }
-    }
-
-    /// <summary>
-    /// The waiting stages every sink of this run holds the frames of, committed in order; a warning for each that could
-    /// not be. By the frames a stage covers, not its latents: a decoder may make several frames of one.
-    /// </summary>
-    List<RunMessage> CommitHeld(Queue<HeldFrames.WaitingStage> waiting)
-    {
-        var messages = new List<RunMessage>();
-        if (waiting.Count == 0) return messages;
-        long? held = HeldFrames.HeldBefore(RunId);
-        while (waiting.TryPeek(out var stage) && (held is null || stage.Frames <= held))
-            if (Commit(waiting.Dequeue().Stage) is { } message) messages.Add(message);
-        return messages;
     }
 
     /// <summary>

@@ -50,7 +50,9 @@ public sealed class HeldFramesTests : IDisposable
             var (held, unheld) = (Stage(8), Stage(32));
             // A sink that fails finishes first (Export-FifoFrames ends its sinks before its error reaches New-FifoVideo).
             if (sinkFirst) HeldFrames.Finished(sink, NullProgressSink.Instance);
-            HeldFrames.Ended(run, new HeldFrames.WaitingStage[] { new(held, 8), new(unheld, 32) });
+            HeldFrames.Staged(run, new(held, 8));
+            HeldFrames.Staged(run, new(unheld, 32));
+            HeldFrames.Ended(run);
             if (!sinkFirst) HeldFrames.Finished(sink, NullProgressSink.Instance);
             Assert.True(File.Exists(held.Path));
             Assert.True(8 == File.ReadAllBytes(held.Path)[^1], $"the stage at 8 frames, which the sink holds, is the resume point, not the one at 32 (sink first: {sinkFirst})");
@@ -67,7 +69,8 @@ public sealed class HeldFramesTests : IDisposable
         var sink = new HoldingSink { Held = 25 };
         var run = RunWith(sink, 65);
         var stage = Stage(17);
-        HeldFrames.Ended(run, new HeldFrames.WaitingStage[] { new(stage, 65) });
+        HeldFrames.Staged(run, new(stage, 65));
+        HeldFrames.Ended(run);
         Assert.False(File.Exists(stage.Path));
         sink.Held = 65;
         HeldFrames.Finished(sink, NullProgressSink.Instance);
