@@ -20,4 +20,7 @@ public sealed class SinkTargets
 
     /// <summary>A file path as outputs are told apart: a PNG folder given as frames/ is the folder frames.</summary>
     public static string PathKey(string path) => Path.TrimEndingDirectorySeparator(path);
+
+    /// <summary>Whether <paramref name="target"/>, a sink's path or stream address, is the file <paramref name="path"/> (a snapshot's, say).</summary>
+    public static bool IsFile(string target, string path) => !StreamAddress.IsAddress(target) && PathComparer.Equals(PathKey(target), PathKey(path));
 }

@@ -730,7 +730,7 @@ public sealed class RecipeReader
 
     /// <summary>The sink that writes to <paramref name="full"/>, a snapshot path; null for none.</summary>
     static SinkUse? SinkAt(string full, IReadOnlyList<SinkUse> sinks) =>
-        sinks.FirstOrDefault(s => !StreamAddress.IsAddress(s.Path) && SinkTargets.PathComparer.Equals(SinkTargets.PathKey(s.Path), SinkTargets.PathKey(full)));
+        sinks.FirstOrDefault(s => SinkTargets.IsFile(s.Path, full));
 
     static string SinkKey(SinkUse sink, IReadOnlyList<SinkUse> sinks) => $"sinks[{sinks.ToList().IndexOf(sink)}]";
 

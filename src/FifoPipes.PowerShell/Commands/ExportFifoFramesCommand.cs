@@ -116,7 +116,7 @@ public sealed class ExportFifoFramesCommand : PSCmdlet, IDisposable
     /// </summary>
     void RefuseSnapshotPath(string? snapshot)
     {
-        if (snapshot is null || sinkPaths.FirstOrDefault(p => !StreamAddress.IsAddress(p) && SinkTargets.PathComparer.Equals(SinkTargets.PathKey(p), SinkTargets.PathKey(snapshot))) is not { } taken) return;
+        if (snapshot is null || sinkPaths.FirstOrDefault(p => SinkTargets.IsFile(p, snapshot)) is not { } taken) return;
         throw new FifoInputException("SnapshotPathIsOutput",
             $"'{taken}' is where New-FifoVideo writes the run's snapshots (-SnapshotPath), so the two would replace each other. " +
             $"Give the snapshots a file of their own, such as '{EarlierSnapshot.OwnPath(taken)}', or the frames another path.");
