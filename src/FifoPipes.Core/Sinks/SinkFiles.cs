@@ -1,5 +1,6 @@
 using System.Globalization;
 using FifoPipes.Abstractions;
+using FifoPipes.Core.Media;
 
 namespace FifoPipes.Core.Sinks;
 
@@ -166,23 +167,43 @@ public static class SinkFiles
         var earlier = parts.Count == 2 ? "" : $" and {(parts.Count == 3 ? "the segment an earlier resume" : $"the {parts.Count - 2} segments earlier resumes")} wrote beside it";
         log.Warning($"{sink}: this run starts at frame {firstFrame}, so it writes a new segment '{segment}' and leaves '{path}'{earlier} as {(parts.Count == 2 ? "it is" : "they are")}. " +
                     $"To join them: ffmpeg {inputs} -filter_complex \"{filter}\" joined{joinedExtension ?? Path.GetExtension(path)}" +
-                    (joinNote is null ? "" : $" ({joinNote})") + EmptyNote(path, parts[1].FirstFrame));
+                    (joinNote is null ? "" : $" ({joinNote})") + GapNote(parts, framesAreRunFrames: firstFrameSeconds is null));
         return segment;
     }
 
     /// <summary>
-    /// What a join from an empty earlier file (a run killed before its first frame was written, or a disk that was full)
-    /// cannot have: said, so that a gap is not found only when the join fails.
+    /// The frames a join cannot have, said so that a gap is not found only in the joined video: those an earlier file
+    /// lacks before the next part starts (a file cut short by a kill before its muxer wrote them, a full disk, a copy).
+    /// An empty file fails the join outright. Counted only where the files' frames are the run's (a sink that
+    /// interpolates writes several per frame) and the file lists them all (a live playlist drops its oldest segments);
+    /// a file that cannot be counted is taken as whole.
     /// </summary>
-    static string EmptyNote(string path, long nextFirstFrame)
+    static string GapNote(IReadOnlyList<(string File, long FirstFrame)> parts, bool framesAreRunFrames)
     {
-        try
+        for (int i = 0; i + 1 < parts.Count; i++)
         {
-            return new FileInfo(path).Length > 0 ? ""
-                : $". '{path}' is empty (0 bytes), so frames 0-{nextFirstFrame - 1} are in no file here and the join cannot work: to have them, make the run again from frame 0";
+            var (file, first) = parts[i];
+            long next = parts[i + 1].FirstFrame;
+            long? held;
+            try { held = new FileInfo(file).Length == 0 ? 0 : framesAreRunFrames ? FramesIn(file) : null; }
+            // The note is advice: a file that cannot be read, or no ffmpeg to count it, leaves it unsaid.
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FifoInputException) { held = null; }
+            if (held is not { } count || first + count >= next) continue;
+            var missing = $"frames {first + count}-{next - 1} are in no file here";
+            return count == 0
+                ? $". '{file}' is empty (0 bytes), so {missing} and the join cannot work: to have them, make the run again from frame 0"
+                : $". '{file}' holds {count} frames, not the {next - first} before frame {next} (it was cut short), so {missing} and the joined video " +
+                  $"jumps over them: to have them, make the run again from frame 0, or resume a snapshot taken at frame {first + count} or before";
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return ""; }
+        return "";
     }
+
+    static long? FramesIn(string file) => Path.GetExtension(file).ToLowerInvariant() switch
+    {
+        ".gif" => FramesInFile.Gif(file),
+        ".m3u8" => null,
+        _ => FramesInFile.Video(file),
+    };
 
     /// <summary>
     /// The segments that resumes before this one wrote beside <paramref name="path"/> (<see cref="ContinuationPath"/>),

@@ -18,8 +18,8 @@ public sealed class PublicApiVersionTests
         // Pinned from 1.8, when the analyzer came; 1.9 added IModelAdapter.Describe and ISamplerFactory.Check, 1.10 PluginOptions.As, 1.11 SamplingJob.RunPlugins and FifoInputException.Option, 1.12 IFrameSink.FramesHeld.
         ["FifoPipes.Abstractions"] = new() { ["1.8"] = "2a187dd967d793f3", ["1.9"] = "784f0957e4ae0df9", ["1.10"] = "de876a3f541e5b13", ["1.11"] = "5b11a005bc2ee6a5", ["1.12"] = "74e9312e59854a90" },
         // Core 1.1 added SinkFiles.SegmentStart; 1.2 FileRecord, ProvenanceReader.KindOf (RecordingFile), and Fmp4Boxes (from the ffmpeg sinks) with FirstSampleDuration; 1.3 HlsPlaylist (from them too) with FileOf;
-        // 1.4 RunRecord (one reading of "same run, or made longer" for the png and ffmpeg sinks and Get-FifoProvenance).
-        ["FifoPipes.Core"] = new() { ["1.0"] = "cfccd63384f8bfc9", ["1.1"] = "8e4ec61eba61b445", ["1.2"] = "24675081a00ab7ea", ["1.3"] = "45ee83c1806e989a", ["1.4"] = "db5b7f508966c5d2" },
+        // 1.4 RunRecord (one reading of "same run, or made longer" for the png and ffmpeg sinks and Get-FifoProvenance); 1.5 FramesInFile (a resume's join says what a file cut short lacks).
+        ["FifoPipes.Core"] = new() { ["1.0"] = "cfccd63384f8bfc9", ["1.1"] = "8e4ec61eba61b445", ["1.2"] = "24675081a00ab7ea", ["1.3"] = "45ee83c1806e989a", ["1.4"] = "db5b7f508966c5d2", ["1.5"] = "9a2940c3660a99ee" },
         // Torch 1.2 added RequireWeights to the diffusers UNet, VAE and CLIP text loaders (a config checked against its weights without loading);
         // 1.3 SafetensorsEntry.ScalarType (a bfloat16 file's schedule buffers are checked to bfloat16's precision).
         ["FifoPipes.Torch"] = new() { ["1.0"] = "8795d4e9f8db1b57", ["1.1"] = "76d9fbaa966c8638", ["1.2"] = "9aa977b4c565a896", ["1.3"] = "e27d758a1fc4efeb" },

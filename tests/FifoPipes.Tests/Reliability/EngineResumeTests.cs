@@ -410,6 +410,33 @@ public sealed class ContinuationPathTests : IDisposable
     }
 
     [Fact]
+    public void A_join_from_a_file_cut_short_says_which_frames_are_in_no_file()
+    {
+        // The interrupted run's video holds 40 frames and the segment an earlier resume wrote 8; the snapshots said 96 and 20.
+        var video = Path.Combine(folder, "story.mp4");
+        var segment = Path.Combine(folder, "story.from-000008.gif");
+        FifoPipes.Tests.Sinks.Ffprobe.Ffmpeg("-f", "lavfi", "-i", "testsrc=size=32x32:rate=8", "-frames:v", "40", video);
+        var log = new FifoPipes.Tests.Sampling.RecordingSink();
+        FifoPipes.Core.Sinks.SinkFiles.OpenPath(video, 96, "mp4", log);
+        Assert.EndsWith($"'{video}' holds 40 frames, not the 96 before frame 96 (it was cut short), so frames 40-95 are in no file here and the joined video " +
+                        "jumps over them: to have them, make the run again from frame 0, or resume a snapshot taken at frame 40 or before", Assert.Single(log.Warnings));
+        // A file holding the frames before the resume point, and more, joins whole: nothing to say.
+        FifoPipes.Core.Sinks.SinkFiles.OpenPath(video, 32, "mp4", log);
+        Assert.DoesNotContain("no file here", log.Warnings[1]);
+        // An interpolating sink's file holds several frames per run frame, so its count says nothing of the run's frames.
+        FifoPipes.Core.Sinks.SinkFiles.OpenPath(video, 96, "mp4", log, firstFrameSeconds: 12);
+        Assert.DoesNotContain("no file here", log.Warnings[2]);
+
+        // A GIF segment of an earlier resume (frames 8-19 asked for), counted by its images.
+        var gif = Path.Combine(folder, "story.gif");
+        FifoPipes.Tests.Sinks.Ffprobe.Ffmpeg("-f", "lavfi", "-i", "testsrc=size=16x16:rate=8", "-frames:v", "8", gif);
+        FifoPipes.Tests.Sinks.Ffprobe.Ffmpeg("-f", "lavfi", "-i", "testsrc=size=16x16:rate=8", "-frames:v", "5", segment);
+        FifoPipes.Core.Sinks.SinkFiles.OpenPath(gif, 20, "gif", log);
+        Assert.EndsWith($"'{segment}' holds 5 frames, not the 12 before frame 20 (it was cut short), so frames 13-19 are in no file here and the joined video " +
+                        "jumps over them: to have them, make the run again from frame 0, or resume a snapshot taken at frame 13 or before", log.Warnings[3]);
+    }
+
+    [Fact]
     public void The_join_command_of_a_later_resume_joins_every_earlier_segment_each_cut_where_the_next_starts()
     {
         var video = Path.Combine(folder, "story.mp4");
