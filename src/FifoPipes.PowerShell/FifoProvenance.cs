@@ -23,8 +23,9 @@ public sealed class FifoProvenance
         Sampler = run.Value("sampler");
         Seed = long.TryParse(run.Value("seed"), System.Globalization.NumberStyles.AllowLeadingSign,
             System.Globalization.CultureInfo.InvariantCulture, out long seed) ? seed : null;
-        var spans = run.Settings.Where(s => SnapshotMetadata.IsPromptSpan(s.Key)).Select(s => SnapshotMetadata.PromptSpanValue(s.Value)).OfType<(string Prompt, long Frames)>().ToList();
+        var spans = run.PromptSpans;
         Prompts = spans.Select(s => s.Prompt).ToArray();
+        spanEnds = spans.Select(s => s.Frames).ToArray();
         Frames = spans.Sum(s => s.Frames);
     }
 
@@ -35,8 +36,23 @@ public sealed class FifoProvenance
     /// <summary>The sampler's plugin name (fifo, chunked, ...): what tells apart the files of a sweep over samplers.</summary>
     public string? Sampler { get; }
     public long? Seed { get; }
-    /// <summary>The first prompt of the schedule.</summary>
-    public string? Prompt => Prompts.FirstOrDefault();
+    /// <summary>
+    /// The schedule's prompt at the file's first frame (<see cref="FirstFrame"/>): for one PNG frame, the prompt it was
+    /// made under, so a table of a sequence's frames shows where the look changes; for a file from frame 0, the first.
+    /// </summary>
+    public string? Prompt => PromptAt(FirstFrame ?? 0);
+    readonly long[] spanEnds;
+
+    /// <summary>The prompt whose span holds <paramref name="frame"/>; past the schedule's end (a looping source's), the last.</summary>
+    string? PromptAt(long frame)
+    {
+        for (int i = 0; i < Prompts.Length; i++)
+        {
+            if (frame < spanEnds[i]) return Prompts[i];
+            frame -= spanEnds[i];
+        }
+        return Prompts.LastOrDefault();
+    }
     /// <summary>Every prompt of the schedule in order.</summary>
     public string[] Prompts { get; }
     /// <summary>The frames the run planned (its schedule, over all its prompts): not what this file holds, which <see cref="FirstFrame"/> and <see cref="FramesWritten"/> tell.</summary>

@@ -182,6 +182,10 @@ public sealed class RunProvenance
         return sizes;
     }
 
+    /// <summary>The prompt schedule's spans as the record lists them (its first 32 of a longer one: <see cref="MissingPrompts"/>).</summary>
+    public IReadOnlyList<(string Prompt, long Frames)> PromptSpans =>
+        Settings.Where(s => SnapshotMetadata.IsPromptSpan(s.Key)).Select(s => SnapshotMetadata.PromptSpanValue(s.Value)).OfType<(string Prompt, long Frames)>().ToList();
+
     /// <summary>A setting's value by its key (seed, model, negativePrompt, ...); null where the run lists none.</summary>
     public string? Value(string key) => Settings.Where(s => s.Key == key).Select(s => s.Value).FirstOrDefault();
 

@@ -112,7 +112,7 @@ public sealed class GetFifoProvenanceCommand : FileArgumentsCmdlet
     /// <summary>Why a file holds more frames than its run planned, which the table would show unexplained; null where it holds no more.</summary>
     static string? MoreThanPlanned(RunProvenance run, long? written, bool folder)
     {
-        long planned = run.Settings.Where(s => SnapshotMetadata.IsPromptSpan(s.Key)).Sum(s => SnapshotMetadata.PromptSpanValue(s.Value)?.Frames ?? 0);
+        long planned = run.PromptSpans.Sum(s => s.Frames);
         if (written is not { } count || count <= planned) return null;
         if (run.MissingPrompts > 0 || run.Cut)
             return $"It holds {count} frames, more than the {planned} its record lists: the record keeps only part of a long prompt schedule.";

@@ -181,6 +181,17 @@ public sealed class ProvenanceFramesTests : IDisposable
         Assert.Equal((3L, 2L, 1L), (frame.Frames, frame.FirstFrame!.Value, frame.FramesWritten!.Value));
     }
 
+    [Fact]
+    public void A_png_frames_prompt_is_the_one_it_was_made_under_and_the_folders_its_first_frames()
+    {
+        Run($"New-FifoVideo 'calm blue ocean', 'green aurora' -Frames 3, 2 {InProcessShell.Tiny} | Export-FifoFrames frames | Out-Null");
+        Assert.Equal(new[] { "calm blue ocean", "calm blue ocean", "calm blue ocean", "green aurora", "green aurora" },
+            Enumerable.Range(0, 5).Select(i => Provenance(Path.Combine("frames", $"frame_{i:D6}.png")).Prompt));
+        var folder = Provenance("frames");
+        Assert.Equal("calm blue ocean", folder.Prompt);
+        Assert.Equal(new[] { "calm blue ocean", "green aurora" }, folder.Prompts);
+    }
+
     [SkippableFact]
     public void A_playlist_that_lists_only_its_latest_segments_starts_where_its_first_listed_one_does()
     {
