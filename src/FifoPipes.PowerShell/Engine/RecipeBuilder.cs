@@ -442,9 +442,20 @@ sealed class RecipeBuilder
         // An unknown plugin is the reader's to report, with the names it knows.
         if (dropped.Count > 0 && plugin is not null)
             Warnings.Add($"{section} '{name}' takes the place of '{old}', and the recipe's {section}.with {string.Join(", ", dropped)} {(dropped.Count == 1 ? "is" : "are")} not " +
-                         $"'{name}''s, so {(dropped.Count == 1 ? "it is" : "they are")} left out; the options both have stay.");
+                         $"'{name}''s, so {(dropped.Count == 1 ? "it is" : "they are")} left out; the options both have stay." + StepsInsteadOfPartitions(dropped, options, known, name));
         Replace(entries, "with", new MapNode(options.Entries.Where(e => known.Contains(e.Key)).ToList(), options.Location));
     }
+
+    /// <summary>
+    /// FIFO's partitions n set its steps (n·f, f the model's window frames); a baseline takes the steps themselves, and
+    /// without them the model's own partitions: a sweep that dropped n would compare at other steps unless told.
+    /// </summary>
+    static string StepsInsteadOfPartitions(List<string> dropped, MapNode options, HashSet<string> known, string name) =>
+        dropped.Contains("partitions", StringComparer.OrdinalIgnoreCase) && known.Contains("steps")
+        && !options.Entries.Any(e => string.Equals(e.Key, "steps", StringComparison.OrdinalIgnoreCase))
+            ? $" '{name}' counts steps instead: partitions n made n·f steps (f: the model's window frames), and without steps it takes the model's " +
+              "own partitions, so give 'sampler.with.steps' = n·f to compare at the same steps."
+            : "";
 
     /// <summary>Sets <paramref name="key"/> to <paramref name="value"/>; null takes it out, so its default applies (-Override @{ snapshot = $null }).</summary>
     static void Put(List<MapEntry> entries, string key, object? value)

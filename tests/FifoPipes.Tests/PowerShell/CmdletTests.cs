@@ -344,6 +344,8 @@ public sealed class CmdletTests : IDisposable
         var output = Run("$f = Invoke-FifoRecipe swap.yaml -Override @{ 'sampler.use' = 'chunked' } -WarningVariable w 3>$null; $w | ForEach-Object Message; Get-FifoProvenance -LiteralPath $f.FullName");
         var warning = Assert.Single(output.OfType<string>());
         Assert.Contains("sampler 'chunked' takes the place of 'fifo', and the recipe's sampler.with partitions is not 'chunked''s, so it is left out", warning);
+        // Its steps would be the model's partitions', not fifo's 2·4: the warning says how to compare at the same steps.
+        Assert.EndsWith("so give 'sampler.with.steps' = n·f to compare at the same steps.", warning);
         var record = Assert.Single(output.OfType<FifoPipes.PowerShell.FifoProvenance>());
         Assert.Equal(("chunked", "3", "0"), (record.Settings["sampler"], record.Settings["sampler.guidance"], record.Settings["sampler.eta"]));
     }
