@@ -19,36 +19,28 @@ public sealed record PluginUse(PluginDescriptor Plugin, object? Options)
     public IReadOnlyDictionary<string, SourceLocation> OptionLocations { get; init; } = new Dictionary<string, SourceLocation>(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
-    /// The option of this plugin that <paramref name="refusal"/> is in, with where the recipe sets it; null when it is in
-    /// none the recipe sets. The refusal says (<see cref="FifoInputException.Option"/>); one from a plugin built before
-    /// contracts 1.11 is read for the name, as plugins' messages give it: "fifo sampler option 'partitions': ...".
-    /// </summary>
-    public (string Option, SourceLocation Location)? OptionRefused(FifoInputException refusal) =>
-        refusal.Option is not null
-            ? OptionOf(refusal) is { } known && OptionLocations.TryGetValue(known, out var at) ? (known, at) : null
-            : OptionNamedIn(refusal.Message);
-
-    /// <summary>
     /// The option of this plugin, by its own name, that <paramref name="refusal"/> is in, whoever set it (a recipe, a
-    /// parameter, its default); null where it names none of them. Read as <see cref="OptionRefused"/> reads it.
+    /// parameter, its default); null where it names none of them. The refusal says (<see cref="FifoInputException.Option"/>);
+    /// one from a plugin built before contracts 1.11 is read for the name, as plugins' messages give it: "fifo sampler
+    /// option 'partitions': ...".
     /// </summary>
     public string? OptionOf(FifoInputException refusal) =>
         refusal.Option is { } option
             ? Plugin.Options.FirstOrDefault(o => string.Equals(o.Name, option, StringComparison.OrdinalIgnoreCase))?.Name
-            : Plugin.Options.Select(o => (o.Name, At: refusal.Message.IndexOf($"'{o.Name}'", StringComparison.Ordinal))).Where(o => o.At >= 0)
-                .OrderBy(o => refusal.Message.Contains($"option '{o.Name}'", StringComparison.Ordinal) ? 0 : 1).ThenBy(o => o.At).Select(o => o.Name).FirstOrDefault();
+            : OptionNamedIn(refusal.Message, _ => true);
 
     /// <summary>
     /// The option of this plugin that <paramref name="message"/> is about, by its name, with where the recipe sets it;
     /// null when it names none the recipe sets. The one after "option" wins, else the one named first.
     /// </summary>
-    public (string Option, SourceLocation Location)? OptionNamedIn(string message)
-    {
-        var named = Plugin.Options.Select(o => (o.Name, At: message.IndexOf($"'{o.Name}'", StringComparison.Ordinal)))
-            .Where(o => o.At >= 0 && OptionLocations.ContainsKey(o.Name))
-            .OrderBy(o => message.Contains($"option '{o.Name}'", StringComparison.Ordinal) ? 0 : 1).ThenBy(o => o.At).ToList();
-        return named.Count == 0 ? null : (named[0].Name, OptionLocations[named[0].Name]);
-    }
+    public (string Option, SourceLocation Location)? OptionNamedIn(string message) =>
+        OptionNamedIn(message, OptionLocations.ContainsKey) is { } named ? (named, OptionLocations[named]) : null;
+
+    /// <summary>As <see cref="OptionNamedIn(string)"/>, among the options <paramref name="set"/> says the user set (in a file or by a parameter).</summary>
+    public string? OptionNamedIn(string message, Func<string, bool> set) =>
+        Plugin.Options.Select(o => (o.Name, At: message.IndexOf($"'{o.Name}'", StringComparison.Ordinal)))
+            .Where(o => o.At >= 0 && set(o.Name))
+            .OrderBy(o => message.Contains($"option '{o.Name}'", StringComparison.Ordinal) ? 0 : 1).ThenBy(o => o.At).Select(o => o.Name).FirstOrDefault();
 
     /// <summary>Each option (those <paramref name="which"/> picks) with its bound value as recipes and run records write it.</summary>
     public IEnumerable<(string Name, string Value)> FormattedOptions(Func<OptionDescriptor, bool> which) =>

@@ -95,7 +95,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
 
     protected override void ProcessRecord()
     {
-        var builder = new RecipeBuilder(ParameterOf);
+        var builder = new RecipeBuilder(ParameterOf, SettingOf);
         if (Prompt is { Length: > 0 }) builder.SetPrompts(Prompt, Frames, "-Prompt");
         // Without -Prompt there is a -Recipe (its parameter set): the counts go to the recipe's own prompts.
         else if (Frames is { Length: > 0 }) builder.SetFrames(Frames, "-Frames");
@@ -172,6 +172,27 @@ public sealed class NewFifoVideoCommand : PSCmdlet
                 _ => $"-SamplerOption {key["sampler.with.".Length..]}",
             };
         return KeyParameters.GetValueOrDefault(key);
+    }
+
+    /// <summary>
+    /// How this command sets a recipe path to a value as a recipe writes it ("false"): sampler.with.lookahead false is
+    /// -NoLookahead, an option of a table @{ name = value }; null where it cannot (lookahead: true is the default).
+    /// </summary>
+    internal static string? SettingOf(string key, string value)
+    {
+        string typed = value switch
+        {
+            "true" or "false" => "$" + value,
+            _ when double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _) => value,
+            _ => $"'{value}'",
+        };
+        return ParameterOf(key) switch
+        {
+            null => null,
+            "-NoLookahead" => value == "false" ? "-NoLookahead" : null,
+            var table when table.Split(' ') is [var parameter, var option] => $"{parameter} @{{ {option} = {typed} }}",
+            var parameter => $"{parameter} {typed}",
+        };
     }
 
     static readonly Dictionary<string, string> KeyParameters = new(StringComparer.OrdinalIgnoreCase)

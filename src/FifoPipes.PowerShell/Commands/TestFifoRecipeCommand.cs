@@ -129,11 +129,10 @@ public sealed class TestFifoRecipeCommand : FileArgumentsCmdlet
         }
     }
 
-    /// <summary>A refusal at the option it is in, where the recipe sets it (a plugin's bug stays at the plugin).</summary>
+    /// <summary>A refusal where its option's value came from, as a run places it (a plugin's bug stays at the plugin).</summary>
     static Diagnostic AtOption(Diagnostic problem, FifoInputException? refusal, Recipe recipe) =>
-        problem is { Path: "model" or "sampler" } && refusal is not null
-        && (problem.Path == "model" ? recipe.Model : recipe.Sampler).OptionRefused(refusal) is var (option, at)
-            ? problem with { Path = $"{problem.Path}.with.{option}", Location = at }
+        problem is { Path: "model" or "sampler" } && refusal is not null && RefusedOption.Of(refusal, problem.Path, recipe) is { } refused
+            ? problem with { Path = refused.Path, Location = refused.Location ?? problem.Location, Message = refused.Said(problem.Message) }
             : problem;
 
     /// <summary>

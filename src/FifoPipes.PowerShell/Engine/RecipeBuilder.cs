@@ -27,7 +27,17 @@ sealed class RecipeBuilder
     /// The command's parameter for a recipe path ("negativePrompt" -> "-NegativePrompt"), or null where it has none:
     /// without a recipe file, messages name those instead of recipe keys the user never saw.
     /// </param>
-    public RecipeBuilder(Func<string, string?>? parameterOfKey = null) => this.parameterOfKey = parameterOfKey;
+    /// <param name="settingOfKey">
+    /// How the command line sets a recipe path to a value (sampler.with.lookahead, false -> "-NoLookahead"), or null:
+    /// a plugin's fix for a default is then said in those words where no recipe file is read.
+    /// </param>
+    public RecipeBuilder(Func<string, string?>? parameterOfKey = null, Func<string, string, string?>? settingOfKey = null)
+    {
+        this.parameterOfKey = parameterOfKey;
+        this.settingOfKey = settingOfKey;
+    }
+
+    readonly Func<string, string, string?>? settingOfKey;
 
     /// <summary>
     /// A recipe path in the user's words: the parameter that set it (-ModelOption width, -Override negativePrompt), else,
@@ -201,23 +211,35 @@ sealed class RecipeBuilder
     static bool IsPromptsFrames(string path) => System.Text.RegularExpressions.Regex.IsMatch(path, @"^prompts\[\d+\]\.frames$");
 
     /// <summary>
-    /// A plugin's refusal, met while the run went, of one of its options, said where the user set that option as a
-    /// recipe's problem is: the parameter (-Partitions, -SamplerOption partitions, -Override sampler.with.partitions),
-    /// else the recipe's line, else the parameter or key that would set it. Any other failure is returned as it is.
+    /// A plugin's refusal, met while the run went, of one of its options, placed where its value came from as
+    /// Test-FifoRecipe places it (<see cref="RefusedOption"/>): the parameter that set it (-Partitions, -SamplerOption
+    /// partitions, -Override sampler.with.partitions), else the recipe's line; a value the user did not set is said to be
+    /// a default, with its fix in the words of the command line where no recipe file is read. Any other failure is
+    /// returned as it is.
     /// </summary>
     public Exception Placed(Exception failure, Recipe recipe)
     {
         if (failure is AggregateException { InnerExceptions.Count: 1 } one) failure = one.InnerExceptions[0];
-        if (failure is not FifoInputException refusal || PluginRefusal.SectionOf(refusal) is not { } section) return failure;
-        var use = section == "model" ? recipe.Model : recipe.Sampler;
-        if (use.OptionOf(refusal) is not { } option) return failure;
-        string key = $"{section}.with.{option}";
-        string? where = parameters.TryGetValue(key, out var parameter) ? parameter
-            : use.OptionLocations.TryGetValue(option, out var at) ? $"{at}: {key}"
-            // One left to its default is named only where the plugin says it is the one: a message may quote another option's name.
-            : refusal.Option is not null ? Words(key) : null;
-        if (where is null) return failure;
-        return new FifoInputException(refusal.ErrorId, $"{where}: {refusal.Message}", refusal) { Option = refusal.Option };
+        if (failure is not FifoInputException refusal || PluginRefusal.SectionOf(refusal) is not { } section
+            || RefusedOption.Of(refusal, section, recipe, parameters.ContainsKey, Words) is not { } refused) return failure;
+        string? where = parameters.TryGetValue(refused.Path, out var parameter) ? parameter
+            : refused.Location is { } at ? $"{at}: {refused.Path}"
+            // A default has no parameter to blame: naming the one that would change it reads as if it had been given.
+            : refused.Unset is null ? Words(refused.Path) : null;
+        string message = refused.Said(refused.Unset is { } unset ? InCommandWords(refusal.Message, unset) : refusal.Message);
+        return new FifoInputException(refusal.ErrorId, where is null ? message : $"{where}: {message}", refusal) { Option = refusal.Option };
+    }
+
+    /// <summary>
+    /// A plugin's fix for a default, "set lookahead: false", as the command line gives it (-NoLookahead) where no recipe
+    /// file is read: plugins say fixes in recipe keys, which a cmdlet user never wrote.
+    /// </summary>
+    string InCommandWords(string message, string path)
+    {
+        if (fromFile || settingOfKey is null) return message;
+        string option = path[(path.LastIndexOf('.') + 1)..];
+        return System.Text.RegularExpressions.Regex.Replace(message, $@"\bset {System.Text.RegularExpressions.Regex.Escape(option)}: ([^\s.;,]+)",
+            fix => settingOfKey(path, fix.Groups[1].Value) is { } setting ? $"give {setting}" : fix.Value);
     }
 
     public (Recipe? Recipe, IReadOnlyList<Diagnostic> Diagnostics) Build(string? recipeFile, string workingDirectory)

@@ -480,13 +480,18 @@ public sealed class RecipeReaderTests
         var (recipe, problems) = Read("apiVersion: fifopipes/v1\nprompt: a\nframes: 2\nsampler:\n  use: fifo\n  with:\n    step: ddim\n    ETA: 0.5\n");
         Assert.True(recipe is not null, string.Join("; ", problems.Select(d => d.Message)));
         var sampler = recipe!.Sampler;
-        static (string, int)? Placed((string Option, SourceLocation Location)? at) => at is var (option, where) ? (option, where.Line) : null;
+        (string, int?, string?)? Placed(FifoInputException refusal) =>
+            RefusedOption.Of(refusal, "sampler", recipe) is { } at ? (at.Path, at.Location?.Line, at.Origin) : null;
         // Named by the plugin, in any case, over what the message quotes.
-        Assert.Equal(("eta", 8), Placed(sampler.OptionRefused(new FifoInputException("BadSamplerOption", "'step' disagrees") { Option = "Eta" })));
-        // Named, but not set by the recipe, or no option of the plugin's: no place, and no guess from the message.
-        Assert.Null(Placed(sampler.OptionRefused(new FifoInputException("BadSamplerOption", "'step' disagrees") { Option = "partitions" })));
-        Assert.Null(Placed(sampler.OptionRefused(new FifoInputException("BadSamplerOption", "'step' disagrees") { Option = "stepz" })));
-        // A plugin built before contracts 1.11 names none: its message is read.
-        Assert.Equal(("step", 7), Placed(sampler.OptionRefused(new FifoInputException("BadSamplerOption", "fifo sampler option 'step': too coarse"))));
+        Assert.Equal(("sampler.with.eta", 8, null), Placed(new FifoInputException("BadSamplerOption", "'step' disagrees") { Option = "Eta" }));
+        // Named, but not set by the recipe: its default, at the sampler, said to be one; no option of the plugin's: no place.
+        Assert.Equal(("sampler.with.partitions", 5, "sampler.with.partitions is not set, so the fifo sampler takes the model's partitions."),
+            Placed(new FifoInputException("BadSamplerOption", "'step' disagrees") { Option = "partitions" }));
+        Assert.Equal(("sampler.with.lookahead", 5, "sampler.with.lookahead is not set, so lookahead is the fifo sampler's default: true."),
+            Placed(new FifoInputException("BadSamplerOption", "'step' disagrees") { Option = "lookahead" }));
+        Assert.Null(Placed(new FifoInputException("BadSamplerOption", "'step' disagrees") { Option = "stepz" }));
+        // A plugin built before contracts 1.11 names none: its message is read, for an option the recipe sets only.
+        Assert.Equal(("sampler.with.step", 7, null), Placed(new FifoInputException("BadSamplerOption", "fifo sampler option 'step': too coarse")));
+        Assert.Null(Placed(new FifoInputException("BadSamplerOption", "fifo sampler option 'partitions': too many")));
     }
 }

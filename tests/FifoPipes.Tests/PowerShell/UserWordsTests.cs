@@ -86,6 +86,39 @@ public sealed class UserWordsTests : IDisposable
     }
 
     [Fact]
+    public void A_refused_value_the_user_did_not_set_is_said_to_come_from_where_it_did()
+    {
+        string Refusal(string script) => InProcessShell.RunFailing(dir, script).Exception.Message;
+        // The fifo sampler's partitions left out: the model's are used, and they are what the user set, on line 2.
+        File.WriteAllText(Path.Combine(dir, "model.yaml"), "apiVersion: fifopipes/v1\nmodel: { use: analytic, with: { height: 1, width: 1, frames: 128, partitions: 64 } }\n" +
+                                                           "prompt: lava\nframes: 4\nsinks: [ { path: out.gif } ]\n");
+        const string FromTheModel = "fifo sampler option 'partitions': 64 partitions x 128 frames = 8192 steps exceed the model's 1000 training timesteps; use fewer partitions. " +
+                                    "sampler.with.partitions is not set, so the fifo sampler takes the model's partitions, set by model.with.partitions.";
+        var tested = Assert.Single(Run("Test-FifoRecipe model.yaml").Cast<FifoRecipeDiagnostic>());
+        Assert.Equal(("model.with.partitions", 2, FromTheModel), (tested.Path, tested.Line, tested.Message));
+        // The run says the same, at the same line.
+        Assert.Equal($"{Path.Combine(dir, "model.yaml")}:2:{tested.Column}: model.with.partitions: {FromTheModel}", Refusal("Invoke-FifoRecipe model.yaml -ErrorAction Stop"));
+        // On the command line, in its words.
+        Assert.Equal("-ModelOption partitions: " + FromTheModel.Replace("sampler.with.partitions is not set", "-Partitions is not given").Replace("by model.with.partitions", "by -ModelOption partitions"),
+            Refusal("New-FifoVideo x -Frames 4 -ModelOption @{ height = 1; width = 1; frames = 128; partitions = 64 }"));
+
+        // A default with no setting of the user's behind it is the sampler's, said as such, with the fix where the user is.
+        Assert.Equal("fifo sampler option 'lookahead': lookahead needs a window of at least 2 frames, and model 'analytic' has 1; give -NoLookahead. " +
+                     "-NoLookahead is not given, so lookahead is the fifo sampler's default: true.",
+            Refusal("New-FifoVideo x -Frames 4 -ModelOption @{ height = 1; width = 1; frames = 1 }"));
+        File.WriteAllText(Path.Combine(dir, "one.yaml"), "apiVersion: fifopipes/v1\nmodel: { use: analytic, with: { height: 1, width: 1, frames: 1 } }\nprompt: lava\nframes: 4\n");
+        Assert.EndsWith("; set lookahead: false. sampler.with.lookahead is not set, so lookahead is the fifo sampler's default: true.",
+            Assert.Single(Run("Test-FifoRecipe one.yaml").Cast<FifoRecipeDiagnostic>(), d => d.Path == "sampler.with.lookahead").Message);
+        // A count the model's settings make: said to be the model's, not the user's steps.
+        File.WriteAllText(Path.Combine(dir, "chunked.yaml"), "apiVersion: fifopipes/v1\nmodel: { use: analytic, with: { height: 1, width: 1, frames: 128, partitions: 64 } }\n" +
+                                                             "sampler: chunked\nprompt: lava\nframes: 4\n");
+        var steps = Assert.Single(Run("Test-FifoRecipe chunked.yaml").Cast<FifoRecipeDiagnostic>());
+        Assert.Equal(("sampler.with.steps", 3), (steps.Path, steps.Line));
+        Assert.EndsWith("sampler.with.steps is not set, so the chunked sampler takes the model's partitions x window frames (the S that FIFO uses).", steps.Message);
+        Assert.EndsWith(steps.Message, Refusal("New-FifoVideo -Recipe chunked.yaml"));
+    }
+
+    [Fact]
     public void A_cmdlet_user_is_told_the_parameters_and_a_recipe_user_the_keys()
     {
         var blank = Failure("New-FifoVideo '  ' -Frames 4");
