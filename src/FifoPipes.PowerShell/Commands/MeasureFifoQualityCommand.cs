@@ -28,9 +28,9 @@ public sealed class MeasureFifoQualityCommand : PSCmdlet
     [Parameter] public Hashtable? SamplerOption { get; set; }
 
     /// <summary><para type="description">Output frames each sampler generates (the study's frames option, which -Option @{ frames = ... } sets too): at least the study's measureFrames + 1 (9 for analytic-quality), best a multiple of -Every, as frames left over after the last whole stretch get no point of their own (a warning says so). Default: the study's, 2048 for analytic-quality.</para></summary>
-    [Parameter] [ValidateRange(2, 1_000_000)] public int? Frames { get; set; }
+    [Parameter] [ValidateRange(2, 1_000_000)] [WholeNumber] public int? Frames { get; set; }
     /// <summary><para type="description">Measure the run in stretches of this many frames: one point per sampler every -Every frames (the study's every option), at least the study's measureFrames (8 for analytic-quality) and at most -Frames. Default: the study's, 256 for analytic-quality; a run shorter than that (-Frames 100) is measured as one stretch.</para></summary>
-    [Parameter] [ValidateRange(2, 1_000_000)] public int? Every { get; set; }
+    [Parameter] [ValidateRange(2, 1_000_000)] [WholeNumber] public int? Every { get; set; }
 
     /// <summary><para type="description">Study options (height, width, streams, windowFrames, partitions, seed, beta, k0, T0, ...): see (Get-FifoPlugin analytic-quality).Options.</para></summary>
     [Parameter] public Hashtable? Option { get; set; }

@@ -31,6 +31,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     /// <summary><para type="description">Frames per prompt: one number for all prompts, or one per prompt; with -Recipe and no -Prompt, for the recipe's own prompts (a continuation from a snapshot's recipe made longer, say). Default: with -Recipe and one prompt, all the recipe's frames (unless -Source names another video); otherwise, with a source video (-Source or the recipe's source:), the prompts share the frames it selects (a looping source needs -Frames); otherwise, with -Recipe, the prompts keep the recipe's length: as many as the recipe has take its counts in order, any other number share its frames as evenly as whole frames allow (too few frames to share is an error that asks for -Frames), as Invoke-FifoRecipe -Override @{ prompt = ... } does; otherwise 128 each. -Frames counts the model's latent frames: every model here makes one video frame of each, but Open-Sora Plan's causal VAE makes four of each after the first (-Frames 120 gives 477 frames; docs/models/opensora.md).</para></summary>
     [Parameter(Position = 1)]
     [ValidateRange(1, int.MaxValue)]
+    [WholeNumber]
     public int[]? Frames { get; set; }
 
     /// <summary><para type="description">A YAML recipe to start from; other parameters override it.</para></summary>
@@ -38,7 +39,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     public string? Recipe { get; set; }
 
     /// <summary><para type="description">Random seed. The same seed, prompt and options give the same frames, however the windows are batched and across resumes. Default: 0 (or the recipe's seed), so a command run twice makes the same video: give another seed for another take.</para></summary>
-    [Parameter] public long? Seed { get; set; }
+    [Parameter] [WholeNumber] public long? Seed { get; set; }
     /// <summary><para type="description">What guidance steers away from ('blurry, watermark, text'), in place of the empty prompt of the unconditional branch. Needs guidance above 1.</para></summary>
     [Parameter] public string? NegativePrompt { get; set; }
     /// <summary><para type="description">Model plugin (default: analytic, built in, needs no download), or a preset saved with Save-FifoModel (e.g. videocrafter2), which finds its files in the model store.</para></summary>
@@ -50,16 +51,16 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     /// <summary><para type="description">Model options by name, e.g. @{ height = 40; width = 64 }. See (Get-FifoPlugin analytic).Options.</para></summary>
     [Parameter] public Hashtable? ModelOption { get; set; }
     /// <summary><para type="description">Frame width in pixels, for any model that can change it (recipe key width:); a multiple of 8 for the analytic model, whose latents have one cell per 8 pixels, and of 64 for the released VideoCrafter models. Default: the model's (512 for analytic and VideoCrafter2).</para></summary>
-    [Parameter] [ValidateRange(1, 16384)] public int? Width { get; set; }
+    [Parameter] [ValidateRange(1, 16384)] [WholeNumber] public int? Width { get; set; }
     /// <summary><para type="description">Frame height in pixels, for any model that can change it (recipe key height:). Default: the model's (320 for analytic and VideoCrafter2).</para></summary>
-    [Parameter] [ValidateRange(1, 16384)] public int? Height { get; set; }
+    [Parameter] [ValidateRange(1, 16384)] [WholeNumber] public int? Height { get; set; }
     /// <summary><para type="description">Sampler plugin (default: fifo).</para></summary>
     [Parameter] [ArgumentCompleter(typeof(SamplerNameCompleter))] public string? Sampler { get; set; }
     /// <summary><para type="description">Sampler options by name, e.g. @{ windowBatch = 2 }.</para></summary>
     [Parameter] public Hashtable? SamplerOption { get; set; }
     // The ranges are the fifo sampler's own (and, for -Fps, the recipe's), checked here so an error names the parameter.
     /// <summary><para type="description">n: the queue holds n times f frames; more partitions means more denoising steps per frame. Default: the model's (4 for analytic and VideoCrafter2).</para></summary>
-    [Parameter] [ValidateRange(1, 64)] public int? Partitions { get; set; }
+    [Parameter] [ValidateRange(1, 64)] [WholeNumber] public int? Partitions { get; set; }
     /// <summary><para type="description">Turn off lookahead denoising (faster, slightly less coherent).</para></summary>
     [Parameter] public SwitchParameter NoLookahead { get; set; }
     /// <summary><para type="description">Classifier-free guidance scale. Default: the model's (1.5 for analytic, 12 for VideoCrafter2).</para></summary>
@@ -87,7 +88,7 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     /// <summary><para type="description">Save the sampler state to this file every -SnapshotEvery frames and after the last one, so a crashed run can be resumed and a finished one made longer (-Resume). A file already there is another run's resume point: the run is refused unless it resumes from that file (-Resume) or -Force lets it replace it.</para></summary>
     [Parameter] public string? SnapshotPath { get; set; }
     /// <summary><para type="description">How often to snapshot, in output frames: 100, or the recipe's snapshot.every. Needs -SnapshotPath, -Resume or a recipe with snapshot:.</para></summary>
-    [Parameter] [ValidateRange(1, int.MaxValue)] public int SnapshotEvery { get; set; } = 100;
+    [Parameter] [ValidateRange(1, int.MaxValue)] [WholeNumber] public int SnapshotEvery { get; set; } = 100;
     /// <summary><para type="description">Continue an interrupted run from its snapshot file; the frames equal those of an uninterrupted run. The run goes on snapshotting to that file (every -SnapshotEvery frames) unless -SnapshotPath or the recipe names another.</para></summary>
     [Parameter] public string? Resume { get; set; }
     /// <summary><para type="description">Let this run's snapshots replace one already at -SnapshotPath (recipe key overwrite:). New-FifoVideo writes no other file.</para></summary>

@@ -119,6 +119,20 @@ public sealed class UserWordsTests : IDisposable
     }
 
     [Fact]
+    public void A_fractional_count_is_refused_as_a_recipe_refuses_it_not_rounded()
+    {
+        // PowerShell's conversion to an integer rounds: -Frames 2.5 would make 2 frames where frames: 2.5 is refused.
+        Assert.Contains("parameter 'Frames'. 2.5 is not a whole number; give 2 or 3.", Failure($"New-FifoVideo x -Frames 2.5 {Small}"));
+        Assert.Contains("parameter 'Frames'. 1.5 is not a whole number; give 1 or 2.", Failure($"New-FifoVideo x, y -Frames 2, '1.5' {Small}"));
+        Assert.Contains("parameter 'Seed'. 7.5 is not a whole number; give 7 or 8.", Failure("New-FifoVideo x -Frames 2 -Seed 7.5"));
+        Assert.Contains("parameter 'Partitions'. 2.5 is not a whole number", Failure("New-FifoVideo x -Frames 2 -Partitions 2.5"));
+        Assert.Contains("parameter 'SnapshotEvery'. 0.5 is not a whole number", Failure("New-FifoVideo x -Frames 2 -SnapshotPath s.snapshot -SnapshotEvery 0.5"));
+        Assert.Contains("parameter 'Every'. 2.5 is not a whole number", Failure("Measure-FifoQuality -Every 2.5"));
+        // A whole number in another form is one.
+        Assert.Equal(3, Run($"New-FifoVideo x -Frames 3.0 {Small.Replace("-Seed 3", "-Seed '3'")}").Count);
+    }
+
+    [Fact]
     public void A_cmdlet_user_is_told_the_parameters_and_a_recipe_user_the_keys()
     {
         var blank = Failure("New-FifoVideo '  ' -Frames 4");
