@@ -67,19 +67,20 @@ public static class RecipeNodes
             return ($"the alias '*{anchor.Groups[1].Value}' names no anchor: define it before its first use with '&{anchor.Groups[1].Value}', or check its spelling",
                 at >= 0 ? at + 1 : line, at >= 0 ? lines[at].IndexOf('*') + 1 : column);
         }
-        return (parser + BraceHint(text, line) + LayoutHint(parser, lines, line), line, column);
+        return (parser + BraceHint(text, line) + LayoutHint(parser, lines, line, column), line, column);
     }
 
     /// <summary>For the parser's messages about a mapping it could not read: the two mistakes that cause nearly all of them.</summary>
-    static string LayoutHint(string parser, string[] lines, int line)
+    static string LayoutHint(string parser, string[] lines, int line, int column)
     {
         bool layout = parser.Contains("mapping", StringComparison.OrdinalIgnoreCase) || parser.Contains("expected key", StringComparison.OrdinalIgnoreCase)
                       || parser.Contains("'-' indicator", StringComparison.Ordinal);
         if (!layout || line < 1 || line > lines.Length) return "";
-        // key: value: more is a second mapping inside an unquoted value.
+        // key: value: more is a second mapping inside an unquoted value, and the parser stops in the value, past the key's
+        // ': '. Stopped at the key itself (or before it), the line is read as part of the one above: its indentation.
         var unquoted = WithoutQuotedText(lines[line - 1]);
         int first = unquoted.IndexOf(": ", StringComparison.Ordinal);
-        return first >= 0 && unquoted.IndexOf(": ", first + 2, StringComparison.Ordinal) >= 0
+        return first >= 0 && column - 1 > first && unquoted.IndexOf(": ", first + 2, StringComparison.Ordinal) >= 0
             ? ". A value holding ': ' needs quotes: prompt: \"the time: midnight\""
             : ". Check this line's indentation against the lines above it: keys of one mapping start in the same column, list items under their key";
     }
