@@ -453,7 +453,9 @@ public sealed class RecipeReader
             Error("frames", "with 'prompts', give 'frames' per entry instead of at the top level", stray.Location);
         if (list is not SequenceNode seq || seq.Items.Count == 0)
         {
-            Error("prompts", $"expected a non-empty list of {{prompt, frames}}, got {list.Kind}", list.Location, PromptKeys);
+            Error("prompts", list is SequenceNode
+                ? "the list is empty; give it at least one entry of a prompt and its frames (prompts: [ { prompt: sea, frames: 64 } ]), or write a single 'prompt' with 'frames'"
+                : $"expected a non-empty list of {{prompt, frames}}, got {list.Kind}", list.Location, PromptKeys);
             return null;
         }
         var entries = new List<PromptEntry>();

@@ -153,6 +153,7 @@ public sealed class RecipeReaderTests
         { "empty prompt", "apiVersion: fifopipes/v1\nprompt: ''\nframes: 3\n", "prompt", 2, "the prompt is empty; write what the video should show" },
         { "blank prompt in a schedule", "apiVersion: fifopipes/v1\nprompts:\n  - {prompt: sea, frames: 2}\n  - {prompt: '  ', frames: 2}\n", "prompts[1].prompt", 4, "the prompt is empty" },
         { "missing prompt", "apiVersion: fifopipes/v1\nframes: 3\n", "prompt", 1, "missing 'prompt'" },
+        { "an empty prompt list", "apiVersion: fifopipes/v1\nprompts: []\n", "prompts", 2, "the list is empty; give it at least one entry of a prompt and its frames" },
         { "prompt and prompts", "apiVersion: fifopipes/v1\nprompt: a\nprompts:\n  - {prompt: b, frames: 2}\n", "prompts", 4, "not both" },
         { "prompt entry without frames", "apiVersion: fifopipes/v1\nprompts:\n  - prompt: b\n", "prompts[0].frames", 3, "missing 'frames'" },
         { "unknown key in a prompt entry", "apiVersion: fifopipes/v1\nprompts:\n  - {prompt: b, frames: 2, guidance: 3}\n", "prompts[0].guidance", 3, "unknown key 'guidance'" },
