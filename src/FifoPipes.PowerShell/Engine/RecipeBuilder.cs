@@ -380,10 +380,14 @@ sealed class RecipeBuilder
             else if (frames is null && !sourceFromParameter && (root["source"] is null || texts.Length == 1) && FrameCountsOfFile(root) is { } scheduled)
             {
                 long total = scheduled.Sum(c => (long)c);
-                if (KeptLength(scheduled, texts.Length) is { } kept) topValues["prompts"] = PromptSchedule.Build(texts, kept);
+                if (KeptLength(scheduled, texts.Length) is { } kept)
+                {
+                    topValues["prompts"] = PromptSchedule.Build(texts, kept);
+                    entries.RemoveAll(e => e.Key is "prompt" or "prompts" or "frames");
+                }
+                // The file's own prompts stay for the reader, so this is the one problem said of the prompts, not one more of none.
                 else diagnostics.Add(new Diagnostic("prompts", $"the recipe's {total} frames are too {(total < texts.Length ? "few" : "many")} for {texts.Length} " +
                                                                $"prompt{(texts.Length == 1 ? "" : "s")} to share; give their frame counts ({FramesParameter})", null, Array.Empty<string>()));
-                entries.RemoveAll(e => e.Key is "prompt" or "prompts" or "frames");
             }
             else
             {

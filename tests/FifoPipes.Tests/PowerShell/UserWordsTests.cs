@@ -173,7 +173,8 @@ public sealed class UserWordsTests : IDisposable
         Assert.Equal(new[] { "c", "c", "c", "c", "c" }, Prompts("New-FifoVideo c -Recipe sched.yaml"));
         Assert.Equal(new[] { "c", "c", "c", "d", "d" }, Prompts("New-FifoVideo c, d -Recipe sched.yaml"));
         Assert.Equal(new[] { "c", "c", "d", "d", "e" }, Prompts("New-FifoVideo c, d, e -Recipe sched.yaml"));
-        Assert.Contains("-Prompt: the recipe's 5 frames are too few for 6 prompts to share; give their frame counts (-Frames)",
+        // One problem, one error: the prompts are not also said to be missing.
+        Assert.Equal("Invalid parameters:" + Environment.NewLine + "  -Prompt: the recipe's 5 frames are too few for 6 prompts to share; give their frame counts (-Frames)",
             Failure("New-FifoVideo c, d, e, f, g, h -Recipe sched.yaml"));
         // -Frames still says.
         Assert.Equal(new[] { "c", "d" }, Prompts("New-FifoVideo c, d -Recipe sched.yaml -Frames 1"));
@@ -181,7 +182,8 @@ public sealed class UserWordsTests : IDisposable
         // -Override's prompts do the same with a recipe of one prompt.
         Recipe("one.yaml", "prompt: a\nframes: 4\nsinks: [ { path: one.gif } ]");
         Assert.Equal(new[] { "x", "x", "y", "y" }, Prompts("Invoke-FifoRecipe one.yaml -Override @{ prompt = 'x', 'y' } -PassThru"));
-        Assert.Contains("-Override prompt: the recipe's 4 frames are too few for 5 prompts to share; give their frame counts (-Override frames)",
-            Failure("Invoke-FifoRecipe one.yaml -Override @{ prompt = 'p', 'q', 'r', 's', 't' } -ErrorAction Stop"));
+        var tooFew = Failure("Invoke-FifoRecipe one.yaml -Override @{ prompt = 'p', 'q', 'r', 's', 't' } -ErrorAction Stop");
+        Assert.Contains("-Override prompt: the recipe's 4 frames are too few for 5 prompts to share; give their frame counts (-Override frames)", tooFew);
+        Assert.DoesNotContain("missing", tooFew);
     }
 }
