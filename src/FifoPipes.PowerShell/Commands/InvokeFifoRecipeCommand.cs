@@ -28,7 +28,7 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
     [Parameter] public SwitchParameter Force { get; set; }
     /// <summary><para type="description">Passes each frame on once it is written, for further commands; the written files are then told by -Verbose.</para></summary>
     [Parameter] public SwitchParameter PassThru { get; set; }
-    /// <summary><para type="description">Recipe settings to change, by dotted key: @{ seed = 7; 'sampler.with.partitions' = 8; 'model.use' = 'videocrafter2'; 'snapshot.every' = 50 }; $null takes a key out, so its default applies (@{ snapshot = $null }). Checked as strictly as the file's own; sink paths can name the run with {seed} and {hash}, and must where several runs write them: a run that would write a file an earlier run of the command wrote is refused, -Force or not. Several hashtables run the recipe once for each, keeping the model loaded between consecutive runs with the same model settings (one is held at a time: put runs of one model together). Another 'sampler.use' or 'model.use' keeps the file's options the new plugin has too (guidance, eta, steps) and warns of those it has not.</para></summary>
+    /// <summary><para type="description">Recipe settings to change, by dotted key: @{ seed = 7; 'sampler.with.partitions' = 8; 'model.use' = 'videocrafter2'; 'snapshot.every' = 50 }; $null takes a key out, so its default applies (@{ snapshot = $null }). Checked as strictly as the file's own; sink paths can name the run with {seed} and {hash}, and must where several runs write them: a run that would write a file an earlier run of the command wrote is refused, -Force or not. Several hashtables run the recipe once for each, keeping the model loaded between consecutive runs with the same model settings (one is held at a time: put runs of one model together); an error of one names its table by number and keys. Another 'sampler.use' or 'model.use' keeps the file's options the new plugin has too (guidance, eta, steps) and warns of those it has not.</para></summary>
     [Parameter] [ValidateNotNull] public System.Collections.Hashtable[]? Override { get; set; }
 
     // Recipes run so far by this command, over every pipeline input: -Resume belongs to exactly one.
@@ -72,7 +72,8 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
                 // With no run to follow, the model goes before the files are written out, not when commands downstream are done.
                 bool last = !MyInvocation.ExpectingInput && f == files.Count - 1 && o == overrides.Length - 1;
                 // One recipe's failure is its own: the rest of a batch or sweep still runs (-ErrorAction Stop stops there).
-                var failure = Run(files[f], overrides[o], last);
+                string? table = overrides.Length > 1 ? Table(overrides, o) : null;
+                var failure = Run(files[f], overrides[o], last, table);
                 // Only the recipe's own problems: a run's failure (ffmpeg missing, out of memory) is each table's to report.
                 bool recipeProblem = failure?.FullyQualifiedErrorId.StartsWith("InvalidRecipe", StringComparison.Ordinal) == true;
                 if (recipeProblem && failure!.Exception.Message == lastProblem)
@@ -80,7 +81,7 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
                     repeated.Add(o + 1);
                     continue;
                 }
-                if (failure is not null) WriteError(failure);
+                if (failure is not null) WriteError(InTable(failure, table));
                 lastProblem = recipeProblem ? failure!.Exception.Message : null;
             }
             if (repeated.Count > 0)
@@ -88,12 +89,31 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
         }
     }
 
+    /// <summary>
+    /// One of several -Override tables as a user finds it among them: its number and its keys (a sweep's tables differ in
+    /// their values, which the problem itself names).
+    /// </summary>
+    static string Table(System.Collections.Hashtable[] overrides, int index)
+    {
+        var keys = overrides[index].Keys.Cast<object>().Select(k => k.ToString()).Order(StringComparer.OrdinalIgnoreCase).ToList();
+        string shown = keys.Count == 0 ? "none" : string.Join(", ", keys.Take(4)) + (keys.Count > 4 ? $" and {keys.Count - 4} more" : "");
+        return $"-Override table {index + 1} of {overrides.Length} (keys: {shown})";
+    }
+
+    /// <summary>A sweep's error said with the table whose run it is; the exception stays as thrown, for scripts that read it.</summary>
+    static ErrorRecord InTable(ErrorRecord error, string? table)
+    {
+        if (table is not null) error.ErrorDetails = new ErrorDetails($"{table}: {error.Exception.Message}");
+        return error;
+    }
+
     protected override void EndProcessing() => models.Dispose();
 
     public void Dispose() => models.Dispose();
 
     /// <summary>Runs one recipe with one set of overrides; the error that stopped it, or null when its files are written.</summary>
-    ErrorRecord? Run(string recipeFile, System.Collections.Hashtable overrides, bool lastRun)
+    /// <param name="table">The -Override table among several, as <see cref="Table"/> names it; null for the only one.</param>
+    ErrorRecord? Run(string recipeFile, System.Collections.Hashtable overrides, bool lastRun, string? table)
     {
         var builder = new RecipeBuilder();
         if (Resume is not null) builder.Set("resume", SessionState.Path.GetUnresolvedProviderPathFromPSPath(Resume), "-Resume");
@@ -103,16 +123,16 @@ public sealed class InvokeFifoRecipeCommand : FileArgumentsCmdlet, IDisposable
             var key = e.Key.ToString() ?? "";
             // sinks[0].path reads as the recipe's text would, but an item is not a key: the list is replaced whole.
             if (key.IndexOf('[') is > 0 and var bracket)
-                ThrowTerminatingError(new ErrorRecord(new PSArgumentException(
+                ThrowTerminatingError(InTable(new ErrorRecord(new PSArgumentException(
                     $"-Override key '{key}' names an item of the list '{key[..bracket]}'; -Override replaces a list whole: @{{ {key[..bracket]} = @(@{{ ... }}, ...) }}, " +
                     (key[..bracket].Equals("prompts", StringComparison.OrdinalIgnoreCase)
                         ? "e.g. @{ prompt = @(@{ prompt = 'a'; frames = 64 }, @{ prompt = 'b'; frames = 32 }) }; to change only the counts, @{ frames = 64 } (all) or @{ frames = 64, 32 } (each)."
                         : "e.g. @{ sinks = @(@{ path = 'out.mp4' }) }. To give each run its own file, put {seed} or {hash} in the recipe's path.")),
-                    "InvalidOverrideKey", ErrorCategory.InvalidArgument, key));
+                    "InvalidOverrideKey", ErrorCategory.InvalidArgument, key), table));
             if (!builder.Override(key, e.Value, $"-Override {key}"))
-                ThrowTerminatingError(new ErrorRecord(new PSArgumentException(
+                ThrowTerminatingError(InTable(new ErrorRecord(new PSArgumentException(
                     $"-Override key '{key}' is not a recipe key: give 'key' (seed), 'key.entry' (snapshot.every), 'model.use' or 'sampler.with.option'."),
-                    "InvalidOverrideKey", ErrorCategory.InvalidArgument, key));
+                    "InvalidOverrideKey", ErrorCategory.InvalidArgument, key), table));
         }
         var (recipe, diagnostics) = builder.Build(recipeFile, SessionState.Path.CurrentFileSystemLocation.ProviderPath);
         foreach (var warning in builder.Warnings) WriteWarning(warning);

@@ -133,6 +133,22 @@ public sealed class UserWordsTests : IDisposable
     }
 
     [Fact]
+    public void A_problem_of_one_of_several_override_tables_says_which_table()
+    {
+        Recipe("sweep.yaml", "prompt: lava\nframes: 2\nsinks: [ { path: 'out-{seed}.gif' } ]");
+        using var shell = InProcessShell.New(dir);
+        shell.AddScript("Invoke-FifoRecipe sweep.yaml -WhatIf -Override @{ seed = 1 }, @{ sede = 2; 'sampler.with.partitions' = 2 }, @{ seed = 3 }").Invoke();
+        var error = Assert.Single(shell.Streams.Error);
+        Assert.StartsWith("-Override table 2 of 3 (keys: sampler.with.partitions, sede): Invalid parameters:", error.ToString());
+        Assert.Contains("-Override sede: unknown key 'sede'", error.ToString());
+        // The exception is the run's own, as a script matching it reads it.
+        Assert.StartsWith("Invalid parameters:", error.Exception.Message);
+        // One table alone is the -Override there is.
+        var alone = InProcessShell.RunFailing(dir, "Invoke-FifoRecipe sweep.yaml -WhatIf -Override @{ sede = 2 } -ErrorAction Stop");
+        Assert.StartsWith("Invalid parameters:", alone.ToString());
+    }
+
+    [Fact]
     public void A_cmdlet_user_is_told_the_parameters_and_a_recipe_user_the_keys()
     {
         var blank = Failure("New-FifoVideo '  ' -Frames 4");
