@@ -60,6 +60,8 @@ public sealed class AnalyticModel : IVideoModel, IReusableModel
             Device = device,
             DType = ScalarType.Float32,
             Fingerprint = FifoPipes.Core.ModelFingerprint.Of(options),
+            // A closed-form prior, no attention to fuse windows in.
+            FusesTemporalAttention = false,
         };
 
     public ModelInfo Info { get; }

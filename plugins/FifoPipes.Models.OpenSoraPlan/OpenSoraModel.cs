@@ -53,6 +53,7 @@ public sealed class OpenSoraModel : IVideoModel, IAdoptConditioning, IPairedUnco
         Defaults = preset.Defaults,
         Device = device,
         DType = dtype,
+        FusesTemporalAttention = false,
     };
 
     public ModelInfo Info { get; private init; }

@@ -105,6 +105,7 @@ public sealed class VideoCrafterModel : IVideoModel, IFusedTemporalAttention, IA
         Device = device,
         DType = dtype,
         Fingerprint = fingerprint,
+        FusesTemporalAttention = true,
     };
 
     public ModelInfo Info { get; }

@@ -82,6 +82,7 @@ public sealed class ZeroscopeModelAdapter : IModelAdapter
             Device = device,
             DType = dtype,
             Fingerprint = fingerprint,
+            FusesTemporalAttention = true,
         };
     }
 }

@@ -25,7 +25,7 @@ public interface IModelAdapter
     /// <summary>
     /// The <see cref="IVideoModel.Info"/> its <see cref="Load"/> would give, from the options and configuration files
     /// alone (no weights read), so a sampler can refuse what it cannot do with this model before a long load, and
-    /// Test-FifoRecipe -Model can say so (<see cref="ISamplerFactory.Check"/>). <see cref="ModelInfo.Device"/> and
+    /// Test-FifoRecipe -Model can say so (<see cref="ISamplerFactory.Check(object?, ModelInfo, JobInputs, PluginContext)"/>). <see cref="ModelInfo.Device"/> and
     /// <see cref="ModelInfo.Fingerprint"/> may stay at their defaults. Bad options are a <see cref="FifoInputException"/>,
     /// as for <see cref="Load"/>; null (the default) where it cannot tell without loading. Its messages are dropped, as
     /// <see cref="Load"/> says the same ones. Implement it explicitly (<c>ModelInfo? IModelAdapter.Describe(...)</c>), as
@@ -250,6 +250,12 @@ public sealed record ModelInfo
     /// keyed on it; "" for a model whose name says everything.
     /// </summary>
     public string Fingerprint { get; init; } = "";
+    /// <summary>
+    /// Whether the model is an <see cref="IFusedTemporalAttention"/>, so that a sampler can refuse a fusion the model
+    /// lacks before it loads; null where the adapter does not say (one built before contracts 1.13), and the sampler
+    /// finds out from the loaded model. Contracts 1.13.
+    /// </summary>
+    public bool? FusesTemporalAttention { get; init; }
     /// <summary>Height of a decoded frame in pixels.</summary>
     public int PixelHeight => LatentHeight * SpatialScale;
     /// <summary>Width of a decoded frame in pixels.</summary>

@@ -15,14 +15,65 @@ public interface ISamplerFactory
 
     /// <summary>
     /// Refuses, before the model loads, options that <paramref name="model"/> cannot take (too many steps for its
-    /// schedule, a window too small for an option), with a <see cref="FifoInputException"/> naming the fix: the engine
-    /// asks it with what the model's adapter <see cref="IModelAdapter.Describe"/>s, and Test-FifoRecipe -Model too. Only
-    /// what options and model decide: a job's inputs (start frames, a source) are the sampler's to check when it samples.
-    /// A model that cannot describe itself is checked once it is loaded, with its Info, before sampling. A description
-    /// may leave <see cref="ModelInfo.Device"/> and <see cref="ModelInfo.Fingerprint"/> at their defaults. Implement it
-    /// explicitly (<c>void ISamplerFactory.Check(...)</c>): a signature typed wrong is then a compiler error. Contracts 1.9.
+    /// schedule, a window too small for an option), with a <see cref="FifoInputException"/> naming the fix. Only what
+    /// options and model decide. Since contracts 1.13 the engine asks
+    /// <see cref="Check(object?, ModelInfo, JobInputs, PluginContext)"/>, whose default calls this one: a sampler built
+    /// against 1.13 or later implements that one. A description may leave <see cref="ModelInfo.Device"/> and
+    /// <see cref="ModelInfo.Fingerprint"/> at their defaults. Implement it explicitly (<c>void ISamplerFactory.Check(...)</c>):
+    /// a signature typed wrong is then a compiler error. Contracts 1.9.
     /// </summary>
     void Check(object? options, ModelInfo model, PluginContext context) { }
+
+    /// <summary>
+    /// Refuses, before the model loads, what the sampler would refuse of this run once it samples, as far as its options,
+    /// <paramref name="model"/> and the run's <paramref name="inputs"/> decide it (an option that only applies to another
+    /// start, start frames it would not use, a video longer than it can hold), with a <see cref="FifoInputException"/>
+    /// naming the fix, and warns through <paramref name="context"/>'s log of what the run would ignore (a negative prompt
+    /// guidance never runs). The engine asks it before every run, with what the model's adapter
+    /// <see cref="IModelAdapter.Describe"/>s, and Test-FifoRecipe too; a model that cannot describe itself is checked once it
+    /// is loaded, with its Info, before sampling. So its warnings are said here, not again when the sampler samples; its
+    /// refusals a sampler still makes of the job it samples (a host of one's own may skip this), best by the same check,
+    /// given <see cref="JobInputs.Of"/> the job. The default calls the check without inputs, for samplers built before
+    /// contracts 1.13. Implement it explicitly, as the one without inputs. Contracts 1.13.
+    /// </summary>
+    void Check(object? options, ModelInfo model, JobInputs inputs, PluginContext context) => Check(options, model, context);
+}
+
+/// <summary>
+/// What a run's <see cref="SamplingJob"/> will hold beyond its model and noise, as the host knows it before the model
+/// loads: the prompts, the negative prompt and which inputs come with them, for
+/// <see cref="ISamplerFactory.Check(object?, ModelInfo, JobInputs, PluginContext)"/>. Contracts 1.13.
+/// </summary>
+public sealed record JobInputs
+{
+    /// <summary>The prompts in order, each with the output frames it covers (<see cref="SamplingJob.Prompts"/>).</summary>
+    public required IReadOnlyList<PromptSpan> Prompts { get; init; }
+    /// <summary>What guidance steers away from, "" for none (<see cref="SamplingJob.NegativePrompt"/>).</summary>
+    public string NegativePrompt { get; init; } = "";
+    /// <summary>Whether the run starts from given frames (<see cref="SamplingJob.InitLatents"/>).</summary>
+    public bool HasStartFrames { get; init; }
+    /// <summary>Whether the run restyles a source video (<see cref="SamplingJob.Source"/>).</summary>
+    public bool HasSource { get; init; }
+    /// <summary>Output frames wanted (the sum of the prompt spans).</summary>
+    public long Frames => Prompts.Sum(p => (long)p.Frames);
+
+    /// <summary>The inputs of <paramref name="job"/>, for a sampler to judge the job it samples by the check it made before the load.</summary>
+    public static JobInputs Of(SamplingJob job) => new()
+    {
+        Prompts = job.Prompts,
+        NegativePrompt = job.NegativePrompt,
+        HasStartFrames = job.InitLatents is not null,
+        HasSource = job.Source is not null,
+    };
+
+    /// <summary>
+    /// Why <see cref="NegativePrompt"/> does nothing at <paramref name="guidance"/>, for a sampler to warn of; null where
+    /// there is none or guidance uses it. One text for every sampler that guides.
+    /// </summary>
+    public string? NegativePromptUnused(double guidance) =>
+        NegativePrompt.Length > 0 && guidance == 1.0
+            ? $"The negative prompt '{NegativePrompt}' has no effect at guidance 1, where only the conditional branch runs; raise guidance to use it."
+            : null;
 }
 
 /// <summary>

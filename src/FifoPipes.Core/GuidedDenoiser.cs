@@ -28,11 +28,13 @@ public sealed class GuidedDenoiser
     /// <summary>Whether the unconditional branch runs (w ≠ 1): only then must callers embed and pass unconditional conditionings.</summary>
     public bool UsesUnconditional => Guidance != 1.0;
 
-    /// <summary>A negative prompt steers the unconditional branch, which guidance 1 never runs: says so rather than ignore it.</summary>
+    /// <summary>
+    /// A negative prompt steers the unconditional branch, which guidance 1 never runs: says so rather than ignore it. For
+    /// a sampler whose factory does not say it in its check before the model loads (<see cref="JobInputs.NegativePromptUnused"/>).
+    /// </summary>
     public static void WarnIfNegativePromptUnused(SamplingJob job, double guidance)
     {
-        if (job.NegativePrompt.Length > 0 && guidance == 1.0)
-            job.Log.Warning($"The negative prompt '{job.NegativePrompt}' has no effect at guidance 1, where only the conditional branch runs; raise guidance to use it.");
+        if (JobInputs.Of(job).NegativePromptUnused(guidance) is { } unused) job.Log.Warning(unused);
     }
 
     /// <summary>x [B, C, F, h, w] float32, t [B, F] int64, every row under <paramref name="cond"/>; returns eps [B, C, F, h, w] float32.</summary>

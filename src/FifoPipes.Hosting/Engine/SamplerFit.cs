@@ -8,7 +8,7 @@ namespace FifoPipes.Hosting.Engine;
 /// <summary>
 /// Whether a recipe's sampler can take its options with its model, asked before the model loads: the model's adapter
 /// describes the model from its options and configs (<see cref="IModelAdapter.Describe"/>), the sampler checks against
-/// that (<see cref="ISamplerFactory.Check"/>). Too many steps for the schedule then costs no multi-gigabyte load, and
+/// that and the run's inputs (<see cref="ISamplerFactory.Check(object?, ModelInfo, JobInputs, PluginContext)"/>). Too many steps for the schedule then costs no multi-gigabyte load, and
 /// Test-FifoRecipe -Model finds it on the machine that will run the recipe. After the load the description is held to
 /// the model, and a model that could not describe itself is checked then.
 /// </summary>
@@ -26,11 +26,14 @@ public static class SamplerFit
             $"Describing {PluginFailedException.Name(recipe.Model.Plugin)}", () => recipe.Model.Plugin.Create<IModelAdapter>().Describe(recipe.Model.Options, quiet))));
     }
 
-    /// <summary>Refuses, with the sampler's <see cref="FifoInputException"/>, options <paramref name="model"/> cannot take.</summary>
+    /// <summary>
+    /// Refuses, with the sampler's <see cref="FifoInputException"/>, options <paramref name="model"/> or the recipe's
+    /// inputs cannot take; the sampler's warnings of the run go to <paramref name="context"/>'s log.
+    /// </summary>
     public static void Check(Recipe recipe, ModelInfo model, PluginContext context) =>
         PluginRefusal.By("sampler", () => PluginFailedException.Guard($"Checking {PluginFailedException.Name(recipe.Sampler.Plugin)} against {model.Name}", () =>
         {
-            recipe.Sampler.Plugin.Create<ISamplerFactory>().Check(recipe.Sampler.Options, model, context);
+            recipe.Sampler.Plugin.Create<ISamplerFactory>().Check(recipe.Sampler.Options, model, recipe.JobInputs, context);
             return true;
         }));
 

@@ -91,6 +91,15 @@ public sealed class Recipe
 
     public long Frames => Prompts.Sum(p => (long)p.Frames);
 
+    /// <summary>What the run's <see cref="SamplingJob"/> will hold beyond the model, for the sampler to check before the model loads.</summary>
+    public JobInputs JobInputs => new()
+    {
+        Prompts = Prompts,
+        NegativePrompt = NegativePrompt,
+        HasStartFrames = InitImage is not null,
+        HasSource = Source is not null,
+    };
+
     /// <summary>
     /// What determines the frames (model, sampler, the options that change frames, prompts, seed, start image), not where
     /// they go or on which device: one "key=value" per line.

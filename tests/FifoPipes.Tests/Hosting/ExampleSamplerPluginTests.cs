@@ -65,6 +65,9 @@ public sealed class ExampleSamplerPluginTests
         };
         var refused = Assert.Throws<FifoInputException>(() => plugin.Create<ISamplerFactory>().Check(options, model, new PluginContext()));
         Assert.Equal("example-clips sampler option 'steps': 600 is more than the model's 500 training timesteps.", refused.Message);
+        // The host asks the check with the run's inputs (contracts 1.13); a sampler written before them is asked its own through the default.
+        var inputs = new JobInputs { Prompts = new[] { new PromptSpan("rain", 8) } };
+        Assert.Equal(refused.Message, Assert.Throws<FifoInputException>(() => plugin.Create<ISamplerFactory>().Check(options, model, inputs, new PluginContext())).Message);
         plugin.Create<ISamplerFactory>().Check(options, model with { Schedule = model.Schedule with { TrainTimesteps = 1000 } }, new PluginContext());
     }
 

@@ -15,8 +15,10 @@ public sealed class PublicApiVersionTests
     /// <summary>Version (major.minor) to the surface's hash at that version. A new version adds its line; the lines before it stay.</summary>
     static readonly Dictionary<string, Dictionary<string, string>> Pins = new()
     {
-        // Pinned from 1.8, when the analyzer came; 1.9 added IModelAdapter.Describe and ISamplerFactory.Check, 1.10 PluginOptions.As, 1.11 SamplingJob.RunPlugins and FifoInputException.Option, 1.12 IFrameSink.FramesHeld.
-        ["FifoPipes.Abstractions"] = new() { ["1.8"] = "2a187dd967d793f3", ["1.9"] = "784f0957e4ae0df9", ["1.10"] = "de876a3f541e5b13", ["1.11"] = "5b11a005bc2ee6a5", ["1.12"] = "74e9312e59854a90" },
+        // Pinned from 1.8, when the analyzer came; 1.9 added IModelAdapter.Describe and ISamplerFactory.Check, 1.10 PluginOptions.As, 1.11 SamplingJob.RunPlugins and FifoInputException.Option, 1.12 IFrameSink.FramesHeld,
+        // 1.13 ISamplerFactory.Check with JobInputs (a run's inputs checked before the load) and ModelInfo.FusesTemporalAttention.
+        ["FifoPipes.Abstractions"] = new() { ["1.8"] = "2a187dd967d793f3", ["1.9"] = "784f0957e4ae0df9", ["1.10"] = "de876a3f541e5b13", ["1.11"] = "5b11a005bc2ee6a5", ["1.12"] = "74e9312e59854a90",
+                                             ["1.13"] = "5661119322bdf38e" },
         // Core 1.1 added SinkFiles.SegmentStart; 1.2 FileRecord, ProvenanceReader.KindOf (RecordingFile), and Fmp4Boxes (from the ffmpeg sinks) with FirstSampleDuration; 1.3 HlsPlaylist (from them too) with FileOf;
         // 1.4 RunRecord (one reading of "same run, or made longer" for the png and ffmpeg sinks and Get-FifoProvenance); 1.5 FramesInFile (a resume's join says what a file cut short lacks).
         ["FifoPipes.Core"] = new() { ["1.0"] = "cfccd63384f8bfc9", ["1.1"] = "8e4ec61eba61b445", ["1.2"] = "24675081a00ab7ea", ["1.3"] = "45ee83c1806e989a", ["1.4"] = "db5b7f508966c5d2", ["1.5"] = "9a2940c3660a99ee" },

@@ -239,12 +239,12 @@ public sealed class StatefulDecoderModelAdapter : IModelAdapter
 }
 
 /// <summary>A model that describes itself and fails to load: what is refused before the load never reaches it.</summary>
-[FifoPlugin(PluginKind.Model, "unloadable-described-model", typeof(IModelAdapter), Description = "Describes a 16-frame window; its load always fails.")]
+[FifoPlugin(PluginKind.Model, "unloadable-described-model", typeof(IModelAdapter), Description = "Describes a 16-frame window without fused attention; its load always fails.")]
 public sealed class UnloadableDescribedModelAdapter : IModelAdapter
 {
     public IVideoModel Load(object? options, PluginContext context) => throw new InvalidOperationException("the load was reached");
 
-    public ModelInfo? Describe(object? options, PluginContext context) => new BrokenDecoderModel().Info with { WindowFrames = 16 };
+    public ModelInfo? Describe(object? options, PluginContext context) => new BrokenDecoderModel().Info with { WindowFrames = 16, FusesTemporalAttention = false };
 }
 
 /// <summary>A model whose Describe says a 16-frame window and whose Load gives one of 4: its description is wrong.</summary>
