@@ -28,7 +28,6 @@ public sealed class ChunkedSampler : ISampler
     {
         using var prompts = new PromptEmbeddings(job.Model, schedule, job.NegativePrompt);
         var model = new GuidedModel(job.Model, prompts, plan.Guidance);
-        GuidedDenoiser.WarnIfNegativePromptUnused(job, plan.Guidance);
         int f = plan.WindowFrames;
         long total = schedule.TotalFrames;
         long clips = (total + f - 1) / f;
@@ -78,4 +77,7 @@ public sealed class ChunkedSamplerFactory : ISamplerFactory
 
     public void Check(object? options, ModelInfo model, PluginContext context) =>
         ClipPlan.Resolve(BaselineOptions.Check<ChunkedOptions>(options, "chunked"), model, "chunked");
+
+    public void Check(object? options, ModelInfo model, JobInputs inputs, PluginContext context) =>
+        ClipPlan.WarnOfUnusedNegativePrompt(ClipPlan.Resolve(BaselineOptions.Check<ChunkedOptions>(options, "chunked"), model, "chunked"), inputs, context);
 }

@@ -49,6 +49,12 @@ public sealed class ClipPlan
             throw new FifoInputException("BadSamplerOption", $"The {sampler} sampler keeps no resumable state, so it cannot write or resume snapshots; drop 'snapshot'/'resume' (-SnapshotPath/-Resume) or use the fifo sampler.");
     }
 
+    /// <summary>Said once, by the sampler's check before the model loads, not again when it samples.</summary>
+    public static void WarnOfUnusedNegativePrompt(ClipPlan plan, JobInputs inputs, PluginContext context)
+    {
+        if (inputs.NegativePromptUnused(plan.Guidance) is { } unused) context.Log.Warning(unused);
+    }
+
     public static FifoInputException BadOption(string sampler, string option, string message) =>
         new("BadSamplerOption", $"{sampler} sampler option '{option}': {message}.") { Option = option };
 }

@@ -28,6 +28,12 @@ public abstract class WindowedSampler : ISampler
     /// <summary>Whether the windows meet inside the model's temporal attention rather than in averaged predictions.</summary>
     protected virtual bool FusesInAttention(SamplingJob job, GuidedModel model) => false;
 
+    /// <summary>
+    /// Refuses a fusion the options ask for and the run cannot have: <paramref name="modelFuses"/> says whether the model
+    /// has window-fused attention (null: not known before it loads).
+    /// </summary>
+    protected virtual void RefuseFusion(bool? modelFuses, string modelName, IReadOnlyList<PromptSpan> prompts) { }
+
     /// <summary>The step plan and the windows' stride for <paramref name="model"/>, refused where the options do not fit it.</summary>
     public (ClipPlan Plan, int Stride) Fit(ModelInfo model)
     {
@@ -38,9 +44,20 @@ public abstract class WindowedSampler : ISampler
         return (plan, stride);
     }
 
+    /// <summary>
+    /// As <see cref="Fit(ModelInfo)"/>, and refused where the run's <paramref name="inputs"/> do not fit: the one check of
+    /// a job, before the model loads and when it samples.
+    /// </summary>
+    public (ClipPlan Plan, int Stride) Fit(ModelInfo model, JobInputs inputs)
+    {
+        var fit = Fit(model);
+        RefuseFusion(model.FusesTemporalAttention, model.Name, inputs.Prompts);
+        return fit;
+    }
+
     public IEnumerable<LatentFrame> Sample(SamplingJob job, CancellationToken cancellation)
     {
-        var (plan, stride) = Fit(job.Model.Info);
+        var (plan, stride) = Fit(job.Model.Info, JobInputs.Of(job));
         var schedule = new PromptSchedule(job.Prompts);
         ClipPlan.RefuseFifoOnlyInputs(job, name);
         var weighting = WindowedOptions.ParseWeighting(options.Weighting)!.Value;
@@ -57,7 +74,6 @@ public abstract class WindowedSampler : ISampler
         using (var prompts = new PromptEmbeddings(job.Model, schedule, job.NegativePrompt))
         {
             var model = new GuidedModel(job.Model, prompts, plan.Guidance);
-            GuidedDenoiser.WarnIfNegativePromptUnused(job, plan.Guidance);
             bool fuse = FusesInAttention(job, model);
             labels = FrameLabels(job, schedule, total, WindowCoDenoiser.WindowStarts(frames, plan.WindowFrames, stride), plan.WindowFrames, fuse);
             var source = StartNoiseSource(job, plan.WindowFrames, stride);
@@ -118,15 +134,12 @@ public sealed class FreeNoiseSampler : WindowedSampler
     /// </summary>
     protected override bool FusesInAttention(SamplingJob job, GuidedModel model)
     {
-        bool onePrompt = job.Prompts.Select(p => p.Prompt).Distinct().Count() == 1;
+        RefuseFusion(model.CanFuseInAttention, job.Model.Info.Name, job.Prompts);
+        bool onePrompt = OnePrompt(job.Prompts);
         switch (fusion)
         {
             case WindowFusion.Predictions:
                 return false;
-            case WindowFusion.Attention when !model.CanFuseInAttention:
-                throw ClipPlan.BadOption("freenoise", "fusion", $"'attention' needs a model with window-fused temporal attention (videocrafter, zeroscope); '{job.Model.Info.Name}' has none. Use fusion: predictions");
-            case WindowFusion.Attention when !onePrompt:
-                throw ClipPlan.BadOption("freenoise", "fusion", "'attention' runs the whole video in one call under one prompt, and this video has a prompt schedule. Use fusion: predictions");
             case WindowFusion.Attention:
                 return true;
             default:
@@ -137,6 +150,18 @@ public sealed class FreeNoiseSampler : WindowedSampler
                 return fuse;
         }
     }
+
+    /// <summary>Asked before the model loads, from its description, and again with the loaded model.</summary>
+    protected override void RefuseFusion(bool? modelFuses, string modelName, IReadOnlyList<PromptSpan> prompts)
+    {
+        if (fusion != WindowFusion.Attention) return;
+        if (modelFuses == false)
+            throw ClipPlan.BadOption("freenoise", "fusion", $"'attention' needs a model with window-fused temporal attention (videocrafter, zeroscope); '{modelName}' has none. Use fusion: predictions");
+        if (!OnePrompt(prompts))
+            throw ClipPlan.BadOption("freenoise", "fusion", "'attention' runs the whole video in one call under one prompt, and this video has a prompt schedule. Use fusion: predictions");
+    }
+
+    static bool OnePrompt(IReadOnlyList<PromptSpan> prompts) => prompts.Select(p => p.Prompt).Distinct().Count() == 1;
 
     protected override int DefaultStride(int window) => Math.Max(1, window / 4);
 
@@ -197,6 +222,9 @@ public sealed class GenLVideoSamplerFactory : ISamplerFactory
         new GenLVideoSampler(BaselineOptions.Check<GenLVideoOptions>(options, "gen-l-video"));
 
     public void Check(object? options, ModelInfo model, PluginContext context) => ((GenLVideoSampler)Create(options, context)).Fit(model);
+
+    public void Check(object? options, ModelInfo model, JobInputs inputs, PluginContext context) =>
+        ClipPlan.WarnOfUnusedNegativePrompt(((GenLVideoSampler)Create(options, context)).Fit(model, inputs).Plan, inputs, context);
 }
 
 /// <summary>The "freenoise" sampler plugin.</summary>
@@ -212,4 +240,7 @@ public sealed class FreeNoiseSamplerFactory : ISamplerFactory
         new FreeNoiseSampler(BaselineOptions.Check<FreeNoiseOptions>(options, "freenoise"));
 
     public void Check(object? options, ModelInfo model, PluginContext context) => ((FreeNoiseSampler)Create(options, context)).Fit(model);
+
+    public void Check(object? options, ModelInfo model, JobInputs inputs, PluginContext context) =>
+        ClipPlan.WarnOfUnusedNegativePrompt(((FreeNoiseSampler)Create(options, context)).Fit(model, inputs).Plan, inputs, context);
 }

@@ -65,8 +65,9 @@ public sealed class FifoOptions : IValidatableOptions
             yield return new OptionProblem("start", $"start '{start}' is unknown; use 'base', 'noise' or 'latents'.");
         if (WarmupIterations is < 0)
             yield return new OptionProblem("warmupIterations", $"warmupIterations must be >= 0, got {WarmupIterations}.");
-        if (WarmupIterations is not null && Start is { } s && ParseStart(s) is not null and not QueueStart.Noise)
-            yield return new OptionProblem("warmupIterations", "warmupIterations only applies to start: noise; remove it or set start: noise.");
+        // A start left out follows the run's inputs, which the sampler's check sees (FifoPlan.Fit).
+        if (Start is { } given && ParseStart(given) is { } explicitStart)
+            foreach (var unused in UnusedBy(explicitStart)) yield return unused;
         if (Tail is { } tail && ParseTail(tail) is null)
             yield return new OptionProblem("tail", $"tail '{tail}' is unknown; use 'noise' or 'lowfreq'.");
         if (!(TailCutoff >= 0.01 && TailCutoff <= 4))
@@ -74,9 +75,28 @@ public sealed class FifoOptions : IValidatableOptions
         // Its default cannot be told from a value given, and changes nothing either way.
         else if (TailCutoff != DefaultTailCutoff && (Tail is null || ParseTail(Tail) == TailInit.Noise))
             yield return new OptionProblem("tailCutoff", "tailCutoff only applies to tail: lowfreq; remove it or set tail: lowfreq.");
-        if (BaseClipCache is not null && Start is { } s2 && ParseStart(s2) is not null and not QueueStart.Base)
-            yield return new OptionProblem("baseClipCache", "baseClipCache only applies to start: base; remove it or set start: base.");
     }
+
+    /// <summary>The options set that a run whose queue starts from <paramref name="start"/> would not use: warm-up is noise's, the cache base clips'.</summary>
+    internal IEnumerable<OptionProblem> UnusedBy(QueueStart start)
+    {
+        if (WarmupIterations is not null && start != QueueStart.Noise)
+            yield return new OptionProblem("warmupIterations", $"warmupIterations only applies to start: noise, and this run starts from {StartName(start)}; remove it or set start: noise.");
+        if (BaseClipCache is not null && start != QueueStart.Base)
+            yield return new OptionProblem("baseClipCache", $"baseClipCache only applies to start: base, and this run starts from {StartName(start)}; remove it or set start: base.");
+    }
+
+    static string StartName(QueueStart start) => start switch
+    {
+        QueueStart.Base => "a base clip (start: base, the default)",
+        QueueStart.Latents => "the start frames (start: latents)",
+        QueueStart.Source => "a source video (source:)",
+        _ => "noise",
+    };
+
+    /// <summary>A problem of these options as the sampler refuses it, naming the option.</summary>
+    internal static FifoInputException Refusal(OptionProblem problem) =>
+        new("BadSamplerOption", $"fifo sampler option '{problem.Option}': {problem.Message}") { Option = problem.Option };
 
     internal static StepKind? ParseStep(string value) => value.Trim().ToLowerInvariant() switch
     {

@@ -45,12 +45,13 @@ public sealed class FifoPlan
     public long FrameId(long iteration, int slot) => iteration + slot - Padding;
     public long[] LatentShape => new long[] { Channels, Height, Width };
 
-    /// <summary>What the options and the model alone decide, refused where they do not fit; no job needed (<see cref="ISamplerFactory.Check"/>).</summary>
+    /// <summary>The queue's geometry and step: what the options and the model decide, before it loads (<see cref="ISamplerFactory.Check(object?, ModelInfo, JobInputs, PluginContext)"/>).</summary>
     public readonly record struct Geometry(int WindowFrames, int Partitions, StepKind Step, double Eta, double Guidance)
     {
         public int Steps => WindowFrames * Partitions;
     }
 
+    /// <summary>What the options and the model alone decide, refused where they do not fit.</summary>
     public static Geometry Fit(FifoOptions options, ModelInfo model)
     {
         var defaults = model.Defaults;
@@ -68,33 +69,57 @@ public sealed class FifoPlan
         return new Geometry(f, n, kind, options.Eta ?? defaults.Eta, options.Guidance ?? defaults.Guidance);
     }
 
+    /// <summary>
+    /// As <see cref="Fit(FifoOptions, ModelInfo)"/>, and the start the run's <paramref name="inputs"/> give the queue,
+    /// refused where the options do not fit it: the one check of a job, before the model loads and when it samples.
+    /// </summary>
+    public static (Geometry Geometry, QueueStart Start) Fit(FifoOptions options, ModelInfo model, JobInputs inputs)
+    {
+        var geometry = Fit(options, model);
+        var start = StartOf(options, inputs);
+        // Checked against the start the run really takes: left out, start follows the start frames (or the source).
+        if (options.UnusedBy(start).FirstOrDefault() is { } unused) throw FifoOptions.Refusal(unused);
+        return (geometry, start);
+    }
+
+    /// <summary>
+    /// Where the queue starts for a run with <paramref name="inputs"/>: a source restyles, start frames are continued,
+    /// else the options' start (a base clip by default); a start the inputs cannot give is refused.
+    /// </summary>
+    static QueueStart StartOf(FifoOptions options, JobInputs inputs)
+    {
+        if (inputs.HasSource)
+        {
+            RefuseStartOptionsForSource(options, inputs);
+            return QueueStart.Source;
+        }
+        var start = options.Start is { } st ? FifoOptions.ParseStart(st) ?? throw BadOption("start", $"'{st}' is unknown; use base, noise or latents")
+            : inputs.HasStartFrames ? QueueStart.Latents : QueueStart.Base;
+        if (start == QueueStart.Latents && !inputs.HasStartFrames)
+            throw BadOption("start", "start: latents needs start frames, and none were given: give an image or video to start from (a recipe's init:, New-FifoVideo -InitImage), or leave start out");
+        if (start != QueueStart.Latents && inputs.HasStartFrames)
+            throw BadOption("start", $"start frames were given, but start is '{start.ToString().ToLowerInvariant()}'; set start: latents to use them or drop them");
+        return start;
+    }
+
+    /// <summary>Video-to-video takes no start of its own and no tail but fresh noise (the start's own options are checked with every start's).</summary>
+    static void RefuseStartOptionsForSource(FifoOptions options, JobInputs inputs)
+    {
+        if (options.Start is not null)
+            throw BadOption("start", "does not apply when restyling a source video (every queue frame starts from its source frame); remove it");
+        if (options.Tail is { } tail && FifoOptions.ParseTail(tail) != TailInit.Noise)
+            throw BadOption("tail", "must be noise when restyling a source video: each new tail frame is its source frame noised; remove it");
+        if (inputs.HasStartFrames)
+            throw new FifoInputException("SourceWithStartFrames", "A run restyles a source video or continues start frames, not both: drop the start image (init) or the source.");
+    }
+
     public static FifoPlan Resolve(FifoOptions options, ModelInfo model, SamplingJob job)
     {
-        var fit = Fit(options, model);
+        var (fit, start) = Fit(options, model, JobInputs.Of(job));
         var (f, n, kind, eta, guidance) = fit;
         var defaults = model.Defaults;
         int steps = fit.Steps;
-
-        QueueStart start;
-        if (job.Source is not null)
-        {
-            CheckSource(options, job);
-            start = QueueStart.Source;
-        }
-        else
-        {
-            start = options.Start is { } st ? FifoOptions.ParseStart(st) ?? throw BadOption("start", $"'{st}' is unknown; use base, noise or latents")
-                : job.InitLatents is null ? QueueStart.Base : QueueStart.Latents;
-            if (start == QueueStart.Latents && job.InitLatents is null)
-                throw BadOption("start", "start: latents needs start frames, and none were given: give an image or video to start from (a recipe's init:, New-FifoVideo -InitImage), or leave start out");
-            if (start != QueueStart.Latents && job.InitLatents is not null)
-                throw BadOption("start", $"start frames were given, but start is '{start.ToString().ToLowerInvariant()}'; set start: latents to use them or drop them");
-        }
-        // Checked against the start the run really takes: left out, start follows the start frames (or the source).
-        if (options.WarmupIterations is not null && start != QueueStart.Noise)
-            throw BadOption("warmupIterations", $"only applies to start: noise, and this run starts from {StartName(start)}; remove it or set start: noise");
-        if (options.BaseClipCache is not null && start != QueueStart.Base)
-            throw BadOption("baseClipCache", $"only applies to start: base, and this run starts from {StartName(start)}; remove it or set start: base");
+        if (start == QueueStart.Source) CheckSource(job);
         int discarded = start switch
         {
             QueueStart.Noise => options.WarmupIterations ?? steps,
@@ -134,18 +159,9 @@ public sealed class FifoPlan
         };
     }
 
-    /// <summary>
-    /// Video-to-video takes no start of its own and no tail but fresh noise, and the source must cover the prompts (the
-    /// start's own options are checked with every start's).
-    /// </summary>
-    static void CheckSource(FifoOptions options, SamplingJob job)
+    /// <summary>The source must cover the prompts, at a strength the schedule has (what the job holds, beyond its inputs' kinds).</summary>
+    static void CheckSource(SamplingJob job)
     {
-        if (options.Start is not null)
-            throw BadOption("start", "does not apply when restyling a source video (every queue frame starts from its source frame); remove it");
-        if (options.Tail is { } tail && FifoOptions.ParseTail(tail) != TailInit.Noise)
-            throw BadOption("tail", "must be noise when restyling a source video: each new tail frame is its source frame noised; remove it");
-        if (job.InitLatents is not null)
-            throw new FifoInputException("SourceWithStartFrames", "A run restyles a source video or continues start frames, not both: drop the start image (init) or the source.");
         if (job.Source!.Count < job.Frames)
         {
             string reason = SamplingJob.SourceTooShort(job.Source.Count, job.Frames);
@@ -180,14 +196,6 @@ public sealed class FifoPlan
                 $"Start latents hold {s[1]} frames, but the queue takes at most {steps} (one per denoising step); give the last {steps} of them.");
         return (int)s[1];
     }
-
-    static string StartName(QueueStart start) => start switch
-    {
-        QueueStart.Base => "a base clip (start: base, the default)",
-        QueueStart.Latents => "the start frames (start: latents)",
-        QueueStart.Source => "a source video (source:)",
-        _ => "noise",
-    };
 
     static FifoInputException BadOption(string option, string message) =>
         new("BadSamplerOption", $"fifo sampler option '{option}': {message}.") { Option = option };

@@ -38,7 +38,6 @@ public sealed class FifoRun : IDisposable
         Plan = plan;
         device = job.Model.Info.Device;
         denoiser = new GuidedDenoiser(job.Model, plan.Guidance);
-        GuidedDenoiser.WarnIfNegativePromptUnused(job, plan.Guidance);
         prompts = new PromptEmbeddings(job.Model, new PromptSchedule(job.Prompts), job.NegativePrompt, job.LivePrompts);
         windowBatch = plan.WindowBatch == 0 ? plan.Windows.Count : Math.Min(plan.WindowBatch, plan.Windows.Count);
         // One window per device, so each replica gets a window's rows and the cost read is each device's per window.

@@ -10,7 +10,7 @@ public sealed class FifoSamplerFactory : ISamplerFactory
 {
     public ISampler Create(object? options, PluginContext context) => new FifoSampler(Checked(options), context);
 
-    /// <summary>The queue's geometry and step checked against the model before it loads; the job's inputs wait for the run.</summary>
+    /// <summary>The queue's geometry and step checked against the model before it loads.</summary>
     public void Check(object? options, ModelInfo model, PluginContext context)
     {
         var fifoOptions = Checked(options);
@@ -18,11 +18,23 @@ public sealed class FifoSamplerFactory : ISamplerFactory
         _ = BaseClipCache.For(fifoOptions.BaseClipCache, context);
     }
 
+    /// <summary>
+    /// As the check without inputs, and the queue's start from the run's inputs, as the run judges it when it samples;
+    /// what the run would ignore is said here, once, before the model loads.
+    /// </summary>
+    public void Check(object? options, ModelInfo model, JobInputs inputs, PluginContext context)
+    {
+        var fifoOptions = Checked(options);
+        var (geometry, _) = FifoPlan.Fit(fifoOptions, model, inputs);
+        _ = BaseClipCache.For(fifoOptions.BaseClipCache, context);
+        if (inputs.NegativePromptUnused(geometry.Guidance) is { } unused) context.Log.Warning(unused);
+    }
+
     static FifoOptions Checked(object? options)
     {
         var fifoOptions = PluginOptions.As<FifoOptions>(options, "fifo sampler");
         var problem = fifoOptions.Validate().FirstOrDefault();
-        if (problem is not null) throw new FifoInputException("BadSamplerOption", $"fifo sampler option '{problem.Option}': {problem.Message}") { Option = problem.Option };
+        if (problem is not null) throw FifoOptions.Refusal(problem);
         return fifoOptions;
     }
 }

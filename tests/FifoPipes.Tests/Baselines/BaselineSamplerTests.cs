@@ -297,6 +297,42 @@ public sealed class BaselineSamplerTests
         Assert.Throws<FifoInputException>(() => Create(new FreeNoiseSamplerFactory(), null).Sample(job, CancellationToken.None));
     }
 
+    static JobInputs Inputs(params PromptSpan[] prompts) => new() { Prompts = prompts };
+
+    [Fact]
+    public void Freenoise_refuses_attention_fusion_a_described_model_lacks_or_a_prompt_schedule_before_the_load()
+    {
+        var options = new FreeNoiseOptions { Fusion = "attention" };
+        var info = Model().Info;
+        Assert.False(info.FusesTemporalAttention);
+        var plain = Assert.Throws<FifoInputException>(() => new FreeNoiseSamplerFactory().Check(options, info, Inputs(new PromptSpan("a", 8)), new PluginContext()));
+        Assert.Equal(("BadSamplerOption", "fusion"), (plain.ErrorId, plain.Option));
+        Assert.Equal("freenoise sampler option 'fusion': 'attention' needs a model with window-fused temporal attention (videocrafter, zeroscope); 'analytic' has none. Use fusion: predictions.", plain.Message);
+        var fusing = info with { FusesTemporalAttention = true };
+        new FreeNoiseSamplerFactory().Check(options, fusing, Inputs(new PromptSpan("a", 8)), new PluginContext());
+        var schedule = Assert.Throws<FifoInputException>(() => new FreeNoiseSamplerFactory().Check(options, fusing, Inputs(new PromptSpan("a", 4), new PromptSpan("b", 4)), new PluginContext()));
+        Assert.Contains("this video has a prompt schedule", schedule.Message);
+        // A model that does not say is left to the loaded model's own answer.
+        new FreeNoiseSamplerFactory().Check(options, info with { FusesTemporalAttention = null }, Inputs(new PromptSpan("a", 8)), new PluginContext());
+        new FreeNoiseSamplerFactory().Check(new FreeNoiseOptions(), info, Inputs(new PromptSpan("a", 4), new PromptSpan("b", 4)), new PluginContext());
+    }
+
+    [Theory]
+    [InlineData("chunked")]
+    [InlineData("gen-l-video")]
+    [InlineData("freenoise")]
+    public void A_negative_prompt_guidance_never_runs_is_warned_of_once_by_the_check_before_the_load(string name)
+    {
+        ISamplerFactory factory = name switch { "chunked" => new ChunkedSamplerFactory(), "freenoise" => new FreeNoiseSamplerFactory(), _ => new GenLVideoSamplerFactory() };
+        using var model = Model(guidance: 1);
+        var log = new RecordingSink();
+        factory.Check(null, model.Info, Inputs(new PromptSpan("clouds", 4)) with { NegativePrompt = "rain" }, new PluginContext(log));
+        Assert.Equal("The negative prompt 'rain' has no effect at guidance 1, where only the conditional branch runs; raise guidance to use it.", Assert.Single(log.Warnings));
+        var sampled = new RecordingSink();
+        Create(factory, null).Sample(Job(model, 4) with { NegativePrompt = "rain", Log = sampled }, CancellationToken.None).ToList();
+        Assert.DoesNotContain(sampled.Warnings, w => w.Contains("negative prompt"));
+    }
+
     [Theory]
     [InlineData(typeof(ChunkedSamplerFactory), "chunked", typeof(ChunkedOptions))]
     [InlineData(typeof(GenLVideoSamplerFactory), "gen-l-video", typeof(GenLVideoOptions))]

@@ -100,6 +100,30 @@ public sealed class PluginFailureTests
         Assert.Contains("the load was reached", Assert.Throws<PluginFailedException>(() => new VideoRun(fits).Events().ToList()).InnerException!.Message);
     }
 
+    [Theory]
+    [InlineData("sampler: { use: fifo, with: { warmupIterations: 2 } }", "warmupIterations",
+        "warmupIterations only applies to start: noise, and this run starts from a base clip (start: base, the default); remove it or set start: noise.")]
+    [InlineData("sampler: { use: fifo, with: { start: latents } }", "start", "start: latents needs start frames, and none were given")]
+    [InlineData("init: {init}\nsampler: { use: fifo, with: { start: base } }", "start", "start frames were given, but start is 'base'")]
+    [InlineData("init: {init}\nsampler: { use: fifo, with: { start: noise } }", "start", "start frames were given, but start is 'noise'")]
+    [InlineData("init: {init}\nsampler: { use: fifo, with: { baseClipCache: cache } }", "baseClipCache",
+        "baseClipCache only applies to start: base, and this run starts from the start frames (start: latents)")]
+    [InlineData("sampler: { use: freenoise, with: { fusion: attention } }", "fusion",
+        "'attention' needs a model with window-fused temporal attention (videocrafter, zeroscope); 'broken-decoder' has none. Use fusion: predictions.")]
+    public void What_the_sampler_would_refuse_of_the_runs_inputs_is_refused_before_the_model_loads(string lines, string option, string expected)
+    {
+        var init = Path.Combine(Path.GetTempPath(), $"start-{Guid.NewGuid():N}.png");
+        File.WriteAllText(init, "");
+        try
+        {
+            var recipe = Valid($"apiVersion: fifopipes/v1\nmodel: unloadable-described-model\nprompt: rain\nframes: 5\n{lines.Replace("{init}", $"'{init}'")}\n");
+            var refused = Assert.Throws<FifoInputException>(() => new VideoRun(recipe).Events().ToList());
+            Assert.Equal(("BadSamplerOption", option), (refused.ErrorId, refused.Option));
+            Assert.Contains(expected, refused.Message);
+        }
+        finally { File.Delete(init); }
+    }
+
     [Fact]
     public void A_description_the_load_does_not_match_is_the_adapters_bug_named_before_sampling()
     {

@@ -64,6 +64,46 @@ public sealed class UserWordsTests : IDisposable
         Assert.Equal(("model", 4, "zeroscope model: the frame size 15x16 must be a multiple of the VAE's scale 2; change width/height."), (odd.Path, odd.Line, odd.Message));
     }
 
+    [Theory]
+    [InlineData("sampler: { use: fifo, with: { warmupIterations: 2 } }", "sampler.with.warmupIterations", 5,
+        "warmupIterations only applies to start: noise, and this run starts from a base clip (start: base, the default)")]
+    [InlineData("sampler: { use: fifo, with: { start: latents } }", "sampler.with.start", 5, "start: latents needs start frames, and none were given")]
+    [InlineData("sampler: { use: freenoise, with: { fusion: attention } }", "sampler.with.fusion", 5,
+        "'attention' needs a model with window-fused temporal attention (videocrafter, zeroscope); 'analytic' has none")]
+    [InlineData("init: init.png\nsampler: { use: fifo, with: { start: base } }", "sampler.with.start", 6, "start frames were given, but start is 'base'")]
+    [InlineData("init: init.png\nsampler: { use: fifo, with: { start: noise } }", "sampler.with.start", 6, "start frames were given, but start is 'noise'")]
+    [InlineData("init: init.png\nsampler: { use: fifo, with: { baseClipCache: cache } }", "sampler.with.baseClipCache", 6,
+        "baseClipCache only applies to start: base, and this run starts from the start frames (start: latents)")]
+    [InlineData("source: src.gif\nsampler: { use: fifo, with: { start: noise } }", "sampler.with.start", 6, "does not apply when restyling a source video")]
+    [InlineData("source: src.gif\nsampler: { use: fifo, with: { tail: lowfreq } }", "sampler.with.tail", 6, "must be noise when restyling a source video")]
+    public void Test_FifoRecipe_finds_what_the_run_would_refuse_of_its_inputs_and_the_run_refuses_it_before_a_frame(string lines, string path, int line, string expected)
+    {
+        File.WriteAllText(Path.Combine(dir, "init.png"), "");
+        if (lines.Contains("src.gif")) Run($"New-FifoVideo x -Frames 6 {Small} | Export-FifoFrames src.gif | Out-Null");
+        File.WriteAllText(Path.Combine(dir, "r.yaml"), "apiVersion: fifopipes/v1\nmodel: { use: analytic, with: { height: 2, width: 2, frames: 4 } }\n" +
+                                                       $"prompt: calm ocean\nframes: 6\n{lines}\nsinks: [ {{ path: out.gif }} ]\n");
+        var problem = Assert.Single(Run("Test-FifoRecipe r.yaml -Model -Sinks").Cast<FifoRecipeDiagnostic>());
+        Assert.Equal((path, line), (problem.Path, problem.Line));
+        Assert.Contains(expected, problem.Message);
+        Assert.Equal(new object[] { false }, Run("Test-FifoRecipe r.yaml -Quiet"));
+
+        var refused = InProcessShell.RunFailing(dir, "Invoke-FifoRecipe r.yaml -ErrorAction Stop");
+        Assert.Equal("BadSamplerOption", refused.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.EndsWith($"{path}: {problem.Message}", refused.Exception.Message);
+        Assert.False(File.Exists(Path.Combine(dir, "out.gif")));
+    }
+
+    [Fact]
+    public void Test_FifoRecipe_warns_of_a_negative_prompt_guidance_never_runs_as_the_run_does_once()
+    {
+        const string Unused = "The negative prompt 'blurry' has no effect at guidance 1, where only the conditional branch runs; raise guidance to use it.";
+        Recipe("neg.yaml", "prompt: lava\nframes: 4\nnegativePrompt: blurry\nsampler: { use: fifo, with: { guidance: 1 } }");
+        Assert.Equal(Unused, Assert.IsType<WarningRecord>(Assert.Single(Run("Test-FifoRecipe neg.yaml 3>&1"))).Message);
+        var run = Run($"New-FifoVideo lava -Frames 2 {Small} -Guidance 1 -NegativePrompt blurry 3>&1");
+        Assert.Equal(Unused, Assert.Single(run.OfType<WarningRecord>()).Message);
+        Assert.Equal(2, run.OfType<FifoFrame>().Count());
+    }
+
     [Fact]
     public void A_sampler_option_the_model_cannot_take_is_refused_at_run_time_naming_where_the_user_set_it()
     {

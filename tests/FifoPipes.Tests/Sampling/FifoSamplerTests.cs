@@ -345,6 +345,52 @@ public sealed class FifoSamplerTests : IDisposable
     }
 
     [Fact]
+    public void The_check_before_the_load_refuses_what_the_run_would_refuse_of_its_inputs()
+    {
+        var model = DelegateVideoModel.Linear().Info;
+        var text = new JobInputs { Prompts = new[] { new PromptSpan("calm ocean", 6) } };
+        FifoInputException Refused(FifoOptions options, JobInputs inputs) =>
+            Assert.Throws<FifoInputException>(() => new FifoSamplerFactory().Check(options, model, inputs, new PluginContext(workingDirectory: folder)));
+
+        var warmup = Refused(new FifoOptions { WarmupIterations = 2 }, text);
+        Assert.Equal(("BadSamplerOption", "warmupIterations"), (warmup.ErrorId, warmup.Option));
+        Assert.Equal("fifo sampler option 'warmupIterations': warmupIterations only applies to start: noise, and this run starts from a base clip " +
+                     "(start: base, the default); remove it or set start: noise.", warmup.Message);
+        Assert.Equal("start", Refused(new FifoOptions { Start = "latents" }, text).Option);
+        var withFrames = text with { HasStartFrames = true };
+        Assert.Equal("start", Refused(new FifoOptions { Start = "base" }, withFrames).Option);
+        Assert.Equal("start", Refused(new FifoOptions { Start = "noise" }, withFrames).Option);
+        Assert.Equal("baseClipCache", Refused(new FifoOptions { BaseClipCache = "cache" }, withFrames).Option);
+        var restyling = text with { HasSource = true };
+        Assert.Equal("start", Refused(new FifoOptions { Start = "noise" }, restyling).Option);
+        Assert.Equal("tail", Refused(new FifoOptions { Tail = "lowfreq" }, restyling).Option);
+
+        // The run refuses it in the same words when it samples: one check, before the load and of the job.
+        var atRun = Assert.Throws<FifoInputException>(() => Sampler(new FifoOptions { WarmupIterations = 2 }).Sample(Job(DelegateVideoModel.Linear(), frames: 6), CancellationToken.None).ToList());
+        Assert.Equal(warmup.Message, atRun.Message);
+        // What fits its inputs passes.
+        new FifoSamplerFactory().Check(new FifoOptions { Start = "noise", WarmupIterations = 2 }, model, text, new PluginContext());
+        new FifoSamplerFactory().Check(new FifoOptions(), model, withFrames, new PluginContext());
+    }
+
+    [Fact]
+    public void A_negative_prompt_guidance_never_runs_is_warned_of_once_by_the_check_before_the_load()
+    {
+        var model = DelegateVideoModel.Linear();
+        var log = new RecordingSink();
+        var inputs = new JobInputs { Prompts = new[] { new PromptSpan("calm ocean", 2) }, NegativePrompt = "blurry" };
+        new FifoSamplerFactory().Check(new FifoOptions { Guidance = 1 }, model.Info, inputs, new PluginContext(log));
+        Assert.Equal("The negative prompt 'blurry' has no effect at guidance 1, where only the conditional branch runs; raise guidance to use it.", Assert.Single(log.Warnings));
+        // The run said it before its model loaded: sampling does not say it again.
+        var sampled = new RecordingSink();
+        Sampler(new FifoOptions { Guidance = 1 }).Sample(Job(model, frames: 2) with { NegativePrompt = "blurry", Log = sampled }, CancellationToken.None).ToList();
+        Assert.Empty(sampled.Warnings);
+        var guided = new RecordingSink();
+        new FifoSamplerFactory().Check(new FifoOptions { Guidance = 2 }, model.Info, inputs, new PluginContext(guided));
+        Assert.Empty(guided.Warnings);
+    }
+
+    [Fact]
     public void A_warm_up_shorter_than_the_steps_is_warned_of_and_eta_is_refused_beside_ddpm()
     {
         // DelegateVideoModel: 4 window frames, 2 partitions by default, so 8 steps.
