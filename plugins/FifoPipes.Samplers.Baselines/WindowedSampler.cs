@@ -1,3 +1,4 @@
+using System.Globalization;
 using FifoPipes.Abstractions;
 using FifoPipes.Core;
 using static TorchSharp.torch;
@@ -51,9 +52,42 @@ public abstract class WindowedSampler : ISampler
     public (ClipPlan Plan, int Stride) Fit(ModelInfo model, JobInputs inputs)
     {
         var fit = Fit(model);
+        RefuseVideoItCannotHold(model, inputs.Frames);
         RefuseFusion(model.FusesTemporalAttention, model.Name, inputs.Prompts);
         return fit;
     }
+
+    /// <summary>The most frames these samplers take: they index the whole video's frames with an int.</summary>
+    public const long MaxFrames = int.MaxValue;
+
+    /// <summary>
+    /// The whole video's latents, as many times as a step holds them at once: the start noise, the current latents, their
+    /// noise prediction, the step noise and the next step's latents.
+    /// </summary>
+    const int LatentCopiesHeld = 5;
+
+    /// <summary>
+    /// These samplers denoise the whole video at once, so a video they cannot hold fails only after the model has loaded
+    /// (an overflow, or out of memory after hours of steps): refused up front, with the sampler that streams any length.
+    /// </summary>
+    void RefuseVideoItCannotHold(ModelInfo model, long frames)
+    {
+        const string fix = "ask for fewer frames, or use the fifo sampler, which streams a video of any length in constant memory";
+        if (frames > MaxFrames)
+            throw new FifoInputException("VideoTooLong", string.Create(CultureInfo.InvariantCulture,
+                $"The {name} sampler denoises the whole video at once and takes at most {MaxFrames:N0} frames; the prompts ask for {frames:N0}: {fix}."));
+        long frameBytes = (long)model.LatentChannels * model.LatentHeight * model.LatentWidth * sizeof(float);
+        long memory = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        // Decimal, not int64: frames x a large latent can pass long's range.
+        decimal held = (decimal)Math.Max(frames, model.WindowFrames) * frameBytes * LatentCopiesHeld;
+        if (memory > 0 && held > memory)
+            throw new FifoInputException("VideoTooLong", string.Create(CultureInfo.InvariantCulture,
+                $"The {name} sampler denoises the whole video at once, holding its latents {LatentCopiesHeld} times over: {frames:N0} frames of " +
+                $"[{model.LatentChannels}, {model.LatentHeight}, {model.LatentWidth}] latents need about {Gigabytes(held)}, more than this machine's " +
+                $"{Gigabytes(memory)} of memory (it holds at most {memory / (frameBytes * LatentCopiesHeld):N0} frames): {fix}."));
+    }
+
+    static string Gigabytes(decimal bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / (1024m * 1024 * 1024):N1} GiB");
 
     public IEnumerable<LatentFrame> Sample(SamplingJob job, CancellationToken cancellation)
     {

@@ -299,6 +299,32 @@ public sealed class BaselineSamplerTests
 
     static JobInputs Inputs(params PromptSpan[] prompts) => new() { Prompts = prompts };
 
+    [Theory]
+    [InlineData("gen-l-video")]
+    [InlineData("freenoise")]
+    public void A_video_the_whole_video_samplers_cannot_hold_is_refused_by_their_check_before_the_load(string name)
+    {
+        ISamplerFactory factory = name == "freenoise" ? new FreeNoiseSamplerFactory() : new GenLVideoSamplerFactory();
+        var info = Model().Info;
+        // More frames than an int counts: the run used to overflow after the model had loaded.
+        var endless = Assert.Throws<FifoInputException>(() => factory.Check(null, info, Inputs(new PromptSpan("a", 2_000_000_000), new PromptSpan("b", 2_000_000_000)), new PluginContext()));
+        Assert.Equal("VideoTooLong", endless.ErrorId);
+        Assert.Equal($"The {name} sampler denoises the whole video at once and takes at most 2,147,483,647 frames; the prompts ask for 4,000,000,000: " +
+                     "ask for fewer frames, or use the fifo sampler, which streams a video of any length in constant memory.", endless.Message);
+        // Countable, but 10^9 frames of 2 x 64 x 64 latents held five times over are 152 TiB, more than any machine has.
+        var large = info with { LatentHeight = 64, LatentWidth = 64 };
+        var unholdable = Assert.Throws<FifoInputException>(() => factory.Check(null, large, Inputs(new PromptSpan("a", 1_000_000_000)), new PluginContext()));
+        Assert.Equal("VideoTooLong", unholdable.ErrorId);
+        Assert.StartsWith($"The {name} sampler denoises the whole video at once, holding its latents 5 times over: 1,000,000,000 frames of [2, 64, 64] latents need about 152,587.9 GiB, " +
+                          "more than this machine's ", unholdable.Message);
+        Assert.EndsWith("use the fifo sampler, which streams a video of any length in constant memory.", unholdable.Message);
+        // The run refuses it too, before a model call, in the same words.
+        using var model = Model();
+        var atRun = Assert.Throws<FifoInputException>(() => Create(factory, null).Sample(Job(model, 0, prompts: new PromptSpan[] { new("a", 2_000_000_000), new PromptSpan("b", 2_000_000_000) }), CancellationToken.None));
+        Assert.Equal(endless.Message, atRun.Message);
+        factory.Check(null, info, Inputs(new PromptSpan("a", 100_000)), new PluginContext());
+    }
+
     [Fact]
     public void Freenoise_refuses_attention_fusion_a_described_model_lacks_or_a_prompt_schedule_before_the_load()
     {

@@ -125,6 +125,17 @@ public sealed class PluginFailureTests
     }
 
     [Fact]
+    public void A_video_longer_than_a_sampler_that_holds_it_whole_can_take_is_refused_before_the_model_loads()
+    {
+        var recipe = Valid("apiVersion: fifopipes/v1\nmodel: unloadable-described-model\nprompts:\n  - {prompt: a, frames: 2000000000}\n  - {prompt: b, frames: 2000000000}\n" +
+                           "sampler: gen-l-video\n");
+        var refused = Assert.Throws<FifoInputException>(() => new VideoRun(recipe).Events().ToList());
+        Assert.Equal("VideoTooLong", refused.ErrorId);
+        Assert.Equal("The gen-l-video sampler denoises the whole video at once and takes at most 2,147,483,647 frames; the prompts ask for 4,000,000,000: " +
+                     "ask for fewer frames, or use the fifo sampler, which streams a video of any length in constant memory.", refused.Message);
+    }
+
+    [Fact]
     public void A_description_the_load_does_not_match_is_the_adapters_bug_named_before_sampling()
     {
         var events = new List<RunEvent>();

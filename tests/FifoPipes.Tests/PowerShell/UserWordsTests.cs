@@ -94,6 +94,19 @@ public sealed class UserWordsTests : IDisposable
     }
 
     [Fact]
+    public void A_video_longer_than_a_whole_video_sampler_holds_is_refused_by_Test_FifoRecipe_and_by_the_run_before_a_frame()
+    {
+        const string Expected = "The gen-l-video sampler denoises the whole video at once and takes at most 2,147,483,647 frames; the prompts ask for 4,000,000,000: " +
+                                "ask for fewer frames, or use the fifo sampler, which streams a video of any length in constant memory.";
+        var error = InProcessShell.RunFailing(dir, "New-FifoVideo a,b -Frames 2000000000,2000000000 -Sampler gen-l-video -ModelOption @{height=1;width=1;frames=4}");
+        Assert.Equal("VideoTooLong", error.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal(Expected, error.Exception.Message);
+        Recipe("long.yaml", "prompts:\n  - { prompt: a, frames: 2000000000 }\n  - { prompt: b, frames: 2000000000 }\nsampler: gen-l-video");
+        var problem = Assert.Single(Run("Test-FifoRecipe long.yaml").Cast<FifoRecipeDiagnostic>());
+        Assert.Equal(("sampler", Expected), (problem.Path, problem.Message));
+    }
+
+    [Fact]
     public void Test_FifoRecipe_warns_of_a_negative_prompt_guidance_never_runs_as_the_run_does_once()
     {
         const string Unused = "The negative prompt 'blurry' has no effect at guidance 1, where only the conditional branch runs; raise guidance to use it.";
