@@ -31,7 +31,7 @@ public sealed class FifoOptions : IValidatableOptions
         Choices = "base,noise,latents")]
     public string? Start { get; set; }
 
-    [Option("For start: noise, iterations run and discarded before the first output frame. Default: S (every output frame then grew from tail noise).", Min = 0)]
+    [Option("For start: noise, iterations run and discarded before the first output frame, at most 4 x S. Default: S (every output frame then grew from tail noise).", Min = 0)]
     public int? WarmupIterations { get; set; }
 
     [Option("How each new tail frame starts: noise (fresh N(0, I)), or lowfreq (Ouroboros-Diffusion: the low spatial frequencies of the " +

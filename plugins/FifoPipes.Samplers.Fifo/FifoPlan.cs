@@ -66,7 +66,9 @@ public sealed class FifoPlan
         if (n < 1) throw BadOption("partitions", $"must be at least 1, got {n}");
         if ((long)n * f > model.Schedule.TrainTimesteps)
             throw BadOption("partitions", $"{n} partitions x {f} frames = {(long)n * f} steps exceed the model's {model.Schedule.TrainTimesteps} training timesteps; use fewer partitions");
-        return new Geometry(f, n, kind, options.Eta ?? defaults.Eta, options.Guidance ?? defaults.Guidance);
+        var geometry = new Geometry(f, n, kind, options.Eta ?? defaults.Eta, options.Guidance ?? defaults.Guidance);
+        RefuseEndlessWarmup(options, geometry.Steps);
+        return geometry;
     }
 
     /// <summary>
@@ -81,6 +83,22 @@ public sealed class FifoPlan
         if (options.UnusedBy(start).FirstOrDefault() is { } unused) throw FifoOptions.Refusal(unused);
         return (geometry, start);
     }
+
+    /// <summary>
+    /// Warm-up beyond a few queue passes makes no output frame better, only the first one later: each iteration is a
+    /// model call per window, and a count in the millions spins for days without a frame or a word.
+    /// </summary>
+    static void RefuseEndlessWarmup(FifoOptions options, int steps)
+    {
+        long most = (long)WarmupPasses * steps;
+        if (options.WarmupIterations is { } warmup && warmup > most)
+            throw BadOption("warmupIterations", $"{warmup} is more than {WarmupPasses} times the queue's {steps} steps ({most}): after {steps} iterations every " +
+                                                $"output frame has grown from tail noise, and each iteration beyond only delays the first frame by a model call per window; " +
+                                                $"set at most {most}, or leave it out for {steps}");
+    }
+
+    /// <summary>The most warm-up iterations, in queue passes (of S steps each).</summary>
+    public const int WarmupPasses = 4;
 
     /// <summary>
     /// Where the queue starts for a run with <paramref name="inputs"/>: a source restyles, start frames are continued,

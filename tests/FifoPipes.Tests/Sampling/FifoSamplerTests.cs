@@ -391,6 +391,19 @@ public sealed class FifoSamplerTests : IDisposable
     }
 
     [Fact]
+    public void A_warm_up_of_more_than_a_few_queue_passes_is_refused_before_the_load()
+    {
+        // DelegateVideoModel: 4 window frames, 2 partitions, so 8 steps, and at most 4 passes of them.
+        var model = DelegateVideoModel.Linear().Info;
+        new FifoSamplerFactory().Check(new FifoOptions { Start = "noise", WarmupIterations = 32 }, model, new PluginContext());
+        var endless = Assert.Throws<FifoInputException>(() => new FifoSamplerFactory().Check(new FifoOptions { Start = "noise", WarmupIterations = 1_000_000_000 }, model, new PluginContext()));
+        Assert.Equal(("BadSamplerOption", "warmupIterations"), (endless.ErrorId, endless.Option));
+        Assert.Equal("fifo sampler option 'warmupIterations': 1000000000 is more than 4 times the queue's 8 steps (32): after 8 iterations every output frame has grown " +
+                     "from tail noise, and each iteration beyond only delays the first frame by a model call per window; set at most 32, or leave it out for 8.", endless.Message);
+        Assert.Throws<FifoInputException>(() => new FifoSamplerFactory().Check(new FifoOptions { Start = "noise", WarmupIterations = 33 }, model, new PluginContext()));
+    }
+
+    [Fact]
     public void A_warm_up_shorter_than_the_steps_is_warned_of_and_eta_is_refused_beside_ddpm()
     {
         // DelegateVideoModel: 4 window frames, 2 partitions by default, so 8 steps.
