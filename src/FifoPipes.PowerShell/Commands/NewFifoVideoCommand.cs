@@ -79,9 +79,9 @@ public sealed class NewFifoVideoCommand : PSCmdlet
     [Parameter] [ValidateRange(FrameRate.Min, FrameRate.Max)] public double? SourceFps { get; set; }
     /// <summary><para type="description">With -Source, the second of the source that output frame 0 restyles (ffmpeg seeks there exactly). Default: 0.</para></summary>
     [Parameter] [ValidateRange(0.0, double.MaxValue)] public double? SourceStart { get; set; }
-    /// <summary><para type="description">With -Source, start the source over after its last frame, so a short clip is restyled for as many -Frames as asked. A clip that does not loop by itself jumps back at each turn (-SourcePingPong plays it back and forth instead).</para></summary>
+    /// <summary><para type="description">With -Source, start the source over after its last frame, so a short clip is restyled for as many -Frames as asked. A clip that does not loop by itself jumps back at each turn (-SourcePingPong plays it back and forth instead; the two are refused together).</para></summary>
     [Parameter] public SwitchParameter SourceLoop { get; set; }
-    /// <summary><para type="description">With -Source, loop the source forward, then backward (recipe source.loop: pingpong), so a clip that does not loop by itself never jumps back. The clip's latents are kept in memory (up to 512 MB).</para></summary>
+    /// <summary><para type="description">With -Source, loop the source forward, then backward (recipe source.loop: pingpong), so a clip that does not loop by itself never jumps back. The clip's latents are kept in memory (up to 512 MB). Not with -SourceLoop.</para></summary>
     [Parameter] public SwitchParameter SourcePingPong { get; set; }
     /// <summary><para type="description">A text file that steers the run while it goes (recipe key livePrompt:): when its text (lines starting with # left out) changes, it becomes the prompt from the next frame on, and the video turns to it over about n·f frames. It need not exist yet; what it holds when the run starts is no change, and so is text that is not UTF-8 or a file over 64 KiB (with a warning). fifo sampler only; such a run cannot be resumed (-Resume).</para></summary>
     [Parameter] public string? LivePrompt { get; set; }
@@ -113,9 +113,8 @@ public sealed class NewFifoVideoCommand : PSCmdlet
         SetSourceEntry(builder, "strength", Strength, nameof(Strength));
         SetSourceEntry(builder, "fps", SourceFps, nameof(SourceFps));
         SetSourceEntry(builder, "start", SourceStart, nameof(SourceStart));
-        // -SourceLoop:$false turns a recipe's loop off; -SourceLoop beside -SourcePingPong says what ping-pong does anyway.
-        bool loopGiven = MyInvocation.BoundParameters.ContainsKey(nameof(SourceLoop)) && !(SourceLoop.IsPresent && SourcePingPong);
-        SetSourceEntry(builder, "loop", loopGiven ? SourceLoop.IsPresent : null, nameof(SourceLoop));
+        // -SourceLoop:$false turns a recipe's loop off; beside -SourcePingPong, either way, the two set one loop and are refused together.
+        SetSourceEntry(builder, "loop", MyInvocation.BoundParameters.ContainsKey(nameof(SourceLoop)) ? SourceLoop.IsPresent : null, nameof(SourceLoop));
         if (SourcePingPong) SetSourceEntry(builder, "loop", FifoPipes.Hosting.Recipes.RecipeReader.PingPong, nameof(SourcePingPong));
         // Each sets only its own entry, so a recipe's snapshot interval survives -SnapshotPath and its path -SnapshotEvery.
         if (SnapshotPath is not null) builder.SetEntry("snapshot", "path", ResolvePath(SnapshotPath), "-SnapshotPath");

@@ -234,6 +234,18 @@ public sealed class UserWordsTests : IDisposable
     }
 
     [Fact]
+    public void A_source_loop_and_a_ping_pong_together_are_refused_naming_both()
+    {
+        Run($"New-FifoVideo x -Frames 2 {Small} | Export-FifoFrames a.gif | Out-Null");
+        // Each sets source.loop: neither silently wins, whichever way -SourceLoop is set.
+        foreach (var loop in new[] { "-SourceLoop", "-SourceLoop:$true", "-SourceLoop:$false" })
+            Assert.Contains("-SourceLoop and -SourcePingPong both set it and disagree", Failure($"New-FifoVideo x -Frames 4 {Small} -Source a.gif {loop} -SourcePingPong"));
+        // A recipe's source.loop holds one of them (a key given twice is refused as any is).
+        Recipe("twice.yaml", "prompt: lava\nframes: 4\nsource: { path: a.gif, loop: true, loop: pingpong }");
+        Assert.Contains("Duplicate key loop", Assert.Single(Run("Test-FifoRecipe twice.yaml").Cast<FifoRecipeDiagnostic>()).Message);
+    }
+
+    [Fact]
     public void Prompts_given_for_a_recipes_schedule_keep_its_length()
     {
         Recipe("sched.yaml", "prompts:\n  - { prompt: a, frames: 3 }\n  - { prompt: b, frames: 2 }");
