@@ -462,11 +462,12 @@ public sealed class VideoCrafterAdapterTests : IClassFixture<TinyVideoCrafterChe
         options.FpsConditioning = 24;
         // The tiny checkpoint is VideoCrafter2's, so the load then fails: the warning comes before it, from the options.
         Assert.Throws<FifoInputException>(() => new VideoCrafterModelAdapter().Load(options, new PluginContext(log)));
-        Assert.Contains("videocrafter1-512 takes no fps condition", Assert.Single(log.Warnings));
+        // The process's first load may also warn once of the machine's convolutions (oneDNN), whichever test loads first.
+        Assert.Single(log.Warnings, w => w.Contains("videocrafter1-512 takes no fps condition"));
         log.Warnings.Clear();
         options.Preset = "videocrafter2";
         new VideoCrafterModelAdapter().Load(options, new PluginContext(log)).Dispose();
-        Assert.Empty(log.Warnings);
+        Assert.DoesNotContain(log.Warnings, w => w.Contains("fps"));
     }
 
     [Fact]
